@@ -1,0 +1,39 @@
+// The `vireo` command line: one module per command under ./commands, each exporting
+// `run(argv): Promise<number>` (the exit code). User mistakes are one sentence and exit 2.
+import { UsageError } from './cli/args.ts';
+
+type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
+
+const COMMANDS: Record<string, Command> = {
+  doctor: { summary: 'show the WebGPU adapter and check every kernel against its CPU reference', load: () => import('./commands/doctor.ts') },
+};
+
+/** The help text listing every command. */
+export function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  vireo ${name.padEnd(10)} ${c.summary}`);
+  return `usage: vireo <command> [flags]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`vireo: unknown command '${name}': expected one of ${Object.keys(COMMANDS).join(', ')}.\n`);
+    return 2;
+  }
+  try {
+    const mod = await command.load();
+    return await mod.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`vireo ${name}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}

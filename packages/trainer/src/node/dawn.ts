@@ -1,0 +1,39 @@
+// WebGPU in Node: Dawn from the npm package `webgpu`, injected as `navigator.gpu` so that the
+// Web-standard GPU layer of @vireo/runtime-web runs unchanged. Without a GPU, Dawn runs on
+// SwiftShader's Vulkan driver, which Debian's `chromium` package ships.
+import { existsSync, readdirSync } from 'node:fs';
+import { create, globals } from 'webgpu';
+
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+
+/** True when a system Vulkan driver (a real GPU's ICD) is installed. */
+function hasSystemIcd(): boolean {
+  return ICD_DIRS.some((dir) => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.json')));
+}
+
+/**
+ * Installs Dawn as `globalThis.navigator.gpu` (once per process) and returns it.
+ * Picks SwiftShader when no Vulkan driver is installed and VK_ICD_FILENAMES is unset.
+ * @example const gpu = installDawn(); const adapter = await gpu.requestAdapter();
+ */
+export function installDawn(): GPU {
+  const g = globalThis as any;
+  if (g.__dawnGpu) return g.__dawnGpu;
+  if (!process.env.VK_ICD_FILENAMES && !hasSystemIcd() && existsSync(SWIFTSHADER_ICD)) {
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  }
+  Object.assign(globalThis, globals);
+  // Dawn segfaults in its event tick if this object is garbage-collected: keep it for the process.
+  g.__dawnGpu = create([]);
+  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+  if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: g.__dawnGpu, configurable: true });
+  return g.__dawnGpu;
+}
+
+/** One sentence on what to install when Dawn finds no adapter. */
+export function noAdapterHint(): string {
+  if (!existsSync(SWIFTSHADER_ICD) && !hasSystemIcd())
+    return 'No WebGPU adapter: install a Vulkan driver for your GPU, or Debian\'s `chromium` and `libvulkan1` packages (SwiftShader), then retry.';
+  return 'No WebGPU adapter: Dawn could not open a Vulkan device (is libvulkan1 installed?).';
+}

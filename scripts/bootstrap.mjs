@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// The README's two commands: `npm start` (the main job) and `npm test` (every test).
+// On a fresh Debian 12 machine with Node 20 and npm, this installs what Vireo needs:
+// the pinned pnpm, the workspace's dependencies and, where no Vulkan driver exists,
+// Debian's `chromium` (whose SwiftShader driver lets WebGPU run without a GPU) and `libvulkan1`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+
+const PNPM = 'pnpm@12.4.2';
+const root = new URL('..', import.meta.url).pathname;
+const say = (msg) => process.stderr.write(`\x1b[1mvireo:\x1b[0m ${msg}\n`);
+const fail = (msg) => { say(msg); process.exit(1); };
+
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  return r.status ?? 1;
+}
+function quiet(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function ensureSystemPackages() {
+  const icdDirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'];
+  const hasGpuDriver = icdDirs.some((d) => existsSync(d) && readdirSync(d).some((f) => f.endsWith('.json')));
+  const hasSwiftShader = existsSync('/usr/lib/chromium/vk_swiftshader_icd.json');
+  const hasLoader = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1'].some(existsSync);
+  const missing = [];
+  if (!hasSwiftShader) missing.push('chromium'); // also the browser for the browser tests
+  if (!hasLoader) missing.push('libvulkan1');
+  if (missing.length === 0 || (hasGpuDriver && hasLoader && process.argv[2] === 'start')) return;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!root || !quiet('which', ['apt-get'])) {
+    fail(`WebGPU needs Debian's ${missing.join(' and ')} here: run \`sudo apt-get install -y ${missing.join(' ')}\` and retry.`);
+  }
+  say(`installing ${missing.join(', ')} with apt-get (WebGPU through SwiftShader, and the browser for tests)…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (sh('apt-get', ['update', '-qq'], { env }) !== 0 || sh('apt-get', ['install', '-y', '-qq', ...missing], { env }) !== 0) {
+    fail(`apt-get could not install ${missing.join(' ')}: install them by hand and retry.`);
+  }
+}
+
+function pnpm(args, opts) {
+  const version = quiet('pnpm', ['--version']);
+  return version === PNPM.split('@')[1] ? sh('pnpm', args, opts) : sh('npx', ['-y', PNPM, ...args], opts);
+}
+
+function install() {
+  // better-sqlite3 compiles against Node's headers; Debian's nodejs ships them under /usr.
+  const env = { ...process.env };
+  if (!env.npm_config_nodedir && existsSync('/usr/include/node/node.h')) env.npm_config_nodedir = '/usr';
+  if (pnpm(['install', '--frozen-lockfile', '--reporter=append-only'], { env }) !== 0) {
+    fail('installing the dependencies failed (see the pnpm output above).');
+  }
+}
+
+const task = process.argv[2];
+if (task !== 'start' && task !== 'test') fail(`unknown task '${task}': expected start or test.`);
+ensureSystemPackages();
+install();
+const rest = process.argv.slice(3);
+const code = task === 'test'
+  ? pnpm(['exec', 'vitest', 'run', ...rest])
+  : pnpm(['exec', 'vireo', 'start', ...rest]);
+process.exit(code);

@@ -1,0 +1,17 @@
+import { defineConfig, mergeConfig } from 'vitest/config';
+import shared from './vite.config.ts';
+
+export default mergeConfig(
+  shared,
+  defineConfig({
+    test: {
+      name: 'node',
+      include: ['{shaders,packages,apps}/**/*.test.ts'],
+      exclude: ['**/node_modules/**', '**/*.browser.test.ts', '**/*.workers.test.ts', '**/*.e2e.test.ts'],
+      setupFiles: ['packages/trainer/src/node/setup-dawn.ts'],
+      testTimeout: 60_000,
+      hookTimeout: 60_000,
+      pool: 'forks',
+    },
+  }),
+);

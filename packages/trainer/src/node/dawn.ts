@@ -5,11 +5,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-const ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
 
-/** True when a system Vulkan driver (a real GPU's ICD) is installed. */
-function hasSystemIcd(): boolean {
-  return ICD_DIRS.some((dir) => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.json')));
+/**
+ * True when this machine has a GPU device node (NVIDIA, or a DRM render node). Mesa's ICD files
+ * alone prove nothing: Debian's chromium pulls them in on machines without any GPU.
+ */
+function hasGpuDevice(): boolean {
+  if (existsSync('/dev/nvidia0')) return true;
+  return existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
 }
 
 /**
@@ -20,7 +23,7 @@ function hasSystemIcd(): boolean {
 export function installDawn(): GPU {
   const g = globalThis as any;
   if (g.__dawnGpu) return g.__dawnGpu;
-  if (!process.env.VK_ICD_FILENAMES && !hasSystemIcd() && existsSync(SWIFTSHADER_ICD)) {
+  if (!process.env.VK_ICD_FILENAMES && !hasGpuDevice() && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   }
   Object.assign(globalThis, globals);
@@ -33,7 +36,7 @@ export function installDawn(): GPU {
 
 /** One sentence on what to install when Dawn finds no adapter. */
 export function noAdapterHint(): string {
-  if (!existsSync(SWIFTSHADER_ICD) && !hasSystemIcd())
+  if (!existsSync(SWIFTSHADER_ICD) && !hasGpuDevice())
     return 'No WebGPU adapter: install a Vulkan driver for your GPU, or Debian\'s `chromium` and `libvulkan1` packages (SwiftShader), then retry.';
   return 'No WebGPU adapter: Dawn could not open a Vulkan device (is libvulkan1 installed?).';
 }

@@ -1,0 +1,3 @@
+export * from './gpu.ts';
+export * from './timer.ts';
+export * from './once.ts';

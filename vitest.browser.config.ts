@@ -1,0 +1,23 @@
+// The kernel checks again, in headless Chromium over WebGPU (SwiftShader without a GPU):
+// proof that the browser runs the identical WGSL. Debian's chromium; Playwright downloads nothing.
+import { defineConfig, mergeConfig } from 'vitest/config';
+import { playwright } from '@vitest/browser-playwright';
+import shared from './vite.config.ts';
+import { chromiumArgs, chromiumPath } from './scripts/chromium.ts';
+
+export default mergeConfig(
+  shared,
+  defineConfig({
+    test: {
+      name: 'browser',
+      include: ['{shaders,packages,apps}/**/*.browser.test.ts'],
+      testTimeout: 120_000,
+      browser: {
+        enabled: true,
+        headless: true,
+        provider: playwright({ launchOptions: { executablePath: chromiumPath(), args: chromiumArgs() } }),
+        instances: [{ browser: 'chromium' }],
+      },
+    },
+  }),
+);

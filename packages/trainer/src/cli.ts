@@ -5,6 +5,7 @@ import { UsageError } from './cli/args.ts';
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const COMMANDS: Record<string, Command> = {
+  start: { summary: 'bring Vireo up on this machine (for now: the kernel self-check)', load: () => import('./commands/doctor.ts') },
   doctor: { summary: 'show the WebGPU adapter and check every kernel against its CPU reference', load: () => import('./commands/doctor.ts') },
 };
 

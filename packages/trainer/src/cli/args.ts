@@ -20,7 +20,8 @@ export function parseFlags<O extends Options>(argv: string[], options: O, comman
     return parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (err) {
     const known = Object.keys(options).map((k) => `--${k}`).join(', ');
-    throw new UsageError(`${command}: ${(err as Error).message.split('\n')[0]} (known flags: ${known || 'none'}).`);
+    void command;
+    throw new UsageError(`${(err as Error).message.split('\n')[0].replace(/\.$/, '')} (known flags: ${known || 'none'}).`);
   }
 }
 

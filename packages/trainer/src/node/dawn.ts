@@ -2,6 +2,7 @@
 // Web-standard GPU layer of @vireo/runtime-web runs unchanged. Without a GPU, Dawn runs on
 // SwiftShader's Vulkan driver, which Debian's `chromium` package ships.
 import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { create, globals } from 'webgpu';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -26,6 +27,8 @@ export function installDawn(): GPU {
   if (!process.env.VK_ICD_FILENAMES && !hasGpuDevice() && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   }
+  // Vulkan's WSI layer complains on stderr when this is unset, though compute needs no display.
+  process.env.XDG_RUNTIME_DIR ??= tmpdir();
   Object.assign(globalThis, globals);
   // Dawn segfaults in its event tick if this object is garbage-collected: keep it for the process.
   g.__dawnGpu = create([]);

@@ -2,3 +2,7 @@
 export * from './kernel.ts';
 export * from './linear.ts';
 export * from './testing.ts';
+export * from './embedding_bag.ts';
+export * from './layernorm.ts';
+export * from './l2norm.ts';
+export * from './dlrm_interaction.ts';

@@ -2,3 +2,7 @@
 export * from './gpu/index.ts';
 export * from './ops/linear.ts';
 export { KERNEL_CHECKS, type KernelCheck, type CheckResult } from './selfcheck/index.ts';
+export * from './ops/embedding_bag.ts';
+export * from './ops/layernorm.ts';
+export * from './ops/l2norm.ts';
+export * from './ops/dlrm_interaction.ts';

@@ -1,0 +1,78 @@
+// l2norm on the GPU: shape checks, then the kernel. `l2norm()` is the one-shot form (checks,
+// tools); models create an `L2normOp` once per layer and `encode` it per batch.
+import { check, checkL2norm, l2normForward, L2NORM_EPS } from '@vireo/shaders';
+import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gpu/index.ts';
+
+/**
+ * Scales the rows of x (M, D) to unit length → y (M, D) and the row norms (M) that the
+ * backward needs.
+ * @example const { y } = await l2norm(gpu, userEmbeddings, B, 128);
+ */
+export async function l2norm(gpu: Gpu, x: Float32Array, M: number, D: number, eps = L2NORM_EPS): Promise<{ y: Float32Array; norm: Float32Array }> {
+  checkL2norm(x, M, D, eps);
+  const out = await runOnce(gpu, l2normForward, {
+    inputs: { x },
+    outputs: { y: M * D * 4, norm: M * 4 },
+    params: { M, D, eps },
+    workgroups: M,
+  });
+  return { y: new Float32Array(out.y), norm: new Float32Array(out.norm) };
+}
+
+export interface L2normOptions {
+  /** (maxRows, D) input, e.g. a region of the activation buffer. */
+  x: BindingResource;
+  maxRows: number;
+  D: number;
+  eps?: number;
+  /** Outputs (maxRows, D) and (maxRows); allocated when not given. */
+  y?: BindingResource;
+  norm?: BindingResource;
+}
+
+/**
+ * l2norm bound once to its buffers: `encode(pass, M)` normalises the first M rows.
+ * @example
+ * const norm = await L2normOp.create(gpu, { x: towerOut, maxRows: 1, D: 128 });
+ * gpu.run((pass) => norm.encode(pass, 1)); // norm.y
+ */
+export class L2normOp {
+  private constructor(
+    private readonly kernel: BoundKernel,
+    private readonly opts: { maxRows: number; D: number; eps: number },
+    /** (maxRows, D) f32 */
+    readonly y: BindingResource,
+    /** (maxRows) f32, ‖x‖ saved for the backward */
+    readonly norm: BindingResource,
+    private readonly owned: GPUBuffer[],
+  ) {}
+
+  static async create(gpu: Gpu, options: L2normOptions): Promise<L2normOp> {
+    const { maxRows, D } = options;
+    const eps = options.eps ?? L2NORM_EPS;
+    checkL2norm(null, maxRows, D, eps);
+    const owned: GPUBuffer[] = [];
+    const own = (given: BindingResource | undefined, label: string, bytes: number): BindingResource => {
+      if (given) return given;
+      const buffer = gpu.buffer(label, bytes);
+      owned.push(buffer);
+      return buffer;
+    };
+    const y = own(options.y, 'l2norm:y', maxRows * D * 4);
+    const norm = own(options.norm, 'l2norm:norm', maxRows * 4);
+    const kernel = await gpu.bind(l2normForward, { x: options.x, y, norm });
+    return new L2normOp(kernel, { maxRows, D, eps }, y, norm, owned);
+  }
+
+  /** Records the normalisation of rows 0..M−1 into `pass`. */
+  encode(pass: GPUComputePassEncoder, M: number): void {
+    const { maxRows, D, eps } = this.opts;
+    check(Number.isInteger(M) && M > 0 && M <= maxRows, `L2normOp: M = ${M} rows, expected 1..${maxRows}.`);
+    this.kernel.dispatch(pass, M, { M, D, eps });
+  }
+
+  destroy(): void {
+    this.kernel.destroy();
+    for (const b of this.owned) b.destroy();
+  }
+}

@@ -1,6 +1,25 @@
+// The edge inside workerd (the Workers runtime, run locally by miniflare): the storage
+// conformance suite on D1 + KV + R2, and the app through the Worker entry.
+// Bindings come from wrangler.toml; the D1 migrations are read here (Node) and applied in the tests.
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
-import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
-  plugins: [cloudflareTest({ miniflare: { compatibilityDate: '2026-04-01', d1Databases: ['DB'], kvNamespaces: ['KV'], r2Buckets: ['R2'] } })],
-  test: { name: 'edge-workers', include: ['src/**/*.workers.test.ts'] },
+  plugins: [
+    cloudflareTest(async () => ({
+      wrangler: { configPath: here('./wrangler.toml') },
+      miniflare: {
+        bindings: { TEST_MIGRATIONS: await readD1Migrations(here('./migrations')), VIREO_JWT_SECRET: 'workers-test-secret-0123456789' },
+      },
+    })),
+  ],
+  test: {
+    name: 'edge-workers',
+    root: here('.'),
+    include: ['src/**/*.workers.test.ts'],
+    testTimeout: 30_000,
+  },
 });

@@ -1,0 +1,242 @@
+// The storage conformance suite: one set of cases every Storage implementation must pass, run
+// against SQLite + files in Node (sqlite.test.ts) and D1 + KV + R2 inside workerd
+// (cloudflare.workers.test.ts), like Hono's common.case.test.ts runs against every router.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { promotedStack } from './sql.ts';
+import { BlobMismatchError, type EventRecord, type RealtimeOptions, type Storage } from './types.ts';
+
+export type StorageFactory = () => Promise<{ storage: Storage; cleanup: () => Promise<void> }>;
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 0, 1);
+const options: RealtimeOptions = { historyLength: 5, itemHalfLifeMs: 24 * HOUR, userCategoryHalfLifeMs: 6 * HOUR, categoryFeature: 'category' };
+
+const event = (id: string, over: Partial<EventRecord> = {}): EventRecord =>
+  ({ eventId: id, userId: 'u1', itemId: 'i1', type: 'click', value: null, ts: T0, context: {}, ...over });
+
+const bytesOf = (text: string) => new TextEncoder().encode(text);
+async function sha256(bytes: Uint8Array): Promise<string> {
+  return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return new Response(stream).text();
+}
+function streamOf(bytes: Uint8Array, chunk = 7): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(at, (at += chunk)));
+    },
+  });
+}
+
+/** Registers the conformance cases for one storage implementation. */
+export function runStorageConformance(label: string, factory: StorageFactory): void {
+  describe(`storage conformance: ${label}`, () => {
+    let storage: Storage;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ storage, cleanup } = await factory());
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    it('answers ping', async () => {
+      await expect(storage.ping()).resolves.toBeUndefined();
+    });
+
+    describe('features', () => {
+      it('upserts rows and reads them one at a time and in batch; unknown ids are absent', async () => {
+        const r = await storage.features.push([
+          { entity: 'user', id: 'u1', features: { age_bucket: 3, country: 'FR', genres: ['drama', 'crime'], vip: true, note: null }, eventTs: T0 },
+          { entity: 'user', id: 'u2', features: { age_bucket: 5 }, eventTs: T0 },
+          { entity: 'item', id: 'u1', features: { price: 9.5 }, eventTs: T0 },
+        ], T0 + 1);
+        expect(r).toEqual({ written: 7, stale: 0 });
+        const one = await storage.features.read('user', ['u1']);
+        expect(one.get('u1')).toEqual({
+          age_bucket: { value: 3, eventTs: T0 },
+          country: { value: 'FR', eventTs: T0 },
+          genres: { value: ['drama', 'crime'], eventTs: T0 },
+          vip: { value: true, eventTs: T0 },
+          note: { value: null, eventTs: T0 },
+        });
+        const many = await storage.features.read('user', ['u2', 'nobody', 'u1']);
+        expect([...many.keys()].sort()).toEqual(['u1', 'u2']);
+        expect(many.get('u2')).toEqual({ age_bucket: { value: 5, eventTs: T0 } });
+        // Entities are separate namespaces.
+        expect((await storage.features.read('item', ['u1'])).get('u1')).toEqual({ price: { value: 9.5, eventTs: T0 } });
+      });
+
+      it('keeps the newest value by event time, merges features, and counts stale writes', async () => {
+        await storage.features.push([{ entity: 'user', id: 'u1', features: { a: 1, b: 1 }, eventTs: T0 }], T0);
+        expect(await storage.features.read('user', ['u1'])).toBeInstanceOf(Map); // warm any cache
+        const r = await storage.features.push([{ entity: 'user', id: 'u1', features: { a: 2, b: 0 }, eventTs: T0 - 1 }, { entity: 'user', id: 'u1', features: { c: 3 }, eventTs: T0 + 5 }], T0);
+        expect(r).toEqual({ written: 1, stale: 2 });
+        await storage.features.push([{ entity: 'user', id: 'u1', features: { a: 4 }, eventTs: T0 + 10 }], T0);
+        expect((await storage.features.read('user', ['u1'])).get('u1')).toEqual({
+          a: { value: 4, eventTs: T0 + 10 },
+          b: { value: 1, eventTs: T0 },
+          c: { value: 3, eventTs: T0 + 5 },
+        });
+      });
+
+      it('round-trips unicode, quotes and SQL-looking text as data', async () => {
+        const tricky = `Robert'); DROP TABLE features;-- "é" 😀 \u0000 \\`;
+        await storage.features.push([{ entity: 'item', id: 'i-1', features: { title: tricky, tags: [tricky, 1.5] }, eventTs: T0 }], T0);
+        expect((await storage.features.read('item', ['i-1'])).get('i-1')).toEqual({ title: { value: tricky, eventTs: T0 }, tags: { value: [tricky, 1.5], eventTs: T0 } });
+      });
+
+      it('writes a push larger than one statement parameter atomically', async () => {
+        const rows = Array.from({ length: 1500 }, (_, i) => ({ entity: 'item' as const, id: `i${i}`, features: { blurb: 'x'.repeat(700), n: i }, eventTs: T0 }));
+        expect(await storage.features.push(rows, T0)).toEqual({ written: 3000, stale: 0 });
+        const read = await storage.features.read('item', ['i0', 'i777', 'i1499']);
+        expect(read.get('i1499')?.n.value).toBe(1499);
+        expect(read.size).toBe(3);
+      });
+    });
+
+    describe('events and real-time features', () => {
+      it('is idempotent on event_id: a retried batch, a repeated id, concurrent copies', async () => {
+        const batch = [event('e1'), event('e2', { ts: T0 + 1 }), event('e1')];
+        expect(await storage.events.ingest(batch, options, T0)).toEqual({ accepted: ['e1', 'e2'], duplicate: ['e1'] });
+        expect(await storage.events.ingest(batch, options, T0)).toEqual({ accepted: [], duplicate: ['e1', 'e2', 'e1'] });
+        const copies = [event('e3', { ts: T0 + 2 }), event('e4', { ts: T0 + 3 })];
+        const [a, b] = await Promise.all([storage.events.ingest(copies, options, T0), storage.events.ingest(copies, options, T0)]);
+        expect([...a.accepted, ...b.accepted].sort()).toEqual(['e3', 'e4']);
+        const user = (await storage.events.users(['u1'], options, T0 + 3)).get('u1')!;
+        expect(user.events).toBe(4);
+        expect(user.history.map((h) => h.ts)).toEqual([T0 + 3, T0 + 2, T0 + 1, T0]);
+        const item = (await storage.events.items(['i1'], options, T0 + 3)).get('i1')!;
+        expect(item.events).toBe(4);
+        expect(item.popularity.click).toBeCloseTo(Math.pow(2, -3 / (24 * HOUR)) + Math.pow(2, -2 / (24 * HOUR)) + Math.pow(2, -1 / (24 * HOUR)) + 1, 9);
+      });
+
+      it('stores every field of an event', async () => {
+        const e = event('full', { userId: 'user:42', itemId: 'item@7', type: 'purchase', value: 19.99, ts: T0 + 123, context: { device: 'ios', hour: 13, tags: ['a', 2], ok: true, none: null } });
+        await storage.events.ingest([e], options, T0);
+        expect(await storage.events.get('full')).toEqual(e);
+        expect(await storage.events.get('missing')).toBeNull();
+      });
+
+      it('keeps the last N interactions per user, newest first', async () => {
+        const events = Array.from({ length: 8 }, (_, i) => event(`h${i}`, { itemId: `i${i}`, ts: T0 + i * 1000 }));
+        await storage.events.ingest(events.slice(0, 3), options, T0);
+        await storage.events.ingest(events.slice(3), options, T0);
+        await storage.events.ingest([event('other', { userId: 'u2', itemId: 'x' })], options, T0);
+        const users = await storage.events.users(['u1', 'u2', 'ghost'], options, T0 + 8000);
+        expect(users.get('u1')!.history.map((h) => h.itemId)).toEqual(['i7', 'i6', 'i5', 'i4', 'i3']);
+        expect(users.get('u1')!.history[0]).toEqual({ itemId: 'i7', type: 'click', ts: T0 + 7000 });
+        expect(users.get('u2')!.history.map((h) => h.itemId)).toEqual(['x']);
+        expect(users.has('ghost')).toBe(false);
+        expect(users.get('u1')).toMatchObject({ firstSeen: T0, lastSeen: T0 + 7000, events: 8 });
+      });
+
+      it('decays item popularity with its half-life, per event type, and merges late events', async () => {
+        await storage.events.ingest([event('p1'), event('p2'), event('p3', { type: 'view' })], options, T0);
+        const at = (now: number) => storage.events.items(['i1'], options, now).then((m) => m.get('i1')!.popularity);
+        expect((await at(T0)).click).toBeCloseTo(2, 9);
+        expect((await at(T0 + 24 * HOUR)).click).toBeCloseTo(1, 9);
+        expect((await at(T0 + 48 * HOUR)).view).toBeCloseTo(0.25, 9);
+        // An event a full half-life older than the counter adds half a count.
+        await storage.events.ingest([event('late', { ts: T0 - 24 * HOUR })], options, T0);
+        expect((await at(T0)).click).toBeCloseTo(2.5, 9);
+        // A newer event moves the counter's time forward.
+        await storage.events.ingest([event('new', { ts: T0 + 24 * HOUR })], options, T0);
+        expect((await at(T0 + 24 * HOUR)).click).toBeCloseTo(2.25, 9);
+      });
+
+      it('counts user × category from the event context or from the item category feature', async () => {
+        await storage.features.push([
+          { entity: 'item', id: 'film', features: { category: 'drama' }, eventTs: T0 },
+          { entity: 'item', id: 'combo', features: { category: ['drama', 'comedy'] }, eventTs: T0 },
+        ], T0);
+        await storage.events.ingest([
+          event('c1', { itemId: 'film' }),
+          event('c2', { itemId: 'combo' }),
+          event('c3', { itemId: 'film', context: { category: 'horror' } }),
+          event('c4', { itemId: 'unknown' }),
+        ], options, T0);
+        const u = (await storage.events.users(['u1'], options, T0 + 6 * HOUR)).get('u1')!;
+        expect(u.categories.drama).toBeCloseTo(1, 9);
+        expect(u.categories.comedy).toBeCloseTo(0.5, 9);
+        expect(u.categories.horror).toBeCloseTo(0.5, 9);
+        expect(Object.keys(u.categories).sort()).toEqual(['comedy', 'drama', 'horror']);
+      });
+
+      it('takes a batch larger than one statement parameter', async () => {
+        const events = Array.from({ length: 1000 }, (_, i) => event(`big-${i}`, { userId: `u${i % 10}`, itemId: `i${i % 37}`, ts: T0 + i, context: { blob: 'y'.repeat(900) } }));
+        const r = await storage.events.ingest(events, options, T0);
+        expect(r.accepted.length).toBe(1000);
+        const users = await storage.events.users(['u3'], options, T0 + 1000);
+        expect(users.get('u3')!.events).toBe(100);
+        expect(users.get('u3')!.history.length).toBe(options.historyLength);
+      });
+    });
+
+    describe('model registry', () => {
+      const manifest = bytesOf(JSON.stringify({ name: 'ranker', version: '1' }));
+      const weights = bytesOf('0123456789'.repeat(10));
+
+      async function create(version = '1', manifestBytes = manifest) {
+        return storage.models.createVersion({
+          name: 'ranker', version, manifest: manifestBytes, manifestSha256: await sha256(manifestBytes),
+          files: [{ file: 'ranking.safetensors', size: weights.length, sha256: await sha256(weights) }], by: 'ci', now: T0,
+        });
+      }
+
+      it('creates a version from its manifest once: identical again is fine, different is a conflict', async () => {
+        expect(await create()).toBe('created');
+        expect(await create()).toBe('identical');
+        expect(await create('1', bytesOf('{"other":true}'))).toBe('conflict');
+        const v = await storage.models.getVersion('ranker', '1');
+        expect(v).toMatchObject({ name: 'ranker', version: '1', manifestSize: manifest.length, createdBy: 'ci', createdAt: T0 });
+        expect(v!.files).toEqual([{ file: 'ranking.safetensors', size: 100, sha256: await sha256(weights), uploadedAt: null }]);
+        expect(await readAll((await storage.models.openFile('ranker', '1', 'manifest.json'))!.body)).toBe(new TextDecoder().decode(manifest));
+        expect(await storage.models.getVersion('ranker', '2')).toBeNull();
+      });
+
+      it('refuses a file whose sha256 or size differs from the manifest, and stores nothing', async () => {
+        await create();
+        const bad = bytesOf('9123456789'.repeat(10));
+        await expect(storage.models.putFile('ranker', '1', 'ranking.safetensors', bad, T0)).rejects.toBeInstanceOf(BlobMismatchError);
+        await expect(storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(weights.slice(1)), T0)).rejects.toMatchObject({ kind: 'size' });
+        const longer = new Uint8Array(200).fill(48);
+        await expect(storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(longer), T0)).rejects.toMatchObject({ kind: 'size' });
+        expect(await storage.models.openFile('ranker', '1', 'ranking.safetensors')).toBeNull();
+        expect((await storage.models.getVersion('ranker', '1'))!.files[0].uploadedAt).toBeNull();
+      });
+
+      it('stores a streamed file, serves it whole and by byte range, and treats a re-upload as identical', async () => {
+        await create();
+        expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(weights), T0 + 5)).toBe('stored');
+        expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', weights, T0 + 6)).toBe('identical');
+        const whole = (await storage.models.openFile('ranker', '1', 'ranking.safetensors'))!;
+        expect(whole.size).toBe(100);
+        expect(await readAll(whole.body)).toBe(new TextDecoder().decode(weights));
+        const part = (await storage.models.openFile('ranker', '1', 'ranking.safetensors', { offset: 13, length: 5 }))!;
+        expect(part).toMatchObject({ size: 100, range: { offset: 13, length: 5 } });
+        expect(await readAll(part.body)).toBe('34567');
+        expect((await storage.models.getVersion('ranker', '1'))!.files[0].uploadedAt).toBe(T0 + 5);
+      });
+
+      it('lists versions and keeps an ordered promotion history', async () => {
+        await create('1');
+        await create('2', bytesOf('{"v":2}'));
+        expect((await storage.models.listVersions('ranker')).map((v) => v.version)).toEqual(['1', '2']);
+        expect(await storage.models.listVersions('nothing')).toEqual([]);
+        await storage.models.appendPromotion('ranker', 'promote', '1', 'ci', T0);
+        await storage.models.appendPromotion('ranker', 'promote', '2', 'ci', T0 + 1);
+        const last = await storage.models.appendPromotion('ranker', 'rollback', '1', 'ops', T0 + 2);
+        expect(last).toEqual({ name: 'ranker', seq: 3, action: 'rollback', version: '1', at: T0 + 2, by: 'ops' });
+        const history = await storage.models.promotions('ranker');
+        expect(history.map((p) => [p.seq, p.action, p.version])).toEqual([[1, 'promote', '1'], [2, 'promote', '2'], [3, 'rollback', '1']]);
+        expect(promotedStack(history)).toEqual(['1']);
+        await storage.models.appendPromotion('other', 'promote', 'a', 'ci', T0 + 3);
+        expect((await storage.models.promotions(null)).map((p) => p.name)).toEqual(['ranker', 'ranker', 'ranker', 'other']);
+      });
+    });
+  });
+}

@@ -1,0 +1,384 @@
+// The edge's storage in SQL, shared by SQLite (Node) and D1 (Workers): both speak SQLite's
+// dialect, so features, events, real-time features and the registry's metadata are one set of
+// statements. Bulk writes pass their rows as one JSON parameter read with json_each (D1 allows
+// 100 bound parameters per statement; this way a batch of 1,000 events is a handful of statements).
+import type {
+  BlobStore, EntityKind, EventRecord, EventStore, FeatureRow, FeatureStore, IngestResult, ItemRealtime, ModelFileRecord,
+  ModelStore, ModelVersionRecord, NewVersion, PromotionRecord, RealtimeOptions, SqlDriver, SqlStatement, Storage,
+  StoredFeature, UserRealtime,
+} from './types.ts';
+
+/** JSON arrays larger than this are split over several statements (D1 caps a bound string at 2 MB). */
+const MAX_JSON_PARAM = 900_000;
+
+/** Splits rows into JSON arrays of at most MAX_JSON_PARAM characters each. */
+export function jsonChunks(rows: unknown[][]): string[] {
+  const chunks: string[] = [];
+  let parts: string[] = [];
+  let length = 2;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    if (parts.length > 0 && length + text.length + 1 > MAX_JSON_PARAM) {
+      chunks.push(`[${parts.join(',')}]`);
+      parts = [];
+      length = 2;
+    }
+    parts.push(text);
+    length += text.length + 1;
+  }
+  if (parts.length > 0) chunks.push(`[${parts.join(',')}]`);
+  return chunks;
+}
+
+/** A cache of feature rows in front of the SQL store (KV on Workers). */
+export interface FeatureRowCache {
+  get(entity: EntityKind, ids: string[]): Promise<Map<string, Record<string, StoredFeature> | null>>;
+  set(entity: EntityKind, rows: Map<string, Record<string, StoredFeature> | null>): Promise<void>;
+  invalidate(keys: Array<{ entity: EntityKind; id: string }>): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Features
+
+const PUSH_SQL = `
+INSERT INTO features (entity, entity_id, name, value, event_ts, written_at)
+SELECT j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', j.value ->> '$[3]', j.value ->> '$[4]', ?2
+FROM json_each(?1) AS j WHERE true
+ON CONFLICT (entity, entity_id, name) DO UPDATE SET value = excluded.value, event_ts = excluded.event_ts, written_at = excluded.written_at
+WHERE excluded.event_ts >= features.event_ts
+RETURNING name`;
+
+const READ_ONE_SQL = 'SELECT entity_id, name, value, event_ts FROM features WHERE entity = ?1 AND entity_id = ?2';
+const READ_MANY_SQL = 'SELECT entity_id, name, value, event_ts FROM features WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))';
+
+type FeatureSqlRow = { entity_id: string; name: string; value: string; event_ts: number };
+
+function sqlFeatureStore(driver: SqlDriver, cache: FeatureRowCache | null): FeatureStore {
+  async function readSql(entity: EntityKind, ids: string[]) {
+    const rows = ids.length === 1
+      ? await driver.query<FeatureSqlRow>(READ_ONE_SQL, [entity, ids[0]])
+      : await driver.query<FeatureSqlRow>(READ_MANY_SQL, [entity, JSON.stringify(ids)]);
+    const out = new Map<string, Record<string, StoredFeature>>();
+    for (const r of rows) {
+      let row = out.get(r.entity_id);
+      if (!row) out.set(r.entity_id, (row = {}));
+      row[r.name] = { value: JSON.parse(r.value), eventTs: r.event_ts };
+    }
+    return out;
+  }
+
+  return {
+    async push(rows, now) {
+      // Last write per (entity, id, name) inside one request wins by event time, then order.
+      const latest = new Map<string, unknown[]>();
+      for (const row of rows) {
+        for (const [name, value] of Object.entries(row.features)) {
+          const key = `${row.entity}\u0000${row.id}\u0000${name}`;
+          const prev = latest.get(key);
+          if (!prev || (prev[4] as number) <= row.eventTs) latest.set(key, [row.entity, row.id, name, JSON.stringify(value), row.eventTs]);
+        }
+      }
+      const statements = jsonChunks([...latest.values()]).map((json) => ({ sql: PUSH_SQL, params: [json, now] }));
+      const results = await driver.batch(statements);
+      const written = results.reduce((n, r) => n + r.length, 0);
+      if (cache) {
+        const keys = new Map(rows.map((r) => [`${r.entity}\u0000${r.id}`, { entity: r.entity, id: r.id }]));
+        await cache.invalidate([...keys.values()]);
+      }
+      return { written, stale: latest.size - written };
+    },
+
+    async read(entity, ids) {
+      if (ids.length === 0) return new Map();
+      if (!cache) return readSql(entity, ids);
+      const cached = await cache.get(entity, ids);
+      const missing = ids.filter((id) => !cached.has(id));
+      const out = new Map<string, Record<string, StoredFeature>>();
+      for (const [id, row] of cached) if (row) out.set(id, row);
+      if (missing.length > 0) {
+        const fresh = await readSql(entity, missing);
+        const fill = new Map<string, Record<string, StoredFeature> | null>();
+        for (const id of missing) {
+          const row = fresh.get(id) ?? null;
+          fill.set(id, row);
+          if (row) out.set(id, row);
+        }
+        await cache.set(entity, fill);
+      }
+      return out;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events and real-time features
+
+const INSERT_EVENTS_SQL = `
+INSERT OR IGNORE INTO events (event_id, batch_id, user_id, item_id, type, value, ts, context, received_at)
+SELECT j.value ->> '$[0]', ?2, j.value ->> '$[1]', j.value ->> '$[2]', j.value ->> '$[3]', j.value ->> '$[4]', j.value ->> '$[5]', j.value ->> '$[6]', ?3
+FROM json_each(?1) AS j`;
+
+const INSERT_HISTORY_SQL = `
+INSERT OR IGNORE INTO user_history (user_id, ts, event_id, item_id, type)
+SELECT user_id, ts, event_id, item_id, type FROM events WHERE batch_id = ?1`;
+
+const TRIM_HISTORY_SQL = `
+DELETE FROM user_history WHERE (user_id, ts, event_id) IN (
+  SELECT user_id, ts, event_id FROM (
+    SELECT user_id, ts, event_id, row_number() OVER (PARTITION BY user_id ORDER BY ts DESC, event_id DESC) AS rn
+    FROM user_history WHERE user_id IN (SELECT user_id FROM events WHERE batch_id = ?1)
+  ) WHERE rn > ?2)`;
+
+// Decayed counter upsert: a batch's contributions are summed at the batch's newest event time,
+// then merged with the stored value at whichever of the two times is later (events may arrive late).
+const counterUpsert = (kind: string, select: string) => `
+INSERT INTO counters (kind, entity_id, key, value, updated_at)
+SELECT '${kind}', entity_id, key, sum(pow(2.0, (ts - m) * 1.0 / ?2)), m FROM (${select}) WHERE true GROUP BY entity_id, key
+ON CONFLICT (kind, entity_id, key) DO UPDATE SET
+  value = CASE WHEN excluded.updated_at >= counters.updated_at
+    THEN counters.value * pow(2.0, (counters.updated_at - excluded.updated_at) * 1.0 / ?2) + excluded.value
+    ELSE counters.value + excluded.value * pow(2.0, (excluded.updated_at - counters.updated_at) * 1.0 / ?2) END,
+  updated_at = max(counters.updated_at, excluded.updated_at)`;
+
+const ITEM_POPULARITY_SQL = counterUpsert('item_popularity', `
+  SELECT item_id AS entity_id, type AS key, ts, max(ts) OVER (PARTITION BY item_id, type) AS m
+  FROM events WHERE batch_id = ?1`);
+
+// An event's categories: its context's `category` (string or list) or else the item's category feature.
+const USER_CATEGORY_SQL = counterUpsert('user_category', `
+  SELECT e.user_id AS entity_id, c.value AS key, e.ts, max(e.ts) OVER (PARTITION BY e.user_id, c.value) AS m
+  FROM events AS e, json_each(coalesce(e.context -> '$.category',
+      (SELECT f.value FROM features AS f WHERE f.entity = 'item' AND f.entity_id = e.item_id AND f.name = ?3), '[]')) AS c
+  WHERE e.batch_id = ?1 AND c.type IN ('text', 'integer')`);
+
+const activityUpsert = (entity: EntityKind, column: string) => `
+INSERT INTO activity (entity, entity_id, first_seen, last_seen, events)
+SELECT '${entity}', id, first_seen, last_seen, n FROM (
+  SELECT ${column} AS id, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM events WHERE batch_id = ?1 GROUP BY ${column}
+) WHERE true
+ON CONFLICT (entity, entity_id) DO UPDATE SET
+  first_seen = min(activity.first_seen, excluded.first_seen),
+  last_seen = max(activity.last_seen, excluded.last_seen),
+  events = activity.events + excluded.events`;
+
+const USER_ACTIVITY_SQL = activityUpsert('user', 'user_id');
+const ITEM_ACTIVITY_SQL = activityUpsert('item', 'item_id');
+const ACCEPTED_SQL = 'SELECT event_id FROM events WHERE batch_id = ?1';
+
+const decay = (value: number, updatedAt: number, now: number, halfLifeMs: number) => value * Math.pow(2, -Math.max(0, now - updatedAt) / halfLifeMs);
+
+type ActivityRow = { entity_id: string; first_seen: number; last_seen: number; events: number };
+type CounterRow = { entity_id: string; key: string; value: number; updated_at: number };
+
+function sqlEventStore(driver: SqlDriver): EventStore {
+  async function activity(entity: EntityKind, ids: string[]) {
+    return driver.query<ActivityRow>('SELECT entity_id, first_seen, last_seen, events FROM activity WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))', [entity, JSON.stringify(ids)]);
+  }
+  async function counters(kind: string, ids: string[]) {
+    return driver.query<CounterRow>('SELECT entity_id, key, value, updated_at FROM counters WHERE kind = ?1 AND entity_id IN (SELECT value FROM json_each(?2))', [kind, JSON.stringify(ids)]);
+  }
+
+  return {
+    async ingest(events, options, now) {
+      if (events.length === 0) return { accepted: [], duplicate: [] };
+      const batchId = crypto.randomUUID();
+      const rows = events.map((e) => [e.eventId, e.userId, e.itemId, e.type, e.value, e.ts, JSON.stringify(e.context)]);
+      const statements: SqlStatement[] = [
+        ...jsonChunks(rows).map((json) => ({ sql: INSERT_EVENTS_SQL, params: [json, batchId, now] })),
+        { sql: INSERT_HISTORY_SQL, params: [batchId] },
+        { sql: TRIM_HISTORY_SQL, params: [batchId, options.historyLength] },
+        { sql: ITEM_POPULARITY_SQL, params: [batchId, options.itemHalfLifeMs] },
+        { sql: USER_CATEGORY_SQL, params: [batchId, options.userCategoryHalfLifeMs, options.categoryFeature] },
+        { sql: USER_ACTIVITY_SQL, params: [batchId] },
+        { sql: ITEM_ACTIVITY_SQL, params: [batchId] },
+        { sql: ACCEPTED_SQL, params: [batchId] },
+      ];
+      const results = await driver.batch(statements);
+      const inserted = new Set((results[results.length - 1] as Array<{ event_id: string }>).map((r) => r.event_id));
+      const result: IngestResult = { accepted: [], duplicate: [] };
+      for (const e of events) {
+        if (inserted.delete(e.eventId)) result.accepted.push(e.eventId);
+        else result.duplicate.push(e.eventId);
+      }
+      return result;
+    },
+
+    async users(ids, options, now) {
+      const out = new Map<string, UserRealtime>();
+      if (ids.length === 0) return out;
+      const [acts, history, cats] = await Promise.all([
+        activity('user', ids),
+        driver.query<{ user_id: string; item_id: string; type: string; ts: number }>(
+          'SELECT user_id, item_id, type, ts FROM user_history WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, ts DESC, event_id DESC',
+          [JSON.stringify(ids)],
+        ),
+        counters('user_category', ids),
+      ]);
+      for (const a of acts) out.set(a.entity_id, { history: [], categories: {}, firstSeen: a.first_seen, lastSeen: a.last_seen, events: a.events });
+      for (const h of history) out.get(h.user_id)?.history.push({ itemId: h.item_id, type: h.type, ts: h.ts });
+      for (const c of cats) {
+        const u = out.get(c.entity_id);
+        if (u) u.categories[c.key] = decay(c.value, c.updated_at, now, options.userCategoryHalfLifeMs);
+      }
+      return out;
+    },
+
+    async items(ids, options, now) {
+      const out = new Map<string, ItemRealtime>();
+      if (ids.length === 0) return out;
+      const [acts, pops] = await Promise.all([activity('item', ids), counters('item_popularity', ids)]);
+      for (const a of acts) out.set(a.entity_id, { popularity: {}, firstSeen: a.first_seen, lastSeen: a.last_seen, events: a.events });
+      for (const p of pops) {
+        const item = out.get(p.entity_id);
+        if (item) item.popularity[p.key] = decay(p.value, p.updated_at, now, options.itemHalfLifeMs);
+      }
+      return out;
+    },
+
+    async get(eventId) {
+      const [row] = await driver.query<{ event_id: string; user_id: string; item_id: string; type: string; value: number | null; ts: number; context: string }>(
+        'SELECT event_id, user_id, item_id, type, value, ts, context FROM events WHERE event_id = ?1',
+        [eventId],
+      );
+      if (!row) return null;
+      return { eventId: row.event_id, userId: row.user_id, itemId: row.item_id, type: row.type, value: row.value, ts: row.ts, context: JSON.parse(row.context) };
+    },
+  } satisfies EventStore;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model registry: metadata in SQL, bytes in the blob store.
+
+/** The blob key of a model file. Names are validated by the routes (no '/', no '..'). */
+export const modelKey = (name: string, version: string, file: string) => `models/${name}/${version}/${file}`;
+
+type VersionRow = { name: string; version: string; manifest_sha256: string; manifest_size: number; created_at: number; created_by: string };
+type FileRow = { name: string; version: string; file: string; size: number; sha256: string; uploaded_at: number | null };
+
+function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
+  const toVersion = (v: VersionRow, files: FileRow[]): ModelVersionRecord => ({
+    name: v.name,
+    version: v.version,
+    manifestSha256: v.manifest_sha256,
+    manifestSize: v.manifest_size,
+    createdAt: v.created_at,
+    createdBy: v.created_by,
+    files: files.map((f): ModelFileRecord => ({ file: f.file, size: f.size, sha256: f.sha256, uploadedAt: f.uploaded_at })),
+  });
+  const toPromotion = (r: { name: string; seq: number; action: string; version: string; at: number; by_sub: string }): PromotionRecord =>
+    ({ name: r.name, seq: r.seq, action: r.action as PromotionRecord['action'], version: r.version, at: r.at, by: r.by_sub });
+
+  const store: ModelStore = {
+    async createVersion(input: NewVersion) {
+      const existing = await store.getVersion(input.name, input.version);
+      if (existing) return existing.manifestSha256 === input.manifestSha256 ? 'identical' : 'conflict';
+      // Bytes first: a version row never points at a missing manifest.
+      await blobs.put(modelKey(input.name, input.version, 'manifest.json'), input.manifest, { size: input.manifest.byteLength, sha256: input.manifestSha256 });
+      const files = jsonChunks(input.files.map((f) => [f.file, f.size, f.sha256]));
+      try {
+        await driver.batch([
+          {
+            sql: 'INSERT INTO model_versions (name, version, manifest_sha256, manifest_size, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)',
+            params: [input.name, input.version, input.manifestSha256, input.manifest.byteLength, input.now, input.by],
+          },
+          ...files.map((json) => ({
+            sql: `INSERT INTO model_files (name, version, file, size, sha256, uploaded_at)
+                  SELECT ?1, ?2, j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', NULL FROM json_each(?3) AS j`,
+            params: [input.name, input.version, json],
+          })),
+        ]);
+      } catch (err) {
+        // A concurrent creation of the same version won the race: answer as if it came first.
+        const raced = await store.getVersion(input.name, input.version);
+        if (raced) return raced.manifestSha256 === input.manifestSha256 ? 'identical' : 'conflict';
+        throw err;
+      }
+      return 'created';
+    },
+
+    async getVersion(name, version) {
+      const [versions, files] = await Promise.all([
+        driver.query<VersionRow>('SELECT * FROM model_versions WHERE name = ?1 AND version = ?2', [name, version]),
+        driver.query<FileRow>('SELECT * FROM model_files WHERE name = ?1 AND version = ?2 ORDER BY file', [name, version]),
+      ]);
+      return versions[0] ? toVersion(versions[0], files) : null;
+    },
+
+    async listVersions(name) {
+      const [versions, files] = await Promise.all([
+        driver.query<VersionRow>('SELECT * FROM model_versions WHERE name = ?1 ORDER BY created_at, version', [name]),
+        driver.query<FileRow>('SELECT * FROM model_files WHERE name = ?1 ORDER BY version, file', [name]),
+      ]);
+      return versions.map((v) => toVersion(v, files.filter((f) => f.version === v.version)));
+    },
+
+    async putFile(name, version, file, body, now) {
+      const [row] = await driver.query<FileRow>('SELECT * FROM model_files WHERE name = ?1 AND version = ?2 AND file = ?3', [name, version, file]);
+      if (!row) throw new Error(`putFile: '${file}' is not listed in ${name}/${version}.`);
+      if (row.uploaded_at !== null) {
+        if (body instanceof ReadableStream) await body.cancel().catch(() => undefined);
+        return 'identical';
+      }
+      await blobs.put(modelKey(name, version, file), body, { size: row.size, sha256: row.sha256 });
+      await driver.query('UPDATE model_files SET uploaded_at = ?4 WHERE name = ?1 AND version = ?2 AND file = ?3 AND uploaded_at IS NULL', [name, version, file, now]);
+      return 'stored';
+    },
+
+    async openFile(name, version, file, range) {
+      return blobs.get(modelKey(name, version, file), range);
+    },
+
+    async appendPromotion(name, action, version, by, now) {
+      const [row] = (await driver.batch([
+        {
+          sql: `INSERT INTO model_promotions (name, seq, action, version, at, by_sub)
+                SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5 FROM model_promotions WHERE name = ?1
+                RETURNING name, seq, action, version, at, by_sub`,
+          params: [name, action, version, now, by],
+        },
+      ]))[0] as Array<{ name: string; seq: number; action: string; version: string; at: number; by_sub: string }>;
+      return toPromotion(row);
+    },
+
+    async promotions(name) {
+      const rows = name === null
+        ? await driver.query<{ name: string; seq: number; action: string; version: string; at: number; by_sub: string }>('SELECT * FROM model_promotions ORDER BY at, name, seq', [])
+        : await driver.query<{ name: string; seq: number; action: string; version: string; at: number; by_sub: string }>('SELECT * FROM model_promotions WHERE name = ?1 ORDER BY seq', [name]);
+      return rows.map(toPromotion);
+    },
+  };
+  return store;
+}
+
+export type SqlStorageOptions = {
+  kind: string;
+  driver: SqlDriver;
+  blobs: BlobStore;
+  /** A read cache of feature rows (KV on Workers); none on Node, where SQLite answers in microseconds. */
+  featureCache?: FeatureRowCache | null;
+};
+
+/** Storage over a SQL driver (SQLite or D1) and a blob store (files or R2). */
+export function createSqlStorage(options: SqlStorageOptions): Storage {
+  const { driver } = options;
+  return {
+    kind: options.kind,
+    features: sqlFeatureStore(driver, options.featureCache ?? null),
+    events: sqlEventStore(driver),
+    models: sqlModelStore(driver, options.blobs),
+    async ping() {
+      await driver.query('SELECT 1 AS ok', []);
+    },
+    close: () => driver.close(),
+  };
+}
+
+/** The version promoted now, by replaying promotions (promote pushes, roll-back pops). */
+export function promotedStack(history: PromotionRecord[]): string[] {
+  const stack: string[] = [];
+  for (const p of history) {
+    if (p.action === 'promote') stack.push(p.version);
+    else stack.pop();
+  }
+  return stack;
+}

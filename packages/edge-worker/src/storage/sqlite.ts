@@ -1,0 +1,179 @@
+// Node storage: SQLite through better-sqlite3 (WAL) for features, events and registry metadata,
+// and model files in a folder. The embedded default: one data folder, nothing else to run.
+import Database from 'better-sqlite3';
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { createSqlStorage } from './sql.ts';
+import { BlobMismatchError, type BlobObject, type BlobStore, type ByteRange, type SqlDriver, type SqlParam, type Storage } from './types.ts';
+
+/** The migrations folder: the same .sql files wrangler applies to D1. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+/** Applies the migrations not applied yet, in file order, each in a transaction. */
+export function migrate(db: Database.Database, dir = MIGRATIONS_DIR): string[] {
+  db.exec('CREATE TABLE IF NOT EXISTS vireo_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  const applied = new Set(db.prepare('SELECT name FROM vireo_migrations').pluck().all() as string[]);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort((a, b) => parseInt(a) - parseInt(b));
+  const ran: string[] = [];
+  for (const file of files) {
+    if (applied.has(file)) continue;
+    const sql = readFileSync(join(dir, file), 'utf8');
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO vireo_migrations (name, applied_at) VALUES (?, ?)').run(file, Date.now());
+    })();
+    ran.push(file);
+  }
+  return ran;
+}
+
+/** A SqlDriver over one better-sqlite3 connection, with a statement cache. */
+export function sqliteDriver(db: Database.Database): SqlDriver {
+  const statements = new Map<string, Database.Statement>();
+  const prepare = (sql: string) => {
+    let s = statements.get(sql);
+    if (!s) statements.set(sql, (s = db.prepare(sql)));
+    return s;
+  };
+  // Statements use numbered parameters (?1, ?2: the form D1 takes too); better-sqlite3 binds those from an object.
+  const bind = (params: SqlParam[]) => {
+    const named: Record<number, SqlParam> = {};
+    for (let i = 0; i < params.length; i++) named[i + 1] = params[i];
+    return named;
+  };
+  const run = (sql: string, params: SqlParam[]): unknown[] => {
+    const s = prepare(sql);
+    const args = params.length === 0 ? [] : [bind(params)];
+    if (s.reader) return s.all(...args) as unknown[];
+    s.run(...args);
+    return [];
+  };
+  const batch = db.transaction((list: Array<{ sql: string; params: SqlParam[] }>) => list.map((st) => run(st.sql, st.params)));
+  let closed = false;
+  return {
+    async query<T>(sql: string, params: SqlParam[]) {
+      return run(sql, params) as T[];
+    },
+    async batch(list) {
+      return batch.immediate(list);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      statements.clear();
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+    },
+  };
+}
+
+/** Model files in a folder: written to a temporary file while hashed, fsynced, renamed into place. */
+export function fileBlobStore(root: string): BlobStore {
+  const base = resolve(root);
+  const tmp = join(base, '.tmp');
+  mkdirSync(tmp, { recursive: true });
+  const pathOf = (key: string) => {
+    const path = resolve(base, key);
+    if (!path.startsWith(base + sep)) throw new Error(`Blob key '${key}' leaves the blob folder.`);
+    return path;
+  };
+
+  return {
+    async put(key, body, expected) {
+      const final = pathOf(key);
+      const temp = join(tmp, randomUUID());
+      const hash = createHash('sha256');
+      let size = 0;
+      const out = createWriteStream(temp, { flags: 'wx' });
+      const write = (chunk: Uint8Array) =>
+        new Promise<void>((ok, fail) => out.write(chunk, (err) => (err ? fail(err) : ok())));
+      try {
+        if (body instanceof Uint8Array) {
+          size = body.byteLength;
+          if (size !== expected.size) throw new BlobMismatchError('size', expected.size, size);
+          hash.update(body);
+          await write(body);
+        } else {
+          const reader = body.getReader();
+          try {
+            for (;;) {
+              const { done, value } = await reader.read();
+              if (done) break;
+              size += value.byteLength;
+              // Stop reading as soon as the body is longer than declared.
+              if (size > expected.size) throw new BlobMismatchError('size', expected.size, `more than ${expected.size}`);
+              hash.update(value);
+              await write(value);
+            }
+          } finally {
+            await reader.cancel().catch(() => undefined);
+          }
+          if (size !== expected.size) throw new BlobMismatchError('size', expected.size, size);
+        }
+        await new Promise<void>((ok, fail) => out.end((err?: Error | null) => (err ? fail(err) : ok())));
+        const sha256 = hash.digest('hex');
+        if (sha256 !== expected.sha256) throw new BlobMismatchError('sha256', expected.sha256, sha256);
+        const fh = await open(temp, 'r');
+        await fh.sync();
+        await fh.close();
+        mkdirSync(dirname(final), { recursive: true });
+        await rename(temp, final);
+      } catch (err) {
+        out.destroy();
+        await rm(temp, { force: true });
+        throw err;
+      }
+    },
+
+    async get(key, range?: ByteRange): Promise<BlobObject | null> {
+      const path = pathOf(key);
+      let size: number;
+      try {
+        size = (await stat(path)).size;
+      } catch {
+        return null;
+      }
+      const stream = range
+        ? createReadStream(path, { start: range.offset, end: range.offset + range.length - 1 })
+        : createReadStream(path);
+      return { body: Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>, size, range: range ?? null };
+    },
+
+    async delete(key) {
+      await rm(pathOf(key), { force: true });
+    },
+  };
+}
+
+export type SqliteStorageOptions = {
+  /** The data folder (created if absent): edge.db and models/. */
+  dataDir: string;
+  /** SQLite's synchronous pragma: 'full' also survives power loss; 'normal' (the default) survives a killed process. */
+  synchronous?: 'normal' | 'full';
+};
+
+/** The data folder's database file. */
+export const databasePath = (dataDir: string) => join(dataDir, 'edge.db');
+
+/**
+ * Opens (creating if needed) the Node storage in a data folder.
+ * @example const storage = openSqliteStorage({ dataDir: './.vireo' });
+ */
+export function openSqliteStorage(options: SqliteStorageOptions): Storage {
+  const { dataDir } = options;
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(databasePath(dataDir));
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return createSqlStorage({ kind: 'sqlite', driver: sqliteDriver(db), blobs: fileBlobStore(join(dataDir, 'blobs')) });
+}
+
+/** True when the data folder already holds a database. */
+export const hasDatabase = (dataDir: string) => existsSync(databasePath(dataDir));

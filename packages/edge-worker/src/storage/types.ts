@@ -1,0 +1,165 @@
+// The storage interface of the edge. Two compositions implement it (see ./sql.ts):
+//   Node:       SQLite (better-sqlite3, WAL) + model files on the filesystem   → ./sqlite.ts
+//   Cloudflare: D1 + R2 for model files + KV as a read cache of feature rows   → ./cloudflare.ts
+// One conformance suite (./conformance.case.ts) runs against both.
+
+export type EntityKind = 'user' | 'item';
+
+/** A feature value as stored and served: scalars, or a flat list (multi-hot, sequence). */
+export type FeatureValue = number | string | boolean | null | Array<number | string>;
+
+/** One stored value with the time it became true. */
+export type StoredFeature = { value: FeatureValue; eventTs: number };
+
+/** One entity's feature values to upsert. */
+export type FeatureRow = { entity: EntityKind; id: string; features: Record<string, FeatureValue>; eventTs: number };
+
+/** A context value attached to an event. */
+export type ContextValue = string | number | boolean | null | Array<string | number>;
+
+/** An interaction event, validated. `ts` is milliseconds since the epoch. */
+export type EventRecord = {
+  eventId: string;
+  userId: string;
+  itemId: string;
+  type: string;
+  value: number | null;
+  ts: number;
+  context: Record<string, ContextValue>;
+};
+
+/** How events turn into real-time features. */
+export type RealtimeOptions = {
+  /** Interactions kept per user (newest first). */
+  historyLength: number;
+  /** Half-life of item popularity counters, in ms. */
+  itemHalfLifeMs: number;
+  /** Half-life of user × category counters, in ms. */
+  userCategoryHalfLifeMs: number;
+  /** The item feature naming an item's categories (string or list), used when an event's context has no `category`. */
+  categoryFeature: string;
+};
+
+/** Which events of a batch were new and which had been seen (by event_id). */
+export type IngestResult = { accepted: string[]; duplicate: string[] };
+
+/** A user's real-time state, counters decayed to the time of the read. */
+export type UserRealtime = {
+  history: Array<{ itemId: string; type: string; ts: number }>;
+  categories: Record<string, number>;
+  firstSeen: number;
+  lastSeen: number;
+  events: number;
+};
+
+/** An item's real-time state: decayed counts per event type, activity. */
+export type ItemRealtime = {
+  popularity: Record<string, number>;
+  firstSeen: number;
+  lastSeen: number;
+  events: number;
+};
+
+export interface FeatureStore {
+  /** Upserts values; a value older than the stored one (by event time) is kept out and counted as stale. Atomic. */
+  push(rows: FeatureRow[], now: number): Promise<{ written: number; stale: number }>;
+  /** Reads the stored rows of `ids` (ids with no row are absent from the map). */
+  read(entity: EntityKind, ids: string[]): Promise<Map<string, Record<string, StoredFeature>>>;
+}
+
+export interface EventStore {
+  /** Inserts new events (by event_id) and updates real-time features for exactly those, in one transaction. */
+  ingest(events: EventRecord[], options: RealtimeOptions, now: number): Promise<IngestResult>;
+  /** Real-time state of users (absent: never seen). */
+  users(ids: string[], options: RealtimeOptions, now: number): Promise<Map<string, UserRealtime>>;
+  /** Real-time state of items (absent: never seen). */
+  items(ids: string[], options: RealtimeOptions, now: number): Promise<Map<string, ItemRealtime>>;
+  /** One stored event, or null. */
+  get(eventId: string): Promise<EventRecord | null>;
+}
+
+export type ModelFileRecord = { file: string; size: number; sha256: string; uploadedAt: number | null };
+export type ModelVersionRecord = {
+  name: string;
+  version: string;
+  manifestSha256: string;
+  manifestSize: number;
+  createdAt: number;
+  createdBy: string;
+  files: ModelFileRecord[];
+};
+export type PromotionRecord = { name: string; seq: number; action: 'promote' | 'rollback'; version: string; at: number; by: string };
+export type NewVersion = {
+  name: string;
+  version: string;
+  manifest: Uint8Array;
+  manifestSha256: string;
+  files: Array<{ file: string; size: number; sha256: string }>;
+  by: string;
+  now: number;
+};
+
+/** A stored object, whole or one byte range of it. */
+export type BlobObject = { body: ReadableStream<Uint8Array>; size: number; range: { offset: number; length: number } | null };
+export type ByteRange = { offset: number; length: number };
+
+export interface ModelStore {
+  /** Creates a version from its manifest: 'created', 'identical' (same manifest already there) or 'conflict'. */
+  createVersion(input: NewVersion): Promise<'created' | 'identical' | 'conflict'>;
+  getVersion(name: string, version: string): Promise<ModelVersionRecord | null>;
+  /** Every version of a model, oldest first. */
+  listVersions(name: string): Promise<ModelVersionRecord[]>;
+  /**
+   * Stores one file listed in the version's manifest, checking its size and sha256 while it streams;
+   * throws BlobMismatchError (nothing stored) or returns 'identical' when it was already uploaded.
+   */
+  putFile(name: string, version: string, file: string, body: ReadableStream<Uint8Array> | Uint8Array, now: number): Promise<'stored' | 'identical'>;
+  /** Opens a file of a version (manifest.json included), whole or a range; null when absent. */
+  openFile(name: string, version: string, file: string, range?: ByteRange): Promise<BlobObject | null>;
+  /** Appends a promotion or roll-back to the model's history. */
+  appendPromotion(name: string, action: 'promote' | 'rollback', version: string, by: string, now: number): Promise<PromotionRecord>;
+  /** The promotion history of one model (or of all models when name is null), oldest first. */
+  promotions(name: string | null): Promise<PromotionRecord[]>;
+}
+
+/** The whole storage of one edge. */
+export interface Storage {
+  /** 'sqlite' or 'cloudflare' (shown by /healthz). */
+  readonly kind: string;
+  readonly features: FeatureStore;
+  readonly events: EventStore;
+  readonly models: ModelStore;
+  /** Throws when the storage cannot answer (for /healthz). */
+  ping(): Promise<void>;
+  /** Closes connections (the SQLite file: checkpoint and close). */
+  close(): Promise<void>;
+}
+
+/** A blob's size or checksum did not match what its manifest declared. */
+export class BlobMismatchError extends Error {
+  constructor(readonly kind: 'size' | 'sha256', readonly expected: string | number, readonly actual: string | number) {
+    super(kind === 'size' ? `The file has ${actual} bytes where the manifest declares ${expected}.` : `The file's sha256 is ${actual} where the manifest declares ${expected}.`);
+    this.name = 'BlobMismatchError';
+  }
+}
+
+/** Where model files live: a folder on Node, an R2 bucket on Workers. */
+export interface BlobStore {
+  /** Stores a blob, verifying size and sha256 while it streams; throws BlobMismatchError and stores nothing on mismatch. */
+  put(key: string, body: ReadableStream<Uint8Array> | Uint8Array, expected: { size: number; sha256: string }): Promise<void>;
+  get(key: string, range?: ByteRange): Promise<BlobObject | null>;
+  delete(key: string): Promise<void>;
+}
+
+/** A positional parameter of a SQL statement. */
+export type SqlParam = string | number | null;
+export type SqlStatement = { sql: string; params: SqlParam[] };
+
+/** The little the shared SQL code needs from SQLite or D1. */
+export interface SqlDriver {
+  /** Runs one statement and returns its rows. */
+  query<T = Record<string, unknown>>(sql: string, params: SqlParam[]): Promise<T[]>;
+  /** Runs statements in one transaction and returns each one's rows (RETURNING, SELECT). */
+  batch(statements: SqlStatement[]): Promise<unknown[][]>;
+  close(): Promise<void>;
+}

@@ -1,10 +1,6 @@
 #!/usr/bin/env node
-// The `vireo` CLI. Registers the TypeScript loader (tsx) and the WGSL `?raw` loader,
-// then runs src/cli.ts: the same sources the tests and the browser use, no build step.
-import { register } from 'node:module';
-import { register as registerTsx } from 'tsx/esm/api';
+// The `vireo` CLI: runs src/cli.ts from source (see register.mjs), no build step.
+import './register.mjs';
 
-register('./wgsl-loader.mjs', import.meta.url);
-registerTsx();
 const { main } = await import('../src/cli.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,76 @@
+// `vireo bench kernels`: every kernel case timed on the adapter beside its CPU reference, with
+// GB/s and GFLOP/s, and the copy kernel's bandwidth as the memory yardstick. Table or --json.
+import { writeFileSync } from 'node:fs';
+import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
+import { measure, table, type Timing } from '../bench/harness.ts';
+import { kernelBenches } from '../bench/kernels.ts';
+import { openGpu } from '../node/gpu.ts';
+
+/** Up to this many dispatches per submit, to amortize submit + sync latency on fast kernels. */
+const MAX_REPS = 10;
+
+export interface KernelBenchResult {
+  kernel: string;
+  case: string;
+  gpu: Timing;
+  cpu: Timing | null;
+  gbps: number;
+  gflops: number | null;
+  /** Achieved bandwidth over the copy kernel's bandwidth (memory-bound cases). */
+  ofCopy: number | null;
+  speedupOverCpu: number | null;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, filter: { type: 'string' } }, 'bench', true);
+  const what = positionals[0] ?? 'kernels';
+  if (what !== 'kernels') throw new UsageError(`unknown benchmark '${what}': expected kernels.`);
+  const minRuns = numberFlag(values.runs, 'runs', 20, { integer: true, min: 1 });
+  const gpu = await openGpu();
+  const results: KernelBenchResult[] = [];
+  let copyGbps = NaN;
+  try {
+    for (const bench of kernelBenches()) {
+      if (values.filter && !bench.kernel.includes(values.filter) && bench.kernel !== 'copy') continue;
+      const inst = await bench.setup(gpu);
+      const submit = async (reps: number) => {
+        gpu.run((pass) => { for (let r = 0; r < reps; r++) inst.encode(pass); });
+        await gpu.idle();
+      };
+      // One call first (compiles, warms caches), then as many per submit as fit in ~2 ms.
+      const t0 = performance.now();
+      await submit(1);
+      const reps = Math.max(1, Math.min(MAX_REPS, Math.floor(2 / (performance.now() - t0))));
+      const gpuTime = await measure(() => submit(reps), { warmup: 2, minRuns, minMs: 300 });
+      const perCall: Timing = { median: gpuTime.median / reps, p99: gpuTime.p99 / reps, runs: gpuTime.runs * reps };
+      const cpuTime = inst.cpu ? await measure(inst.cpu, { warmup: 1, minRuns: 3, minMs: 200, maxRuns: 50 }) : null;
+      inst.dispose();
+      const gbps = bench.bytes / (perCall.median * 1e6);
+      if (bench.kernel === 'copy') copyGbps = gbps;
+      results.push({
+        kernel: bench.kernel,
+        case: bench.case,
+        gpu: perCall,
+        cpu: cpuTime,
+        gbps,
+        gflops: bench.flops ? bench.flops / (perCall.median * 1e6) : null,
+        ofCopy: bench.limit === 'copy' || bench.kernel === 'copy' ? gbps / copyGbps : null,
+        speedupOverCpu: cpuTime ? cpuTime.median / perCall.median : null,
+      });
+      if (!values.json) process.stderr.write(`  ${bench.kernel} ${bench.case}: ${perCall.median.toFixed(3)} ms\n`);
+    }
+    const report = { adapter: gpu.info, features: gpu.features, date: new Date().toISOString(), copyGbps, results };
+    if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2));
+    if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else {
+      process.stdout.write(`adapter: ${gpu.info.vendor} ${gpu.info.architecture} ${gpu.info.description}\n\n`);
+      process.stdout.write(table(
+        ['kernel', 'case', 'GPU median ms', 'GPU p99 ms', 'GB/s', 'of copy', 'GFLOP/s', 'CPU ref ms', 'GPU/CPU speedup'],
+        results.map((r) => [r.kernel, r.case, r.gpu.median, r.gpu.p99, r.gbps, r.ofCopy === null ? '–' : `${(r.ofCopy * 100).toFixed(0)}%`, r.gflops ?? '–', r.cpu?.median ?? '–', r.speedupOverCpu === null ? '–' : `${r.speedupOverCpu.toFixed(1)}×`]),
+      ) + '\n');
+    }
+    return 0;
+  } finally {
+    gpu.destroy();
+  }
+}

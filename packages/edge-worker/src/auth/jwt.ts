@@ -137,7 +137,7 @@ export function hs256Verifier(secret: string, options: VerifierOptions = {}): To
       if (cached) return principalFrom(cached, nowSeconds, opts.leewaySeconds);
       const { header, payload, signed, signature } = decode(token, opts.maxTokenLength);
       if (header.alg !== 'HS256') throw new TokenError('invalid_token', `The token's algorithm '${String(header.alg)}' is not accepted: expected HS256.`);
-      const ok = await crypto.subtle.verify('HMAC', await key, signature, signed);
+      const ok = await crypto.subtle.verify('HMAC', await key, signature as Uint8Array<ArrayBuffer>, signed as Uint8Array<ArrayBuffer>);
       if (!ok) throw new TokenError('invalid_token', 'The token signature does not match.');
       const principal = principalFrom(payload, nowSeconds, opts.leewaySeconds);
       cache.set(token, payload);
@@ -197,7 +197,7 @@ export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
       const { header, payload, signed, signature } = decode(token, opts.maxTokenLength);
       if (header.alg !== 'RS256') throw new TokenError('invalid_token', `The token's algorithm '${String(header.alg)}' is not accepted: expected RS256.`);
       const key = await keyFor(typeof header.kid === 'string' ? header.kid : '');
-      const ok = await crypto.subtle.verify('RSASSA-PKCS1-v1_5', key, signature, signed);
+      const ok = await crypto.subtle.verify('RSASSA-PKCS1-v1_5', key, signature as Uint8Array<ArrayBuffer>, signed as Uint8Array<ArrayBuffer>);
       if (!ok) throw new TokenError('invalid_token', 'The token signature does not match.');
       const principal = principalFrom(payload, nowSeconds, opts.leewaySeconds);
       cache.set(token, payload);

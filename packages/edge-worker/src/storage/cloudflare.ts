@@ -54,7 +54,7 @@ export function r2BlobStore(bucket: R2Bucket): BlobStore {
         }
       }
       if (bytes.byteLength !== expected.size) throw new BlobMismatchError('size', expected.size, bytes.byteLength);
-      const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes));
+      const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
       if (sha256 !== expected.sha256) throw new BlobMismatchError('sha256', expected.sha256, sha256);
       // R2 checks the sha256 again on its side.
       await bucket.put(key, bytes, { sha256 });

@@ -1,0 +1,124 @@
+// The edge as one platform-free Hono app (Web standards only): node.ts and worker.ts bind a
+// storage and serve it. Every client mistake is a 4xx { error: { code, message, details } };
+// a 500 means a bug in the edge and is logged with its stack.
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { formatIssues } from '@vireo/core';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import type { TokenVerifier } from './auth/jwt.ts';
+import { ApiError, codeForStatus, errorBody } from './errors.ts';
+import { specResolver } from './features/spec.ts';
+import { EdgeMetrics } from './metrics.ts';
+import { bearerAuth } from './middleware/auth.ts';
+import { rateLimit, type RateLimiter } from './middleware/rate-limit.ts';
+import { consoleLogger, requestLog, type Logger } from './middleware/request-log.ts';
+import type { AppEnv, EdgeApp, Limits, RouteDeps } from './routes/deps.ts';
+import { eventRoutes } from './routes/events.ts';
+import { featureRoutes } from './routes/features.ts';
+import { modelRoutes } from './routes/models.ts';
+import { systemRoutes } from './routes/system.ts';
+import type { RealtimeOptions, Storage } from './storage/types.ts';
+
+export const EDGE_VERSION = '0.1.0';
+
+const DAY = 86_400_000;
+
+/** Default real-time feature settings. */
+export const DEFAULT_REALTIME: RealtimeOptions = { historyLength: 50, itemHalfLifeMs: 7 * DAY, userCategoryHalfLifeMs: 3 * DAY, categoryFeature: 'category' };
+
+/** Default limits. */
+export const DEFAULT_LIMITS: Limits = {
+  eventsBodyBytes: 1 << 20,
+  pushBodyBytes: 8 << 20,
+  onlineBodyBytes: 256 << 10,
+  manifestBytes: 64 << 20,
+  modelFileBytes: 4 << 30,
+  maxEventFutureMs: DAY,
+};
+
+export type AppOptions = {
+  storage: Storage;
+  /** Verifies bearer tokens (hs256Verifier or jwksVerifier). */
+  verifier: TokenVerifier;
+  /** Per-subject limiter; null turns rate limiting off. */
+  rateLimiter?: RateLimiter | null;
+  /** Origins allowed by CORS ('*' for any); empty: no CORS headers. */
+  corsOrigins?: string[];
+  /** Request logs; null logs nothing. Default: JSON lines on console. */
+  log?: Logger | null;
+  /** Share metrics across apps (e.g. one per Worker isolate). Default: a new registry. */
+  metrics?: EdgeMetrics;
+  realtime?: Partial<RealtimeOptions>;
+  limits?: Partial<Limits>;
+  /** The model whose feature spec applies when a request names none. Default: the last promoted model. */
+  specModel?: string | null;
+  /** True while the server drains (for /healthz). */
+  isDraining?: () => boolean;
+  /** The clock, in ms since the epoch. */
+  now?: () => number;
+};
+
+/**
+ * Builds the edge app over a storage.
+ * @example
+ * const app = createApp({ storage: openSqliteStorage({ dataDir: '.vireo' }), verifier: hs256Verifier(secret) });
+ * const res = await app.request('/healthz');
+ */
+export function createApp(options: AppOptions): EdgeApp {
+  const metrics = options.metrics ?? new EdgeMetrics();
+  const log = options.log === undefined ? consoleLogger : options.log;
+  const now = options.now ?? (() => Date.now());
+  const deps: RouteDeps = {
+    storage: options.storage,
+    specs: specResolver(options.storage, { defaultModel: options.specModel ?? null, now }),
+    metrics,
+    realtime: { ...DEFAULT_REALTIME, ...options.realtime },
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    now,
+  };
+
+  const app: EdgeApp = new OpenAPIHono<AppEnv>({
+    // Validation failures of params, query and body: 400 with every issue listed.
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issues = formatIssues(result.error).slice(0, 50);
+        throw new ApiError('invalid_request', `Invalid ${result.target}: ${issues[0]}`, { target: result.target, issues });
+      }
+    },
+  });
+
+  app.use('*', requestLog({ metrics, log }));
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    const origins = options.corsOrigins;
+    app.use('*', cors({
+      origin: origins.includes('*') ? '*' : origins,
+      allowHeaders: ['Authorization', 'Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-Id'],
+      allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS'],
+      exposeHeaders: ['ETag', 'Content-Range', 'Content-Length', 'Retry-After', 'X-Request-Id', 'Vireo-Model-Version'],
+      maxAge: 600,
+    }));
+  }
+  app.use('/v1/*', bearerAuth({ verifier: options.verifier }));
+  if (options.rateLimiter) app.use('/v1/*', rateLimit({ limiter: options.rateLimiter, onLimited: () => metrics.rateLimited.inc() }));
+
+  systemRoutes(app, deps, { isDraining: options.isDraining ?? (() => false), version: EDGE_VERSION });
+  featureRoutes(app, deps);
+  eventRoutes(app, deps);
+  modelRoutes(app, deps);
+
+  app.notFound((c) => {
+    c.set('unmatched', true);
+    return c.json(errorBody('not_found', `No route ${c.req.method} ${c.req.path.slice(0, 200)}: see /openapi.json.`), 404);
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(err.body(), err.status, err.headers);
+    if (err instanceof HTTPException && err.status < 500) {
+      const malformed = err.status === 400 && /json/i.test(err.message);
+      return c.json(errorBody(malformed ? 'invalid_json' : codeForStatus(err.status), malformed ? 'The request body is not valid JSON.' : err.message || 'Bad request.'), err.status);
+    }
+    return c.json(errorBody('internal', `Internal error (request ${c.get('requestId') ?? 'unknown'}): this is a bug in the edge, not in your request.`), 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,51 @@
+// Bearer JWT authentication and per-route scope checks.
+import type { MiddlewareHandler } from 'hono';
+import { TokenError, type Principal, type TokenVerifier } from '../auth/jwt.ts';
+import { ApiError } from '../errors.ts';
+
+/** A scope that satisfies every scope check (operators' tokens). */
+export const ADMIN_SCOPE = 'admin';
+
+export type BearerAuthOptions = {
+  verifier: TokenVerifier;
+  /** The realm in WWW-Authenticate. Default 'vireo'. */
+  realm?: string;
+};
+
+const challenge = (realm: string, error?: string) => ({ 'WWW-Authenticate': `Bearer realm="${realm}"${error ? `, error="${error}"` : ''}` });
+
+/**
+ * Verifies `Authorization: Bearer <jwt>` and stores the caller as `c.var.principal`.
+ * @example app.use('/v1/*', bearerAuth({ verifier: hs256Verifier(secret) }))
+ */
+export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler<{ Variables: { principal: Principal } }> {
+  const opts = { realm: 'vireo', ...options };
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    if (!header) throw new ApiError('unauthorized', "This route needs a token: send 'Authorization: Bearer <token>'.", null, challenge(opts.realm));
+    const match = /^Bearer +([^\s]+) *$/i.exec(header);
+    if (!match) throw new ApiError('unauthorized', "The Authorization header is not 'Bearer <token>'.", null, challenge(opts.realm, 'invalid_request'));
+    try {
+      c.set('principal', await opts.verifier.verify(match[1]));
+    } catch (err) {
+      if (err instanceof TokenError) throw new ApiError(err.code, err.message, null, challenge(opts.realm, 'invalid_token'));
+      throw err;
+    }
+    await next();
+  };
+}
+
+/**
+ * Lets the request through when the caller holds one of `scopes` (or admin); 403 otherwise.
+ * @example createRoute({ ..., middleware: [requireScope('events:write')] })
+ */
+export function requireScope(...scopes: string[]): MiddlewareHandler<{ Variables: { principal: Principal } }> {
+  return async (c, next) => {
+    const principal = c.get('principal');
+    if (!principal) throw new ApiError('unauthorized', "This route needs a token: send 'Authorization: Bearer <token>'.");
+    if (!principal.scopes.has(ADMIN_SCOPE) && !scopes.some((s) => principal.scopes.has(s))) {
+      throw new ApiError('insufficient_scope', `This route needs the scope ${scopes.map((s) => `'${s}'`).join(' or ')}.`, { required: scopes, granted: [...principal.scopes] }, { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"` });
+    }
+    await next();
+  };
+}

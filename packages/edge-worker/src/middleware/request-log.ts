@@ -1,0 +1,66 @@
+// The outermost middleware: a request id (taken from X-Request-Id when well-formed), one
+// structured JSON log line per request, and the request metrics per route and status.
+import type { Context, MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
+import type { Principal } from '../auth/jwt.ts';
+import type { EdgeMetrics } from '../metrics.ts';
+
+/** One structured log record. */
+export type LogRecord = { level: 'info' | 'warn' | 'error'; msg: string; [field: string]: unknown };
+export type Logger = (record: LogRecord) => void;
+
+/** Writes one JSON line per record to console (stdout on Node, the log stream on Workers). */
+export const consoleLogger: Logger = (record) => console.log(JSON.stringify({ time: new Date().toISOString(), ...record }));
+
+export type RequestLogOptions = {
+  metrics: EdgeMetrics;
+  /** Where records go; null logs nothing (metrics still count). */
+  log: Logger | null;
+  /** The clock for durations, in ms. Default performance.now. */
+  now?: () => number;
+};
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The route pattern that matched (not a middleware's '/v1/*'), or '(unmatched)': bounded label values. */
+function routeLabel(c: Context): string {
+  const routes = matchedRoutes(c);
+  for (let i = routes.length - 1; i >= 0; i--) if (routes[i].method !== 'ALL') return routes[i].path;
+  return '(unmatched)';
+}
+
+/**
+ * @example app.use('*', requestLog({ metrics, log: consoleLogger }))
+ */
+export function requestLog(options: RequestLogOptions): MiddlewareHandler<{ Variables: { requestId: string; principal: Principal; unmatched: boolean } }> {
+  const opts = { now: () => performance.now(), ...options };
+  return async (c, next) => {
+    const start = opts.now();
+    const given = c.req.header('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    c.set('requestId', requestId);
+    await next();
+    c.header('X-Request-Id', requestId);
+    const seconds = (opts.now() - start) / 1000;
+    const route = c.get('unmatched') ? '(unmatched)' : routeLabel(c);
+    const status = String(c.res.status);
+    const labels = { method: c.req.method, route, status };
+    opts.metrics.requests.inc(labels);
+    opts.metrics.latency.observe(labels, seconds);
+    if (opts.log) {
+      const record: LogRecord = {
+        level: c.res.status >= 500 ? 'error' : 'info',
+        msg: 'request',
+        request_id: requestId,
+        method: c.req.method,
+        path: c.req.path.length > 256 ? `${c.req.path.slice(0, 256)}…` : c.req.path,
+        route,
+        status: c.res.status,
+        duration_ms: Math.round(seconds * 1e6) / 1e3,
+        sub: c.get('principal')?.sub ?? null,
+      };
+      if (c.error) record.error = c.res.status >= 500 ? String(c.error.stack ?? c.error) : c.error.message;
+      opts.log(record);
+    }
+  };
+}

@@ -1,0 +1,71 @@
+// POST /v1/events: a batch of interactions. Every event is validated on its own; the valid ones
+// are stored and turned into real-time features in one transaction, idempotently on event_id.
+import { createRoute } from '@hono/zod-openapi';
+import { formatIssues } from '@vireo/core';
+import { ApiError } from '../errors.ts';
+import { requireScope } from '../middleware/auth.ts';
+import { jsonBody } from '../middleware/json-body.ts';
+import { errorSchema, eventSchema, eventsRequestSchema, eventsResponseSchema } from '../schemas.ts';
+import type { EventRecord } from '../storage/types.ts';
+import { bearer, toMillis, type EdgeApp, type RouteDeps } from './deps.ts';
+
+/** Events older than this are refused (a clock or unit mistake: seconds sent as milliseconds). */
+const EARLIEST_EVENT = Date.UTC(2000, 0, 1);
+
+type Rejection = { index: number; event_id: string | null; reasons: string[] };
+
+/** Validates one raw event; returns the record or the reasons it was refused. */
+export function parseEvent(raw: unknown, now: number, maxFutureMs: number): EventRecord | string[] {
+  const parsed = eventSchema.safeParse(raw);
+  if (!parsed.success) return formatIssues(parsed.error);
+  const e = parsed.data;
+  const ts = toMillis(e.ts);
+  if (!Number.isFinite(ts) || ts < EARLIEST_EVENT) return [`ts: expected a time after 2000-01-01 in milliseconds since the epoch (got ${JSON.stringify(e.ts)})`];
+  if (ts > now + maxFutureMs) return [`ts: ${new Date(ts).toISOString()} is more than ${Math.round(maxFutureMs / 60000)} minutes in the future`];
+  return { eventId: e.event_id, userId: e.user_id, itemId: e.item_id, type: e.type, value: e.value ?? null, ts: Math.round(ts), context: e.context ?? {} };
+}
+
+export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
+  app.openAPIRegistry.register('Event', eventSchema);
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/events',
+      tags: ['events'],
+      summary: 'Ingest a batch of interactions (≤ 1,000 events, ≤ 1 MB), idempotent on event_id',
+      description: 'Valid events are stored and update real-time features (history, decayed counters, last seen) in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400.',
+      security: bearer('events:write'),
+      middleware: [requireScope('events:write'), jsonBody({ maxBytes: deps.limits.eventsBodyBytes })] as const,
+      request: { body: { required: true, content: { 'application/json': { schema: eventsRequestSchema } } } },
+      responses: {
+        202: { description: 'Counts of accepted, duplicate and rejected events', content: { 'application/json': { schema: eventsResponseSchema } } },
+        400: { description: 'Bad batch, or no valid event', content: { 'application/json': { schema: errorSchema } } },
+        401: { description: 'No valid token', content: { 'application/json': { schema: errorSchema } } },
+        403: { description: 'Missing scope', content: { 'application/json': { schema: errorSchema } } },
+        413: { description: 'Body over the limit', content: { 'application/json': { schema: errorSchema } } },
+        429: { description: 'Rate limited', content: { 'application/json': { schema: errorSchema } } },
+      },
+    }),
+    async (c) => {
+      const { events: raw } = c.req.valid('json');
+      const now = deps.now();
+      const valid: EventRecord[] = [];
+      const rejections: Rejection[] = [];
+      raw.forEach((r, index) => {
+        const parsed = parseEvent(r, now, deps.limits.maxEventFutureMs);
+        if (Array.isArray(parsed)) {
+          const id = r && typeof r === 'object' && typeof (r as { event_id?: unknown }).event_id === 'string' ? (r as { event_id: string }).event_id.slice(0, 128) : null;
+          rejections.push({ index, event_id: id, reasons: parsed.slice(0, 10) });
+        } else valid.push(parsed);
+      });
+      deps.metrics.events.inc({ outcome: 'rejected' }, rejections.length);
+      if (valid.length === 0) {
+        throw new ApiError('invalid_events', `No valid event in the batch: event ${rejections[0].index}: ${rejections[0].reasons[0]}`, { rejected: rejections.length, rejections: rejections.slice(0, 100) });
+      }
+      const result = await deps.storage.events.ingest(valid, deps.realtime, now);
+      deps.metrics.events.inc({ outcome: 'accepted' }, result.accepted.length);
+      deps.metrics.events.inc({ outcome: 'duplicate' }, result.duplicate.length);
+      return c.json({ accepted: result.accepted.length, duplicate: result.duplicate.length, rejected: rejections.length, rejections }, 202);
+    },
+  );
+}

@@ -47,3 +47,78 @@ export function linearReference<T extends FloatArray>(x: T, w: FloatArray, b: Fl
   }
   return y;
 }
+
+/**
+ * Backward of linear, one dispatch: dx = dz · w, dw = dzᵀ · x, db = Σ_m dz, with
+ * dz = dy ⊙ act'(z) where act' is read from the forward OUTPUT y (relu: y > 0; sigmoid:
+ * y·(1 − y)). x (M,K), w (N,K), y (M,N), dy (M,N) → dx (M,K), dw (N,K), db (N).
+ * Bind a 4-byte dummy for dx when need_dx = 0 and for db when has_bias = 0.
+ */
+export const linearBackward = defineKernel({
+  name: 'linear.backward',
+  source,
+  entryPoint: 'backward',
+  bindings: [
+    { name: 'x', kind: 'read' },
+    { name: 'w', kind: 'read' },
+    { name: 'y', kind: 'read' },
+    { name: 'dy', kind: 'read' },
+    { name: 'dx', kind: 'write' },
+    { name: 'dw', kind: 'write' },
+    { name: 'db', kind: 'write' },
+  ],
+  params: [['M', 'u32'], ['K', 'u32'], ['N', 'u32'], ['act', 'u32'], ['has_bias', 'u32'], ['need_dx', 'u32'], ['accumulate', 'u32']],
+  overrides: { TILE: 16 },
+});
+
+/** Workgroups for linear.backward: dx tiles (when needed) then dw tiles. */
+export function linearBackwardWorkgroups(M: number, K: number, N: number, needDx = true, tile = 16): number {
+  const tilesK = Math.ceil(K / tile);
+  return (needDx ? Math.ceil(M / tile) * tilesK : 0) + Math.ceil(N / tile) * tilesK;
+}
+
+/** Checks the shapes of a linear backward call; throws a ShapeError naming the argument. */
+export function checkLinearBackward(x: ArrayLike<number>, w: ArrayLike<number>, y: ArrayLike<number>, dy: ArrayLike<number>, M: number, K: number, N: number): void {
+  checkLinear(x, w, null, M, K, N);
+  check(y.length === M * N, `linear.backward: y has ${y.length} values, expected M·N = ${M}·${N} = ${M * N}.`);
+  check(dy.length === M * N, `linear.backward: dy has ${dy.length} values, expected M·N = ${M}·${N} = ${M * N}.`);
+}
+
+/**
+ * CPU reference of linear.backward (same argument order as the kernel), float64 accumulation.
+ * `y` is the forward output act(x · wᵀ + b). db is always returned (the kernel skips it when
+ * has_bias = 0).
+ */
+export function linearBackwardReference<T extends FloatArray>(x: T, w: FloatArray, y: FloatArray, dy: FloatArray, M: number, K: number, N: number, act: Activation = 'none'): { dx: T; dw: T; db: T } {
+  checkLinearBackward(x, w, y, dy, M, K, N);
+  const dz = new Float64Array(M * N);
+  for (let i = 0; i < M * N; i++) {
+    dz[i] = act === 'relu' ? (y[i] > 0 ? dy[i] : 0) : act === 'sigmoid' ? dy[i] * y[i] * (1 - y[i]) : dy[i];
+  }
+  const dx = like(x, M * K) as T;
+  const dw = like(x, N * K) as T;
+  const db = like(x, N) as T;
+  const row = new Float64Array(K);
+  for (let m = 0; m < M; m++) {
+    row.fill(0);
+    for (let n = 0; n < N; n++) {
+      const g = dz[m * N + n];
+      if (g === 0) continue;
+      for (let k = 0; k < K; k++) row[k] += g * w[n * K + k];
+    }
+    dx.set(row, m * K);
+  }
+  const acc = new Float64Array(N * K);
+  const bias = new Float64Array(N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      const g = dz[m * N + n];
+      bias[n] += g;
+      if (g === 0) continue;
+      for (let k = 0; k < K; k++) acc[n * K + k] += g * x[m * K + k];
+    }
+  }
+  dw.set(acc);
+  db.set(bias);
+  return { dx, dw, db };
+}

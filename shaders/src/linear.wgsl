@@ -58,3 +58,101 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     y[row * p.N + col] = activate(acc, p.act);
   }
 }
+
+// ---------------------------------------------------------------------------------- backward
+//
+// @binding(0) x: (M, K) f32 read           forward input
+// @binding(1) w: (N, K) f32 read           weight
+// @binding(2) y: (M, N) f32 read           forward OUTPUT y = act(z); act'(z) is read from it:
+//                                          relu: y > 0, sigmoid: y·(1 − y), none: 1
+// @binding(3) dy: (M, N) f32 read          dL/dy
+// @binding(4) dx: (M, K) f32 read_write    dL/dx = dz · w               (when need_dx = 1)
+// @binding(5) dw: (N, K) f32 read_write    dL/dw = dzᵀ · x
+// @binding(6) db: (N) f32 read_write       dL/db = Σ_m dz[m, ·]           (when has_bias = 1)
+// @binding(7) params: { M, K, N, act, has_bias, need_dx, accumulate }
+//             accumulate = 1 adds to dx/dw/db instead of overwriting them.
+//
+// One dispatch, two kinds of workgroup: the first ⌈M/T⌉·⌈K/T⌉ (only when need_dx) each compute
+// a T×T block of dx, walking N in T-wide steps; the next ⌈N/T⌉·⌈K/T⌉ each compute a T×T block
+// of dw, walking M in T-wide steps, and those in the first K-column of tiles also sum db. dz =
+// dy ⊙ act'(y) is formed while staging tiles. Every output is one thread's sequential sum in
+// index order (n for dx, m for dw and db): no atomics, the same bits on every run.
+
+struct BackwardParams { M: u32, K: u32, N: u32, act: u32, has_bias: u32, need_dx: u32, accumulate: u32 }
+
+@group(0) @binding(2) var<storage, read> y_fwd: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(6) var<storage, read_write> db: array<f32>;
+@group(0) @binding(7) var<uniform> bp: BackwardParams;
+
+// dz[m, n] = dy[m, n] · act'(z[m, n]), with act' written in terms of the output y; 0 outside.
+fn dz_at(m: u32, n: u32) -> f32 {
+  if (m >= bp.M || n >= bp.N) { return 0.0; }
+  let g = dy[m * bp.N + n];
+  if (bp.act == 1u) { return select(0.0, g, y_fwd[m * bp.N + n] > 0.0); }
+  if (bp.act == 2u) { let s = y_fwd[m * bp.N + n]; return g * s * (1.0 - s); }
+  return g;
+}
+
+@compute @workgroup_size(TILE, TILE)
+fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_id) lid: vec3<u32>) {
+  let tiles_k = (bp.K + TILE - 1u) / TILE;
+  let dx_tiles = select(0u, ((bp.M + TILE - 1u) / TILE) * tiles_k, bp.need_dx != 0u);
+  let tile = wid.x + wid.y * nwg.x;
+  let col0 = (tile % tiles_k) * TILE;  // index into K (both kinds)
+  let col = col0 + lid.x;
+  var acc = 0.0;
+  if (tile < dx_tiles) {
+    // dx block: rows m = row0.., walk n. xs holds dz (m, n), ws holds w (n, k).
+    let row0 = (tile / tiles_k) * TILE;
+    let row = row0 + lid.y;
+    for (var n0 = 0u; n0 < bp.N; n0 += TILE) {
+      xs[lid.y * TILE + lid.x] = dz_at(row0 + lid.y, n0 + lid.x);
+      let wn = n0 + lid.y;
+      ws[lid.y * TILE + lid.x] = select(0.0, w[wn * bp.K + col], wn < bp.N && col < bp.K);
+      workgroupBarrier();
+      for (var nn = 0u; nn < TILE; nn++) {
+        acc += xs[lid.y * TILE + nn] * ws[nn * TILE + lid.x];
+      }
+      workgroupBarrier();
+    }
+    if (row < bp.M && col < bp.K) {
+      let i = row * bp.K + col;
+      if (bp.accumulate != 0u) { acc += dx[i]; }
+      dx[i] = acc;
+    }
+    return;
+  }
+  // dw block: rows n = row0.., walk m. xs holds x (m, k), ws holds dz (m, n).
+  let t = tile - dx_tiles;
+  if (t >= ((bp.N + TILE - 1u) / TILE) * tiles_k) { return; }
+  let row0 = (t / tiles_k) * TILE;
+  let row = row0 + lid.y;
+  let sums_bias = bp.has_bias != 0u && col0 == 0u && lid.x == 0u;
+  var bacc = 0.0;
+  for (var m0 = 0u; m0 < bp.M; m0 += TILE) {
+    let xm = m0 + lid.y;
+    xs[lid.y * TILE + lid.x] = select(0.0, x[xm * bp.K + col], xm < bp.M && col < bp.K);
+    ws[lid.y * TILE + lid.x] = dz_at(m0 + lid.y, row0 + lid.x);
+    workgroupBarrier();
+    for (var mm = 0u; mm < TILE; mm++) {
+      acc += ws[mm * TILE + lid.y] * xs[mm * TILE + lid.x];
+    }
+    if (sums_bias) {
+      for (var mm = 0u; mm < TILE; mm++) { bacc += ws[mm * TILE + lid.y]; }
+    }
+    workgroupBarrier();
+  }
+  if (row < bp.N && col < bp.K) {
+    let i = row * bp.K + col;
+    if (bp.accumulate != 0u) { acc += dw[i]; }
+    dw[i] = acc;
+  }
+  if (sums_bias && row < bp.N) {
+    if (bp.accumulate != 0u) { bacc += db[row]; }
+    db[row] = bacc;
+  }
+}

@@ -6,6 +6,7 @@ import { l2normChecks } from './l2norm.ts';
 import { layernormChecks } from './layernorm.ts';
 import { linearChecks } from './linear.ts';
 import { topkChecks } from './topk.ts';
+import { trainingChecks } from './training.ts';
 import type { KernelCheck } from './types.ts';
 
 export type { CheckResult, KernelCheck } from './types.ts';
@@ -18,4 +19,5 @@ export const KERNEL_CHECKS: readonly KernelCheck[] = [
   ...attentionChecks,
   ...dlrmInteractionChecks,
   ...topkChecks,
+  ...trainingChecks,
 ];

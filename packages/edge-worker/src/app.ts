@@ -32,7 +32,7 @@ export const DEFAULT_LIMITS: Limits = {
   pushBodyBytes: 8 << 20,
   onlineBodyBytes: 256 << 10,
   manifestBytes: 64 << 20,
-  modelFileBytes: 4 << 30,
+  modelFileBytes: 4 * 1024 ** 3,
   maxEventFutureMs: DAY,
 };
 

@@ -180,7 +180,7 @@ export function splitValues(feature: { separator: string }, raw: RawValue): RawS
  * Duplicates are kept once, so a bag sums each value once.
  * @example encodeMultiHot(genres, 'Action|Comedy', lookups) // Int32Array [2, 3, 0, 0]
  */
-export function encodeMultiHot(feature: IndexedFeature & { maxLength: number; separator: string }, raw: RawValue, lookups: Lookups, out = new Int32Array(feature.maxLength)): Int32Array {
+export function encodeMultiHot(feature: IndexedFeature & { maxLength: number; separator: string }, raw: RawValue, lookups: Lookups, out: Int32Array = new Int32Array(feature.maxLength)): Int32Array {
   const lookup = lookupFor(feature, lookups);
   out.fill(PAD_INDEX);
   let n = 0;
@@ -200,7 +200,7 @@ export function encodeMultiHot(feature: IndexedFeature & { maxLength: number; se
  * right-padded with PAD.
  * @example encodeSequence(recentItems, ['a', 'b', 'c'], lookups) // with L = 2: [idx(b), idx(c)]
  */
-export function encodeSequence(feature: IndexedFeature & { maxLength: number; separator: string }, raw: RawValue, lookups: Lookups, out = new Int32Array(feature.maxLength)): Int32Array {
+export function encodeSequence(feature: IndexedFeature & { maxLength: number; separator: string }, raw: RawValue, lookups: Lookups, out: Int32Array = new Int32Array(feature.maxLength)): Int32Array {
   const lookup = lookupFor(feature, lookups);
   const values = splitValues(feature, raw);
   out.fill(PAD_INDEX);

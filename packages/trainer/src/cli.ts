@@ -7,6 +7,7 @@ type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Pro
 const COMMANDS: Record<string, Command> = {
   start: { summary: 'bring Vireo up on this machine (for now: the kernel self-check)', load: () => import('./commands/doctor.ts') },
   bench: { summary: 'benchmarks: `vireo bench kernels` times every kernel beside its CPU reference', load: () => import('./commands/bench.ts') },
+  ingest: { summary: 'raw logs (MovieLens, Criteo, CSV/JSONL/Parquet + spec) or a synthetic world → a dataset folder', load: () => import('./commands/ingest.ts') },
   doctor: { summary: 'show the WebGPU adapter and check every kernel against its CPU reference', load: () => import('./commands/doctor.ts') },
 };
 

@@ -10,3 +10,4 @@ export * from './ops/softmax_xent.ts';
 export * from './ops/bce.ts';
 export * from './ops/adam.ts';
 export * from './ops/rowwise_adagrad.ts';
+export * from './model/ranking.ts';

@@ -1,0 +1,167 @@
+// The ranking view of a dataset as model inputs: one row per impression with its dense values,
+// its sparse slots and its three labels, joined from the impressions, users and items tables.
+// Legend: R impressions, Nd dense features, S sparse slots per row (Σ L_f), F sparse features.
+import { cardinality, featureView, type Feature, type FeatureSpec, type Vocabularies } from '@vireo/core';
+import { RANKING_TASKS, type RankingTask, type SparseFeatureShape } from '@vireo/runtime-web';
+import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type Dataset } from '../ingest/index.ts';
+import { UsageError } from '../cli/args.ts';
+
+/** Which label trains which task: ctr ← click (or like), cvr ← conversion, revenue ← revenue. */
+export const TASK_LABELS: Record<RankingTask, string[]> = { ctr: ['click', 'like'], cvr: ['conversion'], revenue: ['revenue'] };
+
+/** The features the ranker reads, in model order. */
+export interface RankingFeatures {
+  dense: string[];
+  sparse: SparseFeatureShape[];
+}
+
+/** True for features that embed (categorical, multi-hot, bucketized numeric). */
+function isSparse(f: Feature): boolean {
+  if (f.kind === 'numeric') return f.transforms.at(-1)?.op === 'bucketize';
+  return f.kind === 'categorical' || f.kind === 'multi_hot';
+}
+
+/**
+ * The ranker's features from a spec: numeric features are dense, categorical / multi-hot /
+ * bucketized ones sparse; sequences (the user's history) are left to the retrieval tower.
+ * @example rankingFeatures(spec, vocabularies).sparse[0] // { name: 'user:id', rows: 2002, width: 1 }
+ */
+export function rankingFeatures(spec: FeatureSpec, vocabularies: Vocabularies): RankingFeatures {
+  const dense: string[] = [];
+  const sparse: SparseFeatureShape[] = [];
+  for (const f of spec.features) {
+    if (f.kind === 'sequence') continue;
+    if (isSparse(f)) sparse.push({ name: f.name, rows: cardinality(f, vocabularies), width: f.kind === 'multi_hot' ? f.maxLength : 1 });
+    else dense.push(f.name);
+  }
+  return { dense, sparse };
+}
+
+/** The impressions as model inputs. */
+export interface RankingData {
+  features: RankingFeatures;
+  rows: number; //          R
+  dense: Float32Array; //   (R, Nd) transformed values
+  sparse: Int32Array; //    (R, S) per-feature indices (0 = PAD)
+  labels: Float32Array; //  (R, 3) click, conversion, revenue (0 where the task has no label)
+  split: Uint8Array; //     (R) SPLIT_TRAIN / SPLIT_VALID / SPLIT_TEST
+  ts: Float64Array; //      (R)
+  /** Tasks with a label in this dataset, in RANKING_TASKS order (always starts with ctr). */
+  tasks: RankingTask[];
+  /** The dataset label each task reads. */
+  labelOf: Partial<Record<RankingTask, string>>;
+  /** Synthetic worlds: the true P(click) of every impression. */
+  oracleClick: Float32Array | null;
+}
+
+/**
+ * Joins the ranking view into model inputs.
+ * @example const data = rankingData(loadDataset(dir)); // data.sparse.length === data.rows * S
+ */
+export function rankingData(ds: Dataset): RankingData {
+  const im = ds.impressions;
+  if (!im) throw new UsageError(`${ds.dir} has no impressions table (the ranking view); ingest a source with labelled impressions.`);
+  const features = rankingFeatures(ds.spec, ds.vocabularies);
+  if (features.sparse.length === 0) throw new UsageError(`${ds.dir}: the feature spec has no categorical feature for the ranker's embedding tables.`);
+  const R = im.rows;
+  const byName = new Map(ds.spec.features.map((f) => [f.name, f]));
+
+  // Each feature's column and the row it reads per impression.
+  const source = (name: string): { data: ArrayLike<number>; width: number; row: (r: number) => number } => {
+    const view = featureView(name);
+    const table = view === 'user' ? ds.users : view === 'item' ? ds.items : im;
+    const join = view === 'user' ? im.user : view === 'item' ? im.item : null;
+    const col = table?.columns.get(name);
+    if (!col || (view !== 'context' && !join)) throw new UsageError(`${ds.dir}: feature ${name} has no column in the ${view === 'context' ? 'impressions' : `${view}s`} table; ingest the dataset again.`);
+    return { data: col.data as ArrayLike<number>, width: col.shape[1] ?? 1, row: join ? (r) => join[r] : (r) => r };
+  };
+
+  const Nd = features.dense.length;
+  const dense = new Float32Array(R * Nd);
+  features.dense.forEach((name, j) => {
+    const { data, row } = source(name);
+    for (let r = 0; r < R; r++) dense[r * Nd + j] = data[row(r)];
+  });
+
+  const S = features.sparse.reduce((s, f) => s + f.width, 0);
+  const sparse = new Int32Array(R * S);
+  let slot = 0;
+  for (const f of features.sparse) {
+    const { data, width, row } = source(f.name);
+    if (width !== f.width) throw new UsageError(`${ds.dir}: feature ${f.name} has ${width} slots per row, the spec says ${f.width}; ingest the dataset again.`);
+    for (let r = 0; r < R; r++) {
+      const from = row(r) * width;
+      for (let l = 0; l < width; l++) {
+        const v = data[from + l];
+        // Bucketized numerics and ids are in range by construction; anything else is a corrupt dataset.
+        if (!(v >= 0 && v < f.rows)) throw new UsageError(`${ds.dir}: feature ${f.name} has index ${v} in row ${r}, outside its ${f.rows} rows; ingest the dataset again.`);
+        sparse[r * S + slot + l] = v;
+      }
+    }
+    slot += width;
+  }
+
+  const labels = new Float32Array(R * 3);
+  const tasks: RankingTask[] = [];
+  const labelOf: Partial<Record<RankingTask, string>> = {};
+  RANKING_TASKS.forEach((task, t) => {
+    const name = TASK_LABELS[task].find((l) => im.labels.has(l));
+    if (!name) return;
+    const values = im.labels.get(name)!;
+    for (let r = 0; r < R; r++) labels[r * 3 + t] = values[r];
+    tasks.push(task);
+    labelOf[task] = name;
+  });
+  if (!tasks.includes('ctr')) {
+    throw new UsageError(`${ds.dir} has no click label for the CTR task (looked for ${TASK_LABELS.ctr.join(', ')}; it has ${[...im.labels.keys()].join(', ') || 'none'}).`);
+  }
+  const oracle = im.columns.get('oracle:pClick');
+  return { features, rows: R, dense, sparse, labels, split: im.split, ts: im.ts, tasks, labelOf, oracleClick: oracle ? (oracle.data as Float32Array) : null };
+}
+
+/** Row numbers of the fit, early-stopping and test sets. */
+export interface RankingSplits {
+  train: Uint32Array;
+  /** Early stopping and baseline selection: the dataset's valid split, or the last `holdout` of train by time. */
+  valid: Uint32Array;
+  test: Uint32Array;
+  /** How `valid` was made. */
+  validFrom: 'valid split' | 'train holdout';
+}
+
+/**
+ * The rows of each split. When the dataset has no validation rows, the last `holdout` fraction of
+ * the train rows (by time) becomes the early-stopping set, so the test rows are never looked at.
+ */
+export function rankingSplits(data: RankingData, holdout = 0.1): RankingSplits {
+  const pick = (code: number) => {
+    const rows: number[] = [];
+    for (let r = 0; r < data.rows; r++) if (data.split[r] === code) rows.push(r);
+    return Uint32Array.from(rows);
+  };
+  let train = pick(SPLIT_TRAIN);
+  let valid = pick(SPLIT_VALID);
+  const test = pick(SPLIT_TEST);
+  let validFrom: RankingSplits['validFrom'] = 'valid split';
+  if (valid.length === 0 && train.length > 1) {
+    const order = Array.from(train).sort((a, b) => data.ts[a] - data.ts[b] || a - b);
+    const cut = Math.max(1, Math.min(order.length - 1, Math.round(order.length * (1 - holdout))));
+    train = Uint32Array.from(order.slice(0, cut)).sort();
+    valid = Uint32Array.from(order.slice(cut)).sort();
+    validFrom = 'train holdout';
+  }
+  if (train.length === 0) throw new UsageError('the dataset has no training rows in its ranking split.');
+  return { train, valid, test, validFrom };
+}
+
+/** Copies rows `rows[start..start+B)` of the data into batch arrays (dense (B,Nd), sparse (B,S), labels (B,3)). */
+export function gatherBatch(data: RankingData, rows: ArrayLike<number>, start: number, B: number, out: { dense: Float32Array; sparse: Int32Array; labels: Float32Array }): void {
+  const Nd = data.features.dense.length;
+  const S = data.sparse.length / Math.max(1, data.rows);
+  for (let i = 0; i < B; i++) {
+    const r = rows[start + i];
+    if (Nd > 0) out.dense.set(data.dense.subarray(r * Nd, (r + 1) * Nd), i * Nd);
+    out.sparse.set(data.sparse.subarray(r * S, (r + 1) * S), i * S);
+    out.labels.set(data.labels.subarray(r * 3, r * 3 + 3), i * 3);
+  }
+}

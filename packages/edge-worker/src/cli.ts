@@ -73,12 +73,13 @@ async function start(argv: string[]): Promise<number | null> {
     log: v.quiet ? null : undefined,
   });
   const say = (line: string) => process.stderr.write(`vireo-edge: ${line}\n`);
-  process.stdout.write(`vireo-edge listening on ${edge.url}\n`);
   say(`data in ${edge.dataDir} (SQLite WAL, synchronous=${sync}); API description at ${edge.url}/openapi.json`);
   if (edge.secret.origin !== 'env') {
     say(`${edge.secret.origin === 'generated' ? 'generated a development secret' : 'using the development secret'} in ${edge.secret.path} (set VIREO_JWT_SECRET in production)`);
     process.stdout.write(`development token (all scopes, 30 days): ${await developmentToken(edge.secret.secret)}\n`);
   }
+  // Last line: scripts wait for it.
+  process.stdout.write(`vireo-edge listening on ${edge.url}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

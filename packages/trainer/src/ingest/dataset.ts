@@ -181,7 +181,9 @@ export class DatasetWriter {
       } catch {
         throw new IngestError(`--out ${dir} exists and is not a folder.`);
       }
-      if (entries.length > 0 && !entries.includes('dataset.json')) throw new IngestError(`--out ${dir} is a non-empty folder that holds no dataset; choose an empty or new folder.`);
+      // Replace only what ingest writes: an earlier dataset, or what an interrupted run left.
+      const ours = new Set<string>(['dataset.json', 'spec.json', 'vocabularies.json', 'statistics.json', ...TABLES]);
+      if (!entries.every((e) => ours.has(e))) throw new IngestError(`--out ${dir} is a non-empty folder that holds no dataset; choose an empty or new folder.`);
       for (const name of ['dataset.json', 'spec.json', 'vocabularies.json', 'statistics.json']) rmSync(join(dir, name), { force: true });
       for (const table of TABLES) rmSync(join(dir, table), { recursive: true, force: true });
     }

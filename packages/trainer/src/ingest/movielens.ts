@@ -5,6 +5,7 @@
 // CRLF line endings. Items are the movies (file order) with genres (multi-hot), release year, title
 // tokens and user tags; users are the raters (by id). Every rating is an event: the retrieval view
 // takes rating ≥ --min-rating as positive, the ranking view labels `like` (the same) and `rating`.
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildLookups, parseFeatureSpec, type FeatureSpec, type RawValue } from '@vireo/core';
 import { DatasetWriter, type DatasetSummary } from './dataset.ts';
@@ -67,6 +68,7 @@ const INTEGER = /^\d+$/;
 /** Ingests an ml-latest-small folder. */
 export async function ingestMovielens(dir: string, opts: IngestOptions & { minRating: number }): Promise<DatasetSummary> {
   const started = performance.now();
+  if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) throw new IngestError(`--path ${dir} is not a folder: expected an ml-latest-small folder with movies.csv and ratings.csv.`);
   const paths = { movies: join(dir, 'movies.csv'), ratings: join(dir, 'ratings.csv'), tags: join(dir, 'tags.csv') };
   const bytes = {
     movies: await fileSize(paths.movies, 'MovieLens file'),

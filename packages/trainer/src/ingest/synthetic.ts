@@ -404,6 +404,8 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
       sessionTimes[s] = WORLD_START + rng.int(config.days) * 86_400 + hour * 3600 + rng.int(3600 - SLATE * 30);
     }
     const times = sessionTimes.subarray(0, sessions).sort();
+    // Sessions do not overlap: a slate takes SLATE · 30 s.
+    for (let s = 1; s < sessions; s++) times[s] = Math.max(times[s], times[s - 1] + SLATE * 30);
     let userClicks = 0;
     let left = count;
     for (let s = 0; s < sessions; s++) {

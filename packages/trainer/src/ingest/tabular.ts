@@ -80,7 +80,7 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
     required,
     (row, line) => {
       if (typeof row === 'string') return bad.add(reader.path, line, row);
-      const reason = checkRow(row, line);
+      const reason = checkRow(row);
       if (reason) return bad.add(reader.path, line, reason);
       rows++;
       let u = -1;
@@ -111,7 +111,7 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
   );
   bar.finish({ rows });
 
-  function checkRow(row: RawRow, _line: number): string | null {
+  function checkRow(row: RawRow): string | null {
     if (userKey && isMissing(row[userKey])) return `user key "${userKey}" is missing`;
     if (itemKey && isMissing(row[itemKey])) return `item key "${itemKey}" is missing`;
     if (spec.timestamp && !Number.isFinite(parseTime(row[spec.timestamp]))) return `time "${spec.timestamp}" is not a unix time or ISO date: ${JSON.stringify(row[spec.timestamp])}`;
@@ -177,19 +177,17 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
   const labels = new Map(spec.labels.map((l, j) => [l.name, labelValues[j].view()]));
   const ranking = writeImpressionCore(out, { user: userKey ? eventUser.view() : undefined, item: itemKey ? eventItem.view() : undefined, ts, labels }, opts);
 
-  // The retrieval view: positives are the first binary label's ones (every event if none), the
-  // weight the first regression label (1 if none).
+  // The retrieval view: positives are the first binary label's ones (every event if none), weight 1
+  // (regression labels such as revenue stay in the ranking view).
   let retrieval;
   let positives = 0;
   if (userKey && itemKey) {
     const binary = spec.labels.findIndex((l) => l.kind === 'binary');
-    const regression = spec.labels.findIndex((l) => l.kind === 'regression');
     const positive = new Uint8Array(rows);
     const weight = new Float32Array(rows).fill(1);
     for (let e = 0; e < rows; e++) {
       positive[e] = binary < 0 || labelValues[binary].view()[e] > 0.5 ? 1 : 0;
       positives += positive[e];
-      if (regression >= 0) weight[e] = labelValues[regression].view()[e];
     }
     retrieval = writeInteractions(out, { user: eventUser.view(), item: eventItem.view(), ts, weight, positive }, users.size, opts.minPositives);
   }

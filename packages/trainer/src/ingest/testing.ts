@@ -1,0 +1,31 @@
+// Helpers shared by the ingest tests: a fresh temporary folder per test, quiet options.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { DEFAULT_OPTIONS, type IngestOptions } from './options.ts';
+
+const made: string[] = [];
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary folder removed after the test. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vireo-ingest-'));
+  made.push(dir);
+  return dir;
+}
+
+/** Writes `files` (name → text) into a new temporary folder and returns it. */
+export function fixture(files: Record<string, string | Uint8Array>): string {
+  const dir = tempDir();
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
+
+/** Options for a test run: output in its own temporary folder, no bars, notes collected. */
+export function testOptions(overrides: Partial<IngestOptions> = {}): IngestOptions & { notes: string[] } {
+  const notes: string[] = [];
+  return { ...DEFAULT_OPTIONS, quiet: true, out: join(tempDir(), 'dataset'), log: (l) => notes.push(l), ...overrides, notes };
+}

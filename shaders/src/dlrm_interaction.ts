@@ -70,3 +70,67 @@ export function dlrmInteractionReference<T extends FloatArray>(dense: T, emb: Fl
   }
   return out;
 }
+
+// ------------------------------------------------------------------------------------ backward
+
+/** d_dense (B, D), d_emb (B, F, D) from dense, emb and dy (B, W): one thread per input value. */
+export const dlrmInteractionBackward = defineKernel({
+  name: 'dlrm_interaction.backward',
+  source,
+  entryPoint: 'backward',
+  bindings: [
+    { name: 'dense', kind: 'read' },
+    { name: 'emb', kind: 'read' },
+    { name: 'dy', kind: 'read' },
+    { name: 'd_dense', kind: 'write' },
+    { name: 'd_emb', kind: 'write' },
+  ],
+  params: [['B', 'u32'], ['F', 'u32'], ['D', 'u32'], ['mode', 'u32'], ['accumulate', 'u32']],
+  overrides: { WG: 64 },
+});
+
+/** Workgroups of dlrmInteractionBackward: one thread per value of dense and emb (WG = 64). */
+export function dlrmInteractionBackwardWorkgroups(B: number, F: number, D: number, wg = 64): number {
+  return Math.ceil((B * (F + 1) * D) / wg);
+}
+
+/**
+ * CPU reference of the backward: the forward's inputs, then dy (B, W) → dDense (B, D) and
+ * dEmb (B, F, D). For `dot`, dz_v = Σ_{j≠v} dy[pair(v, j)]·z_j (+ dy's dense copy for v = 0);
+ * for `cat`, dy's slices. Accumulated in float64.
+ * @example const { dDense, dEmb } = dlrmInteractionBackwardReference(dense, emb, dy, B, F, D, 'dot');
+ */
+export function dlrmInteractionBackwardReference<T extends FloatArray>(
+  dense: T,
+  emb: FloatArray,
+  dy: FloatArray,
+  B: number,
+  F: number,
+  D: number,
+  mode: InteractionMode = 'dot',
+): { dDense: T; dEmb: T } {
+  checkDlrmInteraction(dense, emb, B, F, D, mode);
+  const W = dlrmInteractionWidth(F, D, mode);
+  check(dy.length === B * W, `dlrm_interaction: dy has ${dy.length} values, expected B·W = ${B}·${W} = ${B * W}.`);
+  const dDense = like(dense, B * D) as T;
+  const dEmb = like(dense, B * F * D) as T;
+  const z = (b: number, v: number, d: number) => (v === 0 ? dense[b * D + d] : emb[(b * F + v - 1) * D + d]);
+  for (let b = 0; b < B; b++) {
+    const row = b * W;
+    for (let v = 0; v <= F; v++) {
+      for (let d = 0; d < D; d++) {
+        let acc = v === 0 ? dy[row + d] : mode === 'cat' ? dy[row + v * D + d] : 0;
+        if (mode === 'dot') {
+          for (let j = 0; j <= F; j++) {
+            if (j === v) continue;
+            const hi = Math.max(v, j);
+            acc += dy[row + D + (hi * (hi - 1)) / 2 + Math.min(v, j)] * z(b, j, d);
+          }
+        }
+        if (v === 0) dDense[b * D + d] = acc;
+        else dEmb[(b * F + v - 1) * D + d] = acc;
+      }
+    }
+  }
+  return { dDense, dEmb };
+}

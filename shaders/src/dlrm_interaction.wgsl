@@ -9,9 +9,20 @@
 // @binding(2) out: (B, W) f32 read_write   W = D + (F+1)F/2 (dot) or D + F·D (cat)
 // @binding(3) params: { B, F, D, mode }
 //
+// backward
+// @binding(0) dense: (B, D) f32 read
+// @binding(1) emb: (B, F, D) f32 read
+// @binding(2) dy: (B, W) f32 read
+// @binding(3) d_dense: (B, D) f32 read_write
+// @binding(4) d_emb: (B, F, D) f32 read_write
+// @binding(5) params: { B, F, D, mode, accumulate }   accumulate = 1: add to d_dense, d_emb
+//
 // One thread per output value (threads numbered across a 2-D grid of workgroups). A pair
 // thread finds its (i, j) from its index in the triangle and sums the D products in order;
 // the vectors of one sample are read by its neighbouring threads, so they stay in cache.
+// Backward: one thread per input value (b, v, d), v = 0..F; for `dot` it adds, in order of j,
+// dy[pair(v, j)] · z_j[d] over the F other vectors (plus dy[d] for the dense copy) — no
+// atomics; for `cat` it copies its slice of dy.
 
 override WG: u32 = 64u;
 
@@ -56,4 +67,53 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   var acc = 0.0;
   for (var d = 0u; d < p.D; d++) { acc += z(b, ij.x, d) * z(b, ij.y, d); }
   out[t] = acc;
+}
+
+struct BackwardParams { B: u32, F: u32, D: u32, mode: u32, accumulate: u32 }
+
+@group(0) @binding(0) var<storage, read> b_dense: array<f32>;
+@group(0) @binding(1) var<storage, read> b_emb: array<f32>;
+@group(0) @binding(2) var<storage, read> b_dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> d_dense: array<f32>;
+@group(0) @binding(4) var<storage, read_write> d_emb: array<f32>;
+@group(0) @binding(5) var<uniform> bp: BackwardParams;
+
+fn b_z(b: u32, v: u32, d: u32) -> f32 {
+  if (v == 0u) { return b_dense[b * bp.D + d]; }
+  return b_emb[(b * bp.F + v - 1u) * bp.D + d];
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let t = (wid.x + wid.y * nwg.x) * WG + lid;
+  let V = bp.F + 1u;
+  if (t >= bp.B * V * bp.D) { return; }
+  let b = t / (V * bp.D);
+  let v = (t / bp.D) % V;
+  let d = t % bp.D;
+  var W = bp.D + bp.F * bp.D;
+  if (bp.mode == 0u) { W = bp.D + V * bp.F / 2u; }
+  let row = b * W;
+  var acc = 0.0;
+  if (v == 0u) {
+    acc = b_dy[row + d];
+  } else if (bp.mode != 0u) {
+    acc = b_dy[row + v * bp.D + d];
+  }
+  if (bp.mode == 0u) {
+    for (var j = 0u; j < V; j++) {
+      if (j == v) { continue; }
+      let hi = max(v, j);
+      let k = hi * (hi - 1u) / 2u + min(v, j);
+      acc += b_dy[row + bp.D + k] * b_z(b, j, d);
+    }
+  }
+  if (v == 0u) {
+    let i = b * bp.D + d;
+    if (bp.accumulate != 0u) { d_dense[i] += acc; } else { d_dense[i] = acc; }
+  } else {
+    let i = (b * bp.F + v - 1u) * bp.D + d;
+    if (bp.accumulate != 0u) { d_emb[i] += acc; } else { d_emb[i] = acc; }
+  }
 }

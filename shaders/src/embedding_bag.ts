@@ -105,3 +105,153 @@ export function embeddingBagReference<T extends FloatArray>(
   }
   return out;
 }
+
+// ------------------------------------------------------------------------------------ backward
+
+/**
+ * dRows (U, D): the table's gradient for the U rows the batch touched, one thread per (u, d)
+ * summing its row's segment of the sorted positions in order (see embeddingBagPlan).
+ */
+export const embeddingBagBackwardRows = defineKernel({
+  name: 'embedding_bag.backward_rows',
+  source,
+  entryPoint: 'backward_rows',
+  bindings: [
+    { name: 'offsets', kind: 'read' },
+    { name: 'weights', kind: 'read' },
+    { name: 'sorted_pos', kind: 'read' },
+    { name: 'sorted_bag', kind: 'read' },
+    { name: 'segments', kind: 'read' },
+    { name: 'dy', kind: 'read' },
+    { name: 'grad_rows', kind: 'write' },
+  ],
+  params: [['U', 'u32'], ['D', 'u32'], ['mean', 'u32'], ['has_offsets', 'u32'], ['has_weights', 'u32']],
+  overrides: { WG: 64 },
+});
+
+/** dWeights (nnz): dWeights[j] = table[indices[j]] · dy[bag of j] (weighted sum mode). */
+export const embeddingBagBackwardWeights = defineKernel({
+  name: 'embedding_bag.backward_weights',
+  source,
+  entryPoint: 'backward_weights',
+  bindings: [
+    { name: 'table', kind: 'read' },
+    { name: 'indices', kind: 'read' },
+    { name: 'offsets', kind: 'read' },
+    { name: 'dy', kind: 'read' },
+    { name: 'grad_weights', kind: 'write' },
+  ],
+  params: [['nnz', 'u32'], ['B', 'u32'], ['D', 'u32'], ['R', 'u32'], ['has_offsets', 'u32']],
+  overrides: { WG: 64 },
+});
+
+/** What the backward needs to know about a batch's indices: who hits which row, in order. */
+export interface EmbeddingBagPlan {
+  /** (U) the table rows the batch touched, ascending: the rows an optimizer updates. */
+  rows: Uint32Array;
+  /** (U+1) positions sortedPos[segments[u] .. segments[u+1]) all hit rows[u]. */
+  segments: Uint32Array;
+  /** (nnz) positions j sorted by (indices[j], j). */
+  sortedPos: Uint32Array;
+  /** (nnz) the bag of sortedPos[k]. */
+  sortedBag: Uint32Array;
+}
+
+/**
+ * Sorts a batch's (index, position) pairs into one segment per unique row, for the
+ * deterministic backward. It runs on the CPU: the indices are there already (the loader uploads
+ * them), a batch holds few of them (≤ ~10⁵), and an LSD radix sort (8-bit digits, only as
+ * many passes as the largest index needs) is O(nnz) — well under a millisecond. The CPU also
+ * needs U, the unique count, to size the backward and the optimizer's dispatch, which a GPU
+ * sort would have to read back anyway.
+ * @example const { rows, segments } = embeddingBagPlan(new Uint32Array([5, 2, 5]), null); // rows [2, 5], segments [0, 1, 3]
+ */
+export function embeddingBagPlan(indices: Uint32Array, offsets: Uint32Array | null): EmbeddingBagPlan {
+  const nnz = indices.length;
+  let maxIndex = 0;
+  for (let j = 0; j < nnz; j++) maxIndex = Math.max(maxIndex, indices[j]);
+  let src = new Uint32Array(nnz);
+  for (let j = 0; j < nnz; j++) src[j] = j;
+  let dst = new Uint32Array(nnz);
+  const count = new Uint32Array(256);
+  // Stable passes from the lowest byte up: ties keep position order, so pairs sort by (index, j).
+  for (let shift = 0; shift < 32 && maxIndex >>> shift > 0; shift += 8) {
+    count.fill(0);
+    for (let k = 0; k < nnz; k++) count[(indices[src[k]] >>> shift) & 255]++;
+    for (let digit = 0, start = 0; digit < 256; digit++) {
+      const c = count[digit];
+      count[digit] = start;
+      start += c;
+    }
+    for (let k = 0; k < nnz; k++) dst[count[(indices[src[k]] >>> shift) & 255]++] = src[k];
+    [src, dst] = [dst, src];
+  }
+  const sortedPos = src;
+  const bagOf = dst; // free scratch now: the bag of every position
+  if (offsets) {
+    for (let b = 0; b + 1 < offsets.length; b++) bagOf.fill(b, offsets[b], offsets[b + 1]);
+  } else {
+    for (let j = 0; j < nnz; j++) bagOf[j] = j;
+  }
+  const sortedBag = new Uint32Array(nnz);
+  const starts: number[] = [];
+  for (let k = 0; k < nnz; k++) {
+    sortedBag[k] = bagOf[sortedPos[k]];
+    if (k === 0 || indices[sortedPos[k]] !== indices[sortedPos[k - 1]]) starts.push(k);
+  }
+  const U = starts.length;
+  const rows = new Uint32Array(U);
+  const segments = new Uint32Array(U + 1);
+  for (let u = 0; u < U; u++) {
+    segments[u] = starts[u];
+    rows[u] = indices[sortedPos[starts[u]]];
+  }
+  segments[U] = nnz;
+  return { rows, segments, sortedPos, sortedBag };
+}
+
+/**
+ * CPU reference of the backward: the forward's inputs, then dy (B, D) → the rows the batch
+ * touched (ascending), the table's gradient for them dRows (U, D), and for weighted bags
+ * dWeights (nnz). `table` is needed only for dWeights. Returns dy's array type. Accumulated in
+ * float64, independently of embeddingBagPlan.
+ * @example const { rows, dRows } = embeddingBagBackwardReference(null, indices, offsets, null, dy, R, D, 'mean');
+ */
+export function embeddingBagBackwardReference<T extends FloatArray>(
+  table: FloatArray | null,
+  indices: Uint32Array,
+  offsets: Uint32Array | null,
+  weights: FloatArray | null,
+  dy: T,
+  R: number,
+  D: number,
+  mode: BagMode = 'sum',
+): { rows: Uint32Array; dRows: T; dWeights: T | null } {
+  checkEmbeddingBag(table, indices, offsets, weights, R, D, mode);
+  const B = bagCount(indices, offsets);
+  check(dy.length === B * D, `embedding_bag: dy has ${dy.length} values, expected B·D = ${B}·${D} = ${B * D}.`);
+  check(weights === null || table !== null, 'embedding_bag: the gradient of weights needs the table.');
+  const grads = new Map<number, Float64Array>();
+  const dWeights = weights ? (like(dy, indices.length) as T) : null;
+  for (let b = 0; b < B; b++) {
+    const start = offsets ? offsets[b] : b;
+    const end = offsets ? offsets[b + 1] : b + 1;
+    const n = mode === 'mean' ? end - start : 1;
+    for (let j = start; j < end; j++) {
+      const row = indices[j];
+      let g = grads.get(row);
+      if (!g) grads.set(row, (g = new Float64Array(D)));
+      const s = (weights ? weights[j] : 1) / n;
+      let dot = 0;
+      for (let d = 0; d < D; d++) {
+        g[d] += s * dy[b * D + d];
+        if (dWeights) dot += table![row * D + d] * dy[b * D + d];
+      }
+      if (dWeights) dWeights[j] = dot;
+    }
+  }
+  const rows = Uint32Array.from(grads.keys()).sort();
+  const dRows = like(dy, rows.length * D) as T;
+  rows.forEach((row, u) => dRows.set(grads.get(row)!, u * D));
+  return { rows, dRows, dWeights };
+}

@@ -48,3 +48,45 @@ export function l2normReference<T extends FloatArray>(x: T, M: number, D: number
   }
   return { y, norm };
 }
+
+// ------------------------------------------------------------------------------------ backward
+
+/** dx (M, D) from x, the saved norm and dy: one workgroup per row. */
+export const l2normBackward = defineKernel({
+  name: 'l2norm.backward',
+  source,
+  entryPoint: 'backward',
+  bindings: [
+    { name: 'x', kind: 'read' },
+    { name: 'norm', kind: 'read' },
+    { name: 'dy', kind: 'read' },
+    { name: 'dx', kind: 'write' },
+  ],
+  params: [['M', 'u32'], ['D', 'u32'], ['eps', 'f32'], ['accumulate', 'u32']],
+  overrides: { WG: 64 },
+});
+
+/**
+ * CPU reference of the backward: x, the saved norm, then dy → dx (M, D). With n = ‖x‖,
+ * dx = (dy − x·(x·dy)/n²)/n, or dy/eps where n ≤ eps. Accumulated in float64.
+ * @example const dx = l2normBackwardReference(x, norm, dy, M, D);
+ */
+export function l2normBackwardReference<T extends FloatArray>(x: T, norm: FloatArray, dy: FloatArray, M: number, D: number, eps = L2NORM_EPS): T {
+  checkL2norm(x, M, D, eps);
+  check(dy.length === M * D, `l2norm: dy has ${dy.length} values, expected M·D = ${M}·${D} = ${M * D}.`);
+  check(norm.length === M, `l2norm: norm has ${norm.length} values, expected M = ${M}.`);
+  const dx = like(x, M * D) as T;
+  for (let m = 0; m < M; m++) {
+    const base = m * D;
+    const n = norm[m];
+    if (n <= eps) {
+      for (let d = 0; d < D; d++) dx[base + d] = dy[base + d] / eps;
+      continue;
+    }
+    let dot = 0;
+    for (let d = 0; d < D; d++) dot += x[base + d] * dy[base + d];
+    const along = dot / (n * n);
+    for (let d = 0; d < D; d++) dx[base + d] = (dy[base + d] - x[base + d] * along) / n;
+  }
+  return dx;
+}

@@ -56,3 +56,85 @@ export function layernormReference<T extends FloatArray>(x: T, gamma: FloatArray
   }
   return { y, mean, rstd };
 }
+
+// ------------------------------------------------------------------------------------ backward
+
+const backwardBindings = [
+  { name: 'x', kind: 'read' },
+  { name: 'gamma', kind: 'read' },
+  { name: 'mean', kind: 'read' },
+  { name: 'rstd', kind: 'read' },
+  { name: 'dy', kind: 'read' },
+  { name: 'dx', kind: 'write' },
+  { name: 'dgamma', kind: 'write' },
+  { name: 'dbeta', kind: 'write' },
+] as const;
+
+/** dx (M, D) from x, gamma, the saved mean, rstd and dy: one workgroup per row. */
+export const layernormBackwardInput = defineKernel({
+  name: 'layernorm.backward_input',
+  source,
+  entryPoint: 'backward_input',
+  bindings: backwardBindings,
+  params: [['M', 'u32'], ['D', 'u32'], ['accumulate', 'u32']],
+  overrides: { WG: 64 },
+});
+
+/** dgamma, dbeta (D) summed over the M rows: one workgroup per COLS = 16 columns. */
+export const layernormBackwardParams = defineKernel({
+  name: 'layernorm.backward_params',
+  source,
+  entryPoint: 'backward_params',
+  bindings: backwardBindings,
+  params: [['M', 'u32'], ['D', 'u32'], ['accumulate', 'u32']],
+  overrides: { COLS: 16, LANES: 16 },
+});
+
+/** Workgroups of layernormBackwardParams for D columns. */
+export function layernormParamsWorkgroups(D: number, cols = 16): number {
+  return Math.ceil(D / cols);
+}
+
+/**
+ * CPU reference of the backward (llm.c's layernorm_backward): the forward's inputs, the saved
+ * mean and rstd, then dy → dx (M, D), dgamma and dbeta (D). Accumulated in float64.
+ * @example const { dx, dgamma, dbeta } = layernormBackwardReference(x, gamma, mean, rstd, dy, M, D);
+ */
+export function layernormBackwardReference<T extends FloatArray>(
+  x: T,
+  gamma: FloatArray,
+  mean: FloatArray,
+  rstd: FloatArray,
+  dy: FloatArray,
+  M: number,
+  D: number,
+): { dx: T; dgamma: T; dbeta: T } {
+  checkLayernorm(x, gamma, null, M, D, LAYERNORM_EPS);
+  check(dy.length === M * D, `layernorm: dy has ${dy.length} values, expected M·D = ${M}·${D} = ${M * D}.`);
+  check(mean.length === M && rstd.length === M, `layernorm: mean and rstd have ${mean.length} and ${rstd.length} values, expected M = ${M}.`);
+  const dx = like(x, M * D) as T;
+  const dgamma = like(x, D) as T;
+  const dbeta = like(x, D) as T;
+  const gs = new Float64Array(D);
+  const dg = new Float64Array(D);
+  const db = new Float64Array(D);
+  for (let m = 0; m < M; m++) {
+    const base = m * D;
+    const r = rstd[m];
+    let s1 = 0;
+    let s2 = 0;
+    for (let d = 0; d < D; d++) {
+      const n = (x[base + d] - mean[m]) * r;
+      const g = gamma[d] * dy[base + d];
+      s1 += g;
+      s2 += g * n;
+      dg[d] += dy[base + d] * n;
+      db[d] += dy[base + d];
+      gs[d] = n;
+    }
+    for (let d = 0; d < D; d++) dx[base + d] = r * (gamma[d] * dy[base + d] - s1 / D - gs[d] * (s2 / D));
+  }
+  dgamma.set(dg);
+  dbeta.set(db);
+  return { dx, dgamma, dbeta };
+}

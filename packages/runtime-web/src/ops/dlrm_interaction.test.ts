@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dlrmInteractionReference, maxRelError, ShapeError, testRng } from '@vireo/shaders';
+import { dlrmInteractionBackwardReference, dlrmInteractionReference, maxRelError, ShapeError, testRng } from '@vireo/shaders';
 import { Gpu } from '../gpu/index.ts';
-import { dlrmInteraction, DlrmInteractionOp } from './dlrm_interaction.ts';
+import { dlrmInteraction, dlrmInteractionBackward, DlrmInteractionBackwardOp, DlrmInteractionOp } from './dlrm_interaction.ts';
 
 let gpu: Gpu;
 beforeAll(async () => { gpu = await Gpu.create(); });
@@ -13,6 +13,8 @@ describe('dlrm_interaction bad input', () => {
     ['emb of the wrong size', () => dlrmInteraction(gpu, new Float32Array(8), new Float32Array(25), 2, 3, 4), /emb has 25 values, expected B·F·D = 2·3·4 = 24/],
     ['no sparse features', () => dlrmInteraction(gpu, new Float32Array(8), new Float32Array(0), 2, 0, 4), /B, F, D must be positive integers/],
     ['an unknown mode', () => dlrmInteraction(gpu, new Float32Array(8), new Float32Array(24), 2, 3, 4, 'sum' as 'dot'), /mode 'sum' is unknown: expected one of dot, cat/],
+    ['backward: dy of the wrong size', () => dlrmInteractionBackward(gpu, new Float32Array(8), new Float32Array(24), new Float32Array(19), 2, 3, 4, 'dot'), /dy has 19 values, expected B·W = 2·10 = 20/],
+    ['backward: dy sized for the other mode', () => dlrmInteractionBackward(gpu, new Float32Array(8), new Float32Array(24), new Float32Array(20), 2, 3, 4, 'cat'), /dy has 20 values, expected B·W = 2·16 = 32/],
   ];
   it.each(cases)('%s → ShapeError', async (_name, call, message) => {
     const err = await call().catch((e: unknown) => e);
@@ -45,6 +47,30 @@ describe('dlrm_interaction', () => {
       expect(maxRelError(got, want)).toBeLessThanOrEqual(1e-5);
     }
     expect(() => gpu.run((pass) => op.encode(pass, 31))).toThrow(/B = 31 samples, expected 1..30/);
+    op.destroy();
+    for (const b of bufs) b.destroy();
+  });
+
+  it('DlrmInteractionBackwardOp writes, then accumulates when asked', async () => {
+    const rng = testRng(10);
+    const [maxBatch, F, D] = [25, 4, 9];
+    const W = D + 10;
+    const dense = rng.uniform(maxBatch * D);
+    const emb = rng.uniform(maxBatch * F * D);
+    const dy = rng.uniform(maxBatch * W);
+    const bufs = [dense, emb, dy].map((a, i) => gpu.upload(`test:${i}`, a));
+    const op = await DlrmInteractionBackwardOp.create(gpu, { dense: bufs[0], emb: bufs[1], dy: bufs[2], maxBatch, F, D, mode: 'dot' });
+    const check = async (B: number, times: number) => {
+      const want = dlrmInteractionBackwardReference(dense.subarray(0, B * D), emb.subarray(0, B * F * D), dy.subarray(0, B * W), B, F, D, 'dot');
+      expect(maxRelError(await gpu.readF32(op.dDense as GPUBuffer, B * D), want.dDense.map((v) => times * v))).toBeLessThanOrEqual(1e-5);
+      expect(maxRelError(await gpu.readF32(op.dEmb as GPUBuffer, B * F * D), want.dEmb.map((v) => times * v))).toBeLessThanOrEqual(1e-5);
+    };
+    for (const B of [25, 1, 12]) {
+      gpu.run((pass) => op.encode(pass, B));
+      await check(B, 1);
+    }
+    gpu.run((pass) => op.encode(pass, 12, true));
+    await check(12, 2);
     op.destroy();
     for (const b of bufs) b.destroy();
   });

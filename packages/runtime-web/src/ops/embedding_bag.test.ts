@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddingBagReference, maxRelError, ShapeError, testRng } from '@vireo/shaders';
+import { embeddingBagBackwardReference, embeddingBagReference, maxRelError, ShapeError, testRng } from '@vireo/shaders';
 import { Gpu } from '../gpu/index.ts';
 import { randomBags } from '../selfcheck/embedding_bag.ts';
-import { embeddingBag, EmbeddingBagOp } from './embedding_bag.ts';
+import { embeddingBag, embeddingBagBackward, EmbeddingBagBackwardOp, EmbeddingBagOp } from './embedding_bag.ts';
 
 let gpu: Gpu;
 beforeAll(async () => { gpu = await Gpu.create(); });
@@ -23,6 +23,9 @@ describe('embedding_bag bad input', () => {
     ['weights of the wrong length', () => embeddingBag(gpu, table, u32(1, 2), u32(0, 2), new Float32Array(3), R, D), /weights has 3 values/],
     ['weights with mean pooling', () => embeddingBag(gpu, table, u32(1, 2), u32(0, 2), new Float32Array(2), R, D, 'mean'), /per-sample weights need mode 'sum'/],
     ['an unknown mode', () => embeddingBag(gpu, table, u32(1), null, null, R, D, 'max' as 'sum'), /mode 'max' is unknown/],
+    ['backward: an index outside the table', () => embeddingBagBackward(gpu, null, u32(11), null, null, new Float32Array(4), R, D), /indices\[0\] = 11 is outside the table/],
+    ['backward: dy of the wrong size', () => embeddingBagBackward(gpu, null, u32(1, 2), u32(0, 2), null, new Float32Array(3), R, D), /dy has 3 values, expected B·D = 1·4 = 4/],
+    ['backward: weights without the table', () => embeddingBagBackward(gpu, null, u32(1, 2), u32(0, 2), new Float32Array(2), new Float32Array(4), R, D), /gradient of weights needs the table/],
   ];
   it.each(cases)('%s → ShapeError', async (_name, call, message) => {
     const err = await call().catch((e: unknown) => e);
@@ -60,5 +63,45 @@ describe('embedding_bag', () => {
     expect(() => op.set(new Uint32Array(51), null, null)).toThrow(/51 bags exceed maxBags = 50/);
     op.destroy();
     tableBuffer.destroy();
+  });
+
+  it('backward: hand-checked rows and gradients, bit-identical on a second run', async () => {
+    // bags {1, 3, 1}, {3}: mean → row 1 gets 2·dy0/3, row 3 gets dy0/3 + dy1
+    const dy = new Float32Array([3, 6, 9, 12, 1, 1, 1, 1]);
+    const first = await embeddingBagBackward(gpu, null, u32(1, 3, 1, 3), u32(0, 3, 4), null, dy, R, D, 'mean');
+    expect(Array.from(first.rows)).toEqual([1, 3]);
+    expect(Array.from(first.dRows)).toEqual([2, 4, 6, 8, 2, 3, 4, 5]);
+    expect(first.dWeights).toBeNull();
+    const rng = testRng(4);
+    const { indices, offsets } = randomBags(rng, 50, 200, 12, true);
+    const big = rng.uniform(200 * 16);
+    const a = await embeddingBagBackward(gpu, null, indices, offsets, null, big, 50, 16);
+    const b = await embeddingBagBackward(gpu, null, indices, offsets, null, big, 50, 16);
+    expect(new Uint32Array(b.dRows.buffer)).toEqual(new Uint32Array(a.dRows.buffer));
+  });
+
+  it('EmbeddingBagBackwardOp reuses its buffers over batches of different sizes', async () => {
+    const rng = testRng(12);
+    const [Rb, Db, maxBags] = [200, 20, 40];
+    const t = rng.uniform(Rb * Db);
+    const dy = rng.uniform(maxBags * Db);
+    const tableBuffer = gpu.upload('test:table', t);
+    const dyBuffer = gpu.upload('test:dy', dy);
+    const op = await EmbeddingBagBackwardOp.create(gpu, { dy: dyBuffer, table: tableBuffer, R: Rb, D: Db, maxBags, maxNnz: 300, mode: 'sum', weighted: true });
+    for (const B of [40, 3, 25]) {
+      const { indices, offsets } = randomBags(rng, Rb, B, 7, true);
+      const weights = rng.uniform(indices.length, 0, 2);
+      const plan = op.set(indices, offsets, weights);
+      gpu.run((pass) => op.encode(pass));
+      const want = embeddingBagBackwardReference(t, indices, offsets, weights, dy.subarray(0, B * Db), Rb, Db, 'sum');
+      expect(Array.from(plan.rows)).toEqual(Array.from(want.rows));
+      expect(Array.from(await gpu.readU32(op.rows, op.uniqueRows))).toEqual(Array.from(want.rows));
+      expect(maxRelError(await gpu.readF32(op.gradRows as GPUBuffer, op.uniqueRows * Db), want.dRows)).toBeLessThanOrEqual(1e-5);
+      expect(maxRelError(await gpu.readF32(op.gradWeights!, indices.length), want.dWeights!)).toBeLessThanOrEqual(1e-5);
+    }
+    expect(() => op.set(u32(0, 1), u32(0, 2), null)).toThrow(/created with per-sample weights, but set\(\) was given none/);
+    op.destroy();
+    tableBuffer.destroy();
+    dyBuffer.destroy();
   });
 });

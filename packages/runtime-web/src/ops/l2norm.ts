@@ -1,6 +1,7 @@
-// l2norm on the GPU: shape checks, then the kernel. `l2norm()` is the one-shot form (checks,
-// tools); models create an `L2normOp` once per layer and `encode` it per batch.
-import { check, checkL2norm, l2normForward, L2NORM_EPS } from '@vireo/shaders';
+// l2norm on the GPU: shape checks, then the kernels. `l2norm()` and `l2normBackward()` are the
+// one-shot forms (checks, tools); models create an `L2normOp` (and for training an
+// `L2normBackwardOp`) once per layer and `encode` it per batch.
+import { check, checkL2norm, l2normBackward as l2normBackwardKernel, l2normForward, L2NORM_EPS } from '@vireo/shaders';
 import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gpu/index.ts';
 
 /**
@@ -69,6 +70,78 @@ export class L2normOp {
     const { maxRows, D, eps } = this.opts;
     check(Number.isInteger(M) && M > 0 && M <= maxRows, `L2normOp: M = ${M} rows, expected 1..${maxRows}.`);
     this.kernel.dispatch(pass, M, { M, D, eps });
+  }
+
+  destroy(): void {
+    this.kernel.destroy();
+    for (const b of this.owned) b.destroy();
+  }
+}
+
+// ------------------------------------------------------------------------------------ backward
+
+/**
+ * The backward on the GPU: from x, the forward's saved norm and dy (M, D) → dx (M, D).
+ * @example const dx = await l2normBackward(gpu, x, norm, dy, M, D);
+ */
+export async function l2normBackward(gpu: Gpu, x: Float32Array, norm: Float32Array, dy: Float32Array, M: number, D: number, eps = L2NORM_EPS): Promise<Float32Array> {
+  checkL2norm(x, M, D, eps);
+  check(norm.length === M, `l2norm: norm has ${norm.length} values, expected M = ${M}.`);
+  check(dy.length === M * D, `l2norm: dy has ${dy.length} values, expected M·D = ${M}·${D} = ${M * D}.`);
+  const { dx } = await runOnce(gpu, l2normBackwardKernel, {
+    inputs: { x, norm, dy },
+    outputs: { dx: M * D * 4 },
+    params: { M, D, eps, accumulate: 0 },
+    workgroups: M,
+  });
+  return new Float32Array(dx);
+}
+
+export interface L2normBackwardOptions {
+  /** The forward's input (maxRows, D) and saved norm (maxRows). */
+  x: BindingResource;
+  norm: BindingResource;
+  /** (maxRows, D): the gradient of y. */
+  dy: BindingResource;
+  maxRows: number;
+  D: number;
+  eps?: number;
+  /** (maxRows, D) output; allocated when not given. */
+  dx?: BindingResource;
+}
+
+/**
+ * The l2norm backward bound once to its buffers: `encode(pass, M, accumulate)` records dx for
+ * the first M rows (added to dx with `accumulate`).
+ * @example
+ * const back = await L2normBackwardOp.create(gpu, { x: towerOut, norm: l2.norm, dy, maxRows: 512, D: 128 });
+ * gpu.run((pass) => back.encode(pass, 512)); // back.dx
+ */
+export class L2normBackwardOp {
+  private constructor(
+    private readonly kernel: BoundKernel,
+    private readonly opts: { maxRows: number; D: number; eps: number },
+    /** (maxRows, D) f32 */
+    readonly dx: BindingResource,
+    private readonly owned: GPUBuffer[],
+  ) {}
+
+  static async create(gpu: Gpu, options: L2normBackwardOptions): Promise<L2normBackwardOp> {
+    const { maxRows, D } = options;
+    const eps = options.eps ?? L2NORM_EPS;
+    checkL2norm(null, maxRows, D, eps);
+    const owned: GPUBuffer[] = [];
+    let dx = options.dx;
+    if (!dx) owned.push((dx = gpu.buffer('l2norm:dx', maxRows * D * 4)));
+    const kernel = await gpu.bind(l2normBackwardKernel, { x: options.x, norm: options.norm, dy: options.dy, dx });
+    return new L2normBackwardOp(kernel, { maxRows, D, eps }, dx, owned);
+  }
+
+  /** Records the backward of rows 0..M−1 into `pass`. */
+  encode(pass: GPUComputePassEncoder, M: number, accumulate = false): void {
+    const { maxRows, D, eps } = this.opts;
+    check(Number.isInteger(M) && M > 0 && M <= maxRows, `L2normBackwardOp: M = ${M} rows, expected 1..${maxRows}.`);
+    this.kernel.dispatch(pass, M, { M, D, eps, accumulate: accumulate ? 1 : 0 });
   }
 
   destroy(): void {

@@ -1,5 +1,5 @@
-import { describeMismatch, layernormReference, maxRelError, testRng } from '@vireo/shaders';
-import { layernorm } from '../ops/layernorm.ts';
+import { describeMismatch, layernormBackwardReference, layernormReference, maxRelError, testRng } from '@vireo/shaders';
+import { layernorm, layernormBackward } from '../ops/layernorm.ts';
 import type { KernelCheck } from './types.ts';
 
 // float32 row statistics from a fixed-order tree sum against float64: y, mean and rstd each
@@ -29,7 +29,7 @@ function errorAgainstScale(got: ArrayLike<number>, want: ArrayLike<number>, scal
   return e / Math.max(s, 1e-30);
 }
 
-export const layernormChecks: KernelCheck[] = cases.map(([M, D, shift, large]) => ({
+const forwardChecks: KernelCheck[] = cases.map(([M, D, shift, large]) => ({
   kernel: 'layernorm',
   case: `M=${M} D=${D}${shift ? ` x+${shift}` : ''}`,
   tolerance: TOL,
@@ -49,3 +49,40 @@ export const layernormChecks: KernelCheck[] = cases.map(([M, D, shift, large]) =
     return { error: errors[worst], detail: `${name}: ${describeMismatch(got[name], want[name])}` };
   },
 }));
+
+// [M, D, large]
+const backwardCases: [number, number, boolean?][] = [
+  [1, 1],
+  [1, 7],
+  [13, 64],
+  [31, 100],
+  [97, 257],
+  [4096, 256, true],
+];
+
+// float32 against float64 given the same (float32) saved mean and rstd: dx from two row sums,
+// dgamma/dbeta from fixed-order sums over ≤ 4096 rows, all within 1e-5 of their scale.
+const backwardChecks: KernelCheck[] = backwardCases.map(([M, D, large]) => ({
+  kernel: 'layernorm.backward',
+  case: `M=${M} D=${D}`,
+  tolerance: TOL,
+  large,
+  async run(gpu, seed) {
+    const rng = testRng(seed);
+    const x = rng.uniform(M * D, -1, 2);
+    const gamma = rng.uniform(D, 0.5, 1.5);
+    const beta = rng.uniform(D, -0.5, 0.5);
+    const dy = rng.uniform(M * D);
+    const { mean, rstd } = layernormReference(x, gamma, beta, M, D);
+    const got = await layernormBackward(gpu, x, gamma, mean, rstd, dy, M, D);
+    const want = layernormBackwardReference(x, gamma, mean, rstd, dy, M, D);
+    let worst = { error: -1, detail: '' };
+    for (const name of ['dx', 'dgamma', 'dbeta'] as const) {
+      const error = maxRelError(got[name], want[name]);
+      if (error > worst.error) worst = { error, detail: `${name}: ${describeMismatch(got[name], want[name])}` };
+    }
+    return worst;
+  },
+}));
+
+export const layernormChecks: KernelCheck[] = [...forwardChecks, ...backwardChecks];

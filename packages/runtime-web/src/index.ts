@@ -6,6 +6,7 @@ export * from './ops/embedding_bag.ts';
 export * from './ops/layernorm.ts';
 export * from './ops/l2norm.ts';
 export * from './ops/dlrm_interaction.ts';
+export * from './ops/attention.ts';
 export * from './ops/softmax_xent.ts';
 export * from './ops/bce.ts';
 export * from './ops/adam.ts';

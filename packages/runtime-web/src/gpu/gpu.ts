@@ -75,6 +75,8 @@ const LIMITS_WANTED = [
 export class Gpu {
   readonly limits: GPUSupportedLimits;
   lost: GPUDeviceLostInfo | null = null;
+  /** The first validation/out-of-memory error raised outside an error scope (e.g. at submit). */
+  private uncaptured: GPUError | null = null;
   private pipelines = new Map<KernelSpec, Map<string, Promise<GPUComputePipeline>>>();
   private layouts = new Map<KernelSpec, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
 
@@ -86,6 +88,11 @@ export class Gpu {
     onLost?: (info: GPUDeviceLostInfo) => void,
   ) {
     this.limits = device.limits;
+    // Errors at submit time (a bad binding in a pass) would otherwise only print a warning and
+    // leave zeros in the outputs: keep the first one and throw it from idle().
+    device.addEventListener('uncapturederror', (event) => {
+      this.uncaptured ??= (event as GPUUncapturedErrorEvent).error;
+    });
     device.lost.then((info) => {
       this.lost = info;
       if (info.reason !== 'destroyed') onLost?.(info);
@@ -168,6 +175,7 @@ export class Gpu {
     const out = staging.getMappedRange().slice(0, bytes);
     staging.unmap();
     staging.destroy();
+    this.throwUncaptured();
     return out;
   }
 
@@ -287,9 +295,19 @@ export class Gpu {
     this.device.queue.submit([encoder.finish()]);
   }
 
-  /** Resolves when the GPU has finished all submitted work. */
-  idle(): Promise<void> {
-    return this.device.queue.onSubmittedWorkDone();
+  /** Resolves when the GPU has finished all submitted work; throws a GPU error raised since. */
+  async idle(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwUncaptured();
+  }
+
+  /** Throws (once) the first GPU error raised outside an error scope, naming its label. */
+  throwUncaptured(): void {
+    const error = this.uncaptured;
+    if (error) {
+      this.uncaptured = null;
+      throw new KernelError(`GPU error during submitted work: ${error.message.trim()}`);
+    }
   }
 }
 

@@ -83,6 +83,16 @@ export class SpecFitter {
       return;
     }
     const acc = this.indexed.get(feature.name)!;
+    if (feature.kind === 'categorical') {
+      // The common case (every Criteo column), without the list the multi-valued kinds need.
+      const v = Array.isArray(raw) ? raw[0] : raw;
+      if (isMissing(v)) acc.missing++;
+      else if (acc.counts) {
+        const key = typeof v === 'string' ? v.trim() : String(v);
+        acc.counts.set(key, (acc.counts.get(key) ?? 0) + 1);
+      }
+      return;
+    }
     const values = feature.kind === 'categorical' ? (isMissing(raw) ? [] : [Array.isArray(raw) ? raw[0] : raw]) : splitValues(feature, raw);
     if (values.length === 0) acc.missing++;
     if (!acc.counts) return;

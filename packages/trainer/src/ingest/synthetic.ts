@@ -125,6 +125,13 @@ function aliasTable(weights: ArrayLike<number>): (rng: Rng) => number {
   };
 }
 
+/** A copy of `a` with twice the room. */
+function grow<T extends Int32Array | Float64Array | Float32Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+  b.set(a as never);
+  return b;
+}
+
 /** The popular draw's probability per item (popularity + 1, normalized). */
 function exposureOf(popularity: Float32Array): Float32Array {
   let total = 0;
@@ -460,11 +467,6 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
         im.expectedRevenue.push(pClick * pConversion * truth.itemPrice[item]);
         if (click) {
           if (userClicks === clickItem.length) {
-            const grow = <T extends Int32Array | Float64Array | Float32Array>(a: T): T => {
-              const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-              b.set(a as never);
-              return b;
-            };
             clickItem = grow(clickItem);
             clickTs = grow(clickTs);
             clickWeight = grow(clickWeight);

@@ -61,6 +61,7 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
     ...new Set([userKey, itemKey, spec.timestamp, ...spec.labels.map((l) => l.source ?? l.name), ...[...userFeatures, ...itemFeatures, ...contextFeatures].filter((f) => !isKeyFeature(f)).map(featureSource)].filter((c): c is string => !!c)),
   ];
 
+  const numericColumns = [...contextFeatures, ...userFeatures, ...itemFeatures].filter((f) => f.kind === 'numeric' && !isKeyFeature(f)).map((f) => [f.name, featureSource(f)] as const);
   const bad = badRowLedger(opts);
   const users = new Map<string, number>();
   const items = new Map<string, number>();
@@ -121,10 +122,9 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
       labelValue[j] = parseLabel(l.kind, raw);
       if (Number.isNaN(labelValue[j])) return `label "${l.name}" must be ${l.kind === 'binary' ? '0 or 1' : 'a number'}, got ${JSON.stringify(raw ?? null)}`;
     }
-    for (const f of [...contextFeatures, ...userFeatures, ...itemFeatures]) {
-      if (f.kind !== 'numeric' || isKeyFeature(f)) continue;
-      const raw = row[featureSource(f)];
-      if (!isMissing(raw) && typeof raw !== 'boolean' && !Number.isFinite(Number(raw))) return `${f.name} must be a number, got ${JSON.stringify(raw)}`;
+    for (const [name, source] of numericColumns) {
+      const raw = row[source];
+      if (!isMissing(raw) && typeof raw !== 'boolean' && !Number.isFinite(Number(raw))) return `${name} must be a number, got ${JSON.stringify(raw)}`;
     }
     return src.check ? src.check(row) : null;
   }

@@ -93,7 +93,7 @@ export class SpecFitter {
       }
       return;
     }
-    const values = feature.kind === 'categorical' ? (isMissing(raw) ? [] : [Array.isArray(raw) ? raw[0] : raw]) : splitValues(feature, raw);
+    const values = splitValues(feature, raw);
     if (values.length === 0) acc.missing++;
     if (!acc.counts) return;
     for (const v of values) {

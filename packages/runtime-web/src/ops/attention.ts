@@ -60,7 +60,8 @@ export interface SelfAttentionBuffers {
 /**
  * Multi-head self-attention bound once over a layer's buffers: out = softmax(q·kᵀ/√Dh with
  * padded keys masked)·v per head; query rows at or past lengths[b] give zeros.
- * Params are written at queue time: encode each op at most once per submit.
+ * The backward reads q, k, v, out and the saved stats as the forward left them: keep them intact
+ * in between. Params are written at queue time: encode each op at most once per submit.
  * @example
  * const attn = await SelfAttention.create(gpu, { B: 256, L: 50, D: 64, H: 4 }, { q, k, v, lengths, out, dout, dq, dk, dv });
  * gpu.run((pass) => attn.encodeForward(pass, batch));
@@ -144,7 +145,8 @@ export interface AttentionPoolBuffers {
 /**
  * Learned-query attention pooling bound once: pooled[b] = per head softmax(query_h·k_hᵀ/√Dh over
  * row b's valid keys)·v_h; a row with no valid key gives zeros. The backward sums d(query) over
- * the batch in a fixed order (per-row partials, then a reduction kernel): deterministic.
+ * the batch in a fixed order (per-row partials, then a reduction kernel): deterministic. The
+ * backward reads query, k, v, pooled and the saved stats as the forward left them.
  * @example
  * const pool = await AttentionPool.create(gpu, { B: 256, L: 50, D: 64, H: 4 }, { query, k: x, v: x, lengths, pooled, dpooled, dquery, dk, dv });
  * gpu.run((pass) => pool.encodeForward(pass, batch));

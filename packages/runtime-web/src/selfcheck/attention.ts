@@ -10,10 +10,10 @@ import {
 import { attention, attentionBackward, attentionPool, attentionPoolBackward } from '../ops/attention.ts';
 import type { CheckResult, KernelCheck } from './types.ts';
 
-// float32 on the GPU against a float64 reference. Forward: a max-subtracted softmax and sums of
-// ≤ L·Dh products stay well within 1e-5 of the output's scale. Backward: P is recomputed from
-// the saved logsumexp and dS = P·(dP − delta) cancels, so errors are a few float32 ulps of the
-// largest terms; measured ≤ ~1e-6 of the gradient's scale, within the same 1e-5.
+// float32 on the GPU against a float64 reference. Forward: an online max-subtracted softmax and
+// sums of ≤ L·Dh products; backward: P recomputed from the saved logsumexp, dS = P·(dP − delta)
+// cancelling. Both stay a few float32 ulps of the largest terms: measured ≤ 1.3e-6 of the
+// output's scale over these cases (L = 200 the worst), so the standard 1e-5 holds with margin.
 const TOL = 1e-5;
 
 interface Case {

@@ -12,3 +12,4 @@ export * from './softmax_xent.ts';
 export * from './bce.ts';
 export * from './adam.ts';
 export * from './rowwise_adagrad.ts';
+export * from './topk.ts';

@@ -12,3 +12,4 @@ export * from './ops/bce.ts';
 export * from './ops/adam.ts';
 export * from './ops/rowwise_adagrad.ts';
 export * from './model/ranking.ts';
+export * from './ops/topk.ts';

@@ -29,6 +29,11 @@
 // marks an excluded item, which is never taken (so a query whose exclusions leave fewer than K
 // items gets its tail padded with id 0xFFFFFFFF and score -inf).
 //
+// Cost: score is the only pass over the catalogue (one coalesced read of the rows, interleaved
+// at upload); each radix level reads the 4-byte keys (B·N·4 bytes) and counts in workgroup
+// memory; collect and rank touch about K items per query. Only quantize_queries, histogram and
+// select_digit use barriers, a few per workgroup and never inside a per-item loop.
+//
 // Catalogues larger than one storage binding arrive as several chunks: score, exclude, histogram
 // and collect run once per chunk with that chunk's item base index, the histograms and candidate
 // counters simply accumulate across them.

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShapeError, exclusionsFromLists, quantizeItems, testRng, topkInt8Reference, topkReference } from '@vireo/shaders';
 import { Gpu } from '../gpu/index.ts';
+import { topkRecallCheck } from '../selfcheck/topk.ts';
 import { BoundTopk, topk, topkInt8 } from './topk.ts';
 
 let gpu: Gpu;
@@ -165,5 +166,14 @@ describe('BoundTopk', () => {
     const exclude = exclusionsFromLists(lists);
     const got = await topk(gpu, q, x, B, N, D, k, exclude);
     expect(Array.from(got.ids)).toEqual(Array.from(topkReference(q, x, B, N, D, k, exclude).ids));
+  });
+});
+
+describe('int8 topk', () => {
+  it('recall@k against float32 on random unit vectors ≥ 0.99 (printed)', async () => {
+    const seed = (Math.random() * 2 ** 32) >>> 0;
+    const r = await topkRecallCheck.run(gpu, seed);
+    console.log(`topk ${topkRecallCheck.case} (seed ${seed}): ${r.detail}`);
+    expect(r.error, r.detail).toBeLessThanOrEqual(topkRecallCheck.tolerance);
   });
 });

@@ -180,8 +180,11 @@ const nearTieCheck: KernelCheck = {
   },
 };
 
-/** int8 items against the float32 top-k on random unit vectors: recall@k, printed. */
-const recallCheck: KernelCheck = {
+/**
+ * int8 items against the float32 top-k on random unit vectors: recall@k (in the detail; the
+ * ops test prints it — a check itself writes nothing, as `vireo doctor --json` owns stdout).
+ */
+export const topkRecallCheck: KernelCheck = {
   kernel: 'topk',
   case: 'int8 recall@1000 vs float32, B=4 N=20000 D=128 unit vectors',
   tolerance: RECALL_TOL,
@@ -195,9 +198,8 @@ const recallCheck: KernelCheck = {
     const exact = compareExact(got, topkInt8Reference(queries, int8, B, N, D, k), k);
     if (exact.error > TOL) return { error: 1, detail: `int8 GPU vs int8 reference: ${exact.detail}` };
     const recall = topkRecall(got.ids, topkReference(queries, items, B, N, D, k).ids, B, k);
-    console.log(`topk int8 recall@${k} vs float32 (B=${B} N=${N} D=${D}, unit vectors): ${recall.toFixed(4)}`);
     return { error: 1 - recall, detail: `recall@${k} = ${recall.toFixed(4)}; ids match the int8 reference exactly` };
   },
 };
 
-export const topkChecks: KernelCheck[] = [...exactChecks, nearTieCheck, recallCheck];
+export const topkChecks: KernelCheck[] = [...exactChecks, nearTieCheck, topkRecallCheck];

@@ -335,6 +335,8 @@ fn select_digit(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let level = min(st.level, sd.levels - 1u);
   let count = sd_hist[(b * sd.levels + level) * 256u + lid];
   suffix[lid] = count;
+  // Every thread has read the state before the winner (and thread 0) write it below.
+  storageBarrier();
   workgroupBarrier();
   for (var off = 1u; off < 256u; off <<= 1u) {
     var add = 0u;

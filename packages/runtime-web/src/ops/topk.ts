@@ -43,7 +43,7 @@ export interface BoundTopkOptions {
   D: number;
   /** The most queries one request may hold (default 1). */
   maxBatch?: number;
-  /** The largest k a request may ask for (default 1000). */
+  /** The largest k a request may ask for (default min(N, 1000)). */
   maxK?: number;
   /** The most exclusions one request may hold, over all its queries (default 65,536). */
   maxExclusions?: number;
@@ -100,16 +100,18 @@ class RowBytes {
 
   /** The bytes of rows a..b−1: a view when they lie in one chunk, else a copy. */
   get(a: number, b: number): Uint8Array {
-    const out = new Uint8Array((b - a) * this.rowBytes);
+    let out: Uint8Array | null = null;
     for (let c = 0; c < this.chunks.length; c++) {
       const [s, e] = [this.starts[c], this.starts[c + 1]];
       if (e <= a || s >= b) continue;
       const chunk = this.chunks[c];
-      const view = new Uint8Array(chunk.buffer, chunk.byteOffset + (Math.max(a, s) - s) * this.rowBytes, (Math.min(b, e) - Math.max(a, s)) * this.rowBytes);
+      const from = Math.max(a, s);
+      const view = new Uint8Array(chunk.buffer, chunk.byteOffset + (from - s) * this.rowBytes, (Math.min(b, e) - from) * this.rowBytes);
       if (s <= a && b <= e) return view;
-      out.set(view, (Math.max(a, s) - a) * this.rowBytes);
+      out ??= new Uint8Array((b - a) * this.rowBytes);
+      out.set(view, (from - a) * this.rowBytes);
     }
-    return out;
+    return out ?? new Uint8Array(0);
   }
 }
 
@@ -205,9 +207,10 @@ export class BoundTopk {
     const { N, D } = options;
     check(Number.isInteger(N) && N > 0 && Number.isInteger(D) && D > 0, `topk: N, D must be positive integers, got ${N}, ${D}.`);
     const opts: Required<BoundTopkOptions> = { maxBatch: 1, maxK: Math.min(N, 1000), maxExclusions: 1 << 16, maxChunkRows: Infinity, ...options };
-    for (const name of ['maxBatch', 'maxK', 'maxExclusions'] as const) {
-      check(Number.isInteger(opts[name]) && opts[name] >= (name === 'maxExclusions' ? 0 : 1), `topk: ${name} must be a positive integer, got ${opts[name]}.`);
+    for (const name of ['maxBatch', 'maxK'] as const) {
+      check(Number.isInteger(opts[name]) && opts[name] >= 1, `topk: ${name} must be a positive integer, got ${opts[name]}.`);
     }
+    check(Number.isInteger(opts.maxExclusions) && opts.maxExclusions >= 0, `topk: maxExclusions must be a whole number ≥ 0, got ${opts.maxExclusions}.`);
     check(opts.maxChunkRows >= 1, `topk: maxChunkRows must be at least 1, got ${opts.maxChunkRows}.`);
     const sources = sourcesOf(items, N, D);
     const op = new BoundTopk(gpu, sources.kind, opts);

@@ -1,7 +1,11 @@
 // Kernel benchmarks as data: each case binds its buffers once, then the harness times GPU calls
 // (several dispatches per submit when they are fast, so submit latency does not hide the kernel) beside the CPU
 // reference on the same inputs. Memory-bound kernels report GB/s beside the copy kernel's.
-import { ACTIVATIONS, copyKernel, linearForward, linearReference, linearWorkgroups, testRng } from '@vireo/shaders';
+import {
+  ACTIVATIONS, attentionReference, copyKernel, dlrmInteractionReference, dlrmInteractionWidth, embeddingBagReference,
+  linearForward, linearReference, linearWorkgroups, quantizeItems, testRng, topkReference,
+} from '@vireo/shaders';
+import { AttentionPool, BoundTopk, DlrmInteractionOp, EmbeddingBagOp, SelfAttention } from '@vireo/runtime-web';
 import type { Gpu } from '@vireo/runtime-web/gpu';
 
 export interface BenchInstance {
@@ -72,6 +76,115 @@ export function linearBench(M: number, K: number, N: number, cpu = true): Kernel
   };
 }
 
+/** Random unit vectors (n, d): the shape of L2-normalised tower outputs. */
+function unitRows(n: number, d: number, seed: number): Float32Array {
+  const rng = testRng(seed);
+  const out = rng.uniform(n * d);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += out[i * d + j] ** 2;
+    const inv = 1 / Math.sqrt(s);
+    for (let j = 0; j < d; j++) out[i * d + j] *= inv;
+  }
+  return out;
+}
+
+/** Brute-force retrieval: one user vector against N items, top-k (float32 or int8 items). */
+export function topkBench(N: number, D: number, k: number, int8: boolean, cpu = true): KernelBench {
+  return {
+    kernel: int8 ? 'topk int8' : 'topk',
+    case: `N=${N} D=${D} k=${k}`,
+    bytes: int8 ? N * D + N * 4 : N * D * 4,
+    limit: 'copy',
+    async setup(gpu) {
+      const items = unitRows(N, D, 2);
+      const query = unitRows(1, D, 3);
+      const search = await BoundTopk.create(gpu, int8 ? quantizeItems(items, N, D) : items, { N, D, maxBatch: 1, maxK: k });
+      search.setQueries(query);
+      search.setExclusions(1, null);
+      return {
+        encode: (pass) => search.encode(pass, 1, k),
+        cpu: cpu && !int8 ? () => void topkReference(query, items, 1, N, D, k) : null,
+        dispose: () => search.destroy(),
+      };
+    },
+  };
+}
+
+/** Embedding lookups with mean pooling: B bags of `bag` ids from a table (R, D). */
+export function embeddingBagBench(B: number, bag: number, R: number, D: number): KernelBench {
+  return {
+    kernel: 'embedding_bag',
+    case: `B=${B} bag=${bag} R=${R} D=${D} mean`,
+    bytes: B * bag * (D * 4 + 4) + B * D * 4,
+    limit: 'copy',
+    async setup(gpu) {
+      const rng = testRng(4);
+      const tableHost = rng.uniform(R * D);
+      const table = gpu.upload('bench:table', tableHost);
+      const indices = Uint32Array.from({ length: B * bag }, () => rng.int(R));
+      const offsets = Uint32Array.from({ length: B + 1 }, (_, i) => i * bag);
+      const op = await EmbeddingBagOp.create(gpu, { table, R, D, maxBags: B, maxNnz: B * bag, mode: 'mean' });
+      op.set(indices, offsets, null);
+      return {
+        encode: (pass) => op.encode(pass),
+        cpu: () => void embeddingBagReference(tableHost, indices, offsets, null, R, D, 'mean'),
+        dispose: () => { op.destroy(); table.destroy(); },
+      };
+    },
+  };
+}
+
+/** DLRM's pairwise-dot interaction of F embeddings and the dense vector, B samples. */
+export function dlrmInteractionBench(B: number, F: number, D: number): KernelBench {
+  const W = dlrmInteractionWidth(F, D, 'dot');
+  return {
+    kernel: 'dlrm_interaction',
+    case: `B=${B} F=${F} D=${D} dot`,
+    bytes: (B * D + B * F * D + B * W) * f32,
+    flops: 2 * B * D * ((F + 1) * F) / 2,
+    async setup(gpu) {
+      const rng = testRng(5);
+      const denseHost = rng.uniform(B * D), embHost = rng.uniform(B * F * D);
+      const dense = gpu.upload('bench:dense', denseHost), emb = gpu.upload('bench:emb', embHost);
+      const op = await DlrmInteractionOp.create(gpu, { dense, emb, maxBatch: B, F, D });
+      return {
+        encode: (pass) => op.encode(pass, B),
+        cpu: () => void dlrmInteractionReference(denseHost, embHost, B, F, D, 'dot'),
+        dispose: () => { op.destroy(); dense.destroy(); emb.destroy(); },
+      };
+    },
+  };
+}
+
+/** The history encoder: self-attention over L items then learned-query pooling, B users. */
+export function attentionBench(B: number, L: number, D: number, H: number): KernelBench {
+  return {
+    kernel: 'attention',
+    case: `B=${B} L=${L} D=${D} H=${H} +pool`,
+    bytes: (4 * B * L * D + B * D) * f32,
+    flops: 4 * B * L * L * D + 4 * B * L * D,
+    async setup(gpu) {
+      const rng = testRng(6);
+      const [qh, kh, vh] = [rng.uniform(B * L * D), rng.uniform(B * L * D), rng.uniform(B * L * D)];
+      const lengthsHost = Uint32Array.from({ length: B }, () => 1 + rng.int(L));
+      const q = gpu.upload('bench:q', qh), k = gpu.upload('bench:k', kh), v = gpu.upload('bench:v', vh);
+      const lengths = gpu.upload('bench:lengths', lengthsHost);
+      const out = gpu.buffer('bench:out', B * L * D * f32);
+      const query = gpu.upload('bench:query', rng.uniform(D));
+      const pooled = gpu.buffer('bench:pooled', B * D * f32);
+      const shape = { B, L, D, H };
+      const attn = await SelfAttention.create(gpu, shape, { q, k, v, lengths, out });
+      const pool = await AttentionPool.create(gpu, shape, { query, k: out, v: out, lengths, pooled });
+      return {
+        encode: (pass) => { attn.encodeForward(pass, B); pool.encodeForward(pass, B); },
+        cpu: () => void attentionReference(qh, kh, vh, lengthsHost, B, L, D, H),
+        dispose: () => { attn.destroy(); pool.destroy(); [q, k, v, lengths, out, query, pooled].forEach((b) => b.destroy()); },
+      };
+    },
+  };
+}
+
 /** Every kernel case, smallest to largest per kernel. */
 export function kernelBenches(): KernelBench[] {
   return [
@@ -79,5 +192,10 @@ export function kernelBenches(): KernelBench[] {
     linearBench(1000, 13, 512),
     linearBench(1000, 512, 256),
     linearBench(1000, 256, 64),
+    embeddingBagBench(1000, 20, 100_000, 64),
+    attentionBench(64, 50, 64, 4),
+    dlrmInteractionBench(1000, 26, 64),
+    topkBench(100_000, 128, 1000, false),
+    topkBench(100_000, 128, 1000, true),
   ];
 }

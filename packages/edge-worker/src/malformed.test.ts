@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeTestApp } from './node-test-app.ts';
 import { ALL_SCOPES, apiEvent, errorOf, makeBundle, NOW, publish, client, token } from './test-helpers.ts';
 
-type Case = { name: string; method: string; path: string; body?: string | Uint8Array; contentType?: string | null; headers?: Record<string, string>; expect?: number; code?: string };
+type Case = { name: string; method: string; path: string; body?: string | Uint8Array<ArrayBuffer>; contentType?: string | null; headers?: Record<string, string>; expect?: number; code?: string };
 
 const SQL_IDS = [
   "1' OR '1'='1", "' OR 1=1 --", "admin'--", "'; DROP TABLE events; --", '1; DELETE FROM features', '" OR ""="', "1' UNION SELECT * FROM model_files --",
@@ -27,7 +27,7 @@ const nestObj = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(dept
 function generate(): Case[] {
   const cases: Case[] = [];
   const post = (name: string, path: string, body: unknown, extra: Partial<Case> = {}) =>
-    cases.push({ name, method: 'POST', path, body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body), ...extra });
+    cases.push({ name, method: 'POST', path, body: typeof body === 'string' || body instanceof Uint8Array ? (body as string | Uint8Array<ArrayBuffer>) : JSON.stringify(body), ...extra });
   const event = (over: Record<string, unknown>) => ({ ...apiEvent('e1'), ...over });
   const without = (obj: Record<string, unknown>, key: string) => Object.fromEntries(Object.entries(obj).filter(([k]) => k !== key));
   const pushRow = { entity: 'user', id: 'u1', features: { a: 1 } };

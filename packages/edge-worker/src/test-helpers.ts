@@ -25,10 +25,13 @@ export const TEST_SPEC: FeatureSpecInput = {
   ],
 };
 
-export type TestBundle = { manifest: Uint8Array; files: Record<string, Uint8Array>; version: string; name: string };
+/** Bytes backed by an ArrayBuffer (what fetch bodies take). */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
+export type TestBundle = { manifest: Bytes; files: Record<string, Bytes>; version: string; name: string };
 
 /** A small valid bundle: manifest.json plus its files, with sizes and sha256 filled in. */
-export async function makeBundle(name = 'ranker', version = '1', files: Record<string, Uint8Array> = { 'ranking.safetensors': new TextEncoder().encode('weights:' + 'x'.repeat(200)) }, spec: FeatureSpecInput = TEST_SPEC): Promise<TestBundle> {
+export async function makeBundle(name = 'ranker', version = '1', files: Record<string, Bytes> = { 'ranking.safetensors': new TextEncoder().encode('weights:' + 'x'.repeat(200)) }, spec: FeatureSpecInput = TEST_SPEC): Promise<TestBundle> {
   const manifest: BundleManifestInput = {
     name,
     version,
@@ -43,7 +46,7 @@ export async function makeBundle(name = 'ranker', version = '1', files: Record<s
 
 /** A client over app.request with a default token. */
 export function client(app: EdgeApp, defaultToken: string | null, env?: unknown) {
-  const call = (method: string, path: string, init: { body?: unknown; raw?: BodyInit; headers?: Record<string, string>; token?: string | null } = {}) => {
+  const call = async (method: string, path: string, init: { body?: unknown; raw?: BodyInit; headers?: Record<string, string>; token?: string | null } = {}) => {
     const headers: Record<string, string> = { ...init.headers };
     const t = init.token === undefined ? defaultToken : init.token;
     if (t) headers.authorization = `Bearer ${t}`;

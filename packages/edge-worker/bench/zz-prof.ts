@@ -1,0 +1,30 @@
+import { Session } from 'node:inspector/promises';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../src/app.ts';
+import { hs256Verifier, signHs256 } from '../src/auth/jwt.ts';
+import { openSqliteStorage } from '../src/storage/sqlite.ts';
+import { seedRows, eventBatch } from './workload.mjs';
+const SECRET = 'bench-secret-0123456789abcdef';
+const storage = openSqliteStorage({ dataDir: mkdtempSync(join(tmpdir(), 'p-')) });
+const app = createApp({ storage, verifier: hs256Verifier(SECRET), log: null });
+const token = await signHs256({ sub: 'b', scope: 'features:read events:write models:publish', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
+const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+for (const rows of seedRows()) await app.request('/v1/features/push', { method: 'POST', headers, body: JSON.stringify({ rows }) });
+for (let b = 0; b < 100; b++) await app.request('/v1/events', { method: 'POST', headers, body: JSON.stringify({ events: eventBatch(`s${b}`) }) });
+const r = () => `u${Math.floor(Math.random() * 10000)}`;
+const mode = process.argv[2];
+for (let i = 0; i < 500; i++) await app.request(`/v1/users/${r()}/features`, { headers }).then((x) => x.text());
+const s = new Session(); s.connect(); await s.post('Profiler.enable'); await s.post('Profiler.start');
+let k = 0;
+for (let i = 0; i < (mode === 'events' ? 100 : 3000); i++) {
+  if (mode === 'events') await app.request('/v1/events', { method: 'POST', headers, body: JSON.stringify({ events: eventBatch(`y${k++}`) }) }).then((x) => x.text());
+  else await app.request(`/v1/users/${r()}/features`, { headers }).then((x) => x.text());
+}
+const { profile } = await s.post('Profiler.stop') as any;
+const idx = new Map(profile.nodes.map((n: any) => [n.id, n]));
+const self = new Map<string, number>();
+profile.samples.forEach((id: number, i: number) => { const n: any = idx.get(id); const key = `${n.callFrame.functionName} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber}`; self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0)); });
+const tot = [...self.values()].reduce((a, b) => a + b, 0);
+[...self].sort((a, b) => b[1] - a[1]).slice(0, 30).forEach(([key, v]) => console.log(((v / tot) * 100).toFixed(1).padStart(5) + '%', key));

@@ -122,3 +122,24 @@ export function linearBackwardReference<T extends FloatArray>(x: T, w: FloatArra
   db.set(bias);
   return { dx, dw, db };
 }
+
+// ------------------------------------------------------------------------- direct (no barriers)
+
+/** linear.forward without workgroup memory or barriers (one thread per output): for CPU adapters. */
+export const linearForwardDirect = defineKernel({ ...linearForward, name: 'linear.forward_direct', entryPoint: 'forward_direct', overrides: {} });
+
+/** linear.backward without workgroup memory or barriers (one thread per dx, dw, db value): for CPU adapters. */
+export const linearBackwardDirect = defineKernel({ ...linearBackward, name: 'linear.backward_direct', entryPoint: 'backward_direct', overrides: {} });
+
+/** Threads per workgroup of the direct kernels. */
+export const LINEAR_DIRECT_WG = 64;
+
+/** Workgroups of linear.forward_direct: a thread per output. */
+export function linearDirectWorkgroups(M: number, N: number): number {
+  return Math.ceil((M * N) / LINEAR_DIRECT_WG);
+}
+
+/** Workgroups of linear.backward_direct: a thread per dx (when needed), dw and db (when has_bias) value. */
+export function linearBackwardDirectWorkgroups(M: number, K: number, N: number, needDx = true, hasBias = true): number {
+  return Math.ceil(((needDx ? M * K : 0) + N * K + (hasBias ? N : 0)) / LINEAR_DIRECT_WG);
+}

@@ -156,3 +156,83 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     db[row] = bacc;
   }
 }
+
+// ------------------------------------------------------------------------- direct (no barriers)
+//
+// forward_direct and backward_direct: the same bindings, params and results as forward and
+// backward, without workgroup memory or barriers. One thread per output value: y[m, n] walks
+// k = 0..K-1; dx[m, k] walks n; dw[n, k] walks m; db[n] walks m — the same sequential orders as
+// the tiled kernels. For CPU adapters (SwiftShader), where a workgroup barrier costs far more
+// than the arithmetic it saves: the ops pick these on fallback adapters (ops/linear.ts).
+// backward_direct's threads: [0, M·K) dx (when need_dx), then N·K dw, then N db (when has_bias).
+
+const DIRECT_WG: u32 = 64u;
+
+@compute @workgroup_size(DIRECT_WG)
+fn forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+  let t = (wid.x + wid.y * nwg.x) * DIRECT_WG + lid;
+  if (t >= p.M * p.N) { return; }
+  let m = t / p.N;
+  let n = t % p.N;
+  var acc = 0.0;
+  for (var k = 0u; k < p.K; k++) { acc += x[m * p.K + k] * w[n * p.K + k]; }
+  if (p.has_bias != 0u) { acc += b[n]; }
+  y[t] = activate(acc, p.act);
+}
+
+// dL/dz at (m, n) inside the matrix, without branches (SwiftShader runs every side of a branch
+// under a mask): the slope act'(z) is 1, [y > 0] or y·(1 − y) by select. With act = none, y may
+// be a 4-byte stand-in: its value is read but not used.
+fn dz_direct(m: u32, n: u32) -> f32 {
+  let i = m * bp.N + n;
+  let yv = y_fwd[i];
+  let slope = select(select(1.0, select(0.0, 1.0, yv > 0.0), bp.act == 1u), yv * (1.0 - yv), bp.act == 2u);
+  return dy[i] * slope;
+}
+
+@compute @workgroup_size(DIRECT_WG)
+fn backward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) lid: u32) {
+  var t = (wid.x + wid.y * nwg.x) * DIRECT_WG + lid;
+  let dx_count = select(0u, bp.M * bp.K, bp.need_dx != 0u);
+  let plain = bp.act == 0u;  // uniform: dz = dy, the loops read dy directly
+  if (t < dx_count) {
+    let m = t / bp.K;
+    let k = t % bp.K;
+    var acc = 0.0;
+    if (plain) {
+      for (var n = 0u; n < bp.N; n++) { acc += dy[m * bp.N + n] * w[n * bp.K + k]; }
+    } else {
+      for (var n = 0u; n < bp.N; n++) { acc += dz_direct(m, n) * w[n * bp.K + k]; }
+    }
+    if (bp.accumulate != 0u) { acc += dx[t]; }
+    dx[t] = acc;
+    return;
+  }
+  t -= dx_count;
+  if (t < bp.N * bp.K) {
+    let n = t / bp.K;
+    let k = t % bp.K;
+    var acc = 0.0;
+    if (plain) {
+      for (var m = 0u; m < bp.M; m++) { acc += dy[m * bp.N + n] * x[m * bp.K + k]; }
+    } else {
+      for (var m = 0u; m < bp.M; m++) { acc += dz_direct(m, n) * x[m * bp.K + k]; }
+    }
+    if (bp.accumulate != 0u) { acc += dw[t]; }
+    dw[t] = acc;
+    return;
+  }
+  t -= bp.N * bp.K;
+  if (bp.has_bias != 0u && t < bp.N) {
+    var acc = 0.0;
+    if (plain) {
+      for (var m = 0u; m < bp.M; m++) { acc += dy[m * bp.N + t]; }
+    } else {
+      for (var m = 0u; m < bp.M; m++) { acc += dz_direct(m, t); }
+    }
+    if (bp.accumulate != 0u) { acc += db[t]; }
+    db[t] = acc;
+  }
+}

@@ -7,8 +7,12 @@ import {
   checkLinear,
   checkLinearBackward,
   linearBackward as linearBackwardKernel,
+  linearBackwardDirect,
+  linearBackwardDirectWorkgroups,
   linearBackwardWorkgroups,
+  linearDirectWorkgroups,
   linearForward,
+  linearForwardDirect,
   linearWorkgroups,
   type Activation,
 } from '@vireo/shaders';
@@ -45,6 +49,18 @@ export async function linearGrads(gpu: Gpu, x: Float32Array, w: Float32Array, y:
   return { dx: new Float32Array(out.dx), dw: new Float32Array(out.dw), db: new Float32Array(out.db) };
 }
 
+/**
+ * Which kernels a bound layer runs: 'tiled' (workgroup-memory tiles; GPUs) or 'direct' (a thread
+ * per output, no barriers; CPU adapters such as SwiftShader, where barriers cost more than they
+ * save — about 10× there). Both sum in the same order.
+ */
+export type LinearVariant = 'tiled' | 'direct';
+
+/** The variant for this adapter: 'direct' on fallback (CPU) adapters, else 'tiled'. */
+export function linearVariant(gpu: Gpu): LinearVariant {
+  return gpu.info.isFallbackAdapter ? 'direct' : 'tiled';
+}
+
 /** The largest shapes a bound layer accepts (its buffers are sized for them). */
 export interface LinearShape {
   M: number;
@@ -67,16 +83,17 @@ function checkFits(name: string, shape: LinearShape, max: LinearShape): void {
  * gpu.run((pass) => fc.encode(pass, { M: batch, K: 256, N: 64, act: 'relu' }));
  */
 export class BoundLinear {
-  private constructor(private readonly kernel: BoundKernel, readonly max: LinearShape) {}
+  private constructor(private readonly kernel: BoundKernel, readonly max: LinearShape, readonly variant: LinearVariant) {}
 
-  static async create(gpu: Gpu, buffers: { x: BindingResource; w: BindingResource; b: BindingResource; y: BindingResource }, max: LinearShape): Promise<BoundLinear> {
-    return new BoundLinear(await gpu.bind(linearForward, buffers), { ...max });
+  static async create(gpu: Gpu, buffers: { x: BindingResource; w: BindingResource; b: BindingResource; y: BindingResource }, max: LinearShape, variant = linearVariant(gpu)): Promise<BoundLinear> {
+    return new BoundLinear(await gpu.bind(variant === 'direct' ? linearForwardDirect : linearForward, buffers), { ...max }, variant);
   }
 
   encode(pass: GPUComputePassEncoder, shape: LinearShape & { act?: Activation; hasBias?: boolean }): void {
     checkFits('linear', shape, this.max);
     const { M, K, N } = shape;
-    this.kernel.dispatch(pass, linearWorkgroups(M, N), { M, K, N, act: ACTIVATIONS[shape.act ?? 'none'], has_bias: shape.hasBias === false ? 0 : 1 });
+    const workgroups = this.variant === 'direct' ? linearDirectWorkgroups(M, N) : linearWorkgroups(M, N);
+    this.kernel.dispatch(pass, workgroups, { M, K, N, act: ACTIVATIONS[shape.act ?? 'none'], has_bias: shape.hasBias === false ? 0 : 1 });
   }
 
   destroy(): void {
@@ -98,20 +115,23 @@ export class BoundLinearBackward {
     readonly max: LinearShape,
     private readonly bound: { y: boolean; dx: boolean; db: boolean },
     private readonly dummies: GPUBuffer[],
+    readonly variant: LinearVariant,
   ) {}
 
   static async create(
     gpu: Gpu,
     buffers: { x: BindingResource; w: BindingResource; dy: BindingResource; dw: BindingResource; y?: BindingResource; dx?: BindingResource; db?: BindingResource },
     max: LinearShape,
+    variant = linearVariant(gpu),
   ): Promise<BoundLinearBackward> {
     // Stand-ins for bindings that are not used: one for the read side and one for the write
     // side (a buffer bound read-only and writable in one dispatch fails validation).
     const unusedIn = buffers.y ? null : gpu.buffer('linear.backward:unused-in', 4);
     const unusedOut = buffers.dx && buffers.db ? null : gpu.buffer('linear.backward:unused-out', 4);
-    const kernel = await gpu.bind(linearBackwardKernel, { ...buffers, y: buffers.y ?? unusedIn!, dx: buffers.dx ?? unusedOut!, db: buffers.db ?? unusedOut! });
+    const spec = variant === 'direct' ? linearBackwardDirect : linearBackwardKernel;
+    const kernel = await gpu.bind(spec, { ...buffers, y: buffers.y ?? unusedIn!, dx: buffers.dx ?? unusedOut!, db: buffers.db ?? unusedOut! });
     const dummies = [unusedIn, unusedOut].filter((b): b is GPUBuffer => b !== null);
-    return new BoundLinearBackward(kernel, { ...max }, { y: Boolean(buffers.y), dx: Boolean(buffers.dx), db: Boolean(buffers.db) }, dummies);
+    return new BoundLinearBackward(kernel, { ...max }, { y: Boolean(buffers.y), dx: Boolean(buffers.dx), db: Boolean(buffers.db) }, dummies, variant);
   }
 
   /** `needDx` / `hasBias` default to whether dx / db were bound; `accumulate` adds into dx/dw/db. */
@@ -124,7 +144,8 @@ export class BoundLinearBackward {
     check(!needDx || this.bound.dx, 'linear.backward: needDx is set but no dx buffer was bound.');
     check(!hasBias || this.bound.db, 'linear.backward: hasBias is set but no db buffer was bound.');
     const { M, K, N } = shape;
-    this.kernel.dispatch(pass, linearBackwardWorkgroups(M, K, N, needDx), {
+    const workgroups = this.variant === 'direct' ? linearBackwardDirectWorkgroups(M, K, N, needDx, hasBias) : linearBackwardWorkgroups(M, K, N, needDx);
+    this.kernel.dispatch(pass, workgroups, {
       M, K, N, act: ACTIVATIONS[act], has_bias: hasBias ? 1 : 0, need_dx: needDx ? 1 : 0, accumulate: shape.accumulate ? 1 : 0,
     });
   }

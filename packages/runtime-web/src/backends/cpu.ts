@@ -1,0 +1,152 @@
+// The CPU backend, for pages without WebGPU or after a device loss: the same request path on the
+// TypeScript reference kernels of @vireo/shaders (the definition of every op), the catalogue
+// searched exactly (or, past `hnswThreshold` items, with hnswlib-wasm), and the ranker run by
+// onnxruntime-web (wasm) on the bundle's ranking.onnx.
+import {
+  attentionPoolReference,
+  attentionReference,
+  embeddingBagReference,
+  l2normReference,
+  linearReference,
+  topkReference,
+} from '@vireo/shaders';
+import { BagBuilder, addFieldBag, addHistoryBags, fieldCounts, retrievalParamLayout, type FieldValue, type RetrievalConfig } from '../model/retrieval.ts';
+import { fieldsMaxNnz } from '../model/retrieval-towers.ts';
+import { sparseWidth, type RankingConfig } from '../model/ranking.ts';
+import { Serial, type AdapterSummary, type Backend, type LoadOptions, type LoadedModel } from '../engine/backend.ts';
+import type { ModelData } from '../engine/model.ts';
+
+/**
+ * The user tower's forward on the CPU, op for op the GPU's (retrieval-towers.ts): history rows
+ * x, self-attention, output projection, residual, attention pooling, field bags, MLP, l2norm.
+ * Returns the unit vector (D).
+ */
+export function userTowerReference(c: RetrievalConfig, params: Float32Array, table: Float32Array, fields: readonly FieldValue[], history: ArrayLike<number>): Float32Array {
+  const { fieldDim: W, historyLength: L, heads: H, userHidden: Hu, embeddingDim: D, tableRows: R } = c;
+  const { Fu } = fieldCounts(c);
+  const layout = retrievalParamLayout(c);
+  const p = (name: string) => {
+    const e = layout.byName.get(name)!;
+    return params.subarray(e.offset, e.offset + e.size);
+  };
+  const hist = new BagBuilder(L, 2 * L);
+  const n = addHistoryBags(hist, c, history);
+  const hv = hist.view();
+  const x = embeddingBagReference(table, hv.indices, hv.offsets, hv.weights, R, W, 'sum'); // (L, W)
+  const q = linearReference(x, p('history.q.weight'), null, L, W, W);
+  const k = linearReference(x, p('history.k.weight'), null, L, W, W);
+  const v = linearReference(x, p('history.v.weight'), null, L, W, W);
+  const lengths = Uint32Array.of(n);
+  const a = attentionReference(q, k, v, lengths, 1, L, W, H);
+  const o = linearReference(a, p('history.out.weight'), p('history.out.bias'), L, W, W);
+  const h = new Float32Array(L * W);
+  for (let i = 0; i < h.length; i++) h[i] = x[i] + o[i];
+  const kp = linearReference(h, p('history.pool.key.weight'), null, L, W, W);
+  const pooled = attentionPoolReference(Float32Array.from(p('history.pool.query')), kp, h, lengths, 1, L, W, H); // (W)
+  const bags = new BagBuilder(Fu, Math.max(1, fieldsMaxNnz(c.userFields)));
+  c.userFields.forEach((f, j) => addFieldBag(bags, f, fields[j]));
+  const bv = bags.view();
+  const f = Fu > 0 && bv.indices.length > 0 ? embeddingBagReference(table, bv.indices, bv.offsets, bv.weights, R, W, 'sum') : new Float32Array(Fu * W);
+  const input = new Float32Array((Fu + 1) * W);
+  input.set(f.subarray(0, Fu * W));
+  input.set(pooled, Fu * W);
+  const fc1 = linearReference(input, p('user.fc1.weight'), p('user.fc1.bias'), 1, (Fu + 1) * W, Hu, 'relu');
+  const fc2 = linearReference(fc1, p('user.fc2.weight'), p('user.fc2.bias'), 1, Hu, D);
+  return l2normReference(fc2, 1, D).y;
+}
+
+/** The ONNX input name of a sparse feature (`context:c1` → `context_c1`), as the exporter names it. */
+export function onnxInputName(feature: string): string {
+  return feature.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+type Ort = typeof import('onnxruntime-web');
+let ortModule: Promise<Ort> | null = null;
+function loadOrt(): Promise<Ort> {
+  ortModule ??= import('onnxruntime-web').then((ort) => {
+    ort.env.wasm.numThreads = 1; // no cross-origin isolation needed
+    return ort;
+  });
+  return ortModule;
+}
+
+/** A nearest-neighbour index over the catalogue by inner product (hnswlib-wasm). */
+interface AnnIndex {
+  search(u: Float32Array, k: number, exclude: Set<number>): { ids: Uint32Array; scores: Float32Array };
+}
+
+async function buildHnsw(items: Float32Array, N: number, D: number): Promise<AnnIndex> {
+  (globalThis as { importScripts?: unknown }).importScripts ??= () => {};
+  const { loadHnswlib } = (await import('hnswlib-wasm/dist/hnswlib.js')) as unknown as { loadHnswlib: () => Promise<any> };
+  const lib = await loadHnswlib();
+  const index = new lib.HierarchicalNSW('ip', D, '');
+  index.initIndex(N, 16, 200, 100);
+  index.setEfSearch(Math.max(64, 200));
+  for (let i = 0; i < N; i++) index.addPoint(Array.from(items.subarray(i * D, (i + 1) * D)), i, false);
+  return {
+    search(u, k, exclude) {
+      const want = Math.min(N, k + exclude.size);
+      const r = index.searchKnn(Array.from(u), want, exclude.size > 0 ? (label: number) => !exclude.has(label) : undefined) as { neighbors: number[]; distances: number[] };
+      const pairs = r.neighbors.map((id, j) => [id, 1 - r.distances[j]] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k);
+      return { ids: Uint32Array.from(pairs.map((p) => p[0])), scores: Float32Array.from(pairs.map((p) => p[1])) };
+    },
+  };
+}
+
+export interface CpuBackendOptions {
+  /** Catalogues with more items than this are searched with hnswlib-wasm (approximate). Default 50,000. */
+  hnswThreshold?: number;
+}
+
+export class CpuBackend implements Backend {
+  readonly kind = 'cpu' as const;
+  readonly lost = false;
+  readonly adapter: AdapterSummary = { backend: 'cpu', vendor: 'cpu', architecture: 'wasm+js', device: 'reference kernels', description: 'TypeScript reference kernels, onnxruntime-web (wasm), hnswlib-wasm', timestampQuery: false };
+  constructor(private readonly options: CpuBackendOptions = {}) {}
+
+  async load(m: ModelData, options: LoadOptions): Promise<LoadedModel> {
+    const { config, params, table } = m.retrieval;
+    const N = m.itemIds.length;
+    const D = m.D;
+    const ann = N > (this.options.hnswThreshold ?? 50_000) ? await buildHnsw(m.items, N, D) : null;
+    let session: import('onnxruntime-web').InferenceSession | null = null;
+    let ort: Ort | null = null;
+    const rc: RankingConfig | null = m.ranking?.config ?? null;
+    if (m.ranking?.onnx) {
+      ort = await loadOrt();
+      session = await ort.InferenceSession.create(m.ranking.onnx, { executionProviders: ['wasm'] });
+    }
+    const serial = new Serial();
+    return {
+      userVector: async (fields, history) => ({ u: userTowerReference(config, params, table, fields, history) }),
+      retrieve: async (u, k, exclude) => {
+        if (ann) return ann.search(u, k, new Set(exclude));
+        const ids = Uint32Array.from(exclude);
+        const r = topkReference(u, m.items, 1, N, D, k, ids.length > 0 ? { ids, offsets: Uint32Array.of(0, ids.length) } : null);
+        return { ids: r.ids, scores: r.scores };
+      },
+      rank: (dense, sparse, n) =>
+        serial.run(async () => {
+          if (!session || !ort || !rc) return null;
+          const feeds: Record<string, import('onnxruntime-web').Tensor> = {};
+          const Nd = rc.denseFeatures.length;
+          if (Nd > 0) feeds.dense = new ort.Tensor('float32', dense.slice(0, n * Nd), [n, Nd]);
+          const S = sparseWidth(rc);
+          let slot = 0;
+          for (const f of rc.sparseFeatures) {
+            const data = new BigInt64Array(n * f.width);
+            for (let b = 0; b < n; b++) for (let l = 0; l < f.width; l++) data[b * f.width + l] = BigInt(sparse[b * S + slot + l]);
+            feeds[onnxInputName(f.name)] = new ort.Tensor('int64', data, [n, f.width]);
+            slot += f.width;
+          }
+          const out = await session.run(feeds);
+          return Float32Array.from(out.scores.data as Float32Array);
+        }),
+      dispose: () => {
+        void session?.release();
+      },
+    };
+  }
+
+  dispose(): void {}
+}

@@ -1,0 +1,56 @@
+// The small interface each backend implements (backends/webgpu.ts, backends/cpu.ts): load a
+// model once per bundle version, then per request the user vector, the catalogue search and the
+// ranking of the candidates. A loaded model owns its resources until dispose().
+import type { FieldValue } from '../model/retrieval.ts';
+import type { ModelData } from './model.ts';
+
+export type BackendKind = 'webgpu' | 'cpu';
+
+/** What runs the model, for people. */
+export interface AdapterSummary {
+  backend: BackendKind;
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  timestampQuery: boolean;
+}
+
+export interface LoadOptions {
+  /** Candidates ranked per request (the top-k size of retrieval), default 1000. */
+  candidates: number;
+  /** Catalogue precision for the search: 'f32' (default) or 'int8' (4× less memory). */
+  catalogue: 'f32' | 'int8';
+  /** Exclusions one request may carry at most. */
+  maxExclusions: number;
+}
+
+/** A model loaded on a backend. Requests run one at a time (the backend serialises them). */
+export interface LoadedModel {
+  /** The user's unit vector (D); `ms` GPU time when measured. */
+  userVector(fields: readonly FieldValue[], history: Uint32Array): Promise<{ u: Float32Array; ms?: number }>;
+  /** The k best catalogue rows for `u`, excluding `exclude` (rows); ids and scores, best first. */
+  retrieve(u: Float32Array, k: number, exclude: Uint32Array): Promise<{ ids: Uint32Array; scores: Float32Array; ms?: number }>;
+  /** (n, 3) pCtr, pCvr, log1p revenue for dense (n, Nd | 1) and sparse (n, S) inputs; null without a ranker. */
+  rank(dense: Float32Array, sparse: Int32Array, n: number): Promise<Float32Array | null>;
+  dispose(): void;
+}
+
+export interface Backend {
+  readonly kind: BackendKind;
+  readonly adapter: AdapterSummary;
+  load(model: ModelData, options: LoadOptions): Promise<LoadedModel>;
+  /** Set when the backend can no longer run (device lost). */
+  readonly lost: boolean;
+  dispose(): void;
+}
+
+/** Runs async jobs one after another. */
+export class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(job: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(job, job);
+    this.tail = next.catch(() => {});
+    return next;
+  }
+}

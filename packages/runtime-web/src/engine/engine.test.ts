@@ -1,0 +1,146 @@
+// The Engine in Node: WebGPU from Dawn (SwiftShader without a GPU), IndexedDB from
+// fake-indexeddb, the bundle origin and the edge faked in memory (FakeOrigin). What it checks:
+// GPU and CPU paths agree (same top items, scores within 1e-4); a click enters the history and
+// changes the next answer; a corrupted file is refused and the last good version serves; a
+// restart with the network down starts from the IndexedDB cache; the edge down → answers from
+// on-device data, events are queued and sent once it is back.
+import 'fake-indexeddb/auto';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine, type EngineOptions } from './engine.ts';
+import { FakeOrigin, makeFixtureBundle } from './fixture.ts';
+
+let v1: Awaited<ReturnType<typeof makeFixtureBundle>>;
+let v2: Awaited<ReturnType<typeof makeFixtureBundle>>;
+beforeAll(async () => {
+  v1 = await makeFixtureBundle('1', 1);
+  v2 = await makeFixtureBundle('2', 2);
+});
+
+const engines: Engine[] = [];
+afterEach(() => {
+  while (engines.length) engines.pop()!.dispose();
+});
+let db = 0;
+async function open(origin: FakeOrigin, o: Partial<EngineOptions> = {}, dbName = `t${++db}`): Promise<Engine> {
+  const e = await createEngine({ model: origin.base, edge: 'https://edge.test', fetch: origin.fetch, dbName, upload: { flushDelayMs: 60_000 }, ...o });
+  engines.push(e);
+  return e;
+}
+
+describe('Engine', () => {
+  it('WebGPU and CPU paths give the same top items, scores within 1e-4', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const gpu = await open(origin, { backend: 'webgpu' });
+    const cpu = await open(origin, { backend: 'cpu' });
+    expect(gpu.backend).toBe('webgpu');
+    expect(cpu.backend).toBe('cpu');
+    for (const userId of ['u1', 'u7', 'stranger']) {
+      await gpu.observe({ userId, itemId: 'i3', type: 'click' });
+      await cpu.observe({ userId, itemId: 'i3', type: 'click' });
+      const req = { userId, context: { 'context:hour': 9 }, k: 10 };
+      const [a, b] = [await gpu.recommend(req), await cpu.recommend(req)];
+      expect(a.items.map((i) => i.itemId)).toEqual(b.items.map((i) => i.itemId));
+      for (let j = 0; j < a.items.length; j++) {
+        for (const key of ['score', 'retrievalScore', 'pCtr', 'pCvr', 'revenue'] as const) {
+          expect(Math.abs(a.items[j][key] - b.items[j][key]), `${userId} item ${j} ${key}: gpu ${a.items[j][key]} cpu ${b.items[j][key]}`).toBeLessThan(1e-4);
+        }
+      }
+      expect(a.timings.total).toBeGreaterThan(0);
+    }
+  });
+
+  it('a click enters the history and changes the next answer', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const e = await open(origin, { backend: 'webgpu' });
+    const before = await e.recommend({ userId: 'u2', k: 5 });
+    const top = before.items[0].itemId;
+    await e.observe({ userId: 'u2', itemId: top, type: 'click' });
+    const after = await e.recommend({ userId: 'u2', k: 5 });
+    expect(after.history).toEqual([top]);
+    expect(after.items.map((i) => i.itemId)).not.toContain(top); // seen items are excluded on the device
+    const scoreOf = (r: typeof before, id: string) => r.items.find((i) => i.itemId === id)?.retrievalScore;
+    const common = after.items.find((i) => scoreOf(before, i.itemId) !== undefined);
+    if (common) expect(common.retrievalScore).not.toBeCloseTo(scoreOf(before, common.itemId)!, 6); // the user vector moved
+  });
+
+  it('refuses a corrupted bundle and keeps serving the last good version; a good update swaps', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const e = await open(origin);
+    const bad = { manifest: v2.manifest, files: new Map(v2.files) };
+    const broken = bad.files.get('items.safetensors')!.slice();
+    broken[broken.length - 1] ^= 0xff;
+    bad.files.set('items.safetensors', broken);
+    origin.add(bad);
+    const r = await e.checkForUpdate();
+    expect(r.updated).toBe(false);
+    expect(r.error).toMatch(/items\.safetensors.*sha256.*corrupt/);
+    expect(e.versions.control).toBe('1');
+    expect((await e.recommend({ userId: 'u1', k: 3 })).model.version).toBe('1');
+    origin.add(v2);
+    const inflight = e.recommend({ userId: 'u1', k: 3 });
+    const r2 = await e.checkForUpdate();
+    expect(r2).toEqual({ updated: true, version: '2' });
+    expect((await inflight).items).toHaveLength(3);
+    expect((await e.recommend({ userId: 'u1', k: 3 })).model.version).toBe('2');
+  });
+
+  it('starts offline from the IndexedDB cache', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const first = await open(origin, {}, 'offline-db');
+    first.dispose();
+    engines.pop();
+    origin.down = true;
+    origin.requests = [];
+    const e = await open(origin, {}, 'offline-db');
+    const r = await e.recommend({ userId: 'u1', k: 4 });
+    expect(r.model.version).toBe('1');
+    expect(r.items).toHaveLength(4);
+    expect(r.degraded).toBe(true);
+  });
+
+  it('edge down: answers from on-device data; queued events survive a restart and are sent once, when it is back', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const e = await open(origin, { upload: { flushDelayMs: 60_000, backoffMs: 10 } }, 'queue-db');
+    await e.recommend({ userId: 'u4', k: 3 }); // caches features
+    origin.down = true;
+    await e.observe({ userId: 'u4', itemId: 'i5', type: 'click' });
+    await e.observe({ userId: 'u4', itemId: 'i6', type: 'click' });
+    const r = await e.recommend({ userId: 'u4', k: 3 });
+    expect(r.featureSource).toBe('cache');
+    expect(r.degraded).toBe(true);
+    expect(r.history).toEqual(['i5', 'i6']);
+    expect(await e.flush()).toBe(0);
+    expect(await e.pendingEvents()).toBe(2);
+    e.dispose();
+    engines.pop();
+    origin.down = false;
+    const again = await open(origin, { upload: { flushDelayMs: 60_000 } }, 'queue-db');
+    await again.flush();
+    expect(await again.pendingEvents()).toBe(0);
+    expect(origin.events.map((x) => (x as { item_id?: string }).item_id)).toEqual(['i5', 'i6']);
+    await again.flush();
+    expect(origin.events).toHaveLength(2); // none sent twice
+  });
+
+  it('buckets users deterministically into two versions and labels every result', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const other = new FakeOrigin('https://cdn.test/models/fixture-b/');
+    other.add(v2);
+    const f: typeof fetch = (input, init) => (String(input).startsWith(other.base) ? other.fetch(input, init) : origin.fetch(input, init));
+    const e = await open(origin, { fetch: f, experiment: { model: other.base, share: 0.5, salt: 'exp1' } });
+    const seen = new Set<string>();
+    for (let u = 0; u < 20; u++) {
+      const r = await e.recommend({ userId: `u${u}`, k: 2 });
+      expect(r.variant).toBe(e.variantOf(`u${u}`));
+      expect(r.model.version).toBe(r.variant === 'treatment' ? '2' : '1');
+      seen.add(r.variant!);
+    }
+    expect(seen.size).toBe(2);
+  });
+});

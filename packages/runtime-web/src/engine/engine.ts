@@ -1,0 +1,457 @@
+// The Engine: recommend() and observe() on the user's device (DESIGN.md, "The request path").
+//   1 features   edge /v1/users/:id/features (timeout) → else cached features; + on-device history
+//   2 user tower → 3 catalogue top-k (seen items excluded) → 4 DLRM over the candidates → 5 blend
+// A model version is loaded once (buffers, pipelines, bind groups) and reused by every request;
+// checkForUpdate() loads a new version beside it and swaps when it is ready, retiring the old one
+// after its in-flight requests finish. A bundle that fails verification is refused and the last
+// good version keeps serving.
+import type { BundleManifest } from '@vireo/core';
+import { GpuUnavailableError } from '../gpu/index.ts';
+import { TOPK_NONE } from '@vireo/shaders';
+import { WebGpuBackend } from '../backends/webgpu.ts';
+import { CpuBackend, type CpuBackendOptions } from '../backends/cpu.ts';
+import type { AdapterSummary, Backend, BackendKind, LoadedModel } from './backend.ts';
+import { blendFunction, bucketOf, type Blend, type CandidateScores } from './blend.ts';
+import { cachedManifest, fetchManifest, loadBundle, markGood, type BundleProgress, type ModelSource } from './bundle.ts';
+import { fetchUserFeatures } from './features.ts';
+import { historyIndices, parseModel, rankingInputs, userFieldValues, type ModelData } from './model.ts';
+import { EventUploader, type UploaderOptions } from './queue.ts';
+import { openEngineStore, type EngineStore, type HistoryEvent } from './store.ts';
+
+export interface EngineOptions {
+  /** A bundle folder URL, or with `edge` a model name in the registry. */
+  model: string;
+  /** The edge's base URL: features, events and (for a model name) the registry. */
+  edge?: string;
+  /** Bearer token for the edge (features:read, events:write). */
+  token?: string;
+  /** 'auto' (default): WebGPU when available, else CPU. */
+  backend?: 'auto' | BackendKind;
+  /** The WebGPU entry point (default navigator.gpu); null forces the CPU path. */
+  gpu?: GPU | null;
+  /** Candidates retrieved and ranked per request. Default 1000. */
+  candidates?: number;
+  /** Catalogue precision on the GPU. Default 'f32'. */
+  catalogue?: 'f32' | 'int8';
+  /** Edge feature lookup timeout. Default 250 ms. */
+  featuresTimeoutMs?: number;
+  /** How the heads become one value. Default expected value pCtr · pCvr · revenue. */
+  blend?: Blend;
+  /** Exclude items already in the user's history. Default true. */
+  excludeSeen?: boolean;
+  /** Event types that enter the history. Default: every type except exposure / impression. */
+  historyTypes?: (type: string) => boolean;
+  /** Poll for a new version every this many ms (0 = never, the default). */
+  pollIntervalMs?: number;
+  /** A second model version for a share of users (deterministic by user id). */
+  experiment?: { model: string; share: number; salt?: string };
+  /** IndexedDB database name. Default 'vireo-engine'. */
+  dbName?: string;
+  /** Event upload tuning. */
+  upload?: Partial<Omit<UploaderOptions, 'edge' | 'token' | 'fetch'>>;
+  cpu?: CpuBackendOptions;
+  fetch?: typeof fetch;
+  onProgress?: (p: BundleProgress) => void;
+  /** Called with errors that do not fail a call: a refused update, a failed upload. */
+  onError?: (err: Error) => void;
+}
+
+export interface RecommendRequest {
+  userId: string;
+  /** Model-ready context values by feature name, e.g. { 'context:hour': 9 }. */
+  context?: Record<string, unknown>;
+  /** Items to return. Default 20. */
+  k?: number;
+  /** Item ids never to return. */
+  exclude?: readonly string[];
+  /** Candidates to retrieve and rank (default: the engine's `candidates`). */
+  candidates?: number;
+}
+
+export interface RecommendedItem extends CandidateScores {
+  itemId: string;
+  /** The blended value the list is sorted by. */
+  score: number;
+}
+
+export interface RecommendResult {
+  items: RecommendedItem[];
+  /** Milliseconds per stage; `gpu` has GPU timestamps per stage where available. */
+  timings: { features: number; userTower: number; retrieval: number; ranking: number; blend: number; total: number; gpu?: Record<string, number> };
+  /** 'edge': fresh features; 'cache': the edge failed, last cached features; 'none': neither. */
+  featureSource: 'edge' | 'cache' | 'none';
+  /** True when the edge could not be used and the answer comes from on-device data only. */
+  degraded: boolean;
+  /** The history the user tower saw (item ids, oldest first). */
+  history: string[];
+  model: { name: string; version: string };
+  variant: 'control' | 'treatment' | null;
+  backend: BackendKind;
+}
+
+export interface ObserveEvent {
+  userId: string;
+  itemId: string;
+  type: string;
+  value?: number;
+  /** Milliseconds since the epoch. Default now. */
+  ts?: number;
+  context?: Record<string, unknown>;
+  /** Idempotency key; generated when absent. */
+  eventId?: string;
+}
+
+interface ModelState {
+  source: string;
+  manifest: BundleManifest;
+  data: ModelData;
+  loaded: LoadedModel;
+  inflight: number;
+  retired: boolean;
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+/** The result of checkForUpdate. */
+export interface UpdateResult {
+  updated: boolean;
+  version: string;
+  error?: string;
+}
+
+/**
+ * The on-device recommender. Create with createEngine().
+ * @example
+ * const engine = await createEngine({ model: 'shop', edge: 'https://edge.example', token });
+ * const { items } = await engine.recommend({ userId: 'u1', k: 20 });
+ */
+export class Engine {
+  private states: { control: ModelState; treatment: ModelState | null };
+  private pollTimer: ReturnType<typeof setInterval> | null = null;
+  private disposed = false;
+  /** The last error that did not fail a call (a refused bundle, an upload failure). */
+  lastError: Error | null = null;
+  readonly uploader: EventUploader | null;
+
+  private constructor(
+    private backendImpl: Backend,
+    private readonly store: EngineStore,
+    private readonly options: EngineOptions,
+    control: ModelState,
+    treatment: ModelState | null,
+  ) {
+    this.states = { control, treatment };
+    this.uploader = options.edge
+      ? new EventUploader(store, {
+          ...options.upload,
+          edge: options.edge,
+          token: options.token,
+          fetch: options.fetch,
+          onUpload: (r) => {
+            if (!r.ok) this.report(new Error(`Uploading ${r.sent} events failed (${r.status ?? r.error}); they stay queued and will be retried.`));
+            options.upload?.onUpload?.(r);
+          },
+        })
+      : null;
+    this.uploader?.schedule(0); // events queued before a reload
+    if (options.pollIntervalMs) this.pollTimer = setInterval(() => void this.checkForUpdate().catch(() => {}), options.pollIntervalMs);
+  }
+
+  /** @internal use createEngine */
+  static async open(options: EngineOptions): Promise<Engine> {
+    const store = await openEngineStore(options.dbName);
+    const backend = await chooseBackend(options);
+    const errors: Error[] = [];
+    const control = await loadState(backend, store, options, options.model, errors);
+    const treatment = options.experiment ? await loadState(backend, store, options, options.experiment.model, errors) : null;
+    const engine = new Engine(backend, store, options, control, treatment);
+    if (errors.length > 0) engine.report(errors[0]);
+    return engine;
+  }
+
+  get backend(): BackendKind {
+    return this.backendImpl.kind;
+  }
+
+  get adapter(): AdapterSummary {
+    return this.backendImpl.adapter;
+  }
+
+  /** The versions serving now. */
+  get versions(): { control: string; treatment: string | null } {
+    return { control: this.states.control.manifest.version, treatment: this.states.treatment?.manifest.version ?? null };
+  }
+
+  /** The variant of a user: 'treatment' for `experiment.share` of users, else 'control'; null without an experiment. */
+  variantOf(userId: string): 'control' | 'treatment' | null {
+    const e = this.options.experiment;
+    if (!e) return null;
+    return bucketOf(e.salt ?? 'vireo', userId) < e.share ? 'treatment' : 'control';
+  }
+
+  private report(err: Error): void {
+    this.lastError = err;
+    this.options.onError?.(err);
+  }
+
+  /**
+   * Recommends `k` items for a user: features, user tower, catalogue search, ranking, blend.
+   * @example const r = await engine.recommend({ userId: 'u1', context: { 'context:hour': 9 }, k: 10 });
+   */
+  async recommend(req: RecommendRequest): Promise<RecommendResult> {
+    if (this.disposed) throw new Error('This engine was disposed: create a new one.');
+    const variant = this.variantOf(req.userId);
+    const state = variant === 'treatment' && this.states.treatment ? this.states.treatment : this.states.control;
+    state.inflight++;
+    try {
+      return await this.run(state, req, variant);
+    } catch (err) {
+      if (this.backendImpl.kind === 'webgpu' && this.backendImpl.lost) {
+        await this.fallBackToCpu();
+        return this.recommend(req);
+      }
+      throw err;
+    } finally {
+      state.inflight--;
+      if (state.retired && state.inflight === 0) state.loaded.dispose();
+    }
+  }
+
+  private async run(state: ModelState, req: RecommendRequest, variant: RecommendResult['variant']): Promise<RecommendResult> {
+    const o = this.options;
+    const m = state.data;
+    const k = req.k ?? 20;
+    const t0 = now();
+    // 1 features: the edge (with a timeout), else the last cached answer; plus local history.
+    let featureSource: RecommendResult['featureSource'] = 'none';
+    let values: Record<string, unknown> = {};
+    let recent: string[] = [];
+    if (o.edge) {
+      try {
+        const f = await fetchUserFeatures(o.edge, req.userId, { token: o.token, model: state.manifest.name, timeoutMs: o.featuresTimeoutMs ?? 250, fetch: o.fetch });
+        values = f.values;
+        recent = f.recentItems;
+        featureSource = 'edge';
+        void this.store.putFeatures({ userId: req.userId, values, recentItems: recent, fetchedAt: Date.now() }).catch(() => {});
+      } catch {
+        const cached = await this.store.getFeatures(req.userId);
+        if (cached) {
+          values = cached.values;
+          recent = cached.recentItems;
+          featureSource = 'cache';
+        }
+      }
+    }
+    const L = m.retrieval.config.historyLength;
+    const local = await this.store.history(req.userId, Math.max(L, 1) * 4);
+    const keep = o.historyTypes ?? ((t: string) => t !== 'exposure' && t !== 'impression');
+    const localIds = local.filter((e) => keep(e.type)).map((e) => e.itemId);
+    const localSet = new Set(localIds);
+    const history = [...recent.filter((id) => !localSet.has(id)), ...localIds].slice(-L);
+    const fields = userFieldValues(m, req.userId, { ...values, ...req.context });
+    const t1 = now();
+    // 2 user tower
+    const user = await state.loaded.userVector(fields, historyIndices(m, history));
+    const t2 = now();
+    // 3 catalogue search, seen and excluded items left out on the device
+    const excluded = new Set<number>();
+    for (const id of req.exclude ?? []) {
+      const r = m.itemRow.get(id);
+      if (r !== undefined) excluded.add(r);
+    }
+    if (o.excludeSeen ?? true) for (const id of history) {
+      const r = m.itemRow.get(id);
+      if (r !== undefined) excluded.add(r);
+    }
+    const N = m.itemIds.length;
+    const want = Math.max(k, Math.min(req.candidates ?? o.candidates ?? 1000, N - excluded.size, N));
+    const kk = Math.max(1, Math.min(want, N, o.candidates ?? 1000));
+    const found = await state.loaded.retrieve(user.u, kk, Uint32Array.from([...excluded].sort((a, b) => a - b)));
+    const rows: number[] = [];
+    const retrievalScores: number[] = [];
+    for (let j = 0; j < found.ids.length; j++) {
+      if (found.ids[j] === TOPK_NONE) break;
+      rows.push(found.ids[j]);
+      retrievalScores.push(found.scores[j]);
+    }
+    const t3 = now();
+    // 4 ranking
+    let heads: Float32Array | null = null;
+    if (m.ranking && rows.length > 0) {
+      const rc = m.ranking.config;
+      const n = rows.length;
+      const dense = new Float32Array(n * Math.max(1, rc.denseFeatures.length));
+      const sparse = new Int32Array(n * rc.sparseFeatures.reduce((s, f) => s + f.width, 0));
+      rankingInputs(m, rc, rows, { ...values, ...req.context }, dense, sparse);
+      heads = await state.loaded.rank(dense, sparse, n);
+    }
+    const t4 = now();
+    // 5 blend
+    const blend = blendFunction(o.blend);
+    const items: RecommendedItem[] = rows.map((row, j) => {
+      const s: CandidateScores = {
+        retrievalScore: retrievalScores[j],
+        pCtr: heads ? heads[j * 3] : 0,
+        pCvr: heads ? heads[j * 3 + 1] : 0,
+        revenue: heads ? Math.expm1(heads[j * 3 + 2]) : 0,
+      };
+      return { itemId: m.itemIds[row], score: heads ? blend(s) : s.retrievalScore, ...s };
+    });
+    items.sort((a, b) => b.score - a.score || b.retrievalScore - a.retrievalScore || (a.itemId < b.itemId ? -1 : 1));
+    const t5 = now();
+    const gpu: Record<string, number> = {};
+    if (user.ms !== undefined) gpu.userTower = user.ms;
+    if (found.ms !== undefined) gpu.retrieval = found.ms;
+    return {
+      items: items.slice(0, k),
+      timings: { features: t1 - t0, userTower: t2 - t1, retrieval: t3 - t2, ranking: t4 - t3, blend: t5 - t4, total: t5 - t0, ...(Object.keys(gpu).length > 0 ? { gpu } : {}) },
+      featureSource,
+      degraded: o.edge !== undefined && featureSource !== 'edge',
+      history,
+      model: { name: state.manifest.name, version: state.manifest.version },
+      variant,
+      backend: this.backendImpl.kind,
+    };
+  }
+
+  /**
+   * Records what the user did: appended to the on-device history at once (the next recommend()
+   * sees it) and queued for the edge (batched, retried, kept across reloads). Returns the event id.
+   * @example await engine.observe({ userId: 'u1', itemId: 'i9', type: 'click' });
+   */
+  async observe(e: ObserveEvent): Promise<string> {
+    const eventId = e.eventId ?? (globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+    const ts = e.ts ?? Date.now();
+    const h: HistoryEvent = { eventId, userId: e.userId, itemId: e.itemId, type: e.type, ts, ...(e.value !== undefined ? { value: e.value } : {}) };
+    await this.store.appendHistory(h);
+    const variant = this.variantOf(e.userId);
+    const state = variant === 'treatment' && this.states.treatment ? this.states.treatment : this.states.control;
+    const context = { ...e.context, model_version: state.manifest.version, ...(variant ? { variant } : {}) };
+    await this.uploader?.enqueue([{ event_id: eventId, user_id: e.userId, item_id: e.itemId, type: e.type, ts, context, ...(e.value !== undefined ? { value: e.value } : {}) }]);
+    return eventId;
+  }
+
+  /** Sends queued events now; resolves with the number the edge accepted. */
+  flush(): Promise<number> {
+    return this.uploader?.flush() ?? Promise.resolve(0);
+  }
+
+  /** Events waiting for the edge. */
+  pendingEvents(): Promise<number> {
+    return this.store.outboxSize();
+  }
+
+  /**
+   * Fetches the current manifest; a new version is downloaded, verified, loaded and swapped in
+   * (requests in flight finish on the old one). A refused bundle leaves the current one serving.
+   */
+  async checkForUpdate(): Promise<UpdateResult> {
+    const results = [await this.update('control')];
+    if (this.states.treatment) results.push(await this.update('treatment'));
+    return results[0];
+  }
+
+  private async update(which: 'control' | 'treatment'): Promise<UpdateResult> {
+    const current = this.states[which]!;
+    try {
+      const src = sourceOf(this.options, current.source);
+      const manifest = await fetchManifest(src);
+      if (manifest.version === current.manifest.version) return { updated: false, version: current.manifest.version };
+      const next = await loadFrom(this.backendImpl, this.store, this.options, src, manifest);
+      await markGood(this.store, src.model, manifest);
+      this.states[which] = next;
+      current.retired = true;
+      if (current.inflight === 0) current.loaded.dispose();
+      return { updated: true, version: manifest.version };
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.report(e);
+      return { updated: false, version: current.manifest.version, error: e.message };
+    }
+  }
+
+  private async fallBackToCpu(): Promise<void> {
+    if (this.backendImpl.kind === 'cpu') return;
+    const cpu = new CpuBackend(this.options.cpu);
+    const reload = async (s: ModelState): Promise<ModelState> => ({ ...s, loaded: await cpu.load(s.data, loadOptions(this.options)), inflight: 0, retired: false });
+    this.states = { control: await reload(this.states.control), treatment: this.states.treatment ? await reload(this.states.treatment) : null };
+    this.report(new GpuUnavailableError('The GPU device was lost: the engine continues on the CPU backend.'));
+    this.backendImpl = cpu;
+  }
+
+  /** Frees every GPU resource and stops timers; queued events stay stored for the next engine. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.uploader?.dispose();
+    this.states.control.loaded.dispose();
+    this.states.treatment?.loaded.dispose();
+    this.backendImpl.dispose();
+    this.store.close();
+  }
+}
+
+function sourceOf(o: EngineOptions, model: string): ModelSource {
+  return { model, edge: o.edge, token: o.token, fetch: o.fetch };
+}
+
+function loadOptions(o: EngineOptions) {
+  return { candidates: o.candidates ?? 1000, catalogue: o.catalogue ?? 'f32', maxExclusions: 65_536 } as const;
+}
+
+async function chooseBackend(o: EngineOptions): Promise<Backend> {
+  const want = o.backend ?? 'auto';
+  if (!['auto', 'webgpu', 'cpu'].includes(want)) throw new Error(`Unknown backend '${want}': expected one of auto, webgpu, cpu.`);
+  if (want === 'cpu' || o.gpu === null) return new CpuBackend(o.cpu);
+  try {
+    return await WebGpuBackend.create(o.gpu ? { gpu: o.gpu } : {});
+  } catch (err) {
+    if (want === 'webgpu') throw err;
+    return new CpuBackend(o.cpu);
+  }
+}
+
+async function loadFrom(backend: Backend, store: EngineStore, o: EngineOptions, src: ModelSource, manifest: BundleManifest): Promise<ModelState> {
+  const bundle = await loadBundle(src, manifest, store, o.onProgress);
+  const data = parseModel(bundle);
+  const loaded = await backend.load(data, loadOptions(o));
+  return { source: src.model, manifest, data, loaded, inflight: 0, retired: false };
+}
+
+/** Startup: the current version from the network, else (offline, or refused) the last good one from the store. */
+async function loadState(backend: Backend, store: EngineStore, o: EngineOptions, model: string, errors: Error[]): Promise<ModelState> {
+  const src = sourceOf(o, model);
+  let fresh: BundleManifest | null = null;
+  try {
+    fresh = await fetchManifest(src);
+  } catch (err) {
+    errors.push(err as Error);
+  }
+  if (fresh) {
+    try {
+      const state = await loadFrom(backend, store, o, src, fresh);
+      await markGood(store, src.model, fresh);
+      return state;
+    } catch (err) {
+      errors.push(err as Error);
+    }
+  }
+  const cached = await cachedManifest(store, src.model);
+  if (cached && cached.version !== fresh?.version) return loadFrom(backend, store, o, src, cached);
+  throw errors.at(-1) ?? new Error(`No bundle for ${model}.`);
+}
+
+/**
+ * Creates an engine: picks the backend, loads the model (network, else the offline cache) and
+ * starts the event uploader.
+ * @example
+ * const engine = await createEngine({ model: 'shop', edge: 'http://localhost:8787', token });
+ * const { items } = await engine.recommend({ userId: 'u1', k: 10 });
+ * await engine.observe({ userId: 'u1', itemId: items[0].itemId, type: 'click' });
+ */
+export function createEngine(options: EngineOptions): Promise<Engine> {
+  return Engine.open(options);
+}

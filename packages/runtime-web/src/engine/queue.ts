@@ -1,0 +1,130 @@
+// Events on their way to the edge. observe() puts each event in the store's outbox first (so a
+// reload or an offline period loses nothing), then the uploader sends the outbox in batches to
+// POST /v1/events. An event leaves the outbox only once the edge answered 2xx for its batch;
+// the edge is idempotent on event_id, so a batch re-sent after a lost answer counts once.
+// Failures back off exponentially (base · 2^n, capped, with jitter); a 4xx other than 408 / 429
+// means the batch itself is bad: its events are dropped after `maxAttempts` so one bad event
+// cannot block the queue forever.
+import type { EngineStore, OutgoingEvent } from './store.ts';
+
+export interface UploaderOptions {
+  edge: string;
+  token?: string;
+  fetch?: typeof fetch;
+  /** Events per request (the edge takes at most 1,000). Default 100. */
+  batchSize?: number;
+  /** Delay before a flush after an event, to batch bursts. Default 1,000 ms. */
+  flushDelayMs?: number;
+  /** First retry delay; doubles per failure up to maxBackoffMs. Defaults 1,000 and 60,000 ms. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Attempts before a batch the edge rejects as bad (4xx) is dropped. Default 5. */
+  maxAttempts?: number;
+  /** Called on every upload outcome (for tests and dashboards). */
+  onUpload?: (r: { sent: number; ok: boolean; status?: number; error?: string }) => void;
+}
+
+/** Sends the outbox to the edge; one flush at a time. */
+export class EventUploader {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private flushing: Promise<number> | null = null;
+  private failures = 0;
+  private disposed = false;
+  readonly opts: Required<Omit<UploaderOptions, 'token' | 'fetch' | 'onUpload'>> & Pick<UploaderOptions, 'token' | 'fetch' | 'onUpload'>;
+
+  constructor(private readonly store: EngineStore, options: UploaderOptions) {
+    this.opts = { batchSize: 100, flushDelayMs: 1000, backoffMs: 1000, maxBackoffMs: 60_000, maxAttempts: 5, ...options };
+  }
+
+  /** Queues events durably and schedules a flush. */
+  async enqueue(events: OutgoingEvent[]): Promise<void> {
+    await this.store.enqueue(events);
+    this.schedule(this.opts.flushDelayMs);
+  }
+
+  /** Schedules a flush in `ms` unless one is already due sooner. */
+  schedule(ms: number): void {
+    if (this.disposed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush().catch(() => {});
+    }, ms);
+  }
+
+  /** Events still waiting. */
+  pending(): Promise<number> {
+    return this.store.outboxSize();
+  }
+
+  /**
+   * Sends everything queued now, batch by batch; returns the events the edge accepted. On a
+   * failure it stops and schedules a retry with back-off.
+   */
+  flush(): Promise<number> {
+    if (this.flushing) return this.flushing;
+    this.flushing = this.flushOnce().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<number> {
+    const f = this.opts.fetch ?? fetch;
+    let sent = 0;
+    for (;;) {
+      if (this.disposed) return sent;
+      const batch = await this.store.peekOutbox(this.opts.batchSize);
+      if (batch.length === 0) {
+        this.failures = 0;
+        return sent;
+      }
+      const body = JSON.stringify({ events: batch.map(({ attempts: _a, ...e }) => e) });
+      let status: number | undefined;
+      try {
+        const res = await f(`${this.opts.edge.replace(/\/$/, '')}/v1/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) },
+          body,
+        });
+        status = res.status;
+        await res.arrayBuffer().catch(() => {});
+      } catch (err) {
+        this.fail(batch.length, undefined, (err as Error).message);
+        return sent;
+      }
+      if (status >= 200 && status < 300) {
+        await this.store.removeOutbox(batch.map((e) => e.event_id));
+        sent += batch.length;
+        this.failures = 0;
+        this.opts.onUpload?.({ sent: batch.length, ok: true, status });
+        continue;
+      }
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        // The edge says the batch is bad: count an attempt on each event, drop the hopeless ones.
+        const dead = batch.filter((e) => (e.attempts ?? 0) + 1 >= this.opts.maxAttempts).map((e) => e.event_id);
+        await this.store.putOutbox(batch.filter((e) => !dead.includes(e.event_id)).map((e) => ({ ...e, attempts: (e.attempts ?? 0) + 1 })));
+        await this.store.removeOutbox(dead);
+      }
+      this.fail(batch.length, status);
+      return sent;
+    }
+  }
+
+  private fail(n: number, status?: number, error?: string): void {
+    this.failures++;
+    this.opts.onUpload?.({ sent: n, ok: false, status, error });
+    const delay = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (this.failures - 1));
+    this.schedule(delay * (0.75 + Math.random() * 0.5));
+  }
+
+  /** Current back-off step (0 after a success). */
+  get failureCount(): number {
+    return this.failures;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

@@ -9,3 +9,4 @@ export { openEngineStore, MemoryStore, type EngineStore, type HistoryEvent, type
 export type { AdapterSummary, Backend, BackendKind, LoadedModel } from './backend.ts';
 export { WebGpuBackend } from '../backends/webgpu.ts';
 export { CpuBackend, userTowerReference } from '../backends/cpu.ts';
+export { createEngineWorker, type EngineWorker, type WorkerEngineOptions } from './worker.ts';

@@ -191,7 +191,9 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
           const p = specProblems(active.spec, r.entity, r.features, bySource[r.entity]);
           if (p.length > 0) problems.push({ row: i, problems: p });
         }
-        return { entity: r.entity, id: r.id, features: r.features, eventTs: r.event_ts === undefined ? now : toMillis(r.event_ts) };
+        const eventTs = r.event_ts === undefined ? now : toMillis(r.event_ts);
+        if (!Number.isFinite(eventTs)) throw new ApiError('invalid_request', `Row ${i}: event_ts '${String(r.event_ts)}' is not a time.`);
+        return { entity: r.entity, id: r.id, features: r.features, eventTs };
       });
       if (reserved.length > 0) throw new ApiError('invalid_request', `Row ${reserved[0].row} writes '${reserved[0].columns[0]}', a real-time feature computed from events.`, { rows: reserved.slice(0, 100) });
       if (problems.length > 0) {

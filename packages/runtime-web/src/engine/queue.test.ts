@@ -1,0 +1,43 @@
+// The event uploader alone: batching, back-off after failures, a bad batch dropped after
+// maxAttempts, nothing removed from the outbox before the edge accepted it.
+import { describe, expect, it } from 'vitest';
+import { EventUploader } from './queue.ts';
+import { MemoryStore, type OutgoingEvent } from './store.ts';
+
+const ev = (i: number): OutgoingEvent => ({ event_id: `e${i}`, user_id: 'u', item_id: `i${i}`, type: 'click', ts: 1000 + i });
+
+describe('EventUploader', () => {
+  it('sends in batches, keeps events on failure, backs off, and sends each once', async () => {
+    const store = new MemoryStore();
+    const bodies: string[][] = [];
+    let up = false;
+    const fetch = (async (_url: string, init: RequestInit) => {
+      if (!up) throw new TypeError('offline');
+      bodies.push((JSON.parse(String(init.body)).events as OutgoingEvent[]).map((e) => e.event_id));
+      return new Response('{}', { status: 202 });
+    }) as unknown as typeof globalThis.fetch;
+    const u = new EventUploader(store, { edge: 'http://edge', fetch, batchSize: 2, flushDelayMs: 1e9, backoffMs: 1e9 });
+    await u.enqueue([ev(1), ev(2), ev(3)]);
+    expect(await u.flush()).toBe(0);
+    expect(u.failureCount).toBe(1);
+    expect(await u.pending()).toBe(3);
+    up = true;
+    expect(await u.flush()).toBe(3);
+    expect(bodies).toEqual([['e1', 'e2'], ['e3']]);
+    expect(await u.pending()).toBe(0);
+    expect(u.failureCount).toBe(0);
+    u.dispose();
+  });
+
+  it('drops a batch the edge keeps rejecting as bad after maxAttempts', async () => {
+    const store = new MemoryStore();
+    const fetch = (async () => new Response('{"error":{}}', { status: 400 })) as unknown as typeof globalThis.fetch;
+    const u = new EventUploader(store, { edge: 'http://edge', fetch, maxAttempts: 2, flushDelayMs: 1e9, backoffMs: 1e9 });
+    await u.enqueue([ev(1)]);
+    await u.flush();
+    expect(await u.pending()).toBe(1);
+    await u.flush();
+    expect(await u.pending()).toBe(0);
+    u.dispose();
+  });
+});

@@ -25,6 +25,18 @@ describe('Gpu', () => {
     buf.destroy();
   });
 
+  it('reads back through one reusable staging buffer, serialized and packed', async () => {
+    const a = gpu.upload('a', Float32Array.from([1, 2, 3]));
+    const b = gpu.upload('b', Float32Array.from([4, 5]));
+    const rb = gpu.readback('test', 64);
+    const [ra, rbb, both] = await Promise.all([rb.read(a, 12), rb.read(b, 8), rb.readMany([{ buffer: a, bytes: 8, offset: 4 }, { buffer: b, bytes: 4 }])]);
+    expect([...new Float32Array(ra)]).toEqual([1, 2, 3]);
+    expect([...new Float32Array(rbb)]).toEqual([4, 5]);
+    expect([...new Float32Array(both)]).toEqual([2, 3, 4]);
+    await expect(rb.read(a, 128)).rejects.toThrow(/over its 64-byte staging buffer/);
+    rb.destroy(); a.destroy(); b.destroy();
+  });
+
   it('names the kernel and binding when a binding is missing', async () => {
     const x = gpu.buffer('x', 16);
     await expect(gpu.bind(linearForward, { x })).rejects.toThrow(/linear\.forward: binding 'w' was not given/);

@@ -155,7 +155,7 @@ export class Gpu {
 
   /** Writes `data` into `buffer` at `offset` bytes (pads to a multiple of 4 bytes). */
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     if (bytes.byteLength % 4 === 0) this.device.queue.writeBuffer(buffer, offset, bytes);
     else {
       const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
@@ -177,6 +177,14 @@ export class Gpu {
     staging.destroy();
     this.throwUncaptured();
     return out;
+  }
+
+  /**
+   * A readback channel with one staging buffer of `maxBytes`, made once: for request paths,
+   * where `read()` would allocate a staging buffer per call.
+   */
+  readback(label: string, maxBytes: number): Readback {
+    return new Readback(this, label, maxBytes);
   }
 
   async readF32(buffer: GPUBuffer, count: number, offset = 0): Promise<Float32Array> {
@@ -308,6 +316,56 @@ export class Gpu {
       this.uncaptured = null;
       throw new KernelError(`GPU error during submitted work: ${error.message.trim()}`);
     }
+  }
+}
+
+/**
+ * Reads GPU buffers back through one reusable staging buffer. Reads are serialized (a staging
+ * buffer can be mapped once at a time); each returns a copy the caller owns.
+ * @example const rb = gpu.readback('scores', 4000); const scores = new Float32Array(await rb.read(buf, 4000));
+ */
+export class Readback {
+  private readonly staging: GPUBuffer;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly gpu: Gpu, label: string, readonly maxBytes: number) {
+    const size = Math.max(4, Math.ceil(maxBytes / 4) * 4);
+    this.staging = gpu.device.createBuffer({ label: `${label}:readback`, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  /** Copies `bytes` of each source (in order, packed) and returns them as one ArrayBuffer. */
+  read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    return this.readMany([{ buffer, bytes, offset }]);
+  }
+
+  /** Copies several regions into the staging buffer in one submit and returns them packed. */
+  readMany(regions: { buffer: GPUBuffer; bytes: number; offset?: number }[]): Promise<ArrayBuffer> {
+    const total = regions.reduce((n, r) => n + Math.ceil(r.bytes / 4) * 4, 0);
+    if (total > this.staging.size) {
+      return Promise.reject(new KernelError(`readback '${this.staging.label}': ${total} bytes requested, over its ${this.staging.size}-byte staging buffer.`));
+    }
+    const run = async () => {
+      const encoder = this.gpu.device.createCommandEncoder();
+      let at = 0;
+      for (const r of regions) {
+        const size = Math.ceil(r.bytes / 4) * 4;
+        encoder.copyBufferToBuffer(r.buffer, r.offset ?? 0, this.staging, at, size);
+        at += size;
+      }
+      this.gpu.device.queue.submit([encoder.finish()]);
+      await this.staging.mapAsync(GPUMapMode.READ, 0, total);
+      const out = this.staging.getMappedRange(0, total).slice(0);
+      this.staging.unmap();
+      this.gpu.throwUncaptured();
+      return out;
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  destroy(): void {
+    this.staging.destroy();
   }
 }
 

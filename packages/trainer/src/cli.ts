@@ -8,6 +8,7 @@ const COMMANDS: Record<string, Command> = {
   start: { summary: 'bring Vireo up on this machine (for now: the kernel self-check)', load: () => import('./commands/doctor.ts') },
   bench: { summary: 'benchmarks: `vireo bench kernels` times every kernel beside its CPU reference', load: () => import('./commands/bench.ts') },
   ingest: { summary: 'raw logs (MovieLens, Criteo, CSV/JSONL/Parquet + spec) or a synthetic world → a dataset folder', load: () => import('./commands/ingest.ts') },
+  predict: { summary: 'score raw rows with a bundle\'s ranker (WGSL forward): `vireo predict --bundle DIR --input FILE [--json]`', load: () => import('./commands/predict.ts') },
   publish: { summary: 'upload a bundle folder to an edge\'s model registry (--bundle DIR --edge URL --token T [--promote])', load: () => import('./commands/publish.ts') },
   doctor: { summary: 'show the WebGPU adapter and check every kernel against its CPU reference', load: () => import('./commands/doctor.ts') },
 };

@@ -1,7 +1,7 @@
 // The ranking view of a dataset as model inputs: one row per impression with its dense values,
 // its sparse slots and its three labels, joined from the impressions, users and items tables.
 // Legend: R impressions, Nd dense features, S sparse slots per row (Σ L_f), F sparse features.
-import { cardinality, featureView, type Feature, type FeatureSpec, type Vocabularies } from '@vireo/core';
+import { cardinality, featureView, FIRST_INDEX, type Feature, type FeatureSpec, type Vocabularies } from '@vireo/core';
 import { RANKING_TASKS, type RankingTask, type SparseFeatureShape } from '@vireo/runtime-web';
 import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type Dataset } from '../ingest/index.ts';
 import { UsageError } from '../cli/args.ts';
@@ -15,26 +15,64 @@ export interface RankingFeatures {
   sparse: SparseFeatureShape[];
 }
 
-/** True for features that embed (categorical, multi-hot, bucketized numeric). */
+/** True for features that embed (categorical, multi-hot, bucketized numeric, the user's history). */
 function isSparse(f: Feature): boolean {
   if (f.kind === 'numeric') return f.transforms.at(-1)?.op === 'bucketize';
-  return f.kind === 'categorical' || f.kind === 'multi_hot';
+  return true;
+}
+
+/** A user's history of items (a sequence over the item:id vocabulary), built from the interactions. */
+export function isHistory(f: Feature): boolean {
+  return f.kind === 'sequence' && featureView(f.name) === 'user' && (f.vocabulary ?? f.name) === 'item:id';
 }
 
 /**
- * The ranker's features from a spec: numeric features are dense, categorical / multi-hot /
- * bucketized ones sparse; sequences (the user's history) are left to the retrieval tower.
+ * The ranker's features from a spec: numeric features are dense; categorical, multi-hot and
+ * bucketized ones sparse, and so is the user's history of items (mean-pooled like a multi-hot:
+ * what the user clicked lately, which carries the drift a static user embedding misses). Other
+ * sequences are left out.
  * @example rankingFeatures(spec, vocabularies).sparse[0] // { name: 'user:id', rows: 2002, width: 1 }
  */
 export function rankingFeatures(spec: FeatureSpec, vocabularies: Vocabularies): RankingFeatures {
   const dense: string[] = [];
   const sparse: SparseFeatureShape[] = [];
   for (const f of spec.features) {
-    if (f.kind === 'sequence') continue;
-    if (isSparse(f)) sparse.push({ name: f.name, rows: cardinality(f, vocabularies), width: f.kind === 'multi_hot' ? f.maxLength : 1 });
+    if (f.kind === 'sequence' && !isHistory(f)) continue;
+    if (isSparse(f)) sparse.push({ name: f.name, rows: cardinality(f, vocabularies), width: f.kind === 'multi_hot' || f.kind === 'sequence' ? f.maxLength : 1 });
     else dense.push(f.name);
   }
   return { dense, sparse };
+}
+
+/**
+ * The history of every impression, (R, L) item indices: the user's last L positives strictly
+ * before the impression's time, oldest first, right-padded with PAD — as encodeSequence lays out
+ * the raw list at serving time.
+ */
+function historyColumn(ds: Dataset, L: number): Int32Array {
+  const im = ds.impressions!;
+  const it = ds.interactions;
+  if (!it || !im.user) throw new UsageError(`${ds.dir}: the user history feature needs the interactions table and impression users; ingest the dataset again.`);
+  const out = new Int32Array(im.rows * L);
+  const positives: number[] = [];
+  for (let r = 0; r < im.rows; r++) {
+    const u = im.user[r];
+    const start = it.userOffsets[u];
+    const end = it.userOffsets[u + 1];
+    // events of u with ts < t: binary search in the user's time-sorted segment
+    let lo = start;
+    let hi = end;
+    const t = im.ts[r];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (it.ts[mid] < t) lo = mid + 1;
+      else hi = mid;
+    }
+    positives.length = 0;
+    for (let e = lo - 1; e >= start && positives.length < L; e--) if (it.positive[e]) positives.push(it.item[e]);
+    for (let k = 0; k < positives.length; k++) out[r * L + k] = positives[positives.length - 1 - k] + FIRST_INDEX;
+  }
+  return out;
 }
 
 /** The impressions as model inputs. */
@@ -68,9 +106,18 @@ export function rankingData(ds: Dataset): RankingData {
 
   // Each feature's column and the row it reads per impression.
   const source = (name: string): { data: ArrayLike<number>; width: number; row: (r: number) => number } => {
+    const feature = byName.get(name)!;
+    if (isHistory(feature)) {
+      const L = (feature as { maxLength: number }).maxLength;
+      return { data: historyColumn(ds, L), width: L, row: (r) => r };
+    }
     const view = featureView(name);
     const table = view === 'user' ? ds.users : view === 'item' ? ds.items : im;
     const join = view === 'user' ? im.user : view === 'item' ? im.item : null;
+    if (name === `${view}:id` && join && !table?.columns.has(name)) {
+      // Entity ids are the row order (index = row + FIRST_INDEX) when no column holds them.
+      return { data: Int32Array.from({ length: table?.rows ?? 0 }, (_, i) => i + FIRST_INDEX), width: 1, row: (r) => join[r] };
+    }
     const col = table?.columns.get(name);
     if (!col || (view !== 'context' && !join)) throw new UsageError(`${ds.dir}: feature ${name} has no column in the ${view === 'context' ? 'impressions' : `${view}s`} table; ingest the dataset again.`);
     return { data: col.data as ArrayLike<number>, width: col.shape[1] ?? 1, row: join ? (r) => join[r] : (r) => r };

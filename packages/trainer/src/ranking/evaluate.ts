@@ -21,12 +21,19 @@ export interface TaskMetrics {
   positives: number;
 }
 
+/** The logistic baseline's hyper-parameters, chosen on the validation rows. */
+export interface LogisticChoice {
+  l2: number;
+  lr: number;
+  epochs: number;
+}
+
 export interface RankingReport {
   split: { train: number; valid: number; test: number; validFrom: string };
   model: { ctr: TaskMetrics; ctcvr?: TaskMetrics; cvr?: TaskMetrics; revenue?: { rmseLog1p: number; rows: number } };
   baselines: {
     constant: { ctr: TaskMetrics; ctcvr?: TaskMetrics };
-    logistic: { ctr: TaskMetrics & { l2: number; epochs: number }; ctcvr?: TaskMetrics & { l2: number; epochs: number } };
+    logistic: { ctr: TaskMetrics & LogisticChoice; ctcvr?: TaskMetrics & LogisticChoice };
     oracle?: { ctr: TaskMetrics };
   };
 }
@@ -60,16 +67,15 @@ export async function evaluateRanking(gpu: Gpu, config: RankingConfig, params: F
   const click = col(data.labels, 0, test);
   const conversion = col(data.labels, 1, test);
   const pCtr = col(scores, 0);
+  const lrCtr = fitLogistic(config, data, train, valid, 0, seed);
   const report: RankingReport = {
     split: { train: train.length, valid: valid.length, test: n, validFrom: splits.validFrom },
     model: { ctr: metrics(click, pCtr) },
     baselines: {
       constant: { ctr: metrics(click, new Float64Array(n).fill(rate(data, train, 0))) },
-      logistic: { ctr: { ...metrics(click, new Float64Array(0)), l2: 0, epochs: 0 } },
+      logistic: { ctr: { ...metrics(click, logisticPredict(config, data, lrCtr.weights, test)), l2: lrCtr.l2, lr: lrCtr.lr, epochs: lrCtr.epochs } },
     },
   };
-  const lrCtr = fitLogistic(config, data, train, valid, 0, seed);
-  report.baselines.logistic.ctr = { ...metrics(click, logisticPredict(config, data, lrCtr.weights, test)), l2: lrCtr.l2, epochs: lrCtr.epochs };
 
   if (config.heads.includes('cvr')) {
     const pCvr = col(scores, 1);
@@ -81,7 +87,7 @@ export async function evaluateRanking(gpu: Gpu, config: RankingConfig, params: F
     );
     report.baselines.constant.ctcvr = metrics(conversion, new Float64Array(n).fill(rate(data, train, 1)));
     const lrConv = fitLogistic(config, data, train, valid, 1, seed);
-    report.baselines.logistic.ctcvr = { ...metrics(conversion, logisticPredict(config, data, lrConv.weights, test)), l2: lrConv.l2, epochs: lrConv.epochs };
+    report.baselines.logistic.ctcvr = { ...metrics(conversion, logisticPredict(config, data, lrConv.weights, test)), l2: lrConv.l2, lr: lrConv.lr, epochs: lrConv.epochs };
   }
   if (config.heads.includes('revenue')) {
     let se = 0;

@@ -57,6 +57,14 @@ export class DivergedError extends UsageError {
   }
 }
 
+/** Thrown by the `stopAfterSteps` test seam: a run cut short right after a checkpoint, as a crash would. */
+export class InterruptedError extends Error {
+  constructor(readonly steps: number) {
+    super(`training interrupted after ${steps} steps (stopAfterSteps)`);
+    this.name = 'InterruptedError';
+  }
+}
+
 /**
  * Seeded initial weights: weights N(0, √(2/(K+N))) as DLRM, biases 0 except the output layers',
  * set to the training set's prior (logit of the click rate, of the conversion rate among clicks,
@@ -162,7 +170,7 @@ export async function fitRanking(
   data: RankingData,
   splits: RankingSplits,
   opts: FitOptions,
-  io: { checkpointDir: string; resume: boolean; quiet: boolean; datasetId: string; log: (line: string) => void },
+  io: { checkpointDir: string; resume: boolean; quiet: boolean; datasetId: string; log: (line: string) => void; stopAfterSteps?: number },
 ): Promise<FitResult> {
   const nTrain = splits.train.length;
   const B = Math.min(opts.batch, nTrain);
@@ -271,6 +279,7 @@ export async function fitRanking(
         const paused = performance.now();
         await checkpoint({ ...meta.partial, seconds: meta.partial.seconds + (paused - epochStart) / 1000 });
         epochStart += performance.now() - paused; // checkpoint time is not training time
+        if (io.stopAfterSteps !== undefined && doneSteps >= io.stopAfterSteps) throw new InterruptedError(doneSteps);
       }
     }
     await gpu.idle();

@@ -1,7 +1,7 @@
 // The logistic-regression baseline, on the ranker's own transformed features: the dense values
 // as they are, and every sparse feature one-hot over its table rows (a multi-hot feature's
 // non-PAD slots weigh 1/count each, the mean the ranker pools). Trained on the CPU by seeded
-// Adagrad SGD with L2; the L2 strength and the number of epochs are chosen on the validation
+// Adagrad SGD with L2; the learning rate, the L2 strength and the number of epochs are chosen on the validation
 // rows (never the test rows).
 import { auc, createRng, logLoss } from '@vireo/core';
 import { tableBases, type RankingConfig } from '@vireo/runtime-web';
@@ -11,6 +11,8 @@ export interface LogisticModel {
   /** (Nd + Σ R_f + 1): dense weights, then every table row's weight, then the bias. */
   weights: Float64Array;
   l2: number;
+  /** Adagrad learning rate. */
+  lr: number;
   epochs: number;
   validAuc: number;
 }
@@ -58,8 +60,8 @@ export function logisticPredict(c: RankingConfig, data: RankingData, w: Float64A
 }
 
 /**
- * Fits logistic regression of label column `task` (0 click, 1 conversion) on `train`, choosing L2
- * from `l2Grid` and the epoch count by validation AUC.
+ * Fits logistic regression of label column `task` (0 click, 1 conversion) on `train`, choosing the
+ * learning rate, the L2 strength and the epoch count by validation AUC.
  * @example const lr = fitLogistic(config, data, splits.train, splits.valid, 0, 7);
  */
 export function fitLogistic(
@@ -69,7 +71,7 @@ export function fitLogistic(
   valid: ArrayLike<number>,
   task: number,
   seed: number,
-  opts: { l2Grid?: number[]; maxEpochs?: number; lr?: number } = {},
+  opts: { l2Grid?: number[]; lrGrid?: number[]; maxEpochs?: number } = {},
 ): LogisticModel {
   const { bases, totalRows } = tableBases(c);
   const P = c.denseFeatures.length + totalRows + 1;
@@ -78,10 +80,10 @@ export function fitLogistic(
   const val = new Float64Array(width);
   const label = (r: number) => (data.labels[r * 3 + task] > 0.5 ? 1 : 0);
   const yValid = Float64Array.from({ length: valid.length }, (_, i) => label(valid[i]));
-  const lr = opts.lr ?? 0.1;
-  const maxEpochs = opts.maxEpochs ?? 30;
+  const maxEpochs = opts.maxEpochs ?? 15;
   let best: LogisticModel | null = null;
-  for (const l2 of opts.l2Grid ?? [1e-6, 1e-5, 1e-4, 1e-3]) {
+  const grid = (opts.lrGrid ?? [0.03, 0.1]).flatMap((lr) => (opts.l2Grid ?? [1e-5, 1e-4, 1e-3, 1e-2]).map((l2) => [lr, l2]));
+  for (const [lr, l2] of grid) {
     const w = new Float64Array(P);
     const g2 = new Float64Array(P).fill(1e-8);
     let rate = 0;
@@ -90,7 +92,7 @@ export function fitLogistic(
     w[P - 1] = Math.log(rate / (1 - rate));
     let stale = 0;
     let bestHere = -Infinity;
-    for (let epoch = 1; epoch <= maxEpochs && stale < 3; epoch++) {
+    for (let epoch = 1; epoch <= maxEpochs && stale < 2; epoch++) {
       const order = createRng(seed).fork(`logistic-${epoch}`).shuffle(Uint32Array.from(train));
       for (let i = 0; i < order.length; i++) {
         const r = order[i];
@@ -111,7 +113,7 @@ export function fitLogistic(
       if (validAuc > bestHere || Number.isNaN(validAuc)) {
         bestHere = validAuc;
         stale = 0;
-        if (!best || validAuc > best.validAuc || Number.isNaN(best.validAuc)) best = { weights: w.slice(), l2, epochs: epoch, validAuc };
+        if (!best || validAuc > best.validAuc || Number.isNaN(best.validAuc)) best = { weights: w.slice(), l2, lr, epochs: epoch, validAuc };
       } else stale++;
     }
   }

@@ -1,0 +1,238 @@
+// `vireo predict --bundle BUNDLE --input FILE [--json]`: scores raw rows with a bundle's ranker.
+// Rows are in a layout `vireo ingest` accepts — Criteo TSV (label optional) for a Criteo-trained
+// bundle, otherwise CSV with a header or JSON Lines keyed by the spec's source columns — and go
+// through the bundle's feature spec (the same transforms as ingest, the edge and the browser)
+// and the WGSL forward. One line per good row; malformed rows are reported with their line
+// number (on stderr, and as {"line", "error"} objects with --json) and make the exit code 1.
+import { extname } from 'node:path';
+import { auc, buildLookups, featureSource, featureView, transformValue, type Feature, type FeatureSpec, type Lookups, type RawValue } from '@vireo/core';
+import { RankingModel, sparseWidth, type RankingConfig } from '@vireo/runtime-web';
+import { parseFlags, UsageError } from '../cli/args.ts';
+import { CRITEO_COLUMNS, CRITEO_DENSE } from '../ingest/criteo.ts';
+import { fileSize, forEachLine, forEachRecord } from '../ingest/read.ts';
+import { openGpu } from '../node/gpu.ts';
+import { loadRankingBundle } from '../ranking/bundle.ts';
+
+const FLAGS = {
+  bundle: { type: 'string' },
+  input: { type: 'string' },
+  format: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const HELP = `usage: vireo predict --bundle BUNDLE --input FILE [--format criteo|csv|jsonl] [--json]
+
+Scores raw rows with the bundle's ranker (WGSL forward). Rows use the layout vireo ingest reads:
+Criteo TSV (label, I1–I13, C1–C26; the label may be left out) for a Criteo-trained bundle, or CSV
+with a header / JSON Lines keyed by the feature spec's source columns. Labels are optional.
+Prints one line per row: line, pCtr, pCvr, revenue (a conversion's revenue; "-" without that head).
+Malformed rows are reported with their line numbers and make the exit code 1.
+
+flags:
+  --format F   criteo, csv or jsonl (default: criteo for a Criteo bundle, else from the extension)
+  --json       one JSON object per row: {"line", "pCtr", "pCvr", "revenue"} or {"line", "error"}
+`;
+
+type Format = 'criteo' | 'csv' | 'jsonl';
+type RawRow = Record<string, RawValue>;
+
+/** A scored or rejected input row. */
+export interface PredictedRow {
+  line: number;
+  pCtr?: number;
+  pCvr?: number | null;
+  revenue?: number | null;
+  error?: string;
+}
+
+function pickFormat(flag: string | undefined, path: string, source: unknown): Format {
+  if (flag !== undefined) {
+    if (flag === 'criteo' || flag === 'csv' || flag === 'jsonl') return flag;
+    throw new UsageError(`--format must be criteo, csv or jsonl, got '${flag}'.`);
+  }
+  if (source === 'criteo') return 'criteo';
+  const ext = extname(path).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.jsonl' || ext === '.json' || ext === '.ndjson') return 'jsonl';
+  if (ext === '.tsv' || ext === '.txt') return 'criteo';
+  throw new UsageError(`cannot tell the layout of ${path} from its extension: pass --format criteo, csv or jsonl.`);
+}
+
+/** Reads every row as raw values keyed by column, or a reason it is malformed. */
+async function readRows(path: string, format: Format, onRow: (row: RawRow | string, line: number) => void): Promise<void> {
+  if (format === 'criteo') {
+    await forEachRecord(path, 'tsv', (fields, line) => {
+      if (!fields || (fields.length === 1 && fields[0] === '')) return;
+      // With the label: 40 columns; without: 39 (I1–I13, C1–C26).
+      const columns = fields.length === CRITEO_COLUMNS.length ? CRITEO_COLUMNS : fields.length === CRITEO_COLUMNS.length - 1 ? CRITEO_COLUMNS.slice(1) : null;
+      if (!columns) return onRow(`expected ${CRITEO_COLUMNS.length} tab-separated fields (or ${CRITEO_COLUMNS.length - 1} without the label), found ${fields.length}`, line);
+      const row: RawRow = {};
+      columns.forEach((c, j) => (row[c] = fields[j]));
+      for (const c of CRITEO_DENSE) {
+        const v = row[c] as string;
+        if (v !== '' && !/^-?\d+$/.test(v)) return onRow(`${c.toUpperCase()} must be an integer or empty, got ${JSON.stringify(v)}`, line);
+      }
+      onRow(row, line);
+    });
+    return;
+  }
+  if (format === 'csv') {
+    let header: string[] | null = null;
+    await forEachRecord(path, 'csv', (fields, line) => {
+      if (header === null) {
+        if (!fields) throw new UsageError(`${path}: the header line has an unterminated quote.`);
+        header = fields.map((f) => f.trim().replace(/^\uFEFF/, ''));
+        return;
+      }
+      if (fields === null) return onRow('unterminated quoted field', line);
+      if (fields.length === 1 && fields[0] === '') return;
+      if (fields.length !== header.length) return onRow(`expected ${header.length} fields, found ${fields.length}`, line);
+      const row: RawRow = {};
+      header.forEach((c, j) => (row[c] = fields[j]));
+      onRow(row, line);
+    });
+    if (header === null) throw new UsageError(`${path} is empty: expected a header line.`);
+    return;
+  }
+  await forEachLine(path, (text, line) => {
+    if (text.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return onRow(`not valid JSON (${(err as Error).message})`, line);
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return onRow('expected a JSON object', line);
+    onRow(value as RawRow, line);
+  });
+}
+
+/** The raw value a feature reads from a row: entity ids come from the spec's key columns. */
+function rawValue(spec: FeatureSpec, f: Feature, row: RawRow): RawValue {
+  const view = featureView(f.name);
+  if (f.source === undefined && f.name.endsWith(':id') && (view === 'user' || view === 'item')) {
+    const key = spec.entities[view]?.key;
+    if (key && key in row) return row[key];
+  }
+  return row[featureSource(f)];
+}
+
+/** A numeric raw value that is present but not a number: the row is malformed, not filled. */
+function badNumber(raw: RawValue): boolean {
+  if (raw === null || raw === undefined || raw === '' || typeof raw === 'number' || typeof raw === 'boolean') return false;
+  if (Array.isArray(raw)) return raw.length > 1 || badNumber(raw[0]);
+  return !Number.isFinite(Number(String(raw).trim()));
+}
+
+/**
+ * Transforms raw rows into the ranker's inputs; rows it cannot use come back as errors.
+ * @example const { dense, sparse, kept, errors } = encodeRows(spec, lookups, config, rows);
+ */
+export function encodeRows(spec: FeatureSpec, lookups: Lookups, c: RankingConfig, rows: { row: RawRow; line: number }[]): { dense: Float32Array; sparse: Int32Array; kept: number[]; errors: PredictedRow[]; labels: (number | null)[] } {
+  const features = new Map(spec.features.map((f) => [f.name, f]));
+  const Nd = c.denseFeatures.length;
+  const S = sparseWidth(c);
+  const dense = new Float32Array(rows.length * Nd);
+  const sparse = new Int32Array(rows.length * S);
+  const kept: number[] = [];
+  const errors: PredictedRow[] = [];
+  const labels: (number | null)[] = [];
+  const clickLabel = spec.labels.find((l) => l.name === 'click' || l.name === 'like');
+  const denseRow = new Float32Array(Nd);
+  const sparseRow = new Int32Array(S);
+  rows.forEach(({ row, line }) => {
+    try {
+      c.denseFeatures.forEach((name, j) => {
+        const f = features.get(name)!;
+        const raw = rawValue(spec, f, row);
+        if (badNumber(raw)) throw new Error(`${name} (column ${featureSource(f)}) is not a number: ${JSON.stringify(raw)}`);
+        denseRow[j] = transformValue(f, raw, lookups) as number;
+      });
+      let slot = 0;
+      for (const s of c.sparseFeatures) {
+        const f = features.get(s.name)!;
+        const raw = rawValue(spec, f, row);
+        if (f.kind === 'numeric' && badNumber(raw)) throw new Error(`${s.name} (column ${featureSource(f)}) is not a number: ${JSON.stringify(raw)}`);
+        const v = transformValue(f, raw, lookups);
+        if (typeof v === 'number') sparseRow[slot] = v;
+        else sparseRow.set(v.subarray(0, s.width), slot);
+        slot += s.width;
+      }
+      let label: number | null = null;
+      if (clickLabel) {
+        const raw = row[clickLabel.source ?? clickLabel.name];
+        if (raw !== undefined && raw !== null && raw !== '') {
+          const t = String(raw).trim().toLowerCase();
+          label = t === '1' || t === 'true' ? 1 : t === '0' || t === 'false' ? 0 : NaN;
+          if (Number.isNaN(label)) throw new Error(`label ${clickLabel.name} must be 0 or 1, got ${JSON.stringify(raw)}`);
+        }
+      }
+      dense.set(denseRow, kept.length * Nd);
+      sparse.set(sparseRow, kept.length * S);
+      kept.push(line);
+      labels.push(label);
+    } catch (err) {
+      errors.push({ line, error: (err as Error).message });
+    }
+  });
+  return { dense: dense.subarray(0, kept.length * Nd), sparse: sparse.subarray(0, kept.length * S), kept, errors, labels };
+}
+
+/** `vireo predict`: returns the exit code (0 all rows scored, 1 some rows malformed). */
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, FLAGS, 'vireo predict');
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (!values.bundle) throw new UsageError('--bundle BUNDLE is required (a folder with manifest.json and ranking.safetensors).');
+  if (!values.input) throw new UsageError('--input FILE is required (raw rows to score).');
+  await fileSize(values.input);
+  const { manifest, config, params, tables } = await loadRankingBundle(values.bundle);
+  const source = (manifest.trainingData.ranking as { source?: unknown } | undefined)?.source;
+  const format = pickFormat(values.format, values.input, source);
+  const spec = manifest.featureSpec;
+  const lookups = buildLookups(spec, manifest.vocabularies);
+
+  const good: { row: RawRow; line: number }[] = [];
+  const bad: PredictedRow[] = [];
+  await readRows(values.input, format, (row, line) => (typeof row === 'string' ? bad.push({ line, error: row }) : good.push({ row, line })));
+  const encoded = encodeRows(spec, lookups, config, good);
+  bad.push(...encoded.errors);
+  const n = encoded.kept.length;
+
+  const scored: PredictedRow[] = [];
+  if (n > 0) {
+    const gpu = await openGpu();
+    try {
+      const model = await RankingModel.create(gpu, config, { maxBatch: Math.min(1000, n) });
+      model.writeWeights(params, tables);
+      const out = await model.score(config.denseFeatures.length ? encoded.dense : null, encoded.sparse, n);
+      model.destroy();
+      const has = (t: string) => config.heads.includes(t as never);
+      encoded.kept.forEach((line, i) => {
+        scored.push({ line, pCtr: out[i * 3], pCvr: has('cvr') ? out[i * 3 + 1] : null, revenue: has('revenue') ? Math.max(0, Math.expm1(out[i * 3 + 2])) : null });
+      });
+    } finally {
+      gpu.destroy();
+    }
+  }
+
+  const all = [...scored, ...bad].sort((a, b) => a.line - b.line);
+  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toPrecision(6));
+  const lines: string[] = [];
+  if (!values.json) lines.push('line\tpCtr\tpCvr\trevenue');
+  for (const r of all) {
+    if (values.json) lines.push(JSON.stringify(r));
+    else if (r.error === undefined) lines.push(`${r.line}\t${fmt(r.pCtr)}\t${fmt(r.pCvr)}\t${fmt(r.revenue)}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  for (const r of bad.sort((a, b) => a.line - b.line)) process.stderr.write(`vireo predict: ${values.input} line ${r.line}: ${r.error}\n`);
+  const labelled = encoded.labels.map((l, i) => [l, scored[i]?.pCtr] as const).filter(([l]) => l !== null);
+  if (labelled.length > 0 && labelled.length === n) {
+    const a = auc(labelled.map(([l]) => l!), labelled.map(([, p]) => p!));
+    process.stderr.write(`scored ${n} rows (${bad.length} malformed); CTR AUC over the ${n} labelled rows: ${Number.isNaN(a) ? 'n/a (one class)' : a.toFixed(4)}\n`);
+  } else process.stderr.write(`scored ${n} rows (${bad.length} malformed)\n`);
+  return bad.length > 0 ? 1 : 0;
+}

@@ -1,0 +1,237 @@
+// `vireo train ranking` and `vireo eval ranking`: the DLRM ranker (CTR, CVR the ESMM way, revenue)
+// trained on WebGPU through Dawn, written into a model bundle with its ONNX twin, and evaluated
+// beside its baselines. The train / eval commands dispatch here.
+import { join, resolve } from 'node:path';
+import { type RankingConfig, type RankingTask } from '@vireo/runtime-web';
+import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
+import { loadDataset } from '../ingest/index.ts';
+import { openGpu } from '../node/gpu.ts';
+import { loadRankingBundle, writeRankingBundle } from './bundle.ts';
+import { rankingData, rankingFeatures, rankingSplits, type RankingData } from './data.ts';
+import { evaluateRanking, formatReport, type RankingReport } from './evaluate.ts';
+import { fitRanking, type FitOptions } from './fit.ts';
+import { rankingOnnx } from './onnx.ts';
+
+export { rankingData, rankingSplits } from './data.ts';
+export { evaluateRanking } from './evaluate.ts';
+export { fitRanking } from './fit.ts';
+export { rankingOnnx } from './onnx.ts';
+export { loadRankingBundle } from './bundle.ts';
+
+const denseWidthOf = (c: RankingConfig) => Math.max(1, c.denseFeatures.length);
+
+const TRAIN_FLAGS = {
+  data: { type: 'string' },
+  out: { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  'emb-lr': { type: 'string' },
+  'weight-decay': { type: 'string' },
+  'revenue-weight': { type: 'string' },
+  dim: { type: 'string' },
+  bottom: { type: 'string' },
+  top: { type: 'string' },
+  tower: { type: 'string' },
+  interaction: { type: 'string' },
+  seed: { type: 'string' },
+  patience: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  holdout: { type: 'string' },
+  resume: { type: 'boolean' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const TRAIN_HELP = `usage: vireo train ranking --data DATASET --out BUNDLE [flags]
+
+Trains the DLRM ranker (bottom MLP, one embedding table per categorical feature, pairwise-dot
+interaction, shared top MLP, one tower per task: CTR, CVR (ESMM), revenue) on the dataset's
+ranking view, early-stopping on its validation rows, and writes ranking.safetensors and
+ranking.onnx into BUNDLE (beside a retrieval model already there, or as a new bundle).
+
+flags:
+  --epochs N            passes over the training rows (default 10)
+  --batch N             samples per step (default 256)
+  --lr X                AdamW learning rate of the dense layers (default 0.001)
+  --emb-lr X            row-wise Adagrad learning rate of the tables (default 0.02)
+  --weight-decay X      AdamW weight decay on weights (default 0)
+  --revenue-weight X    loss weight of the revenue regression (default 0.1)
+  --dim D               embedding width (default 64; 16 on a CPU adapter)
+  --bottom A,B          bottom MLP hidden widths; D is appended (default 512,256; 64 on a CPU adapter)
+  --top A,B             shared top MLP widths (default 512,256; 64 on a CPU adapter)
+  --tower A             per-task tower widths (default 64; 16 on a CPU adapter; "" for none)
+  --interaction dot|cat (default dot)
+  --seed N              initialization and shuffles (default 1): one seed, one set of weights
+  --patience N          epochs without a better validation AUC before stopping (default 3)
+  --checkpoint-every N  also checkpoint every N steps (default 0: every epoch)
+  --holdout F           without validation rows, the last F of train (by time) stops early (default 0.1)
+  --resume              continue from BUNDLE/checkpoint (the same flags; --epochs may grow)
+  --json                print the training and evaluation summary as JSON on stdout
+  --quiet               no progress bar
+`;
+
+function widths(value: string | undefined, name: string, fallback: number[]): number[] {
+  if (value === undefined) return fallback;
+  if (value.trim() === '') return [];
+  const out = value.split(',').map((v) => Number(v.trim()));
+  if (!out.every((n) => Number.isInteger(n) && n > 0)) throw new UsageError(`--${name} must be comma-separated positive integers, got '${value}'.`);
+  return out;
+}
+
+/** The dataset's identity for checkpoints: its folder and creation time. */
+function datasetId(data: { dir: string; createdAt: string }): string {
+  return `${resolve(data.dir)}@${data.createdAt}`;
+}
+
+/** Builds the model config for a dataset's features and the architecture flags. */
+export function rankingConfigFor(data: RankingData, arch: { dim: number; bottom: number[]; top: number[]; tower: number[]; interaction: 'dot' | 'cat' }): RankingConfig {
+  return {
+    denseFeatures: data.features.dense,
+    sparseFeatures: data.features.sparse,
+    embeddingDim: arch.dim,
+    bottomMlp: [...arch.bottom, arch.dim],
+    topMlp: arch.top,
+    towerMlp: arch.tower,
+    interaction: arch.interaction,
+    heads: data.tasks as RankingTask[],
+  };
+}
+
+/**
+ * `vireo train ranking --data DATASET --out BUNDLE [flags]`; returns the exit code.
+ * @example await trainRanking(['--data', 'ds/', '--out', 'bundle/', '--epochs', '3']);
+ */
+export async function trainRanking(argv: string[], testing: { stopAfterSteps?: number } = {}): Promise<number> {
+  const { values } = parseFlags(argv, TRAIN_FLAGS, 'vireo train ranking');
+  if (values.help) {
+    process.stdout.write(TRAIN_HELP);
+    return 0;
+  }
+  if (!values.data) throw new UsageError('--data DATASET is required (a folder written by vireo ingest).');
+  if (!values.out) throw new UsageError('--out BUNDLE is required (the bundle folder to write the ranker into).');
+  const interaction = values.interaction ?? 'dot';
+  if (interaction !== 'dot' && interaction !== 'cat') throw new UsageError(`--interaction must be dot or cat, got '${interaction}'.`);
+  const dim = values.dim;
+  const shape = (small: boolean) => ({
+    dim: numberFlag(dim, 'dim', small ? 16 : 64, { integer: true, min: 1, max: 1024 }),
+    bottom: widths(values.bottom, 'bottom', small ? [64] : [512, 256]),
+    top: widths(values.top, 'top', small ? [64] : [512, 256]),
+    tower: widths(values.tower, 'tower', small ? [16] : [64]),
+    interaction: interaction as 'dot' | 'cat',
+  });
+  shape(false); // check the flags before any work
+  const opts: FitOptions = {
+    epochs: numberFlag(values.epochs, 'epochs', 10, { integer: true, min: 1 }),
+    batch: numberFlag(values.batch, 'batch', 256, { integer: true, min: 1, max: 65536 }),
+    lr: numberFlag(values.lr, 'lr', 1e-3, { min: 0 }),
+    embLr: numberFlag(values['emb-lr'], 'emb-lr', 0.02, { min: 0 }),
+    weightDecay: numberFlag(values['weight-decay'], 'weight-decay', 0, { min: 0 }),
+    revenueWeight: numberFlag(values['revenue-weight'], 'revenue-weight', 0.1, { min: 0 }),
+    seed: numberFlag(values.seed, 'seed', 1, { integer: true, min: 0 }),
+    patience: numberFlag(values.patience, 'patience', 3, { integer: true, min: 1 }),
+    checkpointEvery: numberFlag(values['checkpoint-every'], 'checkpoint-every', 0, { integer: true, min: 0 }),
+    lossEvery: 10,
+  };
+  const holdout = numberFlag(values.holdout, 'holdout', 0.1, { min: 0.01, max: 0.5 });
+  const quiet = Boolean(values.quiet || values.json);
+  const log = (line: string) => {
+    if (!quiet) process.stderr.write(`${line}\n`);
+  };
+
+  const ds = loadDataset(values.data);
+  const data = rankingData(ds);
+  const splits = rankingSplits(data, holdout);
+  const gpu = await openGpu();
+  try {
+    // The DLRM-sized defaults (DESIGN.md) on a GPU; on a CPU adapter (SwiftShader) a small model,
+    // since a 512-256 MLP trains at a few samples per second there.
+    const cpu = gpu.info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${gpu.info.architecture} ${gpu.info.description}`);
+    const config = rankingConfigFor(data, shape(cpu));
+    log(`ranking ${ds.summary.name}: ${splits.train.length} train · ${splits.valid.length} valid (${splits.validFrom}) · ${splits.test.length} test rows; heads ${config.heads.join(', ')}; ${config.denseFeatures.length} dense, ${config.sparseFeatures.length} sparse features`);
+    log(`model: dim ${config.embeddingDim}, bottom ${denseWidthOf(config)}→${config.bottomMlp.join('→')}, ${config.interaction} interaction, top [${config.topMlp.join(', ')}], towers [${config.towerMlp.join(', ')}]${cpu ? ' (small defaults on a CPU adapter)' : ''}`);
+    const fit = await fitRanking(gpu, config, data, splits, opts, { checkpointDir: join(values.out, 'checkpoint'), resume: Boolean(values.resume), quiet, datasetId: datasetId({ dir: ds.dir, createdAt: ds.summary.createdAt }), log, stopAfterSteps: testing.stopAfterSteps });
+    const report = await evaluateRanking(gpu, config, fit.params, fit.tables, data, splits, opts.seed);
+    const onnx = rankingOnnx(config, fit.params, fit.tables);
+    const training = {
+      bestEpoch: fit.bestEpoch,
+      bestValidAuc: fit.bestValidAuc,
+      epochs: fit.history,
+      samplesPerSecond: fit.samplesPerSecond,
+      steps: fit.steps,
+      resumedFrom: fit.resumedFrom,
+      adapter: gpu.info,
+    };
+    const manifest = await writeRankingBundle(values.out, {
+      config,
+      params: fit.params,
+      tables: fit.tables,
+      onnx,
+      spec: ds.spec,
+      vocabularies: ds.vocabularies,
+      name: ds.summary.name,
+      trainingData: { dataset: ds.summary.name, source: ds.summary.source, split: report.split, labels: data.labelOf, options: opts },
+      metrics: { test: report, training },
+    });
+    if (values.json) process.stdout.write(JSON.stringify({ bundle: values.out, version: manifest.version, training, evaluation: report }, null, 2) + '\n');
+    else {
+      process.stdout.write(`${formatReport(report)}\n`);
+      process.stdout.write(`best epoch ${fit.bestEpoch} (valid AUC ${fit.bestValidAuc.toFixed(4)}), ${fit.samplesPerSecond.toFixed(0)} training samples/s on ${gpu.info.description || gpu.info.vendor}\n`);
+      process.stdout.write(`wrote ${join(values.out, 'ranking.safetensors')}, ranking.onnx and manifest.json (${manifest.name}@${manifest.version})\n`);
+    }
+    return 0;
+  } finally {
+    gpu.destroy();
+  }
+}
+
+const EVAL_FLAGS = {
+  bundle: { type: 'string' },
+  data: { type: 'string' },
+  seed: { type: 'string' },
+  holdout: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const EVAL_HELP = `usage: vireo eval ranking --bundle BUNDLE --data DATASET [--json]
+
+Scores the dataset's time-split test rows with the bundle's ranker (through the WGSL forward) and
+reports per task AUC, log loss and calibration beside the constant rate, logistic regression
+(fitted in the same run on the same features) and, on synthetic worlds, the oracle.
+`;
+
+/**
+ * `vireo eval ranking --bundle BUNDLE --data DATASET [--json]`; returns the exit code.
+ * @example await evalRanking(['--bundle', 'bundle/', '--data', 'ds/', '--json']);
+ */
+export async function evalRanking(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, EVAL_FLAGS, 'vireo eval ranking');
+  if (values.help) {
+    process.stdout.write(EVAL_HELP);
+    return 0;
+  }
+  if (!values.bundle) throw new UsageError('--bundle BUNDLE is required (a folder with manifest.json and ranking.safetensors).');
+  if (!values.data) throw new UsageError('--data DATASET is required (the dataset to evaluate on, as ingested).');
+  const { config, params, tables } = await loadRankingBundle(values.bundle);
+  const ds = loadDataset(values.data);
+  const features = rankingFeatures(ds.spec, ds.vocabularies);
+  const want = JSON.stringify({ dense: config.denseFeatures, sparse: config.sparseFeatures });
+  if (JSON.stringify(features) !== want) {
+    throw new UsageError(`the ranker in ${values.bundle} was trained on other features than ${values.data} has (its tables or vocabularies differ); evaluate it on the dataset it was trained on.`);
+  }
+  const data = rankingData(ds);
+  const splits = rankingSplits(data, numberFlag(values.holdout, 'holdout', 0.1, { min: 0.01, max: 0.5 }));
+  const gpu = await openGpu();
+  let report: RankingReport;
+  try {
+    report = await evaluateRanking(gpu, config, params, tables, data, splits, numberFlag(values.seed, 'seed', 1, { integer: true, min: 0 }));
+  } finally {
+    gpu.destroy();
+  }
+  if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else process.stdout.write(`${formatReport(report)}\n`);
+  return 0;
+}
+

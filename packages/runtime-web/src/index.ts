@@ -13,3 +13,4 @@ export * from './ops/adam.ts';
 export * from './ops/rowwise_adagrad.ts';
 export * from './model/ranking.ts';
 export * from './ops/topk.ts';
+export * from './engine/index.ts';

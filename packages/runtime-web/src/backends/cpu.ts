@@ -13,7 +13,7 @@ import {
 import { BagBuilder, addFieldBag, addHistoryBags, fieldCounts, retrievalParamLayout, type FieldValue, type RetrievalConfig } from '../model/retrieval.ts';
 import { fieldsMaxNnz } from '../model/retrieval-towers.ts';
 import { sparseWidth, type RankingConfig } from '../model/ranking.ts';
-import { Serial, type AdapterSummary, type Backend, type LoadOptions, type LoadedModel } from '../engine/backend.ts';
+import { now, Serial, type AdapterSummary, type Backend, type LoadOptions, type LoadedModel } from '../engine/backend.ts';
 import type { ModelData } from '../engine/model.ts';
 
 /**
@@ -118,12 +118,18 @@ export class CpuBackend implements Backend {
     }
     const serial = new Serial();
     return {
-      userVector: async (fields, history) => ({ u: userTowerReference(config, params, table, fields, history) }),
-      retrieve: async (u, k, exclude) => {
-        if (ann) return ann.search(u, k, new Set(exclude));
-        const ids = Uint32Array.from(exclude);
-        const r = topkReference(u, m.items, 1, N, D, k, ids.length > 0 ? { ids, offsets: Uint32Array.of(0, ids.length) } : null);
-        return { ids: r.ids, scores: r.scores };
+      retrieve: async (fields, history, k, exclude) => {
+        const t0 = now();
+        const u = userTowerReference(config, params, table, fields, history);
+        const t1 = now();
+        let r: { ids: Uint32Array; scores: Float32Array };
+        if (ann) r = ann.search(u, k, new Set(exclude));
+        else {
+          const ids = Uint32Array.from(exclude);
+          const found = topkReference(u, m.items, 1, N, D, k, ids.length > 0 ? { ids, offsets: Uint32Array.of(0, ids.length) } : null);
+          r = { ids: found.ids, scores: Float32Array.from(found.scores) };
+        }
+        return { ...r, ms: { userTower: t1 - t0, retrieval: now() - t1 } };
       },
       rank: (dense, sparse, n) =>
         serial.run(async () => {
@@ -140,7 +146,7 @@ export class CpuBackend implements Backend {
             slot += f.width;
           }
           const out = await session.run(feeds);
-          return Float32Array.from(out.scores.data as Float32Array);
+          return { heads: Float32Array.from(out.scores.data as Float32Array) };
         }),
       dispose: () => {
         void session?.release();

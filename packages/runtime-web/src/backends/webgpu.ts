@@ -1,13 +1,13 @@
 // The WebGPU backend: the user tower, the catalogue search (BoundTopk, seen items excluded on
 // the GPU) and the DLRM ranker, each bound once per bundle version; per request only their
-// inputs are written. GPU timestamps per stage where the adapter has `timestamp-query`.
-import { exclusionsFromLists } from '@vireo/shaders';
+// inputs are written, and results come back through staging buffers made at load. The tower
+// and the search are one submit. GPU timestamps per stage where the adapter has `timestamp-query`.
 import { Gpu, GpuTimer, type GpuOptions } from '../gpu/index.ts';
-import { RankingModel } from '../model/ranking.ts';
+import { RankingModel, sparseWidth } from '../model/ranking.ts';
 import type { FieldValue } from '../model/retrieval.ts';
 import { RetrievalWeights, UserTower } from '../model/retrieval-towers.ts';
 import { BoundTopk } from '../ops/topk.ts';
-import { Serial, type AdapterSummary, type Backend, type LoadOptions, type LoadedModel } from '../engine/backend.ts';
+import { now, Serial, type AdapterSummary, type Backend, type LoadOptions, type LoadedModel } from '../engine/backend.ts';
 import type { ModelData } from '../engine/model.ts';
 
 export class WebGpuBackend implements Backend {
@@ -42,34 +42,62 @@ export class WebGpuBackend implements Backend {
       ranker = await RankingModel.create(gpu, m.ranking.config, { maxBatch: maxK });
       ranker.writeWeights(m.ranking.params, m.ranking.tables);
     }
+    const Nd = m.ranking?.config.denseFeatures.length ?? 0;
+    const S = m.ranking ? sparseWidth(m.ranking.config) : 0;
+    const readRanks = ranker ? gpu.readback('vireo:ranking', maxK * 3 * 4) : null;
     await gpu.idle();
     const timer = new GpuTimer(gpu, 4);
     const serial = new Serial();
     const D = m.D;
-    const Nd = m.ranking?.config.denseFeatures.length ?? 0;
+    const offsets = new Uint32Array(2);
+    const out = user.act.out;
     return {
-      userVector: (fields: readonly FieldValue[], history: Uint32Array) =>
+      // The tower writes its unit vector into the search's query row on the device (one
+      // submit, no round trip through the CPU): tower pass, copy, search pass.
+      retrieve: (fields: readonly FieldValue[], history: Uint32Array, k: number, exclude: Uint32Array) =>
         serial.run(async () => {
+          const t0 = now();
           user.set(1, () => ({ fields, history }));
+          offsets[1] = exclude.length;
+          topk.setExclusions(1, exclude.length > 0 ? { ids: exclude, offsets } : null);
           timer.reset();
-          gpu.run((pass) => user.encode(pass), timer.passTimestamps('userTower'));
-          const u = await gpu.readF32(user.act.out.buffer, D, user.act.out.offset);
-          const ms = timer.enabled ? (await timer.read()).userTower : undefined;
-          return { u, ms };
+          const encoder = gpu.device.createCommandEncoder();
+          const tower = encoder.beginComputePass(passOf(timer.passTimestamps('userTower')));
+          user.encode(tower);
+          tower.end();
+          encoder.copyBufferToBuffer(out.buffer, out.offset, topk.queries, 0, D * 4);
+          const search = encoder.beginComputePass(passOf(timer.passTimestamps('retrieval')));
+          topk.encode(search, 1, k);
+          search.end();
+          gpu.device.queue.submit([encoder.finish()]);
+          const t1 = now();
+          const r = await topk.readResults(1, k);
+          gpu.throwUncaptured();
+          const t2 = now();
+          const ms = timer.enabled ? await timer.read() : null;
+          return {
+            ids: r.ids,
+            scores: r.scores as Float32Array,
+            ms: { userTower: t1 - t0, retrieval: t2 - t1 },
+            ...(ms ? { gpu: { userTower: ms.userTower ?? 0, retrieval: ms.retrieval ?? 0 } } : {}),
+          };
         }),
-      retrieve: (u, k, exclude) =>
+      rank: (dense, sparse, n) =>
         serial.run(async () => {
+          if (!ranker || !readRanks) return null;
+          ranker.setInputs(Nd > 0 ? dense.subarray(0, n * Nd) : null, sparse.subarray(0, n * S), n);
           timer.reset();
-          const r = await topk.search(u, k, exclude.length > 0 ? exclusionsFromLists([exclude]) : null, timer.passTimestamps('retrieval'));
-          const ms = timer.enabled ? (await timer.read()).retrieval : undefined;
-          return { ids: r.ids, scores: r.scores as Float32Array, ms };
+          gpu.run((pass) => ranker.encode(pass), timer.passTimestamps('ranking'));
+          const heads = new Float32Array(await readRanks.read(ranker.acts.out, n * 3 * 4));
+          const ms = timer.enabled ? (await timer.read()).ranking : undefined;
+          return ms === undefined ? { heads } : { heads, gpu: ms };
         }),
-      rank: (dense, sparse, n) => serial.run(async () => (ranker ? ranker.score(Nd > 0 ? dense : null, sparse, n) : null)),
       dispose: () => {
         void serial.run(async () => {
           user.destroy();
           topk.destroy();
           ranker?.destroy();
+          readRanks?.destroy();
           weights.destroy();
           timer.destroy();
         });
@@ -80,4 +108,8 @@ export class WebGpuBackend implements Backend {
   dispose(): void {
     this.gpu.destroy();
   }
+}
+
+function passOf(timestampWrites: GPUComputePassTimestampWrites | undefined): GPUComputePassDescriptor | undefined {
+  return timestampWrites ? { timestampWrites } : undefined;
 }

@@ -25,14 +25,28 @@ export interface LoadOptions {
   maxExclusions: number;
 }
 
+/** The catalogue search of one request: rows and scores best first, and where the time went. */
+export interface Retrieved {
+  ids: Uint32Array;
+  scores: Float32Array;
+  /**
+   * Wall milliseconds. On the CPU: the user tower, then the search. On WebGPU the tower and the
+   * search are one submit: `userTower` is the host work before it (bags, params, encode),
+   * `retrieval` the wait for the results; `gpu` splits the device time where timestamps exist.
+   */
+  ms: { userTower: number; retrieval: number };
+  gpu?: { userTower: number; retrieval: number };
+}
+
 /** A model loaded on a backend. Requests run one at a time (the backend serialises them). */
 export interface LoadedModel {
-  /** The user's unit vector (D); `ms` GPU time when measured. */
-  userVector(fields: readonly FieldValue[], history: Uint32Array): Promise<{ u: Float32Array; ms?: number }>;
-  /** The k best catalogue rows for `u`, excluding `exclude` (rows); ids and scores, best first. */
-  retrieve(u: Float32Array, k: number, exclude: Uint32Array): Promise<{ ids: Uint32Array; scores: Float32Array; ms?: number }>;
+  /**
+   * The user tower on (fields, history rows) and the k best catalogue rows for its vector,
+   * excluding `exclude` (rows, ascending).
+   */
+  retrieve(fields: readonly FieldValue[], history: Uint32Array, k: number, exclude: Uint32Array): Promise<Retrieved>;
   /** (n, 3) pCtr, pCvr, log1p revenue for dense (n, Nd | 1) and sparse (n, S) inputs; null without a ranker. */
-  rank(dense: Float32Array, sparse: Int32Array, n: number): Promise<Float32Array | null>;
+  rank(dense: Float32Array, sparse: Int32Array, n: number): Promise<{ heads: Float32Array; gpu?: number } | null>;
   dispose(): void;
 }
 
@@ -53,4 +67,9 @@ export class Serial {
     this.tail = next.catch(() => {});
     return next;
   }
+}
+
+/** Milliseconds from a monotonic clock (performance.now where it exists). */
+export function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }

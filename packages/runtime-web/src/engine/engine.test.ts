@@ -8,6 +8,7 @@ import 'fake-indexeddb/auto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from './engine.ts';
 import { FakeOrigin, makeFixtureBundle } from './fixture.ts';
+import { WebGpuBackend } from '../backends/webgpu.ts';
 
 let v1: Awaited<ReturnType<typeof makeFixtureBundle>>;
 let v2: Awaited<ReturnType<typeof makeFixtureBundle>>;
@@ -48,6 +49,39 @@ describe('Engine', () => {
       }
       expect(a.timings.total).toBeGreaterThan(0);
     }
+  });
+
+  it('no GPU allocation per request: buffers, bind groups and pipelines are made at load only', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const e = await open(origin, { backend: 'webgpu' });
+    const backend = (e as unknown as { backendImpl: WebGpuBackend }).backendImpl;
+    expect(backend).toBeInstanceOf(WebGpuBackend);
+    const req = { userId: 'u3', context: { 'context:hour': 7 }, k: 8 };
+    await e.recommend(req); // warm-up
+    const device = backend.gpu.device as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const counted = ['createBuffer', 'createBindGroup', 'createComputePipeline', 'createComputePipelineAsync', 'createShaderModule', 'createQuerySet'];
+    const calls: string[] = [];
+    const originals = counted.map((name) => device[name]);
+    counted.forEach((name, i) => {
+      device[name] = (...a: unknown[]) => {
+        calls.push(name);
+        return originals[i].apply(backend.gpu.device, a);
+      };
+    });
+    try {
+      backend.gpu.device.createBuffer({ size: 4, usage: GPUBufferUsage.STORAGE }).destroy(); // the spy works
+      expect(calls.splice(0)).toEqual(['createBuffer']);
+      const first = await e.recommend(req);
+      await e.observe({ userId: 'u3', itemId: first.items[0].itemId, type: 'click' });
+      const second = await e.recommend(req);
+      await e.recommend({ userId: 'u5', k: 3, exclude: ['i1', 'i2'] });
+      await e.recommend({ userId: 'stranger', k: 30 });
+      expect(second.history).toEqual([first.items[0].itemId]);
+    } finally {
+      counted.forEach((name, i) => (device[name] = originals[i]));
+    }
+    expect(calls).toEqual([]);
   });
 
   it('a click enters the history and changes the next answer', async () => {

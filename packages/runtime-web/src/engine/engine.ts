@@ -10,7 +10,7 @@ import { GpuUnavailableError } from '../gpu/index.ts';
 import { TOPK_NONE } from '@vireo/shaders';
 import { WebGpuBackend } from '../backends/webgpu.ts';
 import { CpuBackend, type CpuBackendOptions } from '../backends/cpu.ts';
-import type { AdapterSummary, Backend, BackendKind, LoadedModel } from './backend.ts';
+import { now, type AdapterSummary, type Backend, type BackendKind, type LoadedModel } from './backend.ts';
 import { blendFunction, bucketOf, type Blend, type CandidateScores } from './blend.ts';
 import { cachedManifest, fetchManifest, loadBundle, markGood, type BundleProgress, type ModelSource } from './bundle.ts';
 import { fetchUserFeatures } from './features.ts';
@@ -76,7 +76,11 @@ export interface RecommendedItem extends CandidateScores {
 
 export interface RecommendResult {
   items: RecommendedItem[];
-  /** Milliseconds per stage; `gpu` has GPU timestamps per stage where available. */
+  /**
+   * Milliseconds per stage; `gpu` has GPU timestamps per stage where available. On WebGPU the
+   * user tower and the search are one submit: `userTower` is the host work before it and
+   * `retrieval` the wait for both; `gpu.userTower` / `gpu.retrieval` split the device time.
+   */
   timings: { features: number; userTower: number; retrieval: number; ranking: number; blend: number; total: number; gpu?: Record<string, number> };
   /** 'edge': fresh features; 'cache': the edge failed, last cached features; 'none': neither. */
   featureSource: 'edge' | 'cache' | 'none';
@@ -110,9 +114,6 @@ interface ModelState {
   retired: boolean;
 }
 
-function now(): number {
-  return typeof performance !== 'undefined' ? performance.now() : Date.now();
-}
 
 /** The result of checkForUpdate. */
 export interface UpdateResult {
@@ -251,11 +252,7 @@ export class Engine {
     const localSet = new Set(localIds);
     const history = [...recent.filter((id) => !localSet.has(id)), ...localIds].slice(-L);
     const fields = userFieldValues(m, req.userId, { ...values, ...req.context });
-    const t1 = now();
-    // 2 user tower
-    const user = await state.loaded.userVector(fields, historyIndices(m, history));
-    const t2 = now();
-    // 3 catalogue search, seen and excluded items left out on the device
+    // 2 user tower → 3 catalogue search, seen and excluded items left out on the device
     const excluded = new Set<number>();
     for (const id of req.exclude ?? []) {
       const r = m.itemRow.get(id);
@@ -268,7 +265,8 @@ export class Engine {
     const N = m.itemIds.length;
     const want = Math.max(k, Math.min(req.candidates ?? o.candidates ?? 1000, N - excluded.size, N));
     const kk = Math.max(1, Math.min(want, N, o.candidates ?? 1000));
-    const found = await state.loaded.retrieve(user.u, kk, Uint32Array.from([...excluded].sort((a, b) => a - b)));
+    const t1 = now();
+    const found = await state.loaded.retrieve(fields, historyIndices(m, history), kk, Uint32Array.from([...excluded].sort((a, b) => a - b)));
     const rows: number[] = [];
     const retrievalScores: number[] = [];
     for (let j = 0; j < found.ids.length; j++) {
@@ -279,13 +277,16 @@ export class Engine {
     const t3 = now();
     // 4 ranking
     let heads: Float32Array | null = null;
+    let rankGpu: number | undefined;
     if (m.ranking && rows.length > 0) {
       const rc = m.ranking.config;
       const n = rows.length;
       const dense = new Float32Array(n * Math.max(1, rc.denseFeatures.length));
       const sparse = new Int32Array(n * rc.sparseFeatures.reduce((s, f) => s + f.width, 0));
       rankingInputs(m, rc, rows, { ...values, ...req.context }, dense, sparse);
-      heads = await state.loaded.rank(dense, sparse, n);
+      const ranked = await state.loaded.rank(dense, sparse, n);
+      heads = ranked?.heads ?? null;
+      rankGpu = ranked?.gpu;
     }
     const t4 = now();
     // 5 blend
@@ -302,11 +303,12 @@ export class Engine {
     items.sort((a, b) => b.score - a.score || b.retrievalScore - a.retrievalScore || (a.itemId < b.itemId ? -1 : 1));
     const t5 = now();
     const gpu: Record<string, number> = {};
-    if (user.ms !== undefined) gpu.userTower = user.ms;
-    if (found.ms !== undefined) gpu.retrieval = found.ms;
+    if (found.gpu) Object.assign(gpu, found.gpu);
+    if (rankGpu !== undefined) gpu.ranking = rankGpu;
+    const userTower = found.ms.userTower;
     return {
       items: items.slice(0, k),
-      timings: { features: t1 - t0, userTower: t2 - t1, retrieval: t3 - t2, ranking: t4 - t3, blend: t5 - t4, total: t5 - t0, ...(Object.keys(gpu).length > 0 ? { gpu } : {}) },
+      timings: { features: t1 - t0, userTower, retrieval: t3 - t1 - userTower, ranking: t4 - t3, blend: t5 - t4, total: t5 - t0, ...(Object.keys(gpu).length > 0 ? { gpu } : {}) },
       featureSource,
       degraded: o.edge !== undefined && featureSource !== 'edge',
       history,

@@ -6,7 +6,7 @@ export { BundleIntegrityError, fetchManifest, loadBundle, type BundleProgress, t
 export { BundleFormatError, parseModel, type ModelData } from './model.ts';
 export { EventUploader, type UploaderOptions } from './queue.ts';
 export { openEngineStore, MemoryStore, type EngineStore, type HistoryEvent, type OutgoingEvent } from './store.ts';
-export type { AdapterSummary, Backend, BackendKind, LoadedModel } from './backend.ts';
+export type { AdapterSummary, Backend, BackendKind, LoadedModel, Retrieved } from './backend.ts';
 export { WebGpuBackend } from '../backends/webgpu.ts';
 export { CpuBackend, userTowerReference } from '../backends/cpu.ts';
 export { createEngineWorker, type EngineWorker, type WorkerEngineOptions } from './worker.ts';

@@ -47,7 +47,7 @@ interface EngineDB extends DBSchema {
   meta: { key: string; value: unknown };
   history: { key: number; value: HistoryEvent; indexes: { by_user: string } };
   features: { key: string; value: CachedFeatures };
-  outbox: { key: string; value: OutgoingEvent };
+  outbox: { key: string; value: OutgoingEvent & { _seq?: number }; indexes: { by_seq: number } };
 }
 
 /** What the engine stores on the device. */
@@ -87,13 +87,17 @@ export async function openEngineStore(dbName = 'vireo-engine'): Promise<EngineSt
   const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (!idb) return new MemoryStore();
   try {
-    const db = await openDB<EngineDB>(dbName, 1, {
-      upgrade(db) {
-        db.createObjectStore('files');
-        db.createObjectStore('meta');
-        db.createObjectStore('history', { autoIncrement: true }).createIndex('by_user', 'userId');
-        db.createObjectStore('features', { keyPath: 'userId' });
-        db.createObjectStore('outbox', { keyPath: 'event_id' });
+    const db = await openDB<EngineDB>(dbName, 2, {
+      upgrade(db, oldVersion, _newVersion, tx) {
+        if (oldVersion < 1) {
+          db.createObjectStore('files');
+          db.createObjectStore('meta');
+          db.createObjectStore('history', { autoIncrement: true }).createIndex('by_user', 'userId');
+          db.createObjectStore('features', { keyPath: 'userId' });
+          db.createObjectStore('outbox', { keyPath: 'event_id' });
+        }
+        // Version 2: the outbox is sent in the order events were queued (ts can tie).
+        if (oldVersion < 2) tx.objectStore('outbox').createIndex('by_seq', '_seq');
       },
     });
     return new IdbStore(db);
@@ -143,14 +147,20 @@ class IdbStore implements EngineStore {
   }
   async enqueue(events: OutgoingEvent[]) {
     const tx = this.db.transaction('outbox', 'readwrite');
-    await Promise.all([...events.map((e) => tx.store.put(e)), tx.done]);
+    await Promise.all([...events.map((e) => tx.store.put({ ...e, _seq: nextSeq() })), tx.done]);
   }
-  putOutbox(events: OutgoingEvent[]) {
-    return this.enqueue(events);
+  /** Rewrites queued events (attempt counts) in place: they keep their position in the queue. */
+  async putOutbox(events: OutgoingEvent[]) {
+    const tx = this.db.transaction('outbox', 'readwrite');
+    for (const e of events) {
+      const old = await tx.store.get(e.event_id);
+      await tx.store.put({ ...e, _seq: old?._seq ?? nextSeq() });
+    }
+    await tx.done;
   }
   async peekOutbox(limit: number) {
-    const all = await this.db.getAll('outbox', undefined, limit * 4 + 16);
-    return all.sort((a, b) => a.ts - b.ts).slice(0, limit);
+    const all = await this.db.getAllFromIndex('outbox', 'by_seq', undefined, limit);
+    return all.map(({ _seq, ...e }) => e as OutgoingEvent);
   }
   async removeOutbox(ids: string[]) {
     const tx = this.db.transaction('outbox', 'readwrite');
@@ -206,7 +216,7 @@ export class MemoryStore implements EngineStore {
     return this.enqueue(events);
   }
   async peekOutbox(limit: number) {
-    return [...this.outbox.values()].sort((a, b) => a.ts - b.ts).slice(0, limit);
+    return [...this.outbox.values()].slice(0, limit); // queue order
   }
   async removeOutbox(ids: string[]) {
     for (const id of ids) this.outbox.delete(id);
@@ -215,4 +225,11 @@ export class MemoryStore implements EngineStore {
     return this.outbox.size;
   }
   close() {}
+}
+
+let lastSeq = 0;
+/** Increasing across calls and reloads: the clock in microseconds, bumped past the last one. */
+function nextSeq(): number {
+  lastSeq = Math.max(lastSeq + 1, Date.now() * 1000);
+  return lastSeq;
 }

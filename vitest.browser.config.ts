@@ -12,6 +12,7 @@ export default mergeConfig(
       name: 'browser',
       include: ['{shaders,packages,apps}/**/*.browser.test.ts'],
       testTimeout: 120_000,
+      globalSetup: ['packages/runtime-web/src/engine/browser-setup.ts'],
       browser: {
         enabled: true,
         headless: true,

@@ -1,0 +1,102 @@
+// The Engine in headless Chromium (WebGPU on SwiftShader without a GPU), against a real edge on
+// localhost started by browser-setup.ts with the random-weight fixture bundle (30 items)
+// published to its registry: loading over HTTP, GPU vs CPU agreement, a click changing the next
+// answer, a corrupted bundle refused while the last good one serves, a page without WebGPU, the
+// edge down (offline start from IndexedDB, events queued and sent once it is back).
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createEngine, type Engine, type EngineOptions, type RecommendResult } from './engine.ts';
+
+const edge = inject('edge');
+const engines: Engine[] = [];
+afterEach(() => {
+  while (engines.length) engines.pop()!.dispose();
+});
+let db = 0;
+const run = `${Date.now()}`;
+async function open(o: Partial<EngineOptions> = {}, dbName = `browser-${run}-${++db}`): Promise<Engine> {
+  const e = await createEngine({ model: 'fixture', edge: edge.url, token: edge.token, dbName, upload: { flushDelayMs: 60_000 }, ...o });
+  engines.push(e);
+  return e;
+}
+
+function expectSame(a: RecommendResult, b: RecommendResult): void {
+  expect(a.items.map((i) => i.itemId)).toEqual(b.items.map((i) => i.itemId));
+  for (let j = 0; j < a.items.length; j++) {
+    for (const key of ['score', 'retrievalScore', 'pCtr', 'pCvr', 'revenue'] as const) {
+      expect(Math.abs(a.items[j][key] - b.items[j][key]), `item ${j} ${key}: ${a.items[j][key]} vs ${b.items[j][key]}`).toBeLessThan(1e-4);
+    }
+  }
+}
+
+describe('Engine in Chromium with a real edge', () => {
+  it('loads the bundle over HTTP; WebGPU and a page without WebGPU (CPU path) agree', async () => {
+    const gpu = await open({ backend: 'webgpu' });
+    const cpu = await open({ gpu: null }); // as if navigator.gpu were missing
+    expect(gpu.backend).toBe('webgpu');
+    expect(cpu.backend).toBe('cpu');
+    expect(gpu.versions.control).toBe('1');
+    for (const userId of ['u1', 'u7', 'stranger']) {
+      await gpu.observe({ userId, itemId: 'i3', type: 'click' });
+      await cpu.observe({ userId, itemId: 'i3', type: 'click' });
+      const req = { userId, context: { 'context:hour': 9 }, k: 10 };
+      const [a, b] = [await gpu.recommend(req), await cpu.recommend(req)];
+      expect(a.items).toHaveLength(10);
+      expect(a.backend).toBe('webgpu');
+      expect(b.backend).toBe('cpu');
+      expect(a.history).toContain('i3');
+      expectSame(a, b);
+    }
+  });
+
+  it('a click enters the history and changes the next answer', async () => {
+    const e = await open({ backend: 'webgpu' });
+    const before = await e.recommend({ userId: 'u2', k: 5 });
+    const top = before.items[0].itemId;
+    await e.observe({ userId: 'u2', itemId: top, type: 'click' });
+    const after = await e.recommend({ userId: 'u2', k: 5 });
+    expect(after.history).toContain(top);
+    expect(after.items.map((i) => i.itemId)).not.toContain(top);
+    expect(after.items.map((i) => i.score)).not.toEqual(before.items.map((i) => i.score));
+  });
+
+  it('refuses a corrupted bundle with a clear error; the previous version still answers', async () => {
+    const e = await open({ model: 'corrupt', backend: 'webgpu' });
+    expect(e.versions.control).toBe('1');
+    // Version 2 was uploaded intact (the edge checks sha256 on upload) and then damaged on disk.
+    const res = await fetch(`${edge.url}/v1/models/corrupt/2/promote`, { method: 'POST', headers: { authorization: `Bearer ${edge.token}` } });
+    expect(res.ok).toBe(true);
+    const r = await e.checkForUpdate();
+    expect(r.updated).toBe(false);
+    expect(r.error).toMatch(/items\.safetensors.*sha256/);
+    expect(e.versions.control).toBe('1');
+    const answer = await e.recommend({ userId: 'u1', k: 3 });
+    expect(answer.model.version).toBe('1');
+    expect(answer.items).toHaveLength(3);
+  });
+
+  it('edge down: starts from the IndexedDB cache, answers from on-device data, sends queued events once it is back', async () => {
+    const dbName = `browser-${run}-edge-down`;
+    const first = await open({ backend: 'webgpu' }, dbName);
+    await first.recommend({ userId: 'u4', k: 3 });
+    first.dispose();
+    engines.pop();
+    const down = await open({ backend: 'webgpu', edge: edge.deadUrl }, dbName); // a reload with the edge unreachable
+    expect(down.versions.control).toBe('1');
+    await down.observe({ userId: 'u4', itemId: 'i5', type: 'click' });
+    await down.observe({ userId: 'u4', itemId: 'i6', type: 'click' });
+    const r = await down.recommend({ userId: 'u4', k: 3 });
+    expect(r.degraded).toBe(true);
+    expect(r.history.slice(-2)).toEqual(['i5', 'i6']);
+    expect(r.items).toHaveLength(3);
+    expect(await down.flush()).toBe(0);
+    expect(await down.pendingEvents()).toBe(2);
+    down.dispose();
+    engines.pop();
+    const back = await open({ backend: 'webgpu' }, dbName);
+    await back.flush();
+    expect(await back.pendingEvents()).toBe(0);
+    const f = await fetch(`${edge.url}/v1/users/u4/features`, { headers: { authorization: `Bearer ${edge.token}` } });
+    const body = (await f.json()) as { features?: { recent_items?: string[] } };
+    expect(body.features?.recent_items).toEqual(['i5', 'i6']); // each once, in order
+  });
+});

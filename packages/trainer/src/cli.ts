@@ -5,7 +5,7 @@ import { UsageError } from './cli/args.ts';
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const COMMANDS: Record<string, Command> = {
-  start: { summary: 'bring Vireo up on this machine (for now: the kernel self-check)', load: () => import('./commands/doctor.ts') },
+  start: { summary: 'bring Vireo up here: data → train retrieval and ranking → publish to a local edge → edge + demo dashboard (`vireo start --help`)', load: () => import('./commands/start.ts') },
   bench: { summary: 'benchmarks: `vireo bench kernels` times every kernel beside its CPU reference', load: () => import('./commands/bench.ts') },
   ingest: { summary: 'raw logs (MovieLens, Criteo, CSV/JSONL/Parquet + spec) or a synthetic world → a dataset folder', load: () => import('./commands/ingest.ts') },
   predict: { summary: 'score raw rows with a bundle\'s ranker (WGSL forward): `vireo predict --bundle DIR --input FILE [--json]`', load: () => import('./commands/predict.ts') },

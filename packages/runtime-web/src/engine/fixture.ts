@@ -15,7 +15,7 @@ export const FIXTURE_ITEMS = 30;
 export const FIXTURE_USERS = 10;
 const CATEGORIES = 4;
 
-export function fixtureRetrievalConfig(N = FIXTURE_ITEMS): RetrievalConfig {
+export function fixtureRetrievalConfig(N = FIXTURE_ITEMS, D = 8): RetrievalConfig {
   const L = 4;
   const itemFields = [
     { name: 'item:id', kind: 'categorical' as const, offset: 0, rows: N + FIRST_INDEX, width: 1, vocabulary: 'item:id' },
@@ -28,7 +28,7 @@ export function fixtureRetrievalConfig(N = FIXTURE_ITEMS): RetrievalConfig {
   ];
   next += 24 + FIRST_INDEX;
   const position = { name: 'position', kind: 'position' as const, offset: next, rows: L, width: 1 };
-  return { fieldDim: 8, embeddingDim: 8, historyLength: L, heads: 2, itemHidden: 8, userHidden: 16, temperature: 0.1, tableRows: next + L, itemFields, userFields, position };
+  return { fieldDim: 8, embeddingDim: D, historyLength: L, heads: 2, itemHidden: 8, userHidden: 16, temperature: 0.1, tableRows: next + L, itemFields, userFields, position };
 }
 
 export function fixtureRankingConfig(N = FIXTURE_ITEMS): RankingConfig {
@@ -48,11 +48,14 @@ export function fixtureRankingConfig(N = FIXTURE_ITEMS): RankingConfig {
   };
 }
 
-/** A bundle's manifest and files (bytes by name), made from `seed`. */
-export async function makeFixtureBundle(version: string, seed = 1, name = 'fixture'): Promise<{ manifest: BundleManifest; files: Map<string, Uint8Array> }> {
+/**
+ * A bundle's manifest and files (bytes by name), made from `seed`; `items` and `dim` size the
+ * catalogue (the runtime benchmark's 10k..1M).
+ */
+export async function makeFixtureBundle(version: string, seed = 1, name = 'fixture', size: { items?: number; dim?: number } = {}): Promise<{ manifest: BundleManifest; files: Map<string, Uint8Array> }> {
   const rng = testRng(seed);
-  const N = FIXTURE_ITEMS;
-  const rc = fixtureRetrievalConfig(N);
+  const N = size.items ?? FIXTURE_ITEMS;
+  const rc = fixtureRetrievalConfig(N, size.dim ?? 8);
   const params = rng.uniform(retrievalParamLayout(rc).length, -0.4, 0.4);
   const table = rng.uniform(rc.tableRows * rc.fieldDim, -0.5, 0.5);
   const D = rc.embeddingDim;

@@ -35,7 +35,7 @@ import {
   type Activation,
   type InteractionMode,
 } from '@vireo/shaders';
-import type { BoundKernel, BufferRegion, Gpu } from '../gpu/index.ts';
+import { Readback, type BoundKernel, type BufferRegion, type Gpu } from '../gpu/index.ts';
 import { BoundLinear } from '../ops/linear.ts';
 
 /** The three tasks, in the column order of every (B, 3) output and label array. */
@@ -275,6 +275,9 @@ export class RankingModel {
       shardIndices: GPUBuffer[];
       offsets: GPUBuffer;
       owned: GPUBuffer[];
+      readback: Readback;
+      /** CPU scratch for a batch's bags: global indices (maxB·S), offsets (maxB·F + 1), shard-local indices. */
+      scratch: { indices: Uint32Array; offsets: Uint32Array; local: Uint32Array };
     },
     layers: RankingLayer[],
     stride: number,
@@ -397,13 +400,26 @@ export class RankingModel {
     gpu.write(gatherIdx, gatherIndices);
     const gather = await gpu.bind(embeddingBagForward, { table: acts.heads, indices: gatherIdx, offsets: unusedWeights, weights: unusedWeights, out: acts.out });
 
-    return new RankingModel(gpu, config, maxBatch, params, paramTable, shards, bases, totalRows, acts, { linears, bags, combine, combineRows, interaction, gather, shardIndices, offsets, owned }, layers, stride, W);
+    return new RankingModel(gpu, config, maxBatch, params, paramTable, shards, bases, totalRows, acts, {
+        linears,
+        bags,
+        combine,
+        combineRows,
+        interaction,
+        gather,
+        shardIndices,
+        offsets,
+        owned,
+        readback: new Readback(gpu, 'ranking:out', maxBatch * 3 * 4),
+        scratch: { indices: new Uint32Array(Math.max(1, maxNnz)), offsets: new Uint32Array(maxBatch * F + 1), local: new Uint32Array(shards.length > 1 ? Math.max(1, maxNnz) : 0) },
+      }, layers, stride, W);
   }
 
   /**
    * Checks and uploads a batch: dense (B, Nd) transformed values (ignored when the model has no
    * dense features) and sparse (B, S) per-feature indices. Returns the batch's global bag
-   * indices and offsets (the trainer's embedding backward sorts them).
+   * indices and offsets (the trainer's embedding backward sorts them), views of scratch arrays
+   * valid until the next call.
    */
   setInputs(dense: Float32Array | null, sparse: ArrayLike<number>, B: number): { indices: Uint32Array; offsets: Uint32Array } {
     const c = this.config;
@@ -415,17 +431,17 @@ export class RankingModel {
       check(dense !== null && dense.length === B * c.denseFeatures.length, `RankingModel: dense has ${dense?.length} values, expected B·Nd = ${B}·${c.denseFeatures.length}.`);
       this.gpu.write(this.acts.dense, dense!);
     } else {
-      this.gpu.write(this.acts.dense, new Float32Array(B).fill(1));
+      this.gpu.write(this.acts.dense, new Float32Array(B).fill(1)); // the constant input of a model without dense features
     }
-    const all = new Uint32Array(B * sparseWidth(c));
-    const offsets = new Uint32Array(B * F + 1);
-    const nnz = buildBags(c, this.bases, sparse, B, all, offsets);
-    const indices = all.subarray(0, nnz);
+    const { scratch } = this.parts;
+    const nnz = buildBags(c, this.bases, sparse, B, scratch.indices, scratch.offsets);
+    const indices = scratch.indices.subarray(0, nnz);
+    const offsets = scratch.offsets.subarray(0, B * F + 1);
     this.gpu.write(this.parts.offsets, offsets);
     if (this.shards.length === 1) {
       if (nnz > 0) this.gpu.write(this.parts.shardIndices[0], indices);
     } else {
-      const local = new Uint32Array(Math.max(1, nnz));
+      const local = scratch.local.subarray(0, Math.max(1, nnz));
       this.shards.forEach((shard, s) => {
         for (let j = 0; j < nnz; j++) {
           const r = indices[j] - shard.first;
@@ -476,7 +492,7 @@ export class RankingModel {
       const B = Math.min(this.maxBatch, n - start);
       this.setInputs(Nd > 0 ? dense!.subarray(start * Nd, (start + B) * Nd) : null, sparse.subarray(start * S, (start + B) * S), B);
       this.gpu.run((pass) => this.encode(pass, options));
-      out.set(await this.gpu.readF32(this.acts.out, B * 3), start * 3);
+      out.set(new Float32Array(await this.parts.readback.read(this.acts.out, B * 3 * 4)), start * 3);
     }
     return out;
   }
@@ -529,6 +545,7 @@ export class RankingModel {
     for (const l of this.parts.linears) l.destroy();
     for (const k of [...this.parts.bags, this.parts.combine, this.parts.interaction, this.parts.gather]) k?.destroy();
     for (const b of this.parts.owned) b.destroy();
+    this.parts.readback.destroy();
   }
 }
 

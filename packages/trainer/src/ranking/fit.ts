@@ -306,7 +306,8 @@ export async function fitRanking(
     } else {
       meta.epochsWithoutGain++;
     }
-    io.log(`epoch ${epoch + 1}: loss ${record.loss.map((l) => l.toFixed(4)).join(' / ')} (ctr / ctcvr / revenue), valid AUC ${validAuc.toFixed(4)}, ${record.samplesPerSecond.toFixed(0)} samples/s`);
+    const losses = ['ctr', 'ctcvr', 'revenue'].map((t, i) => `${t} ${record.loss[i].toFixed(4)}`).filter((_, i) => i === 0 || config.heads.includes(i === 1 ? 'cvr' : 'revenue'));
+    io.log(`epoch ${epoch + 1}: train loss ${losses.join(', ')}; valid CTR AUC ${validAuc.toFixed(4)}; ${record.samplesPerSecond.toFixed(0)} samples/s`);
     meta.epoch = epoch + 1;
     meta.stepInEpoch = 0;
     meta.partial = { loss: [0, 0, 0], reads: 0, samples: 0, seconds: 0 };

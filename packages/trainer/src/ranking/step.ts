@@ -24,6 +24,7 @@ import {
   DlrmInteractionBackwardOp,
   EmbeddingBagBackwardOp,
   RANKING_TASKS,
+  Readback,
   sparseWidth,
   type BoundKernel,
   type Gpu,
@@ -62,6 +63,7 @@ export class RankingStep {
   step = 0;
   /** The global embedding rows the last batch touched, ascending (U). */
   private lastRows: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private readonly lossReadback: Readback;
   private constructor(
     private readonly gpu: Gpu,
     readonly model: RankingModel,
@@ -81,7 +83,9 @@ export class RankingStep {
       shards: ShardOptimizer[];
       owned: GPUBuffer[];
     },
-  ) {}
+  ) {
+    this.lossReadback = new Readback(gpu, 'ranking.step:loss', model.maxBatch * 3 * 4);
+  }
 
   static async create(gpu: Gpu, model: RankingModel, hyper: RankingHyper): Promise<RankingStep> {
     const c = model.config;
@@ -245,11 +249,15 @@ export class RankingStep {
     gpu.device.queue.submit([encoder.finish()]);
   }
 
-  /** Mean per-task loss of the last batch (B rows): [ctr BCE, ctcvr BCE, revenue squared error]. */
+  /**
+   * Mean per-task loss of the last batch (B rows): [ctr BCE, ctcvr BCE, revenue squared error];
+   * 0 for a task without a head.
+   */
   async readLoss(B: number): Promise<[number, number, number]> {
-    const loss = await this.gpu.readF32(this.io.loss, B * 3);
+    const loss = new Float32Array(await this.lossReadback.read(this.io.loss, B * 3 * 4));
+    const has = [true, this.model.config.heads.includes('cvr'), this.model.config.heads.includes('revenue')];
     const sums: [number, number, number] = [0, 0, 0];
-    for (let i = 0; i < B; i++) for (let t = 0; t < 3; t++) sums[t] += loss[i * 3 + t];
+    for (let i = 0; i < B; i++) for (let t = 0; t < 3; t++) if (has[t]) sums[t] += loss[i * 3 + t];
     return [sums[0] / B, sums[1] / B, sums[2] / B];
   }
 
@@ -287,5 +295,6 @@ export class RankingStep {
     p.adam.destroy();
     for (const s of p.shards) s.adagrad.destroy();
     for (const b of p.owned) b.destroy();
+    this.lossReadback.destroy();
   }
 }

@@ -175,14 +175,21 @@ class Stages {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Child processes.
+// Child processes (every one alive is in `live`, so that a signal or an exit takes them along).
+
+const live = new Set<ChildProcess>();
+function track<C extends ChildProcess>(child: C): C {
+  live.add(child);
+  child.once('close', () => live.delete(child));
+  return child;
+}
 
 /** Runs `node BIN ...args`, its output to `log`; resolves with stdout, rejects with the last error line. */
 function runChild(stage: string, stages: Stages, bin: string, args: string[], log: string): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const out = createWriteStream(log);
     out.write(`$ ${bin} ${args.join(' ')}\n`);
-    const child = spawn(process.execPath, [bin, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = track(spawn(process.execPath, [bin, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
     let lastLine = '';
     const take = (chunk: Buffer, isOut: boolean) => {
@@ -226,7 +233,7 @@ async function freePort(preferred: number, host: string): Promise<number> {
 function startEdge(stages: Stages, state: string, port: number, log: string): Promise<{ url: string; token: string; child: ChildProcess }> {
   return new Promise((resolvePromise, reject) => {
     const out = createWriteStream(log);
-    const child = spawn(process.execPath, [EDGE_BIN, '--port', String(port), '--data', join(state, 'edge'), '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = track(spawn(process.execPath, [EDGE_BIN, '--port', String(port), '--data', join(state, 'edge'), '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
     let stderr = '';
     let done = false;
@@ -290,12 +297,26 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const stages = new Stages(6);
-  const children: ChildProcess[] = [];
   let closeDemo: (() => Promise<void>) | null = null;
-  const shutdown = async () => {
-    await closeDemo?.().catch(() => {});
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  const killChildren = () => {
+    for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   };
+  // A signal before the stack is up stops the running stage; once up, it stops the stack (below).
+  let onSignal: (() => void) | null = null;
+  const signalled = (code: number) => () => {
+    if (onSignal) return onSignal();
+    killChildren();
+    process.stderr.write('\nvireo start: stopped.\n');
+    process.exit(code);
+  };
+  process.once('SIGINT', signalled(130));
+  process.once('SIGTERM', signalled(143));
+  const shutdown = async () => {
+    killChildren();
+    await closeDemo?.().catch(() => {});
+  };
+  // Whoever ends this process (a signal, Vite's own SIGTERM handler, an error), the edge goes too.
+  process.on('exit', killChildren);
   try {
     mkdirSync(join(o.state, 'logs'), { recursive: true });
     const statePath = join(o.state, 'state.json');
@@ -350,7 +371,6 @@ export async function run(argv: string[]): Promise<number> {
     const edgePort = await freePort(o.port, '127.0.0.1');
     stages.begin('edge', `local edge (Node + SQLite) on port ${edgePort}`);
     const edge = await startEdge(stages, o.state, edgePort, join(o.state, 'logs', 'edge.log'));
-    children.push(edge.child);
     stages.end(edge.url);
 
     // 4 publish (the registry skips files it holds already)
@@ -381,9 +401,7 @@ export async function run(argv: string[]): Promise<number> {
 
     // Stay up until a signal or the edge exits.
     const code = await new Promise<number>((res) => {
-      const stop = () => res(0);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      onSignal = () => res(0);
       edge.child.once('exit', (c) => {
         process.stderr.write(red(`vireo start: the edge stopped (exit code ${c}); see ${join(o.state, 'logs', 'edge.log')}.\n`));
         res(1);

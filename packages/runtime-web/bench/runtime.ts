@@ -50,7 +50,10 @@ const serveBundles: Plugin = {
     });
   },
 };
-const server = await createServer({ configFile: join(repo, 'vite.config.ts'), root: here, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' }, plugins: [serveBundles] });
+const server = await createServer({ configFile: join(repo, 'vite.config.ts'), root: here, logLevel: 'warn', server: { port: 0, host: '127.0.0.1', hmr: false }, plugins: [serveBundles],
+  // Optimized up front, so that no late discovery reloads the page in the middle of a run.
+  optimizeDeps: { entries: [join(here, 'page.ts')], include: ['onnxruntime-web', 'hnswlib-wasm/dist/hnswlib.js', 'idb', 'comlink', 'zod'] },
+});
 await server.listen();
 const address = server.httpServer!.address() as { port: number };
 const origin = `http://127.0.0.1:${address.port}`;

@@ -36,6 +36,8 @@ export interface LoadedBundle {
   manifest: BundleManifest;
   files: Map<string, Uint8Array>;
   fromCache: boolean;
+  /** Set when the verified files could not be stored (quota): the bundle serves, uncached. */
+  cacheError?: Error;
 }
 
 /** The model's name and whether `model` is a registry name (edge) or a folder URL. */
@@ -125,9 +127,19 @@ export async function loadBundle(src: ModelSource, manifest: BundleManifest, sto
     files.set(entry.name, bytes!);
     done += entry.bytes;
   }
-  if (fresh.length > 0) await store.putFiles(fresh);
-  await store.putMeta(manifestKey(src.model, manifest.version), manifest);
-  return { manifest, files, fromCache };
+  // Caching is best effort: a bundle over the origin's storage quota still serves (the next
+  // start downloads it again), and without its files the version is not offered offline.
+  let cacheError: Error | undefined;
+  if (fresh.length > 0) {
+    try {
+      await store.putFiles(fresh);
+    } catch (err) {
+      await store.deleteFiles(fileKey(manifest.name, manifest.version, '')).catch(() => {});
+      cacheError = new Error(`${manifest.name}@${manifest.version} serves but could not be cached on this device (${(err as Error).message || (err as Error).name}); the next start downloads it again.`);
+    }
+  }
+  if (!cacheError) await store.putMeta(manifestKey(src.model, manifest.version), manifest);
+  return { manifest, files, fromCache, ...(cacheError ? { cacheError } : {}) };
 }
 
 /** Records `manifest` as the last good version of the source `source` (ModelSource.model) (after it loaded and answered). */

@@ -418,6 +418,7 @@ async function chooseBackend(o: EngineOptions): Promise<Backend> {
 
 async function loadFrom(backend: Backend, store: EngineStore, o: EngineOptions, src: ModelSource, manifest: BundleManifest): Promise<ModelState> {
   const bundle = await loadBundle(src, manifest, store, o.onProgress);
+  if (bundle.cacheError) o.onError?.(bundle.cacheError);
   const data = parseModel(bundle);
   const loaded = await backend.load(data, loadOptions(o));
   return { source: src.model, manifest, data, loaded, inflight: 0, retired: false };

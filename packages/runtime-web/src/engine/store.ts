@@ -113,8 +113,11 @@ class IdbStore implements EngineStore {
     return this.db.get('files', key);
   }
   async putFiles(entries: [string, Uint8Array][]) {
-    const tx = this.db.transaction('files', 'readwrite');
-    await Promise.all([...entries.map(([k, v]) => tx.store.put(v, k)), tx.done]);
+    // One transaction per file: a large bundle is never one huge commit.
+    for (const [k, v] of entries) {
+      const tx = this.db.transaction('files', 'readwrite');
+      await Promise.all([tx.store.put(v, k), tx.done]);
+    }
   }
   async deleteFiles(prefix: string) {
     const tx = this.db.transaction('files', 'readwrite');

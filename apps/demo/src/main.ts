@@ -191,6 +191,10 @@ function setLoading(text: string): void {
 
 function contextValues(m: BundleManifest): Record<string, number> {
   const out: Record<string, number> = {};
+  // The edge answers user:id = 0 (padding) for a user it has no row for; the model knows the
+  // user from its vocabulary, so the page passes the index itself.
+  const u = m.vocabularies['user:id']?.indexOf(userId) ?? -1;
+  if (u >= 0) out['user:id'] = u + FIRST_INDEX;
   const hours = m.vocabularies['context:hour'];
   const devices = m.vocabularies['context:device'];
   if (hours) {
@@ -243,7 +247,7 @@ async function click(itemId: string): Promise<void> {
   if (busy) return;
   busy = true;
   try {
-    await active.engine.observe({ userId, itemId, type: 'click', context: contextValues(active.manifest) });
+    await active.engine.observe({ userId, itemId, type: 'click', context: { hour: context.hour, ...(context.device ? { device: context.device } : {}) } });
   } catch (err) {
     notice('error', `Observing ${itemId} failed: ${(err as Error).message}`);
   }

@@ -213,6 +213,8 @@ function runChild(stage: string, stages: Stages, bin: string, args: string[], lo
   });
 }
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 function oneSentence(line: string): string {
   return line.replace(/^vireo[ a-z-]*: /, '').replace(/[.\s]+$/, '');
 }
@@ -329,7 +331,7 @@ export async function run(argv: string[]): Promise<number> {
     const dataReady = existsSync(join(dataDir, 'dataset.json')) && st.key === key;
     const sameBundle = dataReady && st.current !== null && existsSync(join(o.state, 'bundles', st.current, 'manifest.json'));
     stages.begin('data', o.data.kind === 'synthetic' ? `synthetic world (${o.data.world.users.toLocaleString('en-US')} users, ${o.data.world.items.toLocaleString('en-US')} items, ${o.data.world.events.toLocaleString('en-US')} impressions)` : `MovieLens from ${o.data.path}`);
-    if (dataReady) stages.end('reused from .vireo/data');
+    if (dataReady) stages.end(`reused from ${dataDir}`);
     else {
       rmSync(dataDir, { recursive: true, force: true });
       const args = o.data.kind === 'synthetic'
@@ -346,7 +348,7 @@ export async function run(argv: string[]): Promise<number> {
     const canRank = (dataset.counts?.impressions ?? 0) > 0;
 
     // 2 train
-    stages.begin('train', `retrieval (two towers, ${o.epochs} epochs)${canRank ? ` and ranking (DLRM, ${o.rankingEpochs} epochs)` : ''}`);
+    stages.begin('train', `retrieval (two towers, ${plural(o.epochs, 'epoch')})${canRank ? ` and ranking (DLRM, ${plural(o.rankingEpochs, 'epoch')})` : ''}`);
     let version: string;
     if (sameBundle && !o.retrain) {
       version = st.current!;

@@ -90,6 +90,8 @@ export interface RankingData {
   labelOf: Partial<Record<RankingTask, string>>;
   /** Synthetic worlds: the true P(click) of every impression. */
   oracleClick: Float32Array | null;
+  /** Synthetic worlds: the true P(conversion | click) of every impression. */
+  oracleConversion: Float32Array | null;
 }
 
 /**
@@ -162,8 +164,8 @@ export function rankingData(ds: Dataset): RankingData {
   if (!tasks.includes('ctr')) {
     throw new UsageError(`${ds.dir} has no click label for the CTR task (looked for ${TASK_LABELS.ctr.join(', ')}; it has ${[...im.labels.keys()].join(', ') || 'none'}).`);
   }
-  const oracle = im.columns.get('oracle:pClick');
-  return { features, rows: R, dense, sparse, labels, split: im.split, ts: im.ts, tasks, labelOf, oracleClick: oracle ? (oracle.data as Float32Array) : null };
+  const oracle = (name: string) => (im.columns.get(name)?.data as Float32Array | undefined) ?? null;
+  return { features, rows: R, dense, sparse, labels, split: im.split, ts: im.ts, tasks, labelOf, oracleClick: oracle('oracle:pClick'), oracleConversion: oracle('oracle:pConversion') };
 }
 
 /** Row numbers of the fit, early-stopping and test sets. */

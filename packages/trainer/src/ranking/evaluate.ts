@@ -34,7 +34,7 @@ export interface RankingReport {
   baselines: {
     constant: { ctr: TaskMetrics; ctcvr?: TaskMetrics };
     logistic: { ctr: TaskMetrics & LogisticChoice; ctcvr?: TaskMetrics & LogisticChoice };
-    oracle?: { ctr: TaskMetrics };
+    oracle?: { ctr: TaskMetrics; ctcvr?: TaskMetrics };
   };
 }
 
@@ -99,7 +99,11 @@ export async function evaluateRanking(gpu: Gpu, config: RankingConfig, params: F
     }
     report.model.revenue = { rmseLog1p: rows ? Math.sqrt(se / rows) : NaN, rows };
   }
-  if (data.oracleClick) report.baselines.oracle = { ctr: metrics(click, Float64Array.from(test, (r) => data.oracleClick![r])) };
+  if (data.oracleClick) {
+    const pClick = Float64Array.from(test, (r) => data.oracleClick![r]);
+    report.baselines.oracle = { ctr: metrics(click, pClick) };
+    if (data.oracleConversion && config.heads.includes('cvr')) report.baselines.oracle.ctcvr = metrics(conversion, pClick.map((p, i) => p * data.oracleConversion![test[i]]));
+  }
   return report;
 }
 
@@ -115,6 +119,7 @@ export function formatReport(r: RankingReport): string {
   if (r.baselines.oracle) lines.push(`       oracle    ${f(r.baselines.oracle.ctr)}`);
   if (r.model.ctcvr) {
     lines.push(`ctcvr  model     ${f(r.model.ctcvr)}`, `       logistic  ${f(r.baselines.logistic.ctcvr)}`, `       constant  ${f(r.baselines.constant.ctcvr)}`);
+    if (r.baselines.oracle?.ctcvr) lines.push(`       oracle    ${f(r.baselines.oracle.ctcvr)}`);
     lines.push(`cvr    model     ${f(r.model.cvr)}   (on ${r.model.cvr!.rows} clicked impressions)`);
   }
   if (r.model.revenue) lines.push(`revenue model    RMSE log1p ${r.model.revenue.rmseLog1p.toFixed(4)} on ${r.model.revenue.rows} conversions`);

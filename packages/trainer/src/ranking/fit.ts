@@ -1,6 +1,7 @@
 // The ranker's training loop: seeded initialization, seeded shuffles per epoch, one RankingStep
-// per batch, validation AUC after every epoch with early stopping on it, checkpoints (every
-// epoch and every N steps) that --resume continues from with the same bits, and NaN detection.
+// per batch, validation AUC several times an epoch with early stopping on it (click models
+// overfit within an epoch or two: their embeddings memorise), checkpoints (at every evaluation
+// and every N steps) that --resume continues from with the same bits, and NaN detection.
 //
 // Determinism: the initial weights come from rng.fork('init'), epoch e's order from
 // rng.fork(`epoch-${e}`), and every kernel is free of float atomics, so one seed gives the same
@@ -20,7 +21,9 @@ export interface FitOptions extends RankingHyper {
   epochs: number;
   batch: number;
   seed: number;
-  /** Epochs without a better validation AUC before stopping. */
+  /** Validation AUC evaluations per epoch (the best weights are kept, so more catch the best moment). */
+  evalsPerEpoch: number;
+  /** Evaluations without a better validation AUC before stopping. */
   patience: number;
   /** Write a checkpoint every N steps as well as every epoch (0: epochs only). */
   checkpointEvery: number;
@@ -28,6 +31,7 @@ export interface FitOptions extends RankingHyper {
   lossEvery: number;
 }
 
+/** One validation point: `epoch` is fractional (epochs trained so far); loss is since the last point. */
 export interface EpochRecord {
   epoch: number;
   loss: [number, number, number];
@@ -39,7 +43,7 @@ export interface EpochRecord {
 export interface FitResult {
   params: Float32Array;
   tables: Float32Array[];
-  /** The epoch whose weights were kept (best validation AUC), 1-based. */
+  /** Epochs trained (fractional) when the kept weights (best validation AUC) were taken. */
   bestEpoch: number;
   bestValidAuc: number;
   history: EpochRecord[];
@@ -150,7 +154,7 @@ interface CheckpointMeta {
   adamStep: number;
   bestEpoch: number;
   bestValidAuc: number;
-  epochsWithoutGain: number;
+  evalsWithoutGain: number;
   history: EpochRecord[];
   /** Loss sums of the epoch in progress. */
   partial: { loss: [number, number, number]; reads: number; samples: number; seconds: number };
@@ -193,7 +197,7 @@ export async function fitRanking(
     adamStep: 0,
     bestEpoch: 0,
     bestValidAuc: -Infinity,
-    epochsWithoutGain: 0,
+    evalsWithoutGain: 0,
     history: [],
     partial: { loss: [0, 0, 0], reads: 0, samples: 0, seconds: 0 },
   };
@@ -254,10 +258,12 @@ export async function fitRanking(
   let runSamples = 0;
   let runSeconds = 0;
 
-  for (let epoch = meta.epoch; epoch < opts.epochs && meta.epochsWithoutGain < opts.patience; epoch++) {
+  const evalEvery = Math.max(1, Math.ceil(stepsPerEpoch / opts.evalsPerEpoch));
+  let stop = meta.evalsWithoutGain >= opts.patience;
+  for (let epoch = meta.epoch; epoch < opts.epochs && !stop; epoch++) {
     const order = createRng(opts.seed).fork(`epoch-${epoch}`).shuffle(Uint32Array.from(splits.train));
-    let epochStart = performance.now();
-    for (let s = meta.stepInEpoch; s < stepsPerEpoch; s++) {
+    let segmentStart = performance.now();
+    for (let s = meta.stepInEpoch; s < stepsPerEpoch && !stop; s++) {
       gatherBatch(data, order, s * B, B, batch);
       step.run(Nd ? batch.dense : null, batch.sparse, batch.labels, B);
       meta.partial.samples += B;
@@ -272,46 +278,50 @@ export async function fitRanking(
         }
         for (let t = 0; t < 3; t++) meta.partial.loss[t] += loss[t];
         meta.partial.reads++;
-        const seconds = meta.partial.seconds + (performance.now() - epochStart) / 1000;
+        const seconds = meta.partial.seconds + (performance.now() - segmentStart) / 1000;
         bar.update(doneSteps, { epoch: epoch + 1, loss: loss[0] + loss[1] + loss[2], 'samples/s': meta.partial.samples / Math.max(1e-9, seconds) });
       }
-      if (opts.checkpointEvery > 0 && (s + 1) % opts.checkpointEvery === 0 && s + 1 < stepsPerEpoch) {
+      const atEval = (s + 1) % evalEvery === 0 || s + 1 === stepsPerEpoch;
+      if (atEval) {
+        // Validation: keep the best weights; stop after `patience` evaluations without a gain.
+        await gpu.idle();
+        const seconds = meta.partial.seconds + (performance.now() - segmentStart) / 1000;
+        runSeconds += seconds;
+        runSamples += meta.partial.samples;
+        const validAuc = ctrAuc(data, splits.valid, await scoreRows(model, data, splits.valid));
+        const reads = Math.max(1, meta.partial.reads);
+        const record: EpochRecord = {
+          epoch: Number((epoch + (s + 1) / stepsPerEpoch).toFixed(3)),
+          loss: meta.partial.loss.map((l) => l / reads) as [number, number, number],
+          validAuc,
+          samplesPerSecond: meta.partial.samples / Math.max(1e-9, seconds),
+          seconds,
+        };
+        meta.history.push(record);
+        if (validAuc > meta.bestValidAuc || !Number.isFinite(meta.bestValidAuc)) {
+          meta.bestValidAuc = validAuc;
+          meta.bestEpoch = record.epoch;
+          meta.evalsWithoutGain = 0;
+          best = await model.readWeights();
+          saveBest();
+        } else meta.evalsWithoutGain++;
+        stop = meta.evalsWithoutGain >= opts.patience;
+        const losses = ['ctr', 'ctcvr', 'revenue'].map((t, i) => `${t} ${record.loss[i].toFixed(4)}`).filter((_, i) => i === 0 || config.heads.includes(i === 1 ? 'cvr' : 'revenue'));
+        io.log(`epoch ${record.epoch}: train loss ${losses.join(', ')}; valid CTR AUC ${validAuc.toFixed(4)}; ${record.samplesPerSecond.toFixed(0)} samples/s`);
+        meta.partial = { loss: [0, 0, 0], reads: 0, samples: 0, seconds: 0 };
+        if (s + 1 === stepsPerEpoch) {
+          meta.epoch = epoch + 1;
+          meta.stepInEpoch = 0;
+        }
+        await checkpoint();
+        segmentStart = performance.now();
+      } else if (opts.checkpointEvery > 0 && (s + 1) % opts.checkpointEvery === 0) {
         const paused = performance.now();
-        await checkpoint({ ...meta.partial, seconds: meta.partial.seconds + (paused - epochStart) / 1000 });
-        epochStart += performance.now() - paused; // checkpoint time is not training time
-        if (io.stopAfterSteps !== undefined && doneSteps >= io.stopAfterSteps) throw new InterruptedError(doneSteps);
-      }
+        await checkpoint({ ...meta.partial, seconds: meta.partial.seconds + (paused - segmentStart) / 1000 });
+        segmentStart += performance.now() - paused; // checkpoint time is not training time
+      } else continue;
+      if (io.stopAfterSteps !== undefined && doneSteps >= io.stopAfterSteps) throw new InterruptedError(doneSteps);
     }
-    await gpu.idle();
-    const seconds = meta.partial.seconds + (performance.now() - epochStart) / 1000;
-    runSeconds += seconds;
-    runSamples += meta.partial.samples;
-    const validScores = await scoreRows(model, data, splits.valid);
-    const validAuc = ctrAuc(data, splits.valid, validScores);
-    const reads = Math.max(1, meta.partial.reads);
-    const record: EpochRecord = {
-      epoch: epoch + 1,
-      loss: meta.partial.loss.map((l) => l / reads) as [number, number, number],
-      validAuc,
-      samplesPerSecond: meta.partial.samples / Math.max(1e-9, seconds),
-      seconds,
-    };
-    meta.history.push(record);
-    if (validAuc > meta.bestValidAuc || !Number.isFinite(meta.bestValidAuc)) {
-      meta.bestValidAuc = validAuc;
-      meta.bestEpoch = epoch + 1;
-      meta.epochsWithoutGain = 0;
-      best = await model.readWeights();
-      saveBest();
-    } else {
-      meta.epochsWithoutGain++;
-    }
-    const losses = ['ctr', 'ctcvr', 'revenue'].map((t, i) => `${t} ${record.loss[i].toFixed(4)}`).filter((_, i) => i === 0 || config.heads.includes(i === 1 ? 'cvr' : 'revenue'));
-    io.log(`epoch ${epoch + 1}: train loss ${losses.join(', ')}; valid CTR AUC ${validAuc.toFixed(4)}; ${record.samplesPerSecond.toFixed(0)} samples/s`);
-    meta.epoch = epoch + 1;
-    meta.stepInEpoch = 0;
-    meta.partial = { loss: [0, 0, 0], reads: 0, samples: 0, seconds: 0 };
-    await checkpoint();
   }
   bar.finish({ 'best epoch': meta.bestEpoch, 'valid AUC': meta.bestValidAuc });
   const result: FitResult = {

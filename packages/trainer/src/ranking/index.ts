@@ -36,6 +36,7 @@ const TRAIN_FLAGS = {
   interaction: { type: 'string' },
   seed: { type: 'string' },
   patience: { type: 'string' },
+  'evals-per-epoch': { type: 'string' },
   'checkpoint-every': { type: 'string' },
   holdout: { type: 'string' },
   resume: { type: 'boolean' },
@@ -55,7 +56,7 @@ flags:
   --epochs N            passes over the training rows (default 10)
   --batch N             samples per step (default 256)
   --lr X                AdamW learning rate of the dense layers (default 0.001)
-  --emb-lr X            row-wise Adagrad learning rate of the tables (default 0.02)
+  --emb-lr X            row-wise Adagrad learning rate of the tables (default 0.05)
   --weight-decay X      AdamW weight decay on weights (default 0)
   --revenue-weight X    loss weight of the revenue regression (default 0.1)
   --dim D               embedding width (default 64; 16 on a CPU adapter)
@@ -64,7 +65,8 @@ flags:
   --tower A             per-task tower widths (default 64; 16 on a CPU adapter; "" for none)
   --interaction dot|cat (default dot)
   --seed N              initialization and shuffles (default 1): one seed, one set of weights
-  --patience N          epochs without a better validation AUC before stopping (default 3)
+  --evals-per-epoch N   validation AUC checks per epoch; the best weights are kept (default 4)
+  --patience N          checks without a better validation AUC before stopping (default 4)
   --checkpoint-every N  also checkpoint every N steps (default 0: every epoch)
   --holdout F           without validation rows, the last F of train (by time) stops early (default 0.1)
   --resume              continue from BUNDLE/checkpoint (the same flags; --epochs may grow)
@@ -126,11 +128,12 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
     epochs: numberFlag(values.epochs, 'epochs', 10, { integer: true, min: 1 }),
     batch: numberFlag(values.batch, 'batch', 256, { integer: true, min: 1, max: 65536 }),
     lr: numberFlag(values.lr, 'lr', 1e-3, { min: 0 }),
-    embLr: numberFlag(values['emb-lr'], 'emb-lr', 0.02, { min: 0 }),
+    embLr: numberFlag(values['emb-lr'], 'emb-lr', 0.05, { min: 0 }),
     weightDecay: numberFlag(values['weight-decay'], 'weight-decay', 0, { min: 0 }),
     revenueWeight: numberFlag(values['revenue-weight'], 'revenue-weight', 0.1, { min: 0 }),
     seed: numberFlag(values.seed, 'seed', 1, { integer: true, min: 0 }),
-    patience: numberFlag(values.patience, 'patience', 3, { integer: true, min: 1 }),
+    evalsPerEpoch: numberFlag(values['evals-per-epoch'], 'evals-per-epoch', 4, { integer: true, min: 1 }),
+    patience: numberFlag(values.patience, 'patience', 4, { integer: true, min: 1 }),
     checkpointEvery: numberFlag(values['checkpoint-every'], 'checkpoint-every', 0, { integer: true, min: 0 }),
     lossEvery: 10,
   };

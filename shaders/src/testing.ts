@@ -5,9 +5,11 @@
  * max_i |got_i − want_i| / max(max_i |want_i|, 1e-30). A scale-relative measure, so entries
  * near zero (e.g. after cancellation) do not inflate it; NaN or a length mismatch gives Infinity.
  */
-export function maxRelError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+export function maxRelError(got: ArrayLike<number>, want: ArrayLike<number>, atLeastScale = 0): number {
   if (got.length !== want.length) return Infinity;
-  let scale = 0;
+  // `atLeastScale`: for outputs that are exactly zero in exact arithmetic (e.g. the gradient of
+  // normalising a 1-D vector), the scale the rounding residual is measured against.
+  let scale = atLeastScale;
   for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
   let err = 0;
   for (let i = 0; i < want.length; i++) {

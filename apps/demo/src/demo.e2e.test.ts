@@ -1,7 +1,7 @@
 // End to end: the README's main command (`vireo start`, on a tiny world so it trains in seconds)
 // brings up the edge and the dashboard; Chromium with WebGPU (SwiftShader without a GPU) opens it,
 // waits for recommendations, clicks the first one, and checks that the on-device history shows it
-// and that the list changes. Screenshots go to apps/demo/screenshots/.
+// and that the list changes. Screenshots go to test-results/demo/ (git-ignored), for a person to look at.
 // VIREO_E2E_URL=http://localhost:5173/ runs the checks against a stack that is already up.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { chromiumArgs, chromiumPath } from '../../../scripts/chromium.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));
+const SHOTS = fileURLToPath(new URL('../../../test-results/demo/', import.meta.url));
 
 let stack: ChildProcess | null = null;
 let state: string | null = null;

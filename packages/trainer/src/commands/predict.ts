@@ -232,7 +232,7 @@ export async function run(argv: string[]): Promise<number> {
   const labelled = encoded.labels.map((l, i) => [l, scored[i]?.pCtr] as const).filter(([l]) => l !== null);
   if (labelled.length > 0 && labelled.length === n) {
     const a = auc(labelled.map(([l]) => l!), labelled.map(([, p]) => p!));
-    process.stderr.write(`scored ${n} rows (${bad.length} malformed); CTR AUC over the ${n} labelled rows: ${Number.isNaN(a) ? 'n/a (one class)' : a.toFixed(4)}\n`);
-  } else process.stderr.write(`scored ${n} rows (${bad.length} malformed)\n`);
+    process.stderr.write(`scored ${n} row${n === 1 ? "" : "s"} (${bad.length} malformed); CTR AUC over the ${n} labelled rows: ${Number.isNaN(a) ? 'n/a (one class)' : a.toFixed(4)}\n`);
+  } else process.stderr.write(`scored ${n} row${n === 1 ? "" : "s"} (${bad.length} malformed)\n`);
   return bad.length > 0 ? 1 : 0;
 }

@@ -269,7 +269,8 @@ export async function fitRanking(
       meta.partial.samples += B;
       doneSteps++;
       meta.stepInEpoch = s + 1;
-      if ((s + 1) % opts.lossEvery === 0 || s + 1 === stepsPerEpoch) {
+      const atEval = (s + 1) % evalEvery === 0 || s + 1 === stepsPerEpoch;
+      if ((s + 1) % opts.lossEvery === 0 || atEval) {
         const loss = await step.readLoss(B);
         if (!loss.every(Number.isFinite)) {
           throw new DivergedError(
@@ -281,7 +282,6 @@ export async function fitRanking(
         const seconds = meta.partial.seconds + (performance.now() - segmentStart) / 1000;
         bar.update(doneSteps, { epoch: epoch + 1, loss: loss[0] + loss[1] + loss[2], 'samples/s': meta.partial.samples / Math.max(1e-9, seconds) });
       }
-      const atEval = (s + 1) % evalEvery === 0 || s + 1 === stepsPerEpoch;
       if (atEval) {
         // Validation: keep the best weights; stop after `patience` evaluations without a gain.
         await gpu.idle();

@@ -1,0 +1,22 @@
+// `vireo train retrieval|ranking`: dispatches to the model's trainer (loaded on demand: each pulls
+// in its own kernels and data code).
+import { existsSync } from 'node:fs';
+import { UsageError } from '../cli/args.ts';
+
+const MODELS = ['retrieval', 'ranking'] as const;
+
+/** Loads the ranking trainer if it is there (another package area builds it). */
+export async function loadRanking(): Promise<{ trainRanking(argv: string[]): Promise<number>; evalRanking(argv: string[]): Promise<number> }> {
+  const path = new URL('../ranking/index.ts', import.meta.url);
+  if (!existsSync(path)) throw new UsageError('ranking is not available yet in this version of vireo: use `retrieval`.');
+  return import(path.href);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [model, ...rest] = argv;
+  if (model === 'retrieval') return (await import('../retrieval/index.ts')).trainRetrieval(rest);
+  if (model === 'ranking') return (await loadRanking()).trainRanking(rest);
+  throw new UsageError(model === undefined || model.startsWith('-')
+    ? `which model? expected one of ${MODELS.join(', ')} (e.g. vireo train retrieval --data DIR --out DIR).`
+    : `unknown model '${model}': expected one of ${MODELS.join(', ')}.`);
+}

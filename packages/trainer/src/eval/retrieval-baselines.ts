@@ -1,0 +1,95 @@
+// Baselines the retrieval model is judged against, computed in the same run from the same split:
+// most-popular (training positives per item), item-kNN (co-occurrence cosine over the users'
+// training positives), and on a synthetic world the oracle (the world's true next-click ranking).
+import { FIRST_INDEX } from '@vireo/core';
+import { SPLIT_TRAIN, loadOracle, nextClickScores, type Dataset } from '../ingest/index.ts';
+import type { RetrievalCase, UserPositives } from '../retrieval/data.ts';
+
+/** Scores every item (N) for one case into `out`. */
+export type CaseScorer = (c: RetrievalCase, caseIndex: number, out: Float32Array) => void;
+
+/** Training positives per item (N). */
+export function trainCounts(ds: Dataset, positives: UserPositives): Float64Array {
+  const it = ds.interactions!;
+  const count = new Float64Array(ds.items!.rows);
+  for (let p = 0; p < positives.rows.length; p++) if (it.split[positives.rows[p]] === SPLIT_TRAIN) count[positives.items[p] - FIRST_INDEX]++;
+  return count;
+}
+
+/** Most-popular: every user gets the items with the most training positives. */
+export function mostPopularScorer(ds: Dataset, positives: UserPositives): CaseScorer {
+  const count = trainCounts(ds, positives);
+  return (_c, _i, out) => {
+    for (let i = 0; i < out.length; i++) out[i] = count[i];
+  };
+}
+
+/**
+ * Item-kNN: score(j) = Σ_{h in the user's history} cos(h, j), with cos(h, j) = co(h, j) / √(n_h·n_j)
+ * over the sets of training positives of every user (co: users holding both, n: users holding
+ * one). Computed per case through the users who share a history item, without the N×N matrix.
+ * Ties (items no history item co-occurs with) are broken by popularity.
+ */
+export function itemKnnScorer(ds: Dataset, positives: UserPositives): CaseScorer {
+  const it = ds.interactions!;
+  const U = positives.start.length - 1;
+  const N = ds.items!.rows;
+  // Each user's set of training positives (item rows), and each item's users.
+  const userItems: Int32Array[] = [];
+  const n = new Float64Array(N);
+  for (let u = 0; u < U; u++) {
+    const set = new Set<number>();
+    for (let p = positives.start[u]; p < positives.start[u + 1]; p++) if (it.split[positives.rows[p]] === SPLIT_TRAIN) set.add(positives.items[p] - FIRST_INDEX);
+    userItems.push(Int32Array.from(set));
+    for (const i of set) n[i]++;
+  }
+  const itemUsersStart = new Int32Array(N + 1);
+  for (let i = 0; i < N; i++) itemUsersStart[i + 1] = itemUsersStart[i] + n[i];
+  const itemUsers = new Int32Array(itemUsersStart[N]);
+  const fill = itemUsersStart.slice(0, N);
+  for (let u = 0; u < U; u++) for (const i of userItems[u]) itemUsers[fill[i]++] = u;
+  const count = trainCounts(ds, positives);
+  let maxCount = 1;
+  for (let i = 0; i < N; i++) maxCount = Math.max(maxCount, count[i]);
+  const weight = new Float64Array(U);
+  const touched: number[] = [];
+  const acc = new Float64Array(N);
+  return (c, _index, out) => {
+    acc.fill(0);
+    const history = new Set<number>();
+    for (let p = c.historyStart; p < c.historyEnd; p++) history.add(positives.items[p] - FIRST_INDEX);
+    for (const h of history) {
+      if (n[h] === 0) continue;
+      const w = 1 / Math.sqrt(n[h]);
+      for (let k = itemUsersStart[h]; k < itemUsersStart[h + 1]; k++) {
+        const v = itemUsers[k];
+        if (weight[v] === 0) touched.push(v);
+        weight[v] += w;
+      }
+    }
+    for (const v of touched) {
+      const w = weight[v];
+      for (const j of userItems[v]) acc[j] += w;
+      weight[v] = 0;
+    }
+    touched.length = 0;
+    for (let j = 0; j < N; j++) out[j] = (n[j] > 0 ? acc[j] / Math.sqrt(n[j]) : 0) + 1e-9 * (count[j] / maxCount);
+  };
+}
+
+/**
+ * The synthetic world's oracle: log P(shown) + log P(click | shown) for every item at the held-out
+ * event's time, hour and device (the best achievable next-click ranking). Null for real data.
+ */
+export function oracleScorer(ds: Dataset): CaseScorer | null {
+  const truth = loadOracle(ds);
+  if (!truth) return null;
+  const im = ds.impressions;
+  const hour = im?.columns.get('context:hour')?.data as Int32Array | undefined;
+  const device = im?.columns.get('context:device')?.data as Int32Array | undefined;
+  return (c, _i, out) => {
+    const h = c.context >= 0 && hour ? hour[c.context] - FIRST_INDEX : new Date(c.ts * 1000).getUTCHours();
+    const d = c.context >= 0 && device ? Math.max(0, device[c.context] - FIRST_INDEX) : 0;
+    nextClickScores(truth, c.user, c.ts, h, d, out);
+  };
+}

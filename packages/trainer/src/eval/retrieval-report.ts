@@ -1,0 +1,105 @@
+// `vireo eval retrieval` and the evaluation `vireo train retrieval` writes into the manifest: the
+// trained towers (float32 and int8 item embeddings) beside most-popular, item-kNN and (synthetic
+// worlds) the oracle, on the same held-out users in the same run.
+import { RetrievalWeights, UserTower, type Gpu } from '@vireo/runtime-web';
+import { parseFlags, UsageError } from '../cli/args.ts';
+import { SPLIT_TEST, SPLIT_VALID } from '../ingest/index.ts';
+import { openGpu } from '../node/gpu.ts';
+import { readBundle, type ItemEmbeddings } from '../retrieval/bundle.ts';
+import { retrievalCases, type RetrievalCase } from '../retrieval/data.ts';
+import { embedCases } from '../retrieval/embed.ts';
+import { FeatureReader } from '../retrieval/features.ts';
+import { openDataset, retrievalData, type RetrievalData } from '../retrieval/train.ts';
+import { formatMetrics, int8Scorer, dotScorer, rankingMetrics, type RetrievalMetrics } from './retrieval.ts';
+import { itemKnnScorer, mostPopularScorer, oracleScorer } from './retrieval-baselines.ts';
+
+/** Every row of a retrieval evaluation, and how the model compares. */
+export interface RetrievalReport {
+  split: 'test' | 'valid';
+  users: number;
+  items: number;
+  metrics: Record<string, RetrievalMetrics>; // model, model.int8, mostPopular, itemKnn, oracle?
+  /** model Recall@100 / oracle Recall@100 (synthetic worlds). */
+  ofOracle: number | null;
+  /** Relative Recall@100 lost by int8 item embeddings: 1 − int8 / float32. */
+  int8RecallLoss: number;
+  /** Relative gains over the best baseline on Recall@10 and NDCG@10. */
+  overBestBaseline: { 'recall@10': number; 'ndcg@10': number };
+}
+
+/** Computes the report for trained weights on `gpu` (user vectors from the user tower). */
+export async function evaluateRetrieval(gpu: Gpu, data: RetrievalData, weights: RetrievalWeights, items: ItemEmbeddings, split: 'test' | 'valid' = 'test'): Promise<RetrievalReport> {
+  const { ds, positives, context } = data;
+  const config = weights.config;
+  const cases: RetrievalCase[] = retrievalCases(ds, positives, context, split === 'test' ? SPLIT_TEST : SPLIT_VALID);
+  if (cases.length === 0) throw new UsageError(`${ds.dir} has no held-out ${split} positives to evaluate (users need at least ${ds.summary.splits.retrieval?.minPositives ?? 2} positives).`);
+  const N = ds.items!.rows;
+  const D = config.embeddingDim;
+  const reader = new FeatureReader(ds, config);
+  const tower = await UserTower.create(gpu, weights, { maxBatch: Math.min(256, cases.length), itemFeatures: (row, f) => reader.item(row, f) });
+  let users: Float32Array;
+  try {
+    users = await embedCases(gpu, tower, reader, positives, cases);
+  } finally {
+    tower.destroy();
+  }
+  const metrics: Record<string, RetrievalMetrics> = {
+    model: rankingMetrics(cases, N, dotScorer(users, items.embeddings, D)),
+    'model.int8': rankingMetrics(cases, N, int8Scorer(users, items.values, items.scales, D)),
+    mostPopular: rankingMetrics(cases, N, mostPopularScorer(ds, positives)),
+    itemKnn: rankingMetrics(cases, N, itemKnnScorer(ds, positives)),
+  };
+  const oracle = oracleScorer(ds);
+  if (oracle) metrics.oracle = rankingMetrics(cases, N, oracle);
+  const m = metrics.model;
+  const best = (k: 'recall@10' | 'ndcg@10') => Math.max(metrics.mostPopular[k], metrics.itemKnn[k]);
+  return {
+    split,
+    users: cases.length,
+    items: N,
+    metrics,
+    ofOracle: metrics.oracle ? m['recall@100'] / Math.max(1e-12, metrics.oracle['recall@100']) : null,
+    int8RecallLoss: 1 - metrics['model.int8']['recall@100'] / Math.max(1e-12, m['recall@100']),
+    overBestBaseline: { 'recall@10': m['recall@10'] / Math.max(1e-12, best('recall@10')) - 1, 'ndcg@10': m['ndcg@10'] / Math.max(1e-12, best('ndcg@10')) - 1 },
+  };
+}
+
+/** The report as lines for people. */
+export function formatReport(r: RetrievalReport): string {
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
+  const lines = [
+    `${r.split} split: ${r.users} users, full ranking over ${r.items} items (their earlier items excluded)`,
+    formatMetrics(r.metrics),
+    `model vs best baseline: Recall@10 ${pct(r.overBestBaseline['recall@10'])}, NDCG@10 ${pct(r.overBestBaseline['ndcg@10'])}`,
+    `int8 item embeddings: Recall@100 ${pct(-r.int8RecallLoss)} relative to float32`,
+  ];
+  if (r.ofOracle !== null) lines.push(`model Recall@100 = ${(100 * r.ofOracle).toFixed(1)}% of the oracle's`);
+  return lines.join('\n');
+}
+
+/** `vireo eval retrieval --data DIR --bundle DIR [--split test|valid] [--json]`. */
+export async function evalRetrieval(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { data: { type: 'string' }, bundle: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' } }, 'eval retrieval');
+  if (!values.data) throw new UsageError('--data is required: the dataset folder to evaluate on (written by vireo ingest).');
+  if (!values.bundle) throw new UsageError('--bundle is required: the folder vireo train retrieval wrote (--out).');
+  const split = values.split ?? 'test';
+  if (split !== 'test' && split !== 'valid') throw new UsageError(`--split must be test or valid, got '${split}'.`);
+  const ds = openDataset(values.data);
+  const bundle = await readBundle(values.bundle);
+  const c = bundle.config;
+  const data = retrievalData(ds, { fieldDim: c.fieldDim, embeddingDim: c.embeddingDim, heads: c.heads, itemHidden: c.itemHidden, userHidden: c.userHidden, temperature: c.temperature, historyLength: c.historyLength, historyItemFields: c.historyItemFields });
+  if (data.config.tableRows !== c.tableRows || ds.items!.rows * c.embeddingDim !== bundle.items.embeddings.length) {
+    throw new UsageError(`--bundle ${values.bundle} was trained on other data (its features or catalogue differ from ${values.data}); evaluate it on the dataset it was trained on.`);
+  }
+  const gpu = await openGpu();
+  try {
+    const weights = RetrievalWeights.fromTensors(gpu, c, bundle.weights);
+    const report = await evaluateRetrieval(gpu, { ...data, config: c, reader: new FeatureReader(ds, c) }, weights, bundle.items, split);
+    weights.destroy();
+    if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else process.stdout.write(formatReport(report) + '\n');
+    return 0;
+  } finally {
+    gpu.destroy();
+  }
+}

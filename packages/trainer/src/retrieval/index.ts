@@ -1,0 +1,128 @@
+// `vireo train retrieval`: flags → training (train.ts) → catalogue embeddings → evaluation against
+// the baselines → bundle. Defaults are sized for SwiftShader (WebGPU on the CPU), where the
+// trainer is tested: D = 32, W = 16, hidden 64, batch 128, history ≤ 20. On a GPU raise them
+// (e.g. --dim 128 --field-dim 64 --hidden 256 --batch 1024).
+import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
+import { evaluateRetrieval, formatReport, type RetrievalReport } from '../eval/retrieval-report.ts';
+import { openGpu } from '../node/gpu.ts';
+import { itemEmbeddings, itemsFile, retrievalFile, writeBundle } from './bundle.ts';
+import { embedItems } from './embed.ts';
+import { openDataset, trainRetrievalModel, type TrainRetrievalOptions } from './train.ts';
+
+const FLAGS = {
+  data: { type: 'string' },
+  out: { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  dim: { type: 'string' },
+  'field-dim': { type: 'string' },
+  heads: { type: 'string' },
+  hidden: { type: 'string' },
+  history: { type: 'string' },
+  temperature: { type: 'string' },
+  lr: { type: 'string' },
+  'table-lr': { type: 'string' },
+  'weight-decay': { type: 'string' },
+  'user-dropout': { type: 'string' },
+  seed: { type: 'string' },
+  'max-steps': { type: 'string' },
+  resume: { type: 'boolean' },
+  'init-from': { type: 'string' },
+  name: { type: 'string' },
+  version: { type: 'string' },
+  'skip-eval': { type: 'boolean' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+} as const;
+
+/** Parses `vireo train retrieval` flags into options; every mistake is one sentence. */
+export function parseTrainFlags(argv: string[]): TrainRetrievalOptions & { name: string; version: string; evaluate: boolean; json: boolean } {
+  const { values: v } = parseFlags(argv, FLAGS, 'train retrieval');
+  if (!v.data) throw new UsageError('--data is required: a dataset folder written by vireo ingest.');
+  if (!v.out) throw new UsageError('--out is required: the folder to write the bundle (and checkpoints) into.');
+  const int = (name: keyof typeof FLAGS, fallback: number, min = 1, max?: number) => numberFlag(v[name] as string | undefined, name, fallback, { integer: true, min, max });
+  const num = (name: keyof typeof FLAGS, fallback: number, min: number, max?: number) => numberFlag(v[name] as string | undefined, name, fallback, { min, max });
+  const batch = int('batch', 128, 8);
+  if (batch % 8 !== 0) throw new UsageError(`--batch must be a multiple of 8, got ${batch}.`);
+  const fieldDim = int('field-dim', 16, 8);
+  if (fieldDim % 8 !== 0) throw new UsageError(`--field-dim must be a multiple of 8, got ${fieldDim}.`);
+  const heads = int('heads', 2, 1);
+  if (fieldDim % heads !== 0) throw new UsageError(`--field-dim ${fieldDim} must be a multiple of --heads ${heads}.`);
+  const hidden = int('hidden', 64, 1);
+  const name = v.name ?? 'retrieval';
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) throw new UsageError(`--name must be lowercase letters, digits, '-' and '_', got '${name}'.`);
+  const version = v.version ?? new Date().toISOString().replace(/[-:]/g, '').replace('T', '.').slice(0, 15);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(version)) throw new UsageError(`--version must look like "3" or "2024-06-01.1", got '${version}'.`);
+  const maxSteps = v['max-steps'] === undefined ? undefined : int('max-steps', 0, 1);
+  return {
+    data: v.data,
+    out: v.out,
+    epochs: int('epochs', 5, 1),
+    batch,
+    shape: {
+      fieldDim,
+      embeddingDim: int('dim', 32, 1),
+      heads,
+      itemHidden: hidden,
+      userHidden: hidden,
+      temperature: num('temperature', 0.05, 1e-4, 10),
+      historyLength: int('history', 0, 0, 1000),
+    },
+    hyper: { lr: num('lr', 0.002, 0, 10), tableLr: num('table-lr', 0.05, 0, 100), weightDecay: num('weight-decay', 0, 0, 10) },
+    seed: int('seed', 1, 0),
+    userIdDropout: num('user-dropout', 0.1, 0, 1),
+    resume: v.resume ?? false,
+    initFrom: v['init-from'],
+    quiet: v.quiet ?? false,
+    maxSteps,
+    name,
+    version,
+    evaluate: !v['skip-eval'],
+    json: v.json ?? false,
+  };
+}
+
+/** `vireo train retrieval`. */
+export async function trainRetrieval(argv: string[]): Promise<number> {
+  const o = parseTrainFlags(argv);
+  const log = (line: string) => {
+    if (!o.quiet && !o.json) process.stderr.write(`${line}\n`);
+  };
+  const ds = openDataset(o.data); // a bad --data is reported before the GPU opens
+  const gpu = await openGpu();
+  try {
+    const run = await trainRetrievalModel(gpu, o, log, ds);
+    const { data, training } = run;
+    try {
+      const c = data.config;
+      const N = data.ds.items!.rows;
+      const items = itemEmbeddings(await embedItems(gpu, training.item, data.reader, N), N, c.embeddingDim);
+      let report: RetrievalReport | null = null;
+      if (o.evaluate) {
+        report = await evaluateRetrieval(gpu, data, training.weights, items, 'test');
+        log(formatReport(report));
+      }
+      const samplesPerSecond = run.epochs.length ? run.epochs.reduce((s, e) => s + e.steps * o.batch, 0) / run.epochs.reduce((s, e) => s + e.seconds, 0) : 0;
+      const manifest = await writeBundle(
+        o.out,
+        {
+          name: o.name,
+          version: o.version,
+          config: c,
+          ds: data.ds,
+          metrics: report ? { retrieval: report } : {},
+          training: { epochs: run.epochs, batch: o.batch, seed: o.seed, hyper: o.hyper, userIdDropout: o.userIdDropout, samplesPerSecond, adapter: gpu.info.description || gpu.info.vendor, warmStart: run.warmStart },
+        },
+        retrievalFile(c, await training.weights.toTensors()),
+        itemsFile(data.ds, items, c.embeddingDim),
+      );
+      if (o.json) process.stdout.write(JSON.stringify({ bundle: o.out, files: manifest.files, epochs: run.epochs, samplesPerSecond, firstLoss: run.firstLoss, lastLoss: run.lastLoss, report }, null, 2) + '\n');
+      else process.stdout.write(`wrote ${o.out} (${manifest.files.map((f) => f.name).join(', ')}, manifest.json): ${run.epochs.length} epochs, loss ${run.firstLoss.toFixed(3)} → ${run.lastLoss.toFixed(3)}, ${samplesPerSecond.toFixed(0)} samples/s on ${gpu.info.description || gpu.info.vendor}\n`);
+      return 0;
+    } finally {
+      training.destroy();
+    }
+  } finally {
+    gpu.destroy();
+  }
+}

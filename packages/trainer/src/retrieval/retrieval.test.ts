@@ -1,0 +1,206 @@
+// The retrieval trainer end to end on a small synthetic world (its data written by the test):
+// the loss falls and the model beats most-popular on Recall@10; a run resumed from its epoch-1
+// checkpoint ends bit-identical to an uninterrupted one; user mistakes are one sentence (exit 2);
+// a diverging run names the step and the parameter. When Debian's python3-torch is installed,
+// one step's gradients are also checked against PyTorch autograd in float64.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describeFile, readSafetensors, sha256Hex, writeSafetensors } from '@vireo/core';
+import { Gpu } from '@vireo/runtime-web';
+import { main } from '../cli.ts';
+import { DEFAULT_OPTIONS, ingestSynthetic, type WorldConfig } from '../ingest/index.ts';
+import { initialWeights, warmStart } from './init.ts';
+import { RetrievalTraining } from './model.ts';
+import { openDataset, retrievalData } from './train.ts';
+
+const WORLD: WorldConfig = { seed: 3, users: 160, items: 80, events: 9_000, categories: 6, dim: 8, days: 14 };
+// Tiny model: a step is a few tens of ms on SwiftShader.
+const MODEL = ['--dim', '16', '--field-dim', '8', '--hidden', '16', '--heads', '2', '--history', '8', '--batch', '32', '--temperature', '0.1', '--lr', '0.01', '--table-lr', '0.1', '--seed', '5'];
+
+let dir: string;
+let data: string;
+
+/** Runs the CLI in-process; returns the exit code, stdout and stderr. */
+async function vireo(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    const code = await main(argv);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vireo-retrieval-test-'));
+  data = join(dir, 'world');
+  await ingestSynthetic(WORLD, { ...DEFAULT_OPTIONS, out: data, quiet: true });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('vireo train retrieval on a small synthetic world', () => {
+  it('learns (loss falls, Recall@10 beats most-popular) and resumes bit-identically from its checkpoint', async () => {
+    const full = join(dir, 'full');
+    const a = await vireo('train', 'retrieval', '--data', data, '--out', full, '--epochs', '2', '--json', '--quiet', ...MODEL);
+    expect(a.err).toBe('');
+    expect(a.code).toBe(0);
+    const result = JSON.parse(a.out);
+    expect(result.lastLoss).toBeLessThan(result.firstLoss * 0.9);
+    const m = result.report.metrics;
+    expect(m.model['recall@10']).toBeGreaterThan(m.mostPopular['recall@10']);
+    expect(result.report.ofOracle).toBeGreaterThan(0);
+
+    // The bundle: three files, each listed with its size and sha256.
+    const manifest = JSON.parse(readFileSync(join(full, 'manifest.json'), 'utf8'));
+    for (const f of manifest.files) {
+      const bytes = readFileSync(join(full, f.name));
+      expect(bytes.byteLength).toBe(f.bytes);
+      expect(await sha256Hex(bytes)).toBe(f.sha256);
+    }
+    expect(manifest.metrics.retrieval.metrics.model['recall@100']).toBe(m.model['recall@100']);
+
+    // One epoch, then --resume to two: the same weights, bit for bit.
+    const part = join(dir, 'part');
+    expect((await vireo('train', 'retrieval', '--data', data, '--out', part, '--epochs', '1', '--skip-eval', '--quiet', ...MODEL)).code).toBe(0);
+    expect((await vireo('train', 'retrieval', '--data', data, '--out', part, '--epochs', '2', '--resume', '--skip-eval', '--quiet', ...MODEL)).code).toBe(0);
+    const sha = (d: string) => sha256Hex(readFileSync(join(d, 'retrieval.safetensors')));
+    expect(await sha(part)).toBe(await sha(full));
+
+    // vireo eval retrieval on the bundle gives the numbers the training run wrote.
+    const e = await vireo('eval', 'retrieval', '--data', data, '--bundle', full, '--json');
+    expect(e.code).toBe(0);
+    expect(JSON.parse(e.out).metrics.model).toEqual(m.model);
+  });
+
+  it('warm-starts from a bundle: rows of known values are copied, new ones stay fresh', async () => {
+    const ds = openDataset(data);
+    const shape = { fieldDim: 8, embeddingDim: 16, heads: 2, itemHidden: 16, userHidden: 16, temperature: 0.1, historyLength: 8 };
+    const { config } = retrievalData(ds, shape);
+    const previous = initialWeights(config, 1);
+    const fresh = initialWeights(config, 2);
+    const { arraysToTensors } = await import('@vireo/runtime-web');
+    // The previous catalogue lacked the last item: its row must stay as freshly initialised.
+    const oldVocab = { ...ds.vocabularies, 'item:id': ds.vocabularies['item:id'].slice(0, -1) };
+    const report = warmStart(config, ds.vocabularies, fresh, { config, vocabularies: oldVocab, tensors: arraysToTensors(config, previous.params, previous.table) });
+    expect(report.rowsNew).toBe(1);
+    expect(Array.from(fresh.params)).toEqual(Array.from(previous.params));
+    const W = config.fieldDim;
+    const id = config.itemFields[0];
+    const last = id.offset + id.rows - 1;
+    expect(Array.from(fresh.table.subarray(last * W, (last + 1) * W))).toEqual(Array.from(initialWeights(config, 2).table.subarray(last * W, (last + 1) * W)));
+    expect(Array.from(fresh.table.subarray(id.offset * W, last * W))).toEqual(Array.from(previous.table.subarray(id.offset * W, last * W)));
+  });
+});
+
+describe('vireo train / eval retrieval: user mistakes are one sentence', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['a missing dataset', ['train', 'retrieval', '--data', '/nonexistent/vireo-data', '--out', '/tmp/x'], /--data \/nonexistent\/vireo-data does not exist/],
+    ['a folder that is no dataset', ['train', 'retrieval', '--data', tmpdir(), '--out', '/tmp/x'], /is not a Vireo dataset/],
+    ['an unknown flag', ['train', 'retrieval', '--data', 'd', '--out', 'o', '--bogus'], /Unknown option '--bogus'/],
+    ['no --out', ['train', 'retrieval', '--data', 'd'], /--out is required/],
+    ['a batch that is not a multiple of 8', ['train', 'retrieval', '--data', 'd', '--out', 'o', '--batch', '12'], /--batch must be a multiple of 8/],
+    ['a bad number', ['train', 'retrieval', '--data', 'd', '--out', 'o', '--lr', 'fast'], /--lr must be a number/],
+    ['no model', ['train'], /which model\? expected one of retrieval, ranking/],
+    ['an unknown model', ['eval', 'ranker'], /unknown model 'ranker'/],
+    ['eval without a bundle', ['eval', 'retrieval', '--data', 'd'], /--bundle is required/],
+    ['--resume without a checkpoint', ['train', 'retrieval', '--out', '@dir/never-trained', '--resume', '--data', '@data'], /--resume: .* does not exist/],
+  ];
+  it.each(cases)('%s → exit 2', async (_name, argv, message) => {
+    const r = await vireo(...argv.map((a) => (a === '@data' ? data : a.replace('@dir', dir))));
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(message);
+  });
+});
+
+describe('divergence', () => {
+  it('stops at the first non-finite loss, before the update, naming the step and the parameter', async () => {
+    // A warm start from a bundle whose user.fc2.weight holds a NaN (sha256s rewritten to match).
+    const bad = join(dir, 'bad-bundle');
+    expect((await vireo('train', 'retrieval', '--data', data, '--out', bad, '--epochs', '1', '--max-steps', '1', '--skip-eval', '--quiet', ...MODEL)).code).toBe(0);
+    const path = join(bad, 'retrieval.safetensors');
+    const { tensors, metadata } = readSafetensors(readFileSync(path));
+    (tensors.get('user.fc2.weight')!.data as Float32Array)[3] = NaN; // after the last relu: the loss sees it
+    const bytes = writeSafetensors(tensors, metadata);
+    writeFileSync(path, bytes);
+    const manifest = JSON.parse(readFileSync(join(bad, 'manifest.json'), 'utf8'));
+    manifest.files = await Promise.all(manifest.files.map(async (f: { name: string }) => (f.name === 'retrieval.safetensors' ? describeFile(f.name, bytes) : f)));
+    writeFileSync(join(bad, 'manifest.json'), JSON.stringify(manifest));
+    const r = await vireo('train', 'retrieval', '--data', data, '--out', join(dir, 'nan'), '--epochs', '1', '--quiet', '--init-from', bad, ...MODEL);
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/training diverged at step 1 \(epoch 1\): the loss is NaN and 'user\.fc2\.weight' holds non-finite values; lower --lr/);
+  });
+
+  it('refuses a warm start from a bundle whose file does not match its sha256', async () => {
+    const bad = join(dir, 'bad-bundle');
+    const path = join(bad, 'retrieval.safetensors');
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(path, bytes);
+    const r = await vireo('train', 'retrieval', '--data', data, '--out', join(dir, 'nan2'), '--epochs', '1', '--quiet', '--init-from', bad, ...MODEL);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/"retrieval\.safetensors" has sha256 [0-9a-f]{64} but the manifest says/);
+  });
+});
+
+const TORCH = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+
+describe('gradients against PyTorch autograd', () => {
+  it.skipIf(!TORCH)('one step of every dense tensor and the table rows matches float64 autograd (python3-torch installed)', async () => {
+    const gpu = await Gpu.create();
+    try {
+      const rd = retrievalData(openDataset(data), { fieldDim: 8, embeddingDim: 8, heads: 2, itemHidden: 12, userHidden: 12, temperature: 0.1, historyLength: 6 });
+      const B = 16;
+      const tr = await RetrievalTraining.create(gpu, rd.config, B, { lr: 0.001, tableLr: 0.05, weightDecay: 0, temperature: 0.1 }, (row, f) => rd.reader.item(row, f));
+      const init = initialWeights(rd.config, 3);
+      // A non-zero pooling query, so that the pooling keys get a gradient too.
+      const q = tr.weights.layout.byName.get('history.pool.query')!;
+      for (let i = 0; i < q.size; i++) init.params[q.offset + i] = 0.3 * Math.sin(i + 1);
+      gpu.write(tr.weights.params, init.params);
+      gpu.write(tr.weights.table, init.table);
+      const ex = rd.examples;
+      const pick = Array.from({ length: B }, (_, b) => (b * 37) % ex.count);
+      pick[5] = pick[3]; // an accidental hit
+      tr.item.set(B, (b, f) => rd.reader.item(ex.item[pick[b]], f));
+      tr.user.set(B, (b) => {
+        const e = pick[b];
+        return { fields: rd.reader.user(ex.user[e], ex.context[e], ex.ts[e]), history: rd.positives.items, historyStart: rd.positives.start[ex.user[e]], historyEnd: ex.historyEnd[e], dropUserId: b % 4 === 1 };
+      });
+      const logq = Float32Array.from(pick, (e) => rd.logq[ex.item[e]]);
+      const ids = Uint32Array.from(pick, (e) => ex.item[e]);
+      const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+      const ib = tr.item.bags.view();
+      const ub = tr.user.bags.view();
+      const batch = { B, rowsX: tr.user.layout.o, itemIndices: b64(ib.indices), itemOffsets: b64(ib.offsets), itemWeights: b64(ib.weights), userIndices: b64(ub.indices), userOffsets: b64(ub.offsets), userWeights: b64(ub.weights), lengths: b64(tr.user.lengths.slice()), logq: b64(logq), ids: b64(ids) };
+      tr.run({ logq, ids });
+      const loss = await tr.readLoss();
+      const grads = await tr.readGrads();
+      const table = tr.tableGradients();
+      const rows = await gpu.readU32(table.rows, table.count);
+      const tableGrad = await gpu.readF32(table.gradRows, table.count * rd.config.fieldDim);
+      const job = { config: rd.config, layout: tr.weights.layout.entries, params: b64(init.params), table: b64(init.table), batch, grads: b64(grads), tableRows: b64(rows), tableGrad: b64(tableGrad) };
+      const script = fileURLToPath(new URL('../bench/retrieval_torch.py', import.meta.url));
+      expect(existsSync(script)).toBe(true);
+      const r = spawnSync('/usr/bin/python3', [script, 'check'], { input: JSON.stringify(job), encoding: 'utf8', maxBuffer: 1 << 28 });
+      expect(r.status, r.stderr).toBe(0);
+      const check = JSON.parse(r.stdout);
+      expect(Math.abs(check.loss - loss)).toBeLessThan(1e-5 * Math.abs(check.loss));
+      // float32 on the GPU against float64 autograd, sums of ≤ a few hundred terms: 1e-4 relative.
+      for (const [name, err] of Object.entries(check.maxRelError as Record<string, number>)) expect(err, name).toBeLessThan(1e-4);
+      expect(check.tableRowsReported).toBe(check.tableRowsWithGradient);
+      tr.destroy();
+    } finally {
+      gpu.destroy();
+    }
+  });
+});

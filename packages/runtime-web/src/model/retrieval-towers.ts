@@ -146,7 +146,7 @@ export class RetrievalWeights {
 /** Every field of the table, each once, in table order. */
 export function tableFields(c: RetrievalConfig): RetrievalField[] {
   const seen = new Map<string, RetrievalField>();
-  for (const f of [...c.itemFields, ...c.userFields, c.position]) seen.set(`${f.name}@${f.offset}`, f);
+  for (const f of [...c.itemFields, ...c.userFields, c.position, c.label]) seen.set(`${f.name}@${f.offset}`, f);
   return [...seen.values()].sort((a, b) => a.offset - b.offset);
 }
 
@@ -315,6 +315,8 @@ export interface UserTowerOptions extends TowerOptions {
 export interface UserInput {
   fields: readonly FieldValue[];
   history: ArrayLike<number>;
+  /** Per history entry: non-zero for a positive (click, liked rating); default all positives. */
+  historyLabels?: ArrayLike<number>;
   /** The history is history[historyStart .. historyEnd) (default: all of it); the last L count. */
   historyStart?: number;
   historyEnd?: number;
@@ -487,7 +489,7 @@ export class UserTower {
     this.lengthsHost.fill(0);
     inputs.forEach((u, b) => {
       check(u.fields.length === fields.length, `UserTower: user ${b} has ${u.fields.length} field values, expected ${fields.length} (${fields.map((f) => f.name).join(', ')}).`);
-      this.lengthsHost[b] = addHistoryBags(bags, c, u.history, u.historyStart ?? 0, u.historyEnd ?? u.history.length, this.items?.append);
+      this.lengthsHost[b] = addHistoryBags(bags, c, u.history, u.historyStart ?? 0, u.historyEnd ?? u.history.length, this.items?.append, u.historyLabels);
     });
     bags.empty(lay.o - B * L); // the rest of x, and o (written by the attention)
     bags.empty(lay.f - lay.o);

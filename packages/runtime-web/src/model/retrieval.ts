@@ -26,7 +26,7 @@ import { FIRST_INDEX, OOV_INDEX, PAD_INDEX } from '@vireo/core';
 import { check } from '@vireo/shaders';
 
 /** How a field's values become bag entries. */
-export type RetrievalFieldKind = 'categorical' | 'multi_hot' | 'numeric' | 'bucket' | 'position';
+export type RetrievalFieldKind = 'categorical' | 'multi_hot' | 'numeric' | 'bucket' | 'position' | 'label';
 
 /** One field: a row range of the shared table and how a value indexes it. */
 export interface RetrievalField {
@@ -68,6 +68,8 @@ export interface RetrievalConfig {
   userFields: RetrievalField[];
   /** The recency rows of the history (L rows). */
   position: RetrievalField;
+  /** The history's event label rows: row 0 any event, row 1 a positive (click, liked rating). */
+  label: RetrievalField;
   /**
    * How a history position embeds its item: false, its item:id row alone; true, the sum of all
    * its item-tower field rows (id, category, attributes, title tokens, numerics) — the same rows
@@ -159,11 +161,12 @@ export function checkRetrievalConfig(c: RetrievalConfig): void {
   check(c.fieldDim % c.heads === 0, `retrieval: fieldDim ${c.fieldDim} is not a multiple of ${c.heads} heads.`);
   check(c.itemFields.length >= 1, 'retrieval: the item tower needs at least one field.');
   check(c.temperature > 0, `retrieval: temperature must be positive, got ${c.temperature}.`);
-  for (const f of [...c.itemFields, ...c.userFields, c.position]) {
+  for (const f of [...c.itemFields, ...c.userFields, c.position, c.label]) {
     check(Number.isInteger(f.offset) && f.offset >= 0 && Number.isInteger(f.rows) && f.rows > 0 && f.offset + f.rows <= c.tableRows,
       `retrieval: field ${f.name} (rows ${f.offset}..${f.offset + f.rows}) is outside the table of ${c.tableRows} rows.`);
   }
   check(c.position.rows === c.historyLength, `retrieval: the position field has ${c.position.rows} rows, expected historyLength ${c.historyLength}.`);
+  check(c.label.rows === 2, `retrieval: the history label field has ${c.label.rows} rows, expected 2.`);
   check(itemIdField(c) !== null, 'retrieval: the item tower has no categorical item:id field, which the history needs.');
 }
 
@@ -265,7 +268,8 @@ export function addFieldEntries(bags: BagBuilder, field: RetrievalField, value: 
       return;
     }
     case 'position':
-      throw new Error('addFieldEntries: position is not a per-example field.');
+    case 'label':
+      throw new Error(`addFieldEntries: ${field.kind} is not a per-example field.`);
   }
 }
 
@@ -303,19 +307,20 @@ export class ItemEntryCache {
   };
 }
 
-/** Entries per history position at most: the item's (all its fields, or its id) and the recency row. */
+/** Entries per history position at most: the item's (all its fields, or its id), the recency and the label row. */
 export function historyWidth(c: RetrievalConfig): number {
-  return 1 + (c.historyItemFields ? c.itemFields.reduce((s, f) => s + f.width, 0) : 1);
+  return 2 + (c.historyItemFields ? c.itemFields.reduce((s, f) => s + f.width, 0) : 1);
 }
 
 /**
  * Appends one user's history bags (L of them): position l < n holds the item of history[l] —
  * its item:id row, or with `historyItemFields` all its item-tower field rows (from
- * `itemEntries`) — plus the recency row n−1−l (0 = the most recent); positions ≥ n are empty.
+ * `itemEntries`) — plus the recency row n−1−l (0 = the most recent) and the label row
+ * (labels[l] ≠ 0: a positive; no labels: all positives); positions ≥ n are empty.
  * `history` holds item:id indices (FIRST_INDEX-based), oldest first; only the last L count.
  * Returns n, the user's history length for the attention mask.
  */
-export function addHistoryBags(bags: BagBuilder, c: RetrievalConfig, history: ArrayLike<number>, start = 0, end = history.length, itemEntries?: HistoryItemEntries): number {
+export function addHistoryBags(bags: BagBuilder, c: RetrievalConfig, history: ArrayLike<number>, start = 0, end = history.length, itemEntries?: HistoryItemEntries, labels?: ArrayLike<number>): number {
   const L = c.historyLength;
   const item = itemIdField(c)!;
   const from = Math.max(start, end - L);
@@ -329,6 +334,7 @@ export function addHistoryBags(bags: BagBuilder, c: RetrievalConfig, history: Ar
     if (c.historyItemFields && itemEntries && v < item.rows && row >= 0) itemEntries(bags, row);
     else bags.add(item.offset + (v < item.rows ? v : OOV_INDEX), 1);
     bags.add(c.position.offset + (n - 1 - l), 1);
+    bags.add(c.label.offset + (labels && !labels[j] ? 0 : 1), 1);
     bags.close();
     l++;
   }

@@ -84,7 +84,7 @@ export async function benchTrain(argv: string[]): Promise<number> {
     for (const cfg of configs) {
       note(`${cfg.name}: batch ${cfg.batch}, D ${cfg.shape.embeddingDim}, W ${cfg.shape.fieldDim}, hidden ${cfg.shape.itemHidden}, L ${cfg.shape.historyLength} …`);
       const data = retrievalData(ds, cfg.shape);
-      const { config, examples, reader, positives, logq } = data;
+      const { config, examples, reader, events, logq } = data;
       const B = cfg.batch;
       if (examples.count < B) throw new UsageError(`${dataDir} has ${examples.count} training positives, fewer than the ${cfg.name} batch of ${B}.`);
       const training = await RetrievalTraining.create(gpu, config, B, { lr: 0.002, tableLr: 0.05, weightDecay: 0, temperature: cfg.shape.temperature }, (row, f) => reader.item(row, f));
@@ -103,7 +103,7 @@ export async function benchTrain(argv: string[]): Promise<number> {
         training.user.set(B, (b) => {
           const e = batch[b];
           const u = examples.user[e];
-          return { fields: reader.user(u, examples.context[e], examples.ts[e]), history: positives.items, historyStart: positives.start[u], historyEnd: examples.historyEnd[e] };
+          return { fields: reader.user(u, examples.context[e], examples.ts[e]), history: events.items, historyLabels: events.positive, historyStart: events.start[u], historyEnd: examples.historyEnd[e] };
         });
         const lq = Float32Array.from(batch, (e) => logq[examples.item[e]]);
         const ids = Uint32Array.from(batch, (e) => examples.item[e]);

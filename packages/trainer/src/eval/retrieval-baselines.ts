@@ -3,43 +3,43 @@
 // training positives), and on a synthetic world the oracle (the world's true next-click ranking).
 import { FIRST_INDEX } from '@vireo/core';
 import { SPLIT_TRAIN, loadOracle, nextClickScores, type Dataset } from '../ingest/index.ts';
-import type { RetrievalCase, UserPositives } from '../retrieval/data.ts';
+import type { RetrievalCase, UserEvents } from '../retrieval/data.ts';
 
 /** Scores every item (N) for one case into `out`. */
 export type CaseScorer = (c: RetrievalCase, caseIndex: number, out: Float32Array) => void;
 
 /** Training positives per item (N). */
-export function trainCounts(ds: Dataset, positives: UserPositives): Float64Array {
+export function trainCounts(ds: Dataset): Float64Array {
   const it = ds.interactions!;
   const count = new Float64Array(ds.items!.rows);
-  for (let p = 0; p < positives.rows.length; p++) if (it.split[positives.rows[p]] === SPLIT_TRAIN) count[positives.items[p] - FIRST_INDEX]++;
+  for (let e = 0; e < it.item.length; e++) if (it.positive[e] && it.split[e] === SPLIT_TRAIN) count[it.item[e]]++;
   return count;
 }
 
 /** Most-popular: every user gets the items with the most training positives. */
-export function mostPopularScorer(ds: Dataset, positives: UserPositives): CaseScorer {
-  const count = trainCounts(ds, positives);
+export function mostPopularScorer(ds: Dataset): CaseScorer {
+  const count = trainCounts(ds);
   return (_c, _i, out) => {
     for (let i = 0; i < out.length; i++) out[i] = count[i];
   };
 }
 
 /**
- * Item-kNN: score(j) = Σ_{h in the user's history} cos(h, j), with cos(h, j) = co(h, j) / √(n_h·n_j)
+ * Item-kNN: score(j) = Σ_{h in the user's earlier positives} cos(h, j), with cos(h, j) = co(h, j) / √(n_h·n_j)
  * over the sets of training positives of every user (co: users holding both, n: users holding
  * one). Computed per case through the users who share a history item, without the N×N matrix.
  * Ties (items no history item co-occurs with) are broken by popularity.
  */
-export function itemKnnScorer(ds: Dataset, positives: UserPositives): CaseScorer {
+export function itemKnnScorer(ds: Dataset, events: UserEvents): CaseScorer {
   const it = ds.interactions!;
-  const U = positives.start.length - 1;
+  const U = events.start.length - 1;
   const N = ds.items!.rows;
   // Each user's set of training positives (item rows), and each item's users.
   const userItems: Int32Array[] = [];
   const n = new Float64Array(N);
   for (let u = 0; u < U; u++) {
     const set = new Set<number>();
-    for (let p = positives.start[u]; p < positives.start[u + 1]; p++) if (it.split[positives.rows[p]] === SPLIT_TRAIN) set.add(positives.items[p] - FIRST_INDEX);
+    for (let e = events.start[u]; e < events.start[u + 1]; e++) if (it.positive[e] && it.split[e] === SPLIT_TRAIN) set.add(it.item[e]);
     userItems.push(Int32Array.from(set));
     for (const i of set) n[i]++;
   }
@@ -48,7 +48,7 @@ export function itemKnnScorer(ds: Dataset, positives: UserPositives): CaseScorer
   const itemUsers = new Int32Array(itemUsersStart[N]);
   const fill = itemUsersStart.slice(0, N);
   for (let u = 0; u < U; u++) for (const i of userItems[u]) itemUsers[fill[i]++] = u;
-  const count = trainCounts(ds, positives);
+  const count = trainCounts(ds);
   let maxCount = 1;
   for (let i = 0; i < N; i++) maxCount = Math.max(maxCount, count[i]);
   const weight = new Float64Array(U);
@@ -57,7 +57,7 @@ export function itemKnnScorer(ds: Dataset, positives: UserPositives): CaseScorer
   return (c, _index, out) => {
     acc.fill(0);
     const history = new Set<number>();
-    for (let p = c.historyStart; p < c.historyEnd; p++) history.add(positives.items[p] - FIRST_INDEX);
+    for (let e = c.historyStart; e < c.historyEnd; e++) if (events.positive[e]) history.add(events.items[e] - FIRST_INDEX);
     for (const h of history) {
       if (n[h] === 0) continue;
       const w = 1 / Math.sqrt(n[h]);

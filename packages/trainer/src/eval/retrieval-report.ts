@@ -29,9 +29,9 @@ export interface RetrievalReport {
 
 /** Computes the report for trained weights on `gpu` (user vectors from the user tower). */
 export async function evaluateRetrieval(gpu: Gpu, data: RetrievalData, weights: RetrievalWeights, items: ItemEmbeddings, split: 'test' | 'valid' = 'test'): Promise<RetrievalReport> {
-  const { ds, positives, context } = data;
+  const { ds, events, context } = data;
   const config = weights.config;
-  const cases: RetrievalCase[] = retrievalCases(ds, positives, context, split === 'test' ? SPLIT_TEST : SPLIT_VALID);
+  const cases: RetrievalCase[] = retrievalCases(ds, events, context, split === 'test' ? SPLIT_TEST : SPLIT_VALID);
   if (cases.length === 0) throw new UsageError(`${ds.dir} has no held-out ${split} positives to evaluate (users need at least ${ds.summary.splits.retrieval?.minPositives ?? 2} positives).`);
   const N = ds.items!.rows;
   const D = config.embeddingDim;
@@ -39,15 +39,15 @@ export async function evaluateRetrieval(gpu: Gpu, data: RetrievalData, weights: 
   const tower = await UserTower.create(gpu, weights, { maxBatch: Math.min(256, cases.length), itemFeatures: (row, f) => reader.item(row, f) });
   let users: Float32Array;
   try {
-    users = await embedCases(gpu, tower, reader, positives, cases);
+    users = await embedCases(gpu, tower, reader, events, cases);
   } finally {
     tower.destroy();
   }
   const metrics: Record<string, RetrievalMetrics> = {
     model: rankingMetrics(cases, N, dotScorer(users, items.embeddings, D)),
     'model.int8': rankingMetrics(cases, N, int8Scorer(users, items.values, items.scales, D)),
-    mostPopular: rankingMetrics(cases, N, mostPopularScorer(ds, positives)),
-    itemKnn: rankingMetrics(cases, N, itemKnnScorer(ds, positives)),
+    mostPopular: rankingMetrics(cases, N, mostPopularScorer(ds)),
+    itemKnn: rankingMetrics(cases, N, itemKnnScorer(ds, events)),
   };
   const oracle = oracleScorer(ds);
   if (oracle) metrics.oracle = rankingMetrics(cases, N, oracle);

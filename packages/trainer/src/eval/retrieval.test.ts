@@ -61,9 +61,9 @@ describe('item-kNN baseline', () => {
       items: { rows: 4 },
       interactions: { user: Int32Array.from(user), item: Int32Array.from(item), positive: new Uint8Array(E).fill(1), split: new Uint8Array(E), userOffsets },
     } as unknown as Dataset;
-    const positives = { start: userOffsets, items: Int32Array.from(item, (i) => i + FIRST_INDEX), rows: Int32Array.from({ length: E }, (_, e) => e) };
+    const events = { start: userOffsets, items: Int32Array.from(item, (i) => i + FIRST_INDEX), positive: new Uint8Array(E).fill(1) };
     const scores = new Float32Array(4);
-    itemKnnScorer(ds, positives)({ ...one([1]), historyStart: 0, historyEnd: 1 }, 0, scores); // u0's first positive: item 0
+    itemKnnScorer(ds, events)({ ...one([1]), historyStart: 0, historyEnd: 1 }, 0, scores); // u0's first positive: item 0
     expect(scores[1]).toBeCloseTo(1, 6);
     expect(scores[2]).toBeCloseTo(0.5, 6);
     expect(scores[3]).toBeCloseTo(0, 6);

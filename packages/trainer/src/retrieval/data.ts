@@ -1,42 +1,30 @@
 // The retrieval view of a dataset as training examples and evaluation cases.
 //
-// Example: one training positive (user, item) at time t, with the user's positives before t as
+// Example: one training positive (user, item) at time t, with the user's events before t as
 // history and the event's context (hour, device, …) from the matching impression row.
 // Case: one user's held-out positive (leave-last-out) with everything the user did before it:
 // the history the user tower reads, and the items excluded from the ranking (seen already).
 import { FIRST_INDEX } from '@vireo/core';
 import { SPLIT_TEST, SPLIT_TRAIN, type Dataset } from '../ingest/index.ts';
 
-/** Every user's positives in time order: item:id indices (the history encoding) and their event rows. */
-export interface UserPositives {
-  /** (U+1) user u's positives are [start[u], start[u+1]). */
+/**
+ * Every user's events (any label) in time order — what the history encoder reads: item:id
+ * indices and whether each was a positive. Event p is interaction row p (the interactions are
+ * sorted by user, then time).
+ */
+export interface UserEvents {
+  /** (U+1) user u's events are [start[u], start[u+1]). */
   start: Int32Array;
-  /** (P) item:id index (item row + FIRST_INDEX) of each positive. */
+  /** (E) item:id index (item row + FIRST_INDEX) of each event. */
   items: Int32Array;
-  /** (P) interaction row of each positive. */
-  rows: Int32Array;
+  /** (E) 1 when the event is a positive (click, rating ≥ threshold). */
+  positive: Uint8Array;
 }
 
-/** Gathers every user's positives (any split), in the interactions' (user, time) order. */
-export function userPositives(ds: Dataset): UserPositives {
+/** The interactions as every user's event history. */
+export function userEvents(ds: Dataset): UserEvents {
   const it = ds.interactions!;
-  const U = it.userOffsets.length - 1;
-  const start = new Int32Array(U + 1);
-  let P = 0;
-  for (let e = 0; e < it.user.length; e++) if (it.positive[e]) P++;
-  const items = new Int32Array(P);
-  const rows = new Int32Array(P);
-  let k = 0;
-  for (let u = 0; u < U; u++) {
-    start[u] = k;
-    for (let e = it.userOffsets[u]; e < it.userOffsets[u + 1]; e++) {
-      if (!it.positive[e]) continue;
-      items[k] = it.item[e] + FIRST_INDEX;
-      rows[k++] = e;
-    }
-  }
-  start[U] = k;
-  return { start, items, rows };
+  return { start: it.userOffsets, items: Int32Array.from(it.item, (i) => i + FIRST_INDEX), positive: it.positive };
 }
 
 /**
@@ -59,26 +47,26 @@ export interface Examples {
   count: number;
   user: Int32Array; //    user row
   item: Int32Array; //    item row (the positive)
-  /** History = positives.items[max(positives.start[user], end − L) .. end). */
+  /** History = events.items[max(events.start[user], end − L) .. end). */
   historyEnd: Int32Array;
   context: Int32Array; // impression row or −1
   ts: Float64Array; //    event time
 }
 
 /** The train split's positives as examples, in (user, time) order. */
-export function trainingExamples(ds: Dataset, positives: UserPositives, context: Int32Array): Examples {
+export function trainingExamples(ds: Dataset, events: UserEvents, context: Int32Array): Examples {
   const it = ds.interactions!;
-  const U = it.userOffsets.length - 1;
-  const n = positives.rows.reduce((s, e) => s + (it.split[e] === SPLIT_TRAIN ? 1 : 0), 0);
+  const U = events.start.length - 1;
+  let n = 0;
+  for (let e = 0; e < it.user.length; e++) if (it.positive[e] && it.split[e] === SPLIT_TRAIN) n++;
   const ex: Examples = { count: n, user: new Int32Array(n), item: new Int32Array(n), historyEnd: new Int32Array(n), context: new Int32Array(n), ts: new Float64Array(n) };
   let k = 0;
   for (let u = 0; u < U; u++) {
-    for (let p = positives.start[u]; p < positives.start[u + 1]; p++) {
-      const e = positives.rows[p];
-      if (it.split[e] !== SPLIT_TRAIN) continue;
+    for (let e = events.start[u]; e < events.start[u + 1]; e++) {
+      if (!it.positive[e] || it.split[e] !== SPLIT_TRAIN) continue;
       ex.user[k] = u;
       ex.item[k] = it.item[e];
-      ex.historyEnd[k] = p; // the positives strictly before this one
+      ex.historyEnd[k] = e; // the user's events strictly before this one
       ex.ts[k] = it.ts[e];
       ex.context[k++] = context[e];
     }
@@ -104,7 +92,7 @@ export interface RetrievalCase {
   ts: number;
   /** Item rows to find (the held-out positives). */
   relevant: Int32Array;
-  /** History = positives.items[historyStart .. historyEnd): every positive before the held-out one. */
+  /** History = events.items[historyStart .. historyEnd): every event before the held-out one. */
   historyStart: number;
   historyEnd: number;
   /** Item rows the user interacted with before (any label): excluded from the ranking. */
@@ -117,25 +105,26 @@ export interface RetrievalCase {
  * The evaluation cases of a split (leave-last-out: each user's held-out positive of `split`).
  * Users without one are skipped.
  */
-export function retrievalCases(ds: Dataset, positives: UserPositives, context: Int32Array, split = SPLIT_TEST): RetrievalCase[] {
+export function retrievalCases(ds: Dataset, events: UserEvents, context: Int32Array, split = SPLIT_TEST): RetrievalCase[] {
   const it = ds.interactions!;
-  const U = it.userOffsets.length - 1;
+  const U = events.start.length - 1;
   const cases: RetrievalCase[] = [];
   for (let u = 0; u < U; u++) {
-    let target = -1;
-    for (let p = positives.start[u]; p < positives.start[u + 1]; p++) {
-      if (it.split[positives.rows[p]] === split) {
-        target = p;
+    const begin = events.start[u];
+    const end = events.start[u + 1];
+    let row = -1;
+    for (let e = begin; e < end; e++) {
+      if (it.positive[e] && it.split[e] === split) {
+        row = e;
         break;
       }
     }
-    if (target < 0) continue;
-    const row = positives.rows[target];
-    const relevant: number[] = [];
-    for (let p = target; p < positives.start[u + 1]; p++) if (it.split[positives.rows[p]] === split) relevant.push(positives.items[p] - FIRST_INDEX);
+    if (row < 0) continue;
+    const relevant = new Set<number>();
+    for (let e = row; e < end; e++) if (it.positive[e] && it.split[e] === split) relevant.add(it.item[e]);
     const exclude = new Set<number>();
-    for (let e = it.userOffsets[u]; e < row; e++) exclude.add(it.item[e]);
-    cases.push({ user: u, row, ts: it.ts[row], relevant: Int32Array.from(new Set(relevant)), historyStart: positives.start[u], historyEnd: target, exclude, context: context[row] });
+    for (let e = begin; e < row; e++) exclude.add(it.item[e]);
+    cases.push({ user: u, row, ts: it.ts[row], relevant: Int32Array.from(relevant), historyStart: begin, historyEnd: row, exclude, context: context[row] });
   }
   return cases;
 }

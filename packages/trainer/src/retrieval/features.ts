@@ -89,6 +89,7 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
   const userFields = [...fieldsOf(userFeatures, 'user:numeric', 'user:id'), ...fieldsOf(contextFeatures, 'context:numeric', undefined, timed ? [TIME_FEATURE] : [])];
   const L = shape.historyLength > 0 ? shape.historyLength : Math.min(DEFAULT_HISTORY_CAP, (historyFeature(ds) as { maxLength?: number } | undefined)?.maxLength ?? DEFAULT_HISTORY_CAP);
   const position = take({ name: 'position', kind: 'position', rows: L, width: 1 });
+  const label = take({ name: 'history:label', kind: 'label', rows: 2, width: 1 });
   return {
     fieldDim: shape.fieldDim,
     embeddingDim: shape.embeddingDim,
@@ -101,6 +102,7 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
     itemFields,
     userFields,
     position,
+    label,
     historyItemFields: shape.historyItemFields ?? true,
     ...(timed ? { timeRange: { min: range.min, max: range.max } } : {}),
   };

@@ -174,7 +174,7 @@ describe('gradients against PyTorch autograd', () => {
       tr.item.set(B, (b, f) => rd.reader.item(ex.item[pick[b]], f));
       tr.user.set(B, (b) => {
         const e = pick[b];
-        return { fields: rd.reader.user(ex.user[e], ex.context[e], ex.ts[e]), history: rd.positives.items, historyStart: rd.positives.start[ex.user[e]], historyEnd: ex.historyEnd[e], dropUserId: b % 4 === 1 };
+        return { fields: rd.reader.user(ex.user[e], ex.context[e], ex.ts[e]), history: rd.events.items, historyLabels: rd.events.positive, historyStart: rd.events.start[ex.user[e]], historyEnd: ex.historyEnd[e], dropUserId: b % 4 === 1 };
       });
       const logq = Float32Array.from(pick, (e) => rd.logq[ex.item[e]]);
       const ids = Uint32Array.from(pick, (e) => ex.item[e]);

@@ -10,7 +10,7 @@ import { RetrievalWeights, retrievalParamLayout, tableFields, type Gpu, type Ret
 import { UsageError } from '../cli/args.ts';
 import { progress } from '../cli/progress.ts';
 import { loadDataset, type Dataset } from '../ingest/index.ts';
-import { contextRows, itemLogQ, trainingExamples, userPositives, type Examples, type UserPositives } from './data.ts';
+import { contextRows, itemLogQ, trainingExamples, userEvents, type Examples, type UserEvents } from './data.ts';
 import { readBundle } from './bundle.ts';
 import { FeatureReader, retrievalConfig, type RetrievalShape } from './features.ts';
 import { initialWeights, warmStart, type WarmStartReport } from './init.ts';
@@ -58,7 +58,7 @@ export interface RetrievalData {
   ds: Dataset;
   config: RetrievalConfig;
   reader: FeatureReader;
-  positives: UserPositives;
+  events: UserEvents;
   context: Int32Array;
   examples: Examples;
   logq: Float32Array;
@@ -66,10 +66,10 @@ export interface RetrievalData {
 
 export function retrievalData(ds: Dataset, shape: RetrievalShape): RetrievalData {
   const config = retrievalConfig(ds, shape);
-  const positives = userPositives(ds);
+  const events = userEvents(ds);
   const context = contextRows(ds);
-  const examples = trainingExamples(ds, positives, context);
-  return { ds, config, reader: new FeatureReader(ds, config), positives, context, examples, logq: itemLogQ(ds, examples) };
+  const examples = trainingExamples(ds, events, context);
+  return { ds, config, reader: new FeatureReader(ds, config), events, context, examples, logq: itemLogQ(ds, examples) };
 }
 
 /** The checkpoint file of an output folder. */
@@ -131,7 +131,7 @@ export function firstNonFinite(config: RetrievalConfig, params: Float32Array, ta
  */
 export async function trainRetrievalModel(gpu: Gpu, o: TrainRetrievalOptions, log: (line: string) => void = () => {}, dataset?: Dataset): Promise<TrainRetrievalResult> {
   const data = retrievalData(dataset ?? openDataset(o.data), o.shape);
-  const { config, examples, reader, positives, logq } = data;
+  const { config, examples, reader, events, logq } = data;
   const B = o.batch;
   if (examples.count < B) throw new UsageError(`${o.data} has ${examples.count} training positives, fewer than one batch (--batch ${B}): lower --batch.`);
   const stepsPerEpoch = Math.floor(examples.count / B);
@@ -190,7 +190,7 @@ export async function trainRetrievalModel(gpu: Gpu, o: TrainRetrievalOptions, lo
       training.user.set(B, (b) => {
         const e = batch[b];
         const u = examples.user[e];
-        return { fields: reader.user(u, examples.context[e], examples.ts[e]), history: positives.items, historyStart: positives.start[u], historyEnd: examples.historyEnd[e], dropUserId: dropout.next() < o.userIdDropout };
+        return { fields: reader.user(u, examples.context[e], examples.ts[e]), history: events.items, historyLabels: events.positive, historyStart: events.start[u], historyEnd: examples.historyEnd[e], dropUserId: dropout.next() < o.userIdDropout };
       });
       for (let b = 0; b < B; b++) {
         const item = examples.item[batch[b]];

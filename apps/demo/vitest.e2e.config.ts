@@ -8,7 +8,7 @@ export default defineConfig({
     name: 'demo-e2e',
     root: fileURLToPath(new URL('.', import.meta.url)),
     include: ['src/**/*.e2e.test.ts'],
-    testTimeout: 240_000,
+    testTimeout: 360_000,
     hookTimeout: 300_000,
     pool: 'forks',
   },

@@ -65,7 +65,11 @@ describe('the demo dashboard on the main command’s stack', () => {
   test('recommendations appear, a click enters the history and changes the list', async () => {
     mkdirSync(SHOTS, { recursive: true });
     await page.goto(url);
-    await page.waitForSelector('[data-testid="rec-item"]', { timeout: 120_000 });
+    await page.waitForSelector('[data-testid="rec-item"]', { timeout: 180_000 }).catch(async (err) => {
+      // Say what the page shows instead: its errors, and the stack's own output.
+      const shown = await page.evaluate(() => document.body.innerText.slice(0, 2000)).catch(() => '(page unreadable)');
+      throw new Error(`${(err as Error).message}\npage text:\n${shown}\nlog:\n${log.join('').slice(-4000)}`);
+    });
     await page.waitForSelector('.map-body svg', { timeout: 30_000 });
     const backend = await page.textContent('[data-testid="backend"]');
     expect(backend).toMatch(/WebGPU|CPU/);

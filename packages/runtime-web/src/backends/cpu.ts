@@ -10,7 +10,8 @@ import {
   linearReference,
   topkReference,
 } from '@vireo/shaders';
-import { BagBuilder, addFieldBag, addHistoryBags, fieldCounts, retrievalParamLayout, type FieldValue, type RetrievalConfig } from '../model/retrieval.ts';
+import { BagBuilder, addFieldBag, addHistoryBags, fieldCounts, historyWidth, retrievalParamLayout, type FieldValue, type HistoryItemEntries, type RetrievalConfig } from '../model/retrieval.ts';
+import { historyItemEntries } from './history.ts';
 import { fieldsMaxNnz } from '../model/retrieval-towers.ts';
 import { sparseWidth, type RankingConfig } from '../model/ranking.ts';
 import { now, Serial, type AdapterSummary, type Backend, type LoadOptions, type LoadedModel } from '../engine/backend.ts';
@@ -21,7 +22,7 @@ import type { ModelData } from '../engine/model.ts';
  * x, self-attention, output projection, residual, attention pooling, field bags, MLP, l2norm.
  * Returns the unit vector (D).
  */
-export function userTowerReference(c: RetrievalConfig, params: Float32Array, table: Float32Array, fields: readonly FieldValue[], history: ArrayLike<number>): Float32Array {
+export function userTowerReference(c: RetrievalConfig, params: Float32Array, table: Float32Array, fields: readonly FieldValue[], history: ArrayLike<number>, itemEntries?: HistoryItemEntries): Float32Array {
   const { fieldDim: W, historyLength: L, heads: H, userHidden: Hu, embeddingDim: D, tableRows: R } = c;
   const { Fu } = fieldCounts(c);
   const layout = retrievalParamLayout(c);
@@ -29,8 +30,8 @@ export function userTowerReference(c: RetrievalConfig, params: Float32Array, tab
     const e = layout.byName.get(name)!;
     return params.subarray(e.offset, e.offset + e.size);
   };
-  const hist = new BagBuilder(L, 2 * L);
-  const n = addHistoryBags(hist, c, history);
+  const hist = new BagBuilder(L, Math.max(1, historyWidth(c) * L));
+  const n = addHistoryBags(hist, c, history, 0, history.length, itemEntries);
   const hv = hist.view();
   const x = embeddingBagReference(table, hv.indices, hv.offsets, hv.weights, R, W, 'sum'); // (L, W)
   const q = linearReference(x, p('history.q.weight'), null, L, W, W);
@@ -117,10 +118,11 @@ export class CpuBackend implements Backend {
       session = await ort.InferenceSession.create(m.ranking.onnx, { executionProviders: ['wasm'] });
     }
     const serial = new Serial();
+    const itemEntries = historyItemEntries(m)?.append;
     return {
       retrieve: async (fields, history, k, exclude) => {
         const t0 = now();
-        const u = userTowerReference(config, params, table, fields, history);
+        const u = userTowerReference(config, params, table, fields, history, itemEntries);
         const t1 = now();
         let r: { ids: Uint32Array; scores: Float32Array };
         if (ann) r = ann.search(u, k, new Set(exclude));

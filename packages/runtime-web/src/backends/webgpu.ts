@@ -9,6 +9,7 @@ import { RetrievalWeights, UserTower } from '../model/retrieval-towers.ts';
 import { BoundTopk } from '../ops/topk.ts';
 import { now, Serial, type AdapterSummary, type Backend, type LoadOptions, type LoadedModel } from '../engine/backend.ts';
 import type { ModelData } from '../engine/model.ts';
+import { historyItemEntries } from './history.ts';
 
 export class WebGpuBackend implements Backend {
   readonly kind = 'webgpu' as const;
@@ -33,7 +34,7 @@ export class WebGpuBackend implements Backend {
     const weights = RetrievalWeights.create(gpu, config);
     gpu.write(weights.params, params);
     gpu.write(weights.table, table);
-    const user = await UserTower.create(gpu, weights, { maxBatch: 1 });
+    const user = await UserTower.create(gpu, weights, { maxBatch: 1, itemFeatures: historyItemEntries(m)?.value });
     const maxK = Math.min(N, options.candidates);
     const catalogue = options.catalogue === 'int8' && m.itemsInt8 ? m.itemsInt8 : m.items;
     const topk = await BoundTopk.create(gpu, catalogue, { N, D: m.D, maxK, maxExclusions: options.maxExclusions });

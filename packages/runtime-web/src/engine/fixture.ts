@@ -28,7 +28,8 @@ export function fixtureRetrievalConfig(N = FIXTURE_ITEMS, D = 8): RetrievalConfi
   ];
   next += 24 + FIRST_INDEX;
   const position = { name: 'position', kind: 'position' as const, offset: next, rows: L, width: 1 };
-  return { fieldDim: 8, embeddingDim: D, historyLength: L, heads: 2, itemHidden: 8, userHidden: 16, temperature: 0.1, tableRows: next + L, itemFields, userFields, position };
+  const label = { name: 'label', kind: 'label' as const, offset: next + L, rows: 2, width: 1 };
+  return { fieldDim: 8, embeddingDim: D, historyLength: L, heads: 2, itemHidden: 8, userHidden: 16, temperature: 0.1, tableRows: next + L + 2, itemFields, userFields, position, label, historyItemFields: true };
 }
 
 export function fixtureRankingConfig(N = FIXTURE_ITEMS): RankingConfig {

@@ -43,9 +43,9 @@ export async function run(argv: string[]): Promise<number> {
       out.push(`adapter   ${gpu.info.vendor} · ${gpu.info.architecture} · ${gpu.info.description || gpu.info.device || 'no description'}${gpu.info.isFallbackAdapter ? ' (fallback)' : ''}`);
       out.push(`features  ${Object.entries(features).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(' · ')}`);
       for (const [k, v] of Object.entries(limits)) out.push(`limit     ${k.padEnd(34)} ${v.toLocaleString('en-US')}`);
-      out.push('', `kernel             cases  max rel error   tolerance   result   (seed ${seed})`);
+      out.push('', `${'kernel'.padEnd(26)} cases  max rel error   tolerance   result   (seed ${seed})`);
       for (const k of kernels) {
-        out.push(`${k.kernel.padEnd(18)} ${String(k.cases).padStart(5)}  ${k.maxError.toExponential(2).padStart(13)}   ${k.tolerance.toExponential(0).padStart(9)}   ${k.ok ? 'ok' : 'FAIL'}`);
+        out.push(`${k.kernel.padEnd(26)} ${String(k.cases).padStart(5)}  ${k.maxError.toExponential(2).padStart(13)}   ${k.tolerance.toExponential(0).padStart(9)}   ${k.ok ? 'ok' : 'FAIL'}`);
         if (!k.ok) out.push(`   worst: ${k.worstCase}: ${k.detail}`);
       }
       out.push('', ok ? `all ${kernels.length} kernels within tolerance` : 'some kernels are out of tolerance');

@@ -13,3 +13,4 @@ export * from './bce.ts';
 export * from './adam.ts';
 export * from './rowwise_adagrad.ts';
 export * from './topk.ts';
+export * from './matmul.ts';

@@ -10,16 +10,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeFile, readSafetensors, sha256Hex, writeSafetensors } from '@vireo/core';
-import { Gpu } from '@vireo/runtime-web';
+import { Gpu, fieldValues, itemFeaturesFromTensors } from '@vireo/runtime-web';
 import { main } from '../cli.ts';
 import { DEFAULT_OPTIONS, ingestSynthetic, type WorldConfig } from '../ingest/index.ts';
 import { initialWeights, warmStart } from './init.ts';
 import { RetrievalTraining } from './model.ts';
+import { FeatureReader } from './features.ts';
 import { openDataset, retrievalData } from './train.ts';
 
 const WORLD: WorldConfig = { seed: 3, users: 160, items: 80, events: 9_000, categories: 6, dim: 8, days: 14 };
 // Tiny model: a step is a few tens of ms on SwiftShader.
 const MODEL = ['--dim', '16', '--field-dim', '8', '--hidden', '16', '--heads', '2', '--history', '8', '--batch', '32', '--temperature', '0.1', '--lr', '0.01', '--table-lr', '0.1', '--seed', '5'];
+const SHAPE = { fieldDim: 8, embeddingDim: 16, heads: 2, itemHidden: 16, userHidden: 16, temperature: 0.1, historyLength: 8 } as const;
 
 let dir: string;
 let data: string;
@@ -74,6 +76,23 @@ describe('vireo train retrieval on a small synthetic world', () => {
     const sha = (d: string) => sha256Hex(readFileSync(join(d, 'retrieval.safetensors')));
     expect(await sha(part)).toBe(await sha(full));
 
+    // Serving reads the same field values as training: items from items.safetensors, users from encoded records.
+    const { config } = retrievalData(openDataset(data), { ...SHAPE });
+    const items = readSafetensors(readFileSync(join(full, 'items.safetensors'))).tensors;
+    const values = (v: unknown): number[] | null => (v === null || v === undefined ? null : typeof v === 'number' ? [v] : Array.from(v as ArrayLike<number>));
+    const served = itemFeaturesFromTensors(manifest.architecture.retrieval.config, items);
+    const ds = openDataset(data);
+    const reader = new FeatureReader(ds, config);
+    for (let row = 0; row < ds.items!.rows; row++) {
+      for (let f = 0; f < config.itemFields.length; f++) expect(values(served(row, f)), `item ${row} field ${f}`).toEqual(values(reader.item(row, f)));
+    }
+    const im = ds.impressions!;
+    for (const r of [0, 17, im.rows - 1]) {
+      const u = im.user![r];
+      const encoded = { 'user:id': ds.users!.columns.get('user:id')!.data[u] as number, 'user:age_group': ds.users!.columns.get('user:age_group')!.data[u] as number, 'context:hour': im.columns.get('context:hour')!.data[r] as number, 'context:device': im.columns.get('context:device')!.data[r] as number };
+      expect(fieldValues(config, config.userFields, encoded, im.ts[r])).toEqual(reader.user(u, r, im.ts[r]));
+    }
+
     // vireo eval retrieval on the bundle gives the numbers the training run wrote.
     const e = await vireo('eval', 'retrieval', '--data', data, '--bundle', full, '--json');
     expect(e.code).toBe(0);
@@ -82,8 +101,7 @@ describe('vireo train retrieval on a small synthetic world', () => {
 
   it('warm-starts from a bundle: rows of known values are copied, new ones stay fresh', async () => {
     const ds = openDataset(data);
-    const shape = { fieldDim: 8, embeddingDim: 16, heads: 2, itemHidden: 16, userHidden: 16, temperature: 0.1, historyLength: 8 };
-    const { config } = retrievalData(ds, shape);
+    const { config } = retrievalData(ds, { ...SHAPE });
     const previous = initialWeights(config, 1);
     const fresh = initialWeights(config, 2);
     const { arraysToTensors } = await import('@vireo/runtime-web');

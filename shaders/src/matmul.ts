@@ -22,6 +22,14 @@ export function matmulWorkgroups(M: number, N: number): number {
   return Math.ceil(M / 64) * Math.ceil(N / 64);
 }
 
+/** matmul without workgroup memory or barriers (a 4×4 block per thread): for CPU adapters. */
+export const matmulDirectKernel = defineKernel({ ...matmulKernel, name: 'matmul.direct', entryPoint: 'main_direct' });
+
+/** Workgroups of matmul.direct: 64 threads, a 4×4 block of y each. */
+export function matmulDirectWorkgroups(M: number, N: number): number {
+  return Math.ceil((Math.ceil(M / 4) * Math.ceil(N / 4)) / 64);
+}
+
 /**
  * CPU reference: y = x · wᵀ accumulated in float64 (returns the type of x).
  * @example const y = matmulReference(x, w, M, K, N);

@@ -69,3 +69,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
 }
+
+// ------------------------------------------------------------------------- direct (no barriers)
+//
+// main_direct: the same bindings, params and result without workgroup memory or barriers, for
+// CPU adapters (SwiftShader), where a barrier costs more than the reuse it buys. Thread t
+// computes a 4×4 block of y (block row t / ⌈N/4⌉, block column t % ⌈N/4⌉) from registers,
+// reading 4 + 4 values of x and w per k straight from memory. Rows and columns past the
+// matrix are clamped on read (no branch in the loop) and skipped on write. 64 threads a group.
+
+@compute @workgroup_size(64)
+fn main_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) li: u32) {
+  let t = (wid.x + wid.y * nwg.x) * 64u + li;
+  let blocks_n = (p.N + 3u) / 4u;
+  if (t >= ((p.M + 3u) / 4u) * blocks_n) { return; }
+  let r0 = (t / blocks_n) * 4u;
+  let c0 = (t % blocks_n) * 4u;
+  var xr: array<u32, 4>;
+  var wr: array<u32, 4>;
+  for (var i = 0u; i < 4u; i++) {
+    xr[i] = min(r0 + i, p.M - 1u) * p.K;
+    wr[i] = min(c0 + i, p.N - 1u) * p.K;
+  }
+  var acc: array<f32, 16>;
+  for (var k = 0u; k < p.K; k++) {
+    let a = vec4<f32>(x[xr[0] + k], x[xr[1] + k], x[xr[2] + k], x[xr[3] + k]);
+    let b = vec4<f32>(w[wr[0] + k], w[wr[1] + k], w[wr[2] + k], w[wr[3] + k]);
+    for (var i = 0u; i < 4u; i++) {
+      for (var j = 0u; j < 4u; j++) {
+        acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]);
+      }
+    }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      if (r0 + i < p.M && c0 + j < p.N) { y[(r0 + i) * p.N + c0 + j] = acc[i * 4u + j]; }
+    }
+  }
+}

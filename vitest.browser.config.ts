@@ -8,6 +8,10 @@ import { chromiumArgs, chromiumPath } from './scripts/chromium.ts';
 export default mergeConfig(
   shared,
   defineConfig({
+    // Optimized up front: a dependency discovered mid-run (comlink from the engine's worker,
+    // onnxruntime-web / hnswlib-wasm imported lazily by the CPU path) makes Vite reload the page
+    // and fail the test that was running.
+    optimizeDeps: { include: ['comlink', 'idb', 'zod', 'onnxruntime-web', 'hnswlib-wasm/dist/hnswlib.js'] },
     test: {
       name: 'browser',
       include: ['{shaders,packages,apps}/**/*.browser.test.ts'],

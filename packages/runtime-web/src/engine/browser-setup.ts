@@ -1,22 +1,30 @@
 // globalSetup of the `browser` vitest project (runs in Node): a real edge (packages/edge-worker,
-// the `npx vireo-edge` server) on a free localhost port with a temporary data folder, the fixture
-// bundles published to its registry over HTTP, and what the engine's browser tests need passed
-// to the page with `provide`: the edge URL, a development token and a port nobody listens on.
-//   fixture  v1 (promoted)                         the engine's model
-//   corrupt  v1 (promoted), v2 (one stored file corrupted on disk after upload, not promoted)
+// the `npx vireo-edge` server) on a free localhost port with a temporary data folder, a bundle
+// made by the trainer on a small synthetic world (trained-fixture.ts: `vireo ingest` + `vireo
+// train`, cached by source hash) published to its registry over HTTP, a few users' features
+// pushed to its feature store, and what the engine's browser tests need passed to the page with
+// `provide`: the edge URL, a development token, a port nobody listens on, the world's ids.
+//   fixture  v1 (promoted)                         the engine's model (trained)
+//   corrupt  v1 (promoted), v2 (the same trained tensors; its items file, rewritten with other
+//            metadata so its bytes differ from v1's, corrupted on disk after upload; not promoted)
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { developmentToken, startNodeServer } from '../../../edge-worker/src/node.ts';
-import { makeFixtureBundle } from './fixture.ts';
+import { describeFile, readSafetensors, writeSafetensors, type BundleManifest } from '@vireo/core';
+import { trainedFixtureBundle } from './trained-fixture.ts';
 
 export interface BrowserEdge {
   url: string;
   token: string;
   /** A localhost URL where nothing listens (the edge down). */
   deadUrl: string;
+  /** The trained world's user and item ids (vocabulary order) and its users' age groups. */
+  users: string[];
+  items: string[];
+  ageGroups: string[];
 }
 
 declare module 'vitest' {
@@ -25,7 +33,7 @@ declare module 'vitest' {
   }
 }
 
-type Bundle = Awaited<ReturnType<typeof makeFixtureBundle>>;
+type Bundle = { manifest: BundleManifest; files: Map<string, Uint8Array> };
 
 async function publish(url: string, token: string, b: Bundle, promote: boolean): Promise<void> {
   const base = `${url}/v1/models/${b.manifest.name}/${b.manifest.version}`;
@@ -66,12 +74,28 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-browser-edge-'));
   const edge = await startNodeServer({ port: 0, dataDir, corsOrigins: ['*'], rateLimitPerSecond: 0, log: null, env: {} });
   const token = await developmentToken(edge.secret.secret);
-  await publish(edge.url, token, await makeFixtureBundle('1', 1, 'fixture'), true);
-  await publish(edge.url, token, await makeFixtureBundle('1', 1, 'corrupt'), true);
-  const bad = await makeFixtureBundle('2', 2, 'corrupt');
+  const trained = await trainedFixtureBundle({ log: (m) => console.log(`browser-setup: ${m}`) });
+  const as = (name: string, version: string): Bundle => ({ manifest: { ...trained.manifest, name, version }, files: trained.files });
+  await publish(edge.url, token, as('fixture', '1'), true);
+  await publish(edge.url, token, as('corrupt', '1'), true);
+  const items = readSafetensors(trained.files.get('items.safetensors')!);
+  const items2 = writeSafetensors(items.tensors, { ...items.metadata, copy: 'v2' });
+  const bad = as('corrupt', '2');
+  bad.files = new Map(bad.files).set('items.safetensors', items2);
+  bad.manifest = { ...bad.manifest, files: await Promise.all(bad.manifest.files.map((f) => (f.name === 'items.safetensors' ? describeFile(f.name, items2) : f))) };
   await publish(edge.url, token, bad, false);
-  corruptStored(dataDir, bad.files.get('items.safetensors')!);
-  project.provide('edge', { url: edge.url, token, deadUrl: `http://127.0.0.1:${await freePort()}` });
+  corruptStored(dataDir, items2);
+  const v = trained.manifest.vocabularies;
+  const users = v['user:id'] ?? [];
+  const ageGroups = v['user:age_group'] ?? [];
+  // The feature store's rows for the first users (the engine reads them model-ready).
+  const push = await fetch(`${edge.url}/v1/features/push`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'fixture', rows: users.slice(0, 8).map((id, i) => ({ entity: 'user', id, features: { age_group: ageGroups[i % ageGroups.length] } })) }),
+  });
+  if (!push.ok) throw new Error(`browser-setup: pushing user features: HTTP ${push.status} ${await push.text()}`);
+  project.provide('edge', { url: edge.url, token, deadUrl: `http://127.0.0.1:${await freePort()}`, users, items: v['item:id'] ?? [], ageGroups });
   return async () => {
     await edge.close();
     rmSync(dataDir, { recursive: true, force: true });

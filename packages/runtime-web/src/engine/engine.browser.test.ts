@@ -1,12 +1,16 @@
 // The Engine in headless Chromium (WebGPU on SwiftShader without a GPU), against a real edge on
-// localhost started by browser-setup.ts with the random-weight fixture bundle (30 items)
-// published to its registry: loading over HTTP, GPU vs CPU agreement, a click changing the next
-// answer, a corrupted bundle refused while the last good one serves, a page without WebGPU, the
-// edge down (offline start from IndexedDB, events queued and sent once it is back).
+// localhost started by browser-setup.ts with a bundle the trainer made on a small synthetic world
+// (40 items, 20 users) published to its registry: loading over HTTP, WebGPU vs the CPU reference
+// path, the same engine in a Web Worker, a click changing the next answer, a corrupted bundle
+// refused while the last good one serves, a page without WebGPU, the edge down (offline reload
+// from IndexedDB, events queued and sent once it is back).
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createEngine, type Engine, type EngineOptions, type RecommendResult } from './engine.ts';
+import { createEngineWorker, type EngineWorker } from './worker.ts';
 
 const edge = inject('edge');
+const [u1, u2, , u4, , , u7] = edge.users;
+const [, , i3, , i5, i6] = edge.items;
 const engines: Engine[] = [];
 afterEach(() => {
   while (engines.length) engines.pop()!.dispose();
@@ -14,7 +18,8 @@ afterEach(() => {
 let db = 0;
 const run = `${Date.now()}`;
 async function open(o: Partial<EngineOptions> = {}, dbName = `browser-${run}-${++db}`): Promise<Engine> {
-  const e = await createEngine({ model: 'fixture', edge: edge.url, token: edge.token, dbName, upload: { flushDelayMs: 60_000 }, ...o });
+  // A generous features timeout: the edge shares 2 busy cores with Vite and the browser here.
+  const e = await createEngine({ model: 'fixture', edge: edge.url, token: edge.token, dbName, featuresTimeoutMs: 5_000, upload: { flushDelayMs: 60_000 }, ...o });
   engines.push(e);
   return e;
 }
@@ -29,31 +34,80 @@ function expectSame(a: RecommendResult, b: RecommendResult): void {
 }
 
 describe('Engine in Chromium with a real edge', () => {
-  it('loads the bundle over HTTP; WebGPU and a page without WebGPU (CPU path) agree', async () => {
+  it('loads the trained bundle from the edge; WebGPU and the CPU reference path agree', async () => {
     const gpu = await open({ backend: 'webgpu' });
-    const cpu = await open({ gpu: null }); // as if navigator.gpu were missing
+    const cpu = await open({ backend: 'cpu' });
     expect(gpu.backend).toBe('webgpu');
     expect(cpu.backend).toBe('cpu');
     expect(gpu.versions.control).toBe('1');
-    for (const userId of ['u1', 'u7', 'stranger']) {
-      await gpu.observe({ userId, itemId: 'i3', type: 'click' });
-      await cpu.observe({ userId, itemId: 'i3', type: 'click' });
-      const req = { userId, context: { 'context:hour': 9 }, k: 10 };
+    expect(edge.items).toHaveLength(40);
+    for (const userId of [u1, u7, 'stranger']) {
+      await gpu.observe({ userId, itemId: i3, type: 'click' });
+      await cpu.observe({ userId, itemId: i3, type: 'click' });
+      const req = { userId, context: { 'context:hour': 9, 'context:device': 'mobile' }, k: 10 };
       const [a, b] = [await gpu.recommend(req), await cpu.recommend(req)];
       expect(a.items).toHaveLength(10);
       expect(a.backend).toBe('webgpu');
       expect(b.backend).toBe('cpu');
-      expect(a.history).toContain('i3');
+      expect(a.featureSource).toBe('edge');
+      expect(a.history).toContain(i3);
+      expect(new Set(a.items.map((i) => i.itemId)).size).toBe(10);
+      for (const it of a.items) expect(it.pCtr).toBeGreaterThan(0);
       expectSame(a, b);
+    }
+  });
+
+  it('a page without WebGPU (navigator.gpu missing) answers on the CPU path with the same top items', async () => {
+    const gpu = await open({ backend: 'webgpu' });
+    const req = { userId: u2, context: { 'context:hour': 20 }, k: 10 };
+    const expected = await gpu.recommend(req);
+    Object.defineProperty(navigator, 'gpu', { value: undefined, configurable: true });
+    try {
+      expect((navigator as { gpu?: GPU }).gpu).toBeUndefined();
+      const cpu = await open(); // backend 'auto'
+      expect(cpu.backend).toBe('cpu');
+      expectSame(await cpu.recommend(req), expected);
+    } finally {
+      delete (navigator as { gpu?: GPU }).gpu; // the prototype's getter again
+    }
+    expect((navigator as { gpu?: GPU }).gpu).toBeDefined();
+  });
+
+  it('createEngineWorker: the engine in a Web Worker loads the bundle, recommends as the page does, observes', async () => {
+    const page = await open({ backend: 'webgpu' });
+    const progress: number[] = [];
+    const worker: EngineWorker = await createEngineWorker({ model: 'fixture', edge: edge.url, token: edge.token, backend: 'webgpu', dbName: `browser-${run}-worker`, featuresTimeoutMs: 5_000, upload: { flushDelayMs: 60_000 }, onProgress: (p) => progress.push(p.bundleLoaded) });
+    try {
+      expect(worker.backend).toBe('webgpu');
+      expect(worker.adapter).toBeTruthy();
+      expect(progress.length).toBeGreaterThan(0);
+      const userId = `worker-${run}`;
+      const req = { userId, context: { 'context:hour': 7 }, k: 8 };
+      const [a, b] = [await worker.recommend(req), await page.recommend(req)];
+      expect(a.backend).toBe('webgpu');
+      expect(a.model).toEqual({ name: 'fixture', version: '1' });
+      expectSame(a, b);
+      const clicked = a.items[0].itemId;
+      const id = await worker.observe({ userId, itemId: clicked, type: 'click' });
+      expect(id).toMatch(/.+/);
+      const after = await worker.recommend(req);
+      expect(after.history).toEqual([clicked]);
+      expect(after.items.map((i) => i.itemId)).not.toContain(clicked);
+      expect(await worker.flush()).toBe(1);
+      const f = await fetch(`${edge.url}/v1/users/${userId}/features`, { headers: { authorization: `Bearer ${edge.token}` } });
+      expect(((await f.json()) as { features?: { recent_items?: string[] } }).features?.recent_items).toEqual([clicked]);
+      expect(await worker.checkForUpdate()).toEqual({ updated: false, version: '1' });
+    } finally {
+      await worker.dispose();
     }
   });
 
   it('a click enters the history and changes the next answer', async () => {
     const e = await open({ backend: 'webgpu' });
-    const before = await e.recommend({ userId: 'u2', k: 5 });
+    const before = await e.recommend({ userId: u2, k: 5 });
     const top = before.items[0].itemId;
-    await e.observe({ userId: 'u2', itemId: top, type: 'click' });
-    const after = await e.recommend({ userId: 'u2', k: 5 });
+    await e.observe({ userId: u2, itemId: top, type: 'click' });
+    const after = await e.recommend({ userId: u2, k: 5 });
     expect(after.history).toContain(top);
     expect(after.items.map((i) => i.itemId)).not.toContain(top);
     expect(after.items.map((i) => i.score)).not.toEqual(before.items.map((i) => i.score));
@@ -69,24 +123,28 @@ describe('Engine in Chromium with a real edge', () => {
     expect(r.updated).toBe(false);
     expect(r.error).toMatch(/items\.safetensors.*sha256/);
     expect(e.versions.control).toBe('1');
-    const answer = await e.recommend({ userId: 'u1', k: 3 });
+    const answer = await e.recommend({ userId: u1, k: 3 });
     expect(answer.model.version).toBe('1');
     expect(answer.items).toHaveLength(3);
   });
 
-  it('edge down: starts from the IndexedDB cache, answers from on-device data, sends queued events once it is back', async () => {
+  it('edge down: a reload starts from the IndexedDB cache, answers from on-device data, sends queued events once it is back', async () => {
     const dbName = `browser-${run}-edge-down`;
     const first = await open({ backend: 'webgpu' }, dbName);
-    await first.recommend({ userId: 'u4', k: 3 });
+    const online = await first.recommend({ userId: u4, k: 3 });
+    expect(online.featureSource).toBe('edge');
     first.dispose();
     engines.pop();
     const down = await open({ backend: 'webgpu', edge: edge.deadUrl }, dbName); // a reload with the edge unreachable
     expect(down.versions.control).toBe('1');
-    await down.observe({ userId: 'u4', itemId: 'i5', type: 'click' });
-    await down.observe({ userId: 'u4', itemId: 'i6', type: 'click' });
-    const r = await down.recommend({ userId: 'u4', k: 3 });
+    const offline = await down.recommend({ userId: u4, k: 3 });
+    expect(offline.featureSource).toBe('cache'); // the features cached by the online answer
+    expectSame(offline, online);
+    await down.observe({ userId: u4, itemId: i5, type: 'click' });
+    await down.observe({ userId: u4, itemId: i6, type: 'click' });
+    const r = await down.recommend({ userId: u4, k: 3 });
     expect(r.degraded).toBe(true);
-    expect(r.history.slice(-2)).toEqual(['i5', 'i6']);
+    expect(r.history.slice(-2)).toEqual([i5, i6]);
     expect(r.items).toHaveLength(3);
     expect(await down.flush()).toBe(0);
     expect(await down.pendingEvents()).toBe(2);
@@ -95,8 +153,8 @@ describe('Engine in Chromium with a real edge', () => {
     const back = await open({ backend: 'webgpu' }, dbName);
     await back.flush();
     expect(await back.pendingEvents()).toBe(0);
-    const f = await fetch(`${edge.url}/v1/users/u4/features`, { headers: { authorization: `Bearer ${edge.token}` } });
+    const f = await fetch(`${edge.url}/v1/users/${u4}/features`, { headers: { authorization: `Bearer ${edge.token}` } });
     const body = (await f.json()) as { features?: { recent_items?: string[] } };
-    expect(body.features?.recent_items).toEqual(['i5', 'i6']); // each once, in order
+    expect(body.features?.recent_items).toEqual([i5, i6]); // each once, in order
   });
 });

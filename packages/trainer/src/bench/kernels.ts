@@ -2,11 +2,12 @@
 // (several dispatches per submit when they are fast, so submit latency does not hide the kernel) beside the CPU
 // reference on the same inputs. Memory-bound kernels report GB/s beside the copy kernel's.
 import {
-  ACTIVATIONS, attentionReference, copyKernel, dlrmInteractionReference, dlrmInteractionWidth, embeddingBagReference,
-  linearForward, linearReference, linearWorkgroups, quantizeItems, testRng, topkReference,
+  attentionReference, copyKernel, dlrmInteractionReference, dlrmInteractionWidth, embeddingBagReference,
+  linearReference, matmulDirectKernel, matmulDirectWorkgroups, matmulKernel, matmulReference, matmulWorkgroups, quantizeItems, testRng, topkReference,
 } from '@vireo/shaders';
-import { AttentionPool, BoundTopk, DlrmInteractionOp, EmbeddingBagOp, SelfAttention } from '@vireo/runtime-web';
+import { AttentionPool, BoundLinear, BoundTopk, DlrmInteractionOp, EmbeddingBagOp, SelfAttention } from '@vireo/runtime-web';
 import type { Gpu } from '@vireo/runtime-web/gpu';
+import { measure, type MeasureOptions, type Timing } from './harness.ts';
 
 export interface BenchInstance {
   /** Records one call into a pass (buffers and bind groups made in setup). */
@@ -23,8 +24,10 @@ export interface KernelBench {
   bytes: number;
   /** Floating-point operations per call (for GFLOP/s), when compute-bound. */
   flops?: number;
-  /** The yardstick this case is compared with: `copy` bandwidth or none. */
-  limit?: 'copy';
+  /** The yardstick this case is compared with: the copy kernel's bandwidth or the tuned matmul's GFLOP/s. */
+  limit?: 'copy' | 'matmul';
+  /** The same operation for the PyTorch peer (kernels_torch.py), when it has one. */
+  torch?: Record<string, number | string>;
   setup(gpu: Gpu): Promise<BenchInstance>;
 }
 
@@ -37,6 +40,7 @@ export function copyBench(mb: number): KernelBench {
     kernel: 'copy',
     case: `${mb} MB`,
     bytes: 2 * n4 * 16,
+    torch: { op: 'copy', bytes: n4 * 16 },
     async setup(gpu) {
       const src = gpu.buffer('bench:src', n4 * 16);
       const dst = gpu.buffer('bench:dst', n4 * 16);
@@ -53,24 +57,51 @@ export function copyBench(mb: number): KernelBench {
   };
 }
 
-/** A linear layer of the DLRM/two-tower shapes. */
+/** A linear layer of the DLRM/two-tower shapes, in the variant the model uses on this adapter. */
 export function linearBench(M: number, K: number, N: number, cpu = true): KernelBench {
   return {
     kernel: 'linear',
     case: `M=${M} K=${K} N=${N} relu`,
     bytes: (M * K + N * K + N + M * N) * f32,
     flops: 2 * M * K * N,
+    limit: 'matmul',
+    torch: { op: 'linear', M, K, N },
     async setup(gpu) {
       const rng = testRng(1);
       const xh = rng.uniform(M * K), wh = rng.uniform(N * K), bh = rng.uniform(N);
       const x = gpu.upload('bench:x', xh), w = gpu.upload('bench:w', wh), b = gpu.upload('bench:b', bh);
       const y = gpu.buffer('bench:y', M * N * f32);
-      const bound = await gpu.bind(linearForward, { x, w, b, y });
-      bound.setParams({ M, K, N, act: ACTIVATIONS.relu, has_bias: 1 });
+      const bound = await BoundLinear.create(gpu, { x, w, b, y }, { M, K, N });
       return {
-        encode: (pass) => bound.dispatch(pass, linearWorkgroups(M, N)),
+        encode: (pass) => bound.encode(pass, { M, K, N, act: 'relu' }),
         cpu: cpu ? () => void linearReference(xh, wh, bh, M, K, N, 'relu') : null,
         dispose: () => { [x, w, b, y].forEach((t) => t.destroy()); bound.destroy(); },
+      };
+    },
+  };
+}
+
+/** The tuned matmul y = x · wᵀ (shaders/src/matmul.wgsl), `tiled` or `direct`: the compute yardstick. */
+export function matmulBench(M: number, K: number, N: number, variant: 'tiled' | 'direct'): KernelBench {
+  return {
+    kernel: `matmul ${variant}`,
+    case: `M=${M} K=${K} N=${N}`,
+    bytes: (M * K + N * K + M * N) * f32,
+    flops: 2 * M * K * N,
+    torch: { op: 'matmul', M, K, N },
+    async setup(gpu) {
+      const rng = testRng(8);
+      const xh = rng.uniform(M * K), wh = rng.uniform(N * K);
+      const x = gpu.upload('bench:x', xh), w = gpu.upload('bench:w', wh);
+      const y = gpu.buffer('bench:y', M * N * f32);
+      const tiled = variant === 'tiled';
+      const bound = await gpu.bind(tiled ? matmulKernel : matmulDirectKernel, { x, w, y });
+      bound.setParams({ M, K, N });
+      const workgroups = tiled ? matmulWorkgroups(M, N) : matmulDirectWorkgroups(M, N);
+      return {
+        encode: (pass) => bound.dispatch(pass, workgroups),
+        cpu: M * K * N <= 2 ** 27 ? () => void matmulReference(xh, wh, M, K, N) : null,
+        dispose: () => { [x, w, y].forEach((t) => t.destroy()); bound.destroy(); },
       };
     },
   };
@@ -96,6 +127,7 @@ export function topkBench(N: number, D: number, k: number, int8: boolean, cpu = 
     case: `N=${N} D=${D} k=${k}`,
     bytes: int8 ? N * D + N * 4 : N * D * 4,
     limit: 'copy',
+    torch: { op: int8 ? 'topk_int8' : 'topk', N, D, k },
     async setup(gpu) {
       const items = unitRows(N, D, 2);
       const query = unitRows(1, D, 3);
@@ -118,6 +150,7 @@ export function embeddingBagBench(B: number, bag: number, R: number, D: number):
     case: `B=${B} bag=${bag} R=${R} D=${D} mean`,
     bytes: B * bag * (D * 4 + 4) + B * D * 4,
     limit: 'copy',
+    torch: { op: 'embedding_bag', B, bag, R, D },
     async setup(gpu) {
       const rng = testRng(4);
       const tableHost = rng.uniform(R * D);
@@ -143,6 +176,7 @@ export function dlrmInteractionBench(B: number, F: number, D: number): KernelBen
     case: `B=${B} F=${F} D=${D} dot`,
     bytes: (B * D + B * F * D + B * W) * f32,
     flops: 2 * B * D * ((F + 1) * F) / 2,
+    torch: { op: 'dlrm_interaction', B, F, D },
     async setup(gpu) {
       const rng = testRng(5);
       const denseHost = rng.uniform(B * D), embHost = rng.uniform(B * F * D);
@@ -183,6 +217,26 @@ export function attentionBench(B: number, L: number, D: number, H: number): Kern
       };
     },
   };
+}
+
+/** Up to this many dispatches per submit, to amortize submit + sync latency on fast kernels. */
+const MAX_REPS = 10;
+
+/**
+ * Times one case on the adapter: one call first (compiles, warms caches), then as many calls per
+ * submit as fit in ~2 ms (at most 10), timed by `measure`; returns the time per call.
+ * @example const t = await timeKernel(gpu, inst, { warmup: 2, minRuns: 20 });
+ */
+export async function timeKernel(gpu: Gpu, inst: BenchInstance, opts: MeasureOptions): Promise<Timing> {
+  const submit = async (reps: number) => {
+    gpu.run((pass) => { for (let r = 0; r < reps; r++) inst.encode(pass); });
+    await gpu.idle();
+  };
+  const t0 = performance.now();
+  await submit(1);
+  const reps = Math.max(1, Math.min(MAX_REPS, Math.floor(2 / (performance.now() - t0))));
+  const t = await measure(() => submit(reps), opts);
+  return { median: t.median / reps, p99: t.p99 / reps, runs: t.runs * reps };
 }
 
 /** Every kernel case, smallest to largest per kernel. */

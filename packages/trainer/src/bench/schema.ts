@@ -41,7 +41,8 @@ export const SCHEMA = 'vireo-bench/1';
 /** Milliseconds per call: median and P99 over `runs` timed runs after warm-up. */
 export interface Stat {
   median: number;
-  p99: number;
+  /** null where the producer reports only a median (e.g. PyTorch's training step). */
+  p99: number | null;
   runs: number;
 }
 

@@ -19,6 +19,7 @@ import { RetrievalTraining } from '../retrieval/model.ts';
 import { openDataset, retrievalData } from '../retrieval/train.ts';
 import type { RetrievalShape } from '../retrieval/features.ts';
 import { table } from './harness.ts';
+import type { Gpu } from '@vireo/runtime-web/gpu';
 
 /** A benchmarked configuration: model sizes and batch. */
 export interface TrainBenchConfig {
@@ -46,16 +47,69 @@ export interface TrainBenchResult {
 }
 
 const TORCH_SCRIPT = fileURLToPath(new URL('./retrieval_torch.py', import.meta.url));
-const PYTHON = '/usr/bin/python3';
+export const PYTHON = '/usr/bin/python3';
 
 /** Whether Debian's PyTorch is importable; the reason when not. */
-function torchAvailable(): string | null {
+export function torchAvailable(): string | null {
   if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   return r.status === 0 ? null : 'python3-torch is not installed (apt-get install python3-torch)';
 }
 
 const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+
+/**
+ * Times `steps` training steps of one configuration (after two warm-up steps) and, unless
+ * `torchMissing` says why not, the same model, batches and optimizers in PyTorch on the CPU.
+ * @example const r = await runTrainConfig(gpu, openDataset(dir), dir, TRAIN_BENCH_CONFIGS[0], 10, null);
+ */
+export async function runTrainConfig(gpu: Gpu, ds: ReturnType<typeof openDataset>, dataDir: string, cfg: TrainBenchConfig, steps: number, torchMissing: string | null): Promise<TrainBenchResult> {
+  const data = retrievalData(ds, cfg.shape);
+  const { config, examples, reader, events, logq } = data;
+  const B = cfg.batch;
+  if (examples.count < B) throw new UsageError(`${dataDir} has ${examples.count} training positives, fewer than the ${cfg.name} batch of ${B}.`);
+  const training = await RetrievalTraining.create(gpu, config, B, { lr: 0.002, tableLr: 0.05, weightDecay: 0, temperature: cfg.shape.temperature }, (row, f) => reader.item(row, f));
+  const w = initialWeights(config, 1);
+  gpu.write(training.weights.params, w.params);
+  gpu.write(training.weights.table, w.table);
+  const order = createRng(1).fork('bench').shuffle(Int32Array.from({ length: examples.count }, (_, i) => i));
+  const batches: Record<string, unknown>[] = [];
+  const times: number[] = [];
+  const total = steps + 2;
+  for (let s = 0; s < total; s++) {
+    const start = (s * B) % (examples.count - B + 1);
+    const batch = order.subarray(start, start + B);
+    const t0 = performance.now();
+    training.item.set(B, (b, f) => reader.item(examples.item[batch[b]], f));
+    training.user.set(B, (b) => {
+      const e = batch[b];
+      const u = examples.user[e];
+      return { fields: reader.user(u, examples.context[e], examples.ts[e]), history: events.items, historyLabels: events.positive, historyStart: events.start[u], historyEnd: examples.historyEnd[e] };
+    });
+    const lq = Float32Array.from(batch, (e) => logq[examples.item[e]]);
+    const ids = Uint32Array.from(batch, (e) => examples.item[e]);
+    training.run({ logq: lq, ids });
+    await training.readLoss();
+    training.update();
+    if (s >= 2) times.push(performance.now() - t0); // the first two compile and warm up
+    if (batches.length < 4) {
+      const ib = training.item.bags.view();
+      const ub = training.user.bags.view();
+      batches.push({ B, rowsX: training.user.layout.o, itemIndices: b64(ib.indices), itemOffsets: b64(ib.offsets), itemWeights: b64(ib.weights), userIndices: b64(ub.indices), userOffsets: b64(ub.offsets), userWeights: b64(ub.weights), lengths: b64(training.user.lengths.slice()), logq: b64(lq), ids: b64(ids) });
+    }
+  }
+  training.destroy();
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)];
+  const p99 = times[Math.min(times.length - 1, Math.ceil(0.99 * times.length) - 1)];
+  let torch: TrainBenchResult['torch'] = { skipped: torchMissing ?? '' };
+  if (!torchMissing) {
+    const job = JSON.stringify({ config, B, steps, lr: 0.002, tableLr: 0.05, batches });
+    const r = spawnSync(PYTHON, [TORCH_SCRIPT, 'bench'], { input: job, encoding: 'utf8', maxBuffer: 1 << 30 });
+    torch = r.status === 0 ? JSON.parse(r.stdout) : { skipped: `PyTorch failed: ${r.stderr.trim().split('\n').at(-1)}` };
+  }
+  return { config: cfg.name, batch: B, shape: cfg.shape, webgpu: { stepMs: median, p99Ms: p99, samplesPerSecond: (B * 1000) / median, steps }, torch };
+}
 
 /** `vireo bench train [--data DIR] [--configs a,b] [--steps N] [--json] [--out FILE] [--no-torch]`. */
 export async function benchTrain(argv: string[]): Promise<number> {
@@ -83,51 +137,7 @@ export async function benchTrain(argv: string[]): Promise<number> {
     const configs = TRAIN_BENCH_CONFIGS.filter((c) => (names ? names.includes(c.name) : !(fallback && c.gpuOnly)));
     for (const cfg of configs) {
       note(`${cfg.name}: batch ${cfg.batch}, D ${cfg.shape.embeddingDim}, W ${cfg.shape.fieldDim}, hidden ${cfg.shape.itemHidden}, L ${cfg.shape.historyLength} …`);
-      const data = retrievalData(ds, cfg.shape);
-      const { config, examples, reader, events, logq } = data;
-      const B = cfg.batch;
-      if (examples.count < B) throw new UsageError(`${dataDir} has ${examples.count} training positives, fewer than the ${cfg.name} batch of ${B}.`);
-      const training = await RetrievalTraining.create(gpu, config, B, { lr: 0.002, tableLr: 0.05, weightDecay: 0, temperature: cfg.shape.temperature }, (row, f) => reader.item(row, f));
-      const w = initialWeights(config, 1);
-      gpu.write(training.weights.params, w.params);
-      gpu.write(training.weights.table, w.table);
-      const order = createRng(1).fork('bench').shuffle(Int32Array.from({ length: examples.count }, (_, i) => i));
-      const batches: Record<string, unknown>[] = [];
-      const times: number[] = [];
-      const total = steps + 2;
-      for (let s = 0; s < total; s++) {
-        const start = (s * B) % (examples.count - B + 1);
-        const batch = order.subarray(start, start + B);
-        const t0 = performance.now();
-        training.item.set(B, (b, f) => reader.item(examples.item[batch[b]], f));
-        training.user.set(B, (b) => {
-          const e = batch[b];
-          const u = examples.user[e];
-          return { fields: reader.user(u, examples.context[e], examples.ts[e]), history: events.items, historyLabels: events.positive, historyStart: events.start[u], historyEnd: examples.historyEnd[e] };
-        });
-        const lq = Float32Array.from(batch, (e) => logq[examples.item[e]]);
-        const ids = Uint32Array.from(batch, (e) => examples.item[e]);
-        training.run({ logq: lq, ids });
-        await training.readLoss();
-        training.update();
-        if (s >= 2) times.push(performance.now() - t0); // the first two compile and warm up
-        if (batches.length < 4) {
-          const ib = training.item.bags.view();
-          const ub = training.user.bags.view();
-          batches.push({ B, rowsX: training.user.layout.o, itemIndices: b64(ib.indices), itemOffsets: b64(ib.offsets), itemWeights: b64(ib.weights), userIndices: b64(ub.indices), userOffsets: b64(ub.offsets), userWeights: b64(ub.weights), lengths: b64(training.user.lengths.slice()), logq: b64(lq), ids: b64(ids) });
-        }
-      }
-      training.destroy();
-      times.sort((a, b) => a - b);
-      const median = times[Math.floor(times.length / 2)];
-      const p99 = times[Math.min(times.length - 1, Math.ceil(0.99 * times.length) - 1)];
-      let torch: TrainBenchResult['torch'] = { skipped: torchMissing ?? '' };
-      if (!torchMissing) {
-        const job = JSON.stringify({ config, B, steps, lr: 0.002, tableLr: 0.05, batches });
-        const r = spawnSync(PYTHON, [TORCH_SCRIPT, 'bench'], { input: job, encoding: 'utf8', maxBuffer: 1 << 30 });
-        torch = r.status === 0 ? JSON.parse(r.stdout) : { skipped: `PyTorch failed: ${r.stderr.trim().split('\n').at(-1)}` };
-      }
-      results.push({ config: cfg.name, batch: B, shape: cfg.shape, webgpu: { stepMs: median, p99Ms: p99, samplesPerSecond: (B * 1000) / median, steps }, torch });
+      results.push(await runTrainConfig(gpu, ds, dataDir, cfg, steps, torchMissing));
     }
     const report = { adapter: gpu.info, date: new Date().toISOString(), results };
     if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');

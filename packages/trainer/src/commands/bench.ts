@@ -24,9 +24,10 @@ export interface KernelBenchResult {
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'train') return (await import('../bench/train.ts')).benchTrain(argv.slice(1));
   if (argv[0] === 'ranking') return (await import('../bench/ranking.ts')).benchRanking(argv.slice(1));
+  if (argv[0] === 'all') return (await import('../bench/all.ts')).benchAll(argv.slice(1));
   const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, filter: { type: 'string' } }, 'bench', true);
   const what = positionals[0] ?? 'kernels';
-  if (what !== 'kernels') throw new UsageError(`unknown benchmark '${what}': expected kernels, train or ranking.`);
+  if (what !== 'kernels') throw new UsageError(`unknown benchmark '${what}': expected kernels, train, ranking or all.`);
   const minRuns = numberFlag(values.runs, 'runs', 20, { integer: true, min: 1 });
   const gpu = await openGpu();
   const results: KernelBenchResult[] = [];

@@ -1,8 +1,9 @@
 // The page side of `pnpm bench:runtime` (runtime.ts drives it in headless Chromium): for each
 // catalogue, a cold start (download, verify, parse, upload, compile) and warm recommend()
-// latencies with per-stage times, and, in the same page, the peers: onnxruntime-web (wasm) on
-// the bundle's ranking.onnx with the same 1,000 candidates the engine ranked, and hnswlib-wasm
-// over the same catalogue (recall against exact top-k).
+// latencies with per-stage times, and, in the same page, the peers: onnxruntime-web (the wasm EP,
+// and the webgpu EP where the adapter allows) on the bundle's ranking.onnx with the same 1,000
+// candidates the engine ranked, and hnswlib-wasm over the same catalogue (recall against exact
+// top-k).
 import { FIRST_INDEX, readSafetensors } from '@vireo/core';
 import { createEngine, type RecommendResult } from '../src/engine/index.ts';
 import { onnxInputName } from '../src/backends/cpu.ts';
@@ -20,6 +21,10 @@ export interface BenchConfig {
   ortRuns: number;
   hnswQueries: number;
   hnswK: number;
+  hnswM: number;
+  hnswEfConstruction: number;
+  /** efSearch values swept; the result's headline is the first ≥ 256. */
+  hnswEfSearch: number[];
 }
 
 const now = () => performance.now();
@@ -70,38 +75,66 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
   engine.dispose();
   await new Promise<void>((ok) => { const r = indexedDB.deleteDatabase(dbName); r.onsuccess = r.onerror = r.onblocked = () => ok(); });
 
-  // Peer 1: onnxruntime-web (wasm) on ranking.onnx, the same candidates.
+  // Peer 1: onnxruntime-web on ranking.onnx, the same candidates: the wasm EP, then the webgpu
+  // EP where the adapter allows (its failure is recorded, not fatal).
   const fetchBytes = async (f: string) => new Uint8Array(await (await fetch(s.base + f)).arrayBuffer());
-  const manifest = (await (await fetch(s.base + 'manifest.json')).json()) as { vocabularies: Record<string, string[]>; architecture: { ranking: { config?: { sparseFeatures: { name: string; width: number }[] } } } };
+  const manifest = (await (await fetch(s.base + 'manifest.json')).json()) as { vocabularies: Record<string, string[]> };
   const ort = await import('onnxruntime-web');
   ort.env.wasm.numThreads = 1;
-  const session = await ort.InferenceSession.create(await fetchBytes('ranking.onnx'), { executionProviders: ['wasm'] });
+  const onnx = await fetchBytes('ranking.onnx');
   const itemIndex = new Map(manifest.vocabularies['item:id'].map((id, i) => [id, i]));
   const n = candidateIds.length;
   const itemsFile = readSafetensors(await fetchBytes('items.safetensors')).tensors;
   const category = itemsFile.get('features.item:category')?.data as Int32Array | undefined;
-  const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
-  for (const input of session.inputNames) {
-    const data = new BigInt64Array(n);
-    for (let j = 0; j < n; j++) {
-      const row = itemIndex.get(candidateIds[j]) ?? 0;
-      data[j] = BigInt(input === onnxInputName('item:id') ? row + FIRST_INDEX : input === onnxInputName('item:category') ? (category ? category[row] : FIRST_INDEX) : FIRST_INDEX);
+  const ortPeer = async (ep: 'wasm' | 'webgpu') => {
+    const tc = now();
+    const session = await ort.InferenceSession.create(onnx, { executionProviders: [ep] });
+    try {
+      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+      for (const input of session.inputNames) {
+        const data = new BigInt64Array(n);
+        for (let j = 0; j < n; j++) {
+          const row = itemIndex.get(candidateIds[j]) ?? 0;
+          data[j] = BigInt(input === onnxInputName('item:id') ? row + FIRST_INDEX : input === onnxInputName('item:category') ? (category ? category[row] : FIRST_INDEX) : FIRST_INDEX);
+        }
+        feeds[input] = new ort.Tensor('int64', data, [n, 1]);
+      }
+      const first = await session.run(feeds);
+      const createAndFirstRunMs = now() - tc;
+      const outputs = session.outputNames.map((name) => Float32Array.from(first[name].data as Float32Array));
+      for (let i = 0; i < 3; i++) await session.run(feeds); // past wasm's tier-up and the EP's first-run work
+      const times: number[] = [];
+      for (let i = 0; i < cfg.ortRuns; i++) {
+        const t = now();
+        await session.run(feeds);
+        times.push(now() - t);
+      }
+      return { ep, candidates: n, createAndFirstRunMs, outputs, ...stats(times) };
+    } finally {
+      await session.release();
     }
-    feeds[input] = new ort.Tensor('int64', data, [n, 1]);
-  }
-  await session.run(feeds);
-  const ortTimes: number[] = [];
-  for (let i = 0; i < cfg.ortRuns; i++) {
-    const t = now();
-    await session.run(feeds);
-    ortTimes.push(now() - t);
-  }
-  await session.release();
-  const ortResult = { candidates: n, ...stats(ortTimes) };
+  };
+  const wasm = await ortPeer('wasm');
+  const { outputs: wasmOut, ...ortResult } = wasm;
   log(`N=${s.N}: onnxruntime-web wasm P50 ${ortResult.p50.toFixed(1)} ms`);
+  let ortWebgpu: Record<string, unknown>;
+  if (!(navigator as { gpu?: GPU }).gpu) ortWebgpu = { error: 'navigator.gpu is missing in this page' };
+  else {
+    try {
+      const { outputs, ...r } = await ortPeer('webgpu');
+      // Agreement with the wasm EP on every output (the same graph, the same candidates).
+      let maxAbsDiffVsWasm = 0;
+      outputs.forEach((o, i) => o.forEach((v, j) => (maxAbsDiffVsWasm = Math.max(maxAbsDiffVsWasm, Math.abs(v - wasmOut[i][j])))));
+      ortWebgpu = { ...r, maxAbsDiffVsWasm };
+      log(`N=${s.N}: onnxruntime-web webgpu P50 ${r.p50.toFixed(1)} ms (max |Δ| vs wasm ${maxAbsDiffVsWasm.toExponential(1)})`);
+    } catch (err) {
+      ortWebgpu = { error: String((err as Error)?.message ?? err).split('\n')[0].slice(0, 300) };
+      log(`N=${s.N}: onnxruntime-web webgpu failed: ${ortWebgpu.error}`);
+    }
+  }
 
-  // Peer 2: hnswlib-wasm over the same catalogue, recall@k against exact top-k.
-  let hnsw: Record<string, unknown> = { skipped: true };
+  // Peer 2: hnswlib-wasm over the same catalogue, recall@k against exact top-k (brute force here).
+  let hnsw: Record<string, unknown> = { skipped: `over --hnsw-max (its single-threaded wasm build of ${s.N.toLocaleString('en')} items would dominate the run)` };
   if (s.hnsw) {
     const emb = itemsFile.get('embeddings')!;
     const items = emb.data as Float32Array;
@@ -111,35 +144,50 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
     const lib = await loadHnswlib();
     const index = new lib.HierarchicalNSW('ip', D, '');
     const tb = now();
-    index.initIndex(s.N, 16, 100, 100);
-    for (let i = 0; i < s.N; i++) index.addPoint(Array.from(items.subarray(i * D, (i + 1) * D)), i, false);
+    index.initIndex(s.N, cfg.hnswM, cfg.hnswEfConstruction, 100);
+    for (let i = 0; i < s.N; i++) index.addPoint(items.subarray(i * D, (i + 1) * D), i, false);
     const buildMs = now() - tb;
-    const ef = Math.max(cfg.hnswK, 128);
-    index.setEfSearch(ef);
-    const times: number[] = [];
-    let hit = 0;
+    // Exact top-k of each query by brute force, then the searches at each efSearch.
     let seed = 7;
     const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-    for (let t = 0; t < cfg.hnswQueries; t++) {
+    const scores = new Float32Array(s.N);
+    const order = new Uint32Array(s.N);
+    const exactTimes: number[] = [];
+    const queries = Array.from({ length: cfg.hnswQueries }, () => {
       const u = new Float32Array(D).map(rand);
       const norm = Math.hypot(...u);
       for (let d = 0; d < D; d++) u[d] /= norm;
-      const ts = now();
-      const r = index.searchKnn(Array.from(u), cfg.hnswK, undefined) as { neighbors: number[] };
-      times.push(now() - ts);
-      const scores = new Float32Array(s.N);
+      const te = now();
       for (let i = 0; i < s.N; i++) {
         let acc = 0;
         for (let d = 0; d < D; d++) acc += items[i * D + d] * u[d];
         scores[i] = acc;
+        order[i] = i;
       }
-      const exact = new Set(Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a] || a - b).slice(0, cfg.hnswK));
-      hit += r.neighbors.filter((id) => exact.has(id)).length;
-    }
-    hnsw = { k: cfg.hnswK, M: 16, efConstruction: 100, efSearch: ef, buildMs, recall: hit / (cfg.hnswQueries * cfg.hnswK), ...stats(times) };
-    log(`N=${s.N}: hnswlib-wasm build ${buildMs.toFixed(0)} ms, search P50 ${stats(times).p50.toFixed(2)} ms, recall ${(hit / (cfg.hnswQueries * cfg.hnswK)).toFixed(3)}`);
+      const exact = new Set(order.sort((a, b) => scores[b] - scores[a] || a - b).subarray(0, cfg.hnswK));
+      exactTimes.push(now() - te);
+      return { u, exact };
+    });
+    const sweep = cfg.hnswEfSearch.map((efSearch) => {
+      index.setEfSearch(Math.max(cfg.hnswK, efSearch));
+      const times: number[] = [];
+      let hit = 0;
+      for (const { u, exact } of queries) {
+        const ts = now();
+        const r = index.searchKnn(u, cfg.hnswK, undefined) as { neighbors: number[] };
+        times.push(now() - ts);
+        hit += r.neighbors.filter((id) => exact.has(id)).length;
+      }
+      return { efSearch: Math.max(cfg.hnswK, efSearch), recall: hit / (queries.length * cfg.hnswK), ...stats(times) };
+    });
+    index.delete?.();
+    const head = sweep.find((x) => x.efSearch >= 256) ?? sweep.at(-1)!;
+    const recall = head.recall;
+    hnsw = { k: cfg.hnswK, M: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, queries: cfg.hnswQueries, buildMs, exactJsP50: q(exactTimes, 0.5), ...head, sweep };
+    const times = [head.p50];
+    log(`N=${s.N}: hnswlib-wasm build ${buildMs.toFixed(0)} ms, search P50 ${times[0].toFixed(2)} ms at efSearch ${head.efSearch}, recall@${cfg.hnswK} ${recall.toFixed(3)} (${sweep.map((x) => `ef ${x.efSearch}: ${x.recall.toFixed(3)}`).join(', ')})`);
   }
-  return { N: s.N, runs: s.runs, backend: all.backend, cold, firstRecommendMs: firstMs, warm, onnxruntimeWasm: ortResult, hnswlibWasm: hnsw };
+  return { N: s.N, runs: s.runs, backend: all.backend, cold, firstRecommendMs: firstMs, warm, onnxruntimeWasm: ortResult, onnxruntimeWebgpu: ortWebgpu, hnswlibWasm: hnsw };
 }
 
 async function adapterInfo() {

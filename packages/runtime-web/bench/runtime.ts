@@ -2,10 +2,12 @@
 // scripts/chromium.ts: SwiftShader, or the real GPU with VIREO_GPU_ADAPTER=native, set by
 // default when /dev/nvidiactl exists). Random-weight bundles of 10k, 100k and 1M items are made
 // here and served with the page by a Vite dev server; page.ts measures cold start, warm
-// recommend() P50/P99 with per-stage times, and the peers (onnxruntime-web wasm on the same
-// 1,000 candidates, hnswlib-wasm on the same catalogue with its recall). Prints a table and
-// writes JSON.
-//   --sizes 10000,100000,1000000   --runs 20,10,3   --dim 32   --hnsw-max 10000   --out FILE
+// recommend() P50/P99 with per-stage times, and the peers (onnxruntime-web on the same 1,000
+// candidates with the wasm EP and, where the adapter allows, the webgpu EP; hnswlib-wasm on the
+// same catalogue with its recall against exact top-k). Prints two tables and writes JSON
+// (schema 'vireo.bench.runtime/1', see README).
+//   --sizes 10000,100000,1000000   --runs 20,10,3   --dim 32   --hnsw-max 100000   --out FILE
+//   --quick   (10k and 100k, fewer runs and queries: about a minute on SwiftShader)
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,15 +20,22 @@ import type { BenchConfig } from './page.ts';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '../../..');
 
+const quick = process.argv.includes('--quick');
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
-const sizes = flag('sizes', '10000,100000,1000000').split(',').map(Number);
-const runList = flag('runs', '20,10,3').split(',').map(Number);
+const sizes = flag('sizes', quick ? '10000,100000' : '10000,100000,1000000').split(',').map(Number);
+const runList = flag('runs', quick ? '10,5' : '20,10,3').split(',').map(Number);
 const dim = Number(flag('dim', '32'));
-const hnswMax = Number(flag('hnsw-max', '10000')); // its wasm build is ~12 s at 10k on SwiftShader's box, superlinear after
+// hnswlib-wasm builds its graph single-threaded: ~40 s for 100k items on this shared 2-core box
+// (M 12, efConstruction 48), so 1M would be over 10 min: searched up to --hnsw-max.
+const hnswMax = Number(flag('hnsw-max', '100000'));
 const out = flag('out', 'bench-runtime.json');
+if (sizes.some((n) => !Number.isInteger(n) || n < 1) || runList.some((n) => !Number.isInteger(n) || n < 1) || !(dim > 0)) {
+  console.error(`bench:runtime: --sizes, --runs and --dim take positive integers (got --sizes ${sizes} --runs ${runList} --dim ${dim}).`);
+  process.exit(2);
+}
 if (!process.env.VIREO_GPU_ADAPTER && existsSync('/dev/nvidiactl')) process.env.VIREO_GPU_ADAPTER = 'native';
 
 const bundles = new Map<string, Uint8Array>(); // "/bundles/N/file" → bytes
@@ -68,32 +77,48 @@ try {
     sizes: sizes.map((N, i) => ({ N, base: `${origin}/bundles/${N}/`, runs: runList[i] ?? runList.at(-1)!, hnsw: N <= hnswMax })),
     k: 20,
     candidates: 1000,
-    ortRuns: 20,
-    hnswQueries: 10,
+    ortRuns: quick ? 10 : 20,
+    hnswQueries: quick ? 5 : 10,
     hnswK: 100,
+    hnswM: 12,
+    hnswEfConstruction: 48,
+    hnswEfSearch: [128, 256, 512],
   };
+  const started = performance.now();
   const result = await page.evaluate((c) => (window as unknown as { vireoBench: (c: BenchConfig) => Promise<unknown> }).vireoBench(c), config) as {
     adapter: { description: string; vendor: string; architecture: string; timestampQuery: boolean } | null;
     results: {
       N: number; runs: number; backend: string;
       cold: { totalMs: number; downloadVerifyMs: number; loadCompileMs: number };
+      firstRecommendMs: number;
       warm: { total: { p50: number; p99: number }; stagesP50: Record<string, number | null>; gpuP50: Record<string, number | null> };
-      onnxruntimeWasm: { p50: number; p99: number; candidates: number };
-      hnswlibWasm: { skipped?: boolean; p50?: number; p99?: number; recall?: number; buildMs?: number; k?: number };
+      onnxruntimeWasm: { p50: number; p99: number; candidates: number; createAndFirstRunMs: number };
+      onnxruntimeWebgpu: { p50?: number; p99?: number; createAndFirstRunMs?: number; maxAbsDiffVsWasm?: number; error?: string };
+      hnswlibWasm: { skipped?: string; p50?: number; p99?: number; recall?: number; buildMs?: number; k?: number };
     }[];
   };
   const f = (x: number | null | undefined, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
   const a = result.adapter;
   console.log(`\nadapter: ${a ? `${a.vendor} ${a.architecture} ${a.description} (timestamp-query: ${a.timestampQuery})` : 'none (CPU backend)'}, D = ${dim}, k = 20, 1,000 candidates ranked`);
-  console.log('| items | runs | recommend P50 | P99 | user tower | retrieval | ranking | blend | GPU tower/retr/rank | cold start (download+verify / load+compile) | ORT wasm rank 1k P50 / P99 | hnswlib k=100 P50 / recall / build |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('\nEngine (warm recommend, ms; stages are P50)');
+  console.log('| items | backend | runs | recommend P50 | P99 | features | user tower | retrieval | ranking | blend | GPU tower/retr/rank | first recommend | cold start (download+verify / load+compile) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of result.results) {
     const s = r.warm.stagesP50;
     const g = r.warm.gpuP50;
-    const h = r.hnswlibWasm;
-    console.log(`| ${r.N.toLocaleString('en')} | ${r.runs} | ${f(r.warm.total.p50)} ms | ${f(r.warm.total.p99)} ms | ${f(s.userTower)} | ${f(s.retrieval)} | ${f(s.ranking)} | ${f(s.blend, 2)} | ${g.retrieval === null ? '—' : `${f(g.userTower, 2)}/${f(g.retrieval, 2)}/${f(g.ranking, 2)}`} | ${f(r.cold.totalMs, 0)} ms (${f(r.cold.downloadVerifyMs, 0)} / ${f(r.cold.loadCompileMs, 0)}) | ${f(r.onnxruntimeWasm.p50)} / ${f(r.onnxruntimeWasm.p99)} ms | ${h.skipped ? `skipped (over --hnsw-max ${hnswMax})` : `${f(h.p50, 2)} ms / ${f(h.recall, 3)} / ${f((h.buildMs ?? 0) / 1000, 1)} s`} |`);
+    console.log(`| ${r.N.toLocaleString('en')} | ${r.backend} | ${r.runs} | ${f(r.warm.total.p50)} | ${f(r.warm.total.p99)} | ${f(s.features)} | ${f(s.userTower)} | ${f(s.retrieval)} | ${f(s.ranking)} | ${f(s.blend, 2)} | ${g.retrieval === null ? '—' : `${f(g.userTower, 2)}/${f(g.retrieval, 2)}/${f(g.ranking, 2)}`} | ${f(r.firstRecommendMs)} | ${f(r.cold.totalMs, 0)} (${f(r.cold.downloadVerifyMs, 0)} / ${f(r.cold.loadCompileMs, 0)}) |`);
   }
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), dim, ...result }, null, 2) + '\n');
+  console.log('\nPeers in the same page (ms)');
+  console.log('| items | ORT-web wasm rank 1k P50 / P99 | ORT-web webgpu rank 1k P50 / P99 (max |Δ| vs wasm) | hnswlib-wasm k=100 search P50 / P99 | recall@100 vs exact | hnsw build |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of result.results) {
+    const h = r.hnswlibWasm;
+    const w = r.onnxruntimeWebgpu;
+    const webgpu = w.error ? `failed: ${w.error.slice(0, 80)}` : `${f(w.p50)} / ${f(w.p99)} (${(w.maxAbsDiffVsWasm ?? NaN).toExponential(1)})`;
+    const hn = h.skipped ? `skipped (over --hnsw-max ${hnswMax}) | — | —` : `${f(h.p50, 2)} / ${f(h.p99, 2)} | ${f(h.recall, 3)} | ${f((h.buildMs ?? 0) / 1000, 1)} s`;
+    console.log(`| ${r.N.toLocaleString('en')} | ${f(r.onnxruntimeWasm.p50)} / ${f(r.onnxruntimeWasm.p99)} | ${webgpu} | ${hn} |`);
+  }
+  writeFileSync(out, JSON.stringify({ schema: 'vireo.bench.runtime/1', date: new Date().toISOString(), quick, dim, wallMs: performance.now() - started, ...result }, null, 2) + '\n');
   console.log(`\nwrote ${out}`);
 } finally {
   await browser.close();

@@ -37,7 +37,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row0 = (tile / tiles_n) * BM;
   let col0 = (tile % tiles_n) * BN;
   if (row0 >= p.M) { return; }  // uniform per workgroup: the grid's padding
-  var acc: array<f32, 16>;
+  // acc_i holds row ty + 16·i, columns tx + 16·j in lane j: four named vec4s rather than an
+  // indexed array, so that every compiler keeps them in registers.
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     for (var r = 0u; r < 4u; r++) {
       let e = li + 256u * r;       // 0..1023: row e / 16, k e % 16
@@ -53,19 +58,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var kk = 0u; kk < BK; kk++) {
       let a = vec4<f32>(xs[kk * BM + lid.y], xs[kk * BM + lid.y + 16u], xs[kk * BM + lid.y + 32u], xs[kk * BM + lid.y + 48u]);
       let b = vec4<f32>(ws[kk * BN + lid.x], ws[kk * BN + lid.x + 16u], ws[kk * BN + lid.x + 32u], ws[kk * BN + lid.x + 48u]);
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
-          acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]);
-        }
-      }
+      acc0 = fma(vec4<f32>(a.x), b, acc0);
+      acc1 = fma(vec4<f32>(a.y), b, acc1);
+      acc2 = fma(vec4<f32>(a.z), b, acc2);
+      acc3 = fma(vec4<f32>(a.w), b, acc3);
     }
     workgroupBarrier();
   }
+  store_block(row0 + lid.y, 16u, col0 + lid.x, 16u, acc0, acc1, acc2, acc3);
+}
+
+// Writes a 4×4 block: rows r + dr·i, columns c + dc·j, acc_i's lane j; skips what is outside y.
+fn store_block(r: u32, dr: u32, c: u32, dc: u32, acc0: vec4<f32>, acc1: vec4<f32>, acc2: vec4<f32>, acc3: vec4<f32>) {
+  let rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var i = 0u; i < 4u; i++) {
-    let row = row0 + lid.y + 16u * i;
+    let row = r + dr * i;
     for (var j = 0u; j < 4u; j++) {
-      let col = col0 + lid.x + 16u * j;
-      if (row < p.M && col < p.N) { y[row * p.N + col] = acc[i * 4u + j]; }
+      let col = c + dc * j;
+      if (row < p.M && col < p.N) { y[row * p.N + col] = rows[i][j]; }
     }
   }
 }
@@ -74,7 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // main_direct: the same bindings, params and result without workgroup memory or barriers, for
 // CPU adapters (SwiftShader), where a barrier costs more than the reuse it buys. Thread t
-// computes a 4×4 block of y (block row t / ⌈N/4⌉, block column t % ⌈N/4⌉) from registers,
+// computes a 4×4 block of y (block row t / ⌈N/4⌉, block column t % ⌈N/4⌉) in four vec4 registers,
 // reading 4 + 4 values of x and w per k straight from memory. Rows and columns past the
 // matrix are clamped on read (no branch in the loop) and skipped on write. 64 threads a group.
 
@@ -86,25 +96,24 @@ fn main_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   if (t >= ((p.M + 3u) / 4u) * blocks_n) { return; }
   let r0 = (t / blocks_n) * 4u;
   let c0 = (t % blocks_n) * 4u;
-  var xr: array<u32, 4>;
-  var wr: array<u32, 4>;
-  for (var i = 0u; i < 4u; i++) {
-    xr[i] = min(r0 + i, p.M - 1u) * p.K;
-    wr[i] = min(c0 + i, p.N - 1u) * p.K;
-  }
-  var acc: array<f32, 16>;
+  let x0 = min(r0, p.M - 1u) * p.K;
+  let x1 = min(r0 + 1u, p.M - 1u) * p.K;
+  let x2 = min(r0 + 2u, p.M - 1u) * p.K;
+  let x3 = min(r0 + 3u, p.M - 1u) * p.K;
+  let w0 = min(c0, p.N - 1u) * p.K;
+  let w1 = min(c0 + 1u, p.N - 1u) * p.K;
+  let w2 = min(c0 + 2u, p.N - 1u) * p.K;
+  let w3 = min(c0 + 3u, p.N - 1u) * p.K;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
   for (var k = 0u; k < p.K; k++) {
-    let a = vec4<f32>(x[xr[0] + k], x[xr[1] + k], x[xr[2] + k], x[xr[3] + k]);
-    let b = vec4<f32>(w[wr[0] + k], w[wr[1] + k], w[wr[2] + k], w[wr[3] + k]);
-    for (var i = 0u; i < 4u; i++) {
-      for (var j = 0u; j < 4u; j++) {
-        acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]);
-      }
-    }
+    let b = vec4<f32>(w[w0 + k], w[w1 + k], w[w2 + k], w[w3 + k]);
+    acc0 = fma(vec4<f32>(x[x0 + k]), b, acc0);
+    acc1 = fma(vec4<f32>(x[x1 + k]), b, acc1);
+    acc2 = fma(vec4<f32>(x[x2 + k]), b, acc2);
+    acc3 = fma(vec4<f32>(x[x3 + k]), b, acc3);
   }
-  for (var i = 0u; i < 4u; i++) {
-    for (var j = 0u; j < 4u; j++) {
-      if (r0 + i < p.M && c0 + j < p.N) { y[(r0 + i) * p.N + c0 + j] = acc[i * 4u + j]; }
-    }
-  }
+  store_block(r0, 1u, c0, 1u, acc0, acc1, acc2, acc3);
 }

@@ -54,6 +54,8 @@ export interface Profile {
   rankingSteps: number;
   runtimeSizes: string;
   runtimeRuns: string;
+  /** Largest catalogue hnswlib-wasm indexes (its build is single-threaded and superlinear). */
+  hnswMax: number;
   edgeSeconds: number;
   /** Said in the report when this profile is used. */
   note: string | null;
@@ -74,6 +76,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     rankingSteps: 20,
     runtimeSizes: '10000,100000,1000000',
     runtimeRuns: '50,30,20',
+    hnswMax: 100_000,
     edgeSeconds: 10,
     note: null,
   },
@@ -84,15 +87,16 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     copyMb: 16,
     matmul: 256,
     topkSizes: [10_000, 100_000, 1_000_000, 10_000_000],
-    topkInt8Sizes: [1_000_000],
+    topkInt8Sizes: [],
     trainBatches: [32, 128, 512],
     trainSteps: 4,
     rankingRuns: 5,
     rankingSteps: 3,
     runtimeSizes: '10000,100000,1000000',
     runtimeRuns: '20,10,3',
-    edgeSeconds: 5,
-    note: 'Reduced repetitions (profile `quick`, chosen on a CPU adapter so that the whole set finishes in minutes): kernels at least 5 timed runs after 1 warm-up (more for fast ones, up to 200 ms each), 4 training steps per batch size, 3 ranking training steps, 3 recommend() runs at 1M items, 5 s per edge load row. With 5 runs the P99 is the slowest run.',
+    hnswMax: 10_000,
+    edgeSeconds: 4,
+    note: 'Reduced repetitions (profile `quick`, chosen on a CPU adapter so that the whole set finishes in minutes): kernels at least 5 timed runs after 1 warm-up (more for fast ones, up to 200 ms each), 4 training steps per batch size, 3 ranking training steps, 3 recommend() runs at 1M items, hnswlib-wasm indexed only up to 10k items (its build), int8 top-k only at 100k, 4 s per edge load row. With 5 runs the P99 is the slowest run.',
   },
 };
 
@@ -132,6 +136,7 @@ async function kernelRows(ctx: Context, benches: KernelBench[], setLimits = fals
     ctx.log(`  ${bench.kernel} ${bench.case} …`);
     const inst = await bench.setup(ctx.gpu);
     const time = await timeKernel(ctx.gpu, inst, ctx.profile.kernel);
+    ctx.log(`    WGSL ${time.median.toPrecision(3)} ms (${time.runs} runs)`);
     let peer: Figure | null = null;
     if (bench.torch) {
       const r = typeof torch === 'string' ? { skipped: torch } : torch.results[t];
@@ -313,7 +318,7 @@ export const SECTIONS: Section[] = [
       try {
         const out = join(tmp, 'runtime.json');
         ctx.log(`  pnpm bench:runtime (sizes ${ctx.profile.runtimeSizes}) …`);
-        const r = spawnSync(process.execPath, ['--import', './packages/trainer/bin/register.mjs', 'packages/runtime-web/bench/runtime.ts', '--out', out, '--sizes', ctx.profile.runtimeSizes, '--runs', ctx.profile.runtimeRuns], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+        const r = spawnSync(process.execPath, ['--import', './packages/trainer/bin/register.mjs', 'packages/runtime-web/bench/runtime.ts', '--out', out, '--sizes', ctx.profile.runtimeSizes, '--runs', ctx.profile.runtimeRuns, '--hnsw-max', String(ctx.profile.hnswMax)], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
         if (r.status !== 0 || !existsSync(out)) throw new Error(`bench:runtime failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
         return runtimeTable(JSON.parse(readFileSync(out, 'utf8')), ctx);
       } finally {

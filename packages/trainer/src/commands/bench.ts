@@ -3,11 +3,8 @@
 import { writeFileSync } from 'node:fs';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { measure, table, type Timing } from '../bench/harness.ts';
-import { kernelBenches } from '../bench/kernels.ts';
+import { kernelBenches, timeKernel } from '../bench/kernels.ts';
 import { openGpu } from '../node/gpu.ts';
-
-/** Up to this many dispatches per submit, to amortize submit + sync latency on fast kernels. */
-const MAX_REPS = 10;
 
 export interface KernelBenchResult {
   kernel: string;
@@ -36,16 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const bench of kernelBenches()) {
       if (values.filter && !bench.kernel.includes(values.filter) && bench.kernel !== 'copy') continue;
       const inst = await bench.setup(gpu);
-      const submit = async (reps: number) => {
-        gpu.run((pass) => { for (let r = 0; r < reps; r++) inst.encode(pass); });
-        await gpu.idle();
-      };
-      // One call first (compiles, warms caches), then as many per submit as fit in ~2 ms.
-      const t0 = performance.now();
-      await submit(1);
-      const reps = Math.max(1, Math.min(MAX_REPS, Math.floor(2 / (performance.now() - t0))));
-      const gpuTime = await measure(() => submit(reps), { warmup: 2, minRuns, minMs: 300 });
-      const perCall: Timing = { median: gpuTime.median / reps, p99: gpuTime.p99 / reps, runs: gpuTime.runs * reps };
+      const perCall = await timeKernel(gpu, inst, { warmup: 2, minRuns, minMs: 300 });
       const cpuTime = inst.cpu ? await measure(inst.cpu, { warmup: 1, minRuns: 3, minMs: 200, maxRuns: 50 }) : null;
       inst.dispose();
       const gbps = bench.bytes / (perCall.median * 1e6);

@@ -79,6 +79,7 @@ export class WebGpuBackend implements Backend {
           return {
             ids: r.ids,
             scores: r.scores as Float32Array,
+            search: 'exact',
             ms: { userTower: t1 - t0, retrieval: t2 - t1 },
             ...(ms ? { gpu: { userTower: ms.userTower ?? 0, retrieval: ms.retrieval ?? 0 } } : {}),
           };

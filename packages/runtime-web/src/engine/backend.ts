@@ -29,6 +29,8 @@ export interface LoadOptions {
 export interface Retrieved {
   ids: Uint32Array;
   scores: Float32Array;
+  /** 'exact' (every item scored: the GPU's topk, the CPU reference) or 'hnsw' (hnswlib-wasm, approximate). */
+  search: 'exact' | 'hnsw';
   /**
    * Wall milliseconds. On the CPU: the user tower, then the search. On WebGPU the tower and the
    * search are one submit: `userTower` is the host work before it (bags, params, encode),

@@ -49,6 +49,7 @@ describe('Engine in Chromium with a real edge', () => {
       expect(a.items).toHaveLength(10);
       expect(a.backend).toBe('webgpu');
       expect(b.backend).toBe('cpu');
+      expect([a.search, b.search]).toEqual(['exact', 'exact']);
       expect(a.featureSource).toBe('edge');
       expect(a.history).toContain(i3);
       expect(new Set(a.items.map((i) => i.itemId)).size).toBe(10);
@@ -71,6 +72,22 @@ describe('Engine in Chromium with a real edge', () => {
       delete (navigator as { gpu?: GPU }).gpu; // the prototype's getter again
     }
     expect((navigator as { gpu?: GPU }).gpu).toBeDefined();
+  });
+
+  it('CPU path on a catalogue past hnswThreshold: hnswlib-wasm (built in the background) gives the exact search\'s top items', async () => {
+    const exact = await open({ backend: 'cpu' });
+    const waited = await open({ backend: 'cpu', cpu: { hnswThreshold: 10, waitForIndex: true } });
+    const background = await open({ backend: 'cpu', cpu: { hnswThreshold: 10 } });
+    const req = { userId: u1, context: { 'context:hour': 12 }, k: 10, exclude: [i3] };
+    const reference = await exact.recommend(req);
+    expect(reference.search).toBe('exact');
+    const a = await waited.recommend(req);
+    expect(a.search).toBe('hnsw');
+    expectSame(a, reference);
+    let b = await background.recommend(req); // exact until its index is ready, then hnsw
+    for (let t = 0; b.search !== 'hnsw' && t < 100; t++) b = await new Promise((ok) => setTimeout(ok, 100)).then(() => background.recommend(req));
+    expect(b.search).toBe('hnsw');
+    expectSame(b, reference);
   });
 
   it('createEngineWorker: the engine in a Web Worker loads the bundle, recommends as the page does, observes', async () => {

@@ -82,6 +82,8 @@ export interface RecommendResult {
    * `retrieval` the wait for both; `gpu.userTower` / `gpu.retrieval` split the device time.
    */
   timings: { features: number; userTower: number; retrieval: number; ranking: number; blend: number; total: number; gpu?: Record<string, number> };
+  /** How the catalogue was searched: 'exact' (every item scored) or 'hnsw' (the CPU path's approximate index). */
+  search: 'exact' | 'hnsw';
   /** 'edge': fresh features; 'cache': the edge failed, last cached features; 'none': neither. */
   featureSource: 'edge' | 'cache' | 'none';
   /** True when the edge could not be used and the answer comes from on-device data only. */
@@ -309,6 +311,7 @@ export class Engine {
     return {
       items: items.slice(0, k),
       timings: { features: t1 - t0, userTower, retrieval: t3 - t1 - userTower, ranking: t4 - t3, blend: t5 - t4, total: t5 - t0, ...(Object.keys(gpu).length > 0 ? { gpu } : {}) },
+      search: found.search,
       featureSource,
       degraded: o.edge !== undefined && featureSource !== 'edge',
       history,

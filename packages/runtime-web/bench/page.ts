@@ -201,7 +201,16 @@ async function adapterInfo() {
 (window as unknown as { vireoBench: unknown }).vireoBench = async (cfg: BenchConfig) => {
   const results = [];
   const log = (m: string) => console.log(`[bench] ${m}`);
-  for (const s of cfg.sizes) results.push(await benchSize(cfg, s, log));
+  for (const s of cfg.sizes) {
+    try {
+      results.push(await benchSize(cfg, s, log));
+    } catch (err) {
+      // One catalogue too large for this adapter (memory, binding limits) does not lose the others.
+      const error = String((err as Error)?.message ?? err).split('\n')[0].slice(0, 300);
+      log(`N=${s.N}: failed: ${error}`);
+      results.push({ N: s.N, error });
+    }
+  }
   return { adapter: await adapterInfo(), userAgent: navigator.userAgent, config: cfg, results };
 };
 (window as unknown as { vireoBenchReady: boolean }).vireoBenchReady = true;

@@ -88,7 +88,7 @@ try {
   const result = await page.evaluate((c) => (window as unknown as { vireoBench: (c: BenchConfig) => Promise<unknown> }).vireoBench(c), config) as {
     adapter: { description: string; vendor: string; architecture: string; timestampQuery: boolean } | null;
     results: {
-      N: number; runs: number; backend: string;
+      N: number; error?: string; runs: number; backend: string;
       cold: { totalMs: number; downloadVerifyMs: number; loadCompileMs: number };
       firstRecommendMs: number;
       warm: { total: { p50: number; p99: number }; stagesP50: Record<string, number | null>; gpuP50: Record<string, number | null> };
@@ -104,6 +104,10 @@ try {
   console.log('| items | backend | runs | recommend P50 | P99 | features | user tower | retrieval | ranking | blend | GPU tower/retr/rank | first recommend | cold start (download+verify / load+compile) |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of result.results) {
+    if (r.error) {
+      console.log(`| ${r.N.toLocaleString('en')} | failed: ${r.error} |`);
+      continue;
+    }
     const s = r.warm.stagesP50;
     const g = r.warm.gpuP50;
     console.log(`| ${r.N.toLocaleString('en')} | ${r.backend} | ${r.runs} | ${f(r.warm.total.p50)} | ${f(r.warm.total.p99)} | ${f(s.features)} | ${f(s.userTower)} | ${f(s.retrieval)} | ${f(s.ranking)} | ${f(s.blend, 2)} | ${g.retrieval === null ? '—' : `${f(g.userTower, 2)}/${f(g.retrieval, 2)}/${f(g.ranking, 2)}`} | ${f(r.firstRecommendMs)} | ${f(r.cold.totalMs, 0)} (${f(r.cold.downloadVerifyMs, 0)} / ${f(r.cold.loadCompileMs, 0)}) |`);
@@ -112,6 +116,7 @@ try {
   console.log('| items | ORT-web wasm rank 1k P50 / P99 | ORT-web webgpu rank 1k P50 / P99 (max |Δ| vs wasm) | hnswlib-wasm k=100 search P50 / P99 | recall@100 vs exact | hnsw build |');
   console.log('|---|---|---|---|---|---|');
   for (const r of result.results) {
+    if (r.error) continue;
     const h = r.hnswlibWasm;
     const w = r.onnxruntimeWebgpu;
     const webgpu = w.error ? `failed: ${w.error.slice(0, 80)}` : `${f(w.p50)} / ${f(w.p99)} (${(w.maxAbsDiffVsWasm ?? NaN).toExponential(1)})`;

@@ -9,6 +9,10 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const external = [/^onnxruntime-web/, /^hnswlib-wasm/, 'idb', 'comlink', 'zod', /^zod\//];
 
 export default defineConfig({
+  // Relative asset URLs: the worker chunk resolves against the library file's own URL
+  // (new URL('./assets/worker-….js', import.meta.url)) wherever the app serves the package, not
+  // against the site root.
+  base: './',
   worker: { format: 'es', rollupOptions: { external } },
   build: {
     target: 'es2022',

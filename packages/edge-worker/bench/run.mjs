@@ -4,7 +4,7 @@
 // POST /v1/events (100 events). Beside it, in the same run, redis-benchmark GET/SET (and MGET of
 // 100 keys) against a local redis-server, the reference design's online store, as the yardstick;
 // and the same routes in-process through app.request(). Writes bench/results.json and bench/RESULTS.md.
-//   pnpm --filter @vireo/edge-worker bench:edge [-- --duration 10 --connections 32 --out RESULTS.md --results results.json]
+//   pnpm --filter @vireo/edge-worker bench:edge [-- --duration 10 --connections 32 --out RESULTS.md --results results.json --skip-in-process]
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { eventBatch, onlineBody, percentiles, seedRows, USERS } from './workload.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const { values: flags } = parseArgs({ options: { duration: { type: 'string' }, connections: { type: 'string' }, 'skip-redis': { type: 'boolean' }, out: { type: 'string' }, results: { type: 'string' } } });
+const { values: flags } = parseArgs({ options: { duration: { type: 'string' }, connections: { type: 'string' }, 'skip-redis': { type: 'boolean' }, out: { type: 'string' }, results: { type: 'string' }, 'skip-in-process': { type: 'boolean' } } });
 const DURATION = Number(flags.duration ?? 10);
 const CONNECTIONS = Number(flags.connections ?? 32);
 const SECRET = 'bench-secret-0123456789abcdef';
@@ -169,7 +169,7 @@ const info = machine();
 const { signHs256 } = await import('tsx/esm/api').then(({ register }) => { register(); return import('../src/auth/jwt.ts'); });
 const token = await signHs256({ sub: 'bench', scope: 'features:read events:write models:publish', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
 const results = { started_at: startedAt, machine: info, settings: { duration_s: DURATION, connections: CONNECTIONS, sqlite_synchronous: 'normal', rate_limit: 'off', request_logs: 'off' } };
-results.in_process = inProcess();
+results.in_process = flags['skip-in-process'] ? [] : inProcess();
 results.loopback = await loopback(token);
 results.redis = await redis();
 results.machine.load_average_at_end = loadavg().map((x) => Math.round(x * 100) / 100);

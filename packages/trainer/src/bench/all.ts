@@ -82,21 +82,21 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   },
   quick: {
     name: 'quick',
-    kernel: { warmup: 1, minRuns: 5, minMs: 200, maxRuns: 200 },
+    kernel: { warmup: 0, minRuns: 5, minMs: 200, maxRuns: 200 },
     torch: { warmup: 1, minRuns: 5, minMs: 200, maxRuns: 200 },
     copyMb: 16,
     matmul: 256,
     topkSizes: [10_000, 100_000, 1_000_000, 10_000_000],
     topkInt8Sizes: [],
-    trainBatches: [32, 128, 512],
+    trainBatches: [16, 64, 256],
     trainSteps: 4,
     rankingRuns: 5,
     rankingSteps: 3,
     runtimeSizes: '10000,100000,1000000',
-    runtimeRuns: '20,10,3',
+    runtimeRuns: '10,5,3',
     hnswMax: 10_000,
     edgeSeconds: 4,
-    note: 'Reduced repetitions (profile `quick`, chosen on a CPU adapter so that the whole set finishes in minutes): kernels at least 5 timed runs after 1 warm-up (more for fast ones, up to 200 ms each), 4 training steps per batch size, 3 ranking training steps, 3 recommend() runs at 1M items, hnswlib-wasm indexed only up to 10k items (its build), int8 top-k only at 100k, 4 s per edge load row. With 5 runs the P99 is the slowest run.',
+    note: 'Reduced repetitions (profile `quick`, chosen on a CPU adapter so that the whole set finishes in minutes): kernels at least 5 timed runs after one warm-up call (more for fast ones, up to 200 ms each), training batch sizes 16 to 256 with 4 steps each, 3 ranking training steps, recommend() 10 / 5 / 3 runs at 10k / 100k / 1M items, hnswlib-wasm indexed only up to 10k items (its build), int8 top-k only at 100k, 4 s per edge load row. With 5 runs the P99 is the slowest run.',
   },
 };
 
@@ -263,7 +263,14 @@ export const SECTIONS: Section[] = [
         const rows: Row[] = [];
         for (const batch of ctx.profile.trainBatches) {
           ctx.log(`  retrieval step, batch ${batch} …`);
-          const r = await runTrainConfig(ctx.gpu, ds, dataDir, { ...base, name: `batch ${batch}`, batch }, ctx.profile.trainSteps, torchMissing);
+          let r: Awaited<ReturnType<typeof runTrainConfig>>;
+          try {
+            r = await runTrainConfig(ctx.gpu, ds, dataDir, { ...base, name: `batch ${batch}`, batch }, ctx.profile.trainSteps, torchMissing);
+          } catch (err) {
+            // e.g. a batch larger than the world's training positives: the row says so, the sweep goes on.
+            rows.push({ case: `retrieval step batch ${batch}`, params: { batch }, vireo: skipped('WGSL two-tower step (Dawn)', err instanceof Error ? err.message : String(err)), peer: null, ratio: null });
+            continue;
+          }
           const vireo: Figure = { who: 'WGSL two-tower step (Dawn)', ms: { median: r.webgpu.stepMs, p99: r.webgpu.p99Ms, runs: r.webgpu.steps }, rate: { value: r.webgpu.samplesPerSecond, unit: 'samples/s' } };
           const peer: Figure = 'skipped' in r.torch
             ? skipped('PyTorch', r.torch.skipped)
@@ -294,7 +301,7 @@ export const SECTIONS: Section[] = [
       const tables = config.sparseFeatures.map((f) => Float32Array.from({ length: f.rows * config.embeddingDim }, () => (rng.next() - 0.5) * 0.1));
       ctx.log(`  ranking (${shape}) …`);
       const r = await runRankingBench(ctx.gpu, { config, params, tables, shape, candidates: 1000, batch: 512, steps: ctx.profile.rankingSteps, runs: ctx.profile.rankingRuns });
-      const ort = createRequire(join(REPO, 'packages/trainer/package.json'))('onnxruntime-node/package.json') as { version: string };
+      const ort = createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string };
       ctx.versions.onnxruntime = `${ort.version} (onnxruntime-node)${ctx.versions.onnxruntime ? `, ${ctx.versions.onnxruntime}` : ''}`;
       const scoreV: Figure = { who: 'WGSL DLRM forward (upload + forward + read back)', ms: stat(r.scoring.wgsl), rate: { value: 1e6 / r.scoring.wgsl.median, unit: 'candidates/s' } };
       const scoreP: Figure = { who: `onnxruntime-node ${ort.version} CPU, same ONNX`, ms: stat(r.scoring.onnxruntimeCpu), rate: { value: 1e6 / r.scoring.onnxruntimeCpu.median, unit: 'candidates/s' } };
@@ -335,7 +342,7 @@ export const SECTIONS: Section[] = [
       try {
         const results = join(tmp, 'results.json');
         ctx.log(`  bench:edge (${ctx.profile.edgeSeconds} s per row) …`);
-        const r = spawnSync(process.execPath, ['packages/edge-worker/bench/run.mjs', '--duration', String(ctx.profile.edgeSeconds), '--out', join(tmp, 'RESULTS.md'), '--results', results], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+        const r = spawnSync(process.execPath, ['packages/edge-worker/bench/run.mjs', '--duration', String(ctx.profile.edgeSeconds), '--out', join(tmp, 'RESULTS.md'), '--results', results, '--skip-in-process'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
         if (r.status !== 0 || !existsSync(results)) throw new Error(`bench:edge failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
         return edgeTable(JSON.parse(readFileSync(results, 'utf8')), ctx);
       } finally {
@@ -350,7 +357,7 @@ interface RuntimeJson {
   userAgent?: string;
   dim: number;
   results: {
-    N: number; runs: number; backend: string;
+    N: number; error?: string; runs: number; backend: string;
     cold: { totalMs: number };
     warm: { total: { p50: number; p99: number; n: number }; stagesP50: Record<string, number | null> };
     onnxruntimeWasm: { p50: number; p99: number; n: number; candidates: number };
@@ -366,8 +373,12 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
   const rows: Row[] = [];
   const p50only = (median: number | null | undefined, runs: number): Stat | null => (median === null || median === undefined ? null : { median, p99: null, runs });
   for (const r of j.results) {
+    if (r.error) {
+      rows.push({ case: `recommend() N=${r.N}`, params: { N: r.N }, vireo: skipped('Engine.recommend()', `failed: ${r.error}`), peer: null, ratio: null });
+      continue;
+    }
     const total: Figure = { who: `Engine.recommend() (${r.backend})`, ms: { median: r.warm.total.p50, p99: r.warm.total.p99, runs: r.warm.total.n }, rate: null };
-    rows.push({ case: `recommend() N=${r.N}`, params: { N: r.N }, vireo: total, peer: null, ratio: null, perItemNs: (r.warm.total.p50 * 1e6) / r.N, extra: { 'cold start ms': r.cold.totalMs, ...Object.fromEntries(Object.entries(r.warm.stagesP50).map(([k, v]) => [`${k} P50 ms`, v])) } });
+    rows.push({ case: `recommend() N=${r.N}`, params: { N: r.N }, vireo: total, peer: null, ratio: null, perItemNs: (r.warm.total.p50 * 1e6) / r.N, extra: { 'cold start ms': r.cold.totalMs, 'user tower P50 ms': r.warm.stagesP50.userTower ?? null } });
     const h = r.hnswlibWasm;
     const retrieval: Figure = { who: 'retrieval stage (WGSL brute force, exact)', ms: p50only(r.warm.stagesP50.retrieval, r.warm.total.n) };
     const hnsw: Figure = h.skipped || h.p50 === undefined ? skipped('hnswlib-wasm', typeof h.skipped === 'string' ? h.skipped : 'index build too slow at this size on this machine (over --hnsw-max)') : { who: `hnswlib-wasm k=${h.k}${h.efSearch ? ` efSearch ${h.efSearch}` : ''} (approximate)`, ms: { median: h.p50, p99: h.p99 ?? null, runs: h.n ?? 0 } };
@@ -380,7 +391,7 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
   const a = j.adapter;
   return {
     id: 'runtime', title: 'recommend() in headless Chromium',
-    about: `\`pnpm bench:runtime\`: the Engine in headless Chromium${chromium ? ` ${chromium}` : ''} on random-weight bundles of ${j.results.map((r) => r.N.toLocaleString('en')).join(' / ')} items (D = ${j.dim}), warm recommend() (k = 20 of 1,000 candidates ranked) P50 and P99, per stage P50. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside the ranking stage. Stage times are P50 only (no P99 is kept per stage).`,
+    about: `\`pnpm bench:runtime\`: the Engine in headless Chromium${chromium ? ` ${chromium}` : ''} on random-weight bundles of ${j.results.map((r) => r.N.toLocaleString('en')).join(' / ')} items (D = ${j.dim}), warm recommend() (k = 20 of 1,000 candidates ranked) P50 and P99, and the retrieval and ranking stages' P50 each beside its peer. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside the ranking stage. Stage times are P50 only (no P99 is kept per stage).`,
     notes: [],
     rows,
     adapter: a ? { vendor: a.vendor, architecture: a.architecture, device: a.device ?? '', description: a.description, isFallbackAdapter: /swiftshader/i.test(a.architecture), backend: `Chromium${chromium ? ` ${chromium}` : ''}` } : null,
@@ -406,7 +417,7 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
   });
   return {
     id: 'edge', title: 'Edge feature service under load',
-    about: '`pnpm --filter @vireo/edge-worker bench:edge`: the Node edge in its own process driven by autocannon over loopback (latency per response, P50 and P99; runs = responses), beside redis-server driven by redis-benchmark on the same machine in the same run (256-byte values): GET beside one user\'s features, MGET of 100 keys beside the 100-user online lookup, SET beside a batch of 100 events (the edge writes 100 events and updates features; redis one key: a floor, not the same work). The ratio is of P50 latencies; the req/s ratio is in its own column.',
+    about: '`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process driven by autocannon over loopback (latency per response, P50 and P99; runs = responses), beside redis-server driven by redis-benchmark on the same machine in the same run (256-byte values): GET beside one user\'s features, MGET of 100 keys beside the 100-user online lookup, SET beside a batch of 100 events (the edge writes 100 events and updates features; redis one key: a floor, not the same work). The ratio is of P50 latencies; the req/s ratio is in its own column.',
     notes: [],
     rows,
   };
@@ -427,7 +438,7 @@ export function describeMachine(name?: string): Machine {
 
 /** The versions known before any section runs; sections add chromium, torch, redis. */
 function baseVersions(): Record<string, string | null> {
-  const req = createRequire(join(REPO, 'packages/trainer/package.json'));
+  const req = createRequire(import.meta.url);
   const pkg = (name: string, from = req) => {
     try { return (from(`${name}/package.json`) as { version: string }).version; } catch { return null; }
   };

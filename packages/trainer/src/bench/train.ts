@@ -47,7 +47,8 @@ export interface TrainBenchResult {
 }
 
 const TORCH_SCRIPT = fileURLToPath(new URL('./retrieval_torch.py', import.meta.url));
-export const PYTHON = '/usr/bin/python3';
+/** The Python that holds PyTorch: Debian's python3-torch here, VIREO_PYTHON elsewhere (e.g. a venv on a GPU machine). */
+export const PYTHON = process.env.VIREO_PYTHON || '/usr/bin/python3';
 
 /** Whether Debian's PyTorch is importable; the reason when not. */
 export function torchAvailable(): string | null {

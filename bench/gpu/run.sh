@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The benchmark set on a Linux machine with an NVIDIA GPU, through Dawn on the Vulkan driver, with
+# the PyTorch (CUDA) peers in the same run. Prepare here with `node bench/gpu/pack.mjs` (fills the
+# git-ignored .device/) and the Vulkan loader in .gl/ (see bench/gpu/README.md); on the GPU machine,
+# from the repository root: `bash bench/gpu/run.sh OUTDIR`. Writes into OUTDIR:
+#   gpu.txt          nvidia-smi's card, driver and memory
+#   doctor.txt       every kernel against its CPU reference on this adapter
+#   bench-kernels.json  `vireo bench all` sections limits, kernels, topk-scaling (schema of `pnpm bench`)
+#   bench-train.json    `vireo bench all` sections train, ranking
+#   torch.json       the PyTorch CUDA peers (bench/gpu/torch_peers.py)
+#   log.txt          everything printed
+# Then here: `node --import ./packages/trainer/bin/register.mjs bench/gpu/merge.ts OUTDIR`.
+set -uo pipefail
+out=${1:?usage: bash bench/gpu/run.sh OUTDIR}
+mkdir -p "$out"
+exec > >(tee -a "$out/log.txt") 2>&1
+
+# The Vulkan loader (Dawn dlopens libvulkan.so.1) and NVIDIA's ICD.
+# NVIDIA's Vulkan ICD is libGLX_nvidia, which needs glvnd's libGLdispatch: the loader alone is not enough.
+if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd
+
+# Node and the bundle, unpacked outside the checkout.
+w=/tmp/vireo-gpu
+mkdir -p "$w"
+command -v node >/dev/null && node=$(command -v node) || { xz -dc .device/node.xz > "$w/node" && chmod +x "$w/node" && node=$w/node; }
+tar -C "$w" -xJf .device/modules.tar.xz && rm -rf "$w/app" && cp -r .device/app "$w/app"
+# The PyTorch peers run with VIREO_PYTHON: the first python3 here that imports torch.
+py=
+for c in $(which -a python3) /opt/torch/.venv/bin/python3; do "$c" -c 'import torch' 2>/dev/null && py=$c && break; done
+[ -n "$py" ] || { echo "no python3 with torch here: the PyTorch peers will say so"; py=python3; }
+export VIREO_PYTHON=$py
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+"$node" --version
+vireo() { (cd "$w" && timeout "$1" "$node" app/vireo.mjs "${@:2}"); }
+
+machine=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr 'A-Z ' 'a-z-' | tr -cd 'a-z0-9-')
+# Each stage has its own limit and its own file, so that one stage running long loses only itself.
+# STAGES (default all four) picks stages to redo: e.g. STAGES="doctor train" bash bench/gpu/run.sh OUT.
+want() { [[ " ${STAGES:-doctor torch kernels train} " == *" $1 "* ]]; }
+if want doctor; then echo "== doctor"; vireo 60 doctor | tee "$out/doctor.txt"; fi
+if want torch; then echo "== torch peers"; timeout 90 "$py" "$w/app/torch_peers.py" > "$out/torch.json"; cat "$out/torch.json"; fi
+if want kernels; then
+  echo "== bench all: yardsticks, kernels, top-k scaling"
+  vireo 220 bench all --skip-browser --skip-edge --only limits,kernels,topk-scaling --machine "$machine" --out "$out/bench-kernels.json"
+fi
+if want train; then
+  echo "== bench all: training, ranking"
+  vireo 150 bench all --skip-browser --skip-edge --only train,ranking --machine "$machine" --out "$out/bench-train.json"
+fi
+echo "== done"

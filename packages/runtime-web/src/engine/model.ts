@@ -117,9 +117,26 @@ export function historyIndices(m: ModelData, itemIds: readonly string[]): Uint32
 }
 
 /**
+ * A derived ranker feature's value (see SparseFeatureShape.derived): the user's history (item:id
+ * indices in `values[sequence]`) mapped slot by slot to each item's `through` index from
+ * items.safetensors, PAD kept; a history item outside the catalogue maps to OOV. As the trainer
+ * builds it (trainer/src/ranking/data.ts).
+ */
+export function derivedValue(m: ModelData, derived: { sequence: string; through: string }, values: FeatureValues): number[] | null {
+  const history = values[derived.sequence];
+  const column = m.itemFeatures.get(derived.through);
+  if (!column || !(Array.isArray(history) || ArrayBuffer.isView(history))) return null;
+  return Array.from(history as ArrayLike<number>, (v) => {
+    if (Number(v) === PAD_INDEX) return PAD_INDEX;
+    const row = Number(v) - FIRST_INDEX;
+    return row >= 0 && row < m.itemIds.length ? Number(column.data[row]) : OOV_INDEX;
+  });
+}
+
+/**
  * The ranker's inputs for `rows` (catalogue rows of the candidates): dense (n, Nd) and sparse
  * (n, S), each feature from the item's row of items.safetensors, else the user's / context's
- * values; `item:id` defaults to the item's row index.
+ * values (derived features computed from them); `item:id` defaults to the item's row index.
  */
 export function rankingInputs(m: ModelData, c: RankingConfig, rows: ArrayLike<number>, values: FeatureValues, dense: Float32Array, sparse: Int32Array): void {
   const n = rows.length;
@@ -133,8 +150,8 @@ export function rankingInputs(m: ModelData, c: RankingConfig, rows: ArrayLike<nu
   });
   let slot = 0;
   for (const f of c.sparseFeatures) {
-    const t = m.itemFeatures.get(f.name);
-    const shared = values[f.name];
+    const t = f.derived ? undefined : m.itemFeatures.get(f.name);
+    const shared = f.derived ? derivedValue(m, f.derived, values) : values[f.name];
     for (let b = 0; b < n; b++) {
       for (let l = 0; l < f.width; l++) {
         let v: number;

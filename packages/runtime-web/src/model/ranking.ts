@@ -50,6 +50,13 @@ export interface SparseFeatureShape {
   rows: number;
   /** L_f: index slots per sample; 1 = categorical, more = multi-hot (mean of the non-PAD slots). */
   width: number;
+  /**
+   * A feature computed from others rather than read: each item of the user's history `sequence`
+   * (item:id indices, PAD kept) mapped to its value of the categorical item feature `through`
+   * (e.g. the categories of the recent clicks). The trainer and the engine fill it the same way;
+   * the forward sees an ordinary bag.
+   */
+  derived?: { sequence: string; through: string };
 }
 
 /** The architecture: everything needed to lay out parameters and run the forward. */

@@ -17,8 +17,8 @@
 // such as SwiftShader, where the whole set must finish in minutes — the report says which.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Gpu } from '@vireo/runtime-web/gpu';
@@ -129,7 +129,7 @@ const skipped = (who: string, why: string): Figure => ({ who, ms: null, skipped:
 /** One row per kernel case: WGSL on the adapter, PyTorch (or the CPU reference) beside it, the yardstick. */
 async function kernelRows(ctx: Context, benches: KernelBench[], setLimits = false): Promise<Row[]> {
   const torch = ctx.noTorch ? 'disabled with --no-torch' : torchPeer(benches.flatMap((b) => (b.torch ? [b.torch] : [])), ctx.torchDevice, ctx.profile.torch);
-  if (typeof torch !== 'string') ctx.versions.torch = `${torch.torch} (${torch.device === 'cuda' ? `CUDA, ${torch.name}` : `CPU, ${torch.threads} threads`})`;
+  if (typeof torch !== 'string') ctx.versions.torch = `${torch.torch} (${torch.device === 'cuda' ? `CUDA, ${torch.name}` : `CPU, ${torch.threads} thread${torch.threads === 1 ? '' : 's'}`})`;
   let t = 0;
   const rows: Row[] = [];
   for (const bench of benches) {
@@ -301,8 +301,7 @@ export const SECTIONS: Section[] = [
       const tables = config.sparseFeatures.map((f) => Float32Array.from({ length: f.rows * config.embeddingDim }, () => (rng.next() - 0.5) * 0.1));
       ctx.log(`  ranking (${shape}) …`);
       const r = await runRankingBench(ctx.gpu, { config, params, tables, shape, candidates: 1000, batch: 512, steps: ctx.profile.rankingSteps, runs: ctx.profile.rankingRuns });
-      const ort = createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string };
-      ctx.versions.onnxruntime = `${ort.version} (onnxruntime-node)${ctx.versions.onnxruntime ? `, ${ctx.versions.onnxruntime}` : ''}`;
+      const ort = { version: ctx.versions.onnxruntime?.match(/node ([\w.+-]+)/)?.[1] ?? '' };
       const scoreV: Figure = { who: 'WGSL DLRM forward (upload + forward + read back)', ms: stat(r.scoring.wgsl), rate: { value: 1e6 / r.scoring.wgsl.median, unit: 'candidates/s' } };
       const scoreP: Figure = { who: `onnxruntime-node ${ort.version} CPU, same ONNX`, ms: stat(r.scoring.onnxruntimeCpu), rate: { value: 1e6 / r.scoring.onnxruntimeCpu.median, unit: 'candidates/s' } };
       const trainV: Figure = { who: 'WGSL DLRM step (fwd + bwd + AdamW + Adagrad)', ms: stat(r.training.msPerStep), rate: { value: r.training.samplesPerSecond, unit: 'samples/s' } };
@@ -438,19 +437,24 @@ export function describeMachine(name?: string): Machine {
 
 /** The versions known before any section runs; sections add chromium, torch, redis. */
 function baseVersions(): Record<string, string | null> {
+  // Resolved from this module (works in the bundle of bench/gpu/ too), else read from the
+  // workspace package's node_modules (some packages do not export their package.json).
   const req = createRequire(import.meta.url);
-  const pkg = (name: string, from = req) => {
-    try { return (from(`${name}/package.json`) as { version: string }).version; } catch { return null; }
+  const pkg = (name: string, where: string) => {
+    try { return (req(`${name}/package.json`) as { version: string }).version; } catch { /* not exported or not beside this module */ }
+    const file = join(REPO, where, 'node_modules', name, 'package.json');
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : null;
   };
-  const web = createRequire(join(REPO, 'packages/runtime-web/package.json'));
   const torch = existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }) : null;
+  const ortNode = pkg('onnxruntime-node', 'packages/trainer');
+  const ortWeb = pkg('onnxruntime-web', 'packages/runtime-web');
   return {
     node: process.version,
-    webgpu: pkg('webgpu') && `${pkg('webgpu')} (Dawn, npm webgpu)`,
+    webgpu: pkg('webgpu', 'packages/trainer'),
     chromium: null,
-    onnxruntime: [pkg('onnxruntime-node') && `${pkg('onnxruntime-node')} (node)`, pkg('onnxruntime-web', web) && `${pkg('onnxruntime-web', web)} (web)`].filter(Boolean).join(', ') || null,
+    onnxruntime: [ortNode && `node ${ortNode}`, ortWeb && `web ${ortWeb}`].filter(Boolean).join(', ') || null,
     torch: torch?.status === 0 ? torch.stdout.trim() : null,
-    'hnswlib-wasm': pkg('hnswlib-wasm', web),
+    'hnswlib-wasm': pkg('hnswlib-wasm', 'packages/runtime-web'),
   };
 }
 
@@ -513,7 +517,7 @@ export async function runAll(opts: { out?: string; machine?: string; profile?: P
     if (machine.loadAverage.start[0] > machine.cores * 0.75 || machine.loadAverage.end[0] > machine.cores * 0.75) {
       ctx.notes.push(`The machine was shared while this ran (load average ${machine.loadAverage.start[0]} at start, ${machine.loadAverage.end[0]} at end on ${machine.cores} cores): other processes took CPU time, so the figures are noisy and slower than on an idle machine; the ratios within one run (Vireo and its peer measured minutes apart under similar load) are steadier than the absolute numbers.`);
     }
-    const adapter: Adapter = { ...gpu.info, backend: `Dawn (${ctx.versions.webgpu ?? 'webgpu npm'})` };
+    const adapter: Adapter = { ...gpu.info, backend: `Dawn (npm webgpu ${ctx.versions.webgpu ?? '?'})` };
     const report: Report = { schema: SCHEMA, date: new Date(started).toISOString(), machine, adapter, versions: ctx.versions, wallSeconds: Math.round((Date.now() - started) / 1000), notes: ctx.notes, tables };
     const out = opts.out ?? join(REPO, 'bench/results', `${report.date.slice(0, 10)}-${machine.name}.json`);
     writeFileSync(out, JSON.stringify(report, null, 2) + '\n');

@@ -1,10 +1,13 @@
 // The ranking view's inputs: the user's history (the clicks strictly before each impression) and
-// the history mapped through the item's category, checked row by row against the raw tables.
+// the history mapped through the item's category, checked row by row against the raw tables, and
+// against the engine's rankingInputs (what serving builds from the same values: no skew).
 import { describe, expect, it } from 'vitest';
 import { FIRST_INDEX, PAD_INDEX } from '@vireo/core';
 import { ingestSynthetic, loadDataset } from '../ingest/index.ts';
 import { testOptions } from '../ingest/testing.ts';
 import { rankingData } from './data.ts';
+import { rankingInputs, type ModelData } from '../../../runtime-web/src/engine/model.ts';
+import type { RankingConfig } from '@vireo/runtime-web';
 
 describe('rankingData', () => {
   it('builds the history and its categories from the clicks before each impression', async () => {
@@ -38,5 +41,30 @@ describe('rankingData', () => {
       if (want.length > 0) withHistory++;
     }
     expect(withHistory).toBeGreaterThan(data.rows / 2);
+
+    // Serving: the engine gets the user's and the context's values (here: this row's own slots),
+    // fills item features from the catalogue (items.safetensors holds the items table's columns)
+    // and derives the history's categories itself; every slot and dense value must match.
+    const items = ds.items!;
+    const model = {
+      itemIds: ds.vocabularies['item:id'],
+      itemFeatures: new Map([...items.columns].map(([name, c]) => [name, { dtype: c.dtype, shape: c.shape, data: c.data }])),
+    } as unknown as ModelData;
+    const config = { denseFeatures: data.features.dense, sparseFeatures: data.features.sparse } as RankingConfig;
+    const Nd = data.features.dense.length;
+    for (let r = 0; r < data.rows; r += 7) {
+      const values: Record<string, unknown> = {};
+      let from = r * S;
+      for (const f of data.features.sparse) {
+        if (!f.name.startsWith('item:') && !f.derived) values[f.name] = Array.from(data.sparse.subarray(from, from + f.width));
+        from += f.width;
+      }
+      for (const name of Object.keys(values)) if ((values[name] as number[]).length === 1) values[name] = (values[name] as number[])[0];
+      const dense = new Float32Array(Math.max(1, Nd));
+      const sparse = new Int32Array(S);
+      rankingInputs(model, config, [item[r]], values, dense, sparse);
+      expect(Array.from(sparse), `row ${r}`).toEqual(Array.from(data.sparse.subarray(r * S, (r + 1) * S)));
+      expect(Array.from(dense.subarray(0, Nd))).toEqual(Array.from(data.dense.subarray(r * Nd, (r + 1) * Nd)));
+    }
   });
 });

@@ -121,13 +121,19 @@ describe('Engine in Chromium with a real edge', () => {
 
   it('a click enters the history and changes the next answer', async () => {
     const e = await open({ backend: 'webgpu' });
-    const before = await e.recommend({ userId: u2, k: 5 });
+    const before = await e.recommend({ userId: u2, k: 20 });
     const top = before.items[0].itemId;
     await e.observe({ userId: u2, itemId: top, type: 'click' });
-    const after = await e.recommend({ userId: u2, k: 5 });
+    const after = await e.recommend({ userId: u2, k: 20 });
     expect(after.history).toContain(top);
     expect(after.items.map((i) => i.itemId)).not.toContain(top);
     expect(after.items.map((i) => i.score)).not.toEqual(before.items.map((i) => i.score));
+    // The ranker sees the click too (its history features, before the edge has the event): the
+    // same candidate gets a different pCTR.
+    const pCtrBefore = new Map(before.items.map((i) => [i.itemId, i.pCtr]));
+    const common = after.items.filter((i) => pCtrBefore.has(i.itemId));
+    expect(common.length).toBeGreaterThan(0);
+    expect(common.some((i) => Math.abs(i.pCtr - pCtrBefore.get(i.itemId)!) > 1e-6)).toBe(true);
   });
 
   it('refuses a corrupted bundle with a clear error; the previous version still answers', async () => {

@@ -14,7 +14,7 @@ import { now, type AdapterSummary, type Backend, type BackendKind, type LoadedMo
 import { blendFunction, bucketOf, type Blend, type CandidateScores } from './blend.ts';
 import { cachedManifest, fetchManifest, loadBundle, markGood, type BundleProgress, type ModelSource } from './bundle.ts';
 import { fetchUserFeatures } from './features.ts';
-import { historyIndices, parseModel, rankingInputs, userFieldValues, type ModelData } from './model.ts';
+import { historyIndices, parseModel, rankingInputs, userFieldValues, withLocalHistory, type ModelData } from './model.ts';
 import { EventUploader, type UploaderOptions } from './queue.ts';
 import { openEngineStore, type EngineStore, type HistoryEvent } from './store.ts';
 
@@ -285,7 +285,7 @@ export class Engine {
       const n = rows.length;
       const dense = new Float32Array(n * Math.max(1, rc.denseFeatures.length));
       const sparse = new Int32Array(n * rc.sparseFeatures.reduce((s, f) => s + f.width, 0));
-      rankingInputs(m, rc, rows, { ...values, ...req.context }, dense, sparse);
+      rankingInputs(m, rc, rows, withLocalHistory(m, { ...values, ...req.context }, localIds), dense, sparse);
       const ranked = await state.loaded.rank(dense, sparse, n);
       heads = ranked?.heads ?? null;
       rankGpu = ranked?.gpu;

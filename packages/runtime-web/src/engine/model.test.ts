@@ -3,7 +3,7 @@
 // slot for slot as the trainer builds them (trainer/src/ranking/data.ts, tested there).
 import { describe, expect, it } from 'vitest';
 import { FIRST_INDEX, OOV_INDEX, PAD_INDEX } from '@vireo/core';
-import { rankingInputs, type ModelData } from './model.ts';
+import { rankingInputs, withLocalHistory, type ModelData } from './model.ts';
 import type { RankingConfig } from '../model/ranking.ts';
 
 // Four items; item:category per catalogue row (model-ready indices: category j → j + 2).
@@ -47,5 +47,34 @@ describe('rankingInputs', () => {
     rankingInputs(model, config, [0], {}, new Float32Array(1), sparse);
     expect(Array.from(sparse.subarray(0, 8))).toEqual(new Array(8).fill(PAD_INDEX));
     expect(sparse[8]).toBe(categoryOfRow[0]);
+  });
+});
+
+describe('withLocalHistory: on-device events reach the ranker before the edge has them', () => {
+  const withSpec = {
+    ...model,
+    itemRow: new Map(model.itemIds.map((id, i) => [id, i])),
+    manifest: { featureSpec: { features: [{ name: 'user:recent_items', kind: 'sequence', vocabulary: 'item:id', maxLength: 4 }] } },
+    ranking: { config },
+  } as unknown as ModelData;
+  const ix = (row: number) => row + FIRST_INDEX;
+
+  it('appends the items on the device after those from the edge, drops duplicates of them and unknown ids, keeps the last L, pads', () => {
+    const edge = [ix(1), ix(2), PAD_INDEX, PAD_INDEX];
+    expect(withLocalHistory(withSpec, { 'user:recent_items': edge }, ['d', 'zzz'])['user:recent_items']).toEqual([ix(1), ix(2), ix(3), PAD_INDEX]);
+    // b is both on the edge and on the device: it counts once, in the device's (newer) place
+    expect(withLocalHistory(withSpec, { 'user:recent_items': edge }, ['b', 'a', 'c'])['user:recent_items']).toEqual([ix(1), ix(0), ix(2), PAD_INDEX]);
+    // more than L: the most recent L
+    expect(withLocalHistory(withSpec, { 'user:recent_items': [ix(0), ix(1), ix(2), ix(3)] }, ['a'])['user:recent_items']).toEqual([ix(1), ix(2), ix(3), ix(0)]);
+    // no edge features at all (offline, first visit): the device's history alone
+    expect(withLocalHistory(withSpec, {}, ['c'])['user:recent_items']).toEqual([ix(2), PAD_INDEX, PAD_INDEX, PAD_INDEX]);
+  });
+
+  it('changes the derived history bag the ranker sees, and nothing without local events', () => {
+    const values = { 'user:recent_items': [ix(1), PAD_INDEX, PAD_INDEX, PAD_INDEX] };
+    expect(withLocalHistory(withSpec, values, [])).toBe(values);
+    const sparse = new Int32Array(9);
+    rankingInputs(withSpec, config, [0], withLocalHistory(withSpec, values, ['d']), new Float32Array(1), sparse);
+    expect(Array.from(sparse.subarray(0, 8))).toEqual([ix(1), ix(3), PAD_INDEX, PAD_INDEX, categoryOfRow[1], categoryOfRow[3], PAD_INDEX, PAD_INDEX]);
   });
 });

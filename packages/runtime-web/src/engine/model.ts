@@ -5,7 +5,7 @@
 // Inputs are model-ready values keyed by feature name (`user:id` → index, `item:genres` →
 // indices, `context:hour` → index or number), as the edge's `?transform=1` gives them and as
 // ingest wrote them into items.safetensors (`features.<name>`, one row per item).
-import { FIRST_INDEX, OOV_INDEX, PAD_INDEX, readSafetensors, type BundleManifest, type Tensor } from '@vireo/core';
+import { FIRST_INDEX, OOV_INDEX, PAD_INDEX, featureView, readSafetensors, type BundleManifest, type Tensor } from '@vireo/core';
 import { rankingWeightsFromSafetensors, sparseWidth, type RankingConfig } from '../model/ranking.ts';
 import { itemIdIndex, type FieldValue, type RetrievalConfig } from '../model/retrieval.ts';
 import { tensorsToArrays } from '../model/retrieval-towers.ts';
@@ -131,6 +131,31 @@ export function derivedValue(m: ModelData, derived: { sequence: string; through:
     const row = Number(v) - FIRST_INDEX;
     return row >= 0 && row < m.itemIds.length ? Number(column.data[row]) : OOV_INDEX;
   });
+}
+
+/**
+ * The ranker's history features (user sequences over item:id, e.g. `user:recent_items`) with the
+ * on-device events appended: the edge's list (last L positives, oldest first, PAD-padded) without
+ * the items the device already holds, then the device's items, the last L kept, PAD to width —
+ * the layout the trainer builds, and the same merge as the user tower's history. So a click
+ * reaches the ranker (and the features derived from its history) before the edge has it.
+ * `localItemIds` oldest first; unknown items are left out. Returns `values` unchanged when empty.
+ */
+export function withLocalHistory(m: ModelData, values: FeatureValues, localItemIds: readonly string[]): FeatureValues {
+  if (!m.ranking || localItemIds.length === 0) return values;
+  const local = Array.from(historyIndices(m, localItemIds));
+  const localSet = new Set(local);
+  const out = { ...values };
+  for (const f of m.manifest.featureSpec?.features ?? []) {
+    if (f.kind !== 'sequence' || featureView(f.name) !== 'user' || (f.vocabulary ?? f.name) !== 'item:id') continue;
+    const shape = m.ranking.config.sparseFeatures.find((s) => s.name === f.name && !s.derived);
+    if (!shape) continue;
+    const edge = values[f.name];
+    const known = Array.isArray(edge) || ArrayBuffer.isView(edge) ? Array.from(edge as ArrayLike<number>, Number).filter((v) => v !== PAD_INDEX && !localSet.has(v)) : [];
+    const merged = [...known, ...local].slice(-shape.width);
+    out[f.name] = [...merged, ...new Array<number>(shape.width - merged.length).fill(PAD_INDEX)];
+  }
+  return out;
 }
 
 /**

@@ -4,6 +4,11 @@
 // (the synthetic world's held-out Recall@100 peaks at 2–3 and falls after), user-id dropout 0.5
 // (the user id overfits: the history carries what generalises). On a GPU raise the sizes (e.g.
 // --dim 128 --field-dim 64 --hidden 256 --batch 1024).
+// Measured on the default synthetic world (validation split, model Recall@100 vs the oracle's
+// 0.562): these defaults 0.423; no user id 0.416; batch 512 0.402; batch 64 0.419; lr 0.006 with
+// table lr 0.1 0.419; 4 epochs 0.415. What limits it is the users' data, not training: with the
+// item factors the world was generated from and the interest estimated from the history, the
+// oracle's own formula reaches ~0.45 on the test split (the oracle 0.567).
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { evaluateRetrieval, formatReport, type RetrievalReport } from '../eval/retrieval-report.ts';
 import { openGpu } from '../node/gpu.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { checkReport, ratioOf, type Figure, type Report, type Row } from '../../packages/trainer/src/bench/schema.ts';
 import { writeBenchmarksMd } from '../render.ts';
 
-interface TorchCase { name: string; medianMs: number; p99Ms: number; runs: number; samplesPerSecond?: number; gbPerSecond?: number }
+interface TorchCase { name: string; medianMs: number; p99Ms: number; runs: number; samplesPerSecond?: number }
 
 const dir = process.argv[2];
 if (!dir || !existsSync(dir)) {
@@ -50,8 +50,6 @@ if (torch && ranking) {
   ranking.rows = rows;
   ranking.notes.push(`PyTorch peers from bench/gpu/torch_peers.py in the same session on the same card: scoring includes the inputs' upload and the scores' read-back as the WGSL figure does; its training step uses element-wise Adagrad for the tables (PyTorch has no row-wise one).`);
 }
-const copy = torch?.cases.find((c) => c.name.startsWith('device copy'));
-if (copy) report.notes.push(`PyTorch's device-to-device copy of 256 MiB on the same card: ${copy.gbPerSecond!.toFixed(0)} GB/s (read + write), the CUDA side of the copy yardstick.`);
 
 const out = join('bench/results', `${report.date.slice(0, 10)}-${report.machine.name}.json`);
 writeFileSync(out, JSON.stringify(report, null, 2) + '\n');

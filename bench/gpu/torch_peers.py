@@ -1,12 +1,11 @@
-"""The PyTorch (CUDA) peers of the GPU benchmark: the same work as Vireo's WGSL on the same card.
+"""The PyTorch (CUDA) peers of the GPU benchmark that `vireo bench all` lacks: the DLRM scoring and
+training step (the kernels, top-k and copy peers are in packages/trainer/src/bench/kernels_torch.py).
 
   1. DLRM scoring of K = 1,000 candidates, the Criteo shape of `vireo bench ranking --shape dlrm`
      (13 dense → bottom 512-256-64, 26 tables × dim 64, dot interaction with the dense vector,
      top 512-256, one 64-wide tower per head, heads ctr/cvr/revenue): inputs uploaded, forward,
      scores read back — what the WGSL figure includes.
-  2. Brute-force top-k over a 1M × 128 float32 catalogue (resident on the GPU), k = 1,000, one
-     query: scores = items @ q, then torch.topk; ids read back.
-  3. One DLRM training step at batch 512: forward, ESMM-style losses (BCE on pCTR and
+  2. One DLRM training step at batch 512: forward, ESMM-style losses (BCE on pCTR and
      pCTR·pCVR, MSE on log1p revenue), backward, AdamW on the dense parameters and Adagrad on the
      tables.
 
@@ -82,16 +81,6 @@ def main():
         return p.cpu()
     cases.append({"name": "dlrm score 1000 candidates (upload + forward + read back)", **timed(score, runs)})
 
-    N, D, k = 1_000_000, 128, 1000
-    items = torch.nn.functional.normalize(torch.randn(N, D, device=dev), dim=1)
-    q = torch.nn.functional.normalize(torch.randn(D, device=dev), dim=0)
-
-    def topk():
-        return torch.topk(items @ q, k).indices.cpu()
-    t = timed(topk, runs)
-    t["bytesPerRun"] = N * D * 4
-    cases.append({"name": "topk 1M x 128 k=1000 (float32, resident)", **t})
-
     model.train()
     B = 512
     dense_t = torch.randn(B, 13, device=dev)
@@ -118,13 +107,6 @@ def main():
     t = timed(step, max(20, runs // 4))
     t["samplesPerSecond"] = B / (t["medianMs"] / 1e3)
     cases.append({"name": "dlrm train step batch 512 (fwd + bwd + AdamW + Adagrad)", **t})
-
-    # The plain device copy bandwidth, the limit for memory-bound kernels (bytes read + written).
-    src = torch.empty(256 * 1024 * 1024 // 4, device=dev)
-    dst = torch.empty_like(src)
-    t = timed(lambda: dst.copy_(src), runs)
-    t["gbPerSecond"] = 2 * src.numel() * 4 / (t["medianMs"] / 1e3) / 1e9
-    cases.append({"name": "device copy 256 MiB (read + write)", **t})
 
     print(json.dumps({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "cases": cases}))
 

@@ -3,7 +3,7 @@
 // slot for slot as the trainer builds them (trainer/src/ranking/data.ts, tested there).
 import { describe, expect, it } from 'vitest';
 import { FIRST_INDEX, OOV_INDEX, PAD_INDEX } from '@vireo/core';
-import { rankingInputs, withLocalHistory, type ModelData } from './model.ts';
+import { rankingInputs, userFieldValues, withLocalHistory, type ModelData } from './model.ts';
 import type { RankingConfig } from '../model/ranking.ts';
 
 // Four items; item:category per catalogue row (model-ready indices: category j → j + 2).
@@ -76,5 +76,15 @@ describe('withLocalHistory: on-device events reach the ranker before the edge ha
     const sparse = new Int32Array(9);
     rankingInputs(withSpec, config, [0], withLocalHistory(withSpec, values, ['d']), new Float32Array(1), sparse);
     expect(Array.from(sparse.subarray(0, 8))).toEqual([ix(1), ix(3), PAD_INDEX, PAD_INDEX, categoryOfRow[1], categoryOfRow[3], PAD_INDEX, PAD_INDEX]);
+  });
+});
+
+describe('userFieldValues', () => {
+  it('derives context:time from the request time as the trainer does, capped at the end of the training span', () => {
+    const fields = [{ name: 'context:numeric', kind: 'numeric', features: ['context:time', 'context:x'] }];
+    const m = { retrieval: { config: { userFields: fields, timeRange: { min: 1000, max: 2000 } } }, userIndex: new Map() } as unknown as ModelData;
+    expect(userFieldValues(m, 'u', { 'context:x': 3 }, 1500)).toEqual([[0.5, 3]]);
+    // a bundle asked long after its data ends sees the end of what it knows, not 10⁶ spans on
+    expect(userFieldValues(m, 'u', { 'context:x': 3 }, 1e9)).toEqual([[1, 3]]);
   });
 });

@@ -7,7 +7,7 @@
 // ingest wrote them into items.safetensors (`features.<name>`, one row per item).
 import { FIRST_INDEX, OOV_INDEX, PAD_INDEX, featureView, readSafetensors, type BundleManifest, type Tensor } from '@vireo/core';
 import { rankingWeightsFromSafetensors, sparseWidth, type RankingConfig } from '../model/ranking.ts';
-import { itemIdIndex, type FieldValue, type RetrievalConfig } from '../model/retrieval.ts';
+import { itemIdIndex, servingTimeFeature, TIME_FEATURE, type FieldValue, type RetrievalConfig } from '../model/retrieval.ts';
 import { tensorsToArrays } from '../model/retrieval-towers.ts';
 import type { LoadedBundle } from './bundle.ts';
 
@@ -96,10 +96,15 @@ export function parseModel(bundle: LoadedBundle): ModelData {
   };
 }
 
-/** The user tower's field values (config.userFields order) from model-ready values. */
-export function userFieldValues(m: ModelData, userId: string, values: FeatureValues): FieldValue[] {
-  return m.retrieval.config.userFields.map((f) => {
-    if (f.kind === 'numeric') return (f.features ?? []).map((n) => Number(values[n] ?? 0));
+/**
+ * The user tower's field values (config.userFields order) from model-ready values, for a request
+ * at `ts` (unix seconds; `context:time` is derived from it, as the trainer derives it from the
+ * event's time).
+ */
+export function userFieldValues(m: ModelData, userId: string, values: FeatureValues, ts = Date.now() / 1000): FieldValue[] {
+  const c = m.retrieval.config;
+  return c.userFields.map((f) => {
+    if (f.kind === 'numeric') return (f.features ?? []).map((n) => (n === TIME_FEATURE ? servingTimeFeature(c, ts) : Number(values[n] ?? 0)));
     const v = values[f.name];
     if (v === undefined || v === null) return f.name === 'user:id' ? (m.userIndex.get(userId) ?? OOV_INDEX) : null;
     return v as FieldValue;

@@ -22,7 +22,7 @@
 // A bag's weights encode the field's pooling: 1 for a categorical value, 1/count for the values
 // of a multi-hot feature (their mean), the value itself for a numeric feature (a learned row
 // scaled by it: a linear map of the numeric inputs). PAD values add nothing; an empty bag is 0.
-import { FIRST_INDEX, OOV_INDEX, PAD_INDEX, type Tensor } from '@vireo/core';
+import { FIRST_INDEX, OOV_INDEX, PAD_INDEX } from '@vireo/core';
 import { check } from '@vireo/shaders';
 
 /** How a field's values become bag entries. */
@@ -78,16 +78,30 @@ export interface RetrievalConfig {
   historyItemFields: boolean;
   /**
    * The training data's time span (unix seconds), for the `context:time` feature: where an event
-   * falls in it, (ts − min) / (max − min), which serving sets to "now" (YouTube's example age).
+   * falls in it, (ts − min) / (max − min); serving asks about "now", at most the span's end
+   * (servingTimeFeature: YouTube's example age).
    */
   timeRange?: { min: number; max: number };
 }
+
+/** The derived numeric context feature `context:time` (see RetrievalConfig.timeRange). */
+export const TIME_FEATURE = 'context:time';
 
 /** The `context:time` value of an event at `ts`: its place in the training span (1 = the end; later is > 1). */
 export function timeFeature(c: Pick<RetrievalConfig, 'timeRange'>, ts: number): number {
   const r = c.timeRange;
   if (!r || !(r.max > r.min)) return 0;
   return (ts - r.min) / (r.max - r.min);
+}
+
+/**
+ * `context:time` at serving, for a request at `ts` (unix seconds): its place in the training span,
+ * capped at the span's end. A bundle serves long after its data ends (a model trained on 2024's
+ * events and asked in 2026 would see ~70 spans on, far outside anything learnt), so "now" is the
+ * end of what the model knows — YouTube's example age of zero at serving.
+ */
+export function servingTimeFeature(c: Pick<RetrievalConfig, 'timeRange'>, ts: number): number {
+  return Math.min(1, timeFeature(c, ts));
 }
 
 /** One dense parameter carved out of the flat parameter buffer. */
@@ -365,42 +379,4 @@ export function quantizeRows(x: Float32Array, N: number, D: number): { values: I
     for (let d = 0; d < D; d++) values[i * D + d] = Math.max(-127, Math.min(127, Math.round(x[i * D + d] / s)));
   }
   return { values, scales };
-}
-
-// ------------------------------------------------------------------------------------ serving
-
-/**
- * Field values (in `fields` order) from encoded features, as @vireo/core's `transformRow` gives
- * them (`{ 'user:id': 7, 'context:hour': 14, 'item:genres': Int32Array, 'item:year': 0.3 }`): the
- * serving side of what the trainer reads from dataset columns. Numeric fields take their
- * features' values; `context:time` is `timeFeature(config, ts)`. Missing features are missing.
- * @example user.set(1, () => ({ fields: fieldValues(config, config.userFields, transformRow(spec, raw, lookups), Date.now() / 1000), history }));
- */
-export function fieldValues(c: Pick<RetrievalConfig, 'timeRange'>, fields: readonly RetrievalField[], encoded: Readonly<Record<string, number | ArrayLike<number>>>, ts: number): FieldValue[] {
-  return fields.map((f) => {
-    if (f.kind === 'numeric') return f.features!.map((name) => (name === 'context:time' ? timeFeature(c, ts) : Number(encoded[name] ?? 0)));
-    return (encoded[f.name] as FieldValue | undefined) ?? null;
-  });
-}
-
-/**
- * Item field values from a bundle's items.safetensors (`features.<name>` tensors, one row per
- * item): what a user tower with `historyItemFields` needs for the items in a history.
- * @example const user = await UserTower.create(gpu, weights, { maxBatch: 1, itemFeatures: itemFeaturesFromTensors(config, items.tensors) });
- */
-export function itemFeaturesFromTensors(c: RetrievalConfig, tensors: ReadonlyMap<string, Tensor>): (itemRow: number, field: number) => FieldValue {
-  const columns = c.itemFields.map((f) => (f.kind === 'numeric' ? f.features! : [f.name]).map((name) => {
-    const t = tensors.get(`features.${name}`);
-    return t ? { shape: t.shape, data: t.data as ArrayLike<number> } : null;
-  }));
-  return (row, j) => {
-    const f = c.itemFields[j];
-    const cols = columns[j];
-    if (f.kind === 'numeric') return cols.map((t) => (t ? Number(t.data[row]) : 0));
-    const t = cols[0];
-    if (!t) return f.name === 'item:id' ? row + FIRST_INDEX : null;
-    const width = t.shape[1] ?? 1;
-    if (f.kind === 'multi_hot') return Array.prototype.slice.call(t.data, row * width, (row + 1) * width) as number[];
-    return Number(t.data[row]);
-  };
 }

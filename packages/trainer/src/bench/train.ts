@@ -50,11 +50,11 @@ const TORCH_SCRIPT = fileURLToPath(new URL('./retrieval_torch.py', import.meta.u
 /** The Python that holds PyTorch: Debian's python3-torch here, VIREO_PYTHON elsewhere (e.g. a venv on a GPU machine). */
 export const PYTHON = process.env.VIREO_PYTHON || '/usr/bin/python3';
 
-/** Whether Debian's PyTorch is importable; the reason when not. */
+/** Whether PYTHON can import torch; the reason when not. */
 export function torchAvailable(): string | null {
   if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  return r.status === 0 ? null : 'python3-torch is not installed (apt-get install python3-torch)';
+  return r.status === 0 ? null : `${PYTHON} cannot import torch (on Debian: apt-get install python3-torch; elsewhere point VIREO_PYTHON at a Python that has it)`;
 }
 
 const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');

@@ -2,7 +2,7 @@
 // (one row range per feature, sized from the feature spec and vocabularies) and readers that give
 // each field's value for an item, a user, or an event's context, as ingest encoded them.
 import { FIRST_INDEX, cardinality, featureView, type Feature } from '@vireo/core';
-import { timeFeature, type FieldValue, type RetrievalConfig, type RetrievalField } from '@vireo/runtime-web';
+import { TIME_FEATURE, timeFeature, type FieldValue, type RetrievalConfig, type RetrievalField } from '@vireo/runtime-web';
 
 /** Stands for the derived time column among a numeric field's columns. */
 const TIME_COLUMN: ArrayLike<number> = new Float32Array(0);
@@ -108,8 +108,6 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
   };
 }
 
-/** The derived context feature: the event's place in the training data's time span. */
-export const TIME_FEATURE = 'context:time';
 
 /**
  * Reads field values out of a dataset's tables, as the towers' `set` wants them.

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeFile, readSafetensors, sha256Hex, writeSafetensors } from '@vireo/core';
-import { Gpu, fieldValues, itemFeaturesFromTensors } from '@vireo/runtime-web';
+import { Gpu } from '@vireo/runtime-web';
+import { itemFieldValues } from '../../../runtime-web/src/backends/history.ts';
+import { parseModel, userFieldValues } from '../../../runtime-web/src/engine/model.ts';
 import { main } from '../cli.ts';
 import { DEFAULT_OPTIONS, ingestSynthetic, type WorldConfig } from '../ingest/index.ts';
 import { initialWeights, warmStart } from './init.ts';
@@ -76,21 +78,25 @@ describe('vireo train retrieval on a small synthetic world', () => {
     const sha = (d: string) => sha256Hex(readFileSync(join(d, 'retrieval.safetensors')));
     expect(await sha(part)).toBe(await sha(full));
 
-    // Serving reads the same field values as training: items from items.safetensors, users from encoded records.
-    const { config } = retrievalData(openDataset(data), { ...SHAPE });
-    const items = readSafetensors(readFileSync(join(full, 'items.safetensors'))).tensors;
+    // The engine reads the same field values as training: items from the bundle's items.safetensors
+    // (backends/history.ts), users and context from model-ready values with context:time from the
+    // request's time (engine/model.ts) — the functions both backends serve with.
+    const files = new Map(['retrieval.safetensors', 'items.safetensors'].map((f) => [f, new Uint8Array(readFileSync(join(full, f)))]));
+    const model = parseModel({ manifest, files, fromCache: false });
+    const { config } = model.retrieval;
     const values = (v: unknown): number[] | null => (v === null || v === undefined ? null : typeof v === 'number' ? [v] : Array.from(v as ArrayLike<number>));
-    const served = itemFeaturesFromTensors(manifest.architecture.retrieval.config, items);
+    const served = itemFieldValues(config, model.itemFeatures);
     const ds = openDataset(data);
     const reader = new FeatureReader(ds, config);
     for (let row = 0; row < ds.items!.rows; row++) {
       for (let f = 0; f < config.itemFields.length; f++) expect(values(served(row, f)), `item ${row} field ${f}`).toEqual(values(reader.item(row, f)));
     }
     const im = ds.impressions!;
+    expect(config.userFields.some((f) => f.features?.includes('context:time'))).toBe(true);
     for (const r of [0, 17, im.rows - 1]) {
       const u = im.user![r];
       const encoded = { 'user:id': ds.users!.columns.get('user:id')!.data[u] as number, 'user:age_group': ds.users!.columns.get('user:age_group')!.data[u] as number, 'context:hour': im.columns.get('context:hour')!.data[r] as number, 'context:device': im.columns.get('context:device')!.data[r] as number };
-      expect(fieldValues(config, config.userFields, encoded, im.ts[r])).toEqual(reader.user(u, r, im.ts[r]));
+      expect(userFieldValues(model, 'unused: user:id is given', encoded, im.ts[r]).map(values)).toEqual(reader.user(u, r, im.ts[r]).map(values));
     }
 
     // vireo eval retrieval on the bundle gives the numbers the training run wrote.

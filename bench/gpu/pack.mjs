@@ -40,7 +40,6 @@ await build({
 // The Python peers the bundle shells out to, found beside its chunks (new URL('./x.py', import.meta.url)).
 const benchDir = join(root, 'packages/trainer/src/bench');
 for (const f of readdirSync(benchDir).filter((n) => n.endsWith('.py'))) cpSync(join(benchDir, f), join(out, 'app', f));
-cpSync(join(root, 'bench/gpu/torch_peers.py'), join(out, 'app/torch_peers.py'));
 
 // 2. The native packages, this platform's binaries only (kept from an earlier pack: they change
 //    only with the lockfile; delete .device/modules.tar.xz to redo them).

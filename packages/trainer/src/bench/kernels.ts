@@ -3,7 +3,7 @@
 // reference on the same inputs. Memory-bound kernels report GB/s beside the copy kernel's.
 import {
   attentionReference, copyKernel, dlrmInteractionReference, dlrmInteractionWidth, embeddingBagReference,
-  linearReference, matmulDirectKernel, matmulDirectWorkgroups, matmulKernel, matmulReference, matmulWorkgroups, quantizeItems, testRng, topkReference,
+  linearReference, matmulDirectKernel, matmulDirectWorkgroups, matmulKernel, matmulReference, matmulWorkgroups, quantizeItems, testRng, topkReference, type Int8Items,
 } from '@vireo/shaders';
 import { AttentionPool, BoundLinear, BoundTopk, DlrmInteractionOp, EmbeddingBagOp, SelfAttention } from '@vireo/runtime-web';
 import type { Gpu } from '@vireo/runtime-web/gpu';
@@ -120,8 +120,15 @@ function unitRows(n: number, d: number, seed: number): Float32Array {
   return out;
 }
 
-/** Brute-force retrieval: one user vector against N items, top-k (float32 or int8 items). */
-export function topkBench(N: number, D: number, k: number, int8: boolean, cpu = true): KernelBench {
+/** Rows per host array of a benchmark catalogue: a JS ArrayBuffer holds at most 4 GiB. */
+const HOST_CHUNK_ROWS = 1 << 20;
+
+/**
+ * Brute-force retrieval: one user vector against N items, top-k (float32 or int8 items). Items
+ * are built in host arrays of at most `chunkRows` rows, which BoundTopk takes as a list (and
+ * re-splits to the adapter's bindings), so 10M × 128 float32 (4.8 GiB) is one catalogue too.
+ */
+export function topkBench(N: number, D: number, k: number, int8: boolean, cpu = true, chunkRows = HOST_CHUNK_ROWS): KernelBench {
   return {
     kernel: int8 ? 'topk int8' : 'topk',
     case: `N=${N} D=${D} k=${k}`,
@@ -129,14 +136,19 @@ export function topkBench(N: number, D: number, k: number, int8: boolean, cpu = 
     limit: 'copy',
     torch: { op: int8 ? 'topk_int8' : 'topk', N, D, k },
     async setup(gpu) {
-      const items = unitRows(N, D, 2);
+      const chunks = Array.from({ length: Math.ceil(N / chunkRows) }, (_, c) => {
+        const rows = Math.min(chunkRows, N - c * chunkRows);
+        const part = unitRows(rows, D, 2 + c);
+        return int8 ? quantizeItems(part, rows, D) : part;
+      });
+      const items = chunks.length === 1 && !int8 ? (chunks[0] as Float32Array) : null;
       const query = unitRows(1, D, 3);
-      const search = await BoundTopk.create(gpu, int8 ? quantizeItems(items, N, D) : items, { N, D, maxBatch: 1, maxK: k });
+      const search = await BoundTopk.create(gpu, chunks.length === 1 ? chunks[0] : (chunks as Float32Array[] | Int8Items[]), { N, D, maxBatch: 1, maxK: k });
       search.setQueries(query);
       search.setExclusions(1, null);
       return {
         encode: (pass) => search.encode(pass, 1, k),
-        cpu: cpu && !int8 ? () => void topkReference(query, items, 1, N, D, k) : null,
+        cpu: cpu && items ? () => void topkReference(query, items, 1, N, D, k) : null,
         dispose: () => search.destroy(),
       };
     },
@@ -198,6 +210,7 @@ export function attentionBench(B: number, L: number, D: number, H: number): Kern
     case: `B=${B} L=${L} D=${D} H=${H} +pool`,
     bytes: (4 * B * L * D + B * D) * f32,
     flops: 4 * B * L * L * D + 4 * B * L * D,
+    torch: { op: 'attention', B, L, D, H },
     async setup(gpu) {
       const rng = testRng(6);
       const [qh, kh, vh] = [rng.uniform(B * L * D), rng.uniform(B * L * D), rng.uniform(B * L * D)];

@@ -114,7 +114,17 @@ export async function runTrainConfig(gpu: Gpu, ds: ReturnType<typeof openDataset
 
 /** `vireo bench train [--data DIR] [--configs a,b] [--steps N] [--json] [--out FILE] [--no-torch]`. */
 export async function benchTrain(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { data: { type: 'string' }, configs: { type: 'string' }, steps: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, 'no-torch': { type: 'boolean' } }, 'bench train');
+  const { values } = parseFlags(argv, { data: { type: 'string' }, configs: { type: 'string' }, steps: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, 'no-torch': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'bench train');
+  if (values.help) {
+    process.stdout.write(`usage: vireo bench train [--data DATASET] [--configs ${TRAIN_BENCH_CONFIGS.map((c) => c.name).join(',')}] [--steps N] [--no-torch] [--json] [--out FILE]
+
+Training samples/s of the retrieval model per configuration on this adapter, beside the same model
+and batches in PyTorch on the CPU (python3-torch, or VIREO_PYTHON) in the same run. Without --data
+it generates the default synthetic world; configurations marked for GPUs are skipped on a CPU
+adapter unless named.
+`);
+    return 0;
+  }
   const steps = numberFlag(values.steps, 'steps', 10, { integer: true, min: 2 });
   const names = values.configs?.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names ?? []) if (!TRAIN_BENCH_CONFIGS.some((c) => c.name === n)) throw new UsageError(`unknown configuration '${n}': expected some of ${TRAIN_BENCH_CONFIGS.map((c) => c.name).join(', ')}.`);

@@ -18,11 +18,24 @@ export interface KernelBenchResult {
   speedupOverCpu: number | null;
 }
 
+const HELP = `usage: vireo bench [kernels|train|ranking|all] [flags]   (each takes --help)
+
+  kernels   every kernel case on the adapter beside its CPU reference, GB/s against a copy
+            kernel (--filter NAME, --runs N, --json, --out FILE)
+  train     retrieval training samples/s per configuration beside PyTorch on the CPU
+  ranking   DLRM scoring of 1,000 candidates beside onnxruntime-node, and training samples/s
+  all       every benchmark with its peer in the same run → bench/results/ and BENCHMARKS.md
+`;
+
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'train') return (await import('../bench/train.ts')).benchTrain(argv.slice(1));
   if (argv[0] === 'ranking') return (await import('../bench/ranking.ts')).benchRanking(argv.slice(1));
   if (argv[0] === 'all') return (await import('../bench/all.ts')).benchAll(argv.slice(1));
-  const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, filter: { type: 'string' } }, 'bench', true);
+  const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, filter: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'bench', true);
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const what = positionals[0] ?? 'kernels';
   if (what !== 'kernels') throw new UsageError(`unknown benchmark '${what}': expected kernels, train, ranking or all.`);
   const minRuns = numberFlag(values.runs, 'runs', 20, { integer: true, min: 1 });

@@ -8,8 +8,19 @@ const LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkg
 
 interface KernelReport { kernel: string; cases: number; maxError: number; tolerance: number; ok: boolean; worstCase: string; detail: string; ms: number }
 
+const HELP = `usage: vireo doctor [--full] [--seed N] [--json]
+
+Shows the WebGPU adapter, its limits and features, and runs every kernel once on random inputs
+against its CPU reference (--full adds the large cases; --seed N repeats a run's inputs). Exit 1
+when a kernel is out of tolerance.
+`;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { json: { type: 'boolean' }, full: { type: 'boolean' }, seed: { type: 'string' } }, 'doctor');
+  const { values } = parseFlags(argv, { json: { type: 'boolean' }, full: { type: 'boolean' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'doctor');
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
   const gpu = await openGpu();
   try {

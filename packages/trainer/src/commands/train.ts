@@ -14,6 +14,10 @@ export async function loadRanking(): Promise<{ trainRanking(argv: string[]): Pro
 
 export async function run(argv: string[]): Promise<number> {
   const [model, ...rest] = argv;
+  if (model === '--help' || model === '-h') {
+    process.stdout.write(`usage: vireo train retrieval|ranking [flags]   (\`vireo train retrieval --help\` for the flags)\n`);
+    return 0;
+  }
   if (model === 'retrieval') return (await import('../retrieval/index.ts')).trainRetrieval(rest);
   if (model === 'ranking') return (await loadRanking()).trainRanking(rest);
   throw new UsageError(model === undefined || model.startsWith('-')

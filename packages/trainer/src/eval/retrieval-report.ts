@@ -78,7 +78,18 @@ export function formatReport(r: RetrievalReport): string {
 }
 
 /** `vireo eval retrieval --data DIR --bundle DIR [--split test|valid] [--json]`. */
+const EVAL_HELP = `usage: vireo eval retrieval --data DATASET --bundle BUNDLE [--split test|valid] [--json]
+
+Ranks the whole catalogue for every held-out user (no sampled negatives) and reports
+Recall@10/50/100/1000, NDCG@10, HitRate@10 and MRR for the model's float32 and int8 item
+embeddings, beside most-popular, item-kNN and, on a synthetic world, the oracle.
+`;
+
 export async function evalRetrieval(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(EVAL_HELP);
+    return 0;
+  }
   const { values } = parseFlags(argv, { data: { type: 'string' }, bundle: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' } }, 'eval retrieval');
   if (!values.data) throw new UsageError('--data is required: the dataset folder to evaluate on (written by vireo ingest).');
   if (!values.bundle) throw new UsageError('--bundle is required: the folder vireo train retrieval wrote (--out).');

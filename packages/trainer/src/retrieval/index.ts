@@ -89,8 +89,41 @@ export function parseTrainFlags(argv: string[]): TrainRetrievalOptions & { name:
   };
 }
 
+export const TRAIN_HELP = `usage: vireo train retrieval --data DATASET --out BUNDLE [flags]
+
+Trains the two-tower retrieval model (user tower with history attention, item tower, in-batch
+softmax with logQ correction) on the dataset's retrieval view with the WGSL kernels, checkpoints
+every epoch, evaluates on the held-out split, and writes retrieval.safetensors, items.safetensors
+(float32 and int8) and the manifest into BUNDLE.
+
+flags:
+  --epochs N            passes over the training clicks (default 3)
+  --batch N             samples per step, a multiple of 8 (default 128)
+  --dim N               embedding size of both towers' output (default 32)
+  --field-dim N         size of each feature's embedding, a multiple of 8 and of --heads (default 16)
+  --heads N             attention heads of the history encoder (default 2)
+  --hidden N            width of the towers' hidden layer (default 64)
+  --history N           history length (default: the spec's sequence length, at most 20)
+  --temperature X       softmax temperature τ (default 0.05)
+  --lr X                AdamW learning rate of the dense layers (default 0.002)
+  --table-lr X          row-wise Adagrad learning rate of the tables (default 0.05)
+  --weight-decay X      AdamW weight decay (default 0)
+  --user-dropout X      share of samples trained without the user id, for unseen users (default 0.5)
+  --seed N              fixes the run: the same seed gives the same weights (default 1)
+  --max-steps N         stop after N steps
+  --resume              continue from the last checkpoint in BUNDLE
+  --init-from BUNDLE    warm-start from a previous bundle (new items get fresh rows)
+  --name NAME, --version V   the manifest's model name and version
+  --skip-eval           do not evaluate after training
+  --json, --quiet       print the result as JSON / print nothing while training
+`;
+
 /** `vireo train retrieval`. */
 export async function trainRetrieval(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(TRAIN_HELP);
+    return 0;
+  }
   const o = parseTrainFlags(argv);
   const log = (line: string) => {
     if (!o.quiet && !o.json) process.stderr.write(`${line}\n`);

@@ -146,6 +146,16 @@ describe('vireo train / eval retrieval: user mistakes are one sentence', () => {
   });
 });
 
+describe('vireo … --help', () => {
+  // Every command and subcommand answers --help with its usage on stdout and exit 0.
+  it.each([['train'], ['eval'], ['train', 'retrieval'], ['eval', 'retrieval'], ['train', 'ranking'], ['eval', 'ranking'], ['bench'], ['bench', 'train'], ['bench', 'ranking'], ['bench', 'all'], ['doctor'], ['ingest'], ['predict'], ['publish'], ['start']])('%s %s', async (...argv) => {
+    const r = await vireo(...argv, '--help');
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(new RegExp(`^usage: vireo ${argv.join(' ')}`));
+  });
+});
+
 describe('divergence', () => {
   it('stops at the first non-finite loss, before the update, naming the step and the parameter', async () => {
     // A warm start from a bundle whose user.fc2.weight holds a NaN (sha256s rewritten to match).

@@ -44,11 +44,11 @@ function inputs(c: Case, seed: number) {
   return { rng, lengths, q: rng.uniform(n, -2, 2), k: rng.uniform(n, -2, 2), v: rng.uniform(n) };
 }
 
-function worstOf(parts: [string, ArrayLike<number>, ArrayLike<number>][]): CheckResult {
+function worstOf(parts: [string, ArrayLike<number>, ArrayLike<number>, number?][]): CheckResult {
   let error = -1;
   let detail = '';
-  for (const [name, got, want] of parts) {
-    const e = maxRelError(got, want);
+  for (const [name, got, want, atLeastScale] of parts) {
+    const e = maxRelError(got, want, atLeastScale);
     if (!(e <= error)) {
       error = e;
       detail = `${name}: ${describeMismatch(got, want)}`;
@@ -58,6 +58,13 @@ function worstOf(parts: [string, ArrayLike<number>, ArrayLike<number>][]): Check
 }
 
 const size = (c: Case) => `B=${c.B} L=${c.L} D=${c.D} H=${c.H}`;
+const maxAbs = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (m: number, x: number) => Math.max(m, Math.abs(x)), 0) as number;
+
+// The gradients through the softmax, dS = P·(dP − Σ P·dP), cancel when a row's weight sits on one
+// key (few valid keys, a peaked softmax): dk and dq (dquery) can then be far smaller than the terms
+// they are rounded from (seed 2787068073, pool backward at L=19 Dh=131: max |dk| 0.019, off by
+// 3.4e-7). They are measured against one key's full weight instead, |dout|·|v|·|q or k|.
+const throughSoftmax = (dout: ArrayLike<number>, v: ArrayLike<number>, other: ArrayLike<number>) => maxAbs(dout) * maxAbs(v) * maxAbs(other);
 
 export const attentionChecks: KernelCheck[] = cases.flatMap((c): KernelCheck[] => [
   {
@@ -81,7 +88,7 @@ export const attentionChecks: KernelCheck[] = cases.flatMap((c): KernelCheck[] =
       const dout = rng.uniform(c.B * c.L * c.D);
       const got = await attentionBackward(gpu, q, k, v, lengths, dout, c.B, c.L, c.D, c.H);
       const want = attentionBackwardReference(q, k, v, lengths, dout, c.B, c.L, c.D, c.H);
-      return worstOf([['dq', got.dq, want.dq], ['dk', got.dk, want.dk], ['dv', got.dv, want.dv]]);
+      return worstOf([['dq', got.dq, want.dq, throughSoftmax(dout, v, k)], ['dk', got.dk, want.dk, throughSoftmax(dout, v, q)], ['dv', got.dv, want.dv]]);
     },
   },
   {
@@ -107,7 +114,7 @@ export const attentionChecks: KernelCheck[] = cases.flatMap((c): KernelCheck[] =
       const dpooled = rng.uniform(c.B * c.D);
       const got = await attentionPoolBackward(gpu, query, k, v, lengths, dpooled, c.B, c.L, c.D, c.H);
       const want = attentionPoolBackwardReference(query, k, v, lengths, dpooled, c.B, c.L, c.D, c.H);
-      return worstOf([['dquery', got.dquery, want.dquery], ['dk', got.dk, want.dk], ['dv', got.dv, want.dv]]);
+      return worstOf([['dquery', got.dquery, want.dquery, throughSoftmax(dpooled, v, k)], ['dk', got.dk, want.dk, throughSoftmax(dpooled, v, query)], ['dv', got.dv, want.dv]]);
     },
   },
 ]);

@@ -1,8 +1,8 @@
 // Turns what bench/gpu/run.sh brought back from the GPU machine into one report in
 // bench/results/ (schema vireo-bench/1), then re-renders BENCHMARKS.md:
 //   bench-*.json    `vireo bench all` sections run there (run.sh writes bench-kernels.json and
-//                   bench-train.json; PyTorch CUDA peers included); a section run again later
-//                   replaces its earlier table
+//                   bench-train.json; PyTorch CUDA peers included); cases of a section run
+//                   again later replace their earlier rows
 //   gpu.txt         nvidia-smi's card and driver, into the notes
 // Usage: node --import ./packages/trainer/bin/register.mjs bench/gpu/merge.ts OUTDIR
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,13 +23,33 @@ if (!parts.length) {
   console.error(`bench/gpu/merge.ts: ${dir} holds no bench-*.json; did run.sh reach the benchmarks? (see its log.txt)`);
   process.exit(1);
 }
-// A later run of a section replaces the earlier table of the same id, and the report says so.
+// A later run of a section replaces the earlier rows of the same cases (and adds new ones), and
+// the report says which.
 const tables = new Map<string, Report['tables'][number]>();
 const notes = new Set(parts.flatMap((p) => p.notes));
 for (const p of parts) {
   for (const t of p.tables) {
-    if (tables.has(t.id)) notes.add(`${t.title}: from a later run of that section on the same machine kind (${p.date.slice(0, 16).replace('T', ' ')} UTC), which replaces the first run's table.`);
-    tables.set(t.id, t);
+    const earlier = tables.get(t.id);
+    if (!earlier) {
+      tables.set(t.id, t);
+      continue;
+    }
+    const when = `a later run on the same machine kind (${p.date.slice(0, 16).replace('T', ' ')} UTC)`;
+    if (t.id === 'limits') {
+      // The first run's rows cite its yardsticks; a later row carries its own run's in its limit column.
+      notes.add(`${t.title}: ${when} measured them again (${t.rows.map((r) => `${r.case} ${r.vireo.rate ? `${Math.round(r.vireo.rate.value)} ${r.vireo.rate.unit}` : 'skipped'}`).join('; ')}); the rows from that run cite those in their limit column, the table keeps the first run's.`);
+      continue;
+    }
+    if (earlier.rows.every((r) => t.rows.some((l) => l.case === r.case))) {
+      notes.add(`${t.title}: the whole table is from ${when}, replacing the first run's.`);
+      tables.set(t.id, t);
+      continue;
+    }
+    const later = new Map(t.rows.map((r) => [r.case, r]));
+    const rows = earlier.rows.map((r) => later.get(r.case) ?? r);
+    for (const r of t.rows) if (!earlier.rows.some((e) => e.case === r.case)) rows.push(r);
+    notes.add(`${t.title}: ${t.rows.map((r) => r.case).join('; ')} from ${when}, replacing the first run's rows.`);
+    tables.set(t.id, { ...earlier, rows, notes: [...new Set([...earlier.notes, ...t.notes.filter((n) => !n.startsWith('Section time'))])] });
   }
 }
 const report: Report = { ...parts[0], tables: [...tables.values()], notes: [...notes], wallSeconds: parts.reduce((s, p) => s + p.wallSeconds, 0) };

@@ -58,7 +58,11 @@ function worstOf(parts: [string, ArrayLike<number>, ArrayLike<number>, number?][
 }
 
 const size = (c: Case) => `B=${c.B} L=${c.L} D=${c.D} H=${c.H}`;
-const maxAbs = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (m: number, x: number) => Math.max(m, Math.abs(x)), 0) as number;
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
 
 // The gradients through the softmax, dS = P·(dP − Σ P·dP), cancel when a row's weight sits on one
 // key (few valid keys, a peaked softmax): dk and dq (dquery) can then be far smaller than the terms

@@ -481,29 +481,33 @@ const FLAGS = {
   'skip-edge': { type: 'boolean' },
   'no-torch': { type: 'boolean' },
   'torch-device': { type: 'string' },
+  'topk-sizes': { type: 'string' },
+  'topk-int8-sizes': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const HELP = `usage: vireo bench all [--out FILE] [--machine NAME] [--profile full|quick] [--only a,b] [--skip-browser] [--skip-edge] [--no-torch] [--torch-device auto|cpu|cuda]
+const HELP = `usage: vireo bench all [--out FILE] [--machine NAME] [--profile full|quick] [--only a,b] [--skip-browser] [--skip-edge] [--no-torch] [--torch-device auto|cpu|cuda] [--topk-sizes N,N] [--topk-int8-sizes N,N]
 
 Runs every benchmark with its peers in one run and writes one report (schema ${SCHEMA}, see
 packages/trainer/src/bench/schema.ts) to --out (default bench/results/<date>-<machine>.json).
 Sections: ${SECTIONS.map((s) => s.id).join(', ')}. --skip-browser and --skip-edge leave out the
 Chromium and edge sections (the Dawn ones need only Node). --profile defaults to quick on a CPU
-adapter (SwiftShader), full otherwise.
+adapter (SwiftShader), full otherwise. --topk-sizes and --topk-int8-sizes replace the profile's
+catalogue sizes in the top-k scaling section ('' for none), e.g. to measure one size again.
 `;
 
 /**
  * Runs the suite and returns the report (also written to `out`).
  * @example const report = await runAll({ out: 'bench/results/x.json', skipBrowser: true });
  */
-export async function runAll(opts: { out?: string; machine?: string; profile?: Profile['name']; only?: string[]; skipBrowser?: boolean; skipEdge?: boolean; noTorch?: boolean; torchDevice?: string; log?: (line: string) => void }): Promise<{ report: Report; out: string }> {
+export async function runAll(opts: { out?: string; machine?: string; profile?: Profile['name']; only?: string[]; skipBrowser?: boolean; skipEdge?: boolean; noTorch?: boolean; torchDevice?: string; topkSizes?: number[]; topkInt8Sizes?: number[]; log?: (line: string) => void }): Promise<{ report: Report; out: string }> {
   const started = Date.now();
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const machine = { ...describeMachine(opts.machine), loadAverage: { start: loadavg().map((x) => Math.round(x * 100) / 100), end: [] as number[] } };
   const gpu = await openGpu();
   try {
-    const profile = PROFILES[opts.profile ?? (cpuAdapter(gpu) ? 'quick' : 'full')];
+    const base = PROFILES[opts.profile ?? (cpuAdapter(gpu) ? 'quick' : 'full')];
+    const profile = { ...base, topkSizes: opts.topkSizes ?? base.topkSizes, topkInt8Sizes: opts.topkInt8Sizes ?? base.topkInt8Sizes };
     const ctx: Context = { gpu, profile, torchDevice: opts.torchDevice ?? 'auto', noTorch: Boolean(opts.noTorch), copy: null, matmul: null, versions: baseVersions(), notes: [], log };
     if (profile.note) ctx.notes.push(profile.note);
     const tables: Table[] = [];
@@ -552,7 +556,16 @@ export async function benchAll(argv: string[]): Promise<number> {
   const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
   for (const id of only ?? []) if (!SECTIONS.some((s) => s.id === id)) throw new UsageError(`unknown section '${id}': expected some of ${SECTIONS.map((s) => s.id).join(', ')}.`);
   if (values['torch-device'] !== undefined && !['auto', 'cpu', 'cuda'].includes(values['torch-device'])) throw new UsageError(`--torch-device must be auto, cpu or cuda, got '${values['torch-device']}'.`);
-  const { report, out } = await runAll({ out: values.out, machine: values.machine, profile: values.profile as Profile['name'] | undefined, only, skipBrowser: values['skip-browser'], skipEdge: values['skip-edge'], noTorch: values['no-torch'], torchDevice: values['torch-device'] });
+  const sizes = (flag: 'topk-sizes' | 'topk-int8-sizes') => {
+    const v = values[flag];
+    if (v === undefined) return undefined;
+    const list = v.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+    for (const n of list) if (!Number.isInteger(n) || n < 1000) throw new UsageError(`--${flag} must be comma-separated item counts of at least 1000 (k = 1000), got '${v}'.`);
+    return list;
+  };
+  const topkSizes = sizes('topk-sizes');
+  const topkInt8Sizes = sizes('topk-int8-sizes');
+  const { report, out } = await runAll({ out: values.out, machine: values.machine, profile: values.profile as Profile['name'] | undefined, only, skipBrowser: values['skip-browser'], skipEdge: values['skip-edge'], noTorch: values['no-torch'], torchDevice: values['torch-device'], topkSizes, topkInt8Sizes });
   process.stdout.write(`wrote ${out}: ${report.tables.length} tables, ${report.tables.reduce((s, t) => s + t.rows.length, 0)} rows, ${report.wallSeconds} s\n`);
   return report.notes.some((n) => / failed: /.test(n)) ? 1 : 0;
 }

@@ -39,6 +39,14 @@ export class KernelError extends Error {
   }
 }
 
+/** The device could not allocate a buffer: out of GPU memory, or over the driver's largest allocation. */
+export class GpuOutOfMemoryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GpuOutOfMemoryError';
+  }
+}
+
 export interface GpuOptions {
   /** The WebGPU entry point; default `navigator.gpu`. */
   gpu?: GPU;
@@ -144,6 +152,23 @@ export class Gpu {
       throw new KernelError(`buffer '${label}' needs ${size} bytes but this adapter's maxBufferSize is ${this.limits.maxBufferSize}: split it.`);
     }
     return this.device.createBuffer({ label, size, usage: usage | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  }
+
+  /**
+   * Runs `make` (which creates buffers) and throws GpuOutOfMemoryError when the device could not
+   * allocate one. Some drivers refuse a single allocation below maxBufferSize (SwiftShader: 1 GiB).
+   * @example const { a, b } = await gpu.allocate(() => ({ a: gpu.buffer('a', n), b: gpu.buffer('b', n) }));
+   */
+  async allocate<T>(make: () => T): Promise<T> {
+    this.device.pushErrorScope('out-of-memory');
+    let made: T;
+    try {
+      made = make();
+    } finally {
+      const error = await this.device.popErrorScope();
+      if (error) throw new GpuOutOfMemoryError(error.message.trim().split('\n')[0]);
+    }
+    return made;
   }
 
   /** A storage buffer holding `data`. */

@@ -2,7 +2,7 @@
 // requests without GPU allocation; catalogues in chunks; batches larger than one dispatch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShapeError, exclusionsFromLists, quantizeItems, testRng, topkInt8Reference, topkReference } from '@vireo/shaders';
-import { Gpu } from '../gpu/index.ts';
+import { Gpu, GpuOutOfMemoryError } from '../gpu/index.ts';
 import { topkRecallCheck } from '../selfcheck/topk.ts';
 import { BoundTopk, topk, topkInt8 } from './topk.ts';
 
@@ -156,6 +156,40 @@ describe('BoundTopk', () => {
     });
     const got8 = await topkInt8(gpu, q, int8Parts, B, N, D, k, exclude, 256);
     expect(Array.from(got8.ids)).toEqual(Array.from(topkInt8Reference(q, int8, B, N, D, k, exclude).ids));
+  });
+
+  // A driver that refuses allocations over `limit` bytes (SwiftShader refuses 1 GiB, its own
+  // maxBufferSize), as Gpu.allocate reports it.
+  function refusing(limit: number): Gpu {
+    const fake = Object.create(gpu) as Gpu;
+    fake.allocate = async <T,>(make: () => T) => {
+      const made = await gpu.allocate(make);
+      const sizes = Object.values(made as Record<string, GPUBuffer | null>).map((b) => b?.size ?? 0);
+      if (sizes.some((n) => n > limit)) throw new GpuOutOfMemoryError(`simulated: no allocation over ${limit} bytes`);
+      return made;
+    };
+    return fake;
+  }
+
+  it('halves its chunks while the driver refuses to allocate them, and answers the same', async () => {
+    const [B, N, D, k] = [2, 5003, 16, 300];
+    const x = dyadic(11, N * D);
+    const q = dyadic(12, B * D);
+    const op = await BoundTopk.create(refusing(64 * 1024), x, { N, D, maxBatch: B, maxK: k });
+    try {
+      expect(op.chunkRows * D * 4).toBeLessThanOrEqual(64 * 1024);
+      expect(op.chunkRows).toBeGreaterThanOrEqual(512); // halved, not shrunk to nothing
+      expect(Array.from((await op.search(q, k)).ids)).toEqual(Array.from(topkReference(q, x, B, N, D, k).ids));
+    } finally {
+      op.destroy();
+    }
+  });
+
+  it('a catalogue that fits in no chunk size is one sentence naming its size and what to do', async () => {
+    const [N, D] = [5003, 16];
+    const err = await BoundTopk.create(refusing(1024), dyadic(11, N * D), { N, D, maxK: 10 }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(GpuOutOfMemoryError);
+    expect((err as Error).message).toMatch(/^topk: the catalogue of 5003 × 16 f32 items \(0\.00 GiB\) does not fit this adapter's memory, even in chunks of 64 rows \(simulated: no allocation over 1024 bytes\): use int8 item embeddings, a smaller catalogue or a GPU with more memory\.$/);
   });
 
   it('one-shot topk splits a large batch of queries into several searches', async () => {

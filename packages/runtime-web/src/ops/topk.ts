@@ -32,7 +32,7 @@ import {
   type TopkExclusions,
   type TopkResult,
 } from '@vireo/shaders';
-import type { BoundKernel, Gpu } from '../gpu/index.ts';
+import { GpuOutOfMemoryError, type BoundKernel, type Gpu } from '../gpu/index.ts';
 
 /** A catalogue: float32 rows (N, D), or int8 rows with per-row scales; either whole or in row-chunks. */
 export type TopkCatalogue = Float32Array | readonly Float32Array[] | Int8Items | readonly Int8Items[];
@@ -114,6 +114,9 @@ class RowBytes {
     return out ?? new Uint8Array(0);
   }
 }
+
+/** BoundTopk halves its chunks at most down to this many (1,024 chunks) before it gives up. */
+const MAX_CHUNKS = 1024;
 
 /** Rows laid out per upload step (a multiple of TOPK_ROW_BLOCK): bounds the temporary copy. */
 const UPLOAD_ROWS = 4096;
@@ -213,14 +216,24 @@ export class BoundTopk {
     check(Number.isInteger(opts.maxExclusions) && opts.maxExclusions >= 0, `topk: maxExclusions must be a whole number ≥ 0, got ${opts.maxExclusions}.`);
     check(opts.maxChunkRows >= 1, `topk: maxChunkRows must be at least 1, got ${opts.maxChunkRows}.`);
     const sources = sourcesOf(items, N, D);
-    const op = new BoundTopk(gpu, sources.kind, opts);
-    try {
-      await op.build(sources);
-    } catch (err) {
-      op.destroy();
-      throw err;
+    // Chunks as large as the binding limit, halved while the driver cannot allocate them (some
+    // refuse single allocations below maxBufferSize); one clear sentence when even small ones fail.
+    for (let maxChunkRows = opts.maxChunkRows; ; ) {
+      const op = new BoundTopk(gpu, sources.kind, { ...opts, maxChunkRows });
+      try {
+        await op.build(sources);
+        return op;
+      } catch (err) {
+        op.destroy();
+        if (!(err instanceof GpuOutOfMemoryError)) throw err;
+        const minRows = Math.max(TOPK_ROW_BLOCK, Math.ceil(N / MAX_CHUNKS));
+        if (op.chunkRows <= minRows) {
+          const gib = (N * (sources.kind === 'f32' ? D * 4 : D + 4)) / 2 ** 30;
+          throw new GpuOutOfMemoryError(`topk: the catalogue of ${N} × ${D} ${sources.kind} items (${gib.toFixed(2)} GiB) does not fit this adapter's memory, even in chunks of ${op.chunkRows} rows (${err.message}): use int8 item embeddings, a smaller catalogue or a GPU with more memory.`);
+        }
+        maxChunkRows = Math.max(minRows, Math.floor(op.chunkRows / 2 / TOPK_ROW_BLOCK) * TOPK_ROW_BLOCK);
+      }
     }
-    return op;
   }
 
   private async build(sources: Sources): Promise<void> {
@@ -264,16 +277,18 @@ export class BoundTopk {
     for (let base = 0; base < this.N; base += this.chunkRows) {
       const rows = Math.min(this.chunkRows, this.N - base);
       const c = base / this.chunkRows;
-      const keys = buf(`keys[${c}]`, B * rows * 4);
-      const items = buf(`items[${c}]`, Math.ceil(rows / TOPK_ROW_BLOCK) * TOPK_ROW_BLOCK * this.R * 16);
+      const { keys, items, scales } = await gpu.allocate(() => ({
+        keys: buf(`keys[${c}]`, B * rows * 4),
+        items: buf(`items[${c}]`, Math.ceil(rows / TOPK_ROW_BLOCK) * TOPK_ROW_BLOCK * this.R * 16),
+        scales: sources.kind === 'int8' ? buf(`scales[${c}]`, rows * 4) : null,
+      }));
       uploadItems(gpu, items, rowBytes, this.R, base, rows);
       let score: BoundKernel;
       if (sources.kind === 'f32') {
         score = await bind(topkScoreF32, { items, queries: this.queries, keys });
       } else {
-        const scales = buf(`scales[${c}]`, rows * 4);
-        gpu.write(scales, scaleBytes!.get(base, base + rows));
-        score = await bind(topkScoreInt8, { items, scales, codes: codes!, qscale: qscale!, keys });
+        gpu.write(scales!, scaleBytes!.get(base, base + rows));
+        score = await bind(topkScoreInt8, { items, scales: scales!, codes: codes!, qscale: qscale!, keys });
       }
       this.chunks.push({
         base,

@@ -5,10 +5,12 @@
 // restart with the network down starts from the IndexedDB cache; the edge down → answers from
 // on-device data, events are queued and sent once it is back.
 import 'fake-indexeddb/auto';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from './engine.ts';
 import { FakeOrigin, makeFixtureBundle } from './fixture.ts';
 import { WebGpuBackend } from '../backends/webgpu.ts';
+import { GpuOutOfMemoryError } from '../gpu/index.ts';
+import { BoundTopk } from '../ops/topk.ts';
 
 let v1: Awaited<ReturnType<typeof makeFixtureBundle>>;
 let v2: Awaited<ReturnType<typeof makeFixtureBundle>>;
@@ -48,6 +50,23 @@ describe('Engine', () => {
         }
       }
       expect(a.timings.total).toBeGreaterThan(0);
+    }
+  });
+
+  it('a catalogue too large for the GPU: served on the CPU backend (auto), refused when WebGPU is asked for', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const tooLarge = () => new GpuOutOfMemoryError('topk: the catalogue of 12 × 8 f32 items (0.00 GiB) does not fit this adapter\'s memory, even in chunks of 64 rows (simulated): use int8 item embeddings, a smaller catalogue or a GPU with more memory.');
+    const create = vi.spyOn(BoundTopk, 'create').mockImplementation(async () => { throw tooLarge(); });
+    try {
+      const errors: Error[] = [];
+      const e = await open(origin, { onError: (err) => errors.push(err) });
+      expect(e.backend).toBe('cpu');
+      expect(errors.map((x) => x.message)).toEqual([expect.stringMatching(/does not fit this adapter's memory, .* or a GPU with more memory; the engine runs on the CPU backend instead\.$/)]);
+      expect((await e.recommend({ userId: 'u1', k: 5 })).items).toHaveLength(5);
+      await expect(open(origin, { backend: 'webgpu' })).rejects.toThrow(/does not fit this adapter's memory/);
+    } finally {
+      create.mockRestore();
     }
   });
 

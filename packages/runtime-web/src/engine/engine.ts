@@ -6,7 +6,7 @@
 // after its in-flight requests finish. A bundle that fails verification is refused and the last
 // good version keeps serving.
 import type { BundleManifest } from '@vireo/core';
-import { GpuUnavailableError } from '../gpu/index.ts';
+import { GpuOutOfMemoryError, GpuUnavailableError } from '../gpu/index.ts';
 import { TOPK_NONE } from '@vireo/shaders';
 import { WebGpuBackend } from '../backends/webgpu.ts';
 import { CpuBackend, type CpuBackendOptions } from '../backends/cpu.ts';
@@ -165,10 +165,29 @@ export class Engine {
   /** @internal use createEngine */
   static async open(options: EngineOptions): Promise<Engine> {
     const store = await openEngineStore(options.dbName);
-    const backend = await chooseBackend(options);
-    const errors: Error[] = [];
-    const control = await loadState(backend, store, options, options.model, errors);
-    const treatment = options.experiment ? await loadState(backend, store, options, options.experiment.model, errors) : null;
+    let backend = await chooseBackend(options);
+    let errors: Error[] = [];
+    const loadAll = async (b: Backend) => {
+      const control = await loadState(b, store, options, options.model, errors);
+      try {
+        return { control, treatment: options.experiment ? await loadState(b, store, options, options.experiment.model, errors) : null };
+      } catch (err) {
+        control.loaded.dispose();
+        throw err;
+      }
+    };
+    let states: Awaited<ReturnType<typeof loadAll>>;
+    try {
+      states = await loadAll(backend);
+    } catch (err) {
+      // A model too large for this GPU's memory is served on the CPU, unless WebGPU was asked for.
+      if (!(err instanceof GpuOutOfMemoryError) || backend.kind !== 'webgpu' || options.backend === 'webgpu') throw err;
+      backend.dispose();
+      backend = new CpuBackend(options.cpu);
+      errors = [new GpuOutOfMemoryError(`${err.message.replace(/\.$/, '')}; the engine runs on the CPU backend instead.`)];
+      states = await loadAll(backend);
+    }
+    const { control, treatment } = states;
     const engine = new Engine(backend, store, options, control, treatment);
     if (errors.length > 0) engine.report(errors[0]);
     return engine;

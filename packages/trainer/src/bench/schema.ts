@@ -163,3 +163,43 @@ export function checkReport(x: unknown, where: string): Report {
   }
   return r as Report;
 }
+
+/**
+ * Several runs on one machine kind as one report, oldest first: the first run's header; tables
+ * joined; a later run's rows replace the same cases' rows (its whole table when it covers them
+ * all); a later run's yardsticks (`limits`) stay out of the table, since the first run's rows cite
+ * the first run's, and each later row carries its own in its limit column. The notes say which
+ * rows came from which run.
+ * @example const report = mergeReports([kernelsRun, trainRun, rankingRerun]);
+ */
+export function mergeReports(runs: Report[]): Report {
+  const parts = [...runs].sort((a, b) => a.date.localeCompare(b.date));
+  const tables = new Map<string, Table>();
+  const notes = new Set(parts.flatMap((p) => p.notes));
+  for (const p of parts) {
+    for (const t of p.tables) {
+      const earlier = tables.get(t.id);
+      if (!earlier) {
+        tables.set(t.id, t);
+        continue;
+      }
+      const when = `a later run on the same machine kind (${p.date.slice(0, 16).replace('T', ' ')} UTC)`;
+      if (t.id === 'limits') {
+        const measured = t.rows.map((r) => `${r.case} ${r.vireo.rate ? `${Math.round(r.vireo.rate.value)} ${r.vireo.rate.unit}` : 'skipped'}`).join('; ');
+        notes.add(`${t.title}: ${when} measured them again (${measured}); the rows from that run cite those in their limit column, the table keeps the first run's.`);
+        continue;
+      }
+      if (earlier.rows.every((r) => t.rows.some((l) => l.case === r.case))) {
+        notes.add(`${t.title}: the whole table is from ${when}, replacing the first run's.`);
+        tables.set(t.id, t);
+        continue;
+      }
+      const later = new Map(t.rows.map((r) => [r.case, r]));
+      const rows = earlier.rows.map((r) => later.get(r.case) ?? r);
+      for (const r of t.rows) if (!earlier.rows.some((e) => e.case === r.case)) rows.push(r);
+      notes.add(`${t.title}: ${t.rows.map((r) => r.case).join('; ')} from ${when}, replacing the first run's rows.`);
+      tables.set(t.id, { ...earlier, rows, notes: [...new Set([...earlier.notes, ...t.notes.filter((n) => !n.startsWith('Section time'))])] });
+    }
+  }
+  return { ...parts[0], tables: [...tables.values()], notes: [...notes], wallSeconds: parts.reduce((s, p) => s + p.wallSeconds, 0) };
+}

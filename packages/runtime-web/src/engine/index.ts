@@ -4,6 +4,9 @@ export { createEngine, Engine, type EngineOptions, type RecommendRequest, type R
 export { blendFunction, bucketOf, expectedValue, type Blend, type CandidateScores } from './blend.ts';
 export { BundleIntegrityError, fetchManifest, loadBundle, type BundleProgress, type LoadedBundle, type ModelSource } from './bundle.ts';
 export { BundleFormatError, parseModel, type ModelData } from './model.ts';
+// How a request becomes the models' inputs, exported so the trainer can check its features against the engine's.
+export { rankingInputs, userFieldValues } from './model.ts';
+export { itemFieldValues } from '../backends/history.ts';
 export { EventUploader, type UploaderOptions } from './queue.ts';
 export { openEngineStore, MemoryStore, type EngineStore, type HistoryEvent, type OutgoingEvent } from './store.ts';
 export type { AdapterSummary, Backend, BackendKind, LoadedModel, Retrieved } from './backend.ts';

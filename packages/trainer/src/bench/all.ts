@@ -204,7 +204,7 @@ export const SECTIONS: Section[] = [
       ];
       return {
         id: 'kernels', title: this.title, rows: await kernelRows(ctx, benches),
-        about: 'Each WGSL kernel at the shapes the models run (linear: the DLRM bottom MLP; embedding_bag: 1,000 bags of 20 ids from 100k × 64; attention: 64 users × 50 history items; DLRM interaction: 1,000 samples × 26 tables; topk int8 over 100k × 128), as the model dispatches it on this adapter (linear: the direct variant on CPU adapters, tiled on GPUs). GB/s counts bytes the kernel must read and write; linear is compute-bound and is compared with the tuned matmul, embedding_bag and topk are memory-bound and compared with the copy. The peer is PyTorch on the same shapes (attention: masked multi-head attention and learned-query pooling written out in PyTorch, with no projections, as the kernels have none).',
+        about: 'Each WGSL kernel at the shapes the models run (linear: the DLRM bottom MLP; embedding_bag: 1,000 bags of 20 ids from 100k × 64; attention: 64 users × 50 history items; DLRM interaction: 1,000 samples × 26 tables; topk int8 over 100k × 128), as the model dispatches it on this adapter (linear: the direct variant on CPU adapters, tiled on GPUs). GB/s counts bytes the kernel must read and write; linear, attention and the DLRM interaction do 5 or more FLOP per byte, are compute-bound on both adapters measured here, and are compared with the tuned matmul; embedding_bag and topk are memory-bound and compared with the copy. The peer is PyTorch on the same shapes (attention: masked multi-head attention and learned-query pooling written out in PyTorch, with no projections, as the kernels have none).',
         notes: [],
       };
     },

@@ -188,6 +188,7 @@ export function dlrmInteractionBench(B: number, F: number, D: number): KernelBen
     case: `B=${B} F=${F} D=${D} dot`,
     bytes: (B * D + B * F * D + B * W) * f32,
     flops: 2 * B * D * ((F + 1) * F) / 2,
+    limit: 'matmul', // ~5 FLOP per byte: compute-bound against both adapters' copy and matmul limits
     torch: { op: 'dlrm_interaction', B, F, D },
     async setup(gpu) {
       const rng = testRng(5);
@@ -210,6 +211,7 @@ export function attentionBench(B: number, L: number, D: number, H: number): Kern
     case: `B=${B} L=${L} D=${D} H=${H} +pool`,
     bytes: (4 * B * L * D + B * D) * f32,
     flops: 4 * B * L * L * D + 4 * B * L * D,
+    limit: 'matmul', // ~12 FLOP per byte: compute-bound
     torch: { op: 'attention', B, L, D, H },
     async setup(gpu) {
       const rng = testRng(6);

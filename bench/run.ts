@@ -1,20 +1,12 @@
 // `pnpm bench`: the whole benchmark set on this machine (vireo bench all: kernels, yardsticks,
 // top-k scaling, training, ranking, recommend() in Chromium, the edge under load — each beside
 // its peer), written to bench/results/<date>-<machine>.json, then BENCHMARKS.md regenerated from
-// every report in bench/results/. Flags go to `vireo bench all` (e.g. --skip-browser, --only).
-import { runAll } from '../packages/trainer/src/bench/all.ts';
+// every report in bench/results/. Flags are `vireo bench all`'s (e.g. --skip-browser, --only).
+import { main } from '../packages/trainer/src/cli.ts';
 import { writeBenchmarksMd } from './render.ts';
 
 const argv = process.argv.slice(2);
-const flag = (name: string) => argv.includes(`--${name}`);
-const value = (name: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const { report, out } = await runAll({
-  out: value('out'), machine: value('machine'), profile: value('profile') as 'full' | 'quick' | undefined,
-  only: value('only')?.split(','), skipBrowser: flag('skip-browser'), skipEdge: flag('skip-edge'), noTorch: flag('no-torch'), torchDevice: value('torch-device'),
-});
-console.log(`wrote ${out} (${report.tables.length} tables, ${(report.wallSeconds / 60).toFixed(1)} min)`);
-console.log(`wrote ${writeBenchmarksMd()}`);
-for (const n of report.notes) console.log(`note: ${n}`);
+const code = await main(['bench', 'all', ...argv]);
+// 0: every section ran; 1: a section failed and the report says which. 2 is a usage mistake.
+if (code <= 1 && !argv.includes('--help') && !argv.includes('-h')) console.log(`wrote ${writeBenchmarksMd()}`);
+process.exitCode = code;

@@ -1,8 +1,9 @@
 // matmul: the tuned reference matmul (see matmul.wgsl) and its CPU reference. Not used by the
 // model: the benchmarks' compute yardstick, beside which `linear` reports its GFLOP/s.
 import source from './matmul.wgsl?raw';
-import { check, defineKernel } from './kernel.ts';
-import { like, type FloatArray } from './testing.ts';
+import { defineKernel } from './kernel.ts';
+import { linearReference } from './linear.ts';
+import type { FloatArray } from './testing.ts';
 
 /** y = x · wᵀ; x (M,K), w (N,K), y (M,N); workgroups = matmulWorkgroups(M, N). */
 export const matmulKernel = defineKernel({
@@ -31,20 +32,9 @@ export function matmulDirectWorkgroups(M: number, N: number): number {
 }
 
 /**
- * CPU reference: y = x · wᵀ accumulated in float64 (returns the type of x).
+ * CPU reference: y = x · wᵀ accumulated in float64 — linear without bias or activation.
  * @example const y = matmulReference(x, w, M, K, N);
  */
 export function matmulReference<T extends FloatArray>(x: T, w: FloatArray, M: number, K: number, N: number): T {
-  check(Number.isInteger(M) && M > 0 && Number.isInteger(K) && K > 0 && Number.isInteger(N) && N > 0, `matmul: M, K, N must be positive integers, got ${M}, ${K}, ${N}.`);
-  check(x.length === M * K, `matmul: x has ${x.length} values, expected M·K = ${M * K}.`);
-  check(w.length === N * K, `matmul: w has ${w.length} values, expected N·K = ${N * K}.`);
-  const y = like(x, M * N) as T;
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc += x[m * K + k] * w[n * K + k];
-      y[m * N + n] = acc;
-    }
-  }
-  return y;
+  return linearReference(x, w, null, M, K, N);
 }

@@ -182,10 +182,8 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
     });
     index.delete?.();
     const head = sweep.find((x) => x.efSearch >= 256) ?? sweep.at(-1)!;
-    const recall = head.recall;
     hnsw = { k: cfg.hnswK, M: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, queries: cfg.hnswQueries, buildMs, exactJsP50: q(exactTimes, 0.5), ...head, sweep };
-    const times = [head.p50];
-    log(`N=${s.N}: hnswlib-wasm build ${buildMs.toFixed(0)} ms, search P50 ${times[0].toFixed(2)} ms at efSearch ${head.efSearch}, recall@${cfg.hnswK} ${recall.toFixed(3)} (${sweep.map((x) => `ef ${x.efSearch}: ${x.recall.toFixed(3)}`).join(', ')})`);
+    log(`N=${s.N}: hnswlib-wasm build ${buildMs.toFixed(0)} ms, search P50 ${head.p50.toFixed(2)} ms at efSearch ${head.efSearch}, recall@${cfg.hnswK} ${head.recall.toFixed(3)} (${sweep.map((x) => `ef ${x.efSearch}: ${x.recall.toFixed(3)}`).join(', ')})`);
   }
   return { N: s.N, runs: s.runs, backend: all.backend, cold, firstRecommendMs: firstMs, warm, onnxruntimeWasm: ortResult, onnxruntimeWebgpu: ortWebgpu, hnswlibWasm: hnsw };
 }

@@ -6,7 +6,7 @@
 // indices, `context:hour` → index or number), as the edge's `?transform=1` gives them and as
 // ingest wrote them into items.safetensors (`features.<name>`, one row per item).
 import { FIRST_INDEX, OOV_INDEX, PAD_INDEX, featureView, readSafetensors, type BundleManifest, type Tensor } from '@vireo/core';
-import { rankingWeightsFromSafetensors, sparseWidth, type RankingConfig } from '../model/ranking.ts';
+import { historyThrough, rankingWeightsFromSafetensors, sparseWidth, type RankingConfig } from '../model/ranking.ts';
 import { itemIdIndex, servingTimeFeature, TIME_FEATURE, type FieldValue, type RetrievalConfig } from '../model/retrieval.ts';
 import { tensorsToArrays } from '../model/retrieval-towers.ts';
 import type { LoadedBundle } from './bundle.ts';
@@ -124,18 +124,13 @@ export function historyIndices(m: ModelData, itemIds: readonly string[]): Uint32
 /**
  * A derived ranker feature's value (see SparseFeatureShape.derived): the user's history (item:id
  * indices in `values[sequence]`) mapped slot by slot to each item's `through` index from
- * items.safetensors, PAD kept; a history item outside the catalogue maps to OOV. As the trainer
- * builds it (trainer/src/ranking/data.ts).
+ * items.safetensors (historyThrough, as the trainer builds it).
  */
-export function derivedValue(m: ModelData, derived: { sequence: string; through: string }, values: FeatureValues): number[] | null {
+export function derivedValue(m: ModelData, derived: { sequence: string; through: string }, values: FeatureValues): Int32Array | null {
   const history = values[derived.sequence];
   const column = m.itemFeatures.get(derived.through);
   if (!column || !(Array.isArray(history) || ArrayBuffer.isView(history))) return null;
-  return Array.from(history as ArrayLike<number>, (v) => {
-    if (Number(v) === PAD_INDEX) return PAD_INDEX;
-    const row = Number(v) - FIRST_INDEX;
-    return row >= 0 && row < m.itemIds.length ? Number(column.data[row]) : OOV_INDEX;
-  });
+  return historyThrough(history as ArrayLike<number>, column.data as ArrayLike<number>);
 }
 
 /**

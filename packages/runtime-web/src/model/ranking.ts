@@ -23,7 +23,7 @@
 // The towers write one column each, (T, B) task-major; the bce loss and callers want (B, 3),
 // so a plain-lookup embedding_bag (D = 1) gathers heads[slot(t)·stride + b] into out[b, t]
 // (tasks without a head read an index past the table and give 0).
-import { readSafetensors, type Tensor } from '@vireo/core';
+import { FIRST_INDEX, OOV_INDEX, PAD_INDEX, readSafetensors, type Tensor } from '@vireo/core';
 import {
   check,
   dlrmInteractionForward,
@@ -57,6 +57,21 @@ export interface SparseFeatureShape {
    * the forward sees an ordinary bag.
    */
   derived?: { sequence: string; through: string };
+}
+
+/**
+ * A derived feature's values (SparseFeatureShape.derived), as the trainer and the engine both
+ * build them: each history slot (an item:id index, PAD kept) mapped to that item's value in
+ * `column` (one per catalogue row, e.g. its category index); an item outside it maps to OOV.
+ * @example historyThrough(recentItems, itemCategory) // the categories of the recent clicks
+ */
+export function historyThrough(history: ArrayLike<number>, column: ArrayLike<number>, out = new Int32Array(history.length)): Int32Array {
+  for (let k = 0; k < history.length; k++) {
+    const v = Number(history[k]);
+    const row = v - FIRST_INDEX;
+    out[k] = v === PAD_INDEX ? PAD_INDEX : row >= 0 && row < column.length ? Number(column[row]) : OOV_INDEX;
+  }
+  return out;
 }
 
 /** The architecture: everything needed to lay out parameters and run the forward. */

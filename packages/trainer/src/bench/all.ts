@@ -24,14 +24,14 @@ import { fileURLToPath } from 'node:url';
 import type { Gpu } from '@vireo/runtime-web/gpu';
 import { parseFlags, UsageError } from '../cli/args.ts';
 import { DEFAULT_OPTIONS, DEFAULT_WORLD, ingestSynthetic } from '../ingest/index.ts';
-import { openGpu } from '../node/gpu.ts';
+import { isCpuAdapter, openGpu } from '../node/gpu.ts';
 import { openDataset } from '../retrieval/train.ts';
-import { measure, type MeasureOptions, type Timing } from './harness.ts';
+import { type MeasureOptions, type Timing } from './harness.ts';
 import {
   attentionBench, copyBench, dlrmInteractionBench, embeddingBagBench, linearBench, matmulBench, timeKernel, topkBench, type KernelBench,
 } from './kernels.ts';
 import { torchPeer, torchWho, type TorchRun, type TorchTiming } from './peers.ts';
-import { criteoShape, runRankingBench } from './ranking.ts';
+import { criteoShape, randomRanker, runRankingBench } from './ranking.ts';
 import { ratioOf, SCHEMA, type Adapter, type Figure, type Machine, type Report, type Row, type Stat, type Table } from './schema.ts';
 import { PYTHON, runTrainConfig, torchAvailable, TRAIN_BENCH_CONFIGS } from './train.ts';
 
@@ -126,7 +126,7 @@ interface Section {
 const stat = (t: Timing): Stat => ({ median: t.median, p99: t.p99, runs: t.runs });
 const skipped = (who: string, why: string): Figure => ({ who, ms: null, skipped: why });
 
-/** One row per kernel case: WGSL on the adapter, PyTorch (or the CPU reference) beside it, the yardstick. */
+/** One row per kernel case: WGSL on the adapter, PyTorch beside it, the yardstick. */
 async function kernelRows(ctx: Context, benches: KernelBench[], setLimits = false): Promise<Row[]> {
   const torch = ctx.noTorch ? 'disabled with --no-torch' : torchPeer(benches.flatMap((b) => (b.torch ? [b.torch] : [])), ctx.torchDevice, ctx.profile.torch);
   if (typeof torch !== 'string') ctx.versions.torch = `${torch.torch} (${torch.device === 'cuda' ? `CUDA, ${torch.name}` : `CPU, ${torch.threads} thread${torch.threads === 1 ? '' : 's'}`})`;
@@ -142,8 +142,6 @@ async function kernelRows(ctx: Context, benches: KernelBench[], setLimits = fals
       const r = typeof torch === 'string' ? { skipped: torch } : torch.results[t];
       t++;
       peer = 'skipped' in r ? skipped('PyTorch', r.skipped) : { who: torchWho(torch as TorchRun), ms: r };
-    } else if (inst.cpu) {
-      peer = { who: 'CPU reference (TypeScript)', ms: stat(await measure(inst.cpu, { warmup: 1, minRuns: 3, minMs: 200, maxRuns: 50 })) };
     }
     inst.dispose();
     const rate = (ms: number | undefined) => (ms === undefined ? null : bench.flops && bench.limit !== 'copy' ? bench.flops / (ms * 1e6) : bench.bytes / (ms * 1e6));
@@ -173,8 +171,6 @@ async function kernelRows(ctx: Context, benches: KernelBench[], setLimits = fals
   return rows;
 }
 
-const cpuAdapter = (gpu: Gpu) => gpu.info.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${gpu.info.architecture} ${gpu.info.description}`);
-
 export const SECTIONS: Section[] = [
   {
     id: 'limits',
@@ -200,7 +196,7 @@ export const SECTIONS: Section[] = [
         embeddingBagBench(1000, 20, 100_000, 64),
         attentionBench(64, 50, 64, 4),
         dlrmInteractionBench(1000, 26, 64),
-        topkBench(100_000, 128, 1000, true, false),
+        topkBench(100_000, 128, 1000, true),
       ];
       return {
         id: 'kernels', title: this.title, rows: await kernelRows(ctx, benches),
@@ -223,7 +219,7 @@ export const SECTIONS: Section[] = [
       ];
       for (const { N, int8 } of cases) {
         const label = `topk${int8 ? ' int8' : ''} N=${N} D=${D} k=${k}`;
-        const why = N >= 10_000_000 && cpuAdapter(ctx.gpu) ? 'not run on a CPU adapter (about a minute per call, over the time budget)' : null;
+        const why = N >= 10_000_000 && isCpuAdapter(ctx.gpu) ? 'not run on a CPU adapter (about a minute per call, over the time budget)' : null;
         if (why) {
           rows.push({ case: label, params: { N, D, k }, vireo: skipped(`WGSL topk${int8 ? ' int8' : ''}`, why), peer: null, ratio: null });
           notes.push(`${label}: ${why}.`);
@@ -231,7 +227,7 @@ export const SECTIONS: Section[] = [
         }
         let row: Row;
         try {
-          [row] = await kernelRows(ctx, [topkBench(N, D, k, int8, false)]);
+          [row] = await kernelRows(ctx, [topkBench(N, D, k, int8)]);
         } catch (err) { // e.g. a catalogue over this adapter's memory: say so and go on
           const reason = `failed: ${err instanceof Error ? err.message : String(err)}`;
           rows.push({ case: label, params: { N, D, k }, vireo: skipped(`WGSL topk${int8 ? ' int8' : ''}`, reason), peer: null, ratio: null });
@@ -294,13 +290,9 @@ export const SECTIONS: Section[] = [
     title: 'Ranking (DLRM): scoring 1,000 candidates and training',
     needs: 'dawn',
     async run(ctx) {
-      const shape = cpuAdapter(ctx.gpu) ? 'small' : 'dlrm';
+      const shape = isCpuAdapter(ctx.gpu) ? 'small' : 'dlrm';
       const config = criteoShape(shape, 10_000);
-      const { createRng } = await import('@vireo/core');
-      const { rankingParameters } = await import('@vireo/runtime-web');
-      const rng = createRng(7);
-      const params = Float32Array.from({ length: rankingParameters(config).total }, () => rng.normal() * 0.05);
-      const tables = config.sparseFeatures.map((f) => Float32Array.from({ length: f.rows * config.embeddingDim }, () => (rng.next() - 0.5) * 0.1));
+      const { params, tables } = randomRanker(config);
       ctx.log(`  ranking (${shape}) …`);
       const r = await runRankingBench(ctx.gpu, { config, params, tables, shape, candidates: 1000, batch: 512, steps: ctx.profile.rankingSteps, runs: ctx.profile.rankingRuns });
       const ort = { version: ctx.versions.onnxruntime?.match(/node ([\w.+-]+)/)?.[1] ?? '' };
@@ -506,7 +498,7 @@ export async function runAll(opts: { out?: string; machine?: string; profile?: P
   const machine = { ...describeMachine(opts.machine), loadAverage: { start: loadavg().map((x) => Math.round(x * 100) / 100), end: [] as number[] } };
   const gpu = await openGpu();
   try {
-    const base = PROFILES[opts.profile ?? (cpuAdapter(gpu) ? 'quick' : 'full')];
+    const base = PROFILES[opts.profile ?? (isCpuAdapter(gpu) ? 'quick' : 'full')];
     const profile = { ...base, topkSizes: opts.topkSizes ?? base.topkSizes, topkInt8Sizes: opts.topkInt8Sizes ?? base.topkInt8Sizes };
     const ctx: Context = { gpu, profile, torchDevice: opts.torchDevice ?? 'auto', noTorch: Boolean(opts.noTorch), copy: null, matmul: null, versions: baseVersions(), notes: [], log };
     if (profile.note) ctx.notes.push(profile.note);
@@ -531,7 +523,7 @@ export async function runAll(opts: { out?: string; machine?: string; profile?: P
       }
     }
     machine.loadAverage.end = loadavg().map((x) => Math.round(x * 100) / 100);
-    if (cpuAdapter(gpu)) ctx.notes.push(`The adapter is a CPU implementation of WebGPU (${gpu.info.architecture || gpu.info.description}): its "GPU" figures are CPU figures, and its copy bandwidth is a CPU memcpy through a shader.`);
+    if (isCpuAdapter(gpu)) ctx.notes.push(`The adapter is a CPU implementation of WebGPU (${gpu.info.architecture || gpu.info.description}): its "GPU" figures are CPU figures, and its copy bandwidth is a CPU memcpy through a shader.`);
     if (machine.loadAverage.start[0] > machine.cores * 0.75 || machine.loadAverage.end[0] > machine.cores * 0.75) {
       ctx.notes.push(`The machine was shared while this ran (load average ${machine.loadAverage.start[0]} at start, ${machine.loadAverage.end[0]} at end on ${machine.cores} cores): other processes took CPU time, so the figures are noisy and slower than on an idle machine; the ratios within one run (Vireo and its peer measured minutes apart under similar load) are steadier than the absolute numbers.`);
     }
@@ -567,5 +559,6 @@ export async function benchAll(argv: string[]): Promise<number> {
   const topkInt8Sizes = sizes('topk-int8-sizes');
   const { report, out } = await runAll({ out: values.out, machine: values.machine, profile: values.profile as Profile['name'] | undefined, only, skipBrowser: values['skip-browser'], skipEdge: values['skip-edge'], noTorch: values['no-torch'], torchDevice: values['torch-device'], topkSizes, topkInt8Sizes });
   process.stdout.write(`wrote ${out}: ${report.tables.length} tables, ${report.tables.reduce((s, t) => s + t.rows.length, 0)} rows, ${report.wallSeconds} s\n`);
+  for (const n of report.notes) process.stdout.write(`note: ${n}\n`);
   return report.notes.some((n) => / failed: /.test(n)) ? 1 : 0;
 }

@@ -58,7 +58,7 @@ export function copyBench(mb: number): KernelBench {
 }
 
 /** A linear layer of the DLRM/two-tower shapes, in the variant the model uses on this adapter. */
-export function linearBench(M: number, K: number, N: number, cpu = true): KernelBench {
+export function linearBench(M: number, K: number, N: number): KernelBench {
   return {
     kernel: 'linear',
     case: `M=${M} K=${K} N=${N} relu`,
@@ -74,7 +74,7 @@ export function linearBench(M: number, K: number, N: number, cpu = true): Kernel
       const bound = await BoundLinear.create(gpu, { x, w, b, y }, { M, K, N });
       return {
         encode: (pass) => bound.encode(pass, { M, K, N, act: 'relu' }),
-        cpu: cpu ? () => void linearReference(xh, wh, bh, M, K, N, 'relu') : null,
+        cpu: () => void linearReference(xh, wh, bh, M, K, N, 'relu'),
         dispose: () => { [x, w, b, y].forEach((t) => t.destroy()); bound.destroy(); },
       };
     },
@@ -128,7 +128,7 @@ const HOST_CHUNK_ROWS = 1 << 20;
  * are built in host arrays of at most `chunkRows` rows, which BoundTopk takes as a list (and
  * re-splits to the adapter's bindings), so 10M × 128 float32 (4.8 GiB) is one catalogue too.
  */
-export function topkBench(N: number, D: number, k: number, int8: boolean, cpu = true, chunkRows = HOST_CHUNK_ROWS): KernelBench {
+export function topkBench(N: number, D: number, k: number, int8: boolean, chunkRows = HOST_CHUNK_ROWS): KernelBench {
   return {
     kernel: int8 ? 'topk int8' : 'topk',
     case: `N=${N} D=${D} k=${k}`,
@@ -148,7 +148,7 @@ export function topkBench(N: number, D: number, k: number, int8: boolean, cpu = 
       search.setExclusions(1, null);
       return {
         encode: (pass) => search.encode(pass, 1, k),
-        cpu: cpu && items ? () => void topkReference(query, items, 1, N, D, k) : null,
+        cpu: items ? () => void topkReference(query, items, 1, N, D, k) : null,
         dispose: () => search.destroy(),
       };
     },

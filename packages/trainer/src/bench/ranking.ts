@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { createRng } from '@vireo/core';
 import { RankingModel, rankingParameters, sparseWidth, type Gpu, type RankingConfig } from '@vireo/runtime-web';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
-import { openGpu } from '../node/gpu.ts';
+import { isCpuAdapter, openGpu } from '../node/gpu.ts';
 import { loadRankingBundle } from '../ranking/bundle.ts';
 import { inputName, rankingOnnx } from '../ranking/onnx.ts';
 import { RankingStep } from '../ranking/step.ts';
@@ -57,6 +57,14 @@ export interface RankingBenchResult {
   config: { shape: string; embeddingDim: number; bottomMlp: number[]; topMlp: number[]; towerMlp: number[]; tables: number; parameters: number; tableRows: number };
   scoring: { candidates: number; wgsl: Timing; onnxruntimeCpu: Timing; maxAbsDiff: number; speedup: number };
   training: { batch: number; steps: number; samplesPerSecond: number; msPerStep: Timing };
+}
+
+/** Random weights for config c (fixed seed): the benchmark's ranker when no bundle is given. */
+export function randomRanker(c: RankingConfig): { params: Float32Array; tables: Float32Array[] } {
+  const rng = createRng(7);
+  const params = Float32Array.from({ length: rankingParameters(c).total }, () => rng.normal() * 0.05);
+  const tables = c.sparseFeatures.map((f) => Float32Array.from({ length: f.rows * c.embeddingDim }, () => (rng.next() - 0.5) * 0.1));
+  return { params, tables };
 }
 
 /** Random inputs for n samples of config c (multi-hot slots partly PAD). */
@@ -152,7 +160,6 @@ export async function benchRanking(argv: string[]): Promise<number> {
   const tableRows = numberFlag(values['table-rows'], 'table-rows', 10_000, { integer: true, min: 3 });
   const gpu = await openGpu();
   try {
-    const cpu = gpu.info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${gpu.info.architecture} ${gpu.info.description}`);
     let config: RankingConfig;
     let params: Float32Array;
     let tables: Float32Array[];
@@ -161,11 +168,9 @@ export async function benchRanking(argv: string[]): Promise<number> {
       ({ config, params, tables } = await loadRankingBundle(values.bundle));
       shape = `bundle ${values.bundle}`;
     } else {
-      shape = values.shape ?? (cpu ? 'small' : 'dlrm');
+      shape = values.shape ?? (isCpuAdapter(gpu) ? 'small' : 'dlrm');
       config = criteoShape(shape as 'dlrm' | 'small', tableRows);
-      const rng = createRng(7);
-      params = Float32Array.from({ length: rankingParameters(config).total }, () => rng.normal() * 0.05);
-      tables = config.sparseFeatures.map((f) => Float32Array.from({ length: f.rows * config.embeddingDim }, () => (rng.next() - 0.5) * 0.1));
+      ({ params, tables } = randomRanker(config));
     }
     const r = await runRankingBench(gpu, { config, params, tables, shape, candidates, batch, steps, runs });
     if (values.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');

@@ -13,12 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { createRng } from '@vireo/core';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { DEFAULT_OPTIONS, DEFAULT_WORLD, ingestSynthetic } from '../ingest/index.ts';
-import { openGpu } from '../node/gpu.ts';
+import { isCpuAdapter, openGpu } from '../node/gpu.ts';
 import { initialWeights } from '../retrieval/init.ts';
 import { RetrievalTraining } from '../retrieval/model.ts';
 import { openDataset, retrievalData } from '../retrieval/train.ts';
 import type { RetrievalShape } from '../retrieval/features.ts';
-import { table } from './harness.ts';
+import { quantile, table } from './harness.ts';
 import type { Gpu } from '@vireo/runtime-web/gpu';
 
 /** A benchmarked configuration: model sizes and batch. */
@@ -101,8 +101,7 @@ export async function runTrainConfig(gpu: Gpu, ds: ReturnType<typeof openDataset
   }
   training.destroy();
   times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)];
-  const p99 = times[Math.min(times.length - 1, Math.ceil(0.99 * times.length) - 1)];
+  const [median, p99] = [quantile(times, 0.5), quantile(times, 0.99)];
   let torch: TrainBenchResult['torch'] = { skipped: torchMissing ?? '' };
   if (!torchMissing) {
     const job = JSON.stringify({ config, B, steps, lr: 0.002, tableLr: 0.05, batches });
@@ -144,8 +143,7 @@ adapter unless named.
   const gpu = await openGpu();
   const results: TrainBenchResult[] = [];
   try {
-    const fallback = gpu.info.isFallbackAdapter;
-    const configs = TRAIN_BENCH_CONFIGS.filter((c) => (names ? names.includes(c.name) : !(fallback && c.gpuOnly)));
+    const configs = TRAIN_BENCH_CONFIGS.filter((c) => (names ? names.includes(c.name) : !(isCpuAdapter(gpu) && c.gpuOnly)));
     for (const cfg of configs) {
       note(`${cfg.name}: batch ${cfg.batch}, D ${cfg.shape.embeddingDim}, W ${cfg.shape.fieldDim}, hidden ${cfg.shape.itemHidden}, L ${cfg.shape.historyLength} …`);
       results.push(await runTrainConfig(gpu, ds, dataDir, cfg, steps, torchMissing));

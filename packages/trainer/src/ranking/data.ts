@@ -1,8 +1,8 @@
 // The ranking view of a dataset as model inputs: one row per impression with its dense values,
 // its sparse slots and its three labels, joined from the impressions, users and items tables.
 // Legend: R impressions, Nd dense features, S sparse slots per row (Σ L_f), F sparse features.
-import { cardinality, featureView, FIRST_INDEX, PAD_INDEX, type Feature, type FeatureSpec, type Vocabularies } from '@vireo/core';
-import { RANKING_TASKS, type RankingTask, type SparseFeatureShape } from '@vireo/runtime-web';
+import { cardinality, featureView, FIRST_INDEX, type Feature, type FeatureSpec, type Vocabularies } from '@vireo/core';
+import { historyThrough, RANKING_TASKS, type RankingTask, type SparseFeatureShape } from '@vireo/runtime-web';
 import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type Dataset } from '../ingest/index.ts';
 import { UsageError } from '../cli/args.ts';
 
@@ -133,9 +133,7 @@ export function rankingData(ds: Dataset): RankingData {
       const hist = history(byName.get(derived.sequence) as Feature & { maxLength: number });
       const col = ds.items?.columns.get(derived.through);
       if (!col) throw new UsageError(`${ds.dir}: feature ${derived.through} has no column in the items table; ingest the dataset again.`);
-      const out = new Int32Array(hist.length);
-      for (let k = 0; k < hist.length; k++) out[k] = hist[k] === PAD_INDEX ? PAD_INDEX : (col.data[hist[k] - FIRST_INDEX] as number);
-      return { data: out, width: hist.length / R, row: (r) => r };
+      return { data: historyThrough(hist, col.data as ArrayLike<number>), width: hist.length / R, row: (r) => r };
     }
     const feature = byName.get(name)!;
     if (isHistory(feature)) {

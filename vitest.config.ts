@@ -9,7 +9,12 @@ export default mergeConfig(
   shared,
   defineConfig({
     test: {
-      projects: ['vitest.node.config.ts', 'vitest.browser.config.ts', 'packages/*/vitest.*.config.ts', 'apps/*/vitest.*.config.ts'],
+      projects: [
+        'vitest.node.config.ts',
+        'vitest.browser.config.ts',
+        'packages/*/vitest.*.config.ts',
+        'apps/*/vitest.*.config.ts',
+      ],
     },
   }),
 );

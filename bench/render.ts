@@ -11,10 +11,13 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 /** Renders bench/results/*.json into BENCHMARKS.md; returns the path written. */
 export function writeBenchmarksMd(): string {
   const dir = join(repo, 'bench/results');
-  const reports = readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => {
-    const file = `bench/results/${f}`;
-    return { file, report: checkReport(JSON.parse(readFileSync(join(dir, f), 'utf8')), file) };
-  });
+  const reports = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const file = `bench/results/${f}`;
+      return { file, report: checkReport(JSON.parse(readFileSync(join(dir, f), 'utf8')), file) };
+    });
   const path = join(repo, 'BENCHMARKS.md');
   writeFileSync(path, renderBenchmarks(reports));
   return path;

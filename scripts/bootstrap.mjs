@@ -9,7 +9,10 @@ import { existsSync, readdirSync } from 'node:fs';
 const PNPM = 'pnpm@12.4.2';
 const root = new URL('..', import.meta.url).pathname;
 const say = (msg) => process.stderr.write(`\x1b[1mvireo:\x1b[0m ${msg}\n`);
-const fail = (msg) => { say(msg); process.exit(1); };
+const fail = (msg) => {
+  say(msg);
+  process.exit(1);
+};
 
 function sh(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
@@ -24,18 +27,25 @@ function ensureSystemPackages() {
   const icdDirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'];
   const hasGpuDriver = icdDirs.some((d) => existsSync(d) && readdirSync(d).some((f) => f.endsWith('.json')));
   const hasSwiftShader = existsSync('/usr/lib/chromium/vk_swiftshader_icd.json');
-  const hasLoader = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1'].some(existsSync);
+  const hasLoader = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1'].some(
+    existsSync,
+  );
   const missing = [];
   if (!hasSwiftShader) missing.push('chromium'); // also the browser for the browser tests
   if (!hasLoader) missing.push('libvulkan1');
   if (missing.length === 0 || (hasGpuDriver && hasLoader && process.argv[2] === 'start')) return;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!root || !quiet('which', ['apt-get'])) {
-    fail(`WebGPU needs Debian's ${missing.join(' and ')} here: run \`sudo apt-get install -y ${missing.join(' ')}\` and retry.`);
+    fail(
+      `WebGPU needs Debian's ${missing.join(' and ')} here: run \`sudo apt-get install -y ${missing.join(' ')}\` and retry.`,
+    );
   }
   say(`installing ${missing.join(', ')} with apt-get (WebGPU through SwiftShader, and the browser for tests)…`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (sh('apt-get', ['update', '-qq'], { env }) !== 0 || sh('apt-get', ['install', '-y', '-qq', ...missing], { env }) !== 0) {
+  if (
+    sh('apt-get', ['update', '-qq'], { env }) !== 0 ||
+    sh('apt-get', ['install', '-y', '-qq', ...missing], { env }) !== 0
+  ) {
     fail(`apt-get could not install ${missing.join(' ')}: install them by hand and retry.`);
   }
 }
@@ -61,9 +71,14 @@ install();
 const rest = process.argv.slice(3);
 let code;
 if (task === 'test') {
-  // The type checker first (about 40 s): vitest strips types without checking them.
-  code = rest.length ? 0 : pnpm(['run', 'typecheck']);
-  if (code !== 0) console.error('npm test: the type check failed (see above); the tests did not run.');
+  // Lint and format (Biome, a second), then the type checker (about 40 s): vitest strips types without checking them.
+  code = rest.length ? 0 : pnpm(['run', 'lint']);
+  if (code !== 0)
+    console.error(
+      'npm test: lint or format failed (see above; `pnpm format` fixes the format); the tests did not run.',
+    );
+  else code = rest.length ? 0 : pnpm(['run', 'typecheck']);
+  if (code !== 0) console.error('npm test: the lint or type check failed (see above); the tests did not run.');
   else code = pnpm(['exec', 'vitest', 'run', ...rest]);
 } else {
   code = pnpm(['exec', 'vireo', 'start', ...rest]);

@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 /** Path to Chromium: $CHROMIUM_PATH, else Debian's /usr/bin/chromium. */
 export function chromiumPath(): string {
   const path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(path)) throw new Error(`Chromium was not found at ${path}: run \`apt-get install -y chromium\` or set CHROMIUM_PATH.`);
+  if (!existsSync(path))
+    throw new Error(`Chromium was not found at ${path}: run \`apt-get install -y chromium\` or set CHROMIUM_PATH.`);
   return path;
 }
 

@@ -24,8 +24,13 @@ if (!parts.length) {
   process.exit(1);
 }
 const report = mergeReports(parts);
-const gpu = existsSync(join(dir, 'gpu.txt')) ? readFileSync(join(dir, 'gpu.txt'), 'utf8').trim().split('\n').slice(1).join('; ') : null;
-if (gpu) report.notes.push(`nvidia-smi (name, driver, memory, max SM clock): ${gpu}. Run by bench/gpu/run.sh through Dawn on NVIDIA's Vulkan driver.`);
+const gpu = existsSync(join(dir, 'gpu.txt'))
+  ? readFileSync(join(dir, 'gpu.txt'), 'utf8').trim().split('\n').slice(1).join('; ')
+  : null;
+if (gpu)
+  report.notes.push(
+    `nvidia-smi (name, driver, memory, max SM clock): ${gpu}. Run by bench/gpu/run.sh through Dawn on NVIDIA's Vulkan driver.`,
+  );
 
 const out = join('bench/results', `${report.date.slice(0, 10)}-${report.machine.name}.json`);
 writeFileSync(out, JSON.stringify(report, null, 2) + '\n');

@@ -22,19 +22,51 @@ const pkg = (prefix) => {
 rmSync(join(out, 'app'), { recursive: true, force: true });
 
 // 1. The CLI bundle.
-const require = createRequire(join(pnpm, readdirSync(pnpm).find((d) => d.startsWith('esbuild@')), 'node_modules/esbuild/package.json'));
+const require = createRequire(
+  join(
+    pnpm,
+    readdirSync(pnpm).find((d) => d.startsWith('esbuild@')),
+    'node_modules/esbuild/package.json',
+  ),
+);
 const { build } = require('esbuild');
 await build({
   entryPoints: { vireo: join(root, 'bench/gpu/entry.ts') },
-  bundle: true, platform: 'node', format: 'esm', target: 'node20', splitting: true,
-  outdir: join(out, 'app'), outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  splitting: true,
+  outdir: join(out, 'app'),
+  outExtension: { '.js': '.mjs' },
   // Commands the GPU run does not use pull in the dev server, the edge and Chromium: left out.
-  external: ['webgpu', 'onnxruntime-node', 'better-sqlite3', 'playwright-core', 'vite', '@vitejs/*', 'lightningcss', 'hono', '@hono/*'],
+  external: [
+    'webgpu',
+    'onnxruntime-node',
+    'better-sqlite3',
+    'playwright-core',
+    'vite',
+    '@vitejs/*',
+    'lightningcss',
+    'hono',
+    '@hono/*',
+  ],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  plugins: [{ name: 'wgsl-raw', setup(b) {
-    b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: resolve(a.resolveDir, a.path.replace(/\?raw$/, '')), namespace: 'raw' }));
-    b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({ contents: readFileSync(a.path, 'utf8'), loader: 'text' }));
-  } }],
+  plugins: [
+    {
+      name: 'wgsl-raw',
+      setup(b) {
+        b.onResolve({ filter: /\?raw$/ }, (a) => ({
+          path: resolve(a.resolveDir, a.path.replace(/\?raw$/, '')),
+          namespace: 'raw',
+        }));
+        b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({
+          contents: readFileSync(a.path, 'utf8'),
+          loader: 'text',
+        }));
+      },
+    },
+  ],
   logLevel: 'warning',
 });
 // The Python peers the bundle shells out to, found beside its chunks (new URL('./x.py', import.meta.url)).
@@ -52,14 +84,22 @@ if (!existsSync(join(out, 'modules.tar.xz'))) {
   for (const f of ['index.js', 'package.json']) cpSync(join(webgpu, f), join(nm, 'webgpu', f));
   cpSync(join(webgpu, 'dist/linux-x64'), join(nm, 'webgpu/dist/linux-x64'), { recursive: true });
   const ort = pkg('onnxruntime-node@');
-  cpSync(ort, join(nm, 'onnxruntime-node'), { recursive: true, dereference: true, filter: (src) => !/bin\/napi-v\d+\/(darwin|win32|linux\/arm64)/.test(src) });
+  cpSync(ort, join(nm, 'onnxruntime-node'), {
+    recursive: true,
+    dereference: true,
+    filter: (src) => !/bin\/napi-v\d+\/(darwin|win32|linux\/arm64)/.test(src),
+  });
   cpSync(pkg('onnxruntime-common@'), join(nm, 'onnxruntime-common'), { recursive: true, dereference: true });
-  execFileSync('tar', ['-C', join(out, 'stage'), '-cJf', join(out, 'modules.tar.xz'), 'node_modules'], { env: { ...process.env, XZ_OPT: '-6 -T2' } });
+  execFileSync('tar', ['-C', join(out, 'stage'), '-cJf', join(out, 'modules.tar.xz'), 'node_modules'], {
+    env: { ...process.env, XZ_OPT: '-6 -T2' },
+  });
   rmSync(join(out, 'stage'), { recursive: true, force: true });
 }
 
 // 3. Node itself.
-if (!existsSync(join(out, 'node.xz'))) execFileSync('sh', ['-c', `xz -6 -T2 -c "${process.execPath}" > "${join(out, 'node.xz')}"`]);
+if (!existsSync(join(out, 'node.xz')))
+  execFileSync('sh', ['-c', `xz -6 -T2 -c "${process.execPath}" > "${join(out, 'node.xz')}"`]);
 
-const size = (p) => (statSync(p).isDirectory() ? readdirSync(p).reduce((s, f) => s + size(join(p, f)), 0) : statSync(p).size);
+const size = (p) =>
+  statSync(p).isDirectory() ? readdirSync(p).reduce((s, f) => s + size(join(p, f)), 0) : statSync(p).size;
 console.log(`.device/: ${(size(out) / 2 ** 20).toFixed(1)} MiB (node.xz, modules.tar.xz, app/)`);

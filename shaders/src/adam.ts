@@ -29,9 +29,17 @@ export const adamWStep = defineKernel({
     { name: 'v', kind: 'write' },
   ],
   params: [
-    ['offset', 'u32'], ['count', 'u32'], ['lr', 'f32'], ['beta1', 'f32'], ['beta2', 'f32'],
-    ['one_minus_beta1', 'f32'], ['one_minus_beta2', 'f32'], ['eps', 'f32'], ['weight_decay', 'f32'],
-    ['bc1', 'f32'], ['bc2', 'f32'],
+    ['offset', 'u32'],
+    ['count', 'u32'],
+    ['lr', 'f32'],
+    ['beta1', 'f32'],
+    ['beta2', 'f32'],
+    ['one_minus_beta1', 'f32'],
+    ['one_minus_beta2', 'f32'],
+    ['eps', 'f32'],
+    ['weight_decay', 'f32'],
+    ['bc1', 'f32'],
+    ['bc2', 'f32'],
   ],
   overrides: { WG: 256 },
 });
@@ -46,16 +54,35 @@ export function adamParams(offset: number, count: number, o: AdamWOptions): Reco
   const beta1 = o.beta1 ?? 0.9;
   const beta2 = o.beta2 ?? 0.999;
   return {
-    offset, count, lr: o.lr, beta1, beta2, one_minus_beta1: 1 - beta1, one_minus_beta2: 1 - beta2,
-    eps: o.eps ?? 1e-8, weight_decay: o.weightDecay ?? 0,
-    bc1: 1 - beta1 ** o.step, bc2: 1 - beta2 ** o.step,
+    offset,
+    count,
+    lr: o.lr,
+    beta1,
+    beta2,
+    one_minus_beta1: 1 - beta1,
+    one_minus_beta2: 1 - beta2,
+    eps: o.eps ?? 1e-8,
+    weight_decay: o.weightDecay ?? 0,
+    bc1: 1 - beta1 ** o.step,
+    bc2: 1 - beta2 ** o.step,
   };
 }
 
 /** Checks an AdamW call; throws a ShapeError naming the argument. */
-export function checkAdam(grad: ArrayLike<number>, param: ArrayLike<number>, m: ArrayLike<number>, v: ArrayLike<number>, offset: number, count: number, o: AdamWOptions): void {
+export function checkAdam(
+  grad: ArrayLike<number>,
+  param: ArrayLike<number>,
+  m: ArrayLike<number>,
+  v: ArrayLike<number>,
+  offset: number,
+  count: number,
+  o: AdamWOptions,
+): void {
   check(param.length > 0, 'adam: param is empty.');
-  check(grad.length === param.length, `adam: grad has ${grad.length} values, expected ${param.length} (the length of param).`);
+  check(
+    grad.length === param.length,
+    `adam: grad has ${grad.length} values, expected ${param.length} (the length of param).`,
+  );
   check(m.length === param.length, `adam: m has ${m.length} values, expected ${param.length} (the length of param).`);
   check(v.length === param.length, `adam: v has ${v.length} values, expected ${param.length} (the length of param).`);
   checkAdamRange(param.length, offset, count, o);
@@ -63,8 +90,10 @@ export function checkAdam(grad: ArrayLike<number>, param: ArrayLike<number>, m: 
 
 /** Checks a range and options against a parameter buffer of `length` elements. */
 export function checkAdamRange(length: number, offset: number, count: number, o: AdamWOptions): void {
-  check(Number.isInteger(offset) && offset >= 0 && Number.isInteger(count) && count > 0 && offset + count <= length,
-    `adam: range offset=${offset} count=${count} is outside the parameter buffer of ${length} values.`);
+  check(
+    Number.isInteger(offset) && offset >= 0 && Number.isInteger(count) && count > 0 && offset + count <= length,
+    `adam: range offset=${offset} count=${count} is outside the parameter buffer of ${length} values.`,
+  );
   check(Number.isInteger(o.step) && o.step >= 1, `adam: step must be an integer ≥ 1 (bias correction), got ${o.step}.`);
 }
 
@@ -72,7 +101,15 @@ export function checkAdamRange(length: number, offset: number, count: number, o:
  * CPU reference of adam.step (same argument order): returns updated copies of param, m, v, of
  * param's type; float64 arithmetic, stored in the arrays' own precision.
  */
-export function adamReference<T extends FloatArray>(grad: FloatArray, param: T, m: T, v: T, offset: number, count: number, o: AdamWOptions): { param: T; m: T; v: T } {
+export function adamReference<T extends FloatArray>(
+  grad: FloatArray,
+  param: T,
+  m: T,
+  v: T,
+  offset: number,
+  count: number,
+  o: AdamWOptions,
+): { param: T; m: T; v: T } {
   checkAdam(grad, param, m, v, offset, count, o);
   const p = adamParams(offset, count, o);
   const out = { param: param.slice() as T, m: m.slice() as T, v: v.slice() as T };
@@ -83,7 +120,7 @@ export function adamReference<T extends FloatArray>(grad: FloatArray, param: T, 
     const v1 = p.beta2 * v[i] + p.one_minus_beta2 * g * g;
     out.m[i] = m1;
     out.v[i] = v1;
-    out.param[i] = w - p.lr * (m1 / p.bc1) / (Math.sqrt(v1 / p.bc2) + p.eps);
+    out.param[i] = w - (p.lr * (m1 / p.bc1)) / (Math.sqrt(v1 / p.bc2) + p.eps);
   }
   return out;
 }

@@ -16,7 +16,9 @@ describe('attention reference (forward)', () => {
   it('with one valid key returns that value row, and zeros past the length', () => {
     const [B, L, D, H] = [1, 3, 4, 2];
     const rng = testRng(1);
-    const q = rng.uniform(B * L * D), k = rng.uniform(B * L * D), v = rng.uniform(B * L * D);
+    const q = rng.uniform(B * L * D),
+      k = rng.uniform(B * L * D),
+      v = rng.uniform(B * L * D);
     const out = attentionReference(q, k, v, [1], B, L, D, H);
     expect(Array.from(out.subarray(0, D))).toEqual(Array.from(v.subarray(0, D)));
     expect(Array.from(out.subarray(D))).toEqual(new Array(2 * D).fill(0));
@@ -39,22 +41,31 @@ describe('attention reference (forward)', () => {
     const [q, k, v] = [0, 1, 2].map(() => rng.uniform(B * L * D));
     const lengths = [3, 5];
     const before = attentionReference(q, k, v, lengths, B, L, D, H);
-    const k2 = k.slice(), v2 = v.slice();
-    for (let j = 3; j < L; j++) for (let d = 0; d < D; d++) { k2[j * D + d] = 100; v2[j * D + d] = -100; }
+    const k2 = k.slice(),
+      v2 = v.slice();
+    for (let j = 3; j < L; j++)
+      for (let d = 0; d < D; d++) {
+        k2[j * D + d] = 100;
+        v2[j * D + d] = -100;
+      }
     expect(attentionReference(q, k2, v2, lengths, B, L, D, H)).toEqual(before);
   });
 
   it('pooling equals self-attention whose every query row is the learned query', () => {
     const [B, L, D, H] = [3, 6, 8, 2];
     const rng = testRng(4);
-    const query = rng.uniform(D), k = rng.uniform(B * L * D), v = rng.uniform(B * L * D);
+    const query = rng.uniform(D),
+      k = rng.uniform(B * L * D),
+      v = rng.uniform(B * L * D);
     const lengths = [6, 1, 4];
     const q = new Float32Array(B * L * D);
     for (let r = 0; r < B * L; r++) q.set(query, r * D);
     const self = attentionReference(q, k, v, lengths, B, L, D, H);
     const pooled = attentionPoolReference(query, k, v, lengths, B, L, D, H);
     for (let b = 0; b < B; b++) {
-      expect(Array.from(pooled.subarray(b * D, (b + 1) * D))).toEqual(Array.from(self.subarray(b * L * D, b * L * D + D)));
+      expect(Array.from(pooled.subarray(b * D, (b + 1) * D))).toEqual(
+        Array.from(self.subarray(b * L * D, b * L * D + D)),
+      );
     }
   });
 
@@ -104,7 +115,11 @@ describe('attention reference (backward) against finite differences', () => {
     [4, 6, 8, 4, [6, 1, 2, 5]],
   ] as const)('pooling B=%i L=%i D=%i H=%i lengths %j: dquery (summed over B), dk, dv', (B, L, D, H, lengths) => {
     const rng = testRng(23 + B * L);
-    const inputs = [f64(rng.uniform(D, -1.5, 1.5)), f64(rng.uniform(B * L * D, -1.5, 1.5)), f64(rng.uniform(B * L * D, -1.5, 1.5))];
+    const inputs = [
+      f64(rng.uniform(D, -1.5, 1.5)),
+      f64(rng.uniform(B * L * D, -1.5, 1.5)),
+      f64(rng.uniform(B * L * D, -1.5, 1.5)),
+    ];
     const r = gradCheck(
       ([query, k, v]) => attentionPoolReference(query, k, v, lengths, B, L, D, H),
       ([query, k, v], dy) => {

@@ -7,7 +7,14 @@ import source from './attention.wgsl?raw';
 import { check, defineKernel, type ParamType } from './kernel.ts';
 import { like, type FloatArray } from './testing.ts';
 
-const PARAMS: (readonly [string, ParamType])[] = [['B', 'u32'], ['L', 'u32'], ['H', 'u32'], ['Dh', 'u32'], ['pooled', 'u32'], ['scale', 'f32']];
+const PARAMS: (readonly [string, ParamType])[] = [
+  ['B', 'u32'],
+  ['L', 'u32'],
+  ['H', 'u32'],
+  ['Dh', 'u32'],
+  ['pooled', 'u32'],
+  ['scale', 'f32'],
+];
 const OVERRIDES = { WG: 64 };
 
 /**
@@ -77,7 +84,10 @@ export const attentionPoolQuerySum = defineKernel({
     { name: 'dq_rows', kind: 'read' },
     { name: 'dquery', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['D', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['D', 'u32'],
+  ],
   overrides: OVERRIDES,
 });
 
@@ -87,12 +97,23 @@ export function attentionParams(B: number, L: number, D: number, H: number, pool
 }
 
 /** Workgroups: forward and backward_q, a thread per (b, h, query row); backward_kv, a thread per (b, h, key). */
-export function attentionWorkgroups(B: number, L: number, H: number, pooled: boolean, wg = OVERRIDES.WG): { rows: number; keys: number } {
+export function attentionWorkgroups(
+  B: number,
+  L: number,
+  H: number,
+  pooled: boolean,
+  wg = OVERRIDES.WG,
+): { rows: number; keys: number } {
   return { rows: Math.ceil((B * H * (pooled ? 1 : L)) / wg), keys: Math.ceil((B * H * L) / wg) };
 }
 
 function checkDims(op: string, B: number, L: number, D: number, H: number): void {
-  for (const [name, n] of [['B', B], ['L', L], ['D', D], ['H', H]] as const) {
+  for (const [name, n] of [
+    ['B', B],
+    ['L', L],
+    ['D', D],
+    ['H', H],
+  ] as const) {
     check(Number.isInteger(n) && n > 0, `${op}: ${name} must be a positive integer, got ${n}.`);
   }
   check(D % H === 0, `${op}: D = ${D} is not a multiple of H = ${H} heads.`);
@@ -107,11 +128,23 @@ function checkLengths(op: string, lengths: ArrayLike<number>, B: number, L: numb
 }
 
 function checkRows(op: string, name: string, a: ArrayLike<number>, B: number, L: number, D: number): void {
-  check(a.length === B * L * D, `${op}: ${name} has ${a.length} values, expected B·L·D = ${B}·${L}·${D} = ${B * L * D}.`);
+  check(
+    a.length === B * L * D,
+    `${op}: ${name} has ${a.length} values, expected B·L·D = ${B}·${L}·${D} = ${B * L * D}.`,
+  );
 }
 
 /** Checks a self-attention call; throws a ShapeError naming the argument. */
-export function checkAttention(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, lengths: ArrayLike<number>, B: number, L: number, D: number, H: number): void {
+export function checkAttention(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  lengths: ArrayLike<number>,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+): void {
   checkDims('attention', B, L, D, H);
   checkRows('attention', 'q', q, B, L, D);
   checkRows('attention', 'k', k, B, L, D);
@@ -120,7 +153,16 @@ export function checkAttention(q: ArrayLike<number>, k: ArrayLike<number>, v: Ar
 }
 
 /** Checks an attention-pooling call; throws a ShapeError naming the argument. */
-export function checkAttentionPool(query: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, lengths: ArrayLike<number>, B: number, L: number, D: number, H: number): void {
+export function checkAttentionPool(
+  query: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  lengths: ArrayLike<number>,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+): void {
   checkDims('attentionPool', B, L, D, H);
   check(query.length === D, `attentionPool: query has ${query.length} values, expected D = ${D} (H·Dh).`);
   checkRows('attentionPool', 'k', k, B, L, D);
@@ -129,7 +171,17 @@ export function checkAttentionPool(query: ArrayLike<number>, k: ArrayLike<number
 }
 
 // The softmax probabilities of one (b, h, query) row over keys 0..n-1, in float64.
-function probabilities(q: FloatArray, qOff: number, k: FloatArray, kBase: number, D: number, Dh: number, n: number, scale: number, p: Float64Array): void {
+function probabilities(
+  q: FloatArray,
+  qOff: number,
+  k: FloatArray,
+  kBase: number,
+  D: number,
+  Dh: number,
+  n: number,
+  scale: number,
+  p: Float64Array,
+): void {
   let m = -Infinity;
   for (let j = 0; j < n; j++) {
     let s = 0;
@@ -144,7 +196,17 @@ function probabilities(q: FloatArray, qOff: number, k: FloatArray, kBase: number
 }
 
 // Forward of both forms: pooled means one query (D) shared by all rows, Lq = 1.
-function attend<T extends FloatArray>(q: T, k: FloatArray, v: FloatArray, lengths: ArrayLike<number>, B: number, L: number, D: number, H: number, pooled: boolean): T {
+function attend<T extends FloatArray>(
+  q: T,
+  k: FloatArray,
+  v: FloatArray,
+  lengths: ArrayLike<number>,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+  pooled: boolean,
+): T {
   const Dh = D / H;
   const Lq = pooled ? 1 : L;
   const scale = 1 / Math.sqrt(Dh);
@@ -170,7 +232,18 @@ function attend<T extends FloatArray>(q: T, k: FloatArray, v: FloatArray, length
 }
 
 // Backward of both forms; dq is (B,L,D) for self-attention and (D) summed over rows when pooled.
-function attendBackward<T extends FloatArray>(q: T, k: FloatArray, v: FloatArray, lengths: ArrayLike<number>, dout: FloatArray, B: number, L: number, D: number, H: number, pooled: boolean): { dq: T; dk: T; dv: T } {
+function attendBackward<T extends FloatArray>(
+  q: T,
+  k: FloatArray,
+  v: FloatArray,
+  lengths: ArrayLike<number>,
+  dout: FloatArray,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+  pooled: boolean,
+): { dq: T; dk: T; dv: T } {
   const Dh = D / H;
   const Lq = pooled ? 1 : L;
   const scale = 1 / Math.sqrt(Dh);
@@ -220,13 +293,32 @@ function attendBackward<T extends FloatArray>(q: T, k: FloatArray, v: FloatArray
  * per head h; query rows at or past lengths[b] give zeros. Accumulates in float64.
  * @example const out = attentionReference(q, k, v, lengths, B, L, D, H);
  */
-export function attentionReference<T extends FloatArray>(q: T, k: FloatArray, v: FloatArray, lengths: ArrayLike<number>, B: number, L: number, D: number, H: number): T {
+export function attentionReference<T extends FloatArray>(
+  q: T,
+  k: FloatArray,
+  v: FloatArray,
+  lengths: ArrayLike<number>,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+): T {
   checkAttention(q, k, v, lengths, B, L, D, H);
   return attend(q, k, v, lengths, B, L, D, H, false);
 }
 
 /** CPU reference of self-attention's backward: dq, dk, dv (B,L,D) from dout (B,L,D). */
-export function attentionBackwardReference<T extends FloatArray>(q: T, k: FloatArray, v: FloatArray, lengths: ArrayLike<number>, dout: FloatArray, B: number, L: number, D: number, H: number): { dq: T; dk: T; dv: T } {
+export function attentionBackwardReference<T extends FloatArray>(
+  q: T,
+  k: FloatArray,
+  v: FloatArray,
+  lengths: ArrayLike<number>,
+  dout: FloatArray,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+): { dq: T; dk: T; dv: T } {
   checkAttention(q, k, v, lengths, B, L, D, H);
   checkRows('attention', 'dout', dout, B, L, D);
   return attendBackward(q, k, v, lengths, dout, B, L, D, H, false);
@@ -237,15 +329,37 @@ export function attentionBackwardReference<T extends FloatArray>(q: T, k: FloatA
  * softmax(query_h·k_hᵀ/√Dh over its valid keys)·v_h; a row with lengths[b] = 0 gives zeros.
  * @example const pooled = attentionPoolReference(query, k, v, lengths, B, L, D, H);
  */
-export function attentionPoolReference<T extends FloatArray>(query: T, k: FloatArray, v: FloatArray, lengths: ArrayLike<number>, B: number, L: number, D: number, H: number): T {
+export function attentionPoolReference<T extends FloatArray>(
+  query: T,
+  k: FloatArray,
+  v: FloatArray,
+  lengths: ArrayLike<number>,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+): T {
   checkAttentionPool(query, k, v, lengths, B, L, D, H);
   return attend(query, k, v, lengths, B, L, D, H, true);
 }
 
 /** CPU reference of pooling's backward: dquery (D) summed over the batch, dk, dv (B,L,D), from dpooled (B,D). */
-export function attentionPoolBackwardReference<T extends FloatArray>(query: T, k: FloatArray, v: FloatArray, lengths: ArrayLike<number>, dpooled: FloatArray, B: number, L: number, D: number, H: number): { dquery: T; dk: T; dv: T } {
+export function attentionPoolBackwardReference<T extends FloatArray>(
+  query: T,
+  k: FloatArray,
+  v: FloatArray,
+  lengths: ArrayLike<number>,
+  dpooled: FloatArray,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+): { dquery: T; dk: T; dv: T } {
   checkAttentionPool(query, k, v, lengths, B, L, D, H);
-  check(dpooled.length === B * D, `attentionPool: dpooled has ${dpooled.length} values, expected B·D = ${B}·${D} = ${B * D}.`);
+  check(
+    dpooled.length === B * D,
+    `attentionPool: dpooled has ${dpooled.length} values, expected B·D = ${B}·${D} = ${B * D}.`,
+  );
   const { dq, dk, dv } = attendBackward(query, k, v, lengths, dpooled, B, L, D, H, true);
   return { dquery: dq, dk, dv };
 }

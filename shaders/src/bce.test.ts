@@ -6,7 +6,9 @@ import { gradCheck, testRng } from './testing.ts';
 
 function batch(B: number, seed: number, spread: number) {
   const rng = testRng(seed);
-  const outputs = Float64Array.from({ length: B * 3 }, (_, k) => (k % 3 === 2 ? rng.next() * 4 : (rng.next() * 2 - 1) * spread));
+  const outputs = Float64Array.from({ length: B * 3 }, (_, k) =>
+    k % 3 === 2 ? rng.next() * 4 : (rng.next() * 2 - 1) * spread,
+  );
   const labels = new Float64Array(B * 3);
   for (let i = 0; i < B; i++) {
     const click = rng.next() < 0.5 ? 1 : 0;
@@ -19,7 +21,8 @@ function batch(B: number, seed: number, spread: number) {
 const weights: HeadWeights = { ctr: 0.7, ctcvr: 1.3, revenue: 0.4 };
 const weighted = (loss: ArrayLike<number>) => {
   let s = 0;
-  for (let i = 0; i < loss.length; i += 3) s += weights.ctr * loss[i] + weights.ctcvr * loss[i + 1] + weights.revenue * loss[i + 2];
+  for (let i = 0; i < loss.length; i += 3)
+    s += weights.ctr * loss[i] + weights.ctcvr * loss[i + 1] + weights.revenue * loss[i + 2];
   return Float64Array.of(s);
 };
 
@@ -32,7 +35,13 @@ describe('bce / heads backward (CPU reference) vs finite differences', () => {
     const { outputs, labels } = batch(B, B * 7 + spread, spread);
     const r = gradCheck(
       ([o]) => weighted(bceReference(o, labels, B)),
-      ([o], g) => [bceBackwardReference(o, labels, B, { ctr: weights.ctr * g[0], ctcvr: weights.ctcvr * g[0], revenue: weights.revenue * g[0] })],
+      ([o], g) => [
+        bceBackwardReference(o, labels, B, {
+          ctr: weights.ctr * g[0],
+          ctcvr: weights.ctcvr * g[0],
+          revenue: weights.revenue * g[0],
+        }),
+      ],
       [outputs],
       // float64 differences (eps 1e-6) of smooth O(1)–O(10) losses: errors ~1e-9.
       { atol: 1e-7, rtol: 1e-6 },
@@ -57,7 +66,8 @@ describe('bce / heads backward (CPU reference) vs finite differences', () => {
   it('stays finite for extreme logits', () => {
     const outputs = Float64Array.of(90, 90, 0, -90, -90, 0, 90, -90, 0, -90, 90, 0);
     const labels = Float64Array.of(0, 0, 0, 1, 1, 3, 1, 1, 3, 0, 0, 0);
-    for (const x of [...bceReference(outputs, labels, 4), ...bceBackwardReference(outputs, labels, 4, weights)]) expect(Number.isFinite(x)).toBe(true);
+    for (const x of [...bceReference(outputs, labels, 4), ...bceBackwardReference(outputs, labels, 4, weights)])
+      expect(Number.isFinite(x)).toBe(true);
     const f32 = bceBackwardReference(Float32Array.from(outputs), labels, 4, weights);
     expect(f32).toBeInstanceOf(Float32Array);
   });

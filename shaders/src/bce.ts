@@ -39,7 +39,12 @@ export const bceBackward = defineKernel({
     { name: 'labels', kind: 'read' },
     { name: 'grad', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['w_ctr', 'f32'], ['w_ctcvr', 'f32'], ['w_rev', 'f32']],
+  params: [
+    ['B', 'u32'],
+    ['w_ctr', 'f32'],
+    ['w_ctcvr', 'f32'],
+    ['w_rev', 'f32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -77,7 +82,12 @@ export function bceReference<T extends FloatArray>(outputs: T, labels: FloatArra
 }
 
 /** CPU reference of bce.backward, in float64. */
-export function bceBackwardReference<T extends FloatArray>(outputs: T, labels: FloatArray, B: number, weights: HeadWeights): T {
+export function bceBackwardReference<T extends FloatArray>(
+  outputs: T,
+  labels: FloatArray,
+  B: number,
+  weights: HeadWeights,
+): T {
   checkBce(outputs, labels, B);
   const grad = like(outputs, B * 3) as T;
   for (let i = 0; i < B; i++) {

@@ -1,7 +1,12 @@
 // dlrm_interaction's CPU reference: DLRM's pair order, and the backward of `dot` and `cat`
 // against float64 central finite differences of the forward.
 import { describe, expect, it } from 'vitest';
-import { dlrmInteractionBackwardReference, dlrmInteractionReference, dlrmInteractionWidth, type InteractionMode } from './dlrm_interaction.ts';
+import {
+  dlrmInteractionBackwardReference,
+  dlrmInteractionReference,
+  dlrmInteractionWidth,
+  type InteractionMode,
+} from './dlrm_interaction.ts';
 import { gradCheck, testRng } from './testing.ts';
 
 const f64 = (a: Float32Array) => Float64Array.from(a);
@@ -9,7 +14,14 @@ const f64 = (a: Float32Array) => Float64Array.from(a);
 describe('dlrm_interaction reference', () => {
   it('orders pairs as DLRM does: i = 1..F, j = 0..i−1', () => {
     // z0 = [1, 0], z1 = [0, 2], z2 = [3, 1], z3 = [1, 1]
-    const out = dlrmInteractionReference(new Float64Array([1, 0]), new Float64Array([0, 2, 3, 1, 1, 1]), 1, 3, 2, 'dot');
+    const out = dlrmInteractionReference(
+      new Float64Array([1, 0]),
+      new Float64Array([0, 2, 3, 1, 1, 1]),
+      1,
+      3,
+      2,
+      'dot',
+    );
     // (1,0) 0, (2,0) 3, (2,1) 2, (3,0) 1, (3,1) 2, (3,2) 4
     expect(Array.from(out)).toEqual([1, 0, 0, 3, 2, 1, 2, 4]);
     expect(dlrmInteractionWidth(26, 64, 'dot')).toBe(64 + 351);

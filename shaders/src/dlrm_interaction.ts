@@ -18,7 +18,12 @@ export const dlrmInteractionForward = defineKernel({
     { name: 'emb', kind: 'read' },
     { name: 'out', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['F', 'u32'], ['D', 'u32'], ['mode', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['F', 'u32'],
+    ['D', 'u32'],
+    ['mode', 'u32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -33,11 +38,30 @@ export function dlrmInteractionWorkgroups(B: number, F: number, D: number, mode:
 }
 
 /** Checks the shapes of a dlrm_interaction call; throws a ShapeError naming the argument. */
-export function checkDlrmInteraction(dense: ArrayLike<number> | null, emb: ArrayLike<number> | null, B: number, F: number, D: number, mode: InteractionMode): void {
-  check(Number.isInteger(B) && B > 0 && Number.isInteger(F) && F > 0 && Number.isInteger(D) && D > 0, `dlrm_interaction: B, F, D must be positive integers, got ${B}, ${F}, ${D}.`);
-  check(mode in INTERACTION_MODES, `dlrm_interaction: mode '${mode}' is unknown: expected one of ${Object.keys(INTERACTION_MODES).join(', ')}.`);
-  check(dense === null || dense.length === B * D, `dlrm_interaction: dense has ${dense?.length} values, expected B·D = ${B}·${D} = ${B * D}.`);
-  check(emb === null || emb.length === B * F * D, `dlrm_interaction: emb has ${emb?.length} values, expected B·F·D = ${B}·${F}·${D} = ${B * F * D}.`);
+export function checkDlrmInteraction(
+  dense: ArrayLike<number> | null,
+  emb: ArrayLike<number> | null,
+  B: number,
+  F: number,
+  D: number,
+  mode: InteractionMode,
+): void {
+  check(
+    Number.isInteger(B) && B > 0 && Number.isInteger(F) && F > 0 && Number.isInteger(D) && D > 0,
+    `dlrm_interaction: B, F, D must be positive integers, got ${B}, ${F}, ${D}.`,
+  );
+  check(
+    mode in INTERACTION_MODES,
+    `dlrm_interaction: mode '${mode}' is unknown: expected one of ${Object.keys(INTERACTION_MODES).join(', ')}.`,
+  );
+  check(
+    dense === null || dense.length === B * D,
+    `dlrm_interaction: dense has ${dense?.length} values, expected B·D = ${B}·${D} = ${B * D}.`,
+  );
+  check(
+    emb === null || emb.length === B * F * D,
+    `dlrm_interaction: emb has ${emb?.length} values, expected B·F·D = ${B}·${F}·${D} = ${B * F * D}.`,
+  );
 }
 
 /**
@@ -45,11 +69,19 @@ export function checkDlrmInteraction(dense: ArrayLike<number> | null, emb: Array
  * z_f = emb[b, f−1]; `cat`: [dense, emb[b, 0..F−1]]. Accumulated in float64.
  * @example const out = dlrmInteractionReference(dense, emb, B, F, D, 'dot');
  */
-export function dlrmInteractionReference<T extends FloatArray>(dense: T, emb: FloatArray, B: number, F: number, D: number, mode: InteractionMode = 'dot'): T {
+export function dlrmInteractionReference<T extends FloatArray>(
+  dense: T,
+  emb: FloatArray,
+  B: number,
+  F: number,
+  D: number,
+  mode: InteractionMode = 'dot',
+): T {
   checkDlrmInteraction(dense, emb, B, F, D, mode);
   const W = dlrmInteractionWidth(F, D, mode);
   const out = like(dense, B * W) as T;
-  const z = (b: number, v: number) => (v === 0 ? dense.subarray(b * D, (b + 1) * D) : emb.subarray((b * F + v - 1) * D, (b * F + v) * D));
+  const z = (b: number, v: number) =>
+    v === 0 ? dense.subarray(b * D, (b + 1) * D) : emb.subarray((b * F + v - 1) * D, (b * F + v) * D);
   for (let b = 0; b < B; b++) {
     const row = b * W;
     out.set(dense.subarray(b * D, (b + 1) * D), row);
@@ -85,7 +117,13 @@ export const dlrmInteractionBackward = defineKernel({
     { name: 'd_dense', kind: 'write' },
     { name: 'd_emb', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['F', 'u32'], ['D', 'u32'], ['mode', 'u32'], ['accumulate', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['F', 'u32'],
+    ['D', 'u32'],
+    ['mode', 'u32'],
+    ['accumulate', 'u32'],
+  ],
   overrides: { WG: 64 },
 });
 

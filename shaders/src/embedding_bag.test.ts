@@ -1,7 +1,12 @@
 // embedding_bag's CPU reference: hand-checked values, the sort plan, and the backward against
 // float64 central finite differences of the forward.
 import { describe, expect, it } from 'vitest';
-import { embeddingBagBackwardReference, embeddingBagPlan, embeddingBagReference, type BagMode } from './embedding_bag.ts';
+import {
+  embeddingBagBackwardReference,
+  embeddingBagPlan,
+  embeddingBagReference,
+  type BagMode,
+} from './embedding_bag.ts';
 import { gradCheck, testRng } from './testing.ts';
 
 const u32 = (...v: number[]) => new Uint32Array(v);
@@ -10,8 +15,12 @@ describe('embedding_bag reference', () => {
   it('pools hand-checked values', () => {
     const table = Float64Array.from({ length: 8 }, (_, i) => i); // R = 4, D = 2
     expect(Array.from(embeddingBagReference(table, u32(3, 1, 1), null, null, 4, 2))).toEqual([6, 7, 2, 3, 2, 3]);
-    expect(Array.from(embeddingBagReference(table, u32(3, 1, 0), u32(0, 2, 2, 3), null, 4, 2, 'mean'))).toEqual([4, 5, 0, 0, 0, 1]);
-    expect(Array.from(embeddingBagReference(table, u32(3, 1), u32(0, 2), new Float64Array([0.5, 2]), 4, 2))).toEqual([7, 9.5]);
+    expect(Array.from(embeddingBagReference(table, u32(3, 1, 0), u32(0, 2, 2, 3), null, 4, 2, 'mean'))).toEqual([
+      4, 5, 0, 0, 0, 1,
+    ]);
+    expect(Array.from(embeddingBagReference(table, u32(3, 1), u32(0, 2), new Float64Array([0.5, 2]), 4, 2))).toEqual([
+      7, 9.5,
+    ]);
   });
 });
 
@@ -28,7 +37,9 @@ describe('embeddingBagPlan', () => {
     const rng = testRng(21);
     for (const R of [1, 2, 255, 256, 70_000, 2 ** 24 + 3, 2 ** 32]) {
       const nnz = 500;
-      const indices = Uint32Array.from({ length: nnz }, () => Math.min(R - 1, rng.int(Math.min(R, 40)) * Math.floor(R / 40) + rng.int(2)));
+      const indices = Uint32Array.from({ length: nnz }, () =>
+        Math.min(R - 1, rng.int(Math.min(R, 40)) * Math.floor(R / 40) + rng.int(2)),
+      );
       indices[7] = R - 1;
       const plan = embeddingBagPlan(indices, null);
       for (let k = 1; k < nnz; k++) {

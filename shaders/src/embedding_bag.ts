@@ -23,7 +23,14 @@ export const embeddingBagForward = defineKernel({
     { name: 'weights', kind: 'read' },
     { name: 'out', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['D', 'u32'], ['R', 'u32'], ['mean', 'u32'], ['has_offsets', 'u32'], ['has_weights', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['D', 'u32'],
+    ['R', 'u32'],
+    ['mean', 'u32'],
+    ['has_offsets', 'u32'],
+    ['has_weights', 'u32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -50,9 +57,15 @@ export function checkEmbeddingBag(
   D: number,
   mode: BagMode,
 ): void {
-  check(Number.isInteger(R) && R > 0 && Number.isInteger(D) && D > 0, `embedding_bag: R, D must be positive integers, got ${R}, ${D}.`);
+  check(
+    Number.isInteger(R) && R > 0 && Number.isInteger(D) && D > 0,
+    `embedding_bag: R, D must be positive integers, got ${R}, ${D}.`,
+  );
   check(BAG_MODES.includes(mode), `embedding_bag: mode '${mode}' is unknown: expected one of ${BAG_MODES.join(', ')}.`);
-  check(table === null || table.length === R * D, `embedding_bag: table has ${table?.length} values, expected R·D = ${R}·${D} = ${R * D}.`);
+  check(
+    table === null || table.length === R * D,
+    `embedding_bag: table has ${table?.length} values, expected R·D = ${R}·${D} = ${R * D}.`,
+  );
   check(indices instanceof Uint32Array, 'embedding_bag: indices must be a Uint32Array.');
   const nnz = indices.length;
   if (offsets) {
@@ -60,16 +73,26 @@ export function checkEmbeddingBag(
     check(offsets.length >= 2, `embedding_bag: offsets has ${offsets.length} values, expected B+1 ≥ 2.`);
     check(offsets[0] === 0, `embedding_bag: offsets[0] is ${offsets[0]}, expected 0.`);
     for (let b = 1; b < offsets.length; b++) {
-      check(offsets[b] >= offsets[b - 1], `embedding_bag: offsets[${b}] = ${offsets[b]} is less than offsets[${b - 1}] = ${offsets[b - 1]}: offsets must not decrease.`);
+      check(
+        offsets[b] >= offsets[b - 1],
+        `embedding_bag: offsets[${b}] = ${offsets[b]} is less than offsets[${b - 1}] = ${offsets[b - 1]}: offsets must not decrease.`,
+      );
     }
-    check(offsets[offsets.length - 1] === nnz, `embedding_bag: offsets[B] is ${offsets[offsets.length - 1]}, expected nnz = indices.length = ${nnz}.`);
+    check(
+      offsets[offsets.length - 1] === nnz,
+      `embedding_bag: offsets[B] is ${offsets[offsets.length - 1]}, expected nnz = indices.length = ${nnz}.`,
+    );
   } else {
     check(nnz >= 1, 'embedding_bag: indices is empty: a plain lookup needs at least one index.');
   }
-  check(weights === null || weights.length === nnz, `embedding_bag: weights has ${weights?.length} values, expected one per index (nnz = ${nnz}).`);
+  check(
+    weights === null || weights.length === nnz,
+    `embedding_bag: weights has ${weights?.length} values, expected one per index (nnz = ${nnz}).`,
+  );
   check(weights === null || mode === 'sum', `embedding_bag: per-sample weights need mode 'sum', got mode '${mode}'.`);
   for (let j = 0; j < nnz; j++) {
-    if (indices[j] >= R) check(false, `embedding_bag: indices[${j}] = ${indices[j]} is outside the table (R = ${R} rows).`);
+    if (indices[j] >= R)
+      check(false, `embedding_bag: indices[${j}] = ${indices[j]} is outside the table (R = ${R} rows).`);
   }
 }
 
@@ -125,7 +148,13 @@ export const embeddingBagBackwardRows = defineKernel({
     { name: 'dy', kind: 'read' },
     { name: 'grad_rows', kind: 'write' },
   ],
-  params: [['U', 'u32'], ['D', 'u32'], ['mean', 'u32'], ['has_offsets', 'u32'], ['has_weights', 'u32']],
+  params: [
+    ['U', 'u32'],
+    ['D', 'u32'],
+    ['mean', 'u32'],
+    ['has_offsets', 'u32'],
+    ['has_weights', 'u32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -141,7 +170,13 @@ export const embeddingBagBackwardWeights = defineKernel({
     { name: 'dy', kind: 'read' },
     { name: 'grad_weights', kind: 'write' },
   ],
-  params: [['nnz', 'u32'], ['B', 'u32'], ['D', 'u32'], ['R', 'u32'], ['has_offsets', 'u32']],
+  params: [
+    ['nnz', 'u32'],
+    ['B', 'u32'],
+    ['D', 'u32'],
+    ['R', 'u32'],
+    ['has_offsets', 'u32'],
+  ],
   overrides: { WG: 64 },
 });
 

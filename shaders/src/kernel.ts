@@ -32,7 +32,11 @@ export function defineKernel(spec: KernelSpec): KernelSpec {
     if (names.has(b.name)) throw new Error(`kernel ${spec.name}: binding '${b.name}' is declared twice.`);
     names.add(b.name);
   }
-  return Object.freeze({ ...spec, bindings: Object.freeze([...spec.bindings]), params: Object.freeze([...spec.params]) });
+  return Object.freeze({
+    ...spec,
+    bindings: Object.freeze([...spec.bindings]),
+    params: Object.freeze([...spec.params]),
+  });
 }
 
 /** Byte size of a params struct: 4 bytes a field, rounded up to 16 (uniform buffer rules). */

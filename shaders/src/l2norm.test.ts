@@ -15,7 +15,13 @@ describe('l2norm reference', () => {
 });
 
 describe('l2norm backward (CPU reference) vs finite differences', () => {
-  const cases: [number, number, number][] = [[1, 1, 1e-12], [1, 2, 1e-12], [3, 7, 1e-12], [6, 33, 1e-12], [2, 5, 10]];
+  const cases: [number, number, number][] = [
+    [1, 1, 1e-12],
+    [1, 2, 1e-12],
+    [3, 7, 1e-12],
+    [6, 33, 1e-12],
+    [2, 5, 10],
+  ];
   it.each(cases)('M=%i D=%i eps=%s', (M, D, eps) => {
     const rng = testRng(M * 100 + D);
     // eps = 10 puts every row (‖x‖ ≤ √5) under the clamp: y = x/eps there.

@@ -14,7 +14,11 @@ export const l2normForward = defineKernel({
     { name: 'y', kind: 'write' },
     { name: 'norm', kind: 'write' },
   ],
-  params: [['M', 'u32'], ['D', 'u32'], ['eps', 'f32']],
+  params: [
+    ['M', 'u32'],
+    ['D', 'u32'],
+    ['eps', 'f32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -23,7 +27,10 @@ export const L2NORM_EPS = 1e-12;
 
 /** Checks the shapes of an l2norm call; throws a ShapeError naming the argument. */
 export function checkL2norm(x: ArrayLike<number> | null, M: number, D: number, eps: number): void {
-  check(Number.isInteger(M) && M > 0 && Number.isInteger(D) && D > 0, `l2norm: M, D must be positive integers, got ${M}, ${D}.`);
+  check(
+    Number.isInteger(M) && M > 0 && Number.isInteger(D) && D > 0,
+    `l2norm: M, D must be positive integers, got ${M}, ${D}.`,
+  );
   check(x === null || x.length === M * D, `l2norm: x has ${x?.length} values, expected M·D = ${M}·${D} = ${M * D}.`);
   check(Number.isFinite(eps) && eps > 0, `l2norm: eps must be a positive number, got ${eps}.`);
 }
@@ -62,7 +69,12 @@ export const l2normBackward = defineKernel({
     { name: 'dy', kind: 'read' },
     { name: 'dx', kind: 'write' },
   ],
-  params: [['M', 'u32'], ['D', 'u32'], ['eps', 'f32'], ['accumulate', 'u32']],
+  params: [
+    ['M', 'u32'],
+    ['D', 'u32'],
+    ['eps', 'f32'],
+    ['accumulate', 'u32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -71,7 +83,14 @@ export const l2normBackward = defineKernel({
  * dx = (dy − x·(x·dy)/n²)/n, or dy/eps where n ≤ eps. Accumulated in float64.
  * @example const dx = l2normBackwardReference(x, norm, dy, M, D);
  */
-export function l2normBackwardReference<T extends FloatArray>(x: T, norm: FloatArray, dy: FloatArray, M: number, D: number, eps = L2NORM_EPS): T {
+export function l2normBackwardReference<T extends FloatArray>(
+  x: T,
+  norm: FloatArray,
+  dy: FloatArray,
+  M: number,
+  D: number,
+  eps = L2NORM_EPS,
+): T {
   checkL2norm(x, M, D, eps);
   check(dy.length === M * D, `l2norm: dy has ${dy.length} values, expected M·D = ${M}·${D} = ${M * D}.`);
   check(norm.length === M, `l2norm: norm has ${norm.length} values, expected M = ${M}.`);

@@ -22,7 +22,13 @@ describe('layernorm reference', () => {
 });
 
 describe('layernorm backward (CPU reference) vs finite differences', () => {
-  const cases: [number, number][] = [[1, 1], [1, 2], [3, 7], [5, 16], [4, 33]];
+  const cases: [number, number][] = [
+    [1, 1],
+    [1, 2],
+    [3, 7],
+    [5, 16],
+    [4, 33],
+  ];
   it.each(cases)('M=%i D=%i', (M, D) => {
     const rng = testRng(M * 100 + D);
     const x = f64(rng.uniform(M * D, -2, 2));

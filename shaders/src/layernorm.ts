@@ -17,7 +17,11 @@ export const layernormForward = defineKernel({
     { name: 'mean', kind: 'write' },
     { name: 'rstd', kind: 'write' },
   ],
-  params: [['M', 'u32'], ['D', 'u32'], ['eps', 'f32']],
+  params: [
+    ['M', 'u32'],
+    ['D', 'u32'],
+    ['eps', 'f32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -25,8 +29,18 @@ export const layernormForward = defineKernel({
 export const LAYERNORM_EPS = 1e-5;
 
 /** Checks the shapes of a layernorm call; throws a ShapeError naming the argument. */
-export function checkLayernorm(x: ArrayLike<number> | null, gamma: ArrayLike<number> | null, beta: ArrayLike<number> | null, M: number, D: number, eps: number): void {
-  check(Number.isInteger(M) && M > 0 && Number.isInteger(D) && D > 0, `layernorm: M, D must be positive integers, got ${M}, ${D}.`);
+export function checkLayernorm(
+  x: ArrayLike<number> | null,
+  gamma: ArrayLike<number> | null,
+  beta: ArrayLike<number> | null,
+  M: number,
+  D: number,
+  eps: number,
+): void {
+  check(
+    Number.isInteger(M) && M > 0 && Number.isInteger(D) && D > 0,
+    `layernorm: M, D must be positive integers, got ${M}, ${D}.`,
+  );
   check(x === null || x.length === M * D, `layernorm: x has ${x?.length} values, expected M·D = ${M}·${D} = ${M * D}.`);
   check(gamma === null || gamma.length === D, `layernorm: gamma has ${gamma?.length} values, expected D = ${D}.`);
   check(beta === null || beta.length === D, `layernorm: beta has ${beta?.length} values, expected D = ${D}.`);
@@ -37,7 +51,14 @@ export function checkLayernorm(x: ArrayLike<number> | null, gamma: ArrayLike<num
  * CPU reference: y (M, D) and the saved mean, rstd (M) of every row; accumulated in float64.
  * @example const { y, mean, rstd } = layernormReference(x, gamma, beta, M, D);
  */
-export function layernormReference<T extends FloatArray>(x: T, gamma: FloatArray, beta: FloatArray, M: number, D: number, eps = LAYERNORM_EPS): { y: T; mean: T; rstd: T } {
+export function layernormReference<T extends FloatArray>(
+  x: T,
+  gamma: FloatArray,
+  beta: FloatArray,
+  M: number,
+  D: number,
+  eps = LAYERNORM_EPS,
+): { y: T; mean: T; rstd: T } {
   checkLayernorm(x, gamma, beta, M, D, eps);
   const y = like(x, M * D) as T;
   const mean = like(x, M) as T;
@@ -76,7 +97,11 @@ export const layernormBackwardInput = defineKernel({
   source,
   entryPoint: 'backward_input',
   bindings: backwardBindings,
-  params: [['M', 'u32'], ['D', 'u32'], ['accumulate', 'u32']],
+  params: [
+    ['M', 'u32'],
+    ['D', 'u32'],
+    ['accumulate', 'u32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -86,7 +111,11 @@ export const layernormBackwardParams = defineKernel({
   source,
   entryPoint: 'backward_params',
   bindings: backwardBindings,
-  params: [['M', 'u32'], ['D', 'u32'], ['accumulate', 'u32']],
+  params: [
+    ['M', 'u32'],
+    ['D', 'u32'],
+    ['accumulate', 'u32'],
+  ],
   overrides: { COLS: 16, LANES: 16 },
 });
 
@@ -111,7 +140,10 @@ export function layernormBackwardReference<T extends FloatArray>(
 ): { dx: T; dgamma: T; dbeta: T } {
   checkLayernorm(x, gamma, null, M, D, LAYERNORM_EPS);
   check(dy.length === M * D, `layernorm: dy has ${dy.length} values, expected M·D = ${M}·${D} = ${M * D}.`);
-  check(mean.length === M && rstd.length === M, `layernorm: mean and rstd have ${mean.length} and ${rstd.length} values, expected M = ${M}.`);
+  check(
+    mean.length === M && rstd.length === M,
+    `layernorm: mean and rstd have ${mean.length} and ${rstd.length} values, expected M = ${M}.`,
+  );
   const dx = like(x, M * D) as T;
   const dgamma = like(x, D) as T;
   const dbeta = like(x, D) as T;

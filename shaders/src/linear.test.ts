@@ -32,9 +32,25 @@ describe('linear backward (CPU reference) vs finite differences', () => {
 
   it('returns float64 for float64 inputs and float32 for float32 inputs', () => {
     const x32 = new Float32Array([1, 2]);
-    const g32 = linearBackwardReference(x32, new Float32Array([3, 4]), new Float32Array([1]), new Float32Array([1]), 1, 2, 1);
+    const g32 = linearBackwardReference(
+      x32,
+      new Float32Array([3, 4]),
+      new Float32Array([1]),
+      new Float32Array([1]),
+      1,
+      2,
+      1,
+    );
     expect(g32.dw).toBeInstanceOf(Float32Array);
-    const g64 = linearBackwardReference(f64(x32), new Float32Array([3, 4]), new Float32Array([1]), new Float32Array([1]), 1, 2, 1);
+    const g64 = linearBackwardReference(
+      f64(x32),
+      new Float32Array([3, 4]),
+      new Float32Array([1]),
+      new Float32Array([1]),
+      1,
+      2,
+      1,
+    );
     expect(g64.dx).toBeInstanceOf(Float64Array);
     expect(Array.from(g64.dx)).toEqual([3, 4]);
     expect(Array.from(g64.dw)).toEqual([1, 2]);

@@ -17,7 +17,13 @@ export const linearForward = defineKernel({
     { name: 'b', kind: 'read' },
     { name: 'y', kind: 'write' },
   ],
-  params: [['M', 'u32'], ['K', 'u32'], ['N', 'u32'], ['act', 'u32'], ['has_bias', 'u32']],
+  params: [
+    ['M', 'u32'],
+    ['K', 'u32'],
+    ['N', 'u32'],
+    ['act', 'u32'],
+    ['has_bias', 'u32'],
+  ],
   overrides: { TILE: 16 },
 });
 
@@ -27,15 +33,33 @@ export function linearWorkgroups(M: number, N: number, tile = 16): number {
 }
 
 /** Checks the shapes of a linear call; throws a ShapeError naming the argument. */
-export function checkLinear(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null, M: number, K: number, N: number): void {
-  check(Number.isInteger(M) && M > 0 && Number.isInteger(K) && K > 0 && Number.isInteger(N) && N > 0, `linear: M, K, N must be positive integers, got ${M}, ${K}, ${N}.`);
+export function checkLinear(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  M: number,
+  K: number,
+  N: number,
+): void {
+  check(
+    Number.isInteger(M) && M > 0 && Number.isInteger(K) && K > 0 && Number.isInteger(N) && N > 0,
+    `linear: M, K, N must be positive integers, got ${M}, ${K}, ${N}.`,
+  );
   check(x.length === M * K, `linear: x has ${x.length} values, expected M·K = ${M}·${K} = ${M * K}.`);
   check(w.length === N * K, `linear: w has ${w.length} values, expected N·K = ${N}·${K} = ${N * K}.`);
   check(b === null || b.length === N, `linear: b has ${b?.length} values, expected N = ${N}.`);
 }
 
 /** CPU reference: y = act(x · wᵀ + b), accumulated in float64. */
-export function linearReference<T extends FloatArray>(x: T, w: FloatArray, b: FloatArray | null, M: number, K: number, N: number, act: Activation = 'none'): T {
+export function linearReference<T extends FloatArray>(
+  x: T,
+  w: FloatArray,
+  b: FloatArray | null,
+  M: number,
+  K: number,
+  N: number,
+  act: Activation = 'none',
+): T {
   checkLinear(x, w, b, M, K, N);
   const y = like(x, M * N) as T;
   for (let m = 0; m < M; m++) {
@@ -67,7 +91,15 @@ export const linearBackward = defineKernel({
     { name: 'dw', kind: 'write' },
     { name: 'db', kind: 'write' },
   ],
-  params: [['M', 'u32'], ['K', 'u32'], ['N', 'u32'], ['act', 'u32'], ['has_bias', 'u32'], ['need_dx', 'u32'], ['accumulate', 'u32']],
+  params: [
+    ['M', 'u32'],
+    ['K', 'u32'],
+    ['N', 'u32'],
+    ['act', 'u32'],
+    ['has_bias', 'u32'],
+    ['need_dx', 'u32'],
+    ['accumulate', 'u32'],
+  ],
   overrides: { TILE: 16 },
 });
 
@@ -78,7 +110,15 @@ export function linearBackwardWorkgroups(M: number, K: number, N: number, needDx
 }
 
 /** Checks the shapes of a linear backward call; throws a ShapeError naming the argument. */
-export function checkLinearBackward(x: ArrayLike<number>, w: ArrayLike<number>, y: ArrayLike<number>, dy: ArrayLike<number>, M: number, K: number, N: number): void {
+export function checkLinearBackward(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  y: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  M: number,
+  K: number,
+  N: number,
+): void {
   checkLinear(x, w, null, M, K, N);
   check(y.length === M * N, `linear.backward: y has ${y.length} values, expected M·N = ${M}·${N} = ${M * N}.`);
   check(dy.length === M * N, `linear.backward: dy has ${dy.length} values, expected M·N = ${M}·${N} = ${M * N}.`);
@@ -89,7 +129,16 @@ export function checkLinearBackward(x: ArrayLike<number>, w: ArrayLike<number>, 
  * `y` is the forward output act(x · wᵀ + b). db is always returned (the kernel skips it when
  * has_bias = 0).
  */
-export function linearBackwardReference<T extends FloatArray>(x: T, w: FloatArray, y: FloatArray, dy: FloatArray, M: number, K: number, N: number, act: Activation = 'none'): { dx: T; dw: T; db: T } {
+export function linearBackwardReference<T extends FloatArray>(
+  x: T,
+  w: FloatArray,
+  y: FloatArray,
+  dy: FloatArray,
+  M: number,
+  K: number,
+  N: number,
+  act: Activation = 'none',
+): { dx: T; dw: T; db: T } {
   checkLinearBackward(x, w, y, dy, M, K, N);
   const dz = new Float64Array(M * N);
   for (let i = 0; i < M * N; i++) {
@@ -126,10 +175,20 @@ export function linearBackwardReference<T extends FloatArray>(x: T, w: FloatArra
 // ------------------------------------------------------------------------- direct (no barriers)
 
 /** linear.forward without workgroup memory or barriers (one thread per output): for CPU adapters. */
-export const linearForwardDirect = defineKernel({ ...linearForward, name: 'linear.forward_direct', entryPoint: 'forward_direct', overrides: {} });
+export const linearForwardDirect = defineKernel({
+  ...linearForward,
+  name: 'linear.forward_direct',
+  entryPoint: 'forward_direct',
+  overrides: {},
+});
 
 /** linear.backward without workgroup memory or barriers (one thread per dx, dw, db value): for CPU adapters. */
-export const linearBackwardDirect = defineKernel({ ...linearBackward, name: 'linear.backward_direct', entryPoint: 'backward_direct', overrides: {} });
+export const linearBackwardDirect = defineKernel({
+  ...linearBackward,
+  name: 'linear.backward_direct',
+  entryPoint: 'backward_direct',
+  overrides: {},
+});
 
 /** Threads per workgroup of the direct kernels. */
 export const LINEAR_DIRECT_WG = 64;

@@ -15,7 +15,11 @@ export const matmulKernel = defineKernel({
     { name: 'w', kind: 'read' },
     { name: 'y', kind: 'write' },
   ],
-  params: [['M', 'u32'], ['K', 'u32'], ['N', 'u32']],
+  params: [
+    ['M', 'u32'],
+    ['K', 'u32'],
+    ['N', 'u32'],
+  ],
 });
 
 /** Workgroups of the matmul kernel: one per 64×64 block of y. */

@@ -25,7 +25,13 @@ export const rowwiseAdagradStep = defineKernel({
     { name: 'table', kind: 'write' },
     { name: 'acc', kind: 'write' },
   ],
-  params: [['U', 'u32'], ['D', 'u32'], ['R', 'u32'], ['lr', 'f32'], ['eps', 'f32']],
+  params: [
+    ['U', 'u32'],
+    ['D', 'u32'],
+    ['R', 'u32'],
+    ['lr', 'f32'],
+    ['eps', 'f32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -38,18 +44,36 @@ export function rowwiseAdagradWorkgroups(U: number, wg = 64): number {
  * Checks a row-wise Adagrad call; throws a ShapeError naming the argument. `ids` must be unique
  * (two threads on one row would race) and inside the table.
  */
-export function checkRowwiseAdagrad(ids: ArrayLike<number>, grad: ArrayLike<number>, table: ArrayLike<number>, acc: ArrayLike<number>, D: number): void {
+export function checkRowwiseAdagrad(
+  ids: ArrayLike<number>,
+  grad: ArrayLike<number>,
+  table: ArrayLike<number>,
+  acc: ArrayLike<number>,
+  D: number,
+): void {
   check(Number.isInteger(D) && D > 0, `rowwise_adagrad: D must be a positive integer, got ${D}.`);
   check(ids.length > 0, 'rowwise_adagrad: ids is empty.');
-  check(table.length > 0 && table.length % D === 0, `rowwise_adagrad: table has ${table.length} values, not a positive multiple of D = ${D}.`);
+  check(
+    table.length > 0 && table.length % D === 0,
+    `rowwise_adagrad: table has ${table.length} values, not a positive multiple of D = ${D}.`,
+  );
   const R = table.length / D;
   check(acc.length === R, `rowwise_adagrad: acc has ${acc.length} values, expected one per table row (R = ${R}).`);
-  check(grad.length === ids.length * D, `rowwise_adagrad: grad has ${grad.length} values, expected U·D = ${ids.length}·${D} = ${ids.length * D}.`);
+  check(
+    grad.length === ids.length * D,
+    `rowwise_adagrad: grad has ${grad.length} values, expected U·D = ${ids.length}·${D} = ${ids.length * D}.`,
+  );
   const seen = new Set<number>();
   for (let u = 0; u < ids.length; u++) {
     const r = ids[u];
-    check(Number.isInteger(r) && r >= 0 && r < R, `rowwise_adagrad: ids[${u}] = ${r} is outside the table (R = ${R} rows).`);
-    check(!seen.has(r), `rowwise_adagrad: ids[${u}] = ${r} repeats an earlier id; ids must be unique (sum duplicate rows' gradients first).`);
+    check(
+      Number.isInteger(r) && r >= 0 && r < R,
+      `rowwise_adagrad: ids[${u}] = ${r} is outside the table (R = ${R} rows).`,
+    );
+    check(
+      !seen.has(r),
+      `rowwise_adagrad: ids[${u}] = ${r} repeats an earlier id; ids must be unique (sum duplicate rows' gradients first).`,
+    );
     seen.add(r);
   }
 }
@@ -58,7 +82,14 @@ export function checkRowwiseAdagrad(ids: ArrayLike<number>, grad: ArrayLike<numb
  * CPU reference of rowwise_adagrad.step (same argument order): returns updated copies of table
  * and acc, of table's type; float64 arithmetic, stored in the arrays' own precision.
  */
-export function rowwiseAdagradReference<T extends FloatArray>(ids: ArrayLike<number>, grad: FloatArray, table: T, acc: T, D: number, o: RowwiseAdagradOptions): { table: T; acc: T } {
+export function rowwiseAdagradReference<T extends FloatArray>(
+  ids: ArrayLike<number>,
+  grad: FloatArray,
+  table: T,
+  acc: T,
+  D: number,
+  o: RowwiseAdagradOptions,
+): { table: T; acc: T } {
   checkRowwiseAdagrad(ids, grad, table, acc, D);
   const eps = o.eps ?? 1e-8;
   const out = { table: table.slice() as T, acc: acc.slice() as T };

@@ -48,7 +48,9 @@ describe('softmax_xent backward (CPU reference) vs finite differences', () => {
     const scores = Float64Array.from({ length: B * B }, (_, k) => (k % (B + 1) === 0 ? 2 : 1) * Math.sin(k + 1));
     const level = gradCheck(
       ([s]) => mean(softmaxXentReference(s, logq, ids, B, tau).loss),
-      ([s], g) => [softmaxXentBackwardReference(logq, ids, softmaxXentReference(s, logq, ids, B, tau).lse, s, B, tau, g[0] / B)],
+      ([s], g) => [
+        softmaxXentBackwardReference(logq, ids, softmaxXentReference(s, logq, ids, B, tau).lse, s, B, tau, g[0] / B),
+      ],
       [scores],
       TOL,
     );

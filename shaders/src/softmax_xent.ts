@@ -23,7 +23,10 @@ export const softmaxXentForward = defineKernel({
     { name: 'loss', kind: 'write' },
     { name: 'lse', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['tau', 'f32']],
+  params: [
+    ['B', 'u32'],
+    ['tau', 'f32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -41,7 +44,11 @@ export const softmaxXentBackward = defineKernel({
     { name: 'lse', kind: 'read' },
     { name: 'scores', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['tau', 'f32'], ['scale', 'f32']],
+  params: [
+    ['B', 'u32'],
+    ['tau', 'f32'],
+    ['scale', 'f32'],
+  ],
   overrides: { WG: 64 },
 });
 
@@ -52,7 +59,15 @@ export const softmaxXentWorkgroups = {
 };
 
 /** Checks the shapes of a tower-level softmax_xent call; throws a ShapeError naming the argument. */
-export function checkSoftmaxXent(u: ArrayLike<number>, v: ArrayLike<number>, logq: ArrayLike<number>, ids: ArrayLike<number>, B: number, D: number, tau: number): void {
+export function checkSoftmaxXent(
+  u: ArrayLike<number>,
+  v: ArrayLike<number>,
+  logq: ArrayLike<number>,
+  ids: ArrayLike<number>,
+  B: number,
+  D: number,
+  tau: number,
+): void {
   check(Number.isInteger(D) && D > 0, `softmax_xent: D must be a positive integer, got ${D}.`);
   check(u.length === B * D, `softmax_xent: u has ${u.length} values, expected B·D = ${B}·${D} = ${B * D}.`);
   check(v.length === B * D, `softmax_xent: v has ${v.length} values, expected B·D = ${B}·${D} = ${B * D}.`);
@@ -60,16 +75,33 @@ export function checkSoftmaxXent(u: ArrayLike<number>, v: ArrayLike<number>, log
 }
 
 /** Checks the shapes of a score-level call (scores may be null: not given yet). */
-export function checkSoftmaxXentScores(scores: ArrayLike<number> | null, logq: ArrayLike<number>, ids: ArrayLike<number>, B: number, tau: number): void {
+export function checkSoftmaxXentScores(
+  scores: ArrayLike<number> | null,
+  logq: ArrayLike<number>,
+  ids: ArrayLike<number>,
+  B: number,
+  tau: number,
+): void {
   check(Number.isInteger(B) && B > 0, `softmax_xent: B must be a positive integer, got ${B}.`);
-  check(scores === null || scores.length === B * B, `softmax_xent: scores has ${scores?.length} values, expected B·B = ${B * B}.`);
+  check(
+    scores === null || scores.length === B * B,
+    `softmax_xent: scores has ${scores?.length} values, expected B·B = ${B * B}.`,
+  );
   check(logq.length === B, `softmax_xent: logq has ${logq.length} values, expected B = ${B}.`);
   check(ids.length === B, `softmax_xent: ids has ${ids.length} values, expected B = ${B}.`);
   check(Number.isFinite(tau) && tau > 0, `softmax_xent: tau must be a positive number, got ${tau}.`);
 }
 
 /** Row i's float64 logits into `out` (−Infinity where masked). */
-function logitsRow(scores: FloatArray, logq: FloatArray, ids: ArrayLike<number>, B: number, tau: number, i: number, out: Float64Array): void {
+function logitsRow(
+  scores: FloatArray,
+  logq: FloatArray,
+  ids: ArrayLike<number>,
+  B: number,
+  tau: number,
+  i: number,
+  out: Float64Array,
+): void {
   for (let j = 0; j < B; j++) out[j] = j !== i && ids[j] === ids[i] ? -Infinity : scores[i * B + j] / tau - logq[j];
 }
 
@@ -82,7 +114,13 @@ function logSumExp(row: Float64Array): number {
 }
 
 /** CPU reference of softmax_xent.forward (score level): per-row loss and lse, in float64. */
-export function softmaxXentReference<T extends FloatArray>(scores: T, logq: FloatArray, ids: ArrayLike<number>, B: number, tau: number): { loss: T; lse: T } {
+export function softmaxXentReference<T extends FloatArray>(
+  scores: T,
+  logq: FloatArray,
+  ids: ArrayLike<number>,
+  B: number,
+  tau: number,
+): { loss: T; lse: T } {
   checkSoftmaxXentScores(scores, logq, ids, B, tau);
   const loss = like(scores, B) as T;
   const lse = like(scores, B) as T;
@@ -100,7 +138,15 @@ export function softmaxXentReference<T extends FloatArray>(scores: T, logq: Floa
  * CPU reference of softmax_xent.backward (score level): G = d(scale · Σ_i loss_i)/dS, in
  * float64. `lse` from the forward, or null to recompute it in float64.
  */
-export function softmaxXentBackwardReference<T extends FloatArray>(logq: FloatArray, ids: ArrayLike<number>, lse: FloatArray | null, scores: T, B: number, tau: number, scale: number): T {
+export function softmaxXentBackwardReference<T extends FloatArray>(
+  logq: FloatArray,
+  ids: ArrayLike<number>,
+  lse: FloatArray | null,
+  scores: T,
+  B: number,
+  tau: number,
+  scale: number,
+): T {
   checkSoftmaxXentScores(scores, logq, ids, B, tau);
   check(lse === null || lse.length === B, `softmax_xent.backward: lse has ${lse?.length} values, expected B = ${B}.`);
   const grad = like(scores, B * B) as T;
@@ -131,7 +177,15 @@ export function inBatchScores<T extends FloatArray>(u: T, v: FloatArray, B: numb
  * with temperature tau, logQ correction and the accidental-hit mask; float64.
  * @example const { loss } = inBatchSoftmaxReference(u, v, logq, ids, B, D, 0.05); // mean(loss) is the training loss
  */
-export function inBatchSoftmaxReference<T extends FloatArray>(u: T, v: FloatArray, logq: FloatArray, ids: ArrayLike<number>, B: number, D: number, tau: number): { loss: T; lse: T } {
+export function inBatchSoftmaxReference<T extends FloatArray>(
+  u: T,
+  v: FloatArray,
+  logq: FloatArray,
+  ids: ArrayLike<number>,
+  B: number,
+  D: number,
+  tau: number,
+): { loss: T; lse: T } {
   checkSoftmaxXent(u, v, logq, ids, B, D, tau);
   const { loss, lse } = softmaxXentReference(inBatchScores(Float64Array.from(u), v, B, D), logq, ids, B, tau);
   const out = { loss: like(u, B) as T, lse: like(u, B) as T };
@@ -141,7 +195,16 @@ export function inBatchSoftmaxReference<T extends FloatArray>(u: T, v: FloatArra
 }
 
 /** Tower-level backward reference: du (B,D), dv (B,D) of scale · Σ_i loss_i, float64. */
-export function inBatchSoftmaxBackwardReference<T extends FloatArray>(u: T, v: FloatArray, logq: FloatArray, ids: ArrayLike<number>, B: number, D: number, tau: number, scale: number): { du: T; dv: T } {
+export function inBatchSoftmaxBackwardReference<T extends FloatArray>(
+  u: T,
+  v: FloatArray,
+  logq: FloatArray,
+  ids: ArrayLike<number>,
+  B: number,
+  D: number,
+  tau: number,
+  scale: number,
+): { du: T; dv: T } {
   checkSoftmaxXent(u, v, logq, ids, B, D, tau);
   const g = softmaxXentBackwardReference(logq, ids, null, inBatchScores(Float64Array.from(u), v, B, D), B, tau, scale);
   const du = new Float64Array(B * D);

@@ -26,12 +26,17 @@ export function describeMismatch(got: ArrayLike<number>, want: ArrayLike<number>
   for (let i = 1; i < Math.min(got.length, want.length); i++) {
     if (Math.abs(got[i] - want[i]) > Math.abs(got[worst] - want[worst])) worst = i;
   }
-  const head = (a: ArrayLike<number>) => Array.from({ length: Math.min(n, a.length) }, (_, i) => Number(a[i]).toPrecision(6)).join(', ');
+  const head = (a: ArrayLike<number>) =>
+    Array.from({ length: Math.min(n, a.length) }, (_, i) => Number(a[i]).toPrecision(6)).join(', ');
   return `got [${head(got)}…] want [${head(want)}…] worst at ${worst}: ${got[worst]} vs ${want[worst]} (lengths ${got.length}/${want.length})`;
 }
 
 /** A small seeded generator for test inputs (mulberry32): the printed seed reproduces a failure. */
-export function testRng(seed: number): { next(): number; uniform(n: number, lo?: number, hi?: number): Float32Array; int(n: number): number } {
+export function testRng(seed: number): {
+  next(): number;
+  uniform(n: number, lo?: number, hi?: number): Float32Array;
+  int(n: number): number;
+} {
   let a = seed >>> 0;
   const next = () => {
     a = (a + 0x6d2b79f5) >>> 0;

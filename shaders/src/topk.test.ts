@@ -77,10 +77,22 @@ describe('checkTopk', () => {
     shape(() => checkTopk(q, 40, 2, 10, 4, 0), /k must be a positive integer/);
     shape(() => checkTopk(q, 40, 2, 10, 5, 3), /queries has 8 values, expected B·D/);
     shape(() => checkTopk(q, 44, 2, 10, 4, 3), /items has 44 values, expected N·D/);
-    shape(() => checkTopk(q, 40, 2, 10, 4, 3, { ids: [1, 10], offsets: [0, 1, 2] }), /exclude\.ids\[1\] = 10 is not an item/);
-    shape(() => checkTopk(q, 40, 2, 10, 4, 3, { ids: [1], offsets: [0, 1] }), /exclude\.offsets has 2 values, expected B\+1 = 3/);
-    shape(() => checkTopk(q, 40, 2, 10, 4, 3, { ids: [1, 2], offsets: [0, 2, 1] }), /exclude\.offsets\[2\] = 1 is less than/);
-    shape(() => checkTopk(q, 40, 2, 10, 4, 3, { ids: [1, 2], offsets: [0, 1, 1] }), /exclude\.offsets\[B\] is 1, expected exclude\.ids\.length = 2/);
+    shape(
+      () => checkTopk(q, 40, 2, 10, 4, 3, { ids: [1, 10], offsets: [0, 1, 2] }),
+      /exclude\.ids\[1\] = 10 is not an item/,
+    );
+    shape(
+      () => checkTopk(q, 40, 2, 10, 4, 3, { ids: [1], offsets: [0, 1] }),
+      /exclude\.offsets has 2 values, expected B\+1 = 3/,
+    );
+    shape(
+      () => checkTopk(q, 40, 2, 10, 4, 3, { ids: [1, 2], offsets: [0, 2, 1] }),
+      /exclude\.offsets\[2\] = 1 is less than/,
+    );
+    shape(
+      () => checkTopk(q, 40, 2, 10, 4, 3, { ids: [1, 2], offsets: [0, 1, 1] }),
+      /exclude\.offsets\[B\] is 1, expected exclude\.ids\.length = 2/,
+    );
   });
 });
 
@@ -100,7 +112,8 @@ describe('quantizers', () => {
       let m = 0;
       for (let d = 0; d < D; d++) m = Math.max(m, Math.abs(values[i * D + d]));
       if (i !== 7) expect(m).toBe(127);
-      for (let d = 0; d < D; d++) expect(Math.abs(values[i * D + d] * scales[i] - x[i * D + d])).toBeLessThanOrEqual(scales[i] * 0.5 + 1e-7);
+      for (let d = 0; d < D; d++)
+        expect(Math.abs(values[i * D + d] * scales[i] - x[i * D + d])).toBeLessThanOrEqual(scales[i] * 0.5 + 1e-7);
     }
   });
 

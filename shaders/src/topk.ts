@@ -51,7 +51,11 @@ export const topkReset = defineKernel({
   source,
   entryPoint: 'reset',
   bindings: [state, { name: 'hist', kind: 'write' }, { name: 'counts', kind: 'write' }],
-  params: [['B', 'u32'], ['levels', 'u32'], ['K', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['levels', 'u32'],
+    ['K', 'u32'],
+  ],
 });
 
 /** keys (B, N) = order-preserving bits of items (N, R·4, interleaved) · queries (B, R·4), one chunk. */
@@ -64,7 +68,11 @@ export const topkScoreF32 = defineKernel({
     { name: 'queries', kind: 'read' },
     { name: 'keys', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['N', 'u32'], ['R', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['N', 'u32'],
+    ['R', 'u32'],
+  ],
   overrides: { SCORE_WG: TOPK_SCORE_WG },
 });
 
@@ -78,7 +86,12 @@ export const topkQuantizeQueries = defineKernel({
     { name: 'codes', kind: 'write' },
     { name: 'qscale', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['D', 'u32'], ['stride', 'u32'], ['R', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['D', 'u32'],
+    ['stride', 'u32'],
+    ['R', 'u32'],
+  ],
 });
 
 /** keys (B, N) from int8 items (N, R·16 bytes, interleaved), scales (N) and the quantized queries. */
@@ -93,7 +106,11 @@ export const topkScoreInt8 = defineKernel({
     { name: 'qscale', kind: 'read' },
     { name: 'keys', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['N', 'u32'], ['R', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['N', 'u32'],
+    ['R', 'u32'],
+  ],
   overrides: { SCORE_WG: TOPK_SCORE_WG },
 });
 
@@ -107,7 +124,11 @@ export const topkExclude = defineKernel({
     { name: 'offsets', kind: 'read' },
     { name: 'keys', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['N', 'u32'], ['base', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['N', 'u32'],
+    ['base', 'u32'],
+  ],
 });
 
 /** One radix level's histogram (B, 256) of one chunk's keys under the query's prefix. */
@@ -120,7 +141,13 @@ export const topkHistogram = defineKernel({
     { name: 'state', kind: 'read' },
     { name: 'hist', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['N', 'u32'], ['base', 'u32'], ['index_bits', 'u32'], ['levels', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['N', 'u32'],
+    ['base', 'u32'],
+    ['index_bits', 'u32'],
+    ['levels', 'u32'],
+  ],
   overrides: { HIST_STEPS: TOPK_HIST_STEPS },
 });
 
@@ -130,7 +157,11 @@ export const topkSelect = defineKernel({
   source,
   entryPoint: 'select_digit',
   bindings: [{ name: 'hist', kind: 'read' }, state],
-  params: [['B', 'u32'], ['levels', 'u32'], ['index_bits', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['levels', 'u32'],
+    ['index_bits', 'u32'],
+  ],
 });
 
 /** Appends one chunk's items at or above the threshold to the candidates (B, K) (key, id). */
@@ -144,7 +175,13 @@ export const topkCollect = defineKernel({
     { name: 'cand', kind: 'write' },
     { name: 'counts', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['N', 'u32'], ['base', 'u32'], ['index_bits', 'u32'], ['K', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['N', 'u32'],
+    ['base', 'u32'],
+    ['index_bits', 'u32'],
+    ['K', 'u32'],
+  ],
 });
 
 /** Sorts the candidates by exact rank: ids (B, K) and scores (B, K), best first. */
@@ -158,7 +195,10 @@ export const topkRank = defineKernel({
     { name: 'ids', kind: 'write' },
     { name: 'scores', kind: 'write' },
   ],
-  params: [['B', 'u32'], ['K', 'u32']],
+  params: [
+    ['B', 'u32'],
+    ['K', 'u32'],
+  ],
 });
 
 /**
@@ -189,8 +229,14 @@ export function topkRowWords(D: number, kind: 'f32' | 'int8'): number {
  * @example interleaveRows(new Uint8Array(items.buffer), N, D * 4, Math.ceil(D / 4), dst);
  */
 export function interleaveRows(src: Uint8Array, rows: number, rowBytes: number, R: number, dst: Uint32Array): void {
-  check(rowBytes <= R * 16 && src.length >= rows * rowBytes, `interleaveRows: ${rows} rows of ${rowBytes} bytes do not fit R = ${R} words or the ${src.length}-byte source.`);
-  check(dst.length >= Math.ceil(rows / TOPK_ROW_BLOCK) * R * TOPK_ROW_BLOCK * 4, `interleaveRows: dst has ${dst.length} u32, too few for ${rows} rows of R = ${R} words.`);
+  check(
+    rowBytes <= R * 16 && src.length >= rows * rowBytes,
+    `interleaveRows: ${rows} rows of ${rowBytes} bytes do not fit R = ${R} words or the ${src.length}-byte source.`,
+  );
+  check(
+    dst.length >= Math.ceil(rows / TOPK_ROW_BLOCK) * R * TOPK_ROW_BLOCK * 4,
+    `interleaveRows: dst has ${dst.length} u32, too few for ${rows} rows of R = ${R} words.`,
+  );
   const aligned = rowBytes % 4 === 0 && src.byteOffset % 4 === 0;
   const words = Math.ceil(rowBytes / 4);
   const pad = aligned ? null : new Uint8Array(R * 16);
@@ -222,11 +268,25 @@ function isCount(n: number): boolean {
  * Checks the sizes, k and the exclusions of a topk call; throws a ShapeError naming the argument.
  * `items` is the catalogue's value count (N·D) or null when the caller checks it.
  */
-export function checkTopk(queries: ArrayLike<number>, itemValues: number | null, B: number, N: number, D: number, k: number, exclude?: TopkExclusions | null): void {
+export function checkTopk(
+  queries: ArrayLike<number>,
+  itemValues: number | null,
+  B: number,
+  N: number,
+  D: number,
+  k: number,
+  exclude?: TopkExclusions | null,
+): void {
   check(isCount(B) && isCount(N) && isCount(D), `topk: B, N, D must be positive integers, got ${B}, ${N}, ${D}.`);
   check(N <= 0xffffffff, `topk: N = ${N} items is more than 32-bit ids can address.`);
-  check(queries.length === B * D, `topk: queries has ${queries.length} values, expected B·D = ${B}·${D} = ${B * D} (is D the items' dim?).`);
-  check(itemValues === null || itemValues === N * D, `topk: items has ${itemValues} values, expected N·D = ${N}·${D} = ${N * D} (is D the queries' dim?).`);
+  check(
+    queries.length === B * D,
+    `topk: queries has ${queries.length} values, expected B·D = ${B}·${D} = ${B * D} (is D the items' dim?).`,
+  );
+  check(
+    itemValues === null || itemValues === N * D,
+    `topk: items has ${itemValues} values, expected N·D = ${N}·${D} = ${N * D} (is D the queries' dim?).`,
+  );
   check(Number.isInteger(k) && k >= 1, `topk: k must be a positive integer, got ${k}.`);
   check(k <= N, `topk: k = ${k} is larger than N = ${N}, the number of items in the catalogue.`);
   if (exclude) checkExclusions(exclude, B, N);
@@ -239,13 +299,20 @@ export function checkExclusions(exclude: TopkExclusions, B: number, N: number): 
   check(offsets[0] === 0, `topk: exclude.offsets[0] is ${offsets[0]}, expected 0.`);
   for (let b = 1; b <= B; b++) {
     if (!(Number.isInteger(offsets[b]) && offsets[b] >= offsets[b - 1])) {
-      check(false, `topk: exclude.offsets[${b}] = ${offsets[b]} is less than exclude.offsets[${b - 1}] = ${offsets[b - 1]}: offsets must not decrease.`);
+      check(
+        false,
+        `topk: exclude.offsets[${b}] = ${offsets[b]} is less than exclude.offsets[${b - 1}] = ${offsets[b - 1]}: offsets must not decrease.`,
+      );
     }
   }
-  check(offsets[B] === ids.length, `topk: exclude.offsets[B] is ${offsets[B]}, expected exclude.ids.length = ${ids.length}.`);
+  check(
+    offsets[B] === ids.length,
+    `topk: exclude.offsets[B] is ${offsets[B]}, expected exclude.ids.length = ${ids.length}.`,
+  );
   for (let e = 0; e < ids.length; e++) {
     const id = ids[e];
-    if (!(Number.isInteger(id) && id >= 0 && id < N)) check(false, `topk: exclude.ids[${e}] = ${id} is not an item of the catalogue (ids are 0..N−1, N = ${N}).`);
+    if (!(Number.isInteger(id) && id >= 0 && id < N))
+      check(false, `topk: exclude.ids[${e}] = ${id} is not an item of the catalogue (ids are 0..N−1, N = ${N}).`);
   }
 }
 
@@ -279,7 +346,10 @@ export function roundHalfEven(x: number): number {
  */
 export function quantizeItems(items: FloatArray, N: number, D: number): Int8Items {
   check(isCount(N) && isCount(D), `quantizeItems: N, D must be positive integers, got ${N}, ${D}.`);
-  check(items.length === N * D, `quantizeItems: items has ${items.length} values, expected N·D = ${N}·${D} = ${N * D}.`);
+  check(
+    items.length === N * D,
+    `quantizeItems: items has ${items.length} values, expected N·D = ${N}·${D} = ${N * D}.`,
+  );
   const values = new Int8Array(N * D);
   const scales = new Float32Array(N);
   for (let i = 0; i < N; i++) {
@@ -325,7 +395,14 @@ export function quantizeQuery(q: ArrayLike<number>, D: number): { hi: Int8Array;
  * The k best of N scores (highest first, ties → lower index, NaN below every number), skipping
  * `excluded` items; places past the last eligible item get TOPK_NONE and −inf.
  */
-function selectTopk(scores: Float64Array, excluded: Uint8Array | null, k: number, ids: Uint32Array, out: FloatArray, at: number): void {
+function selectTopk(
+  scores: Float64Array,
+  excluded: Uint8Array | null,
+  k: number,
+  ids: Uint32Array,
+  out: FloatArray,
+  at: number,
+): void {
   const N = scores.length;
   // The k-th largest eligible number is a threshold; only items at or above it need sorting.
   const eligible: number[] = [];
@@ -371,7 +448,15 @@ function excludedOf(exclude: TopkExclusions | null | undefined, b: number, mask:
  * excluded items never returned (TOPK_NONE / −inf past the last eligible one).
  * @example const { ids, scores } = topkReference(queries, items, B, N, D, 100, exclusionsFromLists(seen));
  */
-export function topkReference<T extends FloatArray>(queries: T, items: FloatArray, B: number, N: number, D: number, k: number, exclude?: TopkExclusions | null): TopkResult<T> {
+export function topkReference<T extends FloatArray>(
+  queries: T,
+  items: FloatArray,
+  B: number,
+  N: number,
+  D: number,
+  k: number,
+  exclude?: TopkExclusions | null,
+): TopkResult<T> {
   checkTopk(queries, items.length, B, N, D, k, exclude);
   const ids = new Uint32Array(B * k);
   const out = like(queries, B * k) as T;
@@ -390,8 +475,14 @@ export function topkReference<T extends FloatArray>(queries: T, items: FloatArra
 
 /** Checks an int8 catalogue of N rows of D values; throws a ShapeError naming the argument. */
 export function checkInt8Items(items: Int8Items, N: number, D: number): void {
-  check(items.values.length === N * D, `topk: items.values has ${items.values.length} values, expected N·D = ${N}·${D} = ${N * D} (is D the queries' dim?).`);
-  check(items.scales.length === N, `topk: items.scales has ${items.scales.length} values, expected one per item (N = ${N}).`);
+  check(
+    items.values.length === N * D,
+    `topk: items.values has ${items.values.length} values, expected N·D = ${N}·${D} = ${N * D} (is D the queries' dim?).`,
+  );
+  check(
+    items.scales.length === N,
+    `topk: items.scales has ${items.scales.length} values, expected one per item (N = ${N}).`,
+  );
 }
 
 /**
@@ -400,7 +491,15 @@ export function checkInt8Items(items: Int8Items, N: number, D: number): void {
  * f32(c) · (qscale · scale_i). Selection as topkReference.
  * @example const want = topkInt8Reference(queries, quantizeItems(items, N, D), B, N, D, k);
  */
-export function topkInt8Reference(queries: Float32Array, items: Int8Items, B: number, N: number, D: number, k: number, exclude?: TopkExclusions | null): TopkResult<Float32Array> {
+export function topkInt8Reference(
+  queries: Float32Array,
+  items: Int8Items,
+  B: number,
+  N: number,
+  D: number,
+  k: number,
+  exclude?: TopkExclusions | null,
+): TopkResult<Float32Array> {
   checkTopk(queries, null, B, N, D, k, exclude);
   checkInt8Items(items, N, D);
   const ids = new Uint32Array(B * k);

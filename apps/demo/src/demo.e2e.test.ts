@@ -26,7 +26,29 @@ const log: string[] = [];
 function startStack(): Promise<string> {
   state = mkdtempSync(join(tmpdir(), 'vireo-e2e-'));
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const args = ['packages/trainer/bin/vireo.mjs', 'start', '--state', state, '--users', '120', '--items', '150', '--events', '2500', '--categories', '6', '--epochs', '1', '--ranking-epochs', '1', '--port', String(port), '--demo-port', String(port + 1), '--no-open'];
+  const args = [
+    'packages/trainer/bin/vireo.mjs',
+    'start',
+    '--state',
+    state,
+    '--users',
+    '120',
+    '--items',
+    '150',
+    '--events',
+    '2500',
+    '--categories',
+    '6',
+    '--epochs',
+    '1',
+    '--ranking-epochs',
+    '1',
+    '--port',
+    String(port),
+    '--demo-port',
+    String(port + 1),
+    '--no-open',
+  ];
   stack = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -39,11 +61,14 @@ function startStack(): Promise<string> {
     };
     stack!.stdout!.on('data', take);
     stack!.stderr!.on('data', take);
-    stack!.on('exit', (code) => reject(new Error(`vireo start exited with ${code} before the dashboard was up:\n${log.join('')}`)));
+    stack!.on('exit', (code) =>
+      reject(new Error(`vireo start exited with ${code} before the dashboard was up:\n${log.join('')}`)),
+    );
   });
 }
 
-const ids = () => page.$$eval('[data-testid="rec-item"]', (els) => els.map((e) => e.getAttribute('data-item-id') ?? ''));
+const ids = () =>
+  page.$$eval('[data-testid="rec-item"]', (els) => els.map((e) => e.getAttribute('data-item-id') ?? ''));
 
 describe('the demo dashboard on the main command’s stack', () => {
   beforeAll(async () => {
@@ -67,7 +92,9 @@ describe('the demo dashboard on the main command’s stack', () => {
     await page.goto(url);
     await page.waitForSelector('[data-testid="rec-item"]', { timeout: 180_000 }).catch(async (err) => {
       // Say what the page shows instead: its errors, and the stack's own output.
-      const shown = await page.evaluate(() => document.body.innerText.slice(0, 2000)).catch(() => '(page unreadable)');
+      const shown = await page
+        .evaluate(() => document.body.textContent.slice(0, 2000))
+        .catch(() => '(page unreadable)');
       throw new Error(`${(err as Error).message}\npage text:\n${shown}\nlog:\n${log.join('').slice(-4000)}`);
     });
     await page.waitForSelector('.map-body svg', { timeout: 30_000 });
@@ -79,18 +106,30 @@ describe('the demo dashboard on the main command’s stack', () => {
 
     const first = before[0];
     await page.click(`[data-testid="rec-item"][data-item-id="${first}"]`);
-    await page.waitForFunction((id) => {
-      const h = document.querySelector('[data-testid="history"]');
-      return !!h && [...h.querySelectorAll('[data-item-id]')].some((e) => e.getAttribute('data-item-id') === id);
-    }, first, { timeout: 60_000 });
-    await page.waitForFunction((prev) => {
-      const now = [...document.querySelectorAll('[data-testid="rec-item"]')].map((e) => e.getAttribute('data-item-id'));
-      return now.length > 0 && now.join(',') !== prev;
-    }, before.join(','), { timeout: 60_000 });
+    await page.waitForFunction(
+      (id) => {
+        const h = document.querySelector('[data-testid="history"]');
+        return !!h && [...h.querySelectorAll('[data-item-id]')].some((e) => e.getAttribute('data-item-id') === id);
+      },
+      first,
+      { timeout: 60_000 },
+    );
+    await page.waitForFunction(
+      (prev) => {
+        const now = [...document.querySelectorAll('[data-testid="rec-item"]')].map((e) =>
+          e.getAttribute('data-item-id'),
+        );
+        return now.length > 0 && now.join(',') !== prev;
+      },
+      before.join(','),
+      { timeout: 60_000 },
+    );
     const after = await ids();
     expect(after).not.toEqual(before);
     expect(after).not.toContain(first); // seen items are excluded
-    const history = await page.$$eval('[data-testid="history"] [data-item-id]', (els) => els.map((e) => e.getAttribute('data-item-id')));
+    const history = await page.$$eval('[data-testid="history"] [data-item-id]', (els) =>
+      els.map((e) => e.getAttribute('data-item-id')),
+    );
     expect(history[0]).toBe(first); // newest first
     await page.screenshot({ path: join(SHOTS, 'after-click.png'), fullPage: true });
     const errors = log.filter((l) => l.startsWith('pageerror'));

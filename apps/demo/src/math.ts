@@ -1,7 +1,11 @@
 // Small numeric helpers for the dashboard: PCA to 2-D, least squares, cosine, percentiles.
 
 /** The top-2 principal axes of rows (N, D) by power iteration on the covariance; mean too. */
-export function pca2(x: Float32Array, N: number, D: number): { mean: Float64Array; axes: [Float64Array, Float64Array] } {
+export function pca2(
+  x: Float32Array,
+  N: number,
+  D: number,
+): { mean: Float64Array; axes: [Float64Array, Float64Array] } {
   const mean = new Float64Array(D);
   for (let i = 0; i < N; i++) for (let d = 0; d < D; d++) mean[d] += x[i * D + d] / N;
   const cov = new Float64Array(D * D);

@@ -4,14 +4,19 @@ import { readSafetensors, writeSafetensors } from './safetensors.ts';
 
 describe('sha256Hex', () => {
   it('matches the FIPS 180-2 test vectors', async () => {
-    expect(await sha256Hex(new TextEncoder().encode('abc'))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(await sha256Hex(new TextEncoder().encode('abc'))).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
     expect(await sha256Hex(new Uint8Array(0))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
 });
 
 describe('bundle manifest', () => {
   async function bundle() {
-    const items = writeSafetensors({ item_embeddings: { dtype: 'F32', shape: [3, 2], data: Float32Array.from([1, 0, 0, 1, 0.6, 0.8]) } }, { kind: 'items' });
+    const items = writeSafetensors(
+      { item_embeddings: { dtype: 'F32', shape: [3, 2], data: Float32Array.from([1, 0, 0, 1, 0.6, 0.8]) } },
+      { kind: 'items' },
+    );
     const manifest = parseBundleManifest({
       name: 'shop-recs',
       version: '7',
@@ -43,8 +48,12 @@ describe('bundle manifest', () => {
     const { manifest, items } = await bundle();
     const flipped = items.slice();
     flipped[flipped.length - 1] ^= 1;
-    await expect(verifyBundleFile(manifest, 'items.safetensors', flipped)).rejects.toThrow(/"items.safetensors" has sha256 [0-9a-f]{64} but the manifest says/);
-    await expect(verifyBundleFile(manifest, 'items.safetensors', items.subarray(1))).rejects.toThrow(BundleIntegrityError);
+    await expect(verifyBundleFile(manifest, 'items.safetensors', flipped)).rejects.toThrow(
+      /"items.safetensors" has sha256 [0-9a-f]{64} but the manifest says/,
+    );
+    await expect(verifyBundleFile(manifest, 'items.safetensors', items.subarray(1))).rejects.toThrow(
+      BundleIntegrityError,
+    );
     await expect(verifyBundleFile(manifest, 'ranking.onnx', items)).rejects.toThrow(/not listed in manifest.json/);
   });
 
@@ -59,6 +68,8 @@ describe('bundle manifest', () => {
     bad.files[0].name = 'items.safetensors';
     bad.featureSpec.features[0].maxLength = -1;
     expect(() => parseBundleManifest(bad)).toThrow('featureSpec.features[0].maxLength: expected a positive integer');
-    expect(() => parseBundleManifest({ ...manifest, architecture: {} })).toThrow(/^architecture: expected a retrieval or a ranking/);
+    expect(() => parseBundleManifest({ ...manifest, architecture: {} })).toThrow(
+      /^architecture: expected a retrieval or a ranking/,
+    );
   });
 });

@@ -4,13 +4,18 @@
 import { z } from 'zod';
 import { SpecError, featureSpecSchema, formatIssues } from './spec.ts';
 
-const nonNegativeInt = z.int({ error: 'expected a non-negative integer' }).nonnegative({ error: 'expected a non-negative integer' });
+const nonNegativeInt = z
+  .int({ error: 'expected a non-negative integer' })
+  .nonnegative({ error: 'expected a non-negative integer' });
 const positiveInt = z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
 
 /** One file of the bundle. */
 export const bundleFileSchema = z.strictObject({
   /** Path relative to the manifest, e.g. `items.safetensors`. */
-  name: z.string().regex(/^[A-Za-z0-9_.-][A-Za-z0-9_./-]*$/, { error: 'expected a relative file name without ".." or leading "/"' }).refine((n) => !n.split('/').includes('..'), { error: 'expected a relative file name without ".."' }),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-][A-Za-z0-9_./-]*$/, { error: 'expected a relative file name without ".." or leading "/"' })
+    .refine((n) => !n.split('/').includes('..'), { error: 'expected a relative file name without ".."' }),
   bytes: nonNegativeInt,
   sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected 64 lowercase hex digits' }),
 });
@@ -44,8 +49,12 @@ export const rankingArchitectureSchema = z.looseObject({
 export const bundleManifestSchema = z.strictObject({
   format: z.literal('vireo-bundle', { error: 'expected format "vireo-bundle"' }).default('vireo-bundle'),
   formatVersion: z.literal(1, { error: 'expected formatVersion 1' }).default(1),
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { error: 'expected a lowercase name of letters, digits, "-" and "_"' }),
-  version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/, { error: 'expected a version such as "3" or "2024-06-01.1"' }),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/, { error: 'expected a lowercase name of letters, digits, "-" and "_"' }),
+  version: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/, { error: 'expected a version such as "3" or "2024-06-01.1"' }),
   createdAt: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time' }),
   architecture: z
     .strictObject({
@@ -56,7 +65,10 @@ export const bundleManifestSchema = z.strictObject({
   featureSpec: featureSpecSchema,
   /** Vocabulary name → values, `values[j]` encoding as index j + FIRST_INDEX. */
   vocabularies: z.record(z.string(), z.array(z.string())).default({}),
-  files: z.array(bundleFileSchema).min(1, { error: 'expected at least one file' }).refine((fs) => new Set(fs.map((f) => f.name)).size === fs.length, { error: 'expected unique file names' }),
+  files: z
+    .array(bundleFileSchema)
+    .min(1, { error: 'expected at least one file' })
+    .refine((fs) => new Set(fs.map((f) => f.name)).size === fs.length, { error: 'expected unique file names' }),
   /** What the models were trained on: source, counts, splits, time range (free-form, from dataset.json). */
   trainingData: z.record(z.string(), z.unknown()).default({}),
   /** Evaluation results, e.g. { "retrieval": { "recall@100": 0.31 }, "ranking": { "auc.ctr": 0.78 } }. */
@@ -114,7 +126,10 @@ export async function describeFile(name: string, bytes: Uint8Array): Promise<Bun
 
 /** A bundle file whose size or hash differs from its manifest entry. */
 export class BundleIntegrityError extends Error {
-  constructor(message: string, readonly file: string) {
+  constructor(
+    message: string,
+    readonly file: string,
+  ) {
     super(message);
     this.name = 'BundleIntegrityError';
   }
@@ -125,11 +140,23 @@ export class BundleIntegrityError extends Error {
  * file and what differs, so a loader can refuse the bundle and keep its last good version.
  * @example await verifyBundleFile(manifest, 'ranking.safetensors', bytes);
  */
-export async function verifyBundleFile(manifest: Pick<BundleManifest, 'name' | 'version' | 'files'>, name: string, bytes: Uint8Array): Promise<void> {
+export async function verifyBundleFile(
+  manifest: Pick<BundleManifest, 'name' | 'version' | 'files'>,
+  name: string,
+  bytes: Uint8Array,
+): Promise<void> {
   const entry = manifest.files.find((f) => f.name === name);
   const where = `bundle ${manifest.name}@${manifest.version}`;
   if (!entry) throw new BundleIntegrityError(`${where}: "${name}" is not listed in manifest.json`, name);
-  if (bytes.byteLength !== entry.bytes) throw new BundleIntegrityError(`${where}: "${name}" is ${bytes.byteLength} bytes but the manifest says ${entry.bytes}; the bundle is incomplete or corrupt`, name);
+  if (bytes.byteLength !== entry.bytes)
+    throw new BundleIntegrityError(
+      `${where}: "${name}" is ${bytes.byteLength} bytes but the manifest says ${entry.bytes}; the bundle is incomplete or corrupt`,
+      name,
+    );
   const actual = await sha256Hex(bytes);
-  if (actual !== entry.sha256) throw new BundleIntegrityError(`${where}: "${name}" has sha256 ${actual} but the manifest says ${entry.sha256}; the bundle is corrupt or was modified`, name);
+  if (actual !== entry.sha256)
+    throw new BundleIntegrityError(
+      `${where}: "${name}" has sha256 ${actual} but the manifest says ${entry.sha256}; the bundle is corrupt or was modified`,
+      name,
+    );
 }

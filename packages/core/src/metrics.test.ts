@@ -55,10 +55,12 @@ describe('ranking metrics (hand-computed cases)', () => {
     }
     let wins = 0;
     let pairs = 0;
-    for (let i = 0; i < 200; i++) for (let j = 0; j < 200; j++) if (labels[i] === 1 && labels[j] === 0) {
-      pairs++;
-      wins += scores[i] > scores[j] ? 1 : scores[i] === scores[j] ? 0.5 : 0;
-    }
+    for (let i = 0; i < 200; i++)
+      for (let j = 0; j < 200; j++)
+        if (labels[i] === 1 && labels[j] === 0) {
+          pairs++;
+          wins += scores[i] > scores[j] ? 1 : scores[i] === scores[j] ? 0.5 : 0;
+        }
     expect(auc(labels, scores)).toBeCloseTo(wins / pairs, 12);
   });
   it('log loss, clamped', () => {

@@ -109,7 +109,11 @@ export function reciprocalRank(ranked: ArrayLike<number>, relevant: Relevant, k 
  * Mean reciprocal rank over users: `rankings[u]` against `relevant[u]`.
  * @example mrr([[1, 2], [2, 1]], [[2], [2]]) // (1/2 + 1) / 2 = 0.75
  */
-export function mrr(rankings: ReadonlyArray<ArrayLike<number>>, relevant: ReadonlyArray<Relevant>, k = Infinity): number {
+export function mrr(
+  rankings: ReadonlyArray<ArrayLike<number>>,
+  relevant: ReadonlyArray<Relevant>,
+  k = Infinity,
+): number {
   if (rankings.length === 0) return 0;
   let sum = 0;
   for (let u = 0; u < rankings.length; u++) sum += reciprocalRank(rankings[u], relevant[u], k);
@@ -152,7 +156,8 @@ export function auc(labels: ArrayLike<number>, scores: ArrayLike<number>): numbe
  */
 export function logLoss(labels: ArrayLike<number>, probabilities: ArrayLike<number>, eps = 1e-7): number {
   const n = labels.length;
-  if (probabilities.length !== n) throw new RangeError(`logLoss: ${n} labels but ${probabilities.length} probabilities`);
+  if (probabilities.length !== n)
+    throw new RangeError(`logLoss: ${n} labels but ${probabilities.length} probabilities`);
   if (n === 0) return NaN;
   let sum = 0;
   for (let i = 0; i < n; i++) {
@@ -180,9 +185,14 @@ export interface CalibrationBin {
  * ECE = Σ (count / n) · |predicted − observed|.
  * @example calibration([0, 1, 1, 1], [0.2, 0.4, 0.8, 0.9], 2) // bins: [0,.5): pred .3 obs .5; [.5,1]: pred .85 obs 1
  */
-export function calibration(labels: ArrayLike<number>, probabilities: ArrayLike<number>, bins = 10): { bins: CalibrationBin[]; ece: number } {
+export function calibration(
+  labels: ArrayLike<number>,
+  probabilities: ArrayLike<number>,
+  bins = 10,
+): { bins: CalibrationBin[]; ece: number } {
   const n = labels.length;
-  if (probabilities.length !== n) throw new RangeError(`calibration: ${n} labels but ${probabilities.length} probabilities`);
+  if (probabilities.length !== n)
+    throw new RangeError(`calibration: ${n} labels but ${probabilities.length} probabilities`);
   const count = new Float64Array(bins);
   const sumP = new Float64Array(bins);
   const sumY = new Float64Array(bins);

@@ -47,7 +47,12 @@ function rotl(x: number, k: number): number {
  * const initRng = rng.fork('init'); // same numbers whatever else draws from rng
  */
 export function createRng(seed: number | string): Rng {
-  const seed32 = typeof seed === 'string' ? fnv1a32(seed) : Number.isSafeInteger(seed) ? (seed % 2 ** 32) >>> 0 : fnv1a32(String(seed));
+  const seed32 =
+    typeof seed === 'string'
+      ? fnv1a32(seed)
+      : Number.isSafeInteger(seed)
+        ? (seed % 2 ** 32) >>> 0
+        : fnv1a32(String(seed));
   const sm = splitmix32(seed32);
   let s0 = sm();
   let s1 = sm();
@@ -73,7 +78,8 @@ export function createRng(seed: number | string): Rng {
     uint32,
     next,
     int(n: number) {
-      if (!(n >= 1 && n <= 4294967296 && Number.isInteger(n))) throw new RangeError(`rng.int(n): n must be an integer in [1, 2^32], got ${n}`);
+      if (!(n >= 1 && n <= 4294967296 && Number.isInteger(n)))
+        throw new RangeError(`rng.int(n): n must be an integer in [1, 2^32], got ${n}`);
       // Rejection sampling on the top of the 32-bit range removes modulo bias.
       const limit = 4294967296 - (4294967296 % n);
       let x = uint32();

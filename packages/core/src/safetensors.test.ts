@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { SafetensorsError, float16BitsToFloat32, float32ToFloat16Bits, readSafetensors, writeSafetensors, type Tensor } from './safetensors.ts';
+import {
+  SafetensorsError,
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  readSafetensors,
+  writeSafetensors,
+  type Tensor,
+} from './safetensors.ts';
 
 // Independent fixtures: byte-for-byte outputs of the reference Rust implementation, copied from its
 // own unit tests (huggingface/safetensors, safetensors/src/tensor.rs `test_serialization`, and the
@@ -7,14 +14,16 @@ import { SafetensorsError, float16BitsToFloat32, float32ToFloat16Bits, readSafet
 // [1,2,3] (header exactly 64 bytes, no padding) and "attn0" with shape [1,1,2,3] (header padded
 // with 7 spaces to 72). No python/torch on the build machine, so these stand in for a torch file.
 const REFERENCE_ATTN_0 = Uint8Array.from([
-  64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44, 34, 115, 104,
-  97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93,
-  125, 125, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+  64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70,
+  51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111,
+  102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0,
+  64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
 ]);
 const REFERENCE_ATTN0_PADDED = Uint8Array.from([
-  72, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44, 34, 115, 104, 97,
-  112, 101, 34, 58, 91, 49, 44, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52,
-  93, 125, 125, 32, 32, 32, 32, 32, 32, 32, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+  72, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70, 51,
+  50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111,
+  102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 32, 32, 32, 32, 32, 32, 32, 0, 0, 0, 0, 0, 0,
+  128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
 ]);
 
 /** Builds a file by hand from a header object and raw data bytes (for the bad-input cases). */
@@ -37,7 +46,10 @@ describe('safetensors', () => {
   });
 
   it('reads files written by the reference implementation', () => {
-    for (const [bytes, name, shape] of [[REFERENCE_ATTN_0, 'attn.0', [1, 2, 3]], [REFERENCE_ATTN0_PADDED, 'attn0', [1, 1, 2, 3]]] as const) {
+    for (const [bytes, name, shape] of [
+      [REFERENCE_ATTN_0, 'attn.0', [1, 2, 3]],
+      [REFERENCE_ATTN0_PADDED, 'attn0', [1, 1, 2, 3]],
+    ] as const) {
       const { tensors, metadata } = readSafetensors(bytes);
       expect(metadata).toEqual({});
       const t = tensors.get(name)!;
@@ -85,7 +97,18 @@ describe('safetensors', () => {
   });
 
   it('converts float16 with round-to-nearest-even, subnormals and infinities', () => {
-    const cases: Array<[number, number]> = [[0, 0], [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [1e6, 0x7c00], [2 ** -24, 0x0001], [2 ** -25, 0], [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [6.1035156e-5, 0x0400]];
+    const cases: Array<[number, number]> = [
+      [0, 0],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [65504, 0x7bff],
+      [1e6, 0x7c00],
+      [2 ** -24, 0x0001],
+      [2 ** -25, 0],
+      [1 + 2 ** -11, 0x3c00],
+      [1 + 3 * 2 ** -11, 0x3c02],
+      [6.1035156e-5, 0x0400],
+    ];
     for (const [x, bits] of cases) expect(float32ToFloat16Bits(x), String(x)).toBe(bits);
     expect(Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(NaN)))).toBe(true);
     for (let bits = 0; bits < 0x7c00; bits += 37) expect(float32ToFloat16Bits(float16BitsToFloat32(bits))).toBe(bits);
@@ -99,8 +122,14 @@ describe('safetensors', () => {
       [handmade({ test: t }, sixteen).subarray(0, 20), /runs past the end/],
       [Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0, 123]), /not valid UTF-8 JSON/],
       [handmade({ test: { ...t, dtype: 'Q4' } }, sixteen), /tensor "test": unsupported dtype "Q4"/],
-      [handmade({ test: { ...t, data_offsets: [0, 4] } }, sixteen), /tensor "test": data_offsets \[0, 4\] hold 4 bytes but I32 \[2,2\] needs 16/],
-      [handmade({ test: { ...t, data_offsets: [0, 16] } }, new Array(8).fill(0)), /data_offsets end 16 is past the 8 bytes of data/],
+      [
+        handmade({ test: { ...t, data_offsets: [0, 4] } }, sixteen),
+        /tensor "test": data_offsets \[0, 4\] hold 4 bytes but I32 \[2,2\] needs 16/,
+      ],
+      [
+        handmade({ test: { ...t, data_offsets: [0, 16] } }, new Array(8).fill(0)),
+        /data_offsets end 16 is past the 8 bytes of data/,
+      ],
       [handmade({ test: t }, new Array(24).fill(0)), /tensors cover 16 of the 24 data bytes/],
       [handmade({ a: t, b: { ...t, data_offsets: [8, 24] } }, new Array(24).fill(0)), /tensor "b": .*overlap/],
       [handmade({ a: { ...t, data_offsets: [4, 20] } }, new Array(20).fill(0)), /tensor "a": .*leave a hole at byte 0/],
@@ -111,6 +140,8 @@ describe('safetensors', () => {
       expect(() => readSafetensors(bytes)).toThrow(SafetensorsError);
       expect(() => readSafetensors(bytes)).toThrow(message);
     }
-    expect(() => writeSafetensors({ w: { dtype: 'F32', shape: [3], data: new Float32Array(2) } })).toThrow(/8 data bytes but F32 \[3\] needs 12/);
+    expect(() => writeSafetensors({ w: { dtype: 'F32', shape: [3], data: new Float32Array(2) } })).toThrow(
+      /8 data bytes but F32 \[3\] needs 12/,
+    );
   });
 });

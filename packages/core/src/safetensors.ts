@@ -6,9 +6,32 @@
 // Like every typed-array user in Vireo, this assumes a little-endian host (all current targets).
 
 /** Tensor element types Vireo reads and writes. F16 and BF16 arrive as raw Uint16 bits. */
-export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
+export type Dtype =
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U64'
+  | 'U32'
+  | 'U16'
+  | 'U8'
+  | 'BOOL';
 
-export type TypedArray = Float64Array | Float32Array | Uint16Array | Int16Array | BigInt64Array | BigUint64Array | Int32Array | Uint32Array | Int8Array | Uint8Array;
+export type TypedArray =
+  | Float64Array
+  | Float32Array
+  | Uint16Array
+  | Int16Array
+  | BigInt64Array
+  | BigUint64Array
+  | Int32Array
+  | Uint32Array
+  | Int8Array
+  | Uint8Array;
 
 /** One tensor: element type, shape (row-major), and its elements. */
 export interface Tensor<T extends TypedArray = TypedArray> {
@@ -17,7 +40,11 @@ export interface Tensor<T extends TypedArray = TypedArray> {
   data: T;
 }
 
-type ArrayCtor = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray; new (length: number): TypedArray; BYTES_PER_ELEMENT: number };
+type ArrayCtor = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray;
+  new (length: number): TypedArray;
+  BYTES_PER_ELEMENT: number;
+};
 
 const DTYPES: Record<Dtype, ArrayCtor> = {
   F64: Float64Array,
@@ -64,18 +91,21 @@ function numel(shape: readonly number[]): number {
  * const itemEmbeddings = tensors.get('item_embeddings')!.data as Float32Array; // (N, D)
  */
 export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
-  if (bytes.byteLength < 8) throw new SafetensorsError(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+  if (bytes.byteLength < 8)
+    throw new SafetensorsError(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
   if (n > MAX_HEADER_BYTES) throw new SafetensorsError(`header length ${n} is over the ${MAX_HEADER_BYTES}-byte limit`);
-  if (8 + n > bytes.byteLength) throw new SafetensorsError(`header length ${n} runs past the end of the ${bytes.byteLength}-byte file`);
+  if (8 + n > bytes.byteLength)
+    throw new SafetensorsError(`header length ${n} runs past the end of the ${bytes.byteLength}-byte file`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (err) {
     throw new SafetensorsError(`header is not valid UTF-8 JSON: ${(err as Error).message}`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new SafetensorsError('header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new SafetensorsError('header is not a JSON object');
   const dataStart = 8 + n;
   const dataLength = bytes.byteLength - dataStart;
   const metadata: Record<string, string> = {};
@@ -83,7 +113,8 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Tenso
   const spans: Array<[number, number, string]> = [];
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (info === null || typeof info !== 'object' || Array.isArray(info)) throw new SafetensorsError('__metadata__ is not an object of strings');
+      if (info === null || typeof info !== 'object' || Array.isArray(info))
+        throw new SafetensorsError('__metadata__ is not an object of strings');
       for (const [k, v] of Object.entries(info)) {
         if (typeof v !== 'string') throw new SafetensorsError(`__metadata__.${k} is not a string`);
         metadata[k] = v;
@@ -92,36 +123,59 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Tenso
     }
     const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (t === null || typeof t !== 'object') throw new SafetensorsError(`tensor "${name}": entry is not an object`);
-    if (typeof t.dtype !== 'string' || !(t.dtype in DTYPES)) throw new SafetensorsError(`tensor "${name}": unsupported dtype ${JSON.stringify(t.dtype)} (expected one of ${Object.keys(DTYPES).join(', ')})`);
+    if (typeof t.dtype !== 'string' || !(t.dtype in DTYPES))
+      throw new SafetensorsError(
+        `tensor "${name}": unsupported dtype ${JSON.stringify(t.dtype)} (expected one of ${Object.keys(DTYPES).join(', ')})`,
+      );
     const dtype = t.dtype as Dtype;
-    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(`tensor "${name}": shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new SafetensorsError(
+        `tensor "${name}": shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`,
+      );
     const shape = t.shape as number[];
     const off = t.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0) || off[0] > off[1]) {
-      throw new SafetensorsError(`tensor "${name}": data_offsets ${JSON.stringify(off)} is not [begin, end] with 0 ≤ begin ≤ end`);
+    if (
+      !Array.isArray(off) ||
+      off.length !== 2 ||
+      !off.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+      off[0] > off[1]
+    ) {
+      throw new SafetensorsError(
+        `tensor "${name}": data_offsets ${JSON.stringify(off)} is not [begin, end] with 0 ≤ begin ≤ end`,
+      );
     }
     const [begin, end] = off as [number, number];
     const size = dtypeSize(dtype);
     const count = numel(shape);
-    if (!Number.isSafeInteger(count * size)) throw new SafetensorsError(`tensor "${name}": shape ${JSON.stringify(shape)} is too large`);
-    if (end - begin !== count * size) throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${dtype} ${JSON.stringify(shape)} needs ${count * size}`);
-    if (end > dataLength) throw new SafetensorsError(`tensor "${name}": data_offsets end ${end} is past the ${dataLength} bytes of data`);
+    if (!Number.isSafeInteger(count * size))
+      throw new SafetensorsError(`tensor "${name}": shape ${JSON.stringify(shape)} is too large`);
+    if (end - begin !== count * size)
+      throw new SafetensorsError(
+        `tensor "${name}": data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${dtype} ${JSON.stringify(shape)} needs ${count * size}`,
+      );
+    if (end > dataLength)
+      throw new SafetensorsError(`tensor "${name}": data_offsets end ${end} is past the ${dataLength} bytes of data`);
     spans.push([begin, end, name]);
     const at = bytes.byteOffset + dataStart + begin;
     const Ctor = DTYPES[dtype];
-    const data = at % size === 0 ? new Ctor(bytes.buffer, at, count) : (() => {
-      const copy = new Ctor(count);
-      new Uint8Array(copy.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
-      return copy;
-    })();
+    const data =
+      at % size === 0
+        ? new Ctor(bytes.buffer, at, count)
+        : (() => {
+            const copy = new Ctor(count);
+            new Uint8Array(copy.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
+            return copy;
+          })();
     tensors.set(name, { dtype, shape, data });
   }
   // The data must be covered exactly: no overlaps, no holes, no trailing bytes.
   spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let cursor = 0;
   for (const [begin, end, name] of spans) {
-    if (begin < cursor) throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${end}] overlap the previous tensor`);
-    if (begin > cursor) throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${end}] leave a hole at byte ${cursor}`);
+    if (begin < cursor)
+      throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${end}] overlap the previous tensor`);
+    if (begin > cursor)
+      throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${end}] leave a hole at byte ${cursor}`);
     cursor = end;
   }
   if (cursor !== dataLength) throw new SafetensorsError(`tensors cover ${cursor} of the ${dataLength} data bytes`);
@@ -135,14 +189,24 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Tenso
  * @example
  * const bytes = writeSafetensors({ 'user_tower.w0': { dtype: 'F32', shape: [64, 32], data: w0 } }, { format: 'vireo' });
  */
-export function writeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const entries = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))];
   for (const [name, t] of entries) {
     if (name === '__metadata__') throw new SafetensorsError('"__metadata__" is reserved and cannot name a tensor');
-    if (!(t.dtype in DTYPES)) throw new SafetensorsError(`tensor "${name}": unsupported dtype ${JSON.stringify(t.dtype)}`);
-    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(`tensor "${name}": shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
+    if (!(t.dtype in DTYPES))
+      throw new SafetensorsError(`tensor "${name}": unsupported dtype ${JSON.stringify(t.dtype)}`);
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new SafetensorsError(
+        `tensor "${name}": shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`,
+      );
     const want = numel(t.shape) * dtypeSize(t.dtype);
-    if (t.data.byteLength !== want) throw new SafetensorsError(`tensor "${name}": ${t.data.byteLength} data bytes but ${t.dtype} ${JSON.stringify(t.shape)} needs ${want}`);
+    if (t.data.byteLength !== want)
+      throw new SafetensorsError(
+        `tensor "${name}": ${t.data.byteLength} data bytes but ${t.dtype} ${JSON.stringify(t.shape)} needs ${want}`,
+      );
   }
   entries.sort(([na, a], [nb, b]) => dtypeSize(b.dtype) - dtypeSize(a.dtype) || (na < nb ? -1 : na > nb ? 1 : 0));
   const header: Record<string, unknown> = {};

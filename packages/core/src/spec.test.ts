@@ -49,13 +49,31 @@ describe('parseFeatureSpec', () => {
 
   it('rejects unknown kinds, ops, keys, bad references and duplicates with their paths', () => {
     const cases: Array<[(d: any) => void, string]> = [
-      [(d) => (d.features[1].kind = 'embedding'), 'features[1].kind: expected kind to be one of numeric, categorical, multi_hot, sequence'],
-      [(d) => (d.features[0].transforms[0] = { op: 'sqrt' }), 'features[0].transforms[0].op: expected op to be one of log1p, clip, standardize, bucketize'],
-      [(d) => (d.features[0].name = 'price'), 'features[0].name: expected "view:name" with view one of user, item, context (e.g. "item:genres")'],
-      [(d) => (d.features[1].name = 'item:price'), 'features[1].name: duplicate feature "item:price" (also features[0])'],
+      [
+        (d) => (d.features[1].kind = 'embedding'),
+        'features[1].kind: expected kind to be one of numeric, categorical, multi_hot, sequence',
+      ],
+      [
+        (d) => (d.features[0].transforms[0] = { op: 'sqrt' }),
+        'features[0].transforms[0].op: expected op to be one of log1p, clip, standardize, bucketize',
+      ],
+      [
+        (d) => (d.features[0].name = 'price'),
+        'features[0].name: expected "view:name" with view one of user, item, context (e.g. "item:genres")',
+      ],
+      [
+        (d) => (d.features[1].name = 'item:price'),
+        'features[1].name: duplicate feature "item:price" (also features[0])',
+      ],
       [(d) => (d.features[0].transforms[1].std = 0), 'features[0].transforms[1].std: expected a positive number'],
-      [(d) => (d.features[0].transforms = [{ op: 'bucketize', boundaries: [3, 1] }]), 'features[0].transforms[0].boundaries: expected strictly increasing boundaries'],
-      [(d) => (d.features[0].transforms = [{ op: 'bucketize', boundaries: [1] }, { op: 'log1p' }]), 'features[0].transforms[0]: expected bucketize to be the last transform'],
+      [
+        (d) => (d.features[0].transforms = [{ op: 'bucketize', boundaries: [3, 1] }]),
+        'features[0].transforms[0].boundaries: expected strictly increasing boundaries',
+      ],
+      [
+        (d) => (d.features[0].transforms = [{ op: 'bucketize', boundaries: [1] }, { op: 'log1p' }]),
+        'features[0].transforms[0]: expected bucketize to be the last transform',
+      ],
       [(d) => (d.features[3].maxLength = 0), 'features[3].maxLength: expected a positive integer'],
     ];
     for (const [mutate, message] of cases) {

@@ -18,12 +18,16 @@ export const FIRST_INDEX = 2;
 
 const POSITIVE_INT = 'expected a positive integer';
 const positiveInt = z.int({ error: POSITIVE_INT }).positive({ error: POSITIVE_INT });
-const finite = z.number({ error: 'expected a finite number' }).refine(Number.isFinite, { error: 'expected a finite number' });
+const finite = z
+  .number({ error: 'expected a finite number' })
+  .refine(Number.isFinite, { error: 'expected a finite number' });
 
 /** `view:name`, e.g. `user:age_bucket`, `item:genres`, `context:hour`. */
 export const featureRefSchema = z
   .string({ error: 'expected a feature reference such as "user:age"' })
-  .regex(/^(user|item|context):[A-Za-z0-9_.-]+$/, { error: 'expected "view:name" with view one of user, item, context (e.g. "item:genres")' });
+  .regex(/^(user|item|context):[A-Za-z0-9_.-]+$/, {
+    error: 'expected "view:name" with view one of user, item, context (e.g. "item:genres")',
+  });
 
 /** One step of a numeric feature's transform pipeline, applied in order. */
 export const numericTransformSchema = z.discriminatedUnion(
@@ -39,7 +43,12 @@ export const numericTransformSchema = z.discriminatedUnion(
     }),
     z.strictObject({
       op: z.literal('bucketize'),
-      boundaries: z.array(finite).min(1, { error: 'expected at least one boundary' }).refine((b) => b.every((x, i) => i === 0 || x > b[i - 1]), { error: 'expected strictly increasing boundaries' }),
+      boundaries: z
+        .array(finite)
+        .min(1, { error: 'expected at least one boundary' })
+        .refine((b) => b.every((x, i) => i === 0 || x > b[i - 1]), {
+          error: 'expected strictly increasing boundaries',
+        }),
     }),
   ],
   { error: 'expected op to be one of log1p, clip, standardize, bucketize' },
@@ -74,7 +83,11 @@ export const numericFeatureSchema = z.strictObject({
   fill: finite.default(0),
 });
 
-export const categoricalFeatureSchema = z.strictObject({ ...base, kind: z.literal('categorical'), ...categoricalEncoding });
+export const categoricalFeatureSchema = z.strictObject({
+  ...base,
+  kind: z.literal('categorical'),
+  ...categoricalEncoding,
+});
 
 export const multiHotFeatureSchema = z.strictObject({
   ...base,
@@ -95,9 +108,13 @@ export const sequenceFeatureSchema = z.strictObject({
   separator: z.string().min(1).default('|'),
 });
 
-export const featureSchema = z.discriminatedUnion('kind', [numericFeatureSchema, categoricalFeatureSchema, multiHotFeatureSchema, sequenceFeatureSchema], {
-  error: 'expected kind to be one of numeric, categorical, multi_hot, sequence',
-});
+export const featureSchema = z.discriminatedUnion(
+  'kind',
+  [numericFeatureSchema, categoricalFeatureSchema, multiHotFeatureSchema, sequenceFeatureSchema],
+  {
+    error: 'expected kind to be one of numeric, categorical, multi_hot, sequence',
+  },
+);
 
 export const labelSchema = z.strictObject({
   /** e.g. `click`, `conversion`, `revenue`, `rating`. */
@@ -126,22 +143,36 @@ export const featureSpecSchema = z
     const seen = new Map<string, number>();
     spec.features.forEach((f, i) => {
       const prev = seen.get(f.name);
-      if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['features', i, 'name'], message: `duplicate feature "${f.name}" (also features[${prev}])` });
+      if (prev !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['features', i, 'name'],
+          message: `duplicate feature "${f.name}" (also features[${prev}])`,
+        });
       seen.set(f.name, i);
       if (f.kind === 'numeric') {
         f.transforms.forEach((t, j) => {
           if (t.op === 'clip' && t.min !== undefined && t.max !== undefined && t.min > t.max) {
-            ctx.addIssue({ code: 'custom', path: ['features', i, 'transforms', j, 'max'], message: 'expected max ≥ min' });
+            ctx.addIssue({
+              code: 'custom',
+              path: ['features', i, 'transforms', j, 'max'],
+              message: 'expected max ≥ min',
+            });
           }
           if (t.op === 'bucketize' && j !== f.transforms.length - 1) {
-            ctx.addIssue({ code: 'custom', path: ['features', i, 'transforms', j], message: 'expected bucketize to be the last transform' });
+            ctx.addIssue({
+              code: 'custom',
+              path: ['features', i, 'transforms', j],
+              message: 'expected bucketize to be the last transform',
+            });
           }
         });
       }
     });
     const labels = new Set<string>();
     spec.labels.forEach((l, i) => {
-      if (labels.has(l.name)) ctx.addIssue({ code: 'custom', path: ['labels', i, 'name'], message: `duplicate label "${l.name}"` });
+      if (labels.has(l.name))
+        ctx.addIssue({ code: 'custom', path: ['labels', i, 'name'], message: `duplicate label "${l.name}"` });
       labels.add(l.name);
     });
   });
@@ -164,7 +195,10 @@ export type Vocabularies = Record<string, string[]>;
 
 /** A document that failed validation; `message` names the first bad path, `issues` lists them all. */
 export class SpecError extends Error {
-  constructor(message: string, readonly issues: string[] = [message]) {
+  constructor(
+    message: string,
+    readonly issues: string[] = [message],
+  ) {
     super(message);
     this.name = 'SpecError';
   }

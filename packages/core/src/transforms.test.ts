@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { OOV_INDEX, PAD_INDEX, parseFeatureSpec } from './spec.ts';
-import { buildLookups, encodeMultiHot, encodeSequence, fnv1a32, hashBucket, transformNumeric, transformRow, transformValue } from './transforms.ts';
+import {
+  buildLookups,
+  encodeMultiHot,
+  encodeSequence,
+  fnv1a32,
+  hashBucket,
+  transformNumeric,
+  transformRow,
+  transformValue,
+} from './transforms.ts';
 
 /** FNV-1a written the obvious way over TextEncoder bytes: the reference for the inline UTF-8 path. */
 function fnvReference(text: string): number {
@@ -11,7 +20,12 @@ function fnvReference(text: string): number {
 
 const spec = parseFeatureSpec({
   features: [
-    { name: 'item:price', kind: 'numeric', fill: 1, transforms: [{ op: 'log1p' }, { op: 'clip', max: 3 }, { op: 'standardize', mean: 1, std: 0.5 }] },
+    {
+      name: 'item:price',
+      kind: 'numeric',
+      fill: 1,
+      transforms: [{ op: 'log1p' }, { op: 'clip', max: 3 }, { op: 'standardize', mean: 1, std: 0.5 }],
+    },
     { name: 'context:hour', kind: 'numeric', transforms: [{ op: 'bucketize', boundaries: [6, 12, 18] }] },
     { name: 'context:device', kind: 'categorical' },
     { name: 'item:brand', kind: 'categorical', buckets: 100 },
@@ -19,7 +33,11 @@ const spec = parseFeatureSpec({
     { name: 'user:recent', kind: 'sequence', maxLength: 3, vocabulary: 'item:id', source: 'recent' },
   ],
 });
-const vocabularies = { 'context:device': ['mobile', 'desktop'], 'item:genres': ['Action', 'Comedy', 'Drama'], 'item:id': ['a', 'b', 'c', 'd'] };
+const vocabularies = {
+  'context:device': ['mobile', 'desktop'],
+  'item:genres': ['Action', 'Comedy', 'Drama'],
+  'item:id': ['a', 'b', 'c', 'd'],
+};
 const lookups = buildLookups(spec, vocabularies);
 
 describe('fnv1a32', () => {
@@ -29,7 +47,8 @@ describe('fnv1a32', () => {
     expect(fnv1a32('foobar')).toBe(0xbf9cf968);
   });
   it('hashes the UTF-8 bytes (2-, 3-, 4-byte characters, lone surrogates)', () => {
-    for (const s of ['é', 'Amélie (2001)', '東京', '😀 emoji', 'x\ud800y', 'end\udfff']) expect(fnv1a32(s), s).toBe(fnvReference(s));
+    for (const s of ['é', 'Amélie (2001)', '東京', '😀 emoji', 'x\ud800y', 'end\udfff'])
+      expect(fnv1a32(s), s).toBe(fnvReference(s));
   });
   it('puts hash buckets after PAD and OOV', () => {
     for (const s of ['FR', 'DE', '']) {
@@ -76,7 +95,14 @@ describe('transforms', () => {
     expect([...encodeSequence(recent, 'b|zz', lookups)]).toEqual([3, OOV_INDEX, 0]);
   });
   it('identical input gives identical output, row after row', () => {
-    const row = { price: '12.5', hour: 13, device: 'mobile', brand: 'Acme', genres: 'Drama|Action', recent: ['c', 'a'] };
+    const row = {
+      price: '12.5',
+      hour: 13,
+      device: 'mobile',
+      brand: 'Acme',
+      genres: 'Drama|Action',
+      recent: ['c', 'a'],
+    };
     const a = transformRow(spec, row, lookups);
     const b = transformRow(spec, structuredClone(row), buildLookups(spec, structuredClone(vocabularies)));
     expect(a).toEqual(b);
@@ -84,7 +110,9 @@ describe('transforms', () => {
     expect(Object.keys(transformRow(spec, row, lookups, ['context']))).toEqual(['context:hour', 'context:device']);
   });
   it('refuses to standardize without fitted statistics', () => {
-    const s = parseFeatureSpec({ features: [{ name: 'user:age', kind: 'numeric', transforms: [{ op: 'standardize' }] }] });
+    const s = parseFeatureSpec({
+      features: [{ name: 'user:age', kind: 'numeric', transforms: [{ op: 'standardize' }] }],
+    });
     expect(() => transformValue(s.features[0], 3, lookups)).toThrow(/no fitted mean\/std/);
   });
 });

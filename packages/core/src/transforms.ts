@@ -117,7 +117,13 @@ function bucketOf(boundaries: readonly number[], x: number): number {
  * @example transformNumeric({ name: 'item:price', kind: 'numeric', fill: 0, transforms: [{ op: 'log1p' }] }, 9) // ≈ 2.3026
  */
 export function transformNumeric(feature: NumericFeature, raw: RawScalar): number {
-  let x = isMissing(raw) ? NaN : typeof raw === 'number' ? raw : typeof raw === 'boolean' ? Number(raw) : Number(raw.trim());
+  let x = isMissing(raw)
+    ? NaN
+    : typeof raw === 'number'
+      ? raw
+      : typeof raw === 'boolean'
+        ? Number(raw)
+        : Number(raw.trim());
   if (!Number.isFinite(x)) x = feature.fill;
   for (const t of feature.transforms) {
     switch (t.op) {
@@ -129,7 +135,8 @@ export function transformNumeric(feature: NumericFeature, raw: RawScalar): numbe
         if (t.max !== undefined && x > t.max) x = t.max;
         break;
       case 'standardize':
-        if (t.mean === undefined || t.std === undefined) throw new SpecError(`${feature.name}: standardize has no fitted mean/std (run vireo ingest to fit them)`);
+        if (t.mean === undefined || t.std === undefined)
+          throw new SpecError(`${feature.name}: standardize has no fitted mean/std (run vireo ingest to fit them)`);
         x = (x - t.mean) / t.std;
         break;
       case 'bucketize':
@@ -172,7 +179,9 @@ export function encodeCategorical(feature: IndexedFeature, raw: RawScalar, looku
 export function splitValues(feature: { separator: string }, raw: RawValue): RawScalar[] {
   if (Array.isArray(raw)) return raw as RawScalar[];
   if (isMissing(raw as RawScalar)) return [];
-  return String(raw).split(feature.separator).filter((s) => s.trim() !== '');
+  return String(raw)
+    .split(feature.separator)
+    .filter((s) => s.trim() !== '');
 }
 
 /**
@@ -180,7 +189,12 @@ export function splitValues(feature: { separator: string }, raw: RawValue): RawS
  * Duplicates are kept once, so a bag sums each value once.
  * @example encodeMultiHot(genres, 'Action|Comedy', lookups) // Int32Array [2, 3, 0, 0]
  */
-export function encodeMultiHot(feature: IndexedFeature & { maxLength: number; separator: string }, raw: RawValue, lookups: Lookups, out: Int32Array = new Int32Array(feature.maxLength)): Int32Array {
+export function encodeMultiHot(
+  feature: IndexedFeature & { maxLength: number; separator: string },
+  raw: RawValue,
+  lookups: Lookups,
+  out: Int32Array = new Int32Array(feature.maxLength),
+): Int32Array {
   const lookup = lookupFor(feature, lookups);
   out.fill(PAD_INDEX);
   let n = 0;
@@ -200,7 +214,12 @@ export function encodeMultiHot(feature: IndexedFeature & { maxLength: number; se
  * right-padded with PAD.
  * @example encodeSequence(recentItems, ['a', 'b', 'c'], lookups) // with L = 2: [idx(b), idx(c)]
  */
-export function encodeSequence(feature: IndexedFeature & { maxLength: number; separator: string }, raw: RawValue, lookups: Lookups, out: Int32Array = new Int32Array(feature.maxLength)): Int32Array {
+export function encodeSequence(
+  feature: IndexedFeature & { maxLength: number; separator: string },
+  raw: RawValue,
+  lookups: Lookups,
+  out: Int32Array = new Int32Array(feature.maxLength),
+): Int32Array {
   const lookup = lookupFor(feature, lookups);
   const values = splitValues(feature, raw);
   out.fill(PAD_INDEX);
@@ -234,7 +253,12 @@ export function transformValue(feature: Feature, raw: RawValue, lookups: Lookups
  * keyed by source column. Returns feature name → value.
  * @example transformRow(spec, { hour: '13', device: 'mobile' }, lookups, ['context'])
  */
-export function transformRow(spec: Pick<FeatureSpec, 'features'>, row: Readonly<Record<string, RawValue>>, lookups: Lookups, views?: readonly string[]): Record<string, FeatureValue> {
+export function transformRow(
+  spec: Pick<FeatureSpec, 'features'>,
+  row: Readonly<Record<string, RawValue>>,
+  lookups: Lookups,
+  views?: readonly string[],
+): Record<string, FeatureValue> {
   const out: Record<string, FeatureValue> = {};
   for (const f of spec.features) {
     if (views && !views.includes(f.name.slice(0, f.name.indexOf(':')))) continue;

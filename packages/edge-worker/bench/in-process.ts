@@ -12,14 +12,22 @@ const SECRET = 'bench-secret-0123456789abcdef';
 const dataDir = mkdtempSync(join(tmpdir(), 'vireo-bench-inproc-'));
 const storage = openSqliteStorage({ dataDir });
 const app = createApp({ storage, verifier: hs256Verifier(SECRET), log: null });
-const token = await signHs256({ sub: 'bench', scope: 'features:read events:write models:publish', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
+const token = await signHs256(
+  { sub: 'bench', scope: 'features:read events:write models:publish', exp: Math.floor(Date.now() / 1000) + 3600 },
+  SECRET,
+);
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 
 for (const rows of seedRows()) {
   const res = await app.request('/v1/features/push', { method: 'POST', headers, body: JSON.stringify({ rows }) });
   if (res.status !== 200) throw new Error(`seed: ${res.status} ${await res.text()}`);
 }
-for (let b = 0; b < 100; b++) await app.request('/v1/events', { method: 'POST', headers, body: JSON.stringify({ events: eventBatch(`seed${b}`) }) });
+for (let b = 0; b < 100; b++)
+  await app.request('/v1/events', {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ events: eventBatch(`seed${b}`) }),
+  });
 
 async function time(label: string, n: number, make: (i: number) => [string, RequestInit]) {
   const samples: number[] = [];
@@ -38,8 +46,14 @@ async function time(label: string, n: number, make: (i: number) => [string, Requ
 const rnd = (n: number) => Math.floor(Math.random() * n);
 const results = [
   await time('GET /v1/users/:id/features', 5000, () => [`/v1/users/u${rnd(10_000)}/features`, { headers }]),
-  await time('POST /v1/features/online (100 users)', 1000, () => ['/v1/features/online', { method: 'POST', headers, body: JSON.stringify(onlineBody()) }]),
-  await time('POST /v1/events (100 events)', 1000, (i) => ['/v1/events', { method: 'POST', headers, body: JSON.stringify({ events: eventBatch(`ip${i}`) }) }]),
+  await time('POST /v1/features/online (100 users)', 1000, () => [
+    '/v1/features/online',
+    { method: 'POST', headers, body: JSON.stringify(onlineBody()) },
+  ]),
+  await time('POST /v1/events (100 events)', 1000, (i) => [
+    '/v1/events',
+    { method: 'POST', headers, body: JSON.stringify({ events: eventBatch(`ip${i}`) }) },
+  ]),
 ];
 await storage.close();
 rmSync(dataDir, { recursive: true, force: true });

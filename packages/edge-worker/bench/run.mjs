@@ -16,14 +16,28 @@ import { parseArgs } from 'node:util';
 import { eventBatch, onlineBody, percentiles, seedRows, USERS } from './workload.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const { values: flags } = parseArgs({ options: { duration: { type: 'string' }, connections: { type: 'string' }, 'skip-redis': { type: 'boolean' }, out: { type: 'string' }, results: { type: 'string' }, 'skip-in-process': { type: 'boolean' } } });
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    'skip-redis': { type: 'boolean' },
+    out: { type: 'string' },
+    results: { type: 'string' },
+    'skip-in-process': { type: 'boolean' },
+  },
+});
 const DURATION = Number(flags.duration ?? 10);
 const CONNECTIONS = Number(flags.connections ?? 32);
 const SECRET = 'bench-secret-0123456789abcdef';
 const say = (m) => process.stderr.write(`bench: ${m}\n`);
 
 async function freePort() {
-  return new Promise((ok) => { const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); }); });
+  return new Promise((ok) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
 }
 
 function calibrate() {
@@ -40,11 +54,19 @@ function calibrate() {
 function machine() {
   const c = cpus();
   let lscpu = '';
-  try { lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? ''; } catch { /* not Linux */ }
+  try {
+    lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? '';
+  } catch {
+    /* not Linux */
+  }
   const field = (name) => (new RegExp(`^${name}:\\s*(.+)$`, 'm').exec(lscpu)?.[1] ?? '').trim();
   return {
-    cpu: c[0]?.model ?? 'unknown', logical_cpus: c.length, hypervisor: field('Hypervisor vendor') || null,
-    memory_gb: Math.round(totalmem() / 2 ** 30), os: `${osType()} ${release()}`, node: process.version,
+    cpu: c[0]?.model ?? 'unknown',
+    logical_cpus: c.length,
+    hypervisor: field('Hypervisor vendor') || null,
+    memory_gb: Math.round(totalmem() / 2 ** 30),
+    os: `${osType()} ${release()}`,
+    node: process.version,
     load_average_at_start: loadavg().map((x) => Math.round(x * 100) / 100),
     nice: getPriority(),
     // A plain JS loop (best of 5), to compare machines: lower is faster.
@@ -56,7 +78,11 @@ function machine() {
 // In-process (app.request, no network)
 function inProcess() {
   say('in-process: seeding and timing app.request()…');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', here('./in-process.ts')], { cwd: here('..'), encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', here('./in-process.ts')], {
+    cwd: here('..'),
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   if (r.status !== 0) throw new Error(`in-process run failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1));
 }
@@ -64,12 +90,20 @@ function inProcess() {
 // ------------------------------------------------------------------------------------------------
 // Loopback: the real server in a child process
 async function startEdge(dataDir, port) {
-  const child = spawn(process.execPath, [here('../bin/vireo-edge.mjs'), '--port', String(port), '--data', dataDir, '--rate-limit', '0', '--quiet'], {
-    env: { ...process.env, VIREO_JWT_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [here('../bin/vireo-edge.mjs'), '--port', String(port), '--data', dataDir, '--rate-limit', '0', '--quiet'],
+    {
+      env: { ...process.env, VIREO_JWT_SECRET: SECRET },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise((ok, fail) => {
     let out = '';
-    child.stdout.on('data', (d) => { out += d; if (out.includes('listening on')) ok(); });
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('listening on')) ok();
+    });
     child.once('exit', (code) => fail(new Error(`edge exited ${code}`)));
   });
   return child;
@@ -82,8 +116,13 @@ function cannon(label, url, connections, request) {
       if (err) return fail(err);
       const good = result['2xx'];
       ok({
-        route: label, connections, duration_s: DURATION,
-        req_per_s: Math.round(good / DURATION), non_2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts,
+        route: label,
+        connections,
+        duration_s: DURATION,
+        req_per_s: Math.round(good / DURATION),
+        non_2xx: result.non2xx,
+        errors: result.errors,
+        timeouts: result.timeouts,
         ...percentiles(samples),
       });
     });
@@ -103,12 +142,44 @@ async function loopback(token) {
       const res = await fetch(`${url}/v1/features/push`, { method: 'POST', headers, body: JSON.stringify({ rows }) });
       if (res.status !== 200) throw new Error(`seed push: ${res.status} ${await res.text()}`);
     }
-    for (let b = 0; b < 100; b++) await fetch(`${url}/v1/events`, { method: 'POST', headers, body: JSON.stringify({ events: eventBatch(`seed${b}`) }) });
+    for (let b = 0; b < 100; b++)
+      await fetch(`${url}/v1/events`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ events: eventBatch(`seed${b}`) }),
+      });
     let batch = 0;
     const routes = [
-      ['GET /v1/users/:id/features', { method: 'GET', path: '/v1/users/u0/features', headers, setupRequest: (req) => ({ ...req, path: `/v1/users/u${Math.floor(Math.random() * USERS)}/features` }) }],
-      ['POST /v1/features/online (100 users)', { method: 'POST', path: '/v1/features/online', headers, setupRequest: (req) => ({ ...req, body: JSON.stringify(onlineBody()) }) }],
-      ['POST /v1/events (100 events)', { method: 'POST', path: '/v1/events', headers, setupRequest: (req) => ({ ...req, body: JSON.stringify({ events: eventBatch(`lb${process.pid}-${batch++}`) }) }) }],
+      [
+        'GET /v1/users/:id/features',
+        {
+          method: 'GET',
+          path: '/v1/users/u0/features',
+          headers,
+          setupRequest: (req) => ({ ...req, path: `/v1/users/u${Math.floor(Math.random() * USERS)}/features` }),
+        },
+      ],
+      [
+        'POST /v1/features/online (100 users)',
+        {
+          method: 'POST',
+          path: '/v1/features/online',
+          headers,
+          setupRequest: (req) => ({ ...req, body: JSON.stringify(onlineBody()) }),
+        },
+      ],
+      [
+        'POST /v1/events (100 events)',
+        {
+          method: 'POST',
+          path: '/v1/events',
+          headers,
+          setupRequest: (req) => ({
+            ...req,
+            body: JSON.stringify({ events: eventBatch(`lb${process.pid}-${batch++}`) }),
+          }),
+        },
+      ],
     ];
     const out = [];
     for (const [label, request] of routes) {
@@ -130,22 +201,43 @@ async function loopback(token) {
 async function redis() {
   if (flags['skip-redis']) return { skipped: 'skipped with --skip-redis' };
   const version = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
-  if (version.status !== 0) return { skipped: 'redis-server not installed (apt-get install -y redis-server redis-tools)' };
+  if (version.status !== 0)
+    return { skipped: 'redis-server not installed (apt-get install -y redis-server redis-tools)' };
   const port = await freePort();
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const server = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   try {
-    for (let i = 0; i < 50 && spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() !== 'PONG'; i++) await new Promise((ok) => setTimeout(ok, 100));
+    for (
+      let i = 0;
+      i < 50 && spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() !== 'PONG';
+      i++
+    )
+      await new Promise((ok) => setTimeout(ok, 100));
     // Keys for MGET, values of 256 bytes (about one feature row).
     const keys = Array.from({ length: 100 }, (_, i) => `feat:${i}`);
     spawnSync('redis-cli', ['-p', String(port), 'mset', ...keys.flatMap((k) => [k, 'x'.repeat(256)])]);
     const run = (label, connections, args, n) => {
-      const r = spawnSync('redis-benchmark', ['-p', String(port), '-c', String(connections), '-n', String(n), '-d', '256', '-r', '10000', '--csv', ...args], { encoding: 'utf8' });
+      const r = spawnSync(
+        'redis-benchmark',
+        ['-p', String(port), '-c', String(connections), '-n', String(n), '-d', '256', '-r', '10000', '--csv', ...args],
+        { encoding: 'utf8' },
+      );
       const lines = r.stdout.trim().split('\n');
       const head = lines[0].replace(/"/g, '').split(',');
       return lines.slice(1).map((line) => {
         const cells = line.replace(/"/g, '').split(',');
         const row = Object.fromEntries(head.map((h, i) => [h, cells[i]]));
-        return { command: label ?? row.test, connections, req_per_s: Math.round(Number(row.rps)), p50_ms: Number(row.p50_latency_ms), p99_ms: Number(row.p99_latency_ms), max_ms: Number(row.max_latency_ms) };
+        return {
+          command: label ?? row.test,
+          connections,
+          req_per_s: Math.round(Number(row.rps)),
+          p50_ms: Number(row.p50_latency_ms),
+          p99_ms: Number(row.p99_latency_ms),
+          max_ms: Number(row.max_latency_ms),
+        };
       });
     };
     say('redis-benchmark: GET/SET and MGET of 100 keys…');
@@ -166,9 +258,25 @@ async function redis() {
 // ------------------------------------------------------------------------------------------------
 const startedAt = new Date().toISOString();
 const info = machine();
-const { signHs256 } = await import('tsx/esm/api').then(({ register }) => { register(); return import('../src/auth/jwt.ts'); });
-const token = await signHs256({ sub: 'bench', scope: 'features:read events:write models:publish', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
-const results = { started_at: startedAt, machine: info, settings: { duration_s: DURATION, connections: CONNECTIONS, sqlite_synchronous: 'normal', rate_limit: 'off', request_logs: 'off' } };
+const { signHs256 } = await import('tsx/esm/api').then(({ register }) => {
+  register();
+  return import('../src/auth/jwt.ts');
+});
+const token = await signHs256(
+  { sub: 'bench', scope: 'features:read events:write models:publish', exp: Math.floor(Date.now() / 1000) + 3600 },
+  SECRET,
+);
+const results = {
+  started_at: startedAt,
+  machine: info,
+  settings: {
+    duration_s: DURATION,
+    connections: CONNECTIONS,
+    sqlite_synchronous: 'normal',
+    rate_limit: 'off',
+    request_logs: 'off',
+  },
+};
 results.in_process = flags['skip-in-process'] ? [] : inProcess();
 results.loopback = await loopback(token);
 results.redis = await redis();
@@ -190,12 +298,20 @@ const md = [
   '',
   '| route | connections | req/s | P50 ms | P90 ms | P99 ms |',
   '|---|---:|---:|---:|---:|---:|',
-  ...results.loopback.map((r) => `| ${r.route} | ${r.connections} | ${r.req_per_s} | ${ms(r.p50_ms)} | ${ms(r.p90_ms)} | ${ms(r.p99_ms)} |`),
+  ...results.loopback.map(
+    (r) => `| ${r.route} | ${r.connections} | ${r.req_per_s} | ${ms(r.p50_ms)} | ${ms(r.p90_ms)} | ${ms(r.p99_ms)} |`,
+  ),
   '',
   '## redis-benchmark (the yardstick, same run)',
   '',
   ...(results.redis.results
-    ? ['| command | connections | req/s | P50 ms | P99 ms |', '|---|---:|---:|---:|---:|', ...results.redis.results.map((r) => `| ${r.command} | ${r.connections} | ${r.req_per_s} | ${ms(r.p50_ms)} | ${ms(r.p99_ms)} |`)]
+    ? [
+        '| command | connections | req/s | P50 ms | P99 ms |',
+        '|---|---:|---:|---:|---:|',
+        ...results.redis.results.map(
+          (r) => `| ${r.command} | ${r.connections} | ${r.req_per_s} | ${ms(r.p50_ms)} | ${ms(r.p99_ms)} |`,
+        ),
+      ]
     : [`(${results.redis.skipped})`]),
   '',
   '## In-process (app.request(), one at a time, no network)',

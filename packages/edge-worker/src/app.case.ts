@@ -4,7 +4,7 @@ import { hashBucket, sha256Hex } from '@vireo/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signHs256 } from './auth/jwt.ts';
 import type { EdgeApp } from './routes/deps.ts';
-import { ALL_SCOPES, apiEvent, client, errorOf, makeBundle, NOW, publish, TEST_SECRET, token, type Client } from './test-helpers.ts';
+import { ALL_SCOPES, apiEvent, client, errorOf, makeBundle, NOW, publish, token, type Client } from './test-helpers.ts';
 
 export type AppFactory = () => Promise<{ app: EdgeApp; env?: unknown; cleanup: () => Promise<void> }>;
 
@@ -56,7 +56,10 @@ export function runAppCases(label: string, factory: AppFactory): void {
         const tampered = `${h}.${btoa(JSON.stringify({ sub: 'root', scope: 'admin', exp: NOW / 1000 + 3600 })).replace(/=+$/, '')}.${s}`;
         const none = `${btoa(JSON.stringify({ alg: 'none', typ: 'JWT' })).replace(/=+$/, '')}.${p}.`;
         const cases: Array<[string, string]> = [
-          [await signHs256({ sub: 'x', scope: ALL_SCOPES, exp: NOW / 1000 + 3600 }, 'another-secret-0123456789'), 'invalid_token'],
+          [
+            await signHs256({ sub: 'x', scope: ALL_SCOPES, exp: NOW / 1000 + 3600 }, 'another-secret-0123456789'),
+            'invalid_token',
+          ],
           [tampered, 'invalid_token'],
           [none, 'invalid_token'],
           ['not.a.jwt', 'invalid_token'],
@@ -68,7 +71,10 @@ export function runAppCases(label: string, factory: AppFactory): void {
           expect(res.status, t).toBe(401);
           expect((await errorOf(res)).code).toBe(code);
         }
-        const basic = await api.get('/v1/users/u1/features', { token: null, headers: { authorization: 'Basic dXNlcjpwYXNz' } });
+        const basic = await api.get('/v1/users/u1/features', {
+          token: null,
+          headers: { authorization: 'Basic dXNlcjpwYXNz' },
+        });
         expect(basic.status).toBe(401);
         expect((await errorOf(basic)).code).toBe('unauthorized');
       });
@@ -87,9 +93,21 @@ export function runAppCases(label: string, factory: AppFactory): void {
         const writer = await as('events:write');
         const checks: Array<[Client, string, string, unknown?, string?]> = [
           [writer, 'GET', '/v1/users/u1/features', undefined, 'features:read'],
-          [writer, 'POST', '/v1/features/online', { features: ['user:a'], entities: { user_id: ['u1'] } }, 'features:read'],
+          [
+            writer,
+            'POST',
+            '/v1/features/online',
+            { features: ['user:a'], entities: { user_id: ['u1'] } },
+            'features:read',
+          ],
           [reader, 'POST', '/v1/events', { events: [apiEvent('e1')] }, 'events:write'],
-          [reader, 'POST', '/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { a: 1 } }] }, 'models:publish'],
+          [
+            reader,
+            'POST',
+            '/v1/features/push',
+            { rows: [{ entity: 'user', id: 'u1', features: { a: 1 } }] },
+            'models:publish',
+          ],
           [reader, 'PUT', '/v1/models/ranker/1/manifest.json', {}, 'models:publish'],
           [reader, 'POST', '/v1/models/ranker/1/promote', undefined, 'models:publish'],
           [writer, 'GET', '/v1/models/ranker/latest', undefined, 'features:read'],
@@ -118,7 +136,12 @@ export function runAppCases(label: string, factory: AppFactory): void {
         const push = await api.post('/v1/features/push', {
           rows: [
             { entity: 'user', id: 'u1', features: { age: 35, country: 'FR', tags: ['a', 'b'] }, event_ts: NOW - DAY },
-            { entity: 'item', id: 'i1', features: { price: 9, genres: ['drama'] }, event_ts: new Date(NOW - 2 * DAY).toISOString() },
+            {
+              entity: 'item',
+              id: 'i1',
+              features: { price: 9, genres: ['drama'] },
+              event_ts: new Date(NOW - 2 * DAY).toISOString(),
+            },
           ],
         });
         expect(push.status).toBe(200);
@@ -126,7 +149,9 @@ export function runAppCases(label: string, factory: AppFactory): void {
         const res = await api.get('/v1/users/u1/features');
         expect(res.status).toBe(200);
         expect(await res.json()).toEqual({
-          entity: 'user', id: 'u1', found: true,
+          entity: 'user',
+          id: 'u1',
+          found: true,
           features: { age: 35, country: 'FR', tags: ['a', 'b'] },
           statuses: { age: 'PRESENT', country: 'PRESENT', tags: 'PRESENT' },
           event_timestamps: { age: NOW - DAY, country: NOW - DAY, tags: NOW - DAY },
@@ -140,7 +165,12 @@ export function runAppCases(label: string, factory: AppFactory): void {
       });
 
       it('selects features, marks NOT_FOUND and OUTSIDE_MAX_AGE', async () => {
-        await api.post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { fresh: 1 }, event_ts: NOW - 1000 }, { entity: 'user', id: 'u1', features: { old: 2 }, event_ts: NOW - 10 * DAY }] });
+        await api.post('/v1/features/push', {
+          rows: [
+            { entity: 'user', id: 'u1', features: { fresh: 1 }, event_ts: NOW - 1000 },
+            { entity: 'user', id: 'u1', features: { old: 2 }, event_ts: NOW - 10 * DAY },
+          ],
+        });
         const body = await (await api.get('/v1/users/u1/features?features=fresh,old,missing&max_age_s=86400')).json();
         expect(body.statuses).toEqual({ fresh: 'PRESENT', old: 'OUTSIDE_MAX_AGE', missing: 'NOT_FOUND' });
         expect(body.features).toEqual({ fresh: 1, old: 2, missing: null });
@@ -150,24 +180,34 @@ export function runAppCases(label: string, factory: AppFactory): void {
       });
 
       it('keeps newer values: a push with an older event time is stale', async () => {
-        await api.post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { a: 2 }, event_ts: NOW }] });
-        const r = await (await api.post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { a: 1 }, event_ts: NOW - 5 }] })).json();
+        await api.post('/v1/features/push', {
+          rows: [{ entity: 'user', id: 'u1', features: { a: 2 }, event_ts: NOW }],
+        });
+        const r = await (
+          await api.post('/v1/features/push', {
+            rows: [{ entity: 'user', id: 'u1', features: { a: 1 }, event_ts: NOW - 5 }],
+          })
+        ).json();
         expect(r).toMatchObject({ written: 0, stale: 1 });
         expect((await (await api.get('/v1/users/u1/features')).json()).features.a).toBe(2);
       });
 
       it('refuses pushes of real-time columns', async () => {
-        const res = await api.post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { recent_items: ['x'] } }] });
+        const res = await api.post('/v1/features/push', {
+          rows: [{ entity: 'user', id: 'u1', features: { recent_items: ['x'] } }],
+        });
         expect(res.status).toBe(400);
         expect((await errorOf(res)).message).toContain('recent_items');
       });
 
       it('answers Feast-style batch lookups: entity columns, then one column per feature', async () => {
-        await api.post('/v1/features/push', { rows: [
-          { entity: 'user', id: 'u1', features: { age: 30 }, event_ts: NOW - 1 },
-          { entity: 'user', id: 'u3', features: { age: 40 }, event_ts: NOW - 2 },
-          { entity: 'item', id: 'i9', features: { price: 3 }, event_ts: NOW - 3 },
-        ] });
+        await api.post('/v1/features/push', {
+          rows: [
+            { entity: 'user', id: 'u1', features: { age: 30 }, event_ts: NOW - 1 },
+            { entity: 'user', id: 'u3', features: { age: 40 }, event_ts: NOW - 2 },
+            { entity: 'item', id: 'i9', features: { price: 3 }, event_ts: NOW - 3 },
+          ],
+        });
         const res = await api.post('/v1/features/online', {
           features: ['user:age', 'item:price'],
           entities: { user_id: ['u1', 'u2', 'u3'], item_id: ['i9', 'i9', 'none'] },
@@ -176,32 +216,69 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect(await res.json()).toEqual({
           metadata: { feature_names: ['user_id', 'item_id', 'user:age', 'item:price'], model: null },
           results: [
-            { values: ['u1', 'u2', 'u3'], statuses: ['PRESENT', 'PRESENT', 'PRESENT'], event_timestamps: [null, null, null] },
-            { values: ['i9', 'i9', 'none'], statuses: ['PRESENT', 'PRESENT', 'PRESENT'], event_timestamps: [null, null, null] },
-            { values: [30, null, 40], statuses: ['PRESENT', 'NOT_FOUND', 'PRESENT'], event_timestamps: [NOW - 1, null, NOW - 2] },
-            { values: [3, 3, null], statuses: ['PRESENT', 'PRESENT', 'NOT_FOUND'], event_timestamps: [NOW - 3, NOW - 3, null] },
+            {
+              values: ['u1', 'u2', 'u3'],
+              statuses: ['PRESENT', 'PRESENT', 'PRESENT'],
+              event_timestamps: [null, null, null],
+            },
+            {
+              values: ['i9', 'i9', 'none'],
+              statuses: ['PRESENT', 'PRESENT', 'PRESENT'],
+              event_timestamps: [null, null, null],
+            },
+            {
+              values: [30, null, 40],
+              statuses: ['PRESENT', 'NOT_FOUND', 'PRESENT'],
+              event_timestamps: [NOW - 1, null, NOW - 2],
+            },
+            {
+              values: [3, 3, null],
+              statuses: ['PRESENT', 'PRESENT', 'NOT_FOUND'],
+              event_timestamps: [NOW - 3, NOW - 3, null],
+            },
           ],
         });
-        const mismatch = await api.post('/v1/features/online', { features: ['user:age'], entities: { user_id: ['a'], item_id: ['x', 'y'] } });
+        const mismatch = await api.post('/v1/features/online', {
+          features: ['user:age'],
+          entities: { user_id: ['a'], item_id: ['x', 'y'] },
+        });
         expect(mismatch.status).toBe(400);
-        const context = await api.post('/v1/features/online', { features: ['context:hour'], entities: { user_id: ['a'] } });
+        const context = await api.post('/v1/features/online', {
+          features: ['context:hour'],
+          entities: { user_id: ['a'] },
+        });
         expect(context.status).toBe(400);
-        const noEntity = await api.post('/v1/features/online', { features: ['item:price'], entities: { user_id: ['a'] } });
+        const noEntity = await api.post('/v1/features/online', {
+          features: ['item:price'],
+          entities: { user_id: ['a'] },
+        });
         expect((await errorOf(noEntity)).message).toContain('item_id');
       });
 
       it('validates pushes against the promoted feature spec, all or nothing', async () => {
         await publish(api, await makeBundle());
-        const unknown = await api.post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { age: 20 } }, { entity: 'user', id: 'u2', features: { shoe_size: 44 } }] });
+        const unknown = await api.post('/v1/features/push', {
+          rows: [
+            { entity: 'user', id: 'u1', features: { age: 20 } },
+            { entity: 'user', id: 'u2', features: { shoe_size: 44 } },
+          ],
+        });
         expect(unknown.status).toBe(422);
         const err = await errorOf(unknown);
         expect(err.code).toBe('unknown_feature');
         expect(err.message).toContain('shoe_size');
         expect((await (await api.get('/v1/users/u1/features')).json()).found).toBe(false);
-        const wrongKind = await api.post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { age: 'old' } }] });
+        const wrongKind = await api.post('/v1/features/push', {
+          rows: [{ entity: 'user', id: 'u1', features: { age: 'old' } }],
+        });
         expect(wrongKind.status).toBe(422);
         expect((await errorOf(wrongKind)).code).toBe('spec_violation');
-        const ok = await api.post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { age: 35, country: 'FR' } }, { entity: 'item', id: 'i1', features: { genres: ['comedy', 'drama'], price: 9, category: 'horror' } }] });
+        const ok = await api.post('/v1/features/push', {
+          rows: [
+            { entity: 'user', id: 'u1', features: { age: 35, country: 'FR' } },
+            { entity: 'item', id: 'i1', features: { genres: ['comedy', 'drama'], price: 9, category: 'horror' } },
+          ],
+        });
         expect(ok.status).toBe(200);
         expect((await ok.json()).spec).toEqual({ model: 'ranker', version: '1' });
       });
@@ -211,27 +288,65 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect(noSpec.status).toBe(404);
         expect((await errorOf(noSpec)).code).toBe('model_not_found');
         await publish(api, await makeBundle());
-        await api.post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { age: 35, country: 'FR' } }, { entity: 'item', id: 'i1', features: { genres: ['comedy', 'drama', 'western'], price: 9, category: 'horror' } }] });
-        await api.post('/v1/events', { events: [apiEvent('t1', { item_id: 'a', ts: NOW - 3 }), apiEvent('t2', { item_id: 'b', ts: NOW - 2 })] });
+        await api.post('/v1/features/push', {
+          rows: [
+            { entity: 'user', id: 'u1', features: { age: 35, country: 'FR' } },
+            {
+              entity: 'item',
+              id: 'i1',
+              features: { genres: ['comedy', 'drama', 'western'], price: 9, category: 'horror' },
+            },
+          ],
+        });
+        await api.post('/v1/events', {
+          events: [apiEvent('t1', { item_id: 'a', ts: NOW - 3 }), apiEvent('t2', { item_id: 'b', ts: NOW - 2 })],
+        });
         const user = await (await api.get('/v1/users/u1/features?transform=true')).json();
         expect(user.model_ready).toEqual({
-          model: 'ranker', version: '1',
-          values: { 'user:age_bucket': 2, 'user:country': hashBucket('FR', 100), 'user:history': [hashBucket('a', 1000), hashBucket('b', 1000), 0, 0] },
+          model: 'ranker',
+          version: '1',
+          values: {
+            'user:age_bucket': 2,
+            'user:country': hashBucket('FR', 100),
+            'user:history': [hashBucket('a', 1000), hashBucket('b', 1000), 0, 0],
+          },
         });
-        const online = await (await api.post('/v1/features/online', { features: ['item:genres', 'item:price', 'item:category'], entities: { item_id: ['i1', 'zz'] }, transform: true })).json();
+        const online = await (
+          await api.post('/v1/features/online', {
+            features: ['item:genres', 'item:price', 'item:category'],
+            entities: { item_id: ['i1', 'zz'] },
+            transform: true,
+          })
+        ).json();
         expect(online.metadata.model).toEqual({ name: 'ranker', version: '1' });
-        expect(online.results[1].values).toEqual([[3, 2, 1], [0, 0, 0]]);
+        expect(online.results[1].values).toEqual([
+          [3, 2, 1],
+          [0, 0, 0],
+        ]);
         expect(online.results[2].values[0]).toBeCloseTo(Math.log(10), 6);
         expect(online.results[2].statuses).toEqual(['PRESENT', 'NOT_FOUND']);
         expect(online.results[3].values).toEqual([4, 0]);
-        const notInSpec = await api.post('/v1/features/online', { features: ['item:nope'], entities: { item_id: ['i1'] }, transform: true });
+        const notInSpec = await api.post('/v1/features/online', {
+          features: ['item:nope'],
+          entities: { item_id: ['i1'] },
+          transform: true,
+        });
         expect(notInSpec.status).toBe(422);
       });
     });
 
     describe('events', () => {
       it('answers 202 with counts, and is idempotent on event_id', async () => {
-        const batch = { events: [apiEvent('e1'), apiEvent('e2', { ts: new Date(NOW - 500).toISOString(), value: 4.5, context: { device: 'ios', category: 'drama' } })] };
+        const batch = {
+          events: [
+            apiEvent('e1'),
+            apiEvent('e2', {
+              ts: new Date(NOW - 500).toISOString(),
+              value: 4.5,
+              context: { device: 'ios', category: 'drama' },
+            }),
+          ],
+        };
         const first = await api.post('/v1/events', batch);
         expect(first.status).toBe(202);
         expect(await first.json()).toEqual({ accepted: 2, duplicate: 0, rejected: 0, rejections: [] });
@@ -243,17 +358,19 @@ export function runAppCases(label: string, factory: AppFactory): void {
       });
 
       it('rejects invalid events with reasons and keeps the valid ones; a batch of only invalid events is a 400', async () => {
-        const res = await api.post('/v1/events', { events: [
-          apiEvent('ok1'),
-          apiEvent('bad-ts', { ts: 'yesterday' }),
-          apiEvent('future', { ts: NOW + 2 * DAY }),
-          apiEvent('seconds', { ts: Math.floor(NOW / 1000) }),
-          { ...apiEvent('extra'), surprise: 1 },
-          apiEvent("x'; DROP TABLE events;--"),
-          apiEvent('bad-type', { type: 'Click Me' }),
-          apiEvent('bad-value', { value: 'NaN' }),
-          'not an object',
-        ] });
+        const res = await api.post('/v1/events', {
+          events: [
+            apiEvent('ok1'),
+            apiEvent('bad-ts', { ts: 'yesterday' }),
+            apiEvent('future', { ts: NOW + 2 * DAY }),
+            apiEvent('seconds', { ts: Math.floor(NOW / 1000) }),
+            { ...apiEvent('extra'), surprise: 1 },
+            apiEvent("x'; DROP TABLE events;--"),
+            apiEvent('bad-type', { type: 'Click Me' }),
+            apiEvent('bad-value', { value: 'NaN' }),
+            'not an object',
+          ],
+        });
         expect(res.status).toBe(202);
         const body = await res.json();
         expect(body).toMatchObject({ accepted: 1, duplicate: 0, rejected: 8 });
@@ -264,18 +381,24 @@ export function runAppCases(label: string, factory: AppFactory): void {
         const none = await api.post('/v1/events', { events: [apiEvent('x', { user_id: '' })] });
         expect(none.status).toBe(400);
         expect((await errorOf(none)).code).toBe('invalid_events');
-        const tooMany = await api.post('/v1/events', { events: Array.from({ length: 1001 }, (_, i) => apiEvent(`m${i}`)) });
+        const tooMany = await api.post('/v1/events', {
+          events: Array.from({ length: 1001 }, (_, i) => apiEvent(`m${i}`)),
+        });
         expect(tooMany.status).toBe(400);
       });
 
       it('updates real-time features: history, decayed counters, last seen', async () => {
-        await api.post('/v1/features/push', { rows: [{ entity: 'item', id: 'film', features: { category: 'drama' } }] });
-        await api.post('/v1/events', { events: [
-          apiEvent('r1', { item_id: 'film', ts: NOW - 3000 }),
-          apiEvent('r2', { item_id: 'film', type: 'view', ts: NOW - 2000 }),
-          apiEvent('r3', { item_id: 'show', ts: NOW - 1000, context: { category: ['comedy', 'drama'] } }),
-          apiEvent('r4', { user_id: 'u2', item_id: 'film', type: 'purchase', value: 12, ts: NOW - 4000 }),
-        ] });
+        await api.post('/v1/features/push', {
+          rows: [{ entity: 'item', id: 'film', features: { category: 'drama' } }],
+        });
+        await api.post('/v1/events', {
+          events: [
+            apiEvent('r1', { item_id: 'film', ts: NOW - 3000 }),
+            apiEvent('r2', { item_id: 'film', type: 'view', ts: NOW - 2000 }),
+            apiEvent('r3', { item_id: 'show', ts: NOW - 1000, context: { category: ['comedy', 'drama'] } }),
+            apiEvent('r4', { user_id: 'u2', item_id: 'film', type: 'purchase', value: 12, ts: NOW - 4000 }),
+          ],
+        });
         const user = await (await api.get('/v1/users/u1/features')).json();
         expect(user.realtime.history.map((h: { item_id: string }) => h.item_id)).toEqual(['show', 'film', 'film']);
         expect(user.features.recent_items).toEqual(['film', 'film', 'show']);
@@ -291,14 +414,21 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect(item.features.popularity).toBeCloseTo(3, 4);
         expect(item.features.category).toBe('drama');
         expect(item.realtime.event_count).toBe(3);
-        const online = await (await api.post('/v1/features/online', { features: ['user:recent_items', 'user:last_seen'], entities: { user_id: ['u1', 'u2'] } })).json();
+        const online = await (
+          await api.post('/v1/features/online', {
+            features: ['user:recent_items', 'user:last_seen'],
+            entities: { user_id: ['u1', 'u2'] },
+          })
+        ).json();
         expect(online.results[1].values).toEqual([['film', 'film', 'show'], ['film']]);
         expect(online.results[2].values).toEqual([NOW - 1000, NOW - 4000]);
       });
 
       it('counts each event once when the same batch arrives concurrently', async () => {
         const batch = { events: Array.from({ length: 20 }, (_, i) => apiEvent(`c${i}`, { ts: NOW - i })) };
-        const results = await Promise.all(Array.from({ length: 4 }, () => api.post('/v1/events', batch).then((r) => r.json())));
+        const results = await Promise.all(
+          Array.from({ length: 4 }, () => api.post('/v1/events', batch).then((r) => r.json())),
+        );
         expect(results.reduce((n, r) => n + r.accepted, 0)).toBe(20);
         expect(results.reduce((n, r) => n + r.duplicate, 0)).toBe(60);
         const rt = (await (await api.get('/v1/users/u1/features')).json()).realtime;
@@ -309,13 +439,25 @@ export function runAppCases(label: string, factory: AppFactory): void {
 
     describe('model registry', () => {
       it('uploads a bundle file by file, checks sizes and sha256, promotes, serves latest with an ETag', async () => {
-        const bundle = await makeBundle('ranker', '1', { 'ranking.safetensors': enc('W'.repeat(300)), 'sub/items.bin': enc('I'.repeat(50)) });
+        const bundle = await makeBundle('ranker', '1', {
+          'ranking.safetensors': enc('W'.repeat(300)),
+          'sub/items.bin': enc('I'.repeat(50)),
+        });
         const base = '/v1/models/ranker/1';
         const created = await api.put(`${base}/manifest.json`, bundle.manifest);
         expect(created.status).toBe(201);
-        expect(await created.json()).toEqual({ name: 'ranker', version: '1', file: 'manifest.json', result: 'created', missing: ['ranking.safetensors', 'sub/items.bin'] });
+        expect(await created.json()).toEqual({
+          name: 'ranker',
+          version: '1',
+          file: 'manifest.json',
+          result: 'created',
+          missing: ['ranking.safetensors', 'sub/items.bin'],
+        });
         expect((await api.put(`${base}/manifest.json`, bundle.manifest)).status).toBe(200);
-        const other = await api.put(`${base}/manifest.json`, (await makeBundle('ranker', '1', { 'ranking.safetensors': enc('other') })).manifest);
+        const other = await api.put(
+          `${base}/manifest.json`,
+          (await makeBundle('ranker', '1', { 'ranking.safetensors': enc('other') })).manifest,
+        );
         expect(other.status).toBe(409);
         expect((await errorOf(other)).code).toBe('version_exists');
 
@@ -398,8 +540,15 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect((await errorOf(none)).code).toBe('nothing_to_roll_back');
         const model = await (await api.get('/v1/models/ranker')).json();
         expect(model.promoted).toBe('1');
-        expect(model.versions.map((v: { version: string; complete: boolean }) => [v.version, v.complete])).toEqual([['1', true], ['2', true]]);
-        expect(model.history.map((h: { action: string; version: string }) => `${h.action}:${h.version}`)).toEqual(['promote:1', 'promote:2', 'rollback:1']);
+        expect(model.versions.map((v: { version: string; complete: boolean }) => [v.version, v.complete])).toEqual([
+          ['1', true],
+          ['2', true],
+        ]);
+        expect(model.history.map((h: { action: string; version: string }) => `${h.action}:${h.version}`)).toEqual([
+          'promote:1',
+          'promote:2',
+          'rollback:1',
+        ]);
         expect(model.history[0].by).toBe('tester');
         expect((await api.get('/v1/models/nothing')).status).toBe(404);
         expect((await api.get('/v1/models/nothing/latest')).status).toBe(404);
@@ -407,7 +556,10 @@ export function runAppCases(label: string, factory: AppFactory): void {
       });
 
       it('refuses invalid manifests with the path of the problem', async () => {
-        const res = await api.put('/v1/models/ranker/1/manifest.json', enc(JSON.stringify({ name: 'ranker', version: '1', files: [] })));
+        const res = await api.put(
+          '/v1/models/ranker/1/manifest.json',
+          enc(JSON.stringify({ name: 'ranker', version: '1', files: [] })),
+        );
         expect(res.status).toBe(422);
         const err = await errorOf(res);
         expect(err.code).toBe('invalid_manifest');
@@ -436,10 +588,24 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect(text).toContain('vireo_feature_lookups_total{entity="user",result="hit"} 1');
         expect(text).toContain('vireo_feature_lookups_total{entity="user",result="miss"} 1');
         expect(text).toMatch(/vireo_http_requests_total\{method="POST",route="\/v1\/events",status="202"\} 1/);
-        expect(text).toMatch(/vireo_http_request_duration_seconds_bucket\{method="GET",route="\/v1\/users\/:id\/features",status="200",le="\+Inf"\} 2/);
+        expect(text).toMatch(
+          /vireo_http_request_duration_seconds_bucket\{method="GET",route="\/v1\/users\/:id\/features",status="200",le="\+Inf"\} 2/,
+        );
         const doc = await (await api.get('/openapi.json')).json();
         expect(doc.openapi).toBe('3.0.3');
-        for (const path of ['/v1/users/{id}/features', '/v1/items/{id}/features', '/v1/features/online', '/v1/features/push', '/v1/events', '/v1/models/{name}', '/v1/models/{name}/latest', '/v1/models/{name}/{version}/{file}', '/v1/models/{name}/{version}/promote', '/v1/models/{name}/rollback', '/healthz']) {
+        for (const path of [
+          '/v1/users/{id}/features',
+          '/v1/items/{id}/features',
+          '/v1/features/online',
+          '/v1/features/push',
+          '/v1/events',
+          '/v1/models/{name}',
+          '/v1/models/{name}/latest',
+          '/v1/models/{name}/{version}/{file}',
+          '/v1/models/{name}/{version}/promote',
+          '/v1/models/{name}/rollback',
+          '/healthz',
+        ]) {
           expect(doc.paths[path], path).toBeDefined();
         }
         expect(doc.components.schemas.Event).toBeDefined();

@@ -17,7 +17,16 @@ describe('edge app on node', () => {
       const api = client(t.app, await token(ALL_SCOPES, { sub: 'alice' }));
       await api.post('/v1/events', { events: [apiEvent('l1')] }, { headers: { 'x-request-id': 'abc-1' } });
       await api.get('/v1/users/u1/features', { token: 'garbage' });
-      expect(t.logs[0]).toMatchObject({ level: 'info', msg: 'request', request_id: 'abc-1', method: 'POST', path: '/v1/events', route: '/v1/events', status: 202, sub: 'alice' });
+      expect(t.logs[0]).toMatchObject({
+        level: 'info',
+        msg: 'request',
+        request_id: 'abc-1',
+        method: 'POST',
+        path: '/v1/events',
+        route: '/v1/events',
+        status: 202,
+        sub: 'alice',
+      });
       expect(typeof t.logs[0].duration_ms).toBe('number');
       expect(t.logs[1]).toMatchObject({ status: 401, route: '/v1/users/:id/features', sub: null });
       expect(t.logs[1].error).toContain('compact JWT');
@@ -51,7 +60,15 @@ describe('edge app on node', () => {
   it('answers CORS preflights for configured origins only', async () => {
     const t = nodeTestApp({ corsOrigins: ['https://shop.example'] });
     try {
-      const preflight = (origin: string) => t.app.request('/v1/events', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+      const preflight = (origin: string) =>
+        t.app.request('/v1/events', {
+          method: 'OPTIONS',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'authorization,content-type',
+          },
+        });
       const ok = await preflight('https://shop.example');
       expect(ok.status).toBe(204);
       expect(ok.headers.get('access-control-allow-origin')).toBe('https://shop.example');

@@ -24,7 +24,12 @@ export const EDGE_VERSION = '0.1.0';
 const DAY = 86_400_000;
 
 /** Default real-time feature settings. */
-export const DEFAULT_REALTIME: RealtimeOptions = { historyLength: 50, itemHalfLifeMs: 7 * DAY, userCategoryHalfLifeMs: 3 * DAY, categoryFeature: 'category' };
+export const DEFAULT_REALTIME: RealtimeOptions = {
+  historyLength: 50,
+  itemHalfLifeMs: 7 * DAY,
+  userCategoryHalfLifeMs: 3 * DAY,
+  categoryFeature: 'category',
+};
 
 /** Default limits. */
 export const DEFAULT_LIMITS: Limits = {
@@ -82,7 +87,10 @@ export function createApp(options: AppOptions): EdgeApp {
     defaultHook: (result) => {
       if (!result.success) {
         const issues = formatIssues(result.error).slice(0, 50);
-        throw new ApiError('invalid_request', `Invalid ${result.target}: ${issues[0]}`, { target: result.target, issues });
+        throw new ApiError('invalid_request', `Invalid ${result.target}: ${issues[0]}`, {
+          target: result.target,
+          issues,
+        });
       }
     },
   });
@@ -90,16 +98,27 @@ export function createApp(options: AppOptions): EdgeApp {
   app.use('*', requestLog({ metrics, log }));
   if (options.corsOrigins && options.corsOrigins.length > 0) {
     const origins = options.corsOrigins;
-    app.use('*', cors({
-      origin: origins.includes('*') ? '*' : origins,
-      allowHeaders: ['Authorization', 'Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-Id'],
-      allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS'],
-      exposeHeaders: ['ETag', 'Content-Range', 'Content-Length', 'Retry-After', 'X-Request-Id', 'Vireo-Model-Version'],
-      maxAge: 600,
-    }));
+    app.use(
+      '*',
+      cors({
+        origin: origins.includes('*') ? '*' : origins,
+        allowHeaders: ['Authorization', 'Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-Id'],
+        allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS'],
+        exposeHeaders: [
+          'ETag',
+          'Content-Range',
+          'Content-Length',
+          'Retry-After',
+          'X-Request-Id',
+          'Vireo-Model-Version',
+        ],
+        maxAge: 600,
+      }),
+    );
   }
   app.use('/v1/*', bearerAuth({ verifier: options.verifier }));
-  if (options.rateLimiter) app.use('/v1/*', rateLimit({ limiter: options.rateLimiter, onLimited: () => metrics.rateLimited.inc() }));
+  if (options.rateLimiter)
+    app.use('/v1/*', rateLimit({ limiter: options.rateLimiter, onLimited: () => metrics.rateLimited.inc() }));
 
   systemRoutes(app, deps, { isDraining: options.isDraining ?? (() => false), version: EDGE_VERSION });
   featureRoutes(app, deps);
@@ -108,16 +127,31 @@ export function createApp(options: AppOptions): EdgeApp {
 
   app.notFound((c) => {
     c.set('unmatched', true);
-    return c.json(errorBody('not_found', `No route ${c.req.method} ${c.req.path.slice(0, 200)}: see /openapi.json.`), 404);
+    return c.json(
+      errorBody('not_found', `No route ${c.req.method} ${c.req.path.slice(0, 200)}: see /openapi.json.`),
+      404,
+    );
   });
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(err.body(), err.status, err.headers);
     if (err instanceof HTTPException && err.status < 500) {
       const malformed = err.status === 400 && /json/i.test(err.message);
-      return c.json(errorBody(malformed ? 'invalid_json' : codeForStatus(err.status), malformed ? 'The request body is not valid JSON.' : err.message || 'Bad request.'), err.status);
+      return c.json(
+        errorBody(
+          malformed ? 'invalid_json' : codeForStatus(err.status),
+          malformed ? 'The request body is not valid JSON.' : err.message || 'Bad request.',
+        ),
+        err.status,
+      );
     }
-    return c.json(errorBody('internal', `Internal error (request ${c.get('requestId') ?? 'unknown'}): this is a bug in the edge, not in your request.`), 500);
+    return c.json(
+      errorBody(
+        'internal',
+        `Internal error (request ${c.get('requestId') ?? 'unknown'}): this is a bug in the edge, not in your request.`,
+      ),
+      500,
+    );
   });
 
   return app;

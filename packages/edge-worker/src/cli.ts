@@ -28,33 +28,51 @@ class CliError extends Error {}
 function intFlag(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`--${name} must be an integer in [${min}, ${max}], got '${value}'.`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new CliError(`--${name} must be an integer in [${min}, ${max}], got '${value}'.`);
   return n;
 }
 
 function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>) {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | boolean | undefined
+    >;
   } catch (err) {
     throw new CliError(`${(err as Error).message.split('\n')[0]} (see vireo-edge --help).`);
   }
 }
 
 async function token(argv: string[]): Promise<number> {
-  const v = parse(argv, { data: { type: 'string' }, sub: { type: 'string' }, scope: { type: 'string' }, ttl: { type: 'string' } });
+  const v = parse(argv, {
+    data: { type: 'string' },
+    sub: { type: 'string' },
+    scope: { type: 'string' },
+    ttl: { type: 'string' },
+  });
   const dataDir = resolve((v.data as string) ?? './.vireo');
   const { secret } = resolveSecret(dataDir);
   const scopes = ((v.scope as string) ?? SCOPES.join(' ')).split(/\s+/).filter(Boolean);
   const ttl = intFlag(v.ttl as string, 'ttl', 30 * 86400, 1, 10 * 365 * 86400);
   const now = Math.floor(Date.now() / 1000);
-  process.stdout.write(`${await signHs256({ sub: (v.sub as string) ?? 'dev', scope: scopes.join(' '), iat: now, exp: now + ttl }, secret)}\n`);
+  process.stdout.write(
+    `${await signHs256({ sub: (v.sub as string) ?? 'dev', scope: scopes.join(' '), iat: now, exp: now + ttl }, secret)}\n`,
+  );
   return 0;
 }
 
 async function start(argv: string[]): Promise<number | null> {
   const v = parse(argv, {
-    port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, cors: { type: 'string' },
-    'rate-limit': { type: 'string' }, sync: { type: 'string' }, 'spec-model': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    data: { type: 'string' },
+    cors: { type: 'string' },
+    'rate-limit': { type: 'string' },
+    sync: { type: 'string' },
+    'spec-model': { type: 'string' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (v.help) {
     process.stdout.write(USAGE);
@@ -66,7 +84,10 @@ async function start(argv: string[]): Promise<number | null> {
     port: intFlag((v.port as string) ?? process.env.PORT, 'port', 8787, 0, 65535),
     host: (v.host as string) ?? '127.0.0.1',
     dataDir: (v.data as string) ?? process.env.VIREO_DATA ?? './.vireo',
-    corsOrigins: ((v.cors as string) ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    corsOrigins: ((v.cors as string) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     rateLimitPerSecond: intFlag(v['rate-limit'] as string, 'rate-limit', 1000, 0, 10_000_000),
     synchronous: sync,
     specModel: (v['spec-model'] as string) ?? null,
@@ -75,7 +96,9 @@ async function start(argv: string[]): Promise<number | null> {
   const say = (line: string) => process.stderr.write(`vireo-edge: ${line}\n`);
   say(`data in ${edge.dataDir} (SQLite WAL, synchronous=${sync}); API description at ${edge.url}/openapi.json`);
   if (edge.secret.origin !== 'env') {
-    say(`${edge.secret.origin === 'generated' ? 'generated a development secret' : 'using the development secret'} in ${edge.secret.path} (set VIREO_JWT_SECRET in production)`);
+    say(
+      `${edge.secret.origin === 'generated' ? 'generated a development secret' : 'using the development secret'} in ${edge.secret.path} (set VIREO_JWT_SECRET in production)`,
+    );
     process.stdout.write(`development token (all scopes, 30 days): ${await developmentToken(edge.secret.secret)}\n`);
   }
   // Last line: scripts wait for it.

@@ -46,7 +46,12 @@ export type ErrorBody = { error: { code: ErrorCode; message: string; details: un
  */
 export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
-  constructor(readonly code: ErrorCode, message: string, readonly details: unknown = null, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: unknown = null,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
     this.name = 'ApiError';
     this.status = ERROR_STATUS[code];
@@ -66,17 +71,29 @@ export function errorBody(code: ErrorCode, message: string, details: unknown = n
 /** Maps a non-ApiError status (e.g. a Hono HTTPException) to the closest code. */
 export function codeForStatus(status: number): ErrorCode {
   switch (status) {
-    case 400: return 'invalid_request';
-    case 401: return 'unauthorized';
-    case 403: return 'insufficient_scope';
-    case 404: return 'not_found';
-    case 405: return 'method_not_allowed';
-    case 409: return 'conflict';
-    case 413: return 'payload_too_large';
-    case 415: return 'unsupported_media_type';
-    case 416: return 'range_not_satisfiable';
-    case 429: return 'rate_limited';
-    case 503: return 'unavailable';
-    default: return status >= 500 ? 'internal' : 'invalid_request';
+    case 400:
+      return 'invalid_request';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'insufficient_scope';
+    case 404:
+      return 'not_found';
+    case 405:
+      return 'method_not_allowed';
+    case 409:
+      return 'conflict';
+    case 413:
+      return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
+    case 416:
+      return 'range_not_satisfiable';
+    case 429:
+      return 'rate_limited';
+    case 503:
+      return 'unavailable';
+    default:
+      return status >= 500 ? 'internal' : 'invalid_request';
   }
 }

@@ -2,7 +2,18 @@
 // The Node adapter (SQLite, files, server) is '@vireo/edge-worker/node'; the Worker entry is
 // '@vireo/edge-worker/worker'.
 export { createApp, DEFAULT_LIMITS, DEFAULT_REALTIME, EDGE_VERSION, type AppOptions } from './app.ts';
-export { generateSecret, hs256Verifier, jwksVerifier, signHs256, SCOPES, TokenError, type Claims, type Principal, type Scope, type TokenVerifier } from './auth/jwt.ts';
+export {
+  generateSecret,
+  hs256Verifier,
+  jwksVerifier,
+  signHs256,
+  SCOPES,
+  TokenError,
+  type Claims,
+  type Principal,
+  type Scope,
+  type TokenVerifier,
+} from './auth/jwt.ts';
 export { ApiError, ERROR_STATUS, type ErrorBody, type ErrorCode } from './errors.ts';
 export { EdgeMetrics } from './metrics.ts';
 export { bearerAuth, requireScope, ADMIN_SCOPE } from './middleware/auth.ts';

@@ -11,7 +11,11 @@ const labelText = (names: readonly string[], values: readonly string[]) =>
 /** A monotonically increasing count per label set. */
 export class Counter {
   private readonly values = new Map<string, { labels: string[]; value: number }>();
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[] = []) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[] = [],
+  ) {}
 
   /** Adds `n` (default 1) to the series with these labels. */
   inc(labels: Labels = {}, n = 1): void {
@@ -29,7 +33,8 @@ export class Counter {
 
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${labelText(this.labelNames, labels)} ${value}`);
+    for (const { labels, value } of this.values.values())
+      lines.push(`${this.name}${labelText(this.labelNames, labels)} ${value}`);
     return lines.join('\n');
   }
 }
@@ -37,13 +42,19 @@ export class Counter {
 /** Observations counted into cumulative buckets, with their sum and count. */
 export class Histogram {
   private readonly series = new Map<string, { labels: string[]; counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[], readonly buckets: readonly number[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    readonly buckets: readonly number[],
+  ) {}
 
   observe(labels: Labels, value: number): void {
     const values = this.labelNames.map((k) => labels[k] ?? '');
     const key = values.join('\u0000');
     let s = this.series.get(key);
-    if (!s) this.series.set(key, (s = { labels: values, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 }));
+    if (!s)
+      this.series.set(key, (s = { labels: values, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 }));
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
     s.sum += value;
     s.count++;
@@ -58,7 +69,9 @@ export class Histogram {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     const names = [...this.labelNames, 'le'];
     for (const s of this.series.values()) {
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${labelText(names, [...s.labels, String(b)])} ${s.counts[i]}`));
+      this.buckets.forEach((b, i) =>
+        lines.push(`${this.name}_bucket${labelText(names, [...s.labels, String(b)])} ${s.counts[i]}`),
+      );
       lines.push(`${this.name}_bucket${labelText(names, [...s.labels, '+Inf'])} ${s.count}`);
       lines.push(`${this.name}_sum${labelText(this.labelNames, s.labels)} ${s.sum}`);
       lines.push(`${this.name}_count${labelText(this.labelNames, s.labels)} ${s.count}`);
@@ -68,26 +81,66 @@ export class Histogram {
 }
 
 /** Latency buckets in seconds: 50 µs to 5 s (feature reads live in the sub-millisecond ones). */
-export const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+export const LATENCY_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
 
 /** The edge's metrics. One instance per app (or share one across apps in a process). */
 export class EdgeMetrics {
-  readonly requests = new Counter('vireo_http_requests_total', 'HTTP requests answered, by method, route and status.', ['method', 'route', 'status']);
-  readonly latency = new Histogram('vireo_http_request_duration_seconds', 'Time to answer a request, by method, route and status.', ['method', 'route', 'status'], LATENCY_BUCKETS);
-  readonly events = new Counter('vireo_events_total', 'Events received, by outcome (accepted, duplicate, rejected).', ['outcome']);
-  readonly featureLookups = new Counter('vireo_feature_lookups_total', 'Entity feature-row lookups, by entity and result (hit, miss).', ['entity', 'result']);
-  readonly featureValues = new Counter('vireo_feature_values_total', 'Feature values answered, by status (PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE).', ['status']);
-  readonly featureRowsWritten = new Counter('vireo_feature_values_written_total', 'Feature values written by push, by result (written, stale).', ['result']);
-  readonly modelFiles = new Counter('vireo_model_file_uploads_total', 'Model file uploads, by result (stored, rejected).', ['result']);
+  readonly requests = new Counter('vireo_http_requests_total', 'HTTP requests answered, by method, route and status.', [
+    'method',
+    'route',
+    'status',
+  ]);
+  readonly latency = new Histogram(
+    'vireo_http_request_duration_seconds',
+    'Time to answer a request, by method, route and status.',
+    ['method', 'route', 'status'],
+    LATENCY_BUCKETS,
+  );
+  readonly events = new Counter('vireo_events_total', 'Events received, by outcome (accepted, duplicate, rejected).', [
+    'outcome',
+  ]);
+  readonly featureLookups = new Counter(
+    'vireo_feature_lookups_total',
+    'Entity feature-row lookups, by entity and result (hit, miss).',
+    ['entity', 'result'],
+  );
+  readonly featureValues = new Counter(
+    'vireo_feature_values_total',
+    'Feature values answered, by status (PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE).',
+    ['status'],
+  );
+  readonly featureRowsWritten = new Counter(
+    'vireo_feature_values_written_total',
+    'Feature values written by push, by result (written, stale).',
+    ['result'],
+  );
+  readonly modelFiles = new Counter(
+    'vireo_model_file_uploads_total',
+    'Model file uploads, by result (stored, rejected).',
+    ['result'],
+  );
   readonly rateLimited = new Counter('vireo_rate_limited_total', 'Requests refused by the rate limiter.');
   private readonly startedAt = Date.now();
 
   /** The whole registry in Prometheus text format. */
   render(): string {
     const uptime = `# HELP vireo_uptime_seconds Seconds since this process (or isolate) started.\n# TYPE vireo_uptime_seconds gauge\nvireo_uptime_seconds ${(Date.now() - this.startedAt) / 1000}`;
-    return [this.requests, this.latency, this.events, this.featureLookups, this.featureValues, this.featureRowsWritten, this.modelFiles, this.rateLimited]
-      .map((m) => m.render())
-      .concat(uptime)
-      .join('\n') + '\n';
+    return (
+      [
+        this.requests,
+        this.latency,
+        this.events,
+        this.featureLookups,
+        this.featureValues,
+        this.featureRowsWritten,
+        this.modelFiles,
+        this.rateLimited,
+      ]
+        .map((m) => m.render())
+        .concat(uptime)
+        .join('\n') + '\n'
+    );
   }
 }

@@ -25,8 +25,14 @@ export function nodeTestApp(options: Partial<AppOptions> = {}) {
     ...options,
   });
   return {
-    app, storage, logs, metrics, dataDir,
-    setNow: (t: number) => { now = t; },
+    app,
+    storage,
+    logs,
+    metrics,
+    dataDir,
+    setNow: (t: number) => {
+      now = t;
+    },
     cleanup: async () => {
       await storage.close();
       rmSync(dataDir, { recursive: true, force: true });

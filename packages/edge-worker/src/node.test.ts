@@ -15,21 +15,36 @@ import { makeBundle } from './test-helpers.ts';
 const BIN = fileURLToPath(new URL('../bin/vireo-edge.mjs', import.meta.url));
 const SECRET = 'durability-test-secret-0123456789';
 
-type Server = { child: ChildProcess; url: string; stdout: () => string; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> };
+type Server = {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+};
 const running: ChildProcess[] = [];
 const folders: string[] = [];
 
-async function startServer(dataDir: string, env: Record<string, string> = { VIREO_JWT_SECRET: SECRET }): Promise<Server> {
-  const child = spawn(process.execPath, [BIN, '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--rate-limit', '0', '--quiet'], {
-    env: { ...process.env, VIREO_JWT_SECRET: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+async function startServer(
+  dataDir: string,
+  env: Record<string, string> = { VIREO_JWT_SECRET: SECRET },
+): Promise<Server> {
+  const child = spawn(
+    process.execPath,
+    [BIN, '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--rate-limit', '0', '--quiet'],
+    {
+      env: { ...process.env, VIREO_JWT_SECRET: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   running.push(child);
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) => child.once('exit', (code, signal) => ok({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
+    child.once('exit', (code, signal) => ok({ code, signal })),
+  );
   const url = await new Promise<string>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`server did not start in 30 s: ${out} ${err}`)), 30_000);
     const check = () => {
@@ -58,12 +73,21 @@ afterEach(() => {
 
 const TS = Date.now() - 60_000;
 const batchOf = (worker: number, n: number, size: number) =>
-  Array.from({ length: size }, (_, i) => ({ event_id: `w${worker}-b${n}-e${i}`, user_id: `u${(worker * 7 + i) % 13}`, item_id: `i${i % 17}`, type: i % 5 === 0 ? 'view' : 'click', ts: TS + n * 100 + i }));
+  Array.from({ length: size }, (_, i) => ({
+    event_id: `w${worker}-b${n}-e${i}`,
+    user_id: `u${(worker * 7 + i) % 13}`,
+    item_id: `i${i % 17}`,
+    type: i % 5 === 0 ? 'view' : 'click',
+    ts: TS + n * 100 + i,
+  }));
 
 describe('the Node server', () => {
   it('keeps every event answered 202 exactly once across a SIGKILL under load', { timeout: 90_000 }, async () => {
     const dataDir = tempDir();
-    const token = await signHs256({ sub: 'loader', scope: 'events:write features:read', exp: Math.floor(Date.now() / 1000) + 600 }, SECRET);
+    const token = await signHs256(
+      { sub: 'loader', scope: 'events:write features:read', exp: Math.floor(Date.now() / 1000) + 600 },
+      SECRET,
+    );
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     let server = await startServer(dataDir);
     const acknowledged: Array<ReturnType<typeof batchOf>> = [];
@@ -73,7 +97,11 @@ describe('the Node server', () => {
       for (let n = 0; !stop; n++) {
         const events = batchOf(worker, n, 50);
         try {
-          const res = await fetch(`${server.url}/v1/events`, { method: 'POST', headers, body: JSON.stringify({ events }) });
+          const res = await fetch(`${server.url}/v1/events`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ events }),
+          });
           if (res.status !== 202) throw new Error(`unexpected ${res.status}: ${await res.text()}`);
           const body = await res.json();
           expect(body).toMatchObject({ accepted: 50, duplicate: 0 });
@@ -99,12 +127,18 @@ describe('the Node server', () => {
     server = await startServer(dataDir);
     const db = new Database(databasePath(dataDir), { readonly: true, fileMustExist: true });
     try {
-      const present = db.prepare('SELECT count(*) FROM events WHERE event_id IN (SELECT value FROM json_each(?))').pluck();
+      const present = db
+        .prepare('SELECT count(*) FROM events WHERE event_id IN (SELECT value FROM json_each(?))')
+        .pluck();
       expect(present.get(JSON.stringify(ids))).toBe(ids.length);
       // The events table may also hold batches committed just before the kill whose answer was lost;
       // whatever is there was applied to the real-time tables exactly once (same transaction).
-      const perUser = db.prepare('SELECT user_id, count(*) AS n FROM events GROUP BY user_id ORDER BY user_id').all() as Array<{ user_id: string; n: number }>;
-      const activity = db.prepare("SELECT entity_id AS user_id, events AS n FROM activity WHERE entity = 'user' ORDER BY entity_id").all();
+      const perUser = db
+        .prepare('SELECT user_id, count(*) AS n FROM events GROUP BY user_id ORDER BY user_id')
+        .all() as Array<{ user_id: string; n: number }>;
+      const activity = db
+        .prepare("SELECT entity_id AS user_id, events AS n FROM activity WHERE entity = 'user' ORDER BY entity_id")
+        .all();
       expect(activity).toEqual(perUser);
       const total = db.prepare('SELECT count(*) FROM events').pluck().get() as number;
       expect(total).toBeGreaterThanOrEqual(ids.length);
@@ -124,12 +158,31 @@ describe('the Node server', () => {
   it('drains in-flight requests on SIGTERM, closes the database and exits 0', { timeout: 60_000 }, async () => {
     const dataDir = tempDir();
     const server = await startServer(dataDir);
-    const token = await signHs256({ sub: 'drain', scope: 'events:write models:publish', exp: Math.floor(Date.now() / 1000) + 600 }, SECRET);
+    const token = await signHs256(
+      { sub: 'drain', scope: 'events:write models:publish', exp: Math.floor(Date.now() / 1000) + 600 },
+      SECRET,
+    );
     const auth = { authorization: `Bearer ${token}` };
     const weights = new Uint8Array(64 * 1024).map((_, i) => i % 251);
     const bundle = await makeBundle('slow', '1', { 'w.bin': weights });
-    expect((await fetch(`${server.url}/v1/models/slow/1/manifest.json`, { method: 'PUT', headers: auth, body: bundle.manifest })).status).toBe(201);
-    expect((await fetch(`${server.url}/v1/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ events: batchOf(0, 0, 100) }) })).status).toBe(202);
+    expect(
+      (
+        await fetch(`${server.url}/v1/models/slow/1/manifest.json`, {
+          method: 'PUT',
+          headers: auth,
+          body: bundle.manifest,
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await fetch(`${server.url}/v1/events`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ events: batchOf(0, 0, 100) }),
+        })
+      ).status,
+    ).toBe(202);
     // An upload trickling in over ~1 s: SIGTERM lands while the server is reading it.
     let pulls = 0;
     const chunks = 16;
@@ -140,7 +193,12 @@ describe('the Node server', () => {
         controller.enqueue(weights.slice(pulls * 4096, ++pulls * 4096));
       },
     });
-    const upload = fetch(`${server.url}/v1/models/slow/1/w.bin`, { method: 'PUT', headers: { ...auth, 'content-length': String(weights.length) }, body, duplex: 'half' } as RequestInit);
+    const upload = fetch(`${server.url}/v1/models/slow/1/w.bin`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-length': String(weights.length) },
+      body,
+      duplex: 'half',
+    } as RequestInit);
     while (pulls < 3) await new Promise((ok) => setTimeout(ok, 10));
     server.child.kill('SIGTERM');
     const res = await upload;
@@ -158,7 +216,9 @@ describe('the Node server', () => {
     db.close();
   });
 
-  it('generates a development secret into the data folder and prints a working token', { timeout: 60_000 }, async () => {
+  it('generates a development secret into the data folder and prints a working token', {
+    timeout: 60_000,
+  }, async () => {
     const dataDir = tempDir();
     const server = await startServer(dataDir, {});
     const token = /development token[^:]*: (\S+)/.exec(server.stdout())?.[1];

@@ -30,7 +30,12 @@ export function resolveSecret(dataDir: string, env: NodeJS.ProcessEnv = process.
  * A development token (every scope, 30 days) signed with `secret`.
  * @example const token = await developmentToken(secret);
  */
-export async function developmentToken(secret: string, sub = 'dev', scopes: readonly string[] = SCOPES, ttlSeconds = 30 * 86400): Promise<string> {
+export async function developmentToken(
+  secret: string,
+  sub = 'dev',
+  scopes: readonly string[] = SCOPES,
+  ttlSeconds = 30 * 86400,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return signHs256({ sub, scope: scopes.join(' '), iat: now, exp: now + ttlSeconds }, secret);
 }
@@ -92,21 +97,24 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
   });
 
   const server = await new Promise<ServerType>((ok, fail) => {
-    const s = serve({
-      fetch: async (request: Request) => {
-        inFlight++;
-        try {
-          const res = await app.fetch(request);
-          // Tell keep-alive clients to reconnect elsewhere once draining.
-          if (draining) res.headers.set('Connection', 'close');
-          return res;
-        } finally {
-          inFlight--;
-        }
+    const s = serve(
+      {
+        fetch: async (request: Request) => {
+          inFlight++;
+          try {
+            const res = await app.fetch(request);
+            // Tell keep-alive clients to reconnect elsewhere once draining.
+            if (draining) res.headers.set('Connection', 'close');
+            return res;
+          } finally {
+            inFlight--;
+          }
+        },
+        port: options.port ?? 8787,
+        hostname: options.host ?? '127.0.0.1',
       },
-      port: options.port ?? 8787,
-      hostname: options.host ?? '127.0.0.1',
-    }, () => ok(s));
+      () => ok(s),
+    );
     s.once('error', fail);
   });
   const http = server as Server;
@@ -119,14 +127,23 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
 
   let closing: Promise<void> | null = null;
   return {
-    url, port, dataDir, secret, server,
+    url,
+    port,
+    dataDir,
+    secret,
+    server,
     close() {
       closing ??= (async () => {
         draining = true;
         const closed = new Promise<void>((ok) => http.close(() => ok()));
         const deadline = Date.now() + (options.drainTimeoutMs ?? 10_000);
         // Idle keep-alive connections hold close() open: shut them as they become idle.
-        while (!(await Promise.race([closed.then(() => true), new Promise<boolean>((ok) => setTimeout(() => ok(false), 50))]))) {
+        while (
+          !(await Promise.race([
+            closed.then(() => true),
+            new Promise<boolean>((ok) => setTimeout(() => ok(false), 50)),
+          ]))
+        ) {
           http.closeIdleConnections();
           if (Date.now() > deadline) {
             http.closeAllConnections();

@@ -8,7 +8,10 @@ export const NOW = Date.UTC(2026, 5, 1);
 
 /** A token for `scope`, valid for an hour after NOW (or `exp` seconds). */
 export function token(scope: string, options: { sub?: string; exp?: number; secret?: string } = {}): Promise<string> {
-  return signHs256({ sub: options.sub ?? 'tester', scope, exp: options.exp ?? NOW / 1000 + 3600 }, options.secret ?? TEST_SECRET);
+  return signHs256(
+    { sub: options.sub ?? 'tester', scope, exp: options.exp ?? NOW / 1000 + 3600 },
+    options.secret ?? TEST_SECRET,
+  );
 }
 
 export const ALL_SCOPES = 'features:read events:write models:publish';
@@ -16,7 +19,12 @@ export const ALL_SCOPES = 'features:read events:write models:publish';
 /** The feature spec the registry tests publish. */
 export const TEST_SPEC: FeatureSpecInput = {
   features: [
-    { name: 'user:age_bucket', source: 'age', kind: 'numeric', transforms: [{ op: 'bucketize', boundaries: [18, 30, 50] }] },
+    {
+      name: 'user:age_bucket',
+      source: 'age',
+      kind: 'numeric',
+      transforms: [{ op: 'bucketize', boundaries: [18, 30, 50] }],
+    },
     { name: 'user:country', kind: 'categorical', buckets: 100 },
     { name: 'user:history', source: 'recent_items', kind: 'sequence', maxLength: 4, buckets: 1000 },
     { name: 'item:genres', kind: 'multi_hot', maxLength: 3, vocabulary: 'genres' },
@@ -31,7 +39,12 @@ export type Bytes = Uint8Array<ArrayBuffer>;
 export type TestBundle = { manifest: Bytes; files: Record<string, Bytes>; version: string; name: string };
 
 /** A small valid bundle: manifest.json plus its files, with sizes and sha256 filled in. */
-export async function makeBundle(name = 'ranker', version = '1', files: Record<string, Bytes> = { 'ranking.safetensors': new TextEncoder().encode('weights:' + 'x'.repeat(200)) }, spec: FeatureSpecInput = TEST_SPEC): Promise<TestBundle> {
+export async function makeBundle(
+  name = 'ranker',
+  version = '1',
+  files: Record<string, Bytes> = { 'ranking.safetensors': new TextEncoder().encode('weights:' + 'x'.repeat(200)) },
+  spec: FeatureSpecInput = TEST_SPEC,
+): Promise<TestBundle> {
   const manifest: BundleManifestInput = {
     name,
     version,
@@ -39,14 +52,24 @@ export async function makeBundle(name = 'ranker', version = '1', files: Record<s
     architecture: { ranking: { embeddingDim: 8, bottomMlp: [8], topMlp: [8], interaction: 'dot', heads: ['ctr'] } },
     featureSpec: spec,
     vocabularies: { genres: ['drama', 'comedy', 'horror'] },
-    files: await Promise.all(Object.entries(files).map(async ([n, bytes]) => ({ name: n, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) }))),
+    files: await Promise.all(
+      Object.entries(files).map(async ([n, bytes]) => ({
+        name: n,
+        bytes: bytes.byteLength,
+        sha256: await sha256Hex(bytes),
+      })),
+    ),
   };
   return { name, version, manifest: new TextEncoder().encode(JSON.stringify(manifest)), files };
 }
 
 /** A client over app.request with a default token. */
 export function client(app: EdgeApp, defaultToken: string | null, env?: unknown) {
-  const call = async (method: string, path: string, init: { body?: unknown; raw?: BodyInit; headers?: Record<string, string>; token?: string | null } = {}) => {
+  const call = async (
+    method: string,
+    path: string,
+    init: { body?: unknown; raw?: BodyInit; headers?: Record<string, string>; token?: string | null } = {},
+  ) => {
     const headers: Record<string, string> = { ...init.headers };
     const t = init.token === undefined ? defaultToken : init.token;
     if (t) headers.authorization = `Bearer ${t}`;
@@ -70,7 +93,9 @@ export type Client = ReturnType<typeof client>;
 /** Uploads a bundle (manifest then files) and optionally promotes it. */
 export async function publish(api: Client, bundle: TestBundle, promote = true): Promise<void> {
   const base = `/v1/models/${bundle.name}/${bundle.version}`;
-  const m = await api.put(`${base}/manifest.json`, bundle.manifest, { headers: { 'content-type': 'application/json' } });
+  const m = await api.put(`${base}/manifest.json`, bundle.manifest, {
+    headers: { 'content-type': 'application/json' },
+  });
   if (m.status !== 201 && m.status !== 200) throw new Error(`manifest upload: ${m.status} ${await m.text()}`);
   for (const [file, bytes] of Object.entries(bundle.files)) {
     const r = await api.put(`${base}/${file}`, bytes, { headers: { 'content-type': 'application/octet-stream' } });
@@ -91,11 +116,23 @@ export async function errorOf(res: Response): Promise<{ code: string; message: s
   } catch {
     throw new Error(`${res.status}: body is not JSON: ${text.slice(0, 200)}`);
   }
-  if (!body.error || typeof body.error.code !== 'string' || typeof body.error.message !== 'string' || !('details' in body.error)) {
+  if (
+    !body.error ||
+    typeof body.error.code !== 'string' ||
+    typeof body.error.message !== 'string' ||
+    !('details' in body.error)
+  ) {
     throw new Error(`${res.status}: body is not { error: { code, message, details } }: ${text.slice(0, 200)}`);
   }
   return body.error;
 }
 
 /** An event in API form. */
-export const apiEvent = (id: string, over: Record<string, unknown> = {}) => ({ event_id: id, user_id: 'u1', item_id: 'i1', type: 'click', ts: NOW - 1000, ...over });
+export const apiEvent = (id: string, over: Record<string, unknown> = {}) => ({
+  event_id: id,
+  user_id: 'u1',
+  item_id: 'i1',
+  type: 'click',
+  ts: NOW - 1000,
+  ...over,
+});

@@ -18,7 +18,10 @@ export type WorkerEnv = CloudflareBindings & {
 /** Refuses every token with a clear reason when the Worker has no secret and no JWKS URL. */
 const unconfigured: TokenVerifier = {
   async verify() {
-    throw new TokenError('invalid_token', 'This edge has no VIREO_JWT_SECRET or VIREO_JWKS_URL configured, so no token can be verified.');
+    throw new TokenError(
+      'invalid_token',
+      'This edge has no VIREO_JWT_SECRET or VIREO_JWKS_URL configured, so no token can be verified.',
+    );
   },
 };
 
@@ -28,12 +31,19 @@ const apps = new WeakMap<object, EdgeApp>();
 export function appForEnv(env: WorkerEnv): EdgeApp {
   let app = apps.get(env);
   if (!app) {
-    const verifier = env.VIREO_JWKS_URL ? jwksVerifier({ url: env.VIREO_JWKS_URL }) : env.VIREO_JWT_SECRET ? hs256Verifier(env.VIREO_JWT_SECRET) : unconfigured;
+    const verifier = env.VIREO_JWKS_URL
+      ? jwksVerifier({ url: env.VIREO_JWKS_URL })
+      : env.VIREO_JWT_SECRET
+        ? hs256Verifier(env.VIREO_JWT_SECRET)
+        : unconfigured;
     app = createApp({
       storage: cloudflareStorage(env),
       verifier,
       rateLimiter: env.RATE_LIMITER ? bindingRateLimiter(env.RATE_LIMITER, 10) : null,
-      corsOrigins: (env.VIREO_CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      corsOrigins: (env.VIREO_CORS_ORIGINS ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       specModel: env.VIREO_SPEC_MODEL || null,
     });
     apps.set(env, app);

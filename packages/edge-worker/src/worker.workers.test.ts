@@ -9,7 +9,10 @@ import { hs256Verifier, signHs256 } from './auth/jwt.ts';
 import { cloudflareStorage, type CloudflareBindings } from './storage/cloudflare.ts';
 import { ALL_SCOPES, apiEvent, errorOf, makeBundle, NOW, TEST_SECRET } from './test-helpers.ts';
 
-type TestEnv = CloudflareBindings & { TEST_MIGRATIONS: Parameters<typeof applyD1Migrations>[1]; VIREO_JWT_SECRET: string };
+type TestEnv = CloudflareBindings & {
+  TEST_MIGRATIONS: Parameters<typeof applyD1Migrations>[1];
+  VIREO_JWT_SECRET: string;
+};
 const bindings = env as unknown as TestEnv;
 
 async function fresh() {
@@ -19,12 +22,18 @@ async function fresh() {
 
 runAppCases('workerd (d1 + kv + r2)', async () => {
   await fresh();
-  const app = createApp({ storage: cloudflareStorage(bindings), verifier: hs256Verifier(TEST_SECRET, { now: () => NOW }), log: null, now: () => NOW });
+  const app = createApp({
+    storage: cloudflareStorage(bindings),
+    verifier: hs256Verifier(TEST_SECRET, { now: () => NOW }),
+    log: null,
+    now: () => NOW,
+  });
   return { app, cleanup: async () => {} };
 });
 
 describe('the Worker entry (src/worker.ts) with the wrangler.toml bindings', () => {
-  const fetchWorker = (path: string, init?: RequestInit) => exports.default.fetch(new Request(`https://edge.example${path}`, init));
+  const fetchWorker = (path: string, init?: RequestInit) =>
+    exports.default.fetch(new Request(`https://edge.example${path}`, init));
   const liveToken = (scope = ALL_SCOPES, sub = 'worker-test') => {
     const now = Math.floor(Date.now() / 1000);
     return signHs256({ sub, scope, exp: now + 600 }, bindings.VIREO_JWT_SECRET);
@@ -34,13 +43,23 @@ describe('the Worker entry (src/worker.ts) with the wrangler.toml bindings', () 
     await fresh();
     expect(await (await fetchWorker('/healthz')).json()).toMatchObject({ status: 'ok', storage: 'cloudflare' });
     const auth = { authorization: `Bearer ${await liveToken()}` };
-    const events = await fetchWorker('/v1/events', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ events: [apiEvent('w1', { ts: Date.now() - 1000 })] }) });
+    const events = await fetchWorker('/v1/events', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [apiEvent('w1', { ts: Date.now() - 1000 })] }),
+    });
     expect(events.status).toBe(202);
     const user = await (await fetchWorker('/v1/users/u1/features', { headers: auth })).json();
     expect(user.features.recent_items).toEqual(['i1']);
     const bundle = await makeBundle('ranker', '1', { 'w.bin': new TextEncoder().encode('0123456789') });
-    expect((await fetchWorker('/v1/models/ranker/1/manifest.json', { method: 'PUT', headers: auth, body: bundle.manifest })).status).toBe(201);
-    expect((await fetchWorker('/v1/models/ranker/1/w.bin', { method: 'PUT', headers: auth, body: bundle.files['w.bin'] })).status).toBe(201);
+    expect(
+      (await fetchWorker('/v1/models/ranker/1/manifest.json', { method: 'PUT', headers: auth, body: bundle.manifest }))
+        .status,
+    ).toBe(201);
+    expect(
+      (await fetchWorker('/v1/models/ranker/1/w.bin', { method: 'PUT', headers: auth, body: bundle.files['w.bin'] }))
+        .status,
+    ).toBe(201);
     const part = await fetchWorker('/v1/models/ranker/1/w.bin', { headers: { ...auth, range: 'bytes=2-4' } });
     expect(part.status).toBe(206);
     expect(await part.text()).toBe('234');
@@ -48,7 +67,10 @@ describe('the Worker entry (src/worker.ts) with the wrangler.toml bindings', () 
   });
 
   it('refuses tokens signed with another secret', async () => {
-    const other = await signHs256({ sub: 'x', scope: ALL_SCOPES, exp: Math.floor(Date.now() / 1000) + 60 }, TEST_SECRET);
+    const other = await signHs256(
+      { sub: 'x', scope: ALL_SCOPES, exp: Math.floor(Date.now() / 1000) + 60 },
+      TEST_SECRET,
+    );
     const res = await fetchWorker('/v1/users/u1/features', { headers: { authorization: `Bearer ${other}` } });
     expect(res.status).toBe(401);
     expect((await errorOf(res)).code).toBe('invalid_token');

@@ -39,8 +39,19 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
   // Cold start: an empty IndexedDB, nothing compiled.
   let downloaded = 0;
   const t0 = now();
-  const engine = await createEngine({ model: s.base, dbName, candidates: cfg.candidates, onProgress: (p) => { if (p.bundleLoaded === p.bundleTotal) downloaded = now(); } });
-  const cold = { totalMs: now() - t0, downloadVerifyMs: downloaded ? downloaded - t0 : NaN, loadCompileMs: downloaded ? now() - downloaded : NaN };
+  const engine = await createEngine({
+    model: s.base,
+    dbName,
+    candidates: cfg.candidates,
+    onProgress: (p) => {
+      if (p.bundleLoaded === p.bundleTotal) downloaded = now();
+    },
+  });
+  const cold = {
+    totalMs: now() - t0,
+    downloadVerifyMs: downloaded ? downloaded - t0 : NaN,
+    loadCompileMs: downloaded ? now() - downloaded : NaN,
+  };
   log(`N=${s.N}: cold start ${cold.totalMs.toFixed(0)} ms on ${engine.backend}`);
   const req = (i: number) => ({ userId: `u${i % 10}`, context: { 'context:hour': i % 24 }, k: cfg.k });
   const first = now();
@@ -73,7 +84,10 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
   const all = await engine.recommend({ ...req(0), k: cfg.candidates });
   const candidateIds = all.items.map((i) => i.itemId);
   engine.dispose();
-  await new Promise<void>((ok) => { const r = indexedDB.deleteDatabase(dbName); r.onsuccess = r.onerror = r.onblocked = () => ok(); });
+  await new Promise<void>((ok) => {
+    const r = indexedDB.deleteDatabase(dbName);
+    r.onsuccess = r.onerror = r.onblocked = () => ok();
+  });
 
   // Peer 1: onnxruntime-web on ranking.onnx, the same candidates: the wasm EP, then the webgpu
   // EP where the adapter allows (its failure is recorded, not fatal).
@@ -95,7 +109,15 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
         const data = new BigInt64Array(n);
         for (let j = 0; j < n; j++) {
           const row = itemIndex.get(candidateIds[j]) ?? 0;
-          data[j] = BigInt(input === onnxInputName('item:id') ? row + FIRST_INDEX : input === onnxInputName('item:category') ? (category ? category[row] : FIRST_INDEX) : FIRST_INDEX);
+          data[j] = BigInt(
+            input === onnxInputName('item:id')
+              ? row + FIRST_INDEX
+              : input === onnxInputName('item:category')
+                ? category
+                  ? category[row]
+                  : FIRST_INDEX
+                : FIRST_INDEX,
+          );
         }
         feeds[input] = new ort.Tensor('int64', data, [n, 1]);
       }
@@ -124,23 +146,35 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
       const { outputs, ...r } = await ortPeer('webgpu');
       // Agreement with the wasm EP on every output (the same graph, the same candidates).
       let maxAbsDiffVsWasm = 0;
-      outputs.forEach((o, i) => o.forEach((v, j) => (maxAbsDiffVsWasm = Math.max(maxAbsDiffVsWasm, Math.abs(v - wasmOut[i][j])))));
+      outputs.forEach((o, i) =>
+        o.forEach((v, j) => (maxAbsDiffVsWasm = Math.max(maxAbsDiffVsWasm, Math.abs(v - wasmOut[i][j])))),
+      );
       ortWebgpu = { ...r, maxAbsDiffVsWasm };
-      log(`N=${s.N}: onnxruntime-web webgpu P50 ${r.p50.toFixed(1)} ms (max |Δ| vs wasm ${maxAbsDiffVsWasm.toExponential(1)})`);
+      log(
+        `N=${s.N}: onnxruntime-web webgpu P50 ${r.p50.toFixed(1)} ms (max |Δ| vs wasm ${maxAbsDiffVsWasm.toExponential(1)})`,
+      );
     } catch (err) {
-      ortWebgpu = { error: String((err as Error)?.message ?? err).split('\n')[0].slice(0, 300) };
+      ortWebgpu = {
+        error: String((err as Error)?.message ?? err)
+          .split('\n')[0]
+          .slice(0, 300),
+      };
       log(`N=${s.N}: onnxruntime-web webgpu failed: ${ortWebgpu.error}`);
     }
   }
 
   // Peer 2: hnswlib-wasm over the same catalogue, recall@k against exact top-k (brute force here).
-  let hnsw: Record<string, unknown> = { skipped: `over --hnsw-max (its single-threaded wasm build of ${s.N.toLocaleString('en')} items would dominate the run)` };
+  let hnsw: Record<string, unknown> = {
+    skipped: `over --hnsw-max (its single-threaded wasm build of ${s.N.toLocaleString('en')} items would dominate the run)`,
+  };
   if (s.hnsw) {
     const emb = itemsFile.get('embeddings')!;
     const items = emb.data as Float32Array;
     const D = emb.shape[1];
     (globalThis as { importScripts?: unknown }).importScripts ??= () => {};
-    const { loadHnswlib } = (await import('hnswlib-wasm/dist/hnswlib.js')) as unknown as { loadHnswlib: () => Promise<any> };
+    const { loadHnswlib } = (await import('hnswlib-wasm/dist/hnswlib.js')) as unknown as {
+      loadHnswlib: () => Promise<any>;
+    };
     const lib = await loadHnswlib();
     const index = new lib.HierarchicalNSW('ip', D, '');
     const tb = now();
@@ -182,10 +216,31 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
     });
     index.delete?.();
     const head = sweep.find((x) => x.efSearch >= 256) ?? sweep.at(-1)!;
-    hnsw = { k: cfg.hnswK, M: cfg.hnswM, efConstruction: cfg.hnswEfConstruction, queries: cfg.hnswQueries, buildMs, exactJsP50: q(exactTimes, 0.5), ...head, sweep };
-    log(`N=${s.N}: hnswlib-wasm build ${buildMs.toFixed(0)} ms, search P50 ${head.p50.toFixed(2)} ms at efSearch ${head.efSearch}, recall@${cfg.hnswK} ${head.recall.toFixed(3)} (${sweep.map((x) => `ef ${x.efSearch}: ${x.recall.toFixed(3)}`).join(', ')})`);
+    hnsw = {
+      k: cfg.hnswK,
+      M: cfg.hnswM,
+      efConstruction: cfg.hnswEfConstruction,
+      queries: cfg.hnswQueries,
+      buildMs,
+      exactJsP50: q(exactTimes, 0.5),
+      ...head,
+      sweep,
+    };
+    log(
+      `N=${s.N}: hnswlib-wasm build ${buildMs.toFixed(0)} ms, search P50 ${head.p50.toFixed(2)} ms at efSearch ${head.efSearch}, recall@${cfg.hnswK} ${head.recall.toFixed(3)} (${sweep.map((x) => `ef ${x.efSearch}: ${x.recall.toFixed(3)}`).join(', ')})`,
+    );
   }
-  return { N: s.N, runs: s.runs, backend: all.backend, cold, firstRecommendMs: firstMs, warm, onnxruntimeWasm: ortResult, onnxruntimeWebgpu: ortWebgpu, hnswlibWasm: hnsw };
+  return {
+    N: s.N,
+    runs: s.runs,
+    backend: all.backend,
+    cold,
+    firstRecommendMs: firstMs,
+    warm,
+    onnxruntimeWasm: ortResult,
+    onnxruntimeWebgpu: ortWebgpu,
+    hnswlibWasm: hnsw,
+  };
 }
 
 async function adapterInfo() {
@@ -193,7 +248,13 @@ async function adapterInfo() {
   const adapter = await gpu?.requestAdapter();
   if (!adapter) return null;
   const i = adapter.info;
-  return { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, timestampQuery: adapter.features.has('timestamp-query') };
+  return {
+    vendor: i.vendor,
+    architecture: i.architecture,
+    device: i.device,
+    description: i.description,
+    timestampQuery: adapter.features.has('timestamp-query'),
+  };
 }
 
 (window as unknown as { vireoBench: unknown }).vireoBench = async (cfg: BenchConfig) => {
@@ -204,7 +265,9 @@ async function adapterInfo() {
       results.push(await benchSize(cfg, s, log));
     } catch (err) {
       // One catalogue too large for this adapter (memory, binding limits) does not lose the others.
-      const error = String((err as Error)?.message ?? err).split('\n')[0].slice(0, 300);
+      const error = String((err as Error)?.message ?? err)
+        .split('\n')[0]
+        .slice(0, 300);
       log(`N=${s.N}: failed: ${error}`);
       results.push({ N: s.N, error });
     }

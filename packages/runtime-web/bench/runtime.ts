@@ -25,15 +25,25 @@ function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
-const sizes = flag('sizes', quick ? '10000,100000' : '10000,100000,1000000').split(',').map(Number);
-const runList = flag('runs', quick ? '10,5' : '20,10,3').split(',').map(Number);
+const sizes = flag('sizes', quick ? '10000,100000' : '10000,100000,1000000')
+  .split(',')
+  .map(Number);
+const runList = flag('runs', quick ? '10,5' : '20,10,3')
+  .split(',')
+  .map(Number);
 const dim = Number(flag('dim', '32'));
 // hnswlib-wasm builds its graph single-threaded: ~40 s for 100k items on this shared 2-core box
 // (M 12, efConstruction 48), so 1M would be over 10 min: searched up to --hnsw-max.
 const hnswMax = Number(flag('hnsw-max', '100000'));
 const out = flag('out', 'bench-runtime.json');
-if (sizes.some((n) => !Number.isInteger(n) || n < 1) || runList.some((n) => !Number.isInteger(n) || n < 1) || !(dim > 0)) {
-  console.error(`bench:runtime: --sizes, --runs and --dim take positive integers (got --sizes ${sizes} --runs ${runList} --dim ${dim}).`);
+if (
+  sizes.some((n) => !Number.isInteger(n) || n < 1) ||
+  runList.some((n) => !Number.isInteger(n) || n < 1) ||
+  !(dim > 0)
+) {
+  console.error(
+    `bench:runtime: --sizes, --runs and --dim take positive integers (got --sizes ${sizes} --runs ${runList} --dim ${dim}).`,
+  );
   process.exit(2);
 }
 if (!process.env.VIREO_GPU_ADAPTER && existsSync('/dev/nvidiactl')) process.env.VIREO_GPU_ADAPTER = 'native';
@@ -59,9 +69,17 @@ const serveBundles: Plugin = {
     });
   },
 };
-const server = await createServer({ configFile: join(repo, 'vite.config.ts'), root: here, logLevel: 'warn', server: { port: 0, host: '127.0.0.1', hmr: false }, plugins: [serveBundles],
+const server = await createServer({
+  configFile: join(repo, 'vite.config.ts'),
+  root: here,
+  logLevel: 'warn',
+  server: { port: 0, host: '127.0.0.1', hmr: false },
+  plugins: [serveBundles],
   // Optimized up front, so that no late discovery reloads the page in the middle of a run.
-  optimizeDeps: { entries: [join(here, 'page.ts')], include: ['onnxruntime-web', 'hnswlib-wasm/dist/hnswlib.js', 'idb', 'comlink', 'zod'] },
+  optimizeDeps: {
+    entries: [join(here, 'page.ts')],
+    include: ['onnxruntime-web', 'hnswlib-wasm/dist/hnswlib.js', 'idb', 'comlink', 'zod'],
+  },
 });
 await server.listen();
 const address = server.httpServer!.address() as { port: number };
@@ -69,12 +87,23 @@ const origin = `http://127.0.0.1:${address.port}`;
 const browser = await chromium.launch({ executablePath: chromiumPath(), args: chromiumArgs(), headless: true });
 try {
   const page = await browser.newPage();
-  page.on('console', (m) => { if (m.text().startsWith('[bench]')) console.log(m.text()); });
+  page.on('console', (m) => {
+    if (m.text().startsWith('[bench]')) console.log(m.text());
+  });
   page.on('pageerror', (e) => console.error('page error:', e.message));
   await page.goto(`${origin}/index.html`);
-  await page.waitForFunction(() => (window as unknown as { vireoBenchReady?: boolean }).vireoBenchReady === true, null, { timeout: 120_000 });
+  await page.waitForFunction(
+    () => (window as unknown as { vireoBenchReady?: boolean }).vireoBenchReady === true,
+    null,
+    { timeout: 120_000 },
+  );
   const config: BenchConfig = {
-    sizes: sizes.map((N, i) => ({ N, base: `${origin}/bundles/${N}/`, runs: runList[i] ?? runList.at(-1)!, hnsw: N <= hnswMax })),
+    sizes: sizes.map((N, i) => ({
+      N,
+      base: `${origin}/bundles/${N}/`,
+      runs: runList[i] ?? runList.at(-1)!,
+      hnsw: N <= hnswMax,
+    })),
     k: 20,
     candidates: 1000,
     ortRuns: quick ? 10 : 20,
@@ -85,23 +114,44 @@ try {
     hnswEfSearch: [128, 256, 512],
   };
   const started = performance.now();
-  const result = await page.evaluate((c) => (window as unknown as { vireoBench: (c: BenchConfig) => Promise<unknown> }).vireoBench(c), config) as {
+  const result = (await page.evaluate(
+    (c) => (window as unknown as { vireoBench: (c: BenchConfig) => Promise<unknown> }).vireoBench(c),
+    config,
+  )) as {
     adapter: { description: string; vendor: string; architecture: string; timestampQuery: boolean } | null;
     results: {
-      N: number; error?: string; runs: number; backend: string;
+      N: number;
+      error?: string;
+      runs: number;
+      backend: string;
       cold: { totalMs: number; downloadVerifyMs: number; loadCompileMs: number };
       firstRecommendMs: number;
-      warm: { total: { p50: number; p99: number }; stagesP50: Record<string, number | null>; gpuP50: Record<string, number | null> };
+      warm: {
+        total: { p50: number; p99: number };
+        stagesP50: Record<string, number | null>;
+        gpuP50: Record<string, number | null>;
+      };
       onnxruntimeWasm: { p50: number; p99: number; candidates: number; createAndFirstRunMs: number };
-      onnxruntimeWebgpu: { p50?: number; p99?: number; createAndFirstRunMs?: number; maxAbsDiffVsWasm?: number; error?: string };
+      onnxruntimeWebgpu: {
+        p50?: number;
+        p99?: number;
+        createAndFirstRunMs?: number;
+        maxAbsDiffVsWasm?: number;
+        error?: string;
+      };
       hnswlibWasm: { skipped?: string; p50?: number; p99?: number; recall?: number; buildMs?: number; k?: number };
     }[];
   };
-  const f = (x: number | null | undefined, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
+  const f = (x: number | null | undefined, d = 1) =>
+    x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d);
   const a = result.adapter;
-  console.log(`\nadapter: ${a ? `${a.vendor} ${a.architecture} ${a.description} (timestamp-query: ${a.timestampQuery})` : 'none (CPU backend)'}, D = ${dim}, k = 20, 1,000 candidates ranked`);
+  console.log(
+    `\nadapter: ${a ? `${a.vendor} ${a.architecture} ${a.description} (timestamp-query: ${a.timestampQuery})` : 'none (CPU backend)'}, D = ${dim}, k = 20, 1,000 candidates ranked`,
+  );
   console.log('\nEngine (warm recommend, ms; stages are P50)');
-  console.log('| items | backend | runs | recommend P50 | P99 | features | user tower | retrieval | ranking | blend | GPU tower/retr/rank | first recommend | cold start (download+verify / load+compile) |');
+  console.log(
+    '| items | backend | runs | recommend P50 | P99 | features | user tower | retrieval | ranking | blend | GPU tower/retr/rank | first recommend | cold start (download+verify / load+compile) |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of result.results) {
     if (r.error) {
@@ -110,20 +160,44 @@ try {
     }
     const s = r.warm.stagesP50;
     const g = r.warm.gpuP50;
-    console.log(`| ${r.N.toLocaleString('en')} | ${r.backend} | ${r.runs} | ${f(r.warm.total.p50)} | ${f(r.warm.total.p99)} | ${f(s.features)} | ${f(s.userTower)} | ${f(s.retrieval)} | ${f(s.ranking)} | ${f(s.blend, 2)} | ${g.retrieval === null ? '—' : `${f(g.userTower, 2)}/${f(g.retrieval, 2)}/${f(g.ranking, 2)}`} | ${f(r.firstRecommendMs)} | ${f(r.cold.totalMs, 0)} (${f(r.cold.downloadVerifyMs, 0)} / ${f(r.cold.loadCompileMs, 0)}) |`);
+    console.log(
+      `| ${r.N.toLocaleString('en')} | ${r.backend} | ${r.runs} | ${f(r.warm.total.p50)} | ${f(r.warm.total.p99)} | ${f(s.features)} | ${f(s.userTower)} | ${f(s.retrieval)} | ${f(s.ranking)} | ${f(s.blend, 2)} | ${g.retrieval === null ? '—' : `${f(g.userTower, 2)}/${f(g.retrieval, 2)}/${f(g.ranking, 2)}`} | ${f(r.firstRecommendMs)} | ${f(r.cold.totalMs, 0)} (${f(r.cold.downloadVerifyMs, 0)} / ${f(r.cold.loadCompileMs, 0)}) |`,
+    );
   }
   console.log('\nPeers in the same page (ms)');
-  console.log('| items | ORT-web wasm rank 1k P50 / P99 | ORT-web webgpu rank 1k P50 / P99 (max |Δ| vs wasm) | hnswlib-wasm k=100 search P50 / P99 | recall@100 vs exact | hnsw build |');
+  console.log(
+    '| items | ORT-web wasm rank 1k P50 / P99 | ORT-web webgpu rank 1k P50 / P99 (max |Δ| vs wasm) | hnswlib-wasm k=100 search P50 / P99 | recall@100 vs exact | hnsw build |',
+  );
   console.log('|---|---|---|---|---|---|');
   for (const r of result.results) {
     if (r.error) continue;
     const h = r.hnswlibWasm;
     const w = r.onnxruntimeWebgpu;
-    const webgpu = w.error ? `failed: ${w.error.slice(0, 80)}` : `${f(w.p50)} / ${f(w.p99)} (${(w.maxAbsDiffVsWasm ?? NaN).toExponential(1)})`;
-    const hn = h.skipped ? `skipped (over --hnsw-max ${hnswMax}) | — | —` : `${f(h.p50, 2)} / ${f(h.p99, 2)} | ${f(h.recall, 3)} | ${f((h.buildMs ?? 0) / 1000, 1)} s`;
-    console.log(`| ${r.N.toLocaleString('en')} | ${f(r.onnxruntimeWasm.p50)} / ${f(r.onnxruntimeWasm.p99)} | ${webgpu} | ${hn} |`);
+    const webgpu = w.error
+      ? `failed: ${w.error.slice(0, 80)}`
+      : `${f(w.p50)} / ${f(w.p99)} (${(w.maxAbsDiffVsWasm ?? NaN).toExponential(1)})`;
+    const hn = h.skipped
+      ? `skipped (over --hnsw-max ${hnswMax}) | — | —`
+      : `${f(h.p50, 2)} / ${f(h.p99, 2)} | ${f(h.recall, 3)} | ${f((h.buildMs ?? 0) / 1000, 1)} s`;
+    console.log(
+      `| ${r.N.toLocaleString('en')} | ${f(r.onnxruntimeWasm.p50)} / ${f(r.onnxruntimeWasm.p99)} | ${webgpu} | ${hn} |`,
+    );
   }
-  writeFileSync(out, JSON.stringify({ schema: 'vireo.bench.runtime/1', date: new Date().toISOString(), quick, dim, wallMs: performance.now() - started, ...result }, null, 2) + '\n');
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        schema: 'vireo.bench.runtime/1',
+        date: new Date().toISOString(),
+        quick,
+        dim,
+        wallMs: performance.now() - started,
+        ...result,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   console.log(`\nwrote ${out}`);
 } finally {
   await browser.close();

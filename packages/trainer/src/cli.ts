@@ -5,14 +5,42 @@ import { UsageError } from './cli/args.ts';
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const COMMANDS: Record<string, Command> = {
-  start: { summary: 'bring Vireo up here: data → train retrieval and ranking → publish to a local edge → edge + demo dashboard (`vireo start --help`)', load: () => import('./commands/start.ts') },
-  bench: { summary: 'benchmarks: `vireo bench kernels` times every kernel beside its CPU reference; `vireo bench train` training samples/s beside PyTorch', load: () => import('./commands/bench.ts') },
-  ingest: { summary: 'raw logs (MovieLens, Criteo, CSV/JSONL/Parquet + spec) or a synthetic world → a dataset folder', load: () => import('./commands/ingest.ts') },
-  train: { summary: 'train a model on a dataset folder and write a bundle: `vireo train retrieval|ranking --data DIR --out DIR`', load: () => import('./commands/train.ts') },
-  eval: { summary: 'evaluate a bundle against baselines on the held-out split: `vireo eval retrieval|ranking --data DIR --bundle DIR`', load: () => import('./commands/eval.ts') },
-  predict: { summary: 'score raw rows with a bundle\'s ranker (WGSL forward): `vireo predict --bundle DIR --input FILE [--json]`', load: () => import('./commands/predict.ts') },
-  publish: { summary: 'upload a bundle folder to an edge\'s model registry (--bundle DIR --edge URL --token T [--promote])', load: () => import('./commands/publish.ts') },
-  doctor: { summary: 'show the WebGPU adapter and check every kernel against its CPU reference', load: () => import('./commands/doctor.ts') },
+  start: {
+    summary:
+      'bring Vireo up here: data → train retrieval and ranking → publish to a local edge → edge + demo dashboard (`vireo start --help`)',
+    load: () => import('./commands/start.ts'),
+  },
+  bench: {
+    summary:
+      'benchmarks: `vireo bench kernels` times every kernel beside its CPU reference; `vireo bench train` training samples/s beside PyTorch',
+    load: () => import('./commands/bench.ts'),
+  },
+  ingest: {
+    summary: 'raw logs (MovieLens, Criteo, CSV/JSONL/Parquet + spec) or a synthetic world → a dataset folder',
+    load: () => import('./commands/ingest.ts'),
+  },
+  train: {
+    summary:
+      'train a model on a dataset folder and write a bundle: `vireo train retrieval|ranking --data DIR --out DIR`',
+    load: () => import('./commands/train.ts'),
+  },
+  eval: {
+    summary:
+      'evaluate a bundle against baselines on the held-out split: `vireo eval retrieval|ranking --data DIR --bundle DIR`',
+    load: () => import('./commands/eval.ts'),
+  },
+  predict: {
+    summary: "score raw rows with a bundle's ranker (WGSL forward): `vireo predict --bundle DIR --input FILE [--json]`",
+    load: () => import('./commands/predict.ts'),
+  },
+  publish: {
+    summary: "upload a bundle folder to an edge's model registry (--bundle DIR --edge URL --token T [--promote])",
+    load: () => import('./commands/publish.ts'),
+  },
+  doctor: {
+    summary: 'show the WebGPU adapter and check every kernel against its CPU reference',
+    load: () => import('./commands/doctor.ts'),
+  },
 };
 
 /** The help text listing every command. */

@@ -15,7 +15,10 @@ export type Principal = { sub: string; scopes: ReadonlySet<string>; exp: number 
 
 /** Why a token was refused: `invalid_token` (bad shape, signature, claims) or `token_expired`. */
 export class TokenError extends Error {
-  constructor(readonly code: 'invalid_token' | 'token_expired', message: string) {
+  constructor(
+    readonly code: 'invalid_token' | 'token_expired',
+    message: string,
+  ) {
     super(message);
     this.name = 'TokenError';
   }
@@ -61,7 +64,10 @@ function parseJsonPart(part: string, what: string): Record<string, unknown> {
 }
 
 async function hmacKey(secret: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+  return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ]);
 }
 
 /**
@@ -75,23 +81,40 @@ export async function signHs256(claims: Claims, secret: string): Promise<string>
   return `${header}.${payload}.${base64url(new Uint8Array(signature))}`;
 }
 
-type Decoded = { header: Record<string, unknown>; payload: Record<string, unknown>; signed: Uint8Array; signature: Uint8Array };
+type Decoded = {
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  signed: Uint8Array;
+  signature: Uint8Array;
+};
 
 function decode(token: string, maxLength: number): Decoded {
-  if (token.length > maxLength) throw new TokenError('invalid_token', `The token is longer than ${maxLength} characters.`);
+  if (token.length > maxLength)
+    throw new TokenError('invalid_token', `The token is longer than ${maxLength} characters.`);
   const parts = token.split('.');
-  if (parts.length !== 3) throw new TokenError('invalid_token', 'The token is not a compact JWT (three dot-separated parts).');
+  if (parts.length !== 3)
+    throw new TokenError('invalid_token', 'The token is not a compact JWT (three dot-separated parts).');
   const [h, p, s] = parts;
-  return { header: parseJsonPart(h, 'header'), payload: parseJsonPart(p, 'payload'), signed: encoder.encode(`${h}.${p}`), signature: fromBase64url(s) };
+  return {
+    header: parseJsonPart(h, 'header'),
+    payload: parseJsonPart(p, 'payload'),
+    signed: encoder.encode(`${h}.${p}`),
+    signature: fromBase64url(s),
+  };
 }
 
 function principalFrom(payload: Record<string, unknown>, nowSeconds: number, leewaySeconds: number): Principal {
   const { sub, scope, exp, nbf } = payload;
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) throw new TokenError('invalid_token', "The token has no 'sub' claim (a non-empty string).");
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new TokenError('invalid_token', "The token has no 'exp' claim (seconds since the epoch).");
-  if (scope !== undefined && typeof scope !== 'string') throw new TokenError('invalid_token', "The token's 'scope' claim is not a space-separated string.");
-  if (exp + leewaySeconds <= nowSeconds) throw new TokenError('token_expired', `The token expired at ${new Date(exp * 1000).toISOString()}.`);
-  if (typeof nbf === 'number' && nbf - leewaySeconds > nowSeconds) throw new TokenError('invalid_token', 'The token is not valid yet (nbf).');
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256)
+    throw new TokenError('invalid_token', "The token has no 'sub' claim (a non-empty string).");
+  if (typeof exp !== 'number' || !Number.isFinite(exp))
+    throw new TokenError('invalid_token', "The token has no 'exp' claim (seconds since the epoch).");
+  if (scope !== undefined && typeof scope !== 'string')
+    throw new TokenError('invalid_token', "The token's 'scope' claim is not a space-separated string.");
+  if (exp + leewaySeconds <= nowSeconds)
+    throw new TokenError('token_expired', `The token expired at ${new Date(exp * 1000).toISOString()}.`);
+  if (typeof nbf === 'number' && nbf - leewaySeconds > nowSeconds)
+    throw new TokenError('invalid_token', 'The token is not valid yet (nbf).');
   return { sub, scopes: new Set((scope ?? '').split(' ').filter(Boolean)), exp };
 }
 
@@ -136,8 +159,17 @@ export function hs256Verifier(secret: string, options: VerifierOptions = {}): To
       const cached = cache.get(token);
       if (cached) return principalFrom(cached, nowSeconds, opts.leewaySeconds);
       const { header, payload, signed, signature } = decode(token, opts.maxTokenLength);
-      if (header.alg !== 'HS256') throw new TokenError('invalid_token', `The token's algorithm '${String(header.alg)}' is not accepted: expected HS256.`);
-      const ok = await crypto.subtle.verify('HMAC', await key, signature as Uint8Array<ArrayBuffer>, signed as Uint8Array<ArrayBuffer>);
+      if (header.alg !== 'HS256')
+        throw new TokenError(
+          'invalid_token',
+          `The token's algorithm '${String(header.alg)}' is not accepted: expected HS256.`,
+        );
+      const ok = await crypto.subtle.verify(
+        'HMAC',
+        await key,
+        signature as Uint8Array<ArrayBuffer>,
+        signed as Uint8Array<ArrayBuffer>,
+      );
       if (!ok) throw new TokenError('invalid_token', 'The token signature does not match.');
       const principal = principalFrom(payload, nowSeconds, opts.leewaySeconds);
       cache.set(token, payload);
@@ -162,7 +194,12 @@ type Jwk = JsonWebKey & { kid?: string; kty?: string; alg?: string };
  * @example const verifier = jwksVerifier({ url: 'https://auth.example.com/.well-known/jwks.json' });
  */
 export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
-  const opts = { ...verifierDefaults, keysTtlMs: 600_000, fetch: (...a: Parameters<typeof fetch>) => fetch(...a), ...options };
+  const opts = {
+    ...verifierDefaults,
+    keysTtlMs: 600_000,
+    fetch: (...a: Parameters<typeof fetch>) => fetch(...a),
+    ...options,
+  };
   const cache = verifiedCache(opts.cacheSize);
   let keys: { at: number; byKid: Map<string, Promise<CryptoKey>> } | null = null;
 
@@ -173,7 +210,13 @@ export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
     const byKid = new Map<string, Promise<CryptoKey>>();
     for (const jwk of doc.keys ?? []) {
       if (jwk.kty !== 'RSA' || (jwk.alg && jwk.alg !== 'RS256')) continue;
-      const key = crypto.subtle.importKey('jwk', { ...jwk, alg: 'RS256', ext: true }, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['verify']);
+      const key = crypto.subtle.importKey(
+        'jwk',
+        { ...jwk, alg: 'RS256', ext: true },
+        { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      );
       key.catch(() => undefined);
       byKid.set(jwk.kid ?? '', key);
     }
@@ -195,9 +238,18 @@ export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
       const cached = cache.get(token);
       if (cached) return principalFrom(cached, nowSeconds, opts.leewaySeconds);
       const { header, payload, signed, signature } = decode(token, opts.maxTokenLength);
-      if (header.alg !== 'RS256') throw new TokenError('invalid_token', `The token's algorithm '${String(header.alg)}' is not accepted: expected RS256.`);
+      if (header.alg !== 'RS256')
+        throw new TokenError(
+          'invalid_token',
+          `The token's algorithm '${String(header.alg)}' is not accepted: expected RS256.`,
+        );
       const key = await keyFor(typeof header.kid === 'string' ? header.kid : '');
-      const ok = await crypto.subtle.verify('RSASSA-PKCS1-v1_5', key, signature as Uint8Array<ArrayBuffer>, signed as Uint8Array<ArrayBuffer>);
+      const ok = await crypto.subtle.verify(
+        'RSASSA-PKCS1-v1_5',
+        key,
+        signature as Uint8Array<ArrayBuffer>,
+        signed as Uint8Array<ArrayBuffer>,
+      );
       if (!ok) throw new TokenError('invalid_token', 'The token signature does not match.');
       const principal = principalFrom(payload, nowSeconds, opts.leewaySeconds);
       cache.set(token, payload);

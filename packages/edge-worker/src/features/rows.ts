@@ -11,7 +11,8 @@ export const REALTIME_COLUMNS = {
 
 /** Item columns `popularity_<type>` are real-time too. */
 export const isRealtimeColumn = (entity: 'user' | 'item', name: string) =>
-  (REALTIME_COLUMNS[entity] as readonly string[]).includes(name) || (entity === 'item' && name.startsWith('popularity_'));
+  (REALTIME_COLUMNS[entity] as readonly string[]).includes(name) ||
+  (entity === 'item' && name.startsWith('popularity_'));
 
 /** Categories shown in `top_categories`, best first. */
 const TOP_CATEGORIES = 10;
@@ -19,7 +20,10 @@ const TOP_CATEGORIES = 10;
 /** The real-time columns of a user: history oldest → newest (the sequence convention of the spec). */
 export function userRealtimeColumns(rt: UserRealtime): Record<string, StoredFeature> {
   const chronological = [...rt.history].reverse();
-  const top = Object.entries(rt.categories).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP_CATEGORIES).map(([c]) => c);
+  const top = Object.entries(rt.categories)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, TOP_CATEGORIES)
+    .map(([c]) => c);
   const at = rt.lastSeen;
   return {
     recent_items: { value: chronological.map((h) => h.itemId), eventTs: at },
@@ -61,7 +65,10 @@ export function itemRealtimeJson(rt: ItemRealtime) {
 }
 
 /** Pushed and real-time columns merged (real-time names are reserved, so nothing is overwritten). */
-export function mergeColumns(stored: Record<string, StoredFeature> | undefined, realtime: Record<string, StoredFeature> | null): Record<string, StoredFeature> {
+export function mergeColumns(
+  stored: Record<string, StoredFeature> | undefined,
+  realtime: Record<string, StoredFeature> | null,
+): Record<string, StoredFeature> {
   return { ...(stored ?? {}), ...(realtime ?? {}) };
 }
 

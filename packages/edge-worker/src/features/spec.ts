@@ -2,7 +2,17 @@
 // `vocabularies` of a promoted model's manifest (@vireo/core). Manifests of a version never
 // change, so parsed specs are cached by name@version; which version is promoted is re-read at
 // most every `promotedTtlMs`.
-import { buildLookups, featureSource, featureView, parseBundleManifest, transformValue, type Feature, type FeatureSpec, type Lookups, type RawValue } from '@vireo/core';
+import {
+  buildLookups,
+  featureSource,
+  featureView,
+  parseBundleManifest,
+  transformValue,
+  type Feature,
+  type FeatureSpec,
+  type Lookups,
+  type RawValue,
+} from '@vireo/core';
 import { ApiError } from '../errors.ts';
 import { promotedStack } from '../storage/sql.ts';
 import type { EntityKind, FeatureValue, Storage } from '../storage/types.ts';
@@ -64,7 +74,12 @@ export function specResolver(storage: Storage, options: SpecResolverOptions = {}
         if (!blob) throw new ApiError('version_not_found', `Model '${model}' version '${version}' has no manifest.`);
         const manifest = parseBundleManifest(await new Response(blob.body).text());
         let lookups: Lookups | null = null;
-        return { model, version, spec: manifest.featureSpec, lookups: () => (lookups ??= buildLookups(manifest.featureSpec, manifest.vocabularies)) };
+        return {
+          model,
+          version,
+          spec: manifest.featureSpec,
+          lookups: () => (lookups ??= buildLookups(manifest.featureSpec, manifest.vocabularies)),
+        };
       })();
       parsed.set(key, spec);
       spec.catch(() => parsed.delete(key));
@@ -94,12 +109,16 @@ const isScalar = (v: FeatureValue) => v === null || typeof v !== 'object';
 function misfit(feature: Feature, value: FeatureValue): string | null {
   switch (feature.kind) {
     case 'numeric':
-      return value === null || typeof value === 'number' || typeof value === 'boolean' ? null : `expected a number for ${feature.name} (numeric)`;
+      return value === null || typeof value === 'number' || typeof value === 'boolean'
+        ? null
+        : `expected a number for ${feature.name} (numeric)`;
     case 'categorical':
       return isScalar(value) ? null : `expected one value for ${feature.name} (categorical), got a list`;
     case 'multi_hot':
     case 'sequence':
-      return value === null || Array.isArray(value) || typeof value === 'string' ? null : `expected a list (or a '${feature.separator}'-separated string) for ${feature.name} (${feature.kind})`;
+      return value === null || Array.isArray(value) || typeof value === 'string'
+        ? null
+        : `expected a list (or a '${feature.separator}'-separated string) for ${feature.name} (${feature.kind})`;
   }
 }
 
@@ -115,12 +134,19 @@ export function featuresBySource(spec: FeatureSpec, view: EntityKind): Map<strin
 }
 
 /** Problems of one pushed row against the spec: unknown columns and values of the wrong kind. */
-export function specProblems(spec: FeatureSpec, entity: EntityKind, features: Record<string, FeatureValue>, bySource = featuresBySource(spec, entity)): string[] {
+export function specProblems(
+  spec: FeatureSpec,
+  entity: EntityKind,
+  features: Record<string, FeatureValue>,
+  bySource = featuresBySource(spec, entity),
+): string[] {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(features)) {
     const targets = bySource.get(name);
     if (!targets) {
-      problems.push(`'${name}' is not a ${entity} feature source in the spec (known: ${[...bySource.keys()].join(', ') || 'none'})`);
+      problems.push(
+        `'${name}' is not a ${entity} feature source in the spec (known: ${[...bySource.keys()].join(', ') || 'none'})`,
+      );
       continue;
     }
     for (const f of targets) {
@@ -132,7 +158,11 @@ export function specProblems(spec: FeatureSpec, entity: EntityKind, features: Re
 }
 
 /** Model-ready values of one view from a raw row (Int32Arrays become plain lists for JSON). */
-export function modelReady(active: ActiveSpec, view: EntityKind, raw: Record<string, FeatureValue>): Record<string, number | number[]> {
+export function modelReady(
+  active: ActiveSpec,
+  view: EntityKind,
+  raw: Record<string, FeatureValue>,
+): Record<string, number | number[]> {
   const out: Record<string, number | number[]> = {};
   const lookups = active.lookups();
   for (const f of active.spec.features) {

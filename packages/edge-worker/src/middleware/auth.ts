@@ -12,7 +12,9 @@ export type BearerAuthOptions = {
   realm?: string;
 };
 
-const challenge = (realm: string, error?: string) => ({ 'WWW-Authenticate': `Bearer realm="${realm}"${error ? `, error="${error}"` : ''}` });
+const challenge = (realm: string, error?: string) => ({
+  'WWW-Authenticate': `Bearer realm="${realm}"${error ? `, error="${error}"` : ''}`,
+});
 
 /**
  * Verifies `Authorization: Bearer <jwt>` and stores the caller as `c.var.principal`.
@@ -22,13 +24,26 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler<{ Vari
   const opts = { realm: 'vireo', ...options };
   return async (c, next) => {
     const header = c.req.header('authorization');
-    if (!header) throw new ApiError('unauthorized', "This route needs a token: send 'Authorization: Bearer <token>'.", null, challenge(opts.realm));
+    if (!header)
+      throw new ApiError(
+        'unauthorized',
+        "This route needs a token: send 'Authorization: Bearer <token>'.",
+        null,
+        challenge(opts.realm),
+      );
     const match = /^Bearer +([^\s]+) *$/i.exec(header);
-    if (!match) throw new ApiError('unauthorized', "The Authorization header is not 'Bearer <token>'.", null, challenge(opts.realm, 'invalid_request'));
+    if (!match)
+      throw new ApiError(
+        'unauthorized',
+        "The Authorization header is not 'Bearer <token>'.",
+        null,
+        challenge(opts.realm, 'invalid_request'),
+      );
     try {
       c.set('principal', await opts.verifier.verify(match[1]));
     } catch (err) {
-      if (err instanceof TokenError) throw new ApiError(err.code, err.message, null, challenge(opts.realm, 'invalid_token'));
+      if (err instanceof TokenError)
+        throw new ApiError(err.code, err.message, null, challenge(opts.realm, 'invalid_token'));
       throw err;
     }
     await next();
@@ -42,9 +57,15 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler<{ Vari
 export function requireScope(...scopes: string[]): MiddlewareHandler<{ Variables: { principal: Principal } }> {
   return async (c, next) => {
     const principal = c.get('principal');
-    if (!principal) throw new ApiError('unauthorized', "This route needs a token: send 'Authorization: Bearer <token>'.");
+    if (!principal)
+      throw new ApiError('unauthorized', "This route needs a token: send 'Authorization: Bearer <token>'.");
     if (!principal.scopes.has(ADMIN_SCOPE) && !scopes.some((s) => principal.scopes.has(s))) {
-      throw new ApiError('insufficient_scope', `This route needs the scope ${scopes.map((s) => `'${s}'`).join(' or ')}.`, { required: scopes, granted: [...principal.scopes] }, { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"` });
+      throw new ApiError(
+        'insufficient_scope',
+        `This route needs the scope ${scopes.map((s) => `'${s}'`).join(' or ')}.`,
+        { required: scopes, granted: [...principal.scopes] },
+        { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"` },
+      );
     }
     await next();
   };

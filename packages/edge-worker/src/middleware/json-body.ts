@@ -22,7 +22,8 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export async function readBodyLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length');
-  const tooLarge = () => new ApiError('payload_too_large', `The request body is larger than ${maxBytes} bytes.`, { max_bytes: maxBytes });
+  const tooLarge = () =>
+    new ApiError('payload_too_large', `The request body is larger than ${maxBytes} bytes.`, { max_bytes: maxBytes });
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge();
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
@@ -57,7 +58,8 @@ export function jsonDepth(text: string, limit: number): number {
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (inString) {
-      if (ch === 92) i++; // backslash: skip the escaped character
+      if (ch === 92)
+        i++; // backslash: skip the escaped character
       else if (ch === 34) inString = false;
     } else if (ch === 34) inString = true;
     else if (ch === 91 || ch === 123) {
@@ -79,7 +81,11 @@ export function jsonBody(options: JsonBodyOptions = {}): MiddlewareHandler {
   return async (c, next) => {
     const type = (c.req.header('content-type') ?? '').split(';')[0].trim();
     if (!JSON_MEDIA.test(type)) {
-      throw new ApiError('unsupported_media_type', `Send the body as JSON with 'Content-Type: application/json' (got '${type || 'none'}').`, { content_type: type || null });
+      throw new ApiError(
+        'unsupported_media_type',
+        `Send the body as JSON with 'Content-Type: application/json' (got '${type || 'none'}').`,
+        { content_type: type || null },
+      );
     }
     const bytes = await readBodyLimited(c.req.raw, opts.maxBytes);
     let text: string;
@@ -90,7 +96,10 @@ export function jsonBody(options: JsonBodyOptions = {}): MiddlewareHandler {
     }
     if (text.trim() === '') throw new ApiError('invalid_json', 'The request body is empty: send a JSON object.');
     const depth = jsonDepth(text, opts.maxDepth);
-    if (depth > opts.maxDepth) throw new ApiError('too_deep', `The JSON body nests deeper than ${opts.maxDepth} levels.`, { max_depth: opts.maxDepth });
+    if (depth > opts.maxDepth)
+      throw new ApiError('too_deep', `The JSON body nests deeper than ${opts.maxDepth} levels.`, {
+        max_depth: opts.maxDepth,
+      });
     // Hono keeps body promises in this cache (its type says string).
     (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
     await next();

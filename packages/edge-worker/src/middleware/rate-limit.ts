@@ -48,7 +48,7 @@ export function tokenBucket(options: TokenBucketOptions = {}): RateLimiter {
         b.tokens -= cost;
         return { ok: true, retryAfterSeconds: 0 };
       }
-      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(((cost - b.tokens) / opts.ratePerSecond))) };
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((cost - b.tokens) / opts.ratePerSecond)) };
     },
   };
 }
@@ -85,7 +85,12 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variab
     const decision = await opts.limiter.take(key);
     if (!decision.ok) {
       opts.onLimited(key);
-      throw new ApiError('rate_limited', `Too many requests for this token: retry in ${decision.retryAfterSeconds} s.`, { retry_after_s: decision.retryAfterSeconds }, { 'Retry-After': String(decision.retryAfterSeconds) });
+      throw new ApiError(
+        'rate_limited',
+        `Too many requests for this token: retry in ${decision.retryAfterSeconds} s.`,
+        { retry_after_s: decision.retryAfterSeconds },
+        { 'Retry-After': String(decision.retryAfterSeconds) },
+      );
     }
     await next();
   };

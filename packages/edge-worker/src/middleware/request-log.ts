@@ -10,7 +10,8 @@ export type LogRecord = { level: 'info' | 'warn' | 'error'; msg: string; [field:
 export type Logger = (record: LogRecord) => void;
 
 /** Writes one JSON line per record to console (stdout on Node, the log stream on Workers). */
-export const consoleLogger: Logger = (record) => console.log(JSON.stringify({ time: new Date().toISOString(), ...record }));
+export const consoleLogger: Logger = (record) =>
+  console.log(JSON.stringify({ time: new Date().toISOString(), ...record }));
 
 export type RequestLogOptions = {
   metrics: EdgeMetrics;
@@ -32,7 +33,9 @@ function routeLabel(c: Context): string {
 /**
  * @example app.use('*', requestLog({ metrics, log: consoleLogger }))
  */
-export function requestLog(options: RequestLogOptions): MiddlewareHandler<{ Variables: { requestId: string; principal: Principal; unmatched: boolean } }> {
+export function requestLog(
+  options: RequestLogOptions,
+): MiddlewareHandler<{ Variables: { requestId: string; principal: Principal; unmatched: boolean } }> {
   const opts = { now: () => performance.now(), ...options };
   return async (c, next) => {
     const start = opts.now();

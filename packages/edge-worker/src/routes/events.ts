@@ -20,9 +20,19 @@ export function parseEvent(raw: unknown, now: number, maxFutureMs: number): Even
   if (!parsed.success) return formatIssues(parsed.error);
   const e = parsed.data;
   const ts = toMillis(e.ts);
-  if (!Number.isFinite(ts) || ts < EARLIEST_EVENT) return [`ts: expected a time after 2000-01-01 in milliseconds since the epoch (got ${JSON.stringify(e.ts)})`];
-  if (ts > now + maxFutureMs) return [`ts: ${new Date(ts).toISOString()} is more than ${Math.round(maxFutureMs / 60000)} minutes in the future`];
-  return { eventId: e.event_id, userId: e.user_id, itemId: e.item_id, type: e.type, value: e.value ?? null, ts: Math.round(ts), context: e.context ?? {} };
+  if (!Number.isFinite(ts) || ts < EARLIEST_EVENT)
+    return [`ts: expected a time after 2000-01-01 in milliseconds since the epoch (got ${JSON.stringify(e.ts)})`];
+  if (ts > now + maxFutureMs)
+    return [`ts: ${new Date(ts).toISOString()} is more than ${Math.round(maxFutureMs / 60000)} minutes in the future`];
+  return {
+    eventId: e.event_id,
+    userId: e.user_id,
+    itemId: e.item_id,
+    type: e.type,
+    value: e.value ?? null,
+    ts: Math.round(ts),
+    context: e.context ?? {},
+  };
 }
 
 export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
@@ -33,12 +43,16 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
       path: '/v1/events',
       tags: ['events'],
       summary: 'Ingest a batch of interactions (≤ 1,000 events, ≤ 1 MB), idempotent on event_id',
-      description: 'Valid events are stored and update real-time features (history, decayed counters, last seen) in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400.',
+      description:
+        'Valid events are stored and update real-time features (history, decayed counters, last seen) in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400.',
       security: bearer('events:write'),
       middleware: [requireScope('events:write'), jsonBody({ maxBytes: deps.limits.eventsBodyBytes })] as const,
       request: { body: { required: true, content: { 'application/json': { schema: eventsRequestSchema } } } },
       responses: {
-        202: { description: 'Counts of accepted, duplicate and rejected events', content: { 'application/json': { schema: eventsResponseSchema } } },
+        202: {
+          description: 'Counts of accepted, duplicate and rejected events',
+          content: { 'application/json': { schema: eventsResponseSchema } },
+        },
         400: { description: 'Bad batch, or no valid event', content: { 'application/json': { schema: errorSchema } } },
         401: { description: 'No valid token', content: { 'application/json': { schema: errorSchema } } },
         403: { description: 'Missing scope', content: { 'application/json': { schema: errorSchema } } },
@@ -54,18 +68,33 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
       raw.forEach((r, index) => {
         const parsed = parseEvent(r, now, deps.limits.maxEventFutureMs);
         if (Array.isArray(parsed)) {
-          const id = r && typeof r === 'object' && typeof (r as { event_id?: unknown }).event_id === 'string' ? (r as { event_id: string }).event_id.slice(0, 128) : null;
+          const id =
+            r && typeof r === 'object' && typeof (r as { event_id?: unknown }).event_id === 'string'
+              ? (r as { event_id: string }).event_id.slice(0, 128)
+              : null;
           rejections.push({ index, event_id: id, reasons: parsed.slice(0, 10) });
         } else valid.push(parsed);
       });
       deps.metrics.events.inc({ outcome: 'rejected' }, rejections.length);
       if (valid.length === 0) {
-        throw new ApiError('invalid_events', `No valid event in the batch: event ${rejections[0].index}: ${rejections[0].reasons[0]}`, { rejected: rejections.length, rejections: rejections.slice(0, 100) });
+        throw new ApiError(
+          'invalid_events',
+          `No valid event in the batch: event ${rejections[0].index}: ${rejections[0].reasons[0]}`,
+          { rejected: rejections.length, rejections: rejections.slice(0, 100) },
+        );
       }
       const result = await deps.storage.events.ingest(valid, deps.realtime, now);
       deps.metrics.events.inc({ outcome: 'accepted' }, result.accepted.length);
       deps.metrics.events.inc({ outcome: 'duplicate' }, result.duplicate.length);
-      return c.json({ accepted: result.accepted.length, duplicate: result.duplicate.length, rejected: rejections.length, rejections }, 202);
+      return c.json(
+        {
+          accepted: result.accepted.length,
+          duplicate: result.duplicate.length,
+          rejected: rejections.length,
+          rejections,
+        },
+        202,
+      );
     },
   );
 }

@@ -4,12 +4,27 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { featureView, type Feature } from '@vireo/core';
 import { ApiError } from '../errors.ts';
 import { featuresBySource, modelReady, modelReadyOne, specProblems, type ActiveSpec } from '../features/spec.ts';
-import { isRealtimeColumn, itemRealtimeColumns, itemRealtimeJson, mergeColumns, rawValues, userRealtimeColumns, userRealtimeJson } from '../features/rows.ts';
+import {
+  isRealtimeColumn,
+  itemRealtimeColumns,
+  itemRealtimeJson,
+  mergeColumns,
+  rawValues,
+  userRealtimeColumns,
+  userRealtimeJson,
+} from '../features/rows.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { jsonBody } from '../middleware/json-body.ts';
 import {
-  entityFeaturesQuerySchema, entityFeaturesResponseSchema, errorSchema, FEATURE_NAME, idSchema, onlineRequestSchema, onlineResponseSchema,
-  pushRequestSchema, pushResponseSchema,
+  entityFeaturesQuerySchema,
+  entityFeaturesResponseSchema,
+  errorSchema,
+  FEATURE_NAME,
+  idSchema,
+  onlineRequestSchema,
+  onlineResponseSchema,
+  pushRequestSchema,
+  pushResponseSchema,
 } from '../schemas.ts';
 import type { EntityKind, FeatureRow, StoredFeature } from '../storage/types.ts';
 import { bearer, toMillis, type EdgeApp, type RouteDeps } from './deps.ts';
@@ -24,10 +39,17 @@ const errors = {
 };
 
 /** Rows of `ids` with real-time columns merged; ids with neither are absent. */
-async function loadRows(deps: RouteDeps, entity: EntityKind, ids: string[], now: number): Promise<Map<string, { row: Record<string, StoredFeature>; realtime: Record<string, unknown> | null }>> {
+async function loadRows(
+  deps: RouteDeps,
+  entity: EntityKind,
+  ids: string[],
+  now: number,
+): Promise<Map<string, { row: Record<string, StoredFeature>; realtime: Record<string, unknown> | null }>> {
   const [stored, realtime] = await Promise.all([
     deps.storage.features.read(entity, ids),
-    entity === 'user' ? deps.storage.events.users(ids, deps.realtime, now) : deps.storage.events.items(ids, deps.realtime, now),
+    entity === 'user'
+      ? deps.storage.events.users(ids, deps.realtime, now)
+      : deps.storage.events.items(ids, deps.realtime, now),
   ]);
   const out = new Map<string, { row: Record<string, StoredFeature>; realtime: Record<string, unknown> | null }>();
   for (const id of ids) {
@@ -38,7 +60,11 @@ async function loadRows(deps: RouteDeps, entity: EntityKind, ids: string[], now:
       continue;
     }
     deps.metrics.featureLookups.inc({ entity, result: 'hit' });
-    const columns = rt ? (entity === 'user' ? userRealtimeColumns(rt as never) : itemRealtimeColumns(rt as never)) : null;
+    const columns = rt
+      ? entity === 'user'
+        ? userRealtimeColumns(rt as never)
+        : itemRealtimeColumns(rt as never)
+      : null;
     const json = rt ? (entity === 'user' ? userRealtimeJson(rt as never) : itemRealtimeJson(rt as never)) : null;
     out.set(id, { row: mergeColumns(s, columns), realtime: json });
   }
@@ -54,7 +80,13 @@ function statusOf(feature: StoredFeature | undefined, maxAgeMs: number | undefin
 async function requireSpec(deps: RouteDeps, model: string | undefined): Promise<ActiveSpec> {
   const active = await deps.specs.resolve(model);
   if (!active) {
-    throw new ApiError('model_not_found', model ? `Model '${model}' has no promoted version, so there is no feature spec to transform with.` : 'No model is promoted, so there is no feature spec to transform with: promote one or name it with model=.', { model: model ?? null });
+    throw new ApiError(
+      'model_not_found',
+      model
+        ? `Model '${model}' has no promoted version, so there is no feature spec to transform with.`
+        : 'No model is promoted, so there is no feature spec to transform with: promote one or name it with model=.',
+      { model: model ?? null },
+    );
   }
   return active;
 }
@@ -68,7 +100,13 @@ function entityRoute(entity: EntityKind) {
     security: bearer('features:read'),
     middleware: [requireScope('features:read')] as const,
     request: { params: z.object({ id: idSchema }), query: entityFeaturesQuerySchema },
-    responses: { 200: { description: `The ${entity}'s row (found=false for an unknown ${entity})`, content: { 'application/json': { schema: entityFeaturesResponseSchema } } }, ...errors },
+    responses: {
+      200: {
+        description: `The ${entity}'s row (found=false for an unknown ${entity})`,
+        content: { 'application/json': { schema: entityFeaturesResponseSchema } },
+      },
+      ...errors,
+    },
   });
 }
 
@@ -80,9 +118,19 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       const now = deps.now();
       let names: string[] | null = null;
       if (query.features !== undefined) {
-        names = [...new Set(query.features.split(',').map((s) => s.trim()).filter(Boolean))];
+        names = [
+          ...new Set(
+            query.features
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          ),
+        ];
         const bad = names.filter((n) => !FEATURE_NAME.test(n));
-        if (bad.length > 0 || names.length > 256) throw new ApiError('invalid_request', 'features= takes up to 256 comma-separated feature names.', { invalid: bad.slice(0, 10) });
+        if (bad.length > 0 || names.length > 256)
+          throw new ApiError('invalid_request', 'features= takes up to 256 comma-separated feature names.', {
+            invalid: bad.slice(0, 10),
+          });
       }
       const transform = query.transform === 'true' || query.transform === '1';
       const active = transform ? await requireSpec(deps, query.model) : null;
@@ -99,8 +147,21 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
         timestamps[name] = f?.eventTs ?? null;
         deps.metrics.featureValues.inc({ status: statuses[name] });
       }
-      const body: z.infer<typeof entityFeaturesResponseSchema> = { entity, id, found: found !== undefined, features, statuses, event_timestamps: timestamps, realtime: found?.realtime ?? null };
-      if (active) body.model_ready = { model: active.model, version: active.version, values: modelReady(active, entity, rawValues(row)) };
+      const body: z.infer<typeof entityFeaturesResponseSchema> = {
+        entity,
+        id,
+        found: found !== undefined,
+        features,
+        statuses,
+        event_timestamps: timestamps,
+        realtime: found?.realtime ?? null,
+      };
+      if (active)
+        body.model_ready = {
+          model: active.model,
+          version: active.version,
+          values: modelReady(active, entity, rawValues(row)),
+        };
       return c.json(body, 200);
     });
   }
@@ -114,31 +175,60 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       security: bearer('features:read'),
       middleware: [requireScope('features:read'), jsonBody({ maxBytes: deps.limits.onlineBodyBytes })] as const,
       request: { body: { required: true, content: { 'application/json': { schema: onlineRequestSchema } } } },
-      responses: { 200: { description: 'One result per column: entity keys first, then each feature', content: { 'application/json': { schema: onlineResponseSchema } } }, ...errors },
+      responses: {
+        200: {
+          description: 'One result per column: entity keys first, then each feature',
+          content: { 'application/json': { schema: onlineResponseSchema } },
+        },
+        ...errors,
+      },
     }),
     async (c) => {
       const req = c.req.valid('json');
       const now = deps.now();
       const keys = (['user_id', 'item_id'] as const).filter((k) => req.entities[k] !== undefined);
-      if (keys.length === 0) throw new ApiError('invalid_request', 'entities needs user_id or item_id (a list of ids).');
+      if (keys.length === 0)
+        throw new ApiError('invalid_request', 'entities needs user_id or item_id (a list of ids).');
       const rows = req.entities[keys[0]]!.length;
       for (const k of keys) {
-        if (req.entities[k]!.length !== rows) throw new ApiError('invalid_request', 'Every entity list must have the same length (one entry per row).', { lengths: Object.fromEntries(keys.map((x) => [x, req.entities[x]!.length])) });
+        if (req.entities[k]!.length !== rows)
+          throw new ApiError('invalid_request', 'Every entity list must have the same length (one entry per row).', {
+            lengths: Object.fromEntries(keys.map((x) => [x, req.entities[x]!.length])),
+          });
       }
       const active = req.transform ? await requireSpec(deps, req.model) : null;
       const specByName = new Map<string, Feature>(active ? active.spec.features.map((f) => [f.name, f]) : []);
       const views = new Set<EntityKind>();
       for (const ref of req.features) {
         const view = featureView(ref);
-        if (view === 'context') throw new ApiError('invalid_request', `'${ref}': context features come with the request, not from the store.`);
-        if (req.entities[`${view}_id`] === undefined) throw new ApiError('invalid_request', `'${ref}' needs entities.${view}_id.`);
-        if (active && !specByName.has(ref)) throw new ApiError('unknown_feature', `'${ref}' is not a feature of ${active.model}@${active.version}'s spec.`, { known: [...specByName.keys()].filter((n) => featureView(n) === view) });
+        if (view === 'context')
+          throw new ApiError(
+            'invalid_request',
+            `'${ref}': context features come with the request, not from the store.`,
+          );
+        if (req.entities[`${view}_id`] === undefined)
+          throw new ApiError('invalid_request', `'${ref}' needs entities.${view}_id.`);
+        if (active && !specByName.has(ref))
+          throw new ApiError(
+            'unknown_feature',
+            `'${ref}' is not a feature of ${active.model}@${active.version}'s spec.`,
+            { known: [...specByName.keys()].filter((n) => featureView(n) === view) },
+          );
         views.add(view);
       }
       const loaded = new Map<EntityKind, Awaited<ReturnType<typeof loadRows>>>();
-      await Promise.all([...views].map(async (view) => loaded.set(view, await loadRows(deps, view, [...new Set(req.entities[`${view}_id`]!)], now))));
+      await Promise.all(
+        [...views].map(async (view) =>
+          loaded.set(view, await loadRows(deps, view, [...new Set(req.entities[`${view}_id`]!)], now)),
+        ),
+      );
       const maxAgeMs = req.max_age_s === undefined ? undefined : req.max_age_s * 1000;
-      const results: Array<{ values: unknown[]; statuses: Status[]; event_timestamps: Array<number | null> }> = keys.map((k) => ({ values: req.entities[k]!, statuses: req.entities[k]!.map((): Status => 'PRESENT'), event_timestamps: req.entities[k]!.map(() => null) }));
+      const results: Array<{ values: unknown[]; statuses: Status[]; event_timestamps: Array<number | null> }> =
+        keys.map((k) => ({
+          values: req.entities[k]!,
+          statuses: req.entities[k]!.map((): Status => 'PRESENT'),
+          event_timestamps: req.entities[k]!.map(() => null),
+        }));
       for (const ref of req.features) {
         const view = featureView(ref) as EntityKind;
         const ids = req.entities[`${view}_id`]!;
@@ -157,7 +247,16 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
         }
         results.push({ values, statuses, event_timestamps: timestamps });
       }
-      return c.json({ metadata: { feature_names: [...keys, ...req.features], model: active ? { name: active.model, version: active.version } : null }, results }, 200);
+      return c.json(
+        {
+          metadata: {
+            feature_names: [...keys, ...req.features],
+            model: active ? { name: active.model, version: active.version } : null,
+          },
+          results,
+        },
+        200,
+      );
     },
   );
 
@@ -171,17 +270,26 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       middleware: [requireScope('models:publish'), jsonBody({ maxBytes: deps.limits.pushBodyBytes })] as const,
       request: { body: { required: true, content: { 'application/json': { schema: pushRequestSchema } } } },
       responses: {
-        200: { description: 'Values written and stale values kept out', content: { 'application/json': { schema: pushResponseSchema } } },
+        200: {
+          description: 'Values written and stale values kept out',
+          content: { 'application/json': { schema: pushResponseSchema } },
+        },
         ...errors,
-        422: { description: 'Values that do not fit the feature spec', content: { 'application/json': { schema: errorSchema } } },
+        422: {
+          description: 'Values that do not fit the feature spec',
+          content: { 'application/json': { schema: errorSchema } },
+        },
       },
     }),
     async (c) => {
       const req = c.req.valid('json');
       const now = deps.now();
       const active = await deps.specs.resolve(req.model);
-      if (req.model && !active) throw new ApiError('model_not_found', `Model '${req.model}' has no promoted version to validate against.`);
-      const bySource = active ? { user: featuresBySource(active.spec, 'user'), item: featuresBySource(active.spec, 'item') } : null;
+      if (req.model && !active)
+        throw new ApiError('model_not_found', `Model '${req.model}' has no promoted version to validate against.`);
+      const bySource = active
+        ? { user: featuresBySource(active.spec, 'user'), item: featuresBySource(active.spec, 'item') }
+        : null;
       const problems: Array<{ row: number; problems: string[] }> = [];
       const reserved: Array<{ row: number; columns: string[] }> = [];
       const rows: FeatureRow[] = req.rows.map((r, i) => {
@@ -192,17 +300,30 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
           if (p.length > 0) problems.push({ row: i, problems: p });
         }
         const eventTs = r.event_ts === undefined ? now : toMillis(r.event_ts);
-        if (!Number.isFinite(eventTs)) throw new ApiError('invalid_request', `Row ${i}: event_ts '${String(r.event_ts)}' is not a time.`);
+        if (!Number.isFinite(eventTs))
+          throw new ApiError('invalid_request', `Row ${i}: event_ts '${String(r.event_ts)}' is not a time.`);
         return { entity: r.entity, id: r.id, features: r.features, eventTs };
       });
-      if (reserved.length > 0) throw new ApiError('invalid_request', `Row ${reserved[0].row} writes '${reserved[0].columns[0]}', a real-time feature computed from events.`, { rows: reserved.slice(0, 100) });
+      if (reserved.length > 0)
+        throw new ApiError(
+          'invalid_request',
+          `Row ${reserved[0].row} writes '${reserved[0].columns[0]}', a real-time feature computed from events.`,
+          { rows: reserved.slice(0, 100) },
+        );
       if (problems.length > 0) {
-        throw new ApiError(problems.some((p) => p.problems.some((m) => m.includes('is not a'))) ? 'unknown_feature' : 'spec_violation', `Row ${problems[0].row}: ${problems[0].problems[0]} (spec of ${active!.model}@${active!.version}); nothing was written.`, { rows: problems.slice(0, 100) });
+        throw new ApiError(
+          problems.some((p) => p.problems.some((m) => m.includes('is not a'))) ? 'unknown_feature' : 'spec_violation',
+          `Row ${problems[0].row}: ${problems[0].problems[0]} (spec of ${active!.model}@${active!.version}); nothing was written.`,
+          { rows: problems.slice(0, 100) },
+        );
       }
       const { written, stale } = await deps.storage.features.push(rows, now);
       deps.metrics.featureRowsWritten.inc({ result: 'written' }, written);
       deps.metrics.featureRowsWritten.inc({ result: 'stale' }, stale);
-      return c.json({ rows: rows.length, written, stale, spec: active ? { model: active.model, version: active.version } : null }, 200);
+      return c.json(
+        { rows: rows.length, written, stale, spec: active ? { model: active.model, version: active.version } : null },
+        200,
+      );
     },
   );
 }

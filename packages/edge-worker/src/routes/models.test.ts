@@ -10,10 +10,12 @@ describe('parseRange', () => {
     expect(parseRange('bytes=95-1000', 100)).toEqual({ offset: 95, length: 5 });
   });
   it('serves the whole file for absent, multi-range and non-byte ranges', () => {
-    for (const h of [undefined, 'bytes=0-1,5-6', 'items=0-1', 'bytes=-', 'bytes=a-b', 'garbage']) expect(parseRange(h, 100)).toBeNull();
+    for (const h of [undefined, 'bytes=0-1,5-6', 'items=0-1', 'bytes=-', 'bytes=a-b', 'garbage'])
+      expect(parseRange(h, 100)).toBeNull();
   });
   it('flags ranges outside the file', () => {
-    for (const h of ['bytes=100-', 'bytes=100-200', 'bytes=5-1', 'bytes=-0']) expect(parseRange(h, 100)).toBe('unsatisfiable');
+    for (const h of ['bytes=100-', 'bytes=100-200', 'bytes=5-1', 'bytes=-0'])
+      expect(parseRange(h, 100)).toBe('unsatisfiable');
     expect(parseRange('bytes=0-', 0)).toBe('unsatisfiable');
   });
 });

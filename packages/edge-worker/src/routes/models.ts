@@ -7,7 +7,15 @@ import type { Context } from 'hono';
 import { ApiError } from '../errors.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { jsonDepth, readBodyLimited } from '../middleware/json-body.ts';
-import { errorSchema, fileParams, modelParams, modelSummarySchema, promotionResponseSchema, uploadResponseSchema, versionParams } from '../schemas.ts';
+import {
+  errorSchema,
+  fileParams,
+  modelParams,
+  modelSummarySchema,
+  promotionResponseSchema,
+  uploadResponseSchema,
+  versionParams,
+} from '../schemas.ts';
 import { promotedStack } from '../storage/sql.ts';
 import { BlobMismatchError, type ByteRange, type ModelVersionRecord } from '../storage/types.ts';
 import { bearer, type AppEnv, type EdgeApp, type RouteDeps } from './deps.ts';
@@ -18,7 +26,12 @@ const RESERVED_VERSIONS = new Set(['latest', 'rollback']);
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const errors = (...codes: Array<400 | 401 | 403 | 404 | 409 | 413 | 416 | 422 | 429>) =>
-  Object.fromEntries(codes.map((code) => [code, { description: `Error ${code}`, content: { 'application/json': { schema: errorSchema } } }]));
+  Object.fromEntries(
+    codes.map((code) => [
+      code,
+      { description: `Error ${code}`, content: { 'application/json': { schema: errorSchema } } },
+    ]),
+  );
 
 /** Parses `Range: bytes=a-b` (one range). null: serve the whole file (absent, multi-range or not bytes). */
 export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | null {
@@ -44,7 +57,12 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
   });
 }
 
-const contentTypeOf = (file: string) => (file.endsWith('.json') ? 'application/json' : file.endsWith('.onnx') ? 'application/octet-stream' : 'application/octet-stream');
+const contentTypeOf = (file: string) =>
+  file.endsWith('.json')
+    ? 'application/json'
+    : file.endsWith('.onnx')
+      ? 'application/octet-stream'
+      : 'application/octet-stream';
 
 function summarize(v: ModelVersionRecord) {
   return {
@@ -65,7 +83,10 @@ async function versionOr404(deps: RouteDeps, name: string, version: string): Pro
 
 function validFileParams(c: Context<AppEnv>) {
   const parsed = fileParams.safeParse(c.req.param());
-  if (!parsed.success) throw new ApiError('invalid_request', parsed.error.issues[0].message, { issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+  if (!parsed.success)
+    throw new ApiError('invalid_request', parsed.error.issues[0].message, {
+      issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    });
   return parsed.data;
 }
 
@@ -74,7 +95,8 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
 
   // --- upload: PUT /v1/models/:name/:version/manifest.json, then each listed file ------------------
   async function putManifest(c: Context<AppEnv>, name: string, version: string) {
-    if (RESERVED_VERSIONS.has(version)) throw new ApiError('invalid_request', `'${version}' is a reserved word, not a version.`);
+    if (RESERVED_VERSIONS.has(version))
+      throw new ApiError('invalid_request', `'${version}' is a reserved word, not a version.`);
     const bytes = await readBodyLimited(c.req.raw, deps.limits.manifestBytes);
     let text: string;
     try {
@@ -83,37 +105,64 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       throw new ApiError('invalid_utf8', 'manifest.json is not valid UTF-8.');
     }
     if (jsonDepth(text, 64) > 64) throw new ApiError('too_deep', 'manifest.json nests deeper than 64 levels.');
-    let manifest;
+    let manifest: ReturnType<typeof parseBundleManifest>;
     try {
       manifest = parseBundleManifest(text);
     } catch (err) {
-      if (err instanceof SpecError) throw new ApiError('invalid_manifest', `manifest.json: ${err.message}`, { issues: err.issues.slice(0, 50) });
+      if (err instanceof SpecError)
+        throw new ApiError('invalid_manifest', `manifest.json: ${err.message}`, { issues: err.issues.slice(0, 50) });
       throw err;
     }
     if (manifest.name !== name || manifest.version !== version) {
-      throw new ApiError('invalid_manifest', `manifest.json is for ${manifest.name}@${manifest.version}, not ${name}@${version}.`, { manifest: { name: manifest.name, version: manifest.version } });
+      throw new ApiError(
+        'invalid_manifest',
+        `manifest.json is for ${manifest.name}@${manifest.version}, not ${name}@${version}.`,
+        { manifest: { name: manifest.name, version: manifest.version } },
+      );
     }
-    if (manifest.files.some((f) => f.name === MANIFEST)) throw new ApiError('invalid_manifest', 'manifest.json may not list itself.');
+    if (manifest.files.some((f) => f.name === MANIFEST))
+      throw new ApiError('invalid_manifest', 'manifest.json may not list itself.');
     const big = manifest.files.find((f) => f.bytes > deps.limits.modelFileBytes);
-    if (big) throw new ApiError('payload_too_large', `'${big.name}' (${big.bytes} bytes) is larger than this edge takes (${deps.limits.modelFileBytes}).`);
+    if (big)
+      throw new ApiError(
+        'payload_too_large',
+        `'${big.name}' (${big.bytes} bytes) is larger than this edge takes (${deps.limits.modelFileBytes}).`,
+      );
     const result = await storage.models.createVersion({
-      name, version, manifest: bytes, manifestSha256: await sha256Hex(bytes),
+      name,
+      version,
+      manifest: bytes,
+      manifestSha256: await sha256Hex(bytes),
       files: manifest.files.map((f) => ({ file: f.name, size: f.bytes, sha256: f.sha256 })),
-      by: c.get('principal').sub, now: deps.now(),
+      by: c.get('principal').sub,
+      now: deps.now(),
     });
-    if (result === 'conflict') throw new ApiError('version_exists', `${name}@${version} already exists with a different manifest: versions are immutable, publish a new version.`);
+    if (result === 'conflict')
+      throw new ApiError(
+        'version_exists',
+        `${name}@${version} already exists with a different manifest: versions are immutable, publish a new version.`,
+      );
     const v = await versionOr404(deps, name, version);
     const missing = v.files.filter((f) => f.uploadedAt === null).map((f) => f.file);
-    return c.json({ name, version, file: MANIFEST, result: result === 'created' ? 'created' : 'identical', missing }, result === 'created' ? 201 : 200);
+    return c.json(
+      { name, version, file: MANIFEST, result: result === 'created' ? 'created' : 'identical', missing },
+      result === 'created' ? 201 : 200,
+    );
   }
 
   async function putFile(c: Context<AppEnv>, name: string, version: string, file: string) {
     const v = await versionOr404(deps, name, version);
     const entry = v.files.find((f) => f.file === file);
-    if (!entry) throw new ApiError('file_not_found', `'${file}' is not listed in ${name}@${version}'s manifest.`, { listed: v.files.map((f) => f.file) });
+    if (!entry)
+      throw new ApiError('file_not_found', `'${file}' is not listed in ${name}@${version}'s manifest.`, {
+        listed: v.files.map((f) => f.file),
+      });
     const declared = c.req.header('content-length');
     if (declared !== undefined && Number(declared) !== entry.size) {
-      throw new ApiError('size_mismatch', `'${file}' is ${declared} bytes where the manifest declares ${entry.size}.`, { expected: entry.size, actual: Number(declared) });
+      throw new ApiError('size_mismatch', `'${file}' is ${declared} bytes where the manifest declares ${entry.size}.`, {
+        expected: entry.size,
+        actual: Number(declared),
+      });
     }
     const body = c.req.raw.body ?? new Uint8Array(0);
     let result: 'stored' | 'identical';
@@ -122,7 +171,11 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     } catch (err) {
       if (err instanceof BlobMismatchError) {
         deps.metrics.modelFiles.inc({ result: 'rejected' });
-        throw new ApiError(err.kind === 'size' ? 'size_mismatch' : 'checksum_mismatch', `'${file}': ${err.message} Nothing was stored.`, { expected: err.expected, actual: err.actual });
+        throw new ApiError(
+          err.kind === 'size' ? 'size_mismatch' : 'checksum_mismatch',
+          `'${file}': ${err.message} Nothing was stored.`,
+          { expected: err.expected, actual: err.actual },
+        );
       }
       throw err;
     }
@@ -149,20 +202,45 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     } else {
       const entry = v.files.find((f) => f.file === file);
       if (!entry) throw new ApiError('file_not_found', `'${file}' is not listed in ${name}@${version}'s manifest.`);
-      if (entry.uploadedAt === null) throw new ApiError('file_not_found', `'${file}' of ${name}@${version} has not been uploaded yet.`, { uploaded: false });
+      if (entry.uploadedAt === null)
+        throw new ApiError('file_not_found', `'${file}' of ${name}@${version} has not been uploaded yet.`, {
+          uploaded: false,
+        });
       size = entry.size;
       sha = entry.sha256;
     }
     return serveFile(c, { name, version, file, size, etag: `"${sha}"`, cacheControl: IMMUTABLE });
   });
 
-  async function serveFile(c: Context<AppEnv>, f: { name: string; version: string; file: string; size: number; etag: string; cacheControl: string; extra?: Record<string, string> }) {
-    const headers: Record<string, string> = { ETag: f.etag, 'Cache-Control': f.cacheControl, 'Accept-Ranges': 'bytes', 'Content-Type': contentTypeOf(f.file), ...f.extra };
+  async function serveFile(
+    c: Context<AppEnv>,
+    f: {
+      name: string;
+      version: string;
+      file: string;
+      size: number;
+      etag: string;
+      cacheControl: string;
+      extra?: Record<string, string>;
+    },
+  ) {
+    const headers: Record<string, string> = {
+      ETag: f.etag,
+      'Cache-Control': f.cacheControl,
+      'Accept-Ranges': 'bytes',
+      'Content-Type': contentTypeOf(f.file),
+      ...f.extra,
+    };
     if (matchesEtag(c.req.header('if-none-match'), f.etag)) return c.body(null, 304, headers);
     const ifRange = c.req.header('if-range');
     let range = ifRange && ifRange !== f.etag ? null : parseRange(c.req.header('range'), f.size);
     if (range === 'unsatisfiable') {
-      throw new ApiError('range_not_satisfiable', `The range '${c.req.header('range')}' is outside the file's ${f.size} bytes.`, { size: f.size }, { 'Content-Range': `bytes */${f.size}` });
+      throw new ApiError(
+        'range_not_satisfiable',
+        `The range '${c.req.header('range')}' is outside the file's ${f.size} bytes.`,
+        { size: f.size },
+        { 'Content-Range': `bytes */${f.size}` },
+      );
     }
     if (range && range.offset === 0 && range.length === f.size) range = null;
     const status = range ? 206 : 200;
@@ -181,8 +259,18 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     tags: ['models'],
     summary: 'Upload manifest.json (creates the version), then each file it lists; sizes and sha256 are checked',
     security: bearer('models:publish'),
-    request: { params: fileParams, body: { content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } } },
-    responses: { 200: { description: 'Already uploaded, identical', content: { 'application/json': { schema: uploadResponseSchema } } }, 201: { description: 'Stored', content: { 'application/json': { schema: uploadResponseSchema } } }, ...errors(400, 401, 403, 404, 409, 413, 422, 429) },
+    request: {
+      params: fileParams,
+      body: { content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    },
+    responses: {
+      200: {
+        description: 'Already uploaded, identical',
+        content: { 'application/json': { schema: uploadResponseSchema } },
+      },
+      201: { description: 'Stored', content: { 'application/json': { schema: uploadResponseSchema } } },
+      ...errors(400, 401, 403, 404, 409, 413, 422, 429),
+    },
   });
   app.openAPIRegistry.registerPath({
     method: 'get',
@@ -191,7 +279,12 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     summary: 'Download a versioned file: ETag (its sha256), Range, Cache-Control immutable',
     security: bearer('features:read'),
     request: { params: fileParams },
-    responses: { 200: { description: 'The file' }, 206: { description: 'A byte range' }, 304: { description: 'Not modified' }, ...errors(400, 401, 403, 404, 416, 429) },
+    responses: {
+      200: { description: 'The file' },
+      206: { description: 'A byte range' },
+      304: { description: 'Not modified' },
+      ...errors(400, 401, 403, 404, 416, 429),
+    },
   });
 
   // --- read the registry ---------------------------------------------------------------------
@@ -204,18 +297,27 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       security: bearer('features:read'),
       middleware: [requireScope('features:read', 'models:publish')] as const,
       request: { params: modelParams },
-      responses: { 200: { description: 'The model', content: { 'application/json': { schema: modelSummarySchema } } }, ...errors(400, 401, 403, 404, 429) },
+      responses: {
+        200: { description: 'The model', content: { 'application/json': { schema: modelSummarySchema } } },
+        ...errors(400, 401, 403, 404, 429),
+      },
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      const [versions, history] = await Promise.all([storage.models.listVersions(name), storage.models.promotions(name)]);
+      const [versions, history] = await Promise.all([
+        storage.models.listVersions(name),
+        storage.models.promotions(name),
+      ]);
       if (versions.length === 0) throw new ApiError('model_not_found', `There is no model '${name}'.`);
-      return c.json({
-        name,
-        promoted: promotedStack(history).at(-1) ?? null,
-        versions: versions.map(summarize),
-        history: history.map((p) => ({ seq: p.seq, action: p.action, version: p.version, at: p.at, by: p.by })),
-      }, 200);
+      return c.json(
+        {
+          name,
+          promoted: promotedStack(history).at(-1) ?? null,
+          versions: versions.map(summarize),
+          history: history.map((p) => ({ seq: p.seq, action: p.action, version: p.version, at: p.at, by: p.by })),
+        },
+        200,
+      );
     },
   );
 
@@ -228,7 +330,11 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       security: bearer('features:read'),
       middleware: [requireScope('features:read', 'models:publish')] as const,
       request: { params: modelParams },
-      responses: { 200: { description: 'manifest.json of the promoted version' }, 304: { description: 'Not modified' }, ...errors(400, 401, 403, 404, 429) },
+      responses: {
+        200: { description: 'manifest.json of the promoted version' },
+        304: { description: 'Not modified' },
+        ...errors(400, 401, 403, 404, 429),
+      },
     }),
     async (c) => {
       const { name } = c.req.valid('param');
@@ -236,7 +342,12 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       if (!version) throw new ApiError('model_not_found', `Model '${name}' has no promoted version.`);
       const v = await versionOr404(deps, name, version);
       return serveFile(c, {
-        name, version, file: MANIFEST, size: v.manifestSize, etag: `"${v.manifestSha256}"`, cacheControl: 'no-cache',
+        name,
+        version,
+        file: MANIFEST,
+        size: v.manifestSize,
+        etag: `"${v.manifestSha256}"`,
+        cacheControl: 'no-cache',
         extra: { 'Vireo-Model-Version': version, 'Content-Location': `/v1/models/${name}/${version}/${MANIFEST}` },
       }) as never;
     },
@@ -252,15 +363,24 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       security: bearer('models:publish'),
       middleware: [requireScope('models:publish')] as const,
       request: { params: versionParams },
-      responses: { 200: { description: 'Promoted', content: { 'application/json': { schema: promotionResponseSchema } } }, ...errors(400, 401, 403, 404, 409, 429) },
+      responses: {
+        200: { description: 'Promoted', content: { 'application/json': { schema: promotionResponseSchema } } },
+        ...errors(400, 401, 403, 404, 409, 429),
+      },
     }),
     async (c) => {
       const { name, version } = c.req.valid('param');
       const v = await versionOr404(deps, name, version);
       const missing = v.files.filter((f) => f.uploadedAt === null).map((f) => f.file);
-      if (missing.length > 0) throw new ApiError('incomplete_version', `${name}@${version} is missing ${missing.length} file(s): upload them before promoting.`, { missing });
+      if (missing.length > 0)
+        throw new ApiError(
+          'incomplete_version',
+          `${name}@${version} is missing ${missing.length} file(s): upload them before promoting.`,
+          { missing },
+        );
       const current = promotedStack(await storage.models.promotions(name)).at(-1) ?? null;
-      if (current !== version) await storage.models.appendPromotion(name, 'promote', version, c.get('principal').sub, deps.now());
+      if (current !== version)
+        await storage.models.appendPromotion(name, 'promote', version, c.get('principal').sub, deps.now());
       deps.specs.invalidate(name);
       return c.json({ name, promoted: version, previous: current }, 200);
     },
@@ -275,12 +395,18 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       security: bearer('models:publish'),
       middleware: [requireScope('models:publish')] as const,
       request: { params: modelParams },
-      responses: { 200: { description: 'Rolled back', content: { 'application/json': { schema: promotionResponseSchema } } }, ...errors(400, 401, 403, 404, 409, 429) },
+      responses: {
+        200: { description: 'Rolled back', content: { 'application/json': { schema: promotionResponseSchema } } },
+        ...errors(400, 401, 403, 404, 409, 429),
+      },
     }),
     async (c) => {
       const { name } = c.req.valid('param');
       const stack = promotedStack(await storage.models.promotions(name));
-      if (stack.length < 2) throw new ApiError('nothing_to_roll_back', `Model '${name}' has no earlier promoted version to roll back to.`, { promoted: stack.at(-1) ?? null });
+      if (stack.length < 2)
+        throw new ApiError('nothing_to_roll_back', `Model '${name}' has no earlier promoted version to roll back to.`, {
+          promoted: stack.at(-1) ?? null,
+        });
       const [previous, target] = [stack[stack.length - 1], stack[stack.length - 2]];
       await storage.models.appendPromotion(name, 'rollback', target, c.get('principal').sub, deps.now());
       deps.specs.invalidate(name);

@@ -17,32 +17,71 @@ export function systemRoutes(app: EdgeApp, deps: RouteDeps, options: SystemOptio
       tags: ['operations'],
       summary: 'Liveness and storage check',
       responses: {
-        200: { description: 'Serving', content: { 'application/json': { schema: z.object({ status: z.literal('ok'), storage: z.string(), version: z.string() }) } } },
-        503: { description: 'Draining or storage unavailable', content: { 'application/json': { schema: z.object({ status: z.string(), storage: z.string(), version: z.string(), error: z.string().optional() }) } } },
+        200: {
+          description: 'Serving',
+          content: {
+            'application/json': {
+              schema: z.object({ status: z.literal('ok'), storage: z.string(), version: z.string() }),
+            },
+          },
+        },
+        503: {
+          description: 'Draining or storage unavailable',
+          content: {
+            'application/json': {
+              schema: z.object({
+                status: z.string(),
+                storage: z.string(),
+                version: z.string(),
+                error: z.string().optional(),
+              }),
+            },
+          },
+        },
       },
     }),
     async (c) => {
       c.header('Cache-Control', 'no-store');
-      if (options.isDraining()) return c.json({ status: 'draining', storage: deps.storage.kind, version: options.version }, 503);
+      if (options.isDraining())
+        return c.json({ status: 'draining', storage: deps.storage.kind, version: options.version }, 503);
       try {
         await deps.storage.ping();
       } catch (err) {
-        return c.json({ status: 'unavailable', storage: deps.storage.kind, version: options.version, error: (err as Error).message }, 503);
+        return c.json(
+          {
+            status: 'unavailable',
+            storage: deps.storage.kind,
+            version: options.version,
+            error: (err as Error).message,
+          },
+          503,
+        );
       }
       return c.json({ status: 'ok' as const, storage: deps.storage.kind, version: options.version }, 200);
     },
   );
 
-  app.get('/metrics', (c) => c.body(deps.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' }));
+  app.get('/metrics', (c) =>
+    c.body(deps.metrics.render(), 200, {
+      'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+      'Cache-Control': 'no-store',
+    }),
+  );
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
     scheme: 'bearer',
     bearerFormat: 'JWT',
-    description: "JWT with claims sub, exp and scope (space-separated: 'features:read', 'events:write', 'models:publish'; 'admin' grants all).",
+    description:
+      "JWT with claims sub, exp and scope (space-separated: 'features:read', 'events:write', 'models:publish'; 'admin' grants all).",
   });
   app.doc('/openapi.json', {
     openapi: '3.0.3',
-    info: { title: 'Vireo edge', version: options.version, description: 'Feature store, event ingestion and model registry. Errors are { error: { code, message, details } }.' },
+    info: {
+      title: 'Vireo edge',
+      version: options.version,
+      description:
+        'Feature store, event ingestion and model registry. Errors are { error: { code, message, details } }.',
+    },
   });
 }

@@ -2,13 +2,23 @@
 // R2 for model files, KV as a read cache of pushed feature rows. Web APIs only.
 import type { D1Database, KVNamespace, R2Bucket } from './cloudflare-types.ts';
 import { createSqlStorage, type FeatureRowCache } from './sql.ts';
-import { BlobMismatchError, type BlobStore, type EntityKind, type SqlDriver, type Storage, type StoredFeature } from './types.ts';
+import {
+  BlobMismatchError,
+  type BlobStore,
+  type EntityKind,
+  type SqlDriver,
+  type Storage,
+  type StoredFeature,
+} from './types.ts';
 
 /** A SqlDriver over a D1 database (numbered parameters, batch = one transaction). */
 export function d1Driver(db: D1Database): SqlDriver {
   return {
     async query<T>(sql: string, params: Array<string | number | null>) {
-      const r = await db.prepare(sql).bind(...params).all<T>();
+      const r = await db
+        .prepare(sql)
+        .bind(...params)
+        .all<T>();
       return r.results ?? [];
     },
     async batch(statements) {
@@ -90,7 +100,14 @@ export function kvFeatureCache(kv: KVNamespace, options: KvCacheOptions = {}): F
   return {
     async get(entity, ids) {
       const out = new Map<string, Record<string, StoredFeature> | null>();
-      const texts = await Promise.all(ids.map((id) => kv.get(key(entity, id), opts.cacheTtlSeconds >= 30 ? { type: 'text', cacheTtl: opts.cacheTtlSeconds } : { type: 'text' })));
+      const texts = await Promise.all(
+        ids.map((id) =>
+          kv.get(
+            key(entity, id),
+            opts.cacheTtlSeconds >= 30 ? { type: 'text', cacheTtl: opts.cacheTtlSeconds } : { type: 'text' },
+          ),
+        ),
+      );
       ids.forEach((id, i) => {
         const text = texts[i];
         if (text !== null) out.set(id, (JSON.parse(text) as { row: Record<string, StoredFeature> | null }).row);
@@ -98,7 +115,9 @@ export function kvFeatureCache(kv: KVNamespace, options: KvCacheOptions = {}): F
       return out;
     },
     async set(entity, rows) {
-      const puts = [...rows].map(([id, row]) => kv.put(key(entity, id), JSON.stringify({ row }), { expirationTtl: Math.max(60, opts.ttlSeconds) }));
+      const puts = [...rows].map(([id, row]) =>
+        kv.put(key(entity, id), JSON.stringify({ row }), { expirationTtl: Math.max(60, opts.ttlSeconds) }),
+      );
       await later(Promise.all(puts));
     },
     async invalidate(keys) {

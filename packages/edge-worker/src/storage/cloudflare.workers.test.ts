@@ -28,11 +28,18 @@ it('serves feature rows from KV once cached, and a push invalidates them', async
   const storage = cloudflareStorage(bindings);
   await storage.features.push([{ entity: 'user', id: 'kv1', features: { a: 1 }, eventTs: 1 }], 1);
   expect((await storage.features.read('user', ['kv1', 'none'])).get('kv1')).toEqual({ a: { value: 1, eventTs: 1 } });
-  expect(JSON.parse((await bindings.FEATURE_CACHE!.get('features:user:kv1', { type: 'text' }))!)).toEqual({ row: { a: { value: 1, eventTs: 1 } } });
-  expect(JSON.parse((await bindings.FEATURE_CACHE!.get('features:user:none', { type: 'text' }))!)).toEqual({ row: null });
+  expect(JSON.parse((await bindings.FEATURE_CACHE!.get('features:user:kv1', { type: 'text' }))!)).toEqual({
+    row: { a: { value: 1, eventTs: 1 } },
+  });
+  expect(JSON.parse((await bindings.FEATURE_CACHE!.get('features:user:none', { type: 'text' }))!)).toEqual({
+    row: null,
+  });
   // A row changed behind the cache's back is not seen until a push through the store invalidates it.
   await bindings.DB.prepare("UPDATE features SET value = '2' WHERE entity_id = 'kv1'").run();
   expect((await storage.features.read('user', ['kv1'])).get('kv1')!.a.value).toBe(1);
   await storage.features.push([{ entity: 'user', id: 'kv1', features: { b: 3 }, eventTs: 2 }], 2);
-  expect((await storage.features.read('user', ['kv1'])).get('kv1')).toEqual({ a: { value: 2, eventTs: 1 }, b: { value: 3, eventTs: 2 } });
+  expect((await storage.features.read('user', ['kv1'])).get('kv1')).toEqual({
+    a: { value: 2, eventTs: 1 },
+    b: { value: 3, eventTs: 2 },
+  });
 });

@@ -9,14 +9,29 @@ export type StorageFactory = () => Promise<{ storage: Storage; cleanup: () => Pr
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 0, 1);
-const options: RealtimeOptions = { historyLength: 5, itemHalfLifeMs: 24 * HOUR, userCategoryHalfLifeMs: 6 * HOUR, categoryFeature: 'category' };
+const options: RealtimeOptions = {
+  historyLength: 5,
+  itemHalfLifeMs: 24 * HOUR,
+  userCategoryHalfLifeMs: 6 * HOUR,
+  categoryFeature: 'category',
+};
 
-const event = (id: string, over: Partial<EventRecord> = {}): EventRecord =>
-  ({ eventId: id, userId: 'u1', itemId: 'i1', type: 'click', value: null, ts: T0, context: {}, ...over });
+const event = (id: string, over: Partial<EventRecord> = {}): EventRecord => ({
+  eventId: id,
+  userId: 'u1',
+  itemId: 'i1',
+  type: 'click',
+  value: null,
+  ts: T0,
+  context: {},
+  ...over,
+});
 
 const bytesOf = (text: string) => new TextEncoder().encode(text);
 async function sha256(bytes: Uint8Array): Promise<string> {
-  return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)), (b) => b.toString(16).padStart(2, '0')).join('');
+  return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('');
 }
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return new Response(stream).text();
@@ -49,11 +64,19 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
 
     describe('features', () => {
       it('upserts rows and reads them one at a time and in batch; unknown ids are absent', async () => {
-        const r = await storage.features.push([
-          { entity: 'user', id: 'u1', features: { age_bucket: 3, country: 'FR', genres: ['drama', 'crime'], vip: true, note: null }, eventTs: T0 },
-          { entity: 'user', id: 'u2', features: { age_bucket: 5 }, eventTs: T0 },
-          { entity: 'item', id: 'u1', features: { price: 9.5 }, eventTs: T0 },
-        ], T0 + 1);
+        const r = await storage.features.push(
+          [
+            {
+              entity: 'user',
+              id: 'u1',
+              features: { age_bucket: 3, country: 'FR', genres: ['drama', 'crime'], vip: true, note: null },
+              eventTs: T0,
+            },
+            { entity: 'user', id: 'u2', features: { age_bucket: 5 }, eventTs: T0 },
+            { entity: 'item', id: 'u1', features: { price: 9.5 }, eventTs: T0 },
+          ],
+          T0 + 1,
+        );
         expect(r).toEqual({ written: 7, stale: 0 });
         const one = await storage.features.read('user', ['u1']);
         expect(one.get('u1')).toEqual({
@@ -73,7 +96,13 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
       it('keeps the newest value by event time, merges features, and counts stale writes', async () => {
         await storage.features.push([{ entity: 'user', id: 'u1', features: { a: 1, b: 1 }, eventTs: T0 }], T0);
         expect(await storage.features.read('user', ['u1'])).toBeInstanceOf(Map); // warm any cache
-        const r = await storage.features.push([{ entity: 'user', id: 'u1', features: { a: 2, b: 0 }, eventTs: T0 - 1 }, { entity: 'user', id: 'u1', features: { c: 3 }, eventTs: T0 + 5 }], T0);
+        const r = await storage.features.push(
+          [
+            { entity: 'user', id: 'u1', features: { a: 2, b: 0 }, eventTs: T0 - 1 },
+            { entity: 'user', id: 'u1', features: { c: 3 }, eventTs: T0 + 5 },
+          ],
+          T0,
+        );
         expect(r).toEqual({ written: 1, stale: 2 });
         await storage.features.push([{ entity: 'user', id: 'u1', features: { a: 4 }, eventTs: T0 + 10 }], T0);
         expect((await storage.features.read('user', ['u1'])).get('u1')).toEqual({
@@ -85,12 +114,23 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
 
       it('round-trips unicode, quotes and SQL-looking text as data', async () => {
         const tricky = `Robert'); DROP TABLE features;-- "é" 😀 \u0000 \\`;
-        await storage.features.push([{ entity: 'item', id: 'i-1', features: { title: tricky, tags: [tricky, 1.5] }, eventTs: T0 }], T0);
-        expect((await storage.features.read('item', ['i-1'])).get('i-1')).toEqual({ title: { value: tricky, eventTs: T0 }, tags: { value: [tricky, 1.5], eventTs: T0 } });
+        await storage.features.push(
+          [{ entity: 'item', id: 'i-1', features: { title: tricky, tags: [tricky, 1.5] }, eventTs: T0 }],
+          T0,
+        );
+        expect((await storage.features.read('item', ['i-1'])).get('i-1')).toEqual({
+          title: { value: tricky, eventTs: T0 },
+          tags: { value: [tricky, 1.5], eventTs: T0 },
+        });
       });
 
       it('writes a push larger than one statement parameter atomically', async () => {
-        const rows = Array.from({ length: 1500 }, (_, i) => ({ entity: 'item' as const, id: `i${i}`, features: { blurb: 'x'.repeat(700), n: i }, eventTs: T0 }));
+        const rows = Array.from({ length: 1500 }, (_, i) => ({
+          entity: 'item' as const,
+          id: `i${i}`,
+          features: { blurb: 'x'.repeat(700), n: i },
+          eventTs: T0,
+        }));
         expect(await storage.features.push(rows, T0)).toEqual({ written: 3000, stale: 0 });
         const read = await storage.features.read('item', ['i0', 'i777', 'i1499']);
         expect(read.get('i1499')?.n.value).toBe(1499);
@@ -102,20 +142,36 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
       it('is idempotent on event_id: a retried batch, a repeated id, concurrent copies', async () => {
         const batch = [event('e1'), event('e2', { ts: T0 + 1 }), event('e1')];
         expect(await storage.events.ingest(batch, options, T0)).toEqual({ accepted: ['e1', 'e2'], duplicate: ['e1'] });
-        expect(await storage.events.ingest(batch, options, T0)).toEqual({ accepted: [], duplicate: ['e1', 'e2', 'e1'] });
+        expect(await storage.events.ingest(batch, options, T0)).toEqual({
+          accepted: [],
+          duplicate: ['e1', 'e2', 'e1'],
+        });
         const copies = [event('e3', { ts: T0 + 2 }), event('e4', { ts: T0 + 3 })];
-        const [a, b] = await Promise.all([storage.events.ingest(copies, options, T0), storage.events.ingest(copies, options, T0)]);
+        const [a, b] = await Promise.all([
+          storage.events.ingest(copies, options, T0),
+          storage.events.ingest(copies, options, T0),
+        ]);
         expect([...a.accepted, ...b.accepted].sort()).toEqual(['e3', 'e4']);
         const user = (await storage.events.users(['u1'], options, T0 + 3)).get('u1')!;
         expect(user.events).toBe(4);
         expect(user.history.map((h) => h.ts)).toEqual([T0 + 3, T0 + 2, T0 + 1, T0]);
         const item = (await storage.events.items(['i1'], options, T0 + 3)).get('i1')!;
         expect(item.events).toBe(4);
-        expect(item.popularity.click).toBeCloseTo(Math.pow(2, -3 / (24 * HOUR)) + Math.pow(2, -2 / (24 * HOUR)) + Math.pow(2, -1 / (24 * HOUR)) + 1, 9);
+        expect(item.popularity.click).toBeCloseTo(
+          Math.pow(2, -3 / (24 * HOUR)) + Math.pow(2, -2 / (24 * HOUR)) + Math.pow(2, -1 / (24 * HOUR)) + 1,
+          9,
+        );
       });
 
       it('stores every field of an event', async () => {
-        const e = event('full', { userId: 'user:42', itemId: 'item@7', type: 'purchase', value: 19.99, ts: T0 + 123, context: { device: 'ios', hour: 13, tags: ['a', 2], ok: true, none: null } });
+        const e = event('full', {
+          userId: 'user:42',
+          itemId: 'item@7',
+          type: 'purchase',
+          value: 19.99,
+          ts: T0 + 123,
+          context: { device: 'ios', hour: 13, tags: ['a', 2], ok: true, none: null },
+        });
         await storage.events.ingest([e], options, T0);
         expect(await storage.events.get('full')).toEqual(e);
         expect(await storage.events.get('missing')).toBeNull();
@@ -149,16 +205,23 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
       });
 
       it('counts user × category from the event context or from the item category feature', async () => {
-        await storage.features.push([
-          { entity: 'item', id: 'film', features: { category: 'drama' }, eventTs: T0 },
-          { entity: 'item', id: 'combo', features: { category: ['drama', 'comedy'] }, eventTs: T0 },
-        ], T0);
-        await storage.events.ingest([
-          event('c1', { itemId: 'film' }),
-          event('c2', { itemId: 'combo' }),
-          event('c3', { itemId: 'film', context: { category: 'horror' } }),
-          event('c4', { itemId: 'unknown' }),
-        ], options, T0);
+        await storage.features.push(
+          [
+            { entity: 'item', id: 'film', features: { category: 'drama' }, eventTs: T0 },
+            { entity: 'item', id: 'combo', features: { category: ['drama', 'comedy'] }, eventTs: T0 },
+          ],
+          T0,
+        );
+        await storage.events.ingest(
+          [
+            event('c1', { itemId: 'film' }),
+            event('c2', { itemId: 'combo' }),
+            event('c3', { itemId: 'film', context: { category: 'horror' } }),
+            event('c4', { itemId: 'unknown' }),
+          ],
+          options,
+          T0,
+        );
         const u = (await storage.events.users(['u1'], options, T0 + 6 * HOUR)).get('u1')!;
         expect(u.categories.drama).toBeCloseTo(1, 9);
         expect(u.categories.comedy).toBeCloseTo(0.5, 9);
@@ -167,7 +230,14 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
       });
 
       it('takes a batch larger than one statement parameter', async () => {
-        const events = Array.from({ length: 1000 }, (_, i) => event(`big-${i}`, { userId: `u${i % 10}`, itemId: `i${i % 37}`, ts: T0 + i, context: { blob: 'y'.repeat(900) } }));
+        const events = Array.from({ length: 1000 }, (_, i) =>
+          event(`big-${i}`, {
+            userId: `u${i % 10}`,
+            itemId: `i${i % 37}`,
+            ts: T0 + i,
+            context: { blob: 'y'.repeat(900) },
+          }),
+        );
         const r = await storage.events.ingest(events, options, T0);
         expect(r.accepted.length).toBe(1000);
         const users = await storage.events.users(['u3'], options, T0 + 1000);
@@ -182,8 +252,13 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
 
       async function create(version = '1', manifestBytes = manifest) {
         return storage.models.createVersion({
-          name: 'ranker', version, manifest: manifestBytes, manifestSha256: await sha256(manifestBytes),
-          files: [{ file: 'ranking.safetensors', size: weights.length, sha256: await sha256(weights) }], by: 'ci', now: T0,
+          name: 'ranker',
+          version,
+          manifest: manifestBytes,
+          manifestSha256: await sha256(manifestBytes),
+          files: [{ file: 'ranking.safetensors', size: weights.length, sha256: await sha256(weights) }],
+          by: 'ci',
+          now: T0,
         });
       }
 
@@ -192,26 +267,44 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         expect(await create()).toBe('identical');
         expect(await create('1', bytesOf('{"other":true}'))).toBe('conflict');
         const v = await storage.models.getVersion('ranker', '1');
-        expect(v).toMatchObject({ name: 'ranker', version: '1', manifestSize: manifest.length, createdBy: 'ci', createdAt: T0 });
-        expect(v!.files).toEqual([{ file: 'ranking.safetensors', size: 100, sha256: await sha256(weights), uploadedAt: null }]);
-        expect(await readAll((await storage.models.openFile('ranker', '1', 'manifest.json'))!.body)).toBe(new TextDecoder().decode(manifest));
+        expect(v).toMatchObject({
+          name: 'ranker',
+          version: '1',
+          manifestSize: manifest.length,
+          createdBy: 'ci',
+          createdAt: T0,
+        });
+        expect(v!.files).toEqual([
+          { file: 'ranking.safetensors', size: 100, sha256: await sha256(weights), uploadedAt: null },
+        ]);
+        expect(await readAll((await storage.models.openFile('ranker', '1', 'manifest.json'))!.body)).toBe(
+          new TextDecoder().decode(manifest),
+        );
         expect(await storage.models.getVersion('ranker', '2')).toBeNull();
       });
 
       it('refuses a file whose sha256 or size differs from the manifest, and stores nothing', async () => {
         await create();
         const bad = bytesOf('9123456789'.repeat(10));
-        await expect(storage.models.putFile('ranker', '1', 'ranking.safetensors', bad, T0)).rejects.toBeInstanceOf(BlobMismatchError);
-        await expect(storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(weights.slice(1)), T0)).rejects.toMatchObject({ kind: 'size' });
+        await expect(storage.models.putFile('ranker', '1', 'ranking.safetensors', bad, T0)).rejects.toBeInstanceOf(
+          BlobMismatchError,
+        );
+        await expect(
+          storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(weights.slice(1)), T0),
+        ).rejects.toMatchObject({ kind: 'size' });
         const longer = new Uint8Array(200).fill(48);
-        await expect(storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(longer), T0)).rejects.toMatchObject({ kind: 'size' });
+        await expect(
+          storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(longer), T0),
+        ).rejects.toMatchObject({ kind: 'size' });
         expect(await storage.models.openFile('ranker', '1', 'ranking.safetensors')).toBeNull();
         expect((await storage.models.getVersion('ranker', '1'))!.files[0].uploadedAt).toBeNull();
       });
 
       it('stores a streamed file, serves it whole and by byte range, and treats a re-upload as identical', async () => {
         await create();
-        expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(weights), T0 + 5)).toBe('stored');
+        expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(weights), T0 + 5)).toBe(
+          'stored',
+        );
         expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', weights, T0 + 6)).toBe('identical');
         const whole = (await storage.models.openFile('ranker', '1', 'ranking.safetensors'))!;
         expect(whole.size).toBe(100);
@@ -232,10 +325,19 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         const last = await storage.models.appendPromotion('ranker', 'rollback', '1', 'ops', T0 + 2);
         expect(last).toEqual({ name: 'ranker', seq: 3, action: 'rollback', version: '1', at: T0 + 2, by: 'ops' });
         const history = await storage.models.promotions('ranker');
-        expect(history.map((p) => [p.seq, p.action, p.version])).toEqual([[1, 'promote', '1'], [2, 'promote', '2'], [3, 'rollback', '1']]);
+        expect(history.map((p) => [p.seq, p.action, p.version])).toEqual([
+          [1, 'promote', '1'],
+          [2, 'promote', '2'],
+          [3, 'rollback', '1'],
+        ]);
         expect(promotedStack(history)).toEqual(['1']);
         await storage.models.appendPromotion('other', 'promote', 'a', 'ci', T0 + 3);
-        expect((await storage.models.promotions(null)).map((p) => p.name)).toEqual(['ranker', 'ranker', 'ranker', 'other']);
+        expect((await storage.models.promotions(null)).map((p) => p.name)).toEqual([
+          'ranker',
+          'ranker',
+          'ranker',
+          'other',
+        ]);
       });
     });
   });

@@ -3,9 +3,22 @@
 // statements. Bulk writes pass their rows as one JSON parameter read with json_each (D1 allows
 // 100 bound parameters per statement; this way a batch of 1,000 events is a handful of statements).
 import type {
-  BlobStore, EntityKind, EventRecord, EventStore, FeatureRow, FeatureStore, IngestResult, ItemRealtime, ModelFileRecord,
-  ModelStore, ModelVersionRecord, NewVersion, PromotionRecord, RealtimeOptions, SqlDriver, SqlStatement, Storage,
-  StoredFeature, UserRealtime,
+  BlobStore,
+  EntityKind,
+  EventStore,
+  FeatureStore,
+  IngestResult,
+  ItemRealtime,
+  ModelFileRecord,
+  ModelStore,
+  ModelVersionRecord,
+  NewVersion,
+  PromotionRecord,
+  SqlDriver,
+  SqlStatement,
+  Storage,
+  StoredFeature,
+  UserRealtime,
 } from './types.ts';
 
 /** JSON arrays larger than this are split over several statements (D1 caps a bound string at 2 MB). */
@@ -49,15 +62,17 @@ WHERE excluded.event_ts >= features.event_ts
 RETURNING name`;
 
 const READ_ONE_SQL = 'SELECT entity_id, name, value, event_ts FROM features WHERE entity = ?1 AND entity_id = ?2';
-const READ_MANY_SQL = 'SELECT entity_id, name, value, event_ts FROM features WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))';
+const READ_MANY_SQL =
+  'SELECT entity_id, name, value, event_ts FROM features WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))';
 
 type FeatureSqlRow = { entity_id: string; name: string; value: string; event_ts: number };
 
 function sqlFeatureStore(driver: SqlDriver, cache: FeatureRowCache | null): FeatureStore {
   async function readSql(entity: EntityKind, ids: string[]) {
-    const rows = ids.length === 1
-      ? await driver.query<FeatureSqlRow>(READ_ONE_SQL, [entity, ids[0]])
-      : await driver.query<FeatureSqlRow>(READ_MANY_SQL, [entity, JSON.stringify(ids)]);
+    const rows =
+      ids.length === 1
+        ? await driver.query<FeatureSqlRow>(READ_ONE_SQL, [entity, ids[0]])
+        : await driver.query<FeatureSqlRow>(READ_MANY_SQL, [entity, JSON.stringify(ids)]);
     const out = new Map<string, Record<string, StoredFeature>>();
     for (const r of rows) {
       let row = out.get(r.entity_id);
@@ -75,7 +90,8 @@ function sqlFeatureStore(driver: SqlDriver, cache: FeatureRowCache | null): Feat
         for (const [name, value] of Object.entries(row.features)) {
           const key = `${row.entity}\u0000${row.id}\u0000${name}`;
           const prev = latest.get(key);
-          if (!prev || (prev[4] as number) <= row.eventTs) latest.set(key, [row.entity, row.id, name, JSON.stringify(value), row.eventTs]);
+          if (!prev || (prev[4] as number) <= row.eventTs)
+            latest.set(key, [row.entity, row.id, name, JSON.stringify(value), row.eventTs]);
         }
       }
       const statements = jsonChunks([...latest.values()]).map((json) => ({ sql: PUSH_SQL, params: [json, now] }));
@@ -140,16 +156,22 @@ ON CONFLICT (kind, entity_id, key) DO UPDATE SET
     ELSE counters.value + excluded.value * pow(2.0, (excluded.updated_at - counters.updated_at) * 1.0 / ?2) END,
   updated_at = max(counters.updated_at, excluded.updated_at)`;
 
-const ITEM_POPULARITY_SQL = counterUpsert('item_popularity', `
+const ITEM_POPULARITY_SQL = counterUpsert(
+  'item_popularity',
+  `
   SELECT item_id AS entity_id, type AS key, ts, max(ts) OVER (PARTITION BY item_id, type) AS m
-  FROM events WHERE batch_id = ?1`);
+  FROM events WHERE batch_id = ?1`,
+);
 
 // An event's categories: its context's `category` (string or list) or else the item's category feature.
-const USER_CATEGORY_SQL = counterUpsert('user_category', `
+const USER_CATEGORY_SQL = counterUpsert(
+  'user_category',
+  `
   SELECT e.user_id AS entity_id, c.value AS key, e.ts, max(e.ts) OVER (PARTITION BY e.user_id, c.value) AS m
   FROM events AS e, json_each(coalesce(e.context -> '$.category',
       (SELECT f.value FROM features AS f WHERE f.entity = 'item' AND f.entity_id = e.item_id AND f.name = ?3), '[]')) AS c
-  WHERE e.batch_id = ?1 AND c.type IN ('text', 'integer')`);
+  WHERE e.batch_id = ?1 AND c.type IN ('text', 'integer')`,
+);
 
 const activityUpsert = (entity: EntityKind, column: string) => `
 INSERT INTO activity (entity, entity_id, first_seen, last_seen, events)
@@ -165,17 +187,24 @@ const USER_ACTIVITY_SQL = activityUpsert('user', 'user_id');
 const ITEM_ACTIVITY_SQL = activityUpsert('item', 'item_id');
 const ACCEPTED_SQL = 'SELECT event_id FROM events WHERE batch_id = ?1';
 
-const decay = (value: number, updatedAt: number, now: number, halfLifeMs: number) => value * Math.pow(2, -Math.max(0, now - updatedAt) / halfLifeMs);
+const decay = (value: number, updatedAt: number, now: number, halfLifeMs: number) =>
+  value * Math.pow(2, -Math.max(0, now - updatedAt) / halfLifeMs);
 
 type ActivityRow = { entity_id: string; first_seen: number; last_seen: number; events: number };
 type CounterRow = { entity_id: string; key: string; value: number; updated_at: number };
 
 function sqlEventStore(driver: SqlDriver): EventStore {
   async function activity(entity: EntityKind, ids: string[]) {
-    return driver.query<ActivityRow>('SELECT entity_id, first_seen, last_seen, events FROM activity WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))', [entity, JSON.stringify(ids)]);
+    return driver.query<ActivityRow>(
+      'SELECT entity_id, first_seen, last_seen, events FROM activity WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))',
+      [entity, JSON.stringify(ids)],
+    );
   }
   async function counters(kind: string, ids: string[]) {
-    return driver.query<CounterRow>('SELECT entity_id, key, value, updated_at FROM counters WHERE kind = ?1 AND entity_id IN (SELECT value FROM json_each(?2))', [kind, JSON.stringify(ids)]);
+    return driver.query<CounterRow>(
+      'SELECT entity_id, key, value, updated_at FROM counters WHERE kind = ?1 AND entity_id IN (SELECT value FROM json_each(?2))',
+      [kind, JSON.stringify(ids)],
+    );
   }
 
   return {
@@ -214,7 +243,14 @@ function sqlEventStore(driver: SqlDriver): EventStore {
         ),
         counters('user_category', ids),
       ]);
-      for (const a of acts) out.set(a.entity_id, { history: [], categories: {}, firstSeen: a.first_seen, lastSeen: a.last_seen, events: a.events });
+      for (const a of acts)
+        out.set(a.entity_id, {
+          history: [],
+          categories: {},
+          firstSeen: a.first_seen,
+          lastSeen: a.last_seen,
+          events: a.events,
+        });
       for (const h of history) out.get(h.user_id)?.history.push({ itemId: h.item_id, type: h.type, ts: h.ts });
       for (const c of cats) {
         const u = out.get(c.entity_id);
@@ -227,7 +263,8 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       const out = new Map<string, ItemRealtime>();
       if (ids.length === 0) return out;
       const [acts, pops] = await Promise.all([activity('item', ids), counters('item_popularity', ids)]);
-      for (const a of acts) out.set(a.entity_id, { popularity: {}, firstSeen: a.first_seen, lastSeen: a.last_seen, events: a.events });
+      for (const a of acts)
+        out.set(a.entity_id, { popularity: {}, firstSeen: a.first_seen, lastSeen: a.last_seen, events: a.events });
       for (const p of pops) {
         const item = out.get(p.entity_id);
         if (item) item.popularity[p.key] = decay(p.value, p.updated_at, now, options.itemHalfLifeMs);
@@ -236,12 +273,25 @@ function sqlEventStore(driver: SqlDriver): EventStore {
     },
 
     async get(eventId) {
-      const [row] = await driver.query<{ event_id: string; user_id: string; item_id: string; type: string; value: number | null; ts: number; context: string }>(
-        'SELECT event_id, user_id, item_id, type, value, ts, context FROM events WHERE event_id = ?1',
-        [eventId],
-      );
+      const [row] = await driver.query<{
+        event_id: string;
+        user_id: string;
+        item_id: string;
+        type: string;
+        value: number | null;
+        ts: number;
+        context: string;
+      }>('SELECT event_id, user_id, item_id, type, value, ts, context FROM events WHERE event_id = ?1', [eventId]);
       if (!row) return null;
-      return { eventId: row.event_id, userId: row.user_id, itemId: row.item_id, type: row.type, value: row.value, ts: row.ts, context: JSON.parse(row.context) };
+      return {
+        eventId: row.event_id,
+        userId: row.user_id,
+        itemId: row.item_id,
+        type: row.type,
+        value: row.value,
+        ts: row.ts,
+        context: JSON.parse(row.context),
+      };
     },
   } satisfies EventStore;
 }
@@ -252,8 +302,22 @@ function sqlEventStore(driver: SqlDriver): EventStore {
 /** The blob key of a model file. Names are validated by the routes (no '/', no '..'). */
 export const modelKey = (name: string, version: string, file: string) => `models/${name}/${version}/${file}`;
 
-type VersionRow = { name: string; version: string; manifest_sha256: string; manifest_size: number; created_at: number; created_by: string };
-type FileRow = { name: string; version: string; file: string; size: number; sha256: string; uploaded_at: number | null };
+type VersionRow = {
+  name: string;
+  version: string;
+  manifest_sha256: string;
+  manifest_size: number;
+  created_at: number;
+  created_by: string;
+};
+type FileRow = {
+  name: string;
+  version: string;
+  file: string;
+  size: number;
+  sha256: string;
+  uploaded_at: number | null;
+};
 
 function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
   const toVersion = (v: VersionRow, files: FileRow[]): ModelVersionRecord => ({
@@ -263,17 +327,35 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
     manifestSize: v.manifest_size,
     createdAt: v.created_at,
     createdBy: v.created_by,
-    files: files.map((f): ModelFileRecord => ({ file: f.file, size: f.size, sha256: f.sha256, uploadedAt: f.uploaded_at })),
+    files: files.map(
+      (f): ModelFileRecord => ({ file: f.file, size: f.size, sha256: f.sha256, uploadedAt: f.uploaded_at }),
+    ),
   });
-  const toPromotion = (r: { name: string; seq: number; action: string; version: string; at: number; by_sub: string }): PromotionRecord =>
-    ({ name: r.name, seq: r.seq, action: r.action as PromotionRecord['action'], version: r.version, at: r.at, by: r.by_sub });
+  const toPromotion = (r: {
+    name: string;
+    seq: number;
+    action: string;
+    version: string;
+    at: number;
+    by_sub: string;
+  }): PromotionRecord => ({
+    name: r.name,
+    seq: r.seq,
+    action: r.action as PromotionRecord['action'],
+    version: r.version,
+    at: r.at,
+    by: r.by_sub,
+  });
 
   const store: ModelStore = {
     async createVersion(input: NewVersion) {
       const existing = await store.getVersion(input.name, input.version);
       if (existing) return existing.manifestSha256 === input.manifestSha256 ? 'identical' : 'conflict';
       // Bytes first: a version row never points at a missing manifest.
-      await blobs.put(modelKey(input.name, input.version, 'manifest.json'), input.manifest, { size: input.manifest.byteLength, sha256: input.manifestSha256 });
+      await blobs.put(modelKey(input.name, input.version, 'manifest.json'), input.manifest, {
+        size: input.manifest.byteLength,
+        sha256: input.manifestSha256,
+      });
       const files = jsonChunks(input.files.map((f) => [f.file, f.size, f.sha256]));
       try {
         await driver.batch([
@@ -299,7 +381,10 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
     async getVersion(name, version) {
       const [versions, files] = await Promise.all([
         driver.query<VersionRow>('SELECT * FROM model_versions WHERE name = ?1 AND version = ?2', [name, version]),
-        driver.query<FileRow>('SELECT * FROM model_files WHERE name = ?1 AND version = ?2 ORDER BY file', [name, version]),
+        driver.query<FileRow>('SELECT * FROM model_files WHERE name = ?1 AND version = ?2 ORDER BY file', [
+          name,
+          version,
+        ]),
       ]);
       return versions[0] ? toVersion(versions[0], files) : null;
     },
@@ -309,18 +394,29 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
         driver.query<VersionRow>('SELECT * FROM model_versions WHERE name = ?1 ORDER BY created_at, version', [name]),
         driver.query<FileRow>('SELECT * FROM model_files WHERE name = ?1 ORDER BY version, file', [name]),
       ]);
-      return versions.map((v) => toVersion(v, files.filter((f) => f.version === v.version)));
+      return versions.map((v) =>
+        toVersion(
+          v,
+          files.filter((f) => f.version === v.version),
+        ),
+      );
     },
 
     async putFile(name, version, file, body, now) {
-      const [row] = await driver.query<FileRow>('SELECT * FROM model_files WHERE name = ?1 AND version = ?2 AND file = ?3', [name, version, file]);
+      const [row] = await driver.query<FileRow>(
+        'SELECT * FROM model_files WHERE name = ?1 AND version = ?2 AND file = ?3',
+        [name, version, file],
+      );
       if (!row) throw new Error(`putFile: '${file}' is not listed in ${name}/${version}.`);
       if (row.uploaded_at !== null) {
         if (body instanceof ReadableStream) await body.cancel().catch(() => undefined);
         return 'identical';
       }
       await blobs.put(modelKey(name, version, file), body, { size: row.size, sha256: row.sha256 });
-      await driver.query('UPDATE model_files SET uploaded_at = ?4 WHERE name = ?1 AND version = ?2 AND file = ?3 AND uploaded_at IS NULL', [name, version, file, now]);
+      await driver.query(
+        'UPDATE model_files SET uploaded_at = ?4 WHERE name = ?1 AND version = ?2 AND file = ?3 AND uploaded_at IS NULL',
+        [name, version, file, now],
+      );
       return 'stored';
     },
 
@@ -329,21 +425,38 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
     },
 
     async appendPromotion(name, action, version, by, now) {
-      const [row] = (await driver.batch([
-        {
-          sql: `INSERT INTO model_promotions (name, seq, action, version, at, by_sub)
+      const [row] = (
+        await driver.batch([
+          {
+            sql: `INSERT INTO model_promotions (name, seq, action, version, at, by_sub)
                 SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5 FROM model_promotions WHERE name = ?1
                 RETURNING name, seq, action, version, at, by_sub`,
-          params: [name, action, version, now, by],
-        },
-      ]))[0] as Array<{ name: string; seq: number; action: string; version: string; at: number; by_sub: string }>;
+            params: [name, action, version, now, by],
+          },
+        ])
+      )[0] as Array<{ name: string; seq: number; action: string; version: string; at: number; by_sub: string }>;
       return toPromotion(row);
     },
 
     async promotions(name) {
-      const rows = name === null
-        ? await driver.query<{ name: string; seq: number; action: string; version: string; at: number; by_sub: string }>('SELECT * FROM model_promotions ORDER BY at, name, seq', [])
-        : await driver.query<{ name: string; seq: number; action: string; version: string; at: number; by_sub: string }>('SELECT * FROM model_promotions WHERE name = ?1 ORDER BY seq', [name]);
+      const rows =
+        name === null
+          ? await driver.query<{
+              name: string;
+              seq: number;
+              action: string;
+              version: string;
+              at: number;
+              by_sub: string;
+            }>('SELECT * FROM model_promotions ORDER BY at, name, seq', [])
+          : await driver.query<{
+              name: string;
+              seq: number;
+              action: string;
+              version: string;
+              at: number;
+              by_sub: string;
+            }>('SELECT * FROM model_promotions WHERE name = ?1 ORDER BY seq', [name]);
       return rows.map(toPromotion);
     },
   };

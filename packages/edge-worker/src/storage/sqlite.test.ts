@@ -10,7 +10,13 @@ import { databasePath, openSqliteStorage } from './sqlite.ts';
 runStorageConformance('sqlite + files', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-edge-'));
   const storage = openSqliteStorage({ dataDir });
-  return { storage, cleanup: async () => { await storage.close(); rmSync(dataDir, { recursive: true, force: true }); } };
+  return {
+    storage,
+    cleanup: async () => {
+      await storage.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 });
 
 it('opens the database in WAL mode and migrates once', async () => {

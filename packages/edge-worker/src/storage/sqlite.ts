@@ -8,7 +8,15 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createSqlStorage } from './sql.ts';
-import { BlobMismatchError, type BlobObject, type BlobStore, type ByteRange, type SqlDriver, type SqlParam, type Storage } from './types.ts';
+import {
+  BlobMismatchError,
+  type BlobObject,
+  type BlobStore,
+  type ByteRange,
+  type SqlDriver,
+  type SqlParam,
+  type Storage,
+} from './types.ts';
 
 /** The migrations folder: the same .sql files wrangler applies to D1. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -17,7 +25,9 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.
 export function migrate(db: Database.Database, dir = MIGRATIONS_DIR): string[] {
   db.exec('CREATE TABLE IF NOT EXISTS vireo_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)');
   const applied = new Set(db.prepare('SELECT name FROM vireo_migrations').pluck().all() as string[]);
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort((a, b) => parseInt(a) - parseInt(b));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
   const ran: string[] = [];
   for (const file of files) {
     if (applied.has(file)) continue;
@@ -52,7 +62,9 @@ export function sqliteDriver(db: Database.Database): SqlDriver {
     s.run(...args);
     return [];
   };
-  const batch = db.transaction((list: Array<{ sql: string; params: SqlParam[] }>) => list.map((st) => run(st.sql, st.params)));
+  const batch = db.transaction((list: Array<{ sql: string; params: SqlParam[] }>) =>
+    list.map((st) => run(st.sql, st.params)),
+  );
   let closed = false;
   return {
     async query<T>(sql: string, params: SqlParam[]) {
@@ -105,7 +117,8 @@ export function fileBlobStore(root: string): BlobStore {
               if (done) break;
               size += value.byteLength;
               // Stop reading as soon as the body is longer than declared.
-              if (size > expected.size) throw new BlobMismatchError('size', expected.size, `more than ${expected.size}`);
+              if (size > expected.size)
+                throw new BlobMismatchError('size', expected.size, `more than ${expected.size}`);
               hash.update(value);
               await write(value);
             }

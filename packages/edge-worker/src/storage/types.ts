@@ -88,7 +88,14 @@ export type ModelVersionRecord = {
   createdBy: string;
   files: ModelFileRecord[];
 };
-export type PromotionRecord = { name: string; seq: number; action: 'promote' | 'rollback'; version: string; at: number; by: string };
+export type PromotionRecord = {
+  name: string;
+  seq: number;
+  action: 'promote' | 'rollback';
+  version: string;
+  at: number;
+  by: string;
+};
 export type NewVersion = {
   name: string;
   version: string;
@@ -100,7 +107,11 @@ export type NewVersion = {
 };
 
 /** A stored object, whole or one byte range of it. */
-export type BlobObject = { body: ReadableStream<Uint8Array>; size: number; range: { offset: number; length: number } | null };
+export type BlobObject = {
+  body: ReadableStream<Uint8Array>;
+  size: number;
+  range: { offset: number; length: number } | null;
+};
 export type ByteRange = { offset: number; length: number };
 
 export interface ModelStore {
@@ -113,11 +124,23 @@ export interface ModelStore {
    * Stores one file listed in the version's manifest, checking its size and sha256 while it streams;
    * throws BlobMismatchError (nothing stored) or returns 'identical' when it was already uploaded.
    */
-  putFile(name: string, version: string, file: string, body: ReadableStream<Uint8Array> | Uint8Array, now: number): Promise<'stored' | 'identical'>;
+  putFile(
+    name: string,
+    version: string,
+    file: string,
+    body: ReadableStream<Uint8Array> | Uint8Array,
+    now: number,
+  ): Promise<'stored' | 'identical'>;
   /** Opens a file of a version (manifest.json included), whole or a range; null when absent. */
   openFile(name: string, version: string, file: string, range?: ByteRange): Promise<BlobObject | null>;
   /** Appends a promotion or roll-back to the model's history. */
-  appendPromotion(name: string, action: 'promote' | 'rollback', version: string, by: string, now: number): Promise<PromotionRecord>;
+  appendPromotion(
+    name: string,
+    action: 'promote' | 'rollback',
+    version: string,
+    by: string,
+    now: number,
+  ): Promise<PromotionRecord>;
   /** The promotion history of one model (or of all models when name is null), oldest first. */
   promotions(name: string | null): Promise<PromotionRecord[]>;
 }
@@ -137,8 +160,16 @@ export interface Storage {
 
 /** A blob's size or checksum did not match what its manifest declared. */
 export class BlobMismatchError extends Error {
-  constructor(readonly kind: 'size' | 'sha256', readonly expected: string | number, readonly actual: string | number) {
-    super(kind === 'size' ? `The file has ${actual} bytes where the manifest declares ${expected}.` : `The file's sha256 is ${actual} where the manifest declares ${expected}.`);
+  constructor(
+    readonly kind: 'size' | 'sha256',
+    readonly expected: string | number,
+    readonly actual: string | number,
+  ) {
+    super(
+      kind === 'size'
+        ? `The file has ${actual} bytes where the manifest declares ${expected}.`
+        : `The file's sha256 is ${actual} where the manifest declares ${expected}.`,
+    );
     this.name = 'BlobMismatchError';
   }
 }
@@ -146,7 +177,11 @@ export class BlobMismatchError extends Error {
 /** Where model files live: a folder on Node, an R2 bucket on Workers. */
 export interface BlobStore {
   /** Stores a blob, verifying size and sha256 while it streams; throws BlobMismatchError and stores nothing on mismatch. */
-  put(key: string, body: ReadableStream<Uint8Array> | Uint8Array, expected: { size: number; sha256: string }): Promise<void>;
+  put(
+    key: string,
+    body: ReadableStream<Uint8Array> | Uint8Array,
+    expected: { size: number; sha256: string },
+  ): Promise<void>;
   get(key: string, range?: ByteRange): Promise<BlobObject | null>;
   delete(key: string): Promise<void>;
 }

@@ -11,11 +11,28 @@ import {
   linearReference,
   topkReference,
 } from '@vireo/shaders';
-import { BagBuilder, addFieldBag, addHistoryBags, fieldCounts, historyWidth, retrievalParamLayout, type FieldValue, type HistoryItemEntries, type RetrievalConfig } from '../model/retrieval.ts';
+import {
+  BagBuilder,
+  addFieldBag,
+  addHistoryBags,
+  fieldCounts,
+  historyWidth,
+  retrievalParamLayout,
+  type FieldValue,
+  type HistoryItemEntries,
+  type RetrievalConfig,
+} from '../model/retrieval.ts';
 import { historyItemEntries } from './history.ts';
 import { fieldsMaxNnz } from '../model/retrieval-towers.ts';
 import { sparseWidth, type RankingConfig } from '../model/ranking.ts';
-import { now, Serial, type AdapterSummary, type Backend, type LoadOptions, type LoadedModel } from '../engine/backend.ts';
+import {
+  now,
+  Serial,
+  type AdapterSummary,
+  type Backend,
+  type LoadOptions,
+  type LoadedModel,
+} from '../engine/backend.ts';
 import type { ModelData } from '../engine/model.ts';
 
 /**
@@ -23,7 +40,14 @@ import type { ModelData } from '../engine/model.ts';
  * x, self-attention, output projection, residual, attention pooling, field bags, MLP, l2norm.
  * Returns the unit vector (D).
  */
-export function userTowerReference(c: RetrievalConfig, params: Float32Array, table: Float32Array, fields: readonly FieldValue[], history: ArrayLike<number>, itemEntries?: HistoryItemEntries): Float32Array {
+export function userTowerReference(
+  c: RetrievalConfig,
+  params: Float32Array,
+  table: Float32Array,
+  fields: readonly FieldValue[],
+  history: ArrayLike<number>,
+  itemEntries?: HistoryItemEntries,
+): Float32Array {
   const { fieldDim: W, historyLength: L, heads: H, userHidden: Hu, embeddingDim: D, tableRows: R } = c;
   const { Fu } = fieldCounts(c);
   const layout = retrievalParamLayout(c);
@@ -48,7 +72,10 @@ export function userTowerReference(c: RetrievalConfig, params: Float32Array, tab
   const bags = new BagBuilder(Fu, Math.max(1, fieldsMaxNnz(c.userFields)));
   c.userFields.forEach((f, j) => addFieldBag(bags, f, fields[j]));
   const bv = bags.view();
-  const f = Fu > 0 && bv.indices.length > 0 ? embeddingBagReference(table, bv.indices, bv.offsets, bv.weights, R, W, 'sum') : new Float32Array(Fu * W);
+  const f =
+    Fu > 0 && bv.indices.length > 0
+      ? embeddingBagReference(table, bv.indices, bv.offsets, bv.weights, R, W, 'sum')
+      : new Float32Array(Fu * W);
   const input = new Float32Array((Fu + 1) * W);
   input.set(f.subarray(0, Fu * W));
   input.set(pooled, Fu * W);
@@ -86,9 +113,16 @@ const HNSW_SLICE = 2_000;
  * between slices so the page or worker keeps answering (from the exact search) meanwhile. Rows
  * go in as Float32Array views (no copy into a JS array). Stops early when `cancelled()` says so.
  */
-async function buildHnsw(items: Float32Array, N: number, D: number, cancelled: () => boolean): Promise<AnnIndex | null> {
+async function buildHnsw(
+  items: Float32Array,
+  N: number,
+  D: number,
+  cancelled: () => boolean,
+): Promise<AnnIndex | null> {
   (globalThis as { importScripts?: unknown }).importScripts ??= () => {};
-  const { loadHnswlib } = (await import('hnswlib-wasm/dist/hnswlib.js')) as unknown as { loadHnswlib: () => Promise<any> };
+  const { loadHnswlib } = (await import('hnswlib-wasm/dist/hnswlib.js')) as unknown as {
+    loadHnswlib: () => Promise<any>;
+  };
   const lib = await loadHnswlib();
   const index = new lib.HierarchicalNSW('ip', D, '');
   index.initIndex(N, 16, 100, 100);
@@ -98,14 +132,21 @@ async function buildHnsw(items: Float32Array, N: number, D: number, cancelled: (
       index.delete?.();
       return null;
     }
-    for (let i = start; i < Math.min(N, start + HNSW_SLICE); i++) index.addPoint(items.subarray(i * D, (i + 1) * D), i, false);
+    for (let i = start; i < Math.min(N, start + HNSW_SLICE); i++)
+      index.addPoint(items.subarray(i * D, (i + 1) * D), i, false);
     await new Promise((ok) => setTimeout(ok, 0));
   }
   return {
     search(u, k, exclude) {
       const want = Math.min(N, k + exclude.size);
-      const r = index.searchKnn(u, want, exclude.size > 0 ? (label: number) => !exclude.has(label) : undefined) as { neighbors: number[]; distances: number[] };
-      const pairs = r.neighbors.map((id, j) => [id, 1 - r.distances[j]] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k);
+      const r = index.searchKnn(u, want, exclude.size > 0 ? (label: number) => !exclude.has(label) : undefined) as {
+        neighbors: number[];
+        distances: number[];
+      };
+      const pairs = r.neighbors
+        .map((id, j) => [id, 1 - r.distances[j]] as const)
+        .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+        .slice(0, k);
       return { ids: Uint32Array.from(pairs.map((p) => p[0])), scores: Float32Array.from(pairs.map((p) => p[1])) };
     },
     dispose: () => index.delete?.(),
@@ -125,7 +166,14 @@ export interface CpuBackendOptions {
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
   readonly lost = false;
-  readonly adapter: AdapterSummary = { backend: 'cpu', vendor: 'cpu', architecture: 'wasm+js', device: 'reference kernels', description: 'TypeScript reference kernels, onnxruntime-web (wasm), hnswlib-wasm', timestampQuery: false };
+  readonly adapter: AdapterSummary = {
+    backend: 'cpu',
+    vendor: 'cpu',
+    architecture: 'wasm+js',
+    device: 'reference kernels',
+    description: 'TypeScript reference kernels, onnxruntime-web (wasm), hnswlib-wasm',
+    timestampQuery: false,
+  };
   constructor(private readonly options: CpuBackendOptions = {}) {}
 
   async load(m: ModelData, options: LoadOptions): Promise<LoadedModel> {
@@ -140,7 +188,10 @@ export class CpuBackend implements Backend {
           if (disposed) index?.dispose();
           else ann = index;
         },
-        (err) => console.warn(`vireo: the hnswlib-wasm index could not be built (${err instanceof Error ? err.message : err}); the exact search keeps serving.`),
+        (err) =>
+          console.warn(
+            `vireo: the hnswlib-wasm index could not be built (${err instanceof Error ? err.message : err}); the exact search keeps serving.`,
+          ),
       );
       if (this.options.waitForIndex) await building;
     }
@@ -163,7 +214,15 @@ export class CpuBackend implements Backend {
         if (index) r = index.search(u, k, new Set(exclude));
         else {
           const ids = Uint32Array.from(exclude);
-          const found = topkReference(u, m.items, 1, N, D, k, ids.length > 0 ? { ids, offsets: Uint32Array.of(0, ids.length) } : null);
+          const found = topkReference(
+            u,
+            m.items,
+            1,
+            N,
+            D,
+            k,
+            ids.length > 0 ? { ids, offsets: Uint32Array.of(0, ids.length) } : null,
+          );
           r = { ids: found.ids, scores: Float32Array.from(found.scores) };
         }
         return { ...r, search: index ? 'hnsw' : 'exact', ms: { userTower: t1 - t0, retrieval: now() - t1 } };
@@ -178,7 +237,8 @@ export class CpuBackend implements Backend {
           let slot = 0;
           for (const f of rc.sparseFeatures) {
             const data = new BigInt64Array(n * f.width);
-            for (let b = 0; b < n; b++) for (let l = 0; l < f.width; l++) data[b * f.width + l] = BigInt(sparse[b * S + slot + l]);
+            for (let b = 0; b < n; b++)
+              for (let l = 0; l < f.width; l++) data[b * f.width + l] = BigInt(sparse[b * S + slot + l]);
             feeds[onnxInputName(f.name)] = new ort.Tensor('int64', data, [n, f.width]);
             slot += f.width;
           }

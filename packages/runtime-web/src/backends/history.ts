@@ -6,8 +6,13 @@ import { ItemEntryCache, type FieldValue, type HistoryItemEntries, type Retrieva
 import type { ModelData } from '../engine/model.ts';
 
 /** Field values of item `row` for item-tower field `j`, from the bundle's item feature tensors. */
-export function itemFieldValues(c: RetrievalConfig, features: ReadonlyMap<string, Tensor>): (row: number, j: number) => FieldValue {
-  const columns = c.itemFields.map((f) => (f.kind === 'numeric' ? f.features! : [f.name]).map((name) => features.get(name) ?? null));
+export function itemFieldValues(
+  c: RetrievalConfig,
+  features: ReadonlyMap<string, Tensor>,
+): (row: number, j: number) => FieldValue {
+  const columns = c.itemFields.map((f) =>
+    (f.kind === 'numeric' ? f.features! : [f.name]).map((name) => features.get(name) ?? null),
+  );
   return (row, j) => {
     const f = c.itemFields[j];
     const cols = columns[j];
@@ -23,7 +28,9 @@ export function itemFieldValues(c: RetrievalConfig, features: ReadonlyMap<string
 }
 
 /** The history-entry builder the model needs, or undefined when its history is item ids only. */
-export function historyItemEntries(m: ModelData): { value: (row: number, j: number) => FieldValue; append: HistoryItemEntries } | undefined {
+export function historyItemEntries(
+  m: ModelData,
+): { value: (row: number, j: number) => FieldValue; append: HistoryItemEntries } | undefined {
   const c = m.retrieval.config;
   if (!c.historyItemFields) return undefined;
   const value = itemFieldValues(c, m.itemFeatures);

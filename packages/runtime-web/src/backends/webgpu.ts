@@ -7,7 +7,14 @@ import { RankingModel, sparseWidth } from '../model/ranking.ts';
 import type { FieldValue } from '../model/retrieval.ts';
 import { RetrievalWeights, UserTower } from '../model/retrieval-towers.ts';
 import { BoundTopk } from '../ops/topk.ts';
-import { now, Serial, type AdapterSummary, type Backend, type LoadOptions, type LoadedModel } from '../engine/backend.ts';
+import {
+  now,
+  Serial,
+  type AdapterSummary,
+  type Backend,
+  type LoadOptions,
+  type LoadedModel,
+} from '../engine/backend.ts';
 import type { ModelData } from '../engine/model.ts';
 import { historyItemEntries } from './history.ts';
 

@@ -11,7 +11,9 @@ export interface CandidateScores {
 }
 
 /** A blend: a function of the scores, or weights of a linear mix. */
-export type Blend = ((s: CandidateScores) => number) | { ctr?: number; cvr?: number; revenue?: number; expectedValue?: number; retrieval?: number };
+export type Blend =
+  | ((s: CandidateScores) => number)
+  | { ctr?: number; cvr?: number; revenue?: number; expectedValue?: number; retrieval?: number };
 
 /** Default: expected value pCtr · pCvr · revenue. */
 export const expectedValue = (s: CandidateScores): number => s.pCtr * s.pCvr * s.revenue;
@@ -21,7 +23,12 @@ export function blendFunction(blend: Blend | undefined): (s: CandidateScores) =>
   if (blend === undefined) return expectedValue;
   if (typeof blend === 'function') return blend;
   const w = { ctr: 0, cvr: 0, revenue: 0, expectedValue: 0, retrieval: 0, ...blend };
-  return (s) => w.ctr * s.pCtr + w.cvr * s.pCvr + w.revenue * s.revenue + w.expectedValue * expectedValue(s) + w.retrieval * s.retrievalScore;
+  return (s) =>
+    w.ctr * s.pCtr +
+    w.cvr * s.pCvr +
+    w.revenue * s.revenue +
+    w.expectedValue * expectedValue(s) +
+    w.retrieval * s.retrievalScore;
 }
 
 /**

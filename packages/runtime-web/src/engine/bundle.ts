@@ -51,7 +51,8 @@ function headers(src: ModelSource): Record<string, string> {
 
 /** The URL of a bundle file. */
 export function fileUrl(src: ModelSource, manifest: Pick<BundleManifest, 'name' | 'version'>, file: string): string {
-  if (isRegistry(src)) return `${src.edge!.replace(/\/$/, '')}/v1/models/${encodeURIComponent(manifest.name)}/${encodeURIComponent(manifest.version)}/${file}`;
+  if (isRegistry(src))
+    return `${src.edge!.replace(/\/$/, '')}/v1/models/${encodeURIComponent(manifest.name)}/${encodeURIComponent(manifest.version)}/${file}`;
   return new URL(file, src.model.endsWith('/') ? src.model : src.model + '/').toString();
 }
 
@@ -62,7 +63,10 @@ export async function fetchManifest(src: ModelSource, signal?: AbortSignal): Pro
     ? `${src.edge!.replace(/\/$/, '')}/v1/models/${encodeURIComponent(src.model)}/latest`
     : new URL('manifest.json', src.model.endsWith('/') ? src.model : src.model + '/').toString();
   const res = await f(url, { headers: headers(src), cache: 'no-cache', signal });
-  if (!res.ok) throw new Error(`Fetching the manifest ${url} failed with HTTP ${res.status}${res.status === 401 || res.status === 403 ? ': check the token' : ''}.`);
+  if (!res.ok)
+    throw new Error(
+      `Fetching the manifest ${url} failed with HTTP ${res.status}${res.status === 401 || res.status === 403 ? ': check the token' : ''}.`,
+    );
   return parseBundleManifest(await res.text());
 }
 
@@ -95,7 +99,12 @@ async function readBody(res: Response, onChunk: (loaded: number) => void): Promi
  * Downloads (or reads from the store) every file of `manifest`, verifies each, and caches the
  * verified files. Throws BundleIntegrityError naming the first bad file; nothing is cached then.
  */
-export async function loadBundle(src: ModelSource, manifest: BundleManifest, store: EngineStore, onProgress?: (p: BundleProgress) => void): Promise<LoadedBundle> {
+export async function loadBundle(
+  src: ModelSource,
+  manifest: BundleManifest,
+  store: EngineStore,
+  onProgress?: (p: BundleProgress) => void,
+): Promise<LoadedBundle> {
   const f = src.fetch ?? fetch;
   const files = new Map<string, Uint8Array>();
   const bundleTotal = manifest.files.reduce((s, x) => s + x.bytes, 0);
@@ -118,11 +127,29 @@ export async function loadBundle(src: ModelSource, manifest: BundleManifest, sto
       const url = fileUrl(src, manifest, entry.name);
       const res = await f(url, { headers: headers(src) });
       if (!res.ok) throw new Error(`Fetching ${url} failed with HTTP ${res.status}.`);
-      bytes = await readBody(res, (loaded) => onProgress?.({ version: manifest.version, file: entry.name, loaded, total: entry.bytes, bundleLoaded: done + loaded, bundleTotal, fromCache: false }));
+      bytes = await readBody(res, (loaded) =>
+        onProgress?.({
+          version: manifest.version,
+          file: entry.name,
+          loaded,
+          total: entry.bytes,
+          bundleLoaded: done + loaded,
+          bundleTotal,
+          fromCache: false,
+        }),
+      );
       await verifyBundleFile(manifest, entry.name, bytes);
       fresh.push([key, bytes]);
     } else {
-      onProgress?.({ version: manifest.version, file: entry.name, loaded: entry.bytes, total: entry.bytes, bundleLoaded: done + entry.bytes, bundleTotal, fromCache: true });
+      onProgress?.({
+        version: manifest.version,
+        file: entry.name,
+        loaded: entry.bytes,
+        total: entry.bytes,
+        bundleLoaded: done + entry.bytes,
+        bundleTotal,
+        fromCache: true,
+      });
     }
     files.set(entry.name, bytes!);
     done += entry.bytes;
@@ -135,7 +162,9 @@ export async function loadBundle(src: ModelSource, manifest: BundleManifest, sto
       await store.putFiles(fresh);
     } catch (err) {
       await store.deleteFiles(fileKey(manifest.name, manifest.version, '')).catch(() => {});
-      cacheError = new Error(`${manifest.name}@${manifest.version} serves but could not be cached on this device (${(err as Error).message || (err as Error).name}); the next start downloads it again.`);
+      cacheError = new Error(
+        `${manifest.name}@${manifest.version} serves but could not be cached on this device (${(err as Error).message || (err as Error).name}); the next start downloads it again.`,
+      );
     }
   }
   if (!cacheError) await store.putMeta(manifestKey(src.model, manifest.version), manifest);

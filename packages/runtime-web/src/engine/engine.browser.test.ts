@@ -19,7 +19,15 @@ let db = 0;
 const run = `${Date.now()}`;
 async function open(o: Partial<EngineOptions> = {}, dbName = `browser-${run}-${++db}`): Promise<Engine> {
   // A generous features timeout: the edge shares 2 busy cores with Vite and the browser here.
-  const e = await createEngine({ model: 'fixture', edge: edge.url, token: edge.token, dbName, featuresTimeoutMs: 5_000, upload: { flushDelayMs: 60_000 }, ...o });
+  const e = await createEngine({
+    model: 'fixture',
+    edge: edge.url,
+    token: edge.token,
+    dbName,
+    featuresTimeoutMs: 5_000,
+    upload: { flushDelayMs: 60_000 },
+    ...o,
+  });
   engines.push(e);
   return e;
 }
@@ -28,7 +36,10 @@ function expectSame(a: RecommendResult, b: RecommendResult): void {
   expect(a.items.map((i) => i.itemId)).toEqual(b.items.map((i) => i.itemId));
   for (let j = 0; j < a.items.length; j++) {
     for (const key of ['score', 'retrievalScore', 'pCtr', 'pCvr', 'revenue'] as const) {
-      expect(Math.abs(a.items[j][key] - b.items[j][key]), `item ${j} ${key}: ${a.items[j][key]} vs ${b.items[j][key]}`).toBeLessThan(1e-4);
+      expect(
+        Math.abs(a.items[j][key] - b.items[j][key]),
+        `item ${j} ${key}: ${a.items[j][key]} vs ${b.items[j][key]}`,
+      ).toBeLessThan(1e-4);
     }
   }
 }
@@ -74,7 +85,7 @@ describe('Engine in Chromium with a real edge', () => {
     expect((navigator as { gpu?: GPU }).gpu).toBeDefined();
   });
 
-  it('CPU path on a catalogue past hnswThreshold: hnswlib-wasm (built in the background) gives the exact search\'s top items', async () => {
+  it("CPU path on a catalogue past hnswThreshold: hnswlib-wasm (built in the background) gives the exact search's top items", async () => {
     const exact = await open({ backend: 'cpu' });
     const waited = await open({ backend: 'cpu', cpu: { hnswThreshold: 10, waitForIndex: true } });
     const background = await open({ backend: 'cpu', cpu: { hnswThreshold: 10 } });
@@ -85,7 +96,8 @@ describe('Engine in Chromium with a real edge', () => {
     expect(a.search).toBe('hnsw');
     expectSame(a, reference);
     let b = await background.recommend(req); // exact until its index is ready, then hnsw
-    for (let t = 0; b.search !== 'hnsw' && t < 100; t++) b = await new Promise((ok) => setTimeout(ok, 100)).then(() => background.recommend(req));
+    for (let t = 0; b.search !== 'hnsw' && t < 100; t++)
+      b = await new Promise((ok) => setTimeout(ok, 100)).then(() => background.recommend(req));
     expect(b.search).toBe('hnsw');
     expectSame(b, reference);
   });
@@ -93,7 +105,16 @@ describe('Engine in Chromium with a real edge', () => {
   it('createEngineWorker: the engine in a Web Worker loads the bundle, recommends as the page does, observes', async () => {
     const page = await open({ backend: 'webgpu' });
     const progress: number[] = [];
-    const worker: EngineWorker = await createEngineWorker({ model: 'fixture', edge: edge.url, token: edge.token, backend: 'webgpu', dbName: `browser-${run}-worker`, featuresTimeoutMs: 5_000, upload: { flushDelayMs: 60_000 }, onProgress: (p) => progress.push(p.bundleLoaded) });
+    const worker: EngineWorker = await createEngineWorker({
+      model: 'fixture',
+      edge: edge.url,
+      token: edge.token,
+      backend: 'webgpu',
+      dbName: `browser-${run}-worker`,
+      featuresTimeoutMs: 5_000,
+      upload: { flushDelayMs: 60_000 },
+      onProgress: (p) => progress.push(p.bundleLoaded),
+    });
     try {
       expect(worker.backend).toBe('webgpu');
       expect(worker.adapter).toBeTruthy();
@@ -111,8 +132,12 @@ describe('Engine in Chromium with a real edge', () => {
       expect(after.history).toEqual([clicked]);
       expect(after.items.map((i) => i.itemId)).not.toContain(clicked);
       expect(await worker.flush()).toBe(1);
-      const f = await fetch(`${edge.url}/v1/users/${userId}/features`, { headers: { authorization: `Bearer ${edge.token}` } });
-      expect(((await f.json()) as { features?: { recent_items?: string[] } }).features?.recent_items).toEqual([clicked]);
+      const f = await fetch(`${edge.url}/v1/users/${userId}/features`, {
+        headers: { authorization: `Bearer ${edge.token}` },
+      });
+      expect(((await f.json()) as { features?: { recent_items?: string[] } }).features?.recent_items).toEqual([
+        clicked,
+      ]);
       expect(await worker.checkForUpdate()).toEqual({ updated: false, version: '1' });
     } finally {
       await worker.dispose();
@@ -140,7 +165,10 @@ describe('Engine in Chromium with a real edge', () => {
     const e = await open({ model: 'corrupt', backend: 'webgpu' });
     expect(e.versions.control).toBe('1');
     // Version 2 was uploaded intact (the edge checks sha256 on upload) and then damaged on disk.
-    const res = await fetch(`${edge.url}/v1/models/corrupt/2/promote`, { method: 'POST', headers: { authorization: `Bearer ${edge.token}` } });
+    const res = await fetch(`${edge.url}/v1/models/corrupt/2/promote`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${edge.token}` },
+    });
     expect(res.ok).toBe(true);
     const r = await e.checkForUpdate();
     expect(r.updated).toBe(false);
@@ -176,7 +204,9 @@ describe('Engine in Chromium with a real edge', () => {
     const back = await open({ backend: 'webgpu' }, dbName);
     await back.flush();
     expect(await back.pendingEvents()).toBe(0);
-    const f = await fetch(`${edge.url}/v1/users/${u4}/features`, { headers: { authorization: `Bearer ${edge.token}` } });
+    const f = await fetch(`${edge.url}/v1/users/${u4}/features`, {
+      headers: { authorization: `Bearer ${edge.token}` },
+    });
     const body = (await f.json()) as { features?: { recent_items?: string[] } };
     expect(body.features?.recent_items).toEqual([i5, i6]); // each once, in order
   });

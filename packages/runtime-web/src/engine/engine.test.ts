@@ -25,7 +25,14 @@ afterEach(() => {
 });
 let db = 0;
 async function open(origin: FakeOrigin, o: Partial<EngineOptions> = {}, dbName = `t${++db}`): Promise<Engine> {
-  const e = await createEngine({ model: origin.base, edge: 'https://edge.test', fetch: origin.fetch, dbName, upload: { flushDelayMs: 60_000 }, ...o });
+  const e = await createEngine({
+    model: origin.base,
+    edge: 'https://edge.test',
+    fetch: origin.fetch,
+    dbName,
+    upload: { flushDelayMs: 60_000 },
+    ...o,
+  });
   engines.push(e);
   return e;
 }
@@ -46,7 +53,10 @@ describe('Engine', () => {
       expect(a.items.map((i) => i.itemId)).toEqual(b.items.map((i) => i.itemId));
       for (let j = 0; j < a.items.length; j++) {
         for (const key of ['score', 'retrievalScore', 'pCtr', 'pCvr', 'revenue'] as const) {
-          expect(Math.abs(a.items[j][key] - b.items[j][key]), `${userId} item ${j} ${key}: gpu ${a.items[j][key]} cpu ${b.items[j][key]}`).toBeLessThan(1e-4);
+          expect(
+            Math.abs(a.items[j][key] - b.items[j][key]),
+            `${userId} item ${j} ${key}: gpu ${a.items[j][key]} cpu ${b.items[j][key]}`,
+          ).toBeLessThan(1e-4);
         }
       }
       expect(a.timings.total).toBeGreaterThan(0);
@@ -56,13 +66,22 @@ describe('Engine', () => {
   it('a catalogue too large for the GPU: served on the CPU backend (auto), refused when WebGPU is asked for', async () => {
     const origin = new FakeOrigin();
     origin.add(v1);
-    const tooLarge = () => new GpuOutOfMemoryError('topk: the catalogue of 12 × 8 f32 items (0.00 GiB) does not fit this adapter\'s memory, even in chunks of 64 rows (simulated): use int8 item embeddings, a smaller catalogue or a GPU with more memory.');
-    const create = vi.spyOn(BoundTopk, 'create').mockImplementation(async () => { throw tooLarge(); });
+    const tooLarge = () =>
+      new GpuOutOfMemoryError(
+        "topk: the catalogue of 12 × 8 f32 items (0.00 GiB) does not fit this adapter's memory, even in chunks of 64 rows (simulated): use int8 item embeddings, a smaller catalogue or a GPU with more memory.",
+      );
+    const create = vi.spyOn(BoundTopk, 'create').mockImplementation(async () => {
+      throw tooLarge();
+    });
     try {
       const errors: Error[] = [];
       const e = await open(origin, { onError: (err) => errors.push(err) });
       expect(e.backend).toBe('cpu');
-      expect(errors.map((x) => x.message)).toEqual([expect.stringMatching(/does not fit this adapter's memory, .* or a GPU with more memory; the engine runs on the CPU backend instead\.$/)]);
+      expect(errors.map((x) => x.message)).toEqual([
+        expect.stringMatching(
+          /does not fit this adapter's memory, .* or a GPU with more memory; the engine runs on the CPU backend instead\.$/,
+        ),
+      ]);
       expect((await e.recommend({ userId: 'u1', k: 5 })).items).toHaveLength(5);
       await expect(open(origin, { backend: 'webgpu' })).rejects.toThrow(/does not fit this adapter's memory/);
     } finally {
@@ -79,7 +98,14 @@ describe('Engine', () => {
     const req = { userId: 'u3', context: { 'context:hour': 7 }, k: 8 };
     await e.recommend(req); // warm-up
     const device = backend.gpu.device as unknown as Record<string, (...a: unknown[]) => unknown>;
-    const counted = ['createBuffer', 'createBindGroup', 'createComputePipeline', 'createComputePipelineAsync', 'createShaderModule', 'createQuerySet'];
+    const counted = [
+      'createBuffer',
+      'createBindGroup',
+      'createComputePipeline',
+      'createComputePipelineAsync',
+      'createShaderModule',
+      'createQuerySet',
+    ];
     const calls: string[] = [];
     const originals = counted.map((name) => device[name]);
     counted.forEach((name, i) => {
@@ -185,7 +211,8 @@ describe('Engine', () => {
     origin.add(v1);
     const other = new FakeOrigin('https://cdn.test/models/fixture-b/');
     other.add(v2);
-    const f: typeof fetch = (input, init) => (String(input).startsWith(other.base) ? other.fetch(input, init) : origin.fetch(input, init));
+    const f: typeof fetch = (input, init) =>
+      String(input).startsWith(other.base) ? other.fetch(input, init) : origin.fetch(input, init);
     const e = await open(origin, { fetch: f, experiment: { model: other.base, share: 0.5, salt: 'exp1' } });
     const seen = new Set<string>();
     for (let u = 0; u < 20; u++) {

@@ -12,9 +12,23 @@ import { WebGpuBackend } from '../backends/webgpu.ts';
 import { CpuBackend, type CpuBackendOptions } from '../backends/cpu.ts';
 import { now, type AdapterSummary, type Backend, type BackendKind, type LoadedModel } from './backend.ts';
 import { blendFunction, bucketOf, type Blend, type CandidateScores } from './blend.ts';
-import { cachedManifest, fetchManifest, loadBundle, markGood, type BundleProgress, type ModelSource } from './bundle.ts';
+import {
+  cachedManifest,
+  fetchManifest,
+  loadBundle,
+  markGood,
+  type BundleProgress,
+  type ModelSource,
+} from './bundle.ts';
 import { fetchUserFeatures } from './features.ts';
-import { historyIndices, parseModel, rankingInputs, userFieldValues, withLocalHistory, type ModelData } from './model.ts';
+import {
+  historyIndices,
+  parseModel,
+  rankingInputs,
+  userFieldValues,
+  withLocalHistory,
+  type ModelData,
+} from './model.ts';
 import { EventUploader, type UploaderOptions } from './queue.ts';
 import { openEngineStore, type EngineStore, type HistoryEvent } from './store.ts';
 
@@ -81,7 +95,15 @@ export interface RecommendResult {
    * user tower and the search are one submit: `userTower` is the host work before it and
    * `retrieval` the wait for both; `gpu.userTower` / `gpu.retrieval` split the device time.
    */
-  timings: { features: number; userTower: number; retrieval: number; ranking: number; blend: number; total: number; gpu?: Record<string, number> };
+  timings: {
+    features: number;
+    userTower: number;
+    retrieval: number;
+    ranking: number;
+    blend: number;
+    total: number;
+    gpu?: Record<string, number>;
+  };
   /** How the catalogue was searched: 'exact' (every item scored) or 'hnsw' (the CPU path's approximate index). */
   search: 'exact' | 'hnsw';
   /** 'edge': fresh features; 'cache': the edge failed, last cached features; 'none': neither. */
@@ -115,7 +137,6 @@ interface ModelState {
   inflight: number;
   retired: boolean;
 }
-
 
 /** The result of checkForUpdate. */
 export interface UpdateResult {
@@ -153,13 +174,19 @@ export class Engine {
           token: options.token,
           fetch: options.fetch,
           onUpload: (r) => {
-            if (!r.ok) this.report(new Error(`Uploading ${r.sent} events failed (${r.status ?? r.error}); they stay queued and will be retried.`));
+            if (!r.ok)
+              this.report(
+                new Error(
+                  `Uploading ${r.sent} events failed (${r.status ?? r.error}); they stay queued and will be retried.`,
+                ),
+              );
             options.upload?.onUpload?.(r);
           },
         })
       : null;
     this.uploader?.schedule(0); // events queued before a reload
-    if (options.pollIntervalMs) this.pollTimer = setInterval(() => void this.checkForUpdate().catch(() => {}), options.pollIntervalMs);
+    if (options.pollIntervalMs)
+      this.pollTimer = setInterval(() => void this.checkForUpdate().catch(() => {}), options.pollIntervalMs);
   }
 
   /** @internal use createEngine */
@@ -170,7 +197,10 @@ export class Engine {
     const loadAll = async (b: Backend) => {
       const control = await loadState(b, store, options, options.model, errors);
       try {
-        return { control, treatment: options.experiment ? await loadState(b, store, options, options.experiment.model, errors) : null };
+        return {
+          control,
+          treatment: options.experiment ? await loadState(b, store, options, options.experiment.model, errors) : null,
+        };
       } catch (err) {
         control.loaded.dispose();
         throw err;
@@ -184,7 +214,9 @@ export class Engine {
       if (!(err instanceof GpuOutOfMemoryError) || backend.kind !== 'webgpu' || options.backend === 'webgpu') throw err;
       backend.dispose();
       backend = new CpuBackend(options.cpu);
-      errors = [new GpuOutOfMemoryError(`${err.message.replace(/\.$/, '')}; the engine runs on the CPU backend instead.`)];
+      errors = [
+        new GpuOutOfMemoryError(`${err.message.replace(/\.$/, '')}; the engine runs on the CPU backend instead.`),
+      ];
       states = await loadAll(backend);
     }
     const { control, treatment } = states;
@@ -203,7 +235,10 @@ export class Engine {
 
   /** The versions serving now. */
   get versions(): { control: string; treatment: string | null } {
-    return { control: this.states.control.manifest.version, treatment: this.states.treatment?.manifest.version ?? null };
+    return {
+      control: this.states.control.manifest.version,
+      treatment: this.states.treatment?.manifest.version ?? null,
+    };
   }
 
   /** The variant of a user: 'treatment' for `experiment.share` of users, else 'control'; null without an experiment. */
@@ -241,7 +276,11 @@ export class Engine {
     }
   }
 
-  private async run(state: ModelState, req: RecommendRequest, variant: RecommendResult['variant']): Promise<RecommendResult> {
+  private async run(
+    state: ModelState,
+    req: RecommendRequest,
+    variant: RecommendResult['variant'],
+  ): Promise<RecommendResult> {
     const o = this.options;
     const m = state.data;
     const k = req.k ?? 20;
@@ -252,11 +291,18 @@ export class Engine {
     let recent: string[] = [];
     if (o.edge) {
       try {
-        const f = await fetchUserFeatures(o.edge, req.userId, { token: o.token, model: state.manifest.name, timeoutMs: o.featuresTimeoutMs ?? 250, fetch: o.fetch });
+        const f = await fetchUserFeatures(o.edge, req.userId, {
+          token: o.token,
+          model: state.manifest.name,
+          timeoutMs: o.featuresTimeoutMs ?? 250,
+          fetch: o.fetch,
+        });
         values = f.values;
         recent = f.recentItems;
         featureSource = 'edge';
-        void this.store.putFeatures({ userId: req.userId, values, recentItems: recent, fetchedAt: Date.now() }).catch(() => {});
+        void this.store
+          .putFeatures({ userId: req.userId, values, recentItems: recent, fetchedAt: Date.now() })
+          .catch(() => {});
       } catch {
         const cached = await this.store.getFeatures(req.userId);
         if (cached) {
@@ -279,15 +325,21 @@ export class Engine {
       const r = m.itemRow.get(id);
       if (r !== undefined) excluded.add(r);
     }
-    if (o.excludeSeen ?? true) for (const id of history) {
-      const r = m.itemRow.get(id);
-      if (r !== undefined) excluded.add(r);
-    }
+    if (o.excludeSeen ?? true)
+      for (const id of history) {
+        const r = m.itemRow.get(id);
+        if (r !== undefined) excluded.add(r);
+      }
     const N = m.itemIds.length;
     const want = Math.max(k, Math.min(req.candidates ?? o.candidates ?? 1000, N - excluded.size, N));
     const kk = Math.max(1, Math.min(want, N, o.candidates ?? 1000));
     const t1 = now();
-    const found = await state.loaded.retrieve(fields, historyIndices(m, history), kk, Uint32Array.from([...excluded].sort((a, b) => a - b)));
+    const found = await state.loaded.retrieve(
+      fields,
+      historyIndices(m, history),
+      kk,
+      Uint32Array.from([...excluded].sort((a, b) => a - b)),
+    );
     const rows: number[] = [];
     const retrievalScores: number[] = [];
     for (let j = 0; j < found.ids.length; j++) {
@@ -329,7 +381,15 @@ export class Engine {
     const userTower = found.ms.userTower;
     return {
       items: items.slice(0, k),
-      timings: { features: t1 - t0, userTower, retrieval: t3 - t1 - userTower, ranking: t4 - t3, blend: t5 - t4, total: t5 - t0, ...(Object.keys(gpu).length > 0 ? { gpu } : {}) },
+      timings: {
+        features: t1 - t0,
+        userTower,
+        retrieval: t3 - t1 - userTower,
+        ranking: t4 - t3,
+        blend: t5 - t4,
+        total: t5 - t0,
+        ...(Object.keys(gpu).length > 0 ? { gpu } : {}),
+      },
       search: found.search,
       featureSource,
       degraded: o.edge !== undefined && featureSource !== 'edge',
@@ -346,14 +406,34 @@ export class Engine {
    * @example await engine.observe({ userId: 'u1', itemId: 'i9', type: 'click' });
    */
   async observe(e: ObserveEvent): Promise<string> {
-    const eventId = e.eventId ?? (globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+    const eventId =
+      e.eventId ??
+      globalThis.crypto?.randomUUID?.() ??
+      `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
     const ts = e.ts ?? Date.now();
-    const h: HistoryEvent = { eventId, userId: e.userId, itemId: e.itemId, type: e.type, ts, ...(e.value !== undefined ? { value: e.value } : {}) };
+    const h: HistoryEvent = {
+      eventId,
+      userId: e.userId,
+      itemId: e.itemId,
+      type: e.type,
+      ts,
+      ...(e.value !== undefined ? { value: e.value } : {}),
+    };
     await this.store.appendHistory(h);
     const variant = this.variantOf(e.userId);
     const state = variant === 'treatment' && this.states.treatment ? this.states.treatment : this.states.control;
     const context = { ...e.context, model_version: state.manifest.version, ...(variant ? { variant } : {}) };
-    await this.uploader?.enqueue([{ event_id: eventId, user_id: e.userId, item_id: e.itemId, type: e.type, ts, context, ...(e.value !== undefined ? { value: e.value } : {}) }]);
+    await this.uploader?.enqueue([
+      {
+        event_id: eventId,
+        user_id: e.userId,
+        item_id: e.itemId,
+        type: e.type,
+        ts,
+        context,
+        ...(e.value !== undefined ? { value: e.value } : {}),
+      },
+    ]);
     return eventId;
   }
 
@@ -399,8 +479,16 @@ export class Engine {
   private async fallBackToCpu(): Promise<void> {
     if (this.backendImpl.kind === 'cpu') return;
     const cpu = new CpuBackend(this.options.cpu);
-    const reload = async (s: ModelState): Promise<ModelState> => ({ ...s, loaded: await cpu.load(s.data, loadOptions(this.options)), inflight: 0, retired: false });
-    this.states = { control: await reload(this.states.control), treatment: this.states.treatment ? await reload(this.states.treatment) : null };
+    const reload = async (s: ModelState): Promise<ModelState> => ({
+      ...s,
+      loaded: await cpu.load(s.data, loadOptions(this.options)),
+      inflight: 0,
+      retired: false,
+    });
+    this.states = {
+      control: await reload(this.states.control),
+      treatment: this.states.treatment ? await reload(this.states.treatment) : null,
+    };
     this.report(new GpuUnavailableError('The GPU device was lost: the engine continues on the CPU backend.'));
     this.backendImpl = cpu;
   }
@@ -428,7 +516,8 @@ function loadOptions(o: EngineOptions) {
 
 async function chooseBackend(o: EngineOptions): Promise<Backend> {
   const want = o.backend ?? 'auto';
-  if (!['auto', 'webgpu', 'cpu'].includes(want)) throw new Error(`Unknown backend '${want}': expected one of auto, webgpu, cpu.`);
+  if (!['auto', 'webgpu', 'cpu'].includes(want))
+    throw new Error(`Unknown backend '${want}': expected one of auto, webgpu, cpu.`);
   if (want === 'cpu' || o.gpu === null) return new CpuBackend(o.cpu);
   try {
     return await WebGpuBackend.create(o.gpu ? { gpu: o.gpu } : {});
@@ -438,7 +527,13 @@ async function chooseBackend(o: EngineOptions): Promise<Backend> {
   }
 }
 
-async function loadFrom(backend: Backend, store: EngineStore, o: EngineOptions, src: ModelSource, manifest: BundleManifest): Promise<ModelState> {
+async function loadFrom(
+  backend: Backend,
+  store: EngineStore,
+  o: EngineOptions,
+  src: ModelSource,
+  manifest: BundleManifest,
+): Promise<ModelState> {
   const bundle = await loadBundle(src, manifest, store, o.onProgress);
   if (bundle.cacheError) o.onError?.(bundle.cacheError);
   const data = parseModel(bundle);
@@ -447,7 +542,13 @@ async function loadFrom(backend: Backend, store: EngineStore, o: EngineOptions, 
 }
 
 /** Startup: the current version from the network, else (offline, or refused) the last good one from the store. */
-async function loadState(backend: Backend, store: EngineStore, o: EngineOptions, model: string, errors: Error[]): Promise<ModelState> {
+async function loadState(
+  backend: Backend,
+  store: EngineStore,
+  o: EngineOptions,
+  model: string,
+  errors: Error[],
+): Promise<ModelState> {
   const src = sourceOf(o, model);
   let fresh: BundleManifest | null = null;
   try {

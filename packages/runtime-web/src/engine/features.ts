@@ -8,10 +8,17 @@ export interface EdgeFeatures {
 }
 
 /** Fetches a user's model-ready features; throws on timeout, network or HTTP error. */
-export async function fetchUserFeatures(edge: string, userId: string, opts: { token?: string; model?: string; timeoutMs: number; fetch?: typeof fetch }): Promise<EdgeFeatures> {
+export async function fetchUserFeatures(
+  edge: string,
+  userId: string,
+  opts: { token?: string; model?: string; timeoutMs: number; fetch?: typeof fetch },
+): Promise<EdgeFeatures> {
   const f = opts.fetch ?? fetch;
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(new Error(`the edge did not answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+  const timer = setTimeout(
+    () => ctl.abort(new Error(`the edge did not answer within ${opts.timeoutMs} ms`)),
+    opts.timeoutMs,
+  );
   try {
     const q = new URLSearchParams({ transform: '1' });
     if (opts.model) q.set('model', opts.model);
@@ -20,7 +27,10 @@ export async function fetchUserFeatures(edge: string, userId: string, opts: { to
       signal: ctl.signal,
     });
     if (!res.ok) throw new Error(`the edge answered HTTP ${res.status}`);
-    const body = (await res.json()) as { features?: Record<string, unknown>; model_ready?: { values?: Record<string, unknown> } };
+    const body = (await res.json()) as {
+      features?: Record<string, unknown>;
+      model_ready?: { values?: Record<string, unknown> };
+    };
     const recent = body.features?.recent_items;
     return { values: body.model_ready?.values ?? {}, recentItems: Array.isArray(recent) ? recent.map(String) : [] };
   } finally {

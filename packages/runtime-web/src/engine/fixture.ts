@@ -2,7 +2,14 @@
 // weights, written through the trainer's file writers (retrievalFile, rankingTensors +
 // writeSafetensors, rankingOnnx) so the engine reads exactly what `vireo train` writes.
 // Not part of the library build.
-import { describeFile, parseBundleManifest, writeSafetensors, FIRST_INDEX, type BundleManifest, type Tensor } from '@vireo/core';
+import {
+  describeFile,
+  parseBundleManifest,
+  writeSafetensors,
+  FIRST_INDEX,
+  type BundleManifest,
+  type Tensor,
+} from '@vireo/core';
 import { testRng } from '@vireo/shaders';
 import { quantizeRows, retrievalParamLayout, type RetrievalConfig } from '../model/retrieval.ts';
 import { arraysToTensors } from '../model/retrieval-towers.ts';
@@ -18,18 +25,58 @@ const CATEGORIES = 4;
 export function fixtureRetrievalConfig(N = FIXTURE_ITEMS, D = 8): RetrievalConfig {
   const L = 4;
   const itemFields = [
-    { name: 'item:id', kind: 'categorical' as const, offset: 0, rows: N + FIRST_INDEX, width: 1, vocabulary: 'item:id' },
-    { name: 'item:category', kind: 'categorical' as const, offset: N + FIRST_INDEX, rows: CATEGORIES + FIRST_INDEX, width: 1 },
+    {
+      name: 'item:id',
+      kind: 'categorical' as const,
+      offset: 0,
+      rows: N + FIRST_INDEX,
+      width: 1,
+      vocabulary: 'item:id',
+    },
+    {
+      name: 'item:category',
+      kind: 'categorical' as const,
+      offset: N + FIRST_INDEX,
+      rows: CATEGORIES + FIRST_INDEX,
+      width: 1,
+    },
   ];
   let next = N + FIRST_INDEX + CATEGORIES + FIRST_INDEX;
   const userFields = [
-    { name: 'user:id', kind: 'categorical' as const, offset: next, rows: FIXTURE_USERS + FIRST_INDEX, width: 1, vocabulary: 'user:id' },
-    { name: 'context:hour', kind: 'categorical' as const, offset: (next += FIXTURE_USERS + FIRST_INDEX), rows: 24 + FIRST_INDEX, width: 1 },
+    {
+      name: 'user:id',
+      kind: 'categorical' as const,
+      offset: next,
+      rows: FIXTURE_USERS + FIRST_INDEX,
+      width: 1,
+      vocabulary: 'user:id',
+    },
+    {
+      name: 'context:hour',
+      kind: 'categorical' as const,
+      offset: (next += FIXTURE_USERS + FIRST_INDEX),
+      rows: 24 + FIRST_INDEX,
+      width: 1,
+    },
   ];
   next += 24 + FIRST_INDEX;
   const position = { name: 'position', kind: 'position' as const, offset: next, rows: L, width: 1 };
   const label = { name: 'label', kind: 'label' as const, offset: next + L, rows: 2, width: 1 };
-  return { fieldDim: 8, embeddingDim: D, historyLength: L, heads: 2, itemHidden: 8, userHidden: 16, temperature: 0.1, tableRows: next + L + 2, itemFields, userFields, position, label, historyItemFields: true };
+  return {
+    fieldDim: 8,
+    embeddingDim: D,
+    historyLength: L,
+    heads: 2,
+    itemHidden: 8,
+    userHidden: 16,
+    temperature: 0.1,
+    tableRows: next + L + 2,
+    itemFields,
+    userFields,
+    position,
+    label,
+    historyItemFields: true,
+  };
 }
 
 export function fixtureRankingConfig(N = FIXTURE_ITEMS): RankingConfig {
@@ -53,7 +100,12 @@ export function fixtureRankingConfig(N = FIXTURE_ITEMS): RankingConfig {
  * A bundle's manifest and files (bytes by name), made from `seed`; `items` and `dim` size the
  * catalogue (the runtime benchmark's 10k..1M).
  */
-export async function makeFixtureBundle(version: string, seed = 1, name = 'fixture', size: { items?: number; dim?: number } = {}): Promise<{ manifest: BundleManifest; files: Map<string, Uint8Array> }> {
+export async function makeFixtureBundle(
+  version: string,
+  seed = 1,
+  name = 'fixture',
+  size: { items?: number; dim?: number } = {},
+): Promise<{ manifest: BundleManifest; files: Map<string, Uint8Array> }> {
   const rng = testRng(seed);
   const N = size.items ?? FIXTURE_ITEMS;
   const rc = fixtureRetrievalConfig(N, size.dim ?? 8);
@@ -68,12 +120,15 @@ export async function makeFixtureBundle(version: string, seed = 1, name = 'fixtu
   }
   const q = quantizeRows(emb, N, D);
   const category = Int32Array.from({ length: N }, (_, i) => FIRST_INDEX + (i % CATEGORIES));
-  const items = writeSafetensors(new Map<string, Tensor>([
-    ['embeddings', { dtype: 'F32', shape: [N, D], data: emb }],
-    ['embeddings.int8', { dtype: 'I8', shape: [N, D], data: q.values }],
-    ['embeddings.scale', { dtype: 'F32', shape: [N], data: q.scales }],
-    ['features.item:category', { dtype: 'I32', shape: [N], data: category }],
-  ]), { format: 'vireo-items' });
+  const items = writeSafetensors(
+    new Map<string, Tensor>([
+      ['embeddings', { dtype: 'F32', shape: [N, D], data: emb }],
+      ['embeddings.int8', { dtype: 'I8', shape: [N, D], data: q.values }],
+      ['embeddings.scale', { dtype: 'F32', shape: [N], data: q.scales }],
+      ['features.item:category', { dtype: 'I32', shape: [N], data: category }],
+    ]),
+    { format: 'vireo-items' },
+  );
   const kc = fixtureRankingConfig(N);
   const rparams = rng.uniform(rankingParameters(kc).total, -0.5, 0.5);
   const tables = kc.sparseFeatures.map((f) => rng.uniform(f.rows * kc.embeddingDim, -0.5, 0.5));
@@ -89,7 +144,14 @@ export async function makeFixtureBundle(version: string, seed = 1, name = 'fixtu
     version,
     createdAt: new Date(0).toISOString(),
     architecture: {
-      retrieval: { embeddingDim: D, userTowerLayers: [rc.userHidden, D], itemTowerLayers: [rc.itemHidden, D], historyLength: rc.historyLength, attentionHeads: rc.heads, config: rc },
+      retrieval: {
+        embeddingDim: D,
+        userTowerLayers: [rc.userHidden, D],
+        itemTowerLayers: [rc.itemHidden, D],
+        historyLength: rc.historyLength,
+        attentionHeads: rc.heads,
+        config: rc,
+      },
       ranking: rankingArchitecture(kc),
     },
     featureSpec: {
@@ -100,7 +162,10 @@ export async function makeFixtureBundle(version: string, seed = 1, name = 'fixtu
         { name: 'context:hour', kind: 'categorical', buckets: 24 },
       ],
     },
-    vocabularies: { 'item:id': Array.from({ length: N }, (_, i) => `i${i}`), 'user:id': Array.from({ length: FIXTURE_USERS }, (_, i) => `u${i}`) },
+    vocabularies: {
+      'item:id': Array.from({ length: N }, (_, i) => `i${i}`),
+      'user:id': Array.from({ length: FIXTURE_USERS }, (_, i) => `u${i}`),
+    },
     files: await Promise.all([...files].map(([n, b]) => describeFile(n, b))),
   });
   return { manifest, files };
@@ -128,8 +193,10 @@ export class FakeOrigin {
       this.events.push(...body.events);
       return new Response(JSON.stringify({ accepted: body.events.length, duplicate: 0, rejected: 0 }), { status: 202 });
     }
-    if (url.includes('/v1/users/')) return new Response(JSON.stringify({ features: {}, model_ready: { values: {} } }), { status: 200 });
-    if (url === this.base + 'manifest.json') return new Response(JSON.stringify(this.versions.get(this.current)!.manifest));
+    if (url.includes('/v1/users/'))
+      return new Response(JSON.stringify({ features: {}, model_ready: { values: {} } }), { status: 200 });
+    if (url === this.base + 'manifest.json')
+      return new Response(JSON.stringify(this.versions.get(this.current)!.manifest));
     const file = url.slice(this.base.length);
     const bytes = this.versions.get(this.current)?.files.get(file);
     return bytes ? new Response(bytes as Uint8Array<ArrayBuffer>) : new Response('not found', { status: 404 });

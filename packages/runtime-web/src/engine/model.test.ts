@@ -17,7 +17,12 @@ const config: RankingConfig = {
   denseFeatures: [],
   sparseFeatures: [
     { name: 'user:recent_items', rows: 6, width: 4 },
-    { name: 'user:recent_items>item:category', rows: 5, width: 4, derived: { sequence: 'user:recent_items', through: 'item:category' } },
+    {
+      name: 'user:recent_items>item:category',
+      rows: 5,
+      width: 4,
+      derived: { sequence: 'user:recent_items', through: 'item:category' },
+    },
     { name: 'item:category', rows: 5, width: 1 },
   ],
   embeddingDim: 4,
@@ -54,20 +59,39 @@ describe('withLocalHistory: on-device events reach the ranker before the edge ha
   const withSpec = {
     ...model,
     itemRow: new Map(model.itemIds.map((id, i) => [id, i])),
-    manifest: { featureSpec: { features: [{ name: 'user:recent_items', kind: 'sequence', vocabulary: 'item:id', maxLength: 4 }] } },
+    manifest: {
+      featureSpec: { features: [{ name: 'user:recent_items', kind: 'sequence', vocabulary: 'item:id', maxLength: 4 }] },
+    },
     ranking: { config },
   } as unknown as ModelData;
   const ix = (row: number) => row + FIRST_INDEX;
 
   it('appends the items on the device after those from the edge, drops duplicates of them and unknown ids, keeps the last L, pads', () => {
     const edge = [ix(1), ix(2), PAD_INDEX, PAD_INDEX];
-    expect(withLocalHistory(withSpec, { 'user:recent_items': edge }, ['d', 'zzz'])['user:recent_items']).toEqual([ix(1), ix(2), ix(3), PAD_INDEX]);
+    expect(withLocalHistory(withSpec, { 'user:recent_items': edge }, ['d', 'zzz'])['user:recent_items']).toEqual([
+      ix(1),
+      ix(2),
+      ix(3),
+      PAD_INDEX,
+    ]);
     // b is both on the edge and on the device: it counts once, in the device's (newer) place
-    expect(withLocalHistory(withSpec, { 'user:recent_items': edge }, ['b', 'a', 'c'])['user:recent_items']).toEqual([ix(1), ix(0), ix(2), PAD_INDEX]);
+    expect(withLocalHistory(withSpec, { 'user:recent_items': edge }, ['b', 'a', 'c'])['user:recent_items']).toEqual([
+      ix(1),
+      ix(0),
+      ix(2),
+      PAD_INDEX,
+    ]);
     // more than L: the most recent L
-    expect(withLocalHistory(withSpec, { 'user:recent_items': [ix(0), ix(1), ix(2), ix(3)] }, ['a'])['user:recent_items']).toEqual([ix(1), ix(2), ix(3), ix(0)]);
+    expect(
+      withLocalHistory(withSpec, { 'user:recent_items': [ix(0), ix(1), ix(2), ix(3)] }, ['a'])['user:recent_items'],
+    ).toEqual([ix(1), ix(2), ix(3), ix(0)]);
     // no edge features at all (offline, first visit): the device's history alone
-    expect(withLocalHistory(withSpec, {}, ['c'])['user:recent_items']).toEqual([ix(2), PAD_INDEX, PAD_INDEX, PAD_INDEX]);
+    expect(withLocalHistory(withSpec, {}, ['c'])['user:recent_items']).toEqual([
+      ix(2),
+      PAD_INDEX,
+      PAD_INDEX,
+      PAD_INDEX,
+    ]);
   });
 
   it('changes the derived history bag the ranker sees, and nothing without local events', () => {
@@ -75,14 +99,26 @@ describe('withLocalHistory: on-device events reach the ranker before the edge ha
     expect(withLocalHistory(withSpec, values, [])).toBe(values);
     const sparse = new Int32Array(9);
     rankingInputs(withSpec, config, [0], withLocalHistory(withSpec, values, ['d']), new Float32Array(1), sparse);
-    expect(Array.from(sparse.subarray(0, 8))).toEqual([ix(1), ix(3), PAD_INDEX, PAD_INDEX, categoryOfRow[1], categoryOfRow[3], PAD_INDEX, PAD_INDEX]);
+    expect(Array.from(sparse.subarray(0, 8))).toEqual([
+      ix(1),
+      ix(3),
+      PAD_INDEX,
+      PAD_INDEX,
+      categoryOfRow[1],
+      categoryOfRow[3],
+      PAD_INDEX,
+      PAD_INDEX,
+    ]);
   });
 });
 
 describe('userFieldValues', () => {
   it('derives context:time from the request time as the trainer does, capped at the end of the training span', () => {
     const fields = [{ name: 'context:numeric', kind: 'numeric', features: ['context:time', 'context:x'] }];
-    const m = { retrieval: { config: { userFields: fields, timeRange: { min: 1000, max: 2000 } } }, userIndex: new Map() } as unknown as ModelData;
+    const m = {
+      retrieval: { config: { userFields: fields, timeRange: { min: 1000, max: 2000 } } },
+      userIndex: new Map(),
+    } as unknown as ModelData;
     expect(userFieldValues(m, 'u', { 'context:x': 3 }, 1500)).toEqual([[0.5, 3]]);
     // a bundle asked long after its data ends sees the end of what it knows, not 10⁶ spans on
     expect(userFieldValues(m, 'u', { 'context:x': 3 }, 1e9)).toEqual([[1, 3]]);

@@ -5,9 +5,23 @@
 // Inputs are model-ready values keyed by feature name (`user:id` → index, `item:genres` →
 // indices, `context:hour` → index or number), as the edge's `?transform=1` gives them and as
 // ingest wrote them into items.safetensors (`features.<name>`, one row per item).
-import { FIRST_INDEX, OOV_INDEX, PAD_INDEX, featureView, readSafetensors, type BundleManifest, type Tensor } from '@vireo/core';
+import {
+  FIRST_INDEX,
+  OOV_INDEX,
+  PAD_INDEX,
+  featureView,
+  readSafetensors,
+  type BundleManifest,
+  type Tensor,
+} from '@vireo/core';
 import { historyThrough, rankingWeightsFromSafetensors, sparseWidth, type RankingConfig } from '../model/ranking.ts';
-import { itemIdIndex, servingTimeFeature, TIME_FEATURE, type FieldValue, type RetrievalConfig } from '../model/retrieval.ts';
+import {
+  itemIdIndex,
+  servingTimeFeature,
+  TIME_FEATURE,
+  type FieldValue,
+  type RetrievalConfig,
+} from '../model/retrieval.ts';
 import { tensorsToArrays } from '../model/retrieval-towers.ts';
 import type { LoadedBundle } from './bundle.ts';
 
@@ -59,20 +73,28 @@ export function parseModel(bundle: LoadedBundle): ModelData {
   const where = `bundle ${manifest.name}@${manifest.version}`;
   const need = (name: string) => {
     const b = files.get(name);
-    if (!b) throw new BundleFormatError(`${where} has no ${name}: the engine needs a retrieval model (retrieval.safetensors, items.safetensors).`);
+    if (!b)
+      throw new BundleFormatError(
+        `${where} has no ${name}: the engine needs a retrieval model (retrieval.safetensors, items.safetensors).`,
+      );
     return b;
   };
   const config = (manifest.architecture.retrieval as { config?: RetrievalConfig } | undefined)?.config;
-  if (!config) throw new BundleFormatError(`${where} holds no retrieval architecture (architecture.retrieval.config): export it with \`vireo train retrieval\`.`);
+  if (!config)
+    throw new BundleFormatError(
+      `${where} holds no retrieval architecture (architecture.retrieval.config): export it with \`vireo train retrieval\`.`,
+    );
   const { params, table } = tensorsToArrays(config, readSafetensors(need('retrieval.safetensors')).tensors);
   const itemTensors = readSafetensors(need('items.safetensors')).tensors;
   const emb = itemTensors.get('embeddings');
-  if (!emb || emb.dtype !== 'F32' || emb.shape.length !== 2) throw new BundleFormatError(`${where}: items.safetensors has no F32 (N, D) 'embeddings' tensor.`);
+  if (emb?.dtype !== 'F32' || emb.shape.length !== 2)
+    throw new BundleFormatError(`${where}: items.safetensors has no F32 (N, D) 'embeddings' tensor.`);
   const [N, D] = emb.shape;
   const int8 = itemTensors.get('embeddings.int8');
   const scale = itemTensors.get('embeddings.scale');
   const itemFeatures = new Map<string, Tensor>();
-  for (const [name, t] of itemTensors) if (name.startsWith('features.')) itemFeatures.set(name.slice('features.'.length), t);
+  for (const [name, t] of itemTensors)
+    if (name.startsWith('features.')) itemFeatures.set(name.slice('features.'.length), t);
   const vocab = manifest.vocabularies['item:id'] ?? [];
   const itemIds = Array.from({ length: N }, (_, i) => vocab[i] ?? String(i));
   const users = manifest.vocabularies['user:id'] ?? [];
@@ -101,10 +123,16 @@ export function parseModel(bundle: LoadedBundle): ModelData {
  * at `ts` (unix seconds; `context:time` is derived from it, as the trainer derives it from the
  * event's time).
  */
-export function userFieldValues(m: ModelData, userId: string, values: FeatureValues, ts = Date.now() / 1000): FieldValue[] {
+export function userFieldValues(
+  m: ModelData,
+  userId: string,
+  values: FeatureValues,
+  ts = Date.now() / 1000,
+): FieldValue[] {
   const c = m.retrieval.config;
   return c.userFields.map((f) => {
-    if (f.kind === 'numeric') return (f.features ?? []).map((n) => (n === TIME_FEATURE ? servingTimeFeature(c, ts) : Number(values[n] ?? 0)));
+    if (f.kind === 'numeric')
+      return (f.features ?? []).map((n) => (n === TIME_FEATURE ? servingTimeFeature(c, ts) : Number(values[n] ?? 0)));
     const v = values[f.name];
     if (v === undefined || v === null) return f.name === 'user:id' ? (m.userIndex.get(userId) ?? OOV_INDEX) : null;
     return v as FieldValue;
@@ -126,7 +154,11 @@ export function historyIndices(m: ModelData, itemIds: readonly string[]): Uint32
  * indices in `values[sequence]`) mapped slot by slot to each item's `through` index from
  * items.safetensors (historyThrough, as the trainer builds it).
  */
-export function derivedValue(m: ModelData, derived: { sequence: string; through: string }, values: FeatureValues): Int32Array | null {
+export function derivedValue(
+  m: ModelData,
+  derived: { sequence: string; through: string },
+  values: FeatureValues,
+): Int32Array | null {
   const history = values[derived.sequence];
   const column = m.itemFeatures.get(derived.through);
   if (!column || !(Array.isArray(history) || ArrayBuffer.isView(history))) return null;
@@ -151,7 +183,10 @@ export function withLocalHistory(m: ModelData, values: FeatureValues, localItemI
     const shape = m.ranking.config.sparseFeatures.find((s) => s.name === f.name && !s.derived);
     if (!shape) continue;
     const edge = values[f.name];
-    const known = Array.isArray(edge) || ArrayBuffer.isView(edge) ? Array.from(edge as ArrayLike<number>, Number).filter((v) => v !== PAD_INDEX && !localSet.has(v)) : [];
+    const known =
+      Array.isArray(edge) || ArrayBuffer.isView(edge)
+        ? Array.from(edge as ArrayLike<number>, Number).filter((v) => v !== PAD_INDEX && !localSet.has(v))
+        : [];
     const merged = [...known, ...local].slice(-shape.width);
     out[f.name] = [...merged, ...new Array<number>(shape.width - merged.length).fill(PAD_INDEX)];
   }
@@ -163,7 +198,14 @@ export function withLocalHistory(m: ModelData, values: FeatureValues, localItemI
  * (n, S), each feature from the item's row of items.safetensors, else the user's / context's
  * values (derived features computed from them); `item:id` defaults to the item's row index.
  */
-export function rankingInputs(m: ModelData, c: RankingConfig, rows: ArrayLike<number>, values: FeatureValues, dense: Float32Array, sparse: Int32Array): void {
+export function rankingInputs(
+  m: ModelData,
+  c: RankingConfig,
+  rows: ArrayLike<number>,
+  values: FeatureValues,
+  dense: Float32Array,
+  sparse: Int32Array,
+): void {
   const n = rows.length;
   const Nd = Math.max(1, c.denseFeatures.length);
   const S = sparseWidth(c);
@@ -180,9 +222,11 @@ export function rankingInputs(m: ModelData, c: RankingConfig, rows: ArrayLike<nu
     for (let b = 0; b < n; b++) {
       for (let l = 0; l < f.width; l++) {
         let v: number;
-        if (t) v = Number(t.shape.length > 1 ? t.data[rows[b] * t.shape[1] + l] : l === 0 ? t.data[rows[b]] : PAD_INDEX);
+        if (t)
+          v = Number(t.shape.length > 1 ? t.data[rows[b] * t.shape[1] + l] : l === 0 ? t.data[rows[b]] : PAD_INDEX);
         else if (f.name === 'item:id') v = l === 0 ? itemIdIndex(rows[b]) : PAD_INDEX;
-        else if (Array.isArray(shared) || ArrayBuffer.isView(shared)) v = Number((shared as ArrayLike<number>)[l] ?? PAD_INDEX);
+        else if (Array.isArray(shared) || ArrayBuffer.isView(shared))
+          v = Number((shared as ArrayLike<number>)[l] ?? PAD_INDEX);
         else v = l === 0 && shared !== undefined && shared !== null ? Number(shared) : PAD_INDEX;
         sparse[b * S + slot + l] = v < f.rows ? v : OOV_INDEX;
       }

@@ -4,7 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { EventUploader } from './queue.ts';
 import { MemoryStore, type OutgoingEvent } from './store.ts';
 
-const ev = (i: number): OutgoingEvent => ({ event_id: `e${i}`, user_id: 'u', item_id: `i${i}`, type: 'click', ts: 1000 + i });
+const ev = (i: number): OutgoingEvent => ({
+  event_id: `e${i}`,
+  user_id: 'u',
+  item_id: `i${i}`,
+  type: 'click',
+  ts: 1000 + i,
+});
 
 describe('EventUploader', () => {
   it('sends in batches, keeps events on failure, backs off, and sends each once', async () => {
@@ -32,7 +38,13 @@ describe('EventUploader', () => {
   it('drops a batch the edge keeps rejecting as bad after maxAttempts', async () => {
     const store = new MemoryStore();
     const fetch = (async () => new Response('{"error":{}}', { status: 400 })) as unknown as typeof globalThis.fetch;
-    const u = new EventUploader(store, { edge: 'http://edge', fetch, maxAttempts: 2, flushDelayMs: 1e9, backoffMs: 1e9 });
+    const u = new EventUploader(store, {
+      edge: 'http://edge',
+      fetch,
+      maxAttempts: 2,
+      flushDelayMs: 1e9,
+      backoffMs: 1e9,
+    });
     await u.enqueue([ev(1)]);
     await u.flush();
     expect(await u.pending()).toBe(1);

@@ -30,10 +30,21 @@ export class EventUploader {
   private flushing: Promise<number> | null = null;
   private failures = 0;
   private disposed = false;
-  readonly opts: Required<Omit<UploaderOptions, 'token' | 'fetch' | 'onUpload'>> & Pick<UploaderOptions, 'token' | 'fetch' | 'onUpload'>;
+  readonly opts: Required<Omit<UploaderOptions, 'token' | 'fetch' | 'onUpload'>> &
+    Pick<UploaderOptions, 'token' | 'fetch' | 'onUpload'>;
 
-  constructor(private readonly store: EngineStore, options: UploaderOptions) {
-    this.opts = { batchSize: 100, flushDelayMs: 1000, backoffMs: 1000, maxBackoffMs: 60_000, maxAttempts: 5, ...options };
+  constructor(
+    private readonly store: EngineStore,
+    options: UploaderOptions,
+  ) {
+    this.opts = {
+      batchSize: 100,
+      flushDelayMs: 1000,
+      backoffMs: 1000,
+      maxBackoffMs: 60_000,
+      maxAttempts: 5,
+      ...options,
+    };
   }
 
   /** Queues events durably and schedules a flush. */
@@ -83,7 +94,10 @@ export class EventUploader {
       try {
         const res = await f(`${this.opts.edge.replace(/\/$/, '')}/v1/events`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) },
+          headers: {
+            'content-type': 'application/json',
+            ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          },
           body,
         });
         status = res.status;
@@ -102,7 +116,9 @@ export class EventUploader {
       if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
         // The edge says the batch is bad: count an attempt on each event, drop the hopeless ones.
         const dead = batch.filter((e) => (e.attempts ?? 0) + 1 >= this.opts.maxAttempts).map((e) => e.event_id);
-        await this.store.putOutbox(batch.filter((e) => !dead.includes(e.event_id)).map((e) => ({ ...e, attempts: (e.attempts ?? 0) + 1 })));
+        await this.store.putOutbox(
+          batch.filter((e) => !dead.includes(e.event_id)).map((e) => ({ ...e, attempts: (e.attempts ?? 0) + 1 })),
+        );
         await this.store.removeOutbox(dead);
       }
       this.fail(batch.length, status);

@@ -135,7 +135,10 @@ class IdbStore implements EngineStore {
   }
   async history(userId: string, limit: number) {
     const out: HistoryEvent[] = [];
-    let cursor = await this.db.transaction('history').store.index('by_user').openCursor(IDBKeyRange.only(userId), 'prev');
+    let cursor = await this.db
+      .transaction('history')
+      .store.index('by_user')
+      .openCursor(IDBKeyRange.only(userId), 'prev');
     while (cursor && out.length < limit) {
       out.push(cursor.value);
       cursor = await cursor.continue();

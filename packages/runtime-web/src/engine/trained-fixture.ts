@@ -18,7 +18,13 @@ import { parseBundleManifest, type BundleManifest } from '@vireo/core';
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const VIREO = join(ROOT, 'packages/trainer/bin/vireo.mjs');
 export const TRAINED_WORLD = { users: 20, items: 40, events: 800, categories: 4, epochs: 2, rankingEpochs: 1, seed: 1 };
-const SOURCES = ['packages/trainer/src', 'packages/trainer/bin', 'packages/runtime-web/src/model', 'packages/core/src', 'shaders/src'];
+const SOURCES = [
+  'packages/trainer/src',
+  'packages/trainer/bin',
+  'packages/runtime-web/src/model',
+  'packages/core/src',
+  'shaders/src',
+];
 
 export interface TrainedBundle {
   dir: string;
@@ -29,10 +35,17 @@ export interface TrainedBundle {
 function sourceHash(): string {
   const h = createHash('sha256');
   h.update(JSON.stringify(TRAINED_WORLD));
-  const walk = (d: string): string[] => readdirSync(d).sort().flatMap((n) => {
-    const p = join(d, n);
-    return statSync(p).isDirectory() ? walk(p) : /\.(ts|mjs|wgsl|json)$/.test(n) && !/\.test\.ts$/.test(n) ? [p] : [];
-  });
+  const walk = (d: string): string[] =>
+    readdirSync(d)
+      .sort()
+      .flatMap((n) => {
+        const p = join(d, n);
+        return statSync(p).isDirectory()
+          ? walk(p)
+          : /\.(ts|mjs|wgsl|json)$/.test(n) && !/\.test\.ts$/.test(n)
+            ? [p]
+            : [];
+      });
   for (const s of SOURCES) for (const p of walk(join(ROOT, s))) h.update(p.slice(ROOT.length)).update(readFileSync(p));
   return h.digest('hex').slice(0, 16);
 }
@@ -43,7 +56,15 @@ function vireo(args: string[], log: string[]): Promise<void> {
     child.stdout.on('data', (b: Buffer) => log.push(b.toString()));
     child.stderr.on('data', (b: Buffer) => log.push(b.toString()));
     child.once('error', fail);
-    child.once('exit', (code) => (code === 0 ? ok() : fail(new Error(`trained fixture: \`vireo ${args.slice(0, 2).join(' ')}\` exited with ${code}:\n${log.join('').slice(-2000)}`))));
+    child.once('exit', (code) =>
+      code === 0
+        ? ok()
+        : fail(
+            new Error(
+              `trained fixture: \`vireo ${args.slice(0, 2).join(' ')}\` exited with ${code}:\n${log.join('').slice(-2000)}`,
+            ),
+          ),
+    );
   });
 }
 
@@ -65,11 +86,66 @@ export async function trainedFixtureBundle(opts: { log?: (m: string) => void } =
   const w = TRAINED_WORLD;
   const t0 = performance.now();
   const log: string[] = [];
-  opts.log?.(`training the fixture bundle (synthetic world: ${w.users} users, ${w.items} items, ${w.events} impressions)…`);
-  await vireo(['ingest', '--source', 'synthetic', '--out', join(work, 'data'), '--users', String(w.users), '--items', String(w.items), '--events', String(w.events), '--categories', String(w.categories), '--seed', String(w.seed)], log);
+  opts.log?.(
+    `training the fixture bundle (synthetic world: ${w.users} users, ${w.items} items, ${w.events} impressions)…`,
+  );
+  await vireo(
+    [
+      'ingest',
+      '--source',
+      'synthetic',
+      '--out',
+      join(work, 'data'),
+      '--users',
+      String(w.users),
+      '--items',
+      String(w.items),
+      '--events',
+      String(w.events),
+      '--categories',
+      String(w.categories),
+      '--seed',
+      String(w.seed),
+    ],
+    log,
+  );
   const out = join(work, 'bundle');
-  await vireo(['train', 'retrieval', '--data', join(work, 'data'), '--out', out, '--name', 'fixture', '--version', '1', '--epochs', String(w.epochs), '--seed', String(w.seed), '--quiet'], log);
-  await vireo(['train', 'ranking', '--data', join(work, 'data'), '--out', out, '--epochs', String(w.rankingEpochs), '--seed', String(w.seed), '--quiet'], log);
+  await vireo(
+    [
+      'train',
+      'retrieval',
+      '--data',
+      join(work, 'data'),
+      '--out',
+      out,
+      '--name',
+      'fixture',
+      '--version',
+      '1',
+      '--epochs',
+      String(w.epochs),
+      '--seed',
+      String(w.seed),
+      '--quiet',
+    ],
+    log,
+  );
+  await vireo(
+    [
+      'train',
+      'ranking',
+      '--data',
+      join(work, 'data'),
+      '--out',
+      out,
+      '--epochs',
+      String(w.rankingEpochs),
+      '--seed',
+      String(w.seed),
+      '--quiet',
+    ],
+    log,
+  );
   rmSync(join(out, 'checkpoint'), { recursive: true, force: true });
   rmSync(join(out, 'checkpoint.safetensors'), { force: true });
   rmSync(dir, { recursive: true, force: true });
@@ -81,5 +157,7 @@ export async function trainedFixtureBundle(opts: { log?: (m: string) => void } =
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const b = await trainedFixtureBundle({ log: (m) => console.log(m) });
-  console.log(`${b.manifest.name}@${b.manifest.version}: ${b.manifest.vocabularies['item:id']?.length} items, files ${[...b.files.keys()].join(', ')} in ${b.dir}`);
+  console.log(
+    `${b.manifest.name}@${b.manifest.version}: ${b.manifest.vocabularies['item:id']?.length} items, files ${[...b.files.keys()].join(', ')} in ${b.dir}`,
+  );
 }

@@ -6,11 +6,22 @@
 // worker (`new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' })`, which Vite
 // bundles with the library) it exposes an engine factory.
 import * as Comlink from 'comlink';
-import { createEngine, type Engine, type EngineOptions, type ObserveEvent, type RecommendRequest, type RecommendResult, type UpdateResult } from './engine.ts';
+import {
+  createEngine,
+  type Engine,
+  type EngineOptions,
+  type ObserveEvent,
+  type RecommendRequest,
+  type RecommendResult,
+  type UpdateResult,
+} from './engine.ts';
 import type { AdapterSummary, BackendKind } from './backend.ts';
 
 /** Options that can cross to a worker (no functions except the blend, which stays default there). */
-export type WorkerEngineOptions = Omit<EngineOptions, 'fetch' | 'blend' | 'historyTypes' | 'onProgress' | 'onError' | 'gpu'> & { blend?: Exclude<EngineOptions['blend'], (...a: never[]) => unknown> };
+export type WorkerEngineOptions = Omit<
+  EngineOptions,
+  'fetch' | 'blend' | 'historyTypes' | 'onProgress' | 'onError' | 'gpu'
+> & { blend?: Exclude<EngineOptions['blend'], (...a: never[]) => unknown> };
 
 /** The engine as the page sees it when it runs in a worker. */
 export interface EngineWorker {
@@ -25,7 +36,10 @@ export interface EngineWorker {
 
 const api = {
   engine: null as Engine | null,
-  async open(options: WorkerEngineOptions, onProgress?: EngineOptions['onProgress']): Promise<{ backend: BackendKind; adapter: AdapterSummary }> {
+  async open(
+    options: WorkerEngineOptions,
+    onProgress?: EngineOptions['onProgress'],
+  ): Promise<{ backend: BackendKind; adapter: AdapterSummary }> {
     api.engine = await createEngine({ ...options, onProgress });
     return { backend: api.engine.backend, adapter: api.engine.adapter };
   },
@@ -40,7 +54,9 @@ const api = {
 };
 export type EngineWorkerApi = typeof api;
 
-const isWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined' && typeof (globalThis as { importScripts?: unknown }).importScripts === 'function';
+const isWorker =
+  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined' &&
+  typeof (globalThis as { importScripts?: unknown }).importScripts === 'function';
 if (isWorker) Comlink.expose(api);
 
 /**
@@ -49,7 +65,9 @@ if (isWorker) Comlink.expose(api);
  * const engine = await createEngineWorker({ model: 'shop', edge: 'https://edge.example', token });
  * const { items } = await engine.recommend({ userId: 'u1', k: 10 });
  */
-export async function createEngineWorker(options: WorkerEngineOptions & { onProgress?: EngineOptions['onProgress']; worker?: Worker }): Promise<EngineWorker> {
+export async function createEngineWorker(
+  options: WorkerEngineOptions & { onProgress?: EngineOptions['onProgress']; worker?: Worker },
+): Promise<EngineWorker> {
   const { onProgress, worker: given, ...rest } = options;
   const worker = given ?? new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'vireo-engine' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);

@@ -5,7 +5,9 @@ import { linearForward } from '@vireo/shaders';
 import { Gpu, KernelError } from './gpu.ts';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 describe('Gpu', () => {
@@ -29,12 +31,21 @@ describe('Gpu', () => {
     const a = gpu.upload('a', Float32Array.from([1, 2, 3]));
     const b = gpu.upload('b', Float32Array.from([4, 5]));
     const rb = gpu.readback('test', 64);
-    const [ra, rbb, both] = await Promise.all([rb.read(a, 12), rb.read(b, 8), rb.readMany([{ buffer: a, bytes: 8, offset: 4 }, { buffer: b, bytes: 4 }])]);
+    const [ra, rbb, both] = await Promise.all([
+      rb.read(a, 12),
+      rb.read(b, 8),
+      rb.readMany([
+        { buffer: a, bytes: 8, offset: 4 },
+        { buffer: b, bytes: 4 },
+      ]),
+    ]);
     expect([...new Float32Array(ra)]).toEqual([1, 2, 3]);
     expect([...new Float32Array(rbb)]).toEqual([4, 5]);
     expect([...new Float32Array(both)]).toEqual([2, 3, 4]);
     await expect(rb.read(a, 128)).rejects.toThrow(/over its 64-byte staging buffer/);
-    rb.destroy(); a.destroy(); b.destroy();
+    rb.destroy();
+    a.destroy();
+    b.destroy();
   });
 
   it('names the kernel and binding when a binding is missing', async () => {

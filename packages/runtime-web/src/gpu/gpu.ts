@@ -111,14 +111,19 @@ export class Gpu {
   static async create(options: GpuOptions = {}): Promise<Gpu> {
     const entry = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
     if (!entry) {
-      throw new GpuUnavailableError('WebGPU is not available here (no navigator.gpu): use a browser with WebGPU enabled, or the CPU backend.');
+      throw new GpuUnavailableError(
+        'WebGPU is not available here (no navigator.gpu): use a browser with WebGPU enabled, or the CPU backend.',
+      );
     }
     const adapter = await entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
     if (!adapter) {
-      throw new GpuUnavailableError('No WebGPU adapter was found: enable WebGPU or install a GPU driver (SwiftShader works without a GPU).');
+      throw new GpuUnavailableError(
+        'No WebGPU adapter was found: enable WebGPU or install a GPU driver (SwiftShader works without a GPU).',
+      );
     }
     const requiredLimits: Record<string, number> = {};
-    for (const name of LIMITS_WANTED) requiredLimits[name] = (adapter.limits as unknown as Record<string, number>)[name];
+    for (const name of LIMITS_WANTED)
+      requiredLimits[name] = (adapter.limits as unknown as Record<string, number>)[name];
     const wanted: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
     const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'vireo' });
@@ -149,7 +154,9 @@ export class Gpu {
   buffer(label: string, bytes: number, usage: GPUBufferUsageFlags = GPUBufferUsage.STORAGE): GPUBuffer {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     if (size > this.limits.maxBufferSize) {
-      throw new KernelError(`buffer '${label}' needs ${size} bytes but this adapter's maxBufferSize is ${this.limits.maxBufferSize}: split it.`);
+      throw new KernelError(
+        `buffer '${label}' needs ${size} bytes but this adapter's maxBufferSize is ${this.limits.maxBufferSize}: split it.`,
+      );
     }
     return this.device.createBuffer({ label, size, usage: usage | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
   }
@@ -164,10 +171,12 @@ export class Gpu {
     let made: T;
     try {
       made = make();
-    } finally {
-      const error = await this.device.popErrorScope();
-      if (error) throw new GpuOutOfMemoryError(error.message.trim().split('\n')[0]);
+    } catch (thrown) {
+      await this.device.popErrorScope();
+      throw thrown;
     }
+    const error = await this.device.popErrorScope();
+    if (error) throw new GpuOutOfMemoryError(error.message.trim().split('\n')[0]);
     return made;
   }
 
@@ -192,7 +201,11 @@ export class Gpu {
   /** Copies `bytes` of `buffer` from `offset` back to the CPU. */
   async read(buffer: GPUBuffer, bytes = buffer.size, offset = 0): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.device.createBuffer({ label: `${buffer.label}:readback`, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.device.createBuffer({
+      label: `${buffer.label}:readback`,
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     const encoder = this.device.createCommandEncoder();
     encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
     this.device.queue.submit([encoder.finish()]);
@@ -232,7 +245,11 @@ export class Gpu {
         buffer: { type: b.kind === 'read' ? 'read-only-storage' : 'storage' },
       }));
       if (kernel.params.length > 0) {
-        entries.push({ binding: kernel.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+        entries.push({
+          binding: kernel.bindings.length,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: 'uniform' },
+        });
       }
       const group = this.device.createBindGroupLayout({ label: kernel.name, entries });
       layout = { group, pipeline: this.device.createPipelineLayout({ label: kernel.name, bindGroupLayouts: [group] }) };
@@ -282,29 +299,44 @@ export class Gpu {
    * Binds buffers to a kernel once (checking sizes) and returns a reusable dispatcher with its
    * own params uniform. Create at load time; call `dispatch` per request.
    */
-  async bind(kernel: KernelSpec, resources: Record<string, BindingResource>, overrides: Record<string, number> = {}): Promise<BoundKernel> {
+  async bind(
+    kernel: KernelSpec,
+    resources: Record<string, BindingResource>,
+    overrides: Record<string, number> = {},
+  ): Promise<BoundKernel> {
     const pipeline = await this.pipeline(kernel, overrides);
     const entries: GPUBindGroupEntry[] = [];
     kernel.bindings.forEach((b, i) => {
       const r = resources[b.name];
-      if (!r) throw new KernelError(`kernel ${kernel.name}: binding '${b.name}' was not given (expected ${kernel.bindings.map((x) => x.name).join(', ')}).`);
+      if (!r)
+        throw new KernelError(
+          `kernel ${kernel.name}: binding '${b.name}' was not given (expected ${kernel.bindings.map((x) => x.name).join(', ')}).`,
+        );
       const region: BufferRegion = 'buffer' in r ? r : { buffer: r };
       const size = region.size ?? region.buffer.size - (region.offset ?? 0);
       if (size > this.limits.maxStorageBufferBindingSize) {
-        throw new KernelError(`kernel ${kernel.name}: binding '${b.name}' is ${size} bytes, over maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}: split it.`);
+        throw new KernelError(
+          `kernel ${kernel.name}: binding '${b.name}' is ${size} bytes, over maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}: split it.`,
+        );
       }
       entries.push({ binding: i, resource: { buffer: region.buffer, offset: region.offset ?? 0, size } });
     });
     let params: GPUBuffer | null = null;
     if (kernel.params.length > 0) {
-      params = this.device.createBuffer({ label: `${kernel.name}:params`, size: paramsByteSize(kernel), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      params = this.device.createBuffer({
+        label: `${kernel.name}:params`,
+        size: paramsByteSize(kernel),
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
       entries.push({ binding: kernel.bindings.length, resource: { buffer: params } });
     }
     this.device.pushErrorScope('validation');
     const group = this.device.createBindGroup({ label: kernel.name, layout: this.layout(kernel).group, entries });
     const error = await this.device.popErrorScope();
     if (error) {
-      const shapes = entries.map((e) => `${kernel.bindings[e.binding]?.name ?? 'params'}: ${(e.resource as GPUBufferBinding).size} B`).join(', ');
+      const shapes = entries
+        .map((e) => `${kernel.bindings[e.binding]?.name ?? 'params'}: ${(e.resource as GPUBufferBinding).size} B`)
+        .join(', ');
       throw new KernelError(`kernel ${kernel.name}: bind group rejected (${shapes}): ${error.message.trim()}`);
     }
     return new BoundKernel(this, kernel, pipeline, group, params);
@@ -353,9 +385,17 @@ export class Readback {
   private readonly staging: GPUBuffer;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly gpu: Gpu, label: string, readonly maxBytes: number) {
+  constructor(
+    private readonly gpu: Gpu,
+    label: string,
+    readonly maxBytes: number,
+  ) {
     const size = Math.max(4, Math.ceil(maxBytes / 4) * 4);
-    this.staging = gpu.device.createBuffer({ label: `${label}:readback`, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.staging = gpu.device.createBuffer({
+      label: `${label}:readback`,
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
   }
 
   /** Copies `bytes` of each source (in order, packed) and returns them as one ArrayBuffer. */
@@ -367,7 +407,11 @@ export class Readback {
   readMany(regions: { buffer: GPUBuffer; bytes: number; offset?: number }[]): Promise<ArrayBuffer> {
     const total = regions.reduce((n, r) => n + Math.ceil(r.bytes / 4) * 4, 0);
     if (total > this.staging.size) {
-      return Promise.reject(new KernelError(`readback '${this.staging.label}': ${total} bytes requested, over its ${this.staging.size}-byte staging buffer.`));
+      return Promise.reject(
+        new KernelError(
+          `readback '${this.staging.label}': ${total} bytes requested, over its ${this.staging.size}-byte staging buffer.`,
+        ),
+      );
     }
     const run = async () => {
       const encoder = this.gpu.device.createCommandEncoder();

@@ -23,14 +23,16 @@ export async function runOnce(gpu: Gpu, kernel: KernelSpec, args: OnceArgs): Pro
     for (const b of kernel.bindings) {
       const data = args.inputs[b.name];
       if (data) buffers[b.name] = gpu.upload(`${kernel.name}:${b.name}`, data);
-      else if (args.outputs?.[b.name] !== undefined) buffers[b.name] = gpu.buffer(`${kernel.name}:${b.name}`, args.outputs[b.name]);
+      else if (args.outputs?.[b.name] !== undefined)
+        buffers[b.name] = gpu.buffer(`${kernel.name}:${b.name}`, args.outputs[b.name]);
       else throw new Error(`runOnce ${kernel.name}: no data or size for binding '${b.name}'.`);
     }
     const bound = await gpu.bind(kernel, buffers, args.overrides);
     gpu.run((pass) => bound.dispatch(pass, args.workgroups, args.params));
     const out: Record<string, ArrayBuffer> = {};
     for (const b of kernel.bindings) {
-      if (b.kind === 'write') out[b.name] = await gpu.read(buffers[b.name], args.outputs?.[b.name] ?? args.inputs[b.name].byteLength);
+      if (b.kind === 'write')
+        out[b.name] = await gpu.read(buffers[b.name], args.outputs?.[b.name] ?? args.inputs[b.name].byteLength);
     }
     bound.destroy();
     return out;

@@ -14,13 +14,24 @@ export class GpuTimer {
   private resolveBuffer: GPUBuffer | null = null;
   private readBuffer: GPUBuffer | null = null;
 
-  constructor(private gpu: Gpu, readonly capacity = 16) {
+  constructor(
+    private gpu: Gpu,
+    readonly capacity = 16,
+  ) {
     this.enabled = gpu.features.timestampQuery;
     if (!this.enabled) return;
     const d = gpu.device;
     this.querySet = d.createQuerySet({ label: 'vireo:timestamps', type: 'timestamp', count: capacity * 2 });
-    this.resolveBuffer = d.createBuffer({ label: 'vireo:timestamps', size: capacity * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    this.readBuffer = d.createBuffer({ label: 'vireo:timestamps:read', size: capacity * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.resolveBuffer = d.createBuffer({
+      label: 'vireo:timestamps',
+      size: capacity * 16,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    this.readBuffer = d.createBuffer({
+      label: 'vireo:timestamps:read',
+      size: capacity * 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
   }
 
   /** Starts a new measurement (forgets previous labels). */

@@ -65,7 +65,11 @@ export interface SparseFeatureShape {
  * `column` (one per catalogue row, e.g. its category index); an item outside it maps to OOV.
  * @example historyThrough(recentItems, itemCategory) // the categories of the recent clicks
  */
-export function historyThrough(history: ArrayLike<number>, column: ArrayLike<number>, out = new Int32Array(history.length)): Int32Array {
+export function historyThrough(
+  history: ArrayLike<number>,
+  column: ArrayLike<number>,
+  out = new Int32Array(history.length),
+): Int32Array {
   for (let k = 0; k < history.length; k++) {
     const v = Number(history[k]);
     const row = v - FIRST_INDEX;
@@ -138,12 +142,25 @@ export function checkRankingConfig(c: RankingConfig): void {
   check(Number.isInteger(D) && D > 0, `ranking: embeddingDim must be a positive integer, got ${D}.`);
   check(c.sparseFeatures.length >= 1, 'ranking: the model needs at least one sparse (categorical) feature.');
   for (const f of c.sparseFeatures) {
-    check(Number.isInteger(f.rows) && f.rows > 0 && Number.isInteger(f.width) && f.width > 0, `ranking: sparse feature ${f.name} needs positive integer rows and width, got ${f.rows}, ${f.width}.`);
+    check(
+      Number.isInteger(f.rows) && f.rows > 0 && Number.isInteger(f.width) && f.width > 0,
+      `ranking: sparse feature ${f.name} needs positive integer rows and width, got ${f.rows}, ${f.width}.`,
+    );
   }
-  check(c.bottomMlp.length >= 1 && c.bottomMlp.at(-1) === D, `ranking: the bottom MLP must end at the embedding width ${D}, got [${c.bottomMlp.join(', ')}].`);
-  for (const n of [...c.bottomMlp, ...c.topMlp, ...c.towerMlp]) check(Number.isInteger(n) && n > 0, `ranking: layer widths must be positive integers, got ${n}.`);
-  check(c.interaction in INTERACTION_MODES, `ranking: interaction '${c.interaction}' is unknown: expected one of dot, cat.`);
-  check(c.heads.length >= 1 && c.heads.every((h, i) => RANKING_TASKS.includes(h) && c.heads.indexOf(h) === i), `ranking: heads must be distinct tasks from ${RANKING_TASKS.join(', ')}, got [${c.heads.join(', ')}].`);
+  check(
+    c.bottomMlp.length >= 1 && c.bottomMlp.at(-1) === D,
+    `ranking: the bottom MLP must end at the embedding width ${D}, got [${c.bottomMlp.join(', ')}].`,
+  );
+  for (const n of [...c.bottomMlp, ...c.topMlp, ...c.towerMlp])
+    check(Number.isInteger(n) && n > 0, `ranking: layer widths must be positive integers, got ${n}.`);
+  check(
+    c.interaction in INTERACTION_MODES,
+    `ranking: interaction '${c.interaction}' is unknown: expected one of dot, cat.`,
+  );
+  check(
+    c.heads.length >= 1 && c.heads.every((h, i) => RANKING_TASKS.includes(h) && c.heads.indexOf(h) === i),
+    `ranking: heads must be distinct tasks from ${RANKING_TASKS.join(', ')}, got [${c.heads.join(', ')}].`,
+  );
 }
 
 /** Dense inputs the bottom MLP reads: Nd, or 1 (a constant) when there are no dense features. */
@@ -157,7 +174,9 @@ export function sparseWidth(c: RankingConfig): number {
 }
 
 /** The linear layers in forward order, as (name, K, N, act, serveAct); towers in head order. */
-export function rankingLayerShapes(c: RankingConfig): { name: string; K: number; N: number; act: Activation; serveAct: Activation }[] {
+export function rankingLayerShapes(
+  c: RankingConfig,
+): { name: string; K: number; N: number; act: Activation; serveAct: Activation }[] {
   const out: { name: string; K: number; N: number; act: Activation; serveAct: Activation }[] = [];
   let K = denseWidth(c);
   c.bottomMlp.forEach((N, i) => {
@@ -176,7 +195,13 @@ export function rankingLayerShapes(c: RankingConfig): { name: string; K: number;
       out.push({ name: `tower.${task}.${i}`, K, N, act: 'relu', serveAct: 'relu' });
       K = N;
     });
-    out.push({ name: `tower.${task}.${c.towerMlp.length}`, K, N: 1, act: 'none', serveAct: task === 'revenue' ? 'none' : 'sigmoid' });
+    out.push({
+      name: `tower.${task}.${c.towerMlp.length}`,
+      K,
+      N: 1,
+      act: 'none',
+      serveAct: task === 'revenue' ? 'none' : 'sigmoid',
+    });
   }
   return out;
 }
@@ -222,7 +247,14 @@ export function tableTensorName(feature: string): string {
  * global rows (tableBase[f] + index). Categorical slots always count; multi-hot slots skip PAD (0).
  * Throws a ShapeError for an index outside its feature's table.
  */
-export function buildBags(c: RankingConfig, bases: number[], sparse: ArrayLike<number>, B: number, indices: Uint32Array, offsets: Uint32Array): number {
+export function buildBags(
+  c: RankingConfig,
+  bases: number[],
+  sparse: ArrayLike<number>,
+  B: number,
+  indices: Uint32Array,
+  offsets: Uint32Array,
+): number {
   const S = sparseWidth(c);
   const F = c.sparseFeatures.length;
   let nnz = 0;
@@ -313,7 +345,10 @@ export class RankingModel {
   static async create(gpu: Gpu, config: RankingConfig, options: RankingModelOptions): Promise<RankingModel> {
     checkRankingConfig(config);
     const { maxBatch } = options;
-    check(Number.isInteger(maxBatch) && maxBatch > 0, `RankingModel: maxBatch must be a positive integer, got ${maxBatch}.`);
+    check(
+      Number.isInteger(maxBatch) && maxBatch > 0,
+      `RankingModel: maxBatch must be a positive integer, got ${maxBatch}.`,
+    );
     const D = config.embeddingDim;
     const F = config.sparseFeatures.length;
     const S = sparseWidth(config);
@@ -328,7 +363,9 @@ export class RankingModel {
     const paramTable = rankingParameters(config);
     const params = buf('params', paramTable.total);
     const { bases, totalRows } = tableBases(config);
-    const bindingRows = Math.floor(Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize) / (D * 4));
+    const bindingRows = Math.floor(
+      Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize) / (D * 4),
+    );
     const shardRows = Math.max(1, Math.min(bindingRows, options.maxShardRows ?? Infinity));
     const shards: TableShard[] = [];
     for (let first = 0; first < totalRows; first += shardRows) {
@@ -370,7 +407,13 @@ export class RankingModel {
     const region = (e: ParamEntry) => ({ buffer: params, offset: e.offset * 4, size: e.size * 4 });
     const linears: BoundLinear[] = [];
     for (const l of layers) {
-      linears.push(await BoundLinear.create(gpu, { x: l.x, w: region(l.weight), b: region(l.bias), y: l.y }, { M: maxBatch, K: l.K, N: l.N }));
+      linears.push(
+        await BoundLinear.create(
+          gpu,
+          { x: l.x, w: region(l.weight), b: region(l.bias), y: l.y },
+          { M: maxBatch, K: l.K, N: l.N },
+        ),
+      );
     }
 
     // Embedding bags: one dispatch per shard, into emb directly or into aligned partials.
@@ -382,14 +425,30 @@ export class RankingModel {
     let combine: BoundKernel | null = null;
     let combineRows = 0;
     if (shards.length === 1) {
-      bags.push(await gpu.bind(embeddingBagForward, { table: shards[0].buffer, indices: shardIndices[0], offsets, weights: unusedWeights, out: acts.emb }));
+      bags.push(
+        await gpu.bind(embeddingBagForward, {
+          table: shards[0].buffer,
+          indices: shardIndices[0],
+          offsets,
+          weights: unusedWeights,
+          out: acts.emb,
+        }),
+      );
     } else {
       // Partial s starts at row s·partRows of one buffer; rows·D·4 bytes must stay 256-aligned.
       const partRows = align(maxBatch * F, ALIGN / gcd(ALIGN, D));
       const partials = buf('bag.partials', shards.length * partRows * D);
       for (let s = 0; s < shards.length; s++) {
         const out = { buffer: partials, offset: s * partRows * D * 4, size: maxBatch * F * D * 4 };
-        bags.push(await gpu.bind(embeddingBagForward, { table: shards[s].buffer, indices: shardIndices[s], offsets, weights: unusedWeights, out }));
+        bags.push(
+          await gpu.bind(embeddingBagForward, {
+            table: shards[s].buffer,
+            indices: shardIndices[s],
+            offsets,
+            weights: unusedWeights,
+            out,
+          }),
+        );
       }
       // Bag k sums row k of every partial: indices s·partRows + k, in shard order.
       const n = maxBatch * F;
@@ -404,7 +463,13 @@ export class RankingModel {
       const combineOffsets = buf('bag.combine.offsets', off.length);
       gpu.write(combineIndices, idx);
       gpu.write(combineOffsets, off);
-      combine = await gpu.bind(embeddingBagForward, { table: partials, indices: combineIndices, offsets: combineOffsets, weights: unusedWeights, out: acts.emb });
+      combine = await gpu.bind(embeddingBagForward, {
+        table: partials,
+        indices: combineIndices,
+        offsets: combineOffsets,
+        weights: unusedWeights,
+        out: acts.emb,
+      });
       combineRows = shards.length * partRows;
     }
 
@@ -420,9 +485,25 @@ export class RankingModel {
     }
     const gatherIdx = buf('gather.indices', gatherIndices.length);
     gpu.write(gatherIdx, gatherIndices);
-    const gather = await gpu.bind(embeddingBagForward, { table: acts.heads, indices: gatherIdx, offsets: unusedWeights, weights: unusedWeights, out: acts.out });
+    const gather = await gpu.bind(embeddingBagForward, {
+      table: acts.heads,
+      indices: gatherIdx,
+      offsets: unusedWeights,
+      weights: unusedWeights,
+      out: acts.out,
+    });
 
-    return new RankingModel(gpu, config, maxBatch, params, paramTable, shards, bases, totalRows, acts, {
+    return new RankingModel(
+      gpu,
+      config,
+      maxBatch,
+      params,
+      paramTable,
+      shards,
+      bases,
+      totalRows,
+      acts,
+      {
         linears,
         bags,
         combine,
@@ -433,8 +514,16 @@ export class RankingModel {
         offsets,
         owned,
         readback: new Readback(gpu, 'ranking:out', maxBatch * 3 * 4),
-        scratch: { indices: new Uint32Array(Math.max(1, maxNnz)), offsets: new Uint32Array(maxBatch * F + 1), local: new Uint32Array(shards.length > 1 ? Math.max(1, maxNnz) : 0) },
-      }, layers, stride, W);
+        scratch: {
+          indices: new Uint32Array(Math.max(1, maxNnz)),
+          offsets: new Uint32Array(maxBatch * F + 1),
+          local: new Uint32Array(shards.length > 1 ? Math.max(1, maxNnz) : 0),
+        },
+      },
+      layers,
+      stride,
+      W,
+    );
   }
 
   /**
@@ -443,14 +532,27 @@ export class RankingModel {
    * indices and offsets (the trainer's embedding backward sorts them), views of scratch arrays
    * valid until the next call.
    */
-  setInputs(dense: Float32Array | null, sparse: ArrayLike<number>, B: number): { indices: Uint32Array; offsets: Uint32Array } {
+  setInputs(
+    dense: Float32Array | null,
+    sparse: ArrayLike<number>,
+    B: number,
+  ): { indices: Uint32Array; offsets: Uint32Array } {
     const c = this.config;
     const F = c.sparseFeatures.length;
     const D = c.embeddingDim;
-    check(Number.isInteger(B) && B >= 1 && B <= this.maxBatch, `RankingModel: batch of ${B} samples, expected 1..${this.maxBatch}.`);
-    check(sparse.length === B * sparseWidth(c), `RankingModel: sparse has ${sparse.length} values, expected B·S = ${B}·${sparseWidth(c)}.`);
+    check(
+      Number.isInteger(B) && B >= 1 && B <= this.maxBatch,
+      `RankingModel: batch of ${B} samples, expected 1..${this.maxBatch}.`,
+    );
+    check(
+      sparse.length === B * sparseWidth(c),
+      `RankingModel: sparse has ${sparse.length} values, expected B·S = ${B}·${sparseWidth(c)}.`,
+    );
     if (c.denseFeatures.length > 0) {
-      check(dense !== null && dense.length === B * c.denseFeatures.length, `RankingModel: dense has ${dense?.length} values, expected B·Nd = ${B}·${c.denseFeatures.length}.`);
+      check(
+        dense !== null && dense.length === B * c.denseFeatures.length,
+        `RankingModel: dense has ${dense?.length} values, expected B·Nd = ${B}·${c.denseFeatures.length}.`,
+      );
       this.gpu.write(this.acts.dense, dense!);
     } else {
       this.gpu.write(this.acts.dense, new Float32Array(B).fill(1)); // the constant input of a model without dense features
@@ -472,7 +574,9 @@ export class RankingModel {
         this.gpu.write(this.parts.shardIndices[s], local);
       });
     }
-    this.shards.forEach((shard, s) => this.parts.bags[s].setParams({ B: B * F, D, R: shard.rows, mean: 1, has_offsets: 1, has_weights: 0 }));
+    this.shards.forEach((shard, s) =>
+      this.parts.bags[s].setParams({ B: B * F, D, R: shard.rows, mean: 1, has_offsets: 1, has_weights: 0 }),
+    );
     this.batch = B;
     return { indices, offsets };
   }
@@ -491,10 +595,29 @@ export class RankingModel {
     const nb = c.bottomMlp.length;
     for (let i = 0; i < nb; i++) this.encodeLinear(pass, i, options);
     for (const bag of bags) bag.dispatch(pass, embeddingBagWorkgroups(B * F * D));
-    combine?.dispatch(pass, embeddingBagWorkgroups(B * F * D), { B: B * F, D, R: this.parts.combineRows, mean: 0, has_offsets: 1, has_weights: 0 });
-    interaction.dispatch(pass, dlrmInteractionWorkgroups(B, F, D, c.interaction), { B, F, D, mode: INTERACTION_MODES[c.interaction] });
+    combine?.dispatch(pass, embeddingBagWorkgroups(B * F * D), {
+      B: B * F,
+      D,
+      R: this.parts.combineRows,
+      mean: 0,
+      has_offsets: 1,
+      has_weights: 0,
+    });
+    interaction.dispatch(pass, dlrmInteractionWorkgroups(B, F, D, c.interaction), {
+      B,
+      F,
+      D,
+      mode: INTERACTION_MODES[c.interaction],
+    });
     for (let i = nb; i < linears.length; i++) this.encodeLinear(pass, i, options);
-    gather.dispatch(pass, embeddingBagWorkgroups(B * 3), { B: B * 3, D: 1, R: c.heads.length * this.stride, mean: 0, has_offsets: 0, has_weights: 0 });
+    gather.dispatch(pass, embeddingBagWorkgroups(B * 3), {
+      B: B * 3,
+      D: 1,
+      R: c.heads.length * this.stride,
+      mean: 0,
+      has_offsets: 0,
+      has_weights: 0,
+    });
   }
 
   private encodeLinear(pass: GPUComputePassEncoder, i: number, options: { logits?: boolean }): void {
@@ -506,13 +629,22 @@ export class RankingModel {
    * Scores any number of samples (in chunks of maxBatch): dense (n, Nd), sparse (n, S) →
    * (n, 3) = [pCtr, pCvr, log1p revenue]; tasks without a head give 0.
    */
-  async score(dense: Float32Array | null, sparse: Int32Array | Uint32Array, n: number, options: { logits?: boolean } = {}): Promise<Float32Array> {
+  async score(
+    dense: Float32Array | null,
+    sparse: Int32Array | Uint32Array,
+    n: number,
+    options: { logits?: boolean } = {},
+  ): Promise<Float32Array> {
     const Nd = this.config.denseFeatures.length;
     const S = sparseWidth(this.config);
     const out = new Float32Array(n * 3);
     for (let start = 0; start < n; start += this.maxBatch) {
       const B = Math.min(this.maxBatch, n - start);
-      this.setInputs(Nd > 0 ? dense!.subarray(start * Nd, (start + B) * Nd) : null, sparse.subarray(start * S, (start + B) * S), B);
+      this.setInputs(
+        Nd > 0 ? dense!.subarray(start * Nd, (start + B) * Nd) : null,
+        sparse.subarray(start * S, (start + B) * S),
+        B,
+      );
       this.gpu.run((pass) => this.encode(pass, options));
       out.set(new Float32Array(await this.parts.readback.read(this.acts.out, B * 3 * 4)), start * 3);
     }
@@ -523,11 +655,20 @@ export class RankingModel {
   writeWeights(params: Float32Array, tables: Float32Array[]): void {
     const c = this.config;
     const D = c.embeddingDim;
-    check(params.length === this.paramTable.total, `RankingModel: params has ${params.length} values, expected ${this.paramTable.total}.`);
-    check(tables.length === c.sparseFeatures.length, `RankingModel: ${tables.length} tables given, expected ${c.sparseFeatures.length}.`);
+    check(
+      params.length === this.paramTable.total,
+      `RankingModel: params has ${params.length} values, expected ${this.paramTable.total}.`,
+    );
+    check(
+      tables.length === c.sparseFeatures.length,
+      `RankingModel: ${tables.length} tables given, expected ${c.sparseFeatures.length}.`,
+    );
     this.gpu.write(this.params, params);
     tables.forEach((t, f) => {
-      check(t.length === c.sparseFeatures[f].rows * D, `RankingModel: table ${c.sparseFeatures[f].name} has ${t.length} values, expected R·D = ${c.sparseFeatures[f].rows}·${D}.`);
+      check(
+        t.length === c.sparseFeatures[f].rows * D,
+        `RankingModel: table ${c.sparseFeatures[f].name} has ${t.length} values, expected R·D = ${c.sparseFeatures[f].rows}·${D}.`,
+      );
       this.forEachShardPiece(f, (shard, rowInTable, rowInShard, rows) => {
         this.gpu.write(shard.buffer, t.subarray(rowInTable * D, (rowInTable + rows) * D), rowInShard * D * 4);
       });
@@ -553,7 +694,10 @@ export class RankingModel {
   }
 
   /** Calls `fn` for each shard piece of feature f's table: rows [rowInTable, +rows) at rowInShard. */
-  forEachShardPiece(f: number, fn: (shard: TableShard, rowInTable: number, rowInShard: number, rows: number) => void): void {
+  forEachShardPiece(
+    f: number,
+    fn: (shard: TableShard, rowInTable: number, rowInShard: number, rows: number) => void,
+  ): void {
     const start = this.bases[f];
     const end = start + this.config.sparseFeatures[f].rows;
     for (const shard of this.shards) {
@@ -581,10 +725,17 @@ export const RANKING_CONFIG_KEY = 'vireo.ranking.config';
  * tensor's shape against the config.
  * @example const { config, params, tables } = rankingWeightsFromSafetensors(bytes);
  */
-export function rankingWeightsFromSafetensors(bytes: Uint8Array): { config: RankingConfig; params: Float32Array; tables: Float32Array[] } {
+export function rankingWeightsFromSafetensors(bytes: Uint8Array): {
+  config: RankingConfig;
+  params: Float32Array;
+  tables: Float32Array[];
+} {
   const { tensors, metadata } = readSafetensors(bytes);
   const raw = metadata[RANKING_CONFIG_KEY];
-  check(raw !== undefined, `ranking.safetensors has no '${RANKING_CONFIG_KEY}' metadata: it was not written by vireo train ranking.`);
+  check(
+    raw !== undefined,
+    `ranking.safetensors has no '${RANKING_CONFIG_KEY}' metadata: it was not written by vireo train ranking.`,
+  );
   const config = JSON.parse(raw) as RankingConfig;
   checkRankingConfig(config);
   const table = rankingParameters(config);
@@ -592,7 +743,10 @@ export function rankingWeightsFromSafetensors(bytes: Uint8Array): { config: Rank
   const get = (name: string, shape: number[]): Float32Array => {
     const t = tensors.get(name) as Tensor | undefined;
     check(t !== undefined, `ranking.safetensors has no tensor '${name}'.`);
-    check(t.dtype === 'F32' && t.shape.join(',') === shape.join(','), `ranking.safetensors: '${name}' is ${t.dtype} [${t.shape}], expected F32 [${shape}].`);
+    check(
+      t.dtype === 'F32' && t.shape.join(',') === shape.join(','),
+      `ranking.safetensors: '${name}' is ${t.dtype} [${t.shape}], expected F32 [${shape}].`,
+    );
     return t.data as Float32Array;
   };
   for (const e of table.entries) params.set(get(e.name, e.shape), e.offset);
@@ -601,9 +755,16 @@ export function rankingWeightsFromSafetensors(bytes: Uint8Array): { config: Rank
 }
 
 /** The tensors of ranking.safetensors (the inverse of rankingWeightsFromSafetensors). */
-export function rankingTensors(config: RankingConfig, params: Float32Array, tables: Float32Array[]): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+export function rankingTensors(
+  config: RankingConfig,
+  params: Float32Array,
+  tables: Float32Array[],
+): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   const tensors = new Map<string, Tensor>();
-  for (const e of rankingParameters(config).entries) tensors.set(e.name, { dtype: 'F32', shape: e.shape, data: params.slice(e.offset, e.offset + e.size) });
-  config.sparseFeatures.forEach((f, i) => tensors.set(tableTensorName(f.name), { dtype: 'F32', shape: [f.rows, config.embeddingDim], data: tables[i] }));
+  for (const e of rankingParameters(config).entries)
+    tensors.set(e.name, { dtype: 'F32', shape: e.shape, data: params.slice(e.offset, e.offset + e.size) });
+  config.sparseFeatures.forEach((f, i) =>
+    tensors.set(tableTensorName(f.name), { dtype: 'F32', shape: [f.rows, config.embeddingDim], data: tables[i] }),
+  );
   return { tensors, metadata: { [RANKING_CONFIG_KEY]: JSON.stringify(config) } };
 }

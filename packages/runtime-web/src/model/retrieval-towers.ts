@@ -107,9 +107,16 @@ export class RetrievalWeights {
     checkRetrievalConfig(config);
     const layout = retrievalParamLayout(config);
     const tableBytes = config.tableRows * config.fieldDim * 4;
-    check(tableBytes <= gpu.limits.maxStorageBufferBindingSize,
-      `retrieval: the embedding table is ${tableBytes} bytes, over this adapter's maxStorageBufferBindingSize ${gpu.limits.maxStorageBufferBindingSize}: lower --field-dim or the vocabulary sizes.`);
-    return new RetrievalWeights(gpu, config, gpu.buffer('retrieval:params', layout.length * 4), gpu.buffer('retrieval:table', tableBytes));
+    check(
+      tableBytes <= gpu.limits.maxStorageBufferBindingSize,
+      `retrieval: the embedding table is ${tableBytes} bytes, over this adapter's maxStorageBufferBindingSize ${gpu.limits.maxStorageBufferBindingSize}: lower --field-dim or the vocabulary sizes.`,
+    );
+    return new RetrievalWeights(
+      gpu,
+      config,
+      gpu.buffer('retrieval:params', layout.length * 4),
+      gpu.buffer('retrieval:table', tableBytes),
+    );
   }
 
   /**
@@ -155,13 +162,22 @@ export function arraysToTensors(c: RetrievalConfig, params: Float32Array, table:
   const layout = retrievalParamLayout(c);
   const W = c.fieldDim;
   const out = new Map<string, Tensor>();
-  for (const e of layout.entries) out.set(e.name, { dtype: 'F32', shape: e.shape, data: params.slice(e.offset, e.offset + e.size) });
-  for (const f of tableFields(c)) out.set(`embeddings.${f.name}`, { dtype: 'F32', shape: [f.rows, W], data: table.slice(f.offset * W, (f.offset + f.rows) * W) });
+  for (const e of layout.entries)
+    out.set(e.name, { dtype: 'F32', shape: e.shape, data: params.slice(e.offset, e.offset + e.size) });
+  for (const f of tableFields(c))
+    out.set(`embeddings.${f.name}`, {
+      dtype: 'F32',
+      shape: [f.rows, W],
+      data: table.slice(f.offset * W, (f.offset + f.rows) * W),
+    });
   return out;
 }
 
 /** Named tensors → flat arrays; a missing tensor or a wrong shape is an error naming it. */
-export function tensorsToArrays(c: RetrievalConfig, tensors: ReadonlyMap<string, Tensor>): { params: Float32Array; table: Float32Array } {
+export function tensorsToArrays(
+  c: RetrievalConfig,
+  tensors: ReadonlyMap<string, Tensor>,
+): { params: Float32Array; table: Float32Array } {
   const layout = retrievalParamLayout(c);
   const W = c.fieldDim;
   const params = new Float32Array(layout.length);
@@ -169,8 +185,10 @@ export function tensorsToArrays(c: RetrievalConfig, tensors: ReadonlyMap<string,
   const take = (name: string, shape: number[]): Float32Array => {
     const t = tensors.get(name);
     check(t !== undefined, `retrieval weights: tensor '${name}' is missing.`);
-    check(t.dtype === 'F32' && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]),
-      `retrieval weights: tensor '${name}' is ${t.dtype} [${t.shape}], expected F32 [${shape}].`);
+    check(
+      t.dtype === 'F32' && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]),
+      `retrieval weights: tensor '${name}' is ${t.dtype} [${t.shape}], expected F32 [${shape}].`,
+    );
     return t.data as Float32Array;
   };
   for (const e of layout.entries) params.set(take(e.name, e.shape), e.offset);
@@ -253,7 +271,11 @@ export class ItemTower {
       owned.push(b);
       return floatRegion(b, 0, floats);
     };
-    if (opts.rows) check(opts.rows.size >= rows * W * 4, `ItemTower: the rows region holds ${opts.rows.size} bytes, needs ${rows * W * 4}.`);
+    if (opts.rows)
+      check(
+        opts.rows.size >= rows * W * 4,
+        `ItemTower: the rows region holds ${opts.rows.size} bytes, needs ${rows * W * 4}.`,
+      );
     const act: ItemTowerActivations = {
       fields: opts.rows ?? own('fields', rows * W),
       fc1: own('fc1', B * c.itemHidden),
@@ -261,9 +283,30 @@ export class ItemTower {
       out: own('out', B * c.embeddingDim),
       norm: own('norm', B),
     };
-    const sparse = await EmbeddingBagOp.create(gpu, { table: weights.table, R: c.tableRows, D: W, maxBags: rows, maxNnz: Math.max(1, B * fieldsMaxNnz(c.itemFields)), mode: 'sum', out: act.fields });
-    const fc1 = await BoundLinear.create(gpu, { x: act.fields, w: paramRegion(weights, 'item.fc1.weight'), b: paramRegion(weights, 'item.fc1.bias'), y: act.fc1 }, { M: B, K: Fi * W, N: c.itemHidden });
-    const fc2 = await BoundLinear.create(gpu, { x: act.fc1, w: paramRegion(weights, 'item.fc2.weight'), b: paramRegion(weights, 'item.fc2.bias'), y: act.fc2 }, { M: B, K: c.itemHidden, N: c.embeddingDim });
+    const sparse = await EmbeddingBagOp.create(gpu, {
+      table: weights.table,
+      R: c.tableRows,
+      D: W,
+      maxBags: rows,
+      maxNnz: Math.max(1, B * fieldsMaxNnz(c.itemFields)),
+      mode: 'sum',
+      out: act.fields,
+    });
+    const fc1 = await BoundLinear.create(
+      gpu,
+      {
+        x: act.fields,
+        w: paramRegion(weights, 'item.fc1.weight'),
+        b: paramRegion(weights, 'item.fc1.bias'),
+        y: act.fc1,
+      },
+      { M: B, K: Fi * W, N: c.itemHidden },
+    );
+    const fc2 = await BoundLinear.create(
+      gpu,
+      { x: act.fc1, w: paramRegion(weights, 'item.fc2.weight'), b: paramRegion(weights, 'item.fc2.bias'), y: act.fc2 },
+      { M: B, K: c.itemHidden, N: c.embeddingDim },
+    );
     const l2 = await L2normOp.create(gpu, { x: act.fc2, maxRows: B, D: c.embeddingDim, y: act.out, norm: act.norm });
     return new ItemTower(c, B, act, sparse, fc1, fc2, l2, owned);
   }
@@ -394,7 +437,10 @@ export class UserTower {
     private readonly owned: GPUBuffer[],
     private readonly items: ItemEntryCache | null,
   ) {
-    this.bags = new BagBuilder(layout.sparse, Math.max(1, maxBatch * (historyWidth(config) * config.historyLength + fieldsMaxNnz(config.userFields))));
+    this.bags = new BagBuilder(
+      layout.sparse,
+      Math.max(1, maxBatch * (historyWidth(config) * config.historyLength + fieldsMaxNnz(config.userFields))),
+    );
     this.lengthsHost = new Uint32Array(maxBatch);
   }
 
@@ -402,7 +448,10 @@ export class UserTower {
     const c = weights.config;
     const B = opts.maxBatch;
     check(Number.isInteger(B) && B > 0, `UserTower: maxBatch must be a positive integer, got ${B}.`);
-    check(!c.historyItemFields || opts.itemFeatures !== undefined, 'UserTower: this model embeds history items by their features: give `itemFeatures` (item row, item field → value).');
+    check(
+      !c.historyItemFields || opts.itemFeatures !== undefined,
+      'UserTower: this model embeds history items by their features: give `itemFeatures` (item row, item field → value).',
+    );
     const { Fu } = fieldCounts(c);
     const { fieldDim: W, historyLength: L, heads: H, userHidden: Hu, embeddingDim: D } = c;
     const lay = userRows(c, B);
@@ -412,9 +461,17 @@ export class UserTower {
       owned.push(b);
       return floatRegion(b, 0, floats);
     };
-    if (opts.rows) check(opts.rows.size >= lay.total * W * 4, `UserTower: the rows region holds ${opts.rows.size} bytes, needs ${lay.total * W * 4}.`);
+    if (opts.rows)
+      check(
+        opts.rows.size >= lay.total * W * 4,
+        `UserTower: the rows region holds ${opts.rows.size} bytes, needs ${lay.total * W * 4}.`,
+      );
     const rows = opts.rows ?? own('rows', lay.total * W);
-    const sub = (row: number, count: number): FloatRegion => ({ buffer: rows.buffer, offset: rows.offset + row * W * 4, size: Math.max(4, count * W * 4) });
+    const sub = (row: number, count: number): FloatRegion => ({
+      buffer: rows.buffer,
+      offset: rows.offset + row * W * 4,
+      size: Math.max(4, count * W * 4),
+    });
     const BL = B * L;
     const lengths = gpu.buffer('user_tower:lengths', B * 4);
     owned.push(lengths);
@@ -440,13 +497,24 @@ export class UserTower {
     const noBias = own('no_bias', 1);
     const p = (name: string) => paramRegion(weights, name);
     const sparse = await EmbeddingBagOp.create(gpu, {
-      table: weights.table, R: c.tableRows, D: W, maxBags: lay.sparse, maxNnz: Math.max(1, B * (historyWidth(c) * L + fieldsMaxNnz(c.userFields))), mode: 'sum', out: sub(0, lay.sparse),
+      table: weights.table,
+      R: c.tableRows,
+      D: W,
+      maxBags: lay.sparse,
+      maxNnz: Math.max(1, B * (historyWidth(c) * L + fieldsMaxNnz(c.userFields))),
+      mode: 'sum',
+      out: sub(0, lay.sparse),
     });
-    const lin = (x: FloatRegion, w: string, b: FloatRegion, y: FloatRegion, M: number, K: number, N: number) => BoundLinear.create(gpu, { x, w: p(w), b, y }, { M, K, N });
+    const lin = (x: FloatRegion, w: string, b: FloatRegion, y: FloatRegion, M: number, K: number, N: number) =>
+      BoundLinear.create(gpu, { x, w: p(w), b, y }, { M, K, N });
     const q = await lin(act.x, 'history.q.weight', noBias, act.q, BL, W, W);
     const k = await lin(act.x, 'history.k.weight', noBias, act.k, BL, W, W);
     const v = await lin(act.x, 'history.v.weight', noBias, act.v, BL, W, W);
-    const attention = await SelfAttention.create(gpu, { B, L, D: W, H }, { q: act.q, k: act.k, v: act.v, lengths, out: act.a, ...opts.grads?.attention });
+    const attention = await SelfAttention.create(
+      gpu,
+      { B, L, D: W, H },
+      { q: act.q, k: act.k, v: act.v, lengths, out: act.a, ...opts.grads?.attention },
+    );
     const out = await lin(act.a, 'history.out.weight', p('history.out.bias'), act.o, BL, W, W);
     // h = x + o: bag (b, l) = rows {x + bl, o + bl} of the [x | o] rows.
     const resIdx = new Uint32Array(2 * BL);
@@ -456,10 +524,22 @@ export class UserTower {
       resIdx[2 * r + 1] = lay.o + r;
       resOff[r + 1] = 2 * r + 2;
     }
-    const residual = await EmbeddingBagOp.create(gpu, { table: sub(lay.x, lay.f - lay.x), R: lay.f - lay.x, D: W, maxBags: BL, maxNnz: 2 * BL, mode: 'sum', out: act.h });
+    const residual = await EmbeddingBagOp.create(gpu, {
+      table: sub(lay.x, lay.f - lay.x),
+      R: lay.f - lay.x,
+      D: W,
+      maxBags: BL,
+      maxNnz: 2 * BL,
+      mode: 'sum',
+      out: act.h,
+    });
     residual.set(resIdx, resOff, null);
     const poolKey = await lin(act.h, 'history.pool.key.weight', noBias, act.kp, BL, W, W);
-    const pool = await AttentionPool.create(gpu, { B, L, D: W, H }, { query: p('history.pool.query'), k: act.kp, v: act.h, lengths, pooled: act.p, ...opts.grads?.pool });
+    const pool = await AttentionPool.create(
+      gpu,
+      { B, L, D: W, H },
+      { query: p('history.pool.query'), k: act.kp, v: act.h, lengths, pooled: act.p, ...opts.grads?.pool },
+    );
     // input row (b, j) = f row b·Fu + j for j < Fu, then p row b: rows of [f | p].
     const inIdx = new Uint32Array(B * (Fu + 1));
     for (let b = 0; b < B; b++) {
@@ -467,14 +547,35 @@ export class UserTower {
       inIdx[b * (Fu + 1) + Fu] = lay.p - lay.f + b;
     }
     const inputRows = lay.total - lay.f;
-    const input = await EmbeddingBagOp.create(gpu, { table: sub(lay.f, inputRows), R: inputRows, D: W, maxBags: inIdx.length, maxNnz: inIdx.length, mode: 'sum', out: act.input });
+    const input = await EmbeddingBagOp.create(gpu, {
+      table: sub(lay.f, inputRows),
+      R: inputRows,
+      D: W,
+      maxBags: inIdx.length,
+      maxNnz: inIdx.length,
+      mode: 'sum',
+      out: act.input,
+    });
     input.set(inIdx, null, null);
     const fc1 = await lin(act.input, 'user.fc1.weight', p('user.fc1.bias'), act.fc1, B, (Fu + 1) * W, Hu);
     const fc2 = await lin(act.fc1, 'user.fc2.weight', p('user.fc2.bias'), act.fc2, B, Hu, D);
     const l2 = await L2normOp.create(gpu, { x: act.fc2, maxRows: B, D, y: act.out, norm: act.norm });
-    const gathers: UserGathers = { residual: { indices: resIdx, offsets: resOff, rows: lay.f - lay.x }, input: { indices: inIdx, rows: inputRows } };
+    const gathers: UserGathers = {
+      residual: { indices: resIdx, offsets: resOff, rows: lay.f - lay.x },
+      input: { indices: inIdx, rows: inputRows },
+    };
     const items = opts.itemFeatures ? new ItemEntryCache(c, opts.itemFeatures) : null;
-    return new UserTower(gpu, c, B, lay, act, gathers, { sparse, q, k, v, attention, out, residual, poolKey, pool, input, fc1, fc2, l2 }, owned, items);
+    return new UserTower(
+      gpu,
+      c,
+      B,
+      lay,
+      act,
+      gathers,
+      { sparse, q, k, v, attention, out, residual, poolKey, pool, input, fc1, fc2, l2 },
+      owned,
+      items,
+    );
   }
 
   /** Builds and uploads the bags and history lengths of `B` users: `user(b)` is user b's input. */
@@ -488,13 +589,25 @@ export class UserTower {
     const fields = c.userFields;
     this.lengthsHost.fill(0);
     inputs.forEach((u, b) => {
-      check(u.fields.length === fields.length, `UserTower: user ${b} has ${u.fields.length} field values, expected ${fields.length} (${fields.map((f) => f.name).join(', ')}).`);
-      this.lengthsHost[b] = addHistoryBags(bags, c, u.history, u.historyStart ?? 0, u.historyEnd ?? u.history.length, this.items?.append, u.historyLabels);
+      check(
+        u.fields.length === fields.length,
+        `UserTower: user ${b} has ${u.fields.length} field values, expected ${fields.length} (${fields.map((f) => f.name).join(', ')}).`,
+      );
+      this.lengthsHost[b] = addHistoryBags(
+        bags,
+        c,
+        u.history,
+        u.historyStart ?? 0,
+        u.historyEnd ?? u.history.length,
+        this.items?.append,
+        u.historyLabels,
+      );
     });
     bags.empty(lay.o - B * L); // the rest of x, and o (written by the attention)
     bags.empty(lay.f - lay.o);
     for (const u of inputs) {
-      for (let j = 0; j < fields.length; j++) addFieldBag(bags, fields[j], u.fields[j], j === 0 && fields[j].name === 'user:id' && u.dropUserId === true);
+      for (let j = 0; j < fields.length; j++)
+        addFieldBag(bags, fields[j], u.fields[j], j === 0 && fields[j].name === 'user:id' && u.dropUserId === true);
     }
     bags.empty(lay.sparse - bags.bags);
     const v = bags.view();

@@ -168,20 +168,38 @@ export function retrievalParamLayout(c: RetrievalConfig): RetrievalParamLayout {
 /** Checks a config; throws a ShapeError naming the field. */
 export function checkRetrievalConfig(c: RetrievalConfig): void {
   const ints: [string, number][] = [
-    ['fieldDim', c.fieldDim], ['embeddingDim', c.embeddingDim], ['historyLength', c.historyLength], ['heads', c.heads],
-    ['itemHidden', c.itemHidden], ['userHidden', c.userHidden], ['tableRows', c.tableRows],
+    ['fieldDim', c.fieldDim],
+    ['embeddingDim', c.embeddingDim],
+    ['historyLength', c.historyLength],
+    ['heads', c.heads],
+    ['itemHidden', c.itemHidden],
+    ['userHidden', c.userHidden],
+    ['tableRows', c.tableRows],
   ];
-  for (const [name, n] of ints) check(Number.isInteger(n) && n > 0, `retrieval: ${name} must be a positive integer, got ${n}.`);
+  for (const [name, n] of ints)
+    check(Number.isInteger(n) && n > 0, `retrieval: ${name} must be a positive integer, got ${n}.`);
   check(c.fieldDim % c.heads === 0, `retrieval: fieldDim ${c.fieldDim} is not a multiple of ${c.heads} heads.`);
   check(c.itemFields.length >= 1, 'retrieval: the item tower needs at least one field.');
   check(c.temperature > 0, `retrieval: temperature must be positive, got ${c.temperature}.`);
   for (const f of [...c.itemFields, ...c.userFields, c.position, c.label]) {
-    check(Number.isInteger(f.offset) && f.offset >= 0 && Number.isInteger(f.rows) && f.rows > 0 && f.offset + f.rows <= c.tableRows,
-      `retrieval: field ${f.name} (rows ${f.offset}..${f.offset + f.rows}) is outside the table of ${c.tableRows} rows.`);
+    check(
+      Number.isInteger(f.offset) &&
+        f.offset >= 0 &&
+        Number.isInteger(f.rows) &&
+        f.rows > 0 &&
+        f.offset + f.rows <= c.tableRows,
+      `retrieval: field ${f.name} (rows ${f.offset}..${f.offset + f.rows}) is outside the table of ${c.tableRows} rows.`,
+    );
   }
-  check(c.position.rows === c.historyLength, `retrieval: the position field has ${c.position.rows} rows, expected historyLength ${c.historyLength}.`);
+  check(
+    c.position.rows === c.historyLength,
+    `retrieval: the position field has ${c.position.rows} rows, expected historyLength ${c.historyLength}.`,
+  );
   check(c.label.rows === 2, `retrieval: the history label field has ${c.label.rows} rows, expected 2.`);
-  check(itemIdField(c) !== null, 'retrieval: the item tower has no categorical item:id field, which the history needs.');
+  check(
+    itemIdField(c) !== null,
+    'retrieval: the item tower has no categorical item:id field, which the history needs.',
+  );
 }
 
 /** The item:id field (shared by the item tower and the history), or null. */
@@ -245,7 +263,11 @@ export class BagBuilder {
 
   /** The bags so far (views, valid until the next reset). */
   view(): { indices: Uint32Array; offsets: Uint32Array; weights: Float32Array } {
-    return { indices: this.indices.subarray(0, this.nnz), offsets: this.offsets.subarray(0, this.bags + 1), weights: this.weights.subarray(0, this.nnz) };
+    return {
+      indices: this.indices.subarray(0, this.nnz),
+      offsets: this.offsets.subarray(0, this.bags + 1),
+      weights: this.weights.subarray(0, this.nnz),
+    };
   }
 }
 
@@ -305,7 +327,11 @@ export class ItemEntryCache {
   private readonly cache = new Map<number, { indices: Uint32Array; weights: Float32Array }>();
   private readonly scratch = new BagBuilder(1, 64);
 
-  constructor(private readonly c: RetrievalConfig, private readonly value: (itemRow: number, field: number) => FieldValue, private readonly capacity = 1 << 16) {}
+  constructor(
+    private readonly c: RetrievalConfig,
+    private readonly value: (itemRow: number, field: number) => FieldValue,
+    private readonly capacity = 1 << 16,
+  ) {}
 
   /** Appends item `row`'s entries to the open bag of `bags`. */
   readonly append: HistoryItemEntries = (bags, row) => {
@@ -334,7 +360,15 @@ export function historyWidth(c: RetrievalConfig): number {
  * `history` holds item:id indices (FIRST_INDEX-based), oldest first; only the last L count.
  * Returns n, the user's history length for the attention mask.
  */
-export function addHistoryBags(bags: BagBuilder, c: RetrievalConfig, history: ArrayLike<number>, start = 0, end = history.length, itemEntries?: HistoryItemEntries, labels?: ArrayLike<number>): number {
+export function addHistoryBags(
+  bags: BagBuilder,
+  c: RetrievalConfig,
+  history: ArrayLike<number>,
+  start = 0,
+  end = history.length,
+  itemEntries?: HistoryItemEntries,
+  labels?: ArrayLike<number>,
+): number {
   const L = c.historyLength;
   const item = itemIdField(c)!;
   const from = Math.max(start, end - L);

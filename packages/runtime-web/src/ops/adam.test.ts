@@ -4,7 +4,9 @@ import { Gpu } from '../gpu/index.ts';
 import { adamW, BoundAdamW } from './adam.ts';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 describe('adam bad input', () => {
@@ -13,7 +15,11 @@ describe('adam bad input', () => {
   const cases: [string, () => Promise<unknown>, RegExp][] = [
     ['grad of the wrong size', () => adamW(gpu, a.subarray(1), a, a, a, 0, 8, o), /grad has 7 values, expected 8/],
     ['m of the wrong size', () => adamW(gpu, a, a, a.subarray(2), a, 0, 8, o), /m has 6 values, expected 8/],
-    ['a range past the end', () => adamW(gpu, a, a, a, a, 4, 5, o), /range offset=4 count=5 is outside the parameter buffer of 8/],
+    [
+      'a range past the end',
+      () => adamW(gpu, a, a, a, a, 4, 5, o),
+      /range offset=4 count=5 is outside the parameter buffer of 8/,
+    ],
     ['step 0', () => adamW(gpu, a, a, a, a, 0, 8, { lr: 1e-3, step: 0 }), /step must be an integer ≥ 1/],
   ];
   it.each(cases)('%s → ShapeError', async (_name, call, message) => {
@@ -23,7 +29,9 @@ describe('adam bad input', () => {
   });
   it('BoundAdamW rejects a group outside the buffer', async () => {
     const buf = gpu.buffer('test:p', 32);
-    await expect(BoundAdamW.create(gpu, { grad: buf, param: buf, m: buf, v: buf }, 8, [{ offset: 6, count: 3, weightDecay: 0 }])).rejects.toThrow(ShapeError);
+    await expect(
+      BoundAdamW.create(gpu, { grad: buf, param: buf, m: buf, v: buf }, 8, [{ offset: 6, count: 3, weightDecay: 0 }]),
+    ).rejects.toThrow(ShapeError);
     buf.destroy();
   });
 });

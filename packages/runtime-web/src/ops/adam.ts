@@ -1,15 +1,36 @@
 // AdamW on the GPU over ranges of the flat parameter buffer. `adamW()` is one-shot (checks,
 // tools); the trainer creates a `BoundAdamW` once with its parameter groups and encodes a step.
-import { adamParams, adamWorkgroups, adamWStep, check, checkAdam, checkAdamRange, type AdamWOptions } from '@vireo/shaders';
+import {
+  adamParams,
+  adamWorkgroups,
+  adamWStep,
+  check,
+  checkAdam,
+  checkAdamRange,
+  type AdamWOptions,
+} from '@vireo/shaders';
 import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gpu/index.ts';
 
 /**
  * One AdamW step on elements offset..offset+count−1; returns the updated param, m, v.
  * @example const next = await adamW(gpu, grad, param, m, v, 0, param.length, { lr: 1e-3, weightDecay: 0.01, step: 1 });
  */
-export async function adamW(gpu: Gpu, grad: Float32Array, param: Float32Array, m: Float32Array, v: Float32Array, offset: number, count: number, o: AdamWOptions): Promise<{ param: Float32Array; m: Float32Array; v: Float32Array }> {
+export async function adamW(
+  gpu: Gpu,
+  grad: Float32Array,
+  param: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  offset: number,
+  count: number,
+  o: AdamWOptions,
+): Promise<{ param: Float32Array; m: Float32Array; v: Float32Array }> {
   checkAdam(grad, param, m, v, offset, count, o);
-  const out = await runOnce(gpu, adamWStep, { inputs: { grad, param, m, v }, params: adamParams(offset, count, o), workgroups: adamWorkgroups(count) });
+  const out = await runOnce(gpu, adamWStep, {
+    inputs: { grad, param, m, v },
+    params: adamParams(offset, count, o),
+    workgroups: adamWorkgroups(count),
+  });
   return { param: new Float32Array(out.param), m: new Float32Array(out.m), v: new Float32Array(out.v) };
 }
 
@@ -31,7 +52,12 @@ export interface ParamGroup {
 export class BoundAdamW {
   private constructor(private readonly groups: { group: ParamGroup; kernel: BoundKernel }[]) {}
 
-  static async create(gpu: Gpu, buffers: { grad: BindingResource; param: BindingResource; m: BindingResource; v: BindingResource }, length: number, groups: ParamGroup[]): Promise<BoundAdamW> {
+  static async create(
+    gpu: Gpu,
+    buffers: { grad: BindingResource; param: BindingResource; m: BindingResource; v: BindingResource },
+    length: number,
+    groups: ParamGroup[],
+  ): Promise<BoundAdamW> {
     check(groups.length > 0, 'adam: no parameter groups were given.');
     const bound: { group: ParamGroup; kernel: BoundKernel }[] = [];
     for (const group of groups) {
@@ -43,9 +69,16 @@ export class BoundAdamW {
 
   /** One step (t = o.step ≥ 1) over every group; `o.weightDecay` is ignored (per group). */
   encode(pass: GPUComputePassEncoder, o: Omit<AdamWOptions, 'weightDecay'>): void {
-    check(Number.isInteger(o.step) && o.step >= 1, `adam: step must be an integer ≥ 1 (bias correction), got ${o.step}.`);
+    check(
+      Number.isInteger(o.step) && o.step >= 1,
+      `adam: step must be an integer ≥ 1 (bias correction), got ${o.step}.`,
+    );
     for (const { group, kernel } of this.groups) {
-      kernel.dispatch(pass, adamWorkgroups(group.count), adamParams(group.offset, group.count, { ...o, weightDecay: group.weightDecay }));
+      kernel.dispatch(
+        pass,
+        adamWorkgroups(group.count),
+        adamParams(group.offset, group.count, { ...o, weightDecay: group.weightDecay }),
+      );
     }
   }
 

@@ -9,10 +9,19 @@ import {
   testRng,
 } from '@vireo/shaders';
 import { Gpu } from '../gpu/index.ts';
-import { AttentionPool, attention, attentionBackward, attentionPool, attentionPoolBackward, SelfAttention } from './attention.ts';
+import {
+  AttentionPool,
+  attention,
+  attentionBackward,
+  attentionPool,
+  attentionPoolBackward,
+  SelfAttention,
+} from './attention.ts';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 const TOL = 1e-5; // as in selfcheck/attention.ts
@@ -20,18 +29,62 @@ const TOL = 1e-5; // as in selfcheck/attention.ts
 describe('attention bad input', () => {
   const rows = new Float32Array(2 * 3 * 4);
   const cases: [string, () => Promise<unknown>, RegExp][] = [
-    ['q of the wrong size', () => attention(gpu, new Float32Array(5), rows, rows, [1, 2], 2, 3, 4, 2), /q has 5 values, expected B·L·D = 2·3·4 = 24/],
-    ['k of the wrong size', () => attention(gpu, rows, new Float32Array(23), rows, [1, 2], 2, 3, 4, 2), /k has 23 values/],
-    ['v of the wrong size', () => attention(gpu, rows, rows, new Float32Array(25), [1, 2], 2, 3, 4, 2), /v has 25 values/],
-    ['D not a multiple of H', () => attention(gpu, rows, rows, rows, [1, 2], 2, 3, 4, 3), /D = 4 is not a multiple of H = 3/],
-    ['a fractional dimension', () => attention(gpu, rows, rows, rows, [1, 2], 2, 3.5, 4, 2), /L must be a positive integer/],
-    ['lengths of the wrong size', () => attention(gpu, rows, rows, rows, [1], 2, 3, 4, 2), /lengths has 1 values, expected B = 2/],
-    ['a length past L', () => attention(gpu, rows, rows, rows, [1, 4], 2, 3, 4, 2), /lengths\[1\] = 4 is outside 0..L = 0..3/],
+    [
+      'q of the wrong size',
+      () => attention(gpu, new Float32Array(5), rows, rows, [1, 2], 2, 3, 4, 2),
+      /q has 5 values, expected B·L·D = 2·3·4 = 24/,
+    ],
+    [
+      'k of the wrong size',
+      () => attention(gpu, rows, new Float32Array(23), rows, [1, 2], 2, 3, 4, 2),
+      /k has 23 values/,
+    ],
+    [
+      'v of the wrong size',
+      () => attention(gpu, rows, rows, new Float32Array(25), [1, 2], 2, 3, 4, 2),
+      /v has 25 values/,
+    ],
+    [
+      'D not a multiple of H',
+      () => attention(gpu, rows, rows, rows, [1, 2], 2, 3, 4, 3),
+      /D = 4 is not a multiple of H = 3/,
+    ],
+    [
+      'a fractional dimension',
+      () => attention(gpu, rows, rows, rows, [1, 2], 2, 3.5, 4, 2),
+      /L must be a positive integer/,
+    ],
+    [
+      'lengths of the wrong size',
+      () => attention(gpu, rows, rows, rows, [1], 2, 3, 4, 2),
+      /lengths has 1 values, expected B = 2/,
+    ],
+    [
+      'a length past L',
+      () => attention(gpu, rows, rows, rows, [1, 4], 2, 3, 4, 2),
+      /lengths\[1\] = 4 is outside 0..L = 0..3/,
+    ],
     ['a negative length', () => attention(gpu, rows, rows, rows, [-1, 2], 2, 3, 4, 2), /lengths\[0\] = -1/],
-    ['backward: dout of the wrong size', () => attentionBackward(gpu, rows, rows, rows, [1, 2], new Float32Array(8), 2, 3, 4, 2), /dout has 8 values/],
-    ['pool: query of the wrong size', () => attentionPool(gpu, new Float32Array(3), rows, rows, [1, 2], 2, 3, 4, 2), /query has 3 values, expected D = 4/],
-    ['pool: k of the wrong size', () => attentionPool(gpu, new Float32Array(4), new Float32Array(4), rows, [1, 2], 2, 3, 4, 2), /k has 4 values/],
-    ['pool backward: dpooled of the wrong size', () => attentionPoolBackward(gpu, new Float32Array(4), rows, rows, [1, 2], new Float32Array(24), 2, 3, 4, 2), /dpooled has 24 values, expected B·D = 8/],
+    [
+      'backward: dout of the wrong size',
+      () => attentionBackward(gpu, rows, rows, rows, [1, 2], new Float32Array(8), 2, 3, 4, 2),
+      /dout has 8 values/,
+    ],
+    [
+      'pool: query of the wrong size',
+      () => attentionPool(gpu, new Float32Array(3), rows, rows, [1, 2], 2, 3, 4, 2),
+      /query has 3 values, expected D = 4/,
+    ],
+    [
+      'pool: k of the wrong size',
+      () => attentionPool(gpu, new Float32Array(4), new Float32Array(4), rows, [1, 2], 2, 3, 4, 2),
+      /k has 4 values/,
+    ],
+    [
+      'pool backward: dpooled of the wrong size',
+      () => attentionPoolBackward(gpu, new Float32Array(4), rows, rows, [1, 2], new Float32Array(24), 2, 3, 4, 2),
+      /dpooled has 24 values, expected B·D = 8/,
+    ],
   ];
   it.each(cases)('%s → ShapeError', async (_name, call, message) => {
     const err = await call().catch((e: unknown) => e);
@@ -43,7 +96,11 @@ describe('attention bad input', () => {
     const small = gpu.buffer('test:small', 16);
     const big = gpu.buffer('test:big', 4 * 4 * 8 * 4);
     const shape = { B: 4, L: 4, D: 8, H: 2 };
-    const bad = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as Error);
+    const bad = (p: Promise<unknown>) =>
+      p.then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
     let err = await bad(SelfAttention.create(gpu, shape, { q: big, k: small, v: big, lengths: big, out: big }));
     expect(err).toBeInstanceOf(ShapeError);
     expect(err?.message).toMatch(/buffer 'k' holds 16 bytes, needs 512/);
@@ -106,9 +163,19 @@ describe('attention', () => {
     const lengths = Array.from({ length: maxB }, () => rng.int(L + 1));
     const up = (name: string, a: Float32Array | Uint32Array) => gpu.upload(`test:${name}`, a);
     const buf = {
-      q: up('q', q), k: up('k', k), v: up('v', v), dout: up('dout', dout), lengths: up('lengths', Uint32Array.from(lengths)),
-      out: gpu.buffer('test:out', n * 4), dq: gpu.buffer('test:dq', n * 4), dk: gpu.buffer('test:dk', n * 4), dv: gpu.buffer('test:dv', n * 4),
-      query: up('query', query), dpooled: up('dpooled', dpooled), pooled: gpu.buffer('test:pooled', maxB * D * 4), dquery: gpu.buffer('test:dquery', D * 4),
+      q: up('q', q),
+      k: up('k', k),
+      v: up('v', v),
+      dout: up('dout', dout),
+      lengths: up('lengths', Uint32Array.from(lengths)),
+      out: gpu.buffer('test:out', n * 4),
+      dq: gpu.buffer('test:dq', n * 4),
+      dk: gpu.buffer('test:dk', n * 4),
+      dv: gpu.buffer('test:dv', n * 4),
+      query: up('query', query),
+      dpooled: up('dpooled', dpooled),
+      pooled: gpu.buffer('test:pooled', maxB * D * 4),
+      dquery: gpu.buffer('test:dquery', D * 4),
     };
     const shape = { B: maxB, L, D, H };
     const self = await SelfAttention.create(gpu, shape, buf);

@@ -35,7 +35,8 @@ function checkShape(op: string, s: AttentionShape): void {
   // The same dimension checks as the CPU reference, on empty stand-ins of the right sizes.
   const rows = { length: s.B * s.L * s.D } as ArrayLike<number>;
   const lengths = new Array<number>(s.B).fill(0);
-  if (op === 'AttentionPool') checkAttentionPool({ length: s.D } as ArrayLike<number>, rows, rows, lengths, s.B, s.L, s.D, s.H);
+  if (op === 'AttentionPool')
+    checkAttentionPool({ length: s.D } as ArrayLike<number>, rows, rows, lengths, s.B, s.L, s.D, s.H);
   else checkAttention(rows, rows, rows, lengths, s.B, s.L, s.D, s.H);
 }
 
@@ -86,7 +87,10 @@ export class SelfAttention {
     for (const name of ['q', 'k', 'v', 'out'] as const) checkBuffer(op, name, buffers[name], rowBytes, rowShape);
     checkBuffer(op, 'lengths', buffers.lengths, B * 4, `(B) = (${B}) u32`);
     const grads = (['dout', 'dq', 'dk', 'dv'] as const).filter((n) => buffers[n] !== undefined);
-    check(grads.length === 0 || grads.length === 4, `${op}: give all of dout, dq, dk, dv for the backward, or none (got ${grads.join(', ')}).`);
+    check(
+      grads.length === 0 || grads.length === 4,
+      `${op}: give all of dout, dq, dk, dv for the backward, or none (got ${grads.join(', ')}).`,
+    );
     for (const name of grads) checkBuffer(op, name, buffers[name], rowBytes, rowShape);
 
     const stats = gpu.buffer('attention:stats', B * H * L * 2 * 4);
@@ -96,14 +100,35 @@ export class SelfAttention {
     let backwardKV: BoundKernel | null = null;
     if (grads.length === 4) {
       const dout = buffers.dout!;
-      backwardQ = await gpu.bind(attentionBackwardQ, { q, k, v, lengths, dout, out: buffers.out, stats, dq: buffers.dq! });
-      backwardKV = await gpu.bind(attentionBackwardKV, { q, k, v, lengths, dout, stats, dk: buffers.dk!, dv: buffers.dv! });
+      backwardQ = await gpu.bind(attentionBackwardQ, {
+        q,
+        k,
+        v,
+        lengths,
+        dout,
+        out: buffers.out,
+        stats,
+        dq: buffers.dq!,
+      });
+      backwardKV = await gpu.bind(attentionBackwardKV, {
+        q,
+        k,
+        v,
+        lengths,
+        dout,
+        stats,
+        dk: buffers.dk!,
+        dv: buffers.dv!,
+      });
     }
     return new SelfAttention(shape, stats, forward, backwardQ, backwardKV);
   }
 
   private params(B: number): Record<string, number> {
-    check(Number.isInteger(B) && B >= 1 && B <= this.shape.B, `SelfAttention: batch ${B} is outside 1..${this.shape.B}, the size it was created for.`);
+    check(
+      Number.isInteger(B) && B >= 1 && B <= this.shape.B,
+      `SelfAttention: batch ${B} is outside 1..${this.shape.B}, the size it was created for.`,
+    );
     return attentionParams(B, this.shape.L, this.shape.D, this.shape.H, false);
   }
 
@@ -176,7 +201,10 @@ export class AttentionPool {
     checkBuffer(op, 'lengths', buffers.lengths, B * 4, `(B) = (${B}) u32`);
     checkBuffer(op, 'pooled', buffers.pooled, B * D * 4, `(B, D) = (${B}, ${D}) f32`);
     const grads = (['dpooled', 'dquery', 'dk', 'dv'] as const).filter((n) => buffers[n] !== undefined);
-    check(grads.length === 0 || grads.length === 4, `${op}: give all of dpooled, dquery, dk, dv for the backward, or none (got ${grads.join(', ')}).`);
+    check(
+      grads.length === 0 || grads.length === 4,
+      `${op}: give all of dpooled, dquery, dk, dv for the backward, or none (got ${grads.join(', ')}).`,
+    );
     if (grads.length === 4) {
       checkBuffer(op, 'dpooled', buffers.dpooled, B * D * 4, `(B, D) = (${B}, ${D}) f32`);
       checkBuffer(op, 'dquery', buffers.dquery, D * 4, `(D) = (${D}) f32`);
@@ -190,14 +218,35 @@ export class AttentionPool {
     if (grads.length === 0) return new AttentionPool(shape, stats, null, forward, null, null, null);
     const dout = buffers.dpooled!;
     const dqueryRows = gpu.buffer('attention_pool:dquery_rows', B * D * 4);
-    const backwardQ = await gpu.bind(attentionBackwardQ, { q, k, v, lengths, dout, out: buffers.pooled, stats, dq: dqueryRows });
-    const backwardKV = await gpu.bind(attentionBackwardKV, { q, k, v, lengths, dout, stats, dk: buffers.dk!, dv: buffers.dv! });
+    const backwardQ = await gpu.bind(attentionBackwardQ, {
+      q,
+      k,
+      v,
+      lengths,
+      dout,
+      out: buffers.pooled,
+      stats,
+      dq: dqueryRows,
+    });
+    const backwardKV = await gpu.bind(attentionBackwardKV, {
+      q,
+      k,
+      v,
+      lengths,
+      dout,
+      stats,
+      dk: buffers.dk!,
+      dv: buffers.dv!,
+    });
     const querySum = await gpu.bind(attentionPoolQuerySum, { dq_rows: dqueryRows, dquery: buffers.dquery! });
     return new AttentionPool(shape, stats, dqueryRows, forward, backwardQ, backwardKV, querySum);
   }
 
   private params(B: number): Record<string, number> {
-    check(Number.isInteger(B) && B >= 1 && B <= this.shape.B, `AttentionPool: batch ${B} is outside 1..${this.shape.B}, the size it was created for.`);
+    check(
+      Number.isInteger(B) && B >= 1 && B <= this.shape.B,
+      `AttentionPool: batch ${B} is outside 1..${this.shape.B}, the size it was created for.`,
+    );
     return attentionParams(B, this.shape.L, this.shape.D, this.shape.H, true);
   }
 
@@ -208,7 +257,10 @@ export class AttentionPool {
 
   /** Records the backward for the first `B` rows: dk, dv and dquery (summed over those rows). */
   encodeBackward(pass: GPUComputePassEncoder, B = this.shape.B): void {
-    check(this.backwardQ && this.backwardKV && this.querySum, 'AttentionPool: created without dpooled, dquery, dk, dv, so it has no backward.');
+    check(
+      this.backwardQ && this.backwardKV && this.querySum,
+      'AttentionPool: created without dpooled, dquery, dk, dv, so it has no backward.',
+    );
     const { L, D, H } = this.shape;
     const wg = attentionWorkgroups(B, L, H, true);
     const params = this.params(B);
@@ -226,7 +278,11 @@ export class AttentionPool {
 
 // ------------------------------------------------------------------------------ one-shot forms
 
-async function withBuffers<R>(gpu: Gpu, arrays: Record<string, ArrayBufferView | number>, use: (b: Record<string, GPUBuffer>) => Promise<R>): Promise<R> {
+async function withBuffers<R>(
+  gpu: Gpu,
+  arrays: Record<string, ArrayBufferView | number>,
+  use: (b: Record<string, GPUBuffer>) => Promise<R>,
+): Promise<R> {
   const buffers: Record<string, GPUBuffer> = {};
   try {
     for (const [name, a] of Object.entries(arrays)) {
@@ -244,11 +300,25 @@ const u32 = (lengths: ArrayLike<number>) => Uint32Array.from(lengths);
  * Self-attention on the GPU, once: q, k, v (B,L,D), lengths (B) → out (B,L,D).
  * @example const out = await attention(gpu, q, k, v, lengths, B, L, D, H);
  */
-export async function attention(gpu: Gpu, q: Float32Array, k: Float32Array, v: Float32Array, lengths: ArrayLike<number>, B: number, L: number, D: number, H: number): Promise<Float32Array> {
+export async function attention(
+  gpu: Gpu,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  lengths: ArrayLike<number>,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+): Promise<Float32Array> {
   checkAttention(q, k, v, lengths, B, L, D, H);
   const bytes = B * L * D * 4;
   return withBuffers(gpu, { q, k, v, lengths: u32(lengths), out: bytes }, async (b) => {
-    const op = await SelfAttention.create(gpu, { B, L, D, H }, { q: b.q, k: b.k, v: b.v, lengths: b.lengths, out: b.out });
+    const op = await SelfAttention.create(
+      gpu,
+      { B, L, D, H },
+      { q: b.q, k: b.k, v: b.v, lengths: b.lengths, out: b.out },
+    );
     try {
       gpu.run((pass) => op.encodeForward(pass));
       return await gpu.readF32(b.out, B * L * D);
@@ -262,33 +332,66 @@ export async function attention(gpu: Gpu, q: Float32Array, k: Float32Array, v: F
  * Self-attention's backward on the GPU, once (runs the forward first for its stats).
  * @example const { dq, dk, dv } = await attentionBackward(gpu, q, k, v, lengths, dout, B, L, D, H);
  */
-export async function attentionBackward(gpu: Gpu, q: Float32Array, k: Float32Array, v: Float32Array, lengths: ArrayLike<number>, dout: Float32Array, B: number, L: number, D: number, H: number): Promise<{ dq: Float32Array; dk: Float32Array; dv: Float32Array }> {
+export async function attentionBackward(
+  gpu: Gpu,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  lengths: ArrayLike<number>,
+  dout: Float32Array,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+): Promise<{ dq: Float32Array; dk: Float32Array; dv: Float32Array }> {
   checkAttention(q, k, v, lengths, B, L, D, H);
   check(dout.length === B * L * D, `attention: dout has ${dout.length} values, expected B·L·D = ${B * L * D}.`);
   const bytes = B * L * D * 4;
-  return withBuffers(gpu, { q, k, v, lengths: u32(lengths), dout, out: bytes, dq: bytes, dk: bytes, dv: bytes }, async (b) => {
-    const op = await SelfAttention.create(gpu, { B, L, D, H }, { q: b.q, k: b.k, v: b.v, lengths: b.lengths, out: b.out, dout: b.dout, dq: b.dq, dk: b.dk, dv: b.dv });
-    try {
-      gpu.run((pass) => {
-        op.encodeForward(pass);
-        op.encodeBackward(pass);
-      });
-      const n = B * L * D;
-      return { dq: await gpu.readF32(b.dq, n), dk: await gpu.readF32(b.dk, n), dv: await gpu.readF32(b.dv, n) };
-    } finally {
-      op.destroy();
-    }
-  });
+  return withBuffers(
+    gpu,
+    { q, k, v, lengths: u32(lengths), dout, out: bytes, dq: bytes, dk: bytes, dv: bytes },
+    async (b) => {
+      const op = await SelfAttention.create(
+        gpu,
+        { B, L, D, H },
+        { q: b.q, k: b.k, v: b.v, lengths: b.lengths, out: b.out, dout: b.dout, dq: b.dq, dk: b.dk, dv: b.dv },
+      );
+      try {
+        gpu.run((pass) => {
+          op.encodeForward(pass);
+          op.encodeBackward(pass);
+        });
+        const n = B * L * D;
+        return { dq: await gpu.readF32(b.dq, n), dk: await gpu.readF32(b.dk, n), dv: await gpu.readF32(b.dv, n) };
+      } finally {
+        op.destroy();
+      }
+    },
+  );
 }
 
 /**
  * Learned-query attention pooling on the GPU, once: query (D), k, v (B,L,D), lengths (B) → (B,D).
  * @example const pooled = await attentionPool(gpu, query, k, v, lengths, B, L, D, H);
  */
-export async function attentionPool(gpu: Gpu, query: Float32Array, k: Float32Array, v: Float32Array, lengths: ArrayLike<number>, B: number, L: number, D: number, H: number): Promise<Float32Array> {
+export async function attentionPool(
+  gpu: Gpu,
+  query: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  lengths: ArrayLike<number>,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+): Promise<Float32Array> {
   checkAttentionPool(query, k, v, lengths, B, L, D, H);
   return withBuffers(gpu, { query, k, v, lengths: u32(lengths), pooled: B * D * 4 }, async (b) => {
-    const op = await AttentionPool.create(gpu, { B, L, D, H }, { query: b.query, k: b.k, v: b.v, lengths: b.lengths, pooled: b.pooled });
+    const op = await AttentionPool.create(
+      gpu,
+      { B, L, D, H },
+      { query: b.query, k: b.k, v: b.v, lengths: b.lengths, pooled: b.pooled },
+    );
     try {
       gpu.run((pass) => op.encodeForward(pass));
       return await gpu.readF32(b.pooled, B * D);
@@ -303,21 +406,54 @@ export async function attentionPool(gpu: Gpu, query: Float32Array, k: Float32Arr
  * batch, dk, dv (B,L,D).
  * @example const { dquery, dk, dv } = await attentionPoolBackward(gpu, query, k, v, lengths, dpooled, B, L, D, H);
  */
-export async function attentionPoolBackward(gpu: Gpu, query: Float32Array, k: Float32Array, v: Float32Array, lengths: ArrayLike<number>, dpooled: Float32Array, B: number, L: number, D: number, H: number): Promise<{ dquery: Float32Array; dk: Float32Array; dv: Float32Array }> {
+export async function attentionPoolBackward(
+  gpu: Gpu,
+  query: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  lengths: ArrayLike<number>,
+  dpooled: Float32Array,
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+): Promise<{ dquery: Float32Array; dk: Float32Array; dv: Float32Array }> {
   checkAttentionPool(query, k, v, lengths, B, L, D, H);
   check(dpooled.length === B * D, `attentionPool: dpooled has ${dpooled.length} values, expected B·D = ${B * D}.`);
   const bytes = B * L * D * 4;
-  return withBuffers(gpu, { query, k, v, lengths: u32(lengths), dpooled, pooled: B * D * 4, dquery: D * 4, dk: bytes, dv: bytes }, async (b) => {
-    const op = await AttentionPool.create(gpu, { B, L, D, H }, { query: b.query, k: b.k, v: b.v, lengths: b.lengths, pooled: b.pooled, dpooled: b.dpooled, dquery: b.dquery, dk: b.dk, dv: b.dv });
-    try {
-      gpu.run((pass) => {
-        op.encodeForward(pass);
-        op.encodeBackward(pass);
-      });
-      const n = B * L * D;
-      return { dquery: await gpu.readF32(b.dquery, D), dk: await gpu.readF32(b.dk, n), dv: await gpu.readF32(b.dv, n) };
-    } finally {
-      op.destroy();
-    }
-  });
+  return withBuffers(
+    gpu,
+    { query, k, v, lengths: u32(lengths), dpooled, pooled: B * D * 4, dquery: D * 4, dk: bytes, dv: bytes },
+    async (b) => {
+      const op = await AttentionPool.create(
+        gpu,
+        { B, L, D, H },
+        {
+          query: b.query,
+          k: b.k,
+          v: b.v,
+          lengths: b.lengths,
+          pooled: b.pooled,
+          dpooled: b.dpooled,
+          dquery: b.dquery,
+          dk: b.dk,
+          dv: b.dv,
+        },
+      );
+      try {
+        gpu.run((pass) => {
+          op.encodeForward(pass);
+          op.encodeBackward(pass);
+        });
+        const n = B * L * D;
+        return {
+          dquery: await gpu.readF32(b.dquery, D),
+          dk: await gpu.readF32(b.dk, n),
+          dv: await gpu.readF32(b.dv, n),
+        };
+      } finally {
+        op.destroy();
+      }
+    },
+  );
 }

@@ -4,7 +4,9 @@ import { Gpu } from '../gpu/index.ts';
 import { bce, bceGrads, BoundHeadsLoss } from './bce.ts';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 const weights = { ctr: 1, ctcvr: 0.5, revenue: 0.2 };
@@ -13,7 +15,11 @@ describe('bce bad input', () => {
   const o = new Float32Array(12);
   const cases: [string, () => Promise<unknown>, RegExp][] = [
     ['outputs of the wrong size', () => bce(gpu, o.subarray(1), o, 4), /outputs has 11 values, expected B·3 = 12/],
-    ['labels of the wrong size', () => bceGrads(gpu, o, new Float32Array(9), 4, weights), /labels has 9 values, expected B·3 = 12/],
+    [
+      'labels of the wrong size',
+      () => bceGrads(gpu, o, new Float32Array(9), 4, weights),
+      /labels has 9 values, expected B·3 = 12/,
+    ],
     ['B = 0', () => bce(gpu, o, o, 0), /B must be a positive integer/],
   ];
   it.each(cases)('%s → ShapeError', async (_name, call, message) => {
@@ -28,8 +34,15 @@ describe('bce', () => {
     const rng = testRng(31);
     const [maxB, B] = [100, 67];
     const outputs = rng.uniform(maxB * 3, -5, 5);
-    const labels = Float32Array.from({ length: maxB * 3 }, (_, k) => (k % 3 === 2 ? rng.next() * 50 : rng.next() < 0.5 ? 1 : 0));
-    const bufs = { outputs: gpu.upload('test:outputs', outputs), labels: gpu.upload('test:labels', labels), loss: gpu.buffer('test:loss', maxB * 12), grad: gpu.buffer('test:grad', maxB * 12) };
+    const labels = Float32Array.from({ length: maxB * 3 }, (_, k) =>
+      k % 3 === 2 ? rng.next() * 50 : rng.next() < 0.5 ? 1 : 0,
+    );
+    const bufs = {
+      outputs: gpu.upload('test:outputs', outputs),
+      labels: gpu.upload('test:labels', labels),
+      loss: gpu.buffer('test:loss', maxB * 12),
+      grad: gpu.buffer('test:grad', maxB * 12),
+    };
     const heads = await BoundHeadsLoss.create(gpu, bufs, maxB);
     gpu.run((pass) => {
       heads.encodeForward(pass, B);
@@ -37,8 +50,12 @@ describe('bce', () => {
     });
     const [o, l] = [outputs.subarray(0, B * 3), labels.subarray(0, B * 3)];
     expect(maxRelError(await gpu.readF32(bufs.loss, B * 3), bceReference(o, l, B))).toBeLessThanOrEqual(1e-5);
-    expect(maxRelError(await gpu.readF32(bufs.grad, B * 3), bceBackwardReference(o, l, B, weights))).toBeLessThanOrEqual(1e-5);
-    expect(() => gpu.run((pass) => heads.encodeForward(pass, 101))).toThrow(/B = 101 is outside the bound batch 1..100/);
+    expect(
+      maxRelError(await gpu.readF32(bufs.grad, B * 3), bceBackwardReference(o, l, B, weights)),
+    ).toBeLessThanOrEqual(1e-5);
+    expect(() => gpu.run((pass) => heads.encodeForward(pass, 101))).toThrow(
+      /B = 101 is outside the bound batch 1..100/,
+    );
     heads.destroy();
     for (const b of Object.values(bufs)) b.destroy();
   });

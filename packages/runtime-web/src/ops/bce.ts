@@ -1,6 +1,13 @@
 // The ranking heads' losses on the GPU (CTR BCE, ESMM CTCVR, revenue on log1p). One-shot forms
 // for checks and tools; `BoundHeadsLoss` for the trainer.
-import { bceBackward as bceBackwardKernel, bceForward, bceWorkgroups, check, checkBce, type HeadWeights } from '@vireo/shaders';
+import {
+  bceBackward as bceBackwardKernel,
+  bceForward,
+  bceWorkgroups,
+  check,
+  checkBce,
+  type HeadWeights,
+} from '@vireo/shaders';
 import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gpu/index.ts';
 
 /**
@@ -10,7 +17,12 @@ import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gp
  */
 export async function bce(gpu: Gpu, outputs: Float32Array, labels: Float32Array, B: number): Promise<Float32Array> {
   checkBce(outputs, labels, B);
-  const { loss } = await runOnce(gpu, bceForward, { inputs: { outputs, labels }, outputs: { loss: B * 12 }, params: { B }, workgroups: bceWorkgroups(B) });
+  const { loss } = await runOnce(gpu, bceForward, {
+    inputs: { outputs, labels },
+    outputs: { loss: B * 12 },
+    params: { B },
+    workgroups: bceWorkgroups(B),
+  });
   return new Float32Array(loss);
 }
 
@@ -18,7 +30,13 @@ export async function bce(gpu: Gpu, outputs: Float32Array, labels: Float32Array,
  * Gradient (B,3) of Σ_i Σ_t w_t · loss_it w.r.t. the head outputs.
  * @example const grad = await bceGrads(gpu, outputs, labels, 512, { ctr: 1 / 512, ctcvr: 1 / 512, revenue: 0.1 / conversions });
  */
-export async function bceGrads(gpu: Gpu, outputs: Float32Array, labels: Float32Array, B: number, weights: HeadWeights): Promise<Float32Array> {
+export async function bceGrads(
+  gpu: Gpu,
+  outputs: Float32Array,
+  labels: Float32Array,
+  B: number,
+  weights: HeadWeights,
+): Promise<Float32Array> {
   checkBce(outputs, labels, B);
   const { grad } = await runOnce(gpu, bceBackwardKernel, {
     inputs: { outputs, labels },
@@ -37,11 +55,23 @@ export async function bceGrads(gpu: Gpu, outputs: Float32Array, labels: Float32A
  * heads.encodeBackward(pass, B, { ctr: 1 / B, ctcvr: 1 / B, revenue: 1 / B });
  */
 export class BoundHeadsLoss {
-  private constructor(private readonly forward: BoundKernel, private readonly backward: BoundKernel, readonly maxB: number) {}
+  private constructor(
+    private readonly forward: BoundKernel,
+    private readonly backward: BoundKernel,
+    readonly maxB: number,
+  ) {}
 
-  static async create(gpu: Gpu, buffers: { outputs: BindingResource; labels: BindingResource; loss: BindingResource; grad: BindingResource }, maxB: number): Promise<BoundHeadsLoss> {
+  static async create(
+    gpu: Gpu,
+    buffers: { outputs: BindingResource; labels: BindingResource; loss: BindingResource; grad: BindingResource },
+    maxB: number,
+  ): Promise<BoundHeadsLoss> {
     const { outputs, labels, loss, grad } = buffers;
-    return new BoundHeadsLoss(await gpu.bind(bceForward, { outputs, labels, loss }), await gpu.bind(bceBackwardKernel, { outputs, labels, grad }), maxB);
+    return new BoundHeadsLoss(
+      await gpu.bind(bceForward, { outputs, labels, loss }),
+      await gpu.bind(bceBackwardKernel, { outputs, labels, grad }),
+      maxB,
+    );
   }
 
   private checkB(B: number): void {
@@ -55,7 +85,12 @@ export class BoundHeadsLoss {
 
   encodeBackward(pass: GPUComputePassEncoder, B: number, weights: HeadWeights): void {
     this.checkB(B);
-    this.backward.dispatch(pass, bceWorkgroups(B), { B, w_ctr: weights.ctr, w_ctcvr: weights.ctcvr, w_rev: weights.revenue });
+    this.backward.dispatch(pass, bceWorkgroups(B), {
+      B,
+      w_ctr: weights.ctr,
+      w_ctcvr: weights.ctcvr,
+      w_rev: weights.revenue,
+    });
   }
 
   destroy(): void {

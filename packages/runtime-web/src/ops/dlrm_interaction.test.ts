@@ -1,20 +1,59 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dlrmInteractionBackwardReference, dlrmInteractionReference, maxRelError, ShapeError, testRng } from '@vireo/shaders';
+import {
+  dlrmInteractionBackwardReference,
+  dlrmInteractionReference,
+  maxRelError,
+  ShapeError,
+  testRng,
+} from '@vireo/shaders';
 import { Gpu } from '../gpu/index.ts';
-import { dlrmInteraction, dlrmInteractionBackward, DlrmInteractionBackwardOp, DlrmInteractionOp } from './dlrm_interaction.ts';
+import {
+  dlrmInteraction,
+  dlrmInteractionBackward,
+  DlrmInteractionBackwardOp,
+  DlrmInteractionOp,
+} from './dlrm_interaction.ts';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 describe('dlrm_interaction bad input', () => {
   const cases: [string, () => Promise<unknown>, RegExp][] = [
-    ['dense of the wrong size', () => dlrmInteraction(gpu, new Float32Array(7), new Float32Array(24), 2, 3, 4), /dense has 7 values, expected B·D = 2·4 = 8/],
-    ['emb of the wrong size', () => dlrmInteraction(gpu, new Float32Array(8), new Float32Array(25), 2, 3, 4), /emb has 25 values, expected B·F·D = 2·3·4 = 24/],
-    ['no sparse features', () => dlrmInteraction(gpu, new Float32Array(8), new Float32Array(0), 2, 0, 4), /B, F, D must be positive integers/],
-    ['an unknown mode', () => dlrmInteraction(gpu, new Float32Array(8), new Float32Array(24), 2, 3, 4, 'sum' as 'dot'), /mode 'sum' is unknown: expected one of dot, cat/],
-    ['backward: dy of the wrong size', () => dlrmInteractionBackward(gpu, new Float32Array(8), new Float32Array(24), new Float32Array(19), 2, 3, 4, 'dot'), /dy has 19 values, expected B·W = 2·10 = 20/],
-    ['backward: dy sized for the other mode', () => dlrmInteractionBackward(gpu, new Float32Array(8), new Float32Array(24), new Float32Array(20), 2, 3, 4, 'cat'), /dy has 20 values, expected B·W = 2·16 = 32/],
+    [
+      'dense of the wrong size',
+      () => dlrmInteraction(gpu, new Float32Array(7), new Float32Array(24), 2, 3, 4),
+      /dense has 7 values, expected B·D = 2·4 = 8/,
+    ],
+    [
+      'emb of the wrong size',
+      () => dlrmInteraction(gpu, new Float32Array(8), new Float32Array(25), 2, 3, 4),
+      /emb has 25 values, expected B·F·D = 2·3·4 = 24/,
+    ],
+    [
+      'no sparse features',
+      () => dlrmInteraction(gpu, new Float32Array(8), new Float32Array(0), 2, 0, 4),
+      /B, F, D must be positive integers/,
+    ],
+    [
+      'an unknown mode',
+      () => dlrmInteraction(gpu, new Float32Array(8), new Float32Array(24), 2, 3, 4, 'sum' as 'dot'),
+      /mode 'sum' is unknown: expected one of dot, cat/,
+    ],
+    [
+      'backward: dy of the wrong size',
+      () =>
+        dlrmInteractionBackward(gpu, new Float32Array(8), new Float32Array(24), new Float32Array(19), 2, 3, 4, 'dot'),
+      /dy has 19 values, expected B·W = 2·10 = 20/,
+    ],
+    [
+      'backward: dy sized for the other mode',
+      () =>
+        dlrmInteractionBackward(gpu, new Float32Array(8), new Float32Array(24), new Float32Array(20), 2, 3, 4, 'cat'),
+      /dy has 20 values, expected B·W = 2·16 = 32/,
+    ],
   ];
   it.each(cases)('%s → ShapeError', async (_name, call, message) => {
     const err = await call().catch((e: unknown) => e);
@@ -59,11 +98,37 @@ describe('dlrm_interaction', () => {
     const emb = rng.uniform(maxBatch * F * D);
     const dy = rng.uniform(maxBatch * W);
     const bufs = [dense, emb, dy].map((a, i) => gpu.upload(`test:${i}`, a));
-    const op = await DlrmInteractionBackwardOp.create(gpu, { dense: bufs[0], emb: bufs[1], dy: bufs[2], maxBatch, F, D, mode: 'dot' });
+    const op = await DlrmInteractionBackwardOp.create(gpu, {
+      dense: bufs[0],
+      emb: bufs[1],
+      dy: bufs[2],
+      maxBatch,
+      F,
+      D,
+      mode: 'dot',
+    });
     const check = async (B: number, times: number) => {
-      const want = dlrmInteractionBackwardReference(dense.subarray(0, B * D), emb.subarray(0, B * F * D), dy.subarray(0, B * W), B, F, D, 'dot');
-      expect(maxRelError(await gpu.readF32(op.dDense as GPUBuffer, B * D), want.dDense.map((v) => times * v))).toBeLessThanOrEqual(1e-5);
-      expect(maxRelError(await gpu.readF32(op.dEmb as GPUBuffer, B * F * D), want.dEmb.map((v) => times * v))).toBeLessThanOrEqual(1e-5);
+      const want = dlrmInteractionBackwardReference(
+        dense.subarray(0, B * D),
+        emb.subarray(0, B * F * D),
+        dy.subarray(0, B * W),
+        B,
+        F,
+        D,
+        'dot',
+      );
+      expect(
+        maxRelError(
+          await gpu.readF32(op.dDense as GPUBuffer, B * D),
+          want.dDense.map((v) => times * v),
+        ),
+      ).toBeLessThanOrEqual(1e-5);
+      expect(
+        maxRelError(
+          await gpu.readF32(op.dEmb as GPUBuffer, B * F * D),
+          want.dEmb.map((v) => times * v),
+        ),
+      ).toBeLessThanOrEqual(1e-5);
     };
     for (const B of [25, 1, 12]) {
       gpu.run((pass) => op.encode(pass, B));

@@ -20,7 +20,15 @@ import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gp
  * `dot` W = D + (F+1)F/2 (pairwise dots, lower triangle), `cat` W = D + F·D.
  * @example const out = await dlrmInteraction(gpu, bottomOut, pooled, 1000, 26, 64, 'dot');
  */
-export async function dlrmInteraction(gpu: Gpu, dense: Float32Array, emb: Float32Array, B: number, F: number, D: number, mode: InteractionMode = 'dot'): Promise<Float32Array> {
+export async function dlrmInteraction(
+  gpu: Gpu,
+  dense: Float32Array,
+  emb: Float32Array,
+  B: number,
+  F: number,
+  D: number,
+  mode: InteractionMode = 'dot',
+): Promise<Float32Array> {
   checkDlrmInteraction(dense, emb, B, F, D, mode);
   const { out } = await runOnce(gpu, dlrmInteractionForward, {
     inputs: { dense, emb },
@@ -75,7 +83,10 @@ export class DlrmInteractionOp {
   /** Records the interaction of samples 0..B−1 into `pass`. */
   encode(pass: GPUComputePassEncoder, B: number): void {
     const { maxBatch, F, D, mode } = this.opts;
-    check(Number.isInteger(B) && B > 0 && B <= maxBatch, `DlrmInteractionOp: B = ${B} samples, expected 1..${maxBatch}.`);
+    check(
+      Number.isInteger(B) && B > 0 && B <= maxBatch,
+      `DlrmInteractionOp: B = ${B} samples, expected 1..${maxBatch}.`,
+    );
     this.kernel.dispatch(pass, dlrmInteractionWorkgroups(B, F, D, mode), { B, F, D, mode: INTERACTION_MODES[mode] });
   }
 
@@ -159,15 +170,30 @@ export class DlrmInteractionBackwardOp {
     };
     const dDense = own(options.dDense, 'dlrm_interaction:d_dense', maxBatch * D * 4);
     const dEmb = own(options.dEmb, 'dlrm_interaction:d_emb', maxBatch * F * D * 4);
-    const kernel = await gpu.bind(dlrmInteractionBackwardKernel, { dense: options.dense, emb: options.emb, dy: options.dy, d_dense: dDense, d_emb: dEmb });
+    const kernel = await gpu.bind(dlrmInteractionBackwardKernel, {
+      dense: options.dense,
+      emb: options.emb,
+      dy: options.dy,
+      d_dense: dDense,
+      d_emb: dEmb,
+    });
     return new DlrmInteractionBackwardOp(kernel, { maxBatch, F, D, mode }, dDense, dEmb, owned);
   }
 
   /** Records the backward of samples 0..B−1 into `pass`. */
   encode(pass: GPUComputePassEncoder, B: number, accumulate = false): void {
     const { maxBatch, F, D, mode } = this.opts;
-    check(Number.isInteger(B) && B > 0 && B <= maxBatch, `DlrmInteractionBackwardOp: B = ${B} samples, expected 1..${maxBatch}.`);
-    this.kernel.dispatch(pass, dlrmInteractionBackwardWorkgroups(B, F, D), { B, F, D, mode: INTERACTION_MODES[mode], accumulate: accumulate ? 1 : 0 });
+    check(
+      Number.isInteger(B) && B > 0 && B <= maxBatch,
+      `DlrmInteractionBackwardOp: B = ${B} samples, expected 1..${maxBatch}.`,
+    );
+    this.kernel.dispatch(pass, dlrmInteractionBackwardWorkgroups(B, F, D), {
+      B,
+      F,
+      D,
+      mode: INTERACTION_MODES[mode],
+      accumulate: accumulate ? 1 : 0,
+    });
   }
 
   destroy(): void {

@@ -89,8 +89,14 @@ export class EmbeddingBagOp {
   static async create(gpu: Gpu, options: EmbeddingBagOptions): Promise<EmbeddingBagOp> {
     const { R, D, maxBags, maxNnz } = options;
     const mode = options.mode ?? 'sum';
-    check(Number.isInteger(R) && R > 0 && Number.isInteger(D) && D > 0, `EmbeddingBagOp: R, D must be positive integers, got ${R}, ${D}.`);
-    check(Number.isInteger(maxBags) && maxBags > 0 && Number.isInteger(maxNnz) && maxNnz > 0, `EmbeddingBagOp: maxBags, maxNnz must be positive integers, got ${maxBags}, ${maxNnz}.`);
+    check(
+      Number.isInteger(R) && R > 0 && Number.isInteger(D) && D > 0,
+      `EmbeddingBagOp: R, D must be positive integers, got ${R}, ${D}.`,
+    );
+    check(
+      Number.isInteger(maxBags) && maxBags > 0 && Number.isInteger(maxNnz) && maxNnz > 0,
+      `EmbeddingBagOp: maxBags, maxNnz must be positive integers, got ${maxBags}, ${maxNnz}.`,
+    );
     const indices = gpu.buffer('embedding_bag:indices', maxNnz * 4);
     const offsets = gpu.buffer('embedding_bag:offsets', (maxBags + 1) * 4);
     const weights = gpu.buffer('embedding_bag:weights', maxNnz * 4);
@@ -111,7 +117,14 @@ export class EmbeddingBagOp {
     if (indices.length > 0) this.gpu.write(this.inputs.indices, indices);
     if (offsets) this.gpu.write(this.inputs.offsets, offsets);
     if (weights && weights.length > 0) this.gpu.write(this.inputs.weights, weights);
-    this.kernel.setParams({ B, D, R, mean: mode === 'mean' ? 1 : 0, has_offsets: offsets ? 1 : 0, has_weights: weights ? 1 : 0 });
+    this.kernel.setParams({
+      B,
+      D,
+      R,
+      mean: mode === 'mean' ? 1 : 0,
+      has_offsets: offsets ? 1 : 0,
+      has_weights: weights ? 1 : 0,
+    });
     this.bags = B;
   }
 
@@ -129,10 +142,22 @@ export class EmbeddingBagOp {
 
 // ------------------------------------------------------------------------------------ backward
 
-function checkBackward(table: ArrayLike<number> | null, indices: Uint32Array, offsets: Uint32Array | null, weights: ArrayLike<number> | null, dy: ArrayLike<number> | null, R: number, D: number, mode: BagMode): number {
+function checkBackward(
+  table: ArrayLike<number> | null,
+  indices: Uint32Array,
+  offsets: Uint32Array | null,
+  weights: ArrayLike<number> | null,
+  dy: ArrayLike<number> | null,
+  R: number,
+  D: number,
+  mode: BagMode,
+): number {
   checkEmbeddingBag(table, indices, offsets, weights, R, D, mode);
   const B = bagCount(indices, offsets);
-  check(dy === null || dy.length === B * D, `embedding_bag: dy has ${dy?.length} values, expected B·D = ${B}·${D} = ${B * D}.`);
+  check(
+    dy === null || dy.length === B * D,
+    `embedding_bag: dy has ${dy?.length} values, expected B·D = ${B}·${D} = ${B * D}.`,
+  );
   return B;
 }
 
@@ -232,7 +257,10 @@ export class EmbeddingBagBackwardOp {
     readonly gradRows: BindingResource,
     /** (maxNnz) f32: the per-sample weights' gradient, when weighted. */
     readonly gradWeights: GPUBuffer | null,
-    private readonly inputs: Record<'indices' | 'offsets' | 'weights' | 'sortedPos' | 'sortedBag' | 'segments', GPUBuffer>,
+    private readonly inputs: Record<
+      'indices' | 'offsets' | 'weights' | 'sortedPos' | 'sortedBag' | 'segments',
+      GPUBuffer
+    >,
     private readonly owned: GPUBuffer[],
   ) {}
 
@@ -240,10 +268,19 @@ export class EmbeddingBagBackwardOp {
     const { R, D, maxBags, maxNnz } = options;
     const mode = options.mode ?? 'sum';
     const weighted = options.weighted ?? false;
-    check(Number.isInteger(R) && R > 0 && Number.isInteger(D) && D > 0, `EmbeddingBagBackwardOp: R, D must be positive integers, got ${R}, ${D}.`);
-    check(Number.isInteger(maxBags) && maxBags > 0 && Number.isInteger(maxNnz) && maxNnz > 0, `EmbeddingBagBackwardOp: maxBags, maxNnz must be positive integers, got ${maxBags}, ${maxNnz}.`);
-    check(!weighted || mode === 'sum', `EmbeddingBagBackwardOp: per-sample weights need mode 'sum', got mode '${mode}'.`);
-    check(!weighted || options.table, 'EmbeddingBagBackwardOp: weighted bags need `table` for the weights\' gradient.');
+    check(
+      Number.isInteger(R) && R > 0 && Number.isInteger(D) && D > 0,
+      `EmbeddingBagBackwardOp: R, D must be positive integers, got ${R}, ${D}.`,
+    );
+    check(
+      Number.isInteger(maxBags) && maxBags > 0 && Number.isInteger(maxNnz) && maxNnz > 0,
+      `EmbeddingBagBackwardOp: maxBags, maxNnz must be positive integers, got ${maxBags}, ${maxNnz}.`,
+    );
+    check(
+      !weighted || mode === 'sum',
+      `EmbeddingBagBackwardOp: per-sample weights need mode 'sum', got mode '${mode}'.`,
+    );
+    check(!weighted || options.table, "EmbeddingBagBackwardOp: weighted bags need `table` for the weights' gradient.");
     const buf = (label: string, bytes: number) => gpu.buffer(`embedding_bag.backward:${label}`, bytes);
     const inputs = {
       indices: buf('indices', maxNnz * 4),
@@ -269,9 +306,25 @@ export class EmbeddingBagBackwardOp {
       grad_rows: gradRows,
     });
     const weightsKernel = gradWeights
-      ? await gpu.bind(embeddingBagBackwardWeights, { table: options.table!, indices: inputs.indices, offsets: inputs.offsets, dy: options.dy, grad_weights: gradWeights })
+      ? await gpu.bind(embeddingBagBackwardWeights, {
+          table: options.table!,
+          indices: inputs.indices,
+          offsets: inputs.offsets,
+          dy: options.dy,
+          grad_weights: gradWeights,
+        })
       : null;
-    return new EmbeddingBagBackwardOp(gpu, { R, D, maxBags, maxNnz, mode, weighted }, rowsKernel, weightsKernel, rows, gradRows, gradWeights, inputs, owned);
+    return new EmbeddingBagBackwardOp(
+      gpu,
+      { R, D, maxBags, maxNnz, mode, weighted },
+      rowsKernel,
+      weightsKernel,
+      rows,
+      gradRows,
+      gradWeights,
+      inputs,
+      owned,
+    );
   }
 
   /** Checks a batch, sorts it into one segment per row and uploads the plan; returns the plan. */
@@ -279,8 +332,14 @@ export class EmbeddingBagBackwardOp {
     const { R, D, maxBags, maxNnz, mode, weighted } = this.opts;
     const B = checkBackward(null, indices, offsets, weights, null, R, D, mode);
     check(B <= maxBags, `EmbeddingBagBackwardOp: ${B} bags exceed maxBags = ${maxBags}.`);
-    check(indices.length <= maxNnz, `EmbeddingBagBackwardOp: indices has ${indices.length} values, over maxNnz = ${maxNnz}.`);
-    check(weighted === (weights !== null), `EmbeddingBagBackwardOp: created ${weighted ? 'with' : 'without'} per-sample weights, but set() was given ${weights ? 'some' : 'none'}.`);
+    check(
+      indices.length <= maxNnz,
+      `EmbeddingBagBackwardOp: indices has ${indices.length} values, over maxNnz = ${maxNnz}.`,
+    );
+    check(
+      weighted === (weights !== null),
+      `EmbeddingBagBackwardOp: created ${weighted ? 'with' : 'without'} per-sample weights, but set() was given ${weights ? 'some' : 'none'}.`,
+    );
     const plan = embeddingBagPlan(indices, offsets);
     const U = plan.rows.length;
     const { gpu, inputs } = this;

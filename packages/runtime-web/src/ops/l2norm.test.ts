@@ -4,7 +4,9 @@ import { Gpu } from '../gpu/index.ts';
 import { l2norm, l2normBackward, L2normBackwardOp, L2normOp } from './l2norm.ts';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 describe('l2norm bad input', () => {
@@ -12,8 +14,16 @@ describe('l2norm bad input', () => {
     ['x of the wrong size', () => l2norm(gpu, new Float32Array(10), 3, 4), /x has 10 values, expected M·D = 3·4 = 12/],
     ['a fractional dimension', () => l2norm(gpu, new Float32Array(12), 3, 4.5), /M, D must be positive integers/],
     ['eps ≤ 0', () => l2norm(gpu, new Float32Array(12), 3, 4, -1), /eps must be a positive number/],
-    ['backward: norm of the wrong size', () => l2normBackward(gpu, new Float32Array(12), new Float32Array(4), new Float32Array(12), 3, 4), /norm has 4 values, expected M = 3/],
-    ['backward: dy of the wrong size', () => l2normBackward(gpu, new Float32Array(12), new Float32Array(3), new Float32Array(11), 3, 4), /dy has 11 values, expected M·D/],
+    [
+      'backward: norm of the wrong size',
+      () => l2normBackward(gpu, new Float32Array(12), new Float32Array(4), new Float32Array(12), 3, 4),
+      /norm has 4 values, expected M = 3/,
+    ],
+    [
+      'backward: dy of the wrong size',
+      () => l2normBackward(gpu, new Float32Array(12), new Float32Array(3), new Float32Array(11), 3, 4),
+      /dy has 11 values, expected M·D/,
+    ],
   ];
   it.each(cases)('%s → ShapeError', async (_name, call, message) => {
     const err = await call().catch((e: unknown) => e);
@@ -60,7 +70,12 @@ describe('l2norm', () => {
     }
     gpu.run((pass) => op.encode(pass, 7, true));
     const want = l2normBackwardReference(x.subarray(0, 7 * D), norm.subarray(0, 7), dy.subarray(0, 7 * D), 7, D);
-    expect(maxRelError(await gpu.readF32(op.dx as GPUBuffer, 7 * D), want.map((v) => 2 * v))).toBeLessThanOrEqual(1e-5);
+    expect(
+      maxRelError(
+        await gpu.readF32(op.dx as GPUBuffer, 7 * D),
+        want.map((v) => 2 * v),
+      ),
+    ).toBeLessThanOrEqual(1e-5);
     op.destroy();
     for (const b of bufs) b.destroy();
   });

@@ -9,7 +9,13 @@ import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gp
  * backward needs.
  * @example const { y } = await l2norm(gpu, userEmbeddings, B, 128);
  */
-export async function l2norm(gpu: Gpu, x: Float32Array, M: number, D: number, eps = L2NORM_EPS): Promise<{ y: Float32Array; norm: Float32Array }> {
+export async function l2norm(
+  gpu: Gpu,
+  x: Float32Array,
+  M: number,
+  D: number,
+  eps = L2NORM_EPS,
+): Promise<{ y: Float32Array; norm: Float32Array }> {
   checkL2norm(x, M, D, eps);
   const out = await runOnce(gpu, l2normForward, {
     inputs: { x },
@@ -84,7 +90,15 @@ export class L2normOp {
  * The backward on the GPU: from x, the forward's saved norm and dy (M, D) → dx (M, D).
  * @example const dx = await l2normBackward(gpu, x, norm, dy, M, D);
  */
-export async function l2normBackward(gpu: Gpu, x: Float32Array, norm: Float32Array, dy: Float32Array, M: number, D: number, eps = L2NORM_EPS): Promise<Float32Array> {
+export async function l2normBackward(
+  gpu: Gpu,
+  x: Float32Array,
+  norm: Float32Array,
+  dy: Float32Array,
+  M: number,
+  D: number,
+  eps = L2NORM_EPS,
+): Promise<Float32Array> {
   checkL2norm(x, M, D, eps);
   check(norm.length === M, `l2norm: norm has ${norm.length} values, expected M = ${M}.`);
   check(dy.length === M * D, `l2norm: dy has ${dy.length} values, expected M·D = ${M}·${D} = ${M * D}.`);

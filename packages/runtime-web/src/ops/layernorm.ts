@@ -83,7 +83,14 @@ export class LayernormOp {
     const y = own(options.y, 'layernorm:y', maxRows * D * 4);
     const mean = own(options.mean, 'layernorm:mean', maxRows * 4);
     const rstd = own(options.rstd, 'layernorm:rstd', maxRows * 4);
-    const kernel = await gpu.bind(layernormForward, { x: options.x, gamma: options.gamma, beta: options.beta, y, mean, rstd });
+    const kernel = await gpu.bind(layernormForward, {
+      x: options.x,
+      gamma: options.gamma,
+      beta: options.beta,
+      y,
+      mean,
+      rstd,
+    });
     return new LayernormOp(kernel, { maxRows, D, eps }, y, mean, rstd, owned);
   }
 
@@ -128,7 +135,11 @@ export async function layernormBackward(
   };
   const input = await runOnce(gpu, layernormBackwardInput, { ...args, workgroups: M });
   const params = await runOnce(gpu, layernormBackwardParams, { ...args, workgroups: layernormParamsWorkgroups(D) });
-  return { dx: new Float32Array(input.dx), dgamma: new Float32Array(params.dgamma), dbeta: new Float32Array(params.dbeta) };
+  return {
+    dx: new Float32Array(input.dx),
+    dgamma: new Float32Array(params.dgamma),
+    dbeta: new Float32Array(params.dbeta),
+  };
 }
 
 export interface LayernormBackwardOptions {
@@ -182,7 +193,16 @@ export class LayernormBackwardOp {
     const dx = own(options.dx, 'layernorm:dx', maxRows * D * 4);
     const dgamma = own(options.dgamma, 'layernorm:dgamma', D * 4);
     const dbeta = own(options.dbeta, 'layernorm:dbeta', D * 4);
-    const resources = { x: options.x, gamma: options.gamma, mean: options.mean, rstd: options.rstd, dy: options.dy, dx, dgamma, dbeta };
+    const resources = {
+      x: options.x,
+      gamma: options.gamma,
+      mean: options.mean,
+      rstd: options.rstd,
+      dy: options.dy,
+      dx,
+      dgamma,
+      dbeta,
+    };
     const inputKernel = await gpu.bind(layernormBackwardInput, resources);
     const paramsKernel = await gpu.bind(layernormBackwardParams, resources);
     return new LayernormBackwardOp(inputKernel, paramsKernel, { maxRows, D }, dx, dgamma, dbeta, owned);

@@ -6,7 +6,9 @@ import { Gpu } from '../gpu/index.ts';
 import { BoundLinear, BoundLinearBackward, linearVariant } from './linear.ts';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 // float32 sums of ≤ 70 products in a fixed order against float64: well within 1e-5 relative.
@@ -29,8 +31,14 @@ describe('linear variants (tiled, direct) vs the CPU reference', () => {
     const want = linearBackwardReference(x, w, y, dy, M, K, N, act);
     for (const variant of ['tiled', 'direct'] as const) {
       const bufs = {
-        x: gpu.upload('t:x', x), w: gpu.upload('t:w', w), b: gpu.upload('t:b', b), y: gpu.buffer('t:y', M * N * 4), dy: gpu.upload('t:dy', dy),
-        dx: gpu.upload('t:dx', start.dx), dw: gpu.upload('t:dw', start.dw), db: gpu.upload('t:db', start.db),
+        x: gpu.upload('t:x', x),
+        w: gpu.upload('t:w', w),
+        b: gpu.upload('t:b', b),
+        y: gpu.buffer('t:y', M * N * 4),
+        dy: gpu.upload('t:dy', dy),
+        dx: gpu.upload('t:dx', start.dx),
+        dw: gpu.upload('t:dw', start.dw),
+        db: gpu.upload('t:db', start.db),
       };
       const fc = await BoundLinear.create(gpu, bufs, { M, K, N }, variant);
       const back = await BoundLinearBackward.create(gpu, bufs, { M, K, N }, variant);
@@ -38,7 +46,12 @@ describe('linear variants (tiled, direct) vs the CPU reference', () => {
         fc.encode(pass, { M, K, N, act });
         back.encode(pass, { M, K, N, act, accumulate });
       });
-      const got = { y: await gpu.readF32(bufs.y, M * N), dx: await gpu.readF32(bufs.dx, M * K), dw: await gpu.readF32(bufs.dw, N * K), db: await gpu.readF32(bufs.db, N) };
+      const got = {
+        y: await gpu.readF32(bufs.y, M * N),
+        dx: await gpu.readF32(bufs.dx, M * K),
+        dw: await gpu.readF32(bufs.dw, N * K),
+        db: await gpu.readF32(bufs.db, N),
+      };
       const plus = (a: Float32Array, s: Float32Array) => (accumulate ? a.map((v, i) => v + s[i]) : a);
       expect(maxRelError(got.y, y), `${variant} y`).toBeLessThanOrEqual(TOL);
       expect(maxRelError(got.dx, plus(want.dx, start.dx)), `${variant} dx`).toBeLessThanOrEqual(TOL);

@@ -22,7 +22,16 @@ import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gp
  * y = act(x · wᵀ + b) on the GPU; x (M,K), w (N,K), b (N) or null → y (M,N).
  * @example const y = await linear(gpu, x, w, b, 32, 64, 16, 'relu');
  */
-export async function linear(gpu: Gpu, x: Float32Array, w: Float32Array, b: Float32Array | null, M: number, K: number, N: number, act: Activation = 'none'): Promise<Float32Array> {
+export async function linear(
+  gpu: Gpu,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array | null,
+  M: number,
+  K: number,
+  N: number,
+  act: Activation = 'none',
+): Promise<Float32Array> {
   checkLinear(x, w, b, M, K, N);
   const { y } = await runOnce(gpu, linearForward, {
     inputs: { x, w, b: b ?? new Float32Array(1) },
@@ -38,7 +47,18 @@ export async function linear(gpu: Gpu, x: Float32Array, w: Float32Array, b: Floa
  * dy (M,N) → dx (M,K), dw (N,K), db (N) (zeros when `hasBias` is false).
  * @example const { dx, dw, db } = await linearGrads(gpu, x, w, y, dy, 32, 64, 16, 'relu');
  */
-export async function linearGrads(gpu: Gpu, x: Float32Array, w: Float32Array, y: Float32Array, dy: Float32Array, M: number, K: number, N: number, act: Activation = 'none', hasBias = true): Promise<{ dx: Float32Array; dw: Float32Array; db: Float32Array }> {
+export async function linearGrads(
+  gpu: Gpu,
+  x: Float32Array,
+  w: Float32Array,
+  y: Float32Array,
+  dy: Float32Array,
+  M: number,
+  K: number,
+  N: number,
+  act: Activation = 'none',
+  hasBias = true,
+): Promise<{ dx: Float32Array; dw: Float32Array; db: Float32Array }> {
   checkLinearBackward(x, w, y, dy, M, K, N);
   const out = await runOnce(gpu, linearBackwardKernel, {
     inputs: { x, w, y, dy },
@@ -83,17 +103,36 @@ function checkFits(name: string, shape: LinearShape, max: LinearShape): void {
  * gpu.run((pass) => fc.encode(pass, { M: batch, K: 256, N: 64, act: 'relu' }));
  */
 export class BoundLinear {
-  private constructor(private readonly kernel: BoundKernel, readonly max: LinearShape, readonly variant: LinearVariant) {}
+  private constructor(
+    private readonly kernel: BoundKernel,
+    readonly max: LinearShape,
+    readonly variant: LinearVariant,
+  ) {}
 
-  static async create(gpu: Gpu, buffers: { x: BindingResource; w: BindingResource; b: BindingResource; y: BindingResource }, max: LinearShape, variant = linearVariant(gpu)): Promise<BoundLinear> {
-    return new BoundLinear(await gpu.bind(variant === 'direct' ? linearForwardDirect : linearForward, buffers), { ...max }, variant);
+  static async create(
+    gpu: Gpu,
+    buffers: { x: BindingResource; w: BindingResource; b: BindingResource; y: BindingResource },
+    max: LinearShape,
+    variant = linearVariant(gpu),
+  ): Promise<BoundLinear> {
+    return new BoundLinear(
+      await gpu.bind(variant === 'direct' ? linearForwardDirect : linearForward, buffers),
+      { ...max },
+      variant,
+    );
   }
 
   encode(pass: GPUComputePassEncoder, shape: LinearShape & { act?: Activation; hasBias?: boolean }): void {
     checkFits('linear', shape, this.max);
     const { M, K, N } = shape;
     const workgroups = this.variant === 'direct' ? linearDirectWorkgroups(M, N) : linearWorkgroups(M, N);
-    this.kernel.dispatch(pass, workgroups, { M, K, N, act: ACTIVATIONS[shape.act ?? 'none'], has_bias: shape.hasBias === false ? 0 : 1 });
+    this.kernel.dispatch(pass, workgroups, {
+      M,
+      K,
+      N,
+      act: ACTIVATIONS[shape.act ?? 'none'],
+      has_bias: shape.hasBias === false ? 0 : 1,
+    });
   }
 
   destroy(): void {
@@ -120,7 +159,15 @@ export class BoundLinearBackward {
 
   static async create(
     gpu: Gpu,
-    buffers: { x: BindingResource; w: BindingResource; dy: BindingResource; dw: BindingResource; y?: BindingResource; dx?: BindingResource; db?: BindingResource },
+    buffers: {
+      x: BindingResource;
+      w: BindingResource;
+      dy: BindingResource;
+      dw: BindingResource;
+      y?: BindingResource;
+      dx?: BindingResource;
+      db?: BindingResource;
+    },
     max: LinearShape,
     variant = linearVariant(gpu),
   ): Promise<BoundLinearBackward> {
@@ -129,24 +176,50 @@ export class BoundLinearBackward {
     const unusedIn = buffers.y ? null : gpu.buffer('linear.backward:unused-in', 4);
     const unusedOut = buffers.dx && buffers.db ? null : gpu.buffer('linear.backward:unused-out', 4);
     const spec = variant === 'direct' ? linearBackwardDirect : linearBackwardKernel;
-    const kernel = await gpu.bind(spec, { ...buffers, y: buffers.y ?? unusedIn!, dx: buffers.dx ?? unusedOut!, db: buffers.db ?? unusedOut! });
+    const kernel = await gpu.bind(spec, {
+      ...buffers,
+      y: buffers.y ?? unusedIn!,
+      dx: buffers.dx ?? unusedOut!,
+      db: buffers.db ?? unusedOut!,
+    });
     const dummies = [unusedIn, unusedOut].filter((b): b is GPUBuffer => b !== null);
-    return new BoundLinearBackward(kernel, { ...max }, { y: Boolean(buffers.y), dx: Boolean(buffers.dx), db: Boolean(buffers.db) }, dummies, variant);
+    return new BoundLinearBackward(
+      kernel,
+      { ...max },
+      { y: Boolean(buffers.y), dx: Boolean(buffers.dx), db: Boolean(buffers.db) },
+      dummies,
+      variant,
+    );
   }
 
   /** `needDx` / `hasBias` default to whether dx / db were bound; `accumulate` adds into dx/dw/db. */
-  encode(pass: GPUComputePassEncoder, shape: LinearShape & { act?: Activation; hasBias?: boolean; needDx?: boolean; accumulate?: boolean }): void {
+  encode(
+    pass: GPUComputePassEncoder,
+    shape: LinearShape & { act?: Activation; hasBias?: boolean; needDx?: boolean; accumulate?: boolean },
+  ): void {
     checkFits('linear.backward', shape, this.max);
     const act = shape.act ?? 'none';
     const needDx = shape.needDx ?? this.bound.dx;
     const hasBias = shape.hasBias ?? this.bound.db;
-    check(act === 'none' || this.bound.y, `linear.backward: act '${act}' needs the forward output y, which was not bound.`);
+    check(
+      act === 'none' || this.bound.y,
+      `linear.backward: act '${act}' needs the forward output y, which was not bound.`,
+    );
     check(!needDx || this.bound.dx, 'linear.backward: needDx is set but no dx buffer was bound.');
     check(!hasBias || this.bound.db, 'linear.backward: hasBias is set but no db buffer was bound.');
     const { M, K, N } = shape;
-    const workgroups = this.variant === 'direct' ? linearBackwardDirectWorkgroups(M, K, N, needDx, hasBias) : linearBackwardWorkgroups(M, K, N, needDx);
+    const workgroups =
+      this.variant === 'direct'
+        ? linearBackwardDirectWorkgroups(M, K, N, needDx, hasBias)
+        : linearBackwardWorkgroups(M, K, N, needDx);
     this.kernel.dispatch(pass, workgroups, {
-      M, K, N, act: ACTIVATIONS[act], has_bias: hasBias ? 1 : 0, need_dx: needDx ? 1 : 0, accumulate: shape.accumulate ? 1 : 0,
+      M,
+      K,
+      N,
+      act: ACTIVATIONS[act],
+      has_bias: hasBias ? 1 : 0,
+      need_dx: needDx ? 1 : 0,
+      accumulate: shape.accumulate ? 1 : 0,
     });
   }
 

@@ -1,6 +1,12 @@
 // Row-wise Adagrad on the GPU for embedding tables. `rowwiseAdagrad()` is one-shot (checks,
 // tools: it validates ids); the trainer binds a `BoundRowwiseAdagrad` per table once.
-import { check, checkRowwiseAdagrad, rowwiseAdagradStep, rowwiseAdagradWorkgroups, type RowwiseAdagradOptions } from '@vireo/shaders';
+import {
+  check,
+  checkRowwiseAdagrad,
+  rowwiseAdagradStep,
+  rowwiseAdagradWorkgroups,
+  type RowwiseAdagradOptions,
+} from '@vireo/shaders';
 import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gpu/index.ts';
 
 /**
@@ -8,7 +14,15 @@ import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gp
  * returns the updated table and acc (R).
  * @example const next = await rowwiseAdagrad(gpu, ids, grad, table, acc, 64, { lr: 0.05 });
  */
-export async function rowwiseAdagrad(gpu: Gpu, ids: Uint32Array, grad: Float32Array, table: Float32Array, acc: Float32Array, D: number, o: RowwiseAdagradOptions): Promise<{ table: Float32Array; acc: Float32Array }> {
+export async function rowwiseAdagrad(
+  gpu: Gpu,
+  ids: Uint32Array,
+  grad: Float32Array,
+  table: Float32Array,
+  acc: Float32Array,
+  D: number,
+  o: RowwiseAdagradOptions,
+): Promise<{ table: Float32Array; acc: Float32Array }> {
   checkRowwiseAdagrad(ids, grad, table, acc, D);
   const U = ids.length;
   const out = await runOnce(gpu, rowwiseAdagradStep, {
@@ -28,15 +42,25 @@ export async function rowwiseAdagrad(gpu: Gpu, ids: Uint32Array, grad: Float32Ar
  * opt.encode(pass, { U: uniqueCount, lr: 0.05 });
  */
 export class BoundRowwiseAdagrad {
-  private constructor(private readonly kernel: BoundKernel, readonly shape: { maxU: number; D: number; R: number }) {}
+  private constructor(
+    private readonly kernel: BoundKernel,
+    readonly shape: { maxU: number; D: number; R: number },
+  ) {}
 
-  static async create(gpu: Gpu, buffers: { ids: BindingResource; grad: BindingResource; table: BindingResource; acc: BindingResource }, shape: { maxU: number; D: number; R: number }): Promise<BoundRowwiseAdagrad> {
+  static async create(
+    gpu: Gpu,
+    buffers: { ids: BindingResource; grad: BindingResource; table: BindingResource; acc: BindingResource },
+    shape: { maxU: number; D: number; R: number },
+  ): Promise<BoundRowwiseAdagrad> {
     return new BoundRowwiseAdagrad(await gpu.bind(rowwiseAdagradStep, buffers), { ...shape });
   }
 
   encode(pass: GPUComputePassEncoder, o: RowwiseAdagradOptions & { U: number }): void {
     const { maxU, D, R } = this.shape;
-    check(Number.isInteger(o.U) && o.U >= 0 && o.U <= maxU, `rowwise_adagrad: U = ${o.U} is outside the bound 0..${maxU}.`);
+    check(
+      Number.isInteger(o.U) && o.U >= 0 && o.U <= maxU,
+      `rowwise_adagrad: U = ${o.U} is outside the bound 0..${maxU}.`,
+    );
     if (o.U === 0) return;
     this.kernel.dispatch(pass, rowwiseAdagradWorkgroups(o.U), { U: o.U, D, R, lr: o.lr, eps: o.eps ?? 1e-8 });
   }

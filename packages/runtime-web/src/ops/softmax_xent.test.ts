@@ -1,10 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inBatchSoftmaxBackwardReference, inBatchSoftmaxReference, maxRelError, ShapeError, testRng } from '@vireo/shaders';
+import {
+  inBatchSoftmaxBackwardReference,
+  inBatchSoftmaxReference,
+  maxRelError,
+  ShapeError,
+  testRng,
+} from '@vireo/shaders';
 import { Gpu } from '../gpu/index.ts';
 import { BoundSoftmaxXent, softmaxXent, softmaxXentGrads } from './softmax_xent.ts';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 describe('softmax_xent bad input', () => {
@@ -13,10 +21,26 @@ describe('softmax_xent bad input', () => {
   const q = new Float32Array(B);
   const ids = new Uint32Array(B);
   const cases: [string, () => Promise<unknown>, RegExp][] = [
-    ['u of the wrong size', () => softmaxXent(gpu, u.subarray(1), u, q, ids, B, D, 0.1), /u has 11 values, expected B·D/],
-    ['v of the wrong size', () => softmaxXent(gpu, u, new Float32Array(13), q, ids, B, D, 0.1), /v has 13 values, expected B·D/],
-    ['logq of the wrong size', () => softmaxXent(gpu, u, u, q.subarray(1), ids, B, D, 0.1), /logq has 3 values, expected B = 4/],
-    ['ids of the wrong size', () => softmaxXentGrads(gpu, u, u, q, new Uint32Array(5), B, D, 0.1, 0.25), /ids has 5 values, expected B = 4/],
+    [
+      'u of the wrong size',
+      () => softmaxXent(gpu, u.subarray(1), u, q, ids, B, D, 0.1),
+      /u has 11 values, expected B·D/,
+    ],
+    [
+      'v of the wrong size',
+      () => softmaxXent(gpu, u, new Float32Array(13), q, ids, B, D, 0.1),
+      /v has 13 values, expected B·D/,
+    ],
+    [
+      'logq of the wrong size',
+      () => softmaxXent(gpu, u, u, q.subarray(1), ids, B, D, 0.1),
+      /logq has 3 values, expected B = 4/,
+    ],
+    [
+      'ids of the wrong size',
+      () => softmaxXentGrads(gpu, u, u, q, new Uint32Array(5), B, D, 0.1, 0.25),
+      /ids has 5 values, expected B = 4/,
+    ],
     ['tau ≤ 0', () => softmaxXent(gpu, u, u, q, ids, B, D, 0), /tau must be a positive number/],
   ];
   it.each(cases)('%s → ShapeError', async (_name, call, message) => {
@@ -35,8 +59,14 @@ describe('softmax_xent', () => {
     const logq = Float32Array.from(rng.uniform(maxB, 0.001, 0.1), Math.log);
     const ids = Uint32Array.from({ length: maxB }, () => rng.int(20)); // many accidental hits
     const bufs = {
-      u: gpu.upload('test:u', u), v: gpu.upload('test:v', v), logq: gpu.upload('test:logq', logq), ids: gpu.upload('test:ids', ids),
-      loss: gpu.buffer('test:loss', maxB * 4), lse: gpu.buffer('test:lse', maxB * 4), du: gpu.buffer('test:du', maxB * D * 4), dv: gpu.buffer('test:dv', maxB * D * 4),
+      u: gpu.upload('test:u', u),
+      v: gpu.upload('test:v', v),
+      logq: gpu.upload('test:logq', logq),
+      ids: gpu.upload('test:ids', ids),
+      loss: gpu.buffer('test:loss', maxB * 4),
+      lse: gpu.buffer('test:lse', maxB * 4),
+      du: gpu.buffer('test:du', maxB * D * 4),
+      dv: gpu.buffer('test:dv', maxB * D * 4),
     };
     const xent = await BoundSoftmaxXent.create(gpu, bufs, { B: maxB, D });
     let first: Float32Array | null = null;
@@ -55,7 +85,9 @@ describe('softmax_xent', () => {
       if (B === 48 && first) expect(Array.from(du)).toEqual(Array.from(first));
       if (B === 48) first = du;
     }
-    expect(() => gpu.run((pass) => xent.encodeForward(pass, { B: 49, tau }))).toThrow(/B = 49 is outside the bound batch 1..48/);
+    expect(() => gpu.run((pass) => xent.encodeForward(pass, { B: 49, tau }))).toThrow(
+      /B = 49 is outside the bound batch 1..48/,
+    );
     xent.destroy();
     for (const b of Object.values(bufs)) b.destroy();
   });

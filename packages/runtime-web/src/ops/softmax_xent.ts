@@ -43,21 +43,35 @@ export class BoundSoftmaxXent {
     readonly D: number,
   ) {}
 
-  static async create(gpu: Gpu, buffers: SoftmaxXentBuffers, shape: { B: number; D: number }): Promise<BoundSoftmaxXent> {
+  static async create(
+    gpu: Gpu,
+    buffers: SoftmaxXentBuffers,
+    shape: { B: number; D: number },
+  ): Promise<BoundSoftmaxXent> {
     const { B, D } = shape;
-    check(Number.isInteger(B) && B > 0 && Number.isInteger(D) && D > 0, `softmax_xent: B and D must be positive integers, got ${B}, ${D}.`);
+    check(
+      Number.isInteger(B) && B > 0 && Number.isInteger(D) && D > 0,
+      `softmax_xent: B and D must be positive integers, got ${B}, ${D}.`,
+    );
     const { u, v, logq, ids, loss, lse, du, dv } = buffers;
     const scores = gpu.buffer('softmax_xent:scores', B * B * 4);
     const noBias = gpu.buffer('softmax_xent:no-bias', 4);
     const scoresOp = await BoundLinear.create(gpu, { x: u, w: v, b: noBias, y: scores }, { M: B, K: D, N: B });
     const forward = await gpu.bind(softmaxXentForward, { scores, logq, ids, loss, lse });
     const backward = await gpu.bind(softmaxXentBackwardKernel, { logq, ids, lse, scores });
-    const towerGrads = await BoundLinearBackward.create(gpu, { x: u, w: v, dy: scores, dx: du, dw: dv }, { M: B, K: D, N: B });
+    const towerGrads = await BoundLinearBackward.create(
+      gpu,
+      { x: u, w: v, dy: scores, dx: du, dw: dv },
+      { M: B, K: D, N: B },
+    );
     return new BoundSoftmaxXent(scoresOp, forward, backward, towerGrads, [scores, noBias], B, D);
   }
 
   private checkB(B: number, tau: number): void {
-    check(Number.isInteger(B) && B >= 1 && B <= this.maxB, `softmax_xent: B = ${B} is outside the bound batch 1..${this.maxB}.`);
+    check(
+      Number.isInteger(B) && B >= 1 && B <= this.maxB,
+      `softmax_xent: B = ${B} is outside the bound batch 1..${this.maxB}.`,
+    );
     check(Number.isFinite(tau) && tau > 0, `softmax_xent: tau must be a positive number, got ${tau}.`);
   }
 
@@ -71,7 +85,11 @@ export class BoundSoftmaxXent {
   /** du, dv ← gradients of scale · Σ_i loss_i (scale defaults to 1/B: the mean loss). */
   encodeBackward(pass: GPUComputePassEncoder, o: { B: number; tau: number; scale?: number }): void {
     this.checkB(o.B, o.tau);
-    this.backward.dispatch(pass, softmaxXentWorkgroups.backward(o.B), { B: o.B, tau: o.tau, scale: o.scale ?? 1 / o.B });
+    this.backward.dispatch(pass, softmaxXentWorkgroups.backward(o.B), {
+      B: o.B,
+      tau: o.tau,
+      scale: o.scale ?? 1 / o.B,
+    });
     this.towerGrads.encode(pass, { M: o.B, K: this.D, N: o.B, act: 'none', hasBias: false, needDx: true });
   }
 
@@ -85,7 +103,18 @@ export class BoundSoftmaxXent {
 }
 
 /** Runs the bound op once on fresh buffers (checks, tools): allocates on every call. */
-async function once<R>(gpu: Gpu, u: Float32Array, v: Float32Array, logq: Float32Array, ids: Uint32Array, B: number, D: number, tau: number, work: (xent: BoundSoftmaxXent, pass: GPUComputePassEncoder) => void, read: (b: Record<keyof SoftmaxXentBuffers, GPUBuffer>) => Promise<R>): Promise<R> {
+async function once<R>(
+  gpu: Gpu,
+  u: Float32Array,
+  v: Float32Array,
+  logq: Float32Array,
+  ids: Uint32Array,
+  B: number,
+  D: number,
+  tau: number,
+  work: (xent: BoundSoftmaxXent, pass: GPUComputePassEncoder) => void,
+  read: (b: Record<keyof SoftmaxXentBuffers, GPUBuffer>) => Promise<R>,
+): Promise<R> {
   checkSoftmaxXent(u, v, logq, ids, B, D, tau);
   const buffers = {
     u: gpu.upload('softmax_xent:u', u),
@@ -113,11 +142,31 @@ async function once<R>(gpu: Gpu, u: Float32Array, v: Float32Array, logq: Float32
  * lse (B). The training loss is the mean of `loss`. One-shot (allocates): for checks and tools.
  * @example const { loss } = await softmaxXent(gpu, u, v, logq, ids, 256, 128, 0.05);
  */
-export async function softmaxXent(gpu: Gpu, u: Float32Array, v: Float32Array, logq: Float32Array, ids: Uint32Array, B: number, D: number, tau: number): Promise<{ loss: Float32Array; lse: Float32Array }> {
-  return once(gpu, u, v, logq, ids, B, D, tau, (xent, pass) => xent.encodeForward(pass, { B, tau }), async (b) => ({
-    loss: await gpu.readF32(b.loss, B),
-    lse: await gpu.readF32(b.lse, B),
-  }));
+export async function softmaxXent(
+  gpu: Gpu,
+  u: Float32Array,
+  v: Float32Array,
+  logq: Float32Array,
+  ids: Uint32Array,
+  B: number,
+  D: number,
+  tau: number,
+): Promise<{ loss: Float32Array; lse: Float32Array }> {
+  return once(
+    gpu,
+    u,
+    v,
+    logq,
+    ids,
+    B,
+    D,
+    tau,
+    (xent, pass) => xent.encodeForward(pass, { B, tau }),
+    async (b) => ({
+      loss: await gpu.readF32(b.loss, B),
+      lse: await gpu.readF32(b.lse, B),
+    }),
+  );
 }
 
 /**
@@ -125,14 +174,35 @@ export async function softmaxXent(gpu: Gpu, u: Float32Array, v: Float32Array, lo
  * the mean). One-shot (allocates): for checks and tools.
  * @example const { du, dv } = await softmaxXentGrads(gpu, u, v, logq, ids, 256, 128, 0.05, 1 / 256);
  */
-export async function softmaxXentGrads(gpu: Gpu, u: Float32Array, v: Float32Array, logq: Float32Array, ids: Uint32Array, B: number, D: number, tau: number, scale: number): Promise<{ loss: Float32Array; lse: Float32Array; du: Float32Array; dv: Float32Array }> {
-  return once(gpu, u, v, logq, ids, B, D, tau, (xent, pass) => {
-    xent.encodeForward(pass, { B, tau });
-    xent.encodeBackward(pass, { B, tau, scale });
-  }, async (b) => ({
-    loss: await gpu.readF32(b.loss, B),
-    lse: await gpu.readF32(b.lse, B),
-    du: await gpu.readF32(b.du, B * D),
-    dv: await gpu.readF32(b.dv, B * D),
-  }));
+export async function softmaxXentGrads(
+  gpu: Gpu,
+  u: Float32Array,
+  v: Float32Array,
+  logq: Float32Array,
+  ids: Uint32Array,
+  B: number,
+  D: number,
+  tau: number,
+  scale: number,
+): Promise<{ loss: Float32Array; lse: Float32Array; du: Float32Array; dv: Float32Array }> {
+  return once(
+    gpu,
+    u,
+    v,
+    logq,
+    ids,
+    B,
+    D,
+    tau,
+    (xent, pass) => {
+      xent.encodeForward(pass, { B, tau });
+      xent.encodeBackward(pass, { B, tau, scale });
+    },
+    async (b) => ({
+      loss: await gpu.readF32(b.loss, B),
+      lse: await gpu.readF32(b.lse, B),
+      du: await gpu.readF32(b.du, B * D),
+      dv: await gpu.readF32(b.dv, B * D),
+    }),
+  );
 }

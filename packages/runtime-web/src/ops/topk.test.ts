@@ -1,7 +1,14 @@
 // topk on Dawn: bad input → ShapeError naming the argument; the bound form reused across
 // requests without GPU allocation; catalogues in chunks; batches larger than one dispatch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ShapeError, exclusionsFromLists, quantizeItems, testRng, topkInt8Reference, topkReference } from '@vireo/shaders';
+import {
+  ShapeError,
+  exclusionsFromLists,
+  quantizeItems,
+  testRng,
+  topkInt8Reference,
+  topkReference,
+} from '@vireo/shaders';
 import { Gpu, GpuOutOfMemoryError } from '../gpu/index.ts';
 import { topkRecallCheck } from '../selfcheck/topk.ts';
 import { BoundTopk, topk, topkInt8 } from './topk.ts';
@@ -25,23 +32,44 @@ describe('topk rejects bad input with a ShapeError naming the argument', () => {
   const q = dyadic(1, B * D);
   const x = dyadic(2, N * D);
   const rejects = async (p: Promise<unknown>, what: RegExp) => {
-    const err = await p.then(() => null, (e: unknown) => e);
+    const err = await p.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ShapeError);
     expect((err as Error).message).toMatch(what);
   };
 
   it('k > N', () => rejects(topk(gpu, q, x, B, N, D, 11), /k = 11 is larger than N = 10/));
   it('k = 0', () => rejects(topk(gpu, q, x, B, N, D, 0), /k must be a positive integer/));
-  it('queries of the wrong D', () => rejects(topk(gpu, dyadic(1, B * 5), x, B, N, D, 3), /queries has 10 values, expected B·D/));
-  it('items of the wrong D', () => rejects(topk(gpu, q, dyadic(2, N * 5), B, N, D, 3), /items has 50 values, expected N·D/));
-  it('an exclusion id ≥ N', () => rejects(topk(gpu, q, x, B, N, D, 3, exclusionsFromLists([[1], [10]])), /exclude\.ids\[1\] = 10 is not an item/));
-  it('exclusion offsets that do not fit B', () => rejects(topk(gpu, q, x, B, N, D, 3, { ids: [1], offsets: [0, 1] }), /exclude\.offsets has 2 values, expected B\+1 = 3/));
-  it('a chunk that is not whole rows', () => rejects(topk(gpu, q, [x.subarray(0, 6), x.subarray(6)], B, N, D, 3), /items chunk 0 has 6 values, not a whole number of rows/));
+  it('queries of the wrong D', () =>
+    rejects(topk(gpu, dyadic(1, B * 5), x, B, N, D, 3), /queries has 10 values, expected B·D/));
+  it('items of the wrong D', () =>
+    rejects(topk(gpu, q, dyadic(2, N * 5), B, N, D, 3), /items has 50 values, expected N·D/));
+  it('an exclusion id ≥ N', () =>
+    rejects(topk(gpu, q, x, B, N, D, 3, exclusionsFromLists([[1], [10]])), /exclude\.ids\[1\] = 10 is not an item/));
+  it('exclusion offsets that do not fit B', () =>
+    rejects(
+      topk(gpu, q, x, B, N, D, 3, { ids: [1], offsets: [0, 1] }),
+      /exclude\.offsets has 2 values, expected B\+1 = 3/,
+    ));
+  it('a chunk that is not whole rows', () =>
+    rejects(
+      topk(gpu, q, [x.subarray(0, 6), x.subarray(6)], B, N, D, 3),
+      /items chunk 0 has 6 values, not a whole number of rows/,
+    ));
   it('int8 scales of the wrong length', () => {
     const int8 = quantizeItems(x, N, D);
-    return rejects(topkInt8(gpu, q, { values: int8.values, scales: int8.scales.subarray(1) }, B, N, D, 3), /items\.scales has 9 values, expected one per item \(N = 10\)/);
+    return rejects(
+      topkInt8(gpu, q, { values: int8.values, scales: int8.scales.subarray(1) }, B, N, D, 3),
+      /items\.scales has 9 values, expected one per item \(N = 10\)/,
+    );
   });
-  it('int8 items of the wrong D', () => rejects(topkInt8(gpu, q, quantizeItems(dyadic(2, N * 5), N, 5), B, N, D, 3), /items\.values has 50 values, expected N·D/));
+  it('int8 items of the wrong D', () =>
+    rejects(
+      topkInt8(gpu, q, quantizeItems(dyadic(2, N * 5), N, 5), B, N, D, 3),
+      /items\.values has 50 values, expected N·D/,
+    ));
 
   it('a request outside the bound shape', async () => {
     const op = await BoundTopk.create(gpu, x, { N, D, maxBatch: 2, maxK: 5, maxExclusions: 2 });
@@ -50,7 +78,10 @@ describe('topk rejects bad input with a ShapeError naming the argument', () => {
       await rejects(op.search(q, 6), /k = 6 is larger than this BoundTopk's maxK = 5/);
       await rejects(op.search(q, 11), /k = 11 is larger than N = 10/);
       await rejects(op.search(q.subarray(1), 3), /queries has 7 values, not a whole number of rows of D = 4/);
-      await rejects(op.search(q, 3, exclusionsFromLists([[1, 2], [3]])), /exclude\.ids has 3 values, more than this BoundTopk's maxExclusions = 2/);
+      await rejects(
+        op.search(q, 3, exclusionsFromLists([[1, 2], [3]])),
+        /exclude\.ids has 3 values, more than this BoundTopk's maxExclusions = 2/,
+      );
       // and it still answers a good request afterwards
       const r = await op.search(q, 3);
       expect(Array.from(r.ids)).toEqual(Array.from(topkReference(q, x, B, N, D, 3).ids));
@@ -106,7 +137,9 @@ describe('BoundTopk', () => {
     try {
       const qs = [0, 1, 2, 3].map((i) => dyadic(200 + i, D));
       const got = await Promise.all(qs.map((q, i) => op.search(q, 10 + i)));
-      qs.forEach((q, i) => expect(Array.from(got[i].ids)).toEqual(Array.from(topkReference(q, x, 1, N, D, 10 + i).ids)));
+      qs.forEach((q, i) =>
+        expect(Array.from(got[i].ids)).toEqual(Array.from(topkReference(q, x, 1, N, D, 10 + i).ids)),
+      );
     } finally {
       op.destroy();
     }
@@ -126,7 +159,9 @@ describe('BoundTopk', () => {
       op.setExclusions(1, exclusionsFromLists([[3, 4]]));
       gpu.run((pass) => op.encode(pass, 1, k));
       const got = await op.readResults(1, k);
-      expect(Array.from(got.ids)).toEqual(Array.from(topkReference(q, x, 1, N, D, k, exclusionsFromLists([[3, 4]])).ids));
+      expect(Array.from(got.ids)).toEqual(
+        Array.from(topkReference(q, x, 1, N, D, k, exclusionsFromLists([[3, 4]])).ids),
+      );
       tower.destroy();
     } finally {
       op.destroy();
@@ -162,7 +197,7 @@ describe('BoundTopk', () => {
   // maxBufferSize), as Gpu.allocate reports it.
   function refusing(limit: number): Gpu {
     const fake = Object.create(gpu) as Gpu;
-    fake.allocate = async <T,>(make: () => T) => {
+    fake.allocate = async <T>(make: () => T) => {
       const made = await gpu.allocate(make);
       const sizes = Object.values(made as Record<string, GPUBuffer | null>).map((b) => b?.size ?? 0);
       if (sizes.some((n) => n > limit)) throw new GpuOutOfMemoryError(`simulated: no allocation over ${limit} bytes`);
@@ -187,9 +222,14 @@ describe('BoundTopk', () => {
 
   it('a catalogue that fits in no chunk size is one sentence naming its size and what to do', async () => {
     const [N, D] = [5003, 16];
-    const err = await BoundTopk.create(refusing(1024), dyadic(11, N * D), { N, D, maxK: 10 }).then(() => null, (e: unknown) => e);
+    const err = await BoundTopk.create(refusing(1024), dyadic(11, N * D), { N, D, maxK: 10 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(GpuOutOfMemoryError);
-    expect((err as Error).message).toMatch(/^topk: the catalogue of 5003 × 16 f32 items \(0\.00 GiB\) does not fit this adapter's memory, even in chunks of 64 rows \(simulated: no allocation over 1024 bytes\): use int8 item embeddings, a smaller catalogue or a GPU with more memory\.$/);
+    expect((err as Error).message).toMatch(
+      /^topk: the catalogue of 5003 × 16 f32 items \(0\.00 GiB\) does not fit this adapter's memory, even in chunks of 64 rows \(simulated: no allocation over 1024 bytes\): use int8 item embeddings, a smaller catalogue or a GPU with more memory\.$/,
+    );
   });
 
   it('one-shot topk splits a large batch of queries into several searches', async () => {

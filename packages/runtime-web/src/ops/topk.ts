@@ -60,25 +60,45 @@ interface Chunk {
   collect: BoundKernel;
 }
 
-type Sources = { kind: 'f32'; rows: readonly Float32Array[] } | { kind: 'int8'; rows: readonly Int8Array[]; scales: readonly Float32Array[] };
+type Sources =
+  | { kind: 'f32'; rows: readonly Float32Array[] }
+  | { kind: 'int8'; rows: readonly Int8Array[]; scales: readonly Float32Array[] };
 
 /** Splits a catalogue into its kind and row-chunk lists, checking that the chunks hold N·D values. */
 function sourcesOf(items: TopkCatalogue, N: number, D: number): Sources {
-  const list = (items instanceof Float32Array || !Array.isArray(items) ? [items] : items) as readonly (Float32Array | Int8Items)[];
+  const list = (items instanceof Float32Array || !Array.isArray(items) ? [items] : items) as readonly (
+    | Float32Array
+    | Int8Items
+  )[];
   check(list.length > 0, 'topk: items is an empty list of chunks.');
   if (list[0] instanceof Float32Array) {
     const rows = list as readonly Float32Array[];
-    rows.forEach((c, i) => check(c instanceof Float32Array && c.length % D === 0, `topk: items chunk ${i} has ${c.length} values, not a whole number of rows of D = ${D}.`));
+    rows.forEach((c, i) =>
+      check(
+        c instanceof Float32Array && c.length % D === 0,
+        `topk: items chunk ${i} has ${c.length} values, not a whole number of rows of D = ${D}.`,
+      ),
+    );
     const total = rows.reduce((s, c) => s + c.length, 0);
-    check(total === N * D, `topk: items has ${total} values, expected N·D = ${N}·${D} = ${N * D} (is D the queries' dim?).`);
+    check(
+      total === N * D,
+      `topk: items has ${total} values, expected N·D = ${N}·${D} = ${N * D} (is D the queries' dim?).`,
+    );
     return { kind: 'f32', rows };
   }
   const chunks = list as readonly Int8Items[];
-  if (chunks.length === 1 && chunks[0]?.values instanceof Int8Array && chunks[0].scales instanceof Float32Array) checkInt8Items(chunks[0], N, D);
+  if (chunks.length === 1 && chunks[0]?.values instanceof Int8Array && chunks[0].scales instanceof Float32Array)
+    checkInt8Items(chunks[0], N, D);
   let n = 0;
   chunks.forEach((c, i) => {
-    check(c && c.values instanceof Int8Array && c.scales instanceof Float32Array, `topk: items chunk ${i} is neither a Float32Array nor { values: Int8Array, scales: Float32Array }.`);
-    check(c.values.length === c.scales.length * D, `topk: items chunk ${i} has ${c.values.length} values for ${c.scales.length} scales, expected scales·D (D = ${D}).`);
+    check(
+      c && c.values instanceof Int8Array && c.scales instanceof Float32Array,
+      `topk: items chunk ${i} is neither a Float32Array nor { values: Int8Array, scales: Float32Array }.`,
+    );
+    check(
+      c.values.length === c.scales.length * D,
+      `topk: items chunk ${i} has ${c.values.length} values for ${c.scales.length} scales, expected scales·D (D = ${D}).`,
+    );
     n += c.scales.length;
   });
   check(n === N, `topk: items has ${n} rows (scales), expected N = ${N}.`);
@@ -89,7 +109,10 @@ function sourcesOf(items: TopkCatalogue, N: number, D: number): Sources {
 class RowBytes {
   private starts: number[] = [];
 
-  constructor(private readonly chunks: readonly (Float32Array | Int8Array)[], readonly rowBytes: number) {
+  constructor(
+    private readonly chunks: readonly (Float32Array | Int8Array)[],
+    readonly rowBytes: number,
+  ) {
     let row = 0;
     for (const c of chunks) {
       this.starts.push(row);
@@ -106,7 +129,11 @@ class RowBytes {
       if (e <= a || s >= b) continue;
       const chunk = this.chunks[c];
       const from = Math.max(a, s);
-      const view = new Uint8Array(chunk.buffer, chunk.byteOffset + (from - s) * this.rowBytes, (Math.min(b, e) - from) * this.rowBytes);
+      const view = new Uint8Array(
+        chunk.buffer,
+        chunk.byteOffset + (from - s) * this.rowBytes,
+        (Math.min(b, e) - from) * this.rowBytes,
+      );
       if (s <= a && b <= e) return view;
       out ??= new Uint8Array((b - a) * this.rowBytes);
       out.set(view, (from - a) * this.rowBytes);
@@ -177,7 +204,11 @@ export class BoundTopk {
   private excluding = false;
   private pending: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly gpu: Gpu, kind: 'f32' | 'int8', options: Required<BoundTopkOptions>) {
+  private constructor(
+    private readonly gpu: Gpu,
+    kind: 'f32' | 'int8',
+    options: Required<BoundTopkOptions>,
+  ) {
     const { N, D } = options;
     this.N = N;
     this.D = D;
@@ -192,7 +223,10 @@ export class BoundTopk {
     // Whole row blocks per chunk, within the binding limit for its items and its keys.
     const blocks = Math.floor(cap / (this.R * 16 * TOPK_ROW_BLOCK)) * TOPK_ROW_BLOCK;
     this.chunkRows = Math.max(1, Math.min(blocks, Math.floor(cap / (4 * this.maxBatch)), options.maxChunkRows, N));
-    check(this.maxBatch * this.maxK * 8 <= cap, `topk: maxBatch·maxK = ${this.maxBatch}·${this.maxK} candidates need ${this.maxBatch * this.maxK * 8} bytes, over this adapter's binding limit ${cap}: use smaller batches.`);
+    check(
+      this.maxBatch * this.maxK * 8 <= cap,
+      `topk: maxBatch·maxK = ${this.maxBatch}·${this.maxK} candidates need ${this.maxBatch * this.maxK * 8} bytes, over this adapter's binding limit ${cap}: use smaller batches.`,
+    );
     const buf = (label: string, bytes: number) => {
       const b = gpu.buffer(`topk:${label}`, bytes);
       this.owned.push(b);
@@ -208,12 +242,27 @@ export class BoundTopk {
   /** Uploads the catalogue and binds every kernel; the one place where this op allocates. */
   static async create(gpu: Gpu, items: TopkCatalogue, options: BoundTopkOptions): Promise<BoundTopk> {
     const { N, D } = options;
-    check(Number.isInteger(N) && N > 0 && Number.isInteger(D) && D > 0, `topk: N, D must be positive integers, got ${N}, ${D}.`);
-    const opts: Required<BoundTopkOptions> = { maxBatch: 1, maxK: Math.min(N, 1000), maxExclusions: 1 << 16, maxChunkRows: Infinity, ...options };
+    check(
+      Number.isInteger(N) && N > 0 && Number.isInteger(D) && D > 0,
+      `topk: N, D must be positive integers, got ${N}, ${D}.`,
+    );
+    const opts: Required<BoundTopkOptions> = {
+      maxBatch: 1,
+      maxK: Math.min(N, 1000),
+      maxExclusions: 1 << 16,
+      maxChunkRows: Infinity,
+      ...options,
+    };
     for (const name of ['maxBatch', 'maxK'] as const) {
-      check(Number.isInteger(opts[name]) && opts[name] >= 1, `topk: ${name} must be a positive integer, got ${opts[name]}.`);
+      check(
+        Number.isInteger(opts[name]) && opts[name] >= 1,
+        `topk: ${name} must be a positive integer, got ${opts[name]}.`,
+      );
     }
-    check(Number.isInteger(opts.maxExclusions) && opts.maxExclusions >= 0, `topk: maxExclusions must be a whole number ≥ 0, got ${opts.maxExclusions}.`);
+    check(
+      Number.isInteger(opts.maxExclusions) && opts.maxExclusions >= 0,
+      `topk: maxExclusions must be a whole number ≥ 0, got ${opts.maxExclusions}.`,
+    );
     check(opts.maxChunkRows >= 1, `topk: maxChunkRows must be at least 1, got ${opts.maxChunkRows}.`);
     const sources = sourcesOf(items, N, D);
     // Chunks as large as the binding limit, halved while the driver cannot allocate them (some
@@ -229,7 +278,9 @@ export class BoundTopk {
         const minRows = Math.max(TOPK_ROW_BLOCK, Math.ceil(N / MAX_CHUNKS));
         if (op.chunkRows <= minRows) {
           const gib = (N * (sources.kind === 'f32' ? D * 4 : D + 4)) / 2 ** 30;
-          throw new GpuOutOfMemoryError(`topk: the catalogue of ${N} × ${D} ${sources.kind} items (${gib.toFixed(2)} GiB) does not fit this adapter's memory, even in chunks of ${op.chunkRows} rows (${err.message}): use int8 item embeddings, a smaller catalogue or a GPU with more memory.`);
+          throw new GpuOutOfMemoryError(
+            `topk: the catalogue of ${N} × ${D} ${sources.kind} items (${gib.toFixed(2)} GiB) does not fit this adapter's memory, even in chunks of ${op.chunkRows} rows (${err.message}): use int8 item embeddings, a smaller catalogue or a GPU with more memory.`,
+          );
         }
         maxChunkRows = Math.max(minRows, Math.floor(op.chunkRows / 2 / TOPK_ROW_BLOCK) * TOPK_ROW_BLOCK);
       }
@@ -255,7 +306,11 @@ export class BoundTopk {
     this.exIds = buf('exclude.ids', Math.max(1, this.maxExclusions) * 4);
     this.exOffsets = buf('exclude.offsets', (B + 1) * 4);
     const staging = (label: string) => {
-      const b = gpu.device.createBuffer({ label: `topk:${label}`, size: B * K * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const b = gpu.device.createBuffer({
+        label: `topk:${label}`,
+        size: B * K * 4,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
       this.owned.push(b);
       return b;
     };
@@ -302,7 +357,10 @@ export class BoundTopk {
   }
 
   private checkShape(batch: number, k: number): void {
-    check(Number.isInteger(batch) && batch >= 1 && batch <= this.maxBatch, `topk: a batch of ${batch} queries is outside this BoundTopk's 1..${this.maxBatch} (maxBatch).`);
+    check(
+      Number.isInteger(batch) && batch >= 1 && batch <= this.maxBatch,
+      `topk: a batch of ${batch} queries is outside this BoundTopk's 1..${this.maxBatch} (maxBatch).`,
+    );
     check(Number.isInteger(k) && k >= 1, `topk: k must be a positive integer, got ${k}.`);
     check(k <= this.N, `topk: k = ${k} is larger than N = ${this.N}, the number of items in the catalogue.`);
     check(k <= this.maxK, `topk: k = ${k} is larger than this BoundTopk's maxK = ${this.maxK}.`);
@@ -330,8 +388,14 @@ export class BoundTopk {
   /** Writes query vectors (batch, D) into `queries`; returns the batch size. */
   setQueries(queries: Float32Array): number {
     const batch = queries.length / this.D;
-    check(Number.isInteger(batch) && batch >= 1, `topk: queries has ${queries.length} values, not a whole number of rows of D = ${this.D} (is D the items' dim?).`);
-    check(batch <= this.maxBatch, `topk: a batch of ${batch} queries is more than this BoundTopk's maxBatch = ${this.maxBatch}.`);
+    check(
+      Number.isInteger(batch) && batch >= 1,
+      `topk: queries has ${queries.length} values, not a whole number of rows of D = ${this.D} (is D the items' dim?).`,
+    );
+    check(
+      batch <= this.maxBatch,
+      `topk: a batch of ${batch} queries is more than this BoundTopk's maxBatch = ${this.maxBatch}.`,
+    );
     if (this.queryStride === this.D) {
       this.gpu.write(this.queries, queries);
     } else {
@@ -346,7 +410,10 @@ export class BoundTopk {
   setExclusions(batch: number, exclude?: TopkExclusions | null): void {
     const E = exclude ? exclude.ids.length : 0;
     if (exclude) checkExclusions(exclude, batch, this.N);
-    check(E <= this.maxExclusions, `topk: exclude.ids has ${E} values, more than this BoundTopk's maxExclusions = ${this.maxExclusions}: create it with a larger maxExclusions.`);
+    check(
+      E <= this.maxExclusions,
+      `topk: exclude.ids has ${E} values, more than this BoundTopk's maxExclusions = ${this.maxExclusions}: create it with a larger maxExclusions.`,
+    );
     this.excluding = E > 0;
     if (!exclude || E === 0) return;
     let ids: Uint32Array;
@@ -389,7 +456,10 @@ export class BoundTopk {
     encoder.copyBufferToBuffer(this.ids, 0, this.readIds, 0, bytes);
     encoder.copyBufferToBuffer(this.scores, 0, this.readScores, 0, bytes);
     this.gpu.device.queue.submit([encoder.finish()]);
-    await Promise.all([this.readIds.mapAsync(GPUMapMode.READ, 0, bytes), this.readScores.mapAsync(GPUMapMode.READ, 0, bytes)]);
+    await Promise.all([
+      this.readIds.mapAsync(GPUMapMode.READ, 0, bytes),
+      this.readScores.mapAsync(GPUMapMode.READ, 0, bytes),
+    ]);
     const ids = new Uint32Array(this.readIds.getMappedRange(0, bytes).slice(0));
     const scores = new Float32Array(this.readScores.getMappedRange(0, bytes).slice(0));
     this.readIds.unmap();
@@ -401,7 +471,12 @@ export class BoundTopk {
    * The k best items for each query (batch, D), minus its exclusions; one request at a time.
    * @example const { ids, scores } = await retrieval.search(userVectors, 100, { ids: seen, offsets: [0, seen.length] });
    */
-  search(queries: Float32Array, k: number, exclude?: TopkExclusions | null, timestampWrites?: GPUComputePassTimestampWrites): Promise<TopkResult> {
+  search(
+    queries: Float32Array,
+    k: number,
+    exclude?: TopkExclusions | null,
+    timestampWrites?: GPUComputePassTimestampWrites,
+  ): Promise<TopkResult> {
     const run = async () => {
       const batch = this.setQueries(queries);
       this.checkShape(batch, k);
@@ -426,13 +501,30 @@ export class BoundTopk {
 /** Queries per batch in the one-shot forms (each batch's keys take batch·N·4 bytes). */
 const ONE_SHOT_BATCH = 32;
 
-async function searchAll(gpu: Gpu, queries: Float32Array, items: TopkCatalogue, B: number, N: number, D: number, k: number, exclude?: TopkExclusions | null, maxChunkRows?: number): Promise<TopkResult> {
+async function searchAll(
+  gpu: Gpu,
+  queries: Float32Array,
+  items: TopkCatalogue,
+  B: number,
+  N: number,
+  D: number,
+  k: number,
+  exclude?: TopkExclusions | null,
+  maxChunkRows?: number,
+): Promise<TopkResult> {
   const maxBatch = Math.min(B, ONE_SHOT_BATCH);
   let maxExclusions = 0;
   for (let b0 = 0; exclude && b0 < B; b0 += maxBatch) {
     maxExclusions = Math.max(maxExclusions, exclude.offsets[Math.min(B, b0 + maxBatch)] - exclude.offsets[b0]);
   }
-  const op = await BoundTopk.create(gpu, items, { N, D, maxBatch, maxK: k, maxExclusions, ...(maxChunkRows ? { maxChunkRows } : {}) });
+  const op = await BoundTopk.create(gpu, items, {
+    N,
+    D,
+    maxBatch,
+    maxK: k,
+    maxExclusions,
+    ...(maxChunkRows ? { maxChunkRows } : {}),
+  });
   try {
     const ids = new Uint32Array(B * k);
     const scores = new Float32Array(B * k);
@@ -465,7 +557,17 @@ function valueCount(items: Float32Array | readonly Float32Array[]): number {
  * `maxChunkRows` forces smaller chunks (tests of the chunked path).
  * @example const { ids, scores } = await topk(gpu, queries, items, B, N, D, 100, { ids: seen, offsets });
  */
-export async function topk(gpu: Gpu, queries: Float32Array, items: Float32Array | readonly Float32Array[], B: number, N: number, D: number, k: number, exclude?: TopkExclusions | null, maxChunkRows?: number): Promise<TopkResult> {
+export async function topk(
+  gpu: Gpu,
+  queries: Float32Array,
+  items: Float32Array | readonly Float32Array[],
+  B: number,
+  N: number,
+  D: number,
+  k: number,
+  exclude?: TopkExclusions | null,
+  maxChunkRows?: number,
+): Promise<TopkResult> {
   checkTopk(queries, valueCount(items), B, N, D, k, exclude);
   return searchAll(gpu, queries, items, B, N, D, k, exclude, maxChunkRows);
 }
@@ -475,7 +577,17 @@ export async function topk(gpu: Gpu, queries: Float32Array, items: Float32Array 
  * the GPU to int8 codes (exactly as quantizeQuery) and scored with packed 4×8 dot products.
  * @example const { ids } = await topkInt8(gpu, queries, quantizeItems(items, N, D), B, N, D, 100);
  */
-export async function topkInt8(gpu: Gpu, queries: Float32Array, items: Int8Items | readonly Int8Items[], B: number, N: number, D: number, k: number, exclude?: TopkExclusions | null, maxChunkRows?: number): Promise<TopkResult> {
+export async function topkInt8(
+  gpu: Gpu,
+  queries: Float32Array,
+  items: Int8Items | readonly Int8Items[],
+  B: number,
+  N: number,
+  D: number,
+  k: number,
+  exclude?: TopkExclusions | null,
+  maxChunkRows?: number,
+): Promise<TopkResult> {
   checkTopk(queries, null, B, N, D, k, exclude);
   return searchAll(gpu, queries, items, B, N, D, k, exclude, maxChunkRows);
 }

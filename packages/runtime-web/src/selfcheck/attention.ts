@@ -68,7 +68,8 @@ function maxAbs(a: ArrayLike<number>): number {
 // key (few valid keys, a peaked softmax): dk and dq (dquery) can then be far smaller than the terms
 // they are rounded from (seed 2787068073, pool backward at L=19 Dh=131: max |dk| 0.019, off by
 // 3.4e-7). They are measured against one key's full weight instead, |dout|·|v|·|q or k|.
-const throughSoftmax = (dout: ArrayLike<number>, v: ArrayLike<number>, other: ArrayLike<number>) => maxAbs(dout) * maxAbs(v) * maxAbs(other);
+const throughSoftmax = (dout: ArrayLike<number>, v: ArrayLike<number>, other: ArrayLike<number>) =>
+  maxAbs(dout) * maxAbs(v) * maxAbs(other);
 
 export const attentionChecks: KernelCheck[] = cases.flatMap((c): KernelCheck[] => [
   {
@@ -92,7 +93,11 @@ export const attentionChecks: KernelCheck[] = cases.flatMap((c): KernelCheck[] =
       const dout = rng.uniform(c.B * c.L * c.D);
       const got = await attentionBackward(gpu, q, k, v, lengths, dout, c.B, c.L, c.D, c.H);
       const want = attentionBackwardReference(q, k, v, lengths, dout, c.B, c.L, c.D, c.H);
-      return worstOf([['dq', got.dq, want.dq, throughSoftmax(dout, v, k)], ['dk', got.dk, want.dk, throughSoftmax(dout, v, q)], ['dv', got.dv, want.dv]]);
+      return worstOf([
+        ['dq', got.dq, want.dq, throughSoftmax(dout, v, k)],
+        ['dk', got.dk, want.dk, throughSoftmax(dout, v, q)],
+        ['dv', got.dv, want.dv],
+      ]);
     },
   },
   {
@@ -118,7 +123,11 @@ export const attentionChecks: KernelCheck[] = cases.flatMap((c): KernelCheck[] =
       const dpooled = rng.uniform(c.B * c.D);
       const got = await attentionPoolBackward(gpu, query, k, v, lengths, dpooled, c.B, c.L, c.D, c.H);
       const want = attentionPoolBackwardReference(query, k, v, lengths, dpooled, c.B, c.L, c.D, c.H);
-      return worstOf([['dquery', got.dquery, want.dquery, throughSoftmax(dpooled, v, k)], ['dk', got.dk, want.dk, throughSoftmax(dpooled, v, query)], ['dv', got.dv, want.dv]]);
+      return worstOf([
+        ['dquery', got.dquery, want.dquery, throughSoftmax(dpooled, v, k)],
+        ['dk', got.dk, want.dk, throughSoftmax(dpooled, v, query)],
+        ['dv', got.dv, want.dv],
+      ]);
     },
   },
 ]);

@@ -1,4 +1,11 @@
-import { describeMismatch, embeddingBagBackwardReference, embeddingBagReference, maxRelError, testRng, type BagMode } from '@vireo/shaders';
+import {
+  describeMismatch,
+  embeddingBagBackwardReference,
+  embeddingBagReference,
+  maxRelError,
+  testRng,
+  type BagMode,
+} from '@vireo/shaders';
 import { embeddingBag, embeddingBagBackward } from '../ops/embedding_bag.ts';
 import type { KernelCheck } from './types.ts';
 
@@ -9,10 +16,18 @@ const TOL = 1e-5;
  * Random bags of 0..maxLen rows of a table of R rows (empty bags included when maxLen allows).
  * `skewed`: low rows are drawn far more often (row = ⌊R·u³⌋), like popular items.
  */
-export function randomBags(rng: ReturnType<typeof testRng>, R: number, B: number, maxLen: number, skewed = false): { indices: Uint32Array; offsets: Uint32Array } {
+export function randomBags(
+  rng: ReturnType<typeof testRng>,
+  R: number,
+  B: number,
+  maxLen: number,
+  skewed = false,
+): { indices: Uint32Array; offsets: Uint32Array } {
   const offsets = new Uint32Array(B + 1);
   for (let b = 0; b < B; b++) offsets[b + 1] = offsets[b] + rng.int(maxLen + 1);
-  const indices = Uint32Array.from({ length: offsets[B] }, () => (skewed ? Math.floor(R * rng.next() ** 3) : rng.int(R)));
+  const indices = Uint32Array.from({ length: offsets[B] }, () =>
+    skewed ? Math.floor(R * rng.next() ** 3) : rng.int(R),
+  );
   return { indices, offsets };
 }
 
@@ -35,7 +50,10 @@ const forwardChecks: KernelCheck[] = cases.map(([R, D, B, len, mode, weighted, l
   async run(gpu, seed) {
     const rng = testRng(seed);
     const table = rng.uniform(R * D);
-    const { indices, offsets } = len === 0 ? { indices: Uint32Array.from({ length: B }, () => rng.int(R)), offsets: null } : randomBags(rng, R, B, len);
+    const { indices, offsets } =
+      len === 0
+        ? { indices: Uint32Array.from({ length: B }, () => rng.int(R)), offsets: null }
+        : randomBags(rng, R, B, len);
     const weights = weighted ? rng.uniform(indices.length, 0, 2) : null;
     const got = await embeddingBag(gpu, table, indices, offsets, weights, R, D, mode);
     const want = embeddingBagReference(table, indices, offsets, weights, R, D, mode);
@@ -64,7 +82,10 @@ const backwardChecks: KernelCheck[] = backwardCases.map(([R, D, B, len, mode, we
   async run(gpu, seed) {
     const rng = testRng(seed);
     const table = rng.uniform(R * D);
-    const { indices, offsets } = len === 0 ? { indices: Uint32Array.from({ length: B }, () => rng.int(R)), offsets: null } : randomBags(rng, R, B, len, skewed);
+    const { indices, offsets } =
+      len === 0
+        ? { indices: Uint32Array.from({ length: B }, () => rng.int(R)), offsets: null }
+        : randomBags(rng, R, B, len, skewed);
     const weights = weighted ? rng.uniform(indices.length, 0, 2) : null;
     const dy = rng.uniform(B * D);
     const got = await embeddingBagBackward(gpu, table, indices, offsets, weights, dy, R, D, mode);

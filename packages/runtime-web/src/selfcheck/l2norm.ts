@@ -28,7 +28,9 @@ const forwardChecks: KernelCheck[] = cases.map(([M, D, zeroRow, large]) => ({
     const want = l2normReference(x, M, D);
     const ey = maxRelError(got.y, want.y);
     const en = maxRelError(got.norm, want.norm);
-    return ey >= en ? { error: ey, detail: `y: ${describeMismatch(got.y, want.y)}` } : { error: en, detail: `norm: ${describeMismatch(got.norm, want.norm)}` };
+    return ey >= en
+      ? { error: ey, detail: `y: ${describeMismatch(got.y, want.y)}` }
+      : { error: en, detail: `norm: ${describeMismatch(got.norm, want.norm)}` };
   },
 }));
 
@@ -54,7 +56,8 @@ const backwardChecks: KernelCheck[] = cases.map(([M, D, zeroRow, large]) => ({
     // With D = 1 the exact gradient is 0 (a 1-D unit vector cannot change): measure the GPU's
     // rounding residual against the incoming gradient's scale, max |dy| / ‖x‖, instead.
     let dyScale = 0;
-    for (let m = 0; m < M; m++) for (let d = 0; d < D; d++) dyScale = Math.max(dyScale, Math.abs(dy[m * D + d]) / Math.max(norm[m], 1e-12));
+    for (let m = 0; m < M; m++)
+      for (let d = 0; d < D; d++) dyScale = Math.max(dyScale, Math.abs(dy[m * D + d]) / Math.max(norm[m], 1e-12));
     return { error: maxRelError(got, want, dyScale), detail: describeMismatch(got, want) };
   },
 }));

@@ -43,7 +43,11 @@ const forwardChecks: KernelCheck[] = cases.map(([M, D, shift, large]) => ({
     const want = layernormReference(x, gamma, beta, M, D);
     // The mean is measured against the scale of x: a row mean near 0 (after cancellation) is
     // still right if its error is a few ulps of the values averaged.
-    const errors = [maxRelError(got.y, want.y), errorAgainstScale(got.mean, want.mean, x), maxRelError(got.rstd, want.rstd)];
+    const errors = [
+      maxRelError(got.y, want.y),
+      errorAgainstScale(got.mean, want.mean, x),
+      maxRelError(got.rstd, want.rstd),
+    ];
     const worst = errors.indexOf(Math.max(...errors));
     const name = ['y', 'mean', 'rstd'][worst] as 'y' | 'mean' | 'rstd';
     return { error: errors[worst], detail: `${name}: ${describeMismatch(got[name], want[name])}` };
@@ -80,7 +84,8 @@ const backwardChecks: KernelCheck[] = backwardCases.map(([M, D, large]) => ({
     // dx is a difference of terms of size |γ·dy|·rstd that cancel exactly when D = 1 (x̂ = 0): its
     // rounding is measured against that size, not against the (zero) result.
     let dxScale = 0;
-    for (let i = 0; i < M * D; i++) dxScale = Math.max(dxScale, Math.abs(gamma[i % D] * dy[i] * rstd[Math.floor(i / D)]));
+    for (let i = 0; i < M * D; i++)
+      dxScale = Math.max(dxScale, Math.abs(gamma[i % D] * dy[i] * rstd[Math.floor(i / D)]));
     for (const name of ['dx', 'dgamma', 'dbeta'] as const) {
       const error = maxRelError(got[name], want[name], name === 'dx' ? dxScale : 0);
       if (error > worst.error) worst = { error, detail: `${name}: ${describeMismatch(got[name], want[name])}` };

@@ -4,7 +4,9 @@ import { Gpu } from '../gpu/index.ts';
 import { KERNEL_CHECKS } from './index.ts';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 describe('kernels in Chromium (WebGPU)', () => {
@@ -12,9 +14,12 @@ describe('kernels in Chromium (WebGPU)', () => {
     expect(gpu.device).toBeTruthy();
   });
   // Large cases ran on Dawn already; here the point is the identical WGSL in the browser.
-  it.each(KERNEL_CHECKS.filter((c) => !c.large).map((c) => [`${c.kernel} ${c.case}`, c] as const))('%s', async (_name, check) => {
-    const seed = (Math.random() * 2 ** 32) >>> 0;
-    const r = await check.run(gpu, seed);
-    expect(r.error, `${_name} seed=${seed}: ${r.detail}`).toBeLessThanOrEqual(check.tolerance);
-  });
+  it.each(KERNEL_CHECKS.filter((c) => !c.large).map((c) => [`${c.kernel} ${c.case}`, c] as const))(
+    '%s',
+    async (_name, check) => {
+      const seed = (Math.random() * 2 ** 32) >>> 0;
+      const r = await check.run(gpu, seed);
+      expect(r.error, `${_name} seed=${seed}: ${r.detail}`).toBeLessThanOrEqual(check.tolerance);
+    },
+  );
 });

@@ -4,14 +4,19 @@ import { Gpu } from '../gpu/index.ts';
 import { KERNEL_CHECKS } from './index.ts';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 describe.each([...new Set(KERNEL_CHECKS.map((c) => c.kernel))])('%s vs CPU reference', (kernel) => {
-  it.each(KERNEL_CHECKS.filter((c) => c.kernel === kernel).map((c) => [c.case, c] as const))('%s', async (_name, check) => {
-    const seed = (Math.random() * 2 ** 32) >>> 0;
-    const r = await check.run(gpu, seed);
-    const msg = `${check.kernel} ${check.case} seed=${seed}: error ${r.error.toExponential(2)} > tolerance ${check.tolerance}; ${r.detail}`;
-    expect(r.error, msg).toBeLessThanOrEqual(check.tolerance);
-  });
+  it.each(KERNEL_CHECKS.filter((c) => c.kernel === kernel).map((c) => [c.case, c] as const))(
+    '%s',
+    async (_name, check) => {
+      const seed = (Math.random() * 2 ** 32) >>> 0;
+      const r = await check.run(gpu, seed);
+      const msg = `${check.kernel} ${check.case} seed=${seed}: error ${r.error.toExponential(2)} > tolerance ${check.tolerance}; ${r.detail}`;
+      expect(r.error, msg).toBeLessThanOrEqual(check.tolerance);
+    },
+  );
 });

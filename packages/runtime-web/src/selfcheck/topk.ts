@@ -9,7 +9,6 @@ import {
   topkInt8Reference,
   topkRecall,
   topkReference,
-  type TopkExclusions,
   type TopkResult,
 } from '@vireo/shaders';
 import { topk, topkInt8 } from '../ops/topk.ts';
@@ -68,7 +67,10 @@ function compareExact(got: TopkResult, want: TopkResult<Float32Array | Float64Ar
   for (let j = 0; j < want.ids.length; j++) {
     if (got.ids[j] !== want.ids[j]) {
       const b = Math.floor(j / k);
-      return { error: 1, detail: `query ${b} place ${j % k}: id ${got.ids[j]} (score ${got.scores[j]}) vs reference ${want.ids[j]} (score ${want.scores[j]})` };
+      return {
+        error: 1,
+        detail: `query ${b} place ${j % k}: id ${got.ids[j]} (score ${got.scores[j]}) vs reference ${want.ids[j]} (score ${want.scores[j]})`,
+      };
     }
   }
   const real = [...want.ids.keys()].filter((j) => want.ids[j] !== TOPK_NONE);
@@ -77,7 +79,10 @@ function compareExact(got: TopkResult, want: TopkResult<Float32Array | Float64Ar
   const padded = want.ids.length - real.length;
   const padOk = [...want.ids.keys()].every((j) => want.ids[j] !== TOPK_NONE || got.scores[j] === -Infinity);
   if (!padOk) return { error: 1, detail: 'a padded place (id NONE) has a score other than −inf' };
-  return { error: maxRelError(g, w), detail: `${real.length} ids exact (${padded} padded); scores ${describeMismatch(g, w)}` };
+  return {
+    error: maxRelError(g, w),
+    detail: `${real.length} ids exact (${padded} padded); scores ${describeMismatch(g, w)}`,
+  };
 }
 
 interface Case {
@@ -103,11 +108,38 @@ const cases: Case[] = [
   { name: 'B=2 N=40 D=8 k=N excl (padded)', B: 2, N: 40, D: 8, k: 40, kind: 'f32', exclude: 12 },
   { name: 'B=2 N=2003 D=2 k=500 ties', B: 2, N: 2003, D: 2, k: 500, kind: 'f32', levels: 1 },
   { name: 'B=2 N=3001 D=64 k=2048 excl', B: 2, N: 3001, D: 64, k: 2048, kind: 'f32', exclude: 300 },
-  { name: 'B=3 N=5003 D=128 k=100 excl, chunks of 1237', B: 3, N: 5003, D: 128, k: 100, kind: 'f32', exclude: 200, chunkRows: 1237 },
-  { name: 'B=2 N=100000 D=128 k=1000 excl', B: 2, N: 100_000, D: 128, k: 1000, kind: 'f32', exclude: 2000, large: true },
+  {
+    name: 'B=3 N=5003 D=128 k=100 excl, chunks of 1237',
+    B: 3,
+    N: 5003,
+    D: 128,
+    k: 100,
+    kind: 'f32',
+    exclude: 200,
+    chunkRows: 1237,
+  },
+  {
+    name: 'B=2 N=100000 D=128 k=1000 excl',
+    B: 2,
+    N: 100_000,
+    D: 128,
+    k: 1000,
+    kind: 'f32',
+    exclude: 2000,
+    large: true,
+  },
   { name: 'int8 B=1 N=1 D=1 k=1', B: 1, N: 1, D: 1, k: 1, kind: 'int8' },
   { name: 'int8 B=3 N=1009 D=20 k=50 excl', B: 3, N: 1009, D: 20, k: 50, kind: 'int8', exclude: 100 },
-  { name: 'int8 B=2 N=3001 D=128 k=300 excl, chunks of 1000', B: 2, N: 3001, D: 128, k: 300, kind: 'int8', exclude: 400, chunkRows: 1000 },
+  {
+    name: 'int8 B=2 N=3001 D=128 k=300 excl, chunks of 1000',
+    B: 2,
+    N: 3001,
+    D: 128,
+    k: 300,
+    kind: 'int8',
+    exclude: 400,
+    chunkRows: 1000,
+  },
 ];
 
 const exactChecks: KernelCheck[] = cases.map((c) => ({
@@ -165,18 +197,26 @@ const nearTieCheck: KernelCheck = {
       const seen = new Set<number>();
       for (let j = 0; j < k; j++) {
         const id = got.ids[b * k + j];
-        if (id >= N || excluded.has(id) || seen.has(id)) return { error: 1, detail: `query ${b} place ${j}: id ${id} is outside, excluded or repeated` };
+        if (id >= N || excluded.has(id) || seen.has(id))
+          return { error: 1, detail: `query ${b} place ${j}: id ${id} is outside, excluded or repeated` };
         seen.add(id);
         const s = exact(b, id);
         worst = Math.max(worst, Math.abs(got.scores[b * k + j] - s) / scale);
         if (id !== want.ids[b * k + j]) {
           swaps++;
           const gap = Math.abs(s - want.scores[b * k + j]) / scale;
-          if (gap > TOL) return { error: 1, detail: `query ${b} place ${j}: id ${id} (exact score ${s}) vs reference ${want.ids[b * k + j]} (${want.scores[b * k + j]}): not a near-tie` };
+          if (gap > TOL)
+            return {
+              error: 1,
+              detail: `query ${b} place ${j}: id ${id} (exact score ${s}) vs reference ${want.ids[b * k + j]} (${want.scores[b * k + j]}): not a near-tie`,
+            };
         }
       }
     }
-    return { error: worst, detail: `${B * k - swaps} of ${B * k} ids exact, ${swaps} near-tie swaps; max score error ${worst.toExponential(2)}` };
+    return {
+      error: worst,
+      detail: `${B * k - swaps} of ${B * k} ids exact, ${swaps} near-tie swaps; max score error ${worst.toExponential(2)}`,
+    };
   },
 };
 

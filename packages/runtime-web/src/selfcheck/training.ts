@@ -121,7 +121,12 @@ const xentChecks: KernelCheck[] = xentCases.map(([B, D, large]) => ({
     const maxAbs = (a: Float32Array) => a.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
     const duScale = maxAbs(v) / (B * tau);
     const dvScale = maxAbs(u) / (B * tau);
-    return worstOf({ loss: [got.loss, want.loss, logitScale], lse: [got.lse, want.lse, logitScale], du: [got.du, wantGrad.du, duScale], dv: [got.dv, wantGrad.dv, dvScale] });
+    return worstOf({
+      loss: [got.loss, want.loss, logitScale],
+      lse: [got.lse, want.lse, logitScale],
+      du: [got.du, wantGrad.du, duScale],
+      dv: [got.dv, wantGrad.dv, dvScale],
+    });
   },
 }));
 
@@ -179,8 +184,21 @@ const STEPS = 5;
 const adamCases: [number, ParamGroup[], boolean?][] = [
   [1, [{ offset: 0, count: 1, weightDecay: 0 }]],
   [13, [{ offset: 3, count: 7, weightDecay: 0.1 }]],
-  [1000, [{ offset: 0, count: 600, weightDecay: 0.01 }, { offset: 640, count: 333, weightDecay: 0 }]],
-  [1_000_003, [{ offset: 0, count: 999_000, weightDecay: 0.01 }, { offset: 999_040, count: 963, weightDecay: 0 }], true],
+  [
+    1000,
+    [
+      { offset: 0, count: 600, weightDecay: 0.01 },
+      { offset: 640, count: 333, weightDecay: 0 },
+    ],
+  ],
+  [
+    1_000_003,
+    [
+      { offset: 0, count: 999_000, weightDecay: 0.01 },
+      { offset: 999_040, count: 963, weightDecay: 0 },
+    ],
+    true,
+  ],
 ];
 
 const adamChecks: KernelCheck[] = adamCases.map(([P, groups, large]) => ({
@@ -190,7 +208,11 @@ const adamChecks: KernelCheck[] = adamCases.map(([P, groups, large]) => ({
   large,
   async run(gpu, seed) {
     const rng = testRng(seed);
-    let want: { param: Float32Array; m: Float32Array; v: Float32Array } = { param: rng.uniform(P), m: new Float32Array(P), v: new Float32Array(P) };
+    let want: { param: Float32Array; m: Float32Array; v: Float32Array } = {
+      param: rng.uniform(P),
+      m: new Float32Array(P),
+      v: new Float32Array(P),
+    };
     const buffers = {
       grad: gpu.buffer('check:adam:grad', P * 4),
       param: gpu.upload('check:adam:param', want.param),
@@ -204,7 +226,11 @@ const adamChecks: KernelCheck[] = adamCases.map(([P, groups, large]) => ({
         const o = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, step };
         gpu.write(buffers.grad, grad);
         gpu.run((pass) => adam.encode(pass, o));
-        for (const g of groups) want = adamReference(grad, want.param, want.m, want.v, g.offset, g.count, { ...o, weightDecay: g.weightDecay });
+        for (const g of groups)
+          want = adamReference(grad, want.param, want.m, want.v, g.offset, g.count, {
+            ...o,
+            weightDecay: g.weightDecay,
+          });
       }
       // The moments can cancel to near zero (m of alternating gradients): measure them against
       // what one step feeds in, (1−β1)·max|g| and (1−β2)·max g², not against their own size.
@@ -267,7 +293,10 @@ const adagradChecks: KernelCheck[] = adagradCases.map(([R, D, U, large]) => ({
         gpu.run((pass) => opt.encode(pass, { U: count, lr: 0.05, eps: 1e-8 }));
         want = rowwiseAdagradReference(ids, grad, want.table, want.acc, D, { lr: 0.05, eps: 1e-8 });
       }
-      return worstOf({ table: [await gpu.readF32(buffers.table, R * D), want.table], acc: [await gpu.readF32(buffers.acc, R), want.acc] });
+      return worstOf({
+        table: [await gpu.readF32(buffers.table, R * D), want.table],
+        acc: [await gpu.readF32(buffers.acc, R), want.acc],
+      });
     } finally {
       opt.destroy();
       for (const b of Object.values(buffers)) b.destroy();
@@ -276,4 +305,10 @@ const adagradChecks: KernelCheck[] = adagradCases.map(([R, D, U, large]) => ({
 }));
 
 /** Every training-kernel check: backward passes, losses, optimizers. */
-export const trainingChecks: KernelCheck[] = [...linearChecks, ...xentChecks, ...bceChecks, ...adamChecks, ...adagradChecks];
+export const trainingChecks: KernelCheck[] = [
+  ...linearChecks,
+  ...xentChecks,
+  ...bceChecks,
+  ...adamChecks,
+  ...adagradChecks,
+];

@@ -26,13 +26,31 @@ import { parseFlags, UsageError } from '../cli/args.ts';
 import { DEFAULT_OPTIONS, DEFAULT_WORLD, ingestSynthetic } from '../ingest/index.ts';
 import { isCpuAdapter, openGpu } from '../node/gpu.ts';
 import { openDataset } from '../retrieval/train.ts';
-import { type MeasureOptions, type Timing } from './harness.ts';
+import type { MeasureOptions, Timing } from './harness.ts';
 import {
-  attentionBench, copyBench, dlrmInteractionBench, embeddingBagBench, linearBench, matmulBench, timeKernel, topkBench, type KernelBench,
+  attentionBench,
+  copyBench,
+  dlrmInteractionBench,
+  embeddingBagBench,
+  linearBench,
+  matmulBench,
+  timeKernel,
+  topkBench,
+  type KernelBench,
 } from './kernels.ts';
 import { torchPeer, torchWho, type TorchRun, type TorchTiming } from './peers.ts';
 import { criteoShape, randomRanker, runRankingBench } from './ranking.ts';
-import { ratioOf, SCHEMA, type Adapter, type Figure, type Machine, type Report, type Row, type Stat, type Table } from './schema.ts';
+import {
+  ratioOf,
+  SCHEMA,
+  type Adapter,
+  type Figure,
+  type Machine,
+  type Report,
+  type Row,
+  type Stat,
+  type Table,
+} from './schema.ts';
 import { PYTHON, runTrainConfig, torchAvailable, TRAIN_BENCH_CONFIGS } from './train.ts';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -128,8 +146,15 @@ const skipped = (who: string, why: string): Figure => ({ who, ms: null, skipped:
 
 /** One row per kernel case: WGSL on the adapter, PyTorch beside it, the yardstick. */
 async function kernelRows(ctx: Context, benches: KernelBench[], setLimits = false): Promise<Row[]> {
-  const torch = ctx.noTorch ? 'disabled with --no-torch' : torchPeer(benches.flatMap((b) => (b.torch ? [b.torch] : [])), ctx.torchDevice, ctx.profile.torch);
-  if (typeof torch !== 'string') ctx.versions.torch = `${torch.torch} (${torch.device === 'cuda' ? `CUDA, ${torch.name}` : `CPU, ${torch.threads} thread${torch.threads === 1 ? '' : 's'}`})`;
+  const torch = ctx.noTorch
+    ? 'disabled with --no-torch'
+    : torchPeer(
+        benches.flatMap((b) => (b.torch ? [b.torch] : [])),
+        ctx.torchDevice,
+        ctx.profile.torch,
+      );
+  if (typeof torch !== 'string')
+    ctx.versions.torch = `${torch.torch} (${torch.device === 'cuda' ? `CUDA, ${torch.name}` : `CPU, ${torch.threads} thread${torch.threads === 1 ? '' : 's'}`})`;
   let t = 0;
   const rows: Row[] = [];
   for (const bench of benches) {
@@ -144,13 +169,24 @@ async function kernelRows(ctx: Context, benches: KernelBench[], setLimits = fals
       peer = 'skipped' in r ? skipped('PyTorch', r.skipped) : { who: torchWho(torch as TorchRun), ms: r };
     }
     inst.dispose();
-    const rate = (ms: number | undefined) => (ms === undefined ? null : bench.flops && bench.limit !== 'copy' ? bench.flops / (ms * 1e6) : bench.bytes / (ms * 1e6));
+    const rate = (ms: number | undefined) =>
+      ms === undefined
+        ? null
+        : bench.flops && bench.limit !== 'copy'
+          ? bench.flops / (ms * 1e6)
+          : bench.bytes / (ms * 1e6);
     const unit = bench.flops && bench.limit !== 'copy' ? 'GFLOP/s' : 'GB/s';
     const value = rate(time.median)!;
     if (peer?.ms) peer.rate = { value: rate(peer.ms.median)!, unit };
     if (setLimits && bench.kernel === 'copy') ctx.copy = { gbps: value, who: `WGSL copy ${bench.case}` };
-    if (setLimits && bench.kernel.startsWith('matmul') && value > (ctx.matmul?.gflops ?? 0)) ctx.matmul = { gflops: value, who: `tuned WGSL ${bench.kernel} ${bench.case}` };
-    const yard = bench.limit === 'copy' ? ctx.copy && { who: ctx.copy.who, value: ctx.copy.gbps, unit: 'GB/s' } : bench.limit === 'matmul' ? ctx.matmul && { who: ctx.matmul.who, value: ctx.matmul.gflops, unit: 'GFLOP/s' } : null;
+    if (setLimits && bench.kernel.startsWith('matmul') && value > (ctx.matmul?.gflops ?? 0))
+      ctx.matmul = { gflops: value, who: `tuned WGSL ${bench.kernel} ${bench.case}` };
+    const yard =
+      bench.limit === 'copy'
+        ? ctx.copy && { who: ctx.copy.who, value: ctx.copy.gbps, unit: 'GB/s' }
+        : bench.limit === 'matmul'
+          ? ctx.matmul && { who: ctx.matmul.who, value: ctx.matmul.gflops, unit: 'GFLOP/s' }
+          : null;
     const vireo: Figure = { who: `WGSL ${bench.kernel}`, ms: stat(time), rate: { value, unit } };
     rows.push({
       case: `${bench.kernel} ${bench.case}`,
@@ -164,8 +200,20 @@ async function kernelRows(ctx: Context, benches: KernelBench[], setLimits = fals
   // The yardstick rows themselves: each against the best of its kind.
   if (setLimits) {
     for (const row of rows) {
-      if (row.case.startsWith('copy') && ctx.copy) row.limit = { who: ctx.copy.who, value: ctx.copy.gbps, unit: 'GB/s', ofLimit: row.vireo.rate!.value / ctx.copy.gbps };
-      if (row.case.startsWith('matmul') && ctx.matmul) row.limit = { who: ctx.matmul.who, value: ctx.matmul.gflops, unit: 'GFLOP/s', ofLimit: row.vireo.rate!.value / ctx.matmul.gflops };
+      if (row.case.startsWith('copy') && ctx.copy)
+        row.limit = {
+          who: ctx.copy.who,
+          value: ctx.copy.gbps,
+          unit: 'GB/s',
+          ofLimit: row.vireo.rate!.value / ctx.copy.gbps,
+        };
+      if (row.case.startsWith('matmul') && ctx.matmul)
+        row.limit = {
+          who: ctx.matmul.who,
+          value: ctx.matmul.gflops,
+          unit: 'GFLOP/s',
+          ofLimit: row.vireo.rate!.value / ctx.matmul.gflops,
+        };
     }
   }
   return rows;
@@ -178,10 +226,17 @@ export const SECTIONS: Section[] = [
     needs: 'dawn',
     async run(ctx) {
       const n = ctx.profile.matmul;
-      const rows = await kernelRows(ctx, [copyBench(ctx.profile.copyMb), matmulBench(n, n, n, 'tiled'), matmulBench(n, n, n, 'direct')], true);
+      const rows = await kernelRows(
+        ctx,
+        [copyBench(ctx.profile.copyMb), matmulBench(n, n, n, 'tiled'), matmulBench(n, n, n, 'direct')],
+        true,
+      );
       return {
-        id: 'limits', title: this.title, rows,
-        about: 'What this adapter achieves on a plain streaming copy (GB/s, bytes read + written) and on a tuned register-blocked matmul (GFLOP/s; shaders/src/matmul.wgsl, a 64×64 tiled variant with 4×4 outputs per thread and a direct variant without workgroup memory, the faster of the two is the limit). The kernels below are measured against these, in the same run, on the same adapter.',
+        id: 'limits',
+        title: this.title,
+        rows,
+        about:
+          'What this adapter achieves on a plain streaming copy (GB/s, bytes read + written) and on a tuned register-blocked matmul (GFLOP/s; shaders/src/matmul.wgsl, a 64×64 tiled variant with 4×4 outputs per thread and a direct variant without workgroup memory, the faster of the two is the limit). The kernels below are measured against these, in the same run, on the same adapter.',
         notes: [],
       };
     },
@@ -192,15 +247,20 @@ export const SECTIONS: Section[] = [
     needs: 'dawn',
     async run(ctx) {
       const benches = [
-        linearBench(1000, 13, 512), linearBench(1000, 512, 256), linearBench(1000, 256, 64),
+        linearBench(1000, 13, 512),
+        linearBench(1000, 512, 256),
+        linearBench(1000, 256, 64),
         embeddingBagBench(1000, 20, 100_000, 64),
         attentionBench(64, 50, 64, 4),
         dlrmInteractionBench(1000, 26, 64),
         topkBench(100_000, 128, 1000, true),
       ];
       return {
-        id: 'kernels', title: this.title, rows: await kernelRows(ctx, benches),
-        about: 'Each WGSL kernel at the shapes the models run (linear: the DLRM bottom MLP; embedding_bag: 1,000 bags of 20 ids from 100k × 64; attention: 64 users × 50 history items; DLRM interaction: 1,000 samples × 26 tables; topk int8 over 100k × 128), as the model dispatches it on this adapter (linear: the direct variant on CPU adapters, tiled on GPUs). GB/s counts bytes the kernel must read and write; linear, attention and the DLRM interaction do 5 or more FLOP per byte, are compute-bound on both adapters measured here, and are compared with the tuned matmul; embedding_bag and topk are memory-bound and compared with the copy. The peer is PyTorch on the same shapes (attention: masked multi-head attention and learned-query pooling written out in PyTorch, with no projections, as the kernels have none).',
+        id: 'kernels',
+        title: this.title,
+        rows: await kernelRows(ctx, benches),
+        about:
+          'Each WGSL kernel at the shapes the models run (linear: the DLRM bottom MLP; embedding_bag: 1,000 bags of 20 ids from 100k × 64; attention: 64 users × 50 history items; DLRM interaction: 1,000 samples × 26 tables; topk int8 over 100k × 128), as the model dispatches it on this adapter (linear: the direct variant on CPU adapters, tiled on GPUs). GB/s counts bytes the kernel must read and write; linear, attention and the DLRM interaction do 5 or more FLOP per byte, are compute-bound on both adapters measured here, and are compared with the tuned matmul; embedding_bag and topk are memory-bound and compared with the copy. The peer is PyTorch on the same shapes (attention: masked multi-head attention and learned-query pooling written out in PyTorch, with no projections, as the kernels have none).',
         notes: [],
       };
     },
@@ -210,7 +270,8 @@ export const SECTIONS: Section[] = [
     title: 'Brute-force top-k (k = 1,000) against catalogue size',
     needs: 'dawn',
     async run(ctx) {
-      const D = 128, k = 1000;
+      const D = 128,
+        k = 1000;
       const rows: Row[] = [];
       const notes: string[] = [];
       const cases = [
@@ -219,18 +280,34 @@ export const SECTIONS: Section[] = [
       ];
       for (const { N, int8 } of cases) {
         const label = `topk${int8 ? ' int8' : ''} N=${N} D=${D} k=${k}`;
-        const why = N >= 10_000_000 && isCpuAdapter(ctx.gpu) ? 'not run on a CPU adapter (about a minute per call, over the time budget)' : null;
+        const why =
+          N >= 10_000_000 && isCpuAdapter(ctx.gpu)
+            ? 'not run on a CPU adapter (about a minute per call, over the time budget)'
+            : null;
         if (why) {
-          rows.push({ case: label, params: { N, D, k }, vireo: skipped(`WGSL topk${int8 ? ' int8' : ''}`, why), peer: null, ratio: null });
+          rows.push({
+            case: label,
+            params: { N, D, k },
+            vireo: skipped(`WGSL topk${int8 ? ' int8' : ''}`, why),
+            peer: null,
+            ratio: null,
+          });
           notes.push(`${label}: ${why}.`);
           continue;
         }
         let row: Row;
         try {
           [row] = await kernelRows(ctx, [topkBench(N, D, k, int8)]);
-        } catch (err) { // e.g. a catalogue over this adapter's memory: say so and go on
+        } catch (err) {
+          // e.g. a catalogue over this adapter's memory: say so and go on
           const reason = `failed: ${err instanceof Error ? err.message : String(err)}`;
-          rows.push({ case: label, params: { N, D, k }, vireo: skipped(`WGSL topk${int8 ? ' int8' : ''}`, reason), peer: null, ratio: null });
+          rows.push({
+            case: label,
+            params: { N, D, k },
+            vireo: skipped(`WGSL topk${int8 ? ' int8' : ''}`, reason),
+            peer: null,
+            ratio: null,
+          });
           notes.push(`${label}: ${reason}`);
           continue;
         }
@@ -240,8 +317,12 @@ export const SECTIONS: Section[] = [
         rows.push(row);
       }
       return {
-        id: 'topk-scaling', title: this.title, rows, notes,
-        about: 'One query against N unit vectors of 128 floats (or int8 with a per-row scale): scores and the top 1,000, as retrieval runs it. Time per item should stay flat as N grows; GB/s counts the item bytes read once, against the copy kernel. The peer is PyTorch computing `topk(items @ q, 1000)` on the same sizes (int8: dequantize, matmul, topk).',
+        id: 'topk-scaling',
+        title: this.title,
+        rows,
+        notes,
+        about:
+          'One query against N unit vectors of 128 floats (or int8 with a per-row scale): scores and the top 1,000, as retrieval runs it. Time per item should stay flat as N grows; GB/s counts the item bytes read once, against the copy kernel. The peer is PyTorch computing `topk(items @ q, 1000)` on the same sizes (int8: dequantize, matmul, topk).',
       };
     },
   },
@@ -263,21 +344,52 @@ export const SECTIONS: Section[] = [
           ctx.log(`  retrieval step, batch ${batch} …`);
           let r: Awaited<ReturnType<typeof runTrainConfig>>;
           try {
-            r = await runTrainConfig(ctx.gpu, ds, dataDir, { ...base, name: `batch ${batch}`, batch }, ctx.profile.trainSteps, torchMissing);
+            r = await runTrainConfig(
+              ctx.gpu,
+              ds,
+              dataDir,
+              { ...base, name: `batch ${batch}`, batch },
+              ctx.profile.trainSteps,
+              torchMissing,
+            );
           } catch (err) {
             // e.g. a batch larger than the world's training positives: the row says so, the sweep goes on.
-            rows.push({ case: `retrieval step batch ${batch}`, params: { batch }, vireo: skipped('WGSL two-tower step (Dawn)', err instanceof Error ? err.message : String(err)), peer: null, ratio: null });
+            rows.push({
+              case: `retrieval step batch ${batch}`,
+              params: { batch },
+              vireo: skipped('WGSL two-tower step (Dawn)', err instanceof Error ? err.message : String(err)),
+              peer: null,
+              ratio: null,
+            });
             continue;
           }
-          const vireo: Figure = { who: 'WGSL two-tower step (Dawn)', ms: { median: r.webgpu.stepMs, p99: r.webgpu.p99Ms, runs: r.webgpu.steps }, rate: { value: r.webgpu.samplesPerSecond, unit: 'samples/s' } };
-          const peer: Figure = 'skipped' in r.torch
-            ? skipped('PyTorch', r.torch.skipped)
-            : { who: `PyTorch ${r.torch.torch} CPU, ${r.torch.threads} thread${r.torch.threads === 1 ? '' : 's'}`, ms: { median: r.torch.stepMs, p99: null, runs: ctx.profile.trainSteps }, rate: { value: r.torch.samplesPerSecond, unit: 'samples/s' } };
-          rows.push({ case: `retrieval step batch ${batch}`, params: { batch }, vireo, peer, ratio: ratioOf(vireo, peer) });
+          const vireo: Figure = {
+            who: 'WGSL two-tower step (Dawn)',
+            ms: { median: r.webgpu.stepMs, p99: r.webgpu.p99Ms, runs: r.webgpu.steps },
+            rate: { value: r.webgpu.samplesPerSecond, unit: 'samples/s' },
+          };
+          const peer: Figure =
+            'skipped' in r.torch
+              ? skipped('PyTorch', r.torch.skipped)
+              : {
+                  who: `PyTorch ${r.torch.torch} CPU, ${r.torch.threads} thread${r.torch.threads === 1 ? '' : 's'}`,
+                  ms: { median: r.torch.stepMs, p99: null, runs: ctx.profile.trainSteps },
+                  rate: { value: r.torch.samplesPerSecond, unit: 'samples/s' },
+                };
+          rows.push({
+            case: `retrieval step batch ${batch}`,
+            params: { batch },
+            vireo,
+            peer,
+            ratio: ratioOf(vireo, peer),
+          });
         }
         const s = base.shape;
         return {
-          id: 'train', title: this.title, rows, notes: [],
+          id: 'train',
+          title: this.title,
+          rows,
+          notes: [],
           about: `One step of \`vireo train retrieval\` (build and upload the bags, forward, in-batch softmax loss, backward, AdamW and row-wise Adagrad, read the loss back) on the default synthetic world, model D ${s.embeddingDim}, field dim ${s.fieldDim}, hidden ${s.itemHidden}, history ${s.historyLength}; the first two steps warm up. The peer is the same model, batches and optimizers in PyTorch (retrieval_torch.py) on the CPU.`,
         };
       } finally {
@@ -294,29 +406,96 @@ export const SECTIONS: Section[] = [
       const config = criteoShape(shape, 10_000);
       const { params, tables } = randomRanker(config);
       ctx.log(`  ranking (${shape}) …`);
-      const r = await runRankingBench(ctx.gpu, { config, params, tables, shape, candidates: 1000, batch: 512, steps: ctx.profile.rankingSteps, runs: ctx.profile.rankingRuns });
+      const r = await runRankingBench(ctx.gpu, {
+        config,
+        params,
+        tables,
+        shape,
+        candidates: 1000,
+        batch: 512,
+        steps: ctx.profile.rankingSteps,
+        runs: ctx.profile.rankingRuns,
+      });
       const ort = { version: ctx.versions.onnxruntime?.match(/node ([\w.+-]+)/)?.[1] ?? '' };
-      const scoreV: Figure = { who: 'WGSL DLRM forward (upload + forward + read back)', ms: stat(r.scoring.wgsl), rate: { value: 1e6 / r.scoring.wgsl.median, unit: 'candidates/s' } };
-      const scoreP: Figure = { who: `onnxruntime-node ${ort.version} CPU, same ONNX`, ms: stat(r.scoring.onnxruntimeCpu), rate: { value: 1e6 / r.scoring.onnxruntimeCpu.median, unit: 'candidates/s' } };
-      const trainV: Figure = { who: 'WGSL DLRM step (fwd + bwd + AdamW + Adagrad)', ms: stat(r.training.msPerStep), rate: { value: r.training.samplesPerSecond, unit: 'samples/s' } };
+      const scoreV: Figure = {
+        who: 'WGSL DLRM forward (upload + forward + read back)',
+        ms: stat(r.scoring.wgsl),
+        rate: { value: 1e6 / r.scoring.wgsl.median, unit: 'candidates/s' },
+      };
+      const scoreP: Figure = {
+        who: `onnxruntime-node ${ort.version} CPU, same ONNX`,
+        ms: stat(r.scoring.onnxruntimeCpu),
+        rate: { value: 1e6 / r.scoring.onnxruntimeCpu.median, unit: 'candidates/s' },
+      };
+      const trainV: Figure = {
+        who: 'WGSL DLRM step (fwd + bwd + AdamW + Adagrad)',
+        ms: stat(r.training.msPerStep),
+        rate: { value: r.training.samplesPerSecond, unit: 'samples/s' },
+      };
       // PyTorch on the same shape: scoring (a second peer) and the training step.
-      const dlrm = { dense: 13, tables: config.sparseFeatures.length, rows: 10_000, dim: config.embeddingDim, bottom: config.bottomMlp.join(','), top: config.topMlp.join(','), tower: config.towerMlp.join(',') };
-      const torch = ctx.noTorch ? 'disabled with --no-torch' : torchPeer([{ op: 'dlrm_score', K: r.scoring.candidates, ...dlrm }, { op: 'dlrm_train', B: r.training.batch, ...dlrm }], ctx.torchDevice, ctx.profile.torch);
+      const dlrm = {
+        dense: 13,
+        tables: config.sparseFeatures.length,
+        rows: 10_000,
+        dim: config.embeddingDim,
+        bottom: config.bottomMlp.join(','),
+        top: config.topMlp.join(','),
+        tower: config.towerMlp.join(','),
+      };
+      const torch = ctx.noTorch
+        ? 'disabled with --no-torch'
+        : torchPeer(
+            [
+              { op: 'dlrm_score', K: r.scoring.candidates, ...dlrm },
+              { op: 'dlrm_train', B: r.training.batch, ...dlrm },
+            ],
+            ctx.torchDevice,
+            ctx.profile.torch,
+          );
       const torchFigure = (i: number, rate: (ms: number) => Figure['rate']): Figure => {
         if (typeof torch === 'string') return skipped('PyTorch', torch);
         const t = torch.results[i];
-        return 'skipped' in t ? skipped('PyTorch', t.skipped) : { who: `${torchWho(torch)}, same DLRM shape`, ms: t, rate: rate(t.median) };
+        return 'skipped' in t
+          ? skipped('PyTorch', t.skipped)
+          : { who: `${torchWho(torch)}, same DLRM shape`, ms: t, rate: rate(t.median) };
       };
       const scoreT = torchFigure(0, (ms) => ({ value: 1e6 / ms, unit: 'candidates/s' }));
       const trainT = torchFigure(1, (ms) => ({ value: (r.training.batch * 1000) / ms, unit: 'samples/s' }));
       const rows: Row[] = [
-        { case: `score ${r.scoring.candidates} candidates`, params: { K: r.scoring.candidates }, vireo: scoreV, peer: scoreP, ratio: ratioOf(scoreV, scoreP), extra: { 'max |diff|': r.scoring.maxAbsDiff } },
-        { case: `score ${r.scoring.candidates} candidates (vs PyTorch)`, params: { K: r.scoring.candidates }, vireo: scoreV, peer: scoreT, ratio: ratioOf(scoreV, scoreT) },
-        { case: `train step batch ${r.training.batch}`, params: { batch: r.training.batch }, vireo: trainV, peer: trainT, ratio: ratioOf(trainV, trainT) },
+        {
+          case: `score ${r.scoring.candidates} candidates`,
+          params: { K: r.scoring.candidates },
+          vireo: scoreV,
+          peer: scoreP,
+          ratio: ratioOf(scoreV, scoreP),
+          extra: { 'max |diff|': r.scoring.maxAbsDiff },
+        },
+        {
+          case: `score ${r.scoring.candidates} candidates (vs PyTorch)`,
+          params: { K: r.scoring.candidates },
+          vireo: scoreV,
+          peer: scoreT,
+          ratio: ratioOf(scoreV, scoreT),
+        },
+        {
+          case: `train step batch ${r.training.batch}`,
+          params: { batch: r.training.batch },
+          vireo: trainV,
+          peer: trainT,
+          ratio: ratioOf(trainV, trainT),
+        },
       ];
-      const notes = typeof torch === 'string' ? [] : ['PyTorch (kernels_torch.py `dlrm_score`, `dlrm_train`) runs the same shape with random weights; its training step uses element-wise Adagrad for the tables (PyTorch has no row-wise one).'];
+      const notes =
+        typeof torch === 'string'
+          ? []
+          : [
+              'PyTorch (kernels_torch.py `dlrm_score`, `dlrm_train`) runs the same shape with random weights; its training step uses element-wise Adagrad for the tables (PyTorch has no row-wise one).',
+            ];
       return {
-        id: 'ranking', title: this.title, notes, rows,
+        id: 'ranking',
+        title: this.title,
+        notes,
+        rows,
         about: `The ranker of DESIGN.md on Criteo-shaped inputs (13 dense, ${r.config.tables} tables of ${r.config.tableRows / r.config.tables} rows × dim ${r.config.embeddingDim}, bottom [${r.config.bottomMlp}], top [${r.config.topMlp}], towers [${r.config.towerMlp}]; shape \`${shape}\`${shape === 'small' ? ', the small one on a CPU adapter' : ''}) with random weights. Scoring: the WGSL forward vs onnxruntime-node running the exported ranking.onnx on the same inputs (largest difference ${r.scoring.maxAbsDiff.toExponential(1)}).`,
       };
     },
@@ -330,8 +509,27 @@ export const SECTIONS: Section[] = [
       try {
         const out = join(tmp, 'runtime.json');
         ctx.log(`  pnpm bench:runtime (sizes ${ctx.profile.runtimeSizes}) …`);
-        const r = spawnSync(process.execPath, ['--import', './packages/trainer/bin/register.mjs', 'packages/runtime-web/bench/runtime.ts', '--out', out, '--sizes', ctx.profile.runtimeSizes, '--runs', ctx.profile.runtimeRuns, '--hnsw-max', String(ctx.profile.hnswMax)], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
-        if (r.status !== 0 || !existsSync(out)) throw new Error(`bench:runtime failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+        const r = spawnSync(
+          process.execPath,
+          [
+            '--import',
+            './packages/trainer/bin/register.mjs',
+            'packages/runtime-web/bench/runtime.ts',
+            '--out',
+            out,
+            '--sizes',
+            ctx.profile.runtimeSizes,
+            '--runs',
+            ctx.profile.runtimeRuns,
+            '--hnsw-max',
+            String(ctx.profile.hnswMax),
+          ],
+          { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 },
+        );
+        if (r.status !== 0 || !existsSync(out))
+          throw new Error(
+            `bench:runtime failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`,
+          );
         return runtimeTable(JSON.parse(readFileSync(out, 'utf8')), ctx);
       } finally {
         rmSync(tmp, { recursive: true, force: true });
@@ -347,8 +545,24 @@ export const SECTIONS: Section[] = [
       try {
         const results = join(tmp, 'results.json');
         ctx.log(`  bench:edge (${ctx.profile.edgeSeconds} s per row) …`);
-        const r = spawnSync(process.execPath, ['packages/edge-worker/bench/run.mjs', '--duration', String(ctx.profile.edgeSeconds), '--out', join(tmp, 'RESULTS.md'), '--results', results, '--skip-in-process'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
-        if (r.status !== 0 || !existsSync(results)) throw new Error(`bench:edge failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+        const r = spawnSync(
+          process.execPath,
+          [
+            'packages/edge-worker/bench/run.mjs',
+            '--duration',
+            String(ctx.profile.edgeSeconds),
+            '--out',
+            join(tmp, 'RESULTS.md'),
+            '--results',
+            results,
+            '--skip-in-process',
+          ],
+          { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 },
+        );
+        if (r.status !== 0 || !existsSync(results))
+          throw new Error(
+            `bench:edge failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`,
+          );
         return edgeTable(JSON.parse(readFileSync(results, 'utf8')), ctx);
       } finally {
         rmSync(tmp, { recursive: true, force: true });
@@ -362,11 +576,23 @@ interface RuntimeJson {
   userAgent?: string;
   dim: number;
   results: {
-    N: number; error?: string; runs: number; backend: string;
+    N: number;
+    error?: string;
+    runs: number;
+    backend: string;
     cold: { totalMs: number };
     warm: { total: { p50: number; p99: number; n: number }; stagesP50: Record<string, number | null> };
     onnxruntimeWasm: { p50: number; p99: number; n: number; candidates: number };
-    hnswlibWasm: { skipped?: boolean | string; p50?: number; p99?: number; n?: number; recall?: number; buildMs?: number; k?: number; efSearch?: number };
+    hnswlibWasm: {
+      skipped?: boolean | string;
+      p50?: number;
+      p99?: number;
+      n?: number;
+      recall?: number;
+      buildMs?: number;
+      k?: number;
+      efSearch?: number;
+    };
     onnxruntimeWebgpu?: { p50?: number; p99?: number; error?: string };
   }[];
 }
@@ -376,53 +602,145 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
   const chromium = /(?:Headless)?Chrome\/([\d.]+)/.exec(j.userAgent ?? '')?.[1] ?? null;
   if (chromium) ctx.versions.chromium = chromium;
   const rows: Row[] = [];
-  const p50only = (median: number | null | undefined, runs: number): Stat | null => (median === null || median === undefined ? null : { median, p99: null, runs });
+  const p50only = (median: number | null | undefined, runs: number): Stat | null =>
+    median === null || median === undefined ? null : { median, p99: null, runs };
   for (const r of j.results) {
     if (r.error) {
-      rows.push({ case: `recommend() N=${r.N}`, params: { N: r.N }, vireo: skipped('Engine.recommend()', `failed: ${r.error}`), peer: null, ratio: null });
+      rows.push({
+        case: `recommend() N=${r.N}`,
+        params: { N: r.N },
+        vireo: skipped('Engine.recommend()', `failed: ${r.error}`),
+        peer: null,
+        ratio: null,
+      });
       continue;
     }
-    const total: Figure = { who: `Engine.recommend() (${r.backend})`, ms: { median: r.warm.total.p50, p99: r.warm.total.p99, runs: r.warm.total.n }, rate: null };
-    rows.push({ case: `recommend() N=${r.N}`, params: { N: r.N }, vireo: total, peer: null, ratio: null, perItemNs: (r.warm.total.p50 * 1e6) / r.N, extra: { 'cold start ms': r.cold.totalMs, 'user tower P50 ms': r.warm.stagesP50.userTower ?? null } });
+    const total: Figure = {
+      who: `Engine.recommend() (${r.backend})`,
+      ms: { median: r.warm.total.p50, p99: r.warm.total.p99, runs: r.warm.total.n },
+      rate: null,
+    };
+    rows.push({
+      case: `recommend() N=${r.N}`,
+      params: { N: r.N },
+      vireo: total,
+      peer: null,
+      ratio: null,
+      perItemNs: (r.warm.total.p50 * 1e6) / r.N,
+      extra: { 'cold start ms': r.cold.totalMs, 'user tower P50 ms': r.warm.stagesP50.userTower ?? null },
+    });
     const h = r.hnswlibWasm;
-    const retrieval: Figure = { who: 'retrieval stage (WGSL brute force, exact)', ms: p50only(r.warm.stagesP50.retrieval, r.warm.total.n) };
-    const hnsw: Figure = h.skipped || h.p50 === undefined ? skipped('hnswlib-wasm', typeof h.skipped === 'string' ? h.skipped : 'index build too slow at this size on this machine (over --hnsw-max)') : { who: `hnswlib-wasm k=${h.k}${h.efSearch ? ` efSearch ${h.efSearch}` : ''} (approximate)`, ms: { median: h.p50, p99: h.p99 ?? null, runs: h.n ?? 0 } };
-    rows.push({ case: `retrieval N=${r.N}`, params: { N: r.N }, vireo: retrieval, peer: hnsw, ratio: ratioOf(retrieval, hnsw), perItemNs: retrieval.ms ? (retrieval.ms.median * 1e6) / r.N : null, extra: h.recall === undefined ? undefined : { 'hnswlib recall': h.recall, 'hnswlib build ms': h.buildMs ?? null } });
+    const retrieval: Figure = {
+      who: 'retrieval stage (WGSL brute force, exact)',
+      ms: p50only(r.warm.stagesP50.retrieval, r.warm.total.n),
+    };
+    const hnsw: Figure =
+      h.skipped || h.p50 === undefined
+        ? skipped(
+            'hnswlib-wasm',
+            typeof h.skipped === 'string'
+              ? h.skipped
+              : 'index build too slow at this size on this machine (over --hnsw-max)',
+          )
+        : {
+            who: `hnswlib-wasm k=${h.k}${h.efSearch ? ` efSearch ${h.efSearch}` : ''} (approximate)`,
+            ms: { median: h.p50, p99: h.p99 ?? null, runs: h.n ?? 0 },
+          };
+    rows.push({
+      case: `retrieval N=${r.N}`,
+      params: { N: r.N },
+      vireo: retrieval,
+      peer: hnsw,
+      ratio: ratioOf(retrieval, hnsw),
+      perItemNs: retrieval.ms ? (retrieval.ms.median * 1e6) / r.N : null,
+      extra: h.recall === undefined ? undefined : { 'hnswlib recall': h.recall, 'hnswlib build ms': h.buildMs ?? null },
+    });
     const ranking: Figure = { who: 'ranking stage (WGSL DLRM)', ms: p50only(r.warm.stagesP50.ranking, r.warm.total.n) };
-    const ortWeb: Figure = { who: 'onnxruntime-web wasm', ms: { median: r.onnxruntimeWasm.p50, p99: r.onnxruntimeWasm.p99, runs: r.onnxruntimeWasm.n } };
+    const ortWeb: Figure = {
+      who: 'onnxruntime-web wasm',
+      ms: { median: r.onnxruntimeWasm.p50, p99: r.onnxruntimeWasm.p99, runs: r.onnxruntimeWasm.n },
+    };
     const webgpuEp = r.onnxruntimeWebgpu;
-    rows.push({ case: `rank ${r.onnxruntimeWasm.candidates} candidates N=${r.N}`, params: { N: r.N }, vireo: ranking, peer: ortWeb, ratio: ratioOf(ranking, ortWeb), extra: webgpuEp ? { 'onnxruntime-web webgpu EP P50 ms': webgpuEp.p50 ?? webgpuEp.error ?? null } : undefined });
+    rows.push({
+      case: `rank ${r.onnxruntimeWasm.candidates} candidates N=${r.N}`,
+      params: { N: r.N },
+      vireo: ranking,
+      peer: ortWeb,
+      ratio: ratioOf(ranking, ortWeb),
+      extra: webgpuEp ? { 'onnxruntime-web webgpu EP P50 ms': webgpuEp.p50 ?? webgpuEp.error ?? null } : undefined,
+    });
   }
   const a = j.adapter;
   return {
-    id: 'runtime', title: 'recommend() in headless Chromium',
+    id: 'runtime',
+    title: 'recommend() in headless Chromium',
     about: `\`pnpm bench:runtime\`: the Engine in headless Chromium${chromium ? ` ${chromium}` : ''} on random-weight bundles of ${j.results.map((r) => r.N.toLocaleString('en')).join(' / ')} items (D = ${j.dim}), warm recommend() (k = 20 of 1,000 candidates ranked) P50 and P99, and the retrieval and ranking stages' P50 each beside its peer. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside the ranking stage. Stage times are P50 only (no P99 is kept per stage).`,
     notes: [],
     rows,
-    adapter: a ? { vendor: a.vendor, architecture: a.architecture, device: a.device ?? '', description: a.description, isFallbackAdapter: /swiftshader/i.test(a.architecture), backend: `Chromium${chromium ? ` ${chromium}` : ''}` } : null,
+    adapter: a
+      ? {
+          vendor: a.vendor,
+          architecture: a.architecture,
+          device: a.device ?? '',
+          description: a.description,
+          isFallbackAdapter: /swiftshader/i.test(a.architecture),
+          backend: `Chromium${chromium ? ` ${chromium}` : ''}`,
+        }
+      : null,
   };
 }
 
 interface EdgeJson {
-  loopback: { route: string; connections: number; req_per_s: number; p50_ms: number; p99_ms: number; duration_s: number }[];
-  redis: { skipped?: string; version?: string; results?: { command: string; connections: number; req_per_s: number; p50_ms: number; p99_ms: number }[] };
+  loopback: {
+    route: string;
+    connections: number;
+    req_per_s: number;
+    p50_ms: number;
+    p99_ms: number;
+    duration_s: number;
+  }[];
+  redis: {
+    skipped?: string;
+    version?: string;
+    results?: { command: string; connections: number; req_per_s: number; p50_ms: number; p99_ms: number }[];
+  };
 }
 
 /** bench:edge's JSON as rows: each route under load beside the redis command it does the work of. */
 export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
   const redisVersion = /v=([\d.]+)/.exec(j.redis.version ?? '')?.[1] ?? null;
   if (redisVersion) ctx.versions.redis = redisVersion;
-  const peerCommand = (route: string) => (route.startsWith('GET') ? 'GET' : route.includes('online') ? 'MGET (100 keys)' : 'SET');
+  const peerCommand = (route: string) =>
+    route.startsWith('GET') ? 'GET' : route.includes('online') ? 'MGET (100 keys)' : 'SET';
   const rows: Row[] = j.loopback.map((l) => {
-    const vireo: Figure = { who: 'vireo-edge (Node, SQLite)', ms: { median: l.p50_ms, p99: l.p99_ms, runs: Math.round(l.req_per_s * l.duration_s) }, rate: { value: l.req_per_s, unit: 'req/s' } };
+    const vireo: Figure = {
+      who: 'vireo-edge (Node, SQLite)',
+      ms: { median: l.p50_ms, p99: l.p99_ms, runs: Math.round(l.req_per_s * l.duration_s) },
+      rate: { value: l.req_per_s, unit: 'req/s' },
+    };
     const cmd = peerCommand(l.route);
     const p = j.redis.results?.find((x) => x.command === cmd && x.connections === l.connections);
-    const peer: Figure = p ? { who: `redis-server ${redisVersion ?? ''} ${cmd}`.replace('  ', ' '), ms: { median: p.p50_ms, p99: p.p99_ms, runs: 0 }, rate: { value: p.req_per_s, unit: 'req/s' } } : skipped('redis-server', j.redis.skipped ?? 'no matching redis-benchmark row');
-    return { case: `${l.route}, ${l.connections} connection${l.connections === 1 ? '' : 's'}`, params: { connections: l.connections }, vireo, peer, ratio: ratioOf(vireo, peer), extra: { 'req/s ratio (edge / redis)': p ? l.req_per_s / p.req_per_s : null } };
+    const peer: Figure = p
+      ? {
+          who: `redis-server ${redisVersion ?? ''} ${cmd}`.replace('  ', ' '),
+          ms: { median: p.p50_ms, p99: p.p99_ms, runs: 0 },
+          rate: { value: p.req_per_s, unit: 'req/s' },
+        }
+      : skipped('redis-server', j.redis.skipped ?? 'no matching redis-benchmark row');
+    return {
+      case: `${l.route}, ${l.connections} connection${l.connections === 1 ? '' : 's'}`,
+      params: { connections: l.connections },
+      vireo,
+      peer,
+      ratio: ratioOf(vireo, peer),
+      extra: { 'req/s ratio (edge / redis)': p ? l.req_per_s / p.req_per_s : null },
+    };
   });
   return {
-    id: 'edge', title: 'Edge feature service under load',
-    about: '`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process driven by autocannon over loopback (latency per response, P50 and P99; runs = responses), beside redis-server driven by redis-benchmark on the same machine in the same run (256-byte values): GET beside one user\'s features, MGET of 100 keys beside the 100-user online lookup, SET beside a batch of 100 events (the edge writes 100 events and updates features; redis one key: a floor, not the same work). The ratio is of P50 latencies; the req/s ratio is in its own column.',
+    id: 'edge',
+    title: 'Edge feature service under load',
+    about:
+      "`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process driven by autocannon over loopback (latency per response, P50 and P99; runs = responses), beside redis-server driven by redis-benchmark on the same machine in the same run (256-byte values): GET beside one user's features, MGET of 100 keys beside the 100-user online lookup, SET beside a batch of 100 events (the edge writes 100 events and updates features; redis one key: a floor, not the same work). The ratio is of P50 latencies; the req/s ratio is in its own column.",
     notes: [],
     rows,
   };
@@ -431,13 +749,24 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
 /** CPU, cores, memory, OS and a discrete GPU's name, for the report's heading. */
 export function describeMachine(name?: string): Machine {
   const c = cpus();
-  const smi = spawnSync('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader'], { encoding: 'utf8' });
+  const smi = spawnSync('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader'], {
+    encoding: 'utf8',
+  });
   const gpu = smi.status === 0 ? smi.stdout.trim().split('\n')[0].replace(', ', ', driver ') : null;
   const cpu = c[0]?.model.trim() ?? 'unknown CPU';
-  const slug = (s: string) => s.toLowerCase().replace(/\(r\)|\(tm\)|nvidia|corporation/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const slug = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/\(r\)|\(tm\)|nvidia|corporation/g, '')
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
   return {
     name: name ?? (gpu ? `${slug(gpu.split(',')[0])}-${c.length}cpu` : `${slug(cpu)}-${c.length}cpu`),
-    cpu, cores: c.length, memoryGb: Math.round(totalmem() / 2 ** 30), os: `${osType()} ${release()}`, gpu,
+    cpu,
+    cores: c.length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    os: `${osType()} ${release()}`,
+    gpu,
   };
 }
 
@@ -447,11 +776,17 @@ function baseVersions(): Record<string, string | null> {
   // workspace package's node_modules (some packages do not export their package.json).
   const req = createRequire(import.meta.url);
   const pkg = (name: string, where: string) => {
-    try { return (req(`${name}/package.json`) as { version: string }).version; } catch { /* not exported or not beside this module */ }
+    try {
+      return (req(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      /* not exported or not beside this module */
+    }
     const file = join(REPO, where, 'node_modules', name, 'package.json');
     return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : null;
   };
-  const torch = existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }) : null;
+  const torch = existsSync(PYTHON)
+    ? spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' })
+    : null;
   const ortNode = pkg('onnxruntime-node', 'packages/trainer');
   const ortWeb = pkg('onnxruntime-web', 'packages/runtime-web');
   return {
@@ -492,15 +827,44 @@ catalogue sizes in the top-k scaling section ('' for none), e.g. to measure one 
  * Runs the suite and returns the report (also written to `out`).
  * @example const report = await runAll({ out: 'bench/results/x.json', skipBrowser: true });
  */
-export async function runAll(opts: { out?: string; machine?: string; profile?: Profile['name']; only?: string[]; skipBrowser?: boolean; skipEdge?: boolean; noTorch?: boolean; torchDevice?: string; topkSizes?: number[]; topkInt8Sizes?: number[]; log?: (line: string) => void }): Promise<{ report: Report; out: string }> {
+export async function runAll(opts: {
+  out?: string;
+  machine?: string;
+  profile?: Profile['name'];
+  only?: string[];
+  skipBrowser?: boolean;
+  skipEdge?: boolean;
+  noTorch?: boolean;
+  torchDevice?: string;
+  topkSizes?: number[];
+  topkInt8Sizes?: number[];
+  log?: (line: string) => void;
+}): Promise<{ report: Report; out: string }> {
   const started = Date.now();
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const machine = { ...describeMachine(opts.machine), loadAverage: { start: loadavg().map((x) => Math.round(x * 100) / 100), end: [] as number[] } };
+  const machine = {
+    ...describeMachine(opts.machine),
+    loadAverage: { start: loadavg().map((x) => Math.round(x * 100) / 100), end: [] as number[] },
+  };
   const gpu = await openGpu();
   try {
     const base = PROFILES[opts.profile ?? (isCpuAdapter(gpu) ? 'quick' : 'full')];
-    const profile = { ...base, topkSizes: opts.topkSizes ?? base.topkSizes, topkInt8Sizes: opts.topkInt8Sizes ?? base.topkInt8Sizes };
-    const ctx: Context = { gpu, profile, torchDevice: opts.torchDevice ?? 'auto', noTorch: Boolean(opts.noTorch), copy: null, matmul: null, versions: baseVersions(), notes: [], log };
+    const profile = {
+      ...base,
+      topkSizes: opts.topkSizes ?? base.topkSizes,
+      topkInt8Sizes: opts.topkInt8Sizes ?? base.topkInt8Sizes,
+    };
+    const ctx: Context = {
+      gpu,
+      profile,
+      torchDevice: opts.torchDevice ?? 'auto',
+      noTorch: Boolean(opts.noTorch),
+      copy: null,
+      matmul: null,
+      versions: baseVersions(),
+      notes: [],
+      log,
+    };
     if (profile.note) ctx.notes.push(profile.note);
     const tables: Table[] = [];
     for (const section of SECTIONS) {
@@ -523,12 +887,26 @@ export async function runAll(opts: { out?: string; machine?: string; profile?: P
       }
     }
     machine.loadAverage.end = loadavg().map((x) => Math.round(x * 100) / 100);
-    if (isCpuAdapter(gpu)) ctx.notes.push(`The adapter is a CPU implementation of WebGPU (${gpu.info.architecture || gpu.info.description}): its "GPU" figures are CPU figures, and its copy bandwidth is a CPU memcpy through a shader.`);
+    if (isCpuAdapter(gpu))
+      ctx.notes.push(
+        `The adapter is a CPU implementation of WebGPU (${gpu.info.architecture || gpu.info.description}): its "GPU" figures are CPU figures, and its copy bandwidth is a CPU memcpy through a shader.`,
+      );
     if (machine.loadAverage.start[0] > machine.cores * 0.75 || machine.loadAverage.end[0] > machine.cores * 0.75) {
-      ctx.notes.push(`The machine was shared while this ran (load average ${machine.loadAverage.start[0]} at start, ${machine.loadAverage.end[0]} at end on ${machine.cores} cores): other processes took CPU time, so the figures are noisy and slower than on an idle machine; the ratios within one run (Vireo and its peer measured minutes apart under similar load) are steadier than the absolute numbers.`);
+      ctx.notes.push(
+        `The machine was shared while this ran (load average ${machine.loadAverage.start[0]} at start, ${machine.loadAverage.end[0]} at end on ${machine.cores} cores): other processes took CPU time, so the figures are noisy and slower than on an idle machine; the ratios within one run (Vireo and its peer measured minutes apart under similar load) are steadier than the absolute numbers.`,
+      );
     }
     const adapter: Adapter = { ...gpu.info, backend: `Dawn (npm webgpu ${ctx.versions.webgpu ?? '?'})` };
-    const report: Report = { schema: SCHEMA, date: new Date(started).toISOString(), machine, adapter, versions: ctx.versions, wallSeconds: Math.round((Date.now() - started) / 1000), notes: ctx.notes, tables };
+    const report: Report = {
+      schema: SCHEMA,
+      date: new Date(started).toISOString(),
+      machine,
+      adapter,
+      versions: ctx.versions,
+      wallSeconds: Math.round((Date.now() - started) / 1000),
+      notes: ctx.notes,
+      tables,
+    };
     const out = opts.out ?? join(REPO, 'bench/results', `${report.date.slice(0, 10)}-${machine.name}.json`);
     writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
     return { report, out };
@@ -544,21 +922,47 @@ export async function benchAll(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (values.profile !== undefined && !(values.profile in PROFILES)) throw new UsageError(`--profile must be one of ${Object.keys(PROFILES).join(', ')}, got '${values.profile}'.`);
-  const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const id of only ?? []) if (!SECTIONS.some((s) => s.id === id)) throw new UsageError(`unknown section '${id}': expected some of ${SECTIONS.map((s) => s.id).join(', ')}.`);
-  if (values['torch-device'] !== undefined && !['auto', 'cpu', 'cuda'].includes(values['torch-device'])) throw new UsageError(`--torch-device must be auto, cpu or cuda, got '${values['torch-device']}'.`);
+  if (values.profile !== undefined && !(values.profile in PROFILES))
+    throw new UsageError(`--profile must be one of ${Object.keys(PROFILES).join(', ')}, got '${values.profile}'.`);
+  const only = values.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const id of only ?? [])
+    if (!SECTIONS.some((s) => s.id === id))
+      throw new UsageError(`unknown section '${id}': expected some of ${SECTIONS.map((s) => s.id).join(', ')}.`);
+  if (values['torch-device'] !== undefined && !['auto', 'cpu', 'cuda'].includes(values['torch-device']))
+    throw new UsageError(`--torch-device must be auto, cpu or cuda, got '${values['torch-device']}'.`);
   const sizes = (flag: 'topk-sizes' | 'topk-int8-sizes') => {
     const v = values[flag];
     if (v === undefined) return undefined;
-    const list = v.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
-    for (const n of list) if (!Number.isInteger(n) || n < 1000) throw new UsageError(`--${flag} must be comma-separated item counts of at least 1000 (k = 1000), got '${v}'.`);
+    const list = v
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map(Number);
+    for (const n of list)
+      if (!Number.isInteger(n) || n < 1000)
+        throw new UsageError(`--${flag} must be comma-separated item counts of at least 1000 (k = 1000), got '${v}'.`);
     return list;
   };
   const topkSizes = sizes('topk-sizes');
   const topkInt8Sizes = sizes('topk-int8-sizes');
-  const { report, out } = await runAll({ out: values.out, machine: values.machine, profile: values.profile as Profile['name'] | undefined, only, skipBrowser: values['skip-browser'], skipEdge: values['skip-edge'], noTorch: values['no-torch'], torchDevice: values['torch-device'], topkSizes, topkInt8Sizes });
-  process.stdout.write(`wrote ${out}: ${report.tables.length} tables, ${report.tables.reduce((s, t) => s + t.rows.length, 0)} rows, ${report.wallSeconds} s\n`);
+  const { report, out } = await runAll({
+    out: values.out,
+    machine: values.machine,
+    profile: values.profile as Profile['name'] | undefined,
+    only,
+    skipBrowser: values['skip-browser'],
+    skipEdge: values['skip-edge'],
+    noTorch: values['no-torch'],
+    torchDevice: values['torch-device'],
+    topkSizes,
+    topkInt8Sizes,
+  });
+  process.stdout.write(
+    `wrote ${out}: ${report.tables.length} tables, ${report.tables.reduce((s, t) => s + t.rows.length, 0)} rows, ${report.wallSeconds} s\n`,
+  );
   for (const n of report.notes) process.stdout.write(`note: ${n}\n`);
   return report.notes.some((n) => / failed: /.test(n)) ? 1 : 0;
 }

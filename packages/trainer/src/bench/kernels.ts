@@ -2,10 +2,30 @@
 // (several dispatches per submit when they are fast, so submit latency does not hide the kernel) beside the CPU
 // reference on the same inputs. Memory-bound kernels report GB/s beside the copy kernel's.
 import {
-  attentionReference, copyKernel, dlrmInteractionReference, dlrmInteractionWidth, embeddingBagReference,
-  linearReference, matmulDirectKernel, matmulDirectWorkgroups, matmulKernel, matmulReference, matmulWorkgroups, quantizeItems, testRng, topkReference, type Int8Items,
+  attentionReference,
+  copyKernel,
+  dlrmInteractionReference,
+  dlrmInteractionWidth,
+  embeddingBagReference,
+  linearReference,
+  matmulDirectKernel,
+  matmulDirectWorkgroups,
+  matmulKernel,
+  matmulReference,
+  matmulWorkgroups,
+  quantizeItems,
+  testRng,
+  topkReference,
+  type Int8Items,
 } from '@vireo/shaders';
-import { AttentionPool, BoundLinear, BoundTopk, DlrmInteractionOp, EmbeddingBagOp, SelfAttention } from '@vireo/runtime-web';
+import {
+  AttentionPool,
+  BoundLinear,
+  BoundTopk,
+  DlrmInteractionOp,
+  EmbeddingBagOp,
+  SelfAttention,
+} from '@vireo/runtime-web';
 import type { Gpu } from '@vireo/runtime-web/gpu';
 import { measure, type MeasureOptions, type Timing } from './harness.ts';
 
@@ -51,7 +71,11 @@ export function copyBench(mb: number): KernelBench {
       return {
         encode: (pass) => bound.dispatch(pass, Math.ceil(n4 / 256)),
         cpu: () => out.set(host),
-        dispose: () => { src.destroy(); dst.destroy(); bound.destroy(); },
+        dispose: () => {
+          src.destroy();
+          dst.destroy();
+          bound.destroy();
+        },
       };
     },
   };
@@ -68,14 +92,21 @@ export function linearBench(M: number, K: number, N: number): KernelBench {
     torch: { op: 'linear', M, K, N },
     async setup(gpu) {
       const rng = testRng(1);
-      const xh = rng.uniform(M * K), wh = rng.uniform(N * K), bh = rng.uniform(N);
-      const x = gpu.upload('bench:x', xh), w = gpu.upload('bench:w', wh), b = gpu.upload('bench:b', bh);
+      const xh = rng.uniform(M * K),
+        wh = rng.uniform(N * K),
+        bh = rng.uniform(N);
+      const x = gpu.upload('bench:x', xh),
+        w = gpu.upload('bench:w', wh),
+        b = gpu.upload('bench:b', bh);
       const y = gpu.buffer('bench:y', M * N * f32);
       const bound = await BoundLinear.create(gpu, { x, w, b, y }, { M, K, N });
       return {
         encode: (pass) => bound.encode(pass, { M, K, N, act: 'relu' }),
         cpu: () => void linearReference(xh, wh, bh, M, K, N, 'relu'),
-        dispose: () => { [x, w, b, y].forEach((t) => t.destroy()); bound.destroy(); },
+        dispose: () => {
+          [x, w, b, y].forEach((t) => t.destroy());
+          bound.destroy();
+        },
       };
     },
   };
@@ -91,8 +122,10 @@ export function matmulBench(M: number, K: number, N: number, variant: 'tiled' | 
     torch: { op: 'matmul', M, K, N },
     async setup(gpu) {
       const rng = testRng(8);
-      const xh = rng.uniform(M * K), wh = rng.uniform(N * K);
-      const x = gpu.upload('bench:x', xh), w = gpu.upload('bench:w', wh);
+      const xh = rng.uniform(M * K),
+        wh = rng.uniform(N * K);
+      const x = gpu.upload('bench:x', xh),
+        w = gpu.upload('bench:w', wh);
       const y = gpu.buffer('bench:y', M * N * f32);
       const tiled = variant === 'tiled';
       const bound = await gpu.bind(tiled ? matmulKernel : matmulDirectKernel, { x, w, y });
@@ -101,7 +134,10 @@ export function matmulBench(M: number, K: number, N: number, variant: 'tiled' | 
       return {
         encode: (pass) => bound.dispatch(pass, workgroups),
         cpu: M * K * N <= 2 ** 27 ? () => void matmulReference(xh, wh, M, K, N) : null,
-        dispose: () => { [x, w, y].forEach((t) => t.destroy()); bound.destroy(); },
+        dispose: () => {
+          [x, w, y].forEach((t) => t.destroy());
+          bound.destroy();
+        },
       };
     },
   };
@@ -143,7 +179,11 @@ export function topkBench(N: number, D: number, k: number, int8: boolean, chunkR
       });
       const items = chunks.length === 1 && !int8 ? (chunks[0] as Float32Array) : null;
       const query = unitRows(1, D, 3);
-      const search = await BoundTopk.create(gpu, chunks.length === 1 ? chunks[0] : (chunks as Float32Array[] | Int8Items[]), { N, D, maxBatch: 1, maxK: k });
+      const search = await BoundTopk.create(
+        gpu,
+        chunks.length === 1 ? chunks[0] : (chunks as Float32Array[] | Int8Items[]),
+        { N, D, maxBatch: 1, maxK: k },
+      );
       search.setQueries(query);
       search.setExclusions(1, null);
       return {
@@ -174,7 +214,10 @@ export function embeddingBagBench(B: number, bag: number, R: number, D: number):
       return {
         encode: (pass) => op.encode(pass),
         cpu: () => void embeddingBagReference(tableHost, indices, offsets, null, R, D, 'mean'),
-        dispose: () => { op.destroy(); table.destroy(); },
+        dispose: () => {
+          op.destroy();
+          table.destroy();
+        },
       };
     },
   };
@@ -187,18 +230,24 @@ export function dlrmInteractionBench(B: number, F: number, D: number): KernelBen
     kernel: 'dlrm_interaction',
     case: `B=${B} F=${F} D=${D} dot`,
     bytes: (B * D + B * F * D + B * W) * f32,
-    flops: 2 * B * D * ((F + 1) * F) / 2,
+    flops: (2 * B * D * ((F + 1) * F)) / 2,
     limit: 'matmul', // ~5 FLOP per byte: compute-bound against both adapters' copy and matmul limits
     torch: { op: 'dlrm_interaction', B, F, D },
     async setup(gpu) {
       const rng = testRng(5);
-      const denseHost = rng.uniform(B * D), embHost = rng.uniform(B * F * D);
-      const dense = gpu.upload('bench:dense', denseHost), emb = gpu.upload('bench:emb', embHost);
+      const denseHost = rng.uniform(B * D),
+        embHost = rng.uniform(B * F * D);
+      const dense = gpu.upload('bench:dense', denseHost),
+        emb = gpu.upload('bench:emb', embHost);
       const op = await DlrmInteractionOp.create(gpu, { dense, emb, maxBatch: B, F, D });
       return {
         encode: (pass) => op.encode(pass, B),
         cpu: () => void dlrmInteractionReference(denseHost, embHost, B, F, D, 'dot'),
-        dispose: () => { op.destroy(); dense.destroy(); emb.destroy(); },
+        dispose: () => {
+          op.destroy();
+          dense.destroy();
+          emb.destroy();
+        },
       };
     },
   };
@@ -217,7 +266,9 @@ export function attentionBench(B: number, L: number, D: number, H: number): Kern
       const rng = testRng(6);
       const [qh, kh, vh] = [rng.uniform(B * L * D), rng.uniform(B * L * D), rng.uniform(B * L * D)];
       const lengthsHost = Uint32Array.from({ length: B }, () => 1 + rng.int(L));
-      const q = gpu.upload('bench:q', qh), k = gpu.upload('bench:k', kh), v = gpu.upload('bench:v', vh);
+      const q = gpu.upload('bench:q', qh),
+        k = gpu.upload('bench:k', kh),
+        v = gpu.upload('bench:v', vh);
       const lengths = gpu.upload('bench:lengths', lengthsHost);
       const out = gpu.buffer('bench:out', B * L * D * f32);
       const query = gpu.upload('bench:query', rng.uniform(D));
@@ -226,9 +277,16 @@ export function attentionBench(B: number, L: number, D: number, H: number): Kern
       const attn = await SelfAttention.create(gpu, shape, { q, k, v, lengths, out });
       const pool = await AttentionPool.create(gpu, shape, { query, k: out, v: out, lengths, pooled });
       return {
-        encode: (pass) => { attn.encodeForward(pass, B); pool.encodeForward(pass, B); },
+        encode: (pass) => {
+          attn.encodeForward(pass, B);
+          pool.encodeForward(pass, B);
+        },
         cpu: () => void attentionReference(qh, kh, vh, lengthsHost, B, L, D, H),
-        dispose: () => { attn.destroy(); pool.destroy(); [q, k, v, lengths, out, query, pooled].forEach((b) => b.destroy()); },
+        dispose: () => {
+          attn.destroy();
+          pool.destroy();
+          [q, k, v, lengths, out, query, pooled].forEach((b) => b.destroy());
+        },
       };
     },
   };
@@ -244,7 +302,9 @@ const MAX_REPS = 10;
  */
 export async function timeKernel(gpu: Gpu, inst: BenchInstance, opts: MeasureOptions): Promise<Timing> {
   const submit = async (reps: number) => {
-    gpu.run((pass) => { for (let r = 0; r < reps; r++) inst.encode(pass); });
+    gpu.run((pass) => {
+      for (let r = 0; r < reps; r++) inst.encode(pass);
+    });
     await gpu.idle();
   };
   const t0 = performance.now();

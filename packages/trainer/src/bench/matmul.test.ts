@@ -3,18 +3,35 @@
 // block and 16-wide K step. Tolerance: float32 sums of K products of values in [-1, 1] against a
 // float64 sum, relative to the output's scale: 1e-5 (K ≤ 300 terms of rounding ~6e-8 each).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeMismatch, matmulDirectKernel, matmulDirectWorkgroups, matmulKernel, matmulReference, matmulWorkgroups, maxRelError, testRng } from '@vireo/shaders';
+import {
+  describeMismatch,
+  matmulDirectKernel,
+  matmulDirectWorkgroups,
+  matmulKernel,
+  matmulReference,
+  matmulWorkgroups,
+  maxRelError,
+  testRng,
+} from '@vireo/shaders';
 import { Gpu } from '@vireo/runtime-web/gpu';
 
 let gpu: Gpu;
-beforeAll(async () => { gpu = await Gpu.create(); });
+beforeAll(async () => {
+  gpu = await Gpu.create();
+});
 afterAll(() => gpu?.destroy());
 
 const variants = [
   { kernel: matmulKernel, workgroups: matmulWorkgroups },
   { kernel: matmulDirectKernel, workgroups: matmulDirectWorkgroups },
 ];
-const shapes = [[1, 1, 1], [64, 16, 64], [70, 37, 65], [130, 300, 129], [5, 64, 200]];
+const shapes = [
+  [1, 1, 1],
+  [64, 16, 64],
+  [70, 37, 65],
+  [130, 300, 129],
+  [5, 64, 200],
+];
 
 describe.each(variants)('$kernel.name (WGSL) vs matmulReference', ({ kernel, workgroups }) => {
   it.each(shapes)('M=%i K=%i N=%i', async (M, K, N) => {

@@ -54,7 +54,16 @@ export function criteoShape(shape: 'dlrm' | 'small', rows: number): RankingConfi
 
 export interface RankingBenchResult {
   adapter: string;
-  config: { shape: string; embeddingDim: number; bottomMlp: number[]; topMlp: number[]; towerMlp: number[]; tables: number; parameters: number; tableRows: number };
+  config: {
+    shape: string;
+    embeddingDim: number;
+    bottomMlp: number[];
+    topMlp: number[];
+    towerMlp: number[];
+    tables: number;
+    parameters: number;
+    tableRows: number;
+  };
   scoring: { candidates: number; wgsl: Timing; onnxruntimeCpu: Timing; maxAbsDiff: number; speedup: number };
   training: { batch: number; steps: number; samplesPerSecond: number; msPerStep: Timing };
 }
@@ -63,12 +72,18 @@ export interface RankingBenchResult {
 export function randomRanker(c: RankingConfig): { params: Float32Array; tables: Float32Array[] } {
   const rng = createRng(7);
   const params = Float32Array.from({ length: rankingParameters(c).total }, () => rng.normal() * 0.05);
-  const tables = c.sparseFeatures.map((f) => Float32Array.from({ length: f.rows * c.embeddingDim }, () => (rng.next() - 0.5) * 0.1));
+  const tables = c.sparseFeatures.map((f) =>
+    Float32Array.from({ length: f.rows * c.embeddingDim }, () => (rng.next() - 0.5) * 0.1),
+  );
   return { params, tables };
 }
 
 /** Random inputs for n samples of config c (multi-hot slots partly PAD). */
-function randomInputs(c: RankingConfig, n: number, seed: number): { dense: Float32Array; sparse: Int32Array; labels: Float32Array } {
+function randomInputs(
+  c: RankingConfig,
+  n: number,
+  seed: number,
+): { dense: Float32Array; sparse: Int32Array; labels: Float32Array } {
   const rng = createRng(seed);
   const S = sparseWidth(c);
   const dense = Float32Array.from({ length: n * c.denseFeatures.length }, () => rng.normal());
@@ -91,7 +106,19 @@ function randomInputs(c: RankingConfig, n: number, seed: number): { dense: Float
 }
 
 /** Runs the benchmark on `gpu`; `log` gets progress lines. */
-export async function runRankingBench(gpu: Gpu, opts: { config: RankingConfig; params: Float32Array; tables: Float32Array[]; shape: string; candidates: number; batch: number; steps: number; runs: number }): Promise<RankingBenchResult> {
+export async function runRankingBench(
+  gpu: Gpu,
+  opts: {
+    config: RankingConfig;
+    params: Float32Array;
+    tables: Float32Array[];
+    shape: string;
+    candidates: number;
+    batch: number;
+    steps: number;
+    runs: number;
+  },
+): Promise<RankingBenchResult> {
   const { config: c, params, tables, candidates: K } = opts;
   const Nd = c.denseFeatures.length;
   const S = sparseWidth(c);
@@ -101,7 +128,12 @@ export async function runRankingBench(gpu: Gpu, opts: { config: RankingConfig; p
   const model = await RankingModel.create(gpu, c, { maxBatch: K });
   model.writeWeights(params, tables);
   const wgslScores = await model.score(Nd ? input.dense : null, input.sparse, K);
-  const wgsl = await measure(() => model.score(Nd ? input.dense : null, input.sparse, K), { warmup: 2, minRuns: opts.runs, minMs: 500, maxRuns: 200 });
+  const wgsl = await measure(() => model.score(Nd ? input.dense : null, input.sparse, K), {
+    warmup: 2,
+    minRuns: opts.runs,
+    minMs: 500,
+    maxRuns: 200,
+  });
   model.destroy();
 
   const session = await ort.InferenceSession.create(rankingOnnx(c, params, tables), { executionProviders: ['cpu'] });
@@ -110,12 +142,18 @@ export async function runRankingBench(gpu: Gpu, opts: { config: RankingConfig; p
   let slot = 0;
   for (const f of c.sparseFeatures) {
     const idx = new BigInt64Array(K * f.width);
-    for (let b = 0; b < K; b++) for (let l = 0; l < f.width; l++) idx[b * f.width + l] = BigInt(input.sparse[b * S + slot + l]);
+    for (let b = 0; b < K; b++)
+      for (let l = 0; l < f.width; l++) idx[b * f.width + l] = BigInt(input.sparse[b * S + slot + l]);
     feeds[inputName(f.name)] = new ort.Tensor('int64', idx, [K, f.width]);
     slot += f.width;
   }
   const ortScores = (await session.run(feeds)).scores.data as Float32Array;
-  const onnxruntimeCpu = await measure(() => session.run(feeds), { warmup: 2, minRuns: opts.runs, minMs: 500, maxRuns: 200 });
+  const onnxruntimeCpu = await measure(() => session.run(feeds), {
+    warmup: 2,
+    minRuns: opts.runs,
+    minMs: 500,
+    maxRuns: 200,
+  });
   await session.release();
   let maxAbsDiff = 0;
   for (let i = 0; i < ortScores.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(ortScores[i] - wgslScores[i]));
@@ -139,7 +177,16 @@ export async function runRankingBench(gpu: Gpu, opts: { config: RankingConfig; p
   const { totalRows } = { totalRows: c.sparseFeatures.reduce((s, f) => s + f.rows, 0) };
   return {
     adapter: `${gpu.info.vendor} ${gpu.info.architecture} ${gpu.info.description}`.trim(),
-    config: { shape: opts.shape, embeddingDim: c.embeddingDim, bottomMlp: c.bottomMlp, topMlp: c.topMlp, towerMlp: c.towerMlp, tables: c.sparseFeatures.length, parameters: rankingParameters(c).total, tableRows: totalRows },
+    config: {
+      shape: opts.shape,
+      embeddingDim: c.embeddingDim,
+      bottomMlp: c.bottomMlp,
+      topMlp: c.topMlp,
+      towerMlp: c.towerMlp,
+      tables: c.sparseFeatures.length,
+      parameters: rankingParameters(c).total,
+      tableRows: totalRows,
+    },
     scoring: { candidates: K, wgsl, onnxruntimeCpu, maxAbsDiff, speedup: onnxruntimeCpu.median / wgsl.median },
     training: { batch: B, steps: msPerStep.runs, samplesPerSecond: (B * 1000) / msPerStep.median, msPerStep },
   };
@@ -152,7 +199,8 @@ export async function benchRanking(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (values.shape !== undefined && values.shape !== 'dlrm' && values.shape !== 'small') throw new UsageError(`--shape must be dlrm or small, got '${values.shape}'.`);
+  if (values.shape !== undefined && values.shape !== 'dlrm' && values.shape !== 'small')
+    throw new UsageError(`--shape must be dlrm or small, got '${values.shape}'.`);
   const candidates = numberFlag(values.candidates, 'candidates', 1000, { integer: true, min: 1, max: 100_000 });
   const batch = numberFlag(values.batch, 'batch', 512, { integer: true, min: 1, max: 65_536 });
   const steps = numberFlag(values.steps, 'steps', 10, { integer: true, min: 1 });
@@ -175,18 +223,40 @@ export async function benchRanking(argv: string[]): Promise<number> {
     const r = await runRankingBench(gpu, { config, params, tables, shape, candidates, batch, steps, runs });
     if (values.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
     else {
-      process.stdout.write(`ranking on ${r.adapter}: ${r.config.shape}, ${r.config.tables} tables × dim ${r.config.embeddingDim}, bottom [${r.config.bottomMlp}], top [${r.config.topMlp}], towers [${r.config.towerMlp}]\n\n`);
+      process.stdout.write(
+        `ranking on ${r.adapter}: ${r.config.shape}, ${r.config.tables} tables × dim ${r.config.embeddingDim}, bottom [${r.config.bottomMlp}], top [${r.config.topMlp}], towers [${r.config.towerMlp}]\n\n`,
+      );
       process.stdout.write(
         table(
           ['what', 'median ms', 'P99 ms', 'runs', 'per second'],
           [
-            [`score ${candidates} candidates · WGSL (upload + forward + read back)`, r.scoring.wgsl.median, r.scoring.wgsl.p99, r.scoring.wgsl.runs, (candidates * 1000) / r.scoring.wgsl.median],
-            [`score ${candidates} candidates · onnxruntime-node CPU, same ONNX`, r.scoring.onnxruntimeCpu.median, r.scoring.onnxruntimeCpu.p99, r.scoring.onnxruntimeCpu.runs, (candidates * 1000) / r.scoring.onnxruntimeCpu.median],
-            [`train step · batch ${batch} (fwd + bwd + AdamW + Adagrad)`, r.training.msPerStep.median, r.training.msPerStep.p99, r.training.msPerStep.runs, r.training.samplesPerSecond],
+            [
+              `score ${candidates} candidates · WGSL (upload + forward + read back)`,
+              r.scoring.wgsl.median,
+              r.scoring.wgsl.p99,
+              r.scoring.wgsl.runs,
+              (candidates * 1000) / r.scoring.wgsl.median,
+            ],
+            [
+              `score ${candidates} candidates · onnxruntime-node CPU, same ONNX`,
+              r.scoring.onnxruntimeCpu.median,
+              r.scoring.onnxruntimeCpu.p99,
+              r.scoring.onnxruntimeCpu.runs,
+              (candidates * 1000) / r.scoring.onnxruntimeCpu.median,
+            ],
+            [
+              `train step · batch ${batch} (fwd + bwd + AdamW + Adagrad)`,
+              r.training.msPerStep.median,
+              r.training.msPerStep.p99,
+              r.training.msPerStep.runs,
+              r.training.samplesPerSecond,
+            ],
           ],
         ) + '\n',
       );
-      process.stdout.write(`\nWGSL vs onnxruntime: max abs difference ${r.scoring.maxAbsDiff.toExponential(2)}; WGSL is ${r.scoring.speedup.toFixed(2)}× onnxruntime's speed\n`);
+      process.stdout.write(
+        `\nWGSL vs onnxruntime: max abs difference ${r.scoring.maxAbsDiff.toExponential(2)}; WGSL is ${r.scoring.speedup.toFixed(2)}× onnxruntime's speed\n`,
+      );
     }
     return 0;
   } finally {

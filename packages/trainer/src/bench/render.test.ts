@@ -9,21 +9,56 @@ function fixture(date: string, machine: string, gpu: string | null): Report {
   const vireo = { who: 'WGSL topk', ms: { median: 2, p99: 3, runs: 40 }, rate: { value: 25.6, unit: 'GB/s' } };
   const peer = { who: 'PyTorch 2.4 CUDA (NVIDIA H200)', ms: { median: 4, p99: 5, runs: 40 } };
   return {
-    schema: SCHEMA, date, wallSeconds: 300, notes: ['Reduced repetitions.'],
+    schema: SCHEMA,
+    date,
+    wallSeconds: 300,
+    notes: ['Reduced repetitions.'],
     machine: { name: machine, cpu: 'AMD EPYC', cores: 2, memoryGb: 24, os: 'Linux 6', gpu },
-    adapter: { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader driver 5.0.0', isFallbackAdapter: true, backend: 'Dawn (0.6.2)' },
+    adapter: {
+      vendor: 'google',
+      architecture: 'swiftshader',
+      device: '',
+      description: 'SwiftShader driver 5.0.0',
+      isFallbackAdapter: true,
+      backend: 'Dawn (0.6.2)',
+    },
     versions: { node: 'v20.20.2', webgpu: '0.6.2', torch: null },
     tables: [
       {
-        id: 'topk-scaling', title: 'Top-k scaling', about: 'One query.', notes: ['10M skipped.'],
+        id: 'topk-scaling',
+        title: 'Top-k scaling',
+        about: 'One query.',
+        notes: ['10M skipped.'],
         rows: [
-          { case: 'topk N=100000', vireo, peer, ratio: ratioOf(vireo, peer), limit: { who: 'copy', value: 51.2, unit: 'GB/s', ofLimit: 0.5 }, perItemNs: 20 },
-          { case: 'topk N=10000000', vireo: { who: 'WGSL topk', ms: null, skipped: 'over maxStorageBufferBindingSize' }, peer: null, ratio: null },
+          {
+            case: 'topk N=100000',
+            vireo,
+            peer,
+            ratio: ratioOf(vireo, peer),
+            limit: { who: 'copy', value: 51.2, unit: 'GB/s', ofLimit: 0.5 },
+            perItemNs: 20,
+          },
+          {
+            case: 'topk N=10000000',
+            vireo: { who: 'WGSL topk', ms: null, skipped: 'over maxStorageBufferBindingSize' },
+            peer: null,
+            ratio: null,
+          },
         ],
       },
       {
-        id: 'train', title: 'Training', about: 'Steps.', notes: [],
-        rows: [{ case: 'batch 128', vireo: { who: 'WGSL step', ms: { median: 10, p99: 12, runs: 4 } }, peer: { who: 'PyTorch', ms: null, skipped: 'python3-torch is not installed' }, ratio: null }],
+        id: 'train',
+        title: 'Training',
+        about: 'Steps.',
+        notes: [],
+        rows: [
+          {
+            case: 'batch 128',
+            vireo: { who: 'WGSL step', ms: { median: 10, p99: 12, runs: 4 } },
+            peer: { who: 'PyTorch', ms: null, skipped: 'python3-torch is not installed' },
+            ratio: null,
+          },
+        ],
       },
     ],
   };
@@ -32,7 +67,10 @@ function fixture(date: string, machine: string, gpu: string | null): Report {
 describe('renderBenchmarks', () => {
   const md = renderBenchmarks([
     { file: 'bench/results/2026-11-27-epyc.json', report: fixture('2026-11-27T08:00:00.000Z', 'epyc-2cpu', null) },
-    { file: 'bench/results/2026-11-28-h200.json', report: fixture('2026-11-28T08:00:00.000Z', 'h200-16cpu', 'NVIDIA H200, driver 570') },
+    {
+      file: 'bench/results/2026-11-28-h200.json',
+      report: fixture('2026-11-28T08:00:00.000Z', 'h200-16cpu', 'NVIDIA H200, driver 570'),
+    },
   ]);
 
   it('renders one section per report, newest first, naming machine, adapter and versions', () => {
@@ -59,13 +97,20 @@ describe('renderBenchmarks', () => {
   it('says why a figure or a peer is missing, and drops columns empty in the whole table', () => {
     expect(md).toContain('skipped: over maxStorageBufferBindingSize');
     expect(md).toContain('skipped: python3-torch is not installed');
-    const trainHeader = md.split('### Training')[1].split('\n').find((l) => l.startsWith('| case'))!;
+    const trainHeader = md
+      .split('### Training')[1]
+      .split('\n')
+      .find((l) => l.startsWith('| case'))!;
     expect(trainHeader).not.toContain('of limit');
     expect(trainHeader).not.toContain('ns / item');
   });
 
   it('refuses a file in another schema, naming it', () => {
-    expect(() => checkReport({ schema: 'other' }, 'bench/results/x.json')).toThrow(/bench\/results\/x\.json: not a vireo-bench\/1 report/);
-    expect(checkReport(JSON.parse(JSON.stringify(fixture('2026-11-27T08:00:00.000Z', 'a', null))), 'f').tables).toHaveLength(2);
+    expect(() => checkReport({ schema: 'other' }, 'bench/results/x.json')).toThrow(
+      /bench\/results\/x\.json: not a vireo-bench\/1 report/,
+    );
+    expect(
+      checkReport(JSON.parse(JSON.stringify(fixture('2026-11-27T08:00:00.000Z', 'a', null))), 'f').tables,
+    ).toHaveLength(2);
   });
 });

@@ -159,7 +159,8 @@ export function checkReport(x: unknown, where: string): Report {
   need(Array.isArray(r.tables), 'no tables');
   for (const t of r.tables!) {
     need(typeof t.id === 'string' && Array.isArray(t.rows), `table ${t.id ?? '?'} has no rows`);
-    for (const row of t.rows) need(typeof row.case === 'string' && row.vireo, `a row of table ${t.id} has no case or vireo figure`);
+    for (const row of t.rows)
+      need(typeof row.case === 'string' && row.vireo, `a row of table ${t.id} has no case or vireo figure`);
   }
   return r as Report;
 }
@@ -185,8 +186,14 @@ export function mergeReports(runs: Report[]): Report {
       }
       const when = `a later run on the same machine kind (${p.date.slice(0, 16).replace('T', ' ')} UTC)`;
       if (t.id === 'limits') {
-        const measured = t.rows.map((r) => `${r.case} ${r.vireo.rate ? `${Math.round(r.vireo.rate.value)} ${r.vireo.rate.unit}` : 'skipped'}`).join('; ');
-        notes.add(`${t.title}: ${when} measured them again (${measured}); the rows from that run cite those in their limit column, the table keeps the first run's.`);
+        const measured = t.rows
+          .map(
+            (r) => `${r.case} ${r.vireo.rate ? `${Math.round(r.vireo.rate.value)} ${r.vireo.rate.unit}` : 'skipped'}`,
+          )
+          .join('; ');
+        notes.add(
+          `${t.title}: ${when} measured them again (${measured}); the rows from that run cite those in their limit column, the table keeps the first run's.`,
+        );
         continue;
       }
       if (earlier.rows.every((r) => t.rows.some((l) => l.case === r.case))) {
@@ -198,8 +205,17 @@ export function mergeReports(runs: Report[]): Report {
       const rows = earlier.rows.map((r) => later.get(r.case) ?? r);
       for (const r of t.rows) if (!earlier.rows.some((e) => e.case === r.case)) rows.push(r);
       notes.add(`${t.title}: ${t.rows.map((r) => r.case).join('; ')} from ${when}, replacing the first run's rows.`);
-      tables.set(t.id, { ...earlier, rows, notes: [...new Set([...earlier.notes, ...t.notes.filter((n) => !n.startsWith('Section time'))])] });
+      tables.set(t.id, {
+        ...earlier,
+        rows,
+        notes: [...new Set([...earlier.notes, ...t.notes.filter((n) => !n.startsWith('Section time'))])],
+      });
     }
   }
-  return { ...parts[0], tables: [...tables.values()], notes: [...notes], wallSeconds: parts.reduce((s, p) => s + p.wallSeconds, 0) };
+  return {
+    ...parts[0],
+    tables: [...tables.values()],
+    notes: [...notes],
+    wallSeconds: parts.reduce((s, p) => s + p.wallSeconds, 0),
+  };
 }

@@ -30,7 +30,15 @@ export interface TrainBenchConfig {
   gpuOnly: boolean;
 }
 
-const shape = (fieldDim: number, embeddingDim: number, hidden: number, historyLength: number): RetrievalShape => ({ fieldDim, embeddingDim, heads: 2, itemHidden: hidden, userHidden: hidden, temperature: 0.05, historyLength });
+const shape = (fieldDim: number, embeddingDim: number, hidden: number, historyLength: number): RetrievalShape => ({
+  fieldDim,
+  embeddingDim,
+  heads: 2,
+  itemHidden: hidden,
+  userHidden: hidden,
+  temperature: 0.05,
+  historyLength,
+});
 
 export const TRAIN_BENCH_CONFIGS: TrainBenchConfig[] = [
   { name: 'default', batch: 128, shape: shape(16, 32, 64, 20), gpuOnly: false },
@@ -54,7 +62,9 @@ export const PYTHON = process.env.VIREO_PYTHON || '/usr/bin/python3';
 export function torchAvailable(): string | null {
   if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  return r.status === 0 ? null : `${PYTHON} cannot import torch (on Debian: apt-get install python3-torch; elsewhere point VIREO_PYTHON at a Python that has it)`;
+  return r.status === 0
+    ? null
+    : `${PYTHON} cannot import torch (on Debian: apt-get install python3-torch; elsewhere point VIREO_PYTHON at a Python that has it)`;
 }
 
 const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
@@ -64,16 +74,34 @@ const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLe
  * `torchMissing` says why not, the same model, batches and optimizers in PyTorch on the CPU.
  * @example const r = await runTrainConfig(gpu, openDataset(dir), dir, TRAIN_BENCH_CONFIGS[0], 10, null);
  */
-export async function runTrainConfig(gpu: Gpu, ds: ReturnType<typeof openDataset>, dataDir: string, cfg: TrainBenchConfig, steps: number, torchMissing: string | null): Promise<TrainBenchResult> {
+export async function runTrainConfig(
+  gpu: Gpu,
+  ds: ReturnType<typeof openDataset>,
+  dataDir: string,
+  cfg: TrainBenchConfig,
+  steps: number,
+  torchMissing: string | null,
+): Promise<TrainBenchResult> {
   const data = retrievalData(ds, cfg.shape);
   const { config, examples, reader, events, logq } = data;
   const B = cfg.batch;
-  if (examples.count < B) throw new UsageError(`${dataDir} has ${examples.count} training positives, fewer than the ${cfg.name} batch of ${B}.`);
-  const training = await RetrievalTraining.create(gpu, config, B, { lr: 0.002, tableLr: 0.05, weightDecay: 0, temperature: cfg.shape.temperature }, (row, f) => reader.item(row, f));
+  if (examples.count < B)
+    throw new UsageError(
+      `${dataDir} has ${examples.count} training positives, fewer than the ${cfg.name} batch of ${B}.`,
+    );
+  const training = await RetrievalTraining.create(
+    gpu,
+    config,
+    B,
+    { lr: 0.002, tableLr: 0.05, weightDecay: 0, temperature: cfg.shape.temperature },
+    (row, f) => reader.item(row, f),
+  );
   const w = initialWeights(config, 1);
   gpu.write(training.weights.params, w.params);
   gpu.write(training.weights.table, w.table);
-  const order = createRng(1).fork('bench').shuffle(Int32Array.from({ length: examples.count }, (_, i) => i));
+  const order = createRng(1)
+    .fork('bench')
+    .shuffle(Int32Array.from({ length: examples.count }, (_, i) => i));
   const batches: Record<string, unknown>[] = [];
   const times: number[] = [];
   const total = steps + 2;
@@ -85,7 +113,13 @@ export async function runTrainConfig(gpu: Gpu, ds: ReturnType<typeof openDataset
     training.user.set(B, (b) => {
       const e = batch[b];
       const u = examples.user[e];
-      return { fields: reader.user(u, examples.context[e], examples.ts[e]), history: events.items, historyLabels: events.positive, historyStart: events.start[u], historyEnd: examples.historyEnd[e] };
+      return {
+        fields: reader.user(u, examples.context[e], examples.ts[e]),
+        history: events.items,
+        historyLabels: events.positive,
+        historyStart: events.start[u],
+        historyEnd: examples.historyEnd[e],
+      };
     });
     const lq = Float32Array.from(batch, (e) => logq[examples.item[e]]);
     const ids = Uint32Array.from(batch, (e) => examples.item[e]);
@@ -96,7 +130,19 @@ export async function runTrainConfig(gpu: Gpu, ds: ReturnType<typeof openDataset
     if (batches.length < 4) {
       const ib = training.item.bags.view();
       const ub = training.user.bags.view();
-      batches.push({ B, rowsX: training.user.layout.o, itemIndices: b64(ib.indices), itemOffsets: b64(ib.offsets), itemWeights: b64(ib.weights), userIndices: b64(ub.indices), userOffsets: b64(ub.offsets), userWeights: b64(ub.weights), lengths: b64(training.user.lengths.slice()), logq: b64(lq), ids: b64(ids) });
+      batches.push({
+        B,
+        rowsX: training.user.layout.o,
+        itemIndices: b64(ib.indices),
+        itemOffsets: b64(ib.offsets),
+        itemWeights: b64(ib.weights),
+        userIndices: b64(ub.indices),
+        userOffsets: b64(ub.offsets),
+        userWeights: b64(ub.weights),
+        lengths: b64(training.user.lengths.slice()),
+        logq: b64(lq),
+        ids: b64(ids),
+      });
     }
   }
   training.destroy();
@@ -106,14 +152,33 @@ export async function runTrainConfig(gpu: Gpu, ds: ReturnType<typeof openDataset
   if (!torchMissing) {
     const job = JSON.stringify({ config, B, steps, lr: 0.002, tableLr: 0.05, batches });
     const r = spawnSync(PYTHON, [TORCH_SCRIPT, 'bench'], { input: job, encoding: 'utf8', maxBuffer: 1 << 30 });
-    torch = r.status === 0 ? JSON.parse(r.stdout) : { skipped: `PyTorch failed: ${r.stderr.trim().split('\n').at(-1)}` };
+    torch =
+      r.status === 0 ? JSON.parse(r.stdout) : { skipped: `PyTorch failed: ${r.stderr.trim().split('\n').at(-1)}` };
   }
-  return { config: cfg.name, batch: B, shape: cfg.shape, webgpu: { stepMs: median, p99Ms: p99, samplesPerSecond: (B * 1000) / median, steps }, torch };
+  return {
+    config: cfg.name,
+    batch: B,
+    shape: cfg.shape,
+    webgpu: { stepMs: median, p99Ms: p99, samplesPerSecond: (B * 1000) / median, steps },
+    torch,
+  };
 }
 
 /** `vireo bench train [--data DIR] [--configs a,b] [--steps N] [--json] [--out FILE] [--no-torch]`. */
 export async function benchTrain(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { data: { type: 'string' }, configs: { type: 'string' }, steps: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, 'no-torch': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'bench train');
+  const { values } = parseFlags(
+    argv,
+    {
+      data: { type: 'string' },
+      configs: { type: 'string' },
+      steps: { type: 'string' },
+      json: { type: 'boolean' },
+      out: { type: 'string' },
+      'no-torch': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    'bench train',
+  );
   if (values.help) {
     process.stdout.write(`usage: vireo bench train [--data DATASET] [--configs ${TRAIN_BENCH_CONFIGS.map((c) => c.name).join(',')}] [--steps N] [--no-torch] [--json] [--out FILE]
 
@@ -125,8 +190,15 @@ adapter unless named.
     return 0;
   }
   const steps = numberFlag(values.steps, 'steps', 10, { integer: true, min: 2 });
-  const names = values.configs?.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names ?? []) if (!TRAIN_BENCH_CONFIGS.some((c) => c.name === n)) throw new UsageError(`unknown configuration '${n}': expected some of ${TRAIN_BENCH_CONFIGS.map((c) => c.name).join(', ')}.`);
+  const names = values.configs
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const n of names ?? [])
+    if (!TRAIN_BENCH_CONFIGS.some((c) => c.name === n))
+      throw new UsageError(
+        `unknown configuration '${n}': expected some of ${TRAIN_BENCH_CONFIGS.map((c) => c.name).join(', ')}.`,
+      );
   const note = (line: string) => {
     if (!values.json) process.stderr.write(`${line}\n`);
   };
@@ -143,21 +215,52 @@ adapter unless named.
   const gpu = await openGpu();
   const results: TrainBenchResult[] = [];
   try {
-    const configs = TRAIN_BENCH_CONFIGS.filter((c) => (names ? names.includes(c.name) : !(isCpuAdapter(gpu) && c.gpuOnly)));
+    const configs = TRAIN_BENCH_CONFIGS.filter((c) =>
+      names ? names.includes(c.name) : !(isCpuAdapter(gpu) && c.gpuOnly),
+    );
     for (const cfg of configs) {
-      note(`${cfg.name}: batch ${cfg.batch}, D ${cfg.shape.embeddingDim}, W ${cfg.shape.fieldDim}, hidden ${cfg.shape.itemHidden}, L ${cfg.shape.historyLength} …`);
+      note(
+        `${cfg.name}: batch ${cfg.batch}, D ${cfg.shape.embeddingDim}, W ${cfg.shape.fieldDim}, hidden ${cfg.shape.itemHidden}, L ${cfg.shape.historyLength} …`,
+      );
       results.push(await runTrainConfig(gpu, ds, dataDir, cfg, steps, torchMissing));
     }
     const report = { adapter: gpu.info, date: new Date().toISOString(), results };
     if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
     if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
-      process.stdout.write(`adapter: ${gpu.info.vendor} ${gpu.info.architecture} ${gpu.info.description}${gpu.info.isFallbackAdapter ? ' (fallback: CPU)' : ''}\n\n`);
-      process.stdout.write(table(
-        ['config', 'batch', 'D', 'W', 'hidden', 'L', 'WebGPU ms/step', 'WebGPU samples/s', 'PyTorch CPU ms/step', 'PyTorch samples/s'],
-        results.map((r) => [r.config, r.batch, r.shape.embeddingDim, r.shape.fieldDim, r.shape.itemHidden, r.shape.historyLength, r.webgpu.stepMs, r.webgpu.samplesPerSecond,
-          'skipped' in r.torch ? '–' : r.torch.stepMs, 'skipped' in r.torch ? `– (${r.torch.skipped})` : `${r.torch.samplesPerSecond.toFixed(0)} (${r.torch.threads} threads)`]),
-      ) + '\n');
+      process.stdout.write(
+        `adapter: ${gpu.info.vendor} ${gpu.info.architecture} ${gpu.info.description}${gpu.info.isFallbackAdapter ? ' (fallback: CPU)' : ''}\n\n`,
+      );
+      process.stdout.write(
+        table(
+          [
+            'config',
+            'batch',
+            'D',
+            'W',
+            'hidden',
+            'L',
+            'WebGPU ms/step',
+            'WebGPU samples/s',
+            'PyTorch CPU ms/step',
+            'PyTorch samples/s',
+          ],
+          results.map((r) => [
+            r.config,
+            r.batch,
+            r.shape.embeddingDim,
+            r.shape.fieldDim,
+            r.shape.itemHidden,
+            r.shape.historyLength,
+            r.webgpu.stepMs,
+            r.webgpu.samplesPerSecond,
+            'skipped' in r.torch ? '–' : r.torch.stepMs,
+            'skipped' in r.torch
+              ? `– (${r.torch.skipped})`
+              : `${r.torch.samplesPerSecond.toFixed(0)} (${r.torch.threads} threads)`,
+          ]),
+        ) + '\n',
+      );
     }
     return 0;
   } finally {

@@ -3,7 +3,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A mistake the user made (bad flag, missing file, bad data): printed as one line, exit code 2. */
 export class UsageError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
     super(message);
     this.name = 'UsageError';
   }
@@ -19,20 +22,34 @@ export function parseFlags<O extends Options>(argv: string[], options: O, comman
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (err) {
-    const known = Object.keys(options).map((k) => `--${k}`).join(', ');
+    const known = Object.keys(options)
+      .map((k) => `--${k}`)
+      .join(', ');
     void command;
-    throw new UsageError(`${(err as Error).message.split('\n')[0].replace(/\.$/, '')} (known flags: ${known || 'none'}).`);
+    throw new UsageError(
+      `${(err as Error).message.split('\n')[0].replace(/\.$/, '')} (known flags: ${known || 'none'}).`,
+    );
   }
 }
 
 /** Parses a numeric flag, failing with a sentence that names the flag. */
-export function numberFlag(value: string | undefined, name: string, fallback: number, opts: { integer?: boolean; min?: number; max?: number } = {}): number {
+export function numberFlag(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  opts: { integer?: boolean; min?: number; max?: number } = {},
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  const ok = Number.isFinite(n) && (!opts.integer || Number.isInteger(n)) && (opts.min === undefined || n >= opts.min) && (opts.max === undefined || n <= opts.max);
+  const ok =
+    Number.isFinite(n) &&
+    (!opts.integer || Number.isInteger(n)) &&
+    (opts.min === undefined || n >= opts.min) &&
+    (opts.max === undefined || n <= opts.max);
   if (!ok) {
     const kind = opts.integer ? 'an integer' : 'a number';
-    const range = opts.min !== undefined || opts.max !== undefined ? ` in [${opts.min ?? '-∞'}, ${opts.max ?? '∞'}]` : '';
+    const range =
+      opts.min !== undefined || opts.max !== undefined ? ` in [${opts.min ?? '-∞'}, ${opts.max ?? '∞'}]` : '';
     throw new UsageError(`--${name} must be ${kind}${range}, got '${value}'.`);
   }
   return n;

@@ -18,7 +18,11 @@ function fmt(fields: Record<string, string | number> = {}): string {
  * Starts a progress bar labelled `label` over `total` units.
  * @example const bar = progress('train', steps); bar.update(i, { loss }); bar.finish();
  */
-export function progress(label: string, total: number, opts: { quiet?: boolean; stream?: NodeJS.WriteStream } = {}): Progress {
+export function progress(
+  label: string,
+  total: number,
+  opts: { quiet?: boolean; stream?: NodeJS.WriteStream } = {},
+): Progress {
   const stream = opts.stream ?? process.stderr;
   const tty = Boolean(stream.isTTY);
   const start = performance.now();

@@ -31,7 +31,18 @@ export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'train') return (await import('../bench/train.ts')).benchTrain(argv.slice(1));
   if (argv[0] === 'ranking') return (await import('../bench/ranking.ts')).benchRanking(argv.slice(1));
   if (argv[0] === 'all') return (await import('../bench/all.ts')).benchAll(argv.slice(1));
-  const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, filter: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'bench', true);
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      json: { type: 'boolean' },
+      out: { type: 'string' },
+      runs: { type: 'string' },
+      filter: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    'bench',
+    true,
+  );
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
@@ -68,10 +79,32 @@ export async function run(argv: string[]): Promise<number> {
     if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
       process.stdout.write(`adapter: ${gpu.info.vendor} ${gpu.info.architecture} ${gpu.info.description}\n\n`);
-      process.stdout.write(table(
-        ['kernel', 'case', 'GPU median ms', 'GPU p99 ms', 'GB/s', 'of copy', 'GFLOP/s', 'CPU ref ms', 'GPU/CPU speedup'],
-        results.map((r) => [r.kernel, r.case, r.gpu.median, r.gpu.p99, r.gbps, r.ofCopy === null ? '–' : `${(r.ofCopy * 100).toFixed(0)}%`, r.gflops ?? '–', r.cpu?.median ?? '–', r.speedupOverCpu === null ? '–' : `${r.speedupOverCpu.toFixed(1)}×`]),
-      ) + '\n');
+      process.stdout.write(
+        table(
+          [
+            'kernel',
+            'case',
+            'GPU median ms',
+            'GPU p99 ms',
+            'GB/s',
+            'of copy',
+            'GFLOP/s',
+            'CPU ref ms',
+            'GPU/CPU speedup',
+          ],
+          results.map((r) => [
+            r.kernel,
+            r.case,
+            r.gpu.median,
+            r.gpu.p99,
+            r.gbps,
+            r.ofCopy === null ? '–' : `${(r.ofCopy * 100).toFixed(0)}%`,
+            r.gflops ?? '–',
+            r.cpu?.median ?? '–',
+            r.speedupOverCpu === null ? '–' : `${r.speedupOverCpu.toFixed(1)}×`,
+          ]),
+        ) + '\n',
+      );
     }
     return 0;
   } finally {

@@ -4,9 +4,25 @@ import { KERNEL_CHECKS } from '@vireo/runtime-web';
 import { parseFlags } from '../cli/args.ts';
 import { openGpu } from '../node/gpu.ts';
 
-const LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupsPerDimension', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupStorageSize', 'maxStorageBuffersPerShaderStage'] as const;
+const LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupsPerDimension',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupStorageSize',
+  'maxStorageBuffersPerShaderStage',
+] as const;
 
-interface KernelReport { kernel: string; cases: number; maxError: number; tolerance: number; ok: boolean; worstCase: string; detail: string; ms: number }
+interface KernelReport {
+  kernel: string;
+  cases: number;
+  maxError: number;
+  tolerance: number;
+  ok: boolean;
+  worstCase: string;
+  detail: string;
+  ms: number;
+}
 
 const HELP = `usage: vireo doctor [--full] [--seed N] [--json]
 
@@ -16,7 +32,16 @@ when a kernel is out of tolerance.
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { json: { type: 'boolean' }, full: { type: 'boolean' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'doctor');
+  const { values } = parseFlags(
+    argv,
+    {
+      json: { type: 'boolean' },
+      full: { type: 'boolean' },
+      seed: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    'doctor',
+  );
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
@@ -32,7 +57,16 @@ export async function run(argv: string[]): Promise<number> {
       const t0 = performance.now();
       const r = await check.run(gpu, seed);
       const ms = performance.now() - t0;
-      const rep = reports.get(check.kernel) ?? { kernel: check.kernel, cases: 0, maxError: 0, tolerance: check.tolerance, ok: true, worstCase: '', detail: '', ms: 0 };
+      const rep = reports.get(check.kernel) ?? {
+        kernel: check.kernel,
+        cases: 0,
+        maxError: 0,
+        tolerance: check.tolerance,
+        ok: true,
+        worstCase: '',
+        detail: '',
+        ms: 0,
+      };
       rep.cases += 1;
       rep.ms += ms;
       const ratio = r.error / check.tolerance;
@@ -51,12 +85,20 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify({ ok, seed, adapter: gpu.info, limits, features, kernels }, null, 2) + '\n');
     } else {
       const out: string[] = [];
-      out.push(`adapter   ${gpu.info.vendor} · ${gpu.info.architecture} · ${gpu.info.description || gpu.info.device || 'no description'}${gpu.info.isFallbackAdapter ? ' (fallback)' : ''}`);
-      out.push(`features  ${Object.entries(features).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(' · ')}`);
+      out.push(
+        `adapter   ${gpu.info.vendor} · ${gpu.info.architecture} · ${gpu.info.description || gpu.info.device || 'no description'}${gpu.info.isFallbackAdapter ? ' (fallback)' : ''}`,
+      );
+      out.push(
+        `features  ${Object.entries(features)
+          .map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`)
+          .join(' · ')}`,
+      );
       for (const [k, v] of Object.entries(limits)) out.push(`limit     ${k.padEnd(34)} ${v.toLocaleString('en-US')}`);
       out.push('', `${'kernel'.padEnd(26)} cases  max rel error   tolerance   result   (seed ${seed})`);
       for (const k of kernels) {
-        out.push(`${k.kernel.padEnd(26)} ${String(k.cases).padStart(5)}  ${k.maxError.toExponential(2).padStart(13)}   ${k.tolerance.toExponential(0).padStart(9)}   ${k.ok ? 'ok' : 'FAIL'}`);
+        out.push(
+          `${k.kernel.padEnd(26)} ${String(k.cases).padStart(5)}  ${k.maxError.toExponential(2).padStart(13)}   ${k.tolerance.toExponential(0).padStart(9)}   ${k.ok ? 'ok' : 'FAIL'}`,
+        );
         if (!k.ok) out.push(`   worst: ${k.worstCase}: ${k.detail}`);
       }
       out.push('', ok ? `all ${kernels.length} kernels within tolerance` : 'some kernels are out of tolerance');

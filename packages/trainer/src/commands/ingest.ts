@@ -4,7 +4,17 @@ import { readFileSync } from 'node:fs';
 import { SpecError, parseFeatureSpec } from '@vireo/core';
 import { UsageError, numberFlag, parseFlags } from '../cli/args.ts';
 import type { DatasetSummary } from '../ingest/dataset.ts';
-import { DEFAULT_OPTIONS, DEFAULT_WORLD, IngestError, ingestCriteo, ingestMovielens, ingestSynthetic, ingestTabular, readerFor, type IngestOptions } from '../ingest/index.ts';
+import {
+  DEFAULT_OPTIONS,
+  DEFAULT_WORLD,
+  IngestError,
+  ingestCriteo,
+  ingestMovielens,
+  ingestSynthetic,
+  ingestTabular,
+  readerFor,
+  type IngestOptions,
+} from '../ingest/index.ts';
 
 const SOURCES = ['synthetic', 'movielens', 'criteo', 'csv', 'jsonl', 'parquet'] as const;
 
@@ -60,7 +70,9 @@ function loadSpec(path: string | undefined, source: string) {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read --spec ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`);
+    throw new UsageError(
+      `cannot read --spec ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`,
+    );
   }
   try {
     return parseFeatureSpec(text);
@@ -79,23 +91,36 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!v.source) throw new UsageError(`--source is required: one of ${SOURCES.join(', ')}.`);
   const source = v.source as (typeof SOURCES)[number];
-  if (!SOURCES.includes(source)) throw new UsageError(`unknown --source '${v.source}': expected one of ${SOURCES.join(', ')}.`);
+  if (!SOURCES.includes(source))
+    throw new UsageError(`unknown --source '${v.source}': expected one of ${SOURCES.join(', ')}.`);
   if (!v.out) throw new UsageError('--out DIR is required: the dataset folder to write.');
-  const validFraction = numberFlag(v['valid-fraction'], 'valid-fraction', DEFAULT_OPTIONS.validFraction, { min: 0.001, max: 0.5 });
-  const testFraction = numberFlag(v['test-fraction'], 'test-fraction', DEFAULT_OPTIONS.testFraction, { min: 0.001, max: 0.5 });
-  if (validFraction + testFraction >= 1) throw new UsageError('--valid-fraction and --test-fraction must add up to less than 1.');
+  const validFraction = numberFlag(v['valid-fraction'], 'valid-fraction', DEFAULT_OPTIONS.validFraction, {
+    min: 0.001,
+    max: 0.5,
+  });
+  const testFraction = numberFlag(v['test-fraction'], 'test-fraction', DEFAULT_OPTIONS.testFraction, {
+    min: 0.001,
+    max: 0.5,
+  });
+  if (validFraction + testFraction >= 1)
+    throw new UsageError('--valid-fraction and --test-fraction must add up to less than 1.');
   const opts: IngestOptions = {
     out: v.out,
     name: v.name,
     maxBadRows: numberFlag(v['max-bad-rows'], 'max-bad-rows', DEFAULT_OPTIONS.maxBadRows, { integer: true, min: 0 }),
     validFraction,
     testFraction,
-    minPositives: numberFlag(v['min-positives'], 'min-positives', DEFAULT_OPTIONS.minPositives, { integer: true, min: 2 }),
+    minPositives: numberFlag(v['min-positives'], 'min-positives', DEFAULT_OPTIONS.minPositives, {
+      integer: true,
+      min: 2,
+    }),
     quiet: Boolean(v.quiet),
     log: (line) => process.stderr.write(`vireo ingest: ${line}\n`),
   };
   const onlyFor = (flags: string[], sources: string[]) => {
-    for (const f of flags) if ((v as Record<string, unknown>)[f] !== undefined && !sources.includes(source)) throw new UsageError(`--${f} applies to --source ${sources.join('|')}, not ${source}.`);
+    for (const f of flags)
+      if ((v as Record<string, unknown>)[f] !== undefined && !sources.includes(source))
+        throw new UsageError(`--${f} applies to --source ${sources.join('|')}, not ${source}.`);
   };
   onlyFor(['seed', 'users', 'items', 'events', 'categories', 'dim', 'days'], ['synthetic']);
   onlyFor(['min-rating'], ['movielens']);
@@ -107,22 +132,41 @@ export async function run(argv: string[]): Promise<number> {
   try {
     switch (source) {
       case 'synthetic': {
-        const int = (name: keyof typeof DEFAULT_WORLD, max: number, min = 1) => numberFlag(v[name], name, DEFAULT_WORLD[name], { integer: true, min, max });
-        const world = { seed: int('seed', 2 ** 32 - 1, 0), users: int('users', 10_000_000), items: int('items', 10_000_000), events: int('events', 2_000_000_000), categories: int('categories', 10_000), dim: int('dim', 1024), days: int('days', 3650) };
-        if (world.categories > world.items) throw new UsageError(`--categories (${world.categories}) cannot exceed --items (${world.items}).`);
+        const int = (name: keyof typeof DEFAULT_WORLD, max: number, min = 1) =>
+          numberFlag(v[name], name, DEFAULT_WORLD[name], { integer: true, min, max });
+        const world = {
+          seed: int('seed', 2 ** 32 - 1, 0),
+          users: int('users', 10_000_000),
+          items: int('items', 10_000_000),
+          events: int('events', 2_000_000_000),
+          categories: int('categories', 10_000),
+          dim: int('dim', 1024),
+          days: int('days', 3650),
+        };
+        if (world.categories > world.items)
+          throw new UsageError(`--categories (${world.categories}) cannot exceed --items (${world.items}).`);
         summary = await ingestSynthetic(world, opts);
         break;
       }
       case 'movielens':
-        summary = await ingestMovielens(requirePath(v.path, source, 'DIR (an ml-latest-small folder)'), { ...opts, minRating: numberFlag(v['min-rating'], 'min-rating', 4, { min: 0, max: 5 }) });
+        summary = await ingestMovielens(requirePath(v.path, source, 'DIR (an ml-latest-small folder)'), {
+          ...opts,
+          minRating: numberFlag(v['min-rating'], 'min-rating', 4, { min: 0, max: 5 }),
+        });
         break;
       case 'criteo':
-        summary = await ingestCriteo(requirePath(v.path, source, 'FILE (Criteo TSV)'), { ...opts, minCount: numberFlag(v['min-count'], 'min-count', 1, { integer: true, min: 1 }) });
+        summary = await ingestCriteo(requirePath(v.path, source, 'FILE (Criteo TSV)'), {
+          ...opts,
+          minCount: numberFlag(v['min-count'], 'min-count', 1, { integer: true, min: 1 }),
+        });
         break;
       default: {
         const path = requirePath(v.path, source, 'FILE');
         const spec = loadSpec(v.spec, source);
-        summary = await ingestTabular({ source, spec, reader: await readerFor(source, path), options: { spec: v.spec } }, opts);
+        summary = await ingestTabular(
+          { source, spec, reader: await readerFor(source, path), options: { spec: v.spec } },
+          opts,
+        );
       }
     }
   } catch (err) {
@@ -139,15 +183,25 @@ export async function run(argv: string[]): Promise<number> {
 function describe(s: DatasetSummary): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const lines = [`dataset   ${s.name} (${s.source}) → ${Object.keys(s.tables).join(', ')}`];
-  lines.push(`counts    ${n(s.counts.users)} users · ${n(s.counts.items)} items · ${n(s.counts.interactions)} interactions (${n(s.counts.positives)} positive) · ${n(s.counts.impressions)} impressions`);
+  lines.push(
+    `counts    ${n(s.counts.users)} users · ${n(s.counts.items)} items · ${n(s.counts.interactions)} interactions (${n(s.counts.positives)} positive) · ${n(s.counts.impressions)} impressions`,
+  );
   for (const [name, l] of Object.entries(s.labels)) {
-    lines.push(`label     ${name.padEnd(10)} ${l.kind === 'binary' ? `${n(l.positives ?? 0)} positives (${((l.rate ?? 0) * 100).toFixed(2)}%)` : `mean ${(l.mean ?? 0).toFixed(4)}`}`);
+    lines.push(
+      `label     ${name.padEnd(10)} ${l.kind === 'binary' ? `${n(l.positives ?? 0)} positives (${((l.rate ?? 0) * 100).toFixed(2)}%)` : `mean ${(l.mean ?? 0).toFixed(4)}`}`,
+    );
   }
   const r = s.splits.retrieval;
-  if (r) lines.push(`retrieval leave-last-out: ${n(r.train)} train · ${n(r.valid)} valid · ${n(r.test)} test (${n(r.usersWithTest)} users with a test item)`);
+  if (r)
+    lines.push(
+      `retrieval leave-last-out: ${n(r.train)} train · ${n(r.valid)} valid · ${n(r.test)} test (${n(r.usersWithTest)} users with a test item)`,
+    );
   const k = s.splits.ranking;
   if (k) lines.push(`ranking   time split: ${n(k.train)} train · ${n(k.valid)} valid · ${n(k.test)} test`);
-  if (s.badRows.count) lines.push(`skipped   ${n(s.badRows.count)} malformed rows (first: ${s.badRows.samples[0].file} line ${s.badRows.samples[0].line}: ${s.badRows.samples[0].reason})`);
+  if (s.badRows.count)
+    lines.push(
+      `skipped   ${n(s.badRows.count)} malformed rows (first: ${s.badRows.samples[0].file} line ${s.badRows.samples[0].line}: ${s.badRows.samples[0].reason})`,
+    );
   lines.push(`took      ${s.elapsedSeconds.toFixed(1)} s`);
   return lines.join('\n');
 }

@@ -36,8 +36,12 @@ function criteoRows(n: number, seed: number): string[] {
 async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+  const o = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+  const e = vi
+    .spyOn(process.stderr, 'write')
+    .mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
   try {
     return { code: await fn(), out, err };
   } finally {
@@ -53,7 +57,21 @@ beforeAll(async () => {
   writeFileSync(trainFile, lines.join('\n') + '\n');
   await ingestCriteo(trainFile, { ...DEFAULT_OPTIONS, quiet: true, out: join(dir, 'data'), minCount: 1 });
   bundle = join(dir, 'bundle');
-  const flags = ['--epochs', '1', '--batch', '100', '--dim', '4', '--bottom', '8', '--top', '8', '--tower', '', '--quiet'];
+  const flags = [
+    '--epochs',
+    '1',
+    '--batch',
+    '100',
+    '--dim',
+    '4',
+    '--bottom',
+    '8',
+    '--top',
+    '8',
+    '--tower',
+    '',
+    '--quiet',
+  ];
   await capture(() => trainRanking(['--data', join(dir, 'data'), '--out', bundle, ...flags]));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,7 +82,10 @@ describe('vireo predict', () => {
     const unlabelled = lines[1].split('\t').slice(1).join('\t');
     const badWidth = lines[2].split('\t').slice(0, 12).join('\t');
     const badInt = lines[3].replace(/^(\d)\t\d+/, '$1\tx7');
-    const unseen = lines[4].replace('68fd1e64', 'ffffffff').replace('05db9164', 'ffffffff').replace('8cf07265', 'ffffffff');
+    const unseen = lines[4]
+      .replace('68fd1e64', 'ffffffff')
+      .replace('05db9164', 'ffffffff')
+      .replace('8cf07265', 'ffffffff');
     writeFileSync(input, [lines[0], unlabelled, badWidth, badInt, unseen].join('\n') + '\n');
 
     const text = await capture(() => predict(['--bundle', bundle, '--input', input]));
@@ -78,12 +99,17 @@ describe('vireo predict', () => {
       expect(Number(pCtr)).toBeLessThan(1);
       expect([pCvr, revenue]).toEqual(['-', '-']); // a click-only bundle has no CVR or revenue head
     }
-    expect(text.err).toMatch(/mixed\.txt line 3: expected 40 tab-separated fields \(or 39 without the label\), found 12/);
+    expect(text.err).toMatch(
+      /mixed\.txt line 3: expected 40 tab-separated fields \(or 39 without the label\), found 12/,
+    );
     expect(text.err).toMatch(/mixed\.txt line 4: I1 must be an integer or empty, got "x7"/);
 
     const json = await capture(() => predict(['--bundle', bundle, '--input', input, '--json']));
     expect(json.code).toBe(1);
-    const objects = json.out.trim().split('\n').map((l) => JSON.parse(l));
+    const objects = json.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(objects.map((o) => o.line)).toEqual([1, 2, 3, 4, 5]);
     expect(objects[2].error).toMatch(/found 12/);
     expect(objects[0]).toMatchObject({ line: 1, pCvr: null, revenue: null });
@@ -96,22 +122,33 @@ describe('vireo predict', () => {
     const { code, out, err } = await capture(() => predict(['--bundle', bundle, '--input', input, '--json']));
     expect(code).toBe(0);
     expect(err).toMatch(/scored 30 rows \(0 malformed\); CTR AUC over the 30 labelled rows: /);
-    const fromRaw = out.trim().split('\n').map((l) => JSON.parse(l).pCtr as number);
+    const fromRaw = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).pCtr as number);
 
     const { config, params, tables } = await loadRankingBundle(bundle);
     const data = rankingData(loadDataset(join(dir, 'data')));
     const gpu = await openGpu();
     const model = await RankingModel.create(gpu, config, { maxBatch: 30 });
     model.writeWeights(params, tables);
-    const fromDataset = await scoreRows(model, data, Uint32Array.from({ length: 30 }, (_, i) => i));
+    const fromDataset = await scoreRows(
+      model,
+      data,
+      Uint32Array.from({ length: 30 }, (_, i) => i),
+    );
     model.destroy();
     gpu.destroy();
     expect(fromRaw).toEqual(Array.from({ length: 30 }, (_, i) => fromDataset[i * 3]));
   });
 
   it('fails in one sentence on a missing bundle or input', async () => {
-    await expect(predict(['--bundle', join(dir, 'nope'), '--input', trainFile])).rejects.toThrow(/has no manifest\.json/);
-    await expect(predict(['--bundle', bundle, '--input', join(dir, 'missing.txt')])).rejects.toThrow(/cannot read input file .*missing\.txt: no such file/);
+    await expect(predict(['--bundle', join(dir, 'nope'), '--input', trainFile])).rejects.toThrow(
+      /has no manifest\.json/,
+    );
+    await expect(predict(['--bundle', bundle, '--input', join(dir, 'missing.txt')])).rejects.toThrow(
+      /cannot read input file .*missing\.txt: no such file/,
+    );
     await expect(predict(['--bundle', bundle])).rejects.toThrow(/--input FILE is required/);
   });
 });

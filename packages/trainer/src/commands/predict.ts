@@ -5,7 +5,17 @@
 // and the WGSL forward. One line per good row; malformed rows are reported with their line
 // number (on stderr, and as {"line", "error"} objects with --json) and make the exit code 1.
 import { extname } from 'node:path';
-import { auc, buildLookups, featureSource, featureView, transformValue, type Feature, type FeatureSpec, type Lookups, type RawValue } from '@vireo/core';
+import {
+  auc,
+  buildLookups,
+  featureSource,
+  featureView,
+  transformValue,
+  type Feature,
+  type FeatureSpec,
+  type Lookups,
+  type RawValue,
+} from '@vireo/core';
 import { RankingModel, sparseWidth, type RankingConfig } from '@vireo/runtime-web';
 import { parseFlags, UsageError } from '../cli/args.ts';
 import { CRITEO_COLUMNS, CRITEO_DENSE } from '../ingest/criteo.ts';
@@ -60,18 +70,32 @@ function pickFormat(flag: string | undefined, path: string, source: unknown): Fo
 }
 
 /** Reads every row as raw values keyed by column, or a reason it is malformed. */
-async function readRows(path: string, format: Format, onRow: (row: RawRow | string, line: number) => void): Promise<void> {
+async function readRows(
+  path: string,
+  format: Format,
+  onRow: (row: RawRow | string, line: number) => void,
+): Promise<void> {
   if (format === 'criteo') {
     await forEachRecord(path, 'tsv', (fields, line) => {
       if (!fields || (fields.length === 1 && fields[0] === '')) return;
       // With the label: 40 columns; without: 39 (I1–I13, C1–C26).
-      const columns = fields.length === CRITEO_COLUMNS.length ? CRITEO_COLUMNS : fields.length === CRITEO_COLUMNS.length - 1 ? CRITEO_COLUMNS.slice(1) : null;
-      if (!columns) return onRow(`expected ${CRITEO_COLUMNS.length} tab-separated fields (or ${CRITEO_COLUMNS.length - 1} without the label), found ${fields.length}`, line);
+      const columns =
+        fields.length === CRITEO_COLUMNS.length
+          ? CRITEO_COLUMNS
+          : fields.length === CRITEO_COLUMNS.length - 1
+            ? CRITEO_COLUMNS.slice(1)
+            : null;
+      if (!columns)
+        return onRow(
+          `expected ${CRITEO_COLUMNS.length} tab-separated fields (or ${CRITEO_COLUMNS.length - 1} without the label), found ${fields.length}`,
+          line,
+        );
       const row: RawRow = {};
       columns.forEach((c, j) => (row[c] = fields[j]));
       for (const c of CRITEO_DENSE) {
         const v = row[c] as string;
-        if (v !== '' && !/^-?\d+$/.test(v)) return onRow(`${c.toUpperCase()} must be an integer or empty, got ${JSON.stringify(v)}`, line);
+        if (v !== '' && !/^-?\d+$/.test(v))
+          return onRow(`${c.toUpperCase()} must be an integer or empty, got ${JSON.stringify(v)}`, line);
       }
       onRow(row, line);
     });
@@ -87,7 +111,8 @@ async function readRows(path: string, format: Format, onRow: (row: RawRow | stri
       }
       if (fields === null) return onRow('unterminated quoted field', line);
       if (fields.length === 1 && fields[0] === '') return;
-      if (fields.length !== header.length) return onRow(`expected ${header.length} fields, found ${fields.length}`, line);
+      if (fields.length !== header.length)
+        return onRow(`expected ${header.length} fields, found ${fields.length}`, line);
       const row: RawRow = {};
       header.forEach((c, j) => (row[c] = fields[j]));
       onRow(row, line);
@@ -103,7 +128,8 @@ async function readRows(path: string, format: Format, onRow: (row: RawRow | stri
     } catch (err) {
       return onRow(`not valid JSON (${(err as Error).message})`, line);
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return onRow('expected a JSON object', line);
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      return onRow('expected a JSON object', line);
     onRow(value as RawRow, line);
   });
 }
@@ -120,7 +146,8 @@ function rawValue(spec: FeatureSpec, f: Feature, row: RawRow): RawValue {
 
 /** A numeric raw value that is present but not a number: the row is malformed, not filled. */
 function badNumber(raw: RawValue): boolean {
-  if (raw === null || raw === undefined || raw === '' || typeof raw === 'number' || typeof raw === 'boolean') return false;
+  if (raw === null || raw === undefined || raw === '' || typeof raw === 'number' || typeof raw === 'boolean')
+    return false;
   if (Array.isArray(raw)) return raw.length > 1 || badNumber(raw[0]);
   return !Number.isFinite(Number(String(raw).trim()));
 }
@@ -129,7 +156,12 @@ function badNumber(raw: RawValue): boolean {
  * Transforms raw rows into the ranker's inputs; rows it cannot use come back as errors.
  * @example const { dense, sparse, kept, errors } = encodeRows(spec, lookups, config, rows);
  */
-export function encodeRows(spec: FeatureSpec, lookups: Lookups, c: RankingConfig, rows: { row: RawRow; line: number }[]): { dense: Float32Array; sparse: Int32Array; kept: number[]; errors: PredictedRow[]; labels: (number | null)[] } {
+export function encodeRows(
+  spec: FeatureSpec,
+  lookups: Lookups,
+  c: RankingConfig,
+  rows: { row: RawRow; line: number }[],
+): { dense: Float32Array; sparse: Int32Array; kept: number[]; errors: PredictedRow[]; labels: (number | null)[] } {
   const features = new Map(spec.features.map((f) => [f.name, f]));
   const Nd = c.denseFeatures.length;
   const S = sparseWidth(c);
@@ -146,14 +178,16 @@ export function encodeRows(spec: FeatureSpec, lookups: Lookups, c: RankingConfig
       c.denseFeatures.forEach((name, j) => {
         const f = features.get(name)!;
         const raw = rawValue(spec, f, row);
-        if (badNumber(raw)) throw new Error(`${name} (column ${featureSource(f)}) is not a number: ${JSON.stringify(raw)}`);
+        if (badNumber(raw))
+          throw new Error(`${name} (column ${featureSource(f)}) is not a number: ${JSON.stringify(raw)}`);
         denseRow[j] = transformValue(f, raw, lookups) as number;
       });
       let slot = 0;
       for (const s of c.sparseFeatures) {
         const f = features.get(s.name)!;
         const raw = rawValue(spec, f, row);
-        if (f.kind === 'numeric' && badNumber(raw)) throw new Error(`${s.name} (column ${featureSource(f)}) is not a number: ${JSON.stringify(raw)}`);
+        if (f.kind === 'numeric' && badNumber(raw))
+          throw new Error(`${s.name} (column ${featureSource(f)}) is not a number: ${JSON.stringify(raw)}`);
         const v = transformValue(f, raw, lookups);
         if (typeof v === 'number') sparseRow[slot] = v;
         else sparseRow.set(v.subarray(0, s.width), slot);
@@ -165,7 +199,8 @@ export function encodeRows(spec: FeatureSpec, lookups: Lookups, c: RankingConfig
         if (raw !== undefined && raw !== null && raw !== '') {
           const t = String(raw).trim().toLowerCase();
           label = t === '1' || t === 'true' ? 1 : t === '0' || t === 'false' ? 0 : NaN;
-          if (Number.isNaN(label)) throw new Error(`label ${clickLabel.name} must be 0 or 1, got ${JSON.stringify(raw)}`);
+          if (Number.isNaN(label))
+            throw new Error(`label ${clickLabel.name} must be 0 or 1, got ${JSON.stringify(raw)}`);
         }
       }
       dense.set(denseRow, kept.length * Nd);
@@ -176,7 +211,13 @@ export function encodeRows(spec: FeatureSpec, lookups: Lookups, c: RankingConfig
       errors.push({ line, error: (err as Error).message });
     }
   });
-  return { dense: dense.subarray(0, kept.length * Nd), sparse: sparse.subarray(0, kept.length * S), kept, errors, labels };
+  return {
+    dense: dense.subarray(0, kept.length * Nd),
+    sparse: sparse.subarray(0, kept.length * S),
+    kept,
+    errors,
+    labels,
+  };
 }
 
 /** `vireo predict`: returns the exit code (0 all rows scored, 1 some rows malformed). */
@@ -186,7 +227,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (!values.bundle) throw new UsageError('--bundle BUNDLE is required (a folder with manifest.json and ranking.safetensors).');
+  if (!values.bundle)
+    throw new UsageError('--bundle BUNDLE is required (a folder with manifest.json and ranking.safetensors).');
   if (!values.input) throw new UsageError('--input FILE is required (raw rows to score).');
   await fileSize(values.input);
   const { manifest, config, params, tables } = await loadRankingBundle(values.bundle);
@@ -197,7 +239,9 @@ export async function run(argv: string[]): Promise<number> {
 
   const good: { row: RawRow; line: number }[] = [];
   const bad: PredictedRow[] = [];
-  await readRows(values.input, format, (row, line) => (typeof row === 'string' ? bad.push({ line, error: row }) : good.push({ row, line })));
+  await readRows(values.input, format, (row, line) =>
+    typeof row === 'string' ? bad.push({ line, error: row }) : good.push({ row, line }),
+  );
   const encoded = encodeRows(spec, lookups, config, good);
   bad.push(...encoded.errors);
   const n = encoded.kept.length;
@@ -212,7 +256,12 @@ export async function run(argv: string[]): Promise<number> {
       model.destroy();
       const has = (t: string) => config.heads.includes(t as never);
       encoded.kept.forEach((line, i) => {
-        scored.push({ line, pCtr: out[i * 3], pCvr: has('cvr') ? out[i * 3 + 1] : null, revenue: has('revenue') ? Math.max(0, Math.expm1(out[i * 3 + 2])) : null });
+        scored.push({
+          line,
+          pCtr: out[i * 3],
+          pCvr: has('cvr') ? out[i * 3 + 1] : null,
+          revenue: has('revenue') ? Math.max(0, Math.expm1(out[i * 3 + 2])) : null,
+        });
       });
     } finally {
       gpu.destroy();
@@ -228,11 +277,17 @@ export async function run(argv: string[]): Promise<number> {
     else if (r.error === undefined) lines.push(`${r.line}\t${fmt(r.pCtr)}\t${fmt(r.pCvr)}\t${fmt(r.revenue)}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
-  for (const r of bad.sort((a, b) => a.line - b.line)) process.stderr.write(`vireo predict: ${values.input} line ${r.line}: ${r.error}\n`);
+  for (const r of bad.sort((a, b) => a.line - b.line))
+    process.stderr.write(`vireo predict: ${values.input} line ${r.line}: ${r.error}\n`);
   const labelled = encoded.labels.map((l, i) => [l, scored[i]?.pCtr] as const).filter(([l]) => l !== null);
   if (labelled.length > 0 && labelled.length === n) {
-    const a = auc(labelled.map(([l]) => l!), labelled.map(([, p]) => p!));
-    process.stderr.write(`scored ${n} row${n === 1 ? "" : "s"} (${bad.length} malformed); CTR AUC over the ${n} labelled rows: ${Number.isNaN(a) ? 'n/a (one class)' : a.toFixed(4)}\n`);
-  } else process.stderr.write(`scored ${n} row${n === 1 ? "" : "s"} (${bad.length} malformed)\n`);
+    const a = auc(
+      labelled.map(([l]) => l!),
+      labelled.map(([, p]) => p!),
+    );
+    process.stderr.write(
+      `scored ${n} row${n === 1 ? '' : 's'} (${bad.length} malformed); CTR AUC over the ${n} labelled rows: ${Number.isNaN(a) ? 'n/a (one class)' : a.toFixed(4)}\n`,
+    );
+  } else process.stderr.write(`scored ${n} row${n === 1 ? '' : 's'} (${bad.length} malformed)\n`);
   return bad.length > 0 ? 1 : 0;
 }

@@ -55,7 +55,10 @@ async function describeFailure(res: Response, what: string): Promise<string> {
 function sha256File(path: string): Promise<string> {
   return new Promise((ok, fail) => {
     const hash = createHash('sha256');
-    createReadStream(path).on('data', (chunk) => hash.update(chunk)).on('error', fail).on('end', () => ok(hash.digest('hex')));
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', fail)
+      .on('end', () => ok(hash.digest('hex')));
   });
 }
 
@@ -65,9 +68,11 @@ async function checkLocalFiles(dir: string, manifest: BundleManifest): Promise<v
     const path = join(dir, f.name);
     if (!existsSync(path)) throw new UsageError(`${f.name} is listed in manifest.json but missing from ${dir}.`);
     const size = statSync(path).size;
-    if (size !== f.bytes) throw new UsageError(`${f.name} is ${size} bytes but manifest.json says ${f.bytes}: re-export the bundle.`);
+    if (size !== f.bytes)
+      throw new UsageError(`${f.name} is ${size} bytes but manifest.json says ${f.bytes}: re-export the bundle.`);
     const sha = await sha256File(path);
-    if (sha !== f.sha256) throw new UsageError(`${f.name} has sha256 ${sha} but manifest.json says ${f.sha256}: re-export the bundle.`);
+    if (sha !== f.sha256)
+      throw new UsageError(`${f.name} has sha256 ${sha} but manifest.json says ${f.sha256}: re-export the bundle.`);
   }
 }
 
@@ -80,7 +85,10 @@ function edgeClient(base: string, token: string, attempts: number): Fetcher {
       let res: Response;
       try {
         // A Blob body is re-readable, so a retry can send it again.
-        res = await fetch(`${base}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } });
+        res = await fetch(`${base}${path}`, {
+          ...init,
+          headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` },
+        });
       } catch (err) {
         lastError = `${what} failed: cannot reach ${base} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message})`;
         await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
@@ -90,7 +98,12 @@ function edgeClient(base: string, token: string, attempts: number): Fetcher {
       if (res.status === 429 || res.status >= 500) {
         lastError = await describeFailure(res, what);
         const retryAfter = Number(res.headers.get('retry-after'));
-        await new Promise((r) => setTimeout(r, Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 30) * 1000 : 250 * 2 ** attempt));
+        await new Promise((r) =>
+          setTimeout(
+            r,
+            Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 30) * 1000 : 250 * 2 ** attempt,
+          ),
+        );
         continue;
       }
       throw new EdgeError(await describeFailure(res, what));
@@ -110,7 +123,10 @@ export async function run(argv: string[]): Promise<number> {
   const token = values.token ?? process.env.VIREO_EDGE_TOKEN;
   if (!bundleDir) throw new UsageError('--bundle DIR is required (the folder holding manifest.json).');
   if (!edge) throw new UsageError('--edge URL is required (e.g. http://127.0.0.1:8787).');
-  if (!token) throw new UsageError('--token is required: a token with the models:publish scope (vireo-edge token --scope models:publish).');
+  if (!token)
+    throw new UsageError(
+      '--token is required: a token with the models:publish scope (vireo-edge token --scope models:publish).',
+    );
   let base: string;
   try {
     const url = new URL(edge);
@@ -123,7 +139,8 @@ export async function run(argv: string[]): Promise<number> {
 
   const dir = resolve(bundleDir);
   const manifestPath = join(dir, 'manifest.json');
-  if (!existsSync(manifestPath)) throw new UsageError(`${dir} has no manifest.json: pass the folder written by vireo export.`);
+  if (!existsSync(manifestPath))
+    throw new UsageError(`${dir} has no manifest.json: pass the folder written by vireo export.`);
   const manifestBytes = readFileSync(manifestPath);
   let manifest: BundleManifest;
   try {
@@ -137,7 +154,12 @@ export async function run(argv: string[]): Promise<number> {
   const call = edgeClient(base, token, attempts);
   const { name, version } = manifest;
   const at = `/v1/models/${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
-  const created = await call(`${at}/manifest.json`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: manifestBytes }, `uploading manifest.json of ${name}@${version}`, [200, 201]);
+  const created = await call(
+    `${at}/manifest.json`,
+    { method: 'PUT', headers: { 'content-type': 'application/json' }, body: manifestBytes },
+    `uploading manifest.json of ${name}@${version}`,
+    [200, 201],
+  );
   const { missing } = (await created.json()) as { missing: string[] };
   const toUpload = manifest.files.filter((f) => missing.includes(f.name));
   const totalBytes = toUpload.reduce((n, f) => n + f.bytes, 0);
@@ -145,7 +167,12 @@ export async function run(argv: string[]): Promise<number> {
   let sent = 0;
   for (const f of toUpload) {
     const body = await openAsBlob(join(dir, f.name));
-    await call(`${at}/${f.name.split('/').map(encodeURIComponent).join('/')}`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body }, `uploading ${f.name}`, [200, 201]);
+    await call(
+      `${at}/${f.name.split('/').map(encodeURIComponent).join('/')}`,
+      { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body },
+      `uploading ${f.name}`,
+      [200, 201],
+    );
     sent += f.bytes;
     bar.update(sent, { file: f.name });
   }
@@ -169,8 +196,11 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
     const mb = (totalBytes / 1e6).toFixed(1);
-    process.stdout.write(`published ${name}@${version} to ${base}: ${result.uploaded.length} file(s) uploaded (${mb} MB), ${result.skipped.length} already there\n`);
-    if (promoted) process.stdout.write(`promoted ${name}@${version}${promoted.previous ? ` (was ${promoted.previous})` : ''}\n`);
+    process.stdout.write(
+      `published ${name}@${version} to ${base}: ${result.uploaded.length} file(s) uploaded (${mb} MB), ${result.skipped.length} already there\n`,
+    );
+    if (promoted)
+      process.stdout.write(`promoted ${name}@${version}${promoted.previous ? ` (was ${promoted.previous})` : ''}\n`);
     process.stdout.write(`${version}\n`);
   }
   return 0;

@@ -7,15 +7,61 @@ import { DEFAULT_START, parseStartFlags, START_HELP } from './start.ts';
 describe('vireo start flags', () => {
   test('defaults: the synthetic world in ./.vireo, edge 8787, dashboard 5173', () => {
     const o = parseStartFlags([]);
-    expect(o.data).toEqual({ kind: 'synthetic', world: { users: DEFAULT_START.users, items: DEFAULT_START.items, events: DEFAULT_START.events, categories: DEFAULT_START.categories } });
+    expect(o.data).toEqual({
+      kind: 'synthetic',
+      world: {
+        users: DEFAULT_START.users,
+        items: DEFAULT_START.items,
+        events: DEFAULT_START.events,
+        categories: DEFAULT_START.categories,
+      },
+    });
     expect(o.state.endsWith('.vireo')).toBe(true);
-    expect([o.port, o.demoPort, o.epochs, o.retrain, o.open, o.history]).toEqual([8787, 5173, DEFAULT_START.epochs, false, true, true]);
+    expect([o.port, o.demoPort, o.epochs, o.retrain, o.open, o.history]).toEqual([
+      8787,
+      5173,
+      DEFAULT_START.epochs,
+      false,
+      true,
+      true,
+    ]);
   });
 
   test('sizes, epochs, ports and switches', () => {
-    const o = parseStartFlags(['--users', '50', '--items', '40', '--events', '900', '--categories', '4', '--epochs', '1', '--ranking-epochs', '2', '--port', '9000', '--demo-port', '9001', '--retrain', '--no-open', '--no-history', '--state', '/tmp/x']);
+    const o = parseStartFlags([
+      '--users',
+      '50',
+      '--items',
+      '40',
+      '--events',
+      '900',
+      '--categories',
+      '4',
+      '--epochs',
+      '1',
+      '--ranking-epochs',
+      '2',
+      '--port',
+      '9000',
+      '--demo-port',
+      '9001',
+      '--retrain',
+      '--no-open',
+      '--no-history',
+      '--state',
+      '/tmp/x',
+    ]);
     expect(o.data).toEqual({ kind: 'synthetic', world: { users: 50, items: 40, events: 900, categories: 4 } });
-    expect([o.epochs, o.rankingEpochs, o.port, o.demoPort, o.retrain, o.open, o.history, o.state]).toEqual([1, 2, 9000, 9001, true, false, false, '/tmp/x']);
+    expect([o.epochs, o.rankingEpochs, o.port, o.demoPort, o.retrain, o.open, o.history, o.state]).toEqual([
+      1,
+      2,
+      9000,
+      9001,
+      true,
+      false,
+      false,
+      '/tmp/x',
+    ]);
   });
 
   test('mistakes are one sentence naming the flag', () => {

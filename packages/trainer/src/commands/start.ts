@@ -67,14 +67,19 @@ flags:
 
 /** A failure of one stage: printed as "<stage> failed: <why>". */
 export class StageError extends Error {
-  constructor(readonly stage: string, why: string) {
+  constructor(
+    readonly stage: string,
+    why: string,
+  ) {
     super(why);
     this.name = 'StageError';
   }
 }
 
 interface StartOptions {
-  data: { kind: 'synthetic'; world: { users: number; items: number; events: number; categories: number } } | { kind: 'movielens'; path: string };
+  data:
+    | { kind: 'synthetic'; world: { users: number; items: number; events: number; categories: number } }
+    | { kind: 'movielens'; path: string };
   retrain: boolean;
   state: string;
   name: string;
@@ -89,22 +94,36 @@ interface StartOptions {
 
 export function parseStartFlags(argv: string[]): StartOptions & { help: boolean } {
   const { values: v } = parseFlags(argv, FLAGS, 'start');
-  const int = (name: keyof typeof FLAGS, fallback: number, min = 1, max = 100_000_000) => numberFlag(v[name] as string | undefined, name, fallback, { integer: true, min, max });
+  const int = (name: keyof typeof FLAGS, fallback: number, min = 1, max = 100_000_000) =>
+    numberFlag(v[name] as string | undefined, name, fallback, { integer: true, min, max });
   const dataFlag = (v.data as string | undefined) ?? 'synthetic';
   let data: StartOptions['data'];
   if (dataFlag === 'synthetic') {
-    data = { kind: 'synthetic', world: { users: int('users', DEFAULT_START.users, 2), items: int('items', DEFAULT_START.items, 2), events: int('events', DEFAULT_START.events, 10), categories: int('categories', DEFAULT_START.categories) } };
-    if (data.world.categories > data.world.items) throw new UsageError(`--categories (${data.world.categories}) cannot exceed --items (${data.world.items}).`);
+    data = {
+      kind: 'synthetic',
+      world: {
+        users: int('users', DEFAULT_START.users, 2),
+        items: int('items', DEFAULT_START.items, 2),
+        events: int('events', DEFAULT_START.events, 10),
+        categories: int('categories', DEFAULT_START.categories),
+      },
+    };
+    if (data.world.categories > data.world.items)
+      throw new UsageError(`--categories (${data.world.categories}) cannot exceed --items (${data.world.items}).`);
   } else if (dataFlag.startsWith('movielens:')) {
     const path = resolve(dataFlag.slice('movielens:'.length));
-    if (!existsSync(path)) throw new UsageError(`--data ${dataFlag}: ${path} does not exist (expected an ml-latest-small folder).`);
-    for (const f of ['users', 'items', 'events', 'categories'] as const) if (v[f] !== undefined) throw new UsageError(`--${f} only applies to the synthetic world, not to --data ${dataFlag}.`);
+    if (!existsSync(path))
+      throw new UsageError(`--data ${dataFlag}: ${path} does not exist (expected an ml-latest-small folder).`);
+    for (const f of ['users', 'items', 'events', 'categories'] as const)
+      if (v[f] !== undefined)
+        throw new UsageError(`--${f} only applies to the synthetic world, not to --data ${dataFlag}.`);
     data = { kind: 'movielens', path };
   } else {
     throw new UsageError(`--data must be 'synthetic' or 'movielens:PATH', got '${dataFlag}'.`);
   }
   const name = (v.name as string | undefined) ?? 'vireo';
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) throw new UsageError(`--name must be lowercase letters, digits, '-' and '_', got '${name}'.`);
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name))
+    throw new UsageError(`--name must be lowercase letters, digits, '-' and '_', got '${name}'.`);
   return {
     help: v.help ?? false,
     data,
@@ -133,7 +152,13 @@ const red = (s: string) => (tty ? `\x1b[31m${s}\x1b[0m` : s);
 
 class Stages {
   private index = 0;
-  private current: { name: string; what: string; t0: number; last: string; timer: ReturnType<typeof setInterval> | null } | null = null;
+  private current: {
+    name: string;
+    what: string;
+    t0: number;
+    last: string;
+    timer: ReturnType<typeof setInterval> | null;
+  } | null = null;
   constructor(private readonly total: number) {}
 
   begin(name: string, what: string): void {
@@ -169,7 +194,9 @@ class Stages {
   fail(err: StageError): void {
     const c = this.current;
     if (c?.timer) clearInterval(c.timer);
-    process.stderr.write(`${tty && c ? '\r\x1b[2K' : ''}${c ? `${c.what} ${red('✗')}\n` : ''}${red(bold(`vireo start: the ${err.stage} stage failed: ${err.message}`))}\n`);
+    process.stderr.write(
+      `${tty && c ? '\r\x1b[2K' : ''}${c ? `${c.what} ${red('✗')}\n` : ''}${red(bold(`vireo start: the ${err.stage} stage failed: ${err.message}`))}\n`,
+    );
     this.current = null;
   }
 }
@@ -196,7 +223,10 @@ function runChild(stage: string, stages: Stages, bin: string, args: string[], lo
       const text = chunk.toString('utf8');
       out.write(text);
       if (isOut) stdout += text;
-      const lines = text.split(/[\r\n]+/).map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').trim()).filter(Boolean);
+      const lines = text
+        .split(/[\r\n]+/)
+        .map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').trim())
+        .filter(Boolean);
       if (lines.length > 0) {
         lastLine = lines[lines.length - 1];
         stages.note(lastLine);
@@ -220,22 +250,33 @@ function oneSentence(line: string): string {
 }
 
 async function freePort(preferred: number, host: string): Promise<number> {
-  const tryPort = (port: number) => new Promise<number | null>((res) => {
-    const s = createNetServer();
-    s.once('error', () => res(null));
-    s.listen(port, host === 'localhost' ? '127.0.0.1' : host, () => {
-      const got = (s.address() as { port: number }).port;
-      s.close(() => res(got));
+  const tryPort = (port: number) =>
+    new Promise<number | null>((res) => {
+      const s = createNetServer();
+      s.once('error', () => res(null));
+      s.listen(port, host === 'localhost' ? '127.0.0.1' : host, () => {
+        const got = (s.address() as { port: number }).port;
+        s.close(() => res(got));
+      });
     });
-  });
   return (await tryPort(preferred)) ?? (await tryPort(0))!;
 }
 
 /** Starts the edge; resolves once it listens, with its URL and development token. */
-function startEdge(stages: Stages, state: string, port: number, log: string): Promise<{ url: string; token: string; child: ChildProcess }> {
+function startEdge(
+  stages: Stages,
+  state: string,
+  port: number,
+  log: string,
+): Promise<{ url: string; token: string; child: ChildProcess }> {
   return new Promise((resolvePromise, reject) => {
     const out = createWriteStream(log);
-    const child = track(spawn(process.execPath, [EDGE_BIN, '--port', String(port), '--data', join(state, 'edge'), '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = track(
+      spawn(process.execPath, [EDGE_BIN, '--port', String(port), '--data', join(state, 'edge'), '--quiet'], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     let stdout = '';
     let stderr = '';
     let done = false;
@@ -246,7 +287,10 @@ function startEdge(stages: Stages, state: string, port: number, log: string): Pr
       const url = /listening on (\S+)/.exec(stdout)?.[1];
       if (url && !done) {
         done = true;
-        if (!token) reject(new StageError('edge', 'the edge printed no development token: unset VIREO_JWT_SECRET for the local demo.'));
+        if (!token)
+          reject(
+            new StageError('edge', 'the edge printed no development token: unset VIREO_JWT_SECRET for the local demo.'),
+          );
         else resolvePromise({ url, token, child });
       }
     });
@@ -259,7 +303,12 @@ function startEdge(stages: Stages, state: string, port: number, log: string): Pr
     child.on('close', (code) => {
       if (!done) {
         done = true;
-        const last = stderr.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? `exit code ${code}`;
+        const last =
+          stderr
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean)
+            .at(-1) ?? `exit code ${code}`;
         reject(new StageError('edge', `${oneSentence(last)} (full log: ${log}).`));
       }
     });
@@ -329,14 +378,35 @@ export async function run(argv: string[]): Promise<number> {
 
     // 1 data
     const dataReady = existsSync(join(dataDir, 'dataset.json')) && st.key === key;
-    const sameBundle = dataReady && st.current !== null && existsSync(join(o.state, 'bundles', st.current, 'manifest.json'));
-    stages.begin('data', o.data.kind === 'synthetic' ? `synthetic world (${o.data.world.users.toLocaleString('en-US')} users, ${o.data.world.items.toLocaleString('en-US')} items, ${o.data.world.events.toLocaleString('en-US')} impressions)` : `MovieLens from ${o.data.path}`);
+    const sameBundle =
+      dataReady && st.current !== null && existsSync(join(o.state, 'bundles', st.current, 'manifest.json'));
+    stages.begin(
+      'data',
+      o.data.kind === 'synthetic'
+        ? `synthetic world (${o.data.world.users.toLocaleString('en-US')} users, ${o.data.world.items.toLocaleString('en-US')} items, ${o.data.world.events.toLocaleString('en-US')} impressions)`
+        : `MovieLens from ${o.data.path}`,
+    );
     if (dataReady) stages.end(`reused from ${dataDir}`);
     else {
       rmSync(dataDir, { recursive: true, force: true });
-      const args = o.data.kind === 'synthetic'
-        ? ['ingest', '--source', 'synthetic', '--out', dataDir, '--users', String(o.data.world.users), '--items', String(o.data.world.items), '--events', String(o.data.world.events), '--categories', String(o.data.world.categories)]
-        : ['ingest', '--source', 'movielens', '--path', o.data.path, '--out', dataDir];
+      const args =
+        o.data.kind === 'synthetic'
+          ? [
+              'ingest',
+              '--source',
+              'synthetic',
+              '--out',
+              dataDir,
+              '--users',
+              String(o.data.world.users),
+              '--items',
+              String(o.data.world.items),
+              '--events',
+              String(o.data.world.events),
+              '--categories',
+              String(o.data.world.categories),
+            ]
+          : ['ingest', '--source', 'movielens', '--path', o.data.path, '--out', dataDir];
       await runChild('data', stages, VIREO_BIN, args, join(o.state, 'logs', 'data.log'));
       st.key = key;
       st.current = null;
@@ -344,24 +414,72 @@ export async function run(argv: string[]): Promise<number> {
       save();
       stages.end('written');
     }
-    const dataset = JSON.parse(readFileSync(join(dataDir, 'dataset.json'), 'utf8')) as { counts?: { impressions?: number } };
+    const dataset = JSON.parse(readFileSync(join(dataDir, 'dataset.json'), 'utf8')) as {
+      counts?: { impressions?: number };
+    };
     const canRank = (dataset.counts?.impressions ?? 0) > 0;
 
     // 2 train
-    stages.begin('train', `retrieval (two towers, ${plural(o.epochs, 'epoch')})${canRank ? ` and ranking (DLRM, ${plural(o.rankingEpochs, 'epoch')})` : ''}`);
+    stages.begin(
+      'train',
+      `retrieval (two towers, ${plural(o.epochs, 'epoch')})${canRank ? ` and ranking (DLRM, ${plural(o.rankingEpochs, 'epoch')})` : ''}`,
+    );
     let version: string;
     if (sameBundle && !o.retrain) {
       version = st.current!;
       stages.end(`reused version ${version} (--retrain for a new one)`);
     } else {
-      const existing = existsSync(join(o.state, 'bundles')) ? readdirSync(join(o.state, 'bundles')).map(Number).filter(Number.isInteger) : [];
+      const existing = existsSync(join(o.state, 'bundles'))
+        ? readdirSync(join(o.state, 'bundles')).map(Number).filter(Number.isInteger)
+        : [];
       version = String(Math.max(0, ...existing) + 1);
       const out = join(o.state, 'bundles', version);
       rmSync(out, { recursive: true, force: true });
       // A retrain changes the seed so the two versions differ and can be compared.
       const seed = String(Number(version));
-      await runChild('train', stages, VIREO_BIN, ['train', 'retrieval', '--data', dataDir, '--out', out, '--name', o.name, '--version', version, '--epochs', String(o.epochs), '--seed', seed, '--quiet'], join(o.state, 'logs', 'train-retrieval.log'));
-      if (canRank) await runChild('train', stages, VIREO_BIN, ['train', 'ranking', '--data', dataDir, '--out', out, '--epochs', String(o.rankingEpochs), '--seed', seed, '--quiet'], join(o.state, 'logs', 'train-ranking.log'));
+      await runChild(
+        'train',
+        stages,
+        VIREO_BIN,
+        [
+          'train',
+          'retrieval',
+          '--data',
+          dataDir,
+          '--out',
+          out,
+          '--name',
+          o.name,
+          '--version',
+          version,
+          '--epochs',
+          String(o.epochs),
+          '--seed',
+          seed,
+          '--quiet',
+        ],
+        join(o.state, 'logs', 'train-retrieval.log'),
+      );
+      if (canRank)
+        await runChild(
+          'train',
+          stages,
+          VIREO_BIN,
+          [
+            'train',
+            'ranking',
+            '--data',
+            dataDir,
+            '--out',
+            out,
+            '--epochs',
+            String(o.rankingEpochs),
+            '--seed',
+            seed,
+            '--quiet',
+          ],
+          join(o.state, 'logs', 'train-ranking.log'),
+        );
       for (const f of ['checkpoint', 'checkpoint.safetensors']) rmSync(join(out, f), { recursive: true, force: true });
       st.current = version;
       st.versions = [...new Set([...st.versions, version])];
@@ -377,7 +495,23 @@ export async function run(argv: string[]): Promise<number> {
 
     // 4 publish (the registry skips files it holds already)
     stages.begin('publish', `${o.name}@${version} into the edge's registry`);
-    await runChild('publish', stages, VIREO_BIN, ['publish', '--bundle', join(o.state, 'bundles', version), '--edge', edge.url, '--token', edge.token, '--promote', '--quiet'], join(o.state, 'logs', 'publish.log'));
+    await runChild(
+      'publish',
+      stages,
+      VIREO_BIN,
+      [
+        'publish',
+        '--bundle',
+        join(o.state, 'bundles', version),
+        '--edge',
+        edge.url,
+        '--token',
+        edge.token,
+        '--promote',
+        '--quiet',
+      ],
+      join(o.state, 'logs', 'publish.log'),
+    );
     stages.end('promoted');
 
     // 5 history: the users' past interactions as events (idempotent event ids)
@@ -394,18 +528,29 @@ export async function run(argv: string[]): Promise<number> {
     // 6 demo
     const demoPort = await freePort(o.demoPort, o.host);
     stages.begin('demo', `Vite dashboard on port ${demoPort}`);
-    const demo = await startDemo({ port: demoPort, host: o.host, edge: edge.url, token: edge.token, model: o.name, versions: st.versions });
+    const demo = await startDemo({
+      port: demoPort,
+      host: o.host,
+      edge: edge.url,
+      token: edge.token,
+      model: o.name,
+      versions: st.versions,
+    });
     closeDemo = demo.close;
     stages.end('ready');
 
-    process.stdout.write(`\n  ${bold('Vireo is up:')} ${demo.url}\n  ${dim(`edge ${edge.url} · model ${o.name}@${version} · state in ${o.state} · Ctrl-C to stop`)}\n\n`);
+    process.stdout.write(
+      `\n  ${bold('Vireo is up:')} ${demo.url}\n  ${dim(`edge ${edge.url} · model ${o.name}@${version} · state in ${o.state} · Ctrl-C to stop`)}\n\n`,
+    );
     if (o.open) openBrowser(demo.url);
 
     // Stay up until a signal or the edge exits.
     const code = await new Promise<number>((res) => {
       onSignal = () => res(0);
       edge.child.once('exit', (c) => {
-        process.stderr.write(red(`vireo start: the edge stopped (exit code ${c}); see ${join(o.state, 'logs', 'edge.log')}.\n`));
+        process.stderr.write(
+          red(`vireo start: the edge stopped (exit code ${c}); see ${join(o.state, 'logs', 'edge.log')}.\n`),
+        );
         res(1);
       });
     });
@@ -423,9 +568,14 @@ export async function run(argv: string[]): Promise<number> {
 
 // ---------------------------------------------------------------------------------------------
 
-async function sendHistory(dataDir: string, edge: string, token: string, progress: (n: number, total: number) => void): Promise<number> {
+async function sendHistory(
+  dataDir: string,
+  edge: string,
+  token: string,
+  progress: (n: number, total: number) => void,
+): Promise<number> {
   const { loadDataset } = await import('../ingest/index.ts');
-  let ds;
+  let ds: ReturnType<typeof loadDataset>;
   try {
     ds = loadDataset(dataDir);
   } catch (err) {
@@ -441,18 +591,32 @@ async function sendHistory(dataDir: string, edge: string, token: string, progres
     const user = users[it.user[r]];
     const item = items[it.item[r]];
     if (user === undefined || item === undefined) continue;
-    events.push({ event_id: `history-${r}`, user_id: String(user), item_id: String(item), type: 'click', ts: Math.round(it.ts[r] * 1000) });
+    events.push({
+      event_id: `history-${r}`,
+      user_id: String(user),
+      item_id: String(item),
+      type: 'click',
+      ts: Math.round(it.ts[r] * 1000),
+    });
   }
   let sent = 0;
   for (let i = 0; i < events.length; i += 1000) {
     const batch = events.slice(i, i + 1000);
     let res: Response;
     try {
-      res = await fetch(`${edge}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ events: batch }) });
+      res = await fetch(`${edge}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ events: batch }),
+      });
     } catch (err) {
       throw new StageError('history', `the edge did not answer (${(err as Error).message}).`);
     }
-    if (res.status >= 300) throw new StageError('history', `the edge refused the events with HTTP ${res.status}: ${(await res.text()).slice(0, 200)}.`);
+    if (res.status >= 300)
+      throw new StageError(
+        'history',
+        `the edge refused the events with HTTP ${res.status}: ${(await res.text()).slice(0, 200)}.`,
+      );
     sent += batch.length;
     progress(sent, events.length);
   }
@@ -460,12 +624,22 @@ async function sendHistory(dataDir: string, edge: string, token: string, progres
 }
 
 /** The dashboard on Vite's dev server, the edge proxied under /v1 and its settings at /vireo.json. */
-async function startDemo(c: { port: number; host: string; edge: string; token: string; model: string; versions: string[] }): Promise<{ url: string; close: () => Promise<void> }> {
+async function startDemo(c: {
+  port: number;
+  host: string;
+  edge: string;
+  token: string;
+  model: string;
+  versions: string[];
+}): Promise<{ url: string; close: () => Promise<void> }> {
   let vite: typeof import('vite');
   try {
     vite = await import('vite');
   } catch (err) {
-    throw new StageError('demo', `Vite is not installed (${(err as Error).message.split('\n')[0]}): run npm start from the repository root.`);
+    throw new StageError(
+      'demo',
+      `Vite is not installed (${(err as Error).message.split('\n')[0]}): run npm start from the repository root.`,
+    );
   }
   const settings = JSON.stringify({ model: c.model, token: c.token, versions: c.versions, edgeDirect: c.edge });
   try {
@@ -480,22 +654,27 @@ async function startDemo(c: { port: number; host: string; edge: string; token: s
         strictPort: true,
         proxy: { '/v1': { target: c.edge, changeOrigin: true }, '/healthz': { target: c.edge, changeOrigin: true } },
       },
-      plugins: [{
-        name: 'vireo-settings',
-        configureServer(s) {
-          s.middlewares.use('/vireo.json', (_req, res) => {
-            res.setHeader('content-type', 'application/json');
-            res.setHeader('cache-control', 'no-store');
-            res.end(settings);
-          });
+      plugins: [
+        {
+          name: 'vireo-settings',
+          configureServer(s) {
+            s.middlewares.use('/vireo.json', (_req, res) => {
+              res.setHeader('content-type', 'application/json');
+              res.setHeader('cache-control', 'no-store');
+              res.end(settings);
+            });
+          },
         },
-      }],
+      ],
     });
     await server.listen();
     const url = server.resolvedUrls?.local[0] ?? `http://${c.host}:${c.port}/`;
     return { url, close: () => server.close() };
   } catch (err) {
-    throw new StageError('demo', `the Vite dev server could not start (${(err as Error).message.split('\n')[0].replace(/\.$/, '')}).`);
+    throw new StageError(
+      'demo',
+      `the Vite dev server could not start (${(err as Error).message.split('\n')[0].replace(/\.$/, '')}).`,
+    );
   }
 }
 
@@ -503,7 +682,9 @@ function openBrowser(url: string): void {
   if (!process.env.DISPLAY && process.platform === 'linux') return;
   const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'start' : 'xdg-open';
   try {
-    spawn(cmd, [url], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+    spawn(cmd, [url], { stdio: 'ignore', detached: true })
+      .on('error', () => {})
+      .unref();
   } catch {
     // no browser opener here: the URL is printed above
   }

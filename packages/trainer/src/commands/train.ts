@@ -6,21 +6,29 @@ import { UsageError } from '../cli/args.ts';
 const MODELS = ['retrieval', 'ranking'] as const;
 
 /** Loads the ranking trainer if it is there (another package area builds it). */
-export async function loadRanking(): Promise<{ trainRanking(argv: string[]): Promise<number>; evalRanking(argv: string[]): Promise<number> }> {
+export async function loadRanking(): Promise<{
+  trainRanking(argv: string[]): Promise<number>;
+  evalRanking(argv: string[]): Promise<number>;
+}> {
   const path = new URL('../ranking/index.ts', import.meta.url);
-  if (!existsSync(path)) throw new UsageError('ranking is not available yet in this version of vireo: use `retrieval`.');
+  if (!existsSync(path))
+    throw new UsageError('ranking is not available yet in this version of vireo: use `retrieval`.');
   return import(path.href);
 }
 
 export async function run(argv: string[]): Promise<number> {
   const [model, ...rest] = argv;
   if (model === '--help' || model === '-h') {
-    process.stdout.write(`usage: vireo train retrieval|ranking [flags]   (\`vireo train retrieval --help\` for the flags)\n`);
+    process.stdout.write(
+      `usage: vireo train retrieval|ranking [flags]   (\`vireo train retrieval --help\` for the flags)\n`,
+    );
     return 0;
   }
   if (model === 'retrieval') return (await import('../retrieval/index.ts')).trainRetrieval(rest);
   if (model === 'ranking') return (await loadRanking()).trainRanking(rest);
-  throw new UsageError(model === undefined || model.startsWith('-')
-    ? `which model? expected one of ${MODELS.join(', ')} (e.g. vireo train retrieval --data DIR --out DIR).`
-    : `unknown model '${model}': expected one of ${MODELS.join(', ')}.`);
+  throw new UsageError(
+    model === undefined || model.startsWith('-')
+      ? `which model? expected one of ${MODELS.join(', ')} (e.g. vireo train retrieval --data DIR --out DIR).`
+      : `unknown model '${model}': expected one of ${MODELS.join(', ')}.`,
+  );
 }

@@ -39,7 +39,8 @@ export function itemKnnScorer(ds: Dataset, events: UserEvents): CaseScorer {
   const n = new Float64Array(N);
   for (let u = 0; u < U; u++) {
     const set = new Set<number>();
-    for (let e = events.start[u]; e < events.start[u + 1]; e++) if (it.positive[e] && it.split[e] === SPLIT_TRAIN) set.add(it.item[e]);
+    for (let e = events.start[u]; e < events.start[u + 1]; e++)
+      if (it.positive[e] && it.split[e] === SPLIT_TRAIN) set.add(it.item[e]);
     userItems.push(Int32Array.from(set));
     for (const i of set) n[i]++;
   }
@@ -57,7 +58,8 @@ export function itemKnnScorer(ds: Dataset, events: UserEvents): CaseScorer {
   return (c, _index, out) => {
     acc.fill(0);
     const history = new Set<number>();
-    for (let e = c.historyStart; e < c.historyEnd; e++) if (events.positive[e]) history.add(events.items[e] - FIRST_INDEX);
+    for (let e = c.historyStart; e < c.historyEnd; e++)
+      if (events.positive[e]) history.add(events.items[e] - FIRST_INDEX);
     for (const h of history) {
       if (n[h] === 0) continue;
       const w = 1 / Math.sqrt(n[h]);

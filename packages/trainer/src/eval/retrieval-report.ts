@@ -28,15 +28,27 @@ export interface RetrievalReport {
 }
 
 /** Computes the report for trained weights on `gpu` (user vectors from the user tower). */
-export async function evaluateRetrieval(gpu: Gpu, data: RetrievalData, weights: RetrievalWeights, items: ItemEmbeddings, split: 'test' | 'valid' = 'test'): Promise<RetrievalReport> {
+export async function evaluateRetrieval(
+  gpu: Gpu,
+  data: RetrievalData,
+  weights: RetrievalWeights,
+  items: ItemEmbeddings,
+  split: 'test' | 'valid' = 'test',
+): Promise<RetrievalReport> {
   const { ds, events, context } = data;
   const config = weights.config;
   const cases: RetrievalCase[] = retrievalCases(ds, events, context, split === 'test' ? SPLIT_TEST : SPLIT_VALID);
-  if (cases.length === 0) throw new UsageError(`${ds.dir} has no held-out ${split} positives to evaluate (users need at least ${ds.summary.splits.retrieval?.minPositives ?? 2} positives).`);
+  if (cases.length === 0)
+    throw new UsageError(
+      `${ds.dir} has no held-out ${split} positives to evaluate (users need at least ${ds.summary.splits.retrieval?.minPositives ?? 2} positives).`,
+    );
   const N = ds.items!.rows;
   const D = config.embeddingDim;
   const reader = new FeatureReader(ds, config);
-  const tower = await UserTower.create(gpu, weights, { maxBatch: Math.min(256, cases.length), itemFeatures: (row, f) => reader.item(row, f) });
+  const tower = await UserTower.create(gpu, weights, {
+    maxBatch: Math.min(256, cases.length),
+    itemFeatures: (row, f) => reader.item(row, f),
+  });
   let users: Float32Array;
   try {
     users = await embedCases(gpu, tower, reader, events, cases);
@@ -60,7 +72,10 @@ export async function evaluateRetrieval(gpu: Gpu, data: RetrievalData, weights: 
     metrics,
     ofOracle: metrics.oracle ? m['recall@100'] / Math.max(1e-12, metrics.oracle['recall@100']) : null,
     int8RecallLoss: 1 - metrics['model.int8']['recall@100'] / Math.max(1e-12, m['recall@100']),
-    overBestBaseline: { 'recall@10': m['recall@10'] / Math.max(1e-12, best('recall@10')) - 1, 'ndcg@10': m['ndcg@10'] / Math.max(1e-12, best('ndcg@10')) - 1 },
+    overBestBaseline: {
+      'recall@10': m['recall@10'] / Math.max(1e-12, best('recall@10')) - 1,
+      'ndcg@10': m['ndcg@10'] / Math.max(1e-12, best('ndcg@10')) - 1,
+    },
   };
 }
 
@@ -90,22 +105,44 @@ export async function evalRetrieval(argv: string[]): Promise<number> {
     process.stdout.write(EVAL_HELP);
     return 0;
   }
-  const { values } = parseFlags(argv, { data: { type: 'string' }, bundle: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' } }, 'eval retrieval');
-  if (!values.data) throw new UsageError('--data is required: the dataset folder to evaluate on (written by vireo ingest).');
+  const { values } = parseFlags(
+    argv,
+    { data: { type: 'string' }, bundle: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' } },
+    'eval retrieval',
+  );
+  if (!values.data)
+    throw new UsageError('--data is required: the dataset folder to evaluate on (written by vireo ingest).');
   if (!values.bundle) throw new UsageError('--bundle is required: the folder vireo train retrieval wrote (--out).');
   const split = values.split ?? 'test';
   if (split !== 'test' && split !== 'valid') throw new UsageError(`--split must be test or valid, got '${split}'.`);
   const ds = openDataset(values.data);
   const bundle = await readBundle(values.bundle);
   const c = bundle.config;
-  const data = retrievalData(ds, { fieldDim: c.fieldDim, embeddingDim: c.embeddingDim, heads: c.heads, itemHidden: c.itemHidden, userHidden: c.userHidden, temperature: c.temperature, historyLength: c.historyLength, historyItemFields: c.historyItemFields });
+  const data = retrievalData(ds, {
+    fieldDim: c.fieldDim,
+    embeddingDim: c.embeddingDim,
+    heads: c.heads,
+    itemHidden: c.itemHidden,
+    userHidden: c.userHidden,
+    temperature: c.temperature,
+    historyLength: c.historyLength,
+    historyItemFields: c.historyItemFields,
+  });
   if (data.config.tableRows !== c.tableRows || ds.items!.rows * c.embeddingDim !== bundle.items.embeddings.length) {
-    throw new UsageError(`--bundle ${values.bundle} was trained on other data (its features or catalogue differ from ${values.data}); evaluate it on the dataset it was trained on.`);
+    throw new UsageError(
+      `--bundle ${values.bundle} was trained on other data (its features or catalogue differ from ${values.data}); evaluate it on the dataset it was trained on.`,
+    );
   }
   const gpu = await openGpu();
   try {
     const weights = RetrievalWeights.fromTensors(gpu, c, bundle.weights);
-    const report = await evaluateRetrieval(gpu, { ...data, config: c, reader: new FeatureReader(ds, c) }, weights, bundle.items, split);
+    const report = await evaluateRetrieval(
+      gpu,
+      { ...data, config: c, reader: new FeatureReader(ds, c) },
+      weights,
+      bundle.items,
+      split,
+    );
     weights.destroy();
     if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else process.stdout.write(formatReport(report) + '\n');

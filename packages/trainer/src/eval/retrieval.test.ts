@@ -8,7 +8,14 @@ import { FIRST_INDEX } from '@vireo/core';
 import { quantizeRows } from '@vireo/runtime-web';
 
 const one = (relevant: number[], exclude: number[] = []): RetrievalCase => ({
-  user: 0, row: 0, ts: 0, relevant: Int32Array.from(relevant), historyStart: 0, historyEnd: 0, exclude: new Set(exclude), context: -1,
+  user: 0,
+  row: 0,
+  ts: 0,
+  relevant: Int32Array.from(relevant),
+  historyStart: 0,
+  historyEnd: 0,
+  exclude: new Set(exclude),
+  context: -1,
 });
 
 describe('retrieval metrics over a full ranking', () => {
@@ -51,17 +58,36 @@ describe('item-kNN baseline', () => {
   it('scores items by co-occurrence cosine with the history', () => {
     // Users' training positives: u0 {0,1}, u1 {0,1,2}, u2 {2,3}. Item users: n0=2, n1=2, n2=2, n3=1.
     // History {0}: cos(0,1) = 2/√(2·2) = 1, cos(0,2) = 1/2, cos(0,3) = 0.
-    const sets = [[0, 1], [0, 1, 2], [2, 3]];
+    const sets = [
+      [0, 1],
+      [0, 1, 2],
+      [2, 3],
+    ];
     const user: number[] = [];
     const item: number[] = [];
-    sets.forEach((s, u) => s.forEach((i) => { user.push(u); item.push(i); }));
+    sets.forEach((s, u) =>
+      s.forEach((i) => {
+        user.push(u);
+        item.push(i);
+      }),
+    );
     const E = user.length;
     const userOffsets = new Int32Array([0, 2, 5, 7]);
     const ds = {
       items: { rows: 4 },
-      interactions: { user: Int32Array.from(user), item: Int32Array.from(item), positive: new Uint8Array(E).fill(1), split: new Uint8Array(E), userOffsets },
+      interactions: {
+        user: Int32Array.from(user),
+        item: Int32Array.from(item),
+        positive: new Uint8Array(E).fill(1),
+        split: new Uint8Array(E),
+        userOffsets,
+      },
     } as unknown as Dataset;
-    const events = { start: userOffsets, items: Int32Array.from(item, (i) => i + FIRST_INDEX), positive: new Uint8Array(E).fill(1) };
+    const events = {
+      start: userOffsets,
+      items: Int32Array.from(item, (i) => i + FIRST_INDEX),
+      positive: new Uint8Array(E).fill(1),
+    };
     const scores = new Float32Array(4);
     itemKnnScorer(ds, events)({ ...one([1]), historyStart: 0, historyEnd: 1 }, 0, scores); // u0's first positive: item 0
     expect(scores[1]).toBeCloseTo(1, 6);

@@ -45,7 +45,15 @@ export function bestRank(scores: ArrayLike<number>, relevant: ArrayLike<number>,
  * @example const m = rankingMetrics(cases, N, mostPopularScorer(ds, positives)); // m['recall@100']
  */
 export function rankingMetrics(cases: readonly RetrievalCase[], N: number, score: CaseScorer): RetrievalMetrics {
-  const sums = { 'recall@10': 0, 'recall@50': 0, 'recall@100': 0, 'recall@1000': 0, 'ndcg@10': 0, 'hitrate@10': 0, mrr: 0 };
+  const sums = {
+    'recall@10': 0,
+    'recall@50': 0,
+    'recall@100': 0,
+    'recall@1000': 0,
+    'ndcg@10': 0,
+    'hitrate@10': 0,
+    mrr: 0,
+  };
   const scores = new Float32Array(N);
   const kMax = Math.min(N, RECALL_KS[RECALL_KS.length - 1]);
   cases.forEach((c, index) => {
@@ -92,6 +100,8 @@ export function formatMetrics(rows: Record<string, RetrievalMetrics>): string {
   const cols = ['recall@10', 'recall@50', 'recall@100', 'recall@1000', 'ndcg@10', 'hitrate@10', 'mrr'] as const;
   const width = Math.max(12, ...Object.keys(rows).map((k) => k.length));
   const head = `${'model'.padEnd(width)}  ${cols.map((c) => c.padStart(11)).join(' ')}`;
-  const lines = Object.entries(rows).map(([name, m]) => `${name.padEnd(width)}  ${cols.map((c) => m[c].toFixed(4).padStart(11)).join(' ')}`);
+  const lines = Object.entries(rows).map(
+    ([name, m]) => `${name.padEnd(width)}  ${cols.map((c) => m[c].toFixed(4).padStart(11)).join(' ')}`,
+  );
   return [head, ...lines].join('\n');
 }

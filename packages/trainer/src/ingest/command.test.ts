@@ -21,12 +21,49 @@ afterEach(() => vi.restoreAllMocks());
 describe('vireo ingest', () => {
   it('writes a synthetic dataset and prints its summary as JSON', async () => {
     const out = join(tempDir(), 'world');
-    const r = await vireo('--source', 'synthetic', '--users', '50', '--items', '40', '--events', '2000', '--categories', '4', '--out', out, '--json', '--quiet');
+    const r = await vireo(
+      '--source',
+      'synthetic',
+      '--users',
+      '50',
+      '--items',
+      '40',
+      '--events',
+      '2000',
+      '--categories',
+      '4',
+      '--out',
+      out,
+      '--json',
+      '--quiet',
+    );
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
-    expect(summary).toMatchObject({ format: 'vireo-dataset', source: 'synthetic', counts: { users: 50, items: 40, impressions: 2000 } });
+    expect(summary).toMatchObject({
+      format: 'vireo-dataset',
+      source: 'synthetic',
+      counts: { users: 50, items: 40, impressions: 2000 },
+    });
     // Running again into the same folder replaces the dataset.
-    expect((await vireo('--source', 'synthetic', '--users', '50', '--items', '40', '--events', '1000', '--categories', '4', '--out', out, '--quiet')).code).toBe(0);
+    expect(
+      (
+        await vireo(
+          '--source',
+          'synthetic',
+          '--users',
+          '50',
+          '--items',
+          '40',
+          '--events',
+          '1000',
+          '--categories',
+          '4',
+          '--out',
+          out,
+          '--quiet',
+        )
+      ).code,
+    ).toBe(0);
   });
 
   it('answers user mistakes with one sentence and exit code 2', async () => {
@@ -35,10 +72,25 @@ describe('vireo ingest', () => {
       [['--out', '/tmp/x'], /--source is required: one of synthetic, movielens, criteo, csv, jsonl, parquet\./],
       [['--source', 'kaggle', '--out', '/tmp/x'], /unknown --source 'kaggle'/],
       [['--source', 'criteo', '--out', '/tmp/x'], /--source criteo needs --path FILE/],
-      [['--source', 'criteo', '--path', '/nonexistent.tsv', '--out', '/tmp/x'], /cannot read input file \/nonexistent.tsv: no such file\./],
+      [
+        ['--source', 'criteo', '--path', '/nonexistent.tsv', '--out', '/tmp/x'],
+        /cannot read input file \/nonexistent.tsv: no such file\./,
+      ],
       [['--source', 'synthetic', '--events', 'many', '--out', '/tmp/x'], /--events must be an integer/],
       [['--source', 'movielens', '--path', '/nonexistent', '--out', '/tmp/x'], /is not a folder/],
-      [['--source', 'csv', '--path', '/x.csv', '--spec', join(fixture({ 's.json': '{"features":[{"name":"item:a","kind":"categorical","buckets":0}]}' }), 's.json'), '--out', '/tmp/x'], /features\[0\]\.buckets: expected a positive integer/],
+      [
+        [
+          '--source',
+          'csv',
+          '--path',
+          '/x.csv',
+          '--spec',
+          join(fixture({ 's.json': '{"features":[{"name":"item:a","kind":"categorical","buckets":0}]}' }), 's.json'),
+          '--out',
+          '/tmp/x',
+        ],
+        /features\[0\]\.buckets: expected a positive integer/,
+      ],
     ];
     for (const [argv, message] of cases) {
       const r = await vireo(...argv);
@@ -50,8 +102,19 @@ describe('vireo ingest', () => {
   });
 
   it('fails with exit code 1 past --max-bad-rows, after showing the first bad rows', async () => {
-    const dir = fixture({ 'day.tsv': ['1\tx', '0\ty', '1\tz'].join('\n') + '\n' + ['0', ...new Array(39).fill('')].join('\t') + '\n' });
-    const r = await vireo('--source', 'criteo', '--path', join(dir, 'day.tsv'), '--out', join(tempDir(), 'd'), '--max-bad-rows', '2');
+    const dir = fixture({
+      'day.tsv': ['1\tx', '0\ty', '1\tz'].join('\n') + '\n' + ['0', ...new Array(39).fill('')].join('\t') + '\n',
+    });
+    const r = await vireo(
+      '--source',
+      'criteo',
+      '--path',
+      join(dir, 'day.tsv'),
+      '--out',
+      join(tempDir(), 'd'),
+      '--max-bad-rows',
+      '2',
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/skipped .*day.tsv line 1: expected 40 tab-separated fields, found 2/);
     expect(r.stderr).toMatch(/more than 2 malformed rows/);

@@ -14,9 +14,17 @@ const cats = (c: string): string[] => Array.from({ length: 26 }, (_, i) => (i ==
 
 describe('criteo', () => {
   it('ingests label, counts (log1p + standardize) and categories, empty = missing', async () => {
-    const rows = [line(1, ints(0), cats('a')), line(0, ints(10), cats('b')), line(0, ints(0), cats('a')), line(1, ints(5), cats('a'))];
+    const rows = [
+      line(1, ints(0), cats('a')),
+      line(0, ints(10), cats('b')),
+      line(0, ints(0), cats('a')),
+      line(1, ints(5), cats('a')),
+    ];
     const opts = testOptions({ validFraction: 0.25, testFraction: 0.25 });
-    const summary = await ingestCriteo(join(fixture({ 'day.tsv': rows.join('\n') + '\n' }), 'day.tsv'), { ...opts, minCount: 1 });
+    const summary = await ingestCriteo(join(fixture({ 'day.tsv': rows.join('\n') + '\n' }), 'day.tsv'), {
+      ...opts,
+      minCount: 1,
+    });
     expect(CRITEO_COLUMNS).toHaveLength(40);
     expect(summary.counts).toMatchObject({ impressions: 4, users: 0, items: 0, interactions: 0 });
     expect(summary.labels.click).toMatchObject({ positives: 2, rate: 0.5 });
@@ -27,8 +35,18 @@ describe('criteo', () => {
     expect([...im.labels.get('click')!]).toEqual([1, 0, 0, 1]);
     // c1: 'a0' three times, 'b0' once → vocabulary by frequency; c26 always missing → PAD.
     expect(ds.vocabularies['context:c1']).toEqual(['a0', 'b0']);
-    expect([...(im.columns.get('context:c1')!.data as Int32Array)]).toEqual([FIRST_INDEX, FIRST_INDEX + 1, FIRST_INDEX, FIRST_INDEX]);
-    expect([...(im.columns.get('context:c26')!.data as Int32Array)]).toEqual([PAD_INDEX, PAD_INDEX, PAD_INDEX, PAD_INDEX]);
+    expect([...(im.columns.get('context:c1')!.data as Int32Array)]).toEqual([
+      FIRST_INDEX,
+      FIRST_INDEX + 1,
+      FIRST_INDEX,
+      FIRST_INDEX,
+    ]);
+    expect([...(im.columns.get('context:c26')!.data as Int32Array)]).toEqual([
+      PAD_INDEX,
+      PAD_INDEX,
+      PAD_INDEX,
+      PAD_INDEX,
+    ]);
     // i1 = [0, 10, 0, 5] → log1p → standardized with the fitted mean / std (stored in spec.json).
     const i1 = ds.spec.features.find((f) => f.name === 'context:i1')!;
     const std = i1.kind === 'numeric' && i1.transforms[1];
@@ -44,16 +62,29 @@ describe('criteo', () => {
   });
 
   it('counts malformed lines (field count, non-integer counts, labels) and refuses a non-TSV file', async () => {
-    const rows = [line(1, ints(0), cats('a')), line(0, ints(1), cats('b')).replace(/\t[^\t]*$/, ''), line(2, ints(0), cats('a')), line(0, ['x', ...ints(0).slice(1)], cats('a')), line(0, ints(3), cats('c'))];
+    const rows = [
+      line(1, ints(0), cats('a')),
+      line(0, ints(1), cats('b')).replace(/\t[^\t]*$/, ''),
+      line(2, ints(0), cats('a')),
+      line(0, ['x', ...ints(0).slice(1)], cats('a')),
+      line(0, ints(3), cats('c')),
+    ];
     const opts = testOptions();
-    const summary = await ingestCriteo(join(fixture({ 'day.tsv': rows.join('\n') }), 'day.tsv'), { ...opts, minCount: 1 });
+    const summary = await ingestCriteo(join(fixture({ 'day.tsv': rows.join('\n') }), 'day.tsv'), {
+      ...opts,
+      minCount: 1,
+    });
     expect(summary.counts.impressions).toBe(2);
     expect(summary.badRows.samples.map((s) => [s.line, s.reason])).toEqual([
       [2, 'expected 40 tab-separated fields, found 39'],
       [3, 'label "click" must be 0 or 1, got "2"'],
       [4, 'context:i1 must be a number, got "x"'],
     ]);
-    await expect(ingestCriteo(join(fixture({ 'x.csv': 'a,b,c\n1,2,3\n' }), 'x.csv'), { ...testOptions(), minCount: 1 })).rejects.toThrow(/is not tab-separated with 40 columns/);
-    await expect(ingestCriteo('/nonexistent.tsv', { ...testOptions(), minCount: 1 })).rejects.toThrow(/cannot read input file \/nonexistent.tsv: no such file\./);
+    await expect(
+      ingestCriteo(join(fixture({ 'x.csv': 'a,b,c\n1,2,3\n' }), 'x.csv'), { ...testOptions(), minCount: 1 }),
+    ).rejects.toThrow(/is not tab-separated with 40 columns/);
+    await expect(ingestCriteo('/nonexistent.tsv', { ...testOptions(), minCount: 1 })).rejects.toThrow(
+      /cannot read input file \/nonexistent.tsv: no such file\./,
+    );
   });
 });

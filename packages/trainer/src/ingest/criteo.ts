@@ -22,7 +22,11 @@ export function criteoSpec(minCount: number): FeatureSpec {
   return parseFeatureSpec({
     name: 'criteo',
     features: [
-      ...CRITEO_DENSE.map((c) => ({ name: `context:${c}`, kind: 'numeric', transforms: [{ op: 'log1p' }, { op: 'standardize' }] })),
+      ...CRITEO_DENSE.map((c) => ({
+        name: `context:${c}`,
+        kind: 'numeric',
+        transforms: [{ op: 'log1p' }, { op: 'standardize' }],
+      })),
       ...CRITEO_SPARSE.map((c) => ({ name: `context:${c}`, kind: 'categorical', minCount })),
     ],
     labels: [{ name: 'click', source: 'label', kind: 'binary' }],
@@ -33,12 +37,22 @@ export function criteoSpec(minCount: number): FeatureSpec {
 function checkCriteo(row: Record<string, unknown>): string | null {
   for (const c of CRITEO_DENSE) {
     const v = row[c] as string;
-    if (v !== '' && !/^-?\d+$/.test(v)) return `${c.toUpperCase()} must be an integer or empty, got ${JSON.stringify(v)}`;
+    if (v !== '' && !/^-?\d+$/.test(v))
+      return `${c.toUpperCase()} must be an integer or empty, got ${JSON.stringify(v)}`;
   }
   return null;
 }
 
 /** Ingests a Criteo TSV file. */
 export async function ingestCriteo(path: string, opts: IngestOptions & { minCount: number }): Promise<DatasetSummary> {
-  return ingestTabular({ source: 'criteo', spec: criteoSpec(opts.minCount), reader: await tsvReader(path, CRITEO_COLUMNS), check: checkCriteo, options: { minCount: opts.minCount } }, opts);
+  return ingestTabular(
+    {
+      source: 'criteo',
+      spec: criteoSpec(opts.minCount),
+      reader: await tsvReader(path, CRITEO_COLUMNS),
+      check: checkCriteo,
+      options: { minCount: opts.minCount },
+    },
+    opts,
+  );
 }

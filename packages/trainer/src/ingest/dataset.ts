@@ -13,9 +13,28 @@
 //   impressions   R rows   the ranking view (labels, context features), in input or time order
 //   oracle        synthetic worlds only: the true latent factors (see synthetic.ts)
 // Column files are named after the column with ':' replaced by '.', e.g. items/item.genres.bin.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync, writeSync, fstatSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+  fstatSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { parseFeatureSpec, type Dtype, type FeatureSpec, type Tensor, type TypedArray, type Vocabularies } from '@vireo/core';
+import {
+  parseFeatureSpec,
+  type Dtype,
+  type FeatureSpec,
+  type Tensor,
+  type TypedArray,
+  type Vocabularies,
+} from '@vireo/core';
 import { IngestError, type BadRow } from './errors.ts';
 
 /** Split codes in every `split` column. */
@@ -110,7 +129,12 @@ function columnFile(table: TableName, column: string): string {
   return `${table}/${column.replace(/:/g, '.')}.bin`;
 }
 
-const CTORS: Partial<Record<Dtype, { new (n: number): TypedArray; new (b: ArrayBuffer, o: number, n: number): TypedArray; BYTES_PER_ELEMENT: number }>> = {
+const CTORS: Partial<
+  Record<
+    Dtype,
+    { new (n: number): TypedArray; new (b: ArrayBuffer, o: number, n: number): TypedArray; BYTES_PER_ELEMENT: number }
+  >
+> = {
   F64: Float64Array,
   F32: Float32Array,
   I32: Int32Array,
@@ -129,7 +153,12 @@ export class ColumnWriter {
   private used = 0;
   rows = 0;
 
-  constructor(private readonly fd: number, readonly dtype: Dtype, readonly width: number, chunkRows = 1 << 15) {
+  constructor(
+    private readonly fd: number,
+    readonly dtype: Dtype,
+    readonly width: number,
+    chunkRows = 1 << 15,
+  ) {
     const Ctor = CTORS[dtype];
     if (!Ctor) throw new Error(`ColumnWriter: dtype ${dtype} is not a column dtype`);
     this.buffer = new Ctor(chunkRows * width) as TypedArray & { [i: number]: number };
@@ -183,8 +212,12 @@ export class DatasetWriter {
       }
       // Replace only what ingest writes: an earlier dataset, or what an interrupted run left.
       const ours = new Set<string>(['dataset.json', 'spec.json', 'vocabularies.json', 'statistics.json', ...TABLES]);
-      if (!entries.every((e) => ours.has(e))) throw new IngestError(`--out ${dir} is a non-empty folder that holds no dataset; choose an empty or new folder.`);
-      for (const name of ['dataset.json', 'spec.json', 'vocabularies.json', 'statistics.json']) rmSync(join(dir, name), { force: true });
+      if (!entries.every((e) => ours.has(e)))
+        throw new IngestError(
+          `--out ${dir} is a non-empty folder that holds no dataset; choose an empty or new folder.`,
+        );
+      for (const name of ['dataset.json', 'spec.json', 'vocabularies.json', 'statistics.json'])
+        rmSync(join(dir, name), { force: true });
       for (const table of TABLES) rmSync(join(dir, table), { recursive: true, force: true });
     }
     try {
@@ -219,17 +252,27 @@ export class DatasetWriter {
   }
 
   /** Closes streamed columns, checks each table's columns agree on rows, writes the documents. */
-  finish(summary: Omit<DatasetSummary, 'tables' | 'format' | 'formatVersion'>, spec: FeatureSpec, vocabularies: Vocabularies, statistics: DatasetStatistics): DatasetSummary {
+  finish(
+    summary: Omit<DatasetSummary, 'tables' | 'format' | 'formatVersion'>,
+    spec: FeatureSpec,
+    vocabularies: Vocabularies,
+    statistics: DatasetStatistics,
+  ): DatasetSummary {
     for (const { table, name, writer } of this.open) {
       writer.close();
       const info = this.info(table);
-      info.columns[name] = { file: columnFile(table, name), dtype: writer.dtype, shape: writer.width === 1 ? [writer.rows] : [writer.rows, writer.width] };
+      info.columns[name] = {
+        file: columnFile(table, name),
+        dtype: writer.dtype,
+        shape: writer.width === 1 ? [writer.rows] : [writer.rows, writer.width],
+      };
       info.rows = writer.rows;
     }
     this.open.length = 0;
     for (const [table, info] of Object.entries(this.tables)) {
       for (const [name, col] of Object.entries(info.columns)) {
-        if (col.shape[0] !== info.rows) throw new Error(`dataset table ${table}: column ${name} has ${col.shape[0]} rows, others ${info.rows}`);
+        if (col.shape[0] !== info.rows)
+          throw new Error(`dataset table ${table}: column ${name} has ${col.shape[0]} rows, others ${info.rows}`);
       }
     }
     const full: DatasetSummary = { format: 'vireo-dataset', formatVersion: 1, ...summary, tables: this.tables };
@@ -302,7 +345,8 @@ function readJson(dir: string, name: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new IngestError(`${dir} is not a Vireo dataset: ${name} is missing (run vireo ingest --out ${dir}).`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new IngestError(`${dir} is not a Vireo dataset: ${name} is missing (run vireo ingest --out ${dir}).`);
     throw new IngestError(`${path} is not valid JSON: ${(err as Error).message}.`);
   }
 }
@@ -322,7 +366,10 @@ function readColumn(dir: string, table: string, name: string, col: ColumnInfo): 
   }
   try {
     const size = fstatSync(fd).size;
-    if (size !== bytes) throw new IngestError(`${dir}: ${col.file} is ${size} bytes but ${col.dtype} ${JSON.stringify(col.shape)} needs ${bytes}; the dataset is corrupt, ingest it again.`);
+    if (size !== bytes)
+      throw new IngestError(
+        `${dir}: ${col.file} is ${size} bytes but ${col.dtype} ${JSON.stringify(col.shape)} needs ${bytes}; the dataset is corrupt, ingest it again.`,
+      );
     const buffer = new ArrayBuffer(bytes);
     const view = new Uint8Array(buffer);
     for (let off = 0; off < bytes; ) {
@@ -345,7 +392,8 @@ function loadTable(dir: string, table: TableName, info: TableInfo | undefined): 
 
 function need<T extends TypedArray>(table: Table, table_: string, name: string): T {
   const col = table.columns.get(name);
-  if (!col) throw new IngestError(`dataset table ${table_} has no column ${name}; ingest it again with this version of vireo.`);
+  if (!col)
+    throw new IngestError(`dataset table ${table_} has no column ${name}; ingest it again with this version of vireo.`);
   return col.data as T;
 }
 
@@ -359,7 +407,8 @@ function need<T extends TypedArray>(table: Table, table_: string, name: string):
  */
 export function loadDataset(dir: string): Dataset {
   const summary = readJson(dir, 'dataset.json') as DatasetSummary;
-  if (summary?.format !== 'vireo-dataset' || summary.formatVersion !== 1) throw new IngestError(`${dir}/dataset.json is not a version 1 Vireo dataset summary.`);
+  if (summary?.format !== 'vireo-dataset' || summary.formatVersion !== 1)
+    throw new IngestError(`${dir}/dataset.json is not a version 1 Vireo dataset summary.`);
   const spec = parseFeatureSpec(readJson(dir, 'spec.json'));
   const vocabularies = readJson(dir, 'vocabularies.json') as Vocabularies;
   const statistics = readJson(dir, 'statistics.json') as DatasetStatistics;
@@ -410,5 +459,16 @@ export function loadDataset(dir: string): Dataset {
     };
   }
 
-  return { dir, summary, spec, vocabularies, statistics, users, items, interactions, impressions, oracle: loadTable(dir, 'oracle', summary.tables.oracle) };
+  return {
+    dir,
+    summary,
+    spec,
+    vocabularies,
+    statistics,
+    users,
+    items,
+    interactions,
+    impressions,
+    oracle: loadTable(dir, 'oracle', summary.tables.oracle),
+  };
 }

@@ -26,7 +26,10 @@ export class BadRows {
   /** Lines already counted, so that a second pass over the same file can skip them silently. */
   readonly lines = new Map<string, Set<number>>();
 
-  constructor(readonly maxBadRows: number, readonly keep = 5) {}
+  constructor(
+    readonly maxBadRows: number,
+    readonly keep = 5,
+  ) {}
 
   /** Records a bad row; throws an IngestError (exit 1) once there are more than `maxBadRows`. */
   add(file: string, line: number, reason: string): void {
@@ -37,7 +40,10 @@ export class BadRows {
     if (this.samples.length < this.keep) this.samples.push({ file, line, reason });
     if (this.count > this.maxBadRows) {
       const first = this.samples[0];
-      throw new IngestError(`more than ${this.maxBadRows} malformed rows (the first: ${first.file} line ${first.line}: ${first.reason}); fix the input or raise --max-bad-rows.`, 1);
+      throw new IngestError(
+        `more than ${this.maxBadRows} malformed rows (the first: ${first.file} line ${first.line}: ${first.reason}); fix the input or raise --max-bad-rows.`,
+        1,
+      );
     }
   }
 

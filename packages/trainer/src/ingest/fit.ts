@@ -1,7 +1,18 @@
 // Fitting a feature spec to data: one streaming pass collects, per feature, the statistics its
 // transforms need (vocabulary counts, the mean and std before `standardize`), then `fit()` returns
 // the spec with those values filled in, the vocabularies and the statistics for statistics.json.
-import { splitValues, transformNumeric, vocabularyName, type Feature, type FeatureSpec, type IndexedFeature, type Label, type NumericFeature, type RawValue, type Vocabularies } from '@vireo/core';
+import {
+  splitValues,
+  transformNumeric,
+  vocabularyName,
+  type Feature,
+  type FeatureSpec,
+  type IndexedFeature,
+  type Label,
+  type NumericFeature,
+  type RawValue,
+  type Vocabularies,
+} from '@vireo/core';
 import type { DatasetStatistics, FeatureStatistics } from './dataset.ts';
 
 /** Running mean / variance (Welford), min and max. */
@@ -59,17 +70,30 @@ export class SpecFitter {
   private readonly labels = new Map<string, { label: Label; moments: Moments; missing: number; positives: number }>();
 
   /** `fixed` vocabularies (entity ids) are kept as given rather than fitted by frequency. */
-  constructor(readonly spec: FeatureSpec, readonly fixed: Vocabularies = {}) {
+  constructor(
+    readonly spec: FeatureSpec,
+    readonly fixed: Vocabularies = {},
+  ) {
     for (const f of spec.features) {
       if (f.kind === 'numeric') {
-        const at = f.transforms.findIndex((t) => t.op === 'standardize' && (t.mean === undefined || t.std === undefined));
-        this.numeric.set(f.name, { feature: f, raw: new Moments(), missing: 0, standardizeAt: at, before: at >= 0 ? { ...f, transforms: f.transforms.slice(0, at) } : null, pre: new Moments() });
+        const at = f.transforms.findIndex(
+          (t) => t.op === 'standardize' && (t.mean === undefined || t.std === undefined),
+        );
+        this.numeric.set(f.name, {
+          feature: f,
+          raw: new Moments(),
+          missing: 0,
+          standardizeAt: at,
+          before: at >= 0 ? { ...f, transforms: f.transforms.slice(0, at) } : null,
+          pre: new Moments(),
+        });
       } else {
         const fitted = f.buckets === undefined && !(vocabularyName(f) in fixed);
         this.indexed.set(f.name, { feature: f, counts: fitted ? new Map() : null, missing: 0 });
       }
     }
-    for (const l of spec.labels) this.labels.set(l.name, { label: l, moments: new Moments(), missing: 0, positives: 0 });
+    for (const l of spec.labels)
+      this.labels.set(l.name, { label: l, moments: new Moments(), missing: 0, positives: 0 });
   }
 
   /** Counts one raw value of a feature (call once per row the feature appears in). */
@@ -127,17 +151,26 @@ export class SpecFitter {
     const features = this.spec.features.map((f): Feature => {
       if (f.kind === 'numeric') {
         const acc = this.numeric.get(f.name)!;
-        statistics[f.name] = { kind: 'numeric', count: acc.raw.count + acc.missing, missing: acc.missing, ...(acc.raw.count ? { mean: acc.raw.mean, std: acc.raw.std, min: acc.raw.min, max: acc.raw.max } : {}) };
+        statistics[f.name] = {
+          kind: 'numeric',
+          count: acc.raw.count + acc.missing,
+          missing: acc.missing,
+          ...(acc.raw.count ? { mean: acc.raw.mean, std: acc.raw.std, min: acc.raw.min, max: acc.raw.max } : {}),
+        };
         if (acc.standardizeAt < 0) return f;
         // A constant column standardizes to 0 rather than dividing by 0.
         const std = acc.pre.std > 0 ? acc.pre.std : 1;
-        const transforms = f.transforms.map((t, j) => (j === acc.standardizeAt ? { op: 'standardize' as const, mean: acc.pre.mean, std } : t));
+        const transforms = f.transforms.map((t, j) =>
+          j === acc.standardizeAt ? { op: 'standardize' as const, mean: acc.pre.mean, std } : t,
+        );
         return { ...f, transforms };
       }
       const acc = this.indexed.get(f.name)!;
       const stat: FeatureStatistics = { kind: f.kind, count: Math.max(this.rows, acc.missing), missing: acc.missing };
       if (acc.counts) {
-        const sorted = [...acc.counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+        const sorted = [...acc.counts.entries()].sort(
+          (a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0),
+        );
         const kept = sorted.filter(([, c]) => c >= (f.minCount ?? 1)).slice(0, f.maxSize ?? Infinity);
         const name = vocabularyName(f);
         // Features sharing a vocabulary: the first fitted wins (they name the same values).
@@ -155,8 +188,19 @@ export class SpecFitter {
       const m = acc.moments;
       statistics[`label:${name}`] =
         acc.label.kind === 'binary'
-          ? { kind: 'binary', count: m.count + acc.missing, missing: acc.missing, positives: acc.positives, rate: m.count ? acc.positives / m.count : 0 }
-          : { kind: 'regression', count: m.count + acc.missing, missing: acc.missing, ...(m.count ? { mean: m.mean, std: m.std, min: m.min, max: m.max } : {}) };
+          ? {
+              kind: 'binary',
+              count: m.count + acc.missing,
+              missing: acc.missing,
+              positives: acc.positives,
+              rate: m.count ? acc.positives / m.count : 0,
+            }
+          : {
+              kind: 'regression',
+              count: m.count + acc.missing,
+              missing: acc.missing,
+              ...(m.count ? { mean: m.mean, std: m.std, min: m.min, max: m.max } : {}),
+            };
     }
     return { spec: { ...this.spec, features }, vocabularies, statistics };
   }

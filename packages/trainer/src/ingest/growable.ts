@@ -8,7 +8,10 @@ type Ctor<T extends TypedArray> = { new (n: number): T };
 export class Growable<T extends TypedArray & { [i: number]: number }> {
   private data: T;
   length = 0;
-  constructor(private readonly Ctor: Ctor<T>, capacity = 1024) {
+  constructor(
+    private readonly Ctor: Ctor<T>,
+    capacity = 1024,
+  ) {
     this.data = new Ctor(capacity);
   }
   push(value: number): void {

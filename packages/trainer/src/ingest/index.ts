@@ -1,10 +1,37 @@
 // `vireo ingest`: raw logs or a synthetic world → a dataset folder (see dataset.ts for the layout).
 // The trainers read datasets only through `loadDataset`.
 export { loadDataset, SPLIT_TRAIN, SPLIT_VALID, SPLIT_TEST } from './dataset.ts';
-export type { Dataset, DatasetSummary, DatasetStatistics, EntityTable, FeatureStatistics, Impressions, Interactions, RankingSplitSummary, RetrievalSplitSummary, Table } from './dataset.ts';
+export type {
+  Dataset,
+  DatasetSummary,
+  DatasetStatistics,
+  EntityTable,
+  FeatureStatistics,
+  Impressions,
+  Interactions,
+  RankingSplitSummary,
+  RetrievalSplitSummary,
+  Table,
+} from './dataset.ts';
 export { loadOracle } from './load-oracle.ts';
-export { clickLogitFor, conversionFor, exposureFor, interestAt, nextClickScores, scoreAllItems, type WorldParameters, type WorldTruth } from './oracle.ts';
-export { DEFAULT_WORLD, generateWorld, ingestSynthetic, syntheticSpec, type World, type WorldConfig } from './synthetic.ts';
+export {
+  clickLogitFor,
+  conversionFor,
+  exposureFor,
+  interestAt,
+  nextClickScores,
+  scoreAllItems,
+  type WorldParameters,
+  type WorldTruth,
+} from './oracle.ts';
+export {
+  DEFAULT_WORLD,
+  generateWorld,
+  ingestSynthetic,
+  syntheticSpec,
+  type World,
+  type WorldConfig,
+} from './synthetic.ts';
 export { ingestMovielens, movielensSpec } from './movielens.ts';
 export { ingestCriteo, criteoSpec } from './criteo.ts';
 export { ingestTabular, type TabularSource } from './tabular.ts';

@@ -22,7 +22,14 @@ const RATINGS = crlf([
   '2,1,3.0,1445714994',
   '2,29,4.0,1445714999',
 ]);
-const TAGS = crlf(['userId,movieId,tag,timestamp', '2,1,Pixar,1445714994', '1,1,pixar,1445714996', '1,11,pixar,1445714996', '1,29,surreal,1445714996', '2,1,funny,1445714999']);
+const TAGS = crlf([
+  'userId,movieId,tag,timestamp',
+  '2,1,Pixar,1445714994',
+  '1,1,pixar,1445714996',
+  '1,11,pixar,1445714996',
+  '1,29,surreal,1445714996',
+  '2,1,funny,1445714999',
+]);
 
 const run = (files: Record<string, string>, overrides = {}) => {
   const opts = testOptions(overrides);
@@ -71,14 +78,22 @@ describe('movielens', () => {
     expect(opts.notes[0]).toMatch(/ratings.csv line 8: movieId "999" is not in movies.csv/);
     const failing = run({ 'movies.csv': MOVIES, 'ratings.csv': bad }, { maxBadRows: 2 });
     await expect(failing).rejects.toThrow(IngestError);
-    await expect(failing).rejects.toThrow(/more than 2 malformed rows \(the first: .*ratings.csv line 8: .*\); fix the input or raise --max-bad-rows\./);
+    await expect(failing).rejects.toThrow(
+      /more than 2 malformed rows \(the first: .*ratings.csv line 8: .*\); fix the input or raise --max-bad-rows\./,
+    );
     await expect(failing).rejects.toMatchObject({ exitCode: 1 });
   });
 
   it('refuses a folder with the wrong layout in one sentence', async () => {
-    await expect(run({ 'ratings.csv': RATINGS })).rejects.toThrow(/cannot read MovieLens file .*movies.csv: no such file\./);
-    await expect(run({ 'movies.csv': MOVIES, 'ratings.csv': 'user,item\r\n1,1\r\n' })).rejects.toThrow(/does not have the MovieLens header "userId,movieId,rating,timestamp"/);
+    await expect(run({ 'ratings.csv': RATINGS })).rejects.toThrow(
+      /cannot read MovieLens file .*movies.csv: no such file\./,
+    );
+    await expect(run({ 'movies.csv': MOVIES, 'ratings.csv': 'user,item\r\n1,1\r\n' })).rejects.toThrow(
+      /does not have the MovieLens header "userId,movieId,rating,timestamp"/,
+    );
     const opts = testOptions();
-    await expect(ingestMovielens('/nonexistent/ml', { ...opts, minRating: 4 })).rejects.toThrow(/--path \/nonexistent\/ml is not a folder/);
+    await expect(ingestMovielens('/nonexistent/ml', { ...opts, minRating: 4 })).rejects.toThrow(
+      /--path \/nonexistent\/ml is not a folder/,
+    );
   });
 });

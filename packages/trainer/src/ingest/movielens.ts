@@ -27,11 +27,28 @@ export function movielensSpec(): FeatureSpec {
     timestamp: 'timestamp',
     features: [
       { name: 'user:id', kind: 'categorical', source: 'userId' },
-      { name: 'user:recent_items', kind: 'sequence', maxLength: HISTORY_LENGTH, vocabulary: 'item:id', description: "the user's positives before the event, oldest first; built from the interactions table" },
+      {
+        name: 'user:recent_items',
+        kind: 'sequence',
+        maxLength: HISTORY_LENGTH,
+        vocabulary: 'item:id',
+        description: "the user's positives before the event, oldest first; built from the interactions table",
+      },
       { name: 'item:id', kind: 'categorical', source: 'movieId' },
       { name: 'item:genres', kind: 'multi_hot', maxLength: 10 },
-      { name: 'item:year', kind: 'numeric', fill: 2000, transforms: [{ op: 'clip', min: 1900, max: 2030 }, { op: 'standardize' }] },
-      { name: 'item:title', kind: 'multi_hot', maxLength: 8, minCount: 2, description: 'lower-cased title words, year removed' },
+      {
+        name: 'item:year',
+        kind: 'numeric',
+        fill: 2000,
+        transforms: [{ op: 'clip', min: 1900, max: 2030 }, { op: 'standardize' }],
+      },
+      {
+        name: 'item:title',
+        kind: 'multi_hot',
+        maxLength: 8,
+        minCount: 2,
+        description: 'lower-cased title words, year removed',
+      },
       { name: 'item:tags', kind: 'multi_hot', maxLength: 8, minCount: 2, description: "users' tags, most used first" },
       { name: 'context:hour', kind: 'categorical', description: 'UTC hour of the rating' },
       { name: 'context:weekday', kind: 'categorical', description: 'UTC day of the week, 0 = Sunday' },
@@ -43,7 +60,24 @@ export function movielensSpec(): FeatureSpec {
   });
 }
 
-const STOP_WORDS = new Set(['the', 'a', 'an', 'of', 'and', 'in', 'on', 'to', 'la', 'le', 'les', 'el', 'de', 'der', 'die', 'das']);
+const STOP_WORDS = new Set([
+  'the',
+  'a',
+  'an',
+  'of',
+  'and',
+  'in',
+  'on',
+  'to',
+  'la',
+  'le',
+  'les',
+  'el',
+  'de',
+  'der',
+  'die',
+  'das',
+]);
 
 /** "American President, The (1995)" → { year: 1995, tokens: ['american', 'president'] }. */
 export function parseTitle(title: string): { year: number | null; tokens: string[] } {
@@ -59,16 +93,29 @@ export function parseTitle(title: string): { year: number | null; tokens: string
 function expectHeader(path: string, fields: string[] | null, want: string[]): void {
   const got = fields?.map((f) => f.trim().replace(/^\uFEFF/, ''));
   if (!got || got.join(',') !== want.join(',')) {
-    throw new IngestError(`${path} does not have the MovieLens header "${want.join(',')}" (found "${got?.join(',') ?? ''}"); is --path an ml-latest-small folder?`);
+    throw new IngestError(
+      `${path} does not have the MovieLens header "${want.join(',')}" (found "${got?.join(',') ?? ''}"); is --path an ml-latest-small folder?`,
+    );
   }
 }
 
 const INTEGER = /^\d+$/;
 
 /** Ingests an ml-latest-small folder. */
-export async function ingestMovielens(dir: string, opts: IngestOptions & { minRating: number }): Promise<DatasetSummary> {
+export async function ingestMovielens(
+  dir: string,
+  opts: IngestOptions & { minRating: number },
+): Promise<DatasetSummary> {
   const started = performance.now();
-  if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) throw new IngestError(`--path ${dir} is not a folder: expected an ml-latest-small folder with movies.csv and ratings.csv.`);
+  if (
+    !(await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    throw new IngestError(
+      `--path ${dir} is not a folder: expected an ml-latest-small folder with movies.csv and ratings.csv.`,
+    );
   const paths = { movies: join(dir, 'movies.csv'), ratings: join(dir, 'ratings.csv'), tags: join(dir, 'tags.csv') };
   const bytes = {
     movies: await fileSize(paths.movies, 'MovieLens file'),
@@ -89,7 +136,8 @@ export async function ingestMovielens(dir: string, opts: IngestOptions & { minRa
     if (f.length === 1 && f[0] === '') return;
     if (f.length !== 3) return bad.add(paths.movies, line, `expected 3 fields, found ${f.length}`);
     const id = f[0].trim();
-    if (!INTEGER.test(id)) return bad.add(paths.movies, line, `movieId must be an integer, got ${JSON.stringify(f[0])}`);
+    if (!INTEGER.test(id))
+      return bad.add(paths.movies, line, `movieId must be an integer, got ${JSON.stringify(f[0])}`);
     if (movieRow.has(id)) return bad.add(paths.movies, line, `movieId ${id} appears twice`);
     movieRow.set(id, movieRow.size);
     const { year, tokens } = parseTitle(f[1]);
@@ -113,7 +161,9 @@ export async function ingestMovielens(dir: string, opts: IngestOptions & { minRa
       if (tag) tagCounts[i].set(tag, (tagCounts[i].get(tag) ?? 0) + 1);
     });
   }
-  const tags = tagCounts.map((m) => [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([t]) => t));
+  const tags = tagCounts.map((m) =>
+    [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([t]) => t),
+  );
 
   // ratings.csv → events.
   const rawUser = new Growable(Int32Array);
@@ -130,12 +180,15 @@ export async function ingestMovielens(dir: string, opts: IngestOptions & { minRa
       if (f.length === 1 && f[0] === '') return;
       if (f.length !== 4) return bad.add(paths.ratings, line, `expected 4 fields, found ${f.length}`);
       const [u, m, r, t] = f.map((x) => x.trim());
-      if (!INTEGER.test(u) || Number(u) > 2 ** 31 - 1) return bad.add(paths.ratings, line, `userId must be an integer, got ${JSON.stringify(f[0])}`);
+      if (!INTEGER.test(u) || Number(u) > 2 ** 31 - 1)
+        return bad.add(paths.ratings, line, `userId must be an integer, got ${JSON.stringify(f[0])}`);
       const i = movieRow.get(m);
       if (i === undefined) return bad.add(paths.ratings, line, `movieId ${JSON.stringify(f[1])} is not in movies.csv`);
       const rating = Number(r);
-      if (r === '' || !(rating >= 0 && rating <= 5)) return bad.add(paths.ratings, line, `rating must be a number in [0, 5], got ${JSON.stringify(f[2])}`);
-      if (!INTEGER.test(t)) return bad.add(paths.ratings, line, `timestamp must be unix seconds, got ${JSON.stringify(f[3])}`);
+      if (r === '' || !(rating >= 0 && rating <= 5))
+        return bad.add(paths.ratings, line, `rating must be a number in [0, 5], got ${JSON.stringify(f[2])}`);
+      if (!INTEGER.test(t))
+        return bad.add(paths.ratings, line, `timestamp must be unix seconds, got ${JSON.stringify(f[3])}`);
       rawUser.push(Number(u));
       eventItem.push(i);
       eventTs.push(Number(t));
@@ -169,7 +222,8 @@ export async function ingestMovielens(dir: string, opts: IngestOptions & { minRa
     'item:title': (i) => titles[i],
     'item:tags': (i) => tags[i],
   };
-  for (const [name, raw] of Object.entries(itemRaw)) for (let i = 0; i < movieRow.size; i++) fitter.addFeature(feature(name), raw(i));
+  for (const [name, raw] of Object.entries(itemRaw))
+    for (let i = 0; i < movieRow.size; i++) fitter.addFeature(feature(name), raw(i));
   for (let e = 0; e < n; e++) {
     fitter.row();
     fitter.addFeature(feature('context:hour'), hours[e]);
@@ -182,17 +236,43 @@ export async function ingestMovielens(dir: string, opts: IngestOptions & { minRa
   const fittedFeature = (name: string) => fitted.spec.features.find((f) => f.name === name)!;
 
   const out = new DatasetWriter(opts.out);
-  writeEntityFeatures(out, 'users', [fittedFeature('user:id')], userIds.length, lookups, (_f, u) => fixed['user:id'][u]);
-  writeEntityFeatures(out, 'items', Object.keys(itemRaw).map(fittedFeature), movieRow.size, lookups, (f, i) => itemRaw[f.name](i));
+  writeEntityFeatures(
+    out,
+    'users',
+    [fittedFeature('user:id')],
+    userIds.length,
+    lookups,
+    (_f, u) => fixed['user:id'][u],
+  );
+  writeEntityFeatures(out, 'items', Object.keys(itemRaw).map(fittedFeature), movieRow.size, lookups, (f, i) =>
+    itemRaw[f.name](i),
+  );
   const hourColumn = new FeatureColumn(out, 'impressions', fittedFeature('context:hour'), lookups);
   const weekdayColumn = new FeatureColumn(out, 'impressions', fittedFeature('context:weekday'), lookups);
   for (let e = 0; e < n; e++) {
     hourColumn.push(hours[e]);
     weekdayColumn.push(weekdays[e]);
   }
-  const ranking = writeImpressionCore(out, { user, item, ts, labels: new Map([['like', like], ['rating', rating]]) }, opts);
+  const ranking = writeImpressionCore(
+    out,
+    {
+      user,
+      item,
+      ts,
+      labels: new Map([
+        ['like', like],
+        ['rating', rating],
+      ]),
+    },
+    opts,
+  );
   const positive = Uint8Array.from(like);
-  const retrieval = writeInteractions(out, { user, item, ts, weight: rating, positive }, userIds.length, opts.minPositives);
+  const retrieval = writeInteractions(
+    out,
+    { user, item, ts, weight: rating, positive },
+    userIds.length,
+    opts.minPositives,
+  );
   const positives = positive.reduce((a, b) => a + b, 0);
 
   return out.finish(
@@ -200,7 +280,13 @@ export async function ingestMovielens(dir: string, opts: IngestOptions & { minRa
       source: 'movielens',
       name: opts.name ?? 'movielens',
       createdAt: new Date().toISOString(),
-      options: { minRating: opts.minRating, validFraction: opts.validFraction, testFraction: opts.testFraction, minPositives: opts.minPositives, maxBadRows: opts.maxBadRows },
+      options: {
+        minRating: opts.minRating,
+        validFraction: opts.validFraction,
+        testFraction: opts.testFraction,
+        minPositives: opts.minPositives,
+        maxBadRows: opts.maxBadRows,
+      },
       inputs: [
         { path: paths.movies, bytes: bytes.movies },
         { path: paths.ratings, bytes: bytes.ratings },

@@ -71,13 +71,28 @@ export function hourEffect(w: WorldParameters, category: number, hour: number): 
 }
 
 /** True click logit of one impression, given the user's interest at that time. */
-export function clickLogitFor(w: WorldTruth, interest: Float32Array, item: number, hour: number, device: number): number {
-  return w.scale * dotRow(interest, w.itemLatent, item, w.dim, w.deviceShift, device) + w.itemBias[item] + hourEffect(w, w.itemCategory[item], hour) + w.clickOffset;
+export function clickLogitFor(
+  w: WorldTruth,
+  interest: Float32Array,
+  item: number,
+  hour: number,
+  device: number,
+): number {
+  return (
+    w.scale * dotRow(interest, w.itemLatent, item, w.dim, w.deviceShift, device) +
+    w.itemBias[item] +
+    hourEffect(w, w.itemCategory[item], hour) +
+    w.clickOffset
+  );
 }
 
 /** True conversion probability given a click. */
 export function conversionFor(w: WorldTruth, interest: Float32Array, item: number): number {
-  return sigmoid(w.convScale * dotRow(interest, w.itemLatent, item, w.dim) - w.priceEffect * (Math.log(w.itemPrice[item]) - w.meanLogPrice) + w.convOffset);
+  return sigmoid(
+    w.convScale * dotRow(interest, w.itemLatent, item, w.dim) -
+      w.priceEffect * (Math.log(w.itemPrice[item]) - w.meanLogPrice) +
+      w.convOffset,
+  );
 }
 
 /** Probability that one slate slot shows each item to a user with this interest, into `out` (N). */
@@ -97,7 +112,8 @@ export function exposureFor(w: WorldTruth, interest: Float32Array, out: Float32A
   }
   for (let i = 0; i < N; i++) {
     const k = w.itemCategory[i];
-    out[i] = (w.policy.interest * weight[k]) / total / size[k] + w.policy.popular * w.itemExposure[i] + w.policy.uniform / N;
+    out[i] =
+      (w.policy.interest * weight[k]) / total / size[k] + w.policy.popular * w.itemExposure[i] + w.policy.uniform / N;
   }
   return out;
 }
@@ -107,10 +123,18 @@ export function exposureFor(w: WorldTruth, interest: Float32Array, out: Float32A
  * (N): the best achievable ranking of what the user clicks next at (ts, hour, device).
  * @example topK(nextClickScores(truth, u, ts, hour, device, scores), 100, trainItems)
  */
-export function nextClickScores(w: WorldTruth, user: number, ts: number, hour: number, device: number, out: Float32Array): Float32Array {
+export function nextClickScores(
+  w: WorldTruth,
+  user: number,
+  ts: number,
+  hour: number,
+  device: number,
+  out: Float32Array,
+): Float32Array {
   const interest = interestAt(w, user, ts, new Float32Array(w.dim));
   exposureFor(w, interest, out);
-  for (let i = 0; i < out.length; i++) out[i] = Math.log(out[i]) - Math.log1p(Math.exp(-clickLogitFor(w, interest, i, hour, device)));
+  for (let i = 0; i < out.length; i++)
+    out[i] = Math.log(out[i]) - Math.log1p(Math.exp(-clickLogitFor(w, interest, i, hour, device)));
   return out;
 }
 
@@ -119,7 +143,14 @@ export function nextClickScores(w: WorldTruth, user: number, ts: number, hour: n
  * into `out` (N). Rank them with `topK` from @vireo/core for the best achievable Recall@K.
  * @example const scores = scoreAllItems(truth, u, ts, hour, device, new Float32Array(truth.itemBias.length));
  */
-export function scoreAllItems(w: WorldTruth, user: number, ts: number, hour: number, device: number, out: Float32Array): Float32Array {
+export function scoreAllItems(
+  w: WorldTruth,
+  user: number,
+  ts: number,
+  hour: number,
+  device: number,
+  out: Float32Array,
+): Float32Array {
   const interest = interestAt(w, user, ts, new Float32Array(w.dim));
   for (let i = 0; i < w.itemBias.length; i++) out[i] = clickLogitFor(w, interest, i, hour, device);
   return out;

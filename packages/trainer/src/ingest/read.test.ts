@@ -9,7 +9,12 @@ describe('forEachLine', () => {
     const dir = fixture({ 'a.txt': 'one\r\ntwo\n\r\nthree' });
     const lines: Array<[string, number]> = [];
     await forEachLine(join(dir, 'a.txt'), (t, n) => lines.push([t, n]));
-    expect(lines).toEqual([['one', 1], ['two', 2], ['', 3], ['three', 4]]);
+    expect(lines).toEqual([
+      ['one', 1],
+      ['two', 2],
+      ['', 3],
+      ['three', 4],
+    ]);
   });
 
   it('joins lines and multi-byte characters split across 1 MiB chunks', async () => {
@@ -20,7 +25,11 @@ describe('forEachLine', () => {
     writeFileSync(path, `${filler}😀\r\nafter\r\n`);
     const lines: string[] = [];
     let progress = 0;
-    await forEachLine(path, (t) => lines.push(t), (b) => (progress = b));
+    await forEachLine(
+      path,
+      (t) => lines.push(t),
+      (b) => (progress = b),
+    );
     expect(lines).toEqual([`${filler}😀`, 'after']);
     expect(progress).toBe((1 << 20) - 3 + 4 + 2 + 7);
   });
@@ -28,7 +37,11 @@ describe('forEachLine', () => {
 
 describe('CSV', () => {
   it('parses quoted fields, escaped quotes and empty fields', () => {
-    expect(parseCsvLine('11,"American President, The (1995)",Comedy|Drama')).toEqual(['11', 'American President, The (1995)', 'Comedy|Drama']);
+    expect(parseCsvLine('11,"American President, The (1995)",Comedy|Drama')).toEqual([
+      '11',
+      'American President, The (1995)',
+      'Comedy|Drama',
+    ]);
     expect(parseCsvLine('1,"say ""hi""",,x')).toEqual(['1', 'say "hi"', '', 'x']);
     expect(parseCsvLine('a,"open')).toBeNull();
   });
@@ -37,6 +50,11 @@ describe('CSV', () => {
     const dir = fixture({ 'r.csv': 'id,text\r\n1,"two\r\nlines"\r\n2,plain\r\n3,"never closed\r\n' });
     const records: Array<[string[] | null, number]> = [];
     await forEachRecord(join(dir, 'r.csv'), 'csv', (f, n) => records.push([f, n]));
-    expect(records).toEqual([[['id', 'text'], 1], [['1', 'two\nlines'], 2], [['2', 'plain'], 4], [null, 5]]);
+    expect(records).toEqual([
+      [['id', 'text'], 1],
+      [['1', 'two\nlines'], 2],
+      [['2', 'plain'], 4],
+      [null, 5],
+    ]);
   });
 });

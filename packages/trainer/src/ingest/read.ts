@@ -14,7 +14,9 @@ export async function fileSize(path: string, what = 'input file'): Promise<numbe
     return s.size;
   } catch (err) {
     if (err instanceof IngestError) throw err;
-    throw new IngestError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`);
+    throw new IngestError(
+      `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`,
+    );
   }
 }
 
@@ -23,7 +25,11 @@ export async function fileSize(path: string, what = 'input file'): Promise<numbe
  * stripped, a final empty line skipped), and `onProgress(bytesRead)` after every chunk.
  * @example await forEachLine('ratings.csv', (text, line) => rows.push(text), (b) => bar.update(b));
  */
-export async function forEachLine(path: string, onLine: (text: string, line: number) => void, onProgress?: (bytesRead: number) => void): Promise<void> {
+export async function forEachLine(
+  path: string,
+  onLine: (text: string, line: number) => void,
+  onProgress?: (bytesRead: number) => void,
+): Promise<void> {
   const handle = await open(path, 'r');
   try {
     const buffer = new Uint8Array(CHUNK_BYTES);
@@ -99,7 +105,12 @@ const MAX_RECORD_CHARS = 1 << 16;
  * one still open at the end of the file or after 64 KiB arrives as `fields === null`.
  * @example await forEachRecord('movies.csv', 'csv', (f, line) => titles.push(f[1]));
  */
-export async function forEachRecord(path: string, format: 'csv' | 'tsv', onRecord: (fields: string[] | null, line: number) => void, onProgress?: (bytesRead: number) => void): Promise<void> {
+export async function forEachRecord(
+  path: string,
+  format: 'csv' | 'tsv',
+  onRecord: (fields: string[] | null, line: number) => void,
+  onProgress?: (bytesRead: number) => void,
+): Promise<void> {
   let pending = '';
   let pendingLine = 0;
   await forEachLine(

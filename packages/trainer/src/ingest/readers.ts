@@ -27,7 +27,9 @@ function missingColumns(required: string[], have: readonly string[]): string[] {
 
 function layoutError(path: string, missing: string[], have: readonly string[]): IngestError {
   const shown = have.slice(0, 12).join(', ') + (have.length > 12 ? ', …' : '');
-  return new IngestError(`${path} has no column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} that the spec reads (its columns: ${shown || 'none'}).`);
+  return new IngestError(
+    `${path} has no column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} that the spec reads (its columns: ${shown || 'none'}).`,
+  );
 }
 
 /** CSV with a header line naming the columns. */
@@ -52,7 +54,8 @@ export async function csvReader(path: string): Promise<RowReader> {
           }
           if (fields === null) return onRow('unterminated quoted field', line);
           if (fields.length === 1 && fields[0] === '') return; // blank line
-          if (fields.length !== header.length) return onRow(`expected ${header.length} fields, found ${fields.length}`, line);
+          if (fields.length !== header.length)
+            return onRow(`expected ${header.length} fields, found ${fields.length}`, line);
           const row: RawRow = {};
           for (let j = 0; j < header.length; j++) row[header[j]] = fields[j];
           onRow(row, line);
@@ -82,7 +85,10 @@ export async function tsvReader(path: string, columns: readonly string[]): Promi
           rows++;
           if (fields.length !== columns.length) {
             // A first line that does not split into the columns at all: the wrong file, not a bad row.
-            if (rows === 1 && fields.length === 1) throw new IngestError(`${path} is not tab-separated with ${columns.length} columns (the first line has no tabs).`);
+            if (rows === 1 && fields.length === 1)
+              throw new IngestError(
+                `${path} is not tab-separated with ${columns.length} columns (the first line has no tabs).`,
+              );
             return onRow(`expected ${columns.length} tab-separated fields, found ${fields.length}`, line);
           }
           const row: RawRow = {};
@@ -113,10 +119,14 @@ export async function jsonlReader(path: string): Promise<RowReader> {
           try {
             value = JSON.parse(text);
           } catch (err) {
-            if (first) throw new IngestError(`${path} is not JSON Lines: line ${line} is not valid JSON (${(err as Error).message}).`);
+            if (first)
+              throw new IngestError(
+                `${path} is not JSON Lines: line ${line} is not valid JSON (${(err as Error).message}).`,
+              );
             return onRow(`not valid JSON (${(err as Error).message})`, line);
           }
-          if (value === null || typeof value !== 'object' || Array.isArray(value)) return onRow('expected a JSON object', line);
+          if (value === null || typeof value !== 'object' || Array.isArray(value))
+            return onRow('expected a JSON object', line);
           if (first) {
             // The first row stands for the layout: a spec column absent from it is a wrong file.
             const missing = missingColumns(required, Object.keys(value));
@@ -156,7 +166,13 @@ export async function parquetReader(path: string): Promise<RowReader> {
       if (missing.length) throw layoutError(path, missing, have);
       for (let start = 0; start < rows; start += PARQUET_BATCH_ROWS) {
         const end = Math.min(rows, start + PARQUET_BATCH_ROWS);
-        const batch = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: end, columns: required.length ? required : undefined });
+        const batch = await parquetReadObjects({
+          file,
+          metadata,
+          rowStart: start,
+          rowEnd: end,
+          columns: required.length ? required : undefined,
+        });
         for (let i = 0; i < batch.length; i++) {
           const row: RawRow = {};
           for (const [k, v] of Object.entries(batch[i])) row[k] = normalizeParquetValue(v);
@@ -173,7 +189,8 @@ function normalizeParquetValue(v: unknown): RawValue {
   if (typeof v === 'bigint') return Number(v);
   if (v instanceof Date) return v.getTime() / 1000;
   if (Array.isArray(v)) return v.map((x) => (typeof x === 'bigint' ? Number(x) : (x as RawValue))) as RawValue;
-  if (v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+    return v;
   return JSON.stringify(v);
 }
 
@@ -183,4 +200,3 @@ export async function readerFor(format: 'csv' | 'jsonl' | 'parquet', path: strin
   if (format === 'jsonl') return jsonlReader(path);
   return parquetReader(path);
 }
-

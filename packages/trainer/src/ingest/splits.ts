@@ -1,7 +1,13 @@
 // The two splits every dataset records. Retrieval: per user, leave the last positive out for test
 // and the one before for validation, by time. Ranking: global time cut-offs, so that the model is
 // always evaluated on the future of what it was trained on.
-import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type RankingSplitSummary, type RetrievalSplitSummary } from './dataset.ts';
+import {
+  SPLIT_TEST,
+  SPLIT_TRAIN,
+  SPLIT_VALID,
+  type RankingSplitSummary,
+  type RetrievalSplitSummary,
+} from './dataset.ts';
 
 /**
  * Leave-last-out over one user's events, rows [start, end) in time order: events from the last
@@ -10,7 +16,13 @@ import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type RankingSplitSummary, type Re
  * Returns which held-out sets the user got.
  * @example leaveLastOut(positive, 0, 5, split) // positive = [1,0,1,1,0] → split = [0,0,1,2,2]
  */
-export function leaveLastOut(positive: ArrayLike<number>, start: number, end: number, split: Uint8Array, minPositives = 3): { valid: boolean; test: boolean } {
+export function leaveLastOut(
+  positive: ArrayLike<number>,
+  start: number,
+  end: number,
+  split: Uint8Array,
+  minPositives = 3,
+): { valid: boolean; test: boolean } {
   let last = -1;
   let previous = -1;
   let count = 0;
@@ -33,7 +45,15 @@ export function leaveLastOut(positive: ArrayLike<number>, start: number, end: nu
 export class RetrievalSplitCounter {
   readonly summary: RetrievalSplitSummary;
   constructor(minPositives: number) {
-    this.summary = { method: 'leave-last-out', minPositives, train: 0, valid: 0, test: 0, usersWithTest: 0, usersWithValid: 0 };
+    this.summary = {
+      method: 'leave-last-out',
+      minPositives,
+      train: 0,
+      valid: 0,
+      test: 0,
+      usersWithTest: 0,
+      usersWithValid: 0,
+    };
   }
   /** Applies leave-last-out to rows [start, end) and counts them. */
   user(positive: ArrayLike<number>, start: number, end: number, split: Uint8Array): void {
@@ -53,15 +73,26 @@ export class RetrievalSplitCounter {
  * validation and test. Rows at a cut-off time go to the later split.
  * @example timeCutoffs(ts, 0.1, 0.1) // { validFrom: 80th percentile time, testFrom: 90th }
  */
-export function timeCutoffs(ts: Float64Array, validFraction: number, testFraction: number): { validFrom: number; testFrom: number } {
+export function timeCutoffs(
+  ts: Float64Array,
+  validFraction: number,
+  testFraction: number,
+): { validFrom: number; testFrom: number } {
   if (ts.length === 0) return { validFrom: Infinity, testFrom: Infinity };
   const sorted = Float64Array.from(ts).sort();
-  const at = (fraction: number) => (fraction <= 0 ? Infinity : sorted[Math.max(0, Math.min(sorted.length - 1, Math.floor(sorted.length * (1 - fraction))))]);
+  const at = (fraction: number) =>
+    fraction <= 0
+      ? Infinity
+      : sorted[Math.max(0, Math.min(sorted.length - 1, Math.floor(sorted.length * (1 - fraction))))];
   return { validFrom: at(validFraction + testFraction), testFrom: at(testFraction) };
 }
 
 /** Writes the time split of every row into `split` and returns its summary. */
-export function applyTimeSplit(ts: ArrayLike<number>, cutoffs: { validFrom: number; testFrom: number }, split: Uint8Array): RankingSplitSummary {
+export function applyTimeSplit(
+  ts: ArrayLike<number>,
+  cutoffs: { validFrom: number; testFrom: number },
+  split: Uint8Array,
+): RankingSplitSummary {
   const summary: RankingSplitSummary = { method: 'time', ...cutoffs, train: 0, valid: 0, test: 0 };
   for (let r = 0; r < ts.length; r++) {
     const s = timeSplitOf(ts[r], cutoffs);

@@ -27,7 +27,9 @@ describe('synthetic world', () => {
     files.push('spec.json', 'vocabularies.json', 'statistics.json');
     expect(files.length).toBeGreaterThan(20);
     expect(differing(a.out, b.out, files)).toEqual([]);
-    expect(differing(a.out, c.out, ['impressions/item.bin', 'items/oracle.latent.bin', 'interactions/item.bin'])).toHaveLength(3);
+    expect(
+      differing(a.out, c.out, ['impressions/item.bin', 'items/oracle.latent.bin', 'interactions/item.bin']),
+    ).toHaveLength(3);
   });
 
   it('writes the views, labels and oracle the trainers need, with consistent shapes', async () => {
@@ -54,7 +56,8 @@ describe('synthetic world', () => {
     const conversion = impressions!.labels.get('conversion')!;
     const revenue = impressions!.labels.get('revenue')!;
     for (let r = 0; r < impressions!.rows; r++) {
-      if (conversion[r] > click[r] || (revenue[r] > 0) !== (conversion[r] > 0)) throw new Error(`row ${r}: click ${click[r]} conversion ${conversion[r]} revenue ${revenue[r]}`);
+      if (conversion[r] > click[r] || revenue[r] > 0 !== conversion[r] > 0)
+        throw new Error(`row ${r}: click ${click[r]} conversion ${conversion[r]} revenue ${revenue[r]}`);
     }
 
     // Interactions are the clicks, sorted by user then time, with one test positive per split user.
@@ -62,7 +65,8 @@ describe('synthetic world', () => {
     let tests = 0;
     for (let e = 1; e < interactions!.rows; e++) {
       const u = interactions!.user;
-      if (u[e] < u[e - 1] || (u[e] === u[e - 1] && interactions!.ts[e] < interactions!.ts[e - 1])) throw new Error(`interactions out of order at ${e}`);
+      if (u[e] < u[e - 1] || (u[e] === u[e - 1] && interactions!.ts[e] < interactions!.ts[e - 1]))
+        throw new Error(`interactions out of order at ${e}`);
     }
     for (let e = 0; e < interactions!.rows; e++) tests += interactions!.split[e] === SPLIT_TEST ? 1 : 0;
     expect(tests).toBe(summary.splits.retrieval!.usersWithTest);
@@ -70,7 +74,8 @@ describe('synthetic world', () => {
     // The oracle's next-click ranking beats popularity on the held-out clicks: the world has signal.
     const truth = loadOracle(ds)!;
     const popularity = new Float32Array(200);
-    for (let e = 0; e < interactions!.rows; e++) if (interactions!.split[e] === SPLIT_TRAIN) popularity[interactions!.item[e]]++;
+    for (let e = 0; e < interactions!.rows; e++)
+      if (interactions!.split[e] === SPLIT_TRAIN) popularity[interactions!.item[e]]++;
     const scores = new Float32Array(200);
     let oracleRecall = 0;
     let popularRecall = 0;
@@ -82,7 +87,11 @@ describe('synthetic world', () => {
         if (interactions!.split[e] !== SPLIT_TEST) continue;
         const ts = interactions!.ts[e];
         const target = [interactions!.item[e]];
-        oracleRecall += recallAtK(topK(nextClickScores(truth, u, ts, Math.floor((ts - truth.start) / 3600) % 24, 0, scores), 20, seen), target, 20);
+        oracleRecall += recallAtK(
+          topK(nextClickScores(truth, u, ts, Math.floor((ts - truth.start) / 3600) % 24, 0, scores), 20, seen),
+          target,
+          20,
+        );
         popularRecall += recallAtK(topK(popularity, 20, seen), target, 20);
         n++;
         break;

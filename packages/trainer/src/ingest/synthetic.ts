@@ -10,7 +10,15 @@
 //     a logging policy (interest-driven, popular, or uniform); each impression is clicked,
 //     converted and paid for by the known function in oracle.ts.
 // The oracle (true probabilities per impression, latent factors per user and item) is written too.
-import { FIRST_INDEX, buildLookups, createRng, parseFeatureSpec, type FeatureSpec, type Rng, type Vocabularies } from '@vireo/core';
+import {
+  FIRST_INDEX,
+  buildLookups,
+  createRng,
+  parseFeatureSpec,
+  type FeatureSpec,
+  type Rng,
+  type Vocabularies,
+} from '@vireo/core';
 import { DatasetWriter, SPLIT_TRAIN, type DatasetSummary, type RankingSplitSummary } from './dataset.ts';
 import { writeEntityFeatures } from './encode.ts';
 import { SpecFitter } from './fit.ts';
@@ -30,7 +38,15 @@ export interface WorldConfig {
   days: number;
 }
 
-export const DEFAULT_WORLD: WorldConfig = { seed: 1, users: 2000, items: 1000, events: 100_000, categories: 20, dim: 16, days: 30 };
+export const DEFAULT_WORLD: WorldConfig = {
+  seed: 1,
+  users: 2000,
+  items: 1000,
+  events: 100_000,
+  categories: 20,
+  dim: 16,
+  days: 30,
+};
 
 /** Impressions per session. */
 const SLATE = 10;
@@ -55,13 +71,24 @@ export function syntheticSpec(): FeatureSpec {
     features: [
       { name: 'user:id', kind: 'categorical' },
       { name: 'user:age_group', kind: 'categorical' },
-      { name: 'user:recent_items', kind: 'sequence', maxLength: 20, vocabulary: 'item:id', description: "the user's clicks before the event, oldest first; built from the interactions table" },
+      {
+        name: 'user:recent_items',
+        kind: 'sequence',
+        maxLength: 20,
+        vocabulary: 'item:id',
+        description: "the user's clicks before the event, oldest first; built from the interactions table",
+      },
       { name: 'item:id', kind: 'categorical' },
       { name: 'item:category', kind: 'categorical' },
       { name: 'item:attributes', kind: 'multi_hot', maxLength: 4 },
       { name: 'item:title', kind: 'multi_hot', maxLength: 8 },
       { name: 'item:price', kind: 'numeric', transforms: [{ op: 'log1p' }, { op: 'standardize' }] },
-      { name: 'item:popularity', kind: 'numeric', transforms: [{ op: 'log1p' }, { op: 'standardize' }], description: 'prior popularity (expected weekly views), known before any event' },
+      {
+        name: 'item:popularity',
+        kind: 'numeric',
+        transforms: [{ op: 'log1p' }, { op: 'standardize' }],
+        description: 'prior popularity (expected weekly views), known before any event',
+      },
       { name: 'context:hour', kind: 'categorical' },
       { name: 'context:device', kind: 'categorical' },
     ],
@@ -73,7 +100,28 @@ export function syntheticSpec(): FeatureSpec {
   });
 }
 
-const SYLLABLES = ['ka', 'lo', 'mi', 're', 'su', 'ta', 'vo', 'ne', 'pi', 'da', 'ru', 'shi', 'mo', 'ga', 'li', 'zen', 'fa', 'ko', 'ba', 'te'];
+const SYLLABLES = [
+  'ka',
+  'lo',
+  'mi',
+  're',
+  'su',
+  'ta',
+  'vo',
+  'ne',
+  'pi',
+  'da',
+  'ru',
+  'shi',
+  'mo',
+  'ga',
+  'li',
+  'zen',
+  'fa',
+  'ko',
+  'ba',
+  'te',
+];
 /** A pronounceable, unique token for an index: 'kalo', 'kami', … */
 function word(j: number): string {
   const s = SYLLABLES.length;
@@ -218,9 +266,13 @@ export function generateWorld(config: WorldConfig): World {
     const attrs = keyed.slice(0, m).map(([, a]) => a);
     itemAttributes.push(attrs);
     // Title: a topic word, a word per attribute, one or two filler words (Zipf-ish), shuffled.
-    const title = [k * TOPIC_TOKENS + itemRng.int(TOPIC_TOKENS), ...attrs.map((a) => K * TOPIC_TOKENS + a * 2 + itemRng.int(2))];
+    const title = [
+      k * TOPIC_TOKENS + itemRng.int(TOPIC_TOKENS),
+      ...attrs.map((a) => K * TOPIC_TOKENS + a * 2 + itemRng.int(2)),
+    ];
     const fillers = 1 + itemRng.int(2);
-    for (let f = 0; f < fillers; f++) title.push(K * TOPIC_TOKENS + 2 * A + Math.floor(FILLER_TOKENS * itemRng.next() ** 2));
+    for (let f = 0; f < fillers; f++)
+      title.push(K * TOPIC_TOKENS + 2 * A + Math.floor(FILLER_TOKENS * itemRng.next() ** 2));
     itemTitle.push(itemRng.shuffle([...new Set(title)]));
   }
   let meanLogPrice = 0;
@@ -245,7 +297,9 @@ export function generateWorld(config: WorldConfig): World {
     const latent = userLatent.subarray(u * D, (u + 1) * D);
     const drift = userDrift.subarray(u * D, (u + 1) * D);
     unitVector(userRng, D, noise);
-    for (let d = 0; d < D; d++) latent[d] = w1 * centre[k1 * D + d] + (1 - w1) * centre[k2 * D + d] + 0.35 * ageDirection[g * D + d] + 0.3 * noise[d];
+    for (let d = 0; d < D; d++)
+      latent[d] =
+        w1 * centre[k1 * D + d] + (1 - w1) * centre[k2 * D + d] + 0.35 * ageDirection[g * D + d] + 0.3 * noise[d];
     normalize(latent);
     unitVector(userRng, D, noise);
     for (let d = 0; d < D; d++) drift[d] = centre[k3 * D + d] + 0.35 * ageDirection[g * D + d] + 0.3 * noise[d];
@@ -270,7 +324,12 @@ export function generateWorld(config: WorldConfig): World {
     hourAmp,
     deviceShift,
     categoryCentre: Array.from(centre),
-    policy: { interest: POLICY_INTEREST, popular: POLICY_POPULAR, uniform: 1 - POLICY_INTEREST - POLICY_POPULAR, temperature: POLICY_TEMPERATURE },
+    policy: {
+      interest: POLICY_INTEREST,
+      popular: POLICY_POPULAR,
+      uniform: 1 - POLICY_INTEREST - POLICY_POPULAR,
+      temperature: POLICY_TEMPERATURE,
+    },
   };
   const pad = (n: number) => (j: number) => String(j + 1).padStart(String(n).length, '0');
   const vocabularies: Vocabularies = {
@@ -286,7 +345,16 @@ export function generateWorld(config: WorldConfig): World {
   return {
     config,
     params,
-    truth: { ...params, userLatent, userDrift, itemLatent, itemBias, itemCategory, itemPrice, itemExposure: exposureOf(itemPopularity) },
+    truth: {
+      ...params,
+      userLatent,
+      userDrift,
+      itemLatent,
+      itemBias,
+      itemCategory,
+      itemPrice,
+      itemExposure: exposureOf(itemPopularity),
+    },
     vocabularies,
     categoryCentre: centre,
     itemAttributes,
@@ -326,19 +394,34 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
     'user:id': (u) => vocab['user:id'][u],
     'user:age_group': (u) => AGE_GROUPS[world.userAgeGroup[u]],
   };
-  for (const [name, raw] of Object.entries(itemRaw)) for (let i = 0; i < N; i++) fitter.addFeature(feature(name), raw(i) as never);
+  for (const [name, raw] of Object.entries(itemRaw))
+    for (let i = 0; i < N; i++) fitter.addFeature(feature(name), raw(i) as never);
   const fitted = fitter.fit();
   const lookups = buildLookups(fitted.spec, vocab);
   const fittedFeature = (name: string) => fitted.spec.features.find((f) => f.name === name)!;
 
   const out = new DatasetWriter(opts.out);
-  writeEntityFeatures(out, 'items', Object.keys(itemRaw).map(fittedFeature), N, lookups, (f, i) => itemRaw[f.name](i) as never);
+  writeEntityFeatures(
+    out,
+    'items',
+    Object.keys(itemRaw).map(fittedFeature),
+    N,
+    lookups,
+    (f, i) => itemRaw[f.name](i) as never,
+  );
   out.writeColumn('items', 'oracle:latent', 'F32', truth.itemLatent, [N, D]);
   out.writeColumn('items', 'oracle:bias', 'F32', truth.itemBias);
   out.writeColumn('items', 'oracle:category', 'I32', truth.itemCategory);
   out.writeColumn('items', 'oracle:price', 'F32', truth.itemPrice);
   out.writeColumn('items', 'oracle:exposure', 'F32', truth.itemExposure);
-  writeEntityFeatures(out, 'users', Object.keys(userRaw).map(fittedFeature), U, lookups, (f, u) => userRaw[f.name](u) as never);
+  writeEntityFeatures(
+    out,
+    'users',
+    Object.keys(userRaw).map(fittedFeature),
+    U,
+    lookups,
+    (f, u) => userRaw[f.name](u) as never,
+  );
   out.writeColumn('users', 'oracle:latent', 'F32', truth.userLatent, [U, D]);
   out.writeColumn('users', 'oracle:drift', 'F32', truth.userDrift, [U, D]);
 
@@ -370,7 +453,10 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
   let activityTotal = 0;
   for (let u = 0; u < U; u++) activityTotal += world.userActivity[u];
   const span = world.params.span;
-  const cutoffs = { validFrom: WORLD_START + span * (1 - opts.validFraction - opts.testFraction), testFrom: WORLD_START + span * (1 - opts.testFraction) };
+  const cutoffs = {
+    validFrom: WORLD_START + span * (1 - opts.validFraction - opts.testFraction),
+    testFrom: WORLD_START + span * (1 - opts.testFraction),
+  };
   const ranking: RankingSplitSummary = { method: 'time', ...cutoffs, train: 0, valid: 0, test: 0 };
   const retrieval = new RetrievalSplitCounter(opts.minPositives);
 
@@ -407,7 +493,7 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
     const sessions = Math.ceil(count / SLATE);
     if (sessions > sessionTimes.length) sessionTimes = new Float64Array(sessions * 2);
     for (let s = 0; s < sessions; s++) {
-      const hour = (((Math.round(world.userPeakHour[u] + 2.5 * rng.normal()) % 24) + 24) % 24);
+      const hour = ((Math.round(world.userPeakHour[u] + 2.5 * rng.normal()) % 24) + 24) % 24;
       sessionTimes[s] = WORLD_START + rng.int(config.days) * 86_400 + hour * 3600 + rng.int(3600 - SLATE * 30);
     }
     const times = sessionTimes.subarray(0, sessions).sort();
@@ -498,19 +584,36 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
   }
   bar.finish({ clicks });
 
-  const stat = (positives: number) => ({ kind: 'binary' as const, count: written, missing: 0, positives, rate: written ? positives / written : 0 });
+  const stat = (positives: number) => ({
+    kind: 'binary' as const,
+    count: written,
+    missing: 0,
+    positives,
+    rate: written ? positives / written : 0,
+  });
   const labels = {
     click: stat(clicks),
     conversion: stat(conversions),
     revenue: { kind: 'regression' as const, count: written, missing: 0, mean: written ? revenueTotal / written : 0 },
   };
-  const statistics = { ...fitted.statistics, 'label:click': labels.click, 'label:conversion': labels.conversion, 'label:revenue': labels.revenue };
+  const statistics = {
+    ...fitted.statistics,
+    'label:click': labels.click,
+    'label:conversion': labels.conversion,
+    'label:revenue': labels.revenue,
+  };
   return out.finish(
     {
       source: 'synthetic',
       name: opts.name ?? 'synthetic',
       createdAt: new Date().toISOString(),
-      options: { ...config, slate: SLATE, validFraction: opts.validFraction, testFraction: opts.testFraction, minPositives: opts.minPositives },
+      options: {
+        ...config,
+        slate: SLATE,
+        validFraction: opts.validFraction,
+        testFraction: opts.testFraction,
+        minPositives: opts.minPositives,
+      },
       inputs: [],
       counts: { users: U, items: N, interactions: clicks, positives: clicks, impressions: written },
       timeRange: { min: WORLD_START, max: WORLD_START + span },
@@ -522,7 +625,13 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
         formula: 'see packages/trainer/src/ingest/oracle.ts',
         columns: {
           users: ['oracle:latent (U, D)', 'oracle:drift (U, D)'],
-          items: ['oracle:latent (N, D)', 'oracle:bias (N)', 'oracle:category (N)', 'oracle:price (N)', 'oracle:exposure (N)'],
+          items: [
+            'oracle:latent (N, D)',
+            'oracle:bias (N)',
+            'oracle:category (N)',
+            'oracle:price (N)',
+            'oracle:exposure (N)',
+          ],
           impressions: ['oracle:pClick (R)', 'oracle:pConversion (R)', 'oracle:expectedRevenue (R)'],
         },
       },

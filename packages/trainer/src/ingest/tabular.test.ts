@@ -22,7 +22,10 @@ const spec = parseFeatureSpec({
 // The same 8 events in three formats. The Parquet bytes were written once by hyparquet-writer 0.17.0
 // (parquetWriteBuffer, rowGroupSize 3 so that the reader crosses row groups; ts as TIMESTAMP
 // millis, clicked as BOOLEAN, one null price and one null device) and pasted here as base64.
-const PARQUET = Buffer.from('UEFSMRUGFSgVLFwVBhUAFQYVABUEFQAAAAMHEkQCAAAAdTECAAAAdTECAAAAdTIVBhUoFSxcFQYVABUGFQAVBBUAAAADBxJEAgAAAGkxAgAAAGkyAgAAAGkxFQYVNBU4XBUGFQAVBhUAFQQVAAAAAwcYXIDiiMKMAQAAANG/wowBAACAv/bCjAEAABUGFTQVMFwVBhUAFQYVABUEFQAAAAMHGAAABQEEI0AFBygANEAAAAAAAAAjQBUGFUIVRlwVBhUAFQYVABUEFQAAAAMHH3gGAAAAbW9iaWxlBwAAAGRlc2t0b3AGAAAAbW9iaWxlFQYVBhUKXBUGFQAVBhUAFQQVAAAAAwcBAAUVBhUoFSxcFQYVABUGFQAVBBUAAAADBxJEAgAAAHUyAgAAAHUzAgAAAHUzFQYVKBUsXBUGFQAVBhUAFQQVAAAAAwcSRAIAAABpMwIAAABpMgIAAABpMxUGFTQVOFwVBhUAFQYVABUEFQAAAAMHGFwAri3DjAEAAICcZMOMAQAAAIubw4wBAAAVBhUkFSRcFQYVAhUGFQAVBBUAAAADBhAAAAUBJDRAAAAAAAAACEAVBhUsFTBcFQYVAhUGFQAVBBUAAAADAxRMBgAAAG1vYmlsZQYAAAB0YWJsZXQVBhUGFQpcFQYVABUGFQAVBBUAAAADBwEABRUGFRwVIFwVBBUAFQQVABUEFQAAAAMDDCwCAAAAdTMCAAAAdTEVBhUcFSBcFQQVABUEFQAVBBUAAAADAwwsAgAAAGkxAgAAAGkzFQYVJBUoXBUEFQAVBBUAFQQVAAAAAwMQPIB50sOMAQAAAGgJxIwBAAAVBhUkFSRcFQQVABUEFQAVBBUAAAADAxAAAAUBJCNAAAAAAAAACEAVBhUuFTJcFQQVABUEFQAVBBUAAAADAxVQBgAAAG1vYmlsZQcAAABkZXNrdG9wFQYVBhUKXBUEFQAVBBUAFQQVAAAAAwMBAAMVBBl8SARyb290FQwAFQwlAhgHdXNlcl9pZCUAABUMJQIYB2l0ZW1faWQlAAAVBCUCGAJ0cyUSABUKJQIYBXByaWNlABUMJQIYBmRldmljZSUAABUAJQIYB2NsaWNrZWQAFhAZPBlsJggcFQwZFQAZGAd1c2VyX2lkFQIWBhZSFlYmCDw2ACgCdTIYAnUxABkcFQYVABUCAAAAJl4cFQwZFQAZGAdpdGVtX2lkFQIWBhZSFlYmXjw2ACgCaTIYAmkxABkcFQYVABUCAAAAJrQBHBUEGRUAGRgCdHMVAhYGFl4WYia0ATw2ACgIgL/2wowBAAAYCIDiiMKMAQAAABkcFQYVABUCAAAAJpYCHBUKGRUAGRgFcHJpY2UVAhYGFl4WWiaWAjw2ACgIAAAAAAAANEAYCAAAAAAAACNANgAAGRwVBhUAFQIAAAAm8AIcFQwZFQAZGAZkZXZpY2UVAhYGFmwWcCbwAjw2ACgGbW9iaWxlGAdkZXNrdG9wABkcFQYVABUCAAAAJuADHBUAGRUAGRgHY2xpY2tlZBUCFgYWMBY0JuADPDYAKAEBGAEAABkcFQYVABUCAAAAFvwDFgY2jAQAGWwmlAQcFQwZFQAZGAd1c2VyX2lkFQIWBhZSFlYmlAQ8NgAoAnUzGAJ1MgAZHBUGFQAVAgAAACbqBBwVDBkVABkYB2l0ZW1faWQVAhYGFlIWVibqBDw2ACgCaTMYAmkyABkcFQYVABUCAAAAJsAFHBUEGRUAGRgCdHMVAhYGFl4WYibABTw2ACgIAIubw4wBAAAYCACuLcOMAQAAABkcFQYVABUCAAAAJqIGHBUKGRUAGRgFcHJpY2UVAhYGFk4WTiaiBjw2AigIAAAAAAAANEAYCAAAAAAAAAhANgAAGRwVBhUAFQIAAAAm8AYcFQwZFQAZGAZkZXZpY2UVAhYGFlYWWibwBjw2AigGdGFibGV0GAZtb2JpbGUAGRwVBhUAFQIAAAAmygccFQAZFQAZGAdjbGlja2VkFQIWBhYwFjQmygc8NgAoAQEYAQAAGRwVBhUAFQIAAAAW1gMWBjbqAwAZbCb+BxwVDBkVABkYB3VzZXJfaWQVAhYEFkYWSib+Bzw2ACgCdTMYAnUxABkcFQYVABUCAAAAJsgIHBUMGRUAGRgHaXRlbV9pZBUCFgQWRhZKJsgIPDYAKAJpMxgCaTEAGRwVBhUAFQIAAAAmkgkcFQQZFQAZGAJ0cxUCFgQWThZSJpIJPDYAKAgAaAnEjAEAABgIgHnSw4wBAAAAGRwVBhUAFQIAAAAm5AkcFQoZFQAZGAVwcmljZRUCFgQWThZOJuQJPDYAKAgAAAAAAAAjQBgIAAAAAAAACEA2AAAZHBUGFQAVAgAAACayChwVDBkVABkYBmRldmljZRUCFgQWWBZcJrIKPDYAKAZtb2JpbGUYB2Rlc2t0b3AAGRwVBhUAFQIAAAAmjgscFQAZFQAZGAdjbGlja2VkFQIWBBYwFjQmjgs8NgAoAQEYAQEAGRwVBhUAFQIAAAAWsAMWBDbEAwAoCWh5cGFycXVldBlsHAAAHAAAHAAAHAAAHAAAHAAAAKYEAABQQVIx', 'base64');
+const PARQUET = Buffer.from(
+  'UEFSMRUGFSgVLFwVBhUAFQYVABUEFQAAAAMHEkQCAAAAdTECAAAAdTECAAAAdTIVBhUoFSxcFQYVABUGFQAVBBUAAAADBxJEAgAAAGkxAgAAAGkyAgAAAGkxFQYVNBU4XBUGFQAVBhUAFQQVAAAAAwcYXIDiiMKMAQAAANG/wowBAACAv/bCjAEAABUGFTQVMFwVBhUAFQYVABUEFQAAAAMHGAAABQEEI0AFBygANEAAAAAAAAAjQBUGFUIVRlwVBhUAFQYVABUEFQAAAAMHH3gGAAAAbW9iaWxlBwAAAGRlc2t0b3AGAAAAbW9iaWxlFQYVBhUKXBUGFQAVBhUAFQQVAAAAAwcBAAUVBhUoFSxcFQYVABUGFQAVBBUAAAADBxJEAgAAAHUyAgAAAHUzAgAAAHUzFQYVKBUsXBUGFQAVBhUAFQQVAAAAAwcSRAIAAABpMwIAAABpMgIAAABpMxUGFTQVOFwVBhUAFQYVABUEFQAAAAMHGFwAri3DjAEAAICcZMOMAQAAAIubw4wBAAAVBhUkFSRcFQYVAhUGFQAVBBUAAAADBhAAAAUBJDRAAAAAAAAACEAVBhUsFTBcFQYVAhUGFQAVBBUAAAADAxRMBgAAAG1vYmlsZQYAAAB0YWJsZXQVBhUGFQpcFQYVABUGFQAVBBUAAAADBwEABRUGFRwVIFwVBBUAFQQVABUEFQAAAAMDDCwCAAAAdTMCAAAAdTEVBhUcFSBcFQQVABUEFQAVBBUAAAADAwwsAgAAAGkxAgAAAGkzFQYVJBUoXBUEFQAVBBUAFQQVAAAAAwMQPIB50sOMAQAAAGgJxIwBAAAVBhUkFSRcFQQVABUEFQAVBBUAAAADAxAAAAUBJCNAAAAAAAAACEAVBhUuFTJcFQQVABUEFQAVBBUAAAADAxVQBgAAAG1vYmlsZQcAAABkZXNrdG9wFQYVBhUKXBUEFQAVBBUAFQQVAAAAAwMBAAMVBBl8SARyb290FQwAFQwlAhgHdXNlcl9pZCUAABUMJQIYB2l0ZW1faWQlAAAVBCUCGAJ0cyUSABUKJQIYBXByaWNlABUMJQIYBmRldmljZSUAABUAJQIYB2NsaWNrZWQAFhAZPBlsJggcFQwZFQAZGAd1c2VyX2lkFQIWBhZSFlYmCDw2ACgCdTIYAnUxABkcFQYVABUCAAAAJl4cFQwZFQAZGAdpdGVtX2lkFQIWBhZSFlYmXjw2ACgCaTIYAmkxABkcFQYVABUCAAAAJrQBHBUEGRUAGRgCdHMVAhYGFl4WYia0ATw2ACgIgL/2wowBAAAYCIDiiMKMAQAAABkcFQYVABUCAAAAJpYCHBUKGRUAGRgFcHJpY2UVAhYGFl4WWiaWAjw2ACgIAAAAAAAANEAYCAAAAAAAACNANgAAGRwVBhUAFQIAAAAm8AIcFQwZFQAZGAZkZXZpY2UVAhYGFmwWcCbwAjw2ACgGbW9iaWxlGAdkZXNrdG9wABkcFQYVABUCAAAAJuADHBUAGRUAGRgHY2xpY2tlZBUCFgYWMBY0JuADPDYAKAEBGAEAABkcFQYVABUCAAAAFvwDFgY2jAQAGWwmlAQcFQwZFQAZGAd1c2VyX2lkFQIWBhZSFlYmlAQ8NgAoAnUzGAJ1MgAZHBUGFQAVAgAAACbqBBwVDBkVABkYB2l0ZW1faWQVAhYGFlIWVibqBDw2ACgCaTMYAmkyABkcFQYVABUCAAAAJsAFHBUEGRUAGRgCdHMVAhYGFl4WYibABTw2ACgIAIubw4wBAAAYCACuLcOMAQAAABkcFQYVABUCAAAAJqIGHBUKGRUAGRgFcHJpY2UVAhYGFk4WTiaiBjw2AigIAAAAAAAANEAYCAAAAAAAAAhANgAAGRwVBhUAFQIAAAAm8AYcFQwZFQAZGAZkZXZpY2UVAhYGFlYWWibwBjw2AigGdGFibGV0GAZtb2JpbGUAGRwVBhUAFQIAAAAmygccFQAZFQAZGAdjbGlja2VkFQIWBhYwFjQmygc8NgAoAQEYAQAAGRwVBhUAFQIAAAAW1gMWBjbqAwAZbCb+BxwVDBkVABkYB3VzZXJfaWQVAhYEFkYWSib+Bzw2ACgCdTMYAnUxABkcFQYVABUCAAAAJsgIHBUMGRUAGRgHaXRlbV9pZBUCFgQWRhZKJsgIPDYAKAJpMxgCaTEAGRwVBhUAFQIAAAAmkgkcFQQZFQAZGAJ0cxUCFgQWThZSJpIJPDYAKAgAaAnEjAEAABgIgHnSw4wBAAAAGRwVBhUAFQIAAAAm5AkcFQoZFQAZGAVwcmljZRUCFgQWThZOJuQJPDYAKAgAAAAAAAAjQBgIAAAAAAAACEA2AAAZHBUGFQAVAgAAACayChwVDBkVABkYBmRldmljZRUCFgQWWBZcJrIKPDYAKAZtb2JpbGUYB2Rlc2t0b3AAGRwVBhUAFQIAAAAmjgscFQAZFQAZGAdjbGlja2VkFQIWBBYwFjQmjgs8NgAoAQEYAQEAGRwVBhUAFQIAAAAWsAMWBDbEAwAoCWh5cGFycXVldBlsHAAAHAAAHAAAHAAAHAAAHAAAAKYEAABQQVIx',
+  'base64',
+);
 const hours = [1, 2, 3, 4, 5, 6, 7, 8];
 const rows = [
   ['u1', 'i1', 9.5, 'mobile', 1],
@@ -35,8 +38,24 @@ const rows = [
   ['u1', 'i3', 3, 'desktop', 1],
 ] as const;
 const iso = (h: number) => new Date(Date.UTC(2024, 0, 1, h)).toISOString();
-const CSV = ['user_id,item_id,ts,price,device,clicked', ...rows.map((r, j) => [r[0], r[1], iso(hours[j]), r[2] ?? '', r[3] ?? '', r[4]].join(','))].join('\r\n') + '\r\n';
-const JSONL = rows.map((r, j) => JSON.stringify({ user_id: r[0], item_id: r[1], ts: Date.UTC(2024, 0, 1, hours[j]), price: r[2], device: r[3], clicked: r[4] === 1 })).join('\n') + '\n';
+const CSV =
+  [
+    'user_id,item_id,ts,price,device,clicked',
+    ...rows.map((r, j) => [r[0], r[1], iso(hours[j]), r[2] ?? '', r[3] ?? '', r[4]].join(',')),
+  ].join('\r\n') + '\r\n';
+const JSONL =
+  rows
+    .map((r, j) =>
+      JSON.stringify({
+        user_id: r[0],
+        item_id: r[1],
+        ts: Date.UTC(2024, 0, 1, hours[j]),
+        price: r[2],
+        device: r[3],
+        clicked: r[4] === 1,
+      }),
+    )
+    .join('\n') + '\n';
 
 async function ingest(format: 'csv' | 'jsonl' | 'parquet', content: string | Uint8Array, overrides = {}) {
   const path = join(fixture({ [`logs.${format}`]: content }), `logs.${format}`);
@@ -61,7 +80,8 @@ describe('logs described by a spec', () => {
       expect(other.ds.vocabularies).toEqual(csv.ds.vocabularies);
       expect(other.ds.spec).toEqual(csv.ds.spec);
       for (const table of ['users', 'items', 'interactions', 'impressions'] as const) {
-        for (const [name, col] of csv.ds[table]!.columns) expect(other.ds[table]!.columns.get(name), `${other.summary.source} ${table}.${name}`).toEqual(col);
+        for (const [name, col] of csv.ds[table]!.columns)
+          expect(other.ds[table]!.columns.get(name), `${other.summary.source} ${table}.${name}`).toEqual(col);
       }
     }
     // A missing price takes fill 0 before log1p/standardize, like any other missing value.
@@ -70,13 +90,25 @@ describe('logs described by a spec', () => {
   });
 
   it('says which spec column a file lacks, in one sentence', async () => {
-    await expect(ingest('csv', 'user_id,item_id,ts,device,clicked\nu1,i1,1,mobile,1\n')).rejects.toThrow(/logs.csv has no column "price" that the spec reads \(its columns: user_id, item_id, ts, device, clicked\)\./);
-    await expect(ingest('jsonl', '{"user_id":"u1"}\n')).rejects.toThrow(/has no columns "item_id", "ts", "clicked", "price", "device" that the spec reads/);
+    await expect(ingest('csv', 'user_id,item_id,ts,device,clicked\nu1,i1,1,mobile,1\n')).rejects.toThrow(
+      /logs.csv has no column "price" that the spec reads \(its columns: user_id, item_id, ts, device, clicked\)\./,
+    );
+    await expect(ingest('jsonl', '{"user_id":"u1"}\n')).rejects.toThrow(
+      /has no columns "item_id", "ts", "clicked", "price", "device" that the spec reads/,
+    );
     await expect(ingest('parquet', Buffer.from('not parquet at all'))).rejects.toThrow(/is not a Parquet file/);
   });
 
   it('skips rows with a bad time, label, key or number, and names their lines', async () => {
-    const bad = CSV + ['u4,i1,yesterday,1,mobile,1', 'u4,i1,2024-01-02,1,mobile,maybe', ',i1,2024-01-02,1,mobile,1', 'u4,i1,2024-01-02,cheap,mobile,1'].join('\r\n') + '\r\n';
+    const bad =
+      CSV +
+      [
+        'u4,i1,yesterday,1,mobile,1',
+        'u4,i1,2024-01-02,1,mobile,maybe',
+        ',i1,2024-01-02,1,mobile,1',
+        'u4,i1,2024-01-02,cheap,mobile,1',
+      ].join('\r\n') +
+      '\r\n';
     const { summary } = await ingest('csv', bad);
     expect(summary.counts.impressions).toBe(8);
     expect(summary.badRows.samples.map((s) => [s.line, s.reason])).toEqual([
@@ -86,6 +118,9 @@ describe('logs described by a spec', () => {
       [13, 'item:price must be a number, got "cheap"'],
     ]);
     const badJson = JSONL + '{"user_id": "u9", oops}\n';
-    expect((await ingest('jsonl', badJson)).summary.badRows.samples[0]).toMatchObject({ line: 9, reason: expect.stringMatching(/^not valid JSON/) });
+    expect((await ingest('jsonl', badJson)).summary.badRows.samples[0]).toMatchObject({
+      line: 9,
+      reason: expect.stringMatching(/^not valid JSON/),
+    });
   });
 });

@@ -5,7 +5,15 @@
 //      each user / item feature, and fit the context features (vocabularies, mean / std);
 //   2. encode the context features of the good rows straight to their column files.
 // Then the entity tables are fitted and encoded, and the two views written.
-import { buildLookups, featureSource, featureView, type Feature, type FeatureSpec, type RawValue, type Vocabularies } from '@vireo/core';
+import {
+  buildLookups,
+  featureSource,
+  featureView,
+  type Feature,
+  type FeatureSpec,
+  type RawValue,
+  type Vocabularies,
+} from '@vireo/core';
 import { DatasetWriter, type DatasetSummary } from './dataset.ts';
 import { FeatureColumn, writeEntityFeatures } from './encode.ts';
 import { IngestError } from './errors.ts';
@@ -58,10 +66,20 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
   const itemFeatures = byView('item').filter((f) => f.kind !== 'sequence');
   const contextFeatures = byView('context').filter((f) => f.kind !== 'sequence');
   const required = [
-    ...new Set([userKey, itemKey, spec.timestamp, ...spec.labels.map((l) => l.source ?? l.name), ...[...userFeatures, ...itemFeatures, ...contextFeatures].filter((f) => !isKeyFeature(f)).map(featureSource)].filter((c): c is string => !!c)),
+    ...new Set(
+      [
+        userKey,
+        itemKey,
+        spec.timestamp,
+        ...spec.labels.map((l) => l.source ?? l.name),
+        ...[...userFeatures, ...itemFeatures, ...contextFeatures].filter((f) => !isKeyFeature(f)).map(featureSource),
+      ].filter((c): c is string => !!c),
+    ),
   ];
 
-  const numericColumns = [...contextFeatures, ...userFeatures, ...itemFeatures].filter((f) => f.kind === 'numeric' && !isKeyFeature(f)).map((f) => [f.name, featureSource(f)] as const);
+  const numericColumns = [...contextFeatures, ...userFeatures, ...itemFeatures]
+    .filter((f) => f.kind === 'numeric' && !isKeyFeature(f))
+    .map((f) => [f.name, featureSource(f)] as const);
   const bad = badRowLedger(opts);
   const users = new Map<string, number>();
   const items = new Map<string, number>();
@@ -90,13 +108,17 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
         const key = String(row[userKey]).trim();
         u = users.get(key) ?? -1;
         if (u < 0) users.set(key, (u = users.size));
-        userFeatures.forEach((f, j) => !isKeyFeature(f) && !isMissing(row[featureSource(f)]) && (userRaw[j][u] = row[featureSource(f)]));
+        userFeatures.forEach(
+          (f, j) => !isKeyFeature(f) && !isMissing(row[featureSource(f)]) && (userRaw[j][u] = row[featureSource(f)]),
+        );
       }
       if (itemKey) {
         const key = String(row[itemKey]).trim();
         i = items.get(key) ?? -1;
         if (i < 0) items.set(key, (i = items.size));
-        itemFeatures.forEach((f, j) => !isKeyFeature(f) && !isMissing(row[featureSource(f)]) && (itemRaw[j][i] = row[featureSource(f)]));
+        itemFeatures.forEach(
+          (f, j) => !isKeyFeature(f) && !isMissing(row[featureSource(f)]) && (itemRaw[j][i] = row[featureSource(f)]),
+        );
       }
       eventUser.push(u);
       eventItem.push(i);
@@ -115,16 +137,19 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
   function checkRow(row: RawRow): string | null {
     if (userKey && isMissing(row[userKey])) return `user key "${userKey}" is missing`;
     if (itemKey && isMissing(row[itemKey])) return `item key "${itemKey}" is missing`;
-    if (spec.timestamp && !Number.isFinite(parseTime(row[spec.timestamp]))) return `time "${spec.timestamp}" is not a unix time or ISO date: ${JSON.stringify(row[spec.timestamp])}`;
+    if (spec.timestamp && !Number.isFinite(parseTime(row[spec.timestamp])))
+      return `time "${spec.timestamp}" is not a unix time or ISO date: ${JSON.stringify(row[spec.timestamp])}`;
     for (let j = 0; j < spec.labels.length; j++) {
       const l = spec.labels[j];
       const raw = row[l.source ?? l.name];
       labelValue[j] = parseLabel(l.kind, raw);
-      if (Number.isNaN(labelValue[j])) return `label "${l.name}" must be ${l.kind === 'binary' ? '0 or 1' : 'a number'}, got ${JSON.stringify(raw ?? null)}`;
+      if (Number.isNaN(labelValue[j]))
+        return `label "${l.name}" must be ${l.kind === 'binary' ? '0 or 1' : 'a number'}, got ${JSON.stringify(raw ?? null)}`;
     }
     for (const [name, source] of numericColumns) {
       const raw = row[source];
-      if (!isMissing(raw) && typeof raw !== 'boolean' && !Number.isFinite(Number(raw))) return `${name} must be a number, got ${JSON.stringify(raw)}`;
+      if (!isMissing(raw) && typeof raw !== 'boolean' && !Number.isFinite(Number(raw)))
+        return `${name} must be a number, got ${JSON.stringify(raw)}`;
     }
     return src.check ? src.check(row) : null;
   }
@@ -148,12 +173,23 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
   const fittedSpec: FeatureSpec = { ...spec, features: spec.features.map((f) => fittedByName.get(f.name) ?? f) };
   const vocabularies = { ...entityFitted.vocabularies, ...contextFitted.vocabularies };
   const statistics = { ...entityFitted.statistics, ...contextFitted.statistics };
-  const lookups = buildLookups({ features: fittedSpec.features.filter((f) => f.kind !== 'sequence' || f.buckets !== undefined || vocabularies[f.vocabulary ?? f.name]) }, vocabularies);
+  const lookups = buildLookups(
+    {
+      features: fittedSpec.features.filter(
+        (f) => f.kind !== 'sequence' || f.buckets !== undefined || vocabularies[f.vocabulary ?? f.name],
+      ),
+    },
+    vocabularies,
+  );
   const fitted = (f: Feature) => fittedByName.get(f.name)!;
 
   const out = new DatasetWriter(opts.out);
-  writeEntityFeatures(out, 'users', userFeatures.map(fitted), users.size, lookups, (f, u) => (f.name === 'user:id' ? fixed['user:id'][u] : userRaw[userFeatures.findIndex((g) => g.name === f.name)][u]));
-  writeEntityFeatures(out, 'items', itemFeatures.map(fitted), items.size, lookups, (f, i) => (f.name === 'item:id' ? fixed['item:id'][i] : itemRaw[itemFeatures.findIndex((g) => g.name === f.name)][i]));
+  writeEntityFeatures(out, 'users', userFeatures.map(fitted), users.size, lookups, (f, u) =>
+    f.name === 'user:id' ? fixed['user:id'][u] : userRaw[userFeatures.findIndex((g) => g.name === f.name)][u],
+  );
+  writeEntityFeatures(out, 'items', itemFeatures.map(fitted), items.size, lookups, (f, i) =>
+    f.name === 'item:id' ? fixed['item:id'][i] : itemRaw[itemFeatures.findIndex((g) => g.name === f.name)][i],
+  );
 
   // Pass 2: encode the context features of the rows pass 1 kept.
   if (contextFeatures.length > 0) {
@@ -170,16 +206,21 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
       (done) => bar.update(done, { rows: encoded }),
     );
     bar.finish({ rows: encoded });
-    if (encoded !== rows) throw new Error(`${reader.path} changed while it was read: ${rows} rows in pass 1, ${encoded} in pass 2`);
+    if (encoded !== rows)
+      throw new Error(`${reader.path} changed while it was read: ${rows} rows in pass 1, ${encoded} in pass 2`);
   }
 
   const ts = eventTs.view();
   const labels = new Map(spec.labels.map((l, j) => [l.name, labelValues[j].view()]));
-  const ranking = writeImpressionCore(out, { user: userKey ? eventUser.view() : undefined, item: itemKey ? eventItem.view() : undefined, ts, labels }, opts);
+  const ranking = writeImpressionCore(
+    out,
+    { user: userKey ? eventUser.view() : undefined, item: itemKey ? eventItem.view() : undefined, ts, labels },
+    opts,
+  );
 
   // The retrieval view: positives are the first binary label's ones (every event if none), weight 1
   // (regression labels such as revenue stay in the ranking view).
-  let retrieval;
+  let retrieval: ReturnType<typeof writeInteractions> | undefined;
   let positives = 0;
   if (userKey && itemKey) {
     const binary = spec.labels.findIndex((l) => l.kind === 'binary');
@@ -189,7 +230,12 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
       positive[e] = binary < 0 || labelValues[binary].view()[e] > 0.5 ? 1 : 0;
       positives += positive[e];
     }
-    retrieval = writeInteractions(out, { user: eventUser.view(), item: eventItem.view(), ts, weight, positive }, users.size, opts.minPositives);
+    retrieval = writeInteractions(
+      out,
+      { user: eventUser.view(), item: eventItem.view(), ts, weight, positive },
+      users.size,
+      opts.minPositives,
+    );
   }
 
   const labelStats = Object.fromEntries(spec.labels.map((l) => [l.name, statistics[`label:${l.name}`]]));
@@ -198,9 +244,21 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
       source: src.source,
       name: opts.name ?? src.source,
       createdAt: new Date().toISOString(),
-      options: { ...src.options, validFraction: opts.validFraction, testFraction: opts.testFraction, minPositives: opts.minPositives, maxBadRows: opts.maxBadRows },
+      options: {
+        ...src.options,
+        validFraction: opts.validFraction,
+        testFraction: opts.testFraction,
+        minPositives: opts.minPositives,
+        maxBadRows: opts.maxBadRows,
+      },
       inputs: [{ path: reader.path, bytes: reader.bytes }],
-      counts: { users: users.size, items: items.size, interactions: retrieval ? rows : 0, positives, impressions: rows },
+      counts: {
+        users: users.size,
+        items: items.size,
+        interactions: retrieval ? rows : 0,
+        positives,
+        impressions: rows,
+      },
       timeRange: spec.timestamp ? timeRange(ts) : null,
       splits: { ranking, ...(retrieval ? { retrieval } : {}) },
       labels: labelStats,

@@ -27,5 +27,12 @@ export function fixture(files: Record<string, string | Uint8Array>): string {
 /** Options for a test run: output in its own temporary folder, no bars, notes collected. */
 export function testOptions(overrides: Partial<IngestOptions> = {}): IngestOptions & { notes: string[] } {
   const notes: string[] = [];
-  return { ...DEFAULT_OPTIONS, quiet: true, out: join(tempDir(), 'dataset'), log: (l) => notes.push(l), ...overrides, notes };
+  return {
+    ...DEFAULT_OPTIONS,
+    quiet: true,
+    out: join(tempDir(), 'dataset'),
+    log: (l) => notes.push(l),
+    ...overrides,
+    notes,
+  };
 }

@@ -32,7 +32,12 @@ export function userTimeOrder(user: Int32Array, ts: Float64Array, numUsers: numb
 }
 
 /** Writes the `interactions` table (sorted by user, time) and returns its split summary. */
-export function writeInteractions(out: DatasetWriter, events: EventArrays, numUsers: number, minPositives: number): RetrievalSplitSummary {
+export function writeInteractions(
+  out: DatasetWriter,
+  events: EventArrays,
+  numUsers: number,
+  minPositives: number,
+): RetrievalSplitSummary {
   const order = userTimeOrder(events.user, events.ts, numUsers);
   const n = order.length;
   const user = new Int32Array(n);
@@ -75,7 +80,11 @@ export function writeImpressionCore(
   fractions: { validFraction: number; testFraction: number },
 ): RankingSplitSummary {
   const split = new Uint8Array(columns.ts.length);
-  const summary = applyTimeSplit(columns.ts, timeCutoffs(columns.ts, fractions.validFraction, fractions.testFraction), split);
+  const summary = applyTimeSplit(
+    columns.ts,
+    timeCutoffs(columns.ts, fractions.validFraction, fractions.testFraction),
+    split,
+  );
   if (columns.user) out.writeColumn('impressions', 'user', 'I32', columns.user);
   if (columns.item) out.writeColumn('impressions', 'item', 'I32', columns.item);
   out.writeColumn('impressions', 'ts', 'F64', columns.ts);

@@ -40,6 +40,6 @@ export function installDawn(): GPU {
 /** One sentence on what to install when Dawn finds no adapter. */
 export function noAdapterHint(): string {
   if (!existsSync(SWIFTSHADER_ICD) && !hasGpuDevice())
-    return 'No WebGPU adapter: install a Vulkan driver for your GPU, or Debian\'s `chromium` and `libvulkan1` packages (SwiftShader), then retry.';
+    return "No WebGPU adapter: install a Vulkan driver for your GPU, or Debian's `chromium` and `libvulkan1` packages (SwiftShader), then retry.";
   return 'No WebGPU adapter: Dawn could not open a Vulkan device (is libvulkan1 installed?).';
 }

@@ -19,5 +19,8 @@ export async function openGpu(): Promise<Gpu> {
 
 /** Whether the adapter runs on the CPU (SwiftShader, llvmpipe, lavapipe): benchmarks pick smaller shapes there. */
 export function isCpuAdapter(gpu: Gpu): boolean {
-  return gpu.info.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${gpu.info.architecture} ${gpu.info.description}`);
+  return (
+    gpu.info.isFallbackAdapter ||
+    /swiftshader|llvmpipe|lavapipe/i.test(`${gpu.info.architecture} ${gpu.info.description}`)
+  );
 }

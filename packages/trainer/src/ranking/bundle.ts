@@ -2,7 +2,18 @@
 // beside whatever is already there (retrieval's files), or a new ranker-only bundle.
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeFile, parseBundleManifest, SpecError, verifyBundleFile, writeSafetensors, BundleIntegrityError, type BundleManifest, type BundleManifestInput, type FeatureSpec, type Vocabularies } from '@vireo/core';
+import {
+  describeFile,
+  parseBundleManifest,
+  SpecError,
+  verifyBundleFile,
+  writeSafetensors,
+  BundleIntegrityError,
+  type BundleManifest,
+  type BundleManifestInput,
+  type FeatureSpec,
+  type Vocabularies,
+} from '@vireo/core';
 import { rankingTensors, rankingWeightsFromSafetensors, type RankingConfig } from '@vireo/runtime-web';
 import { UsageError } from '../cli/args.ts';
 
@@ -41,7 +52,17 @@ export function readManifest(dir: string): BundleManifest | null {
  */
 export async function writeRankingBundle(
   dir: string,
-  args: { config: RankingConfig; params: Float32Array; tables: Float32Array[]; onnx: Uint8Array; spec: FeatureSpec; vocabularies: Vocabularies; name: string; trainingData: Record<string, unknown>; metrics: Record<string, unknown> },
+  args: {
+    config: RankingConfig;
+    params: Float32Array;
+    tables: Float32Array[];
+    onnx: Uint8Array;
+    spec: FeatureSpec;
+    vocabularies: Vocabularies;
+    name: string;
+    trainingData: Record<string, unknown>;
+    metrics: Record<string, unknown>;
+  },
 ): Promise<BundleManifest> {
   mkdirSync(dir, { recursive: true });
   const { tensors, metadata } = rankingTensors(args.config, args.params, args.tables);
@@ -51,7 +72,9 @@ export async function writeRankingBundle(
   ];
   const old = readManifest(dir);
   if (old && JSON.stringify(old.featureSpec) !== JSON.stringify(args.spec)) {
-    throw new UsageError(`${dir} holds a bundle made from another feature spec (${old.featureSpec.name ?? 'unnamed'}); write the ranker to a new --out folder.`);
+    throw new UsageError(
+      `${dir} holds a bundle made from another feature spec (${old.featureSpec.name ?? 'unnamed'}); write the ranker to a new --out folder.`,
+    );
   }
   for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
   const described = await Promise.all(files.map(([name, bytes]) => describeFile(name, bytes)));
@@ -59,7 +82,13 @@ export async function writeRankingBundle(
   const manifest: BundleManifestInput = {
     format: 'vireo-bundle',
     formatVersion: 1,
-    name: old?.name ?? (args.name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'ranker'),
+    name:
+      old?.name ??
+      (args.name
+        .toLowerCase()
+        .replace(/[^a-z0-9_-]+/g, '-')
+        .replace(/^[^a-z0-9]+/, '') ||
+        'ranker'),
     version: old?.version ?? new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '.'),
     createdAt: new Date().toISOString(),
     architecture: { ...(old?.architecture ?? {}), ranking: rankingArchitecture(args.config) as never },
@@ -79,10 +108,16 @@ export async function writeRankingBundle(
  * and sha256 first.
  * @example const { manifest, config, params, tables } = await loadRankingBundle('bundle/');
  */
-export async function loadRankingBundle(dir: string): Promise<{ manifest: BundleManifest; config: RankingConfig; params: Float32Array; tables: Float32Array[] }> {
+export async function loadRankingBundle(
+  dir: string,
+): Promise<{ manifest: BundleManifest; config: RankingConfig; params: Float32Array; tables: Float32Array[] }> {
   const manifest = readManifest(dir);
-  if (!manifest) throw new UsageError(`${dir} has no manifest.json: pass a bundle folder written by vireo train ranking.`);
-  if (!manifest.files.some((f) => f.name === 'ranking.safetensors')) throw new UsageError(`the bundle in ${dir} has no ranker (ranking.safetensors is not in its manifest); train one with vireo train ranking --out ${dir}.`);
+  if (!manifest)
+    throw new UsageError(`${dir} has no manifest.json: pass a bundle folder written by vireo train ranking.`);
+  if (!manifest.files.some((f) => f.name === 'ranking.safetensors'))
+    throw new UsageError(
+      `the bundle in ${dir} has no ranker (ranking.safetensors is not in its manifest); train one with vireo train ranking --out ${dir}.`,
+    );
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(join(dir, 'ranking.safetensors'));

@@ -17,7 +17,11 @@ describe('rankingData', () => {
     const names = data.features.sparse.map((f) => f.name);
     const at = names.indexOf('user:recent_items');
     expect(names[at + 1]).toBe('user:recent_items>item:category');
-    expect(data.features.sparse[at + 1]).toMatchObject({ rows: ds.vocabularies['item:category'].length + FIRST_INDEX, width: 20, derived: { sequence: 'user:recent_items', through: 'item:category' } });
+    expect(data.features.sparse[at + 1]).toMatchObject({
+      rows: ds.vocabularies['item:category'].length + FIRST_INDEX,
+      width: 20,
+      derived: { sequence: 'user:recent_items', through: 'item:category' },
+    });
 
     const S = data.sparse.length / data.rows;
     const offset = data.features.sparse.slice(0, at).reduce((s, f) => s + f.width, 0);
@@ -30,7 +34,8 @@ describe('rankingData', () => {
     for (let r = 0; r < data.rows; r++) {
       // the user's clicks strictly before this impression, the last 20, oldest first
       const clicks: number[] = [];
-      for (let q = 0; q < im.rows; q++) if (user[q] === user[r] && im.ts[q] < im.ts[r] && click[q] > 0.5) clicks.push(q);
+      for (let q = 0; q < im.rows; q++)
+        if (user[q] === user[r] && im.ts[q] < im.ts[r] && click[q] > 0.5) clicks.push(q);
       clicks.sort((a, b) => im.ts[a] - im.ts[b]);
       const want = clicks.slice(-20).map((q) => item[q] + FIRST_INDEX);
       const history = Array.from(data.sparse.subarray(r * S + offset, r * S + offset + 20));
@@ -47,7 +52,9 @@ describe('rankingData', () => {
     const items = ds.items!;
     const model = {
       itemIds: ds.vocabularies['item:id'],
-      itemFeatures: new Map([...items.columns].map(([name, c]) => [name, { dtype: c.dtype, shape: c.shape, data: c.data }])),
+      itemFeatures: new Map(
+        [...items.columns].map(([name, c]) => [name, { dtype: c.dtype, shape: c.shape, data: c.data }]),
+      ),
     } as unknown as ModelData;
     const config = { denseFeatures: data.features.dense, sparseFeatures: data.features.sparse } as RankingConfig;
     const Nd = data.features.dense.length;
@@ -55,10 +62,12 @@ describe('rankingData', () => {
       const values: Record<string, unknown> = {};
       let from = r * S;
       for (const f of data.features.sparse) {
-        if (!f.name.startsWith('item:') && !f.derived) values[f.name] = Array.from(data.sparse.subarray(from, from + f.width));
+        if (!f.name.startsWith('item:') && !f.derived)
+          values[f.name] = Array.from(data.sparse.subarray(from, from + f.width));
         from += f.width;
       }
-      for (const name of Object.keys(values)) if ((values[name] as number[]).length === 1) values[name] = (values[name] as number[])[0];
+      for (const name of Object.keys(values))
+        if ((values[name] as number[]).length === 1) values[name] = (values[name] as number[])[0];
       const dense = new Float32Array(Math.max(1, Nd));
       const sparse = new Int32Array(S);
       rankingInputs(model, config, [item[r]], values, dense, sparse);

@@ -7,7 +7,11 @@ import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type Dataset } from '../ingest/in
 import { UsageError } from '../cli/args.ts';
 
 /** Which label trains which task: ctr ← click (or like), cvr ← conversion, revenue ← revenue. */
-export const TASK_LABELS: Record<RankingTask, string[]> = { ctr: ['click', 'like'], cvr: ['conversion'], revenue: ['revenue'] };
+export const TASK_LABELS: Record<RankingTask, string[]> = {
+  ctr: ['click', 'like'],
+  cvr: ['conversion'],
+  revenue: ['revenue'],
+};
 
 /** The features the ranker reads, in model order. */
 export interface RankingFeatures {
@@ -45,13 +49,26 @@ export const derivedName = (sequence: string, through: string) => `${sequence}>$
 export function rankingFeatures(spec: FeatureSpec, vocabularies: Vocabularies): RankingFeatures {
   const dense: string[] = [];
   const sparse: SparseFeatureShape[] = [];
-  const through = spec.features.filter((f) => f.kind === 'categorical' && featureView(f.name) === 'item' && f.name !== 'item:id');
+  const through = spec.features.filter(
+    (f) => f.kind === 'categorical' && featureView(f.name) === 'item' && f.name !== 'item:id',
+  );
   for (const f of spec.features) {
     if (f.kind === 'sequence' && !isHistory(f)) continue;
-    if (isSparse(f)) sparse.push({ name: f.name, rows: cardinality(f, vocabularies), width: f.kind === 'multi_hot' || f.kind === 'sequence' ? f.maxLength : 1 });
+    if (isSparse(f))
+      sparse.push({
+        name: f.name,
+        rows: cardinality(f, vocabularies),
+        width: f.kind === 'multi_hot' || f.kind === 'sequence' ? f.maxLength : 1,
+      });
     else dense.push(f.name);
     if (f.kind === 'sequence' && isHistory(f)) {
-      for (const t of through) sparse.push({ name: derivedName(f.name, t.name), rows: cardinality(t, vocabularies), width: f.maxLength, derived: { sequence: f.name, through: t.name } });
+      for (const t of through)
+        sparse.push({
+          name: derivedName(f.name, t.name),
+          rows: cardinality(t, vocabularies),
+          width: f.maxLength,
+          derived: { sequence: f.name, through: t.name },
+        });
     }
   }
   return { dense, sparse };
@@ -65,7 +82,10 @@ export function rankingFeatures(spec: FeatureSpec, vocabularies: Vocabularies): 
 function historyColumn(ds: Dataset, L: number): Int32Array {
   const im = ds.impressions!;
   const it = ds.interactions;
-  if (!it || !im.user) throw new UsageError(`${ds.dir}: the user history feature needs the interactions table and impression users; ingest the dataset again.`);
+  if (!it || !im.user)
+    throw new UsageError(
+      `${ds.dir}: the user history feature needs the interactions table and impression users; ingest the dataset again.`,
+    );
   const out = new Int32Array(im.rows * L);
   const positives: number[] = [];
   for (let r = 0; r < im.rows; r++) {
@@ -113,9 +133,13 @@ export interface RankingData {
  */
 export function rankingData(ds: Dataset): RankingData {
   const im = ds.impressions;
-  if (!im) throw new UsageError(`${ds.dir} has no impressions table (the ranking view); ingest a source with labelled impressions.`);
+  if (!im)
+    throw new UsageError(
+      `${ds.dir} has no impressions table (the ranking view); ingest a source with labelled impressions.`,
+    );
   const features = rankingFeatures(ds.spec, ds.vocabularies);
-  if (features.sparse.length === 0) throw new UsageError(`${ds.dir}: the feature spec has no categorical feature for the ranker's embedding tables.`);
+  if (features.sparse.length === 0)
+    throw new UsageError(`${ds.dir}: the feature spec has no categorical feature for the ranker's embedding tables.`);
   const R = im.rows;
   const byName = new Map(ds.spec.features.map((f) => [f.name, f]));
 
@@ -132,7 +156,10 @@ export function rankingData(ds: Dataset): RankingData {
       // The history's item indices mapped through the items table's column (PAD stays PAD).
       const hist = history(byName.get(derived.sequence) as Feature & { maxLength: number });
       const col = ds.items?.columns.get(derived.through);
-      if (!col) throw new UsageError(`${ds.dir}: feature ${derived.through} has no column in the items table; ingest the dataset again.`);
+      if (!col)
+        throw new UsageError(
+          `${ds.dir}: feature ${derived.through} has no column in the items table; ingest the dataset again.`,
+        );
       return { data: historyThrough(hist, col.data as ArrayLike<number>), width: hist.length / R, row: (r) => r };
     }
     const feature = byName.get(name)!;
@@ -145,10 +172,17 @@ export function rankingData(ds: Dataset): RankingData {
     const join = view === 'user' ? im.user : view === 'item' ? im.item : null;
     if (name === `${view}:id` && join && !table?.columns.has(name)) {
       // Entity ids are the row order (index = row + FIRST_INDEX) when no column holds them.
-      return { data: Int32Array.from({ length: table?.rows ?? 0 }, (_, i) => i + FIRST_INDEX), width: 1, row: (r) => join[r] };
+      return {
+        data: Int32Array.from({ length: table?.rows ?? 0 }, (_, i) => i + FIRST_INDEX),
+        width: 1,
+        row: (r) => join[r],
+      };
     }
     const col = table?.columns.get(name);
-    if (!col || (view !== 'context' && !join)) throw new UsageError(`${ds.dir}: feature ${name} has no column in the ${view === 'context' ? 'impressions' : `${view}s`} table; ingest the dataset again.`);
+    if (!col || (view !== 'context' && !join))
+      throw new UsageError(
+        `${ds.dir}: feature ${name} has no column in the ${view === 'context' ? 'impressions' : `${view}s`} table; ingest the dataset again.`,
+      );
     return { data: col.data as ArrayLike<number>, width: col.shape[1] ?? 1, row: join ? (r) => join[r] : (r) => r };
   };
 
@@ -164,13 +198,19 @@ export function rankingData(ds: Dataset): RankingData {
   let slot = 0;
   for (const f of features.sparse) {
     const { data, width, row } = source(f.name);
-    if (width !== f.width) throw new UsageError(`${ds.dir}: feature ${f.name} has ${width} slots per row, the spec says ${f.width}; ingest the dataset again.`);
+    if (width !== f.width)
+      throw new UsageError(
+        `${ds.dir}: feature ${f.name} has ${width} slots per row, the spec says ${f.width}; ingest the dataset again.`,
+      );
     for (let r = 0; r < R; r++) {
       const from = row(r) * width;
       for (let l = 0; l < width; l++) {
         const v = data[from + l];
         // Bucketized numerics and ids are in range by construction; anything else is a corrupt dataset.
-        if (!(v >= 0 && v < f.rows)) throw new UsageError(`${ds.dir}: feature ${f.name} has index ${v} in row ${r}, outside its ${f.rows} rows; ingest the dataset again.`);
+        if (!(v >= 0 && v < f.rows))
+          throw new UsageError(
+            `${ds.dir}: feature ${f.name} has index ${v} in row ${r}, outside its ${f.rows} rows; ingest the dataset again.`,
+          );
         sparse[r * S + slot + l] = v;
       }
     }
@@ -189,10 +229,24 @@ export function rankingData(ds: Dataset): RankingData {
     labelOf[task] = name;
   });
   if (!tasks.includes('ctr')) {
-    throw new UsageError(`${ds.dir} has no click label for the CTR task (looked for ${TASK_LABELS.ctr.join(', ')}; it has ${[...im.labels.keys()].join(', ') || 'none'}).`);
+    throw new UsageError(
+      `${ds.dir} has no click label for the CTR task (looked for ${TASK_LABELS.ctr.join(', ')}; it has ${[...im.labels.keys()].join(', ') || 'none'}).`,
+    );
   }
   const oracle = (name: string) => (im.columns.get(name)?.data as Float32Array | undefined) ?? null;
-  return { features, rows: R, dense, sparse, labels, split: im.split, ts: im.ts, tasks, labelOf, oracleClick: oracle('oracle:pClick'), oracleConversion: oracle('oracle:pConversion') };
+  return {
+    features,
+    rows: R,
+    dense,
+    sparse,
+    labels,
+    split: im.split,
+    ts: im.ts,
+    tasks,
+    labelOf,
+    oracleClick: oracle('oracle:pClick'),
+    oracleConversion: oracle('oracle:pConversion'),
+  };
 }
 
 /** Row numbers of the fit, early-stopping and test sets. */
@@ -231,7 +285,13 @@ export function rankingSplits(data: RankingData, holdout = 0.1): RankingSplits {
 }
 
 /** Copies rows `rows[start..start+B)` of the data into batch arrays (dense (B,Nd), sparse (B,S), labels (B,3)). */
-export function gatherBatch(data: RankingData, rows: ArrayLike<number>, start: number, B: number, out: { dense: Float32Array; sparse: Int32Array; labels: Float32Array }): void {
+export function gatherBatch(
+  data: RankingData,
+  rows: ArrayLike<number>,
+  start: number,
+  B: number,
+  out: { dense: Float32Array; sparse: Int32Array; labels: Float32Array },
+): void {
   const Nd = data.features.dense.length;
   const S = data.sparse.length / Math.max(1, data.rows);
   for (let i = 0; i < B; i++) {

@@ -41,7 +41,13 @@ export interface RankingReport {
 function metrics(labels: ArrayLike<number>, p: ArrayLike<number>): TaskMetrics {
   let positives = 0;
   for (let i = 0; i < labels.length; i++) positives += labels[i] > 0.5 ? 1 : 0;
-  return { auc: auc(labels, p), logLoss: logLoss(labels, p), ece: calibration(labels, p).ece, rows: labels.length, positives };
+  return {
+    auc: auc(labels, p),
+    logLoss: logLoss(labels, p),
+    ece: calibration(labels, p).ece,
+    rows: labels.length,
+    positives,
+  };
 }
 
 /** Rate of label column `task` over `rows`. */
@@ -55,7 +61,15 @@ function rate(data: RankingData, rows: ArrayLike<number>, task: number): number 
  * Scores the test rows through the WGSL forward and reports the model beside its baselines.
  * @example const report = await evaluateRanking(gpu, config, params, tables, data, splits, 1);
  */
-export async function evaluateRanking(gpu: Gpu, config: RankingConfig, params: Float32Array, tables: Float32Array[], data: RankingData, splits: RankingSplits, seed: number): Promise<RankingReport> {
+export async function evaluateRanking(
+  gpu: Gpu,
+  config: RankingConfig,
+  params: Float32Array,
+  tables: Float32Array[],
+  data: RankingData,
+  splits: RankingSplits,
+  seed: number,
+): Promise<RankingReport> {
   const model = await RankingModel.create(gpu, config, { maxBatch: 1000 });
   model.writeWeights(params, tables);
   const { test, train, valid } = splits;
@@ -63,7 +77,8 @@ export async function evaluateRanking(gpu: Gpu, config: RankingConfig, params: F
   model.destroy();
 
   const n = test.length;
-  const col = (a: Float32Array, t: number, rows: ArrayLike<number> | null = null) => Float64Array.from({ length: n }, (_, i) => a[(rows ? rows[i] : i) * 3 + t]);
+  const col = (a: Float32Array, t: number, rows: ArrayLike<number> | null = null) =>
+    Float64Array.from({ length: n }, (_, i) => a[(rows ? rows[i] : i) * 3 + t]);
   const click = col(data.labels, 0, test);
   const conversion = col(data.labels, 1, test);
   const pCtr = col(scores, 0);
@@ -73,13 +88,23 @@ export async function evaluateRanking(gpu: Gpu, config: RankingConfig, params: F
     model: { ctr: metrics(click, pCtr) },
     baselines: {
       constant: { ctr: metrics(click, new Float64Array(n).fill(rate(data, train, 0))) },
-      logistic: { ctr: { ...metrics(click, logisticPredict(config, data, lrCtr.weights, test)), l2: lrCtr.l2, lr: lrCtr.lr, epochs: lrCtr.epochs } },
+      logistic: {
+        ctr: {
+          ...metrics(click, logisticPredict(config, data, lrCtr.weights, test)),
+          l2: lrCtr.l2,
+          lr: lrCtr.lr,
+          epochs: lrCtr.epochs,
+        },
+      },
     },
   };
 
   if (config.heads.includes('cvr')) {
     const pCvr = col(scores, 1);
-    report.model.ctcvr = metrics(conversion, pCtr.map((p, i) => p * pCvr[i]));
+    report.model.ctcvr = metrics(
+      conversion,
+      pCtr.map((p, i) => p * pCvr[i]),
+    );
     const clicked = Array.from({ length: n }, (_, i) => i).filter((i) => click[i] > 0.5);
     report.model.cvr = metrics(
       clicked.map((i) => conversion[i]),
@@ -87,7 +112,12 @@ export async function evaluateRanking(gpu: Gpu, config: RankingConfig, params: F
     );
     report.baselines.constant.ctcvr = metrics(conversion, new Float64Array(n).fill(rate(data, train, 1)));
     const lrConv = fitLogistic(config, data, train, valid, 1, seed);
-    report.baselines.logistic.ctcvr = { ...metrics(conversion, logisticPredict(config, data, lrConv.weights, test)), l2: lrConv.l2, lr: lrConv.lr, epochs: lrConv.epochs };
+    report.baselines.logistic.ctcvr = {
+      ...metrics(conversion, logisticPredict(config, data, lrConv.weights, test)),
+      l2: lrConv.l2,
+      lr: lrConv.lr,
+      epochs: lrConv.epochs,
+    };
   }
   if (config.heads.includes('revenue')) {
     let se = 0;
@@ -102,14 +132,19 @@ export async function evaluateRanking(gpu: Gpu, config: RankingConfig, params: F
   if (data.oracleClick) {
     const pClick = Float64Array.from(test, (r) => data.oracleClick![r]);
     report.baselines.oracle = { ctr: metrics(click, pClick) };
-    if (data.oracleConversion && config.heads.includes('cvr')) report.baselines.oracle.ctcvr = metrics(conversion, pClick.map((p, i) => p * data.oracleConversion![test[i]]));
+    if (data.oracleConversion && config.heads.includes('cvr'))
+      report.baselines.oracle.ctcvr = metrics(
+        conversion,
+        pClick.map((p, i) => p * data.oracleConversion![test[i]]),
+      );
   }
   return report;
 }
 
 /** The report as aligned text lines for the terminal. */
 export function formatReport(r: RankingReport): string {
-  const f = (m: TaskMetrics | undefined) => (m ? `AUC ${m.auc.toFixed(4)}  log loss ${m.logLoss.toFixed(4)}  ECE ${m.ece.toFixed(4)}` : '—');
+  const f = (m: TaskMetrics | undefined) =>
+    m ? `AUC ${m.auc.toFixed(4)}  log loss ${m.logLoss.toFixed(4)}  ECE ${m.ece.toFixed(4)}` : '—';
   const lines = [
     `test rows ${r.split.test} (train ${r.split.train}, early stopping on ${r.split.valid} from the ${r.split.validFrom})`,
     `ctr    model     ${f(r.model.ctr)}`,
@@ -118,10 +153,17 @@ export function formatReport(r: RankingReport): string {
   ];
   if (r.baselines.oracle) lines.push(`       oracle    ${f(r.baselines.oracle.ctr)}`);
   if (r.model.ctcvr) {
-    lines.push(`ctcvr  model     ${f(r.model.ctcvr)}`, `       logistic  ${f(r.baselines.logistic.ctcvr)}`, `       constant  ${f(r.baselines.constant.ctcvr)}`);
+    lines.push(
+      `ctcvr  model     ${f(r.model.ctcvr)}`,
+      `       logistic  ${f(r.baselines.logistic.ctcvr)}`,
+      `       constant  ${f(r.baselines.constant.ctcvr)}`,
+    );
     if (r.baselines.oracle?.ctcvr) lines.push(`       oracle    ${f(r.baselines.oracle.ctcvr)}`);
     lines.push(`cvr    model     ${f(r.model.cvr)}   (on ${r.model.cvr!.rows} clicked impressions)`);
   }
-  if (r.model.revenue) lines.push(`revenue model    RMSE log1p ${r.model.revenue.rmseLog1p.toFixed(4)} on ${r.model.revenue.rows} conversions`);
+  if (r.model.revenue)
+    lines.push(
+      `revenue model    RMSE log1p ${r.model.revenue.rmseLog1p.toFixed(4)} on ${r.model.revenue.rows} conversions`,
+    );
   return lines.join('\n');
 }

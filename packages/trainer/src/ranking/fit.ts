@@ -74,7 +74,11 @@ export class InterruptedError extends Error {
  * set to the training set's prior (logit of the click rate, of the conversion rate among clicks,
  * the mean log1p revenue of conversions); tables U(±√(1/R)) as DLRM.
  */
-export function initialWeights(c: RankingConfig, seed: number, prior: { ctr: number; cvr: number; revenue: number }): { params: Float32Array; tables: Float32Array[] } {
+export function initialWeights(
+  c: RankingConfig,
+  seed: number,
+  prior: { ctr: number; cvr: number; revenue: number },
+): { params: Float32Array; tables: Float32Array[] } {
   const rng = createRng(seed).fork('init');
   const { entries, total } = rankingParameters(c);
   const params = new Float32Array(total);
@@ -112,11 +116,19 @@ export function labelPriors(data: RankingData, rows: ArrayLike<number>): { ctr: 
       revenue += Math.log1p(data.labels[r * 3 + 2]);
     }
   }
-  return { ctr: clicks / Math.max(1, rows.length), cvr: conversions / Math.max(1, clicks), revenue: conversions ? revenue / conversions : 0 };
+  return {
+    ctr: clicks / Math.max(1, rows.length),
+    cvr: conversions / Math.max(1, clicks),
+    revenue: conversions ? revenue / conversions : 0,
+  };
 }
 
 /** Scores rows through the model's WGSL forward: (rows, 3) = pCtr, pCvr, log1p revenue. */
-export async function scoreRows(model: RankingModel, data: RankingData, rows: ArrayLike<number>): Promise<Float32Array> {
+export async function scoreRows(
+  model: RankingModel,
+  data: RankingData,
+  rows: ArrayLike<number>,
+): Promise<Float32Array> {
   const c = model.config;
   const Nd = c.denseFeatures.length;
   const S = sparseWidth(c);
@@ -127,7 +139,10 @@ export async function scoreRows(model: RankingModel, data: RankingData, rows: Ar
   for (let start = 0; start < n; start += B) {
     const b = Math.min(B, n - start);
     gatherBatch(data, rows, start, b, batch);
-    out.set(await model.score(Nd ? batch.dense.subarray(0, b * Nd) : null, batch.sparse.subarray(0, b * S), b), start * 3);
+    out.set(
+      await model.score(Nd ? batch.dense.subarray(0, b * Nd) : null, batch.sparse.subarray(0, b * S), b),
+      start * 3,
+    );
   }
   return out;
 }
@@ -174,7 +189,14 @@ export async function fitRanking(
   data: RankingData,
   splits: RankingSplits,
   opts: FitOptions,
-  io: { checkpointDir: string; resume: boolean; quiet: boolean; datasetId: string; log: (line: string) => void; stopAfterSteps?: number },
+  io: {
+    checkpointDir: string;
+    resume: boolean;
+    quiet: boolean;
+    datasetId: string;
+    log: (line: string) => void;
+    stopAfterSteps?: number;
+  },
 ): Promise<FitResult> {
   const nTrain = splits.train.length;
   const B = Math.min(opts.batch, nTrain);
@@ -205,20 +227,34 @@ export async function fitRanking(
   let resumedFrom: FitResult['resumedFrom'] = null;
 
   if (io.resume) {
-    if (!existsSync(ckptPath)) throw new UsageError(`--resume: there is no checkpoint at ${ckptPath}; start without --resume.`);
+    if (!existsSync(ckptPath))
+      throw new UsageError(`--resume: there is no checkpoint at ${ckptPath}; start without --resume.`);
     const ck = readSafetensors(readFileSync(ckptPath));
     const saved = JSON.parse(ck.metadata.meta) as CheckpointMeta;
     const { epochs: _a, ...mine } = opts;
     const { epochs: _b, ...theirs } = saved.options;
     if (saved.dataset !== io.datasetId || !sameShape(saved.config, config) || !sameShape(mine, theirs)) {
-      throw new UsageError(`--resume: the checkpoint in ${io.checkpointDir} was made with other data, architecture or flags (only --epochs may change); start a new --out or drop --resume.`);
+      throw new UsageError(
+        `--resume: the checkpoint in ${io.checkpointDir} was made with other data, architecture or flags (only --epochs may change); start a new --out or drop --resume.`,
+      );
     }
     meta = { ...saved, options: opts };
     const t = (name: string) => ck.tensors.get(name)!.data as Float32Array;
-    model.writeWeights(t('params'), config.sparseFeatures.map((_, f) => t(`table.${f}`)));
-    step.writeState({ m: t('adam.m'), v: t('adam.v'), acc: model.shards.map((_, s) => t(`adagrad.acc.${s}`)), step: saved.adamStep });
+    model.writeWeights(
+      t('params'),
+      config.sparseFeatures.map((_, f) => t(`table.${f}`)),
+    );
+    step.writeState({
+      m: t('adam.m'),
+      v: t('adam.v'),
+      acc: model.shards.map((_, s) => t(`adagrad.acc.${s}`)),
+      step: saved.adamStep,
+    });
     const b = readSafetensors(readFileSync(bestPath));
-    best = { params: b.tensors.get('params')!.data as Float32Array, tables: config.sparseFeatures.map((_, f) => b.tensors.get(`table.${f}`)!.data as Float32Array) };
+    best = {
+      params: b.tensors.get('params')!.data as Float32Array,
+      tables: config.sparseFeatures.map((_, f) => b.tensors.get(`table.${f}`)!.data as Float32Array),
+    };
     resumedFrom = { epoch: meta.epoch + 1, step: meta.stepInEpoch };
     io.log(`resuming from ${ckptPath}: epoch ${meta.epoch + 1}, step ${meta.stepInEpoch} of ${stepsPerEpoch}`);
   } else {
@@ -233,7 +269,9 @@ export async function fitRanking(
     renameSync(`${path}.tmp`, path);
   };
   const saveBest = () => {
-    const tensors: Record<string, Tensor> = { params: { dtype: 'F32', shape: [best.params.length], data: best.params } };
+    const tensors: Record<string, Tensor> = {
+      params: { dtype: 'F32', shape: [best.params.length], data: best.params },
+    };
     best.tables.forEach((t, f) => (tensors[`table.${f}`] = { dtype: 'F32', shape: [t.length], data: t }));
     writeAtomically(bestPath, writeSafetensors(tensors));
   };
@@ -280,7 +318,11 @@ export async function fitRanking(
         for (let t = 0; t < 3; t++) meta.partial.loss[t] += loss[t];
         meta.partial.reads++;
         const seconds = meta.partial.seconds + (performance.now() - segmentStart) / 1000;
-        bar.update(doneSteps, { epoch: epoch + 1, loss: loss[0] + loss[1] + loss[2], 'samples/s': meta.partial.samples / Math.max(1e-9, seconds) });
+        bar.update(doneSteps, {
+          epoch: epoch + 1,
+          loss: loss[0] + loss[1] + loss[2],
+          'samples/s': meta.partial.samples / Math.max(1e-9, seconds),
+        });
       }
       if (atEval) {
         // Validation: keep the best weights; stop after `patience` evaluations without a gain.
@@ -306,8 +348,12 @@ export async function fitRanking(
           saveBest();
         } else meta.evalsWithoutGain++;
         stop = meta.evalsWithoutGain >= opts.patience;
-        const losses = ['ctr', 'ctcvr', 'revenue'].map((t, i) => `${t} ${record.loss[i].toFixed(4)}`).filter((_, i) => i === 0 || config.heads.includes(i === 1 ? 'cvr' : 'revenue'));
-        io.log(`epoch ${record.epoch}: train loss ${losses.join(', ')}; valid CTR AUC ${validAuc.toFixed(4)}; ${record.samplesPerSecond.toFixed(0)} samples/s`);
+        const losses = ['ctr', 'ctcvr', 'revenue']
+          .map((t, i) => `${t} ${record.loss[i].toFixed(4)}`)
+          .filter((_, i) => i === 0 || config.heads.includes(i === 1 ? 'cvr' : 'revenue'));
+        io.log(
+          `epoch ${record.epoch}: train loss ${losses.join(', ')}; valid CTR AUC ${validAuc.toFixed(4)}; ${record.samplesPerSecond.toFixed(0)} samples/s`,
+        );
         meta.partial = { loss: [0, 0, 0], reads: 0, samples: 0, seconds: 0 };
         if (s + 1 === stepsPerEpoch) {
           meta.epoch = epoch + 1;

@@ -2,7 +2,7 @@
 // trained on WebGPU through Dawn, written into a model bundle with its ONNX twin, and evaluated
 // beside its baselines. The train / eval commands dispatch here.
 import { join, resolve } from 'node:path';
-import { type RankingConfig, type RankingTask } from '@vireo/runtime-web';
+import type { RankingConfig, RankingTask } from '@vireo/runtime-web';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { loadDataset } from '../ingest/index.ts';
 import { openGpu } from '../node/gpu.ts';
@@ -78,7 +78,8 @@ function widths(value: string | undefined, name: string, fallback: number[]): nu
   if (value === undefined) return fallback;
   if (value.trim() === '') return [];
   const out = value.split(',').map((v) => Number(v.trim()));
-  if (!out.every((n) => Number.isInteger(n) && n > 0)) throw new UsageError(`--${name} must be comma-separated positive integers, got '${value}'.`);
+  if (!out.every((n) => Number.isInteger(n) && n > 0))
+    throw new UsageError(`--${name} must be comma-separated positive integers, got '${value}'.`);
   return out;
 }
 
@@ -88,7 +89,10 @@ function datasetId(data: { dir: string; createdAt: string }): string {
 }
 
 /** Builds the model config for a dataset's features and the architecture flags. */
-export function rankingConfigFor(data: RankingData, arch: { dim: number; bottom: number[]; top: number[]; tower: number[]; interaction: 'dot' | 'cat' }): RankingConfig {
+export function rankingConfigFor(
+  data: RankingData,
+  arch: { dim: number; bottom: number[]; top: number[]; tower: number[]; interaction: 'dot' | 'cat' },
+): RankingConfig {
   return {
     denseFeatures: data.features.dense,
     sparseFeatures: data.features.sparse,
@@ -114,7 +118,8 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
   if (!values.data) throw new UsageError('--data DATASET is required (a folder written by vireo ingest).');
   if (!values.out) throw new UsageError('--out BUNDLE is required (the bundle folder to write the ranker into).');
   const interaction = values.interaction ?? 'dot';
-  if (interaction !== 'dot' && interaction !== 'cat') throw new UsageError(`--interaction must be dot or cat, got '${interaction}'.`);
+  if (interaction !== 'dot' && interaction !== 'cat')
+    throw new UsageError(`--interaction must be dot or cat, got '${interaction}'.`);
   const dim = values.dim;
   const shape = (small: boolean) => ({
     dim: numberFlag(dim, 'dim', small ? 16 : 64, { integer: true, min: 1, max: 1024 }),
@@ -150,11 +155,23 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
   try {
     // The DLRM-sized defaults (DESIGN.md) on a GPU; on a CPU adapter (SwiftShader) a small model,
     // since a 512-256 MLP trains at a few samples per second there.
-    const cpu = gpu.info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${gpu.info.architecture} ${gpu.info.description}`);
+    const cpu =
+      gpu.info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${gpu.info.architecture} ${gpu.info.description}`);
     const config = rankingConfigFor(data, shape(cpu));
-    log(`ranking ${ds.summary.name}: ${splits.train.length} train · ${splits.valid.length} valid (${splits.validFrom}) · ${splits.test.length} test rows; heads ${config.heads.join(', ')}; ${config.denseFeatures.length} dense, ${config.sparseFeatures.length} sparse features`);
-    log(`model: dim ${config.embeddingDim}, bottom ${denseWidthOf(config)}→${config.bottomMlp.join('→')}, ${config.interaction} interaction, top [${config.topMlp.join(', ')}], towers [${config.towerMlp.join(', ')}]${cpu ? ' (small defaults on a CPU adapter)' : ''}`);
-    const fit = await fitRanking(gpu, config, data, splits, opts, { checkpointDir: join(values.out, 'checkpoint'), resume: Boolean(values.resume), quiet, datasetId: datasetId({ dir: ds.dir, createdAt: ds.summary.createdAt }), log, stopAfterSteps: testing.stopAfterSteps });
+    log(
+      `ranking ${ds.summary.name}: ${splits.train.length} train · ${splits.valid.length} valid (${splits.validFrom}) · ${splits.test.length} test rows; heads ${config.heads.join(', ')}; ${config.denseFeatures.length} dense, ${config.sparseFeatures.length} sparse features`,
+    );
+    log(
+      `model: dim ${config.embeddingDim}, bottom ${denseWidthOf(config)}→${config.bottomMlp.join('→')}, ${config.interaction} interaction, top [${config.topMlp.join(', ')}], towers [${config.towerMlp.join(', ')}]${cpu ? ' (small defaults on a CPU adapter)' : ''}`,
+    );
+    const fit = await fitRanking(gpu, config, data, splits, opts, {
+      checkpointDir: join(values.out, 'checkpoint'),
+      resume: Boolean(values.resume),
+      quiet,
+      datasetId: datasetId({ dir: ds.dir, createdAt: ds.summary.createdAt }),
+      log,
+      stopAfterSteps: testing.stopAfterSteps,
+    });
     const report = await evaluateRanking(gpu, config, fit.params, fit.tables, data, splits, opts.seed);
     const onnx = rankingOnnx(config, fit.params, fit.tables);
     const training = {
@@ -174,14 +191,27 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
       spec: ds.spec,
       vocabularies: ds.vocabularies,
       name: ds.summary.name,
-      trainingData: { dataset: ds.summary.name, source: ds.summary.source, split: report.split, labels: data.labelOf, options: opts },
+      trainingData: {
+        dataset: ds.summary.name,
+        source: ds.summary.source,
+        split: report.split,
+        labels: data.labelOf,
+        options: opts,
+      },
       metrics: { test: report, training },
     });
-    if (values.json) process.stdout.write(JSON.stringify({ bundle: values.out, version: manifest.version, training, evaluation: report }, null, 2) + '\n');
+    if (values.json)
+      process.stdout.write(
+        JSON.stringify({ bundle: values.out, version: manifest.version, training, evaluation: report }, null, 2) + '\n',
+      );
     else {
       process.stdout.write(`${formatReport(report)}\n`);
-      process.stdout.write(`best epoch ${fit.bestEpoch} (valid AUC ${fit.bestValidAuc.toFixed(4)}), ${fit.samplesPerSecond.toFixed(0)} training samples/s on ${gpu.info.description || gpu.info.vendor}\n`);
-      process.stdout.write(`wrote ${join(values.out, 'ranking.safetensors')}, ranking.onnx and manifest.json (${manifest.name}@${manifest.version})\n`);
+      process.stdout.write(
+        `best epoch ${fit.bestEpoch} (valid AUC ${fit.bestValidAuc.toFixed(4)}), ${fit.samplesPerSecond.toFixed(0)} training samples/s on ${gpu.info.description || gpu.info.vendor}\n`,
+      );
+      process.stdout.write(
+        `wrote ${join(values.out, 'ranking.safetensors')}, ranking.onnx and manifest.json (${manifest.name}@${manifest.version})\n`,
+      );
     }
     return 0;
   } finally {
@@ -215,21 +245,32 @@ export async function evalRanking(argv: string[]): Promise<number> {
     process.stdout.write(EVAL_HELP);
     return 0;
   }
-  if (!values.bundle) throw new UsageError('--bundle BUNDLE is required (a folder with manifest.json and ranking.safetensors).');
+  if (!values.bundle)
+    throw new UsageError('--bundle BUNDLE is required (a folder with manifest.json and ranking.safetensors).');
   if (!values.data) throw new UsageError('--data DATASET is required (the dataset to evaluate on, as ingested).');
   const { config, params, tables } = await loadRankingBundle(values.bundle);
   const ds = loadDataset(values.data);
   const features = rankingFeatures(ds.spec, ds.vocabularies);
   const want = JSON.stringify({ dense: config.denseFeatures, sparse: config.sparseFeatures });
   if (JSON.stringify(features) !== want) {
-    throw new UsageError(`the ranker in ${values.bundle} was trained on other features than ${values.data} has (its tables or vocabularies differ); evaluate it on the dataset it was trained on.`);
+    throw new UsageError(
+      `the ranker in ${values.bundle} was trained on other features than ${values.data} has (its tables or vocabularies differ); evaluate it on the dataset it was trained on.`,
+    );
   }
   const data = rankingData(ds);
   const splits = rankingSplits(data, numberFlag(values.holdout, 'holdout', 0.1, { min: 0.01, max: 0.5 }));
   const gpu = await openGpu();
   let report: RankingReport;
   try {
-    report = await evaluateRanking(gpu, config, params, tables, data, splits, numberFlag(values.seed, 'seed', 1, { integer: true, min: 0 }));
+    report = await evaluateRanking(
+      gpu,
+      config,
+      params,
+      tables,
+      data,
+      splits,
+      numberFlag(values.seed, 'seed', 1, { integer: true, min: 0 }),
+    );
   } finally {
     gpu.destroy();
   }
@@ -237,4 +278,3 @@ export async function evalRanking(argv: string[]): Promise<number> {
   else process.stdout.write(`${formatReport(report)}\n`);
   return 0;
 }
-

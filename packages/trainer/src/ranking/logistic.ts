@@ -18,7 +18,14 @@ export interface LogisticModel {
 }
 
 /** One row's features as (index, value) pairs into the weight vector. */
-function rowFeatures(c: RankingConfig, data: RankingData, bases: number[], r: number, idx: Int32Array, val: Float64Array): number {
+function rowFeatures(
+  c: RankingConfig,
+  data: RankingData,
+  bases: number[],
+  r: number,
+  idx: Int32Array,
+  val: Float64Array,
+): number {
   const Nd = c.denseFeatures.length;
   const S = c.sparseFeatures.reduce((s, f) => s + f.width, 0);
   let n = 0;
@@ -43,7 +50,12 @@ function rowFeatures(c: RankingConfig, data: RankingData, bases: number[], r: nu
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** Predicted probabilities of `rows` under `w`. */
-export function logisticPredict(c: RankingConfig, data: RankingData, w: Float64Array, rows: ArrayLike<number>): Float64Array {
+export function logisticPredict(
+  c: RankingConfig,
+  data: RankingData,
+  w: Float64Array,
+  rows: ArrayLike<number>,
+): Float64Array {
   const { bases } = tableBases(c);
   const width = c.denseFeatures.length + c.sparseFeatures.reduce((s, f) => s + f.width, 0);
   const idx = new Int32Array(width);
@@ -82,7 +94,9 @@ export function fitLogistic(
   const yValid = Float64Array.from({ length: valid.length }, (_, i) => label(valid[i]));
   const maxEpochs = opts.maxEpochs ?? 15;
   let best: LogisticModel | null = null;
-  const grid = (opts.lrGrid ?? [0.03, 0.1]).flatMap((lr) => (opts.l2Grid ?? [1e-5, 1e-4, 1e-3, 1e-2]).map((l2) => [lr, l2]));
+  const grid = (opts.lrGrid ?? [0.03, 0.1]).flatMap((lr) =>
+    (opts.l2Grid ?? [1e-5, 1e-4, 1e-3, 1e-2]).map((l2) => [lr, l2]),
+  );
   for (const [lr, l2] of grid) {
     const w = new Float64Array(P);
     const g2 = new Float64Array(P).fill(1e-8);
@@ -113,7 +127,8 @@ export function fitLogistic(
       if (validAuc > bestHere || Number.isNaN(validAuc)) {
         bestHere = validAuc;
         stale = 0;
-        if (!best || validAuc > best.validAuc || Number.isNaN(best.validAuc)) best = { weights: w.slice(), l2, lr, epochs: epoch, validAuc };
+        if (!best || validAuc > best.validAuc || Number.isNaN(best.validAuc))
+          best = { weights: w.slice(), l2, lr, epochs: epoch, validAuc };
       } else stale++;
     }
   }
@@ -121,7 +136,13 @@ export function fitLogistic(
 }
 
 /** Log loss of a logistic model on rows (for reports). */
-export function logisticLogLoss(c: RankingConfig, data: RankingData, m: LogisticModel, rows: ArrayLike<number>, task: number): number {
+export function logisticLogLoss(
+  c: RankingConfig,
+  data: RankingData,
+  m: LogisticModel,
+  rows: ArrayLike<number>,
+  task: number,
+): number {
   const y = Float64Array.from({ length: rows.length }, (_, i) => data.labels[rows[i] * 3 + task]);
   return logLoss(y, logisticPredict(c, data, m.weights, rows));
 }

@@ -81,7 +81,9 @@ describe('RankingModel forward', () => {
     const model = await RankingModel.create(gpu, c, { maxBatch: 2 });
     const sparse = new Int32Array(2 * sparseWidth(c));
     sparse[4] = 4; // context:hour has 4 rows: 0..3
-    expect(() => model.setInputs(new Float32Array(6), sparse, 2)).toThrow(/sample 0 feature context:hour has index 4, outside its table of 4 rows/);
+    expect(() => model.setInputs(new Float32Array(6), sparse, 2)).toThrow(
+      /sample 0 feature context:hour has index 4, outside its table of 4 rows/,
+    );
     expect(() => model.setInputs(new Float32Array(6), sparse, 3)).toThrow(/batch of 3 samples, expected 1..2/);
     model.destroy();
   });

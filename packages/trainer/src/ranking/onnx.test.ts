@@ -55,7 +55,8 @@ async function parity(c: RankingConfig, B: number, seed: number): Promise<number
   let slot = 0;
   for (const f of c.sparseFeatures) {
     const idx = new BigInt64Array(B * f.width);
-    for (let b = 0; b < B; b++) for (let l = 0; l < f.width; l++) idx[b * f.width + l] = BigInt(sparse[b * S + slot + l]);
+    for (let b = 0; b < B; b++)
+      for (let l = 0; l < f.width; l++) idx[b * f.width + l] = BigInt(sparse[b * S + slot + l]);
     feeds[inputName(f.name)] = new ort.Tensor('int64', idx, [B, f.width]);
     slot += f.width;
   }

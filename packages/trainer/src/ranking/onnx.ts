@@ -159,7 +159,11 @@ export function rankingOnnx(c: RankingConfig, params: Float32Array, tables: Floa
   const pooled: string[] = [];
   c.sparseFeatures.forEach((f, k) => {
     const idx = inputName(f.name);
-    inputs.push({ name: idx, type: tensorType(INT64, [batch, { dim_value: f.width }]), doc_string: `indices of ${f.name} (0 = PAD)` });
+    inputs.push({
+      name: idx,
+      type: tensorType(INT64, [batch, { dim_value: f.width }]),
+      doc_string: `indices of ${f.name} (0 = PAD)`,
+    });
     const table = g.floats(`embedding.${f.name}`, [f.rows, D], tables[k]);
     const rows = g.op('Gather', [table, idx], [int('axis', 0)], `gather_${idx}`); // (batch, L, D)
     if (f.width === 1) {
@@ -179,18 +183,32 @@ export function rankingOnnx(c: RankingConfig, params: Float32Array, tables: Floa
   // Dense input (or a constant 1 per sample) through the bottom MLP.
   let x: string;
   if (c.denseFeatures.length > 0) {
-    inputs.unshift({ name: 'dense', type: tensorType(FLOAT, [batch, { dim_value: c.denseFeatures.length }]), doc_string: `transformed dense features: ${c.denseFeatures.join(', ')}` });
+    inputs.unshift({
+      name: 'dense',
+      type: tensorType(FLOAT, [batch, { dim_value: c.denseFeatures.length }]),
+      doc_string: `transformed dense features: ${c.denseFeatures.join(', ')}`,
+    });
     x = 'dense';
   } else {
     const first = inputName(c.sparseFeatures[0].name);
-    const col = g.op('Slice', [first, g.int64s('slice_start', [1], [0]), g.int64s('slice_end', [1], [1]), g.int64s('slice_axis', [1], [1])]);
+    const col = g.op('Slice', [
+      first,
+      g.int64s('slice_start', [1], [0]),
+      g.int64s('slice_end', [1], [1]),
+      g.int64s('slice_axis', [1], [1]),
+    ]);
     x = g.op('Cast', [g.op('Equal', [col, col])], [int('to', FLOAT)]); // (batch, 1) of ones
   }
   const shapes = rankingLayerShapes(c);
   let li = 0;
   const layer = (input: string, serving = true): string => {
     const s = shapes[li++];
-    const y = g.op('Gemm', [input, weight(`${s.name}.weight`), weight(`${s.name}.bias`)], [int('transB', 1)], `${s.name.replace(/\./g, '_')}`);
+    const y = g.op(
+      'Gemm',
+      [input, weight(`${s.name}.weight`), weight(`${s.name}.bias`)],
+      [int('transB', 1)],
+      `${s.name.replace(/\./g, '_')}`,
+    );
     const act = serving ? s.serveAct : s.act;
     return act === 'relu' ? g.op('Relu', [y]) : act === 'sigmoid' ? g.op('Sigmoid', [y]) : y;
   };
@@ -206,7 +224,11 @@ export function rankingOnnx(c: RankingConfig, params: Float32Array, tables: Floa
     const flat = g.op('Reshape', [ZZ, g.int64s('shape_pairs', [2], [0, V * V])]);
     const lower: number[] = [];
     for (let i = 1; i < V; i++) for (let j = 0; j < i; j++) lower.push(i * V + j);
-    inter = g.op('Concat', [z0, g.op('Gather', [flat, g.int64s('lower_triangle', [lower.length], lower)], [int('axis', 1)])], [int('axis', 1)]);
+    inter = g.op(
+      'Concat',
+      [z0, g.op('Gather', [flat, g.int64s('lower_triangle', [lower.length], lower)], [int('axis', 1)])],
+      [int('axis', 1)],
+    );
   } else {
     inter = g.op('Concat', [z0, g.op('Reshape', [emb, g.int64s('shape_cat', [2], [0, F * D])])], [int('axis', 1)]);
   }
@@ -220,7 +242,9 @@ export function rankingOnnx(c: RankingConfig, params: Float32Array, tables: Floa
   }
   const anyOut = outs.get(c.heads[0])!;
   let zeros: string | null = null;
-  const columns = RANKING_TASKS.map((task) => outs.get(task) ?? (zeros ??= g.op('Mul', [anyOut, g.floats('zero', [], new Float32Array([0]))])));
+  const columns = RANKING_TASKS.map(
+    (task) => outs.get(task) ?? (zeros ??= g.op('Mul', [anyOut, g.floats('zero', [], new Float32Array([0]))])),
+  );
   const scores = g.op('Concat', columns, [int('axis', 1)], 'scores_concat');
   g.nodes.push({ op_type: 'Identity', input: [scores], output: ['scores'], name: 'scores', attribute: [] });
 
@@ -235,17 +259,31 @@ export function rankingOnnx(c: RankingConfig, params: Float32Array, tables: Floa
       node: g.nodes,
       initializer: g.initializers,
       input: inputs,
-      output: [{ name: 'scores', type: tensorType(FLOAT, [batch, { dim_value: 3 }]), doc_string: 'pCtr, pCvr (P(conversion | click)), log1p revenue of a conversion' }],
+      output: [
+        {
+          name: 'scores',
+          type: tensorType(FLOAT, [batch, { dim_value: 3 }]),
+          doc_string: 'pCtr, pCvr (P(conversion | click)), log1p revenue of a conversion',
+        },
+      ],
     },
     metadata_props: [
-      { key: 'vireo.inputs', value: JSON.stringify({ dense: c.denseFeatures, sparse: Object.fromEntries(c.sparseFeatures.map((f) => [inputName(f.name), f.name])) }) },
+      {
+        key: 'vireo.inputs',
+        value: JSON.stringify({
+          dense: c.denseFeatures,
+          sparse: Object.fromEntries(c.sparseFeatures.map((f) => [inputName(f.name), f.name])),
+        }),
+      },
       { key: 'vireo.outputs', value: JSON.stringify(['pCtr', 'pCvr', 'log1pRevenue']) },
     ],
   };
   let bytes = 0;
   for (const t of tables) bytes += t.byteLength;
   if (bytes + params.byteLength > MAX_MODEL_BYTES) {
-    throw new UsageError(`the ranker's weights (${(bytes / 2 ** 30).toFixed(1)} GiB) exceed what one ONNX file holds (2 GiB); export with fewer hash buckets.`);
+    throw new UsageError(
+      `the ranker's weights (${(bytes / 2 ** 30).toFixed(1)} GiB) exceed what one ONNX file holds (2 GiB); export with fewer hash buckets.`,
+    );
   }
   const type = onnxModelType();
   const message = type.fromObject(model);

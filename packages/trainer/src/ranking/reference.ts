@@ -2,7 +2,15 @@
 // the oracle the GPU forward, the training step's gradients and the ONNX export are checked
 // against. Same legend as the model: B samples, F sparse features, D embedding dim.
 import { bceReference, dlrmInteractionReference, linearReference, type HeadWeights } from '@vireo/shaders';
-import { buildBags, denseWidth, rankingLayerShapes, rankingParameters, sparseWidth, tableBases, type RankingConfig } from '@vireo/runtime-web';
+import {
+  buildBags,
+  denseWidth,
+  rankingLayerShapes,
+  rankingParameters,
+  sparseWidth,
+  tableBases,
+  type RankingConfig,
+} from '@vireo/runtime-web';
 
 type Floats = Float32Array | Float64Array;
 
@@ -10,7 +18,15 @@ type Floats = Float32Array | Float64Array;
  * out (B, 3) in float64: [ctr, cvr, revenue] as logits (`logits`) or pCtr, pCvr, log1p revenue;
  * tasks without a head give 0.
  */
-export function rankingForwardReference(c: RankingConfig, params: Floats, tables: Floats[], dense: Floats | null, sparse: ArrayLike<number>, B: number, logits = false): Float64Array {
+export function rankingForwardReference(
+  c: RankingConfig,
+  params: Floats,
+  tables: Floats[],
+  dense: Floats | null,
+  sparse: ArrayLike<number>,
+  B: number,
+  logits = false,
+): Float64Array {
   const D = c.embeddingDim;
   const F = c.sparseFeatures.length;
   const entries = new Map(rankingParameters(c).entries.map((e) => [e.name, e]));
@@ -23,11 +39,20 @@ export function rankingForwardReference(c: RankingConfig, params: Floats, tables
   let li = 0;
   const layer = (x: Float64Array<ArrayBufferLike>): Float64Array<ArrayBufferLike> => {
     const s = shapes[li++];
-    return linearReference(x, tensor(`${s.name}.weight`), tensor(`${s.name}.bias`), B, s.K, s.N, logits ? s.act : s.serveAct);
+    return linearReference(
+      x,
+      tensor(`${s.name}.weight`),
+      tensor(`${s.name}.bias`),
+      B,
+      s.K,
+      s.N,
+      logits ? s.act : s.serveAct,
+    );
   };
 
   const Nd = denseWidth(c);
-  let x: Float64Array<ArrayBufferLike> = c.denseFeatures.length > 0 ? Float64Array.from(dense!.subarray(0, B * Nd)) : new Float64Array(B).fill(1);
+  let x: Float64Array<ArrayBufferLike> =
+    c.denseFeatures.length > 0 ? Float64Array.from(dense!.subarray(0, B * Nd)) : new Float64Array(B).fill(1);
   for (let i = 0; i < c.bottomMlp.length; i++) x = layer(x);
 
   const { bases } = tableBases(c);
@@ -56,7 +81,16 @@ export function rankingForwardReference(c: RankingConfig, params: Floats, tables
 }
 
 /** Σ_i Σ_t w_t · loss_it of the heads (bce reference), from the forward's logits, in float64. */
-export function rankingLossReference(c: RankingConfig, params: Floats, tables: Floats[], dense: Floats | null, sparse: ArrayLike<number>, labels: Floats, B: number, w: HeadWeights): number {
+export function rankingLossReference(
+  c: RankingConfig,
+  params: Floats,
+  tables: Floats[],
+  dense: Floats | null,
+  sparse: ArrayLike<number>,
+  labels: Floats,
+  B: number,
+  w: HeadWeights,
+): number {
   const logits = rankingForwardReference(c, params, tables, dense, sparse, B, true);
   const loss = bceReference(logits, Float64Array.from(labels.subarray(0, B * 3)), B);
   let total = 0;

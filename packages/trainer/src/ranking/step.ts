@@ -124,13 +124,23 @@ export class RankingStep {
     const ungatherIdx = buf('ungather.indices', idx.length);
     gpu.write(ungatherIdx, idx);
     const unused = buf('unused', 1);
-    const ungather = await gpu.bind(embeddingBagForward, { table: dOut, indices: ungatherIdx, offsets: unused, weights: unused, out: gradOf(model.acts.heads) });
+    const ungather = await gpu.bind(embeddingBagForward, {
+      table: dOut,
+      indices: ungatherIdx,
+      offsets: unused,
+      weights: unused,
+      out: gradOf(model.acts.heads),
+    });
 
     // Layers whose input feeds several layers (the towers' shared input) accumulate into its gradient.
     const readers = new Map<GPUBuffer, number>();
     for (const l of model.layers) readers.set(l.x.buffer, (readers.get(l.x.buffer) ?? 0) + 1);
     const cleared = [...readers].filter(([, n]) => n > 1).map(([b]) => gradOf(b));
-    const region = (b: GPUBuffer, e: { offset: number; size: number }) => ({ buffer: b, offset: e.offset * 4, size: e.size * 4 });
+    const region = (b: GPUBuffer, e: { offset: number; size: number }) => ({
+      buffer: b,
+      offset: e.offset * 4,
+      size: e.size * 4,
+    });
     const linears: BoundLinearBackward[] = [];
     const accumulates: boolean[] = [];
     for (const l of model.layers) {
@@ -167,25 +177,52 @@ export class RankingStep {
       dEmb: gradOf(model.acts.emb),
     });
     const maxNnz = Math.max(1, maxB * sparseWidth(c));
-    const embedding = await EmbeddingBagBackwardOp.create(gpu, { dy: gradOf(model.acts.emb), R: model.totalRows, D, maxBags: maxB * F, maxNnz, mode: 'mean' });
+    const embedding = await EmbeddingBagBackwardOp.create(gpu, {
+      dy: gradOf(model.acts.emb),
+      R: model.totalRows,
+      D,
+      maxBags: maxB * F,
+      maxNnz,
+      mode: 'mean',
+    });
 
-    const groups = model.paramTable.entries.map((e) => ({ offset: e.offset, count: e.size, weightDecay: e.name.endsWith('.weight') ? hyper.weightDecay : 0 }));
+    const groups = model.paramTable.entries.map((e) => ({
+      offset: e.offset,
+      count: e.size,
+      weightDecay: e.name.endsWith('.weight') ? hyper.weightDecay : 0,
+    }));
     const adam = await BoundAdamW.create(gpu, { grad: grads, param: model.params, m, v }, P, groups);
 
     const shards: ShardOptimizer[] = [];
     for (const [s, shard] of model.shards.entries()) {
       const acc = buf(`adagrad.acc.${s}`, shard.rows);
       if (model.shards.length === 1) {
-        const adagrad = await BoundRowwiseAdagrad.create(gpu, { ids: embedding.rows, grad: embedding.gradRows, table: shard.buffer, acc }, { maxU: maxNnz, D, R: shard.rows });
+        const adagrad = await BoundRowwiseAdagrad.create(
+          gpu,
+          { ids: embedding.rows, grad: embedding.gradRows, table: shard.buffer, acc },
+          { maxU: maxNnz, D, R: shard.rows },
+        );
         shards.push({ acc, ids: null, grad: null, adagrad });
       } else {
         const ids = buf(`adagrad.ids.${s}`, maxNnz);
         const grad = buf(`adagrad.grad.${s}`, maxNnz * D);
-        const adagrad = await BoundRowwiseAdagrad.create(gpu, { ids, grad, table: shard.buffer, acc }, { maxU: maxNnz, D, R: shard.rows });
+        const adagrad = await BoundRowwiseAdagrad.create(
+          gpu,
+          { ids, grad, table: shard.buffer, acc },
+          { maxU: maxNnz, D, R: shard.rows },
+        );
         shards.push({ acc, ids, grad, adagrad });
       }
     }
-    return new RankingStep(gpu, model, hyper, grads, { m, v }, { labels, loss, dOut }, { heads, ungather, linears, accumulates, cleared, interaction, embedding, adam, shards, owned });
+    return new RankingStep(
+      gpu,
+      model,
+      hyper,
+      grads,
+      { m, v },
+      { labels, loss, dOut },
+      { heads, ungather, linears, accumulates, cleared, interaction, embedding, adam, shards, owned },
+    );
   }
 
   /** The heads' loss weights for a batch of B: means over the batch; absent tasks weigh 0. */
@@ -215,7 +252,14 @@ export class RankingStep {
     model.encode(pass, { logits: true });
     parts.heads.encodeForward(pass, B);
     parts.heads.encodeBackward(pass, B, this.weights(B));
-    parts.ungather.dispatch(pass, embeddingBagWorkgroups(c.heads.length * model.stride), { B: c.heads.length * model.stride, D: 1, R: model.maxBatch * 3, mean: 0, has_offsets: 0, has_weights: 0 });
+    parts.ungather.dispatch(pass, embeddingBagWorkgroups(c.heads.length * model.stride), {
+      B: c.heads.length * model.stride,
+      D: 1,
+      R: model.maxBatch * 3,
+      mean: 0,
+      has_offsets: 0,
+      has_weights: 0,
+    });
     const nb = c.bottomMlp.length;
     const backLinear = (i: number) => {
       const l = model.layers[i];
@@ -238,7 +282,10 @@ export class RankingStep {
         shardRows[s] = u - u0;
         if (u === u0) return;
         const opt = parts.shards[s];
-        gpu.write(opt.ids!, plan.rows.slice(u0, u).map((r) => r - shard.first));
+        gpu.write(
+          opt.ids!,
+          plan.rows.slice(u0, u).map((r) => r - shard.first),
+        );
         encoder.copyBufferToBuffer(parts.embedding.gradRows as GPUBuffer, u0 * D * 4, opt.grad!, 0, (u - u0) * D * 4);
       });
       update = encoder.beginComputePass();
@@ -264,7 +311,10 @@ export class RankingStep {
   /** dL/d(rows) of the last batch: its rows (U) ascending and their gradient (U, D). */
   async readEmbeddingGrads(): Promise<{ rows: Uint32Array<ArrayBufferLike>; grad: Float32Array }> {
     const U = this.lastRows.length;
-    const grad = U > 0 ? await this.gpu.readF32(this.parts.embedding.gradRows as GPUBuffer, U * this.model.config.embeddingDim) : new Float32Array(0);
+    const grad =
+      U > 0
+        ? await this.gpu.readF32(this.parts.embedding.gradRows as GPUBuffer, U * this.model.config.embeddingDim)
+        : new Float32Array(0);
     return { rows: this.lastRows, grad };
   }
 

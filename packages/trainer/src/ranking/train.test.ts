@@ -15,14 +15,38 @@ let data: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vireo-ranking-'));
   data = join(dir, 'world');
-  await ingestSynthetic({ seed: 3, users: 120, items: 60, events: 3000, categories: 4, dim: 4, days: 10 }, { ...DEFAULT_OPTIONS, quiet: true, out: data });
+  await ingestSynthetic(
+    { seed: 3, users: 120, items: 60, events: 3000, categories: 4, dim: 4, days: 10 },
+    { ...DEFAULT_OPTIONS, quiet: true, out: data },
+  );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // Small enough for SwiftShader: 2,400 training rows, batch 200, dim 8; the tables' default learning
 // rate (0.05: at 0.2 the history-category table, updated by almost every row, overfits this
 // tiny world within an epoch and the log loss ends above the constant rate's).
-const FLAGS = ['--epochs', '3', '--batch', '200', '--dim', '8', '--bottom', '16', '--top', '16', '--tower', '8', '--lr', '0.001', '--emb-lr', '0.05', '--checkpoint-every', '5', '--quiet', '--json'];
+const FLAGS = [
+  '--epochs',
+  '3',
+  '--batch',
+  '200',
+  '--dim',
+  '8',
+  '--bottom',
+  '16',
+  '--top',
+  '16',
+  '--tower',
+  '8',
+  '--lr',
+  '0.001',
+  '--emb-lr',
+  '0.05',
+  '--checkpoint-every',
+  '5',
+  '--quiet',
+  '--json',
+];
 
 /** Runs a CLI entry point, capturing stdout; returns the exit code and what it printed. */
 async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
@@ -49,7 +73,9 @@ describe('vireo train ranking', () => {
     expect(code).toBe(0);
     const result = JSON.parse(out);
     const { model, baselines } = result.evaluation;
-    console.log(`tiny world: test CTR AUC model ${model.ctr.auc.toFixed(4)}, logistic ${baselines.logistic.ctr.auc.toFixed(4)}, constant ${baselines.constant.ctr.auc}, oracle ${baselines.oracle.ctr.auc.toFixed(4)}; ${result.training.samplesPerSecond.toFixed(0)} samples/s`);
+    console.log(
+      `tiny world: test CTR AUC model ${model.ctr.auc.toFixed(4)}, logistic ${baselines.logistic.ctr.auc.toFixed(4)}, constant ${baselines.constant.ctr.auc}, oracle ${baselines.oracle.ctr.auc.toFixed(4)}; ${result.training.samplesPerSecond.toFixed(0)} samples/s`,
+    );
     expect(baselines.constant.ctr.auc).toBe(0.5);
     expect(model.ctr.auc).toBeGreaterThan(0.6);
     expect(model.ctr.logLoss).toBeLessThan(baselines.constant.ctr.logLoss);
@@ -57,7 +83,12 @@ describe('vireo train ranking', () => {
     const manifest = parseBundleManifest(readFileSync(join(first, 'manifest.json'), 'utf8'));
     expect(manifest.files.map((f) => f.name).sort()).toEqual(['ranking.onnx', 'ranking.safetensors']);
     for (const f of manifest.files) expect(f.sha256).toBe(await fileHash(join(first, f.name)));
-    expect(manifest.architecture.ranking).toMatchObject({ embeddingDim: 8, bottomMlp: [16, 8], heads: ['ctr', 'cvr', 'revenue'], interaction: 'dot' });
+    expect(manifest.architecture.ranking).toMatchObject({
+      embeddingDim: 8,
+      bottomMlp: [16, 8],
+      heads: ['ctr', 'cvr', 'revenue'],
+      interaction: 'dot',
+    });
   });
 
   it('gives the same weights for the same seed, also across an interruption and --resume', async () => {
@@ -65,7 +96,9 @@ describe('vireo train ranking', () => {
     // steps; 12 steps an epoch) and resumed, ends with the first run's bytes.
     const want = await fileHash(join(first, 'ranking.safetensors'));
     const cut = join(dir, 'c');
-    await expect(capture(() => trainRanking(['--data', data, '--out', cut, ...FLAGS], { stopAfterSteps: 15 }))).rejects.toBeInstanceOf(InterruptedError);
+    await expect(
+      capture(() => trainRanking(['--data', data, '--out', cut, ...FLAGS], { stopAfterSteps: 15 })),
+    ).rejects.toBeInstanceOf(InterruptedError);
     const resumed = await capture(() => trainRanking(['--data', data, '--out', cut, ...FLAGS, '--resume']));
     expect(resumed.code).toBe(0);
     const from = JSON.parse(resumed.out).training.resumedFrom;
@@ -75,14 +108,28 @@ describe('vireo train ranking', () => {
   });
 
   it('stops with a sentence when the loss becomes NaN', async () => {
-    const err = await trainRanking(['--data', data, '--out', join(dir, 'nan'), ...FLAGS, '--lr', '1e30', '--emb-lr', '1e30']).catch((e: unknown) => e);
+    const err = await trainRanking([
+      '--data',
+      data,
+      '--out',
+      join(dir, 'nan'),
+      ...FLAGS,
+      '--lr',
+      '1e30',
+      '--emb-lr',
+      '1e30',
+    ]).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/^training diverged: the loss is .*NaN.* at epoch 1 step \d+; lower --lr/);
     expect((err as { exitCode: number }).exitCode).toBe(1);
   });
 
   it('refuses a resume with other flags, and bad flags, in one sentence', async () => {
-    await expect(trainRanking(['--data', data, '--out', first, ...FLAGS, '--dim', '4', '--resume'])).rejects.toThrow(/--resume: the checkpoint .* was made with other data, architecture or flags/);
-    await expect(trainRanking(['--data', data, '--out', first, '--bottom', '16,x'])).rejects.toThrow(/--bottom must be comma-separated positive integers, got '16,x'/);
+    await expect(trainRanking(['--data', data, '--out', first, ...FLAGS, '--dim', '4', '--resume'])).rejects.toThrow(
+      /--resume: the checkpoint .* was made with other data, architecture or flags/,
+    );
+    await expect(trainRanking(['--data', data, '--out', first, '--bottom', '16,x'])).rejects.toThrow(
+      /--bottom must be comma-separated positive integers, got '16,x'/,
+    );
     await expect(trainRanking(['--out', first])).rejects.toThrow(/--data DATASET is required/);
   });
 

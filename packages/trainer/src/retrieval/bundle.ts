@@ -7,7 +7,15 @@
 // the same bytes (the manifest's createdAt differs, the weights file does not).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeFile, parseBundleManifest, readSafetensors, verifyBundleFile, writeSafetensors, type BundleManifest, type Tensor } from '@vireo/core';
+import {
+  describeFile,
+  parseBundleManifest,
+  readSafetensors,
+  verifyBundleFile,
+  writeSafetensors,
+  type BundleManifest,
+  type Tensor,
+} from '@vireo/core';
 import { quantizeRows, type RetrievalConfig } from '@vireo/runtime-web';
 import { UsageError } from '../cli/args.ts';
 import type { Dataset } from '../ingest/index.ts';
@@ -54,10 +62,18 @@ export interface BundleInfo {
 }
 
 /** Writes the three files into `dir` and returns the manifest. */
-export async function writeBundle(dir: string, info: BundleInfo, retrieval: Uint8Array, items: Uint8Array): Promise<BundleManifest> {
+export async function writeBundle(
+  dir: string,
+  info: BundleInfo,
+  retrieval: Uint8Array,
+  items: Uint8Array,
+): Promise<BundleManifest> {
   const c = info.config;
   const { ds } = info;
-  const files = [await describeFile('retrieval.safetensors', retrieval), await describeFile('items.safetensors', items)];
+  const files = [
+    await describeFile('retrieval.safetensors', retrieval),
+    await describeFile('items.safetensors', items),
+  ];
   const manifest = parseBundleManifest({
     name: info.name,
     version: info.version,
@@ -79,7 +95,14 @@ export async function writeBundle(dir: string, info: BundleInfo, retrieval: Uint
     featureSpec: ds.spec,
     vocabularies: ds.vocabularies,
     files,
-    trainingData: { source: ds.summary.source, name: ds.summary.name, counts: ds.summary.counts, splits: ds.summary.splits, timeRange: ds.summary.timeRange, ...info.training },
+    trainingData: {
+      source: ds.summary.source,
+      name: ds.summary.name,
+      counts: ds.summary.counts,
+      splits: ds.summary.splits,
+      timeRange: ds.summary.timeRange,
+      ...info.training,
+    },
     metrics: info.metrics,
   });
   writeFileSync(join(dir, 'retrieval.safetensors'), retrieval);
@@ -103,7 +126,11 @@ export async function readBundle(dir: string, flag = '--bundle'): Promise<Loaded
     manifest = parseBundleManifest(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(code === 'ENOENT' ? `${flag} ${dir} is not a bundle: manifest.json is missing.` : `${flag} ${dir}: manifest.json is invalid: ${(err as Error).message}.`);
+    throw new UsageError(
+      code === 'ENOENT'
+        ? `${flag} ${dir} is not a bundle: manifest.json is missing.`
+        : `${flag} ${dir}: manifest.json is invalid: ${(err as Error).message}.`,
+    );
   }
   const config = (manifest.architecture.retrieval as { config?: RetrievalConfig } | undefined)?.config;
   if (!config) throw new UsageError(`${flag} ${dir} holds no retrieval model.`);
@@ -124,5 +151,14 @@ export async function readBundle(dir: string, flag = '--bundle'): Promise<Loaded
   const weights = await read('retrieval.safetensors');
   const items = await read('items.safetensors');
   const get = <T>(name: string) => items.get(name)?.data as T;
-  return { manifest, config, weights, items: { embeddings: get<Float32Array>('embeddings'), values: get<Int8Array>('embeddings.int8'), scales: get<Float32Array>('embeddings.scale') } };
+  return {
+    manifest,
+    config,
+    weights,
+    items: {
+      embeddings: get<Float32Array>('embeddings'),
+      values: get<Int8Array>('embeddings.int8'),
+      scales: get<Float32Array>('embeddings.scale'),
+    },
+  };
 }

@@ -59,7 +59,14 @@ export function trainingExamples(ds: Dataset, events: UserEvents, context: Int32
   const U = events.start.length - 1;
   let n = 0;
   for (let e = 0; e < it.user.length; e++) if (it.positive[e] && it.split[e] === SPLIT_TRAIN) n++;
-  const ex: Examples = { count: n, user: new Int32Array(n), item: new Int32Array(n), historyEnd: new Int32Array(n), context: new Int32Array(n), ts: new Float64Array(n) };
+  const ex: Examples = {
+    count: n,
+    user: new Int32Array(n),
+    item: new Int32Array(n),
+    historyEnd: new Int32Array(n),
+    context: new Int32Array(n),
+    ts: new Float64Array(n),
+  };
   let k = 0;
   for (let u = 0; u < U; u++) {
     for (let e = events.start[u]; e < events.start[u + 1]; e++) {
@@ -105,7 +112,12 @@ export interface RetrievalCase {
  * The evaluation cases of a split (leave-last-out: each user's held-out positive of `split`).
  * Users without one are skipped.
  */
-export function retrievalCases(ds: Dataset, events: UserEvents, context: Int32Array, split = SPLIT_TEST): RetrievalCase[] {
+export function retrievalCases(
+  ds: Dataset,
+  events: UserEvents,
+  context: Int32Array,
+  split = SPLIT_TEST,
+): RetrievalCase[] {
   const it = ds.interactions!;
   const U = events.start.length - 1;
   const cases: RetrievalCase[] = [];
@@ -124,7 +136,16 @@ export function retrievalCases(ds: Dataset, events: UserEvents, context: Int32Ar
     for (let e = row; e < end; e++) if (it.positive[e] && it.split[e] === split) relevant.add(it.item[e]);
     const exclude = new Set<number>();
     for (let e = begin; e < row; e++) exclude.add(it.item[e]);
-    cases.push({ user: u, row, ts: it.ts[row], relevant: Int32Array.from(relevant), historyStart: begin, historyEnd: row, exclude, context: context[row] });
+    cases.push({
+      user: u,
+      row,
+      ts: it.ts[row],
+      relevant: Int32Array.from(relevant),
+      historyStart: begin,
+      historyEnd: row,
+      exclude,
+      context: context[row],
+    });
   }
   return cases;
 }

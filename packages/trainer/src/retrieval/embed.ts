@@ -19,14 +19,26 @@ export async function embedItems(gpu: Gpu, tower: ItemTower, reader: FeatureRead
 }
 
 /** User tower outputs for every case (its user, its history, its event's context): (C, D). */
-export async function embedCases(gpu: Gpu, tower: UserTower, reader: FeatureReader, events: UserEvents, cases: readonly RetrievalCase[]): Promise<Float32Array> {
+export async function embedCases(
+  gpu: Gpu,
+  tower: UserTower,
+  reader: FeatureReader,
+  events: UserEvents,
+  cases: readonly RetrievalCase[],
+): Promise<Float32Array> {
   const D = tower.config.embeddingDim;
   const out = new Float32Array(cases.length * D);
   for (let start = 0; start < cases.length; start += tower.maxBatch) {
     const B = Math.min(tower.maxBatch, cases.length - start);
     tower.set(B, (b) => {
       const c = cases[start + b];
-      return { fields: reader.user(c.user, c.context, c.ts), history: events.items, historyLabels: events.positive, historyStart: c.historyStart, historyEnd: c.historyEnd };
+      return {
+        fields: reader.user(c.user, c.context, c.ts),
+        history: events.items,
+        historyLabels: events.positive,
+        historyStart: c.historyStart,
+        historyEnd: c.historyEnd,
+      };
     });
     gpu.run((pass) => tower.encode(pass));
     out.set(await gpu.readF32(tower.act.out.buffer, B * D, tower.act.out.offset), start * D);

@@ -2,7 +2,13 @@
 // (one row range per feature, sized from the feature spec and vocabularies) and readers that give
 // each field's value for an item, a user, or an event's context, as ingest encoded them.
 import { FIRST_INDEX, cardinality, featureView, type Feature } from '@vireo/core';
-import { TIME_FEATURE, timeFeature, type FieldValue, type RetrievalConfig, type RetrievalField } from '@vireo/runtime-web';
+import {
+  TIME_FEATURE,
+  timeFeature,
+  type FieldValue,
+  type RetrievalConfig,
+  type RetrievalField,
+} from '@vireo/runtime-web';
 
 /** Stands for the derived time column among a numeric field's columns. */
 const TIME_COLUMN: ArrayLike<number> = new Float32Array(0);
@@ -28,7 +34,9 @@ export const DEFAULT_HISTORY_CAP = 20;
 
 /** The sequence feature the history comes from, if the spec has one over item:id. */
 function historyFeature(ds: Dataset): Feature | undefined {
-  return ds.spec.features.find((f) => f.kind === 'sequence' && featureView(f.name) === 'user' && (f.vocabulary ?? f.name) === 'item:id');
+  return ds.spec.features.find(
+    (f) => f.kind === 'sequence' && featureView(f.name) === 'user' && (f.vocabulary ?? f.name) === 'item:id',
+  );
 }
 
 /** Whether the dataset has the column a feature reads (entity tables, or the impressions for context). */
@@ -46,15 +54,24 @@ function hasColumn(ds: Dataset, f: Feature): boolean {
  * @example const config = retrievalConfig(loadDataset(dir), { fieldDim: 32, embeddingDim: 64, heads: 2, itemHidden: 128, userHidden: 128, temperature: 0.05, historyLength: 0 });
  */
 export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalConfig {
-  if (!ds.interactions || !ds.items) throw new UsageError(`${ds.dir} has no interactions or items table: retrieval needs user–item events (ingest MovieLens, the synthetic world or a tabular log with users and items).`);
+  if (!ds.interactions || !ds.items)
+    throw new UsageError(
+      `${ds.dir} has no interactions or items table: retrieval needs user–item events (ingest MovieLens, the synthetic world or a tabular log with users and items).`,
+    );
   let next = 0;
   const take = (f: Omit<RetrievalField, 'offset'>): RetrievalField => {
     const field = { ...f, offset: next };
     next += f.rows;
     return field;
   };
-  const byView = (views: string[]) => ds.spec.features.filter((f) => views.includes(featureView(f.name)) && f.kind !== 'sequence' && hasColumn(ds, f));
-  const fieldsOf = (features: Feature[], numericName: string, first?: string, derived: string[] = []): RetrievalField[] => {
+  const byView = (views: string[]) =>
+    ds.spec.features.filter((f) => views.includes(featureView(f.name)) && f.kind !== 'sequence' && hasColumn(ds, f));
+  const fieldsOf = (
+    features: Feature[],
+    numericName: string,
+    first?: string,
+    derived: string[] = [],
+  ): RetrievalField[] => {
     const ordered = [...features].sort((a, b) => Number(b.name === first) - Number(a.name === first));
     const out: RetrievalField[] = [];
     const numeric: string[] = [];
@@ -64,13 +81,32 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
         if (rows > 0) out.push(take({ name: f.name, kind: 'bucket', rows, width: 1 }));
         else numeric.push(f.name);
       } else if (f.kind === 'categorical') {
-        out.push(take({ name: f.name, kind: 'categorical', rows: cardinality(f, ds.vocabularies), width: 1, vocabulary: f.buckets === undefined ? (f.vocabulary ?? f.name) : undefined }));
+        out.push(
+          take({
+            name: f.name,
+            kind: 'categorical',
+            rows: cardinality(f, ds.vocabularies),
+            width: 1,
+            vocabulary: f.buckets === undefined ? (f.vocabulary ?? f.name) : undefined,
+          }),
+        );
       } else if (f.kind === 'multi_hot') {
-        out.push(take({ name: f.name, kind: 'multi_hot', rows: cardinality(f, ds.vocabularies), width: f.maxLength, vocabulary: f.buckets === undefined ? (f.vocabulary ?? f.name) : undefined }));
+        out.push(
+          take({
+            name: f.name,
+            kind: 'multi_hot',
+            rows: cardinality(f, ds.vocabularies),
+            width: f.maxLength,
+            vocabulary: f.buckets === undefined ? (f.vocabulary ?? f.name) : undefined,
+          }),
+        );
       }
     }
     numeric.push(...derived);
-    if (numeric.length > 0) out.push(take({ name: numericName, kind: 'numeric', rows: numeric.length, width: numeric.length, features: numeric }));
+    if (numeric.length > 0)
+      out.push(
+        take({ name: numericName, kind: 'numeric', rows: numeric.length, width: numeric.length, features: numeric }),
+      );
     return out;
   };
   const itemFeatures = byView(['item']);
@@ -86,8 +122,17 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
   // context:time, derived from the event time: where the event falls in the training span.
   const range = ds.summary.timeRange;
   const timed = range !== null && range.max > range.min;
-  const userFields = [...fieldsOf(userFeatures, 'user:numeric', 'user:id'), ...fieldsOf(contextFeatures, 'context:numeric', undefined, timed ? [TIME_FEATURE] : [])];
-  const L = shape.historyLength > 0 ? shape.historyLength : Math.min(DEFAULT_HISTORY_CAP, (historyFeature(ds) as { maxLength?: number } | undefined)?.maxLength ?? DEFAULT_HISTORY_CAP);
+  const userFields = [
+    ...fieldsOf(userFeatures, 'user:numeric', 'user:id'),
+    ...fieldsOf(contextFeatures, 'context:numeric', undefined, timed ? [TIME_FEATURE] : []),
+  ];
+  const L =
+    shape.historyLength > 0
+      ? shape.historyLength
+      : Math.min(
+          DEFAULT_HISTORY_CAP,
+          (historyFeature(ds) as { maxLength?: number } | undefined)?.maxLength ?? DEFAULT_HISTORY_CAP,
+        );
   const position = take({ name: 'position', kind: 'position', rows: L, width: 1 });
   const label = take({ name: 'history:label', kind: 'label', rows: 2, width: 1 });
   return {
@@ -108,7 +153,6 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
   };
 }
 
-
 /**
  * Reads field values out of a dataset's tables, as the towers' `set` wants them.
  * Items by row, users by row, context by impression row (−1: unknown, every context field missing).
@@ -118,27 +162,44 @@ export class FeatureReader {
   private readonly userColumns: (ArrayLike<number> | ArrayLike<number>[] | null)[];
   private readonly widths = new Map<string, number>();
 
-  constructor(private readonly ds: Dataset, readonly config: RetrievalConfig) {
+  constructor(
+    private readonly ds: Dataset,
+    readonly config: RetrievalConfig,
+  ) {
     this.itemColumns = config.itemFields.map((f) => this.column('items', f));
-    this.userColumns = config.userFields.map((f) => this.column(featureView(f.name) === 'context' ? 'impressions' : 'users', f));
+    this.userColumns = config.userFields.map((f) =>
+      this.column(featureView(f.name) === 'context' ? 'impressions' : 'users', f),
+    );
   }
 
-  private column(table: 'items' | 'users' | 'impressions', f: RetrievalField): ArrayLike<number> | ArrayLike<number>[] | null {
+  private column(
+    table: 'items' | 'users' | 'impressions',
+    f: RetrievalField,
+  ): ArrayLike<number> | ArrayLike<number>[] | null {
     const source = table === 'items' ? this.ds.items : table === 'users' ? this.ds.users : this.ds.impressions;
     const get = (name: string) => {
       const t = source?.columns.get(name);
       if (t) this.widths.set(name, t.shape[1] ?? 1);
       return (t?.data as ArrayLike<number> | undefined) ?? null;
     };
-    if (f.kind === 'numeric') return f.features!.map((n) => (n === TIME_FEATURE ? TIME_COLUMN : get(n) ?? new Float32Array(0)));
+    if (f.kind === 'numeric')
+      return f.features!.map((n) => (n === TIME_FEATURE ? TIME_COLUMN : (get(n) ?? new Float32Array(0))));
     return get(f.name);
   }
 
-  private value(f: RetrievalField, col: ArrayLike<number> | ArrayLike<number>[] | null, row: number, idFallback: boolean, ts = NaN): FieldValue {
+  private value(
+    f: RetrievalField,
+    col: ArrayLike<number> | ArrayLike<number>[] | null,
+    row: number,
+    idFallback: boolean,
+    ts = NaN,
+  ): FieldValue {
     if (f.kind === 'numeric') {
       // Numeric fields read per feature; the derived time needs no row (it is always known).
       const cols = col as ArrayLike<number>[];
-      return cols.map((c) => (c === TIME_COLUMN ? timeFeature(this.config, ts) : row >= 0 && row < c.length ? c[row] : 0));
+      return cols.map((c) =>
+        c === TIME_COLUMN ? timeFeature(this.config, ts) : row >= 0 && row < c.length ? c[row] : 0,
+      );
     }
     if (row < 0) return null;
     if (col === null) return idFallback ? row + FIRST_INDEX : null;
@@ -158,6 +219,14 @@ export class FeatureReader {
 
   /** User field values for user `row` at an event at time `ts` whose impression row is `context` (−1: none). */
   user(row: number, context: number, ts: number): FieldValue[] {
-    return this.config.userFields.map((field, j) => this.value(field, this.userColumns[j], featureView(field.name) === 'context' ? context : row, field.name === 'user:id', ts));
+    return this.config.userFields.map((field, j) =>
+      this.value(
+        field,
+        this.userColumns[j],
+        featureView(field.name) === 'context' ? context : row,
+        field.name === 'user:id',
+        ts,
+      ),
+    );
   }
 }

@@ -43,12 +43,16 @@ const FLAGS = {
 } as const;
 
 /** Parses `vireo train retrieval` flags into options; every mistake is one sentence. */
-export function parseTrainFlags(argv: string[]): TrainRetrievalOptions & { name: string; version: string; evaluate: boolean; json: boolean } {
+export function parseTrainFlags(
+  argv: string[],
+): TrainRetrievalOptions & { name: string; version: string; evaluate: boolean; json: boolean } {
   const { values: v } = parseFlags(argv, FLAGS, 'train retrieval');
   if (!v.data) throw new UsageError('--data is required: a dataset folder written by vireo ingest.');
   if (!v.out) throw new UsageError('--out is required: the folder to write the bundle (and checkpoints) into.');
-  const int = (name: keyof typeof FLAGS, fallback: number, min = 1, max?: number) => numberFlag(v[name] as string | undefined, name, fallback, { integer: true, min, max });
-  const num = (name: keyof typeof FLAGS, fallback: number, min: number, max?: number) => numberFlag(v[name] as string | undefined, name, fallback, { min, max });
+  const int = (name: keyof typeof FLAGS, fallback: number, min = 1, max?: number) =>
+    numberFlag(v[name] as string | undefined, name, fallback, { integer: true, min, max });
+  const num = (name: keyof typeof FLAGS, fallback: number, min: number, max?: number) =>
+    numberFlag(v[name] as string | undefined, name, fallback, { min, max });
   const batch = int('batch', 128, 8);
   if (batch % 8 !== 0) throw new UsageError(`--batch must be a multiple of 8, got ${batch}.`);
   const fieldDim = int('field-dim', 16, 8);
@@ -57,9 +61,11 @@ export function parseTrainFlags(argv: string[]): TrainRetrievalOptions & { name:
   if (fieldDim % heads !== 0) throw new UsageError(`--field-dim ${fieldDim} must be a multiple of --heads ${heads}.`);
   const hidden = int('hidden', 64, 1);
   const name = v.name ?? 'retrieval';
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) throw new UsageError(`--name must be lowercase letters, digits, '-' and '_', got '${name}'.`);
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name))
+    throw new UsageError(`--name must be lowercase letters, digits, '-' and '_', got '${name}'.`);
   const version = v.version ?? new Date().toISOString().replace(/[-:]/g, '').replace('T', '.').slice(0, 15);
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(version)) throw new UsageError(`--version must look like "3" or "2024-06-01.1", got '${version}'.`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(version))
+    throw new UsageError(`--version must look like "3" or "2024-06-01.1", got '${version}'.`);
   const maxSteps = v['max-steps'] === undefined ? undefined : int('max-steps', 0, 1);
   return {
     data: v.data,
@@ -75,7 +81,11 @@ export function parseTrainFlags(argv: string[]): TrainRetrievalOptions & { name:
       temperature: num('temperature', 0.05, 1e-4, 10),
       historyLength: int('history', 0, 0, 1000),
     },
-    hyper: { lr: num('lr', 0.002, 0, 10), tableLr: num('table-lr', 0.05, 0, 100), weightDecay: num('weight-decay', 0, 0, 10) },
+    hyper: {
+      lr: num('lr', 0.002, 0, 10),
+      tableLr: num('table-lr', 0.05, 0, 100),
+      weightDecay: num('weight-decay', 0, 0, 10),
+    },
     seed: int('seed', 1, 0),
     userIdDropout: num('user-dropout', 0.5, 0, 1),
     resume: v.resume ?? false,
@@ -142,7 +152,9 @@ export async function trainRetrieval(argv: string[]): Promise<number> {
         report = await evaluateRetrieval(gpu, data, training.weights, items, 'test');
         log(formatReport(report));
       }
-      const samplesPerSecond = run.epochs.length ? run.epochs.reduce((s, e) => s + e.steps * o.batch, 0) / run.epochs.reduce((s, e) => s + e.seconds, 0) : 0;
+      const samplesPerSecond = run.epochs.length
+        ? run.epochs.reduce((s, e) => s + e.steps * o.batch, 0) / run.epochs.reduce((s, e) => s + e.seconds, 0)
+        : 0;
       const manifest = await writeBundle(
         o.out,
         {
@@ -151,13 +163,40 @@ export async function trainRetrieval(argv: string[]): Promise<number> {
           config: c,
           ds: data.ds,
           metrics: report ? { retrieval: report } : {},
-          training: { epochs: run.epochs, batch: o.batch, seed: o.seed, hyper: o.hyper, userIdDropout: o.userIdDropout, samplesPerSecond, adapter: gpu.info.description || gpu.info.vendor, warmStart: run.warmStart },
+          training: {
+            epochs: run.epochs,
+            batch: o.batch,
+            seed: o.seed,
+            hyper: o.hyper,
+            userIdDropout: o.userIdDropout,
+            samplesPerSecond,
+            adapter: gpu.info.description || gpu.info.vendor,
+            warmStart: run.warmStart,
+          },
         },
         retrievalFile(c, await training.weights.toTensors()),
         itemsFile(data.ds, items, c.embeddingDim),
       );
-      if (o.json) process.stdout.write(JSON.stringify({ bundle: o.out, files: manifest.files, epochs: run.epochs, samplesPerSecond, firstLoss: run.firstLoss, lastLoss: run.lastLoss, report }, null, 2) + '\n');
-      else process.stdout.write(`wrote ${o.out} (${manifest.files.map((f) => f.name).join(', ')}, manifest.json): ${run.epochs.length} epochs, loss ${run.firstLoss.toFixed(3)} → ${run.lastLoss.toFixed(3)}, ${samplesPerSecond.toFixed(0)} samples/s on ${gpu.info.description || gpu.info.vendor}\n`);
+      if (o.json)
+        process.stdout.write(
+          JSON.stringify(
+            {
+              bundle: o.out,
+              files: manifest.files,
+              epochs: run.epochs,
+              samplesPerSecond,
+              firstLoss: run.firstLoss,
+              lastLoss: run.lastLoss,
+              report,
+            },
+            null,
+            2,
+          ) + '\n',
+        );
+      else
+        process.stdout.write(
+          `wrote ${o.out} (${manifest.files.map((f) => f.name).join(', ')}, manifest.json): ${run.epochs.length} epochs, loss ${run.firstLoss.toFixed(3)} → ${run.lastLoss.toFixed(3)}, ${samplesPerSecond.toFixed(0)} samples/s on ${gpu.info.description || gpu.info.vendor}\n`,
+        );
       return 0;
     } finally {
       training.destroy();

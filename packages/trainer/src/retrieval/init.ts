@@ -2,7 +2,13 @@
 // biases, a zero pooling query (the pooling starts as the mean of the history), and table rows
 // drawn from N(0, σ²). Warm starts (--init-from) copy a previous bundle's rows by vocabulary value.
 import { FIRST_INDEX, createRng, type Tensor, type Vocabularies } from '@vireo/core';
-import { arraysToTensors, retrievalParamLayout, tableFields, type RetrievalConfig, type RetrievalField } from '@vireo/runtime-web';
+import {
+  arraysToTensors,
+  retrievalParamLayout,
+  tableFields,
+  type RetrievalConfig,
+  type RetrievalField,
+} from '@vireo/runtime-web';
 
 /** The σ of table rows at initialisation. */
 export const TABLE_INIT_STD = 0.1;
@@ -53,7 +59,9 @@ export function warmStart(
   for (const e of layout.entries) {
     const t = previous.tensors.get(e.name);
     if (!t || t.shape.join(',') !== e.shape.join(',')) {
-      throw new Error(`--init-from: the previous bundle's ${e.name} is ${t ? `[${t.shape}]` : 'missing'}, this model's is [${e.shape}]: train with the same --dim, --field-dim, --hidden, --heads and features, or without --init-from.`);
+      throw new Error(
+        `--init-from: the previous bundle's ${e.name} is ${t ? `[${t.shape}]` : 'missing'}, this model's is [${e.shape}]: train with the same --dim, --field-dim, --hidden, --heads and features, or without --init-from.`,
+      );
     }
     weights.params.set(t.data as Float32Array, e.offset);
     report.dense++;
@@ -98,6 +106,9 @@ export function warmStart(
 }
 
 /** The named tensors of flat weights (for checkpoints and bundles). */
-export function weightTensors(config: RetrievalConfig, w: { params: Float32Array; table: Float32Array }): Map<string, Tensor> {
+export function weightTensors(
+  config: RetrievalConfig,
+  w: { params: Float32Array; table: Float32Array },
+): Map<string, Tensor> {
   return arraysToTensors(config, w.params, w.table);
 }

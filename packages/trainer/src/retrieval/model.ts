@@ -118,7 +118,14 @@ export class RetrievalTraining {
     private readonly owned: GPUBuffer[],
   ) {}
 
-  static async create(gpu: Gpu, config: RetrievalConfig, batch: number, hyper: RetrievalHyper, itemFeatures: (itemRow: number, field: number) => FieldValue, weights?: RetrievalWeights): Promise<RetrievalTraining> {
+  static async create(
+    gpu: Gpu,
+    config: RetrievalConfig,
+    batch: number,
+    hyper: RetrievalHyper,
+    itemFeatures: (itemRow: number, field: number) => FieldValue,
+    weights?: RetrievalWeights,
+  ): Promise<RetrievalTraining> {
     const B = batch;
     const { fieldDim: W, historyLength: L, embeddingDim: D, itemHidden: Hi, userHidden: Hu } = config;
     const { Fi, Fu } = fieldCounts(config);
@@ -127,7 +134,9 @@ export class RetrievalTraining {
     const uLay = userRows(config, B);
     // The backward's row bookkeeping needs every region exactly B·(count) rows (no padding).
     if (iRows !== B * Fi || uLay.o !== BL || uLay.p - uLay.f !== B * Fu) {
-      throw new Error(`retrieval training: batch ${B} and field width ${W} leave padding between row regions; use a batch that is a multiple of 8 and a width that is a multiple of 8.`);
+      throw new Error(
+        `retrieval training: batch ${B} and field width ${W} leave padding between row regions; use a batch that is a multiple of 8 and a width that is a multiple of 8.`,
+      );
     }
     const owned: GPUBuffer[] = [];
     const buf = (label: string, floats: number) => {
@@ -183,40 +192,134 @@ export class RetrievalTraining {
       const e = w.layout.byName.get(name)!;
       return floatRegion(w.params, e.offset, e.size);
     };
-    const lin = (x: FloatRegion, name: string, y: FloatRegion | undefined, dy: FloatRegion, dx: FloatRegion | undefined, bias: boolean, M: number, K: number, N: number) =>
-      BoundLinearBackward.create(gpu, { x, w: p(`${name}.weight`), y, dy, dx, dw: g(`${name}.weight`), db: bias ? g(`${name}.bias`) : undefined }, { M, K, N });
+    const lin = (
+      x: FloatRegion,
+      name: string,
+      y: FloatRegion | undefined,
+      dy: FloatRegion,
+      dx: FloatRegion | undefined,
+      bias: boolean,
+      M: number,
+      K: number,
+      N: number,
+    ) =>
+      BoundLinearBackward.create(
+        gpu,
+        { x, w: p(`${name}.weight`), y, dy, dx, dw: g(`${name}.weight`), db: bias ? g(`${name}.bias`) : undefined },
+        { M, K, N },
+      );
     const ua = user.act;
     const ia = item.act;
-    const xent = await BoundSoftmaxXent.create(gpu, { u: ua.out, v: ia.out, logq: io.logq, ids: io.ids, loss: io.loss, lse, du: d.u, dv: d.i }, { B, D });
-    const userNorm = await L2normBackwardOp.create(gpu, { x: ua.fc2, norm: ua.norm, dy: d.u, dx: d.userFc2, maxRows: B, D });
+    const xent = await BoundSoftmaxXent.create(
+      gpu,
+      { u: ua.out, v: ia.out, logq: io.logq, ids: io.ids, loss: io.loss, lse, du: d.u, dv: d.i },
+      { B, D },
+    );
+    const userNorm = await L2normBackwardOp.create(gpu, {
+      x: ua.fc2,
+      norm: ua.norm,
+      dy: d.u,
+      dx: d.userFc2,
+      maxRows: B,
+      D,
+    });
     const userFc2 = await lin(ua.fc1, 'user.fc2', ua.fc2, d.userFc2, d.userFc1, true, B, Hu, D);
     const userFc1 = await lin(ua.input, 'user.fc1', ua.fc1, d.userFc1, d.input, true, B, (Fu + 1) * W, Hu);
     // d[f | p]: the input lookup touches every row of [f | p] once, so its gradient rows, sorted
     // by row, are exactly d[f | p] in place.
     const gi = user.gathers.input;
-    const input = await EmbeddingBagBackwardOp.create(gpu, { dy: d.input, R: gi.rows, D: W, maxBags: gi.indices.length, maxNnz: gi.indices.length, gradRows: rowsAt(dRows, uBase + uLay.f, B * Fu + B) });
+    const input = await EmbeddingBagBackwardOp.create(gpu, {
+      dy: d.input,
+      R: gi.rows,
+      D: W,
+      maxBags: gi.indices.length,
+      maxNnz: gi.indices.length,
+      gradRows: rowsAt(dRows, uBase + uLay.f, B * Fu + B),
+    });
     input.set(gi.indices, null, null);
     const poolKey = await lin(ua.h, 'history.pool.key', undefined, d.kp, d.h, false, BL, W, W);
     const gr = user.gathers.residual;
-    const residual = await EmbeddingBagBackwardOp.create(gpu, { dy: d.h, R: gr.rows, D: W, maxBags: BL, maxNnz: 2 * BL, gradRows: rowsAt(dRows, uBase + uLay.x, 2 * BL) });
+    const residual = await EmbeddingBagBackwardOp.create(gpu, {
+      dy: d.h,
+      R: gr.rows,
+      D: W,
+      maxBags: BL,
+      maxNnz: 2 * BL,
+      gradRows: rowsAt(dRows, uBase + uLay.x, 2 * BL),
+    });
     residual.set(gr.indices, gr.offsets, null);
     const out = await lin(ua.a, 'history.out', undefined, d.o, d.a, true, BL, W, W);
     const q = await lin(ua.x, 'history.q', undefined, d.q, d.x, false, BL, W, W);
     const k = await lin(ua.x, 'history.k', undefined, d.k, d.x, false, BL, W, W);
     const v = await lin(ua.x, 'history.v', undefined, d.v, d.x, false, BL, W, W);
-    const itemNorm = await L2normBackwardOp.create(gpu, { x: ia.fc2, norm: ia.norm, dy: d.i, dx: d.itemFc2, maxRows: B, D });
+    const itemNorm = await L2normBackwardOp.create(gpu, {
+      x: ia.fc2,
+      norm: ia.norm,
+      dy: d.i,
+      dx: d.itemFc2,
+      maxRows: B,
+      D,
+    });
     const itemFc2 = await lin(ia.fc1, 'item.fc2', ia.fc2, d.itemFc2, d.itemFc1, true, B, Hi, D);
     const itemFc1 = await lin(ia.fields, 'item.fc1', ia.fc1, d.itemFc1, d.items, true, B, Fi * W, Hi);
     const tableNnz = B * (fieldsMaxNnz(config.itemFields) + historyWidth(config) * L + fieldsMaxNnz(config.userFields));
     const sparseRows = iRows + uLay.sparse;
-    const table = await EmbeddingBagBackwardOp.create(gpu, { dy: rowsAt(dRows, 0, sparseRows), R: config.tableRows, D: W, maxBags: sparseRows, maxNnz: Math.max(1, tableNnz), mode: 'sum', weighted: true, table: w.table });
-    const groups = w.layout.entries.map((e) => ({ offset: e.offset, count: e.size, weightDecay: e.name.endsWith('.weight') ? hyper.weightDecay : 0 }));
+    const table = await EmbeddingBagBackwardOp.create(gpu, {
+      dy: rowsAt(dRows, 0, sparseRows),
+      R: config.tableRows,
+      D: W,
+      maxBags: sparseRows,
+      maxNnz: Math.max(1, tableNnz),
+      mode: 'sum',
+      weighted: true,
+      table: w.table,
+    });
+    const groups = w.layout.entries.map((e) => ({
+      offset: e.offset,
+      count: e.size,
+      weightDecay: e.name.endsWith('.weight') ? hyper.weightDecay : 0,
+    }));
     const moments = { m: buf('adam_m', P), v: buf('adam_v', P) };
     const adam = await BoundAdamW.create(gpu, { grad: grads, param: w.params, ...moments }, P, groups);
     const tableAcc = buf('table_acc', config.tableRows);
-    const adagrad = await BoundRowwiseAdagrad.create(gpu, { ids: table.rows, grad: table.gradRows, table: w.table, acc: tableAcc }, { maxU: Math.max(1, tableNnz), D: W, R: config.tableRows });
-    return new RetrievalTraining(gpu, config, B, hyper, w, item, user, grads, moments, tableAcc, io,
-      { xent, userNorm, userFc2, userFc1, input, poolKey, residual, out, q, k, v, itemNorm, itemFc2, itemFc1, table, adam, adagrad }, owned);
+    const adagrad = await BoundRowwiseAdagrad.create(
+      gpu,
+      { ids: table.rows, grad: table.gradRows, table: w.table, acc: tableAcc },
+      { maxU: Math.max(1, tableNnz), D: W, R: config.tableRows },
+    );
+    return new RetrievalTraining(
+      gpu,
+      config,
+      B,
+      hyper,
+      w,
+      item,
+      user,
+      grads,
+      moments,
+      tableAcc,
+      io,
+      {
+        xent,
+        userNorm,
+        userFc2,
+        userFc1,
+        input,
+        poolKey,
+        residual,
+        out,
+        q,
+        k,
+        v,
+        itemNorm,
+        itemFc2,
+        itemFc1,
+        table,
+        adam,
+        adagrad,
+      },
+      owned,
+    );
   }
 
   /**
@@ -247,7 +350,7 @@ export class RetrievalTraining {
     for (let j = 1; j < ub.offsets.length; j++) offsets[ib.offsets.length - 1 + j] = ub.offsets[j] + base;
     const U = bk.table.set(indices, offsets, weights).rows.length;
     this.step++;
-    const t = this.step;
+    const _t = this.step;
     const encoder = gpu.device.createCommandEncoder();
     encoder.clearBuffer(this.grads);
     const pass = encoder.beginComputePass();
@@ -266,7 +369,8 @@ export class RetrievalTraining {
     bk.residual.encode(pass);
     bk.out.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: true, needDx: true });
     attention.encodeBackward(pass, B);
-    for (const lin of [bk.q, bk.k, bk.v]) lin.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: false, needDx: true, accumulate: true });
+    for (const lin of [bk.q, bk.k, bk.v])
+      lin.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: false, needDx: true, accumulate: true });
     // item tower, in reverse
     bk.itemNorm.encode(pass, B);
     bk.itemFc2.encode(pass, { M: B, K: Hi, N: D, act: 'none' });
@@ -313,7 +417,11 @@ export class RetrievalTraining {
   /** Optimizer state, for checkpoints. */
   async readState(): Promise<{ m: Float32Array; v: Float32Array; tableAcc: Float32Array }> {
     const P = this.weights.layout.length;
-    return { m: await this.gpu.readF32(this.moments.m, P), v: await this.gpu.readF32(this.moments.v, P), tableAcc: await this.gpu.readF32(this.tableAcc, this.config.tableRows) };
+    return {
+      m: await this.gpu.readF32(this.moments.m, P),
+      v: await this.gpu.readF32(this.moments.v, P),
+      tableAcc: await this.gpu.readF32(this.tableAcc, this.config.tableRows),
+    };
   }
 
   /** Restores optimizer state and the step count (resume). */

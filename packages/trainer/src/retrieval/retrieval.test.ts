@@ -20,8 +20,37 @@ import { openDataset, retrievalData } from './train.ts';
 
 const WORLD: WorldConfig = { seed: 3, users: 160, items: 80, events: 9_000, categories: 6, dim: 8, days: 14 };
 // Tiny model: a step is a few tens of ms on SwiftShader.
-const MODEL = ['--dim', '16', '--field-dim', '8', '--hidden', '16', '--heads', '2', '--history', '8', '--batch', '32', '--temperature', '0.1', '--lr', '0.01', '--table-lr', '0.1', '--seed', '5'];
-const SHAPE = { fieldDim: 8, embeddingDim: 16, heads: 2, itemHidden: 16, userHidden: 16, temperature: 0.1, historyLength: 8 } as const;
+const MODEL = [
+  '--dim',
+  '16',
+  '--field-dim',
+  '8',
+  '--hidden',
+  '16',
+  '--heads',
+  '2',
+  '--history',
+  '8',
+  '--batch',
+  '32',
+  '--temperature',
+  '0.1',
+  '--lr',
+  '0.01',
+  '--table-lr',
+  '0.1',
+  '--seed',
+  '5',
+];
+const SHAPE = {
+  fieldDim: 8,
+  embeddingDim: 16,
+  heads: 2,
+  itemHidden: 16,
+  userHidden: 16,
+  temperature: 0.1,
+  historyLength: 8,
+} as const;
 
 let dir: string;
 let data: string;
@@ -51,7 +80,19 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('vireo train retrieval on a small synthetic world', () => {
   it('learns (loss falls, Recall@10 beats most-popular) and resumes bit-identically from its checkpoint', async () => {
     const full = join(dir, 'full');
-    const a = await vireo('train', 'retrieval', '--data', data, '--out', full, '--epochs', '2', '--json', '--quiet', ...MODEL);
+    const a = await vireo(
+      'train',
+      'retrieval',
+      '--data',
+      data,
+      '--out',
+      full,
+      '--epochs',
+      '2',
+      '--json',
+      '--quiet',
+      ...MODEL,
+    );
     expect(a.err).toBe('');
     expect(a.code).toBe(0);
     const result = JSON.parse(a.out);
@@ -71,30 +112,74 @@ describe('vireo train retrieval on a small synthetic world', () => {
 
     // One epoch, then --resume to two: the same weights, bit for bit.
     const part = join(dir, 'part');
-    expect((await vireo('train', 'retrieval', '--data', data, '--out', part, '--epochs', '1', '--skip-eval', '--quiet', ...MODEL)).code).toBe(0);
-    expect((await vireo('train', 'retrieval', '--data', data, '--out', part, '--epochs', '2', '--resume', '--skip-eval', '--quiet', ...MODEL)).code).toBe(0);
+    expect(
+      (
+        await vireo(
+          'train',
+          'retrieval',
+          '--data',
+          data,
+          '--out',
+          part,
+          '--epochs',
+          '1',
+          '--skip-eval',
+          '--quiet',
+          ...MODEL,
+        )
+      ).code,
+    ).toBe(0);
+    expect(
+      (
+        await vireo(
+          'train',
+          'retrieval',
+          '--data',
+          data,
+          '--out',
+          part,
+          '--epochs',
+          '2',
+          '--resume',
+          '--skip-eval',
+          '--quiet',
+          ...MODEL,
+        )
+      ).code,
+    ).toBe(0);
     const sha = (d: string) => sha256Hex(readFileSync(join(d, 'retrieval.safetensors')));
     expect(await sha(part)).toBe(await sha(full));
 
     // The engine reads the same field values as training: items from the bundle's items.safetensors
     // (backends/history.ts), users and context from model-ready values with context:time from the
     // request's time (engine/model.ts) — the functions both backends serve with.
-    const files = new Map(['retrieval.safetensors', 'items.safetensors'].map((f) => [f, new Uint8Array(readFileSync(join(full, f)))]));
+    const files = new Map(
+      ['retrieval.safetensors', 'items.safetensors'].map((f) => [f, new Uint8Array(readFileSync(join(full, f)))]),
+    );
     const model = parseModel({ manifest, files, fromCache: false });
     const { config } = model.retrieval;
-    const values = (v: unknown): number[] | null => (v === null || v === undefined ? null : typeof v === 'number' ? [v] : Array.from(v as ArrayLike<number>));
+    const values = (v: unknown): number[] | null =>
+      v === null || v === undefined ? null : typeof v === 'number' ? [v] : Array.from(v as ArrayLike<number>);
     const served = itemFieldValues(config, model.itemFeatures);
     const ds = openDataset(data);
     const reader = new FeatureReader(ds, config);
     for (let row = 0; row < ds.items!.rows; row++) {
-      for (let f = 0; f < config.itemFields.length; f++) expect(values(served(row, f)), `item ${row} field ${f}`).toEqual(values(reader.item(row, f)));
+      for (let f = 0; f < config.itemFields.length; f++)
+        expect(values(served(row, f)), `item ${row} field ${f}`).toEqual(values(reader.item(row, f)));
     }
     const im = ds.impressions!;
     expect(config.userFields.some((f) => f.features?.includes('context:time'))).toBe(true);
     for (const r of [0, 17, im.rows - 1]) {
       const u = im.user![r];
-      const encoded = { 'user:id': ds.users!.columns.get('user:id')!.data[u] as number, 'user:age_group': ds.users!.columns.get('user:age_group')!.data[u] as number, 'context:hour': im.columns.get('context:hour')!.data[r] as number, 'context:device': im.columns.get('context:device')!.data[r] as number };
-      expect(userFieldValues(model, 'unused: user:id is given', encoded, im.ts[r]).map(values)).toEqual(reader.user(u, r, im.ts[r]).map(values));
+      const encoded = {
+        'user:id': ds.users!.columns.get('user:id')!.data[u] as number,
+        'user:age_group': ds.users!.columns.get('user:age_group')!.data[u] as number,
+        'context:hour': im.columns.get('context:hour')!.data[r] as number,
+        'context:device': im.columns.get('context:device')!.data[r] as number,
+      };
+      expect(userFieldValues(model, 'unused: user:id is given', encoded, im.ts[r]).map(values)).toEqual(
+        reader.user(u, r, im.ts[r]).map(values),
+      );
     }
 
     // vireo eval retrieval on the bundle gives the numbers the training run wrote.
@@ -111,29 +196,53 @@ describe('vireo train retrieval on a small synthetic world', () => {
     const { arraysToTensors } = await import('@vireo/runtime-web');
     // The previous catalogue lacked the last item: its row must stay as freshly initialised.
     const oldVocab = { ...ds.vocabularies, 'item:id': ds.vocabularies['item:id'].slice(0, -1) };
-    const report = warmStart(config, ds.vocabularies, fresh, { config, vocabularies: oldVocab, tensors: arraysToTensors(config, previous.params, previous.table) });
+    const report = warmStart(config, ds.vocabularies, fresh, {
+      config,
+      vocabularies: oldVocab,
+      tensors: arraysToTensors(config, previous.params, previous.table),
+    });
     expect(report.rowsNew).toBe(1);
     expect(Array.from(fresh.params)).toEqual(Array.from(previous.params));
     const W = config.fieldDim;
     const id = config.itemFields[0];
     const last = id.offset + id.rows - 1;
-    expect(Array.from(fresh.table.subarray(last * W, (last + 1) * W))).toEqual(Array.from(initialWeights(config, 2).table.subarray(last * W, (last + 1) * W)));
-    expect(Array.from(fresh.table.subarray(id.offset * W, last * W))).toEqual(Array.from(previous.table.subarray(id.offset * W, last * W)));
+    expect(Array.from(fresh.table.subarray(last * W, (last + 1) * W))).toEqual(
+      Array.from(initialWeights(config, 2).table.subarray(last * W, (last + 1) * W)),
+    );
+    expect(Array.from(fresh.table.subarray(id.offset * W, last * W))).toEqual(
+      Array.from(previous.table.subarray(id.offset * W, last * W)),
+    );
   });
 });
 
 describe('vireo train / eval retrieval: user mistakes are one sentence', () => {
   const cases: [string, string[], RegExp][] = [
-    ['a missing dataset', ['train', 'retrieval', '--data', '/nonexistent/vireo-data', '--out', '/tmp/x'], /--data \/nonexistent\/vireo-data does not exist/],
-    ['a folder that is no dataset', ['train', 'retrieval', '--data', tmpdir(), '--out', '/tmp/x'], /is not a Vireo dataset/],
+    [
+      'a missing dataset',
+      ['train', 'retrieval', '--data', '/nonexistent/vireo-data', '--out', '/tmp/x'],
+      /--data \/nonexistent\/vireo-data does not exist/,
+    ],
+    [
+      'a folder that is no dataset',
+      ['train', 'retrieval', '--data', tmpdir(), '--out', '/tmp/x'],
+      /is not a Vireo dataset/,
+    ],
     ['an unknown flag', ['train', 'retrieval', '--data', 'd', '--out', 'o', '--bogus'], /Unknown option '--bogus'/],
     ['no --out', ['train', 'retrieval', '--data', 'd'], /--out is required/],
-    ['a batch that is not a multiple of 8', ['train', 'retrieval', '--data', 'd', '--out', 'o', '--batch', '12'], /--batch must be a multiple of 8/],
+    [
+      'a batch that is not a multiple of 8',
+      ['train', 'retrieval', '--data', 'd', '--out', 'o', '--batch', '12'],
+      /--batch must be a multiple of 8/,
+    ],
     ['a bad number', ['train', 'retrieval', '--data', 'd', '--out', 'o', '--lr', 'fast'], /--lr must be a number/],
     ['no model', ['train'], /which model\? expected one of retrieval, ranking/],
     ['an unknown model', ['eval', 'ranker'], /unknown model 'ranker'/],
     ['eval without a bundle', ['eval', 'retrieval', '--data', 'd'], /--bundle is required/],
-    ['--resume without a checkpoint', ['train', 'retrieval', '--out', '@dir/never-trained', '--resume', '--data', '@data'], /--resume: .* does not exist/],
+    [
+      '--resume without a checkpoint',
+      ['train', 'retrieval', '--out', '@dir/never-trained', '--resume', '--data', '@data'],
+      /--resume: .* does not exist/,
+    ],
   ];
   it.each(cases)('%s → exit 2', async (_name, argv, message) => {
     const r = await vireo(...argv.map((a) => (a === '@data' ? data : a.replace('@dir', dir))));
@@ -146,7 +255,23 @@ describe('vireo train / eval retrieval: user mistakes are one sentence', () => {
 
 describe('vireo … --help', () => {
   // Every command and subcommand answers --help with its usage on stdout and exit 0.
-  it.each([['train'], ['eval'], ['train', 'retrieval'], ['eval', 'retrieval'], ['train', 'ranking'], ['eval', 'ranking'], ['bench'], ['bench', 'train'], ['bench', 'ranking'], ['bench', 'all'], ['doctor'], ['ingest'], ['predict'], ['publish'], ['start']])('%s %s', async (...argv) => {
+  it.each([
+    ['train'],
+    ['eval'],
+    ['train', 'retrieval'],
+    ['eval', 'retrieval'],
+    ['train', 'ranking'],
+    ['eval', 'ranking'],
+    ['bench'],
+    ['bench', 'train'],
+    ['bench', 'ranking'],
+    ['bench', 'all'],
+    ['doctor'],
+    ['ingest'],
+    ['predict'],
+    ['publish'],
+    ['start'],
+  ])('%s %s', async (...argv) => {
     const r = await vireo(...argv, '--help');
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
@@ -158,19 +283,56 @@ describe('divergence', () => {
   it('stops at the first non-finite loss, before the update, naming the step and the parameter', async () => {
     // A warm start from a bundle whose user.fc2.weight holds a NaN (sha256s rewritten to match).
     const bad = join(dir, 'bad-bundle');
-    expect((await vireo('train', 'retrieval', '--data', data, '--out', bad, '--epochs', '1', '--max-steps', '1', '--skip-eval', '--quiet', ...MODEL)).code).toBe(0);
+    expect(
+      (
+        await vireo(
+          'train',
+          'retrieval',
+          '--data',
+          data,
+          '--out',
+          bad,
+          '--epochs',
+          '1',
+          '--max-steps',
+          '1',
+          '--skip-eval',
+          '--quiet',
+          ...MODEL,
+        )
+      ).code,
+    ).toBe(0);
     const path = join(bad, 'retrieval.safetensors');
     const { tensors, metadata } = readSafetensors(readFileSync(path));
     (tensors.get('user.fc2.weight')!.data as Float32Array)[3] = NaN; // after the last relu: the loss sees it
     const bytes = writeSafetensors(tensors, metadata);
     writeFileSync(path, bytes);
     const manifest = JSON.parse(readFileSync(join(bad, 'manifest.json'), 'utf8'));
-    manifest.files = await Promise.all(manifest.files.map(async (f: { name: string }) => (f.name === 'retrieval.safetensors' ? describeFile(f.name, bytes) : f)));
+    manifest.files = await Promise.all(
+      manifest.files.map(async (f: { name: string }) =>
+        f.name === 'retrieval.safetensors' ? describeFile(f.name, bytes) : f,
+      ),
+    );
     writeFileSync(join(bad, 'manifest.json'), JSON.stringify(manifest));
-    const r = await vireo('train', 'retrieval', '--data', data, '--out', join(dir, 'nan'), '--epochs', '1', '--quiet', '--init-from', bad, ...MODEL);
+    const r = await vireo(
+      'train',
+      'retrieval',
+      '--data',
+      data,
+      '--out',
+      join(dir, 'nan'),
+      '--epochs',
+      '1',
+      '--quiet',
+      '--init-from',
+      bad,
+      ...MODEL,
+    );
     expect(r.code).toBe(1);
     expect(r.err.trim().split('\n')).toHaveLength(1);
-    expect(r.err).toMatch(/training diverged at step 1 \(epoch 1\): the loss is NaN and 'user\.fc2\.weight' holds non-finite values; lower --lr/);
+    expect(r.err).toMatch(
+      /training diverged at step 1 \(epoch 1\): the loss is NaN and 'user\.fc2\.weight' holds non-finite values; lower --lr/,
+    );
   });
 
   it('refuses a warm start from a bundle whose file does not match its sha256', async () => {
@@ -179,7 +341,20 @@ describe('divergence', () => {
     const bytes = readFileSync(path);
     bytes[bytes.length - 1] ^= 1;
     writeFileSync(path, bytes);
-    const r = await vireo('train', 'retrieval', '--data', data, '--out', join(dir, 'nan2'), '--epochs', '1', '--quiet', '--init-from', bad, ...MODEL);
+    const r = await vireo(
+      'train',
+      'retrieval',
+      '--data',
+      data,
+      '--out',
+      join(dir, 'nan2'),
+      '--epochs',
+      '1',
+      '--quiet',
+      '--init-from',
+      bad,
+      ...MODEL,
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/"retrieval\.safetensors" has sha256 [0-9a-f]{64} but the manifest says/);
   });
@@ -188,51 +363,101 @@ describe('divergence', () => {
 const TORCH = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 
 describe('gradients against PyTorch autograd', () => {
-  it.skipIf(!TORCH)('one step of every dense tensor and the table rows matches float64 autograd (python3-torch installed)', async () => {
-    const gpu = await Gpu.create();
-    try {
-      const rd = retrievalData(openDataset(data), { fieldDim: 8, embeddingDim: 8, heads: 2, itemHidden: 12, userHidden: 12, temperature: 0.1, historyLength: 6 });
-      const B = 16;
-      const tr = await RetrievalTraining.create(gpu, rd.config, B, { lr: 0.001, tableLr: 0.05, weightDecay: 0, temperature: 0.1 }, (row, f) => rd.reader.item(row, f));
-      const init = initialWeights(rd.config, 3);
-      // A non-zero pooling query, so that the pooling keys get a gradient too.
-      const q = tr.weights.layout.byName.get('history.pool.query')!;
-      for (let i = 0; i < q.size; i++) init.params[q.offset + i] = 0.3 * Math.sin(i + 1);
-      gpu.write(tr.weights.params, init.params);
-      gpu.write(tr.weights.table, init.table);
-      const ex = rd.examples;
-      const pick = Array.from({ length: B }, (_, b) => (b * 37) % ex.count);
-      pick[5] = pick[3]; // an accidental hit
-      tr.item.set(B, (b, f) => rd.reader.item(ex.item[pick[b]], f));
-      tr.user.set(B, (b) => {
-        const e = pick[b];
-        return { fields: rd.reader.user(ex.user[e], ex.context[e], ex.ts[e]), history: rd.events.items, historyLabels: rd.events.positive, historyStart: rd.events.start[ex.user[e]], historyEnd: ex.historyEnd[e], dropUserId: b % 4 === 1 };
-      });
-      const logq = Float32Array.from(pick, (e) => rd.logq[ex.item[e]]);
-      const ids = Uint32Array.from(pick, (e) => ex.item[e]);
-      const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-      const ib = tr.item.bags.view();
-      const ub = tr.user.bags.view();
-      const batch = { B, rowsX: tr.user.layout.o, itemIndices: b64(ib.indices), itemOffsets: b64(ib.offsets), itemWeights: b64(ib.weights), userIndices: b64(ub.indices), userOffsets: b64(ub.offsets), userWeights: b64(ub.weights), lengths: b64(tr.user.lengths.slice()), logq: b64(logq), ids: b64(ids) };
-      tr.run({ logq, ids });
-      const loss = await tr.readLoss();
-      const grads = await tr.readGrads();
-      const table = tr.tableGradients();
-      const rows = await gpu.readU32(table.rows, table.count);
-      const tableGrad = await gpu.readF32(table.gradRows, table.count * rd.config.fieldDim);
-      const job = { config: rd.config, layout: tr.weights.layout.entries, params: b64(init.params), table: b64(init.table), batch, grads: b64(grads), tableRows: b64(rows), tableGrad: b64(tableGrad) };
-      const script = fileURLToPath(new URL('../bench/retrieval_torch.py', import.meta.url));
-      expect(existsSync(script)).toBe(true);
-      const r = spawnSync('/usr/bin/python3', [script, 'check'], { input: JSON.stringify(job), encoding: 'utf8', maxBuffer: 1 << 28 });
-      expect(r.status, r.stderr).toBe(0);
-      const check = JSON.parse(r.stdout);
-      expect(Math.abs(check.loss - loss)).toBeLessThan(1e-5 * Math.abs(check.loss));
-      // float32 on the GPU against float64 autograd, sums of ≤ a few hundred terms: 1e-4 relative.
-      for (const [name, err] of Object.entries(check.maxRelError as Record<string, number>)) expect(err, name).toBeLessThan(1e-4);
-      expect(check.tableRowsReported).toBe(check.tableRowsWithGradient);
-      tr.destroy();
-    } finally {
-      gpu.destroy();
-    }
-  });
+  it.skipIf(!TORCH)(
+    'one step of every dense tensor and the table rows matches float64 autograd (python3-torch installed)',
+    async () => {
+      const gpu = await Gpu.create();
+      try {
+        const rd = retrievalData(openDataset(data), {
+          fieldDim: 8,
+          embeddingDim: 8,
+          heads: 2,
+          itemHidden: 12,
+          userHidden: 12,
+          temperature: 0.1,
+          historyLength: 6,
+        });
+        const B = 16;
+        const tr = await RetrievalTraining.create(
+          gpu,
+          rd.config,
+          B,
+          { lr: 0.001, tableLr: 0.05, weightDecay: 0, temperature: 0.1 },
+          (row, f) => rd.reader.item(row, f),
+        );
+        const init = initialWeights(rd.config, 3);
+        // A non-zero pooling query, so that the pooling keys get a gradient too.
+        const q = tr.weights.layout.byName.get('history.pool.query')!;
+        for (let i = 0; i < q.size; i++) init.params[q.offset + i] = 0.3 * Math.sin(i + 1);
+        gpu.write(tr.weights.params, init.params);
+        gpu.write(tr.weights.table, init.table);
+        const ex = rd.examples;
+        const pick = Array.from({ length: B }, (_, b) => (b * 37) % ex.count);
+        pick[5] = pick[3]; // an accidental hit
+        tr.item.set(B, (b, f) => rd.reader.item(ex.item[pick[b]], f));
+        tr.user.set(B, (b) => {
+          const e = pick[b];
+          return {
+            fields: rd.reader.user(ex.user[e], ex.context[e], ex.ts[e]),
+            history: rd.events.items,
+            historyLabels: rd.events.positive,
+            historyStart: rd.events.start[ex.user[e]],
+            historyEnd: ex.historyEnd[e],
+            dropUserId: b % 4 === 1,
+          };
+        });
+        const logq = Float32Array.from(pick, (e) => rd.logq[ex.item[e]]);
+        const ids = Uint32Array.from(pick, (e) => ex.item[e]);
+        const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+        const ib = tr.item.bags.view();
+        const ub = tr.user.bags.view();
+        const batch = {
+          B,
+          rowsX: tr.user.layout.o,
+          itemIndices: b64(ib.indices),
+          itemOffsets: b64(ib.offsets),
+          itemWeights: b64(ib.weights),
+          userIndices: b64(ub.indices),
+          userOffsets: b64(ub.offsets),
+          userWeights: b64(ub.weights),
+          lengths: b64(tr.user.lengths.slice()),
+          logq: b64(logq),
+          ids: b64(ids),
+        };
+        tr.run({ logq, ids });
+        const loss = await tr.readLoss();
+        const grads = await tr.readGrads();
+        const table = tr.tableGradients();
+        const rows = await gpu.readU32(table.rows, table.count);
+        const tableGrad = await gpu.readF32(table.gradRows, table.count * rd.config.fieldDim);
+        const job = {
+          config: rd.config,
+          layout: tr.weights.layout.entries,
+          params: b64(init.params),
+          table: b64(init.table),
+          batch,
+          grads: b64(grads),
+          tableRows: b64(rows),
+          tableGrad: b64(tableGrad),
+        };
+        const script = fileURLToPath(new URL('../bench/retrieval_torch.py', import.meta.url));
+        expect(existsSync(script)).toBe(true);
+        const r = spawnSync('/usr/bin/python3', [script, 'check'], {
+          input: JSON.stringify(job),
+          encoding: 'utf8',
+          maxBuffer: 1 << 28,
+        });
+        expect(r.status, r.stderr).toBe(0);
+        const check = JSON.parse(r.stdout);
+        expect(Math.abs(check.loss - loss)).toBeLessThan(1e-5 * Math.abs(check.loss));
+        // float32 on the GPU against float64 autograd, sums of ≤ a few hundred terms: 1e-4 relative.
+        for (const [name, err] of Object.entries(check.maxRelError as Record<string, number>))
+          expect(err, name).toBeLessThan(1e-4);
+        expect(check.tableRowsReported).toBe(check.tableRowsWithGradient);
+        tr.destroy();
+      } finally {
+        gpu.destroy();
+      }
+    },
+  );
 });

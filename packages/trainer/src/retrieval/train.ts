@@ -6,7 +6,13 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRng, readSafetensors, writeSafetensors, type Tensor } from '@vireo/core';
-import { RetrievalWeights, retrievalParamLayout, tableFields, type Gpu, type RetrievalConfig } from '@vireo/runtime-web';
+import {
+  RetrievalWeights,
+  retrievalParamLayout,
+  tableFields,
+  type Gpu,
+  type RetrievalConfig,
+} from '@vireo/runtime-web';
 import { UsageError } from '../cli/args.ts';
 import { progress } from '../cli/progress.ts';
 import { loadDataset, type Dataset } from '../ingest/index.ts';
@@ -45,7 +51,8 @@ export class TrainingDivergedError extends UsageError {
 
 /** Opens a dataset folder; a missing or broken one is one sentence (exit 2). */
 export function openDataset(dir: string): Dataset {
-  if (!existsSync(dir)) throw new UsageError(`--data ${dir} does not exist: point it at a folder written by vireo ingest.`);
+  if (!existsSync(dir))
+    throw new UsageError(`--data ${dir} does not exist: point it at a folder written by vireo ingest.`);
   try {
     return loadDataset(dir);
   } catch (err) {
@@ -79,7 +86,16 @@ export function checkpointPath(out: string): string {
 
 /** The flags a checkpoint must agree with to be resumed (everything but epochs and output). */
 function runIdentity(o: TrainRetrievalOptions, config: RetrievalConfig): string {
-  return JSON.stringify({ data: o.data, batch: o.batch, shape: o.shape, hyper: o.hyper, seed: o.seed, userIdDropout: o.userIdDropout, initFrom: o.initFrom ?? null, tableRows: config.tableRows });
+  return JSON.stringify({
+    data: o.data,
+    batch: o.batch,
+    shape: o.shape,
+    hyper: o.hyper,
+    seed: o.seed,
+    userIdDropout: o.userIdDropout,
+    initFrom: o.initFrom ?? null,
+    tableRows: config.tableRows,
+  });
 }
 
 function writeAtomically(path: string, bytes: Uint8Array): void {
@@ -108,7 +124,9 @@ export interface TrainRetrievalResult {
 }
 
 /** Reads a bundle's retrieval weights, config and vocabularies (for --init-from), checking every sha256. */
-export async function readBundleWeights(dir: string): Promise<{ config: RetrievalConfig; vocabularies: Record<string, string[]>; tensors: Map<string, Tensor> }> {
+export async function readBundleWeights(
+  dir: string,
+): Promise<{ config: RetrievalConfig; vocabularies: Record<string, string[]>; tensors: Map<string, Tensor> }> {
   const bundle = await readBundle(dir, '--init-from');
   return { config: bundle.config, vocabularies: bundle.manifest.vocabularies, tensors: bundle.weights };
 }
@@ -121,7 +139,8 @@ export function firstNonFinite(config: RetrievalConfig, params: Float32Array, ta
   };
   for (const e of retrievalParamLayout(config).entries) if (bad(params, e.offset, e.offset + e.size)) return e.name;
   const W = config.fieldDim;
-  for (const f of tableFields(config)) if (bad(table, f.offset * W, (f.offset + f.rows) * W)) return `embeddings.${f.name}`;
+  for (const f of tableFields(config))
+    if (bad(table, f.offset * W, (f.offset + f.rows) * W)) return `embeddings.${f.name}`;
   return null;
 }
 
@@ -129,11 +148,19 @@ export function firstNonFinite(config: RetrievalConfig, params: Float32Array, ta
  * Trains (or resumes) a retrieval model on `gpu` and leaves the trained state on it; the caller
  * exports it (bundle.ts) and destroys `result.training`.
  */
-export async function trainRetrievalModel(gpu: Gpu, o: TrainRetrievalOptions, log: (line: string) => void = () => {}, dataset?: Dataset): Promise<TrainRetrievalResult> {
+export async function trainRetrievalModel(
+  gpu: Gpu,
+  o: TrainRetrievalOptions,
+  log: (line: string) => void = () => {},
+  dataset?: Dataset,
+): Promise<TrainRetrievalResult> {
   const data = retrievalData(dataset ?? openDataset(o.data), o.shape);
   const { config, examples, reader, events, logq } = data;
   const B = o.batch;
-  if (examples.count < B) throw new UsageError(`${o.data} has ${examples.count} training positives, fewer than one batch (--batch ${B}): lower --batch.`);
+  if (examples.count < B)
+    throw new UsageError(
+      `${o.data} has ${examples.count} training positives, fewer than one batch (--batch ${B}): lower --batch.`,
+    );
   const stepsPerEpoch = Math.floor(examples.count / B);
   const hyper: RetrievalHyper = { ...o.hyper, temperature: o.shape.temperature };
 
@@ -146,16 +173,22 @@ export async function trainRetrievalModel(gpu: Gpu, o: TrainRetrievalOptions, lo
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    log(`warm start from ${o.initFrom}: ${warm.dense} dense tensors, ${warm.rowsCopied} table rows copied, ${warm.rowsNew} new rows`);
+    log(
+      `warm start from ${o.initFrom}: ${warm.dense} dense tensors, ${warm.rowsCopied} table rows copied, ${warm.rowsNew} new rows`,
+    );
   }
   const identity = runIdentity(o, config);
   let startEpoch = 0;
   let state: { m: Float32Array; v: Float32Array; tableAcc: Float32Array; step: number } | null = null;
   if (o.resume) {
     const path = checkpointPath(o.out);
-    if (!existsSync(path)) throw new UsageError(`--resume: ${path} does not exist; run without --resume to start from scratch.`);
+    if (!existsSync(path))
+      throw new UsageError(`--resume: ${path} does not exist; run without --resume to start from scratch.`);
     const { tensors, metadata } = readSafetensors(readFileSync(path));
-    if (metadata.run !== identity) throw new UsageError(`--resume: ${path} was written by a run with other flags or data; use the same flags, or start again without --resume.`);
+    if (metadata.run !== identity)
+      throw new UsageError(
+        `--resume: ${path} was written by a run with other flags or data; use the same flags, or start again without --resume.`,
+      );
     const f32 = (name: string) => tensors.get(name)!.data as Float32Array;
     weights = { params: f32('params'), table: f32('table') };
     state = { m: f32('adam.m'), v: f32('adam.v'), tableAcc: f32('table.acc'), step: Number(metadata.step) };
@@ -179,7 +212,9 @@ export async function trainRetrievalModel(gpu: Gpu, o: TrainRetrievalOptions, lo
   let done = 0;
   const started = performance.now();
   for (let epoch = startEpoch; epoch < o.epochs && done < totalSteps; epoch++) {
-    const order = createRng(o.seed).fork(`epoch:${epoch}`).shuffle(Int32Array.from({ length: examples.count }, (_, i) => i));
+    const order = createRng(o.seed)
+      .fork(`epoch:${epoch}`)
+      .shuffle(Int32Array.from({ length: examples.count }, (_, i) => i));
     const dropout = createRng(o.seed).fork(`dropout:${epoch}`);
     const t0 = performance.now();
     let sum = 0;
@@ -190,7 +225,14 @@ export async function trainRetrievalModel(gpu: Gpu, o: TrainRetrievalOptions, lo
       training.user.set(B, (b) => {
         const e = batch[b];
         const u = examples.user[e];
-        return { fields: reader.user(u, examples.context[e], examples.ts[e]), history: events.items, historyLabels: events.positive, historyStart: events.start[u], historyEnd: examples.historyEnd[e], dropUserId: dropout.next() < o.userIdDropout };
+        return {
+          fields: reader.user(u, examples.context[e], examples.ts[e]),
+          history: events.items,
+          historyLabels: events.positive,
+          historyStart: events.start[u],
+          historyEnd: examples.historyEnd[e],
+          dropUserId: dropout.next() < o.userIdDropout,
+        };
       });
       for (let b = 0; b < B; b++) {
         const item = examples.item[batch[b]];
@@ -204,8 +246,14 @@ export async function trainRetrievalModel(gpu: Gpu, o: TrainRetrievalOptions, lo
         const now = await training.weights.read();
         const param = firstNonFinite(config, now.params, now.table);
         const grad = param ? null : firstNonFinite(config, await training.readGrads(), new Float32Array(0));
-        const why = param ? ` and '${param}' holds non-finite values` : grad ? ` and the gradient of '${grad}' is non-finite` : ' (the forward overflowed)';
-        throw new TrainingDivergedError(`training diverged at step ${training.step} (epoch ${epoch + 1}): the loss is ${loss}${why}; lower --lr / --table-lr or raise --temperature.`);
+        const why = param
+          ? ` and '${param}' holds non-finite values`
+          : grad
+            ? ` and the gradient of '${grad}' is non-finite`
+            : ' (the forward overflowed)';
+        throw new TrainingDivergedError(
+          `training diverged at step ${training.step} (epoch ${epoch + 1}): the loss is ${loss}${why}; lower --lr / --table-lr or raise --temperature.`,
+        );
       }
       training.update();
       losses.push(loss);
@@ -216,23 +264,48 @@ export async function trainRetrievalModel(gpu: Gpu, o: TrainRetrievalOptions, lo
       bar.update(done, { epoch: epoch + 1, loss, 'samples/s': (done * B) / Math.max(elapsed, 1e-9) });
     }
     const seconds = (performance.now() - t0) / 1000;
-    epochs.push({ epoch: epoch + 1, steps, loss: sum / Math.max(1, steps), seconds, samplesPerSecond: (steps * B) / Math.max(seconds, 1e-9) });
+    epochs.push({
+      epoch: epoch + 1,
+      steps,
+      loss: sum / Math.max(1, steps),
+      seconds,
+      samplesPerSecond: (steps * B) / Math.max(seconds, 1e-9),
+    });
     if (steps === stepsPerEpoch) {
       const now = await training.weights.read();
       const bad = firstNonFinite(config, now.params, now.table);
-      if (bad) throw new TrainingDivergedError(`training diverged in epoch ${epoch + 1} (step ${training.step}): '${bad}' holds non-finite values; lower --lr / --table-lr or raise --temperature.`);
+      if (bad)
+        throw new TrainingDivergedError(
+          `training diverged in epoch ${epoch + 1} (step ${training.step}): '${bad}' holds non-finite values; lower --lr / --table-lr or raise --temperature.`,
+        );
       const st = await training.readState();
       const f32 = (data: Float32Array): Tensor => ({ dtype: 'F32', shape: [data.length], data });
       const bytes = writeSafetensors(
-        { params: f32(now.params), table: f32(now.table), 'adam.m': f32(st.m), 'adam.v': f32(st.v), 'table.acc': f32(st.tableAcc) },
+        {
+          params: f32(now.params),
+          table: f32(now.table),
+          'adam.m': f32(st.m),
+          'adam.v': f32(st.v),
+          'table.acc': f32(st.tableAcc),
+        },
         { format: 'vireo-retrieval-checkpoint', epoch: String(epoch + 1), step: String(training.step), run: identity },
       );
       writeAtomically(checkpointPath(o.out), bytes);
     }
-    log(`epoch ${epoch + 1}/${o.epochs}: loss ${epochs.at(-1)!.loss.toFixed(4)}, ${epochs.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`);
+    log(
+      `epoch ${epoch + 1}/${o.epochs}: loss ${epochs.at(-1)!.loss.toFixed(4)}, ${epochs.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`,
+    );
   }
   bar.finish({ loss: losses.at(-1) ?? NaN });
   const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / Math.max(1, a.length);
   const n = Math.min(20, Math.max(1, Math.floor(losses.length / 2)));
-  return { data, training, epochs, firstLoss: mean(losses.slice(0, n)), lastLoss: mean(losses.slice(-n)), warmStart: warm, resumedFromEpoch: startEpoch };
+  return {
+    data,
+    training,
+    epochs,
+    firstLoss: mean(losses.slice(0, n)),
+    lastLoss: mean(losses.slice(-n)),
+    warmStart: warm,
+    resumedFromEpoch: startEpoch,
+  };
 }

@@ -5,12 +5,9 @@ import { z } from '@hono/zod-openapi';
 
 /** User, item and event identifiers: letters, digits and . _ : @ + - ; at most 128 characters. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$/;
-export const idSchema = z
-  .string()
-  .regex(ID_PATTERN, {
-    error:
-      'expected an id of letters, digits and . _ : @ + - (at most 128 characters, starting with a letter or digit)',
-  });
+export const idSchema = z.string().regex(ID_PATTERN, {
+  error: 'expected an id of letters, digits and . _ : @ + - (at most 128 characters, starting with a letter or digit)',
+});
 
 /** Raw feature (column) names. */
 export const FEATURE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;

@@ -3,7 +3,7 @@
 import { defineConfig, mergeConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import shared from './vite.config.ts';
-import { chromiumArgs, chromiumPath } from './scripts/chromium.ts';
+import { chromiumArgs, chromiumPath } from '@vireo/testkit/chromium';
 
 export default mergeConfig(
   shared,
@@ -14,9 +14,9 @@ export default mergeConfig(
     optimizeDeps: { include: ['comlink', 'idb', 'zod', 'onnxruntime-web', 'hnswlib-wasm/dist/hnswlib.js'] },
     test: {
       name: 'browser',
-      include: ['{shaders,packages,apps}/**/*.browser.test.ts'],
+      include: ['{packages,apps}/**/*.browser.test.ts'],
       testTimeout: 120_000,
-      globalSetup: ['packages/runtime-web/src/engine/browser-setup.ts'],
+      globalSetup: ['packages/testkit/src/browser-setup.ts'],
       browser: {
         enabled: true,
         headless: true,

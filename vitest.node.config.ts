@@ -6,9 +6,9 @@ export default mergeConfig(
   defineConfig({
     test: {
       name: 'node',
-      include: ['{shaders,packages,apps}/**/*.test.ts'],
+      include: ['{packages,apps}/**/*.test.ts'],
       exclude: ['**/node_modules/**', '**/*.browser.test.ts', '**/*.workers.test.ts', '**/*.e2e.test.ts'],
-      setupFiles: ['packages/trainer/src/node/setup-dawn.ts'],
+      setupFiles: ['packages/testkit/src/setup-dawn.ts'],
       testTimeout: 300_000,
       hookTimeout: 120_000,
       pool: 'forks',

@@ -3,8 +3,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderBenchmarks } from '../packages/trainer/src/bench/render.ts';
-import { checkReport } from '../packages/trainer/src/bench/schema.ts';
+import { renderBenchmarks } from '@vireo/trainer/bench/render';
+import { checkReport } from '@vireo/trainer/bench/schema';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 

@@ -2,7 +2,7 @@
 // top-k scaling, training, ranking, recommend() in Chromium, the edge under load — each beside
 // its peer), written to bench/results/<date>-<machine>.json, then BENCHMARKS.md regenerated from
 // every report in bench/results/. Flags are `vireo bench all`'s (e.g. --skip-browser, --only).
-import { main } from '../packages/trainer/src/cli.ts';
+import { main } from '@vireo/trainer/cli';
 import { writeBenchmarksMd } from './render.ts';
 
 const argv = process.argv.slice(2);

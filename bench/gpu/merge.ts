@@ -7,7 +7,7 @@
 // Usage: node --import ./packages/trainer/bin/register.mjs bench/gpu/merge.ts OUTDIR
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkReport, mergeReports } from '../../packages/trainer/src/bench/schema.ts';
+import { checkReport, mergeReports } from '@vireo/trainer/bench/schema';
 import { writeBenchmarksMd } from '../render.ts';
 
 const dir = process.argv[2];

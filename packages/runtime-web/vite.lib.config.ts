@@ -19,7 +19,7 @@ export default defineConfig({
     outDir: here('./dist'),
     emptyOutDir: true,
     sourcemap: true,
-    lib: { entry: { 'vireo-runtime': here('./src/engine/index.ts') }, formats: ['es'] },
+    lib: { entry: { 'vireo-runtime': here('./src/index.ts') }, formats: ['es'] },
     rollupOptions: { external },
   },
 });

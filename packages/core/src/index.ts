@@ -12,3 +12,4 @@ export * from './bundle.ts';
 export * from './safetensors.ts';
 export * from './rng.ts';
 export * from './metrics.ts';
+export * from './errors.ts';

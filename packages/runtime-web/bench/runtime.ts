@@ -1,5 +1,5 @@
 // `pnpm bench:runtime`: the Engine in headless Chromium (Debian chromium via playwright-core,
-// scripts/chromium.ts: SwiftShader, or the real GPU with VIREO_GPU_ADAPTER=native, set by
+// @vireo/testkit/chromium: SwiftShader, or the real GPU with VIREO_GPU_ADAPTER=native, set by
 // default when /dev/nvidiactl exists). Random-weight bundles of 10k, 100k and 1M items are made
 // here and served with the page by a Vite dev server; page.ts measures cold start, warm
 // recommend() P50/P99 with per-stage times, and the peers (onnxruntime-web on the same 1,000
@@ -13,8 +13,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createServer, type Plugin } from 'vite';
-import { chromiumArgs, chromiumPath } from '../../../scripts/chromium.ts';
-import { makeFixtureBundle } from '../src/engine/fixture.ts';
+import { chromiumArgs, chromiumPath } from '@vireo/testkit/chromium';
+import { makeFixtureBundle } from '@vireo/testkit/fixture';
 import type { BenchConfig } from './page.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -2,11 +2,9 @@
 // the GPU) and the DLRM ranker, each bound once per bundle version; per request only their
 // inputs are written, and results come back through staging buffers made at load. The tower
 // and the search are one submit. GPU timestamps per stage where the adapter has `timestamp-query`.
-import { Gpu, GpuTimer, type GpuOptions } from '../gpu/index.ts';
-import { RankingModel, sparseWidth } from '../model/ranking.ts';
-import type { FieldValue } from '../model/retrieval.ts';
-import { RetrievalWeights, UserTower } from '../model/retrieval-towers.ts';
-import { BoundTopk } from '../ops/topk.ts';
+import { Gpu, GpuTimer, type GpuOptions, BoundTopk } from '@vireo/kernels';
+import { RankingModel, sparseWidth, RetrievalWeights, UserTower, historyItemEntries } from '@vireo/models';
+import type { FieldValue, ModelData } from '@vireo/models';
 import {
   now,
   Serial,
@@ -15,8 +13,6 @@ import {
   type LoadOptions,
   type LoadedModel,
 } from '../engine/backend.ts';
-import type { ModelData } from '../engine/model.ts';
-import { historyItemEntries } from './history.ts';
 
 export class WebGpuBackend implements Backend {
   readonly kind = 'webgpu' as const;

@@ -1,8 +1,7 @@
 // The small interface each backend implements (backends/webgpu.ts, backends/cpu.ts): load a
 // model once per bundle version, then per request the user vector, the catalogue search and the
 // ranking of the candidates. A loaded model owns its resources until dispose().
-import type { FieldValue } from '../model/retrieval.ts';
-import type { ModelData } from './model.ts';
+import type { FieldValue, ModelData } from '@vireo/models';
 
 export type BackendKind = 'webgpu' | 'cpu';
 

@@ -4,6 +4,7 @@
 // path, the same engine in a Web Worker, a click changing the next answer, a corrupted bundle
 // refused while the last good one serves, a page without WebGPU, the edge down (offline reload
 // from IndexedDB, events queued and sent once it is back).
+import type {} from '@vireo/testkit/browser-setup'; // the `edge` it provides
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createEngine, type Engine, type EngineOptions, type RecommendResult } from './engine.ts';
 import { createEngineWorker, type EngineWorker } from './worker.ts';

@@ -7,10 +7,9 @@
 import 'fake-indexeddb/auto';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from './engine.ts';
-import { FakeOrigin, makeFixtureBundle } from './fixture.ts';
+import { FakeOrigin, makeFixtureBundle } from '@vireo/testkit/fixture';
 import { WebGpuBackend } from '../backends/webgpu.ts';
-import { GpuOutOfMemoryError } from '../gpu/index.ts';
-import { BoundTopk } from '../ops/topk.ts';
+import { GpuOutOfMemoryError, BoundTopk } from '@vireo/kernels';
 
 let v1: Awaited<ReturnType<typeof makeFixtureBundle>>;
 let v2: Awaited<ReturnType<typeof makeFixtureBundle>>;

@@ -6,8 +6,7 @@
 // after its in-flight requests finish. A bundle that fails verification is refused and the last
 // good version keeps serving.
 import type { BundleManifest } from '@vireo/core';
-import { GpuOutOfMemoryError, GpuUnavailableError } from '../gpu/index.ts';
-import { TOPK_NONE } from '@vireo/shaders';
+import { GpuOutOfMemoryError, GpuUnavailableError, TOPK_NONE } from '@vireo/kernels';
 import { WebGpuBackend } from '../backends/webgpu.ts';
 import { CpuBackend, type CpuBackendOptions } from '../backends/cpu.ts';
 import { now, type AdapterSummary, type Backend, type BackendKind, type LoadedModel } from './backend.ts';
@@ -28,7 +27,7 @@ import {
   userFieldValues,
   withLocalHistory,
   type ModelData,
-} from './model.ts';
+} from '@vireo/models';
 import { EventUploader, type UploaderOptions } from './queue.ts';
 import { openEngineStore, type EngineStore, type HistoryEvent } from './store.ts';
 

@@ -1,5 +1,6 @@
-// The Engine API of @vireo/runtime-web: createEngine (in the page), createEngineWorker (in a Web
-// Worker), the backends behind them, and the pieces (bundle cache, event queue) for tools.
+// The public API of @vireo/runtime-web, and nothing more: createEngine (in the page) and
+// createEngineWorker (in a Web Worker), their options and results, and the errors an app may
+// want to tell apart. Kernels and models are internal (@vireo/kernels, @vireo/models).
 export {
   createEngine,
   Engine,
@@ -10,22 +11,10 @@ export {
   type ObserveEvent,
   type UpdateResult,
 } from './engine.ts';
-export { blendFunction, bucketOf, expectedValue, type Blend, type CandidateScores } from './blend.ts';
-export {
-  BundleIntegrityError,
-  fetchManifest,
-  loadBundle,
-  type BundleProgress,
-  type LoadedBundle,
-  type ModelSource,
-} from './bundle.ts';
-export { BundleFormatError, parseModel, type ModelData } from './model.ts';
-// How a request becomes the models' inputs, exported so the trainer can check its features against the engine's.
-export { rankingInputs, userFieldValues } from './model.ts';
-export { itemFieldValues } from '../backends/history.ts';
-export { EventUploader, type UploaderOptions } from './queue.ts';
-export { openEngineStore, MemoryStore, type EngineStore, type HistoryEvent, type OutgoingEvent } from './store.ts';
-export type { AdapterSummary, Backend, BackendKind, LoadedModel, Retrieved } from './backend.ts';
-export { WebGpuBackend } from '../backends/webgpu.ts';
-export { CpuBackend, userTowerReference } from '../backends/cpu.ts';
 export { createEngineWorker, type EngineWorker, type WorkerEngineOptions } from './worker.ts';
+export type { Blend, CandidateScores } from './blend.ts';
+export { BundleIntegrityError, type BundleProgress, type ModelSource } from './bundle.ts';
+export { BundleFormatError } from '@vireo/models';
+export { GpuOutOfMemoryError, GpuUnavailableError } from '@vireo/kernels/gpu';
+export type { AdapterSummary, BackendKind } from './backend.ts';
+export type { EngineStore, HistoryEvent, OutgoingEvent } from './store.ts';

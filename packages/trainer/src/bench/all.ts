@@ -21,7 +21,7 @@ import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:o
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Gpu } from '@vireo/runtime-web/gpu';
+import type { Gpu } from '@vireo/kernels';
 import { parseFlags, UsageError } from '../cli/args.ts';
 import { DEFAULT_OPTIONS, DEFAULT_WORLD, ingestSynthetic } from '../ingest/index.ts';
 import { isCpuAdapter, openGpu } from '../node/gpu.ts';
@@ -236,7 +236,7 @@ export const SECTIONS: Section[] = [
         title: this.title,
         rows,
         about:
-          'What this adapter achieves on a plain streaming copy (GB/s, bytes read + written) and on a tuned register-blocked matmul (GFLOP/s; shaders/src/matmul.wgsl, a 64×64 tiled variant with 4×4 outputs per thread and a direct variant without workgroup memory, the faster of the two is the limit). The kernels below are measured against these, in the same run, on the same adapter.',
+          'What this adapter achieves on a plain streaming copy (GB/s, bytes read + written) and on a tuned register-blocked matmul (GFLOP/s; packages/kernels/src/matmul/matmul.wgsl, a 64×64 tiled variant with 4×4 outputs per thread and a direct variant without workgroup memory, the faster of the two is the limit). The kernels below are measured against these, in the same run, on the same adapter.',
         notes: [],
       };
     },

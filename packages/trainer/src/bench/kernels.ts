@@ -17,16 +17,14 @@ import {
   testRng,
   topkReference,
   type Int8Items,
-} from '@vireo/shaders';
-import {
   AttentionPool,
   BoundLinear,
   BoundTopk,
   DlrmInteractionOp,
   EmbeddingBagOp,
   SelfAttention,
-} from '@vireo/runtime-web';
-import type { Gpu } from '@vireo/runtime-web/gpu';
+} from '@vireo/kernels';
+import type { Gpu } from '@vireo/kernels';
 import { measure, type MeasureOptions, type Timing } from './harness.ts';
 
 export interface BenchInstance {
@@ -112,7 +110,7 @@ export function linearBench(M: number, K: number, N: number): KernelBench {
   };
 }
 
-/** The tuned matmul y = x · wᵀ (shaders/src/matmul.wgsl), `tiled` or `direct`: the compute yardstick. */
+/** The tuned matmul y = x · wᵀ (packages/kernels/src/matmul/matmul.wgsl), `tiled` or `direct`: the compute yardstick. */
 export function matmulBench(M: number, K: number, N: number, variant: 'tiled' | 'direct'): KernelBench {
   return {
     kernel: `matmul ${variant}`,

@@ -9,12 +9,11 @@
 // large one runs at a few samples per second.
 import * as ort from 'onnxruntime-node';
 import { createRng } from '@vireo/core';
-import { RankingModel, rankingParameters, sparseWidth, type Gpu, type RankingConfig } from '@vireo/runtime-web';
+import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
+import type { Gpu } from '@vireo/kernels';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { isCpuAdapter, openGpu } from '../node/gpu.ts';
-import { loadRankingBundle } from '../ranking/bundle.ts';
-import { inputName, rankingOnnx } from '../ranking/onnx.ts';
-import { RankingStep } from '../ranking/step.ts';
+import { loadRankingBundle, inputName, rankingOnnx, RankingStep } from '@vireo/models/training';
 import { measure, table, type Timing } from './harness.ts';
 
 const FLAGS = {

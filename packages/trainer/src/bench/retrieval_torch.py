@@ -1,5 +1,5 @@
 """The retrieval two-tower model in PyTorch: the same architecture, batch layout and optimizers as
-the WebGPU trainer (packages/runtime-web/src/model/retrieval*.ts, packages/trainer/src/retrieval),
+the WebGPU trainer (packages/models/src/retrieval, packages/trainer/src/retrieval),
 as a reference point for `vireo bench train` (CPU throughput of the same model and batch) and for
 checking the WebGPU gradients against autograd.
 

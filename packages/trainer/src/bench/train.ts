@@ -14,12 +14,11 @@ import { createRng } from '@vireo/core';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { DEFAULT_OPTIONS, DEFAULT_WORLD, ingestSynthetic } from '../ingest/index.ts';
 import { isCpuAdapter, openGpu } from '../node/gpu.ts';
-import { initialWeights } from '../retrieval/init.ts';
-import { RetrievalTraining } from '../retrieval/model.ts';
+import { initialWeights, RetrievalTraining } from '@vireo/models/training';
 import { openDataset, retrievalData } from '../retrieval/train.ts';
 import type { RetrievalShape } from '../retrieval/features.ts';
 import { quantile, table } from './harness.ts';
-import type { Gpu } from '@vireo/runtime-web/gpu';
+import type { Gpu } from '@vireo/kernels';
 
 /** A benchmarked configuration: model sizes and batch. */
 export interface TrainBenchConfig {

@@ -2,15 +2,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A mistake the user made (bad flag, missing file, bad data): printed as one line, exit code 2. */
-export class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 2,
-  ) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+import { UsageError } from '@vireo/core';
+
+export { UsageError };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -1,6 +1,6 @@
 // `vireo doctor`: the adapter, the limits and features that matter, and every kernel once on
 // random inputs against its CPU reference. Exit 1 if a kernel is out of tolerance or no adapter.
-import { KERNEL_CHECKS } from '@vireo/runtime-web';
+import { KERNEL_CHECKS } from '@vireo/kernels';
 import { parseFlags } from '../cli/args.ts';
 import { openGpu } from '../node/gpu.ts';
 

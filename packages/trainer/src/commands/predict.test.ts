@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRng } from '@vireo/core';
 import { DEFAULT_OPTIONS, ingestCriteo, loadDataset } from '../ingest/index.ts';
 import { openGpu } from '../node/gpu.ts';
-import { loadRankingBundle } from '../ranking/bundle.ts';
+import { loadRankingBundle } from '@vireo/models/training';
 import { rankingData } from '../ranking/data.ts';
 import { scoreRows } from '../ranking/fit.ts';
 import { trainRanking } from '../ranking/index.ts';
-import { RankingModel } from '@vireo/runtime-web';
+import { RankingModel } from '@vireo/models';
 import { run as predict } from './predict.ts';
 
 let dir: string;

@@ -16,12 +16,12 @@ import {
   type Lookups,
   type RawValue,
 } from '@vireo/core';
-import { RankingModel, sparseWidth, type RankingConfig } from '@vireo/runtime-web';
+import { RankingModel, sparseWidth, type RankingConfig } from '@vireo/models';
 import { parseFlags, UsageError } from '../cli/args.ts';
 import { CRITEO_COLUMNS, CRITEO_DENSE } from '../ingest/criteo.ts';
 import { fileSize, forEachLine, forEachRecord } from '../ingest/read.ts';
 import { openGpu } from '../node/gpu.ts';
-import { loadRankingBundle } from '../ranking/bundle.ts';
+import { loadRankingBundle } from '@vireo/models/training';
 
 const FLAGS = {
   bundle: { type: 'string' },

@@ -1,11 +1,12 @@
 // `vireo eval retrieval` and the evaluation `vireo train retrieval` writes into the manifest: the
 // trained towers (float32 and int8 item embeddings) beside most-popular, item-kNN and (synthetic
 // worlds) the oracle, on the same held-out users in the same run.
-import { RetrievalWeights, UserTower, type Gpu } from '@vireo/runtime-web';
+import { RetrievalWeights, UserTower } from '@vireo/models';
+import type { Gpu } from '@vireo/kernels';
 import { parseFlags, UsageError } from '../cli/args.ts';
 import { SPLIT_TEST, SPLIT_VALID } from '../ingest/index.ts';
 import { openGpu } from '../node/gpu.ts';
-import { readBundle, type ItemEmbeddings } from '../retrieval/bundle.ts';
+import { readBundle, type ItemEmbeddings } from '@vireo/models/training';
 import { retrievalCases, type RetrievalCase } from '../retrieval/data.ts';
 import { embedCases } from '../retrieval/embed.ts';
 import { FeatureReader } from '../retrieval/features.ts';

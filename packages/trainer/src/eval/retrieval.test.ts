@@ -5,7 +5,7 @@ import { bestRank, dotScorer, int8Scorer, rankingMetrics } from './retrieval.ts'
 import { itemKnnScorer } from './retrieval-baselines.ts';
 import type { Dataset } from '../ingest/index.ts';
 import { FIRST_INDEX } from '@vireo/core';
-import { quantizeRows } from '@vireo/runtime-web';
+import { quantizeRows } from '@vireo/models';
 
 const one = (relevant: number[], exclude: number[] = []): RetrievalCase => ({
   user: 0,

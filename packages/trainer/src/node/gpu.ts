@@ -1,5 +1,5 @@
 // The trainer's GPU: Dawn injected as navigator.gpu, then the same Gpu class the browser uses.
-import { Gpu, GpuUnavailableError } from '@vireo/runtime-web/gpu';
+import { Gpu, GpuUnavailableError } from '@vireo/kernels';
 import { UsageError } from '../cli/args.ts';
 import { installDawn, noAdapterHint } from './dawn.ts';
 

@@ -6,7 +6,7 @@ import { FIRST_INDEX, PAD_INDEX } from '@vireo/core';
 import { ingestSynthetic, loadDataset } from '../ingest/index.ts';
 import { testOptions } from '../ingest/testing.ts';
 import { rankingData } from './data.ts';
-import { rankingInputs, type ModelData, type RankingConfig } from '@vireo/runtime-web';
+import { rankingInputs, type ModelData, type RankingConfig } from '@vireo/models';
 
 describe('rankingData', () => {
   it('builds the history and its categories from the clicks before each impression', async () => {

@@ -2,7 +2,7 @@
 // its sparse slots and its three labels, joined from the impressions, users and items tables.
 // Legend: R impressions, Nd dense features, S sparse slots per row (Σ L_f), F sparse features.
 import { cardinality, featureView, FIRST_INDEX, type Feature, type FeatureSpec, type Vocabularies } from '@vireo/core';
-import { historyThrough, RANKING_TASKS, type RankingTask, type SparseFeatureShape } from '@vireo/runtime-web';
+import { historyThrough, RANKING_TASKS, type RankingTask, type SparseFeatureShape } from '@vireo/models';
 import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type Dataset } from '../ingest/index.ts';
 import { UsageError } from '../cli/args.ts';
 

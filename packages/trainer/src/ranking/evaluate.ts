@@ -7,7 +7,8 @@
 // impression (ESMM's supervised quantity); cvr — pCvr = P(conversion | click) on clicked
 // impressions; revenue — RMSE of the predicted log1p revenue on conversions.
 import { auc, calibration, logLoss } from '@vireo/core';
-import { RankingModel, type Gpu, type RankingConfig } from '@vireo/runtime-web';
+import { RankingModel, type RankingConfig } from '@vireo/models';
+import type { Gpu } from '@vireo/kernels';
 import type { RankingData, RankingSplits } from './data.ts';
 import { scoreRows } from './fit.ts';
 import { fitLogistic, logisticPredict } from './logistic.ts';

@@ -10,11 +10,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auc, createRng, readSafetensors, writeSafetensors, type Tensor } from '@vireo/core';
-import { RankingModel, rankingParameters, sparseWidth, type Gpu, type RankingConfig } from '@vireo/runtime-web';
+import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
+import type { Gpu } from '@vireo/kernels';
 import { progress } from '../cli/progress.ts';
 import { UsageError } from '../cli/args.ts';
 import { gatherBatch, type RankingData, type RankingSplits } from './data.ts';
-import { RankingStep, type RankingHyper } from './step.ts';
+import { RankingStep, type RankingHyper } from '@vireo/models/training';
 
 /** Everything that shapes a run (stored in checkpoints; --resume refuses a different one). */
 export interface FitOptions extends RankingHyper {

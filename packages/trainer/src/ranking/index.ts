@@ -2,21 +2,20 @@
 // trained on WebGPU through Dawn, written into a model bundle with its ONNX twin, and evaluated
 // beside its baselines. The train / eval commands dispatch here.
 import { join, resolve } from 'node:path';
-import type { RankingConfig, RankingTask } from '@vireo/runtime-web';
+import type { RankingConfig, RankingTask } from '@vireo/models';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { loadDataset } from '../ingest/index.ts';
 import { openGpu } from '../node/gpu.ts';
-import { loadRankingBundle, writeRankingBundle } from './bundle.ts';
+import { loadRankingBundle, writeRankingBundle, rankingOnnx } from '@vireo/models/training';
 import { rankingData, rankingFeatures, rankingSplits, type RankingData } from './data.ts';
 import { evaluateRanking, formatReport, type RankingReport } from './evaluate.ts';
 import { fitRanking, type FitOptions } from './fit.ts';
-import { rankingOnnx } from './onnx.ts';
 
 export { rankingData, rankingSplits } from './data.ts';
 export { evaluateRanking } from './evaluate.ts';
 export { fitRanking } from './fit.ts';
-export { rankingOnnx } from './onnx.ts';
-export { loadRankingBundle } from './bundle.ts';
+export { rankingOnnx } from '@vireo/models/training';
+export { loadRankingBundle } from '@vireo/models/training';
 
 const denseWidthOf = (c: RankingConfig) => Math.max(1, c.denseFeatures.length);
 

@@ -4,7 +4,7 @@
 // Adagrad SGD with L2; the learning rate, the L2 strength and the number of epochs are chosen on the validation
 // rows (never the test rows).
 import { auc, createRng, logLoss } from '@vireo/core';
-import { tableBases, type RankingConfig } from '@vireo/runtime-web';
+import { tableBases, type RankingConfig } from '@vireo/models';
 import type { RankingData } from './data.ts';
 
 export interface LogisticModel {

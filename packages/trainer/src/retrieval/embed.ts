@@ -1,7 +1,8 @@
 // Running the towers forward over a whole catalogue or a list of evaluation cases, in batches of
 // the tower's max batch size: the item embeddings a bundle ships and the user vectors evaluation
 // ranks with.
-import type { Gpu, ItemTower, UserTower } from '@vireo/runtime-web';
+import type { Gpu } from '@vireo/kernels';
+import type { ItemTower, UserTower } from '@vireo/models';
 import type { RetrievalCase, UserEvents } from './data.ts';
 import type { FeatureReader } from './features.ts';
 

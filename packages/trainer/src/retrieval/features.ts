@@ -2,13 +2,7 @@
 // (one row range per feature, sized from the feature spec and vocabularies) and readers that give
 // each field's value for an item, a user, or an event's context, as ingest encoded them.
 import { FIRST_INDEX, cardinality, featureView, type Feature } from '@vireo/core';
-import {
-  TIME_FEATURE,
-  timeFeature,
-  type FieldValue,
-  type RetrievalConfig,
-  type RetrievalField,
-} from '@vireo/runtime-web';
+import { TIME_FEATURE, timeFeature, type FieldValue, type RetrievalConfig, type RetrievalField } from '@vireo/models';
 
 /** Stands for the derived time column among a numeric field's columns. */
 const TIME_COLUMN: ArrayLike<number> = new Float32Array(0);

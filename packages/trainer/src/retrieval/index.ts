@@ -12,7 +12,7 @@
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { evaluateRetrieval, formatReport, type RetrievalReport } from '../eval/retrieval-report.ts';
 import { openGpu } from '../node/gpu.ts';
-import { itemEmbeddings, itemsFile, retrievalFile, writeBundle } from './bundle.ts';
+import { itemEmbeddings, itemsFile, retrievalFile, writeBundle } from '@vireo/models/training';
 import { embedItems } from './embed.ts';
 import { openDataset, trainRetrievalModel, type TrainRetrievalOptions } from './train.ts';
 

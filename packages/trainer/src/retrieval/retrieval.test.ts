@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeFile, readSafetensors, sha256Hex, writeSafetensors } from '@vireo/core';
-import { Gpu, itemFieldValues, parseModel, userFieldValues } from '@vireo/runtime-web';
+import { Gpu } from '@vireo/kernels';
+import { itemFieldValues, parseModel, userFieldValues } from '@vireo/models';
 import { main } from '../cli.ts';
 import { DEFAULT_OPTIONS, ingestSynthetic, type WorldConfig } from '../ingest/index.ts';
-import { initialWeights, warmStart } from './init.ts';
-import { RetrievalTraining } from './model.ts';
+import { initialWeights, warmStart, RetrievalTraining } from '@vireo/models/training';
 import { FeatureReader } from './features.ts';
 import { openDataset, retrievalData } from './train.ts';
 
@@ -156,7 +156,7 @@ describe('vireo train retrieval on a small synthetic world', () => {
     const files = new Map(
       ['retrieval.safetensors', 'items.safetensors'].map((f) => [f, new Uint8Array(readFileSync(join(full, f)))]),
     );
-    const model = parseModel({ manifest, files, fromCache: false });
+    const model = parseModel({ manifest, files });
     const { config } = model.retrieval;
     const values = (v: unknown): number[] | null =>
       v === null || v === undefined ? null : typeof v === 'number' ? [v] : Array.from(v as ArrayLike<number>);
@@ -193,7 +193,7 @@ describe('vireo train retrieval on a small synthetic world', () => {
     const { config } = retrievalData(ds, { ...SHAPE });
     const previous = initialWeights(config, 1);
     const fresh = initialWeights(config, 2);
-    const { arraysToTensors } = await import('@vireo/runtime-web');
+    const { arraysToTensors } = await import('@vireo/models');
     // The previous catalogue lacked the last item: its row must stay as freshly initialised.
     const oldVocab = { ...ds.vocabularies, 'item:id': ds.vocabularies['item:id'].slice(0, -1) };
     const report = warmStart(config, ds.vocabularies, fresh, {

@@ -6,21 +6,21 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRng, readSafetensors, writeSafetensors, type Tensor } from '@vireo/core';
-import {
-  RetrievalWeights,
-  retrievalParamLayout,
-  tableFields,
-  type Gpu,
-  type RetrievalConfig,
-} from '@vireo/runtime-web';
+import { RetrievalWeights, retrievalParamLayout, tableFields, type RetrievalConfig } from '@vireo/models';
+import type { Gpu } from '@vireo/kernels';
 import { UsageError } from '../cli/args.ts';
 import { progress } from '../cli/progress.ts';
 import { loadDataset, type Dataset } from '../ingest/index.ts';
 import { contextRows, itemLogQ, trainingExamples, userEvents, type Examples, type UserEvents } from './data.ts';
-import { readBundle } from './bundle.ts';
+import {
+  readBundle,
+  initialWeights,
+  warmStart,
+  type WarmStartReport,
+  RetrievalTraining,
+  type RetrievalHyper,
+} from '@vireo/models/training';
 import { FeatureReader, retrievalConfig, type RetrievalShape } from './features.ts';
-import { initialWeights, warmStart, type WarmStartReport } from './init.ts';
-import { RetrievalTraining, type RetrievalHyper } from './model.ts';
 
 /** Everything a training run is configured by. */
 export interface TrainRetrievalOptions {

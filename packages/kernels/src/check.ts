@@ -1,0 +1,20 @@
+// A kernel check: one kernel, one case, fresh random inputs from `seed`, GPU against CPU reference.
+import type { Gpu } from './gpu/index.ts';
+
+export interface CheckResult {
+  /** Max relative error (scale-relative, see maxRelError), or 1 − recall for recall checks. */
+  error: number;
+  /** What was compared, and on failure the first values and the worst index. */
+  detail: string;
+}
+
+export interface KernelCheck {
+  kernel: string;
+  /** Sizes in words, e.g. `M=1 K=7 N=13 relu`. */
+  case: string;
+  /** The largest acceptable `error`. */
+  tolerance: number;
+  /** Large cases are skipped by quick runs (doctor without --full). */
+  large?: boolean;
+  run(gpu: Gpu, seed: number): Promise<CheckResult>;
+}

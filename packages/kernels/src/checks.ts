@@ -1,0 +1,23 @@
+// Every kernel check, in one list: run by the tests (Dawn and Chromium) and by `vireo doctor`.
+import { attentionChecks } from './attention/attention.check.ts';
+import { dlrmInteractionChecks } from './dlrm_interaction/dlrm_interaction.check.ts';
+import { embeddingBagChecks } from './embedding_bag/embedding_bag.check.ts';
+import { l2normChecks } from './l2norm/l2norm.check.ts';
+import { layernormChecks } from './layernorm/layernorm.check.ts';
+import { linearChecks } from './linear/linear.check.ts';
+import { topkChecks } from './topk/topk.check.ts';
+import { trainingChecks } from './training.check.ts';
+import type { KernelCheck } from './check.ts';
+
+export type { CheckResult, KernelCheck } from './check.ts';
+
+export const KERNEL_CHECKS: readonly KernelCheck[] = [
+  ...embeddingBagChecks,
+  ...linearChecks,
+  ...layernormChecks,
+  ...l2normChecks,
+  ...attentionChecks,
+  ...dlrmInteractionChecks,
+  ...topkChecks,
+  ...trainingChecks,
+];

@@ -1,0 +1,440 @@
+// One training step of the two-tower retrieval model on the GPU: the towers' own forward
+// (runtime-web), the in-batch softmax loss, the backward walking the forward in reverse, then
+// AdamW on the dense parameters and row-wise Adagrad on the table rows the batch touched. No
+// autograd tape: each layer's backward is bound once to the mirror of its activations.
+//
+// Legend: B batch (fixed: every step is full), L history length, W field width, H heads,
+// Fi / Fu item / user fields, D output dim, Hi / Hu hidden widths, R table rows, U unique table
+// rows in a batch, P dense parameters.
+//
+// Both towers write their embedding rows into ONE buffer `rows` (and their gradients into its
+// mirror `dRows`), item rows first:
+//
+//   rows  [ item fields (B·Fi) | x (B·L) | o (B·L) | f (B·Fu) | p (B) ]      each (·, W)
+//
+// so that the gradients of every lookup into the shared table — item fields, history, user and
+// context fields — come back through ONE sorted segment sum over the concatenated bags: one
+// gradient per unique row, which is what row-wise Adagrad needs (the history and the item tower
+// share the item:id rows).
+//
+//   forward   item tower → v (B,D);  user tower → u (B,D)
+//   loss      S = u·vᵀ, softmax_xent (τ, logQ, accidental hits) → dU, dV
+//   backward  user: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d[f|p] (input lookup⁻¹), pool⁻¹ → dkp, dh,
+//                   poolKey⁻¹ (dh += dkp·Wpk), residual lookup⁻¹ → dx, do, out⁻¹ → da,
+//                   attention⁻¹ → dq, dk, dv, q/k/v⁻¹ (dx += …)
+//             item: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d(item fields)
+//             table: embedding_bag⁻¹ over all bags → gradRows (U, W)
+//   update    AdamW over the dense buffer (decay on weights only); row-wise Adagrad on U rows
+//             (a second submission, after the loss was read and found finite).
+import {
+  BoundAdamW,
+  BoundLinearBackward,
+  BoundRowwiseAdagrad,
+  BoundSoftmaxXent,
+  EmbeddingBagBackwardOp,
+  L2normBackwardOp,
+  type Gpu,
+} from '@vireo/kernels';
+import {
+  ItemTower,
+  RetrievalWeights,
+  UserTower,
+  fieldsMaxNnz,
+  floatRegion,
+  itemRows,
+  userRows,
+  type FloatRegion,
+  type ItemTower as ItemTowerType,
+} from './towers.ts';
+import { fieldCounts, historyWidth, type FieldValue, type RetrievalConfig } from './retrieval.ts';
+
+/** Optimizer settings. */
+export interface RetrievalHyper {
+  /** AdamW learning rate of the dense layers. */
+  lr: number;
+  weightDecay: number;
+  /** Row-wise Adagrad learning rate of the embedding table. */
+  tableLr: number;
+  /** Softmax temperature τ. */
+  temperature: number;
+}
+
+/** What one step needs on top of the towers' inputs. */
+export interface StepBatch {
+  /** (B) log sampling probability of each positive item (logQ correction). */
+  logq: Float32Array;
+  /** (B) item ids, for the accidental-hit mask. */
+  ids: Uint32Array;
+}
+
+/**
+ * The training state bound once for batch size B: weights, gradients, optimizer moments, both
+ * towers over shared row buffers, and every backward op.
+ * @example
+ * const model = await RetrievalTraining.create(gpu, config, 256, hyper, (row, f) => reader.item(row, f));
+ * model.item.set(B, itemValue); model.user.set(B, userInput);
+ * model.run({ logq, ids }); const loss = await model.readLoss(); model.update();
+ */
+export class RetrievalTraining {
+  /** Adam's t: steps taken. */
+  step = 0;
+  /** Unique table rows of the last `run`, for `update`. */
+  private pendingRows = 0;
+  private constructor(
+    private readonly gpu: Gpu,
+    readonly config: RetrievalConfig,
+    readonly batch: number,
+    readonly hyper: RetrievalHyper,
+    readonly weights: RetrievalWeights,
+    readonly item: ItemTowerType,
+    readonly user: UserTower,
+    /** (P) gradients, the dense layout. */
+    readonly grads: GPUBuffer,
+    /** (P) Adam moments. */
+    readonly moments: { m: GPUBuffer; v: GPUBuffer },
+    /** (R) row-wise Adagrad accumulators. */
+    readonly tableAcc: GPUBuffer,
+    private readonly io: { logq: GPUBuffer; ids: GPUBuffer; loss: GPUBuffer },
+    private readonly back: {
+      xent: BoundSoftmaxXent;
+      userNorm: L2normBackwardOp;
+      userFc2: BoundLinearBackward;
+      userFc1: BoundLinearBackward;
+      input: EmbeddingBagBackwardOp;
+      poolKey: BoundLinearBackward;
+      residual: EmbeddingBagBackwardOp;
+      out: BoundLinearBackward;
+      q: BoundLinearBackward;
+      k: BoundLinearBackward;
+      v: BoundLinearBackward;
+      itemNorm: L2normBackwardOp;
+      itemFc2: BoundLinearBackward;
+      itemFc1: BoundLinearBackward;
+      table: EmbeddingBagBackwardOp;
+      adam: BoundAdamW;
+      adagrad: BoundRowwiseAdagrad;
+    },
+    private readonly owned: GPUBuffer[],
+  ) {}
+
+  static async create(
+    gpu: Gpu,
+    config: RetrievalConfig,
+    batch: number,
+    hyper: RetrievalHyper,
+    itemFeatures: (itemRow: number, field: number) => FieldValue,
+    weights?: RetrievalWeights,
+  ): Promise<RetrievalTraining> {
+    const B = batch;
+    const { fieldDim: W, historyLength: L, embeddingDim: D, itemHidden: Hi, userHidden: Hu } = config;
+    const { Fi, Fu } = fieldCounts(config);
+    const BL = B * L;
+    const iRows = itemRows(config, B);
+    const uLay = userRows(config, B);
+    // The backward's row bookkeeping needs every region exactly B·(count) rows (no padding).
+    if (iRows !== B * Fi || uLay.o !== BL || uLay.p - uLay.f !== B * Fu) {
+      throw new Error(
+        `retrieval training: batch ${B} and field width ${W} leave padding between row regions; use a batch that is a multiple of 8 and a width that is a multiple of 8.`,
+      );
+    }
+    const owned: GPUBuffer[] = [];
+    const buf = (label: string, floats: number) => {
+      const b = gpu.buffer(`retrieval.train:${label}`, Math.max(1, floats) * 4);
+      owned.push(b);
+      return b;
+    };
+    const all = (b: GPUBuffer) => floatRegion(b, 0, b.size / 4);
+    const w = weights ?? RetrievalWeights.create(gpu, config);
+    const P = w.layout.length;
+    const totalRows = iRows + uLay.total;
+    const rows = buf('rows', totalRows * W);
+    const dRows = buf('d_rows', totalRows * W);
+    const rowsAt = (b: GPUBuffer, first: number, count: number) => floatRegion(b, first * W, count * W);
+    const uBase = iRows; // the user tower's rows start after the item fields
+    const d = {
+      p: rowsAt(dRows, uBase + uLay.p, B),
+      x: rowsAt(dRows, uBase + uLay.x, BL),
+      o: rowsAt(dRows, uBase + uLay.o, BL),
+      items: rowsAt(dRows, 0, B * Fi),
+      kp: all(buf('d_kp', BL * W)),
+      h: all(buf('d_h', BL * W)),
+      a: all(buf('d_a', BL * W)),
+      q: all(buf('d_q', BL * W)),
+      k: all(buf('d_k', BL * W)),
+      v: all(buf('d_v', BL * W)),
+      input: all(buf('d_input', B * (Fu + 1) * W)),
+      userFc1: all(buf('d_user_fc1', B * Hu)),
+      userFc2: all(buf('d_user_fc2', B * D)),
+      itemFc1: all(buf('d_item_fc1', B * Hi)),
+      itemFc2: all(buf('d_item_fc2', B * D)),
+      u: all(buf('d_u', B * D)),
+      i: all(buf('d_i', B * D)),
+    };
+    const grads = buf('grads', P);
+    const g = (name: string): FloatRegion => {
+      const e = w.layout.byName.get(name)!;
+      return floatRegion(grads, e.offset, e.size);
+    };
+    const item = await ItemTower.create(gpu, w, { maxBatch: B, rows: rowsAt(rows, 0, iRows) });
+    const user = await UserTower.create(gpu, w, {
+      maxBatch: B,
+      itemFeatures,
+      rows: rowsAt(rows, uBase, uLay.total),
+      grads: {
+        attention: { dout: d.a, dq: d.q, dk: d.k, dv: d.v },
+        pool: { dpooled: d.p, dquery: g('history.pool.query'), dk: d.kp, dv: d.h },
+      },
+    });
+    const io = { logq: buf('logq', B), ids: buf('ids', B), loss: buf('loss', B) };
+    const lse = buf('lse', B);
+    const p = (name: string): FloatRegion => {
+      const e = w.layout.byName.get(name)!;
+      return floatRegion(w.params, e.offset, e.size);
+    };
+    const lin = (
+      x: FloatRegion,
+      name: string,
+      y: FloatRegion | undefined,
+      dy: FloatRegion,
+      dx: FloatRegion | undefined,
+      bias: boolean,
+      M: number,
+      K: number,
+      N: number,
+    ) =>
+      BoundLinearBackward.create(
+        gpu,
+        { x, w: p(`${name}.weight`), y, dy, dx, dw: g(`${name}.weight`), db: bias ? g(`${name}.bias`) : undefined },
+        { M, K, N },
+      );
+    const ua = user.act;
+    const ia = item.act;
+    const xent = await BoundSoftmaxXent.create(
+      gpu,
+      { u: ua.out, v: ia.out, logq: io.logq, ids: io.ids, loss: io.loss, lse, du: d.u, dv: d.i },
+      { B, D },
+    );
+    const userNorm = await L2normBackwardOp.create(gpu, {
+      x: ua.fc2,
+      norm: ua.norm,
+      dy: d.u,
+      dx: d.userFc2,
+      maxRows: B,
+      D,
+    });
+    const userFc2 = await lin(ua.fc1, 'user.fc2', ua.fc2, d.userFc2, d.userFc1, true, B, Hu, D);
+    const userFc1 = await lin(ua.input, 'user.fc1', ua.fc1, d.userFc1, d.input, true, B, (Fu + 1) * W, Hu);
+    // d[f | p]: the input lookup touches every row of [f | p] once, so its gradient rows, sorted
+    // by row, are exactly d[f | p] in place.
+    const gi = user.gathers.input;
+    const input = await EmbeddingBagBackwardOp.create(gpu, {
+      dy: d.input,
+      R: gi.rows,
+      D: W,
+      maxBags: gi.indices.length,
+      maxNnz: gi.indices.length,
+      gradRows: rowsAt(dRows, uBase + uLay.f, B * Fu + B),
+    });
+    input.set(gi.indices, null, null);
+    const poolKey = await lin(ua.h, 'history.pool.key', undefined, d.kp, d.h, false, BL, W, W);
+    const gr = user.gathers.residual;
+    const residual = await EmbeddingBagBackwardOp.create(gpu, {
+      dy: d.h,
+      R: gr.rows,
+      D: W,
+      maxBags: BL,
+      maxNnz: 2 * BL,
+      gradRows: rowsAt(dRows, uBase + uLay.x, 2 * BL),
+    });
+    residual.set(gr.indices, gr.offsets, null);
+    const out = await lin(ua.a, 'history.out', undefined, d.o, d.a, true, BL, W, W);
+    const q = await lin(ua.x, 'history.q', undefined, d.q, d.x, false, BL, W, W);
+    const k = await lin(ua.x, 'history.k', undefined, d.k, d.x, false, BL, W, W);
+    const v = await lin(ua.x, 'history.v', undefined, d.v, d.x, false, BL, W, W);
+    const itemNorm = await L2normBackwardOp.create(gpu, {
+      x: ia.fc2,
+      norm: ia.norm,
+      dy: d.i,
+      dx: d.itemFc2,
+      maxRows: B,
+      D,
+    });
+    const itemFc2 = await lin(ia.fc1, 'item.fc2', ia.fc2, d.itemFc2, d.itemFc1, true, B, Hi, D);
+    const itemFc1 = await lin(ia.fields, 'item.fc1', ia.fc1, d.itemFc1, d.items, true, B, Fi * W, Hi);
+    const tableNnz = B * (fieldsMaxNnz(config.itemFields) + historyWidth(config) * L + fieldsMaxNnz(config.userFields));
+    const sparseRows = iRows + uLay.sparse;
+    const table = await EmbeddingBagBackwardOp.create(gpu, {
+      dy: rowsAt(dRows, 0, sparseRows),
+      R: config.tableRows,
+      D: W,
+      maxBags: sparseRows,
+      maxNnz: Math.max(1, tableNnz),
+      mode: 'sum',
+      weighted: true,
+      table: w.table,
+    });
+    const groups = w.layout.entries.map((e) => ({
+      offset: e.offset,
+      count: e.size,
+      weightDecay: e.name.endsWith('.weight') ? hyper.weightDecay : 0,
+    }));
+    const moments = { m: buf('adam_m', P), v: buf('adam_v', P) };
+    const adam = await BoundAdamW.create(gpu, { grad: grads, param: w.params, ...moments }, P, groups);
+    const tableAcc = buf('table_acc', config.tableRows);
+    const adagrad = await BoundRowwiseAdagrad.create(
+      gpu,
+      { ids: table.rows, grad: table.gradRows, table: w.table, acc: tableAcc },
+      { maxU: Math.max(1, tableNnz), D: W, R: config.tableRows },
+    );
+    return new RetrievalTraining(
+      gpu,
+      config,
+      B,
+      hyper,
+      w,
+      item,
+      user,
+      grads,
+      moments,
+      tableAcc,
+      io,
+      {
+        xent,
+        userNorm,
+        userFc2,
+        userFc1,
+        input,
+        poolKey,
+        residual,
+        out,
+        q,
+        k,
+        v,
+        itemNorm,
+        itemFc2,
+        itemFc1,
+        table,
+        adam,
+        adagrad,
+      },
+      owned,
+    );
+  }
+
+  /**
+   * Records and submits the forward, the loss and the backward of the batch the towers were last
+   * `set` with. Read the loss with `readLoss`, then `update`.
+   */
+  run(batch: StepBatch): void {
+    const { gpu, config: c, back: bk } = this;
+    const B = this.batch;
+    const { fieldDim: W, historyLength: L, embeddingDim: D, itemHidden: Hi, userHidden: Hu } = c;
+    const { Fi, Fu } = fieldCounts(c);
+    const BL = B * L;
+    gpu.write(this.io.logq, batch.logq);
+    gpu.write(this.io.ids, batch.ids);
+    // One sorted segment sum over the item bags then the user bags, in row order.
+    const ib = this.item.bags.view();
+    const ub = this.user.bags.view();
+    const nnz = ib.indices.length + ub.indices.length;
+    const indices = new Uint32Array(nnz);
+    const weights = new Float32Array(nnz);
+    indices.set(ib.indices);
+    indices.set(ub.indices, ib.indices.length);
+    weights.set(ib.weights);
+    weights.set(ub.weights, ib.indices.length);
+    const offsets = new Uint32Array(ib.offsets.length + ub.offsets.length - 1);
+    offsets.set(ib.offsets);
+    const base = ib.indices.length;
+    for (let j = 1; j < ub.offsets.length; j++) offsets[ib.offsets.length - 1 + j] = ub.offsets[j] + base;
+    const U = bk.table.set(indices, offsets, weights).rows.length;
+    this.step++;
+    const _t = this.step;
+    const encoder = gpu.device.createCommandEncoder();
+    encoder.clearBuffer(this.grads);
+    const pass = encoder.beginComputePass();
+    this.item.encode(pass);
+    this.user.encode(pass);
+    bk.xent.encodeForward(pass, { B, tau: this.hyper.temperature });
+    bk.xent.encodeBackward(pass, { B, tau: this.hyper.temperature });
+    // user tower, in reverse
+    bk.userNorm.encode(pass, B);
+    bk.userFc2.encode(pass, { M: B, K: Hu, N: D, act: 'none' });
+    bk.userFc1.encode(pass, { M: B, K: (Fu + 1) * W, N: Hu, act: 'relu' });
+    bk.input.encode(pass);
+    const { attention, pool } = this.user.attentionOps;
+    pool.encodeBackward(pass, B);
+    bk.poolKey.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: false, needDx: true, accumulate: true });
+    bk.residual.encode(pass);
+    bk.out.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: true, needDx: true });
+    attention.encodeBackward(pass, B);
+    for (const lin of [bk.q, bk.k, bk.v])
+      lin.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: false, needDx: true, accumulate: true });
+    // item tower, in reverse
+    bk.itemNorm.encode(pass, B);
+    bk.itemFc2.encode(pass, { M: B, K: Hi, N: D, act: 'none' });
+    bk.itemFc1.encode(pass, { M: B, K: Fi * W, N: Hi, act: 'relu' });
+    // the table's gradient rows
+    bk.table.encode(pass);
+    pass.end();
+    gpu.device.queue.submit([encoder.finish()]);
+    this.pendingRows = U;
+  }
+
+  /**
+   * Applies the gradients of the last `run`: AdamW on the dense buffer, row-wise Adagrad on the
+   * rows the batch touched. Separate from `run` so that a non-finite loss can stop training
+   * before it reaches the weights.
+   */
+  update(): void {
+    const bk = this.back;
+    this.gpu.run((pass) => {
+      bk.adam.encode(pass, { lr: this.hyper.lr, step: this.step });
+      bk.adagrad.encode(pass, { U: this.pendingRows, lr: this.hyper.tableLr });
+    });
+  }
+
+  /** The mean loss of the last step (awaits the GPU). */
+  async readLoss(): Promise<number> {
+    const loss = await this.gpu.readF32(this.io.loss, this.batch);
+    let s = 0;
+    for (let i = 0; i < loss.length; i++) s += loss[i];
+    return s / loss.length;
+  }
+
+  /** Reads the dense gradients of the last step (for checks). */
+  readGrads(): Promise<Float32Array> {
+    return this.gpu.readF32(this.grads, this.weights.layout.length);
+  }
+
+  /** The table's gradient of the last step: `count` rows (ascending ids in `rows`) of W in `gradRows`. */
+  tableGradients(): { rows: GPUBuffer; gradRows: GPUBuffer; count: number } {
+    const t = this.back.table;
+    return { rows: t.rows, gradRows: t.gradRows as GPUBuffer, count: t.uniqueRows };
+  }
+
+  /** Optimizer state, for checkpoints. */
+  async readState(): Promise<{ m: Float32Array; v: Float32Array; tableAcc: Float32Array }> {
+    const P = this.weights.layout.length;
+    return {
+      m: await this.gpu.readF32(this.moments.m, P),
+      v: await this.gpu.readF32(this.moments.v, P),
+      tableAcc: await this.gpu.readF32(this.tableAcc, this.config.tableRows),
+    };
+  }
+
+  /** Restores optimizer state and the step count (resume). */
+  writeState(s: { m: Float32Array; v: Float32Array; tableAcc: Float32Array; step: number }): void {
+    this.gpu.write(this.moments.m, s.m);
+    this.gpu.write(this.moments.v, s.v);
+    this.gpu.write(this.tableAcc, s.tableAcc);
+    this.step = s.step;
+  }
+
+  destroy(): void {
+    this.item.destroy();
+    this.user.destroy();
+    for (const op of Object.values(this.back)) op.destroy();
+    for (const b of this.owned) b.destroy();
+  }
+}

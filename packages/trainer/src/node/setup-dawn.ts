@@ -1,3 +1,0 @@
-// Vitest setup for the node project: WebGPU comes from Dawn.
-import { installDawn } from './dawn.ts';
-installDawn();

@@ -3,7 +3,7 @@
 import { defineConfig, mergeConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import shared from './vite.config.ts';
-import { chromiumArgs, chromiumPath } from '@vireo/testkit/chromium';
+import { chromiumArgs, chromiumPath } from './packages/testkit/src/chromium.ts';
 
 export default mergeConfig(
   shared,

@@ -6,7 +6,12 @@ import { l2normChecks } from './l2norm/l2norm.check.ts';
 import { layernormChecks } from './layernorm/layernorm.check.ts';
 import { linearChecks } from './linear/linear.check.ts';
 import { topkChecks } from './topk/topk.check.ts';
-import { trainingChecks } from './training.check.ts';
+import { adamChecks } from './adam/adam.check.ts';
+import { bceChecks } from './bce/bce.check.ts';
+import { linearBackwardChecks } from './linear/linear.backward.check.ts';
+import { matmulChecks } from './matmul/matmul.check.ts';
+import { rowwiseAdagradChecks } from './rowwise_adagrad/rowwise_adagrad.check.ts';
+import { softmaxXentChecks } from './softmax_xent/softmax_xent.check.ts';
 import type { KernelCheck } from './check.ts';
 
 export type { CheckResult, KernelCheck } from './check.ts';
@@ -19,5 +24,10 @@ export const KERNEL_CHECKS: readonly KernelCheck[] = [
   ...attentionChecks,
   ...dlrmInteractionChecks,
   ...topkChecks,
-  ...trainingChecks,
+  ...matmulChecks,
+  ...linearBackwardChecks,
+  ...softmaxXentChecks,
+  ...bceChecks,
+  ...adamChecks,
+  ...rowwiseAdagradChecks,
 ];

@@ -23,6 +23,7 @@ export * from './layernorm/layernorm.op.ts';
 export * from './linear/linear.ts';
 export * from './linear/linear.op.ts';
 export * from './matmul/matmul.ts';
+export * from './matmul/matmul.op.ts';
 export * from './rowwise_adagrad/rowwise_adagrad.ts';
 export * from './rowwise_adagrad/rowwise_adagrad.op.ts';
 export * from './softmax_xent/softmax_xent.ts';

@@ -26,6 +26,12 @@ export interface KernelSpec {
  * Declares a kernel; freezes it so pipelines can be cached by identity.
  * @example export const l2normForward = defineKernel({ name: 'l2norm.forward', source, entryPoint: 'forward', bindings: [...], params: [['rows','u32']] });
  */
+/**
+ * The "no row" index: past every table and every catalogue. embedding_bag (and so row_gather and
+ * row_sum) skip it, and top-k fills the places past the last eligible item with it.
+ */
+export const NO_ROW = 0xffffffff;
+
 export function defineKernel(spec: KernelSpec): KernelSpec {
   const names = new Set<string>();
   for (const b of spec.bindings) {

@@ -13,7 +13,7 @@ import {
   type BagMode,
   type EmbeddingBagPlan,
 } from './embedding_bag.ts';
-import { check } from '../kernel.ts';
+import { check, type KernelSpec } from '../kernel.ts';
 import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gpu/index.ts';
 
 /** A 1-value stand-in for an empty or absent array (WebGPU bindings cannot be empty). */
@@ -63,6 +63,8 @@ export interface EmbeddingBagOptions {
   mode?: BagMode;
   /** Where the pooled rows go ((maxBags, D) f32); allocated when not given. */
   out?: BindingResource;
+  /** The name it runs under: embedding_bag itself, or rowGather / rowSum over activation rows. */
+  kernel?: KernelSpec;
 }
 
 /**
@@ -78,7 +80,7 @@ export class EmbeddingBagOp {
   bags = 0;
   private constructor(
     private readonly gpu: Gpu,
-    private readonly opts: Required<Omit<EmbeddingBagOptions, 'out'>>,
+    private readonly opts: Required<Omit<EmbeddingBagOptions, 'out' | 'kernel'>>,
     private readonly kernel: BoundKernel,
     /** (maxBags, D) f32: the pooled rows of the last encoded batch. */
     readonly out: BindingResource,
@@ -103,8 +105,10 @@ export class EmbeddingBagOp {
     const owned = [indices, offsets, weights];
     let out = options.out;
     if (!out) owned.push((out = gpu.buffer('embedding_bag:out', maxBags * D * 4)));
-    const kernel = await gpu.bind(embeddingBagForward, { table: options.table, indices, offsets, weights, out });
-    return new EmbeddingBagOp(gpu, { ...options, mode }, kernel, out, { indices, offsets, weights }, owned);
+    const spec = options.kernel ?? embeddingBagForward;
+    const kernel = await gpu.bind(spec, { table: options.table, indices, offsets, weights, out });
+    const { kernel: _, out: __, ...opts } = options;
+    return new EmbeddingBagOp(gpu, { ...opts, mode }, kernel, out, { indices, offsets, weights }, owned);
   }
 
   /** Checks a batch (indices inside the table, offsets well formed) and uploads it. */

@@ -34,6 +34,19 @@ export const embeddingBagForward = defineKernel({
   overrides: { WG: 64 },
 });
 
+/**
+ * row_gather: out[i] = rows[indices[i]], rows of a row buffer (activations, head outputs) copied into a
+ * new order — the user tower's concatenation [f | p] and the ranker's heads into (B, 3). embedding_bag's
+ * WGSL as a plain lookup (has_offsets = 0), under its own name in errors and timings; NO_ROW gives zeros.
+ */
+export const rowGather = defineKernel({ ...embeddingBagForward, name: 'row_gather' });
+
+/**
+ * row_sum: out[i] = Σ rows[indices[offsets[i] .. offsets[i+1]]] — the residual h = x + o and the sum
+ * of the ranker's per-shard partial bags. embedding_bag's WGSL in sum mode, under its own name.
+ */
+export const rowSum = defineKernel({ ...embeddingBagForward, name: 'row_sum' });
+
 /** Workgroups for `threads` one-per-value threads of the embedding_bag kernels (WG = 64). */
 export function embeddingBagWorkgroups(threads: number, wg = 64): number {
   return Math.ceil(threads / wg);

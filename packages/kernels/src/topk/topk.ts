@@ -2,11 +2,11 @@
 // argument order as the GPU op). Legend: B queries, N catalogue items, D embedding dim, k best
 // items per query, E excluded (query, item) pairs, L radix levels.
 import source from './topk.wgsl?raw';
-import { check, defineKernel } from '../kernel.ts';
+import { check, defineKernel, NO_ROW } from '../kernel.ts';
 import { like, type FloatArray } from '../testing.ts';
 
 /** The id of an empty place in a result (a query whose exclusions leave fewer than k items). */
-export const TOPK_NONE = 0xffffffff;
+export const TOPK_NONE = NO_ROW;
 
 /** Threads per workgroup in every topk entry point (fixed in the WGSL). */
 export const TOPK_WG = 256;

@@ -39,6 +39,9 @@ import {
   type BufferRegion,
   type Gpu,
   BoundLinear,
+  NO_ROW,
+  rowGather,
+  rowSum,
 } from '@vireo/kernels';
 
 /** The three tasks, in the column order of every (B, 3) output and label array. */
@@ -135,7 +138,6 @@ export interface TableShard {
 }
 
 const ALIGN = 64; // floats: 256 bytes
-const NO_ROW = 0xffffffff; // an index past every table: embedding_bag skips it
 const align = (n: number, a = ALIGN) => Math.ceil(n / a) * a;
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
@@ -466,7 +468,7 @@ export class RankingModel {
       const combineOffsets = buf('bag.combine.offsets', off.length);
       gpu.write(combineIndices, idx);
       gpu.write(combineOffsets, off);
-      combine = await gpu.bind(embeddingBagForward, {
+      combine = await gpu.bind(rowSum, {
         table: partials,
         indices: combineIndices,
         offsets: combineOffsets,
@@ -488,7 +490,7 @@ export class RankingModel {
     }
     const gatherIdx = buf('gather.indices', gatherIndices.length);
     gpu.write(gatherIdx, gatherIndices);
-    const gather = await gpu.bind(embeddingBagForward, {
+    const gather = await gpu.bind(rowGather, {
       table: acts.heads,
       indices: gatherIdx,
       offsets: unusedWeights,

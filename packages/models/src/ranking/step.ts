@@ -28,6 +28,7 @@ import {
   Readback,
   type BoundKernel,
   type Gpu,
+  NO_ROW,
 } from '@vireo/kernels';
 import { RANKING_TASKS, sparseWidth, type RankingModel } from './ranking.ts';
 
@@ -41,8 +42,6 @@ export interface RankingHyper {
   /** Loss weight of the revenue regression (CTR and CTCVR weigh 1). */
   revenueWeight: number;
 }
-
-const NO_ROW = 0xffffffff;
 
 /** Per-shard optimizer state: Adagrad accumulators and, with several shards, staging buffers. */
 interface ShardOptimizer {

@@ -3,8 +3,8 @@
 // fixed maximum batch; its buffers, bind groups and params uniforms are made then and reused.
 // Architecture and legend: see retrieval.ts.
 //
-// Concatenation and the residual sum need no kernels of their own: they are embedding_bag
-// lookups over activation rows. The user tower keeps its embedding outputs in one region of
+// Concatenation and the residual sum are row_gather and row_sum (embedding_bag's WGSL under their
+// own names) over activation rows. The user tower keeps its embedding outputs in one region of
 // rows of width W, in this order (each part padded to 256-byte boundaries):
 //
 //   x (B·L)      history inputs: item:id row + recency row, per position
@@ -12,12 +12,21 @@
 //   f (B·Fu)     user and context field embeddings
 //   p (B)        pooled history
 //
-// so that one embedding_bag writes x, o (zeros) and f; h = x + o is a lookup of two rows per
-// position over [x | o]; and the MLP input [f_1 … f_Fu | p] (B, (Fu+1)·W) is a plain lookup over
+// so that one embedding_bag writes x, o (zeros) and f; h = x + o is a row_sum of two rows per
+// position over [x | o]; and the MLP input [f_1 … f_Fu | p] (B, (Fu+1)·W) is a row_gather over
 // [f | p]. The trainer reuses the same lookups backwards (sorted segment sums) and the same row
 // layout for the gradients.
 import type { Tensor } from '@vireo/core';
-import { check, AttentionPool, SelfAttention, EmbeddingBagOp, L2normOp, BoundLinear } from '@vireo/kernels';
+import {
+  check,
+  AttentionPool,
+  SelfAttention,
+  EmbeddingBagOp,
+  L2normOp,
+  BoundLinear,
+  rowGather,
+  rowSum,
+} from '@vireo/kernels';
 import type { BufferRegion, Gpu } from '@vireo/kernels';
 import {
   BagBuilder,
@@ -528,6 +537,7 @@ export class UserTower {
       maxNnz: 2 * BL,
       mode: 'sum',
       out: act.h,
+      kernel: rowSum,
     });
     residual.set(resIdx, resOff, null);
     const poolKey = await lin(act.h, 'history.pool.key.weight', noBias, act.kp, BL, W, W);
@@ -551,6 +561,7 @@ export class UserTower {
       maxNnz: inIdx.length,
       mode: 'sum',
       out: act.input,
+      kernel: rowGather,
     });
     input.set(inIdx, null, null);
     const fc1 = await lin(act.input, 'user.fc1.weight', p('user.fc1.bias'), act.fc1, B, (Fu + 1) * W, Hu);

@@ -37,7 +37,8 @@ function ensureSystemPackages() {
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!root || !quiet('which', ['apt-get'])) {
     fail(
-      `WebGPU needs Debian's ${missing.join(' and ')} here: run \`sudo apt-get install -y ${missing.join(' ')}\` and retry.`,
+      `WebGPU needs Debian's ${missing.join(' and ')} here: run ` +
+        `\`sudo apt-get install -y ${missing.join(' ')}\` and retry.`,
     );
   }
   say(`installing ${missing.join(', ')} with apt-get (WebGPU through SwiftShader, and the browser for tests)…`);

@@ -29,7 +29,8 @@ const gpu = existsSync(join(dir, 'gpu.txt'))
   : null;
 if (gpu)
   report.notes.push(
-    `nvidia-smi (name, driver, memory, max SM clock): ${gpu}. Run by bench/gpu/run.sh through Dawn on NVIDIA's Vulkan driver.`,
+    `nvidia-smi (name, driver, memory, max SM clock): ${gpu}. ` +
+      `Run by bench/gpu/run.sh through Dawn on NVIDIA's Vulkan driver.`,
   );
 
 const out = join('bench/results', `${report.date.slice(0, 10)}-${report.machine.name}.json`);

@@ -201,7 +201,8 @@ async function edgeJson<T>(path: string): Promise<T> {
   const res = await fetch(`${edge}${path}`, { headers: { authorization: `Bearer ${settings.token}` } });
   if (!res.ok)
     throw new Error(
-      `${path} answered HTTP ${res.status}${res.status === 502 || res.status === 504 || res.status === 500 ? ' (is the edge running?)' : ''}`,
+      `${path} answered HTTP ` +
+        `${res.status}${res.status === 502 || res.status === 504 || res.status === 500 ? ' (is the edge running?)' : ''}`,
     );
   return (await res.json()) as T;
 }
@@ -260,7 +261,8 @@ async function openVersion(version: string | null): Promise<VersionState> {
       candidates: CANDIDATES,
       onProgress: (p) =>
         setLoading(
-          `Loading ${settings.model}@${p.version}: ${p.file} ${Math.round((100 * p.bundleLoaded) / Math.max(1, p.bundleTotal))}%`,
+          `Loading ${settings.model}@${p.version}: ${p.file} ` +
+            `${Math.round((100 * p.bundleLoaded) / Math.max(1, p.bundleTotal))}%`,
         ),
       onError: (err) => notice('error', err.message),
     }),
@@ -656,7 +658,9 @@ function renderModel(): void {
           h(
             'dd',
             {},
-            `${td.counts?.users?.toLocaleString('en-US') ?? '?'} users · ${td.counts?.items?.toLocaleString('en-US') ?? '?'} items · ${td.counts?.impressions?.toLocaleString('en-US') ?? '?'} impressions`,
+            `${td.counts?.users?.toLocaleString('en-US') ?? '?'} users · ` +
+              `${td.counts?.items?.toLocaleString('en-US') ?? '?'} items · ` +
+              `${td.counts?.impressions?.toLocaleString('en-US') ?? '?'} impressions`,
           ),
           h('dt', {}, 'retrieval'),
           h(

@@ -1,4 +1,4 @@
-// The model bundle's manifest (DESIGN.md, "Model bundle") and its integrity check. A bundle is a
+// The model bundle's manifest (docs/ARCHITECTURE.md, "The bundle") and its integrity check. A bundle is a
 // folder or URL prefix holding `manifest.json` and the files it lists; each file's sha256 is checked
 // before use so that a half-uploaded or tampered bundle is refused.
 import { z } from 'zod';
@@ -150,13 +150,15 @@ export async function verifyBundleFile(
   if (!entry) throw new BundleIntegrityError(`${where}: "${name}" is not listed in manifest.json`, name);
   if (bytes.byteLength !== entry.bytes)
     throw new BundleIntegrityError(
-      `${where}: "${name}" is ${bytes.byteLength} bytes but the manifest says ${entry.bytes}; the bundle is incomplete or corrupt`,
+      `${where}: "${name}" is ${bytes.byteLength} bytes but the ` +
+        `manifest says ${entry.bytes}; the bundle is incomplete or corrupt`,
       name,
     );
   const actual = await sha256Hex(bytes);
   if (actual !== entry.sha256)
     throw new BundleIntegrityError(
-      `${where}: "${name}" has sha256 ${actual} but the manifest says ${entry.sha256}; the bundle is corrupt or was modified`,
+      `${where}: "${name}" has sha256 ${actual} but the manifest ` +
+        `says ${entry.sha256}; the bundle is corrupt or was modified`,
       name,
     );
 }

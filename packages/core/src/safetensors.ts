@@ -125,7 +125,8 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Tenso
     if (t === null || typeof t !== 'object') throw new SafetensorsError(`tensor "${name}": entry is not an object`);
     if (typeof t.dtype !== 'string' || !(t.dtype in DTYPES))
       throw new SafetensorsError(
-        `tensor "${name}": unsupported dtype ${JSON.stringify(t.dtype)} (expected one of ${Object.keys(DTYPES).join(', ')})`,
+        `tensor "${name}": unsupported dtype ` +
+          `${JSON.stringify(t.dtype)} (expected one of ${Object.keys(DTYPES).join(', ')})`,
       );
     const dtype = t.dtype as Dtype;
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
@@ -151,7 +152,8 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Tenso
       throw new SafetensorsError(`tensor "${name}": shape ${JSON.stringify(shape)} is too large`);
     if (end - begin !== count * size)
       throw new SafetensorsError(
-        `tensor "${name}": data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${dtype} ${JSON.stringify(shape)} needs ${count * size}`,
+        `tensor "${name}": data_offsets [${begin}, ${end}] hold ` +
+          `${end - begin} bytes but ${dtype} ${JSON.stringify(shape)} needs ${count * size}`,
       );
     if (end > dataLength)
       throw new SafetensorsError(`tensor "${name}": data_offsets end ${end} is past the ${dataLength} bytes of data`);
@@ -187,7 +189,8 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Tenso
  * tensors are laid out by element size (largest first) then name, so every offset is aligned and the
  * bytes are the same for the same input.
  * @example
- * const bytes = writeSafetensors({ 'user_tower.w0': { dtype: 'F32', shape: [64, 32], data: w0 } }, { format: 'vireo' });
+ * const bytes = writeSafetensors({ 'user_tower.w0': { dtype: 'F32', shape: [64, 32], data: w0 } }, { format: 'vireo'
+ * });
  */
 export function writeSafetensors(
   tensors: Map<string, Tensor> | Record<string, Tensor>,

@@ -114,7 +114,8 @@ function bucketOf(boundaries: readonly number[], x: number): number {
 /**
  * Applies a numeric feature's pipeline (log1p, clip, standardize, bucketize, in the spec's order).
  * Missing or non-numeric input takes `fill`. log1p of values below 0 uses 0 (counts, prices).
- * @example transformNumeric({ name: 'item:price', kind: 'numeric', fill: 0, transforms: [{ op: 'log1p' }] }, 9) // ≈ 2.3026
+ * @example transformNumeric({ name: 'item:price', kind: 'numeric', fill: 0, transforms: [{ op: 'log1p' }] }, 9) // ≈
+ * 2.3026
  */
 export function transformNumeric(feature: NumericFeature, raw: RawScalar): number {
   let x = isMissing(raw)

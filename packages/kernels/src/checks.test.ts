@@ -15,7 +15,9 @@ describe.each([...new Set(KERNEL_CHECKS.map((c) => c.kernel))])('%s vs CPU refer
     async (_name, check) => {
       const seed = (Math.random() * 2 ** 32) >>> 0;
       const r = await check.run(gpu, seed);
-      const msg = `${check.kernel} ${check.case} seed=${seed}: error ${r.error.toExponential(2)} > tolerance ${check.tolerance}; ${r.detail}`;
+      const msg =
+        `${check.kernel} ${check.case} seed=${seed}: error ` +
+        `${r.error.toExponential(2)} > tolerance ${check.tolerance}; ${r.detail}`;
       expect(r.error, msg).toBeLessThanOrEqual(check.tolerance);
     },
   );

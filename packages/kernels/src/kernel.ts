@@ -1,6 +1,6 @@
 // What a kernel is, as data: its WGSL source, entry point, bindings in a fixed order
 // (read-only inputs, then outputs, then the params uniform last) and its params struct.
-// The GPU layer (@vireo/runtime-web/gpu) builds the bind-group layout from this list — never
+// The GPU layer (gpu/gpu.ts) builds the bind-group layout from this list — never
 // `layout: 'auto'` — so that a forward and its backward with the same bindings share it.
 
 /** `read`: read-only storage; `write`: read-write storage; `uniform`: the params struct. */
@@ -24,7 +24,8 @@ export interface KernelSpec {
 
 /**
  * Declares a kernel; freezes it so pipelines can be cached by identity.
- * @example export const l2normForward = defineKernel({ name: 'l2norm.forward', source, entryPoint: 'forward', bindings: [...], params: [['rows','u32']] });
+ * @example export const l2normForward = defineKernel({ name: 'l2norm.forward', source, entryPoint: 'forward', bindings:
+ * [...], params: [['rows','u32']] });
  */
 /**
  * The "no row" index: past every table and every catalogue. embedding_bag (and so row_gather and

@@ -28,7 +28,10 @@ export function describeMismatch(got: ArrayLike<number>, want: ArrayLike<number>
   }
   const head = (a: ArrayLike<number>) =>
     Array.from({ length: Math.min(n, a.length) }, (_, i) => Number(a[i]).toPrecision(6)).join(', ');
-  return `got [${head(got)}…] want [${head(want)}…] worst at ${worst}: ${got[worst]} vs ${want[worst]} (lengths ${got.length}/${want.length})`;
+  return (
+    `got [${head(got)}…] want [${head(want)}…] worst at ${worst}: ` +
+    `${got[worst]} vs ${want[worst]} (lengths ${got.length}/${want.length})`
+  );
 }
 
 /** A small seeded generator for test inputs (mulberry32): the printed seed reproduces a failure. */

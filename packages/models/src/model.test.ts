@@ -66,33 +66,37 @@ describe('withLocalHistory: on-device events reach the ranker before the edge ha
   } as unknown as ModelData;
   const ix = (row: number) => row + FIRST_INDEX;
 
-  it('appends the items on the device after those from the edge, drops duplicates of them and unknown ids, keeps the last L, pads', () => {
-    const edge = [ix(1), ix(2), PAD_INDEX, PAD_INDEX];
-    expect(withLocalHistory(withSpec, { 'user:recent_items': edge }, ['d', 'zzz'])['user:recent_items']).toEqual([
-      ix(1),
-      ix(2),
-      ix(3),
-      PAD_INDEX,
-    ]);
-    // b is both on the edge and on the device: it counts once, in the device's (newer) place
-    expect(withLocalHistory(withSpec, { 'user:recent_items': edge }, ['b', 'a', 'c'])['user:recent_items']).toEqual([
-      ix(1),
-      ix(0),
-      ix(2),
-      PAD_INDEX,
-    ]);
-    // more than L: the most recent L
-    expect(
-      withLocalHistory(withSpec, { 'user:recent_items': [ix(0), ix(1), ix(2), ix(3)] }, ['a'])['user:recent_items'],
-    ).toEqual([ix(1), ix(2), ix(3), ix(0)]);
-    // no edge features at all (offline, first visit): the device's history alone
-    expect(withLocalHistory(withSpec, {}, ['c'])['user:recent_items']).toEqual([
-      ix(2),
-      PAD_INDEX,
-      PAD_INDEX,
-      PAD_INDEX,
-    ]);
-  });
+  it(
+    'appends the items on the device after those from the edge, ' +
+      'drops duplicates of them and unknown ids, keeps the last L, pads',
+    () => {
+      const edge = [ix(1), ix(2), PAD_INDEX, PAD_INDEX];
+      expect(withLocalHistory(withSpec, { 'user:recent_items': edge }, ['d', 'zzz'])['user:recent_items']).toEqual([
+        ix(1),
+        ix(2),
+        ix(3),
+        PAD_INDEX,
+      ]);
+      // b is both on the edge and on the device: it counts once, in the device's (newer) place
+      expect(withLocalHistory(withSpec, { 'user:recent_items': edge }, ['b', 'a', 'c'])['user:recent_items']).toEqual([
+        ix(1),
+        ix(0),
+        ix(2),
+        PAD_INDEX,
+      ]);
+      // more than L: the most recent L
+      expect(
+        withLocalHistory(withSpec, { 'user:recent_items': [ix(0), ix(1), ix(2), ix(3)] }, ['a'])['user:recent_items'],
+      ).toEqual([ix(1), ix(2), ix(3), ix(0)]);
+      // no edge features at all (offline, first visit): the device's history alone
+      expect(withLocalHistory(withSpec, {}, ['c'])['user:recent_items']).toEqual([
+        ix(2),
+        PAD_INDEX,
+        PAD_INDEX,
+        PAD_INDEX,
+      ]);
+    },
+  );
 
   it('changes the derived history bag the ranker sees, and nothing without local events', () => {
     const values = { 'user:recent_items': [ix(1), PAD_INDEX, PAD_INDEX, PAD_INDEX] };

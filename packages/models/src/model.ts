@@ -87,7 +87,8 @@ export function parseModel(bundle: VerifiedBundle): ModelData {
   const config = (manifest.architecture.retrieval as { config?: RetrievalConfig } | undefined)?.config;
   if (!config)
     throw new BundleFormatError(
-      `${where} holds no retrieval architecture (architecture.retrieval.config): export it with \`vireo train retrieval\`.`,
+      `${where} holds no retrieval architecture ` +
+        `(architecture.retrieval.config): export it with \`vireo train retrieval\`.`,
     );
   const { params, table } = tensorsToArrays(config, readSafetensors(need('retrieval.safetensors')).tensors);
   const itemTensors = readSafetensors(need('items.safetensors')).tensors;

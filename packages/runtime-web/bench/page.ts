@@ -151,7 +151,8 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
       );
       ortWebgpu = { ...r, maxAbsDiffVsWasm };
       log(
-        `N=${s.N}: onnxruntime-web webgpu P50 ${r.p50.toFixed(1)} ms (max |Δ| vs wasm ${maxAbsDiffVsWasm.toExponential(1)})`,
+        `N=${s.N}: onnxruntime-web webgpu P50 ` +
+          `${r.p50.toFixed(1)} ms (max |Δ| vs wasm ${maxAbsDiffVsWasm.toExponential(1)})`,
       );
     } catch (err) {
       ortWebgpu = {
@@ -165,7 +166,9 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
 
   // Peer 2: hnswlib-wasm over the same catalogue, recall@k against exact top-k (brute force here).
   let hnsw: Record<string, unknown> = {
-    skipped: `over --hnsw-max (its single-threaded wasm build of ${s.N.toLocaleString('en')} items would dominate the run)`,
+    skipped:
+      `over --hnsw-max (its single-threaded wasm build of ` +
+      `${s.N.toLocaleString('en')} items would dominate the run)`,
   };
   if (s.hnsw) {
     const emb = itemsFile.get('embeddings')!;
@@ -227,7 +230,9 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
       sweep,
     };
     log(
-      `N=${s.N}: hnswlib-wasm build ${buildMs.toFixed(0)} ms, search P50 ${head.p50.toFixed(2)} ms at efSearch ${head.efSearch}, recall@${cfg.hnswK} ${head.recall.toFixed(3)} (${sweep.map((x) => `ef ${x.efSearch}: ${x.recall.toFixed(3)}`).join(', ')})`,
+      `N=${s.N}: hnswlib-wasm build ${buildMs.toFixed(0)} ms, search P50 ${head.p50.toFixed(2)} ms at efSearch ` +
+        `${head.efSearch}, recall@${cfg.hnswK} ${head.recall.toFixed(3)} ` +
+        `(${sweep.map((x) => `ef ${x.efSearch}: ${x.recall.toFixed(3)}`).join(', ')})`,
     );
   }
   return {

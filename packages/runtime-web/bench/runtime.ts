@@ -42,7 +42,8 @@ if (
   !(dim > 0)
 ) {
   console.error(
-    `bench:runtime: --sizes, --runs and --dim take positive integers (got --sizes ${sizes} --runs ${runList} --dim ${dim}).`,
+    `bench:runtime: --sizes, --runs and --dim take positive ` +
+      `integers (got --sizes ${sizes} --runs ${runList} --dim ${dim}).`,
   );
   process.exit(2);
 }
@@ -146,11 +147,15 @@ try {
     x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d);
   const a = result.adapter;
   console.log(
-    `\nadapter: ${a ? `${a.vendor} ${a.architecture} ${a.description} (timestamp-query: ${a.timestampQuery})` : 'none (CPU backend)'}, D = ${dim}, k = 20, 1,000 candidates ranked`,
+    `\nadapter: ` +
+      `${a ? `${a.vendor} ${a.architecture} ${a.description} (timestamp-query: ${a.timestampQuery})` : 'none (CPU backend)'}, D = ${dim}, k = 20, 1,000 ` +
+      `candidates ` +
+      `ranked`,
   );
   console.log('\nEngine (warm recommend, ms; stages are P50)');
   console.log(
-    '| items | backend | runs | recommend P50 | P99 | features | user tower | retrieval | ranking | blend | GPU tower/retr/rank | first recommend | cold start (download+verify / load+compile) |',
+    '| items | backend | runs | recommend P50 | P99 | features | user tower | retrieval | ranking ' +
+      '| blend | GPU tower/retr/rank | first recommend | cold start (download+verify / load+compile) |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of result.results) {
@@ -161,12 +166,16 @@ try {
     const s = r.warm.stagesP50;
     const g = r.warm.gpuP50;
     console.log(
-      `| ${r.N.toLocaleString('en')} | ${r.backend} | ${r.runs} | ${f(r.warm.total.p50)} | ${f(r.warm.total.p99)} | ${f(s.features)} | ${f(s.userTower)} | ${f(s.retrieval)} | ${f(s.ranking)} | ${f(s.blend, 2)} | ${g.retrieval === null ? '—' : `${f(g.userTower, 2)}/${f(g.retrieval, 2)}/${f(g.ranking, 2)}`} | ${f(r.firstRecommendMs)} | ${f(r.cold.totalMs, 0)} (${f(r.cold.downloadVerifyMs, 0)} / ${f(r.cold.loadCompileMs, 0)}) |`,
+      `| ${r.N.toLocaleString('en')} | ${r.backend} | ${r.runs} | ${f(r.warm.total.p50)} | ${f(r.warm.total.p99)} ` +
+        `| ${f(s.features)} | ${f(s.userTower)} | ${f(s.retrieval)} | ${f(s.ranking)} | ${f(s.blend, 2)} | ` +
+        `${g.retrieval === null ? '—' : `${f(g.userTower, 2)}/${f(g.retrieval, 2)}/${f(g.ranking, 2)}`} | ` +
+        `${f(r.firstRecommendMs)} | ${f(r.cold.totalMs, 0)} (${f(r.cold.downloadVerifyMs, 0)} / ${f(r.cold.loadCompileMs, 0)}) |`,
     );
   }
   console.log('\nPeers in the same page (ms)');
   console.log(
-    '| items | ORT-web wasm rank 1k P50 / P99 | ORT-web webgpu rank 1k P50 / P99 (max |Δ| vs wasm) | hnswlib-wasm k=100 search P50 / P99 | recall@100 vs exact | hnsw build |',
+    '| items | ORT-web wasm rank 1k P50 / P99 | ORT-web webgpu rank 1k P50 / P99 (max ' +
+      '|Δ| vs wasm) | hnswlib-wasm k=100 search P50 / P99 | recall@100 vs exact | hnsw build |',
   );
   console.log('|---|---|---|---|---|---|');
   for (const r of result.results) {

@@ -61,7 +61,8 @@ function vireo(args: string[], log: string[]): Promise<void> {
         ? ok()
         : fail(
             new Error(
-              `trained fixture: \`vireo ${args.slice(0, 2).join(' ')}\` exited with ${code}:\n${log.join('').slice(-2000)}`,
+              `trained fixture: \`vireo ` +
+                `${args.slice(0, 2).join(' ')}\` exited with ${code}:\n${log.join('').slice(-2000)}`,
             ),
           ),
     );
@@ -158,6 +159,7 @@ export async function trainedFixtureBundle(opts: { log?: (m: string) => void } =
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const b = await trainedFixtureBundle({ log: (m) => console.log(m) });
   console.log(
-    `${b.manifest.name}@${b.manifest.version}: ${b.manifest.vocabularies['item:id']?.length} items, files ${[...b.files.keys()].join(', ')} in ${b.dir}`,
+    `${b.manifest.name}@${b.manifest.version}: ` +
+      `${b.manifest.vocabularies['item:id']?.length} items, files ${[...b.files.keys()].join(', ')} in ${b.dir}`,
   );
 }

@@ -7,12 +7,14 @@ type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Pro
 const COMMANDS: Record<string, Command> = {
   start: {
     summary:
-      'bring Vireo up here: data → train retrieval and ranking → publish to a local edge → edge + demo dashboard (`vireo start --help`)',
+      'bring Vireo up here: data → train retrieval and ranking → ' +
+      'publish to a local edge → edge + demo dashboard (`vireo start --help`)',
     load: () => import('./commands/start.ts'),
   },
   bench: {
     summary:
-      'benchmarks: `vireo bench kernels` times every kernel beside its CPU reference; `vireo bench train` training samples/s beside PyTorch',
+      'benchmarks: `vireo bench kernels` times every kernel beside its ' +
+      'CPU reference; `vireo bench train` training samples/s beside PyTorch',
     load: () => import('./commands/bench.ts'),
   },
   ingest: {
@@ -26,7 +28,8 @@ const COMMANDS: Record<string, Command> = {
   },
   eval: {
     summary:
-      'evaluate a bundle against baselines on the held-out split: `vireo eval retrieval|ranking --data DIR --bundle DIR`',
+      'evaluate a bundle against baselines on the held-out ' +
+      'split: `vireo eval retrieval|ranking --data DIR --bundle DIR`',
     load: () => import('./commands/eval.ts'),
   },
   predict: {

@@ -1,4 +1,5 @@
-// Kernel check: AdamW over parameter groups, several steps through the bound form (the trainer's path), on the GPU against its float64 CPU reference with fresh random inputs.
+// Kernel check: AdamW over parameter groups, several steps through the bound form (the trainer's path), on the GPU
+// against its float64 CPU reference with fresh random inputs.
 import { adamReference } from '../adam/adam.ts';
 import { testRng } from '../testing.ts';
 import { BoundAdamW, type ParamGroup } from '../adam/adam.op.ts';

@@ -39,7 +39,8 @@ export interface ParamGroup {
  * parameter groups (one BoundKernel each, since params are written at queue time); `encode`
  * records one step over every group. Encode once per pass.
  * @example
- * const adam = await BoundAdamW.create(gpu, { grad, param, m, v }, totalParams, [{ offset: 0, count: totalParams, weightDecay: 0.01 }]);
+ * const adam = await BoundAdamW.create(gpu, { grad, param, m, v }, totalParams, [{ offset: 0, count: totalParams,
+ * weightDecay: 0.01 }]);
  * gpu.run((pass) => adam.encode(pass, { lr: 1e-3, step }));
  */
 export class BoundAdamW {

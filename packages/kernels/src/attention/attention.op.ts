@@ -64,7 +64,8 @@ export interface SelfAttentionBuffers {
  * The backward reads q, k, v, out and the saved stats as the forward left them: keep them intact
  * in between. Params are written at queue time: encode each op at most once per submit.
  * @example
- * const attn = await SelfAttention.create(gpu, { B: 256, L: 50, D: 64, H: 4 }, { q, k, v, lengths, out, dout, dq, dk, dv });
+ * const attn = await SelfAttention.create(gpu, { B: 256, L: 50, D: 64, H: 4 }, { q, k, v, lengths, out, dout, dq, dk,
+ * dv });
  * gpu.run((pass) => attn.encodeForward(pass, batch));
  * gpu.run((pass) => attn.encodeBackward(pass, batch)); // after the forward of the same inputs
  */
@@ -173,7 +174,8 @@ export interface AttentionPoolBuffers {
  * the batch in a fixed order (per-row partials, then a reduction kernel): deterministic. The
  * backward reads query, k, v, pooled and the saved stats as the forward left them.
  * @example
- * const pool = await AttentionPool.create(gpu, { B: 256, L: 50, D: 64, H: 4 }, { query, k: x, v: x, lengths, pooled, dpooled, dquery, dk, dv });
+ * const pool = await AttentionPool.create(gpu, { B: 256, L: 50, D: 64, H: 4 }, { query, k: x, v: x, lengths, pooled,
+ * dpooled, dquery, dk, dv });
  * gpu.run((pass) => pool.encodeForward(pass, batch));
  */
 export class AttentionPool {

@@ -37,7 +37,8 @@ export const attentionForward = defineKernel({
   overrides: OVERRIDES,
 });
 
-/** Backward, query side: dq (B,Lq,D) and delta into stats; needs the forward's out and stats; run before backward_kv. */
+/** Backward, query side: dq (B,Lq,D) and delta into stats; needs the forward's out and stats; run before backward_kv.
+ * */
 export const attentionBackwardQ = defineKernel({
   name: 'attention.backward_q',
   source,

@@ -22,7 +22,8 @@ export async function bce(gpu: Gpu, outputs: Float32Array, labels: Float32Array,
 
 /**
  * Gradient (B,3) of Σ_i Σ_t w_t · loss_it w.r.t. the head outputs.
- * @example const grad = await bceGrads(gpu, outputs, labels, 512, { ctr: 1 / 512, ctcvr: 1 / 512, revenue: 0.1 / conversions });
+ * @example const grad = await bceGrads(gpu, outputs, labels, 512, { ctr: 1 / 512, ctcvr: 1 / 512, revenue: 0.1 /
+ * conversions });
  */
 export async function bceGrads(
   gpu: Gpu,

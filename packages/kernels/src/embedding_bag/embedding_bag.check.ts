@@ -70,7 +70,9 @@ const backwardCases: [number, number, number, number, BagMode, boolean, boolean,
 // case) stay within 1e-5 of the scale.
 const backwardChecks: KernelCheck[] = backwardCases.map(([R, D, B, len, mode, weighted, skewed, large]) => ({
   kernel: 'embedding_bag.backward',
-  case: `R=${R} D=${D} B=${B} ${len === 0 ? 'lookup' : `bags≤${len} ${mode}${weighted ? ' weighted' : ''}`}${skewed ? ' skewed' : ''}`,
+  case:
+    `R=${R} D=${D} B=${B} ` +
+    `${len === 0 ? 'lookup' : `bags≤${len} ${mode}${weighted ? ' weighted' : ''}`}${skewed ? ' skewed' : ''}`,
   tolerance: TOL,
   large,
   async run(gpu, seed) {

@@ -24,7 +24,8 @@ function orDummy<A extends Uint32Array | Float32Array>(a: A | null, empty: A): A
 /**
  * Pooled embedding lookups on the GPU: table (R, D), indices (nnz), offsets (B+1) or null for a
  * plain lookup (one bag per index), weights (nnz) or null → out (B, D).
- * @example const out = await embeddingBag(gpu, table, new Uint32Array([3, 1, 4]), new Uint32Array([0, 2, 3]), null, R, D, 'mean');
+ * @example const out = await embeddingBag(gpu, table, new Uint32Array([3, 1, 4]), new Uint32Array([0, 2, 3]), null, R,
+ * D, 'mean');
  */
 export async function embeddingBag(
   gpu: Gpu,
@@ -342,7 +343,8 @@ export class EmbeddingBagBackwardOp {
     );
     check(
       weighted === (weights !== null),
-      `EmbeddingBagBackwardOp: created ${weighted ? 'with' : 'without'} per-sample weights, but set() was given ${weights ? 'some' : 'none'}.`,
+      `EmbeddingBagBackwardOp: created ${weighted ? 'with' : 'without'} ` +
+        `per-sample weights, but set() was given ${weights ? 'some' : 'none'}.`,
     );
     const plan = embeddingBagPlan(indices, offsets);
     const U = plan.rows.length;

@@ -88,7 +88,8 @@ export function checkEmbeddingBag(
     for (let b = 1; b < offsets.length; b++) {
       check(
         offsets[b] >= offsets[b - 1],
-        `embedding_bag: offsets[${b}] = ${offsets[b]} is less than offsets[${b - 1}] = ${offsets[b - 1]}: offsets must not decrease.`,
+        `embedding_bag: offsets[${b}] = ${offsets[b]} is less than ` +
+          `offsets[${b - 1}] = ${offsets[b - 1]}: offsets must not decrease.`,
       );
     }
     check(
@@ -212,7 +213,8 @@ export interface EmbeddingBagPlan {
  * many passes as the largest index needs) is O(nnz) — well under a millisecond. The CPU also
  * needs U, the unique count, to size the backward and the optimizer's dispatch, which a GPU
  * sort would have to read back anyway.
- * @example const { rows, segments } = embeddingBagPlan(new Uint32Array([5, 2, 5]), null); // rows [2, 5], segments [0, 1, 3]
+ * @example const { rows, segments } = embeddingBagPlan(new Uint32Array([5, 2, 5]), null); // rows [2, 5], segments [0,
+ * 1, 3]
  */
 export function embeddingBagPlan(indices: Uint32Array, offsets: Uint32Array | null): EmbeddingBagPlan {
   const nnz = indices.length;

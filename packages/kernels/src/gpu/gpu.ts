@@ -155,7 +155,8 @@ export class Gpu {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     if (size > this.limits.maxBufferSize) {
       throw new KernelError(
-        `buffer '${label}' needs ${size} bytes but this adapter's maxBufferSize is ${this.limits.maxBufferSize}: split it.`,
+        `buffer '${label}' needs ${size} bytes but this ` +
+          `adapter's maxBufferSize is ${this.limits.maxBufferSize}: split it.`,
       );
     }
     return this.device.createBuffer({ label, size, usage: usage | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
@@ -310,13 +311,15 @@ export class Gpu {
       const r = resources[b.name];
       if (!r)
         throw new KernelError(
-          `kernel ${kernel.name}: binding '${b.name}' was not given (expected ${kernel.bindings.map((x) => x.name).join(', ')}).`,
+          `kernel ${kernel.name}: binding '${b.name}' was not given ` +
+            `(expected ${kernel.bindings.map((x) => x.name).join(', ')}).`,
         );
       const region: BufferRegion = 'buffer' in r ? r : { buffer: r };
       const size = region.size ?? region.buffer.size - (region.offset ?? 0);
       if (size > this.limits.maxStorageBufferBindingSize) {
         throw new KernelError(
-          `kernel ${kernel.name}: binding '${b.name}' is ${size} bytes, over maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}: split it.`,
+          `kernel ${kernel.name}: binding '${b.name}' is ${size} bytes, over ` +
+            `maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize}: split it.`,
         );
       }
       entries.push({ binding: i, resource: { buffer: region.buffer, offset: region.offset ?? 0, size } });
@@ -409,7 +412,8 @@ export class Readback {
     if (total > this.staging.size) {
       return Promise.reject(
         new KernelError(
-          `readback '${this.staging.label}': ${total} bytes requested, over its ${this.staging.size}-byte staging buffer.`,
+          `readback '${this.staging.label}': ${total} bytes ` +
+            `requested, over its ${this.staging.size}-byte staging buffer.`,
         ),
       );
     }

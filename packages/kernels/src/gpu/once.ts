@@ -15,7 +15,8 @@ export interface OnceArgs {
 
 /**
  * Dispatches `kernel` once and returns the contents of every write binding.
- * @example const { y } = await runOnce(gpu, linearForward, { inputs: { x, w, b }, outputs: { y: M*N*4 }, params, workgroups });
+ * @example const { y } = await runOnce(gpu, linearForward, { inputs: { x, w, b }, outputs: { y: M*N*4 }, params,
+ * workgroups });
  */
 export async function runOnce(gpu: Gpu, kernel: KernelSpec, args: OnceArgs): Promise<Record<string, ArrayBuffer>> {
   const buffers: Record<string, GPUBuffer> = {};

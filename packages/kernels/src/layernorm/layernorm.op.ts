@@ -163,7 +163,8 @@ export interface LayernormBackwardOptions {
  * dgamma/dbeta for the first M rows; with `accumulate` it adds to them (a residual stream, a
  * parameter used twice) instead of writing.
  * @example
- * const lnBack = await LayernormBackwardOp.create(gpu, { x, gamma, mean: ln.mean, rstd: ln.rstd, dy, maxRows: 1000, D: 64 });
+ * const lnBack = await LayernormBackwardOp.create(gpu, { x, gamma, mean: ln.mean, rstd: ln.rstd, dy, maxRows: 1000, D:
+ * 64 });
  * gpu.run((pass) => lnBack.encode(pass, 1000)); // lnBack.dx, lnBack.dgamma, lnBack.dbeta
  */
 export class LayernormBackwardOp {

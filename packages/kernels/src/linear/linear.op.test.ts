@@ -35,63 +35,67 @@ describe('linear backward bad input', () => {
 });
 
 describe('linear bound forms', () => {
-  it('BoundLinear then BoundLinearBackward (no dx, accumulate) match the references and are bit-identical on a rerun', async () => {
-    const rng = testRng(11);
-    const [M, K, N] = [37, 19, 23];
-    const x = rng.uniform(M * K);
-    const w = rng.uniform(N * K, -0.5, 0.5);
-    const b = rng.uniform(N);
-    const dy = rng.uniform(M * N);
-    const start = rng.uniform(N * K); // existing gradient contents to accumulate into
-    const bufs = {
-      x: gpu.upload('test:x', x),
-      w: gpu.upload('test:w', w),
-      b: gpu.upload('test:b', b),
-      y: gpu.buffer('test:y', M * N * 4),
-      dy: gpu.upload('test:dy', dy),
-      dw: gpu.buffer('test:dw', N * K * 4),
-      db: gpu.buffer('test:db', N * 4),
-    };
-    const fc = await BoundLinear.create(gpu, bufs, { M: 64, K, N });
-    const grads = await BoundLinearBackward.create(
-      gpu,
-      { x: bufs.x, w: bufs.w, y: bufs.y, dy: bufs.dy, dw: bufs.dw, db: bufs.db },
-      { M: 64, K, N },
-    );
-    const run = async () => {
-      gpu.write(bufs.dw, start);
-      gpu.write(bufs.db, new Float32Array(N));
-      gpu.run((pass) => {
-        fc.encode(pass, { M, K, N, act: 'sigmoid' });
-        grads.encode(pass, { M, K, N, act: 'sigmoid', accumulate: true });
-      });
-      return {
-        y: await gpu.readF32(bufs.y, M * N),
-        dw: await gpu.readF32(bufs.dw, N * K),
-        db: await gpu.readF32(bufs.db, N),
+  it(
+    'BoundLinear then BoundLinearBackward (no dx, ' +
+      'accumulate) match the references and are bit-identical on a rerun',
+    async () => {
+      const rng = testRng(11);
+      const [M, K, N] = [37, 19, 23];
+      const x = rng.uniform(M * K);
+      const w = rng.uniform(N * K, -0.5, 0.5);
+      const b = rng.uniform(N);
+      const dy = rng.uniform(M * N);
+      const start = rng.uniform(N * K); // existing gradient contents to accumulate into
+      const bufs = {
+        x: gpu.upload('test:x', x),
+        w: gpu.upload('test:w', w),
+        b: gpu.upload('test:b', b),
+        y: gpu.buffer('test:y', M * N * 4),
+        dy: gpu.upload('test:dy', dy),
+        dw: gpu.buffer('test:dw', N * K * 4),
+        db: gpu.buffer('test:db', N * 4),
       };
-    };
-    const got = await run();
-    const y = linearReference(x, w, b, M, K, N, 'sigmoid');
-    const want = linearBackwardReference(x, w, y, dy, M, K, N, 'sigmoid');
-    expect(maxRelError(got.y, y)).toBeLessThanOrEqual(1e-5);
-    expect(
-      maxRelError(
-        got.dw,
-        want.dw.map((g, i) => g + start[i]),
-      ),
-    ).toBeLessThanOrEqual(1e-5);
-    expect(maxRelError(got.db, want.db)).toBeLessThanOrEqual(1e-5);
-    const again = await run();
-    expect(Array.from(again.dw)).toEqual(Array.from(got.dw));
-    expect(Array.from(again.db)).toEqual(Array.from(got.db));
+      const fc = await BoundLinear.create(gpu, bufs, { M: 64, K, N });
+      const grads = await BoundLinearBackward.create(
+        gpu,
+        { x: bufs.x, w: bufs.w, y: bufs.y, dy: bufs.dy, dw: bufs.dw, db: bufs.db },
+        { M: 64, K, N },
+      );
+      const run = async () => {
+        gpu.write(bufs.dw, start);
+        gpu.write(bufs.db, new Float32Array(N));
+        gpu.run((pass) => {
+          fc.encode(pass, { M, K, N, act: 'sigmoid' });
+          grads.encode(pass, { M, K, N, act: 'sigmoid', accumulate: true });
+        });
+        return {
+          y: await gpu.readF32(bufs.y, M * N),
+          dw: await gpu.readF32(bufs.dw, N * K),
+          db: await gpu.readF32(bufs.db, N),
+        };
+      };
+      const got = await run();
+      const y = linearReference(x, w, b, M, K, N, 'sigmoid');
+      const want = linearBackwardReference(x, w, y, dy, M, K, N, 'sigmoid');
+      expect(maxRelError(got.y, y)).toBeLessThanOrEqual(1e-5);
+      expect(
+        maxRelError(
+          got.dw,
+          want.dw.map((g, i) => g + start[i]),
+        ),
+      ).toBeLessThanOrEqual(1e-5);
+      expect(maxRelError(got.db, want.db)).toBeLessThanOrEqual(1e-5);
+      const again = await run();
+      expect(Array.from(again.dw)).toEqual(Array.from(got.dw));
+      expect(Array.from(again.db)).toEqual(Array.from(got.db));
 
-    expect(() => gpu.run((pass) => grads.encode(pass, { M, K, N, needDx: true }))).toThrow(/no dx buffer was bound/);
-    expect(() => gpu.run((pass) => grads.encode(pass, { M: 65, K, N }))).toThrow(ShapeError);
-    fc.destroy();
-    grads.destroy();
-    for (const buf of Object.values(bufs)) buf.destroy();
-  });
+      expect(() => gpu.run((pass) => grads.encode(pass, { M, K, N, needDx: true }))).toThrow(/no dx buffer was bound/);
+      expect(() => gpu.run((pass) => grads.encode(pass, { M: 65, K, N }))).toThrow(ShapeError);
+      fc.destroy();
+      grads.destroy();
+      for (const buf of Object.values(bufs)) buf.destroy();
+    },
+  );
 
   it("BoundLinearBackward without y (act 'none') or db computes dx and dw", async () => {
     const rng = testRng(12);

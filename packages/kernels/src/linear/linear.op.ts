@@ -91,7 +91,8 @@ export interface LinearShape {
 function checkFits(name: string, shape: LinearShape, max: LinearShape): void {
   check(
     shape.M >= 1 && shape.K >= 1 && shape.N >= 1 && shape.M <= max.M && shape.K <= max.K && shape.N <= max.N,
-    `${name}: shape M=${shape.M} K=${shape.K} N=${shape.N} is outside the bound shape (1..${max.M}, 1..${max.K}, 1..${max.N}).`,
+    `${name}: shape M=${shape.M} K=${shape.K} N=${shape.N} is ` +
+      `outside the bound shape (1..${max.M}, 1..${max.K}, 1..${max.N}).`,
   );
 }
 

@@ -72,7 +72,8 @@ export function checkRowwiseAdagrad(
     );
     check(
       !seen.has(r),
-      `rowwise_adagrad: ids[${u}] = ${r} repeats an earlier id; ids must be unique (sum duplicate rows' gradients first).`,
+      `rowwise_adagrad: ids[${u}] = ${r} repeats an earlier ` +
+        `id; ids must be unique (sum duplicate rows' gradients first).`,
     );
     seen.add(r);
   }

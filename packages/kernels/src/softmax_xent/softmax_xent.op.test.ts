@@ -47,46 +47,49 @@ describe('softmax_xent bad input', () => {
 });
 
 describe('softmax_xent', () => {
-  it('BoundSoftmaxXent serves batches of different sizes from one set of buffers, bit-identically on a rerun', async () => {
-    const rng = testRng(21);
-    const [maxB, D, tau] = [48, 24, 0.1];
-    const u = rng.uniform(maxB * D);
-    const v = rng.uniform(maxB * D);
-    const logq = Float32Array.from(rng.uniform(maxB, 0.001, 0.1), Math.log);
-    const ids = Uint32Array.from({ length: maxB }, () => rng.int(20)); // many accidental hits
-    const bufs = {
-      u: gpu.upload('test:u', u),
-      v: gpu.upload('test:v', v),
-      logq: gpu.upload('test:logq', logq),
-      ids: gpu.upload('test:ids', ids),
-      loss: gpu.buffer('test:loss', maxB * 4),
-      lse: gpu.buffer('test:lse', maxB * 4),
-      du: gpu.buffer('test:du', maxB * D * 4),
-      dv: gpu.buffer('test:dv', maxB * D * 4),
-    };
-    const xent = await BoundSoftmaxXent.create(gpu, bufs, { B: maxB, D });
-    let first: Float32Array | null = null;
-    for (const B of [48, 7, 48]) {
-      gpu.run((pass) => {
-        xent.encodeForward(pass, { B, tau });
-        xent.encodeBackward(pass, { B, tau });
-      });
-      const [uB, vB, qB, iB] = [u.subarray(0, B * D), v.subarray(0, B * D), logq.subarray(0, B), ids.subarray(0, B)];
-      const want = inBatchSoftmaxReference(uB, vB, qB, iB, B, D, tau);
-      const wantGrad = inBatchSoftmaxBackwardReference(uB, vB, qB, iB, B, D, tau, 1 / B);
-      expect(maxRelError(await gpu.readF32(bufs.loss, B), want.loss)).toBeLessThanOrEqual(1e-5);
-      const du = await gpu.readF32(bufs.du, B * D);
-      expect(maxRelError(du, wantGrad.du)).toBeLessThanOrEqual(1e-5);
-      expect(maxRelError(await gpu.readF32(bufs.dv, B * D), wantGrad.dv)).toBeLessThanOrEqual(1e-5);
-      if (B === 48 && first) expect(Array.from(du)).toEqual(Array.from(first));
-      if (B === 48) first = du;
-    }
-    expect(() => gpu.run((pass) => xent.encodeForward(pass, { B: 49, tau }))).toThrow(
-      /B = 49 is outside the bound batch 1..48/,
-    );
-    xent.destroy();
-    for (const b of Object.values(bufs)) b.destroy();
-  });
+  it(
+    'BoundSoftmaxXent serves batches of different ' + 'sizes from one set of buffers, bit-identically on a rerun',
+    async () => {
+      const rng = testRng(21);
+      const [maxB, D, tau] = [48, 24, 0.1];
+      const u = rng.uniform(maxB * D);
+      const v = rng.uniform(maxB * D);
+      const logq = Float32Array.from(rng.uniform(maxB, 0.001, 0.1), Math.log);
+      const ids = Uint32Array.from({ length: maxB }, () => rng.int(20)); // many accidental hits
+      const bufs = {
+        u: gpu.upload('test:u', u),
+        v: gpu.upload('test:v', v),
+        logq: gpu.upload('test:logq', logq),
+        ids: gpu.upload('test:ids', ids),
+        loss: gpu.buffer('test:loss', maxB * 4),
+        lse: gpu.buffer('test:lse', maxB * 4),
+        du: gpu.buffer('test:du', maxB * D * 4),
+        dv: gpu.buffer('test:dv', maxB * D * 4),
+      };
+      const xent = await BoundSoftmaxXent.create(gpu, bufs, { B: maxB, D });
+      let first: Float32Array | null = null;
+      for (const B of [48, 7, 48]) {
+        gpu.run((pass) => {
+          xent.encodeForward(pass, { B, tau });
+          xent.encodeBackward(pass, { B, tau });
+        });
+        const [uB, vB, qB, iB] = [u.subarray(0, B * D), v.subarray(0, B * D), logq.subarray(0, B), ids.subarray(0, B)];
+        const want = inBatchSoftmaxReference(uB, vB, qB, iB, B, D, tau);
+        const wantGrad = inBatchSoftmaxBackwardReference(uB, vB, qB, iB, B, D, tau, 1 / B);
+        expect(maxRelError(await gpu.readF32(bufs.loss, B), want.loss)).toBeLessThanOrEqual(1e-5);
+        const du = await gpu.readF32(bufs.du, B * D);
+        expect(maxRelError(du, wantGrad.du)).toBeLessThanOrEqual(1e-5);
+        expect(maxRelError(await gpu.readF32(bufs.dv, B * D), wantGrad.dv)).toBeLessThanOrEqual(1e-5);
+        if (B === 48 && first) expect(Array.from(du)).toEqual(Array.from(first));
+        if (B === 48) first = du;
+      }
+      expect(() => gpu.run((pass) => xent.encodeForward(pass, { B: 49, tau }))).toThrow(
+        /B = 49 is outside the bound batch 1..48/,
+      );
+      xent.destroy();
+      for (const b of Object.values(bufs)) b.destroy();
+    },
+  );
 
   it('the one-shot forward agrees with the forward inside softmaxXentGrads', async () => {
     const rng = testRng(22);

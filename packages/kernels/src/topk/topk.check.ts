@@ -60,7 +60,9 @@ function compareExact(got: TopkResult, want: TopkResult<Float32Array | Float64Ar
       const b = Math.floor(j / k);
       return {
         error: 1,
-        detail: `query ${b} place ${j % k}: id ${got.ids[j]} (score ${got.scores[j]}) vs reference ${want.ids[j]} (score ${want.scores[j]})`,
+        detail:
+          `query ${b} place ${j % k}: id ${got.ids[j]} (score ` +
+          `${got.scores[j]}) vs reference ${want.ids[j]} (score ${want.scores[j]})`,
       };
     }
   }
@@ -199,14 +201,18 @@ const nearTieCheck: KernelCheck = {
           if (gap > TOL)
             return {
               error: 1,
-              detail: `query ${b} place ${j}: id ${id} (exact score ${s}) vs reference ${want.ids[b * k + j]} (${want.scores[b * k + j]}): not a near-tie`,
+              detail:
+                `query ${b} place ${j}: id ${id} (exact score ${s}) vs reference ` +
+                `${want.ids[b * k + j]} (${want.scores[b * k + j]}): not a near-tie`,
             };
         }
       }
     }
     return {
       error: worst,
-      detail: `${B * k - swaps} of ${B * k} ids exact, ${swaps} near-tie swaps; max score error ${worst.toExponential(2)}`,
+      detail:
+        `${B * k - swaps} of ${B * k} ids exact, ${swaps} ` +
+        `near-tie swaps; max score error ${worst.toExponential(2)}`,
     };
   },
 };

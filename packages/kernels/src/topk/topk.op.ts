@@ -97,7 +97,8 @@ function sourcesOf(items: TopkCatalogue, N: number, D: number): Sources {
     );
     check(
       c.values.length === c.scales.length * D,
-      `topk: items chunk ${i} has ${c.values.length} values for ${c.scales.length} scales, expected scales·D (D = ${D}).`,
+      `topk: items chunk ${i} has ${c.values.length} values ` +
+        `for ${c.scales.length} scales, expected scales·D (D = ${D}).`,
     );
     n += c.scales.length;
   });
@@ -225,7 +226,8 @@ export class BoundTopk {
     this.chunkRows = Math.max(1, Math.min(blocks, Math.floor(cap / (4 * this.maxBatch)), options.maxChunkRows, N));
     check(
       this.maxBatch * this.maxK * 8 <= cap,
-      `topk: maxBatch·maxK = ${this.maxBatch}·${this.maxK} candidates need ${this.maxBatch * this.maxK * 8} bytes, over this adapter's binding limit ${cap}: use smaller batches.`,
+      `topk: maxBatch·maxK = ${this.maxBatch}·${this.maxK} candidates need ` +
+        `${this.maxBatch * this.maxK * 8} bytes, over this adapter's binding limit ${cap}: use smaller batches.`,
     );
     const buf = (label: string, bytes: number) => {
       const b = gpu.buffer(`topk:${label}`, bytes);
@@ -279,7 +281,9 @@ export class BoundTopk {
         if (op.chunkRows <= minRows) {
           const gib = (N * (sources.kind === 'f32' ? D * 4 : D + 4)) / 2 ** 30;
           throw new GpuOutOfMemoryError(
-            `topk: the catalogue of ${N} × ${D} ${sources.kind} items (${gib.toFixed(2)} GiB) does not fit this adapter's memory, even in chunks of ${op.chunkRows} rows (${err.message}): use int8 item embeddings, a smaller catalogue or a GPU with more memory.`,
+            `topk: the catalogue of ${N} × ${D} ${sources.kind} items (${gib.toFixed(2)} GiB) does not fit this ` +
+              `adapter's memory, even in chunks of ${op.chunkRows} rows ` +
+              `(${err.message}): use int8 item embeddings, a smaller catalogue or a GPU with more memory.`,
           );
         }
         maxChunkRows = Math.max(minRows, Math.floor(op.chunkRows / 2 / TOPK_ROW_BLOCK) * TOPK_ROW_BLOCK);
@@ -412,7 +416,8 @@ export class BoundTopk {
     if (exclude) checkExclusions(exclude, batch, this.N);
     check(
       E <= this.maxExclusions,
-      `topk: exclude.ids has ${E} values, more than this BoundTopk's maxExclusions = ${this.maxExclusions}: create it with a larger maxExclusions.`,
+      `topk: exclude.ids has ${E} values, more than this BoundTopk's ` +
+        `maxExclusions = ${this.maxExclusions}: create it with a larger maxExclusions.`,
     );
     this.excluding = E > 0;
     if (!exclude || E === 0) return;
@@ -469,7 +474,8 @@ export class BoundTopk {
 
   /**
    * The k best items for each query (batch, D), minus its exclusions; one request at a time.
-   * @example const { ids, scores } = await retrieval.search(userVectors, 100, { ids: seen, offsets: [0, seen.length] });
+   * @example const { ids, scores } = await retrieval.search(userVectors, 100, { ids: seen, offsets: [0, seen.length]
+   * });
    */
   search(
     queries: Float32Array,

@@ -301,7 +301,8 @@ export function checkExclusions(exclude: TopkExclusions, B: number, N: number): 
     if (!(Number.isInteger(offsets[b]) && offsets[b] >= offsets[b - 1])) {
       check(
         false,
-        `topk: exclude.offsets[${b}] = ${offsets[b]} is less than exclude.offsets[${b - 1}] = ${offsets[b - 1]}: offsets must not decrease.`,
+        `topk: exclude.offsets[${b}] = ${offsets[b]} is less than ` +
+          `exclude.offsets[${b - 1}] = ${offsets[b - 1]}: offsets must not decrease.`,
       );
     }
   }
@@ -477,7 +478,8 @@ export function topkReference<T extends FloatArray>(
 export function checkInt8Items(items: Int8Items, N: number, D: number): void {
   check(
     items.values.length === N * D,
-    `topk: items.values has ${items.values.length} values, expected N·D = ${N}·${D} = ${N * D} (is D the queries' dim?).`,
+    `topk: items.values has ${items.values.length} values, ` +
+      `expected N·D = ${N}·${D} = ${N * D} (is D the queries' dim?).`,
   );
   check(
     items.scales.length === N,

@@ -73,7 +73,8 @@ export async function writeRankingBundle(
   const old = readManifest(dir);
   if (old && JSON.stringify(old.featureSpec) !== JSON.stringify(args.spec)) {
     throw new UsageError(
-      `${dir} holds a bundle made from another feature spec (${old.featureSpec.name ?? 'unnamed'}); write the ranker to a new --out folder.`,
+      `${dir} holds a bundle made from another feature spec ` +
+        `(${old.featureSpec.name ?? 'unnamed'}); write the ranker to a new --out folder.`,
     );
   }
   for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
@@ -116,7 +117,8 @@ export async function loadRankingBundle(
     throw new UsageError(`${dir} has no manifest.json: pass a bundle folder written by vireo train ranking.`);
   if (!manifest.files.some((f) => f.name === 'ranking.safetensors'))
     throw new UsageError(
-      `the bundle in ${dir} has no ranker (ranking.safetensors is not in its manifest); train one with vireo train ranking --out ${dir}.`,
+      `the bundle in ${dir} has no ranker (ranking.safetensors is not ` +
+        `in its manifest); train one with vireo train ranking --out ${dir}.`,
     );
   let bytes: Uint8Array;
   try {

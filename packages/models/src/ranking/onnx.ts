@@ -282,7 +282,8 @@ export function rankingOnnx(c: RankingConfig, params: Float32Array, tables: Floa
   for (const t of tables) bytes += t.byteLength;
   if (bytes + params.byteLength > MAX_MODEL_BYTES) {
     throw new UsageError(
-      `the ranker's weights (${(bytes / 2 ** 30).toFixed(1)} GiB) exceed what one ONNX file holds (2 GiB); export with fewer hash buckets.`,
+      `the ranker's weights (${(bytes / 2 ** 30).toFixed(1)} GiB) ` +
+        `exceed what one ONNX file holds (2 GiB); export with fewer hash buckets.`,
     );
   }
   const type = onnxModelType();

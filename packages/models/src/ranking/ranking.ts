@@ -672,7 +672,8 @@ export class RankingModel {
     tables.forEach((t, f) => {
       check(
         t.length === c.sparseFeatures[f].rows * D,
-        `RankingModel: table ${c.sparseFeatures[f].name} has ${t.length} values, expected R·D = ${c.sparseFeatures[f].rows}·${D}.`,
+        `RankingModel: table ${c.sparseFeatures[f].name} has ` +
+          `${t.length} values, expected R·D = ${c.sparseFeatures[f].rows}·${D}.`,
       );
       this.forEachShardPiece(f, (shard, rowInTable, rowInShard, rows) => {
         this.gpu.write(shard.buffer, t.subarray(rowInTable * D, (rowInTable + rows) * D), rowInShard * D * 4);

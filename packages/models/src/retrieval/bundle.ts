@@ -1,4 +1,4 @@
-// The retrieval bundle (DESIGN.md, "Model bundle"): retrieval.safetensors (the user tower's and
+// The retrieval bundle (docs/ARCHITECTURE.md, "The bundle"): retrieval.safetensors (the user tower's and
 // item tower's weights: dense tensors by name and the table per field), items.safetensors (the
 // item tower's output for the whole catalogue in float32, in int8 with per-row scales, and the
 // catalogue's item features in model-ready form) and manifest.json (architecture with the full

@@ -55,7 +55,9 @@ export function warmStart(
     const t = previous.tensors.get(e.name);
     if (!t || t.shape.join(',') !== e.shape.join(',')) {
       throw new Error(
-        `--init-from: the previous bundle's ${e.name} is ${t ? `[${t.shape}]` : 'missing'}, this model's is [${e.shape}]: train with the same --dim, --field-dim, --hidden, --heads and features, or without --init-from.`,
+        `--init-from: the previous bundle's ${e.name} is ${t ? `[${t.shape}]` : 'missing'}, this model's is ` +
+          `[${e.shape}]: train with the same --dim, --field-dim, ` +
+          `--hidden, --heads and features, or without --init-from.`,
       );
     }
     weights.params.set(t.data as Float32Array, e.offset);

@@ -188,7 +188,8 @@ export function checkRetrievalConfig(c: RetrievalConfig): void {
         Number.isInteger(f.rows) &&
         f.rows > 0 &&
         f.offset + f.rows <= c.tableRows,
-      `retrieval: field ${f.name} (rows ${f.offset}..${f.offset + f.rows}) is outside the table of ${c.tableRows} rows.`,
+      `retrieval: field ${f.name} (rows ` +
+        `${f.offset}..${f.offset + f.rows}) is outside the table of ${c.tableRows} rows.`,
     );
   }
   check(
@@ -321,7 +322,8 @@ export type HistoryItemEntries = (bags: BagBuilder, itemRow: number) => void;
 /**
  * The item-tower entries of items, built once per item from their field values and kept (up to
  * `capacity` items, then started afresh): what history positions add with `historyItemFields`.
- * @example const items = new ItemEntryCache(config, (row, f) => featureOf(row, config.itemFields[f])); addHistoryBags(bags, config, history, 0, n, items.append);
+ * @example const items = new ItemEntryCache(config, (row, f) => featureOf(row, config.itemFields[f]));
+ * addHistoryBags(bags, config, history, 0, n, items.append);
  */
 export class ItemEntryCache {
   private readonly cache = new Map<number, { indices: Uint32Array; weights: Float32Array }>();

@@ -134,7 +134,8 @@ export class RetrievalTraining {
     // The backward's row bookkeeping needs every region exactly B·(count) rows (no padding).
     if (iRows !== B * Fi || uLay.o !== BL || uLay.p - uLay.f !== B * Fu) {
       throw new Error(
-        `retrieval training: batch ${B} and field width ${W} leave padding between row regions; use a batch that is a multiple of 8 and a width that is a multiple of 8.`,
+        `retrieval training: batch ${B} and field width ${W} leave padding between row ` +
+          `regions; use a batch that is a multiple of 8 and a width that is a multiple of 8.`,
       );
     }
     const owned: GPUBuffer[] = [];

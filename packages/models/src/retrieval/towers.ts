@@ -114,7 +114,9 @@ export class RetrievalWeights {
     const tableBytes = config.tableRows * config.fieldDim * 4;
     check(
       tableBytes <= gpu.limits.maxStorageBufferBindingSize,
-      `retrieval: the embedding table is ${tableBytes} bytes, over this adapter's maxStorageBufferBindingSize ${gpu.limits.maxStorageBufferBindingSize}: lower --field-dim or the vocabulary sizes.`,
+      `retrieval: the embedding table is ${tableBytes} bytes, over this adapter's ` +
+        `maxStorageBufferBindingSize ` +
+        `${gpu.limits.maxStorageBufferBindingSize}: lower --field-dim or the vocabulary sizes.`,
     );
     return new RetrievalWeights(
       gpu,
@@ -455,7 +457,8 @@ export class UserTower {
     check(Number.isInteger(B) && B > 0, `UserTower: maxBatch must be a positive integer, got ${B}.`);
     check(
       !c.historyItemFields || opts.itemFeatures !== undefined,
-      'UserTower: this model embeds history items by their features: give `itemFeatures` (item row, item field → value).',
+      'UserTower: this model embeds history items by their ' +
+        'features: give `itemFeatures` (item row, item field → value).',
     );
     const { Fu } = fieldCounts(c);
     const { fieldDim: W, historyLength: L, heads: H, userHidden: Hu, embeddingDim: D } = c;
@@ -598,7 +601,8 @@ export class UserTower {
     inputs.forEach((u, b) => {
       check(
         u.fields.length === fields.length,
-        `UserTower: user ${b} has ${u.fields.length} field values, expected ${fields.length} (${fields.map((f) => f.name).join(', ')}).`,
+        `UserTower: user ${b} has ${u.fields.length} field values, ` +
+          `expected ${fields.length} (${fields.map((f) => f.name).join(', ')}).`,
       );
       this.lengthsHost[b] = addHistoryBags(
         bags,

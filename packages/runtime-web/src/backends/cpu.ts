@@ -1,5 +1,5 @@
 // The CPU backend, for pages without WebGPU or after a device loss: the same request path on the
-// TypeScript reference kernels of @vireo/shaders (the definition of every op), the catalogue
+// TypeScript reference kernels of @vireo/kernels (the definition of every op), the catalogue
 // searched exactly (or, past `hnswThreshold` items, with hnswlib-wasm once its index, built in
 // the background, is ready), and the ranker run by
 // onnxruntime-web (wasm) on the bundle's ranking.onnx.
@@ -121,7 +121,8 @@ export class CpuBackend implements Backend {
         },
         (err) =>
           console.warn(
-            `vireo: the hnswlib-wasm index could not be built (${err instanceof Error ? err.message : err}); the exact search keeps serving.`,
+            `vireo: the hnswlib-wasm index could not be built ` +
+              `(${err instanceof Error ? err.message : err}); the exact search keeps serving.`,
           ),
       );
       if (this.options.waitForIndex) await building;

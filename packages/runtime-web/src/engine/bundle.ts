@@ -65,7 +65,8 @@ export async function fetchManifest(src: ModelSource, signal?: AbortSignal): Pro
   const res = await f(url, { headers: headers(src), cache: 'no-cache', signal });
   if (!res.ok)
     throw new Error(
-      `Fetching the manifest ${url} failed with HTTP ${res.status}${res.status === 401 || res.status === 403 ? ': check the token' : ''}.`,
+      `Fetching the manifest ${url} failed with HTTP ` +
+        `${res.status}${res.status === 401 || res.status === 403 ? ': check the token' : ''}.`,
     );
   return parseBundleManifest(await res.text());
 }
@@ -163,7 +164,8 @@ export async function loadBundle(
     } catch (err) {
       await store.deleteFiles(fileKey(manifest.name, manifest.version, '')).catch(() => {});
       cacheError = new Error(
-        `${manifest.name}@${manifest.version} serves but could not be cached on this device (${(err as Error).message || (err as Error).name}); the next start downloads it again.`,
+        `${manifest.name}@${manifest.version} serves but could not be cached on this device ` +
+          `(${(err as Error).message || (err as Error).name}); the next start downloads it again.`,
       );
     }
   }
@@ -171,7 +173,8 @@ export async function loadBundle(
   return { manifest, files, fromCache, ...(cacheError ? { cacheError } : {}) };
 }
 
-/** Records `manifest` as the last good version of the source `source` (ModelSource.model) (after it loaded and answered). */
+/** Records `manifest` as the last good version of the source `source` (ModelSource.model) (after it loaded and
+ * answered). */
 export async function markGood(store: EngineStore, source: string, manifest: BundleManifest): Promise<void> {
   const old = await store.getMeta<string>(currentKey(source));
   await store.putMeta(currentKey(source), manifest.version);

@@ -86,64 +86,71 @@ describe('Engine in Chromium with a real edge', () => {
     expect((navigator as { gpu?: GPU }).gpu).toBeDefined();
   });
 
-  it("CPU path on a catalogue past hnswThreshold: hnswlib-wasm (built in the background) gives the exact search's top items", async () => {
-    const exact = await open({ backend: 'cpu' });
-    const waited = await open({ backend: 'cpu', cpu: { hnswThreshold: 10, waitForIndex: true } });
-    const background = await open({ backend: 'cpu', cpu: { hnswThreshold: 10 } });
-    const req = { userId: u1, context: { 'context:hour': 12 }, k: 10, exclude: [i3] };
-    const reference = await exact.recommend(req);
-    expect(reference.search).toBe('exact');
-    const a = await waited.recommend(req);
-    expect(a.search).toBe('hnsw');
-    expectSame(a, reference);
-    let b = await background.recommend(req); // exact until its index is ready, then hnsw
-    for (let t = 0; b.search !== 'hnsw' && t < 100; t++)
-      b = await new Promise((ok) => setTimeout(ok, 100)).then(() => background.recommend(req));
-    expect(b.search).toBe('hnsw');
-    expectSame(b, reference);
-  });
+  it(
+    'CPU path on a catalogue past hnswThreshold: hnswlib-wasm ' +
+      "(built in the background) gives the exact search's top items",
+    async () => {
+      const exact = await open({ backend: 'cpu' });
+      const waited = await open({ backend: 'cpu', cpu: { hnswThreshold: 10, waitForIndex: true } });
+      const background = await open({ backend: 'cpu', cpu: { hnswThreshold: 10 } });
+      const req = { userId: u1, context: { 'context:hour': 12 }, k: 10, exclude: [i3] };
+      const reference = await exact.recommend(req);
+      expect(reference.search).toBe('exact');
+      const a = await waited.recommend(req);
+      expect(a.search).toBe('hnsw');
+      expectSame(a, reference);
+      let b = await background.recommend(req); // exact until its index is ready, then hnsw
+      for (let t = 0; b.search !== 'hnsw' && t < 100; t++)
+        b = await new Promise((ok) => setTimeout(ok, 100)).then(() => background.recommend(req));
+      expect(b.search).toBe('hnsw');
+      expectSame(b, reference);
+    },
+  );
 
-  it('createEngineWorker: the engine in a Web Worker loads the bundle, recommends as the page does, observes', async () => {
-    const page = await open({ backend: 'webgpu' });
-    const progress: number[] = [];
-    const worker: EngineWorker = await createEngineWorker({
-      model: 'fixture',
-      edge: edge.url,
-      token: edge.token,
-      backend: 'webgpu',
-      dbName: `browser-${run}-worker`,
-      featuresTimeoutMs: 5_000,
-      upload: { flushDelayMs: 60_000 },
-      onProgress: (p) => progress.push(p.bundleLoaded),
-    });
-    try {
-      expect(worker.backend).toBe('webgpu');
-      expect(worker.adapter).toBeTruthy();
-      expect(progress.length).toBeGreaterThan(0);
-      const userId = `worker-${run}`;
-      const req = { userId, context: { 'context:hour': 7 }, k: 8 };
-      const [a, b] = [await worker.recommend(req), await page.recommend(req)];
-      expect(a.backend).toBe('webgpu');
-      expect(a.model).toEqual({ name: 'fixture', version: '1' });
-      expectSame(a, b);
-      const clicked = a.items[0].itemId;
-      const id = await worker.observe({ userId, itemId: clicked, type: 'click' });
-      expect(id).toMatch(/.+/);
-      const after = await worker.recommend(req);
-      expect(after.history).toEqual([clicked]);
-      expect(after.items.map((i) => i.itemId)).not.toContain(clicked);
-      expect(await worker.flush()).toBe(1);
-      const f = await fetch(`${edge.url}/v1/users/${userId}/features`, {
-        headers: { authorization: `Bearer ${edge.token}` },
+  it(
+    'createEngineWorker: the engine in a Web Worker ' + 'loads the bundle, recommends as the page does, observes',
+    async () => {
+      const page = await open({ backend: 'webgpu' });
+      const progress: number[] = [];
+      const worker: EngineWorker = await createEngineWorker({
+        model: 'fixture',
+        edge: edge.url,
+        token: edge.token,
+        backend: 'webgpu',
+        dbName: `browser-${run}-worker`,
+        featuresTimeoutMs: 5_000,
+        upload: { flushDelayMs: 60_000 },
+        onProgress: (p) => progress.push(p.bundleLoaded),
       });
-      expect(((await f.json()) as { features?: { recent_items?: string[] } }).features?.recent_items).toEqual([
-        clicked,
-      ]);
-      expect(await worker.checkForUpdate()).toEqual({ updated: false, version: '1' });
-    } finally {
-      await worker.dispose();
-    }
-  });
+      try {
+        expect(worker.backend).toBe('webgpu');
+        expect(worker.adapter).toBeTruthy();
+        expect(progress.length).toBeGreaterThan(0);
+        const userId = `worker-${run}`;
+        const req = { userId, context: { 'context:hour': 7 }, k: 8 };
+        const [a, b] = [await worker.recommend(req), await page.recommend(req)];
+        expect(a.backend).toBe('webgpu');
+        expect(a.model).toEqual({ name: 'fixture', version: '1' });
+        expectSame(a, b);
+        const clicked = a.items[0].itemId;
+        const id = await worker.observe({ userId, itemId: clicked, type: 'click' });
+        expect(id).toMatch(/.+/);
+        const after = await worker.recommend(req);
+        expect(after.history).toEqual([clicked]);
+        expect(after.items.map((i) => i.itemId)).not.toContain(clicked);
+        expect(await worker.flush()).toBe(1);
+        const f = await fetch(`${edge.url}/v1/users/${userId}/features`, {
+          headers: { authorization: `Bearer ${edge.token}` },
+        });
+        expect(((await f.json()) as { features?: { recent_items?: string[] } }).features?.recent_items).toEqual([
+          clicked,
+        ]);
+        expect(await worker.checkForUpdate()).toEqual({ updated: false, version: '1' });
+      } finally {
+        await worker.dispose();
+      }
+    },
+  );
 
   it('a click enters the history and changes the next answer', async () => {
     const e = await open({ backend: 'webgpu' });
@@ -180,35 +187,39 @@ describe('Engine in Chromium with a real edge', () => {
     expect(answer.items).toHaveLength(3);
   });
 
-  it('edge down: a reload starts from the IndexedDB cache, answers from on-device data, sends queued events once it is back', async () => {
-    const dbName = `browser-${run}-edge-down`;
-    const first = await open({ backend: 'webgpu' }, dbName);
-    const online = await first.recommend({ userId: u4, k: 3 });
-    expect(online.featureSource).toBe('edge');
-    first.dispose();
-    engines.pop();
-    const down = await open({ backend: 'webgpu', edge: edge.deadUrl }, dbName); // a reload with the edge unreachable
-    expect(down.versions.control).toBe('1');
-    const offline = await down.recommend({ userId: u4, k: 3 });
-    expect(offline.featureSource).toBe('cache'); // the features cached by the online answer
-    expectSame(offline, online);
-    await down.observe({ userId: u4, itemId: i5, type: 'click' });
-    await down.observe({ userId: u4, itemId: i6, type: 'click' });
-    const r = await down.recommend({ userId: u4, k: 3 });
-    expect(r.degraded).toBe(true);
-    expect(r.history.slice(-2)).toEqual([i5, i6]);
-    expect(r.items).toHaveLength(3);
-    expect(await down.flush()).toBe(0);
-    expect(await down.pendingEvents()).toBe(2);
-    down.dispose();
-    engines.pop();
-    const back = await open({ backend: 'webgpu' }, dbName);
-    await back.flush();
-    expect(await back.pendingEvents()).toBe(0);
-    const f = await fetch(`${edge.url}/v1/users/${u4}/features`, {
-      headers: { authorization: `Bearer ${edge.token}` },
-    });
-    const body = (await f.json()) as { features?: { recent_items?: string[] } };
-    expect(body.features?.recent_items).toEqual([i5, i6]); // each once, in order
-  });
+  it(
+    'edge down: a reload starts from the IndexedDB cache, ' +
+      'answers from on-device data, sends queued events once it is back',
+    async () => {
+      const dbName = `browser-${run}-edge-down`;
+      const first = await open({ backend: 'webgpu' }, dbName);
+      const online = await first.recommend({ userId: u4, k: 3 });
+      expect(online.featureSource).toBe('edge');
+      first.dispose();
+      engines.pop();
+      const down = await open({ backend: 'webgpu', edge: edge.deadUrl }, dbName); // a reload with the edge unreachable
+      expect(down.versions.control).toBe('1');
+      const offline = await down.recommend({ userId: u4, k: 3 });
+      expect(offline.featureSource).toBe('cache'); // the features cached by the online answer
+      expectSame(offline, online);
+      await down.observe({ userId: u4, itemId: i5, type: 'click' });
+      await down.observe({ userId: u4, itemId: i6, type: 'click' });
+      const r = await down.recommend({ userId: u4, k: 3 });
+      expect(r.degraded).toBe(true);
+      expect(r.history.slice(-2)).toEqual([i5, i6]);
+      expect(r.items).toHaveLength(3);
+      expect(await down.flush()).toBe(0);
+      expect(await down.pendingEvents()).toBe(2);
+      down.dispose();
+      engines.pop();
+      const back = await open({ backend: 'webgpu' }, dbName);
+      await back.flush();
+      expect(await back.pendingEvents()).toBe(0);
+      const f = await fetch(`${edge.url}/v1/users/${u4}/features`, {
+        headers: { authorization: `Bearer ${edge.token}` },
+      });
+      const body = (await f.json()) as { features?: { recent_items?: string[] } };
+      expect(body.features?.recent_items).toEqual([i5, i6]); // each once, in order
+    },
+  );
 });

@@ -62,31 +62,35 @@ describe('Engine', () => {
     }
   });
 
-  it('a catalogue too large for the GPU: served on the CPU backend (auto), refused when WebGPU is asked for', async () => {
-    const origin = new FakeOrigin();
-    origin.add(v1);
-    const tooLarge = () =>
-      new GpuOutOfMemoryError(
-        "topk: the catalogue of 12 × 8 f32 items (0.00 GiB) does not fit this adapter's memory, even in chunks of 64 rows (simulated): use int8 item embeddings, a smaller catalogue or a GPU with more memory.",
-      );
-    const create = vi.spyOn(BoundTopk, 'create').mockImplementation(async () => {
-      throw tooLarge();
-    });
-    try {
-      const errors: Error[] = [];
-      const e = await open(origin, { onError: (err) => errors.push(err) });
-      expect(e.backend).toBe('cpu');
-      expect(errors.map((x) => x.message)).toEqual([
-        expect.stringMatching(
-          /does not fit this adapter's memory, .* or a GPU with more memory; the engine runs on the CPU backend instead\.$/,
-        ),
-      ]);
-      expect((await e.recommend({ userId: 'u1', k: 5 })).items).toHaveLength(5);
-      await expect(open(origin, { backend: 'webgpu' })).rejects.toThrow(/does not fit this adapter's memory/);
-    } finally {
-      create.mockRestore();
-    }
-  });
+  it(
+    'a catalogue too large for the GPU: served on the ' + 'CPU backend (auto), refused when WebGPU is asked for',
+    async () => {
+      const origin = new FakeOrigin();
+      origin.add(v1);
+      const tooLarge = () =>
+        new GpuOutOfMemoryError(
+          "topk: the catalogue of 12 × 8 f32 items (0.00 GiB) does not fit this adapter's memory, even in " +
+            'chunks of 64 rows (simulated): use int8 item embeddings, a smaller catalogue or a GPU with more memory.',
+        );
+      const create = vi.spyOn(BoundTopk, 'create').mockImplementation(async () => {
+        throw tooLarge();
+      });
+      try {
+        const errors: Error[] = [];
+        const e = await open(origin, { onError: (err) => errors.push(err) });
+        expect(e.backend).toBe('cpu');
+        expect(errors.map((x) => x.message)).toEqual([
+          expect.stringMatching(
+            /does not fit this adapter's memory, .* or a GPU with more memory; the engine runs on the CPU backend instead\.$/,
+          ),
+        ]);
+        expect((await e.recommend({ userId: 'u1', k: 5 })).items).toHaveLength(5);
+        await expect(open(origin, { backend: 'webgpu' })).rejects.toThrow(/does not fit this adapter's memory/);
+      } finally {
+        create.mockRestore();
+      }
+    },
+  );
 
   it('no GPU allocation per request: buffers, bind groups and pipelines are made at load only', async () => {
     const origin = new FakeOrigin();
@@ -180,30 +184,33 @@ describe('Engine', () => {
     expect(r.degraded).toBe(true);
   });
 
-  it('edge down: answers from on-device data; queued events survive a restart and are sent once, when it is back', async () => {
-    const origin = new FakeOrigin();
-    origin.add(v1);
-    const e = await open(origin, { upload: { flushDelayMs: 60_000, backoffMs: 10 } }, 'queue-db');
-    await e.recommend({ userId: 'u4', k: 3 }); // caches features
-    origin.down = true;
-    await e.observe({ userId: 'u4', itemId: 'i5', type: 'click' });
-    await e.observe({ userId: 'u4', itemId: 'i6', type: 'click' });
-    const r = await e.recommend({ userId: 'u4', k: 3 });
-    expect(r.featureSource).toBe('cache');
-    expect(r.degraded).toBe(true);
-    expect(r.history).toEqual(['i5', 'i6']);
-    expect(await e.flush()).toBe(0);
-    expect(await e.pendingEvents()).toBe(2);
-    e.dispose();
-    engines.pop();
-    origin.down = false;
-    const again = await open(origin, { upload: { flushDelayMs: 60_000 } }, 'queue-db');
-    await again.flush();
-    expect(await again.pendingEvents()).toBe(0);
-    expect(origin.events.map((x) => (x as { item_id?: string }).item_id)).toEqual(['i5', 'i6']);
-    await again.flush();
-    expect(origin.events).toHaveLength(2); // none sent twice
-  });
+  it(
+    'edge down: answers from on-device data; queued ' + 'events survive a restart and are sent once, when it is back',
+    async () => {
+      const origin = new FakeOrigin();
+      origin.add(v1);
+      const e = await open(origin, { upload: { flushDelayMs: 60_000, backoffMs: 10 } }, 'queue-db');
+      await e.recommend({ userId: 'u4', k: 3 }); // caches features
+      origin.down = true;
+      await e.observe({ userId: 'u4', itemId: 'i5', type: 'click' });
+      await e.observe({ userId: 'u4', itemId: 'i6', type: 'click' });
+      const r = await e.recommend({ userId: 'u4', k: 3 });
+      expect(r.featureSource).toBe('cache');
+      expect(r.degraded).toBe(true);
+      expect(r.history).toEqual(['i5', 'i6']);
+      expect(await e.flush()).toBe(0);
+      expect(await e.pendingEvents()).toBe(2);
+      e.dispose();
+      engines.pop();
+      origin.down = false;
+      const again = await open(origin, { upload: { flushDelayMs: 60_000 } }, 'queue-db');
+      await again.flush();
+      expect(await again.pendingEvents()).toBe(0);
+      expect(origin.events.map((x) => (x as { item_id?: string }).item_id)).toEqual(['i5', 'i6']);
+      await again.flush();
+      expect(origin.events).toHaveLength(2); // none sent twice
+    },
+  );
 
   it('buckets users deterministically into two versions and labels every result', async () => {
     const origin = new FakeOrigin();

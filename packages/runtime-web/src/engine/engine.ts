@@ -1,4 +1,4 @@
-// The Engine: recommend() and observe() on the user's device (DESIGN.md, "The request path").
+// The Engine: recommend() and observe() on the user's device (docs/ARCHITECTURE.md, "A request").
 //   1 features   edge /v1/users/:id/features (timeout) → else cached features; + on-device history
 //   2 user tower → 3 catalogue top-k (seen items excluded) → 4 DLRM over the candidates → 5 blend
 // A model version is loaded once (buffers, pipelines, bind groups) and reused by every request;
@@ -246,6 +246,12 @@ export class Engine {
     if (!e) return null;
     return bucketOf(e.salt ?? 'vireo', userId) < e.share ? 'treatment' : 'control';
   }
+  /** The variant of a user and the model version that serves it (control when no treatment is loaded). */
+  private servingFor(userId: string): { variant: RecommendResult['variant']; state: ModelState } {
+    const variant = this.variantOf(userId);
+    const state = variant === 'treatment' && this.states.treatment ? this.states.treatment : this.states.control;
+    return { variant, state };
+  }
 
   private report(err: Error): void {
     this.lastError = err;
@@ -258,8 +264,7 @@ export class Engine {
    */
   async recommend(req: RecommendRequest): Promise<RecommendResult> {
     if (this.disposed) throw new Error('This engine was disposed: create a new one.');
-    const variant = this.variantOf(req.userId);
-    const state = variant === 'treatment' && this.states.treatment ? this.states.treatment : this.states.control;
+    const { variant, state } = this.servingFor(req.userId);
     state.inflight++;
     try {
       return await this.run(state, req, variant);
@@ -419,8 +424,7 @@ export class Engine {
       ...(e.value !== undefined ? { value: e.value } : {}),
     };
     await this.store.appendHistory(h);
-    const variant = this.variantOf(e.userId);
-    const state = variant === 'treatment' && this.states.treatment ? this.states.treatment : this.states.control;
+    const { variant, state } = this.servingFor(e.userId);
     const context = { ...e.context, model_version: state.manifest.version, ...(variant ? { variant } : {}) };
     await this.uploader?.enqueue([
       {

@@ -1,4 +1,4 @@
-// The engine's on-device storage, one IndexedDB database (through `idb`) with four stores:
+// The engine's on-device storage, one IndexedDB database (through `idb`) with five stores:
 //   files     `${name}@${version}/${file}` → bytes      verified bundle files, so a reload starts offline
 //   meta      key → value                                 the last good version per model, manifests
 //   history   auto id → HistoryEvent (index by_user)      what this device saw the user do

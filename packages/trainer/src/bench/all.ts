@@ -114,7 +114,11 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     runtimeRuns: '10,5,3',
     hnswMax: 100_000,
     edgeSeconds: 4,
-    note: 'Reduced repetitions (profile `quick`, chosen on a CPU adapter so that the whole set finishes in minutes): kernels at least 5 timed runs after one warm-up call (more for fast ones, up to 200 ms each), training batch sizes 16 to 256 with 4 steps each, 3 ranking training steps, recommend() 10 / 5 / 3 runs at 10k / 100k / 1M items, hnswlib-wasm indexed up to 100k items (its single-threaded build of 1M would take minutes), int8 top-k only at 100k, 4 s per edge load row. With 5 runs the P99 is the slowest run.',
+    note:
+      'Reduced repetitions (profile `quick`, chosen on a CPU adapter so that the whole set finishes in ' +
+      'minutes): kernels at least 5 timed runs after one warm-up call (more for fast ones, up to 200 ms each), ' +
+      'training batch sizes 16 to 256 with 4 steps each, 3 ranking training steps, recommend() 10 / 5 / 3 runs at ' +
+      '10k / 100k / 1M items, hnswlib-wasm indexed up to 100k items (its single-threaded build of 1M would take minutes), int8 top-k only at 100k, 4 s per edge load row. With 5 runs the P99 is the slowest run.',
   },
 };
 
@@ -154,7 +158,9 @@ async function kernelRows(ctx: Context, benches: KernelBench[], setLimits = fals
         ctx.profile.torch,
       );
   if (typeof torch !== 'string')
-    ctx.versions.torch = `${torch.torch} (${torch.device === 'cuda' ? `CUDA, ${torch.name}` : `CPU, ${torch.threads} thread${torch.threads === 1 ? '' : 's'}`})`;
+    ctx.versions.torch =
+      `${torch.torch} ` +
+      `(${torch.device === 'cuda' ? `CUDA, ${torch.name}` : `CPU, ${torch.threads} thread${torch.threads === 1 ? '' : 's'}`})`;
   let t = 0;
   const rows: Row[] = [];
   for (const bench of benches) {
@@ -236,7 +242,10 @@ export const SECTIONS: Section[] = [
         title: this.title,
         rows,
         about:
-          'What this adapter achieves on a plain streaming copy (GB/s, bytes read + written) and on a tuned register-blocked matmul (GFLOP/s; packages/kernels/src/matmul/matmul.wgsl, a 64×64 tiled variant with 4×4 outputs per thread and a direct variant without workgroup memory, the faster of the two is the limit). The kernels below are measured against these, in the same run, on the same adapter.',
+          'What this adapter achieves on a plain streaming copy (GB/s, bytes read + written) and on a tuned ' +
+          'register-blocked matmul (GFLOP/s; packages/kernels/src/matmul/matmul.wgsl, a 64×64 tiled variant with ' +
+          '4×4 outputs per thread and a direct variant without workgroup memory, the faster of the two ' +
+          'is the limit). The kernels below are measured against these, in the same run, on the same adapter.',
         notes: [],
       };
     },
@@ -260,7 +269,10 @@ export const SECTIONS: Section[] = [
         title: this.title,
         rows: await kernelRows(ctx, benches),
         about:
-          'Each WGSL kernel at the shapes the models run (linear: the DLRM bottom MLP; embedding_bag: 1,000 bags of 20 ids from 100k × 64; attention: 64 users × 50 history items; DLRM interaction: 1,000 samples × 26 tables; topk int8 over 100k × 128), as the model dispatches it on this adapter (linear: the direct variant on CPU adapters, tiled on GPUs). GB/s counts bytes the kernel must read and write; linear, attention and the DLRM interaction do 5 or more FLOP per byte, are compute-bound on both adapters measured here, and are compared with the tuned matmul; embedding_bag and topk are memory-bound and compared with the copy. The peer is PyTorch on the same shapes (attention: masked multi-head attention and learned-query pooling written out in PyTorch, with no projections, as the kernels have none).',
+          'Each WGSL kernel at the shapes the models run (linear: the DLRM bottom MLP; embedding_bag: 1,000 bags ' +
+          'of 20 ids from 100k × 64; attention: 64 users × 50 history items; DLRM interaction: 1,000 samples × 26 ' +
+          'tables; topk int8 over 100k × 128), as the model dispatches it on this adapter (linear: the direct ' +
+          'variant on CPU adapters, tiled on GPUs). GB/s counts bytes the kernel must read and write; linear, attention and the DLRM interaction do 5 or more FLOP per byte, are compute-bound on both adapters measured here, and are compared with the tuned matmul; embedding_bag and topk are memory-bound and compared with the copy. The peer is PyTorch on the same shapes (attention: masked multi-head attention and learned-query pooling written out in PyTorch, with no projections, as the kernels have none).',
         notes: [],
       };
     },
@@ -322,7 +334,10 @@ export const SECTIONS: Section[] = [
         rows,
         notes,
         about:
-          'One query against N unit vectors of 128 floats (or int8 with a per-row scale): scores and the top 1,000, as retrieval runs it. Time per item should stay flat as N grows; GB/s counts the item bytes read once, against the copy kernel. The peer is PyTorch computing `topk(items @ q, 1000)` on the same sizes (int8: dequantize, matmul, topk).',
+          'One query against N unit vectors of 128 floats (or int8 with a per-row scale): scores and the top ' +
+          '1,000, as retrieval runs it. Time per item should stay flat as N grows; GB/s counts the item bytes ' +
+          'read once, against the copy kernel. The peer is PyTorch computing ' +
+          '`topk(items @ q, 1000)` on the same sizes (int8: dequantize, matmul, topk).',
       };
     },
   },
@@ -390,7 +405,11 @@ export const SECTIONS: Section[] = [
           title: this.title,
           rows,
           notes: [],
-          about: `One step of \`vireo train retrieval\` (build and upload the bags, forward, in-batch softmax loss, backward, AdamW and row-wise Adagrad, read the loss back) on the default synthetic world, model D ${s.embeddingDim}, field dim ${s.fieldDim}, hidden ${s.itemHidden}, history ${s.historyLength}; the first two steps warm up. The peer is the same model, batches and optimizers in PyTorch (retrieval_torch.py) on the CPU.`,
+          about:
+            `One step of \`vireo train retrieval\` (build and upload the bags, forward, in-batch softmax ` +
+            `loss, backward, AdamW and row-wise Adagrad, read the loss back) on the default synthetic world, ` +
+            `model D ${s.embeddingDim}, field dim ${s.fieldDim}, hidden ${s.itemHidden}, history ` +
+            `${s.historyLength}; the first two steps warm up. The peer is the same model, batches and optimizers in PyTorch (retrieval_torch.py) on the CPU.`,
         };
       } finally {
         rmSync(tmp, { recursive: true, force: true });
@@ -489,14 +508,19 @@ export const SECTIONS: Section[] = [
         typeof torch === 'string'
           ? []
           : [
-              'PyTorch (kernels_torch.py `dlrm_score`, `dlrm_train`) runs the same shape with random weights; its training step uses element-wise Adagrad for the tables (PyTorch has no row-wise one).',
+              'PyTorch (kernels_torch.py `dlrm_score`, `dlrm_train`) runs the same shape with random ' +
+                'weights; its training step uses element-wise Adagrad for the tables (PyTorch has no row-wise one).',
             ];
       return {
         id: 'ranking',
         title: this.title,
         notes,
         rows,
-        about: `The ranker of DESIGN.md on Criteo-shaped inputs (13 dense, ${r.config.tables} tables of ${r.config.tableRows / r.config.tables} rows × dim ${r.config.embeddingDim}, bottom [${r.config.bottomMlp}], top [${r.config.topMlp}], towers [${r.config.towerMlp}]; shape \`${shape}\`${shape === 'small' ? ', the small one on a CPU adapter' : ''}) with random weights. Scoring: the WGSL forward vs onnxruntime-node running the exported ranking.onnx on the same inputs (largest difference ${r.scoring.maxAbsDiff.toExponential(1)}).`,
+        about:
+          `The DLRM ranker of docs/ARCHITECTURE.md on Criteo-shaped inputs (13 dense, ${r.config.tables} ` +
+          `tables of ${r.config.tableRows / r.config.tables} rows × dim ${r.config.embeddingDim}, bottom ` +
+          `[${r.config.bottomMlp}], top [${r.config.topMlp}], towers [${r.config.towerMlp}]; shape ` +
+          `\`${shape}\`${shape === 'small' ? ', the small one on a CPU adapter' : ''}) with random weights. Scoring: the WGSL forward vs onnxruntime-node running the exported ranking.onnx on the same inputs (largest difference ${r.scoring.maxAbsDiff.toExponential(1)}).`,
       };
     },
   },
@@ -597,7 +621,8 @@ interface RuntimeJson {
   }[];
 }
 
-/** bench:runtime's JSON as rows: recommend() per size, its retrieval stage vs hnswlib, its ranking stage vs onnxruntime-web. */
+/** bench:runtime's JSON as rows: recommend() per size, its retrieval stage vs hnswlib, its ranking stage vs
+ * onnxruntime-web. */
 export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Table {
   const chromium = /(?:Headless)?Chrome\/([\d.]+)/.exec(j.userAgent ?? '')?.[1] ?? null;
   if (chromium) ctx.versions.chromium = chromium;
@@ -674,7 +699,11 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
   return {
     id: 'runtime',
     title: 'recommend() in headless Chromium',
-    about: `\`pnpm bench:runtime\`: the Engine in headless Chromium${chromium ? ` ${chromium}` : ''} on random-weight bundles of ${j.results.map((r) => r.N.toLocaleString('en')).join(' / ')} items (D = ${j.dim}), warm recommend() (k = 20 of 1,000 candidates ranked) P50 and P99, and the retrieval and ranking stages' P50 each beside its peer. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside the ranking stage. Stage times are P50 only (no P99 is kept per stage).`,
+    about:
+      `\`pnpm bench:runtime\`: the Engine in headless Chromium${chromium ? ` ${chromium}` : ''} on ` +
+      `random-weight bundles of ${j.results.map((r) => r.N.toLocaleString('en')).join(' / ')} items (D = ` +
+      `${j.dim}), warm recommend() (k = 20 of 1,000 candidates ranked) P50 and P99, and the retrieval and ranking ` +
+      `stages' P50 each beside its peer. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside the ranking stage. Stage times are P50 only (no P99 is kept per stage).`,
     notes: [],
     rows,
     adapter: a
@@ -740,7 +769,10 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
     id: 'edge',
     title: 'Edge feature service under load',
     about:
-      "`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process driven by autocannon over loopback (latency per response, P50 and P99; runs = responses), beside redis-server driven by redis-benchmark on the same machine in the same run (256-byte values): GET beside one user's features, MGET of 100 keys beside the 100-user online lookup, SET beside a batch of 100 events (the edge writes 100 events and updates features; redis one key: a floor, not the same work). The ratio is of P50 latencies; the req/s ratio is in its own column.",
+      '`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process driven ' +
+      'by autocannon over loopback (latency per response, P50 and P99; runs = responses), beside redis-server ' +
+      "driven by redis-benchmark on the same machine in the same run (256-byte values): GET beside one user's " +
+      'features, MGET of 100 keys beside the 100-user online lookup, SET beside a batch of 100 events (the edge writes 100 events and updates features; redis one key: a floor, not the same work). The ratio is of P50 latencies; the req/s ratio is in its own column.',
     notes: [],
     rows,
   };
@@ -889,11 +921,16 @@ export async function runAll(opts: {
     machine.loadAverage.end = loadavg().map((x) => Math.round(x * 100) / 100);
     if (isCpuAdapter(gpu))
       ctx.notes.push(
-        `The adapter is a CPU implementation of WebGPU (${gpu.info.architecture || gpu.info.description}): its "GPU" figures are CPU figures, and its copy bandwidth is a CPU memcpy through a shader.`,
+        `The adapter is a CPU implementation of WebGPU ` +
+          `(${gpu.info.architecture || gpu.info.description}): its "GPU" figures ` +
+          `are CPU figures, and its copy bandwidth is a CPU memcpy through a shader.`,
       );
     if (machine.loadAverage.start[0] > machine.cores * 0.75 || machine.loadAverage.end[0] > machine.cores * 0.75) {
       ctx.notes.push(
-        `The machine was shared while this ran (load average ${machine.loadAverage.start[0]} at start, ${machine.loadAverage.end[0]} at end on ${machine.cores} cores): other processes took CPU time, so the figures are noisy and slower than on an idle machine; the ratios within one run (Vireo and its peer measured minutes apart under similar load) are steadier than the absolute numbers.`,
+        `The machine was shared while this ran (load average ${machine.loadAverage.start[0]} at start, ` +
+          `${machine.loadAverage.end[0]} at end on ${machine.cores} cores): other processes took CPU time, so the ` +
+          `figures are noisy and slower than on an idle machine; the ratios within one run (Vireo ` +
+          `and its peer measured minutes apart under similar load) are steadier than the absolute numbers.`,
       );
     }
     const adapter: Adapter = { ...gpu.info, backend: `Dawn (npm webgpu ${ctx.versions.webgpu ?? '?'})` };
@@ -961,7 +998,8 @@ export async function benchAll(argv: string[]): Promise<number> {
     topkInt8Sizes,
   });
   process.stdout.write(
-    `wrote ${out}: ${report.tables.length} tables, ${report.tables.reduce((s, t) => s + t.rows.length, 0)} rows, ${report.wallSeconds} s\n`,
+    `wrote ${out}: ${report.tables.length} tables, ` +
+      `${report.tables.reduce((s, t) => s + t.rows.length, 0)} rows, ${report.wallSeconds} s\n`,
   );
   for (const n of report.notes) process.stdout.write(`note: ${n}\n`);
   return report.notes.some((n) => / failed: /.test(n)) ? 1 : 0;

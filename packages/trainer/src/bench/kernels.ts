@@ -110,7 +110,8 @@ export function linearBench(M: number, K: number, N: number): KernelBench {
   };
 }
 
-/** The tuned matmul y = x · wᵀ (packages/kernels/src/matmul/matmul.wgsl), `tiled` or `direct`: the compute yardstick. */
+/** The tuned matmul y = x · wᵀ (packages/kernels/src/matmul/matmul.wgsl), `tiled` or `direct`: the compute yardstick.
+ * */
 export function matmulBench(M: number, K: number, N: number, variant: 'tiled' | 'direct'): KernelBench {
   return {
     kernel: `matmul ${variant}`,

@@ -97,13 +97,16 @@ describe('mergeReports', () => {
   it("keeps the first run's yardsticks, which its rows cite, and names the later ones in a note", () => {
     expect(merged.tables[0].rows[0].vireo.ms?.median).toBe(0.16);
     expect(merged.notes).toContain(
-      "T limits: a later run on the same machine kind (2026-11-27 09:59 UTC) measured them again (copy 256 MB 5882 GB/s); the rows from that run cite those in their limit column, the table keeps the first run's.",
+      'T limits: a later run on the same machine kind (2026-11-27 09:59 UTC) measured them again (copy 256 ' +
+        "MB 5882 GB/s); the rows from that run cite those in their limit column, the table keeps the first run's.",
     );
     expect(merged.notes).toContain(
-      "T topk-scaling: topk N=10000000; topk N=30000000 from a later run on the same machine kind (2026-11-27 09:59 UTC), replacing the first run's rows.",
+      'T topk-scaling: topk N=10000000; topk N=30000000 from a later run on ' +
+        "the same machine kind (2026-11-27 09:59 UTC), replacing the first run's rows.",
     );
     expect(merged.notes).toContain(
-      "T ranking: the whole table is from a later run on the same machine kind (2026-11-27 09:34 UTC), replacing the first run's.",
+      'T ranking: the whole table is from a later run on the same ' +
+        "machine kind (2026-11-27 09:34 UTC), replacing the first run's.",
     );
   });
 });

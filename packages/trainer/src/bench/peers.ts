@@ -27,7 +27,8 @@ export interface TorchTiming {
 
 /**
  * Times `cases` in PyTorch; a string (why not) when PyTorch is missing or fails.
- * @example const r = torchPeer([{ op: 'copy', bytes: 16e6 }], 'auto', { warmup: 2, minRuns: 10, minMs: 300, maxRuns: 200 });
+ * @example const r = torchPeer([{ op: 'copy', bytes: 16e6 }], 'auto', { warmup: 2, minRuns: 10, minMs: 300, maxRuns:
+ * 200 });
  */
 export function torchPeer(
   cases: Record<string, number | string>[],

@@ -4,7 +4,7 @@
 //   on the same inputs (and the largest difference between the two, as a check);
 //   training samples/s: RankingStep (forward, backward, AdamW, row-wise Adagrad) on the adapter.
 // The model is a bundle's ranker (--bundle) or a Criteo-shaped one with random weights: the
-// DLRM shape of DESIGN.md (13 dense, 26 tables, dim 64, bottom 512-256-64, top 512-256, towers
+// DLRM shape of docs/ARCHITECTURE.md (13 dense, 26 tables, dim 64, bottom 512-256-64, top 512-256, towers
 // 64) on a GPU, a small one (dim 16, bottom 64-16, top 64, towers 16) on a CPU adapter, where the
 // large one runs at a few samples per second.
 import * as ort from 'onnxruntime-node';
@@ -223,7 +223,9 @@ export async function benchRanking(argv: string[]): Promise<number> {
     if (values.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
     else {
       process.stdout.write(
-        `ranking on ${r.adapter}: ${r.config.shape}, ${r.config.tables} tables × dim ${r.config.embeddingDim}, bottom [${r.config.bottomMlp}], top [${r.config.topMlp}], towers [${r.config.towerMlp}]\n\n`,
+        `ranking on ${r.adapter}: ${r.config.shape}, ${r.config.tables} tables × dim ` +
+          `${r.config.embeddingDim}, bottom [${r.config.bottomMlp}], ` +
+          `top [${r.config.topMlp}], towers [${r.config.towerMlp}]\n\n`,
       );
       process.stdout.write(
         table(
@@ -254,7 +256,8 @@ export async function benchRanking(argv: string[]): Promise<number> {
         ) + '\n',
       );
       process.stdout.write(
-        `\nWGSL vs onnxruntime: max abs difference ${r.scoring.maxAbsDiff.toExponential(2)}; WGSL is ${r.scoring.speedup.toFixed(2)}× onnxruntime's speed\n`,
+        `\nWGSL vs onnxruntime: max abs difference ` +
+          `${r.scoring.maxAbsDiff.toExponential(2)}; WGSL is ${r.scoring.speedup.toFixed(2)}× onnxruntime's speed\n`,
       );
     }
     return 0;

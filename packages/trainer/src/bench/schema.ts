@@ -17,14 +17,17 @@
 //   {
 //     "schema": "vireo-bench/1",
 //     "date": "2026-11-27T08:40:00.000Z",
-//     "machine": { "name": "swiftshader-2cpu", "cpu": "AMD EPYC", "cores": 2, "memoryGb": 24, "os": "Linux 6.x", "gpu": null },
-//     "adapter": { "vendor": "google", "architecture": "swiftshader", "device": "", "description": "…", "isFallbackAdapter": true, "backend": "Dawn (webgpu npm)" },
+// "machine": { "name": "swiftshader-2cpu", "cpu": "AMD EPYC", "cores": 2, "memoryGb": 24, "os": "Linux 6.x", "gpu":
+// null },
+// "adapter": { "vendor": "google", "architecture": "swiftshader", "device": "", "description": "…",
+// "isFallbackAdapter": true, "backend": "Dawn (webgpu npm)" },
 //     "versions": { "node": "v20.20.2", "webgpu": "0.6.2", "chromium": "…", "onnxruntime": "1.30.0", "torch": "2.x" },
 //     "wallSeconds": 612, "notes": ["reduced repetitions: …"],
 //     "tables": [{ "id": "kernels", "title": "…", "about": "…", "notes": [], "rows": [{
 //       "case": "topk N=1000000 D=128 k=1000", "params": { "N": 1000000, "D": 128, "k": 1000 },
-//       "vireo": { "who": "WGSL topk", "ms": { "median": 12.3, "p99": 14.1, "runs": 40 }, "rate": { "value": 41.6, "unit": "GB/s" } },
-//       "peer":  { "who": "PyTorch CUDA (matmul + topk)", "ms": { "median": 9.1, "p99": 9.8, "runs": 40 }, "rate": null },
+// "vireo": { "who": "WGSL topk", "ms": { "median": 12.3, "p99": 14.1, "runs": 40 }, "rate": { "value": 41.6, "unit":
+// "GB/s" } },
+// "peer":  { "who": "PyTorch CUDA (matmul + topk)", "ms": { "median": 9.1, "p99": 9.8, "runs": 40 }, "rate": null },
 //       "ratio": 0.74,
 //       "limit": { "who": "WGSL copy 256 MB", "value": 3100, "unit": "GB/s", "ofLimit": 0.013 },
 //       "perItemNs": 0.0123 }] }]
@@ -192,7 +195,8 @@ export function mergeReports(runs: Report[]): Report {
           )
           .join('; ');
         notes.add(
-          `${t.title}: ${when} measured them again (${measured}); the rows from that run cite those in their limit column, the table keeps the first run's.`,
+          `${t.title}: ${when} measured them again (${measured}); the rows from ` +
+            `that run cite those in their limit column, the table keeps the first run's.`,
         );
         continue;
       }

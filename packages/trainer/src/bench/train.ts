@@ -54,7 +54,8 @@ export interface TrainBenchResult {
 }
 
 const TORCH_SCRIPT = fileURLToPath(new URL('./retrieval_torch.py', import.meta.url));
-/** The Python that holds PyTorch: Debian's python3-torch here, VIREO_PYTHON elsewhere (e.g. a venv on a GPU machine). */
+/** The Python that holds PyTorch: Debian's python3-torch here, VIREO_PYTHON elsewhere (e.g. a venv on a GPU machine).
+ * */
 export const PYTHON = process.env.VIREO_PYTHON || '/usr/bin/python3';
 
 /** Whether PYTHON can import torch; the reason when not. */
@@ -63,7 +64,8 @@ export function torchAvailable(): string | null {
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   return r.status === 0
     ? null
-    : `${PYTHON} cannot import torch (on Debian: apt-get install python3-torch; elsewhere point VIREO_PYTHON at a Python that has it)`;
+    : `${PYTHON} cannot import torch (on Debian: apt-get install ` +
+        `python3-torch; elsewhere point VIREO_PYTHON at a Python that has it)`;
 }
 
 const b64 = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
@@ -219,7 +221,8 @@ adapter unless named.
     );
     for (const cfg of configs) {
       note(
-        `${cfg.name}: batch ${cfg.batch}, D ${cfg.shape.embeddingDim}, W ${cfg.shape.fieldDim}, hidden ${cfg.shape.itemHidden}, L ${cfg.shape.historyLength} …`,
+        `${cfg.name}: batch ${cfg.batch}, D ${cfg.shape.embeddingDim}, W ` +
+          `${cfg.shape.fieldDim}, hidden ${cfg.shape.itemHidden}, L ${cfg.shape.historyLength} …`,
       );
       results.push(await runTrainConfig(gpu, ds, dataDir, cfg, steps, torchMissing));
     }
@@ -228,7 +231,8 @@ adapter unless named.
     if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
       process.stdout.write(
-        `adapter: ${gpu.info.vendor} ${gpu.info.architecture} ${gpu.info.description}${gpu.info.isFallbackAdapter ? ' (fallback: CPU)' : ''}\n\n`,
+        `adapter: ${gpu.info.vendor} ${gpu.info.architecture} ` +
+          `${gpu.info.description}${gpu.info.isFallbackAdapter ? ' (fallback: CPU)' : ''}\n\n`,
       );
       process.stdout.write(
         table(

@@ -36,7 +36,9 @@ export function progress(
     const elapsed = (now - start) / 1000;
     const eta = frac > 0 ? elapsed * (1 / frac - 1) : 0;
     const bar = '█'.repeat(Math.round(frac * 24)).padEnd(24, '░');
-    const line = `${label} ${bar} ${(frac * 100).toFixed(0).padStart(3)}%  ${done}/${total}  ${elapsed.toFixed(1)}s${final ? '' : ` eta ${eta.toFixed(0)}s`}  ${fmt(fields)}`;
+    const line =
+      `${label} ${bar} ${(frac * 100).toFixed(0).padStart(3)}%  ${done}/${total}  ` +
+      `${elapsed.toFixed(1)}s${final ? '' : ` eta ${eta.toFixed(0)}s`}  ${fmt(fields)}`;
     stream.write(tty ? `\r\x1b[2K${line}${final ? '\n' : ''}` : `${line}\n`);
   };
   return { update: (done, fields) => draw(done, fields), finish: (fields) => draw(total, fields, true) };

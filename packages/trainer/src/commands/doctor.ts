@@ -86,7 +86,8 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       const out: string[] = [];
       out.push(
-        `adapter   ${gpu.info.vendor} · ${gpu.info.architecture} · ${gpu.info.description || gpu.info.device || 'no description'}${gpu.info.isFallbackAdapter ? ' (fallback)' : ''}`,
+        `adapter   ${gpu.info.vendor} · ${gpu.info.architecture} · ` +
+          `${gpu.info.description || gpu.info.device || 'no description'}${gpu.info.isFallbackAdapter ? ' (fallback)' : ''}`,
       );
       out.push(
         `features  ${Object.entries(features)
@@ -97,7 +98,9 @@ export async function run(argv: string[]): Promise<number> {
       out.push('', `${'kernel'.padEnd(26)} cases  max rel error   tolerance   result   (seed ${seed})`);
       for (const k of kernels) {
         out.push(
-          `${k.kernel.padEnd(26)} ${String(k.cases).padStart(5)}  ${k.maxError.toExponential(2).padStart(13)}   ${k.tolerance.toExponential(0).padStart(9)}   ${k.ok ? 'ok' : 'FAIL'}`,
+          `${k.kernel.padEnd(26)} ${String(k.cases).padStart(5)}  ` +
+            `${k.maxError.toExponential(2).padStart(13)}   ` +
+            `${k.tolerance.toExponential(0).padStart(9)}   ${k.ok ? 'ok' : 'FAIL'}`,
         );
         if (!k.ok) out.push(`   worst: ${k.worstCase}: ${k.detail}`);
       }

@@ -71,7 +71,8 @@ function loadSpec(path: string | undefined, source: string) {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new UsageError(
-      `cannot read --spec ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`,
+      `cannot read --spec ${path}: ` +
+        `${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`,
     );
   }
   try {
@@ -184,23 +185,28 @@ function describe(s: DatasetSummary): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const lines = [`dataset   ${s.name} (${s.source}) → ${Object.keys(s.tables).join(', ')}`];
   lines.push(
-    `counts    ${n(s.counts.users)} users · ${n(s.counts.items)} items · ${n(s.counts.interactions)} interactions (${n(s.counts.positives)} positive) · ${n(s.counts.impressions)} impressions`,
+    `counts    ${n(s.counts.users)} users · ${n(s.counts.items)} items · ` +
+      `${n(s.counts.interactions)} interactions ` +
+      `(${n(s.counts.positives)} positive) · ${n(s.counts.impressions)} impressions`,
   );
   for (const [name, l] of Object.entries(s.labels)) {
     lines.push(
-      `label     ${name.padEnd(10)} ${l.kind === 'binary' ? `${n(l.positives ?? 0)} positives (${((l.rate ?? 0) * 100).toFixed(2)}%)` : `mean ${(l.mean ?? 0).toFixed(4)}`}`,
+      `label     ${name.padEnd(10)} ` +
+        `${l.kind === 'binary' ? `${n(l.positives ?? 0)} positives (${((l.rate ?? 0) * 100).toFixed(2)}%)` : `mean ${(l.mean ?? 0).toFixed(4)}`}`,
     );
   }
   const r = s.splits.retrieval;
   if (r)
     lines.push(
-      `retrieval leave-last-out: ${n(r.train)} train · ${n(r.valid)} valid · ${n(r.test)} test (${n(r.usersWithTest)} users with a test item)`,
+      `retrieval leave-last-out: ${n(r.train)} train · ${n(r.valid)} ` +
+        `valid · ${n(r.test)} test (${n(r.usersWithTest)} users with a test item)`,
     );
   const k = s.splits.ranking;
   if (k) lines.push(`ranking   time split: ${n(k.train)} train · ${n(k.valid)} valid · ${n(k.test)} test`);
   if (s.badRows.count)
     lines.push(
-      `skipped   ${n(s.badRows.count)} malformed rows (first: ${s.badRows.samples[0].file} line ${s.badRows.samples[0].line}: ${s.badRows.samples[0].reason})`,
+      `skipped   ${n(s.badRows.count)} malformed rows (first: ` +
+        `${s.badRows.samples[0].file} line ${s.badRows.samples[0].line}: ${s.badRows.samples[0].reason})`,
     );
   lines.push(`took      ${s.elapsedSeconds.toFixed(1)} s`);
   return lines.join('\n');

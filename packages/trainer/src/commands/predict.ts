@@ -87,7 +87,8 @@ async function readRows(
             : null;
       if (!columns)
         return onRow(
-          `expected ${CRITEO_COLUMNS.length} tab-separated fields (or ${CRITEO_COLUMNS.length - 1} without the label), found ${fields.length}`,
+          `expected ${CRITEO_COLUMNS.length} tab-separated fields (or ` +
+            `${CRITEO_COLUMNS.length - 1} without the label), found ${fields.length}`,
           line,
         );
       const row: RawRow = {};
@@ -286,7 +287,8 @@ export async function run(argv: string[]): Promise<number> {
       labelled.map(([, p]) => p!),
     );
     process.stderr.write(
-      `scored ${n} row${n === 1 ? '' : 's'} (${bad.length} malformed); CTR AUC over the ${n} labelled rows: ${Number.isNaN(a) ? 'n/a (one class)' : a.toFixed(4)}\n`,
+      `scored ${n} row${n === 1 ? '' : 's'} (${bad.length} malformed); CTR AUC over ` +
+        `the ${n} labelled rows: ${Number.isNaN(a) ? 'n/a (one class)' : a.toFixed(4)}\n`,
     );
   } else process.stderr.write(`scored ${n} row${n === 1 ? '' : 's'} (${bad.length} malformed)\n`);
   return bad.length > 0 ? 1 : 0;

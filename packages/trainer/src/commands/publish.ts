@@ -90,7 +90,9 @@ function edgeClient(base: string, token: string, attempts: number): Fetcher {
           headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` },
         });
       } catch (err) {
-        lastError = `${what} failed: cannot reach ${base} (${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message})`;
+        lastError =
+          `${what} failed: cannot reach ${base} ` +
+          `(${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message})`;
         await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
         continue;
       }
@@ -197,7 +199,8 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     const mb = (totalBytes / 1e6).toFixed(1);
     process.stdout.write(
-      `published ${name}@${version} to ${base}: ${result.uploaded.length} file(s) uploaded (${mb} MB), ${result.skipped.length} already there\n`,
+      `published ${name}@${version} to ${base}: ${result.uploaded.length} ` +
+        `file(s) uploaded (${mb} MB), ${result.skipped.length} already there\n`,
     );
     if (promoted)
       process.stdout.write(`promoted ${name}@${version}${promoted.previous ? ` (was ${promoted.previous})` : ''}\n`);

@@ -383,7 +383,9 @@ export async function run(argv: string[]): Promise<number> {
     stages.begin(
       'data',
       o.data.kind === 'synthetic'
-        ? `synthetic world (${o.data.world.users.toLocaleString('en-US')} users, ${o.data.world.items.toLocaleString('en-US')} items, ${o.data.world.events.toLocaleString('en-US')} impressions)`
+        ? `synthetic world (${o.data.world.users.toLocaleString('en-US')} users, ` +
+            `${o.data.world.items.toLocaleString('en-US')} items, ` +
+            `${o.data.world.events.toLocaleString('en-US')} impressions)`
         : `MovieLens from ${o.data.path}`,
     );
     if (dataReady) stages.end(`reused from ${dataDir}`);
@@ -422,7 +424,8 @@ export async function run(argv: string[]): Promise<number> {
     // 2 train
     stages.begin(
       'train',
-      `retrieval (two towers, ${plural(o.epochs, 'epoch')})${canRank ? ` and ranking (DLRM, ${plural(o.rankingEpochs, 'epoch')})` : ''}`,
+      `retrieval (two towers, ` +
+        `${plural(o.epochs, 'epoch')})${canRank ? ` and ranking (DLRM, ${plural(o.rankingEpochs, 'epoch')})` : ''}`,
     );
     let version: string;
     if (sameBundle && !o.retrain) {
@@ -540,7 +543,8 @@ export async function run(argv: string[]): Promise<number> {
     stages.end('ready');
 
     process.stdout.write(
-      `\n  ${bold('Vireo is up:')} ${demo.url}\n  ${dim(`edge ${edge.url} · model ${o.name}@${version} · state in ${o.state} · Ctrl-C to stop`)}\n\n`,
+      `\n  ${bold('Vireo is up:')} ${demo.url}\n  ` +
+        `${dim(`edge ${edge.url} · model ${o.name}@${version} · state in ${o.state} · Ctrl-C to stop`)}\n\n`,
     );
     if (o.open) openBrowser(demo.url);
 

@@ -41,7 +41,8 @@ export async function evaluateRetrieval(
   const cases: RetrievalCase[] = retrievalCases(ds, events, context, split === 'test' ? SPLIT_TEST : SPLIT_VALID);
   if (cases.length === 0)
     throw new UsageError(
-      `${ds.dir} has no held-out ${split} positives to evaluate (users need at least ${ds.summary.splits.retrieval?.minPositives ?? 2} positives).`,
+      `${ds.dir} has no held-out ${split} positives to evaluate (users need ` +
+        `at least ${ds.summary.splits.retrieval?.minPositives ?? 2} positives).`,
     );
   const N = ds.items!.rows;
   const D = config.embeddingDim;
@@ -86,7 +87,8 @@ export function formatReport(r: RetrievalReport): string {
   const lines = [
     `${r.split} split: ${r.users} users, full ranking over ${r.items} items (their earlier items excluded)`,
     formatMetrics(r.metrics),
-    `model vs best baseline: Recall@10 ${pct(r.overBestBaseline['recall@10'])}, NDCG@10 ${pct(r.overBestBaseline['ndcg@10'])}`,
+    `model vs best baseline: Recall@10 ` +
+      `${pct(r.overBestBaseline['recall@10'])}, NDCG@10 ${pct(r.overBestBaseline['ndcg@10'])}`,
     `int8 item embeddings: Recall@100 ${pct(-r.int8RecallLoss)} relative to float32`,
   ];
   if (r.ofOracle !== null) lines.push(`model Recall@100 = ${(100 * r.ofOracle).toFixed(1)}% of the oracle's`);
@@ -131,7 +133,8 @@ export async function evalRetrieval(argv: string[]): Promise<number> {
   });
   if (data.config.tableRows !== c.tableRows || ds.items!.rows * c.embeddingDim !== bundle.items.embeddings.length) {
     throw new UsageError(
-      `--bundle ${values.bundle} was trained on other data (its features or catalogue differ from ${values.data}); evaluate it on the dataset it was trained on.`,
+      `--bundle ${values.bundle} was trained on other data (its features or ` +
+        `catalogue differ from ${values.data}); evaluate it on the dataset it was trained on.`,
     );
   }
   const gpu = await openGpu();

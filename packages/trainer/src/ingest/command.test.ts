@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../cli.ts';
-import { fixture, tempDir } from './testing.ts';
+import { fixture, tempDir } from '../../test/ingest-helpers.ts';
 
 async function vireo(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';

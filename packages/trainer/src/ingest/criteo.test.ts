@@ -3,7 +3,7 @@ import { FIRST_INDEX, PAD_INDEX } from '@vireo/core';
 import { join } from 'node:path';
 import { loadDataset } from './dataset.ts';
 import { CRITEO_COLUMNS, ingestCriteo } from './criteo.ts';
-import { fixture, testOptions } from './testing.ts';
+import { fixture, testOptions } from '../../test/ingest-helpers.ts';
 
 /** A Criteo line: label, 13 integer columns, 26 hex categories ('' = missing). */
 function line(label: number, ints: Array<number | string>, cats: string[]): string {

@@ -368,7 +368,8 @@ function readColumn(dir: string, table: string, name: string, col: ColumnInfo): 
     const size = fstatSync(fd).size;
     if (size !== bytes)
       throw new IngestError(
-        `${dir}: ${col.file} is ${size} bytes but ${col.dtype} ${JSON.stringify(col.shape)} needs ${bytes}; the dataset is corrupt, ingest it again.`,
+        `${dir}: ${col.file} is ${size} bytes but ${col.dtype} ` +
+          `${JSON.stringify(col.shape)} needs ${bytes}; the dataset is corrupt, ingest it again.`,
       );
     const buffer = new ArrayBuffer(bytes);
     const view = new Uint8Array(buffer);

@@ -41,7 +41,8 @@ export class BadRows {
     if (this.count > this.maxBadRows) {
       const first = this.samples[0];
       throw new IngestError(
-        `more than ${this.maxBadRows} malformed rows (the first: ${first.file} line ${first.line}: ${first.reason}); fix the input or raise --max-bad-rows.`,
+        `more than ${this.maxBadRows} malformed rows (the first: ${first.file} ` +
+          `line ${first.line}: ${first.reason}); fix the input or raise --max-bad-rows.`,
         1,
       );
     }

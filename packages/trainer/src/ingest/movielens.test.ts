@@ -3,7 +3,7 @@ import { OOV_INDEX } from '@vireo/core';
 import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, loadDataset } from './dataset.ts';
 import { IngestError } from './errors.ts';
 import { ingestMovielens, parseTitle } from './movielens.ts';
-import { fixture, testOptions } from './testing.ts';
+import { fixture, testOptions } from '../../test/ingest-helpers.ts';
 
 const crlf = (lines: string[]) => lines.join('\r\n') + '\r\n';
 const MOVIES = crlf([

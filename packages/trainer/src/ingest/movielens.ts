@@ -94,7 +94,8 @@ function expectHeader(path: string, fields: string[] | null, want: string[]): vo
   const got = fields?.map((f) => f.trim().replace(/^\uFEFF/, ''));
   if (!got || got.join(',') !== want.join(',')) {
     throw new IngestError(
-      `${path} does not have the MovieLens header "${want.join(',')}" (found "${got?.join(',') ?? ''}"); is --path an ml-latest-small folder?`,
+      `${path} does not have the MovieLens header "${want.join(',')}" ` +
+        `(found "${got?.join(',') ?? ''}"); is --path an ml-latest-small folder?`,
     );
   }
 }

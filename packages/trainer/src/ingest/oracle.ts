@@ -6,7 +6,8 @@
 //   interest    = (1 − driftWeight·φ) · latent_u + driftWeight·φ · drift_u       (D)
 //   clickLogit  = scale · (interest + deviceShift[device]) · latent_i
 //               + bias_i + hourAmp[c_i] · cos(2π (hour − hourPeak[c_i]) / 24) + clickOffset
-//   pConversion = σ(convScale · interest · latent_i − priceEffect · (ln price_i − meanLogPrice) + convOffset)   (given a click)
+// pConversion = σ(convScale · interest · latent_i − priceEffect · (ln price_i − meanLogPrice) + convOffset)   (given a
+// click)
 //   E[revenue]  = σ(clickLogit) · pConversion · price_i                            (per impression)
 // with D = dim, c_i the item's category, device ∈ {0 mobile, 1 desktop, 2 tablet}.
 // Impressions come from a logging policy, so the item a user clicks next also depends on what was

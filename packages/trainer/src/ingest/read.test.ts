@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { forEachLine, forEachRecord, parseCsvLine } from './read.ts';
-import { fixture, tempDir } from './testing.ts';
+import { fixture, tempDir } from '../../test/ingest-helpers.ts';
 
 describe('forEachLine', () => {
   it('strips CRLF and LF, numbers lines from 1, keeps a last line without newline', async () => {

@@ -15,7 +15,8 @@ export async function fileSize(path: string, what = 'input file'): Promise<numbe
   } catch (err) {
     if (err instanceof IngestError) throw err;
     throw new IngestError(
-      `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`,
+      `cannot read ${what} ${path}: ` +
+        `${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`,
     );
   }
 }

@@ -28,7 +28,8 @@ function missingColumns(required: string[], have: readonly string[]): string[] {
 function layoutError(path: string, missing: string[], have: readonly string[]): IngestError {
   const shown = have.slice(0, 12).join(', ') + (have.length > 12 ? ', …' : '');
   return new IngestError(
-    `${path} has no column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} that the spec reads (its columns: ${shown || 'none'}).`,
+    `${path} has no column${missing.length > 1 ? 's' : ''} ` +
+      `${missing.map((m) => `"${m}"`).join(', ')} that the spec reads (its columns: ${shown || 'none'}).`,
   );
 }
 

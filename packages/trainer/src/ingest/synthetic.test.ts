@@ -6,7 +6,7 @@ import { SPLIT_TEST, SPLIT_TRAIN, loadDataset } from './dataset.ts';
 import { loadOracle } from './load-oracle.ts';
 import { nextClickScores } from './oracle.ts';
 import { ingestSynthetic, type WorldConfig } from './synthetic.ts';
-import { testOptions } from './testing.ts';
+import { testOptions } from '../../test/ingest-helpers.ts';
 
 const SMALL: WorldConfig = { seed: 7, users: 300, items: 200, events: 20_000, categories: 8, dim: 8, days: 14 };
 

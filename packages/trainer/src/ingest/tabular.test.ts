@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadDataset } from './dataset.ts';
 import { readerFor } from './readers.ts';
 import { ingestTabular } from './tabular.ts';
-import { fixture, testOptions } from './testing.ts';
+import { fixture, testOptions } from '../../test/ingest-helpers.ts';
 
 const spec = parseFeatureSpec({
   entities: { user: { key: 'user_id' }, item: { key: 'item_id' } },

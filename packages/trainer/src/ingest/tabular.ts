@@ -144,7 +144,10 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
       const raw = row[l.source ?? l.name];
       labelValue[j] = parseLabel(l.kind, raw);
       if (Number.isNaN(labelValue[j]))
-        return `label "${l.name}" must be ${l.kind === 'binary' ? '0 or 1' : 'a number'}, got ${JSON.stringify(raw ?? null)}`;
+        return (
+          `label "${l.name}" must be ` +
+          `${l.kind === 'binary' ? '0 or 1' : 'a number'}, got ${JSON.stringify(raw ?? null)}`
+        );
     }
     for (const [name, source] of numericColumns) {
       const raw = row[source];

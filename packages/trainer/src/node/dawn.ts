@@ -1,5 +1,5 @@
 // WebGPU in Node: Dawn from the npm package `webgpu`, injected as `navigator.gpu` so that the
-// Web-standard GPU layer of @vireo/runtime-web runs unchanged. Without a GPU, Dawn runs on
+// Web-standard GPU layer of @vireo/kernels runs unchanged. Without a GPU, Dawn runs on
 // SwiftShader's Vulkan driver, which Debian's `chromium` package ships.
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +40,9 @@ export function installDawn(): GPU {
 /** One sentence on what to install when Dawn finds no adapter. */
 export function noAdapterHint(): string {
   if (!existsSync(SWIFTSHADER_ICD) && !hasGpuDevice())
-    return "No WebGPU adapter: install a Vulkan driver for your GPU, or Debian's `chromium` and `libvulkan1` packages (SwiftShader), then retry.";
+    return (
+      'No WebGPU adapter: install a Vulkan driver for your GPU, or ' +
+      "Debian's `chromium` and `libvulkan1` packages (SwiftShader), then retry."
+    );
   return 'No WebGPU adapter: Dawn could not open a Vulkan device (is libvulkan1 installed?).';
 }

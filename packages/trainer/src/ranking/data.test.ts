@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { FIRST_INDEX, PAD_INDEX } from '@vireo/core';
 import { ingestSynthetic, loadDataset } from '../ingest/index.ts';
-import { testOptions } from '../ingest/testing.ts';
+import { testOptions } from '../../test/ingest-helpers.ts';
 import { rankingData } from './data.ts';
 import { rankingInputs, type ModelData, type RankingConfig } from '@vireo/models';
 

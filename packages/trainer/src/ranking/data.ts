@@ -84,7 +84,8 @@ function historyColumn(ds: Dataset, L: number): Int32Array {
   const it = ds.interactions;
   if (!it || !im.user)
     throw new UsageError(
-      `${ds.dir}: the user history feature needs the interactions table and impression users; ingest the dataset again.`,
+      `${ds.dir}: the user history feature needs the ` +
+        `interactions table and impression users; ingest the dataset again.`,
     );
   const out = new Int32Array(im.rows * L);
   const positives: number[] = [];
@@ -181,7 +182,8 @@ export function rankingData(ds: Dataset): RankingData {
     const col = table?.columns.get(name);
     if (!col || (view !== 'context' && !join))
       throw new UsageError(
-        `${ds.dir}: feature ${name} has no column in the ${view === 'context' ? 'impressions' : `${view}s`} table; ingest the dataset again.`,
+        `${ds.dir}: feature ${name} has no column in the ` +
+          `${view === 'context' ? 'impressions' : `${view}s`} table; ingest the dataset again.`,
       );
     return { data: col.data as ArrayLike<number>, width: col.shape[1] ?? 1, row: join ? (r) => join[r] : (r) => r };
   };
@@ -209,7 +211,8 @@ export function rankingData(ds: Dataset): RankingData {
         // Bucketized numerics and ids are in range by construction; anything else is a corrupt dataset.
         if (!(v >= 0 && v < f.rows))
           throw new UsageError(
-            `${ds.dir}: feature ${f.name} has index ${v} in row ${r}, outside its ${f.rows} rows; ingest the dataset again.`,
+            `${ds.dir}: feature ${f.name} has index ${v} in row ` +
+              `${r}, outside its ${f.rows} rows; ingest the dataset again.`,
           );
         sparse[r * S + slot + l] = v;
       }
@@ -230,7 +233,8 @@ export function rankingData(ds: Dataset): RankingData {
   });
   if (!tasks.includes('ctr')) {
     throw new UsageError(
-      `${ds.dir} has no click label for the CTR task (looked for ${TASK_LABELS.ctr.join(', ')}; it has ${[...im.labels.keys()].join(', ') || 'none'}).`,
+      `${ds.dir} has no click label for the CTR task (looked for ` +
+        `${TASK_LABELS.ctr.join(', ')}; it has ${[...im.labels.keys()].join(', ') || 'none'}).`,
     );
   }
   const oracle = (name: string) => (im.columns.get(name)?.data as Float32Array | undefined) ?? null;

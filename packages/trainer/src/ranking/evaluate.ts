@@ -147,7 +147,8 @@ export function formatReport(r: RankingReport): string {
   const f = (m: TaskMetrics | undefined) =>
     m ? `AUC ${m.auc.toFixed(4)}  log loss ${m.logLoss.toFixed(4)}  ECE ${m.ece.toFixed(4)}` : '—';
   const lines = [
-    `test rows ${r.split.test} (train ${r.split.train}, early stopping on ${r.split.valid} from the ${r.split.validFrom})`,
+    `test rows ${r.split.test} (train ${r.split.train}, early ` +
+      `stopping on ${r.split.valid} from the ${r.split.validFrom})`,
     `ctr    model     ${f(r.model.ctr)}`,
     `       logistic  ${f(r.baselines.logistic.ctr)}`,
     `       constant  ${f(r.baselines.constant.ctr)}`,

@@ -236,7 +236,8 @@ export async function fitRanking(
     const { epochs: _b, ...theirs } = saved.options;
     if (saved.dataset !== io.datasetId || !sameShape(saved.config, config) || !sameShape(mine, theirs)) {
       throw new UsageError(
-        `--resume: the checkpoint in ${io.checkpointDir} was made with other data, architecture or flags (only --epochs may change); start a new --out or drop --resume.`,
+        `--resume: the checkpoint in ${io.checkpointDir} was made with other data, ` +
+          `architecture or flags (only --epochs may change); start a new --out or drop --resume.`,
       );
     }
     meta = { ...saved, options: opts };
@@ -313,7 +314,9 @@ export async function fitRanking(
         const loss = await step.readLoss(B);
         if (!loss.every(Number.isFinite)) {
           throw new DivergedError(
-            `training diverged: the loss is ${loss.map((l) => l.toPrecision(4)).join(' / ')} at epoch ${epoch + 1} step ${s + 1}; lower --lr or --emb-lr and start again (the last good checkpoint is in ${io.checkpointDir}).`,
+            `training diverged: the loss is ${loss.map((l) => l.toPrecision(4)).join(' / ')} at epoch ` +
+              `${epoch + 1} step ${s + 1}; lower --lr or --emb-lr and ` +
+              `start again (the last good checkpoint is in ${io.checkpointDir}).`,
           );
         }
         for (let t = 0; t < 3; t++) meta.partial.loss[t] += loss[t];
@@ -353,7 +356,8 @@ export async function fitRanking(
           .map((t, i) => `${t} ${record.loss[i].toFixed(4)}`)
           .filter((_, i) => i === 0 || config.heads.includes(i === 1 ? 'cvr' : 'revenue'));
         io.log(
-          `epoch ${record.epoch}: train loss ${losses.join(', ')}; valid CTR AUC ${validAuc.toFixed(4)}; ${record.samplesPerSecond.toFixed(0)} samples/s`,
+          `epoch ${record.epoch}: train loss ${losses.join(', ')}; valid CTR AUC ` +
+            `${validAuc.toFixed(4)}; ${record.samplesPerSecond.toFixed(0)} samples/s`,
         );
         meta.partial = { loss: [0, 0, 0], reads: 0, samples: 0, seconds: 0 };
         if (s + 1 === stepsPerEpoch) {

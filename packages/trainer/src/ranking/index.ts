@@ -152,16 +152,21 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
   const splits = rankingSplits(data, holdout);
   const gpu = await openGpu();
   try {
-    // The DLRM-sized defaults (DESIGN.md) on a GPU; on a CPU adapter (SwiftShader) a small model,
+    // The DLRM shape (docs/ARCHITECTURE.md, "Training") on a GPU; on a CPU adapter (SwiftShader) a small model,
     // since a 512-256 MLP trains at a few samples per second there.
     const cpu =
       gpu.info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${gpu.info.architecture} ${gpu.info.description}`);
     const config = rankingConfigFor(data, shape(cpu));
     log(
-      `ranking ${ds.summary.name}: ${splits.train.length} train · ${splits.valid.length} valid (${splits.validFrom}) · ${splits.test.length} test rows; heads ${config.heads.join(', ')}; ${config.denseFeatures.length} dense, ${config.sparseFeatures.length} sparse features`,
+      `ranking ${ds.summary.name}: ${splits.train.length} train · ${splits.valid.length} valid ` +
+        `(${splits.validFrom}) · ${splits.test.length} test rows; heads ` +
+        `${config.heads.join(', ')}; ` +
+        `${config.denseFeatures.length} dense, ${config.sparseFeatures.length} sparse features`,
     );
     log(
-      `model: dim ${config.embeddingDim}, bottom ${denseWidthOf(config)}→${config.bottomMlp.join('→')}, ${config.interaction} interaction, top [${config.topMlp.join(', ')}], towers [${config.towerMlp.join(', ')}]${cpu ? ' (small defaults on a CPU adapter)' : ''}`,
+      `model: dim ${config.embeddingDim}, bottom ${denseWidthOf(config)}→${config.bottomMlp.join('→')}, ` +
+        `${config.interaction} interaction, top [${config.topMlp.join(', ')}], towers ` +
+        `[${config.towerMlp.join(', ')}]${cpu ? ' (small defaults on a CPU adapter)' : ''}`,
     );
     const fit = await fitRanking(gpu, config, data, splits, opts, {
       checkpointDir: join(values.out, 'checkpoint'),
@@ -206,10 +211,12 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
     else {
       process.stdout.write(`${formatReport(report)}\n`);
       process.stdout.write(
-        `best epoch ${fit.bestEpoch} (valid AUC ${fit.bestValidAuc.toFixed(4)}), ${fit.samplesPerSecond.toFixed(0)} training samples/s on ${gpu.info.description || gpu.info.vendor}\n`,
+        `best epoch ${fit.bestEpoch} (valid AUC ${fit.bestValidAuc.toFixed(4)}), ` +
+          `${fit.samplesPerSecond.toFixed(0)} training samples/s on ${gpu.info.description || gpu.info.vendor}\n`,
       );
       process.stdout.write(
-        `wrote ${join(values.out, 'ranking.safetensors')}, ranking.onnx and manifest.json (${manifest.name}@${manifest.version})\n`,
+        `wrote ${join(values.out, 'ranking.safetensors')}, ` +
+          `ranking.onnx and manifest.json (${manifest.name}@${manifest.version})\n`,
       );
     }
     return 0;
@@ -253,7 +260,8 @@ export async function evalRanking(argv: string[]): Promise<number> {
   const want = JSON.stringify({ dense: config.denseFeatures, sparse: config.sparseFeatures });
   if (JSON.stringify(features) !== want) {
     throw new UsageError(
-      `the ranker in ${values.bundle} was trained on other features than ${values.data} has (its tables or vocabularies differ); evaluate it on the dataset it was trained on.`,
+      `the ranker in ${values.bundle} was trained on other features than ${values.data} ` +
+        `has (its tables or vocabularies differ); evaluate it on the dataset it was trained on.`,
     );
   }
   const data = rankingData(ds);

@@ -74,7 +74,9 @@ describe('vireo train ranking', () => {
     const result = JSON.parse(out);
     const { model, baselines } = result.evaluation;
     console.log(
-      `tiny world: test CTR AUC model ${model.ctr.auc.toFixed(4)}, logistic ${baselines.logistic.ctr.auc.toFixed(4)}, constant ${baselines.constant.ctr.auc}, oracle ${baselines.oracle.ctr.auc.toFixed(4)}; ${result.training.samplesPerSecond.toFixed(0)} samples/s`,
+      `tiny world: test CTR AUC model ${model.ctr.auc.toFixed(4)}, logistic ` +
+        `${baselines.logistic.ctr.auc.toFixed(4)}, constant ${baselines.constant.ctr.auc}, oracle ` +
+        `${baselines.oracle.ctr.auc.toFixed(4)}; ${result.training.samplesPerSecond.toFixed(0)} samples/s`,
     );
     expect(baselines.constant.ctr.auc).toBe(0.5);
     expect(model.ctr.auc).toBeGreaterThan(0.6);

@@ -45,12 +45,14 @@ function hasColumn(ds: Dataset, f: Feature): boolean {
  * Lays out the fields of a dataset: item tower `item:id` first, then the item's categorical and
  * multi-hot features, then one numeric field over its numeric features; user tower `user:id`
  * first, then user and context features the same way; the L recency rows last.
- * @example const config = retrievalConfig(loadDataset(dir), { fieldDim: 32, embeddingDim: 64, heads: 2, itemHidden: 128, userHidden: 128, temperature: 0.05, historyLength: 0 });
+ * @example const config = retrievalConfig(loadDataset(dir), { fieldDim: 32, embeddingDim: 64, heads: 2, itemHidden:
+ * 128, userHidden: 128, temperature: 0.05, historyLength: 0 });
  */
 export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalConfig {
   if (!ds.interactions || !ds.items)
     throw new UsageError(
-      `${ds.dir} has no interactions or items table: retrieval needs user–item events (ingest MovieLens, the synthetic world or a tabular log with users and items).`,
+      `${ds.dir} has no interactions or items table: retrieval needs user–item ` +
+        `events (ingest MovieLens, the synthetic world or a tabular log with users and items).`,
     );
   let next = 0;
   const take = (f: Omit<RetrievalField, 'offset'>): RetrievalField => {

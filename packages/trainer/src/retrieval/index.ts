@@ -195,7 +195,9 @@ export async function trainRetrieval(argv: string[]): Promise<number> {
         );
       else
         process.stdout.write(
-          `wrote ${o.out} (${manifest.files.map((f) => f.name).join(', ')}, manifest.json): ${run.epochs.length} epochs, loss ${run.firstLoss.toFixed(3)} → ${run.lastLoss.toFixed(3)}, ${samplesPerSecond.toFixed(0)} samples/s on ${gpu.info.description || gpu.info.vendor}\n`,
+          `wrote ${o.out} (${manifest.files.map((f) => f.name).join(', ')}, manifest.json): ${run.epochs.length} ` +
+            `epochs, loss ${run.firstLoss.toFixed(3)} → ${run.lastLoss.toFixed(3)}, ` +
+            `${samplesPerSecond.toFixed(0)} samples/s on ${gpu.info.description || gpu.info.vendor}\n`,
         );
       return 0;
     } finally {

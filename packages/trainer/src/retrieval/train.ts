@@ -174,7 +174,8 @@ export async function trainRetrievalModel(
       throw new UsageError((err as Error).message);
     }
     log(
-      `warm start from ${o.initFrom}: ${warm.dense} dense tensors, ${warm.rowsCopied} table rows copied, ${warm.rowsNew} new rows`,
+      `warm start from ${o.initFrom}: ${warm.dense} dense tensors, ` +
+        `${warm.rowsCopied} table rows copied, ${warm.rowsNew} new rows`,
     );
   }
   const identity = runIdentity(o, config);
@@ -187,7 +188,8 @@ export async function trainRetrievalModel(
     const { tensors, metadata } = readSafetensors(readFileSync(path));
     if (metadata.run !== identity)
       throw new UsageError(
-        `--resume: ${path} was written by a run with other flags or data; use the same flags, or start again without --resume.`,
+        `--resume: ${path} was written by a run with other flags ` +
+          `or data; use the same flags, or start again without --resume.`,
       );
     const f32 = (name: string) => tensors.get(name)!.data as Float32Array;
     weights = { params: f32('params'), table: f32('table') };
@@ -252,7 +254,8 @@ export async function trainRetrievalModel(
             ? ` and the gradient of '${grad}' is non-finite`
             : ' (the forward overflowed)';
         throw new TrainingDivergedError(
-          `training diverged at step ${training.step} (epoch ${epoch + 1}): the loss is ${loss}${why}; lower --lr / --table-lr or raise --temperature.`,
+          `training diverged at step ${training.step} (epoch ${epoch + 1}): the ` +
+            `loss is ${loss}${why}; lower --lr / --table-lr or raise --temperature.`,
         );
       }
       training.update();
@@ -276,7 +279,8 @@ export async function trainRetrievalModel(
       const bad = firstNonFinite(config, now.params, now.table);
       if (bad)
         throw new TrainingDivergedError(
-          `training diverged in epoch ${epoch + 1} (step ${training.step}): '${bad}' holds non-finite values; lower --lr / --table-lr or raise --temperature.`,
+          `training diverged in epoch ${epoch + 1} (step ${training.step}): ` +
+            `'${bad}' holds non-finite values; lower --lr / --table-lr or raise --temperature.`,
         );
       const st = await training.readState();
       const f32 = (data: Float32Array): Tensor => ({ dtype: 'F32', shape: [data.length], data });
@@ -293,7 +297,8 @@ export async function trainRetrievalModel(
       writeAtomically(checkpointPath(o.out), bytes);
     }
     log(
-      `epoch ${epoch + 1}/${o.epochs}: loss ${epochs.at(-1)!.loss.toFixed(4)}, ${epochs.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`,
+      `epoch ${epoch + 1}/${o.epochs}: loss ` +
+        `${epochs.at(-1)!.loss.toFixed(4)}, ${epochs.at(-1)!.samplesPerSecond.toFixed(0)} samples/s`,
     );
   }
   bar.finish({ loss: losses.at(-1) ?? NaN });

@@ -1,9 +1,10 @@
-// Helpers shared by the ingest tests: a fresh temporary folder per test, quiet options.
+// Test setup shared by the ingest and ranking-data tests (outside src/): a fresh temporary folder per test, quiet
+// options.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { DEFAULT_OPTIONS, type IngestOptions } from './options.ts';
+import { DEFAULT_OPTIONS, type IngestOptions } from '../src/ingest/options.ts';
 
 const made: string[] = [];
 afterEach(() => {

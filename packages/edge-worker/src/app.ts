@@ -34,9 +34,16 @@ export const DEFAULT_REALTIME: RealtimeOptions = {
 /** Default limits. */
 export const DEFAULT_LIMITS: Limits = {
   eventsBodyBytes: 1 << 20,
-  pushBodyBytes: 8 << 20,
+  pushBodyBytes: 2 << 20,
   onlineBodyBytes: 256 << 10,
-  manifestBytes: 64 << 20,
+  // Parsed on the event loop: 4 MiB is ~20-50 ms of JSON.parse here (vocabularies are checked in
+  // slices between which other requests run); see docs/ARCHITECTURE.md, "Bounded work".
+  manifestBytes: 4 << 20,
+  responseBytes: 4 << 20,
+  onlineCells: 50_000,
+  maxSequenceLength: 4096,
+  maxVocabulary: 250_000,
+  maxVocabularyTotal: 500_000,
   modelFileBytes: 4 * 1024 ** 3,
   maxEventFutureMs: DAY,
 };
@@ -73,12 +80,13 @@ export function createApp(options: AppOptions): EdgeApp {
   const metrics = options.metrics ?? new EdgeMetrics();
   const log = options.log === undefined ? consoleLogger : options.log;
   const now = options.now ?? (() => Date.now());
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const deps: RouteDeps = {
     storage: options.storage,
-    specs: specResolver(options.storage, { defaultModel: options.specModel ?? null, now }),
+    specs: specResolver(options.storage, { defaultModel: options.specModel ?? null, now, limits }),
     metrics,
     realtime: { ...DEFAULT_REALTIME, ...options.realtime },
-    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    limits,
     now,
   };
 

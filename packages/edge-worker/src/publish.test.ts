@@ -8,7 +8,7 @@ import { signHs256 } from './auth/jwt.ts';
 import { startNodeServer, type RunningServer } from './node.ts';
 import { makeBundle, type TestBundle } from './test-helpers.ts';
 
-const SECRET = 'publish-test-secret-0123456789';
+const SECRET = 'publish-test-secret-0123456789-abcdefgh';
 
 function writeBundle(root: string, bundle: TestBundle): string {
   const dir = join(root, `${bundle.name}-${bundle.version}`);

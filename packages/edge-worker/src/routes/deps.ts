@@ -19,6 +19,15 @@ export type Limits = {
   onlineBodyBytes: number;
   /** PUT manifest.json body, bytes (vocabularies live there). */
   manifestBytes: number;
+  /** Largest answer of a feature read or lookup, bytes (estimated before it is built). */
+  responseBytes: number;
+  /** Values (rows × distinct features) one POST /v1/features/online may ask for. */
+  onlineCells: number;
+  /** Longest `maxLength` of a multi-hot or sequence feature in a manifest. */
+  maxSequenceLength: number;
+  /** Most values in one vocabulary of a manifest, and in all of them together. */
+  maxVocabulary: number;
+  maxVocabularyTotal: number;
   /** Largest model file, bytes. */
   modelFileBytes: number;
   /** Events may be at most this far in the future, ms. */

@@ -13,7 +13,8 @@ const USAGE = `usage:
     --data DIR                data folder: SQLite database, model files, dev secret (default ./.vireo)
     --cors ORIGINS            comma-separated origins allowed by CORS, or '*' (default none)
     --rate-limit RPS          sustained requests/s per token subject, 0 = off (default 1000)
-    --sync normal|full        SQLite durability: normal survives a crash of the process, full also power loss (default normal)
+    --sync normal|full        SQLite durability: normal survives a crash of the process, full also power
+                              loss (default normal)
     --spec-model NAME         model whose feature spec validates pushes (default: the last promoted)
     --quiet                   no request logs
     --dev                     without VIREO_JWT_SECRET: generate (or reuse) a development secret in the
@@ -133,9 +134,8 @@ async function start(argv: string[]): Promise<number | null> {
   const say = (line: string) => process.stderr.write(`vireo-edge: ${line}\n`);
   say(`data in ${edge.dataDir} (SQLite WAL, synchronous=${sync}); API description at ${edge.url}/openapi.json`);
   if (edge.secret.origin === 'generated' || edge.secret.origin === 'data-folder') {
-    say(
-      `--dev: ${edge.secret.origin === 'generated' ? 'generated a development secret' : 'using the development secret'} in ${edge.secret.path} (set VIREO_JWT_SECRET in production)`,
-    );
+    const what = edge.secret.origin === 'generated' ? 'generated a development secret' : 'using the development secret';
+    say(`--dev: ${what} in ${edge.secret.path} (set VIREO_JWT_SECRET in production)`);
     // The label has no ':' before the token (scripts read what follows the first ': ').
     process.stdout.write(
       `development token (every scope, service included, 30 days): ${await developmentToken(edge.secret.secret)}\n`,

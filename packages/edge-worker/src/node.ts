@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createApp, type AppOptions } from './app.ts';
+import { workerManifestParser } from './manifest-parser.ts';
 import { generateSecret, hs256Verifier, jwksVerifier, SCOPES, secretProblem, signHs256 } from './auth/jwt.ts';
 import { tokenBucket } from './middleware/rate-limit.ts';
 import type { Logger } from './middleware/request-log.ts';
@@ -137,8 +138,10 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
   let draining = false;
   let inFlight = 0;
 
+  const manifests = workerManifestParser();
   const app = createApp({
     storage,
+    parseManifest: manifests.parse,
     verifier: jwksUrl ? jwksVerifier({ url: jwksUrl, ...claims }) : hs256Verifier(secret.secret, claims),
     rateLimiter: rate > 0 ? tokenBucket({ ratePerSecond: rate }) : null,
     corsOrigins: options.corsOrigins ?? [],
@@ -205,6 +208,7 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
         await closed;
         while (inFlight > 0 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 10));
         await storage.close();
+        await manifests.close();
       })();
       return closing;
     },

@@ -13,7 +13,7 @@ import {
   type RawValue,
 } from '@vireo/core';
 import { ApiError } from '../errors.ts';
-import { type ManifestLimits, readManifest } from '../registry/manifest.ts';
+import { inlineManifestParser, type ManifestLimits, type ManifestParser, readManifest } from '../registry/manifest.ts';
 import { promotedStack } from '../storage/sql.ts';
 import type { EntityKind, FeatureValue, Storage } from '../storage/types.ts';
 
@@ -25,6 +25,8 @@ export type SpecResolverOptions = {
   defaultModel?: string | null;
   /** Bounds on manifests (vocabulary sizes, maxLength), as at upload. */
   limits?: ManifestLimits;
+  /** Parses manifests (a worker thread on Node). */
+  parseManifest?: ManifestParser;
   /** How long the promoted version of a model is remembered, in ms. Default 2000. */
   promotedTtlMs?: number;
   now?: () => number;
@@ -40,6 +42,7 @@ export function specResolver(storage: Storage, options: SpecResolverOptions = {}
     promotedTtlMs: 2000,
     now: () => Date.now(),
     limits: { maxSequenceLength: 4096, maxVocabulary: 250_000, maxVocabularyTotal: 500_000 },
+    parseManifest: inlineManifestParser,
     ...options,
   };
   const parsed = new Map<string, Promise<ActiveSpec>>();
@@ -82,7 +85,8 @@ export function specResolver(storage: Storage, options: SpecResolverOptions = {}
         if (!blob) throw new ApiError('version_not_found', `Model '${model}' version '${version}' has no manifest.`);
         // The checks of the upload again: a manifest stored by an older edge that would not
         // transform is a 422 naming the problem, not a 500 on every read.
-        const manifest = await readManifest(await new Response(blob.body).text(), opts.limits);
+        const text = await new Response(blob.body).text();
+        const manifest = await readManifest(text, opts.limits, opts.parseManifest, true);
         let lookups: Lookups | null = null;
         return {
           model,

@@ -33,17 +33,38 @@ function invalid(message: string, details: unknown = null): ApiError {
 }
 
 /**
+ * A manifest's JSON parsed: whole, or (`vocabularySizes` set) without the vocabularies' values,
+ * which the parser has checked to be lists of strings. `error` when it is not JSON.
+ */
+export type ParsedManifest = { value?: unknown; vocabularySizes?: Record<string, number>; error?: string };
+
+/** Parses a manifest's text, maybe elsewhere (a worker thread on Node: see manifest-parser.ts). */
+export type ManifestParser = (text: string, whole: boolean) => Promise<ParsedManifest>;
+
+/** Parses on this thread (Workers, tests). */
+export const inlineManifestParser: ManifestParser = async (text) => {
+  try {
+    return { value: JSON.parse(text) };
+  } catch (err) {
+    return { error: `not valid JSON (${(err as Error).message.slice(0, 200)})` };
+  }
+};
+
+/**
  * Parses and checks a manifest. The vocabularies, the only part that grows with the catalogue,
- * are validated in slices with other requests served in between.
+ * are validated in slices with other requests served in between, or by the parser itself; with
+ * `whole` false the returned vocabularies may be empty lists (their names and sizes were checked).
  * @example const manifest = await readManifest(text, deps.limits);
  */
-export async function readManifest(text: string, limits: ManifestLimits): Promise<BundleManifest> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw invalid(`not valid JSON (${(err as Error).message.slice(0, 200)}).`);
-  }
+export async function readManifest(
+  text: string,
+  limits: ManifestLimits,
+  parser: ManifestParser = inlineManifestParser,
+  whole = false,
+): Promise<BundleManifest> {
+  const parsed = await parser(text, whole);
+  if (parsed.error !== undefined) throw invalid(`${parsed.error}.`);
+  const raw = parsed.value;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('expected a JSON object.');
   const { vocabularies, ...rest } = raw as Record<string, unknown>;
   let manifest: BundleManifest;
@@ -53,10 +74,24 @@ export async function readManifest(text: string, limits: ManifestLimits): Promis
     if (err instanceof SpecError) throw invalid(err.message, { issues: err.issues.slice(0, 50) });
     throw err;
   }
-  manifest.vocabularies = await checkVocabularies(vocabularies, limits);
+  if (parsed.vocabularySizes) {
+    checkSizes(Object.entries(parsed.vocabularySizes), limits);
+    manifest.vocabularies = Object.fromEntries(Object.keys(parsed.vocabularySizes).map((k) => [k, []]));
+  } else manifest.vocabularies = await checkVocabularies(vocabularies, limits);
   const problems = bundleProblems(manifest, limits);
   if (problems.length > 0) throw invalid(`${problems[0]}.`, { issues: problems.slice(0, 50) });
   return manifest;
+}
+
+function checkSizes(sizes: Array<[string, number]>, limits: ManifestLimits): void {
+  let total = 0;
+  for (const [name, size] of sizes) {
+    if (size > limits.maxVocabulary)
+      throw invalid(`vocabularies.${name} has ${size} values, over this edge's ${limits.maxVocabulary}.`);
+    total += size;
+    if (total > limits.maxVocabularyTotal)
+      throw invalid(`the vocabularies hold over ${limits.maxVocabularyTotal} values in all.`);
+  }
 }
 
 async function checkVocabularies(value: unknown, limits: ManifestLimits): Promise<Record<string, string[]>> {
@@ -64,15 +99,15 @@ async function checkVocabularies(value: unknown, limits: ManifestLimits): Promis
   if (!value || typeof value !== 'object' || Array.isArray(value))
     throw invalid('vocabularies: expected an object of name → list of strings.');
   const out: Record<string, string[]> = Object.create(null);
-  let total = 0;
-  let sinceYield = 0;
-  for (const [name, values] of Object.entries(value)) {
+  const entries = Object.entries(value);
+  for (const [name, values] of entries)
     if (!Array.isArray(values)) throw invalid(`vocabularies.${name}: expected a list of strings.`);
-    if (values.length > limits.maxVocabulary)
-      throw invalid(`vocabularies.${name} has ${values.length} values, over this edge's ${limits.maxVocabulary}.`);
-    total += values.length;
-    if (total > limits.maxVocabularyTotal)
-      throw invalid(`the vocabularies hold over ${limits.maxVocabularyTotal} values in all.`);
+  checkSizes(
+    entries.map(([name, values]) => [name, (values as unknown[]).length]),
+    limits,
+  );
+  let sinceYield = 0;
+  for (const [name, values] of entries as Array<[string, unknown[]]>) {
     for (let i = 0; i < values.length; i++) {
       if (typeof values[i] !== 'string') throw invalid(`vocabularies.${name}[${i}]: expected a string.`);
       if (++sinceYield === SLICE) {
@@ -80,7 +115,7 @@ async function checkVocabularies(value: unknown, limits: ManifestLimits): Promis
         await nextTurn();
       }
     }
-    out[name] = values;
+    out[name] = values as string[];
   }
   return out;
 }

@@ -77,6 +77,23 @@ async function loadRows(
   return out;
 }
 
+/** Refuses (413) a push of more feature values than `max`, before its schema walks them. */
+function checkPushSize(json: unknown, max: number): void {
+  const rows = (json as { rows?: unknown } | null)?.rows;
+  if (!Array.isArray(rows)) return;
+  let values = 0;
+  for (const r of rows) {
+    const features = (r as { features?: unknown } | null)?.features;
+    if (features && typeof features === 'object') values += Object.keys(features).length;
+  }
+  if (values > max)
+    throw new ApiError(
+      'too_much_work',
+      `The push holds ${values} feature values, over this edge's ${max} per request: split it into smaller pushes.`,
+      { values, max_values: max },
+    );
+}
+
 function statusOf(feature: StoredFeature | undefined, maxAgeMs: number | undefined, now: number): Status {
   if (!feature) return 'NOT_FOUND';
   if (maxAgeMs !== undefined && now - feature.eventTs > maxAgeMs) return 'OUTSIDE_MAX_AGE';
@@ -311,7 +328,10 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       tags: ['features'],
       summary: 'Bulk upsert of user and item features, validated against the feature spec (all or nothing)',
       security: bearer('models:publish'),
-      middleware: [requireScope('models:publish'), jsonBody({ maxBytes: deps.limits.pushBodyBytes })] as const,
+      middleware: [
+        requireScope('models:publish'),
+        jsonBody({ maxBytes: deps.limits.pushBodyBytes, check: (json) => checkPushSize(json, deps.limits.pushValues) }),
+      ] as const,
       request: { body: { required: true, content: { 'application/json': { schema: pushRequestSchema } } } },
       responses: {
         200: {
@@ -357,7 +377,8 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       if (problems.length > 0) {
         throw new ApiError(
           problems.some((p) => p.problems.some((m) => m.includes('is not a'))) ? 'unknown_feature' : 'spec_violation',
-          `Row ${problems[0].row}: ${problems[0].problems[0]} (spec of ${active!.model}@${active!.version}); nothing was written.`,
+          `Row ${problems[0].row}: ${problems[0].problems[0]} ` +
+            `(spec of ${active!.model}@${active!.version}); nothing was written.`,
           { rows: problems.slice(0, 100) },
         );
       }

@@ -107,7 +107,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       throw new ApiError('invalid_utf8', 'manifest.json is not valid UTF-8.');
     }
     if (jsonDepth(text, 64) > 64) throw new ApiError('too_deep', 'manifest.json nests deeper than 64 levels.');
-    const manifest: BundleManifest = await readManifest(text, deps.limits);
+    const manifest: BundleManifest = await readManifest(text, deps.limits, deps.parseManifest);
     if (manifest.name !== name || manifest.version !== version) {
       throw new ApiError(
         'invalid_manifest',

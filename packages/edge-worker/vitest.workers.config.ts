@@ -14,7 +14,7 @@ export default defineConfig({
       miniflare: {
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations(here('./migrations')),
-          VIREO_JWT_SECRET: 'workers-test-secret-0123456789',
+          VIREO_JWT_SECRET: 'workers-test-secret-0123456789-abcdefghij',
         },
         // A small limit, so that the test reaches it in a few requests (wrangler.toml has 1,000 per 10 s).
         ratelimits: { RATE_LIMITER: { simple: { limit: 5, period: 10 } } },

@@ -28,7 +28,7 @@ const { values: flags } = parseArgs({
 });
 const DURATION = Number(flags.duration ?? 10);
 const CONNECTIONS = Number(flags.connections ?? 32);
-const SECRET = 'bench-secret-0123456789abcdef';
+const SECRET = 'bench-secret-0123456789abcdef-ghijklmnop';
 const say = (m) => process.stderr.write(`bench: ${m}\n`);
 
 async function freePort() {
@@ -263,7 +263,11 @@ const { signHs256 } = await import('tsx/esm/api').then(({ register }) => {
   return import('../src/auth/jwt.ts');
 });
 const token = await signHs256(
-  { sub: 'bench', scope: 'features:read events:write models:publish', exp: Math.floor(Date.now() / 1000) + 3600 },
+  {
+    sub: 'bench',
+    scope: 'features:read events:write models:publish service',
+    exp: Math.floor(Date.now() / 1000) + 3600,
+  },
   SECRET,
 );
 const results = {

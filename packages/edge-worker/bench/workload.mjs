@@ -5,7 +5,10 @@ const COUNTRIES = ['FR', 'DE', 'US', 'JP', 'BR', 'IN', 'NG', 'GB'];
 const GENRES = ['drama', 'comedy', 'action', 'horror', 'documentary', 'animation'];
 const rnd = (n) => Math.floor(Math.random() * n);
 
-/** Feature rows to push: every user (6 features) and every item (4), in requests of 1,000 rows. */
+/**
+ * Feature rows to push: every user (6 features) and every item (4), in requests of 500 rows (the edge
+ * takes 5,000 values per push).
+ */
 export function* seedRows() {
   let rows = [];
   for (let u = 0; u < USERS; u++) {
@@ -21,7 +24,7 @@ export function* seedRows() {
         favourite_genres: [GENRES[u % 6], GENRES[(u + 2) % 6]],
       },
     });
-    if (rows.length === 1000) {
+    if (rows.length === 500) {
       yield rows;
       rows = [];
     }
@@ -32,7 +35,7 @@ export function* seedRows() {
       id: `i${i}`,
       features: { category: GENRES[i % 6], price: (i % 200) + 0.99, genres: [GENRES[i % 6]], year: 1950 + (i % 75) },
     });
-    if (rows.length === 1000) {
+    if (rows.length === 500) {
       yield rows;
       rows = [];
     }

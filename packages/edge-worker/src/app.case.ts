@@ -4,7 +4,18 @@ import { hashBucket, sha256Hex } from '@vireo/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signHs256 } from './auth/jwt.ts';
 import type { EdgeApp } from './routes/deps.ts';
-import { ALL_SCOPES, apiEvent, client, errorOf, makeBundle, NOW, publish, token, type Client } from './test-helpers.ts';
+import {
+  ALL_SCOPES,
+  apiEvent,
+  client,
+  errorOf,
+  makeBundle,
+  NOW,
+  publish,
+  safetensorsBytes,
+  token,
+  type Client,
+} from './test-helpers.ts';
 
 export type AppFactory = () => Promise<{ app: EdgeApp; env?: unknown; cleanup: () => Promise<void> }>;
 
@@ -440,7 +451,7 @@ export function runAppCases(label: string, factory: AppFactory): void {
     describe('model registry', () => {
       it('uploads a bundle file by file, checks sizes and sha256, promotes, serves latest with an ETag', async () => {
         const bundle = await makeBundle('ranker', '1', {
-          'ranking.safetensors': enc('W'.repeat(300)),
+          'ranking.bin': enc('W'.repeat(300)),
           'sub/items.bin': enc('I'.repeat(50)),
         });
         const base = '/v1/models/ranker/1';
@@ -451,31 +462,31 @@ export function runAppCases(label: string, factory: AppFactory): void {
           version: '1',
           file: 'manifest.json',
           result: 'created',
-          missing: ['ranking.safetensors', 'sub/items.bin'],
+          missing: ['ranking.bin', 'sub/items.bin'],
         });
         expect((await api.put(`${base}/manifest.json`, bundle.manifest)).status).toBe(200);
         const other = await api.put(
           `${base}/manifest.json`,
-          (await makeBundle('ranker', '1', { 'ranking.safetensors': enc('other') })).manifest,
+          (await makeBundle('ranker', '1', { 'ranking.bin': enc('other') })).manifest,
         );
         expect(other.status).toBe(409);
         expect((await errorOf(other)).code).toBe('version_exists');
 
         const early = await api.post(`${base}/promote`);
         expect(early.status).toBe(409);
-        expect((await errorOf(early)).details).toEqual({ missing: ['ranking.safetensors', 'sub/items.bin'] });
+        expect((await errorOf(early)).details).toEqual({ missing: ['ranking.bin', 'sub/items.bin'] });
 
-        const corrupt = await api.put(`${base}/ranking.safetensors`, enc('X'.repeat(300)));
+        const corrupt = await api.put(`${base}/ranking.bin`, enc('X'.repeat(300)));
         expect(corrupt.status).toBe(422);
         expect((await errorOf(corrupt)).code).toBe('checksum_mismatch');
-        const short = await api.put(`${base}/ranking.safetensors`, enc('W'.repeat(299)));
+        const short = await api.put(`${base}/ranking.bin`, enc('W'.repeat(299)));
         expect(short.status).toBe(422);
         expect((await errorOf(short)).code).toBe('size_mismatch');
         expect((await api.put(`${base}/unlisted.bin`, enc('x'))).status).toBe(404);
-        expect((await api.put('/v1/models/ranker/9/ranking.safetensors', enc('x'))).status).toBe(404);
+        expect((await api.put('/v1/models/ranker/9/ranking.bin', enc('x'))).status).toBe(404);
 
-        expect((await api.put(`${base}/ranking.safetensors`, bundle.files['ranking.safetensors'])).status).toBe(201);
-        expect((await api.put(`${base}/ranking.safetensors`, bundle.files['ranking.safetensors'])).status).toBe(200);
+        expect((await api.put(`${base}/ranking.bin`, bundle.files['ranking.bin'])).status).toBe(201);
+        expect((await api.put(`${base}/ranking.bin`, bundle.files['ranking.bin'])).status).toBe(200);
         const last = await api.put(`${base}/sub/items.bin`, bundle.files['sub/items.bin']);
         expect(await last.json()).toMatchObject({ result: 'stored', missing: [] });
         const promoted = await api.post(`${base}/promote`);
@@ -530,7 +541,7 @@ export function runAppCases(label: string, factory: AppFactory): void {
 
       it('promotes and rolls back versions, and lists the model', async () => {
         await publish(api, await makeBundle('ranker', '1'));
-        await publish(api, await makeBundle('ranker', '2', { 'ranking.safetensors': enc('v2 weights') }));
+        await publish(api, await makeBundle('ranker', '2', { 'ranking.safetensors': safetensorsBytes(51) }));
         expect((await api.get('/v1/models/ranker/latest')).headers.get('vireo-model-version')).toBe('2');
         const back = await api.post('/v1/models/ranker/rollback');
         expect(await back.json()).toEqual({ name: 'ranker', promoted: '1', previous: '2' });

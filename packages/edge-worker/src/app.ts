@@ -15,6 +15,7 @@ import { consoleLogger, requestLog, type Logger } from './middleware/request-log
 import type { AppEnv, EdgeApp, Limits, RouteDeps } from './routes/deps.ts';
 import { eventRoutes } from './routes/events.ts';
 import { featureRoutes } from './routes/features.ts';
+import { inlineManifestParser, type ManifestParser } from './registry/manifest.ts';
 import { modelRoutes } from './routes/models.ts';
 import { systemRoutes } from './routes/system.ts';
 import type { RealtimeOptions, Storage } from './storage/types.ts';
@@ -34,9 +35,17 @@ export const DEFAULT_REALTIME: RealtimeOptions = {
 /** Default limits. */
 export const DEFAULT_LIMITS: Limits = {
   eventsBodyBytes: 1 << 20,
-  pushBodyBytes: 8 << 20,
+  pushBodyBytes: 2 << 20,
   onlineBodyBytes: 256 << 10,
-  manifestBytes: 64 << 20,
+  // Parsed on the event loop: 4 MiB is ~20-50 ms of JSON.parse here (vocabularies are checked in
+  // slices between which other requests run); see docs/ARCHITECTURE.md, "Bounded work".
+  manifestBytes: 4 << 20,
+  responseBytes: 4 << 20,
+  onlineCells: 10_000,
+  pushValues: 5_000,
+  maxSequenceLength: 4096,
+  maxVocabulary: 250_000,
+  maxVocabularyTotal: 500_000,
   modelFileBytes: 4 * 1024 ** 3,
   maxEventFutureMs: DAY,
 };
@@ -59,6 +68,8 @@ export type AppOptions = {
   specModel?: string | null;
   /** True while the server drains (for /healthz). */
   isDraining?: () => boolean;
+  /** Parses manifests; default: on this thread (node.ts passes a worker thread's). */
+  parseManifest?: ManifestParser;
   /** The clock, in ms since the epoch. */
   now?: () => number;
 };
@@ -73,12 +84,15 @@ export function createApp(options: AppOptions): EdgeApp {
   const metrics = options.metrics ?? new EdgeMetrics();
   const log = options.log === undefined ? consoleLogger : options.log;
   const now = options.now ?? (() => Date.now());
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const parseManifest = options.parseManifest ?? inlineManifestParser;
   const deps: RouteDeps = {
     storage: options.storage,
-    specs: specResolver(options.storage, { defaultModel: options.specModel ?? null, now }),
+    specs: specResolver(options.storage, { defaultModel: options.specModel ?? null, now, limits, parseManifest }),
+    parseManifest,
     metrics,
     realtime: { ...DEFAULT_REALTIME, ...options.realtime },
-    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    limits,
     now,
   };
 

@@ -1,10 +1,10 @@
 // `vireo-edge`: start the Node edge, or mint a token.
-//   vireo-edge [--port 8787] [--host 127.0.0.1] [--data ./.vireo] [--cors ORIGINS] [--rate-limit RPS] [--sync normal|full] [--quiet]
-//   vireo-edge token [--data ./.vireo] [--sub NAME] [--scope "features:read events:write"] [--ttl SECONDS]
+//   vireo-edge [--dev] [--port 8787] [--host 127.0.0.1] [--data ./.vireo] [--cors ORIGINS] [--rate-limit RPS] …
+//   vireo-edge token --sub ID [--scope "features:read events:write"] [--ttl 1h] [--data ./.vireo]
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 import { SCOPES, signHs256 } from './auth/jwt.ts';
-import { developmentToken, resolveSecret, startNodeServer } from './node.ts';
+import { developmentToken, resolveSecret, SecretError, startNodeServer } from './node.ts';
 
 const USAGE = `usage:
   vireo-edge [flags]          start the edge (feature store, events, model registry) on Node
@@ -13,17 +13,24 @@ const USAGE = `usage:
     --data DIR                data folder: SQLite database, model files, dev secret (default ./.vireo)
     --cors ORIGINS            comma-separated origins allowed by CORS, or '*' (default none)
     --rate-limit RPS          sustained requests/s per token subject, 0 = off (default 1000)
-    --sync normal|full        SQLite durability: normal survives a crash of the process, full also power loss (default normal)
+    --sync normal|full        SQLite durability: normal survives a crash of the process, full also power
+                              loss (default normal)
     --spec-model NAME         model whose feature spec validates pushes (default: the last promoted)
     --quiet                   no request logs
-  vireo-edge token [flags]    print a token signed with the edge's secret
-    --data DIR  --sub NAME (default dev)  --scope "S1 S2" (default all)  --ttl SECONDS (default 2592000)
+    --dev                     without VIREO_JWT_SECRET: generate (or reuse) a development secret in the
+                              data folder and print a development token (every scope, service included)
+  vireo-edge token [flags]    print a token signed with the edge's secret ($VIREO_JWT_SECRET or the --dev one)
+    --sub ID (required)  --scope "S1 S2" (default "features:read events:write")  --ttl 1h|30m|2d|SECONDS (default 1h)
+    --data DIR  --iss ISSUER  --aud AUDIENCE
 
-environment: VIREO_JWT_SECRET (HS256 secret; else one is generated into the data folder),
-             VIREO_JWKS_URL (verify RS256 tokens instead), VIREO_SPEC_MODEL.
+environment: VIREO_JWT_SECRET (HS256 secret, 32+ random characters), VIREO_JWKS_URL (verify RS256 tokens
+             instead), VIREO_JWT_ISSUER / VIREO_JWT_AUDIENCE (required iss / aud), VIREO_SPEC_MODEL.
+scopes: features:read, events:write (a token acts for the user in its sub only), models:publish,
+        service (act for any user: backends, never browsers).
 `;
 
-class CliError extends Error {}
+/** A mistake in the command line: one sentence, exit 2. */
+export class CliError extends Error {}
 
 function intFlag(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -44,21 +51,50 @@ function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>)
   }
 }
 
-async function token(argv: string[]): Promise<number> {
+/** Parses a duration: 90 (seconds), 30m, 1h, 2d. */
+export function parseTtl(value: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(value.trim());
+  const seconds = m
+    ? Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd']
+    : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < 1 || seconds > 10 * 365 * 86400)
+    throw new CliError(`--ttl must be a duration such as 90, 30m, 1h or 2d (at most 10 years), got '${value}'.`);
+  return seconds;
+}
+
+/**
+ * `token --sub ID --scope "..." --ttl 1h`: a token signed with the edge's secret (VIREO_JWT_SECRET,
+ * else the development secret of the data folder), printed on stdout. Returns the exit code.
+ * @example await tokenCommand(['--sub', 'u1', '--scope', 'features:read events:write', '--ttl', '1h']);
+ */
+export async function tokenCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const v = parse(argv, {
     data: { type: 'string' },
     sub: { type: 'string' },
     scope: { type: 'string' },
     ttl: { type: 'string' },
+    iss: { type: 'string' },
+    aud: { type: 'string' },
   });
-  const dataDir = resolve((v.data as string) ?? './.vireo');
-  const { secret } = resolveSecret(dataDir);
-  const scopes = ((v.scope as string) ?? SCOPES.join(' ')).split(/\s+/).filter(Boolean);
-  const ttl = intFlag(v.ttl as string, 'ttl', 30 * 86400, 1, 10 * 365 * 86400);
+  const sub = v.sub as string | undefined;
+  if (!sub) throw new CliError('--sub is required: the user id the token acts for (e.g. --sub u1).');
+  const scopes = ((v.scope as string) ?? 'features:read events:write').split(/\s+/).filter(Boolean);
+  const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s) && s !== 'admin');
+  if (unknown.length > 0)
+    throw new CliError(`--scope: unknown scope '${unknown[0]}': expected some of ${SCOPES.join(', ')}.`);
+  const ttl = parseTtl((v.ttl as string) ?? '1h');
+  const dataDir = resolve((v.data as string) ?? env.VIREO_DATA ?? './.vireo');
+  const { secret } = resolveSecret(dataDir, env, { dev: true, generate: false });
   const now = Math.floor(Date.now() / 1000);
-  process.stdout.write(
-    `${await signHs256({ sub: (v.sub as string) ?? 'dev', scope: scopes.join(' '), iat: now, exp: now + ttl }, secret)}\n`,
-  );
+  const claims = {
+    sub,
+    scope: scopes.join(' '),
+    iat: now,
+    exp: now + ttl,
+    ...(((v.iss as string) ?? env.VIREO_JWT_ISSUER) ? { iss: (v.iss as string) ?? env.VIREO_JWT_ISSUER } : {}),
+    ...(((v.aud as string) ?? env.VIREO_JWT_AUDIENCE) ? { aud: (v.aud as string) ?? env.VIREO_JWT_AUDIENCE } : {}),
+  };
+  process.stdout.write(`${await signHs256(claims, secret)}\n`);
   return 0;
 }
 
@@ -72,6 +108,7 @@ async function start(argv: string[]): Promise<number | null> {
     sync: { type: 'string' },
     'spec-model': { type: 'string' },
     quiet: { type: 'boolean' },
+    dev: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) {
@@ -92,14 +129,17 @@ async function start(argv: string[]): Promise<number | null> {
     synchronous: sync,
     specModel: (v['spec-model'] as string) ?? null,
     log: v.quiet ? null : undefined,
+    dev: v.dev === true,
   });
   const say = (line: string) => process.stderr.write(`vireo-edge: ${line}\n`);
   say(`data in ${edge.dataDir} (SQLite WAL, synchronous=${sync}); API description at ${edge.url}/openapi.json`);
-  if (edge.secret.origin !== 'env') {
-    say(
-      `${edge.secret.origin === 'generated' ? 'generated a development secret' : 'using the development secret'} in ${edge.secret.path} (set VIREO_JWT_SECRET in production)`,
+  if (edge.secret.origin === 'generated' || edge.secret.origin === 'data-folder') {
+    const what = edge.secret.origin === 'generated' ? 'generated a development secret' : 'using the development secret';
+    say(`--dev: ${what} in ${edge.secret.path} (set VIREO_JWT_SECRET in production)`);
+    // The label has no ':' before the token (scripts read what follows the first ': ').
+    process.stdout.write(
+      `development token (every scope, service included, 30 days): ${await developmentToken(edge.secret.secret)}\n`,
     );
-    process.stdout.write(`development token (all scopes, 30 days): ${await developmentToken(edge.secret.secret)}\n`);
   }
   // Last line: scripts wait for it.
   process.stdout.write(`vireo-edge listening on ${edge.url}\n`);
@@ -127,14 +167,14 @@ async function start(argv: string[]): Promise<number | null> {
 /** Runs the CLI; returns the exit code, or null while the server runs. */
 export async function main(argv: string[]): Promise<number | null> {
   try {
-    if (argv[0] === 'token') return await token(argv.slice(1));
+    if (argv[0] === 'token') return await tokenCommand(argv.slice(1));
     if (argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
       process.stdout.write(USAGE);
       return 0;
     }
     return await start(argv);
   } catch (err) {
-    if (err instanceof CliError) {
+    if (err instanceof CliError || err instanceof SecretError) {
       process.stderr.write(`vireo-edge: ${err.message}\n`);
       return 2;
     }

@@ -28,12 +28,13 @@ const folders: string[] = [];
 async function startServer(
   dataDir: string,
   env: Record<string, string> = { VIREO_JWT_SECRET: SECRET },
+  flags: string[] = [],
 ): Promise<Server> {
   const child = spawn(
     process.execPath,
-    [BIN, '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--rate-limit', '0', '--quiet'],
+    [BIN, '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--rate-limit', '0', '--quiet', ...flags],
     {
-      env: { ...process.env, VIREO_JWT_SECRET: '', ...env },
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'VIREO_JWT_SECRET')), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -85,7 +86,7 @@ describe('the Node server', () => {
   it('keeps every event answered 202 exactly once across a SIGKILL under load', { timeout: 90_000 }, async () => {
     const dataDir = tempDir();
     const token = await signHs256(
-      { sub: 'loader', scope: 'events:write features:read', exp: Math.floor(Date.now() / 1000) + 600 },
+      { sub: 'loader', scope: 'events:write features:read service', exp: Math.floor(Date.now() / 1000) + 600 },
       SECRET,
     );
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -159,7 +160,7 @@ describe('the Node server', () => {
     const dataDir = tempDir();
     const server = await startServer(dataDir);
     const token = await signHs256(
-      { sub: 'drain', scope: 'events:write models:publish', exp: Math.floor(Date.now() / 1000) + 600 },
+      { sub: 'drain', scope: 'events:write models:publish service', exp: Math.floor(Date.now() / 1000) + 600 },
       SECRET,
     );
     const auth = { authorization: `Bearer ${token}` };
@@ -216,11 +217,11 @@ describe('the Node server', () => {
     db.close();
   });
 
-  it('generates a development secret into the data folder and prints a working token', {
+  it('with --dev, generates a development secret into the data folder and prints a working service token', {
     timeout: 60_000,
   }, async () => {
     const dataDir = tempDir();
-    const server = await startServer(dataDir, {});
+    const server = await startServer(dataDir, {}, ['--dev']);
     const token = /development token[^:]*: (\S+)/.exec(server.stdout())?.[1];
     expect(token).toBeTruthy();
     expect(server.stderr()).toContain('generated a development secret');

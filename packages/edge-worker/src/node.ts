@@ -2,32 +2,74 @@
 // or the data folder, and a graceful stop (SIGTERM: stop accepting, finish in-flight requests,
 // close the database).
 import { serve, type ServerType } from '@hono/node-server';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createApp, type AppOptions } from './app.ts';
-import { generateSecret, hs256Verifier, jwksVerifier, signHs256, SCOPES } from './auth/jwt.ts';
+import { workerManifestParser } from './manifest-parser.ts';
+import { generateSecret, hs256Verifier, jwksVerifier, SCOPES, secretProblem, signHs256 } from './auth/jwt.ts';
 import { tokenBucket } from './middleware/rate-limit.ts';
 import type { Logger } from './middleware/request-log.ts';
 import { openSqliteStorage } from './storage/sqlite.ts';
 
-/** Where the JWT secret comes from. */
-export type SecretSource = { secret: string; origin: 'env' | 'data-folder' | 'generated'; path: string | null };
+/** Where the JWT secret comes from ('none': tokens are RS256 from a JWKS URL). */
+export type SecretSource = {
+  secret: string;
+  origin: 'env' | 'data-folder' | 'generated' | 'none';
+  path: string | null;
+};
 
-/** The HS256 secret: VIREO_JWT_SECRET, else `<data>/jwt-secret`, else a new one written there (mode 600). */
-export function resolveSecret(dataDir: string, env: NodeJS.ProcessEnv = process.env): SecretSource {
-  if (env.VIREO_JWT_SECRET) return { secret: env.VIREO_JWT_SECRET, origin: 'env', path: null };
+/** No usable secret: the message is one sentence saying what to do; the CLI exits 2. */
+export class SecretError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SecretError';
+  }
+}
+
+const SECRET_ADVICE = 'set VIREO_JWT_SECRET to at least 32 random characters (e.g. `openssl rand -hex 32`)';
+
+/**
+ * The HS256 secret: VIREO_JWT_SECRET when set (an empty, short or predictable one is refused);
+ * else, with `dev`, `<data>/jwt-secret` (generated there, mode 600, when absent); else none when a
+ * JWKS URL verifies tokens; else a SecretError.
+ * @example const { secret } = resolveSecret('./.vireo', process.env, { dev: true });
+ */
+export function resolveSecret(
+  dataDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { dev?: boolean; jwks?: boolean; generate?: boolean } = {},
+): SecretSource {
+  if (env.VIREO_JWT_SECRET !== undefined) {
+    const problem = secretProblem(env.VIREO_JWT_SECRET);
+    if (problem) throw new SecretError(`VIREO_JWT_SECRET is refused: ${problem}; ${SECRET_ADVICE}.`);
+    return { secret: env.VIREO_JWT_SECRET, origin: 'env', path: null };
+  }
   const path = join(dataDir, 'jwt-secret');
-  if (existsSync(path)) return { secret: readFileSync(path, 'utf8').trim(), origin: 'data-folder', path };
-  const secret = generateSecret();
-  writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(path, 0o600);
-  return { secret, origin: 'generated', path };
+  if (options.dev) {
+    if (existsSync(path)) {
+      const secret = readFileSync(path, 'utf8').trim();
+      const problem = secretProblem(secret);
+      if (problem) throw new SecretError(`${path} is refused: ${problem}; delete it to generate a new one.`);
+      return { secret, origin: 'data-folder', path };
+    }
+    if (options.generate === false)
+      throw new SecretError(`There is no development secret in ${path}: start the edge with --dev once first.`);
+    const secret = generateSecret();
+    writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
+    return { secret, origin: 'generated', path };
+  }
+  if (options.jwks) return { secret: '', origin: 'none', path: null };
+  throw new SecretError(
+    `No JWT secret: ${SECRET_ADVICE}, set VIREO_JWKS_URL, or pass --dev for a generated development secret.`,
+  );
 }
 
 /**
- * A development token (every scope, 30 days) signed with `secret`.
+ * A development token signed with `secret`: every scope, `service` included (it acts for any
+ * user, as the local dashboard and `vireo start` need), 30 days.
  * @example const token = await developmentToken(secret);
  */
 export async function developmentToken(
@@ -47,6 +89,12 @@ export type NodeServerOptions = {
   dataDir?: string;
   /** Verify RS256 tokens from this JWKS URL instead of HS256. */
   jwksUrl?: string | null;
+  /** Use (or generate) a development secret in the data folder when VIREO_JWT_SECRET is unset. */
+  dev?: boolean;
+  /** Tokens must carry this `iss` (default $VIREO_JWT_ISSUER; unset: not checked). */
+  issuer?: string | null;
+  /** Tokens must carry this `aud` (default $VIREO_JWT_AUDIENCE; unset: not checked). */
+  audience?: string | null;
   corsOrigins?: string[];
   /** Sustained requests/s per token subject; 0 turns the limiter off. Default 1000 (burst 2×). */
   rateLimitPerSecond?: number;
@@ -78,16 +126,23 @@ export type RunningServer = {
 export async function startNodeServer(options: NodeServerOptions = {}): Promise<RunningServer> {
   const env = options.env ?? process.env;
   const dataDir = resolve(options.dataDir ?? './.vireo');
+  const jwksUrl = options.jwksUrl ?? (env.VIREO_JWKS_URL || null);
+  mkdirSync(dataDir, { recursive: true });
+  const secret = resolveSecret(dataDir, env, { dev: options.dev, jwks: jwksUrl !== null });
+  const claims = {
+    issuer: options.issuer ?? (env.VIREO_JWT_ISSUER || null),
+    audience: options.audience ?? (env.VIREO_JWT_AUDIENCE || null),
+  };
   const storage = openSqliteStorage({ dataDir, synchronous: options.synchronous ?? 'normal' });
-  const secret = resolveSecret(dataDir, env);
-  const jwksUrl = options.jwksUrl ?? env.VIREO_JWKS_URL ?? null;
   const rate = options.rateLimitPerSecond ?? 1000;
   let draining = false;
   let inFlight = 0;
 
+  const manifests = workerManifestParser();
   const app = createApp({
     storage,
-    verifier: jwksUrl ? jwksVerifier({ url: jwksUrl }) : hs256Verifier(secret.secret),
+    parseManifest: manifests.parse,
+    verifier: jwksUrl ? jwksVerifier({ url: jwksUrl, ...claims }) : hs256Verifier(secret.secret, claims),
     rateLimiter: rate > 0 ? tokenBucket({ ratePerSecond: rate }) : null,
     corsOrigins: options.corsOrigins ?? [],
     log: options.log,
@@ -153,6 +208,7 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
         await closed;
         while (inFlight > 0 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 10));
         await storage.close();
+        await manifests.close();
       })();
       return closing;
     },

@@ -9,8 +9,8 @@ export const idSchema = z.string().regex(ID_PATTERN, {
   error: 'expected an id of letters, digits and . _ : @ + - (at most 128 characters, starting with a letter or digit)',
 });
 
-/** Raw feature (column) names. */
-export const FEATURE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+/** Raw feature (column) names; `__proto__` is refused (it cannot be a key of a JSON object in JavaScript). */
+export const FEATURE_NAME = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 export const featureNameSchema = z
   .string()
   .regex(FEATURE_NAME, { error: 'expected a feature name of letters, digits and _ . - (at most 64 characters)' });

@@ -1,9 +1,9 @@
 // Shared by the tests in Node and in workerd: tokens, a bundle builder and request helpers.
-import { sha256Hex, type BundleManifestInput, type FeatureSpecInput } from '@vireo/core';
+import { sha256Hex, writeSafetensors, type BundleManifestInput, type FeatureSpecInput } from '@vireo/core';
 import { signHs256 } from './auth/jwt.ts';
 import type { EdgeApp } from './routes/deps.ts';
 
-export const TEST_SECRET = 'test-secret-0123456789abcdef';
+export const TEST_SECRET = 'test-secret-0123456789abcdef-ghijklmnop';
 export const NOW = Date.UTC(2026, 5, 1);
 
 /** A token for `scope`, valid for an hour after NOW (or `exp` seconds). */
@@ -14,7 +14,15 @@ export function token(scope: string, options: { sub?: string; exp?: number; secr
   );
 }
 
-export const ALL_SCOPES = 'features:read events:write models:publish';
+/** Every scope, `service` included: a backend acting for any user (the attack suite uses per-user tokens). */
+export const ALL_SCOPES = 'features:read events:write models:publish service';
+
+/** A small whole safetensors file (one F32 tensor of `n` values). */
+export function safetensorsBytes(n = 8): Bytes {
+  return writeSafetensors({
+    w: { dtype: 'F32', shape: [n], data: Float32Array.from({ length: n }, (_, i) => i) },
+  }) as Bytes;
+}
 
 /** The feature spec the registry tests publish. */
 export const TEST_SPEC: FeatureSpecInput = {
@@ -42,7 +50,7 @@ export type TestBundle = { manifest: Bytes; files: Record<string, Bytes>; versio
 export async function makeBundle(
   name = 'ranker',
   version = '1',
-  files: Record<string, Bytes> = { 'ranking.safetensors': new TextEncoder().encode('weights:' + 'x'.repeat(200)) },
+  files: Record<string, Bytes> = { 'ranking.safetensors': safetensorsBytes(50) },
   spec: FeatureSpecInput = TEST_SPEC,
 ): Promise<TestBundle> {
   const manifest: BundleManifestInput = {

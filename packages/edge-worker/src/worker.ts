@@ -1,7 +1,7 @@
 // The Cloudflare Workers entry: the same app over D1 + KV + R2 and the rate-limiting binding.
 // One app per isolate (and per bindings object); metrics are per isolate.
 import { createApp } from './app.ts';
-import { hs256Verifier, jwksVerifier, TokenError, type TokenVerifier } from './auth/jwt.ts';
+import { hs256Verifier, jwksVerifier, KeysUnavailableError, secretProblem, type TokenVerifier } from './auth/jwt.ts';
 import { bindingRateLimiter } from './middleware/rate-limit.ts';
 import { cloudflareStorage, type CloudflareBindings } from './storage/cloudflare.ts';
 import type { ExecutionContextLike, RateLimitBinding } from './storage/cloudflare-types.ts';
@@ -10,20 +10,22 @@ import type { EdgeApp } from './routes/deps.ts';
 export type WorkerEnv = CloudflareBindings & {
   VIREO_JWT_SECRET?: string;
   VIREO_JWKS_URL?: string;
+  VIREO_JWT_ISSUER?: string;
+  VIREO_JWT_AUDIENCE?: string;
   VIREO_CORS_ORIGINS?: string;
   VIREO_SPEC_MODEL?: string;
   RATE_LIMITER?: RateLimitBinding;
 };
 
-/** Refuses every token with a clear reason when the Worker has no secret and no JWKS URL. */
-const unconfigured: TokenVerifier = {
+/** Refuses every token with a clear reason when the Worker has no usable secret and no JWKS URL. */
+const unconfigured = (problem: string): TokenVerifier => ({
   async verify() {
-    throw new TokenError(
-      'invalid_token',
-      'This edge has no VIREO_JWT_SECRET or VIREO_JWKS_URL configured, so no token can be verified.',
+    throw new KeysUnavailableError(
+      `This edge cannot verify tokens: ${problem}; set VIREO_JWT_SECRET (32+ random characters) or VIREO_JWKS_URL.`,
+      300,
     );
   },
-};
+});
 
 const apps = new WeakMap<object, EdgeApp>();
 
@@ -31,11 +33,13 @@ const apps = new WeakMap<object, EdgeApp>();
 export function appForEnv(env: WorkerEnv): EdgeApp {
   let app = apps.get(env);
   if (!app) {
+    const claims = { issuer: env.VIREO_JWT_ISSUER || null, audience: env.VIREO_JWT_AUDIENCE || null };
+    const problem = env.VIREO_JWKS_URL ? null : secretProblem(env.VIREO_JWT_SECRET);
     const verifier = env.VIREO_JWKS_URL
-      ? jwksVerifier({ url: env.VIREO_JWKS_URL })
-      : env.VIREO_JWT_SECRET
-        ? hs256Verifier(env.VIREO_JWT_SECRET)
-        : unconfigured;
+      ? jwksVerifier({ url: env.VIREO_JWKS_URL, ...claims })
+      : problem
+        ? unconfigured(problem)
+        : hs256Verifier(env.VIREO_JWT_SECRET!, claims);
     app = createApp({
       storage: cloudflareStorage(env),
       verifier,

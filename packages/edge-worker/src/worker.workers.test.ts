@@ -80,9 +80,9 @@ describe('the Worker entry (src/worker.ts) with the wrangler.toml bindings', () 
     await fresh();
     const auth = { authorization: `Bearer ${await liveToken('features:read', `burst-${crypto.randomUUID()}`)}` };
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await fetchWorker('/v1/users/u1/features', { headers: auth })).status);
+    for (let i = 0; i < 8; i++) statuses.push((await fetchWorker('/v1/items/i1/features', { headers: auth })).status);
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
-    const limited = await fetchWorker('/v1/users/u1/features', { headers: auth });
+    const limited = await fetchWorker('/v1/items/i1/features', { headers: auth });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('10');
     expect((await errorOf(limited)).code).toBe('rate_limited');

@@ -40,6 +40,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "upload a bundle folder to an edge's model registry (--bundle DIR --edge URL --token T [--promote])",
     load: () => import('./commands/publish.ts'),
   },
+  token: {
+    summary: 'mint a token for development: `vireo token --sub ID --scope "features:read events:write" --ttl 1h`',
+    load: () => import('./commands/token.ts'),
+  },
   doctor: {
     summary: 'show the WebGPU adapter and check every kernel against its CPU reference',
     load: () => import('./commands/doctor.ts'),

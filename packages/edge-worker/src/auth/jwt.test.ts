@@ -1,8 +1,17 @@
 // Token verification: HS256 (the default) and RS256 from a JWKS URL, against hand-made tokens.
 import { describe, expect, it } from 'vitest';
-import { base64url, generateSecret, hs256Verifier, jwksVerifier, signHs256, TokenError } from './jwt.ts';
+import {
+  base64url,
+  generateSecret,
+  hs256Verifier,
+  jwksVerifier,
+  KeysUnavailableError,
+  secretProblem,
+  signHs256,
+  TokenError,
+} from './jwt.ts';
 
-const SECRET = 'unit-test-secret-0123456789';
+const SECRET = 'unit-test-secret-0123456789-abcdefgh';
 const NOW = 1_800_000_000_000;
 const enc = (v: unknown) => base64url(new TextEncoder().encode(JSON.stringify(v)));
 const claims = (over: Record<string, unknown> = {}) => ({
@@ -80,9 +89,28 @@ describe('hs256Verifier', () => {
     expect((await refused(cached.verify(t))).code).toBe('token_expired');
   });
 
-  it('refuses short secrets and generates long ones', () => {
-    expect(() => hs256Verifier('short')).toThrow('16');
+  it('refuses empty, short and predictable secrets with one sentence, and generates good ones', () => {
+    expect(secretProblem(undefined)).toContain('empty');
+    expect(secretProblem('')).toContain('empty');
+    expect(secretProblem('short')).toContain('at least 32');
+    expect(secretProblem('a'.repeat(64))).toContain('predictable');
+    expect(secretProblem('abcd'.repeat(16))).toContain('predictable');
+    expect(secretProblem('passwordpasswordpasswordpassword')).toContain('predictable');
+    expect(() => hs256Verifier('short')).toThrow('at least 32');
+    for (let i = 0; i < 20; i++) expect(secretProblem(generateSecret())).toBeNull();
     expect(generateSecret()).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('checks iss and aud when they are configured', async () => {
+    const strict = hs256Verifier(SECRET, { now: () => NOW, issuer: 'https://shop.example', audience: 'vireo' });
+    const good = await signHs256(claims({ iss: 'https://shop.example', aud: 'vireo' }), SECRET);
+    expect((await strict.verify(good)).sub).toBe('alice');
+    for (const over of [{}, { iss: 'https://evil.example', aud: 'vireo' }, { iss: 'https://shop.example', aud: 'x' }]) {
+      const err = await refused(strict.verify(await signHs256(claims(over), SECRET)));
+      expect(err.code).toBe('invalid_token');
+    }
+    // Without configuration, iss and aud are not checked.
+    expect((await verifier.verify(await signHs256(claims({ iss: 'any', aud: 'any' }), SECRET))).sub).toBe('alice');
   });
 });
 
@@ -113,6 +141,7 @@ describe('jwksVerifier (RS256)', () => {
     const verifier = jwksVerifier({
       url: 'https://issuer.example/jwks.json',
       now: () => now,
+      cooldownMs: 0,
       fetch: (async () => {
         fetches++;
         return new Response(JSON.stringify({ keys }));
@@ -125,11 +154,35 @@ describe('jwksVerifier (RS256)', () => {
     expect((await verifier.verify(await b.sign(claims({ sub: 'bob' })))).sub).toBe('bob');
     expect(fetches).toBe(2);
     expect((await refused(verifier.verify(await b.sign(claims(), { alg: 'RS256', kid: 'zzz' })))).message).toContain(
-      "'zzz'",
+      'key id',
     );
     expect((await refused(verifier.verify(await signHs256(claims(), SECRET)))).message).toContain('RS256');
     const forged = (await a.sign(claims())).split('.');
     forged[1] = enc(claims({ sub: 'mallory' }));
     expect((await refused(verifier.verify(forged.join('.')))).message).toContain('signature');
+  });
+
+  it('answers KeysUnavailableError (a 503, never a 500) when the JWKS cannot be fetched', async () => {
+    const a = await keyPair('a');
+    const outages: Array<typeof fetch> = [
+      (async () => {
+        throw new TypeError('fetch failed');
+      }) as typeof fetch,
+      (async () => new Response('bad gateway', { status: 502 })) as typeof fetch,
+      (async () => new Response('not json')) as typeof fetch,
+      ((_url: unknown, init?: RequestInit) =>
+        new Promise((_ok, fail) =>
+          init?.signal?.addEventListener('abort', () => fail(init.signal!.reason)),
+        )) as typeof fetch,
+    ];
+    for (const fetch of outages) {
+      const verifier = jwksVerifier({ url: 'https://down.example/jwks.json', now: () => NOW, timeoutMs: 50, fetch });
+      const err = await verifier.verify(await a.sign(claims())).then(
+        () => null,
+        (e) => e,
+      );
+      expect(err).toBeInstanceOf(KeysUnavailableError);
+      expect((err as KeysUnavailableError).retryAfterSeconds).toBeGreaterThan(0);
+    }
   });
 });

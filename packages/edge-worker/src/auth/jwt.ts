@@ -1,11 +1,19 @@
-// Bearer JWT with scopes, on Web Crypto only (the same code on Node and in workerd).
+// Bearer JWT with scopes, through `jose` (Web Crypto: the same code on Node and in workerd).
 // HS256 with a shared secret is the default; RS256 with keys from a JWKS URL is the option for
 // an external identity provider. The algorithm is pinned by the verifier, never taken from the
-// token header ('none' and algorithm confusion are refused).
+// token header ('none' and algorithm confusion are refused). When an issuer or an audience is
+// configured, `iss` / `aud` must match. See docs/ARCHITECTURE.md ("Tokens") and docs/tokens.md.
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
 
-/** The scopes the edge knows. */
-export const SCOPES = ['features:read', 'events:write', 'models:publish'] as const;
+/**
+ * The scopes the edge knows. A token acts for the user in its `sub` only; `service` lets a backend
+ * act for any user (see routes/features.ts and routes/events.ts).
+ */
+export const SCOPES = ['features:read', 'events:write', 'models:publish', 'service'] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/** The scope that lets a token act for any user. */
+export const SERVICE_SCOPE = 'service';
 
 /** The claims the edge reads from a token. */
 export type Claims = { sub: string; scope: string; exp: number; iat?: number; [claim: string]: unknown };
@@ -24,13 +32,23 @@ export class TokenError extends Error {
   }
 }
 
-/** Checks a compact JWT and returns its caller; throws TokenError. */
+/** The keys that would check a token cannot be had now (JWKS unreachable): a 503, not the caller's fault. */
+export class KeysUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 30,
+  ) {
+    super(message);
+    this.name = 'KeysUnavailableError';
+  }
+}
+
+/** Checks a compact JWT and returns its caller; throws TokenError or KeysUnavailableError. */
 export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** base64url without padding. */
 export function base64url(bytes: Uint8Array): string {
@@ -39,70 +57,57 @@ export function base64url(bytes: Uint8Array): string {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-function fromBase64url(part: string): Uint8Array {
-  if (!/^[A-Za-z0-9_-]*$/.test(part)) throw new TokenError('invalid_token', 'The token is not base64url.');
-  const b64 = part.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((part.length + 3) % 4);
-  let bin: string;
-  try {
-    bin = atob(b64);
-  } catch {
-    throw new TokenError('invalid_token', 'The token is not base64url.');
-  }
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
+/** Shortest HS256 secret accepted, in characters. */
+export const MIN_SECRET_LENGTH = 32;
 
-function parseJsonPart(part: string, what: string): Record<string, unknown> {
-  try {
-    const value = JSON.parse(decoder.decode(fromBase64url(part)));
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value;
-  } catch (err) {
-    if (err instanceof TokenError) throw err;
-  }
-  throw new TokenError('invalid_token', `The token's ${what} is not a JSON object.`);
-}
-
-async function hmacKey(secret: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
-    'verify',
-  ]);
+/**
+ * Why `secret` is not fit to sign tokens (missing, short or low-entropy), or null when it is.
+ * Low entropy: fewer than 10 distinct characters, a short pattern repeated, or under 96 bits estimated
+ * from its character frequencies (`openssl rand -hex 32` gives about 240).
+ * @example const why = secretProblem(process.env.VIREO_JWT_SECRET); if (why) exit(2)
+ */
+export function secretProblem(secret: string | undefined): string | null {
+  if (secret === undefined || secret.trim() === '') return 'the JWT secret is empty';
+  if (secret.length < MIN_SECRET_LENGTH)
+    return `the JWT secret has ${secret.length} characters where at least ${MIN_SECRET_LENGTH} are needed`;
+  const counts = new Map<string, number>();
+  for (const ch of secret) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let entropyBits = 0;
+  for (const n of counts.values()) entropyBits -= n * Math.log2(n / secret.length);
+  const period = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16].find(
+    (p) => secret === secret.slice(0, p).repeat(secret.length / p),
+  );
+  if (counts.size < 10 || entropyBits < 96 || period !== undefined)
+    return `the JWT secret is too predictable (${Math.round(entropyBits)} bits in its characters, 96 needed)`;
+  return null;
 }
 
 /**
- * Signs claims as an HS256 JWT (the development tokens and the tests use it).
- * @example const token = await signHs256({ sub: 'dev', scope: 'features:read', exp: now + 3600 }, secret);
+ * Signs claims as an HS256 JWT (development tokens, `vireo token` and the tests use it).
+ * @example const token = await signHs256({ sub: 'u1', scope: 'features:read', exp: now + 3600 }, secret);
  */
 export async function signHs256(claims: Claims, secret: string): Promise<string> {
-  const header = base64url(encoder.encode(JSON.stringify({ alg: 'HS256', typ: 'JWT' })));
-  const payload = base64url(encoder.encode(JSON.stringify(claims)));
-  const signature = await crypto.subtle.sign('HMAC', await hmacKey(secret), encoder.encode(`${header}.${payload}`));
-  return `${header}.${payload}.${base64url(new Uint8Array(signature))}`;
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(encoder.encode(secret));
 }
 
-type Decoded = {
-  header: Record<string, unknown>;
-  payload: Record<string, unknown>;
-  signed: Uint8Array;
-  signature: Uint8Array;
+export type VerifierOptions = {
+  /** Seconds of clock skew tolerated on `exp` and `nbf`. Default 30. */
+  leewaySeconds?: number;
+  /** The clock, in milliseconds. Default Date.now. */
+  now?: () => number;
+  /** Longest token accepted, in characters. Default 8192. */
+  maxTokenLength?: number;
+  /** Verified tokens remembered (their signature is not re-checked; `exp` always is). Default 1024. */
+  cacheSize?: number;
+  /** When set, the token's `iss` must equal it. */
+  issuer?: string | null;
+  /** When set, the token's `aud` must name it. */
+  audience?: string | null;
 };
 
-function decode(token: string, maxLength: number): Decoded {
-  if (token.length > maxLength)
-    throw new TokenError('invalid_token', `The token is longer than ${maxLength} characters.`);
-  const parts = token.split('.');
-  if (parts.length !== 3)
-    throw new TokenError('invalid_token', 'The token is not a compact JWT (three dot-separated parts).');
-  const [h, p, s] = parts;
-  return {
-    header: parseJsonPart(h, 'header'),
-    payload: parseJsonPart(p, 'payload'),
-    signed: encoder.encode(`${h}.${p}`),
-    signature: fromBase64url(s),
-  };
-}
+const verifierDefaults = { leewaySeconds: 30, now: () => Date.now(), maxTokenLength: 8192, cacheSize: 1024 };
 
+/** The caller from verified claims; `exp` and `nbf` are checked again here for cached tokens. */
 function principalFrom(payload: Record<string, unknown>, nowSeconds: number, leewaySeconds: number): Principal {
   const { sub, scope, exp, nbf } = payload;
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256)
@@ -118,19 +123,6 @@ function principalFrom(payload: Record<string, unknown>, nowSeconds: number, lee
   return { sub, scopes: new Set((scope ?? '').split(' ').filter(Boolean)), exp };
 }
 
-export type VerifierOptions = {
-  /** Seconds of clock skew tolerated on `exp` and `nbf`. Default 30. */
-  leewaySeconds?: number;
-  /** The clock, in milliseconds. Default Date.now. */
-  now?: () => number;
-  /** Longest token accepted, in characters. Default 8192. */
-  maxTokenLength?: number;
-  /** Verified tokens remembered (their signature is not re-checked; `exp` always is). Default 1024. */
-  cacheSize?: number;
-};
-
-const verifierDefaults = { leewaySeconds: 30, now: () => Date.now(), maxTokenLength: 8192, cacheSize: 1024 };
-
 /** A small cache of verified tokens: HMAC/RSA checks stay off the hot path of a busy client. */
 function verifiedCache(size: number) {
   const map = new Map<string, Record<string, unknown>>();
@@ -144,33 +136,78 @@ function verifiedCache(size: number) {
   };
 }
 
-/**
- * A verifier for HS256 tokens signed with `secret`.
- * @example const verifier = hs256Verifier(process.env.VIREO_JWT_SECRET!);
- */
-export function hs256Verifier(secret: string, options: VerifierOptions = {}): TokenVerifier {
-  if (secret.length < 16) throw new Error('The JWT secret must be at least 16 characters.');
+/** jose's refusals as the edge's: expired, invalid, or keys unavailable (JWKS outage). */
+function translate(err: unknown, algorithm: string): Error {
+  if (err instanceof TokenError || err instanceof KeysUnavailableError) return err;
+  if (err instanceof errors.JWTExpired) return new TokenError('token_expired', 'The token has expired.');
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported)
+    return new TokenError('invalid_token', `The token's algorithm is not accepted: expected ${algorithm}.`);
+  if (err instanceof errors.JWSSignatureVerificationFailed)
+    return new TokenError('invalid_token', 'The token signature does not match.');
+  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys)
+    return new TokenError('invalid_token', "The token's key id is not in the issuer's key set.");
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'nbf') return new TokenError('invalid_token', 'The token is not valid yet (nbf).');
+    if (err.claim === 'iss' || err.claim === 'aud')
+      return new TokenError('invalid_token', `The token's '${err.claim}' claim is not the one this edge accepts.`);
+    return new TokenError('invalid_token', `The token has no valid '${err.claim}' claim.`);
+  }
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid)
+    return new TokenError('invalid_token', 'The token is not a compact JWT (three dot-separated base64url parts).');
+  // Everything else comes from fetching keys: a timeout, a network error, a non-200 or a bad JWKS.
+  return new KeysUnavailableError(
+    `The token's keys cannot be fetched now (${(err as Error)?.message ?? String(err)}); try again shortly.`,
+  );
+}
+
+/** Reads the `alg` of a token's header without trusting it (for the error message only). */
+function headerAlg(token: string): unknown {
+  try {
+    const part = token.slice(0, token.indexOf('.'));
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
+    return (JSON.parse(json) as { alg?: unknown }).alg;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One verifier over a jose key (a secret or a remote key set), pinned to one algorithm. */
+function joseVerifier(
+  key: Uint8Array | JWTVerifyGetKey,
+  algorithm: 'HS256' | 'RS256',
+  options: VerifierOptions,
+): TokenVerifier {
   const opts = { ...verifierDefaults, ...options };
-  const key = hmacKey(secret);
   const cache = verifiedCache(opts.cacheSize);
   return {
     async verify(token) {
       const nowSeconds = opts.now() / 1000;
       const cached = cache.get(token);
       if (cached) return principalFrom(cached, nowSeconds, opts.leewaySeconds);
-      const { header, payload, signed, signature } = decode(token, opts.maxTokenLength);
-      if (header.alg !== 'HS256')
+      if (token.length > opts.maxTokenLength)
+        throw new TokenError('invalid_token', `The token is longer than ${opts.maxTokenLength} characters.`);
+      if (token.split('.').length !== 3)
+        throw new TokenError('invalid_token', 'The token is not a compact JWT (three dot-separated parts).');
+      const alg = headerAlg(token);
+      if (alg !== algorithm)
         throw new TokenError(
           'invalid_token',
-          `The token's algorithm '${String(header.alg)}' is not accepted: expected HS256.`,
+          `The token's algorithm '${String(alg)}' is not accepted: expected ${algorithm}.`,
         );
-      const ok = await crypto.subtle.verify(
-        'HMAC',
-        await key,
-        signature as Uint8Array<ArrayBuffer>,
-        signed as Uint8Array<ArrayBuffer>,
-      );
-      if (!ok) throw new TokenError('invalid_token', 'The token signature does not match.');
+      let payload: Record<string, unknown>;
+      try {
+        const verified = await jwtVerify(token, key as Uint8Array, {
+          algorithms: [algorithm],
+          clockTolerance: opts.leewaySeconds,
+          currentDate: new Date(opts.now()),
+          requiredClaims: ['sub', 'exp'],
+          ...(opts.issuer ? { issuer: opts.issuer } : {}),
+          ...(opts.audience ? { audience: opts.audience } : {}),
+        });
+        payload = verified.payload as Record<string, unknown>;
+      } catch (err) {
+        throw translate(err, algorithm);
+      }
       const principal = principalFrom(payload, nowSeconds, opts.leewaySeconds);
       cache.set(token, payload);
       return principal;
@@ -178,84 +215,42 @@ export function hs256Verifier(secret: string, options: VerifierOptions = {}): To
   };
 }
 
+/**
+ * A verifier for HS256 tokens signed with `secret`.
+ * @example const verifier = hs256Verifier(process.env.VIREO_JWT_SECRET!, { issuer: 'https://shop.example' });
+ */
+export function hs256Verifier(secret: string, options: VerifierOptions = {}): TokenVerifier {
+  const problem = secretProblem(secret);
+  if (problem) throw new Error(`Cannot verify tokens: ${problem}.`);
+  return joseVerifier(encoder.encode(secret), 'HS256', options);
+}
+
 export type JwksVerifierOptions = VerifierOptions & {
   /** The JWKS document's URL (e.g. https://issuer/.well-known/jwks.json). */
   url: string;
   /** How long fetched keys are kept, in milliseconds. Default 10 minutes. */
   keysTtlMs?: number;
+  /** Least time between two fetches for an unknown `kid`, in milliseconds. Default 30 s. */
+  cooldownMs?: number;
+  /** How long one JWKS fetch may take, in milliseconds. Default 5 s. */
+  timeoutMs?: number;
   /** The fetch to use (tests inject one). Default globalThis.fetch. */
   fetch?: typeof fetch;
 };
 
-type Jwk = JsonWebKey & { kid?: string; kty?: string; alg?: string };
-
 /**
- * A verifier for RS256 tokens whose public keys come from a JWKS URL (refetched when a `kid` is unknown).
+ * A verifier for RS256 tokens whose public keys come from a JWKS URL (refetched when a `kid` is
+ * unknown). An unreachable JWKS makes verify() throw KeysUnavailableError (503), never a 500.
  * @example const verifier = jwksVerifier({ url: 'https://auth.example.com/.well-known/jwks.json' });
  */
 export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
-  const opts = {
-    ...verifierDefaults,
-    keysTtlMs: 600_000,
-    fetch: (...a: Parameters<typeof fetch>) => fetch(...a),
-    ...options,
-  };
-  const cache = verifiedCache(opts.cacheSize);
-  let keys: { at: number; byKid: Map<string, Promise<CryptoKey>> } | null = null;
-
-  async function loadKeys(): Promise<Map<string, Promise<CryptoKey>>> {
-    const res = await opts.fetch(opts.url, { headers: { accept: 'application/json' } });
-    if (!res.ok) throw new Error(`JWKS ${opts.url} answered ${res.status}.`);
-    const doc = (await res.json()) as { keys?: Jwk[] };
-    const byKid = new Map<string, Promise<CryptoKey>>();
-    for (const jwk of doc.keys ?? []) {
-      if (jwk.kty !== 'RSA' || (jwk.alg && jwk.alg !== 'RS256')) continue;
-      const key = crypto.subtle.importKey(
-        'jwk',
-        { ...jwk, alg: 'RS256', ext: true },
-        { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-        false,
-        ['verify'],
-      );
-      key.catch(() => undefined);
-      byKid.set(jwk.kid ?? '', key);
-    }
-    keys = { at: opts.now(), byKid };
-    return byKid;
-  }
-
-  async function keyFor(kid: string): Promise<CryptoKey> {
-    let byKid = keys && opts.now() - keys.at < opts.keysTtlMs ? keys.byKid : await loadKeys();
-    if (!byKid.has(kid) && keys && opts.now() - keys.at > 1000) byKid = await loadKeys(); // key rotation
-    const key = byKid.get(kid) ?? (byKid.size === 1 && kid === '' ? [...byKid.values()][0] : undefined);
-    if (!key) throw new TokenError('invalid_token', `The token's key id '${kid}' is not in the JWKS.`);
-    return key;
-  }
-
-  return {
-    async verify(token) {
-      const nowSeconds = opts.now() / 1000;
-      const cached = cache.get(token);
-      if (cached) return principalFrom(cached, nowSeconds, opts.leewaySeconds);
-      const { header, payload, signed, signature } = decode(token, opts.maxTokenLength);
-      if (header.alg !== 'RS256')
-        throw new TokenError(
-          'invalid_token',
-          `The token's algorithm '${String(header.alg)}' is not accepted: expected RS256.`,
-        );
-      const key = await keyFor(typeof header.kid === 'string' ? header.kid : '');
-      const ok = await crypto.subtle.verify(
-        'RSASSA-PKCS1-v1_5',
-        key,
-        signature as Uint8Array<ArrayBuffer>,
-        signed as Uint8Array<ArrayBuffer>,
-      );
-      if (!ok) throw new TokenError('invalid_token', 'The token signature does not match.');
-      const principal = principalFrom(payload, nowSeconds, opts.leewaySeconds);
-      cache.set(token, payload);
-      return principal;
-    },
-  };
+  const keySet = createRemoteJWKSet(new URL(options.url), {
+    cacheMaxAge: options.keysTtlMs ?? 600_000,
+    cooldownDuration: options.cooldownMs ?? 30_000,
+    timeoutDuration: options.timeoutMs ?? 5_000,
+    ...(options.fetch ? { [customFetch]: options.fetch } : {}),
+  });
+  return joseVerifier(keySet, 'RS256', options);
 }
 
 /** Generates a random secret for HS256 (hex, 256 bits). */

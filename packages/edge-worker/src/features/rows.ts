@@ -72,5 +72,13 @@ export function mergeColumns(
   return { ...(stored ?? {}), ...(realtime ?? {}) };
 }
 
-export const rawValues = (row: Record<string, StoredFeature>): Record<string, FeatureValue> =>
-  Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v.value]));
+/** The raw values of a row, in an object without a prototype (a feature named `constructor` is just a name). */
+export function rawValues(row: Record<string, StoredFeature>): Record<string, FeatureValue> {
+  const out: Record<string, FeatureValue> = Object.create(null);
+  for (const [k, v] of Object.entries(row)) out[k] = v.value;
+  return out;
+}
+
+/** A row's own column `name` (never something inherited such as `toString`). */
+export const column = (row: Record<string, StoredFeature> | undefined, name: string): StoredFeature | undefined =>
+  row !== undefined && Object.hasOwn(row, name) ? row[name] : undefined;

@@ -6,7 +6,6 @@ import {
   buildLookups,
   featureSource,
   featureView,
-  parseBundleManifest,
   transformValue,
   type Feature,
   type FeatureSpec,
@@ -14,6 +13,7 @@ import {
   type RawValue,
 } from '@vireo/core';
 import { ApiError } from '../errors.ts';
+import { inlineManifestParser, type ManifestLimits, type ManifestParser, readManifest } from '../registry/manifest.ts';
 import { promotedStack } from '../storage/sql.ts';
 import type { EntityKind, FeatureValue, Storage } from '../storage/types.ts';
 
@@ -23,6 +23,10 @@ export type ActiveSpec = { model: string; version: string; spec: FeatureSpec; lo
 export type SpecResolverOptions = {
   /** The model whose spec applies when a request names none; default: the most recently promoted model. */
   defaultModel?: string | null;
+  /** Bounds on manifests (vocabulary sizes, maxLength), as at upload. */
+  limits?: ManifestLimits;
+  /** Parses manifests (a worker thread on Node). */
+  parseManifest?: ManifestParser;
   /** How long the promoted version of a model is remembered, in ms. Default 2000. */
   promotedTtlMs?: number;
   now?: () => number;
@@ -33,7 +37,14 @@ export type SpecResolverOptions = {
  * @example const active = await specs.resolve('ranker'); // null when nothing is promoted
  */
 export function specResolver(storage: Storage, options: SpecResolverOptions = {}) {
-  const opts = { defaultModel: null, promotedTtlMs: 2000, now: () => Date.now(), ...options };
+  const opts = {
+    defaultModel: null,
+    promotedTtlMs: 2000,
+    now: () => Date.now(),
+    limits: { maxSequenceLength: 4096, maxVocabulary: 250_000, maxVocabularyTotal: 500_000 },
+    parseManifest: inlineManifestParser,
+    ...options,
+  };
   const parsed = new Map<string, Promise<ActiveSpec>>();
   const promoted = new Map<string, { at: number; version: Promise<string | null> }>();
 
@@ -72,7 +83,10 @@ export function specResolver(storage: Storage, options: SpecResolverOptions = {}
       spec = (async () => {
         const blob = await storage.models.openFile(model, version, 'manifest.json');
         if (!blob) throw new ApiError('version_not_found', `Model '${model}' version '${version}' has no manifest.`);
-        const manifest = parseBundleManifest(await new Response(blob.body).text());
+        // The checks of the upload again: a manifest stored by an older edge that would not
+        // transform is a 422 naming the problem, not a 500 on every read.
+        const text = await new Response(blob.body).text();
+        const manifest = await readManifest(text, opts.limits, opts.parseManifest, true);
         let lookups: Lookups | null = null;
         return {
           model,

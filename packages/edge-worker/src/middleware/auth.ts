@@ -1,6 +1,6 @@
 // Bearer JWT authentication and per-route scope checks.
 import type { MiddlewareHandler } from 'hono';
-import { TokenError, type Principal, type TokenVerifier } from '../auth/jwt.ts';
+import { KeysUnavailableError, SERVICE_SCOPE, TokenError, type Principal, type TokenVerifier } from '../auth/jwt.ts';
 import { ApiError } from '../errors.ts';
 
 /** A scope that satisfies every scope check (operators' tokens). */
@@ -44,6 +44,8 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler<{ Vari
     } catch (err) {
       if (err instanceof TokenError)
         throw new ApiError(err.code, err.message, null, challenge(opts.realm, 'invalid_token'));
+      if (err instanceof KeysUnavailableError)
+        throw new ApiError('unavailable', err.message, null, { 'Retry-After': String(err.retryAfterSeconds) });
       throw err;
     }
     await next();
@@ -69,4 +71,25 @@ export function requireScope(...scopes: string[]): MiddlewareHandler<{ Variables
     }
     await next();
   };
+}
+
+/** True when the caller may act for `userId`: its own `sub`, or a `service` (or admin) token. */
+export function actsFor(principal: Principal, userId: string): boolean {
+  return principal.sub === userId || principal.scopes.has(SERVICE_SCOPE) || principal.scopes.has(ADMIN_SCOPE);
+}
+
+/**
+ * Refuses (403) a request about users other than the caller's `sub`, unless the token has `service`.
+ * @example requireActsFor(c.get('principal'), [id], 'read the features of')
+ */
+export function requireActsFor(principal: Principal, userIds: Iterable<string>, what: string): void {
+  for (const id of userIds) {
+    if (actsFor(principal, id)) continue;
+    throw new ApiError(
+      'forbidden_user',
+      `This token acts for user '${principal.sub}' only and cannot ${what} user '${id}': ` +
+        `a backend acting for many users needs the '${SERVICE_SCOPE}' scope.`,
+      { sub: principal.sub, user_id: id },
+    );
+  }
 }

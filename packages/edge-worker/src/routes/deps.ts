@@ -3,6 +3,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Principal } from '../auth/jwt.ts';
 import type { SpecResolver } from '../features/spec.ts';
 import type { EdgeMetrics } from '../metrics.ts';
+import type { ManifestParser } from '../registry/manifest.ts';
 import type { RealtimeOptions, Storage } from '../storage/types.ts';
 
 export type AppVariables = { requestId: string; principal: Principal; unmatched: boolean };
@@ -19,6 +20,17 @@ export type Limits = {
   onlineBodyBytes: number;
   /** PUT manifest.json body, bytes (vocabularies live there). */
   manifestBytes: number;
+  /** Largest answer of a feature read or lookup, bytes (estimated before it is built). */
+  responseBytes: number;
+  /** Values (rows × distinct features) one POST /v1/features/online may ask for. */
+  onlineCells: number;
+  /** Feature values one POST /v1/features/push may write (validated and written on the event loop). */
+  pushValues: number;
+  /** Longest `maxLength` of a multi-hot or sequence feature in a manifest. */
+  maxSequenceLength: number;
+  /** Most values in one vocabulary of a manifest, and in all of them together. */
+  maxVocabulary: number;
+  maxVocabularyTotal: number;
   /** Largest model file, bytes. */
   modelFileBytes: number;
   /** Events may be at most this far in the future, ms. */
@@ -31,6 +43,8 @@ export type RouteDeps = {
   metrics: EdgeMetrics;
   realtime: RealtimeOptions;
   limits: Limits;
+  /** Parses manifests (on a worker thread on Node). */
+  parseManifest: ManifestParser;
   now: () => number;
 };
 

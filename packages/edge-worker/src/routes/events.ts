@@ -3,7 +3,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { formatIssues } from '@vireo/core';
 import { ApiError } from '../errors.ts';
-import { requireScope } from '../middleware/auth.ts';
+import { requireActsFor, requireScope } from '../middleware/auth.ts';
 import { jsonBody } from '../middleware/json-body.ts';
 import { errorSchema, eventSchema, eventsRequestSchema, eventsResponseSchema } from '../schemas.ts';
 import type { EventRecord } from '../storage/types.ts';
@@ -55,13 +55,24 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
         },
         400: { description: 'Bad batch, or no valid event', content: { 'application/json': { schema: errorSchema } } },
         401: { description: 'No valid token', content: { 'application/json': { schema: errorSchema } } },
-        403: { description: 'Missing scope', content: { 'application/json': { schema: errorSchema } } },
+        403: {
+          description: "Missing scope, or another user's events without the service scope (nothing stored)",
+          content: { 'application/json': { schema: errorSchema } },
+        },
         413: { description: 'Body over the limit', content: { 'application/json': { schema: errorSchema } } },
         429: { description: 'Rate limited', content: { 'application/json': { schema: errorSchema } } },
       },
     }),
     async (c) => {
       const { events: raw } = c.req.valid('json');
+      // A token posts its own user's events only (a `service` token any user's): one event about
+      // someone else refuses the whole batch, before anything is stored.
+      const users = new Set<string>();
+      for (const r of raw) {
+        const userId = r && typeof r === 'object' ? (r as { user_id?: unknown }).user_id : undefined;
+        if (typeof userId === 'string') users.add(userId);
+      }
+      requireActsFor(c.get('principal'), users, 'post events for');
       const now = deps.now();
       const valid: EventRecord[] = [];
       const rejections: Rejection[] = [];

@@ -4,7 +4,9 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { featureView, type Feature } from '@vireo/core';
 import { ApiError } from '../errors.ts';
 import { featuresBySource, modelReady, modelReadyOne, specProblems, type ActiveSpec } from '../features/spec.ts';
+import { assertResponseSize, jsonSize } from '../features/budget.ts';
 import {
+  column,
   isRealtimeColumn,
   itemRealtimeColumns,
   itemRealtimeJson,
@@ -13,7 +15,7 @@ import {
   userRealtimeColumns,
   userRealtimeJson,
 } from '../features/rows.ts';
-import { requireScope } from '../middleware/auth.ts';
+import { requireActsFor, requireScope } from '../middleware/auth.ts';
 import { jsonBody } from '../middleware/json-body.ts';
 import {
   entityFeaturesQuerySchema,
@@ -34,7 +36,11 @@ type Status = 'PRESENT' | 'NOT_FOUND' | 'OUTSIDE_MAX_AGE';
 const errors = {
   400: { description: 'Bad request', content: { 'application/json': { schema: errorSchema } } },
   401: { description: 'No valid token', content: { 'application/json': { schema: errorSchema } } },
-  403: { description: 'Missing scope', content: { 'application/json': { schema: errorSchema } } },
+  403: {
+    description: "Missing scope, or another user's data without the service scope",
+    content: { 'application/json': { schema: errorSchema } },
+  },
+  413: { description: 'The answer would be too large', content: { 'application/json': { schema: errorSchema } } },
   429: { description: 'Rate limited', content: { 'application/json': { schema: errorSchema } } },
 };
 
@@ -69,6 +75,23 @@ async function loadRows(
     out.set(id, { row: mergeColumns(s, columns), realtime: json });
   }
   return out;
+}
+
+/** Refuses (413) a push of more feature values than `max`, before its schema walks them. */
+function checkPushSize(json: unknown, max: number): void {
+  const rows = (json as { rows?: unknown } | null)?.rows;
+  if (!Array.isArray(rows)) return;
+  let values = 0;
+  for (const r of rows) {
+    const features = (r as { features?: unknown } | null)?.features;
+    if (features && typeof features === 'object') values += Object.keys(features).length;
+  }
+  if (values > max)
+    throw new ApiError(
+      'too_much_work',
+      `The push holds ${values} feature values, over this edge's ${max} per request: split it into smaller pushes.`,
+      { values, max_values: max },
+    );
 }
 
 function statusOf(feature: StoredFeature | undefined, maxAgeMs: number | undefined, now: number): Status {
@@ -115,6 +138,8 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
     app.openapi(entityRoute(entity), async (c) => {
       const { id } = c.req.valid('param');
       const query = c.req.valid('query');
+      // Item features are catalogue data; a user's are that user's (or a service's).
+      if (entity === 'user') requireActsFor(c.get('principal'), [id], 'read the features of');
       const now = deps.now();
       let names: string[] | null = null;
       if (query.features !== undefined) {
@@ -137,11 +162,16 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       const found = (await loadRows(deps, entity, [id], now)).get(id);
       const row = found?.row ?? {};
       const maxAgeMs = query.max_age_s === undefined ? undefined : query.max_age_s * 1000;
-      const features: Record<string, unknown> = {};
-      const statuses: Record<string, Status> = {};
-      const timestamps: Record<string, number | null> = {};
-      for (const name of names ?? Object.keys(row).sort()) {
-        const f = row[name];
+      // Objects without a prototype: a feature named `constructor` or `toString` is only a name.
+      const features: Record<string, unknown> = Object.create(null);
+      const statuses: Record<string, Status> = Object.create(null);
+      const timestamps: Record<string, number | null> = Object.create(null);
+      const selected = names ?? Object.keys(row).sort();
+      let bytes = 0;
+      for (const name of selected) bytes += name.length * 3 + 40 + jsonSize(column(row, name)?.value ?? null);
+      assertResponseSize(bytes, deps.limits.responseBytes, 'ask for fewer features with features=');
+      for (const name of selected) {
+        const f = column(row, name);
         statuses[name] = statusOf(f, maxAgeMs, now);
         features[name] = f?.value ?? null;
         timestamps[name] = f?.eventTs ?? null;
@@ -196,10 +226,21 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
             lengths: Object.fromEntries(keys.map((x) => [x, req.entities[x]!.length])),
           });
       }
+      if (req.entities.user_id)
+        requireActsFor(c.get('principal'), new Set(req.entities.user_id), 'look up the features of');
+      // A feature named twice is answered once: repeats cannot multiply the work.
+      const featureRefs = [...new Set(req.features)];
+      if (rows * featureRefs.length > deps.limits.onlineCells)
+        throw new ApiError(
+          'too_much_work',
+          `${rows} rows × ${featureRefs.length} features is over this edge's ${deps.limits.onlineCells} values ` +
+            'per lookup: split the lookup into smaller ones.',
+          { rows, features: featureRefs.length, max_values: deps.limits.onlineCells },
+        );
       const active = req.transform ? await requireSpec(deps, req.model) : null;
       const specByName = new Map<string, Feature>(active ? active.spec.features.map((f) => [f.name, f]) : []);
       const views = new Set<EntityKind>();
-      for (const ref of req.features) {
+      for (const ref of featureRefs) {
         const view = featureView(ref);
         if (view === 'context')
           throw new ApiError(
@@ -223,34 +264,54 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
         ),
       );
       const maxAgeMs = req.max_age_s === undefined ? undefined : req.max_age_s * 1000;
+      // Each (feature, distinct id) is read and transformed once, and the answer's size is known
+      // before it is built: repeated ids share one value.
+      type Cell = { value: unknown; status: Status; ts: number | null; bytes: number };
+      let bytes = keys.reduce((n, k) => n + req.entities[k]!.reduce((m, id) => m + id.length + 30, 0), 0);
+      const columns: Array<{ ids: string[]; cells: Map<string, Cell> }> = [];
+      for (const ref of featureRefs) {
+        const view = featureView(ref) as EntityKind;
+        const ids = req.entities[`${view}_id`]!;
+        const entityRows = loaded.get(view)!;
+        const feature = specByName.get(ref);
+        const source = feature ? (feature.source ?? ref.slice(ref.indexOf(':') + 1)) : ref.slice(ref.indexOf(':') + 1);
+        const cells = new Map<string, Cell>();
+        for (const id of ids) {
+          let cell = cells.get(id);
+          if (!cell) {
+            const f = column(entityRows.get(id)?.row, source);
+            const value = active && feature ? modelReadyOne(active, feature, f?.value) : (f?.value ?? null);
+            cell = { value, status: statusOf(f, maxAgeMs, now), ts: f?.eventTs ?? null, bytes: jsonSize(value) + 30 };
+            cells.set(id, cell);
+          }
+          bytes += cell.bytes;
+        }
+        assertResponseSize(bytes, deps.limits.responseBytes, 'ask for fewer ids or features per lookup');
+        columns.push({ ids, cells });
+      }
       const results: Array<{ values: unknown[]; statuses: Status[]; event_timestamps: Array<number | null> }> =
         keys.map((k) => ({
           values: req.entities[k]!,
           statuses: req.entities[k]!.map((): Status => 'PRESENT'),
           event_timestamps: req.entities[k]!.map(() => null),
         }));
-      for (const ref of req.features) {
-        const view = featureView(ref) as EntityKind;
-        const ids = req.entities[`${view}_id`]!;
-        const entityRows = loaded.get(view)!;
-        const feature = specByName.get(ref);
-        const column = feature ? (feature.source ?? ref.slice(ref.indexOf(':') + 1)) : ref.slice(ref.indexOf(':') + 1);
+      for (const { ids, cells } of columns) {
         const values: unknown[] = new Array(rows);
         const statuses: Status[] = new Array(rows);
         const timestamps: Array<number | null> = new Array(rows);
         for (let i = 0; i < rows; i++) {
-          const f = entityRows.get(ids[i])?.row[column];
-          statuses[i] = statusOf(f, maxAgeMs, now);
-          values[i] = active && feature ? modelReadyOne(active, feature, f?.value) : (f?.value ?? null);
-          timestamps[i] = f?.eventTs ?? null;
-          deps.metrics.featureValues.inc({ status: statuses[i] });
+          const cell = cells.get(ids[i])!;
+          values[i] = cell.value;
+          statuses[i] = cell.status;
+          timestamps[i] = cell.ts;
+          deps.metrics.featureValues.inc({ status: cell.status });
         }
         results.push({ values, statuses, event_timestamps: timestamps });
       }
       return c.json(
         {
           metadata: {
-            feature_names: [...keys, ...req.features],
+            feature_names: [...keys, ...featureRefs],
             model: active ? { name: active.model, version: active.version } : null,
           },
           results,
@@ -267,7 +328,10 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       tags: ['features'],
       summary: 'Bulk upsert of user and item features, validated against the feature spec (all or nothing)',
       security: bearer('models:publish'),
-      middleware: [requireScope('models:publish'), jsonBody({ maxBytes: deps.limits.pushBodyBytes })] as const,
+      middleware: [
+        requireScope('models:publish'),
+        jsonBody({ maxBytes: deps.limits.pushBodyBytes, check: (json) => checkPushSize(json, deps.limits.pushValues) }),
+      ] as const,
       request: { body: { required: true, content: { 'application/json': { schema: pushRequestSchema } } } },
       responses: {
         200: {
@@ -313,7 +377,8 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       if (problems.length > 0) {
         throw new ApiError(
           problems.some((p) => p.problems.some((m) => m.includes('is not a'))) ? 'unknown_feature' : 'spec_violation',
-          `Row ${problems[0].row}: ${problems[0].problems[0]} (spec of ${active!.model}@${active!.version}); nothing was written.`,
+          `Row ${problems[0].row}: ${problems[0].problems[0]} ` +
+            `(spec of ${active!.model}@${active!.version}); nothing was written.`,
           { rows: problems.slice(0, 100) },
         );
       }

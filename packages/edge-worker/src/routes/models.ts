@@ -2,7 +2,7 @@
 // sizes and sha256, promote and roll back, `latest` manifest with ETag, and versioned file
 // downloads with ETag, Range and immutable caching.
 import { createRoute, z } from '@hono/zod-openapi';
-import { parseBundleManifest, sha256Hex, SpecError } from '@vireo/core';
+import { sha256Hex, type BundleManifest } from '@vireo/core';
 import type { Context } from 'hono';
 import { ApiError } from '../errors.ts';
 import { requireScope } from '../middleware/auth.ts';
@@ -16,8 +16,10 @@ import {
   uploadResponseSchema,
   versionParams,
 } from '../schemas.ts';
+import { readManifest } from '../registry/manifest.ts';
+import { BundleContentError, checkedSafetensors } from '../registry/safetensors-check.ts';
 import { promotedStack } from '../storage/sql.ts';
-import { BlobMismatchError, type ByteRange, type ModelVersionRecord } from '../storage/types.ts';
+import { BlobMismatchError, type ByteRange, type ModelVersionRecord, type PromotionRecord } from '../storage/types.ts';
 import { bearer, type AppEnv, type EdgeApp, type RouteDeps } from './deps.ts';
 
 const MANIFEST = 'manifest.json';
@@ -105,14 +107,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       throw new ApiError('invalid_utf8', 'manifest.json is not valid UTF-8.');
     }
     if (jsonDepth(text, 64) > 64) throw new ApiError('too_deep', 'manifest.json nests deeper than 64 levels.');
-    let manifest: ReturnType<typeof parseBundleManifest>;
-    try {
-      manifest = parseBundleManifest(text);
-    } catch (err) {
-      if (err instanceof SpecError)
-        throw new ApiError('invalid_manifest', `manifest.json: ${err.message}`, { issues: err.issues.slice(0, 50) });
-      throw err;
-    }
+    const manifest: BundleManifest = await readManifest(text, deps.limits, deps.parseManifest);
     if (manifest.name !== name || manifest.version !== version) {
       throw new ApiError(
         'invalid_manifest',
@@ -120,8 +115,6 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
         { manifest: { name: manifest.name, version: manifest.version } },
       );
     }
-    if (manifest.files.some((f) => f.name === MANIFEST))
-      throw new ApiError('invalid_manifest', 'manifest.json may not list itself.');
     const big = manifest.files.find((f) => f.bytes > deps.limits.modelFileBytes);
     if (big)
       throw new ApiError(
@@ -164,11 +157,20 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
         actual: Number(declared),
       });
     }
-    const body = c.req.raw.body ?? new Uint8Array(0);
+    let body: ReadableStream<Uint8Array> | Uint8Array = c.req.raw.body ?? new Uint8Array(0);
+    // A safetensors file must be whole: its header is checked as it streams in.
+    if (file.endsWith('.safetensors'))
+      body = (body instanceof Uint8Array ? new Response(body as Uint8Array<ArrayBuffer>).body! : body).pipeThrough(
+        checkedSafetensors(file),
+      );
     let result: 'stored' | 'identical';
     try {
       result = await storage.models.putFile(name, version, file, body, deps.now());
     } catch (err) {
+      if (err instanceof BundleContentError) {
+        deps.metrics.modelFiles.inc({ result: 'rejected' });
+        throw new ApiError('invalid_bundle', `${err.message} Nothing was stored.`, { file });
+      }
       if (err instanceof BlobMismatchError) {
         deps.metrics.modelFiles.inc({ result: 'rejected' });
         throw new ApiError(
@@ -354,6 +356,38 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
   );
 
   // --- promote and roll back -------------------------------------------------------------------
+  /**
+   * Applies one change to a model's promotion history atomically: `decide` sees the promoted stack
+   * and returns the entry to append (or null for none); the append is conditional on the history
+   * not having changed since it was read, and is retried from a fresh read when it has.
+   */
+  async function changePromotions(
+    name: string,
+    actor: string,
+    decide: (stack: string[]) => { action: PromotionRecord['action']; version: string } | null,
+  ): Promise<{ previous: string | null; promoted: string | null }> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const history = await storage.models.promotions(name);
+      const stack = promotedStack(history);
+      const previous = stack.at(-1) ?? null;
+      const change = decide(stack);
+      if (!change) return { previous, promoted: previous };
+      const lastSeq = history.at(-1)?.seq ?? 0;
+      const appended = await storage.models.appendPromotion(
+        name,
+        change.action,
+        change.version,
+        actor,
+        deps.now(),
+        lastSeq,
+      );
+      if (appended) return { previous, promoted: change.version };
+    }
+    throw new ApiError('conflict', `Model '${name}' is being promoted by others right now: try again.`, null, {
+      'Retry-After': '1',
+    });
+  }
+
   app.openapi(
     createRoute({
       method: 'post',
@@ -378,9 +412,10 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
           `${name}@${version} is missing ${missing.length} file(s): upload them before promoting.`,
           { missing },
         );
-      const current = promotedStack(await storage.models.promotions(name)).at(-1) ?? null;
-      if (current !== version)
-        await storage.models.appendPromotion(name, 'promote', version, c.get('principal').sub, deps.now());
+      // Read, decide, then append only if nothing changed in between (else read again).
+      const { previous: current } = await changePromotions(name, c.get('principal').sub, (stack) =>
+        stack.at(-1) === version ? null : { action: 'promote', version },
+      );
       deps.specs.invalidate(name);
       return c.json({ name, promoted: version, previous: current }, 200);
     },
@@ -402,15 +437,17 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      const stack = promotedStack(await storage.models.promotions(name));
-      if (stack.length < 2)
-        throw new ApiError('nothing_to_roll_back', `Model '${name}' has no earlier promoted version to roll back to.`, {
-          promoted: stack.at(-1) ?? null,
-        });
-      const [previous, target] = [stack[stack.length - 1], stack[stack.length - 2]];
-      await storage.models.appendPromotion(name, 'rollback', target, c.get('principal').sub, deps.now());
+      const { previous, promoted: target } = await changePromotions(name, c.get('principal').sub, (stack) => {
+        if (stack.length < 2)
+          throw new ApiError(
+            'nothing_to_roll_back',
+            `Model '${name}' has no earlier promoted version to roll back to.`,
+            { promoted: stack.at(-1) ?? null },
+          );
+        return { action: 'rollback', version: stack[stack.length - 2] };
+      });
       deps.specs.invalidate(name);
-      return c.json({ name, promoted: target, previous }, 200);
+      return c.json({ name, promoted: target!, previous }, 200);
     },
   );
 }

@@ -36,38 +36,50 @@ const hex = (buf: ArrayBuffer) => Array.from(new Uint8Array(buf), (b) => b.toStr
  * (a Worker has 128 MB; larger bundles go through the Node edge or R2 multipart, not done here).
  */
 export function r2BlobStore(bucket: R2Bucket): BlobStore {
+  /** The body's bytes, checked against the expected size and sha256. */
+  async function checked(
+    body: ReadableStream<Uint8Array> | Uint8Array,
+    expected: { size: number; sha256: string },
+  ): Promise<{ bytes: Uint8Array; sha256: string }> {
+    let bytes: Uint8Array;
+    if (body instanceof Uint8Array) {
+      bytes = body;
+    } else {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      const reader = body.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          size += value.byteLength;
+          if (size > expected.size) throw new BlobMismatchError('size', expected.size, `more than ${expected.size}`);
+          chunks.push(value);
+        }
+      } finally {
+        await reader.cancel().catch(() => undefined);
+      }
+      bytes = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) {
+        bytes.set(c, at);
+        at += c.byteLength;
+      }
+    }
+    if (bytes.byteLength !== expected.size) throw new BlobMismatchError('size', expected.size, bytes.byteLength);
+    const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+    if (sha256 !== expected.sha256) throw new BlobMismatchError('sha256', expected.sha256, sha256);
+    return { bytes, sha256 };
+  }
+
   return {
     async put(key, body, expected) {
-      let bytes: Uint8Array;
-      if (body instanceof Uint8Array) {
-        bytes = body;
-      } else {
-        const chunks: Uint8Array[] = [];
-        let size = 0;
-        const reader = body.getReader();
-        try {
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            size += value.byteLength;
-            if (size > expected.size) throw new BlobMismatchError('size', expected.size, `more than ${expected.size}`);
-            chunks.push(value);
-          }
-        } finally {
-          await reader.cancel().catch(() => undefined);
-        }
-        bytes = new Uint8Array(size);
-        let at = 0;
-        for (const c of chunks) {
-          bytes.set(c, at);
-          at += c.byteLength;
-        }
-      }
-      if (bytes.byteLength !== expected.size) throw new BlobMismatchError('size', expected.size, bytes.byteLength);
-      const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-      if (sha256 !== expected.sha256) throw new BlobMismatchError('sha256', expected.sha256, sha256);
+      const { bytes, sha256 } = await checked(body, expected);
       // R2 checks the sha256 again on its side.
       await bucket.put(key, bytes, { sha256 });
+    },
+    async verify(body, expected) {
+      await checked(body, expected);
     },
     async get(key, range) {
       const obj = await bucket.get(key, range ? { range } : undefined);

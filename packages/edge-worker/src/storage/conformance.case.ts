@@ -300,6 +300,48 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         expect((await storage.models.getVersion('ranker', '1'))!.files[0].uploadedAt).toBeNull();
       });
 
+      it('compares a re-upload of a stored file: the same bytes are identical, other bytes of that size are refused', async () => {
+        await create();
+        expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', weights, T0 + 5)).toBe('stored');
+        const other = bytesOf('9876543210'.repeat(10));
+        await expect(
+          storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(other), T0 + 6),
+        ).rejects.toMatchObject({ kind: 'sha256' });
+        expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(weights), T0 + 7)).toBe(
+          'identical',
+        );
+        expect(await readAll((await storage.models.openFile('ranker', '1', 'ranking.safetensors'))!.body)).toBe(
+          new TextDecoder().decode(weights),
+        );
+      });
+
+      it('keeps the first manifest of a version when another one races it (20 trials)', async () => {
+        for (let trial = 0; trial < 20; trial++) {
+          const version = `race-${trial}`;
+          const a = bytesOf(JSON.stringify({ v: version, by: 'a' }));
+          const b = bytesOf(JSON.stringify({ v: version, by: 'b', pad: 'x'.repeat(trial) }));
+          const results = await Promise.all([create(version, a), create(version, b)]);
+          expect(results.filter((r) => r === 'created').length).toBe(1);
+          expect(results.filter((r) => r === 'conflict').length).toBe(1);
+          const kept = (await storage.models.getVersion('ranker', version))!;
+          const served = await readAll((await storage.models.openFile('ranker', version, 'manifest.json'))!.body);
+          expect(await sha256(bytesOf(served))).toBe(kept.manifestSha256);
+          expect(served).toBe(new TextDecoder().decode(results[0] === 'created' ? a : b));
+        }
+      });
+
+      it('appends a promotion only after the entry it was computed from (one conditional write)', async () => {
+        await create('1');
+        expect(await storage.models.appendPromotion('ranker', 'promote', '1', 'ci', T0, 0)).toMatchObject({ seq: 1 });
+        const both = await Promise.all([
+          storage.models.appendPromotion('ranker', 'rollback', '1', 'a', T0 + 1, 1),
+          storage.models.appendPromotion('ranker', 'rollback', '1', 'b', T0 + 1, 1),
+        ]);
+        expect(both.filter((r) => r !== null).length).toBe(1);
+        expect(await storage.models.appendPromotion('ranker', 'promote', '1', 'ci', T0 + 2, 1)).toBeNull();
+        expect((await storage.models.promotions('ranker')).length).toBe(2);
+      });
+
       it('stores a streamed file, serves it whole and by byte range, and treats a re-upload as identical', async () => {
         await create();
         expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(weights), T0 + 5)).toBe(
@@ -320,9 +362,9 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         await create('2', bytesOf('{"v":2}'));
         expect((await storage.models.listVersions('ranker')).map((v) => v.version)).toEqual(['1', '2']);
         expect(await storage.models.listVersions('nothing')).toEqual([]);
-        await storage.models.appendPromotion('ranker', 'promote', '1', 'ci', T0);
-        await storage.models.appendPromotion('ranker', 'promote', '2', 'ci', T0 + 1);
-        const last = await storage.models.appendPromotion('ranker', 'rollback', '1', 'ops', T0 + 2);
+        await storage.models.appendPromotion('ranker', 'promote', '1', 'ci', T0, 0);
+        await storage.models.appendPromotion('ranker', 'promote', '2', 'ci', T0 + 1, 1);
+        const last = await storage.models.appendPromotion('ranker', 'rollback', '1', 'ops', T0 + 2, 2);
         expect(last).toEqual({ name: 'ranker', seq: 3, action: 'rollback', version: '1', at: T0 + 2, by: 'ops' });
         const history = await storage.models.promotions('ranker');
         expect(history.map((p) => [p.seq, p.action, p.version])).toEqual([
@@ -331,7 +373,7 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
           [3, 'rollback', '1'],
         ]);
         expect(promotedStack(history)).toEqual(['1']);
-        await storage.models.appendPromotion('other', 'promote', 'a', 'ci', T0 + 3);
+        await storage.models.appendPromotion('other', 'promote', 'a', 'ci', T0 + 3, 0);
         expect((await storage.models.promotions(null)).map((p) => p.name)).toEqual([
           'ranker',
           'ranker',

@@ -299,8 +299,14 @@ function sqlEventStore(driver: SqlDriver): EventStore {
 // ---------------------------------------------------------------------------------------------
 // Model registry: metadata in SQL, bytes in the blob store.
 
+const MANIFEST = 'manifest.json';
+
 /** The blob key of a model file. Names are validated by the routes (no '/', no '..'). */
 export const modelKey = (name: string, version: string, file: string) => `models/${name}/${version}/${file}`;
+
+/** The blob key of a version's manifest: named by its sha256 ('@' is not allowed in file names). */
+export const manifestKey = (name: string, version: string, sha256: string) =>
+  `models/${name}/${version}/manifest@${sha256}.json`;
 
 type VersionRow = {
   name: string;
@@ -351,11 +357,10 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
     async createVersion(input: NewVersion) {
       const existing = await store.getVersion(input.name, input.version);
       if (existing) return existing.manifestSha256 === input.manifestSha256 ? 'identical' : 'conflict';
-      // Bytes first: a version row never points at a missing manifest.
-      await blobs.put(modelKey(input.name, input.version, 'manifest.json'), input.manifest, {
-        size: input.manifest.byteLength,
-        sha256: input.manifestSha256,
-      });
+      // Bytes first, under a key named by their hash: a version row never points at a missing
+      // manifest, and a concurrent upload of other bytes for the same version cannot overwrite them.
+      const key = manifestKey(input.name, input.version, input.manifestSha256);
+      await blobs.put(key, input.manifest, { size: input.manifest.byteLength, sha256: input.manifestSha256 });
       const files = jsonChunks(input.files.map((f) => [f.file, f.size, f.sha256]));
       try {
         await driver.batch([
@@ -370,10 +375,13 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
           })),
         ]);
       } catch (err) {
-        // A concurrent creation of the same version won the race: answer as if it came first.
+        // A concurrent creation of the same version won the race: answer as if it came first, and
+        // drop these bytes when they are not the winner's.
         const raced = await store.getVersion(input.name, input.version);
-        if (raced) return raced.manifestSha256 === input.manifestSha256 ? 'identical' : 'conflict';
-        throw err;
+        if (!raced) throw err;
+        if (raced.manifestSha256 === input.manifestSha256) return 'identical';
+        await blobs.delete(key).catch(() => undefined);
+        return 'conflict';
       }
       return 'created';
     },
@@ -408,11 +416,12 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
         [name, version, file],
       );
       if (!row) throw new Error(`putFile: '${file}' is not listed in ${name}/${version}.`);
+      const expected = { size: row.size, sha256: row.sha256 };
       if (row.uploaded_at !== null) {
-        if (body instanceof ReadableStream) await body.cancel().catch(() => undefined);
+        await blobs.verify(body, expected);
         return 'identical';
       }
-      await blobs.put(modelKey(name, version, file), body, { size: row.size, sha256: row.sha256 });
+      await blobs.put(modelKey(name, version, file), body, expected);
       await driver.query(
         'UPDATE model_files SET uploaded_at = ?4 WHERE name = ?1 AND version = ?2 AND file = ?3 AND uploaded_at IS NULL',
         [name, version, file, now],
@@ -421,21 +430,34 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
     },
 
     async openFile(name, version, file, range) {
-      return blobs.get(modelKey(name, version, file), range);
+      if (file !== MANIFEST) return blobs.get(modelKey(name, version, file), range);
+      const [row] = await driver.query<{ manifest_sha256: string }>(
+        'SELECT manifest_sha256 FROM model_versions WHERE name = ?1 AND version = ?2',
+        [name, version],
+      );
+      if (!row) return null;
+      // Versions created before manifests were stored under their hash keep the plain key.
+      return (
+        (await blobs.get(manifestKey(name, version, row.manifest_sha256), range)) ??
+        blobs.get(modelKey(name, version, file), range)
+      );
     },
 
-    async appendPromotion(name, action, version, by, now) {
-      const [row] = (
-        await driver.batch([
-          {
-            sql: `INSERT INTO model_promotions (name, seq, action, version, at, by_sub)
-                SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5 FROM model_promotions WHERE name = ?1
+    async appendPromotion(name, action, version, by, now, afterSeq) {
+      const [rows] = await driver.batch([
+        {
+          sql: `INSERT INTO model_promotions (name, seq, action, version, at, by_sub)
+                SELECT ?1, ?6 + 1, ?2, ?3, ?4, ?5
+                WHERE (SELECT coalesce(max(seq), 0) FROM model_promotions WHERE name = ?1) = ?6
+                ON CONFLICT (name, seq) DO NOTHING
                 RETURNING name, seq, action, version, at, by_sub`,
-            params: [name, action, version, now, by],
-          },
-        ])
-      )[0] as Array<{ name: string; seq: number; action: string; version: string; at: number; by_sub: string }>;
-      return toPromotion(row);
+          params: [name, action, version, now, by, afterSeq],
+        },
+      ]);
+      const row = (
+        rows as Array<{ name: string; seq: number; action: string; version: string; at: number; by_sub: string }>
+      )[0];
+      return row ? toPromotion(row) : null;
     },
 
     async promotions(name) {

@@ -2,7 +2,7 @@
 // and model files in a folder. The embedded default: one data folder, nothing else to run.
 import Database from 'better-sqlite3';
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -83,10 +83,14 @@ export function sqliteDriver(db: Database.Database): SqlDriver {
   };
 }
 
-/** Model files in a folder: written to a temporary file while hashed, fsynced, renamed into place. */
+/**
+ * Model files in a folder: written to a temporary file while hashed, fsynced, renamed into place.
+ * Temporary files left by a killed upload are removed when the store opens.
+ */
 export function fileBlobStore(root: string): BlobStore {
   const base = resolve(root);
   const tmp = join(base, '.tmp');
+  rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const pathOf = (key: string) => {
     const path = resolve(base, key);
@@ -140,6 +144,31 @@ export function fileBlobStore(root: string): BlobStore {
         await rm(temp, { force: true });
         throw err;
       }
+    },
+
+    async verify(body, expected) {
+      const hash = createHash('sha256');
+      let size = 0;
+      if (body instanceof Uint8Array) {
+        size = body.byteLength;
+        hash.update(body);
+      } else {
+        const reader = body.getReader();
+        try {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            size += value.byteLength;
+            if (size > expected.size) throw new BlobMismatchError('size', expected.size, `more than ${expected.size}`);
+            hash.update(value);
+          }
+        } finally {
+          await reader.cancel().catch(() => undefined);
+        }
+      }
+      if (size !== expected.size) throw new BlobMismatchError('size', expected.size, size);
+      const sha256 = hash.digest('hex');
+      if (sha256 !== expected.sha256) throw new BlobMismatchError('sha256', expected.sha256, sha256);
     },
 
     async get(key, range?: ByteRange): Promise<BlobObject | null> {

@@ -122,7 +122,8 @@ export interface ModelStore {
   listVersions(name: string): Promise<ModelVersionRecord[]>;
   /**
    * Stores one file listed in the version's manifest, checking its size and sha256 while it streams;
-   * throws BlobMismatchError (nothing stored) or returns 'identical' when it was already uploaded.
+   * throws BlobMismatchError (nothing stored). A file already uploaded is compared, not stored again:
+   * 'identical' when the bytes hash the same, BlobMismatchError when they do not.
    */
   putFile(
     name: string,
@@ -133,14 +134,18 @@ export interface ModelStore {
   ): Promise<'stored' | 'identical'>;
   /** Opens a file of a version (manifest.json included), whole or a range; null when absent. */
   openFile(name: string, version: string, file: string, range?: ByteRange): Promise<BlobObject | null>;
-  /** Appends a promotion or roll-back to the model's history. */
+  /**
+   * Appends a promotion or roll-back to the model's history if its last entry is still `afterSeq`
+   * (0: none), in one conditional write; null when another change came first (read again and retry).
+   */
   appendPromotion(
     name: string,
     action: 'promote' | 'rollback',
     version: string,
     by: string,
     now: number,
-  ): Promise<PromotionRecord>;
+    afterSeq: number,
+  ): Promise<PromotionRecord | null>;
   /** The promotion history of one model (or of all models when name is null), oldest first. */
   promotions(name: string | null): Promise<PromotionRecord[]>;
 }
@@ -182,6 +187,8 @@ export interface BlobStore {
     body: ReadableStream<Uint8Array> | Uint8Array,
     expected: { size: number; sha256: string },
   ): Promise<void>;
+  /** Reads a body and checks its size and sha256 without storing it; throws BlobMismatchError. */
+  verify(body: ReadableStream<Uint8Array> | Uint8Array, expected: { size: number; sha256: string }): Promise<void>;
   get(key: string, range?: ByteRange): Promise<BlobObject | null>;
   delete(key: string): Promise<void>;
 }

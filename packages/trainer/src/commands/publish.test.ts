@@ -8,7 +8,7 @@ import { signHs256 } from '@vireo/edge-worker';
 import { startNodeServer, type RunningServer } from '@vireo/edge-worker/node';
 import { makeBundle, type TestBundle } from '@vireo/edge-worker/testing';
 
-const SECRET = 'publish-test-secret-0123456789';
+const SECRET = 'publish-test-secret-0123456789-abcdefgh';
 
 function writeBundle(root: string, bundle: TestBundle): string {
   const dir = join(root, `${bundle.name}-${bundle.version}`);

@@ -1,0 +1,37 @@
+// The attack suite inside workerd (D1 + KV + R2), and the Worker entry's refusal of a weak secret.
+import { applyD1Migrations, reset } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { expect, it } from 'vitest';
+import { createApp } from './app.ts';
+import { runAttackCases } from './attack.case.ts';
+import { hs256Verifier } from './auth/jwt.ts';
+import { cloudflareStorage, type CloudflareBindings } from './storage/cloudflare.ts';
+import { ALL_SCOPES, errorOf, NOW, TEST_SECRET, token } from './test-helpers.ts';
+import { appForEnv, type WorkerEnv } from './worker.ts';
+
+type TestEnv = CloudflareBindings & { TEST_MIGRATIONS: Parameters<typeof applyD1Migrations>[1] };
+const bindings = env as unknown as TestEnv;
+
+runAttackCases('workerd (d1 + kv + r2)', async (options) => {
+  await reset();
+  await applyD1Migrations(bindings.DB, bindings.TEST_MIGRATIONS);
+  const app = createApp({
+    storage: cloudflareStorage(bindings),
+    verifier: hs256Verifier(TEST_SECRET, { now: () => NOW }),
+    log: null,
+    now: () => NOW,
+    ...options,
+  });
+  return { app, cleanup: async () => {} };
+});
+
+it('answers 503 (not 500, not a stack trace) when the Worker has an empty, short or predictable secret', async () => {
+  for (const secret of ['', 'short', 'a'.repeat(40)]) {
+    const app = appForEnv({ ...(bindings as unknown as WorkerEnv), VIREO_JWT_SECRET: secret });
+    const res = await app.request('/v1/users/u1/features', {
+      headers: { authorization: `Bearer ${await token(ALL_SCOPES)}` },
+    });
+    expect(res.status).toBe(503);
+    expect((await errorOf(res)).message).toContain('cannot verify tokens');
+  }
+});

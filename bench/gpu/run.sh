@@ -24,7 +24,11 @@ icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 # Node and the bundle, unpacked outside the checkout.
 w=/tmp/vireo-gpu
 mkdir -p "$w"
-command -v node >/dev/null && node=$(command -v node) || { xz -dc .device/node.xz > "$w/node" && chmod +x "$w/node" && node=$w/node; }
+if command -v node >/dev/null; then
+  node=$(command -v node)
+else
+  xz -dc .device/node.xz > "$w/node" && chmod +x "$w/node" && node=$w/node
+fi
 tar -C "$w" -xJf .device/modules.tar.xz && rm -rf "$w/app" && cp -r .device/app "$w/app"
 # The PyTorch peers run with VIREO_PYTHON: the first python3 here that imports torch.
 py=
@@ -43,7 +47,8 @@ want() { [[ " ${STAGES:-doctor kernels train} " == *" $1 "* ]]; }
 if want doctor; then echo "== doctor"; vireo 60 doctor | tee "$out/doctor.txt"; fi
 if want kernels; then
   echo "== bench all: yardsticks, kernels, top-k scaling"
-  vireo 220 bench all --skip-browser --skip-edge --only limits,kernels,topk-scaling --machine "$machine" --out "$out/bench-kernels.json"
+  vireo 220 bench all --skip-browser --skip-edge --only limits,kernels,topk-scaling --machine "$machine" \
+    --out "$out/bench-kernels.json"
 fi
 if want train; then
   echo "== bench all: training, ranking"

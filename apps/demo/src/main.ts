@@ -199,11 +199,10 @@ function fatal(title: string, why: string): void {
 
 async function edgeJson<T>(path: string): Promise<T> {
   const res = await fetch(`${edge}${path}`, { headers: { authorization: `Bearer ${settings.token}` } });
-  if (!res.ok)
-    throw new Error(
-      `${path} answered HTTP ` +
-        `${res.status}${res.status === 502 || res.status === 504 || res.status === 500 ? ' (is the edge running?)' : ''}`,
-    );
+  if (!res.ok) {
+    const edgeDown = res.status === 502 || res.status === 504 || res.status === 500;
+    throw new Error(`${path} answered HTTP ${res.status}${edgeDown ? ' (is the edge running?)' : ''}`);
+  }
   return (await res.json()) as T;
 }
 

@@ -146,12 +146,10 @@ try {
   const f = (x: number | null | undefined, d = 1) =>
     x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d);
   const a = result.adapter;
-  console.log(
-    `\nadapter: ` +
-      `${a ? `${a.vendor} ${a.architecture} ${a.description} (timestamp-query: ${a.timestampQuery})` : 'none (CPU backend)'}, D = ${dim}, k = 20, 1,000 ` +
-      `candidates ` +
-      `ranked`,
-  );
+  const adapter = a
+    ? `${a.vendor} ${a.architecture} ${a.description} (timestamp-query: ${a.timestampQuery})`
+    : 'none (CPU backend)';
+  console.log(`\nadapter: ${adapter}, D = ${dim}, k = 20, 1,000 candidates ranked`);
   console.log('\nEngine (warm recommend, ms; stages are P50)');
   console.log(
     '| items | backend | runs | recommend P50 | P99 | features | user tower | retrieval | ranking ' +
@@ -169,7 +167,8 @@ try {
       `| ${r.N.toLocaleString('en')} | ${r.backend} | ${r.runs} | ${f(r.warm.total.p50)} | ${f(r.warm.total.p99)} ` +
         `| ${f(s.features)} | ${f(s.userTower)} | ${f(s.retrieval)} | ${f(s.ranking)} | ${f(s.blend, 2)} | ` +
         `${g.retrieval === null ? '—' : `${f(g.userTower, 2)}/${f(g.retrieval, 2)}/${f(g.ranking, 2)}`} | ` +
-        `${f(r.firstRecommendMs)} | ${f(r.cold.totalMs, 0)} (${f(r.cold.downloadVerifyMs, 0)} / ${f(r.cold.loadCompileMs, 0)}) |`,
+        `${f(r.firstRecommendMs)} | ${f(r.cold.totalMs, 0)} ` +
+        `(${f(r.cold.downloadVerifyMs, 0)} / ${f(r.cold.loadCompileMs, 0)}) |`,
     );
   }
   console.log('\nPeers in the same page (ms)');

@@ -19,7 +19,10 @@ const ONNX_PROTO = `
 syntax = "proto3";
 package onnx;
 message AttributeProto {
-  enum AttributeType { UNDEFINED = 0; FLOAT = 1; INT = 2; STRING = 3; TENSOR = 4; GRAPH = 5; FLOATS = 6; INTS = 7; STRINGS = 8; TENSORS = 9; GRAPHS = 10; }
+  enum AttributeType {
+    UNDEFINED = 0; FLOAT = 1; INT = 2; STRING = 3; TENSOR = 4; GRAPH = 5;
+    FLOATS = 6; INTS = 7; STRINGS = 8; TENSORS = 9; GRAPHS = 10;
+  }
   string name = 1;
   string doc_string = 13;
   AttributeType type = 20;
@@ -62,7 +65,9 @@ message GraphProto {
   repeated ValueInfoProto value_info = 13;
 }
 message TensorProto {
-  enum DataType { UNDEFINED = 0; FLOAT = 1; UINT8 = 2; INT8 = 3; UINT16 = 4; INT16 = 5; INT32 = 6; INT64 = 7; STRING = 8; BOOL = 9; }
+  enum DataType {
+    UNDEFINED = 0; FLOAT = 1; UINT8 = 2; INT8 = 3; UINT16 = 4; INT16 = 5; INT32 = 6; INT64 = 7; STRING = 8; BOOL = 9;
+  }
   repeated int64 dims = 1;
   int32 data_type = 2;
   repeated float float_data = 4 [packed = true];
@@ -218,7 +223,8 @@ export function rankingOnnx(c: RankingConfig, params: Float32Array, tables: Floa
   const emb = F === 1 ? pooled[0] : g.op('Concat', pooled, [int('axis', 1)]); // (batch, F, D)
   let inter: string;
   if (c.interaction === 'dot') {
-    const Z = g.op('Concat', [g.op('Unsqueeze', [z0, g.int64s('axes_z0', [1], [1])]), emb], [int('axis', 1)]); // (batch, F+1, D)
+    // (batch, F+1, D)
+    const Z = g.op('Concat', [g.op('Unsqueeze', [z0, g.int64s('axes_z0', [1], [1])]), emb], [int('axis', 1)]);
     const ZZ = g.op('MatMul', [Z, g.op('Transpose', [Z], [ints('perm', [0, 2, 1])])]); // (batch, F+1, F+1)
     const V = F + 1;
     const flat = g.op('Reshape', [ZZ, g.int64s('shape_pairs', [2], [0, V * V])]);

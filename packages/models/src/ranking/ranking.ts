@@ -560,7 +560,8 @@ export class RankingModel {
       );
       this.gpu.write(this.acts.dense, dense!);
     } else {
-      this.gpu.write(this.acts.dense, new Float32Array(B).fill(1)); // the constant input of a model without dense features
+      // The constant input of a model without dense features.
+      this.gpu.write(this.acts.dense, new Float32Array(B).fill(1));
     }
     const { scratch } = this.parts;
     const nnz = buildBags(c, this.bases, sparse, B, scratch.indices, scratch.offsets);

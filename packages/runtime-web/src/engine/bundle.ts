@@ -51,8 +51,10 @@ function headers(src: ModelSource): Record<string, string> {
 
 /** The URL of a bundle file. */
 export function fileUrl(src: ModelSource, manifest: Pick<BundleManifest, 'name' | 'version'>, file: string): string {
-  if (isRegistry(src))
-    return `${src.edge!.replace(/\/$/, '')}/v1/models/${encodeURIComponent(manifest.name)}/${encodeURIComponent(manifest.version)}/${file}`;
+  if (isRegistry(src)) {
+    const edge = src.edge!.replace(/\/$/, '');
+    return `${edge}/v1/models/${encodeURIComponent(manifest.name)}/${encodeURIComponent(manifest.version)}/${file}`;
+  }
   return new URL(file, src.model.endsWith('/') ? src.model : src.model + '/').toString();
 }
 

@@ -81,7 +81,10 @@ describe('Engine', () => {
         expect(e.backend).toBe('cpu');
         expect(errors.map((x) => x.message)).toEqual([
           expect.stringMatching(
-            /does not fit this adapter's memory, .* or a GPU with more memory; the engine runs on the CPU backend instead\.$/,
+            new RegExp(
+              "does not fit this adapter's memory, .* or a GPU with more memory; " +
+                'the engine runs on the CPU backend instead\\.$',
+            ),
           ),
         ]);
         expect((await e.recommend({ userId: 'u1', k: 5 })).items).toHaveLength(5);
@@ -144,7 +147,8 @@ describe('Engine', () => {
     expect(after.items.map((i) => i.itemId)).not.toContain(top); // seen items are excluded on the device
     const scoreOf = (r: typeof before, id: string) => r.items.find((i) => i.itemId === id)?.retrievalScore;
     const common = after.items.find((i) => scoreOf(before, i.itemId) !== undefined);
-    if (common) expect(common.retrievalScore).not.toBeCloseTo(scoreOf(before, common.itemId)!, 6); // the user vector moved
+    // The user vector moved.
+    if (common) expect(common.retrievalScore).not.toBeCloseTo(scoreOf(before, common.itemId)!, 6);
   });
 
   it('refuses a corrupted bundle and keeps serving the last good version; a good update swaps', async () => {

@@ -118,7 +118,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
       'Reduced repetitions (profile `quick`, chosen on a CPU adapter so that the whole set finishes in ' +
       'minutes): kernels at least 5 timed runs after one warm-up call (more for fast ones, up to 200 ms each), ' +
       'training batch sizes 16 to 256 with 4 steps each, 3 ranking training steps, recommend() 10 / 5 / 3 runs at ' +
-      '10k / 100k / 1M items, hnswlib-wasm indexed up to 100k items (its single-threaded build of 1M would take minutes), int8 top-k only at 100k, 4 s per edge load row. With 5 runs the P99 is the slowest run.',
+      '10k / 100k / 1M items, hnswlib-wasm indexed up to 100k items (its single-threaded build of 1M would take ' +
+      'minutes), int8 top-k only at 100k, 4 s per edge load row. With 5 runs the P99 is the slowest run.',
   },
 };
 
@@ -157,10 +158,10 @@ async function kernelRows(ctx: Context, benches: KernelBench[], setLimits = fals
         ctx.torchDevice,
         ctx.profile.torch,
       );
-  if (typeof torch !== 'string')
-    ctx.versions.torch =
-      `${torch.torch} ` +
-      `(${torch.device === 'cuda' ? `CUDA, ${torch.name}` : `CPU, ${torch.threads} thread${torch.threads === 1 ? '' : 's'}`})`;
+  if (typeof torch !== 'string') {
+    const threads = `${torch.threads} thread${torch.threads === 1 ? '' : 's'}`;
+    ctx.versions.torch = `${torch.torch} (${torch.device === 'cuda' ? `CUDA, ${torch.name}` : `CPU, ${threads}`})`;
+  }
   let t = 0;
   const rows: Row[] = [];
   for (const bench of benches) {
@@ -272,7 +273,12 @@ export const SECTIONS: Section[] = [
           'Each WGSL kernel at the shapes the models run (linear: the DLRM bottom MLP; embedding_bag: 1,000 bags ' +
           'of 20 ids from 100k × 64; attention: 64 users × 50 history items; DLRM interaction: 1,000 samples × 26 ' +
           'tables; topk int8 over 100k × 128), as the model dispatches it on this adapter (linear: the direct ' +
-          'variant on CPU adapters, tiled on GPUs). GB/s counts bytes the kernel must read and write; linear, attention and the DLRM interaction do 5 or more FLOP per byte, are compute-bound on both adapters measured here, and are compared with the tuned matmul; embedding_bag and topk are memory-bound and compared with the copy. The peer is PyTorch on the same shapes (attention: masked multi-head attention and learned-query pooling written out in PyTorch, with no projections, as the kernels have none).',
+          'variant on CPU adapters, tiled on GPUs). GB/s counts bytes the kernel must read and write; linear, ' +
+          'attention and the DLRM interaction do 5 or more FLOP per byte, are compute-bound on both adapters ' +
+          'measured here, and are compared with the tuned matmul; embedding_bag and topk are memory-bound and ' +
+          'compared with the copy. The peer is PyTorch on the same shapes (attention: masked multi-head ' +
+          'attention and learned-query pooling written out in PyTorch, with no projections, as the kernels have ' +
+          'none).',
         notes: [],
       };
     },
@@ -409,7 +415,8 @@ export const SECTIONS: Section[] = [
             `One step of \`vireo train retrieval\` (build and upload the bags, forward, in-batch softmax ` +
             `loss, backward, AdamW and row-wise Adagrad, read the loss back) on the default synthetic world, ` +
             `model D ${s.embeddingDim}, field dim ${s.fieldDim}, hidden ${s.itemHidden}, history ` +
-            `${s.historyLength}; the first two steps warm up. The peer is the same model, batches and optimizers in PyTorch (retrieval_torch.py) on the CPU.`,
+            `${s.historyLength}; the first two steps warm up. The peer is the same model, batches and optimizers ` +
+            `in PyTorch (retrieval_torch.py) on the CPU.`,
         };
       } finally {
         rmSync(tmp, { recursive: true, force: true });
@@ -520,7 +527,9 @@ export const SECTIONS: Section[] = [
           `The DLRM ranker of docs/ARCHITECTURE.md on Criteo-shaped inputs (13 dense, ${r.config.tables} ` +
           `tables of ${r.config.tableRows / r.config.tables} rows × dim ${r.config.embeddingDim}, bottom ` +
           `[${r.config.bottomMlp}], top [${r.config.topMlp}], towers [${r.config.towerMlp}]; shape ` +
-          `\`${shape}\`${shape === 'small' ? ', the small one on a CPU adapter' : ''}) with random weights. Scoring: the WGSL forward vs onnxruntime-node running the exported ranking.onnx on the same inputs (largest difference ${r.scoring.maxAbsDiff.toExponential(1)}).`,
+          `\`${shape}\`${shape === 'small' ? ', the small one on a CPU adapter' : ''}) with random weights. ` +
+          `Scoring: the WGSL forward vs onnxruntime-node running the exported ranking.onnx on the same inputs ` +
+          `(largest difference ${r.scoring.maxAbsDiff.toExponential(1)}).`,
       };
     },
   },
@@ -703,7 +712,9 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
       `\`pnpm bench:runtime\`: the Engine in headless Chromium${chromium ? ` ${chromium}` : ''} on ` +
       `random-weight bundles of ${j.results.map((r) => r.N.toLocaleString('en')).join(' / ')} items (D = ` +
       `${j.dim}), warm recommend() (k = 20 of 1,000 candidates ranked) P50 and P99, and the retrieval and ranking ` +
-      `stages' P50 each beside its peer. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside the ranking stage. Stage times are P50 only (no P99 is kept per stage).`,
+      `stages' P50 each beside its peer. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its ` +
+      `recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside ` +
+      `the ranking stage. Stage times are P50 only (no P99 is kept per stage).`,
     notes: [],
     rows,
     adapter: a
@@ -772,7 +783,9 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
       '`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process driven ' +
       'by autocannon over loopback (latency per response, P50 and P99; runs = responses), beside redis-server ' +
       "driven by redis-benchmark on the same machine in the same run (256-byte values): GET beside one user's " +
-      'features, MGET of 100 keys beside the 100-user online lookup, SET beside a batch of 100 events (the edge writes 100 events and updates features; redis one key: a floor, not the same work). The ratio is of P50 latencies; the req/s ratio is in its own column.',
+      'features, MGET of 100 keys beside the 100-user online lookup, SET beside a batch of 100 events (the edge ' +
+      'writes 100 events and updates features; redis one key: a floor, not the same work). The ratio is of P50 ' +
+      'latencies; the req/s ratio is in its own column.',
     notes: [],
     rows,
   };
@@ -845,7 +858,10 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const HELP = `usage: vireo bench all [--out FILE] [--machine NAME] [--profile full|quick] [--only a,b] [--skip-browser] [--skip-edge] [--no-torch] [--torch-device auto|cpu|cuda] [--topk-sizes N,N] [--topk-int8-sizes N,N]
+const HELP =
+  'usage: vireo bench all [--out FILE] [--machine NAME] [--profile full|quick] [--only a,b] [--skip-browser] ' +
+  '[--skip-edge] [--no-torch] [--torch-device auto|cpu|cuda] [--topk-sizes N,N] [--topk-int8-sizes N,N]\n' +
+  `
 
 Runs every benchmark with its peers in one run and writes one report (schema ${SCHEMA}, see
 packages/trainer/src/bench/schema.ts) to --out (default bench/results/<date>-<machine>.json).

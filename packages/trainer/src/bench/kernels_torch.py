@@ -33,7 +33,9 @@ def measure(fn, sync, job):
     sync()
     times = []
     start = time.perf_counter()
-    while len(times) < job.get('maxRuns', 200) and (len(times) < job.get('minRuns', 10) or (time.perf_counter() - start) * 1000 < job.get('minMs', 300)):
+    while len(times) < job.get('maxRuns', 200) and (
+        len(times) < job.get('minRuns', 10) or (time.perf_counter() - start) * 1000 < job.get('minMs', 300)
+    ):
         t0 = time.perf_counter()
         fn()
         sync()
@@ -74,7 +76,8 @@ def make(case, dev):
 
         def attend():
             s = heads(q) @ heads(k).transpose(2, 3) / math.sqrt(dh)               # (B, H, L, L)
-            out = (s.masked_fill(pad[:, None, None, :], -math.inf).softmax(-1) @ heads(v)).transpose(1, 2).reshape(B, L, D)
+            out = s.masked_fill(pad[:, None, None, :], -math.inf).softmax(-1) @ heads(v)
+            out = out.transpose(1, 2).reshape(B, L, D)
             p = (heads(out) @ query.view(H, dh, 1)).squeeze(-1) / math.sqrt(dh)  # (B, H, L)
             w = p.masked_fill(pad[:, None, :], -math.inf).softmax(-1)
             return (w.unsqueeze(2) @ heads(out)).reshape(B, D)
@@ -189,7 +192,9 @@ def main():
         if dev == 'cuda':
             torch.cuda.empty_cache()
     name = torch.cuda.get_device_name() if dev == 'cuda' else 'CPU'
-    print(json.dumps({'device': dev, 'name': name, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'results': results}))
+    print(json.dumps({
+        'device': dev, 'name': name, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'results': results,
+    }))
 
 
 if __name__ == '__main__':

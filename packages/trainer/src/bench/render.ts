@@ -100,15 +100,19 @@ export function renderReport(r: Report, file: string): string {
   const versions = Object.entries(r.versions)
     .map(([k, v]) => `${k} ${v ?? '–'}`)
     .join(' · ');
+  const load = m.loadAverage ? `; load average ${m.loadAverage.start[0]} at start, ${m.loadAverage.end[0]} at end` : '';
+  const adapterLine = a
+    ? `vendor \`${a.vendor || '–'}\`, architecture \`${a.architecture || '–'}\`, device \`${a.device || '–'}\`, ` +
+      `description \`${a.description || '–'}\`${a.isFallbackAdapter ? ' (fallback adapter: CPU)' : ''}, ` +
+      `through ${a.backend}`
+    : 'none';
   const lines = [
     `## ${m.name}: ${adapterName}, ${r.date.slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `From \`${file}\`.`,
     '',
-    `- **Machine**: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, ` +
-      `${m.os}${m.gpu ? `; GPU ${m.gpu}` : ''}${m.loadAverage ? `; load average ${m.loadAverage.start[0]} at start, ${m.loadAverage.end[0]} at end` : ''}.`,
-    `- **Adapter**: ` +
-      `${a ? `vendor \`${a.vendor || '–'}\`, architecture \`${a.architecture || '–'}\`, device \`${a.device || '–'}\`, description \`${a.description || '–'}\`${a.isFallbackAdapter ? ' (fallback adapter: CPU)' : ''}, through ${a.backend}` : 'none'}.`,
+    `- **Machine**: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}${m.gpu ? `; GPU ${m.gpu}` : ''}${load}.`,
+    `- **Adapter**: ${adapterLine}.`,
     `- **Versions**: ${versions}.`,
     `- **Wall time**: ${(r.wallSeconds / 60).toFixed(1)} min.`,
     ...r.notes.map((n) => `- ${n}`),
@@ -132,17 +136,21 @@ export function renderBenchmarks(reports: { file: string; report: Report }[]): s
     'Every figure is a median and a P99 over timed runs after warm-up, beside its peer measured in the same run ' +
       'on the same machine; **ratio = peer time ÷ Vireo time** (above 1: Vireo is faster). Kernels also show the ' +
       "limit measured in the same run on the same adapter — a plain WGSL copy's GB/s for memory-bound kernels, a " +
-      "tuned WGSL matmul's GFLOP/s for compute-bound ones — and the share of it achieved. Each section is one run (`pnpm bench` on the machine at hand, or `vireo bench all` on another one); the schema is packages/trainer/src/bench/schema.ts.",
+      "tuned WGSL matmul's GFLOP/s for compute-bound ones — and the share of it achieved. Each section is one run " +
+      '(`pnpm bench` on the machine at hand, or `vireo bench all` on another one); the schema is ' +
+      'packages/trainer/src/bench/schema.ts.',
     '',
     '| run | machine | adapter | wall time |',
     '|---|---|---|---:|',
-    ...sorted.map(
-      ({ report: r }) =>
+    ...sorted.map(({ report: r }) => {
+      const adapter = r.adapter
+        ? [r.adapter.vendor, r.adapter.architecture, r.adapter.description].filter(Boolean).join(' ')
+        : '–';
+      return (
         `| ${r.date.slice(0, 16).replace('T', ' ')} | ${r.machine.name} (${r.machine.cpu}, ${r.machine.cores} ` +
-        `cores${r.machine.gpu ? `, ${r.machine.gpu}` : ''}) | ` +
-        `${r.adapter ? [r.adapter.vendor, r.adapter.architecture, r.adapter.description].filter(Boolean).join(' ') : '–'} | ${(r.wallSeconds / 60).toFixed(1)} ` +
-        `min |`,
-    ),
+        `cores${r.machine.gpu ? `, ${r.machine.gpu}` : ''}) | ${adapter} | ${(r.wallSeconds / 60).toFixed(1)} min |`
+      );
+    }),
     '',
   ];
   return (

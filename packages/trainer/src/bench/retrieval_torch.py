@@ -44,7 +44,9 @@ class TwoTower(torch.nn.Module):
             'user.fc2.weight': (D, cfg['userHidden']), 'user.fc2.bias': (D,),
         }
         self.names = list(shapes)
-        self.dense = torch.nn.ParameterDict({n.replace('.', '_'): torch.nn.Parameter(torch.empty(s, dtype=dtype)) for n, s in shapes.items()})
+        self.dense = torch.nn.ParameterDict(
+            {n.replace('.', '_'): torch.nn.Parameter(torch.empty(s, dtype=dtype)) for n, s in shapes.items()}
+        )
         for n, s in shapes.items():
             p = self.dense[n.replace('.', '_')]
             if n.endswith('.weight'):
@@ -59,13 +61,16 @@ class TwoTower(torch.nn.Module):
 
     def bags(self, indices, offsets, weights):
         # offsets: CSR (bags + 1); embedding_bag wants the starts only, plus include_last_offset.
-        return F.embedding_bag(indices, self.table, offsets, mode='sum', per_sample_weights=weights, include_last_offset=True)
+        return F.embedding_bag(
+            indices, self.table, offsets, mode='sum', per_sample_weights=weights, include_last_offset=True
+        )
 
     def forward(self, b):
         W, L, H, B = self.W, self.L, self.H, b['B']
         # item tower: one bag per (item, field) → (B, Fi·W)
         fields = self.bags(b['item_idx'], b['item_off'], b['item_w'])[: B * self.Fi].reshape(B, self.Fi * W)
-        v = F.linear(F.relu(F.linear(fields, self.p('item.fc1.weight'), self.p('item.fc1.bias'))), self.p('item.fc2.weight'), self.p('item.fc2.bias'))
+        v = F.relu(F.linear(fields, self.p('item.fc1.weight'), self.p('item.fc1.bias')))
+        v = F.linear(v, self.p('item.fc2.weight'), self.p('item.fc2.bias'))
         v = F.normalize(v, dim=1, eps=1e-12)
         # user tower rows: x (B·L) | o (B·L, empty) | f (B·Fu)
         rows = self.bags(b['user_idx'], b['user_off'], b['user_w'])
@@ -79,7 +84,9 @@ class TwoTower(torch.nn.Module):
         def heads(t):
             return t.reshape(B, L, H, Dh).transpose(1, 2)  # (B, H, L, Dh)
 
-        q, k, vv = heads(F.linear(x, self.p('history.q.weight'))), heads(F.linear(x, self.p('history.k.weight'))), heads(F.linear(x, self.p('history.v.weight')))
+        q = heads(F.linear(x, self.p('history.q.weight')))
+        k = heads(F.linear(x, self.p('history.k.weight')))
+        vv = heads(F.linear(x, self.p('history.v.weight')))
         s = q @ k.transpose(-1, -2) / math.sqrt(Dh)  # (B, H, L, L)
         s = s.masked_fill(~valid[:, None, None, :], float('-inf'))
         pr = torch.softmax(s, dim=-1).nan_to_num(0.0)
@@ -92,7 +99,8 @@ class TwoTower(torch.nn.Module):
         pp = torch.softmax(ps, dim=-1).nan_to_num(0.0)  # a history of length 0 pools to zeros
         pooled = torch.einsum('bhl,blhd->bhd', pp, h.reshape(B, L, H, Dh)).reshape(B, W)
         inp = torch.cat([f, pooled], dim=1)
-        u = F.linear(F.relu(F.linear(inp, self.p('user.fc1.weight'), self.p('user.fc1.bias'))), self.p('user.fc2.weight'), self.p('user.fc2.bias'))
+        u = F.relu(F.linear(inp, self.p('user.fc1.weight'), self.p('user.fc1.bias')))
+        u = F.linear(u, self.p('user.fc2.weight'), self.p('user.fc2.bias'))
         u = F.normalize(u, dim=1, eps=1e-12)
         return u, v
 
@@ -109,9 +117,12 @@ def batch_tensors(j, dtype):
     t = lambda k, d: torch.from_numpy(arr(j[k], d).astype(np.int64 if d == np.uint32 else d))
     return {
         'B': j['B'], 'rows_x': j['rowsX'],
-        'item_idx': t('itemIndices', np.uint32).long(), 'item_off': t('itemOffsets', np.uint32).long(), 'item_w': t('itemWeights', np.float32).to(dtype),
-        'user_idx': t('userIndices', np.uint32).long(), 'user_off': t('userOffsets', np.uint32).long(), 'user_w': t('userWeights', np.float32).to(dtype),
-        'lengths': t('lengths', np.uint32).long(), 'logq': t('logq', np.float32).to(dtype), 'ids': t('ids', np.uint32).long(),
+        'item_idx': t('itemIndices', np.uint32).long(), 'item_off': t('itemOffsets', np.uint32).long(),
+        'item_w': t('itemWeights', np.float32).to(dtype),
+        'user_idx': t('userIndices', np.uint32).long(), 'user_off': t('userOffsets', np.uint32).long(),
+        'user_w': t('userWeights', np.float32).to(dtype),
+        'lengths': t('lengths', np.uint32).long(), 'logq': t('logq', np.float32).to(dtype),
+        'ids': t('ids', np.uint32).long(),
     }
 
 
@@ -157,7 +168,10 @@ def bench(job):
         times.append(time.perf_counter() - t0)
     times.sort()
     med = times[len(times) // 2]
-    return {'stepMs': med * 1000, 'samplesPerSecond': job['B'] / med, 'threads': torch.get_num_threads(), 'torch': torch.__version__}
+    return {
+        'stepMs': med * 1000, 'samplesPerSecond': job['B'] / med, 'threads': torch.get_num_threads(),
+        'torch': torch.__version__,
+    }
 
 
 def check(job):
@@ -167,8 +181,11 @@ def check(job):
     params = arr(job['params'], np.float32).astype(np.float64)
     with torch.no_grad():
         for e in job['layout']:
-            model.p(e['name']).copy_(torch.from_numpy(params[e['offset']: e['offset'] + e['size']].reshape(e['shape'])))
-        model.table.copy_(torch.from_numpy(arr(job['table'], np.float32).astype(np.float64).reshape(cfg['tableRows'], cfg['fieldDim'])))
+            model.p(e['name']).copy_(
+                torch.from_numpy(params[e['offset']: e['offset'] + e['size']].reshape(e['shape']))
+            )
+        table = arr(job['table'], np.float32).astype(np.float64).reshape(cfg['tableRows'], cfg['fieldDim'])
+        model.table.copy_(torch.from_numpy(table))
     b = batch_tensors(job['batch'], torch.float64)
     loss = model.loss(b, cfg['temperature'])
     loss.backward()

@@ -181,13 +181,17 @@ export async function benchTrain(argv: string[]): Promise<number> {
     'bench train',
   );
   if (values.help) {
-    process.stdout.write(`usage: vireo bench train [--data DATASET] [--configs ${TRAIN_BENCH_CONFIGS.map((c) => c.name).join(',')}] [--steps N] [--no-torch] [--json] [--out FILE]
+    const configs = TRAIN_BENCH_CONFIGS.map((c) => c.name).join(',');
+    process.stdout.write(
+      `usage: vireo bench train [--data DATASET] [--configs ${configs}] [--steps N] [--no-torch] [--json] ` +
+        `[--out FILE]
 
 Training samples/s of the retrieval model per configuration on this adapter, beside the same model
 and batches in PyTorch on the CPU (python3-torch, or VIREO_PYTHON) in the same run. Without --data
 it generates the default synthetic world; configurations marked for GPUs are skipped on a CPU
 adapter unless named.
-`);
+`,
+    );
     return 0;
   }
   const steps = numberFlag(values.steps, 'steps', 10, { integer: true, min: 2 });

@@ -87,7 +87,8 @@ export async function run(argv: string[]): Promise<number> {
       const out: string[] = [];
       out.push(
         `adapter   ${gpu.info.vendor} · ${gpu.info.architecture} · ` +
-          `${gpu.info.description || gpu.info.device || 'no description'}${gpu.info.isFallbackAdapter ? ' (fallback)' : ''}`,
+          `${gpu.info.description || gpu.info.device || 'no description'}` +
+          `${gpu.info.isFallbackAdapter ? ' (fallback)' : ''}`,
       );
       out.push(
         `features  ${Object.entries(features)

@@ -42,10 +42,12 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const HELP = `usage: vireo ingest --source SOURCE --out DIR [flags]
+const HELP =
+  `usage: vireo ingest --source SOURCE --out DIR [flags]
 
 sources:
-  synthetic                 a generated world with known truth   [--seed --users --items --events --categories --dim --days]
+  synthetic                 a generated world with known truth   ` +
+  `[--seed --users --items --events --categories --dim --days]
   movielens --path DIR      ml-latest-small folder (ratings.csv, movies.csv, tags.csv)   [--min-rating 4]
   criteo --path FILE        Criteo TSV: label, I1–I13, C1–C26   [--min-count 1]
   csv|jsonl|parquet --path FILE --spec SPEC.json   logs described by a feature spec
@@ -192,7 +194,9 @@ function describe(s: DatasetSummary): string {
   for (const [name, l] of Object.entries(s.labels)) {
     lines.push(
       `label     ${name.padEnd(10)} ` +
-        `${l.kind === 'binary' ? `${n(l.positives ?? 0)} positives (${((l.rate ?? 0) * 100).toFixed(2)}%)` : `mean ${(l.mean ?? 0).toFixed(4)}`}`,
+        (l.kind === 'binary'
+          ? `${n(l.positives ?? 0)} positives (${((l.rate ?? 0) * 100).toFixed(2)}%)`
+          : `mean ${(l.mean ?? 0).toFixed(4)}`),
     );
   }
   const r = s.splits.retrieval;

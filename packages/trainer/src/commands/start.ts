@@ -45,6 +45,7 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+const WORLD_DEFAULTS = [DEFAULT_START.users, DEFAULT_START.items, DEFAULT_START.events, DEFAULT_START.categories];
 export const START_HELP = `usage: vireo start [flags]
 
 Brings Vireo up on this machine: data → train retrieval and ranking → local edge → publish →
@@ -53,7 +54,7 @@ history → demo dashboard. State lives in ./.vireo; a second run reuses the tra
 flags:
   --data synthetic|movielens:PATH  the data (default: a synthetic world)
   --retrain                        train a new version even when a bundle exists
-  --users N --items N --events N --categories N   synthetic world size (default ${DEFAULT_START.users}, ${DEFAULT_START.items}, ${DEFAULT_START.events}, ${DEFAULT_START.categories})
+  --users N --items N --events N --categories N   synthetic world size (default ${WORLD_DEFAULTS.join(', ')})
   --epochs N                       retrieval epochs (default ${DEFAULT_START.epochs})
   --ranking-epochs N               ranking epochs (default ${DEFAULT_START.rankingEpochs})
   --port P                         the edge's port (default 8787)
@@ -194,9 +195,8 @@ class Stages {
   fail(err: StageError): void {
     const c = this.current;
     if (c?.timer) clearInterval(c.timer);
-    process.stderr.write(
-      `${tty && c ? '\r\x1b[2K' : ''}${c ? `${c.what} ${red('✗')}\n` : ''}${red(bold(`vireo start: the ${err.stage} stage failed: ${err.message}`))}\n`,
-    );
+    const failed = red(bold(`vireo start: the ${err.stage} stage failed: ${err.message}`));
+    process.stderr.write(`${tty && c ? '\r\x1b[2K' : ''}${c ? `${c.what} ${red('✗')}\n` : ''}${failed}\n`);
     this.current = null;
   }
 }

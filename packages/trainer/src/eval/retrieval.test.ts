@@ -89,7 +89,8 @@ describe('item-kNN baseline', () => {
       positive: new Uint8Array(E).fill(1),
     };
     const scores = new Float32Array(4);
-    itemKnnScorer(ds, events)({ ...one([1]), historyStart: 0, historyEnd: 1 }, 0, scores); // u0's first positive: item 0
+    // u0's first positive: item 0
+    itemKnnScorer(ds, events)({ ...one([1]), historyStart: 0, historyEnd: 1 }, 0, scores);
     expect(scores[1]).toBeCloseTo(1, 6);
     expect(scores[2]).toBeCloseTo(0.5, 6);
     expect(scores[3]).toBeCloseTo(0, 6);

@@ -330,8 +330,9 @@ describe('divergence', () => {
     );
     expect(r.code).toBe(1);
     expect(r.err.trim().split('\n')).toHaveLength(1);
-    expect(r.err).toMatch(
-      /training diverged at step 1 \(epoch 1\): the loss is NaN and 'user\.fc2\.weight' holds non-finite values; lower --lr/,
+    expect(r.err).toContain(
+      "training diverged at step 1 (epoch 1): the loss is NaN and 'user.fc2.weight' holds non-finite values; " +
+        'lower --lr',
     );
   });
 

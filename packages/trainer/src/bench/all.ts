@@ -860,7 +860,7 @@ const FLAGS = {
 
 const HELP =
   'usage: vireo bench all [--out FILE] [--machine NAME] [--profile full|quick] [--only a,b] [--skip-browser] ' +
-  '[--skip-edge] [--no-torch] [--torch-device auto|cpu|cuda] [--topk-sizes N,N] [--topk-int8-sizes N,N]\n' +
+  '[--skip-edge] [--no-torch] [--torch-device auto|cpu|cuda] [--topk-sizes N,N] [--topk-int8-sizes N,N]' +
   `
 
 Runs every benchmark with its peers in one run and writes one report (schema ${SCHEMA}, see

@@ -29,6 +29,23 @@ afterAll(() => {
   for (const d of folders.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/**
+ * The best of five runs of a fixed loop of plain JS, in ms (bench/run.mjs measures the same loop:
+ * 225 ms on the idle 2-CPU machine of docs/ARCHITECTURE.md's numbers). Under other load the
+ * machine is that many times slower, and the /healthz bound is scaled by it, never below 100 ms.
+ */
+function calibrate(): number {
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    let x = 0;
+    for (let i = 0; i < 1e7; i++) x = (x + i * i) % 1_000_003;
+    best = Math.min(best, performance.now() - t0 + (x < 0 ? 1 : 0));
+  }
+  return best;
+}
+const IDLE_CALIBRATION_MS = 225;
+
 const envWithout = (over: Record<string, string>) => ({
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VIREO_'))),
   ...over,
@@ -143,6 +160,7 @@ describe('the Node server under attack', () => {
       ];
       const report: string[] = [];
       let worst = 0;
+      const calibrationMs = calibrate();
       for (const [name, attack] of attacks) {
         // /healthz every 5 ms while the attack runs; the delay is the longest answer.
         let running = true;
@@ -167,8 +185,13 @@ describe('the Node server under attack', () => {
         );
         expect(result.status, name).toBeLessThan(500);
       }
-      console.log(`healthz under attack (worst ${worst.toFixed(1)} ms):\n  ${report.join('\n  ')}`);
-      expect(worst, report.join('\n')).toBeLessThan(100);
+      const slowdown = Math.max(1, Math.min(calibrationMs, calibrate()) / IDLE_CALIBRATION_MS);
+      const bound = 100 * slowdown;
+      console.log(
+        `healthz under attack (worst ${worst.toFixed(1)} ms; bound ${bound.toFixed(0)} ms, machine ` +
+          `${slowdown.toFixed(2)}× slower than idle):\n  ${report.join('\n  ')}`,
+      );
+      expect(worst, report.join('\n')).toBeLessThan(bound);
     } finally {
       child.kill('SIGKILL');
     }

@@ -8,12 +8,16 @@ import { hs256Verifier, signHs256 } from '../src/auth/jwt.ts';
 import { openSqliteStorage } from '../src/storage/sqlite.ts';
 import { seedRows, eventBatch, onlineBody, percentiles } from './workload.mjs';
 
-const SECRET = 'bench-secret-0123456789abcdef';
+const SECRET = 'bench-secret-0123456789abcdef-ghijklmnop';
 const dataDir = mkdtempSync(join(tmpdir(), 'vireo-bench-inproc-'));
 const storage = openSqliteStorage({ dataDir });
 const app = createApp({ storage, verifier: hs256Verifier(SECRET), log: null });
 const token = await signHs256(
-  { sub: 'bench', scope: 'features:read events:write models:publish', exp: Math.floor(Date.now() / 1000) + 3600 },
+  {
+    sub: 'bench',
+    scope: 'features:read events:write models:publish service',
+    exp: Math.floor(Date.now() / 1000) + 3600,
+  },
   SECRET,
 );
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };

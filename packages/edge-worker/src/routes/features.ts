@@ -80,7 +80,9 @@ async function loadRows(
 /** Refuses (413) a push of more feature values than `max`, before its schema walks them. */
 function checkPushSize(json: unknown, max: number): void {
   const rows = (json as { rows?: unknown } | null)?.rows;
+  // Over 5,000 rows is the schema's 400; it is refused here, before the schema walks every row.
   if (!Array.isArray(rows)) return;
+  if (rows.length > 5000) throw new ApiError('invalid_request', 'Invalid json: rows: expected at most 5000 rows.');
   let values = 0;
   for (const r of rows) {
     const features = (r as { features?: unknown } | null)?.features;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main as vireo } from '../cli.ts';
 import { signHs256 } from '@vireo/edge-worker';
 import { startNodeServer, type RunningServer } from '@vireo/edge-worker/node';
-import { makeBundle, type TestBundle } from '@vireo/edge-worker/testing';
+import { makeBundle, safetensorsBytes, type TestBundle } from '@vireo/edge-worker/testing';
 
 const SECRET = 'publish-test-secret-0123456789-abcdefgh';
 
@@ -57,12 +57,13 @@ describe('vireo publish', () => {
   });
 
   it('uploads every file, promotes, prints the version; a second run uploads nothing', async () => {
-    const big = new Uint8Array(3 << 20).map((_, i) => (i * 31) % 256);
+    // (Whole safetensors files: the edge checks their headers as they stream in.)
+    const big = safetensorsBytes(3 << 18);
     const dir = writeBundle(
       root,
       await makeBundle('ranker', '3', {
         'ranking.safetensors': big,
-        'items/items.safetensors': new TextEncoder().encode('items'),
+        'items/items.safetensors': safetensorsBytes(2),
       }),
     );
     const first = await run(['--bundle', dir, '--edge', edge.url, '--token', token, '--promote', '--quiet']);

@@ -4,7 +4,8 @@
 // POST /v1/events (100 events). Beside it, in the same run, redis-benchmark GET/SET (and MGET of
 // 100 keys) against a local redis-server, the reference design's online store, as the yardstick;
 // and the same routes in-process through app.request(). Writes bench/results.json and bench/RESULTS.md.
-//   pnpm --filter @vireo/edge-worker bench:edge [-- --duration 10 --connections 32 --out RESULTS.md --results results.json --skip-in-process]
+// pnpm --filter @vireo/edge-worker bench:edge [-- --duration 10 --connections 32 --out RESULTS.md --results
+// results.json --skip-in-process]
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -293,10 +294,17 @@ const md = [
   '',
   `Run ${startedAt} with \`pnpm --filter @vireo/edge-worker bench:edge\` (bench/run.mjs; raw numbers in results.json).`,
   '',
-  `Machine: ${info.cpu}, ${info.logical_cpus} logical CPUs${info.hypervisor ? ` (${info.hypervisor} VM)` : ''}, ${info.memory_gb} GB, ${info.os}, Node ${info.node}.`,
-  `Load average at start ${info.load_average_at_start.join(' / ')}, at end ${results.machine.load_average_at_end.join(' / ')}; process niceness ${info.nice}; calibration loop (1e7 iterations of plain JS) ${info.calibration_loop_1e7_ms} ms.`,
+  `Machine: ${info.cpu}, ${info.logical_cpus} logical ` +
+    `CPUs${info.hypervisor ? ` (${info.hypervisor} VM)` : ''}, ${info.memory_gb} GB, ${info.os}, Node ${info.node}.`,
+  `Load average at start ${info.load_average_at_start.join(' / ')}, at end ` +
+    `${results.machine.load_average_at_end.join(' / ')}; process niceness ` +
+    `${info.nice}; calibration loop (1e7 iterations of plain JS) ${info.calibration_loop_1e7_ms} ms.`,
   '',
-  `Server: \`vireo-edge\` (one Node process, SQLite WAL synchronous=normal, rate limit and request logs off), 10,000 users and 10,000 items pushed, 10,000 events. Client: autocannon in a second process, ${DURATION} s per row; latency is measured per response by the client. redis-server ${results.redis.version ? results.redis.version.split(' ')[2] : ''} on the same machine with redis-benchmark (256-byte values).`,
+  `Server: \`vireo-edge\` (one Node process, SQLite WAL synchronous=normal, rate limit and request logs off), ` +
+    `10,000 users and 10,000 items pushed, 10,000 events. Client: autocannon in a second process, ${DURATION} s ` +
+    `per row; latency is measured per response by the client. redis-server ` +
+    `${results.redis.version ? results.redis.version.split(' ')[2] : ''} on the same machine ` +
+    'with redis-benchmark (256-byte values).',
   '',
   '## Loopback (HTTP, second process)',
   '',

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { runAppCases } from './app.case.ts';
 import { tokenBucket } from './middleware/rate-limit.ts';
-import { nodeTestApp } from './node-test-app.ts';
-import { ALL_SCOPES, apiEvent, client, errorOf, token } from './test-helpers.ts';
+import { nodeTestApp } from '../test/node-test-app.ts';
+import { ALL_SCOPES, apiEvent, client, errorOf, token } from '../test/helpers.ts';
 
 runAppCases('node (sqlite + files)', async () => {
   const t = nodeTestApp();

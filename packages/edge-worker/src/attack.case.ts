@@ -20,7 +20,7 @@ import {
   TEST_SECRET,
   TEST_SPEC,
   token,
-} from './test-helpers.ts';
+} from '../test/helpers.ts';
 
 export type AttackAppFactory = (
   options?: Partial<AppOptions>,

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAttackCases } from './attack.case.ts';
-import { nodeTestApp } from './node-test-app.ts';
+import { nodeTestApp } from '../test/node-test-app.ts';
 import { openSqliteStorage } from './storage/sqlite.ts';
-import { ALL_SCOPES, apiEvent, makeBundle, safetensorsBytes, token } from './test-helpers.ts';
+import { ALL_SCOPES, apiEvent, makeBundle, safetensorsBytes, token } from '../test/helpers.ts';
 
 runAttackCases('node (sqlite + files)', async (options) => {
   const t = nodeTestApp(options);

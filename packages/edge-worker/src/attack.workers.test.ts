@@ -6,7 +6,7 @@ import { createApp } from './app.ts';
 import { runAttackCases } from './attack.case.ts';
 import { hs256Verifier } from './auth/jwt.ts';
 import { cloudflareStorage, type CloudflareBindings } from './storage/cloudflare.ts';
-import { ALL_SCOPES, errorOf, NOW, TEST_SECRET, token } from './test-helpers.ts';
+import { ALL_SCOPES, errorOf, NOW, TEST_SECRET, token } from '../test/helpers.ts';
 import { appForEnv, type WorkerEnv } from './worker.ts';
 
 type TestEnv = CloudflareBindings & { TEST_MIGRATIONS: Parameters<typeof applyD1Migrations>[1] };

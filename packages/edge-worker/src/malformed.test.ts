@@ -3,8 +3,8 @@
 // and headers): every one must be a 4xx with the error shape, no 500 may be logged, and the
 // server must still answer /healthz. In-process through app.request().
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeTestApp } from './node-test-app.ts';
-import { ALL_SCOPES, apiEvent, errorOf, makeBundle, NOW, publish, client, token } from './test-helpers.ts';
+import { nodeTestApp } from '../test/node-test-app.ts';
+import { ALL_SCOPES, apiEvent, errorOf, makeBundle, NOW, publish, client, token } from '../test/helpers.ts';
 
 type Case = {
   name: string;
@@ -463,7 +463,8 @@ function generate(): Case[] {
   post(
     'event deeply nested context',
     '/v1/events',
-    `{"events":[{"event_id":"e","user_id":"u","item_id":"i","type":"click","ts":${NOW},"context":{"k":${nest(50_000)}}}]}`,
+    `{"events":[{"event_id":"e","user_id":"u","item_id":"i","type":"click","ts":${NOW},` +
+      `"context":{"k":${nest(50_000)}}}]}`,
     { expect: 400, code: 'too_deep' },
   );
 

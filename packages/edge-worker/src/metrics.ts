@@ -126,7 +126,9 @@ export class EdgeMetrics {
 
   /** The whole registry in Prometheus text format. */
   render(): string {
-    const uptime = `# HELP vireo_uptime_seconds Seconds since this process (or isolate) started.\n# TYPE vireo_uptime_seconds gauge\nvireo_uptime_seconds ${(Date.now() - this.startedAt) / 1000}`;
+    const uptime =
+      `# HELP vireo_uptime_seconds Seconds since this process (or isolate) started.\n# TYPE ` +
+      `vireo_uptime_seconds gauge\nvireo_uptime_seconds ${(Date.now() - this.startedAt) / 1000}`;
     return (
       [
         this.requests,

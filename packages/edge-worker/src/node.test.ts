@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signHs256 } from './auth/jwt.ts';
 import { databasePath } from './storage/sqlite.ts';
-import { makeBundle } from './test-helpers.ts';
+import { makeBundle } from '../test/helpers.ts';
 
 const BIN = fileURLToPath(new URL('../bin/vireo-edge.mjs', import.meta.url));
 const SECRET = 'durability-test-secret-0123456789';

@@ -7,7 +7,7 @@ import { runAppCases } from './app.case.ts';
 import { createApp } from './app.ts';
 import { hs256Verifier, signHs256 } from './auth/jwt.ts';
 import { cloudflareStorage, type CloudflareBindings } from './storage/cloudflare.ts';
-import { ALL_SCOPES, apiEvent, errorOf, makeBundle, NOW, TEST_SECRET } from './test-helpers.ts';
+import { ALL_SCOPES, apiEvent, errorOf, makeBundle, NOW, TEST_SECRET } from '../test/helpers.ts';
 
 type TestEnv = CloudflareBindings & {
   TEST_MIGRATIONS: Parameters<typeof applyD1Migrations>[1];

@@ -37,7 +37,10 @@ export function safetensorsProblem(head: Uint8Array, size: number): string | nul
     const [begin, end] = offsets as [number, number];
     const expected = shape.reduce((n: number, d: number) => n * d, 1) * dtypeSize(dtype as Dtype);
     if (end - begin !== expected)
-      return `tensor '${name}' (${dtype} ${JSON.stringify(shape)}) needs ${expected} bytes, its offsets span ${end - begin}`;
+      return (
+        `tensor '${name}' (${dtype} ${JSON.stringify(shape)}) ` +
+        `needs ${expected} bytes, its offsets span ${end - begin}`
+      );
     spans.push([begin, end, name]);
   }
   spans.sort((a, b) => a[0] - b[0]);

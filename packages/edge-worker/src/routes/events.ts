@@ -44,7 +44,8 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
       tags: ['events'],
       summary: 'Ingest a batch of interactions (≤ 1,000 events, ≤ 1 MB), idempotent on event_id',
       description:
-        'Valid events are stored and update real-time features (history, decayed counters, last seen) in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400.',
+        'Valid events are stored and update real-time features (history, decayed counters, last seen) ' +
+        'in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400.',
       security: bearer('events:write'),
       middleware: [requireScope('events:write'), jsonBody({ maxBytes: deps.limits.eventsBodyBytes })] as const,
       request: { body: { required: true, content: { 'application/json': { schema: eventsRequestSchema } } } },

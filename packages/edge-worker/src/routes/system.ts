@@ -73,7 +73,8 @@ export function systemRoutes(app: EdgeApp, deps: RouteDeps, options: SystemOptio
     scheme: 'bearer',
     bearerFormat: 'JWT',
     description:
-      "JWT with claims sub, exp and scope (space-separated: 'features:read', 'events:write', 'models:publish'; 'admin' grants all).",
+      'JWT with claims sub, exp and scope (space-separated: ' +
+      "'features:read', 'events:write', 'models:publish'; 'admin' grants all).",
   });
   app.doc('/openapi.json', {
     openapi: '3.0.3',

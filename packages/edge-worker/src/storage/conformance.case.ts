@@ -300,20 +300,24 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         expect((await storage.models.getVersion('ranker', '1'))!.files[0].uploadedAt).toBeNull();
       });
 
-      it('compares a re-upload of a stored file: the same bytes are identical, other bytes of that size are refused', async () => {
-        await create();
-        expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', weights, T0 + 5)).toBe('stored');
-        const other = bytesOf('9876543210'.repeat(10));
-        await expect(
-          storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(other), T0 + 6),
-        ).rejects.toMatchObject({ kind: 'sha256' });
-        expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(weights), T0 + 7)).toBe(
-          'identical',
-        );
-        expect(await readAll((await storage.models.openFile('ranker', '1', 'ranking.safetensors'))!.body)).toBe(
-          new TextDecoder().decode(weights),
-        );
-      });
+      it(
+        'compares a re-upload of a stored file: the same ' +
+          'bytes are identical, other bytes of that size are refused',
+        async () => {
+          await create();
+          expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', weights, T0 + 5)).toBe('stored');
+          const other = bytesOf('9876543210'.repeat(10));
+          await expect(
+            storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(other), T0 + 6),
+          ).rejects.toMatchObject({ kind: 'sha256' });
+          expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', streamOf(weights), T0 + 7)).toBe(
+            'identical',
+          );
+          expect(await readAll((await storage.models.openFile('ranker', '1', 'ranking.safetensors'))!.body)).toBe(
+            new TextDecoder().decode(weights),
+          );
+        },
+      );
 
       it('keeps the first manifest of a version when another one races it (20 trials)', async () => {
         for (let trial = 0; trial < 20; trial++) {

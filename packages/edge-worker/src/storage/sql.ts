@@ -57,13 +57,15 @@ const PUSH_SQL = `
 INSERT INTO features (entity, entity_id, name, value, event_ts, written_at)
 SELECT j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', j.value ->> '$[3]', j.value ->> '$[4]', ?2
 FROM json_each(?1) AS j WHERE true
-ON CONFLICT (entity, entity_id, name) DO UPDATE SET value = excluded.value, event_ts = excluded.event_ts, written_at = excluded.written_at
+ON CONFLICT (entity, entity_id, name) DO UPDATE SET value = excluded.value, event_ts = excluded.event_ts,
+  written_at = excluded.written_at
 WHERE excluded.event_ts >= features.event_ts
 RETURNING name`;
 
 const READ_ONE_SQL = 'SELECT entity_id, name, value, event_ts FROM features WHERE entity = ?1 AND entity_id = ?2';
 const READ_MANY_SQL =
-  'SELECT entity_id, name, value, event_ts FROM features WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))';
+  'SELECT entity_id, name, value, event_ts FROM features WHERE ' +
+  'entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))';
 
 type FeatureSqlRow = { entity_id: string; name: string; value: string; event_ts: number };
 
@@ -131,7 +133,8 @@ function sqlFeatureStore(driver: SqlDriver, cache: FeatureRowCache | null): Feat
 
 const INSERT_EVENTS_SQL = `
 INSERT OR IGNORE INTO events (event_id, batch_id, user_id, item_id, type, value, ts, context, received_at)
-SELECT j.value ->> '$[0]', ?2, j.value ->> '$[1]', j.value ->> '$[2]', j.value ->> '$[3]', j.value ->> '$[4]', j.value ->> '$[5]', j.value ->> '$[6]', ?3
+SELECT j.value ->> '$[0]', ?2, j.value ->> '$[1]', j.value ->> '$[2]', j.value ->> '$[3]', j.value ->>
+  '$[4]', j.value ->> '$[5]', j.value ->> '$[6]', ?3
 FROM json_each(?1) AS j`;
 
 const INSERT_HISTORY_SQL = `
@@ -149,7 +152,8 @@ DELETE FROM user_history WHERE (user_id, ts, event_id) IN (
 // then merged with the stored value at whichever of the two times is later (events may arrive late).
 const counterUpsert = (kind: string, select: string) => `
 INSERT INTO counters (kind, entity_id, key, value, updated_at)
-SELECT '${kind}', entity_id, key, sum(pow(2.0, (ts - m) * 1.0 / ?2)), m FROM (${select}) WHERE true GROUP BY entity_id, key
+SELECT '${kind}', entity_id, key, sum(pow(2.0, (ts - m) * 1.0 / ?2)), m FROM (${select}) WHERE true GROUP BY
+  entity_id, key
 ON CONFLICT (kind, entity_id, key) DO UPDATE SET
   value = CASE WHEN excluded.updated_at >= counters.updated_at
     THEN counters.value * pow(2.0, (counters.updated_at - excluded.updated_at) * 1.0 / ?2) + excluded.value
@@ -169,14 +173,16 @@ const USER_CATEGORY_SQL = counterUpsert(
   `
   SELECT e.user_id AS entity_id, c.value AS key, e.ts, max(e.ts) OVER (PARTITION BY e.user_id, c.value) AS m
   FROM events AS e, json_each(coalesce(e.context -> '$.category',
-      (SELECT f.value FROM features AS f WHERE f.entity = 'item' AND f.entity_id = e.item_id AND f.name = ?3), '[]')) AS c
+      (SELECT f.value FROM features AS f WHERE f.entity = 'item' AND f.entity_id = e.item_id AND f.name =
+        ?3), '[]')) AS c
   WHERE e.batch_id = ?1 AND c.type IN ('text', 'integer')`,
 );
 
 const activityUpsert = (entity: EntityKind, column: string) => `
 INSERT INTO activity (entity, entity_id, first_seen, last_seen, events)
 SELECT '${entity}', id, first_seen, last_seen, n FROM (
-  SELECT ${column} AS id, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM events WHERE batch_id = ?1 GROUP BY ${column}
+  SELECT ${column} AS id, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM events WHERE
+    batch_id = ?1 GROUP BY ${column}
 ) WHERE true
 ON CONFLICT (entity, entity_id) DO UPDATE SET
   first_seen = min(activity.first_seen, excluded.first_seen),
@@ -196,13 +202,15 @@ type CounterRow = { entity_id: string; key: string; value: number; updated_at: n
 function sqlEventStore(driver: SqlDriver): EventStore {
   async function activity(entity: EntityKind, ids: string[]) {
     return driver.query<ActivityRow>(
-      'SELECT entity_id, first_seen, last_seen, events FROM activity WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))',
+      'SELECT entity_id, first_seen, last_seen, events FROM activity ' +
+        'WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))',
       [entity, JSON.stringify(ids)],
     );
   }
   async function counters(kind: string, ids: string[]) {
     return driver.query<CounterRow>(
-      'SELECT entity_id, key, value, updated_at FROM counters WHERE kind = ?1 AND entity_id IN (SELECT value FROM json_each(?2))',
+      'SELECT entity_id, key, value, updated_at FROM counters ' +
+        'WHERE kind = ?1 AND entity_id IN (SELECT value FROM json_each(?2))',
       [kind, JSON.stringify(ids)],
     );
   }
@@ -238,7 +246,8 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       const [acts, history, cats] = await Promise.all([
         activity('user', ids),
         driver.query<{ user_id: string; item_id: string; type: string; ts: number }>(
-          'SELECT user_id, item_id, type, ts FROM user_history WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, ts DESC, event_id DESC',
+          'SELECT user_id, item_id, type, ts FROM user_history WHERE user_id IN ' +
+            '(SELECT value FROM json_each(?1)) ORDER BY user_id, ts DESC, event_id DESC',
           [JSON.stringify(ids)],
         ),
         counters('user_category', ids),
@@ -365,12 +374,15 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
       try {
         await driver.batch([
           {
-            sql: 'INSERT INTO model_versions (name, version, manifest_sha256, manifest_size, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)',
+            sql:
+              'INSERT INTO model_versions (name, version, manifest_sha256, ' +
+              'manifest_size, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)',
             params: [input.name, input.version, input.manifestSha256, input.manifest.byteLength, input.now, input.by],
           },
           ...files.map((json) => ({
             sql: `INSERT INTO model_files (name, version, file, size, sha256, uploaded_at)
-                  SELECT ?1, ?2, j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', NULL FROM json_each(?3) AS j`,
+                  SELECT ?1, ?2, j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', NULL FROM
+                    json_each(?3) AS j`,
             params: [input.name, input.version, json],
           })),
         ]);
@@ -423,7 +435,8 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
       }
       await blobs.put(modelKey(name, version, file), body, expected);
       await driver.query(
-        'UPDATE model_files SET uploaded_at = ?4 WHERE name = ?1 AND version = ?2 AND file = ?3 AND uploaded_at IS NULL',
+        'UPDATE model_files SET uploaded_at = ?4 WHERE name = ' +
+          '?1 AND version = ?2 AND file = ?3 AND uploaded_at IS NULL',
         [name, version, file, now],
       );
       return 'stored';

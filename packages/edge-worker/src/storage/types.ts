@@ -181,7 +181,8 @@ export class BlobMismatchError extends Error {
 
 /** Where model files live: a folder on Node, an R2 bucket on Workers. */
 export interface BlobStore {
-  /** Stores a blob, verifying size and sha256 while it streams; throws BlobMismatchError and stores nothing on mismatch. */
+  /** Stores a blob, verifying size and sha256 while it streams; throws BlobMismatchError and stores nothing on
+   * mismatch. */
   put(
     key: string,
     body: ReadableStream<Uint8Array> | Uint8Array,

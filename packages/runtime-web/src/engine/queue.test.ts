@@ -35,6 +35,35 @@ describe('EventUploader', () => {
     u.dispose();
   });
 
+  it(
+    "sends one user's events per batch, so a visitor's " + "token (its sub only) is never refused for another's",
+    async () => {
+      const store = new MemoryStore();
+      const bodies: string[][] = [];
+      const fetch = (async (_url: string, init: RequestInit) => {
+        const events = JSON.parse(String(init.body)).events as OutgoingEvent[];
+        bodies.push(events.map((e) => `${e.user_id}:${e.event_id}`));
+        const users = new Set(events.map((e) => e.user_id));
+        return new Response('{}', { status: users.size === 1 ? 202 : 403 });
+      }) as unknown as typeof globalThis.fetch;
+      const u = new EventUploader(store, {
+        edge: 'http://edge',
+        fetch,
+        batchSize: 10,
+        flushDelayMs: 1e9,
+        backoffMs: 1e9,
+      });
+      await u.enqueue([ev(1), { ...ev(2), user_id: 'v' }, ev(3), { ...ev(4), user_id: 'v' }]);
+      expect(await u.flush()).toBe(4);
+      expect(bodies).toEqual([
+        ['u:e1', 'u:e3'],
+        ['v:e2', 'v:e4'],
+      ]);
+      expect(await u.pending()).toBe(0);
+      u.dispose();
+    },
+  );
+
   it('drops a batch the edge keeps rejecting as bad after maxAttempts', async () => {
     const store = new MemoryStore();
     const fetch = (async () => new Response('{"error":{}}', { status: 400 })) as unknown as typeof globalThis.fetch;

@@ -1,6 +1,6 @@
 // Events on their way to the edge. observe() puts each event in the store's outbox first (so a
-// reload or an offline period loses nothing), then the uploader sends the outbox in batches to
-// POST /v1/events. An event leaves the outbox only once the edge answered 2xx for its batch;
+// reload or an offline period loses nothing), then the uploader sends the outbox in batches, one
+// user per batch, to POST /v1/events. An event leaves the outbox only once the edge answered 2xx for its batch;
 // the edge is idempotent on event_id, so a batch re-sent after a lost answer counts once.
 // Failures back off exponentially (base · 2^n, capped, with jitter); a 4xx other than 408 / 429
 // means the batch itself is bad: its events are dropped after `maxAttempts` so one bad event
@@ -84,7 +84,10 @@ export class EventUploader {
     let sent = 0;
     for (;;) {
       if (this.disposed) return sent;
-      const batch = await this.store.peekOutbox(this.opts.batchSize);
+      // One user per batch: the edge refuses a batch whole when a visitor's token (which acts for
+      // its `sub` only) carries another user's event (docs/tokens.md).
+      const peeked = await this.store.peekOutbox(this.opts.batchSize);
+      const batch = peeked.filter((e) => e.user_id === peeked[0]?.user_id);
       if (batch.length === 0) {
         this.failures = 0;
         return sent;

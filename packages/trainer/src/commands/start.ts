@@ -272,7 +272,7 @@ function startEdge(
   return new Promise((resolvePromise, reject) => {
     const out = createWriteStream(log);
     const child = track(
-      spawn(process.execPath, [EDGE_BIN, '--port', String(port), '--data', join(state, 'edge'), '--quiet'], {
+      spawn(process.execPath, [EDGE_BIN, '--dev', '--port', String(port), '--data', join(state, 'edge'), '--quiet'], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       }),

@@ -1,7 +1,7 @@
 // Shared by the tests in Node and in workerd: tokens, a bundle builder and request helpers.
 import { sha256Hex, writeSafetensors, type BundleManifestInput, type FeatureSpecInput } from '@vireo/core';
-import { signHs256 } from './auth/jwt.ts';
-import type { EdgeApp } from './routes/deps.ts';
+import { signHs256 } from '../src/auth/jwt.ts';
+import type { EdgeApp } from '../src/routes/deps.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef-ghijklmnop';
 export const NOW = Date.UTC(2026, 5, 1);

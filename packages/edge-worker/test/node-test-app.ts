@@ -2,12 +2,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type AppOptions } from './app.ts';
-import { hs256Verifier } from './auth/jwt.ts';
-import { EdgeMetrics } from './metrics.ts';
-import type { LogRecord } from './middleware/request-log.ts';
-import { openSqliteStorage } from './storage/sqlite.ts';
-import { NOW, TEST_SECRET } from './test-helpers.ts';
+import { createApp, type AppOptions } from '../src/app.ts';
+import { hs256Verifier } from '../src/auth/jwt.ts';
+import { EdgeMetrics } from '../src/metrics.ts';
+import type { LogRecord } from '../src/middleware/request-log.ts';
+import { openSqliteStorage } from '../src/storage/sqlite.ts';
+import { NOW, TEST_SECRET } from './helpers.ts';
 
 /** A test app on a temporary SQLite folder; `logs` collects request logs; call `cleanup`. */
 export function nodeTestApp(options: Partial<AppOptions> = {}) {

@@ -1,8 +1,13 @@
 // Test fixture for the training loop (vireo refresh, issue 16): a burst of edge events in which a
 // group of users of the synthetic world turns to a category they rarely touched. Reads the
 // dataset `vireo ingest` wrote (the trained fixture's world) to choose the category and users.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { signHs256 } from '@vireo/edge-worker';
+import { startNodeServer } from '@vireo/edge-worker/node';
+import { TRAINED_WORLD } from './trained-fixture.ts';
 
 export interface Burst {
   /** The category the group turns to (its raw value). */
@@ -78,4 +83,44 @@ export function categoryBurst(
     });
   }
   return { category: categories[target - 2], users: group.map((u) => userIds[u]), inCategory, others, events };
+}
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const VIREO = join(ROOT, 'packages/trainer/bin/vireo.mjs');
+
+/** Runs the `vireo` CLI as a child process (as a user does); resolves with its exit code and output. */
+export function runVireo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, [VIREO, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.once('error', fail);
+    child.once('exit', (code) => ok({ code, stdout, stderr }));
+  });
+}
+
+/** Ingests the trained fixture's synthetic world (the same flags, so the same vocabularies) into `out`. */
+export async function ingestTrainedWorld(out: string): Promise<void> {
+  const w = TRAINED_WORLD;
+  const flags = { users: w.users, items: w.items, events: w.events, categories: w.categories, seed: w.seed };
+  const args = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const r = await runVireo(['ingest', '--source', 'synthetic', '--out', out, ...args]);
+  if (r.code !== 0) throw new Error(`vireo ingest exited with ${r.code}: ${r.stderr.slice(-1000)}`);
+}
+
+/** A real Node edge on loopback with a service token that may also export events and publish. */
+export async function startLoopEdge(dataDir: string): Promise<{ url: string; token: string; close(): Promise<void> }> {
+  const secret = 'loop-world-secret-0123456789-abcdefghijkl';
+  const edge = await startNodeServer({ port: 0, dataDir, log: null, env: { VIREO_JWT_SECRET: secret } });
+  const token = await signHs256(
+    {
+      sub: 'trainer',
+      scope: 'features:read events:write events:export models:publish service',
+      exp: Math.floor(Date.now() / 1000) + 3600,
+    },
+    secret,
+  );
+  return { url: edge.url, token, close: () => edge.close() };
 }

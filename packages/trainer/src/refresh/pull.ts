@@ -5,7 +5,7 @@
 // refresh killed mid-write leaves at most a partial last line, which the next run cuts off and
 // pulls again. Nothing is pulled twice (lines with seq ≤ the cursor are never appended) and
 // nothing is lost (the next request asks after the last line kept).
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../cli/args.ts';
 
@@ -78,6 +78,7 @@ export interface PullOptions {
  */
 export async function pullEvents(o: PullOptions): Promise<PullResult> {
   const fetchImpl = o.fetch ?? fetch;
+  mkdirSync(o.stateDir, { recursive: true });
   const start = readEventLog(o.stateDir).cursor;
   let cursor = start;
   let pages = 0;

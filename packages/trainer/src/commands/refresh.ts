@@ -165,7 +165,7 @@ export async function run(argv: string[]): Promise<number> {
       if (o.everyMs === null || stop) break;
       await new Promise<void>((ok) => {
         wake = ok;
-        setTimeout(ok, o.everyMs!).unref?.();
+        setTimeout(ok, o.everyMs!);
       });
     } while (!stop);
   } finally {

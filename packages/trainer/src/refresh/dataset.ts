@@ -5,6 +5,7 @@
 //   vocabularies   user:id and item:id grow at their end (old indices keep their meaning, so a
 //                  warm start copies rows by value and the parent's ids stay valid)
 //   users, items   one new row per new id: its id, other features PAD / 0 (unknown until pushed)
+//   (events)       those the base already holds (same user, item and time) are left out
 //   interactions   + one row per positive event (click, conversion, purchase, like), re-sorted
 //                  by (user, time); weight 2 for a conversion, as the synthetic world weighs them
 //   impressions    + one row per event: labels click / conversion / revenue from its type and
@@ -36,7 +37,9 @@ export const CONVERSION_TYPES = new Set(['conversion', 'purchase']);
 
 /** What the appended events amount to. */
 export interface AppendSummary {
+  /** Events appended, and events skipped because the base dataset already holds them. */
   events: number;
+  alreadyInBase: number;
   positives: number;
   newUsers: number;
   newItems: number;
@@ -119,7 +122,15 @@ export function appendEvents(
   };
   const U0 = userIds.length;
   const N0 = itemIds.length;
-  const sorted = [...events].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+  // Events the base already holds (e.g. `vireo start` sends the training history to the edge) are not
+  // appended twice: a positive matching a base interaction by user, item and time (ms) is skipped.
+  const inBase = new Set<string>();
+  for (let e = 0; e < it.rows; e++)
+    if (it.positive[e]) inBase.add(`${userIds[it.user[e]]}|${itemIds[it.item[e]]}|${Math.round(it.ts[e] * 1000)}`);
+  const fresh = events.filter(
+    (e) => !(POSITIVE_TYPES.has(e.type) && inBase.has(`${e.user_id}|${e.item_id}|${Math.round(e.ts)}`)),
+  );
+  const sorted = [...fresh].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
   const ts = sorted.map((e) => e.ts / 1000); // the dataset's times are unix seconds
   const windowFrom = ts.length === 0 ? Infinity : ts[Math.min(ts.length - 1, Math.floor(ts.length * (1 - holdout)))];
   const eu = sorted.map((e) => rowOf(userRow, userIds, e.user_id));
@@ -217,6 +228,7 @@ export function appendEvents(
   const test = Array.from(split).filter((s) => s === SPLIT_TEST).length;
   const summary: AppendSummary = {
     events: sorted.length,
+    alreadyInBase: events.length - fresh.length,
     positives: positives.length,
     newUsers: userIds.length - U0,
     newItems: itemIds.length - N0,

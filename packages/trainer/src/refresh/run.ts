@@ -261,9 +261,23 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
   // The grown dataset: base + every event pulled so far, the latest `holdout` of them held out.
   const { ds, summary } = appendEvents(o.data, events, join(o.state, 'dataset'), o.holdout);
   log(
-    `dataset: +${summary.events} events (${summary.positives} positives, ${summary.newUsers} new users, ` +
+    `dataset: +${summary.events} events (${summary.alreadyInBase} already in the base left out; ` +
+      `${summary.positives} positives, ${summary.newUsers} new users, ` +
       `${summary.newItems} new items); window: the latest ${summary.windowEvents} events`,
   );
+  if (summary.events === 0) {
+    const reason = `no refresh: the ${events.length} events pulled are all in the base dataset already`;
+    log(reason);
+    return {
+      champion: champion.manifest.version,
+      challenger: null,
+      promoted: false,
+      reason,
+      metrics: null,
+      events: eventsOut(summary),
+      seconds: seconds(),
+    };
+  }
   if (o.shuffleLabels) shuffleTrainLabels(ds, o.seed);
 
   const version = await nextVersion(o);

@@ -4,6 +4,7 @@
 // promoted only when it is not worse (src/refresh/run.ts; docs/ARCHITECTURE.md, section 4).
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { openGpu } from '../node/gpu.ts';
+import { pullEvents } from '../refresh/pull.ts';
 import { refreshOnce, type RefreshOptions, type RefreshResult } from '../refresh/run.ts';
 
 const FLAGS = {
@@ -22,6 +23,7 @@ const FLAGS = {
   'min-events': { type: 'string' },
   'page-size': { type: 'string' },
   'shuffle-labels': { type: 'boolean' },
+  'pull-only': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -51,6 +53,7 @@ flags:
   --min-events N      fewest new events that start a refresh (default 1)
   --page-size N       events per export request (default 1000)
   --shuffle-labels    train on shuffled labels: a check that the gate refuses a worse model
+  --pull-only         pull the new events into DIR/events.ndjson and stop (no training)
   --json              print { champion, challenger, promoted, metrics, events } per refresh
   --quiet             no progress lines
 `;
@@ -67,6 +70,7 @@ export function parseDuration(text: string, flag: string): number {
 /** Parses the flags; every mistake is one sentence. */
 export function parseRefreshFlags(argv: string[]): RefreshOptions & {
   everyMs: number | null;
+  pullOnly: boolean;
   json: boolean;
   quiet: boolean;
   help: boolean;
@@ -79,7 +83,8 @@ export function parseRefreshFlags(argv: string[]): RefreshOptions & {
     if (!edge) throw new UsageError('--edge URL is required (e.g. http://127.0.0.1:8787).');
     if (!token) throw new UsageError('--token is required: a token with the events:export and models:publish scopes.');
     if (!v.state) throw new UsageError('--state DIR is required: the folder the refresh keeps its cursor and data in.');
-    if (!v.data) throw new UsageError('--data DATASET is required: the dataset the first version was trained on.');
+    if (!v.data && !v['pull-only'])
+      throw new UsageError('--data DATASET is required: the dataset the first version was trained on.');
   }
   let base = '';
   if (edge) {
@@ -110,6 +115,7 @@ export function parseRefreshFlags(argv: string[]): RefreshOptions & {
     minEvents: int('min-events', 1, 1),
     pageSize: int('page-size', 1000, 1, 1000),
     shuffleLabels: Boolean(v['shuffle-labels']),
+    pullOnly: Boolean(v['pull-only']),
     everyMs: v.once || v.every === undefined ? null : parseDuration(v.every, '--every'),
     json: Boolean(v.json),
     quiet: Boolean(v.quiet),
@@ -143,6 +149,13 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  if (o.pullOnly) {
+    const pulled = await pullEvents({ edge: o.edge, token: o.token, stateDir: o.state, pageSize: o.pageSize });
+    process.stdout.write(
+      o.json ? `${JSON.stringify(pulled)}\n` : `pulled ${pulled.count} events (${pulled.after} → ${pulled.through})\n`,
+    );
+    return 0;
+  }
   try {
     do {
       // A GPU per refresh: between refreshes nothing is held.

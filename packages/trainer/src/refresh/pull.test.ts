@@ -1,8 +1,10 @@
 // Pulling events from a real Node edge (loopback) exactly once: a pull killed between pages and
 // a write cut in the middle of a line are followed by a pull that neither repeats nor loses one.
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { signHs256 } from '@vireo/edge-worker';
 import { type RunningServer, startNodeServer } from '@vireo/edge-worker/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +88,41 @@ describe('pullEvents', () => {
       through: String(cursor),
     });
   });
+
+  it('a vireo refresh process killed (SIGKILL) mid-pull, run again, keeps every event once', async () => {
+    const state = join(root, 'killed');
+    const ids = Array.from({ length: 400 }, (_, i) => `k${i}`);
+    for (let i = 0; i < ids.length; i += 100) await post(ids.slice(i, i + 100));
+    const bin = fileURLToPath(new URL('../../bin/vireo.mjs', import.meta.url));
+    const args = ['refresh', '--edge', edge.url, '--token', token, '--state', state, '--pull-only', '--page-size', '3'];
+    const child = spawn(process.execPath, [bin, ...args], { stdio: 'ignore' });
+    // Kill it once it has kept some pages, while it is still pulling.
+    const log = eventLogPath(state);
+    for (let t = 0; t < 600; t++) {
+      if (existsSync(log) && readFileSync(log, 'utf8').split('\n').length > 30) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    const kept = readEventLog(state).events.length;
+    expect(kept).toBeGreaterThan(0);
+    // Asynchronously: the edge answering it runs in this process.
+    const again = await new Promise<{ status: number | null; stdout: string; stderr: string }>((ok) => {
+      const c = spawn(process.execPath, [bin, ...args.slice(0, -2), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      c.once('exit', (status) => ok({ status, stdout, stderr }));
+    });
+    expect(again.status, again.stderr).toBe(0);
+    const all = readEventLog(state).events.map((e) => e.event_id);
+    const mine = all.filter((id) => id.startsWith('k'));
+    expect(mine.length).toBe(ids.length);
+    expect(new Set(all).size).toBe(all.length);
+    expect(JSON.parse(again.stdout).count).toBe(all.length - kept);
+  }, 120_000);
 
   it('says which scope a token lacks', async () => {
     const exp = Math.floor(Date.now() / 1000) + 600;

@@ -143,9 +143,12 @@ export async function run(argv: string[]): Promise<number> {
   };
   let stop = false;
   let wake: (() => void) | null = null;
+  // A signal between refreshes ends the loop; during one it ends the process at once: the pull is
+  // kept page by page (the next run resumes it) and nothing else is kept until the bundle is published.
   const onSignal = () => {
     stop = true;
-    wake?.();
+    if (wake) wake();
+    else process.exit(130);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -180,6 +183,7 @@ export async function run(argv: string[]): Promise<number> {
         wake = ok;
         setTimeout(ok, o.everyMs!);
       });
+      wake = null;
     } while (!stop);
   } finally {
     process.off('SIGINT', onSignal);

@@ -46,6 +46,29 @@ export const rankingArchitectureSchema = z.looseObject({
   sparseFeatures: z.array(z.string()).default([]),
 });
 
+/**
+ * Where a version came from (written by `vireo refresh`): the version it was warm-started from,
+ * the edge events it was trained on (cursor range of GET /v1/events/export), and the metrics of
+ * both on the same held-out window. Optional: bundles written by `vireo train` have none.
+ */
+export const lineageSchema = z.looseObject({
+  /** The promoted version this one was warm-started from (null: trained from scratch). */
+  parent: z.string().nullable(),
+  /** Events consumed: cursors `after` (exclusive) to `through` (inclusive), how many, their time range. */
+  events: z
+    .looseObject({
+      after: z.string(),
+      through: z.string(),
+      count: z.int().nonnegative(),
+      timeRange: z.object({ min: z.number(), max: z.number() }).nullable().optional(),
+    })
+    .optional(),
+  /** The parent's metrics on the same held-out window as this version's `metrics`. */
+  parentMetrics: z.record(z.string(), z.unknown()).optional(),
+  /** What the refresh decided and why, e.g. { promote: true, reason: '…', margin: 0.01 }. */
+  decision: z.record(z.string(), z.unknown()).optional(),
+});
+
 export const bundleManifestSchema = z.strictObject({
   format: z.literal('vireo-bundle', { error: 'expected format "vireo-bundle"' }).default('vireo-bundle'),
   formatVersion: z.literal(1, { error: 'expected formatVersion 1' }).default(1),
@@ -73,11 +96,19 @@ export const bundleManifestSchema = z.strictObject({
   trainingData: z.record(z.string(), z.unknown()).default({}),
   /** Evaluation results, e.g. { "retrieval": { "recall@100": 0.31 }, "ranking": { "auc.ctr": 0.78 } }. */
   metrics: z.record(z.string(), z.unknown()).default({}),
+  /** Lineage of a refreshed version (optional). */
+  lineage: lineageSchema.optional(),
+  /**
+   * True for a bundle that has no ranker by design: the registry then promotes it over a complete
+   * version; a bundle without `ranking.safetensors` and without this flag is refused there.
+   */
+  retrievalOnly: z.boolean().optional(),
 });
 
 export type BundleFile = z.output<typeof bundleFileSchema>;
 export type BundleManifest = z.output<typeof bundleManifestSchema>;
 export type BundleManifestInput = z.input<typeof bundleManifestSchema>;
+export type BundleLineage = z.output<typeof lineageSchema>;
 export type RetrievalArchitecture = z.output<typeof retrievalArchitectureSchema>;
 export type RankingArchitecture = z.output<typeof rankingArchitectureSchema>;
 

@@ -14,6 +14,7 @@ import { rateLimit, type RateLimiter } from './middleware/rate-limit.ts';
 import { consoleLogger, requestLog, type Logger } from './middleware/request-log.ts';
 import type { AppEnv, EdgeApp, Limits, RouteDeps } from './routes/deps.ts';
 import { eventRoutes } from './routes/events.ts';
+import { exportRoutes } from './routes/export.ts';
 import { featureRoutes } from './routes/features.ts';
 import { inlineManifestParser, type ManifestParser } from './registry/manifest.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -137,6 +138,7 @@ export function createApp(options: AppOptions): EdgeApp {
   systemRoutes(app, deps, { isDraining: options.isDraining ?? (() => false), version: EDGE_VERSION });
   featureRoutes(app, deps);
   eventRoutes(app, deps);
+  exportRoutes(app, deps);
   modelRoutes(app, deps);
 
   app.notFound((c) => {

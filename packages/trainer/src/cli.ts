@@ -40,6 +40,12 @@ const COMMANDS: Record<string, Command> = {
     summary: "upload a bundle folder to an edge's model registry (--bundle DIR --edge URL --token T [--promote])",
     load: () => import('./commands/publish.ts'),
   },
+  refresh: {
+    summary:
+      "close the loop: the edge's new events → warm-started models → compared on the latest events → " +
+      'published, promoted if not worse (`vireo refresh --help`)',
+    load: () => import('./commands/refresh.ts'),
+  },
   token: {
     summary: 'mint a token for development: `vireo token --sub ID --scope "features:read events:write" --ttl 1h`',
     load: () => import('./commands/token.ts'),

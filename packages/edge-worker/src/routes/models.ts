@@ -23,6 +23,9 @@ import { BlobMismatchError, type ByteRange, type ModelVersionRecord, type Promot
 import { bearer, type AppEnv, type EdgeApp, type RouteDeps } from './deps.ts';
 
 const MANIFEST = 'manifest.json';
+/** The files of a bundle with both models (see docs/ARCHITECTURE.md, section 6). */
+const COMPLETE_FILES = ['retrieval.safetensors', 'ranking.safetensors'];
+const isComplete = (v: ModelVersionRecord) => COMPLETE_FILES.every((f) => v.files.some((x) => x.file === f));
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const RESERVED_VERSIONS = new Set(['latest', 'rollback']);
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -388,6 +391,29 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     });
   }
 
+  /**
+   * A version without both models (retrieval.safetensors and ranking.safetensors) is not promoted
+   * over a promoted version that has both, unless its manifest says `retrievalOnly: true`: a warm
+   * start published without its ranker would otherwise serve `latest` without ranking.
+   */
+  async function refuseIncompleteOverComplete(name: string, v: ModelVersionRecord): Promise<void> {
+    if (isComplete(v)) return;
+    const promoted = promotedStack(await storage.models.promotions(name)).at(-1);
+    const current = promoted === undefined ? null : await storage.models.getVersion(name, promoted);
+    if (!current || !isComplete(current)) return;
+    const file = await storage.models.openFile(name, v.version, MANIFEST);
+    const manifest =
+      file && (await readManifest(await new Response(file.body).text(), deps.limits, deps.parseManifest));
+    if (manifest?.retrievalOnly === true) return;
+    const lacking = COMPLETE_FILES.filter((f) => !v.files.some((x) => x.file === f));
+    throw new ApiError(
+      'incomplete_version',
+      `${name}@${v.version} has no ${lacking.join(' or ')} while the promoted ${name}@${promoted} has both models: ` +
+        `publish a complete bundle, or mark a retrieval-only one with "retrievalOnly": true in its manifest.`,
+      { lacking, promoted },
+    );
+  }
+
   app.openapi(
     createRoute({
       method: 'post',
@@ -412,6 +438,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
           `${name}@${version} is missing ${missing.length} file(s): upload them before promoting.`,
           { missing },
         );
+      await refuseIncompleteOverComplete(name, v);
       // Read, decide, then append only if nothing changed in between (else read again).
       const { previous: current } = await changePromotions(name, c.get('principal').sub, (stack) =>
         stack.at(-1) === version ? null : { action: 'promote', version },

@@ -246,6 +246,69 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
       });
     });
 
+    describe('event log', () => {
+      /** Every event after `after`, page by page, as a consumer reads them. */
+      async function readAll(after: number, limit: number) {
+        const ids: string[] = [];
+        const seqs: number[] = [];
+        for (;;) {
+          const page = await storage.eventLog.read(after, limit);
+          if (page.events.length === 0) return { ids, seqs, next: page.next };
+          for (const e of page.events) {
+            ids.push(e.eventId);
+            seqs.push(e.seq);
+          }
+          expect(page.next).toBe(page.events.at(-1)!.seq);
+          after = page.next;
+        }
+      }
+
+      it('reads events back in the order they were stored, from a cursor, duplicates once', async () => {
+        await storage.events.ingest([event('b', { ts: T0 + 2 }), event('a', { ts: T0 + 1 })], options, T0);
+        await storage.events.ingest([event('a'), event('c', { value: 2.5, context: { hour: 3 } })], options, T0 + 5);
+        const all = await readAll(0, 2);
+        // Within a batch by time; a retried event is not logged again.
+        expect(all.ids).toEqual(['a', 'b', 'c']);
+        expect(all.seqs).toEqual([...all.seqs].sort((x, y) => x - y));
+        const first = await storage.eventLog.read(0, 10);
+        expect(first.events[2]).toMatchObject({ eventId: 'c', value: 2.5, context: { hour: 3 }, receivedAt: T0 + 5 });
+        // From the middle: exactly what came after; past the end: nothing, and the cursor stays.
+        expect((await readAll(all.seqs[0], 10)).ids).toEqual(['b', 'c']);
+        expect(await storage.eventLog.read(all.seqs[2], 10)).toEqual({
+          events: [],
+          next: all.seqs[2],
+          archived: false,
+        });
+      });
+
+      it('archives old events to blobs in batches and reads across archive and database the same', async () => {
+        const batch = (from: number, n: number) =>
+          Array.from({ length: n }, (_, i) => event(`e${from + i}`, { ts: T0 + from + i, userId: `u${i % 3}` }));
+        await storage.events.ingest(batch(0, 7), options, T0);
+        await storage.events.ingest(batch(7, 5), options, T0 + HOUR);
+        const before = await readAll(0, 4);
+        expect(before.ids.length).toBe(12);
+        // Events received before T0 + 1 h: two batches of at most 4, then nothing older is left.
+        expect(await storage.eventLog.archive(T0 + HOUR, 4, T0 + 2 * HOUR)).toBe(4);
+        expect(await storage.eventLog.archive(T0 + HOUR, 4, T0 + 2 * HOUR)).toBe(3);
+        expect(await storage.eventLog.archive(T0 + HOUR, 4, T0 + 2 * HOUR)).toBe(0);
+        expect(await storage.events.get('e0')).toBeNull();
+        expect(await storage.events.get('e7')).not.toBeNull();
+        // Every page size, from every cursor: the same events once each, in the same order.
+        for (const limit of [1, 3, 5, 100]) expect(await readAll(0, limit)).toEqual(before);
+        expect((await readAll(before.seqs[5], 2)).ids).toEqual(before.ids.slice(6));
+        const page = await storage.eventLog.read(0, 2);
+        expect(page.archived).toBe(true);
+        expect(page.events[0]).toMatchObject({ eventId: 'e0', userId: 'u0', ts: T0, type: 'click', receivedAt: T0 });
+        // New events still get numbers after every archived one, even with all of them archived.
+        expect(await storage.eventLog.archive(T0 + 3 * HOUR, 100, T0 + 3 * HOUR)).toBe(5);
+        await storage.events.ingest([event('late')], options, T0 + 4 * HOUR);
+        const after = await readAll(0, 5);
+        expect(after.ids).toEqual([...before.ids, 'late']);
+        expect(after.seqs.at(-1)).toBeGreaterThan(before.seqs.at(-1)!);
+      });
+    });
+
     describe('model registry', () => {
       const manifest = bytesOf(JSON.stringify({ name: 'ranker', version: '1' }));
       const weights = bytesOf('0123456789'.repeat(10));

@@ -5,10 +5,12 @@
 import type {
   BlobStore,
   EntityKind,
+  EventLog,
   EventStore,
   FeatureStore,
   IngestResult,
   ItemRealtime,
+  LoggedEvent,
   ModelFileRecord,
   ModelStore,
   ModelVersionRecord,
@@ -137,6 +139,10 @@ SELECT j.value ->> '$[0]', ?2, j.value ->> '$[1]', j.value ->> '$[2]', j.value -
   '$[4]', j.value ->> '$[5]', j.value ->> '$[6]', ?3
 FROM json_each(?1) AS j`;
 
+// The new events of a batch enter the event log in time order (migrations/0002_event_log.sql).
+const LOG_EVENTS_SQL =
+  'INSERT INTO event_log (event_id) SELECT event_id FROM events WHERE batch_id = ?1 ORDER BY ts, event_id';
+
 const INSERT_HISTORY_SQL = `
 INSERT OR IGNORE INTO user_history (user_id, ts, event_id, item_id, type)
 SELECT user_id, ts, event_id, item_id, type FROM events WHERE batch_id = ?1`;
@@ -222,6 +228,7 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       const rows = events.map((e) => [e.eventId, e.userId, e.itemId, e.type, e.value, e.ts, JSON.stringify(e.context)]);
       const statements: SqlStatement[] = [
         ...jsonChunks(rows).map((json) => ({ sql: INSERT_EVENTS_SQL, params: [json, batchId, now] })),
+        { sql: LOG_EVENTS_SQL, params: [batchId] },
         { sql: INSERT_HISTORY_SQL, params: [batchId] },
         { sql: TRIM_HISTORY_SQL, params: [batchId, options.historyLength] },
         { sql: ITEM_POPULARITY_SQL, params: [batchId, options.itemHalfLifeMs] },
@@ -303,6 +310,100 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       };
     },
   } satisfies EventStore;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The event log: read back from a cursor; older events archived to the blob store as NDJSON.
+
+type LogRow = {
+  seq: number;
+  event_id: string;
+  user_id: string;
+  item_id: string;
+  type: string;
+  value: number | null;
+  ts: number;
+  context: string;
+  received_at: number;
+};
+type ArchiveRow = { first_seq: number; last_seq: number; blob: string; bytes: number; sha256: string };
+
+const LOG_PAGE_SQL = `
+SELECT l.seq, e.event_id, e.user_id, e.item_id, e.type, e.value, e.ts, e.context, e.received_at
+FROM event_log AS l JOIN events AS e ON e.event_id = l.event_id WHERE l.seq > ?1 ORDER BY l.seq LIMIT ?2`;
+const ARCHIVE_AFTER_SQL =
+  'SELECT first_seq, last_seq, blob, bytes, sha256 FROM event_archive WHERE last_seq > ?1 ORDER BY first_seq LIMIT 1';
+
+const toLogged = (r: LogRow): LoggedEvent => ({
+  seq: r.seq,
+  eventId: r.event_id,
+  userId: r.user_id,
+  itemId: r.item_id,
+  type: r.type,
+  value: r.value,
+  ts: r.ts,
+  context: JSON.parse(r.context),
+  receivedAt: r.received_at,
+});
+
+const hexOf = (buf: ArrayBuffer) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
+
+function sqlEventLog(driver: SqlDriver, blobs: BlobStore): EventLog {
+  return {
+    async read(after, limit) {
+      // One transaction: an archive that runs meanwhile moves rows and adds its index row together.
+      const [rows, archives] = (await driver.batch([
+        { sql: LOG_PAGE_SQL, params: [after, limit] },
+        { sql: ARCHIVE_AFTER_SQL, params: [after] },
+      ])) as [LogRow[], ArchiveRow[]];
+      const archive = archives[0];
+      if (archive && (rows.length === 0 || archive.first_seq < rows[0].seq)) {
+        // Archived batches are immutable and older than every row still in the database.
+        const blob = await blobs.get(archive.blob);
+        if (!blob) throw new Error(`event archive ${archive.blob} is missing from the blob store`);
+        const text = await new Response(blob.body).text();
+        const events = text
+          .split('\n')
+          .filter((line) => line.length > 0)
+          .map((line) => JSON.parse(line) as LoggedEvent)
+          .filter((e) => e.seq > after)
+          .slice(0, limit);
+        return { events, next: events.at(-1)?.seq ?? after, archived: true };
+      }
+      const events = rows.map(toLogged);
+      return { events, next: events.at(-1)?.seq ?? after, archived: false };
+    },
+
+    async archive(before, max, now) {
+      const rows = await driver.query<LogRow>(LOG_PAGE_SQL, [0, max]);
+      // A contiguous prefix of the log: stop at the first event received at or after `before`.
+      const cut = rows.findIndex((r) => r.received_at >= before);
+      const batch = (cut === -1 ? rows : rows.slice(0, cut)).map(toLogged);
+      if (batch.length === 0) return 0;
+      const first = batch[0].seq;
+      const last = batch[batch.length - 1].seq;
+      const bytes = new TextEncoder().encode(batch.map((e) => `${JSON.stringify(e)}\n`).join(''));
+      const sha256 = hexOf(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+      const key = `events/${String(first).padStart(15, '0')}-${String(last).padStart(15, '0')}.ndjson`;
+      // The blob first, then (in one transaction) its index row and the deletions: a crash between
+      // the two leaves an unreferenced blob, never a hole in the log.
+      await blobs.put(key, bytes, { size: bytes.byteLength, sha256 });
+      await driver.batch([
+        {
+          sql:
+            'INSERT OR IGNORE INTO event_archive (first_seq, last_seq, events, blob, bytes, sha256, archived_at) ' +
+            'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
+          params: [first, last, batch.length, key, bytes.byteLength, sha256, now],
+        },
+        {
+          sql: 'DELETE FROM events WHERE event_id IN (SELECT event_id FROM event_log WHERE seq BETWEEN ?1 AND ?2)',
+          params: [first, last],
+        },
+        { sql: 'DELETE FROM event_log WHERE seq BETWEEN ?1 AND ?2', params: [first, last] },
+      ]);
+      return batch.length;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -513,6 +614,7 @@ export function createSqlStorage(options: SqlStorageOptions): Storage {
     kind: options.kind,
     features: sqlFeatureStore(driver, options.featureCache ?? null),
     events: sqlEventStore(driver),
+    eventLog: sqlEventLog(driver, options.blobs),
     models: sqlModelStore(driver, options.blobs),
     async ping() {
       await driver.query('SELECT 1 AS ok', []);

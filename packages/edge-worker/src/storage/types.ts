@@ -78,6 +78,28 @@ export interface EventStore {
   get(eventId: string): Promise<EventRecord | null>;
 }
 
+/** An event read back from the log: its sequence number (the cursor) and when the edge stored it. */
+export type LoggedEvent = EventRecord & { seq: number; receivedAt: number };
+
+/** One page of the event log, oldest first; `next` is the cursor to ask after (unchanged when empty). */
+export type EventPage = { events: LoggedEvent[]; next: number; archived: boolean };
+
+/**
+ * The offline store: every stored event in the order it was stored, numbered by `seq`, read back
+ * from a cursor (see docs/ARCHITECTURE.md, section 7, "The event log"). Older events move to the
+ * blob store in batches (archive); reads past them are the same.
+ */
+export interface EventLog {
+  /** Up to `limit` events with seq > after, oldest first (from the archive when they were moved there). */
+  read(after: number, limit: number): Promise<EventPage>;
+  /**
+   * Moves the oldest events received before `before` (ms) out of the database into one blob, at most
+   * `max` of them; returns how many moved (0: nothing old enough). Their event_ids stop counting as
+   * duplicates: idempotency holds within the retention window.
+   */
+  archive(before: number, max: number, now: number): Promise<number>;
+}
+
 export type ModelFileRecord = { file: string; size: number; sha256: string; uploadedAt: number | null };
 export type ModelVersionRecord = {
   name: string;
@@ -156,6 +178,7 @@ export interface Storage {
   readonly kind: string;
   readonly features: FeatureStore;
   readonly events: EventStore;
+  readonly eventLog: EventLog;
   readonly models: ModelStore;
   /** Throws when the storage cannot answer (for /healthz). */
   ping(): Promise<void>;

@@ -64,6 +64,12 @@ describe('vireo start flags', () => {
     ]);
   });
 
+  test('refreshes in the background unless --no-refresh', () => {
+    expect(parseStartFlags([]).refresh).toBe(true);
+    expect(parseStartFlags(['--no-refresh']).refresh).toBe(false);
+    expect(START_HELP).toContain('--no-refresh');
+  });
+
   test('mistakes are one sentence naming the flag', () => {
     const bad: [string[], RegExp][] = [
       [['--data', 'kaggle'], /--data must be 'synthetic' or 'movielens:PATH'/],

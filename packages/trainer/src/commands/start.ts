@@ -17,6 +17,7 @@ import { createServer as createNetServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
+import { START_REFRESH_EVERY, startBackgroundRefresh } from '../refresh/background.ts';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const VIREO_BIN = join(ROOT, 'packages/trainer/bin/vireo.mjs');
@@ -42,6 +43,7 @@ const FLAGS = {
   'ranking-epochs': { type: 'string' },
   'no-open': { type: 'boolean' },
   'no-history': { type: 'boolean' },
+  'no-refresh': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -63,6 +65,7 @@ flags:
   --state DIR                      where state lives (default ./.vireo)
   --name NAME                      the model's name in the registry (default vireo)
   --no-history                     do not send the users' past interactions to the edge
+  --no-refresh                     do not run vireo refresh every 5 minutes in the background
   --no-open                        do not open a browser
 `;
 
@@ -91,6 +94,7 @@ interface StartOptions {
   rankingEpochs: number;
   open: boolean;
   history: boolean;
+  refresh: boolean;
 }
 
 export function parseStartFlags(argv: string[]): StartOptions & { help: boolean } {
@@ -138,6 +142,7 @@ export function parseStartFlags(argv: string[]): StartOptions & { help: boolean 
     rankingEpochs: int('ranking-epochs', DEFAULT_START.rankingEpochs),
     open: !(v['no-open'] ?? false),
     history: !(v['no-history'] ?? false),
+    refresh: !(v['no-refresh'] ?? false),
   };
 }
 
@@ -547,6 +552,20 @@ export async function run(argv: string[]): Promise<number> {
         `${dim(`edge ${edge.url} · model ${o.name}@${version} · state in ${o.state} · Ctrl-C to stop`)}\n\n`,
     );
     if (o.open) openBrowser(demo.url);
+    // The training loop: the edge's new events become the next version every few minutes.
+    if (o.refresh) {
+      const refresh = startBackgroundRefresh({
+        edge: edge.url,
+        token: edge.token,
+        state: o.state,
+        data: dataDir,
+        model: o.name,
+      });
+      track(refresh.child);
+      process.stdout.write(`  ${dim(`refresh every ${START_REFRESH_EVERY} in the background (log: ${refresh.log})`)}
+
+`);
+    }
 
     // Stay up until a signal or the edge exits.
     const code = await new Promise<number>((res) => {

@@ -197,6 +197,8 @@ export async function fitRanking(
     datasetId: string;
     log: (line: string) => void;
     stopAfterSteps?: number;
+    /** Weights to start from instead of the seeded ones (a warm start: refresh/warm.ts). */
+    init?: { params: Float32Array; tables: Float32Array[] };
   },
 ): Promise<FitResult> {
   const nTrain = splits.train.length;
@@ -260,7 +262,7 @@ export async function fitRanking(
     resumedFrom = { epoch: meta.epoch + 1, step: meta.stepInEpoch };
     io.log(`resuming from ${ckptPath}: epoch ${meta.epoch + 1}, step ${meta.stepInEpoch} of ${stepsPerEpoch}`);
   } else {
-    const init = initialWeights(config, opts.seed, labelPriors(data, splits.train));
+    const init = io.init ?? initialWeights(config, opts.seed, labelPriors(data, splits.train));
     model.writeWeights(init.params, init.tables);
     best = init;
   }

@@ -1,0 +1,193 @@
+// `vireo refresh --edge URL --token T --state DIR --data DATASET [--every 15m] [--once] [--json]`:
+// the training loop. Each refresh pulls the edge's new events, warm-starts both models from the
+// promoted version, compares the two on the latest events and publishes the new version,
+// promoted only when it is not worse (src/refresh/run.ts; docs/ARCHITECTURE.md, section 4).
+import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
+import { openGpu } from '../node/gpu.ts';
+import { pullEvents } from '../refresh/pull.ts';
+import { refreshOnce, type RefreshOptions, type RefreshResult } from '../refresh/run.ts';
+
+const FLAGS = {
+  edge: { type: 'string' },
+  token: { type: 'string' },
+  state: { type: 'string' },
+  data: { type: 'string' },
+  model: { type: 'string' },
+  every: { type: 'string' },
+  once: { type: 'boolean' },
+  margin: { type: 'string' },
+  holdout: { type: 'string' },
+  epochs: { type: 'string' },
+  'ranking-epochs': { type: 'string' },
+  seed: { type: 'string' },
+  'min-events': { type: 'string' },
+  'page-size': { type: 'string' },
+  'shuffle-labels': { type: 'boolean' },
+  'pull-only': { type: 'boolean' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const REFRESH_HELP = `usage: vireo refresh --edge URL --token T --state DIR --data DATASET [flags]
+
+Pulls the events the edge collected since the last refresh (exactly once: the cursor is kept in
+DIR/events.ndjson), appends them to the dataset, warm-starts the retrieval and ranking models from
+the promoted version, evaluates both on the latest events (held out from training) with the
+metrics of vireo eval, and publishes a complete bundle whose manifest names its parent, the events
+it consumed and both sets of metrics. It is promoted only when neither its Recall@10 nor its CTR
+AUC is below the promoted version's by more than --margin.
+
+flags:
+  --edge URL          the edge (or $VIREO_EDGE_URL)
+  --token T           a token with events:export and models:publish (or $VIREO_EDGE_TOKEN)
+  --state DIR         where the event log, the grown dataset and the bundles live
+  --data DATASET      the dataset the first version was trained on (vireo ingest)
+  --model NAME        the model in the registry (default vireo)
+  --every DURATION    refresh every DURATION (e.g. 90s, 5m, 15m, 1h); without it (or with --once) once
+  --margin X          the largest drop that still promotes, absolute (default 0.01)
+  --holdout F         share of the pulled events, the latest, held out for the comparison (default 0.25)
+  --epochs N          retrieval epochs from the warm start (default 2)
+  --ranking-epochs N  ranking epochs from the warm start (default 1)
+  --seed N            (default 1)
+  --min-events N      fewest new events that start a refresh (default 1)
+  --page-size N       events per export request (default 1000)
+  --shuffle-labels    train on shuffled labels: a check that the gate refuses a worse model
+  --pull-only         pull the new events into DIR/events.ndjson and stop (no training)
+  --json              print { champion, challenger, promoted, metrics, events } per refresh
+  --quiet             no progress lines
+`;
+
+/** Parses a duration such as 90s, 5m, 1h into milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new UsageError(`${flag} must be a duration such as 90s, 5m or 1h, got '${text}'.`);
+  const ms = Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  if (ms < 1000) throw new UsageError(`${flag} must be at least 1s, got '${text}'.`);
+  return ms;
+}
+
+/** Parses the flags; every mistake is one sentence. */
+export function parseRefreshFlags(argv: string[]): RefreshOptions & {
+  everyMs: number | null;
+  pullOnly: boolean;
+  json: boolean;
+  quiet: boolean;
+  help: boolean;
+} {
+  const { values: v } = parseFlags(argv, FLAGS, 'vireo refresh');
+  const help = Boolean(v.help);
+  const edge = v.edge ?? process.env.VIREO_EDGE_URL;
+  const token = v.token ?? process.env.VIREO_EDGE_TOKEN;
+  if (!help) {
+    if (!edge) throw new UsageError('--edge URL is required (e.g. http://127.0.0.1:8787).');
+    if (!token) throw new UsageError('--token is required: a token with the events:export and models:publish scopes.');
+    if (!v.state) throw new UsageError('--state DIR is required: the folder the refresh keeps its cursor and data in.');
+    if (!v.data && !v['pull-only'])
+      throw new UsageError('--data DATASET is required: the dataset the first version was trained on.');
+  }
+  let base = '';
+  if (edge) {
+    try {
+      const url = new URL(edge);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+      base = url.href.replace(/\/+$/, '');
+    } catch {
+      throw new UsageError(`--edge must be an http(s) URL, got '${edge}'.`);
+    }
+  }
+  const model = v.model ?? 'vireo';
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(model))
+    throw new UsageError(`--model must be lowercase letters, digits, '-' and '_', got '${model}'.`);
+  const int = (name: keyof typeof FLAGS, fallback: number, min: number, max = 1e9) =>
+    numberFlag(v[name] as string | undefined, name, fallback, { integer: true, min, max });
+  return {
+    edge: base,
+    token: token ?? '',
+    state: v.state ?? '',
+    data: v.data ?? '',
+    model,
+    margin: numberFlag(v.margin, 'margin', 0.01, { min: 0, max: 1 }),
+    holdout: numberFlag(v.holdout, 'holdout', 0.25, { min: 0.01, max: 0.9 }),
+    epochs: int('epochs', 2, 1, 1000),
+    rankingEpochs: int('ranking-epochs', 1, 1, 1000),
+    seed: int('seed', 1, 0),
+    minEvents: int('min-events', 1, 1),
+    pageSize: int('page-size', 1000, 1, 1000),
+    shuffleLabels: Boolean(v['shuffle-labels']),
+    pullOnly: Boolean(v['pull-only']),
+    everyMs: v.once || v.every === undefined ? null : parseDuration(v.every, '--every'),
+    json: Boolean(v.json),
+    quiet: Boolean(v.quiet),
+    help,
+  };
+}
+
+/** One line for people. */
+function summaryLine(r: RefreshResult): string {
+  const m = r.metrics;
+  const at = `${r.seconds.toFixed(1)} s`;
+  if (!m?.champion || !m.challenger) return `${r.reason} (${at})`;
+  return `${r.challenger} from ${r.champion} on ${r.events.pulled} new events (${at}): ${r.reason}`;
+}
+
+/** `vireo refresh`. */
+export async function run(argv: string[]): Promise<number> {
+  const o = parseRefreshFlags(argv);
+  if (o.help) {
+    process.stdout.write(REFRESH_HELP);
+    return 0;
+  }
+  const log = (line: string) => {
+    if (!o.quiet) process.stderr.write(`refresh: ${line}\n`);
+  };
+  let stop = false;
+  let wake: (() => void) | null = null;
+  // A signal between refreshes ends the loop; during one it ends the process at once: the pull is
+  // kept page by page (the next run resumes it) and nothing else is kept until the bundle is published.
+  const onSignal = () => {
+    stop = true;
+    if (wake) wake();
+    else process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  if (o.pullOnly) {
+    const pulled = await pullEvents({ edge: o.edge, token: o.token, stateDir: o.state, pageSize: o.pageSize });
+    process.stdout.write(
+      o.json ? `${JSON.stringify(pulled)}\n` : `pulled ${pulled.count} events (${pulled.after} → ${pulled.through})\n`,
+    );
+    return 0;
+  }
+  try {
+    do {
+      // A GPU per refresh: between refreshes nothing is held.
+      const gpu = await openGpu();
+      let result: RefreshResult;
+      try {
+        result = await refreshOnce(gpu, o, log);
+      } catch (err) {
+        // In the background loop one failed refresh is logged and the next one tries again.
+        if (o.everyMs === null || !(err instanceof UsageError)) throw err;
+        log(`failed: ${err.message}`);
+        result = null as never;
+      } finally {
+        gpu.destroy();
+      }
+      if (result) {
+        if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else process.stdout.write(`${summaryLine(result)}\n`);
+      }
+      if (o.everyMs === null || stop) break;
+      await new Promise<void>((ok) => {
+        wake = ok;
+        setTimeout(ok, o.everyMs!);
+      });
+      wake = null;
+    } while (!stop);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return 0;
+}

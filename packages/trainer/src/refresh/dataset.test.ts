@@ -1,0 +1,120 @@
+// The refresh's grown dataset (appendEvents) and the ranker's warm start (warmStartRanking), on a
+// tiny synthetic world: vocabularies grow at their end, events become rows with the right labels
+// and splits, events already in the base are left out; table rows follow vocabulary values.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FIRST_INDEX, OOV_INDEX } from '@vireo/core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main as vireo } from '../cli.ts';
+import { loadDataset, SPLIT_TEST, SPLIT_TRAIN } from '../ingest/index.ts';
+import { rankingData } from '../ranking/data.ts';
+import { initialWeights } from '../ranking/fit.ts';
+import { rankingConfigFor } from '../ranking/index.ts';
+import { appendEvents } from './dataset.ts';
+import type { EdgeEvent } from './pull.ts';
+import { warmStartRanking } from './warm.ts';
+
+const T = Date.UTC(2026, 0, 1);
+let seq = 0;
+const ev = (user: string, item: string, type: string, ts: number, value: number | null = null): EdgeEvent => ({
+  seq: ++seq,
+  event_id: `e${seq}`,
+  user_id: user,
+  item_id: item,
+  type,
+  value,
+  ts,
+  context: {},
+  received_at: ts,
+});
+
+describe('refresh: the grown dataset and the ranker warm start', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'vireo-refresh-ds-'));
+    const quiet = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const quietErr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const args = ['--users', '12', '--items', '20', '--events', '300', '--categories', '3', '--seed', '3'];
+      expect(await vireo(['ingest', '--source', 'synthetic', '--out', join(root, 'base'), ...args])).toBe(0);
+    } finally {
+      quiet.mockRestore();
+      quietErr.mockRestore();
+    }
+  }, 60_000);
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('appends events as rows: new ids at the end, labels from the type, the latest share held out', () => {
+    const base = loadDataset(join(root, 'base'));
+    const [u0, u1] = base.vocabularies['user:id'];
+    const [i0, i1] = base.vocabularies['item:id'];
+    const it = base.interactions!;
+    const known = { user: base.vocabularies['user:id'][it.user[0]], item: base.vocabularies['item:id'][it.item[0]] };
+    const events = [
+      ev(known.user, known.item, 'click', Math.round(it.ts[0] * 1000)), // already in the base
+      ev(u0, i0, 'click', T + 1000),
+      ev(u1, i1, 'impression', T + 2000),
+      ev('new-user', 'new-item', 'purchase', T + 3000, 12.5),
+      ev(u0, 'new-item', 'click', T + 4000),
+    ];
+    const { ds, summary } = appendEvents(join(root, 'base'), events, join(root, 'grown'), 0.25);
+    expect(summary).toMatchObject({ events: 4, alreadyInBase: 1, positives: 3, newUsers: 1, newItems: 1 });
+    expect(summary.windowEvents).toBe(1);
+    // Old indices keep their meaning; new ids at the end, with their id rows.
+    expect(ds.vocabularies['user:id']).toEqual([...base.vocabularies['user:id'], 'new-user']);
+    expect(ds.vocabularies['item:id']).toEqual([...base.vocabularies['item:id'], 'new-item']);
+    const U = ds.users!.rows;
+    const N = ds.items!.rows;
+    expect((ds.users!.columns.get('user:id')!.data as Int32Array)[U - 1]).toBe(U - 1 + FIRST_INDEX);
+    expect((ds.items!.columns.get('item:id')!.data as Int32Array)[N - 1]).toBe(N - 1 + FIRST_INDEX);
+    // Interactions: the base's plus the three positives, sorted by (user, time); the newest held out.
+    const g = ds.interactions!;
+    expect(g.rows).toBe(it.rows + 3);
+    for (let e = 1; e < g.rows; e++)
+      expect(g.user[e] > g.user[e - 1] || (g.user[e] === g.user[e - 1] && g.ts[e] >= g.ts[e - 1])).toBe(true);
+    const newest = [...g.ts.keys()].find((e) => g.ts[e] === (T + 4000) / 1000)!;
+    expect(g.split[newest]).toBe(SPLIT_TEST);
+    expect([...g.split].filter((s) => s === SPLIT_TEST).length).toBe(1);
+    const purchase = [...g.ts.keys()].find((e) => g.ts[e] === (T + 3000) / 1000)!;
+    expect([g.user[purchase], g.item[purchase], g.weight[purchase]]).toEqual([U - 1, N - 1, 2]);
+    // Impressions: one row per event, labels from the type and value.
+    const im = ds.impressions!;
+    expect(im.rows).toBe(base.impressions!.rows + 4);
+    const R0 = base.impressions!.rows;
+    const label = (name: string) => Array.from(im.labels.get(name)!.subarray(R0));
+    expect(label('click')).toEqual([1, 0, 1, 1]);
+    expect(label('conversion')).toEqual([0, 0, 1, 0]);
+    expect(label('revenue')).toEqual([0, 0, 12.5, 0]);
+    expect(Array.from(im.split.subarray(0, R0)).every((s) => s === SPLIT_TRAIN)).toBe(true);
+  });
+
+  it('warm-starts the ranker: rows by vocabulary value, new ones fresh or the OOV row', () => {
+    const base = loadDataset(join(root, 'base'));
+    const grown = loadDataset(join(root, 'grown'));
+    const arch = { dim: 8, bottom: [8], top: [8], tower: [4], interaction: 'dot' as const };
+    const oldData = rankingData(base);
+    const newData = rankingData(grown);
+    const oldConfig = rankingConfigFor(oldData, arch);
+    const config = rankingConfigFor(newData, arch);
+    const prior = { ctr: 0.3, cvr: 0.1, revenue: 1 };
+    const previous = { ...initialWeights(oldConfig, 7, prior), config: oldConfig, vocabularies: base.vocabularies };
+    const f = config.sparseFeatures.findIndex((s) => s.name === 'item:id');
+    const D = 8;
+    const row = (t: Float32Array, r: number) => Array.from(t.subarray(r * D, (r + 1) * D));
+    for (const mode of ['fresh', 'oov'] as const) {
+      const init = initialWeights(config, 1, prior);
+      const fresh = row(init.tables[f], config.sparseFeatures[f].rows - 1);
+      const report = warmStartRanking(config, grown.spec, grown.vocabularies, init, previous, mode);
+      expect(report.dense).toBeGreaterThan(0);
+      expect(report.rowsNew).toBeGreaterThan(0);
+      const old = previous.tables[f];
+      // Every old item keeps its row; the new item (last row) is fresh, or the parent's OOV row.
+      for (let r = 0; r < base.vocabularies['item:id'].length + FIRST_INDEX; r++)
+        expect(row(init.tables[f], r)).toEqual(row(old, r));
+      const last = row(init.tables[f], config.sparseFeatures[f].rows - 1);
+      expect(last).toEqual(mode === 'fresh' ? fresh : row(old, OOV_INDEX));
+      expect(Array.from(init.params.subarray(0, 16))).toEqual(Array.from(previous.params.subarray(0, 16)));
+    }
+  });
+});

@@ -1,0 +1,431 @@
+// One refresh (docs/ARCHITECTURE.md, section 4, "Refresh"): pull the edge's new events → grow the
+// dataset → warm-start both models from the promoted bundle (the champion) and train them (the
+// challenger) → evaluate both on the held-out window with `vireo eval`'s metrics → write a
+// complete bundle with its lineage → publish it, and promote it only when it is not worse than
+// the champion by more than the margin on retrieval Recall@10 and on ranking CTR AUC.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  parseBundleManifest,
+  sha256Hex,
+  type BundleLineage,
+  type BundleManifest,
+  type RankingArchitecture,
+} from '@vireo/core';
+import type { Gpu } from '@vireo/kernels';
+import { ItemTower, RetrievalWeights, type RankingConfig } from '@vireo/models';
+import {
+  itemEmbeddings,
+  itemsFile,
+  loadRankingBundle,
+  rankingOnnx,
+  readBundle,
+  retrievalFile,
+  weightTensors,
+  writeBundle,
+  writeRankingBundle,
+} from '@vireo/models/training';
+import { UsageError } from '../cli/args.ts';
+import { evaluateRetrieval, type RetrievalReport } from '../eval/retrieval-report.ts';
+import { SPLIT_TRAIN } from '../ingest/index.ts';
+import type { Dataset } from '../ingest/dataset.ts';
+import { rankingData, rankingSplits } from '../ranking/data.ts';
+import { evaluateRanking, type RankingReport } from '../ranking/evaluate.ts';
+import { fitRanking, initialWeights as rankingInitialWeights, labelPriors } from '../ranking/fit.ts';
+import { rankingConfigFor } from '../ranking/index.ts';
+import { embedItems } from '../retrieval/embed.ts';
+import { retrievalData, trainRetrievalModel, type RetrievalData } from '../retrieval/train.ts';
+import { appendEvents, type AppendSummary } from './dataset.ts';
+import { pullEvents, readEventLog, type PullResult } from './pull.ts';
+import { carryRetrieval, warmStartRanking } from './warm.ts';
+
+export interface RefreshOptions {
+  edge: string;
+  token: string;
+  /** The state folder: events.ndjson, the grown dataset, the champion's files, the bundles made. */
+  state: string;
+  /** The base dataset (what the first version was trained on). */
+  data: string;
+  model: string;
+  /** Largest drop of Recall@10 and of CTR AUC that still promotes (absolute). */
+  margin: number;
+  /** Share of the pulled events (the latest, by time) held out as the comparison window. */
+  holdout: number;
+  epochs: number;
+  rankingEpochs: number;
+  seed: number;
+  /** Fewest new events that start a refresh. */
+  minEvents: number;
+  /** Train the challenger on shuffled labels (checks that the gate refuses a worse model). */
+  shuffleLabels: boolean;
+  pageSize: number;
+  fetch?: typeof fetch;
+}
+
+/** The numbers a decision compares. */
+export interface Scores {
+  'retrieval.recall@10': number;
+  'retrieval.ndcg@10': number;
+  'ranking.auc': number;
+  'ranking.logLoss': number;
+}
+
+/** What a refresh did: `vireo refresh --json` prints it. */
+export interface RefreshResult {
+  champion: string | null;
+  challenger: string | null;
+  promoted: boolean;
+  reason: string;
+  metrics: { champion: Scores | null; challenger: Scores | null; margin: number; window: number } | null;
+  events: { after: string; through: string; pulled: number; total: number; newUsers: number; newItems: number };
+  seconds: number;
+}
+
+const scoresOf = (r: RetrievalReport, k: RankingReport): Scores => ({
+  'retrieval.recall@10': r.metrics.model['recall@10'],
+  'retrieval.ndcg@10': r.metrics.model['ndcg@10'],
+  'ranking.auc': k.model.ctr.auc,
+  'ranking.logLoss': k.model.ctr.logLoss,
+});
+
+/** The decision: promote unless the challenger is worse by more than `margin` on a compared metric. */
+export function decide(champion: Scores, challenger: Scores, margin: number): { promote: boolean; reason: string } {
+  const keys = ['retrieval.recall@10', 'ranking.auc'] as const;
+  const worse = keys.filter((k) => challenger[k] < champion[k] - margin);
+  const show = (k: (typeof keys)[number]) =>
+    `${k} ${challenger[k].toFixed(4)} vs ${champion[k].toFixed(4)} (${challenger[k] - champion[k] >= 0 ? '+' : ''}` +
+    `${(challenger[k] - champion[k]).toFixed(4)})`;
+  if (worse.length > 0)
+    return {
+      promote: false,
+      reason:
+        `not promoted: ${worse.map(show).join(', ')} — ` + `worse than the champion by more than the margin ${margin}`,
+    };
+  return { promote: true, reason: `promoted: ${keys.map(show).join(', ')}, within the margin ${margin}` };
+}
+
+/** A tiny registry client: JSON, files, uploads; every failure is one sentence. */
+function registry(o: RefreshOptions) {
+  const f = o.fetch ?? fetch;
+  const call = async (path: string, init: RequestInit = {}, ok = [200]) => {
+    let res: Response;
+    try {
+      res = await f(`${o.edge}${path}`, { ...init, headers: { authorization: `Bearer ${o.token}`, ...init.headers } });
+    } catch (err) {
+      throw new UsageError(`cannot reach the edge at ${o.edge} (${(err as Error).message}): is it running?`, 1);
+    }
+    if (!ok.includes(res.status)) {
+      const text = await res.text();
+      let message = text.slice(0, 300);
+      try {
+        message = (JSON.parse(text) as { error: { message: string } }).error.message;
+      } catch {}
+      throw new UsageError(`the edge answered ${res.status} to ${init.method ?? 'GET'} ${path}: ${message}`, 1);
+    }
+    return res;
+  };
+  return { call };
+}
+
+/** Downloads the promoted version into STATE/models/<version> (files checked against the manifest). */
+async function fetchChampion(o: RefreshOptions): Promise<{ dir: string; manifest: BundleManifest }> {
+  const { call } = registry(o);
+  const res = await call(`/v1/models/${o.model}/latest`, {}, [200, 404]);
+  if (res.status === 404)
+    throw new UsageError(
+      `model '${o.model}' has no promoted version on ${o.edge}: publish and promote a first one (vireo publish).`,
+    );
+  const manifest = parseBundleManifest(await res.text());
+  const dir = join(o.state, 'models', manifest.version);
+  mkdirSync(dir, { recursive: true });
+  for (const file of manifest.files) {
+    const path = join(dir, file.name);
+    if (existsSync(path) && (await sha256Hex(readFileSync(path))) === file.sha256) continue;
+    const bytes = new Uint8Array(
+      await (await call(`/v1/models/${o.model}/${manifest.version}/${file.name}`)).arrayBuffer(),
+    );
+    if ((await sha256Hex(bytes)) !== file.sha256)
+      throw new UsageError(`${file.name} of ${o.model}@${manifest.version} does not match its manifest's sha256.`, 1);
+    writeFileSync(path, bytes);
+  }
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return { dir, manifest };
+}
+
+/** The next version: one more than the largest numeric version of the model, else a time stamp. */
+async function nextVersion(o: RefreshOptions): Promise<string> {
+  const res = await registry(o).call(`/v1/models/${o.model}`);
+  const { versions } = (await res.json()) as { versions: Array<{ version: string } | string> };
+  const numbers = versions.map((v) => Number(typeof v === 'string' ? v : v.version)).filter(Number.isSafeInteger);
+  if (numbers.length > 0) return String(Math.max(...numbers) + 1);
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '.').slice(0, 15);
+}
+
+/** Uploads a bundle folder (manifest first, then the files the edge lacks) and promotes it if asked. */
+async function publishBundle(o: RefreshOptions, dir: string, promote: boolean): Promise<void> {
+  const { call } = registry(o);
+  const manifestBytes = readFileSync(join(dir, 'manifest.json'));
+  const manifest = parseBundleManifest(manifestBytes.toString('utf8'));
+  const at = `/v1/models/${manifest.name}/${manifest.version}`;
+  const created = await call(
+    `${at}/manifest.json`,
+    { method: 'PUT', headers: { 'content-type': 'application/json' }, body: manifestBytes },
+    [200, 201],
+  );
+  const { missing } = (await created.json()) as { missing: string[] };
+  for (const name of missing)
+    await call(
+      `${at}/${name}`,
+      { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: readFileSync(join(dir, name)) },
+      [200, 201],
+    );
+  if (promote) await call(`${at}/promote`, { method: 'POST' });
+}
+
+/** Permutes the train rows' retrieval items and ranking labels (the --shuffle-labels check). */
+function shuffleTrainLabels(ds: Dataset, seed: number): void {
+  let state = seed * 2654435761 + 1;
+  const next = () => (state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const permute = (rows: number[], swap: (a: number, b: number) => void) => {
+    for (let i = rows.length - 1; i > 0; i--) swap(rows[i], rows[Math.floor(next() * (i + 1))]);
+  };
+  const it = ds.interactions!;
+  const train = [...it.split.keys()].filter((e) => it.split[e] === SPLIT_TRAIN);
+  permute(train, (a, b) => ([it.item[a], it.item[b]] = [it.item[b], it.item[a]]));
+  const im = ds.impressions!;
+  const rows = [...im.split.keys()].filter((r) => im.split[r] === SPLIT_TRAIN);
+  for (const labels of im.labels.values())
+    permute([...rows], (a, b) => ([labels[a], labels[b]] = [labels[b], labels[a]]));
+}
+
+/** The champion's retrieval model carried onto the grown catalogue, evaluated on the window. */
+async function evaluateChampionRetrieval(
+  gpu: Gpu,
+  data: RetrievalData,
+  parent: Awaited<ReturnType<typeof readBundle>>,
+): Promise<RetrievalReport> {
+  const previous = { config: parent.config, vocabularies: parent.manifest.vocabularies, tensors: parent.weights };
+  const { weights } = carryRetrieval(data.config, data.ds.vocabularies, previous, 'oov');
+  const gpuWeights = RetrievalWeights.fromTensors(gpu, data.config, weightTensors(data.config, weights));
+  const tower = await ItemTower.create(gpu, gpuWeights, { maxBatch: 64 });
+  try {
+    const N = data.ds.items!.rows;
+    const items = itemEmbeddings(await embedItems(gpu, tower, data.reader, N), N, data.config.embeddingDim);
+    return await evaluateRetrieval(gpu, data, gpuWeights, items, 'test');
+  } finally {
+    tower.destroy();
+    gpuWeights.destroy();
+  }
+}
+
+/**
+ * Runs one refresh against the edge; returns what it decided (and logs each step with its numbers).
+ * @example const r = await refreshOnce(gpu, options, (line) => console.error(line));
+ */
+export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: string) => void): Promise<RefreshResult> {
+  const t0 = performance.now();
+  mkdirSync(o.state, { recursive: true });
+  const pulled: PullResult = await pullEvents({
+    edge: o.edge,
+    token: o.token,
+    stateDir: o.state,
+    pageSize: o.pageSize,
+    fetch: o.fetch,
+  });
+  const { events } = readEventLog(o.state);
+  log(`pulled ${pulled.count} new events (cursor ${pulled.after} → ${pulled.through}); ${events.length} in all`);
+  const champion = await fetchChampion(o);
+  const seconds = () => (performance.now() - t0) / 1000;
+  const eventsOut = (s: AppendSummary | null) => ({
+    after: pulled.after,
+    through: pulled.through,
+    pulled: pulled.count,
+    total: events.length,
+    newUsers: s?.newUsers ?? 0,
+    newItems: s?.newItems ?? 0,
+  });
+  if (pulled.count < o.minEvents) {
+    const reason = `no refresh: ${pulled.count} new events, fewer than ${o.minEvents}`;
+    log(reason);
+    return {
+      champion: champion.manifest.version,
+      challenger: null,
+      promoted: false,
+      reason,
+      metrics: null,
+      events: eventsOut(null),
+      seconds: seconds(),
+    };
+  }
+
+  // The grown dataset: base + every event pulled so far, the latest `holdout` of them held out.
+  const { ds, summary } = appendEvents(o.data, events, join(o.state, 'dataset'), o.holdout);
+  log(
+    `dataset: +${summary.events} events (${summary.alreadyInBase} already in the base left out; ` +
+      `${summary.positives} positives, ${summary.newUsers} new users, ` +
+      `${summary.newItems} new items); window: the latest ${summary.windowEvents} events`,
+  );
+  if (summary.events === 0) {
+    const reason = `no refresh: the ${events.length} events pulled are all in the base dataset already`;
+    log(reason);
+    return {
+      champion: champion.manifest.version,
+      challenger: null,
+      promoted: false,
+      reason,
+      metrics: null,
+      events: eventsOut(summary),
+      seconds: seconds(),
+    };
+  }
+  if (o.shuffleLabels) shuffleTrainLabels(ds, o.seed);
+
+  const version = await nextVersion(o);
+  const out = resolve(o.state, 'bundles', version);
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+
+  // Retrieval: warm start from the champion (its shape), train, embed, evaluate; the champion beside it.
+  const parent = await readBundle(champion.dir, 'the promoted bundle');
+  const c = parent.config;
+  const trainOptions = {
+    data: ds.dir,
+    out,
+    epochs: o.epochs,
+    batch: 64,
+    shape: {
+      fieldDim: c.fieldDim,
+      embeddingDim: c.embeddingDim,
+      heads: c.heads,
+      itemHidden: c.itemHidden,
+      userHidden: c.userHidden,
+      temperature: c.temperature,
+      historyLength: c.historyLength,
+      historyItemFields: c.historyItemFields,
+    },
+    hyper: { lr: 0.002, tableLr: 0.05, weightDecay: 0 },
+    seed: o.seed,
+    userIdDropout: 0.5,
+    resume: false,
+    initFrom: champion.dir,
+    quiet: true,
+  };
+  const run = await trainRetrievalModel(gpu, trainOptions, log, ds);
+  let retrieval: { challenger: RetrievalReport; champion: RetrievalReport };
+  try {
+    const data = run.data;
+    const N = ds.items!.rows;
+    const items = itemEmbeddings(await embedItems(gpu, run.training.item, data.reader, N), N, c.embeddingDim);
+    retrieval = {
+      challenger: await evaluateRetrieval(gpu, data, run.training.weights, items, 'test'),
+      champion: await evaluateChampionRetrieval(gpu, retrievalData(ds, trainOptions.shape), parent),
+    };
+    await writeBundle(
+      out,
+      {
+        name: o.model,
+        version,
+        config: data.config,
+        ds,
+        metrics: { retrieval: retrieval.challenger },
+        training: { epochs: run.epochs, seed: o.seed, warmStart: run.warmStart },
+      },
+      retrievalFile(data.config, await run.training.weights.toTensors()),
+      itemsFile(ds, items, c.embeddingDim),
+    );
+  } finally {
+    run.training.destroy();
+  }
+  rmSync(join(out, 'checkpoint.safetensors'), { force: true });
+
+  // Ranking: the champion's architecture on the grown tables, warm-started, trained, evaluated.
+  const ranker = await loadRankingBundle(champion.dir);
+  const rdata = rankingData(ds);
+  const splits = rankingSplits(rdata, 0.1);
+  const pc = ranker.config;
+  const config: RankingConfig = rankingConfigFor(rdata, {
+    dim: pc.embeddingDim,
+    bottom: pc.bottomMlp.slice(0, -1),
+    top: pc.topMlp,
+    tower: pc.towerMlp,
+    interaction: pc.interaction,
+  });
+  const previous = { ...ranker, vocabularies: champion.manifest.vocabularies };
+  const init = rankingInitialWeights(config, o.seed, labelPriors(rdata, splits.train));
+  const warm = warmStartRanking(config, ds.spec, ds.vocabularies, init, previous, 'fresh');
+  log(`ranking warm start: ${warm.dense} dense tensors, ${warm.rowsCopied} table rows copied, ${warm.rowsNew} new`);
+  const opts = {
+    epochs: o.rankingEpochs,
+    batch: 256,
+    lr: 1e-3,
+    embLr: 0.05,
+    weightDecay: 0,
+    revenueWeight: 0.1,
+    seed: o.seed,
+    evalsPerEpoch: 4,
+    patience: 4,
+    checkpointEvery: 0,
+    lossEvery: 10,
+  };
+  const fit = await fitRanking(gpu, config, rdata, splits, opts, {
+    checkpointDir: join(out, 'checkpoint'),
+    resume: false,
+    quiet: true,
+    datasetId: `${ds.dir}@${ds.summary.createdAt}`,
+    log,
+    init,
+  });
+  rmSync(join(out, 'checkpoint'), { recursive: true, force: true });
+  const championTables = rankingInitialWeights(config, o.seed, labelPriors(rdata, splits.train));
+  warmStartRanking(config, ds.spec, ds.vocabularies, championTables, previous, 'oov');
+  const ranking = {
+    challenger: await evaluateRanking(gpu, config, fit.params, fit.tables, rdata, splits, o.seed),
+    champion: await evaluateRanking(gpu, config, championTables.params, championTables.tables, rdata, splits, o.seed),
+  };
+  await writeRankingBundle(out, {
+    config,
+    params: fit.params,
+    tables: fit.tables,
+    onnx: rankingOnnx(config, fit.params, fit.tables),
+    spec: ds.spec,
+    vocabularies: ds.vocabularies,
+    name: o.model,
+    trainingData: { dataset: ds.summary.name, source: ds.summary.source, warmStart: warm, options: opts },
+    metrics: { test: ranking.challenger, training: { bestEpoch: fit.bestEpoch, bestValidAuc: fit.bestValidAuc } },
+  });
+
+  // Decide, record the lineage in the manifest, publish (and promote when the gate passes).
+  const scores = {
+    champion: scoresOf(retrieval.champion, ranking.champion),
+    challenger: scoresOf(retrieval.challenger, ranking.challenger),
+  };
+  const decision = decide(scores.champion, scores.challenger, o.margin);
+  const lineage: BundleLineage = {
+    parent: champion.manifest.version,
+    events: {
+      after: pulled.after,
+      through: pulled.through,
+      count: pulled.count,
+      timeRange: summary.timeRange,
+    },
+    parentMetrics: { retrieval: retrieval.champion, ranking: ranking.champion },
+    decision: { ...decision, margin: o.margin, champion: scores.champion, challenger: scores.challenger },
+  };
+  const manifestPath = join(out, 'manifest.json');
+  const manifest = parseBundleManifest(JSON.parse(readFileSync(manifestPath, 'utf8')));
+  const architecture = manifest.architecture.ranking as RankingArchitecture | undefined;
+  if (!architecture || !manifest.files.some((f) => f.name === 'ranking.onnx'))
+    throw new Error(`refresh wrote an incomplete bundle in ${out}`);
+  writeFileSync(manifestPath, `${JSON.stringify(parseBundleManifest({ ...manifest, lineage }), null, 2)}\n`);
+  await publishBundle(o, out, decision.promote);
+  log(`${o.model}@${version} (parent ${champion.manifest.version}): ${decision.reason}`);
+  return {
+    champion: champion.manifest.version,
+    challenger: version,
+    promoted: decision.promote,
+    reason: decision.reason,
+    metrics: { ...scores, margin: o.margin, window: summary.windowEvents },
+    events: eventsOut(summary),
+    seconds: seconds(),
+  };
+}

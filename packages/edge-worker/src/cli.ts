@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 import { SCOPES, signHs256 } from './auth/jwt.ts';
 import { developmentToken, resolveSecret, startNodeServer } from './node.ts';
+import { EDGE_VERSION } from './app.ts';
 
 const USAGE = `usage:
   vireo-edge [flags]          start the edge (feature store, events, model registry) on Node
@@ -16,6 +17,7 @@ const USAGE = `usage:
     --sync normal|full        SQLite durability: normal survives a crash of the process, full also power loss (default normal)
     --spec-model NAME         model whose feature spec validates pushes (default: the last promoted)
     --quiet                   no request logs
+  vireo-edge --version        print the version
   vireo-edge token [flags]    print a token signed with the edge's secret
     --data DIR  --sub NAME (default dev)  --scope "S1 S2" (default all)  --ttl SECONDS (default 2592000)
 
@@ -128,6 +130,10 @@ async function start(argv: string[]): Promise<number | null> {
 export async function main(argv: string[]): Promise<number | null> {
   try {
     if (argv[0] === 'token') return await token(argv.slice(1));
+    if (argv[0] === '--version' || argv[0] === '-v') {
+      process.stdout.write(`vireo-edge ${EDGE_VERSION}\n`);
+      return 0;
+    }
     if (argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
       process.stdout.write(USAGE);
       return 0;

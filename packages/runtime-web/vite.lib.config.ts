@@ -1,5 +1,5 @@
 // `pnpm --filter @vireo/runtime-web build`: the Engine as an ESM library for a web app's own bundler
-// (docs/ARCHITECTURE.md, "Packages"). Two entries, dist/vireo-runtime.js (the page) and dist/worker.js
+// (docs/ARCHITECTURE.md §2, "Packages and their dependencies"). Two entries, dist/vireo-runtime.js (the page) and dist/worker.js
 // (the Web Worker of createEngineWorker), sharing their chunks; the WGSL sources are inlined (?raw);
 // @vireo/core, @vireo/kernels and @vireo/models are bundled (they are not published); the runtime
 // dependencies (comlink, idb, zod, onnxruntime-web, hnswlib-wasm) stay imports that the app's

@@ -1,25 +1,57 @@
-// `pnpm --filter @vireo/runtime-web build`: the Engine as an ESM library (dist/vireo-runtime.js)
-// with its worker chunk and the WGSL sources inlined (imported with ?raw), plus type declarations
-// (tsc, dist/types). Runtime dependencies stay external: the app installs them with the package.
-import { defineConfig } from 'vite';
+// `pnpm --filter @vireo/runtime-web build`: the Engine as an ESM library for a web app's own bundler
+// (docs/ARCHITECTURE.md §2, "Packages and their dependencies"). Two entries, dist/vireo-runtime.js (the page) and
+// dist/worker.js
+// (the Web Worker of createEngineWorker), sharing their chunks; the WGSL sources are inlined (?raw);
+// @vireo/core, @vireo/kernels and @vireo/models are bundled (they are not published); the runtime
+// dependencies (comlink, idb, zod, onnxruntime-web, hnswlib-wasm) stay imports that the app's
+// bundler resolves from the package's dependencies.
+//
+// The page starts the worker with the pattern every bundler understands,
+//   new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })
+// so Vite and webpack bundle dist/worker.js (with its imports) as a worker of the app, and an app
+// built with esbuild adds dist/worker.js as a second entry point next to its own (docs/getting-started.md).
+// Vite's own worker plugin would rewrite that expression into a prebuilt asset whose bare imports no
+// bundler sees; `keepWorkerUrl` hides it from the plugin and writes it back in the output.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const pkg = JSON.parse(readFileSync(here('./package.json'), 'utf8')) as { dependencies: Record<string, string> };
+const deps = Object.keys(pkg.dependencies);
+const external = (id: string) => deps.some((d) => id === d || id.startsWith(`${d}/`));
 
-const external = [/^onnxruntime-web/, /^hnswlib-wasm/, 'idb', 'comlink', 'zod', /^zod\//];
+const PLACEHOLDER = '__VIREO_ENGINE_WORKER_URL__';
+
+function keepWorkerUrl(): Plugin {
+  const source = /new URL\(\s*['"]\.\/worker\.ts['"],\s*import\.meta\.url\s*\)/;
+  return {
+    name: 'vireo:keep-worker-url',
+    enforce: 'pre',
+    load(id) {
+      if (!id.endsWith('/engine/worker.ts')) return null;
+      const code = readFileSync(id, 'utf8');
+      if (!source.test(code)) this.error('engine/worker.ts no longer starts its worker from ./worker.ts');
+      return code.replace(new RegExp(source, 'g'), PLACEHOLDER);
+    },
+    renderChunk(code) {
+      if (!code.includes(PLACEHOLDER)) return null;
+      return { code: code.replaceAll(PLACEHOLDER, 'new URL("./worker.js", import.meta.url)'), map: null };
+    },
+  };
+}
 
 export default defineConfig({
-  // Relative asset URLs: the worker chunk resolves against the library file's own URL
-  // (new URL('./assets/worker-….js', import.meta.url)) wherever the app serves the package, not
-  // against the site root.
-  base: './',
-  worker: { format: 'es', rollupOptions: { external } },
+  plugins: [keepWorkerUrl()],
   build: {
     target: 'es2022',
     outDir: here('./dist'),
     emptyOutDir: true,
     sourcemap: true,
-    lib: { entry: { 'vireo-runtime': here('./src/index.ts') }, formats: ['es'] },
-    rollupOptions: { external },
+    lib: {
+      entry: { 'vireo-runtime': here('./src/index.ts'), worker: here('./src/engine/worker.ts') },
+      formats: ['es'],
+    },
+    rollupOptions: { external, output: { chunkFileNames: 'engine-[hash].js' } },
   },
 });

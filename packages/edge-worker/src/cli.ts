@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 import { SCOPES, signHs256 } from './auth/jwt.ts';
 import { developmentToken, resolveSecret, SecretError, startNodeServer } from './node.ts';
+import { EDGE_VERSION } from './app.ts';
 
 const USAGE = `usage:
   vireo-edge [flags]          start the edge (feature store, events, model registry) on Node
@@ -19,6 +20,7 @@ const USAGE = `usage:
     --quiet                   no request logs
     --dev                     without VIREO_JWT_SECRET: generate (or reuse) a development secret in the
                               data folder and print a development token (every scope, service included)
+  vireo-edge --version        print the version
   vireo-edge token [flags]    print a token signed with the edge's secret ($VIREO_JWT_SECRET or the --dev one)
     --sub ID (required)  --scope "S1 S2" (default "features:read events:write")  --ttl 1h|30m|2d|SECONDS (default 1h)
     --data DIR  --iss ISSUER  --aud AUDIENCE
@@ -168,6 +170,10 @@ async function start(argv: string[]): Promise<number | null> {
 export async function main(argv: string[]): Promise<number | null> {
   try {
     if (argv[0] === 'token') return await tokenCommand(argv.slice(1));
+    if (argv[0] === '--version' || argv[0] === '-v') {
+      process.stdout.write(`vireo-edge ${EDGE_VERSION}\n`);
+      return 0;
+    }
     if (argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
       process.stdout.write(USAGE);
       return 0;

@@ -1,5 +1,6 @@
 // The `vireo` command line: one module per command under ./commands, each exporting
 // `run(argv): Promise<number>` (the exit code). User mistakes are one sentence and exit 2.
+import { readFileSync } from 'node:fs';
 import { UsageError } from './cli/args.ts';
 
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
@@ -59,12 +60,17 @@ const COMMANDS: Record<string, Command> = {
 /** The help text listing every command. */
 export function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  vireo ${name.padEnd(10)} ${c.summary}`);
-  return `usage: vireo <command> [flags]\n\ncommands:\n${lines.join('\n')}\n`;
+  return `usage: vireo <command> [flags]   (vireo --version prints the version)\n\ncommands:\n${lines.join('\n')}\n`;
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`vireo ${pkg.version}\n`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
     return name ? 0 : 2;

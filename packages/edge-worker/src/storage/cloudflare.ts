@@ -84,7 +84,9 @@ export function r2BlobStore(bucket: R2Bucket): BlobStore {
     async get(key, range) {
       const obj = await bucket.get(key, range ? { range } : undefined);
       if (!obj) return null;
-      return { body: obj.body, size: obj.size, range: range ?? null };
+      // The Workers ReadableStream (@cloudflare/workers-types) is the runtime's own stream, typed
+      // apart from the DOM's that the storage interface names.
+      return { body: obj.body as unknown as ReadableStream<Uint8Array>, size: obj.size, range: range ?? null };
     },
     async delete(key) {
       await bucket.delete(key);

@@ -7,6 +7,7 @@ import type { DatasetSummary } from '../ingest/dataset.ts';
 import {
   DEFAULT_OPTIONS,
   DEFAULT_WORLD,
+  START_WORLD,
   IngestError,
   ingestCriteo,
   ingestMovielens,
@@ -136,7 +137,7 @@ export async function run(argv: string[]): Promise<number> {
     switch (source) {
       case 'synthetic': {
         const int = (name: keyof typeof DEFAULT_WORLD, max: number, min = 1) =>
-          numberFlag(v[name], name, DEFAULT_WORLD[name], { integer: true, min, max });
+          numberFlag(v[name], name, { ...DEFAULT_WORLD, ...START_WORLD }[name], { integer: true, min, max });
         const world = {
           seed: int('seed', 2 ** 32 - 1, 0),
           users: int('users', 10_000_000),

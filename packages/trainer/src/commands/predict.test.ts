@@ -1,7 +1,7 @@
 // `vireo predict` on a tiny Criteo-format bundle: good rows scored (with and without labels) in
 // line order, malformed rows reported by line number with exit code 1, and the raw-row path
 // giving the same scores as the ingested dataset's rows (no train/serve skew).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -150,5 +150,24 @@ describe('vireo predict', () => {
       /cannot read input file .*missing\.txt: no such file/,
     );
     await expect(predict(['--bundle', bundle])).rejects.toThrow(/--input FILE is required/);
+  });
+
+  it('--help lists the Criteo columns and --example writes rows that score', async () => {
+    const help = await capture(() => predict(['--bundle', bundle, '--help']));
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^\s+c1\s+categorical/m);
+    const example = join(dir, 'example.tsv');
+    expect((await capture(() => predict(['--bundle', bundle, '--example', example]))).code).toBe(0);
+    const rows = readFileSync(example, 'utf8').trim().split('\n');
+    expect(rows).toHaveLength(3);
+    for (const r of rows) expect(r.split('\t')).toHaveLength(39);
+    const res = await capture(() => predict(['--bundle', bundle, '--input', example, '--json']));
+    expect(res.code, res.err).toBe(0);
+    const scored = res.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; pCtr: number });
+    expect(scored.map((r) => r.line)).toEqual([1, 2, 3]);
+    for (const r of scored) expect(r.pCtr).toBeGreaterThan(0);
   });
 });

@@ -4,7 +4,8 @@
 // through the bundle's feature spec (the same transforms as ingest, the edge and the browser)
 // and the WGSL forward. One line per good row; malformed rows are reported with their line
 // number (on stderr, and as {"line", "error"} objects with --json) and make the exit code 1.
-import { extname } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import {
   auc,
   buildLookups,
@@ -15,8 +16,10 @@ import {
   type FeatureSpec,
   type Lookups,
   type RawValue,
+  readSafetensors,
+  type BundleManifest,
 } from '@vireo/core';
-import { RankingModel, sparseWidth, type RankingConfig } from '@vireo/models';
+import { historyThrough, RankingModel, sparseWidth, type RankingConfig } from '@vireo/models';
 import { parseFlags, UsageError } from '../cli/args.ts';
 import { CRITEO_COLUMNS, CRITEO_DENSE } from '../ingest/criteo.ts';
 import { fileSize, forEachLine, forEachRecord } from '../ingest/read.ts';
@@ -28,10 +31,13 @@ const FLAGS = {
   input: { type: 'string' },
   format: { type: 'string' },
   json: { type: 'boolean' },
+  example: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const HELP = `usage: vireo predict --bundle BUNDLE --input FILE [--format criteo|csv|jsonl] [--json]
+       vireo predict --bundle BUNDLE --example FILE     write a few example rows for this bundle
+       vireo predict --bundle BUNDLE --help             list the columns this bundle reads
 
 Scores raw rows with the bundle's ranker (WGSL forward). Rows use the layout vireo ingest reads:
 Criteo TSV (label, I1–I13, C1–C26; the label may be left out) for a Criteo-trained bundle, or CSV
@@ -42,7 +48,111 @@ Malformed rows are reported with their line numbers and make the exit code 1.
 flags:
   --format F   criteo, csv or jsonl (default: criteo for a Criteo bundle, else from the extension)
   --json       one JSON object per row: {"line", "pCtr", "pCvr", "revenue"} or {"line", "error"}
+  --example F  write example rows (CSV with a header; Criteo TSV for a Criteo bundle) to F and exit
+
+A feature derived from a history (e.g. user:recent_items>item:category, the categories of the recent
+items) is not a column: it is computed from the history column and the bundle's items.safetensors.
 `;
+
+/** One raw column a bundle's ranker reads: the column, the feature(s) it feeds and their kind. */
+export interface InputColumn {
+  column: string;
+  features: string[];
+  kind: Feature['kind'];
+  separator?: string;
+}
+
+/** The raw column a feature reads (entity ids from the spec's key columns). */
+function columnOf(spec: FeatureSpec, f: Feature): string {
+  const view = featureView(f.name);
+  if (f.source === undefined && f.name.endsWith(':id') && (view === 'user' || view === 'item'))
+    return spec.entities[view]?.key ?? featureSource(f);
+  return featureSource(f);
+}
+
+/**
+ * The columns a row needs for this ranker, in its input order: every dense and sparse feature's
+ * source column; a derived feature (SparseFeatureShape.derived) needs its history's column only.
+ * @example inputColumns(manifest.featureSpec, config).map((c) => c.column) // ['user_id', 'recent_items', …]
+ */
+export function inputColumns(spec: FeatureSpec, c: RankingConfig): InputColumn[] {
+  const features = new Map(spec.features.map((f) => [f.name, f]));
+  const names = [...c.denseFeatures, ...c.sparseFeatures.map((s) => (s.derived ? s.derived.sequence : s.name))];
+  const out = new Map<string, InputColumn>();
+  for (const name of names) {
+    const f = features.get(name);
+    if (!f) continue;
+    const column = columnOf(spec, f);
+    const seen = out.get(column);
+    if (seen) {
+      if (!seen.features.includes(name)) seen.features.push(name);
+      continue;
+    }
+    const separator = 'separator' in f ? (f.separator as string) : undefined;
+    out.set(column, { column, features: [name], kind: f.kind, ...(separator ? { separator } : {}) });
+  }
+  return [...out.values()];
+}
+
+function columnsHelp(manifest: BundleManifest, c: RankingConfig): string {
+  const cols = inputColumns(manifest.featureSpec, c);
+  const lines = cols.map(
+    (col) =>
+      `  ${col.column.padEnd(22)} ${col.kind}${col.separator ? ` (values joined by '${col.separator}')` : ''}` +
+      ` → ${col.features.join(', ')}`,
+  );
+  const label = manifest.featureSpec.labels.find((l) => l.name === 'click' || l.name === 'like');
+  const tail = label ? `\noptional label column: ${label.source ?? label.name} (0/1; gives a CTR AUC)\n` : '\n';
+  return (
+    `\ncolumns of ${manifest.name} ${manifest.version} (missing ` +
+    `values take the feature's fill or OOV):\n${lines.join('\n')}${tail}`
+  );
+}
+
+/** A few example rows for the bundle, in the layout predict reads, from its vocabularies. */
+export function exampleRows(manifest: BundleManifest, c: RankingConfig, criteo: boolean, n = 3): string {
+  const spec = manifest.featureSpec;
+  const byName = new Map(spec.features.map((f) => [f.name, f]));
+  const sample = (col: InputColumn, i: number): string => {
+    const f = byName.get(col.features[0])!;
+    if (f.kind === 'numeric') return String(i + 1);
+    const vocab = manifest.vocabularies[('vocabulary' in f && f.vocabulary) || f.name] ?? [];
+    const pick = (k: number) => (vocab.length ? vocab[k % vocab.length] : `value${k}`);
+    if (f.kind === 'categorical') return pick(i);
+    return [pick(i), pick(i + 1), pick(i + 2)].join(col.separator ?? '|');
+  };
+  const cols = inputColumns(spec, c);
+  if (criteo) {
+    const have = new Map(cols.map((col) => [col.column, col]));
+    const rows = Array.from({ length: n }, (_, i) =>
+      CRITEO_COLUMNS.slice(1)
+        .map((name) => (have.has(name) ? sample(have.get(name)!, i) : ''))
+        .join('\t'),
+    );
+    return `${rows.join('\n')}\n`;
+  }
+  const quote = (v: string) => (/[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+  const rows = Array.from({ length: n }, (_, i) => cols.map((col) => quote(sample(col, i))).join(','));
+  return `${cols.map((col) => quote(col.column)).join(',')}\n${rows.join('\n')}\n`;
+}
+
+/** Each item's value of the item features derived features go through (items.safetensors). */
+function throughColumns(dir: string, manifest: BundleManifest, c: RankingConfig): Map<string, ArrayLike<number>> {
+  const wanted = [...new Set(c.sparseFeatures.flatMap((s) => (s.derived ? [s.derived.through] : [])))];
+  const out = new Map<string, ArrayLike<number>>();
+  if (wanted.length === 0) return out;
+  if (!manifest.files.some((f) => f.name === 'items.safetensors'))
+    throw new UsageError(
+      `the bundle in ${dir} derives ${wanted.join(', ')} from the history but has no items.safetensors.`,
+    );
+  const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(dir, 'items.safetensors'))));
+  for (const name of wanted) {
+    const t = tensors.get(`features.${name}`);
+    if (!t) throw new UsageError(`the bundle in ${dir} has no column features.${name} in items.safetensors.`);
+    out.set(name, t.data as ArrayLike<number>);
+  }
+  return out;
+}
 
 type Format = 'criteo' | 'csv' | 'jsonl';
 type RawRow = Record<string, RawValue>;
@@ -162,6 +272,7 @@ export function encodeRows(
   lookups: Lookups,
   c: RankingConfig,
   rows: { row: RawRow; line: number }[],
+  through: ReadonlyMap<string, ArrayLike<number>> = new Map(),
 ): { dense: Float32Array; sparse: Int32Array; kept: number[]; errors: PredictedRow[]; labels: (number | null)[] } {
   const features = new Map(spec.features.map((f) => [f.name, f]));
   const Nd = c.denseFeatures.length;
@@ -185,7 +296,22 @@ export function encodeRows(
       });
       let slot = 0;
       for (const s of c.sparseFeatures) {
-        const f = features.get(s.name)!;
+        if (s.derived) {
+          // The history's item:id indices, each mapped to that item's value (historyThrough).
+          const seq = features.get(s.derived.sequence);
+          const column = through.get(s.derived.through);
+          if (!seq || !column)
+            throw new Error(`${s.name} derives from ${s.derived.sequence}, which the bundle cannot provide`);
+          const history = transformValue(seq, rawValue(spec, seq, row), lookups);
+          const indices = typeof history === 'number' ? Int32Array.of(history) : history;
+          const v = historyThrough(indices.subarray(0, s.width), column);
+          sparseRow.fill(0, slot, slot + s.width);
+          sparseRow.set(v.subarray(0, s.width), slot);
+          slot += s.width;
+          continue;
+        }
+        const f = features.get(s.name);
+        if (!f) throw new Error(`${s.name} is not in the bundle's feature spec`);
         const raw = rawValue(spec, f, row);
         if (f.kind === 'numeric' && badNumber(raw))
           throw new Error(`${s.name} (column ${featureSource(f)}) is not a number: ${JSON.stringify(raw)}`);
@@ -224,16 +350,25 @@ export function encodeRows(
 /** `vireo predict`: returns the exit code (0 all rows scored, 1 some rows malformed). */
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, FLAGS, 'vireo predict');
-  if (values.help) {
+  if (values.help && !values.bundle) {
     process.stdout.write(HELP);
     return 0;
   }
   if (!values.bundle)
     throw new UsageError('--bundle BUNDLE is required (a folder with manifest.json and ranking.safetensors).');
-  if (!values.input) throw new UsageError('--input FILE is required (raw rows to score).');
-  await fileSize(values.input);
   const { manifest, config, params, tables } = await loadRankingBundle(values.bundle);
   const source = (manifest.trainingData.ranking as { source?: unknown } | undefined)?.source;
+  if (values.help) {
+    process.stdout.write(HELP + columnsHelp(manifest, config));
+    return 0;
+  }
+  if (values.example !== undefined) {
+    writeFileSync(values.example, exampleRows(manifest, config, source === 'criteo'));
+    process.stderr.write(`wrote example rows for ${manifest.name} ${manifest.version} to ${values.example}\n`);
+    return 0;
+  }
+  if (!values.input) throw new UsageError('--input FILE is required (raw rows to score; --example FILE writes some).');
+  await fileSize(values.input);
   const format = pickFormat(values.format, values.input, source);
   const spec = manifest.featureSpec;
   const lookups = buildLookups(spec, manifest.vocabularies);
@@ -243,7 +378,7 @@ export async function run(argv: string[]): Promise<number> {
   await readRows(values.input, format, (row, line) =>
     typeof row === 'string' ? bad.push({ line, error: row }) : good.push({ row, line }),
   );
-  const encoded = encodeRows(spec, lookups, config, good);
+  const encoded = encodeRows(spec, lookups, config, good, throughColumns(values.bundle, manifest, config));
   bad.push(...encoded.errors);
   const n = encoded.kept.length;
 

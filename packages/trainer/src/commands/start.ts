@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { START_REFRESH_EVERY, startBackgroundRefresh } from '../refresh/background.ts';
+import { START_WORLD } from '../ingest/synthetic.ts';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const VIREO_BIN = join(ROOT, 'packages/trainer/bin/vireo.mjs');
@@ -25,7 +26,7 @@ const EDGE_BIN = join(ROOT, 'packages/edge-worker/bin/vireo-edge.mjs');
 const DEMO_ROOT = join(ROOT, 'apps/demo');
 
 /** The default world: trains in a few minutes on 2 CPU cores through SwiftShader. */
-export const DEFAULT_START = { users: 1000, items: 500, events: 20_000, categories: 12, epochs: 3, rankingEpochs: 3 };
+export const DEFAULT_START = { ...START_WORLD, epochs: 3, rankingEpochs: 3 };
 
 const FLAGS = {
   data: { type: 'string' },

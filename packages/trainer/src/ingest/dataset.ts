@@ -342,6 +342,8 @@ export interface Dataset {
 
 function readJson(dir: string, name: string): unknown {
   const path = join(dir, name);
+  if (!existsSync(dir))
+    throw new IngestError(`${dir} does not exist: pass the folder vireo ingest --out wrote (or run vireo ingest).`);
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {

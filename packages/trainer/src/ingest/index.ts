@@ -26,6 +26,7 @@ export {
 } from './oracle.ts';
 export {
   DEFAULT_WORLD,
+  START_WORLD,
   generateWorld,
   ingestSynthetic,
   syntheticSpec,

@@ -38,6 +38,13 @@ export interface WorldConfig {
   days: number;
 }
 
+/**
+ * The world `vireo ingest --source synthetic` and `vireo start` (npm start) make when no size is
+ * given: small enough to train in a few minutes on a laptop's CPU through SwiftShader.
+ * DEFAULT_WORLD below is larger: the benchmarks' world (BENCHMARKS.md).
+ */
+export const START_WORLD = { users: 1000, items: 500, events: 20_000, categories: 12 } as const;
+
 export const DEFAULT_WORLD: WorldConfig = {
   seed: 1,
   users: 2000,

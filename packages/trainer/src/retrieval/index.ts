@@ -60,7 +60,7 @@ export function parseTrainFlags(
   const heads = int('heads', 2, 1);
   if (fieldDim % heads !== 0) throw new UsageError(`--field-dim ${fieldDim} must be a multiple of --heads ${heads}.`);
   const hidden = int('hidden', 64, 1);
-  const name = v.name ?? 'retrieval';
+  const name = v.name ?? 'vireo';
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(name))
     throw new UsageError(`--name must be lowercase letters, digits, '-' and '_', got '${name}'.`);
   const version = v.version ?? new Date().toISOString().replace(/[-:]/g, '').replace('T', '.').slice(0, 15);
@@ -123,7 +123,7 @@ flags:
   --max-steps N         stop after N steps
   --resume              continue from the last checkpoint in BUNDLE
   --init-from BUNDLE    warm-start from a previous bundle (new items get fresh rows)
-  --name NAME, --version V   the manifest's model name and version
+  --name NAME, --version V   the manifest's model name (default vireo) and version
   --skip-eval           do not evaluate after training
   --json, --quiet       print the result as JSON / print nothing while training
 `;

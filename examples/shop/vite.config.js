@@ -1,0 +1,10 @@
+// The shop's production build: `vite build` → dist/. The engine's worker is an ES module worker
+// (it shares chunks with the page), so Vite builds workers as ES modules. In `vite` (dev) the
+// runtime must not be pre-bundled, or its worker file would not sit next to it.
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  worker: { format: 'es' },
+  optimizeDeps: { exclude: ['@vireo/runtime-web'] },
+  build: { target: 'es2022' },
+});

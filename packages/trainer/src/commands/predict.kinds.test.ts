@@ -1,0 +1,118 @@
+// `vireo predict` on a bundle of each dataset kind that has history features (a synthetic world and
+// a MovieLens-layout folder; Criteo is predict.test.ts): ingest, tiny retrieval and ranking models
+// (as `vireo start` trains them), `--example` writes
+// rows from the bundle's vocabularies, `--help` lists the columns, and every example row scores —
+// including the derived user:recent_items>item:category / >item:genres bags, computed from the
+// history column and items.safetensors (before, every row failed reading the derived feature).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { createRng } from '@vireo/core';
+import { loadRankingBundle } from '@vireo/models/training';
+import { trainRanking } from '../ranking/index.ts';
+import { trainRetrieval } from '../retrieval/index.ts';
+import { run as ingest } from './ingest.ts';
+import { run as predict } from './predict.ts';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+  const e = vi
+    .spyOn(process.stderr, 'write')
+    .mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+  try {
+    return { code: await fn(), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+/** A MovieLens-layout folder: 60 users rating 30 movies of 5 genres, ≥ 4 on their genre and now and then. */
+function movielens(dir: string): string {
+  const rng = createRng(3);
+  const genres = ['Action', 'Comedy', 'Drama', 'Horror', 'Romance'];
+  const movies = ['movieId,title,genres'];
+  for (let m = 1; m <= 30; m++)
+    movies.push(`${m},Movie ${m} (${1990 + (m % 20)}),${genres[m % 5]}|${genres[(m + 2) % 5]}`);
+  const ratings = ['userId,movieId,rating,timestamp'];
+  for (let u = 1; u <= 60; u++)
+    for (let k = 0; k < 20; k++) {
+      const m = 1 + rng.int(30);
+      const liked = m % 5 === u % 5 || rng.next() < 0.4;
+      ratings.push(`${u},${m},${liked ? 4.5 : 1 + rng.int(3)},${964982703 + u * 1000 + k * 60}`);
+    }
+  writeFileSync(join(dir, 'movies.csv'), `${movies.join('\n')}\n`);
+  writeFileSync(join(dir, 'ratings.csv'), `${ratings.join('\n')}\n`);
+  return dir;
+}
+
+const TINY = ['--epochs', '1', '--batch', '64', '--dim', '4', '--bottom', '8', '--top', '8', '--tower', '', '--quiet'];
+
+async function bundleOf(kind: 'synthetic' | 'movielens'): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), `vireo-predict-${kind}-`));
+  dirs.push(dir);
+  const source =
+    kind === 'synthetic'
+      ? ['--source', 'synthetic', '--users', '30', '--items', '40', '--events', '1500', '--categories', '4']
+      : ['--source', 'movielens', '--path', movielens(dir), '--min-rating', '4'];
+  const ing = await capture(() => ingest([...source, '--out', join(dir, 'data'), '--quiet']));
+  expect(ing.code, ing.err).toBe(0);
+  const bundle = join(dir, 'bundle');
+  // Retrieval first, as `vireo start` does: it writes items.safetensors (each item's features).
+  const retrieval = ['--epochs', '1', '--batch', '64', '--dim', '8', '--field-dim', '8', '--hidden', '8'];
+  const rt = await capture(() =>
+    trainRetrieval(['--data', join(dir, 'data'), '--out', bundle, ...retrieval, '--skip-eval', '--quiet']),
+  );
+  expect(rt.code, rt.err).toBe(0);
+  const tr = await capture(() => trainRanking(['--data', join(dir, 'data'), '--out', bundle, ...TINY]));
+  expect(tr.code, tr.err).toBe(0);
+  return bundle;
+}
+
+describe('vireo predict on bundles with history features', () => {
+  for (const kind of ['synthetic', 'movielens'] as const) {
+    it(`${kind}: --help lists the columns, --example rows all score`, async () => {
+      const bundle = await bundleOf(kind);
+      const { config } = await loadRankingBundle(bundle);
+      const derived = config.sparseFeatures.filter((s) => s.derived);
+      expect(config.sparseFeatures.some((s) => s.name === 'user:recent_items')).toBe(true);
+      if (kind === 'synthetic') expect(derived.map((s) => s.name)).toContain('user:recent_items>item:category');
+
+      const help = await capture(() => predict(['--bundle', bundle, '--help']));
+      expect(help.code).toBe(0);
+      for (const s of derived) {
+        expect(help.out).toContain(s.derived!.sequence);
+        expect(help.out).not.toMatch(new RegExp(`^\\s+${s.name.replace(/[>:]/g, '.')}\\s`, 'm'));
+      }
+
+      const example = join(bundle, 'example.csv');
+      const ex = await capture(() => predict(['--bundle', bundle, '--example', example]));
+      expect(ex.code, ex.err).toBe(0);
+      const rows = readFileSync(example, 'utf8').trim().split('\n');
+      expect(rows).toHaveLength(4); // header + 3 rows
+
+      const res = await capture(() => predict(['--bundle', bundle, '--input', example, '--json']));
+      expect(res.code, res.err).toBe(0);
+      const scored = res.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { line: number; pCtr?: number; error?: string });
+      expect(scored.map((r) => r.line)).toEqual([2, 3, 4]);
+      for (const r of scored) {
+        expect(r.error).toBeUndefined();
+        expect(r.pCtr).toBeGreaterThan(0);
+        expect(r.pCtr).toBeLessThan(1);
+      }
+    });
+  }
+});

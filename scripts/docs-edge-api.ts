@@ -16,7 +16,15 @@ type Op = {
 
 const root = new URL('..', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'vireo-docs-edge-'));
-const edge = await startNodeServer({ port: 0, dataDir, corsOrigins: [], rateLimitPerSecond: 0, log: null, env: {} });
+const edge = await startNodeServer({
+  port: 0,
+  dataDir,
+  corsOrigins: [],
+  rateLimitPerSecond: 0,
+  log: null,
+  env: {},
+  dev: true,
+});
 try {
   const spec = (await (await fetch(`${edge.url}/openapi.json`)).json()) as {
     info: { title: string; version: string };

@@ -17,7 +17,7 @@ export class ExactScan {
   private readonly heapScores: Float64Array;
   /** (N) 1 for a row the current request excludes; cleared after each search. */
   private readonly excluded: Uint8Array;
-  private readonly simd: { dot: (q: number, items: number, n: number, d: number, out: number) => void } | null;
+  private readonly simd: ReturnType<typeof instantiateDot>;
   /** Views into the wasm memory: the query (D4), the scores (N); the rows (N, D4) follow them. */
   private readonly query: Float32Array | null = null;
   private readonly scores: Float32Array | null = null;

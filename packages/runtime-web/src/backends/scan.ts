@@ -1,4 +1,4 @@
-// The CPU backend's exact catalogue search (docs/ARCHITECTURE.md, "A request", step 3 on the CPU):
+// The CPU backend's exact catalogue search (docs/ARCHITECTURE.md, "The CPU path"):
 // every item's inner product with the user vector, kept in a bounded min-heap of the k best, so a
 // request costs N·D multiply-adds and about k·ln(N/k) heap updates instead of sorting N scores.
 // The products run in WebAssembly SIMD (dot.wasm.ts: four float32 lanes, the catalogue copied

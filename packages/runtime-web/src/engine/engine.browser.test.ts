@@ -2,8 +2,9 @@
 // localhost started by browser-setup.ts with a bundle the trainer made on a small synthetic world
 // (40 items, 20 users) published to its registry: loading over HTTP, WebGPU vs the CPU reference
 // path, 'auto' declining SwiftShader for the CPU backend, the same engine in a Web Worker, a click
-// changing the next answer, a corrupted bundle refused while the last good one serves, a page without WebGPU, the edge down (offline reload
-// from IndexedDB, events queued and sent once it is back).
+// changing the next answer, a corrupted bundle refused while the last good one serves, a page
+// without WebGPU, the edge down (offline reload from IndexedDB, events queued and sent once it is
+// back).
 import type {} from '@vireo/testkit/browser-setup'; // the `edge` it provides
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createEngine, type Engine, type EngineOptions, type RecommendResult } from './engine.ts';
@@ -86,7 +87,7 @@ describe('Engine in Chromium with a real edge', () => {
     expect((navigator as { gpu?: GPU }).gpu).toBeDefined();
   });
 
-  it("backend 'auto' on this SwiftShader adapter: the CPU backend, the reason, the WebGPU path's top items", async () => {
+  it("backend 'auto' on SwiftShader: the CPU backend, the reason, the WebGPU path's top items", async () => {
     const auto = await open();
     const gpu = await open({ backend: 'webgpu' });
     expect(auto.backend).toBe('cpu');

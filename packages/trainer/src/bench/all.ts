@@ -722,6 +722,8 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
       perItemNs: (c.total.p50 * 1e6) / r.N,
       extra: {
         'cold start ms': c.coldMs,
+        // Step 1 (the on-device history read from IndexedDB, no edge here): most of the CPU path's time.
+        'features P50 ms': c.stagesP50.features ?? null,
         'user tower P50 ms': c.stagesP50.userTower ?? null,
         [`recall@${c.k} vs exact (WebGPU)`]: c.recallVsWebgpu,
       },
@@ -759,9 +761,10 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
       `\`pnpm bench:runtime\`: the Engine in headless Chromium${chromium ? ` ${chromium}` : ''} on ` +
       `random-weight bundles of ${j.results.map((r) => r.N.toLocaleString('en')).join(' / ')} items (D = ` +
       `${j.dim}), warm recommend() (k = 20 of 1,000 candidates ranked) P50 and P99, and the retrieval and ranking ` +
-      `stages' P50 each beside its peer. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside the ranking stage. Stage times are P50 only (no P99 is kept per stage). ` +
-      `The CPU path rows: the backend \`auto\` chooses on a CPU adapter (user tower on the TypeScript reference, wasm ` +
-      `SIMD exact scan, onnxruntime-web ranking) on the same requests, beside the WebGPU path in the same page, ` +
+      `stages' P50 each beside its peer. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside the ranking stage. Stage times are P50 only (no P99 is kept per stage).` +
+      ' The CPU path rows: the backend `auto` chooses on a CPU adapter (user tower on the TypeScript ' +
+      'reference, wasm SIMD exact scan, onnxruntime-web ranking) on the same requests, beside the WebGPU path ' +
+      'in the same page, ' +
       `with recall@20 of its top items against the WebGPU path's exact search.`,
     notes: reasons.map((why) => `\`backend: 'auto'\` here: ${why}.`),
     rows,

@@ -105,10 +105,17 @@ export interface HnswWorkerApi {
   search(u: Float32Array, k: number, exclude: Uint32Array): Promise<{ ids: Uint32Array; scores: Float32Array }>;
 }
 
+/** A page or a worker, where `Worker` is the web's (Node's emscripten shims put worker_threads' there). */
+function hasWebWorkers(): boolean {
+  const g = globalThis as { Worker?: unknown; document?: unknown; WorkerGlobalScope?: unknown };
+  return typeof g.Worker === 'function' && (g.document !== undefined || g.WorkerGlobalScope !== undefined);
+}
+
 /**
  * Builds the graph in a Web Worker (a copy of the rows moves there) and searches it there; on
- * this thread, in slices, where there are no Web Workers. Resolves null once `signal` aborts
- * (the worker is stopped at once).
+ * this thread, in slices, where there are no Web Workers or the worker fails to start (a bundler
+ * that left it out, a content security policy). Resolves null once `signal` aborts (the worker is
+ * stopped at once).
  */
 export async function buildHnsw(
   items: Float32Array,
@@ -116,20 +123,26 @@ export async function buildHnsw(
   D: number,
   signal: AbortSignal,
 ): Promise<AnnIndex | null> {
-  if (typeof Worker === 'undefined') return buildHnswHere(items, N, D, () => signal.aborted);
+  if (!hasWebWorkers()) return buildHnswHere(items, N, D, () => signal.aborted);
   const worker = new Worker(new URL('./hnsw.worker.ts', import.meta.url), { type: 'module', name: 'vireo-hnsw' });
   const remote = Comlink.wrap<HnswWorkerApi>(worker);
   const rows = items.slice(0, N * D);
   const aborted = new Promise<'aborted'>((ok) => signal.addEventListener('abort', () => ok('aborted'), { once: true }));
+  const failed = new Promise<'failed'>((ok) => worker.addEventListener('error', () => ok('failed'), { once: true }));
+  let done: 'aborted' | 'failed' | undefined;
   try {
-    const done = await Promise.race([remote.build(Comlink.transfer(rows, [rows.buffer]), N, D), aborted]);
-    if (done === 'aborted' || signal.aborted) {
-      worker.terminate();
-      return null;
-    }
+    done = await Promise.race([remote.build(Comlink.transfer(rows, [rows.buffer]), N, D), aborted, failed]);
   } catch (err) {
     worker.terminate();
     throw err;
+  }
+  if (done === 'failed') {
+    worker.terminate();
+    return buildHnswHere(items, N, D, () => signal.aborted);
+  }
+  if (done === 'aborted' || signal.aborted) {
+    worker.terminate();
+    return null;
   }
   return {
     search: (u, k, exclude) => remote.search(u, k, exclude),

@@ -145,6 +145,22 @@ describe('backend: auto', () => {
   });
 });
 
+describe('the CPU path past hnswThreshold', () => {
+  it("without Web Workers (Node) builds hnswlib-wasm here in slices; its top items are the exact search's", async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const exact = await open(origin, { backend: 'cpu' });
+    const hnsw = await open(origin, { backend: 'cpu', cpu: { hnswThreshold: 4, waitForIndex: true } });
+    for (const userId of ['u1', 'stranger']) {
+      const req = { userId, context: { 'context:hour': 10 }, k: 6, exclude: ['i2'] };
+      const [a, b] = [await hnsw.recommend(req), await exact.recommend(req)];
+      expect([a.search, b.search]).toEqual(['hnsw', 'exact']);
+      expect(a.items.map((i) => i.itemId)).toEqual(b.items.map((i) => i.itemId));
+      expect(a.items.map((i) => i.itemId)).not.toContain('i2');
+    }
+  });
+});
+
 describe('Engine', () => {
   it('WebGPU and CPU paths give the same top items, scores within 1e-4', async () => {
     const origin = new FakeOrigin();

@@ -129,9 +129,10 @@ export async function buildHnsw(
   const rows = items.slice(0, N * D);
   const aborted = new Promise<'aborted'>((ok) => signal.addEventListener('abort', () => ok('aborted'), { once: true }));
   const failed = new Promise<'failed'>((ok) => worker.addEventListener('error', () => ok('failed'), { once: true }));
-  let done: 'aborted' | 'failed' | undefined;
+  const built = remote.build(Comlink.transfer(rows, [rows.buffer]), N, D).then(() => 'built' as const);
+  let done: 'built' | 'aborted' | 'failed';
   try {
-    done = await Promise.race([remote.build(Comlink.transfer(rows, [rows.buffer]), N, D), aborted, failed]);
+    done = await Promise.race([built, aborted, failed]);
   } catch (err) {
     worker.terminate();
     throw err;

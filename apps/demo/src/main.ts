@@ -937,9 +937,11 @@ async function start(): Promise<void> {
   if (e.backend === 'cpu')
     notice(
       'warn',
-      typeof navigator !== 'undefined' && 'gpu' in navigator
-        ? 'WebGPU could not start here: the engine runs on the CPU backend (slower, same results).'
-        : 'This browser has no WebGPU: the engine runs on the CPU backend (slower, same results).',
+      a.reason
+        ? `The engine runs on the CPU backend (same results): ${a.reason}.`
+        : typeof navigator !== 'undefined' && 'gpu' in navigator
+          ? 'WebGPU could not start here: the engine runs on the CPU backend (slower, same results).'
+          : 'This browser has no WebGPU: the engine runs on the CPU backend (slower, same results).',
     );
   if (e.lastError) notice('error', e.lastError.message);
   userId = active.manifest.vocabularies['user:id']?.[0] ?? 'u001';

@@ -3,7 +3,9 @@
 // latencies with per-stage times, and, in the same page, the peers: onnxruntime-web (the wasm EP,
 // and the webgpu EP where the adapter allows) on the bundle's ranking.onnx with the same 1,000
 // candidates the engine ranked, and hnswlib-wasm over the same catalogue (recall against exact
-// top-k).
+// top-k). Then the CPU path (the backend `auto` picks on a CPU adapter, else `backend: 'cpu'`):
+// cold start, warm recommend() on the same requests, and its top items' recall@k against the
+// WebGPU path's exact search.
 import { FIRST_INDEX, readSafetensors } from '@vireo/core';
 import { createEngine, type RecommendResult } from '../src/engine/index.ts';
 import { onnxInputName } from '../src/backends/cpu.ts';
@@ -25,6 +27,10 @@ export interface BenchConfig {
   hnswEfConstruction: number;
   /** efSearch values swept; the result's headline is the first ≥ 256. */
   hnswEfSearch: number[];
+  /** Warm recommend() runs on the CPU path. */
+  cpuRuns: number;
+  /** The CPU path's hnswThreshold (null: never, the exact scan at every size). */
+  cpuHnswThreshold: number | null;
 }
 
 const now = () => performance.now();
@@ -39,9 +45,11 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
   // Cold start: an empty IndexedDB, nothing compiled.
   let downloaded = 0;
   const t0 = now();
+  const hasGpu = Boolean((navigator as { gpu?: GPU }).gpu);
   const engine = await createEngine({
     model: s.base,
     dbName,
+    backend: hasGpu ? 'webgpu' : 'auto',
     candidates: cfg.candidates,
     onProgress: (p) => {
       if (p.bundleLoaded === p.bundleTotal) downloaded = now();
@@ -84,10 +92,8 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
   const all = await engine.recommend({ ...req(0), k: cfg.candidates });
   const candidateIds = all.items.map((i) => i.itemId);
   engine.dispose();
-  await new Promise<void>((ok) => {
-    const r = indexedDB.deleteDatabase(dbName);
-    r.onsuccess = r.onerror = r.onblocked = () => ok();
-  });
+  await deleteDb(dbName);
+  const cpuPath = await benchCpuPath(cfg, s, req, runs, log);
 
   // Peer 1: onnxruntime-web on ranking.onnx, the same candidates: the wasm EP, then the webgpu
   // EP where the adapter allows (its failure is recorded, not fatal).
@@ -239,6 +245,7 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
     N: s.N,
     runs: s.runs,
     backend: all.backend,
+    cpuPath,
     cold,
     firstRecommendMs: firstMs,
     warm,
@@ -246,6 +253,87 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
     onnxruntimeWebgpu: ortWebgpu,
     hnswlibWasm: hnsw,
   };
+}
+
+function deleteDb(name: string): Promise<void> {
+  return new Promise<void>((ok) => {
+    const r = indexedDB.deleteDatabase(name);
+    r.onsuccess = r.onerror = r.onblocked = () => ok();
+  });
+}
+
+/**
+ * The CPU path on the same catalogue and requests: what `auto` picks here (and why), cold start,
+ * warm recommend() P50/P99 with stages, and recall@k of its top items against `reference` (the
+ * WebGPU path's answers to the same requests: an exact search, then the same ranker).
+ */
+async function benchCpuPath(
+  cfg: BenchConfig,
+  s: SizeConfig,
+  req: (i: number) => { userId: string; context: Record<string, unknown>; k: number },
+  reference: RecommendResult[],
+  log: (m: string) => void,
+) {
+  const cpu = { hnswThreshold: cfg.cpuHnswThreshold ?? Number.POSITIVE_INFINITY };
+  const open = (backend: 'auto' | 'cpu', dbName: string) =>
+    createEngine({ model: s.base, dbName, backend, candidates: cfg.candidates, cpu });
+  let dbName = `vireo-bench-auto-${s.N}-${Date.now()}`;
+  const t0 = now();
+  let engine = await open('auto', dbName);
+  let coldMs = now() - t0;
+  const auto = { backend: engine.backend, reason: engine.adapter.reason ?? null };
+  log(`N=${s.N}: auto picks ${auto.backend}${auto.reason ? ` (${auto.reason})` : ''}`);
+  if (engine.backend !== 'cpu') {
+    engine.dispose();
+    await deleteDb(dbName);
+    dbName = `vireo-bench-cpu-${s.N}-${Date.now()}`;
+    const t1 = now();
+    engine = await open('cpu', dbName);
+    coldMs = now() - t1;
+  }
+  try {
+    const first = now();
+    await engine.recommend(req(0));
+    const firstMs = now() - first;
+    await engine.recommend(req(1));
+    const runs: RecommendResult[] = [];
+    for (let i = 0; i < cfg.cpuRuns; i++) runs.push(await engine.recommend(req(i + 2)));
+    const stage = (f: (r: RecommendResult) => number) => q(runs.map(f), 0.5);
+    // recall@k: the same request (same index) answered on the WebGPU path.
+    let hit = 0;
+    let compared = 0;
+    for (let i = 0; i < Math.min(runs.length, reference.length); i++) {
+      const want = new Set(reference[i].items.map((x) => x.itemId));
+      hit += runs[i].items.filter((x) => want.has(x.itemId)).length;
+      compared += want.size;
+    }
+    const result = {
+      auto,
+      backend: engine.backend,
+      search: runs.at(-1)?.search ?? null,
+      coldMs,
+      firstRecommendMs: firstMs,
+      total: stats(runs.map((r) => r.timings.total)),
+      stagesP50: {
+        features: stage((r) => r.timings.features),
+        userTower: stage((r) => r.timings.userTower),
+        retrieval: stage((r) => r.timings.retrieval),
+        ranking: stage((r) => r.timings.ranking),
+        blend: stage((r) => r.timings.blend),
+      },
+      recallVsWebgpu: compared > 0 ? hit / compared : null,
+      recallRequests: Math.min(runs.length, reference.length),
+      k: cfg.k,
+    };
+    log(
+      `N=${s.N}: CPU path P50 ${result.total.p50.toFixed(2)} ms, P99 ${result.total.p99.toFixed(2)} ms, ` +
+        `recall@${cfg.k} vs WebGPU ${result.recallVsWebgpu?.toFixed(3) ?? '—'}`,
+    );
+    return result;
+  } finally {
+    engine.dispose();
+    await deleteDb(dbName);
+  }
 }
 
 async function adapterInfo() {

@@ -4,9 +4,11 @@
 // here and served with the page by a Vite dev server; page.ts measures cold start, warm
 // recommend() P50/P99 with per-stage times, and the peers (onnxruntime-web on the same 1,000
 // candidates with the wasm EP and, where the adapter allows, the webgpu EP; hnswlib-wasm on the
-// same catalogue with its recall against exact top-k). Prints two tables and writes JSON
-// (schema 'vireo.bench.runtime/1', see README).
+// same catalogue with its recall against exact top-k), then the CPU path (the backend 'auto'
+// picks on a CPU adapter) on the same requests with its recall@20 against the WebGPU path.
+// Prints three tables and writes JSON (schema 'vireo.bench.runtime/1', see README).
 //   --sizes 10000,100000,1000000   --runs 20,10,3   --dim 32   --hnsw-max 100000   --out FILE
+//   --cpu-runs 50   --cpu-hnsw-threshold N (default: none, the CPU path's exact scan at every size)
 //   --quick   (10k and 100k, fewer runs and queries: about a minute on SwiftShader)
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -36,14 +38,20 @@ const dim = Number(flag('dim', '32'));
 // (M 12, efConstruction 48), so 1M would be over 10 min: searched up to --hnsw-max.
 const hnswMax = Number(flag('hnsw-max', '100000'));
 const out = flag('out', 'bench-runtime.json');
+const cpuRuns = Number(flag('cpu-runs', quick ? '20' : '50'));
+const cpuHnswThreshold = flag('cpu-hnsw-threshold', '') === '' ? null : Number(flag('cpu-hnsw-threshold', ''));
 if (
   sizes.some((n) => !Number.isInteger(n) || n < 1) ||
   runList.some((n) => !Number.isInteger(n) || n < 1) ||
+  !Number.isInteger(cpuRuns) ||
+  cpuRuns < 1 ||
+  (cpuHnswThreshold !== null && !(cpuHnswThreshold >= 0)) ||
   !(dim > 0)
 ) {
   console.error(
     `bench:runtime: --sizes, --runs and --dim take positive ` +
-      `integers (got --sizes ${sizes} --runs ${runList} --dim ${dim}).`,
+      `integers, and --cpu-runs and --cpu-hnsw-threshold positive numbers (got --sizes ${sizes} --runs ` +
+      `${runList} --dim ${dim} --cpu-runs ${cpuRuns} --cpu-hnsw-threshold ${cpuHnswThreshold}).`,
   );
   process.exit(2);
 }
@@ -113,6 +121,8 @@ try {
     hnswM: 12,
     hnswEfConstruction: 48,
     hnswEfSearch: [128, 256, 512],
+    cpuRuns,
+    cpuHnswThreshold,
   };
   const started = performance.now();
   const result = (await page.evaluate(
@@ -141,6 +151,18 @@ try {
         error?: string;
       };
       hnswlibWasm: { skipped?: string; p50?: number; p99?: number; recall?: number; buildMs?: number; k?: number };
+      cpuPath: {
+        auto: { backend: string; reason: string | null };
+        backend: string;
+        search: string | null;
+        coldMs: number;
+        firstRecommendMs: number;
+        total: { p50: number; p99: number; n: number };
+        stagesP50: Record<string, number>;
+        recallVsWebgpu: number | null;
+        recallRequests: number;
+        k: number;
+      };
     }[];
   };
   const f = (x: number | null | undefined, d = 1) =>
@@ -189,6 +211,23 @@ try {
       : `${f(h.p50, 2)} / ${f(h.p99, 2)} | ${f(h.recall, 3)} | ${f((h.buildMs ?? 0) / 1000, 1)} s`;
     console.log(
       `| ${r.N.toLocaleString('en')} | ${f(r.onnxruntimeWasm.p50)} / ${f(r.onnxruntimeWasm.p99)} | ${webgpu} | ${hn} |`,
+    );
+  }
+  console.log('\nThe CPU path (warm recommend, ms; stages are P50; recall of its top 20 vs the WebGPU path)');
+  console.log(
+    '| items | auto picks (why) | search | runs | recommend P50 | P99 | features | user tower | retrieval | ranking ' +
+      '| blend | recall@20 vs WebGPU (requests) | first recommend | cold start |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of result.results) {
+    if (r.error || !r.cpuPath) continue;
+    const c = r.cpuPath;
+    const s = c.stagesP50;
+    console.log(
+      `| ${r.N.toLocaleString('en')} | ${c.auto.backend}${c.auto.reason ? ` (${c.auto.reason})` : ''} | ${c.search} ` +
+        `| ${c.total.n} | ${f(c.total.p50, 2)} | ${f(c.total.p99, 2)} | ${f(s.features, 2)} | ${f(s.userTower, 2)} ` +
+        `| ${f(s.retrieval, 2)} | ${f(s.ranking, 2)} | ${f(s.blend, 2)} | ${f(c.recallVsWebgpu, 3)} ` +
+        `(${c.recallRequests}) | ${f(c.firstRecommendMs)} | ${f(c.coldMs, 0)} |`,
     );
   }
   writeFileSync(

@@ -90,7 +90,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     rateLimitPerSecond: 0,
     log: null,
     env: {},
-    dev: true,
+    dev: true, // a generated secret in the temporary data folder (the edge refuses to start without one)
   });
   const token = await developmentToken(edge.secret.secret);
   const trained = await trainedFixtureBundle({ log: (m) => console.log(`browser-setup: ${m}`) });

@@ -13,6 +13,28 @@ export interface AdapterSummary {
   device: string;
   description: string;
   timestampQuery: boolean;
+  /** The browser's `adapter.info.isFallbackAdapter` (WebGPU only). */
+  isFallbackAdapter?: boolean;
+  /**
+   * Why `backend: 'auto'` chose this backend when it weighed both: a software adapter it
+   * declined, or the calibration's times (docs/ARCHITECTURE.md, "Backends").
+   */
+  reason?: string;
+}
+
+/** Adapters known to be a CPU rasteriser under WebGPU: the CPU backend serves faster there. */
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i;
+
+/**
+ * Why an adapter counts as a CPU (`isFallbackAdapter`, or a known software rasteriser such as
+ * SwiftShader or llvmpipe), or null for a GPU.
+ * @example softwareAdapter({ vendor: 'google', architecture: 'swiftshader', ... }) // 'a software adapter (…)'
+ */
+export function softwareAdapter(a: Omit<AdapterSummary, 'backend' | 'timestampQuery'>): string | null {
+  const name = [a.vendor, a.architecture, a.description].filter((x) => x && x !== 'unknown').join(' ');
+  if (a.isFallbackAdapter) return `a fallback adapter (${name || 'no name'})`;
+  const known = SOFTWARE_ADAPTER.exec(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+  return known ? `a software adapter (${name}: ${known[0]} runs WebGPU on the CPU)` : null;
 }
 
 export interface LoadOptions {

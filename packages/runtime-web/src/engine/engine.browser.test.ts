@@ -1,9 +1,10 @@
 // The Engine in headless Chromium (WebGPU on SwiftShader without a GPU), against a real edge on
 // localhost started by browser-setup.ts with a bundle the trainer made on a small synthetic world
 // (40 items, 20 users) published to its registry: loading over HTTP, WebGPU vs the CPU reference
-// path, the same engine in a Web Worker, a click changing the next answer, a corrupted bundle
-// refused while the last good one serves, a page without WebGPU, the edge down (offline reload
-// from IndexedDB, events queued and sent once it is back).
+// path, 'auto' declining SwiftShader for the CPU backend, the same engine in a Web Worker, a click
+// changing the next answer, a corrupted bundle refused while the last good one serves, a page
+// without WebGPU, the edge down (offline reload from IndexedDB, events queued and sent once it is
+// back).
 import type {} from '@vireo/testkit/browser-setup'; // the `edge` it provides
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createEngine, type Engine, type EngineOptions, type RecommendResult } from './engine.ts';
@@ -86,9 +87,24 @@ describe('Engine in Chromium with a real edge', () => {
     expect((navigator as { gpu?: GPU }).gpu).toBeDefined();
   });
 
+  it("backend 'auto' on SwiftShader: the CPU backend, the reason, the WebGPU path's top items", async () => {
+    const auto = await open();
+    const gpu = await open({ backend: 'webgpu' });
+    expect(auto.backend).toBe('cpu');
+    expect(auto.adapter.reason).toMatch(/^WebGPU's adapter is a (fallback|software) adapter \(.*swiftshader.*\)/i);
+    for (const userId of [u4, 'stranger']) {
+      await auto.observe({ userId, itemId: i5, type: 'click' });
+      await gpu.observe({ userId, itemId: i5, type: 'click' });
+      const req = { userId, context: { 'context:hour': 18 }, k: 10 };
+      const a = await auto.recommend(req);
+      expect(a.backend).toBe('cpu');
+      expectSame(a, await gpu.recommend(req));
+    }
+  });
+
   it(
     'CPU path on a catalogue past hnswThreshold: hnswlib-wasm ' +
-      "(built in the background) gives the exact search's top items",
+      "(built in a Web Worker) gives the exact search's top items",
     async () => {
       const exact = await open({ backend: 'cpu' });
       const waited = await open({ backend: 'cpu', cpu: { hnswThreshold: 10, waitForIndex: true } });

@@ -3,12 +3,15 @@
 // GPU and CPU paths agree (same top items, scores within 1e-4); a click enters the history and
 // changes the next answer; a corrupted file is refused and the last good version serves; a
 // restart with the network down starts from the IndexedDB cache; the edge down → answers from
-// on-device data, events are queued and sent once it is back.
+// on-device data, events are queued and sent once it is back. Backend choice: 'auto' declines a
+// software or fallback adapter and says why, and calibrates on a GPU adapter; the CPU path's
+// search on a catalogue of thousands gives the exact (GPU) search's top items.
 import 'fake-indexeddb/auto';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEngine, type Engine, type EngineOptions } from './engine.ts';
 import { FakeOrigin, makeFixtureBundle } from '@vireo/testkit/fixture';
 import { WebGpuBackend } from '../backends/webgpu.ts';
+import { softwareAdapter } from './backend.ts';
 import { GpuOutOfMemoryError, BoundTopk } from '@vireo/kernels';
 
 let v1: Awaited<ReturnType<typeof makeFixtureBundle>>;
@@ -35,6 +38,128 @@ async function open(origin: FakeOrigin, o: Partial<EngineOptions> = {}, dbName =
   engines.push(e);
   return e;
 }
+
+/** Makes WebGpuBackend.create return the real (SwiftShader) backend under another adapter description. */
+function disguiseAdapter(info: Partial<WebGpuBackend['adapter']>) {
+  const create = WebGpuBackend.create.bind(WebGpuBackend);
+  return vi.spyOn(WebGpuBackend, 'create').mockImplementation(async (o) => {
+    const backend = await create(o);
+    Object.assign(backend.adapter, { device: '', ...info });
+    return backend;
+  });
+}
+
+describe('backend: auto', () => {
+  it('softwareAdapter: SwiftShader, llvmpipe, lavapipe and WARP by name; a GPU is null', () => {
+    const gpu = { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200' };
+    expect(softwareAdapter(gpu)).toBeNull();
+    expect(softwareAdapter({ ...gpu, isFallbackAdapter: true })).toBe('a fallback adapter (nvidia hopper NVIDIA H200)');
+    for (const [a, word] of [
+      [
+        { vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader driver 5.0.0' },
+        'swiftshader',
+      ],
+      [{ vendor: 'mesa', architecture: '', device: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' }, 'llvmpipe'],
+      [{ vendor: 'mesa', architecture: 'unknown', device: '', description: 'lavapipe' }, 'lavapipe'],
+      [
+        { vendor: 'microsoft', architecture: '', device: '', description: 'Microsoft Basic Render Driver' },
+        'Microsoft Basic Render',
+      ],
+    ] as const)
+      expect(softwareAdapter(a)).toMatch(
+        new RegExp(`^a software adapter \\(.*: ${word} runs WebGPU on the CPU\\)$`, 'i'),
+      );
+  });
+
+  it('declines a software adapter (SwiftShader here) for the CPU backend and says why', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const e = await open(origin);
+    expect(e.backend).toBe('cpu');
+    expect(e.adapter.reason).toMatch(
+      /^WebGPU's adapter is a (fallback|software) adapter \(.*swiftshader.*\): the CPU backend/i,
+    );
+    expect((await e.recommend({ userId: 'u1', k: 3 })).backend).toBe('cpu');
+    const kept = await open(origin, { cpuWhenFaster: false });
+    expect(kept.backend).toBe('webgpu');
+    expect(kept.adapter.reason).toBeUndefined();
+  });
+
+  it('declines an adapter that says isFallbackAdapter, whatever its name', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const spy = disguiseAdapter({ vendor: 'acme', architecture: 'gpu9', description: 'Acme', isFallbackAdapter: true });
+    try {
+      const e = await open(origin);
+      expect(e.backend).toBe('cpu');
+      expect(e.adapter.reason).toBe(
+        "WebGPU's adapter is a fallback adapter (acme gpu9 Acme): the CPU backend is faster there",
+      );
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('calibrates on a GPU adapter: serves on the faster backend and gives both times', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const spy = disguiseAdapter({
+      vendor: 'nvidia',
+      architecture: 'hopper',
+      description: 'H200',
+      isFallbackAdapter: false,
+    });
+    try {
+      const e = await open(origin);
+      const m = /CPU path ([\d.]+) ms, WebGPU ([\d.]+) ms per request$/.exec(e.adapter.reason ?? '');
+      expect(m, e.adapter.reason).not.toBeNull();
+      const [cpuMs, gpuMs] = [Number(m![1]), Number(m![2])];
+      expect(e.backend).toBe(cpuMs < gpuMs ? 'cpu' : 'webgpu');
+      expect(e.adapter.reason).toMatch(
+        cpuMs < gpuMs ? /^calibration at load found the CPU path faster/ : /^calibration/,
+      );
+      const r = await e.recommend({ userId: 'u2', k: 4 });
+      expect(r.backend).toBe(e.backend);
+      expect(r.items).toHaveLength(4);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it("the CPU path on 5,000 items: the exact search's top 20 (WebGPU brute force), scores within 1e-4", async () => {
+    const origin = new FakeOrigin();
+    origin.add(await makeFixtureBundle('1', 5, 'fixture', { items: 5000, dim: 32 }));
+    const cpu = await open(origin, { backend: 'cpu' });
+    const gpu = await open(origin, { backend: 'webgpu' });
+    for (const userId of ['u1', 'u9', 'stranger']) {
+      await cpu.observe({ userId, itemId: 'i42', type: 'click' });
+      await gpu.observe({ userId, itemId: 'i42', type: 'click' });
+      const req = { userId, context: { 'context:hour': 13 }, k: 20 };
+      const [a, b] = [await cpu.recommend(req), await gpu.recommend(req)];
+      expect(a.search).toBe('exact');
+      expect(a.items.map((i) => i.itemId)).toEqual(b.items.map((i) => i.itemId));
+      expect(a.items.map((i) => i.itemId)).not.toContain('i42');
+      for (let j = 0; j < a.items.length; j++)
+        expect(Math.abs(a.items[j].retrievalScore - b.items[j].retrievalScore)).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe('the CPU path past hnswThreshold', () => {
+  it("without Web Workers (Node) builds hnswlib-wasm here in slices; its top items are the exact search's", async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const exact = await open(origin, { backend: 'cpu' });
+    const hnsw = await open(origin, { backend: 'cpu', cpu: { hnswThreshold: 4, waitForIndex: true } });
+    for (const userId of ['u1', 'stranger']) {
+      const req = { userId, context: { 'context:hour': 10 }, k: 6, exclude: ['i2'] };
+      const [a, b] = [await hnsw.recommend(req), await exact.recommend(req)];
+      expect([a.search, b.search]).toEqual(['hnsw', 'exact']);
+      expect(a.items.map((i) => i.itemId)).toEqual(b.items.map((i) => i.itemId));
+      expect(a.items.map((i) => i.itemId)).not.toContain('i2');
+    }
+  });
+});
 
 describe('Engine', () => {
   it('WebGPU and CPU paths give the same top items, scores within 1e-4', async () => {
@@ -77,8 +202,10 @@ describe('Engine', () => {
       });
       try {
         const errors: Error[] = [];
-        const e = await open(origin, { onError: (err) => errors.push(err) });
+        // cpuWhenFaster: false, else 'auto' declines this SwiftShader adapter before loading on it
+        const e = await open(origin, { onError: (err) => errors.push(err), cpuWhenFaster: false });
         expect(e.backend).toBe('cpu');
+        expect(e.adapter.reason).toBe("the model does not fit the GPU's memory");
         expect(errors.map((x) => x.message)).toEqual([
           expect.stringMatching(
             new RegExp(

@@ -9,7 +9,14 @@ import type { BundleManifest } from '@vireo/core';
 import { GpuOutOfMemoryError, GpuUnavailableError, TOPK_NONE } from '@vireo/kernels';
 import { WebGpuBackend } from '../backends/webgpu.ts';
 import { CpuBackend, type CpuBackendOptions } from '../backends/cpu.ts';
-import { now, type AdapterSummary, type Backend, type BackendKind, type LoadedModel } from './backend.ts';
+import {
+  now,
+  softwareAdapter,
+  type AdapterSummary,
+  type Backend,
+  type BackendKind,
+  type LoadedModel,
+} from './backend.ts';
 import { blendFunction, bucketOf, type Blend, type CandidateScores } from './blend.ts';
 import {
   cachedManifest,
@@ -38,8 +45,18 @@ export interface EngineOptions {
   edge?: string;
   /** Bearer token for the edge (features:read, events:write). */
   token?: string;
-  /** 'auto' (default): WebGPU when available, else CPU. */
+  /**
+   * 'auto' (default): WebGPU when available and faster, else CPU (docs/ARCHITECTURE.md,
+   * "Backends"); `engine.adapter.reason` says why.
+   */
   backend?: 'auto' | BackendKind;
+  /**
+   * With 'auto': serve on the CPU backend when WebGPU's adapter is a CPU (a fallback adapter, or
+   * a software one such as SwiftShader or llvmpipe), or when a short calibration at load (a few
+   * requests on each backend) finds the CPU path faster. Default true; false keeps WebGPU
+   * whenever there is one.
+   */
+  cpuWhenFaster?: boolean;
   /** The WebGPU entry point (default navigator.gpu); null forces the CPU path. */
   gpu?: GPU | null;
   /** Candidates retrieved and ranked per request. Default 1000. */
@@ -212,12 +229,14 @@ export class Engine {
       // A model too large for this GPU's memory is served on the CPU, unless WebGPU was asked for.
       if (!(err instanceof GpuOutOfMemoryError) || backend.kind !== 'webgpu' || options.backend === 'webgpu') throw err;
       backend.dispose();
-      backend = new CpuBackend(options.cpu);
+      backend = new CpuBackend(options.cpu, "the model does not fit the GPU's memory");
       errors = [
         new GpuOutOfMemoryError(`${err.message.replace(/\.$/, '')}; the engine runs on the CPU backend instead.`),
       ];
       states = await loadAll(backend);
     }
+    if (backend.kind === 'webgpu' && (options.backend ?? 'auto') === 'auto' && options.cpuWhenFaster !== false)
+      [backend, states] = await calibrate(backend, states, options);
     const { control, treatment } = states;
     const engine = new Engine(backend, store, options, control, treatment);
     if (errors.length > 0) engine.report(errors[0]);
@@ -481,7 +500,7 @@ export class Engine {
 
   private async fallBackToCpu(): Promise<void> {
     if (this.backendImpl.kind === 'cpu') return;
-    const cpu = new CpuBackend(this.options.cpu);
+    const cpu = new CpuBackend(this.options.cpu, 'the GPU device was lost');
     const reload = async (s: ModelState): Promise<ModelState> => ({
       ...s,
       loaded: await cpu.load(s.data, loadOptions(this.options)),
@@ -521,13 +540,81 @@ async function chooseBackend(o: EngineOptions): Promise<Backend> {
   const want = o.backend ?? 'auto';
   if (!['auto', 'webgpu', 'cpu'].includes(want))
     throw new Error(`Unknown backend '${want}': expected one of auto, webgpu, cpu.`);
-  if (want === 'cpu' || o.gpu === null) return new CpuBackend(o.cpu);
+  if (want === 'cpu') return new CpuBackend(o.cpu);
+  if (o.gpu === null) return new CpuBackend(o.cpu, 'WebGPU was turned off (gpu: null)');
+  let gpu: WebGpuBackend;
   try {
-    return await WebGpuBackend.create(o.gpu ? { gpu: o.gpu } : {});
+    gpu = await WebGpuBackend.create(o.gpu ? { gpu: o.gpu } : {});
   } catch (err) {
     if (want === 'webgpu') throw err;
-    return new CpuBackend(o.cpu);
+    return new CpuBackend(o.cpu, `WebGPU is unavailable: ${err instanceof Error ? err.message : err}`);
   }
+  const software = want === 'auto' && o.cpuWhenFaster !== false ? softwareAdapter(gpu.adapter) : null;
+  if (!software) return gpu;
+  gpu.dispose();
+  return new CpuBackend(o.cpu, `WebGPU's adapter is ${software}: the CPU backend is faster there`);
+}
+
+/**
+ * `auto` on a GPU adapter: a few requests of the loaded model on WebGPU and on the CPU backend
+ * (a stranger, no history, every candidate ranked), after one warm-up each; the model serves on
+ * the faster, and the adapter summary's `reason` gives both medians.
+ */
+async function calibrate(
+  gpu: Backend,
+  states: { control: ModelState; treatment: ModelState | null },
+  o: EngineOptions,
+): Promise<[Backend, { control: ModelState; treatment: ModelState | null }]> {
+  const m = states.control.data;
+  const onCpu = await new CpuBackend(o.cpu).load(m, loadOptions(o));
+  let gpuMs: number;
+  let cpuMs: number;
+  try {
+    gpuMs = await requestMs(states.control.loaded, m, o);
+    cpuMs = await requestMs(onCpu, m, o);
+  } catch (err) {
+    onCpu.dispose();
+    throw err;
+  }
+  const times = `CPU path ${cpuMs.toFixed(1)} ms, WebGPU ${gpuMs.toFixed(1)} ms per request`;
+  if (!(cpuMs < gpuMs)) {
+    onCpu.dispose();
+    gpu.adapter.reason = `calibration at load: ${times}`;
+    return [gpu, states];
+  }
+  const cpu = new CpuBackend(o.cpu, `calibration at load found the CPU path faster: ${times}`);
+  const moved = {
+    control: { ...states.control, loaded: onCpu },
+    treatment: states.treatment
+      ? { ...states.treatment, loaded: await cpu.load(states.treatment.data, loadOptions(o)) }
+      : null,
+  };
+  states.control.loaded.dispose();
+  states.treatment?.loaded.dispose();
+  gpu.dispose();
+  return [cpu, moved];
+}
+
+/** Median wall ms of retrieve + rank over `runs` requests after one warm-up. */
+async function requestMs(loaded: LoadedModel, m: ModelData, o: EngineOptions, runs = 3): Promise<number> {
+  const fields = userFieldValues(m, 'vireo-calibration', {});
+  const none = new Uint32Array(0);
+  const k = Math.min(m.itemIds.length, o.candidates ?? 1000);
+  const rc = m.ranking?.config;
+  const times: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const t = now();
+    const found = await loaded.retrieve(fields, none, k, none);
+    if (rc) {
+      const rows = Array.from(found.ids).filter((id) => id !== TOPK_NONE);
+      const dense = new Float32Array(rows.length * Math.max(1, rc.denseFeatures.length));
+      const sparse = new Int32Array(rows.length * rc.sparseFeatures.reduce((s, f) => s + f.width, 0));
+      rankingInputs(m, rc, rows, {}, dense, sparse);
+      await loaded.rank(dense, sparse, rows.length);
+    }
+    if (i > 0) times.push(now() - t);
+  }
+  return times.sort((a, b) => a - b)[runs >> 1];
 }
 
 async function loadFrom(

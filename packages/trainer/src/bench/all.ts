@@ -627,6 +627,17 @@ interface RuntimeJson {
       efSearch?: number;
     };
     onnxruntimeWebgpu?: { p50?: number; p99?: number; error?: string };
+    /** The CPU path on the same requests (absent in reports from before it was measured). */
+    cpuPath?: {
+      auto: { backend: string; reason: string | null };
+      backend: string;
+      search: string | null;
+      coldMs: number;
+      total: { p50: number; p99: number; n: number };
+      stagesP50: Record<string, number>;
+      recallVsWebgpu: number | null;
+      k: number;
+    };
   }[];
 }
 
@@ -703,7 +714,54 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
       ratio: ratioOf(ranking, ortWeb),
       extra: webgpuEp ? { 'onnxruntime-web webgpu EP P50 ms': webgpuEp.p50 ?? webgpuEp.error ?? null } : undefined,
     });
+    const c = r.cpuPath;
+    if (!c || r.backend === 'cpu') continue;
+    // The CPU path: recommend() beside the WebGPU path in the same page, its stages beside the peers alone.
+    const cpuTotal: Figure = {
+      who: `Engine.recommend() CPU path (${c.search ?? 'exact'} search; auto picks ${c.auto.backend})`,
+      ms: { median: c.total.p50, p99: c.total.p99, runs: c.total.n },
+    };
+    const onWebgpu: Figure = { ...total, who: `Engine.recommend() on ${r.backend}, same page` };
+    rows.push({
+      case: `recommend() CPU path N=${r.N}`,
+      params: { N: r.N },
+      vireo: cpuTotal,
+      peer: onWebgpu,
+      ratio: ratioOf(cpuTotal, onWebgpu),
+      perItemNs: (c.total.p50 * 1e6) / r.N,
+      extra: {
+        'cold start ms': c.coldMs,
+        // Step 1 (the on-device history read from IndexedDB, no edge here): most of the CPU path's time.
+        'features P50 ms': c.stagesP50.features ?? null,
+        'user tower P50 ms': c.stagesP50.userTower ?? null,
+        [`recall@${c.k} vs exact (WebGPU)`]: c.recallVsWebgpu,
+      },
+    });
+    const cpuRetrieval: Figure = {
+      who: `CPU path retrieval stage (${c.search === 'hnsw' ? 'hnswlib-wasm' : 'wasm SIMD exact scan'})`,
+      ms: p50only(c.stagesP50.retrieval, c.total.n),
+    };
+    rows.push({
+      case: `retrieval CPU path N=${r.N}`,
+      params: { N: r.N },
+      vireo: cpuRetrieval,
+      peer: hnsw,
+      ratio: ratioOf(cpuRetrieval, hnsw),
+      perItemNs: cpuRetrieval.ms ? (cpuRetrieval.ms.median * 1e6) / r.N : null,
+    });
+    const cpuRanking: Figure = {
+      who: 'CPU path ranking stage (onnxruntime-web wasm)',
+      ms: p50only(c.stagesP50.ranking, c.total.n),
+    };
+    rows.push({
+      case: `rank ${r.onnxruntimeWasm.candidates} candidates CPU path N=${r.N}`,
+      params: { N: r.N },
+      vireo: cpuRanking,
+      peer: ortWeb,
+      ratio: ratioOf(cpuRanking, ortWeb),
+    });
   }
+  const reasons = [...new Set(j.results.map((r) => r.cpuPath?.auto.reason).filter((x): x is string => Boolean(x)))];
   const a = j.adapter;
   return {
     id: 'runtime',
@@ -714,8 +772,12 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
       `${j.dim}), warm recommend() (k = 20 of 1,000 candidates ranked) P50 and P99, and the retrieval and ranking ` +
       `stages' P50 each beside its peer. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its ` +
       `recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside ` +
-      `the ranking stage. Stage times are P50 only (no P99 is kept per stage).`,
-    notes: [],
+      `the ranking stage. Stage times are P50 only (no P99 is kept per stage).` +
+      ' The CPU path rows: the backend `auto` chooses on a CPU adapter (user tower on the TypeScript ' +
+      'reference, wasm SIMD exact scan, onnxruntime-web ranking) on the same requests, beside the WebGPU path ' +
+      'in the same page, ' +
+      `with recall@20 of its top items against the WebGPU path's exact search.`,
+    notes: reasons.map((why) => `\`backend: 'auto'\` here: ${why}.`),
     rows,
     adapter: a
       ? {

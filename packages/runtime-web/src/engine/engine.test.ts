@@ -146,7 +146,7 @@ describe('backend: auto', () => {
 });
 
 describe('the CPU path past hnswThreshold', () => {
-  it("without Web Workers (Node) builds hnswlib-wasm here in slices; its top items are the exact search's", async () => {
+  it("without Web Workers (Node) builds hnswlib-wasm in slices; its top items are the exact search's", async () => {
     const origin = new FakeOrigin();
     origin.add(v1);
     const exact = await open(origin, { backend: 'cpu' });

@@ -73,7 +73,7 @@ describe('Stages (vireo start)', () => {
     const text = out.join('');
     expect(text).toMatch(/\[1\/2\] data +synthetic world …\n/);
     expect(text).toMatch(/\[1\/2\] data +synthetic world ✓ written \(\d/);
-    expect(text).toMatch(/\[2\/2\] train +retrieval and ranking train retrieval .* 25% step 5\/20 · loss 2\.000/);
+    expect(text).toMatch(/\[2\/2\] train +retrieval and ranking train retrieval .* 25% step 5\/20 · loss 2 ·/);
     expect(text).toContain('eta 15 s');
     expect(text).toContain('· retrieval NDCG@10 0.090');
     expect(text.trimEnd().endsWith('vireo start: stopped.')).toBe(true);

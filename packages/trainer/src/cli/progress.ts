@@ -33,6 +33,7 @@ export const PIPED_EVERY_MS = 5000;
 function fmtValue(v: string | number): string {
   if (typeof v !== 'number') return v;
   if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return v.toLocaleString('en-US');
   return Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(4);
 }
 

@@ -26,6 +26,12 @@ export interface ProgressReport {
   final?: boolean;
 }
 
+/** Where bars and stages write: process.stderr, or a fake in tests. */
+export interface StageStream {
+  write(s: string): unknown;
+  isTTY?: boolean;
+}
+
 export const PROGRESS_PREFIX = '@progress ';
 /** Milliseconds between lines when the output is not a terminal. */
 export const PIPED_EVERY_MS = 5000;
@@ -104,7 +110,7 @@ export function parseProgressLine(line: string): ProgressReport | null {
 export function progress(
   label: string,
   total: number,
-  opts: { quiet?: boolean; stream?: NodeJS.WritableStream & { isTTY?: boolean }; json?: boolean } = {},
+  opts: { quiet?: boolean; stream?: StageStream; json?: boolean } = {},
 ): Progress {
   const stream = opts.stream ?? process.stderr;
   const json = opts.json ?? process.env.VIREO_PROGRESS === 'json';
@@ -132,12 +138,6 @@ export function progress(
 
 // ---------------------------------------------------------------------------------------------
 // Stages of `vireo start`
-
-/** Where Stages writes: process.stderr, or a fake in tests. */
-export interface StageStream {
-  write(s: string): unknown;
-  isTTY?: boolean;
-}
 
 export class Stages {
   private index = 0;

@@ -5,6 +5,7 @@
 // Debian's `chromium` (whose SwiftShader driver lets WebGPU run without a GPU) and `libvulkan1`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { startFlagsMistake } from '../packages/trainer/bin/start-flags.mjs';
 
 const PNPM = 'pnpm@12.4.2';
 const root = new URL('..', import.meta.url).pathname;
@@ -67,6 +68,12 @@ function install() {
 
 const task = process.argv[2];
 if (task !== 'start' && task !== 'test') fail(`unknown task '${task}': expected start or test.`);
+// A mistake in `npm start`'s flags is one sentence before anything is installed (exit 2, as vireo's own).
+const mistake = task === 'start' ? startFlagsMistake(process.argv.slice(3)) : null;
+if (mistake) {
+  process.stderr.write(`vireo start: ${mistake}\n`);
+  process.exit(2);
+}
 ensureSystemPackages();
 install();
 const rest = process.argv.slice(3);
@@ -82,6 +89,9 @@ if (task === 'test') {
   if (code !== 0) console.error('npm test: the lint or type check failed (see above); the tests did not run.');
   else code = pnpm(['exec', 'vitest', 'run', ...rest]);
 } else {
+  // Ctrl-C reaches vireo too, which stops the stack and exits 0 ("stopped"): wait for it.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
   code = pnpm(['exec', 'vireo', 'start', ...rest]);
 }
 process.exit(code);

@@ -188,6 +188,8 @@ export interface MapPoint {
   y: number;
   color: string;
   id: string;
+  /** The tooltip (default: the id). */
+  label?: string;
   role: 'item' | 'history' | 'rec';
 }
 
@@ -226,7 +228,7 @@ export function scatter(
         : p.role === 'rec'
           ? { cx: X(p.x), cy: Y(p.y), r: 4.5, fill: p.color, stroke: '#1d2433', 'stroke-width': 1.2 }
           : { cx: X(p.x), cy: Y(p.y), r: 4.5, fill: '#fff', stroke: p.color, 'stroke-width': 2.2 };
-    const c = svg('circle', attrs, svg('title', {}, p.id));
+    const c = svg('circle', attrs, svg('title', {}, p.label ?? p.id));
     if (o.onPick && p.role === 'rec') {
       c.setAttribute('class', 'pick');
       c.addEventListener('click', () => o.onPick!(p.id));

@@ -1,10 +1,13 @@
 // End to end: the README's main command (`vireo start`, on a tiny world so it trains in seconds)
 // brings up the edge and the dashboard; Chromium with WebGPU (SwiftShader without a GPU) opens it,
 // waits for recommendations, clicks the first one, and checks that the on-device history shows it
-// and that the list changes. Screenshots go to test-results/demo/ (git-ignored), for a person to look at.
-// VIREO_E2E_URL=http://localhost:5173/ runs the checks against a stack that is already up.
+// and that the list changes. A second stack on a small MovieLens-shaped folder (written here) checks
+// that the dataset shows: full titles with the year, genres in the list and the map's legend, no
+// revenue where the bundle has no revenue head, and a layout that holds at 420 px.
+// Screenshots go to test-results/demo/ (git-ignored), for a person to look at.
+// VIREO_E2E_URL=http://localhost:5173/ runs the first checks against a stack that is already up.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,30 +18,24 @@ import { chromiumArgs, chromiumPath } from '@vireo/testkit/chromium';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../../test-results/demo/', import.meta.url));
 
-let stack: ChildProcess | null = null;
-let state: string | null = null;
-let browser: Browser;
-let page: Page;
-let url: string;
-const log: string[] = [];
+interface Stack {
+  child: ChildProcess | null;
+  state: string | null;
+  log: string[];
+}
 
-/** Starts `vireo start` on a tiny world and resolves with the printed dashboard URL. */
-function startStack(): Promise<string> {
-  state = mkdtempSync(join(tmpdir(), 'vireo-e2e-'));
+const tinyWorld = ['--users', '120', '--items', '150', '--events', '2500', '--categories', '6'];
+
+/** Starts `vireo start` with `data` flags (1 epoch each) and resolves with the printed dashboard URL. */
+function startStack(s: Stack, data: string[]): Promise<string> {
+  s.state = mkdtempSync(join(tmpdir(), 'vireo-e2e-'));
   const port = 20000 + Math.floor(Math.random() * 20000);
   const args = [
     'packages/trainer/bin/vireo.mjs',
     'start',
     '--state',
-    state,
-    '--users',
-    '120',
-    '--items',
-    '150',
-    '--events',
-    '2500',
-    '--categories',
-    '6',
+    s.state,
+    ...data,
     '--epochs',
     '1',
     '--ranking-epochs',
@@ -49,30 +46,54 @@ function startStack(): Promise<string> {
     String(port + 1),
     '--no-open',
   ];
-  stack = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  s.child = child;
   return new Promise((resolve, reject) => {
     let out = '';
     const take = (c: Buffer) => {
       const text = c.toString('utf8');
-      log.push(text);
+      s.log.push(text);
       out += text;
       const m = /Vireo is up:\s+(\S+)/.exec(out.replace(/\x1b\[[0-9;]*m/g, ''));
       if (m) resolve(m[1]);
     };
-    stack!.stdout!.on('data', take);
-    stack!.stderr!.on('data', take);
-    stack!.on('exit', (code) =>
-      reject(new Error(`vireo start exited with ${code} before the dashboard was up:\n${log.join('')}`)),
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    child.on('exit', (code) =>
+      reject(new Error(`vireo start exited with ${code} before the dashboard was up:\n${s.log.join('')}`)),
     );
   });
 }
+
+async function stopStack(s: Stack): Promise<void> {
+  const child = s.child;
+  if (child && child.exitCode === null) {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+  if (s.state) rmSync(s.state, { recursive: true, force: true });
+}
+
+/** Waits for the ranked list; on a timeout says what the page shows instead and what the stack printed. */
+async function waitForRecs(p: Page, s: Stack): Promise<void> {
+  await p.waitForSelector('[data-testid="rec-item"]', { timeout: 180_000 }).catch(async (err) => {
+    const shown = await p.evaluate(() => document.body.textContent.slice(0, 2000)).catch(() => '(page unreadable)');
+    throw new Error(`${(err as Error).message}\npage text:\n${shown}\nlog:\n${s.log.join('').slice(-4000)}`);
+  });
+}
+
+const synthetic: Stack = { child: null, state: null, log: [] };
+const log = synthetic.log;
+let browser: Browser;
+let page: Page;
+let url: string;
 
 const ids = () =>
   page.$$eval('[data-testid="rec-item"]', (els) => els.map((e) => e.getAttribute('data-item-id') ?? ''));
 
 describe('the demo dashboard on the main command’s stack', () => {
   beforeAll(async () => {
-    url = process.env.VIREO_E2E_URL ?? (await startStack());
+    url = process.env.VIREO_E2E_URL ?? (await startStack(synthetic, tinyWorld));
     browser = await chromium.launch({ executablePath: chromiumPath(), args: chromiumArgs(), headless: true });
     page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, deviceScaleFactor: 1 });
     page.on('pageerror', (e) => log.push(`pageerror: ${e.message}\n`));
@@ -80,26 +101,21 @@ describe('the demo dashboard on the main command’s stack', () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (stack && stack.exitCode === null) {
-      stack.kill('SIGTERM');
-      await new Promise((r) => stack!.once('exit', r));
-    }
-    if (state) rmSync(state, { recursive: true, force: true });
+    await stopStack(synthetic);
   });
 
   test('recommendations appear, a click enters the history and changes the list', async () => {
     mkdirSync(SHOTS, { recursive: true });
     await page.goto(url);
-    await page.waitForSelector('[data-testid="rec-item"]', { timeout: 180_000 }).catch(async (err) => {
-      // Say what the page shows instead: its errors, and the stack's own output.
-      const shown = await page
-        .evaluate(() => document.body.textContent.slice(0, 2000))
-        .catch(() => '(page unreadable)');
-      throw new Error(`${(err as Error).message}\npage text:\n${shown}\nlog:\n${log.join('').slice(-4000)}`);
-    });
+    await waitForRecs(page, synthetic);
     await page.waitForSelector('.map-body svg', { timeout: 30_000 });
     const backend = await page.textContent('[data-testid="backend"]');
     expect(backend).toMatch(/WebGPU|CPU/);
+    // SwiftShader is named as the CPU it is, not as its vendor ("google").
+    if (process.env.VIREO_GPU_ADAPTER !== 'native') expect(backend).toContain('CPU (SwiftShader)');
+    // The synthetic world has every head: expected value in dollars, with pCVR and revenue shown.
+    expect(await page.textContent('.ranked-stage h3')).toContain('expected value');
+    expect(await page.$$('[data-testid="score-revenue"]')).not.toHaveLength(0);
     const before = await ids();
     expect(before.length).toBeGreaterThan(0);
     await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
@@ -134,5 +150,126 @@ describe('the demo dashboard on the main command’s stack', () => {
     await page.screenshot({ path: join(SHOTS, 'after-click.png'), fullPage: true });
     const errors = log.filter((l) => l.startsWith('pageerror'));
     expect(errors).toEqual([]);
+  });
+});
+
+// A MovieLens-shaped folder (ml-latest-small's files, CRLF, a quoted title with a comma): 48 movies
+// in 6 genres, 120 users who each rate 16 movies, the two genres they like high.
+const GENRES = ['Action', 'Comedy', 'Drama', 'Horror', 'Romance', 'Sci-Fi'];
+const WORDS = ['Midnight', 'River', 'Glass', 'Harbor', 'Orchard', 'Signal', 'Lantern', 'Summit'];
+
+function movielensFixture(dir: string): Map<string, { title: string; genres: string[] }> {
+  let seed = 7;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const movies = new Map<string, { title: string; genres: string[] }>();
+  const lines = ['movieId,title,genres'];
+  for (let i = 0; i < 48; i++) {
+    const id = String(10 + i * 3);
+    const g = [GENRES[i % 6], ...(i % 4 === 0 ? [GENRES[(i + 2) % 6]] : [])];
+    const title =
+      i === 0 ? 'American President, The (1995)' : `${WORDS[i % 8]} of ${WORDS[(i * 5) % 8]} ${i} (${1970 + i})`;
+    movies.set(id, { title, genres: g });
+    lines.push(`${id},${title.includes(',') ? `"${title}"` : title},${g.join('|')}`);
+  }
+  const ids = [...movies.keys()];
+  const ratings = ['userId,movieId,rating,timestamp'];
+  let ts = 1_500_000_000;
+  for (let u = 1; u <= 120; u++) {
+    const liked = [GENRES[u % 6], GENRES[(u * 7) % 6]];
+    const seen = new Set<string>();
+    while (seen.size < 16) {
+      const id = ids[Math.floor(rand() * ids.length)];
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const likes = movies.get(id)!.genres.some((g) => liked.includes(g));
+      const rating = likes ? 4 + Math.round(rand() * 2) / 2 : 1 + Math.round(rand() * 4) / 2;
+      ts += 1000 + Math.floor(rand() * 5000);
+      ratings.push(`${u},${id},${rating.toFixed(1)},${ts}`);
+    }
+  }
+  writeFileSync(join(dir, 'movies.csv'), `${lines.join('\r\n')}\r\n`);
+  writeFileSync(join(dir, 'ratings.csv'), `${ratings.join('\r\n')}\r\n`);
+  return movies;
+}
+
+describe('the dashboard on MovieLens-shaped data', () => {
+  const ml: Stack = { child: null, state: null, log: [] };
+  let folder: string;
+  let movies: Map<string, { title: string; genres: string[] }>;
+  let mlBrowser: Browser;
+  let p: Page;
+
+  beforeAll(async () => {
+    folder = mkdtempSync(join(tmpdir(), 'vireo-e2e-ml-'));
+    movies = movielensFixture(folder);
+    const mlUrl = await startStack(ml, ['--data', `movielens:${folder}`, '--batch', '32', '--ranking-batch', '64']);
+    mlBrowser = await chromium.launch({ executablePath: chromiumPath(), args: chromiumArgs(), headless: true });
+    // 420 px wide: a phone, or a side panel.
+    p = await mlBrowser.newPage({ viewport: { width: 420, height: 900 }, deviceScaleFactor: 1 });
+    p.on('pageerror', (e) => ml.log.push(`pageerror: ${e.message}\n`));
+    await p.goto(mlUrl);
+    await waitForRecs(p, ml);
+    await p.waitForSelector('.map-body svg', { timeout: 30_000 });
+  });
+
+  afterAll(async () => {
+    await mlBrowser?.close();
+    await stopStack(ml);
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+
+  test('titles with the year, genres, no revenue, and a list that holds at 420 px', async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    await p.screenshot({ path: join(SHOTS, 'movielens-420.png'), fullPage: true });
+    const recs = await p.$$eval('[data-testid="rec-item"]', (els) =>
+      els.map((e) => ({
+        id: e.getAttribute('data-item-id') ?? '',
+        title: e.querySelector('[data-testid="rec-title"]')?.textContent ?? '',
+        cats: e.querySelector('[data-testid="rec-cats"]')?.textContent ?? '',
+        text: e.textContent ?? '',
+        titleWidth: e.querySelector('[data-testid="rec-title"]')?.getBoundingClientRect().width ?? 0,
+      })),
+    );
+    expect(recs.length).toBeGreaterThan(0);
+    for (const r of recs) {
+      const movie = movies.get(r.id)!;
+      expect(movie).toBeDefined();
+      expect(r.title).toBe(movie.title); // the full title with its year, not title words
+      expect(r.cats.split(' · ')).toEqual(movie.genres.slice(0, 3));
+      expect(r.text).not.toContain('$'); // no revenue head, no $0.00
+      expect(r.titleWidth).toBeGreaterThan(200); // not one word per line
+    }
+    // A like-only ranker (MovieLens has no conversions or revenue): ranked by pCTR, no pCVR or revenue.
+    expect(await p.textContent('.ranked-stage h3')).toContain('pCTR');
+    expect(await p.$$('[data-testid="score-revenue"]')).toHaveLength(0);
+    expect(await p.$$('[data-testid="score-pcvr"]')).toHaveLength(0);
+    expect(await p.$$('[data-testid="score-pctr"]')).not.toHaveLength(0);
+    // Genres colour the map and name its legend.
+    const legend = (await p.textContent('[data-testid="map-legend"]')) ?? '';
+    expect(legend).toContain('genres:');
+    expect(GENRES.filter((g) => legend.includes(g)).length).toBeGreaterThanOrEqual(3);
+    // Nothing wider than the screen.
+    expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
+    // History and "because" lines name items by title.
+    const first = recs[0].id;
+    await p.click(`[data-testid="rec-item"][data-item-id="${first}"]`);
+    await p.waitForFunction(
+      (id) =>
+        [...document.querySelectorAll('[data-testid="history"] [data-item-id]')].some(
+          (e) => e.getAttribute('data-item-id') === id,
+        ),
+      first,
+      { timeout: 60_000 },
+    );
+    expect(await p.textContent(`[data-testid="history"] [data-item-id="${first}"]`)).toContain(
+      movies.get(first)!.title,
+    );
+    await p.waitForFunction(() => document.querySelector('.why b') !== null, undefined, { timeout: 60_000 });
+    const because = await p.$$eval('.why b', (els) => els.map((e) => e.textContent ?? ''));
+    expect(because.every((t) => [...movies.values()].some((m) => m.title === t))).toBe(true);
+    expect(ml.log.filter((l) => l.startsWith('pageerror'))).toEqual([]);
   });
 });

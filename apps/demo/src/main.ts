@@ -1,7 +1,10 @@
 // The Vireo dashboard: the on-device engine at work. Settings come from /vireo.json (served by
 // `vireo start`, which also proxies the edge under this origin). The engine (createEngine from
 // @vireo/runtime-web) runs in the page; the catalogue's embeddings and categories are read from
-// the bundle's items.safetensors for the map and the "because" lines.
+// the bundle's items.safetensors for the map and the "because" lines; titles, years and categories
+// (MovieLens genres) from the dataset's display catalogue (/vireo-catalogue.json) where there is one.
+// The ranked list is ordered by what the bundle's ranker has: expected value with click, conversion
+// and revenue heads, pCTR with a click head only, the retrieval score without a ranker.
 import { FIRST_INDEX, readSafetensors, type BundleManifest } from '@vireo/core';
 import { createEngine, type Engine, type RecommendResult, type RecommendedItem } from '@vireo/runtime-web';
 import { barChart, lineChart, scatter, STAGE_COLORS, STAGE_LABELS, waterfall, type MapPoint } from './charts.ts';
@@ -12,6 +15,25 @@ interface Settings {
   model: string;
   token: string;
   versions?: string[];
+  /** 'synthetic' | 'movielens' | …: which data the model was trained on. */
+  dataset?: string;
+  /** URL of the display catalogue (titles, years, categories), or null. */
+  catalogue?: string | null;
+}
+
+/** /vireo-catalogue.json: what `vireo start` knows of the items beyond the bundle. */
+interface DisplayCatalogue {
+  source: string;
+  categories: string;
+  items: Record<string, { title: string; year?: number; categories?: string[] }>;
+}
+
+/** The heads the bundle's ranker has (manifest architecture.ranking.heads). */
+interface Heads {
+  ranker: boolean;
+  ctr: boolean;
+  cvr: boolean;
+  revenue: boolean;
 }
 
 interface Catalogue {
@@ -20,10 +42,14 @@ interface Catalogue {
   ids: string[];
   row: Map<string, number>;
   emb: Float32Array;
-  /** Category index per row (-1 unknown) and the category names. */
+  /** First category index per row (-1 unknown; it colours the item), every category per row, the names. */
   category: Int32Array;
+  cats: number[][];
   categories: string[];
+  /** What the categories are called: 'category', 'genres'. */
+  categoryNoun: string;
   titles: string[];
+  years: (number | null)[];
   pca: ReturnType<typeof pca2>;
   xy: [number, number][];
 }
@@ -33,6 +59,7 @@ interface VersionState {
   manifest: BundleManifest;
   engine: Engine;
   catalogue: Catalogue;
+  heads: Heads;
 }
 
 const STAGES = ['features', 'userTower', 'retrieval', 'ranking', 'blend'] as const;
@@ -42,6 +69,7 @@ const CANDIDATES = 100;
 const app = document.getElementById('app')!;
 const edge = location.origin;
 let settings: Settings;
+let display: DisplayCatalogue | null = null;
 const versions = new Map<string, VersionState>();
 let active: VersionState;
 let compareWith: string | null = null;
@@ -77,6 +105,8 @@ const el = {
   map: h('div', { class: 'card-body map-body' }),
   model: h('div', { class: 'card-body model' }),
   compare: h('div', { class: 'card-body' }),
+  rankedTitle: h('span', {}, 'Ranked'),
+  rankedHint: h('p', { class: 'hint' }, ''),
 };
 
 function card(title: string, sub: string | Node | null, body: Node, cls = ''): HTMLElement {
@@ -126,19 +156,14 @@ function layout(): void {
                 h('span', { class: 'dot', style: `background:${STAGE_COLORS.retrieval}` }),
                 'Retrieval · top candidates',
               ),
-              h('p', { class: 'hint' }, 'user tower · catalogue dot product'),
+              h('p', { class: 'hint' }, 'user tower · catalogue dot product · bar: score within the list'),
               el.retrieval,
             ),
             h(
               'div',
               { class: 'stage ranked-stage' },
-              h(
-                'h3',
-                {},
-                h('span', { class: 'dot', style: `background:${STAGE_COLORS.ranking}` }),
-                'Ranked · expected value',
-              ),
-              h('p', { class: 'hint' }, 'DLRM heads blended: pCTR × pCVR × revenue · click an item to observe it'),
+              h('h3', {}, h('span', { class: 'dot', style: `background:${STAGE_COLORS.ranking}` }), el.rankedTitle),
+              el.rankedHint,
               el.ranked,
             ),
           ),
@@ -206,6 +231,9 @@ async function edgeJson<T>(path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
+/** The category feature of a bundle: item:category (one per item) or item:genres (multi-hot). */
+const CATEGORY_FEATURES = ['item:category', 'item:genres', 'item:genre', 'item:categories'];
+
 async function loadCatalogue(manifest: BundleManifest): Promise<Catalogue> {
   const res = await fetch(
     `${edge}/v1/models/${encodeURIComponent(manifest.name)}/${encodeURIComponent(manifest.version)}/items.safetensors`,
@@ -218,25 +246,72 @@ async function loadCatalogue(manifest: BundleManifest): Promise<Catalogue> {
   const emb = e.data as Float32Array;
   const vocab = manifest.vocabularies;
   const ids = Array.from({ length: N }, (_, i) => vocab['item:id']?.[i] ?? String(i));
-  const categories = vocab['item:category'] ?? [];
-  const catT = t.get('features.item:category');
-  const category = new Int32Array(N).fill(-1);
-  if (catT) for (let i = 0; i < N; i++) category[i] = Number(catT.data[i * (catT.shape[1] ?? 1)]) - FIRST_INDEX;
-  const titleT = t.get('features.item:title');
-  const words = vocab['item:title'] ?? [];
-  const titles = ids.map((id, i) => {
-    if (!titleT || words.length === 0) return id;
-    const L = titleT.shape[1] ?? 1;
-    const w: string[] = [];
+  /** Row i of a (N, L) index tensor as vocabulary words. */
+  const words = (name: string, i: number): string[] => {
+    const tensor = t.get(`features.${name}`);
+    const v = vocab[name] ?? [];
+    if (!tensor || v.length === 0) return [];
+    const L = tensor.shape[1] ?? 1;
+    const out: string[] = [];
     for (let l = 0; l < L; l++) {
-      const v = Number(titleT.data[i * L + l]) - FIRST_INDEX;
-      if (v >= 0 && words[v]) w.push(words[v]);
+      const k = Number(tensor.data[i * L + l]) - FIRST_INDEX;
+      if (k >= 0 && v[k] !== undefined) out.push(v[k]);
     }
+    return out;
+  };
+  const catFeature = CATEGORY_FEATURES.find((f) => vocab[f] && t.has(`features.${f}`));
+  const categories = [...(catFeature ? vocab[catFeature] : [])];
+  const catIndex = new Map(categories.map((c, k) => [c, k]));
+  const indexOf = (name: string) => {
+    let k = catIndex.get(name);
+    if (k === undefined) {
+      k = categories.length;
+      categories.push(name);
+      catIndex.set(name, k);
+    }
+    return k;
+  };
+  const shown = ids.map((id) => display?.items[id]);
+  const cats = ids.map((_, i) =>
+    (shown[i]?.categories ?? (catFeature ? words(catFeature, i) : [])).map((c) => indexOf(c)),
+  );
+  const category = Int32Array.from(cats, (c) => c[0] ?? -1);
+  const titles = ids.map((id, i) => {
+    if (shown[i]?.title) return shown[i]!.title;
+    const w = words('item:title', i);
     return w.length ? w.join(' ') : id;
   });
+  const years = ids.map((_, i) => shown[i]?.year ?? null);
+  const categoryNoun = display?.categories ?? (catFeature === 'item:category' ? 'category' : 'genres');
   const pca = pca2(emb, N, D);
   const xy = ids.map((_, i) => project(emb, pca, i * D));
-  return { N, D, ids, row: new Map(ids.map((id, i) => [id, i])), emb, category, categories, titles, pca, xy };
+  return {
+    N,
+    D,
+    ids,
+    row: new Map(ids.map((id, i) => [id, i])),
+    emb,
+    category,
+    cats,
+    categories,
+    categoryNoun: catFeature || display ? categoryNoun : 'category',
+    titles,
+    years,
+    pca,
+    xy,
+  };
+}
+
+/** The ranker's heads in a manifest. */
+function headsOf(m: BundleManifest): Heads {
+  const r = (m.architecture as { ranking?: { heads?: string[] } }).ranking;
+  const h = r?.heads ?? [];
+  return { ranker: r !== undefined, ctr: h.includes('ctr'), cvr: h.includes('cvr'), revenue: h.includes('revenue') };
+}
+
+/** What the ranked list is ordered by, for the bundle's heads. */
+function rankedBy(h: Heads): 'expected value' | 'pCTR' | 'retrieval score' {
+  return h.ranker && h.cvr && h.revenue ? 'expected value' : h.ranker && h.ctr ? 'pCTR' : 'retrieval score';
 }
 
 async function openVersion(version: string | null): Promise<VersionState> {
@@ -252,12 +327,15 @@ async function openVersion(version: string | null): Promise<VersionState> {
     version === null
       ? settings.model
       : `${edge}/v1/models/${encodeURIComponent(settings.model)}/${encodeURIComponent(manifest.version)}/`;
+  const heads = headsOf(manifest);
   const [engine, catalogue] = await Promise.all([
     createEngine({
       model,
       edge,
       token: settings.token,
       candidates: CANDIDATES,
+      // Without conversion and revenue heads the expected value is 0 for every item: rank by pCTR.
+      ...(rankedBy(heads) === 'pCTR' ? { blend: { ctr: 1 } } : {}),
       onProgress: (p) =>
         setLoading(
           `Loading ${settings.model}@${p.version}: ${p.file} ` +
@@ -267,7 +345,7 @@ async function openVersion(version: string | null): Promise<VersionState> {
     }),
     loadCatalogue(manifest),
   ]);
-  const state = { version: manifest.version, manifest, engine, catalogue };
+  const state = { version: manifest.version, manifest, engine, catalogue, heads };
   versions.set(manifest.version, state);
   return state;
 }
@@ -393,11 +471,16 @@ function catDot(row: number | undefined): HTMLElement {
   });
 }
 
+/** An item's display title (the dataset's, else its title words, else its id) and its categories. */
 function itemName(id: string): { title: string; cat: string } {
   const c = active.catalogue;
   const row = c.row.get(id);
-  const k = row === undefined ? -1 : c.category[row];
-  return { title: row === undefined ? id : c.titles[row], cat: k >= 0 ? (c.categories[k] ?? '') : '' };
+  if (row === undefined) return { title: id, cat: '' };
+  const cat = c.cats[row]
+    .slice(0, 3)
+    .map((k) => c.categories[k] ?? '')
+    .join(' · ');
+  return { title: c.titles[row], cat };
 }
 
 /** The history items closest to an item (cosine of the item embeddings). */
@@ -417,6 +500,12 @@ function because(id: string, history: string[]): string[] {
     .map((x) => x.id);
 }
 
+/** The ranked list's value column for the bundle's heads: money, a probability or a score. */
+function rankedValue(it: RecommendedItem, heads: Heads): string {
+  const by = rankedBy(heads);
+  return by === 'expected value' ? fmt.money(it.score) : by === 'pCTR' ? fmt.pct(it.pCtr) : it.score.toFixed(3);
+}
+
 function renderRecs(r: RecommendResult): void {
   const c = active.catalogue;
   const byRetrieval = [...r.items].sort((a, b) => b.retrievalScore - a.retrievalScore).slice(0, SHOW);
@@ -432,20 +521,33 @@ function renderRecs(r: RecommendResult): void {
         { class: 'cand' },
         h('span', { class: 'rank' }, String(i + 1)),
         catDot(row),
-        h('span', { class: 'id' }, it.itemId),
-        h('span', { class: 'bar' }, h('span', { style: `width:${w.toFixed(0)}%` })),
-        h('span', { class: 'num' }, it.retrievalScore.toFixed(3)),
+        h('span', { class: 'id', title: `${itemName(it.itemId).title} (${it.itemId})` }, itemName(it.itemId).title),
+        h(
+          'span',
+          { class: 'bar', title: `retrieval score ${it.retrievalScore.toFixed(3)} (bar: within this list's range)` },
+          h('span', { style: `width:${w.toFixed(0)}%` }),
+        ),
+        h('span', { class: 'num', title: 'retrieval score (dot product)' }, it.retrievalScore.toFixed(3)),
       );
     }),
   );
   const ranked = r.items.slice(0, SHOW);
+  const heads = active.heads;
   const maxV = Math.max(...ranked.map((x) => x.score), 1e-12);
+  el.rankedTitle.textContent = `Ranked · ${rankedBy(heads)}`;
+  el.rankedHint.textContent =
+    rankedBy(heads) === 'expected value'
+      ? 'DLRM heads blended: pCTR × pCVR × revenue · click an item to observe it'
+      : rankedBy(heads) === 'pCTR'
+        ? 'DLRM click head (this bundle has no conversion or revenue head) · click an item to observe it'
+        : 'retrieval score (this bundle has no ranker) · click an item to observe it';
   mount(
     el.ranked,
     ...ranked.map((it: RecommendedItem, i) => {
       const row = c.row.get(it.itemId);
       const name = itemName(it.itemId);
       const why = because(it.itemId, r.history);
+      const rel = maxV > 0 ? (100 * it.score) / maxV : 0;
       const li = h(
         'li',
         {
@@ -460,19 +562,28 @@ function renderRecs(r: RecommendResult): void {
           { class: 'rec-head' },
           h('span', { class: 'rank' }, String(i + 1)),
           catDot(row),
-          h('span', { class: 'id' }, it.itemId),
-          h('span', { class: 'title' }, name.title !== it.itemId ? name.title : ''),
-          h('span', { class: 'cat' }, name.cat),
-          h('span', { class: 'value' }, fmt.money(it.score)),
+          h('span', { class: 'title', 'data-testid': 'rec-title' }, name.title),
+          h('span', { class: 'value', title: rankedBy(heads) }, rankedValue(it, heads)),
+        ),
+        h(
+          'div',
+          { class: 'rec-sub' },
+          name.title !== it.itemId ? h('span', { class: 'id-small' }, `#${it.itemId}`) : null,
+          h('span', { class: 'cat', 'data-testid': 'rec-cats' }, name.cat),
         ),
         h(
           'div',
           { class: 'rec-scores' },
-          score('pCTR', fmt.pct(it.pCtr)),
-          score('pCVR', fmt.pct(it.pCvr)),
-          score('revenue', fmt.money(it.revenue)),
-          score('retrieval', it.retrievalScore.toFixed(3)),
-          h('span', { class: 'vbar' }, h('span', { style: `width:${((100 * it.score) / maxV).toFixed(0)}%` })),
+          heads.ctr ? score('pCTR', fmt.pct(it.pCtr), 'pctr') : null,
+          heads.cvr ? score('pCVR', fmt.pct(it.pCvr), 'pcvr') : null,
+          heads.revenue ? score('revenue', fmt.money(it.revenue), 'revenue') : null,
+          score('retrieval', it.retrievalScore.toFixed(3), 'retrieval'),
+          h(
+            'span',
+            { class: 'vbar-wrap', title: `${rankedBy(heads)} relative to the top item` },
+            h('span', { class: 'vbar' }, h('span', { style: `width:${rel.toFixed(0)}%` })),
+            h('small', { class: 'bar-label' }, `${rel.toFixed(0)}% of #1`),
+          ),
         ),
         h(
           'div',
@@ -480,7 +591,11 @@ function renderRecs(r: RecommendResult): void {
           why.length
             ? [
                 'close to ',
-                ...why.flatMap((w, j) => [j ? ' and ' : '', h('b', {}, w), ` (${itemName(w).cat})`]),
+                ...why.flatMap((w, j) => [
+                  j ? ' and ' : '',
+                  h('b', {}, itemName(w).title),
+                  itemName(w).cat ? ` (${itemName(w).cat})` : '',
+                ]),
                 ' in the history',
               ]
             : 'no history yet: from the user’s features and context',
@@ -499,8 +614,8 @@ function renderRecs(r: RecommendResult): void {
   );
 }
 
-function score(label: string, value: string): HTMLElement {
-  return h('span', { class: 'score' }, h('small', {}, label), value);
+function score(label: string, value: string, testid: string): HTMLElement {
+  return h('span', { class: 'score', 'data-testid': `score-${testid}` }, h('small', {}, label), value);
 }
 
 function renderHistory(r: RecommendResult): void {
@@ -516,9 +631,9 @@ function renderHistory(r: RecommendResult): void {
       const n = itemName(id);
       return h(
         'li',
-        { 'data-item-id': id },
+        { 'data-item-id': id, title: `#${id}` },
         catDot(row),
-        h('span', { class: 'id' }, id),
+        h('span', { class: 'id' }, n.title),
         h('span', { class: 'cat' }, n.cat),
       );
     }),
@@ -574,28 +689,66 @@ function renderMap(r: RecommendResult): void {
   const points: MapPoint[] = c.ids.map((id, i) => ({
     x: c.xy[i][0],
     y: c.xy[i][1],
-    id: `${id}${c.category[i] >= 0 ? ` · ${c.categories[c.category[i]] ?? ''}` : ''}`,
+    id,
+    label: `${c.titles[i]}${c.cats[i].length ? ` · ${c.cats[i].map((k) => c.categories[k]).join(', ')}` : ''}`,
     color: c.category[i] >= 0 ? colorOf(c.category[i]) : '#bbb',
     role: hist.has(id) ? 'history' : recs.has(id) ? 'rec' : 'item',
   }));
   const trail = trails.get(`${active.version}:${userId}`) ?? [];
-  const usedCats = [...new Set(Array.from(c.category))]
-    .filter((k) => k >= 0)
-    .sort((a, b) => a - b)
-    .slice(0, 12);
+  // The legend: the categories that colour the most items (an item's first category colours it).
+  const counts = new Map<number, number>();
+  for (const k of c.category) if (k >= 0) counts.set(k, (counts.get(k) ?? 0) + 1);
+  const usedCats = [...counts.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .slice(0, 12)
+    .map(([k]) => k);
   mount(
     el.map,
-    scatter(points, trail.at(-1) ?? null, trail, { onPick: (id) => void click(id.split(' ')[0]) }),
+    scatter(points, trail.at(-1) ?? null, trail, { onPick: (id) => void click(id) }),
     h(
       'div',
-      { class: 'legend' },
+      { class: 'legend', 'data-testid': 'map-legend' },
       h('span', {}, h('span', { class: 'ring' }), 'history'),
       h('span', {}, h('span', { class: 'solid' }), 'recommended'),
+      usedCats.length ? h('span', { class: 'legend-noun' }, `${c.categoryNoun}:`) : null,
       ...usedCats.map((k) =>
         h('span', {}, h('span', { class: 'dot', style: `background:${colorOf(k)}` }), c.categories[k] ?? `#${k}`),
       ),
     ),
   );
+}
+
+/** Where the model loses to a baseline on its own evaluation: one sentence each. */
+function baselineFlags(metrics: unknown): string[] {
+  const m = metrics as {
+    retrieval?: { metrics?: Record<string, Record<string, number>> };
+    ranking?: {
+      test?: { model?: Record<string, { auc?: number }>; baselines?: Record<string, Record<string, { auc?: number }>> };
+    };
+  };
+  const out: string[] = [];
+  const retr = m.retrieval?.metrics ?? {};
+  const model = retr.model?.['ndcg@10'];
+  if (model !== undefined)
+    for (const [name, b] of Object.entries(retr)) {
+      if (name === 'model' || name === 'model.int8' || name === 'oracle') continue;
+      if ((b['ndcg@10'] ?? -1) > model)
+        out.push(`Retrieval NDCG@10 ${model.toFixed(3)} is below the ${name} baseline's ${b['ndcg@10'].toFixed(3)}.`);
+    }
+  const rank = m.ranking?.test;
+  for (const head of ['ctr', 'ctcvr'] as const) {
+    const auc = rank?.model?.[head]?.auc;
+    if (auc === undefined) continue;
+    for (const [name, b] of Object.entries(rank?.baselines ?? {})) {
+      if (name === 'oracle') continue;
+      const other = b[head]?.auc;
+      if (other !== undefined && other > auc)
+        out.push(
+          `Ranking ${head.toUpperCase()} AUC ${auc.toFixed(3)} is below the ${name} baseline's ${other.toFixed(3)}.`,
+        );
+    }
+  }
+  return out;
 }
 
 function renderModel(): void {
@@ -615,14 +768,19 @@ function renderModel(): void {
   const retr = metrics.retrieval?.metrics ?? {};
   const methods = Object.keys(retr).filter((k) => k !== 'model.int8');
   const rank = metrics.ranking?.test;
+  // Only the heads the ranker has (MovieLens: no CTCVR), and only the baselines evaluated on them.
   const rankGroups = rank?.model
-    ? (['ctr', 'ctcvr'] as const).map((head) => ({
-        label: `${head.toUpperCase()} AUC`,
-        bars: [
-          { name: 'model', value: rank.model?.[head]?.auc ?? 0 },
-          ...Object.entries(rank.baselines ?? {}).map(([n, b]) => ({ name: n, value: b[head]?.auc ?? 0 })),
-        ],
-      }))
+    ? (['ctr', 'ctcvr'] as const)
+        .filter((head) => rank.model?.[head]?.auc !== undefined)
+        .map((head) => ({
+          label: `${head.toUpperCase()} AUC`,
+          bars: [
+            { name: 'model', value: rank.model?.[head]?.auc ?? 0 },
+            ...Object.entries(rank.baselines ?? {})
+              .filter(([, b]) => b[head]?.auc !== undefined)
+              .map(([n, b]) => ({ name: n, value: b[head]?.auc ?? 0 })),
+          ],
+        }))
     : [];
   const files = m.files.map((f) =>
     h(
@@ -637,8 +795,17 @@ function renderModel(): void {
     retrieval?: { embeddingDim?: number; historyLength?: number };
     ranking?: { interaction?: string; embeddingDim?: number };
   };
+  const flags = baselineFlags(m.metrics);
   mount(
     el.model,
+    flags.length
+      ? h(
+          'div',
+          { class: 'flag', 'data-testid': 'baseline-flag' },
+          h('b', {}, '⚠ This model loses to a baseline: '),
+          flags.join(' '),
+        )
+      : null,
     h(
       'div',
       { class: 'model-grid' },
@@ -784,7 +951,12 @@ async function renderCompare(): Promise<void> {
           'ol',
           { class: 'mini' },
           ...ids.map((id) =>
-            h('li', { class: other.includes(id) ? 'same' : '' }, catDot(active.catalogue.row.get(id)), id),
+            h(
+              'li',
+              { class: other.includes(id) ? 'same' : '', title: `#${id}` },
+              catDot(active.catalogue.row.get(id)),
+              itemName(id).title,
+            ),
           ),
         ),
       );
@@ -796,6 +968,7 @@ async function renderCompare(): Promise<void> {
         { class: 'overlap' },
         ...[1, 5, 10].map((k) => h('div', {}, h('b', {}, fmt.pct(overlap(k))), h('small', {}, `overlap@${k}`))),
       ),
+      versionMetrics(active, b),
       h('div', { class: 'side' }, col(`@${active.version}`, A, B), col(`@${b.version}`, B, A)),
     );
   } catch (err) {
@@ -805,6 +978,34 @@ async function renderCompare(): Promise<void> {
       h('p', { class: 'error' }, `Version ${compareWith} could not load: ${(err as Error).message}`),
     );
   }
+}
+
+/** The two versions' own evaluation side by side: the better of each row in bold. */
+function versionMetrics(a: VersionState, b: VersionState): HTMLElement {
+  const get = (m: BundleManifest) => {
+    const x = m.metrics as {
+      retrieval?: { metrics?: Record<string, Record<string, number>> };
+      ranking?: { test?: { model?: Record<string, { auc?: number }> } };
+    };
+    const r = x.retrieval?.metrics?.model;
+    return {
+      'NDCG@10': r?.['ndcg@10'],
+      'Recall@10': r?.['recall@10'],
+      'Recall@100': r?.['recall@100'],
+      'CTR AUC': x.ranking?.test?.model?.ctr?.auc,
+    };
+  };
+  const A = get(a.manifest);
+  const B = get(b.manifest);
+  const rows = (Object.keys(A) as (keyof typeof A)[]).filter((k) => A[k] !== undefined || B[k] !== undefined);
+  const cell = (v: number | undefined, o: number | undefined) =>
+    h('td', {}, v === undefined ? '–' : o !== undefined && v > o ? h('b', {}, v.toFixed(3)) : v.toFixed(3));
+  return h(
+    'table',
+    { class: 'stats', 'data-testid': 'version-metrics' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'held-out'), h('th', {}, `@${a.version}`), h('th', {}, `@${b.version}`))),
+    h('tbody', {}, ...rows.map((k) => h('tr', {}, h('td', {}, k), cell(A[k], B[k]), cell(B[k], A[k])))),
+  );
 }
 
 async function switchVersion(v: string): Promise<void> {
@@ -917,6 +1118,13 @@ async function start(): Promise<void> {
     );
     return;
   }
+  if (settings.catalogue)
+    try {
+      const r = await fetch(settings.catalogue, { cache: 'no-store' });
+      if (r.ok) display = (await r.json()) as DisplayCatalogue;
+    } catch {
+      // titles fall back to the bundle's title words
+    }
   try {
     active = await openVersion(null);
   } catch (err) {
@@ -930,8 +1138,18 @@ async function start(): Promise<void> {
   layout();
   const e = active.engine;
   const a = e.adapter;
+  // SwiftShader (or llvmpipe) is a CPU pretending to be a GPU: say so rather than "google".
+  const onCpu = /swiftshader|llvmpipe|lavapipe|software/i.test(
+    `${a.vendor} ${a.architecture} ${a.device} ${a.description}`,
+  );
+  const cpuName = /llvmpipe|lavapipe/i.test(`${a.architecture} ${a.description}`) ? 'llvmpipe' : 'SwiftShader';
   el.backend.textContent =
-    e.backend === 'webgpu' ? `WebGPU · ${a.description || a.vendor || a.architecture || 'adapter'}` : 'CPU fallback';
+    e.backend === 'webgpu'
+      ? onCpu
+        ? `WebGPU · CPU (${cpuName})`
+        : `WebGPU · ${a.description || a.vendor || a.architecture || 'adapter'}`
+      : 'CPU fallback';
+  el.backend.title = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' · ');
   el.backend.className = `chip ${e.backend === 'webgpu' ? 'ok' : 'warn'}`;
   el.backend.setAttribute('data-backend', e.backend);
   if (e.backend === 'cpu')

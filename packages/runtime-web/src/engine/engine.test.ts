@@ -343,6 +343,33 @@ describe('Engine', () => {
     },
   );
 
+  it('a slow edge: its answer is waited for (adaptive budget); one past the budget still fills the cache', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    let delay = 400; // a loaded host: past the old fixed 250 ms
+    const edgeFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (!String(input).includes('/v1/users/')) return origin.fetch(input, init);
+      await new Promise((r) => setTimeout(r, delay));
+      if (origin.down) throw new TypeError('fetch failed (edge down)');
+      const body = { features: { recent_items: ['i4', 'i9'] }, model_ready: { values: {} } };
+      return new Response(JSON.stringify(body));
+    }) as typeof fetch;
+    const e = await open(origin, { fetch: edgeFetch });
+    const first = await e.recommend({ userId: 'u3', k: 3 });
+    expect(first.featureSource).toBe('edge');
+    expect(first.history).toEqual(['i4', 'i9']);
+    // u5's answer comes after the budget (1 s before anything was measured, 800 ms now): not waited for …
+    delay = 2500;
+    const slow = await e.recommend({ userId: 'u5', k: 3 });
+    expect(slow.featureSource).toBe('none');
+    await new Promise((r) => setTimeout(r, 2600));
+    // … but it reached the device's cache: with the edge down, u5's history is there.
+    origin.down = true;
+    const offline = await e.recommend({ userId: 'u5', k: 3 });
+    expect(offline.featureSource).toBe('cache');
+    expect(offline.history).toEqual(['i4', 'i9']);
+  }, 30_000);
+
   it('buckets users deterministically into two versions and labels every result', async () => {
     const origin = new FakeOrigin();
     origin.add(v1);

@@ -26,7 +26,7 @@ import {
   type BundleProgress,
   type ModelSource,
 } from './bundle.ts';
-import { fetchUserFeatures } from './features.ts';
+import { LatencyBudget, raceUserFeatures } from './features.ts';
 import {
   historyIndices,
   parseModel,
@@ -63,7 +63,10 @@ export interface EngineOptions {
   candidates?: number;
   /** Catalogue precision on the GPU. Default 'f32'. */
   catalogue?: 'f32' | 'int8';
-  /** Edge feature lookup timeout. Default 250 ms. */
+  /**
+   * A fixed edge feature timeout. Default: adaptive, twice the edge's recent P90 latency within
+   * [250 ms, 2 s] (features.ts); a late answer still refreshes the cache.
+   */
   featuresTimeoutMs?: number;
   /** How the heads become one value. Default expected value pCtr · pCvr · revenue. */
   blend?: Blend;
@@ -174,6 +177,8 @@ export class Engine {
   /** The last error that did not fail a call (a refused bundle, an upload failure). */
   lastError: Error | null = null;
   readonly uploader: EventUploader | null;
+  /** How long recommend() waits for the edge's features (features.ts). */
+  private readonly featureBudget: LatencyBudget;
 
   private constructor(
     private backendImpl: Backend,
@@ -183,6 +188,8 @@ export class Engine {
     treatment: ModelState | null,
   ) {
     this.states = { control, treatment };
+    this.featureBudget =
+      options.featuresTimeoutMs !== undefined ? LatencyBudget.fixed(options.featuresTimeoutMs) : new LatencyBudget();
     this.uploader = options.edge
       ? new EventUploader(store, {
           ...options.upload,
@@ -308,26 +315,31 @@ export class Engine {
     const m = state.data;
     const k = req.k ?? 20;
     const t0 = now();
-    // 1 features: the edge (with a timeout), else the last cached answer; plus local history.
+    // 1 features: the edge (within its latency budget), else the last cached answer; plus local history.
     let featureSource: RecommendResult['featureSource'] = 'none';
     let values: Record<string, unknown> = {};
     let recent: string[] = [];
     if (o.edge) {
-      try {
-        const f = await fetchUserFeatures(o.edge, req.userId, {
-          token: o.token,
-          model: state.manifest.name,
-          timeoutMs: o.featuresTimeoutMs ?? 250,
-          fetch: o.fetch,
-        });
+      const userId = req.userId;
+      const store = this.store;
+      const cache = (f: { values: Record<string, unknown>; recentItems: string[] }) =>
+        void store
+          .putFeatures({ userId, values: f.values, recentItems: f.recentItems, fetchedAt: Date.now() })
+          .catch(() => {});
+      const f = await raceUserFeatures(o.edge, userId, {
+        token: o.token,
+        model: state.manifest.name,
+        budget: this.featureBudget,
+        fetch: o.fetch,
+        onLate: cache,
+      });
+      if (f) {
         values = f.values;
         recent = f.recentItems;
         featureSource = 'edge';
-        void this.store
-          .putFeatures({ userId: req.userId, values, recentItems: recent, fetchedAt: Date.now() })
-          .catch(() => {});
-      } catch {
-        const cached = await this.store.getFeatures(req.userId);
+        cache(f);
+      } else {
+        const cached = await store.getFeatures(userId);
         if (cached) {
           values = cached.values;
           recent = cached.recentItems;

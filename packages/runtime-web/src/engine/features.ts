@@ -1,10 +1,54 @@
-// The user's features from the edge (GET /v1/users/:id/features?transform=1), with a timeout;
-// the caller falls back to the last cached answer and the on-device history.
+// The user's features from the edge (GET /v1/users/:id/features?transform=1) within a latency
+// budget that follows the edge (docs/ARCHITECTURE.md, "A request"): the engine waits about twice
+// the edge's recent P90, at least 250 ms and at most 2 s (1 s before it has measured anything).
+// Past the budget the caller answers from the cached features and the on-device history, and the
+// edge's answer, when it comes, still refreshes that cache, so that a slow edge never leaves a
+// user whose history this device has seen with an empty one.
 
 /** Model-ready values and the edge's real-time history of one user. */
 export interface EdgeFeatures {
   values: Record<string, unknown>;
   recentItems: string[];
+}
+
+/** How long to wait for the edge: adaptive (the default) or fixed. */
+export class LatencyBudget {
+  private readonly samples: number[] = [];
+  private penalty = 1;
+
+  constructor(
+    private readonly o: { floorMs: number; ceilingMs: number; initialMs: number; fixedMs?: number } = {
+      floorMs: 250,
+      ceilingMs: 2000,
+      initialMs: 1000,
+    },
+  ) {}
+
+  /** A fixed budget (the engine's `featuresTimeoutMs`). */
+  static fixed(ms: number): LatencyBudget {
+    return new LatencyBudget({ floorMs: ms, ceilingMs: ms, initialMs: ms, fixedMs: ms });
+  }
+
+  /** Milliseconds to wait for the next answer. */
+  get ms(): number {
+    if (this.o.fixedMs !== undefined) return this.o.fixedMs;
+    if (this.samples.length === 0) return Math.min(this.o.ceilingMs, this.o.initialMs * this.penalty);
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    const p90 = sorted[Math.min(sorted.length - 1, Math.floor(0.9 * sorted.length))];
+    return Math.min(this.o.ceilingMs, Math.max(this.o.floorMs, 2 * p90 * this.penalty));
+  }
+
+  /** The edge answered after `ms` (in time or late). */
+  record(ms: number): void {
+    this.samples.push(ms);
+    if (this.samples.length > 32) this.samples.shift();
+    this.penalty = 1;
+  }
+
+  /** The budget ran out: wait longer next time until an answer is measured. */
+  missed(): void {
+    this.penalty = Math.min(this.penalty * 1.5, 8);
+  }
 }
 
 /** Fetches a user's model-ready features; throws on timeout, network or HTTP error. */
@@ -33,6 +77,52 @@ export async function fetchUserFeatures(
     };
     const recent = body.features?.recent_items;
     return { values: body.model_ready?.values ?? {}, recentItems: Array.isArray(recent) ? recent.map(String) : [] };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Longest the edge's answer is awaited in the background after the budget ran out. */
+const LATE_MS = 15_000;
+
+/**
+ * The edge's features if they come within `budget` (null otherwise, or on an error). An answer
+ * that comes later still reaches `onLate` (to refresh the cache) and the budget's measurements.
+ * @example const f = await raceUserFeatures(edge, 'u1', { budget, onLate: (f) => cache.put(f) });
+ */
+export async function raceUserFeatures(
+  edge: string,
+  userId: string,
+  opts: {
+    token?: string;
+    model?: string;
+    budget: LatencyBudget;
+    fetch?: typeof fetch;
+    onLate?: (f: EdgeFeatures) => void;
+  },
+): Promise<EdgeFeatures | null> {
+  const t0 = performance.now();
+  const wait = opts.budget.ms;
+  let late = false;
+  const answer = fetchUserFeatures(edge, userId, { ...opts, timeoutMs: Math.max(wait, LATE_MS) }).then((f) => {
+    opts.budget.record(performance.now() - t0);
+    if (late) opts.onLate?.(f);
+    return f;
+  });
+  answer.catch(() => {}); // a late failure has no one to tell
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const budget = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), wait);
+  });
+  try {
+    const first = await Promise.race([answer, budget]);
+    if (first === null) {
+      late = true;
+      opts.budget.missed();
+    }
+    return first;
+  } catch {
+    return null;
   } finally {
     clearTimeout(timer);
   }

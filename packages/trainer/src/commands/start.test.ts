@@ -86,3 +86,33 @@ describe('vireo start flags', () => {
     expect(START_HELP).toContain('--retrain');
   });
 });
+
+describe('vireo start stops on Ctrl-C', () => {
+  test('SIGINT while training prints "stopped" and exits 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const state = mkdtempSync(join(tmpdir(), 'vireo-start-sigint-'));
+    const bin = fileURLToPath(new URL('../../bin/vireo.mjs', import.meta.url));
+    const world = ['--users', '40', '--items', '30', '--events', '400', '--categories', '3'];
+    const child = spawn(process.execPath, [bin, 'start', '--state', state, ...world, '--no-open'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const code = await new Promise<number | null>((resolve) => {
+      const take = (c: Buffer) => {
+        out += c.toString('utf8');
+        if (out.includes('[2/6] train') && child.signalCode === null && !child.killed) child.kill('SIGINT');
+      };
+      child.stdout.on('data', take);
+      child.stderr.on('data', take);
+      child.on('exit', (c) => resolve(c));
+    });
+    rmSync(state, { recursive: true, force: true });
+    expect(code).toBe(0);
+    expect(out).toContain('vireo start: stopped.');
+    expect(out).not.toContain('failed');
+  }, 120_000);
+});

@@ -12,13 +12,25 @@
 // Every step runs as a child `vireo` / `vireo-edge` process (its own Dawn device), logged to
 // .vireo/logs/<stage>.log.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseBundleManifest, type BundleManifest } from '@vireo/core';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { START_REFRESH_EVERY, startBackgroundRefresh } from '../refresh/background.ts';
 import { START_WORLD } from '../ingest/synthetic.ts';
+import { fmtSeconds, Stages } from '../cli/progress.ts';
+import { START_FLAGS } from '../../bin/start-flags.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const VIREO_BIN = join(ROOT, 'packages/trainer/bin/vireo.mjs');
@@ -26,27 +38,15 @@ const EDGE_BIN = join(ROOT, 'packages/edge-worker/bin/vireo-edge.mjs');
 const DEMO_ROOT = join(ROOT, 'apps/demo');
 
 /** The default world: trains in a few minutes on 2 CPU cores through SwiftShader. */
-export const DEFAULT_START = { ...START_WORLD, epochs: 3, rankingEpochs: 3 };
+export const DEFAULT_START = {
+  ...START_WORLD,
+  epochs: 3,
+  rankingEpochs: 3,
+  batch: 128,
+  rankingBatch: 256,
+};
 
-const FLAGS = {
-  data: { type: 'string' },
-  retrain: { type: 'boolean' },
-  state: { type: 'string' },
-  name: { type: 'string' },
-  port: { type: 'string' },
-  'demo-port': { type: 'string' },
-  host: { type: 'string' },
-  users: { type: 'string' },
-  items: { type: 'string' },
-  events: { type: 'string' },
-  categories: { type: 'string' },
-  epochs: { type: 'string' },
-  'ranking-epochs': { type: 'string' },
-  'no-open': { type: 'boolean' },
-  'no-history': { type: 'boolean' },
-  'no-refresh': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const FLAGS = START_FLAGS;
 
 const WORLD_DEFAULTS = [DEFAULT_START.users, DEFAULT_START.items, DEFAULT_START.events, DEFAULT_START.categories];
 export const START_HELP = `usage: vireo start [flags]
@@ -60,6 +60,8 @@ flags:
   --users N --items N --events N --categories N   synthetic world size (default ${WORLD_DEFAULTS.join(', ')})
   --epochs N                       retrieval epochs (default ${DEFAULT_START.epochs})
   --ranking-epochs N               ranking epochs (default ${DEFAULT_START.rankingEpochs})
+  --batch N                        retrieval samples per step, a multiple of 8 (default ${DEFAULT_START.batch})
+  --ranking-batch N                ranking samples per step (default ${DEFAULT_START.rankingBatch})
   --port P                         the edge's port (default 8787)
   --demo-port P                    the dashboard's port (default 5173)
   --host H                         the dashboard's host (default localhost)
@@ -93,6 +95,8 @@ interface StartOptions {
   host: string;
   epochs: number;
   rankingEpochs: number;
+  batch: number;
+  rankingBatch: number;
   open: boolean;
   history: boolean;
   refresh: boolean;
@@ -127,6 +131,8 @@ export function parseStartFlags(argv: string[]): StartOptions & { help: boolean 
   } else {
     throw new UsageError(`--data must be 'synthetic' or 'movielens:PATH', got '${dataFlag}'.`);
   }
+  if (v.batch !== undefined && int('batch', 8) % 8 !== 0)
+    throw new UsageError(`--batch must be a multiple of 8, got '${v.batch}'.`);
   const name = (v.name as string | undefined) ?? 'vireo';
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(name))
     throw new UsageError(`--name must be lowercase letters, digits, '-' and '_', got '${name}'.`);
@@ -141,70 +147,12 @@ export function parseStartFlags(argv: string[]): StartOptions & { help: boolean 
     host: (v.host as string | undefined) ?? 'localhost',
     epochs: int('epochs', DEFAULT_START.epochs),
     rankingEpochs: int('ranking-epochs', DEFAULT_START.rankingEpochs),
+    batch: int('batch', DEFAULT_START.batch, 8, 65536),
+    rankingBatch: int('ranking-batch', DEFAULT_START.rankingBatch, 1, 65536),
     open: !(v['no-open'] ?? false),
     history: !(v['no-history'] ?? false),
     refresh: !(v['no-refresh'] ?? false),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress: one line per stage; on a terminal the running line shows the elapsed time and the
-// child's last progress fragment.
-
-const tty = process.stderr.isTTY === true;
-const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
-const dim = (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s);
-const green = (s: string) => (tty ? `\x1b[32m${s}\x1b[0m` : s);
-const red = (s: string) => (tty ? `\x1b[31m${s}\x1b[0m` : s);
-
-class Stages {
-  private index = 0;
-  private current: {
-    name: string;
-    what: string;
-    t0: number;
-    last: string;
-    timer: ReturnType<typeof setInterval> | null;
-  } | null = null;
-  constructor(private readonly total: number) {}
-
-  begin(name: string, what: string): void {
-    this.index++;
-    const t0 = Date.now();
-    const prefix = `${dim(`[${this.index}/${this.total}]`)} ${bold(name.padEnd(8))} ${what}`;
-    const timer = tty ? setInterval(() => this.redraw(), 500) : null;
-    this.current = { name, what: prefix, t0, last: '', timer };
-    if (tty) this.redraw();
-    else process.stderr.write(`${prefix} …\n`);
-  }
-
-  note(fragment: string): void {
-    if (this.current) this.current.last = fragment.trim().slice(0, 60);
-  }
-
-  private redraw(): void {
-    const c = this.current;
-    if (!c) return;
-    const s = ((Date.now() - c.t0) / 1000).toFixed(0);
-    process.stderr.write(`\r\x1b[2K${c.what} ${dim(`${s} s ${c.last}`)}`);
-  }
-
-  end(result: string): void {
-    const c = this.current;
-    if (!c) return;
-    if (c.timer) clearInterval(c.timer);
-    const s = ((Date.now() - c.t0) / 1000).toFixed(1);
-    process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${c.what} ${green('✓')} ${result} ${dim(`(${s} s)`)}\n`);
-    this.current = null;
-  }
-
-  fail(err: StageError): void {
-    const c = this.current;
-    if (c?.timer) clearInterval(c.timer);
-    const failed = red(bold(`vireo start: the ${err.stage} stage failed: ${err.message}`));
-    process.stderr.write(`${tty && c ? '\r\x1b[2K' : ''}${c ? `${c.what} ${red('✗')}\n` : ''}${failed}\n`);
-    this.current = null;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -222,26 +170,36 @@ function runChild(stage: string, stages: Stages, bin: string, args: string[], lo
   return new Promise((resolvePromise, reject) => {
     const out = createWriteStream(log);
     out.write(`$ ${bin} ${args.join(' ')}\n`);
-    const child = track(spawn(process.execPath, [bin, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+    // VIREO_PROGRESS=json: the child's bars arrive as `@progress` lines for this process's stage bar.
+    const child = track(
+      spawn(process.execPath, [bin, ...args], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, VIREO_PROGRESS: 'json' },
+      }),
+    );
     let stdout = '';
     let lastLine = '';
+    let partial = '';
     const take = (chunk: Buffer, isOut: boolean) => {
       const text = chunk.toString('utf8');
-      out.write(text);
       if (isOut) stdout += text;
-      const lines = text
-        .split(/[\r\n]+/)
-        .map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').trim())
-        .filter(Boolean);
-      if (lines.length > 0) {
-        lastLine = lines[lines.length - 1];
-        stages.note(lastLine);
+      const lines = (partial + text).split(/\r?\n/);
+      partial = lines.pop() ?? '';
+      for (const raw of lines) {
+        if (stages.feed(raw)) continue;
+        out.write(`${raw}\n`);
+        const line = raw.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').trim();
+        if (!line) continue;
+        lastLine = line;
+        stages.note(line);
       }
     };
     child.stdout.on('data', (c: Buffer) => take(c, true));
     child.stderr.on('data', (c: Buffer) => take(c, false));
     child.on('error', (err) => reject(new StageError(stage, `${bin} could not start (${err.message}).`)));
     child.on('close', (code) => {
+      if (partial) out.write(partial);
       out.end();
       if (code === 0) resolvePromise(stdout);
       else reject(new StageError(stage, `${oneSentence(lastLine) || `exit code ${code}`} (full log: ${log}).`));
@@ -358,16 +316,20 @@ export async function run(argv: string[]): Promise<number> {
   const killChildren = () => {
     for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   };
-  // A signal before the stack is up stops the running stage; once up, it stops the stack (below).
+  // Ctrl-C (or a SIGTERM) is how a person stops the stack: "stopped", exit 0. Before the stack is
+  // up it stops the running stage (its children go too); once up, it ends the wait below.
+  let stopping = false;
   let onSignal: (() => void) | null = null;
-  const signalled = (code: number) => () => {
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
     if (onSignal) return onSignal();
     killChildren();
-    process.stderr.write('\nvireo start: stopped.\n');
-    process.exit(code);
+    stages.stopped();
+    process.exit(0);
   };
-  process.once('SIGINT', signalled(130));
-  process.once('SIGTERM', signalled(143));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   const shutdown = async () => {
     killChildren();
     await closeDemo?.().catch(() => {});
@@ -444,51 +406,49 @@ export async function run(argv: string[]): Promise<number> {
       version = String(Math.max(0, ...existing) + 1);
       const out = join(o.state, 'bundles', version);
       rmSync(out, { recursive: true, force: true });
-      // A retrain changes the seed so the two versions differ and can be compared.
+      // A retrain changes the seed so the two versions differ and can be compared. Retrieval and
+      // ranking train at once (two processes, two Dawn devices): the ranker goes to a folder of its
+      // own and joins the bundle when both are done (mergeRanker).
       const seed = String(Number(version));
-      await runChild(
-        'train',
-        stages,
-        VIREO_BIN,
-        [
-          'train',
+      const rankerDir = join(out, '.ranking');
+      const timed = async (what: string, job: Promise<unknown>, summary: () => string) => {
+        const t0 = performance.now();
+        await job;
+        stages.detail(`${what} ${summary()} ${stages.dim(`(${fmtSeconds((performance.now() - t0) / 1000)})`)}`);
+      };
+      await Promise.all([
+        timed(
           'retrieval',
-          '--data',
-          dataDir,
-          '--out',
-          out,
-          '--name',
-          o.name,
-          '--version',
-          version,
-          '--epochs',
-          String(o.epochs),
-          '--seed',
-          seed,
-          '--quiet',
-        ],
-        join(o.state, 'logs', 'train-retrieval.log'),
-      );
-      if (canRank)
-        await runChild(
-          'train',
-          stages,
-          VIREO_BIN,
-          [
+          runChild(
             'train',
-            'ranking',
-            '--data',
-            dataDir,
-            '--out',
-            out,
-            '--epochs',
-            String(o.rankingEpochs),
-            '--seed',
-            seed,
-            '--quiet',
-          ],
-          join(o.state, 'logs', 'train-ranking.log'),
-        );
+            stages,
+            VIREO_BIN,
+            [
+              ...['train', 'retrieval', '--data', dataDir, '--out', out, '--name', o.name, '--version', version],
+              ...['--epochs', String(o.epochs), '--batch', String(o.batch), '--seed', seed, '--quiet'],
+            ],
+            join(o.state, 'logs', 'train-retrieval.log'),
+          ),
+          () => retrievalSummary(out),
+        ),
+        canRank
+          ? timed(
+              'ranking',
+              runChild(
+                'train',
+                stages,
+                VIREO_BIN,
+                [
+                  ...['train', 'ranking', '--data', dataDir, '--out', rankerDir, '--epochs', String(o.rankingEpochs)],
+                  ...['--batch', String(o.rankingBatch), '--evals-per-epoch', '2', '--seed', seed, '--quiet'],
+                ],
+                join(o.state, 'logs', 'train-ranking.log'),
+              ),
+              () => rankingSummary(rankerDir),
+            )
+          : null,
+      ]);
+      if (canRank) mergeRanker(out, rankerDir);
       for (const f of ['checkpoint', 'checkpoint.safetensors']) rmSync(join(out, f), { recursive: true, force: true });
       st.current = version;
       st.versions = [...new Set([...st.versions, version])];
@@ -528,7 +488,10 @@ export async function run(argv: string[]): Promise<number> {
     if (!o.history) stages.end('skipped (--no-history)');
     else if (st.historyFor === key) stages.end('already sent');
     else {
-      const sent = await sendHistory(dataDir, edge.url, edge.token, (n, total) => stages.note(`${n}/${total}`));
+      const t0 = performance.now();
+      const sent = await sendHistory(dataDir, edge.url, edge.token, (n, total) =>
+        stages.bar({ label: 'events', done: n, total, elapsed: (performance.now() - t0) / 1000, fields: {} }),
+      );
       st.historyFor = key;
       save();
       stages.end(`${sent.toLocaleString('en-US')} events`);
@@ -544,13 +507,15 @@ export async function run(argv: string[]): Promise<number> {
       token: edge.token,
       model: o.name,
       versions: st.versions,
+      dataset: o.data.kind,
+      catalogue: o.data.kind === 'movielens' ? await movielensCatalogue(o.data.path).catch(() => null) : null,
     });
     closeDemo = demo.close;
     stages.end('ready');
 
     process.stdout.write(
-      `\n  ${bold('Vireo is up:')} ${demo.url}\n  ` +
-        `${dim(`edge ${edge.url} · model ${o.name}@${version} · state in ${o.state} · Ctrl-C to stop`)}\n\n`,
+      `\n  ${stages.bold('Vireo is up:')} ${demo.url}\n  ` +
+        `${stages.dim(`edge ${edge.url} · model ${o.name}@${version} · state in ${o.state} · Ctrl-C to stop`)}\n\n`,
     );
     if (o.open) openBrowser(demo.url);
     // The training loop: the edge's new events become the next version every few minutes.
@@ -563,31 +528,99 @@ export async function run(argv: string[]): Promise<number> {
         model: o.name,
       });
       track(refresh.child);
-      process.stdout.write(`  ${dim(`refresh every ${START_REFRESH_EVERY} in the background (log: ${refresh.log})`)}
-
-`);
+      const note = `refresh every ${START_REFRESH_EVERY} in the background (log: ${refresh.log})`;
+      process.stdout.write(`  ${stages.dim(note)}\n\n`);
     }
 
-    // Stay up until a signal or the edge exits.
+    // Stay up until a signal or the edge exits. The terminal's Ctrl-C reaches the edge too, which
+    // then exits 0 (or by the signal), possibly before this process sees it: that is a stop as well.
     const code = await new Promise<number>((res) => {
       onSignal = () => res(0);
-      edge.child.once('exit', (c) => {
+      edge.child.once('exit', (c, signal) => {
+        if (stopping || c === 0 || signal === 'SIGINT' || signal === 'SIGTERM') return res(0);
         process.stderr.write(
-          red(`vireo start: the edge stopped (exit code ${c}); see ${join(o.state, 'logs', 'edge.log')}.\n`),
+          stages.red(`vireo start: the edge stopped (exit code ${c}); see ${join(o.state, 'logs', 'edge.log')}.\n`),
         );
         res(1);
       });
     });
     await shutdown();
+    if (code === 0) stages.stopped();
     return code;
   } catch (err) {
     await shutdown();
+    if (stopping) {
+      stages.stopped();
+      return 0;
+    }
     if (err instanceof StageError) {
-      stages.fail(err);
+      stages.fail(err.stage, err.message);
       return 1;
     }
     throw err;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The train stage's summaries and the ranker joining the bundle.
+
+function manifestAt(dir: string): BundleManifest {
+  return parseBundleManifest(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+}
+
+const f3 = (x: number | undefined) => (x === undefined ? '?' : x.toFixed(3));
+
+/** "NDCG@10 0.081 (best baseline mostPopular 0.083: the model loses)". */
+export function retrievalSummary(dir: string): string {
+  const m = (manifestAt(dir).metrics as { retrieval?: { metrics?: Record<string, Record<string, number>> } }).retrieval
+    ?.metrics;
+  if (!m?.model) return 'trained (not evaluated)';
+  const [name, best] = Object.entries(m)
+    .filter(([k]) => k !== 'model' && k !== 'model.int8' && k !== 'oracle')
+    .reduce<[string, number]>((a, [k, v]) => ((v['ndcg@10'] ?? 0) > a[1] ? [k, v['ndcg@10'] ?? 0] : a), ['', -1]);
+  const model = m.model['ndcg@10'] ?? 0;
+  return (
+    `NDCG@10 ${f3(model)}, Recall@10 ${f3(m.model['recall@10'])}` +
+    (name ? ` (best baseline ${name} ${f3(best)}${model < best ? ': the model loses to it' : ''})` : '')
+  );
+}
+
+/** "CTR AUC 0.712 (logistic 0.701)". */
+export function rankingSummary(dir: string): string {
+  const r = (
+    manifestAt(dir).metrics as {
+      ranking?: { test?: { model?: { ctr?: { auc: number } }; baselines?: { logistic?: { ctr?: { auc: number } } } } };
+    }
+  ).ranking?.test;
+  const model = r?.model?.ctr?.auc;
+  const logistic = r?.baselines?.logistic?.ctr?.auc;
+  return (
+    `CTR AUC ${f3(model)}` +
+    (logistic !== undefined
+      ? ` (logistic ${f3(logistic)}${model !== undefined && model < logistic ? ': the model loses to it' : ''})`
+      : '')
+  );
+}
+
+/**
+ * Moves a ranker trained into its own folder (a ranker-only bundle) into the retrieval bundle:
+ * its files, and its manifest's architecture.ranking, trainingData.ranking and metrics.ranking, as
+ * `vireo train ranking --out BUNDLE` would have written them beside retrieval.
+ */
+export function mergeRanker(bundleDir: string, rankerDir: string): void {
+  const base = manifestAt(bundleDir);
+  const ranker = manifestAt(rankerDir);
+  const moved = ranker.files.filter((f) => f.name.startsWith('ranking.'));
+  for (const f of moved) renameSync(join(rankerDir, f.name), join(bundleDir, f.name));
+  const merged = parseBundleManifest({
+    ...base,
+    architecture: { ...base.architecture, ranking: ranker.architecture.ranking },
+    files: [...base.files.filter((f) => !moved.some((m) => m.name === f.name)), ...moved],
+    trainingData: { ...base.trainingData, ranking: (ranker.trainingData as Record<string, unknown>).ranking },
+    metrics: { ...base.metrics, ranking: (ranker.metrics as Record<string, unknown>).ranking },
+  });
+  writeFileSync(join(bundleDir, 'manifest.json'), `${JSON.stringify(merged, null, 2)}\n`);
+  rmSync(rankerDir, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -647,6 +680,37 @@ async function sendHistory(
   return sent;
 }
 
+/** What the dashboard shows for an item beyond what the bundle holds (docs/ARCHITECTURE.md, "Dashboard"). */
+export interface DisplayItem {
+  title: string;
+  year?: number;
+  categories?: string[];
+}
+
+/** The display catalogue served at /vireo-catalogue.json: item id → title, year and categories. */
+export interface DisplayCatalogue {
+  source: string;
+  /** What the categories are called ("genres"). */
+  categories: string;
+  items: Record<string, DisplayItem>;
+}
+
+/** MovieLens' movies.csv as the display catalogue: full titles with the year, genres as categories. */
+export async function movielensCatalogue(dir: string): Promise<DisplayCatalogue> {
+  const { forEachRecord } = await import('../ingest/read.ts');
+  const items: Record<string, DisplayItem> = {};
+  await forEachRecord(join(dir, 'movies.csv'), 'csv', (f, line) => {
+    if (line === 1 || f === null || f.length !== 3) return;
+    const year = /\((\d{4})(?:[–-]\d{4})?\)\s*$/.exec(f[1])?.[1];
+    items[f[0].trim()] = {
+      title: f[1].trim(),
+      ...(year ? { year: Number(year) } : {}),
+      categories: f[2] === '(no genres listed)' ? [] : f[2].split('|').filter(Boolean),
+    };
+  });
+  return { source: 'movielens', categories: 'genres', items };
+}
+
 /** The dashboard on Vite's dev server, the edge proxied under /v1 and its settings at /vireo.json. */
 async function startDemo(c: {
   port: number;
@@ -655,6 +719,8 @@ async function startDemo(c: {
   token: string;
   model: string;
   versions: string[];
+  dataset: string;
+  catalogue: DisplayCatalogue | null;
 }): Promise<{ url: string; close: () => Promise<void> }> {
   let vite: typeof import('vite');
   try {
@@ -665,7 +731,15 @@ async function startDemo(c: {
       `Vite is not installed (${(err as Error).message.split('\n')[0]}): run npm start from the repository root.`,
     );
   }
-  const settings = JSON.stringify({ model: c.model, token: c.token, versions: c.versions, edgeDirect: c.edge });
+  const settings = JSON.stringify({
+    model: c.model,
+    token: c.token,
+    versions: c.versions,
+    edgeDirect: c.edge,
+    dataset: c.dataset,
+    catalogue: c.catalogue ? '/vireo-catalogue.json' : null,
+  });
+  const catalogue = c.catalogue ? JSON.stringify(c.catalogue) : null;
   try {
     const server = await vite.createServer({
       configFile: join(ROOT, 'vite.config.ts'),
@@ -687,6 +761,11 @@ async function startDemo(c: {
               res.setHeader('cache-control', 'no-store');
               res.end(settings);
             });
+            if (catalogue)
+              s.middlewares.use('/vireo-catalogue.json', (_req, res) => {
+                res.setHeader('content-type', 'application/json');
+                res.end(catalogue);
+              });
           },
         },
       ],

@@ -80,6 +80,7 @@ export function fixtureRetrievalConfig(N = FIXTURE_ITEMS, D = 8): RetrievalConfi
     position,
     label,
     historyItemFields: true,
+    lastItem: true,
   };
 }
 

@@ -139,6 +139,7 @@ export async function evalRetrieval(argv: string[]): Promise<number> {
     temperature: c.temperature,
     historyLength: c.historyLength,
     historyItemFields: c.historyItemFields,
+    lastItem: c.lastItem ?? false,
   });
   if (data.config.tableRows !== c.tableRows || ds.items!.rows * c.embeddingDim !== bundle.items.embeddings.length) {
     throw new UsageError(

@@ -146,7 +146,7 @@ export function inputSlots(c: RetrievalConfig): number {
 /** The dense tensors, in forward order: (name, shape). Weights are PyTorch's (out, in). */
 export function retrievalParamShapes(c: RetrievalConfig): { name: string; shape: number[] }[] {
   const { fieldDim: W, embeddingDim: D, itemHidden: Hi, userHidden: Hu } = c;
-  const { Fi, Fu } = fieldCounts(c);
+  const { Fi } = fieldCounts(c);
   return [
     { name: 'item.fc1.weight', shape: [Hi, Fi * W] }, // (Hi, Fi·W)
     { name: 'item.fc1.bias', shape: [Hi] },

@@ -337,7 +337,7 @@ export class RetrievalTraining {
     const { gpu, config: c, back: bk } = this;
     const B = this.batch;
     const { fieldDim: W, historyLength: L, embeddingDim: D, itemHidden: Hi, userHidden: Hu } = c;
-    const { Fi, Fu } = fieldCounts(c);
+    const { Fi } = fieldCounts(c);
     const BL = B * L;
     gpu.write(this.io.logq, batch.logq);
     gpu.write(this.io.ids, batch.ids);

@@ -106,16 +106,23 @@ export function formatReport(r: RetrievalReport): string {
 
 /** `vireo eval retrieval --data DIR --bundle DIR [--split test|valid] [--json]`. */
 const EVAL_HELP = `usage: vireo eval retrieval --data DATASET --bundle BUNDLE [--split test|valid] [--json]
+       vireo eval retrieval --data DATASET --seeds N [--split test|valid] [--json] [vireo train retrieval flags]
 
 Ranks the whole catalogue for every held-out user (no sampled negatives) and reports
-Recall@10/50/100/1000, NDCG@10, HitRate@10 and MRR for the model's float32 and int8 item
-embeddings, beside most-popular, item-kNN and, on a synthetic world, the oracle.
+Recall@10/50/100/1000, NDCG@10, HitRate@10 and MRR (each ± its standard error over users) for the
+model's float32 and int8 item embeddings, beside most-popular, item-kNN over the whole history and
+over the last item, and on a generated world its oracle (the sequential world's posterior oracle).
+With --seeds N it trains N models (seeds --seed, --seed+1, …) and reports mean ± sd over seeds.
 `;
 
 export async function evalRetrieval(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(EVAL_HELP);
     return 0;
+  }
+  if (argv.some((a) => a === '--seeds' || a.startsWith('--seeds='))) {
+    const { evalRetrievalSeeds } = await import('./retrieval-seeds.ts');
+    return evalRetrievalSeeds(argv);
   }
   const { values } = parseFlags(
     argv,

@@ -462,6 +462,27 @@ describe('gradients against PyTorch autograd', () => {
   );
 });
 
+describe('vireo eval retrieval --seeds', () => {
+  it('trains one model per seed and reports every row as mean ± sd over seeds', async () => {
+    const r = await vireo('eval', 'retrieval', '--data', data, '--seeds', '2', '--json', ...MODEL, '--max-steps', '4');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.seeds).toEqual([5, 6]);
+    expect(Object.keys(j.rows)).toEqual(
+      expect.arrayContaining(['model', 'model.int8', 'mostPopular', 'itemKnn', 'lastItemKnn', 'oracle']),
+    );
+    const model = j.rows.model.mrr;
+    expect(model.values).toHaveLength(2);
+    expect(model.values[0]).not.toBe(model.values[1]); // two seeds, two models
+    expect(model.mean).toBeCloseTo((model.values[0] + model.values[1]) / 2, 12);
+    expect(model.sd).toBeCloseTo(Math.abs(model.values[0] - model.values[1]) / Math.SQRT2, 12);
+    expect(j.rows.itemKnn['recall@10'].sd).toBe(0); // the baselines do not depend on the seed
+    const bad = await vireo('eval', 'retrieval', '--data', data, '--seeds', '2', '--bundle', dir);
+    expect(bad.code).toBe(2);
+    expect(bad.err.trim()).toMatch(/--seeds trains its own models: drop --bundle\./);
+  });
+});
+
 describe('the last-item path (lastItem)', () => {
   it("one step's gradients of the last-item columns of user.fc1 and of the table match central differences", async () => {
     const gpu = await Gpu.create();

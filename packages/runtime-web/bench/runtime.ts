@@ -40,6 +40,9 @@ const hnswMax = Number(flag('hnsw-max', '100000'));
 const out = flag('out', 'bench-runtime.json');
 const cpuRuns = Number(flag('cpu-runs', quick ? '20' : '50'));
 const cpuHnswThreshold = flag('cpu-hnsw-threshold', '') === '' ? null : Number(flag('cpu-hnsw-threshold', ''));
+// --last-item off: the user tower without the most recent item's input (bundles from before it), for a
+// before / after comparison of the user tower's time.
+const lastItem = flag('last-item', 'on') !== 'off';
 if (
   sizes.some((n) => !Number.isInteger(n) || n < 1) ||
   runList.some((n) => !Number.isInteger(n) || n < 1) ||
@@ -60,7 +63,7 @@ if (!process.env.VIREO_GPU_ADAPTER && existsSync('/dev/nvidiactl')) process.env.
 const bundles = new Map<string, Uint8Array>(); // "/bundles/N/file" → bytes
 for (const N of sizes) {
   const t = performance.now();
-  const b = await makeFixtureBundle('1', 1, `bench-${N}`, { items: N, dim });
+  const b = await makeFixtureBundle('1', 1, `bench-${N}`, { items: N, dim, lastItem });
   bundles.set(`/bundles/${N}/manifest.json`, new TextEncoder().encode(JSON.stringify(b.manifest)));
   for (const [name, bytes] of b.files) bundles.set(`/bundles/${N}/${name}`, bytes);
   const mb = [...b.files.values()].reduce((s, x) => s + x.byteLength, 0) / 2 ** 20;

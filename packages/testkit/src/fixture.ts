@@ -80,6 +80,7 @@ export function fixtureRetrievalConfig(N = FIXTURE_ITEMS, D = 8): RetrievalConfi
     position,
     label,
     historyItemFields: true,
+    lastItem: true,
   };
 }
 
@@ -108,11 +109,11 @@ export async function makeFixtureBundle(
   version: string,
   seed = 1,
   name = 'fixture',
-  size: { items?: number; dim?: number } = {},
+  size: { items?: number; dim?: number; lastItem?: boolean } = {},
 ): Promise<{ manifest: BundleManifest; files: Map<string, Uint8Array> }> {
   const rng = testRng(seed);
   const N = size.items ?? FIXTURE_ITEMS;
-  const rc = fixtureRetrievalConfig(N, size.dim ?? 8);
+  const rc = { ...fixtureRetrievalConfig(N, size.dim ?? 8), lastItem: size.lastItem ?? true };
   const params = rng.uniform(retrievalParamLayout(rc).length, -0.4, 0.4);
   const table = rng.uniform(rc.tableRows * rc.fieldDim, -0.5, 0.5);
   const D = rc.embeddingDim;

@@ -57,7 +57,8 @@ export function warmStart(
       throw new Error(
         `--init-from: the previous bundle's ${e.name} is ${t ? `[${t.shape}]` : 'missing'}, this model's is ` +
           `[${e.shape}]: train with the same --dim, --field-dim, ` +
-          `--hidden, --heads and features, or without --init-from.`,
+          `--hidden, --heads and features (--no-last-item for a bundle without the last-item input), or without ` +
+          `--init-from.`,
       );
     }
     weights.params.set(t.data as Float32Array, e.offset);

@@ -11,7 +11,9 @@ import {
   BagBuilder,
   addFieldBag,
   addHistoryBags,
+  addLastItemBag,
   fieldCounts,
+  inputSlots,
   historyWidth,
   retrievalParamLayout,
   type FieldValue,
@@ -22,7 +24,8 @@ import { fieldsMaxNnz } from './towers.ts';
 
 /**
  * The user tower's forward on the CPU, op for op the GPU's (retrieval-towers.ts): history rows
- * x, self-attention, output projection, residual, attention pooling, field bags, MLP, l2norm.
+ * x, self-attention, output projection, residual, attention pooling, field bags, the last item (lastItem), MLP,
+ * l2norm.
  * Returns the unit vector (D).
  */
 export function userTowerReference(
@@ -61,10 +64,18 @@ export function userTowerReference(
     Fu > 0 && bv.indices.length > 0
       ? embeddingBagReference(table, bv.indices, bv.offsets, bv.weights, R, W, 'sum')
       : new Float32Array(Fu * W);
-  const input = new Float32Array((Fu + 1) * W);
+  const S = inputSlots(c);
+  const input = new Float32Array(S * W);
   input.set(f.subarray(0, Fu * W));
   input.set(pooled, Fu * W);
-  const fc1 = linearReference(input, p('user.fc1.weight'), p('user.fc1.bias'), 1, (Fu + 1) * W, Hu, 'relu');
+  if (c.lastItem) {
+    const last = new BagBuilder(1, Math.max(1, historyWidth(c)));
+    addLastItemBag(last, c, history, 0, history.length, itemEntries);
+    const lv = last.view();
+    if (lv.indices.length > 0)
+      input.set(embeddingBagReference(table, lv.indices, lv.offsets, lv.weights, R, W, 'sum'), (Fu + 1) * W);
+  }
+  const fc1 = linearReference(input, p('user.fc1.weight'), p('user.fc1.bias'), 1, S * W, Hu, 'relu');
   const fc2 = linearReference(fc1, p('user.fc2.weight'), p('user.fc2.bias'), 1, Hu, D);
   return l2normReference(fc2, 1, D).y;
 }

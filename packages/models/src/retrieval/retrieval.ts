@@ -14,7 +14,10 @@
 //                  pooled (B, W) = attention pooling: learned query, keys h·Wpkᵀ, values h
 //                fields (B, Fu·W) = one bag per (user, field): user:id (dropped out while
 //                  training, so unseen users still work), user features, context features
-//                [fields | pooled] (B, (Fu+1)·W) ─ fc1 relu (B, Hu) ─ fc2 (B, D) ─ l2norm
+//                last (B, W) = the most recent history item's rows (lastItem: the query from the most recent
+//                  position, beside the pooled history, so that what the user just did reaches the MLP directly)
+//                [fields | pooled | last] (B, S·W) ─ fc1 relu (B, Hu) ─ fc2 (B, D) ─ l2norm
+//                  (S = Fu + 1, + 1 with lastItem: inputSlots)
 //   score(user, item) = u · v, both unit length; training divides by τ.
 //
 // Every embedding lives in ONE table (R, W): fields are row ranges of it (item:id rows are shared
@@ -77,6 +80,11 @@ export interface RetrievalConfig {
    */
   historyItemFields: boolean;
   /**
+   * Whether the user MLP also reads the most recent history item (its item rows, as a history position embeds it,
+   * without recency or label). Absent in bundles from before it existed: false.
+   */
+  lastItem?: boolean;
+  /**
    * The training data's time span (unix seconds), for the `context:time` feature: where an event
    * falls in it, (ts − min) / (max − min); serving asks about "now", at most the span's end
    * (servingTimeFeature: YouTube's example age).
@@ -130,10 +138,15 @@ export function fieldCounts(c: RetrievalConfig): { Fi: number; Fu: number } {
   return { Fi: c.itemFields.length, Fu: c.userFields.length };
 }
 
+/** S: rows of W the user MLP reads per user: Fu fields, the pooled history, and the last item with lastItem. */
+export function inputSlots(c: RetrievalConfig): number {
+  return c.userFields.length + 1 + (c.lastItem ? 1 : 0);
+}
+
 /** The dense tensors, in forward order: (name, shape). Weights are PyTorch's (out, in). */
 export function retrievalParamShapes(c: RetrievalConfig): { name: string; shape: number[] }[] {
   const { fieldDim: W, embeddingDim: D, itemHidden: Hi, userHidden: Hu } = c;
-  const { Fi, Fu } = fieldCounts(c);
+  const { Fi } = fieldCounts(c);
   return [
     { name: 'item.fc1.weight', shape: [Hi, Fi * W] }, // (Hi, Fi·W)
     { name: 'item.fc1.bias', shape: [Hi] },
@@ -146,7 +159,7 @@ export function retrievalParamShapes(c: RetrievalConfig): { name: string; shape:
     { name: 'history.out.bias', shape: [W] },
     { name: 'history.pool.key.weight', shape: [W, W] },
     { name: 'history.pool.query', shape: [W] }, //      (H, W/H)
-    { name: 'user.fc1.weight', shape: [Hu, (Fu + 1) * W] }, // (Hu, (Fu+1)·W)
+    { name: 'user.fc1.weight', shape: [Hu, inputSlots(c) * W] }, // (Hu, S·W)
     { name: 'user.fc1.bias', shape: [Hu] },
     { name: 'user.fc2.weight', shape: [D, Hu] },
     { name: 'user.fc2.bias', shape: [D] },
@@ -390,6 +403,30 @@ export function addHistoryBags(
   }
   bags.empty(L - n);
   return n;
+}
+
+/**
+ * Appends one bag: the most recent non-PAD item of history[start, end) as a history position embeds it (its item:id
+ * row, or with `historyItemFields` all its item-tower rows), without recency or label; empty without history.
+ */
+export function addLastItemBag(
+  bags: BagBuilder,
+  c: RetrievalConfig,
+  history: ArrayLike<number>,
+  start = 0,
+  end = history.length,
+  itemEntries?: HistoryItemEntries,
+): void {
+  const item = itemIdField(c)!;
+  for (let j = end - 1; j >= start; j--) {
+    const v = history[j];
+    if (v === PAD_INDEX) continue;
+    const row = v - FIRST_INDEX;
+    if (c.historyItemFields && itemEntries && v < item.rows && row >= 0) itemEntries(bags, row);
+    else bags.add(item.offset + (v < item.rows ? v : OOV_INDEX), 1);
+    break;
+  }
+  bags.close();
 }
 
 /** Rows of the item:id field for a catalogue of N items (PAD, OOV, then one per item). */

@@ -10,7 +10,7 @@
 // Both towers write their embedding rows into ONE buffer `rows` (and their gradients into its
 // mirror `dRows`), item rows first:
 //
-//   rows  [ item fields (B·Fi) | x (B·L) | o (B·L) | f (B·Fu) | p (B) ]      each (·, W)
+//   rows  [ item fields (B·Fi) | x (B·L) | o (B·L) | f (B·Fu) | e (B, lastItem) | p (B) ]      each (·, W)
 //
 // so that the gradients of every lookup into the shared table — item fields, history, user and
 // context fields — come back through ONE sorted segment sum over the concatenated bags: one
@@ -19,7 +19,7 @@
 //
 //   forward   item tower → v (B,D);  user tower → u (B,D)
 //   loss      S = u·vᵀ, softmax_xent (τ, logQ, accidental hits) → dU, dV
-//   backward  user: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d[f|p] (input lookup⁻¹), pool⁻¹ → dkp, dh,
+//   backward  user: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d[f|e|p] (input lookup⁻¹), pool⁻¹ → dkp, dh,
 //                   poolKey⁻¹ (dh += dkp·Wpk), residual lookup⁻¹ → dx, do, out⁻¹ → da,
 //                   attention⁻¹ → dq, dk, dv, q/k/v⁻¹ (dx += …)
 //             item: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d(item fields)
@@ -42,11 +42,12 @@ import {
   fieldsMaxNnz,
   floatRegion,
   itemRows,
+  userNnzPerUser,
   userRows,
   type FloatRegion,
   type ItemTower as ItemTowerType,
 } from './towers.ts';
-import { fieldCounts, historyWidth, type FieldValue, type RetrievalConfig } from './retrieval.ts';
+import { fieldCounts, inputSlots, type FieldValue, type RetrievalConfig } from './retrieval.ts';
 
 /** Optimizer settings. */
 export interface RetrievalHyper {
@@ -128,11 +129,17 @@ export class RetrievalTraining {
     const B = batch;
     const { fieldDim: W, historyLength: L, embeddingDim: D, itemHidden: Hi, userHidden: Hu } = config;
     const { Fi, Fu } = fieldCounts(config);
+    const S = inputSlots(config);
     const BL = B * L;
     const iRows = itemRows(config, B);
     const uLay = userRows(config, B);
     // The backward's row bookkeeping needs every region exactly B·(count) rows (no padding).
-    if (iRows !== B * Fi || uLay.o !== BL || uLay.p - uLay.f !== B * Fu) {
+    if (
+      iRows !== B * Fi ||
+      uLay.o !== BL ||
+      uLay.e - uLay.f !== B * Fu ||
+      uLay.p - uLay.e !== (config.lastItem ? B : 0)
+    ) {
       throw new Error(
         `retrieval training: batch ${B} and field width ${W} leave padding between row ` +
           `regions; use a batch that is a multiple of 8 and a width that is a multiple of 8.`,
@@ -163,7 +170,7 @@ export class RetrievalTraining {
       q: all(buf('d_q', BL * W)),
       k: all(buf('d_k', BL * W)),
       v: all(buf('d_v', BL * W)),
-      input: all(buf('d_input', B * (Fu + 1) * W)),
+      input: all(buf('d_input', B * S * W)),
       userFc1: all(buf('d_user_fc1', B * Hu)),
       userFc2: all(buf('d_user_fc2', B * D)),
       itemFc1: all(buf('d_item_fc1', B * Hi)),
@@ -224,9 +231,9 @@ export class RetrievalTraining {
       D,
     });
     const userFc2 = await lin(ua.fc1, 'user.fc2', ua.fc2, d.userFc2, d.userFc1, true, B, Hu, D);
-    const userFc1 = await lin(ua.input, 'user.fc1', ua.fc1, d.userFc1, d.input, true, B, (Fu + 1) * W, Hu);
-    // d[f | p]: the input lookup touches every row of [f | p] once, so its gradient rows, sorted
-    // by row, are exactly d[f | p] in place.
+    const userFc1 = await lin(ua.input, 'user.fc1', ua.fc1, d.userFc1, d.input, true, B, S * W, Hu);
+    // d[f | e | p]: the input lookup touches every row of [f | e | p] once, so its gradient rows, sorted
+    // by row, are exactly d[f | e | p] in place.
     const gi = user.gathers.input;
     const input = await EmbeddingBagBackwardOp.create(gpu, {
       dy: d.input,
@@ -234,7 +241,7 @@ export class RetrievalTraining {
       D: W,
       maxBags: gi.indices.length,
       maxNnz: gi.indices.length,
-      gradRows: rowsAt(dRows, uBase + uLay.f, B * Fu + B),
+      gradRows: rowsAt(dRows, uBase + uLay.f, uLay.total - uLay.f),
     });
     input.set(gi.indices, null, null);
     const poolKey = await lin(ua.h, 'history.pool.key', undefined, d.kp, d.h, false, BL, W, W);
@@ -262,7 +269,7 @@ export class RetrievalTraining {
     });
     const itemFc2 = await lin(ia.fc1, 'item.fc2', ia.fc2, d.itemFc2, d.itemFc1, true, B, Hi, D);
     const itemFc1 = await lin(ia.fields, 'item.fc1', ia.fc1, d.itemFc1, d.items, true, B, Fi * W, Hi);
-    const tableNnz = B * (fieldsMaxNnz(config.itemFields) + historyWidth(config) * L + fieldsMaxNnz(config.userFields));
+    const tableNnz = B * (fieldsMaxNnz(config.itemFields) + userNnzPerUser(config));
     const sparseRows = iRows + uLay.sparse;
     const table = await EmbeddingBagBackwardOp.create(gpu, {
       dy: rowsAt(dRows, 0, sparseRows),
@@ -330,7 +337,7 @@ export class RetrievalTraining {
     const { gpu, config: c, back: bk } = this;
     const B = this.batch;
     const { fieldDim: W, historyLength: L, embeddingDim: D, itemHidden: Hi, userHidden: Hu } = c;
-    const { Fi, Fu } = fieldCounts(c);
+    const { Fi } = fieldCounts(c);
     const BL = B * L;
     gpu.write(this.io.logq, batch.logq);
     gpu.write(this.io.ids, batch.ids);
@@ -361,7 +368,7 @@ export class RetrievalTraining {
     // user tower, in reverse
     bk.userNorm.encode(pass, B);
     bk.userFc2.encode(pass, { M: B, K: Hu, N: D, act: 'none' });
-    bk.userFc1.encode(pass, { M: B, K: (Fu + 1) * W, N: Hu, act: 'relu' });
+    bk.userFc1.encode(pass, { M: B, K: inputSlots(c) * W, N: Hu, act: 'relu' });
     bk.input.encode(pass);
     const { attention, pool } = this.user.attentionOps;
     pool.encodeBackward(pass, B);

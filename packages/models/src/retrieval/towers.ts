@@ -10,11 +10,12 @@
 //   x (B·L)      history inputs: item:id row + recency row, per position
 //   o (B·L)      attention output projection a·Woᵀ + bo        (empty bags in the sparse lookup)
 //   f (B·Fu)     user and context field embeddings
+//   e (B)        the most recent history item (lastItem; none without it)
 //   p (B)        pooled history
 //
-// so that one embedding_bag writes x, o (zeros) and f; h = x + o is a row_sum of two rows per
-// position over [x | o]; and the MLP input [f_1 … f_Fu | p] (B, (Fu+1)·W) is a row_gather over
-// [f | p]. The trainer reuses the same lookups backwards (sorted segment sums) and the same row
+// so that one embedding_bag writes x, o (zeros), f and e; h = x + o is a row_sum of two rows per
+// position over [x | o]; and the MLP input [f_1 … f_Fu | p | e] (B, S·W) is a row_gather over
+// [f | e | p]. The trainer reuses the same lookups backwards (sorted segment sums) and the same row
 // layout for the gradients.
 import type { Tensor } from '@vireo/core';
 import {
@@ -32,6 +33,8 @@ import {
   BagBuilder,
   addFieldBag,
   addHistoryBags,
+  addLastItemBag,
+  inputSlots,
   checkRetrievalConfig,
   historyWidth,
   ItemEntryCache,
@@ -59,13 +62,14 @@ export function retrievalRowAlign(W: number): number {
 
 const roundUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
-/** The user tower's embedding rows: where x, o, f and p start (in rows) and how many there are. */
+/** The user tower's embedding rows: where x, o, f, e and p start (in rows) and how many there are. */
 export interface UserRows {
   x: number;
   o: number;
   f: number;
+  e: number;
   p: number;
-  /** Rows the sparse lookup writes (x, o, f: everything before p). */
+  /** Rows the sparse lookup writes (x, o, f, e: everything before p). */
   sparse: number;
   total: number;
 }
@@ -77,7 +81,9 @@ export function userRows(c: RetrievalConfig, maxBatch: number): UserRows {
   const rx = roundUp(maxBatch * c.historyLength, a);
   const rf = roundUp(maxBatch * Fu, a);
   const rp = roundUp(maxBatch, a);
-  return { x: 0, o: rx, f: 2 * rx, p: 2 * rx + rf, sparse: 2 * rx + rf, total: 2 * rx + rf + rp };
+  const re = c.lastItem ? rp : 0;
+  const p = 2 * rx + rf + re;
+  return { x: 0, o: rx, f: 2 * rx, e: 2 * rx + rf, p, sparse: p, total: p + rp };
 }
 
 /** The item tower's embedding rows for `maxBatch`: B·Fi rows, rounded up. */
@@ -352,6 +358,11 @@ export function fieldsMaxNnz(fields: RetrievalField[]): number {
   return fields.reduce((s, f) => s + f.width, 0);
 }
 
+/** The most bag entries one user puts in the sparse lookup: L history positions, its fields, its last item. */
+export function userNnzPerUser(c: RetrievalConfig): number {
+  return historyWidth(c) * (c.historyLength + (c.lastItem ? 1 : 0)) + fieldsMaxNnz(c.userFields);
+}
+
 // ------------------------------------------------------------------------------------ user tower
 
 /** A user tower's options: with `historyItemFields`, where history items' field values come from. */
@@ -444,10 +455,7 @@ export class UserTower {
     private readonly owned: GPUBuffer[],
     private readonly items: ItemEntryCache | null,
   ) {
-    this.bags = new BagBuilder(
-      layout.sparse,
-      Math.max(1, maxBatch * (historyWidth(config) * config.historyLength + fieldsMaxNnz(config.userFields))),
-    );
+    this.bags = new BagBuilder(layout.sparse, Math.max(1, maxBatch * userNnzPerUser(config)));
     this.lengthsHost = new Uint32Array(maxBatch);
   }
 
@@ -461,6 +469,7 @@ export class UserTower {
         'features: give `itemFeatures` (item row, item field → value).',
     );
     const { Fu } = fieldCounts(c);
+    const S = inputSlots(c);
     const { fieldDim: W, historyLength: L, heads: H, userHidden: Hu, embeddingDim: D } = c;
     const lay = userRows(c, B);
     const owned: GPUBuffer[] = [];
@@ -495,7 +504,7 @@ export class UserTower {
       a: own('a', BL * W),
       h: own('h', BL * W),
       kp: own('kp', BL * W),
-      input: own('input', B * (Fu + 1) * W),
+      input: own('input', B * S * W),
       fc1: own('fc1', B * Hu),
       fc2: own('fc2', B * D),
       out: own('out', B * D),
@@ -509,7 +518,7 @@ export class UserTower {
       R: c.tableRows,
       D: W,
       maxBags: lay.sparse,
-      maxNnz: Math.max(1, B * (historyWidth(c) * L + fieldsMaxNnz(c.userFields))),
+      maxNnz: Math.max(1, B * userNnzPerUser(c)),
       mode: 'sum',
       out: sub(0, lay.sparse),
     });
@@ -549,11 +558,12 @@ export class UserTower {
       { B, L, D: W, H },
       { query: p('history.pool.query'), k: act.kp, v: act.h, lengths, pooled: act.p, ...opts.grads?.pool },
     );
-    // input row (b, j) = f row b·Fu + j for j < Fu, then p row b: rows of [f | p].
-    const inIdx = new Uint32Array(B * (Fu + 1));
+    // input row (b, j) = f row b·Fu + j for j < Fu, then p row b, then (lastItem) e row b: rows of [f | e | p].
+    const inIdx = new Uint32Array(B * S);
     for (let b = 0; b < B; b++) {
-      for (let j = 0; j < Fu; j++) inIdx[b * (Fu + 1) + j] = b * Fu + j;
-      inIdx[b * (Fu + 1) + Fu] = lay.p - lay.f + b;
+      for (let j = 0; j < Fu; j++) inIdx[b * S + j] = b * Fu + j;
+      inIdx[b * S + Fu] = lay.p - lay.f + b;
+      if (c.lastItem) inIdx[b * S + Fu + 1] = lay.e - lay.f + b;
     }
     const inputRows = lay.total - lay.f;
     const input = await EmbeddingBagOp.create(gpu, {
@@ -567,7 +577,7 @@ export class UserTower {
       kernel: rowGather,
     });
     input.set(inIdx, null, null);
-    const fc1 = await lin(act.input, 'user.fc1.weight', p('user.fc1.bias'), act.fc1, B, (Fu + 1) * W, Hu);
+    const fc1 = await lin(act.input, 'user.fc1.weight', p('user.fc1.bias'), act.fc1, B, S * W, Hu);
     const fc2 = await lin(act.fc1, 'user.fc2.weight', p('user.fc2.bias'), act.fc2, B, Hu, D);
     const l2 = await L2normOp.create(gpu, { x: act.fc2, maxRows: B, D, y: act.out, norm: act.norm });
     const gathers: UserGathers = {
@@ -620,6 +630,11 @@ export class UserTower {
       for (let j = 0; j < fields.length; j++)
         addFieldBag(bags, fields[j], u.fields[j], j === 0 && fields[j].name === 'user:id' && u.dropUserId === true);
     }
+    if (c.lastItem) {
+      bags.empty(lay.e - bags.bags);
+      for (const u of inputs)
+        addLastItemBag(bags, c, u.history, u.historyStart ?? 0, u.historyEnd ?? u.history.length, this.items?.append);
+    }
     bags.empty(lay.sparse - bags.bags);
     const v = bags.view();
     this.ops.sparse.set(v.indices, v.offsets, v.weights);
@@ -650,7 +665,7 @@ export class UserTower {
     o.poolKey.encode(pass, { M: BL, K: W, N: W, hasBias: false });
     o.pool.encodeForward(pass, B);
     o.input.encode(pass);
-    o.fc1.encode(pass, { M: B, K: (fieldCounts(c).Fu + 1) * W, N: c.userHidden, act: 'relu' });
+    o.fc1.encode(pass, { M: B, K: inputSlots(c) * W, N: c.userHidden, act: 'relu' });
     o.fc2.encode(pass, { M: B, K: c.userHidden, N: c.embeddingDim });
     o.l2.encode(pass, B);
   }

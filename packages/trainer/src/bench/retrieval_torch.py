@@ -33,6 +33,8 @@ class TwoTower(torch.nn.Module):
         super().__init__()
         W, D, L, H = cfg['fieldDim'], cfg['embeddingDim'], cfg['historyLength'], cfg['heads']
         Fi, Fu = len(cfg['itemFields']), len(cfg['userFields'])
+        self.last_item = bool(cfg.get('lastItem'))
+        S = Fu + 1 + (1 if self.last_item else 0)  # MLP input slots: fields, pooled history, last item
         self.W, self.D, self.L, self.H, self.Fi, self.Fu = W, D, L, H, Fi, Fu
         shapes = {
             'item.fc1.weight': (cfg['itemHidden'], Fi * W), 'item.fc1.bias': (cfg['itemHidden'],),
@@ -40,7 +42,7 @@ class TwoTower(torch.nn.Module):
             'history.q.weight': (W, W), 'history.k.weight': (W, W), 'history.v.weight': (W, W),
             'history.out.weight': (W, W), 'history.out.bias': (W,),
             'history.pool.key.weight': (W, W), 'history.pool.query': (W,),
-            'user.fc1.weight': (cfg['userHidden'], (Fu + 1) * W), 'user.fc1.bias': (cfg['userHidden'],),
+            'user.fc1.weight': (cfg['userHidden'], S * W), 'user.fc1.bias': (cfg['userHidden'],),
             'user.fc2.weight': (D, cfg['userHidden']), 'user.fc2.bias': (D,),
         }
         self.names = list(shapes)
@@ -72,7 +74,7 @@ class TwoTower(torch.nn.Module):
         v = F.relu(F.linear(fields, self.p('item.fc1.weight'), self.p('item.fc1.bias')))
         v = F.linear(v, self.p('item.fc2.weight'), self.p('item.fc2.bias'))
         v = F.normalize(v, dim=1, eps=1e-12)
-        # user tower rows: x (B·L) | o (B·L, empty) | f (B·Fu)
+        # user tower rows: x (B·L) | o (B·L, empty) | f (B·Fu) | e (B, lastItem)
         rows = self.bags(b['user_idx'], b['user_off'], b['user_w'])
         nx = b['rows_x']
         x = rows[: B * L].reshape(B, L, W)
@@ -98,7 +100,9 @@ class TwoTower(torch.nn.Module):
         ps = ps.masked_fill(~valid[:, None, :], float('-inf'))
         pp = torch.softmax(ps, dim=-1).nan_to_num(0.0)  # a history of length 0 pools to zeros
         pooled = torch.einsum('bhl,blhd->bhd', pp, h.reshape(B, L, H, Dh)).reshape(B, W)
-        inp = torch.cat([f, pooled], dim=1)
+        # with lastItem the rows after f hold e (B): the most recent history item
+        last = [rows[2 * nx + B * self.Fu: 2 * nx + B * self.Fu + B]] if self.last_item else []
+        inp = torch.cat([f, pooled] + last, dim=1)
         u = F.relu(F.linear(inp, self.p('user.fc1.weight'), self.p('user.fc1.bias')))
         u = F.linear(u, self.p('user.fc2.weight'), self.p('user.fc2.bias'))
         u = F.normalize(u, dim=1, eps=1e-12)

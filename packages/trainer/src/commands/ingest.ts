@@ -6,18 +6,20 @@ import { UsageError, numberFlag, parseFlags } from '../cli/args.ts';
 import type { DatasetSummary } from '../ingest/dataset.ts';
 import {
   DEFAULT_OPTIONS,
+  DEFAULT_SEQUENTIAL,
   DEFAULT_WORLD,
   START_WORLD,
   IngestError,
   ingestCriteo,
   ingestMovielens,
+  ingestSequential,
   ingestSynthetic,
   ingestTabular,
   readerFor,
   type IngestOptions,
 } from '../ingest/index.ts';
 
-const SOURCES = ['synthetic', 'movielens', 'criteo', 'csv', 'jsonl', 'parquet'] as const;
+const SOURCES = ['synthetic', 'sequential', 'movielens', 'criteo', 'csv', 'jsonl', 'parquet'] as const;
 
 const FLAGS = {
   source: { type: 'string' },
@@ -40,6 +42,11 @@ const FLAGS = {
   categories: { type: 'string' },
   dim: { type: 'string' },
   days: { type: 'string' },
+  successors: { type: 'string' },
+  'successor-strength': { type: 'string' },
+  'recency-strength': { type: 'string' },
+  'min-events': { type: 'string' },
+  'max-events': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -49,6 +56,9 @@ const HELP =
 sources:
   synthetic                 a generated world with known truth   ` +
   `[--seed --users --items --events --categories --dim --days]
+  sequential                implicit events where order matters, with its posterior oracle
+                            [--seed --users --items --categories --successors --successor-strength 0.5
+                             --recency-strength 0.1 --min-events 20 --max-events 60]
   movielens --path DIR      ml-latest-small folder (ratings.csv, movies.csv, tags.csv)   [--min-rating 4]
   criteo --path FILE        Criteo TSV: label, I1–I13, C1–C26   [--min-count 1]
   csv|jsonl|parquet --path FILE --spec SPEC.json   logs described by a feature spec
@@ -126,7 +136,9 @@ export async function run(argv: string[]): Promise<number> {
       if ((v as Record<string, unknown>)[f] !== undefined && !sources.includes(source))
         throw new UsageError(`--${f} applies to --source ${sources.join('|')}, not ${source}.`);
   };
-  onlyFor(['seed', 'users', 'items', 'events', 'categories', 'dim', 'days'], ['synthetic']);
+  onlyFor(['seed', 'users', 'items', 'categories'], ['synthetic', 'sequential']);
+  onlyFor(['events', 'dim', 'days'], ['synthetic']);
+  onlyFor(['successors', 'successor-strength', 'recency-strength', 'min-events', 'max-events'], ['sequential']);
   onlyFor(['min-rating'], ['movielens']);
   onlyFor(['min-count'], ['criteo']);
   onlyFor(['spec'], ['csv', 'jsonl', 'parquet']);
@@ -150,6 +162,32 @@ export async function run(argv: string[]): Promise<number> {
         if (world.categories > world.items)
           throw new UsageError(`--categories (${world.categories}) cannot exceed --items (${world.items}).`);
         summary = await ingestSynthetic(world, opts);
+        break;
+      }
+      case 'sequential': {
+        const d = DEFAULT_SEQUENTIAL;
+        const int = (name: string, fallback: number, max: number, min = 1) =>
+          numberFlag((v as Record<string, string | undefined>)[name], name, fallback, { integer: true, min, max });
+        const share = (name: string, fallback: number) =>
+          numberFlag((v as Record<string, string | undefined>)[name], name, fallback, { min: 0, max: 1 });
+        const world = {
+          seed: int('seed', d.seed, 2 ** 32 - 1, 0),
+          users: int('users', d.users, 10_000_000),
+          items: int('items', d.items, 10_000_000, 2),
+          categories: int('categories', d.categories, 10_000, 2),
+          successors: int('successors', d.successors, 100),
+          successorStrength: share('successor-strength', d.successorStrength),
+          recencyStrength: share('recency-strength', d.recencyStrength),
+          minEvents: int('min-events', d.minEvents, 100_000),
+          maxEvents: int('max-events', d.maxEvents, 100_000),
+        };
+        if (world.successorStrength + world.recencyStrength > 1)
+          throw new UsageError('--successor-strength plus --recency-strength must be at most 1.');
+        if (world.minEvents > world.maxEvents)
+          throw new UsageError(`--min-events (${world.minEvents}) cannot exceed --max-events (${world.maxEvents}).`);
+        if (world.categories > world.items || world.successors >= world.items)
+          throw new UsageError('--categories and --successors must be smaller than --items.');
+        summary = await ingestSequential(world, opts);
         break;
       }
       case 'movielens':

@@ -1,8 +1,16 @@
 // Baselines the retrieval model is judged against, computed in the same run from the same split:
 // most-popular (training positives per item), item-kNN (co-occurrence cosine over the users'
-// training positives), and on a synthetic world the oracle (the world's true next-click ranking).
+// training positives) over the whole history and over the last positive only, and on a generated world its
+// oracle: the synthetic world's true next-click ranking, the sequential world's posterior oracle.
 import { FIRST_INDEX } from '@vireo/core';
-import { SPLIT_TRAIN, loadOracle, nextClickScores, type Dataset } from '../ingest/index.ts';
+import {
+  SPLIT_TRAIN,
+  loadOracle,
+  loadSequentialTruth,
+  nextClickScores,
+  sequentialOracleScores,
+  type Dataset,
+} from '../ingest/index.ts';
 import type { RetrievalCase, UserEvents } from '../retrieval/data.ts';
 
 /** Scores every item (N) for one case into `out`. */
@@ -28,9 +36,10 @@ export function mostPopularScorer(ds: Dataset): CaseScorer {
  * Item-kNN: score(j) = Σ_{h in the user's earlier positives} cos(h, j), with cos(h, j) = co(h, j) / √(n_h·n_j)
  * over the sets of training positives of every user (co: users holding both, n: users holding
  * one). Computed per case through the users who share a history item, without the N×N matrix.
- * Ties (items no history item co-occurs with) are broken by popularity.
+ * Ties (items no history item co-occurs with) are broken by popularity. `lastOnly`: the history is the user's
+ * most recent positive alone (the last-item baseline: what order alone gives item-kNN).
  */
-export function itemKnnScorer(ds: Dataset, events: UserEvents): CaseScorer {
+export function itemKnnScorer(ds: Dataset, events: UserEvents, opts: { lastOnly?: boolean } = {}): CaseScorer {
   const it = ds.interactions!;
   const U = events.start.length - 1;
   const N = ds.items!.rows;
@@ -58,8 +67,11 @@ export function itemKnnScorer(ds: Dataset, events: UserEvents): CaseScorer {
   return (c, _index, out) => {
     acc.fill(0);
     const history = new Set<number>();
-    for (let e = c.historyStart; e < c.historyEnd; e++)
-      if (events.positive[e]) history.add(events.items[e] - FIRST_INDEX);
+    for (let e = c.historyEnd - 1; e >= c.historyStart; e--) {
+      if (!events.positive[e]) continue;
+      history.add(events.items[e] - FIRST_INDEX);
+      if (opts.lastOnly) break;
+    }
     for (const h of history) {
       if (n[h] === 0) continue;
       const w = 1 / Math.sqrt(n[h]);
@@ -80,10 +92,18 @@ export function itemKnnScorer(ds: Dataset, events: UserEvents): CaseScorer {
 }
 
 /**
- * The synthetic world's oracle: log P(shown) + log P(click | shown) for every item at the held-out
- * event's time, hour and device (the best achievable next-click ranking). Null for real data.
+ * A generated world's oracle, null for real data. Synthetic: log P(shown) + log P(click | shown) for every item at
+ * the held-out event's time, hour and device (the best achievable next-click ranking). Sequential: the posterior
+ * oracle, log P(next | the history the case shows).
  */
-export function oracleScorer(ds: Dataset): CaseScorer | null {
+export function oracleScorer(ds: Dataset, events: UserEvents): CaseScorer | null {
+  const sequential = loadSequentialTruth(ds);
+  if (sequential) {
+    return (c, _i, out) => {
+      const history = events.items.subarray(c.historyStart, c.historyEnd).map((i) => i - FIRST_INDEX);
+      sequentialOracleScores(sequential, history, out);
+    };
+  }
   const truth = loadOracle(ds);
   if (!truth) return null;
   const im = ds.impressions;

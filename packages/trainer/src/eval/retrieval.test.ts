@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RetrievalCase } from '../retrieval/data.ts';
 import { bestRank, dotScorer, int8Scorer, rankingMetrics } from './retrieval.ts';
+import { seedStat } from './retrieval-seeds.ts';
 import { itemKnnScorer } from './retrieval-baselines.ts';
 import type { Dataset } from '../ingest/index.ts';
 import { FIRST_INDEX } from '@vireo/core';
@@ -39,6 +40,19 @@ describe('retrieval metrics over a full ranking', () => {
     expect(m['hitrate@10']).toBeCloseTo(1 / 3, 12);
     expect(m['ndcg@10']).toBeCloseTo(1 / 3, 12);
     expect(m.mrr).toBeCloseTo((1 + 1 / 12) / 3, 12);
+    // Standard errors over users: Recall@10 per user (1, 0, 0): sd = √(1/3), se = sd/√3 = 1/3.
+    expect(m.se['recall@10']).toBeCloseTo(1 / 3, 12);
+    expect(m.se['recall@50']).toBeCloseTo(1 / 3, 12); // (1, 1, 0)
+    // MRR per user (1, 1/12, 0).
+    const rr = [1, 1 / 12, 0];
+    const mean = rr.reduce((a, b) => a + b) / 3;
+    const sd = Math.sqrt(rr.reduce((s, v) => s + (v - mean) ** 2, 0) / 2);
+    expect(m.se.mrr).toBeCloseTo(sd / Math.sqrt(3), 12);
+  });
+
+  it('combines seeds into mean ± sample sd', () => {
+    expect(seedStat([1, 2, 3])).toEqual({ mean: 2, sd: 1, values: [1, 2, 3] });
+    expect(seedStat([0.25])).toEqual({ mean: 0.25, sd: 0, values: [0.25] });
   });
 
   it('scores int8 rows with their scales close to float32', () => {

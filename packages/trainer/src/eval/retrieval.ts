@@ -18,7 +18,20 @@ export interface RetrievalMetrics {
   'ndcg@10': number;
   'hitrate@10': number;
   mrr: number;
+  /** Standard error of each mean over the evaluated users (sd / √users). */
+  se: Record<MetricName, number>;
 }
+
+export const METRIC_NAMES = [
+  'recall@10',
+  'recall@50',
+  'recall@100',
+  'recall@1000',
+  'ndcg@10',
+  'hitrate@10',
+  'mrr',
+] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
 
 /**
  * 1-based rank of the best relevant item in the full ranking of `scores` without `exclude` (ties
@@ -45,29 +58,32 @@ export function bestRank(scores: ArrayLike<number>, relevant: ArrayLike<number>,
  * @example const m = rankingMetrics(cases, N, mostPopularScorer(ds, positives)); // m['recall@100']
  */
 export function rankingMetrics(cases: readonly RetrievalCase[], N: number, score: CaseScorer): RetrievalMetrics {
-  const sums = {
-    'recall@10': 0,
-    'recall@50': 0,
-    'recall@100': 0,
-    'recall@1000': 0,
-    'ndcg@10': 0,
-    'hitrate@10': 0,
-    mrr: 0,
-  };
+  const sums = Object.fromEntries(METRIC_NAMES.map((k) => [k, 0])) as Record<MetricName, number>;
+  const squares = { ...sums };
   const scores = new Float32Array(N);
   const kMax = Math.min(N, RECALL_KS[RECALL_KS.length - 1]);
+  const add = (k: MetricName, v: number) => {
+    sums[k] += v;
+    squares[k] += v * v;
+  };
   cases.forEach((c, index) => {
     score(c, index, scores);
     const ranked = topK(scores, kMax, c.exclude);
-    for (const k of RECALL_KS) sums[`recall@${k}`] += recallAtK(ranked, c.relevant, k);
-    sums['ndcg@10'] += ndcgAtK(ranked, c.relevant, 10);
-    sums['hitrate@10'] += hitRateAtK(ranked, c.relevant, 10);
+    for (const k of RECALL_KS) add(`recall@${k}`, recallAtK(ranked, c.relevant, k));
+    add('ndcg@10', ndcgAtK(ranked, c.relevant, 10));
+    add('hitrate@10', hitRateAtK(ranked, c.relevant, 10));
     const rank = bestRank(scores, c.relevant, c.exclude);
-    sums.mrr += Number.isFinite(rank) ? 1 / rank : 0;
+    add('mrr', Number.isFinite(rank) ? 1 / rank : 0);
   });
   const n = Math.max(1, cases.length);
-  const out = { users: cases.length } as RetrievalMetrics;
-  for (const [k, v] of Object.entries(sums)) (out as unknown as Record<string, number>)[k] = v / n;
+  const out = { users: cases.length, se: {} } as RetrievalMetrics;
+  for (const k of METRIC_NAMES) {
+    const mean = sums[k] / n;
+    out[k] = mean;
+    // Sample standard deviation of the per-user values over √n: the standard error of the mean.
+    const variance = n > 1 ? Math.max(0, (squares[k] - n * mean * mean) / (n - 1)) : 0;
+    out.se[k] = Math.sqrt(variance / n);
+  }
   return out;
 }
 
@@ -95,13 +111,13 @@ export function int8Scorer(userVectors: Float32Array, values: Int8Array, scales:
   };
 }
 
-/** A table of named metric rows for people. */
+/** A table of named metric rows for people: each mean with its standard error over users. */
 export function formatMetrics(rows: Record<string, RetrievalMetrics>): string {
-  const cols = ['recall@10', 'recall@50', 'recall@100', 'recall@1000', 'ndcg@10', 'hitrate@10', 'mrr'] as const;
   const width = Math.max(12, ...Object.keys(rows).map((k) => k.length));
-  const head = `${'model'.padEnd(width)}  ${cols.map((c) => c.padStart(11)).join(' ')}`;
+  const cell = (m: RetrievalMetrics, c: MetricName) => `${m[c].toFixed(4)} ±${m.se[c].toFixed(4)}`.padStart(15);
+  const head = `${'model'.padEnd(width)}  ${METRIC_NAMES.map((c) => c.padStart(15)).join(' ')}`;
   const lines = Object.entries(rows).map(
-    ([name, m]) => `${name.padEnd(width)}  ${cols.map((c) => m[c].toFixed(4).padStart(11)).join(' ')}`,
+    ([name, m]) => `${name.padEnd(width)}  ${METRIC_NAMES.map((c) => cell(m, c)).join(' ')}`,
   );
   return [head, ...lines].join('\n');
 }

@@ -69,8 +69,16 @@ describe('vireo ingest', () => {
   it('answers user mistakes with one sentence and exit code 2', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['--source', 'synthetic', '--out', '/tmp/x', '--colour'], /Unknown option '--colour'/],
-      [['--out', '/tmp/x'], /--source is required: one of synthetic, movielens, criteo, csv, jsonl, parquet\./],
+      [
+        ['--out', '/tmp/x'],
+        /--source is required: one of synthetic, sequential, movielens, criteo, csv, jsonl, parquet\./,
+      ],
       [['--source', 'kaggle', '--out', '/tmp/x'], /unknown --source 'kaggle'/],
+      [
+        ['--source', 'sequential', '--out', '/tmp/x', '--successor-strength', '0.7', '--recency-strength', '0.5'],
+        /--successor-strength plus --recency-strength must be at most 1\./,
+      ],
+      [['--source', 'sequential', '--out', '/tmp/x', '--days', '3'], /--days applies to --source synthetic/],
       [['--source', 'criteo', '--out', '/tmp/x'], /--source criteo needs --path FILE/],
       [
         ['--source', 'criteo', '--path', '/nonexistent.tsv', '--out', '/tmp/x'],

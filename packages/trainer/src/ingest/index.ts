@@ -33,6 +33,14 @@ export {
   type World,
   type WorldConfig,
 } from './synthetic.ts';
+export {
+  DEFAULT_SEQUENTIAL,
+  ingestSequential,
+  loadSequentialTruth,
+  sequentialOracleScores,
+  type SequentialConfig,
+  type SequentialTruth,
+} from './sequential.ts';
 export { ingestMovielens, movielensSpec } from './movielens.ts';
 export { ingestCriteo, criteoSpec } from './criteo.ts';
 export { ingestTabular, type TabularSource } from './tabular.ts';

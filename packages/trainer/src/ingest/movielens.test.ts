@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OOV_INDEX } from '@vireo/core';
 import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, loadDataset } from './dataset.ts';
 import { IngestError } from './errors.ts';
-import { ingestMovielens, parseTitle } from './movielens.ts';
+import { ingestMovielens, parseTitle, pointInTimeTags, tagCutoffs } from './movielens.ts';
 import { fixture, testOptions } from '../../test/ingest-helpers.ts';
 
 const crlf = (lines: string[]) => lines.join('\r\n') + '\r\n';
@@ -22,13 +22,14 @@ const RATINGS = crlf([
   '2,1,3.0,1445714994',
   '2,29,4.0,1445714999',
 ]);
+// Tags written before every held-out event (the ranking cut-off is user 2's first rating, 1445714994).
 const TAGS = crlf([
   'userId,movieId,tag,timestamp',
-  '2,1,Pixar,1445714994',
-  '1,1,pixar,1445714996',
-  '1,11,pixar,1445714996',
-  '1,29,surreal,1445714996',
-  '2,1,funny,1445714999',
+  '2,1,Pixar,964980000',
+  '1,1,pixar,964980001',
+  '1,11,pixar,964980001',
+  '1,29,surreal,964980001',
+  '2,1,funny,964980002',
 ]);
 
 const run = (files: Record<string, string>, overrides = {}) => {
@@ -64,6 +65,64 @@ describe('movielens', () => {
     expect([...it.split]).toEqual([SPLIT_TRAIN, SPLIT_VALID, SPLIT_VALID, SPLIT_TEST, SPLIT_TRAIN, SPLIT_TRAIN]);
     expect([...it.weight]).toEqual([4, 5, 2.5, 4.5, 3, 4]);
     expect([...ds.impressions!.labels.get('like')!]).toEqual([1, 1, 0, 1, 0, 1]);
+  });
+
+  it("uses only tags written before the item's earliest held-out event (point in time)", async () => {
+    // User 1 rates movies 1, 11, 29, 40 (all liked): 29 is validation (t=30), 40 is test (t=40). User 3 rates 11
+    // at t=5 and 29 at t=6, 40 at t=7: with 3 positives, 29 (t=6) is valid and 40 (t=7) test for them.
+    // Held out: movie 29 from t=6, movie 40 from t=7; movies 1 and 11 are never held out (train only), so their
+    // cut-off is the ranking view's validation cut-off.
+    const ratings = crlf([
+      'userId,movieId,rating,timestamp',
+      '1,1,5,10',
+      '1,11,5,20',
+      '1,29,5,30',
+      '1,40,5,40',
+      '3,11,5,5',
+      '3,29,5,6',
+      '3,40,5,7',
+    ]);
+    const tags = crlf([
+      'userId,movieId,tag,timestamp',
+      '1,29,dreamlike,3', // before movie 29's first held-out event (t=6): kept
+      '2,29,dreamlike,4', // kept
+      '1,29,weird,6', // at the held-out event: a leak, dropped
+      '3,29,weird,31', // after: dropped
+      '1,40,dreamlike,1', // kept
+      '1,40,later,7', // at movie 40's held-out event: dropped
+      '1,40,later,8', // dropped
+    ]);
+    const { opts } = await run({ 'movies.csv': MOVIES, 'ratings.csv': ratings, 'tags.csv': tags });
+    const ds = loadDataset(opts.out);
+    // Had every tag counted, movie 29 would read [dreamlike, weird → OOV] and movie 40 [later → OOV, dreamlike].
+    expect(ds.vocabularies['item:tags']).toEqual(['dreamlike']);
+    const column = ds.items!.columns.get('item:tags')!.data as Int32Array;
+    const row = (i: number) => [...column.subarray(i * 8, i * 8 + 2)];
+    expect(row(2)).toEqual([2, 0]); // movie 29: only "dreamlike" (index 2 = first entry after padding and OOV)
+    expect(row(3)).toEqual([2, 0]); // movie 40
+  });
+
+  it('point-in-time tag cut-offs: per item the earliest held-out event, else the ranking cut-off', () => {
+    const events = {
+      user: Int32Array.of(0, 0, 0, 0),
+      item: Int32Array.of(0, 1, 2, 2),
+      ts: Float64Array.of(1, 2, 3, 4),
+      positive: [1, 1, 1, 1],
+    };
+    // Leave-last-out: event 3 (item 2, t=4) is test, event 2 (item 2, t=3) valid; the ranking cut-off (last 50 %)
+    // is t=3.
+    const cutoff = tagCutoffs(events, 1, 4, { validFraction: 0.25, testFraction: 0.25, minPositives: 3 });
+    expect([...cutoff]).toEqual([3, 3, 3, 3]);
+    const late = tagCutoffs(events, 1, 3, { validFraction: 0, testFraction: 0, minPositives: 3 });
+    expect([...late]).toEqual([Infinity, Infinity, 3]);
+    const rows = [
+      { item: 2, tag: 'b', ts: 1 },
+      { item: 2, tag: 'a', ts: 2 },
+      { item: 2, tag: 'b', ts: 2.5 },
+      { item: 2, tag: 'c', ts: 3 },
+      { item: 0, tag: 'c', ts: 100 },
+    ];
+    expect(pointInTimeTags(rows, late)).toEqual([['c'], [], ['b', 'a']]);
   });
 
   it('skips malformed ratings with their line numbers, and fails past --max-bad-rows', async () => {

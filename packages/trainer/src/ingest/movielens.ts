@@ -3,19 +3,21 @@
 //   ratings.csv  userId,movieId,rating,timestamp
 //   tags.csv     userId,movieId,tag,timestamp  (optional)
 // CRLF line endings. Items are the movies (file order) with genres (multi-hot), release year, title
-// tokens and user tags; users are the raters (by id). Every rating is an event: the retrieval view
+// tokens and user tags (only those written before the item's first held-out event: point in time); users are the
+// raters (by id). Every rating is an event: the retrieval view
 // takes rating ≥ --min-rating as positive, the ranking view labels `like` (the same) and `rating`.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildLookups, parseFeatureSpec, type FeatureSpec, type RawValue } from '@vireo/core';
-import { DatasetWriter, type DatasetSummary } from './dataset.ts';
+import { DatasetWriter, SPLIT_TRAIN, type DatasetSummary } from './dataset.ts';
 import { FeatureColumn, writeEntityFeatures } from './encode.ts';
 import { IngestError } from './errors.ts';
 import { SpecFitter } from './fit.ts';
 import { Growable } from './growable.ts';
 import { badRowLedger, stage, type IngestOptions } from './options.ts';
 import { fileSize, forEachRecord } from './read.ts';
-import { timeRange, writeImpressionCore, writeInteractions } from './views.ts';
+import { leaveLastOut, timeCutoffs } from './splits.ts';
+import { timeRange, userTimeOrder, writeImpressionCore, writeInteractions } from './views.ts';
 
 /** Longest history the user tower reads, declared in the spec for the runtime. */
 const HISTORY_LENGTH = 50;
@@ -148,8 +150,8 @@ export async function ingestMovielens(
   });
   if (movieRow.size === 0) throw new IngestError(`${paths.movies} lists no movies.`);
 
-  // tags.csv → per movie tag counts (most used first).
-  const tagCounts: Array<Map<string, number>> = titles.map(() => new Map());
+  // tags.csv → (movie, tag, time) rows; counted per movie after the ratings, point in time.
+  const tagRows: Array<{ item: number; tag: string; ts: number }> = [];
   if (bytes.tags >= 0) {
     await forEachRecord(paths.tags, 'csv', (f, line) => {
       if (line === 1) return expectHeader(paths.tags, f, ['userId', 'movieId', 'tag', 'timestamp']);
@@ -158,13 +160,12 @@ export async function ingestMovielens(
       if (f.length !== 4) return bad.add(paths.tags, line, `expected 4 fields, found ${f.length}`);
       const i = movieRow.get(f[1].trim());
       if (i === undefined) return bad.add(paths.tags, line, `movieId ${JSON.stringify(f[1])} is not in movies.csv`);
+      if (!INTEGER.test(f[3].trim()))
+        return bad.add(paths.tags, line, `timestamp must be unix seconds, got ${JSON.stringify(f[3])}`);
       const tag = f[2].trim().toLowerCase();
-      if (tag) tagCounts[i].set(tag, (tagCounts[i].get(tag) ?? 0) + 1);
+      if (tag) tagRows.push({ item: i, tag, ts: Number(f[3].trim()) });
     });
   }
-  const tags = tagCounts.map((m) =>
-    [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([t]) => t),
-  );
 
   // ratings.csv → events.
   const rawUser = new Growable(Int32Array);
@@ -209,6 +210,10 @@ export async function ingestMovielens(
   const ts = eventTs.view();
   const rating = eventRating.view();
   const like = Float32Array.from(rating, (r) => (r >= opts.minRating ? 1 : 0));
+  const tags = pointInTimeTags(
+    tagRows,
+    tagCutoffs({ user, item, ts, positive: like }, userIds.length, movieRow.size, opts),
+  );
   const hours = Array.from(ts, (t) => String(new Date(t * 1000).getUTCHours()));
   const weekdays = Array.from(ts, (t) => String(new Date(t * 1000).getUTCDay()));
 
@@ -304,4 +309,45 @@ export async function ingestMovielens(
     fitted.vocabularies,
     fitted.statistics,
   );
+}
+
+/**
+ * The time before which an item's tags may be used, per item: the earliest event of that item held out by either view
+ * (the retrieval view's valid/test events, the ranking view's validation cut-off), so that no held-out event sees a tag
+ * written at or after it (docs/ARCHITECTURE.md §4, Ingest: point in time). Items are one static table, so one
+ * cut-off per item is the latest time that is safe for every held-out event.
+ */
+export function tagCutoffs(
+  events: { user: Int32Array; item: Int32Array; ts: Float64Array; positive: ArrayLike<number> },
+  numUsers: number,
+  numItems: number,
+  opts: { validFraction: number; testFraction: number; minPositives: number },
+): Float64Array {
+  const { validFrom } = timeCutoffs(events.ts, opts.validFraction, opts.testFraction);
+  const cutoff = new Float64Array(numItems).fill(validFrom);
+  const order = userTimeOrder(events.user, events.ts, numUsers);
+  const positive = Uint8Array.from(order, (e) => events.positive[e]);
+  const split = new Uint8Array(order.length);
+  for (let start = 0; start < order.length; ) {
+    let end = start + 1;
+    while (end < order.length && events.user[order[end]] === events.user[order[start]]) end++;
+    leaveLastOut(positive, start, end, split, opts.minPositives);
+    start = end;
+  }
+  for (let r = 0; r < order.length; r++) {
+    if (split[r] === SPLIT_TRAIN) continue;
+    const e = order[r];
+    if (events.ts[e] < cutoff[events.item[e]]) cutoff[events.item[e]] = events.ts[e];
+  }
+  return cutoff;
+}
+
+/** Per item, its tags written strictly before the item's cut-off, most used first (ties by name). */
+export function pointInTimeTags(
+  rows: ReadonlyArray<{ item: number; tag: string; ts: number }>,
+  cutoff: Float64Array,
+): string[][] {
+  const counts: Array<Map<string, number>> = Array.from(cutoff, () => new Map());
+  for (const { item, tag, ts } of rows) if (ts < cutoff[item]) counts[item].set(tag, (counts[item].get(tag) ?? 0) + 1);
+  return counts.map((m) => [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([t]) => t));
 }

@@ -8,6 +8,7 @@ import { loadDataset } from '../ingest/index.ts';
 import { openGpu } from '../node/gpu.ts';
 import { loadRankingBundle, writeRankingBundle, rankingOnnx } from '@vireo/models/training';
 import { rankingData, rankingFeatures, rankingSplits, type RankingData } from './data.ts';
+import { calibrateHeads } from './calibrate.ts';
 import { evaluateRanking, formatReport, type RankingReport } from './evaluate.ts';
 import { fitRanking, type FitOptions } from './fit.ts';
 
@@ -176,8 +177,18 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
       log,
       stopAfterSteps: testing.stopAfterSteps,
     });
-    const report = await evaluateRanking(gpu, config, fit.params, fit.tables, data, splits, opts.seed);
-    const onnx = rankingOnnx(config, fit.params, fit.tables);
+    // Platt scaling per probability head on the validation rows, folded into the heads' last layers: the bundle,
+    // the engine and the ONNX export all carry the calibrated model.
+    const calibrated = await calibrateHeads(gpu, config, fit.params, fit.tables, data, splits.valid);
+    const params = calibrated.params;
+    for (const [task, c] of Object.entries(calibrated.calibration))
+      log(
+        `calibration ${task}: p = σ(${c.a.toFixed(3)}·z ${c.b >= 0 ? '+' : '−'} ${Math.abs(c.b).toFixed(3)}) on ` +
+          `${c.rows} validation rows: ECE ${c.before.ece.toFixed(4)} → ${c.after.ece.toFixed(4)}, log loss ` +
+          `${c.before.logLoss.toFixed(4)} → ${c.after.logLoss.toFixed(4)}`,
+      );
+    const report = await evaluateRanking(gpu, config, params, fit.tables, data, splits, opts.seed);
+    const onnx = rankingOnnx(config, params, fit.tables);
     const training = {
       bestEpoch: fit.bestEpoch,
       bestValidAuc: fit.bestValidAuc,
@@ -189,7 +200,7 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
     };
     const manifest = await writeRankingBundle(values.out, {
       config,
-      params: fit.params,
+      params,
       tables: fit.tables,
       onnx,
       spec: ds.spec,
@@ -202,11 +213,21 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
         labels: data.labelOf,
         options: opts,
       },
-      metrics: { test: report, training },
+      metrics: { test: report, training, calibration: calibrated.calibration },
     });
     if (values.json)
       process.stdout.write(
-        JSON.stringify({ bundle: values.out, version: manifest.version, training, evaluation: report }, null, 2) + '\n',
+        JSON.stringify(
+          {
+            bundle: values.out,
+            version: manifest.version,
+            training,
+            calibration: calibrated.calibration,
+            evaluation: report,
+          },
+          null,
+          2,
+        ) + '\n',
       );
     else {
       process.stdout.write(`${formatReport(report)}\n`);

@@ -82,6 +82,12 @@ describe('vireo train ranking', () => {
     expect(model.ctr.auc).toBeGreaterThan(0.6);
     expect(model.ctr.logLoss).toBeLessThan(baselines.constant.ctr.logLoss);
     expect(model.ctcvr.auc).toBeGreaterThan(0.6);
+    // Platt scaling on the validation rows: never worse there than the identity it starts from.
+    for (const task of ['ctr', 'cvr'] as const) {
+      const c = result.calibration[task];
+      expect(c.rows).toBeGreaterThan(0);
+      expect(c.after.logLoss).toBeLessThanOrEqual(c.before.logLoss + 1e-9);
+    }
     const manifest = parseBundleManifest(readFileSync(join(first, 'manifest.json'), 'utf8'));
     expect(manifest.files.map((f) => f.name).sort()).toEqual(['ranking.onnx', 'ranking.safetensors']);
     for (const f of manifest.files) expect(f.sha256).toBe(await fileHash(join(first, f.name)));

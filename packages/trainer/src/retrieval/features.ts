@@ -21,6 +21,8 @@ export interface RetrievalShape {
   historyLength: number;
   /** History positions embed their item by all its item-tower fields (default) or its id alone. */
   historyItemFields?: boolean;
+  /** The user MLP reads the most recent history item beside the pooled history (default true). */
+  lastItem?: boolean;
 }
 
 /** Longest history the defaults attend over (the spec's maxLength, capped: attention is O(L²)). */
@@ -145,6 +147,7 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
     position,
     label,
     historyItemFields: shape.historyItemFields ?? true,
+    lastItem: shape.lastItem ?? true,
     ...(timed ? { timeRange: { min: range.min, max: range.max } } : {}),
   };
 }

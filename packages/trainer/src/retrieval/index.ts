@@ -38,6 +38,8 @@ const FLAGS = {
   name: { type: 'string' },
   version: { type: 'string' },
   'skip-eval': { type: 'boolean' },
+  'no-last-item': { type: 'boolean' },
+  'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
 } as const;
@@ -80,6 +82,7 @@ export function parseTrainFlags(
       userHidden: hidden,
       temperature: num('temperature', 0.05, 1e-4, 10),
       historyLength: int('history', 0, 0, 1000),
+      lastItem: !v['no-last-item'],
     },
     hyper: {
       lr: num('lr', 0.002, 0, 10),
@@ -92,6 +95,7 @@ export function parseTrainFlags(
     initFrom: v['init-from'],
     quiet: v.quiet ?? false,
     maxSteps,
+    shuffleHistory: v['shuffle-history'] ?? false,
     name,
     version,
     evaluate: !v['skip-eval'],
@@ -121,6 +125,8 @@ flags:
   --user-dropout X      share of samples trained without the user id, for unseen users (default 0.5)
   --seed N              fixes the run: the same seed gives the same weights (default 1)
   --max-steps N         stop after N steps
+  --no-last-item        the user MLP reads only the pooled history, not also the most recent item
+  --shuffle-history     order ablation: train on every history in a random order (evaluation keeps the true order)
   --resume              continue from the last checkpoint in BUNDLE
   --init-from BUNDLE    warm-start from a previous bundle (new items get fresh rows)
   --name NAME, --version V   the manifest's model name (default vireo) and version

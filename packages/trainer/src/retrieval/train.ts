@@ -39,6 +39,11 @@ export interface TrainRetrievalOptions {
   quiet: boolean;
   /** Stop after this many steps in total (benchmarks and tests). */
   maxSteps?: number;
+  /**
+   * The order ablation: every training example reads its history in a random order (seeded), so that whatever the
+   * model gains from order is lost; evaluation still reads the true order.
+   */
+  shuffleHistory?: boolean;
 }
 
 /** A training run that diverged: one sentence naming the step and the parameter. */
@@ -93,6 +98,7 @@ function runIdentity(o: TrainRetrievalOptions, config: RetrievalConfig): string 
     hyper: o.hyper,
     seed: o.seed,
     userIdDropout: o.userIdDropout,
+    shuffleHistory: o.shuffleHistory ?? false,
     initFrom: o.initFrom ?? null,
     tableRows: config.tableRows,
   });
@@ -218,6 +224,7 @@ export async function trainRetrievalModel(
       .fork(`epoch:${epoch}`)
       .shuffle(Int32Array.from({ length: examples.count }, (_, i) => i));
     const dropout = createRng(o.seed).fork(`dropout:${epoch}`);
+    const shuffler = createRng(o.seed).fork(`history:${epoch}`);
     const t0 = performance.now();
     let sum = 0;
     let steps = 0;
@@ -227,13 +234,27 @@ export async function trainRetrievalModel(
       training.user.set(B, (b) => {
         const e = batch[b];
         const u = examples.user[e];
+        const fields = reader.user(u, examples.context[e], examples.ts[e]);
+        const dropUserId = dropout.next() < o.userIdDropout;
+        if (o.shuffleHistory) {
+          const order = shuffler.shuffle(
+            Int32Array.from({ length: examples.historyEnd[e] - events.start[u] }, (_, i) => i),
+          );
+          const from = events.start[u];
+          return {
+            fields,
+            history: Int32Array.from(order, (i) => events.items[from + i]),
+            historyLabels: Uint8Array.from(order, (i) => events.positive[from + i]),
+            dropUserId,
+          };
+        }
         return {
-          fields: reader.user(u, examples.context[e], examples.ts[e]),
+          fields,
           history: events.items,
           historyLabels: events.positive,
           historyStart: events.start[u],
           historyEnd: examples.historyEnd[e],
-          dropUserId: dropout.next() < o.userIdDropout,
+          dropUserId,
         };
       });
       for (let b = 0; b < B; b++) {

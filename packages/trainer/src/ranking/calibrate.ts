@@ -1,0 +1,136 @@
+// Calibration of the ranker's probability heads (Platt scaling, fitted on the validation rows): per head,
+// p = σ(a·z + b) on its logit z. The pair is folded into the head's last layer (weight · a, bias · a + b), so the
+// bundle's weights are the calibrated model: the engine's forward (GPU and CPU) and the ONNX export apply it
+// without knowing; the pairs are recorded in the manifest's metrics (docs/ARCHITECTURE.md §4, ranking).
+// ctr is fitted on every validation row, cvr on the clicked ones (P(conversion | click)).
+import { calibration, logLoss } from '@vireo/core';
+import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
+import type { Gpu } from '@vireo/kernels';
+import { gatherBatch, type RankingData } from './data.ts';
+
+/** One head's Platt pair and what it did to the validation rows it was fitted on. */
+export interface HeadCalibration {
+  a: number;
+  b: number;
+  rows: number;
+  before: { logLoss: number; ece: number };
+  after: { logLoss: number; ece: number };
+}
+
+export type Calibration = Partial<Record<'ctr' | 'cvr', HeadCalibration>>;
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+/**
+ * Fits p = σ(a·z + b) to binary labels by Newton's method on the log loss (two parameters, a tiny ridge on a − 1 and
+ * b for rows that separate perfectly). Starts from the identity (a = 1, b = 0).
+ * @example fitPlatt(logits, labels) // { a: 0.8, b: -0.1 }
+ */
+export function fitPlatt(z: ArrayLike<number>, y: ArrayLike<number>): { a: number; b: number } {
+  let a = 1;
+  let b = 0;
+  const ridge = 1e-6 * z.length;
+  for (let iter = 0; iter < 50; iter++) {
+    let ga = ridge * (a - 1);
+    let gb = ridge * b;
+    let haa = ridge;
+    let hab = 0;
+    let hbb = ridge;
+    for (let i = 0; i < z.length; i++) {
+      const p = sigmoid(a * z[i] + b);
+      const r = p - y[i];
+      const w = Math.max(p * (1 - p), 1e-12);
+      ga += r * z[i];
+      gb += r;
+      haa += w * z[i] * z[i];
+      hab += w * z[i];
+      hbb += w;
+    }
+    const det = haa * hbb - hab * hab;
+    if (!(det > 0)) break;
+    const da = (hbb * ga - hab * gb) / det;
+    const db = (haa * gb - hab * ga) / det;
+    a -= da;
+    b -= db;
+    if (Math.abs(da) + Math.abs(db) < 1e-10) break;
+  }
+  return { a, b };
+}
+
+/** Logits (rows, 3) of `rows` through the WGSL forward: [ctr logit, cvr logit, revenue]. */
+async function logitsOf(model: RankingModel, data: RankingData, rows: ArrayLike<number>): Promise<Float32Array> {
+  const c = model.config;
+  const Nd = c.denseFeatures.length;
+  const S = sparseWidth(c);
+  const B = model.maxBatch;
+  const batch = { dense: new Float32Array(B * Nd), sparse: new Int32Array(B * S), labels: new Float32Array(B * 3) };
+  const out = new Float32Array(rows.length * 3);
+  for (let start = 0; start < rows.length; start += B) {
+    const n = Math.min(B, rows.length - start);
+    gatherBatch(data, rows, start, n, batch);
+    const scores = await model.score(Nd ? batch.dense.subarray(0, n * Nd) : null, batch.sparse.subarray(0, n * S), n, {
+      logits: true,
+    });
+    out.set(scores, start * 3);
+  }
+  return out;
+}
+
+/** Multiplies head `task`'s last layer by a and adds b to its bias, in place: σ(a·z + b) at serving. */
+export function foldPlatt(c: RankingConfig, params: Float32Array, task: 'ctr' | 'cvr', a: number, b: number): void {
+  const last = `tower.${task}.${c.towerMlp.length}`;
+  const { entries } = rankingParameters(c);
+  const w = entries.find((e) => e.name === `${last}.weight`)!;
+  const bias = entries.find((e) => e.name === `${last}.bias`)!;
+  for (let i = 0; i < w.size; i++) params[w.offset + i] *= a;
+  params[bias.offset] = a * params[bias.offset] + b;
+}
+
+/**
+ * Fits a Platt pair per probability head on the validation rows and returns calibrated weights (a copy) with the
+ * pairs. Heads without validation positives and negatives keep the identity.
+ */
+export async function calibrateHeads(
+  gpu: Gpu,
+  config: RankingConfig,
+  params: Float32Array,
+  tables: Float32Array[],
+  data: RankingData,
+  valid: ArrayLike<number>,
+): Promise<{ params: Float32Array; calibration: Calibration }> {
+  const model = await RankingModel.create(gpu, config, { maxBatch: 1000 });
+  let logits: Float32Array;
+  try {
+    model.writeWeights(params, tables);
+    logits = await logitsOf(model, data, valid);
+  } finally {
+    model.destroy();
+  }
+  const out = params.slice();
+  const result: Calibration = {};
+  const heads: Array<['ctr' | 'cvr', number]> = [['ctr', 0]];
+  if (config.heads.includes('cvr')) heads.push(['cvr', 1]);
+  for (const [task, t] of heads) {
+    const z: number[] = [];
+    const y: number[] = [];
+    for (let i = 0; i < valid.length; i++) {
+      if (task === 'cvr' && data.labels[valid[i] * 3] < 0.5) continue; // cvr: clicked rows only
+      z.push(logits[i * 3 + t]);
+      y.push(data.labels[valid[i] * 3 + t] > 0.5 ? 1 : 0);
+    }
+    const positives = y.reduce((s, v) => s + v, 0);
+    if (positives === 0 || positives === y.length) continue;
+    const { a, b } = fitPlatt(z, y);
+    const before = z.map(sigmoid);
+    const after = z.map((v) => sigmoid(a * v + b));
+    result[task] = {
+      a,
+      b,
+      rows: y.length,
+      before: { logLoss: logLoss(y, before), ece: calibration(y, before).ece },
+      after: { logLoss: logLoss(y, after), ece: calibration(y, after).ece },
+    };
+    foldPlatt(config, out, task, a, b);
+  }
+  return { params: out, calibration: result };
+}

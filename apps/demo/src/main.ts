@@ -1139,16 +1139,18 @@ async function start(): Promise<void> {
   const e = active.engine;
   const a = e.adapter;
   // SwiftShader (or llvmpipe) is a CPU pretending to be a GPU: say so rather than "google".
-  const onCpu = /swiftshader|llvmpipe|lavapipe|software/i.test(
-    `${a.vendor} ${a.architecture} ${a.device} ${a.description}`,
-  );
-  const cpuName = /llvmpipe|lavapipe/i.test(`${a.architecture} ${a.description}`) ? 'llvmpipe' : 'SwiftShader';
+  // On the CPU path the summary's reason names the adapter that was passed over.
+  const probe = `${a.vendor} ${a.architecture} ${a.device} ${a.description} ${a.reason ?? ''}`;
+  const onCpu = /swiftshader|llvmpipe|lavapipe|software|fallback adapter/i.test(probe);
+  const cpuName = /llvmpipe|lavapipe/i.test(probe) ? 'llvmpipe' : 'SwiftShader';
   el.backend.textContent =
     e.backend === 'webgpu'
       ? onCpu
         ? `WebGPU · CPU (${cpuName})`
         : `WebGPU · ${a.description || a.vendor || a.architecture || 'adapter'}`
-      : 'CPU fallback';
+      : onCpu
+        ? `CPU path · the adapter is a CPU (${cpuName})`
+        : 'CPU fallback';
   el.backend.title = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' · ');
   el.backend.className = `chip ${e.backend === 'webgpu' ? 'ok' : 'warn'}`;
   el.backend.setAttribute('data-backend', e.backend);

@@ -38,7 +38,14 @@ async function session(): Promise<Session> {
 async function start(): Promise<void> {
   if ('serviceWorker' in navigator) await navigator.serviceWorker.register('/sw.js').catch(() => undefined);
   const s = await session();
-  const options = { model: s.model, edge: s.edge, token: s.token };
+  // ?backend=webgpu|cpu forces a backend (the tests); by default the engine chooses ('auto').
+  const backend = params.get('backend');
+  const options = {
+    model: s.model,
+    edge: s.edge,
+    token: s.token,
+    ...(backend === 'webgpu' || backend === 'cpu' ? { backend } : {}),
+  };
   const engine: Shop =
     params.get('engine') === 'worker' ? await createEngineWorker(options) : await createEngine(options);
   const product = params.get('item');

@@ -210,8 +210,9 @@ describe('examples/shop on the packed packages', () => {
         const context = await browser.newContext();
         await context.addCookies([{ name: 'visitor', value: visitor, url: shop }]);
         try {
-          // The engine in the page, on WebGPU.
-          const page = await openShop(context, `${shop}/?item=${encodeURIComponent(items[0])}`);
+          // The engine in the page, on WebGPU: forced, since on a CPU-only machine 'auto' serves on the CPU
+          // path (SwiftShader is a CPU).
+          const page = await openShop(context, `${shop}/?backend=webgpu&item=${encodeURIComponent(items[0])}`);
           expect(await page.evaluate(() => document.body.dataset.backend)).toBe('webgpu');
           const recs = await shown(page);
           expect(recs).toHaveLength(4);
@@ -232,13 +233,16 @@ describe('examples/shop on the packed packages', () => {
           expect(history).toContain(recs[0]);
 
           // The engine in a Web Worker (the runtime's worker file, bundled by the shop's bundler).
-          const worker = await openShop(context, `${shop}/?engine=worker&item=${encodeURIComponent(items[1])}`);
+          const worker = await openShop(
+            context,
+            `${shop}/?engine=worker&backend=webgpu&item=${encodeURIComponent(items[1])}`,
+          );
           expect(await worker.evaluate(() => document.body.dataset.backend)).toBe('webgpu');
           expect(await shown(worker)).toHaveLength(4);
 
           // Offline after the first visit: the service worker has the page, IndexedDB the model.
           await context.setOffline(true);
-          const offline = await openShop(context, `${shop}/?item=${encodeURIComponent(items[2])}`);
+          const offline = await openShop(context, `${shop}/?backend=webgpu&item=${encodeURIComponent(items[2])}`);
           expect(await shown(offline)).toHaveLength(4);
           await context.setOffline(false);
         } catch (err) {

@@ -147,7 +147,7 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
     position,
     label,
     historyItemFields: shape.historyItemFields ?? true,
-    lastItem: shape.lastItem ?? true,
+    lastItem: shape.lastItem ?? false,
     ...(timed ? { timeRange: { min: range.min, max: range.max } } : {}),
   };
 }

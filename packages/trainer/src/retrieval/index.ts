@@ -38,6 +38,7 @@ const FLAGS = {
   name: { type: 'string' },
   version: { type: 'string' },
   'skip-eval': { type: 'boolean' },
+  'last-item': { type: 'boolean' },
   'no-last-item': { type: 'boolean' },
   'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -82,7 +83,8 @@ export function parseTrainFlags(
       userHidden: hidden,
       temperature: num('temperature', 0.05, 1e-4, 10),
       historyLength: int('history', 0, 0, 1000),
-      lastItem: !v['no-last-item'],
+      // Off by default until it is validated on each dataset kind (it wins on sequential worlds).
+      lastItem: Boolean(v['last-item']) && !v['no-last-item'],
     },
     hyper: {
       lr: num('lr', 0.002, 0, 10),
@@ -125,7 +127,9 @@ flags:
   --user-dropout X      share of samples trained without the user id, for unseen users (default 0.5)
   --seed N              fixes the run: the same seed gives the same weights (default 1)
   --max-steps N         stop after N steps
-  --no-last-item        the user MLP reads only the pooled history, not also the most recent item
+  --last-item           the user MLP also reads the most recent item beside the pooled history (order-aware;
+                        off by default until validated on every dataset kind)
+  --no-last-item        the pooled history only (the default)
   --shuffle-history     order ablation: train on every history in a random order (evaluation keeps the true order)
   --resume              continue from the last checkpoint in BUNDLE
   --init-from BUNDLE    warm-start from a previous bundle (new items get fresh rows)

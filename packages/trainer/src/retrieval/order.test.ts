@@ -20,7 +20,7 @@ const WORLD = {
   maxEvents: 25,
 };
 const MODEL = '--dim 16 --field-dim 8 --hidden 16 --heads 2 --history 8 --batch 32 --temperature 0.1 --lr 0.01'
-  .concat(' --table-lr 0.1 --seed 5 --epochs 1 --quiet --json')
+  .concat(' --table-lr 0.1 --seed 5 --epochs 1 --last-item --quiet --json')
   .split(' ');
 
 let dir: string;

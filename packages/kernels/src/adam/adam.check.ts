@@ -2,7 +2,7 @@
 // against its float64 CPU reference with fresh random inputs.
 import { adamReference } from '../adam/adam.ts';
 import { testRng } from '../testing.ts';
-import { BoundAdamW, type ParamGroup } from '../adam/adam.op.ts';
+import { AdamWOp, type ParamGroup } from '../adam/adam.op.ts';
 import type { KernelCheck } from '../check.ts';
 import { worstOf } from '../check.ts';
 
@@ -48,7 +48,7 @@ export const adamChecks: KernelCheck[] = adamCases.map(([P, groups, large]) => (
       m: gpu.upload('check:adam:m', want.m),
       v: gpu.upload('check:adam:v', want.v),
     };
-    const adam = await BoundAdamW.create(gpu, buffers, P, groups);
+    const adam = await AdamWOp.create(gpu, buffers, P, groups);
     try {
       for (let step = 1; step <= STEPS; step++) {
         const grad = rng.uniform(P, -0.1, 0.1);

@@ -3,7 +3,7 @@ import { adamReference } from './adam.ts';
 import { maxRelError, testRng } from '../testing.ts';
 import { ShapeError } from '../kernel.ts';
 import { Gpu } from '../gpu/index.ts';
-import { adamW, BoundAdamW } from './adam.op.ts';
+import { adamW, AdamWOp } from './adam.op.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -29,10 +29,10 @@ describe('adam bad input', () => {
     expect(err).toBeInstanceOf(ShapeError);
     expect((err as Error).message).toMatch(message);
   });
-  it('BoundAdamW rejects a group outside the buffer', async () => {
+  it('AdamWOp rejects a group outside the buffer', async () => {
     const buf = gpu.buffer('test:p', 32);
     await expect(
-      BoundAdamW.create(gpu, { grad: buf, param: buf, m: buf, v: buf }, 8, [{ offset: 6, count: 3, weightDecay: 0 }]),
+      AdamWOp.create(gpu, { grad: buf, param: buf, m: buf, v: buf }, 8, [{ offset: 6, count: 3, weightDecay: 0 }]),
     ).rejects.toThrow(ShapeError);
     buf.destroy();
   });

@@ -1,5 +1,5 @@
 // AdamW on the GPU over ranges of the flat parameter buffer. `adamW()` is one-shot (checks,
-// tools); the trainer creates a `BoundAdamW` once with its parameter groups and encodes a step.
+// tools); the trainer creates a `AdamWOp` once with its parameter groups and encodes a step.
 import { adamParams, adamWorkgroups, adamWStep, checkAdam, checkAdamRange, type AdamWOptions } from './adam.ts';
 import { check } from '../kernel.ts';
 import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gpu/index.ts';
@@ -39,11 +39,11 @@ export interface ParamGroup {
  * parameter groups (one BoundKernel each, since params are written at queue time); `encode`
  * records one step over every group. Encode once per pass.
  * @example
- * const adam = await BoundAdamW.create(gpu, { grad, param, m, v }, totalParams, [{ offset: 0, count: totalParams,
+ * const adam = await AdamWOp.create(gpu, { grad, param, m, v }, totalParams, [{ offset: 0, count: totalParams,
  * weightDecay: 0.01 }]);
  * gpu.run((pass) => adam.encode(pass, { lr: 1e-3, step }));
  */
-export class BoundAdamW {
+export class AdamWOp {
   private constructor(private readonly groups: { group: ParamGroup; kernel: BoundKernel }[]) {}
 
   static async create(
@@ -51,14 +51,14 @@ export class BoundAdamW {
     buffers: { grad: BindingResource; param: BindingResource; m: BindingResource; v: BindingResource },
     length: number,
     groups: ParamGroup[],
-  ): Promise<BoundAdamW> {
+  ): Promise<AdamWOp> {
     check(groups.length > 0, 'adam: no parameter groups were given.');
     const bound: { group: ParamGroup; kernel: BoundKernel }[] = [];
     for (const group of groups) {
       checkAdamRange(length, group.offset, group.count, { lr: 0, step: 1 });
       bound.push({ group: { ...group }, kernel: await gpu.bind(adamWStep, buffers) });
     }
-    return new BoundAdamW(bound);
+    return new AdamWOp(bound);
   }
 
   /** One step (t = o.step ≥ 1) over every group; `o.weightDecay` is ignored (per group). */

@@ -9,12 +9,12 @@ import { maxRelError, testRng } from '../testing.ts';
 import { ShapeError } from '../kernel.ts';
 import { Gpu } from '../gpu/index.ts';
 import {
-  AttentionPool,
+  AttentionPoolOp,
   attention,
   attentionBackward,
   attentionPool,
   attentionPoolBackward,
-  SelfAttention,
+  SelfAttentionOp,
 } from './attention.op.ts';
 
 let gpu: Gpu;
@@ -100,14 +100,14 @@ describe('attention bad input', () => {
         () => null,
         (e: unknown) => e as Error,
       );
-    let err = await bad(SelfAttention.create(gpu, shape, { q: big, k: small, v: big, lengths: big, out: big }));
+    let err = await bad(SelfAttentionOp.create(gpu, shape, { q: big, k: small, v: big, lengths: big, out: big }));
     expect(err).toBeInstanceOf(ShapeError);
     expect(err?.message).toMatch(/buffer 'k' holds 16 bytes, needs 512/);
-    err = await bad(SelfAttention.create(gpu, shape, { q: big, k: big, v: big, lengths: big, out: big, dq: big }));
+    err = await bad(SelfAttentionOp.create(gpu, shape, { q: big, k: big, v: big, lengths: big, out: big, dq: big }));
     expect(err?.message).toMatch(/give all of dout, dq, dk, dv for the backward, or none \(got dq\)/);
-    err = await bad(AttentionPool.create(gpu, shape, { query: big, k: big, v: big, lengths: big, pooled: small }));
+    err = await bad(AttentionPoolOp.create(gpu, shape, { query: big, k: big, v: big, lengths: big, pooled: small }));
     expect(err?.message).toMatch(/buffer 'pooled' holds 16 bytes, needs 128/);
-    const op = await SelfAttention.create(gpu, shape, { q: big, k: big, v: big, lengths: big, out: big });
+    const op = await SelfAttentionOp.create(gpu, shape, { q: big, k: big, v: big, lengths: big, out: big });
     expect(() => gpu.run((pass) => op.encodeForward(pass, 5))).toThrow(/batch 5 is outside 1..4/);
     expect(() => gpu.run((pass) => op.encodeBackward(pass))).toThrow(/has no backward/);
     op.destroy();
@@ -177,8 +177,8 @@ describe('attention', () => {
       dquery: gpu.buffer('test:dquery', D * 4),
     };
     const shape = { B: maxB, L, D, H };
-    const self = await SelfAttention.create(gpu, shape, buf);
-    const pool = await AttentionPool.create(gpu, shape, { ...buf, k: buf.out, v: buf.out });
+    const self = await SelfAttentionOp.create(gpu, shape, buf);
+    const pool = await AttentionPoolOp.create(gpu, shape, { ...buf, k: buf.out, v: buf.out });
     for (const B of [maxB, 1, 7]) {
       const m = B * L * D;
       const [qB, kB, vB, doB] = [q, k, v, dout].map((a) => a.subarray(0, m));

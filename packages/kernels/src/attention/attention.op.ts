@@ -1,7 +1,7 @@
 // attention on the GPU: multi-head self-attention over a padded history and learned-query
 // attention pooling, forward and backward.
 //
-// The bound forms (`SelfAttention`, `AttentionPool`) are what models use: created once per layer
+// The bound forms (`SelfAttentionOp`, `AttentionPoolOp`) are what models use: created once per layer
 // with fixed max shapes over the model's buffers, they own only their scratch (the saved
 // logsumexp/delta stats, and for pooling the per-row d(query) partials) and allocate nothing per
 // call. The one-shot functions (`attention`, `attentionBackward`, `attentionPool`,
@@ -35,7 +35,7 @@ function checkShape(op: string, s: AttentionShape): void {
   // The same dimension checks as the CPU reference, on empty stand-ins of the right sizes.
   const rows = { length: s.B * s.L * s.D } as ArrayLike<number>;
   const lengths = new Array<number>(s.B).fill(0);
-  if (op === 'AttentionPool')
+  if (op === 'AttentionPoolOp')
     checkAttentionPool({ length: s.D } as ArrayLike<number>, rows, rows, lengths, s.B, s.L, s.D, s.H);
   else checkAttention(rows, rows, rows, lengths, s.B, s.L, s.D, s.H);
 }
@@ -64,12 +64,12 @@ export interface SelfAttentionBuffers {
  * The backward reads q, k, v, out and the saved stats as the forward left them: keep them intact
  * in between. Params are written at queue time: encode each op at most once per submit.
  * @example
- * const attn = await SelfAttention.create(gpu, { B: 256, L: 50, D: 64, H: 4 }, { q, k, v, lengths, out, dout, dq, dk,
+ * const attn = await SelfAttentionOp.create(gpu, { B: 256, L: 50, D: 64, H: 4 }, { q, k, v, lengths, out, dout, dq, dk,
  * dv });
  * gpu.run((pass) => attn.encodeForward(pass, batch));
  * gpu.run((pass) => attn.encodeBackward(pass, batch)); // after the forward of the same inputs
  */
-export class SelfAttention {
+export class SelfAttentionOp {
   private constructor(
     readonly shape: AttentionShape,
     /** (B, H, L, 2) f32: per query row the logsumexp of its scores and (after backward) delta. */
@@ -79,8 +79,8 @@ export class SelfAttention {
     private readonly backwardKV: BoundKernel | null,
   ) {}
 
-  static async create(gpu: Gpu, shape: AttentionShape, buffers: SelfAttentionBuffers): Promise<SelfAttention> {
-    const op = 'SelfAttention';
+  static async create(gpu: Gpu, shape: AttentionShape, buffers: SelfAttentionBuffers): Promise<SelfAttentionOp> {
+    const op = 'SelfAttentionOp';
     checkShape(op, shape);
     const { B, L, D, H } = shape;
     const rowBytes = B * L * D * 4;
@@ -122,13 +122,13 @@ export class SelfAttention {
         dv: buffers.dv!,
       });
     }
-    return new SelfAttention(shape, stats, forward, backwardQ, backwardKV);
+    return new SelfAttentionOp(shape, stats, forward, backwardQ, backwardKV);
   }
 
   private params(B: number): Record<string, number> {
     check(
       Number.isInteger(B) && B >= 1 && B <= this.shape.B,
-      `SelfAttention: batch ${B} is outside 1..${this.shape.B}, the size it was created for.`,
+      `SelfAttentionOp: batch ${B} is outside 1..${this.shape.B}, the size it was created for.`,
     );
     return attentionParams(B, this.shape.L, this.shape.D, this.shape.H, false);
   }
@@ -141,7 +141,10 @@ export class SelfAttention {
 
   /** Records the backward (dq, then dk and dv) for the first `B` rows; needs the forward's stats. */
   encodeBackward(pass: GPUComputePassEncoder, B = this.shape.B): void {
-    check(this.backwardQ && this.backwardKV, 'SelfAttention: created without dout, dq, dk, dv, so it has no backward.');
+    check(
+      this.backwardQ && this.backwardKV,
+      'SelfAttentionOp: created without dout, dq, dk, dv, so it has no backward.',
+    );
     const { L, H } = this.shape;
     const wg = attentionWorkgroups(B, L, H, false);
     const params = this.params(B);
@@ -174,11 +177,11 @@ export interface AttentionPoolBuffers {
  * the batch in a fixed order (per-row partials, then a reduction kernel): deterministic. The
  * backward reads query, k, v, pooled and the saved stats as the forward left them.
  * @example
- * const pool = await AttentionPool.create(gpu, { B: 256, L: 50, D: 64, H: 4 }, { query, k: x, v: x, lengths, pooled,
+ * const pool = await AttentionPoolOp.create(gpu, { B: 256, L: 50, D: 64, H: 4 }, { query, k: x, v: x, lengths, pooled,
  * dpooled, dquery, dk, dv });
  * gpu.run((pass) => pool.encodeForward(pass, batch));
  */
-export class AttentionPool {
+export class AttentionPoolOp {
   private constructor(
     readonly shape: AttentionShape,
     /** (B, H, 1, 2) f32: per row and head the logsumexp and (after backward) delta. */
@@ -191,8 +194,8 @@ export class AttentionPool {
     private readonly querySum: BoundKernel | null,
   ) {}
 
-  static async create(gpu: Gpu, shape: AttentionShape, buffers: AttentionPoolBuffers): Promise<AttentionPool> {
-    const op = 'AttentionPool';
+  static async create(gpu: Gpu, shape: AttentionShape, buffers: AttentionPoolBuffers): Promise<AttentionPoolOp> {
+    const op = 'AttentionPoolOp';
     checkShape(op, shape);
     const { B, L, D, H } = shape;
     const rowBytes = B * L * D * 4;
@@ -217,7 +220,7 @@ export class AttentionPool {
     const stats = gpu.buffer('attention_pool:stats', B * H * 2 * 4);
     const { query: q, k, v, lengths } = buffers;
     const forward = await gpu.bind(attentionForward, { q, k, v, lengths, out: buffers.pooled, stats });
-    if (grads.length === 0) return new AttentionPool(shape, stats, null, forward, null, null, null);
+    if (grads.length === 0) return new AttentionPoolOp(shape, stats, null, forward, null, null, null);
     const dout = buffers.dpooled!;
     const dqueryRows = gpu.buffer('attention_pool:dquery_rows', B * D * 4);
     const backwardQ = await gpu.bind(attentionBackwardQ, {
@@ -241,13 +244,13 @@ export class AttentionPool {
       dv: buffers.dv!,
     });
     const querySum = await gpu.bind(attentionPoolQuerySum, { dq_rows: dqueryRows, dquery: buffers.dquery! });
-    return new AttentionPool(shape, stats, dqueryRows, forward, backwardQ, backwardKV, querySum);
+    return new AttentionPoolOp(shape, stats, dqueryRows, forward, backwardQ, backwardKV, querySum);
   }
 
   private params(B: number): Record<string, number> {
     check(
       Number.isInteger(B) && B >= 1 && B <= this.shape.B,
-      `AttentionPool: batch ${B} is outside 1..${this.shape.B}, the size it was created for.`,
+      `AttentionPoolOp: batch ${B} is outside 1..${this.shape.B}, the size it was created for.`,
     );
     return attentionParams(B, this.shape.L, this.shape.D, this.shape.H, true);
   }
@@ -261,7 +264,7 @@ export class AttentionPool {
   encodeBackward(pass: GPUComputePassEncoder, B = this.shape.B): void {
     check(
       this.backwardQ && this.backwardKV && this.querySum,
-      'AttentionPool: created without dpooled, dquery, dk, dv, so it has no backward.',
+      'AttentionPoolOp: created without dpooled, dquery, dk, dv, so it has no backward.',
     );
     const { L, D, H } = this.shape;
     const wg = attentionWorkgroups(B, L, H, true);
@@ -316,7 +319,7 @@ export async function attention(
   checkAttention(q, k, v, lengths, B, L, D, H);
   const bytes = B * L * D * 4;
   return withBuffers(gpu, { q, k, v, lengths: u32(lengths), out: bytes }, async (b) => {
-    const op = await SelfAttention.create(
+    const op = await SelfAttentionOp.create(
       gpu,
       { B, L, D, H },
       { q: b.q, k: b.k, v: b.v, lengths: b.lengths, out: b.out },
@@ -353,7 +356,7 @@ export async function attentionBackward(
     gpu,
     { q, k, v, lengths: u32(lengths), dout, out: bytes, dq: bytes, dk: bytes, dv: bytes },
     async (b) => {
-      const op = await SelfAttention.create(
+      const op = await SelfAttentionOp.create(
         gpu,
         { B, L, D, H },
         { q: b.q, k: b.k, v: b.v, lengths: b.lengths, out: b.out, dout: b.dout, dq: b.dq, dk: b.dk, dv: b.dv },
@@ -389,7 +392,7 @@ export async function attentionPool(
 ): Promise<Float32Array> {
   checkAttentionPool(query, k, v, lengths, B, L, D, H);
   return withBuffers(gpu, { query, k, v, lengths: u32(lengths), pooled: B * D * 4 }, async (b) => {
-    const op = await AttentionPool.create(
+    const op = await AttentionPoolOp.create(
       gpu,
       { B, L, D, H },
       { query: b.query, k: b.k, v: b.v, lengths: b.lengths, pooled: b.pooled },
@@ -427,7 +430,7 @@ export async function attentionPoolBackward(
     gpu,
     { query, k, v, lengths: u32(lengths), dpooled, pooled: B * D * 4, dquery: D * 4, dk: bytes, dv: bytes },
     async (b) => {
-      const op = await AttentionPool.create(
+      const op = await AttentionPoolOp.create(
         gpu,
         { B, L, D, H },
         {

@@ -3,7 +3,7 @@ import { bceBackwardReference, bceReference } from './bce.ts';
 import { maxRelError, testRng } from '../testing.ts';
 import { ShapeError } from '../kernel.ts';
 import { Gpu } from '../gpu/index.ts';
-import { bce, bceGrads, BoundHeadsLoss } from './bce.op.ts';
+import { bce, bceGrads, HeadsLossOp } from './bce.op.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -32,7 +32,7 @@ describe('bce bad input', () => {
 });
 
 describe('bce', () => {
-  it('BoundHeadsLoss computes losses and gradients for a part of its batch', async () => {
+  it('HeadsLossOp computes losses and gradients for a part of its batch', async () => {
     const rng = testRng(31);
     const [maxB, B] = [100, 67];
     const outputs = rng.uniform(maxB * 3, -5, 5);
@@ -45,7 +45,7 @@ describe('bce', () => {
       loss: gpu.buffer('test:loss', maxB * 12),
       grad: gpu.buffer('test:grad', maxB * 12),
     };
-    const heads = await BoundHeadsLoss.create(gpu, bufs, maxB);
+    const heads = await HeadsLossOp.create(gpu, bufs, maxB);
     gpu.run((pass) => {
       heads.encodeForward(pass, B);
       heads.encodeBackward(pass, B, weights);

@@ -1,5 +1,5 @@
 // The ranking heads' losses on the GPU (CTR BCE, ESMM CTCVR, revenue on log1p). One-shot forms
-// for checks and tools; `BoundHeadsLoss` for the trainer.
+// for checks and tools; `HeadsLossOp` for the trainer.
 import { bceBackward as bceBackwardKernel, bceForward, bceWorkgroups, checkBce, type HeadWeights } from './bce.ts';
 import { check } from '../kernel.ts';
 import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gpu/index.ts';
@@ -46,10 +46,10 @@ export async function bceGrads(
  * The heads' loss and gradient bound once to the trainer's buffers (outputs, labels, loss, grad:
  * each (maxB, 3)); encode each once per pass.
  * @example
- * const heads = await BoundHeadsLoss.create(gpu, { outputs, labels, loss, grad }, 4096);
+ * const heads = await HeadsLossOp.create(gpu, { outputs, labels, loss, grad }, 4096);
  * heads.encodeBackward(pass, B, { ctr: 1 / B, ctcvr: 1 / B, revenue: 1 / B });
  */
-export class BoundHeadsLoss {
+export class HeadsLossOp {
   private constructor(
     private readonly forward: BoundKernel,
     private readonly backward: BoundKernel,
@@ -60,9 +60,9 @@ export class BoundHeadsLoss {
     gpu: Gpu,
     buffers: { outputs: BindingResource; labels: BindingResource; loss: BindingResource; grad: BindingResource },
     maxB: number,
-  ): Promise<BoundHeadsLoss> {
+  ): Promise<HeadsLossOp> {
     const { outputs, labels, loss, grad } = buffers;
-    return new BoundHeadsLoss(
+    return new HeadsLossOp(
       await gpu.bind(bceForward, { outputs, labels, loss }),
       await gpu.bind(bceBackwardKernel, { outputs, labels, grad }),
       maxB,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linearBackwardReference, linearReference, type Activation } from './linear.ts';
 import { maxRelError, testRng } from '../testing.ts';
 import { Gpu } from '../gpu/index.ts';
-import { BoundLinear, BoundLinearBackward, linearVariant } from './linear.op.ts';
+import { LinearOp, LinearBackwardOp, linearVariant } from './linear.op.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -41,8 +41,8 @@ describe('linear variants (tiled, direct) vs the CPU reference', () => {
         dw: gpu.upload('t:dw', start.dw),
         db: gpu.upload('t:db', start.db),
       };
-      const fc = await BoundLinear.create(gpu, bufs, { M, K, N }, variant);
-      const back = await BoundLinearBackward.create(gpu, bufs, { M, K, N }, variant);
+      const fc = await LinearOp.create(gpu, bufs, { M, K, N }, variant);
+      const back = await LinearBackwardOp.create(gpu, bufs, { M, K, N }, variant);
       gpu.run((pass) => {
         fc.encode(pass, { M, K, N, act });
         back.encode(pass, { M, K, N, act, accumulate });

@@ -3,7 +3,7 @@ import { linearBackwardReference, linearReference } from './linear.ts';
 import { maxRelError, testRng } from '../testing.ts';
 import { ShapeError } from '../kernel.ts';
 import { Gpu } from '../gpu/index.ts';
-import { BoundLinear, BoundLinearBackward, linearGrads } from './linear.op.ts';
+import { LinearOp, LinearBackwardOp, linearGrads } from './linear.op.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -36,8 +36,7 @@ describe('linear backward bad input', () => {
 
 describe('linear bound forms', () => {
   it(
-    'BoundLinear then BoundLinearBackward (no dx, ' +
-      'accumulate) match the references and are bit-identical on a rerun',
+    'LinearOp then LinearBackwardOp (no dx, ' + 'accumulate) match the references and are bit-identical on a rerun',
     async () => {
       const rng = testRng(11);
       const [M, K, N] = [37, 19, 23];
@@ -55,8 +54,8 @@ describe('linear bound forms', () => {
         dw: gpu.buffer('test:dw', N * K * 4),
         db: gpu.buffer('test:db', N * 4),
       };
-      const fc = await BoundLinear.create(gpu, bufs, { M: 64, K, N });
-      const grads = await BoundLinearBackward.create(
+      const fc = await LinearOp.create(gpu, bufs, { M: 64, K, N });
+      const grads = await LinearBackwardOp.create(
         gpu,
         { x: bufs.x, w: bufs.w, y: bufs.y, dy: bufs.dy, dw: bufs.dw, db: bufs.db },
         { M: 64, K, N },
@@ -97,7 +96,7 @@ describe('linear bound forms', () => {
     },
   );
 
-  it("BoundLinearBackward without y (act 'none') or db computes dx and dw", async () => {
+  it("LinearBackwardOp without y (act 'none') or db computes dx and dw", async () => {
     const rng = testRng(12);
     const [M, K, N] = [5, 33, 17];
     const x = rng.uniform(M * K);
@@ -110,7 +109,7 @@ describe('linear bound forms', () => {
       dx: gpu.buffer('test:dx', M * K * 4),
       dw: gpu.buffer('test:dw', N * K * 4),
     };
-    const grads = await BoundLinearBackward.create(gpu, bufs, { M, K, N });
+    const grads = await LinearBackwardOp.create(gpu, bufs, { M, K, N });
     expect(() => gpu.run((pass) => grads.encode(pass, { M, K, N, act: 'relu' }))).toThrow(/needs the forward output y/);
     gpu.run((pass) => grads.encode(pass, { M, K, N }));
     const want = linearBackwardReference(x, w, new Float32Array(M * N), dy, M, K, N, 'none');

@@ -1,5 +1,5 @@
 // linear on the GPU: shape checks, then the kernel. `linear()` / `linearBackward()` are the
-// one-shot forms (checks, tools); models create a `BoundLinear` / `BoundLinearBackward` once per
+// one-shot forms (checks, tools); models create a `LinearOp` / `LinearBackwardOp` once per
 // layer (buffers bound at load time) and `encode` it per step or request.
 import {
   ACTIVATIONS,
@@ -100,10 +100,10 @@ function checkFits(name: string, shape: LinearShape, max: LinearShape): void {
  * A linear layer's forward bound once to its buffers (x, w, b, y: GPUBuffer or region).
  * `encode` once per pass (its params are written at queue time).
  * @example
- * const fc = await BoundLinear.create(gpu, { x, w, b, y }, { M: 4096, K: 256, N: 64 });
+ * const fc = await LinearOp.create(gpu, { x, w, b, y }, { M: 4096, K: 256, N: 64 });
  * gpu.run((pass) => fc.encode(pass, { M: batch, K: 256, N: 64, act: 'relu' }));
  */
-export class BoundLinear {
+export class LinearOp {
   private constructor(
     private readonly kernel: BoundKernel,
     readonly max: LinearShape,
@@ -115,8 +115,8 @@ export class BoundLinear {
     buffers: { x: BindingResource; w: BindingResource; b: BindingResource; y: BindingResource },
     max: LinearShape,
     variant = linearVariant(gpu),
-  ): Promise<BoundLinear> {
-    return new BoundLinear(
+  ): Promise<LinearOp> {
+    return new LinearOp(
       await gpu.bind(variant === 'direct' ? linearForwardDirect : linearForward, buffers),
       { ...max },
       variant,
@@ -146,10 +146,10 @@ export class BoundLinear {
  * out when act is 'none'); writes dw, and db and dx when given (leave dx out for a first layer,
  * db for a layer without bias). Encode once per pass.
  * @example
- * const fcGrad = await BoundLinearBackward.create(gpu, { x, w, y, dy, dx, dw, db }, { M: 4096, K: 256, N: 64 });
+ * const fcGrad = await LinearBackwardOp.create(gpu, { x, w, y, dy, dx, dw, db }, { M: 4096, K: 256, N: 64 });
  * fcGrad.encode(pass, { M: batch, K: 256, N: 64, act: 'relu' });
  */
-export class BoundLinearBackward {
+export class LinearBackwardOp {
   private constructor(
     private readonly kernel: BoundKernel,
     readonly max: LinearShape,
@@ -171,7 +171,7 @@ export class BoundLinearBackward {
     },
     max: LinearShape,
     variant = linearVariant(gpu),
-  ): Promise<BoundLinearBackward> {
+  ): Promise<LinearBackwardOp> {
     // Stand-ins for bindings that are not used: one for the read side and one for the write
     // side (a buffer bound read-only and writable in one dispatch fails validation).
     const unusedIn = buffers.y ? null : gpu.buffer('linear.backward:unused-in', 4);
@@ -184,7 +184,7 @@ export class BoundLinearBackward {
       db: buffers.db ?? unusedOut!,
     });
     const dummies = [unusedIn, unusedOut].filter((b): b is GPUBuffer => b !== null);
-    return new BoundLinearBackward(
+    return new LinearBackwardOp(
       kernel,
       { ...max },
       { y: Boolean(buffers.y), dx: Boolean(buffers.dx), db: Boolean(buffers.db) },

@@ -1,6 +1,6 @@
 import { testRng } from '../testing.ts';
 import { rowwiseAdagradReference } from '../rowwise_adagrad/rowwise_adagrad.ts';
-import { BoundRowwiseAdagrad } from '../rowwise_adagrad/rowwise_adagrad.op.ts';
+import { RowwiseAdagradOp } from '../rowwise_adagrad/rowwise_adagrad.op.ts';
 import type { KernelCheck } from '../check.ts';
 import { worstOf } from '../check.ts';
 
@@ -40,7 +40,7 @@ export const rowwiseAdagradChecks: KernelCheck[] = adagradCases.map(([R, D, U, l
       table: gpu.upload('check:adagrad:table', want.table),
       acc: gpu.upload('check:adagrad:acc', want.acc),
     };
-    const opt = await BoundRowwiseAdagrad.create(gpu, buffers, { maxU: U, D, R });
+    const opt = await RowwiseAdagradOp.create(gpu, buffers, { maxU: U, D, R });
     try {
       for (let step = 1; step <= STEPS; step++) {
         const count = Math.max(1, U - rng.int(Math.ceil(U / 4))); // fewer ids on some steps

@@ -3,7 +3,7 @@ import { maxRelError, testRng } from '../testing.ts';
 import { rowwiseAdagradReference } from './rowwise_adagrad.ts';
 import { ShapeError } from '../kernel.ts';
 import { Gpu } from '../gpu/index.ts';
-import { BoundRowwiseAdagrad, rowwiseAdagrad } from './rowwise_adagrad.op.ts';
+import { RowwiseAdagradOp, rowwiseAdagrad } from './rowwise_adagrad.op.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -65,14 +65,14 @@ describe('rowwise_adagrad', () => {
     expect(Array.from(got.table.subarray(4 * D, 17 * D))).toEqual(Array.from(table.subarray(4 * D, 17 * D)));
   });
 
-  it('BoundRowwiseAdagrad: U = 0 does nothing, U above the bound is a ShapeError', async () => {
+  it('RowwiseAdagradOp: U = 0 does nothing, U above the bound is a ShapeError', async () => {
     const bufs = {
       ids: gpu.buffer('test:ids', 16),
       grad: gpu.buffer('test:grad', 64),
       table: gpu.buffer('test:table', 64),
       acc: gpu.buffer('test:acc', 16),
     };
-    const opt = await BoundRowwiseAdagrad.create(gpu, bufs, { maxU: 4, D: 4, R: 4 });
+    const opt = await RowwiseAdagradOp.create(gpu, bufs, { maxU: 4, D: 4, R: 4 });
     gpu.run((pass) => opt.encode(pass, { U: 0, lr: 1 }));
     expect(() => gpu.run((pass) => opt.encode(pass, { U: 5, lr: 1 }))).toThrow(ShapeError);
     opt.destroy();

@@ -1,5 +1,5 @@
 // Row-wise Adagrad on the GPU for embedding tables. `rowwiseAdagrad()` is one-shot (checks,
-// tools: it validates ids); the trainer binds a `BoundRowwiseAdagrad` per table once.
+// tools: it validates ids); the trainer binds a `RowwiseAdagradOp` per table once.
 import { check } from '../kernel.ts';
 import {
   checkRowwiseAdagrad,
@@ -38,10 +38,10 @@ export async function rowwiseAdagrad(
  * ids (maxU) u32 and gradients (maxU,D). The ids must be unique and < R (the trainer's
  * dedup guarantees it; ids ≥ R are skipped on the GPU). Encode once per pass.
  * @example
- * const opt = await BoundRowwiseAdagrad.create(gpu, { ids, grad, table, acc }, { maxU: 65536, D: 64, R: rows });
+ * const opt = await RowwiseAdagradOp.create(gpu, { ids, grad, table, acc }, { maxU: 65536, D: 64, R: rows });
  * opt.encode(pass, { U: uniqueCount, lr: 0.05 });
  */
-export class BoundRowwiseAdagrad {
+export class RowwiseAdagradOp {
   private constructor(
     private readonly kernel: BoundKernel,
     readonly shape: { maxU: number; D: number; R: number },
@@ -51,8 +51,8 @@ export class BoundRowwiseAdagrad {
     gpu: Gpu,
     buffers: { ids: BindingResource; grad: BindingResource; table: BindingResource; acc: BindingResource },
     shape: { maxU: number; D: number; R: number },
-  ): Promise<BoundRowwiseAdagrad> {
-    return new BoundRowwiseAdagrad(await gpu.bind(rowwiseAdagradStep, buffers), { ...shape });
+  ): Promise<RowwiseAdagradOp> {
+    return new RowwiseAdagradOp(await gpu.bind(rowwiseAdagradStep, buffers), { ...shape });
   }
 
   encode(pass: GPUComputePassEncoder, o: RowwiseAdagradOptions & { U: number }): void {

@@ -3,7 +3,7 @@ import { inBatchSoftmaxBackwardReference, inBatchSoftmaxReference } from './soft
 import { maxRelError, testRng } from '../testing.ts';
 import { ShapeError } from '../kernel.ts';
 import { Gpu } from '../gpu/index.ts';
-import { BoundSoftmaxXent, softmaxXent, softmaxXentGrads } from './softmax_xent.op.ts';
+import { SoftmaxXentOp, softmaxXent, softmaxXentGrads } from './softmax_xent.op.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -48,7 +48,7 @@ describe('softmax_xent bad input', () => {
 
 describe('softmax_xent', () => {
   it(
-    'BoundSoftmaxXent serves batches of different ' + 'sizes from one set of buffers, bit-identically on a rerun',
+    'SoftmaxXentOp serves batches of different ' + 'sizes from one set of buffers, bit-identically on a rerun',
     async () => {
       const rng = testRng(21);
       const [maxB, D, tau] = [48, 24, 0.1];
@@ -66,7 +66,7 @@ describe('softmax_xent', () => {
         du: gpu.buffer('test:du', maxB * D * 4),
         dv: gpu.buffer('test:dv', maxB * D * 4),
       };
-      const xent = await BoundSoftmaxXent.create(gpu, bufs, { B: maxB, D });
+      const xent = await SoftmaxXentOp.create(gpu, bufs, { B: maxB, D });
       let first: Float32Array | null = null;
       for (const B of [48, 7, 48]) {
         gpu.run((pass) => {

@@ -10,7 +10,7 @@ import {
   softmaxXentWorkgroups,
 } from './softmax_xent.ts';
 import type { BindingResource, BoundKernel, Gpu } from '../gpu/index.ts';
-import { BoundLinear, BoundLinearBackward } from '../linear/linear.op.ts';
+import { LinearOp, LinearBackwardOp } from '../linear/linear.op.ts';
 
 /** The trainer's buffers for the loss, bound once (shapes for up to maxB rows). */
 export interface SoftmaxXentBuffers {
@@ -29,25 +29,21 @@ export interface SoftmaxXentBuffers {
  * then encodeBackward (same or a later submission; backward overwrites the scores), each once
  * per pass (params are written at queue time).
  * @example
- * const xent = await BoundSoftmaxXent.create(gpu, buffers, { B: 1024, D: 128 });
+ * const xent = await SoftmaxXentOp.create(gpu, buffers, { B: 1024, D: 128 });
  * gpu.run((pass) => { xent.encodeForward(pass, { B, tau: 0.05 }); xent.encodeBackward(pass, { B, tau: 0.05 }); });
  */
-export class BoundSoftmaxXent {
+export class SoftmaxXentOp {
   private constructor(
-    private readonly scoresOp: BoundLinear,
+    private readonly scoresOp: LinearOp,
     private readonly forward: BoundKernel,
     private readonly backward: BoundKernel,
-    private readonly towerGrads: BoundLinearBackward,
+    private readonly towerGrads: LinearBackwardOp,
     private readonly owned: GPUBuffer[],
     readonly maxB: number,
     readonly D: number,
   ) {}
 
-  static async create(
-    gpu: Gpu,
-    buffers: SoftmaxXentBuffers,
-    shape: { B: number; D: number },
-  ): Promise<BoundSoftmaxXent> {
+  static async create(gpu: Gpu, buffers: SoftmaxXentBuffers, shape: { B: number; D: number }): Promise<SoftmaxXentOp> {
     const { B, D } = shape;
     check(
       Number.isInteger(B) && B > 0 && Number.isInteger(D) && D > 0,
@@ -56,15 +52,15 @@ export class BoundSoftmaxXent {
     const { u, v, logq, ids, loss, lse, du, dv } = buffers;
     const scores = gpu.buffer('softmax_xent:scores', B * B * 4);
     const noBias = gpu.buffer('softmax_xent:no-bias', 4);
-    const scoresOp = await BoundLinear.create(gpu, { x: u, w: v, b: noBias, y: scores }, { M: B, K: D, N: B });
+    const scoresOp = await LinearOp.create(gpu, { x: u, w: v, b: noBias, y: scores }, { M: B, K: D, N: B });
     const forward = await gpu.bind(softmaxXentForward, { scores, logq, ids, loss, lse });
     const backward = await gpu.bind(softmaxXentBackwardKernel, { logq, ids, lse, scores });
-    const towerGrads = await BoundLinearBackward.create(
+    const towerGrads = await LinearBackwardOp.create(
       gpu,
       { x: u, w: v, dy: scores, dx: du, dw: dv },
       { M: B, K: D, N: B },
     );
-    return new BoundSoftmaxXent(scoresOp, forward, backward, towerGrads, [scores, noBias], B, D);
+    return new SoftmaxXentOp(scoresOp, forward, backward, towerGrads, [scores, noBias], B, D);
   }
 
   private checkB(B: number, tau: number): void {
@@ -112,7 +108,7 @@ async function once<R>(
   B: number,
   D: number,
   tau: number,
-  work: (xent: BoundSoftmaxXent, pass: GPUComputePassEncoder) => void,
+  work: (xent: SoftmaxXentOp, pass: GPUComputePassEncoder) => void,
   read: (b: Record<keyof SoftmaxXentBuffers, GPUBuffer>) => Promise<R>,
 ): Promise<R> {
   checkSoftmaxXent(u, v, logq, ids, B, D, tau);
@@ -126,9 +122,9 @@ async function once<R>(
     du: gpu.buffer('softmax_xent:du', B * D * 4),
     dv: gpu.buffer('softmax_xent:dv', B * D * 4),
   };
-  let xent: BoundSoftmaxXent | null = null;
+  let xent: SoftmaxXentOp | null = null;
   try {
-    const op = (xent = await BoundSoftmaxXent.create(gpu, buffers, { B, D }));
+    const op = (xent = await SoftmaxXentOp.create(gpu, buffers, { B, D }));
     gpu.run((pass) => work(op, pass));
     return await read(buffers);
   } finally {

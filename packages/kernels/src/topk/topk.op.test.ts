@@ -6,7 +6,7 @@ import { exclusionsFromLists, quantizeItems, topkInt8Reference, topkReference } 
 import { testRng } from '../testing.ts';
 import { Gpu, GpuOutOfMemoryError } from '../gpu/index.ts';
 import { topkRecallCheck } from './topk.check.ts';
-import { BoundTopk, topk, topkInt8 } from './topk.op.ts';
+import { TopkOp, topk, topkInt8 } from './topk.op.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -67,15 +67,15 @@ describe('topk rejects bad input with a ShapeError naming the argument', () => {
     ));
 
   it('a request outside the bound shape', async () => {
-    const op = await BoundTopk.create(gpu, x, { N, D, maxBatch: 2, maxK: 5, maxExclusions: 2 });
+    const op = await TopkOp.create(gpu, x, { N, D, maxBatch: 2, maxK: 5, maxExclusions: 2 });
     try {
-      await rejects(op.search(dyadic(3, 3 * D), 3), /batch of 3 queries is more than this BoundTopk's maxBatch = 2/);
-      await rejects(op.search(q, 6), /k = 6 is larger than this BoundTopk's maxK = 5/);
+      await rejects(op.search(dyadic(3, 3 * D), 3), /batch of 3 queries is more than this TopkOp's maxBatch = 2/);
+      await rejects(op.search(q, 6), /k = 6 is larger than this TopkOp's maxK = 5/);
       await rejects(op.search(q, 11), /k = 11 is larger than N = 10/);
       await rejects(op.search(q.subarray(1), 3), /queries has 7 values, not a whole number of rows of D = 4/);
       await rejects(
         op.search(q, 3, exclusionsFromLists([[1, 2], [3]])),
-        /exclude\.ids has 3 values, more than this BoundTopk's maxExclusions = 2/,
+        /exclude\.ids has 3 values, more than this TopkOp's maxExclusions = 2/,
       );
       // and it still answers a good request afterwards
       const r = await op.search(q, 3);
@@ -86,11 +86,11 @@ describe('topk rejects bad input with a ShapeError naming the argument', () => {
   });
 });
 
-describe('BoundTopk', () => {
+describe('TopkOp', () => {
   it('answers many requests from buffers made once (no GPU allocation per request)', async () => {
     const [N, D] = [2000, 24];
     const x = dyadic(5, N * D);
-    const op = await BoundTopk.create(gpu, x, { N, D, maxBatch: 3, maxK: 300 });
+    const op = await TopkOp.create(gpu, x, { N, D, maxBatch: 3, maxK: 300 });
     const device = gpu.device as unknown as Record<string, (...a: unknown[]) => unknown>;
     const counted = ['createBuffer', 'createBindGroup', 'createComputePipeline', 'createShaderModule'];
     const calls: string[] = [];
@@ -128,7 +128,7 @@ describe('BoundTopk', () => {
   it('serves requests sent together one after the other', async () => {
     const [N, D] = [500, 8];
     const x = dyadic(6, N * D);
-    const op = await BoundTopk.create(gpu, x, { N, D, maxK: 50 });
+    const op = await TopkOp.create(gpu, x, { N, D, maxK: 50 });
     try {
       const qs = [0, 1, 2, 3].map((i) => dyadic(200 + i, D));
       const got = await Promise.all(qs.map((q, i) => op.search(q, 10 + i)));
@@ -144,7 +144,7 @@ describe('BoundTopk', () => {
     const [N, D, k] = [700, 16, 25];
     const x = dyadic(7, N * D);
     const q = dyadic(8, D);
-    const op = await BoundTopk.create(gpu, x, { N, D, maxK: k });
+    const op = await TopkOp.create(gpu, x, { N, D, maxK: k });
     try {
       // stands in for the user tower writing its output into op.queries
       const tower = gpu.upload('tower-output', q);
@@ -170,7 +170,7 @@ describe('BoundTopk', () => {
     const exclude = exclusionsFromLists([[0, 1400, 700], [1499]]);
     const want = topkReference(q, x, B, N, D, k, exclude);
     const parts = [x.subarray(0, 333 * D), x.subarray(333 * D, 334 * D), x.subarray(334 * D)];
-    const op = await BoundTopk.create(gpu, parts, { N, D, maxBatch: B, maxK: k, maxChunkRows: 512 });
+    const op = await TopkOp.create(gpu, parts, { N, D, maxBatch: B, maxK: k, maxChunkRows: 512 });
     try {
       expect(op.chunkRows).toBe(512);
       const got = await op.search(q, k, exclude);
@@ -205,7 +205,7 @@ describe('BoundTopk', () => {
     const [B, N, D, k] = [2, 5003, 16, 300];
     const x = dyadic(11, N * D);
     const q = dyadic(12, B * D);
-    const op = await BoundTopk.create(refusing(64 * 1024), x, { N, D, maxBatch: B, maxK: k });
+    const op = await TopkOp.create(refusing(64 * 1024), x, { N, D, maxBatch: B, maxK: k });
     try {
       expect(op.chunkRows * D * 4).toBeLessThanOrEqual(64 * 1024);
       expect(op.chunkRows).toBeGreaterThanOrEqual(512); // halved, not shrunk to nothing
@@ -217,7 +217,7 @@ describe('BoundTopk', () => {
 
   it('a catalogue that fits in no chunk size is one sentence naming its size and what to do', async () => {
     const [N, D] = [5003, 16];
-    const err = await BoundTopk.create(refusing(1024), dyadic(11, N * D), { N, D, maxK: 10 }).then(
+    const err = await TopkOp.create(refusing(1024), dyadic(11, N * D), { N, D, maxK: 10 }).then(
       () => null,
       (e: unknown) => e,
     );

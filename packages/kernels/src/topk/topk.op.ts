@@ -1,4 +1,4 @@
-// topk on the GPU: retrieval over the whole catalogue. `BoundTopk` is the engine's form: created
+// topk on the GPU: retrieval over the whole catalogue. `TopkOp` is the engine's form: created
 // once per catalogue (items uploaded once, every buffer, bind group and staging buffer made
 // there), then `search` per request — or `setExclusions` + `encode` + `readResults` to share a
 // pass with the user tower, which may write its output straight into `queries`. `topk()` and
@@ -143,7 +143,7 @@ class RowBytes {
   }
 }
 
-/** BoundTopk halves its chunks at most down to this many (1,024 chunks) before it gives up. */
+/** TopkOp halves its chunks at most down to this many (1,024 chunks) before it gives up. */
 const MAX_CHUNKS = 1024;
 
 /** Rows laid out per upload step (a multiple of TOPK_ROW_BLOCK): bounds the temporary copy. */
@@ -163,12 +163,12 @@ function uploadItems(gpu: Gpu, buffer: GPUBuffer, src: RowBytes, R: number, base
  * Top-k retrieval over one catalogue, bound once: float32 or int8 items uploaded at creation,
  * per request the query vectors (B, D) and CSR exclusions in, ids (B, k) and scores (B, k) out,
  * best first, ties → lower id, excluded items never returned (TOPK_NONE / −inf past the last
- * eligible item). No GPU allocation per request. Requests on one BoundTopk run one at a time.
+ * eligible item). No GPU allocation per request. Requests on one TopkOp run one at a time.
  * @example
- * const retrieval = await BoundTopk.create(gpu, itemEmbeddings, { N, D: 128, maxK: 1000 });
+ * const retrieval = await TopkOp.create(gpu, itemEmbeddings, { N, D: 128, maxK: 1000 });
  * const { ids, scores } = await retrieval.search(userVector, 1000, exclusionsFromLists([seen]));
  */
-export class BoundTopk {
+export class TopkOp {
   /** Queries (maxBatch, queryStride) f32: the user tower may write here and then `encode`. */
   readonly queries: GPUBuffer;
   /** Floats per query row in `queries` (D rounded up to a multiple of 4; padding stays 0). */
@@ -242,7 +242,7 @@ export class BoundTopk {
   }
 
   /** Uploads the catalogue and binds every kernel; the one place where this op allocates. */
-  static async create(gpu: Gpu, items: TopkCatalogue, options: BoundTopkOptions): Promise<BoundTopk> {
+  static async create(gpu: Gpu, items: TopkCatalogue, options: BoundTopkOptions): Promise<TopkOp> {
     const { N, D } = options;
     check(
       Number.isInteger(N) && N > 0 && Number.isInteger(D) && D > 0,
@@ -270,7 +270,7 @@ export class BoundTopk {
     // Chunks as large as the binding limit, halved while the driver cannot allocate them (some
     // refuse single allocations below maxBufferSize); one clear sentence when even small ones fail.
     for (let maxChunkRows = opts.maxChunkRows; ; ) {
-      const op = new BoundTopk(gpu, sources.kind, { ...opts, maxChunkRows });
+      const op = new TopkOp(gpu, sources.kind, { ...opts, maxChunkRows });
       try {
         await op.build(sources);
         return op;
@@ -363,11 +363,11 @@ export class BoundTopk {
   private checkShape(batch: number, k: number): void {
     check(
       Number.isInteger(batch) && batch >= 1 && batch <= this.maxBatch,
-      `topk: a batch of ${batch} queries is outside this BoundTopk's 1..${this.maxBatch} (maxBatch).`,
+      `topk: a batch of ${batch} queries is outside this TopkOp's 1..${this.maxBatch} (maxBatch).`,
     );
     check(Number.isInteger(k) && k >= 1, `topk: k must be a positive integer, got ${k}.`);
     check(k <= this.N, `topk: k = ${k} is larger than N = ${this.N}, the number of items in the catalogue.`);
-    check(k <= this.maxK, `topk: k = ${k} is larger than this BoundTopk's maxK = ${this.maxK}.`);
+    check(k <= this.maxK, `topk: k = ${k} is larger than this TopkOp's maxK = ${this.maxK}.`);
   }
 
   /** Writes the params of every kernel when the request's shape changed since the last one. */
@@ -398,7 +398,7 @@ export class BoundTopk {
     );
     check(
       batch <= this.maxBatch,
-      `topk: a batch of ${batch} queries is more than this BoundTopk's maxBatch = ${this.maxBatch}.`,
+      `topk: a batch of ${batch} queries is more than this TopkOp's maxBatch = ${this.maxBatch}.`,
     );
     if (this.queryStride === this.D) {
       this.gpu.write(this.queries, queries);
@@ -416,7 +416,7 @@ export class BoundTopk {
     if (exclude) checkExclusions(exclude, batch, this.N);
     check(
       E <= this.maxExclusions,
-      `topk: exclude.ids has ${E} values, more than this BoundTopk's ` +
+      `topk: exclude.ids has ${E} values, more than this TopkOp's ` +
         `maxExclusions = ${this.maxExclusions}: create it with a larger maxExclusions.`,
     );
     this.excluding = E > 0;
@@ -523,7 +523,7 @@ async function searchAll(
   for (let b0 = 0; exclude && b0 < B; b0 += maxBatch) {
     maxExclusions = Math.max(maxExclusions, exclude.offsets[Math.min(B, b0 + maxBatch)] - exclude.offsets[b0]);
   }
-  const op = await BoundTopk.create(gpu, items, {
+  const op = await TopkOp.create(gpu, items, {
     N,
     D,
     maxBatch,

@@ -38,7 +38,7 @@ import {
   type BoundKernel,
   type BufferRegion,
   type Gpu,
-  BoundLinear,
+  LinearOp,
   NO_ROW,
   rowGather,
   rowSum,
@@ -325,7 +325,7 @@ export class RankingModel {
     readonly totalRows: number,
     readonly acts: RankingActivations,
     private readonly parts: {
-      linears: BoundLinear[];
+      linears: LinearOp[];
       bags: BoundKernel[];
       combine: BoundKernel | null;
       combineRows: number;
@@ -410,10 +410,10 @@ export class RankingModel {
       push(h, { buffer: acts.heads, offset: t * stride * 4, size: maxBatch * 4 });
     });
     const region = (e: ParamEntry) => ({ buffer: params, offset: e.offset * 4, size: e.size * 4 });
-    const linears: BoundLinear[] = [];
+    const linears: LinearOp[] = [];
     for (const l of layers) {
       linears.push(
-        await BoundLinear.create(
+        await LinearOp.create(
           gpu,
           { x: l.x, w: region(l.weight), b: region(l.bias), y: l.y },
           { M: maxBatch, K: l.K, N: l.N },

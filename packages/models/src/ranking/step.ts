@@ -19,10 +19,10 @@ import {
   embeddingBagForward,
   embeddingBagWorkgroups,
   type HeadWeights,
-  BoundAdamW,
-  BoundHeadsLoss,
-  BoundLinearBackward,
-  BoundRowwiseAdagrad,
+  AdamWOp,
+  HeadsLossOp,
+  LinearBackwardOp,
+  RowwiseAdagradOp,
   DlrmInteractionBackwardOp,
   EmbeddingBagBackwardOp,
   Readback,
@@ -48,7 +48,7 @@ interface ShardOptimizer {
   acc: GPUBuffer; //        (R_s)
   ids: GPUBuffer | null; // (maxNnz) shard-local rows of the batch (several shards only)
   grad: GPUBuffer | null; // (maxNnz, D)
-  adagrad: BoundRowwiseAdagrad;
+  adagrad: RowwiseAdagradOp;
 }
 
 /**
@@ -71,14 +71,14 @@ export class RankingStep {
     readonly moments: { m: GPUBuffer; v: GPUBuffer },
     private readonly io: { labels: GPUBuffer; loss: GPUBuffer; dOut: GPUBuffer },
     private readonly parts: {
-      heads: BoundHeadsLoss;
+      heads: HeadsLossOp;
       ungather: BoundKernel;
-      linears: BoundLinearBackward[];
+      linears: LinearBackwardOp[];
       accumulates: boolean[];
       cleared: GPUBuffer[];
       interaction: DlrmInteractionBackwardOp;
       embedding: EmbeddingBagBackwardOp;
-      adam: BoundAdamW;
+      adam: AdamWOp;
       shards: ShardOptimizer[];
       owned: GPUBuffer[];
     },
@@ -112,7 +112,7 @@ export class RankingStep {
       if (!g) mirror.set(a, (g = buf(`d:${a.label}`, a.size / 4)));
       return g;
     };
-    const heads = await BoundHeadsLoss.create(gpu, { outputs: model.acts.out, labels, loss, grad: dOut }, maxB);
+    const heads = await HeadsLossOp.create(gpu, { outputs: model.acts.out, labels, loss, grad: dOut }, maxB);
 
     // dHeads[slot·stride + b] = dOut[b, task(slot)]: the inverse of the model's gather.
     const T = c.heads.length;
@@ -140,13 +140,13 @@ export class RankingStep {
       offset: e.offset * 4,
       size: e.size * 4,
     });
-    const linears: BoundLinearBackward[] = [];
+    const linears: LinearBackwardOp[] = [];
     const accumulates: boolean[] = [];
     for (const l of model.layers) {
       const first = l.x.buffer === model.acts.dense;
       const dy = { ...l.y, buffer: gradOf(l.y.buffer) };
       linears.push(
-        await BoundLinearBackward.create(
+        await LinearBackwardOp.create(
           gpu,
           {
             x: l.x,
@@ -190,13 +190,13 @@ export class RankingStep {
       count: e.size,
       weightDecay: e.name.endsWith('.weight') ? hyper.weightDecay : 0,
     }));
-    const adam = await BoundAdamW.create(gpu, { grad: grads, param: model.params, m, v }, P, groups);
+    const adam = await AdamWOp.create(gpu, { grad: grads, param: model.params, m, v }, P, groups);
 
     const shards: ShardOptimizer[] = [];
     for (const [s, shard] of model.shards.entries()) {
       const acc = buf(`adagrad.acc.${s}`, shard.rows);
       if (model.shards.length === 1) {
-        const adagrad = await BoundRowwiseAdagrad.create(
+        const adagrad = await RowwiseAdagradOp.create(
           gpu,
           { ids: embedding.rows, grad: embedding.gradRows, table: shard.buffer, acc },
           { maxU: maxNnz, D, R: shard.rows },
@@ -205,7 +205,7 @@ export class RankingStep {
       } else {
         const ids = buf(`adagrad.ids.${s}`, maxNnz);
         const grad = buf(`adagrad.grad.${s}`, maxNnz * D);
-        const adagrad = await BoundRowwiseAdagrad.create(
+        const adagrad = await RowwiseAdagradOp.create(
           gpu,
           { ids, grad, table: shard.buffer, acc },
           { maxU: maxNnz, D, R: shard.rows },

@@ -27,10 +27,10 @@
 //   update    AdamW over the dense buffer (decay on weights only); row-wise Adagrad on U rows
 //             (a second submission, after the loss was read and found finite).
 import {
-  BoundAdamW,
-  BoundLinearBackward,
-  BoundRowwiseAdagrad,
-  BoundSoftmaxXent,
+  AdamWOp,
+  LinearBackwardOp,
+  RowwiseAdagradOp,
+  SoftmaxXentOp,
   EmbeddingBagBackwardOp,
   L2normBackwardOp,
   type Gpu,
@@ -97,23 +97,23 @@ export class RetrievalTraining {
     readonly tableAcc: GPUBuffer,
     private readonly io: { logq: GPUBuffer; ids: GPUBuffer; loss: GPUBuffer },
     private readonly back: {
-      xent: BoundSoftmaxXent;
+      xent: SoftmaxXentOp;
       userNorm: L2normBackwardOp;
-      userFc2: BoundLinearBackward;
-      userFc1: BoundLinearBackward;
+      userFc2: LinearBackwardOp;
+      userFc1: LinearBackwardOp;
       input: EmbeddingBagBackwardOp;
-      poolKey: BoundLinearBackward;
+      poolKey: LinearBackwardOp;
       residual: EmbeddingBagBackwardOp;
-      out: BoundLinearBackward;
-      q: BoundLinearBackward;
-      k: BoundLinearBackward;
-      v: BoundLinearBackward;
+      out: LinearBackwardOp;
+      q: LinearBackwardOp;
+      k: LinearBackwardOp;
+      v: LinearBackwardOp;
       itemNorm: L2normBackwardOp;
-      itemFc2: BoundLinearBackward;
-      itemFc1: BoundLinearBackward;
+      itemFc2: LinearBackwardOp;
+      itemFc1: LinearBackwardOp;
       table: EmbeddingBagBackwardOp;
-      adam: BoundAdamW;
-      adagrad: BoundRowwiseAdagrad;
+      adam: AdamWOp;
+      adagrad: RowwiseAdagradOp;
     },
     private readonly owned: GPUBuffer[],
   ) {}
@@ -210,14 +210,14 @@ export class RetrievalTraining {
       K: number,
       N: number,
     ) =>
-      BoundLinearBackward.create(
+      LinearBackwardOp.create(
         gpu,
         { x, w: p(`${name}.weight`), y, dy, dx, dw: g(`${name}.weight`), db: bias ? g(`${name}.bias`) : undefined },
         { M, K, N },
       );
     const ua = user.act;
     const ia = item.act;
-    const xent = await BoundSoftmaxXent.create(
+    const xent = await SoftmaxXentOp.create(
       gpu,
       { u: ua.out, v: ia.out, logq: io.logq, ids: io.ids, loss: io.loss, lse, du: d.u, dv: d.i },
       { B, D },
@@ -287,9 +287,9 @@ export class RetrievalTraining {
       weightDecay: e.name.endsWith('.weight') ? hyper.weightDecay : 0,
     }));
     const moments = { m: buf('adam_m', P), v: buf('adam_v', P) };
-    const adam = await BoundAdamW.create(gpu, { grad: grads, param: w.params, ...moments }, P, groups);
+    const adam = await AdamWOp.create(gpu, { grad: grads, param: w.params, ...moments }, P, groups);
     const tableAcc = buf('table_acc', config.tableRows);
-    const adagrad = await BoundRowwiseAdagrad.create(
+    const adagrad = await RowwiseAdagradOp.create(
       gpu,
       { ids: table.rows, grad: table.gradRows, table: w.table, acc: tableAcc },
       { maxU: Math.max(1, tableNnz), D: W, R: config.tableRows },

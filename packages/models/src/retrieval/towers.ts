@@ -20,11 +20,11 @@
 import type { Tensor } from '@vireo/core';
 import {
   check,
-  AttentionPool,
-  SelfAttention,
+  AttentionPoolOp,
+  SelfAttentionOp,
   EmbeddingBagOp,
   L2normOp,
-  BoundLinear,
+  LinearOp,
   rowGather,
   rowSum,
 } from '@vireo/kernels';
@@ -259,8 +259,8 @@ export class ItemTower {
     readonly maxBatch: number,
     readonly act: ItemTowerActivations,
     private readonly sparse: EmbeddingBagOp,
-    private readonly fc1: BoundLinear,
-    private readonly fc2: BoundLinear,
+    private readonly fc1: LinearOp,
+    private readonly fc2: LinearOp,
     private readonly l2: L2normOp,
     private readonly owned: GPUBuffer[],
   ) {
@@ -305,7 +305,7 @@ export class ItemTower {
       mode: 'sum',
       out: act.fields,
     });
-    const fc1 = await BoundLinear.create(
+    const fc1 = await LinearOp.create(
       gpu,
       {
         x: act.fields,
@@ -315,7 +315,7 @@ export class ItemTower {
       },
       { M: B, K: Fi * W, N: c.itemHidden },
     );
-    const fc2 = await BoundLinear.create(
+    const fc2 = await LinearOp.create(
       gpu,
       { x: act.fc1, w: paramRegion(weights, 'item.fc2.weight'), b: paramRegion(weights, 'item.fc2.bias'), y: act.fc2 },
       { M: B, K: c.itemHidden, N: c.embeddingDim },
@@ -439,17 +439,17 @@ export class UserTower {
     readonly gathers: UserGathers,
     private readonly ops: {
       sparse: EmbeddingBagOp;
-      q: BoundLinear;
-      k: BoundLinear;
-      v: BoundLinear;
-      attention: SelfAttention;
-      out: BoundLinear;
+      q: LinearOp;
+      k: LinearOp;
+      v: LinearOp;
+      attention: SelfAttentionOp;
+      out: LinearOp;
       residual: EmbeddingBagOp;
-      poolKey: BoundLinear;
-      pool: AttentionPool;
+      poolKey: LinearOp;
+      pool: AttentionPoolOp;
       input: EmbeddingBagOp;
-      fc1: BoundLinear;
-      fc2: BoundLinear;
+      fc1: LinearOp;
+      fc2: LinearOp;
       l2: L2normOp;
     },
     private readonly owned: GPUBuffer[],
@@ -523,11 +523,11 @@ export class UserTower {
       out: sub(0, lay.sparse),
     });
     const lin = (x: FloatRegion, w: string, b: FloatRegion, y: FloatRegion, M: number, K: number, N: number) =>
-      BoundLinear.create(gpu, { x, w: p(w), b, y }, { M, K, N });
+      LinearOp.create(gpu, { x, w: p(w), b, y }, { M, K, N });
     const q = await lin(act.x, 'history.q.weight', noBias, act.q, BL, W, W);
     const k = await lin(act.x, 'history.k.weight', noBias, act.k, BL, W, W);
     const v = await lin(act.x, 'history.v.weight', noBias, act.v, BL, W, W);
-    const attention = await SelfAttention.create(
+    const attention = await SelfAttentionOp.create(
       gpu,
       { B, L, D: W, H },
       { q: act.q, k: act.k, v: act.v, lengths, out: act.a, ...opts.grads?.attention },
@@ -553,7 +553,7 @@ export class UserTower {
     });
     residual.set(resIdx, resOff, null);
     const poolKey = await lin(act.h, 'history.pool.key.weight', noBias, act.kp, BL, W, W);
-    const pool = await AttentionPool.create(
+    const pool = await AttentionPoolOp.create(
       gpu,
       { B, L, D: W, H },
       { query: p('history.pool.query'), k: act.kp, v: act.h, lengths, pooled: act.p, ...opts.grads?.pool },
@@ -671,7 +671,7 @@ export class UserTower {
   }
 
   /** The saved attention stats the backward needs: self-attention and pooling. */
-  get attentionOps(): { attention: SelfAttention; pool: AttentionPool } {
+  get attentionOps(): { attention: SelfAttentionOp; pool: AttentionPoolOp } {
     return { attention: this.ops.attention, pool: this.ops.pool };
   }
 

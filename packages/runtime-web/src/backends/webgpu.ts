@@ -1,8 +1,8 @@
-// The WebGPU backend: the user tower, the catalogue search (BoundTopk, seen items excluded on
+// The WebGPU backend: the user tower, the catalogue search (TopkOp, seen items excluded on
 // the GPU) and the DLRM ranker, each bound once per bundle version; per request only their
 // inputs are written, and results come back through staging buffers made at load. The tower
 // and the search are one submit. GPU timestamps per stage where the adapter has `timestamp-query`.
-import { Gpu, GpuTimer, type GpuOptions, BoundTopk } from '@vireo/kernels';
+import { Gpu, GpuTimer, type GpuOptions, TopkOp } from '@vireo/kernels';
 import { RankingModel, sparseWidth, RetrievalWeights, UserTower, historyItemEntries } from '@vireo/models';
 import type { FieldValue, ModelData } from '@vireo/models';
 import {
@@ -40,7 +40,7 @@ export class WebGpuBackend implements Backend {
     const user = await UserTower.create(gpu, weights, { maxBatch: 1, itemFeatures: historyItemEntries(m)?.value });
     const maxK = Math.min(N, options.candidates);
     const catalogue = options.catalogue === 'int8' && m.itemsInt8 ? m.itemsInt8 : m.items;
-    const topk = await BoundTopk.create(gpu, catalogue, { N, D: m.D, maxK, maxExclusions: options.maxExclusions });
+    const topk = await TopkOp.create(gpu, catalogue, { N, D: m.D, maxK, maxExclusions: options.maxExclusions });
     let ranker: RankingModel | null = null;
     if (m.ranking) {
       ranker = await RankingModel.create(gpu, m.ranking.config, { maxBatch: maxK });

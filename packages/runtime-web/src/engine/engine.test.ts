@@ -12,7 +12,7 @@ import { createEngine, type Engine, type EngineOptions } from './engine.ts';
 import { FakeOrigin, makeFixtureBundle } from '@vireo/testkit/fixture';
 import { WebGpuBackend } from '../backends/webgpu.ts';
 import { softwareAdapter } from './backend.ts';
-import { GpuOutOfMemoryError, BoundTopk } from '@vireo/kernels';
+import { GpuOutOfMemoryError, TopkOp } from '@vireo/kernels';
 
 let v1: Awaited<ReturnType<typeof makeFixtureBundle>>;
 let v2: Awaited<ReturnType<typeof makeFixtureBundle>>;
@@ -197,7 +197,7 @@ describe('Engine', () => {
           "topk: the catalogue of 12 × 8 f32 items (0.00 GiB) does not fit this adapter's memory, even in " +
             'chunks of 64 rows (simulated): use int8 item embeddings, a smaller catalogue or a GPU with more memory.',
         );
-      const create = vi.spyOn(BoundTopk, 'create').mockImplementation(async () => {
+      const create = vi.spyOn(TopkOp, 'create').mockImplementation(async () => {
         throw tooLarge();
       });
       try {

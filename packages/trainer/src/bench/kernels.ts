@@ -17,12 +17,12 @@ import {
   testRng,
   topkReference,
   type Int8Items,
-  AttentionPool,
-  BoundLinear,
-  BoundTopk,
+  AttentionPoolOp,
+  LinearOp,
+  TopkOp,
   DlrmInteractionOp,
   EmbeddingBagOp,
-  SelfAttention,
+  SelfAttentionOp,
 } from '@vireo/kernels';
 import type { Gpu } from '@vireo/kernels';
 import { measure, type MeasureOptions, type Timing } from './harness.ts';
@@ -97,7 +97,7 @@ export function linearBench(M: number, K: number, N: number): KernelBench {
         w = gpu.upload('bench:w', wh),
         b = gpu.upload('bench:b', bh);
       const y = gpu.buffer('bench:y', M * N * f32);
-      const bound = await BoundLinear.create(gpu, { x, w, b, y }, { M, K, N });
+      const bound = await LinearOp.create(gpu, { x, w, b, y }, { M, K, N });
       return {
         encode: (pass) => bound.encode(pass, { M, K, N, act: 'relu' }),
         cpu: () => void linearReference(xh, wh, bh, M, K, N, 'relu'),
@@ -160,7 +160,7 @@ const HOST_CHUNK_ROWS = 1 << 20;
 
 /**
  * Brute-force retrieval: one user vector against N items, top-k (float32 or int8 items). Items
- * are built in host arrays of at most `chunkRows` rows, which BoundTopk takes as a list (and
+ * are built in host arrays of at most `chunkRows` rows, which TopkOp takes as a list (and
  * re-splits to the adapter's bindings), so 10M × 128 float32 (4.8 GiB) is one catalogue too.
  */
 export function topkBench(N: number, D: number, k: number, int8: boolean, chunkRows = HOST_CHUNK_ROWS): KernelBench {
@@ -178,7 +178,7 @@ export function topkBench(N: number, D: number, k: number, int8: boolean, chunkR
       });
       const items = chunks.length === 1 && !int8 ? (chunks[0] as Float32Array) : null;
       const query = unitRows(1, D, 3);
-      const search = await BoundTopk.create(
+      const search = await TopkOp.create(
         gpu,
         chunks.length === 1 ? chunks[0] : (chunks as Float32Array[] | Int8Items[]),
         { N, D, maxBatch: 1, maxK: k },
@@ -273,8 +273,8 @@ export function attentionBench(B: number, L: number, D: number, H: number): Kern
       const query = gpu.upload('bench:query', rng.uniform(D));
       const pooled = gpu.buffer('bench:pooled', B * D * f32);
       const shape = { B, L, D, H };
-      const attn = await SelfAttention.create(gpu, shape, { q, k, v, lengths, out });
-      const pool = await AttentionPool.create(gpu, shape, { query, k: out, v: out, lengths, pooled });
+      const attn = await SelfAttentionOp.create(gpu, shape, { q, k, v, lengths, out });
+      const pool = await AttentionPoolOp.create(gpu, shape, { query, k: out, v: out, lengths, pooled });
       return {
         encode: (pass) => {
           attn.encodeForward(pass, B);

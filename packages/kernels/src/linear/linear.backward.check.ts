@@ -1,8 +1,7 @@
 import { testRng } from '../testing.ts';
-import { linearBackwardReference, linearReference, type Activation } from '../linear/linear.ts';
-import { linearGrads } from '../linear/linear.op.ts';
-import type { KernelCheck } from '../check.ts';
-import { worstOf } from '../check.ts';
+import { linearBackwardReference, linearReference, type Activation } from './linear.ts';
+import { linearGrads } from './linear.op.ts';
+import { type KernelCheck, worstOf } from '../check.ts';
 
 // float32 tile-ordered sums of ≤ 1024 products against float64: well within 1e-5 of the scale.
 const LINEAR_TOL = 1e-5;

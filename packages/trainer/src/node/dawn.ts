@@ -30,11 +30,47 @@ export function installDawn(): GPU {
   // Vulkan's WSI layer complains on stderr when this is unset, though compute needs no display.
   process.env.XDG_RUNTIME_DIR ??= tmpdir();
   Object.assign(globalThis, globals);
+  if (!hasGpuDevice()) napWhileWaiting(globals as unknown as Record<string, { prototype: Record<string, unknown> }>);
   // Dawn segfaults in its event tick if this object is garbage-collected: keep it for the process.
   g.__dawnGpu = create([]);
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
   if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: g.__dawnGpu, configurable: true });
   return g.__dawnGpu;
+}
+
+/** Milliseconds the main thread sleeps between two polls of Dawn's events while a GPU promise is pending. */
+export const NAP_MS = 0.5;
+
+/**
+ * Dawn's Node binding resolves a pending promise (a buffer map, onSubmittedWorkDone, an async
+ * pipeline) by polling its events from setImmediate, as fast as the event loop turns: the main
+ * thread spins at 100 % while the GPU works. On SwiftShader the GPU is this machine's CPU, so the
+ * spin takes a core from the shaders (docs/ARCHITECTURE.md, "Training"). While such a promise is
+ * pending, one more immediate sleeps NAP_MS per turn of the loop, which turns the spin into a poll
+ * every half millisecond. Installed once per process, on a machine without a GPU only.
+ */
+export function napWhileWaiting(classes: Record<string, { prototype: Record<string, unknown> }>): void {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  let pending = 0;
+  const nap = () => {
+    if (pending === 0) return;
+    Atomics.wait(cell, 0, 0, NAP_MS);
+    setImmediate(nap);
+  };
+  const wrap = (cls: string, method: string) => {
+    const proto = classes[cls]?.prototype;
+    const original = proto?.[method];
+    if (typeof original !== 'function') return;
+    proto[method] = function (this: unknown, ...args: unknown[]) {
+      const promise = (original as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+      if (pending++ === 0) setImmediate(nap);
+      return promise.finally(() => pending--);
+    };
+  };
+  wrap('GPUBuffer', 'mapAsync');
+  wrap('GPUQueue', 'onSubmittedWorkDone');
+  wrap('GPUDevice', 'popErrorScope');
+  wrap('GPUDevice', 'createComputePipelineAsync');
 }
 
 /** One sentence on what to install when Dawn finds no adapter. */

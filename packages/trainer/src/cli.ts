@@ -2,6 +2,7 @@
 // `run(argv): Promise<number>` (the exit code). User mistakes are one sentence and exit 2.
 import { readFileSync } from 'node:fs';
 import { UsageError } from './cli/args.ts';
+import { reportCpuAtExit } from './cli/progress.ts';
 
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
@@ -80,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`vireo: unknown command '${name}': expected one of ${Object.keys(COMMANDS).join(', ')}.\n`);
     return 2;
   }
+  reportCpuAtExit();
   try {
     const mod = await command.load();
     return await mod.run(rest);

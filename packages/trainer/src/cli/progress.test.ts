@@ -2,7 +2,17 @@
 // and the stage lines (a live bar fed by a child, a summary per stage, "stopped" on Ctrl-C).
 import { describe, expect, test } from 'vitest';
 import { startFlagsMistake } from '../../bin/start-flags.mjs';
-import { barLine, fmtSeconds, parseProgressLine, progress, Stages, truncate } from './progress.ts';
+import {
+  barLine,
+  CPU_PREFIX,
+  fmtSeconds,
+  parseCpuLine,
+  parseProgressLine,
+  progress,
+  reportCpuAtExit,
+  Stages,
+  truncate,
+} from './progress.ts';
 
 /** A stream that records what is written, as a terminal (isTTY) or a pipe. */
 function sink(isTTY = false) {
@@ -78,6 +88,37 @@ describe('Stages (vireo start)', () => {
     expect(text).toContain('· retrieval NDCG@10 0.090');
     expect(text.trimEnd().endsWith('vireo start: stopped.')).toBe(true);
     expect(text).not.toContain('\r');
+  });
+
+  test("a stage's summary gives its children's CPU seconds beside the wall time", () => {
+    const { out, stream } = sink(false);
+    const stages = new Stages(2, stream);
+    stages.begin('train', 'retrieval and ranking');
+    expect(stages.feed(`${CPU_PREFIX}{"seconds":30.4}`)).toBe(true);
+    expect(stages.feed(`${CPU_PREFIX}{"seconds":12}`)).toBe(true);
+    stages.end('version 1');
+    stages.begin('edge', 'local edge');
+    stages.end('http://127.0.0.1:8787');
+    const text = out.join('');
+    expect(text).toMatch(/train +retrieval and ranking ✓ version 1 \([\d.]+ s, 42 CPU-s\)/);
+    expect(text).toMatch(/edge +local edge ✓ http:\/\/127.0.0.1:8787 \([\d.]+ s\)\n/);
+    expect(parseCpuLine('@cpu {"seconds":1.5}')).toBe(1.5);
+    expect(parseCpuLine('@cpu {"seconds":"x"}')).toBeNull();
+    expect(parseCpuLine('@cpu {oops')).toBeNull();
+    expect(parseCpuLine('epoch 1: loss 2')).toBeNull();
+  });
+
+  test('a child of vireo start reports its CPU seconds at exit; run by hand it does not', () => {
+    const lines: string[] = [];
+    const before = process.listenerCount('exit');
+    reportCpuAtExit({}, { write: (s: string) => lines.push(s) > 0 });
+    expect(process.listenerCount('exit')).toBe(before);
+    reportCpuAtExit({ VIREO_PROGRESS: 'json' }, { write: (s: string) => lines.push(s) > 0 });
+    const listener = process.listeners('exit').at(-1) as (code: number) => void;
+    process.removeListener('exit', listener);
+    listener(0);
+    expect(lines).toHaveLength(1);
+    expect(parseCpuLine(lines[0].trim())).toBeGreaterThan(0);
   });
 
   test('a failure names its stage in one sentence', () => {

@@ -103,6 +103,32 @@ export function parseProgressLine(line: string): ProgressReport | null {
   }
 }
 
+/** A child's CPU time at its exit, for `vireo start`'s stage summaries: `@cpu {"seconds":12.3}`. */
+export const CPU_PREFIX = '@cpu ';
+
+/** This process's CPU seconds so far: every thread (on SwiftShader the shaders run in Dawn's threads). */
+export function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** Under VIREO_PROGRESS=json (a child of `vireo start`), writes a `@cpu` line when this process exits. */
+export function reportCpuAtExit(env = process.env, stream: StageStream = process.stderr): void {
+  if (env.VIREO_PROGRESS !== 'json') return;
+  process.once('exit', () => stream.write(`${CPU_PREFIX}${JSON.stringify({ seconds: cpuSeconds() })}\n`));
+}
+
+/** The seconds of a `@cpu` line, or null for any other line. */
+export function parseCpuLine(line: string): number | null {
+  if (!line.startsWith(CPU_PREFIX)) return null;
+  try {
+    const seconds = (JSON.parse(line.slice(CPU_PREFIX.length)) as { seconds?: unknown }).seconds;
+    return typeof seconds === 'number' && Number.isFinite(seconds) ? seconds : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Starts a progress bar labelled `label` over `total` units.
  * @example const bar = progress('train', steps); bar.update(i, { loss }); bar.finish();
@@ -149,6 +175,10 @@ export class Stages {
     bars: Map<string, ProgressReport>;
     lastLine: number;
     timer: ReturnType<typeof setInterval> | null;
+    /** CPU seconds of the stage's children that have exited (their `@cpu` lines). */
+    cpu: number;
+    /** This process's CPU seconds when the stage began. */
+    cpu0: number;
   } | null = null;
   private readonly tty: boolean;
 
@@ -156,6 +186,8 @@ export class Stages {
     private readonly total: number,
     private readonly stream: StageStream = process.stderr,
     private readonly pipedEveryMs = PIPED_EVERY_MS,
+    /** Whether a stage's CPU time includes this process's own (`vireo start`: yes; tests: no). */
+    private readonly ownCpu = false,
   ) {
     this.tty = stream.isTTY === true;
   }
@@ -174,7 +206,16 @@ export class Stages {
     const prefix = `${this.dim(`[${this.index}/${this.total}]`)} ${this.bold(name.padEnd(8))} ${what}`;
     const timer = setInterval(() => this.tick(), this.tty ? 250 : Math.min(1000, this.pipedEveryMs));
     timer.unref?.();
-    this.current = { prefix, t0: Date.now(), note: '', bars: new Map(), lastLine: Date.now(), timer };
+    this.current = {
+      prefix,
+      t0: Date.now(),
+      note: '',
+      bars: new Map(),
+      lastLine: Date.now(),
+      timer,
+      cpu: 0,
+      cpu0: this.ownCpu ? cpuSeconds() : 0,
+    };
     if (this.tty) this.redraw();
     else this.stream.write(`${prefix} …\n`);
   }
@@ -192,8 +233,16 @@ export class Stages {
     this.current.note = '';
   }
 
-  /** Takes one line of a child's output: a progress report feeds the bar; returns whether it was one. */
+  /**
+   * Takes one line of a child's output: a progress report feeds the bar, a `@cpu` line adds to the
+   * stage's CPU time; returns whether it was either.
+   */
   feed(line: string): boolean {
+    const cpu = parseCpuLine(line);
+    if (cpu !== null) {
+      if (this.current) this.current.cpu += cpu;
+      return true;
+    }
     const r = parseProgressLine(line);
     if (r) this.bar(r);
     return r !== null;
@@ -243,8 +292,11 @@ export class Stages {
     if (!c) return;
     if (c.timer) clearInterval(c.timer);
     const s = (Date.now() - c.t0) / 1000;
+    // CPU seconds beside the wall time: what the stage costs on an idle machine, however loaded this one is.
+    const cpu = c.cpu + (this.ownCpu ? cpuSeconds() - c.cpu0 : 0);
+    const took = `${fmtSeconds(s)}${cpu > 0 ? `, ${cpu.toFixed(cpu < 10 ? 1 : 0)} CPU-s` : ''}`;
     this.stream.write(
-      `${this.tty ? '\r\x1b[2K' : ''}${c.prefix} ${this.green('✓')} ${result} ${this.dim(`(${fmtSeconds(s)})`)}\n`,
+      `${this.tty ? '\r\x1b[2K' : ''}${c.prefix} ${this.green('✓')} ${result} ${this.dim(`(${took})`)}\n`,
     );
     this.current = null;
   }

@@ -2,7 +2,10 @@
 // stack (train → edge → publish → dashboard) is exercised by apps/demo/src/demo.e2e.test.ts.
 import { describe, expect, test } from 'vitest';
 import { UsageError } from '../cli/args.ts';
-import { DEFAULT_START, parseStartFlags, START_HELP } from './start.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_START, MOVIELENS_START, parseStartFlags, START_HELP } from './start.ts';
 
 describe('vireo start flags', () => {
   test('defaults: the synthetic world in ./.vireo, edge 8787, dashboard 5173', () => {
@@ -62,6 +65,20 @@ describe('vireo start flags', () => {
       false,
       '/tmp/x',
     ]);
+  });
+
+  test('ranking epochs by dataset: the default world 2, MovieLens 1 (their validation AUC peaks), a flag wins', () => {
+    expect(parseStartFlags([]).rankingEpochs).toBe(2);
+    expect(DEFAULT_START.rankingEpochs).toBe(2);
+    const dir = mkdtempSync(join(tmpdir(), 'vireo-start-ml-'));
+    try {
+      expect(parseStartFlags(['--data', `movielens:${dir}`]).rankingEpochs).toBe(MOVIELENS_START.rankingEpochs);
+      expect(MOVIELENS_START.rankingEpochs).toBe(1);
+      expect(parseStartFlags(['--data', `movielens:${dir}`, '--ranking-epochs', '3']).rankingEpochs).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(START_HELP).toContain('1 on MovieLens');
   });
 
   test('refreshes in the background unless --no-refresh', () => {

@@ -154,8 +154,29 @@ describe('the demo dashboard on the main command’s stack', () => {
 });
 
 // A MovieLens-shaped folder (ml-latest-small's files, CRLF, a quoted title with a comma): 48 movies
-// in 6 genres, 120 users who each rate 16 movies, the two genres they like high.
-const GENRES = ['Action', 'Comedy', 'Drama', 'Horror', 'Romance', 'Sci-Fi'];
+// in MovieLens' 19 genres, 120 users who each rate 20 movies, the four genres they like high.
+const GENRES = [
+  'Action',
+  'Adventure',
+  'Animation',
+  'Children',
+  'Comedy',
+  'Crime',
+  'Documentary',
+  'Drama',
+  'Fantasy',
+  'Film-Noir',
+  'Horror',
+  'IMAX',
+  'Musical',
+  'Mystery',
+  'Romance',
+  'Sci-Fi',
+  'Thriller',
+  'War',
+  'Western',
+];
+const G = GENRES.length;
 const WORDS = ['Midnight', 'River', 'Glass', 'Harbor', 'Orchard', 'Signal', 'Lantern', 'Summit'];
 
 function movielensFixture(dir: string): Map<string, { title: string; genres: string[] }> {
@@ -168,7 +189,7 @@ function movielensFixture(dir: string): Map<string, { title: string; genres: str
   const lines = ['movieId,title,genres'];
   for (let i = 0; i < 48; i++) {
     const id = String(10 + i * 3);
-    const g = [GENRES[i % 6], ...(i % 4 === 0 ? [GENRES[(i + 2) % 6]] : [])];
+    const g = [GENRES[i % G], ...(i % 4 === 0 ? [GENRES[(i + 2) % G]] : [])];
     const title =
       i === 0 ? 'American President, The (1995)' : `${WORDS[i % 8]} of ${WORDS[(i * 5) % 8]} ${i} (${1970 + i})`;
     movies.set(id, { title, genres: g });
@@ -178,9 +199,9 @@ function movielensFixture(dir: string): Map<string, { title: string; genres: str
   const ratings = ['userId,movieId,rating,timestamp'];
   let ts = 1_500_000_000;
   for (let u = 1; u <= 120; u++) {
-    const liked = [GENRES[u % 6], GENRES[(u * 7) % 6]];
+    const liked = [u, u * 7, u * 3 + 5, u * 11 + 2].map((k) => GENRES[k % G]);
     const seen = new Set<string>();
-    while (seen.size < 16) {
+    while (seen.size < 20) {
       const id = ids[Math.floor(rand() * ids.length)];
       if (seen.has(id)) continue;
       seen.add(id);
@@ -251,6 +272,22 @@ describe('the dashboard on MovieLens-shaped data', () => {
     const legend = (await p.textContent('[data-testid="map-legend"]')) ?? '';
     expect(legend).toContain('genres:');
     expect(GENRES.filter((g) => legend.includes(g)).length).toBeGreaterThanOrEqual(3);
+    // Every genre that colours a movie is in the legend, each in a colour of its own (19 genres: a
+    // palette of 12 repeated).
+    const swatches = await p.$$eval('[data-testid="legend-category"]', (els) =>
+      els.map((e) => ({
+        name: e.textContent ?? '',
+        color: getComputedStyle(e.querySelector('.dot')!).backgroundColor,
+      })),
+    );
+    const firstGenres = new Set([...movies.values()].map((m) => m.genres[0]));
+    expect(new Set(swatches.map((s) => s.name))).toEqual(firstGenres);
+    expect(new Set(swatches.map((s) => s.color)).size).toBe(swatches.length);
+    // The map's points wear those colours (a history item is a white ring).
+    const fills = await p.$$eval('.map-body svg circle', (els) => els.map((e) => getComputedStyle(e).fill));
+    const colors = new Set([...swatches.map((s) => s.color), 'rgb(255, 255, 255)']);
+    expect(fills.length).toBeGreaterThanOrEqual(movies.size);
+    expect(fills.filter((f) => !colors.has(f))).toEqual([]);
     // Nothing wider than the screen.
     expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
     // History and "because" lines name items by title.

@@ -8,7 +8,7 @@
 import { FIRST_INDEX, readSafetensors, type BundleManifest } from '@vireo/core';
 import { createEngine, type Engine, type RecommendResult, type RecommendedItem } from '@vireo/runtime-web';
 import { barChart, lineChart, scatter, STAGE_COLORS, STAGE_LABELS, waterfall, type MapPoint } from './charts.ts';
-import { colorOf, fmt, h, mount } from './dom.ts';
+import { colorOf, fmt, h, mount, PALETTE } from './dom.ts';
 import { dot, pca2, percentile, project, solveUser } from './math.ts';
 
 interface Settings {
@@ -698,10 +698,9 @@ function renderMap(r: RecommendResult): void {
   // The legend: the categories that colour the most items (an item's first category colours it).
   const counts = new Map<number, number>();
   for (const k of c.category) if (k >= 0) counts.set(k, (counts.get(k) ?? 0) + 1);
-  const usedCats = [...counts.entries()]
-    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
-    .slice(0, 12)
-    .map(([k]) => k);
+  const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([k]) => k);
+  const usedCats = ranked.slice(0, PALETTE.length);
+  const more = ranked.length - usedCats.length;
   mount(
     el.map,
     scatter(points, trail.at(-1) ?? null, trail, { onPick: (id) => void click(id) }),
@@ -712,8 +711,14 @@ function renderMap(r: RecommendResult): void {
       h('span', {}, h('span', { class: 'solid' }), 'recommended'),
       usedCats.length ? h('span', { class: 'legend-noun' }, `${c.categoryNoun}:`) : null,
       ...usedCats.map((k) =>
-        h('span', {}, h('span', { class: 'dot', style: `background:${colorOf(k)}` }), c.categories[k] ?? `#${k}`),
+        h(
+          'span',
+          { 'data-testid': 'legend-category' },
+          h('span', { class: 'dot', style: `background:${colorOf(k)}` }),
+          c.categories[k] ?? `#${k}`,
+        ),
       ),
+      more > 0 ? h('span', { class: 'legend-noun' }, `+${more} more`) : null,
     ),
   );
 }

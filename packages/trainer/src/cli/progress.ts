@@ -294,7 +294,7 @@ export class Stages {
     const s = (Date.now() - c.t0) / 1000;
     // CPU seconds beside the wall time: what the stage costs on an idle machine, however loaded this one is.
     const cpu = c.cpu + (this.ownCpu ? cpuSeconds() - c.cpu0 : 0);
-    const took = `${fmtSeconds(s)}${cpu > 0 ? `, ${cpu.toFixed(cpu < 10 ? 1 : 0)} CPU-s` : ''}`;
+    const took = `${fmtSeconds(s)}${cpu >= 0.05 ? `, ${cpu.toFixed(cpu < 10 ? 1 : 0)} CPU-s` : ''}`;
     this.stream.write(
       `${this.tty ? '\r\x1b[2K' : ''}${c.prefix} ${this.green('✓')} ${result} ${this.dim(`(${took})`)}\n`,
     );

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 const PNPM = 'pnpm@12.4.2';
 const root = new URL('..', import.meta.url).pathname;
 const out = resolve(process.argv[2] ?? 'packs');
-const packages = ['runtime-web', 'edge-worker'];
+const packages = ['runtime-web', 'edge-worker', 'trainer'];
 
 const hasPnpm = spawnSync('pnpm', ['--version'], { encoding: 'utf8' }).stdout?.trim() === PNPM.split('@')[1];
 mkdirSync(out, { recursive: true });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `node scripts/pack.mjs DIR`: builds and packs what a user installs — @vireo/runtime-web (the
-// engine) and @vireo/edge-worker (the edge for Node, `vireo-edge`) — into DIR as the tarballs
-// `pnpm pack` makes (each package's prepack builds its dist/). examples/shop installs these.
+// engine), @vireo/edge-worker (the edge for Node, `vireo-edge`) and @vireo/trainer (the `vireo` CLI) —
+// into DIR as the tarballs `pnpm pack` makes (each package's prepack builds its dist/). examples/shop's
+// test installs all three (test/scratch.ts).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';

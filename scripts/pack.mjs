@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `node scripts/pack.mjs DIR`: builds and packs what a user installs — @vireo/runtime-web (the
-// engine) and @vireo/edge-worker (the edge for Node, `vireo-edge`) — into DIR as the tarballs
-// `pnpm pack` makes (each package's prepack builds its dist/). examples/shop installs these.
+// engine), @vireo/edge-worker (the edge for Node, `vireo-edge`) and @vireo/trainer (the `vireo` CLI) —
+// into DIR as the tarballs `pnpm pack` makes (each package's prepack builds its dist/). examples/shop's
+// test installs all three (test/scratch.ts).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -9,7 +10,7 @@ import { resolve } from 'node:path';
 const PNPM = 'pnpm@12.4.2';
 const root = new URL('..', import.meta.url).pathname;
 const out = resolve(process.argv[2] ?? 'packs');
-const packages = ['runtime-web', 'edge-worker'];
+const packages = ['runtime-web', 'edge-worker', 'trainer'];
 
 const hasPnpm = spawnSync('pnpm', ['--version'], { encoding: 'utf8' }).stdout?.trim() === PNPM.split('@')[1];
 mkdirSync(out, { recursive: true });

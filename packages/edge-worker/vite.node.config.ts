@@ -1,8 +1,9 @@
 // `pnpm --filter @vireo/edge-worker build`: the Node edge as an installable package (`vireo-edge`,
-// '@vireo/edge-worker/node'), an ESM bundle for Node 20 in dist/node/ with @vireo/core (private)
-// inlined and every dependency of package.json left an import. dist/node/ sits two folders below
-// the package root like src/storage/, so the SQLite migrations resolve to the package's
-// migrations/ folder in both (src/storage/sqlite.ts: new URL('../../migrations/', import.meta.url)).
+// '@vireo/edge-worker/node', and '@vireo/edge-worker/cli' for `vireo token` of @vireo/trainer), an ESM
+// bundle for Node 20 in dist/node/ with @vireo/core (private) inlined and every dependency of package.json
+// left an import. dist/node/ sits two folders below the package root like src/storage/, so the SQLite
+// migrations resolve to the package's migrations/ folder in both (src/storage/sqlite.ts:
+// new URL('../../migrations/', import.meta.url)).
 import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ export default defineConfig({
     emptyOutDir: true,
     minify: false,
     rollupOptions: {
-      input: { 'vireo-edge': here('./src/bin.ts'), node: here('./src/node.ts') },
+      input: { 'vireo-edge': here('./src/bin.ts'), node: here('./src/node.ts'), cli: here('./src/cli.ts') },
       external,
       output: {
         format: 'es',

@@ -1,6 +1,7 @@
 // examples/shop as a web team builds it, so that a broken package fails CI:
 //  1. scripts/pack.mjs packs @vireo/runtime-web and @vireo/edge-worker (`pnpm pack`, each built by
-//     its prepack); the shop is copied out of the repository and installs the tarballs with npm;
+//     its prepack); the shop is copied out of the repository and installs the tarballs with npm (the
+//     project's globalSetup, test/scratch.ts, which cli.e2e.test.ts shares);
 //  2. `vite build` and the esbuild build of the shop; a scratch TypeScript project that installs only
 //     the runtime tarball type-checks createEngine and createEngineWorker usage (skipLibCheck off);
 //  3. the packed `vireo-edge` starts with a secret it shares with the shop's backend; the trained
@@ -8,25 +9,21 @@
 //  4. headless Chromium (WebGPU on SwiftShader) opens a product page of each build, with the engine in
 //     the page and in a Web Worker: recommendations appear, a click reaches the edge's history, and
 //     the page still recommends offline once visited.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { chromiumArgs, chromiumPath } from '@vireo/testkit/chromium';
 import { trainedFixtureBundle } from '@vireo/testkit/trained-fixture';
+import { npmEnv as env, run } from './scratch.ts';
 
-const SHOP = fileURLToPath(new URL('..', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const SHOP_FILES = ['package.json', 'index.html', 'vite.config.js', 'build-esbuild.mjs', 'server.mjs', 'tsconfig.json'];
-
-const work = mkdtempSync(join(tmpdir(), 'vireo-shop-'));
-const app = join(work, 'shop');
+const work = inject('shopWork');
+const app = inject('shopApp');
 const secret = randomBytes(32).toString('hex');
 const children: ChildProcess[] = [];
 const log: string[] = [];
@@ -35,20 +32,6 @@ let edgeUrl: string;
 let adminToken: string;
 let users: string[];
 let items: string[];
-
-const env = () => {
-  const e: NodeJS.ProcessEnv = { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false' };
-  if (!e.npm_config_nodedir && existsSync('/usr/include/node/node.h')) e.npm_config_nodedir = '/usr';
-  return e;
-};
-const run = (cmd: string, args: string[], cwd: string) => {
-  try {
-    execFileSync(cmd, args, { cwd, env: env(), stdio: 'pipe', encoding: 'utf8', maxBuffer: 1 << 26 });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? e.message}`);
-  }
-};
 
 function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -120,11 +103,6 @@ async function openShop(context: BrowserContext, url: string): Promise<Page> {
 const shown = (page: Page) => page.$$eval('#recs a', (as) => as.map((a) => (a as HTMLElement).dataset.item ?? ''));
 
 beforeAll(async () => {
-  mkdirSync(app);
-  for (const f of SHOP_FILES) cpSync(join(SHOP, f), join(app, f));
-  for (const d of ['src', 'public']) cpSync(join(SHOP, d), join(app, d), { recursive: true });
-  run(process.execPath, [join(ROOT, 'scripts/pack.mjs'), join(app, 'vendor')], ROOT);
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], app);
   run('npx', ['vite', 'build', '--logLevel', 'warn'], app);
   run(process.execPath, ['build-esbuild.mjs'], app);
 
@@ -148,7 +126,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   for (const c of children) await stop(c);
-  rmSync(work, { recursive: true, force: true });
 });
 
 describe('examples/shop on the packed packages', () => {

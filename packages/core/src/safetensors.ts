@@ -100,7 +100,7 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Tenso
     throw new SafetensorsError(`header length ${n} runs past the end of the ${bytes.byteLength}-byte file`);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes.subarray(8, 8 + n)));
   } catch (err) {
     throw new SafetensorsError(`header is not valid UTF-8 JSON: ${(err as Error).message}`);
   }

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signHs256 } from './auth/jwt.ts';
 import type { EdgeApp } from './routes/deps.ts';
 import {
+  type Bytes,
   ALL_SCOPES,
   apiEvent,
   client,
@@ -20,7 +21,7 @@ import {
 export type AppFactory = () => Promise<{ app: EdgeApp; env?: unknown; cleanup: () => Promise<void> }>;
 
 const DAY = 86_400_000;
-const enc = (s: string) => new TextEncoder().encode(s);
+const enc = (s: string) => new TextEncoder().encode(s) as Bytes;
 
 export function runAppCases(label: string, factory: AppFactory): void {
   describe(`edge app: ${label}`, () => {

@@ -11,6 +11,7 @@ import {
   ALL_SCOPES,
   apiEvent,
   type Bytes,
+  type TestResponse,
   client,
   errorOf,
   makeBundle,
@@ -35,7 +36,7 @@ const USER_SCOPES = 'features:read events:write';
 /** A client that counts every response (status and time) into `tally`. */
 function counted(app: EdgeApp, defaultToken: string | null, tally: AttackTally) {
   const inner = client(app, defaultToken);
-  const count = async (res: Promise<Response>) => {
+  const count = async (res: Promise<TestResponse>) => {
     const t0 = performance.now();
     const r = await res;
     tally.requests++;

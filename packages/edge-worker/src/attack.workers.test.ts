@@ -5,12 +5,12 @@ import { expect, it } from 'vitest';
 import { createApp } from './app.ts';
 import { runAttackCases } from './attack.case.ts';
 import { hs256Verifier } from './auth/jwt.ts';
-import { cloudflareStorage, type CloudflareBindings } from './storage/cloudflare.ts';
+import { cloudflareStorage } from './storage/cloudflare.ts';
 import { ALL_SCOPES, errorOf, NOW, TEST_SECRET, token } from '../test/helpers.ts';
-import { appForEnv, type WorkerEnv } from './worker.ts';
+import { appForEnv } from './worker.ts';
 
-type TestEnv = CloudflareBindings & { TEST_MIGRATIONS: Parameters<typeof applyD1Migrations>[1] };
-const bindings = env as unknown as TestEnv;
+// env is Cloudflare.Env: wrangler.toml's bindings and the test ones (src/workers-env.d.ts).
+const bindings = env;
 
 runAttackCases('workerd (d1 + kv + r2)', async (options) => {
   await reset();
@@ -27,7 +27,7 @@ runAttackCases('workerd (d1 + kv + r2)', async (options) => {
 
 it('answers 503 (not 500, not a stack trace) when the Worker has an empty, short or predictable secret', async () => {
   for (const secret of ['', 'short', 'a'.repeat(40)]) {
-    const app = appForEnv({ ...(bindings as unknown as WorkerEnv), VIREO_JWT_SECRET: secret });
+    const app = appForEnv({ ...bindings, VIREO_JWT_SECRET: secret });
     const res = await app.request('/v1/users/u1/features', {
       headers: { authorization: `Bearer ${await token(ALL_SCOPES)}` },
     });

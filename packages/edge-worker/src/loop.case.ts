@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EVENT_RETENTION_MS } from './routes/export.ts';
 import type { EdgeApp } from './routes/deps.ts';
 import {
+  type Bytes,
   ALL_SCOPES,
   apiEvent,
   client,
@@ -112,7 +113,7 @@ export function runLoopCases(label: string, factory: LoopAppFactory): void {
 
       const byDesign = await makeBundle('loop', '3', { 'retrieval.safetensors': weights });
       const manifest = JSON.parse(new TextDecoder().decode(byDesign.manifest));
-      byDesign.manifest = new TextEncoder().encode(JSON.stringify({ ...manifest, retrievalOnly: true }));
+      byDesign.manifest = new TextEncoder().encode(JSON.stringify({ ...manifest, retrievalOnly: true })) as Bytes;
       await publish(api, byDesign);
       expect((await api.get('/v1/models/loop/latest')).headers.get('vireo-model-version')).toBe('3');
       // Over a version without a ranker, another one is fine (nothing complete to protect).

@@ -4,11 +4,11 @@ import { env } from 'cloudflare:workers';
 import { createApp } from './app.ts';
 import { hs256Verifier } from './auth/jwt.ts';
 import { runLoopCases } from './loop.case.ts';
-import { cloudflareStorage, type CloudflareBindings } from './storage/cloudflare.ts';
+import { cloudflareStorage } from './storage/cloudflare.ts';
 import { NOW, TEST_SECRET } from '../test/helpers.ts';
 
-type TestEnv = CloudflareBindings & { TEST_MIGRATIONS: Parameters<typeof applyD1Migrations>[1] };
-const bindings = env as unknown as TestEnv;
+// env is Cloudflare.Env: wrangler.toml's bindings and the test ones (src/workers-env.d.ts).
+const bindings = env;
 
 runLoopCases('workerd (d1 + r2)', async (now) => {
   await reset();

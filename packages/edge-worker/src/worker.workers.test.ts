@@ -6,14 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { runAppCases } from './app.case.ts';
 import { createApp } from './app.ts';
 import { hs256Verifier, signHs256 } from './auth/jwt.ts';
-import { cloudflareStorage, type CloudflareBindings } from './storage/cloudflare.ts';
-import { ALL_SCOPES, apiEvent, errorOf, makeBundle, NOW, TEST_SECRET } from '../test/helpers.ts';
+import { cloudflareStorage } from './storage/cloudflare.ts';
+import { ALL_SCOPES, apiEvent, type Bytes, errorOf, makeBundle, NOW, TEST_SECRET } from '../test/helpers.ts';
 
-type TestEnv = CloudflareBindings & {
-  TEST_MIGRATIONS: Parameters<typeof applyD1Migrations>[1];
-  VIREO_JWT_SECRET: string;
-};
-const bindings = env as unknown as TestEnv;
+// env is Cloudflare.Env: wrangler.toml's bindings and the test ones (src/workers-env.d.ts).
+const bindings = env;
 
 async function fresh() {
   await reset();
@@ -49,9 +46,11 @@ describe('the Worker entry (src/worker.ts) with the wrangler.toml bindings', () 
       body: JSON.stringify({ events: [apiEvent('w1', { ts: Date.now() - 1000 })] }),
     });
     expect(events.status).toBe(202);
-    const user = await (await fetchWorker('/v1/users/u1/features', { headers: auth })).json();
+    const user = await (await fetchWorker('/v1/users/u1/features', { headers: auth })).json<{
+      features: { recent_items: string[] };
+    }>();
     expect(user.features.recent_items).toEqual(['i1']);
-    const bundle = await makeBundle('ranker', '1', { 'w.bin': new TextEncoder().encode('0123456789') });
+    const bundle = await makeBundle('ranker', '1', { 'w.bin': new TextEncoder().encode('0123456789') as Bytes });
     expect(
       (await fetchWorker('/v1/models/ranker/1/manifest.json', { method: 'PUT', headers: auth, body: bundle.manifest }))
         .status,

@@ -68,8 +68,14 @@ export async function makeBundle(
       })),
     ),
   };
-  return { name, version, manifest: new TextEncoder().encode(JSON.stringify(manifest)), files };
+  return { name, version, manifest: new TextEncoder().encode(JSON.stringify(manifest)) as Bytes, files };
 }
+
+/**
+ * A response of the app whose json() is `any`, as the DOM lib types it: the shared suites read bodies
+ * so, and under @cloudflare/workers-types (tsconfig.workers.json) json() is otherwise `unknown`.
+ */
+export type TestResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 
 /** A client over app.request with a default token. */
 export function client(app: EdgeApp, defaultToken: string | null, env?: unknown) {
@@ -77,7 +83,7 @@ export function client(app: EdgeApp, defaultToken: string | null, env?: unknown)
     method: string,
     path: string,
     init: { body?: unknown; raw?: BodyInit; headers?: Record<string, string>; token?: string | null } = {},
-  ) => {
+  ): Promise<TestResponse> => {
     const headers: Record<string, string> = { ...init.headers };
     const t = init.token === undefined ? defaultToken : init.token;
     if (t) headers.authorization = `Bearer ${t}`;

@@ -16,7 +16,7 @@ export type JsonBodyOptions = {
 
 const jsonBodyDefaults = { maxBytes: 1 << 20, maxDepth: 10, check: null };
 const JSON_MEDIA = /^application\/(?:[\w.-]+\+)?json$/i;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /**
  * Reads at most `maxBytes` of a body, failing with 413 as soon as it is longer (declared or streamed).

@@ -19,7 +19,9 @@ export function safetensorsProblem(head: Uint8Array, size: number): string | nul
   if (head.byteLength < 8 + headerLength) return 'the header is cut short';
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(8, 8 + headerLength)));
+    header = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(head.subarray(8, 8 + headerLength)),
+    );
   } catch {
     return 'the header is not valid JSON';
   }

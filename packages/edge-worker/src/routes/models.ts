@@ -28,7 +28,7 @@ const COMPLETE_FILES = ['retrieval.safetensors', 'ranking.safetensors'];
 const isComplete = (v: ModelVersionRecord) => COMPLETE_FILES.every((f) => v.files.some((x) => x.file === f));
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const RESERVED_VERSIONS = new Set(['latest', 'rollback']);
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 const errors = (...codes: Array<400 | 401 | 403 | 404 | 409 | 413 | 416 | 422 | 429>) =>
   Object.fromEntries(

@@ -3,14 +3,14 @@ import { applyD1Migrations, reset } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { expect, it } from 'vitest';
 import { runStorageConformance } from './conformance.case.ts';
-import { cloudflareStorage, type CloudflareBindings } from './cloudflare.ts';
+import { cloudflareStorage } from './cloudflare.ts';
 
-type TestEnv = CloudflareBindings & { TEST_MIGRATIONS: Parameters<typeof applyD1Migrations>[1] };
-const bindings = env as unknown as TestEnv;
+// env is Cloudflare.Env: wrangler.toml's bindings and the test ones (src/workers-env.d.ts).
+const bindings = env;
 
 async function fresh() {
   await reset();
-  await applyD1Migrations(bindings.DB as never, bindings.TEST_MIGRATIONS);
+  await applyD1Migrations(bindings.DB, bindings.TEST_MIGRATIONS);
 }
 
 runStorageConformance('d1 + kv + r2 (workerd)', async () => {

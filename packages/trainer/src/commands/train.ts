@@ -1,19 +1,15 @@
 // `vireo train retrieval|ranking`: dispatches to the model's trainer (loaded on demand: each pulls
 // in its own kernels and data code).
-import { existsSync } from 'node:fs';
 import { UsageError } from '../cli/args.ts';
 
 const MODELS = ['retrieval', 'ranking'] as const;
 
-/** Loads the ranking trainer if it is there (another package area builds it). */
-export async function loadRanking(): Promise<{
+/** Loads the ranking trainer (on demand: it pulls in the ranking model's kernels and data code). */
+export function loadRanking(): Promise<{
   trainRanking(argv: string[]): Promise<number>;
   evalRanking(argv: string[]): Promise<number>;
 }> {
-  const path = new URL('../ranking/index.ts', import.meta.url);
-  if (!existsSync(path))
-    throw new UsageError('ranking is not available yet in this version of vireo: use `retrieval`.');
-  return import(path.href);
+  return import('../ranking/index.ts');
 }
 
 export async function run(argv: string[]): Promise<number> {

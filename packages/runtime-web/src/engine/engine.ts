@@ -35,6 +35,7 @@ import {
   withLocalHistory,
   type ModelData,
 } from '@vireo/models';
+import { HistoryCache } from './history.ts';
 import { EventUploader, type UploaderOptions } from './queue.ts';
 import { openEngineStore, type EngineStore, type HistoryEvent } from './store.ts';
 
@@ -80,6 +81,11 @@ export interface EngineOptions {
   experiment?: { model: string; share: number; salt?: string };
   /** IndexedDB database name. Default 'vireo-engine'. */
   dbName?: string;
+  /**
+   * Users whose on-device history is kept in memory (read from IndexedDB once, written through
+   * by observe()). Default 256.
+   */
+  historyUsers?: number;
   /** Event upload tuning. */
   upload?: Partial<Omit<UploaderOptions, 'edge' | 'token' | 'fetch'>>;
   cpu?: CpuBackendOptions;
@@ -179,6 +185,8 @@ export class Engine {
   readonly uploader: EventUploader | null;
   /** How long recommend() waits for the edge's features (features.ts). */
   private readonly featureBudget: LatencyBudget;
+  /** The on-device history, in memory after each user's first read (history.ts). */
+  private readonly history: HistoryCache;
 
   private constructor(
     private backendImpl: Backend,
@@ -188,6 +196,10 @@ export class Engine {
     treatment: ModelState | null,
   ) {
     this.states = { control, treatment };
+    this.history = new HistoryCache(store, {
+      maxUsers: options.historyUsers,
+      channel: store.persistent ? `vireo-history:${options.dbName ?? 'vireo-engine'}` : null,
+    });
     this.featureBudget =
       options.featuresTimeoutMs !== undefined ? LatencyBudget.fixed(options.featuresTimeoutMs) : new LatencyBudget();
     this.uploader = options.edge
@@ -348,7 +360,7 @@ export class Engine {
       }
     }
     const L = m.retrieval.config.historyLength;
-    const local = await this.store.history(req.userId, Math.max(L, 1) * 4);
+    const local = await this.history.recent(req.userId, Math.max(L, 1) * 4);
     const keep = o.historyTypes ?? ((t: string) => t !== 'exposure' && t !== 'impression');
     const localIds = local.filter((e) => keep(e.type)).map((e) => e.itemId);
     const localSet = new Set(localIds);
@@ -454,7 +466,17 @@ export class Engine {
       ts,
       ...(e.value !== undefined ? { value: e.value } : {}),
     };
-    await this.store.appendHistory(h);
+    try {
+      await this.history.append(h);
+    } catch (err) {
+      // The event is in this page's history and still goes to the edge; only a reload loses it.
+      this.report(
+        new Error(
+          `Saving event ${eventId} to the on-device history failed ` +
+            `(${err instanceof Error ? err.message : err}): it counts until this page reloads.`,
+        ),
+      );
+    }
     const { variant, state } = this.servingFor(e.userId);
     const context = { ...e.context, model_version: state.manifest.version, ...(variant ? { variant } : {}) };
     await this.uploader?.enqueue([
@@ -536,6 +558,7 @@ export class Engine {
     this.states.control.loaded.dispose();
     this.states.treatment?.loaded.dispose();
     this.backendImpl.dispose();
+    this.history.dispose();
     this.store.close();
   }
 }

@@ -370,7 +370,7 @@ describe('Engine', () => {
     expect(offline.history).toEqual(['i4', 'i9']);
   }, 30_000);
 
-  it('featuresMaxAgeMs: features the edge gave recently serve without waiting for it; one refresh in the background', async () => {
+  it('featuresMaxAgeMs: features the edge gave recently serve at once; one refresh in the background', async () => {
     const origin = new FakeOrigin();
     origin.add(v1);
     let delay = 0;

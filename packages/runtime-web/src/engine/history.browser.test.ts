@@ -93,7 +93,7 @@ describe('HistoryCache over IndexedDB', () => {
     store.close();
   });
 
-  it("two tabs on one database: each sees the other's writes (BroadcastChannel), without the channel it would not", async () => {
+  it("two tabs on one database: each sees the other's writes (BroadcastChannel); without it, not", async () => {
     const { store: storeA, name } = await openStore();
     const { store: storeB } = await openStore(name);
     const channel = `vireo-history:${name}`;

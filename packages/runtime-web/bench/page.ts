@@ -5,9 +5,22 @@
 // candidates the engine ranked, and hnswlib-wasm over the same catalogue (recall against exact
 // top-k). Then the CPU path (the backend `auto` picks on a CPU adapter, else `backend: 'cpu'`):
 // cold start, warm recommend() on the same requests, and its top items' recall@k against the
-// WebGPU path's exact search.
-import { FIRST_INDEX, readSafetensors } from '@vireo/core';
-import { createEngine, type RecommendResult } from '../src/engine/index.ts';
+// WebGPU path's exact search. Every user has a full on-device history (L clicks, observed before
+// the timed requests). Once per run, the user tower alone at the trainer's default shape (L = 20,
+// field dim 16, hidden 64) on the CPU path (the TypeScript reference) and on WebGPU (UserTower,
+// one submit and a readback of the D floats): the yardstick for changes to the history encoder.
+import { FIRST_INDEX, readSafetensors, type BundleManifest } from '@vireo/core';
+import { Gpu } from '@vireo/kernels';
+import {
+  historyItemEntries,
+  parseModel,
+  RetrievalWeights,
+  retrievalParamLayout,
+  UserTower,
+  userTowerReference,
+  type RetrievalConfig,
+} from '@vireo/models';
+import { createEngine, type Engine, type RecommendResult } from '../src/engine/index.ts';
 import { onnxInputName } from '../src/backends/cpu.ts';
 
 export interface SizeConfig {
@@ -31,6 +44,8 @@ export interface BenchConfig {
   cpuRuns: number;
   /** The CPU path's hnswThreshold (null: never, the exact scan at every size). */
   cpuHnswThreshold: number | null;
+  /** Timed runs of the user tower alone (each backend), after warm-up. */
+  towerRuns: number;
 }
 
 const now = () => performance.now();
@@ -40,7 +55,17 @@ function q(values: number[], p: number): number {
 }
 const stats = (v: number[]) => ({ p50: q(v, 0.5), p99: q(v, 0.99), n: v.length });
 
+/** The users the requests come from (u0 … u9), each with `L` clicks on distinct items, observed in order. */
+async function fillHistories(engine: Engine, manifest: BundleManifest): Promise<void> {
+  const ids = manifest.vocabularies['item:id'];
+  const L = manifest.architecture.retrieval?.historyLength ?? 0;
+  for (let u = 0; u < 10; u++)
+    for (let j = 0; j < L; j++)
+      await engine.observe({ userId: `u${u}`, itemId: ids[(u * 7919 + j * 104_729) % ids.length], type: 'click' });
+}
+
 async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => void) {
+  const manifest = (await (await fetch(s.base + 'manifest.json')).json()) as BundleManifest;
   const dbName = `vireo-bench-${s.N}-${Date.now()}`;
   // Cold start: an empty IndexedDB, nothing compiled.
   let downloaded = 0;
@@ -61,6 +86,7 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
     loadCompileMs: downloaded ? now() - downloaded : NaN,
   };
   log(`N=${s.N}: cold start ${cold.totalMs.toFixed(0)} ms on ${engine.backend}`);
+  await fillHistories(engine, manifest);
   const req = (i: number) => ({ userId: `u${i % 10}`, context: { 'context:hour': i % 24 }, k: cfg.k });
   const first = now();
   await engine.recommend(req(0));
@@ -93,12 +119,11 @@ async function benchSize(cfg: BenchConfig, s: SizeConfig, log: (m: string) => vo
   const candidateIds = all.items.map((i) => i.itemId);
   engine.dispose();
   await deleteDb(dbName);
-  const cpuPath = await benchCpuPath(cfg, s, req, runs, log);
+  const cpuPath = await benchCpuPath(cfg, s, req, runs, log, (e) => fillHistories(e, manifest));
 
   // Peer 1: onnxruntime-web on ranking.onnx, the same candidates: the wasm EP, then the webgpu
   // EP where the adapter allows (its failure is recorded, not fatal).
   const fetchBytes = async (f: string) => new Uint8Array(await (await fetch(s.base + f)).arrayBuffer());
-  const manifest = (await (await fetch(s.base + 'manifest.json')).json()) as { vocabularies: Record<string, string[]> };
   const ort = await import('onnxruntime-web');
   ort.env.wasm.numThreads = 1;
   const onnx = await fetchBytes('ranking.onnx');
@@ -273,6 +298,7 @@ async function benchCpuPath(
   req: (i: number) => { userId: string; context: Record<string, unknown>; k: number },
   reference: RecommendResult[],
   log: (m: string) => void,
+  prepare: (engine: Engine) => Promise<void>,
 ) {
   const cpu = { hnswThreshold: cfg.cpuHnswThreshold ?? Number.POSITIVE_INFINITY };
   const open = (backend: 'auto' | 'cpu', dbName: string) =>
@@ -292,10 +318,11 @@ async function benchCpuPath(
     coldMs = now() - t1;
   }
   try {
+    await prepare(engine);
     const first = now();
     await engine.recommend(req(0));
     const firstMs = now() - first;
-    await engine.recommend(req(1));
+    for (let i = 1; i < 10; i++) await engine.recommend(req(i)); // every user once: past wasm tier-up
     const runs: RecommendResult[] = [];
     for (let i = 0; i < cfg.cpuRuns; i++) runs.push(await engine.recommend(req(i + 2)));
     const stage = (f: (r: RecommendResult) => number) => q(runs.map(f), 0.5);
@@ -336,6 +363,95 @@ async function benchCpuPath(
   }
 }
 
+/**
+ * The user tower alone at the trainer's default shape (L = 20, field dim 16, heads 2, hidden 64;
+ * the bundle's fields, items and D; random weights; a full history): the CPU path's reference and
+ * WebGPU's UserTower (set, one submit, readback of u), medians and P99 after warm-up, and how far
+ * the two vectors differ.
+ */
+async function benchUserTower(cfg: BenchConfig, s: SizeConfig, log: (m: string) => void) {
+  const manifest = (await (await fetch(s.base + 'manifest.json')).json()) as BundleManifest;
+  const files = new Map<string, Uint8Array>();
+  for (const f of manifest.files) files.set(f.name, new Uint8Array(await (await fetch(s.base + f.name)).arrayBuffer()));
+  const m = parseModel({ manifest, files });
+  const base = m.retrieval.config;
+  const L = 20;
+  const W = 16;
+  const position = { ...base.position, rows: L };
+  const label = { ...base.label, offset: position.offset + L };
+  const c: RetrievalConfig = {
+    ...base,
+    fieldDim: W,
+    userHidden: 64,
+    itemHidden: 64,
+    historyLength: L,
+    lastItem: false, // the trainer's default (--last-item is opt-in)
+    position,
+    label,
+    tableRows: label.offset + label.rows,
+  };
+  let seed = 11;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 0.8 - 0.4;
+  const params = new Float32Array(retrievalParamLayout(c).length).map(rand);
+  const table = new Float32Array(c.tableRows * W).map(rand);
+  const entries = historyItemEntries({ ...m, retrieval: { ...m.retrieval, config: c, params, table } });
+  const N = m.itemIds.length;
+  const history = Uint32Array.from({ length: L }, (_, j) => FIRST_INDEX + ((j * 104_729) % N));
+  const fields = c.userFields.map((f) => (f.kind === 'numeric' ? (f.features ?? []).map(() => 0.5) : FIRST_INDEX + 1));
+  const time = async (f: () => unknown) => {
+    for (let i = 0; i < 10; i++) await f();
+    const times: number[] = [];
+    for (let i = 0; i < cfg.towerRuns; i++) {
+      const t = now();
+      await f();
+      times.push(now() - t);
+    }
+    return stats(times);
+  };
+  let cpuU: Float32Array = new Float32Array(0);
+  const cpu = await time(() => {
+    cpuU = userTowerReference(c, params, table, fields, history, entries?.append);
+  });
+  let webgpu: Record<string, unknown>;
+  let maxAbsDiff: number | null = null;
+  try {
+    const gpu = await Gpu.create();
+    try {
+      const weights = RetrievalWeights.create(gpu, c);
+      gpu.write(weights.params, params);
+      gpu.write(weights.table, table);
+      const user = await UserTower.create(gpu, weights, { maxBatch: 1, itemFeatures: entries?.value });
+      const readU = gpu.readback('bench:user_tower', m.D * 4); // made once, as the engine's readbacks
+      let gpuU: Float32Array = new Float32Array(0);
+      const r = await time(async () => {
+        user.set(1, () => ({ fields, history }));
+        gpu.run((pass) => user.encode(pass));
+        gpuU = new Float32Array(await readU.read(user.act.out.buffer, m.D * 4, user.act.out.offset));
+      });
+      readU.destroy();
+      maxAbsDiff = cpuU.reduce((mx, v, d) => Math.max(mx, Math.abs(v - gpuU[d])), 0);
+      webgpu = { ...r, adapter: gpu.info.description || gpu.info.architecture };
+      user.destroy();
+      weights.destroy();
+    } finally {
+      gpu.destroy();
+    }
+  } catch (err) {
+    webgpu = {
+      error: String((err as Error)?.message ?? err)
+        .split('\n')[0]
+        .slice(0, 300),
+    };
+  }
+  const shape = { L, fieldDim: W, heads: c.heads, userHidden: c.userHidden, D: m.D, lastItem: false };
+  log(
+    `user tower alone (L ${L}, W ${W}, hidden 64, D ${m.D}): CPU path P50 ${cpu.p50.toFixed(3)} ms, ` +
+      `WebGPU P50 ${typeof webgpu.p50 === 'number' ? webgpu.p50.toFixed(3) : webgpu.error} ms` +
+      (maxAbsDiff === null ? '' : ` (max |Δu| ${maxAbsDiff.toExponential(1)})`),
+  );
+  return { N: s.N, shape, cpu, webgpu, maxAbsDiff };
+}
+
 async function adapterInfo() {
   const gpu = (navigator as { gpu?: GPU }).gpu;
   const adapter = await gpu?.requestAdapter();
@@ -365,6 +481,13 @@ async function adapterInfo() {
       results.push({ N: s.N, error });
     }
   }
-  return { adapter: await adapterInfo(), userAgent: navigator.userAgent, config: cfg, results };
+  let userTower: unknown = null;
+  try {
+    userTower = await benchUserTower(cfg, cfg.sizes[0], log);
+  } catch (err) {
+    userTower = { error: String((err as Error)?.message ?? err).split('\n')[0] };
+    log(`user tower alone: failed: ${(userTower as { error: string }).error}`);
+  }
+  return { adapter: await adapterInfo(), userAgent: navigator.userAgent, config: cfg, results, userTower };
 };
 (window as unknown as { vireoBenchReady: boolean }).vireoBenchReady = true;

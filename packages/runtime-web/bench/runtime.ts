@@ -10,6 +10,8 @@
 //   --sizes 10000,100000,1000000   --runs 20,10,3   --dim 32   --hnsw-max 100000   --out FILE
 //   --cpu-runs 50   --cpu-hnsw-threshold N (default: none, the CPU path's exact scan at every size)
 //   --quick   (10k and 100k, fewer runs and queries: about a minute on SwiftShader)
+//   --cpu-profile FILE   a V8 CPU profile of the page over the whole run (.cpuprofile: Chrome DevTools,
+//                        speedscope), e.g. with --sizes 10000 --cpu-runs 500 to see where the CPU path's time goes
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +45,7 @@ const cpuHnswThreshold = flag('cpu-hnsw-threshold', '') === '' ? null : Number(f
 // --last-item off: the user tower without the most recent item's input (bundles from before it), for a
 // before / after comparison of the user tower's time.
 const lastItem = flag('last-item', 'on') !== 'off';
+const cpuProfile = flag('cpu-profile', '');
 if (
   sizes.some((n) => !Number.isInteger(n) || n < 1) ||
   runList.some((n) => !Number.isInteger(n) || n < 1) ||
@@ -126,8 +129,15 @@ try {
     hnswEfSearch: [128, 256, 512],
     cpuRuns,
     cpuHnswThreshold,
+    towerRuns: quick ? 50 : 200,
   };
   const started = performance.now();
+  const cdp = cpuProfile ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 100 }); // µs
+    await cdp.send('Profiler.start');
+  }
   const result = (await page.evaluate(
     (c) => (window as unknown as { vireoBench: (c: BenchConfig) => Promise<unknown> }).vireoBench(c),
     config,
@@ -168,6 +178,11 @@ try {
       };
     }[];
   };
+  if (cdp) {
+    const { profile } = await cdp.send('Profiler.stop');
+    writeFileSync(cpuProfile, JSON.stringify(profile));
+    console.log(`wrote the page's CPU profile to ${cpuProfile}`);
+  }
   const f = (x: number | null | undefined, d = 1) =>
     x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d);
   const a = result.adapter;

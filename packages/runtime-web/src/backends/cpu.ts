@@ -112,7 +112,9 @@ export class CpuBackend implements Backend {
           if (!session || !ort || !rc) return null;
           const feeds: Record<string, import('onnxruntime-web').Tensor> = {};
           const Nd = rc.denseFeatures.length;
-          if (Nd > 0) feeds.dense = new ort.Tensor('float32', dense.slice(0, n * Nd), [n, Nd]);
+          // No copy when the engine made `dense` for exactly these n rows (it does).
+          const denseRows = dense.length === n * Nd ? dense : dense.slice(0, n * Nd);
+          if (Nd > 0) feeds.dense = new ort.Tensor('float32', denseRows, [n, Nd]);
           const S = sparseWidth(rc);
           let slot = 0;
           for (const f of rc.sparseFeatures) {

@@ -6,7 +6,7 @@
 // without WebGPU, the edge down (offline reload from IndexedDB, events queued and sent once it is
 // back).
 import type {} from '@vireo/testkit/browser-setup'; // the `edge` it provides
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { createEngine, type Engine, type EngineOptions, type RecommendResult } from './engine.ts';
 import { createEngineWorker, type EngineWorker } from './worker.ts';
 
@@ -184,6 +184,42 @@ describe('Engine in Chromium with a real edge', () => {
     expect(common.length).toBeGreaterThan(0);
     expect(common.some((i) => Math.abs(i.pCtr - pCtrBefore.get(i.itemId)!) > 1e-6)).toBe(true);
   });
+
+  it(
+    "the in-memory history: one user's clicks never reach another's answer; " +
+      "two tabs on one database see each other's clicks; a reload reads them back",
+    async () => {
+      const dbName = `browser-${run}-history`;
+      const tabA = await open({ backend: 'cpu' }, dbName);
+      const tabB = await open({ backend: 'cpu' }, dbName);
+      const before = await tabB.recommend({ userId: u1, k: 5 }); // u1's history now cached in tab B
+      await tabA.observe({ userId: u1, itemId: i3, type: 'click' });
+      await tabA.observe({ userId: u1, itemId: i5, type: 'exposure' }); // not history
+      await tabA.observe({ userId: u1, itemId: i6, type: 'click' });
+      const mine = await tabA.recommend({ userId: u1, k: 5 });
+      expect(mine.history.slice(-2)).toEqual([i3, i6]);
+      // Switching user in the same tab: u2 sees none of it.
+      const other = await tabA.recommend({ userId: u2, k: 5 });
+      expect(other.history).not.toContain(i3);
+      expect(other.history).not.toContain(i6);
+      expect(other.history).toEqual((await tabB.recommend({ userId: u2, k: 5 })).history);
+      // The other tab: its cached copy of u1 was dropped when tab A's writes committed.
+      await vi.waitFor(async () => expect((await tabB.recommend({ userId: u1, k: 5 })).history).toEqual(mine.history), {
+        timeout: 5_000,
+      });
+      expect(before.history).not.toContain(i6);
+      await tabB.observe({ userId: u1, itemId: i5, type: 'click' });
+      await vi.waitFor(async () => expect((await tabA.recommend({ userId: u1, k: 5 })).history.at(-1)).toBe(i5), {
+        timeout: 5_000,
+      });
+      for (const t of [tabA, tabB]) {
+        t.dispose();
+        engines.splice(engines.indexOf(t), 1);
+      }
+      const reloaded = await open({ backend: 'cpu' }, dbName);
+      expect((await reloaded.recommend({ userId: u1, k: 5 })).history.slice(-3)).toEqual([i3, i6, i5]);
+    },
+  );
 
   it('refuses a corrupted bundle with a clear error; the previous version still answers', async () => {
     const e = await open({ model: 'corrupt', backend: 'webgpu' });

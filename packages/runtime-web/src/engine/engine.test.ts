@@ -370,6 +370,43 @@ describe('Engine', () => {
     expect(offline.history).toEqual(['i4', 'i9']);
   }, 30_000);
 
+  it('featuresMaxAgeMs: features the edge gave recently serve at once; one refresh in the background', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    let delay = 0;
+    let asked = 0;
+    let recentItems = ['i4', 'i9'];
+    const edgeFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (!String(input).includes('/v1/users/')) return origin.fetch(input, init);
+      asked++;
+      await new Promise((r) => setTimeout(r, delay));
+      const body = { features: { recent_items: recentItems }, model_ready: { values: {} } };
+      return new Response(JSON.stringify(body));
+    }) as typeof fetch;
+    const e = await open(origin, { fetch: edgeFetch, featuresMaxAgeMs: 60_000, featuresTimeoutMs: 5_000 });
+    const first = await e.recommend({ userId: 'u3', k: 3 });
+    expect(first.featureSource).toBe('edge');
+    expect(asked).toBe(1);
+    // The edge is slow now, and knows of a new item: the next answers do not wait for it.
+    delay = 1_500;
+    recentItems = ['i4', 'i9', 'i7'];
+    const t = performance.now();
+    const second = await e.recommend({ userId: 'u3', k: 3 });
+    const third = await e.recommend({ userId: 'u3', k: 3 });
+    expect(performance.now() - t).toBeLessThan(1_500);
+    for (const r of [second, third]) {
+      expect(r.featureSource).toBe('recent');
+      expect(r.degraded).toBe(false);
+      expect(r.history).toEqual(['i4', 'i9']);
+    }
+    expect(asked).toBe(2); // one refresh for both
+    await vi.waitFor(async () => expect((await e.recommend({ userId: 'u3', k: 3 })).history).toEqual(recentItems), {
+      timeout: 5_000,
+    });
+    // Another user has nothing in memory: the edge is waited for.
+    expect((await e.recommend({ userId: 'u4', k: 3 })).featureSource).toBe('edge');
+  }, 30_000);
+
   it('buckets users deterministically into two versions and labels every result', async () => {
     const origin = new FakeOrigin();
     origin.add(v1);

@@ -35,8 +35,10 @@ import {
   withLocalHistory,
   type ModelData,
 } from '@vireo/models';
+import { HistoryCache } from './history.ts';
 import { EventUploader, type UploaderOptions } from './queue.ts';
-import { openEngineStore, type EngineStore, type HistoryEvent } from './store.ts';
+import { openEngineStore, type CachedFeatures, type EngineStore, type HistoryEvent } from './store.ts';
+import { fetchUserFeatures } from './features.ts';
 
 export interface EngineOptions {
   /** A bundle folder URL, or with `edge` a model name in the registry. */
@@ -68,6 +70,12 @@ export interface EngineOptions {
    * [250 ms, 2 s] (features.ts); a late answer still refreshes the cache.
    */
   featuresTimeoutMs?: number;
+  /**
+   * Answer from a user's features in memory when the edge gave them less than this many ms ago
+   * (`featureSource: 'recent'`), refreshing them in the background: such a request does not wait
+   * for the network. Default 0: every request asks the edge (within its latency budget).
+   */
+  featuresMaxAgeMs?: number;
   /** How the heads become one value. Default expected value pCtr · pCvr · revenue. */
   blend?: Blend;
   /** Exclude items already in the user's history. Default true. */
@@ -80,6 +88,11 @@ export interface EngineOptions {
   experiment?: { model: string; share: number; salt?: string };
   /** IndexedDB database name. Default 'vireo-engine'. */
   dbName?: string;
+  /**
+   * Users whose on-device history is kept in memory (read from IndexedDB once, written through
+   * by observe()). Default 256.
+   */
+  historyUsers?: number;
   /** Event upload tuning. */
   upload?: Partial<Omit<UploaderOptions, 'edge' | 'token' | 'fetch'>>;
   cpu?: CpuBackendOptions;
@@ -125,8 +138,11 @@ export interface RecommendResult {
   };
   /** How the catalogue was searched: 'exact' (every item scored) or 'hnsw' (the CPU path's approximate index). */
   search: 'exact' | 'hnsw';
-  /** 'edge': fresh features; 'cache': the edge failed, last cached features; 'none': neither. */
-  featureSource: 'edge' | 'cache' | 'none';
+  /**
+   * 'edge': fresh features; 'recent': the edge's answer of less than `featuresMaxAgeMs` ago (a
+   * refresh runs in the background); 'cache': the edge failed, last cached features; 'none': neither.
+   */
+  featureSource: 'edge' | 'recent' | 'cache' | 'none';
   /** True when the edge could not be used and the answer comes from on-device data only. */
   degraded: boolean;
   /** The history the user tower saw (item ids, oldest first). */
@@ -179,6 +195,12 @@ export class Engine {
   readonly uploader: EventUploader | null;
   /** How long recommend() waits for the edge's features (features.ts). */
   private readonly featureBudget: LatencyBudget;
+  /** The on-device history, in memory after each user's first read (history.ts). */
+  private readonly history: HistoryCache;
+  /** The last features the edge gave per user (the IndexedDB `features` store's copy in memory), oldest first. */
+  private readonly features = new Map<string, CachedFeatures>();
+  /** Background refreshes of `featuresMaxAgeMs` in flight, one per user. */
+  private readonly refreshing = new Set<string>();
 
   private constructor(
     private backendImpl: Backend,
@@ -188,6 +210,10 @@ export class Engine {
     treatment: ModelState | null,
   ) {
     this.states = { control, treatment };
+    this.history = new HistoryCache(store, {
+      maxUsers: options.historyUsers,
+      channel: store.persistent ? `vireo-history:${options.dbName ?? 'vireo-engine'}` : null,
+    });
     this.featureBudget =
       options.featuresTimeoutMs !== undefined ? LatencyBudget.fixed(options.featuresTimeoutMs) : new LatencyBudget();
     this.uploader = options.edge
@@ -321,34 +347,58 @@ export class Engine {
     let recent: string[] = [];
     if (o.edge) {
       const userId = req.userId;
+      const edge = o.edge;
       const store = this.store;
-      const cache = (f: { values: Record<string, unknown>; recentItems: string[] }) =>
-        void store
-          .putFeatures({ userId, values: f.values, recentItems: f.recentItems, fetchedAt: Date.now() })
-          .catch(() => {});
-      const f = await raceUserFeatures(o.edge, userId, {
-        token: o.token,
-        model: state.manifest.name,
-        budget: this.featureBudget,
-        fetch: o.fetch,
-        onLate: cache,
-      });
-      if (f) {
-        values = f.values;
-        recent = f.recentItems;
-        featureSource = 'edge';
-        cache(f);
+      const remember = (f: { values: Record<string, unknown>; recentItems: string[] }) => {
+        const row = { userId, values: f.values, recentItems: f.recentItems, fetchedAt: Date.now() };
+        this.features.delete(userId);
+        this.features.set(userId, row);
+        while (this.features.size > (o.historyUsers ?? 256)) this.features.delete(this.features.keys().next().value!);
+        void store.putFeatures(row).catch(() => {});
+      };
+      const inMemory = this.features.get(userId);
+      const maxAge = o.featuresMaxAgeMs ?? 0;
+      if (inMemory && maxAge > 0 && Date.now() - inMemory.fetchedAt < maxAge) {
+        values = inMemory.values;
+        recent = inMemory.recentItems;
+        featureSource = 'recent';
+        if (!this.refreshing.has(userId)) {
+          this.refreshing.add(userId);
+          const timeoutMs = Math.max(this.featureBudget.ms, 15_000);
+          void fetchUserFeatures(edge, userId, {
+            token: o.token,
+            model: state.manifest.name,
+            timeoutMs,
+            fetch: o.fetch,
+          })
+            .then(remember, () => {})
+            .finally(() => this.refreshing.delete(userId));
+        }
       } else {
-        const cached = await store.getFeatures(userId);
-        if (cached) {
-          values = cached.values;
-          recent = cached.recentItems;
-          featureSource = 'cache';
+        const f = await raceUserFeatures(edge, userId, {
+          token: o.token,
+          model: state.manifest.name,
+          budget: this.featureBudget,
+          fetch: o.fetch,
+          onLate: remember,
+        });
+        if (f) {
+          values = f.values;
+          recent = f.recentItems;
+          featureSource = 'edge';
+          remember(f);
+        } else {
+          const cached = inMemory ?? (await store.getFeatures(userId));
+          if (cached) {
+            values = cached.values;
+            recent = cached.recentItems;
+            featureSource = 'cache';
+          }
         }
       }
     }
     const L = m.retrieval.config.historyLength;
-    const local = await this.store.history(req.userId, Math.max(L, 1) * 4);
+    const local = await this.history.recent(req.userId, Math.max(L, 1) * 4);
     const keep = o.historyTypes ?? ((t: string) => t !== 'exposure' && t !== 'impression');
     const localIds = local.filter((e) => keep(e.type)).map((e) => e.itemId);
     const localSet = new Set(localIds);
@@ -397,25 +447,37 @@ export class Engine {
       rankGpu = ranked?.gpu;
     }
     const t4 = now();
-    // 5 blend
+    // 5 blend: every candidate scored, only the first k made into results
     const blend = blendFunction(o.blend);
-    const items: RecommendedItem[] = rows.map((row, j) => {
+    const n = rows.length;
+    const candidates: CandidateScores[] = new Array(n);
+    const blended = new Float64Array(n);
+    for (let j = 0; j < n; j++) {
       const s: CandidateScores = {
         retrievalScore: retrievalScores[j],
         pCtr: heads ? heads[j * 3] : 0,
         pCvr: heads ? heads[j * 3 + 1] : 0,
         revenue: heads ? Math.expm1(heads[j * 3 + 2]) : 0,
       };
-      return { itemId: m.itemIds[row], score: heads ? blend(s) : s.retrievalScore, ...s };
-    });
-    items.sort((a, b) => b.score - a.score || b.retrievalScore - a.retrievalScore || (a.itemId < b.itemId ? -1 : 1));
+      candidates[j] = s;
+      blended[j] = heads ? blend(s) : s.retrievalScore;
+    }
+    const order = Array.from({ length: n }, (_, j) => j);
+    const ids = m.itemIds;
+    order.sort(
+      (a, b) =>
+        blended[b] - blended[a] || retrievalScores[b] - retrievalScores[a] || (ids[rows[a]] < ids[rows[b]] ? -1 : 1),
+    );
+    const items: RecommendedItem[] = order
+      .slice(0, k)
+      .map((j) => ({ itemId: ids[rows[j]], score: blended[j], ...candidates[j] }));
     const t5 = now();
     const gpu: Record<string, number> = {};
     if (found.gpu) Object.assign(gpu, found.gpu);
     if (rankGpu !== undefined) gpu.ranking = rankGpu;
     const userTower = found.ms.userTower;
     return {
-      items: items.slice(0, k),
+      items,
       timings: {
         features: t1 - t0,
         userTower,
@@ -427,7 +489,7 @@ export class Engine {
       },
       search: found.search,
       featureSource,
-      degraded: o.edge !== undefined && featureSource !== 'edge',
+      degraded: o.edge !== undefined && featureSource !== 'edge' && featureSource !== 'recent',
       history,
       model: { name: state.manifest.name, version: state.manifest.version },
       variant,
@@ -454,7 +516,17 @@ export class Engine {
       ts,
       ...(e.value !== undefined ? { value: e.value } : {}),
     };
-    await this.store.appendHistory(h);
+    try {
+      await this.history.append(h);
+    } catch (err) {
+      // The event is in this page's history and still goes to the edge; only a reload loses it.
+      this.report(
+        new Error(
+          `Saving event ${eventId} to the on-device history failed ` +
+            `(${err instanceof Error ? err.message : err}): it counts until this page reloads.`,
+        ),
+      );
+    }
     const { variant, state } = this.servingFor(e.userId);
     const context = { ...e.context, model_version: state.manifest.version, ...(variant ? { variant } : {}) };
     await this.uploader?.enqueue([
@@ -536,6 +608,7 @@ export class Engine {
     this.states.control.loaded.dispose();
     this.states.treatment?.loaded.dispose();
     this.backendImpl.dispose();
+    this.history.dispose();
     this.store.close();
   }
 }

@@ -639,6 +639,15 @@ interface RuntimeJson {
       k: number;
     };
   }[];
+  /** The user tower alone at the trainer's default shape (absent in reports from before it was measured). */
+  userTower?: {
+    N: number;
+    error?: string;
+    shape?: { L: number; fieldDim: number; heads: number; userHidden: number; D: number };
+    cpu?: { p50: number; p99: number; n: number };
+    webgpu?: { p50?: number; p99?: number; n?: number; error?: string };
+    maxAbsDiff?: number | null;
+  } | null;
 }
 
 /** bench:runtime's JSON as rows: recommend() per size, its retrieval stage vs hnswlib, its ranking stage vs
@@ -731,7 +740,7 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
       perItemNs: (c.total.p50 * 1e6) / r.N,
       extra: {
         'cold start ms': c.coldMs,
-        // Step 1 (the on-device history read from IndexedDB, no edge here): most of the CPU path's time.
+        // Step 1 (no edge here): the on-device history, from memory after each user's first read.
         'features P50 ms': c.stagesP50.features ?? null,
         'user tower P50 ms': c.stagesP50.userTower ?? null,
         [`recall@${c.k} vs exact (WebGPU)`]: c.recallVsWebgpu,
@@ -761,6 +770,31 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
       ratio: ratioOf(cpuRanking, ortWeb),
     });
   }
+  // The user tower alone (issue #17's yardstick: a new history encoder within 1.5× of it), CPU path beside WebGPU.
+  const t = j.userTower;
+  if (t?.cpu && t.shape) {
+    const sh = t.shape;
+    const onCpu: Figure = {
+      who: 'user tower alone, CPU path (TypeScript reference)',
+      ms: { median: t.cpu.p50, p99: t.cpu.p99, runs: t.cpu.n },
+    };
+    const w = t.webgpu;
+    const onGpu: Figure =
+      w?.p50 === undefined
+        ? skipped('user tower alone, WebGPU (UserTower)', `failed: ${w?.error ?? 'not measured'}`)
+        : {
+            who: 'user tower alone, WebGPU (UserTower: submit + readback)',
+            ms: { median: w.p50, p99: w.p99 ?? null, runs: w.n ?? 0 },
+          };
+    rows.push({
+      case: `user tower L=${sh.L} W=${sh.fieldDim} H=${sh.heads} hidden ${sh.userHidden} D=${sh.D}`,
+      params: { L: sh.L },
+      vireo: onCpu,
+      peer: onGpu,
+      ratio: ratioOf(onCpu, onGpu),
+      extra: { 'max |Δu| CPU vs WebGPU': t.maxAbsDiff ?? null },
+    });
+  }
   const reasons = [...new Set(j.results.map((r) => r.cpuPath?.auto.reason).filter((x): x is string => Boolean(x)))];
   const a = j.adapter;
   return {
@@ -776,7 +810,9 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
       ' The CPU path rows: the backend `auto` chooses on a CPU adapter (user tower on the TypeScript ' +
       'reference, wasm SIMD exact scan, onnxruntime-web ranking) on the same requests, beside the WebGPU path ' +
       'in the same page, ' +
-      `with recall@20 of its top items against the WebGPU path's exact search.`,
+      `with recall@20 of its top items against the WebGPU path's exact search. Every user has a full ` +
+      "on-device history (the bundle's L clicks). The user tower row: the tower alone at the trainer's " +
+      "default shape (random weights, a full history), the CPU path's reference beside WebGPU's UserTower.",
     notes: reasons.map((why) => `\`backend: 'auto'\` here: ${why}.`),
     rows,
     adapter: a

@@ -25,6 +25,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     results: { type: 'string' },
     'skip-in-process': { type: 'boolean' },
+    profile: { type: 'string' },
   },
 });
 const DURATION = Number(flags.duration ?? 10);
@@ -93,7 +94,10 @@ function inProcess() {
 async function startEdge(dataDir, port) {
   const child = spawn(
     process.execPath,
-    [here('../bin/vireo-edge.mjs'), '--port', String(port), '--data', dataDir, '--rate-limit', '0', '--quiet'],
+    [
+      ...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', flags.profile] : []),
+      here('../bin/vireo-edge.mjs'),
+      '--port', String(port), '--data', dataDir, '--rate-limit', '0', '--quiet'],
     {
       env: { ...process.env, VIREO_JWT_SECRET: SECRET },
       stdio: ['ignore', 'pipe', 'inherit'],

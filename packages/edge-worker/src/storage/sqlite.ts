@@ -7,7 +7,8 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { createSqlStorage } from './sql.ts';
+import { groupCommit } from './group-commit.ts';
+import { createSqlStorage, FEATURE_READS } from './sql.ts';
 import {
   BlobMismatchError,
   type BlobObject,
@@ -41,14 +42,68 @@ export function migrate(db: Database.Database, dir = MIGRATIONS_DIR): string[] {
   return ran;
 }
 
-/** A SqlDriver over one better-sqlite3 connection, with a statement cache. */
-export function sqliteDriver(db: Database.Database): SqlDriver {
+export type SqliteDriverOptions = {
+  /**
+   * Results of small reads (at most `readCacheMaxRows` rows) kept per statement and parameters, at
+   * most this many (least recently used dropped first); 0 turns the cache off. Default 0.
+   */
+  readCacheEntries?: number;
+  /** Reads with more rows than this are not cached. Default 64. */
+  readCacheMaxRows?: number;
+  /** The statements whose results may be cached. Default: the feature lookups' (FEATURE_READS). */
+  cacheable?: ReadonlySet<string>;
+};
+
+/**
+ * A read-through cache of query results, emptied by every write on this connection and by every
+ * commit of another connection (another `--workers` process): SQLite's `PRAGMA data_version`
+ * changes exactly then, and is read before each cached answer (docs/ARCHITECTURE.md, "Node edge").
+ */
+function readCache(db: Database.Database, entries: number, maxRows: number) {
+  const map = new Map<string, unknown[]>();
+  const version = db.prepare('PRAGMA data_version').pluck();
+  let seen = version.get() as number;
+  return {
+    /** Forgets everything (a write on this connection). */
+    clear() {
+      map.clear();
+    },
+    get(key: string): unknown[] | undefined {
+      const now = version.get() as number;
+      if (now !== seen) {
+        seen = now;
+        map.clear();
+        return undefined;
+      }
+      const rows = map.get(key);
+      if (rows) {
+        // Least recently used first: a hit moves to the end.
+        map.delete(key);
+        map.set(key, rows);
+      }
+      return rows;
+    },
+    set(key: string, rows: unknown[]) {
+      if (rows.length > maxRows) return;
+      if (map.size >= entries) map.delete(map.keys().next().value as string);
+      map.set(key, rows);
+    },
+  };
+}
+
+/**
+ * A SqlDriver over one better-sqlite3 connection: statements prepared once and kept, and an
+ * optional read-through cache of small reads (see readCache).
+ */
+export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions = {}): SqlDriver {
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
     let s = statements.get(sql);
     if (!s) statements.set(sql, (s = db.prepare(sql)));
     return s;
   };
+  const cache = (options.readCacheEntries ?? 0) > 0 ? readCache(db, options.readCacheEntries ?? 0, options.readCacheMaxRows ?? 64) : null;
+  const cacheable = options.cacheable ?? FEATURE_READS;
   // Statements use numbered parameters (?1, ?2: the form D1 takes too); better-sqlite3 binds those from an object.
   const bind = (params: SqlParam[]) => {
     const named: Record<number, SqlParam> = {};
@@ -59,8 +114,21 @@ export function sqliteDriver(db: Database.Database): SqlDriver {
     const s = prepare(sql);
     const args = params.length === 0 ? [] : [bind(params)];
     if (s.reader) return s.all(...args) as unknown[];
+    cache?.clear();
     s.run(...args);
     return [];
+  };
+  const read = (sql: string, params: SqlParam[]): unknown[] => {
+    const s = prepare(sql);
+    if (!cache || !cacheable.has(sql)) return run(sql, params);
+    const key = `${sql}\u0000${JSON.stringify(params)}`;
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const rows = run(sql, params);
+    // Callers only read the rows; frozen so that a mistake shows at once.
+    for (const r of rows) Object.freeze(r);
+    cache.set(key, Object.freeze(rows) as unknown[]);
+    return rows;
   };
   const batch = db.transaction((list: Array<{ sql: string; params: SqlParam[] }>) =>
     list.map((st) => run(st.sql, st.params)),
@@ -68,15 +136,22 @@ export function sqliteDriver(db: Database.Database): SqlDriver {
   let closed = false;
   return {
     async query<T>(sql: string, params: SqlParam[]) {
-      return run(sql, params) as T[];
+      return read(sql, params) as T[];
     },
     async batch(list) {
-      return batch.immediate(list);
+      cache?.clear();
+      try {
+        return batch.immediate(list);
+      } finally {
+        // Reads made while the transaction ran (none: better-sqlite3 is synchronous) cannot linger.
+        cache?.clear();
+      }
     },
     async close() {
       if (closed) return;
       closed = true;
       statements.clear();
+      cache?.clear();
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();
     },
@@ -196,6 +271,10 @@ export type SqliteStorageOptions = {
   dataDir: string;
   /** SQLite's synchronous pragma: 'full' also survives power loss; 'normal' (the default) survives a killed process. */
   synchronous?: 'normal' | 'full';
+  /** Feature-lookup reads cached in this process (see sqliteDriver); 0: none. Default 10,000. */
+  readCacheEntries?: number;
+  /** Write the event batches of one event-loop turn in one transaction (./group-commit.ts). Default true. */
+  groupCommit?: boolean;
 };
 
 /** The data folder's database file. */
@@ -220,7 +299,13 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   db.pragma('mmap_size = 268435456');
   db.pragma('wal_autocheckpoint = 10000');
   migrate(db);
-  return createSqlStorage({ kind: 'sqlite', driver: sqliteDriver(db), blobs: fileBlobStore(join(dataDir, 'blobs')) });
+  const storage = createSqlStorage({
+    kind: 'sqlite',
+    driver: sqliteDriver(db, { readCacheEntries: options.readCacheEntries ?? 10_000 }),
+    blobs: fileBlobStore(join(dataDir, 'blobs')),
+  });
+  if (options.groupCommit !== false) storage.events.ingest = groupCommit(storage.events.ingest.bind(storage.events));
+  return storage;
 }
 
 /** True when the data folder already holds a database. */

@@ -16,7 +16,9 @@ for (const file of positionals) {
   for (const id of prof.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
   const label = (n) => {
     const f = n.callFrame;
-    const url = f.url.replace(/^.*\/node_modules\/(\.pnpm\/[^/]+\/node_modules\/)?/, '').replace(/^file:\/\/.*\/packages\//, '');
+    const url = f.url
+      .replace(/^.*\/node_modules\/(\.pnpm\/[^/]+\/node_modules\/)?/, '')
+      .replace(/^file:\/\/.*\/packages\//, '');
     return `${f.functionName || '(anonymous)'} ${url ? `${url}:${f.lineNumber + 1}` : ''}`.trim();
   };
   const self = new Map();
@@ -25,7 +27,7 @@ for (const file of positionals) {
   for (const [id, count] of hits) {
     const n = byId.get(id);
     const name = label(n);
-    if (name === '(idle)' || name === '(program)' && false) continue;
+    if (name === '(idle)' || (name === '(program)' && false)) continue;
     busy += count;
     self.set(name, (self.get(name) ?? 0) + count);
     const seen = new Set();

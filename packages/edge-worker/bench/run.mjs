@@ -26,6 +26,7 @@ const { values: flags } = parseArgs({
     results: { type: 'string' },
     'skip-in-process': { type: 'boolean' },
     profile: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const DURATION = Number(flags.duration ?? 10);
@@ -97,7 +98,14 @@ async function startEdge(dataDir, port) {
     [
       ...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', flags.profile] : []),
       here('../bin/vireo-edge.mjs'),
-      '--port', String(port), '--data', dataDir, '--rate-limit', '0', '--quiet'],
+      '--port',
+      String(port),
+      '--data',
+      dataDir,
+      '--rate-limit',
+      '0',
+      '--quiet',
+    ],
     {
       env: { ...process.env, VIREO_JWT_SECRET: SECRET },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -187,7 +195,9 @@ async function loopback(token) {
       ],
     ];
     const out = [];
+    const only = flags.only ? flags.only.split(',') : null;
     for (const [label, request] of routes) {
+      if (only && !only.some((o) => label.toLowerCase().includes(o.toLowerCase()))) continue;
       say(`loopback: ${label}, ${CONNECTIONS} connections, ${DURATION} s…`);
       out.push(await cannon(label, url, CONNECTIONS, request));
       say(`loopback: ${label}, 1 connection, ${DURATION} s…`);

@@ -201,7 +201,10 @@ function joseVerifier(
         const { principal, nbf } = cached;
         if (principal.exp + opts.leewaySeconds <= nowSeconds) {
           cache.delete(token);
-          throw new TokenError('token_expired', `The token expired at ${new Date(principal.exp * 1000).toISOString()}.`);
+          throw new TokenError(
+            'token_expired',
+            `The token expired at ${new Date(principal.exp * 1000).toISOString()}.`,
+          );
         }
         if (nbf !== null && nbf - opts.leewaySeconds > nowSeconds)
           throw new TokenError('invalid_token', 'The token is not valid yet (nbf).');

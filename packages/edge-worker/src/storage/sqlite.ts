@@ -102,7 +102,10 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
     if (!s) statements.set(sql, (s = db.prepare(sql)));
     return s;
   };
-  const cache = (options.readCacheEntries ?? 0) > 0 ? readCache(db, options.readCacheEntries ?? 0, options.readCacheMaxRows ?? 64) : null;
+  const cache =
+    (options.readCacheEntries ?? 0) > 0
+      ? readCache(db, options.readCacheEntries ?? 0, options.readCacheMaxRows ?? 64)
+      : null;
   const cacheable = options.cacheable ?? FEATURE_READS;
   // Statements use numbered parameters (?1, ?2: the form D1 takes too); better-sqlite3 binds those from an object.
   const bind = (params: SqlParam[]) => {
@@ -119,7 +122,6 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
     return [];
   };
   const read = (sql: string, params: SqlParam[]): unknown[] => {
-    const s = prepare(sql);
     if (!cache || !cacheable.has(sql)) return run(sql, params);
     const key = `${sql}\u0000${JSON.stringify(params)}`;
     const hit = cache.get(key);

@@ -205,7 +205,7 @@ async function primary(
   mkdirSync(dataDir, { recursive: true });
   const secret = resolveSecret(dataDir, process.env, { dev: o.dev, jwks: Boolean(process.env.VIREO_JWKS_URL) });
   // Migrations run here once, not in N processes at the same time.
-  await openSqliteStorage({ dataDir, groupCommit: false, readCacheEntries: 0 }).close();
+  await openSqliteStorage({ dataDir, groupCommit: false, readCacheRows: 0 }).close();
   cluster.setupPrimary({ exec: process.argv[1], args: argv, silent: false });
   let stopping = false;
   const urls: string[] = [];

@@ -44,10 +44,10 @@ export function migrate(db: Database.Database, dir = MIGRATIONS_DIR): string[] {
 
 export type SqliteDriverOptions = {
   /**
-   * Results of small reads (at most `readCacheMaxRows` rows) kept per statement and parameters, at
-   * most this many (least recently used dropped first); 0 turns the cache off. Default 0.
+   * Rows of small reads kept in the read cache (see readCache), least recently used dropped first;
+   * 0 turns the cache off. Default 0.
    */
-  readCacheEntries?: number;
+  readCacheRows?: number;
   /** Reads with more rows than this are not cached. Default 64. */
   readCacheMaxRows?: number;
   /** The statements whose results may be cached. Default: the feature lookups' (FEATURE_READS). */
@@ -58,21 +58,25 @@ export type SqliteDriverOptions = {
  * A read-through cache of query results, emptied by every write on this connection and by every
  * commit of another connection (another `--workers` process): SQLite's `PRAGMA data_version`
  * changes exactly then, and is read before each cached answer (docs/ARCHITECTURE.md, "Node edge").
+ * Bounded by the rows it holds (an empty result counts as one).
  */
-function readCache(db: Database.Database, entries: number, maxRows: number) {
+function readCache(db: Database.Database, maxHeld: number, maxRows: number) {
   const map = new Map<string, unknown[]>();
   const version = db.prepare('PRAGMA data_version').pluck();
   let seen = version.get() as number;
+  let held = 0;
+  const clear = () => {
+    map.clear();
+    held = 0;
+  };
   return {
     /** Forgets everything (a write on this connection). */
-    clear() {
-      map.clear();
-    },
+    clear,
     get(key: string): unknown[] | undefined {
       const now = version.get() as number;
       if (now !== seen) {
         seen = now;
-        map.clear();
+        clear();
         return undefined;
       }
       const rows = map.get(key);
@@ -85,8 +89,14 @@ function readCache(db: Database.Database, entries: number, maxRows: number) {
     },
     set(key: string, rows: unknown[]) {
       if (rows.length > maxRows) return;
-      if (map.size >= entries) map.delete(map.keys().next().value as string);
+      const size = Math.max(1, rows.length);
+      while (held + size > maxHeld && map.size > 0) {
+        const [oldest, dropped] = map.entries().next().value as [string, unknown[]];
+        map.delete(oldest);
+        held -= Math.max(1, dropped.length);
+      }
       map.set(key, rows);
+      held += size;
     },
   };
 }
@@ -103,9 +113,7 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
     return s;
   };
   const cache =
-    (options.readCacheEntries ?? 0) > 0
-      ? readCache(db, options.readCacheEntries ?? 0, options.readCacheMaxRows ?? 64)
-      : null;
+    (options.readCacheRows ?? 0) > 0 ? readCache(db, options.readCacheRows ?? 0, options.readCacheMaxRows ?? 64) : null;
   const cacheable = options.cacheable ?? FEATURE_READS;
   // Statements use numbered parameters (?1, ?2: the form D1 takes too); better-sqlite3 binds those from an object.
   const bind = (params: SqlParam[]) => {
@@ -273,8 +281,8 @@ export type SqliteStorageOptions = {
   dataDir: string;
   /** SQLite's synchronous pragma: 'full' also survives power loss; 'normal' (the default) survives a killed process. */
   synchronous?: 'normal' | 'full';
-  /** Feature-lookup reads cached in this process (see sqliteDriver); 0: none. Default 10,000. */
-  readCacheEntries?: number;
+  /** Rows of feature lookups cached in this process (see sqliteDriver); 0: none. Default 200,000 (~40 MB). */
+  readCacheRows?: number;
   /** Write the event batches of one event-loop turn in one transaction (./group-commit.ts). Default true. */
   groupCommit?: boolean;
 };
@@ -303,7 +311,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   migrate(db);
   const storage = createSqlStorage({
     kind: 'sqlite',
-    driver: sqliteDriver(db, { readCacheEntries: options.readCacheEntries ?? 10_000 }),
+    driver: sqliteDriver(db, { readCacheRows: options.readCacheRows ?? 200_000 }),
     blobs: fileBlobStore(join(dataDir, 'blobs')),
   });
   if (options.groupCommit !== false) storage.events.ingest = groupCommit(storage.events.ingest.bind(storage.events));

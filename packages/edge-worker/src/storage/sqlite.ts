@@ -64,6 +64,7 @@ function readCache(db: Database.Database, maxHeld: number, maxRows: number) {
   const map = new Map<string, unknown[]>();
   const version = db.prepare('PRAGMA data_version').pluck();
   let seen = version.get() as number;
+  let checked = false;
   let held = 0;
   const clear = () => {
     map.clear();
@@ -73,11 +74,19 @@ function readCache(db: Database.Database, maxHeld: number, maxRows: number) {
     /** Forgets everything (a write on this connection). */
     clear,
     get(key: string): unknown[] | undefined {
-      const now = version.get() as number;
-      if (now !== seen) {
-        seen = now;
-        clear();
-        return undefined;
+      // Read once per synchronous stretch (a lookup's reads run together): without the cache those
+      // reads would not share a transaction either, so nothing weaker is promised.
+      if (!checked) {
+        checked = true;
+        queueMicrotask(() => {
+          checked = false;
+        });
+        const now = version.get() as number;
+        if (now !== seen) {
+          seen = now;
+          clear();
+          return undefined;
+        }
       }
       const rows = map.get(key);
       if (rows) {

@@ -235,7 +235,7 @@ describe('the Node server', () => {
     expect((await server.exited).code).toBe(0);
   });
 
-  it('with --workers 2, serves from two processes sharing the port and the database', {
+  it('with --workers 2, serves from two processes sharing the port and the database, and replaces a dead one', {
     timeout: 150_000,
   }, async () => {
     const dataDir = tempDir();
@@ -286,6 +286,26 @@ describe('the Node server', () => {
     expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
     expect(bodies.reduce((n, b) => n + b.accepted, 0)).toBe(40);
     expect(bodies.reduce((n, b) => n + b.duplicate, 0)).toBe(120);
+    // A worker that dies is replaced: two processes serve again, one of them new.
+    const [victim] = pids;
+    process.kill(Number(victim), 'SIGKILL');
+    const deadline = Date.now() + 60_000;
+    let now = new Set<string>();
+    while (Date.now() < deadline) {
+      now = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        const m = /vireo_process_info\{pid="(\d+)"\}/.exec(
+          (await call('GET', '/metrics').catch(() => ({ text: '' }))).text,
+        );
+        if (m) now.add(m[1]);
+      }
+      if (now.size === 2 && !now.has(victim)) break;
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
+    expect(now.size).toBe(2);
+    expect(now.has(victim)).toBe(false);
+    expect(server.stderr()).toContain('starting another');
+    expect(await spend()).toBe(2);
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.stderr()).toContain('stopped cleanly');

@@ -1,6 +1,7 @@
 // Node storage: SQLite through better-sqlite3 (WAL) for features, events and registry metadata,
 // and model files in a folder. The embedded default: one data folder, nothing else to run.
 import Database from 'better-sqlite3';
+import cluster from 'node:cluster';
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
@@ -181,10 +182,11 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
  * Model files in a folder: written to a temporary file while hashed, fsynced, renamed into place.
  * Temporary files left by a killed upload are removed when the store opens.
  */
-export function fileBlobStore(root: string): BlobStore {
+export function fileBlobStore(root: string, options: { cleanTemp?: boolean } = {}): BlobStore {
   const base = resolve(root);
   const tmp = join(base, '.tmp');
-  rmSync(tmp, { recursive: true, force: true });
+  // Not in a `--workers` worker: another worker may be writing there (the primary cleaned at start).
+  if (options.cleanTemp !== false) rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const pathOf = (key: string) => {
     const path = resolve(base, key);
@@ -294,6 +296,11 @@ export type SqliteStorageOptions = {
   readCacheRows?: number;
   /** Write the event batches of one event-loop turn in one transaction (./group-commit.ts). Default true. */
   groupCommit?: boolean;
+  /**
+   * Remove temporary files of killed uploads on open. Default: true, except in a node:cluster worker
+   * (`--workers`), where other workers may be uploading; the primary removes them before forking.
+   */
+  cleanTemp?: boolean;
 };
 
 /** The data folder's database file. */
@@ -321,7 +328,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   const storage = createSqlStorage({
     kind: 'sqlite',
     driver: sqliteDriver(db, { readCacheRows: options.readCacheRows ?? 200_000 }),
-    blobs: fileBlobStore(join(dataDir, 'blobs')),
+    blobs: fileBlobStore(join(dataDir, 'blobs'), { cleanTemp: options.cleanTemp ?? !cluster.isWorker }),
   });
   if (options.groupCommit !== false) storage.events.ingest = groupCommit(storage.events.ingest.bind(storage.events));
   return storage;

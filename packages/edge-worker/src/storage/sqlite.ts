@@ -51,6 +51,8 @@ export type SqliteDriverOptions = {
   readCacheRows?: number;
   /** Reads with more rows than this are not cached. Default 64. */
   readCacheMaxRows?: number;
+  /** Characters of string columns the cache may hold in all (~2 bytes each). Default 32 million. */
+  readCacheMaxChars?: number;
   /** The statements whose results may be cached. Default: the feature lookups' (FEATURE_READS). */
   cacheable?: ReadonlySet<string>;
 };
@@ -59,17 +61,20 @@ export type SqliteDriverOptions = {
  * A read-through cache of query results, emptied by every write on this connection and by every
  * commit of another connection (another `--workers` process): SQLite's `PRAGMA data_version`
  * changes exactly then, and is read before each cached answer (docs/ARCHITECTURE.md, "Node edge").
- * Bounded by the rows it holds (an empty result counts as one).
+ * Bounded by the rows it holds (an empty result counts as one) and by the characters of their
+ * string columns (a pushed value may be large).
  */
-function readCache(db: Database.Database, maxHeld: number, maxRows: number) {
-  const map = new Map<string, unknown[]>();
+function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxChars: number) {
+  const map = new Map<string, { rows: unknown[]; size: number; chars: number }>();
   const version = db.prepare('PRAGMA data_version').pluck();
   let seen = version.get() as number;
   let checked = false;
   let held = 0;
+  let chars = 0;
   const clear = () => {
     map.clear();
     held = 0;
+    chars = 0;
   };
   return {
     /** Forgets everything (a write on this connection). */
@@ -89,24 +94,30 @@ function readCache(db: Database.Database, maxHeld: number, maxRows: number) {
           return undefined;
         }
       }
-      const rows = map.get(key);
-      if (rows) {
+      const entry = map.get(key);
+      if (entry) {
         // Least recently used first: a hit moves to the end.
         map.delete(key);
-        map.set(key, rows);
+        map.set(key, entry);
       }
-      return rows;
+      return entry?.rows;
     },
     set(key: string, rows: unknown[]) {
       if (rows.length > maxRows) return;
+      let n = key.length;
+      for (const row of rows)
+        for (const v of Object.values(row as Record<string, unknown>)) if (typeof v === 'string') n += v.length;
+      if (n > maxChars / 16) return;
       const size = Math.max(1, rows.length);
-      while (held + size > maxHeld && map.size > 0) {
-        const [oldest, dropped] = map.entries().next().value as [string, unknown[]];
+      while ((held + size > maxHeld || chars + n > maxChars) && map.size > 0) {
+        const [oldest, dropped] = map.entries().next().value as [string, { size: number; chars: number }];
         map.delete(oldest);
-        held -= Math.max(1, dropped.length);
+        held -= dropped.size;
+        chars -= dropped.chars;
       }
-      map.set(key, rows);
+      map.set(key, { rows, size, chars: n });
       held += size;
+      chars += n;
     },
   };
 }
@@ -123,7 +134,14 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
     return s;
   };
   const cache =
-    (options.readCacheRows ?? 0) > 0 ? readCache(db, options.readCacheRows ?? 0, options.readCacheMaxRows ?? 64) : null;
+    (options.readCacheRows ?? 0) > 0
+      ? readCache(
+          db,
+          options.readCacheRows ?? 0,
+          options.readCacheMaxRows ?? 64,
+          options.readCacheMaxChars ?? 32_000_000,
+        )
+      : null;
   const cacheable = options.cacheable ?? FEATURE_READS;
   // Statements use numbered parameters (?1, ?2: the form D1 takes too); better-sqlite3 binds those from an object.
   const bind = (params: SqlParam[]) => {

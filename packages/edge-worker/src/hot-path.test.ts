@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_REALTIME } from './app.ts';
 import { groupCommit } from './storage/group-commit.ts';
-import { databasePath, openSqliteStorage } from './storage/sqlite.ts';
+import { FEATURE_READS } from './storage/sql.ts';
+import { databasePath, migrate, openSqliteStorage, sqliteDriver } from './storage/sqlite.ts';
 import type { EventRecord, IngestResult, Storage } from './storage/types.ts';
 import { ALL_SCOPES, client, NOW, token } from '../test/helpers.ts';
 import { nodeTestApp } from '../test/node-test-app.ts';
@@ -84,6 +85,37 @@ describe('the read cache of feature lookups', () => {
     expect((await b.events.users(['u1'], DEFAULT_REALTIME, NOW)).has('u1')).toBe(false);
     await a.events.ingest([event('x1')], DEFAULT_REALTIME, NOW);
     expect((await b.events.users(['u1'], DEFAULT_REALTIME, NOW)).get('u1')?.events).toBe(1);
+  });
+
+  it('holds at most its rows and characters, least recently used dropped first', async () => {
+    const db = new Database(join(tempDir(), 'edge.db'));
+    migrate(db);
+    const insert = db.prepare(
+      "INSERT INTO features (entity, entity_id, name, value, event_ts, written_at) VALUES ('user', ?, 'f', ?, 1, 1)",
+    );
+    for (let i = 0; i < 4; i++) insert.run(`u${i}`, JSON.stringify(`v${i}`));
+    insert.run('big', JSON.stringify('x'.repeat(2000)));
+    const driver = sqliteDriver(db, { readCacheRows: 2, readCacheMaxChars: 16_000 });
+    cleanups.push(() => driver.close());
+    const [readOne] = [...FEATURE_READS];
+    const read = (id: string) => driver.query(readOne, ['user', id]);
+    const first = await read('u0');
+    // A hit is the very same (frozen) answer; a third key drops the least recently used.
+    expect(await read('u0')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    const u1 = await read('u1');
+    await read('u0');
+    await read('u2');
+    expect(await read('u0')).toBe(first);
+    expect(await read('u1')).not.toBe(u1);
+    const again = await read('u1');
+    expect(await read('u1')).toBe(again);
+    // A value over a 16th of the characters allowed is never kept.
+    const big = await read('big');
+    expect(await read('big')).not.toBe(big);
+    // Statements outside FEATURE_READS are never cached.
+    const other = 'SELECT count(*) AS n FROM features';
+    expect(await driver.query(other, [])).not.toBe(await driver.query(other, []));
   });
 });
 

@@ -867,7 +867,9 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
         : skipped('redis-server', j.redis.skipped ?? 'no matching redis-benchmark row');
     }
     return {
-      case: `${l.route}, ${l.connections} connection${l.connections === 1 ? '' : 's'}${workers > 1 ? `, ${workers} workers` : ''}`,
+      case:
+        `${l.route}, ${l.connections} connection${l.connections === 1 ? '' : 's'}` +
+        (workers > 1 ? `, ${workers} workers` : ''),
       params: { connections: l.connections, workers },
       vireo,
       peer,
@@ -888,9 +890,9 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
     id: 'edge',
     title: 'Edge feature service under load',
     about:
-      '`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process (`--workers` ' +
-      '1, then 2) driven by autocannon over loopback (latency per response, P50 and P99; runs = responses; the ' +
-      "first row of each route after a warm-up). GET one user's features beside the bare Hono + " +
+      '`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process ' +
+      '(`--workers` 1, then 2) driven by autocannon over loopback (latency per response, P50 and P99; runs = ' +
+      "responses; the first row of each route after a warm-up). GET one user's features beside the bare Hono + " +
       '@hono/node-server + better-sqlite3 handler reading one row (the same stack without the edge: its limit), ' +
       'the 100-user online lookup beside redis MGET of 100 keys, a batch of 100 events beside redis SET (the edge ' +
       'writes 100 events and their real-time features; redis one key: a floor, not the same work), redis-server ' +

@@ -27,7 +27,7 @@ for (const file of positionals) {
   for (const [id, count] of hits) {
     const n = byId.get(id);
     const name = label(n);
-    if (name === '(idle)' || (name === '(program)' && false)) continue;
+    if (name === '(idle)') continue;
     busy += count;
     self.set(name, (self.get(name) ?? 0) + count);
     const seen = new Set();

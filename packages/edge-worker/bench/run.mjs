@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Loopback benchmark of the Node edge (not a test): the server runs in its own process, autocannon
-// drives it from this one. Routes: GET /v1/users/:id/features, POST /v1/features/online (100 users),
-// POST /v1/events (100 events). Beside it, in the same run, redis-benchmark GET/SET (and MGET of
-// 100 keys) against a local redis-server, the reference design's online store, as the yardstick;
+// Loopback benchmark of the Node edge (not a test): the server runs in its own process (with
+// --workers 1, then 2), autocannon drives it from this one; beside it the bare Hono + better-sqlite3
+// one-row handler (bare-server.mjs), the stack's own limit. Routes: GET /v1/users/:id/features,
+// POST /v1/features/online (100 users), POST /v1/events (100 events). Beside it, in the same run,
+// redis-benchmark GET/SET (and MGET of 100 keys) against a local redis-server, the reference
+// design's online store, as the yardstick;
 // and the same routes in-process through app.request(). Writes bench/results.json and bench/RESULTS.md.
 // pnpm --filter @vireo/edge-worker bench:edge [-- --duration 10 --connections 32 --out RESULTS.md --results
-// results.json --skip-in-process]
+// results.json --skip-in-process --workers 1,2 --only get,events --profile DIR (node --cpu-prof of the edge)]
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, getPriority, loadavg, totalmem, tmpdir, type as osType, release } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -25,10 +27,14 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     results: { type: 'string' },
     'skip-in-process': { type: 'boolean' },
+    profile: { type: 'string' },
+    only: { type: 'string' },
+    workers: { type: 'string' },
   },
 });
 const DURATION = Number(flags.duration ?? 10);
 const CONNECTIONS = Number(flags.connections ?? 32);
+const WARMUP = Math.min(2, DURATION / 2);
 const SECRET = 'bench-secret-0123456789abcdef-ghijklmnop';
 const say = (m) => process.stderr.write(`bench: ${m}\n`);
 
@@ -90,55 +96,120 @@ function inProcess() {
 
 // ------------------------------------------------------------------------------------------------
 // Loopback: the real server in a child process
-async function startEdge(dataDir, port) {
-  const child = spawn(
-    process.execPath,
-    [here('../bin/vireo-edge.mjs'), '--port', String(port), '--data', dataDir, '--rate-limit', '0', '--quiet'],
-    {
-      env: { ...process.env, VIREO_JWT_SECRET: SECRET },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+async function startChild(args, ready = 'listening on') {
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, VIREO_JWT_SECRET: SECRET },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise((ok, fail) => {
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
-      if (out.includes('listening on')) ok();
+      if (out.includes(ready)) ok();
     });
-    child.once('exit', (code) => fail(new Error(`edge exited ${code}`)));
+    child.once('exit', (code) => fail(new Error(`${args[0]} exited ${code}`)));
   });
   return child;
 }
 
-function cannon(label, url, connections, request) {
-  return new Promise((ok, fail) => {
-    const samples = [];
-    const instance = autocannon({ url, connections, duration: DURATION, requests: [request] }, (err, result) => {
-      if (err) return fail(err);
-      const good = result['2xx'];
-      ok({
-        route: label,
-        connections,
-        duration_s: DURATION,
-        req_per_s: Math.round(good / DURATION),
-        non_2xx: result.non2xx,
-        errors: result.errors,
-        timeouts: result.timeouts,
-        ...percentiles(samples),
-      });
-    });
-    instance.on('response', (_client, _status, _bytes, ms) => samples.push(ms));
-  });
+const startEdge = (dataDir, port, workers) =>
+  startChild([
+    ...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', flags.profile] : []),
+    here('../bin/vireo-edge.mjs'),
+    '--port',
+    String(port),
+    '--data',
+    dataDir,
+    '--rate-limit',
+    '0',
+    '--quiet',
+    ...(workers > 1 ? ['--workers', String(workers)] : []),
+  ]);
+
+async function stopChild(child) {
+  child.kill('SIGTERM');
+  await new Promise((ok) => (child.exitCode !== null ? ok() : child.once('exit', ok)));
 }
 
-async function loopback(token) {
+/** CPU seconds used by this process's waited-for children so far (redis-benchmark), from /proc (Linux). */
+function childCpuSeconds() {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds used so far by a process and its children (the cluster's workers), from /proc (Linux). */
+function processCpuSeconds(pid) {
+  try {
+    const ticks = 100; // USER_HZ on Linux
+    const one = (p) => {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / ticks;
+    };
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return [pid, ...children].reduce((sum, p) => sum + one(p), 0);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * One autocannon run of DURATION seconds (after `warmup` seconds whose answers are not counted): req/s,
+ * latency percentiles per response, and the CPU the load generator (this process) and the server took
+ * during it, in cores (1 = one core busy the whole time), with the 1-minute load average at its end.
+ */
+async function cannon(label, url, connections, request, server, warmup = 0) {
+  const run = (duration, samples) =>
+    new Promise((ok, fail) => {
+      const instance = autocannon({ url, connections, duration, requests: [request] }, (err, result) =>
+        err ? fail(err) : ok(result),
+      );
+      if (samples) instance.on('response', (_client, _status, _bytes, ms) => samples.push(ms));
+    });
+  if (warmup > 0) await run(warmup, null);
+  const samples = [];
+  const cpu0 = process.cpuUsage();
+  const server0 = processCpuSeconds(server.pid);
+  const t0 = performance.now();
+  const result = await run(DURATION, samples);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const server1 = processCpuSeconds(server.pid);
+  const good = result['2xx'];
+  const round = (x) => Math.round(x * 100) / 100;
+  return {
+    route: label,
+    connections,
+    duration_s: DURATION,
+    req_per_s: Math.round(good / DURATION),
+    non_2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    ...percentiles(samples),
+    client_cpu_cores: round((cpu.user + cpu.system) / 1e6 / wall),
+    server_cpu_cores: server0 === null || server1 === null ? null : round((server1 - server0) / wall),
+    // The server's CPU time per answered request: what a request costs, whatever else runs on the machine.
+    server_cpu_ms_per_req:
+      server0 === null || server1 === null || good === 0 ? null : round(((server1 - server0) * 1000) / good),
+    load_1m: round(loadavg()[0]),
+  };
+}
+
+const GET_CONNECTIONS = [1, 32, 128];
+
+async function loopback(token, workers) {
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-bench-'));
   const port = await freePort();
-  const edge = await startEdge(dataDir, port);
+  const edge = await startEdge(dataDir, port, workers);
   const url = `http://127.0.0.1:${port}`;
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   try {
-    say('loopback: seeding 10,000 users, 10,000 items, 10,000 events…');
+    say(`loopback (${workers} worker${workers > 1 ? 's' : ''}): seeding 10,000 users, 10,000 items, 10,000 events…`);
     for (const rows of seedRows()) {
       const res = await fetch(`${url}/v1/features/push`, { method: 'POST', headers, body: JSON.stringify({ rows }) });
       if (res.status !== 200) throw new Error(`seed push: ${res.status} ${await res.text()}`);
@@ -147,19 +218,17 @@ async function loopback(token) {
       await fetch(`${url}/v1/events`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ events: eventBatch(`seed${b}`) }),
+        body: JSON.stringify({ events: eventBatch(`seed${workers}-${b}`) }),
       });
     let batch = 0;
+    const get = {
+      method: 'GET',
+      path: '/v1/users/u0/features',
+      headers,
+      setupRequest: (req) => ({ ...req, path: `/v1/users/u${Math.floor(Math.random() * USERS)}/features` }),
+    };
     const routes = [
-      [
-        'GET /v1/users/:id/features',
-        {
-          method: 'GET',
-          path: '/v1/users/u0/features',
-          headers,
-          setupRequest: (req) => ({ ...req, path: `/v1/users/u${Math.floor(Math.random() * USERS)}/features` }),
-        },
-      ],
+      ['GET /v1/users/:id/features', get, GET_CONNECTIONS],
       [
         'POST /v1/features/online (100 users)',
         {
@@ -168,6 +237,7 @@ async function loopback(token) {
           headers,
           setupRequest: (req) => ({ ...req, body: JSON.stringify(onlineBody()) }),
         },
+        workers === 1 ? [32, 1] : [],
       ],
       [
         'POST /v1/events (100 events)',
@@ -177,22 +247,59 @@ async function loopback(token) {
           headers,
           setupRequest: (req) => ({
             ...req,
-            body: JSON.stringify({ events: eventBatch(`lb${process.pid}-${batch++}`) }),
+            body: JSON.stringify({ events: eventBatch(`lb${process.pid}-${workers}-${batch++}`) }),
           }),
         },
+        workers === 1 ? [32, 1] : [32],
       ],
     ];
     const out = [];
-    for (const [label, request] of routes) {
-      say(`loopback: ${label}, ${CONNECTIONS} connections, ${DURATION} s…`);
-      out.push(await cannon(label, url, CONNECTIONS, request));
-      say(`loopback: ${label}, 1 connection, ${DURATION} s…`);
-      out.push(await cannon(label, url, 1, request));
+    const only = flags.only ? flags.only.split(',') : null;
+    for (const [label, request, connections] of routes) {
+      if (only && !only.some((o) => label.toLowerCase().includes(o.toLowerCase()))) continue;
+      for (const [i, c] of connections.entries()) {
+        say(`loopback (${workers}): ${label}, ${c} connections, ${DURATION} s…`);
+        const row = await cannon(label, url, c, request, edge, i === 0 ? WARMUP : 0);
+        row.workers = workers;
+        if (label.includes('events')) row.events_per_s = row.req_per_s * 100;
+        out.push(row);
+      }
     }
     return out;
   } finally {
-    edge.kill('SIGTERM');
-    await new Promise((ok) => edge.once('exit', ok));
+    await stopChild(edge);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The peer: bare Hono + @hono/node-server + better-sqlite3 reading one row (bench/bare-server.mjs). */
+async function bare() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vireo-bench-bare-'));
+  const port = await freePort();
+  const server = await startChild([here('./bare-server.mjs'), '--port', String(port), '--data', dataDir]);
+  try {
+    const request = {
+      method: 'GET',
+      path: '/users/u0/features',
+      setupRequest: (req) => ({ ...req, path: `/users/u${Math.floor(Math.random() * USERS)}/features` }),
+    };
+    const out = [];
+    for (const [i, c] of GET_CONNECTIONS.entries()) {
+      say(`bare Hono + better-sqlite3: GET one row, ${c} connections, ${DURATION} s…`);
+      out.push(
+        await cannon(
+          'GET one row (bare Hono + better-sqlite3)',
+          `http://127.0.0.1:${port}`,
+          c,
+          request,
+          server,
+          i === 0 ? WARMUP : 0,
+        ),
+      );
+    }
+    return out;
+  } finally {
+    await stopChild(server);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -221,11 +328,15 @@ async function redis() {
     const keys = Array.from({ length: 100 }, (_, i) => `feat:${i}`);
     spawnSync('redis-cli', ['-p', String(port), 'mset', ...keys.flatMap((k) => [k, 'x'.repeat(256)])]);
     const run = (label, connections, args, n) => {
+      const cpu0 = childCpuSeconds();
+      const t0 = performance.now();
       const r = spawnSync(
         'redis-benchmark',
         ['-p', String(port), '-c', String(connections), '-n', String(n), '-d', '256', '-r', '10000', '--csv', ...args],
         { encoding: 'utf8' },
       );
+      const wall = (performance.now() - t0) / 1000;
+      const cpu1 = childCpuSeconds();
       const lines = r.stdout.trim().split('\n');
       const head = lines[0].replace(/"/g, '').split(',');
       return lines.slice(1).map((line) => {
@@ -238,6 +349,9 @@ async function redis() {
           p50_ms: Number(row.p50_latency_ms),
           p99_ms: Number(row.p99_latency_ms),
           max_ms: Number(row.max_latency_ms),
+          // redis-benchmark's own CPU over the whole call (all its tests), in cores.
+          client_cpu_cores: cpu0 === null || cpu1 === null ? null : Math.round(((cpu1 - cpu0) / wall) * 100) / 100,
+          load_1m: Math.round(loadavg()[0] * 100) / 100,
         };
       });
     };
@@ -247,6 +361,7 @@ async function redis() {
       results: [
         ...run(null, CONNECTIONS, ['-t', 'get,set'], 400_000),
         ...run(null, 1, ['-t', 'get,set'], 100_000),
+        ...run(null, 128, ['-t', 'get'], 400_000),
         ...run('MGET (100 keys)', CONNECTIONS, ['mget', ...keys], 50_000),
         ...run('MGET (100 keys)', 1, ['mget', ...keys], 20_000),
       ],
@@ -280,10 +395,13 @@ const results = {
     sqlite_synchronous: 'normal',
     rate_limit: 'off',
     request_logs: 'off',
+    warmup_s: WARMUP,
   },
 };
 results.in_process = flags['skip-in-process'] ? [] : inProcess();
-results.loopback = await loopback(token);
+results.loopback = [];
+for (const w of (flags.workers ?? '1,2').split(',').map(Number)) results.loopback.push(...(await loopback(token, w)));
+results.bare = flags.only && !flags.only.includes('get') ? [] : await bare();
 results.redis = await redis();
 results.machine.load_average_at_end = loadavg().map((x) => Math.round(x * 100) / 100);
 writeFileSync(flags.results ?? here('./results.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -300,7 +418,7 @@ const md = [
     `${results.machine.load_average_at_end.join(' / ')}; process niceness ` +
     `${info.nice}; calibration loop (1e7 iterations of plain JS) ${info.calibration_loop_1e7_ms} ms.`,
   '',
-  `Server: \`vireo-edge\` (one Node process, SQLite WAL synchronous=normal, rate limit and request logs off), ` +
+  `Server: \`vireo-edge\` (\`--workers\` 1 and 2, SQLite WAL synchronous=normal, rate limit and request logs off), ` +
     `10,000 users and 10,000 items pushed, 10,000 events. Client: autocannon in a second process, ${DURATION} s ` +
     `per row; latency is measured per response by the client. redis-server ` +
     `${results.redis.version ? results.redis.version.split(' ')[2] : ''} on the same machine ` +
@@ -308,20 +426,29 @@ const md = [
   '',
   '## Loopback (HTTP, second process)',
   '',
-  '| route | connections | req/s | P50 ms | P90 ms | P99 ms |',
-  '|---|---:|---:|---:|---:|---:|',
-  ...results.loopback.map(
-    (r) => `| ${r.route} | ${r.connections} | ${r.req_per_s} | ${ms(r.p50_ms)} | ${ms(r.p90_ms)} | ${ms(r.p99_ms)} |`,
+  '| route | workers | connections | req/s | events/s | P50 ms | P90 ms | P99 ms | client CPU | server CPU | ' +
+    'server CPU ms / req | load |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...[...results.loopback, ...results.bare].map(
+    (r) =>
+      `| ${r.route} | ${r.workers ?? 1} | ${r.connections} | ${r.req_per_s} | ${r.events_per_s ?? ''} | ` +
+      `${ms(r.p50_ms)} | ${ms(r.p90_ms)} | ${ms(r.p99_ms)} | ${r.client_cpu_cores} | ${r.server_cpu_cores} | ` +
+      `${r.server_cpu_ms_per_req} | ${r.load_1m} |`,
   ),
+  '',
+  'CPU in cores (1 = one core busy for the whole row): the load generator (autocannon, this process) and the ' +
+    'server (with its workers); load = 1-minute load average at the end of the row.',
   '',
   '## redis-benchmark (the yardstick, same run)',
   '',
   ...(results.redis.results
     ? [
-        '| command | connections | req/s | P50 ms | P99 ms |',
-        '|---|---:|---:|---:|---:|',
+        '| command | connections | req/s | P50 ms | P99 ms | client CPU |',
+        '|---|---:|---:|---:|---:|---:|',
         ...results.redis.results.map(
-          (r) => `| ${r.command} | ${r.connections} | ${r.req_per_s} | ${ms(r.p50_ms)} | ${ms(r.p99_ms)} |`,
+          (r) =>
+            `| ${r.command} | ${r.connections} | ${r.req_per_s} | ${ms(r.p50_ms)} | ${ms(r.p99_ms)} | ` +
+            `${r.client_cpu_cores} |`,
         ),
       ]
     : [`(${results.redis.skipped})`]),

@@ -1,11 +1,14 @@
 // `vireo-edge`: start the Node edge, or mint a token.
 //   vireo-edge [--dev] [--port 8787] [--host 127.0.0.1] [--data ./.vireo] [--cors ORIGINS] [--rate-limit RPS] …
 //   vireo-edge token --sub ID [--scope "features:read events:write"] [--ttl 1h] [--data ./.vireo]
+import cluster from 'node:cluster';
+import { mkdirSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 import { SCOPES, signHs256 } from './auth/jwt.ts';
 import { developmentToken, resolveSecret, SecretError, startNodeServer } from './node.ts';
 import { EDGE_VERSION } from './app.ts';
+import { openSqliteStorage } from './storage/sqlite.ts';
 
 const USAGE = `usage:
   vireo-edge [flags]          start the edge (feature store, events, model registry) on Node
@@ -17,6 +20,8 @@ const USAGE = `usage:
     --sync normal|full        SQLite durability: normal survives a crash of the process, full also power
                               loss (default normal)
     --spec-model NAME         model whose feature spec validates pushes (default: the last promoted)
+    --workers N               serve from N processes (node:cluster) sharing the port and the SQLite database
+                              (WAL); each takes 1/N of --rate-limit (default 1)
     --quiet                   no request logs
     --dev                     without VIREO_JWT_SECRET: generate (or reuse) a development secret in the
                               data folder and print a development token (every scope, service included)
@@ -111,6 +116,7 @@ async function start(argv: string[]): Promise<number | null> {
     'spec-model': { type: 'string' },
     quiet: { type: 'boolean' },
     dev: { type: 'boolean' },
+    workers: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) {
@@ -119,21 +125,39 @@ async function start(argv: string[]): Promise<number | null> {
   }
   const sync = (v.sync as string) ?? 'normal';
   if (sync !== 'normal' && sync !== 'full') throw new CliError(`--sync must be normal or full, got '${sync}'.`);
+  const workers = intFlag(v.workers as string, 'workers', 1, 1, 256);
+  const port = intFlag((v.port as string) ?? process.env.PORT, 'port', 8787, 0, 65535);
+  const rate = intFlag(v['rate-limit'] as string, 'rate-limit', 1000, 0, 10_000_000);
+  const dataDir = (v.data as string) ?? process.env.VIREO_DATA ?? './.vireo';
+  if (workers > 1 && cluster.isPrimary) return primary(argv, workers, { dataDir, dev: v.dev === true, sync });
   const edge = await startNodeServer({
-    port: intFlag((v.port as string) ?? process.env.PORT, 'port', 8787, 0, 65535),
+    port,
     host: (v.host as string) ?? '127.0.0.1',
-    dataDir: (v.data as string) ?? process.env.VIREO_DATA ?? './.vireo',
+    dataDir,
     corsOrigins: ((v.cors as string) ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    rateLimitPerSecond: intFlag(v['rate-limit'] as string, 'rate-limit', 1000, 0, 10_000_000),
+    // The connections are spread over the workers round-robin: each limits its share.
+    rateLimitPerSecond: cluster.isWorker && rate > 0 ? Math.max(1, Math.ceil(rate / workers)) : rate,
     synchronous: sync,
     specModel: (v['spec-model'] as string) ?? null,
     log: v.quiet ? null : undefined,
     dev: v.dev === true,
   });
   const say = (line: string) => process.stderr.write(`vireo-edge: ${line}\n`);
+  if (cluster.isWorker) {
+    // The primary prints the banner once; a worker reports where it listens and drains on SIGTERM.
+    process.send?.({ listening: edge.url });
+    process.on('SIGTERM', () =>
+      edge.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      ),
+    );
+    process.on('SIGINT', () => undefined);
+    return null;
+  }
   say(`data in ${edge.dataDir} (SQLite WAL, synchronous=${sync}); API description at ${edge.url}/openapi.json`);
   if (edge.secret.origin === 'generated' || edge.secret.origin === 'data-folder') {
     const what = edge.secret.origin === 'generated' ? 'generated a development secret' : 'using the development secret';
@@ -160,6 +184,92 @@ async function start(argv: string[]): Promise<number | null> {
         process.exit(1);
       },
     );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return null;
+}
+
+/**
+ * The primary of `--workers N`: creates the data folder's secret (--dev) and schema once, forks N
+ * workers that share the port (node:cluster) and the SQLite database (WAL), prints the banner when
+ * all listen, replaces a worker that dies, and on SIGTERM/SIGINT stops them all (each drains).
+ */
+async function primary(
+  argv: string[],
+  workers: number,
+  o: { dataDir: string; dev: boolean; sync: string },
+): Promise<number | null> {
+  const say = (line: string) => process.stderr.write(`vireo-edge: ${line}\n`);
+  const dataDir = resolve(o.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const secret = resolveSecret(dataDir, process.env, { dev: o.dev, jwks: Boolean(process.env.VIREO_JWKS_URL) });
+  // Migrations run here once, not in N processes at the same time.
+  await openSqliteStorage({ dataDir, groupCommit: false, readCacheRows: 0 }).close();
+  cluster.setupPrimary({ exec: process.argv[1], args: argv, silent: false });
+  let stopping = false;
+  const urls: string[] = [];
+  const fork = () => {
+    const worker = cluster.fork();
+    worker.on('message', (m: { listening?: string }) => {
+      if (typeof m?.listening === 'string') urls.push(m.listening);
+    });
+    return worker;
+  };
+  const started = Array.from({ length: workers }, fork);
+  const failed = await new Promise<boolean>((ok) => {
+    const check = setInterval(() => {
+      if (urls.length >= workers) {
+        clearInterval(check);
+        ok(false);
+      }
+    }, 10);
+    for (const w of started)
+      w.once('exit', () => {
+        if (urls.length < workers) {
+          clearInterval(check);
+          ok(true);
+        }
+      });
+  });
+  if (failed) {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+    say('a worker exited before listening (see its message above).');
+    return 1;
+  }
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    say(`worker ${worker.process.pid} exited (${signal ?? code}); starting another.`);
+    fork();
+  });
+  say(
+    `${workers} workers; data in ${dataDir} (SQLite WAL, synchronous=${o.sync}); ` +
+      `API description at ${urls[0]}/openapi.json`,
+  );
+  if (secret.origin === 'generated' || secret.origin === 'data-folder') {
+    const what = secret.origin === 'generated' ? 'generated a development secret' : 'using the development secret';
+    say(`--dev: ${what} in ${secret.path} (set VIREO_JWT_SECRET in production)`);
+    process.stdout.write(
+      `development token (every scope, service included, 30 days): ${await developmentToken(secret.secret)}\n`,
+    );
+  }
+  process.stdout.write(`vireo-edge listening on ${urls[0]}\n`);
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: draining in-flight requests in ${workers} workers…`);
+    const all = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    let left = all.length;
+    if (left === 0) process.exit(0);
+    for (const w of all) {
+      w.once('exit', () => {
+        if (--left === 0) {
+          say('stopped cleanly (databases closed).');
+          process.exit(0);
+        }
+      });
+      w.kill('SIGTERM');
+    }
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -128,7 +128,12 @@ export class EdgeMetrics {
   render(): string {
     const uptime =
       `# HELP vireo_uptime_seconds Seconds since this process (or isolate) started.\n# TYPE ` +
-      `vireo_uptime_seconds gauge\nvireo_uptime_seconds ${(Date.now() - this.startedAt) / 1000}`;
+      `vireo_uptime_seconds gauge\nvireo_uptime_seconds ${(Date.now() - this.startedAt) / 1000}` +
+      // Which process answered (`--workers N` has N, each with its own counters); absent on Workers.
+      (typeof globalThis.process?.pid === 'number'
+        ? `\n# HELP vireo_process_info The process serving this scrape.\n# TYPE vireo_process_info gauge\n` +
+          `vireo_process_info{pid="${globalThis.process.pid}"} 1`
+        : '');
     return (
       [
         this.requests,

@@ -3,6 +3,7 @@
 // development secret and token printed at start.
 import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,5 +233,87 @@ describe('the Node server', () => {
     expect(await health.json()).toMatchObject({ status: 'ok', storage: 'sqlite' });
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
+  });
+
+  it('with --workers 2, serves from two processes sharing the port and the database, and replaces a dead one', {
+    timeout: 150_000,
+  }, async () => {
+    const dataDir = tempDir();
+    const server = await startServer(dataDir, { VIREO_JWT_SECRET: SECRET }, ['--workers', '2']);
+    const token = await signHs256(
+      {
+        sub: 'svc',
+        scope: 'features:read events:write models:publish service',
+        exp: Math.floor(Date.now() / 1000) + 600,
+      },
+      SECRET,
+    );
+    // Each call on a new connection: node:cluster hands connections to the workers in turn.
+    const call = (method: string, path: string, body?: unknown) =>
+      new Promise<{ status: number; text: string }>((ok, fail) => {
+        const req = httpRequest(`${server.url}${path}`, {
+          method,
+          agent: false,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        });
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => ok({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', fail);
+        req.end(body === undefined ? undefined : JSON.stringify(body));
+      });
+    const pids = new Set<string>();
+    for (let i = 0; i < 8; i++)
+      pids.add(/vireo_process_info\{pid="(\d+)"\}/.exec((await call('GET', '/metrics')).text)![1]);
+    expect(pids.size).toBe(2);
+    expect(pids.has(String(server.child.pid))).toBe(false);
+    const spend = async () => JSON.parse((await call('GET', '/v1/users/u1/features')).text).features.spend;
+    const push = (value: number, ts: number) =>
+      call('POST', '/v1/features/push', {
+        rows: [{ entity: 'user', id: 'u1', features: { spend: value }, event_ts: ts }],
+      });
+    expect((await push(1, Date.now() - 5000)).status).toBe(200);
+    // Both workers read (and cache) the row, then one of them writes: both answer the new value.
+    for (let i = 0; i < 4; i++) expect(await spend()).toBe(1);
+    expect((await push(2, Date.now() - 1000)).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect(await spend()).toBe(2);
+    // The same batch sent to both workers at once: stored once.
+    const events = batchOf(9, 0, 40);
+    const answers = await Promise.all([1, 2, 3, 4].map(() => call('POST', '/v1/events', { events })));
+    const bodies = answers.map((a) => JSON.parse(a.text) as { accepted: number; duplicate: number });
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
+    expect(bodies.reduce((n, b) => n + b.accepted, 0)).toBe(40);
+    expect(bodies.reduce((n, b) => n + b.duplicate, 0)).toBe(120);
+    // A worker that dies is replaced: two processes serve again, one of them new.
+    const [victim] = pids;
+    process.kill(Number(victim), 'SIGKILL');
+    const deadline = Date.now() + 60_000;
+    let now = new Set<string>();
+    while (Date.now() < deadline) {
+      now = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        const m = /vireo_process_info\{pid="(\d+)"\}/.exec(
+          (await call('GET', '/metrics').catch(() => ({ text: '' }))).text,
+        );
+        if (m) now.add(m[1]);
+      }
+      if (now.size === 2 && !now.has(victim)) break;
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
+    expect(now.size).toBe(2);
+    expect(now.has(victim)).toBe(false);
+    expect(server.stderr()).toContain('starting another');
+    expect(await spend()).toBe(2);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.stderr()).toContain('stopped cleanly');
+    const db = new Database(databasePath(dataDir), { readonly: true });
+    expect(db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(40);
+    expect(db.prepare("SELECT events FROM activity WHERE entity = 'user' AND entity_id = 'u0'").pluck().get()).toBe(
+      events.filter((e) => e.user_id === 'u0').length,
+    );
+    db.close();
   });
 });

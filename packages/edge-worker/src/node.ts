@@ -10,7 +10,7 @@ import { createApp, type AppOptions } from './app.ts';
 import { workerManifestParser } from './manifest-parser.ts';
 import { generateSecret, hs256Verifier, jwksVerifier, SCOPES, secretProblem, signHs256 } from './auth/jwt.ts';
 import { tokenBucket } from './middleware/rate-limit.ts';
-import type { Logger } from './middleware/request-log.ts';
+import { bufferedLogger, type Logger } from './middleware/request-log.ts';
 import { openSqliteStorage } from './storage/sqlite.ts';
 
 /** Where the JWT secret comes from ('none': tokens are RS256 from a JWKS URL). */
@@ -139,13 +139,15 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
   let inFlight = 0;
 
   const manifests = workerManifestParser();
+  // Request logs leave in one write per event-loop turn, off the requests' path.
+  const buffered = options.log === undefined ? bufferedLogger((text) => process.stdout.write(text)) : null;
   const app = createApp({
     storage,
     parseManifest: manifests.parse,
     verifier: jwksUrl ? jwksVerifier({ url: jwksUrl, ...claims }) : hs256Verifier(secret.secret, claims),
     rateLimiter: rate > 0 ? tokenBucket({ ratePerSecond: rate }) : null,
     corsOrigins: options.corsOrigins ?? [],
-    log: options.log,
+    log: buffered ?? options.log,
     specModel: options.specModel ?? env.VIREO_SPEC_MODEL ?? null,
     isDraining: () => draining,
     ...options.app,
@@ -207,6 +209,7 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
         }
         await closed;
         while (inFlight > 0 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 10));
+        buffered?.flush();
         await storage.close();
         await manifests.close();
       })();

@@ -89,6 +89,44 @@ describe('hs256Verifier', () => {
     expect((await refused(cached.verify(t))).code).toBe('token_expired');
   });
 
+  it('never takes a token with a bad signature from the cache of verified ones', async () => {
+    const cached = hs256Verifier(SECRET, { now: () => NOW });
+    const good = await signHs256(claims(), SECRET);
+    expect((await cached.verify(good)).sub).toBe('alice');
+    // The same header and claims with another signature (a forged or altered token): refused, every time.
+    const [h, p] = good.split('.');
+    const forged = `${h}.${p}.${base64url(new Uint8Array(32).fill(7))}`;
+    for (let i = 0; i < 2; i++) expect((await refused(cached.verify(forged))).code).toBe('invalid_token');
+    // Signed with another secret: refused although its claims equal a cached token's.
+    const other = await signHs256(claims(), 'another-secret-0123456789-abcdefghijk');
+    expect((await refused(cached.verify(other))).message).toContain('signature');
+    // A claim altered under the good signature: refused.
+    const altered = `${h}.${enc(claims({ sub: 'mallory' }))}.${good.split('.')[2]}`;
+    expect((await refused(cached.verify(altered))).code).toBe('invalid_token');
+    expect((await cached.verify(good)).sub).toBe('alice');
+  });
+
+  it('drops an expired token from the cache and refuses it from then on, as without a cache', async () => {
+    let now = NOW;
+    const cached = hs256Verifier(SECRET, { now: () => now, cacheSize: 2 });
+    const short = await signHs256(claims({ exp: NOW / 1000 + 5 }), SECRET);
+    const long = await signHs256(claims({ sub: 'bob', exp: NOW / 1000 + 3600 }), SECRET);
+    await cached.verify(short);
+    await cached.verify(long);
+    // Within the 30 s leeway after exp, then past it.
+    now += 20_000;
+    expect((await cached.verify(short)).sub).toBe('alice');
+    now += 20_000;
+    for (let i = 0; i < 2; i++) expect((await refused(cached.verify(short))).code).toBe('token_expired');
+    expect((await cached.verify(long)).sub).toBe('bob');
+    // More tokens than the cache holds: each still verifies (the least recently used is dropped).
+    for (let i = 0; i < 5; i++)
+      expect((await cached.verify(await signHs256(claims({ sub: `u${i}`, exp: now / 1000 + 60 }), SECRET))).sub).toBe(
+        `u${i}`,
+      );
+    expect((await cached.verify(long)).sub).toBe('bob');
+  });
+
   it('refuses empty, short and predictable secrets with one sentence, and generates good ones', () => {
     expect(secretProblem(undefined)).toContain('empty');
     expect(secretProblem('')).toContain('empty');

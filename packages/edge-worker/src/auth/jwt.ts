@@ -124,16 +124,29 @@ function principalFrom(payload: Record<string, unknown>, nowSeconds: number, lee
   return { sub, scopes: new Set((scope ?? '').split(' ').filter(Boolean)), exp };
 }
 
-/** A small cache of verified tokens: HMAC/RSA checks stay off the hot path of a busy client. */
+/**
+ * Verified tokens, least recently used dropped first, keyed by the whole compact token (its
+ * signature included: a token whose signature was never checked cannot match an entry). Only
+ * tokens that passed verification enter; a hit skips the HMAC/RSA check and the claim parsing, but
+ * `exp` and `nbf` are checked against the clock on every use, so an entry expires with its token.
+ */
 function verifiedCache(size: number) {
-  const map = new Map<string, Record<string, unknown>>();
+  const map = new Map<string, { principal: Principal; nbf: number | null }>();
   return {
-    get: (token: string) => map.get(token),
-    set(token: string, payload: Record<string, unknown>) {
+    get(token: string) {
+      const hit = map.get(token);
+      if (hit) {
+        map.delete(token);
+        map.set(token, hit);
+      }
+      return hit;
+    },
+    set(token: string, principal: Principal, nbf: number | null) {
       if (size <= 0) return;
       if (map.size >= size) map.delete(map.keys().next().value as string);
-      map.set(token, payload);
+      map.set(token, { principal, nbf });
     },
+    delete: (token: string) => map.delete(token),
   };
 }
 
@@ -184,7 +197,19 @@ function joseVerifier(
     async verify(token) {
       const nowSeconds = opts.now() / 1000;
       const cached = cache.get(token);
-      if (cached) return principalFrom(cached, nowSeconds, opts.leewaySeconds);
+      if (cached) {
+        const { principal, nbf } = cached;
+        if (principal.exp + opts.leewaySeconds <= nowSeconds) {
+          cache.delete(token);
+          throw new TokenError(
+            'token_expired',
+            `The token expired at ${new Date(principal.exp * 1000).toISOString()}.`,
+          );
+        }
+        if (nbf !== null && nbf - opts.leewaySeconds > nowSeconds)
+          throw new TokenError('invalid_token', 'The token is not valid yet (nbf).');
+        return principal;
+      }
       if (token.length > opts.maxTokenLength)
         throw new TokenError('invalid_token', `The token is longer than ${opts.maxTokenLength} characters.`);
       if (token.split('.').length !== 3)
@@ -210,7 +235,7 @@ function joseVerifier(
         throw translate(err, algorithm);
       }
       const principal = principalFrom(payload, nowSeconds, opts.leewaySeconds);
-      cache.set(token, payload);
+      cache.set(token, principal, typeof payload.nbf === 'number' ? payload.nbf : null);
       return principal;
     },
   };

@@ -205,20 +205,34 @@ const decay = (value: number, updatedAt: number, now: number, halfLifeMs: number
 type ActivityRow = { entity_id: string; first_seen: number; last_seen: number; events: number };
 type CounterRow = { entity_id: string; key: string; value: number; updated_at: number };
 
+const ACTIVITY_SQL =
+  'SELECT entity_id, first_seen, last_seen, events FROM activity ' +
+  'WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))';
+const COUNTERS_SQL =
+  'SELECT entity_id, key, value, updated_at FROM counters ' +
+  'WHERE kind = ?1 AND entity_id IN (SELECT value FROM json_each(?2))';
+const HISTORY_SQL =
+  'SELECT user_id, item_id, type, ts FROM user_history WHERE user_id IN ' +
+  '(SELECT value FROM json_each(?1)) ORDER BY user_id, ts DESC, event_id DESC';
+
+/**
+ * The reads of a feature lookup (stored rows, activity, counters, history): the ones a driver's
+ * read cache may answer (sqlite.ts); every other read goes to the database.
+ */
+export const FEATURE_READS: ReadonlySet<string> = new Set([
+  READ_ONE_SQL,
+  READ_MANY_SQL,
+  ACTIVITY_SQL,
+  COUNTERS_SQL,
+  HISTORY_SQL,
+]);
+
 function sqlEventStore(driver: SqlDriver): EventStore {
   async function activity(entity: EntityKind, ids: string[]) {
-    return driver.query<ActivityRow>(
-      'SELECT entity_id, first_seen, last_seen, events FROM activity ' +
-        'WHERE entity = ?1 AND entity_id IN (SELECT value FROM json_each(?2))',
-      [entity, JSON.stringify(ids)],
-    );
+    return driver.query<ActivityRow>(ACTIVITY_SQL, [entity, JSON.stringify(ids)]);
   }
   async function counters(kind: string, ids: string[]) {
-    return driver.query<CounterRow>(
-      'SELECT entity_id, key, value, updated_at FROM counters ' +
-        'WHERE kind = ?1 AND entity_id IN (SELECT value FROM json_each(?2))',
-      [kind, JSON.stringify(ids)],
-    );
+    return driver.query<CounterRow>(COUNTERS_SQL, [kind, JSON.stringify(ids)]);
   }
 
   return {
@@ -252,11 +266,9 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       if (ids.length === 0) return out;
       const [acts, history, cats] = await Promise.all([
         activity('user', ids),
-        driver.query<{ user_id: string; item_id: string; type: string; ts: number }>(
-          'SELECT user_id, item_id, type, ts FROM user_history WHERE user_id IN ' +
-            '(SELECT value FROM json_each(?1)) ORDER BY user_id, ts DESC, event_id DESC',
-          [JSON.stringify(ids)],
-        ),
+        driver.query<{ user_id: string; item_id: string; type: string; ts: number }>(HISTORY_SQL, [
+          JSON.stringify(ids),
+        ]),
         counters('user_category', ids),
       ]);
       for (const a of acts)

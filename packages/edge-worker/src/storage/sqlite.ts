@@ -1,13 +1,15 @@
 // Node storage: SQLite through better-sqlite3 (WAL) for features, events and registry metadata,
 // and model files in a folder. The embedded default: one data folder, nothing else to run.
 import Database from 'better-sqlite3';
+import cluster from 'node:cluster';
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { createSqlStorage } from './sql.ts';
+import { groupCommit } from './group-commit.ts';
+import { createSqlStorage, FEATURE_READS } from './sql.ts';
 import {
   BlobMismatchError,
   type BlobObject,
@@ -41,14 +43,106 @@ export function migrate(db: Database.Database, dir = MIGRATIONS_DIR): string[] {
   return ran;
 }
 
-/** A SqlDriver over one better-sqlite3 connection, with a statement cache. */
-export function sqliteDriver(db: Database.Database): SqlDriver {
+export type SqliteDriverOptions = {
+  /**
+   * Rows of small reads kept in the read cache (see readCache), least recently used dropped first;
+   * 0 turns the cache off. Default 0.
+   */
+  readCacheRows?: number;
+  /** Reads with more rows than this are not cached. Default 64. */
+  readCacheMaxRows?: number;
+  /** Characters of string columns the cache may hold in all (~2 bytes each). Default 32 million. */
+  readCacheMaxChars?: number;
+  /** The statements whose results may be cached. Default: the feature lookups' (FEATURE_READS). */
+  cacheable?: ReadonlySet<string>;
+};
+
+/**
+ * A read-through cache of query results, emptied by every write on this connection and by every
+ * commit of another connection (another `--workers` process): SQLite's `PRAGMA data_version`
+ * changes exactly then, and is read before each cached answer (docs/ARCHITECTURE.md, "Node edge").
+ * Bounded by the rows it holds (an empty result counts as one) and by the characters of their
+ * string columns (a pushed value may be large).
+ */
+function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxChars: number) {
+  const map = new Map<string, { rows: unknown[]; size: number; chars: number }>();
+  const version = db.prepare('PRAGMA data_version').pluck();
+  let seen = version.get() as number;
+  let checked = false;
+  let held = 0;
+  let chars = 0;
+  const clear = () => {
+    map.clear();
+    held = 0;
+    chars = 0;
+  };
+  return {
+    /** Forgets everything (a write on this connection). */
+    clear,
+    get(key: string): unknown[] | undefined {
+      // Read once per synchronous stretch (a lookup's reads run together): without the cache those
+      // reads would not share a transaction either, so nothing weaker is promised.
+      if (!checked) {
+        checked = true;
+        queueMicrotask(() => {
+          checked = false;
+        });
+        const now = version.get() as number;
+        if (now !== seen) {
+          seen = now;
+          clear();
+          return undefined;
+        }
+      }
+      const entry = map.get(key);
+      if (entry) {
+        // Least recently used first: a hit moves to the end.
+        map.delete(key);
+        map.set(key, entry);
+      }
+      return entry?.rows;
+    },
+    set(key: string, rows: unknown[]) {
+      if (rows.length > maxRows) return;
+      let n = key.length;
+      for (const row of rows)
+        for (const v of Object.values(row as Record<string, unknown>)) if (typeof v === 'string') n += v.length;
+      if (n > maxChars / 16) return;
+      const size = Math.max(1, rows.length);
+      while ((held + size > maxHeld || chars + n > maxChars) && map.size > 0) {
+        const [oldest, dropped] = map.entries().next().value as [string, { size: number; chars: number }];
+        map.delete(oldest);
+        held -= dropped.size;
+        chars -= dropped.chars;
+      }
+      map.set(key, { rows, size, chars: n });
+      held += size;
+      chars += n;
+    },
+  };
+}
+
+/**
+ * A SqlDriver over one better-sqlite3 connection: statements prepared once and kept, and an
+ * optional read-through cache of small reads (see readCache).
+ */
+export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions = {}): SqlDriver {
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
     let s = statements.get(sql);
     if (!s) statements.set(sql, (s = db.prepare(sql)));
     return s;
   };
+  const cache =
+    (options.readCacheRows ?? 0) > 0
+      ? readCache(
+          db,
+          options.readCacheRows ?? 0,
+          options.readCacheMaxRows ?? 64,
+          options.readCacheMaxChars ?? 32_000_000,
+        )
+      : null;
+  const cacheable = options.cacheable ?? FEATURE_READS;
   // Statements use numbered parameters (?1, ?2: the form D1 takes too); better-sqlite3 binds those from an object.
   const bind = (params: SqlParam[]) => {
     const named: Record<number, SqlParam> = {};
@@ -59,8 +153,20 @@ export function sqliteDriver(db: Database.Database): SqlDriver {
     const s = prepare(sql);
     const args = params.length === 0 ? [] : [bind(params)];
     if (s.reader) return s.all(...args) as unknown[];
+    cache?.clear();
     s.run(...args);
     return [];
+  };
+  const read = (sql: string, params: SqlParam[]): unknown[] => {
+    if (!cache || !cacheable.has(sql)) return run(sql, params);
+    const key = `${sql}\u0000${JSON.stringify(params)}`;
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const rows = run(sql, params);
+    // Callers only read the rows; frozen so that a mistake shows at once.
+    for (const r of rows) Object.freeze(r);
+    cache.set(key, Object.freeze(rows) as unknown[]);
+    return rows;
   };
   const batch = db.transaction((list: Array<{ sql: string; params: SqlParam[] }>) =>
     list.map((st) => run(st.sql, st.params)),
@@ -68,15 +174,22 @@ export function sqliteDriver(db: Database.Database): SqlDriver {
   let closed = false;
   return {
     async query<T>(sql: string, params: SqlParam[]) {
-      return run(sql, params) as T[];
+      return read(sql, params) as T[];
     },
     async batch(list) {
-      return batch.immediate(list);
+      cache?.clear();
+      try {
+        return batch.immediate(list);
+      } finally {
+        // Reads made while the transaction ran (none: better-sqlite3 is synchronous) cannot linger.
+        cache?.clear();
+      }
     },
     async close() {
       if (closed) return;
       closed = true;
       statements.clear();
+      cache?.clear();
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();
     },
@@ -87,10 +200,11 @@ export function sqliteDriver(db: Database.Database): SqlDriver {
  * Model files in a folder: written to a temporary file while hashed, fsynced, renamed into place.
  * Temporary files left by a killed upload are removed when the store opens.
  */
-export function fileBlobStore(root: string): BlobStore {
+export function fileBlobStore(root: string, options: { cleanTemp?: boolean } = {}): BlobStore {
   const base = resolve(root);
   const tmp = join(base, '.tmp');
-  rmSync(tmp, { recursive: true, force: true });
+  // Not in a `--workers` worker: another worker may be writing there (the primary cleaned at start).
+  if (options.cleanTemp !== false) rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const pathOf = (key: string) => {
     const path = resolve(base, key);
@@ -196,6 +310,15 @@ export type SqliteStorageOptions = {
   dataDir: string;
   /** SQLite's synchronous pragma: 'full' also survives power loss; 'normal' (the default) survives a killed process. */
   synchronous?: 'normal' | 'full';
+  /** Rows of feature lookups cached in this process (see sqliteDriver); 0: none. Default 200,000 (~40 MB). */
+  readCacheRows?: number;
+  /** Write the event batches of one event-loop turn in one transaction (./group-commit.ts). Default true. */
+  groupCommit?: boolean;
+  /**
+   * Remove temporary files of killed uploads on open. Default: true, except in a node:cluster worker
+   * (`--workers`), where other workers may be uploading; the primary removes them before forking.
+   */
+  cleanTemp?: boolean;
 };
 
 /** The data folder's database file. */
@@ -220,7 +343,13 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   db.pragma('mmap_size = 268435456');
   db.pragma('wal_autocheckpoint = 10000');
   migrate(db);
-  return createSqlStorage({ kind: 'sqlite', driver: sqliteDriver(db), blobs: fileBlobStore(join(dataDir, 'blobs')) });
+  const storage = createSqlStorage({
+    kind: 'sqlite',
+    driver: sqliteDriver(db, { readCacheRows: options.readCacheRows ?? 200_000 }),
+    blobs: fileBlobStore(join(dataDir, 'blobs'), { cleanTemp: options.cleanTemp ?? !cluster.isWorker }),
+  });
+  if (options.groupCommit !== false) storage.events.ingest = groupCommit(storage.events.ingest.bind(storage.events));
+  return storage;
 }
 
 /** True when the data folder already holds a database. */

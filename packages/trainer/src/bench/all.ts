@@ -828,63 +828,120 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
   };
 }
 
+interface EdgeRun {
+  route: string;
+  connections: number;
+  req_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  duration_s: number;
+  /** `--workers` of the edge (absent in older runs: 1). */
+  workers?: number;
+  events_per_s?: number;
+  /** CPU of the load generator and of the server during the row, in cores; the 1-minute load average after it. */
+  client_cpu_cores?: number | null;
+  server_cpu_cores?: number | null;
+  /** The server's CPU time per answered request, ms (robust to what else runs on the machine). */
+  server_cpu_ms_per_req?: number | null;
+  load_1m?: number;
+}
+
 interface EdgeJson {
-  loopback: {
-    route: string;
-    connections: number;
-    req_per_s: number;
-    p50_ms: number;
-    p99_ms: number;
-    duration_s: number;
-  }[];
+  loopback: EdgeRun[];
+  /** The bare Hono + @hono/node-server + better-sqlite3 one-row handler (absent in older runs). */
+  bare?: EdgeRun[];
   redis: {
     skipped?: string;
     version?: string;
-    results?: { command: string; connections: number; req_per_s: number; p50_ms: number; p99_ms: number }[];
+    results?: {
+      command: string;
+      connections: number;
+      req_per_s: number;
+      p50_ms: number;
+      p99_ms: number;
+      client_cpu_cores?: number | null;
+    }[];
   };
 }
 
-/** bench:edge's JSON as rows: each route under load beside the redis command it does the work of. */
+/**
+ * bench:edge's JSON as rows: a feature read beside the bare Hono + better-sqlite3 one-row handler at
+ * the same connections (the stack's own limit), the batch lookup and the event batches beside the
+ * redis command they do the work of; every row also gives its req/s over redis GET's.
+ */
 export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
   const redisVersion = /v=([\d.]+)/.exec(j.redis.version ?? '')?.[1] ?? null;
   if (redisVersion) ctx.versions.redis = redisVersion;
-  const peerCommand = (route: string) =>
-    route.startsWith('GET') ? 'GET' : route.includes('online') ? 'MGET (100 keys)' : 'SET';
+  const redisRow = (cmd: string, connections: number) =>
+    j.redis.results?.find((x) => x.command === cmd && x.connections === connections);
+  const peerCommand = (route: string) => (route.includes('online') ? 'MGET (100 keys)' : 'SET');
+  const figure = (who: string, r: { p50_ms: number; p99_ms: number; req_per_s: number }, runs: number): Figure => ({
+    who,
+    ms: { median: r.p50_ms, p99: r.p99_ms, runs },
+    rate: { value: r.req_per_s, unit: 'req/s' },
+  });
   const rows: Row[] = j.loopback.map((l) => {
-    const vireo: Figure = {
-      who: 'vireo-edge (Node, SQLite)',
-      ms: { median: l.p50_ms, p99: l.p99_ms, runs: Math.round(l.req_per_s * l.duration_s) },
-      rate: { value: l.req_per_s, unit: 'req/s' },
-    };
-    const cmd = peerCommand(l.route);
-    const p = j.redis.results?.find((x) => x.command === cmd && x.connections === l.connections);
-    const peer: Figure = p
-      ? {
-          who: `redis-server ${redisVersion ?? ''} ${cmd}`.replace('  ', ' '),
-          ms: { median: p.p50_ms, p99: p.p99_ms, runs: 0 },
-          rate: { value: p.req_per_s, unit: 'req/s' },
-        }
-      : skipped('redis-server', j.redis.skipped ?? 'no matching redis-benchmark row');
+    const workers = l.workers ?? 1;
+    const vireo = figure(
+      `vireo-edge (Node, SQLite${workers > 1 ? `, --workers ${workers}` : ''})`,
+      l,
+      Math.round(l.req_per_s * l.duration_s),
+    );
+    const isGet = l.route.startsWith('GET');
+    const bare = isGet ? j.bare?.find((b) => b.connections === l.connections) : undefined;
+    const redisGet = redisRow('GET', l.connections);
+    let peer: Figure;
+    if (isGet)
+      peer = bare
+        ? figure('bare Hono + better-sqlite3, one row', bare, Math.round(bare.req_per_s * bare.duration_s))
+        : skipped('bare Hono + better-sqlite3', 'not in this run');
+    else {
+      const cmd = peerCommand(l.route);
+      const p = redisRow(cmd, l.connections);
+      peer = p
+        ? figure(`redis-server ${redisVersion ?? ''} ${cmd}`.replace('  ', ' '), p, 0)
+        : skipped('redis-server', j.redis.skipped ?? 'no matching redis-benchmark row');
+    }
     return {
-      case: `${l.route}, ${l.connections} connection${l.connections === 1 ? '' : 's'}`,
-      params: { connections: l.connections },
+      case:
+        `${l.route}, ${l.connections} connection${l.connections === 1 ? '' : 's'}` +
+        (workers > 1 ? `, ${workers} workers` : ''),
+      params: { connections: l.connections, workers },
       vireo,
       peer,
       ratio: ratioOf(vireo, peer),
-      extra: { 'req/s ratio (edge / redis)': p ? l.req_per_s / p.req_per_s : null },
+      extra: {
+        'req/s ÷ peer req/s': peer.rate ? l.req_per_s / peer.rate.value : null,
+        'req/s ÷ redis GET req/s': redisGet ? l.req_per_s / redisGet.req_per_s : null,
+        'events/s': l.events_per_s ?? null,
+        'client CPU (cores)': l.client_cpu_cores ?? null,
+        'server CPU (cores)': l.server_cpu_cores ?? null,
+        'server CPU ms / req': l.server_cpu_ms_per_req ?? null,
+        'peer server CPU ms / req': bare?.server_cpu_ms_per_req ?? null,
+        'load (1 min)': l.load_1m ?? null,
+      },
     };
   });
   return {
     id: 'edge',
     title: 'Edge feature service under load',
     about:
-      '`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process driven ' +
-      'by autocannon over loopback (latency per response, P50 and P99; runs = responses), beside redis-server ' +
-      "driven by redis-benchmark on the same machine in the same run (256-byte values): GET beside one user's " +
-      'features, MGET of 100 keys beside the 100-user online lookup, SET beside a batch of 100 events (the edge ' +
-      'writes 100 events and updates features; redis one key: a floor, not the same work). The ratio is of P50 ' +
-      'latencies; the req/s ratio is in its own column.',
-    notes: [],
+      '`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process ' +
+      '(`--workers` 1, then 2) driven by autocannon over loopback (latency per response, P50 and P99; runs = ' +
+      "responses; the first row of each route after a warm-up). GET one user's features beside the bare Hono + " +
+      '@hono/node-server + better-sqlite3 handler reading one row (the same stack without the edge: its limit), ' +
+      'the 100-user online lookup beside redis MGET of 100 keys, a batch of 100 events beside redis SET (the edge ' +
+      'writes 100 events and their real-time features; redis one key: a floor, not the same work), redis-server ' +
+      'driven by redis-benchmark in the same run (256-byte values). The ratio is of P50 latencies; req/s ratios ' +
+      'have their own columns. Client CPU is the load generator (autocannon), server CPU the edge with its ' +
+      'workers, in cores (1 = one core busy), over the row; load is the 1-minute load average after it.',
+    notes: (j.redis.results ?? [])
+      .filter((r) => r.command === 'GET' && typeof r.client_cpu_cores === 'number')
+      .map(
+        (r) =>
+          `redis-benchmark (GET, ${r.connections} connection${r.connections === 1 ? '' : 's'}) took ` +
+          `${r.client_cpu_cores} cores itself, ${r.req_per_s} req/s.`,
+      ),
     rows,
   };
 }

@@ -13,7 +13,9 @@ import { initialWeights } from '../ranking/fit.ts';
 import { rankingConfigFor } from '../ranking/index.ts';
 import { appendEvents } from './dataset.ts';
 import type { EdgeEvent } from './pull.ts';
-import { warmStartRanking } from './warm.ts';
+import { carryRetrieval, warmStartRanking } from './warm.ts';
+import { retrievalConfig } from '../retrieval/features.ts';
+import { initialWeights as initialRetrievalWeights, weightTensors } from '@vireo/models/training';
 
 const T = Date.UTC(2026, 0, 1);
 let seq = 0;
@@ -111,6 +113,30 @@ describe('refresh: the grown dataset and the ranker warm start', () => {
     expect(attrs).toEqual(Array.from(want('item:attributes', attributes) as Int32Array));
     expect(attrs.filter((v) => v >= FIRST_INDEX).length).toBe(2);
     expect((col('item:price').data as Float32Array)[N - 1]).toBeCloseTo(want('item:price', 12) as number, 5);
+  });
+
+  it("carries the retrieval champion with the OOV row for ids it lists past its table (an items-only update's)", () => {
+    const base = loadDataset(join(root, 'base'));
+    const shape = { fieldDim: 8, embeddingDim: 8, heads: 1, itemHidden: 8, userHidden: 8, temperature: 0.1 };
+    const old = retrievalConfig(base, { ...shape, historyLength: 4 });
+    const weights = initialRetrievalWeights(old, 5);
+    // The champion lists 'listed-only' in item:id (an items-only update added it) but has no table row for it.
+    const previous = {
+      config: old,
+      vocabularies: { ...base.vocabularies, 'item:id': [...base.vocabularies['item:id'], 'listed-only'] },
+      tensors: weightTensors(old, weights),
+    };
+    const pushed = new Map([['listed-only', {}]]);
+    const grown = appendEvents(join(root, 'base'), [], join(root, 'grown-listed'), 0.25, pushed).ds;
+    const config = retrievalConfig(grown, { ...shape, historyLength: 4 });
+    const { weights: carried } = carryRetrieval(config, grown.vocabularies, previous, 'oov');
+    const W = config.fieldDim;
+    const field = (c: typeof config) => c.itemFields.find((f) => f.name === 'item:id')!;
+    const row = (table: Float32Array, c: typeof config, j: number) =>
+      Array.from(table.subarray((field(c).offset + j) * W, (field(c).offset + j + 1) * W));
+    const last = grown.vocabularies['item:id'].length - 1 + FIRST_INDEX;
+    expect(row(carried.table, config, last)).toEqual(row(weights.table, old, OOV_INDEX));
+    expect(row(carried.table, config, FIRST_INDEX)).toEqual(row(weights.table, old, FIRST_INDEX));
   });
 
   it('warm-starts the ranker: rows by vocabulary value, new ones fresh or the OOV row', () => {

@@ -221,8 +221,11 @@ describe('the demo dashboard on the main command’s stack', () => {
       expect(await cell('parent')).toBe(`@${parent.version}`);
       expect(await cell('consumed')).toMatch(/^1 new item · item cursor \d+→\d+$/);
       expect(await page.getAttribute(row, 'data-decision')).toBe('items-only');
-      expect(await cell('decision')).toMatch(/items-only.*without retraining/);
-      expect(await page.textContent(`${row} td[data-metric="Recall@10"]`)).toMatch(/^\d\.\d{3} → \d\.\d{3}/);
+      expect(await cell('decision')).toBe('items-only');
+      expect(await cell('reason')).toMatch(
+        /^items-only: 1 new items embedded by the item tower of .* without retraining/,
+      );
+      expect(await page.textContent(`${row} [data-metric="Recall@10"]`)).toMatch(/^Recall@10 \d\.\d{3} → \d\.\d{3}/);
       expect(await page.textContent(row)).toContain('serving');
       // The parent is listed too, with where it came from.
       await page.waitForSelector(`[data-testid="lineage-row"][data-version="${parent.version}"]`);

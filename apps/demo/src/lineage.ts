@@ -87,26 +87,27 @@ function consumed(m: BundleManifest): string {
     : 'vireo train';
 }
 
-/** A metric's parent → this cell, the change signed. */
+/** One metric, parent → this version, the change signed. */
 function change(name: string, parent: number | undefined, self: number | undefined): HTMLElement {
-  if (self === undefined) return h('td', {}, '–');
-  if (parent === undefined) return h('td', { 'data-metric': name }, self.toFixed(3));
+  if (self === undefined) return h('div', {}, `${name} –`);
+  if (parent === undefined) return h('div', { 'data-metric': name }, `${name} `, h('b', {}, self.toFixed(3)));
   const d = self - parent;
   return h(
-    'td',
+    'div',
     { 'data-metric': name, title: `parent ${parent.toFixed(4)} → ${self.toFixed(4)}` },
-    `${parent.toFixed(3)} → `,
+    `${name} ${parent.toFixed(3)} → `,
     h('b', {}, self.toFixed(3)),
     h('small', { class: d > 0 ? 'up' : d < 0 ? 'down' : '' }, ` ${d >= 0 ? '+' : ''}${d.toFixed(3)}`),
   );
 }
 
 /**
- * The lineage table, newest version first.
+ * The lineage table, newest version first: one body per version, its numbers on the first row and
+ * what it consumed and why it was (not) promoted on the second.
  * @example mount(el.lineage, lineageTable(await lineageManifests(info, fetchManifest), info.promoted));
  */
 export function lineageTable(list: readonly BundleManifest[], promoted: string | null): HTMLElement {
-  const rows = list.map((m) => {
+  const bodies = list.map((m) => {
     const l = m.lineage;
     const d = (l?.decision ?? {}) as Decision;
     const kind = !l ? 'trained' : d.kind === 'items-only' ? 'items-only' : d.promote ? 'promoted' : 'refused';
@@ -115,24 +116,36 @@ export function lineageTable(list: readonly BundleManifest[], promoted: string |
     const parent = d.champion ?? (kind === 'items-only' ? ownScores(m) : undefined);
     const self = d.challenger ?? ownScores(m);
     return h(
-      'tr',
+      'tbody',
       { 'data-testid': 'lineage-row', 'data-version': m.version, 'data-decision': kind },
       h(
-        'td',
+        'tr',
         {},
-        h('b', {}, `@${m.version}`),
-        m.version === promoted ? h('span', { class: 'chip ok', title: 'the promoted version' }, 'serving') : null,
+        h(
+          'td',
+          {},
+          h('b', {}, `@${m.version}`),
+          m.version === promoted ? h('span', { class: 'chip ok', title: 'the promoted version' }, 'serving') : null,
+        ),
+        h('td', { 'data-field': 'parent' }, l?.parent ? `@${l.parent}` : '—'),
+        h('td', { 'data-field': 'decision' }, h('span', { class: `decision ${kind}` }, kind)),
+        h(
+          'td',
+          { class: 'metrics' },
+          change('Recall@10', parent?.['retrieval.recall@10'], self['retrieval.recall@10']),
+          change('CTR AUC', parent?.['ranking.auc'], self['ranking.auc']),
+        ),
       ),
-      h('td', { 'data-field': 'parent' }, l?.parent ? `@${l.parent}` : '—'),
-      h('td', { 'data-field': 'consumed' }, consumed(m)),
       h(
-        'td',
-        { 'data-field': 'decision' },
-        h('span', { class: `decision ${kind}` }, kind),
-        d.reason ? h('small', { class: 'reason' }, d.reason) : null,
+        'tr',
+        { class: 'why' },
+        h(
+          'td',
+          { colspan: 4 },
+          h('span', { 'data-field': 'consumed' }, consumed(m)),
+          d.reason ? h('small', { class: 'reason', 'data-field': 'reason' }, d.reason) : null,
+        ),
       ),
-      change('Recall@10', parent?.['retrieval.recall@10'], self['retrieval.recall@10']),
-      change('CTR AUC', parent?.['ranking.auc'], self['ranking.auc']),
     );
   });
   return h(
@@ -141,14 +154,8 @@ export function lineageTable(list: readonly BundleManifest[], promoted: string |
     h(
       'thead',
       {},
-      h(
-        'tr',
-        {},
-        ...['version', 'parent', 'consumed', 'decision', 'Recall@10 (parent → it)', 'CTR AUC (parent → it)'].map((t) =>
-          h('th', {}, t),
-        ),
-      ),
+      h('tr', {}, ...['version', 'parent', 'decision', 'held-out: parent → it'].map((t) => h('th', {}, t))),
     ),
-    h('tbody', {}, ...rows),
+    ...bodies,
   );
 }

@@ -92,7 +92,7 @@ export function runLoopCases(label: string, factory: LoopAppFactory): void {
       expect((await exportAll(after.next)).ids).toEqual(['old-0']);
     });
 
-    it('exports the entities whose pushed features changed, once each, from a cursor; needs features:export', async () => {
+    it('exports the entities whose pushed features changed, once each, from a cursor (features:export)', async () => {
       type FeatureExport = {
         entity: string;
         rows: Array<{ seq: number; id: string; features: Record<string, unknown>; event_ts: number }>;

@@ -7,7 +7,7 @@
 // Screenshots go to test-results/demo/ (git-ignored), for a person to look at.
 // VIREO_E2E_URL=http://localhost:5173/ runs the first checks against a stack that is already up.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +82,22 @@ async function waitForRecs(p: Page, s: Stack): Promise<void> {
   });
 }
 
+/** Runs the `vireo` CLI as a child process; resolves with its exit code and output. */
+function vireo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, ['packages/trainer/bin/vireo.mjs', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.once('error', fail);
+    child.once('exit', (code) => ok({ code, stdout, stderr }));
+  });
+}
+
 const synthetic: Stack = { child: null, state: null, log: [] };
 const log = synthetic.log;
 let browser: Browser;
@@ -151,6 +167,73 @@ describe('the demo dashboard on the main command’s stack', () => {
     const errors = log.filter((l) => l.startsWith('pageerror'));
     expect(errors).toEqual([]);
   });
+
+  // It runs `vireo refresh` against the stack this file started (its state folder and data).
+  test.skipIf(Boolean(process.env.VIREO_E2E_URL))(
+    'an items-only refresh: its parent, the items it consumed, the decision and the metrics beside the parent’s',
+    async () => {
+      const state = synthetic.state!;
+      const settings = (await (await fetch(new URL('vireo.json', url))).json()) as {
+        edgeDirect: string;
+        token: string;
+        model: string;
+      };
+      const edgeApi = (path: string, init: RequestInit = {}) =>
+        fetch(`${settings.edgeDirect}${path}`, {
+          ...init,
+          headers: { authorization: `Bearer ${settings.token}`, 'content-type': 'application/json', ...init.headers },
+        });
+      // The background refresh's first run (at start) is over: one JSON line, or a failure, in its log.
+      const refreshLog = join(state, 'logs', 'refresh.log');
+      const deadline = Date.now() + 240_000;
+      while (!/^\{"champion"|refresh: failed/m.test(existsSync(refreshLog) ? readFileSync(refreshLog, 'utf8') : '')) {
+        if (Date.now() > deadline) throw new Error(`the background refresh did not finish a run:\n${log.join('')}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      const parent = (await (await edgeApi(`/v1/models/${settings.model}/latest`)).json()) as {
+        version: string;
+        vocabularies: Record<string, string[]>;
+      };
+      const push = await edgeApi('/v1/features/push', {
+        method: 'POST',
+        body: JSON.stringify({
+          rows: [
+            { entity: 'item', id: 'e2e-new-item', features: { category: parent.vocabularies['item:category'][0] } },
+          ],
+        }),
+      });
+      expect(push.status).toBe(200);
+      const r = await vireo([
+        'refresh',
+        ...['--edge', settings.edgeDirect, '--token', settings.token, '--model', settings.model],
+        ...['--state', join(state, 'refresh-e2e'), '--data', join(state, 'data')],
+        ...['--once', '--json', '--quiet', '--min-events', '1000000000'],
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const made = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { challenger: string; promoted: boolean };
+      expect(made.promoted).toBe(true);
+
+      await page.reload();
+      await waitForRecs(page, synthetic);
+      const row = `[data-testid="lineage-row"][data-version="${made.challenger}"]`;
+      await page.waitForSelector(row, { timeout: 60_000 });
+      const cell = (field: string) => page.textContent(`${row} [data-field="${field}"]`);
+      expect(await cell('parent')).toBe(`@${parent.version}`);
+      expect(await cell('consumed')).toMatch(/^1 new item · item cursor \d+→\d+$/);
+      expect(await page.getAttribute(row, 'data-decision')).toBe('items-only');
+      expect(await cell('decision')).toBe('items-only');
+      expect(await cell('reason')).toMatch(
+        /^items-only: 1 new items embedded by the item tower of .* without retraining/,
+      );
+      expect(await page.textContent(`${row} [data-metric="Recall@10"]`)).toMatch(/^Recall@10 \d\.\d{3} → \d\.\d{3}/);
+      expect(await page.textContent(row)).toContain('serving');
+      // The parent is listed too, with where it came from.
+      await page.waitForSelector(`[data-testid="lineage-row"][data-version="${parent.version}"]`);
+      await page.locator('[data-testid="lineage"]').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(SHOTS, 'lineage.png'), fullPage: true });
+    },
+    420_000,
+  );
 });
 
 // A MovieLens-shaped folder (ml-latest-small's files, CRLF, a quoted title with a comma): 48 movies

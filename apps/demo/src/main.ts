@@ -9,6 +9,7 @@ import { FIRST_INDEX, readSafetensors, type BundleManifest } from '@vireo/core';
 import { createEngine, type Engine, type RecommendResult, type RecommendedItem } from '@vireo/runtime-web';
 import { barChart, lineChart, scatter, STAGE_COLORS, STAGE_LABELS, waterfall, type MapPoint } from './charts.ts';
 import { colorOf, fmt, h, mount, PALETTE } from './dom.ts';
+import { lineageManifests, lineageTable, type ModelInfo } from './lineage.ts';
 import { dot, pca2, percentile, project, solveUser } from './math.ts';
 
 interface Settings {
@@ -105,6 +106,7 @@ const el = {
   map: h('div', { class: 'card-body map-body' }),
   model: h('div', { class: 'card-body model' }),
   compare: h('div', { class: 'card-body' }),
+  lineage: h('div', { class: 'card-body lineage-body' }),
   rankedTitle: h('span', {}, 'Ranked'),
   rankedHint: h('p', { class: 'hint' }, ''),
 };
@@ -180,7 +182,7 @@ function layout(): void {
       'section',
       { class: 'grid2' },
       card('Model', null, el.model, 'wide'),
-      card('Versions', 'side-by-side for this user', el.compare),
+      card('Versions', 'side-by-side for this user · lineage', h('div', {}, el.compare, el.lineage)),
     ),
   );
 }
@@ -888,7 +890,22 @@ async function listVersions(): Promise<string[]> {
   }
 }
 
+/** Each version's parent, what it consumed, the decision and its metrics beside the parent's (./lineage.ts). */
+async function renderLineage(): Promise<void> {
+  const name = encodeURIComponent(settings.model);
+  try {
+    const info = await edgeJson<ModelInfo>(`/v1/models/${name}`);
+    const list = await lineageManifests(info, (v) =>
+      edgeJson<BundleManifest>(`/v1/models/${name}/${encodeURIComponent(v)}/manifest.json`),
+    );
+    mount(el.lineage, h('h3', {}, 'Lineage'), lineageTable(list, info.promoted));
+  } catch (err) {
+    mount(el.lineage, h('p', { class: 'hint' }, `The versions' lineage could not load: ${(err as Error).message}`));
+  }
+}
+
 async function renderCompare(): Promise<void> {
+  void renderLineage();
   const all = await listVersions();
   const select = h(
     'select',

@@ -63,9 +63,19 @@ export const lineageSchema = z.looseObject({
       timeRange: z.object({ min: z.number(), max: z.number() }).nullable().optional(),
     })
     .optional(),
+  /**
+   * Items added without retraining (decision kind 'items-only'): cursors of GET /v1/features/export
+   * (`after` exclusive, `through` inclusive), how many were added, their ids (the first 100).
+   */
+  items: z
+    .looseObject({ after: z.string(), through: z.string(), count: z.int().nonnegative(), ids: z.array(z.string()) })
+    .optional(),
   /** The parent's metrics on the same held-out window as this version's `metrics`. */
   parentMetrics: z.record(z.string(), z.unknown()).optional(),
-  /** What the refresh decided and why, e.g. { promote: true, reason: '…', margin: 0.01 }. */
+  /**
+   * What the refresh decided and why: { kind: 'retrain', promote, reason, margin, champion, challenger }
+   * or { kind: 'items-only', promote: true, reason, seconds }.
+   */
   decision: z.record(z.string(), z.unknown()).optional(),
 });
 

@@ -124,6 +124,8 @@ export function runAppCases(label: string, factory: AppFactory): void {
           [reader, 'PUT', '/v1/models/ranker/1/manifest.json', {}, 'models:publish'],
           [reader, 'POST', '/v1/models/ranker/1/promote', undefined, 'models:publish'],
           [writer, 'GET', '/v1/models/ranker/latest', undefined, 'features:read'],
+          [reader, 'GET', '/v1/events/export', undefined, 'events:export'],
+          [reader, 'GET', '/v1/features/export?entity=item', undefined, 'features:export'],
         ];
         for (const [c, method, path, body, scope] of checks) {
           const res = await c.call(method, path, { body });

@@ -15,6 +15,7 @@ import { consoleLogger, requestLog, type Logger } from './middleware/request-log
 import type { AppEnv, EdgeApp, Limits, RouteDeps } from './routes/deps.ts';
 import { eventRoutes } from './routes/events.ts';
 import { exportRoutes } from './routes/export.ts';
+import { featureExportRoutes } from './routes/feature-export.ts';
 import { featureRoutes } from './routes/features.ts';
 import { inlineManifestParser, type ManifestParser } from './registry/manifest.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -139,6 +140,7 @@ export function createApp(options: AppOptions): EdgeApp {
   featureRoutes(app, deps);
   eventRoutes(app, deps);
   exportRoutes(app, deps);
+  featureExportRoutes(app, deps);
   modelRoutes(app, deps);
 
   app.notFound((c) => {

@@ -93,6 +93,60 @@ export function runLoopCases(label: string, factory: LoopAppFactory): void {
       expect((await exportAll(after.next)).ids).toEqual(['old-0']);
     });
 
+    it('exports the entities whose pushed features changed, once each, from a cursor (features:export)', async () => {
+      type FeatureExport = {
+        entity: string;
+        rows: Array<{ seq: number; id: string; features: Record<string, unknown>; event_ts: number }>;
+        next: string;
+      };
+      const trainer = await token('features:export', { sub: 'trainer' });
+      const features = { get: (path: string) => api.get(path, { token: trainer }) };
+      const push = async (rows: unknown[]) => expect((await api.post('/v1/features/push', { rows })).status).toBe(200);
+      /** Every changed entity after `after`, page by page, as vireo refresh reads them. */
+      const exportAll = async (after: string, limit: number, entity = 'item') => {
+        const rows: FeatureExport['rows'] = [];
+        for (;;) {
+          const res = await features.get(`/v1/features/export?entity=${entity}&after=${after}&limit=${limit}`);
+          expect(res.status).toBe(200);
+          const page = (await res.json()) as FeatureExport;
+          expect(page.entity).toBe(entity);
+          if (page.rows.length === 0) {
+            expect(page.next).toBe(after);
+            return { rows, next: after };
+          }
+          rows.push(...page.rows);
+          after = page.next;
+        }
+      };
+      await push([
+        { entity: 'item', id: 'i1', features: { price: 3, category: 'drama' }, event_ts: NOW - 100 },
+        { entity: 'item', id: 'i2', features: { price: 5 }, event_ts: NOW - 100 },
+        { entity: 'user', id: 'u1', features: { age: 31 }, event_ts: NOW - 100 },
+      ]);
+      const first = await exportAll('0', 1);
+      expect(first.rows.map((r) => [r.id, r.features, r.event_ts])).toEqual([
+        ['i1', { price: 3, category: 'drama' }, NOW - 100],
+        ['i2', { price: 5 }, NOW - 100],
+      ]);
+      expect((await exportAll('0', 10, 'user')).rows.map((r) => [r.id, r.features])).toEqual([['u1', { age: 31 }]]);
+      // A stale push writes nothing and moves nothing; a newer value moves i1 after the cursor, with all its values.
+      await push([{ entity: 'item', id: 'i1', features: { price: 1 }, event_ts: NOW - 200 }]);
+      expect((await exportAll(first.next, 10)).rows).toEqual([]);
+      await push([{ entity: 'item', id: 'i1', features: { price: 4 }, event_ts: NOW - 50 }]);
+      const changed = await exportAll(first.next, 10);
+      expect(changed.rows.map((r) => [r.id, r.features])).toEqual([['i1', { price: 4, category: 'drama' }]]);
+      expect((await exportAll('0', 10)).rows.map((r) => r.id)).toEqual(['i2', 'i1']);
+
+      const refused = await exporter.get('/v1/features/export');
+      expect(refused.status).toBe(403);
+      expect((await errorOf(refused)).code).toBe('insufficient_scope');
+      for (const bad of ['entity=model', 'after=-1', 'after=01', 'limit=0', 'limit=1001', 'limit=x']) {
+        const res = await features.get(`/v1/features/export?${bad}`);
+        expect(res.status, bad).toBe(400);
+        expect((await errorOf(res)).code).toBe('invalid_request');
+      }
+    });
+
     it('refuses to promote a bundle without its ranker over a complete one, unless it is retrieval-only', async () => {
       const weights = safetensorsBytes(50);
       const complete = await makeBundle('loop', '1', {

@@ -117,7 +117,7 @@ export async function startLoopEdge(dataDir: string): Promise<{ url: string; tok
   const token = await signHs256(
     {
       sub: 'trainer',
-      scope: 'features:read events:write events:export models:publish service',
+      scope: 'features:read events:write events:export features:export models:publish service',
       exp: Math.floor(Date.now() / 1000) + 3600,
     },
     secret,

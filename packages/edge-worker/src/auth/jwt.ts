@@ -8,9 +8,17 @@ import { createRemoteJWKSet, customFetch, errors, jwtVerify, SignJWT, type JWTVe
 /**
  * The scopes the edge knows. A token acts for the user in its `sub` only; `service` lets a backend
  * act for any user (see routes/features.ts and routes/events.ts); `events:export` reads every user's events
- * back (routes/export.ts), for the trainer.
+ * back (routes/export.ts), and `features:export` every entity's pushed features (routes/feature-export.ts), for the
+ * trainer.
  */
-export const SCOPES = ['features:read', 'events:write', 'models:publish', 'service', 'events:export'] as const;
+export const SCOPES = [
+  'features:read',
+  'events:write',
+  'models:publish',
+  'service',
+  'events:export',
+  'features:export',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The scope that lets a token act for any user. */

@@ -22,6 +22,7 @@ import type {
   StoredFeature,
   UserRealtime,
 } from './types.ts';
+import { sqlFeatureLog } from './feature-log.ts';
 
 /** JSON arrays larger than this are split over several statements (D1 caps a bound string at 2 MB). */
 const MAX_JSON_PARAM = 900_000;
@@ -627,6 +628,7 @@ export function createSqlStorage(options: SqlStorageOptions): Storage {
     features: sqlFeatureStore(driver, options.featureCache ?? null),
     events: sqlEventStore(driver),
     eventLog: sqlEventLog(driver, options.blobs),
+    featureLog: sqlFeatureLog(driver),
     models: sqlModelStore(driver, options.blobs),
     async ping() {
       await driver.query('SELECT 1 AS ok', []);

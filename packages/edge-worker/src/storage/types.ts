@@ -100,6 +100,18 @@ export interface EventLog {
   archive(before: number, max: number, now: number): Promise<number>;
 }
 
+/** One entity in the feature log: its position (the cursor) and when a push last wrote a value of it. */
+export type FeatureLogEntry = { seq: number; id: string; writtenAt: number };
+
+/**
+ * Which entities' pushed features changed, oldest change first; an entity appears once, at its
+ * latest change (see docs/ARCHITECTURE.md, section 7, "The feature log").
+ */
+export interface FeatureLog {
+  /** Up to `limit` entities of one kind with seq > after; `next` is the last seq (unchanged when none). */
+  read(entity: EntityKind, after: number, limit: number): Promise<{ entries: FeatureLogEntry[]; next: number }>;
+}
+
 export type ModelFileRecord = { file: string; size: number; sha256: string; uploadedAt: number | null };
 export type ModelVersionRecord = {
   name: string;
@@ -179,6 +191,7 @@ export interface Storage {
   readonly features: FeatureStore;
   readonly events: EventStore;
   readonly eventLog: EventLog;
+  readonly featureLog: FeatureLog;
   readonly models: ModelStore;
   /** Throws when the storage cannot answer (for /healthz). */
   ping(): Promise<void>;

@@ -56,7 +56,7 @@ export interface BundleDataset {
 }
 
 /** items.safetensors bytes: embeddings (F32), embeddings.int8 (I8), embeddings.scale (F32), item features. */
-export function itemsFile(ds: BundleDataset, items: ItemEmbeddings, D: number): Uint8Array {
+export function itemsFile(ds: Pick<BundleDataset, 'items'>, items: ItemEmbeddings, D: number): Uint8Array {
   const N = ds.items!.rows;
   const tensors = new Map<string, Tensor>([
     ['embeddings', { dtype: 'F32', shape: [N, D], data: items.embeddings }],

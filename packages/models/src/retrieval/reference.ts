@@ -79,3 +79,35 @@ export function userTowerReference(
   const fc2 = linearReference(fc1, p('user.fc2.weight'), p('user.fc2.bias'), 1, Hu, D);
   return l2normReference(fc2, 1, D).y;
 }
+
+/**
+ * The item tower's forward on the CPU, op for op the GPU's (ItemTower in towers.ts): one bag per
+ * item field (Fi, W), fc1 relu (Hi), fc2 (D), l2norm. `fields[j]` is the value of
+ * `c.itemFields[j]`; an index past a field's rows takes its OOV row, as on the GPU.
+ * Returns the unit vector (D).
+ * @example const v = itemTowerReference(config, params, table, config.itemFields.map((_, j) => value(row, j)));
+ */
+export function itemTowerReference(
+  c: RetrievalConfig,
+  params: Float32Array,
+  table: Float32Array,
+  fields: readonly FieldValue[],
+): Float32Array {
+  const { fieldDim: W, itemHidden: Hi, embeddingDim: D, tableRows: R } = c;
+  const { Fi } = fieldCounts(c);
+  const layout = retrievalParamLayout(c);
+  const p = (name: string) => {
+    const e = layout.byName.get(name)!;
+    return params.subarray(e.offset, e.offset + e.size);
+  };
+  const bags = new BagBuilder(Fi, Math.max(1, fieldsMaxNnz(c.itemFields)));
+  c.itemFields.forEach((f, j) => addFieldBag(bags, f, fields[j]));
+  const bv = bags.view();
+  const x =
+    bv.indices.length > 0
+      ? embeddingBagReference(table, bv.indices, bv.offsets, bv.weights, R, W, 'sum')
+      : new Float32Array(Fi * W); // (Fi, W)
+  const fc1 = linearReference(x, p('item.fc1.weight'), p('item.fc1.bias'), 1, Fi * W, Hi, 'relu');
+  const fc2 = linearReference(fc1, p('item.fc2.weight'), p('item.fc2.bias'), 1, Hi, D);
+  return l2normReference(fc2, 1, D).y;
+}

@@ -38,9 +38,14 @@ metrics of vireo eval, and publishes a complete bundle whose manifest names its 
 it consumed and both sets of metrics. It is promoted only when neither its Recall@10 nor its CTR
 AUC is below the promoted version's by more than --margin.
 
+Before that, items pushed to the edge (POST /v1/features/push) that the promoted version lacks get
+an items-only update: the promoted item tower embeds them from their pushed features, without
+retraining, and the bundle with them appended is published and promoted at once (seconds), so a new
+product is recommendable before the next retrain, with or without new events.
+
 flags:
   --edge URL          the edge (or $VIREO_EDGE_URL)
-  --token T           a token with events:export and models:publish (or $VIREO_EDGE_TOKEN)
+  --token T           a token with events:export, features:export and models:publish (or $VIREO_EDGE_TOKEN)
   --state DIR         where the event log, the grown dataset and the bundles live
   --data DATASET      the dataset the first version was trained on (vireo ingest)
   --model NAME        the model in the registry (default vireo)
@@ -50,11 +55,11 @@ flags:
   --epochs N          retrieval epochs from the warm start (default 2)
   --ranking-epochs N  ranking epochs from the warm start (default 1)
   --seed N            (default 1)
-  --min-events N      fewest new events that start a refresh (default 1)
+  --min-events N      fewest new events that start a retrain (default 1); new items need none
   --page-size N       events per export request (default 1000)
   --shuffle-labels    train on shuffled labels: a check that the gate refuses a worse model
   --pull-only         pull the new events into DIR/events.ndjson and stop (no training)
-  --json              print { champion, challenger, promoted, metrics, events } per refresh
+  --json              print { champion, challenger, promoted, metrics, events, items } per refresh
   --quiet             no progress lines
 `;
 
@@ -81,7 +86,10 @@ export function parseRefreshFlags(argv: string[]): RefreshOptions & {
   const token = v.token ?? process.env.VIREO_EDGE_TOKEN;
   if (!help) {
     if (!edge) throw new UsageError('--edge URL is required (e.g. http://127.0.0.1:8787).');
-    if (!token) throw new UsageError('--token is required: a token with the events:export and models:publish scopes.');
+    if (!token)
+      throw new UsageError(
+        '--token is required: a token with the events:export, features:export and models:publish scopes.',
+      );
     if (!v.state) throw new UsageError('--state DIR is required: the folder the refresh keeps its cursor and data in.');
     if (!v.data && !v['pull-only'])
       throw new UsageError('--data DATASET is required: the dataset the first version was trained on.');
@@ -128,7 +136,10 @@ function summaryLine(r: RefreshResult): string {
   const m = r.metrics;
   const at = `${r.seconds.toFixed(1)} s`;
   if (!m?.champion || !m.challenger) return `${r.reason} (${at})`;
-  return `${r.challenger} from ${r.champion} on ${r.events.pulled} new events (${at}): ${r.reason}`;
+  const items = r.items.version
+    ? `${r.items.version}: ${r.items.added.length} new items, items-only (${r.items.seconds.toFixed(1)} s); `
+    : '';
+  return `${items}${r.challenger} from ${r.champion} on ${r.events.pulled} new events (${at}): ${r.reason}`;
 }
 
 /** `vireo refresh`. */

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIRST_INDEX, OOV_INDEX } from '@vireo/core';
+import { buildLookups, FIRST_INDEX, OOV_INDEX, transformValue, type RawValue } from '@vireo/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main as vireo } from '../cli.ts';
 import { loadDataset, SPLIT_TEST, SPLIT_TRAIN } from '../ingest/index.ts';
@@ -13,7 +13,9 @@ import { initialWeights } from '../ranking/fit.ts';
 import { rankingConfigFor } from '../ranking/index.ts';
 import { appendEvents } from './dataset.ts';
 import type { EdgeEvent } from './pull.ts';
-import { warmStartRanking } from './warm.ts';
+import { carryRetrieval, warmStartRanking } from './warm.ts';
+import { retrievalConfig } from '../retrieval/features.ts';
+import { initialWeights as initialRetrievalWeights, weightTensors } from '@vireo/models/training';
 
 const T = Date.UTC(2026, 0, 1);
 let seq = 0;
@@ -87,6 +89,54 @@ describe('refresh: the grown dataset and the ranker warm start', () => {
     expect(label('conversion')).toEqual([0, 0, 1, 0]);
     expect(label('revenue')).toEqual([0, 0, 12.5, 0]);
     expect(Array.from(im.split.subarray(0, R0)).every((s) => s === SPLIT_TRAIN)).toBe(true);
+  });
+
+  it('gives items pushed to the edge rows with their pushed features, so a retrain keeps them', () => {
+    const base = loadDataset(join(root, 'base'));
+    const spec = new Map(base.spec.features.map((f) => [f.name, f]));
+    const [category] = base.vocabularies['item:category'];
+    const attributes = base.vocabularies['item:attributes'].slice(0, 2);
+    const pushed = new Map([['pushed-item', { category, attributes, price: 12 }]]);
+    const events = [ev(base.vocabularies['user:id'][0], 'event-item', 'click', T + 9000)];
+    const { ds, summary } = appendEvents(join(root, 'base'), events, join(root, 'grown-pushed'), 0.25, pushed);
+    expect(summary.newItems).toBe(2);
+    expect(ds.vocabularies['item:id'].slice(-2)).toEqual(['event-item', 'pushed-item']);
+    const N = ds.items!.rows;
+    const col = (name: string) => ds.items!.columns.get(name)!;
+    const lookups = buildLookups(base.spec, ds.vocabularies);
+    const want = (name: string, raw: RawValue) => transformValue(spec.get(name)!, raw, lookups);
+    // The pushed item: its features through the spec's transforms; the event-only item: PAD / 0.
+    expect((col('item:category').data as Int32Array)[N - 1]).toBe(want('item:category', category));
+    expect((col('item:category').data as Int32Array)[N - 2]).toBe(0);
+    const width = col('item:attributes').shape[1];
+    const attrs = Array.from((col('item:attributes').data as Int32Array).subarray((N - 1) * width, N * width));
+    expect(attrs).toEqual(Array.from(want('item:attributes', attributes) as Int32Array));
+    expect(attrs.filter((v) => v >= FIRST_INDEX).length).toBe(2);
+    expect((col('item:price').data as Float32Array)[N - 1]).toBeCloseTo(want('item:price', 12) as number, 5);
+  });
+
+  it("carries the retrieval champion with the OOV row for ids it lists past its table (an items-only update's)", () => {
+    const base = loadDataset(join(root, 'base'));
+    const shape = { fieldDim: 8, embeddingDim: 8, heads: 1, itemHidden: 8, userHidden: 8, temperature: 0.1 };
+    const old = retrievalConfig(base, { ...shape, historyLength: 4 });
+    const weights = initialRetrievalWeights(old, 5);
+    // The champion lists 'listed-only' in item:id (an items-only update added it) but has no table row for it.
+    const previous = {
+      config: old,
+      vocabularies: { ...base.vocabularies, 'item:id': [...base.vocabularies['item:id'], 'listed-only'] },
+      tensors: weightTensors(old, weights),
+    };
+    const pushed = new Map([['listed-only', {}]]);
+    const grown = appendEvents(join(root, 'base'), [], join(root, 'grown-listed'), 0.25, pushed).ds;
+    const config = retrievalConfig(grown, { ...shape, historyLength: 4 });
+    const { weights: carried } = carryRetrieval(config, grown.vocabularies, previous, 'oov');
+    const W = config.fieldDim;
+    const field = (c: typeof config) => c.itemFields.find((f) => f.name === 'item:id')!;
+    const row = (table: Float32Array, c: typeof config, j: number) =>
+      Array.from(table.subarray((field(c).offset + j) * W, (field(c).offset + j + 1) * W));
+    const last = grown.vocabularies['item:id'].length - 1 + FIRST_INDEX;
+    expect(row(carried.table, config, last)).toEqual(row(weights.table, old, OOV_INDEX));
+    expect(row(carried.table, config, FIRST_INDEX)).toEqual(row(weights.table, old, FIRST_INDEX));
   });
 
   it('warm-starts the ranker: rows by vocabulary value, new ones fresh or the OOV row', () => {

@@ -4,7 +4,9 @@
 //
 //   vocabularies   user:id and item:id grow at their end (old indices keep their meaning, so a
 //                  warm start copies rows by value and the parent's ids stay valid)
-//   users, items   one new row per new id: its id, other features PAD / 0 (unknown until pushed)
+//   users, items   one new row per new id: its id, other features PAD / 0 (unknown until pushed);
+//                  items pushed to the edge (refresh/items.ts) get rows too, with features from
+//                  their pushed values, so a retrain keeps what an items-only update added
 //   (events)       those the base already holds (same user, item and time) are left out
 //   interactions   + one row per positive event (click, conversion, purchase, like), re-sorted
 //                  by (user, time); weight 2 for a conversion, as the synthetic world weighs them
@@ -18,8 +20,10 @@ import {
   buildLookups,
   encodeCategorical,
   encodeMultiHot,
+  featureSource,
   FIRST_INDEX,
   transformNumeric,
+  transformValue,
   type Dtype,
   type Feature,
   type RawValue,
@@ -97,6 +101,8 @@ export function appendEvents(
   events: readonly EdgeEvent[],
   out: string,
   holdout: number,
+  /** Items pushed to the edge: id → pushed values by source name (new rows take their features). */
+  pushed: ReadonlyMap<string, Record<string, unknown>> = new Map(),
 ): { ds: Dataset; summary: AppendSummary } {
   const base = loadDataset(baseDir);
   const it = base.interactions;
@@ -135,6 +141,7 @@ export function appendEvents(
   const windowFrom = ts.length === 0 ? Infinity : ts[Math.min(ts.length - 1, Math.floor(ts.length * (1 - holdout)))];
   const eu = sorted.map((e) => rowOf(userRow, userIds, e.user_id));
   const ei = sorted.map((e) => rowOf(itemRow, itemIds, e.item_id));
+  for (const id of pushed.keys()) rowOf(itemRow, itemIds, id);
 
   const writer = new DatasetWriter(`${out}.tmp`);
   const idFill = (r: number, data: TypedArray) => {
@@ -147,7 +154,21 @@ export function appendEvents(
     }
   };
   entity('users', 'user:id', userIds.length);
-  entity('items', 'item:id', itemIds.length);
+  // New item rows: their pushed values through the spec's transforms (the base rows are kept as ingested).
+  const itemLookups = buildLookups(base.spec, vocabularies);
+  const itemFeature = new Map(base.spec.features.map((f) => [f.name, f]));
+  for (const [name, col] of base.items.columns) {
+    const f = itemFeature.get(name);
+    const grown = grow(col, itemIds.length, (r, data, width) => {
+      if (name === 'item:id') return idFill(r, data);
+      const raw = f ? pushed.get(itemIds[r])?.[featureSource(f)] : undefined;
+      if (raw === undefined) return;
+      const v = transformValue(f!, raw as RawValue, itemLookups);
+      if (typeof v === 'number') data[r * width] = v;
+      else for (let l = 0; l < width; l++) data[r * width + l] = l < v.length ? v[l] : 0;
+    });
+    writer.writeColumn('items', name, grown.dtype, grown.data, grown.shape);
+  }
 
   // Interactions: base rows (all train now) + positives, sorted by (user, time).
   const positives = sorted.map((e, k) => k).filter((k) => POSITIVE_TYPES.has(sorted[k].type));

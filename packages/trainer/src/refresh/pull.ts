@@ -96,7 +96,7 @@ export async function pullEvents(o: PullOptions): Promise<PullResult> {
       if (res.status === 401 || res.status === 403)
         throw new UsageError(
           `the edge refused the token (${res.status}): refresh needs a token with the events:export scope ` +
-            `(vireo token --sub trainer --scope "events:export models:publish").`,
+            `(vireo token --sub trainer --scope "events:export features:export models:publish").`,
         );
       if (!res.ok) throw new UsageError(`the edge answered ${res.status} to ${url}: ${await res.text()}`, 1);
       const page = (await res.json()) as { events: EdgeEvent[]; next: string };

@@ -3,6 +3,9 @@
 // challenger) → evaluate both on the held-out window with `vireo eval`'s metrics → write a
 // complete bundle with its lineage → publish it, and promote it only when it is not worse than
 // the champion by more than the margin on retrieval Recall@10 and on ranking CTR AUC.
+// Before that, items pushed to the edge that the promoted bundle lacks get an items-only update
+// (refresh/items.ts): embedded by the promoted item tower, published and promoted in seconds,
+// whether or not enough events came for a retrain, which then starts from it.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
@@ -36,6 +39,7 @@ import { rankingConfigFor } from '../ranking/index.ts';
 import { embedItems } from '../retrieval/embed.ts';
 import { retrievalData, trainRetrievalModel, type RetrievalData } from '../retrieval/train.ts';
 import { appendEvents, type AppendSummary } from './dataset.ts';
+import { itemsOnlyBundle, newItems, pullItems, readItemFeed, type ItemPull } from './items.ts';
 import { pullEvents, readEventLog, type PullResult } from './pull.ts';
 import { carryRetrieval, warmStartRanking } from './warm.ts';
 
@@ -78,6 +82,17 @@ export interface RefreshResult {
   reason: string;
   metrics: { champion: Scores | null; challenger: Scores | null; margin: number; window: number } | null;
   events: { after: string; through: string; pulled: number; total: number; newUsers: number; newItems: number };
+  /** The items-only update of this refresh: items pulled, those added to the catalogue, the version, its time. */
+  items: {
+    after: string;
+    through: string;
+    pulled: number;
+    added: string[];
+    version: string | null;
+    parent: string | null;
+    seconds: number;
+    skipped: string | null;
+  };
   seconds: number;
 }
 
@@ -219,6 +234,46 @@ async function evaluateChampionRetrieval(
 }
 
 /**
+ * The items-only update: the pushed items `champion` lacks, embedded by its item tower, as a
+ * complete bundle with lineage decision 'items-only', published and promoted. Null when none is new.
+ */
+async function updateItems(
+  gpu: Gpu,
+  o: RefreshOptions,
+  champion: { dir: string; manifest: BundleManifest },
+  pulled: ItemPull,
+  log: (line: string) => void,
+): Promise<{ dir: string; manifest: BundleManifest; added: string[]; seconds: number } | null> {
+  const fresh = newItems(readItemFeed(o.state), champion.manifest);
+  if (fresh.length === 0) return null;
+  const t0 = performance.now();
+  const version = await nextVersion(o);
+  const out = resolve(o.state, 'bundles', version);
+  rmSync(out, { recursive: true, force: true });
+  const made = await itemsOnlyBundle(gpu, champion.dir, fresh, out, version);
+  const seconds = (performance.now() - t0) / 1000;
+  const reason =
+    `items-only: ${made.added.length} new items embedded by the item tower of ${champion.manifest.version} ` +
+    `(catalogue ${made.before} → ${made.after}) in ${seconds.toFixed(2)} s, without retraining`;
+  const lineage: BundleLineage = {
+    parent: champion.manifest.version,
+    items: {
+      after: pulled.after,
+      through: pulled.through,
+      count: made.added.length,
+      ids: made.added.slice(0, 100),
+    },
+    parentMetrics: champion.manifest.metrics,
+    decision: { kind: 'items-only', promote: true, reason, seconds },
+  };
+  const manifest = parseBundleManifest({ ...made.manifest, lineage });
+  writeFileSync(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  await publishBundle(o, out, true);
+  log(`${o.model}@${version} (parent ${champion.manifest.version}): ${reason}`);
+  return { dir: out, manifest, added: made.added, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
  * Runs one refresh against the edge; returns what it decided (and logs each step with its numbers).
  * @example const r = await refreshOnce(gpu, options, (line) => console.error(line));
  */
@@ -234,7 +289,26 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
   });
   const { events } = readEventLog(o.state);
   log(`pulled ${pulled.count} new events (cursor ${pulled.after} → ${pulled.through}); ${events.length} in all`);
-  const champion = await fetchChampion(o);
+  const itemPull = await pullItems({ edge: o.edge, token: o.token, stateDir: o.state, fetch: o.fetch });
+  log(
+    itemPull.refused
+      ? `items: ${itemPull.refused}`
+      : `pulled ${itemPull.count} pushed items (cursor ${itemPull.after} → ${itemPull.through})`,
+  );
+  let champion = await fetchChampion(o);
+  const parentOfItems = champion.manifest.version;
+  const updated = await updateItems(gpu, o, champion, itemPull, log);
+  if (updated) champion = updated;
+  const itemsOut = {
+    after: itemPull.after,
+    through: itemPull.through,
+    pulled: itemPull.count,
+    added: updated?.added ?? [],
+    version: updated?.manifest.version ?? null,
+    parent: updated ? parentOfItems : null,
+    seconds: updated?.seconds ?? 0,
+    skipped: itemPull.refused,
+  };
   const seconds = () => (performance.now() - t0) / 1000;
   const eventsOut = (s: AppendSummary | null) => ({
     after: pulled.after,
@@ -244,40 +318,34 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     newUsers: s?.newUsers ?? 0,
     newItems: s?.newItems ?? 0,
   });
-  if (pulled.count < o.minEvents) {
-    const reason = `no refresh: ${pulled.count} new events, fewer than ${o.minEvents}`;
+  // No retrain this time: the result is the items-only update when there was one.
+  const noRetrain = (reason: string, summary: AppendSummary | null): RefreshResult => {
     log(reason);
+    const decision = updated?.manifest.lineage?.decision as { reason: string } | undefined;
     return {
-      champion: champion.manifest.version,
-      challenger: null,
-      promoted: false,
-      reason,
+      champion: updated ? parentOfItems : champion.manifest.version,
+      challenger: updated ? updated.manifest.version : null,
+      promoted: Boolean(updated),
+      reason: decision ? `${decision.reason}; ${reason}` : reason,
       metrics: null,
-      events: eventsOut(null),
+      events: eventsOut(summary),
+      items: itemsOut,
       seconds: seconds(),
     };
-  }
+  };
+  if (pulled.count < o.minEvents)
+    return noRetrain(`no retrain: ${pulled.count} new events, fewer than ${o.minEvents}`, null);
 
   // The grown dataset: base + every event pulled so far, the latest `holdout` of them held out.
-  const { ds, summary } = appendEvents(o.data, events, join(o.state, 'dataset'), o.holdout);
+  const pushed = new Map(Object.values(readItemFeed(o.state).items).map((i) => [i.id, i.features]));
+  const { ds, summary } = appendEvents(o.data, events, join(o.state, 'dataset'), o.holdout, pushed);
   log(
     `dataset: +${summary.events} events (${summary.alreadyInBase} already in the base left out; ` +
       `${summary.positives} positives, ${summary.newUsers} new users, ` +
       `${summary.newItems} new items); window: the latest ${summary.windowEvents} events`,
   );
-  if (summary.events === 0) {
-    const reason = `no refresh: the ${events.length} events pulled are all in the base dataset already`;
-    log(reason);
-    return {
-      champion: champion.manifest.version,
-      challenger: null,
-      promoted: false,
-      reason,
-      metrics: null,
-      events: eventsOut(summary),
-      seconds: seconds(),
-    };
-  }
+  if (summary.events === 0)
+    return noRetrain(`no retrain: the ${events.length} events pulled are all in the base dataset already`, summary);
   if (o.shuffleLabels) shuffleTrainLabels(ds, o.seed);
 
   const version = await nextVersion(o);
@@ -409,7 +477,13 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
       timeRange: summary.timeRange,
     },
     parentMetrics: { retrieval: retrieval.champion, ranking: ranking.champion },
-    decision: { ...decision, margin: o.margin, champion: scores.champion, challenger: scores.challenger },
+    decision: {
+      kind: 'retrain',
+      ...decision,
+      margin: o.margin,
+      champion: scores.champion,
+      challenger: scores.challenger,
+    },
   };
   const manifestPath = join(out, 'manifest.json');
   const manifest = parseBundleManifest(JSON.parse(readFileSync(manifestPath, 'utf8')));
@@ -426,6 +500,7 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     reason: decision.reason,
     metrics: { ...scores, margin: o.margin, window: summary.windowEvents },
     events: eventsOut(summary),
+    items: itemsOut,
     seconds: seconds(),
   };
 }

@@ -20,10 +20,18 @@ import { UsageError } from '../cli/args.ts';
 
 export type NewRows = 'fresh' | 'oov';
 
-/** Row indices (≥ FIRST_INDEX) of `vocabulary` whose values `previous` does not have. */
-function newRowsOf(values: readonly string[] | undefined, previous: readonly string[] | undefined): number[] {
+/**
+ * Row indices (≥ FIRST_INDEX) of `vocabulary` whose values `previous` has no row for: values it
+ * lacks, and values past its table's `previousRows` (an items-only update lists new ids it serves
+ * with the OOV row).
+ */
+function newRowsOf(
+  values: readonly string[] | undefined,
+  previous: readonly string[] | undefined,
+  previousRows: number,
+): number[] {
   if (!values) return [];
-  const known = new Set(previous ?? []);
+  const known = new Set((previous ?? []).slice(0, Math.max(0, previousRows - FIRST_INDEX)));
   const out: number[] = [];
   values.forEach((v, j) => {
     if (!known.has(v)) out.push(j + FIRST_INDEX);
@@ -51,10 +59,12 @@ export function carryRetrieval(
   }
   if (rows === 'oov') {
     const W = config.fieldDim;
+    const previousRows = new Map(tableFields(previous.config).map((f) => [f.name, f.rows]));
     for (const f of tableFields(config)) {
       if (!f.vocabulary || f.kind === 'numeric') continue;
       const oov = weights.table.slice((f.offset + OOV_INDEX) * W, (f.offset + OOV_INDEX + 1) * W);
-      for (const j of newRowsOf(vocabularies[f.vocabulary], previous.vocabularies[f.vocabulary]))
+      const rowsBefore = previousRows.get(f.name) ?? 0;
+      for (const j of newRowsOf(vocabularies[f.vocabulary], previous.vocabularies[f.vocabulary], rowsBefore))
         if (j < f.rows) weights.table.set(oov, (f.offset + j) * W);
     }
   }

@@ -51,7 +51,7 @@ export function userTowerReference(
   const k = linearReference(x, p('history.k.weight'), null, L, W, W);
   const v = linearReference(x, p('history.v.weight'), null, L, W, W);
   const lengths = Uint32Array.of(n);
-  const a = attentionReference(q, k, v, lengths, 1, L, W, H);
+  const a = attentionReference(q, k, v, lengths, 1, L, W, H, c.causal === true);
   const o = linearReference(a, p('history.out.weight'), p('history.out.bias'), L, W, W);
   const h = new Float32Array(L * W);
   for (let i = 0; i < h.length; i++) h[i] = x[i] + o[i];

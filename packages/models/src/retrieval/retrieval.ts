@@ -9,7 +9,8 @@
 //
 //   item tower:  fields (B, Fi·W) = one bag per (item, field) ─ fc1 relu (B, Hi) ─ fc2 (B, D) ─ l2norm
 //   user tower:  history: x (B, L, W) = item:id row + recency row per position (one 2-row bag each)
-//                  q, k, v = x·Wqᵀ, x·Wkᵀ, x·Wvᵀ ─ self-attention (H heads, padding mask) ─ a (B, L, W)
+//                  q, k, v = x·Wqᵀ, x·Wkᵀ, x·Wvᵀ ─ self-attention (H heads, padding mask; causal: position
+//                  i also masks every later position) ─ a (B, L, W)
 //                  h = x + (a·Woᵀ + bo)            (residual)
 //                  pooled (B, W) = attention pooling: learned query, keys h·Wpkᵀ, values h
 //                fields (B, Fu·W) = one bag per (user, field): user:id (dropped out while
@@ -84,6 +85,11 @@ export interface RetrievalConfig {
    * without recency or label). Absent in bundles from before it existed: false.
    */
   lastItem?: boolean;
+  /**
+   * Whether the history's self-attention is causal: position i (oldest first) attends to positions 0..i only, so
+   * each position's output summarises the history up to it. Absent in bundles from before it existed: false.
+   */
+  causal?: boolean;
   /**
    * The training data's time span (unix seconds), for the `context:time` feature: where an event
    * falls in it, (ts − min) / (max − min); serving asks about "now", at most the span's end

@@ -529,7 +529,7 @@ export class UserTower {
     const v = await lin(act.x, 'history.v.weight', noBias, act.v, BL, W, W);
     const attention = await SelfAttentionOp.create(
       gpu,
-      { B, L, D: W, H },
+      { B, L, D: W, H, causal: c.causal === true },
       { q: act.q, k: act.k, v: act.v, lengths, out: act.a, ...opts.grads?.attention },
     );
     const out = await lin(act.a, 'history.out.weight', p('history.out.bias'), act.o, BL, W, W);

@@ -40,6 +40,7 @@ const FLAGS = {
   'skip-eval': { type: 'boolean' },
   'last-item': { type: 'boolean' },
   'no-last-item': { type: 'boolean' },
+  causal: { type: 'boolean' },
   'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -85,6 +86,8 @@ export function parseTrainFlags(
       historyLength: int('history', 0, 0, 1000),
       // Off by default until it is validated on each dataset kind (it wins on sequential worlds).
       lastItem: Boolean(v['last-item']) && !v['no-last-item'],
+      // Off by default: see docs/ARCHITECTURE.md (retrieval) for the numbers that decided it.
+      causal: v.causal ?? false,
     },
     hyper: {
       lr: num('lr', 0.002, 0, 10),
@@ -130,6 +133,8 @@ flags:
   --last-item           the user MLP also reads the most recent item beside the pooled history (order-aware;
                         off by default until validated on every dataset kind)
   --no-last-item        the pooled history only (the default)
+  --causal              causal self-attention over the history: each position sees only the events before it
+                        (off by default)
   --shuffle-history     order ablation: train on every history in a random order (evaluation keeps the true order)
   --resume              continue from the last checkpoint in BUNDLE
   --init-from BUNDLE    warm-start from a previous bundle (new items get fresh rows)

@@ -2,7 +2,12 @@
 // encoder outputs and history lengths) and encoded per batch; `lastRow` and `lastRowBackward`
 // are the one-shot forms (checks, tools).
 import { check } from '../kernel.ts';
-import { checkLastRow, lastRowBackward as backwardKernel, lastRowForward, lastRowWorkgroups } from './last_row.ts';
+import {
+  checkLastRow,
+  lastRowBackwardKernel as backwardKernel,
+  lastRowForwardKernel,
+  lastRowWorkgroups,
+} from './last_row.ts';
 import { runOnce, type BindingResource, type BoundKernel, type Gpu } from '../gpu/index.ts';
 
 /** Buffers of a last_row layer; `dy`, `dx` only for the backward. */
@@ -37,7 +42,7 @@ export class LastRowOp {
       (buffers.dy === undefined) === (buffers.dx === undefined),
       'LastRowOp: give both dy and dx for the backward, or neither.',
     );
-    const forward = await gpu.bind(lastRowForward, { x: buffers.x, lengths: buffers.lengths, y: buffers.y });
+    const forward = await gpu.bind(lastRowForwardKernel, { x: buffers.x, lengths: buffers.lengths, y: buffers.y });
     const backward = buffers.dy
       ? await gpu.bind(backwardKernel, { dy: buffers.dy, lengths: buffers.lengths, dx: buffers.dx! })
       : null;
@@ -82,7 +87,7 @@ export async function lastRow(
   W: number,
 ): Promise<Float32Array> {
   checkLastRow(x, lengths, B, L, W);
-  const out = await runOnce(gpu, lastRowForward, {
+  const out = await runOnce(gpu, lastRowForwardKernel, {
     inputs: { x, lengths: Uint32Array.from(lengths) },
     outputs: { y: B * W * 4 },
     params: { B, L, W },

@@ -12,7 +12,7 @@ const PARAMS = [
 const OVERRIDES = { WG: 64 };
 
 /** Forward: y (B, W) = x[b, min(lengths[b], L) − 1], zeros for an empty row; x (B, L, W), lengths (B) u32. */
-export const lastRowForward = defineKernel({
+export const lastRowForwardKernel = defineKernel({
   name: 'last_row.forward',
   source,
   entryPoint: 'forward',
@@ -26,7 +26,7 @@ export const lastRowForward = defineKernel({
 });
 
 /** Backward: dx (B, L, W) += dy[b] at row b's last valid position; dy (B, W). Accumulates. */
-export const lastRowBackward = defineKernel({
+export const lastRowBackwardKernel = defineKernel({
   name: 'last_row.backward',
   source,
   entryPoint: 'backward',

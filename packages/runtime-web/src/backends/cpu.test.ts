@@ -22,4 +22,18 @@ describe('userTowerReference with causal self-attention', () => {
     expect(Math.max(...a.map((x, i) => Math.abs(x - b[i])))).toBeGreaterThan(1e-3);
     expect(user(true, [FIRST_INDEX + 3])).toEqual(user(false, [FIRST_INDEX + 3]));
   });
+
+  it('with lastOutput, reads h at the newest position: changing that slot of fc1 moves the vector', () => {
+    const c = { ...base, causal: true, lastOutput: true };
+    const layout = retrievalParamLayout(c);
+    const p = rng.uniform(layout.length, -0.4, 0.4);
+    const fc1 = layout.byName.get('user.fc1.weight')!;
+    const K = fc1.shape[1];
+    expect(K).toBe((c.userFields.length + 3) * c.fieldDim); // fields, pooled, last item, last output
+    const history = [FIRST_INDEX + 3, FIRST_INDEX + 5];
+    const before = userTowerReference(c, p, table, fields, history);
+    for (let h = 0; h < fc1.shape[0]; h++) p[fc1.offset + h * K + K - 1] += 0.5; // the slot's last column
+    const after = userTowerReference(c, p, table, fields, history);
+    expect(Math.max(...Array.from(after, (x, i) => Math.abs(x - before[i])))).toBeGreaterThan(1e-3);
+  });
 });

@@ -20,7 +20,7 @@ let causal: Awaited<ReturnType<typeof makeFixtureBundle>>;
 beforeAll(async () => {
   v1 = await makeFixtureBundle('1', 1);
   v2 = await makeFixtureBundle('2', 2);
-  causal = await makeFixtureBundle('1', 3, 'fixture', { causal: true });
+  causal = await makeFixtureBundle('1', 3, 'fixture', { causal: true, lastOutput: true });
 });
 
 const engines: Engine[] = [];
@@ -166,7 +166,7 @@ describe('the CPU path past hnswThreshold', () => {
 describe('Engine', () => {
   it.each([
     ['', () => v1],
-    [' (causal self-attention)', () => causal],
+    [' (causal self-attention, the last position output)', () => causal],
   ])('WebGPU and CPU paths give the same top items, scores within 1e-4%s', async (_name, bundle) => {
     const origin = new FakeOrigin();
     origin.add(bundle());

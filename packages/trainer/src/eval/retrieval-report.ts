@@ -148,6 +148,7 @@ export async function evalRetrieval(argv: string[]): Promise<number> {
     historyItemFields: c.historyItemFields,
     lastItem: c.lastItem ?? false,
     causal: c.causal ?? false,
+    lastOutput: c.lastOutput ?? false,
   });
   if (data.config.tableRows !== c.tableRows || ds.items!.rows * c.embeddingDim !== bundle.items.embeddings.length) {
     throw new UsageError(

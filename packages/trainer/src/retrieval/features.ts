@@ -25,6 +25,8 @@ export interface RetrievalShape {
   lastItem?: boolean;
   /** The history's self-attention is causal (default false). */
   causal?: boolean;
+  /** The user MLP reads the encoder's output at the most recent position (default false). */
+  lastOutput?: boolean;
 }
 
 /** Longest history the defaults attend over (the spec's maxLength, capped: attention is O(L²)). */
@@ -151,6 +153,7 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
     historyItemFields: shape.historyItemFields ?? true,
     lastItem: shape.lastItem ?? false,
     causal: shape.causal ?? false,
+    lastOutput: shape.lastOutput ?? false,
     ...(timed ? { timeRange: { min: range.min, max: range.max } } : {}),
   };
 }

@@ -41,6 +41,7 @@ const FLAGS = {
   'last-item': { type: 'boolean' },
   'no-last-item': { type: 'boolean' },
   causal: { type: 'boolean' },
+  'last-output': { type: 'boolean' },
   'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -88,6 +89,7 @@ export function parseTrainFlags(
       lastItem: Boolean(v['last-item']) && !v['no-last-item'],
       // Off by default: see docs/ARCHITECTURE.md (retrieval) for the numbers that decided it.
       causal: v.causal ?? false,
+      lastOutput: v['last-output'] ?? false,
     },
     hyper: {
       lr: num('lr', 0.002, 0, 10),
@@ -135,6 +137,8 @@ flags:
   --no-last-item        the pooled history only (the default)
   --causal              causal self-attention over the history: each position sees only the events before it
                         (off by default)
+  --last-output         the user MLP also reads the history encoder's output at the most recent event (with
+                        --causal: the history summed up to it; off by default)
   --shuffle-history     order ablation: train on every history in a random order (evaluation keeps the true order)
   --resume              continue from the last checkpoint in BUNDLE
   --init-from BUNDLE    warm-start from a previous bundle (new items get fresh rows)

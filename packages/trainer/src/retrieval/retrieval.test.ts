@@ -582,12 +582,13 @@ describe('the last-item path (lastItem)', () => {
   });
 });
 
-describe('the causal history encoder (causal)', () => {
-  it("one step's gradients of the attention's q, k, v and output weights match central differences", async () => {
+describe('the causal history encoder (causal, lastOutput)', () => {
+  it("one step's gradients of q, k, v, output and fc1's last-output columns match central differences", async () => {
     const gpu = await Gpu.create();
     try {
-      const rd = retrievalData(openDataset(data), { ...SHAPE, historyLength: 6, causal: true });
+      const rd = retrievalData(openDataset(data), { ...SHAPE, historyLength: 6, causal: true, lastOutput: true });
       expect(rd.config.causal).toBe(true);
+      expect(rd.config.lastOutput).toBe(true);
       const B = 16;
       const hyper = { lr: 0.001, tableLr: 0.05, weightDecay: 0, temperature: 0.1 };
       const item = (row: number, f: number) => rd.reader.item(row, f);
@@ -630,6 +631,14 @@ describe('the causal history encoder (causal)', () => {
         const e = tr.weights.layout.byName.get(name)!;
         for (const i of [1, 13, 38]) checks.push({ what: `${name}[${i}]`, at: e.offset + i });
       }
+      const fc1 = tr.weights.layout.byName.get('user.fc1.weight')!;
+      const K = (rd.config.userFields.length + 2) * rd.config.fieldDim; // fields, pooled, last output
+      expect(fc1.shape).toEqual([rd.config.userHidden, K]);
+      for (const [h, w] of [
+        [3, 5],
+        [7, 2],
+      ])
+        checks.push({ what: `fc1[${h}, last output ${w}]`, at: fc1.offset + h * K + K - rd.config.fieldDim + w });
       const eps = 3e-3;
       for (const c of checks) {
         const up = init.params.slice();

@@ -87,7 +87,7 @@ export function parseTrainFlags(
       historyLength: int('history', 0, 0, 1000),
       // Off by default until it is validated on each dataset kind (it wins on sequential worlds).
       lastItem: Boolean(v['last-item']) && !v['no-last-item'],
-      // Off by default: see docs/ARCHITECTURE.md (retrieval) for the numbers that decided it.
+      // Off by default (with --last-output): docs/ARCHITECTURE.md section 4, "Order-aware options", has the numbers.
       causal: v.causal ?? false,
       lastOutput: v['last-output'] ?? false,
     },

@@ -3,6 +3,7 @@ import { attentionChecks } from './attention/attention.check.ts';
 import { dlrmInteractionChecks } from './dlrm_interaction/dlrm_interaction.check.ts';
 import { embeddingBagChecks } from './embedding_bag/embedding_bag.check.ts';
 import { l2normChecks } from './l2norm/l2norm.check.ts';
+import { lastRowChecks } from './last_row/last_row.check.ts';
 import { layernormChecks } from './layernorm/layernorm.check.ts';
 import { linearChecks } from './linear/linear.check.ts';
 import { topkChecks } from './topk/topk.check.ts';
@@ -22,6 +23,7 @@ export const KERNEL_CHECKS: readonly KernelCheck[] = [
   ...layernormChecks,
   ...l2normChecks,
   ...attentionChecks,
+  ...lastRowChecks,
   ...dlrmInteractionChecks,
   ...topkChecks,
   ...matmulChecks,

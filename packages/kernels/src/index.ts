@@ -18,6 +18,8 @@ export * from './embedding_bag/embedding_bag.ts';
 export * from './embedding_bag/embedding_bag.op.ts';
 export * from './l2norm/l2norm.ts';
 export * from './l2norm/l2norm.op.ts';
+export * from './last_row/last_row.ts';
+export * from './last_row/last_row.op.ts';
 export * from './layernorm/layernorm.ts';
 export * from './layernorm/layernorm.op.ts';
 export * from './linear/linear.ts';

@@ -109,11 +109,16 @@ export async function makeFixtureBundle(
   version: string,
   seed = 1,
   name = 'fixture',
-  size: { items?: number; dim?: number; lastItem?: boolean } = {},
+  size: { items?: number; dim?: number; lastItem?: boolean; causal?: boolean; lastOutput?: boolean } = {},
 ): Promise<{ manifest: BundleManifest; files: Map<string, Uint8Array> }> {
   const rng = testRng(seed);
   const N = size.items ?? FIXTURE_ITEMS;
-  const rc = { ...fixtureRetrievalConfig(N, size.dim ?? 8), lastItem: size.lastItem ?? true };
+  const rc = {
+    ...fixtureRetrievalConfig(N, size.dim ?? 8),
+    lastItem: size.lastItem ?? true,
+    ...(size.causal ? { causal: true } : {}),
+    ...(size.lastOutput ? { lastOutput: true } : {}),
+  };
   const params = rng.uniform(retrievalParamLayout(rc).length, -0.4, 0.4);
   const table = rng.uniform(rc.tableRows * rc.fieldDim, -0.5, 0.5);
   const D = rc.embeddingDim;

@@ -69,7 +69,48 @@ function maxAbs(a: ArrayLike<number>): number {
 const throughSoftmax = (dout: ArrayLike<number>, v: ArrayLike<number>, other: ArrayLike<number>) =>
   maxAbs(dout) * maxAbs(v) * maxAbs(other);
 
-export const attentionChecks: KernelCheck[] = cases.flatMap((c): KernelCheck[] => [
+// Causal self-attention: row i sees keys 0..i, so both backward kernels start or stop at the
+// diagonal; the same tolerances (the sums are shorter, not different).
+const causalCases: Case[] = [
+  { B: 1, L: 1, D: 1, H: 1 },
+  { B: 8, L: 7, D: 6, H: 2, lengths: () => [0, 1, 2, 3, 4, 5, 6, 7] },
+  { B: 5, L: 13, D: 12, H: 4 },
+  { B: 2, L: 19, D: 262, H: 2 }, // three accumulator passes
+  { B: 256, L: 50, D: 64, H: 4, large: true },
+];
+
+const causalChecks: KernelCheck[] = causalCases.flatMap((c): KernelCheck[] => [
+  {
+    kernel: 'attention',
+    case: `causal forward ${size(c)}`,
+    tolerance: TOL,
+    large: c.large,
+    async run(gpu, seed) {
+      const { q, k, v, lengths } = inputs(c, seed);
+      const got = await attention(gpu, q, k, v, lengths, c.B, c.L, c.D, c.H, true);
+      return worstOf([['out', got, attentionReference(q, k, v, lengths, c.B, c.L, c.D, c.H, true)]]);
+    },
+  },
+  {
+    kernel: 'attention',
+    case: `causal backward ${size(c)}`,
+    tolerance: TOL,
+    large: c.large,
+    async run(gpu, seed) {
+      const { rng, q, k, v, lengths } = inputs(c, seed);
+      const dout = rng.uniform(c.B * c.L * c.D);
+      const got = await attentionBackward(gpu, q, k, v, lengths, dout, c.B, c.L, c.D, c.H, true);
+      const want = attentionBackwardReference(q, k, v, lengths, dout, c.B, c.L, c.D, c.H, true);
+      return worstOf([
+        ['dq', got.dq, want.dq, throughSoftmax(dout, v, k)],
+        ['dk', got.dk, want.dk, throughSoftmax(dout, v, q)],
+        ['dv', got.dv, want.dv],
+      ]);
+    },
+  },
+]);
+
+const bidirectionalChecks: KernelCheck[] = cases.flatMap((c): KernelCheck[] => [
   {
     kernel: 'attention',
     case: `self forward ${size(c)}`,
@@ -129,3 +170,5 @@ export const attentionChecks: KernelCheck[] = cases.flatMap((c): KernelCheck[] =
     },
   },
 ]);
+
+export const attentionChecks: KernelCheck[] = [...bidirectionalChecks, ...causalChecks];

@@ -25,6 +25,8 @@ export interface AttentionShape {
   L: number;
   D: number;
   H: number;
+  /** Self-attention only: query row i sees keys 0..i (positions oldest first). Default false. */
+  causal?: boolean;
 }
 
 function bytesOf(r: BindingResource): number {
@@ -32,6 +34,7 @@ function bytesOf(r: BindingResource): number {
 }
 
 function checkShape(op: string, s: AttentionShape): void {
+  check(op !== 'AttentionPoolOp' || s.causal !== true, `${op}: pooling has one query row and cannot be causal.`);
   // The same dimension checks as the CPU reference, on empty stand-ins of the right sizes.
   const rows = { length: s.B * s.L * s.D } as ArrayLike<number>;
   const lengths = new Array<number>(s.B).fill(0);
@@ -130,7 +133,7 @@ export class SelfAttentionOp {
       Number.isInteger(B) && B >= 1 && B <= this.shape.B,
       `SelfAttentionOp: batch ${B} is outside 1..${this.shape.B}, the size it was created for.`,
     );
-    return attentionParams(B, this.shape.L, this.shape.D, this.shape.H, false);
+    return attentionParams(B, this.shape.L, this.shape.D, this.shape.H, false, this.shape.causal === true);
   }
 
   /** Records the forward for the first `B` rows: out and the saved stats. */
@@ -302,7 +305,7 @@ async function withBuffers<R>(
 const u32 = (lengths: ArrayLike<number>) => Uint32Array.from(lengths);
 
 /**
- * Self-attention on the GPU, once: q, k, v (B,L,D), lengths (B) → out (B,L,D).
+ * Self-attention on the GPU, once: q, k, v (B,L,D), lengths (B) → out (B,L,D); `causal` as SelfAttentionOp's.
  * @example const out = await attention(gpu, q, k, v, lengths, B, L, D, H);
  */
 export async function attention(
@@ -315,13 +318,14 @@ export async function attention(
   L: number,
   D: number,
   H: number,
+  causal = false,
 ): Promise<Float32Array> {
   checkAttention(q, k, v, lengths, B, L, D, H);
   const bytes = B * L * D * 4;
   return withBuffers(gpu, { q, k, v, lengths: u32(lengths), out: bytes }, async (b) => {
     const op = await SelfAttentionOp.create(
       gpu,
-      { B, L, D, H },
+      { B, L, D, H, causal },
       { q: b.q, k: b.k, v: b.v, lengths: b.lengths, out: b.out },
     );
     try {
@@ -348,6 +352,7 @@ export async function attentionBackward(
   L: number,
   D: number,
   H: number,
+  causal = false,
 ): Promise<{ dq: Float32Array; dk: Float32Array; dv: Float32Array }> {
   checkAttention(q, k, v, lengths, B, L, D, H);
   check(dout.length === B * L * D, `attention: dout has ${dout.length} values, expected B·L·D = ${B * L * D}.`);
@@ -358,7 +363,7 @@ export async function attentionBackward(
     async (b) => {
       const op = await SelfAttentionOp.create(
         gpu,
-        { B, L, D, H },
+        { B, L, D, H, causal },
         { q: b.q, k: b.k, v: b.v, lengths: b.lengths, out: b.out, dout: b.dout, dq: b.dq, dk: b.dk, dv: b.dv },
       );
       try {

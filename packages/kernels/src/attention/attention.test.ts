@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   attentionBackwardReference,
+  attentionParams,
   attentionPoolBackwardReference,
   attentionPoolReference,
   attentionReference,
@@ -69,6 +70,32 @@ describe('attention reference (forward)', () => {
     }
   });
 
+  it('causal: row i is unchanged by any later key or value, and row 0 is its own value', () => {
+    const [B, L, D, H] = [2, 6, 8, 2];
+    const rng = testRng(6);
+    const [q, k, v] = [0, 1, 2].map(() => rng.uniform(B * L * D));
+    const lengths = [6, 4];
+    const before = attentionReference(q, k, v, lengths, B, L, D, H, true);
+    for (let b = 0; b < B; b++) {
+      expect(Array.from(before.subarray(b * L * D, b * L * D + D))).toEqual(
+        Array.from(v.subarray(b * L * D, b * L * D + D)),
+      );
+    }
+    // change keys and values from position 3 on: rows 0..2 stay bit-identical, row 3 moves
+    const k2 = k.slice(),
+      v2 = v.slice();
+    for (let b = 0; b < B; b++) for (let i = (b * L + 3) * D; i < (b + 1) * L * D; i++) k2[i] = v2[i] = 7;
+    const after = attentionReference(q, k2, v2, lengths, B, L, D, H, true);
+    for (let b = 0; b < B; b++) {
+      const row = (i: number, a: Float32Array) => Array.from(a.subarray((b * L + i) * D, (b * L + i + 1) * D));
+      for (let i = 0; i < 3; i++) expect(row(i, after)).toEqual(row(i, before));
+      expect(row(3, after)).not.toEqual(row(3, before));
+    }
+    // the last valid row sees every valid key: it equals the bidirectional output's
+    const full = attentionReference(q, k, v, lengths, B, L, D, H);
+    expect(Array.from(before.subarray(5 * D, 6 * D))).toEqual(Array.from(full.subarray(5 * D, 6 * D)));
+  });
+
   it('keeps the input type: float64 in, float64 out', () => {
     const rng = testRng(5);
     const [q, k, v] = [0, 1, 2].map(() => f64(rng.uniform(2 * 3 * 4)));
@@ -81,6 +108,7 @@ describe('attention reference (forward)', () => {
     expect(() => attentionReference(a, a, a, [1, 4], 2, 3, 4, 2)).toThrow(/lengths\[1\] = 4/);
     expect(() => attentionReference(a, a, a, [1, 2], 2, 3, 4, 3)).toThrow(ShapeError);
     expect(() => attentionPoolReference(new Float32Array(3), a, a, [1, 2], 2, 3, 4, 2)).toThrow(/query has 3 values/);
+    expect(() => attentionParams(2, 3, 4, 2, true, true)).toThrow(/pooling .* cannot be causal/);
   });
 });
 
@@ -101,6 +129,25 @@ describe('attention reference (backward) against finite differences', () => {
       ([q, k, v]) => attentionReference(q, k, v, lengths, B, L, D, H),
       ([q, k, v], dy) => {
         const g = attentionBackwardReference(q, k, v, lengths, dy, B, L, D, H);
+        return [g.dq, g.dk, g.dv];
+      },
+      inputs,
+      { ...tol, maxPerInput: 96 },
+    );
+    expect(r.worst, r.detail).toBeLessThanOrEqual(1);
+  });
+
+  it.each([
+    [1, 1, 1, 1, [1]],
+    [2, 5, 6, 2, [3, 5]],
+    [3, 4, 6, 3, [0, 4, 1]],
+  ] as const)('causal self-attention B=%i L=%i D=%i H=%i lengths %j: dq, dk, dv', (B, L, D, H, lengths) => {
+    const rng = testRng(41 + B * L);
+    const inputs = [0, 1, 2].map(() => f64(rng.uniform(B * L * D, -1.5, 1.5)));
+    const r = gradCheck(
+      ([q, k, v]) => attentionReference(q, k, v, lengths, B, L, D, H, true),
+      ([q, k, v], dy) => {
+        const g = attentionBackwardReference(q, k, v, lengths, dy, B, L, D, H, true);
         return [g.dq, g.dk, g.dv];
       },
       inputs,

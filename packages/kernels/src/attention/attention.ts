@@ -2,7 +2,8 @@
 // pooling — the kernels' declarations and their CPU references (same argument order).
 //
 // Legend: B batch, L history length, D = H·Dh width, H heads. Row b's valid positions are
-// 0..lengths[b]-1: later keys are masked out and later query rows give zeros.
+// 0..lengths[b]-1: later keys are masked out and later query rows give zeros. Causal
+// self-attention also masks, for query row i, every key j > i (positions run oldest first).
 import source from './attention.wgsl?raw';
 import { check, defineKernel, type ParamType } from '../kernel.ts';
 import { like, type FloatArray } from '../testing.ts';
@@ -14,6 +15,7 @@ const PARAMS: (readonly [string, ParamType])[] = [
   ['Dh', 'u32'],
   ['pooled', 'u32'],
   ['scale', 'f32'],
+  ['causal', 'u32'],
 ];
 const OVERRIDES = { WG: 64 };
 
@@ -92,9 +94,17 @@ export const attentionPoolQuerySum = defineKernel({
   overrides: OVERRIDES,
 });
 
-/** The params struct of forward / backward_q / backward_kv. */
-export function attentionParams(B: number, L: number, D: number, H: number, pooled: boolean): Record<string, number> {
-  return { B, L, H, Dh: D / H, pooled: pooled ? 1 : 0, scale: 1 / Math.sqrt(D / H) };
+/** The params struct of forward / backward_q / backward_kv; `causal` applies to self-attention only. */
+export function attentionParams(
+  B: number,
+  L: number,
+  D: number,
+  H: number,
+  pooled: boolean,
+  causal = false,
+): Record<string, number> {
+  check(!(pooled && causal), 'attention: pooling has one query row and cannot be causal.');
+  return { B, L, H, Dh: D / H, pooled: pooled ? 1 : 0, scale: 1 / Math.sqrt(D / H), causal: causal ? 1 : 0 };
 }
 
 /** Workgroups: forward and backward_q, a thread per (b, h, query row); backward_kv, a thread per (b, h, key). */
@@ -196,7 +206,8 @@ function probabilities(
   for (let j = 0; j < n; j++) p[j] /= z;
 }
 
-// Forward of both forms: pooled means one query (D) shared by all rows, Lq = 1.
+// Forward of both forms: pooled means one query (D) shared by all rows, Lq = 1; causal, query
+// row i sees keys 0..i only.
 function attend<T extends FloatArray>(
   q: T,
   k: FloatArray,
@@ -207,6 +218,7 @@ function attend<T extends FloatArray>(
   D: number,
   H: number,
   pooled: boolean,
+  causal = false,
 ): T {
   const Dh = D / H;
   const Lq = pooled ? 1 : L;
@@ -219,9 +231,10 @@ function attend<T extends FloatArray>(
     for (let i = 0; i < Math.min(n, Lq); i++) {
       for (let h = 0; h < H; h++) {
         const qOff = (pooled ? 0 : (b * L + i) * D) + h * Dh;
-        probabilities(q, qOff, k, b * L * D + h * Dh, D, Dh, n, scale, p);
+        const nk = causal ? Math.min(n, i + 1) : n;
+        probabilities(q, qOff, k, b * L * D + h * Dh, D, Dh, nk, scale, p);
         acc.fill(0);
-        for (let j = 0; j < n; j++) {
+        for (let j = 0; j < nk; j++) {
           const vOff = (b * L + j) * D + h * Dh;
           for (let d = 0; d < Dh; d++) acc[d] += p[j] * v[vOff + d];
         }
@@ -244,6 +257,7 @@ function attendBackward<T extends FloatArray>(
   D: number,
   H: number,
   pooled: boolean,
+  causal = false,
 ): { dq: T; dk: T; dv: T } {
   const Dh = D / H;
   const Lq = pooled ? 1 : L;
@@ -259,17 +273,18 @@ function attendBackward<T extends FloatArray>(
       for (let h = 0; h < H; h++) {
         const qOff = (pooled ? 0 : (b * L + i) * D) + h * Dh;
         const oOff = (b * Lq + i) * D + h * Dh;
-        probabilities(q, qOff, k, b * L * D + h * Dh, D, Dh, n, scale, p);
+        const nk = causal ? Math.min(n, i + 1) : n;
+        probabilities(q, qOff, k, b * L * D + h * Dh, D, Dh, nk, scale, p);
         // dP_j = dO·v_j; dS_j = P_j (dP_j − Σ_j' P_j' dP_j')
         let delta = 0;
-        for (let j = 0; j < n; j++) {
+        for (let j = 0; j < nk; j++) {
           const vOff = (b * L + j) * D + h * Dh;
           let dp = 0;
           for (let d = 0; d < Dh; d++) dp += dout[oOff + d] * v[vOff + d];
           ds[j] = dp;
           delta += p[j] * dp;
         }
-        for (let j = 0; j < n; j++) {
+        for (let j = 0; j < nk; j++) {
           const off = (b * L + j) * D + h * Dh;
           const g = p[j] * (ds[j] - delta) * scale;
           for (let d = 0; d < Dh; d++) {
@@ -291,8 +306,9 @@ function attendBackward<T extends FloatArray>(
 
 /**
  * CPU reference of self-attention: out (B,L,D) = softmax(q_h·k_hᵀ/√Dh, padded keys masked)·v_h
- * per head h; query rows at or past lengths[b] give zeros. Accumulates in float64.
- * @example const out = attentionReference(q, k, v, lengths, B, L, D, H);
+ * per head h; query rows at or past lengths[b] give zeros; `causal`, row i also masks keys j > i.
+ * Accumulates in float64.
+ * @example const out = attentionReference(q, k, v, lengths, B, L, D, H, true);
  */
 export function attentionReference<T extends FloatArray>(
   q: T,
@@ -303,12 +319,13 @@ export function attentionReference<T extends FloatArray>(
   L: number,
   D: number,
   H: number,
+  causal = false,
 ): T {
   checkAttention(q, k, v, lengths, B, L, D, H);
-  return attend(q, k, v, lengths, B, L, D, H, false);
+  return attend(q, k, v, lengths, B, L, D, H, false, causal);
 }
 
-/** CPU reference of self-attention's backward: dq, dk, dv (B,L,D) from dout (B,L,D). */
+/** CPU reference of self-attention's backward: dq, dk, dv (B,L,D) from dout (B,L,D); `causal` as the forward. */
 export function attentionBackwardReference<T extends FloatArray>(
   q: T,
   k: FloatArray,
@@ -319,10 +336,11 @@ export function attentionBackwardReference<T extends FloatArray>(
   L: number,
   D: number,
   H: number,
+  causal = false,
 ): { dq: T; dk: T; dv: T } {
   checkAttention(q, k, v, lengths, B, L, D, H);
   checkRows('attention', 'dout', dout, B, L, D);
-  return attendBackward(q, k, v, lengths, dout, B, L, D, H, false);
+  return attendBackward(q, k, v, lengths, dout, B, L, D, H, false, causal);
 }
 
 /**

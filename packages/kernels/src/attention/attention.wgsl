@@ -13,7 +13,8 @@
 // @binding(3) lengths: (B) u32 read         valid history length per row
 // @binding(4) out: (B, Lq, D) f32 read_write
 // @binding(5) stats: (B, H, Lq, 2) f32 read_write   [logsumexp of the row's scores, delta]
-// @binding(6) params: { B, L, H, Dh, pooled, scale }   scale = 1/√Dh
+// @binding(6) params: { B, L, H, Dh, pooled, scale, causal }   scale = 1/√Dh; causal ≠ 0: query row
+//                     i sees keys j ≤ i only (positions oldest first: no row sees a later event)
 // backward_q       (one thread per (b, h, i))
 // @binding(0..3) q, k, v, lengths
 // @binding(4) dout: (B, Lq, D) f32 read    @binding(5) out: (B, Lq, D) f32 read (the forward's)
@@ -46,7 +47,7 @@
 override WG: u32 = 64u;   // threads per workgroup; a power of two (pool_query_sum's tree)
 const CHUNK: u32 = 64u;   // head dims accumulated per pass in private memory
 
-struct Params { B: u32, L: u32, H: u32, Dh: u32, pooled: u32, scale: f32 }
+struct Params { B: u32, L: u32, H: u32, Dh: u32, pooled: u32, scale: f32, causal: u32 }
 struct SumParams { B: u32, D: u32 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
@@ -80,6 +81,11 @@ const LOWEST: f32 = -3.4e38;  // below any finite score
 // Query rows per batch row.
 fn query_rows(p: Params) -> u32 {
   return select(p.L, 1u, p.pooled != 0u);
+}
+
+// Keys query row i walks: 0..n-1, or 0..min(n, i+1)-1 when causal (self-attention only).
+fn key_count(p: Params, i: u32, n: u32) -> u32 {
+  return select(n, min(n, i + 1u), p.causal != 0u);
 }
 
 // Offset of query row (b, i), head h, in q: the learned query is shared by every row.
@@ -117,6 +123,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   let dc = min(p.Dh, CHUNK);
   var qv: array<f32, CHUNK>;  // the query row's first CHUNK dims, read once
   for (var d = 0u; d < dc; d++) { qv[d] = q[qrow + d]; }
+  let nk = key_count(p, i, n);
   var lse = 0.0;
   for (var c0 = 0u; c0 < p.Dh; c0 += CHUNK) {
     let w = min(CHUNK, p.Dh - c0);
@@ -124,7 +131,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     for (var d = 0u; d < w; d++) { acc[d] = 0.0; }  // explicit: see backward_kv
     var m = LOWEST;
     var z = 0.0;
-    for (var j = 0u; j < n; j++) {
+    for (var j = 0u; j < nk; j++) {
       let krow = kbase + j * D;
       var s = 0.0;
       for (var d = 0u; d < dc; d++) { s += qv[d] * k[krow + d]; }
@@ -179,11 +186,12 @@ fn backward_q(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     qv[d] = q[qrow + d];
     ov[d] = dout[orow + d];
   }
+  let nk = key_count(p, i, n);
   for (var c0 = 0u; c0 < p.Dh; c0 += CHUNK) {
     let w = min(CHUNK, p.Dh - c0);
     var acc: array<f32, CHUNK>;
     for (var d = 0u; d < w; d++) { acc[d] = 0.0; }  // explicit: see backward_kv
-    for (var j = 0u; j < n; j++) {
+    for (var j = 0u; j < nk; j++) {
       let krow = kbase + j * D;
       var s = 0.0;
       var dp = 0.0;
@@ -241,7 +249,7 @@ fn backward_kv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
       gk[d] = 0.0;
       gv[d] = 0.0;
     }
-    for (var i = 0u; i < nq; i++) {
+    for (var i = select(0u, j, p.causal != 0u); i < nq; i++) {  // causal: only rows i ≥ j see key j
       let qrow = q_offset(p, b, i, h);
       let orow = (b * Lq + i) * D + h * p.Dh;
       let srow = ((b * p.H + h) * Lq + i) * 2u;

@@ -5,6 +5,7 @@ import {
   attentionReference,
   embeddingBagReference,
   l2normReference,
+  lastRowReference,
   linearReference,
 } from '@vireo/kernels';
 import {
@@ -23,9 +24,9 @@ import {
 import { fieldsMaxNnz } from './towers.ts';
 
 /**
- * The user tower's forward on the CPU, op for op the GPU's (retrieval-towers.ts): history rows
- * x, self-attention, output projection, residual, attention pooling, field bags, the last item (lastItem), MLP,
- * l2norm.
+ * The user tower's forward on the CPU, op for op the GPU's (towers.ts): history rows x, self-attention (causal with
+ * `causal`), output projection, residual, attention pooling, field bags, the last item (lastItem), h at the most
+ * recent position (lastOutput), MLP, l2norm.
  * Returns the unit vector (D).
  */
 export function userTowerReference(
@@ -51,7 +52,7 @@ export function userTowerReference(
   const k = linearReference(x, p('history.k.weight'), null, L, W, W);
   const v = linearReference(x, p('history.v.weight'), null, L, W, W);
   const lengths = Uint32Array.of(n);
-  const a = attentionReference(q, k, v, lengths, 1, L, W, H);
+  const a = attentionReference(q, k, v, lengths, 1, L, W, H, c.causal === true);
   const o = linearReference(a, p('history.out.weight'), p('history.out.bias'), L, W, W);
   const h = new Float32Array(L * W);
   for (let i = 0; i < h.length; i++) h[i] = x[i] + o[i];
@@ -75,6 +76,7 @@ export function userTowerReference(
     if (lv.indices.length > 0)
       input.set(embeddingBagReference(table, lv.indices, lv.offsets, lv.weights, R, W, 'sum'), (Fu + 1) * W);
   }
+  if (c.lastOutput) input.set(lastRowReference(h, lengths, 1, L, W), (S - 1) * W);
   const fc1 = linearReference(input, p('user.fc1.weight'), p('user.fc1.bias'), 1, S * W, Hu, 'relu');
   const fc2 = linearReference(fc1, p('user.fc2.weight'), p('user.fc2.bias'), 1, Hu, D);
   return l2normReference(fc2, 1, D).y;

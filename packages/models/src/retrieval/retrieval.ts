@@ -9,15 +9,17 @@
 //
 //   item tower:  fields (B, Fi·W) = one bag per (item, field) ─ fc1 relu (B, Hi) ─ fc2 (B, D) ─ l2norm
 //   user tower:  history: x (B, L, W) = item:id row + recency row per position (one 2-row bag each)
-//                  q, k, v = x·Wqᵀ, x·Wkᵀ, x·Wvᵀ ─ self-attention (H heads, padding mask) ─ a (B, L, W)
+//                  q, k, v = x·Wqᵀ, x·Wkᵀ, x·Wvᵀ ─ self-attention (H heads, padding mask; causal: position
+//                  i also masks every later position) ─ a (B, L, W)
 //                  h = x + (a·Woᵀ + bo)            (residual)
 //                  pooled (B, W) = attention pooling: learned query, keys h·Wpkᵀ, values h
 //                fields (B, Fu·W) = one bag per (user, field): user:id (dropped out while
 //                  training, so unseen users still work), user features, context features
 //                last (B, W) = the most recent history item's rows (lastItem: the query from the most recent
 //                  position, beside the pooled history, so that what the user just did reaches the MLP directly)
-//                [fields | pooled | last] (B, S·W) ─ fc1 relu (B, Hu) ─ fc2 (B, D) ─ l2norm
-//                  (S = Fu + 1, + 1 with lastItem: inputSlots)
+//                z (B, W) = h at the most recent valid position (lastOutput)
+//                [fields | pooled | last | z] (B, S·W) ─ fc1 relu (B, Hu) ─ fc2 (B, D) ─ l2norm
+//                  (S = Fu + 1, + 1 with lastItem, + 1 with lastOutput: inputSlots)
 //   score(user, item) = u · v, both unit length; training divides by τ.
 //
 // Every embedding lives in ONE table (R, W): fields are row ranges of it (item:id rows are shared
@@ -85,6 +87,16 @@ export interface RetrievalConfig {
    */
   lastItem?: boolean;
   /**
+   * Whether the history's self-attention is causal: position i (oldest first) attends to positions 0..i only, so
+   * each position's output summarises the history up to it. Absent in bundles from before it existed: false.
+   */
+  causal?: boolean;
+  /**
+   * Whether the user MLP also reads the history encoder's output h at the most recent position (the query from the
+   * most recent position; with `causal`, a summary of the history up to the newest event). Absent: false.
+   */
+  lastOutput?: boolean;
+  /**
    * The training data's time span (unix seconds), for the `context:time` feature: where an event
    * falls in it, (ts − min) / (max − min); serving asks about "now", at most the span's end
    * (servingTimeFeature: YouTube's example age).
@@ -138,9 +150,12 @@ export function fieldCounts(c: RetrievalConfig): { Fi: number; Fu: number } {
   return { Fi: c.itemFields.length, Fu: c.userFields.length };
 }
 
-/** S: rows of W the user MLP reads per user: Fu fields, the pooled history, and the last item with lastItem. */
+/**
+ * S: rows of W the user MLP reads per user: Fu fields, the pooled history, the last item with lastItem, the
+ * encoder's output at the most recent position with lastOutput.
+ */
 export function inputSlots(c: RetrievalConfig): number {
-  return c.userFields.length + 1 + (c.lastItem ? 1 : 0);
+  return c.userFields.length + 1 + (c.lastItem ? 1 : 0) + (c.lastOutput ? 1 : 0);
 }
 
 /** The dense tensors, in forward order: (name, shape). Weights are PyTorch's (out, in). */

@@ -10,7 +10,7 @@
 // Both towers write their embedding rows into ONE buffer `rows` (and their gradients into its
 // mirror `dRows`), item rows first:
 //
-//   rows  [ item fields (B·Fi) | x (B·L) | o (B·L) | f (B·Fu) | e (B, lastItem) | p (B) ]      each (·, W)
+//   rows  [ item fields (B·Fi) | x (B·L) | o (B·L) | f (B·Fu) | e (B, lastItem) | p (B) | z (B, lastOutput) ]
 //
 // so that the gradients of every lookup into the shared table — item fields, history, user and
 // context fields — come back through ONE sorted segment sum over the concatenated bags: one
@@ -19,8 +19,9 @@
 //
 //   forward   item tower → v (B,D);  user tower → u (B,D)
 //   loss      S = u·vᵀ, softmax_xent (τ, logQ, accidental hits) → dU, dV
-//   backward  user: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d[f|e|p] (input lookup⁻¹), pool⁻¹ → dkp, dh,
-//                   poolKey⁻¹ (dh += dkp·Wpk), residual lookup⁻¹ → dx, do, out⁻¹ → da,
+//   backward  user: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d[f|e|p|z] (input lookup⁻¹), pool⁻¹ → dkp, dh,
+//                   poolKey⁻¹ (dh += dkp·Wpk), last_row⁻¹ (dh += dz at the newest position),
+//                   residual lookup⁻¹ → dx, do, out⁻¹ → da,
 //                   attention⁻¹ → dq, dk, dv, q/k/v⁻¹ (dx += …)
 //             item: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d(item fields)
 //             table: embedding_bag⁻¹ over all bags → gradRows (U, W)
@@ -138,7 +139,8 @@ export class RetrievalTraining {
       iRows !== B * Fi ||
       uLay.o !== BL ||
       uLay.e - uLay.f !== B * Fu ||
-      uLay.p - uLay.e !== (config.lastItem ? B : 0)
+      uLay.p - uLay.e !== (config.lastItem ? B : 0) ||
+      uLay.total - uLay.p !== (config.lastOutput ? 2 * B : B)
     ) {
       throw new Error(
         `retrieval training: batch ${B} and field width ${W} leave padding between row ` +
@@ -191,6 +193,7 @@ export class RetrievalTraining {
       grads: {
         attention: { dout: d.a, dq: d.q, dk: d.k, dv: d.v },
         pool: { dpooled: d.p, dquery: g('history.pool.query'), dk: d.kp, dv: d.h },
+        ...(config.lastOutput ? { lastOutput: { dy: rowsAt(dRows, uBase + uLay.z, B), dx: d.h } } : {}),
       },
     });
     const io = { logq: buf('logq', B), ids: buf('ids', B), loss: buf('loss', B) };
@@ -370,9 +373,10 @@ export class RetrievalTraining {
     bk.userFc2.encode(pass, { M: B, K: Hu, N: D, act: 'none' });
     bk.userFc1.encode(pass, { M: B, K: inputSlots(c) * W, N: Hu, act: 'relu' });
     bk.input.encode(pass);
-    const { attention, pool } = this.user.attentionOps;
-    pool.encodeBackward(pass, B);
+    const { attention, pool, lastRow } = this.user.attentionOps;
+    pool.encodeBackward(pass, B); // writes dh (its values' gradient); the next two add into it
     bk.poolKey.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: false, needDx: true, accumulate: true });
+    lastRow?.encodeBackward(pass, B);
     bk.residual.encode(pass);
     bk.out.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: true, needDx: true });
     attention.encodeBackward(pass, B);

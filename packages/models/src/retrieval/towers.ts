@@ -12,10 +12,11 @@
 //   f (B·Fu)     user and context field embeddings
 //   e (B)        the most recent history item (lastItem; none without it)
 //   p (B)        pooled history
+//   z (B)        h at the most recent valid position (lastOutput; none without it), written by last_row
 //
 // so that one embedding_bag writes x, o (zeros), f and e; h = x + o is a row_sum of two rows per
-// position over [x | o]; and the MLP input [f_1 … f_Fu | p | e] (B, S·W) is a row_gather over
-// [f | e | p]. The trainer reuses the same lookups backwards (sorted segment sums) and the same row
+// position over [x | o]; and the MLP input [f_1 … f_Fu | p | e | z] (B, S·W) is a row_gather over
+// [f | e | p | z]. The trainer reuses the same lookups backwards (sorted segment sums) and the same row
 // layout for the gradients.
 import type { Tensor } from '@vireo/core';
 import {
@@ -24,6 +25,7 @@ import {
   SelfAttentionOp,
   EmbeddingBagOp,
   L2normOp,
+  LastRowOp,
   LinearOp,
   rowGather,
   rowSum,
@@ -69,6 +71,7 @@ export interface UserRows {
   f: number;
   e: number;
   p: number;
+  z: number;
   /** Rows the sparse lookup writes (x, o, f, e: everything before p). */
   sparse: number;
   total: number;
@@ -83,7 +86,8 @@ export function userRows(c: RetrievalConfig, maxBatch: number): UserRows {
   const rp = roundUp(maxBatch, a);
   const re = c.lastItem ? rp : 0;
   const p = 2 * rx + rf + re;
-  return { x: 0, o: rx, f: 2 * rx, e: 2 * rx + rf, p, sparse: p, total: p + rp };
+  const rz = c.lastOutput ? rp : 0;
+  return { x: 0, o: rx, f: 2 * rx, e: 2 * rx + rf, p, z: p + rp, sparse: p, total: p + rp + rz };
 }
 
 /** The item tower's embedding rows for `maxBatch`: B·Fi rows, rounded up. */
@@ -239,6 +243,8 @@ export interface AttentionGrads {
   attention: { dout: FloatRegion; dq: FloatRegion; dk: FloatRegion; dv: FloatRegion };
   /** Pooling: d(pooled) (B, W) in; d(query) (W), d(keys), d(values) (B·L, W) out. */
   pool: { dpooled: FloatRegion; dquery: FloatRegion; dk: FloatRegion; dv: FloatRegion };
+  /** lastOutput: d(z) (B, W) in; added into d(h) (B·L, W), which pooling's backward wrote first. */
+  lastOutput?: { dy: FloatRegion; dx: FloatRegion };
 }
 
 /**
@@ -392,6 +398,7 @@ export interface UserTowerActivations {
   o: FloatRegion; //     (B·L, W) attention output projection
   f: FloatRegion; //     (B·Fu, W) user field embeddings
   p: FloatRegion; //     (B, W) pooled history
+  z: FloatRegion; //     (B, W) h at the most recent position (lastOutput; empty without)
   q: FloatRegion; //     (B·L, W)
   k: FloatRegion; //     (B·L, W)
   v: FloatRegion; //     (B·L, W)
@@ -447,6 +454,7 @@ export class UserTower {
       residual: EmbeddingBagOp;
       poolKey: LinearOp;
       pool: AttentionPoolOp;
+      lastRow: LastRowOp | null;
       input: EmbeddingBagOp;
       fc1: LinearOp;
       fc2: LinearOp;
@@ -498,6 +506,7 @@ export class UserTower {
       o: sub(lay.o, BL),
       f: sub(lay.f, B * Fu),
       p: sub(lay.p, B),
+      z: sub(lay.z, c.lastOutput ? B : 0),
       q: own('q', BL * W),
       k: own('k', BL * W),
       v: own('v', BL * W),
@@ -529,7 +538,7 @@ export class UserTower {
     const v = await lin(act.x, 'history.v.weight', noBias, act.v, BL, W, W);
     const attention = await SelfAttentionOp.create(
       gpu,
-      { B, L, D: W, H },
+      { B, L, D: W, H, causal: c.causal === true },
       { q: act.q, k: act.k, v: act.v, lengths, out: act.a, ...opts.grads?.attention },
     );
     const out = await lin(act.a, 'history.out.weight', p('history.out.bias'), act.o, BL, W, W);
@@ -558,12 +567,17 @@ export class UserTower {
       { B, L, D: W, H },
       { query: p('history.pool.query'), k: act.kp, v: act.h, lengths, pooled: act.p, ...opts.grads?.pool },
     );
-    // input row (b, j) = f row b·Fu + j for j < Fu, then p row b, then (lastItem) e row b: rows of [f | e | p].
+    const lastRow = c.lastOutput
+      ? await LastRowOp.create(gpu, { B, L, W }, { x: act.h, lengths, y: act.z, ...opts.grads?.lastOutput })
+      : null;
+    // input row (b, j) = f row b·Fu + j for j < Fu, then p row b, then (lastItem) e row b, then (lastOutput) z row
+    // b: rows of [f | e | p | z].
     const inIdx = new Uint32Array(B * S);
     for (let b = 0; b < B; b++) {
       for (let j = 0; j < Fu; j++) inIdx[b * S + j] = b * Fu + j;
       inIdx[b * S + Fu] = lay.p - lay.f + b;
       if (c.lastItem) inIdx[b * S + Fu + 1] = lay.e - lay.f + b;
+      if (c.lastOutput) inIdx[b * S + S - 1] = lay.z - lay.f + b;
     }
     const inputRows = lay.total - lay.f;
     const input = await EmbeddingBagOp.create(gpu, {
@@ -592,7 +606,7 @@ export class UserTower {
       lay,
       act,
       gathers,
-      { sparse, q, k, v, attention, out, residual, poolKey, pool, input, fc1, fc2, l2 },
+      { sparse, q, k, v, attention, out, residual, poolKey, pool, lastRow, input, fc1, fc2, l2 },
       owned,
       items,
     );
@@ -664,19 +678,20 @@ export class UserTower {
     o.residual.encode(pass);
     o.poolKey.encode(pass, { M: BL, K: W, N: W, hasBias: false });
     o.pool.encodeForward(pass, B);
+    o.lastRow?.encodeForward(pass, B);
     o.input.encode(pass);
     o.fc1.encode(pass, { M: B, K: inputSlots(c) * W, N: c.userHidden, act: 'relu' });
     o.fc2.encode(pass, { M: B, K: c.userHidden, N: c.embeddingDim });
     o.l2.encode(pass, B);
   }
 
-  /** The saved attention stats the backward needs: self-attention and pooling. */
-  get attentionOps(): { attention: SelfAttentionOp; pool: AttentionPoolOp } {
-    return { attention: this.ops.attention, pool: this.ops.pool };
+  /** The ops whose backward the trainer records: self-attention and pooling (with their saved stats), last_row. */
+  get attentionOps(): { attention: SelfAttentionOp; pool: AttentionPoolOp; lastRow: LastRowOp | null } {
+    return { attention: this.ops.attention, pool: this.ops.pool, lastRow: this.ops.lastRow };
   }
 
   destroy(): void {
-    for (const op of Object.values(this.ops)) op.destroy();
+    for (const op of Object.values(this.ops)) op?.destroy();
     for (const b of this.owned) b.destroy();
   }
 }

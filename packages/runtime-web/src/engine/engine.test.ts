@@ -16,9 +16,11 @@ import { GpuOutOfMemoryError, TopkOp } from '@vireo/kernels';
 
 let v1: Awaited<ReturnType<typeof makeFixtureBundle>>;
 let v2: Awaited<ReturnType<typeof makeFixtureBundle>>;
+let causal: Awaited<ReturnType<typeof makeFixtureBundle>>;
 beforeAll(async () => {
   v1 = await makeFixtureBundle('1', 1);
   v2 = await makeFixtureBundle('2', 2);
+  causal = await makeFixtureBundle('1', 3, 'fixture', { causal: true, lastOutput: true });
 });
 
 const engines: Engine[] = [];
@@ -162,16 +164,22 @@ describe('the CPU path past hnswThreshold', () => {
 });
 
 describe('Engine', () => {
-  it('WebGPU and CPU paths give the same top items, scores within 1e-4', async () => {
+  it.each([
+    ['', () => v1],
+    [' (causal self-attention, the last position output)', () => causal],
+  ])('WebGPU and CPU paths give the same top items, scores within 1e-4%s', async (_name, bundle) => {
     const origin = new FakeOrigin();
-    origin.add(v1);
+    origin.add(bundle());
     const gpu = await open(origin, { backend: 'webgpu' });
     const cpu = await open(origin, { backend: 'cpu' });
     expect(gpu.backend).toBe('webgpu');
     expect(cpu.backend).toBe('cpu');
     for (const userId of ['u1', 'u7', 'stranger']) {
-      await gpu.observe({ userId, itemId: 'i3', type: 'click' });
-      await cpu.observe({ userId, itemId: 'i3', type: 'click' });
+      for (const itemId of ['i3', 'i5', 'i8']) {
+        // several events: with one, causal and bidirectional attention are the same
+        await gpu.observe({ userId, itemId, type: 'click' });
+        await cpu.observe({ userId, itemId, type: 'click' });
+      }
       const req = { userId, context: { 'context:hour': 9 }, k: 10 };
       const [a, b] = [await gpu.recommend(req), await cpu.recommend(req)];
       expect(a.items.map((i) => i.itemId)).toEqual(b.items.map((i) => i.itemId));

@@ -147,6 +147,8 @@ export async function evalRetrieval(argv: string[]): Promise<number> {
     historyLength: c.historyLength,
     historyItemFields: c.historyItemFields,
     lastItem: c.lastItem ?? false,
+    causal: c.causal ?? false,
+    lastOutput: c.lastOutput ?? false,
   });
   if (data.config.tableRows !== c.tableRows || ds.items!.rows * c.embeddingDim !== bundle.items.embeddings.length) {
     throw new UsageError(

@@ -370,6 +370,8 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
       temperature: c.temperature,
       historyLength: c.historyLength,
       historyItemFields: c.historyItemFields,
+      causal: c.causal ?? false,
+      lastOutput: c.lastOutput ?? false,
     },
     hyper: { lr: 0.002, tableLr: 0.05, weightDecay: 0 },
     seed: o.seed,

@@ -23,6 +23,10 @@ export interface RetrievalShape {
   historyItemFields?: boolean;
   /** The user MLP reads the most recent history item beside the pooled history (default true). */
   lastItem?: boolean;
+  /** The history's self-attention is causal (default false). */
+  causal?: boolean;
+  /** The user MLP reads the encoder's output at the most recent position (default false). */
+  lastOutput?: boolean;
 }
 
 /** Longest history the defaults attend over (the spec's maxLength, capped: attention is O(L²)). */
@@ -148,6 +152,8 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
     label,
     historyItemFields: shape.historyItemFields ?? true,
     lastItem: shape.lastItem ?? false,
+    causal: shape.causal ?? false,
+    lastOutput: shape.lastOutput ?? false,
     ...(timed ? { timeRange: { min: range.min, max: range.max } } : {}),
   };
 }

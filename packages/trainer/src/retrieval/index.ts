@@ -40,6 +40,8 @@ const FLAGS = {
   'skip-eval': { type: 'boolean' },
   'last-item': { type: 'boolean' },
   'no-last-item': { type: 'boolean' },
+  causal: { type: 'boolean' },
+  'last-output': { type: 'boolean' },
   'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -85,6 +87,9 @@ export function parseTrainFlags(
       historyLength: int('history', 0, 0, 1000),
       // Off by default until it is validated on each dataset kind (it wins on sequential worlds).
       lastItem: Boolean(v['last-item']) && !v['no-last-item'],
+      // Off by default (with --last-output): docs/ARCHITECTURE.md section 4, "Order-aware options", has the numbers.
+      causal: v.causal ?? false,
+      lastOutput: v['last-output'] ?? false,
     },
     hyper: {
       lr: num('lr', 0.002, 0, 10),
@@ -130,6 +135,10 @@ flags:
   --last-item           the user MLP also reads the most recent item beside the pooled history (order-aware;
                         off by default until validated on every dataset kind)
   --no-last-item        the pooled history only (the default)
+  --causal              causal self-attention over the history: each position sees only the events before it
+                        (off by default)
+  --last-output         the user MLP also reads the history encoder's output at the most recent event (with
+                        --causal: the history summed up to it; off by default)
   --shuffle-history     order ablation: train on every history in a random order (evaluation keeps the true order)
   --resume              continue from the last checkpoint in BUNDLE
   --init-from BUNDLE    warm-start from a previous bundle (new items get fresh rows)

@@ -581,3 +581,81 @@ describe('the last-item path (lastItem)', () => {
     }
   });
 });
+
+describe('the causal history encoder (causal, lastOutput)', () => {
+  it("one step's gradients of q, k, v, output and fc1's last-output columns match central differences", async () => {
+    const gpu = await Gpu.create();
+    try {
+      const rd = retrievalData(openDataset(data), { ...SHAPE, historyLength: 6, causal: true, lastOutput: true });
+      expect(rd.config.causal).toBe(true);
+      expect(rd.config.lastOutput).toBe(true);
+      const B = 16;
+      const hyper = { lr: 0.001, tableLr: 0.05, weightDecay: 0, temperature: 0.1 };
+      const item = (row: number, f: number) => rd.reader.item(row, f);
+      const tr = await RetrievalTraining.create(gpu, rd.config, B, hyper, item);
+      const bidirectional = await RetrievalTraining.create(gpu, { ...rd.config, causal: false }, B, hyper, item);
+      const init = initialWeights(rd.config, 6);
+      // A non-zero pooling query: every position's output then reaches the loss through the pooling weights.
+      const pq = tr.weights.layout.byName.get('history.pool.query')!;
+      for (let i = 0; i < pq.size; i++) init.params[pq.offset + i] = 0.5 * Math.sin(i + 1);
+      const ex = rd.examples;
+      const pick = Array.from({ length: B }, (_, b) => (b * 41 + 3) % ex.count);
+      const logq = Float32Array.from(pick, (e) => rd.logq[ex.item[e]]);
+      const ids = Uint32Array.from(pick, (e) => ex.item[e]);
+      for (const t of [tr, bidirectional]) {
+        t.item.set(B, (b, f) => rd.reader.item(ex.item[pick[b]], f));
+        t.user.set(B, (b) => {
+          const e = pick[b];
+          return {
+            fields: rd.reader.user(ex.user[e], ex.context[e], ex.ts[e]),
+            history: rd.events.items,
+            historyLabels: rd.events.positive,
+            historyStart: rd.events.start[ex.user[e]],
+            historyEnd: ex.historyEnd[e],
+          };
+        });
+      }
+      expect(Math.max(...tr.user.lengths)).toBeGreaterThan(2); // histories long enough for the mask to matter
+      const lossAt = async (t: RetrievalTraining, params: Float32Array) => {
+        gpu.write(t.weights.params, params);
+        gpu.write(t.weights.table, init.table);
+        t.run({ logq, ids });
+        return t.readLoss();
+      };
+      const loss = await lossAt(tr, init.params);
+      const grads = await tr.readGrads();
+      // The mask is applied: the same weights and batch give another loss without it.
+      expect(Math.abs(loss - (await lossAt(bidirectional, init.params)))).toBeGreaterThan(1e-5);
+      const checks: Array<{ what: string; at: number }> = [];
+      for (const name of ['history.q.weight', 'history.k.weight', 'history.v.weight', 'history.out.weight']) {
+        const e = tr.weights.layout.byName.get(name)!;
+        for (const i of [1, 13, 38]) checks.push({ what: `${name}[${i}]`, at: e.offset + i });
+      }
+      const fc1 = tr.weights.layout.byName.get('user.fc1.weight')!;
+      const K = (rd.config.userFields.length + 2) * rd.config.fieldDim; // fields, pooled, last output
+      expect(fc1.shape).toEqual([rd.config.userHidden, K]);
+      for (const [h, w] of [
+        [3, 5],
+        [7, 2],
+      ])
+        checks.push({ what: `fc1[${h}, last output ${w}]`, at: fc1.offset + h * K + K - rd.config.fieldDim + w });
+      const eps = 3e-3;
+      for (const c of checks) {
+        const up = init.params.slice();
+        up[c.at] += eps;
+        const down = init.params.slice();
+        down[c.at] -= eps;
+        const fd = ((await lossAt(tr, up)) - (await lossAt(tr, down))) / (2 * eps);
+        // float32 losses differenced over 2·3e-3: ~1e-5 of rounding, O(eps²) curvature (the last-item test's bound).
+        expect(Math.abs(fd - grads[c.at]), `${c.what}: step ${grads[c.at]}, central difference ${fd}`).toBeLessThan(
+          1e-4 + 0.01 * Math.abs(fd),
+        );
+      }
+      expect(checks.filter((c) => Math.abs(grads[c.at]) > 1e-4).length).toBeGreaterThan(6); // not a test of zeros
+      tr.destroy();
+      bidirectional.destroy();
+    } finally {
+      gpu.destroy();
+    }
+  });
+});

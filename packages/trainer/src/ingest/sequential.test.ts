@@ -110,4 +110,13 @@ describe('sequential world', () => {
         `most-popular ${popular.toFixed(3)}`,
     );
   });
+  it('gives every category an item, and refuses fewer items than categories in one sentence', async () => {
+    // 30 items drawn uniformly into 25 categories leave some empty; a taste drawn from an empty one crashed.
+    const ds = await world({ ...SMALL, users: 40, items: 30, categories: 25, minEvents: 3, maxEvents: 5 });
+    const truth = loadSequentialTruth(ds)!;
+    expect(new Set(truth.itemCategory).size).toBe(25);
+    await expect(world({ ...SMALL, items: 20, categories: 30 })).rejects.toThrow(
+      /needs at least 2 categories and at least one item per category \(got 20 items in 30 categories\)/,
+    );
+  });
 });

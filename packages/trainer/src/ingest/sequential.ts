@@ -102,6 +102,18 @@ export function sequentialTruth(c: SequentialConfig, rng: Rng = createRng(c.seed
   const K = c.categories;
   const S = c.successors;
   const itemCategory = Int32Array.from({ length: N }, () => rng.int(K));
+  // Every category holds an item (a user's taste draws from two of them): an empty one takes the last item of
+  // the largest. Worlds where none came out empty are unchanged, and no extra draw shifts the rng.
+  const counts = new Int32Array(K);
+  for (const k of itemCategory) counts[k]++;
+  for (let k = 0; k < K; k++) {
+    if (counts[k] > 0) continue;
+    const from = counts.indexOf(Math.max(...counts));
+    const i = itemCategory.lastIndexOf(from);
+    itemCategory[i] = k;
+    counts[from]--;
+    counts[k]++;
+  }
   const popularity = Float64Array.from({ length: N }, () => Math.exp(rng.normal()));
   const categoryTotal = new Float64Array(K);
   for (let i = 0; i < N; i++) categoryTotal[itemCategory[i]] += popularity[i];
@@ -272,6 +284,11 @@ export function sequentialOracleScores(
 
 /** Generates a sequential world into a dataset folder (interactions, users, items, the oracle's item columns). */
 export async function ingestSequential(c: SequentialConfig, opts: IngestOptions): Promise<DatasetSummary> {
+  if (c.categories < 2 || c.items < c.categories)
+    throw new IngestError(
+      `a sequential world needs at least 2 categories and at least one item per category ` +
+        `(got ${c.items} items in ${c.categories} categories): raise --items or lower --categories.`,
+    );
   const started = performance.now();
   const rng = createRng(c.seed);
   const truth = sequentialTruth(c, rng);

@@ -37,6 +37,7 @@ import { evaluateRanking, type RankingReport } from '../ranking/evaluate.ts';
 import { fitRanking, initialWeights as rankingInitialWeights, labelPriors } from '../ranking/fit.ts';
 import { rankingConfigFor } from '../ranking/index.ts';
 import { embedItems } from '../retrieval/embed.ts';
+import { shapeOf } from '../retrieval/features.ts';
 import { retrievalData, trainRetrievalModel, type RetrievalData } from '../retrieval/train.ts';
 import { appendEvents, type AppendSummary } from './dataset.ts';
 import { itemsOnlyBundle, newItems, pullItems, readItemFeed, type ItemPull } from './items.ts';
@@ -361,18 +362,7 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     out,
     epochs: o.epochs,
     batch: 64,
-    shape: {
-      fieldDim: c.fieldDim,
-      embeddingDim: c.embeddingDim,
-      heads: c.heads,
-      itemHidden: c.itemHidden,
-      userHidden: c.userHidden,
-      temperature: c.temperature,
-      historyLength: c.historyLength,
-      historyItemFields: c.historyItemFields,
-      causal: c.causal ?? false,
-      lastOutput: c.lastOutput ?? false,
-    },
+    shape: shapeOf(c),
     hyper: { lr: 0.002, tableLr: 0.05, weightDecay: 0 },
     seed: o.seed,
     userIdDropout: 0.5,

@@ -29,6 +29,26 @@ export interface RetrievalShape {
   lastOutput?: boolean;
 }
 
+/**
+ * The shape a model was trained with, read back from its config: what a warm start (vireo refresh) trains
+ * again. Every field is written out (Required), so a new shape field that is not carried is a type error.
+ */
+export function shapeOf(c: RetrievalConfig): Required<RetrievalShape> {
+  return {
+    fieldDim: c.fieldDim,
+    embeddingDim: c.embeddingDim,
+    heads: c.heads,
+    itemHidden: c.itemHidden,
+    userHidden: c.userHidden,
+    temperature: c.temperature,
+    historyLength: c.historyLength,
+    historyItemFields: c.historyItemFields,
+    lastItem: c.lastItem ?? false,
+    causal: c.causal ?? false,
+    lastOutput: c.lastOutput ?? false,
+  };
+}
+
 /** Longest history the defaults attend over (the spec's maxLength, capped: attention is O(L²)). */
 export const DEFAULT_HISTORY_CAP = 20;
 

@@ -102,7 +102,7 @@ describe('synthetic world', () => {
     expect(oracleRecall / n).toBeGreaterThan(popularRecall / n + 0.05);
   });
 
-  it('--clicks fm draws clicks from a factorization machine whose pairwise terms dominate, with its oracle', async () => {
+  it('--clicks fm draws clicks from a factorization machine with pairwise terms, with its oracle', async () => {
     // The FM identity against the brute-force pairwise sum on random fields.
     const cards = [30, 6, 20, 5, 24, 3];
     const fm = fmClicks(3, cards, 1.4);

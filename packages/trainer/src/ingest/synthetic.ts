@@ -652,7 +652,8 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
         ...world.params,
         clicks: fm ? 'fm' : 'latent',
         formula: fm
-          ? 'clicks: a factorization machine, packages/trainer/src/ingest/fm-clicks.ts (oracle:pClick per impression); ' +
+          ? 'clicks: a factorization machine, packages/trainer/src/ingest/fm-clicks.ts ' +
+            '(oracle:pClick per impression); ' +
             'conversions: packages/trainer/src/ingest/oracle.ts'
           : 'see packages/trainer/src/ingest/oracle.ts',
         columns: {

@@ -41,3 +41,42 @@ describe('ranking evaluation metrics', () => {
     expect(bootstrapResamples(50, 9)[3]).not.toEqual(bootstrapResamples(50, 10)[3]);
   });
 });
+
+describe('vireo eval ranking flags and seeds', () => {
+  it('says which flags go together, in one sentence, before any work', async () => {
+    const { evalRanking } = await import('./index.ts');
+    await expect(evalRanking(['--data', 'ds', '--seeds', '2', '--bundle', 'b'])).rejects.toThrow(/not both/);
+    await expect(evalRanking(['--data', 'ds', '--bundle', 'b', '--epochs', '3'])).rejects.toThrow(
+      /--epochs is a training flag/,
+    );
+    await expect(evalRanking(['--data', 'ds'])).rejects.toThrow(/--seeds N to train/);
+    await expect(evalRanking(['--data', 'ds', '--seeds', '0'])).rejects.toThrow(/--seeds/);
+  });
+
+  it('combines per-seed reports into mean ± sample sd per row and task', async () => {
+    const { combineRankingSeeds } = await import('./index.ts');
+    const m = (auc: number, logLoss: number, ece: number) => ({
+      auc,
+      logLoss,
+      ece,
+      se: { auc: 0, logLoss: 0, ece: 0 },
+      rows: 10,
+      positives: 3,
+    });
+    const report = (auc: number, ece: number) => ({
+      split: { train: 1, valid: 1, test: 10, validFrom: 'valid split' },
+      model: { ctr: m(auc, 0.4, ece), revenue: { rmseLog1p: auc, se: 0, rows: 3 } },
+      baselines: {
+        constant: { ctr: m(0.5, 0.5, 0.01) },
+        logistic: { ctr: { ...m(0.7, 0.45, 0.02), l2: 0, lr: 0.1, epochs: 1 } },
+      },
+    });
+    const r = combineRankingSeeds([report(0.8, 0.01), report(0.9, 0.03)], [1, 2]);
+    expect(r.rows['model.ctr'].auc.mean).toBeCloseTo(0.85, 12);
+    expect(r.rows['model.ctr'].auc.sd).toBeCloseTo(Math.SQRT1_2 * 0.1, 12);
+    expect(r.rows['model.ctr'].ece.mean).toBeCloseTo(0.02, 12);
+    expect(r.rows['constant.ctr'].auc.sd).toBe(0);
+    expect(Object.keys(r.rows)).toEqual(['model.ctr', 'constant.ctr', 'logistic.ctr']);
+    expect(r.revenue!.mean).toBeCloseTo(0.85, 12);
+  });
+});

@@ -5,6 +5,7 @@ import { SpecError, parseFeatureSpec } from '@vireo/core';
 import { UsageError, numberFlag, parseFlags } from '../cli/args.ts';
 import type { DatasetSummary } from '../ingest/dataset.ts';
 import {
+  DEFAULT_FM_STRENGTH,
   DEFAULT_OPTIONS,
   DEFAULT_SEQUENTIAL,
   DEFAULT_WORLD,
@@ -42,6 +43,8 @@ const FLAGS = {
   categories: { type: 'string' },
   dim: { type: 'string' },
   days: { type: 'string' },
+  clicks: { type: 'string' },
+  'fm-strength': { type: 'string' },
   successors: { type: 'string' },
   'successor-strength': { type: 'string' },
   'recency-strength': { type: 'string' },
@@ -56,6 +59,7 @@ const HELP =
 sources:
   synthetic                 a generated world with known truth   ` +
   `[--seed --users --items --events --categories --dim --days]
+                            --clicks fm: clicks from a factorization machine [--fm-strength 1.4]
   sequential                implicit events where order matters, with its posterior oracle
                             [--seed --users --items --categories --successors --successor-strength 0.5
                              --recency-strength 0.1 --min-events 20 --max-events 60]
@@ -137,7 +141,7 @@ export async function run(argv: string[]): Promise<number> {
         throw new UsageError(`--${f} applies to --source ${sources.join('|')}, not ${source}.`);
   };
   onlyFor(['seed', 'users', 'items', 'categories'], ['synthetic', 'sequential']);
-  onlyFor(['events', 'dim', 'days'], ['synthetic']);
+  onlyFor(['events', 'dim', 'days', 'clicks', 'fm-strength'], ['synthetic']);
   onlyFor(['successors', 'successor-strength', 'recency-strength', 'min-events', 'max-events'], ['sequential']);
   onlyFor(['min-rating'], ['movielens']);
   onlyFor(['min-count'], ['criteo']);
@@ -148,8 +152,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     switch (source) {
       case 'synthetic': {
-        const int = (name: keyof typeof DEFAULT_WORLD, max: number, min = 1) =>
-          numberFlag(v[name], name, { ...DEFAULT_WORLD, ...START_WORLD }[name], { integer: true, min, max });
+        const int = (
+          name: 'seed' | 'users' | 'items' | 'events' | 'categories' | 'dim' | 'days',
+          max: number,
+          min = 1,
+        ) => numberFlag(v[name], name, { ...DEFAULT_WORLD, ...START_WORLD }[name], { integer: true, min, max });
         const world = {
           seed: int('seed', 2 ** 32 - 1, 0),
           users: int('users', 10_000_000),
@@ -159,9 +166,15 @@ export async function run(argv: string[]): Promise<number> {
           dim: int('dim', 1024),
           days: int('days', 3650),
         };
+        const clicks = v.clicks ?? 'latent';
+        if (clicks !== 'latent' && clicks !== 'fm')
+          throw new UsageError(`--clicks must be latent or fm, got '${clicks}'.`);
+        if (v['fm-strength'] !== undefined && clicks !== 'fm')
+          throw new UsageError('--fm-strength applies to --clicks fm.');
+        const fmStrength = numberFlag(v['fm-strength'], 'fm-strength', DEFAULT_FM_STRENGTH, { min: 0, max: 10 });
         if (world.categories > world.items)
           throw new UsageError(`--categories (${world.categories}) cannot exceed --items (${world.items}).`);
-        summary = await ingestSynthetic(world, opts);
+        summary = await ingestSynthetic(clicks === 'fm' ? { ...world, clicks, fmStrength } : world, opts);
         break;
       }
       case 'sequential': {

@@ -33,6 +33,7 @@ export {
   type World,
   type WorldConfig,
 } from './synthetic.ts';
+export { DEFAULT_FM_STRENGTH, fmClicks } from './fm-clicks.ts';
 export {
   DEFAULT_SEQUENTIAL,
   ingestSequential,

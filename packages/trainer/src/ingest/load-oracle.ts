@@ -12,6 +12,8 @@ import type { WorldParameters, WorldTruth } from './oracle.ts';
  */
 export function loadOracle(ds: Dataset): WorldTruth | null {
   if (ds.summary.source !== 'synthetic' || !ds.summary.oracle) return null;
+  // An FM world's clicks do not follow the latent factors: only its per-impression oracle:pClick is the truth.
+  if ((ds.summary.oracle as { clicks?: string }).clicks === 'fm') return null;
   const col = (table: 'users' | 'items', name: string) => {
     const c = ds[table]?.columns.get(name);
     if (!c) throw new IngestError(`${ds.dir}: synthetic dataset has no ${table} column ${name}; ingest it again.`);

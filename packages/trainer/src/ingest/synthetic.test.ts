@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { auc, topK, recallAtK } from '@vireo/core';
+import { FIRST_INDEX as F, auc, createRng, topK, recallAtK } from '@vireo/core';
 import { describe, expect, it } from 'vitest';
 import { SPLIT_TEST, SPLIT_TRAIN, loadDataset } from './dataset.ts';
 import { loadOracle } from './load-oracle.ts';
 import { nextClickScores } from './oracle.ts';
-import { ingestSynthetic, type WorldConfig } from './synthetic.ts';
+import { fmClicks } from './fm-clicks.ts';
+import { AGE_GROUPS, ingestSynthetic, type WorldConfig } from './synthetic.ts';
 import { testOptions } from '../../test/ingest-helpers.ts';
 
 const SMALL: WorldConfig = { seed: 7, users: 300, items: 200, events: 20_000, categories: 8, dim: 8, days: 14 };
@@ -99,5 +100,47 @@ describe('synthetic world', () => {
     }
     expect(n).toBeGreaterThan(100);
     expect(oracleRecall / n).toBeGreaterThan(popularRecall / n + 0.05);
+  });
+
+  it('--clicks fm draws clicks from a factorization machine with pairwise terms, with its oracle', async () => {
+    // The FM identity against the brute-force pairwise sum on random fields.
+    const cards = [30, 6, 20, 5, 24, 3];
+    const fm = fmClicks(3, cards, 1.4);
+    const rng = createRng(11);
+    const x = () => cards.map((n) => rng.int(n)) as [number, number, number, number, number, number];
+    const a = x();
+    const b = [...a] as typeof a;
+    b[0] = (a[0] + 1) % 30; // another user, everything else equal
+    const c = [...b] as typeof a;
+    c[2] = (a[2] + 1) % 20; // and another item
+    const d = [...a] as typeof a;
+    d[2] = c[2];
+    // With only two fields changed, z(a) − z(b) − z(d) + z(c) is the user × item pairwise term difference: nonzero.
+    expect(Math.abs(fm.logit(a) - fm.logit(b) - fm.logit(d) + fm.logit(c))).toBeGreaterThan(1e-3);
+
+    const opts = testOptions();
+    const summary = await ingestSynthetic({ ...SMALL, clicks: 'fm', fmStrength: 1.4 }, opts);
+    const ds = loadDataset(opts.out);
+    const im = ds.impressions!;
+    const click = im.labels.get('click')!;
+    const pClick = im.columns.get('oracle:pClick')!.data as Float32Array;
+    const fmWorld = fmClicks(SMALL.seed, [300, AGE_GROUPS.length, 200, 8, 24, 3], 1.4);
+    const age = ds.users!.columns.get('user:age_group')!.data as Int32Array;
+    const category = ds.items!.columns.get('item:category')!.data as Int32Array;
+    const hour = im.columns.get('context:hour')!.data as Int32Array;
+    const device = im.columns.get('context:device')!.data as Int32Array;
+    // The written oracle is the FM's probability of each impression (features are stored from FIRST_INDEX).
+    for (let r = 0; r < 500; r++) {
+      const u = im.user![r];
+      const i = im.item![r];
+      const z = fmWorld.logit([u, age[u] - F, i, category[i] - F, hour[r] - F, device[r] - F]);
+      expect(pClick[r]).toBeCloseTo(1 / (1 + Math.exp(-z)), 5);
+    }
+    const mean = (v: ArrayLike<number>) => Array.from(v).reduce((s, q) => s + q, 0) / v.length;
+    expect(Math.abs(mean(click) - mean(pClick))).toBeLessThan(0.01);
+    expect(auc(click, pClick)).toBeGreaterThan(0.88);
+    // The latent world's retrieval oracle does not describe these clicks.
+    expect(loadOracle(ds)).toBeNull();
+    expect(summary.options).toMatchObject({ clicks: 'fm', fmStrength: 1.4 });
   });
 });

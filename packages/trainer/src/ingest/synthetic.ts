@@ -22,6 +22,7 @@ import {
 import { DatasetWriter, SPLIT_TRAIN, type DatasetSummary, type RankingSplitSummary } from './dataset.ts';
 import { writeEntityFeatures } from './encode.ts';
 import { SpecFitter } from './fit.ts';
+import { DEFAULT_FM_STRENGTH, fmClicks, type FmFields } from './fm-clicks.ts';
 import { clickLogitFor, conversionFor, interestAt, sigmoid, type WorldParameters, type WorldTruth } from './oracle.ts';
 import { stage, type IngestOptions } from './options.ts';
 import { RetrievalSplitCounter, timeSplitOf } from './splits.ts';
@@ -36,6 +37,10 @@ export interface WorldConfig {
   categories: number;
   dim: number;
   days: number;
+  /** Where clicks come from: the latent world (oracle.ts, the default) or a factorization machine (fm-clicks.ts). */
+  clicks?: 'latent' | 'fm';
+  /** The FM's pairwise strength (clicks 'fm'). */
+  fmStrength?: number;
 }
 
 /**
@@ -474,6 +479,10 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
   const popularDraw = aliasTable(truth.itemExposure);
 
   const eventsRng = createRng(config.seed).fork('events');
+  const fmStrength = config.fmStrength ?? DEFAULT_FM_STRENGTH;
+  const fm =
+    config.clicks === 'fm' ? fmClicks(config.seed, [U, AGE_GROUPS.length, N, K, 24, DEVICES.length], fmStrength) : null;
+  const fields: FmFields = [0, 0, 0, 0, 0, 0];
   const interest = new Float32Array(D);
   const categoryWeight = new Float64Array(K);
   // One user's clicks, buffered to apply leave-last-out before writing.
@@ -537,7 +546,17 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
         else item = rng.int(N);
         slate[j] = item;
         const ts = t0 + j * 30;
-        const pClick = sigmoid(clickLogitFor(truth, interest, item, hour, device));
+        let logit: number;
+        if (fm) {
+          fields[0] = u;
+          fields[1] = world.userAgeGroup[u];
+          fields[2] = item;
+          fields[3] = truth.itemCategory[item];
+          fields[4] = hour;
+          fields[5] = device;
+          logit = fm.logit(fields);
+        } else logit = clickLogitFor(truth, interest, item, hour, device);
+        const pClick = sigmoid(logit);
         const pConversion = conversionFor(truth, interest, item);
         const click = rng.next() < pClick ? 1 : 0;
         const conversion = click && rng.next() < pConversion ? 1 : 0;
@@ -616,6 +635,8 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
       createdAt: new Date().toISOString(),
       options: {
         ...config,
+        clicks: config.clicks ?? 'latent',
+        ...(fm ? { fmStrength } : {}),
         slate: SLATE,
         validFraction: opts.validFraction,
         testFraction: opts.testFraction,
@@ -629,7 +650,12 @@ export async function ingestSynthetic(config: WorldConfig, opts: IngestOptions):
       badRows: { count: 0, samples: [] },
       oracle: {
         ...world.params,
-        formula: 'see packages/trainer/src/ingest/oracle.ts',
+        clicks: fm ? 'fm' : 'latent',
+        formula: fm
+          ? 'clicks: a factorization machine, packages/trainer/src/ingest/fm-clicks.ts ' +
+            '(oracle:pClick per impression); ' +
+            'conversions: packages/trainer/src/ingest/oracle.ts'
+          : 'see packages/trainer/src/ingest/oracle.ts',
         columns: {
           users: ['oracle:latent (U, D)', 'oracle:drift (U, D)'],
           items: [

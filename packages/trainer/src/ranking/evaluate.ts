@@ -6,18 +6,30 @@
 // Tasks: ctr — P(click) on every impression; ctcvr — P(click ∧ conversion) = pCtr·pCvr on every
 // impression (ESMM's supervised quantity); cvr — pCvr = P(conversion | click) on clicked
 // impressions; revenue — RMSE of the predicted log1p revenue on conversions.
-import { auc, calibration, logLoss } from '@vireo/core';
+//
+// Every metric carries its standard error: the standard deviation over BOOTSTRAP_REPLICATES resamples (with
+// replacement, seeded) of the evaluated rows, the same resamples for the model and its baselines. ECE is the
+// expected calibration error over ECE_BINS equal-width bins of the predicted probability on [0, 1]:
+// Σ_b (n_b / n) · |mean prediction_b − observed rate_b| (docs/ARCHITECTURE.md §4, Eval).
+import { auc, calibration, createRng, logLoss } from '@vireo/core';
 import { RankingModel, type RankingConfig } from '@vireo/models';
 import type { Gpu } from '@vireo/kernels';
 import type { RankingData, RankingSplits } from './data.ts';
 import { scoreRows } from './fit.ts';
 import { fitLogistic, logisticPredict } from './logistic.ts';
 
+/** Bootstrap resamples behind every standard error. */
+export const BOOTSTRAP_REPLICATES = 200;
+/** Equal-width probability bins of the ECE. */
+export const ECE_BINS = 10;
+
 export interface TaskMetrics {
   auc: number;
   logLoss: number;
-  /** Expected calibration error over 10 bins. */
+  /** Expected calibration error over ECE_BINS equal-width bins. */
   ece: number;
+  /** Bootstrap standard errors of the three (BOOTSTRAP_REPLICATES resamples of the rows). */
+  se: { auc: number; logLoss: number; ece: number };
   rows: number;
   positives: number;
 }
@@ -31,31 +43,81 @@ export interface LogisticChoice {
 
 export interface RankingReport {
   split: { train: number; valid: number; test: number; validFrom: string };
-  model: { ctr: TaskMetrics; ctcvr?: TaskMetrics; cvr?: TaskMetrics; revenue?: { rmseLog1p: number; rows: number } };
+  model: {
+    ctr: TaskMetrics;
+    ctcvr?: TaskMetrics;
+    cvr?: TaskMetrics;
+    revenue?: { rmseLog1p: number; se: number; rows: number };
+  };
   baselines: {
-    constant: { ctr: TaskMetrics; ctcvr?: TaskMetrics };
-    logistic: { ctr: TaskMetrics & LogisticChoice; ctcvr?: TaskMetrics & LogisticChoice };
-    oracle?: { ctr: TaskMetrics; ctcvr?: TaskMetrics };
+    constant: { ctr: TaskMetrics; ctcvr?: TaskMetrics; cvr?: TaskMetrics };
+    logistic: {
+      ctr: TaskMetrics & LogisticChoice;
+      ctcvr?: TaskMetrics & LogisticChoice;
+      cvr?: TaskMetrics & LogisticChoice;
+    };
+    oracle?: { ctr: TaskMetrics; ctcvr?: TaskMetrics; cvr?: TaskMetrics };
   };
 }
 
-function metrics(labels: ArrayLike<number>, p: ArrayLike<number>): TaskMetrics {
+/** AUC, log loss and ECE of one set of predictions, without standard errors. */
+export function pointMetrics(
+  labels: ArrayLike<number>,
+  p: ArrayLike<number>,
+): { auc: number; logLoss: number; ece: number } {
+  return { auc: auc(labels, p), logLoss: logLoss(labels, p), ece: calibration(labels, p, ECE_BINS).ece };
+}
+
+/** Row resamples (with replacement) of n rows, seeded: the same for every prediction scored on those rows. */
+export function bootstrapResamples(n: number, seed: number, replicates = BOOTSTRAP_REPLICATES): Uint32Array[] {
+  const rng = createRng(seed).fork(`bootstrap-${n}`);
+  return Array.from({ length: n ? replicates : 0 }, () => Uint32Array.from({ length: n }, () => rng.int(n)));
+}
+
+const sd = (v: number[]) => {
+  const m = v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+  return v.length > 1 ? Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1)) : NaN;
+};
+
+/**
+ * The metrics of predictions `p` against `labels`, with bootstrap standard errors over `resamples`.
+ * @example taskMetrics([0, 1], [0.2, 0.7], bootstrapResamples(2, 1)).ece // 0.25
+ */
+export function taskMetrics(labels: ArrayLike<number>, p: ArrayLike<number>, resamples: Uint32Array[]): TaskMetrics {
   let positives = 0;
   for (let i = 0; i < labels.length; i++) positives += labels[i] > 0.5 ? 1 : 0;
+  const reps = { auc: [] as number[], logLoss: [] as number[], ece: [] as number[] };
+  const y = new Float64Array(labels.length);
+  const q = new Float64Array(labels.length);
+  for (const idx of resamples) {
+    for (let i = 0; i < idx.length; i++) {
+      y[i] = labels[idx[i]];
+      q[i] = p[idx[i]];
+    }
+    const m = pointMetrics(y, q);
+    // A resample with one class has no AUC; it still has a log loss and an ECE.
+    if (Number.isFinite(m.auc)) reps.auc.push(m.auc);
+    reps.logLoss.push(m.logLoss);
+    reps.ece.push(m.ece);
+  }
   return {
-    auc: auc(labels, p),
-    logLoss: logLoss(labels, p),
-    ece: calibration(labels, p).ece,
+    ...pointMetrics(labels, p),
+    se: { auc: sd(reps.auc), logLoss: sd(reps.logLoss), ece: sd(reps.ece) },
     rows: labels.length,
     positives,
   };
 }
 
-/** Rate of label column `task` over `rows`. */
-function rate(data: RankingData, rows: ArrayLike<number>, task: number): number {
+/** Rate of label column `task` over `rows` (where `keep`, if given). */
+function rate(data: RankingData, rows: ArrayLike<number>, task: number, keep?: (r: number) => boolean): number {
   let s = 0;
-  for (let i = 0; i < rows.length; i++) s += data.labels[rows[i] * 3 + task];
-  return s / Math.max(1, rows.length);
+  let n = 0;
+  for (let i = 0; i < rows.length; i++) {
+    if (keep && !keep(rows[i])) continue;
+    s += data.labels[rows[i] * 3 + task];
+    n++;
+  }
+  return s / Math.max(1, n);
 }
 
 /**
@@ -83,89 +145,125 @@ export async function evaluateRanking(
   const click = col(data.labels, 0, test);
   const conversion = col(data.labels, 1, test);
   const pCtr = col(scores, 0);
+  const all = bootstrapResamples(n, seed);
   const lrCtr = fitLogistic(config, data, train, valid, 0, seed);
+  const withChoice = (m: TaskMetrics, lr: { l2: number; lr: number; epochs: number }) => ({
+    ...m,
+    l2: lr.l2,
+    lr: lr.lr,
+    epochs: lr.epochs,
+  });
   const report: RankingReport = {
     split: { train: train.length, valid: valid.length, test: n, validFrom: splits.validFrom },
-    model: { ctr: metrics(click, pCtr) },
+    model: { ctr: taskMetrics(click, pCtr, all) },
     baselines: {
-      constant: { ctr: metrics(click, new Float64Array(n).fill(rate(data, train, 0))) },
-      logistic: {
-        ctr: {
-          ...metrics(click, logisticPredict(config, data, lrCtr.weights, test)),
-          l2: lrCtr.l2,
-          lr: lrCtr.lr,
-          epochs: lrCtr.epochs,
-        },
-      },
+      constant: { ctr: taskMetrics(click, new Float64Array(n).fill(rate(data, train, 0)), all) },
+      logistic: { ctr: withChoice(taskMetrics(click, logisticPredict(config, data, lrCtr.weights, test), all), lrCtr) },
     },
   };
 
+  const clicked = Array.from({ length: n }, (_, i) => i).filter((i) => click[i] > 0.5);
+  const onClicked = bootstrapResamples(clicked.length, seed);
+  const clickedLabels = clicked.map((i) => conversion[i]);
+  const isClicked = (r: number) => data.labels[r * 3] > 0.5;
   if (config.heads.includes('cvr')) {
     const pCvr = col(scores, 1);
-    report.model.ctcvr = metrics(
+    report.model.ctcvr = taskMetrics(
       conversion,
       pCtr.map((p, i) => p * pCvr[i]),
+      all,
     );
-    const clicked = Array.from({ length: n }, (_, i) => i).filter((i) => click[i] > 0.5);
-    report.model.cvr = metrics(
-      clicked.map((i) => conversion[i]),
+    report.model.cvr = taskMetrics(
+      clickedLabels,
       clicked.map((i) => pCvr[i]),
+      onClicked,
     );
-    report.baselines.constant.ctcvr = metrics(conversion, new Float64Array(n).fill(rate(data, train, 1)));
+    report.baselines.constant.ctcvr = taskMetrics(conversion, new Float64Array(n).fill(rate(data, train, 1)), all);
+    report.baselines.constant.cvr = taskMetrics(
+      clickedLabels,
+      new Float64Array(clicked.length).fill(rate(data, train, 1, isClicked)),
+      onClicked,
+    );
     const lrConv = fitLogistic(config, data, train, valid, 1, seed);
-    report.baselines.logistic.ctcvr = {
-      ...metrics(conversion, logisticPredict(config, data, lrConv.weights, test)),
-      l2: lrConv.l2,
-      lr: lrConv.lr,
-      epochs: lrConv.epochs,
-    };
+    report.baselines.logistic.ctcvr = withChoice(
+      taskMetrics(conversion, logisticPredict(config, data, lrConv.weights, test), all),
+      lrConv,
+    );
+    // P(conversion | click): logistic regression on the clicked training rows, chosen on the clicked valid rows.
+    const lrCvr = fitLogistic(config, data, train.filter(isClicked), valid.filter(isClicked), 1, seed);
+    report.baselines.logistic.cvr = withChoice(
+      taskMetrics(
+        clickedLabels,
+        logisticPredict(
+          config,
+          data,
+          lrCvr.weights,
+          clicked.map((i) => test[i]),
+        ),
+        onClicked,
+      ),
+      lrCvr,
+    );
   }
   if (config.heads.includes('revenue')) {
-    let se = 0;
-    let rows = 0;
+    const errors: number[] = [];
     for (let i = 0; i < n; i++) {
       if (conversion[i] < 0.5) continue;
-      se += (scores[i * 3 + 2] - Math.log1p(data.labels[test[i] * 3 + 2])) ** 2;
-      rows++;
+      errors.push((scores[i * 3 + 2] - Math.log1p(data.labels[test[i] * 3 + 2])) ** 2);
     }
-    report.model.revenue = { rmseLog1p: rows ? Math.sqrt(se / rows) : NaN, rows };
+    const rmse = (e: ArrayLike<number>) => {
+      let s = 0;
+      for (let i = 0; i < e.length; i++) s += e[i];
+      return e.length ? Math.sqrt(s / e.length) : NaN;
+    };
+    const reps = bootstrapResamples(errors.length, seed).map((idx) => rmse(Array.from(idx, (j) => errors[j])));
+    report.model.revenue = { rmseLog1p: rmse(errors), se: sd(reps), rows: errors.length };
   }
   if (data.oracleClick) {
     const pClick = Float64Array.from(test, (r) => data.oracleClick![r]);
-    report.baselines.oracle = { ctr: metrics(click, pClick) };
-    if (data.oracleConversion && config.heads.includes('cvr'))
-      report.baselines.oracle.ctcvr = metrics(
+    report.baselines.oracle = { ctr: taskMetrics(click, pClick, all) };
+    if (data.oracleConversion && config.heads.includes('cvr')) {
+      report.baselines.oracle.ctcvr = taskMetrics(
         conversion,
         pClick.map((p, i) => p * data.oracleConversion![test[i]]),
+        all,
       );
+      report.baselines.oracle.cvr = taskMetrics(
+        clickedLabels,
+        clicked.map((i) => data.oracleConversion![test[i]]),
+        onClicked,
+      );
+    }
   }
   return report;
 }
 
+/** One metric as `0.8412 ± 0.0051`. */
+const pm = (v: number, se: number) => `${v.toFixed(4)} ± ${Number.isFinite(se) ? se.toFixed(4) : '—'}`;
+
 /** The report as aligned text lines for the terminal. */
 export function formatReport(r: RankingReport): string {
   const f = (m: TaskMetrics | undefined) =>
-    m ? `AUC ${m.auc.toFixed(4)}  log loss ${m.logLoss.toFixed(4)}  ECE ${m.ece.toFixed(4)}` : '—';
+    m ? `AUC ${pm(m.auc, m.se.auc)}  log loss ${pm(m.logLoss, m.se.logLoss)}  ECE ${pm(m.ece, m.se.ece)}` : '—';
   const lines = [
     `test rows ${r.split.test} (train ${r.split.train}, early ` +
-      `stopping on ${r.split.valid} from the ${r.split.validFrom})`,
-    `ctr    model     ${f(r.model.ctr)}`,
-    `       logistic  ${f(r.baselines.logistic.ctr)}`,
-    `       constant  ${f(r.baselines.constant.ctr)}`,
+      `stopping on ${r.split.valid} from the ${r.split.validFrom}); ± bootstrap standard errors ` +
+      `(${BOOTSTRAP_REPLICATES} resamples); ECE over ${ECE_BINS} equal-width bins`,
   ];
-  if (r.baselines.oracle) lines.push(`       oracle    ${f(r.baselines.oracle.ctr)}`);
-  if (r.model.ctcvr) {
-    lines.push(
-      `ctcvr  model     ${f(r.model.ctcvr)}`,
-      `       logistic  ${f(r.baselines.logistic.ctcvr)}`,
-      `       constant  ${f(r.baselines.constant.ctcvr)}`,
-    );
-    if (r.baselines.oracle?.ctcvr) lines.push(`       oracle    ${f(r.baselines.oracle.ctcvr)}`);
-    lines.push(`cvr    model     ${f(r.model.cvr)}   (on ${r.model.cvr!.rows} clicked impressions)`);
-  }
+  const block = (task: 'ctr' | 'ctcvr' | 'cvr', note = '') => {
+    const b = r.baselines;
+    lines.push(`${task.padEnd(6)} model     ${f(r.model[task])}${note}`);
+    if (b.logistic[task]) lines.push(`       logistic  ${f(b.logistic[task])}`);
+    if (b.constant[task]) lines.push(`       constant  ${f(b.constant[task])}`);
+    if (b.oracle?.[task]) lines.push(`       oracle    ${f(b.oracle[task])}`);
+  };
+  block('ctr');
+  if (r.model.ctcvr) block('ctcvr');
+  if (r.model.cvr) block('cvr', `   (on ${r.model.cvr.rows} clicked impressions)`);
   if (r.model.revenue)
     lines.push(
-      `revenue model    RMSE log1p ${r.model.revenue.rmseLog1p.toFixed(4)} on ${r.model.revenue.rows} conversions`,
+      `revenue model    RMSE log1p ${pm(r.model.revenue.rmseLog1p, r.model.revenue.se)} on ` +
+        `${r.model.revenue.rows} conversions`,
     );
   return lines.join('\n');
 }

@@ -1,6 +1,8 @@
 // `vireo train ranking` and `vireo eval ranking`: the DLRM ranker (CTR, CVR the ESMM way, revenue)
 // trained on WebGPU through Dawn, written into a model bundle with its ONNX twin, and evaluated
 // beside its baselines. The train / eval commands dispatch here.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { RankingConfig, RankingTask } from '@vireo/models';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
@@ -9,7 +11,16 @@ import { openGpu } from '../node/gpu.ts';
 import { loadRankingBundle, writeRankingBundle, rankingOnnx } from '@vireo/models/training';
 import { rankingData, rankingFeatures, rankingSplits, type RankingData } from './data.ts';
 import { calibrateHeads } from './calibrate.ts';
-import { evaluateRanking, formatReport, type RankingReport } from './evaluate.ts';
+import {
+  BOOTSTRAP_REPLICATES,
+  ECE_BINS,
+  evaluateRanking,
+  formatReport,
+  type RankingReport,
+  type TaskMetrics,
+} from './evaluate.ts';
+import { seedStat, type SeedStat } from '../eval/retrieval-seeds.ts';
+import type { Gpu } from '@vireo/kernels';
 import { fitRanking, type FitOptions } from './fit.ts';
 
 export { rankingData, rankingSplits } from './data.ts';
@@ -105,18 +116,15 @@ export function rankingConfigFor(
   };
 }
 
-/**
- * `vireo train ranking --data DATASET --out BUNDLE [flags]`; returns the exit code.
- * @example await trainRanking(['--data', 'ds/', '--out', 'bundle/', '--epochs', '3']);
- */
-export async function trainRanking(argv: string[], testing: { stopAfterSteps?: number } = {}): Promise<number> {
-  const { values } = parseFlags(argv, TRAIN_FLAGS, 'vireo train ranking');
-  if (values.help) {
-    process.stdout.write(TRAIN_HELP);
-    return 0;
-  }
-  if (!values.data) throw new UsageError('--data DATASET is required (a folder written by vireo ingest).');
-  if (!values.out) throw new UsageError('--out BUNDLE is required (the bundle folder to write the ranker into).');
+type Values = {
+  [K in keyof typeof TRAIN_FLAGS]?: (typeof TRAIN_FLAGS)[K]['type'] extends 'boolean' ? boolean : string;
+};
+
+/** The architecture (per adapter size) and the fit options from the training flags; checks them all. */
+function trainingChoices(values: Values): {
+  shape: (small: boolean) => Parameters<typeof rankingConfigFor>[1];
+  opts: FitOptions;
+} {
   const interaction = values.interaction ?? 'dot';
   if (interaction !== 'dot' && interaction !== 'cat')
     throw new UsageError(`--interaction must be dot or cat, got '${interaction}'.`);
@@ -142,6 +150,52 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
     checkpointEvery: numberFlag(values['checkpoint-every'], 'checkpoint-every', 0, { integer: true, min: 0 }),
     lossEvery: 10,
   };
+  return { shape, opts };
+}
+
+/** True on a CPU adapter (SwiftShader, llvmpipe), where the small architecture is the default. */
+function cpuAdapter(gpu: Gpu): boolean {
+  return gpu.info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${gpu.info.architecture} ${gpu.info.description}`);
+}
+
+/**
+ * Trains the ranker, then fits the Platt calibration of its heads on the validation rows and folds it into the
+ * weights: what `vireo train ranking` writes and `vireo eval ranking --seeds` evaluates.
+ */
+async function trainCalibrated(
+  gpu: Gpu,
+  config: RankingConfig,
+  data: RankingData,
+  splits: ReturnType<typeof rankingSplits>,
+  opts: FitOptions,
+  io: Parameters<typeof fitRanking>[5],
+) {
+  const fit = await fitRanking(gpu, config, data, splits, opts, io);
+  // Platt scaling per probability head on the validation rows, folded into the heads' last layers: the bundle,
+  // the engine and the ONNX export all carry the calibrated model.
+  const calibrated = await calibrateHeads(gpu, config, fit.params, fit.tables, data, splits.valid);
+  for (const [task, c] of Object.entries(calibrated.calibration))
+    io.log(
+      `calibration ${task}: p = σ(${c.a.toFixed(3)}·z ${c.b >= 0 ? '+' : '−'} ${Math.abs(c.b).toFixed(3)}) on ` +
+        `${c.rows} validation rows: ECE ${c.before.ece.toFixed(4)} → ${c.after.ece.toFixed(4)}, log loss ` +
+        `${c.before.logLoss.toFixed(4)} → ${c.after.logLoss.toFixed(4)}`,
+    );
+  return { fit, params: calibrated.params, calibration: calibrated.calibration };
+}
+
+/**
+ * `vireo train ranking --data DATASET --out BUNDLE [flags]`; returns the exit code.
+ * @example await trainRanking(['--data', 'ds/', '--out', 'bundle/', '--epochs', '3']);
+ */
+export async function trainRanking(argv: string[], testing: { stopAfterSteps?: number } = {}): Promise<number> {
+  const { values } = parseFlags(argv, TRAIN_FLAGS, 'vireo train ranking');
+  if (values.help) {
+    process.stdout.write(TRAIN_HELP);
+    return 0;
+  }
+  if (!values.data) throw new UsageError('--data DATASET is required (a folder written by vireo ingest).');
+  if (!values.out) throw new UsageError('--out BUNDLE is required (the bundle folder to write the ranker into).');
+  const { shape, opts } = trainingChoices(values);
   const holdout = numberFlag(values.holdout, 'holdout', 0.1, { min: 0.01, max: 0.5 });
   const quiet = Boolean(values.quiet || values.json);
   const log = (line: string) => {
@@ -155,8 +209,7 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
   try {
     // The DLRM shape (docs/ARCHITECTURE.md, "Training") on a GPU; on a CPU adapter (SwiftShader) a small model,
     // since a 512-256 MLP trains at a few samples per second there.
-    const cpu =
-      gpu.info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${gpu.info.architecture} ${gpu.info.description}`);
+    const cpu = cpuAdapter(gpu);
     const config = rankingConfigFor(data, shape(cpu));
     log(
       `ranking ${ds.summary.name}: ${splits.train.length} train · ${splits.valid.length} valid ` +
@@ -169,7 +222,11 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
         `${config.interaction} interaction, top [${config.topMlp.join(', ')}], towers ` +
         `[${config.towerMlp.join(', ')}]${cpu ? ' (small defaults on a CPU adapter)' : ''}`,
     );
-    const fit = await fitRanking(gpu, config, data, splits, opts, {
+    const {
+      fit,
+      params,
+      calibration: calibrated,
+    } = await trainCalibrated(gpu, config, data, splits, opts, {
       checkpointDir: join(values.out, 'checkpoint'),
       resume: Boolean(values.resume),
       quiet,
@@ -177,16 +234,6 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
       log,
       stopAfterSteps: testing.stopAfterSteps,
     });
-    // Platt scaling per probability head on the validation rows, folded into the heads' last layers: the bundle,
-    // the engine and the ONNX export all carry the calibrated model.
-    const calibrated = await calibrateHeads(gpu, config, fit.params, fit.tables, data, splits.valid);
-    const params = calibrated.params;
-    for (const [task, c] of Object.entries(calibrated.calibration))
-      log(
-        `calibration ${task}: p = σ(${c.a.toFixed(3)}·z ${c.b >= 0 ? '+' : '−'} ${Math.abs(c.b).toFixed(3)}) on ` +
-          `${c.rows} validation rows: ECE ${c.before.ece.toFixed(4)} → ${c.after.ece.toFixed(4)}, log loss ` +
-          `${c.before.logLoss.toFixed(4)} → ${c.after.logLoss.toFixed(4)}`,
-      );
     const report = await evaluateRanking(gpu, config, params, fit.tables, data, splits, opts.seed);
     const onnx = rankingOnnx(config, params, fit.tables);
     const training = {
@@ -213,7 +260,7 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
         labels: data.labelOf,
         options: opts,
       },
-      metrics: { test: report, training, calibration: calibrated.calibration },
+      metrics: { test: report, training, calibration: calibrated },
     });
     if (values.json)
       process.stdout.write(
@@ -222,7 +269,7 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
             bundle: values.out,
             version: manifest.version,
             training,
-            calibration: calibrated.calibration,
+            calibration: calibrated,
             evaluation: report,
           },
           null,
@@ -247,23 +294,107 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
 }
 
 const EVAL_FLAGS = {
+  ...TRAIN_FLAGS,
   bundle: { type: 'string' },
-  data: { type: 'string' },
-  seed: { type: 'string' },
-  holdout: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
+  seeds: { type: 'string' },
 } as const;
 
 export const EVAL_HELP = `usage: vireo eval ranking --bundle BUNDLE --data DATASET [--json]
+       vireo eval ranking --data DATASET --seeds N [training flags] [--json]
 
 Scores the dataset's time-split test rows with the bundle's ranker (through the WGSL forward) and
-reports per task AUC, log loss and calibration beside the constant rate, logistic regression
-(fitted in the same run on the same features) and, on synthetic worlds, the oracle.
+reports per task (ctr, ctcvr, cvr) AUC, log loss and ECE (${ECE_BINS} equal-width bins) beside the
+constant rate, logistic regression (fitted in the same run on the same features and split, chosen on
+the validation rows) and, on synthetic worlds, the oracle (the true probabilities); revenue as RMSE
+of log1p revenue on conversions. Every metric comes with its bootstrap standard error
+(${BOOTSTRAP_REPLICATES} resamples of the test rows).
+
+With --seeds N it trains N rankers (seeds --seed, --seed+1, …; the flags of vireo train ranking,
+calibrated as it does) instead of reading a bundle, and reports each metric as the mean ± sd over seeds.
 `;
 
+/** The metrics that --seeds averages, per row of the report. */
+type SeedRow = Record<'auc' | 'logLoss' | 'ece', SeedStat>;
+export interface RankingSeedsReport {
+  seeds: number[];
+  split: RankingReport['split'];
+  /** `model.ctr`, `logistic.ctr`, `oracle.cvr`, …: mean ± sd over seeds. */
+  rows: Record<string, SeedRow>;
+  revenue: SeedStat | null;
+  reports: RankingReport[];
+}
+
+/** Combines per-seed reports into mean ± sd per row, task and metric. */
+export function combineRankingSeeds(reports: RankingReport[], seeds: number[]): RankingSeedsReport {
+  const rows: Record<string, SeedRow> = {};
+  const sources = (r: RankingReport) => ({ model: r.model, ...r.baselines }) as Record<string, Record<string, unknown>>;
+  for (const [name, tasks] of Object.entries(sources(reports[0])))
+    for (const task of ['ctr', 'ctcvr', 'cvr'])
+      if (tasks[task]) {
+        const of = (k: 'auc' | 'logLoss' | 'ece') =>
+          seedStat(reports.map((r) => (sources(r)[name][task] as TaskMetrics)[k]));
+        rows[`${name}.${task}`] = { auc: of('auc'), logLoss: of('logLoss'), ece: of('ece') };
+      }
+  const revenue = reports[0].model.revenue ? seedStat(reports.map((r) => r.model.revenue!.rmseLog1p)) : null;
+  return { seeds, split: reports[0].split, rows, revenue, reports };
+}
+
+/** The seeds report as lines for people. */
+export function formatRankingSeeds(r: RankingSeedsReport): string {
+  const s = (x: SeedStat) => `${x.mean.toFixed(4)} ± ${x.sd.toFixed(4)}`;
+  const lines = [
+    `${r.seeds.length} seeds (${r.seeds.join(', ')}), mean ± sd over seeds; test rows ${r.split.test}; ` +
+      `ECE over ${ECE_BINS} equal-width bins`,
+  ];
+  for (const [name, m] of Object.entries(r.rows))
+    lines.push(`${name.padEnd(15)} AUC ${s(m.auc)}  log loss ${s(m.logLoss)}  ECE ${s(m.ece)}`);
+  if (r.revenue) lines.push(`${'model.revenue'.padEnd(15)} RMSE log1p ${s(r.revenue)}`);
+  return lines.join('\n');
+}
+
+/** `vireo eval ranking --data DATASET --seeds N [training flags]`: N trained seeds, mean ± sd. */
+async function evalRankingSeeds(values: Values & { seeds?: string }, n: number): Promise<number> {
+  const { shape, opts } = trainingChoices(values);
+  const ds = loadDataset(values.data!);
+  const data = rankingData(ds);
+  const splits = rankingSplits(data, numberFlag(values.holdout, 'holdout', 0.1, { min: 0.01, max: 0.5 }));
+  const quiet = Boolean(values.quiet || values.json);
+  const log = (line: string) => {
+    if (!quiet) process.stderr.write(`${line}\n`);
+  };
+  const seeds = Array.from({ length: n }, (_, i) => opts.seed + i);
+  const reports: RankingReport[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'vireo-eval-ranking-'));
+  const gpu = await openGpu();
+  try {
+    const config = rankingConfigFor(data, shape(cpuAdapter(gpu)));
+    for (const seed of seeds) {
+      log(`seed ${seed}:`);
+      const run = { ...opts, seed };
+      const { fit, params } = await trainCalibrated(gpu, config, data, splits, run, {
+        checkpointDir: join(dir, `seed-${seed}`),
+        resume: false,
+        quiet,
+        datasetId: datasetId({ dir: ds.dir, createdAt: ds.summary.createdAt }),
+        log,
+      });
+      const report = await evaluateRanking(gpu, config, params, fit.tables, data, splits, seed);
+      log(formatReport(report));
+      reports.push(report);
+    }
+  } finally {
+    gpu.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const combined = combineRankingSeeds(reports, seeds);
+  if (values.json) process.stdout.write(JSON.stringify(combined, null, 2) + '\n');
+  else process.stdout.write(`${formatRankingSeeds(combined)}\n`);
+  return 0;
+}
+
 /**
- * `vireo eval ranking --bundle BUNDLE --data DATASET [--json]`; returns the exit code.
+ * `vireo eval ranking --bundle BUNDLE --data DATASET [--json]` (or `--data DATASET --seeds N [training flags]`);
+ * returns the exit code.
  * @example await evalRanking(['--bundle', 'bundle/', '--data', 'ds/', '--json']);
  */
 export async function evalRanking(argv: string[]): Promise<number> {
@@ -272,9 +403,21 @@ export async function evalRanking(argv: string[]): Promise<number> {
     process.stdout.write(EVAL_HELP);
     return 0;
   }
-  if (!values.bundle)
-    throw new UsageError('--bundle BUNDLE is required (a folder with manifest.json and ranking.safetensors).');
   if (!values.data) throw new UsageError('--data DATASET is required (the dataset to evaluate on, as ingested).');
+  if (values.seeds !== undefined) {
+    if (values.bundle)
+      throw new UsageError('--seeds trains its own rankers: give --seeds N or --bundle BUNDLE, not both.');
+    return evalRankingSeeds(values, numberFlag(values.seeds, 'seeds', 1, { integer: true, min: 1, max: 100 }));
+  }
+  if (!values.bundle)
+    throw new UsageError(
+      '--bundle BUNDLE is required (a folder with manifest.json and ranking.safetensors), or --seeds N to train.',
+    );
+  const trainOnly = Object.keys(TRAIN_FLAGS).filter(
+    (k) => !['data', 'seed', 'holdout', 'json', 'help', 'quiet'].includes(k) && values[k as keyof Values] !== undefined,
+  );
+  if (trainOnly.length)
+    throw new UsageError(`--${trainOnly[0]} is a training flag: it applies with --seeds N, not to a --bundle.`);
   const { config, params, tables } = await loadRankingBundle(values.bundle);
   const ds = loadDataset(values.data);
   const features = rankingFeatures(ds.spec, ds.vocabularies);

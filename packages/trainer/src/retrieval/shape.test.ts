@@ -14,9 +14,8 @@ const dir = mkdtempSync(join(tmpdir(), 'vireo-shape-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('shapeOf', () => {
-  it('carries every architecture option a config was built with, so a warm start rebuilds the same config', async () => {
-    const world = { ...DEFAULT_SEQUENTIAL, seed: 3, users: 30, items: 20, categories: 4 };
-    Object.assign(world, { minEvents: 5, maxEvents: 8 });
+  it('carries every architecture option of a config, so a warm start rebuilds the same config', async () => {
+    const world = { ...DEFAULT_SEQUENTIAL, seed: 3, users: 30, items: 20, categories: 4, minEvents: 5, maxEvents: 8 };
     await ingestSequential(world, { ...DEFAULT_OPTIONS, out: join(dir, 'ds'), quiet: true });
     const ds = loadDataset(join(dir, 'ds'));
     const base = { fieldDim: 8, embeddingDim: 16, heads: 2, itemHidden: 16, userHidden: 16, temperature: 0.1 };

@@ -261,6 +261,8 @@ describe('the Node server', () => {
           res.on('data', (d) => (text += d));
           res.on('end', () => ok({ status: res.statusCode ?? 0, text }));
         });
+        // A connection the primary hands to a worker as it is killed may never be answered: give up after 5 s.
+        req.setTimeout(5_000, () => req.destroy(new Error('no answer in 5 s')));
         req.on('error', fail);
         req.end(body === undefined ? undefined : JSON.stringify(body));
       });

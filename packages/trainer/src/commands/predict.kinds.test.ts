@@ -108,6 +108,22 @@ describe('vireo predict on bundles with history features', () => {
         .split('\n')
         .map((l) => JSON.parse(l) as { line: number; pCtr?: number; error?: string });
       expect(scored.map((r) => r.line)).toEqual([2, 3, 4]);
+      // The same rows as JSON Lines when the name asks for them (they were written as CSV whatever the name).
+      const jsonl = join(bundle, 'example.jsonl');
+      expect((await capture(() => predict(['--bundle', bundle, '--example', jsonl]))).code).toBe(0);
+      const objects = readFileSync(jsonl, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as object);
+      expect(objects).toHaveLength(3);
+      const asJsonl = await capture(() => predict(['--bundle', bundle, '--input', jsonl, '--json']));
+      expect(asJsonl.code, asJsonl.err).toBe(0);
+      const fromJsonl = asJsonl.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { pCtr?: number; error?: string });
+      expect(fromJsonl.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+      expect(fromJsonl.map((r) => r.pCtr)).toEqual(scored.map((r) => r.pCtr));
       for (const r of scored) {
         expect(r.error).toBeUndefined();
         expect(r.pCtr).toBeGreaterThan(0);

@@ -48,7 +48,8 @@ Malformed rows are reported with their line numbers and make the exit code 1.
 flags:
   --format F   criteo, csv or jsonl (default: criteo for a Criteo bundle, else from the extension)
   --json       one JSON object per row: {"line", "pCtr", "pCvr", "revenue"} or {"line", "error"}
-  --example F  write example rows (CSV with a header; Criteo TSV for a Criteo bundle) to F and exit
+  --example F  write example rows to F and exit: Criteo TSV for a Criteo bundle, JSON Lines for a
+               .jsonl/.ndjson/.json name (or --format jsonl), else CSV with a header
 
 A feature derived from a history (e.g. user:recent_items>item:category, the categories of the recent
 items) is not a column: it is computed from the history column and the bundle's items.safetensors.
@@ -110,7 +111,7 @@ function columnsHelp(manifest: BundleManifest, c: RankingConfig): string {
 }
 
 /** A few example rows for the bundle, in the layout predict reads, from its vocabularies. */
-export function exampleRows(manifest: BundleManifest, c: RankingConfig, criteo: boolean, n = 3): string {
+export function exampleRows(manifest: BundleManifest, c: RankingConfig, format: Format, n = 3): string {
   const spec = manifest.featureSpec;
   const byName = new Map(spec.features.map((f) => [f.name, f]));
   const sample = (col: InputColumn, i: number): string => {
@@ -122,12 +123,25 @@ export function exampleRows(manifest: BundleManifest, c: RankingConfig, criteo: 
     return [pick(i), pick(i + 1), pick(i + 2)].join(col.separator ?? '|');
   };
   const cols = inputColumns(spec, c);
-  if (criteo) {
+  if (format === 'criteo') {
     const have = new Map(cols.map((col) => [col.column, col]));
     const rows = Array.from({ length: n }, (_, i) =>
       CRITEO_COLUMNS.slice(1)
         .map((name) => (have.has(name) ? sample(have.get(name)!, i) : ''))
         .join('\t'),
+    );
+    return `${rows.join('\n')}\n`;
+  }
+  if (format === 'jsonl') {
+    // One object per row keyed by column: numbers as numbers, a list's values as an array.
+    const value = (col: InputColumn, i: number): RawValue => {
+      const v = sample(col, i);
+      const f = byName.get(col.features[0])!;
+      if (f.kind === 'numeric') return Number(v);
+      return f.kind === 'categorical' ? v : v.split(col.separator ?? '|');
+    };
+    const rows = Array.from({ length: n }, (_, i) =>
+      JSON.stringify(Object.fromEntries(cols.map((col) => [col.column, value(col, i)]))),
     );
     return `${rows.join('\n')}\n`;
   }
@@ -154,7 +168,8 @@ function throughColumns(dir: string, manifest: BundleManifest, c: RankingConfig)
   return out;
 }
 
-type Format = 'criteo' | 'csv' | 'jsonl';
+/** The layouts predict reads (and --example writes). */
+export type Format = 'criteo' | 'csv' | 'jsonl';
 type RawRow = Record<string, RawValue>;
 
 /** A scored or rejected input row. */
@@ -363,7 +378,17 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.example !== undefined) {
-    writeFileSync(values.example, exampleRows(manifest, config, source === 'criteo'));
+    // The layout the file's name (or --format) asks for, as --input reads it back; CSV by default.
+    const ext = extname(values.example).toLowerCase();
+    const format: Format =
+      values.format !== undefined
+        ? pickFormat(values.format, values.example, source)
+        : source === 'criteo'
+          ? 'criteo'
+          : ext === '.jsonl' || ext === '.json' || ext === '.ndjson'
+            ? 'jsonl'
+            : 'csv';
+    writeFileSync(values.example, exampleRows(manifest, config, format));
     process.stderr.write(`wrote example rows for ${manifest.name} ${manifest.version} to ${values.example}\n`);
     return 0;
   }

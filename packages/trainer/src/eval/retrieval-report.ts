@@ -9,7 +9,7 @@ import { openGpu } from '../node/gpu.ts';
 import { readBundle, type ItemEmbeddings } from '@vireo/models/training';
 import { retrievalCases, type RetrievalCase } from '../retrieval/data.ts';
 import { embedCases } from '../retrieval/embed.ts';
-import { FeatureReader } from '../retrieval/features.ts';
+import { FeatureReader, shapeOf } from '../retrieval/features.ts';
 import { openDataset, retrievalData, type RetrievalData } from '../retrieval/train.ts';
 import { formatMetrics, int8Scorer, dotScorer, rankingMetrics, type RetrievalMetrics } from './retrieval.ts';
 import { itemKnnScorer, mostPopularScorer, oracleScorer } from './retrieval-baselines.ts';
@@ -137,19 +137,7 @@ export async function evalRetrieval(argv: string[]): Promise<number> {
   const ds = openDataset(values.data);
   const bundle = await readBundle(values.bundle);
   const c = bundle.config;
-  const data = retrievalData(ds, {
-    fieldDim: c.fieldDim,
-    embeddingDim: c.embeddingDim,
-    heads: c.heads,
-    itemHidden: c.itemHidden,
-    userHidden: c.userHidden,
-    temperature: c.temperature,
-    historyLength: c.historyLength,
-    historyItemFields: c.historyItemFields,
-    lastItem: c.lastItem ?? false,
-    causal: c.causal ?? false,
-    lastOutput: c.lastOutput ?? false,
-  });
+  const data = retrievalData(ds, shapeOf(c));
   if (data.config.tableRows !== c.tableRows || ds.items!.rows * c.embeddingDim !== bundle.items.embeddings.length) {
     throw new UsageError(
       `--bundle ${values.bundle} was trained on other data (its features or ` +

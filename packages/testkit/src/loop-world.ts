@@ -2,12 +2,13 @@
 // group of users of the synthetic world turns to a category they rarely touched. Reads the
 // dataset `vireo ingest` wrote (the trained fixture's world) to choose the category and users.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signHs256 } from '@vireo/edge-worker';
 import { startNodeServer } from '@vireo/edge-worker/node';
-import { TRAINED_WORLD } from './trained-fixture.ts';
+import { TRAINED_WORLD, trainedFixtureBundle } from './trained-fixture.ts';
 
 export interface Burst {
   /** The category the group turns to (its raw value). */
@@ -123,4 +124,43 @@ export async function startLoopEdge(dataDir: string): Promise<{ url: string; tok
     secret,
   );
   return { url: edge.url, token, close: () => edge.close() };
+}
+
+/** The trained fixture served as model `fixture` v1 (published and promoted) by a loop edge, over its ingested world. */
+export interface ServingLoopWorld {
+  root: string;
+  /** The ingested dataset (`vireo refresh --data`). */
+  data: string;
+  edge: { url: string; token: string };
+  /** fetch on the edge with the service token. */
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** `vireo refresh --once --json` against this edge and dataset; the exit code, output and the last JSON line. */
+  refresh(...extra: string[]): Promise<{ code: number | null; stdout: string; stderr: string; json: unknown }>;
+  close(): Promise<void>;
+}
+
+/** Sets up the world the loop tests start from: a temporary root, the ingested world, an edge serving v1. */
+export async function servingLoopWorld(prefix: string): Promise<ServingLoopWorld> {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const data = join(root, 'data');
+  const bundle = await trainedFixtureBundle();
+  await ingestTrainedWorld(data);
+  const edge = await startLoopEdge(join(root, 'edge'));
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${edge.url}${path}`, { ...init, headers: { authorization: `Bearer ${edge.token}`, ...init.headers } });
+  const published = await runVireo(['publish', '--bundle', bundle.dir, '--edge', edge.url, '--token', edge.token]);
+  if (published.code !== 0) throw new Error(`vireo publish exited with ${published.code}: ${published.stderr}`);
+  const promoted = await api('/v1/models/fixture/1/promote', { method: 'POST' });
+  if (promoted.status !== 200) throw new Error(`promoting fixture v1 answered ${promoted.status}`);
+  const refresh = async (...extra: string[]) => {
+    const args = ['--edge', edge.url, '--token', edge.token, '--state', join(root, 'refresh'), '--data', data];
+    const r = await runVireo(['refresh', ...args, '--model', 'fixture', '--once', '--json', ...extra]);
+    const last = r.stdout.trim().split('\n').at(-1);
+    return { ...r, json: r.code === 0 && last ? JSON.parse(last) : null };
+  };
+  const close = async () => {
+    await edge.close();
+    rmSync(root, { recursive: true, force: true });
+  };
+  return { root, data, edge, api, refresh, close };
 }

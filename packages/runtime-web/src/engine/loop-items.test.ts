@@ -6,8 +6,7 @@
 // retrievable (the nearest item to its own embedding, exact search) and the engine serving v1
 // switches to v2 and can recommend it; the update's time is reported.
 import 'fake-indexeddb/auto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   buildLookups,
@@ -20,8 +19,7 @@ import {
 } from '@vireo/core';
 import { maxRelError, topkReference } from '@vireo/kernels';
 import { itemFieldValues, itemTowerReference, tensorsToArrays, type RetrievalConfig } from '@vireo/models';
-import { ingestTrainedWorld, runVireo, startLoopEdge } from '@vireo/testkit/loop-world';
-import { trainedFixtureBundle } from '@vireo/testkit/trained-fixture';
+import { type ServingLoopWorld, servingLoopWorld } from '@vireo/testkit/loop-world';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from './engine.ts';
 
@@ -41,33 +39,24 @@ const column = (dir: string, file: string) => {
 };
 
 describe('a new item pushed to the edge is recommendable after an items-only refresh, without retraining', () => {
-  let root: string;
-  let edge: Awaited<ReturnType<typeof startLoopEdge>>;
+  let world: ServingLoopWorld;
   let engine: Engine | null = null;
-  const data = () => join(root, 'data');
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${edge.url}${path}`, { ...init, headers: { authorization: `Bearer ${edge.token}`, ...init.headers } });
+  const data = () => world.data;
+  const api = (path: string, init?: RequestInit) => world.api(path, init);
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'vireo-items-'));
-    const bundle = await trainedFixtureBundle();
-    await ingestTrainedWorld(data());
-    edge = await startLoopEdge(join(root, 'edge'));
-    const published = await runVireo(['publish', '--bundle', bundle.dir, '--edge', edge.url, '--token', edge.token]);
-    expect(published.code, published.stderr).toBe(0);
-    expect((await api('/v1/models/fixture/1/promote', { method: 'POST' })).status).toBe(200);
+    world = await servingLoopWorld('vireo-items-');
   }, 240_000);
   afterAll(async () => {
     engine?.dispose();
-    await edge?.close();
-    rmSync(root, { recursive: true, force: true });
+    await world?.close();
   });
 
   it('embeds the pushed item with the promoted item tower, promotes v2 with it, and serves it', async () => {
     engine = await createEngine({
       model: 'fixture',
-      edge: edge.url,
-      token: edge.token,
+      edge: world.edge.url,
+      token: world.edge.token,
       dbName: 'items-v1',
       upload: { flushDelayMs: 60_000 },
       blend: { retrieval: 1 },
@@ -100,11 +89,9 @@ describe('a new item pushed to the edge is recommendable after an items-only ref
     });
     expect(push.status, await push.clone().text()).toBe(200);
 
-    const state = join(root, 'refresh');
-    const args = ['--edge', edge.url, '--token', edge.token, '--state', state, '--data', data(), '--model', 'fixture'];
-    const run = await runVireo(['refresh', ...args, '--once', '--json']);
+    const run = await world.refresh();
     expect(run.code, run.stderr).toBe(0);
-    const r = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as RefreshJson;
+    const r = run.json as RefreshJson;
     expect(r).toMatchObject({ champion: '1', challenger: '2', promoted: true });
     expect(r.items).toMatchObject({ pulled: 1, added: ['new-item-1'], version: '2', parent: '1' });
     expect(r.reason).toMatch(/^items-only: 1 new items embedded by the item tower of 1 .* without retraining/);

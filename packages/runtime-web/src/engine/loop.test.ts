@@ -6,12 +6,8 @@
 // more of that category.
 // A refresh trained on shuffled labels must not be promoted, and say why.
 import 'fake-indexeddb/auto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseBundleManifest } from '@vireo/core';
-import { categoryBurst, ingestTrainedWorld, runVireo, startLoopEdge } from '@vireo/testkit/loop-world';
-import { trainedFixtureBundle } from '@vireo/testkit/trained-fixture';
+import { categoryBurst, type ServingLoopWorld, servingLoopWorld } from '@vireo/testkit/loop-world';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from './engine.ts';
 
@@ -26,14 +22,11 @@ type RefreshJson = {
 };
 
 describe('the training loop: edge events → vireo refresh → a promoted v2 the engine serves', () => {
-  let root: string;
-  let edge: Awaited<ReturnType<typeof startLoopEdge>>;
+  let world: ServingLoopWorld;
   let engine: Engine | null = null;
-  const data = () => join(root, 'data');
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${edge.url}${path}`, { ...init, headers: { authorization: `Bearer ${edge.token}`, ...init.headers } });
+  const data = () => world.data;
   const postEvents = async (events: unknown[]) => {
-    const res = await api('/v1/events', {
+    const res = await world.api('/v1/events', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ events }),
@@ -41,33 +34,24 @@ describe('the training loop: edge events → vireo refresh → a promoted v2 the
     expect(res.status).toBe(202);
   };
   const refresh = async (...extra: string[]): Promise<RefreshJson> => {
-    const state = join(root, 'refresh');
-    const args = ['--edge', edge.url, '--token', edge.token, '--state', state, '--data', data(), '--model', 'fixture'];
-    const r = await runVireo(['refresh', ...args, '--once', '--json', '--quiet', ...extra]);
+    const r = await world.refresh('--quiet', ...extra);
     expect(r.code, r.stderr).toBe(0);
-    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as RefreshJson;
+    return r.json as RefreshJson;
   };
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'vireo-loop-'));
-    const bundle = await trainedFixtureBundle();
-    await ingestTrainedWorld(data());
-    edge = await startLoopEdge(join(root, 'edge'));
-    const published = await runVireo(['publish', '--bundle', bundle.dir, '--edge', edge.url, '--token', edge.token]);
-    expect(published.code, published.stderr).toBe(0);
-    expect((await api('/v1/models/fixture/1/promote', { method: 'POST' })).status).toBe(200);
+    world = await servingLoopWorld('vireo-loop-');
   }, 240_000);
   afterAll(async () => {
     engine?.dispose();
-    await edge?.close();
-    rmSync(root, { recursive: true, force: true });
+    await world?.close();
   });
 
   it('promotes a complete v2 with its lineage; the engine switches to it; the group sees the category', async () => {
     engine = await createEngine({
       model: 'fixture',
-      edge: edge.url,
-      token: edge.token,
+      edge: world.edge.url,
+      token: world.edge.token,
       dbName: 'loop-v1',
       upload: { flushDelayMs: 60_000 },
       // The top 10 by the two-tower score: the default blend (pCtr · pCvr · revenue) ranks by
@@ -99,7 +83,7 @@ describe('the training loop: edge events → vireo refresh → a promoted v2 the
         `CTR AUC ${r.metrics.champion['ranking.auc'].toFixed(3)} → ${r.metrics.challenger['ranking.auc'].toFixed(3)}`,
     );
 
-    const latest = await api('/v1/models/fixture/latest');
+    const latest = await world.api('/v1/models/fixture/latest');
     expect(latest.headers.get('vireo-model-version')).toBe('2');
     const manifest = parseBundleManifest(await latest.text());
     expect(manifest.files.map((f) => f.name).sort()).toEqual([
@@ -146,8 +130,8 @@ describe('the training loop: edge events → vireo refresh → a promoted v2 the
     const r = await refresh('--shuffle-labels');
     expect(r).toMatchObject({ champion: '2', challenger: '3', promoted: false });
     expect(r.reason).toMatch(/^not promoted: .* worse than the champion by more than the margin 0\.01/);
-    expect((await api('/v1/models/fixture/latest')).headers.get('vireo-model-version')).toBe('2');
-    const v3 = parseBundleManifest(await (await api('/v1/models/fixture/3/manifest.json')).text());
+    expect((await world.api('/v1/models/fixture/latest')).headers.get('vireo-model-version')).toBe('2');
+    const v3 = parseBundleManifest(await (await world.api('/v1/models/fixture/3/manifest.json')).text());
     expect(v3.lineage).toMatchObject({ parent: '2', decision: { promote: false } });
   }, 240_000);
 });

@@ -126,7 +126,7 @@ export async function startLoopEdge(dataDir: string): Promise<{ url: string; tok
   return { url: edge.url, token, close: () => edge.close() };
 }
 
-/** The trained fixture served as model `fixture` v1 (published and promoted) by a loop edge, over its ingested world. */
+/** The trained fixture served as model `fixture` v1 (published, promoted) by a loop edge, over its ingested world. */
 export interface ServingLoopWorld {
   root: string;
   /** The ingested dataset (`vireo refresh --data`). */

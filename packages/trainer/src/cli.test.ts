@@ -1,28 +1,12 @@
 // The CLI's rough edges as a new user meets them: `vireo --version`, a --data folder that does not
 // exist, one default synthetic world for `vireo ingest` and `vireo start`.
 import { readFileSync } from 'node:fs';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { capture } from '@vireo/testkit/capture';
 import { main } from './cli.ts';
 import { DEFAULT_START } from './commands/start.ts';
 import { loadDataset } from './ingest/dataset.ts';
 import { START_WORLD } from './ingest/synthetic.ts';
-
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi
-    .spyOn(process.stdout, 'write')
-    .mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  const e = vi
-    .spyOn(process.stderr, 'write')
-    .mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  try {
-    return { code: await fn(), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 describe('vireo CLI', () => {
   it('--version prints the package version', async () => {

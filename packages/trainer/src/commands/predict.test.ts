@@ -4,7 +4,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { capture } from '@vireo/testkit/capture';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '@vireo/core';
 import { DEFAULT_OPTIONS, ingestCriteo, loadDataset } from '../ingest/index.ts';
 import { openGpu } from '../node/gpu.ts';
@@ -31,23 +32,6 @@ function criteoRows(n: number, seed: number): string[] {
     const sparse = [c1, ...Array.from({ length: 25 }, (_, j) => (rng.next() < 0.1 ? '' : `${j}${rng.int(4)}`))];
     return [rng.next() < p ? 1 : 0, ...dense, ...sparse].join('\t');
   });
-}
-
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi
-    .spyOn(process.stdout, 'write')
-    .mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-  const e = vi
-    .spyOn(process.stderr, 'write')
-    .mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
-  try {
-    return { code: await fn(), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
 }
 
 beforeAll(async () => {

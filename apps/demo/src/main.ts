@@ -66,6 +66,13 @@ interface VersionState {
 const STAGES = ['features', 'userTower', 'retrieval', 'ranking', 'blend'] as const;
 const SHOW = 10;
 const CANDIDATES = 100;
+/** Where the request's features came from (RecommendResult.featureSource), as the edge chip says it. */
+const EDGE_CHIP: Record<RecommendResult['featureSource'], string> = {
+  edge: 'edge ● live',
+  recent: 'edge ● recent',
+  cache: 'edge ● cached',
+  none: 'edge ● none',
+};
 
 const app = document.getElementById('app')!;
 const edge = location.origin;
@@ -396,9 +403,8 @@ async function refresh(): Promise<void> {
     if (r.degraded)
       notice('warn', 'The edge did not answer in time: features come from this device’s cache and history.');
     else clearNotice('The edge did not answer');
-    el.edgeChip.textContent =
-      r.featureSource === 'edge' ? 'edge ● live' : r.featureSource === 'cache' ? 'edge ● cached' : 'edge ● none';
-    el.edgeChip.className = `chip ${r.featureSource === 'edge' ? 'ok' : 'warn'}`;
+    el.edgeChip.textContent = EDGE_CHIP[r.featureSource];
+    el.edgeChip.className = `chip ${r.featureSource === 'edge' || r.featureSource === 'recent' ? 'ok' : 'warn'}`;
     updateTrail(r);
     renderRecs(r);
     renderHistory(r);

@@ -11,7 +11,7 @@ import { embedItems } from '../retrieval/embed.ts';
 import { parseTrainFlags } from '../retrieval/index.ts';
 import { openDataset, trainRetrievalModel } from '../retrieval/train.ts';
 import { METRIC_NAMES, type MetricName } from './retrieval.ts';
-import { evaluateRetrieval, type RetrievalReport } from './retrieval-report.ts';
+import { evaluateRetrieval, formatReport, type RetrievalReport } from './retrieval-report.ts';
 
 /** Mean and sample standard deviation of a metric over seeds, with the per-seed values. */
 export interface SeedStat {
@@ -126,6 +126,12 @@ export async function evalRetrievalSeeds(argv: string[]): Promise<number> {
     rmSync(scratch, { recursive: true, force: true });
   }
   const combined = combineSeeds(reports, seeds);
-  process.stdout.write(json ? `${JSON.stringify(combined, null, 2)}\n` : `${formatSeeds(combined)}\n`);
+  // One seed has no spread over seeds: say so, and give the run's own report (± over users).
+  const text =
+    reports.length === 1
+      ? `one seed (${seeds[0]}): no spread over seeds; ± below is the standard error over users\n` +
+        formatReport(reports[0])
+      : formatSeeds(combined);
+  process.stdout.write(json ? `${JSON.stringify(combined, null, 2)}\n` : `${text}\n`);
   return 0;
 }

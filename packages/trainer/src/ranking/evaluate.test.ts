@@ -54,7 +54,7 @@ describe('vireo eval ranking flags and seeds', () => {
   });
 
   it('combines per-seed reports into mean ± sample sd per row and task', async () => {
-    const { combineRankingSeeds } = await import('./index.ts');
+    const { combineRankingSeeds, formatRankingSeeds } = await import('./index.ts');
     const m = (auc: number, logLoss: number, ece: number) => ({
       auc,
       logLoss,
@@ -78,5 +78,12 @@ describe('vireo eval ranking flags and seeds', () => {
     expect(r.rows['constant.ctr'].auc.sd).toBe(0);
     expect(Object.keys(r.rows)).toEqual(['model.ctr', 'constant.ctr', 'logistic.ctr']);
     expect(r.revenue!.mean).toBeCloseTo(0.85, 12);
+    expect(formatRankingSeeds(r)).toMatch(/model\.ctr\s+AUC 0\.8500 ± 0\.0707/);
+
+    // One seed: no "± 0.0000" (it printed a spread of zero as if measured).
+    const one = formatRankingSeeds(combineRankingSeeds([report(0.8, 0.01)], [7]));
+    expect(one).toMatch(/^one seed \(7\): no spread over seeds/);
+    expect(one).toMatch(/model\.ctr\s+AUC 0\.8000 {2}log loss 0\.4000 {2}ECE 0\.0100/);
+    expect(one).not.toContain('±');
   });
 });

@@ -341,10 +341,14 @@ export function combineRankingSeeds(reports: RankingReport[], seeds: number[]): 
 
 /** The seeds report as lines for people. */
 export function formatRankingSeeds(r: RankingSeedsReport): string {
-  const s = (x: SeedStat) => `${x.mean.toFixed(4)} ± ${x.sd.toFixed(4)}`;
+  // One seed has no spread over seeds: its values alone (the run's report gives bootstrap SEs).
+  const one = r.seeds.length === 1;
+  const s = (x: SeedStat) => (one ? x.mean.toFixed(4) : `${x.mean.toFixed(4)} ± ${x.sd.toFixed(4)}`);
   const lines = [
-    `${r.seeds.length} seeds (${r.seeds.join(', ')}), mean ± sd over seeds; test rows ${r.split.test}; ` +
-      `ECE over ${ECE_BINS} equal-width bins`,
+    (one
+      ? `one seed (${r.seeds[0]}): no spread over seeds (bootstrap SEs are in the seed's report); `
+      : `${r.seeds.length} seeds (${r.seeds.join(', ')}), mean ± sd over seeds; `) +
+      `test rows ${r.split.test}; ECE over ${ECE_BINS} equal-width bins`,
   ];
   for (const [name, m] of Object.entries(r.rows))
     lines.push(`${name.padEnd(15)} AUC ${s(m.auc)}  log loss ${s(m.logLoss)}  ECE ${s(m.ece)}`);

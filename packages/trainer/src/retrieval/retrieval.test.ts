@@ -481,6 +481,12 @@ describe('vireo eval retrieval --seeds', () => {
     const bad = await vireo('eval', 'retrieval', '--data', data, '--seeds', '2', '--bundle', dir);
     expect(bad.code).toBe(2);
     expect(bad.err.trim()).toMatch(/--seeds trains its own models: drop --bundle\./);
+    // One seed: the run's own report with SEs over users (it printed "± 0.0000" over one seed).
+    const one = await vireo('eval', 'retrieval', '--data', data, '--seeds', '1', ...MODEL, '--max-steps', '4');
+    expect(one.code, one.err).toBe(0);
+    expect(one.out).toMatch(/^one seed \(5\): no spread over seeds; ± below is the standard error over users/);
+    expect(one.out).toMatch(/model vs best baseline: Recall@10/);
+    expect(one.out).not.toContain('±0.0000');
   });
 });
 

@@ -41,6 +41,8 @@ import {
 import { torchPeer, torchWho, type TorchRun, type TorchTiming } from './peers.ts';
 import { criteoShape, randomRanker, runRankingBench } from './ranking.ts';
 import {
+  checkReport,
+  mergeReports,
   ratioOf,
   SCHEMA,
   type Adapter,
@@ -1019,7 +1021,8 @@ const HELP =
   `
 
 Runs every benchmark with its peers in one run and writes one report (schema ${SCHEMA}, see
-packages/trainer/src/bench/schema.ts) to --out (default bench/results/<date>-<machine>.json).
+packages/trainer/src/bench/schema.ts) to --out (default bench/results/<date>-<machine>.json;
+a run with --only adds its sections to that file).
 Sections: ${SECTIONS.map((s) => s.id).join(', ')}. --skip-browser and --skip-edge leave out the
 Chromium and edge sections (the Dawn ones need only Node). --profile defaults to quick on a CPU
 adapter (SwiftShader), full otherwise. --topk-sizes and --topk-int8-sizes replace the profile's
@@ -1116,11 +1119,25 @@ export async function runAll(opts: {
       tables,
     };
     const out = opts.out ?? join(REPO, 'bench/results', `${report.date.slice(0, 10)}-${machine.name}.json`);
-    writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
-    return { report, out };
+    // A partial run (--only) into the day's default file adds to it instead of erasing its other sections.
+    return { report: writeReport(out, report, { merge: !opts.out && Boolean(opts.only?.length) }), out };
   } finally {
     gpu.destroy();
   }
+}
+
+/**
+ * Writes `report` to `out`. With `merge` and a report already there (the same machine's earlier run
+ * of the day), the two become one (mergeReports: this run's rows replace the same cases, the rest
+ * stay). Returns what was written.
+ */
+export function writeReport(out: string, report: Report, opts: { merge: boolean }): Report {
+  const written =
+    opts.merge && existsSync(out)
+      ? mergeReports([checkReport(JSON.parse(readFileSync(out, 'utf8')), out), report])
+      : report;
+  writeFileSync(out, JSON.stringify(written, null, 2) + '\n');
+  return written;
 }
 
 /** `vireo bench all [flags]`; returns the exit code. */

@@ -1,8 +1,11 @@
 // mergeReports: runs on one machine kind as one report. A later run's rows replace the same
 // cases (the whole table when it covers every case), new cases are appended, the first run's
 // yardsticks stay (its rows cite them), and the notes say which rows came from which run.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mergeReports, SCHEMA, type Figure, type Report, type Row, type Table } from './schema.ts';
+import { checkReport, mergeReports, SCHEMA, type Figure, type Report, type Row, type Table } from './schema.ts';
 
 const fig = (who: string, median: number): Figure => ({
   who,
@@ -108,5 +111,25 @@ describe('mergeReports', () => {
       'T ranking: the whole table is from a later run on the same ' +
         "machine kind (2026-11-27 09:34 UTC), replacing the first run's.",
     );
+  });
+});
+
+describe('writeReport', () => {
+  it("adds a partial run to the day's file instead of erasing its other sections", async () => {
+    const { writeReport } = await import('./all.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'vireo-bench-write-'));
+    try {
+      const out = join(dir, '2026-11-27-m.json');
+      const full = run('2026-11-27T08:00:00.000Z', 300, [table('ranking', [row('score 1000', 2.7)])]);
+      writeReport(out, full, { merge: true }); // nothing there yet: written as is
+      const edge = run('2026-11-27T09:00:00.000Z', 60, [table('edge', [row('GET 32', 1.5)])]);
+      writeReport(out, edge, { merge: true });
+      const back = checkReport(JSON.parse(readFileSync(out, 'utf8')), out);
+      expect(back.tables.map((t) => t.id)).toEqual(['ranking', 'edge']); // before: only 'edge' was left
+      writeReport(out, edge, { merge: false }); // a full run (or --out) replaces the file
+      expect(JSON.parse(readFileSync(out, 'utf8')).tables.map((t: Table) => t.id)).toEqual(['edge']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -81,10 +81,10 @@ describe('vireo start flags', () => {
     expect(START_HELP).toContain('1 on MovieLens');
   });
 
-  test('retrieval epochs and batch by dataset (chosen on validation): MovieLens 2 × 128, a flag wins', () => {
+  test('retrieval epochs × batch by dataset: world 1 × 128, MovieLens 2 × 128 (on validation); a flag wins', () => {
     const world = parseStartFlags([]);
     expect([world.epochs, world.batch]).toEqual([DEFAULT_START.epochs, DEFAULT_START.batch]);
-    expect([DEFAULT_START.epochs, DEFAULT_START.batch]).toEqual([3, 128]);
+    expect([DEFAULT_START.epochs, DEFAULT_START.batch]).toEqual([1, 128]);
     expect([MOVIELENS_START.epochs, MOVIELENS_START.batch]).toEqual([2, 128]);
     const dir = mkdtempSync(join(tmpdir(), 'vireo-start-ml-'));
     try {
@@ -97,7 +97,7 @@ describe('vireo start flags', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    expect(START_HELP).toContain('retrieval epochs (default 3; 2 on MovieLens)');
+    expect(START_HELP).toContain('retrieval epochs (default 1; 2 on MovieLens)');
   });
 
   test('refreshes in the background unless --no-refresh', () => {

@@ -43,11 +43,12 @@ const DEMO_ROOT = join(ROOT, 'apps/demo');
  *
  * The default world: trains in a few minutes on 2 CPU cores through SwiftShader. The ranker's
  * validation AUC peaks at epoch 2 (then 2.5 and 3 are lower), and the best weights are kept: a third
- * epoch trained a model that was thrown away. Retrieval: EPOCHS_WORLD.
+ * epoch trained a model that was thrown away. Retrieval: one epoch validates as well as three (NDCG@10 0.099 after
+ * one, 0.096 after two, 0.094 after three, mean of seeds 1 and 2, each ± 0.010), at a third of the cost.
  */
 export const DEFAULT_START = {
   ...START_WORLD,
-  epochs: 3,
+  epochs: 1,
   rankingEpochs: 2,
   batch: 128,
   rankingBatch: 256,

@@ -314,7 +314,7 @@ calibrated as it does) instead of reading a bundle, and reports each metric as t
 `;
 
 /** The metrics that --seeds averages, per row of the report. */
-type SeedRow = Record<'auc' | 'logLoss' | 'ece', SeedStat>;
+type SeedRow = Record<'auc' | 'logLoss' | 'ece' | 'eceDebiased', SeedStat>;
 export interface RankingSeedsReport {
   seeds: number[];
   split: RankingReport['split'];
@@ -331,9 +331,13 @@ export function combineRankingSeeds(reports: RankingReport[], seeds: number[]): 
   for (const [name, tasks] of Object.entries(sources(reports[0])))
     for (const task of ['ctr', 'ctcvr', 'cvr'])
       if (tasks[task]) {
-        const of = (k: 'auc' | 'logLoss' | 'ece') =>
-          seedStat(reports.map((r) => (sources(r)[name][task] as TaskMetrics)[k]));
-        rows[`${name}.${task}`] = { auc: of('auc'), logLoss: of('logLoss'), ece: of('ece') };
+        const of = (k: keyof SeedRow) => seedStat(reports.map((r) => (sources(r)[name][task] as TaskMetrics)[k]));
+        rows[`${name}.${task}`] = {
+          auc: of('auc'),
+          logLoss: of('logLoss'),
+          ece: of('ece'),
+          eceDebiased: of('eceDebiased'),
+        };
       }
   const revenue = reports[0].model.revenue ? seedStat(reports.map((r) => r.model.revenue!.rmseLog1p)) : null;
   return { seeds, split: reports[0].split, rows, revenue, reports };
@@ -344,10 +348,12 @@ export function formatRankingSeeds(r: RankingSeedsReport): string {
   const s = (x: SeedStat) => `${x.mean.toFixed(4)} ± ${x.sd.toFixed(4)}`;
   const lines = [
     `${r.seeds.length} seeds (${r.seeds.join(', ')}), mean ± sd over seeds; test rows ${r.split.test}; ` +
-      `ECE over ${ECE_BINS} equal-width bins`,
+      `ECE over ${ECE_BINS} equal-width bins; debiased ECE = ECE − the ECE calibrated predictions score by chance`,
   ];
   for (const [name, m] of Object.entries(r.rows))
-    lines.push(`${name.padEnd(15)} AUC ${s(m.auc)}  log loss ${s(m.logLoss)}  ECE ${s(m.ece)}`);
+    lines.push(
+      `${name.padEnd(15)} AUC ${s(m.auc)}  log loss ${s(m.logLoss)}  ECE ${s(m.ece)}  debiased ${s(m.eceDebiased)}`,
+    );
   if (r.revenue) lines.push(`${'model.revenue'.padEnd(15)} RMSE log1p ${s(r.revenue)}`);
   return lines.join('\n');
 }

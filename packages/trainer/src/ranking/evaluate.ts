@@ -54,7 +54,14 @@ export interface LogisticChoice {
 }
 
 export interface RankingReport {
-  split: { train: number; valid: number; test: number; validFrom: string };
+  split: {
+    train: number;
+    valid: number;
+    test: number;
+    validFrom: string;
+    /** Set by training: the rows the ranker trained on and the rows its heads were calibrated on. */
+    calibration?: { fit: number; calibrate: number; calibrateFrom: 'calibration' | 'validation' };
+  };
   model: {
     ctr: TaskMetrics;
     ctcvr?: TaskMetrics;
@@ -281,8 +288,10 @@ export function formatReport(r: RankingReport): string {
       ? `AUC ${pm(m.auc, m.se.auc)}  log loss ${pm(m.logLoss, m.se.logLoss)}  ECE ${pm(m.ece, m.se.ece)} ` +
         `(floor ${m.eceNoise.toFixed(4)}, debiased ${m.eceDebiased.toFixed(4)})`
       : '—';
+  const c = r.split.calibration;
+  const trained = c?.calibrateFrom === 'calibration' ? `${c.fit} + ${c.calibrate} calibration` : `${r.split.train}`;
   const lines = [
-    `test rows ${r.split.test} (train ${r.split.train}, early ` +
+    `test rows ${r.split.test} (train ${trained}, early ` +
       `stopping on ${r.split.valid} from the ${r.split.validFrom}); ± bootstrap standard errors ` +
       `(${BOOTSTRAP_REPLICATES} resamples); ECE over ${ECE_BINS} equal-width bins; its floor is the ECE calibrated ` +
       `predictions score on this many rows by chance, debiased = ECE − floor`,

@@ -4,10 +4,11 @@
 // manifest's metrics (docs/ARCHITECTURE.md §4, ranking). ctr is fitted on every calibration row, cvr on the clicked
 // ones (P(conversion | click)).
 //
-// The calibration rows are their own slice (calibrationHoldout): the last --calibration-holdout of the training rows
-// by time, left out of training and of early stopping. The validation rows chose the epoch, so a pair fitted there
-// is fitted on the rows the model was selected on, and on one time slice of a few thousand rows the slope a moves by
-// more than the calibration error it corrects (docs/ARCHITECTURE.md §4, Eval).
+// The calibration rows are the validation rows, or with --calibration-holdout F their own slice
+// (calibrationHoldout): the last F of the training rows by time, left out of training and of early stopping. On one
+// time slice of a few thousand rows the fitted slope a moves with the slice's make-up by more than the calibration
+// error it corrects; a slice of its own is not chosen on anything else, but it costs training rows
+// (docs/ARCHITECTURE.md §4).
 import { calibration, logLoss } from '@vireo/core';
 import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
 import type { Gpu } from '@vireo/kernels';
@@ -16,8 +17,7 @@ import { gatherBatch, type RankingData, type RankingSplits } from './data.ts';
 /**
  * Carves the calibration rows out of the training rows: the last `fraction` of them by time (the rows nearest the
  * validation and test periods). Returns the splits to train and early-stop on (valid and test unchanged) and the
- * calibration rows. With fraction 0, nothing is carved and the validation rows calibrate (bundles before
- * --calibration-holdout).
+ * calibration rows. With fraction 0 (the default), nothing is carved and the validation rows calibrate.
  * @example const { fit, calibrate } = calibrationHoldout(data, splits, 0.1);
  */
 export function calibrationHoldout(

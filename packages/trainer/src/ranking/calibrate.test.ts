@@ -1,10 +1,11 @@
 // Platt scaling of the ranking heads: the fit recovers a known (a, b); folded into the head's last layer, the GPU
 // forward serves σ(a·z + b) of the uncalibrated logit z, for ctr and cvr, and leaves revenue alone.
-import { createRng } from '@vireo/core';
+import { calibration, createRng, logLoss } from '@vireo/core';
 import { Gpu, testRng } from '@vireo/kernels';
 import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
 import { describe, expect, it } from 'vitest';
-import { fitPlatt, foldPlatt } from './calibrate.ts';
+import { calibrationHoldout, fitPlatt, foldPlatt } from './calibrate.ts';
+import type { RankingData, RankingSplits } from './data.ts';
 
 describe('ranking calibration', () => {
   it('fitPlatt recovers the (a, b) the labels were drawn with', () => {
@@ -16,6 +17,51 @@ describe('ranking calibration', () => {
     // Maximum likelihood over 40k rows: standard errors ~0.01.
     expect(Math.abs(a - 0.5)).toBeLessThan(0.04);
     expect(Math.abs(b + 1)).toBeLessThan(0.05);
+  });
+
+  it('a pair fitted on one slice of a known overconfident model lowers ECE and log loss on another', () => {
+    // Logits z of an overconfident model: the truth is σ(0.6·z − 0.4), the model serves σ(z).
+    const rng = createRng(21);
+    const draw = (n: number) => {
+      const z = Float64Array.from({ length: n }, () => 1.5 * rng.normal());
+      const y = Float64Array.from(z, (v) => (rng.next() < 1 / (1 + Math.exp(-(0.6 * v - 0.4))) ? 1 : 0));
+      return { z, y };
+    };
+    const fitOn = draw(4000);
+    const heldOut = draw(20_000);
+    const { a, b } = fitPlatt(fitOn.z, fitOn.y);
+    const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+    const before = Array.from(heldOut.z, sigmoid);
+    const after = Array.from(heldOut.z, (v) => sigmoid(a * v + b));
+    const ece = (p: number[]) => calibration(heldOut.y, p).ece;
+    // Before: about 0.1 off; after: the noise floor of 20k rows (about 0.005) plus the pair's error.
+    expect(ece(before)).toBeGreaterThan(0.05);
+    expect(ece(after)).toBeLessThan(0.015);
+    expect(ece(after)).toBeLessThan(ece(before));
+    expect(logLoss(heldOut.y, after)).toBeLessThan(logLoss(heldOut.y, before));
+  });
+
+  it('calibrationHoldout carves the latest training rows, out of training, valid and test unchanged', () => {
+    // 20 rows at shuffled times: 0–11 train, 12–15 valid, 16–19 test.
+    const ts = Float64Array.from([5, 1, 9, 3, 11, 7, 0, 2, 10, 4, 8, 6, 12, 13, 14, 15, 16, 17, 18, 19]);
+    const data = { ts } as unknown as RankingData;
+    const range = (from: number, to: number) => Uint32Array.from({ length: to - from }, (_, i) => from + i);
+    const splits: RankingSplits = {
+      train: range(0, 12),
+      valid: range(12, 16),
+      test: range(16, 20),
+      validFrom: 'valid split',
+    };
+    const { fit, calibrate } = calibrationHoldout(data, splits, 0.25);
+    // The last quarter of train by time: ts 9, 10, 11 are rows 2, 8 and 4.
+    expect(Array.from(calibrate)).toEqual([2, 4, 8]);
+    expect(Array.from(fit.train)).toEqual([0, 1, 3, 5, 6, 7, 9, 10, 11]);
+    expect(fit.valid).toBe(splits.valid);
+    expect(fit.test).toBe(splits.test);
+    // Nothing to carve: the validation rows calibrate, the splits are as given.
+    const none = calibrationHoldout(data, splits, 0);
+    expect(none.fit).toBe(splits);
+    expect(none.calibrate).toBe(splits.valid);
   });
 
   it('folded into the last layer, the GPU forward serves σ(a·z + b) for ctr and cvr, revenue as is', async () => {

@@ -1,14 +1,41 @@
-// Calibration of the ranker's probability heads (Platt scaling, fitted on the validation rows): per head,
-// p = σ(a·z + b) on its logit z. The pair is folded into the head's last layer (weight · a, bias · a + b), so the
-// bundle's weights are the calibrated model: the engine's forward (GPU and CPU) and the ONNX export apply it
-// without knowing; the pairs are recorded in the manifest's metrics (docs/ARCHITECTURE.md §4, ranking).
-// ctr is fitted on every validation row, cvr on the clicked ones (P(conversion | click)).
+// Calibration of the ranker's probability heads (Platt scaling): per head, p = σ(a·z + b) on its logit z. The pair is
+// folded into the head's last layer (weight · a, bias · a + b), so the bundle's weights are the calibrated model:
+// the engine's forward (GPU and CPU) and the ONNX export apply it without knowing; the pairs are recorded in the
+// manifest's metrics (docs/ARCHITECTURE.md §4, ranking). ctr is fitted on every calibration row, cvr on the clicked
+// ones (P(conversion | click)).
+//
+// The calibration rows are the validation rows, or with --calibration-holdout F their own slice
+// (calibrationHoldout): the last F of the training rows by time, left out of training and of early stopping. On one
+// time slice of a few thousand rows the fitted slope a moves with the slice's make-up by more than the calibration
+// error it corrects; a slice of its own is not chosen on anything else, but it costs training rows
+// (docs/ARCHITECTURE.md §4).
 import { calibration, logLoss } from '@vireo/core';
 import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
 import type { Gpu } from '@vireo/kernels';
-import { gatherBatch, type RankingData } from './data.ts';
+import { gatherBatch, type RankingData, type RankingSplits } from './data.ts';
 
-/** One head's Platt pair and what it did to the validation rows it was fitted on. */
+/**
+ * Carves the calibration rows out of the training rows: the last `fraction` of them by time (the rows nearest the
+ * validation and test periods). Returns the splits to train and early-stop on (valid and test unchanged) and the
+ * calibration rows. With fraction 0 (the default), nothing is carved and the validation rows calibrate.
+ * @example const { fit, calibrate } = calibrationHoldout(data, splits, 0.1);
+ */
+export function calibrationHoldout(
+  data: RankingData,
+  splits: RankingSplits,
+  fraction: number,
+): { fit: RankingSplits; calibrate: Uint32Array } {
+  const n = Math.round(splits.train.length * fraction);
+  if (n === 0 || n >= splits.train.length) return { fit: splits, calibrate: splits.valid };
+  const order = Array.from(splits.train).sort((a, b) => data.ts[a] - data.ts[b] || a - b);
+  const cut = order.length - n;
+  return {
+    fit: { ...splits, train: Uint32Array.from(order.slice(0, cut)).sort() },
+    calibrate: Uint32Array.from(order.slice(cut)).sort(),
+  };
+}
+
+/** One head's Platt pair and what it did to the calibration rows it was fitted on. */
 export interface HeadCalibration {
   a: number;
   b: number;
@@ -87,8 +114,8 @@ export function foldPlatt(c: RankingConfig, params: Float32Array, task: 'ctr' | 
 }
 
 /**
- * Fits a Platt pair per probability head on the validation rows and returns calibrated weights (a copy) with the
- * pairs. Heads without validation positives and negatives keep the identity.
+ * Fits a Platt pair per probability head on the calibration rows `rows` and returns calibrated weights (a copy) with
+ * the pairs. Heads without positives and negatives there keep the identity.
  */
 export async function calibrateHeads(
   gpu: Gpu,
@@ -96,13 +123,13 @@ export async function calibrateHeads(
   params: Float32Array,
   tables: Float32Array[],
   data: RankingData,
-  valid: ArrayLike<number>,
+  rows: ArrayLike<number>,
 ): Promise<{ params: Float32Array; calibration: Calibration }> {
   const model = await RankingModel.create(gpu, config, { maxBatch: 1000 });
   let logits: Float32Array;
   try {
     model.writeWeights(params, tables);
-    logits = await logitsOf(model, data, valid);
+    logits = await logitsOf(model, data, rows);
   } finally {
     model.destroy();
   }
@@ -113,10 +140,10 @@ export async function calibrateHeads(
   for (const [task, t] of heads) {
     const z: number[] = [];
     const y: number[] = [];
-    for (let i = 0; i < valid.length; i++) {
-      if (task === 'cvr' && data.labels[valid[i] * 3] < 0.5) continue; // cvr: clicked rows only
+    for (let i = 0; i < rows.length; i++) {
+      if (task === 'cvr' && data.labels[rows[i] * 3] < 0.5) continue; // cvr: clicked rows only
       z.push(logits[i * 3 + t]);
-      y.push(data.labels[valid[i] * 3 + t] > 0.5 ? 1 : 0);
+      y.push(data.labels[rows[i] * 3 + t] > 0.5 ? 1 : 0);
     }
     const positives = y.reduce((s, v) => s + v, 0);
     if (positives === 0 || positives === y.length) continue;

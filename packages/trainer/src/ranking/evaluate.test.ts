@@ -1,7 +1,8 @@
 // The ranking report's metrics on hand-computed fixtures: log loss, ECE over 10 equal-width bins, bootstrap standard
 // errors that are the same resamples for every prediction, and the formatted report.
 import { describe, expect, it } from 'vitest';
-import { bootstrapResamples, ECE_BINS, pointMetrics, taskMetrics } from './evaluate.ts';
+import { createRng } from '@vireo/core';
+import { bootstrapResamples, ECE_BINS, eceNoiseFloor, pointMetrics, taskMetrics } from './evaluate.ts';
 
 describe('ranking evaluation metrics', () => {
   it('log loss and ECE match a hand-computed case', () => {
@@ -40,6 +41,40 @@ describe('ranking evaluation metrics', () => {
     expect(bootstrapResamples(50, 9)[3]).toEqual(bootstrapResamples(50, 9)[3]);
     expect(bootstrapResamples(50, 9)[3]).not.toEqual(bootstrapResamples(50, 10)[3]);
   });
+
+  it('the ECE noise floor: the analytic chance ECE of a constant, ~0 debiased for true probabilities', () => {
+    // A constant 0.3 on n rows sits in one bin: its ECE against its own draws is |mean(y*) − 0.3|, whose mean is
+    // √(0.3 · 0.7 / n) · √(2/π) (the mean absolute value of a normal) to within the binomial's skew.
+    const n = 1500;
+    const analytic = Math.sqrt((0.3 * 0.7) / n) * Math.sqrt(2 / Math.PI);
+    const floor = eceNoiseFloor(new Array(n).fill(0.3), 1, 2000);
+    expect(Math.abs(floor - analytic)).toBeLessThan(0.05 * analytic);
+    // True probabilities on 1,500 rows: plain ECE is well above 0 by chance (about the floor), the debiased ECE is
+    // about 0: over 20 worlds its mean is within 0.003 of 0 (its sd per world is about 0.006).
+    const rng = createRng(11);
+    const plain: number[] = [];
+    const debiased: number[] = [];
+    for (let w = 0; w < 20; w++) {
+      const p = Array.from({ length: n }, () => 0.05 + 0.55 * rng.next());
+      const y = p.map((q) => (rng.next() < q ? 1 : 0));
+      const m = taskMetrics(y, p, []);
+      plain.push(m.ece);
+      debiased.push(m.eceDebiased);
+      expect(m.eceDebiased).toBeCloseTo(m.ece - m.eceNoise, 12);
+    }
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    expect(mean(plain)).toBeGreaterThan(0.015);
+    expect(Math.abs(mean(debiased))).toBeLessThan(0.003);
+    // A known miscalibration far above the floor: predictions 0.05 over the truth on 20,000 rows, debiased ≈ 0.05.
+    const p = Array.from({ length: 20_000 }, () => 0.05 + 0.55 * rng.next());
+    const y = p.map((q) => (rng.next() < q ? 1 : 0));
+    const shifted = taskMetrics(
+      y,
+      p.map((q) => q + 0.05),
+      [],
+    );
+    expect(Math.abs(shifted.eceDebiased - 0.05)).toBeLessThan(0.006);
+  });
 });
 
 describe('vireo eval ranking flags and seeds', () => {
@@ -59,6 +94,8 @@ describe('vireo eval ranking flags and seeds', () => {
       auc,
       logLoss,
       ece,
+      eceNoise: 0.01,
+      eceDebiased: ece - 0.01,
       se: { auc: 0, logLoss: 0, ece: 0 },
       rows: 10,
       positives: 3,
@@ -75,6 +112,7 @@ describe('vireo eval ranking flags and seeds', () => {
     expect(r.rows['model.ctr'].auc.mean).toBeCloseTo(0.85, 12);
     expect(r.rows['model.ctr'].auc.sd).toBeCloseTo(Math.SQRT1_2 * 0.1, 12);
     expect(r.rows['model.ctr'].ece.mean).toBeCloseTo(0.02, 12);
+    expect(r.rows['model.ctr'].eceDebiased.mean).toBeCloseTo(0.01, 12);
     expect(r.rows['constant.ctr'].auc.sd).toBe(0);
     expect(Object.keys(r.rows)).toEqual(['model.ctr', 'constant.ctr', 'logistic.ctr']);
     expect(r.revenue!.mean).toBeCloseTo(0.85, 12);

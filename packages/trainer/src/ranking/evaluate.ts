@@ -11,6 +11,12 @@
 // replacement, seeded) of the evaluated rows, the same resamples for the model and its baselines. ECE is the
 // expected calibration error over ECE_BINS equal-width bins of the predicted probability on [0, 1]:
 // Σ_b (n_b / n) · |mean prediction_b − observed rate_b| (docs/ARCHITECTURE.md §4, Eval).
+//
+// ECE is biased upwards on few rows: even the true probabilities score about √(p(1−p)/n_b) per bin by chance
+// (0.025 on 1,500 rows of the start world). Beside it the report gives its noise floor, the mean ECE the same
+// predictions score against labels drawn from themselves (y* ~ Bernoulli(p), NOISE_REPLICATES draws: what perfectly
+// calibrated predictions would score on this many rows), and the debiased ECE, ECE − noise floor (0 when calibrated;
+// the true ECE when it is far above the floor, a little under it near the floor).
 import { auc, calibration, createRng, logLoss } from '@vireo/core';
 import { RankingModel, type RankingConfig } from '@vireo/models';
 import type { Gpu } from '@vireo/kernels';
@@ -22,12 +28,18 @@ import { fitLogistic, logisticPredict } from './logistic.ts';
 export const BOOTSTRAP_REPLICATES = 200;
 /** Equal-width probability bins of the ECE. */
 export const ECE_BINS = 10;
+/** Label draws behind the ECE's noise floor. */
+export const NOISE_REPLICATES = 200;
 
 export interface TaskMetrics {
   auc: number;
   logLoss: number;
   /** Expected calibration error over ECE_BINS equal-width bins. */
   ece: number;
+  /** The ECE's noise floor: its mean over labels drawn from the predictions themselves (eceNoiseFloor). */
+  eceNoise: number;
+  /** ece − eceNoise: the calibration error beyond what chance gives on this many rows. */
+  eceDebiased: number;
   /** Bootstrap standard errors of the three (BOOTSTRAP_REPLICATES resamples of the rows). */
   se: { auc: number; logLoss: number; ece: number };
   rows: number;
@@ -42,7 +54,14 @@ export interface LogisticChoice {
 }
 
 export interface RankingReport {
-  split: { train: number; valid: number; test: number; validFrom: string };
+  split: {
+    train: number;
+    valid: number;
+    test: number;
+    validFrom: string;
+    /** Set by training: the rows the ranker trained on and the rows its heads were calibrated on. */
+    calibration?: { fit: number; calibrate: number; calibrateFrom: 'calibration' | 'validation' };
+  };
   model: {
     ctr: TaskMetrics;
     ctcvr?: TaskMetrics;
@@ -80,6 +99,23 @@ const sd = (v: number[]) => {
 };
 
 /**
+ * The ECE that perfectly calibrated predictions score on this many rows by chance: the mean ECE of `p` against
+ * labels drawn from `p` itself (y*_i ~ Bernoulli(p_i)), over `replicates` seeded draws.
+ * @example eceNoiseFloor(new Array(1500).fill(0.3), 1) // ≈ 0.0095 (√(0.21 / 1500) · √(2/π))
+ */
+export function eceNoiseFloor(p: ArrayLike<number>, seed: number, replicates = NOISE_REPLICATES): number {
+  if (p.length === 0) return NaN;
+  const rng = createRng(seed).fork(`ece-noise-${p.length}`);
+  const y = new Float64Array(p.length);
+  let sum = 0;
+  for (let k = 0; k < replicates; k++) {
+    for (let i = 0; i < p.length; i++) y[i] = rng.next() < p[i] ? 1 : 0;
+    sum += calibration(y, p, ECE_BINS).ece;
+  }
+  return sum / replicates;
+}
+
+/**
  * The metrics of predictions `p` against `labels`, with bootstrap standard errors over `resamples`.
  * @example taskMetrics([0, 1], [0.2, 0.7], bootstrapResamples(2, 1)).ece // 0.25
  */
@@ -100,8 +136,12 @@ export function taskMetrics(labels: ArrayLike<number>, p: ArrayLike<number>, res
     reps.logLoss.push(m.logLoss);
     reps.ece.push(m.ece);
   }
+  const point = pointMetrics(labels, p);
+  const eceNoise = eceNoiseFloor(p, 0);
   return {
-    ...pointMetrics(labels, p),
+    ...point,
+    eceNoise,
+    eceDebiased: point.ece - eceNoise,
     se: { auc: sd(reps.auc), logLoss: sd(reps.logLoss), ece: sd(reps.ece) },
     rows: labels.length,
     positives,
@@ -244,11 +284,17 @@ const pm = (v: number, se: number) => `${v.toFixed(4)} ± ${Number.isFinite(se) 
 /** The report as aligned text lines for the terminal. */
 export function formatReport(r: RankingReport): string {
   const f = (m: TaskMetrics | undefined) =>
-    m ? `AUC ${pm(m.auc, m.se.auc)}  log loss ${pm(m.logLoss, m.se.logLoss)}  ECE ${pm(m.ece, m.se.ece)}` : '—';
+    m
+      ? `AUC ${pm(m.auc, m.se.auc)}  log loss ${pm(m.logLoss, m.se.logLoss)}  ECE ${pm(m.ece, m.se.ece)} ` +
+        `(floor ${m.eceNoise.toFixed(4)}, debiased ${m.eceDebiased.toFixed(4)})`
+      : '—';
+  const c = r.split.calibration;
+  const trained = c?.calibrateFrom === 'calibration' ? `${c.fit} + ${c.calibrate} calibration` : `${r.split.train}`;
   const lines = [
-    `test rows ${r.split.test} (train ${r.split.train}, early ` +
+    `test rows ${r.split.test} (train ${trained}, early ` +
       `stopping on ${r.split.valid} from the ${r.split.validFrom}); ± bootstrap standard errors ` +
-      `(${BOOTSTRAP_REPLICATES} resamples); ECE over ${ECE_BINS} equal-width bins`,
+      `(${BOOTSTRAP_REPLICATES} resamples); ECE over ${ECE_BINS} equal-width bins; its floor is the ECE calibrated ` +
+      `predictions score on this many rows by chance, debiased = ECE − floor`,
   ];
   const block = (task: 'ctr' | 'ctcvr' | 'cvr', note = '') => {
     const b = r.baselines;

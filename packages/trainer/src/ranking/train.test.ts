@@ -82,7 +82,11 @@ describe('vireo train ranking', () => {
     expect(model.ctr.auc).toBeGreaterThan(0.6);
     expect(model.ctr.logLoss).toBeLessThan(baselines.constant.ctr.logLoss);
     expect(model.ctcvr.auc).toBeGreaterThan(0.6);
-    // Platt scaling on the validation rows: never worse there than the identity it starts from.
+    // Platt scaling on the validation rows (the default --calibration-holdout 0): never worse there than the
+    // identity it starts from.
+    const split = result.evaluation.split;
+    expect(split.calibration).toEqual({ fit: split.train, calibrate: split.valid, calibrateFrom: 'validation' });
+    expect(result.calibration.ctr.rows).toBe(split.valid);
     for (const task of ['ctr', 'cvr'] as const) {
       const c = result.calibration[task];
       expect(c.rows).toBeGreaterThan(0);

@@ -99,6 +99,11 @@ describe('the training loop: edge events → vireo refresh → a promoted v2 the
       decision: { promote: true, margin: r.metrics.margin },
     });
     expect(manifest.lineage?.parentMetrics).toHaveProperty('retrieval');
+    // The challenger's heads are calibrated on the validation rows, as `vireo train ranking` does (v2 was not).
+    const calibration = (manifest.metrics.ranking as { calibration?: Record<string, { rows: number; a: number }> })
+      .calibration;
+    expect(calibration?.ctr.rows).toBeGreaterThan(0);
+    expect(calibration?.ctr.a).toBeGreaterThan(0);
 
     // Requests keep going while the engine loads v2 beside v1 and swaps.
     let failures = 0;

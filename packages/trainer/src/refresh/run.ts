@@ -33,6 +33,7 @@ import { evaluateRetrieval, type RetrievalReport } from '../eval/retrieval-repor
 import { SPLIT_TRAIN } from '../ingest/index.ts';
 import type { Dataset } from '../ingest/dataset.ts';
 import { rankingData, rankingSplits } from '../ranking/data.ts';
+import { calibrateHeads } from '../ranking/calibrate.ts';
 import { evaluateRanking, type RankingReport } from '../ranking/evaluate.ts';
 import { fitRanking, initialWeights as rankingInitialWeights, labelPriors } from '../ranking/fit.ts';
 import { rankingConfigFor } from '../ranking/index.ts';
@@ -436,6 +437,13 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     init,
   });
   rmSync(join(out, 'checkpoint'), { recursive: true, force: true });
+  // Platt calibration of the challenger's heads on the validation rows, folded into its weights, as `vireo train
+  // ranking` does (docs/ARCHITECTURE.md §4): the engine multiplies the heads, so an uncalibrated pCTR would skew
+  // the blend of every user the challenger serves.
+  const calibrated = await calibrateHeads(gpu, config, fit.params, fit.tables, rdata, splits.valid);
+  for (const [task, c] of Object.entries(calibrated.calibration))
+    log(`ranking calibration ${task}: ECE ${c.before.ece.toFixed(4)} → ${c.after.ece.toFixed(4)} on ${c.rows} rows`);
+  fit.params = calibrated.params;
   const championTables = rankingInitialWeights(config, o.seed, labelPriors(rdata, splits.train));
   warmStartRanking(config, ds.spec, ds.vocabularies, championTables, previous, 'oov');
   const ranking = {
@@ -451,7 +459,11 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     vocabularies: ds.vocabularies,
     name: o.model,
     trainingData: { dataset: ds.summary.name, source: ds.summary.source, warmStart: warm, options: opts },
-    metrics: { test: ranking.challenger, training: { bestEpoch: fit.bestEpoch, bestValidAuc: fit.bestValidAuc } },
+    metrics: {
+      test: ranking.challenger,
+      training: { bestEpoch: fit.bestEpoch, bestValidAuc: fit.bestValidAuc },
+      calibration: calibrated.calibration,
+    },
   });
 
   // Decide, record the lineage in the manifest, publish (and promote when the gate passes).

@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ options: { top: { type: 'string' }, last: { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { top: { type: 'string' }, last: { type: 'string' } },
+  allowPositionals: true,
+});
 const TOP = Number(values.top ?? 25);
 for (const file of positionals) {
   const prof = JSON.parse(readFileSync(file, 'utf8'));

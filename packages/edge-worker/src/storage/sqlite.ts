@@ -9,6 +9,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { groupCommit } from './group-commit.ts';
+import { sqliteIngest } from './sqlite-ingest.ts';
 import { createSqlStorage, FEATURE_READS } from './sql.ts';
 import {
   BlobMismatchError,
@@ -122,11 +123,17 @@ function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxC
   };
 }
 
+/** A SqlDriver that also runs a function in one IMMEDIATE transaction (the event ingest's writes). */
+export type SqliteDriver = SqlDriver & {
+  /** Runs `fn` in one IMMEDIATE transaction, emptying the read cache before and after. */
+  transaction<T>(fn: () => T): T;
+};
+
 /**
  * A SqlDriver over one better-sqlite3 connection: statements prepared once and kept, and an
  * optional read-through cache of small reads (see readCache).
  */
-export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions = {}): SqlDriver {
+export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions = {}): SqliteDriver {
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
     let s = statements.get(sql);
@@ -173,6 +180,14 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
   );
   let closed = false;
   return {
+    transaction<T>(fn: () => T): T {
+      cache?.clear();
+      try {
+        return db.transaction(fn).immediate();
+      } finally {
+        cache?.clear();
+      }
+    },
     async query<T>(sql: string, params: SqlParam[]) {
       return read(sql, params) as T[];
     },
@@ -314,6 +329,8 @@ export type SqliteStorageOptions = {
   readCacheRows?: number;
   /** Write the event batches of one event-loop turn in one transaction (./group-commit.ts). Default true. */
   groupCommit?: boolean;
+  /** Ingest events with sql.ts's set-based statements (D1's) instead of ./sqlite-ingest.ts. Default false. */
+  setBasedIngest?: boolean;
   /**
    * Remove temporary files of killed uploads on open. Default: true, except in a node:cluster worker
    * (`--workers`), where other workers may be uploading; the primary removes them before forking.
@@ -343,12 +360,17 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   db.pragma('mmap_size = 268435456');
   db.pragma('wal_autocheckpoint = 10000');
   migrate(db);
+  const driver = sqliteDriver(db, { readCacheRows: options.readCacheRows ?? 200_000 });
   const storage = createSqlStorage({
     kind: 'sqlite',
-    driver: sqliteDriver(db, { readCacheRows: options.readCacheRows ?? 200_000 }),
+    driver,
     blobs: fileBlobStore(join(dataDir, 'blobs'), { cleanTemp: options.cleanTemp ?? !cluster.isWorker }),
   });
-  if (options.groupCommit !== false) storage.events.ingest = groupCommit(storage.events.ingest.bind(storage.events));
+  // Prepared per-row statements rather than sql.ts's set-based ones (./sqlite-ingest.ts).
+  const ingest = options.setBasedIngest
+    ? storage.events.ingest.bind(storage.events)
+    : sqliteIngest(db, driver.transaction);
+  storage.events.ingest = options.groupCommit !== false ? groupCommit(ingest) : ingest;
   return storage;
 }
 

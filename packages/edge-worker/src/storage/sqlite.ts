@@ -150,6 +150,7 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
         )
       : null;
   const cacheable = options.cacheable ?? FEATURE_READS;
+  const cacheIds = new Map([...cacheable].map((sql, i) => [sql, i]));
   // Statements use numbered parameters (?1, ?2: the form D1 takes too); better-sqlite3 binds those from an object.
   const bind = (params: SqlParam[]) => {
     const named: Record<number, SqlParam> = {};
@@ -165,8 +166,10 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
     return [];
   };
   const read = (sql: string, params: SqlParam[]): unknown[] => {
-    if (!cache || !cacheable.has(sql)) return run(sql, params);
-    const key = `${sql}\u0000${JSON.stringify(params)}`;
+    if (!cache || !cacheIds.has(sql)) return run(sql, params);
+    // A short key: the statement's number, then its parameters (hashing the SQL text each time cost
+    // more than the lookup).
+    const key = `${cacheIds.get(sql)}\u0000${JSON.stringify(params)}`;
     const hit = cache.get(key);
     if (hit) return hit;
     const rows = run(sql, params);

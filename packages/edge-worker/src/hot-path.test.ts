@@ -166,7 +166,7 @@ describe('group commit of event batches', () => {
     // The database file alone (without its -wal) holds the events once a checkpoint has copied them.
     const copy = join(tempDir(), 'copy.db');
     let seen = 0;
-    for (let i = 0; i < 50 && seen < 200; i++) {
+    for (let i = 0; i < 150 && seen < 200; i++) {
       await new Promise((ok) => setTimeout(ok, 100));
       copyFileSync(databasePath(dataDir), copy);
       const db = new Database(copy, { readonly: true });

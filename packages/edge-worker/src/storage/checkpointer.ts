@@ -1,7 +1,7 @@
 // WAL checkpoints off the event loop (docs/ARCHITECTURE.md, "Node edge"): SQLite copies the WAL back
 // into the database file, and fsyncs it, in whichever commit crosses wal_autocheckpoint, so one
 // request in thousands paid for the copy of ~40 MiB (the events' P99). A worker thread with its own
-// connection runs PASSIVE checkpoints every `intervalMs` instead: they never block a writer or a
+// connection runs PASSIVE checkpoints every `intervalMs` (1 s) instead: they never block a writer or a
 // reader, and the committing request pays only its own WAL append. The main connection keeps an
 // autocheckpoint as a backstop, far above what the thread lets accumulate.
 import { createRequire } from 'node:module';
@@ -33,7 +33,7 @@ export type Checkpointer = { stop(): Promise<void> };
  * Starts the checkpoint thread for the database at `path` (already in WAL mode).
  * @example const checkpoints = startCheckpointer(databasePath(dataDir)); ...; await checkpoints.stop();
  */
-export function startCheckpointer(path: string, intervalMs = 200): Checkpointer {
+export function startCheckpointer(path: string, intervalMs = 1000): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, intervalMs } });
   worker.unref();

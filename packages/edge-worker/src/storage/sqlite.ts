@@ -10,7 +10,6 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { startCheckpointer } from './checkpointer.ts';
 import { groupCommit } from './group-commit.ts';
-import { sqliteIngest } from './sqlite-ingest.ts';
 import { createSqlStorage, FEATURE_READS } from './sql.ts';
 import {
   BlobMismatchError,
@@ -124,17 +123,11 @@ function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxC
   };
 }
 
-/** A SqlDriver that also runs a function in one IMMEDIATE transaction (the event ingest's writes). */
-export type SqliteDriver = SqlDriver & {
-  /** Runs `fn` in one IMMEDIATE transaction, emptying the read cache before and after. */
-  transaction<T>(fn: () => T): T;
-};
-
 /**
  * A SqlDriver over one better-sqlite3 connection: statements prepared once and kept, and an
  * optional read-through cache of small reads (see readCache).
  */
-export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions = {}): SqliteDriver {
+export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions = {}): SqlDriver {
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
     let s = statements.get(sql);
@@ -184,14 +177,6 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
   );
   let closed = false;
   return {
-    transaction<T>(fn: () => T): T {
-      cache?.clear();
-      try {
-        return db.transaction(fn).immediate();
-      } finally {
-        cache?.clear();
-      }
-    },
     async query<T>(sql: string, params: SqlParam[]) {
       return read(sql, params) as T[];
     },
@@ -333,8 +318,6 @@ export type SqliteStorageOptions = {
   readCacheRows?: number;
   /** Write the event batches of one event-loop turn in one transaction (./group-commit.ts). Default true. */
   groupCommit?: boolean;
-  /** Ingest events with sql.ts's set-based statements (D1's) instead of ./sqlite-ingest.ts. Default false. */
-  setBasedIngest?: boolean;
   /** WAL checkpoints on a worker thread (./checkpointer.ts) rather than in a committing request. Default true. */
   checkpointThread?: boolean;
   /**
@@ -368,17 +351,12 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   migrate(db);
   const checkpoints = options.checkpointThread === false ? null : startCheckpointer(databasePath(dataDir));
   db.pragma(`wal_autocheckpoint = ${checkpoints ? 100_000 : 10_000}`);
-  const driver = sqliteDriver(db, { readCacheRows: options.readCacheRows ?? 200_000 });
   const storage = createSqlStorage({
     kind: 'sqlite',
-    driver,
+    driver: sqliteDriver(db, { readCacheRows: options.readCacheRows ?? 200_000 }),
     blobs: fileBlobStore(join(dataDir, 'blobs'), { cleanTemp: options.cleanTemp ?? !cluster.isWorker }),
   });
-  // Prepared per-row statements rather than sql.ts's set-based ones (./sqlite-ingest.ts).
-  const ingest = options.setBasedIngest
-    ? storage.events.ingest.bind(storage.events)
-    : sqliteIngest(db, driver.transaction);
-  storage.events.ingest = options.groupCommit !== false ? groupCommit(ingest) : ingest;
+  if (options.groupCommit !== false) storage.events.ingest = groupCommit(storage.events.ingest.bind(storage.events));
   if (!checkpoints) return storage;
   const close = storage.close.bind(storage);
   return Object.assign(storage, {

@@ -148,7 +148,9 @@ describe('group commit of event batches', () => {
     const dataDir = tempDir();
     const storage = open(dataDir);
     const reader = new Database(databasePath(dataDir), { readonly: true });
-    cleanups.push(() => reader.close());
+    cleanups.push(() => {
+      reader.close();
+    });
     const count = reader.prepare('SELECT count(*) FROM events').pluck();
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, b) => storage.events.ingest(batch(`ack${b}`, 25), DEFAULT_REALTIME, NOW)),

@@ -7,7 +7,9 @@
 // design's online store, as the yardstick;
 // and the same routes in-process through app.request(). Writes bench/results.json and bench/RESULTS.md.
 // pnpm --filter @vireo/edge-worker bench:edge [-- --duration 10 --connections 32 --out RESULTS.md --results
-// results.json --skip-in-process --workers 1,2 --only get,events --profile DIR (node --cpu-prof of the edge)]
+// results.json --skip-in-process --workers 1,2 --only get,events --profile DIR (node --cpu-prof of the edge)
+// --dist (the built dist/node/vireo-edge.js of `pnpm build` instead of the sources: profiles with line numbers)
+// --bin PATH (another vireo-edge entry point, e.g. an earlier commit's bin/ beside its src/: a before/after)]
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +32,8 @@ const { values: flags } = parseArgs({
     profile: { type: 'string' },
     only: { type: 'string' },
     workers: { type: 'string' },
+    dist: { type: 'boolean' },
+    bin: { type: 'string' },
   },
 });
 const DURATION = Number(flags.duration ?? 10);
@@ -115,7 +119,7 @@ async function startChild(args, ready = 'listening on') {
 const startEdge = (dataDir, port, workers) =>
   startChild([
     ...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', flags.profile] : []),
-    here('../bin/vireo-edge.mjs'),
+    flags.bin ?? here(flags.dist ? '../dist/node/vireo-edge.js' : '../bin/vireo-edge.mjs'),
     '--port',
     String(port),
     '--data',

@@ -2,7 +2,7 @@
 // writes (this connection's, and another connection's, as another `--workers` process makes), and
 // group commit keeps every batch durable, idempotent and independent of a failing neighbour.
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -142,6 +142,45 @@ describe('group commit of event batches', () => {
     const again = open(dataDir);
     const repeated = await Promise.all(batches.slice(0, 3).map((b) => again.events.ingest(b, DEFAULT_REALTIME, NOW)));
     for (const r of repeated) expect(r.accepted).toEqual([]);
+  });
+
+  it('acknowledges a batch only once it is committed: another connection sees it at once', async () => {
+    const dataDir = tempDir();
+    const storage = open(dataDir);
+    const reader = new Database(databasePath(dataDir), { readonly: true });
+    cleanups.push(() => {
+      reader.close();
+    });
+    const count = reader.prepare('SELECT count(*) FROM events').pluck();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, b) => storage.events.ingest(batch(`ack${b}`, 25), DEFAULT_REALTIME, NOW)),
+    );
+    expect(results.every((r) => r.accepted.length === 25)).toBe(true);
+    expect(count.get()).toBe(200);
+  });
+
+  it('checkpoints the WAL into the database file on its own thread, no request doing it', async () => {
+    const dataDir = tempDir();
+    const storage = open(dataDir);
+    await Promise.all(
+      Array.from({ length: 4 }, (_, b) => storage.events.ingest(batch(`wal${b}`, 50), DEFAULT_REALTIME, NOW)),
+    );
+    // The database file alone (without its -wal) holds the events once a checkpoint has copied them.
+    const copy = join(tempDir(), 'copy.db');
+    let seen = 0;
+    for (let i = 0; i < 150 && seen < 200; i++) {
+      await new Promise((ok) => setTimeout(ok, 100));
+      copyFileSync(databasePath(dataDir), copy);
+      const db = new Database(copy, { readonly: true });
+      try {
+        seen = db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+      } catch {
+        // No checkpoint yet: the file does not even hold the tables.
+      } finally {
+        db.close();
+      }
+    }
+    expect(seen).toBe(200);
   });
 
   it('answers each batch with what a one-by-one write would, when one of them fails', async () => {

@@ -8,6 +8,13 @@ const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n'
 const labelText = (names: readonly string[], values: readonly string[]) =>
   names.length === 0 ? '' : `{${names.map((n, i) => `${n}="${escapeLabel(values[i])}"`).join(',')}}`;
 
+/** The map key of one series: its label values in the order of `names`. */
+function seriesKey(names: readonly string[], labels: Labels): string {
+  let key = '';
+  for (let i = 0; i < names.length; i++) key += i === 0 ? (labels[names[i]] ?? '') : `\u0000${labels[names[i]] ?? ''}`;
+  return key;
+}
+
 /** A monotonically increasing count per label set. */
 export class Counter {
   private readonly values = new Map<string, { labels: string[]; value: number }>();
@@ -19,11 +26,10 @@ export class Counter {
 
   /** Adds `n` (default 1) to the series with these labels. */
   inc(labels: Labels = {}, n = 1): void {
-    const values = this.labelNames.map((k) => labels[k] ?? '');
-    const key = values.join('\u0000');
+    const key = seriesKey(this.labelNames, labels);
     const series = this.values.get(key);
     if (series) series.value += n;
-    else this.values.set(key, { labels: values, value: n });
+    else this.values.set(key, { labels: this.labelNames.map((k) => labels[k] ?? ''), value: n });
   }
 
   /** The current value of one series (tests read it). */
@@ -50,12 +56,16 @@ export class Histogram {
   ) {}
 
   observe(labels: Labels, value: number): void {
-    const values = this.labelNames.map((k) => labels[k] ?? '');
-    const key = values.join('\u0000');
+    const key = seriesKey(this.labelNames, labels);
     let s = this.series.get(key);
-    if (!s)
+    if (!s) {
+      const values = this.labelNames.map((k) => labels[k] ?? '');
       this.series.set(key, (s = { labels: values, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 }));
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
+    }
+    // Counted in the first bucket that holds it; render() makes the counts cumulative.
+    let i = 0;
+    while (i < this.buckets.length && value > this.buckets[i]) i++;
+    if (i < this.buckets.length) s.counts[i]++;
     s.sum += value;
     s.count++;
   }
@@ -69,9 +79,11 @@ export class Histogram {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     const names = [...this.labelNames, 'le'];
     for (const s of this.series.values()) {
-      this.buckets.forEach((b, i) =>
-        lines.push(`${this.name}_bucket${labelText(names, [...s.labels, String(b)])} ${s.counts[i]}`),
-      );
+      let cumulative = 0;
+      this.buckets.forEach((b, i) => {
+        cumulative += s.counts[i];
+        lines.push(`${this.name}_bucket${labelText(names, [...s.labels, String(b)])} ${cumulative}`);
+      });
       lines.push(`${this.name}_bucket${labelText(names, [...s.labels, '+Inf'])} ${s.count}`);
       lines.push(`${this.name}_sum${labelText(this.labelNames, s.labels)} ${s.sum}`);
       lines.push(`${this.name}_count${labelText(this.labelNames, s.labels)} ${s.count}`);

@@ -172,13 +172,22 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       let bytes = 0;
       for (const name of selected) bytes += name.length * 3 + 40 + jsonSize(column(row, name)?.value ?? null);
       assertResponseSize(bytes, deps.limits.responseBytes, 'ask for fewer features with features=');
+      // Counted per status, not per value: one metrics update per status seen.
+      let present = 0;
+      let notFound = 0;
       for (const name of selected) {
         const f = column(row, name);
-        statuses[name] = statusOf(f, maxAgeMs, now);
+        const status = statusOf(f, maxAgeMs, now);
+        if (status === 'PRESENT') present++;
+        else if (status === 'NOT_FOUND') notFound++;
+        statuses[name] = status;
         features[name] = f?.value ?? null;
         timestamps[name] = f?.eventTs ?? null;
-        deps.metrics.featureValues.inc({ status: statuses[name] });
       }
+      const stale = selected.length - present - notFound;
+      if (present > 0) deps.metrics.featureValues.inc({ status: 'PRESENT' }, present);
+      if (notFound > 0) deps.metrics.featureValues.inc({ status: 'NOT_FOUND' }, notFound);
+      if (stale > 0) deps.metrics.featureValues.inc({ status: 'OUTSIDE_MAX_AGE' }, stale);
       const body: z.infer<typeof entityFeaturesResponseSchema> = {
         entity,
         id,

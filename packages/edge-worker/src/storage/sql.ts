@@ -205,6 +205,7 @@ const decay = (value: number, updatedAt: number, now: number, halfLifeMs: number
 
 type ActivityRow = { entity_id: string; first_seen: number; last_seen: number; events: number };
 type CounterRow = { entity_id: string; key: string; value: number; updated_at: number };
+type HistoryRow = { user_id: string; item_id: string; type: string; ts: number };
 
 const ACTIVITY_SQL =
   'SELECT entity_id, first_seen, last_seen, events FROM activity ' +
@@ -215,6 +216,12 @@ const COUNTERS_SQL =
 const HISTORY_SQL =
   'SELECT user_id, item_id, type, ts FROM user_history WHERE user_id IN ' +
   '(SELECT value FROM json_each(?1)) ORDER BY user_id, ts DESC, event_id DESC';
+// One entity (a GET of one row): the same reads by key, without JSON-encoding a one-id list.
+const ACTIVITY_ONE_SQL =
+  'SELECT entity_id, first_seen, last_seen, events FROM activity WHERE entity = ?1 AND entity_id = ?2';
+const COUNTERS_ONE_SQL = 'SELECT entity_id, key, value, updated_at FROM counters WHERE kind = ?1 AND entity_id = ?2';
+const HISTORY_ONE_SQL =
+  'SELECT user_id, item_id, type, ts FROM user_history WHERE user_id = ?1 ORDER BY ts DESC, event_id DESC';
 
 /**
  * The reads of a feature lookup (stored rows, activity, counters, history): the ones a driver's
@@ -226,13 +233,18 @@ export const FEATURE_READS: ReadonlySet<string> = new Set([
   ACTIVITY_SQL,
   COUNTERS_SQL,
   HISTORY_SQL,
+  ACTIVITY_ONE_SQL,
+  COUNTERS_ONE_SQL,
+  HISTORY_ONE_SQL,
 ]);
 
 function sqlEventStore(driver: SqlDriver): EventStore {
   async function activity(entity: EntityKind, ids: string[]) {
+    if (ids.length === 1) return driver.query<ActivityRow>(ACTIVITY_ONE_SQL, [entity, ids[0]]);
     return driver.query<ActivityRow>(ACTIVITY_SQL, [entity, JSON.stringify(ids)]);
   }
   async function counters(kind: string, ids: string[]) {
+    if (ids.length === 1) return driver.query<CounterRow>(COUNTERS_ONE_SQL, [kind, ids[0]]);
     return driver.query<CounterRow>(COUNTERS_SQL, [kind, JSON.stringify(ids)]);
   }
 
@@ -267,9 +279,9 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       if (ids.length === 0) return out;
       const [acts, history, cats] = await Promise.all([
         activity('user', ids),
-        driver.query<{ user_id: string; item_id: string; type: string; ts: number }>(HISTORY_SQL, [
-          JSON.stringify(ids),
-        ]),
+        ids.length === 1
+          ? driver.query<HistoryRow>(HISTORY_ONE_SQL, [ids[0]])
+          : driver.query<HistoryRow>(HISTORY_SQL, [JSON.stringify(ids)]),
         counters('user_category', ids),
       ]);
       for (const a of acts)

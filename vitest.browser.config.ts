@@ -11,7 +11,9 @@ export default mergeConfig(
     // Optimized up front: a dependency discovered mid-run (comlink from the engine's worker,
     // onnxruntime-web / hnswlib-wasm imported lazily by the CPU path) makes Vite reload the page
     // and fail the test that was running.
-    optimizeDeps: { include: ['comlink', 'idb', 'zod', 'onnxruntime-web', 'hnswlib-wasm/dist/hnswlib.js'] },
+    optimizeDeps: {
+      include: ['comlink', 'idb', 'zod', 'onnxruntime-web', 'onnxruntime-web/wasm', 'hnswlib-wasm/dist/hnswlib.js'],
+    },
     test: {
       name: 'browser',
       include: ['{packages,apps}/**/*.browser.test.ts'],

@@ -223,20 +223,40 @@ export function rankingInputs(
   });
   let slot = 0;
   for (const f of c.sparseFeatures) {
+    // Each value clamped as `v < f.rows ? v : OOV_INDEX`; the feature's source is found once, not per value.
+    const W = f.width;
+    const clamp = (v: number) => (v < f.rows ? v : OOV_INDEX);
+    const pad = clamp(PAD_INDEX);
     const t = f.derived ? undefined : m.itemFeatures.get(f.name);
-    const shared = f.derived ? derivedValue(m, f.derived, values) : values[f.name];
-    for (let b = 0; b < n; b++) {
-      for (let l = 0; l < f.width; l++) {
+    if (t) {
+      // The item's row of items.safetensors: (N, W) columns, or one value then PAD.
+      const data = t.data as ArrayLike<number | bigint>;
+      const cols = t.shape.length > 1 ? t.shape[1] : 0;
+      for (let b = 0, at = slot; b < n; b++, at += S) {
+        if (cols > 0) for (let l = 0; l < W; l++) sparse[at + l] = clamp(Number(data[rows[b] * cols + l]));
+        else {
+          sparse[at] = clamp(Number(data[rows[b]]));
+          for (let l = 1; l < W; l++) sparse[at + l] = pad;
+        }
+      }
+    } else if (f.name === 'item:id') {
+      for (let b = 0, at = slot; b < n; b++, at += S) {
+        sparse[at] = clamp(itemIdIndex(rows[b]));
+        for (let l = 1; l < W; l++) sparse[at + l] = pad;
+      }
+    } else {
+      // The user's or context's values (or derived from them): the same W values in every row.
+      const shared = f.derived ? derivedValue(m, f.derived, values) : values[f.name];
+      const row = new Int32Array(W);
+      for (let l = 0; l < W; l++) {
         let v: number;
-        if (t)
-          v = Number(t.shape.length > 1 ? t.data[rows[b] * t.shape[1] + l] : l === 0 ? t.data[rows[b]] : PAD_INDEX);
-        else if (f.name === 'item:id') v = l === 0 ? itemIdIndex(rows[b]) : PAD_INDEX;
-        else if (Array.isArray(shared) || ArrayBuffer.isView(shared))
+        if (Array.isArray(shared) || ArrayBuffer.isView(shared))
           v = Number((shared as ArrayLike<number>)[l] ?? PAD_INDEX);
         else v = l === 0 && shared !== undefined && shared !== null ? Number(shared) : PAD_INDEX;
-        sparse[b * S + slot + l] = v < f.rows ? v : OOV_INDEX;
+        row[l] = clamp(v);
       }
+      for (let b = 0, at = slot; b < n; b++, at += S) for (let l = 0; l < W; l++) sparse[at + l] = row[l];
     }
-    slot += f.width;
+    slot += W;
   }
 }

@@ -93,7 +93,7 @@ const server = await createServer({
   // Optimized up front, so that no late discovery reloads the page in the middle of a run.
   optimizeDeps: {
     entries: [join(here, 'page.ts')],
-    include: ['onnxruntime-web', 'hnswlib-wasm/dist/hnswlib.js', 'idb', 'comlink', 'zod'],
+    include: ['onnxruntime-web', 'onnxruntime-web/wasm', 'hnswlib-wasm/dist/hnswlib.js', 'idb', 'comlink', 'zod'],
   },
 });
 await server.listen();

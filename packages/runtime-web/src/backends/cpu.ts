@@ -22,10 +22,38 @@ export function onnxInputName(feature: string): string {
   return feature.replace(/[^A-Za-z0-9_]/g, '_');
 }
 
-type Ort = typeof import('onnxruntime-web');
+/**
+ * Writes (n, width) int32 ids, read from columns [slot, slot + width) of the (n, S) `sparse` rows, into
+ * `out` as int64 (ONNX's id type) without a BigInt per value: each id is a pair of int32 words (low,
+ * sign) through an Int32Array view of `out`'s memory (wasm and every browser are little-endian).
+ * @example packInt64(sparse, 3, 1, 1, 1000, ids) // column 1 of 1000 rows of 3 into ids (1000 int64)
+ */
+export function packInt64(
+  sparse: Int32Array,
+  S: number,
+  slot: number,
+  width: number,
+  n: number,
+  out: BigInt64Array,
+): void {
+  if (out.length < n * width) throw new Error(`packInt64: out holds ${out.length} values, ${n}·${width} needed.`);
+  const words = new Int32Array(out.buffer, out.byteOffset, 2 * n * width);
+  for (let b = 0, w = 0; b < n; b++) {
+    const at = b * S + slot;
+    for (let l = 0; l < width; l++, w += 2) {
+      const v = sparse[at + l];
+      words[w] = v;
+      words[w + 1] = v >> 31; // the sign word: -1 for a negative id, else 0
+    }
+  }
+}
+
+// The wasm-only build (no WebGPU EP, no asyncify): a smaller .wasm and a synchronous run under the
+// promise (docs/ARCHITECTURE.md, "The CPU path").
+type Ort = typeof import('onnxruntime-web/wasm');
 let ortModule: Promise<Ort> | null = null;
 function loadOrt(): Promise<Ort> {
-  ortModule ??= import('onnxruntime-web').then((ort) => {
+  ortModule ??= import('onnxruntime-web/wasm').then((ort) => {
     ort.env.wasm.numThreads = 1; // no cross-origin isolation needed
     return ort;
   });
@@ -89,13 +117,14 @@ export class CpuBackend implements Backend {
       );
       if (this.options.waitForIndex) await building;
     }
-    let session: import('onnxruntime-web').InferenceSession | null = null;
+    let session: import('onnxruntime-web/wasm').InferenceSession | null = null;
     let ort: Ort | null = null;
     const rc: RankingConfig | null = m.ranking?.config ?? null;
     if (m.ranking?.onnx) {
       ort = await loadOrt();
       session = await ort.InferenceSession.create(m.ranking.onnx, { executionProviders: ['wasm'] });
     }
+    const ranker = ort && rc ? new RankerInputs(ort, rc) : null;
     const serial = new Serial();
     const itemEntries = historyItemEntries(m)?.append;
     return {
@@ -109,30 +138,10 @@ export class CpuBackend implements Backend {
       },
       rank: (dense, sparse, n) =>
         serial.run(async () => {
-          if (!session || !ort || !rc) return null;
-          const feeds: Record<string, import('onnxruntime-web').Tensor> = {};
-          const Nd = rc.denseFeatures.length;
-          // No copy when the engine made `dense` for exactly these n rows (it does).
-          const denseRows = dense.length === n * Nd ? dense : dense.slice(0, n * Nd);
-          if (Nd > 0) feeds.dense = new ort.Tensor('float32', denseRows, [n, Nd]);
-          const S = sparseWidth(rc);
-          let slot = 0;
-          for (const f of rc.sparseFeatures) {
-            // int64 ids as pairs of int32 words (low, sign): no BigInt per value (wasm and every
-            // browser are little-endian).
-            const data = new BigInt64Array(n * f.width);
-            const words = new Int32Array(data.buffer);
-            for (let b = 0; b < n; b++)
-              for (let l = 0; l < f.width; l++) {
-                const v = sparse[b * S + slot + l];
-                words[2 * (b * f.width + l)] = v;
-                words[2 * (b * f.width + l) + 1] = v < 0 ? -1 : 0;
-              }
-            feeds[onnxInputName(f.name)] = new ort.Tensor('int64', data, [n, f.width]);
-            slot += f.width;
-          }
-          const out = await session.run(feeds);
-          return { heads: Float32Array.from(out.scores.data as Float32Array) };
+          if (!session || !rc || !ort) return null;
+          const out = await session.run(ranker!.feeds(dense, sparse, n));
+          // The output's data is a fresh array (copied out of the wasm heap): no copy here.
+          return { heads: out.scores.data as Float32Array };
         }),
       dispose: () => {
         disposed.abort();
@@ -144,4 +153,54 @@ export class CpuBackend implements Backend {
   }
 
   dispose(): void {}
+}
+
+/**
+ * The ONNX ranker's inputs, made once per model and refilled per request (inside the backend's
+ * Serial, so one request at a time): the int64 id arrays for the largest batch seen, and the
+ * tensors over them for the last batch size (a new size makes new tensors over the same memory).
+ */
+class RankerInputs {
+  private capacity = 0;
+  private ids: BigInt64Array[] = [];
+  private batch = -1;
+  private tensors: Record<string, import('onnxruntime-web/wasm').Tensor> = {};
+  private readonly S: number;
+  private readonly Nd: number;
+
+  constructor(
+    private readonly ort: Ort,
+    private readonly rc: RankingConfig,
+  ) {
+    this.S = sparseWidth(rc);
+    this.Nd = rc.denseFeatures.length;
+  }
+
+  /** The feeds for dense (n, Nd) and sparse (n, S) rows. */
+  feeds(dense: Float32Array, sparse: Int32Array, n: number): Record<string, import('onnxruntime-web/wasm').Tensor> {
+    const { ort, rc, S, Nd } = this;
+    if (n > this.capacity) {
+      this.capacity = n;
+      this.ids = rc.sparseFeatures.map((f) => new BigInt64Array(n * f.width));
+      this.batch = -1;
+    }
+    if (n !== this.batch) {
+      this.batch = n;
+      this.tensors = {};
+      rc.sparseFeatures.forEach((f, i) => {
+        this.tensors[onnxInputName(f.name)] = new ort.Tensor('int64', this.ids[i].subarray(0, n * f.width), [
+          n,
+          f.width,
+        ]);
+      });
+    }
+    // Dense rows are the engine's own array for this request: a tensor over them, no copy.
+    if (Nd > 0) this.tensors.dense = new ort.Tensor('float32', dense.subarray(0, n * Nd), [n, Nd]);
+    let slot = 0;
+    rc.sparseFeatures.forEach((f, i) => {
+      packInt64(sparse, S, slot, f.width, n, this.ids[i]);
+      slot += f.width;
+    });
+    return this.tensors;
+  }
 }

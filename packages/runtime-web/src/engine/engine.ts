@@ -17,7 +17,7 @@ import {
   type BackendKind,
   type LoadedModel,
 } from './backend.ts';
-import { blendFunction, bucketOf, type Blend, type CandidateScores } from './blend.ts';
+import { bestK, blendScores, bucketOf, candidateScores, type Blend, type CandidateScores } from './blend.ts';
 import {
   cachedManifest,
   fetchManifest,
@@ -448,29 +448,21 @@ export class Engine {
     }
     const t4 = now();
     // 5 blend: every candidate scored, only the first k made into results
-    const blend = blendFunction(o.blend);
     const n = rows.length;
-    const candidates: CandidateScores[] = new Array(n);
     const blended = new Float64Array(n);
-    for (let j = 0; j < n; j++) {
-      const s: CandidateScores = {
-        retrievalScore: retrievalScores[j],
-        pCtr: heads ? heads[j * 3] : 0,
-        pCvr: heads ? heads[j * 3 + 1] : 0,
-        revenue: heads ? Math.expm1(heads[j * 3 + 2]) : 0,
-      };
-      candidates[j] = s;
-      blended[j] = heads ? blend(s) : s.retrievalScore;
-    }
-    const order = Array.from({ length: n }, (_, j) => j);
+    blendScores(o.blend, retrievalScores, heads, n, blended);
     const ids = m.itemIds;
-    order.sort(
-      (a, b) =>
-        blended[b] - blended[a] || retrievalScores[b] - retrievalScores[a] || (ids[rows[a]] < ids[rows[b]] ? -1 : 1),
-    );
-    const items: RecommendedItem[] = order
-      .slice(0, k)
-      .map((j) => ({ itemId: ids[rows[j]], score: blended[j], ...candidates[j] }));
+    // Best first: blended, then retrieval score, then item id (a strict order: the ids differ).
+    const before = (a: number, b: number) =>
+      blended[a] > blended[b] ||
+      (blended[a] === blended[b] &&
+        (retrievalScores[a] > retrievalScores[b] ||
+          (retrievalScores[a] === retrievalScores[b] && ids[rows[a]] < ids[rows[b]])));
+    const items: RecommendedItem[] = bestK(n, k, before).map((j) => ({
+      itemId: ids[rows[j]],
+      score: blended[j],
+      ...candidateScores(retrievalScores[j], heads, j),
+    }));
     const t5 = now();
     const gpu: Record<string, number> = {};
     if (found.gpu) Object.assign(gpu, found.gpu);

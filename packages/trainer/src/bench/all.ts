@@ -1012,12 +1012,14 @@ const FLAGS = {
   'torch-device': { type: 'string' },
   'topk-sizes': { type: 'string' },
   'topk-int8-sizes': { type: 'string' },
+  'runtime-sizes': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const HELP =
   'usage: vireo bench all [--out FILE] [--machine NAME] [--profile full|quick] [--only a,b] [--skip-browser] ' +
   '[--skip-edge] [--no-torch] [--torch-device auto|cpu|cuda] [--topk-sizes N,N] [--topk-int8-sizes N,N]' +
+  ' [--runtime-sizes N,N]' +
   `
 
 Runs every benchmark with its peers in one run and writes one report (schema ${SCHEMA}, see
@@ -1026,7 +1028,8 @@ a run with --only adds its sections to that file).
 Sections: ${SECTIONS.map((s) => s.id).join(', ')}. --skip-browser and --skip-edge leave out the
 Chromium and edge sections (the Dawn ones need only Node). --profile defaults to quick on a CPU
 adapter (SwiftShader), full otherwise. --topk-sizes and --topk-int8-sizes replace the profile's
-catalogue sizes in the top-k scaling section ('' for none), e.g. to measure one size again.
+catalogue sizes in the top-k scaling section ('' for none), e.g. to measure one size again;
+--runtime-sizes the catalogues of recommend() in Chromium.
 `;
 
 /**
@@ -1044,6 +1047,7 @@ export async function runAll(opts: {
   torchDevice?: string;
   topkSizes?: number[];
   topkInt8Sizes?: number[];
+  runtimeSizes?: number[];
   log?: (line: string) => void;
 }): Promise<{ report: Report; out: string }> {
   const started = Date.now();
@@ -1059,6 +1063,7 @@ export async function runAll(opts: {
       ...base,
       topkSizes: opts.topkSizes ?? base.topkSizes,
       topkInt8Sizes: opts.topkInt8Sizes ?? base.topkInt8Sizes,
+      runtimeSizes: opts.runtimeSizes?.join(',') ?? base.runtimeSizes,
     };
     const ctx: Context = {
       gpu,
@@ -1158,7 +1163,7 @@ export async function benchAll(argv: string[]): Promise<number> {
       throw new UsageError(`unknown section '${id}': expected some of ${SECTIONS.map((s) => s.id).join(', ')}.`);
   if (values['torch-device'] !== undefined && !['auto', 'cpu', 'cuda'].includes(values['torch-device']))
     throw new UsageError(`--torch-device must be auto, cpu or cuda, got '${values['torch-device']}'.`);
-  const sizes = (flag: 'topk-sizes' | 'topk-int8-sizes') => {
+  const sizes = (flag: 'topk-sizes' | 'topk-int8-sizes' | 'runtime-sizes') => {
     const v = values[flag];
     if (v === undefined) return undefined;
     const list = v
@@ -1184,6 +1189,7 @@ export async function benchAll(argv: string[]): Promise<number> {
     torchDevice: values['torch-device'],
     topkSizes,
     topkInt8Sizes,
+    runtimeSizes: sizes('runtime-sizes'),
   });
   process.stdout.write(
     `wrote ${out}: ${report.tables.length} tables, ` +

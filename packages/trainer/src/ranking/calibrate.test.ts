@@ -4,7 +4,7 @@ import { calibration, createRng, logLoss } from '@vireo/core';
 import { Gpu, testRng } from '@vireo/kernels';
 import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
 import { describe, expect, it } from 'vitest';
-import { calibrationHoldout, fitPlatt, foldPlatt } from './calibrate.ts';
+import { calibrationHoldout, fitPlatt, foldPlatt, PLATT_MIN_SLOPE } from './calibrate.ts';
 import type { RankingData, RankingSplits } from './data.ts';
 
 describe('ranking calibration', () => {
@@ -17,6 +17,27 @@ describe('ranking calibration', () => {
     // Maximum likelihood over 40k rows: standard errors ~0.01.
     expect(Math.abs(a - 0.5)).toBeLessThan(0.04);
     expect(Math.abs(b + 1)).toBeLessThan(0.05);
+  });
+
+  it('never turns a head upside down: a head worse than chance keeps its order, flattened to the base rate', () => {
+    // The truth is σ(−0.8·z − 1): the head ranks backwards. Unbounded, Platt wants a ≈ −0.8 and the engine's blend
+    // would serve the head inverted (vireo refresh's challenger on a small window did: a = −0.82).
+    const rng = createRng(9);
+    const z = Float64Array.from({ length: 5000 }, () => 1.5 * rng.normal());
+    const y = Float64Array.from(z, (v) => (rng.next() < 1 / (1 + Math.exp(0.8 * v + 1)) ? 1 : 0));
+    const { a, b } = fitPlatt(z, y);
+    expect(a).toBe(PLATT_MIN_SLOPE);
+    // At the bound the intercept matches the base rate (the score equation in b), and the log loss beats the
+    // identity's.
+    const p = Array.from(z, (v) => 1 / (1 + Math.exp(-(a * v + b))));
+    const rate = y.reduce((s, v) => s + v, 0) / y.length;
+    expect(Math.abs(p.reduce((s, v) => s + v, 0) / p.length - rate)).toBeLessThan(1e-6);
+    expect(logLoss(y, p)).toBeLessThan(
+      logLoss(
+        y,
+        Array.from(z, (v) => 1 / (1 + Math.exp(-v))),
+      ),
+    );
   });
 
   it('a pair fitted on one slice of a known overconfident model lowers ECE and log loss on another', () => {

@@ -49,15 +49,56 @@ export type Calibration = Partial<Record<'ctr' | 'cvr', HeadCalibration>>;
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /**
+ * The least slope a Platt pair may have. Calibration must keep the head's order: a head that ranks the calibration
+ * rows worse than chance would otherwise get a < 0 and be turned upside down in the engine's blend. At the bound
+ * (the log loss is convex in (a, b), so its constrained minimum lies there) the head's values flatten towards the
+ * base rate and keep their order.
+ */
+export const PLATT_MIN_SLOPE = 0.01;
+
+/**
  * Fits p = σ(a·z + b) to binary labels by Newton's method on the log loss (two parameters, a tiny ridge on a − 1 and
- * b for rows that separate perfectly). Starts from the identity (a = 1, b = 0).
+ * b for rows that separate perfectly), with a ≥ PLATT_MIN_SLOPE. Starts from the identity (a = 1, b = 0).
  * @example fitPlatt(logits, labels) // { a: 0.8, b: -0.1 }
  */
 export function fitPlatt(z: ArrayLike<number>, y: ArrayLike<number>): { a: number; b: number } {
+  const free = fitPlattFree(z, y);
+  if (free.a >= PLATT_MIN_SLOPE) return free;
+  // The bound binds: the best intercept at a = PLATT_MIN_SLOPE (Newton on b alone).
+  const a = PLATT_MIN_SLOPE;
+  let b = 0;
+  for (let iter = 0; iter < 50; iter++) {
+    let g = 0;
+    let h = 1e-12;
+    for (let i = 0; i < z.length; i++) {
+      const p = sigmoid(a * z[i] + b);
+      g += p - y[i];
+      h += Math.max(p * (1 - p), 1e-12);
+    }
+    b -= g / h;
+    if (Math.abs(g / h) < 1e-10) break;
+  }
+  return { a, b };
+}
+
+function fitPlattFree(z: ArrayLike<number>, y: ArrayLike<number>): { a: number; b: number } {
+  const ridge = 1e-6 * z.length;
+  // The penalized log loss at (a, b), for the line search that keeps Newton from overshooting (far from the
+  // optimum, e.g. for a head that ranks backwards, a full step can run off to a huge slope).
+  const loss = (a: number, b: number) => {
+    let l = 0.5 * ridge * ((a - 1) ** 2 + b ** 2);
+    for (let i = 0; i < z.length; i++) {
+      const t = a * z[i] + b;
+      // −log σ(t) for y = 1, −log(1 − σ(t)) for y = 0, computed stably.
+      const m = y[i] > 0.5 ? -t : t;
+      l += m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m));
+    }
+    return l;
+  };
   let a = 1;
   let b = 0;
-  const ridge = 1e-6 * z.length;
-  for (let iter = 0; iter < 50; iter++) {
+  let current = loss(a, b);
+  for (let iter = 0; iter < 100; iter++) {
     let ga = ridge * (a - 1);
     let gb = ridge * b;
     let haa = ridge;
@@ -77,9 +118,17 @@ export function fitPlatt(z: ArrayLike<number>, y: ArrayLike<number>): { a: numbe
     if (!(det > 0)) break;
     const da = (hbb * ga - hab * gb) / det;
     const db = (haa * gb - hab * ga) / det;
-    a -= da;
-    b -= db;
-    if (Math.abs(da) + Math.abs(db) < 1e-10) break;
+    let step = 1;
+    let next = loss(a - da, b - db);
+    while (!(next <= current) && step > 1e-6) {
+      step /= 2;
+      next = loss(a - step * da, b - step * db);
+    }
+    if (!(next <= current)) break;
+    a -= step * da;
+    b -= step * db;
+    current = next;
+    if (step * (Math.abs(da) + Math.abs(db)) < 1e-10) break;
   }
   return { a, b };
 }

@@ -235,6 +235,11 @@ describe('vireo train / eval retrieval: user mistakes are one sentence', () => {
       /--batch must be a multiple of 8/,
     ],
     ['a bad number', ['train', 'retrieval', '--data', 'd', '--out', 'o', '--lr', 'fast'], /--lr must be a number/],
+    [
+      'the next-item loss without causal attention',
+      ['train', 'retrieval', '--data', 'd', '--out', 'o', '--next-item-loss', '1'],
+      /--next-item-loss needs --causal/,
+    ],
     ['no model', ['train'], /which model\? expected one of retrieval, ranking/],
     ['an unknown model', ['eval', 'ranker'], /unknown model 'ranker'/],
     ['eval without a bundle', ['eval', 'retrieval', '--data', 'd'], /--bundle is required/],

@@ -10,6 +10,7 @@ import { topkChecks } from './topk/topk.check.ts';
 import { adamChecks } from './adam/adam.check.ts';
 import { bceChecks } from './bce/bce.check.ts';
 import { linearBackwardChecks } from './linear/linear.backward.check.ts';
+import { nextItemXentChecks } from './next_item_xent/next_item_xent.check.ts';
 import { matmulChecks } from './matmul/matmul.check.ts';
 import { rowwiseAdagradChecks } from './rowwise_adagrad/rowwise_adagrad.check.ts';
 import { softmaxXentChecks } from './softmax_xent/softmax_xent.check.ts';
@@ -29,6 +30,7 @@ export const KERNEL_CHECKS: readonly KernelCheck[] = [
   ...matmulChecks,
   ...linearBackwardChecks,
   ...softmaxXentChecks,
+  ...nextItemXentChecks,
   ...bceChecks,
   ...adamChecks,
   ...rowwiseAdagradChecks,

@@ -20,6 +20,8 @@ export * from './l2norm/l2norm.ts';
 export * from './l2norm/l2norm.op.ts';
 export * from './last_row/last_row.ts';
 export * from './last_row/last_row.op.ts';
+export * from './next_item_xent/next_item_xent.ts';
+export * from './next_item_xent/next_item_xent.op.ts';
 export * from './layernorm/layernorm.ts';
 export * from './layernorm/layernorm.op.ts';
 export * from './linear/linear.ts';

@@ -97,6 +97,13 @@ export interface RetrievalConfig {
    */
   lastOutput?: boolean;
   /**
+   * Training only: the weight of the next-item objective (SASRec-style: the encoder's output at every history
+   * position scores the item that came next, in-batch softmax over blocks of positions with logQ), added to the
+   * two-tower loss; 0 or absent (bundles from before it existed): off. Needs `causal` (else a position sees the item
+   * it is asked for). Serving ignores it: the user tower is the same with or without it.
+   */
+  nextItem?: number;
+  /**
    * The training data's time span (unix seconds), for the `context:time` feature: where an event
    * falls in it, (ts − min) / (max − min); serving asks about "now", at most the span's end
    * (servingTimeFeature: YouTube's example age).
@@ -223,6 +230,13 @@ export function checkRetrievalConfig(c: RetrievalConfig): void {
   check(
     c.position.rows === c.historyLength,
     `retrieval: the position field has ${c.position.rows} rows, expected historyLength ${c.historyLength}.`,
+  );
+  const next = c.nextItem ?? 0;
+  check(Number.isFinite(next) && next >= 0, `retrieval: nextItem must be a weight ≥ 0, got ${next}.`);
+  check(
+    next === 0 || c.causal === true,
+    'retrieval: the next-item objective needs causal attention (--causal): without it every position sees the item ' +
+      'it is asked to predict.',
   );
   check(c.label.rows === 2, `retrieval: the history label field has ${c.label.rows} rows, expected 2.`);
   check(

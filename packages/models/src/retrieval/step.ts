@@ -10,7 +10,8 @@
 // Both towers write their embedding rows into ONE buffer `rows` (and their gradients into its
 // mirror `dRows`), item rows first:
 //
-//   rows  [ item fields (B·Fi) | x (B·L) | o (B·L) | f (B·Fu) | e (B, lastItem) | p (B) | z (B, lastOutput) ]
+//   rows  [ item fields (B·Fi) | x (B·L) | o (B·L) | f (B·Fu) | e (B, lastItem) | p (B) | z (B, lastOutput)
+//         | t (B·L, nextItem) ]
 //
 // so that the gradients of every lookup into the shared table — item fields, history, user and
 // context fields — come back through ONE sorted segment sum over the concatenated bags: one
@@ -19,17 +20,23 @@
 //
 //   forward   item tower → v (B,D);  user tower → u (B,D)
 //   loss      S = u·vᵀ, softmax_xent (τ, logQ, accidental hits) → dU, dV
+//             nextItem: t = the next item's rows at every position (the last one's is the batch's positive);
+//             next_item_xent(h, t) over blocks of positions → dh (added after pooling's), dt
 //   backward  user: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d[f|e|p|z] (input lookup⁻¹), pool⁻¹ → dkp, dh,
 //                   poolKey⁻¹ (dh += dkp·Wpk), last_row⁻¹ (dh += dz at the newest position),
 //                   residual lookup⁻¹ → dx, do, out⁻¹ → da,
 //                   attention⁻¹ → dq, dk, dv, q/k/v⁻¹ (dx += …)
 //             item: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d(item fields)
-//             table: embedding_bag⁻¹ over all bags → gradRows (U, W)
+//             table: embedding_bag⁻¹ over all bags (t's included) → gradRows (U, W)
 //   update    AdamW over the dense buffer (decay on weights only); row-wise Adagrad on U rows
 //             (a second submission, after the loss was read and found finite).
+import { FIRST_INDEX, OOV_INDEX, PAD_INDEX } from '@vireo/core';
 import {
   AdamWOp,
+  EmbeddingBagOp,
   LinearBackwardOp,
+  NextItemXentOp,
+  NO_NEXT_ITEM,
   RowwiseAdagradOp,
   SoftmaxXentOp,
   EmbeddingBagBackwardOp,
@@ -47,8 +54,45 @@ import {
   userRows,
   type FloatRegion,
   type ItemTower as ItemTowerType,
+  type UserInput,
 } from './towers.ts';
-import { fieldCounts, inputSlots, type FieldValue, type RetrievalConfig } from './retrieval.ts';
+import {
+  BagBuilder,
+  ItemEntryCache,
+  fieldCounts,
+  historyWidth,
+  inputSlots,
+  itemIdField,
+  type FieldValue,
+  type RetrievalConfig,
+} from './retrieval.ts';
+
+/**
+ * Rows per block of the next-item loss: a position's negatives are the next items of the other positions in its block
+ * (whole users, about 256 positions: the loss costs B·L·M·W multiply-adds).
+ */
+export function nextItemBlock(L: number, B: number): number {
+  return L * Math.max(1, Math.min(B, Math.floor(256 / L)));
+}
+
+/** The next-item objective's buffers and ops (see the file comment), bound once. */
+interface NextItemState {
+  weight: number;
+  /** t's rows: the lookup of every position's next item. */
+  lookup: EmbeddingBagOp;
+  xent: NextItemXentOp;
+  bags: BagBuilder;
+  /** (B·L) u32 ids, NO_NEXT_ITEM where a position has none; (B·L) logQ; (B·L) losses. */
+  ids: Uint32Array;
+  logq: Float32Array;
+  buffers: { ids: GPUBuffer; logq: GPUBuffer; loss: GPUBuffer };
+  /** Per user of the last `setUsers`: its history's item:id indices in the window, oldest first. */
+  windows: number[][];
+  items: ItemEntryCache | null;
+  itemLogQ: ArrayLike<number> | null;
+  /** Positions with a next item in the last `run`. */
+  count: number;
+}
 
 /** Optimizer settings. */
 export interface RetrievalHyper {
@@ -60,6 +104,12 @@ export interface RetrievalHyper {
   /** Softmax temperature τ. */
   temperature: number;
 }
+
+/**
+ * The next-item loss's temperature: raw dot products of the encoder's output and the item's rows (SASRec), which are
+ * not unit length (the two-tower τ is for cosines).
+ */
+const NEXT_ITEM_TAU = 1;
 
 /** What one step needs on top of the towers' inputs. */
 export interface StepBatch {
@@ -117,6 +167,7 @@ export class RetrievalTraining {
       adagrad: RowwiseAdagradOp;
     },
     private readonly owned: GPUBuffer[],
+    private readonly next: NextItemState | null,
   ) {}
 
   static async create(
@@ -126,6 +177,8 @@ export class RetrievalTraining {
     hyper: RetrievalHyper,
     itemFeatures: (itemRow: number, field: number) => FieldValue,
     weights?: RetrievalWeights,
+    /** nextItem: log sampling probability of each item row (its logQ as a next item); absent: uniform. */
+    itemLogQ?: ArrayLike<number>,
   ): Promise<RetrievalTraining> {
     const B = batch;
     const { fieldDim: W, historyLength: L, embeddingDim: D, itemHidden: Hi, userHidden: Hu } = config;
@@ -147,6 +200,8 @@ export class RetrievalTraining {
           `regions; use a batch that is a multiple of 8 and a width that is a multiple of 8.`,
       );
     }
+    const nextWeight = config.nextItem ?? 0;
+    const nextRows = nextWeight > 0 ? BL : 0;
     const owned: GPUBuffer[] = [];
     const buf = (label: string, floats: number) => {
       const b = gpu.buffer(`retrieval.train:${label}`, Math.max(1, floats) * 4);
@@ -156,7 +211,8 @@ export class RetrievalTraining {
     const all = (b: GPUBuffer) => floatRegion(b, 0, b.size / 4);
     const w = weights ?? RetrievalWeights.create(gpu, config);
     const P = w.layout.length;
-    const totalRows = iRows + uLay.total;
+    const totalRows = iRows + uLay.total + nextRows;
+    const tBase = iRows + uLay.total; // the next items' rows t
     const rows = buf('rows', totalRows * W);
     const dRows = buf('d_rows', totalRows * W);
     const rowsAt = (b: GPUBuffer, first: number, count: number) => floatRegion(b, first * W, count * W);
@@ -272,8 +328,11 @@ export class RetrievalTraining {
     });
     const itemFc2 = await lin(ia.fc1, 'item.fc2', ia.fc2, d.itemFc2, d.itemFc1, true, B, Hi, D);
     const itemFc1 = await lin(ia.fields, 'item.fc1', ia.fc1, d.itemFc1, d.items, true, B, Fi * W, Hi);
-    const tableNnz = B * (fieldsMaxNnz(config.itemFields) + userNnzPerUser(config));
-    const sparseRows = iRows + uLay.sparse;
+    const itemWidth = historyWidth(config) - 2; // a history position's entries without recency and label
+    const tableNnz = B * (fieldsMaxNnz(config.itemFields) + userNnzPerUser(config)) + nextRows * itemWidth;
+    // The bags the table's backward sums: item fields, the user's sparse rows, and with nextItem (after empty bags for
+    // p and z, which no lookup wrote) the next items' rows t.
+    const sparseRows = nextRows > 0 ? totalRows : iRows + uLay.sparse;
     const table = await EmbeddingBagBackwardOp.create(gpu, {
       dy: rowsAt(dRows, 0, sparseRows),
       R: config.tableRows,
@@ -297,6 +356,48 @@ export class RetrievalTraining {
       { ids: table.rows, grad: table.gradRows, table: w.table, acc: tableAcc },
       { maxU: Math.max(1, tableNnz), D: W, R: config.tableRows },
     );
+    let next: NextItemState | null = null;
+    if (nextWeight > 0) {
+      const tRows = rowsAt(rows, tBase, BL);
+      const bags = new BagBuilder(BL, Math.max(1, BL * itemWidth));
+      const buffers = { ids: buf('next_ids', BL), logq: buf('next_logq', BL), loss: buf('next_loss', BL) };
+      const lookup = await EmbeddingBagOp.create(gpu, {
+        table: w.table,
+        R: config.tableRows,
+        D: W,
+        maxBags: BL,
+        maxNnz: Math.max(1, BL * itemWidth),
+        mode: 'sum',
+        out: tRows,
+      });
+      const xent = await NextItemXentOp.create(
+        gpu,
+        { N: BL, W, M: nextItemBlock(L, B) },
+        {
+          q: ua.h,
+          t: tRows,
+          logq: buffers.logq,
+          ids: buffers.ids,
+          loss: buffers.loss,
+          lse: all(buf('next_lse', BL)),
+          dq: d.h,
+          dt: rowsAt(dRows, tBase, BL),
+        },
+      );
+      next = {
+        weight: nextWeight,
+        lookup,
+        xent,
+        bags,
+        ids: new Uint32Array(BL),
+        logq: new Float32Array(BL),
+        buffers,
+        windows: [],
+        items: config.historyItemFields ? new ItemEntryCache(config, itemFeatures) : null,
+        itemLogQ: itemLogQ ?? null,
+        count: 0,
+      };
+    }
     return new RetrievalTraining(
       gpu,
       config,
@@ -329,7 +430,62 @@ export class RetrievalTraining {
         adagrad,
       },
       owned,
+      next,
     );
+  }
+
+  /**
+   * Sets the user tower's batch (UserTower.set) and, with nextItem, keeps each user's history window: the next
+   * items every position is asked for. The trainer sets users through this, never `user.set` directly.
+   */
+  setUsers(B: number, user: (b: number) => UserInput): void {
+    const inputs = Array.from({ length: B }, (_, b) => user(b));
+    this.user.set(B, (b) => inputs[b]);
+    const next = this.next;
+    if (!next) return;
+    const L = this.config.historyLength;
+    // The same window as addHistoryBags: the last L non-PAD entries of history[start, end).
+    next.windows = inputs.map((u) => {
+      const end = u.historyEnd ?? u.history.length;
+      const from = Math.max(u.historyStart ?? 0, end - L);
+      const items: number[] = [];
+      for (let j = from; j < end; j++) if (u.history[j] !== PAD_INDEX) items.push(u.history[j]);
+      return items;
+    });
+  }
+
+  /** Builds and uploads the next items of every position: history[l + 1], and the batch's positive after the last. */
+  private setNextItems(next: NextItemState, batch: StepBatch): void {
+    const c = this.config;
+    const L = c.historyLength;
+    const item = itemIdField(c)!;
+    const bags = next.bags.reset();
+    next.ids.fill(NO_NEXT_ITEM);
+    next.logq.fill(0);
+    let count = 0;
+    const add = (r: number, row: number, logq: number) => {
+      const v = row + FIRST_INDEX;
+      if (next.items && v < item.rows && row >= 0) next.items.append(bags, row);
+      else bags.add(item.offset + (v < item.rows ? v : OOV_INDEX), 1);
+      next.ids[r] = row;
+      next.logq[r] = logq;
+      count++;
+    };
+    for (let b = 0; b < this.batch; b++) {
+      const w = next.windows[b] ?? [];
+      for (let l = 0; l < L; l++) {
+        if (l + 1 < w.length) {
+          const row = w[l + 1] - FIRST_INDEX;
+          add(b * L + l, row, next.itemLogQ?.[row] ?? 0);
+        } else if (l + 1 === w.length) add(b * L + l, batch.ids[b], batch.logq[b]);
+        bags.close();
+      }
+    }
+    const v = bags.view();
+    next.lookup.set(v.indices, v.offsets, v.weights);
+    this.gpu.write(next.buffers.ids, next.ids);
+    this.gpu.write(next.buffers.logq, next.logq);
+    next.count = count;
   }
 
   /**
@@ -345,19 +501,28 @@ export class RetrievalTraining {
     gpu.write(this.io.logq, batch.logq);
     gpu.write(this.io.ids, batch.ids);
     // One sorted segment sum over the item bags then the user bags, in row order.
-    const ib = this.item.bags.view();
-    const ub = this.user.bags.view();
-    const nnz = ib.indices.length + ub.indices.length;
+    const next = this.next;
+    if (next) this.setNextItems(next, batch);
+    const parts = [this.item.bags.view(), this.user.bags.view()];
+    if (next) {
+      // p and z: rows no lookup wrote (empty bags), then the next items' bags.
+      const gap = this.user.layout.total - this.user.layout.sparse;
+      parts.push({ indices: new Uint32Array(0), offsets: new Uint32Array(gap + 1), weights: new Float32Array(0) });
+      parts.push(next.bags.view());
+    }
+    const nnz = parts.reduce((s, p) => s + p.indices.length, 0);
     const indices = new Uint32Array(nnz);
     const weights = new Float32Array(nnz);
-    indices.set(ib.indices);
-    indices.set(ub.indices, ib.indices.length);
-    weights.set(ib.weights);
-    weights.set(ub.weights, ib.indices.length);
-    const offsets = new Uint32Array(ib.offsets.length + ub.offsets.length - 1);
-    offsets.set(ib.offsets);
-    const base = ib.indices.length;
-    for (let j = 1; j < ub.offsets.length; j++) offsets[ib.offsets.length - 1 + j] = ub.offsets[j] + base;
+    const offsets = new Uint32Array(parts.reduce((s, p) => s + p.offsets.length - 1, 0) + 1);
+    let base = 0;
+    let bag = 0;
+    for (const p of parts) {
+      indices.set(p.indices, base);
+      weights.set(p.weights, base);
+      for (let j = 1; j < p.offsets.length; j++) offsets[bag + j] = p.offsets[j] + base;
+      base += p.indices.length;
+      bag += p.offsets.length - 1;
+    }
     const U = bk.table.set(indices, offsets, weights).rows.length;
     this.step++;
     const _t = this.step;
@@ -366,6 +531,10 @@ export class RetrievalTraining {
     const pass = encoder.beginComputePass();
     this.item.encode(pass);
     this.user.encode(pass);
+    if (next) {
+      next.lookup.encode(pass);
+      next.xent.encodeForward(pass, { tau: NEXT_ITEM_TAU });
+    }
     bk.xent.encodeForward(pass, { B, tau: this.hyper.temperature });
     bk.xent.encodeBackward(pass, { B, tau: this.hyper.temperature });
     // user tower, in reverse
@@ -377,6 +546,13 @@ export class RetrievalTraining {
     pool.encodeBackward(pass, B); // writes dh (its values' gradient); the next two add into it
     bk.poolKey.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: false, needDx: true, accumulate: true });
     lastRow?.encodeBackward(pass, B);
+    // dh += the next-item loss's gradient at every position; dt (the next items' rows) is its own region.
+    if (next)
+      next.xent.encodeBackward(pass, {
+        tau: NEXT_ITEM_TAU,
+        scale: next.weight / Math.max(1, next.count),
+        accumulateQ: true,
+      });
     bk.residual.encode(pass);
     bk.out.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: true, needDx: true });
     attention.encodeBackward(pass, B);
@@ -406,12 +582,22 @@ export class RetrievalTraining {
     });
   }
 
-  /** The mean loss of the last step (awaits the GPU). */
+  /**
+   * The loss of the last step (awaits the GPU): the two-tower loss's mean over the batch, plus with nextItem its
+   * weight times the next-item loss's mean over the positions that have a next item — what the gradients are of.
+   */
   async readLoss(): Promise<number> {
-    const loss = await this.gpu.readF32(this.io.loss, this.batch);
-    let s = 0;
-    for (let i = 0; i < loss.length; i++) s += loss[i];
-    return s / loss.length;
+    const parts = await this.readLosses();
+    return parts.twoTower + (this.next ? this.next.weight * parts.nextItem : 0);
+  }
+
+  /** The last step's two losses apart: the two-tower mean, and the next-item mean (0 without nextItem). */
+  async readLosses(): Promise<{ twoTower: number; nextItem: number }> {
+    const mean = (a: Float32Array, n: number) => a.reduce((s, x) => s + x, 0) / Math.max(1, n);
+    const twoTower = mean(await this.gpu.readF32(this.io.loss, this.batch), this.batch);
+    const next = this.next;
+    if (!next) return { twoTower, nextItem: 0 };
+    return { twoTower, nextItem: mean(await this.gpu.readF32(next.buffers.loss, next.ids.length), next.count) };
   }
 
   /** Reads the dense gradients of the last step (for checks). */
@@ -447,6 +633,8 @@ export class RetrievalTraining {
     this.item.destroy();
     this.user.destroy();
     for (const op of Object.values(this.back)) op.destroy();
+    this.next?.lookup.destroy();
+    this.next?.xent.destroy();
     for (const b of this.owned) b.destroy();
   }
 }

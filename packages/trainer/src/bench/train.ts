@@ -96,6 +96,8 @@ export async function runTrainConfig(
     B,
     { lr: 0.002, tableLr: 0.05, weightDecay: 0, temperature: cfg.shape.temperature },
     (row, f) => reader.item(row, f),
+    undefined,
+    logq,
   );
   const w = initialWeights(config, 1);
   gpu.write(training.weights.params, w.params);
@@ -111,7 +113,7 @@ export async function runTrainConfig(
     const batch = order.subarray(start, start + B);
     const t0 = performance.now();
     training.item.set(B, (b, f) => reader.item(examples.item[batch[b]], f));
-    training.user.set(B, (b) => {
+    training.setUsers(B, (b) => {
       const e = batch[b];
       const u = examples.user[e];
       return {

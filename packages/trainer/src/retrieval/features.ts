@@ -27,6 +27,8 @@ export interface RetrievalShape {
   causal?: boolean;
   /** The user MLP reads the encoder's output at the most recent position (default false). */
   lastOutput?: boolean;
+  /** Weight of the next-item objective at every history position (training only; needs causal; default 0: off). */
+  nextItem?: number;
 }
 
 /**
@@ -46,6 +48,7 @@ export function shapeOf(c: RetrievalConfig): Required<RetrievalShape> {
     lastItem: c.lastItem ?? false,
     causal: c.causal ?? false,
     lastOutput: c.lastOutput ?? false,
+    nextItem: c.nextItem ?? 0,
   };
 }
 
@@ -174,6 +177,7 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
     lastItem: shape.lastItem ?? false,
     causal: shape.causal ?? false,
     lastOutput: shape.lastOutput ?? false,
+    ...((shape.nextItem ?? 0) > 0 ? { nextItem: shape.nextItem } : {}),
     ...(timed ? { timeRange: { min: range.min, max: range.max } } : {}),
   };
 }

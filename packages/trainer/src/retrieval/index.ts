@@ -42,10 +42,21 @@ const FLAGS = {
   'no-last-item': { type: 'boolean' },
   causal: { type: 'boolean' },
   'last-output': { type: 'boolean' },
+  'next-item-loss': { type: 'string' },
   'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
 } as const;
+
+/** `--next-item-loss W`: the next-item objective's weight (0: off); it needs --causal. */
+function nextItemFlag(value: string | undefined, causal: boolean): number {
+  const weight = numberFlag(value, 'next-item-loss', 0, { min: 0, max: 100 });
+  if (weight > 0 && !causal)
+    throw new UsageError(
+      '--next-item-loss needs --causal: without causal attention every position sees the item it is asked for.',
+    );
+  return weight;
+}
 
 /** Parses `vireo train retrieval` flags into options; every mistake is one sentence. */
 export function parseTrainFlags(
@@ -90,6 +101,7 @@ export function parseTrainFlags(
       // Off by default (with --last-output): docs/ARCHITECTURE.md section 4, "Order-aware options", has the numbers.
       causal: v.causal ?? false,
       lastOutput: v['last-output'] ?? false,
+      nextItem: nextItemFlag(v['next-item-loss'], v.causal ?? false),
     },
     hyper: {
       lr: num('lr', 0.002, 0, 10),
@@ -139,6 +151,9 @@ flags:
                         (off by default)
   --last-output         the user MLP also reads the history encoder's output at the most recent event (with
                         --causal: the history summed up to it; off by default)
+  --next-item-loss W    also train the history encoder to predict the next item at every position (SASRec-style,
+                        in-batch softmax with logQ), weighted W beside the two-tower loss; needs --causal; training
+                        only, the served user tower is unchanged (off by default)
   --shuffle-history     order ablation: train on every history in a random order (evaluation keeps the true order)
   --resume              continue from the last checkpoint in BUNDLE
   --init-from BUNDLE    warm-start from a previous bundle (new items get fresh rows)

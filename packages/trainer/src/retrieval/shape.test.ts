@@ -21,6 +21,7 @@ describe('shapeOf', () => {
     const base = { fieldDim: 8, embeddingDim: 16, heads: 2, itemHidden: 16, userHidden: 16, temperature: 0.1 };
     const shapes: RetrievalShape[] = [
       { ...base, historyLength: 6, historyItemFields: true, lastItem: true, causal: true, lastOutput: true },
+      { ...base, historyLength: 6, causal: true, lastOutput: true, nextItem: 0.5 },
       { ...base, historyLength: 4, historyItemFields: false, lastItem: false, causal: false, lastOutput: false },
       { ...base, historyLength: 5, lastItem: true },
     ];
@@ -28,6 +29,10 @@ describe('shapeOf', () => {
       const config = retrievalConfig(ds, shape);
       expect(retrievalConfig(ds, shapeOf(config))).toEqual(config);
       expect(shapeOf(config).lastItem).toBe(shape.lastItem ?? false);
+      expect(shapeOf(config).nextItem).toBe(shape.nextItem ?? 0);
     }
+    // A config from before the next-item objective (no nextItem) trains without it.
+    const { nextItem: _, ...older } = retrievalConfig(ds, shapes[1]);
+    expect(shapeOf(older).nextItem).toBe(0);
   });
 });

@@ -208,7 +208,7 @@ export async function trainRetrievalModel(
   const w = RetrievalWeights.create(gpu, config);
   gpu.write(w.params, weights.params);
   gpu.write(w.table, weights.table);
-  const training = await RetrievalTraining.create(gpu, config, B, hyper, (row, f) => reader.item(row, f), w);
+  const training = await RetrievalTraining.create(gpu, config, B, hyper, (row, f) => reader.item(row, f), w, logq);
   if (state) training.writeState(state);
 
   const epochs: EpochLog[] = [];
@@ -231,7 +231,7 @@ export async function trainRetrievalModel(
     for (let s = 0; s < stepsPerEpoch && done < totalSteps; s++) {
       const batch = order.subarray(s * B, (s + 1) * B);
       training.item.set(B, (b, f) => reader.item(examples.item[batch[b]], f));
-      training.user.set(B, (b) => {
+      training.setUsers(B, (b) => {
         const e = batch[b];
         const u = examples.user[e];
         const fields = reader.user(u, examples.context[e], examples.ts[e]);

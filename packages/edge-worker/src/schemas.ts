@@ -268,3 +268,21 @@ export const uploadResponseSchema = z
     missing: z.array(z.string()),
   })
   .openapi('Upload');
+
+/** The `after` query of the export routes: '0' or the `next` of an earlier page (docs/ARCHITECTURE.md §7). */
+export const exportCursor = (what: string) =>
+  z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,14})$/, { error: "expected a cursor: '0' or the 'next' of an earlier answer" })
+    .optional()
+    .openapi({ description: `Cursor: ${what} after it. '0' (the default) is the beginning.` });
+
+/** The `limit` query of the export routes: 1 to 1,000 rows a page. */
+export const exportLimit = (description: string) =>
+  z.coerce
+    .number()
+    .int({ error: 'expected an integer' })
+    .min(1, { error: 'expected at least 1' })
+    .max(1000, { error: 'expected at most 1,000' })
+    .optional()
+    .openapi({ description });

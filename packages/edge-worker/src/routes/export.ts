@@ -6,7 +6,7 @@
 // See docs/ARCHITECTURE.md, section 7, "The event log".
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireScope } from '../middleware/auth.ts';
-import { errorSchema } from '../schemas.ts';
+import { errorSchema, exportCursor, exportLimit } from '../schemas.ts';
 import type { LoggedEvent } from '../storage/types.ts';
 import { bearer, type EdgeApp, type RouteDeps } from './deps.ts';
 
@@ -16,18 +16,8 @@ export const EVENT_RETENTION_MS = 7 * 86_400_000;
 const ARCHIVE_BATCH = 1000;
 
 const exportQuery = z.object({
-  after: z
-    .string()
-    .regex(/^(0|[1-9][0-9]{0,14})$/, { error: "expected a cursor: '0' or the 'next' of an earlier answer" })
-    .optional()
-    .openapi({ description: "Cursor: events after it. '0' (the default) is the beginning." }),
-  limit: z.coerce
-    .number()
-    .int({ error: 'expected an integer' })
-    .min(1, { error: 'expected at least 1' })
-    .max(1000, { error: 'expected at most 1,000' })
-    .optional()
-    .openapi({ description: 'Events per page, 1 to 1,000 (default 500).' }),
+  after: exportCursor('events'),
+  limit: exportLimit('Events per page, 1 to 1,000 (default 500).'),
 });
 
 const loggedEventSchema = z

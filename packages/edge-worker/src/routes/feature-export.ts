@@ -7,7 +7,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { jsonSize } from '../features/budget.ts';
 import { requireScope } from '../middleware/auth.ts';
-import { errorSchema, featureValueSchema } from '../schemas.ts';
+import { errorSchema, exportCursor, exportLimit, featureValueSchema } from '../schemas.ts';
 import { bearer, type EdgeApp, type RouteDeps } from './deps.ts';
 
 const exportQuery = z.object({
@@ -15,18 +15,8 @@ const exportQuery = z.object({
     .enum(['item', 'user'], { error: "expected 'item' or 'user'" })
     .optional()
     .openapi({ description: "Which entities: 'item' (the default) or 'user'." }),
-  after: z
-    .string()
-    .regex(/^(0|[1-9][0-9]{0,14})$/, { error: "expected a cursor: '0' or the 'next' of an earlier answer" })
-    .optional()
-    .openapi({ description: "Cursor: entities changed after it. '0' (the default) is the beginning." }),
-  limit: z.coerce
-    .number()
-    .int({ error: 'expected an integer' })
-    .min(1, { error: 'expected at least 1' })
-    .max(1000, { error: 'expected at most 1,000' })
-    .optional()
-    .openapi({ description: 'Entities per page, 1 to 1,000 (default 500); fewer when the page would pass 4 MiB.' }),
+  after: exportCursor('entities changed'),
+  limit: exportLimit('Entities per page, 1 to 1,000 (default 500); fewer when the page would pass 4 MiB.'),
 });
 
 const exportedRowSchema = z

@@ -6,7 +6,7 @@ export default mergeConfig(
   defineConfig({
     test: {
       name: 'node',
-      include: ['{packages,apps}/**/*.test.ts'],
+      include: ['{packages,apps}/**/*.test.ts', 'scripts/*.test.ts'],
       exclude: ['**/node_modules/**', '**/*.browser.test.ts', '**/*.workers.test.ts', '**/*.e2e.test.ts'],
       setupFiles: ['packages/testkit/src/setup-dawn.ts'],
       testTimeout: 300_000,

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { startFlagsMistake } from '../packages/trainer/bin/start-flags.mjs';
+import { runForwardingSignals } from './forward-signals.mjs';
 
 const PNPM = 'pnpm@12.4.2';
 const root = new URL('..', import.meta.url).pathname;
@@ -52,10 +53,12 @@ function ensureSystemPackages() {
   }
 }
 
-function pnpm(args, opts) {
+/** The command line that runs pnpm `args`: the installed pnpm when it is the pinned version, else npx's. */
+function pnpmCommand(args) {
   const version = quiet('pnpm', ['--version']);
-  return version === PNPM.split('@')[1] ? sh('pnpm', args, opts) : sh('npx', ['-y', PNPM, ...args], opts);
+  return version === PNPM.split('@')[1] ? ['pnpm', args] : ['npx', ['-y', PNPM, ...args]];
 }
+const pnpm = (args, opts) => sh(...pnpmCommand(args), opts);
 
 function install() {
   // better-sqlite3 compiles against Node's headers; Debian's nodejs ships them under /usr.
@@ -89,9 +92,9 @@ if (task === 'test') {
   if (code !== 0) console.error('npm test: the lint or type check failed (see above); the tests did not run.');
   else code = pnpm(['exec', 'vitest', 'run', ...rest]);
 } else {
-  // Ctrl-C reaches vireo too, which stops the stack and exits 0 ("stopped"): wait for it.
-  process.on('SIGINT', () => {});
-  process.on('SIGTERM', () => {});
-  code = pnpm(['exec', 'vireo', 'start', ...rest]);
+  // Ctrl-C, or a SIGTERM sent to this process alone, is passed on to vireo, which stops the stack and exits 0
+  // ("stopped"): wait for it.
+  const [cmd, args] = pnpmCommand(['exec', 'vireo', 'start', ...rest]);
+  code = await runForwardingSignals(cmd, args, { cwd: root });
 }
 process.exit(code);

@@ -3,7 +3,8 @@
 // the oracle's probabilities and logistic regression's test predictions, so that calibration maps can be compared
 // on the same models without retraining (`packages/trainer/src/bench/calibration-table.ts`).
 //
-//   node --import ./packages/trainer/bin/register.mjs packages/trainer/src/bench/calibration-study.ts DATASET OUT.json SEEDS EPOCHS
+//   node --import ./packages/trainer/bin/register.mjs packages/trainer/src/bench/calibration-study.ts \
+//     DATASET OUT.json SEEDS EPOCHS
 import { writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -174,7 +174,7 @@ describe('ranking calibration', () => {
     expect(platt.ece).toBeLessThan(none.ece);
   });
 
-  it('a folded calibration is served alike by the WGSL forward (GPU path, eval) and ranking.onnx (CPU path)', async () => {
+  it('a folded calibration is served alike by WGSL (GPU path, eval) and ranking.onnx (CPU path)', async () => {
     const gpu = await Gpu.create();
     try {
       const c: RankingConfig = {

@@ -5,7 +5,7 @@
 //   node --import ./packages/trainer/bin/register.mjs packages/trainer/src/bench/calibration-table.ts A.json B.json
 import { readFileSync } from 'node:fs';
 import { eceNoiseFloor, pointMetrics } from '../ranking/evaluate.ts';
-import { fitCalibrationMap, type CalibrationMethod, applyCalibrationMap } from '../ranking/calibrate.ts';
+import { fitCalibrationMap, type CalibrationMethod, applyCalibrationMap } from './calibration-maps.ts';
 
 const METHODS: CalibrationMethod[] = ['none', 'platt', 'temperature', 'bias', 'beta', 'isotonic'];
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));

@@ -1,19 +1,14 @@
 // Platt scaling of the ranking heads: the fit recovers a known (a, b); folded into the head's last layer, the GPU
-// forward serves σ(a·z + b) of the uncalibrated logit z, for ctr and cvr, and leaves revenue alone.
+// forward and ranking.onnx serve σ(a·z + b) of the uncalibrated logit z, for ctr and cvr, and leave revenue alone.
+// The study's other maps (bench/calibration-maps.ts) lower ECE and keep the order.
 import { calibration, createRng, logLoss } from '@vireo/core';
 import { Gpu, testRng } from '@vireo/kernels';
 import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { rankingOnnx } from '@vireo/models/training';
-import {
-  applyCalibrationMap,
-  calibrationHoldout,
-  fitCalibrationMap,
-  fitPlatt,
-  foldPlatt,
-  PLATT_MIN_SLOPE,
-} from './calibrate.ts';
+import { applyCalibrationMap, fitCalibrationMap } from '../bench/calibration-maps.ts';
+import { calibrationHoldout, fitPlatt, foldPlatt, PLATT_MIN_SLOPE } from './calibrate.ts';
 import type { RankingData, RankingSplits } from './data.ts';
 
 describe('ranking calibration', () => {

@@ -5,7 +5,12 @@
 //   node --import ./packages/trainer/bin/register.mjs packages/trainer/src/bench/calibration-table.ts A.json B.json
 import { readFileSync } from 'node:fs';
 import { eceNoiseFloor, pointMetrics } from '../ranking/evaluate.ts';
-import { fitCalibrationMap, type CalibrationMethod, applyCalibrationMap } from './calibration-maps.ts';
+import {
+  applyCalibrationMap,
+  type CalibrationMap,
+  type CalibrationMethod,
+  fitCalibrationMap,
+} from './calibration-maps.ts';
 
 const METHODS: CalibrationMethod[] = ['none', 'platt', 'temperature', 'bias', 'beta', 'isotonic'];
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -26,6 +31,12 @@ const score = (y: number[], p: number[]): Row => {
   return { ...m, floor, debiased: m.ece - floor };
 };
 const f4 = (v: number) => v.toFixed(4);
+const params = (m: CalibrationMap) =>
+  m.kind === 'affine'
+    ? `a ${m.a.toFixed(3)}, b ${m.b.toFixed(3)}`
+    : m.kind === 'beta'
+      ? `a ${m.a.toFixed(3)}, b ${m.b.toFixed(3)}, c ${m.c.toFixed(3)}`
+      : `${m.x.length} knots`;
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const sd = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + (x - mean(v)) ** 2, 0) / Math.max(1, v.length - 1));
 
@@ -60,8 +71,8 @@ for (const file of process.argv.slice(2)) {
             `(floor ${f4(oracle.floor)})`
           : ''),
     );
-    console.log('| method | seed | AUC | log loss | ECE | floor | debiased | valid log loss (5-fold) |');
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log('| method | seed | AUC | log loss | ECE | floor | debiased | valid log loss (5-fold) | map |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const method of METHODS) {
       const per: Row[] = [];
       const cvLoss: number[] = [];
@@ -90,13 +101,13 @@ for (const file of process.argv.slice(2)) {
         per.push(r);
         console.log(
           `| ${method} | ${seed} | ${f4(r.auc)} | ${f4(r.logLoss)} | ${f4(r.ece)} | ${f4(r.floor)} | ` +
-            `${f4(r.debiased)} | ${f4(validLoss)} |`,
+            `${f4(r.debiased)} | ${f4(validLoss)} | ${params(map)} |`,
         );
       }
       const ms = (k: keyof Row) => `${f4(mean(per.map((r) => r[k])))} ± ${f4(sd(per.map((r) => r[k])))}`;
       console.log(
         `| **${method}** | mean ± sd | ${ms('auc')} | ${ms('logLoss')} | ${ms('ece')} | ${ms('floor')} | ` +
-          `${ms('debiased')} | ${f4(mean(cvLoss))} ± ${f4(sd(cvLoss))} |`,
+          `${ms('debiased')} | ${f4(mean(cvLoss))} ± ${f4(sd(cvLoss))} | |`,
       );
     }
   }

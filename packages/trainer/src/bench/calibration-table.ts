@@ -40,7 +40,9 @@ const params = (m: CalibrationMap) =>
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const sd = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + (x - mean(v)) ** 2, 0) / Math.max(1, v.length - 1));
 
-for (const file of process.argv.slice(2)) {
+const compact = process.argv.includes('--compact');
+const compactLines: string[] = [];
+for (const file of process.argv.slice(2).filter((a) => a !== '--compact')) {
   const d = JSON.parse(readFileSync(file, 'utf8')) as Dump;
   const name = d.dataset.split('/').pop();
   console.log(`\n## ${name}: ${d.rows.train} train · ${d.rows.valid} valid · ${d.rows.test} test rows`);
@@ -105,10 +107,24 @@ for (const file of process.argv.slice(2)) {
         );
       }
       const ms = (k: keyof Row) => `${f4(mean(per.map((r) => r[k])))} ± ${f4(sd(per.map((r) => r[k])))}`;
+      // The docs' form: one line per world, task and method, each seed's value then mean ± sd.
+      const seeds = (k: keyof Row) => `${per.map((r) => r[k].toFixed(4)).join(' / ')} (${ms(k)})`;
+      if (compact) {
+        compactLines.push(
+          `| ${name} | ${task} | ${method} | ${seeds('auc')} | ${seeds('logLoss')} | ${seeds('ece')} | ` +
+            `${f4(mean(per.map((r) => r.floor)))} | ${seeds('debiased')} | ${f4(lr.logLoss)} |`,
+        );
+        continue;
+      }
       console.log(
         `| **${method}** | mean ± sd | ${ms('auc')} | ${ms('logLoss')} | ${ms('ece')} | ${ms('floor')} | ` +
           `${ms('debiased')} | ${f4(mean(cvLoss))} ± ${f4(sd(cvLoss))} | |`,
       );
     }
   }
+}
+if (compact) {
+  console.log('| world | head | map | AUC | log loss | ECE | floor | debiased ECE | LR log loss |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const line of compactLines) console.log(line);
 }

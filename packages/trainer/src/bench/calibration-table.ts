@@ -42,10 +42,13 @@ const sd = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + (x - mean(v)) ** 2,
 
 const compact = process.argv.includes('--compact');
 const compactLines: string[] = [];
+const out = (line: string) => {
+  if (!compact) console.log(line);
+};
 for (const file of process.argv.slice(2).filter((a) => a !== '--compact')) {
   const d = JSON.parse(readFileSync(file, 'utf8')) as Dump;
   const name = d.dataset.split('/').pop();
-  console.log(`\n## ${name}: ${d.rows.train} train · ${d.rows.valid} valid · ${d.rows.test} test rows`);
+  out(`\n## ${name}: ${d.rows.train} train · ${d.rows.valid} valid · ${d.rows.test} test rows`);
   for (const [task, t] of [
     ['ctr', 0],
     ['cvr', 1],
@@ -65,7 +68,7 @@ for (const file of process.argv.slice(2).filter((a) => a !== '--compact')) {
           keepTest.map((i) => oracleP[i]),
         )
       : null;
-    console.log(
+    out(
       `\n### ${task} (${yTest.length} test rows): logistic AUC ${f4(lr.auc)} log loss ${f4(lr.logLoss)} ECE ` +
         `${f4(lr.ece)}` +
         (oracle
@@ -73,8 +76,8 @@ for (const file of process.argv.slice(2).filter((a) => a !== '--compact')) {
             `(floor ${f4(oracle.floor)})`
           : ''),
     );
-    console.log('| method | seed | AUC | log loss | ECE | floor | debiased | valid log loss (5-fold) | map |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    out('| method | seed | AUC | log loss | ECE | floor | debiased | valid log loss (5-fold) | map |');
+    out('|---|---|---|---|---|---|---|---|---|');
     for (const method of METHODS) {
       const per: Row[] = [];
       const cvLoss: number[] = [];
@@ -101,7 +104,7 @@ for (const file of process.argv.slice(2).filter((a) => a !== '--compact')) {
           zTest.map((z) => sigmoid(applyCalibrationMap(map, z))),
         );
         per.push(r);
-        console.log(
+        out(
           `| ${method} | ${seed} | ${f4(r.auc)} | ${f4(r.logLoss)} | ${f4(r.ece)} | ${f4(r.floor)} | ` +
             `${f4(r.debiased)} | ${f4(validLoss)} | ${params(map)} |`,
         );
@@ -116,7 +119,7 @@ for (const file of process.argv.slice(2).filter((a) => a !== '--compact')) {
         );
         continue;
       }
-      console.log(
+      out(
         `| **${method}** | mean ± sd | ${ms('auc')} | ${ms('logLoss')} | ${ms('ece')} | ${ms('floor')} | ` +
           `${ms('debiased')} | ${f4(mean(cvLoss))} ± ${f4(sd(cvLoss))} | |`,
       );

@@ -1,9 +1,13 @@
 // Platt scaling of the ranking heads: the fit recovers a known (a, b); folded into the head's last layer, the GPU
-// forward serves σ(a·z + b) of the uncalibrated logit z, for ctr and cvr, and leaves revenue alone.
+// forward and ranking.onnx serve σ(a·z + b) of the uncalibrated logit z, for ctr and cvr, and leave revenue alone.
+// The study's other maps (bench/calibration-maps.ts) lower ECE and keep the order.
 import { calibration, createRng, logLoss } from '@vireo/core';
 import { Gpu, testRng } from '@vireo/kernels';
 import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
 import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { rankingOnnx } from '@vireo/models/training';
+import { applyCalibrationMap, fitCalibrationMap } from '../bench/calibration-maps.ts';
 import { calibrationHoldout, fitPlatt, foldPlatt, PLATT_MIN_SLOPE } from './calibrate.ts';
 import type { RankingData, RankingSplits } from './data.ts';
 
@@ -122,6 +126,97 @@ describe('ranking calibration', () => {
           expect(Math.abs(served[i * 3] - sigmoid(0.7 * logits[i * 3] - 0.4))).toBeLessThan(1e-5);
           expect(Math.abs(served[i * 3 + 1] - sigmoid(1.3 * logits[i * 3 + 1] + 0.2))).toBeLessThan(1e-5);
           expect(Math.abs(served[i * 3 + 2] - logits[i * 3 + 2])).toBeLessThan(1e-5);
+        }
+      } finally {
+        model.destroy();
+      }
+    } finally {
+      gpu.destroy();
+    }
+  });
+
+  it('beta and isotonic maps lower ECE of a miscalibration no affine map fixes; every map keeps the order', () => {
+    // The truth is σ(2·ln σ(z) − 0.5·ln(1 − σ(z)) − 0.3): a beta-shaped distortion, sharp at one end and flat at
+    // the other, which a Platt pair can only average.
+    const rng = createRng(31);
+    const draw = (n: number) => {
+      const z = Float64Array.from({ length: n }, () => 2 * rng.normal());
+      const truth = (v: number) =>
+        1 / (1 + Math.exp(-(2 * Math.log(sigmoid(v)) - 0.5 * Math.log(1 - sigmoid(v)) - 0.3)));
+      const y = Float64Array.from(z, (v) => (rng.next() < truth(v) ? 1 : 0));
+      return { z, y };
+    };
+    const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+    const fitOn = draw(8000);
+    const heldOut = draw(40_000);
+    const ece = (method: Parameters<typeof fitCalibrationMap>[0]) => {
+      const map = fitCalibrationMap(method, fitOn.z, fitOn.y);
+      const p = Array.from(heldOut.z, (v) => sigmoid(applyCalibrationMap(map, v)));
+      // Monotone: a sorted grid of logits stays sorted (isotonic may tie, never reverse).
+      const grid = Array.from({ length: 200 }, (_, i) => -6 + i * 0.06).map((v) => applyCalibrationMap(map, v));
+      for (let i = 1; i < grid.length; i++) expect(grid[i]).toBeGreaterThanOrEqual(grid[i - 1] - 1e-12);
+      return { ece: calibration(heldOut.y, p).ece, logLoss: logLoss(heldOut.y, p) };
+    };
+    const none = ece('none');
+    const platt = ece('platt');
+    const beta = ece('beta');
+    const isotonic = ece('isotonic');
+    expect(none.ece).toBeGreaterThan(0.05);
+    // 40k held-out rows: a noise floor near 0.004.
+    expect(beta.ece).toBeLessThan(0.012);
+    expect(isotonic.ece).toBeLessThan(0.015);
+    expect(beta.logLoss).toBeLessThan(platt.logLoss);
+    expect(platt.ece).toBeLessThan(none.ece);
+  });
+
+  it('a folded calibration is served alike by WGSL (GPU path, eval) and ranking.onnx (CPU path)', async () => {
+    const gpu = await Gpu.create();
+    try {
+      const c: RankingConfig = {
+        denseFeatures: ['context:x'],
+        sparseFeatures: [
+          { name: 'user:id', rows: 12, width: 1 },
+          { name: 'item:id', rows: 20, width: 1 },
+        ],
+        embeddingDim: 4,
+        bottomMlp: [4],
+        topMlp: [8],
+        towerMlp: [4],
+        interaction: 'dot',
+        heads: ['ctr', 'cvr', 'revenue'],
+      };
+      const rng = testRng(13);
+      const params = rng.uniform(rankingParameters(c).total, -0.5, 0.5);
+      const tables = c.sparseFeatures.map((f) => rng.uniform(f.rows * c.embeddingDim, -0.5, 0.5));
+      const n = 24;
+      const dense = rng.uniform(n, -1, 1);
+      const sparse = Int32Array.from({ length: n * 2 }, (_, i) => 1 + ((i * 5) % 11));
+      const model = await RankingModel.create(gpu, c, { maxBatch: n });
+      try {
+        model.writeWeights(params, tables);
+        const logits = await model.score(dense, sparse, n, { logits: true });
+        const calibrated = params.slice();
+        foldPlatt(c, calibrated, 'ctr', 0.6, -0.3);
+        foldPlatt(c, calibrated, 'cvr', 1.2, 0.1);
+        model.writeWeights(calibrated, tables);
+        const wgsl = await model.score(dense, sparse, n);
+        const session = await ort.InferenceSession.create(rankingOnnx(c, calibrated, tables));
+        const ids = (f: number) => new BigInt64Array(Array.from({ length: n }, (_, b) => BigInt(sparse[b * 2 + f])));
+        const onnx = (
+          await session.run({
+            dense: new ort.Tensor('float32', dense, [n, 1]),
+            user_id: new ort.Tensor('int64', ids(0), [n, 1]),
+            item_id: new ort.Tensor('int64', ids(1), [n, 1]),
+          })
+        ).scores.data as Float32Array;
+        await session.release();
+        const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+        for (let i = 0; i < n; i++) {
+          const want = [sigmoid(0.6 * logits[i * 3] - 0.3), sigmoid(1.2 * logits[i * 3 + 1] + 0.1), logits[i * 3 + 2]];
+          for (let t = 0; t < 3; t++) {
+            expect(Math.abs(wgsl[i * 3 + t] - want[t])).toBeLessThan(1e-5);
+            expect(Math.abs(onnx[i * 3 + t] - want[t])).toBeLessThan(1e-5);
+          }
         }
       } finally {
         model.destroy();

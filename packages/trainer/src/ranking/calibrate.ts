@@ -134,7 +134,7 @@ function fitPlattFree(z: ArrayLike<number>, y: ArrayLike<number>): { a: number; 
 }
 
 /** Logits (rows, 3) of `rows` through the WGSL forward: [ctr logit, cvr logit, revenue]. */
-async function logitsOf(model: RankingModel, data: RankingData, rows: ArrayLike<number>): Promise<Float32Array> {
+export async function logitsOf(model: RankingModel, data: RankingData, rows: ArrayLike<number>): Promise<Float32Array> {
   const c = model.config;
   const Nd = c.denseFeatures.length;
   const S = sparseWidth(c);

@@ -172,8 +172,9 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
     { hostname: options.host ?? '127.0.0.1' },
   );
   const lane = options.fastLane === false ? null : userFeaturesLane(parts, { draining: () => draining });
+  // Plain feature reads of one user take the fast lane; what it does not answer, and everything else, Hono does.
   const http = createServer((req, res) => {
-    if (!lane || req.method !== 'GET') return hono(req, res);
+    if (!lane || req.method !== 'GET' || !req.url?.startsWith('/v1/users/')) return hono(req, res);
     inFlight++;
     lane(req, res).then(
       (answered) => {

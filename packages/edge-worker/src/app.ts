@@ -76,28 +76,46 @@ export type AppOptions = {
   now?: () => number;
 };
 
+/** What the app answers from; node-lane.ts answers its fast lane from the same parts, so the same way. */
+export type EdgeParts = {
+  deps: RouteDeps;
+  verifier: TokenVerifier;
+  rateLimiter: RateLimiter | null;
+  log: Logger | null;
+  corsOrigins: string[];
+};
+
+/** The options with their defaults filled in. */
+export function edgeParts(options: AppOptions): EdgeParts {
+  const now = options.now ?? (() => Date.now());
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const parseManifest = options.parseManifest ?? inlineManifestParser;
+  return {
+    deps: {
+      storage: options.storage,
+      specs: specResolver(options.storage, { defaultModel: options.specModel ?? null, now, limits, parseManifest }),
+      parseManifest,
+      metrics: options.metrics ?? new EdgeMetrics(),
+      realtime: { ...DEFAULT_REALTIME, ...options.realtime },
+      limits,
+      now,
+    },
+    verifier: options.verifier,
+    rateLimiter: options.rateLimiter ?? null,
+    log: options.log === undefined ? consoleLogger : options.log,
+    corsOrigins: options.corsOrigins ?? [],
+  };
+}
+
 /**
  * Builds the edge app over a storage.
  * @example
  * const app = createApp({ storage: openSqliteStorage({ dataDir: '.vireo' }), verifier: hs256Verifier(secret) });
  * const res = await app.request('/healthz');
  */
-export function createApp(options: AppOptions): EdgeApp {
-  const metrics = options.metrics ?? new EdgeMetrics();
-  const log = options.log === undefined ? consoleLogger : options.log;
-  const now = options.now ?? (() => Date.now());
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const parseManifest = options.parseManifest ?? inlineManifestParser;
-  const deps: RouteDeps = {
-    storage: options.storage,
-    specs: specResolver(options.storage, { defaultModel: options.specModel ?? null, now, limits, parseManifest }),
-    parseManifest,
-    metrics,
-    realtime: { ...DEFAULT_REALTIME, ...options.realtime },
-    limits,
-    now,
-  };
-
+export function createApp(options: AppOptions, parts: EdgeParts = edgeParts(options)): EdgeApp {
+  const { deps, log } = parts;
+  const metrics = deps.metrics;
   const app: EdgeApp = new OpenAPIHono<AppEnv>({
     // Validation failures of params, query and body: 400 with every issue listed.
     defaultHook: (result) => {
@@ -112,8 +130,8 @@ export function createApp(options: AppOptions): EdgeApp {
   });
 
   app.use('*', requestLog({ metrics, log }));
-  if (options.corsOrigins && options.corsOrigins.length > 0) {
-    const origins = options.corsOrigins;
+  if (parts.corsOrigins.length > 0) {
+    const origins = parts.corsOrigins;
     app.use(
       '*',
       cors({
@@ -132,9 +150,9 @@ export function createApp(options: AppOptions): EdgeApp {
       }),
     );
   }
-  app.use('/v1/*', bearerAuth({ verifier: options.verifier }));
-  if (options.rateLimiter)
-    app.use('/v1/*', rateLimit({ limiter: options.rateLimiter, onLimited: () => metrics.rateLimited.inc() }));
+  app.use('/v1/*', bearerAuth({ verifier: parts.verifier }));
+  if (parts.rateLimiter)
+    app.use('/v1/*', rateLimit({ limiter: parts.rateLimiter, onLimited: () => metrics.rateLimited.inc() }));
 
   systemRoutes(app, deps, { isDraining: options.isDraining ?? (() => false), version: EDGE_VERSION });
   featureRoutes(app, deps);

@@ -138,7 +138,7 @@ async function start(argv: string[]): Promise<number | null> {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    // The connections are spread over the workers round-robin: each limits its share.
+    // Each worker accepts about 1/N of the connections: each limits its share.
     rateLimitPerSecond: cluster.isWorker && rate > 0 ? Math.max(1, Math.ceil(rate / workers)) : rate,
     synchronous: sync,
     specModel: (v['spec-model'] as string) ?? null,
@@ -206,6 +206,12 @@ async function primary(
   const secret = resolveSecret(dataDir, process.env, { dev: o.dev, jwks: Boolean(process.env.VIREO_JWKS_URL) });
   // Migrations run here once, not in N processes at the same time.
   await openSqliteStorage({ dataDir, groupCommit: false, readCacheRows: 0 }).close();
+  // Each worker accepts its own connections from the shared socket (SCHED_NONE) rather than the primary
+  // handing them over (round-robin): a connection handed to a worker as it is killed is never answered
+  // nor closed (the primary waits forever for the dead worker's reply; node.test.ts, "--workers under
+  // SIGKILL"). One accept at a time per worker (UV_TCP_SINGLE_ACCEPT) spreads a burst of connections.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  process.env.UV_TCP_SINGLE_ACCEPT ??= '1';
   cluster.setupPrimary({ exec: process.argv[1], args: argv, silent: false });
   let stopping = false;
   const urls: string[] = [];

@@ -1,12 +1,13 @@
 // The Node adapter: SQLite + files storage, @hono/node-server, a JWT secret from the environment
 // or the data folder, and a graceful stop (SIGTERM: stop accepting, finish in-flight requests,
 // close the database).
-import { serve, type ServerType } from '@hono/node-server';
+import { getRequestListener, type ServerType } from '@hono/node-server';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createApp, type AppOptions } from './app.ts';
+import { createApp, edgeParts, type AppOptions } from './app.ts';
+import { userFeaturesLane } from './node-lane.ts';
 import { workerManifestParser } from './manifest-parser.ts';
 import { generateSecret, hs256Verifier, jwksVerifier, SCOPES, secretProblem, signHs256 } from './auth/jwt.ts';
 import { tokenBucket } from './middleware/rate-limit.ts';
@@ -107,6 +108,8 @@ export type NodeServerOptions = {
   env?: NodeJS.ProcessEnv;
   /** Extra createApp options (tests). */
   app?: Partial<AppOptions>;
+  /** Answer plain GET /v1/users/:id/features on node:http, around Hono (node-lane.ts). Default true. */
+  fastLane?: boolean;
 };
 
 export type RunningServer = {
@@ -141,7 +144,7 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
   const manifests = workerManifestParser();
   // Request logs leave in one write per event-loop turn, off the requests' path.
   const buffered = options.log === undefined ? bufferedLogger((text) => process.stdout.write(text)) : null;
-  const app = createApp({
+  const appOptions: AppOptions = {
     storage,
     parseManifest: manifests.parse,
     verifier: jwksUrl ? jwksVerifier({ url: jwksUrl, ...claims }) : hs256Verifier(secret.secret, claims),
@@ -151,30 +154,47 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
     specModel: options.specModel ?? env.VIREO_SPEC_MODEL ?? null,
     isDraining: () => draining,
     ...options.app,
-  });
-
-  const server = await new Promise<ServerType>((ok, fail) => {
-    const s = serve(
-      {
-        fetch: async (request: Request) => {
-          inFlight++;
-          try {
-            const res = await app.fetch(request);
-            // Tell keep-alive clients to reconnect elsewhere once draining.
-            if (draining) res.headers.set('Connection', 'close');
-            return res;
-          } finally {
-            inFlight--;
-          }
-        },
-        port: options.port ?? 8787,
-        hostname: options.host ?? '127.0.0.1',
+  };
+  const parts = edgeParts(appOptions);
+  const app = createApp(appOptions, parts);
+  const hono = getRequestListener(
+    async (request: Request) => {
+      inFlight++;
+      try {
+        const res = await app.fetch(request);
+        // Tell keep-alive clients to reconnect elsewhere once draining.
+        if (draining) res.headers.set('Connection', 'close');
+        return res;
+      } finally {
+        inFlight--;
+      }
+    },
+    { hostname: options.host ?? '127.0.0.1' },
+  );
+  const lane = options.fastLane === false ? null : userFeaturesLane(parts, { draining: () => draining });
+  // Plain feature reads of one user take the fast lane; what it does not answer, and everything else, Hono does.
+  const http = createServer((req, res) => {
+    if (!lane || req.method !== 'GET' || !req.url?.startsWith('/v1/users/')) return hono(req, res);
+    inFlight++;
+    lane(req, res).then(
+      (answered) => {
+        inFlight--;
+        if (!answered) hono(req, res);
       },
-      () => ok(s),
+      () => {
+        inFlight--;
+        if (!res.headersSent) hono(req, res);
+      },
     );
-    s.once('error', fail);
   });
-  const http = server as Server;
+  await new Promise<void>((ok, fail) => {
+    http.once('error', fail);
+    http.listen(options.port ?? 8787, options.host ?? '127.0.0.1', () => {
+      http.off('error', fail);
+      ok();
+    });
+  });
+  const server: ServerType = http;
   // Slow or stuck clients cannot hold a connection forever.
   http.headersTimeout = 30_000;
   http.requestTimeout = 300_000;

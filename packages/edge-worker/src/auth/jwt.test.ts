@@ -84,8 +84,13 @@ describe('hs256Verifier', () => {
     let now = NOW;
     const cached = hs256Verifier(SECRET, { now: () => now });
     const t = await signHs256(claims({ exp: NOW / 1000 + 10 }), SECRET);
+    expect(cached.cached!(t)).toBeUndefined();
     await cached.verify(t);
+    expect(cached.cached!(t)?.sub).toBe(claims().sub);
     now += 60_000;
+    // The fast lane's look-up (node-lane.ts) refuses what verify() refuses; it never verifies a signature.
+    expect(cached.cached!(t)).toBeUndefined();
+    expect(cached.cached!(`${t.slice(0, -2)}AA`)).toBeUndefined();
     expect((await refused(cached.verify(t))).code).toBe('token_expired');
   });
 

@@ -12,6 +12,9 @@ export type BearerAuthOptions = {
   realm?: string;
 };
 
+/** `Bearer <token>`: the token is the first group. */
+export const BEARER = /^Bearer +([^\s]+) *$/i;
+
 const challenge = (realm: string, error?: string) => ({
   'WWW-Authenticate': `Bearer realm="${realm}"${error ? `, error="${error}"` : ''}`,
 });
@@ -31,7 +34,7 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler<{ Vari
         null,
         challenge(opts.realm),
       );
-    const match = /^Bearer +([^\s]+) *$/i.exec(header);
+    const match = BEARER.exec(header);
     if (!match)
       throw new ApiError(
         'unauthorized',

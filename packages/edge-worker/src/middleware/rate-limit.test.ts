@@ -29,4 +29,16 @@ describe('tokenBucket', () => {
     expect(limiter.take('a', 2)).toEqual({ ok: true, retryAfterSeconds: 0 });
     expect(limiter.take('a', 2)).toEqual({ ok: false, retryAfterSeconds: 2 });
   });
+
+  it('peeks without spending or refilling anything', () => {
+    let now = 0;
+    const limiter = tokenBucket({ ratePerSecond: 1, burst: 2, now: () => now });
+    expect(limiter.peek!('a')).toBe(true);
+    expect(limiter.take('a', 2)).toEqual({ ok: true, retryAfterSeconds: 0 });
+    for (let i = 0; i < 3; i++) expect(limiter.peek!('a')).toBe(false);
+    now = 1000;
+    expect([limiter.peek!('a'), limiter.peek!('a', 2)]).toEqual([true, false]);
+    expect(limiter.take('a')).toEqual({ ok: true, retryAfterSeconds: 0 });
+    expect(limiter.peek!('a')).toBe(false);
+  });
 });

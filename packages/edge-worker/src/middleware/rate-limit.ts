@@ -10,6 +10,11 @@ export type RateDecision = { ok: boolean; retryAfterSeconds: number };
 
 export interface RateLimiter {
   take(key: string, cost?: number): Promise<RateDecision> | RateDecision;
+  /**
+   * Whether take() would let `cost` through now, changing nothing; only for limiters whose take() answers
+   * at once (the Node fast lane, node-lane.ts, checks before its read and takes after it).
+   */
+  peek?(key: string, cost?: number): boolean;
 }
 
 export type TokenBucketOptions = {
@@ -32,6 +37,10 @@ export function tokenBucket(options: TokenBucketOptions = {}): RateLimiter {
   const opts = { burst: rate * 2, maxKeys: 100_000, now: () => Date.now(), ...options, ratePerSecond: rate };
   const buckets = new Map<string, { tokens: number; at: number }>();
   return {
+    peek(key, cost = 1) {
+      const b = buckets.get(key);
+      return !b || Math.min(opts.burst, b.tokens + ((opts.now() - b.at) / 1000) * opts.ratePerSecond) >= cost;
+    },
     take(key, cost = 1) {
       const now = opts.now();
       let b = buckets.get(key);
@@ -74,12 +83,15 @@ export type RateLimitOptions = {
   onLimited?: (key: string) => void;
 };
 
+/** The default key of a request: its token's subject. */
+export const subjectKey = (p: Principal | undefined) => `sub:${p?.sub ?? 'anonymous'}`;
+
 /**
  * Refuses requests over the limit with 429 and Retry-After.
  * @example app.use('/v1/*', rateLimit({ limiter: tokenBucket({ ratePerSecond: 50 }) }))
  */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variables: { principal: Principal } }> {
-  const opts = { key: (p: Principal | undefined) => `sub:${p?.sub ?? 'anonymous'}`, onLimited: () => {}, ...options };
+  const opts = { key: subjectKey, onLimited: () => {}, ...options };
   return async (c, next) => {
     const key = opts.key(c.get('principal'), c.req.raw);
     const decision = await opts.limiter.take(key);

@@ -55,7 +55,8 @@ export type RequestLogOptions = {
   now?: () => number;
 };
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** A request id taken from X-Request-Id as it is (else a new UUID). */
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** The route pattern that matched (not a middleware's '/v1/*'), or '(unmatched)': bounded label values. */
 function routeLabel(c: Context): string {

@@ -28,6 +28,7 @@ import {
   pushRequestSchema,
   pushResponseSchema,
 } from '../schemas.ts';
+import type { EdgeMetrics } from '../metrics.ts';
 import type { EntityKind, FeatureRow, StoredFeature } from '../storage/types.ts';
 import { bearer, toMillis, type EdgeApp, type RouteDeps } from './deps.ts';
 
@@ -44,12 +45,13 @@ const errors = {
   429: { description: 'Rate limited', content: { 'application/json': { schema: errorSchema } } },
 };
 
-/** Rows of `ids` with real-time columns merged; ids with neither are absent. */
+/** Rows of `ids` with real-time columns merged; ids with neither are absent. Counts lookups unless `count` is false. */
 async function loadRows(
   deps: RouteDeps,
   entity: EntityKind,
   ids: string[],
   now: number,
+  count = true,
 ): Promise<Map<string, { row: Record<string, StoredFeature>; realtime: Record<string, unknown> | null }>> {
   const [stored, realtime] = await Promise.all([
     deps.storage.features.read(entity, ids),
@@ -61,11 +63,8 @@ async function loadRows(
   for (const id of ids) {
     const rt = realtime.get(id);
     const s = stored.get(id);
-    if (!rt && !s) {
-      deps.metrics.featureLookups.inc({ entity, result: 'miss' });
-      continue;
-    }
-    deps.metrics.featureLookups.inc({ entity, result: 'hit' });
+    if (count) deps.metrics.featureLookups.inc({ entity, result: !rt && !s ? 'miss' : 'hit' });
+    if (!rt && !s) continue;
     const columns = rt
       ? entity === 'user'
         ? userRealtimeColumns(rt as never)
@@ -135,75 +134,102 @@ function entityRoute(entity: EntityKind) {
   });
 }
 
+/** What one entity read answers and what it counts (counted by the caller, once it answers). */
+export type EntityRead = {
+  body: z.infer<typeof entityFeaturesResponseSchema>;
+  found: boolean;
+  present: number;
+  notFound: number;
+  stale: number;
+};
+
+/**
+ * One entity's row as GET /v1/{users,items}/:id/features answers it, without touching metrics: the
+ * Hono route and the Node fast lane (node-lane.ts) both answer with it, so they answer the same.
+ * Throws ApiError (a bad features= list, a missing spec, an answer over the response limit).
+ */
+export async function readEntity(
+  deps: RouteDeps,
+  entity: EntityKind,
+  id: string,
+  query: z.infer<typeof entityFeaturesQuerySchema> = {},
+): Promise<EntityRead> {
+  const now = deps.now();
+  let names: string[] | null = null;
+  if (query.features !== undefined) {
+    names = [
+      ...new Set(
+        query.features
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ];
+    const bad = names.filter((n) => !FEATURE_NAME.test(n));
+    if (bad.length > 0 || names.length > 256)
+      throw new ApiError('invalid_request', 'features= takes up to 256 comma-separated feature names.', {
+        invalid: bad.slice(0, 10),
+      });
+  }
+  const transform = query.transform === 'true' || query.transform === '1';
+  const active = transform ? await requireSpec(deps, query.model) : null;
+  const found = (await loadRows(deps, entity, [id], now, false)).get(id);
+  const row = found?.row ?? {};
+  const maxAgeMs = query.max_age_s === undefined ? undefined : query.max_age_s * 1000;
+  // Objects without a prototype: a feature named `constructor` or `toString` is only a name.
+  const features: Record<string, unknown> = Object.create(null);
+  const statuses: Record<string, Status> = Object.create(null);
+  const timestamps: Record<string, number | null> = Object.create(null);
+  const selected = names ?? Object.keys(row).sort();
+  let bytes = 0;
+  for (const name of selected) bytes += name.length * 3 + 40 + jsonSize(column(row, name)?.value ?? null);
+  assertResponseSize(bytes, deps.limits.responseBytes, 'ask for fewer features with features=');
+  let present = 0;
+  let notFound = 0;
+  for (const name of selected) {
+    const f = column(row, name);
+    const status = statusOf(f, maxAgeMs, now);
+    if (status === 'PRESENT') present++;
+    else if (status === 'NOT_FOUND') notFound++;
+    statuses[name] = status;
+    features[name] = f?.value ?? null;
+    timestamps[name] = f?.eventTs ?? null;
+  }
+  const body: z.infer<typeof entityFeaturesResponseSchema> = {
+    entity,
+    id,
+    found: found !== undefined,
+    features,
+    statuses,
+    event_timestamps: timestamps,
+    realtime: found?.realtime ?? null,
+  };
+  if (active)
+    body.model_ready = {
+      model: active.model,
+      version: active.version,
+      values: modelReady(active, entity, rawValues(row)),
+    };
+  return { body, found: found !== undefined, present, notFound, stale: selected.length - present - notFound };
+}
+
+/** Counts an answered entity read: one lookup, and one metrics update per status seen (not per value). */
+export function countEntityRead(metrics: EdgeMetrics, entity: EntityKind, read: EntityRead): void {
+  metrics.featureLookups.inc({ entity, result: read.found ? 'hit' : 'miss' });
+  if (read.present > 0) metrics.featureValues.inc({ status: 'PRESENT' }, read.present);
+  if (read.notFound > 0) metrics.featureValues.inc({ status: 'NOT_FOUND' }, read.notFound);
+  if (read.stale > 0) metrics.featureValues.inc({ status: 'OUTSIDE_MAX_AGE' }, read.stale);
+}
+
 export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
   for (const entity of ['user', 'item'] as const) {
     app.openapi(entityRoute(entity), async (c) => {
       const { id } = c.req.valid('param');
-      const query = c.req.valid('query');
       // Item features are catalogue data; a user's are that user's (or a service's).
       if (entity === 'user') requireActsFor(c.get('principal'), [id], 'read the features of');
-      const now = deps.now();
-      let names: string[] | null = null;
-      if (query.features !== undefined) {
-        names = [
-          ...new Set(
-            query.features
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean),
-          ),
-        ];
-        const bad = names.filter((n) => !FEATURE_NAME.test(n));
-        if (bad.length > 0 || names.length > 256)
-          throw new ApiError('invalid_request', 'features= takes up to 256 comma-separated feature names.', {
-            invalid: bad.slice(0, 10),
-          });
-      }
-      const transform = query.transform === 'true' || query.transform === '1';
-      const active = transform ? await requireSpec(deps, query.model) : null;
-      const found = (await loadRows(deps, entity, [id], now)).get(id);
-      const row = found?.row ?? {};
-      const maxAgeMs = query.max_age_s === undefined ? undefined : query.max_age_s * 1000;
-      // Objects without a prototype: a feature named `constructor` or `toString` is only a name.
-      const features: Record<string, unknown> = Object.create(null);
-      const statuses: Record<string, Status> = Object.create(null);
-      const timestamps: Record<string, number | null> = Object.create(null);
-      const selected = names ?? Object.keys(row).sort();
-      let bytes = 0;
-      for (const name of selected) bytes += name.length * 3 + 40 + jsonSize(column(row, name)?.value ?? null);
-      assertResponseSize(bytes, deps.limits.responseBytes, 'ask for fewer features with features=');
-      // Counted per status, not per value: one metrics update per status seen.
-      let present = 0;
-      let notFound = 0;
-      for (const name of selected) {
-        const f = column(row, name);
-        const status = statusOf(f, maxAgeMs, now);
-        if (status === 'PRESENT') present++;
-        else if (status === 'NOT_FOUND') notFound++;
-        statuses[name] = status;
-        features[name] = f?.value ?? null;
-        timestamps[name] = f?.eventTs ?? null;
-      }
-      const stale = selected.length - present - notFound;
-      if (present > 0) deps.metrics.featureValues.inc({ status: 'PRESENT' }, present);
-      if (notFound > 0) deps.metrics.featureValues.inc({ status: 'NOT_FOUND' }, notFound);
-      if (stale > 0) deps.metrics.featureValues.inc({ status: 'OUTSIDE_MAX_AGE' }, stale);
-      const body: z.infer<typeof entityFeaturesResponseSchema> = {
-        entity,
-        id,
-        found: found !== undefined,
-        features,
-        statuses,
-        event_timestamps: timestamps,
-        realtime: found?.realtime ?? null,
-      };
-      if (active)
-        body.model_ready = {
-          model: active.model,
-          version: active.version,
-          values: modelReady(active, entity, rawValues(row)),
-        };
-      return c.json(body, 200);
+      const read = await readEntity(deps, entity, id, c.req.valid('query'));
+      countEntityRead(deps.metrics, entity, read);
+      return c.json(read.body, 200);
     });
   }
 

@@ -29,6 +29,7 @@ import { parseBundleManifest, type BundleManifest } from '@vireo/core';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { START_REFRESH_EVERY, startBackgroundRefresh } from '../refresh/background.ts';
 import { START_WORLD } from '../ingest/synthetic.ts';
+import { MOVIELENS_RETRIEVAL } from '../retrieval/defaults.ts';
 import { fmtSeconds, parseCpuLine, PIPED_EVERY_MS, Stages } from '../cli/progress.ts';
 import { START_FLAGS } from '../../bin/start-flags.mjs';
 
@@ -56,12 +57,14 @@ export const DEFAULT_START = {
 
 /**
  * MovieLens (ml-latest-small). Ranking: the validation AUC peaks after one epoch (0.6825, then 0.6752
- * at 1.5), so one epoch keeps the same best weights at a third of the cost. Retrieval: Recall@10 after two epochs
- * 0.110 and 0.114 (seeds 1, 2; ± 0.013), after three 0.109 (seed 1): two cost a third less.
- * Batch 128: a larger batch costs as many CPU-seconds per epoch on SwiftShader (the cost is per
- * sample, not per step) and after one epoch validates lower (Recall@10 0.079 at 256, 0.072 at 512).
+ * at 1.5), so one epoch keeps the same best weights at a third of the cost. Retrieval: MOVIELENS_RETRIEVAL
+ * (retrieval/defaults.ts), which `vireo train retrieval` also reads from the dataset, order-aware flags included.
  */
-export const MOVIELENS_START = { epochs: 2, batch: 128, rankingEpochs: 1 };
+export const MOVIELENS_START = {
+  epochs: MOVIELENS_RETRIEVAL.epochs,
+  batch: MOVIELENS_RETRIEVAL.batch,
+  rankingEpochs: 1,
+};
 
 const FLAGS = START_FLAGS;
 

@@ -13,6 +13,7 @@ import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { evaluateRetrieval, formatReport, type RetrievalReport } from '../eval/retrieval-report.ts';
 import { openGpu } from '../node/gpu.ts';
 import { itemEmbeddings, itemsFile, retrievalFile, writeBundle } from '@vireo/models/training';
+import { retrievalDefaults } from './defaults.ts';
 import { embedItems } from './embed.ts';
 import { openDataset, trainRetrievalModel, type TrainRetrievalOptions } from './train.ts';
 
@@ -41,7 +42,9 @@ const FLAGS = {
   'last-item': { type: 'boolean' },
   'no-last-item': { type: 'boolean' },
   causal: { type: 'boolean' },
+  'no-causal': { type: 'boolean' },
   'last-output': { type: 'boolean' },
+  'no-last-output': { type: 'boolean' },
   'next-item-loss': { type: 'string' },
   'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -49,8 +52,8 @@ const FLAGS = {
 } as const;
 
 /** `--next-item-loss W`: the next-item objective's weight (0: off); it needs --causal. */
-function nextItemFlag(value: string | undefined, causal: boolean): number {
-  const weight = numberFlag(value, 'next-item-loss', 0, { min: 0, max: 100 });
+function nextItemFlag(value: string | undefined, causal: boolean, fallback: number): number {
+  const weight = numberFlag(value, 'next-item-loss', causal ? fallback : 0, { min: 0, max: 100 });
   if (weight > 0 && !causal)
     throw new UsageError(
       '--next-item-loss needs --causal: without causal attention every position sees the item it is asked for.',
@@ -65,11 +68,16 @@ export function parseTrainFlags(
   const { values: v } = parseFlags(argv, FLAGS, 'train retrieval');
   if (!v.data) throw new UsageError('--data is required: a dataset folder written by vireo ingest.');
   if (!v.out) throw new UsageError('--out is required: the folder to write the bundle (and checkpoints) into.');
+  // The dataset kind's defaults (defaults.ts, chosen on validation); a flag wins.
+  const kind = retrievalDefaults(v.data);
+  const on = (flag: boolean | undefined, off: boolean | undefined, fallback: boolean) =>
+    off ? false : (flag ?? fallback);
+  const causal = on(v.causal, v['no-causal'], kind.causal);
   const int = (name: keyof typeof FLAGS, fallback: number, min = 1, max?: number) =>
     numberFlag(v[name] as string | undefined, name, fallback, { integer: true, min, max });
   const num = (name: keyof typeof FLAGS, fallback: number, min: number, max?: number) =>
     numberFlag(v[name] as string | undefined, name, fallback, { min, max });
-  const batch = int('batch', 128, 8);
+  const batch = int('batch', kind.batch, 8);
   if (batch % 8 !== 0) throw new UsageError(`--batch must be a multiple of 8, got ${batch}.`);
   const fieldDim = int('field-dim', 16, 8);
   if (fieldDim % 8 !== 0) throw new UsageError(`--field-dim must be a multiple of 8, got ${fieldDim}.`);
@@ -86,7 +94,7 @@ export function parseTrainFlags(
   return {
     data: v.data,
     out: v.out,
-    epochs: int('epochs', 3, 1),
+    epochs: int('epochs', kind.epochs, 1),
     batch,
     shape: {
       fieldDim,
@@ -96,12 +104,11 @@ export function parseTrainFlags(
       userHidden: hidden,
       temperature: num('temperature', 0.05, 1e-4, 10),
       historyLength: int('history', 0, 0, 1000),
-      // Off by default until it is validated on each dataset kind (it wins on sequential worlds).
-      lastItem: Boolean(v['last-item']) && !v['no-last-item'],
-      // Off by default (with --last-output): docs/ARCHITECTURE.md section 4, "Order-aware options", has the numbers.
-      causal: v.causal ?? false,
-      lastOutput: v['last-output'] ?? false,
-      nextItem: nextItemFlag(v['next-item-loss'], v.causal ?? false),
+      // Per dataset kind (defaults.ts); docs/ARCHITECTURE.md section 4, "Order-aware options", has the numbers.
+      lastItem: on(v['last-item'], v['no-last-item'], kind.lastItem),
+      causal,
+      lastOutput: on(v['last-output'], v['no-last-output'], kind.lastOutput),
+      nextItem: nextItemFlag(v['next-item-loss'], causal, kind.nextItem),
     },
     hyper: {
       lr: num('lr', 0.002, 0, 10),
@@ -129,9 +136,12 @@ softmax with logQ correction) on the dataset's retrieval view with the WGSL kern
 every epoch, evaluates on the held-out split, and writes retrieval.safetensors, items.safetensors
 (float32 and int8) and the manifest into BUNDLE.
 
+Defaults marked "kind" depend on the dataset's kind (its dataset.json source), chosen on its validation split:
+MovieLens (source movielens) 2 epochs, every other kind the value given; a flag wins.
+
 flags:
-  --epochs N            passes over the training clicks (default 3)
-  --batch N             samples per step, a multiple of 8 (default 128)
+  --epochs N            passes over the training clicks (kind; default 3)
+  --batch N             samples per step, a multiple of 8 (kind; default 128)
   --dim N               embedding size of both towers' output (default 32)
   --field-dim N         size of each feature's embedding, a multiple of 8 and of --heads (default 16)
   --heads N             attention heads of the history encoder (default 2)
@@ -145,15 +155,15 @@ flags:
   --seed N              fixes the run: the same seed gives the same weights (default 1)
   --max-steps N         stop after N steps
   --last-item           the user MLP also reads the most recent item beside the pooled history (order-aware;
-                        off by default until validated on every dataset kind)
-  --no-last-item        the pooled history only (the default)
+                        kind; off by default)
+  --no-last-item        the pooled history only
   --causal              causal self-attention over the history: each position sees only the events before it
-                        (off by default)
+                        (kind; off by default); --no-causal turns it off
   --last-output         the user MLP also reads the history encoder's output at the most recent event (with
-                        --causal: the history summed up to it; off by default)
+                        --causal: the history summed up to it; kind; off by default); --no-last-output turns it off
   --next-item-loss W    also train the history encoder to predict the next item at every position (SASRec-style,
                         in-batch softmax with logQ), weighted W beside the two-tower loss; needs --causal; training
-                        only, the served user tower is unchanged (off by default)
+                        only, the served user tower is unchanged (kind; off by default)
   --shuffle-history     order ablation: train on every history in a random order (evaluation keeps the true order)
   --resume              continue from the last checkpoint in BUNDLE
   --init-from BUNDLE    warm-start from a previous bundle (new items get fresh rows)

@@ -1,0 +1,64 @@
+// Retrieval defaults per dataset kind: `vireo train retrieval` (and `eval --seeds`, which parses the same flags)
+// reads the kind from dataset.json, so MovieLens trains with what was chosen on its validation split; a flag wins.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { MOVIELENS_RETRIEVAL, RETRIEVAL_DEFAULTS, retrievalDefaults } from './defaults.ts';
+import { parseTrainFlags } from './index.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'vireo-defaults-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A folder whose dataset.json names `source` (all the flags read). */
+function folder(source: string): string {
+  const dir = mkdtempSync(join(root, `${source}-`));
+  writeFileSync(join(dir, 'dataset.json'), JSON.stringify({ format: 'vireo-dataset', source }));
+  return dir;
+}
+
+const picked = (argv: string[]) => {
+  const o = parseTrainFlags([...argv, '--out', join(root, 'out')]);
+  const s = o.shape;
+  return {
+    epochs: o.epochs,
+    batch: o.batch,
+    lastItem: s.lastItem,
+    causal: s.causal,
+    lastOutput: s.lastOutput,
+    nextItem: s.nextItem,
+  };
+};
+
+describe('retrieval defaults per dataset kind', () => {
+  test('MovieLens trains with its validated row, every other kind with the flags’ defaults', () => {
+    const ml = folder('movielens');
+    expect(retrievalDefaults(ml)).toBe(MOVIELENS_RETRIEVAL);
+    expect(picked(['--data', ml])).toEqual(MOVIELENS_RETRIEVAL);
+    expect(MOVIELENS_RETRIEVAL).toEqual({
+      epochs: 2,
+      batch: 128,
+      lastItem: false,
+      causal: false,
+      lastOutput: false,
+      nextItem: 0,
+    });
+    for (const source of ['synthetic', 'sequential', 'csv'])
+      expect(picked(['--data', folder(source)])).toEqual(RETRIEVAL_DEFAULTS);
+    expect(RETRIEVAL_DEFAULTS).toMatchObject({ epochs: 3, batch: 128, causal: false, nextItem: 0 });
+    // No dataset.json yet: the flags' defaults (opening the dataset then says what is wrong).
+    expect(picked(['--data', join(root, 'missing')])).toEqual(RETRIEVAL_DEFAULTS);
+  });
+
+  test('a flag wins over the kind', () => {
+    const ml = folder('movielens');
+    const o = picked(['--data', ml, '--epochs', '3', '--batch', '256', '--last-item', '--causal', '--last-output']);
+    expect(o).toMatchObject({ epochs: 3, batch: 256, lastItem: true, causal: true, lastOutput: true });
+    expect(picked(['--data', ml, '--no-causal', '--no-last-output', '--no-last-item'])).toMatchObject({
+      lastItem: false,
+      causal: false,
+      lastOutput: false,
+      nextItem: 0,
+    });
+  });
+});

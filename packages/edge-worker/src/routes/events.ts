@@ -5,8 +5,18 @@ import { formatIssues } from '@vireo/core';
 import { ApiError } from '../errors.ts';
 import { requireActsFor, requireScope } from '../middleware/auth.ts';
 import { jsonBody } from '../middleware/json-body.ts';
-import { errorSchema, eventSchema, eventsRequestSchema, eventsResponseSchema } from '../schemas.ts';
-import type { EventRecord } from '../storage/types.ts';
+import {
+  CONTEXT_KEY,
+  CONTEXT_LIMITS,
+  EVENT_TYPE,
+  errorSchema,
+  eventSchema,
+  eventsRequestSchema,
+  eventsResponseSchema,
+  ID_PATTERN,
+  MAX_TS_MS,
+} from '../schemas.ts';
+import type { ContextValue, EventRecord } from '../storage/types.ts';
 import { bearer, toMillis, type EdgeApp, type RouteDeps } from './deps.ts';
 
 /** Events older than this are refused (a clock or unit mistake: seconds sent as milliseconds). */
@@ -14,11 +24,66 @@ const EARLIEST_EVENT = Date.UTC(2000, 0, 1);
 
 type Rejection = { index: number; event_id: string | null; reasons: string[] };
 
+const EVENT_KEYS = new Set(['event_id', 'user_id', 'item_id', 'type', 'value', 'ts', 'context']);
+const isId = (x: unknown) => typeof x === 'string' && ID_PATTERN.test(x);
+const isBoundedNumber = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && Math.abs(x) <= 1e15;
+const isContextScalar = (x: unknown) =>
+  isBoundedNumber(x) || (typeof x === 'string' && x.length <= CONTEXT_LIMITS.string);
+
+/**
+ * The common event in one pass of plain checks, no zod: true only for what eventSchema accepts
+ * unchanged (ts in milliseconds, plain JSON object, context as sent). Anything else, an invalid
+ * event included, goes through eventSchema, which words the reasons: the answers are the same, the
+ * well-formed batch skips ~20 µs of zod per event (docs/ARCHITECTURE.md, "The ingest path").
+ */
+export function isPlainEvent(raw: unknown): raw is {
+  event_id: string;
+  user_id: string;
+  item_id: string;
+  type: string;
+  value?: number | null;
+  ts: number;
+  context?: Record<string, ContextValue>;
+} {
+  if (typeof raw !== 'object' || raw === null || Object.getPrototypeOf(raw) !== Object.prototype) return false;
+  for (const k of Object.keys(raw)) if (!EVENT_KEYS.has(k)) return false;
+  const e = raw as Record<string, unknown>;
+  if (!isId(e.event_id) || !isId(e.user_id) || !isId(e.item_id)) return false;
+  if (typeof e.type !== 'string' || !EVENT_TYPE.test(e.type)) return false;
+  if (!(e.value === undefined || e.value === null || isBoundedNumber(e.value))) return false;
+  if (!(Number.isSafeInteger(e.ts) && (e.ts as number) >= 0 && (e.ts as number) <= MAX_TS_MS)) return false;
+  const c = e.context;
+  if (c === undefined) return true;
+  if (typeof c !== 'object' || c === null || Object.getPrototypeOf(c) !== Object.prototype) return false;
+  const keys = Object.keys(c);
+  if (keys.length > CONTEXT_LIMITS.keys) return false;
+  for (const k of keys) {
+    // '__proto__' is a valid key by the pattern, but zod's copy of the record treats it otherwise.
+    if (!CONTEXT_KEY.test(k) || k === '__proto__') return false;
+    const v = (c as Record<string, unknown>)[k];
+    if (v === null || typeof v === 'boolean' || isContextScalar(v)) continue;
+    if (!Array.isArray(v) || v.length > CONTEXT_LIMITS.list || !v.every(isContextScalar)) return false;
+  }
+  return true;
+}
+
 /** Validates one raw event; returns the record or the reasons it was refused. */
 export function parseEvent(raw: unknown, now: number, maxFutureMs: number): EventRecord | string[] {
-  const parsed = eventSchema.safeParse(raw);
-  if (!parsed.success) return formatIssues(parsed.error);
-  const e = parsed.data;
+  let e: {
+    event_id: string;
+    user_id: string;
+    item_id: string;
+    type: string;
+    value?: number | null;
+    ts: number | string;
+    context?: Record<string, ContextValue>;
+  };
+  if (isPlainEvent(raw)) e = raw;
+  else {
+    const parsed = eventSchema.safeParse(raw);
+    if (!parsed.success) return formatIssues(parsed.error);
+    e = parsed.data;
+  }
   const ts = toMillis(e.ts);
   if (!Number.isFinite(ts) || ts < EARLIEST_EVENT)
     return [`ts: expected a time after 2000-01-01 in milliseconds since the epoch (got ${JSON.stringify(e.ts)})`];

@@ -71,11 +71,11 @@ function randomEvent(r: () => number): Record<string, unknown> {
 }
 
 describe('isPlainEvent', () => {
-  it('accepts only events eventSchema accepts, and they parse to the same record (seed 19, 5,000 events)', () => {
+  it('accepts only events eventSchema accepts, and they parse to the same record (seed 19, 2,000 events)', () => {
     const r = rng(19);
     let plain = 0;
     let refused = 0;
-    for (let n = 0; n < 5_000; n++) {
+    for (let n = 0; n < 2_000; n++) {
       // Through JSON, as a request body arrives.
       const raw = JSON.parse(JSON.stringify(randomEvent(r)));
       const zod = eventSchema.safeParse(raw);
@@ -91,7 +91,7 @@ describe('isPlainEvent', () => {
       else if (!Array.isArray(parsed)) expect(parsed.context).toEqual(zod.data.context ?? {});
     }
     // Both kinds were drawn often.
-    expect(plain).toBeGreaterThan(1000);
-    expect(refused).toBeGreaterThan(1000);
+    expect(plain).toBeGreaterThan(400);
+    expect(refused).toBeGreaterThan(400);
   });
 });

@@ -1,6 +1,7 @@
 // POST /v1/events: a batch of interactions. Every event is validated on its own; the valid ones
 // are stored and turned into real-time features in one transaction, idempotently on event_id.
 import { createRoute } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { formatIssues } from '@vireo/core';
 import { ApiError } from '../errors.ts';
 import { requireActsFor, requireScope } from '../middleware/auth.ts';
@@ -102,6 +103,19 @@ export function parseEvent(raw: unknown, now: number, maxFutureMs: number): Even
 
 export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
   app.openAPIRegistry.register('Event', eventSchema);
+  // Announces an authorized batch to the group commit while its body is read, so that batches in
+  // flight together share a transaction (docs/ARCHITECTURE.md, "The ingest path").
+  const handedOver = new WeakMap<object, () => void>();
+  const announce: MiddlewareHandler = async (c, next) => {
+    const done = deps.storage.events.expect?.();
+    if (!done) return next();
+    handedOver.set(c, done);
+    try {
+      await next();
+    } finally {
+      done();
+    }
+  };
   app.openapi(
     createRoute({
       method: 'post',
@@ -112,7 +126,11 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
         'Valid events are stored and update real-time features (history, decayed counters, last seen) ' +
         'in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400.',
       security: bearer('events:write'),
-      middleware: [requireScope('events:write'), jsonBody({ maxBytes: deps.limits.eventsBodyBytes })] as const,
+      middleware: [
+        requireScope('events:write'),
+        announce,
+        jsonBody({ maxBytes: deps.limits.eventsBodyBytes }),
+      ] as const,
       request: { body: { required: true, content: { 'application/json': { schema: eventsRequestSchema } } } },
       responses: {
         202: {
@@ -160,7 +178,9 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
           { rejected: rejections.length, rejections: rejections.slice(0, 100) },
         );
       }
-      const result = await deps.storage.events.ingest(valid, deps.realtime, now);
+      const ingested = deps.storage.events.ingest(valid, deps.realtime, now);
+      handedOver.get(c)?.();
+      const result = await ingested;
       deps.metrics.events.inc({ outcome: 'accepted' }, result.accepted.length);
       deps.metrics.events.inc({ outcome: 'duplicate' }, result.duplicate.length);
       return c.json(

@@ -34,8 +34,8 @@ const isContextScalar = (x: unknown) =>
 /**
  * The common event in one pass of plain checks, no zod: true only for what eventSchema accepts
  * unchanged (ts in milliseconds, plain JSON object, context as sent). Anything else, an invalid
- * event included, goes through eventSchema, which words the reasons: the answers are the same, the
- * well-formed batch skips ~20 µs of zod per event (docs/ARCHITECTURE.md, "The ingest path").
+ * event included, goes through eventSchema, which words the reasons: the answers are the same, and a
+ * well-formed event costs 0.65 µs of CPU instead of zod's 2.6 (docs/ARCHITECTURE.md, "The ingest path").
  */
 export function isPlainEvent(raw: unknown): raw is {
   event_id: string;

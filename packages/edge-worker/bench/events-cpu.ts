@@ -59,9 +59,8 @@ for (let round = 0; round < ROUNDS; round++)
     const wall = (performance.now() - t0) / N;
     const used = process.cpuUsage(cpu0);
     run.cpu.push((used.user + used.system) / 1000 / N);
-    console.log(
-      `${run.root}: ${run.cpu.at(-1)?.toFixed(2)} ms CPU, ${wall.toFixed(2)} ms wall per request; load ${loadavg()[0].toFixed(1)}`,
-    );
+    const cpu = run.cpu.at(-1)?.toFixed(2);
+    console.log(`${run.root}: ${cpu} ms CPU, ${wall.toFixed(2)} ms wall per request; load ${loadavg()[0].toFixed(1)}`);
   }
 for (const run of runs) {
   const sorted = [...run.cpu].sort((a, b) => a - b);

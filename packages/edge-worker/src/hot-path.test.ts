@@ -216,4 +216,38 @@ describe('group commit of event batches', () => {
     expect(ok.map((r) => r.accepted)).toEqual([['ok1'], ['ok2'], ['ok3']]);
     expect(transactions).toBe(1);
   });
+
+  it('waits for announced batches, at most maxWaitMs, to share their transaction', async () => {
+    const groups: string[][] = [];
+    const ingest = groupCommit(
+      async (events: EventRecord[]) => {
+        groups.push(events.map((e) => e.eventId));
+        return { accepted: events.map((e) => e.eventId), duplicate: [] };
+      },
+      { maxWaitMs: 50 },
+    );
+    // Two requests announced; the first arrives, the second a little later: one transaction.
+    const [first, second] = [ingest.expect(), ingest.expect()];
+    const a = ingest([event('a')], DEFAULT_REALTIME, NOW);
+    first();
+    await new Promise((ok) => setTimeout(ok, 10));
+    expect(groups).toEqual([]);
+    const b = ingest([event('b')], DEFAULT_REALTIME, NOW);
+    second();
+    await Promise.all([a, b]);
+    expect(groups).toEqual([['a', 'b']]);
+    // One that never arrives (a refused body) holds the others back for maxWaitMs only; its end
+    // (called twice, as the route does) counts once.
+    const lost = ingest.expect();
+    const start = performance.now();
+    await ingest([event('c')], DEFAULT_REALTIME, NOW);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(45);
+    lost();
+    lost();
+    const arriving = ingest.expect();
+    const d = ingest([event('d')], DEFAULT_REALTIME, NOW);
+    arriving();
+    await d;
+    expect(groups).toEqual([['a', 'b'], ['c'], ['d']]);
+  });
 });

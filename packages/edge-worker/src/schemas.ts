@@ -40,8 +40,10 @@ export const featureValueSchema = z
     description: 'A number, string, boolean, null, or a flat list of numbers/strings (multi-hot, sequence).',
   });
 
+/** The latest event time in milliseconds the API takes (2100-01-01). */
+export const MAX_TS_MS = 4_102_444_800_000;
 /** Event time: milliseconds since the epoch, or an ISO 8601 date-time. */
-export const timestampSchema = z.union([z.int().min(0).max(4_102_444_800_000), z.iso.datetime({ offset: true })]);
+export const timestampSchema = z.union([z.int().min(0).max(MAX_TS_MS), z.iso.datetime({ offset: true })]);
 
 export const pushRowSchema = z
   .strictObject({
@@ -152,15 +154,17 @@ export const entityFeaturesResponseSchema = z
   })
   .openapi('EntityFeatures');
 
-const contextKey = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: 'expected context keys of letters, digits and _' });
+export const EVENT_TYPE = /^[a-z][a-z0-9_]{0,31}$/;
+export const CONTEXT_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** Bounds of an event's context: keys, string length, list length (see eventSchema). */
+export const CONTEXT_LIMITS = { keys: 32, string: 256, list: 32 } as const;
+const contextKey = z.string().regex(CONTEXT_KEY, { error: 'expected context keys of letters, digits and _' });
 const contextValue = z.union([
   boundedNumber,
-  z.string().max(256),
+  z.string().max(CONTEXT_LIMITS.string),
   z.boolean(),
   z.null(),
-  z.array(z.union([boundedNumber, z.string().max(256)])).max(32),
+  z.array(z.union([boundedNumber, z.string().max(CONTEXT_LIMITS.string)])).max(CONTEXT_LIMITS.list),
 ]);
 
 export const eventSchema = z
@@ -168,14 +172,12 @@ export const eventSchema = z
     event_id: idSchema,
     user_id: idSchema,
     item_id: idSchema,
-    type: z
-      .string()
-      .regex(/^[a-z][a-z0-9_]{0,31}$/, { error: 'expected a type such as "click" (lowercase letters, digits, _)' }),
+    type: z.string().regex(EVENT_TYPE, { error: 'expected a type such as "click" (lowercase letters, digits, _)' }),
     value: boundedNumber.nullable().optional(),
     ts: timestampSchema,
     context: z
       .record(contextKey, contextValue)
-      .refine((c) => Object.keys(c).length <= 32, { error: 'expected at most 32 context keys' })
+      .refine((c) => Object.keys(c).length <= CONTEXT_LIMITS.keys, { error: 'expected at most 32 context keys' })
       .optional(),
   })
   .openapi('Event');

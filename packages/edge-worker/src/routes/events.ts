@@ -1,12 +1,23 @@
 // POST /v1/events: a batch of interactions. Every event is validated on its own; the valid ones
 // are stored and turned into real-time features in one transaction, idempotently on event_id.
 import { createRoute } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { formatIssues } from '@vireo/core';
 import { ApiError } from '../errors.ts';
 import { requireActsFor, requireScope } from '../middleware/auth.ts';
 import { jsonBody } from '../middleware/json-body.ts';
-import { errorSchema, eventSchema, eventsRequestSchema, eventsResponseSchema } from '../schemas.ts';
-import type { EventRecord } from '../storage/types.ts';
+import {
+  CONTEXT_KEY,
+  CONTEXT_LIMITS,
+  EVENT_TYPE,
+  errorSchema,
+  eventSchema,
+  eventsRequestSchema,
+  eventsResponseSchema,
+  ID_PATTERN,
+  MAX_TS_MS,
+} from '../schemas.ts';
+import type { ContextValue, EventRecord } from '../storage/types.ts';
 import { bearer, toMillis, type EdgeApp, type RouteDeps } from './deps.ts';
 
 /** Events older than this are refused (a clock or unit mistake: seconds sent as milliseconds). */
@@ -14,11 +25,66 @@ const EARLIEST_EVENT = Date.UTC(2000, 0, 1);
 
 type Rejection = { index: number; event_id: string | null; reasons: string[] };
 
+const EVENT_KEYS = new Set(['event_id', 'user_id', 'item_id', 'type', 'value', 'ts', 'context']);
+const isId = (x: unknown) => typeof x === 'string' && ID_PATTERN.test(x);
+const isBoundedNumber = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && Math.abs(x) <= 1e15;
+const isContextScalar = (x: unknown) =>
+  isBoundedNumber(x) || (typeof x === 'string' && x.length <= CONTEXT_LIMITS.string);
+
+/**
+ * The common event in one pass of plain checks, no zod: true only for what eventSchema accepts
+ * unchanged (ts in milliseconds, plain JSON object, context as sent). Anything else, an invalid
+ * event included, goes through eventSchema, which words the reasons: the answers are the same, and a
+ * well-formed event costs 0.65 µs of CPU instead of zod's 2.6 (docs/ARCHITECTURE.md, "The ingest path").
+ */
+export function isPlainEvent(raw: unknown): raw is {
+  event_id: string;
+  user_id: string;
+  item_id: string;
+  type: string;
+  value?: number | null;
+  ts: number;
+  context?: Record<string, ContextValue>;
+} {
+  if (typeof raw !== 'object' || raw === null || Object.getPrototypeOf(raw) !== Object.prototype) return false;
+  for (const k of Object.keys(raw)) if (!EVENT_KEYS.has(k)) return false;
+  const e = raw as Record<string, unknown>;
+  if (!isId(e.event_id) || !isId(e.user_id) || !isId(e.item_id)) return false;
+  if (typeof e.type !== 'string' || !EVENT_TYPE.test(e.type)) return false;
+  if (!(e.value === undefined || e.value === null || isBoundedNumber(e.value))) return false;
+  if (!(Number.isSafeInteger(e.ts) && (e.ts as number) >= 0 && (e.ts as number) <= MAX_TS_MS)) return false;
+  const c = e.context;
+  if (c === undefined) return true;
+  if (typeof c !== 'object' || c === null || Object.getPrototypeOf(c) !== Object.prototype) return false;
+  const keys = Object.keys(c);
+  if (keys.length > CONTEXT_LIMITS.keys) return false;
+  for (const k of keys) {
+    // '__proto__' is a valid key by the pattern, but zod's copy of the record treats it otherwise.
+    if (!CONTEXT_KEY.test(k) || k === '__proto__') return false;
+    const v = (c as Record<string, unknown>)[k];
+    if (v === null || typeof v === 'boolean' || isContextScalar(v)) continue;
+    if (!Array.isArray(v) || v.length > CONTEXT_LIMITS.list || !v.every(isContextScalar)) return false;
+  }
+  return true;
+}
+
 /** Validates one raw event; returns the record or the reasons it was refused. */
 export function parseEvent(raw: unknown, now: number, maxFutureMs: number): EventRecord | string[] {
-  const parsed = eventSchema.safeParse(raw);
-  if (!parsed.success) return formatIssues(parsed.error);
-  const e = parsed.data;
+  let e: {
+    event_id: string;
+    user_id: string;
+    item_id: string;
+    type: string;
+    value?: number | null;
+    ts: number | string;
+    context?: Record<string, ContextValue>;
+  };
+  if (isPlainEvent(raw)) e = raw;
+  else {
+    const parsed = eventSchema.safeParse(raw);
+    if (!parsed.success) return formatIssues(parsed.error);
+    e = parsed.data;
+  }
   const ts = toMillis(e.ts);
   if (!Number.isFinite(ts) || ts < EARLIEST_EVENT)
     return [`ts: expected a time after 2000-01-01 in milliseconds since the epoch (got ${JSON.stringify(e.ts)})`];
@@ -37,6 +103,19 @@ export function parseEvent(raw: unknown, now: number, maxFutureMs: number): Even
 
 export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
   app.openAPIRegistry.register('Event', eventSchema);
+  // Announces an authorized batch to the group commit while its body is read, so that batches in
+  // flight together share a transaction (docs/ARCHITECTURE.md, "The ingest path").
+  const handedOver = new WeakMap<object, () => void>();
+  const announce: MiddlewareHandler = async (c, next) => {
+    const done = deps.storage.events.expect?.();
+    if (!done) return next();
+    handedOver.set(c, done);
+    try {
+      await next();
+    } finally {
+      done();
+    }
+  };
   app.openapi(
     createRoute({
       method: 'post',
@@ -47,7 +126,11 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
         'Valid events are stored and update real-time features (history, decayed counters, last seen) ' +
         'in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400.',
       security: bearer('events:write'),
-      middleware: [requireScope('events:write'), jsonBody({ maxBytes: deps.limits.eventsBodyBytes })] as const,
+      middleware: [
+        requireScope('events:write'),
+        announce,
+        jsonBody({ maxBytes: deps.limits.eventsBodyBytes }),
+      ] as const,
       request: { body: { required: true, content: { 'application/json': { schema: eventsRequestSchema } } } },
       responses: {
         202: {
@@ -95,7 +178,9 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
           { rejected: rejections.length, rejections: rejections.slice(0, 100) },
         );
       }
-      const result = await deps.storage.events.ingest(valid, deps.realtime, now);
+      const ingested = deps.storage.events.ingest(valid, deps.realtime, now);
+      handedOver.get(c)?.();
+      const result = await ingested;
       deps.metrics.events.inc({ outcome: 'accepted' }, result.accepted.length);
       deps.metrics.events.inc({ outcome: 'duplicate' }, result.duplicate.length);
       return c.json(

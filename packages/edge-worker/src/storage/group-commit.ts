@@ -1,7 +1,8 @@
 // Group commit of event batches: the batches that arrive within one turn of the event loop are
 // written in one transaction (one BEGIN/COMMIT, one pass of the real-time feature statements), and
-// each request is answered only once that transaction has committed. See docs/ARCHITECTURE.md,
-// "Node edge".
+// each request is answered only once that transaction has committed. A batch still on its way (its
+// request announced by `expect`, its body being read) is waited for, up to maxWaitMs, so that the
+// requests in flight together commit together. See docs/ARCHITECTURE.md, "The ingest path".
 import type { EventRecord, EventStore, IngestResult, RealtimeOptions } from './types.ts';
 
 type Ingest = EventStore['ingest'];
@@ -16,7 +17,12 @@ type Pending = {
 export type GroupCommitOptions = {
   /** Most events written in one transaction (a larger group is split). Default 10,000. */
   maxEvents?: number;
+  /** Longest a queued batch waits for announced ones (`expect`) before its transaction starts. Default 5 ms. */
+  maxWaitMs?: number;
 };
+
+/** An ingest that groups concurrent calls; `expect` announces a call to come (see groupCommit). */
+export type GroupIngest = Ingest & { expect(): () => void };
 
 /** Each request's share of a merged result: the first occurrence of an inserted id is accepted. */
 function split(group: Pending[], merged: IngestResult): IngestResult[] {
@@ -38,10 +44,27 @@ function split(group: Pending[], merged: IngestResult): IngestResult[] {
  * its batches are written again one by one, so a bad batch fails alone.
  * @example storage.events.ingest = groupCommit(storage.events.ingest.bind(storage.events));
  */
-export function groupCommit(ingest: Ingest, options: GroupCommitOptions = {}): Ingest {
+export function groupCommit(ingest: Ingest, options: GroupCommitOptions = {}): GroupIngest {
   const maxEvents = options.maxEvents ?? 10_000;
+  const maxWaitMs = options.maxWaitMs ?? 5;
   let queue: Pending[] = [];
   let scheduled = false;
+  let expected = 0;
+  let waiting: ReturnType<typeof setTimeout> | null = null;
+
+  function start() {
+    if (waiting) clearTimeout(waiting);
+    waiting = null;
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => void flush());
+  }
+  // The queue is written once no announced batch is still on its way, or after maxWaitMs.
+  function schedule() {
+    if (queue.length === 0 || scheduled) return;
+    if (expected === 0) start();
+    else waiting ??= setTimeout(start, maxWaitMs);
+  }
 
   async function write(group: Pending[]): Promise<void> {
     if (group.length === 1) {
@@ -85,12 +108,22 @@ export function groupCommit(ingest: Ingest, options: GroupCommitOptions = {}): I
     for (const group of groups) await write(group);
   }
 
-  return (events, realtime, now) =>
+  const grouped = (events: EventRecord[], realtime: RealtimeOptions, now: number) =>
     new Promise<IngestResult>((ok, fail) => {
       queue.push({ events, options: realtime, now, ok, fail });
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(() => void flush());
-      }
+      schedule();
     });
+  return Object.assign(grouped, {
+    /** A batch is on its way; call the returned function when it is queued or dropped (once or more). */
+    expect() {
+      expected++;
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        expected--;
+        schedule();
+      };
+    },
+  });
 }

@@ -134,44 +134,61 @@ function sqlFeatureStore(driver: SqlDriver, cache: FeatureRowCache | null): Feat
 // ---------------------------------------------------------------------------------------------
 // Events and real-time features
 
+// The statements of one ingest, in one transaction. The first marks where its rows begin (the
+// largest rowid of `events` so far, migrations/0004_ingest.sql); the others read the rows it
+// inserted as `rowid > MARK`, a range of the table's own B-tree, and write the real-time features
+// once per (entity, key) of the batch.
+const MARK_SQL =
+  'INSERT OR REPLACE INTO ingest_mark (k, after_rowid) VALUES (0, (SELECT coalesce(max(rowid), 0) FROM events))';
+const MARK = '(SELECT after_rowid FROM ingest_mark WHERE k = 0)';
+
+// Duplicates are dropped by the event_id key; RETURNING lists the ids that went in.
 const INSERT_EVENTS_SQL = `
-INSERT OR IGNORE INTO events (event_id, batch_id, user_id, item_id, type, value, ts, context, received_at)
-SELECT j.value ->> '$[0]', ?2, j.value ->> '$[1]', j.value ->> '$[2]', j.value ->> '$[3]', j.value ->>
-  '$[4]', j.value ->> '$[5]', j.value ->> '$[6]', ?3
-FROM json_each(?1) AS j`;
+INSERT OR IGNORE INTO events (event_id, user_id, item_id, type, value, ts, context, received_at)
+SELECT j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', j.value ->> '$[3]', j.value ->> '$[4]',
+  j.value ->> '$[5]', j.value ->> '$[6]', ?2
+FROM json_each(?1) AS j WHERE true
+RETURNING event_id`;
 
 // The new events of a batch enter the event log in time order (migrations/0002_event_log.sql).
-const LOG_EVENTS_SQL =
-  'INSERT INTO event_log (event_id) SELECT event_id FROM events WHERE batch_id = ?1 ORDER BY ts, event_id';
+const LOG_EVENTS_SQL = `
+INSERT INTO event_log (event_id) SELECT event_id FROM events WHERE rowid > ${MARK} ORDER BY ts, event_id`;
 
 const INSERT_HISTORY_SQL = `
 INSERT OR IGNORE INTO user_history (user_id, ts, event_id, item_id, type)
-SELECT user_id, ts, event_id, item_id, type FROM events WHERE batch_id = ?1`;
+SELECT user_id, ts, event_id, item_id, type FROM events WHERE rowid > ${MARK}`;
 
+// Per user of the batch, the rows older than its ?1-th newest: found from the key (user_id, ts,
+// event_id) by one short walk down the user's newest entries, not by ranking all of them.
 const TRIM_HISTORY_SQL = `
 DELETE FROM user_history WHERE (user_id, ts, event_id) IN (
-  SELECT user_id, ts, event_id FROM (
-    SELECT user_id, ts, event_id, row_number() OVER (PARTITION BY user_id ORDER BY ts DESC, event_id DESC) AS rn
-    FROM user_history WHERE user_id IN (SELECT user_id FROM events WHERE batch_id = ?1)
-  ) WHERE rn > ?2)`;
+  SELECT h.user_id, h.ts, h.event_id FROM (
+    SELECT u.user_id,
+      (SELECT ts FROM user_history WHERE user_id = u.user_id ORDER BY ts DESC, event_id DESC LIMIT 1 OFFSET ?1 - 1)
+        AS cut_ts,
+      (SELECT event_id FROM user_history WHERE user_id = u.user_id ORDER BY ts DESC, event_id DESC LIMIT 1
+        OFFSET ?1 - 1) AS cut_id
+    FROM (SELECT DISTINCT user_id FROM events WHERE rowid > ${MARK}) AS u
+  ) AS c JOIN user_history AS h ON h.user_id = c.user_id AND h.ts <= c.cut_ts
+  WHERE (h.ts, h.event_id) < (c.cut_ts, c.cut_id))`;
 
 // Decayed counter upsert: a batch's contributions are summed at the batch's newest event time,
 // then merged with the stored value at whichever of the two times is later (events may arrive late).
 const counterUpsert = (kind: string, select: string) => `
 INSERT INTO counters (kind, entity_id, key, value, updated_at)
-SELECT '${kind}', entity_id, key, sum(pow(2.0, (ts - m) * 1.0 / ?2)), m FROM (${select}) WHERE true GROUP BY
+SELECT '${kind}', entity_id, key, sum(pow(2.0, (ts - m) * 1.0 / ?1)), m FROM (${select}) WHERE true GROUP BY
   entity_id, key
 ON CONFLICT (kind, entity_id, key) DO UPDATE SET
   value = CASE WHEN excluded.updated_at >= counters.updated_at
-    THEN counters.value * pow(2.0, (counters.updated_at - excluded.updated_at) * 1.0 / ?2) + excluded.value
-    ELSE counters.value + excluded.value * pow(2.0, (excluded.updated_at - counters.updated_at) * 1.0 / ?2) END,
+    THEN counters.value * pow(2.0, (counters.updated_at - excluded.updated_at) * 1.0 / ?1) + excluded.value
+    ELSE counters.value + excluded.value * pow(2.0, (excluded.updated_at - counters.updated_at) * 1.0 / ?1) END,
   updated_at = max(counters.updated_at, excluded.updated_at)`;
 
 const ITEM_POPULARITY_SQL = counterUpsert(
   'item_popularity',
   `
   SELECT item_id AS entity_id, type AS key, ts, max(ts) OVER (PARTITION BY item_id, type) AS m
-  FROM events WHERE batch_id = ?1`,
+  FROM events WHERE rowid > ${MARK}`,
 );
 
 // An event's categories: its context's `category` (string or list) or else the item's category feature.
@@ -181,15 +198,15 @@ const USER_CATEGORY_SQL = counterUpsert(
   SELECT e.user_id AS entity_id, c.value AS key, e.ts, max(e.ts) OVER (PARTITION BY e.user_id, c.value) AS m
   FROM events AS e, json_each(coalesce(e.context -> '$.category',
       (SELECT f.value FROM features AS f WHERE f.entity = 'item' AND f.entity_id = e.item_id AND f.name =
-        ?3), '[]')) AS c
-  WHERE e.batch_id = ?1 AND c.type IN ('text', 'integer')`,
+        ?2), '[]')) AS c
+  WHERE e.rowid > ${MARK} AND c.type IN ('text', 'integer')`,
 );
 
 const activityUpsert = (entity: EntityKind, column: string) => `
 INSERT INTO activity (entity, entity_id, first_seen, last_seen, events)
 SELECT '${entity}', id, first_seen, last_seen, n FROM (
   SELECT ${column} AS id, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM events WHERE
-    batch_id = ?1 GROUP BY ${column}
+    rowid > ${MARK} GROUP BY ${column}
 ) WHERE true
 ON CONFLICT (entity, entity_id) DO UPDATE SET
   first_seen = min(activity.first_seen, excluded.first_seen),
@@ -198,7 +215,6 @@ ON CONFLICT (entity, entity_id) DO UPDATE SET
 
 const USER_ACTIVITY_SQL = activityUpsert('user', 'user_id');
 const ITEM_ACTIVITY_SQL = activityUpsert('item', 'item_id');
-const ACCEPTED_SQL = 'SELECT event_id FROM events WHERE batch_id = ?1';
 
 const decay = (value: number, updatedAt: number, now: number, halfLifeMs: number) =>
   value * Math.pow(2, -Math.max(0, now - updatedAt) / halfLifeMs);
@@ -251,21 +267,23 @@ function sqlEventStore(driver: SqlDriver): EventStore {
   return {
     async ingest(events, options, now) {
       if (events.length === 0) return { accepted: [], duplicate: [] };
-      const batchId = crypto.randomUUID();
       const rows = events.map((e) => [e.eventId, e.userId, e.itemId, e.type, e.value, e.ts, JSON.stringify(e.context)]);
+      const inserts = jsonChunks(rows).map((json) => ({ sql: INSERT_EVENTS_SQL, params: [json, now] }));
       const statements: SqlStatement[] = [
-        ...jsonChunks(rows).map((json) => ({ sql: INSERT_EVENTS_SQL, params: [json, batchId, now] })),
-        { sql: LOG_EVENTS_SQL, params: [batchId] },
-        { sql: INSERT_HISTORY_SQL, params: [batchId] },
-        { sql: TRIM_HISTORY_SQL, params: [batchId, options.historyLength] },
-        { sql: ITEM_POPULARITY_SQL, params: [batchId, options.itemHalfLifeMs] },
-        { sql: USER_CATEGORY_SQL, params: [batchId, options.userCategoryHalfLifeMs, options.categoryFeature] },
-        { sql: USER_ACTIVITY_SQL, params: [batchId] },
-        { sql: ITEM_ACTIVITY_SQL, params: [batchId] },
-        { sql: ACCEPTED_SQL, params: [batchId] },
+        { sql: MARK_SQL, params: [] },
+        ...inserts,
+        { sql: LOG_EVENTS_SQL, params: [] },
+        { sql: INSERT_HISTORY_SQL, params: [] },
+        { sql: TRIM_HISTORY_SQL, params: [options.historyLength] },
+        { sql: ITEM_POPULARITY_SQL, params: [options.itemHalfLifeMs] },
+        { sql: USER_CATEGORY_SQL, params: [options.userCategoryHalfLifeMs, options.categoryFeature] },
+        { sql: USER_ACTIVITY_SQL, params: [] },
+        { sql: ITEM_ACTIVITY_SQL, params: [] },
       ];
       const results = await driver.batch(statements);
-      const inserted = new Set((results[results.length - 1] as Array<{ event_id: string }>).map((r) => r.event_id));
+      const inserted = new Set<string>();
+      for (const r of results.slice(1, 1 + inserts.length))
+        for (const { event_id } of r as Array<{ event_id: string }>) inserted.add(event_id);
       const result: IngestResult = { accepted: [], duplicate: [] };
       for (const e of events) {
         if (inserted.delete(e.eventId)) result.accepted.push(e.eventId);

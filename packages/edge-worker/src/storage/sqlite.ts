@@ -316,7 +316,7 @@ export type SqliteStorageOptions = {
   synchronous?: 'normal' | 'full';
   /** Rows of feature lookups cached in this process (see sqliteDriver); 0: none. Default 200,000 (~40 MB). */
   readCacheRows?: number;
-  /** Write the event batches of one event-loop turn in one transaction (./group-commit.ts). Default true. */
+  /** Write concurrent event batches in one transaction (./group-commit.ts). Default true. */
   groupCommit?: boolean;
   /** WAL checkpoints on a worker thread (./checkpointer.ts) rather than in a committing request. Default true. */
   checkpointThread?: boolean;
@@ -356,7 +356,11 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     driver: sqliteDriver(db, { readCacheRows: options.readCacheRows ?? 200_000 }),
     blobs: fileBlobStore(join(dataDir, 'blobs'), { cleanTemp: options.cleanTemp ?? !cluster.isWorker }),
   });
-  if (options.groupCommit !== false) storage.events.ingest = groupCommit(storage.events.ingest.bind(storage.events));
+  if (options.groupCommit !== false) {
+    const grouped = groupCommit(storage.events.ingest.bind(storage.events));
+    storage.events.ingest = grouped;
+    storage.events.expect = grouped.expect;
+  }
   if (!checkpoints) return storage;
   const close = storage.close.bind(storage);
   return Object.assign(storage, {

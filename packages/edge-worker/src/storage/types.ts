@@ -70,6 +70,11 @@ export interface FeatureStore {
 export interface EventStore {
   /** Inserts new events (by event_id) and updates real-time features for exactly those, in one transaction. */
   ingest(events: EventRecord[], options: RealtimeOptions, now: number): Promise<IngestResult>;
+  /**
+   * Optional (Node's group commit): a batch is on its way to `ingest`; the returned function is called
+   * when it was handed over or dropped. Concurrent batches then share a transaction.
+   */
+  expect?(): () => void;
   /** Real-time state of users (absent: never seen). */
   users(ids: string[], options: RealtimeOptions, now: number): Promise<Map<string, UserRealtime>>;
   /** Real-time state of items (absent: never seen). */

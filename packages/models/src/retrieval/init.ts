@@ -58,9 +58,8 @@ export function warmStart(
     if (!t || t.shape.join(',') !== e.shape.join(',')) {
       throw new Error(
         `--init-from: the previous bundle's ${e.name} is ${t ? `[${t.shape}]` : 'missing'}, this model's is ` +
-          `[${e.shape}]: train with the same --dim, --field-dim, ` +
-          `--hidden, --heads and features (--no-last-item for a bundle without the last-item input), or without ` +
-          `--init-from.`,
+          `[${e.shape}]: train with the same --dim, --field-dim, --hidden, --heads, --blocks, --ffn-hidden and ` +
+          `features (--no-last-item for a bundle without the last-item input), or without --init-from.`,
       );
     }
     weights.params.set(t.data as Float32Array, e.offset);

@@ -12,6 +12,8 @@
 //                  q, k, v = x·Wqᵀ, x·Wkᵀ, x·Wvᵀ ─ self-attention (H heads, padding mask; causal: position
 //                  i also masks every later position) ─ a (B, L, W)
 //                  h = x + (a·Woᵀ + bo)            (residual)
+//                  with blocks = N instead (pre-LN, docs/ARCHITECTURE.md §4): N × [h ← h + Attn(LN₁(h));
+//                  h ← h + W₂·relu(W₁·LN₂(h) + b₁) + b₂], then h = LN(h)
 //                  pooled (B, W) = attention pooling: learned query, keys h·Wpkᵀ, values h
 //                fields (B, Fu·W) = one bag per (user, field): user:id (dropped out while
 //                  training, so unseen users still work), user features, context features

@@ -26,6 +26,8 @@
 //                   poolKey⁻¹ (dh += dkp·Wpk), last_row⁻¹ (dh += dz at the newest position),
 //                   residual lookup⁻¹ → dx, do, out⁻¹ → da,
 //                   attention⁻¹ → dq, dk, dv, q/k/v⁻¹ (dx += …)
+//                   blocks: the residual stream's gradient is dx itself: final LN⁻¹ writes it, then per block in
+//                   reverse ffn2⁻¹, ffn1⁻¹, LN₂⁻¹ (dx += …), out⁻¹, attention⁻¹, q/k/v⁻¹ → dn1, LN₁⁻¹ (dx += …)
 //             item: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d(item fields)
 //             table: embedding_bag⁻¹ over all bags (t's included) → gradRows (U, W)
 //   update    AdamW over the dense buffer (decay on weights only); row-wise Adagrad on U rows

@@ -14,6 +14,9 @@
 //   p (B)        pooled history
 //   z (B)        h at the most recent valid position (lastOutput; none without it), written by last_row
 //
+// With blocks, the first block's attention residual is the same row_sum over [x | o]; every other residual sum is a
+// row_sum over the two halves of one buffer of its own (EncoderLayer).
+//
 // so that one embedding_bag writes x, o (zeros), f and e; h = x + o is a row_sum of two rows per
 // position over [x | o]; and the MLP input [f_1 … f_Fu | p | e | z] (B, S·W) is a row_gather over
 // [f | e | p | z]. The trainer reuses the same lookups backwards (sorted segment sums) and the same row

@@ -69,17 +69,10 @@ describe('the history encoder on the GPU against the CPU reference', () => {
   it.each([0, 1, 2])('%i blocks: user vectors within 1e-5 on random weights and histories', async (blocks) => {
     const c = config(blocks);
     const { params, table } = randomWeights(c, 11 + blocks);
-    const layout = retrievalParamLayout(c);
-    const tensors = new Map(
-      layout.entries.map((e) => [
-        e.name,
-        { dtype: 'F32' as const, shape: e.shape, data: params.slice(e.offset, e.offset + e.size) },
-      ]),
-    );
     const weights = RetrievalWeights.create(gpu, c);
     gpu.write(weights.params, params);
     gpu.write(weights.table, table);
-    expect(tensors.has('history.1.ffn2.weight')).toBe(blocks === 2);
+    expect(retrievalParamLayout(c).byName.has('history.1.ffn2.weight')).toBe(blocks === 2);
     const B = 4;
     const user = await UserTower.create(gpu, weights, { maxBatch: B });
     const rng = testRng(5 + blocks);
@@ -104,7 +97,7 @@ describe('the history encoder on the GPU against the CPU reference', () => {
 });
 
 describe('the transformer blocks backward', () => {
-  it("one step's gradients of every block parameter and of history rows match float64 central differences", async () => {
+  it("one step's gradients of every block tensor and of history rows match float64 central differences", async () => {
     const c = config(2);
     const B = 8;
     const w = randomWeights(c, 3);

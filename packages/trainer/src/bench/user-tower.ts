@@ -110,7 +110,8 @@ for (const path of ['cpu', 'webgpu'] as const) {
     const p50 = percentile(t.times[path], 0.5);
     const p99 = percentile(t.times[path], 0.99);
     console.log(
-      `${path.padEnd(6)} blocks ${t.blocks}: P50 ${p50.toFixed(3)} ms, P99 ${p99.toFixed(3)} ms, ${(p50 / base).toFixed(2)}× 0 blocks`,
+      `${path.padEnd(6)} blocks ${t.blocks}: P50 ${p50.toFixed(3)} ms, P99 ${p99.toFixed(3)} ms, ` +
+        `${(p50 / base).toFixed(2)}× 0 blocks`,
     );
   }
 }

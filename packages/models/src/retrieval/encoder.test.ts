@@ -65,6 +65,36 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
+describe('bundles from before blocks', () => {
+  it('a config without `blocks` lays out the same tensors as before, and `blocks: 0` is the same model', () => {
+    const c = config(0);
+    expect('blocks' in c).toBe(false);
+    expect(retrievalParamLayout(c).entries.map((e) => e.name)).toEqual([
+      'item.fc1.weight',
+      'item.fc1.bias',
+      'item.fc2.weight',
+      'item.fc2.bias',
+      'history.q.weight',
+      'history.k.weight',
+      'history.v.weight',
+      'history.out.weight',
+      'history.out.bias',
+      'history.pool.key.weight',
+      'history.pool.query',
+      'user.fc1.weight',
+      'user.fc1.bias',
+      'user.fc2.weight',
+      'user.fc2.bias',
+    ]);
+    const { params, table } = randomWeights(c, 2);
+    const history = [FIRST_INDEX + 3, FIRST_INDEX + 7, FIRST_INDEX + 1];
+    const fields = [FIRST_INDEX + 1, FIRST_INDEX + 5];
+    expect(userTowerReference({ ...c, blocks: 0 }, params, table, fields, history)).toEqual(
+      userTowerReference(c, params, table, fields, history),
+    );
+  });
+});
+
 describe('the history encoder on the GPU against the CPU reference', () => {
   it.each([0, 1, 2])('%i blocks: user vectors within 1e-5 on random weights and histories', async (blocks) => {
     const c = config(blocks);

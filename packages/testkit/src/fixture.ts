@@ -109,7 +109,14 @@ export async function makeFixtureBundle(
   version: string,
   seed = 1,
   name = 'fixture',
-  size: { items?: number; dim?: number; lastItem?: boolean; causal?: boolean; lastOutput?: boolean } = {},
+  size: {
+    items?: number;
+    dim?: number;
+    lastItem?: boolean;
+    causal?: boolean;
+    lastOutput?: boolean;
+    blocks?: number;
+  } = {},
 ): Promise<{ manifest: BundleManifest; files: Map<string, Uint8Array> }> {
   const rng = testRng(seed);
   const N = size.items ?? FIXTURE_ITEMS;
@@ -118,6 +125,7 @@ export async function makeFixtureBundle(
     lastItem: size.lastItem ?? true,
     ...(size.causal ? { causal: true } : {}),
     ...(size.lastOutput ? { lastOutput: true } : {}),
+    ...(size.blocks ? { blocks: size.blocks, ffnHidden: 12 } : {}),
   };
   const params = rng.uniform(retrievalParamLayout(rc).length, -0.4, 0.4);
   const table = rng.uniform(rc.tableRows * rc.fieldDim, -0.5, 0.5);

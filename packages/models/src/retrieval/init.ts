@@ -1,6 +1,7 @@
 // Initial weights, from a seed: PyTorch's nn.Linear bounds for weights (U(±1/√fan_in)), zero
-// biases, a zero pooling query (the pooling starts as the mean of the history), and table rows
-// drawn from N(0, σ²). Warm starts (--init-from) copy a previous bundle's rows by vocabulary value.
+// biases, layer norms' gamma 1 and beta 0, a zero pooling query (the pooling starts as the mean of
+// the history), and table rows drawn from N(0, σ²). Warm starts (--init-from) copy a previous
+// bundle's rows by vocabulary value.
 import { FIRST_INDEX, createRng, type Tensor, type Vocabularies } from '@vireo/core';
 import { arraysToTensors, tableFields } from './towers.ts';
 import { retrievalParamLayout, type RetrievalConfig, type RetrievalField } from './retrieval.ts';
@@ -13,7 +14,8 @@ export function initialWeights(config: RetrievalConfig, seed: number): { params:
   const layout = retrievalParamLayout(config);
   const params = new Float32Array(layout.length);
   for (const e of layout.entries) {
-    if (!e.name.endsWith('.weight')) continue; // biases and the pooling query start at 0
+    if (e.name.endsWith('.gamma')) params.fill(1, e.offset, e.offset + e.size); // layer norms start as the identity
+    if (!e.name.endsWith('.weight')) continue; // biases, betas and the pooling query start at 0
     const rng = createRng(seed).fork(`init:${e.name}`);
     const bound = 1 / Math.sqrt(e.shape[1]);
     for (let i = 0; i < e.size; i++) params[e.offset + i] = (2 * rng.next() - 1) * bound;
@@ -56,9 +58,8 @@ export function warmStart(
     if (!t || t.shape.join(',') !== e.shape.join(',')) {
       throw new Error(
         `--init-from: the previous bundle's ${e.name} is ${t ? `[${t.shape}]` : 'missing'}, this model's is ` +
-          `[${e.shape}]: train with the same --dim, --field-dim, ` +
-          `--hidden, --heads and features (--no-last-item for a bundle without the last-item input), or without ` +
-          `--init-from.`,
+          `[${e.shape}]: train with the same --dim, --field-dim, --hidden, --heads, --blocks, --ffn-hidden and ` +
+          `features (--no-last-item for a bundle without the last-item input), or without --init-from.`,
       );
     }
     weights.params.set(t.data as Float32Array, e.offset);

@@ -6,14 +6,21 @@ import {
   embeddingBagReference,
   l2normReference,
   lastRowReference,
+  layernormReference,
+  like,
   linearReference,
+  type FloatArray,
 } from '@vireo/kernels';
 import {
   BagBuilder,
   addFieldBag,
   addHistoryBags,
   addLastItemBag,
+  attentionLayers,
+  encoderBlocks,
+  ffnHidden,
   fieldCounts,
+  layerPrefix,
   inputSlots,
   historyWidth,
   retrievalParamLayout,
@@ -24,19 +31,62 @@ import {
 import { fieldsMaxNnz } from './towers.ts';
 
 /**
- * The user tower's forward on the CPU, op for op the GPU's (towers.ts): history rows x, self-attention (causal with
- * `causal`), output projection, residual, attention pooling, field bags, the last item (lastItem), h at the most
- * recent position (lastOutput), MLP, l2norm.
+ * The history encoder on the CPU (docs/ARCHITECTURE.md §4), op for op the GPU's (towers.ts): x (B·L, W) → h (B·L, W).
+ * Without blocks: h = x + Attn(x)·Woᵀ + bo. With N blocks (pre-LN): h ← h + Attn(LN₁(h)), h ← h + FFN(LN₂(h)), then
+ * h = LN(h). In float64 when `params` and `x` are (the gradient checks).
+ */
+export function historyEncoderReference<T extends FloatArray>(
+  c: RetrievalConfig,
+  params: FloatArray,
+  x: T,
+  lengths: ArrayLike<number>,
+  B: number,
+): T {
+  const { fieldDim: W, historyLength: L, heads: H } = c;
+  const layout = retrievalParamLayout(c);
+  const p = (name: string) => {
+    const e = layout.byName.get(name)!;
+    return params.subarray(e.offset, e.offset + e.size);
+  };
+  const M = B * L;
+  const blocks = encoderBlocks(c) > 0;
+  const add = (a: T, b: FloatArray): T => {
+    const y = like(a, a.length) as T;
+    for (let i = 0; i < y.length; i++) y[i] = a[i] + b[i];
+    return y;
+  };
+  let h = x;
+  for (let i = 0; i < attentionLayers(c); i++) {
+    const P = layerPrefix(i);
+    const n1 = blocks ? layernormReference(h, p(`${P}.ln1.gamma`), p(`${P}.ln1.beta`), M, W).y : h;
+    const q = linearReference(n1, p(`${P}.q.weight`), null, M, W, W);
+    const k = linearReference(n1, p(`${P}.k.weight`), null, M, W, W);
+    const v = linearReference(n1, p(`${P}.v.weight`), null, M, W, W);
+    const a = attentionReference(q, k, v, lengths, B, L, W, H, c.causal === true);
+    h = add(h, linearReference(a, p(`${P}.out.weight`), p(`${P}.out.bias`), M, W, W));
+    if (!blocks) continue;
+    const F = ffnHidden(c);
+    const n2 = layernormReference(h, p(`${P}.ln2.gamma`), p(`${P}.ln2.beta`), M, W).y;
+    const f1 = linearReference(n2, p(`${P}.ffn1.weight`), p(`${P}.ffn1.bias`), M, W, F, 'relu');
+    h = add(h, linearReference(f1, p(`${P}.ffn2.weight`), p(`${P}.ffn2.bias`), M, F, W));
+  }
+  return blocks ? layernormReference(h, p('history.ln.gamma'), p('history.ln.beta'), M, W).y : h;
+}
+
+/**
+ * The user tower's forward on the CPU, op for op the GPU's (towers.ts): history rows x, the history encoder
+ * (historyEncoderReference), attention pooling, field bags, the last item (lastItem), h at the most recent position
+ * (lastOutput), MLP, l2norm. In float64 when `params` and `table` are.
  * Returns the unit vector (D).
  */
-export function userTowerReference(
+export function userTowerReference<T extends FloatArray>(
   c: RetrievalConfig,
-  params: Float32Array,
-  table: Float32Array,
+  params: T,
+  table: T,
   fields: readonly FieldValue[],
   history: ArrayLike<number>,
   itemEntries?: HistoryItemEntries,
-): Float32Array {
+): T {
   const { fieldDim: W, historyLength: L, heads: H, userHidden: Hu, embeddingDim: D, tableRows: R } = c;
   const { Fu } = fieldCounts(c);
   const layout = retrievalParamLayout(c);
@@ -48,25 +98,19 @@ export function userTowerReference(
   const n = addHistoryBags(hist, c, history, 0, history.length, itemEntries);
   const hv = hist.view();
   const x = embeddingBagReference(table, hv.indices, hv.offsets, hv.weights, R, W, 'sum'); // (L, W)
-  const q = linearReference(x, p('history.q.weight'), null, L, W, W);
-  const k = linearReference(x, p('history.k.weight'), null, L, W, W);
-  const v = linearReference(x, p('history.v.weight'), null, L, W, W);
   const lengths = Uint32Array.of(n);
-  const a = attentionReference(q, k, v, lengths, 1, L, W, H, c.causal === true);
-  const o = linearReference(a, p('history.out.weight'), p('history.out.bias'), L, W, W);
-  const h = new Float32Array(L * W);
-  for (let i = 0; i < h.length; i++) h[i] = x[i] + o[i];
+  const h = historyEncoderReference(c, params, x, lengths, 1);
   const kp = linearReference(h, p('history.pool.key.weight'), null, L, W, W);
-  const pooled = attentionPoolReference(Float32Array.from(p('history.pool.query')), kp, h, lengths, 1, L, W, H); // (W)
+  const pooled = attentionPoolReference(p('history.pool.query').slice() as T, kp, h, lengths, 1, L, W, H); // (W)
   const bags = new BagBuilder(Fu, Math.max(1, fieldsMaxNnz(c.userFields)));
   c.userFields.forEach((f, j) => addFieldBag(bags, f, fields[j]));
   const bv = bags.view();
   const f =
     Fu > 0 && bv.indices.length > 0
       ? embeddingBagReference(table, bv.indices, bv.offsets, bv.weights, R, W, 'sum')
-      : new Float32Array(Fu * W);
+      : (like(table, Fu * W) as T);
   const S = inputSlots(c);
-  const input = new Float32Array(S * W);
+  const input = like(table, S * W) as T;
   input.set(f.subarray(0, Fu * W));
   input.set(pooled, Fu * W);
   if (c.lastItem) {
@@ -89,12 +133,12 @@ export function userTowerReference(
  * Returns the unit vector (D).
  * @example const v = itemTowerReference(config, params, table, config.itemFields.map((_, j) => value(row, j)));
  */
-export function itemTowerReference(
+export function itemTowerReference<T extends FloatArray>(
   c: RetrievalConfig,
-  params: Float32Array,
-  table: Float32Array,
+  params: T,
+  table: T,
   fields: readonly FieldValue[],
-): Float32Array {
+): T {
   const { fieldDim: W, itemHidden: Hi, embeddingDim: D, tableRows: R } = c;
   const { Fi } = fieldCounts(c);
   const layout = retrievalParamLayout(c);
@@ -108,7 +152,7 @@ export function itemTowerReference(
   const x =
     bv.indices.length > 0
       ? embeddingBagReference(table, bv.indices, bv.offsets, bv.weights, R, W, 'sum')
-      : new Float32Array(Fi * W); // (Fi, W)
+      : (like(table, Fi * W) as T); // (Fi, W)
   const fc1 = linearReference(x, p('item.fc1.weight'), p('item.fc1.bias'), 1, Fi * W, Hi, 'relu');
   const fc2 = linearReference(fc1, p('item.fc2.weight'), p('item.fc2.bias'), 1, Hi, D);
   return l2normReference(fc2, 1, D).y;

@@ -12,6 +12,8 @@
 //                  q, k, v = x·Wqᵀ, x·Wkᵀ, x·Wvᵀ ─ self-attention (H heads, padding mask; causal: position
 //                  i also masks every later position) ─ a (B, L, W)
 //                  h = x + (a·Woᵀ + bo)            (residual)
+//                  with blocks = N instead (pre-LN, docs/ARCHITECTURE.md §4): N × [h ← h + Attn(LN₁(h));
+//                  h ← h + W₂·relu(W₁·LN₂(h) + b₁) + b₂], then h = LN(h)
 //                  pooled (B, W) = attention pooling: learned query, keys h·Wpkᵀ, values h
 //                fields (B, Fu·W) = one bag per (user, field): user:id (dropped out while
 //                  training, so unseen users still work), user features, context features
@@ -104,6 +106,14 @@ export interface RetrievalConfig {
    */
   nextItem?: number;
   /**
+   * N: pre-LN transformer blocks of the history encoder (docs/ARCHITECTURE.md §4): each block is
+   * h ← h + Attn(LN₁(h)), then h ← h + W₂·relu(W₁·LN₂(h) + b₁) + b₂, and a final LN follows the last. 0 or absent
+   * (bundles from before it existed): one attention block without layer norm or feed-forward layer, h = x + Attn(x).
+   */
+  blocks?: number;
+  /** F: the hidden width of the blocks' feed-forward layers (with `blocks`; absent: W). */
+  ffnHidden?: number;
+  /**
    * The training data's time span (unix seconds), for the `context:time` feature: where an event
    * falls in it, (ts − min) / (max − min); serving asks about "now", at most the span's end
    * (servingTimeFeature: YouTube's example age).
@@ -165,20 +175,60 @@ export function inputSlots(c: RetrievalConfig): number {
   return c.userFields.length + 1 + (c.lastItem ? 1 : 0) + (c.lastOutput ? 1 : 0);
 }
 
+/** N: the history encoder's transformer blocks (0: today's single attention block without LN or FFN). */
+export function encoderBlocks(c: Pick<RetrievalConfig, 'blocks'>): number {
+  return c.blocks ?? 0;
+}
+
+/** Attention layers of the history encoder: one per block, and the one of the block-less encoder. */
+export function attentionLayers(c: Pick<RetrievalConfig, 'blocks'>): number {
+  return Math.max(1, encoderBlocks(c));
+}
+
+/** F: the feed-forward hidden width of the blocks. */
+export function ffnHidden(c: Pick<RetrievalConfig, 'ffnHidden' | 'fieldDim'>): number {
+  return c.ffnHidden ?? c.fieldDim;
+}
+
+/** Parameter names of attention layer i: `history.q.weight` for the first (old bundles' names), then `history.1.…`. */
+export function layerPrefix(i: number): string {
+  return i === 0 ? 'history' : `history.${i}`;
+}
+
 /** The dense tensors, in forward order: (name, shape). Weights are PyTorch's (out, in). */
 export function retrievalParamShapes(c: RetrievalConfig): { name: string; shape: number[] }[] {
   const { fieldDim: W, embeddingDim: D, itemHidden: Hi, userHidden: Hu } = c;
   const { Fi } = fieldCounts(c);
+  const blocks = encoderBlocks(c) > 0;
+  const F = ffnHidden(c);
+  const encoder: { name: string; shape: number[] }[] = [];
+  for (let i = 0; i < attentionLayers(c); i++) {
+    const P = layerPrefix(i);
+    if (blocks) encoder.push({ name: `${P}.ln1.gamma`, shape: [W] }, { name: `${P}.ln1.beta`, shape: [W] });
+    encoder.push(
+      { name: `${P}.q.weight`, shape: [W, W] },
+      { name: `${P}.k.weight`, shape: [W, W] },
+      { name: `${P}.v.weight`, shape: [W, W] },
+      { name: `${P}.out.weight`, shape: [W, W] },
+      { name: `${P}.out.bias`, shape: [W] },
+    );
+    if (blocks)
+      encoder.push(
+        { name: `${P}.ln2.gamma`, shape: [W] },
+        { name: `${P}.ln2.beta`, shape: [W] },
+        { name: `${P}.ffn1.weight`, shape: [F, W] },
+        { name: `${P}.ffn1.bias`, shape: [F] },
+        { name: `${P}.ffn2.weight`, shape: [W, F] },
+        { name: `${P}.ffn2.bias`, shape: [W] },
+      );
+  }
+  if (blocks) encoder.push({ name: 'history.ln.gamma', shape: [W] }, { name: 'history.ln.beta', shape: [W] });
   return [
     { name: 'item.fc1.weight', shape: [Hi, Fi * W] }, // (Hi, Fi·W)
     { name: 'item.fc1.bias', shape: [Hi] },
     { name: 'item.fc2.weight', shape: [D, Hi] }, //     (D, Hi)
     { name: 'item.fc2.bias', shape: [D] },
-    { name: 'history.q.weight', shape: [W, W] },
-    { name: 'history.k.weight', shape: [W, W] },
-    { name: 'history.v.weight', shape: [W, W] },
-    { name: 'history.out.weight', shape: [W, W] },
-    { name: 'history.out.bias', shape: [W] },
+    ...encoder,
     { name: 'history.pool.key.weight', shape: [W, W] },
     { name: 'history.pool.query', shape: [W] }, //      (H, W/H)
     { name: 'user.fc1.weight', shape: [Hu, inputSlots(c) * W] }, // (Hu, S·W)
@@ -231,6 +281,10 @@ export function checkRetrievalConfig(c: RetrievalConfig): void {
     c.position.rows === c.historyLength,
     `retrieval: the position field has ${c.position.rows} rows, expected historyLength ${c.historyLength}.`,
   );
+  const N = encoderBlocks(c);
+  check(Number.isInteger(N) && N >= 0 && N <= 16, `retrieval: blocks must be an integer in 0..16, got ${N}.`);
+  const F = ffnHidden(c);
+  check(Number.isInteger(F) && F > 0, `retrieval: ffnHidden must be a positive integer, got ${F}.`);
   const next = c.nextItem ?? 0;
   check(Number.isFinite(next) && next >= 0, `retrieval: nextItem must be a weight ≥ 0, got ${next}.`);
   check(

@@ -26,6 +26,8 @@
 //                   poolKey⁻¹ (dh += dkp·Wpk), last_row⁻¹ (dh += dz at the newest position),
 //                   residual lookup⁻¹ → dx, do, out⁻¹ → da,
 //                   attention⁻¹ → dq, dk, dv, q/k/v⁻¹ (dx += …)
+//                   blocks: the residual stream's gradient is dx itself: final LN⁻¹ writes it, then per block in
+//                   reverse ffn2⁻¹, ffn1⁻¹, LN₂⁻¹ (dx += …), out⁻¹, attention⁻¹, q/k/v⁻¹ → dn1, LN₁⁻¹ (dx += …)
 //             item: l2norm⁻¹, fc2⁻¹, fc1⁻¹ → d(item fields)
 //             table: embedding_bag⁻¹ over all bags (t's included) → gradRows (U, W)
 //   update    AdamW over the dense buffer (decay on weights only); row-wise Adagrad on U rows
@@ -41,6 +43,8 @@ import {
   SoftmaxXentOp,
   EmbeddingBagBackwardOp,
   L2normBackwardOp,
+  LayernormBackwardOp,
+  type LayernormOp,
   type Gpu,
 } from '@vireo/kernels';
 import {
@@ -59,7 +63,10 @@ import {
 import {
   BagBuilder,
   ItemEntryCache,
+  encoderBlocks,
+  ffnHidden,
   fieldCounts,
+  layerPrefix,
   historyWidth,
   inputSlots,
   itemIdField,
@@ -92,6 +99,18 @@ interface NextItemState {
   itemLogQ: ArrayLike<number> | null;
   /** Positions with a next item in the last `run`. */
   count: number;
+}
+
+/** One transformer block's backward (blocks; see EncoderLayer in towers.ts), bound once. */
+interface BlockBackward {
+  ffn2: LinearBackwardOp;
+  ffn1: LinearBackwardOp;
+  ln2: LayernormBackwardOp;
+  out: LinearBackwardOp;
+  q: LinearBackwardOp;
+  k: LinearBackwardOp;
+  v: LinearBackwardOp;
+  ln1: LayernormBackwardOp;
 }
 
 /** Optimizer settings. */
@@ -154,11 +173,15 @@ export class RetrievalTraining {
       userFc1: LinearBackwardOp;
       input: EmbeddingBagBackwardOp;
       poolKey: LinearBackwardOp;
-      residual: EmbeddingBagBackwardOp;
-      out: LinearBackwardOp;
-      q: LinearBackwardOp;
-      k: LinearBackwardOp;
-      v: LinearBackwardOp;
+      /** Without blocks: the one attention layer's residual, out, q, k, v. */
+      residual: EmbeddingBagBackwardOp | null;
+      out: LinearBackwardOp | null;
+      q: LinearBackwardOp | null;
+      k: LinearBackwardOp | null;
+      v: LinearBackwardOp | null;
+      /** With blocks: the final LN, then every block (in forward order). */
+      lnFinal: LayernormBackwardOp | null;
+      blocks: BlockBackward[];
       itemNorm: L2normBackwardOp;
       itemFc2: LinearBackwardOp;
       itemFc1: LinearBackwardOp;
@@ -304,20 +327,68 @@ export class RetrievalTraining {
     });
     input.set(gi.indices, null, null);
     const poolKey = await lin(ua.h, 'history.pool.key', undefined, d.kp, d.h, false, BL, W, W);
-    const gr = user.gathers.residual;
-    const residual = await EmbeddingBagBackwardOp.create(gpu, {
-      dy: d.h,
-      R: gr.rows,
-      D: W,
-      maxBags: BL,
-      maxNnz: 2 * BL,
-      gradRows: rowsAt(dRows, uBase + uLay.x, 2 * BL),
-    });
-    residual.set(gr.indices, gr.offsets, null);
-    const out = await lin(ua.a, 'history.out', undefined, d.o, d.a, true, BL, W, W);
-    const q = await lin(ua.x, 'history.q', undefined, d.q, d.x, false, BL, W, W);
-    const k = await lin(ua.x, 'history.k', undefined, d.k, d.x, false, BL, W, W);
-    const v = await lin(ua.x, 'history.v', undefined, d.v, d.x, false, BL, W, W);
+    const N = encoderBlocks(config);
+    const F = ffnHidden(config);
+    let residual: EmbeddingBagBackwardOp | null = null;
+    let out: LinearBackwardOp | null = null;
+    let q: LinearBackwardOp | null = null;
+    let k: LinearBackwardOp | null = null;
+    let v: LinearBackwardOp | null = null;
+    let lnFinal: LayernormBackwardOp | null = null;
+    const blocks: BlockBackward[] = [];
+    if (N === 0) {
+      const gr = user.gathers.residual;
+      residual = await EmbeddingBagBackwardOp.create(gpu, {
+        dy: d.h,
+        R: gr.rows,
+        D: W,
+        maxBags: BL,
+        maxNnz: 2 * BL,
+        gradRows: rowsAt(dRows, uBase + uLay.x, 2 * BL),
+      });
+      residual.set(gr.indices, gr.offsets, null);
+      out = await lin(ua.a, 'history.out', undefined, d.o, d.a, true, BL, W, W);
+      q = await lin(ua.x, 'history.q', undefined, d.q, d.x, false, BL, W, W);
+      k = await lin(ua.x, 'history.k', undefined, d.k, d.x, false, BL, W, W);
+      v = await lin(ua.x, 'history.v', undefined, d.v, d.x, false, BL, W, W);
+    } else {
+      // The residual stream's gradient lives in d(x): the final LN writes it, each block's sublayers add theirs
+      // (accumulate), and what is left after the first block is d(x), in place for the table's backward.
+      const stream = d.x;
+      const dn1 = all(buf('d_n1', BL * W));
+      const dn2 = all(buf('d_n2', BL * W));
+      const df1 = all(buf('d_f1', BL * F));
+      const enc = user.encoderOps;
+      const lnBack = (x: FloatRegion, name: string, stats: LayernormOp, dy: FloatRegion) =>
+        LayernormBackwardOp.create(gpu, {
+          x,
+          gamma: p(`${name}.gamma`),
+          mean: stats.mean,
+          rstd: stats.rstd,
+          dy,
+          dx: stream,
+          dgamma: g(`${name}.gamma`),
+          dbeta: g(`${name}.beta`),
+          maxRows: BL,
+          D: W,
+        });
+      lnFinal = await lnBack(ua.last!, 'history.ln', enc.lnFinal!, d.h);
+      for (let i = 0; i < enc.layers.length; i++) {
+        const P = layerPrefix(i);
+        const l = ua.layers[i];
+        const ops = enc.layers[i];
+        blocks.push({
+          ffn2: await lin(l.f1!, `${P}.ffn2`, undefined, stream, df1, true, BL, F, W),
+          ffn1: await lin(l.n2!, `${P}.ffn1`, l.f1!, df1, dn2, true, BL, W, F),
+          ln2: await lnBack(l.mid, `${P}.ln2`, ops.ln2!, dn2),
+          out: await lin(l.a, `${P}.out`, undefined, stream, d.a, true, BL, W, W),
+          q: await lin(l.n1!, `${P}.q`, undefined, d.q, dn1, false, BL, W, W),
+          k: await lin(l.n1!, `${P}.k`, undefined, d.k, dn1, false, BL, W, W),
+          v: await lin(l.n1!, `${P}.v`, undefined, d.v, dn1, false, BL, W, W),
+          ln1: await lnBack(l.input, `${P}.ln1`, ops.ln1!, dn1),
+        });
+      }
+    }
     const itemNorm = await L2normBackwardOp.create(gpu, {
       x: ia.fc2,
       norm: ia.norm,
@@ -422,6 +493,8 @@ export class RetrievalTraining {
         q,
         k,
         v,
+        lnFinal,
+        blocks,
         itemNorm,
         itemFc2,
         itemFc1,
@@ -553,11 +626,31 @@ export class RetrievalTraining {
         scale: next.weight / Math.max(1, next.count),
         accumulateQ: true,
       });
-    bk.residual.encode(pass);
-    bk.out.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: true, needDx: true });
-    attention.encodeBackward(pass, B);
-    for (const lin of [bk.q, bk.k, bk.v])
-      lin.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: false, needDx: true, accumulate: true });
+    if (bk.residual) {
+      bk.residual.encode(pass);
+      bk.out!.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: true, needDx: true });
+      attention.encodeBackward(pass, B);
+      for (const lin of [bk.q!, bk.k!, bk.v!])
+        lin.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: false, needDx: true, accumulate: true });
+    } else {
+      // blocks, in reverse: d(stream) = LN⁻¹(dh); per block d(stream) += LN₂⁻¹(FFN⁻¹(d(stream))), then
+      // d(stream) += LN₁⁻¹(qkv⁻¹(Attn⁻¹(out⁻¹(d(stream))))).
+      const F = ffnHidden(c);
+      const layers = this.user.encoderOps.layers;
+      bk.lnFinal!.encode(pass, BL);
+      for (let i = bk.blocks.length - 1; i >= 0; i--) {
+        const b = bk.blocks[i];
+        b.ffn2.encode(pass, { M: BL, K: F, N: W, act: 'none', hasBias: true, needDx: true });
+        b.ffn1.encode(pass, { M: BL, K: W, N: F, act: 'relu', hasBias: true, needDx: true });
+        b.ln2.encode(pass, BL, true);
+        b.out.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: true, needDx: true });
+        layers[i].attention.encodeBackward(pass, B);
+        b.q.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: false, needDx: true });
+        for (const lin of [b.k, b.v])
+          lin.encode(pass, { M: BL, K: W, N: W, act: 'none', hasBias: false, needDx: true, accumulate: true });
+        b.ln1.encode(pass, BL, true);
+      }
+    }
     // item tower, in reverse
     bk.itemNorm.encode(pass, B);
     bk.itemFc2.encode(pass, { M: B, K: Hi, N: D, act: 'none' });
@@ -632,7 +725,9 @@ export class RetrievalTraining {
   destroy(): void {
     this.item.destroy();
     this.user.destroy();
-    for (const op of Object.values(this.back)) op.destroy();
+    const { blocks, ...rest } = this.back;
+    for (const op of Object.values(rest)) op?.destroy();
+    for (const b of blocks) for (const op of Object.values(b)) op.destroy();
     this.next?.lookup.destroy();
     this.next?.xent.destroy();
     for (const b of this.owned) b.destroy();

@@ -14,6 +14,9 @@
 //   p (B)        pooled history
 //   z (B)        h at the most recent valid position (lastOutput; none without it), written by last_row
 //
+// With blocks, the first block's attention residual is the same row_sum over [x | o]; every other residual sum is a
+// row_sum over the two halves of one buffer of its own (EncoderLayer).
+//
 // so that one embedding_bag writes x, o (zeros), f and e; h = x + o is a row_sum of two rows per
 // position over [x | o]; and the MLP input [f_1 … f_Fu | p | e | z] (B, S·W) is a row_gather over
 // [f | e | p | z]. The trainer reuses the same lookups backwards (sorted segment sums) and the same row
@@ -26,6 +29,7 @@ import {
   EmbeddingBagOp,
   L2normOp,
   LastRowOp,
+  LayernormOp,
   LinearOp,
   rowGather,
   rowSum,
@@ -36,7 +40,11 @@ import {
   addFieldBag,
   addHistoryBags,
   addLastItemBag,
+  attentionLayers,
+  encoderBlocks,
+  ffnHidden,
   inputSlots,
+  layerPrefix,
   checkRetrievalConfig,
   historyWidth,
   ItemEntryCache,
@@ -405,12 +413,51 @@ export interface UserTowerActivations {
   a: FloatRegion; //     (B·L, W) attention output
   h: FloatRegion; //     (B·L, W) x + o
   kp: FloatRegion; //    (B·L, W) pooling keys h·Wpkᵀ
+  /** The encoder's attention layers, in order (the first reads x; see EncoderLayer). */
+  layers: EncoderLayer[];
+  /** With blocks: (B·L, W) the last block's output, before the final LN writes h. */
+  last: FloatRegion | null;
   input: FloatRegion; // (B, (Fu+1)·W) the MLP input [f | p]
   fc1: FloatRegion; //   (B, Hu) after relu
   fc2: FloatRegion; //   (B, D)
   out: FloatRegion; //   (B, D) unit rows
   norm: FloatRegion; //  (B) ‖fc2‖
   lengths: GPUBuffer; // (B) u32 history length per user
+}
+
+/**
+ * One attention layer of the history encoder (docs/ARCHITECTURE.md §4). Without blocks: the one layer, input x,
+ * q/k/v from x, mid = h = x + o. With blocks: n1 = LN₁(input), q/k/v from n1, mid = input + o, n2 = LN₂(mid),
+ * f1 = relu(n2·W₁ᵀ + b₁), f = f1·W₂ᵀ + b₂, output = mid + f (the next layer's input, or `last`).
+ */
+export interface EncoderLayer {
+  input: FloatRegion; // (B·L, W)
+  n1: FloatRegion | null;
+  q: FloatRegion;
+  k: FloatRegion;
+  v: FloatRegion;
+  a: FloatRegion;
+  o: FloatRegion;
+  mid: FloatRegion;
+  n2: FloatRegion | null;
+  f1: FloatRegion | null; // (B·L, F)
+  f: FloatRegion | null;
+  output: FloatRegion;
+}
+
+/** The ops of one encoder layer (blocks only: ln1, ln2, ffn1, ffn2, ffnResidual). */
+export interface EncoderLayerOps {
+  ln1: LayernormOp | null;
+  q: LinearOp;
+  k: LinearOp;
+  v: LinearOp;
+  attention: SelfAttentionOp;
+  out: LinearOp;
+  residual: EmbeddingBagOp;
+  ln2: LayernormOp | null;
+  ffn1: LinearOp | null;
+  ffn2: LinearOp | null;
+  ffnResidual: EmbeddingBagOp | null;
 }
 
 /** The fixed lookups of a user tower (their indices, for the trainer's backward). */
@@ -446,12 +493,9 @@ export class UserTower {
     readonly gathers: UserGathers,
     private readonly ops: {
       sparse: EmbeddingBagOp;
-      q: LinearOp;
-      k: LinearOp;
-      v: LinearOp;
-      attention: SelfAttentionOp;
-      out: LinearOp;
-      residual: EmbeddingBagOp;
+      layers: EncoderLayerOps[];
+      /** With blocks: the final LN, `last` → h. */
+      lnFinal: LayernormOp | null;
       poolKey: LinearOp;
       pool: AttentionPoolOp;
       lastRow: LastRowOp | null;
@@ -513,6 +557,8 @@ export class UserTower {
       a: own('a', BL * W),
       h: own('h', BL * W),
       kp: own('kp', BL * W),
+      layers: [],
+      last: encoderBlocks(c) > 0 ? own('last', BL * W) : null,
       input: own('input', B * S * W),
       fc1: own('fc1', B * Hu),
       fc2: own('fc2', B * D),
@@ -533,16 +579,39 @@ export class UserTower {
     });
     const lin = (x: FloatRegion, w: string, b: FloatRegion, y: FloatRegion, M: number, K: number, N: number) =>
       LinearOp.create(gpu, { x, w: p(w), b, y }, { M, K, N });
-    const q = await lin(act.x, 'history.q.weight', noBias, act.q, BL, W, W);
-    const k = await lin(act.x, 'history.k.weight', noBias, act.k, BL, W, W);
-    const v = await lin(act.x, 'history.v.weight', noBias, act.v, BL, W, W);
-    const attention = await SelfAttentionOp.create(
-      gpu,
-      { B, L, D: W, H, causal: c.causal === true },
-      { q: act.q, k: act.k, v: act.v, lengths, out: act.a, ...opts.grads?.attention },
-    );
-    const out = await lin(act.a, 'history.out.weight', p('history.out.bias'), act.o, BL, W, W);
-    // h = x + o: bag (b, l) = rows {x + bl, o + bl} of the [x | o] rows.
+    // The encoder's layers (see EncoderLayer). Each residual sum is a row_sum over a pair of row regions of one buffer:
+    // [x | o] of the embedding rows for the first layer's attention, [input | o] and [mid | f] of its own buffers for
+    // the others; each half is `half` rows, so that the second starts 256-byte aligned.
+    const N = encoderBlocks(c);
+    const F = ffnHidden(c);
+    const nl = attentionLayers(c);
+    const half = roundUp(BL, retrievalRowAlign(W));
+    const pairIdx = new Uint32Array(2 * BL);
+    const pairOff = new Uint32Array(BL + 1);
+    for (let r = 0; r < BL; r++) {
+      pairIdx[2 * r] = r;
+      pairIdx[2 * r + 1] = half + r;
+      pairOff[r + 1] = 2 * r + 2;
+    }
+    const pair = (label: string) => {
+      const all = own(label, 2 * half * W);
+      return { all, first: floatRegion(all.buffer, 0, BL * W), second: floatRegion(all.buffer, half * W, BL * W) };
+    };
+    const rowSumOp = async (table: FloatRegion, R: number, out: FloatRegion, idx: Uint32Array, off: Uint32Array) => {
+      const op = await EmbeddingBagOp.create(gpu, {
+        table,
+        R,
+        D: W,
+        maxBags: BL,
+        maxNnz: 2 * BL,
+        mode: 'sum',
+        out,
+        kernel: rowSum,
+      });
+      op.set(idx, off, null);
+      return op;
+    };
+    // h = x + o (the first layer): bag (b, l) = rows {x + bl, o + bl} of the [x | o] rows.
     const resIdx = new Uint32Array(2 * BL);
     const resOff = new Uint32Array(BL + 1);
     for (let r = 0; r < BL; r++) {
@@ -550,17 +619,60 @@ export class UserTower {
       resIdx[2 * r + 1] = lay.o + r;
       resOff[r + 1] = 2 * r + 2;
     }
-    const residual = await EmbeddingBagOp.create(gpu, {
-      table: sub(lay.x, lay.f - lay.x),
-      R: lay.f - lay.x,
-      D: W,
-      maxBags: BL,
-      maxNnz: 2 * BL,
-      mode: 'sum',
-      out: act.h,
-      kernel: rowSum,
-    });
-    residual.set(resIdx, resOff, null);
+    const inputs = Array.from({ length: nl }, (_, i) => (i === 0 ? null : pair(`layer${i}.in`)));
+    const layerOps: EncoderLayerOps[] = [];
+    for (let i = 0; i < nl; i++) {
+      const P = layerPrefix(i);
+      const ap = inputs[i];
+      const fp = N > 0 ? pair(`layer${i}.mid`) : null;
+      const l: EncoderLayer = {
+        input: ap ? ap.first : act.x,
+        n1: N > 0 ? own(`layer${i}.n1`, BL * W) : null,
+        q: i === 0 ? act.q : own(`layer${i}.q`, BL * W),
+        k: i === 0 ? act.k : own(`layer${i}.k`, BL * W),
+        v: i === 0 ? act.v : own(`layer${i}.v`, BL * W),
+        a: i === 0 ? act.a : own(`layer${i}.a`, BL * W),
+        o: ap ? ap.second : act.o,
+        mid: fp ? fp.first : act.h,
+        n2: N > 0 ? own(`layer${i}.n2`, BL * W) : null,
+        f1: N > 0 ? own(`layer${i}.f1`, BL * F) : null,
+        f: fp ? fp.second : null,
+        output: N === 0 ? act.h : i + 1 < nl ? inputs[i + 1]!.first : act.last!,
+      };
+      act.layers.push(l);
+      const src = l.n1 ?? l.input;
+      const ln = (x: FloatRegion, name: string, y: FloatRegion) =>
+        LayernormOp.create(gpu, { x, gamma: p(`${name}.gamma`), beta: p(`${name}.beta`), maxRows: BL, D: W, y });
+      layerOps.push({
+        ln1: l.n1 ? await ln(l.input, `${P}.ln1`, l.n1) : null,
+        q: await lin(src, `${P}.q.weight`, noBias, l.q, BL, W, W),
+        k: await lin(src, `${P}.k.weight`, noBias, l.k, BL, W, W),
+        v: await lin(src, `${P}.v.weight`, noBias, l.v, BL, W, W),
+        attention: await SelfAttentionOp.create(
+          gpu,
+          { B, L, D: W, H, causal: c.causal === true },
+          { q: l.q, k: l.k, v: l.v, lengths, out: l.a, ...opts.grads?.attention },
+        ),
+        out: await lin(l.a, `${P}.out.weight`, p(`${P}.out.bias`), l.o, BL, W, W),
+        residual: ap
+          ? await rowSumOp(ap.all, 2 * half, l.mid, pairIdx, pairOff)
+          : await rowSumOp(sub(lay.x, lay.f - lay.x), lay.f - lay.x, l.mid, resIdx, resOff),
+        ln2: l.n2 ? await ln(l.mid, `${P}.ln2`, l.n2) : null,
+        ffn1: l.f1 ? await lin(l.n2!, `${P}.ffn1.weight`, p(`${P}.ffn1.bias`), l.f1, BL, W, F) : null,
+        ffn2: l.f ? await lin(l.f1!, `${P}.ffn2.weight`, p(`${P}.ffn2.bias`), l.f, BL, F, W) : null,
+        ffnResidual: fp ? await rowSumOp(fp.all, 2 * half, l.output, pairIdx, pairOff) : null,
+      });
+    }
+    const lnFinal = act.last
+      ? await LayernormOp.create(gpu, {
+          x: act.last,
+          gamma: p('history.ln.gamma'),
+          beta: p('history.ln.beta'),
+          maxRows: BL,
+          D: W,
+          y: act.h,
+        })
+      : null;
     const poolKey = await lin(act.h, 'history.pool.key.weight', noBias, act.kp, BL, W, W);
     const pool = await AttentionPoolOp.create(
       gpu,
@@ -606,7 +718,7 @@ export class UserTower {
       lay,
       act,
       gathers,
-      { sparse, q, k, v, attention, out, residual, poolKey, pool, lastRow, input, fc1, fc2, l2 },
+      { sparse, layers: layerOps, lnFinal, poolKey, pool, lastRow, input, fc1, fc2, l2 },
       owned,
       items,
     );
@@ -669,13 +781,22 @@ export class UserTower {
     const { fieldDim: W, historyLength: L } = c;
     const BL = B * L;
     const o = this.ops;
+    const F = ffnHidden(c);
     o.sparse.encode(pass);
-    o.q.encode(pass, { M: BL, K: W, N: W, hasBias: false });
-    o.k.encode(pass, { M: BL, K: W, N: W, hasBias: false });
-    o.v.encode(pass, { M: BL, K: W, N: W, hasBias: false });
-    o.attention.encodeForward(pass, B);
-    o.out.encode(pass, { M: BL, K: W, N: W });
-    o.residual.encode(pass);
+    for (const l of o.layers) {
+      l.ln1?.encode(pass, BL);
+      l.q.encode(pass, { M: BL, K: W, N: W, hasBias: false });
+      l.k.encode(pass, { M: BL, K: W, N: W, hasBias: false });
+      l.v.encode(pass, { M: BL, K: W, N: W, hasBias: false });
+      l.attention.encodeForward(pass, B);
+      l.out.encode(pass, { M: BL, K: W, N: W });
+      l.residual.encode(pass);
+      l.ln2?.encode(pass, BL);
+      l.ffn1?.encode(pass, { M: BL, K: W, N: F, act: 'relu' });
+      l.ffn2?.encode(pass, { M: BL, K: F, N: W });
+      l.ffnResidual?.encode(pass);
+    }
+    o.lnFinal?.encode(pass, BL);
     o.poolKey.encode(pass, { M: BL, K: W, N: W, hasBias: false });
     o.pool.encodeForward(pass, B);
     o.lastRow?.encodeForward(pass, B);
@@ -687,11 +808,18 @@ export class UserTower {
 
   /** The ops whose backward the trainer records: self-attention and pooling (with their saved stats), last_row. */
   get attentionOps(): { attention: SelfAttentionOp; pool: AttentionPoolOp; lastRow: LastRowOp | null } {
-    return { attention: this.ops.attention, pool: this.ops.pool, lastRow: this.ops.lastRow };
+    return { attention: this.ops.layers[0].attention, pool: this.ops.pool, lastRow: this.ops.lastRow };
+  }
+
+  /** The encoder's ops, for the trainer's backward: every layer's (their layer norms' saved stats) and the final LN. */
+  get encoderOps(): { layers: EncoderLayerOps[]; lnFinal: LayernormOp | null } {
+    return { layers: this.ops.layers, lnFinal: this.ops.lnFinal };
   }
 
   destroy(): void {
-    for (const op of Object.values(this.ops)) op?.destroy();
+    const { layers, ...rest } = this.ops;
+    for (const l of layers) for (const op of Object.values(l)) op?.destroy();
+    for (const op of Object.values(rest)) op?.destroy();
     for (const b of this.owned) b.destroy();
   }
 }

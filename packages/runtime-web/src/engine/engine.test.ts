@@ -17,10 +17,12 @@ import { GpuOutOfMemoryError, TopkOp } from '@vireo/kernels';
 let v1: Awaited<ReturnType<typeof makeFixtureBundle>>;
 let v2: Awaited<ReturnType<typeof makeFixtureBundle>>;
 let causal: Awaited<ReturnType<typeof makeFixtureBundle>>;
+let blocks: Awaited<ReturnType<typeof makeFixtureBundle>>;
 beforeAll(async () => {
   v1 = await makeFixtureBundle('1', 1);
   v2 = await makeFixtureBundle('2', 2);
   causal = await makeFixtureBundle('1', 3, 'fixture', { causal: true, lastOutput: true });
+  blocks = await makeFixtureBundle('1', 4, 'fixture', { causal: true, lastOutput: true, blocks: 2 });
 });
 
 const engines: Engine[] = [];
@@ -167,6 +169,7 @@ describe('Engine', () => {
   it.each([
     ['', () => v1],
     [' (causal self-attention, the last position output)', () => causal],
+    [' (2 transformer blocks: layer norms, feed-forward layers)', () => blocks],
   ])('WebGPU and CPU paths give the same top items, scores within 1e-4%s', async (_name, bundle) => {
     const origin = new FakeOrigin();
     origin.add(bundle());

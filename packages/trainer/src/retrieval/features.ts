@@ -29,6 +29,10 @@ export interface RetrievalShape {
   lastOutput?: boolean;
   /** Weight of the next-item objective at every history position (training only; needs causal; default 0: off). */
   nextItem?: number;
+  /** Pre-LN transformer blocks of the history encoder (default 0: one attention block without LN or FFN). */
+  blocks?: number;
+  /** The blocks' feed-forward hidden width (default: fieldDim). */
+  ffnHidden?: number;
 }
 
 /**
@@ -49,6 +53,8 @@ export function shapeOf(c: RetrievalConfig): Required<RetrievalShape> {
     causal: c.causal ?? false,
     lastOutput: c.lastOutput ?? false,
     nextItem: c.nextItem ?? 0,
+    blocks: c.blocks ?? 0,
+    ffnHidden: c.ffnHidden ?? c.fieldDim,
   };
 }
 
@@ -178,6 +184,8 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
     causal: shape.causal ?? false,
     lastOutput: shape.lastOutput ?? false,
     ...((shape.nextItem ?? 0) > 0 ? { nextItem: shape.nextItem } : {}),
+    // Written only with blocks, so that a block-less config is byte for byte what it was before blocks existed.
+    ...((shape.blocks ?? 0) > 0 ? { blocks: shape.blocks, ffnHidden: shape.ffnHidden ?? shape.fieldDim } : {}),
     ...(timed ? { timeRange: { min: range.min, max: range.max } } : {}),
   };
 }

@@ -46,6 +46,8 @@ const FLAGS = {
   'last-output': { type: 'boolean' },
   'no-last-output': { type: 'boolean' },
   'next-item-loss': { type: 'string' },
+  blocks: { type: 'string' },
+  'ffn-hidden': { type: 'string' },
   'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -109,6 +111,9 @@ export function parseTrainFlags(
       causal,
       lastOutput: on(v['last-output'], v['no-last-output'], kind.lastOutput),
       nextItem: nextItemFlag(v['next-item-loss'], causal, kind.nextItem),
+      // 0 (today's single attention block) by default: docs/ARCHITECTURE.md section 4 has the numbers.
+      blocks: int('blocks', 0, 0, 16),
+      ffnHidden: int('ffn-hidden', fieldDim, 1),
     },
     hyper: {
       lr: num('lr', 0.002, 0, 10),
@@ -164,6 +169,10 @@ flags:
   --next-item-loss W    also train the history encoder to predict the next item at every position (SASRec-style,
                         in-batch softmax with logQ), weighted W beside the two-tower loss; needs --causal; training
                         only, the served user tower is unchanged (kind; off by default)
+  --blocks N            N pre-LN transformer blocks in the history encoder (attention and a feed-forward layer,
+                        each with layer norm and a residual; a final layer norm); 0: one attention block without
+                        them (default 0)
+  --ffn-hidden N        hidden width of the blocks' feed-forward layers (default: --field-dim)
   --shuffle-history     order ablation: train on every history in a random order (evaluation keeps the true order)
   --resume              continue from the last checkpoint in BUNDLE
   --init-from BUNDLE    warm-start from a previous bundle (new items get fresh rows)

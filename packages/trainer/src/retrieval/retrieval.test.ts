@@ -240,6 +240,11 @@ describe('vireo train / eval retrieval: user mistakes are one sentence', () => {
       ['train', 'retrieval', '--data', 'd', '--out', 'o', '--next-item-loss', '1'],
       /--next-item-loss needs --causal/,
     ],
+    [
+      'too many transformer blocks',
+      ['train', 'retrieval', '--data', 'd', '--out', 'o', '--blocks', '17'],
+      /--blocks must be an integer in \[0, 16\], got '17'/,
+    ],
     ['no model', ['train'], /which model\? expected one of retrieval, ranking/],
     ['an unknown model', ['eval', 'ranker'], /unknown model 'ranker'/],
     ['eval without a bundle', ['eval', 'retrieval', '--data', 'd'], /--bundle is required/],

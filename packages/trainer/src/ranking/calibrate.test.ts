@@ -11,6 +11,21 @@ import { applyCalibrationMap, fitCalibrationMap } from '../bench/calibration-map
 import { calibrationHoldout, fitPlatt, foldPlatt, PLATT_MIN_SLOPE } from './calibrate.ts';
 import type { RankingData, RankingSplits } from './data.ts';
 
+/** A tiny ranker with three heads over user and item ids (and `dense` inputs), for the serving tests below. */
+const tinyRanker = (dense: string[]): RankingConfig => ({
+  denseFeatures: dense,
+  sparseFeatures: [
+    { name: 'user:id', rows: 12, width: 1 },
+    { name: 'item:id', rows: 20, width: 1 },
+  ],
+  embeddingDim: 4,
+  bottomMlp: [4],
+  topMlp: [8],
+  towerMlp: [4],
+  interaction: 'dot',
+  heads: ['ctr', 'cvr', 'revenue'],
+});
+
 describe('ranking calibration', () => {
   it('fitPlatt recovers the (a, b) the labels were drawn with', () => {
     const rng = createRng(4);
@@ -92,19 +107,7 @@ describe('ranking calibration', () => {
   it('folded into the last layer, the GPU forward serves σ(a·z + b) for ctr and cvr, revenue as is', async () => {
     const gpu = await Gpu.create();
     try {
-      const c: RankingConfig = {
-        denseFeatures: [],
-        sparseFeatures: [
-          { name: 'user:id', rows: 12, width: 1 },
-          { name: 'item:id', rows: 20, width: 1 },
-        ],
-        embeddingDim: 4,
-        bottomMlp: [4],
-        topMlp: [8],
-        towerMlp: [4],
-        interaction: 'dot',
-        heads: ['ctr', 'cvr', 'revenue'],
-      };
+      const c = tinyRanker([]);
       const rng = testRng(9);
       const params = rng.uniform(rankingParameters(c).total, -0.5, 0.5);
       const tables = c.sparseFeatures.map((f) => rng.uniform(f.rows * c.embeddingDim, -0.5, 0.5));
@@ -172,19 +175,7 @@ describe('ranking calibration', () => {
   it('a folded calibration is served alike by WGSL (GPU path, eval) and ranking.onnx (CPU path)', async () => {
     const gpu = await Gpu.create();
     try {
-      const c: RankingConfig = {
-        denseFeatures: ['context:x'],
-        sparseFeatures: [
-          { name: 'user:id', rows: 12, width: 1 },
-          { name: 'item:id', rows: 20, width: 1 },
-        ],
-        embeddingDim: 4,
-        bottomMlp: [4],
-        topMlp: [8],
-        towerMlp: [4],
-        interaction: 'dot',
-        heads: ['ctr', 'cvr', 'revenue'],
-      };
+      const c = tinyRanker(['context:x']);
       const rng = testRng(13);
       const params = rng.uniform(rankingParameters(c).total, -0.5, 0.5);
       const tables = c.sparseFeatures.map((f) => rng.uniform(f.rows * c.embeddingDim, -0.5, 0.5));

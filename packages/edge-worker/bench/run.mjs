@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Loopback benchmark of the Node edge (not a test): the server runs in its own process (with
 // --workers 1, then 2), autocannon drives it from this one; beside it the bare Hono + better-sqlite3
-// one-row handler (bare-server.mjs), the stack's own limit. Routes: GET /v1/users/:id/features,
+// one-row handler and 100-event insert (bare-server.mjs), the stack's own limit. Routes: GET /v1/users/:id/features,
 // POST /v1/features/online (100 users), POST /v1/events (100 events). Beside it, in the same run,
 // redis-benchmark GET/SET (and MGET of 100 keys) against a local redis-server, the reference
 // design's online store, as the yardstick;
@@ -308,6 +308,45 @@ async function bare() {
   }
 }
 
+/** The events peer: the same 100-event bodies stored as 100 rows of one table, one index (bench/bare-server.mjs). */
+async function bareEvents() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vireo-bench-bare-'));
+  const port = await freePort();
+  const server = await startChild([
+    here('./bare-server.mjs'),
+    '--port',
+    String(port),
+    '--data',
+    dataDir,
+    '--rows',
+    '0',
+  ]);
+  try {
+    let batch = 0;
+    const request = {
+      method: 'POST',
+      path: '/events',
+      headers: { 'content-type': 'application/json' },
+      setupRequest: (req) => ({
+        ...req,
+        body: JSON.stringify({ events: eventBatch(`bare${process.pid}-${batch++}`) }),
+      }),
+    };
+    const out = [];
+    for (const [i, c] of [32, 1].entries()) {
+      say(`bare Hono + better-sqlite3: POST 100 events, ${c} connections, ${DURATION} s…`);
+      const label = 'POST 100 events (bare Hono + better-sqlite3)';
+      const row = await cannon(label, `http://127.0.0.1:${port}`, c, request, server, i === 0 ? WARMUP : 0);
+      row.events_per_s = row.req_per_s * 100;
+      out.push(row);
+    }
+    return out;
+  } finally {
+    await stopChild(server);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // redis-benchmark against a local redis-server
 async function redis() {
@@ -406,6 +445,7 @@ results.in_process = flags['skip-in-process'] ? [] : inProcess();
 results.loopback = [];
 for (const w of (flags.workers ?? '1,2').split(',').map(Number)) results.loopback.push(...(await loopback(token, w)));
 results.bare = flags.only && !flags.only.includes('get') ? [] : await bare();
+results.bare_events = flags.only && !flags.only.includes('events') ? [] : await bareEvents();
 results.redis = await redis();
 results.machine.load_average_at_end = loadavg().map((x) => Math.round(x * 100) / 100);
 writeFileSync(flags.results ?? here('./results.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -433,7 +473,7 @@ const md = [
   '| route | workers | connections | req/s | events/s | P50 ms | P90 ms | P99 ms | client CPU | server CPU | ' +
     'server CPU ms / req | load |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...[...results.loopback, ...results.bare].map(
+  ...[...results.loopback, ...results.bare, ...results.bare_events].map(
     (r) =>
       `| ${r.route} | ${r.workers ?? 1} | ${r.connections} | ${r.req_per_s} | ${r.events_per_s ?? ''} | ` +
       `${ms(r.p50_ms)} | ${ms(r.p90_ms)} | ${ms(r.p99_ms)} | ${r.client_cpu_cores} | ${r.server_cpu_cores} | ` +

@@ -6,6 +6,7 @@ import type {
   BlobStore,
   EntityKind,
   EventLog,
+  EventRecord,
   EventStore,
   FeatureStore,
   IngestResult,
@@ -142,17 +143,14 @@ const MARK_SQL =
   'INSERT OR REPLACE INTO ingest_mark (k, after_rowid) VALUES (0, (SELECT coalesce(max(rowid), 0) FROM events))';
 const MARK = '(SELECT after_rowid FROM ingest_mark WHERE k = 0)';
 
-// Duplicates are dropped by the event_id key; RETURNING lists the ids that went in.
+// Duplicates are dropped by the event_id key; RETURNING lists the ids that went in. Rows are numbered
+// (`seq`, the event log's order: migrations/0005_event_seq.sql) in the order they are inserted.
 const INSERT_EVENTS_SQL = `
 INSERT OR IGNORE INTO events (event_id, user_id, item_id, type, value, ts, context, received_at)
 SELECT j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', j.value ->> '$[3]', j.value ->> '$[4]',
   j.value ->> '$[5]', j.value ->> '$[6]', ?2
 FROM json_each(?1) AS j WHERE true
 RETURNING event_id`;
-
-// The new events of a batch enter the event log in time order (migrations/0002_event_log.sql).
-const LOG_EVENTS_SQL = `
-INSERT INTO event_log (event_id) SELECT event_id FROM events WHERE rowid > ${MARK} ORDER BY ts, event_id`;
 
 const INSERT_HISTORY_SQL = `
 INSERT OR IGNORE INTO user_history (user_id, ts, event_id, item_id, type)
@@ -267,12 +265,18 @@ function sqlEventStore(driver: SqlDriver): EventStore {
   return {
     async ingest(events, options, now) {
       if (events.length === 0) return { accepted: [], duplicate: [] };
-      const rows = events.map((e) => [e.eventId, e.userId, e.itemId, e.type, e.value, e.ts, JSON.stringify(e.context)]);
+      // The log's order is time order within a transaction: the first occurrence of each id (the one
+      // the key keeps), sorted by (ts, event_id), inserted in that order.
+      const first = new Map<string, EventRecord>();
+      for (const e of events) if (!first.has(e.eventId)) first.set(e.eventId, e);
+      const sorted = [...first.values()].sort(
+        (a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0),
+      );
+      const rows = sorted.map((e) => [e.eventId, e.userId, e.itemId, e.type, e.value, e.ts, JSON.stringify(e.context)]);
       const inserts = jsonChunks(rows).map((json) => ({ sql: INSERT_EVENTS_SQL, params: [json, now] }));
       const statements: SqlStatement[] = [
         { sql: MARK_SQL, params: [] },
         ...inserts,
-        { sql: LOG_EVENTS_SQL, params: [] },
         { sql: INSERT_HISTORY_SQL, params: [] },
         { sql: TRIM_HISTORY_SQL, params: [options.historyLength] },
         { sql: ITEM_POPULARITY_SQL, params: [options.itemHalfLifeMs] },
@@ -372,8 +376,8 @@ type LogRow = {
 type ArchiveRow = { first_seq: number; last_seq: number; blob: string; bytes: number; sha256: string };
 
 const LOG_PAGE_SQL = `
-SELECT l.seq, e.event_id, e.user_id, e.item_id, e.type, e.value, e.ts, e.context, e.received_at
-FROM event_log AS l JOIN events AS e ON e.event_id = l.event_id WHERE l.seq > ?1 ORDER BY l.seq LIMIT ?2`;
+SELECT seq, event_id, user_id, item_id, type, value, ts, context, received_at
+FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2`;
 const ARCHIVE_AFTER_SQL =
   'SELECT first_seq, last_seq, blob, bytes, sha256 FROM event_archive WHERE last_seq > ?1 ORDER BY first_seq LIMIT 1';
 
@@ -438,11 +442,7 @@ function sqlEventLog(driver: SqlDriver, blobs: BlobStore): EventLog {
             'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
           params: [first, last, batch.length, key, bytes.byteLength, sha256, now],
         },
-        {
-          sql: 'DELETE FROM events WHERE event_id IN (SELECT event_id FROM event_log WHERE seq BETWEEN ?1 AND ?2)',
-          params: [first, last],
-        },
-        { sql: 'DELETE FROM event_log WHERE seq BETWEEN ?1 AND ?2', params: [first, last] },
+        { sql: 'DELETE FROM events WHERE seq BETWEEN ?1 AND ?2', params: [first, last] },
       ]);
       return batch.length;
     },

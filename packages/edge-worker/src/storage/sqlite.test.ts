@@ -1,12 +1,12 @@
 // The storage conformance suite on SQLite (WAL) + files, plus what only the Node storage has.
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { runStorageConformance } from './conformance.case.ts';
 import { readdirSync } from 'node:fs';
-import { databasePath, MIGRATIONS_DIR, openSqliteStorage } from './sqlite.ts';
+import { databasePath, MIGRATIONS_DIR, migrate, openSqliteStorage } from './sqlite.ts';
 
 runStorageConformance('sqlite + files', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-edge-'));
@@ -35,5 +35,66 @@ it('opens the database in WAL mode and migrates once', async () => {
     db.close();
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+it('migrates a database with the separate event log (0004) to events numbered by seq, numbers kept', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vireo-edge-'));
+  const older = mkdtempSync(join(tmpdir(), 'vireo-migrations-'));
+  try {
+    for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => parseInt(f, 10) <= 4))
+      copyFileSync(join(MIGRATIONS_DIR, f), join(older, f));
+    const db = new Database(databasePath(dataDir));
+    migrate(db, older);
+    // Three events logged out of their rowid order, and an archive that handed out up to seq 9.
+    const insert = db.prepare(
+      'INSERT INTO events (event_id, user_id, item_id, type, value, ts, context, received_at) ' +
+        "VALUES (?, 'u', 'i', 'view', NULL, ?, '{}', ?)",
+    );
+    for (const [id, ts] of [
+      ['a', 3],
+      ['b', 1],
+      ['c', 2],
+    ] as const)
+      insert.run(id, ts, 100);
+    for (const [id, seq] of [
+      ['b', 5],
+      ['c', 6],
+      ['a', 7],
+    ] as const)
+      db.prepare('INSERT INTO event_log (seq, event_id) VALUES (?, ?)').run(seq, id);
+    db.prepare(
+      'INSERT INTO event_archive (first_seq, last_seq, events, blob, bytes, sha256, archived_at) ' +
+        "VALUES (8, 9, 2, 'x', 1, 'y', 1)",
+    ).run();
+    db.close();
+    const storage = openSqliteStorage({ dataDir });
+    const page = await storage.eventLog.read(0, 10);
+    expect(page.events.map((e) => [e.seq, e.eventId, e.ts])).toEqual([
+      [5, 'b', 1],
+      [6, 'c', 2],
+      [7, 'a', 3],
+    ]);
+    const realtime = { historyLength: 50, itemHalfLifeMs: 1e9, userCategoryHalfLifeMs: 1e9, categoryFeature: 'c' };
+    const event = { userId: 'u', itemId: 'i', type: 'view', value: null, context: {} };
+    const result = await storage.events.ingest(
+      [
+        { ...event, eventId: 'e', ts: Date.UTC(2026, 0, 2) },
+        { ...event, eventId: 'a', ts: 3 },
+        { ...event, eventId: 'd', ts: Date.UTC(2026, 0, 1) },
+      ],
+      realtime,
+      Date.UTC(2026, 0, 3),
+    );
+    expect(result).toEqual({ accepted: ['e', 'd'], duplicate: ['a'] });
+    // New numbers follow the archive's, in time order (a duplicate may use one up: numbers increase, with gaps).
+    const after = (await storage.eventLog.read(9, 10)).events;
+    expect(after.map((e) => e.eventId)).toEqual(['d', 'e']);
+    expect(after[0].seq).toBeGreaterThan(9);
+    expect(after[1].seq).toBeGreaterThan(after[0].seq);
+    await storage.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(older, { recursive: true, force: true });
   }
 });

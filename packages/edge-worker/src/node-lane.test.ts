@@ -1,6 +1,8 @@
 // The Node fast lane of GET /v1/users/:id/features (node-lane.ts) answers byte for byte what the Hono
 // route answers: two servers over one data folder, one with the lane and one without, get the same
 // requests; their raw HTTP answers (Date aside), request logs and counters are compared.
+import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +12,9 @@ import { hs256Verifier, type TokenVerifier } from './auth/jwt.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { tokenBucket } from './middleware/rate-limit.ts';
 import type { LogRecord } from './middleware/request-log.ts';
+import { answerCache } from './node-lane.ts';
 import { startNodeServer, type RunningServer } from './node.ts';
+import { databasePath, openSqliteStorage } from './storage/sqlite.ts';
 import { ALL_SCOPES, NOW, TEST_SECRET, token } from '../test/helpers.ts';
 
 type Edge = { server: RunningServer; logs: LogRecord[]; metrics: EdgeMetrics; verifications: () => number };
@@ -19,7 +23,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'vireo-edge-lane-'));
 let lane: Edge;
 let hono: Edge;
 
-async function start(fastLane: boolean): Promise<Edge> {
+async function start(fastLane: boolean, dir = dataDir, now = () => NOW, app = {}): Promise<Edge> {
   const logs: LogRecord[] = [];
   const metrics = new EdgeMetrics();
   const inner = hs256Verifier(TEST_SECRET, { now: () => NOW });
@@ -31,16 +35,17 @@ async function start(fastLane: boolean): Promise<Edge> {
   };
   const server = await startNodeServer({
     port: 0,
-    dataDir,
+    dataDir: dir,
     env: { VIREO_JWT_SECRET: TEST_SECRET },
     fastLane,
     app: {
       verifier,
-      now: () => NOW,
+      now,
       log: (r) => logs.push(r),
       metrics,
       // Eight requests per subject, then one per 1000 s of a clock that stands still.
       rateLimiter: tokenBucket({ ratePerSecond: 0.001, burst: 8, now: () => NOW }),
+      ...app,
     },
   });
   return { server, logs, metrics, verifications: () => verifications };
@@ -159,4 +164,137 @@ describe('the Node fast lane of GET /v1/users/:id/features', () => {
         .join('\n');
     expect(gets(counters(lane.metrics))).toBe(gets(counters(hono.metrics)));
   }, 60_000);
+});
+
+describe("the lane's cache of answers", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vireo-edge-lane-cache-'));
+  let clock = NOW;
+  let cachedEdge: Edge;
+  let plain: Edge;
+  let reads = 0;
+  let service: string;
+  let own: string;
+  const headers = () => ({ Authorization: `Bearer ${own}`, 'X-Request-Id': 'req-cache' });
+  const post = (path: string, body: unknown) =>
+    fetch(`${plain.server.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${service}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  /** The lane's answer and the route's (another connection to the same database), which must be the same. */
+  const both = async (path = '/v1/users/u1/features') => {
+    const [a, b] = [await rawGet(cachedEdge, path, headers()), await rawGet(plain, path, headers())];
+    expect(a).toBe(b);
+    expect(a).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    return JSON.parse(a.slice(a.indexOf('\r\n\r\n') + 4));
+  };
+
+  beforeAll(async () => {
+    service = await token(ALL_SCOPES, { sub: 'seeder' });
+    own = await token('features:read', { sub: 'u1' });
+    // The lane's server counts its feature reads: a cached answer reads nothing.
+    const storage = openSqliteStorage({ dataDir: dir });
+    const read = storage.features.read.bind(storage.features);
+    storage.features.read = (entity, ids) => (reads++, read(entity, ids));
+    cachedEdge = await start(true, dir, () => clock, { storage, rateLimiter: null });
+    plain = await start(false, dir, () => clock, { rateLimiter: null });
+    const pushed = await post('/v1/features/push', {
+      rows: [
+        { entity: 'user', id: 'u1', features: { age: 31, country: 'FR' }, event_ts: NOW - 5000 },
+        ...['drama', 'comedy', 'horror'].map((c, i) => ({ entity: 'item', id: `i${i}`, features: { category: c } })),
+      ],
+    });
+    expect(pushed.status).toBe(200);
+    const events = [0, 1, 1, 2].map((n, i) => ({
+      event_id: `c${i}`,
+      user_id: 'u1',
+      item_id: `i${n}`,
+      type: 'click',
+      ts: NOW - 3_600_000 * (4 - i),
+    }));
+    expect((await post('/v1/events', { events })).status).toBe(202);
+  }, 60_000);
+
+  afterAll(async () => {
+    await cachedEdge?.server.close();
+    await plain?.server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers from memory what the route reads, byte for byte, while the clock decays the counters', async () => {
+    // The token's first use is the route's (it verifies it); the second is the lane's, which keeps the answer.
+    await both();
+    await both();
+    const before = reads;
+    for (const dt of [1, 7, 3_600_000, 86_400_000 * 3, 86_400_000 * 40]) {
+      clock = NOW + dt;
+      const body = await both();
+      expect(Object.keys(body.realtime.category_counts).sort()).toEqual(['comedy', 'drama', 'horror']);
+    }
+    expect(reads).toBe(before);
+  });
+
+  it('forgets at once what a push, events, another connection or another process changed', async () => {
+    await both();
+    // A push through the other server: another connection, seen through PRAGMA data_version.
+    expect(
+      (await post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { age: 32 } }] })).status,
+    ).toBe(200);
+    expect((await both()).features.age).toBe(32);
+    // A push through the lane's own server: this connection's write.
+    const pushed = await fetch(`${cachedEdge.server.url}/v1/features/push`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${service}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ rows: [{ entity: 'user', id: 'u1', features: { age: 33 } }] }),
+    });
+    expect(pushed.status).toBe(200);
+    expect((await both()).features.age).toBe(33);
+    const event = { event_id: 'c9', user_id: 'u1', item_id: 'i2', type: 'view', ts: clock };
+    expect((await post('/v1/events', { events: [event] })).status).toBe(202);
+    expect((await both()).realtime.event_count).toBe(5);
+    // A user erased by hand, on a connection of its own: gone from the very next answer.
+    const db = new Database(databasePath(dir));
+    db.pragma('busy_timeout = 5000');
+    for (const table of ['features', 'activity', 'counters'])
+      db.prepare(`DELETE FROM ${table} WHERE entity_id = 'u1'`).run();
+    db.prepare("DELETE FROM user_history WHERE user_id = 'u1'").run();
+    db.close();
+    const erased = await both();
+    expect(erased.found).toBe(false);
+    expect(erased.features).toEqual({});
+    // Written back by another process (another `--workers` worker, say): seen at once too.
+    execFileSync(process.execPath, [
+      '-e',
+      `const db = new (require('better-sqlite3'))(${JSON.stringify(databasePath(dir))});
+       db.pragma('busy_timeout = 5000');
+       db.prepare("INSERT INTO features (entity, entity_id, name, value, event_ts, written_at) " +
+         "VALUES ('user', 'u1', 'age', '40', 1, 1)").run();`,
+    ]);
+    expect((await both()).features).toEqual({ age: 40 });
+  });
+
+  it('holds at most its bound, dropping the least recently used answers first', () => {
+    const answer = (text: string) => ({
+      parts: [text],
+      counters: null,
+      read: { body: {} as never, found: true, present: 0, notFound: 0, stale: 0 },
+      chars: text.length,
+    });
+    const cache = answerCache(64_000);
+    for (let i = 0; i < 100; i++) cache.set(`u${i}`, answer('x'.repeat(900)));
+    expect(cache.chars).toBeLessThanOrEqual(64_000);
+    expect(cache.size).toBeLessThan(100);
+    expect(cache.get('u0')).toBeUndefined();
+    expect(cache.get('u99')).toBeDefined();
+    // A read keeps an answer: the next one dropped is the oldest not read.
+    const oldest = Array.from({ length: 100 }, (_, i) => `u${i}`).find((id) => cache.get(id) !== undefined)!;
+    cache.get(oldest);
+    cache.set('new', answer('y'.repeat(900)));
+    expect(cache.get(oldest)).toBeDefined();
+    // One answer over 1/64 of the bound is not kept.
+    cache.set('big', answer('z'.repeat(2000)));
+    expect(cache.get('big')).toBeUndefined();
+    cache.clear();
+    expect([cache.size, cache.chars]).toEqual([0, 0]);
+  });
 });

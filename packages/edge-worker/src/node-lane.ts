@@ -5,17 +5,109 @@
 // query string, no Origin when CORS is on. Anything else — a new token, a refusal, an error, a query —
 // is left untouched to the Hono route, which answers it (and counts it) as always. The body is the
 // route's own (readEntity), so both answer the same bytes (node-lane.test.ts).
+//
+// Encoded answers are kept by user id (answerCache), for as long as the storage's version() stays
+// the same: any write on any connection (another `--workers` process, a push, events, a deletion
+// by hand) empties the cache before the next answer (docs/ARCHITECTURE.md, "Node edge").
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EdgeParts } from './app.ts';
 import { actsFor, ADMIN_SCOPE, BEARER } from './middleware/auth.ts';
 import { REQUEST_ID } from './middleware/request-log.ts';
 import { subjectKey, type RateDecision } from './middleware/rate-limit.ts';
 import { countEntityRead, readEntity, type EntityRead } from './routes/features.ts';
+import { topCategories } from './features/rows.ts';
+import { decay } from './storage/sql.ts';
 
 /** The path with a well-formed id (schemas.ts ID_PATTERN) and nothing after it. */
 const PATH = /^\/v1\/users\/([A-Za-z0-9][A-Za-z0-9._:@+-]{0,127})\/features$/;
 /** The route's label in metrics and logs, as Hono names it. */
 const ROUTE = '/v1/users/:id/features';
+
+/** A cached answer: its text, or (a user with category counters) the text around the two time-dependent parts. */
+type Answer = {
+  parts: string[];
+  counters: NonNullable<EntityRead['counters']> | null;
+  read: EntityRead;
+  chars: number;
+};
+
+/** Stands for a time-dependent value while an answer is encoded; split out afterwards. */
+const SLOT = `vireo-slot-${randomBytes(16).toString('hex')}`;
+
+/**
+ * The answer of `read` with what depends on the time of the read left out: a user's category
+ * counters decay with it (storage/sql.ts), and `top_categories` is ranked from them. Null when the
+ * answer cannot be split (a slot text found in the data).
+ */
+function encodeAnswer(read: EntityRead): Answer | null {
+  const body = read.body;
+  if (!read.counters?.length || !body.realtime) {
+    const text = JSON.stringify(body);
+    return { parts: [text], counters: null, read, chars: text.length };
+  }
+  // Same keys in the same order (an existing key keeps its place), the two values replaced.
+  const features = Object.assign(Object.create(null), body.features, { top_categories: SLOT });
+  const realtime = { ...body.realtime, category_counts: SLOT };
+  const parts = JSON.stringify({ ...body, features, realtime }).split(`"${SLOT}"`);
+  if (parts.length !== 3) return null;
+  return { parts, counters: read.counters, read, chars: parts[0].length + parts[1].length + parts[2].length };
+}
+
+/** The text of a cached answer at time `now`: what readEntity would answer then, byte for byte. */
+function answerText(answer: Answer, now: number, halfLifeMs: number): string {
+  if (!answer.counters) return answer.parts[0];
+  // Built like storage/sql.ts users(): the same keys in the same order, the same arithmetic.
+  const categories: Record<string, number> = {};
+  for (const c of answer.counters) categories[c.key] = decay(c.value, c.updatedAt, now, halfLifeMs);
+  const [head, middle, tail] = answer.parts;
+  return head + JSON.stringify(topCategories(categories)) + middle + JSON.stringify(categories) + tail;
+}
+
+/**
+ * Answers by user id, least recently used dropped first, bounded by their characters (~2 bytes
+ * each); one answer over 1/64 of the bound is not kept.
+ */
+export function answerCache(maxChars: number) {
+  const map = new Map<string, Answer>();
+  let chars = 0;
+  return {
+    get size() {
+      return map.size;
+    },
+    get chars() {
+      return chars;
+    },
+    get(id: string): Answer | undefined {
+      const hit = map.get(id);
+      if (hit) {
+        map.delete(id);
+        map.set(id, hit);
+      }
+      return hit;
+    },
+    set(id: string, answer: Answer) {
+      const n = answer.chars + id.length + 32 * (answer.counters?.length ?? 0);
+      if (n > maxChars / 64) return;
+      const old = map.get(id);
+      if (old) {
+        map.delete(id);
+        chars -= old.chars + id.length + 32 * (old.counters?.length ?? 0);
+      }
+      while (chars + n > maxChars && map.size > 0) {
+        const [oldest, dropped] = map.entries().next().value as [string, Answer];
+        map.delete(oldest);
+        chars -= dropped.chars + oldest.length + 32 * (dropped.counters?.length ?? 0);
+      }
+      map.set(id, answer);
+      chars += n;
+    },
+    clear() {
+      map.clear();
+      chars = 0;
+    },
+  };
+}
 
 /**
  * The lane over the app's parts: it answers a request and resolves true, or resolves false having sent
@@ -25,11 +117,17 @@ const ROUTE = '/v1/users/:id/features';
  */
 export function userFeaturesLane(
   parts: EdgeParts,
-  options: { draining: () => boolean },
+  options: { draining: () => boolean; cacheChars?: number },
 ): ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) | null {
   const { deps, verifier, rateLimiter, log } = parts;
   if (!verifier.cached || (rateLimiter && !rateLimiter.peek)) return null;
   const cached = verifier.cached.bind(verifier);
+  // Without a storage version (no read cache, D1) nothing is kept: every answer is read.
+  const version = deps.storage.version?.bind(deps.storage);
+  const answers =
+    version && (options.cacheChars ?? 16_000_000) > 0 ? answerCache(options.cacheChars ?? 16_000_000) : null;
+  let seen = -1;
+  const halfLife = deps.realtime.userCategoryHalfLifeMs;
   const cors = parts.corsOrigins.length > 0;
   const labels = { method: 'GET', route: ROUTE, status: '200' };
   return async (req, res) => {
@@ -47,19 +145,36 @@ export function userFeaturesLane(
     if (!scoped || !actsFor(principal, id)) return false;
     const key = subjectKey(principal);
     if (rateLimiter && !rateLimiter.peek!(key)) return false;
-    let read: EntityRead;
-    try {
-      read = await readEntity(deps, 'user', id);
-    } catch {
-      // An answer over the size limit, a storage error: the route answers it with its error body.
-      return false;
+    let answer: Answer | null | undefined;
+    if (answers) {
+      // Read at every request: a write committed before this request arrived is never missed.
+      const current = version!();
+      if (current !== seen) {
+        answers.clear();
+        seen = current;
+      }
+      answer = answers.get(id);
+    }
+    const now = deps.now();
+    if (!answer) {
+      const before = seen;
+      try {
+        answer = encodeAnswer(await readEntity(deps, 'user', id, {}, now));
+      } catch {
+        // An answer over the size limit, a storage error: the route answers it with its error body.
+        return false;
+      }
+      if (!answer) return false;
+      // Not kept when another request saw a newer version while this one read. A write that nobody
+      // saw yet (the read's statements share no transaction) moves version(): the next request empties the cache.
+      if (answers && seen === before) answers.set(id, answer);
     }
     // Taken after the read (the read took nothing): refused here, the route refuses it again (429).
     if (rateLimiter && !(rateLimiter.take(key) as RateDecision).ok) return false;
-    countEntityRead(deps.metrics, 'user', read);
+    countEntityRead(deps.metrics, 'user', answer.read);
     const given = headers['x-request-id'];
     const requestId = given !== undefined && REQUEST_ID.test(given as string) ? (given as string) : crypto.randomUUID();
-    const body = JSON.stringify(read.body);
+    const body = answerText(answer, now, halfLife);
     // The headers of c.json() through @hono/node-server, in its order.
     res.writeHead(200, {
       'content-type': 'application/json',

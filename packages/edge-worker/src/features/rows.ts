@@ -17,13 +17,17 @@ export const isRealtimeColumn = (entity: 'user' | 'item', name: string) =>
 /** Categories shown in `top_categories`, best first. */
 const TOP_CATEGORIES = 10;
 
-/** The real-time columns of a user: history oldest → newest (the sequence convention of the spec). */
-export function userRealtimeColumns(rt: UserRealtime): Record<string, StoredFeature> {
-  const chronological = [...rt.history].reverse();
-  const top = Object.entries(rt.categories)
+/** A user's `top_categories`: the most counted categories, best first (ties by name). */
+export const topCategories = (categories: Record<string, number>): string[] =>
+  Object.entries(categories)
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, TOP_CATEGORIES)
     .map(([c]) => c);
+
+/** The real-time columns of a user: history oldest → newest (the sequence convention of the spec). */
+export function userRealtimeColumns(rt: UserRealtime): Record<string, StoredFeature> {
+  const chronological = [...rt.history].reverse();
+  const top = topCategories(rt.categories);
   const at = rt.lastSeen;
   return {
     recent_items: { value: chronological.map((h) => h.itemId), eventTs: at },

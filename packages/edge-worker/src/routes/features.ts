@@ -29,7 +29,7 @@ import {
   pushResponseSchema,
 } from '../schemas.ts';
 import type { EdgeMetrics } from '../metrics.ts';
-import type { EntityKind, FeatureRow, StoredFeature } from '../storage/types.ts';
+import type { EntityKind, FeatureRow, StoredFeature, UserRealtime } from '../storage/types.ts';
 import { bearer, toMillis, type EdgeApp, type RouteDeps } from './deps.ts';
 
 type Status = 'PRESENT' | 'NOT_FOUND' | 'OUTSIDE_MAX_AGE';
@@ -45,6 +45,12 @@ const errors = {
   429: { description: 'Rate limited', content: { 'application/json': { schema: errorSchema } } },
 };
 
+type LoadedRow = {
+  row: Record<string, StoredFeature>;
+  realtime: Record<string, unknown> | null;
+  counters: UserRealtime['counters'];
+};
+
 /** Rows of `ids` with real-time columns merged; ids with neither are absent. Counts lookups unless `count` is false. */
 async function loadRows(
   deps: RouteDeps,
@@ -52,14 +58,14 @@ async function loadRows(
   ids: string[],
   now: number,
   count = true,
-): Promise<Map<string, { row: Record<string, StoredFeature>; realtime: Record<string, unknown> | null }>> {
+): Promise<Map<string, LoadedRow>> {
   const [stored, realtime] = await Promise.all([
     deps.storage.features.read(entity, ids),
     entity === 'user'
       ? deps.storage.events.users(ids, deps.realtime, now)
       : deps.storage.events.items(ids, deps.realtime, now),
   ]);
-  const out = new Map<string, { row: Record<string, StoredFeature>; realtime: Record<string, unknown> | null }>();
+  const out = new Map<string, LoadedRow>();
   for (const id of ids) {
     const rt = realtime.get(id);
     const s = stored.get(id);
@@ -71,7 +77,8 @@ async function loadRows(
         : itemRealtimeColumns(rt as never)
       : null;
     const json = rt ? (entity === 'user' ? userRealtimeJson(rt as never) : itemRealtimeJson(rt as never)) : null;
-    out.set(id, { row: mergeColumns(s, columns), realtime: json });
+    const counters = entity === 'user' ? (rt as UserRealtime | undefined)?.counters : undefined;
+    out.set(id, { row: mergeColumns(s, columns), realtime: json, counters });
   }
   return out;
 }
@@ -141,6 +148,8 @@ export type EntityRead = {
   present: number;
   notFound: number;
   stale: number;
+  /** A user's category counters undecayed: `body` holds them decayed to the read's time (node-lane.ts). */
+  counters?: UserRealtime['counters'];
 };
 
 /**
@@ -153,8 +162,8 @@ export async function readEntity(
   entity: EntityKind,
   id: string,
   query: z.infer<typeof entityFeaturesQuerySchema> = {},
+  now = deps.now(),
 ): Promise<EntityRead> {
-  const now = deps.now();
   let names: string[] | null = null;
   if (query.features !== undefined) {
     names = [
@@ -210,7 +219,8 @@ export async function readEntity(
       version: active.version,
       values: modelReady(active, entity, rawValues(row)),
     };
-  return { body, found: found !== undefined, present, notFound, stale: selected.length - present - notFound };
+  const stale = selected.length - present - notFound;
+  return { body, found: found !== undefined, present, notFound, stale, counters: found?.counters };
 }
 
 /** Counts an answered entity read: one lookup, and one metrics update per status seen (not per value). */

@@ -214,7 +214,7 @@ ON CONFLICT (entity, entity_id) DO UPDATE SET
 const USER_ACTIVITY_SQL = activityUpsert('user', 'user_id');
 const ITEM_ACTIVITY_SQL = activityUpsert('item', 'item_id');
 
-const decay = (value: number, updatedAt: number, now: number, halfLifeMs: number) =>
+export const decay = (value: number, updatedAt: number, now: number, halfLifeMs: number) =>
   value * Math.pow(2, -Math.max(0, now - updatedAt) / halfLifeMs);
 
 type ActivityRow = { entity_id: string; first_seen: number; last_seen: number; events: number };
@@ -310,6 +310,7 @@ function sqlEventStore(driver: SqlDriver): EventStore {
         out.set(a.entity_id, {
           history: [],
           categories: {},
+          counters: [],
           firstSeen: a.first_seen,
           lastSeen: a.last_seen,
           events: a.events,
@@ -317,7 +318,9 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       for (const h of history) out.get(h.user_id)?.history.push({ itemId: h.item_id, type: h.type, ts: h.ts });
       for (const c of cats) {
         const u = out.get(c.entity_id);
-        if (u) u.categories[c.key] = decay(c.value, c.updated_at, now, options.userCategoryHalfLifeMs);
+        if (!u) continue;
+        u.categories[c.key] = decay(c.value, c.updated_at, now, options.userCategoryHalfLifeMs);
+        u.counters!.push({ key: c.key, value: c.value, updatedAt: c.updated_at });
       }
       return out;
     },
@@ -664,6 +667,7 @@ export function createSqlStorage(options: SqlStorageOptions): Storage {
       await driver.query('SELECT 1 AS ok', []);
     },
     close: () => driver.close(),
+    ...(driver.version ? { version: driver.version } : {}),
   };
 }
 

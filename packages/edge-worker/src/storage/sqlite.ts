@@ -72,14 +72,30 @@ function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxC
   let checked = false;
   let held = 0;
   let chars = 0;
+  // Changes with every clear: what version() answers.
+  let generation = 0;
   const clear = () => {
     map.clear();
     held = 0;
     chars = 0;
+    generation++;
+  };
+  /** True when another connection committed since the last look (the cache was emptied). */
+  const moved = () => {
+    const now = version.get() as number;
+    if (now === seen) return false;
+    seen = now;
+    clear();
+    return true;
   };
   return {
     /** Forgets everything (a write on this connection). */
     clear,
+    /** Changes whenever a write committed here or elsewhere since the last call (SqlDriver.version). */
+    version() {
+      moved();
+      return generation;
+    },
     get(key: string): unknown[] | undefined {
       // Read once per synchronous stretch (a lookup's reads run together): without the cache those
       // reads would not share a transaction either, so nothing weaker is promised.
@@ -88,12 +104,7 @@ function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxC
         queueMicrotask(() => {
           checked = false;
         });
-        const now = version.get() as number;
-        if (now !== seen) {
-          seen = now;
-          clear();
-          return undefined;
-        }
+        if (moved()) return undefined;
       }
       const entry = map.get(key);
       if (entry) {
@@ -154,8 +165,9 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
   const run = (sql: string, params: SqlParam[]): unknown[] => {
     const s = prepare(sql);
     const args = params.length === 0 ? [] : [bind(params)];
+    // A write (an INSERT … RETURNING is a reader too) forgets the cache, and moves version().
+    if (!s.readonly) cache?.clear();
     if (s.reader) return s.all(...args) as unknown[];
-    cache?.clear();
     s.run(...args);
     return [];
   };
@@ -189,6 +201,7 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
         cache?.clear();
       }
     },
+    ...(cache ? { version: cache.version } : {}),
     async close() {
       if (closed) return;
       closed = true;

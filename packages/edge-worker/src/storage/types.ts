@@ -47,6 +47,8 @@ export type IngestResult = { accepted: string[]; duplicate: string[] };
 export type UserRealtime = {
   history: Array<{ itemId: string; type: string; ts: number }>;
   categories: Record<string, number>;
+  /** The counters behind `categories`, undecayed, in the same order (a cached answer decays them again). */
+  counters?: Array<{ key: string; value: number; updatedAt: number }>;
   firstSeen: number;
   lastSeen: number;
   events: number;
@@ -202,6 +204,8 @@ export interface Storage {
   ping(): Promise<void>;
   /** Closes connections (the SQLite file: checkpoint and close). */
   close(): Promise<void>;
+  /** Optional (SQLite with its read cache): see SqlDriver.version. */
+  version?(): number;
 }
 
 /** A blob's size or checksum did not match what its manifest declared. */
@@ -246,4 +250,10 @@ export interface SqlDriver {
   /** Runs statements in one transaction and returns each one's rows (RETURNING, SELECT). */
   batch(statements: SqlStatement[]): Promise<unknown[][]>;
   close(): Promise<void>;
+  /**
+   * Optional: a number that changes whenever a write may have committed, on this connection or
+   * another (SQLite: `PRAGMA data_version`, read at each call). Equal before and after a read: the
+   * read saw the database as it still is, so an answer built from it may be reused until it changes.
+   */
+  version?(): number;
 }

@@ -35,7 +35,7 @@ import type { Dataset } from '../ingest/dataset.ts';
 import { rankingData, rankingSplits } from '../ranking/data.ts';
 import { calibrateHeads } from '../ranking/calibrate.ts';
 import { evaluateRanking, type RankingReport } from '../ranking/evaluate.ts';
-import { fitRanking, initialWeights as rankingInitialWeights, labelPriors } from '../ranking/fit.ts';
+import { DEFAULT_SELECTION, fitRanking, initialWeights as rankingInitialWeights, labelPriors } from '../ranking/fit.ts';
 import { rankingConfigFor } from '../ranking/index.ts';
 import { embedItems } from '../retrieval/embed.ts';
 import { shapeOf } from '../retrieval/features.ts';
@@ -425,6 +425,7 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     seed: o.seed,
     evalsPerEpoch: 4,
     patience: 4,
+    select: DEFAULT_SELECTION,
     checkpointEvery: 0,
     lossEvery: 10,
   };

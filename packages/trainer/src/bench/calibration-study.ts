@@ -8,6 +8,8 @@
 //
 // --snapshots also dumps the heads' logits at every validation point (`evals`), so that early-stopping criteria can be
 // compared offline on one run per seed (selection-table.ts); give a PATIENCE above the evaluations to see them all.
+// CTCVR_WEIGHT=X and CVR_WEIGHT=X in the environment set the ctcvr loss weight (default 1) and that of a direct cvr
+// BCE on clicked rows (default 0).
 import { writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,6 +72,8 @@ for (const seed of seedList.split(',').map(Number)) {
     embLr: 0.05,
     weightDecay: 0,
     revenueWeight: 0.1,
+    ctcvrWeight: Number(process.env.CTCVR_WEIGHT ?? 1),
+    cvrWeight: Number(process.env.CVR_WEIGHT ?? 0),
     seed,
     evalsPerEpoch: 4,
     patience: Number(patience),

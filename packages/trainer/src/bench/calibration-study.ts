@@ -9,7 +9,7 @@
 // --snapshots also dumps the heads' logits at every validation point (`evals`), so that early-stopping criteria can be
 // compared offline on one run per seed (selection-table.ts); give a PATIENCE above the evaluations to see them all.
 // CTCVR_WEIGHT=X and CVR_WEIGHT=X in the environment set the ctcvr loss weight (default 1) and that of a direct cvr
-// BCE on clicked rows (default 0).
+// BCE on clicked rows (default: the trainer's).
 import { writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { loadDataset } from '../ingest/index.ts';
 import { openGpu } from '../node/gpu.ts';
 import { rankingData, rankingSplits } from '../ranking/data.ts';
-import { DEFAULT_SELECTION, fitRanking } from '../ranking/fit.ts';
+import { DEFAULT_CVR_WEIGHT, DEFAULT_SELECTION, fitRanking } from '../ranking/fit.ts';
 import { logitsOf } from '../ranking/calibrate.ts';
 import { fitLogistic, logisticPredict } from '../ranking/logistic.ts';
 import { rankingConfigFor } from '../ranking/index.ts';
@@ -73,7 +73,7 @@ for (const seed of seedList.split(',').map(Number)) {
     weightDecay: 0,
     revenueWeight: 0.1,
     ctcvrWeight: Number(process.env.CTCVR_WEIGHT ?? 1),
-    cvrWeight: Number(process.env.CVR_WEIGHT ?? 0),
+    cvrWeight: Number(process.env.CVR_WEIGHT ?? DEFAULT_CVR_WEIGHT),
     seed,
     evalsPerEpoch: 4,
     patience: Number(patience),

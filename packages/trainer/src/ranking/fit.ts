@@ -40,6 +40,8 @@ export interface FitOptions extends RankingHyper {
  */
 export type SelectionCriterion = 'ctr-auc' | 'auc-mean' | 'log-loss';
 export const SELECTION_CRITERIA: readonly SelectionCriterion[] = ['ctr-auc', 'auc-mean', 'log-loss'];
+/** The trainer's weight of the direct cvr loss (RankingHyper.cvrWeight; docs/ARCHITECTURE.md §4, "Which snapshot"). */
+export const DEFAULT_CVR_WEIGHT = 0;
 /** `vireo train ranking`'s and the refresh's criterion (docs/ARCHITECTURE.md §4, "Which snapshot"). */
 export const DEFAULT_SELECTION: SelectionCriterion = 'ctr-auc';
 

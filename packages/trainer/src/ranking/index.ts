@@ -21,7 +21,14 @@ import {
 } from './evaluate.ts';
 import { seedStat, type SeedStat } from '../eval/retrieval-seeds.ts';
 import type { Gpu } from '@vireo/kernels';
-import { DEFAULT_SELECTION, fitRanking, SELECTION_CRITERIA, type FitOptions, type SelectionCriterion } from './fit.ts';
+import {
+  DEFAULT_CVR_WEIGHT,
+  DEFAULT_SELECTION,
+  fitRanking,
+  SELECTION_CRITERIA,
+  type FitOptions,
+  type SelectionCriterion,
+} from './fit.ts';
 
 export { rankingData, rankingSplits } from './data.ts';
 export { evaluateRanking } from './evaluate.ts';
@@ -47,6 +54,7 @@ const TRAIN_FLAGS = {
   'emb-lr': { type: 'string' },
   'weight-decay': { type: 'string' },
   'revenue-weight': { type: 'string' },
+  'cvr-weight': { type: 'string' },
   dim: { type: 'string' },
   bottom: { type: 'string' },
   top: { type: 'string' },
@@ -79,6 +87,8 @@ flags:
   --emb-lr X            row-wise Adagrad learning rate of the tables (default 0.05)
   --weight-decay X      AdamW weight decay on weights (default 0)
   --revenue-weight X    loss weight of the revenue regression (default 0.1)
+  --cvr-weight X        loss weight of a direct CVR BCE on clicked rows beside ESMM's CTCVR
+                        (default \${DEFAULT_CVR_WEIGHT})
   --dim D               embedding width (default 64; 16 on a CPU adapter)
   --bottom A,B          bottom MLP hidden widths; D is appended (default 512,256; 64 on a CPU adapter)
   --top A,B             shared top MLP widths (default 512,256; 64 on a CPU adapter)
@@ -163,6 +173,7 @@ function trainingChoices(values: Values): {
     embLr: numberFlag(values['emb-lr'], 'emb-lr', 0.05, { min: 0 }),
     weightDecay: numberFlag(values['weight-decay'], 'weight-decay', 0, { min: 0 }),
     revenueWeight: numberFlag(values['revenue-weight'], 'revenue-weight', 0.1, { min: 0 }),
+    cvrWeight: numberFlag(values['cvr-weight'], 'cvr-weight', DEFAULT_CVR_WEIGHT, { min: 0 }),
     seed: numberFlag(values.seed, 'seed', 1, { integer: true, min: 0 }),
     evalsPerEpoch: numberFlag(values['evals-per-epoch'], 'evals-per-epoch', 4, { integer: true, min: 1 }),
     patience: numberFlag(values.patience, 'patience', 4, { integer: true, min: 1 }),

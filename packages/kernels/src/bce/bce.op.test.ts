@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-const weights = { ctr: 1, ctcvr: 0.5, revenue: 0.2 };
+const weights = { ctr: 1, ctcvr: 0.5, revenue: 0.2, cvr: 0.3 };
 
 describe('bce bad input', () => {
   const o = new Float32Array(12);

@@ -36,7 +36,7 @@ export async function bceGrads(
   const { grad } = await runOnce(gpu, bceBackwardKernel, {
     inputs: { outputs, labels },
     outputs: { grad: B * 12 },
-    params: { B, w_ctr: weights.ctr, w_ctcvr: weights.ctcvr, w_rev: weights.revenue },
+    params: { B, w_ctr: weights.ctr, w_ctcvr: weights.ctcvr, w_rev: weights.revenue, w_cvr: weights.cvr ?? 0 },
     workgroups: bceWorkgroups(B),
   });
   return new Float32Array(grad);
@@ -85,6 +85,7 @@ export class HeadsLossOp {
       w_ctr: weights.ctr,
       w_ctcvr: weights.ctcvr,
       w_rev: weights.revenue,
+      w_cvr: weights.cvr ?? 0,
     });
   }
 

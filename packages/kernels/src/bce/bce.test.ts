@@ -49,6 +49,32 @@ describe('bce / heads backward (CPU reference) vs finite differences', () => {
     expect(r.worst, r.detail).toBeLessThanOrEqual(1);
   });
 
+  it('the direct cvr term is the gradient of Σ y_c · BCE(c; y_v) (clicked rows only)', () => {
+    const B = 16;
+    const { outputs, labels } = batch(B, 41, 3);
+    const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    const cvr = 0.9;
+    const r = gradCheck(
+      ([o]) => {
+        let s = weighted(bceReference(o, labels, B))[0];
+        for (let i = 0; i < B; i++)
+          s += cvr * labels[i * 3] * (softplus(o[i * 3 + 1]) - o[i * 3 + 1] * labels[i * 3 + 1]);
+        return Float64Array.of(s);
+      },
+      ([o], g) => [
+        bceBackwardReference(o, labels, B, {
+          ctr: weights.ctr * g[0],
+          ctcvr: weights.ctcvr * g[0],
+          revenue: weights.revenue * g[0],
+          cvr: cvr * g[0],
+        }),
+      ],
+      [outputs],
+      { atol: 1e-7, rtol: 1e-6 },
+    );
+    expect(r.worst, r.detail).toBeLessThanOrEqual(1);
+  });
+
   it('matches the naive formulas for moderate logits', () => {
     const a = 0.8;
     const c = -1.1;

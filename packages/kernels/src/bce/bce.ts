@@ -9,6 +9,8 @@ export interface HeadWeights {
   ctr: number;
   ctcvr: number;
   revenue: number;
+  /** A direct cvr BCE on the clicked rows beside ESMM's (absent: 0). */
+  cvr?: number;
 }
 
 /**
@@ -44,6 +46,7 @@ export const bceBackward = defineKernel({
     ['w_ctr', 'f32'],
     ['w_ctcvr', 'f32'],
     ['w_rev', 'f32'],
+    ['w_cvr', 'f32'],
   ],
   overrides: { WG: 64 },
 });
@@ -99,7 +102,7 @@ export function bceBackwardReference<T extends FloatArray>(
     const dc = (1 - yv) * Math.exp(logSigmoid(-c) + lp - l1p) - yv * Math.exp(logSigmoid(-c));
     const e = r - Math.log1p(rev);
     grad[i * 3] = weights.ctr * (1 / (1 + Math.exp(-a)) - yc) + weights.ctcvr * da;
-    grad[i * 3 + 1] = weights.ctcvr * dc;
+    grad[i * 3 + 1] = weights.ctcvr * dc + (weights.cvr ?? 0) * yc * (1 / (1 + Math.exp(-c)) - yv);
     grad[i * 3 + 2] = yv > 0.5 ? weights.revenue * 2 * e : 0;
   }
   return grad;

@@ -6,7 +6,9 @@
 //             [BCE(a; y_c), BCE(σ(a)·σ(c); y_v), y_v ? (r̂ − log1p(revenue))² : 0]
 //           @binding(3) params: { B }
 // backward: @binding(2) grad: (B, 3) f32 read_write   d(Σ_i Σ_t w_t · loss_it)/d outputs_i
-//           @binding(3) params: { B, w_ctr, w_ctcvr, w_rev }  (fold 1/B or 1/#conversions in)
+//           @binding(3) params: { B, w_ctr, w_ctcvr, w_rev, w_cvr }  (fold 1/B or 1/#conversions in)
+//           w_cvr adds a direct cvr BCE on the clicked rows, y_c · BCE(c; y_v), beside ESMM's (0: ESMM alone;
+//           docs/ARCHITECTURE.md §4, "Which snapshot"); the forward's loss does not include it.
 //
 // One thread per row. CTR: BCE with logits, max(a,0) − a·y + log1p(e^−|a|). ESMM: pCTCVR =
 // σ(a)·σ(c) is supervised with the conversion label on every impression. Its logs are taken in
@@ -18,7 +20,7 @@
 override WG: u32 = 64u;
 
 struct Params { B: u32 }
-struct BackwardParams { B: u32, w_ctr: f32, w_ctcvr: f32, w_rev: f32 }
+struct BackwardParams { B: u32, w_ctr: f32, w_ctcvr: f32, w_rev: f32, w_cvr: f32 }
 
 @group(0) @binding(0) var<storage, read> outputs: array<f32>;
 @group(0) @binding(1) var<storage, read> labels: array<f32>;
@@ -84,6 +86,6 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   let dc = (1.0 - yv) * exp(lnc + lp - l1p) - yv * exp(lnc);
   let e = r - log1p(labels[i * 3u + 2u]);
   grad[i * 3u] = bp.w_ctr * (sigmoid(a) - yc) + bp.w_ctcvr * da;
-  grad[i * 3u + 1u] = bp.w_ctcvr * dc;
+  grad[i * 3u + 1u] = bp.w_ctcvr * dc + bp.w_cvr * yc * (sigmoid(c) - yv);
   grad[i * 3u + 2u] = select(0.0, bp.w_rev * 2.0 * e, yv > 0.5);
 }

@@ -39,8 +39,12 @@ export interface RankingHyper {
   weightDecay: number;
   /** Row-wise Adagrad learning rate of the embedding tables. */
   embLr: number;
-  /** Loss weight of the revenue regression (CTR and CTCVR weigh 1). */
+  /** Loss weight of the revenue regression (CTR weighs 1). */
   revenueWeight: number;
+  /** Loss weight of the ESMM CTCVR loss (default 1). */
+  ctcvrWeight?: number;
+  /** Loss weight of a direct cvr BCE on the clicked rows beside ESMM's (default 0: ESMM alone). */
+  cvrWeight?: number;
 }
 
 /** Per-shard optimizer state: Adagrad accumulators and, with several shards, staging buffers. */
@@ -227,7 +231,13 @@ export class RankingStep {
   /** The heads' loss weights for a batch of B: means over the batch; absent tasks weigh 0. */
   weights(B: number): HeadWeights {
     const has = (t: (typeof RANKING_TASKS)[number]) => this.model.config.heads.includes(t);
-    return { ctr: 1 / B, ctcvr: has('cvr') ? 1 / B : 0, revenue: has('revenue') ? this.hyper.revenueWeight / B : 0 };
+    const ctcvr = this.hyper.ctcvrWeight ?? 1;
+    return {
+      ctr: 1 / B,
+      ctcvr: has('cvr') ? ctcvr / B : 0,
+      cvr: has('cvr') ? (this.hyper.cvrWeight ?? 0) / B : 0,
+      revenue: has('revenue') ? this.hyper.revenueWeight / B : 0,
+    };
   }
 
   /**

@@ -4,7 +4,12 @@
 // on the same models without retraining (`packages/trainer/src/bench/calibration-table.ts`).
 //
 //   node --import ./packages/trainer/bin/register.mjs packages/trainer/src/bench/calibration-study.ts \
-//     DATASET OUT.json SEEDS EPOCHS
+//     DATASET OUT.json SEEDS EPOCHS [PATIENCE] [--snapshots]
+//
+// --snapshots also dumps the heads' logits at every validation point (`evals`), so that early-stopping criteria can be
+// compared offline on one run per seed (selection-table.ts); give a PATIENCE above the evaluations to see them all.
+// CTCVR_WEIGHT=X and CVR_WEIGHT=X in the environment set the ctcvr loss weight (default 1) and that of a direct cvr
+// BCE on clicked rows (default: the trainer's).
 import { writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,13 +17,16 @@ import { join } from 'node:path';
 import { loadDataset } from '../ingest/index.ts';
 import { openGpu } from '../node/gpu.ts';
 import { rankingData, rankingSplits } from '../ranking/data.ts';
-import { fitRanking } from '../ranking/fit.ts';
+import { DEFAULT_CVR_WEIGHT, DEFAULT_SELECTION, fitRanking } from '../ranking/fit.ts';
 import { logitsOf } from '../ranking/calibrate.ts';
 import { fitLogistic, logisticPredict } from '../ranking/logistic.ts';
 import { rankingConfigFor } from '../ranking/index.ts';
 import { RankingModel } from '@vireo/models';
 
-const [dir, out, seedList = '1,2,3', epochs = '2'] = process.argv.slice(2);
+const snapshots = process.argv.includes('--snapshots');
+const [dir, out, seedList = '1,2,3', epochs = '2', patience = '4'] = process.argv
+  .slice(2)
+  .filter((a) => a !== '--snapshots');
 const ds = loadDataset(dir);
 const data = rankingData(ds);
 const splits = rankingSplits(data, 0.1);
@@ -64,32 +72,53 @@ for (const seed of seedList.split(',').map(Number)) {
     embLr: 0.05,
     weightDecay: 0,
     revenueWeight: 0.1,
+    ctcvrWeight: Number(process.env.CTCVR_WEIGHT ?? 1),
+    cvrWeight: Number(process.env.CVR_WEIGHT ?? DEFAULT_CVR_WEIGHT),
     seed,
     evalsPerEpoch: 4,
-    patience: 4,
+    patience: Number(patience),
+    select: DEFAULT_SELECTION,
     checkpointEvery: 0,
     lossEvery: 10,
   };
   const t0 = performance.now();
+  const pick = (a: Float32Array, t: number) => Array.from({ length: a.length / 3 }, (_, i) => a[i * 3 + t]);
+  const round = (v: number[]) => v.map((x) => Math.round(x * 1e4) / 1e4);
+  const evals: unknown[] = [];
   const fit = await fitRanking(gpu, config, data, splits, opts, {
     checkpointDir: mkdtempSync(join(tmpdir(), 'calib-')),
     resume: false,
     quiet: true,
     datasetId: dir,
     log: (l) => process.stderr.write(`${l}\n`),
+    onEval: snapshots
+      ? async (m, record) => {
+          const v = await logitsOf(m, data, splits.valid);
+          const t = await logitsOf(m, data, splits.test);
+          evals.push({
+            epoch: record.epoch,
+            validAuc: record.validAuc,
+            valid: [0, 1].map((h) => round(pick(v, h))),
+            test: [0, 1].map((h) => round(pick(t, h))),
+          });
+          // Written as it goes, so a long run can be read before it ends.
+          (result.seeds as Record<string, unknown>)[seed] = { evals };
+          writeFileSync(out, JSON.stringify(result));
+        }
+      : undefined,
   });
   const model = await RankingModel.create(gpu, config, { maxBatch: 1000 });
   model.writeWeights(fit.params, fit.tables);
   const valid = await logitsOf(model, data, splits.valid);
   const test = await logitsOf(model, data, splits.test);
   model.destroy();
-  const pick = (a: Float32Array, t: number) => Array.from({ length: a.length / 3 }, (_, i) => a[i * 3 + t]);
   (result.seeds as Record<string, unknown>)[seed] = {
     bestEpoch: fit.bestEpoch,
     bestValidAuc: fit.bestValidAuc,
     seconds: (performance.now() - t0) / 1000,
     valid: [pick(valid, 0), pick(valid, 1)],
     test: [pick(test, 0), pick(test, 1)],
+    ...(snapshots ? { evals } : {}),
   };
   writeFileSync(out, JSON.stringify(result));
   process.stderr.write(`seed ${seed} done: best epoch ${fit.bestEpoch}, valid AUC ${fit.bestValidAuc.toFixed(4)}\n`);

@@ -9,7 +9,7 @@
 // state (weights, Adam moments, Adagrad accumulators, Adam's step, position in the epoch).
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { auc, createRng, readSafetensors, writeSafetensors, type Tensor } from '@vireo/core';
+import { auc, createRng, logLoss, readSafetensors, writeSafetensors, type Tensor } from '@vireo/core';
 import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
 import type { Gpu } from '@vireo/kernels';
 import { progress } from '../cli/progress.ts';
@@ -24,12 +24,52 @@ export interface FitOptions extends RankingHyper {
   seed: number;
   /** Validation AUC evaluations per epoch (the best weights are kept, so more catch the best moment). */
   evalsPerEpoch: number;
-  /** Evaluations without a better validation AUC before stopping. */
+  /** Evaluations without a better validation score before stopping. */
   patience: number;
+  /** What the validation score is (selectionScore; docs/ARCHITECTURE.md §4, "Which snapshot"). */
+  select: SelectionCriterion;
   /** Write a checkpoint every N steps as well as every epoch (0: epochs only). */
   checkpointEvery: number;
   /** Read the loss back (and check it for NaN) every N steps. */
   lossEvery: number;
+}
+
+/**
+ * Early-stopping criteria: `ctr-auc` the click AUC; `auc-mean` the mean of the click AUC and the cvr head's AUC on the
+ * clicked rows; `log-loss` minus the sum of the click and ctcvr (pCTR·pCVR against conversion) log losses.
+ */
+export type SelectionCriterion = 'ctr-auc' | 'auc-mean' | 'log-loss';
+export const SELECTION_CRITERIA: readonly SelectionCriterion[] = ['ctr-auc', 'auc-mean', 'log-loss'];
+/** The trainer's weight of the direct cvr loss (RankingHyper.cvrWeight; docs/ARCHITECTURE.md §4, "Which snapshot"). */
+export const DEFAULT_CVR_WEIGHT = 0;
+/** `vireo train ranking`'s and the refresh's criterion (docs/ARCHITECTURE.md §4, "Which snapshot"). */
+export const DEFAULT_SELECTION: SelectionCriterion = 'ctr-auc';
+
+/**
+ * The validation score (higher is better) of predictions pCtr, pCvr on rows with labels click and conversion.
+ * Without a cvr head (pCvr null) every criterion is its click part.
+ */
+export function selectionScore(
+  criterion: SelectionCriterion,
+  y: { click: ArrayLike<number>; conversion: ArrayLike<number> },
+  pCtr: ArrayLike<number>,
+  pCvr: ArrayLike<number> | null,
+): number {
+  if (criterion === 'log-loss') {
+    const loss = logLoss(y.click, pCtr);
+    if (!pCvr) return -loss;
+    const ctcvr = Float64Array.from(pCtr, (p, i) => p * pCvr[i]);
+    return -(loss + logLoss(y.conversion, ctcvr));
+  }
+  const ctr = auc(y.click, pCtr);
+  if (criterion === 'ctr-auc' || !pCvr) return ctr;
+  const clicked: number[] = [];
+  for (let i = 0; i < y.click.length; i++) if (y.click[i] > 0.5) clicked.push(i);
+  const cvr = auc(
+    clicked.map((i) => y.conversion[i]),
+    clicked.map((i) => pCvr[i]),
+  );
+  return (ctr + (Number.isFinite(cvr) ? cvr : 0.5)) / 2;
 }
 
 /** One validation point: `epoch` is fractional (epochs trained so far); loss is since the last point. */
@@ -37,6 +77,8 @@ export interface EpochRecord {
   epoch: number;
   loss: [number, number, number];
   validAuc: number;
+  /** The early-stopping criterion's score (selectionScore). */
+  validScore: number;
   samplesPerSecond: number;
   seconds: number;
 }
@@ -44,8 +86,9 @@ export interface EpochRecord {
 export interface FitResult {
   params: Float32Array;
   tables: Float32Array[];
-  /** Epochs trained (fractional) when the kept weights (best validation AUC) were taken. */
+  /** Epochs trained (fractional) when the kept weights (best validation score) were taken. */
   bestEpoch: number;
+  /** The kept weights' validation CTR AUC. */
   bestValidAuc: number;
   history: EpochRecord[];
   /** Training throughput over the whole run (samples through forward + backward + update). */
@@ -170,6 +213,7 @@ interface CheckpointMeta {
   adamStep: number;
   bestEpoch: number;
   bestValidAuc: number;
+  bestScore: number;
   evalsWithoutGain: number;
   history: EpochRecord[];
   /** Loss sums of the epoch in progress. */
@@ -199,6 +243,8 @@ export async function fitRanking(
     stopAfterSteps?: number;
     /** Weights to start from instead of the seeded ones (a warm start: refresh/warm.ts). */
     init?: { params: Float32Array; tables: Float32Array[] };
+    /** Called at every validation point with the current weights loaded (a study seam: bench/calibration-study.ts). */
+    onEval?: (model: RankingModel, record: EpochRecord) => Promise<void>;
   },
 ): Promise<FitResult> {
   const nTrain = splits.train.length;
@@ -222,6 +268,7 @@ export async function fitRanking(
     adamStep: 0,
     bestEpoch: 0,
     bestValidAuc: -Infinity,
+    bestScore: -Infinity,
     evalsWithoutGain: 0,
     history: [],
     partial: { loss: [0, 0, 0], reads: 0, samples: 0, seconds: 0 },
@@ -336,17 +383,31 @@ export async function fitRanking(
         const seconds = meta.partial.seconds + (performance.now() - segmentStart) / 1000;
         runSeconds += seconds;
         runSamples += meta.partial.samples;
-        const validAuc = ctrAuc(data, splits.valid, await scoreRows(model, data, splits.valid));
+        const scores = await scoreRows(model, data, splits.valid);
+        const validAuc = ctrAuc(data, splits.valid, scores);
+        const nv = splits.valid.length;
+        const validScore = selectionScore(
+          opts.select,
+          {
+            click: Float32Array.from(splits.valid, (r) => data.labels[r * 3]),
+            conversion: Float32Array.from(splits.valid, (r) => data.labels[r * 3 + 1]),
+          },
+          Float32Array.from({ length: nv }, (_, i) => scores[i * 3]),
+          config.heads.includes('cvr') ? Float32Array.from({ length: nv }, (_, i) => scores[i * 3 + 1]) : null,
+        );
         const reads = Math.max(1, meta.partial.reads);
         const record: EpochRecord = {
           epoch: Number((epoch + (s + 1) / stepsPerEpoch).toFixed(3)),
           loss: meta.partial.loss.map((l) => l / reads) as [number, number, number],
           validAuc,
+          validScore,
           samplesPerSecond: meta.partial.samples / Math.max(1e-9, seconds),
           seconds,
         };
         meta.history.push(record);
-        if (validAuc > meta.bestValidAuc || !Number.isFinite(meta.bestValidAuc)) {
+        await io.onEval?.(model, record);
+        if (validScore > meta.bestScore || !Number.isFinite(meta.bestScore)) {
+          meta.bestScore = validScore;
           meta.bestValidAuc = validAuc;
           meta.bestEpoch = record.epoch;
           meta.evalsWithoutGain = 0;
@@ -359,7 +420,9 @@ export async function fitRanking(
           .filter((_, i) => i === 0 || config.heads.includes(i === 1 ? 'cvr' : 'revenue'));
         io.log(
           `epoch ${record.epoch}: train loss ${losses.join(', ')}; valid CTR AUC ` +
-            `${validAuc.toFixed(4)}; ${record.samplesPerSecond.toFixed(0)} samples/s`,
+            `${validAuc.toFixed(4)}` +
+            (opts.select === 'ctr-auc' ? '' : `, ${opts.select} ${validScore.toFixed(4)}`) +
+            `; ${record.samplesPerSecond.toFixed(0)} samples/s`,
         );
         meta.partial = { loss: [0, 0, 0], reads: 0, samples: 0, seconds: 0 };
         if (s + 1 === stepsPerEpoch) {

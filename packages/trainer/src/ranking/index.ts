@@ -21,7 +21,14 @@ import {
 } from './evaluate.ts';
 import { seedStat, type SeedStat } from '../eval/retrieval-seeds.ts';
 import type { Gpu } from '@vireo/kernels';
-import { fitRanking, type FitOptions } from './fit.ts';
+import {
+  DEFAULT_CVR_WEIGHT,
+  DEFAULT_SELECTION,
+  fitRanking,
+  SELECTION_CRITERIA,
+  type FitOptions,
+  type SelectionCriterion,
+} from './fit.ts';
 
 export { rankingData, rankingSplits } from './data.ts';
 export { evaluateRanking } from './evaluate.ts';
@@ -47,6 +54,7 @@ const TRAIN_FLAGS = {
   'emb-lr': { type: 'string' },
   'weight-decay': { type: 'string' },
   'revenue-weight': { type: 'string' },
+  'cvr-weight': { type: 'string' },
   dim: { type: 'string' },
   bottom: { type: 'string' },
   top: { type: 'string' },
@@ -54,6 +62,7 @@ const TRAIN_FLAGS = {
   interaction: { type: 'string' },
   seed: { type: 'string' },
   patience: { type: 'string' },
+  select: { type: 'string' },
   'evals-per-epoch': { type: 'string' },
   'checkpoint-every': { type: 'string' },
   holdout: { type: 'string' },
@@ -78,14 +87,19 @@ flags:
   --emb-lr X            row-wise Adagrad learning rate of the tables (default 0.05)
   --weight-decay X      AdamW weight decay on weights (default 0)
   --revenue-weight X    loss weight of the revenue regression (default 0.1)
+  --cvr-weight X        loss weight of a direct CVR BCE on clicked rows beside ESMM's CTCVR
+                        (default \${DEFAULT_CVR_WEIGHT})
   --dim D               embedding width (default 64; 16 on a CPU adapter)
   --bottom A,B          bottom MLP hidden widths; D is appended (default 512,256; 64 on a CPU adapter)
   --top A,B             shared top MLP widths (default 512,256; 64 on a CPU adapter)
   --tower A             per-task tower widths (default 64; 16 on a CPU adapter; "" for none)
   --interaction dot|cat (default dot)
   --seed N              initialization and shuffles (default 1): one seed, one set of weights
-  --evals-per-epoch N   validation AUC checks per epoch; the best weights are kept (default 4)
-  --patience N          checks without a better validation AUC before stopping (default 4)
+  --evals-per-epoch N   validation checks per epoch; the best weights are kept (default 4)
+  --patience N          checks without a better validation score before stopping (default 4)
+  --select ctr-auc|auc-mean|log-loss
+                        the validation score: CTR AUC, the mean of CTR AUC and CVR AUC on clicked rows, or the
+                        CTR + CTCVR log loss (default \${DEFAULT_SELECTION})
   --checkpoint-every N  also checkpoint every N steps (default 0: every epoch)
   --holdout F           without validation rows, the last F of train (by time) stops early (default 0.1)
   --calibration-holdout F
@@ -149,6 +163,9 @@ function trainingChoices(values: Values): {
     interaction: interaction as 'dot' | 'cat',
   });
   shape(false); // check the flags before any work
+  const select = (values.select ?? DEFAULT_SELECTION) as SelectionCriterion;
+  if (!SELECTION_CRITERIA.includes(select))
+    throw new UsageError(`--select must be one of ${SELECTION_CRITERIA.join(', ')}, got '${values.select}'.`);
   const opts: FitOptions = {
     epochs: numberFlag(values.epochs, 'epochs', 10, { integer: true, min: 1 }),
     batch: numberFlag(values.batch, 'batch', 256, { integer: true, min: 1, max: 65536 }),
@@ -156,9 +173,11 @@ function trainingChoices(values: Values): {
     embLr: numberFlag(values['emb-lr'], 'emb-lr', 0.05, { min: 0 }),
     weightDecay: numberFlag(values['weight-decay'], 'weight-decay', 0, { min: 0 }),
     revenueWeight: numberFlag(values['revenue-weight'], 'revenue-weight', 0.1, { min: 0 }),
+    cvrWeight: numberFlag(values['cvr-weight'], 'cvr-weight', DEFAULT_CVR_WEIGHT, { min: 0 }),
     seed: numberFlag(values.seed, 'seed', 1, { integer: true, min: 0 }),
     evalsPerEpoch: numberFlag(values['evals-per-epoch'], 'evals-per-epoch', 4, { integer: true, min: 1 }),
     patience: numberFlag(values.patience, 'patience', 4, { integer: true, min: 1 }),
+    select,
     checkpointEvery: numberFlag(values['checkpoint-every'], 'checkpoint-every', 0, { integer: true, min: 0 }),
     lossEvery: 10,
   };

@@ -35,7 +35,13 @@ import type { Dataset } from '../ingest/dataset.ts';
 import { rankingData, rankingSplits } from '../ranking/data.ts';
 import { calibrateHeads } from '../ranking/calibrate.ts';
 import { evaluateRanking, type RankingReport } from '../ranking/evaluate.ts';
-import { fitRanking, initialWeights as rankingInitialWeights, labelPriors } from '../ranking/fit.ts';
+import {
+  DEFAULT_CVR_WEIGHT,
+  DEFAULT_SELECTION,
+  fitRanking,
+  initialWeights as rankingInitialWeights,
+  labelPriors,
+} from '../ranking/fit.ts';
 import { rankingConfigFor } from '../ranking/index.ts';
 import { embedItems } from '../retrieval/embed.ts';
 import { shapeOf } from '../retrieval/features.ts';
@@ -422,9 +428,11 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     embLr: 0.05,
     weightDecay: 0,
     revenueWeight: 0.1,
+    cvrWeight: DEFAULT_CVR_WEIGHT,
     seed: o.seed,
     evalsPerEpoch: 4,
     patience: 4,
+    select: DEFAULT_SELECTION,
     checkpointEvery: 0,
     lossEvery: 10,
   };

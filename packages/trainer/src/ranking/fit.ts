@@ -224,6 +224,20 @@ function sameShape(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** Options added after checkpoints were first written, with the values those checkpoints trained with. */
+const OLDER_CHECKPOINTS: Partial<FitOptions> = { select: 'ctr-auc', ctcvrWeight: 1, cvrWeight: 0 };
+
+/**
+ * A checkpoint's stored options with what an older checkpoint did not store filled in as it trained (only the
+ * options this run has), so that `--resume` accepts a checkpoint written before an option existed.
+ */
+export function checkpointOptions(saved: Partial<FitOptions>, mine: FitOptions): Partial<FitOptions> {
+  const filled: Record<string, unknown> = { ...saved };
+  for (const [key, value] of Object.entries(OLDER_CHECKPOINTS))
+    if (key in mine && !(key in filled)) filled[key] = value;
+  return filled as Partial<FitOptions>;
+}
+
 /**
  * Trains the ranker on `splits.train`, early-stopping on `splits.valid`; checkpoints go to
  * `checkpointDir` and `resume` continues from the last one there.
@@ -282,14 +296,15 @@ export async function fitRanking(
     const ck = readSafetensors(readFileSync(ckptPath));
     const saved = JSON.parse(ck.metadata.meta) as CheckpointMeta;
     const { epochs: _a, ...mine } = opts;
-    const { epochs: _b, ...theirs } = saved.options;
+    const { epochs: _b, ...theirs } = checkpointOptions(saved.options, opts);
     if (saved.dataset !== io.datasetId || !sameShape(saved.config, config) || !sameShape(mine, theirs)) {
       throw new UsageError(
         `--resume: the checkpoint in ${io.checkpointDir} was made with other data, ` +
           `architecture or flags (only --epochs may change); start a new --out or drop --resume.`,
       );
     }
-    meta = { ...saved, options: opts };
+    // A checkpoint from before the criterion was an option selected on the click AUC.
+    meta = { ...saved, bestScore: saved.bestScore ?? saved.bestValidAuc, options: opts };
     const t = (name: string) => ck.tensors.get(name)!.data as Float32Array;
     model.writeWeights(
       t('params'),

@@ -3,7 +3,7 @@
 // prefer the one whose cvr improved; without a cvr head every criterion is its click part.
 import { describe, expect, it } from 'vitest';
 import { auc, createRng, logLoss } from '@vireo/core';
-import { selectionScore } from './fit.ts';
+import { checkpointOptions, type FitOptions, selectionScore } from './fit.ts';
 
 // 400 rows: a click rate near 0.5 and conversions (only on clicks) that follow a hidden score q.
 const rng = createRng(7);
@@ -50,5 +50,25 @@ describe('selectionScore', () => {
   it('without a cvr head every criterion is its click part', () => {
     expect(selectionScore('auc-mean', y, pCtr, null)).toBe(auc(click, pCtr));
     expect(selectionScore('log-loss', y, pCtr, null)).toBe(-logLoss(click, pCtr));
+  });
+});
+
+describe('checkpointOptions', () => {
+  // A checkpoint written before --select and the cvr loss weights existed stores options without them; --resume
+  // compares its options with the run's, so it must read them as what that checkpoint trained with.
+  const mine = { seed: 1, patience: 4, select: 'ctr-auc', cvrWeight: 0 } as unknown as FitOptions;
+
+  it('fills what an older checkpoint lacks with the values it trained with, only for options the run has', () => {
+    expect(checkpointOptions({ seed: 1, patience: 4 } as Partial<FitOptions>, mine)).toEqual({
+      seed: 1,
+      patience: 4,
+      select: 'ctr-auc',
+      cvrWeight: 0,
+    });
+  });
+
+  it('keeps what a newer checkpoint stored, so other flags are still refused', () => {
+    const saved = { seed: 1, patience: 4, select: 'log-loss', cvrWeight: 1 } as Partial<FitOptions>;
+    expect(checkpointOptions(saved, mine)).toEqual(saved);
   });
 });

@@ -142,10 +142,10 @@ export const LAST_ITEM_SOFTMAX: LastItemSoftmaxOptions = {
 
 /**
  * The last-item-aware reference of issue 17 ("last-item embedding + mean of history, softmax, 8 epochs"):
- * u = E_last[last] + mean of E_hist over the positives among the last `history` events, score(j) = u · V_j + b_j, trained with a full
- * softmax cross-entropy over the catalogue on every training pair (a user's earlier positives → the next train
- * positive) with Adam, seeded. CPU float32, no GPU. Returns a reason instead when items × pairs exceeds `maxWork`
- * (MovieLens-size data: the full softmax would take minutes on the CPU).
+ * u = E_last[last] + mean of E_hist over the positives among the last `history` events, score(j) = u · V_j + b_j,
+ * trained with a full softmax cross-entropy over the catalogue on every training pair (a user's earlier positives →
+ * the next train positive) with Adam, seeded. CPU float32, no GPU. Returns a reason instead when items × pairs
+ * exceeds `maxWork` (MovieLens-size data: the full softmax would take minutes on the CPU).
  */
 export function lastItemSoftmaxScorer(
   ds: Dataset,

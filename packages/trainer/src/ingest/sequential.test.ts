@@ -126,7 +126,7 @@ describe('sequential world', () => {
     );
   });
 
-  it('the last-item softmax baseline learns the successors: far above most-popular, and skips what is too large', async () => {
+  it('the last-item softmax baseline learns the successors: far above most-popular; too large is skipped', async () => {
     const ds = await world({ ...SMALL, users: 200, items: 100, categories: 5, minEvents: 15, maxEvents: 25 });
     const events = userEvents(ds);
     const cases = retrievalCases(ds, events, contextRows(ds), SPLIT_TEST);
@@ -138,7 +138,8 @@ describe('sequential world', () => {
     const oracle = rankingMetrics(cases, N, oracleScorer(ds, events)!);
     console.log(
       `last-item softmax Recall@10 ${m['recall@10'].toFixed(3)} ± ${m.se['recall@10'].toFixed(3)}, most-popular ` +
-        `${popular['recall@10'].toFixed(3)}, posterior oracle ${oracle['recall@10'].toFixed(3)} (${cases.length} users)`,
+        `${popular['recall@10'].toFixed(3)}, posterior oracle ${oracle['recall@10'].toFixed(3)} ` +
+        `(${cases.length} users)`,
     );
     expect(m['recall@10']).toBeGreaterThan(
       popular['recall@10'] + 4 * Math.hypot(m.se['recall@10'], popular.se['recall@10']),

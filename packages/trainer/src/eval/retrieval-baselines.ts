@@ -1,8 +1,9 @@
 // Baselines the retrieval model is judged against, computed in the same run from the same split:
 // most-popular (training positives per item), item-kNN (co-occurrence cosine over the users'
-// training positives) over the whole history and over the last positive only, and on a generated world its
-// oracle: the synthetic world's true next-click ranking, the sequential world's posterior oracle.
-import { FIRST_INDEX } from '@vireo/core';
+// training positives) over the whole history and over the last positive only, a last-item + mean-history softmax
+// model trained on the CPU, and on a generated world its oracle: the synthetic world's true next-click ranking, the
+// sequential world's posterior oracle.
+import { FIRST_INDEX, createRng } from '@vireo/core';
 import {
   SPLIT_TRAIN,
   loadOracle,
@@ -113,5 +114,165 @@ export function oracleScorer(ds: Dataset, events: UserEvents): CaseScorer | null
     const h = c.context >= 0 && hour ? hour[c.context] - FIRST_INDEX : new Date(c.ts * 1000).getUTCHours();
     const d = c.context >= 0 && device ? Math.max(0, device[c.context] - FIRST_INDEX) : 0;
     nextClickScores(truth, c.user, c.ts, h, d, out);
+  };
+}
+
+/** Hyperparameters of the last-item softmax baseline (lastItemSoftmaxScorer). */
+export interface LastItemSoftmaxOptions {
+  dim: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  /** History items averaged (the most recent positives). */
+  history: number;
+  /** Skip when catalogue items × training pairs exceeds this (a full softmax costs items × pairs × dim per epoch). */
+  maxWork: number;
+}
+
+export const LAST_ITEM_SOFTMAX: LastItemSoftmaxOptions = {
+  dim: 32,
+  epochs: 8,
+  batch: 128,
+  lr: 0.005,
+  seed: 1,
+  history: 50,
+  maxWork: 1e8,
+};
+
+/**
+ * The last-item-aware reference of issue 17 ("last-item embedding + mean of history, softmax, 8 epochs"):
+ * u = E_last[last] + mean of E_hist over the positives among the last `history` events, score(j) = u · V_j + b_j,
+ * trained with a full softmax cross-entropy over the catalogue on every training pair (a user's earlier positives →
+ * the next train positive) with Adam, seeded. CPU float32, no GPU. Returns a reason instead when items × pairs
+ * exceeds `maxWork` (MovieLens-size data: the full softmax would take minutes on the CPU).
+ */
+export function lastItemSoftmaxScorer(
+  ds: Dataset,
+  events: UserEvents,
+  options: Partial<LastItemSoftmaxOptions> = {},
+): CaseScorer | string {
+  const o = { ...LAST_ITEM_SOFTMAX, ...options };
+  const it = ds.interactions!;
+  const N = ds.items!.rows;
+  const D = o.dim;
+  const U = events.start.length - 1;
+  // Training pairs: each train positive with at least one earlier positive; history = event rows [from, to).
+  const target: number[] = [];
+  const from: number[] = [];
+  const to: number[] = [];
+  for (let u = 0; u < U; u++) {
+    const hist: number[] = [];
+    for (let e = events.start[u]; e < events.start[u + 1]; e++) {
+      if (!it.positive[e]) continue;
+      if (it.split[e] !== SPLIT_TRAIN) continue; // a held-out positive neither trains nor is history
+      if (hist.length > 0) {
+        target.push(it.item[e]);
+        from.push(hist[Math.max(0, hist.length - o.history)]);
+        to.push(e);
+      }
+      hist.push(e);
+    }
+  }
+  const P = target.length;
+  if (N * P > o.maxWork)
+    return `skipped: ${N} items × ${P} training pairs exceeds ${o.maxWork.toExponential(0)} (full softmax on the CPU)`;
+  const rng = createRng(o.seed);
+  const init = (n: number, scale: number) => Float32Array.from({ length: n }, () => scale * rng.normal());
+  // Parameters: [E_last (N·D) | E_hist (N·D) | V (N·D) | b (N)], one Adam over all of them.
+  const theta = new Float32Array(3 * N * D + N);
+  theta.set(init(3 * N * D, 0.1));
+  const eLast = theta.subarray(0, N * D);
+  const eHist = theta.subarray(N * D, 2 * N * D);
+  const V = theta.subarray(2 * N * D, 3 * N * D);
+  const bias = theta.subarray(3 * N * D);
+  const grad = new Float32Array(theta.length);
+  const gLast = grad.subarray(0, N * D);
+  const gHist = grad.subarray(N * D, 2 * N * D);
+  const gV = grad.subarray(2 * N * D, 3 * N * D);
+  const gBias = grad.subarray(3 * N * D);
+  const m = new Float32Array(theta.length);
+  const v = new Float32Array(theta.length);
+  const B = o.batch;
+  const user = new Float32Array(B * D);
+  const dUser = new Float32Array(D);
+  const logits = new Float32Array(N);
+  // u = E_last[last] + mean E_hist over the positive events [a, b) (event b − 1 the last), as the user tower reads
+  // events (item:id indices) so that a case's history is what it shows.
+  const encode = (a: number, b: number, out: Float32Array) => {
+    out.fill(0);
+    let count = 0;
+    for (let e = a; e < b; e++) if (events.positive[e]) count++;
+    for (let e = a; e < b; e++) {
+      if (!events.positive[e]) continue;
+      const h = (events.items[e] - FIRST_INDEX) * D;
+      for (let d = 0; d < D; d++) out[d] += eHist[h + d] / count;
+    }
+    let last = b - 1;
+    while (last >= a && !events.positive[last]) last--;
+    if (last >= a) for (let d = 0; d < D; d++) out[d] += eLast[(events.items[last] - FIRST_INDEX) * D + d];
+    return last;
+  };
+  const scoreAll = (u: Float32Array, out: Float32Array) => {
+    for (let j = 0; j < N; j++) {
+      let s = bias[j];
+      const r = j * D;
+      for (let d = 0; d < D; d++) s += u[d] * V[r + d];
+      out[j] = s;
+    }
+  };
+  const order = Int32Array.from({ length: P }, (_, i) => i);
+  let step = 0;
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    rng.shuffle(order);
+    for (let start = 0; start < P; start += B) {
+      const size = Math.min(B, P - start);
+      grad.fill(0);
+      for (let k = 0; k < size; k++) {
+        const p = order[start + k];
+        const u = user.subarray(k * D, (k + 1) * D);
+        const last = encode(from[p], to[p], u);
+        scoreAll(u, logits);
+        let max = -Infinity;
+        for (let j = 0; j < N; j++) max = Math.max(max, logits[j]);
+        let sum = 0;
+        for (let j = 0; j < N; j++) sum += logits[j] = Math.exp(logits[j] - max);
+        // dL/dlogit_j = (softmax_j − [j = target]) / size.
+        dUser.fill(0);
+        for (let j = 0; j < N; j++) {
+          const g = (logits[j] / sum - (j === target[p] ? 1 : 0)) / size;
+          gBias[j] += g;
+          const r = j * D;
+          for (let d = 0; d < D; d++) {
+            gV[r + d] += g * u[d];
+            dUser[d] += g * V[r + d];
+          }
+        }
+        const l = (events.items[last] - FIRST_INDEX) * D;
+        for (let d = 0; d < D; d++) gLast[l + d] += dUser[d];
+        let count = 0;
+        for (let e = from[p]; e < to[p]; e++) if (events.positive[e]) count++;
+        for (let e = from[p]; e < to[p]; e++) {
+          if (!events.positive[e]) continue;
+          const h = (events.items[e] - FIRST_INDEX) * D;
+          for (let d = 0; d < D; d++) gHist[h + d] += dUser[d] / count;
+        }
+      }
+      // Adam (β 0.9, 0.999), bias-corrected.
+      step++;
+      const c1 = 1 / (1 - 0.9 ** step);
+      const c2 = 1 / (1 - 0.999 ** step);
+      for (let i = 0; i < theta.length; i++) {
+        const g = grad[i];
+        m[i] = 0.9 * m[i] + 0.1 * g;
+        v[i] = 0.999 * v[i] + 0.001 * g * g;
+        theta[i] -= (o.lr * m[i] * c1) / (Math.sqrt(v[i] * c2) + 1e-8);
+      }
+    }
+  }
+  const u = new Float32Array(D);
+  return (c, _i, out) => {
+    encode(Math.max(c.historyStart, c.historyEnd - o.history), c.historyEnd, u);
+    scoreAll(u, out);
   };
 }

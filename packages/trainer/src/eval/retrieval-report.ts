@@ -12,14 +12,20 @@ import { embedCases } from '../retrieval/embed.ts';
 import { FeatureReader, shapeOf } from '../retrieval/features.ts';
 import { openDataset, retrievalData, type RetrievalData } from '../retrieval/train.ts';
 import { formatMetrics, int8Scorer, dotScorer, rankingMetrics, type RetrievalMetrics } from './retrieval.ts';
-import { itemKnnScorer, mostPopularScorer, oracleScorer } from './retrieval-baselines.ts';
+import type { Dataset } from '../ingest/index.ts';
+import { itemKnnScorer, lastItemSoftmaxScorer, mostPopularScorer, oracleScorer } from './retrieval-baselines.ts';
 
 /** Every row of a retrieval evaluation, and how the model compares. */
 export interface RetrievalReport {
   split: 'test' | 'valid';
   users: number;
   items: number;
-  metrics: Record<string, RetrievalMetrics>; // model, model.int8, mostPopular, itemKnn, lastItemKnn, oracle?
+  /** model, model.int8, mostPopular, itemKnn, lastItemKnn, lastItemSoftmax (unless skipped), oracle (generated). */
+  metrics: Record<string, RetrievalMetrics>;
+  /** Why the last-item softmax baseline was not trained (too large for the CPU), or null when it was. */
+  lastItemSoftmaxSkipped: string | null;
+  /** model Recall@10 / lastItemSoftmax Recall@10, null when it was skipped. */
+  ofLastItemSoftmax: number | null;
   /** model Recall@100 / oracle Recall@100 (synthetic worlds). */
   ofOracle: number | null;
   /** model Recall@10 / oracle Recall@10 (generated worlds): the fraction of the (posterior) oracle reached. */
@@ -30,13 +36,17 @@ export interface RetrievalReport {
   overBestBaseline: { 'recall@10': number; 'ndcg@10': number };
 }
 
-/** Computes the report for trained weights on `gpu` (user vectors from the user tower). */
+/**
+ * Computes the report for trained weights on `gpu` (user vectors from the user tower). `lastItemSoftmax: false`
+ * leaves out the one baseline that trains (refresh compares champion and challenger and does not need it).
+ */
 export async function evaluateRetrieval(
   gpu: Gpu,
   data: RetrievalData,
   weights: RetrievalWeights,
   items: ItemEmbeddings,
   split: 'test' | 'valid' = 'test',
+  options: { lastItemSoftmax?: boolean } = {},
 ): Promise<RetrievalReport> {
   const { ds, events, context } = data;
   const config = weights.config;
@@ -66,11 +76,19 @@ export async function evaluateRetrieval(
     itemKnn: rankingMetrics(cases, N, itemKnnScorer(ds, events)),
     lastItemKnn: rankingMetrics(cases, N, itemKnnScorer(ds, events, { lastOnly: true })),
   };
+  const softmax =
+    options.lastItemSoftmax === false
+      ? 'not trained here'
+      : lastItemSoftmax(ds, split, () => {
+          const scorer = lastItemSoftmaxScorer(ds, events);
+          return typeof scorer === 'string' ? scorer : rankingMetrics(cases, N, scorer);
+        });
+  if (typeof softmax !== 'string') metrics.lastItemSoftmax = softmax;
   const oracle = oracleScorer(ds, events);
   if (oracle) metrics.oracle = rankingMetrics(cases, N, oracle);
   const m = metrics.model;
   const best = (k: 'recall@10' | 'ndcg@10') =>
-    Math.max(metrics.mostPopular[k], metrics.itemKnn[k], metrics.lastItemKnn[k]);
+    Math.max(metrics.mostPopular[k], metrics.itemKnn[k], metrics.lastItemKnn[k], metrics.lastItemSoftmax?.[k] ?? 0);
   return {
     split,
     users: cases.length,
@@ -78,12 +96,27 @@ export async function evaluateRetrieval(
     metrics,
     ofOracle: metrics.oracle ? m['recall@100'] / Math.max(1e-12, metrics.oracle['recall@100']) : null,
     ofOracleRecall10: metrics.oracle ? m['recall@10'] / Math.max(1e-12, metrics.oracle['recall@10']) : null,
+    lastItemSoftmaxSkipped: typeof softmax === 'string' ? softmax : null,
+    ofLastItemSoftmax: typeof softmax === 'string' ? null : m['recall@10'] / Math.max(1e-12, softmax['recall@10']),
     int8RecallLoss: 1 - metrics['model.int8']['recall@100'] / Math.max(1e-12, m['recall@100']),
     overBestBaseline: {
       'recall@10': m['recall@10'] / Math.max(1e-12, best('recall@10')) - 1,
       'ndcg@10': m['ndcg@10'] / Math.max(1e-12, best('ndcg@10')) - 1,
     },
   };
+}
+
+/**
+ * The last-item softmax baseline's metrics on a dataset's split, trained once per dataset and split (it is seeded and
+ * does not depend on the model, so `--seeds N` reuses it), or why it was skipped.
+ */
+const softmaxCache = new WeakMap<Dataset, Map<string, RetrievalMetrics | string>>();
+function lastItemSoftmax(ds: Dataset, split: string, compute: () => RetrievalMetrics | string) {
+  let byDataset = softmaxCache.get(ds);
+  if (!byDataset) softmaxCache.set(ds, (byDataset = new Map()));
+  let m = byDataset.get(split);
+  if (m === undefined) byDataset.set(split, (m = compute()));
+  return m;
 }
 
 /** The report as lines for people. */
@@ -96,6 +129,9 @@ export function formatReport(r: RetrievalReport): string {
       `${pct(r.overBestBaseline['recall@10'])}, NDCG@10 ${pct(r.overBestBaseline['ndcg@10'])}`,
     `int8 item embeddings: Recall@100 ${pct(-r.int8RecallLoss)} relative to float32`,
   ];
+  if (r.lastItemSoftmaxSkipped) lines.push(`lastItemSoftmax ${r.lastItemSoftmaxSkipped}`);
+  else if (r.ofLastItemSoftmax !== null)
+    lines.push(`model Recall@10 = ${r.ofLastItemSoftmax.toFixed(2)}× the last-item softmax's`);
   if (r.ofOracle !== null && r.ofOracleRecall10 !== null)
     lines.push(
       `model Recall@10 = ${(100 * r.ofOracleRecall10).toFixed(1)}%, Recall@100 = ` +
@@ -111,7 +147,9 @@ const EVAL_HELP = `usage: vireo eval retrieval --data DATASET --bundle BUNDLE [-
 Ranks the whole catalogue for every held-out user (no sampled negatives) and reports
 Recall@10/50/100/1000, NDCG@10, HitRate@10 and MRR (each ± its standard error over users) for the
 model's float32 and int8 item embeddings, beside most-popular, item-kNN over the whole history and
-over the last item, and on a generated world its oracle (the sequential world's posterior oracle).
+over the last item, a last-item + mean-history softmax model (8 epochs on the CPU; skipped, with the
+reason, when items × training pairs exceeds 1e8), and on a generated world its oracle (the sequential
+world's posterior oracle).
 With --seeds N it trains N models (seeds --seed, --seed+1, …) and reports mean ± sd over seeds.
 `;
 

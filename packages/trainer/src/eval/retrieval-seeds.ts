@@ -28,6 +28,9 @@ export interface SeedsReport {
   rows: Record<string, Record<MetricName, SeedStat>>;
   /** model Recall@10 / oracle Recall@10 per seed (generated worlds). */
   ofOracleRecall10: SeedStat | null;
+  /** model Recall@10 / the last-item softmax baseline's per seed, null when it was skipped. */
+  ofLastItemSoftmax: SeedStat | null;
+  lastItemSoftmaxSkipped: string | null;
 }
 
 /** Mean and sample standard deviation (0 for one value). */
@@ -46,12 +49,15 @@ export function combineSeeds(reports: RetrievalReport[], seeds: number[]): Seeds
     for (const k of METRIC_NAMES) rows[name][k] = seedStat(reports.map((r) => r.metrics[name][k]));
   }
   const of = reports.map((r) => r.ofOracleRecall10);
+  const softmax = reports.map((r) => r.ofLastItemSoftmax);
   return {
     split: reports[0].split,
     seeds,
     users: reports[0].users,
     rows,
     ofOracleRecall10: of.every((x) => x !== null) ? seedStat(of as number[]) : null,
+    ofLastItemSoftmax: softmax.every((x) => x !== null) ? seedStat(softmax as number[]) : null,
+    lastItemSoftmaxSkipped: reports[0].lastItemSoftmaxSkipped,
   };
 }
 
@@ -68,6 +74,12 @@ export function formatSeeds(r: SeedsReport): string {
         cols.map((c) => `${m[c].mean.toFixed(4)} ±${m[c].sd.toFixed(4)}`.padStart(17)).join(' '),
     ),
   ];
+  if (r.lastItemSoftmaxSkipped) lines.push(`lastItemSoftmax ${r.lastItemSoftmaxSkipped}`);
+  else if (r.ofLastItemSoftmax)
+    lines.push(
+      `model Recall@10 = ${r.ofLastItemSoftmax.mean.toFixed(2)}× ± ${r.ofLastItemSoftmax.sd.toFixed(2)} ` +
+        "the last-item softmax's",
+    );
   if (r.ofOracleRecall10)
     lines.push(
       `model Recall@10 = ${(100 * r.ofOracleRecall10.mean).toFixed(1)}% ± ` +

@@ -234,7 +234,7 @@ async function evaluateChampionRetrieval(
   try {
     const N = data.ds.items!.rows;
     const items = itemEmbeddings(await embedItems(gpu, tower, data.reader, N), N, data.config.embeddingDim);
-    return await evaluateRetrieval(gpu, data, gpuWeights, items, 'test');
+    return await evaluateRetrieval(gpu, data, gpuWeights, items, 'test', { lastItemSoftmax: false });
   } finally {
     tower.destroy();
     gpuWeights.destroy();
@@ -384,7 +384,7 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     const N = ds.items!.rows;
     const items = itemEmbeddings(await embedItems(gpu, run.training.item, data.reader, N), N, c.embeddingDim);
     retrieval = {
-      challenger: await evaluateRetrieval(gpu, data, run.training.weights, items, 'test'),
+      challenger: await evaluateRetrieval(gpu, data, run.training.weights, items, 'test', { lastItemSoftmax: false }),
       champion: await evaluateChampionRetrieval(gpu, retrievalData(ds, trainOptions.shape), parent),
     };
     await writeBundle(

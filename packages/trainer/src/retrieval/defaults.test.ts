@@ -4,7 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { MOVIELENS_RETRIEVAL, RETRIEVAL_DEFAULTS, retrievalDefaults } from './defaults.ts';
+import {
+  EVENT_LOG_RETRIEVAL,
+  EVENT_LOG_SOURCES,
+  MOVIELENS_RETRIEVAL,
+  RETRIEVAL_DEFAULTS,
+  retrievalDefaults,
+} from './defaults.ts';
 import { parseTrainFlags } from './index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'vireo-defaults-'));
@@ -31,7 +37,7 @@ const picked = (argv: string[]) => {
 };
 
 describe('retrieval defaults per dataset kind', () => {
-  test('MovieLens trains with its validated row, every other kind with the flags’ defaults', () => {
+  test('MovieLens and event logs train with their validated rows, every other kind with the flags’ defaults', () => {
     const ml = folder('movielens');
     expect(retrievalDefaults(ml)).toBe(MOVIELENS_RETRIEVAL);
     expect(picked(['--data', ml])).toEqual(MOVIELENS_RETRIEVAL);
@@ -43,8 +49,11 @@ describe('retrieval defaults per dataset kind', () => {
       lastOutput: false,
       nextItem: 0,
     });
-    for (const source of ['synthetic', 'sequential', 'csv'])
+    for (const source of ['synthetic', 'criteo'])
       expect(picked(['--data', folder(source)])).toEqual(RETRIEVAL_DEFAULTS);
+    expect(EVENT_LOG_SOURCES).toEqual(['sequential', 'csv', 'jsonl', 'parquet']);
+    for (const source of EVENT_LOG_SOURCES) expect(picked(['--data', folder(source)])).toEqual(EVENT_LOG_RETRIEVAL);
+    expect(EVENT_LOG_RETRIEVAL).toMatchObject({ lastItem: true, causal: true, lastOutput: true, nextItem: 3 });
     expect(RETRIEVAL_DEFAULTS).toMatchObject({ epochs: 3, batch: 128, causal: false, nextItem: 0 });
     // No dataset.json yet: the flags' defaults (opening the dataset then says what is wrong).
     expect(picked(['--data', join(root, 'missing')])).toEqual(RETRIEVAL_DEFAULTS);

@@ -142,7 +142,8 @@ every epoch, evaluates on the held-out split, and writes retrieval.safetensors, 
 (float32 and int8) and the manifest into BUNDLE.
 
 Defaults marked "kind" depend on the dataset's kind (its dataset.json source), chosen on its validation split:
-MovieLens (source movielens) 2 epochs, every other kind the value given; a flag wins.
+MovieLens (source movielens) 2 epochs; event logs (sources sequential, csv, jsonl, parquet) --last-item
+--causal --last-output --next-item-loss 3; every other kind the value given; a flag wins.
 
 flags:
   --epochs N            passes over the training clicks (kind; default 3)

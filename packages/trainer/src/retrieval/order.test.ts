@@ -23,6 +23,17 @@ const WORLD = {
 const TINY = '--dim 16 --field-dim 8 --hidden 16 --heads 2 --history 8 --batch 32 --temperature 0.1 --lr 0.01'
   .concat(' --table-lr 0.1 --seed 5 --epochs 1 --quiet --json')
   .split(' ');
+
+/**
+ * `flags` with every order-aware option it leaves unsaid turned off: a sequential dataset's own defaults
+ * (defaults.ts, EVENT_LOG_RETRIEVAL) turn them on, and these tests compare each option with and without.
+ */
+function pinned(flags: string[]): string[] {
+  const off = ['--last-item', '--causal', '--last-output']
+    .filter((f) => !flags.includes(f))
+    .map((f) => `--no-${f.slice(2)}`);
+  return [...flags, ...off, ...(flags.includes('--next-item-loss') ? [] : ['--next-item-loss', '0'])];
+}
 const MODEL = [...TINY, '--last-item'];
 
 let dir: string;
@@ -60,8 +71,7 @@ async function recallOf(
       join(dir, world),
       '--out',
       join(dir, `${world}${model.length}${flags.join('')}`),
-      ...model,
-      ...flags,
+      ...pinned([...model, ...flags]),
     ]);
     expect(code).toBe(0);
   } finally {

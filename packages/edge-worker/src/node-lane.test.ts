@@ -277,7 +277,7 @@ describe("the lane's cache of answers", () => {
     const answer = (text: string) => ({
       parts: [text],
       counters: null,
-      read: { body: {} as never, found: true, present: 0, notFound: 0, stale: 0 },
+      counts: { found: true, present: 0, notFound: 0, stale: 0 },
       chars: text.length,
     });
     const cache = answerCache(64_000);

@@ -15,7 +15,7 @@ import type { EdgeParts } from './app.ts';
 import { actsFor, ADMIN_SCOPE, BEARER } from './middleware/auth.ts';
 import { REQUEST_ID } from './middleware/request-log.ts';
 import { subjectKey, type RateDecision } from './middleware/rate-limit.ts';
-import { countEntityRead, readEntity, type EntityRead } from './routes/features.ts';
+import { countEntityRead, readEntity, type EntityCounts, type EntityRead } from './routes/features.ts';
 import { topCategories } from './features/rows.ts';
 import { decay } from './storage/sql.ts';
 
@@ -28,12 +28,21 @@ const ROUTE = '/v1/users/:id/features';
 type Answer = {
   parts: string[];
   counters: NonNullable<EntityRead['counters']> | null;
-  read: EntityRead;
+  /** What the answer counts in metrics (countEntityRead). */
+  counts: EntityCounts;
   chars: number;
 };
 
 /** Stands for a time-dependent value while an answer is encoded; split out afterwards. */
 const SLOT = `vireo-slot-${randomBytes(16).toString('hex')}`;
+
+/** The counts of a read without its body (kept answers hold their text only). */
+const countsOf = ({ found, present, notFound, stale }: EntityRead): EntityCounts => ({
+  found,
+  present,
+  notFound,
+  stale,
+});
 
 /**
  * The answer of `read` with what depends on the time of the read left out: a user's category
@@ -44,14 +53,15 @@ function encodeAnswer(read: EntityRead): Answer | null {
   const body = read.body;
   if (!read.counters?.length || !body.realtime) {
     const text = JSON.stringify(body);
-    return { parts: [text], counters: null, read, chars: text.length };
+    return { parts: [text], counters: null, counts: countsOf(read), chars: text.length };
   }
   // Same keys in the same order (an existing key keeps its place), the two values replaced.
   const features = Object.assign(Object.create(null), body.features, { top_categories: SLOT });
   const realtime = { ...body.realtime, category_counts: SLOT };
   const parts = JSON.stringify({ ...body, features, realtime }).split(`"${SLOT}"`);
   if (parts.length !== 3) return null;
-  return { parts, counters: read.counters, read, chars: parts[0].length + parts[1].length + parts[2].length };
+  const chars = parts[0].length + parts[1].length + parts[2].length;
+  return { parts, counters: read.counters, counts: countsOf(read), chars };
 }
 
 /** The text of a cached answer at time `now`: what readEntity would answer then, byte for byte. */
@@ -171,7 +181,7 @@ export function userFeaturesLane(
     }
     // Taken after the read (the read took nothing): refused here, the route refuses it again (429).
     if (rateLimiter && !(rateLimiter.take(key) as RateDecision).ok) return false;
-    countEntityRead(deps.metrics, 'user', answer.read);
+    countEntityRead(deps.metrics, 'user', answer.counts);
     const given = headers['x-request-id'];
     const requestId = given !== undefined && REQUEST_ID.test(given as string) ? (given as string) : crypto.randomUUID();
     const body = answerText(answer, now, halfLife);

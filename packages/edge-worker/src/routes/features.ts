@@ -223,8 +223,11 @@ export async function readEntity(
   return { body, found: found !== undefined, present, notFound, stale, counters: found?.counters };
 }
 
+/** What an entity read counts in metrics. */
+export type EntityCounts = Pick<EntityRead, 'found' | 'present' | 'notFound' | 'stale'>;
+
 /** Counts an answered entity read: one lookup, and one metrics update per status seen (not per value). */
-export function countEntityRead(metrics: EdgeMetrics, entity: EntityKind, read: EntityRead): void {
+export function countEntityRead(metrics: EdgeMetrics, entity: EntityKind, read: EntityCounts): void {
   metrics.featureLookups.inc({ entity, result: read.found ? 'hit' : 'miss' });
   if (read.present > 0) metrics.featureValues.inc({ status: 'PRESENT' }, read.present);
   if (read.notFound > 0) metrics.featureValues.inc({ status: 'NOT_FOUND' }, read.notFound);

@@ -194,24 +194,26 @@ export function lastItemSoftmaxScorer(
   const m = new Float32Array(theta.length);
   const v = new Float32Array(theta.length);
   const B = o.batch;
-  const user = new Float32Array(B * D);
+  const u = new Float32Array(D);
   const dUser = new Float32Array(D);
   const logits = new Float32Array(N);
   // u = E_last[last] + mean E_hist over the positive events [a, b) (event b − 1 the last), as the user tower reads
-  // events (item:id indices) so that a case's history is what it shows.
+  // events (item:id indices) so that a case's history is what it shows. Sets `count` (positives in [a, b)) and
+  // `last` (the newest of them, or a − 1) for the backward pass.
+  let count = 0;
+  let last = 0;
   const encode = (a: number, b: number, out: Float32Array) => {
     out.fill(0);
-    let count = 0;
+    count = 0;
     for (let e = a; e < b; e++) if (events.positive[e]) count++;
     for (let e = a; e < b; e++) {
       if (!events.positive[e]) continue;
       const h = (events.items[e] - FIRST_INDEX) * D;
       for (let d = 0; d < D; d++) out[d] += eHist[h + d] / count;
     }
-    let last = b - 1;
+    last = b - 1;
     while (last >= a && !events.positive[last]) last--;
     if (last >= a) for (let d = 0; d < D; d++) out[d] += eLast[(events.items[last] - FIRST_INDEX) * D + d];
-    return last;
   };
   const scoreAll = (u: Float32Array, out: Float32Array) => {
     for (let j = 0; j < N; j++) {
@@ -230,8 +232,7 @@ export function lastItemSoftmaxScorer(
       grad.fill(0);
       for (let k = 0; k < size; k++) {
         const p = order[start + k];
-        const u = user.subarray(k * D, (k + 1) * D);
-        const last = encode(from[p], to[p], u);
+        encode(from[p], to[p], u);
         scoreAll(u, logits);
         let max = -Infinity;
         for (let j = 0; j < N; j++) max = Math.max(max, logits[j]);
@@ -250,8 +251,6 @@ export function lastItemSoftmaxScorer(
         }
         const l = (events.items[last] - FIRST_INDEX) * D;
         for (let d = 0; d < D; d++) gLast[l + d] += dUser[d];
-        let count = 0;
-        for (let e = from[p]; e < to[p]; e++) if (events.positive[e]) count++;
         for (let e = from[p]; e < to[p]; e++) {
           if (!events.positive[e]) continue;
           const h = (events.items[e] - FIRST_INDEX) * D;
@@ -270,9 +269,11 @@ export function lastItemSoftmaxScorer(
       }
     }
   }
-  const u = new Float32Array(D);
   return (c, _i, out) => {
-    encode(Math.max(c.historyStart, c.historyEnd - o.history), c.historyEnd, u);
+    // The window training used: the last `history` positives (not events) before the case.
+    let a = c.historyEnd;
+    for (let n = 0; a > c.historyStart && n < o.history; ) if (events.positive[--a]) n++;
+    encode(a, c.historyEnd, u);
     scoreAll(u, out);
   };
 }

@@ -154,4 +154,23 @@ describe('sequential world', () => {
     expect(b).toEqual(a);
     expect(lastItemSoftmaxScorer(ds, events, { maxWork: 1000 })).toMatch(/^skipped: 100 items × \d+ training pairs/);
   });
+
+  it('the last-item softmax baseline serves on the window it trained on: the last `history` positives', async () => {
+    const ds = await world({ ...SMALL, users: 60, items: 40, categories: 4, minEvents: 8, maxEvents: 10 });
+    const events = userEvents(ds);
+    const cases = retrievalCases(ds, events, contextRows(ds), SPLIT_TEST);
+    const N = ds.items!.rows;
+    const softmax = lastItemSoftmaxScorer(ds, events, { history: 3, epochs: 1 }) as CaseScorer;
+    // The case's two newest events become non-positive (views): the window reaches past them to the three
+    // positives before, so the scores are those of the same case cut before them. (It was the last 3 events,
+    // one positive here: a different user vector.)
+    const c = cases.find((x) => x.historyEnd - x.historyStart >= 6)!;
+    events.positive[c.historyEnd - 1] = 0;
+    events.positive[c.historyEnd - 2] = 0;
+    const a = new Float32Array(N);
+    const b = new Float32Array(N);
+    softmax(c, 0, a);
+    softmax({ ...c, historyEnd: c.historyEnd - 2 }, 0, b);
+    expect(a).toEqual(b);
+  });
 });

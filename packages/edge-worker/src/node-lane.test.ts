@@ -278,7 +278,7 @@ describe("the lane's cache of answers", () => {
       parts: [text],
       counters: null,
       counts: { found: true, present: 0, notFound: 0, stale: 0 },
-      chars: text.length,
+      size: text.length,
     });
     const cache = answerCache(64_000);
     for (let i = 0; i < 100; i++) cache.set(`u${i}`, answer('x'.repeat(900)));

@@ -30,7 +30,8 @@ type Answer = {
   counters: NonNullable<EntityRead['counters']> | null;
   /** What the answer counts in metrics (countEntityRead). */
   counts: EntityCounts;
-  chars: number;
+  /** What it counts against the cache's bound (characters): its text, its id, ~32 per counter. */
+  size: number;
 };
 
 /** Stands for a time-dependent value while an answer is encoded; split out afterwards. */
@@ -53,15 +54,15 @@ function encodeAnswer(read: EntityRead): Answer | null {
   const body = read.body;
   if (!read.counters?.length || !body.realtime) {
     const text = JSON.stringify(body);
-    return { parts: [text], counters: null, counts: countsOf(read), chars: text.length };
+    return { parts: [text], counters: null, counts: countsOf(read), size: text.length + body.id.length };
   }
   // Same keys in the same order (an existing key keeps its place), the two values replaced.
   const features = Object.assign(Object.create(null), body.features, { top_categories: SLOT });
   const realtime = { ...body.realtime, category_counts: SLOT };
   const parts = JSON.stringify({ ...body, features, realtime }).split(`"${SLOT}"`);
   if (parts.length !== 3) return null;
-  const chars = parts[0].length + parts[1].length + parts[2].length;
-  return { parts, counters: read.counters, counts: countsOf(read), chars };
+  const size = parts[0].length + parts[1].length + parts[2].length + body.id.length + 32 * read.counters.length;
+  return { parts, counters: read.counters, counts: countsOf(read), size };
 }
 
 /** The text of a cached answer at time `now`: what readEntity would answer then, byte for byte. */
@@ -97,20 +98,19 @@ export function answerCache(maxChars: number) {
       return hit;
     },
     set(id: string, answer: Answer) {
-      const n = answer.chars + id.length + 32 * (answer.counters?.length ?? 0);
-      if (n > maxChars / 64) return;
+      if (answer.size > maxChars / 64) return;
       const old = map.get(id);
       if (old) {
         map.delete(id);
-        chars -= old.chars + id.length + 32 * (old.counters?.length ?? 0);
+        chars -= old.size;
       }
-      while (chars + n > maxChars && map.size > 0) {
+      while (chars + answer.size > maxChars && map.size > 0) {
         const [oldest, dropped] = map.entries().next().value as [string, Answer];
         map.delete(oldest);
-        chars -= dropped.chars + oldest.length + 32 * (dropped.counters?.length ?? 0);
+        chars -= dropped.size;
       }
       map.set(id, answer);
-      chars += n;
+      chars += answer.size;
     },
     clear() {
       map.clear();

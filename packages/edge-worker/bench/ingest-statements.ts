@@ -2,8 +2,9 @@
 // each statement of the transaction alone and times it (process CPU, microseconds), on a SQLite store
 // seeded like bench:edge's (10,000 users and items with pushed features) plus SEED events, so that
 // histories are full and trimmed. Each round ingests GROUP batches of 100 events in one transaction,
-// as the group commit does at 32 connections. Give several package roots for a before/after, e.g.
-// `git worktree add /tmp/edge-before main`: node --import tsx bench/ingest-statements.ts . /tmp/edge-before/packages/edge-worker
+// as the group commit does at 32 connections. Give several package roots for a before/after, e.g. after
+// `git worktree add /tmp/edge-before main`:
+// node --import tsx bench/ingest-statements.ts . /tmp/edge-before/packages/edge-worker
 // Environment: GROUP (32), ROUNDS (40), SEED events (500,000).
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -9,7 +9,8 @@
 // pnpm --filter @vireo/edge-worker bench:edge [-- --duration 10 --connections 32 --out RESULTS.md --results
 // results.json --skip-in-process --workers 1,2 --only get,events --profile DIR (node --cpu-prof of the edge)
 // --dist (the built dist/node/vireo-edge.js of `pnpm build` instead of the sources: profiles with line numbers)
-// --bin PATH (another vireo-edge entry point, e.g. an earlier commit's bin/ beside its src/: a before/after)]
+// --bin PATH (another vireo-edge entry point, e.g. an earlier commit's bin/ beside its src/: a before/after)
+// --cold (GET rows without reading every user first: the edge's kept answers and SQLite's pages not warmed)]
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ const { values: flags } = parseArgs({
     workers: { type: 'string' },
     dist: { type: 'boolean' },
     bin: { type: 'string' },
+    cold: { type: 'boolean' },
   },
 });
 const DURATION = Number(flags.duration ?? 10);
@@ -206,6 +208,26 @@ async function cannon(label, url, connections, request, server, warmup = 0) {
 
 const GET_CONNECTIONS = [1, 32, 128];
 
+/**
+ * Reads every user `times` times, 16 requests in flight, before the GET rows (unless --cold): the rows then
+ * measure warm caches (the edge's kept answers, SQLite's pages), as medians and P99 after warm-up should.
+ * With --workers N each user is read N times (a worker keeps its own answers; which one answers is the kernel's).
+ */
+async function readEveryUser(urlOf, headers, times) {
+  if (flags.cold) return;
+  say(`reading each of ${USERS} users ${times === 1 ? 'once' : `${times} times`} first…`);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < USERS * times) {
+        const res = await fetch(urlOf(`u${next++ % USERS}`), { headers });
+        if (res.status !== 200) throw new Error(`warm-up read: ${res.status} ${await res.text()}`);
+        await res.arrayBuffer();
+      }
+    }),
+  );
+}
+
 async function loopback(token, workers) {
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-bench-'));
   const port = await freePort();
@@ -261,6 +283,7 @@ async function loopback(token, workers) {
     const only = flags.only ? flags.only.split(',') : null;
     for (const [label, request, connections] of routes) {
       if (only && !only.some((o) => label.toLowerCase().includes(o.toLowerCase()))) continue;
+      if (request === get) await readEveryUser((id) => `${url}/v1/users/${id}/features`, headers, workers);
       for (const [i, c] of connections.entries()) {
         say(`loopback (${workers}): ${label}, ${c} connections, ${DURATION} s…`);
         const row = await cannon(label, url, c, request, edge, i === 0 ? WARMUP : 0);
@@ -287,6 +310,7 @@ async function bare() {
       path: '/users/u0/features',
       setupRequest: (req) => ({ ...req, path: `/users/u${Math.floor(Math.random() * USERS)}/features` }),
     };
+    await readEveryUser((id) => `http://127.0.0.1:${port}/users/${id}/features`, {}, 1);
     const out = [];
     for (const [i, c] of GET_CONNECTIONS.entries()) {
       say(`bare Hono + better-sqlite3: GET one row, ${c} connections, ${DURATION} s…`);
@@ -439,6 +463,7 @@ const results = {
     rate_limit: 'off',
     request_logs: 'off',
     warmup_s: WARMUP,
+    get_warmup: flags.cold ? 'none (--cold)' : 'every user read once per worker before the GET rows',
   },
 };
 results.in_process = flags['skip-in-process'] ? [] : inProcess();
@@ -464,7 +489,7 @@ const md = [
   '',
   `Server: \`vireo-edge\` (\`--workers\` 1 and 2, SQLite WAL synchronous=normal, rate limit and request logs off), ` +
     `10,000 users and 10,000 items pushed, 10,000 events. Client: autocannon in a second process, ${DURATION} s ` +
-    `per row; latency is measured per response by the client. redis-server ` +
+    `per row; latency is measured per response by the client. GET rows: ${results.settings.get_warmup}. redis-server ` +
     `${results.redis.version ? results.redis.version.split(' ')[2] : ''} on the same machine ` +
     'with redis-benchmark (256-byte values).',
   '',

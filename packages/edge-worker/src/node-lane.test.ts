@@ -15,6 +15,7 @@ import type { LogRecord } from './middleware/request-log.ts';
 import { answerCache } from './node-lane.ts';
 import { startNodeServer, type RunningServer } from './node.ts';
 import { databasePath, openSqliteStorage } from './storage/sqlite.ts';
+import type { Storage } from './storage/types.ts';
 import { ALL_SCOPES, NOW, TEST_SECRET, token } from '../test/helpers.ts';
 
 type Edge = { server: RunningServer; logs: LogRecord[]; metrics: EdgeMetrics; verifications: () => number };
@@ -172,9 +173,12 @@ describe("the lane's cache of answers", () => {
   let cachedEdge: Edge;
   let plain: Edge;
   let reads = 0;
+  // The users whose stored rows the lane's server read, in order.
+  const readIds: string[] = [];
+  let storage: Storage;
   let service: string;
   let own: string;
-  const headers = () => ({ Authorization: `Bearer ${own}`, 'X-Request-Id': 'req-cache' });
+  const headers = (bearer = own) => ({ Authorization: `Bearer ${bearer}`, 'X-Request-Id': 'req-cache' });
   const post = (path: string, body: unknown) =>
     fetch(`${plain.server.url}${path}`, {
       method: 'POST',
@@ -182,8 +186,8 @@ describe("the lane's cache of answers", () => {
       body: JSON.stringify(body),
     });
   /** The lane's answer and the route's (another connection to the same database), which must be the same. */
-  const both = async (path = '/v1/users/u1/features') => {
-    const [a, b] = [await rawGet(cachedEdge, path, headers()), await rawGet(plain, path, headers())];
+  const both = async (path = '/v1/users/u1/features', bearer = own) => {
+    const [a, b] = [await rawGet(cachedEdge, path, headers(bearer)), await rawGet(plain, path, headers(bearer))];
     expect(a).toBe(b);
     expect(a).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     return JSON.parse(a.slice(a.indexOf('\r\n\r\n') + 4));
@@ -193,9 +197,9 @@ describe("the lane's cache of answers", () => {
     service = await token(ALL_SCOPES, { sub: 'seeder' });
     own = await token('features:read', { sub: 'u1' });
     // The lane's server counts its feature reads: a cached answer reads nothing.
-    const storage = openSqliteStorage({ dataDir: dir });
+    storage = openSqliteStorage({ dataDir: dir });
     const read = storage.features.read.bind(storage.features);
-    storage.features.read = (entity, ids) => (reads++, read(entity, ids));
+    storage.features.read = (entity, ids) => (reads++, readIds.push(...ids), read(entity, ids));
     cachedEdge = await start(true, dir, () => clock, { storage, rateLimiter: null });
     plain = await start(false, dir, () => clock, { rateLimiter: null });
     const pushed = await post('/v1/features/push', {
@@ -273,12 +277,61 @@ describe("the lane's cache of answers", () => {
     expect((await both()).features).toEqual({ age: 40 });
   });
 
+  it("drops only the answers of the users its own writes touched; another connection's write drops all", async () => {
+    const other = await token('features:read', { sub: 'u2' });
+    const u2 = '/v1/users/u2/features';
+    const ownPost = async (path: string, body: unknown) => {
+      const res = await fetch(`${cachedEdge.server.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${service}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBeLessThan(300);
+    };
+    await ownPost('/v1/features/push', { rows: [{ entity: 'user', id: 'u2', features: { age: 20 } }] });
+    // Each token's first use is the route's; then both answers are kept.
+    for (let i = 0; i < 2; i++) await Promise.all([both(), both(u2, other)]);
+    readIds.length = 0;
+    await both();
+    await both(u2, other);
+    expect(readIds).toEqual([]);
+    // An event batch through the lane's own server: u1's next answer shows it, u2's is still kept.
+    const event = { event_id: 'own1', user_id: 'u1', item_id: 'i0', type: 'click', ts: clock };
+    await ownPost('/v1/events', { events: [event] });
+    expect((await both()).realtime.event_count).toBe(1);
+    expect((await both(u2, other)).features.age).toBe(20);
+    expect(readIds).toEqual(['u1']);
+    // A push of u2 drops u2's answer only; an item's push drops no user's (a user's answer holds no item data).
+    await ownPost('/v1/features/push', { rows: [{ entity: 'user', id: 'u2', features: { age: 21 } }] });
+    await ownPost('/v1/features/push', { rows: [{ entity: 'item', id: 'i0', features: { category: 'noir' } }] });
+    // The next read of u2 has its statements run, then an own write of u2 commits before it finishes:
+    // that answer (age 21) is sent, not kept.
+    const users = storage.events.users.bind(storage.events);
+    storage.events.users = async (ids, options, now) => {
+      const rows = await users(ids, options, now);
+      storage.events.users = users;
+      await storage.features.push([{ entity: 'user', id: 'u2', features: { age: 22 }, eventTs: clock }], clock);
+      return rows;
+    };
+    expect(await rawGet(cachedEdge, u2, headers(other))).toContain('"age":21');
+    expect((await both(u2, other)).features.age).toBe(22);
+    await both();
+    await both(u2, other);
+    expect(readIds).toEqual(['u1', 'u2', 'u2']);
+    // Another connection's write (the other server's event batch) drops every kept answer.
+    await post('/v1/events', { events: [{ ...event, event_id: 'other1', user_id: 'u3' }] });
+    readIds.length = 0;
+    await both();
+    await both(u2, other);
+    expect(readIds).toEqual(['u1', 'u2']);
+  });
+
   it('holds at most its bound, dropping the least recently used answers first', () => {
     const answer = (text: string) => ({
       parts: [text],
       counters: null,
       counts: { found: true, present: 0, notFound: 0, stale: 0 },
-      chars: text.length,
+      size: text.length,
     });
     const cache = answerCache(64_000);
     for (let i = 0; i < 100; i++) cache.set(`u${i}`, answer('x'.repeat(900)));

@@ -6,9 +6,10 @@
 // is left untouched to the Hono route, which answers it (and counts it) as always. The body is the
 // route's own (readEntity), so both answer the same bytes (node-lane.test.ts).
 //
-// Encoded answers are kept by user id (answerCache), for as long as the storage's version() stays
-// the same: any write on any connection (another `--workers` process, a push, events, a deletion
-// by hand) empties the cache before the next answer (docs/ARCHITECTURE.md, "Node edge").
+// Encoded answers are kept by user id (answerCache). A write on the edge's own connection drops the
+// answers of the users it touched (Storage.watch: a push, an event batch); any other write (another
+// `--workers` process, a deletion by hand: the storage's version() moves) empties the cache before
+// the next answer (docs/ARCHITECTURE.md, "Node edge").
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EdgeParts } from './app.ts';
@@ -30,7 +31,8 @@ type Answer = {
   counters: NonNullable<EntityRead['counters']> | null;
   /** What the answer counts in metrics (countEntityRead). */
   counts: EntityCounts;
-  chars: number;
+  /** What it counts against the cache's bound (characters): its text, its id, ~32 per counter. */
+  size: number;
 };
 
 /** Stands for a time-dependent value while an answer is encoded; split out afterwards. */
@@ -53,15 +55,15 @@ function encodeAnswer(read: EntityRead): Answer | null {
   const body = read.body;
   if (!read.counters?.length || !body.realtime) {
     const text = JSON.stringify(body);
-    return { parts: [text], counters: null, counts: countsOf(read), chars: text.length };
+    return { parts: [text], counters: null, counts: countsOf(read), size: text.length + body.id.length };
   }
   // Same keys in the same order (an existing key keeps its place), the two values replaced.
   const features = Object.assign(Object.create(null), body.features, { top_categories: SLOT });
   const realtime = { ...body.realtime, category_counts: SLOT };
   const parts = JSON.stringify({ ...body, features, realtime }).split(`"${SLOT}"`);
   if (parts.length !== 3) return null;
-  const chars = parts[0].length + parts[1].length + parts[2].length;
-  return { parts, counters: read.counters, counts: countsOf(read), chars };
+  const size = parts[0].length + parts[1].length + parts[2].length + body.id.length + 32 * read.counters.length;
+  return { parts, counters: read.counters, counts: countsOf(read), size };
 }
 
 /** The text of a cached answer at time `now`: what readEntity would answer then, byte for byte. */
@@ -97,20 +99,25 @@ export function answerCache(maxChars: number) {
       return hit;
     },
     set(id: string, answer: Answer) {
-      const n = answer.chars + id.length + 32 * (answer.counters?.length ?? 0);
-      if (n > maxChars / 64) return;
+      if (answer.size > maxChars / 64) return;
       const old = map.get(id);
       if (old) {
         map.delete(id);
-        chars -= old.chars + id.length + 32 * (old.counters?.length ?? 0);
+        chars -= old.size;
       }
-      while (chars + n > maxChars && map.size > 0) {
+      while (chars + answer.size > maxChars && map.size > 0) {
         const [oldest, dropped] = map.entries().next().value as [string, Answer];
         map.delete(oldest);
-        chars -= dropped.chars + oldest.length + 32 * (dropped.counters?.length ?? 0);
+        chars -= dropped.size;
       }
       map.set(id, answer);
-      chars += n;
+      chars += answer.size;
+    },
+    delete(id: string) {
+      const old = map.get(id);
+      if (!old) return;
+      map.delete(id);
+      chars -= old.size;
     },
     clear() {
       map.clear();
@@ -132,11 +139,20 @@ export function userFeaturesLane(
   const { deps, verifier, rateLimiter, log } = parts;
   if (!verifier.cached || (rateLimiter && !rateLimiter.peek)) return null;
   const cached = verifier.cached.bind(verifier);
-  // Without a storage version (no read cache, D1) nothing is kept: every answer is read.
-  const version = deps.storage.version?.bind(deps.storage);
+  // Without a storage version and its watch (no read cache, D1) nothing is kept: every answer is read.
+  const { storage } = deps;
+  const version = storage.watch && storage.version?.bind(storage);
   const answers =
     version && (options.cacheChars ?? 16_000_000) > 0 ? answerCache(options.cacheChars ?? 16_000_000) : null;
   let seen = -1;
+  // Moves whenever answers are dropped: a read that saw it move is not kept, for the write that moved
+  // it may have come after the read's statements (they ran in an earlier turn of the microtask queue).
+  let drops = 0;
+  storage.watch?.((touched) => {
+    if (!answers || touched.user.length === 0) return;
+    for (const id of touched.user) answers.delete(id);
+    drops++;
+  });
   const halfLife = deps.realtime.userCategoryHalfLifeMs;
   const cors = parts.corsOrigins.length > 0;
   const labels = { method: 'GET', route: ROUTE, status: '200' };
@@ -162,12 +178,13 @@ export function userFeaturesLane(
       if (current !== seen) {
         answers.clear();
         seen = current;
+        drops++;
       }
       answer = answers.get(id);
     }
     const now = deps.now();
     if (!answer) {
-      const before = seen;
+      const before = drops;
       try {
         answer = encodeAnswer(await readEntity(deps, 'user', id, {}, now));
       } catch {
@@ -175,9 +192,10 @@ export function userFeaturesLane(
         return false;
       }
       if (!answer) return false;
-      // Not kept when another request saw a newer version while this one read. A write that nobody
-      // saw yet (the read's statements share no transaction) moves version(): the next request empties the cache.
-      if (answers && seen === before) answers.set(id, answer);
+      // Not kept when answers were dropped while this one read (an own write, told at once, or another
+      // request saw a newer version). Another connection's write that nobody saw yet moves version():
+      // the next request empties the cache.
+      if (answers && drops === before) answers.set(id, answer);
     }
     // Taken after the read (the read took nothing): refused here, the route refuses it again (429).
     if (rateLimiter && !(rateLimiter.take(key) as RateDecision).ok) return false;

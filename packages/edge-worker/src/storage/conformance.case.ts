@@ -177,6 +177,18 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         expect(await storage.events.get('missing')).toBeNull();
       });
 
+      it('trims history by (ts, event_id): of events at the same time, the larger ids are the newer', async () => {
+        const tie = (id: string, ts: number) => event(id, { userId: 'tie', itemId: id, ts });
+        await storage.events.ingest(
+          [tie('t-a', T0), tie('t-c', T0 + 1), tie('t-b', T0 + 1), tie('t-e', T0 + 1)],
+          options,
+          T0,
+        );
+        await storage.events.ingest([tie('t-d', T0 + 1), tie('t-f', T0 + 1), tie('t-g', T0 + 2)], options, T0);
+        const user = (await storage.events.users(['tie'], options, T0)).get('tie')!;
+        expect(user.history.map((h) => h.itemId)).toEqual(['t-g', 't-f', 't-e', 't-d', 't-c']);
+      });
+
       it('keeps the last N interactions per user, newest first', async () => {
         const events = Array.from({ length: 8 }, (_, i) => event(`h${i}`, { itemId: `i${i}`, ts: T0 + i * 1000 }));
         await storage.events.ingest(events.slice(0, 3), options, T0);

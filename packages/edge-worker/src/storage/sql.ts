@@ -21,6 +21,7 @@ import type {
   SqlStatement,
   Storage,
   StoredFeature,
+  Touched,
   UserRealtime,
 } from './types.ts';
 import { sqlFeatureLog } from './feature-log.ts';
@@ -45,6 +46,16 @@ export function jsonChunks(rows: unknown[][]): string[] {
   }
   if (parts.length > 0) chunks.push(`[${parts.join(',')}]`);
   return chunks;
+}
+
+/** A batch that changes no entity's answer (a read, the event log's archive). */
+const NOTHING: Touched = { user: [], item: [] };
+
+/** The entities of `rows`, by kind (SqlDriver.batch's `touched`). */
+function touchedBy(rows: Array<{ entity: EntityKind; id: string }>): Touched {
+  const touched: Touched = { user: [], item: [] };
+  for (const r of rows) touched[r.entity].push(r.id);
+  return touched;
 }
 
 /** A cache of feature rows in front of the SQL store (KV on Workers). */
@@ -101,7 +112,7 @@ function sqlFeatureStore(driver: SqlDriver, cache: FeatureRowCache | null): Feat
         }
       }
       const statements = jsonChunks([...latest.values()]).map((json) => ({ sql: PUSH_SQL, params: [json, now] }));
-      const results = await driver.batch(statements);
+      const results = await driver.batch(statements, touchedBy(rows));
       const written = results.reduce((n, r) => n + r.length, 0);
       if (cache) {
         const keys = new Map(rows.map((r) => [`${r.entity}\u0000${r.id}`, { entity: r.entity, id: r.id }]));
@@ -157,17 +168,24 @@ INSERT OR IGNORE INTO user_history (user_id, ts, event_id, item_id, type)
 SELECT user_id, ts, event_id, item_id, type FROM events WHERE rowid > ${MARK}`;
 
 // Per user of the batch, the rows older than its ?1-th newest: found from the key (user_id, ts,
-// event_id) by one short walk down the user's newest entries, not by ranking all of them.
+// event_id) by short walks down the user's newest entries, not by ranking all of them: one for the
+// cut's time, a second for its event_id only where there is a cut (a full history). The cuts are
+// materialized: inlined, SQLite walked again for every row it compared with them (~7 walks per full
+// history where 2 do; the statement was the ingest's costliest with full histories).
 const TRIM_HISTORY_SQL = `
+WITH cut AS MATERIALIZED (
+  SELECT u.user_id,
+    (SELECT ts FROM user_history WHERE user_id = u.user_id ORDER BY ts DESC, event_id DESC LIMIT 1 OFFSET ?1 - 1)
+      AS ts
+  FROM (SELECT DISTINCT user_id FROM events WHERE rowid > ${MARK}) AS u
+), c AS MATERIALIZED (
+  SELECT user_id, ts AS cut_ts,
+    (SELECT event_id FROM user_history AS x WHERE x.user_id = cut.user_id ORDER BY x.ts DESC, x.event_id DESC
+      LIMIT 1 OFFSET ?1 - 1) AS cut_id
+  FROM cut WHERE ts IS NOT NULL
+)
 DELETE FROM user_history WHERE (user_id, ts, event_id) IN (
-  SELECT h.user_id, h.ts, h.event_id FROM (
-    SELECT u.user_id,
-      (SELECT ts FROM user_history WHERE user_id = u.user_id ORDER BY ts DESC, event_id DESC LIMIT 1 OFFSET ?1 - 1)
-        AS cut_ts,
-      (SELECT event_id FROM user_history WHERE user_id = u.user_id ORDER BY ts DESC, event_id DESC LIMIT 1
-        OFFSET ?1 - 1) AS cut_id
-    FROM (SELECT DISTINCT user_id FROM events WHERE rowid > ${MARK}) AS u
-  ) AS c JOIN user_history AS h ON h.user_id = c.user_id AND h.ts <= c.cut_ts
+  SELECT h.user_id, h.ts, h.event_id FROM c JOIN user_history AS h ON h.user_id = c.user_id AND h.ts <= c.cut_ts
   WHERE (h.ts, h.event_id) < (c.cut_ts, c.cut_id))`;
 
 // Decayed counter upsert: a batch's contributions are summed at the batch's newest event time,
@@ -284,7 +302,13 @@ function sqlEventStore(driver: SqlDriver): EventStore {
         { sql: USER_ACTIVITY_SQL, params: [] },
         { sql: ITEM_ACTIVITY_SQL, params: [] },
       ];
-      const results = await driver.batch(statements);
+      // A user's answer is built from its history, category counters and activity; an item's from its
+      // popularity and activity: the batch's users and items are all it changes (the events table itself
+      // is read by the event log only).
+      const results = await driver.batch(statements, {
+        user: sorted.map((e) => e.userId),
+        item: sorted.map((e) => e.itemId),
+      });
       const inserted = new Set<string>();
       for (const r of results.slice(1, 1 + inserts.length))
         for (const { event_id } of r as Array<{ event_id: string }>) inserted.add(event_id);
@@ -402,10 +426,13 @@ function sqlEventLog(driver: SqlDriver, blobs: BlobStore): EventLog {
   return {
     async read(after, limit) {
       // One transaction: an archive that runs meanwhile moves rows and adds its index row together.
-      const [rows, archives] = (await driver.batch([
-        { sql: LOG_PAGE_SQL, params: [after, limit] },
-        { sql: ARCHIVE_AFTER_SQL, params: [after] },
-      ])) as [LogRow[], ArchiveRow[]];
+      const [rows, archives] = (await driver.batch(
+        [
+          { sql: LOG_PAGE_SQL, params: [after, limit] },
+          { sql: ARCHIVE_AFTER_SQL, params: [after] },
+        ],
+        NOTHING,
+      )) as [LogRow[], ArchiveRow[]];
       const archive = archives[0];
       if (archive && (rows.length === 0 || archive.first_seq < rows[0].seq)) {
         // Archived batches are immutable and older than every row still in the database.
@@ -438,15 +465,19 @@ function sqlEventLog(driver: SqlDriver, blobs: BlobStore): EventLog {
       // The blob first, then (in one transaction) its index row and the deletions: a crash between
       // the two leaves an unreferenced blob, never a hole in the log.
       await blobs.put(key, bytes, { size: bytes.byteLength, sha256 });
-      await driver.batch([
-        {
-          sql:
-            'INSERT OR IGNORE INTO event_archive (first_seq, last_seq, events, blob, bytes, sha256, archived_at) ' +
-            'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
-          params: [first, last, batch.length, key, bytes.byteLength, sha256, now],
-        },
-        { sql: 'DELETE FROM events WHERE seq BETWEEN ?1 AND ?2', params: [first, last] },
-      ]);
+      // No entity's answer is read from the events table (their real-time state has its own tables).
+      await driver.batch(
+        [
+          {
+            sql:
+              'INSERT OR IGNORE INTO event_archive (first_seq, last_seq, events, blob, bytes, sha256, archived_at) ' +
+              'VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
+            params: [first, last, batch.length, key, bytes.byteLength, sha256, now],
+          },
+          { sql: 'DELETE FROM events WHERE seq BETWEEN ?1 AND ?2', params: [first, last] },
+        ],
+        NOTHING,
+      );
       return batch.length;
     },
   };
@@ -667,7 +698,7 @@ export function createSqlStorage(options: SqlStorageOptions): Storage {
       await driver.query('SELECT 1 AS ok', []);
     },
     close: () => driver.close(),
-    ...(driver.version ? { version: driver.version } : {}),
+    ...(driver.version && driver.watch ? { version: driver.version, watch: driver.watch } : {}),
   };
 }
 

@@ -19,6 +19,7 @@ import {
   type SqlDriver,
   type SqlParam,
   type Storage,
+  type Touched,
 } from './types.ts';
 
 /** The migrations folder: the same .sql files wrangler applies to D1. */
@@ -63,7 +64,8 @@ export type SqliteDriverOptions = {
  * commit of another connection (another `--workers` process): SQLite's `PRAGMA data_version`
  * changes exactly then, and is read before each cached answer (docs/ARCHITECTURE.md, "Node edge").
  * Bounded by the rows it holds (an empty result counts as one) and by the characters of their
- * string columns (a pushed value may be large).
+ * string columns (a pushed value may be large). Its generation (SqlDriver.version) moves with another
+ * connection's commit and with `changed()`, a write here that did not say what it touched.
  */
 function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxChars: number) {
   const map = new Map<string, { rows: unknown[]; size: number; chars: number }>();
@@ -72,12 +74,15 @@ function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxC
   let checked = false;
   let held = 0;
   let chars = 0;
-  // Changes with every clear: what version() answers.
+  // What version() answers.
   let generation = 0;
   const clear = () => {
     map.clear();
     held = 0;
     chars = 0;
+  };
+  const changed = () => {
+    clear();
     generation++;
   };
   /** True when another connection committed since the last look (the cache was emptied). */
@@ -85,13 +90,15 @@ function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxC
     const now = version.get() as number;
     if (now === seen) return false;
     seen = now;
-    clear();
+    changed();
     return true;
   };
   return {
-    /** Forgets everything (a write on this connection). */
+    /** Forgets every row (a write on this connection that watch listeners are told of). */
     clear,
-    /** Changes whenever a write committed here or elsewhere since the last call (SqlDriver.version). */
+    /** Forgets every row and moves version() (a write on this connection that says nothing of what it changed). */
+    changed,
+    /** Changes whenever a write committed elsewhere, or `changed()` was called, since the last call. */
     version() {
       moved();
       return generation;
@@ -162,14 +169,18 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
     for (let i = 0; i < params.length; i++) named[i + 1] = params[i];
     return named;
   };
-  const run = (sql: string, params: SqlParam[]): unknown[] => {
+  const exec = (sql: string, params: SqlParam[]): unknown[] => {
     const s = prepare(sql);
     const args = params.length === 0 ? [] : [bind(params)];
-    // A write (an INSERT … RETURNING is a reader too) forgets the cache, and moves version().
-    if (!s.readonly) cache?.clear();
     if (s.reader) return s.all(...args) as unknown[];
     s.run(...args);
     return [];
+  };
+  const run = (sql: string, params: SqlParam[]): unknown[] => {
+    // A write outside a batch (an INSERT … RETURNING is a reader too) says nothing of what it
+    // touched: it forgets the cache and moves version().
+    if (!prepare(sql).readonly) cache?.changed();
+    return exec(sql, params);
   };
   const read = (sql: string, params: SqlParam[]): unknown[] => {
     if (!cache || !cacheIds.has(sql)) return run(sql, params);
@@ -185,23 +196,35 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
     return rows;
   };
   const batch = db.transaction((list: Array<{ sql: string; params: SqlParam[] }>) =>
-    list.map((st) => run(st.sql, st.params)),
+    list.map((st) => exec(st.sql, st.params)),
   );
+  const listeners: Array<(touched: Touched) => void> = [];
   let closed = false;
   return {
     async query<T>(sql: string, params: SqlParam[]) {
       return read(sql, params) as T[];
     },
-    async batch(list) {
+    async batch(list, touched) {
       cache?.clear();
       try {
         return batch.immediate(list);
       } finally {
         // Reads made while the transaction ran (none: better-sqlite3 is synchronous) cannot linger.
-        cache?.clear();
+        // Committed or rolled back, the listeners hear of it before anyone is answered (SqlDriver.watch).
+        if (touched) {
+          cache?.clear();
+          for (const listener of listeners) listener(touched);
+        } else cache?.changed();
       }
     },
-    ...(cache ? { version: cache.version } : {}),
+    ...(cache
+      ? {
+          version: cache.version,
+          watch(listener: (touched: Touched) => void) {
+            listeners.push(listener);
+          },
+        }
+      : {}),
     async close() {
       if (closed) return;
       closed = true;

@@ -206,6 +206,8 @@ export interface Storage {
   close(): Promise<void>;
   /** Optional (SQLite with its read cache): see SqlDriver.version. */
   version?(): number;
+  /** Optional, with version (SQLite with its read cache): see SqlDriver.watch. */
+  watch?(listener: (touched: Touched) => void): void;
 }
 
 /** A blob's size or checksum did not match what its manifest declared. */
@@ -243,17 +245,33 @@ export interface BlobStore {
 export type SqlParam = string | number | null;
 export type SqlStatement = { sql: string; params: SqlParam[] };
 
+/**
+ * The entities whose answers a write may have changed (their stored features or real-time state), by
+ * kind; ids may repeat. Empty lists: a read, or a write of tables no entity's answer is built from.
+ */
+export type Touched = { user: string[]; item: string[] };
+
 /** The little the shared SQL code needs from SQLite or D1. */
 export interface SqlDriver {
   /** Runs one statement and returns its rows. */
   query<T = Record<string, unknown>>(sql: string, params: SqlParam[]): Promise<T[]>;
-  /** Runs statements in one transaction and returns each one's rows (RETURNING, SELECT). */
-  batch(statements: SqlStatement[]): Promise<unknown[][]>;
+  /**
+   * Runs statements in one transaction and returns each one's rows (RETURNING, SELECT). `touched`
+   * says which entities' answers they may change (see watch); without it, anything may have changed.
+   */
+  batch(statements: SqlStatement[], touched?: Touched): Promise<unknown[][]>;
   close(): Promise<void>;
   /**
-   * Optional: a number that changes whenever a write may have committed, on this connection or
-   * another (SQLite: `PRAGMA data_version`, read at each call). Equal before and after a read: the
-   * read saw the database as it still is, so an answer built from it may be reused until it changes.
+   * Optional: a number that changes whenever a write may have committed that watch listeners were not
+   * told of: on another connection (SQLite: `PRAGMA data_version`, read at each call), or on this one
+   * by a batch without `touched` or a write through query. Equal before and after a read, with no
+   * listener told of the entity meanwhile: the read saw the entity as it still is, so an answer built
+   * from it may be reused until then.
    */
   version?(): number;
+  /**
+   * Optional, with version: calls `listener` with what each batch on this connection that said what it
+   * touched changed, synchronously once its transaction ended (before the batch's promise settles).
+   */
+  watch?(listener: (touched: Touched) => void): void;
 }

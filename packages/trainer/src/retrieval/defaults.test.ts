@@ -30,6 +30,7 @@ const picked = (argv: string[]) => {
     epochs: o.epochs,
     batch: o.batch,
     lastItem: s.lastItem,
+    historyRows: s.historyRows,
     causal: s.causal,
     lastOutput: s.lastOutput,
     nextItem: s.nextItem,
@@ -45,6 +46,7 @@ describe('retrieval defaults per dataset kind', () => {
       epochs: 2,
       batch: 128,
       lastItem: false,
+      historyRows: false,
       causal: false,
       lastOutput: false,
       nextItem: 0,
@@ -63,6 +65,7 @@ describe('retrieval defaults per dataset kind', () => {
     const ml = folder('movielens');
     const o = picked(['--data', ml, '--epochs', '3', '--batch', '256', '--last-item', '--causal', '--last-output']);
     expect(o).toMatchObject({ epochs: 3, batch: 256, lastItem: true, causal: true, lastOutput: true });
+    expect(picked(['--data', ml, '--history-rows']).historyRows).toBe(true);
     expect(picked(['--data', ml, '--no-causal', '--no-last-output', '--no-last-item'])).toMatchObject({
       lastItem: false,
       causal: false,

@@ -10,6 +10,8 @@ export interface RetrievalDefaults {
   epochs: number;
   batch: number;
   lastItem: boolean;
+  /** The history's own item:id rows (--history-rows). */
+  historyRows: boolean;
   causal: boolean;
   lastOutput: boolean;
   /** Weight of the next-item objective (0: off); it applies only with causal attention. */
@@ -21,6 +23,7 @@ export const RETRIEVAL_DEFAULTS: RetrievalDefaults = {
   epochs: 3,
   batch: 128,
   lastItem: false,
+  historyRows: false,
   causal: false,
   lastOutput: false,
   nextItem: 0,

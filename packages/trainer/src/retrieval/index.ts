@@ -47,6 +47,8 @@ const FLAGS = {
   'no-last-output': { type: 'boolean' },
   'next-item-loss': { type: 'string' },
   blocks: { type: 'string' },
+  'history-rows': { type: 'boolean' },
+  'no-history-rows': { type: 'boolean' },
   'ffn-hidden': { type: 'string' },
   'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -108,6 +110,7 @@ export function parseTrainFlags(
       historyLength: int('history', 0, 0, 1000),
       // Per dataset kind (defaults.ts); docs/ARCHITECTURE.md section 4, "Order-aware options", has the numbers.
       lastItem: on(v['last-item'], v['no-last-item'], kind.lastItem),
+      historyRows: on(v['history-rows'], v['no-history-rows'], kind.historyRows),
       causal,
       lastOutput: on(v['last-output'], v['no-last-output'], kind.lastOutput),
       nextItem: nextItemFlag(v['next-item-loss'], causal, kind.nextItem),
@@ -163,6 +166,9 @@ flags:
   --last-item           the user MLP also reads the most recent item beside the pooled history (order-aware;
                         kind; off by default)
   --no-last-item        the pooled history only
+  --history-rows        the history and the last item read their own item:id rows instead of the item tower's, so
+                        an item's input row learns what follows it (order-aware; kind; off by default);
+                        --no-history-rows shares them
   --causal              causal self-attention over the history: each position sees only the events before it
                         (kind; off by default); --no-causal turns it off
   --last-output         the user MLP also reads the history encoder's output at the most recent event (with

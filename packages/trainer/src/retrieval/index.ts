@@ -83,7 +83,7 @@ export function parseTrainFlags(
     numberFlag(v[name] as string | undefined, name, fallback, { min, max });
   const batch = int('batch', kind.batch, 8);
   if (batch % 8 !== 0) throw new UsageError(`--batch must be a multiple of 8, got ${batch}.`);
-  const fieldDim = int('field-dim', 16, 8);
+  const fieldDim = int('field-dim', kind.fieldDim, 8);
   if (fieldDim % 8 !== 0) throw new UsageError(`--field-dim must be a multiple of 8, got ${fieldDim}.`);
   const heads = int('heads', 2, 1);
   if (fieldDim % heads !== 0) throw new UsageError(`--field-dim ${fieldDim} must be a multiple of --heads ${heads}.`);
@@ -145,14 +145,14 @@ every epoch, evaluates on the held-out split, and writes retrieval.safetensors, 
 (float32 and int8) and the manifest into BUNDLE.
 
 Defaults marked "kind" depend on the dataset's kind (its dataset.json source), chosen on its validation split:
-MovieLens (source movielens) 2 epochs; event logs (sources sequential, csv, jsonl, parquet) --last-item
---causal --last-output --next-item-loss 3; every other kind the value given; a flag wins.
+MovieLens (source movielens) 2 epochs; event logs (sources sequential, csv, jsonl, parquet) --field-dim 32
+--last-item --history-rows --causal --last-output --next-item-loss 3; every other kind the value given; a flag wins.
 
 flags:
   --epochs N            passes over the training clicks (kind; default 3)
   --batch N             samples per step, a multiple of 8 (kind; default 128)
   --dim N               embedding size of both towers' output (default 32)
-  --field-dim N         size of each feature's embedding, a multiple of 8 and of --heads (default 16)
+  --field-dim N         size of each feature's embedding, a multiple of 8 and of --heads (kind; default 16)
   --heads N             attention heads of the history encoder (default 2)
   --hidden N            width of the towers' hidden layer (default 64)
   --history N           history length (default: the spec's sequence length, at most 20)
@@ -167,8 +167,8 @@ flags:
                         kind; off by default)
   --no-last-item        the pooled history only
   --history-rows        the history and the last item read their own item:id rows instead of the item tower's, so
-                        an item's input row learns what follows it (order-aware; kind; off by default);
-                        --no-history-rows shares them
+                        an item's input row learns what follows it; history positions then hold the id alone,
+                        not the item's other fields (order-aware; kind; off by default); --no-history-rows shares them
   --causal              causal self-attention over the history: each position sees only the events before it
                         (kind; off by default); --no-causal turns it off
   --last-output         the user MLP also reads the history encoder's output at the most recent event (with

@@ -116,6 +116,8 @@ export async function makeFixtureBundle(
     causal?: boolean;
     lastOutput?: boolean;
     blocks?: number;
+    /** The history's own item:id rows (historyId). */
+    historyRows?: boolean;
   } = {},
 ): Promise<{ manifest: BundleManifest; files: Map<string, Uint8Array> }> {
   const rng = testRng(seed);
@@ -127,6 +129,14 @@ export async function makeFixtureBundle(
     ...(size.lastOutput ? { lastOutput: true } : {}),
     ...(size.blocks ? { blocks: size.blocks, ffnHidden: 12 } : {}),
   };
+  if (size.historyRows) {
+    const id = rc.itemFields[0];
+    Object.assign(rc, {
+      historyItemFields: false,
+      historyId: { ...id, name: 'history:item:id', offset: rc.tableRows },
+      tableRows: rc.tableRows + id.rows,
+    });
+  }
   const params = rng.uniform(retrievalParamLayout(rc).length, -0.4, 0.4);
   const table = rng.uniform(rc.tableRows * rc.fieldDim, -0.5, 0.5);
   const D = rc.embeddingDim;

@@ -57,6 +57,13 @@ function randomWeights(c: RetrievalConfig, seed: number): { params: Float32Array
   return { params, table: rng.uniform(c.tableRows * c.fieldDim, -0.5, 0.5) };
 }
 
+/** The same model with the history's own item:id rows (historyId) appended to the table. */
+function withHistoryRows(c: RetrievalConfig): RetrievalConfig {
+  const rows = N + FIRST_INDEX;
+  const historyId = { name: 'history:item:id', kind: 'categorical' as const, offset: c.tableRows, rows, width: 1 };
+  return { ...c, tableRows: c.tableRows + rows, historyId };
+}
+
 const itemValues = (row: number) => [row + FIRST_INDEX, FIRST_INDEX + (row % 4)];
 
 let gpu: Gpu;
@@ -96,110 +103,151 @@ describe('bundles from before blocks', () => {
 });
 
 describe('the history encoder on the GPU against the CPU reference', () => {
-  it.each([0, 1, 2])('%i blocks: user vectors within 1e-5 on random weights and histories', async (blocks) => {
-    const c = config(blocks);
-    const { params, table } = randomWeights(c, 11 + blocks);
-    const weights = RetrievalWeights.create(gpu, c);
-    gpu.write(weights.params, params);
-    gpu.write(weights.table, table);
-    expect(retrievalParamLayout(c).byName.has('history.1.ffn2.weight')).toBe(blocks === 2);
-    const B = 4;
-    const user = await UserTower.create(gpu, weights, { maxBatch: B });
-    const rng = testRng(5 + blocks);
-    // Histories of 1..8 items (longer than L = 5: the window), user ids and hours.
-    const users = Array.from({ length: B }, (_, b) => ({
-      fields: [FIRST_INDEX + rng.int(USERS), FIRST_INDEX + rng.int(HOURS)],
-      history: Array.from({ length: 1 + ((b * 3 + rng.int(3)) % 8) }, () => FIRST_INDEX + rng.int(N)),
-    }));
-    user.set(B, (b) => users[b]);
-    gpu.run((pass) => user.encode(pass));
-    const out = await gpu.readF32(user.act.out.buffer, B * c.embeddingDim);
-    let worst = 0;
-    for (let b = 0; b < B; b++) {
-      const ref = userTowerReference(c, params, table, users[b].fields, users[b].history);
-      for (let d = 0; d < c.embeddingDim; d++) worst = Math.max(worst, Math.abs(out[b * c.embeddingDim + d] - ref[d]));
-    }
-    // Unit vectors from float32 sums of a few hundred terms on either side: ~1e-6 apart.
-    expect(worst).toBeLessThan(1e-5);
-    user.destroy();
-    weights.destroy();
-  });
+  it.each([
+    [0, false],
+    [1, false],
+    [2, false],
+    [1, true],
+  ])(
+    '%i blocks, own history rows %s: user vectors within 1e-5 on random weights and histories',
+    async (blocks, own) => {
+      const c = own ? withHistoryRows(config(blocks)) : config(blocks);
+      const { params, table } = randomWeights(c, 11 + blocks);
+      const weights = RetrievalWeights.create(gpu, c);
+      gpu.write(weights.params, params);
+      gpu.write(weights.table, table);
+      expect(retrievalParamLayout(c).byName.has('history.1.ffn2.weight')).toBe(blocks === 2);
+      const B = 4;
+      const user = await UserTower.create(gpu, weights, { maxBatch: B });
+      const rng = testRng(5 + blocks);
+      // Histories of 1..8 items (longer than L = 5: the window), user ids and hours.
+      const users = Array.from({ length: B }, (_, b) => ({
+        fields: [FIRST_INDEX + rng.int(USERS), FIRST_INDEX + rng.int(HOURS)],
+        history: Array.from({ length: 1 + ((b * 3 + rng.int(3)) % 8) }, () => FIRST_INDEX + rng.int(N)),
+      }));
+      user.set(B, (b) => users[b]);
+      gpu.run((pass) => user.encode(pass));
+      const out = await gpu.readF32(user.act.out.buffer, B * c.embeddingDim);
+      let worst = 0;
+      for (let b = 0; b < B; b++) {
+        const ref = userTowerReference(c, params, table, users[b].fields, users[b].history);
+        for (let d = 0; d < c.embeddingDim; d++)
+          worst = Math.max(worst, Math.abs(out[b * c.embeddingDim + d] - ref[d]));
+      }
+      // Unit vectors from float32 sums of a few hundred terms on either side: ~1e-6 apart.
+      expect(worst).toBeLessThan(1e-5);
+      if (c.historyId) {
+        // The user tower reads the history's own rows: new item-tower item:id rows leave its vectors as they were.
+        const other = table.slice();
+        const item = c.itemFields[0];
+        other.fill(0.3, item.offset * c.fieldDim, (item.offset + item.rows) * c.fieldDim);
+        const u = users[0];
+        expect(userTowerReference(c, params, other, u.fields, u.history)).toEqual(
+          userTowerReference(c, params, table, u.fields, u.history),
+        );
+      }
+      user.destroy();
+      weights.destroy();
+    },
+  );
 });
 
 describe('the transformer blocks backward', () => {
-  it("one step's gradients of every block tensor and of history rows match float64 central differences", async () => {
-    const c = config(2);
-    const B = 8;
-    const w = randomWeights(c, 3);
-    const hyper = { lr: 0.001, tableLr: 0.05, weightDecay: 0, temperature: c.temperature };
-    const tr = await RetrievalTraining.create(gpu, c, B, hyper, (row, f) => itemValues(row)[f]);
-    const rng = testRng(9);
-    const rows = Array.from({ length: B }, (_, b) => (b * 7 + 3) % N); // distinct items: no accidental hits
-    const users = Array.from({ length: B }, (_, b) => ({
-      fields: [FIRST_INDEX + (b % USERS), FIRST_INDEX + rng.int(HOURS)],
-      history: Array.from({ length: 2 + (b % 6) }, () => FIRST_INDEX + rng.int(N)),
-    }));
-    const logq = Float32Array.from(rows, (r) => -Math.log(N) + 0.1 * Math.sin(r));
-    const ids = Uint32Array.from(rows);
-    tr.item.set(B, (b, f) => itemValues(rows[b])[f]);
-    tr.setUsers(B, (b) => users[b]);
-    gpu.write(tr.weights.params, w.params);
-    gpu.write(tr.weights.table, w.table);
-    tr.run({ logq, ids });
-    const loss = await tr.readLoss();
-    const grads = await tr.readGrads();
-    const tg = tr.tableGradients();
-    const gradRowIds = Array.from(await gpu.readU32(tg.rows, tg.count));
-    const W = c.fieldDim;
-    const tableGrad = await gpu.readF32(tg.gradRows, tg.count * W);
-    // The step's loss, on the CPU in float64: the in-batch softmax (τ, logQ) over u·vᵀ, mean over the batch.
-    const D = c.embeddingDim;
-    const cpuLoss = (params: Float64Array, table: Float64Array) => {
-      const u = users.map((x) => userTowerReference(c, params, table, x.fields, x.history));
-      const v = rows.map((r) => itemTowerReference(c, params, table, itemValues(r)));
-      const scores = new Float64Array(B * B);
-      for (let i = 0; i < B; i++)
-        for (let j = 0; j < B; j++) for (let d = 0; d < D; d++) scores[i * B + j] += u[i][d] * v[j][d];
-      return softmaxXentReference(scores, logq, ids, B, c.temperature).loss.reduce((s, x) => s + x, 0) / B;
-    };
-    const p64 = Float64Array.from(w.params);
-    const t64 = Float64Array.from(w.table);
-    expect(Math.abs(cpuLoss(p64, t64) - loss)).toBeLessThan(1e-5);
-    const layout = retrievalParamLayout(c);
-    type Check = { what: string; grad: number; bump: (p: Float64Array, t: Float64Array, e: number) => void };
-    const checks: Check[] = [];
-    for (const e of layout.entries) {
-      if (!e.name.startsWith('history.') || e.name.startsWith('history.pool')) continue;
-      const i = (checks.length * 7 + 1) % e.size; // one entry of each tensor, spread over their rows
-      const at = e.offset + i;
-      checks.push({ what: `${e.name}[${i}]`, grad: grads[at], bump: (p, _t, x) => void (p[at] += x) });
-    }
-    // Recency rows feed only the history encoder's input x: their gradient is what the blocks pass back.
-    for (let j = 0; j < c.historyLength; j++) {
-      const row = c.position.offset + j;
-      const r = gradRowIds.indexOf(row);
-      expect(r, `position row ${j} has a gradient`).toBeGreaterThanOrEqual(0);
-      for (const d of [j + 1])
-        checks.push({
-          what: `position[${j}, ${d}]`,
-          grad: tableGrad[r * W + d],
-          bump: (_p, t, x) => void (t[row * W + d] += x),
-        });
-    }
-    const eps = 1e-5;
-    let worst = 0;
-    for (const k of checks) {
-      const up = [p64.slice(), t64.slice()] as const;
-      k.bump(up[0], up[1], eps);
-      const down = [p64.slice(), t64.slice()] as const;
-      k.bump(down[0], down[1], -eps);
-      const fd = (cpuLoss(...up) - cpuLoss(...down)) / (2 * eps);
-      // float32 forward and backward on the GPU against float64 differences: ~1e-6 absolute.
-      const err = Math.abs(fd - k.grad) / (2e-5 + 1e-3 * Math.abs(fd));
-      worst = Math.max(worst, err);
-      expect(err, `${k.what}: step ${k.grad}, central difference ${fd}`).toBeLessThan(1);
-    }
-    expect(checks.filter((k) => Math.abs(k.grad) > 1e-3).length).toBeGreaterThan(checks.length / 2); // not zeros
-    tr.destroy();
-  });
+  it.each([false, true])(
+    "one step's gradients of block tensors and history rows match float64 central differences (own history rows %s)",
+    async (own) => {
+      const c = own ? withHistoryRows(config(2)) : config(2);
+      const B = 8;
+      const w = randomWeights(c, 3);
+      const hyper = { lr: 0.001, tableLr: 0.05, weightDecay: 0, temperature: c.temperature };
+      const tr = await RetrievalTraining.create(gpu, c, B, hyper, (row, f) => itemValues(row)[f]);
+      const rng = testRng(9);
+      const rows = Array.from({ length: B }, (_, b) => (b * 7 + 3) % N); // distinct items: no accidental hits
+      const users = Array.from({ length: B }, (_, b) => ({
+        fields: [FIRST_INDEX + (b % USERS), FIRST_INDEX + rng.int(HOURS)],
+        history: Array.from({ length: 2 + (b % 6) }, () => FIRST_INDEX + rng.int(N)),
+      }));
+      const logq = Float32Array.from(rows, (r) => -Math.log(N) + 0.1 * Math.sin(r));
+      const ids = Uint32Array.from(rows);
+      tr.item.set(B, (b, f) => itemValues(rows[b])[f]);
+      tr.setUsers(B, (b) => users[b]);
+      gpu.write(tr.weights.params, w.params);
+      gpu.write(tr.weights.table, w.table);
+      tr.run({ logq, ids });
+      const loss = await tr.readLoss();
+      const grads = await tr.readGrads();
+      const tg = tr.tableGradients();
+      const gradRowIds = Array.from(await gpu.readU32(tg.rows, tg.count));
+      const W = c.fieldDim;
+      const tableGrad = await gpu.readF32(tg.gradRows, tg.count * W);
+      // The step's loss, on the CPU in float64: the in-batch softmax (τ, logQ) over u·vᵀ, mean over the batch.
+      const D = c.embeddingDim;
+      const cpuLoss = (params: Float64Array, table: Float64Array) => {
+        const u = users.map((x) => userTowerReference(c, params, table, x.fields, x.history));
+        const v = rows.map((r) => itemTowerReference(c, params, table, itemValues(r)));
+        const scores = new Float64Array(B * B);
+        for (let i = 0; i < B; i++)
+          for (let j = 0; j < B; j++) for (let d = 0; d < D; d++) scores[i * B + j] += u[i][d] * v[j][d];
+        return softmaxXentReference(scores, logq, ids, B, c.temperature).loss.reduce((s, x) => s + x, 0) / B;
+      };
+      const p64 = Float64Array.from(w.params);
+      const t64 = Float64Array.from(w.table);
+      expect(Math.abs(cpuLoss(p64, t64) - loss)).toBeLessThan(1e-5);
+      const layout = retrievalParamLayout(c);
+      type Check = { what: string; grad: number; bump: (p: Float64Array, t: Float64Array, e: number) => void };
+      const checks: Check[] = [];
+      for (const e of layout.entries) {
+        if (!e.name.startsWith('history.') || e.name.startsWith('history.pool')) continue;
+        const i = (checks.length * 7 + 1) % e.size; // one entry of each tensor, spread over their rows
+        const at = e.offset + i;
+        checks.push({ what: `${e.name}[${i}]`, grad: grads[at], bump: (p, _t, x) => void (p[at] += x) });
+      }
+      // Recency rows feed only the history encoder's input x: their gradient is what the blocks pass back.
+      for (let j = 0; j < c.historyLength; j++) {
+        const row = c.position.offset + j;
+        const r = gradRowIds.indexOf(row);
+        expect(r, `position row ${j} has a gradient`).toBeGreaterThanOrEqual(0);
+        for (const d of [j + 1])
+          checks.push({
+            what: `position[${j}, ${d}]`,
+            grad: tableGrad[r * W + d],
+            bump: (_p, t, x) => void (t[row * W + d] += x),
+          });
+      }
+      if (c.historyId) {
+        // The history's own rows take the gradient of the history and the last item; the item tower's item:id rows
+        // only that of the batch's items.
+        const own = users.flatMap((x) => x.history.slice(-c.historyLength)).map((v) => c.historyId!.offset + v);
+        for (const row of [...new Set(own)].slice(0, 4)) {
+          const r = gradRowIds.indexOf(row);
+          expect(r, `history row ${row} has a gradient`).toBeGreaterThanOrEqual(0);
+          checks.push({
+            what: `history:item:id[${row}, 2]`,
+            grad: tableGrad[r * W + 2],
+            bump: (_p, t, x) => void (t[row * W + 2] += x),
+          });
+        }
+        const item = c.itemFields[0];
+        const itemRows = gradRowIds.filter((row) => row >= item.offset && row < item.offset + item.rows);
+        expect(itemRows.sort((a, b) => a - b)).toEqual(
+          [...new Set(rows.map((r) => item.offset + r + FIRST_INDEX))].sort((a, b) => a - b),
+        );
+      }
+      const eps = 1e-5;
+      let worst = 0;
+      for (const k of checks) {
+        const up = [p64.slice(), t64.slice()] as const;
+        k.bump(up[0], up[1], eps);
+        const down = [p64.slice(), t64.slice()] as const;
+        k.bump(down[0], down[1], -eps);
+        const fd = (cpuLoss(...up) - cpuLoss(...down)) / (2 * eps);
+        // float32 forward and backward on the GPU against float64 differences: ~1e-6 absolute.
+        const err = Math.abs(fd - k.grad) / (2e-5 + 1e-3 * Math.abs(fd));
+        worst = Math.max(worst, err);
+        expect(err, `${k.what}: step ${k.grad}, central difference ${fd}`).toBeLessThan(1);
+      }
+      expect(checks.filter((k) => Math.abs(k.grad) > 1e-3).length).toBeGreaterThan(checks.length / 2); // not zeros
+      tr.destroy();
+    },
+  );
 });

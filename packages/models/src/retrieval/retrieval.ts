@@ -84,6 +84,13 @@ export interface RetrievalConfig {
    */
   historyItemFields: boolean;
   /**
+   * The history's own item:id rows (one per item:id row, same vocabulary): what the history positions and the last
+   * item read, apart from the rows the item tower reads, so that an item's input row can learn what follows it and
+   * its output row what it is (docs/ARCHITECTURE.md §4, "Order-aware options"). Needs `historyItemFields` false.
+   * Absent (bundles from before it existed, and the default): the history reads the item tower's item:id rows.
+   */
+  historyId?: RetrievalField;
+  /**
    * Whether the user MLP also reads the most recent history item (its item rows, as a history position embeds it,
    * without recency or label). Absent in bundles from before it existed: false.
    */
@@ -266,7 +273,7 @@ export function checkRetrievalConfig(c: RetrievalConfig): void {
   check(c.fieldDim % c.heads === 0, `retrieval: fieldDim ${c.fieldDim} is not a multiple of ${c.heads} heads.`);
   check(c.itemFields.length >= 1, 'retrieval: the item tower needs at least one field.');
   check(c.temperature > 0, `retrieval: temperature must be positive, got ${c.temperature}.`);
-  for (const f of [...c.itemFields, ...c.userFields, c.position, c.label]) {
+  for (const f of [...c.itemFields, ...c.userFields, c.position, c.label, ...(c.historyId ? [c.historyId] : [])]) {
     check(
       Number.isInteger(f.offset) &&
         f.offset >= 0 &&
@@ -297,6 +304,18 @@ export function checkRetrievalConfig(c: RetrievalConfig): void {
     itemIdField(c) !== null,
     'retrieval: the item tower has no categorical item:id field, which the history needs.',
   );
+  if (c.historyId) {
+    check(
+      c.historyId.rows === itemIdField(c)!.rows,
+      `retrieval: the history's own item:id rows (${c.historyId.rows}) must match item:id's ${itemIdField(c)!.rows}.`,
+    );
+    check(!c.historyItemFields, "retrieval: the history's own item:id rows need historyItemFields false.");
+  }
+}
+
+/** The item:id rows the history and the last item read: the history's own (historyId), else the item tower's. */
+export function historyIdField(c: Pick<RetrievalConfig, 'itemFields' | 'historyId'>): RetrievalField | null {
+  return c.historyId ?? itemIdField(c);
 }
 
 /** The item:id field (shared by the item tower and the history), or null. */
@@ -468,7 +487,7 @@ export function addHistoryBags(
   labels?: ArrayLike<number>,
 ): number {
   const L = c.historyLength;
-  const item = itemIdField(c)!;
+  const item = historyIdField(c)!;
   const from = Math.max(start, end - L);
   let n = 0;
   for (let j = from; j < end; j++) if (history[j] !== PAD_INDEX) n++;
@@ -500,7 +519,7 @@ export function addLastItemBag(
   end = history.length,
   itemEntries?: HistoryItemEntries,
 ): void {
-  const item = itemIdField(c)!;
+  const item = historyIdField(c)!;
   for (let j = end - 1; j >= start; j--) {
     const v = history[j];
     if (v === PAD_INDEX) continue;

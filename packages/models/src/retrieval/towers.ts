@@ -178,7 +178,8 @@ export class RetrievalWeights {
 /** Every field of the table, each once, in table order. */
 export function tableFields(c: RetrievalConfig): RetrievalField[] {
   const seen = new Map<string, RetrievalField>();
-  for (const f of [...c.itemFields, ...c.userFields, c.position, c.label]) seen.set(`${f.name}@${f.offset}`, f);
+  const fields = [...c.itemFields, ...c.userFields, c.position, c.label, ...(c.historyId ? [c.historyId] : [])];
+  for (const f of fields) seen.set(`${f.name}@${f.offset}`, f);
   return [...seen.values()].sort((a, b) => a.offset - b.offset);
 }
 

@@ -29,7 +29,9 @@ const picked = (argv: string[]) => {
   return {
     epochs: o.epochs,
     batch: o.batch,
+    fieldDim: s.fieldDim,
     lastItem: s.lastItem,
+    historyRows: s.historyRows,
     causal: s.causal,
     lastOutput: s.lastOutput,
     nextItem: s.nextItem,
@@ -44,7 +46,9 @@ describe('retrieval defaults per dataset kind', () => {
     expect(MOVIELENS_RETRIEVAL).toEqual({
       epochs: 2,
       batch: 128,
+      fieldDim: 16,
       lastItem: false,
+      historyRows: false,
       causal: false,
       lastOutput: false,
       nextItem: 0,
@@ -53,7 +57,14 @@ describe('retrieval defaults per dataset kind', () => {
       expect(picked(['--data', folder(source)])).toEqual(RETRIEVAL_DEFAULTS);
     expect(EVENT_LOG_SOURCES).toEqual(['sequential', 'csv', 'jsonl', 'parquet']);
     for (const source of EVENT_LOG_SOURCES) expect(picked(['--data', folder(source)])).toEqual(EVENT_LOG_RETRIEVAL);
-    expect(EVENT_LOG_RETRIEVAL).toMatchObject({ lastItem: true, causal: true, lastOutput: true, nextItem: 3 });
+    expect(EVENT_LOG_RETRIEVAL).toMatchObject({
+      fieldDim: 32,
+      lastItem: true,
+      historyRows: true,
+      causal: true,
+      lastOutput: true,
+      nextItem: 3,
+    });
     expect(RETRIEVAL_DEFAULTS).toMatchObject({ epochs: 3, batch: 128, causal: false, nextItem: 0 });
     // No dataset.json yet: the flags' defaults (opening the dataset then says what is wrong).
     expect(picked(['--data', join(root, 'missing')])).toEqual(RETRIEVAL_DEFAULTS);
@@ -63,6 +74,8 @@ describe('retrieval defaults per dataset kind', () => {
     const ml = folder('movielens');
     const o = picked(['--data', ml, '--epochs', '3', '--batch', '256', '--last-item', '--causal', '--last-output']);
     expect(o).toMatchObject({ epochs: 3, batch: 256, lastItem: true, causal: true, lastOutput: true });
+    expect(picked(['--data', ml, '--history-rows']).historyRows).toBe(true);
+    expect(picked(['--data', folder('csv'), '--field-dim', '16']).fieldDim).toBe(16);
     expect(picked(['--data', ml, '--no-causal', '--no-last-output', '--no-last-item'])).toMatchObject({
       lastItem: false,
       causal: false,

@@ -21,6 +21,8 @@ export interface RetrievalShape {
   historyLength: number;
   /** History positions embed their item by all its item-tower fields (default) or its id alone. */
   historyItemFields?: boolean;
+  /** The history and the last item read their own item:id rows, not the item tower's (default false). */
+  historyRows?: boolean;
   /** The user MLP reads the most recent history item beside the pooled history (default true). */
   lastItem?: boolean;
   /** The history's self-attention is causal (default false). */
@@ -49,6 +51,7 @@ export function shapeOf(c: RetrievalConfig): Required<RetrievalShape> {
     temperature: c.temperature,
     historyLength: c.historyLength,
     historyItemFields: c.historyItemFields,
+    historyRows: c.historyId !== undefined,
     lastItem: c.lastItem ?? false,
     causal: c.causal ?? false,
     lastOutput: c.lastOutput ?? false,
@@ -166,6 +169,16 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
         );
   const position = take({ name: 'position', kind: 'position', rows: L, width: 1 });
   const label = take({ name: 'history:label', kind: 'label', rows: 2, width: 1 });
+  // The history's own item:id rows take the item tower's place in the history; positions then hold the id alone.
+  const historyId = shape.historyRows
+    ? take({
+        name: 'history:item:id',
+        kind: 'categorical',
+        rows: idField.rows,
+        width: 1,
+        vocabulary: idField.vocabulary,
+      })
+    : undefined;
   return {
     fieldDim: shape.fieldDim,
     embeddingDim: shape.embeddingDim,
@@ -179,7 +192,9 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
     userFields,
     position,
     label,
-    historyItemFields: shape.historyItemFields ?? true,
+    historyItemFields: historyId ? false : (shape.historyItemFields ?? true),
+    // Written only when on, so that a config without it is byte for byte what it was before it existed.
+    ...(historyId ? { historyId } : {}),
     lastItem: shape.lastItem ?? false,
     causal: shape.causal ?? false,
     lastOutput: shape.lastOutput ?? false,

@@ -47,6 +47,8 @@ const FLAGS = {
   'no-last-output': { type: 'boolean' },
   'next-item-loss': { type: 'string' },
   blocks: { type: 'string' },
+  'history-rows': { type: 'boolean' },
+  'no-history-rows': { type: 'boolean' },
   'ffn-hidden': { type: 'string' },
   'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -81,7 +83,7 @@ export function parseTrainFlags(
     numberFlag(v[name] as string | undefined, name, fallback, { min, max });
   const batch = int('batch', kind.batch, 8);
   if (batch % 8 !== 0) throw new UsageError(`--batch must be a multiple of 8, got ${batch}.`);
-  const fieldDim = int('field-dim', 16, 8);
+  const fieldDim = int('field-dim', kind.fieldDim, 8);
   if (fieldDim % 8 !== 0) throw new UsageError(`--field-dim must be a multiple of 8, got ${fieldDim}.`);
   const heads = int('heads', 2, 1);
   if (fieldDim % heads !== 0) throw new UsageError(`--field-dim ${fieldDim} must be a multiple of --heads ${heads}.`);
@@ -108,6 +110,7 @@ export function parseTrainFlags(
       historyLength: int('history', 0, 0, 1000),
       // Per dataset kind (defaults.ts); docs/ARCHITECTURE.md section 4, "Order-aware options", has the numbers.
       lastItem: on(v['last-item'], v['no-last-item'], kind.lastItem),
+      historyRows: on(v['history-rows'], v['no-history-rows'], kind.historyRows),
       causal,
       lastOutput: on(v['last-output'], v['no-last-output'], kind.lastOutput),
       nextItem: nextItemFlag(v['next-item-loss'], causal, kind.nextItem),
@@ -142,14 +145,14 @@ every epoch, evaluates on the held-out split, and writes retrieval.safetensors, 
 (float32 and int8) and the manifest into BUNDLE.
 
 Defaults marked "kind" depend on the dataset's kind (its dataset.json source), chosen on its validation split:
-MovieLens (source movielens) 2 epochs; event logs (sources sequential, csv, jsonl, parquet) --last-item
---causal --last-output --next-item-loss 3; every other kind the value given; a flag wins.
+MovieLens (source movielens) 2 epochs; event logs (sources sequential, csv, jsonl, parquet) --field-dim 32
+--last-item --history-rows --causal --last-output --next-item-loss 3; every other kind the value given; a flag wins.
 
 flags:
   --epochs N            passes over the training clicks (kind; default 3)
   --batch N             samples per step, a multiple of 8 (kind; default 128)
   --dim N               embedding size of both towers' output (default 32)
-  --field-dim N         size of each feature's embedding, a multiple of 8 and of --heads (default 16)
+  --field-dim N         size of each feature's embedding, a multiple of 8 and of --heads (kind; default 16)
   --heads N             attention heads of the history encoder (default 2)
   --hidden N            width of the towers' hidden layer (default 64)
   --history N           history length (default: the spec's sequence length, at most 20)
@@ -163,6 +166,9 @@ flags:
   --last-item           the user MLP also reads the most recent item beside the pooled history (order-aware;
                         kind; off by default)
   --no-last-item        the pooled history only
+  --history-rows        the history and the last item read their own item:id rows instead of the item tower's, so
+                        an item's input row learns what follows it; history positions then hold the id alone,
+                        not the item's other fields (order-aware; kind; off by default); --no-history-rows shares them
   --causal              causal self-attention over the history: each position sees only the events before it
                         (kind; off by default); --no-causal turns it off
   --last-output         the user MLP also reads the history encoder's output at the most recent event (with

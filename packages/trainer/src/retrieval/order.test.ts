@@ -29,7 +29,7 @@ const TINY = '--dim 16 --field-dim 8 --hidden 16 --heads 2 --history 8 --batch 3
  * (defaults.ts, EVENT_LOG_RETRIEVAL) turn them on, and these tests compare each option with and without.
  */
 function pinned(flags: string[]): string[] {
-  const off = ['--last-item', '--causal', '--last-output']
+  const off = ['--last-item', '--history-rows', '--causal', '--last-output']
     .filter((f) => !flags.includes(f))
     .map((f) => `--no-${f.slice(2)}`);
   return [...flags, ...off, ...(flags.includes('--next-item-loss') ? [] : ['--next-item-loss', '0'])];

@@ -24,12 +24,14 @@ describe('shapeOf', () => {
       { ...base, historyLength: 6, causal: true, lastOutput: true, nextItem: 0.5 },
       { ...base, historyLength: 4, historyItemFields: false, lastItem: false, causal: false, lastOutput: false },
       { ...base, historyLength: 5, lastItem: true },
+      { ...base, historyLength: 5, lastItem: true, historyRows: true },
     ];
     for (const shape of shapes) {
       const config = retrievalConfig(ds, shape);
       expect(retrievalConfig(ds, shapeOf(config))).toEqual(config);
       expect(shapeOf(config).lastItem).toBe(shape.lastItem ?? false);
       expect(shapeOf(config).nextItem).toBe(shape.nextItem ?? 0);
+      expect(shapeOf(config).historyRows).toBe(shape.historyRows ?? false);
     }
     // A config from before the next-item objective (no nextItem) trains without it.
     const { nextItem: _, ...older } = retrievalConfig(ds, shapes[1]);

@@ -273,7 +273,7 @@ export function checkRetrievalConfig(c: RetrievalConfig): void {
   check(c.fieldDim % c.heads === 0, `retrieval: fieldDim ${c.fieldDim} is not a multiple of ${c.heads} heads.`);
   check(c.itemFields.length >= 1, 'retrieval: the item tower needs at least one field.');
   check(c.temperature > 0, `retrieval: temperature must be positive, got ${c.temperature}.`);
-  for (const f of [...c.itemFields, ...c.userFields, c.position, c.label, ...(c.historyId ? [c.historyId] : [])]) {
+  for (const f of allFields(c)) {
     check(
       Number.isInteger(f.offset) &&
         f.offset >= 0 &&
@@ -311,6 +311,11 @@ export function checkRetrievalConfig(c: RetrievalConfig): void {
     );
     check(!c.historyItemFields, "retrieval: the history's own item:id rows need historyItemFields false.");
   }
+}
+
+/** Every field the config names, with the history's own item:id rows when it has them (fields may repeat). */
+export function allFields(c: RetrievalConfig): RetrievalField[] {
+  return [...c.itemFields, ...c.userFields, c.position, c.label, ...(c.historyId ? [c.historyId] : [])];
 }
 
 /** The item:id rows the history and the last item read: the history's own (historyId), else the item tower's. */

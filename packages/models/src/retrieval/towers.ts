@@ -37,6 +37,7 @@ import {
 import type { BufferRegion, Gpu } from '@vireo/kernels';
 import {
   BagBuilder,
+  allFields,
   addFieldBag,
   addHistoryBags,
   addLastItemBag,
@@ -178,8 +179,7 @@ export class RetrievalWeights {
 /** Every field of the table, each once, in table order. */
 export function tableFields(c: RetrievalConfig): RetrievalField[] {
   const seen = new Map<string, RetrievalField>();
-  const fields = [...c.itemFields, ...c.userFields, c.position, c.label, ...(c.historyId ? [c.historyId] : [])];
-  for (const f of fields) seen.set(`${f.name}@${f.offset}`, f);
+  for (const f of allFields(c)) seen.set(`${f.name}@${f.offset}`, f);
   return [...seen.values()].sort((a, b) => a.offset - b.offset);
 }
 

@@ -170,6 +170,11 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
   const position = take({ name: 'position', kind: 'position', rows: L, width: 1 });
   const label = take({ name: 'history:label', kind: 'label', rows: 2, width: 1 });
   // The history's own item:id rows take the item tower's place in the history; positions then hold the id alone.
+  if (shape.historyRows && shape.historyItemFields === true)
+    throw new UsageError(
+      'historyRows gives history positions their own item:id rows alone; it cannot be combined with ' +
+        "historyItemFields (the items' other fields).",
+    );
   const historyId = shape.historyRows
     ? take({
         name: 'history:item:id',

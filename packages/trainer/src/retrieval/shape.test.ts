@@ -36,5 +36,10 @@ describe('shapeOf', () => {
     // A config from before the next-item objective (no nextItem) trains without it.
     const { nextItem: _, ...older } = retrievalConfig(ds, shapes[1]);
     expect(shapeOf(older).nextItem).toBe(0);
+    // The history's own rows replace the items' other fields in the history: asking for both is one sentence,
+    // not a silent choice (before, historyItemFields: true was dropped without a word).
+    expect(() =>
+      retrievalConfig(ds, { ...base, historyLength: 5, historyRows: true, historyItemFields: true }),
+    ).toThrow(/cannot be combined with historyItemFields/);
   });
 });

@@ -35,11 +35,11 @@ function config(o: Options): RetrievalConfig {
   const historyId = o.historyRows ? take('history:item:id', N + FIRST_INDEX) : undefined;
   return {
     fieldDim: o.W,
-    embeddingDim: 16,
+    embeddingDim: 14, // widths past a multiple of 4: the columns past the last tile of four
     historyLength: L,
     heads: 2,
     itemHidden: 16,
-    userHidden: 24,
+    userHidden: 22,
     temperature: 0.1,
     tableRows: next,
     itemFields,
@@ -51,7 +51,7 @@ function config(o: Options): RetrievalConfig {
     causal: o.causal,
     lastOutput: o.lastOutput,
     ...(historyId ? { historyId } : {}),
-    ...(o.blocks > 0 ? { blocks: o.blocks, ffnHidden: 12 } : {}),
+    ...(o.blocks > 0 ? { blocks: o.blocks, ffnHidden: 10 } : {}),
   };
 }
 
@@ -99,7 +99,15 @@ describe('CpuUserTower against userTowerReference', () => {
         for (const historyRows of [false, true])
           cases.push({ W, blocks, causal, historyRows, lastItem: causal, lastOutput: causal || historyRows });
   cases.push({ W: 16, blocks: 0, causal: false, historyRows: false, lastItem: true, lastOutput: false });
-  cases.push({ W: 16, blocks: 1, causal: true, historyRows: false, lastItem: true, lastOutput: true, historyItemFields: true });
+  cases.push({
+    W: 16,
+    blocks: 1,
+    causal: true,
+    historyRows: false,
+    lastItem: true,
+    lastOutput: true,
+    historyItemFields: true,
+  });
 
   it.each(cases.map((o, i) => [JSON.stringify(o), o, i] as const))('agrees within 1e-5: %s', (_, o, i) => {
     expect(compare(o, 100 + i)).toBeLessThan(1e-5);
@@ -113,7 +121,10 @@ describe('CpuUserTower against userTowerReference', () => {
     const table = rng.uniform(c.tableRows * c.fieldDim, -0.5, 0.5);
     const tower = new CpuUserTower(c, params, table);
     const fields = [FIRST_INDEX + 2, [FIRST_INDEX + 3]];
-    tower.forward(fields, Array.from({ length: L }, (_, j) => FIRST_INDEX + j));
+    tower.forward(
+      fields,
+      Array.from({ length: L }, (_, j) => FIRST_INDEX + j),
+    );
     const short = [FIRST_INDEX + 9, FIRST_INDEX + 4];
     const want = userTowerReference(c, params, table, fields, short);
     const got = tower.forward(fields, short);

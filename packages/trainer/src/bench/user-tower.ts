@@ -134,7 +134,8 @@ for (const [group, n, w] of [
 const load1 = (await import('node:os')).loadavg()[0];
 console.log(
   `user tower (L ${L}, heads 2, hidden 64, D 32, ${widths ? 'event-log defaults' : 'W 16'}), ${runs} runs after ` +
-    `${warmup} warm-up (WebGPU ${gpuRuns} after ${gpuWarmup}), load ${load0.toFixed(1)} → ${load1.toFixed(1)}, ${gpu.info.description}; ` +
+    `${warmup} warm-up (WebGPU ${gpuRuns} after ${gpuWarmup}), load ${load0.toFixed(1)} → ${load1.toFixed(1)}, ` +
+    `${gpu.info.description}; ` +
     `max |Δu| CpuUserTower vs reference ${maxDiff.toExponential(2)}`,
 );
 const label: Record<Path, string> = {

@@ -1,11 +1,11 @@
 // The user tower for the engine's CPU backend (docs/ARCHITECTURE.md §3, "The CPU path"): userTowerReference
-// (reference.ts, the specification) op for op in float32, rebuilt for one user per call. The reference looks up the
-// parameter layout, checks its inputs and allocates every intermediate on each call, and runs every linear layer over
-// all L positions; this one binds the parameters once per model, reuses its buffers, skips positions past the
-// history's length (nothing reads them: attention and pooling mask them, the last output is at n − 1) and computes
-// its linear layers on tiles of two rows by four output columns. Every sum runs in float64 in the reference's order and every
-// intermediate is rounded to float32 where the reference rounds it, so the two agree to float32 rounding (the test
-// asserts 1e-5; user-tower-cpu.test.ts).
+// (reference.ts, the specification) op for op in float32. The reference looks up the parameter layout, checks its
+// inputs and allocates every intermediate on each call, and runs every linear layer over all L positions; this one
+// binds the parameters once per model, reuses its buffers, skips positions past the history's length (nothing reads
+// them: attention and pooling mask them, the last output is at n − 1) and computes its linear layers on tiles of two
+// rows by four output columns. Every sum runs in float64 in the reference's order and every intermediate is rounded
+// to float32 where the reference rounds it, so the two agree to float32 rounding (user-tower-cpu.test.ts asserts
+// 1e-5).
 import { L2NORM_EPS, LAYERNORM_EPS } from '@vireo/kernels';
 import {
   BagBuilder,

@@ -5,5 +5,6 @@ export * from './retrieval/retrieval.ts';
 export * from './retrieval/towers.ts';
 export * from './retrieval/history.ts';
 export * from './retrieval/reference.ts';
+export * from './retrieval/user-tower-cpu.ts';
 export * from './ranking/ranking.ts';
 export * from './model.ts';

@@ -7,17 +7,17 @@
 // cold start, warm recommend() on the same requests, and its top items' recall@k against the
 // WebGPU path's exact search. Every user has a full on-device history (L clicks, observed before
 // the timed requests). Once per run, the user tower alone at the trainer's default shape (L = 20,
-// field dim 16, hidden 64) on the CPU path (the TypeScript reference) and on WebGPU (UserTower,
+// field dim 16, hidden 64) on the CPU path (CpuUserTower, as the CPU backend runs it) and on WebGPU (UserTower,
 // one submit and a readback of the D floats): the yardstick for changes to the history encoder.
 import { FIRST_INDEX, readSafetensors, type BundleManifest } from '@vireo/core';
 import { Gpu } from '@vireo/kernels';
 import {
+  CpuUserTower,
   historyItemEntries,
   parseModel,
   RetrievalWeights,
   retrievalParamLayout,
   UserTower,
-  userTowerReference,
   type RetrievalConfig,
 } from '@vireo/models';
 import { createEngine, type Engine, type RecommendResult } from '../src/engine/index.ts';
@@ -420,8 +420,9 @@ async function benchUserTower(cfg: BenchConfig, s: SizeConfig, log: (m: string) 
     return stats(times);
   };
   let cpuU: Float32Array = new Float32Array(0);
+  const tower = new CpuUserTower(c, params, table, entries?.append);
   const cpu = await time(() => {
-    cpuU = userTowerReference(c, params, table, fields, history, entries?.append);
+    cpuU = tower.forward(fields, history);
   });
   let webgpu: Record<string, unknown>;
   let maxAbsDiff: number | null = null;
@@ -460,7 +461,7 @@ async function benchUserTower(cfg: BenchConfig, s: SizeConfig, log: (m: string) 
       `WebGPU P50 ${typeof webgpu.p50 === 'number' ? webgpu.p50.toFixed(3) : webgpu.error} ms` +
       (maxAbsDiff === null ? '' : ` (max |Δu| ${maxAbsDiff.toExponential(1)})`),
   );
-  return { N: s.N, shape, cpu, webgpu, maxAbsDiff };
+  return { N: s.N, shape, cpu, cpuTower: 'CpuUserTower', webgpu, maxAbsDiff };
 }
 
 async function adapterInfo() {

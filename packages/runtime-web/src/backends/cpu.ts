@@ -1,10 +1,11 @@
 // The CPU backend, for pages without WebGPU, adapters that are a CPU themselves (SwiftShader,
 // llvmpipe: the engine picks it there, docs/ARCHITECTURE.md "Backends") and after a device loss:
-// the user tower on the TypeScript reference (userTowerReference of @vireo/models), the
-// catalogue searched exactly (ExactScan: wasm SIMD dot products and a bounded heap) or, past
-// `hnswThreshold` items, with hnswlib-wasm once its index, built in a Web Worker, is ready; the
-// ranker run by onnxruntime-web (wasm) on the bundle's ranking.onnx.
-import { historyItemEntries, sparseWidth, userTowerReference, type RankingConfig } from '@vireo/models';
+// the user tower in TypeScript (CpuUserTower of @vireo/models: userTowerReference bound once per
+// model, docs/ARCHITECTURE.md §3, "The CPU path"), the catalogue searched exactly (ExactScan: wasm
+// SIMD dot products and a bounded heap) or, past `hnswThreshold` items, with hnswlib-wasm once its
+// index, built in a Web Worker, is ready; the ranker run by onnxruntime-web (wasm) on the bundle's
+// ranking.onnx.
+import { CpuUserTower, historyItemEntries, sparseWidth, type RankingConfig } from '@vireo/models';
 import {
   now,
   Serial,
@@ -90,7 +91,7 @@ export class CpuBackend implements Backend {
       vendor: 'cpu',
       architecture: 'wasm+js',
       device: 'reference kernels',
-      description: 'TypeScript reference user tower, wasm SIMD exact scan, hnswlib-wasm, onnxruntime-web (wasm)',
+      description: 'TypeScript user tower, wasm SIMD exact scan, hnswlib-wasm, onnxruntime-web (wasm)',
       timestampQuery: false,
       ...(reason ? { reason } : {}),
     };
@@ -126,11 +127,11 @@ export class CpuBackend implements Backend {
     }
     const ranker = ort && rc ? new RankerInputs(ort, rc) : null;
     const serial = new Serial();
-    const itemEntries = historyItemEntries(m)?.append;
+    const tower = new CpuUserTower(config, params, table, historyItemEntries(m)?.append);
     return {
       retrieve: async (fields, history, k, exclude) => {
         const t0 = now();
-        const u = userTowerReference(config, params, table, fields, history, itemEntries);
+        const u = tower.forward(fields, history);
         const t1 = now();
         const index = ann as AnnIndex | null;
         const r = index ? await index.search(u, k, exclude) : scan.search(u, k, exclude);

@@ -647,6 +647,8 @@ interface RuntimeJson {
     error?: string;
     shape?: { L: number; fieldDim: number; heads: number; userHidden: number; D: number };
     cpu?: { p50: number; p99: number; n: number };
+    /** What the CPU path ran: 'CpuUserTower'; absent in reports from before it, which ran userTowerReference. */
+    cpuTower?: string;
     webgpu?: { p50?: number; p99?: number; n?: number; error?: string };
     maxAbsDiff?: number | null;
   } | null;
@@ -777,7 +779,7 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
   if (t?.cpu && t.shape) {
     const sh = t.shape;
     const onCpu: Figure = {
-      who: 'user tower alone, CPU path (TypeScript reference)',
+      who: `user tower alone, CPU path (${t.cpuTower ?? 'TypeScript reference'})`,
       ms: { median: t.cpu.p50, p99: t.cpu.p99, runs: t.cpu.n },
     };
     const w = t.webgpu;
@@ -809,12 +811,12 @@ export function runtimeTable(j: RuntimeJson, ctx: Pick<Context, 'versions'>): Ta
       `stages' P50 each beside its peer. Peers in the same page: hnswlib-wasm (approximate, k = 100, with its ` +
       `recall) beside the exact retrieval stage, onnxruntime-web (wasm) scoring the same 1,000 candidates beside ` +
       `the ranking stage. Stage times are P50 only (no P99 is kept per stage).` +
-      ' The CPU path rows: the backend `auto` chooses on a CPU adapter (user tower on the TypeScript ' +
-      'reference, wasm SIMD exact scan, onnxruntime-web ranking) on the same requests, beside the WebGPU path ' +
-      'in the same page, ' +
+      ' The CPU path rows: the backend `auto` chooses on a CPU adapter (user tower in TypeScript: CpuUserTower, ' +
+      'userTowerReference before it, wasm SIMD exact scan, onnxruntime-web ranking) on the same requests, ' +
+      'beside the WebGPU path in the same page, ' +
       `with recall@20 of its top items against the WebGPU path's exact search. Every user has a full ` +
       "on-device history (the bundle's L clicks). The user tower row: the tower alone at the trainer's " +
-      "default shape (random weights, a full history), the CPU path's reference beside WebGPU's UserTower.",
+      "default shape (random weights, a full history), the CPU path's tower beside WebGPU's UserTower.",
     notes: reasons.map((why) => `\`backend: 'auto'\` here: ${why}.`),
     rows,
     adapter: a

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIRST_INDEX } from '@vireo/core';
 import { Gpu, softmaxXentReference, testRng } from '@vireo/kernels';
 import { itemTowerReference, userTowerReference } from './reference.ts';
-import { retrievalParamLayout, type RetrievalConfig } from './retrieval.ts';
+import { ItemEntryCache, retrievalParamLayout, type RetrievalConfig } from './retrieval.ts';
 import { RetrievalTraining } from './step.ts';
 import { RetrievalWeights, UserTower } from './towers.ts';
 
@@ -57,12 +57,19 @@ function randomWeights(c: RetrievalConfig, seed: number): { params: Float32Array
   return { params, table: rng.uniform(c.tableRows * c.fieldDim, -0.5, 0.5) };
 }
 
-/** The same model with the history's own item:id rows (historyId) appended to the table. */
-function withHistoryRows(c: RetrievalConfig): RetrievalConfig {
+/**
+ * The same model with the history's own item:id rows (historyId) appended to the table; with `fields`, history
+ * positions also read the items' category rows (historyItemFields), shared with the item tower.
+ */
+function withHistoryRows(c: RetrievalConfig, fields = false): RetrievalConfig {
   const rows = N + FIRST_INDEX;
   const historyId = { name: 'history:item:id', kind: 'categorical' as const, offset: c.tableRows, rows, width: 1 };
-  return { ...c, tableRows: c.tableRows + rows, historyId };
+  return { ...c, tableRows: c.tableRows + rows, historyId, historyItemFields: fields };
 }
+
+/** Model variants by their history rows: the item tower's, their own, their own beside the items' other fields. */
+type Rows = 'shared' | 'own' | 'own+fields';
+const variant = (c: RetrievalConfig, rows: Rows) => (rows === 'shared' ? c : withHistoryRows(c, rows === 'own+fields'));
 
 const itemValues = (row: number) => [row + FIRST_INDEX, FIRST_INDEX + (row % 4)];
 
@@ -103,60 +110,66 @@ describe('bundles from before blocks', () => {
 });
 
 describe('the history encoder on the GPU against the CPU reference', () => {
-  it.each([
-    [0, false],
-    [1, false],
-    [2, false],
-    [1, true],
-  ])(
-    '%i blocks, own history rows %s: user vectors within 1e-5 on random weights and histories',
-    async (blocks, own) => {
-      const c = own ? withHistoryRows(config(blocks)) : config(blocks);
-      const { params, table } = randomWeights(c, 11 + blocks);
-      const weights = RetrievalWeights.create(gpu, c);
-      gpu.write(weights.params, params);
-      gpu.write(weights.table, table);
-      expect(retrievalParamLayout(c).byName.has('history.1.ffn2.weight')).toBe(blocks === 2);
-      const B = 4;
-      const user = await UserTower.create(gpu, weights, { maxBatch: B });
-      const rng = testRng(5 + blocks);
-      // Histories of 1..8 items (longer than L = 5: the window), user ids and hours.
-      const users = Array.from({ length: B }, (_, b) => ({
-        fields: [FIRST_INDEX + rng.int(USERS), FIRST_INDEX + rng.int(HOURS)],
-        history: Array.from({ length: 1 + ((b * 3 + rng.int(3)) % 8) }, () => FIRST_INDEX + rng.int(N)),
-      }));
-      user.set(B, (b) => users[b]);
-      gpu.run((pass) => user.encode(pass));
-      const out = await gpu.readF32(user.act.out.buffer, B * c.embeddingDim);
-      let worst = 0;
-      for (let b = 0; b < B; b++) {
-        const ref = userTowerReference(c, params, table, users[b].fields, users[b].history);
-        for (let d = 0; d < c.embeddingDim; d++)
-          worst = Math.max(worst, Math.abs(out[b * c.embeddingDim + d] - ref[d]));
-      }
-      // Unit vectors from float32 sums of a few hundred terms on either side: ~1e-6 apart.
-      expect(worst).toBeLessThan(1e-5);
-      if (c.historyId) {
-        // The user tower reads the history's own rows: new item-tower item:id rows leave its vectors as they were.
-        const other = table.slice();
-        const item = c.itemFields[0];
-        other.fill(0.3, item.offset * c.fieldDim, (item.offset + item.rows) * c.fieldDim);
-        const u = users[0];
-        expect(userTowerReference(c, params, other, u.fields, u.history)).toEqual(
-          userTowerReference(c, params, table, u.fields, u.history),
-        );
-      }
-      user.destroy();
-      weights.destroy();
-    },
-  );
+  it.each<[number, Rows]>([
+    [0, 'shared'],
+    [1, 'shared'],
+    [2, 'shared'],
+    [1, 'own'],
+    [1, 'own+fields'],
+  ])('%i blocks, %s history rows: user vectors within 1e-5 on random weights and histories', async (blocks, rows) => {
+    const c = variant(config(blocks), rows);
+    const entries = c.historyItemFields ? new ItemEntryCache(c, (row, f) => itemValues(row)[f]).append : undefined;
+    const { params, table } = randomWeights(c, 11 + blocks);
+    const weights = RetrievalWeights.create(gpu, c);
+    gpu.write(weights.params, params);
+    gpu.write(weights.table, table);
+    expect(retrievalParamLayout(c).byName.has('history.1.ffn2.weight')).toBe(blocks === 2);
+    const B = 4;
+    const itemFeatures = c.historyItemFields ? (row: number, f: number) => itemValues(row)[f] : undefined;
+    const user = await UserTower.create(gpu, weights, { maxBatch: B, itemFeatures });
+    const rng = testRng(5 + blocks);
+    // Histories of 1..8 items (longer than L = 5: the window), user ids and hours.
+    const users = Array.from({ length: B }, (_, b) => ({
+      fields: [FIRST_INDEX + rng.int(USERS), FIRST_INDEX + rng.int(HOURS)],
+      history: Array.from({ length: 1 + ((b * 3 + rng.int(3)) % 8) }, () => FIRST_INDEX + rng.int(N)),
+    }));
+    user.set(B, (b) => users[b]);
+    gpu.run((pass) => user.encode(pass));
+    const out = await gpu.readF32(user.act.out.buffer, B * c.embeddingDim);
+    let worst = 0;
+    for (let b = 0; b < B; b++) {
+      const ref = userTowerReference(c, params, table, users[b].fields, users[b].history, entries);
+      for (let d = 0; d < c.embeddingDim; d++) worst = Math.max(worst, Math.abs(out[b * c.embeddingDim + d] - ref[d]));
+    }
+    // Unit vectors from float32 sums of a few hundred terms on either side: ~1e-6 apart.
+    expect(worst).toBeLessThan(1e-5);
+    if (c.historyId) {
+      // The user tower reads the history's own rows: new item-tower item:id rows leave its vectors as they were.
+      const other = table.slice();
+      const item = c.itemFields[0];
+      other.fill(0.3, item.offset * c.fieldDim, (item.offset + item.rows) * c.fieldDim);
+      const u = users[0];
+      expect(userTowerReference(c, params, other, u.fields, u.history, entries)).toEqual(
+        userTowerReference(c, params, table, u.fields, u.history, entries),
+      );
+      // The category rows (shared with the item tower) move it only when positions read the items' other fields.
+      const category = c.itemFields[1];
+      other.fill(0.3, category.offset * c.fieldDim, (category.offset + category.rows) * c.fieldDim);
+      const before = userTowerReference(c, params, table, u.fields, u.history, entries);
+      const after = userTowerReference(c, params, other, u.fields, u.history, entries);
+      expect(Array.from(after).some((x, d) => x !== before[d])).toBe(c.historyItemFields);
+    }
+    user.destroy();
+    weights.destroy();
+  });
 });
 
 describe('the transformer blocks backward', () => {
-  it.each([false, true])(
-    "one step's gradients of block tensors and history rows match float64 central differences (own history rows %s)",
-    async (own) => {
-      const c = own ? withHistoryRows(config(2)) : config(2);
+  it.each<Rows>(['shared', 'own', 'own+fields'])(
+    "one step's gradients of block tensors and history rows match float64 central differences (%s history rows)",
+    async (rowsOf) => {
+      const c = variant(config(2), rowsOf);
+      const entries = c.historyItemFields ? new ItemEntryCache(c, (row, f) => itemValues(row)[f]).append : undefined;
       const B = 8;
       const w = randomWeights(c, 3);
       const hyper = { lr: 0.001, tableLr: 0.05, weightDecay: 0, temperature: c.temperature };
@@ -183,7 +196,7 @@ describe('the transformer blocks backward', () => {
       // The step's loss, on the CPU in float64: the in-batch softmax (τ, logQ) over u·vᵀ, mean over the batch.
       const D = c.embeddingDim;
       const cpuLoss = (params: Float64Array, table: Float64Array) => {
-        const u = users.map((x) => userTowerReference(c, params, table, x.fields, x.history));
+        const u = users.map((x) => userTowerReference(c, params, table, x.fields, x.history, entries));
         const v = rows.map((r) => itemTowerReference(c, params, table, itemValues(r)));
         const scores = new Float64Array(B * B);
         for (let i = 0; i < B; i++)

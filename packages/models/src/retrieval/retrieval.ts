@@ -86,7 +86,8 @@ export interface RetrievalConfig {
   /**
    * The history's own item:id rows (one per item:id row, same vocabulary): what the history positions and the last
    * item read, apart from the rows the item tower reads, so that an item's input row can learn what follows it and
-   * its output row what it is (docs/ARCHITECTURE.md §4, "Order-aware options"). Needs `historyItemFields` false.
+   * its output row what it is (docs/ARCHITECTURE.md §4, "Order-aware options"). With `historyItemFields` a position
+   * reads it in place of item:id beside the item's other field rows, which stay shared with the item tower.
    * Absent (bundles from before it existed, and the default): the history reads the item tower's item:id rows.
    */
   historyId?: RetrievalField;
@@ -309,7 +310,6 @@ export function checkRetrievalConfig(c: RetrievalConfig): void {
       c.historyId.rows === itemIdField(c)!.rows,
       `retrieval: the history's own item:id rows (${c.historyId.rows}) must match item:id's ${itemIdField(c)!.rows}.`,
     );
-    check(!c.historyItemFields, "retrieval: the history's own item:id rows need historyItemFields false.");
   }
 }
 
@@ -460,7 +460,9 @@ export class ItemEntryCache {
     let e = this.cache.get(row);
     if (!e) {
       const s = this.scratch.reset();
-      this.c.itemFields.forEach((f, j) => addFieldEntries(s, f, this.value(row, j)));
+      // A history with its own item:id rows reads them in place of the item tower's (same rows, same vocabulary).
+      const id = this.c.historyId ? itemIdField(this.c) : null;
+      this.c.itemFields.forEach((f, j) => addFieldEntries(s, f === id ? this.c.historyId! : f, this.value(row, j)));
       e = { indices: s.indices.slice(0, s.nnz), weights: s.weights.slice(0, s.nnz) };
       if (this.cache.size >= this.capacity) this.cache.clear();
       this.cache.set(row, e);

@@ -19,7 +19,7 @@ export interface RetrievalShape {
   temperature: number;
   /** L; 0 = the spec's history feature maxLength, at most DEFAULT_HISTORY_CAP. */
   historyLength: number;
-  /** History positions embed their item by all its item-tower fields (default) or its id alone. */
+  /** History positions embed their item by all its item-tower fields or its id alone (default: !historyRows). */
   historyItemFields?: boolean;
   /** The history and the last item read their own item:id rows, not the item tower's (default false). */
   historyRows?: boolean;
@@ -169,12 +169,8 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
         );
   const position = take({ name: 'position', kind: 'position', rows: L, width: 1 });
   const label = take({ name: 'history:label', kind: 'label', rows: 2, width: 1 });
-  // The history's own item:id rows take the item tower's place in the history; positions then hold the id alone.
-  if (shape.historyRows && shape.historyItemFields === true)
-    throw new UsageError(
-      'historyRows gives history positions their own item:id rows alone; it cannot be combined with ' +
-        "historyItemFields (the items' other fields).",
-    );
+  // The history's own item:id rows take the item tower's place in the history; positions then hold the id alone
+  // unless historyItemFields says otherwise (then the own id row beside the item's other, shared, field rows).
   const historyId = shape.historyRows
     ? take({
         name: 'history:item:id',
@@ -197,7 +193,7 @@ export function retrievalConfig(ds: Dataset, shape: RetrievalShape): RetrievalCo
     userFields,
     position,
     label,
-    historyItemFields: historyId ? false : (shape.historyItemFields ?? true),
+    historyItemFields: shape.historyItemFields ?? !historyId,
     // Written only when on, so that a config without it is byte for byte what it was before it existed.
     ...(historyId ? { historyId } : {}),
     lastItem: shape.lastItem ?? false,

@@ -49,6 +49,8 @@ const FLAGS = {
   blocks: { type: 'string' },
   'history-rows': { type: 'boolean' },
   'no-history-rows': { type: 'boolean' },
+  'history-fields': { type: 'boolean' },
+  'no-history-fields': { type: 'boolean' },
   'ffn-hidden': { type: 'string' },
   'shuffle-history': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -111,6 +113,8 @@ export function parseTrainFlags(
       // Per dataset kind (defaults.ts); docs/ARCHITECTURE.md section 4, "Order-aware options", has the numbers.
       lastItem: on(v['last-item'], v['no-last-item'], kind.lastItem),
       historyRows: on(v['history-rows'], v['no-history-rows'], kind.historyRows),
+      // Unset: every item field without --history-rows, the id alone with it (features.ts).
+      historyItemFields: v['no-history-fields'] ? false : v['history-fields'],
       causal,
       lastOutput: on(v['last-output'], v['no-last-output'], kind.lastOutput),
       nextItem: nextItemFlag(v['next-item-loss'], causal, kind.nextItem),
@@ -168,7 +172,11 @@ flags:
   --no-last-item        the pooled history only
   --history-rows        the history and the last item read their own item:id rows instead of the item tower's, so
                         an item's input row learns what follows it; history positions then hold the id alone,
-                        not the item's other fields (order-aware; kind; off by default); --no-history-rows shares them
+                        not the item's other fields unless --history-fields (order-aware; kind; off by default);
+                        --no-history-rows shares them
+  --history-fields      history positions read all the item's fields (id, category, tags, ...), with --history-rows
+                        its own id row beside the other fields' shared rows (default: on without --history-rows,
+                        off with it); --no-history-fields: the id alone
   --causal              causal self-attention over the history: each position sees only the events before it
                         (kind; off by default); --no-causal turns it off
   --last-output         the user MLP also reads the history encoder's output at the most recent event (with

@@ -25,6 +25,7 @@ describe('shapeOf', () => {
       { ...base, historyLength: 4, historyItemFields: false, lastItem: false, causal: false, lastOutput: false },
       { ...base, historyLength: 5, lastItem: true },
       { ...base, historyLength: 5, lastItem: true, historyRows: true },
+      { ...base, historyLength: 5, lastItem: true, historyRows: true, historyItemFields: true },
     ];
     for (const shape of shapes) {
       const config = retrievalConfig(ds, shape);
@@ -36,10 +37,7 @@ describe('shapeOf', () => {
     // A config from before the next-item objective (no nextItem) trains without it.
     const { nextItem: _, ...older } = retrievalConfig(ds, shapes[1]);
     expect(shapeOf(older).nextItem).toBe(0);
-    // The history's own rows replace the items' other fields in the history: asking for both is one sentence,
-    // not a silent choice (before, historyItemFields: true was dropped without a word).
-    expect(() =>
-      retrievalConfig(ds, { ...base, historyLength: 5, historyRows: true, historyItemFields: true }),
-    ).toThrow(/cannot be combined with historyItemFields/);
+    // The history's own rows hold the id alone unless the items' other fields are asked for too.
+    expect(retrievalConfig(ds, { ...base, historyLength: 5, historyRows: true }).historyItemFields).toBe(false);
   });
 });

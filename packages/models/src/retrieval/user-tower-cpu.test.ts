@@ -108,6 +108,16 @@ describe('CpuUserTower against userTowerReference', () => {
     lastOutput: true,
     historyItemFields: true,
   });
+  // The history's own id rows beside the items' other fields (--history-rows --history-fields).
+  cases.push({
+    W: 32,
+    blocks: 0,
+    causal: true,
+    historyRows: true,
+    lastItem: true,
+    lastOutput: true,
+    historyItemFields: true,
+  });
 
   it.each(cases.map((o, i) => [JSON.stringify(o), o, i] as const))('agrees within 1e-5: %s', (_, o, i) => {
     expect(compare(o, 100 + i)).toBeLessThan(1e-5);

@@ -113,15 +113,15 @@ it('keeps a history within its length plus the slack, trimmed back once per slac
       let sent = 0;
       let over = 0;
       for (let b = 0; b < 40; b++) {
-        seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-        const size = 1 + (seed % 4);
+        seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+        const size = 1 + ((seed >>> 16) % 4);
         const events = Array.from({ length: size }, (_, i) => ({
           eventId: `${user}-${sent + i}`,
           userId: user,
           itemId: 'i',
           type: 'view',
           value: null,
-          ts: 1000 + ((seed >> 3) % 50) * 10 + i,
+          ts: 1000 + ((seed >>> 8) % 50) * 10 + i,
           context: {},
         }));
         await storage.events.ingest(events, { ...realtime, categoryFeature: 'c' }, 1);

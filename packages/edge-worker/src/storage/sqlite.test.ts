@@ -29,6 +29,7 @@ it('opens the database in WAL mode and migrates once', async () => {
     await again.close();
     const db = new Database(databasePath(dataDir), { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('page_size', { simple: true })).toBe(16_384);
     const migrations = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).length;
     expect(db.prepare('SELECT count(*) FROM vireo_migrations').pluck().get()).toBe(migrations);
     expect(db.prepare('SELECT count(*) FROM features').pluck().get()).toBe(1);

@@ -144,3 +144,17 @@ it('keeps a history within its length plus the slack, trimmed back once per slac
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+it('keeps the page size of an existing database (16 KiB applies to new ones only)', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vireo-edge-'));
+  try {
+    await openSqliteStorage({ dataDir, pageSize: 4096 }).close();
+    const storage = openSqliteStorage({ dataDir });
+    const db = new Database(databasePath(dataDir), { readonly: true });
+    expect(db.pragma('page_size', { simple: true })).toBe(4096);
+    db.close();
+    await storage.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

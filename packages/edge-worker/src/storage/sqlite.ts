@@ -394,7 +394,9 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   db.pragma('mmap_size = 268435456');
   migrate(db);
   const checkpoints = options.checkpointThread === false ? null : startCheckpointer(databasePath(dataDir));
-  db.pragma(`wal_autocheckpoint = ${checkpoints ? 100_000 : 10_000}`);
+  // In pages: ~400 MiB and ~40 MiB whatever the page size.
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.pragma(`wal_autocheckpoint = ${Math.round(((checkpoints ? 400 : 40) * 2 ** 20) / pageSize)}`);
   const storage = createSqlStorage({
     kind: 'sqlite',
     driver: sqliteDriver(db, { readCacheRows: options.readCacheRows ?? 200_000 }),

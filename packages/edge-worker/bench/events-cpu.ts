@@ -4,6 +4,7 @@
 // wall time. Give several package roots for a before/after in one run (rounds interleaved), e.g. an
 // earlier commit unpacked with `git archive REV packages/edge-worker | tar -x -C /tmp/before` and
 // its node_modules linked in: node --import tsx bench/events-cpu.ts . /tmp/before/packages/edge-worker
+// A root may end in @PAGE_SIZE (SqliteStorageOptions.pageSize, e.g. `. .@4096`: one code, two page sizes).
 // Environment: CONC (32), N requests per round (640), ROUNDS (3), SYNC (normal | full).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -11,17 +12,20 @@ import { join, resolve } from 'node:path';
 import { eventBatch, seedRows } from './workload.mjs';
 
 const SECRET = 'bench-secret-0123456789abcdef-ghijklmnop';
-const roots = (process.argv.length > 2 ? process.argv.slice(2) : ['.']).map((r) => resolve(r));
+const roots = process.argv.length > 2 ? process.argv.slice(2) : ['.'];
 const CONC = Number(process.env.CONC ?? 32);
 const N = Number(process.env.N ?? 640);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 
-async function setup(root: string) {
+async function setup(arg: string) {
+  const [path, page] = arg.split('@');
+  const root = resolve(path);
   const { createApp } = await import(`${root}/src/app.ts`);
   const { hs256Verifier, signHs256 } = await import(`${root}/src/auth/jwt.ts`);
   const { openSqliteStorage } = await import(`${root}/src/storage/sqlite.ts`);
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-events-cpu-'));
-  const storage = openSqliteStorage({ dataDir, synchronous: process.env.SYNC === 'full' ? 'full' : 'normal' });
+  const synchronous = process.env.SYNC === 'full' ? 'full' : 'normal';
+  const storage = openSqliteStorage({ dataDir, synchronous, ...(page ? { pageSize: Number(page) } : {}) });
   const app = createApp({ storage, verifier: hs256Verifier(SECRET), log: null });
   const exp = Math.floor(Date.now() / 1000) + 3600;
   const token = await signHs256(
@@ -33,7 +37,7 @@ async function setup(root: string) {
     await app.request('/v1/features/push', { method: 'POST', headers, body: JSON.stringify({ rows }) });
   for (let b = 0; b < 100; b++)
     await app.request('/v1/events', { method: 'POST', headers, body: JSON.stringify({ events: eventBatch(`s${b}`) }) });
-  return { root, app, headers, storage, dataDir, cpu: [] as number[] };
+  return { root: arg, app, headers, storage, dataDir, cpu: [] as number[] };
 }
 
 const runs = [];

@@ -5,14 +5,16 @@
 // as the group commit does at 32 connections. Give several package roots for a before/after, e.g. after
 // `git worktree add /tmp/edge-before main`:
 // node --import tsx bench/ingest-statements.ts . /tmp/edge-before/packages/edge-worker
-// Environment: GROUP (32), ROUNDS (40), SEED events (500,000).
+// A root may end in @PAGE_SIZE (e.g. `. .@16384`: the same code on 4 KiB and 16 KiB pages, one run).
+// Environment: GROUP (32), ROUNDS (40), SEED events (500,000), PAGE_SIZE (SQLite's default, 4096), SLACK
+// (RealtimeOptions.historySlack; default its own).
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { eventBatch, seedRows } from './workload.mjs';
 
-const roots = (process.argv.length > 2 ? process.argv.slice(2) : ['.']).map((r) => resolve(r));
+const roots = process.argv.length > 2 ? process.argv.slice(2) : ['.'];
 const GROUP = Number(process.env.GROUP ?? 32);
 const ROUNDS = Number(process.env.ROUNDS ?? 40);
 const SEED = Number(process.env.SEED ?? 500_000);
@@ -26,14 +28,18 @@ function label(sql: string): string {
   return [verb?.[1].replace(/ (INTO|FROM)$/, ''), verb?.[2], kind].filter(Boolean).join(' ');
 }
 
-async function setup(root: string) {
+async function setup(arg: string) {
+  const [path, page = process.env.PAGE_SIZE] = arg.split('@');
+  const root = resolve(path);
+  const title = page ? `${root} (page_size ${page})` : root;
   const { migrate } = await import(`${root}/src/storage/sqlite.ts`);
   const { createSqlStorage } = await import(`${root}/src/storage/sql.ts`);
-  const { DEFAULT_REALTIME } = await import(`${root}/src/app.ts`);
+  const { DEFAULT_REALTIME: defaults } = await import(`${root}/src/app.ts`);
+  const realtime = process.env.SLACK ? { ...defaults, historySlack: Number(process.env.SLACK) } : defaults;
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-ingest-statements-'));
   const db = new Database(join(dataDir, 'edge.db'));
   // The pragmas of openSqliteStorage; checkpoints between rounds, untimed.
-  if (process.env.PAGE_SIZE) db.pragma(`page_size = ${Number(process.env.PAGE_SIZE)}`);
+  if (page) db.pragma(`page_size = ${Number(page)}`);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('temp_store = MEMORY');
@@ -110,7 +116,7 @@ async function setup(root: string) {
       ),
     );
   for (let s = 0; s < SEED / (100 * GROUP); s++) {
-    await storage.events.ingest(records(`seed${s}`), DEFAULT_REALTIME, (now += 1000));
+    await storage.events.ingest(records(`seed${s}`), realtime, (now += 1000));
     if (s % 20 === 19) db.pragma('wal_checkpoint(TRUNCATE)');
   }
   db.pragma('wal_checkpoint(TRUNCATE)');
@@ -120,7 +126,7 @@ async function setup(root: string) {
       const events = records(`r${r}`);
       timing = true;
       const t0 = process.cpuUsage();
-      await storage.events.ingest(events, DEFAULT_REALTIME, (now += 1000));
+      await storage.events.ingest(events, realtime, (now += 1000));
       const t = process.cpuUsage(t0);
       (times.get('whole ingest') ?? times.set('whole ingest', []).get('whole ingest')!).push(t.user + t.system);
       timing = false;
@@ -128,7 +134,7 @@ async function setup(root: string) {
     },
     report() {
       const per100 = (us: number) => us / 1000 / GROUP;
-      console.log(`\n${root} (GROUP ${GROUP}, ${ROUNDS} rounds, seed ${SEED} events; ms CPU per 100 events)`);
+      console.log(`\n${title} (GROUP ${GROUP}, ${ROUNDS} rounds, seed ${SEED} events; ms CPU per 100 events)`);
       console.log('| statement | median | mean | sd |');
       console.log('|---|---:|---:|---:|');
       for (const [name, list] of times) {

@@ -202,6 +202,55 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         expect(users.get('u1')).toMatchObject({ firstSeen: T0, lastSeen: T0 + 7000, events: 8 });
       });
 
+      it('answers the same histories with an amortized trim as with a trim on every batch', async () => {
+        // One seeded random stream of batches (late events, ties, repeated ids, several users) written
+        // for three sets of users: trimmed on every batch (slack 0), with the default slack, with slack 3.
+        // After every batch all answer the newest historyLength of their accepted events (ts, then event_id).
+        let seed = 19;
+        const rnd = (n: number) => {
+          seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+          return Math.floor((seed / 2 ** 32) * n);
+        };
+        const variants = [
+          { prefix: 'every', options: { ...options, historySlack: 0 } },
+          { prefix: 'default', options },
+          { prefix: 'slack3', options: { ...options, historySlack: 3 } },
+        ];
+        const users = ['a', 'b', 'c'];
+        const sent: Array<{ id: string; user: string; ts: number }> = [];
+        const accepted = new Map<string, { id: string; user: string; ts: number }>();
+        const newest = (user: string) =>
+          [...accepted.values()]
+            .filter((e) => e.user === user)
+            .sort((x, y) => y.ts - x.ts || (x.id < y.id ? 1 : -1))
+            .slice(0, options.historyLength)
+            .map((e) => ({ itemId: e.id, type: 'click', ts: e.ts }));
+        for (let b = 0; b < 20; b++) {
+          const batch = Array.from({ length: 1 + rnd(9) }, () => {
+            if (sent.length > 0 && rnd(6) === 0) return sent[rnd(sent.length)];
+            const e = { id: `e${sent.length}`, user: users[rnd(3)], ts: T0 + rnd(20) * 1000 };
+            sent.push(e);
+            return e;
+          });
+          for (const e of batch) if (!accepted.has(e.id)) accepted.set(e.id, e);
+          for (const v of variants) {
+            const id = (u: string) => `${v.prefix}-${u}`;
+            await storage.events.ingest(
+              batch.map((e) => event(`${v.prefix}-${e.id}`, { userId: id(e.user), itemId: e.id, ts: e.ts })),
+              v.options,
+              T0,
+            );
+            // Several users (one read of all their rows) and one (a read by key).
+            const many = await storage.events.users(users.map(id), v.options, T0);
+            for (const u of users) expect(many.get(id(u))?.history ?? []).toEqual(newest(u));
+            const one = users[b % 3];
+            expect((await storage.events.users([id(one)], v.options, T0)).get(id(one))?.history ?? []).toEqual(
+              newest(one),
+            );
+          }
+        }
+      });
+
       it('decays item popularity with its half-life, per event type, and merges late events', async () => {
         await storage.events.ingest([event('p1'), event('p2'), event('p3', { type: 'view' })], options, T0);
         const at = (now: number) => storage.events.items(['i1'], options, now).then((m) => m.get('i1')!.popularity);

@@ -17,6 +17,7 @@ import type {
   ModelVersionRecord,
   NewVersion,
   PromotionRecord,
+  RealtimeOptions,
   SqlDriver,
   SqlStatement,
   Storage,
@@ -167,17 +168,27 @@ const INSERT_HISTORY_SQL = `
 INSERT OR IGNORE INTO user_history (user_id, ts, event_id, item_id, type)
 SELECT user_id, ts, event_id, item_id, type FROM events WHERE rowid > ${MARK}`;
 
-// Per user of the batch, the rows older than its ?1-th newest: found from the key (user_id, ts,
-// event_id) by short walks down the user's newest entries, not by ranking all of them: one for the
-// cut's time, a second for its event_id only where there is a cut (a full history). The cuts are
-// materialized: inlined, SQLite walked again for every row it compared with them (~7 walks per full
-// history where 2 do; the statement was the ingest's costliest with full histories).
+// Per user of the batch whose history is due a trim (below), the rows older than its ?1-th newest:
+// found from the key (user_id, ts, event_id) by short walks down the user's newest entries, not by
+// ranking all of them: one for the cut's time, a second for its event_id only where there is a cut (a
+// full history). The cuts are materialized: inlined, SQLite walked again for every row it compared
+// with them (~7 walks per full history where 2 do).
+// The trim is amortized (docs/ARCHITECTURE.md, "The ingest path"): a history may hold up to ?2 - 1 rows
+// beyond its ?1 (the slack) and is cut back to ?1 when the user's event count (`activity`, upserted
+// before this statement in the same transaction) crosses a multiple of ?2, i.e. once per ?2 of the
+// user's events rather than on every batch. Reads return the newest ?1 rows only (HISTORY_SQL and
+// HISTORY_ONE_SQL), which are the rows a trim on every batch would have kept: rows only come in newest
+// first and go out oldest first. CAST: D1 may bind ?2 as a REAL, and the counts are never negative.
 const TRIM_HISTORY_SQL = `
-WITH cut AS MATERIALIZED (
+WITH due AS MATERIALIZED (
+  SELECT b.user_id FROM (SELECT user_id, count(*) AS n FROM events WHERE rowid > ${MARK} GROUP BY user_id) AS b
+  JOIN activity AS a ON a.entity = 'user' AND a.entity_id = b.user_id
+  WHERE CAST(a.events / ?2 AS INTEGER) != CAST((a.events - b.n) / ?2 AS INTEGER)
+), cut AS MATERIALIZED (
   SELECT u.user_id,
     (SELECT ts FROM user_history WHERE user_id = u.user_id ORDER BY ts DESC, event_id DESC LIMIT 1 OFFSET ?1 - 1)
       AS ts
-  FROM (SELECT DISTINCT user_id FROM events WHERE rowid > ${MARK}) AS u
+  FROM due AS u
 ), c AS MATERIALIZED (
   SELECT user_id, ts AS cut_ts,
     (SELECT event_id FROM user_history AS x WHERE x.user_id = cut.user_id ORDER BY x.ts DESC, x.event_id DESC
@@ -187,6 +198,9 @@ WITH cut AS MATERIALIZED (
 DELETE FROM user_history WHERE (user_id, ts, event_id) IN (
   SELECT h.user_id, h.ts, h.event_id FROM c JOIN user_history AS h ON h.user_id = c.user_id AND h.ts <= c.cut_ts
   WHERE (h.ts, h.event_id) < (c.cut_ts, c.cut_id))`;
+
+/** Rows a user's history may hold beyond `historyLength` before a trim (RealtimeOptions.historySlack). */
+export const historySlack = (options: RealtimeOptions) => options.historySlack ?? Math.ceil(options.historyLength / 4);
 
 // Decayed counter upsert: a batch's contributions are summed at the batch's newest event time,
 // then merged with the stored value at whichever of the two times is later (events may arrive late).
@@ -245,6 +259,8 @@ const ACTIVITY_SQL =
 const COUNTERS_SQL =
   'SELECT entity_id, key, value, updated_at FROM counters ' +
   'WHERE kind = ?1 AND entity_id IN (SELECT value FROM json_each(?2))';
+// A history may hold a slack of rows beyond its length (TRIM_HISTORY_SQL): reads keep the newest ?2,
+// in SQL for one user, while building the answer for several.
 const HISTORY_SQL =
   'SELECT user_id, item_id, type, ts FROM user_history WHERE user_id IN ' +
   '(SELECT value FROM json_each(?1)) ORDER BY user_id, ts DESC, event_id DESC';
@@ -253,7 +269,7 @@ const ACTIVITY_ONE_SQL =
   'SELECT entity_id, first_seen, last_seen, events FROM activity WHERE entity = ?1 AND entity_id = ?2';
 const COUNTERS_ONE_SQL = 'SELECT entity_id, key, value, updated_at FROM counters WHERE kind = ?1 AND entity_id = ?2';
 const HISTORY_ONE_SQL =
-  'SELECT user_id, item_id, type, ts FROM user_history WHERE user_id = ?1 ORDER BY ts DESC, event_id DESC';
+  'SELECT user_id, item_id, type, ts FROM user_history WHERE user_id = ?1 ORDER BY ts DESC, event_id DESC LIMIT ?2';
 
 /**
  * The reads of a feature lookup (stored rows, activity, counters, history): the ones a driver's
@@ -296,11 +312,12 @@ function sqlEventStore(driver: SqlDriver): EventStore {
         { sql: MARK_SQL, params: [] },
         ...inserts,
         { sql: INSERT_HISTORY_SQL, params: [] },
-        { sql: TRIM_HISTORY_SQL, params: [options.historyLength] },
         { sql: ITEM_POPULARITY_SQL, params: [options.itemHalfLifeMs] },
         { sql: USER_CATEGORY_SQL, params: [options.userCategoryHalfLifeMs, options.categoryFeature] },
         { sql: USER_ACTIVITY_SQL, params: [] },
         { sql: ITEM_ACTIVITY_SQL, params: [] },
+        // After the user activity upsert: the trim is due by the user's event count (TRIM_HISTORY_SQL).
+        { sql: TRIM_HISTORY_SQL, params: [options.historyLength, historySlack(options) + 1] },
       ];
       // A user's answer is built from its history, category counters and activity; an item's from its
       // popularity and activity: the batch's users and items are all it changes (the events table itself
@@ -326,7 +343,7 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       const [acts, history, cats] = await Promise.all([
         activity('user', ids),
         ids.length === 1
-          ? driver.query<HistoryRow>(HISTORY_ONE_SQL, [ids[0]])
+          ? driver.query<HistoryRow>(HISTORY_ONE_SQL, [ids[0], options.historyLength])
           : driver.query<HistoryRow>(HISTORY_SQL, [JSON.stringify(ids)]),
         counters('user_category', ids),
       ]);
@@ -339,7 +356,11 @@ function sqlEventStore(driver: SqlDriver): EventStore {
           lastSeen: a.last_seen,
           events: a.events,
         });
-      for (const h of history) out.get(h.user_id)?.history.push({ itemId: h.item_id, type: h.type, ts: h.ts });
+      for (const h of history) {
+        const u = out.get(h.user_id);
+        if (u && u.history.length < options.historyLength)
+          u.history.push({ itemId: h.item_id, type: h.type, ts: h.ts });
+      }
       for (const c of cats) {
         const u = out.get(c.entity_id);
         if (!u) continue;

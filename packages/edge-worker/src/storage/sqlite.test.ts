@@ -29,6 +29,7 @@ it('opens the database in WAL mode and migrates once', async () => {
     await again.close();
     const db = new Database(databasePath(dataDir), { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('page_size', { simple: true })).toBe(16_384);
     const migrations = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).length;
     expect(db.prepare('SELECT count(*) FROM vireo_migrations').pluck().get()).toBe(migrations);
     expect(db.prepare('SELECT count(*) FROM features').pluck().get()).toBe(1);
@@ -96,5 +97,64 @@ it('migrates a database with the separate event log (0004) to events numbered by
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(older, { recursive: true, force: true });
+  }
+});
+
+it('keeps a history within its length plus the slack, trimmed back once per slack + 1 of the user events', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vireo-edge-'));
+  const storage = openSqliteStorage({ dataDir });
+  const db = new Database(databasePath(dataDir), { readonly: true });
+  const rows = db.prepare('SELECT count(*) FROM user_history WHERE user_id = ?').pluck();
+  try {
+    const cap = 5;
+    for (const slack of [0, 2, 7]) {
+      const realtime = { historyLength: cap, historySlack: slack, itemHalfLifeMs: 1e9, userCategoryHalfLifeMs: 1e9 };
+      const user = `s${slack}`;
+      let seed = slack + 1;
+      let sent = 0;
+      let over = 0;
+      for (let b = 0; b < 40; b++) {
+        seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+        const size = 1 + ((seed >>> 16) % 4);
+        const events = Array.from({ length: size }, (_, i) => ({
+          eventId: `${user}-${sent + i}`,
+          userId: user,
+          itemId: 'i',
+          type: 'view',
+          value: null,
+          ts: 1000 + ((seed >>> 8) % 50) * 10 + i,
+          context: {},
+        }));
+        await storage.events.ingest(events, { ...realtime, categoryFeature: 'c' }, 1);
+        const before = sent;
+        sent += size;
+        const held = rows.get(user) as number;
+        expect(held).toBeLessThanOrEqual(cap + slack);
+        // A trim is due when the count crosses a multiple of slack + 1: then exactly the newest `cap` remain.
+        if (Math.floor(sent / (slack + 1)) !== Math.floor(before / (slack + 1))) expect(held).toBe(Math.min(cap, sent));
+        if (held > cap) over++;
+      }
+      // Slack 0 trims on every batch; a slack lets histories run over between trims.
+      if (slack === 0) expect(over).toBe(0);
+      else expect(over).toBeGreaterThan(0);
+    }
+  } finally {
+    db.close();
+    await storage.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+it('keeps the page size of an existing database (16 KiB applies to new ones only)', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vireo-edge-'));
+  try {
+    await openSqliteStorage({ dataDir, pageSize: 4096 }).close();
+    const storage = openSqliteStorage({ dataDir });
+    const db = new Database(databasePath(dataDir), { readonly: true });
+    expect(db.pragma('page_size', { simple: true })).toBe(4096);
+    db.close();
+    await storage.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -350,6 +350,12 @@ export type SqliteStorageOptions = {
   dataDir: string;
   /** SQLite's synchronous pragma: 'full' also survives power loss; 'normal' (the default) survives a killed process. */
   synchronous?: 'normal' | 'full';
+  /**
+   * SQLite's page size for a new database (an existing one keeps its own). Default 16,384: a commit writes
+   * each page it dirtied to the WAL, and event batches dirty the real-time tables' pages at random users
+   * and items, so fewer, larger pages cost less (docs/ARCHITECTURE.md, "The ingest path").
+   */
+  pageSize?: number;
   /** Rows of feature lookups cached in this process (see sqliteDriver); 0: none. Default 200,000 (~40 MB). */
   readCacheRows?: number;
   /** Write concurrent event batches in one transaction (./group-commit.ts). Default true. */
@@ -374,6 +380,8 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   const { dataDir } = options;
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(databasePath(dataDir));
+  // Before WAL: a WAL database's page size is fixed once it is created.
+  db.pragma(`page_size = ${options.pageSize ?? 16_384}`);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('busy_timeout = 5000');
@@ -386,7 +394,9 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   db.pragma('mmap_size = 268435456');
   migrate(db);
   const checkpoints = options.checkpointThread === false ? null : startCheckpointer(databasePath(dataDir));
-  db.pragma(`wal_autocheckpoint = ${checkpoints ? 100_000 : 10_000}`);
+  // In pages: ~400 MiB and ~40 MiB whatever the page size.
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.pragma(`wal_autocheckpoint = ${Math.round(((checkpoints ? 400 : 40) * 2 ** 20) / pageSize)}`);
   const storage = createSqlStorage({
     kind: 'sqlite',
     driver: sqliteDriver(db, { readCacheRows: options.readCacheRows ?? 200_000 }),

@@ -32,6 +32,12 @@ export type EventRecord = {
 export type RealtimeOptions = {
   /** Interactions kept per user (newest first). */
   historyLength: number;
+  /**
+   * Rows a user's stored history may hold beyond `historyLength` before it is trimmed back (the trim
+   * runs once per `historySlack + 1` of the user's events; reads still return `historyLength`); 0 trims
+   * on every batch. Default ceil(historyLength / 4). See docs/ARCHITECTURE.md, "The ingest path".
+   */
+  historySlack?: number;
   /** Half-life of item popularity counters, in ms. */
   itemHalfLifeMs: number;
   /** Half-life of user × category counters, in ms. */

@@ -323,8 +323,8 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       // popularity and activity: the batch's users and items are all it changes (the events table itself
       // is read by the event log only).
       const results = await driver.batch(statements, {
-        user: sorted.map((e) => e.userId),
-        item: sorted.map((e) => e.itemId),
+        user: [...new Set(sorted.map((e) => e.userId))],
+        item: [...new Set(sorted.map((e) => e.itemId))],
       });
       const inserted = new Set<string>();
       for (const r of results.slice(1, 1 + inserts.length))

@@ -205,11 +205,10 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
       return read(sql, params) as T[];
     },
     async batch(list, touched) {
-      cache?.clear();
       try {
         return batch.immediate(list);
       } finally {
-        // Reads made while the transaction ran (none: better-sqlite3 is synchronous) cannot linger.
+        // Emptied once, after the transaction: better-sqlite3 is synchronous, so nothing read in between.
         // Committed or rolled back, the listeners hear of it before anyone is answered (SqlDriver.watch).
         if (touched) {
           cache?.clear();

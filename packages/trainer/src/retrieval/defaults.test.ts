@@ -58,6 +58,7 @@ describe('retrieval defaults per dataset kind', () => {
     expect(EVENT_LOG_SOURCES).toEqual(['sequential', 'csv', 'jsonl', 'parquet']);
     for (const source of EVENT_LOG_SOURCES) expect(picked(['--data', folder(source)])).toEqual(EVENT_LOG_RETRIEVAL);
     expect(EVENT_LOG_RETRIEVAL).toMatchObject({
+      epochs: 4,
       fieldDim: 32,
       lastItem: true,
       historyRows: true,

@@ -149,7 +149,7 @@ every epoch, evaluates on the held-out split, and writes retrieval.safetensors, 
 (float32 and int8) and the manifest into BUNDLE.
 
 Defaults marked "kind" depend on the dataset's kind (its dataset.json source), chosen on its validation split:
-MovieLens (source movielens) 2 epochs; event logs (sources sequential, csv, jsonl, parquet) --field-dim 32
+MovieLens (source movielens) 2 epochs; event logs (sources sequential, csv, jsonl, parquet) 4 epochs --field-dim 32
 --last-item --history-rows --causal --last-output --next-item-loss 3; every other kind the value given; a flag wins.
 
 flags:

@@ -37,6 +37,7 @@ function fixture(date: string, machine: string, gpu: string | null): Report {
             ratio: ratioOf(vireo, peer),
             limit: { who: 'copy', value: 51.2, unit: 'GB/s', ofLimit: 0.5 },
             perItemNs: 20,
+            extra: { 'max |Δu| CPU vs GPU': 0 },
           },
           {
             case: 'topk N=10000000',
@@ -103,6 +104,17 @@ describe('renderBenchmarks', () => {
       .find((l) => l.startsWith('| case'))!;
     expect(trainHeader).not.toContain('of limit');
     expect(trainHeader).not.toContain('ns / item');
+  });
+
+  it('escapes a pipe in a column name as in a cell, so every line of a table has as many columns', () => {
+    const after = md.split('### Top-k scaling')[1].split('\n');
+    const start = after.findIndex((l) => l.startsWith('|'));
+    const end = after.findIndex((l, i) => i > start && !l.startsWith('|'));
+    const table = after.slice(start, end);
+    expect(table.length).toBe(4); // header, alignment, two rows
+    expect(table[0]).toContain('max \\|Δu\\| CPU vs GPU');
+    const columns = (l: string) => l.split(/(?<!\\)\|/).length;
+    for (const line of table) expect(columns(line)).toBe(columns(table[0]));
   });
 
   it('refuses a file in another schema, naming it', () => {

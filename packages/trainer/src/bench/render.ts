@@ -84,7 +84,7 @@ export function renderTable(t: Table, level = '###'): string {
     );
   if (peers.length === 1) lines.push(`Peer: ${peers[0]}.`, '');
   lines.push(
-    `| ${cols.map((c) => c.head).join(' | ')} |`,
+    `| ${cols.map((c) => cell(c.head)).join(' | ')} |`,
     `|${cols.map((c) => (c.num ? '---:' : '---')).join('|')}|`,
     ...t.rows.map((r) => `| ${cols.map((c) => cell(c.get(r) ?? '')).join(' | ')} |`),
   );

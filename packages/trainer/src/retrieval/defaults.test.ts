@@ -7,11 +7,12 @@ import { afterAll, describe, expect, test } from 'vitest';
 import {
   EVENT_LOG_RETRIEVAL,
   EVENT_LOG_SOURCES,
+  kindFlags,
   MOVIELENS_RETRIEVAL,
   RETRIEVAL_DEFAULTS,
   retrievalDefaults,
 } from './defaults.ts';
-import { parseTrainFlags } from './index.ts';
+import { parseTrainFlags, TRAIN_HELP } from './index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'vireo-defaults-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -69,6 +70,19 @@ describe('retrieval defaults per dataset kind', () => {
     expect(RETRIEVAL_DEFAULTS).toMatchObject({ epochs: 3, batch: 128, causal: false, nextItem: 0 });
     // No dataset.json yet: the flags' defaults (opening the dataset then says what is wrong).
     expect(picked(['--data', join(root, 'missing')])).toEqual(RETRIEVAL_DEFAULTS);
+  });
+
+  test('--help prints each kind as the flags by which its row differs from the defaults, read from the rows', () => {
+    expect(kindFlags(MOVIELENS_RETRIEVAL)).toBe('--epochs 2');
+    expect(kindFlags(EVENT_LOG_RETRIEVAL)).toBe(
+      '--epochs 4 --field-dim 32 --last-item --history-rows --causal --last-output --next-item-loss 3',
+    );
+    expect(kindFlags(RETRIEVAL_DEFAULTS)).toBe('');
+    const sources = EVENT_LOG_SOURCES.join(', ');
+    expect(TRAIN_HELP).toContain(`MovieLens (source movielens) --epochs 2; event logs (sources ${sources})`);
+    expect(TRAIN_HELP).toContain(`${kindFlags(EVENT_LOG_RETRIEVAL)};`);
+    expect(TRAIN_HELP).toContain('passes over the training clicks (kind; default 3)');
+    expect(TRAIN_HELP).toContain('a multiple of 8 and of --heads (kind; default 16)');
   });
 
   test('a flag wins over the kind', () => {

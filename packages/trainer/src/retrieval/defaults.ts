@@ -65,6 +65,28 @@ export const EVENT_LOG_RETRIEVAL: RetrievalDefaults = {
 /** Dataset kinds that train with EVENT_LOG_RETRIEVAL. */
 export const EVENT_LOG_SOURCES = ['sequential', 'csv', 'jsonl', 'parquet'];
 
+const FLAGS: Record<keyof RetrievalDefaults, string> = {
+  epochs: '--epochs',
+  batch: '--batch',
+  fieldDim: '--field-dim',
+  lastItem: '--last-item',
+  historyRows: '--history-rows',
+  causal: '--causal',
+  lastOutput: '--last-output',
+  nextItem: '--next-item-loss',
+};
+
+/**
+ * The flags by which a kind's row differs from RETRIEVAL_DEFAULTS, as `vireo train retrieval --help` prints them.
+ * @example kindFlags(MOVIELENS_RETRIEVAL) // '--epochs 2'
+ */
+export function kindFlags(row: RetrievalDefaults): string {
+  return (Object.keys(FLAGS) as (keyof RetrievalDefaults)[])
+    .filter((k) => row[k] !== RETRIEVAL_DEFAULTS[k])
+    .map((k) => (row[k] === true ? FLAGS[k] : `${FLAGS[k]} ${row[k]}`))
+    .join(' ');
+}
+
 /** The `source` of DIR/dataset.json, or null when there is none to read (openDataset then says why). */
 export function datasetSource(dir: string): string | null {
   try {

@@ -13,7 +13,14 @@ import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { evaluateRetrieval, formatReport, type RetrievalReport } from '../eval/retrieval-report.ts';
 import { openGpu } from '../node/gpu.ts';
 import { itemEmbeddings, itemsFile, retrievalFile, writeBundle } from '@vireo/models/training';
-import { retrievalDefaults } from './defaults.ts';
+import {
+  EVENT_LOG_RETRIEVAL,
+  EVENT_LOG_SOURCES,
+  kindFlags,
+  MOVIELENS_RETRIEVAL,
+  RETRIEVAL_DEFAULTS,
+  retrievalDefaults,
+} from './defaults.ts';
 import { embedItems } from './embed.ts';
 import { openDataset, trainRetrievalModel, type TrainRetrievalOptions } from './train.ts';
 
@@ -141,6 +148,8 @@ export function parseTrainFlags(
   };
 }
 
+const ROW = RETRIEVAL_DEFAULTS; // every kind without its own row: what the flags below show
+
 export const TRAIN_HELP = `usage: vireo train retrieval --data DATASET --out BUNDLE [flags]
 
 Trains the two-tower retrieval model (user tower with history attention, item tower, in-batch
@@ -149,14 +158,15 @@ every epoch, evaluates on the held-out split, and writes retrieval.safetensors, 
 (float32 and int8) and the manifest into BUNDLE.
 
 Defaults marked "kind" depend on the dataset's kind (its dataset.json source), chosen on its validation split:
-MovieLens (source movielens) 2 epochs; event logs (sources sequential, csv, jsonl, parquet) 4 epochs --field-dim 32
---last-item --history-rows --causal --last-output --next-item-loss 3; every other kind the value given; a flag wins.
+MovieLens (source movielens) ${kindFlags(MOVIELENS_RETRIEVAL)}; event logs (sources ${EVENT_LOG_SOURCES.join(', ')})
+${kindFlags(EVENT_LOG_RETRIEVAL)};
+every other kind the value given; a flag wins.
 
 flags:
-  --epochs N            passes over the training clicks (kind; default 3)
-  --batch N             samples per step, a multiple of 8 (kind; default 128)
+  --epochs N            passes over the training clicks (kind; default ${ROW.epochs})
+  --batch N             samples per step, a multiple of 8 (kind; default ${ROW.batch})
   --dim N               embedding size of both towers' output (default 32)
-  --field-dim N         size of each feature's embedding, a multiple of 8 and of --heads (kind; default 16)
+  --field-dim N         size of each feature's embedding, a multiple of 8 and of --heads (kind; default ${ROW.fieldDim})
   --heads N             attention heads of the history encoder (default 2)
   --hidden N            width of the towers' hidden layer (default 64)
   --history N           history length (default: the spec's sequence length, at most 20)

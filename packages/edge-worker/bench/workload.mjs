@@ -1,5 +1,6 @@
 // The benchmark's data and requests, shared by the loopback run and the in-process run.
-export const USERS = 10_000;
+// USERS: the store's users (default 10,000), e.g. to see how a statement's cost grows with the store.
+export const USERS = Number(process.env.USERS ?? 10_000);
 export const ITEMS = 10_000;
 const COUNTRIES = ['FR', 'DE', 'US', 'JP', 'BR', 'IN', 'NG', 'GB'];
 const GENRES = ['drama', 'comedy', 'action', 'horror', 'documentary', 'animation'];

@@ -357,7 +357,8 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         expect(await storage.events.get('e7')).not.toBeNull();
         // Every page size, from every cursor: the same events once each, in the same order.
         for (const limit of [1, 3, 5, 100]) expect(await readAll(0, limit)).toEqual(before);
-        expect((await readAll(before.seqs[5], 2)).ids).toEqual(before.ids.slice(6));
+        for (let i = 0; i < before.seqs.length; i++)
+          expect((await readAll(before.seqs[i], 2)).ids).toEqual(before.ids.slice(i + 1));
         const page = await storage.eventLog.read(0, 2);
         expect(page.archived).toBe(true);
         expect(page.events[0]).toMatchObject({ eventId: 'e0', userId: 'u0', ts: T0, type: 'click', receivedAt: T0 });

@@ -182,7 +182,7 @@ SELECT user_id, ts, event_id, item_id, type FROM events WHERE rowid > ${MARK}`;
 const TRIM_HISTORY_SQL = `
 WITH due AS MATERIALIZED (
   SELECT b.user_id FROM (SELECT user_id, count(*) AS n FROM events WHERE rowid > ${MARK} GROUP BY user_id) AS b
-  JOIN activity AS a ON a.entity = 'user' AND a.entity_id = b.user_id
+  CROSS JOIN activity AS a ON a.entity = 'user' AND a.entity_id = b.user_id
   WHERE CAST(a.events / ?2 AS INTEGER) != CAST((a.events - b.n) / ?2 AS INTEGER)
 ), cut AS MATERIALIZED (
   SELECT u.user_id,
@@ -426,8 +426,15 @@ type ArchiveRow = { first_seq: number; last_seq: number; blob: string; bytes: nu
 const LOG_PAGE_SQL = `
 SELECT seq, event_id, user_id, item_id, type, value, ts, context, received_at
 FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2`;
-const ARCHIVE_AFTER_SQL =
-  'SELECT first_seq, last_seq, blob, bytes, sha256 FROM event_archive WHERE last_seq > ?1 ORDER BY first_seq LIMIT 1';
+// The first archived batch with events after ?1: the one holding ?1 + 1, else the next one. Batches are disjoint
+// ranges in order, so both are found by first_seq, the key (a filter on last_seq read every older batch's row).
+const ARCHIVE_COLUMNS = 'SELECT first_seq, last_seq, blob, bytes, sha256 FROM event_archive';
+const ARCHIVE_AFTER_SQL = `
+SELECT * FROM (
+  SELECT * FROM (${ARCHIVE_COLUMNS} WHERE first_seq <= ?1 ORDER BY first_seq DESC LIMIT 1) WHERE last_seq > ?1
+  UNION ALL
+  SELECT * FROM (${ARCHIVE_COLUMNS} WHERE first_seq > ?1 ORDER BY first_seq LIMIT 1)
+) ORDER BY first_seq LIMIT 1`;
 
 const toLogged = (r: LogRow): LoggedEvent => ({
   seq: r.seq,

@@ -2,7 +2,7 @@
 // machine, adapter and versions; rows show the peer, the ratio and the limit; a skipped peer says
 // why; columns empty in a whole table are left out; a file in another schema is refused.
 import { describe, expect, it } from 'vitest';
-import { renderBenchmarks } from './render.ts';
+import { markdownTable, renderBenchmarks } from './render.ts';
 import { checkReport, ratioOf, SCHEMA, type Report } from './schema.ts';
 
 function fixture(date: string, machine: string, gpu: string | null): Report {
@@ -86,13 +86,14 @@ describe('renderBenchmarks', () => {
   });
 
   it('puts the peer, the ratio and the limit beside the figure', () => {
-    const row = md.split('\n').find((l) => l.startsWith('| topk N=100000 |'))!;
-    expect(row).toBeDefined();
-    expect(row).toContain('| 2.00 |'); // median
+    const line = md.split('\n').find((l) => l.startsWith('| topk N=100000 '))!;
+    expect(line).toBeDefined();
+    const row = line.split('|').map((c) => c.trim());
+    expect(row).toContain('2.00'); // median
     expect(row).toContain('51.2 GB/s');
     expect(row).toContain('50%');
     expect(row).toContain('2.00×'); // peer 4 ms ÷ Vireo 2 ms
-    expect(row).toContain('| 20.0 |'); // ns per item
+    expect(row).toContain('20.0'); // ns per item
   });
 
   it('says why a figure or a peer is missing, and drops columns empty in the whole table', () => {
@@ -115,6 +116,20 @@ describe('renderBenchmarks', () => {
     expect(table[0]).toContain('max \\|Δu\\| CPU vs GPU');
     const columns = (l: string) => l.split(/(?<!\\)\|/).length;
     for (const line of table) expect(columns(line)).toBe(columns(table[0]));
+  });
+
+  it('pads every table so that it reads as one in plain text: columns of one width, numbers right-aligned', () => {
+    const tables = md.split('\n\n').filter((block) => block.startsWith('|'));
+    expect(tables.length).toBeGreaterThanOrEqual(3); // the runs, then each report's tables
+    for (const table of tables) {
+      const lines = table.split('\n').filter((l) => l !== '');
+      // The pipes sit at the same character positions on every line.
+      const pipes = (l: string) => [...l.matchAll(/(?<!\\)\|/g)].map((m) => m.index);
+      for (const line of lines) expect(pipes(line)).toEqual(pipes(lines[0]));
+    }
+    expect(markdownTable(['case', 'ms'], [false, true], [['a', '1.5']])).toBe(
+      '| case |  ms |\n| ---- | --: |\n| a    | 1.5 |',
+    );
   });
 
   it('refuses a file in another schema, naming it', () => {

@@ -16,6 +16,20 @@ export function fmt(n: number | null | undefined): string {
   return n.toExponential(2);
 }
 
+/**
+ * A Markdown table with its columns padded to their widest cell (at least 3), so that the file reads as a table in
+ * plain text too; `right` columns (numbers) are right-aligned, and marked so (`---:`) for renderers.
+ * @example markdownTable(['case', 'ms'], [false, true], [['a', '1.5']])
+ * // '| case |  ms |\n| ---- | --: |\n| a    | 1.5 |'
+ */
+export function markdownTable(head: string[], right: boolean[], rows: string[][]): string {
+  const width = head.map((h, c) => Math.max(3, h.length, ...rows.map((r) => r[c].length)));
+  const line = (r: string[]) =>
+    `| ${r.map((x, c) => (right[c] ? x.padStart(width[c]) : x.padEnd(width[c]))).join(' | ')} |`;
+  const rule = `| ${width.map((w, c) => (right[c] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(head), rule, ...rows.map(line)].join('\n');
+}
+
 const pct = (x: number) => (x >= 0.1 ? `${(x * 100).toFixed(0)}%` : `${(x * 100).toPrecision(2)}%`);
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -84,9 +98,11 @@ export function renderTable(t: Table, level = '###'): string {
     );
   if (peers.length === 1) lines.push(`Peer: ${peers[0]}.`, '');
   lines.push(
-    `| ${cols.map((c) => cell(c.head)).join(' | ')} |`,
-    `|${cols.map((c) => (c.num ? '---:' : '---')).join('|')}|`,
-    ...t.rows.map((r) => `| ${cols.map((c) => cell(c.get(r) ?? '')).join(' | ')} |`),
+    markdownTable(
+      cols.map((c) => cell(c.head)),
+      cols.map((c) => c.num),
+      t.rows.map((r) => cols.map((c) => cell(c.get(r) ?? ''))),
+    ),
   );
   if (t.notes.length) lines.push('', ...t.notes.map((n) => `- ${n}`));
   return lines.join('\n');
@@ -140,17 +156,22 @@ export function renderBenchmarks(reports: { file: string; report: Report }[]): s
       '(`pnpm bench` on the machine at hand, or `vireo bench all` on another one); the schema is ' +
       'packages/trainer/src/bench/schema.ts.',
     '',
-    '| run | machine | adapter | wall time |',
-    '|---|---|---|---:|',
-    ...sorted.map(({ report: r }) => {
-      const adapter = r.adapter
-        ? [r.adapter.vendor, r.adapter.architecture, r.adapter.description].filter(Boolean).join(' ')
-        : '–';
-      return (
-        `| ${r.date.slice(0, 16).replace('T', ' ')} | ${r.machine.name} (${r.machine.cpu}, ${r.machine.cores} ` +
-        `cores${r.machine.gpu ? `, ${r.machine.gpu}` : ''}) | ${adapter} | ${(r.wallSeconds / 60).toFixed(1)} min |`
-      );
-    }),
+    markdownTable(
+      ['run', 'machine', 'adapter', 'wall time'],
+      [false, false, false, true],
+      sorted.map(({ report: r }) => {
+        const adapter = r.adapter
+          ? [r.adapter.vendor, r.adapter.architecture, r.adapter.description].filter(Boolean).join(' ')
+          : '–';
+        const gpu = r.machine.gpu ? `, ${r.machine.gpu}` : '';
+        return [
+          r.date.slice(0, 16).replace('T', ' '),
+          `${r.machine.name} (${r.machine.cpu}, ${r.machine.cores} cores${gpu})`,
+          adapter,
+          `${(r.wallSeconds / 60).toFixed(1)} min`,
+        ].map(cell);
+      }),
+    ),
     '',
   ];
   return (

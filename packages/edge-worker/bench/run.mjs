@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Loopback benchmark of the Node edge (not a test): the server runs in its own process (with
 // --workers 1, then 2), autocannon drives it from this one; beside it the bare Hono + better-sqlite3
-// one-row handler and 100-event insert (bare-server.mjs), the stack's own limit. Routes: GET /v1/users/:id/features,
+// one-row handler (its GET rows taken between the edge's) and 100-event insert (bare-server.mjs), the stack's own limit. Routes: GET /v1/users/:id/features,
 // POST /v1/features/online (100 users), POST /v1/events (100 events). Beside it, in the same run,
 // redis-benchmark GET/SET (and MGET of 100 keys) against a local redis-server, the reference
 // design's online store, as the yardstick;
@@ -228,7 +228,9 @@ async function readEveryUser(urlOf, headers, times) {
   );
 }
 
-async function loopback(token, workers) {
+/** The edge's rows with `workers` processes; `peerRows`, when given, receives the bare peer's GET rows, each taken
+ * right after the edge's row at the same connections. */
+async function loopback(token, workers, peerRows) {
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-bench-'));
   const port = await freePort();
   const edge = await startEdge(dataDir, port, workers);
@@ -283,13 +285,22 @@ async function loopback(token, workers) {
     const only = flags.only ? flags.only.split(',') : null;
     for (const [label, request, connections] of routes) {
       if (only && !only.some((o) => label.toLowerCase().includes(o.toLowerCase()))) continue;
-      if (request === get) await readEveryUser((id) => `${url}/v1/users/${id}/features`, headers, workers);
-      for (const [i, c] of connections.entries()) {
-        say(`loopback (${workers}): ${label}, ${c} connections, ${DURATION} s…`);
-        const row = await cannon(label, url, c, request, edge, i === 0 ? WARMUP : 0);
-        row.workers = workers;
-        if (label.includes('events')) row.events_per_s = row.req_per_s * 100;
-        out.push(row);
+      let peer = null;
+      if (request === get) {
+        await readEveryUser((id) => `${url}/v1/users/${id}/features`, headers, workers);
+        if (peerRows) peer = await startBare();
+      }
+      try {
+        for (const [i, c] of connections.entries()) {
+          say(`loopback (${workers}): ${label}, ${c} connections, ${DURATION} s…`);
+          const row = await cannon(label, url, c, request, edge, i === 0 ? WARMUP : 0);
+          row.workers = workers;
+          if (label.includes('events')) row.events_per_s = row.req_per_s * 100;
+          out.push(row);
+          if (peer) peerRows.push(await peer.row(c, i === 0 ? WARMUP : 0));
+        }
+      } finally {
+        await peer?.stop();
       }
     }
     return out;
@@ -299,36 +310,48 @@ async function loopback(token, workers) {
   }
 }
 
-/** The peer: bare Hono + @hono/node-server + better-sqlite3 reading one row (bench/bare-server.mjs). */
-async function bare() {
+/**
+ * The peer: bare Hono + @hono/node-server + better-sqlite3 reading one row (bench/bare-server.mjs), started and
+ * warmed (every user read once); `row(c, warmup)` measures it at c connections. loopback() runs its rows between the
+ * edge's GET rows, so each ratio compares rows taken a few seconds apart on a machine whose speed drifts.
+ */
+async function startBare() {
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-bench-bare-'));
   const port = await freePort();
   const server = await startChild([here('./bare-server.mjs'), '--port', String(port), '--data', dataDir]);
+  const request = {
+    method: 'GET',
+    path: '/users/u0/features',
+    setupRequest: (req) => ({ ...req, path: `/users/u${Math.floor(Math.random() * USERS)}/features` }),
+  };
   try {
-    const request = {
-      method: 'GET',
-      path: '/users/u0/features',
-      setupRequest: (req) => ({ ...req, path: `/users/u${Math.floor(Math.random() * USERS)}/features` }),
-    };
     await readEveryUser((id) => `http://127.0.0.1:${port}/users/${id}/features`, {}, 1);
-    const out = [];
-    for (const [i, c] of GET_CONNECTIONS.entries()) {
-      say(`bare Hono + better-sqlite3: GET one row, ${c} connections, ${DURATION} s…`);
-      out.push(
-        await cannon(
-          'GET one row (bare Hono + better-sqlite3)',
-          `http://127.0.0.1:${port}`,
-          c,
-          request,
-          server,
-          i === 0 ? WARMUP : 0,
-        ),
-      );
-    }
-    return out;
-  } finally {
+  } catch (err) {
     await stopChild(server);
     rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    row(c, warmup) {
+      say(`bare Hono + better-sqlite3: GET one row, ${c} connections, ${DURATION} s…`);
+      return cannon('GET one row (bare Hono + better-sqlite3)', `http://127.0.0.1:${port}`, c, request, server, warmup);
+    },
+    async stop() {
+      await stopChild(server);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The peer's GET rows on their own (when no --workers 1 run took them between the edge's rows). */
+async function bare() {
+  const peer = await startBare();
+  try {
+    const out = [];
+    for (const [i, c] of GET_CONNECTIONS.entries()) out.push(await peer.row(c, i === 0 ? WARMUP : 0));
+    return out;
+  } finally {
+    await peer.stop();
   }
 }
 
@@ -468,8 +491,11 @@ const results = {
 };
 results.in_process = flags['skip-in-process'] ? [] : inProcess();
 results.loopback = [];
-for (const w of (flags.workers ?? '1,2').split(',').map(Number)) results.loopback.push(...(await loopback(token, w)));
-results.bare = flags.only && !flags.only.includes('get') ? [] : await bare();
+const wantBare = !flags.only || flags.only.includes('get');
+const peerRows = [];
+for (const w of (flags.workers ?? '1,2').split(',').map(Number))
+  results.loopback.push(...(await loopback(token, w, w === 1 && wantBare && peerRows.length === 0 ? peerRows : null)));
+results.bare = !wantBare ? [] : peerRows.length > 0 ? peerRows : await bare();
 results.bare_events = flags.only && !flags.only.includes('events') ? [] : await bareEvents();
 results.redis = await redis();
 results.machine.load_average_at_end = loadavg().map((x) => Math.round(x * 100) / 100);

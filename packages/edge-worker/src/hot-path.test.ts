@@ -87,6 +87,37 @@ describe('the read cache of feature lookups', () => {
     expect((await b.events.users(['u1'], DEFAULT_REALTIME, NOW)).get('u1')?.events).toBe(1);
   });
 
+  it("looks for another connection's commit once per turn of the event loop, and at least every millisecond", async () => {
+    const dataDir = tempDir();
+    const a = open(dataDir);
+    const version = () => a.version!();
+    const other = new Database(databasePath(dataDir));
+    cleanups.push(() => {
+      other.close();
+    });
+    const commit = () =>
+      other
+        .prepare(
+          "INSERT INTO features (entity, entity_id, name, value, event_ts, written_at) VALUES ('user', ?, 'f', '1', 1, 1)",
+        )
+        .run(`u${Math.random()}`);
+    await new Promise(setImmediate);
+    const v0 = version();
+    commit();
+    // Within the turn that looked, the commit is not looked for again (a request that arrives after it is read
+    // in a later turn); the next turn sees it.
+    expect(version()).toBe(v0);
+    await new Promise(setImmediate);
+    const v1 = version();
+    expect(v1).not.toBe(v0);
+    expect(version()).toBe(v1);
+    // A turn longer than a millisecond (libuv polling again within it) looks again.
+    commit();
+    const start = performance.now();
+    while (performance.now() - start < 1.5);
+    expect(version()).not.toBe(v1);
+  });
+
   it('holds at most its rows and characters, least recently used dropped first', async () => {
     const db = new Database(join(tempDir(), 'edge.db'));
     migrate(db);

@@ -942,7 +942,8 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
       'responses; the first row of each route after a warm-up; before the GET rows every user is read once per ' +
       "worker, so they measure warm caches: the edge's kept answers, SQLite's pages; `--cold` skips that). GET one " +
       "user's features beside the bare Hono + " +
-      '@hono/node-server + better-sqlite3 handler reading one row (the same stack without the edge: its limit), ' +
+      '@hono/node-server + better-sqlite3 handler reading one row (the same stack without the edge: its limit; ' +
+      "each of its rows taken right after the edge's row at the same connections), " +
       'the 100-user online lookup beside redis MGET of 100 keys, a batch of 100 events beside the same bare stack ' +
       'storing the same JSON body as 100 rows of one table with one index in one transaction per request, with ' +
       "the edge's durability (WAL, synchronous=NORMAL: acknowledged = committed) and nothing else (no " +

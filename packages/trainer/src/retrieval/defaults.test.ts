@@ -99,3 +99,16 @@ describe('retrieval defaults per dataset kind', () => {
     });
   });
 });
+
+describe('--logq', () => {
+  test('sets the strength of the logQ correction, 1 by default, and refuses a value outside 0 to 4 in one sentence', () => {
+    const ml = folder('movielens');
+    const strength = (argv: string[]) =>
+      parseTrainFlags(['--data', ml, ...argv, '--out', join(root, 'out')]).logqStrength;
+    expect(strength([])).toBe(1);
+    expect(strength(['--logq', '0'])).toBe(0);
+    expect(strength(['--logq', '1.5'])).toBe(1.5);
+    for (const bad of ['-1', '5', 'lots']) expect(() => strength([`--logq=${bad}`])).toThrow(/^--logq .*\.$/);
+    expect(TRAIN_HELP).toContain('--logq X');
+  });
+});

@@ -39,6 +39,7 @@ const FLAGS = {
   'table-lr': { type: 'string' },
   'weight-decay': { type: 'string' },
   'user-dropout': { type: 'string' },
+  logq: { type: 'string' },
   seed: { type: 'string' },
   'max-steps': { type: 'string' },
   resume: { type: 'boolean' },
@@ -136,6 +137,7 @@ export function parseTrainFlags(
     },
     seed: int('seed', 1, 0),
     userIdDropout: num('user-dropout', 0.5, 0, 1),
+    logqStrength: num('logq', 1, 0, 4),
     resume: v.resume ?? false,
     initFrom: v['init-from'],
     quiet: v.quiet ?? false,
@@ -175,6 +177,8 @@ flags:
   --table-lr X          row-wise Adagrad learning rate of the tables (default 0.05)
   --weight-decay X      AdamW weight decay (default 0)
   --user-dropout X      share of samples trained without the user id, for unseen users (default 0.5)
+  --logq X              strength α of the logQ correction of both softmaxes (logits less α·log q): 0 for none
+                        (popular items score higher), 1 for the full correction (default), up to 4
   --seed N              fixes the run: the same seed gives the same weights (default 1)
   --max-steps N         stop after N steps
   --last-item           the user MLP also reads the most recent item beside the pooled history (order-aware;

@@ -33,6 +33,8 @@ export interface TrainRetrievalOptions {
   seed: number;
   /** Probability of leaving a training example's user:id out. */
   userIdDropout: number;
+  /** Strength α of the logQ correction: logits less α·log q(item) (0: none, 1: the full correction, the default). */
+  logqStrength?: number;
   resume: boolean;
   /** A previous bundle to start from. */
   initFrom?: string;
@@ -98,6 +100,8 @@ function runIdentity(o: TrainRetrievalOptions, config: RetrievalConfig): string 
     hyper: o.hyper,
     seed: o.seed,
     userIdDropout: o.userIdDropout,
+    // Only when set, so that checkpoints written before the flag resume.
+    ...(o.logqStrength !== undefined && o.logqStrength !== 1 ? { logqStrength: o.logqStrength } : {}),
     shuffleHistory: o.shuffleHistory ?? false,
     initFrom: o.initFrom ?? null,
     tableRows: config.tableRows,
@@ -161,7 +165,9 @@ export async function trainRetrievalModel(
   dataset?: Dataset,
 ): Promise<TrainRetrievalResult> {
   const data = retrievalData(dataset ?? openDataset(o.data), o.shape);
-  const { config, examples, reader, events, logq } = data;
+  const { config, examples, reader, events } = data;
+  const alpha = o.logqStrength ?? 1;
+  const logq = alpha === 1 ? data.logq : data.logq.map((q) => alpha * q);
   const B = o.batch;
   if (examples.count < B)
     throw new UsageError(

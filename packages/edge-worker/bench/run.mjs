@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Loopback benchmark of the Node edge (not a test): the server runs in its own process (with
 // --workers 1, then 2), autocannon drives it from this one; beside it the bare Hono + better-sqlite3
-// one-row handler (its GET rows taken between the edge's) and 100-event insert (bare-server.mjs), the stack's own limit. Routes: GET /v1/users/:id/features,
+// one-row handler (its GET rows taken between the edge's) and 100-event insert (bare-server.mjs), the stack's own
+// limit. Routes: GET /v1/users/:id/features,
 // POST /v1/features/online (100 users), POST /v1/events (100 events). Beside it, in the same run,
 // redis-benchmark GET/SET (and MGET of 100 keys) against a local redis-server, the reference
 // design's online store, as the yardstick;

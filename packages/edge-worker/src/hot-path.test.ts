@@ -87,7 +87,7 @@ describe('the read cache of feature lookups', () => {
     expect((await b.events.users(['u1'], DEFAULT_REALTIME, NOW)).get('u1')?.events).toBe(1);
   });
 
-  it("looks for another connection's commit once per turn of the event loop, and at least every millisecond", async () => {
+  it("looks for another connection's commit once per turn of the event loop, and every millisecond", async () => {
     const dataDir = tempDir();
     const a = open(dataDir);
     const version = () => a.version!();
@@ -98,7 +98,8 @@ describe('the read cache of feature lookups', () => {
     const commit = () =>
       other
         .prepare(
-          "INSERT INTO features (entity, entity_id, name, value, event_ts, written_at) VALUES ('user', ?, 'f', '1', 1, 1)",
+          'INSERT INTO features (entity, entity_id, name, value, event_ts, written_at) ' +
+            "VALUES ('user', ?, 'f', '1', 1, 1)",
         )
         .run(`u${Math.random()}`);
     await new Promise(setImmediate);

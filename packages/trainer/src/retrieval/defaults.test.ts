@@ -101,7 +101,7 @@ describe('retrieval defaults per dataset kind', () => {
 });
 
 describe('--logq', () => {
-  test('sets the strength of the logQ correction, 1 by default, and refuses a value outside 0 to 4 in one sentence', () => {
+  test('sets the strength of the logQ correction, 1 by default; a value outside 0 to 4 is one sentence', () => {
     const ml = folder('movielens');
     const strength = (argv: string[]) =>
       parseTrainFlags(['--data', ml, ...argv, '--out', join(root, 'out')]).logqStrength;

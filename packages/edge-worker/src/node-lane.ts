@@ -173,8 +173,8 @@ export function userFeaturesLane(
     if (rateLimiter && !rateLimiter.peek!(key)) return false;
     let answer: Answer | null | undefined;
     if (answers) {
-      // Read at every request (another connection's commit looked for once per turn of the event loop): a
-      // write committed before this request arrived is never missed.
+      // Asked at every request (the storage looks for another connection's commit once per turn of the event
+      // loop): a write committed before this request arrived is never missed.
       const current = version!();
       if (current !== seen) {
         answers.clear();

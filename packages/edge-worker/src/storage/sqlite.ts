@@ -57,6 +57,8 @@ export type SqliteDriverOptions = {
   readCacheMaxChars?: number;
   /** The statements whose results may be cached. Default: the feature lookups' (FEATURE_READS). */
   cacheable?: ReadonlySet<string>;
+  /** The monotonic clock, in ms, of the cache's POLL_MS bound (a test moves it by hand). Default performance.now. */
+  clock?: () => number;
 };
 
 /**
@@ -74,7 +76,13 @@ const POLL_MS = 1;
  * string columns (a pushed value may be large). Its generation (SqlDriver.version) moves with another
  * connection's commit and with `changed()`, a write here that did not say what it touched.
  */
-function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxChars: number) {
+function readCache(
+  db: Database.Database,
+  maxHeld: number,
+  maxRows: number,
+  maxChars: number,
+  clock: () => number = () => performance.now(),
+) {
   const map = new Map<string, { rows: unknown[]; size: number; chars: number }>();
   const version = db.prepare('PRAGMA data_version').pluck();
   let seen = version.get() as number;
@@ -117,7 +125,7 @@ function readCache(db: Database.Database, maxHeld: number, maxRows: number, maxC
      * turn (docs/ARCHITECTURE.md, "Node edge"): a request that arrives after that commit is read in a later turn.
      */
     version() {
-      const now = performance.now();
+      const now = clock();
       if (!polled || now - polledAt > POLL_MS) {
         if (!polled) setImmediate(unpoll);
         polled = true;
@@ -182,6 +190,7 @@ export function sqliteDriver(db: Database.Database, options: SqliteDriverOptions
           options.readCacheRows ?? 0,
           options.readCacheMaxRows ?? 64,
           options.readCacheMaxChars ?? 32_000_000,
+          options.clock,
         )
       : null;
   const cacheable = options.cacheable ?? FEATURE_READS;

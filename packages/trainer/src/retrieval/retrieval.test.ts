@@ -188,6 +188,33 @@ describe('vireo train retrieval on a small synthetic world', () => {
     expect(JSON.parse(e.out).metrics.model).toEqual(m.model);
   });
 
+  it('--logq scales the correction the loss subtracts: the same first batch gives another loss at 0', async () => {
+    const firstLoss = async (...flags: string[]) => {
+      const r = await vireo(
+        'train',
+        'retrieval',
+        '--data',
+        data,
+        '--out',
+        join(dir, `logq${flags.join('')}`),
+        '--max-steps',
+        '1',
+        '--skip-eval',
+        '--json',
+        '--quiet',
+        ...MODEL,
+        ...flags,
+      );
+      expect(r.code).toBe(0);
+      return JSON.parse(r.out).firstLoss as number;
+    };
+    const full = await firstLoss();
+    expect(await firstLoss('--logq', '1')).toBe(full);
+    const none = await firstLoss('--logq', '0');
+    expect(Number.isFinite(none)).toBe(true);
+    expect(Math.abs(none - full)).toBeGreaterThan(1e-3);
+  });
+
   it('warm-starts from a bundle: rows of known values are copied, new ones stay fresh', async () => {
     const ds = openDataset(data);
     const { config } = retrievalData(ds, { ...SHAPE });

@@ -20,7 +20,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { eventBatch, onlineBody, percentiles, seedRows, USERS } from './workload.mjs';
+import { eventBatch, ITEMS, onlineBody, percentiles, seedRows, USERS } from './workload.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const { values: flags } = parseArgs({
@@ -356,8 +356,11 @@ async function bare() {
   }
 }
 
-/** The events peer: the same 100-event bodies stored as 100 rows of one table, one index (bench/bare-server.mjs). */
-async function bareEvents() {
+/**
+ * The events peer: the same 100-event bodies stored as 100 rows of one table, one index; with `realtime`,
+ * as the edge's rows (event, history, counters, activity) written one by one (bench/bare-server.mjs).
+ */
+async function bareEvents(realtime = false) {
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-bench-bare-'));
   const port = await freePort();
   const server = await startChild([
@@ -368,6 +371,7 @@ async function bareEvents() {
     dataDir,
     '--rows',
     '0',
+    ...(realtime ? ['--realtime', '--items', String(ITEMS)] : []),
   ]);
   try {
     let batch = 0;
@@ -382,8 +386,9 @@ async function bareEvents() {
     };
     const out = [];
     for (const [i, c] of [32, 1].entries()) {
-      say(`bare Hono + better-sqlite3: POST 100 events, ${c} connections, ${DURATION} s…`);
-      const label = 'POST 100 events (bare Hono + better-sqlite3)';
+      const what = realtime ? "the edge's writes row by row" : 'one table';
+      say(`bare Hono + better-sqlite3 (${what}): POST 100 events, ${c} connections, ${DURATION} s…`);
+      const label = `POST 100 events (bare Hono + better-sqlite3${realtime ? `, ${what}` : ''})`;
       const row = await cannon(label, `http://127.0.0.1:${port}`, c, request, server, i === 0 ? WARMUP : 0);
       row.events_per_s = row.req_per_s * 100;
       out.push(row);
@@ -497,7 +502,9 @@ const peerRows = [];
 for (const w of (flags.workers ?? '1,2').split(',').map(Number))
   results.loopback.push(...(await loopback(token, w, w === 1 && wantBare && peerRows.length === 0 ? peerRows : null)));
 results.bare = !wantBare ? [] : peerRows.length > 0 ? peerRows : await bare();
-results.bare_events = flags.only && !flags.only.includes('events') ? [] : await bareEvents();
+const wantEvents = !flags.only || flags.only.includes('events');
+results.bare_events = wantEvents ? await bareEvents() : [];
+results.bare_realtime = wantEvents ? await bareEvents(true) : [];
 results.redis = await redis();
 results.machine.load_average_at_end = loadavg().map((x) => Math.round(x * 100) / 100);
 writeFileSync(flags.results ?? here('./results.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -525,7 +532,7 @@ const md = [
   '| route | workers | connections | req/s | events/s | P50 ms | P90 ms | P99 ms | client CPU | server CPU | ' +
     'server CPU ms / req | load |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...[...results.loopback, ...results.bare, ...results.bare_events].map(
+  ...[...results.loopback, ...results.bare, ...results.bare_events, ...results.bare_realtime].map(
     (r) =>
       `| ${r.route} | ${r.workers ?? 1} | ${r.connections} | ${r.req_per_s} | ${r.events_per_s ?? ''} | ` +
       `${ms(r.p50_ms)} | ${ms(r.p90_ms)} | ${ms(r.p99_ms)} | ${r.client_cpu_cores} | ${r.server_cpu_cores} | ` +

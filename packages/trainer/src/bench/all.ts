@@ -858,6 +858,8 @@ interface EdgeJson {
   bare?: EdgeRun[];
   /** The same stack storing each 100-event batch in one table with one index (absent in older runs). */
   bare_events?: EdgeRun[];
+  /** The same stack writing the edge's rows per event by hand, one turn's batches per transaction (ditto). */
+  bare_realtime?: EdgeRun[];
   redis: {
     skipped?: string;
     version?: string;
@@ -888,7 +890,7 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
     ms: { median: r.p50_ms, p99: r.p99_ms, runs },
     rate: { value: r.req_per_s, unit: 'req/s' },
   });
-  const rows: Row[] = j.loopback.map((l) => {
+  const rows: Row[] = j.loopback.flatMap((l) => {
     const workers = l.workers ?? 1;
     const vireo = figure(
       `vireo-edge (Node, SQLite${workers > 1 ? `, --workers ${workers}` : ''})`,
@@ -913,10 +915,11 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
         ? figure(`redis-server ${redisVersion ?? ''} ${cmd}`.replace('  ', ' '), p, 0)
         : skipped('redis-server', j.redis.skipped ?? 'no matching redis-benchmark row');
     }
-    return {
-      case:
-        `${l.route}, ${l.connections} connection${l.connections === 1 ? '' : 's'}` +
-        (workers > 1 ? `, ${workers} workers` : ''),
+    const caseName =
+      `${l.route}, ${l.connections} connection${l.connections === 1 ? '' : 's'}` +
+      (workers > 1 ? `, ${workers} workers` : '');
+    const row = (name: string, peer: Figure, peerRun: EdgeRun | undefined): Row => ({
+      case: name,
       params: { connections: l.connections, workers },
       vireo,
       peer,
@@ -928,10 +931,29 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
         'client CPU (cores)': l.client_cpu_cores ?? null,
         'server CPU (cores)': l.server_cpu_cores ?? null,
         'server CPU ms / req': l.server_cpu_ms_per_req ?? null,
-        'peer server CPU ms / req': bare?.server_cpu_ms_per_req ?? null,
+        'peer server CPU ms / req': peerRun?.server_cpu_ms_per_req ?? null,
         'load (1 min)': l.load_1m ?? null,
       },
-    };
+    });
+    // The one-worker event rows again, beside the same stack doing the edge's writes by hand.
+    const byHand =
+      isEvents && workers === 1 ? j.bare_realtime?.find((b) => b.connections === l.connections) : undefined;
+    return [
+      row(caseName, peer, bare),
+      ...(byHand
+        ? [
+            row(
+              `${caseName}, beside the edge's writes by hand`,
+              figure(
+                "bare Hono + better-sqlite3, the edge's writes row by row",
+                byHand,
+                Math.round(byHand.req_per_s * byHand.duration_s),
+              ),
+              byHand,
+            ),
+          ]
+        : []),
+    ];
   });
   return {
     id: 'edge',
@@ -947,7 +969,11 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
       'the 100-user online lookup beside redis MGET of 100 keys, a batch of 100 events beside the same bare stack ' +
       'storing the same JSON body as 100 rows of one table with one index in one transaction per request, with ' +
       "the edge's durability (WAL, synchronous=NORMAL: acknowledged = committed) and nothing else (no " +
-      'validation, event log or real-time features: the limit for events; redis SET in runs without it), ' +
+      'validation, event log or real-time features: the limit for events; redis SET in runs without it), and ' +
+      "again beside the same stack doing the edge's writes the way one would by hand (per event: the event with " +
+      'its event_id key, a history row, the popularity and category counters with the category read from a ' +
+      'features table, both activity rows; a prepared statement per row, the batches of one turn of the event ' +
+      'loop in one transaction; no validation or history trim: the limit for the same work), ' +
       'redis-server driven by redis-benchmark in the same run (256-byte values). The ratio is of P50 latencies; ' +
       'req/s ratios have their own columns. Client CPU is the load generator (autocannon), server CPU the edge ' +
       'with its workers, in cores (1 = one core busy), over the row; load is the 1-minute load average after it.',

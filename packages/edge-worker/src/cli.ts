@@ -9,6 +9,7 @@ import { SCOPES, signHs256 } from './auth/jwt.ts';
 import { developmentToken, resolveSecret, SecretError, startNodeServer } from './node.ts';
 import { EDGE_VERSION } from './app.ts';
 import { openSqliteStorage } from './storage/sqlite.ts';
+import { primaryIngest, serveWorkerIngest } from './storage/cluster-ingest.ts';
 
 const USAGE = `usage:
   vireo-edge [flags]          start the edge (feature store, events, model registry) on Node
@@ -21,7 +22,8 @@ const USAGE = `usage:
                               loss (default normal)
     --spec-model NAME         model whose feature spec validates pushes (default: the last promoted)
     --workers N               serve from N processes (node:cluster) sharing the port and the SQLite database
-                              (WAL); each takes 1/N of --rate-limit (default 1)
+                              (WAL); each takes 1/N of --rate-limit; the primary process writes every
+                              worker's event batches (default 1)
     --quiet                   no request logs
     --dev                     without VIREO_JWT_SECRET: generate (or reuse) a development secret in the
                               data folder and print a development token (every scope, service included)
@@ -144,6 +146,8 @@ async function start(argv: string[]): Promise<number | null> {
     specModel: (v['spec-model'] as string) ?? null,
     log: v.quiet ? null : undefined,
     dev: v.dev === true,
+    // --workers: the primary writes every worker's event batches (storage/cluster-ingest.ts).
+    eventIngest: cluster.isWorker && workers > 1 ? primaryIngest() : undefined,
   });
   const say = (line: string) => process.stderr.write(`vireo-edge: ${line}\n`);
   if (cluster.isWorker) {
@@ -192,8 +196,9 @@ async function start(argv: string[]): Promise<number | null> {
 
 /**
  * The primary of `--workers N`: creates the data folder's secret (--dev) and schema once, forks N
- * workers that share the port (node:cluster) and the SQLite database (WAL), prints the banner when
- * all listen, replaces a worker that dies, and on SIGTERM/SIGINT stops them all (each drains).
+ * workers that share the port (node:cluster) and the SQLite database (WAL), writes their event batches
+ * (storage/cluster-ingest.ts), prints the banner when all listen, replaces a worker that dies, and on
+ * SIGTERM/SIGINT stops them all (each drains), then closes its own connection.
  */
 async function primary(
   argv: string[],
@@ -204,8 +209,9 @@ async function primary(
   const dataDir = resolve(o.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const secret = resolveSecret(dataDir, process.env, { dev: o.dev, jwks: Boolean(process.env.VIREO_JWKS_URL) });
-  // Migrations run here once, not in N processes at the same time.
-  await openSqliteStorage({ dataDir, groupCommit: false, readCacheRows: 0 }).close();
+  // Migrations run here once, not in N processes at the same time. The primary keeps its connection: it writes the
+  // workers' event batches, one group commit for all (storage/cluster-ingest.ts).
+  const writer = openSqliteStorage({ dataDir, synchronous: o.sync === 'full' ? 'full' : 'normal', readCacheRows: 0 });
   // Each worker accepts its own connections from the shared socket (SCHED_NONE) rather than the primary
   // handing them over (round-robin): a connection handed to a worker as it is killed is never answered
   // nor closed (the primary waits forever for the dead worker's reply; node.test.ts, "--workers under
@@ -217,6 +223,7 @@ async function primary(
   const urls: string[] = [];
   const fork = () => {
     const worker = cluster.fork();
+    serveWorkerIngest(worker, writer.events.ingest);
     worker.on('message', (m: { listening?: string }) => {
       if (typeof m?.listening === 'string') urls.push(m.listening);
     });
@@ -241,6 +248,7 @@ async function primary(
   if (failed) {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
     say('a worker exited before listening (see its message above).');
+    await writer.close();
     return 1;
   }
   cluster.on('exit', (worker, code, signal) => {
@@ -266,13 +274,22 @@ async function primary(
     say(`${signal}: draining in-flight requests in ${workers} workers…`);
     const all = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
     let left = all.length;
-    if (left === 0) process.exit(0);
-    for (const w of all) {
-      w.once('exit', () => {
-        if (--left === 0) {
+    // The workers drain first (their in-flight batches still reach this writer), then the writer closes.
+    const done = () =>
+      writer.close().then(
+        () => {
           say('stopped cleanly (databases closed).');
           process.exit(0);
-        }
+        },
+        (err) => {
+          say(`stop failed: ${(err as Error).message}`);
+          process.exit(1);
+        },
+      );
+    if (left === 0) return void done();
+    for (const w of all) {
+      w.once('exit', () => {
+        if (--left === 0) void done();
       });
       w.kill('SIGTERM');
     }

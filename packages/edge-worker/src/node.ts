@@ -13,6 +13,7 @@ import { generateSecret, hs256Verifier, jwksVerifier, SCOPES, secretProblem, sig
 import { tokenBucket } from './middleware/rate-limit.ts';
 import { bufferedLogger, type Logger } from './middleware/request-log.ts';
 import { openSqliteStorage } from './storage/sqlite.ts';
+import type { EventStore } from './storage/types.ts';
 
 /** Where the JWT secret comes from ('none': tokens are RS256 from a JWKS URL). */
 export type SecretSource = {
@@ -110,6 +111,11 @@ export type NodeServerOptions = {
   app?: Partial<AppOptions>;
   /** Answer plain GET /v1/users/:id/features on node:http, around Hono (node-lane.ts). Default true. */
   fastLane?: boolean;
+  /**
+   * Stores event batches with this instead of this process's own connection: a `--workers` worker hands them to
+   * the primary (storage/cluster-ingest.ts). Default: this process's store, group-committed.
+   */
+  eventIngest?: EventStore['ingest'];
 };
 
 export type RunningServer = {
@@ -136,7 +142,12 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
     issuer: options.issuer ?? (env.VIREO_JWT_ISSUER || null),
     audience: options.audience ?? (env.VIREO_JWT_AUDIENCE || null),
   };
-  const storage = openSqliteStorage({ dataDir, synchronous: options.synchronous ?? 'normal' });
+  const storage = openSqliteStorage({
+    dataDir,
+    synchronous: options.synchronous ?? 'normal',
+    groupCommit: options.eventIngest === undefined,
+  });
+  if (options.eventIngest) storage.events.ingest = options.eventIngest;
   const rate = options.rateLimitPerSecond ?? 1000;
   let draining = false;
   let inFlight = 0;

@@ -3,7 +3,8 @@
 // --workers 1, then 2), autocannon drives it from this one; beside it the bare Hono + better-sqlite3
 // one-row handler (its GET rows taken between the edge's) and 100-event insert (bare-server.mjs), the stack's own
 // limit. Routes: GET /v1/users/:id/features,
-// POST /v1/features/online (100 users), POST /v1/events (100 events). Beside it, in the same run,
+// POST /v1/features/online (100 users), POST /v1/events (100 events), and GET features during event batches (16
+// connections each, at the same time). Beside it, in the same run,
 // redis-benchmark GET/SET (and MGET of 100 keys) against a local redis-server, the reference
 // design's online store, as the yardstick;
 // and the same routes in-process through app.request(). Writes bench/results.json and bench/RESULTS.md.
@@ -208,6 +209,9 @@ async function cannon(label, url, connections, request, server, warmup = 0) {
 }
 
 const GET_CONNECTIONS = [1, 32, 128];
+/** The mixed rows: GET features and event batches driven at the same time, this many connections each. */
+const MIXED_CONNECTIONS = 16;
+const DURING = 'during';
 
 /**
  * Reads every user `times` times, 16 requests in flight, before the GET rows (unless --cold): the rows then
@@ -256,6 +260,15 @@ async function loopback(token, workers, peerRows) {
       headers,
       setupRequest: (req) => ({ ...req, path: `/v1/users/u${Math.floor(Math.random() * USERS)}/features` }),
     };
+    const events = {
+      method: 'POST',
+      path: '/v1/events',
+      headers,
+      setupRequest: (req) => ({
+        ...req,
+        body: JSON.stringify({ events: eventBatch(`lb${process.pid}-${workers}-${batch++}`) }),
+      }),
+    };
     const routes = [
       ['GET /v1/users/:id/features', get, GET_CONNECTIONS],
       [
@@ -268,19 +281,7 @@ async function loopback(token, workers, peerRows) {
         },
         workers === 1 ? [32, 1] : [],
       ],
-      [
-        'POST /v1/events (100 events)',
-        {
-          method: 'POST',
-          path: '/v1/events',
-          headers,
-          setupRequest: (req) => ({
-            ...req,
-            body: JSON.stringify({ events: eventBatch(`lb${process.pid}-${workers}-${batch++}`) }),
-          }),
-        },
-        workers === 1 ? [32, 1] : [32],
-      ],
+      ['POST /v1/events (100 events)', events, workers === 1 ? [32, 1] : [32]],
     ];
     const out = [];
     const only = flags.only ? flags.only.split(',') : null;
@@ -302,6 +303,27 @@ async function loopback(token, workers, peerRows) {
         }
       } finally {
         await peer?.stop();
+      }
+    }
+    // Reads while batches are written: GET features and event batches at MIXED_CONNECTIONS each, at the same time.
+    const mixed = [
+      `GET /v1/users/:id/features ${DURING} POST /v1/events`,
+      `POST /v1/events (100 events) ${DURING} GET`,
+    ];
+    if (!only || only.some((o) => mixed.some((m) => m.toLowerCase().includes(o.toLowerCase())))) {
+      say(
+        `loopback (${workers}): ${mixed[0]}, ${MIXED_CONNECTIONS} + ${MIXED_CONNECTIONS} connections, ${DURATION} s…`,
+      );
+      const rows = await Promise.all([
+        cannon(mixed[0], url, MIXED_CONNECTIONS, get, edge, WARMUP),
+        cannon(mixed[1], url, MIXED_CONNECTIONS, events, edge, WARMUP),
+      ]);
+      for (const row of rows) {
+        // Both rows share the client's and the server's CPU: the cores are the pair's, per request means nothing.
+        row.workers = workers;
+        row.server_cpu_ms_per_req = null;
+        if (row.route.startsWith('POST')) row.events_per_s = row.req_per_s * 100;
+        out.push(row);
       }
     }
     return out;

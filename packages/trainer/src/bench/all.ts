@@ -902,7 +902,9 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
     const bare = (isGet ? j.bare : isEvents ? j.bare_events : undefined)?.find((b) => b.connections === l.connections);
     const redisGet = redisRow('GET', l.connections);
     let peer: Figure;
-    if (isGet)
+    if (l.route.includes(' during '))
+      peer = skipped('none', 'a mixed load: compare with the rows of each route alone at 32 connections');
+    else if (isGet)
       peer = bare
         ? figure('bare Hono + better-sqlite3, one row', bare, Math.round(bare.req_per_s * bare.duration_s))
         : skipped('bare Hono + better-sqlite3', 'not in this run');
@@ -974,6 +976,8 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
       'its event_id key, a history row, the popularity and category counters with the category read from a ' +
       'features table, both activity rows; a prepared statement per row, the batches of one turn of the event ' +
       'loop in one transaction; no validation or history trim: the limit for the same work), ' +
+      'GET features and event batches driven at the same time (16 connections each: "during" rows, no peer; ' +
+      "the client and server CPU are the pair's), " +
       'redis-server driven by redis-benchmark in the same run (256-byte values). The ratio is of P50 latencies; ' +
       'req/s ratios have their own columns. Client CPU is the load generator (autocannon), server CPU the edge ' +
       'with its workers, in cores (1 = one core busy), over the row; load is the 1-minute load average after it.',

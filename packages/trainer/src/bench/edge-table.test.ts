@@ -44,6 +44,26 @@ describe('edgeTable', () => {
     expect(byHand.ratio).toBeCloseTo(200 / 90);
   });
 
+  it('gives the rows of a mixed load no peer, saying why', () => {
+    const mixed = edgeTable(
+      {
+        loopback: [
+          run('GET /v1/users/:id/features during POST /v1/events', 16, 1000, 10),
+          run(`${events} during GET`, 16, 120, 130),
+        ],
+        bare: [run('GET one row (bare)', 16, 9000, 2)],
+        bare_events: [run('POST 100 events (bare)', 16, 1200, 20)],
+        redis: { skipped: 'x' },
+      },
+      { versions: {} },
+    );
+    expect(mixed.rows.map((r) => r.peer?.skipped)).toEqual([
+      'a mixed load: compare with the rows of each route alone at 32 connections',
+      'a mixed load: compare with the rows of each route alone at 32 connections',
+    ]);
+    expect(mixed.rows[1].extra?.['events/s']).toBe(12_000);
+  });
+
   it('leaves the by-hand rows out of runs without them', () => {
     const old = edgeTable({ loopback: [run(events, 32, 300, 90)], redis: { skipped: 'x' } }, { versions: {} });
     expect(old.rows).toHaveLength(1);

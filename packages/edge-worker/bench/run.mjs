@@ -12,7 +12,9 @@
 // results.json --skip-in-process --workers 1,2 --only get,events --profile DIR (node --cpu-prof of the edge)
 // --dist (the built dist/node/vireo-edge.js of `pnpm build` instead of the sources: profiles with line numbers)
 // --bin PATH (another vireo-edge entry point, e.g. an earlier commit's bin/ beside its src/: a before/after)
-// --cold (GET rows without reading every user first: the edge's kept answers and SQLite's pages not warmed)]
+// --cold (GET rows without reading every user first: the edge's kept answers and SQLite's pages not warmed)
+// --client wrk|autocannon (what drives the GET rows; default wrk where installed: a C client on one thread, as
+// redis-benchmark is, so that the load generator takes as little of the shared cores on each side)]
 import autocannon from 'autocannon';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +40,7 @@ const { values: flags } = parseArgs({
     dist: { type: 'boolean' },
     bin: { type: 'string' },
     cold: { type: 'boolean' },
+    client: { type: 'string' },
   },
 });
 const DURATION = Number(flags.duration ?? 10);
@@ -45,6 +48,17 @@ const CONNECTIONS = Number(flags.connections ?? 32);
 const WARMUP = Math.min(2, DURATION / 2);
 const SECRET = 'bench-secret-0123456789abcdef-ghijklmnop';
 const say = (m) => process.stderr.write(`bench: ${m}\n`);
+/** What drives the GET rows: wrk (C, one thread) where installed, else autocannon (JS, in this process). */
+const HAS_WRK = spawnSync('wrk', ['-v'], { encoding: 'utf8' }).error === undefined;
+const GET_CLIENT = flags.client ?? (HAS_WRK ? 'wrk' : 'autocannon');
+if (!['wrk', 'autocannon'].includes(GET_CLIENT)) {
+  process.stderr.write(`bench: --client must be wrk or autocannon, not '${GET_CLIENT}'.\n`);
+  process.exit(2);
+}
+if (GET_CLIENT === 'wrk' && !HAS_WRK) {
+  process.stderr.write('bench: --client wrk needs wrk on the PATH (apt-get install -y wrk).\n');
+  process.exit(2);
+}
 
 async function freePort() {
   return new Promise((ok) => {
@@ -208,6 +222,82 @@ async function cannon(label, url, connections, request, server, warmup = 0) {
   };
 }
 
+/**
+ * One wrk run (C, one thread) of DURATION seconds after `warmup` seconds, GETting `${prefix}${random user}${suffix}`:
+ * the same figures as cannon(). wrk's own CPU is read from this process's reaped children (spawnSync waits for it),
+ * its latency percentiles from its histogram (per response, like autocannon's).
+ */
+function wrk(label, url, connections, { prefix, suffix, headers = {} }, server, warmup = 0) {
+  const dir = mkdtempSync(join(tmpdir(), 'vireo-bench-wrk-'));
+  const script = join(dir, 'get.lua');
+  writeFileSync(
+    script,
+    [
+      `local prefix, suffix, users = ${JSON.stringify(prefix)}, ${JSON.stringify(suffix)}, ${USERS}`,
+      'math.randomseed(1)',
+      'request = function() return wrk.format("GET", prefix .. math.random(0, users - 1) .. suffix) end',
+      'done = function(s, latency)',
+      '  local e = s.errors',
+      '  io.write(string.format("WRK {\\"requests\\":%d,\\"duration_us\\":%d," ..',
+      '    "\\"p50\\":%d,\\"p90\\":%d,\\"p99\\":%d," ..',
+      '    "\\"status\\":%d,\\"socket\\":%d,\\"timeout\\":%d}\\n", s.requests, s.duration, latency:percentile(50),',
+      '    latency:percentile(90), latency:percentile(99), e.status, e.connect + e.read + e.write, e.timeout))',
+      'end',
+      '',
+    ].join('\n'),
+  );
+  const args = (seconds) => [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    script,
+    ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+    url,
+  ];
+  const run = (seconds) => {
+    const r = spawnSync('wrk', args(seconds), { encoding: 'utf8' });
+    const line = r.stdout?.split('\n').find((l) => l.startsWith('WRK '));
+    if (r.status !== 0 || !line) throw new Error(`wrk failed (exit ${r.status}): ${(r.stderr || r.stdout).trim()}`);
+    return JSON.parse(line.slice(4));
+  };
+  try {
+    if (warmup > 0) run(Math.max(1, Math.round(warmup)));
+    const cpu0 = childCpuSeconds();
+    const server0 = processCpuSeconds(server.pid);
+    const t0 = performance.now();
+    const w = run(DURATION);
+    const wall = (performance.now() - t0) / 1000;
+    const cpu1 = childCpuSeconds();
+    const server1 = processCpuSeconds(server.pid);
+    const seconds = w.duration_us / 1e6;
+    const good = w.requests - w.status;
+    const round = (x) => Math.round(x * 100) / 100;
+    return {
+      route: label,
+      client: 'wrk',
+      connections,
+      duration_s: DURATION,
+      req_per_s: Math.round(good / seconds),
+      non_2xx: w.status,
+      errors: w.socket,
+      timeouts: w.timeout,
+      p50_ms: w.p50 / 1000,
+      p90_ms: w.p90 / 1000,
+      p99_ms: w.p99 / 1000,
+      client_cpu_cores: cpu0 === null || cpu1 === null ? null : round((cpu1 - cpu0) / wall),
+      server_cpu_cores: server0 === null || server1 === null ? null : round((server1 - server0) / wall),
+      server_cpu_ms_per_req:
+        server0 === null || server1 === null || good === 0 ? null : round(((server1 - server0) * 1000) / good),
+      load_1m: round(loadavg()[0]),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const GET_CONNECTIONS = [1, 32, 128];
 /** The mixed rows: GET features and event batches driven at the same time, this many connections each. */
 const MIXED_CONNECTIONS = 16;
@@ -295,7 +385,11 @@ async function loopback(token, workers, peerRows) {
       try {
         for (const [i, c] of connections.entries()) {
           say(`loopback (${workers}): ${label}, ${c} connections, ${DURATION} s…`);
-          const row = await cannon(label, url, c, request, edge, i === 0 ? WARMUP : 0);
+          const warm = i === 0 ? WARMUP : 0;
+          const row =
+            request === get && GET_CLIENT === 'wrk'
+              ? wrk(label, url, c, { prefix: '/v1/users/u', suffix: '/features', headers: get.headers }, edge, warm)
+              : await cannon(label, url, c, request, edge, warm);
           row.workers = workers;
           if (label.includes('events')) row.events_per_s = row.req_per_s * 100;
           out.push(row);
@@ -357,7 +451,11 @@ async function startBare() {
   return {
     row(c, warmup) {
       say(`bare Hono + better-sqlite3: GET one row, ${c} connections, ${DURATION} s…`);
-      return cannon('GET one row (bare Hono + better-sqlite3)', `http://127.0.0.1:${port}`, c, request, server, warmup);
+      const label = 'GET one row (bare Hono + better-sqlite3)';
+      const url = `http://127.0.0.1:${port}`;
+      return GET_CLIENT === 'wrk'
+        ? wrk(label, url, c, { prefix: '/users/u', suffix: '/features' }, server, warmup)
+        : cannon(label, url, c, request, server, warmup);
     },
     async stop() {
       await stopChild(server);
@@ -489,6 +587,12 @@ async function redis() {
   }
 }
 
+/** wrk's version, from its usage line ("wrk 4.1.0 [epoll] …", Debian's "wrk debian/4.1.0-3+b2 [epoll] …"). */
+function wrkVersion() {
+  const r = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
+  return /wrk (?:\S*\/)?(\d[\d.]*)/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? '';
+}
+
 // ------------------------------------------------------------------------------------------------
 const startedAt = new Date().toISOString();
 const info = machine();
@@ -515,6 +619,7 @@ const results = {
     request_logs: 'off',
     warmup_s: WARMUP,
     get_warmup: flags.cold ? 'none (--cold)' : 'every user read once per worker before the GET rows',
+    get_client: GET_CLIENT === 'wrk' ? `wrk ${wrkVersion()} (one thread)` : 'autocannon',
   },
 };
 results.in_process = flags['skip-in-process'] ? [] : inProcess();
@@ -545,7 +650,8 @@ const md = [
   '',
   `Server: \`vireo-edge\` (\`--workers\` 1 and 2, SQLite WAL synchronous=normal, rate limit and request logs off), ` +
     `10,000 users and 10,000 items pushed, 10,000 events. Client: autocannon in a second process, ${DURATION} s ` +
-    `per row; latency is measured per response by the client. GET rows: ${results.settings.get_warmup}. redis-server ` +
+    `per row (the GET rows: ${results.settings.get_client}); latency is measured per response by the client. GET ` +
+    `rows: ${results.settings.get_warmup}. redis-server ` +
     `${results.redis.version ? results.redis.version.split(' ')[2] : ''} on the same machine ` +
     'with redis-benchmark (256-byte values).',
   '',
@@ -561,8 +667,8 @@ const md = [
       `${r.server_cpu_ms_per_req} | ${r.load_1m} |`,
   ),
   '',
-  'CPU in cores (1 = one core busy for the whole row): the load generator (autocannon, this process) and the ' +
-    'server (with its workers); load = 1-minute load average at the end of the row.',
+  'CPU in cores (1 = one core busy for the whole row): the load generator (autocannon in this process, or wrk) ' +
+    'and the server (with its workers); load = 1-minute load average at the end of the row.',
   '',
   '## redis-benchmark (the yardstick, same run)',
   '',

@@ -853,6 +853,8 @@ interface EdgeRun {
 }
 
 interface EdgeJson {
+  /** What drove the GET rows, e.g. "wrk 4.1.0 (one thread)" (absent in older runs: autocannon). */
+  settings?: { get_client?: string };
   loopback: EdgeRun[];
   /** The bare Hono + @hono/node-server + better-sqlite3 one-row handler (absent in older runs). */
   bare?: EdgeRun[];
@@ -957,12 +959,19 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
         : []),
     ];
   });
+  const getClient = j.settings?.get_client ?? 'autocannon';
+  const byWrk = getClient.startsWith('wrk');
   return {
     id: 'edge',
     title: 'Edge feature service under load',
     about:
       '`pnpm --filter @vireo/edge-worker bench:edge --skip-in-process`: the Node edge in its own process ' +
-      '(`--workers` 1, then 2) driven by autocannon over loopback (latency per response, P50 and P99; runs = ' +
+      '(`--workers` 1, then 2) driven over loopback by autocannon' +
+      (byWrk
+        ? `, its GET rows and their peer's by ${getClient} (a C client, as redis-benchmark is, so that the load ` +
+          'generator takes as little of the shared cores on either side; `--client autocannon` for the old way)'
+        : '') +
+      ' (latency per response, P50 and P99; runs = ' +
       'responses; the first row of each route after a warm-up; before the GET rows every user is read once per ' +
       "worker, so they measure warm caches: the edge's kept answers, SQLite's pages; `--cold` skips that). GET one " +
       "user's features beside the bare Hono + " +
@@ -979,8 +988,9 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
       'GET features and event batches driven at the same time (16 connections each: "during" rows, no peer; ' +
       "the client and server CPU are the pair's), " +
       'redis-server driven by redis-benchmark in the same run (256-byte values). The ratio is of P50 latencies; ' +
-      'req/s ratios have their own columns. Client CPU is the load generator (autocannon), server CPU the edge ' +
-      'with its workers, in cores (1 = one core busy), over the row; load is the 1-minute load average after it.',
+      'req/s ratios have their own columns. Client CPU is the load generator ' +
+      `(${byWrk ? 'wrk or autocannon' : 'autocannon'}), server CPU the edge with its workers, in cores (1 = one ` +
+      'core busy), over the row; load is the 1-minute load average after it.',
     notes: (j.redis.results ?? [])
       .filter((r) => r.command === 'GET' && typeof r.client_cpu_cores === 'number')
       .map(

@@ -69,4 +69,18 @@ describe('edgeTable', () => {
     expect(old.rows).toHaveLength(1);
     expect(old.rows[0].peer?.skipped).toBe('x');
   });
+
+  it('says which client drove the GET rows: wrk where the run says so, else autocannon', () => {
+    const get = 'GET /v1/users/:id/features';
+    const rows = { loopback: [run(get, 32, 9000, 3)], bare: [run('GET one row (bare)', 32, 8000, 3)] };
+    const byWrk = edgeTable(
+      { ...rows, settings: { get_client: 'wrk 4.1.0 (one thread)' }, redis: { skipped: 'x' } },
+      { versions: {} },
+    );
+    expect(byWrk.about).toContain("its GET rows and their peer's by wrk 4.1.0 (one thread)");
+    expect(byWrk.rows[0].extra?.['req/s ÷ peer req/s']).toBe(9000 / 8000);
+    const old = edgeTable({ ...rows, redis: { skipped: 'x' } }, { versions: {} });
+    expect(old.about).toContain('driven over loopback by autocannon (latency per response');
+    expect(old.about).not.toContain('wrk');
+  });
 });

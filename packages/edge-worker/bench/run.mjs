@@ -206,6 +206,7 @@ async function cannon(label, url, connections, request, server, warmup = 0) {
   const round = (x) => Math.round(x * 100) / 100;
   return {
     route: label,
+    client: 'autocannon',
     connections,
     duration_s: DURATION,
     req_per_s: Math.round(good / DURATION),

@@ -48,8 +48,13 @@ const CONNECTIONS = Number(flags.connections ?? 32);
 const WARMUP = Math.min(2, DURATION / 2);
 const SECRET = 'bench-secret-0123456789abcdef-ghijklmnop';
 const say = (m) => process.stderr.write(`bench: ${m}\n`);
+/** wrk's version from its usage line ("wrk 4.1.0 [epoll] …", Debian's "wrk debian/4.1.0-3+b2 …"); null without wrk. */
+const WRK_VERSION = (() => {
+  const r = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
+  return r.error ? null : (/wrk (?:\S*\/)?(\d[\d.]*)/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? '');
+})();
+const HAS_WRK = WRK_VERSION !== null;
 /** What drives the GET rows: wrk (C, one thread) where installed, else autocannon (JS, in this process). */
-const HAS_WRK = spawnSync('wrk', ['-v'], { encoding: 'utf8' }).error === undefined;
 const GET_CLIENT = flags.client ?? (HAS_WRK ? 'wrk' : 'autocannon');
 if (!['wrk', 'autocannon'].includes(GET_CLIENT)) {
   process.stderr.write(`bench: --client must be wrk or autocannon, not '${GET_CLIENT}'.\n`);
@@ -203,7 +208,6 @@ async function cannon(label, url, connections, request, server, warmup = 0) {
   const cpu = process.cpuUsage(cpu0);
   const server1 = processCpuSeconds(server.pid);
   const good = result['2xx'];
-  const round = (x) => Math.round(x * 100) / 100;
   return {
     route: label,
     client: 'autocannon',
@@ -214,12 +218,23 @@ async function cannon(label, url, connections, request, server, warmup = 0) {
     errors: result.errors,
     timeouts: result.timeouts,
     ...percentiles(samples),
-    client_cpu_cores: round((cpu.user + cpu.system) / 1e6 / wall),
-    server_cpu_cores: server0 === null || server1 === null ? null : round((server1 - server0) / wall),
-    // The server's CPU time per answered request: what a request costs, whatever else runs on the machine.
-    server_cpu_ms_per_req:
-      server0 === null || server1 === null || good === 0 ? null : round(((server1 - server0) * 1000) / good),
-    load_1m: round(loadavg()[0]),
+    ...cpuFigures((cpu.user + cpu.system) / 1e6, server0, server1, wall, good),
+  };
+}
+
+const round2 = (x) => Math.round(x * 100) / 100;
+
+/**
+ * The CPU columns of a row: the client's and the server's cores over `wall` seconds, the server's CPU time per
+ * answered request (what a request costs, whatever else runs on the machine), and the 1-minute load average.
+ */
+function cpuFigures(clientSeconds, server0, server1, wall, good) {
+  const server = server0 === null || server1 === null ? null : server1 - server0;
+  return {
+    client_cpu_cores: clientSeconds === null ? null : round2(clientSeconds / wall),
+    server_cpu_cores: server === null ? null : round2(server / wall),
+    server_cpu_ms_per_req: server === null || good === 0 ? null : round2((server * 1000) / good),
+    load_1m: round2(loadavg()[0]),
   };
 }
 
@@ -273,26 +288,20 @@ function wrk(label, url, connections, { prefix, suffix, headers = {} }, server, 
     const wall = (performance.now() - t0) / 1000;
     const cpu1 = childCpuSeconds();
     const server1 = processCpuSeconds(server.pid);
-    const seconds = w.duration_us / 1e6;
     const good = w.requests - w.status;
-    const round = (x) => Math.round(x * 100) / 100;
     return {
       route: label,
       client: 'wrk',
       connections,
       duration_s: DURATION,
-      req_per_s: Math.round(good / seconds),
+      req_per_s: Math.round(good / (w.duration_us / 1e6)),
       non_2xx: w.status,
       errors: w.socket,
       timeouts: w.timeout,
       p50_ms: w.p50 / 1000,
       p90_ms: w.p90 / 1000,
       p99_ms: w.p99 / 1000,
-      client_cpu_cores: cpu0 === null || cpu1 === null ? null : round((cpu1 - cpu0) / wall),
-      server_cpu_cores: server0 === null || server1 === null ? null : round((server1 - server0) / wall),
-      server_cpu_ms_per_req:
-        server0 === null || server1 === null || good === 0 ? null : round(((server1 - server0) * 1000) / good),
-      load_1m: round(loadavg()[0]),
+      ...cpuFigures(cpu0 === null || cpu1 === null ? null : cpu1 - cpu0, server0, server1, wall, good),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -588,12 +597,6 @@ async function redis() {
   }
 }
 
-/** wrk's version, from its usage line ("wrk 4.1.0 [epoll] …", Debian's "wrk debian/4.1.0-3+b2 [epoll] …"). */
-function wrkVersion() {
-  const r = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
-  return /wrk (?:\S*\/)?(\d[\d.]*)/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? '';
-}
-
 // ------------------------------------------------------------------------------------------------
 const startedAt = new Date().toISOString();
 const info = machine();
@@ -620,7 +623,7 @@ const results = {
     request_logs: 'off',
     warmup_s: WARMUP,
     get_warmup: flags.cold ? 'none (--cold)' : 'every user read once per worker before the GET rows',
-    get_client: GET_CLIENT === 'wrk' ? `wrk ${wrkVersion()} (one thread)` : 'autocannon',
+    get_client: GET_CLIENT === 'wrk' ? `wrk ${WRK_VERSION} (one thread)` : 'autocannon',
   },
 };
 results.in_process = flags['skip-in-process'] ? [] : inProcess();

@@ -88,7 +88,7 @@ flags:
   --weight-decay X      AdamW weight decay on weights (default 0)
   --revenue-weight X    loss weight of the revenue regression (default 0.1)
   --cvr-weight X        loss weight of a direct CVR BCE on clicked rows beside ESMM's CTCVR
-                        (default \${DEFAULT_CVR_WEIGHT})
+                        (default ${DEFAULT_CVR_WEIGHT})
   --dim D               embedding width (default 64; 16 on a CPU adapter)
   --bottom A,B          bottom MLP hidden widths; D is appended (default 512,256; 64 on a CPU adapter)
   --top A,B             shared top MLP widths (default 512,256; 64 on a CPU adapter)
@@ -99,7 +99,7 @@ flags:
   --patience N          checks without a better validation score before stopping (default 4)
   --select ctr-auc|auc-mean|log-loss
                         the validation score: CTR AUC, the mean of CTR AUC and CVR AUC on clicked rows, or the
-                        CTR + CTCVR log loss (default \${DEFAULT_SELECTION})
+                        CTR + CTCVR log loss (default ${DEFAULT_SELECTION})
   --checkpoint-every N  also checkpoint every N steps (default 0: every epoch)
   --holdout F           without validation rows, the last F of train (by time) stops early (default 0.1)
   --calibration-holdout F

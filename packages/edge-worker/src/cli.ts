@@ -4,6 +4,7 @@
 import cluster from 'node:cluster';
 import { mkdirSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { flagErrorMessage } from '@vireo/core';
 import { resolve } from 'node:path';
 import { SCOPES, signHs256 } from './auth/jwt.ts';
 import { developmentToken, resolveSecret, SecretError, startNodeServer } from './node.ts';
@@ -56,7 +57,7 @@ function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>)
       string | boolean | undefined
     >;
   } catch (err) {
-    throw new CliError(`${(err as Error).message.split('\n')[0]} (see vireo-edge --help).`);
+    throw new CliError(`${flagErrorMessage(err, Object.keys(options)).replace(/\.$/, '')}; see vireo-edge --help.`);
   }
 }
 

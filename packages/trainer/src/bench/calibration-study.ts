@@ -9,7 +9,7 @@
 // --snapshots also dumps the heads' logits at every validation point (`evals`), so that early-stopping criteria can be
 // compared offline on one run per seed (selection-table.ts); give a PATIENCE above the evaluations to see them all.
 // CTCVR_WEIGHT=X and CVR_WEIGHT=X in the environment set the ctcvr loss weight (default 1) and that of a direct cvr
-// BCE on clicked rows (default: the trainer's).
+// BCE on clicked rows (default: the trainer's); INTERACTION=cat concatenates the embeddings instead of their dots.
 import { writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,8 @@ const ds = loadDataset(dir);
 const data = rankingData(ds);
 const splits = rankingSplits(data, 0.1);
 const gpu = await openGpu();
-const config = rankingConfigFor(data, { dim: 16, bottom: [64], top: [64], tower: [16], interaction: 'dot' });
+const interaction = process.env.INTERACTION === 'cat' ? 'cat' : 'dot';
+const config = rankingConfigFor(data, { dim: 16, bottom: [64], top: [64], tower: [16], interaction });
 const col = (rows: Uint32Array, t: number) => Array.from(rows, (r) => data.labels[r * 3 + t]);
 const result: Record<string, unknown> = {
   dataset: dir,

@@ -2,7 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A mistake the user made (bad flag, missing file, bad data): printed as one line, exit code 2. */
-import { UsageError } from '@vireo/core';
+import { UsageError, flagErrorMessage } from '@vireo/core';
 
 export { UsageError };
 
@@ -16,13 +16,8 @@ export function parseFlags<O extends Options>(argv: string[], options: O, comman
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (err) {
-    const known = Object.keys(options)
-      .map((k) => `--${k}`)
-      .join(', ');
     void command;
-    throw new UsageError(
-      `${(err as Error).message.split('\n')[0].replace(/\.$/, '')} (known flags: ${known || 'none'}).`,
-    );
+    throw new UsageError(flagErrorMessage(err, Object.keys(options)));
   }
 }
 

@@ -12,10 +12,15 @@ import {
   type BundleManifest,
   type BundleManifestInput,
   type FeatureSpec,
+  type Tensor,
   type Vocabularies,
+  readSafetensors,
   UsageError,
 } from '@vireo/core';
 import { rankingTensors, rankingWeightsFromSafetensors, type RankingConfig } from './ranking.ts';
+
+/** ranking.safetensors' item columns for derived features: `through.item:category`, one value per item row. */
+export const THROUGH_PREFIX = 'through.';
 
 /** The manifest's `architecture.ranking` for a config (plus the table shapes, for readers). */
 export function rankingArchitecture(c: RankingConfig): Record<string, unknown> {
@@ -48,7 +53,10 @@ export function readManifest(dir: string): BundleManifest | null {
 /**
  * Writes ranking.safetensors, ranking.onnx and the manifest into `dir`. An existing manifest keeps
  * its files and architecture (retrieval's) when it was made from the same feature spec; a
- * bundle from other data is refused rather than mixed.
+ * bundle from other data is refused rather than mixed. With `items`, the item columns the ranker's derived features
+ * go through (`user:recent_items>item:category`: each item's category) are kept in ranking.safetensors as
+ * `through.<name>`, one value per item row, so that a bundle without a retrieval model (and its items.safetensors)
+ * can still score raw rows (`vireo predict`).
  */
 export async function writeRankingBundle(
   dir: string,
@@ -62,10 +70,16 @@ export async function writeRankingBundle(
     name: string;
     trainingData: Record<string, unknown>;
     metrics: Record<string, unknown>;
+    /** The dataset's items table (its columns, one row per item). */
+    items?: { columns: Map<string, Tensor> } | null;
   },
 ): Promise<BundleManifest> {
   mkdirSync(dir, { recursive: true });
   const { tensors, metadata } = rankingTensors(args.config, args.params, args.tables);
+  for (const s of args.config.sparseFeatures) {
+    const column = s.derived ? args.items?.columns.get(s.derived.through) : undefined;
+    if (column) tensors.set(`${THROUGH_PREFIX}${s.derived!.through}`, column);
+  }
   const files: [string, Uint8Array][] = [
     ['ranking.safetensors', writeSafetensors(tensors, metadata)],
     ['ranking.onnx', args.onnx],
@@ -109,9 +123,14 @@ export async function writeRankingBundle(
  * and sha256 first.
  * @example const { manifest, config, params, tables } = await loadRankingBundle('bundle/');
  */
-export async function loadRankingBundle(
-  dir: string,
-): Promise<{ manifest: BundleManifest; config: RankingConfig; params: Float32Array; tables: Float32Array[] }> {
+export async function loadRankingBundle(dir: string): Promise<{
+  manifest: BundleManifest;
+  config: RankingConfig;
+  params: Float32Array;
+  tables: Float32Array[];
+  /** The item columns kept for derived features (writeRankingBundle's `items`), by item feature name. */
+  through: Map<string, Tensor>;
+}> {
   const manifest = readManifest(dir);
   if (!manifest)
     throw new UsageError(`${dir} has no manifest.json: pass a bundle folder written by vireo train ranking.`);
@@ -132,5 +151,8 @@ export async function loadRankingBundle(
     if (err instanceof BundleIntegrityError) throw new UsageError(`${err.message}.`);
     throw err;
   }
-  return { manifest, ...rankingWeightsFromSafetensors(bytes) };
+  const through = new Map<string, Tensor>();
+  for (const [name, t] of readSafetensors(bytes).tensors)
+    if (name.startsWith(THROUGH_PREFIX)) through.set(name.slice(THROUGH_PREFIX.length), t);
+  return { manifest, ...rankingWeightsFromSafetensors(bytes), through };
 }

@@ -3,7 +3,8 @@
 // (as `vireo start` trains them), `--example` writes
 // rows from the bundle's vocabularies, `--help` lists the columns, and every example row scores —
 // including the derived user:recent_items>item:category / >item:genres bags, computed from the
-// history column and items.safetensors (before, every row failed reading the derived feature).
+// history column and items.safetensors (before, every row failed reading the derived feature), or, for a ranker
+// trained alone, the item columns ranking.safetensors keeps.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +43,7 @@ function movielens(dir: string): string {
 
 const TINY = ['--epochs', '1', '--batch', '64', '--dim', '4', '--bottom', '8', '--top', '8', '--tower', '', '--quiet'];
 
-async function bundleOf(kind: 'synthetic' | 'movielens'): Promise<string> {
+async function bundleOf(kind: 'synthetic' | 'movielens', withRetrieval = true): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `vireo-predict-${kind}-`));
   dirs.push(dir);
   const source =
@@ -54,10 +55,12 @@ async function bundleOf(kind: 'synthetic' | 'movielens'): Promise<string> {
   const bundle = join(dir, 'bundle');
   // Retrieval first, as `vireo start` does: it writes items.safetensors (each item's features).
   const retrieval = ['--epochs', '1', '--batch', '64', '--dim', '8', '--field-dim', '8', '--hidden', '8'];
-  const rt = await capture(() =>
-    trainRetrieval(['--data', join(dir, 'data'), '--out', bundle, ...retrieval, '--skip-eval', '--quiet']),
-  );
-  expect(rt.code, rt.err).toBe(0);
+  if (withRetrieval) {
+    const rt = await capture(() =>
+      trainRetrieval(['--data', join(dir, 'data'), '--out', bundle, ...retrieval, '--skip-eval', '--quiet']),
+    );
+    expect(rt.code, rt.err).toBe(0);
+  }
   const tr = await capture(() => trainRanking(['--data', join(dir, 'data'), '--out', bundle, ...TINY]));
   expect(tr.code, tr.err).toBe(0);
   return bundle;
@@ -115,4 +118,27 @@ describe('vireo predict on bundles with history features', () => {
       }
     });
   }
+
+  // Before, a ranker trained into a folder of its own (no retrieval model, so no items.safetensors) could not score a
+  // row: "the bundle derives item:category from the history but has no items.safetensors".
+  it('a ranker without a retrieval model scores rows through the item columns it keeps', async () => {
+    const bundle = await bundleOf('synthetic', false);
+    const { manifest, through } = await loadRankingBundle(bundle);
+    expect(manifest.files.map((f) => f.name)).not.toContain('items.safetensors');
+    expect([...through.keys()]).toContain('item:category');
+    const example = join(bundle, 'example.csv');
+    expect((await capture(() => predict(['--bundle', bundle, '--example', example]))).code).toBe(0);
+    const res = await capture(() => predict(['--bundle', bundle, '--input', example, '--json']));
+    expect(res.code, res.err).toBe(0);
+    const scored = res.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { pCtr?: number; error?: string });
+    expect(scored).toHaveLength(3);
+    for (const r of scored) {
+      expect(r.error).toBeUndefined();
+      expect(r.pCtr).toBeGreaterThan(0);
+      expect(r.pCtr).toBeLessThan(1);
+    }
+  });
 });

@@ -18,6 +18,7 @@ import {
   type RawValue,
   readSafetensors,
   type BundleManifest,
+  type Tensor,
 } from '@vireo/core';
 import { historyThrough, RankingModel, sparseWidth, type RankingConfig } from '@vireo/models';
 import { parseFlags, UsageError } from '../cli/args.ts';
@@ -150,19 +151,29 @@ export function exampleRows(manifest: BundleManifest, c: RankingConfig, format: 
   return `${cols.map((col) => quote(col.column)).join(',')}\n${rows.join('\n')}\n`;
 }
 
-/** Each item's value of the item features derived features go through (items.safetensors). */
-function throughColumns(dir: string, manifest: BundleManifest, c: RankingConfig): Map<string, ArrayLike<number>> {
+/**
+ * Each item's value of the item features derived features go through: items.safetensors' (a bundle with a retrieval
+ * model; it also holds items a refresh appended), else the columns the ranker kept (`through.<name>`).
+ */
+function throughColumns(
+  dir: string,
+  manifest: BundleManifest,
+  c: RankingConfig,
+  kept: Map<string, Tensor>,
+): Map<string, ArrayLike<number>> {
   const wanted = [...new Set(c.sparseFeatures.flatMap((s) => (s.derived ? [s.derived.through] : [])))];
   const out = new Map<string, ArrayLike<number>>();
   if (wanted.length === 0) return out;
-  if (!manifest.files.some((f) => f.name === 'items.safetensors'))
-    throw new UsageError(
-      `the bundle in ${dir} derives ${wanted.join(', ')} from the history but has no items.safetensors.`,
-    );
-  const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(dir, 'items.safetensors'))));
+  const items = manifest.files.some((f) => f.name === 'items.safetensors')
+    ? readSafetensors(new Uint8Array(readFileSync(join(dir, 'items.safetensors')))).tensors
+    : null;
   for (const name of wanted) {
-    const t = tensors.get(`features.${name}`);
-    if (!t) throw new UsageError(`the bundle in ${dir} has no column features.${name} in items.safetensors.`);
+    const t = items?.get(`features.${name}`) ?? kept.get(name);
+    if (!t)
+      throw new UsageError(
+        `the bundle in ${dir} derives a feature from the history through ${name} but holds no ${name} per item ` +
+          `(neither items.safetensors nor ranking.safetensors): train its ranker again with this version of vireo.`,
+      );
     out.set(name, t.data as ArrayLike<number>);
   }
   return out;
@@ -371,7 +382,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!values.bundle)
     throw new UsageError('--bundle BUNDLE is required (a folder with manifest.json and ranking.safetensors).');
-  const { manifest, config, params, tables } = await loadRankingBundle(values.bundle);
+  const { manifest, config, params, tables, through } = await loadRankingBundle(values.bundle);
   const source = (manifest.trainingData.ranking as { source?: unknown } | undefined)?.source;
   if (values.help) {
     process.stdout.write(HELP + columnsHelp(manifest, config));
@@ -403,7 +414,7 @@ export async function run(argv: string[]): Promise<number> {
   await readRows(values.input, format, (row, line) =>
     typeof row === 'string' ? bad.push({ line, error: row }) : good.push({ row, line }),
   );
-  const encoded = encodeRows(spec, lookups, config, good, throughColumns(values.bundle, manifest, config));
+  const encoded = encodeRows(spec, lookups, config, good, throughColumns(values.bundle, manifest, config, through));
   bad.push(...encoded.errors);
   const n = encoded.kept.length;
 

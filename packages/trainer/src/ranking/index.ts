@@ -311,6 +311,7 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
         options: opts,
       },
       metrics: { test: report, training, calibration: calibrated },
+      items: ds.items,
     });
     if (values.json)
       process.stdout.write(

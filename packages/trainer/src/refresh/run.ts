@@ -472,6 +472,7 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
       training: { bestEpoch: fit.bestEpoch, bestValidAuc: fit.bestValidAuc },
       calibration: calibrated.calibration,
     },
+    items: ds.items,
   });
 
   // Decide, record the lineage in the manifest, publish (and promote when the gate passes).

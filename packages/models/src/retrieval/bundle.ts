@@ -5,7 +5,7 @@
 // field layout, feature spec, vocabularies, files with sha256, training data and metrics).
 // retrieval.safetensors holds only the weights and the config, so the same seed and data give
 // the same bytes (the manifest's createdAt differs, the weights file does not).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   describeFile,
@@ -19,6 +19,7 @@ import {
   type Vocabularies,
   UsageError,
 } from '@vireo/core';
+import { readManifest } from '../ranking/bundle.ts';
 import { quantizeRows, type RetrievalConfig } from './retrieval.ts';
 
 /** The catalogue's embeddings and features as items.safetensors holds them. */
@@ -77,7 +78,14 @@ export interface BundleInfo {
   training: Record<string, unknown>;
 }
 
-/** Writes the three files into `dir` and returns the manifest. */
+/** The ranker's files, which a retrieval model trained into the same folder keeps (writeBundle). */
+const RANKING_FILES = ['ranking.safetensors', 'ranking.onnx'];
+
+/**
+ * Writes the three files into `dir` and returns the manifest. A ranker already there from the same data (the same
+ * feature spec and vocabularies) stays in the manifest with its metrics, so that training the retrieval model again
+ * into a bundle does not drop its ranker; one from other data is left out.
+ */
 export async function writeBundle(
   dir: string,
   info: BundleInfo,
@@ -90,6 +98,21 @@ export async function writeBundle(
     await describeFile('retrieval.safetensors', retrieval),
     await describeFile('items.safetensors', items),
   ];
+  let old: BundleManifest | null = null;
+  try {
+    old = readManifest(dir);
+  } catch {
+    old = null; // an unreadable manifest is replaced, as before
+  }
+  const keep =
+    old?.architecture.ranking &&
+    old.files.some((f) => f.name === 'ranking.safetensors' && existsSync(join(dir, f.name))) &&
+    JSON.stringify(old.featureSpec) === JSON.stringify(ds.spec) &&
+    JSON.stringify(old.vocabularies) === JSON.stringify(ds.vocabularies)
+      ? old
+      : null;
+  const ranker = keep ? keep.files.filter((f) => RANKING_FILES.includes(f.name)) : [];
+  const kept = <T>(value: T | undefined) => (keep && value !== undefined ? { ranking: value } : {});
   const manifest = parseBundleManifest({
     name: info.name,
     version: info.version,
@@ -107,10 +130,11 @@ export async function writeBundle(
         itemFeatures: c.itemFields.map((f) => f.name),
         config: c,
       },
+      ...kept(keep?.architecture.ranking),
     },
     featureSpec: ds.spec,
     vocabularies: ds.vocabularies,
-    files,
+    files: [...files, ...ranker],
     trainingData: {
       source: ds.summary.source,
       name: ds.summary.name,
@@ -118,8 +142,9 @@ export async function writeBundle(
       splits: ds.summary.splits,
       timeRange: ds.summary.timeRange,
       ...info.training,
+      ...kept((keep?.trainingData as Record<string, unknown> | undefined)?.ranking),
     },
-    metrics: info.metrics,
+    metrics: { ...info.metrics, ...kept((keep?.metrics as Record<string, unknown> | undefined)?.ranking) },
   });
   writeFileSync(join(dir, 'retrieval.safetensors'), retrieval);
   writeFileSync(join(dir, 'items.safetensors'), items);
@@ -149,7 +174,11 @@ export async function readBundle(dir: string, flag = '--bundle'): Promise<Loaded
     );
   }
   const config = (manifest.architecture.retrieval as { config?: RetrievalConfig } | undefined)?.config;
-  if (!config) throw new UsageError(`${flag} ${dir} holds no retrieval model.`);
+  if (!config)
+    throw new UsageError(
+      `${flag} ${dir} holds no retrieval model: train one into it with ` +
+        `vireo train retrieval --out ${dir} (its ranker stays).`,
+    );
   const read = async (name: string) => {
     let bytes: Uint8Array;
     try {

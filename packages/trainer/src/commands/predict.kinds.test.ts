@@ -141,4 +141,24 @@ describe('vireo predict on bundles with history features', () => {
       expect(r.pCtr).toBeLessThan(1);
     }
   });
+
+  // Before, training the retrieval model again into a bundle wrote a manifest of its own files alone: the ranker
+  // beside it was dropped from the bundle (its files left unlisted on disk).
+  it('training retrieval again into a bundle keeps its ranker', async () => {
+    const bundle = await bundleOf('synthetic');
+    const before = await loadRankingBundle(bundle);
+    const data = join(bundle, '..', 'data');
+    const retrieval = ['--epochs', '1', '--batch', '64', '--dim', '8', '--field-dim', '8', '--hidden', '8'];
+    const rt = await capture(() =>
+      trainRetrieval(['--data', data, '--out', bundle, ...retrieval, '--seed', '2', '--skip-eval', '--quiet']),
+    );
+    expect(rt.code, rt.err).toBe(0);
+    const after = await loadRankingBundle(bundle);
+    expect(after.manifest.files.map((f) => f.name).sort()).toEqual(
+      ['items.safetensors', 'ranking.onnx', 'ranking.safetensors', 'retrieval.safetensors'].sort(),
+    );
+    expect(after.manifest.architecture.ranking).toEqual(before.manifest.architecture.ranking);
+    expect(after.params).toEqual(before.params);
+    expect((after.manifest.metrics as Record<string, unknown>).ranking).toBeDefined();
+  });
 });

@@ -18,3 +18,11 @@ export async function capture(fn: () => Promise<number>): Promise<{ code: number
     e.mockRestore();
   }
 }
+
+/** The objects of JSON Lines text (a command's `--json` output, a .jsonl file), one per non-empty line. */
+export function jsonLines<T = Record<string, unknown>>(text: string): T[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
+}

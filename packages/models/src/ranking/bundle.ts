@@ -151,8 +151,9 @@ export async function loadRankingBundle(dir: string): Promise<{
     if (err instanceof BundleIntegrityError) throw new UsageError(`${err.message}.`);
     throw err;
   }
+  const file = readSafetensors(bytes);
   const through = new Map<string, Tensor>();
-  for (const [name, t] of readSafetensors(bytes).tensors)
+  for (const [name, t] of file.tensors)
     if (name.startsWith(THROUGH_PREFIX)) through.set(name.slice(THROUGH_PREFIX.length), t);
-  return { manifest, ...rankingWeightsFromSafetensors(bytes), through };
+  return { manifest, ...rankingWeightsFromSafetensors(file), through };
 }

@@ -729,15 +729,16 @@ export const RANKING_CONFIG_KEY = 'vireo.ranking.config';
 
 /**
  * Splits ranking.safetensors into the config, the flat parameters and the tables, checking every
- * tensor's shape against the config.
+ * tensor's shape against the config. Takes the file's bytes, or the file already parsed by
+ * readSafetensors when the caller reads other tensors from it too.
  * @example const { config, params, tables } = rankingWeightsFromSafetensors(bytes);
  */
-export function rankingWeightsFromSafetensors(bytes: Uint8Array): {
+export function rankingWeightsFromSafetensors(file: Uint8Array | ReturnType<typeof readSafetensors>): {
   config: RankingConfig;
   params: Float32Array;
   tables: Float32Array[];
 } {
-  const { tensors, metadata } = readSafetensors(bytes);
+  const { tensors, metadata } = file instanceof Uint8Array ? readSafetensors(file) : file;
   const raw = metadata[RANKING_CONFIG_KEY];
   check(
     raw !== undefined,

@@ -27,6 +27,15 @@ const HELP = `usage: vireo bench [kernels|train|ranking|all] [flags]   (each tak
   all       every benchmark with its peer in the same run → bench/results/ and BENCHMARKS.md
 `;
 
+const KERNELS_HELP = `usage: vireo bench kernels [--filter NAME] [--runs N] [--json] [--out FILE]
+
+Times every kernel case on the adapter beside its CPU reference, with GB/s against a copy kernel.
+  --filter NAME   only the kernels whose name contains NAME (the copy kernel always runs)
+  --runs N        at least N timed runs per case after 2 warm-up runs (default 20; at least 300 ms)
+  --json          the report as JSON on stdout instead of the table
+  --out FILE      also write the report as JSON to FILE
+`;
+
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'train') return (await import('../bench/train.ts')).benchTrain(argv.slice(1));
   if (argv[0] === 'ranking') return (await import('../bench/ranking.ts')).benchRanking(argv.slice(1));
@@ -44,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     true,
   );
   if (values.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(positionals[0] === 'kernels' ? KERNELS_HELP : HELP);
     return 0;
   }
   const what = positionals[0] ?? 'kernels';

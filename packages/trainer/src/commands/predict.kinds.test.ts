@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { capture } from '@vireo/testkit/capture';
+import { capture, jsonLines } from '@vireo/testkit/capture';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRng } from '@vireo/core';
 import { loadRankingBundle } from '@vireo/models/training';
@@ -90,25 +90,16 @@ describe('vireo predict on bundles with history features', () => {
 
       const res = await capture(() => predict(['--bundle', bundle, '--input', example, '--json']));
       expect(res.code, res.err).toBe(0);
-      const scored = res.out
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { line: number; pCtr?: number; error?: string });
+      const scored = jsonLines<{ line: number; pCtr?: number; error?: string }>(res.out);
       expect(scored.map((r) => r.line)).toEqual([2, 3, 4]);
       // The same rows as JSON Lines when the name asks for them (they were written as CSV whatever the name).
       const jsonl = join(bundle, 'example.jsonl');
       expect((await capture(() => predict(['--bundle', bundle, '--example', jsonl]))).code).toBe(0);
-      const objects = readFileSync(jsonl, 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as object);
+      const objects = jsonLines<object>(readFileSync(jsonl, 'utf8'));
       expect(objects).toHaveLength(3);
       const asJsonl = await capture(() => predict(['--bundle', bundle, '--input', jsonl, '--json']));
       expect(asJsonl.code, asJsonl.err).toBe(0);
-      const fromJsonl = asJsonl.out
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { pCtr?: number; error?: string });
+      const fromJsonl = jsonLines<{ pCtr?: number; error?: string }>(asJsonl.out);
       expect(fromJsonl.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
       expect(fromJsonl.map((r) => r.pCtr)).toEqual(scored.map((r) => r.pCtr));
       for (const r of scored) {
@@ -130,10 +121,7 @@ describe('vireo predict on bundles with history features', () => {
     expect((await capture(() => predict(['--bundle', bundle, '--example', example]))).code).toBe(0);
     const res = await capture(() => predict(['--bundle', bundle, '--input', example, '--json']));
     expect(res.code, res.err).toBe(0);
-    const scored = res.out
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { pCtr?: number; error?: string });
+    const scored = jsonLines<{ pCtr?: number; error?: string }>(res.out);
     expect(scored).toHaveLength(3);
     for (const r of scored) {
       expect(r.error).toBeUndefined();

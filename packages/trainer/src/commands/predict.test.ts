@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { capture } from '@vireo/testkit/capture';
+import { capture, jsonLines } from '@vireo/testkit/capture';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '@vireo/core';
 import { DEFAULT_OPTIONS, ingestCriteo, loadDataset } from '../ingest/index.ts';
@@ -90,10 +90,7 @@ describe('vireo predict', () => {
 
     const json = await capture(() => predict(['--bundle', bundle, '--input', input, '--json']));
     expect(json.code).toBe(1);
-    const objects = json.out
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const objects = jsonLines<{ line: number; pCtr: number; error?: string }>(json.out);
     expect(objects.map((o) => o.line)).toEqual([1, 2, 3, 4, 5]);
     expect(objects[2].error).toMatch(/found 12/);
     expect(objects[0]).toMatchObject({ line: 1, pCvr: null, revenue: null });
@@ -106,10 +103,7 @@ describe('vireo predict', () => {
     const { code, out, err } = await capture(() => predict(['--bundle', bundle, '--input', input, '--json']));
     expect(code).toBe(0);
     expect(err).toMatch(/scored 30 rows \(0 malformed\); CTR AUC over the 30 labelled rows: /);
-    const fromRaw = out
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l).pCtr as number);
+    const fromRaw = jsonLines<{ pCtr: number }>(out).map((r) => r.pCtr);
 
     const { config, params, tables } = await loadRankingBundle(bundle);
     const data = rankingData(loadDataset(join(dir, 'data')));
@@ -147,10 +141,7 @@ describe('vireo predict', () => {
     for (const r of rows) expect(r.split('\t')).toHaveLength(39);
     const res = await capture(() => predict(['--bundle', bundle, '--input', example, '--json']));
     expect(res.code, res.err).toBe(0);
-    const scored = res.out
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { line: number; pCtr: number });
+    const scored = jsonLines<{ line: number; pCtr: number }>(res.out);
     expect(scored.map((r) => r.line)).toEqual([1, 2, 3]);
     for (const r of scored) expect(r.pCtr).toBeGreaterThan(0);
   });

@@ -60,34 +60,47 @@ describe('the vireo CLI installed from its tarball', () => {
     expect(report.ok).toBe(true);
   });
 
-  test('ingest → train retrieval and ranking → predict --example → predict', () => {
+  // Ranking first, then retrieval into the same folder: a ranker trained alone scores rows through the item columns
+  // it keeps (before, predict refused every row without items.safetensors), and training retrieval afterwards keeps
+  // the ranker in the manifest (before, the manifest listed only the retrieval files).
+  test('ingest → train ranking → predict → train retrieval into the same bundle → predict', () => {
     const data = join(work, 'cli-data');
     const bundle = join(work, 'cli-bundle');
     const world = ['--users', '30', '--items', '40', '--events', '1500', '--categories', '4'];
     vireo(['ingest', '--source', 'synthetic', ...world, '--out', data, '--quiet']);
     const tiny = ['--epochs', '1', '--batch', '64', '--quiet'];
-    // Retrieval first: it writes items.safetensors, from which predict derives the history's categories.
-    const retrieval = ['--dim', '8', '--field-dim', '8', '--hidden', '8', '--skip-eval'];
-    vireo(['train', 'retrieval', '--data', data, '--out', bundle, ...tiny, ...retrieval]);
     const ranking = ['--dim', '4', '--bottom', '8', '--top', '8', '--tower', ''];
     vireo(['train', 'ranking', '--data', data, '--out', bundle, ...tiny, ...ranking]);
-    const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8'));
-    expect(manifest.name).toBe('vireo');
+    const files = () =>
+      (JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as { files: { name: string }[] }).files
+        .map((f) => f.name)
+        .sort();
+    expect(files()).not.toContain('items.safetensors');
 
     const rows = join(work, 'cli-rows.csv');
     vireo(['predict', '--bundle', bundle, '--example', rows]);
     const examples = readFileSync(rows, 'utf8').trim().split('\n').length - 1; // minus the header
     expect(examples).toBeGreaterThan(0);
-    const scored = vireo(['predict', '--bundle', bundle, '--input', rows, '--json'])
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { line: number; pCtr?: number; error?: string });
-    expect(scored).toHaveLength(examples);
-    for (const r of scored) {
-      expect(r.error, `line ${r.line}`).toBeUndefined();
-      expect(r.pCtr).toBeGreaterThan(0);
-      expect(r.pCtr).toBeLessThan(1);
-    }
+    const score = () => {
+      const scored = vireo(['predict', '--bundle', bundle, '--input', rows, '--json'])
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { line: number; pCtr?: number; error?: string });
+      expect(scored).toHaveLength(examples);
+      for (const r of scored) {
+        expect(r.error, `line ${r.line}`).toBeUndefined();
+        expect(r.pCtr).toBeGreaterThan(0);
+        expect(r.pCtr).toBeLessThan(1);
+      }
+      return scored.map((r) => r.pCtr);
+    };
+    const alone = score();
+
+    const retrieval = ['--dim', '8', '--field-dim', '8', '--hidden', '8', '--skip-eval'];
+    vireo(['train', 'retrieval', '--data', data, '--out', bundle, ...tiny, ...retrieval]);
+    expect(files()).toEqual(expect.arrayContaining(['items.safetensors', 'ranking.safetensors', 'ranking.onnx']));
+    // The same ranker and the same item columns (now read from items.safetensors): the same scores.
+    expect(score()).toEqual(alone);
   });
 
   test('token: signed with VIREO_JWT_SECRET, for the sub and scopes asked', async () => {

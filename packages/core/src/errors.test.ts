@@ -16,7 +16,10 @@ const refusal = (args: string[]) => {
 
 describe('flagErrorMessage', () => {
   it.each([
-    [['--epoch', '3'], "Unknown option '--epoch' (known flags: --data, --epochs, --json)."],
+    [['--epoch', '3'], "Unknown option '--epoch': did you mean --epochs? (known flags: --data, --epochs, --json)."],
+    // `vireo ingest --input DIR` (predict's name for it): ingest calls it --path, so it says so.
+    [['--input', 'x'], "Unknown option '--input': did you mean --data? (known flags: --data, --epochs, --json)."],
+    [['--seed', '1'], "Unknown option '--seed' (known flags: --data, --epochs, --json)."],
     [['--epochs', '-1'], '--epochs needs a value (one that starts with a dash is written --epochs=-1).'],
     [['--data', '--json'], '--data needs a value (one that starts with a dash is written --data=-1).'],
     [['--data'], '--data needs a value.'],

@@ -68,7 +68,13 @@ describe('vireo ingest', () => {
 
   it('answers user mistakes with one sentence and exit code 2', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['--source', 'synthetic', '--out', '/tmp/x', '--colour'], /Unknown option '--colour'/],
+      [['--source', 'synthetic', '--out', '/tmp/x', '--colour'], /Unknown option '--colour' \(known flags: /],
+      // predict's name for its input file; before, the sentence listed 29 flags and left the user to find --path.
+      [
+        ['--source', 'movielens', '--input', 'ml', '--out', '/tmp/x'],
+        /Unknown option '--input': did you mean --path\?/,
+      ],
+      [['--source', 'synthetic', '--users', '9', '--ot', '/tmp/x'], /Unknown option '--ot': did you mean --out\?/],
       [
         ['--out', '/tmp/x'],
         /--source is required: one of synthetic, sequential, movielens, criteo, csv, jsonl, parquet\./,

@@ -60,6 +60,19 @@ describe('progress', () => {
     expect(parseProgressLine('@progress {not json')).toBeNull();
   });
 
+  // `vireo publish` drew 'step 6723150/6723150' for the bytes it uploaded.
+  test('a bar over bytes counts them as bytes, also after a @progress round trip', () => {
+    const { out, stream } = sink(false);
+    const bar = progress('publish vireo@1', 6_723_150, { stream, json: false, unit: 'bytes' });
+    bar.finish();
+    expect(out[0]).toContain('100% 6.7 MB of 6.7 MB');
+    expect(out[0]).not.toContain('step');
+    const piped = sink(false);
+    progress('publish', 2_500, { stream: piped.stream, json: true, unit: 'bytes' }).finish();
+    const report = parseProgressLine(piped.out[0].trim());
+    expect(report && barLine(report)).toContain('2.5 kB of 2.5 kB');
+  });
+
   test('truncate keeps a terminal line to one row without breaking its colours', () => {
     expect(truncate('\x1b[1mabcdef\x1b[0m', 3)).toBe('\x1b[1mabc\x1b[0m');
     expect(truncate('abc', 10)).toBe('abc');

@@ -24,6 +24,8 @@ export interface ProgressReport {
   elapsed: number;
   fields: Fields;
   final?: boolean;
+  /** What `done` and `total` count: training steps (the default) or bytes (an upload). */
+  unit?: 'step' | 'bytes';
 }
 
 /** Where bars and stages write: process.stderr, or a fake in tests. */
@@ -49,6 +51,13 @@ function fmtFields(fields: Fields = {}): string {
     .join(' · ');
 }
 
+/** "812 B", "6.7 MB". */
+export function fmtBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const [v, u] = n < 1e6 ? [n / 1e3, 'kB'] : n < 1e9 ? [n / 1e6, 'MB'] : [n / 1e9, 'GB'];
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${u}`;
+}
+
 /** "42 s", "3 min 05 s". */
 export function fmtSeconds(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '?';
@@ -66,8 +75,9 @@ export function barLine(r: ProgressReport, width = 20): string {
   const bar = '█'.repeat(Math.round(frac * width)).padEnd(width, '░');
   const eta = frac > 0 && frac < 1 ? r.elapsed * (1 / frac - 1) : null;
   const fields = fmtFields(r.fields);
+  const count = r.unit === 'bytes' ? `${fmtBytes(r.done)} of ${fmtBytes(r.total)}` : `step ${r.done}/${r.total}`;
   return (
-    `${r.label} ${bar} ${(frac * 100).toFixed(0).padStart(3)}% step ${r.done}/${r.total}` +
+    `${r.label} ${bar} ${(frac * 100).toFixed(0).padStart(3)}% ${count}` +
     `${fields ? ` · ${fields}` : ''} · ${fmtSeconds(r.elapsed)}` +
     `${r.final ? '' : ` · eta ${eta === null ? '?' : fmtSeconds(eta)}`}`
   );
@@ -136,7 +146,7 @@ export function parseCpuLine(line: string): number | null {
 export function progress(
   label: string,
   total: number,
-  opts: { quiet?: boolean; stream?: StageStream; json?: boolean } = {},
+  opts: { quiet?: boolean; stream?: StageStream; json?: boolean; unit?: 'step' | 'bytes' } = {},
 ): Progress {
   const stream = opts.stream ?? process.stderr;
   const json = opts.json ?? process.env.VIREO_PROGRESS === 'json';
@@ -155,6 +165,7 @@ export function progress(
       elapsed: (now - start) / 1000,
       fields,
       ...(final ? { final } : {}),
+      ...(opts.unit && opts.unit !== 'step' ? { unit: opts.unit } : {}),
     };
     if (json) stream.write(`${PROGRESS_PREFIX}${JSON.stringify(r)}\n`);
     else stream.write(tty ? `\r\x1b[2K${barLine(r, 24)}${final ? '\n' : ''}` : `${barLine(r, 24)}\n`);

@@ -165,7 +165,10 @@ export async function run(argv: string[]): Promise<number> {
   const { missing } = (await created.json()) as { missing: string[] };
   const toUpload = manifest.files.filter((f) => missing.includes(f.name));
   const totalBytes = toUpload.reduce((n, f) => n + f.bytes, 0);
-  const bar = progress(`publish ${name}@${version}`, totalBytes, { quiet: values.quiet || values.json });
+  const bar = progress(`publish ${name}@${version}`, totalBytes, {
+    quiet: values.quiet || values.json,
+    unit: 'bytes',
+  });
   let sent = 0;
   for (const f of toUpload) {
     const body = await openAsBlob(join(dir, f.name));

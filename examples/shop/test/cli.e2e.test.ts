@@ -2,13 +2,16 @@
 // with npm into the scratch shop outside the workspace (test/scratch.ts, shared with shop.e2e.test.ts), then
 // run through `npx vireo` as its README says: --version, doctor (every kernel against its CPU reference on
 // this machine's WebGPU adapter, SwiftShader without a GPU), a tiny synthetic world ingested and trained into
-// a bundle, predict --example and predict on that bundle, token, and the repository-only commands.
-import { execFileSync } from 'node:child_process';
+// a bundle, predict --example and predict on that bundle, the edge's Worker deployed from the installed
+// @vireo/edge-worker with wrangler (init-worker, a dry-run deploy, wrangler dev over HTTP), token, and the
+// repository-only commands.
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, inject, test } from 'vitest';
 import { npmEnv, run } from './scratch.ts';
 
@@ -19,9 +22,12 @@ const vireo = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
   run('npx', ['--no-install', 'vireo', ...args], app, extra);
 
 /** `npx vireo ARGS` expected to fail: its exit code and stderr. */
-function vireoFails(args: string[]): { status: number; stderr: string } {
+const vireoFails = (args: string[]) => npxFails('vireo', args);
+
+/** `npx COMMAND ARGS` expected to fail: its exit code and stderr. */
+function npxFails(command: string, args: string[]): { status: number; stderr: string } {
   try {
-    execFileSync('npx', ['--no-install', 'vireo', ...args], {
+    execFileSync('npx', ['--no-install', command, ...args], {
       cwd: app,
       env: npmEnv(),
       stdio: 'pipe',
@@ -31,7 +37,33 @@ function vireoFails(args: string[]): { status: number; stderr: string } {
     const e = err as { status: number; stderr: string };
     return { status: e.status, stderr: e.stderr };
   }
-  throw new Error(`vireo ${args.join(' ')} succeeded`);
+  throw new Error(`${command} ${args.join(' ')} succeeded`);
+}
+
+/** A TCP port free on 127.0.0.1 just now. */
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+    server.on('error', fail);
+  });
+}
+
+/** GETs `url` until it answers 200 (a server starting), then its JSON; fails after `ms`. */
+async function waitForJson(url: string, ms: number): Promise<unknown> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return await r.json();
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error(`${url} did not answer within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 describe('the vireo CLI installed from its tarball', () => {
@@ -101,6 +133,76 @@ describe('the vireo CLI installed from its tarball', () => {
     expect(files()).toEqual(expect.arrayContaining(['items.safetensors', 'ranking.safetensors', 'ranking.onnx']));
     // The same ranker and the same item columns (now read from items.safetensors): the same scores.
     expect(score()).toEqual(alone);
+  });
+
+  // Before, the package shipped wrangler.toml with `main = "src/worker.ts"` and no Worker code: a team that installed
+  // it could not deploy the edge to Cloudflare without a Vireo checkout. Now `vireo-edge init-worker` writes a
+  // wrangler.toml for the installed Worker (dist/worker/worker.js); wrangler (the workspace's 4.x, as the team's
+  // own would be) bundles it and serves it locally in workerd over D1, KV and R2, and the bundle trained above is
+  // published to it with the installed CLI.
+  test('the edge deployed from the package: init-worker → wrangler bundles and serves it → per-user HTTP', async () => {
+    const edge = join(app, 'node_modules/@vireo/edge-worker');
+    expect(existsSync(join(edge, 'dist/worker/worker.js'))).toBe(true);
+    expect(existsSync(join(edge, 'src'))).toBe(false);
+    run('npx', ['--no-install', 'vireo-edge', 'init-worker', '--name', 'shop-edge'], app);
+    const toml = readFileSync(join(app, 'wrangler.toml'), 'utf8');
+    expect(toml).toMatch(/^main = "node_modules\/@vireo\/edge-worker\/dist\/worker\/worker\.js"$/m);
+    expect(toml).toMatch(/^migrations_dir = "node_modules\/@vireo\/edge-worker\/migrations"$/m);
+    const again = npxFails('vireo-edge', ['init-worker']);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/^vireo-edge: wrangler\.toml exists: pass --force to replace it/);
+
+    const wrangler = fileURLToPath(
+      new URL('../../../packages/edge-worker/node_modules/.bin/wrangler', import.meta.url),
+    );
+    const quiet = { WRANGLER_SEND_METRICS: 'false', CI: 'true' };
+    const dry = run(wrangler, ['deploy', '--dry-run', '--outdir', join(work, 'worker-out')], app, quiet);
+    expect(dry).toMatch(/env\.DB \(vireo-edge\)\s+D1 Database/);
+    run(wrangler, ['d1', 'migrations', 'apply', 'vireo-edge', '--local'], app, quiet);
+    const secret = randomBytes(32).toString('hex');
+    writeFileSync(join(app, '.dev.vars'), `VIREO_JWT_SECRET=${secret}\n`);
+    const port = await freePort();
+    const dev = spawn(wrangler, ['dev', '--port', String(port), '--ip', '127.0.0.1'], {
+      cwd: app,
+      env: { ...process.env, ...quiet },
+      stdio: 'ignore',
+      detached: true,
+    });
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      expect(await waitForJson(`${base}/healthz`, 60_000)).toMatchObject({ status: 'ok', storage: 'cloudflare' });
+      const token = (sub: string, scope: string) =>
+        run('npx', ['--no-install', 'vireo-edge', 'token', '--sub', sub, '--scope', scope], app, {
+          VIREO_JWT_SECRET: secret,
+        }).trim();
+      const alice = token('alice', 'features:read events:write');
+      const post = (userId: string) =>
+        fetch(`${base}/v1/events`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            events: [{ event_id: `e-${userId}`, user_id: userId, item_id: 'i1', type: 'click', ts: Date.now() }],
+          }),
+        });
+      expect((await post('alice')).status).toBe(202);
+      expect((await post('bob')).status).toBe(403);
+      const features = await fetch(`${base}/v1/users/alice/features`, {
+        headers: { authorization: `Bearer ${alice}` },
+      });
+      expect(((await features.json()) as { features: { event_count: number } }).features.event_count).toBe(1);
+      const bob = await fetch(`${base}/v1/users/bob/features`, { headers: { authorization: `Bearer ${alice}` } });
+      expect(bob.status).toBe(403);
+
+      const publisher = token('ci', 'models:publish');
+      vireo(['publish', '--bundle', join(work, 'cli-bundle'), '--edge', base, '--token', publisher, '--promote']);
+      const latest = await fetch(`${base}/v1/models/vireo/latest`, { headers: { authorization: `Bearer ${alice}` } });
+      expect(latest.status).toBe(200);
+      expect(((await latest.json()) as { files: { name: string }[] }).files.map((f) => f.name)).toContain(
+        'ranking.safetensors',
+      );
+    } finally {
+      if (dev.pid) process.kill(-dev.pid, 'SIGTERM');
+    }
   });
 
   test('token: signed with VIREO_JWT_SECRET, for the sub and scopes asked', async () => {

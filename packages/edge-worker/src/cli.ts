@@ -1,6 +1,7 @@
-// `vireo-edge`: start the Node edge, or mint a token.
+// `vireo-edge`: start the Node edge, mint a token, or write a wrangler.toml to deploy the edge to Cloudflare.
 //   vireo-edge [--dev] [--port 8787] [--host 127.0.0.1] [--data ./.vireo] [--cors ORIGINS] [--rate-limit RPS] …
 //   vireo-edge token --sub ID [--scope "features:read events:write"] [--ttl 1h] [--data ./.vireo]
+//   vireo-edge init-worker [--out wrangler.toml] [--name vireo-edge] [--force]
 import cluster from 'node:cluster';
 import { mkdirSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -10,6 +11,7 @@ import { SCOPES, signHs256 } from './auth/jwt.ts';
 import { developmentToken, resolveSecret, SecretError, startNodeServer } from './node.ts';
 import { EDGE_VERSION } from './app.ts';
 import { openSqliteStorage } from './storage/sqlite.ts';
+import { initWorker, InitWorkerError } from './deploy/init-worker.ts';
 import { primaryIngest, serveWorkerIngest } from './storage/cluster-ingest.ts';
 
 const USAGE = `usage:
@@ -32,6 +34,8 @@ const USAGE = `usage:
   vireo-edge token [flags]    print a token signed with the edge's secret ($VIREO_JWT_SECRET or the --dev one)
     --sub ID (required)  --scope "S1 S2" (default "features:read events:write")  --ttl 1h|30m|2d|SECONDS (default 1h)
     --data DIR  --iss ISSUER  --aud AUDIENCE
+  vireo-edge init-worker      write a wrangler.toml that deploys this package's Worker to Cloudflare (D1, KV, R2)
+    --out FILE (default wrangler.toml)  --name WORKER (default vireo-edge)  --force (replace FILE)
 
 environment: VIREO_JWT_SECRET (HS256 secret, 32+ random characters), VIREO_JWKS_URL (verify RS256 tokens
              instead), VIREO_JWT_ISSUER / VIREO_JWT_AUDIENCE (required iss / aud), VIREO_SPEC_MODEL.
@@ -304,6 +308,17 @@ async function primary(
 export async function main(argv: string[]): Promise<number | null> {
   try {
     if (argv[0] === 'token') return await tokenCommand(argv.slice(1));
+    if (argv[0] === 'init-worker') {
+      const v = parse(argv.slice(1), { out: { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean' } });
+      process.stdout.write(
+        initWorker({
+          out: (v.out as string) ?? 'wrangler.toml',
+          name: (v.name as string) ?? 'vireo-edge',
+          force: v.force === true,
+        }),
+      );
+      return 0;
+    }
     if (argv[0] === '--version' || argv[0] === '-v') {
       process.stdout.write(`vireo-edge ${EDGE_VERSION}\n`);
       return 0;
@@ -314,7 +329,7 @@ export async function main(argv: string[]): Promise<number | null> {
     }
     return await start(argv);
   } catch (err) {
-    if (err instanceof CliError || err instanceof SecretError) {
+    if (err instanceof CliError || err instanceof SecretError || err instanceof InitWorkerError) {
       process.stderr.write(`vireo-edge: ${err.message}\n`);
       return 2;
     }

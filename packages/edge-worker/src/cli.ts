@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { SCOPES, signHs256 } from './auth/jwt.ts';
 import { developmentToken, resolveSecret, SecretError, startNodeServer } from './node.ts';
 import { EDGE_VERSION } from './app.ts';
-import { openSqliteStorage } from './storage/sqlite.ts';
+import { openSqliteStorage, SqliteUnavailableError } from './storage/sqlite.ts';
 import { initWorker, InitWorkerError } from './deploy/init-worker.ts';
 import { primaryIngest, serveWorkerIngest } from './storage/cluster-ingest.ts';
 
@@ -332,6 +332,10 @@ export async function main(argv: string[]): Promise<number | null> {
     if (err instanceof CliError || err instanceof SecretError || err instanceof InitWorkerError) {
       process.stderr.write(`vireo-edge: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof SqliteUnavailableError) {
+      process.stderr.write(`vireo-edge: ${err.message}\n`);
+      return 1;
     }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {

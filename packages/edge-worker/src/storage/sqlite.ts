@@ -400,6 +400,41 @@ export type SqliteStorageOptions = {
   cleanTemp?: boolean;
 };
 
+/** better-sqlite3's native module cannot load (its install script did not run, or it was built for another Node). */
+export class SqliteUnavailableError extends Error {
+  constructor(cause: unknown) {
+    const first = (cause instanceof Error ? cause.message : String(cause)).split(/\n|\.\s/)[0].replace(/[.:]$/, '');
+    super(
+      `the SQLite driver cannot load (${first}): better-sqlite3's install script did not run or built it for ` +
+        `another Node; run 'npm rebuild better-sqlite3' (with pnpm: 'pnpm approve-builds', then ` +
+        `'pnpm rebuild better-sqlite3') with Node ${process.versions.node}.`,
+    );
+    this.name = 'SqliteUnavailableError';
+  }
+}
+
+/** What better-sqlite3 says when its native module does not load (bindings' search, an ABI or platform mismatch). */
+const NATIVE_LOAD_FAILURE = new RegExp(
+  'Could not locate the bindings file|NODE_MODULE_VERSION|compiled against a different Node|' +
+    'invalid ELF header|better_sqlite3\\.node',
+);
+
+/** Whether `err` is better-sqlite3 failing to load its native module (not a problem with the database itself). */
+export function isNativeLoadError(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return NATIVE_LOAD_FAILURE.test(message);
+}
+
+/** Opens a database file, turning a native module that cannot load into one sentence (SqliteUnavailableError). */
+export function openDatabase(path: string, options?: Database.Options): Database.Database {
+  try {
+    return new Database(path, options);
+  } catch (err) {
+    if (isNativeLoadError(err)) throw new SqliteUnavailableError(err);
+    throw err;
+  }
+}
+
 /** The data folder's database file. */
 export const databasePath = (dataDir: string) => join(dataDir, 'edge.db');
 
@@ -410,7 +445,7 @@ export const databasePath = (dataDir: string) => join(dataDir, 'edge.db');
 export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   const { dataDir } = options;
   mkdirSync(dataDir, { recursive: true });
-  const db = new Database(databasePath(dataDir));
+  const db = openDatabase(databasePath(dataDir));
   // Before WAL: a WAL database's page size is fixed once it is created.
   db.pragma(`page_size = ${options.pageSize ?? 16_384}`);
   db.pragma('journal_mode = WAL');

@@ -1,7 +1,7 @@
 // The refresh's grown dataset (appendEvents) and the ranker's warm start (warmStartRanking), on a
 // tiny synthetic world: vocabularies grow at their end, events become rows with the right labels
 // and splits, events already in the base are left out; table rows follow vocabulary values.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLookups, FIRST_INDEX, OOV_INDEX, transformValue, type RawValue } from '@vireo/core';
@@ -89,6 +89,49 @@ describe('refresh: the grown dataset and the ranker warm start', () => {
     expect(label('conversion')).toEqual([0, 0, 1, 0]);
     expect(label('revenue')).toEqual([0, 0, 12.5, 0]);
     expect(Array.from(im.split.subarray(0, R0)).every((s) => s === SPLIT_TRAIN)).toBe(true);
+  });
+
+  // MovieLens' ranking label is `like` (a rating at --min-rating or above), not `click`. Before, every appended row
+  // had like 0 (only label:click was written), so a refresh trained the ranker on new events all marked negative
+  // and its gate compared CTR AUCs of NaN (one label only in the window), promoting blind.
+  it('labels appended events of a MovieLens dataset: like from clicks and from ratings at --min-rating', async () => {
+    const raw = join(root, 'ml-raw');
+    mkdirSync(raw);
+    const movies = ['movieId,title,genres', ...Array.from({ length: 10 }, (_, m) => `${m + 1},M${m + 1} (2000),Drama`)];
+    const ratings = ['userId,movieId,rating,timestamp'];
+    for (let u = 1; u <= 6; u++)
+      for (let k = 0; k < 8; k++) ratings.push(`${u},${1 + ((u + k) % 10)},${k % 2 ? 4.5 : 2},${1e9 + u * 100 + k}`);
+    writeFileSync(join(raw, 'movies.csv'), `${movies.join('\n')}\n`);
+    writeFileSync(join(raw, 'ratings.csv'), `${ratings.join('\n')}\n`);
+    const quiet = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const quietErr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await vireo(['ingest', '--source', 'movielens', '--path', raw, '--out', join(root, 'ml')])).toBe(0);
+    } finally {
+      quiet.mockRestore();
+      quietErr.mockRestore();
+    }
+    const base = loadDataset(join(root, 'ml'));
+    expect([...base.impressions!.labels.keys()]).toContain('like');
+    const [u0] = base.vocabularies['user:id'];
+    const [i0, i1, i2, i3] = base.vocabularies['item:id'];
+    const events = [
+      ev(u0, i0, 'click', T + 1000),
+      ev(u0, i1, 'impression', T + 2000),
+      ev(u0, i2, 'rating', T + 3000, 4),
+      ev(u0, i3, 'rating', T + 4000, 3.5),
+    ];
+    const { ds, summary } = appendEvents(join(root, 'ml'), events, join(root, 'ml-grown'), 0.5);
+    expect(summary.positives).toBe(2);
+    const R0 = base.impressions!.rows;
+    const label = (name: string) => Array.from(ds.impressions!.labels.get(name)!.subarray(R0));
+    expect(label('like')).toEqual([1, 0, 1, 0]);
+    expect(label('rating')).toEqual([0, 0, 4, 3.5]);
+    expect(ds.interactions!.rows).toBe(base.interactions!.rows + 2);
+    // The held-out window (the latest half) has a positive and a negative: its AUC is a number.
+    const rd = rankingData(ds);
+    const window = [...Array(rd.rows).keys()].filter((r) => ds.impressions!.split[r] === SPLIT_TEST);
+    expect(new Set(window.map((r) => ds.impressions!.labels.get('like')![r]))).toEqual(new Set([0, 1]));
   });
 
   it('gives items pushed to the edge rows with their pushed features, so a retrain keeps them', () => {

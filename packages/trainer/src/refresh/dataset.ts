@@ -8,9 +8,10 @@
 //                  items pushed to the edge (refresh/items.ts) get rows too, with features from
 //                  their pushed values, so a retrain keeps what an items-only update added
 //   (events)       those the base already holds (same user, item and time) are left out
-//   interactions   + one row per positive event (click, conversion, purchase, like), re-sorted
+//   interactions   + one row per positive event (click, conversion, purchase, like, add_to_cart, a
+//                  rating at the base's --min-rating), re-sorted
 //                  by (user, time); weight 2 for a conversion, as the synthetic world weighs them
-//   impressions    + one row per event: labels click / conversion / revenue from its type and
+//   impressions    + one row per event: labels click (or like) / conversion / revenue from its type and
 //                  value, context features from its context (context:hour from its time if absent)
 //   splits         the most recent `holdout` share of the pulled events (by time) is the test
 //                  window both models are compared on; every other row trains (docs/ARCHITECTURE.md,
@@ -38,6 +39,13 @@ import type { EdgeEvent } from './pull.ts';
 /** Event types that are positives (a click), and of those the ones that are conversions. */
 export const POSITIVE_TYPES = new Set(['click', 'conversion', 'purchase', 'like', 'add_to_cart']);
 export const CONVERSION_TYPES = new Set(['conversion', 'purchase']);
+/** A `rating` event (value: the rating) is a positive at the base dataset's --min-rating or above (MovieLens: 4). */
+export const RATING_TYPE = 'rating';
+
+/** Whether an event is a positive: a positive type, or a rating at `minRating` or above. */
+export function isPositive(e: Pick<EdgeEvent, 'type' | 'value'>, minRating: number): boolean {
+  return POSITIVE_TYPES.has(e.type) || (e.type === RATING_TYPE && e.value !== null && e.value >= minRating);
+}
 
 /** What the appended events amount to. */
 export interface AppendSummary {
@@ -133,8 +141,10 @@ export function appendEvents(
   const inBase = new Set<string>();
   for (let e = 0; e < it.rows; e++)
     if (it.positive[e]) inBase.add(`${userIds[it.user[e]]}|${itemIds[it.item[e]]}|${Math.round(it.ts[e] * 1000)}`);
+  const minRating = (base.summary.options as { minRating?: number } | undefined)?.minRating ?? 4;
+  const positiveEvent = (e: EdgeEvent) => isPositive(e, minRating);
   const fresh = events.filter(
-    (e) => !(POSITIVE_TYPES.has(e.type) && inBase.has(`${e.user_id}|${e.item_id}|${Math.round(e.ts)}`)),
+    (e) => !(positiveEvent(e) && inBase.has(`${e.user_id}|${e.item_id}|${Math.round(e.ts)}`)),
   );
   const sorted = [...fresh].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
   const ts = sorted.map((e) => e.ts / 1000); // the dataset's times are unix seconds
@@ -171,7 +181,7 @@ export function appendEvents(
   }
 
   // Interactions: base rows (all train now) + positives, sorted by (user, time).
-  const positives = sorted.map((e, k) => k).filter((k) => POSITIVE_TYPES.has(sorted[k].type));
+  const positives = sorted.map((e, k) => k).filter((k) => positiveEvent(sorted[k]));
   const E0 = it.rows;
   const E = E0 + positives.length;
   const user = new Int32Array(E);
@@ -229,7 +239,9 @@ export function appendEvents(
       else if (name === 'item') set(ei[k]);
       else if (name === 'ts') set(ts[k]);
       else if (name === 'split') set(ts[k] >= windowFrom ? SPLIT_TEST : SPLIT_TRAIN);
-      else if (name === 'label:click') set(POSITIVE_TYPES.has(e.type) ? 1 : 0);
+      // The ctr task's label: `click`, or MovieLens' `like` (before, a like stayed 0 on every appended row).
+      else if (name === 'label:click' || name === 'label:like') set(positiveEvent(e) ? 1 : 0);
+      else if (name === 'label:rating') set(e.type === RATING_TYPE && e.value !== null ? e.value : 0);
       else if (name === 'label:conversion') set(conversion ? 1 : 0);
       else if (name === 'label:revenue') set(conversion ? Math.max(0, e.value ?? 0) : 0);
       else if (f && name.startsWith('context:')) {

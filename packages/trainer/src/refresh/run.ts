@@ -111,10 +111,30 @@ const scoresOf = (r: RetrievalReport, k: RankingReport): Scores => ({
   'ranking.logLoss': k.model.ctr.logLoss,
 });
 
-/** The decision: promote unless the challenger is worse by more than `margin` on a compared metric. */
+/**
+ * The decision: promote unless the challenger is worse by more than `margin` on a compared metric. A metric the
+ * held-out events cannot measure (NaN: e.g. a ranking AUC over a window whose labels are all of one kind) is not
+ * compared, and says so; when none can be measured the champion stays, since nothing shows the challenger is not
+ * worse.
+ */
 export function decide(champion: Scores, challenger: Scores, margin: number): { promote: boolean; reason: string } {
   const keys = ['retrieval.recall@10', 'ranking.auc'] as const;
-  const worse = keys.filter((k) => challenger[k] < champion[k] - margin);
+  const measured = keys.filter((k) => Number.isFinite(champion[k]) && Number.isFinite(challenger[k]));
+  const unmeasured = keys.filter((k) => !measured.includes(k));
+  const skipped =
+    unmeasured.length > 0
+      ? `; ${unmeasured.join(' and ')} not compared (the held-out events cannot measure ${
+          unmeasured.length > 1 ? 'them' : 'it'
+        }: too few, or labels all of one kind)`
+      : '';
+  if (measured.length === 0)
+    return {
+      promote: false,
+      reason:
+        `not promoted: neither ${keys.join(' nor ')} can be measured on the held-out events (too few, or labels ` +
+        'all of one kind), so nothing shows the challenger is not worse; the champion stays',
+    };
+  const worse = measured.filter((k) => challenger[k] < champion[k] - margin);
   const show = (k: (typeof keys)[number]) =>
     `${k} ${challenger[k].toFixed(4)} vs ${champion[k].toFixed(4)} (${challenger[k] - champion[k] >= 0 ? '+' : ''}` +
     `${(challenger[k] - champion[k]).toFixed(4)})`;
@@ -122,9 +142,10 @@ export function decide(champion: Scores, challenger: Scores, margin: number): { 
     return {
       promote: false,
       reason:
-        `not promoted: ${worse.map(show).join(', ')} — ` + `worse than the champion by more than the margin ${margin}`,
+        `not promoted: ${worse.map(show).join(', ')} — worse than the champion by more than the margin ${margin}` +
+        skipped,
     };
-  return { promote: true, reason: `promoted: ${keys.map(show).join(', ')}, within the margin ${margin}` };
+  return { promote: true, reason: `promoted: ${measured.map(show).join(', ')}, within the margin ${margin}${skipped}` };
 }
 
 /** A tiny registry client: JSON, files, uploads; every failure is one sentence. */

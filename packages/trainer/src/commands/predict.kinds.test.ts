@@ -87,6 +87,12 @@ describe('vireo predict on bundles with history features', () => {
       expect(ex.code, ex.err).toBe(0);
       const rows = readFileSync(example, 'utf8').trim().split('\n');
       expect(rows).toHaveLength(4); // header + 3 rows
+      if (kind === 'movielens') {
+        // The films' years (1990–2009 in the fixture), not 1, 2, 3.
+        const year = rows[0].split(',').indexOf('year');
+        const years = rows.slice(1).map((r) => Number(r.split(',')[year]));
+        expect(years.every((y) => y >= 1990 && y <= 2010), `years ${years}`).toBe(true);
+      }
 
       const res = await capture(() => predict(['--bundle', bundle, '--input', example, '--json']));
       expect(res.code, res.err).toBe(0);

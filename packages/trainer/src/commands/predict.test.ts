@@ -14,7 +14,7 @@ import { rankingData } from '../ranking/data.ts';
 import { scoreRows } from '../ranking/fit.ts';
 import { trainRanking } from '../ranking/index.ts';
 import { RankingModel } from '@vireo/models';
-import { run as predict } from './predict.ts';
+import { run as predict, typicalNumeric } from './predict.ts';
 
 let dir: string;
 let bundle: string;
@@ -144,5 +144,28 @@ describe('vireo predict', () => {
     const scored = jsonLines<{ line: number; pCtr: number }>(res.out);
     expect(scored.map((r) => r.line)).toEqual([1, 2, 3]);
     for (const r of scored) expect(r.pCtr).toBeGreaterThan(0);
+  });
+});
+
+describe('vireo predict --example: numeric values', () => {
+  it('are typical raw values, the fitted transforms run backwards', () => {
+    const year = {
+      name: 'item:year',
+      kind: 'numeric' as const,
+      fill: 2000,
+      transforms: [
+        { op: 'clip' as const, min: 1900, max: 2030 },
+        { op: 'standardize' as const, mean: 1994.6, std: 18.5 },
+      ],
+    };
+    expect([0, 1, 2].map((i) => typicalNumeric(year, i))).toEqual([1995, 1985, 2004]);
+    const count = {
+      name: 'context:i1',
+      kind: 'numeric' as const,
+      fill: 0,
+      transforms: [{ op: 'log1p' as const }, { op: 'standardize' as const, mean: 2.1, std: 2.1 }],
+    };
+    expect(typicalNumeric(count, 0)).toBe(Math.round(Math.expm1(2.1)));
+    expect(typicalNumeric({ name: 'context:x', kind: 'numeric', fill: 3, transforms: [] }, 1)).toBe(4);
   });
 });

@@ -91,7 +91,10 @@ describe('vireo predict on bundles with history features', () => {
         // The films' years (1990–2009 in the fixture), not 1, 2, 3.
         const year = rows[0].split(',').indexOf('year');
         const years = rows.slice(1).map((r) => Number(r.split(',')[year]));
-        expect(years.every((y) => y >= 1990 && y <= 2010), `years ${years}`).toBe(true);
+        expect(
+          years.every((y) => y >= 1990 && y <= 2010),
+          `years ${years}`,
+        ).toBe(true);
       }
 
       const res = await capture(() => predict(['--bundle', bundle, '--input', example, '--json']));

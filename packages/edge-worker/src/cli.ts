@@ -329,13 +329,10 @@ export async function main(argv: string[]): Promise<number | null> {
     }
     return await start(argv);
   } catch (err) {
-    if (err instanceof CliError || err instanceof SecretError || err instanceof InitWorkerError) {
-      process.stderr.write(`vireo-edge: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof SqliteUnavailableError) {
-      process.stderr.write(`vireo-edge: ${err.message}\n`);
-      return 1;
+    // The user's mistakes exit 2; a SQLite driver that cannot load (the machine's, not the command line's) exits 1.
+    if ([CliError, SecretError, InitWorkerError, SqliteUnavailableError].some((c) => err instanceof c)) {
+      process.stderr.write(`vireo-edge: ${(err as Error).message}\n`);
+      return err instanceof SqliteUnavailableError ? 1 : 2;
     }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {

@@ -34,7 +34,7 @@ const tomlPath = (from: string, to: string) => relative(from, to).split(sep).joi
  * `migrations_dir` relative to `outDir`, and the Worker named `name`.
  * @example writeFileSync('wrangler.toml', workerConfig({ outDir: process.cwd(), name: 'shop-edge' }));
  */
-export function workerConfig(opts: { outDir: string; name: string; packageDir?: string }): string {
+export function workerConfig(opts: { outDir: string; name: string; packageDir?: string; entry?: string }): string {
   const packageDir = opts.packageDir ?? PACKAGE_DIR;
   const template = readFileSync(resolve(packageDir, 'wrangler.toml'), 'utf8');
   // The template's opening comments are about the repository; the bindings' own comments stay.
@@ -45,7 +45,7 @@ export function workerConfig(opts: { outDir: string; name: string; packageDir?: 
     return text.replace(line, `${key} = ${JSON.stringify(value)}`);
   };
   let text = set(body, 'name', opts.name);
-  text = set(text, 'main', tomlPath(opts.outDir, workerEntry(packageDir)));
+  text = set(text, 'main', tomlPath(opts.outDir, opts.entry ?? workerEntry(packageDir)));
   text = set(text, 'migrations_dir', tomlPath(opts.outDir, resolve(packageDir, 'migrations')));
   return (
     '# The Vireo edge on Cloudflare Workers, written by `vireo-edge init-worker` (@vireo/edge-worker).\n' +
@@ -68,11 +68,19 @@ export function initWorker(opts: { out: string; name: string; force: boolean }):
     );
   if (!existsSync(dirname(out)))
     throw new InitWorkerError(`--out ${opts.out}: the folder ${dirname(out)} does not exist.`);
-  if (existsSync(out) && !opts.force)
-    throw new InitWorkerError(`${opts.out} exists: pass --force to replace it, or --out another file.`);
-  writeFileSync(out, workerConfig({ outDir: dirname(out), name: opts.name }));
+  const entry = workerEntry();
+  try {
+    // 'wx' fails if the file exists, in the same call that creates it (no check-then-write race).
+    writeFileSync(out, workerConfig({ outDir: dirname(out), name: opts.name, entry }), {
+      flag: opts.force ? 'w' : 'wx',
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new InitWorkerError(`${opts.out} exists: pass --force to replace it, or --out another file.`);
+    throw err;
+  }
   return (
-    `wrote ${opts.out}: the Worker ${opts.name} from ${tomlPath(dirname(out), workerEntry())}.\n` +
+    `wrote ${opts.out}: the Worker ${opts.name} from ${tomlPath(dirname(out), entry)}.\n` +
     'next: wrangler d1 create vireo-edge; wrangler kv namespace create FEATURE_CACHE; ' +
     'wrangler r2 bucket create vireo-models;\n' +
     `      put the printed ids in ${opts.out}; wrangler d1 migrations apply vireo-edge --remote;\n` +

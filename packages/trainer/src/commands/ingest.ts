@@ -6,6 +6,7 @@ import { UsageError, numberFlag, parseFlags } from '../cli/args.ts';
 import type { DatasetSummary } from '../ingest/dataset.ts';
 import {
   DEFAULT_FM_STRENGTH,
+  DEFAULT_MIN_RATING,
   DEFAULT_OPTIONS,
   DEFAULT_SEQUENTIAL,
   DEFAULT_WORLD,
@@ -206,7 +207,7 @@ export async function run(argv: string[]): Promise<number> {
       case 'movielens':
         summary = await ingestMovielens(requirePath(v.path, source, 'DIR (an ml-latest-small folder)'), {
           ...opts,
-          minRating: numberFlag(v['min-rating'], 'min-rating', 4, { min: 0, max: 5 }),
+          minRating: numberFlag(v['min-rating'], 'min-rating', DEFAULT_MIN_RATING, { min: 0, max: 5 }),
         });
         break;
       case 'criteo':

@@ -42,7 +42,7 @@ export {
   type SequentialConfig,
   type SequentialTruth,
 } from './sequential.ts';
-export { ingestMovielens, movielensSpec } from './movielens.ts';
+export { DEFAULT_MIN_RATING, ingestMovielens, movielensSpec } from './movielens.ts';
 export { ingestCriteo, criteoSpec } from './criteo.ts';
 export { ingestTabular, type TabularSource } from './tabular.ts';
 export { readerFor } from './readers.ts';

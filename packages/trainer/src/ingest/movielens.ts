@@ -22,6 +22,9 @@ import { timeRange, userTimeOrder, writeImpressionCore, writeInteractions } from
 /** Longest history the user tower reads, declared in the spec for the runtime. */
 const HISTORY_LENGTH = 50;
 
+/** `vireo ingest --source movielens --min-rating`'s default: a rating of 4 or more is a like. */
+export const DEFAULT_MIN_RATING = 4;
+
 export function movielensSpec(): FeatureSpec {
   return parseFeatureSpec({
     name: 'movielens',

@@ -35,12 +35,21 @@ import {
 import { UsageError } from '../cli/args.ts';
 import { DatasetWriter, loadDataset, SPLIT_TEST, SPLIT_TRAIN, type Dataset } from '../ingest/dataset.ts';
 import type { EdgeEvent } from './pull.ts';
+import { DEFAULT_MIN_RATING } from '../ingest/index.ts';
+import { TASK_LABELS } from '../ranking/data.ts';
 
 /** Event types that are positives (a click), and of those the ones that are conversions. */
 export const POSITIVE_TYPES = new Set(['click', 'conversion', 'purchase', 'like', 'add_to_cart']);
 export const CONVERSION_TYPES = new Set(['conversion', 'purchase']);
 /** A `rating` event (value: the rating) is a positive at the base dataset's --min-rating or above (MovieLens: 4). */
 export const RATING_TYPE = 'rating';
+
+/** The impressions columns of each ranking task's label (`label:click`, `label:like`, …). */
+const labelColumn = {
+  ctr: new Set(TASK_LABELS.ctr.map((l) => `label:${l}`)),
+  cvr: new Set(TASK_LABELS.cvr.map((l) => `label:${l}`)),
+  revenue: new Set(TASK_LABELS.revenue.map((l) => `label:${l}`)),
+};
 
 /** Whether an event is a positive: a positive type, or a rating at `minRating` or above. */
 export function isPositive(e: Pick<EdgeEvent, 'type' | 'value'>, minRating: number): boolean {
@@ -141,7 +150,7 @@ export function appendEvents(
   const inBase = new Set<string>();
   for (let e = 0; e < it.rows; e++)
     if (it.positive[e]) inBase.add(`${userIds[it.user[e]]}|${itemIds[it.item[e]]}|${Math.round(it.ts[e] * 1000)}`);
-  const minRating = (base.summary.options as { minRating?: number } | undefined)?.minRating ?? 4;
+  const minRating = (base.summary.options as { minRating?: number } | undefined)?.minRating ?? DEFAULT_MIN_RATING;
   const positiveEvent = (e: EdgeEvent) => isPositive(e, minRating);
   const fresh = events.filter(
     (e) => !(positiveEvent(e) && inBase.has(`${e.user_id}|${e.item_id}|${Math.round(e.ts)}`)),
@@ -239,11 +248,12 @@ export function appendEvents(
       else if (name === 'item') set(ei[k]);
       else if (name === 'ts') set(ts[k]);
       else if (name === 'split') set(ts[k] >= windowFrom ? SPLIT_TEST : SPLIT_TRAIN);
-      // The ctr task's label: `click`, or MovieLens' `like` (before, a like stayed 0 on every appended row).
-      else if (name === 'label:click' || name === 'label:like') set(positiveEvent(e) ? 1 : 0);
+      // Each ranking task's label under any of its names (TASK_LABELS): the ctr task reads `click`, or MovieLens'
+      // `like` (before, only label:click was written and a like stayed 0 on every appended row).
+      else if (labelColumn.ctr.has(name)) set(positiveEvent(e) ? 1 : 0);
       else if (name === 'label:rating') set(e.type === RATING_TYPE && e.value !== null ? e.value : 0);
-      else if (name === 'label:conversion') set(conversion ? 1 : 0);
-      else if (name === 'label:revenue') set(conversion ? Math.max(0, e.value ?? 0) : 0);
+      else if (labelColumn.cvr.has(name)) set(conversion ? 1 : 0);
+      else if (labelColumn.revenue.has(name)) set(conversion ? Math.max(0, e.value ?? 0) : 0);
       else if (f && name.startsWith('context:')) {
         const key = name.slice('context:'.length);
         let raw = (e.context[key] ?? null) as RawValue;

@@ -121,6 +121,9 @@ export const labelSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_]+$/, { error: 'expected a plain name such as "click"' }),
   source: z.string().min(1).optional(),
   kind: z.enum(['binary', 'regression'], { error: 'expected kind to be binary or regression' }),
+  /** Value of a missing label (an empty cell, an absent key), e.g. 0 for the revenue of a row without an order;
+   * without it a row missing the label is malformed. A binary label's fill is 0 or 1. */
+  fill: finite.optional(),
 });
 
 export const featureSpecSchema = z
@@ -171,6 +174,8 @@ export const featureSpecSchema = z
     });
     const labels = new Set<string>();
     spec.labels.forEach((l, i) => {
+      if (l.kind === 'binary' && l.fill !== undefined && l.fill !== 0 && l.fill !== 1)
+        ctx.addIssue({ code: 'custom', path: ['labels', i, 'fill'], message: 'expected 0 or 1 for a binary label' });
       if (labels.has(l.name))
         ctx.addIssue({ code: 'custom', path: ['labels', i, 'name'], message: `duplicate label "${l.name}"` });
       labels.add(l.name);

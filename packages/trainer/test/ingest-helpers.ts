@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { DEFAULT_OPTIONS, type IngestOptions } from '../src/ingest/options.ts';
+import type { EdgeEvent } from '../src/refresh/pull.ts';
 
 const made: string[] = [];
 afterEach(() => {
@@ -36,4 +37,26 @@ export function testOptions(overrides: Partial<IngestOptions> = {}): IngestOptio
     ...overrides,
     notes,
   };
+}
+
+/** A maker of the edge's exported events (GET /v1/events/export), numbered 1, 2, … as the edge would. */
+export function edgeEvents(): (
+  user: string,
+  item: string,
+  type: string,
+  ts: number,
+  value?: number | null,
+) => EdgeEvent {
+  let seq = 0;
+  return (user, item, type, ts, value = null) => ({
+    seq: ++seq,
+    event_id: `e${seq}`,
+    user_id: user,
+    item_id: item,
+    type,
+    value,
+    ts,
+    context: {},
+    received_at: ts,
+  });
 }

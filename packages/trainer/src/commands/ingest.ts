@@ -13,6 +13,7 @@ import {
   START_WORLD,
   IngestError,
   ingestCriteo,
+  ingestEvents,
   ingestMovielens,
   ingestSequential,
   ingestSynthetic,
@@ -21,7 +22,7 @@ import {
   type IngestOptions,
 } from '../ingest/index.ts';
 
-const SOURCES = ['synthetic', 'sequential', 'movielens', 'criteo', 'csv', 'jsonl', 'parquet'] as const;
+const SOURCES = ['synthetic', 'sequential', 'movielens', 'criteo', 'events', 'csv', 'jsonl', 'parquet'] as const;
 
 const FLAGS = {
   source: { type: 'string' },
@@ -66,7 +67,9 @@ sources:
                              --recency-strength 0.1 --min-events 20 --max-events 60]
   movielens --path DIR      ml-latest-small folder (ratings.csv, movies.csv, tags.csv)   [--min-rating 4]
   criteo --path FILE        Criteo TSV: label, I1–I13, C1–C26   [--min-count 1]
-  csv|jsonl|parquet --path FILE --spec SPEC.json   logs described by a feature spec
+  events --path FILE        the edge's event log (vireo refresh --pull-only --state DIR writes DIR/events.ndjson):
+                            positives click, conversion, purchase, like, add_to_cart, a rating ≥ --min-rating (4)
+  csv|jsonl|parquet --path FILE --spec SPEC.json   logs described by a feature spec (docs/your-data.md)
 
 flags:
   --out DIR                 the dataset folder to write (new, empty, or an earlier dataset)
@@ -83,7 +86,11 @@ function requirePath(path: string | undefined, source: string, what: string): st
 }
 
 function loadSpec(path: string | undefined, source: string) {
-  if (!path) throw new UsageError(`--source ${source} needs --spec SPEC.json describing the columns.`);
+  if (!path)
+    throw new UsageError(
+      `--source ${source} needs --spec SPEC.json describing the columns (the format and an example: ` +
+        'docs/your-data.md in the Vireo repository).',
+    );
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -144,10 +151,10 @@ export async function run(argv: string[]): Promise<number> {
   onlyFor(['seed', 'users', 'items', 'categories'], ['synthetic', 'sequential']);
   onlyFor(['events', 'dim', 'days', 'clicks', 'fm-strength'], ['synthetic']);
   onlyFor(['successors', 'successor-strength', 'recency-strength', 'min-events', 'max-events'], ['sequential']);
-  onlyFor(['min-rating'], ['movielens']);
+  onlyFor(['min-rating'], ['movielens', 'events']);
   onlyFor(['min-count'], ['criteo']);
   onlyFor(['spec'], ['csv', 'jsonl', 'parquet']);
-  onlyFor(['path'], ['movielens', 'criteo', 'csv', 'jsonl', 'parquet']);
+  onlyFor(['path'], ['movielens', 'criteo', 'events', 'csv', 'jsonl', 'parquet']);
 
   let summary: DatasetSummary;
   try {
@@ -201,6 +208,11 @@ export async function run(argv: string[]): Promise<number> {
           throw new UsageError(`--min-events (${world.minEvents}) cannot exceed --max-events (${world.maxEvents}).`);
         if (world.categories > world.items || world.successors >= world.items)
           throw new UsageError('--categories and --successors must be smaller than --items.');
+        if (world.maxEvents > world.items)
+          throw new UsageError(
+            `--max-events (${world.maxEvents}) cannot exceed --items (${world.items}): ` +
+              "a user's events are distinct items.",
+          );
         summary = await ingestSequential(world, opts);
         break;
       }
@@ -214,6 +226,12 @@ export async function run(argv: string[]): Promise<number> {
         summary = await ingestCriteo(requirePath(v.path, source, 'FILE (Criteo TSV)'), {
           ...opts,
           minCount: numberFlag(v['min-count'], 'min-count', 1, { integer: true, min: 1 }),
+        });
+        break;
+      case 'events':
+        summary = await ingestEvents(requirePath(v.path, source, 'FILE (the events.ndjson of vireo refresh)'), {
+          ...opts,
+          minRating: numberFlag(v['min-rating'], 'min-rating', DEFAULT_MIN_RATING, { min: 0, max: 1e9 }),
         });
         break;
       default: {

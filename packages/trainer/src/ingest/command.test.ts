@@ -77,7 +77,7 @@ describe('vireo ingest', () => {
       [['--source', 'synthetic', '--users', '9', '--ot', '/tmp/x'], /Unknown option '--ot': did you mean --out\?/],
       [
         ['--out', '/tmp/x'],
-        /--source is required: one of synthetic, sequential, movielens, criteo, csv, jsonl, parquet\./,
+        /--source is required: one of synthetic, sequential, movielens, criteo, events, csv, jsonl, parquet\./,
       ],
       [['--source', 'kaggle', '--out', '/tmp/x'], /unknown --source 'kaggle'/],
       [
@@ -85,6 +85,11 @@ describe('vireo ingest', () => {
         /--successor-strength plus --recency-strength must be at most 1\./,
       ],
       [['--source', 'sequential', '--out', '/tmp/x', '--days', '3'], /--days applies to --source synthetic/],
+      // A user's events are distinct items: before, 50 items and the default 60 events spun forever.
+      [
+        ['--source', 'sequential', '--out', '/tmp/x', '--users', '10', '--items', '50'],
+        /--max-events \(60\) cannot exceed --items \(50\): a user's events are distinct items\./,
+      ],
       [['--source', 'criteo', '--out', '/tmp/x'], /--source criteo needs --path FILE/],
       [
         ['--source', 'criteo', '--path', '/nonexistent.tsv', '--out', '/tmp/x'],

@@ -45,6 +45,7 @@ export {
 export { DEFAULT_MIN_RATING, ingestMovielens, movielensSpec } from './movielens.ts';
 export { ingestCriteo, criteoSpec } from './criteo.ts';
 export { ingestTabular, type TabularSource } from './tabular.ts';
+export { eventsSpec, ingestEvents, isPositive } from './events.ts';
 export { readerFor } from './readers.ts';
 export { DEFAULT_OPTIONS, type IngestOptions } from './options.ts';
 export { IngestError } from './errors.ts';

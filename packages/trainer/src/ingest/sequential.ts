@@ -289,6 +289,9 @@ export async function ingestSequential(c: SequentialConfig, opts: IngestOptions)
       `a sequential world needs at least 2 categories and at least one item per category ` +
         `(got ${c.items} items in ${c.categories} categories): raise --items or lower --categories.`,
     );
+  // drawUser gives a user distinct items: more events than items would never end.
+  if (c.maxEvents > c.items)
+    throw new IngestError(`a sequential world's users have at most --items events (${c.maxEvents} > ${c.items}).`);
   const started = performance.now();
   const rng = createRng(c.seed);
   const truth = sequentialTruth(c, rng);

@@ -3,7 +3,7 @@ import { OOV_INDEX, FIRST_INDEX, fnv1a32, parseFeatureSpec } from '@vireo/core';
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from './dataset.ts';
 import { readerFor } from './readers.ts';
-import { ingestTabular } from './tabular.ts';
+import { ingestTabular, withUserHistory } from './tabular.ts';
 import { fixture, testOptions } from '../../test/ingest-helpers.ts';
 
 const spec = parseFeatureSpec({
@@ -145,5 +145,52 @@ describe('logs described by a spec', () => {
       line: 9,
       reason: expect.stringMatching(/^not valid JSON/),
     });
+  });
+
+  // A shop's export leaves the order value empty on rows without an order: before "fill", every such row was
+  // malformed and the ingest failed after 10 of them.
+  it('reads a missing label as its fill, and without one names the fix', async () => {
+    const withRevenue = (fill?: number) =>
+      parseFeatureSpec({
+        ...spec,
+        labels: [
+          { name: 'click', source: 'clicked', kind: 'binary' },
+          { name: 'revenue', source: 'order_value', kind: 'regression', ...(fill === undefined ? {} : { fill }) },
+        ],
+      });
+    const csv = 'user_id,item_id,ts,price,device,clicked,order_value\nu1,i1,1,9,mobile,1,12.5\nu1,i2,2,3,mobile,0,\n';
+    const path = join(fixture({ 'shop.csv': csv }), 'shop.csv');
+    const run = async (s: ReturnType<typeof withRevenue>) => {
+      const opts = testOptions({ maxBadRows: 5 });
+      const summary = await ingestTabular({ source: 'csv', spec: s, reader: await readerFor('csv', path) }, opts);
+      return { summary, ds: loadDataset(opts.out) };
+    };
+    const filled = await run(withRevenue(0));
+    expect(filled.summary.counts.impressions).toBe(2);
+    expect([...filled.ds.impressions!.labels.get('revenue')!]).toEqual([12.5, 0]);
+    const unfilled = await run(withRevenue());
+    expect(unfilled.summary.badRows.samples[0].reason).toBe(
+      'label "revenue" must be a number, got "" (a label with "fill": 0 reads a missing value as 0)',
+    );
+    expect(() => parseFeatureSpec({ ...spec, labels: [{ name: 'click', kind: 'binary', fill: 2 }] })).toThrow(
+      /expected 0 or 1 for a binary label/,
+    );
+  });
+
+  // Before, a spec without a sequence over item:id trained models that never read the user's history, and nothing
+  // said so: the examples in the docs had none.
+  it("adds the user's history unless the spec declares one, and says so", async () => {
+    const lines: string[] = [];
+    const { ds } = await ingest('csv', CSV, { log: (line: string) => lines.push(line) });
+    expect(ds.spec.features.find((f) => f.name === 'user:recent_items')).toMatchObject({
+      kind: 'sequence',
+      maxLength: 50,
+      vocabulary: 'item:id',
+    });
+    expect(lines).toEqual([expect.stringMatching(/^the spec declares no user history, so it reads user:recent_items/)]);
+    const own = { name: 'user:last_items', kind: 'sequence', maxLength: 5, vocabulary: 'item:id' } as const;
+    expect(withUserHistory(parseFeatureSpec({ ...spec, features: [...spec.features, own] })).added).toBe(false);
+    const noItems = parseFeatureSpec({ ...spec, entities: { user: { key: 'user_id' } }, features: [] });
+    expect(withUserHistory(noItems).added).toBe(false);
   });
 });

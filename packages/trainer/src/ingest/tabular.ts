@@ -53,10 +53,40 @@ function parseLabel(kind: 'binary' | 'regression', raw: RawValue): number {
   return raw;
 }
 
+/** The history every user–item log gets unless its spec declares one: the user's last 50 positives. */
+export const DEFAULT_HISTORY: Feature = {
+  name: 'user:recent_items',
+  kind: 'sequence',
+  maxLength: 50,
+  vocabulary: 'item:id',
+  separator: '|',
+  description: "the user's positives before this event, oldest first; built from the interactions table",
+};
+
+/**
+ * The spec with the user's history added when it has users and items but no sequence over item:id: without
+ * one the models would not read what the user did before (the attention history encoder, docs/ARCHITECTURE.md
+ * §3), and a spec written by hand rarely knows to declare it.
+ */
+export function withUserHistory(spec: FeatureSpec): { spec: FeatureSpec; added: boolean } {
+  const hasHistory = spec.features.some(
+    (f) => f.kind === 'sequence' && featureView(f.name) === 'user' && (f.vocabulary ?? f.name) === 'item:id',
+  );
+  const taken = spec.features.some((f) => f.name === DEFAULT_HISTORY.name);
+  if (!spec.entities.user || !spec.entities.item || hasHistory || taken) return { spec, added: false };
+  return { spec: { ...spec, features: [...spec.features, DEFAULT_HISTORY] }, added: true };
+}
+
 /** Ingests one tabular source into `opts.out` and returns the summary written to dataset.json. */
 export async function ingestTabular(src: TabularSource, opts: IngestOptions): Promise<DatasetSummary> {
   const started = performance.now();
-  const { spec, reader } = src;
+  const { reader } = src;
+  const { spec, added } = withUserHistory(src.spec);
+  if (added)
+    opts.log(
+      `the spec declares no user history, so it reads ${DEFAULT_HISTORY.name}: each user's last 50 positives ` +
+        '(declare a sequence feature over item:id to choose another length).',
+    );
   const userKey = spec.entities.user?.key;
   const itemKey = spec.entities.item?.key;
   const byView = (view: string) => spec.features.filter((f) => featureView(f.name) === view);
@@ -142,11 +172,12 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
     for (let j = 0; j < spec.labels.length; j++) {
       const l = spec.labels[j];
       const raw = row[l.source ?? l.name];
-      labelValue[j] = parseLabel(l.kind, raw);
+      labelValue[j] = l.fill !== undefined && isMissing(raw) ? l.fill : parseLabel(l.kind, raw);
       if (Number.isNaN(labelValue[j]))
         return (
           `label "${l.name}" must be ` +
-          `${l.kind === 'binary' ? '0 or 1' : 'a number'}, got ${JSON.stringify(raw ?? null)}`
+          `${l.kind === 'binary' ? '0 or 1' : 'a number'}, got ${JSON.stringify(raw ?? null)}` +
+          (isMissing(raw) ? ` (a label with "fill": 0 reads a missing value as 0)` : '')
         );
     }
     for (const [name, source] of numericColumns) {

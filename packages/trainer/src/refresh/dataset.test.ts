@@ -12,24 +12,13 @@ import { rankingData } from '../ranking/data.ts';
 import { initialWeights } from '../ranking/fit.ts';
 import { rankingConfigFor } from '../ranking/index.ts';
 import { appendEvents } from './dataset.ts';
-import type { EdgeEvent } from './pull.ts';
+import { edgeEvents } from '../../test/ingest-helpers.ts';
 import { carryRetrieval, warmStartRanking } from './warm.ts';
 import { retrievalConfig } from '../retrieval/features.ts';
 import { initialWeights as initialRetrievalWeights, weightTensors } from '@vireo/models/training';
 
 const T = Date.UTC(2026, 0, 1);
-let seq = 0;
-const ev = (user: string, item: string, type: string, ts: number, value: number | null = null): EdgeEvent => ({
-  seq: ++seq,
-  event_id: `e${seq}`,
-  user_id: user,
-  item_id: item,
-  type,
-  value,
-  ts,
-  context: {},
-  received_at: ts,
-});
+const ev = edgeEvents();
 
 describe('refresh: the grown dataset and the ranker warm start', () => {
   let root: string;

@@ -37,12 +37,7 @@ import { DatasetWriter, loadDataset, SPLIT_TEST, SPLIT_TRAIN, type Dataset } fro
 import type { EdgeEvent } from './pull.ts';
 import { DEFAULT_MIN_RATING } from '../ingest/index.ts';
 import { TASK_LABELS } from '../ranking/data.ts';
-
-/** Event types that are positives (a click), and of those the ones that are conversions. */
-export const POSITIVE_TYPES = new Set(['click', 'conversion', 'purchase', 'like', 'add_to_cart']);
-export const CONVERSION_TYPES = new Set(['conversion', 'purchase']);
-/** A `rating` event (value: the rating) is a positive at the base dataset's --min-rating or above (MovieLens: 4). */
-export const RATING_TYPE = 'rating';
+import { CONVERSION_TYPES, isPositive, RATING_TYPE } from '../ingest/events.ts';
 
 /** The impressions columns of each ranking task's label (`label:click`, `label:like`, …). */
 const labelColumn = {
@@ -50,11 +45,6 @@ const labelColumn = {
   cvr: new Set(TASK_LABELS.cvr.map((l) => `label:${l}`)),
   revenue: new Set(TASK_LABELS.revenue.map((l) => `label:${l}`)),
 };
-
-/** Whether an event is a positive: a positive type, or a rating at `minRating` or above. */
-export function isPositive(e: Pick<EdgeEvent, 'type' | 'value'>, minRating: number): boolean {
-  return POSITIVE_TYPES.has(e.type) || (e.type === RATING_TYPE && e.value !== null && e.value >= minRating);
-}
 
 /** What the appended events amount to. */
 export interface AppendSummary {
@@ -150,10 +140,14 @@ export function appendEvents(
   const inBase = new Set<string>();
   for (let e = 0; e < it.rows; e++)
     if (it.positive[e]) inBase.add(`${userIds[it.user[e]]}|${itemIds[it.item[e]]}|${Math.round(it.ts[e] * 1000)}`);
-  const minRating = (base.summary.options as { minRating?: number } | undefined)?.minRating ?? DEFAULT_MIN_RATING;
+  const options = base.summary.options as { minRating?: number; throughSeq?: number } | undefined;
+  const minRating = options?.minRating ?? DEFAULT_MIN_RATING;
   const positiveEvent = (e: EdgeEvent) => isPositive(e, minRating);
+  // A base ingested from the edge's own log (`--source events`) holds every event up to its throughSeq.
+  const throughSeq = options?.throughSeq ?? 0;
   const fresh = events.filter(
-    (e) => !(positiveEvent(e) && inBase.has(`${e.user_id}|${e.item_id}|${Math.round(e.ts)}`)),
+    (e) =>
+      Number(e.seq) > throughSeq && !(positiveEvent(e) && inBase.has(`${e.user_id}|${e.item_id}|${Math.round(e.ts)}`)),
   );
   const sorted = [...fresh].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
   const ts = sorted.map((e) => e.ts / 1000); // the dataset's times are unix seconds

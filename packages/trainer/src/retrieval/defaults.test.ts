@@ -56,7 +56,7 @@ describe('retrieval defaults per dataset kind', () => {
     });
     for (const source of ['synthetic', 'criteo'])
       expect(picked(['--data', folder(source)])).toEqual(RETRIEVAL_DEFAULTS);
-    expect(EVENT_LOG_SOURCES).toEqual(['sequential', 'csv', 'jsonl', 'parquet']);
+    expect(EVENT_LOG_SOURCES).toEqual(['sequential', 'events', 'csv', 'jsonl', 'parquet']);
     for (const source of EVENT_LOG_SOURCES) expect(picked(['--data', folder(source)])).toEqual(EVENT_LOG_RETRIEVAL);
     expect(EVENT_LOG_RETRIEVAL).toMatchObject({
       epochs: 4,

@@ -63,7 +63,7 @@ export const EVENT_LOG_RETRIEVAL: RetrievalDefaults = {
 };
 
 /** Dataset kinds that train with EVENT_LOG_RETRIEVAL. */
-export const EVENT_LOG_SOURCES = ['sequential', 'csv', 'jsonl', 'parquet'];
+export const EVENT_LOG_SOURCES = ['sequential', 'events', 'csv', 'jsonl', 'parquet'];
 
 const FLAGS: Record<keyof RetrievalDefaults, string> = {
   epochs: '--epochs',

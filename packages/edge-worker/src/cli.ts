@@ -40,7 +40,8 @@ const USAGE = `usage:
 environment: VIREO_JWT_SECRET (HS256 secret, 32+ random characters), VIREO_JWKS_URL (verify RS256 tokens
              instead), VIREO_JWT_ISSUER / VIREO_JWT_AUDIENCE (required iss / aud), VIREO_SPEC_MODEL.
 scopes: features:read, events:write (a token acts for the user in its sub only), models:publish,
-        service (act for any user: backends, never browsers).
+        service (act for any user: backends, never browsers), events:export and features:export (read
+        every user's events and every entity's pushed features back: the trainer, never browsers).
 `;
 
 /** A mistake in the command line: one sentence, exit 2. */

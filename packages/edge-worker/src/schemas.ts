@@ -125,7 +125,7 @@ export const onlineResponseSchema = z
 export const entityFeaturesQuerySchema = z.object({
   features: z.string().max(4096).optional().openapi({ description: 'Comma-separated feature names (default: all).' }),
   max_age_s: z.coerce
-    .number()
+    .number({ error: 'expected a number of seconds' })
     .positive()
     .max(10 * 365 * 86400)
     .optional(),
@@ -282,7 +282,7 @@ export const exportCursor = (what: string) =>
 /** The `limit` query of the export routes: 1 to 1,000 rows a page. */
 export const exportLimit = (description: string) =>
   z.coerce
-    .number()
+    .number({ error: 'expected an integer from 1 to 1,000' })
     .int({ error: 'expected an integer' })
     .min(1, { error: 'expected at least 1' })
     .max(1000, { error: 'expected at most 1,000' })

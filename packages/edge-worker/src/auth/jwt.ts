@@ -237,6 +237,8 @@ function joseVerifier(
       if (token.split('.').length !== 3)
         throw new TokenError('invalid_token', 'The token is not a compact JWT (three dot-separated parts).');
       const alg = headerAlg(token);
+      if (typeof alg !== 'string')
+        throw new TokenError('invalid_token', "The token's header is not base64url JSON naming its algorithm ('alg').");
       if (alg !== algorithm)
         throw new TokenError(
           'invalid_token',

@@ -77,6 +77,10 @@ export function parseEvent(raw: unknown, now: number, maxFutureMs: number): Even
   let e: Omit<PlainEvent, 'ts'> & { ts: number | string };
   if (isPlainEvent(raw)) e = raw;
   else {
+    // The schema's record would drop this key without a word (the event stored without it).
+    const context = (raw as { context?: unknown } | null)?.context;
+    if (context && typeof context === 'object' && Object.hasOwn(context, '__proto__'))
+      return ["context: '__proto__' is not a context key"];
     const parsed = eventSchema.safeParse(raw);
     if (!parsed.success) return formatIssues(parsed.error);
     e = parsed.data;
@@ -117,10 +121,13 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
       method: 'post',
       path: '/v1/events',
       tags: ['events'],
-      summary: 'Ingest a batch of interactions (≤ 1,000 events, ≤ 1 MB), idempotent on event_id',
+      summary: 'Ingest a batch of interactions (≤ 1,000 events, ≤ 1 MiB), idempotent on event_id',
       description:
         'Valid events are stored and update real-time features (history, decayed counters, last seen) ' +
-        'in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400.',
+        'in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400. ' +
+        "Every `user_id` must be the token's own `sub` unless it has the `service` scope (403 `forbidden_user`, " +
+        'nothing stored). Counters are bounded: a user keeps its 64 largest categories and an item its 64 ' +
+        'largest event types (decayed), the rest dropped once per 32 of its events.',
       security: bearer('events:write'),
       middleware: [
         requireScope('events:write'),

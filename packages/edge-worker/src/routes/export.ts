@@ -5,6 +5,7 @@
 // Workers) in batches, one batch per export call; reads past them are the same.
 // See docs/ARCHITECTURE.md, section 7, "The event log".
 import { createRoute, z } from '@hono/zod-openapi';
+import { ApiError } from '../errors.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { errorSchema, exportCursor, exportLimit } from '../schemas.ts';
 import type { LoggedEvent } from '../storage/types.ts';
@@ -15,9 +16,25 @@ export const EVENT_RETENTION_MS = 7 * 86_400_000;
 /** Events archived per export call at most. */
 const ARCHIVE_BATCH = 1000;
 
+/**
+ * Refuses (400) a cursor past the end of a log (`last`, its largest number): it was not handed out by this
+ * database (a new data folder, a restored backup), and reading after it would skip every event stored until
+ * the numbers pass it, without a word.
+ * @example refuseCursorPastEnd('events', after, page.last);
+ */
+export function refuseCursorPastEnd(log: 'events' | 'features', after: number, last: number | undefined): void {
+  if (last === undefined || after <= last) return;
+  throw new ApiError(
+    'invalid_request',
+    `The cursor after=${after} is past the end of this edge's ${log === 'events' ? 'event' : 'feature'} log ` +
+      `(${last}): it comes from another database (a new data folder or a restored backup), so read again from after=0.`,
+    { after: String(after), last: String(last) },
+  );
+}
+
 const exportQuery = z.object({
   after: exportCursor('events'),
-  limit: exportLimit('Events per page, 1 to 1,000 (default 500).'),
+  limit: exportLimit('Events per page, 1 to 1,000 (default 500); fewer when the page would pass 4 MiB.'),
 });
 
 const loggedEventSchema = z
@@ -63,7 +80,9 @@ export function exportRoutes(app: EdgeApp, deps: RouteDeps): void {
       description:
         'Every accepted event once, in the order the edge stored it. Save `next` once the page is kept and ask ' +
         'after it: nothing is read twice or lost, across restarts. Events older than the retention (7 days) are ' +
-        'archived as batches in the blob store and read back the same way.',
+        'archived as batches in the blob store and read back the same way. A page holds at most `limit` events ' +
+        'and about 4 MiB (always one event, so `next` moves). A cursor past the end of the log (from another ' +
+        'database: a new data folder, a restored backup) is a 400.',
       security: bearer('events:export'),
       middleware: [requireScope('events:export')] as const,
       request: { query: exportQuery },
@@ -76,7 +95,9 @@ export function exportRoutes(app: EdgeApp, deps: RouteDeps): void {
     }),
     async (c) => {
       const { after, limit } = c.req.valid('query');
-      const page = await deps.storage.eventLog.read(Number(after ?? '0'), limit ?? 500);
+      const start = Number(after ?? '0');
+      const page = await deps.storage.eventLog.read(start, limit ?? 500, deps.limits.responseBytes);
+      refuseCursorPastEnd('events', start, page.last);
       const now = deps.now();
       await deps.storage.eventLog.archive(now - EVENT_RETENTION_MS, ARCHIVE_BATCH, now);
       return c.json({ events: page.events.map(wire), next: String(page.next) }, 200);

@@ -9,6 +9,7 @@ import { jsonSize } from '../features/budget.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { errorSchema, exportCursor, exportLimit, featureValueSchema } from '../schemas.ts';
 import { bearer, type EdgeApp, type RouteDeps } from './deps.ts';
+import { refuseCursorPastEnd } from './export.ts';
 
 const exportQuery = z.object({
   entity: z
@@ -46,7 +47,8 @@ export function featureExportRoutes(app: EdgeApp, deps: RouteDeps): void {
       summary: 'Entities whose pushed features changed since a cursor, with their values (for the trainer)',
       description:
         'Each entity once, at its latest push, oldest first, with its current pushed values (not the real-time ' +
-        'columns). Save `next` once the page is kept and ask after it: an entity pushed again later comes again.',
+        'columns). Save `next` once the page is kept and ask after it: an entity pushed again later comes again. ' +
+        'A cursor past the end of the log (from another database) is a 400.',
       security: bearer('features:export'),
       middleware: [requireScope('features:export')] as const,
       request: { query: exportQuery },
@@ -61,6 +63,7 @@ export function featureExportRoutes(app: EdgeApp, deps: RouteDeps): void {
       const { entity = 'item', after, limit } = c.req.valid('query');
       const start = Number(after ?? '0');
       const page = await deps.storage.featureLog.read(entity, start, limit ?? 500);
+      refuseCursorPastEnd('features', start, page.last);
       const stored = await deps.storage.features.read(
         entity,
         page.entries.map((e) => e.id),

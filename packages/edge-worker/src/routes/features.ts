@@ -90,9 +90,15 @@ function checkPushSize(json: unknown, max: number): void {
   if (!Array.isArray(rows)) return;
   if (rows.length > 5000) throw new ApiError('invalid_request', 'Invalid json: rows: expected at most 5000 rows.');
   let values = 0;
-  for (const r of rows) {
+  for (const [i, r] of rows.entries()) {
     const features = (r as { features?: unknown } | null)?.features;
-    if (features && typeof features === 'object') values += Object.keys(features).length;
+    if (!features || typeof features !== 'object') continue;
+    values += Object.keys(features).length;
+    // The schema's record would drop this key without a word (and the push would answer 200 without it).
+    if (Object.hasOwn(features, '__proto__'))
+      throw new ApiError('invalid_request', `Row ${i}: '__proto__' is not a feature name; nothing was written.`, {
+        row: i,
+      });
   }
   if (values > max)
     throw new ApiError(
@@ -128,6 +134,11 @@ function entityRoute(entity: EntityKind) {
     path: `/v1/${entity}s/{id}/features`,
     tags: ['features'],
     summary: `One ${entity}'s features: pushed values and real-time features from events`,
+    description:
+      (entity === 'user'
+        ? "The token's own user only (`sub`), unless it has the `service` scope (403 `forbidden_user`). "
+        : 'Any item (catalogue data). ') +
+      'At most 256 names in `features=`; an answer over 4 MiB is a 413 `too_much_work`.',
     security: bearer('features:read'),
     middleware: [requireScope('features:read')] as const,
     request: { params: z.object({ id: idSchema }), query: entityFeaturesQuerySchema },
@@ -175,9 +186,15 @@ export async function readEntity(
       ),
     ];
     const bad = names.filter((n) => !FEATURE_NAME.test(n));
-    if (bad.length > 0 || names.length > 256)
+    if (bad.length > 0)
+      throw new ApiError(
+        'invalid_request',
+        `features=: '${bad[0].slice(0, 64)}' is not a feature name (letters, digits and _ . -, at most 64 characters).`,
+        { invalid: bad.slice(0, 10).map((n) => n.slice(0, 64)) },
+      );
+    if (names.length > 256)
       throw new ApiError('invalid_request', 'features= takes up to 256 comma-separated feature names.', {
-        invalid: bad.slice(0, 10),
+        invalid: [],
       });
   }
   const transform = query.transform === 'true' || query.transform === '1';
@@ -252,6 +269,10 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       path: '/v1/features/online',
       tags: ['features'],
       summary: 'Feast-style batch lookup: entities and feature references → values, statuses and event timestamps',
+      description:
+        "Every `user_id` must be the token's own `sub` unless it has the `service` scope (403 `forbidden_user`). " +
+        'At most 256 features and 1,000 ids per entity list (400), a 256 KiB body (413 `payload_too_large`), and ' +
+        '10,000 values (rows × distinct features) and a 4 MiB answer (413 `too_much_work`).',
       security: bearer('features:read'),
       middleware: [requireScope('features:read'), jsonBody({ maxBytes: deps.limits.onlineBodyBytes })] as const,
       request: { body: { required: true, content: { 'application/json': { schema: onlineRequestSchema } } } },
@@ -377,6 +398,9 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
       path: '/v1/features/push',
       tags: ['features'],
       summary: 'Bulk upsert of user and item features, validated against the feature spec (all or nothing)',
+      description:
+        'At most 5,000 rows and 256 features a row (400), 5,000 values in all (413 `too_much_work`), and a body ' +
+        'of 2 MiB (413 `payload_too_large`).',
       security: bearer('models:publish'),
       middleware: [
         requireScope('models:publish'),

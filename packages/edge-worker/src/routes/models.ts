@@ -472,6 +472,13 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
             { promoted: stack.at(-1) ?? null },
           );
         return { action: 'rollback', version: stack[stack.length - 2] };
+      }).catch(async (err: unknown) => {
+        // A model that does not exist is a 404, as for the other model routes (a typo in the name, say).
+        if (err instanceof ApiError && err.code === 'nothing_to_roll_back') {
+          if ((await storage.models.listVersions(name)).length === 0)
+            throw new ApiError('model_not_found', `There is no model '${name}'.`);
+        }
+        throw err;
       });
       deps.specs.invalidate(name);
       return c.json({ name, promoted: target!, previous }, 200);

@@ -74,7 +74,8 @@ export function systemRoutes(app: EdgeApp, deps: RouteDeps, options: SystemOptio
     bearerFormat: 'JWT',
     description:
       'JWT with claims sub, exp and scope (space-separated: ' +
-      "'features:read', 'events:write', 'models:publish'; 'admin' grants all).",
+      "'features:read', 'events:write', 'models:publish', 'service', 'events:export', 'features:export'; " +
+      "'admin' grants all). A token acts for the user in its sub only, unless it has 'service'.",
   });
   app.doc('/openapi.json', {
     openapi: '3.0.3',

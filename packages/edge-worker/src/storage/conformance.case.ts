@@ -339,7 +339,10 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
           events: [],
           next: all.seqs[2],
           archived: false,
+          last: all.seqs[2],
         });
+        // Past the end: the same, and where the log ends.
+        expect(await storage.eventLog.read(all.seqs[2] + 100, 10)).toMatchObject({ events: [], last: all.seqs[2] });
       });
 
       it('archives old events to blobs in batches and reads across archive and database the same', async () => {
@@ -368,6 +371,65 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         const after = await readAll(0, 5);
         expect(after.ids).toEqual([...before.ids, 'late']);
         expect(after.seqs.at(-1)).toBeGreaterThan(before.seqs.at(-1)!);
+      });
+
+      it('cuts a page at about maxBytes of events (never below one), in the database and from an archive', async () => {
+        // 1,000 bytes of UTF-8 in 500 characters: pages are bounded in bytes.
+        const big = (i: number) => event(`big${i}`, { ts: T0 + i, context: { note: 'é'.repeat(500) } });
+        await storage.events.ingest(
+          Array.from({ length: 10 }, (_, i) => big(i)),
+          options,
+          T0,
+        );
+        const pages = async () => {
+          const sizes: number[] = [];
+          let after = 0;
+          for (;;) {
+            const page = await storage.eventLog.read(after, 100, 2500);
+            if (page.events.length === 0) return sizes;
+            sizes.push(page.events.length);
+            after = page.next;
+          }
+        };
+        // ~1.2 KB an event: a page holds events while those before it stay under 2,500 bytes.
+        expect(await pages()).toEqual([3, 3, 3, 1]);
+        expect((await storage.eventLog.read(0, 100, 1)).events.map((e) => e.eventId)).toEqual(['big0']);
+        expect(await storage.eventLog.archive(T0 + HOUR, 100, T0 + HOUR)).toBe(10);
+        expect(await pages()).toEqual([3, 3, 3, 1]);
+      });
+
+      it('says where the log ends with an empty page', async () => {
+        expect(await storage.eventLog.read(0, 10)).toEqual({ events: [], next: 0, archived: false, last: 0 });
+        await storage.events.ingest([event('a'), event('b', { ts: T0 + 1 })], options, T0);
+        const all = await storage.eventLog.read(0, 10);
+        const last = all.events.at(-1)!.seq;
+        expect(await storage.eventLog.read(last + 5, 10)).toMatchObject({ events: [], next: last + 5, last });
+        await storage.eventLog.archive(T0 + HOUR, 100, T0 + HOUR);
+        expect(await storage.eventLog.read(last, 10)).toMatchObject({ events: [], last });
+      });
+    });
+
+    describe('real-time counters', () => {
+      it("keeps a user's largest categories and an item's largest event types, trimmed as events come", async () => {
+        const bounded = { ...options, maxCounters: 2 };
+        // 'hot' in every event (the largest); each event 3 new categories, every other one a new type.
+        const events = Array.from({ length: 70 }, (_, i) =>
+          event(`c${i}`, {
+            ts: T0 + i,
+            type: i % 2 ? 'click' : `t${i}`,
+            context: { category: ['hot', `a${i}`, `b${i}`, `c${i}`] },
+          }),
+        );
+        for (let i = 0; i < events.length; i += 5) await storage.events.ingest(events.slice(i, i + 5), bounded, T0);
+        const user = (await storage.events.users(['u1'], bounded, T0 + 100)).get('u1')!;
+        // Trimmed to 2 as the count passed 32 and 64; then the categories of fewer than 32 events (211 without).
+        expect(Object.keys(user.categories).length).toBeLessThanOrEqual(2 + 31 * 4);
+        expect(user.categories.hot).toBeGreaterThan(69);
+        expect(user.events).toBe(70);
+        const item = (await storage.events.items(['i1'], bounded, T0 + 100)).get('i1')!;
+        // 36 types without.
+        expect(Object.keys(item.popularity).length).toBeLessThanOrEqual(2 + 31);
+        expect(item.popularity.click).toBeGreaterThan(34);
       });
     });
 

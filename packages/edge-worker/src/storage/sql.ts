@@ -199,6 +199,38 @@ DELETE FROM user_history WHERE (user_id, ts, event_id) IN (
   SELECT h.user_id, h.ts, h.event_id FROM c JOIN user_history AS h ON h.user_id = c.user_id AND h.ts <= c.cut_ts
   WHERE (h.ts, h.event_id) < (c.cut_ts, c.cut_id))`;
 
+// Per entity of the batch whose counters are due a trim, every counter of `kind` but its ?1 largest (decayed to
+// ?3, the ingest's time, with half-life ?4; ties by key): a user's categories and an item's event types are the
+// client's choosing, so without it one visitor could grow any row (an item's, read by everyone) without bound.
+// Amortized like TRIM_HISTORY_SQL: due when the entity's event count (`activity`, upserted before this statement)
+// crosses a multiple of ?2, so an entity holds at most ?1 counters plus those of ?2 - 1 events beyond them.
+const trimCountersSql = (kind: string, entity: EntityKind, column: string) => `
+WITH due AS MATERIALIZED (
+  SELECT b.id FROM (SELECT ${column} AS id, count(*) AS n FROM events WHERE rowid > ${MARK} GROUP BY ${column}) AS b
+  CROSS JOIN activity AS a ON a.entity = '${entity}' AND a.entity_id = b.id
+  WHERE CAST(a.events / ?2 AS INTEGER) != CAST((a.events - b.n) / ?2 AS INTEGER)
+)
+DELETE FROM counters WHERE kind = '${kind}' AND (entity_id, key) IN (
+  SELECT entity_id, key FROM (
+    SELECT c.entity_id, c.key, row_number() OVER (
+      PARTITION BY c.entity_id ORDER BY c.value * pow(2.0, (c.updated_at - ?3) * 1.0 / ?4) DESC, c.key
+    ) AS r
+    FROM due CROSS JOIN counters AS c ON c.kind = '${kind}' AND c.entity_id = due.id
+  ) WHERE r > ?1
+)`;
+const TRIM_USER_CATEGORIES_SQL = trimCountersSql('user_category', 'user', 'user_id');
+const TRIM_ITEM_POPULARITY_SQL = trimCountersSql('item_popularity', 'item', 'item_id');
+
+/** Counters kept per user (categories) and per item (event types) by default (RealtimeOptions.maxCounters). */
+export const DEFAULT_MAX_COUNTERS = 64;
+/**
+ * A user's or item's counters are trimmed once per this many of its events: a user then holds at most
+ * DEFAULT_MAX_COUNTERS + 31 × 32 categories (an event names up to 32) and an item 64 + 31 event types. Trimming
+ * more often bounds them tighter for more of the ingest's CPU (every 8: ~12% of it, every 32: ~7%;
+ * bench/ingest-statements.ts).
+ */
+export const COUNTER_TRIM_EVERY = 32;
+
 /** Rows a user's history may hold beyond `historyLength` before a trim (RealtimeOptions.historySlack). */
 export const historySlack = (options: RealtimeOptions) => options.historySlack ?? Math.ceil(options.historyLength / 4);
 
@@ -308,6 +340,7 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       );
       const rows = sorted.map((e) => [e.eventId, e.userId, e.itemId, e.type, e.value, e.ts, JSON.stringify(e.context)]);
       const inserts = jsonChunks(rows).map((json) => ({ sql: INSERT_EVENTS_SQL, params: [json, now] }));
+      const maxCounters = options.maxCounters ?? DEFAULT_MAX_COUNTERS;
       const statements: SqlStatement[] = [
         { sql: MARK_SQL, params: [] },
         ...inserts,
@@ -318,6 +351,12 @@ function sqlEventStore(driver: SqlDriver): EventStore {
         { sql: ITEM_ACTIVITY_SQL, params: [] },
         // After the user activity upsert: the trim is due by the user's event count (TRIM_HISTORY_SQL).
         { sql: TRIM_HISTORY_SQL, params: [options.historyLength, historySlack(options) + 1] },
+        // After the activity upserts too (trimCountersSql).
+        {
+          sql: TRIM_USER_CATEGORIES_SQL,
+          params: [maxCounters, COUNTER_TRIM_EVERY, now, options.userCategoryHalfLifeMs],
+        },
+        { sql: TRIM_ITEM_POPULARITY_SQL, params: [maxCounters, COUNTER_TRIM_EVERY, now, options.itemHalfLifeMs] },
       ];
       // A user's answer is built from its history, category counters and activity; an item's from its
       // popularity and activity: the batch's users and items are all it changes (the events table itself
@@ -421,11 +460,26 @@ type LogRow = {
   context: string;
   received_at: number;
 };
+/** Bytes of an exported event beyond its ids, type and context: keys, punctuation, numbers. */
+export const EVENT_WIRE_OVERHEAD = 160;
+/** The largest archive batch, in bytes of its events (a blob is read whole when a page starts in it). */
+export const ARCHIVE_BATCH_BYTES = 4 << 20;
+
 type ArchiveRow = { first_seq: number; last_seq: number; blob: string; bytes: number; sha256: string };
 
+// At most ?2 events after ?1, and no more than ?3 bytes of them (estimated from their stored text, in UTF-8 bytes:
+// ids and types are ASCII; always the first one, so the cursor moves): the sizes are summed over the page's keys
+// and lengths alone, so that a page of large contexts is cut before any of it is read into memory.
 const LOG_PAGE_SQL = `
-SELECT seq, event_id, user_id, item_id, type, value, ts, context, received_at
-FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2`;
+WITH page AS (
+  SELECT seq, sum(n) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) - n AS before FROM (
+    SELECT seq, length(event_id) + length(user_id) + length(item_id) + length(type)
+      + length(CAST(context AS BLOB)) + ${EVENT_WIRE_OVERHEAD} AS n
+    FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2
+  )
+)
+SELECT e.seq, e.event_id, e.user_id, e.item_id, e.type, e.value, e.ts, e.context, e.received_at
+FROM page JOIN events AS e ON e.seq = page.seq WHERE page.before < ?3 ORDER BY e.seq`;
 // The first archived batch with events after ?1: the one holding ?1 + 1, else the next one. Batches are disjoint
 // ranges in order, so both are found by first_seq, the key (a filter on last_seq read every older batch's row).
 const ARCHIVE_COLUMNS = 'SELECT first_seq, last_seq, blob, bytes, sha256 FROM event_archive';
@@ -435,6 +489,13 @@ SELECT * FROM (
   UNION ALL
   SELECT * FROM (${ARCHIVE_COLUMNS} WHERE first_seq > ?1 ORDER BY first_seq LIMIT 1)
 ) ORDER BY first_seq LIMIT 1`;
+
+// The last number the log handed out to an event it still holds, in the database or archived (archives are
+// disjoint ranges in order: the newest is found by its key).
+const LOG_LAST_SQL = `
+SELECT max(coalesce((SELECT max(seq) FROM events), 0),
+  coalesce((SELECT last_seq FROM event_archive WHERE first_seq = (SELECT max(first_seq) FROM event_archive)), 0))
+  AS last`;
 
 const toLogged = (r: LogRow): LoggedEvent => ({
   seq: r.seq,
@@ -448,15 +509,16 @@ const toLogged = (r: LogRow): LoggedEvent => ({
   receivedAt: r.received_at,
 });
 
+const utf8 = new TextEncoder();
 const hexOf = (buf: ArrayBuffer) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 
 function sqlEventLog(driver: SqlDriver, blobs: BlobStore): EventLog {
   return {
-    async read(after, limit) {
+    async read(after, limit, maxBytes = Number.MAX_SAFE_INTEGER) {
       // One transaction: an archive that runs meanwhile moves rows and adds its index row together.
       const [rows, archives] = (await driver.batch(
         [
-          { sql: LOG_PAGE_SQL, params: [after, limit] },
+          { sql: LOG_PAGE_SQL, params: [after, limit, maxBytes] },
           { sql: ARCHIVE_AFTER_SQL, params: [after] },
         ],
         NOTHING,
@@ -473,14 +535,29 @@ function sqlEventLog(driver: SqlDriver, blobs: BlobStore): EventLog {
           .map((line) => JSON.parse(line) as LoggedEvent)
           .filter((e) => e.seq > after)
           .slice(0, limit);
+        // The same byte bound as the database's page: events while those before them stay under it.
+        let before = 0;
+        let keep = 0;
+        for (const e of events) {
+          if (before >= maxBytes) break;
+          before += e.eventId.length + e.userId.length + e.itemId.length + e.type.length + EVENT_WIRE_OVERHEAD;
+          before += utf8.encode(JSON.stringify(e.context)).byteLength;
+          keep++;
+        }
+        events.length = keep;
         return { events, next: events.at(-1)?.seq ?? after, archived: true };
       }
       const events = rows.map(toLogged);
-      return { events, next: events.at(-1)?.seq ?? after, archived: false };
+      if (events.length === 0) {
+        // Nothing after the cursor: say where the log ends, so that a cursor from elsewhere is told apart.
+        const [{ last }] = await driver.query<{ last: number }>(LOG_LAST_SQL, []);
+        return { events, next: after, archived: false, last };
+      }
+      return { events, next: events.at(-1)!.seq, archived: false };
     },
 
     async archive(before, max, now) {
-      const rows = await driver.query<LogRow>(LOG_PAGE_SQL, [0, max]);
+      const rows = await driver.query<LogRow>(LOG_PAGE_SQL, [0, max, ARCHIVE_BATCH_BYTES]);
       // A contiguous prefix of the log: stop at the first event received at or after `before`.
       const cut = rows.findIndex((r) => r.received_at >= before);
       const batch = (cut === -1 ? rows : rows.slice(0, cut)).map(toLogged);

@@ -44,6 +44,11 @@ export type RealtimeOptions = {
   userCategoryHalfLifeMs: number;
   /** The item feature naming an item's categories (string or list), used when an event's context has no `category`. */
   categoryFeature: string;
+  /**
+   * Counters kept per user (categories) and per item (event types), the largest decayed ones; the others are
+   * dropped once per 32 of the entity's events (so a row holds at most this many plus 31 events' worth). Default 64.
+   */
+  maxCounters?: number;
 };
 
 /** Which events of a batch were new and which had been seen (by event_id). */
@@ -95,7 +100,13 @@ export interface EventStore {
 export type LoggedEvent = EventRecord & { seq: number; receivedAt: number };
 
 /** One page of the event log, oldest first; `next` is the cursor to ask after (unchanged when empty). */
-export type EventPage = { events: LoggedEvent[]; next: number; archived: boolean };
+export type EventPage = {
+  events: LoggedEvent[];
+  next: number;
+  archived: boolean;
+  /** With an empty page: the largest seq the log holds (0 when none), so a cursor past it can be refused. */
+  last?: number;
+};
 
 /**
  * The offline store: every stored event in the order it was stored, numbered by `seq`, read back
@@ -103,8 +114,11 @@ export type EventPage = { events: LoggedEvent[]; next: number; archived: boolean
  * blob store in batches (archive); reads past them are the same.
  */
 export interface EventLog {
-  /** Up to `limit` events with seq > after, oldest first (from the archive when they were moved there). */
-  read(after: number, limit: number): Promise<EventPage>;
+  /**
+   * Up to `limit` events with seq > after, oldest first (from the archive when they were moved there), and
+   * fewer when they would pass about `maxBytes` of JSON (never fewer than one). Default: no byte bound.
+   */
+  read(after: number, limit: number, maxBytes?: number): Promise<EventPage>;
   /**
    * Moves the oldest events received before `before` (ms) out of the database into one blob, at most
    * `max` of them; returns how many moved (0: nothing old enough). Their event_ids stop counting as
@@ -122,7 +136,16 @@ export type FeatureLogEntry = { seq: number; id: string; writtenAt: number };
  */
 export interface FeatureLog {
   /** Up to `limit` entities of one kind with seq > after; `next` is the last seq (unchanged when none). */
-  read(entity: EntityKind, after: number, limit: number): Promise<{ entries: FeatureLogEntry[]; next: number }>;
+  read(
+    entity: EntityKind,
+    after: number,
+    limit: number,
+  ): Promise<{
+    entries: FeatureLogEntry[];
+    next: number;
+    /** With no entry: the largest seq the log holds (any entity; 0 when none), so a cursor past it can be refused. */
+    last?: number;
+  }>;
 }
 
 export type ModelFileRecord = { file: string; size: number; sha256: string; uploadedAt: number | null };

@@ -39,6 +39,7 @@ import type { Gpu } from '@vireo/kernels';
 import { ItemTower, itemFieldValues, RetrievalWeights } from '@vireo/models';
 import { itemEmbeddings, itemsFile, readBundle } from '@vireo/models/training';
 import { UsageError } from '../cli/args.ts';
+import { refuseForeignCursor } from './pull.ts';
 
 /** One item as the edge exports it (GET /v1/features/export): its pushed values by source name. */
 export interface PushedItem {
@@ -125,6 +126,7 @@ export async function pullItems(o: {
             'with the features:export scope';
       return { after: String(start), through: String(feed.cursor), count, refused };
     }
+    await refuseForeignCursor(res, feed.cursor, 'feature');
     if (!res.ok) throw new UsageError(`the edge answered ${res.status} to ${url}: ${await res.text()}`, 1);
     const page = (await res.json()) as { rows: PushedItem[]; next: string };
     const fresh = page.rows.filter((r) => r.seq > feed.cursor);

@@ -1,13 +1,14 @@
 // Pulling events from a real Node edge (loopback) exactly once: a pull killed between pages and
 // a write cut in the middle of a line are followed by a pull that neither repeats nor loses one.
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signHs256 } from '@vireo/edge-worker';
 import { type RunningServer, startNodeServer } from '@vireo/edge-worker/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { itemFeedPath, pullItems } from './items.ts';
 import { eventLogPath, pullEvents, readEventLog } from './pull.ts';
 
 const SECRET = 'refresh-pull-test-secret-0123456789-abcd';
@@ -129,6 +130,25 @@ describe('pullEvents', () => {
     const reader = await signHs256({ sub: 'x', scope: 'features:read', exp }, SECRET);
     await expect(pullEvents({ edge: edge.url, token: reader, stateDir: join(root, 'other') })).rejects.toThrow(
       /events:export scope/,
+    );
+  });
+
+  // An edge with a new database (a new data folder, a restored backup) numbers its events from 1 again; before,
+  // a state folder's cursor past its end skipped every event until the numbers passed it, without a word.
+  it('says when the state folder comes from another edge database', async () => {
+    const state = join(root, 'from-elsewhere');
+    mkdirSync(state, { recursive: true });
+    const far = { seq: 1e9, event_id: 'x', user_id: 'u', item_id: 'i', type: 'click', value: null, ts: 1, context: {} };
+    writeFileSync(eventLogPath(state), `${JSON.stringify({ ...far, received_at: 1 })}\n`);
+    await expect(pullEvents({ edge: edge.url, token, stateDir: state })).rejects.toThrow(
+      /^the edge's event log ends at \d+, before this state folder's cursor 1000000000: .*start with a new --state/,
+    );
+    // The pushed items' feed (STATE/items.json) the same way.
+    writeFileSync(itemFeedPath(state), JSON.stringify({ cursor: 1e9, items: {} }));
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const exporter = await signHs256({ sub: 'trainer', scope: 'features:export', exp }, SECRET);
+    await expect(pullItems({ edge: edge.url, token: exporter, stateDir: state })).rejects.toThrow(
+      /^the edge's feature log ends at 0, before this state folder's cursor 1000000000/,
     );
   });
 });

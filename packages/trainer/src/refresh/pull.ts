@@ -61,6 +61,26 @@ export function readEventLog(stateDir: string): { events: EdgeEvent[]; cursor: n
   return { events, cursor: events.at(-1)?.seq ?? 0 };
 }
 
+/**
+ * Throws one sentence when the edge refused the cursor as past the end of its log (400 with `details.last`): the
+ * state folder was filled from another database (a new data folder, a restored backup), whose numbers start
+ * again. Any other answer is left to the caller.
+ */
+export async function refuseForeignCursor(res: Response, cursor: number, log: 'event' | 'feature'): Promise<void> {
+  if (res.status !== 400) return;
+  const body = (await res
+    .clone()
+    .json()
+    .catch(() => null)) as { error?: { details?: { last?: string } } } | null;
+  const last = body?.error?.details?.last;
+  if (last === undefined) return;
+  throw new UsageError(
+    `the edge's ${log} log ends at ${last}, before this state folder's cursor ${cursor}: the edge has a new ` +
+      'database (a new data folder or a restored backup), so start with a new --state folder (the old one keeps ' +
+      'what it pulled).',
+  );
+}
+
 export interface PullOptions {
   edge: string;
   token: string;
@@ -98,6 +118,7 @@ export async function pullEvents(o: PullOptions): Promise<PullResult> {
           `the edge refused the token (${res.status}): refresh needs a token with the events:export scope ` +
             `(vireo token --sub trainer --scope "events:export features:export models:publish").`,
         );
+      await refuseForeignCursor(res, cursor, 'event');
       if (!res.ok) throw new UsageError(`the edge answered ${res.status} to ${url}: ${await res.text()}`, 1);
       const page = (await res.json()) as { events: EdgeEvent[]; next: string };
       pages++;

@@ -23,7 +23,7 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/cs
 async function session(req, res) {
   const cookie = /(?:^|;\s*)visitor=([\w-]+)/.exec(req.headers.cookie ?? '');
   const visitor = cookie?.[1] ?? randomUUID();
-  const token = await new SignJWT({ scope: 'features:read events:write models:read' })
+  const token = await new SignJWT({ scope: 'features:read events:write' })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(visitor)
     .setIssuedAt()

@@ -12,6 +12,12 @@
 // built with esbuild adds dist/worker.js as a second entry point next to its own (docs/getting-started.md).
 // Vite's own worker plugin would rewrite that expression into a prebuilt asset whose bare imports no
 // bundler sees; `keepWorkerUrl` hides it from the plugin and writes it back in the output.
+// The hnswlib worker (backends/hnsw.worker.ts) is such a prebuilt asset, dist/assets/hnsw.worker-*.js
+// (self-contained), but Vite writes its URL for a site served from the root,
+//   new URL(/* @vite-ignore */ "/assets/hnsw.worker-….js", "" + import.meta.url)
+// which webpack 5 refuses to build (it resolves "/assets/…" on the disk) and which points at nothing
+// in any app. `relativeWorkerAssets` writes it as `new URL("./assets/hnsw.worker-….js",
+// import.meta.url)`, the pattern bundlers follow, resolved next to the chunk that starts it.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
@@ -41,8 +47,31 @@ function keepWorkerUrl(): Plugin {
   };
 }
 
+/** A Vite-built worker asset's URL, `new URL(/* @vite-ignore *\/ "/assets/x.js", "" + import.meta.url)`. */
+const ASSET_WORKER_URL =
+  /new URL\(\s*\/\*\s*@vite-ignore\s*\*\/\s*"\/(assets\/[^"]+\.js)",\s*"" \+ import\.meta\.url\s*\)/g;
+
+function relativeWorkerAssets(): Plugin {
+  return {
+    name: 'vireo:relative-worker-assets',
+    // After every renderChunk (Vite fills in the asset's file name there).
+    generateBundle(_options, bundle) {
+      for (const chunk of Object.values(bundle)) {
+        if (chunk.type !== 'chunk') continue;
+        // The same lines (the source map stays right below): the match's line breaks end the call.
+        chunk.code = chunk.code.replace(
+          ASSET_WORKER_URL,
+          (all, file: string) => `new URL("./${file}", import.meta.url${all.replace(/[^\n]/g, '')})`,
+        );
+        if (chunk.code.includes('"" + import.meta.url'))
+          this.error(`${chunk.fileName} still starts a worker from a root-relative URL (vite.lib.config.ts)`);
+      }
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [keepWorkerUrl()],
+  plugins: [keepWorkerUrl(), relativeWorkerAssets()],
   build: {
     target: 'es2022',
     outDir: here('./dist'),

@@ -140,7 +140,7 @@ describe('the vireo CLI installed from its tarball', () => {
   // wrangler.toml for the installed Worker (dist/worker/worker.js); wrangler (the workspace's 4.x, as the team's
   // own would be) bundles it and serves it locally in workerd over D1, KV and R2, and the bundle trained above is
   // published to it with the installed CLI.
-  test('the edge deployed from the package: init-worker → wrangler bundles and serves it → per-user HTTP', async () => {
+  test('the edge deployed from the package: init-worker → wrangler serves it → per-user HTTP → a dataset', async () => {
     const edge = join(app, 'node_modules/@vireo/edge-worker');
     expect(existsSync(join(edge, 'dist/worker/worker.js'))).toBe(true);
     expect(existsSync(join(edge, 'src'))).toBe(false);
@@ -192,6 +192,27 @@ describe('the vireo CLI installed from its tarball', () => {
       expect(((await features.json()) as { features: { event_count: number } }).features.event_count).toBe(1);
       const bob = await fetch(`${base}/v1/users/bob/features`, { headers: { authorization: `Bearer ${alice}` } });
       expect(bob.status).toBe(403);
+
+      // A site without logs of its own: the events the deployed edge collected become the first dataset.
+      const state = join(work, 'refresh-state');
+      const exporter = token('trainer', 'events:export features:export');
+      vireo(['refresh', '--edge', base, '--token', exporter, '--state', state, '--pull-only', '--quiet']);
+      const events = join(state, 'events.ndjson');
+      const collected = JSON.parse(
+        vireo([
+          'ingest',
+          '--source',
+          'events',
+          '--path',
+          events,
+          '--out',
+          join(work, 'edge-data'),
+          '--json',
+          '--quiet',
+        ]),
+      ) as { source: string; counts: Record<string, number> };
+      expect(collected.source).toBe('events');
+      expect(collected.counts).toMatchObject({ users: 1, items: 1, impressions: 1, positives: 1 });
 
       const publisher = token('ci', 'models:publish');
       vireo(['publish', '--bundle', join(work, 'cli-bundle'), '--edge', base, '--token', publisher, '--promote']);

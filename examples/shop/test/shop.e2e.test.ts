@@ -114,7 +114,7 @@ beforeAll(async () => {
   const jose = (await import(
     pathToFileURL(createRequire(join(app, 'package.json')).resolve('jose')).href
   )) as typeof import('jose');
-  adminToken = await new jose.SignJWT({ scope: 'features:read events:write models:read models:publish admin service' })
+  adminToken = await new jose.SignJWT({ scope: 'features:read events:write models:publish admin service' })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject('shop-test')
     .setExpirationTime('1h')

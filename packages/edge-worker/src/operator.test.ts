@@ -122,7 +122,8 @@ describe("real-time counters are bounded: a visitor's events cannot grow a row w
       features: { top_categories: string[]; event_count: number };
       realtime: { category_counts: Record<string, number> };
     };
-    // Was 31,001 categories (~1.1 MB) for this user (now at most 64 and 31 events' worth), and every new one read and answered on each request.
+    // Was 31,001 categories (~1.1 MB) for this user (now at most 64 and 31 events' worth), and every new one
+    // read and answered on each request.
     expect(Object.keys(row.realtime.category_counts).length).toBeLessThanOrEqual(64 + 31 * 32);
     expect(row.features.top_categories[0]).toBe('shoes');
     expect(row.realtime.category_counts.shoes).toBeCloseTo(1000, 0);

@@ -4,6 +4,7 @@
 // that fails verification is refused (BundleIntegrityError, nothing cached); the caller keeps
 // serving its last good version.
 import { BundleIntegrityError, parseBundleManifest, verifyBundleFile, type BundleManifest } from '@vireo/core';
+import { EdgeError, fetchOrThrow } from './errors.ts';
 import { currentKey, fileKey, manifestKey, type EngineStore } from './store.ts';
 
 /** Where a model comes from. */
@@ -17,6 +18,11 @@ export interface ModelSource {
   edge?: string;
   token?: string;
   fetch?: typeof fetch;
+  /**
+   * Milliseconds to wait for each answer (its headers) before an EdgeError `timeout`: an edge that
+   * accepts connections and never answers cannot hold a start. Default none.
+   */
+  timeoutMs?: number;
 }
 
 /** Download progress of one bundle. */
@@ -58,18 +64,18 @@ export function fileUrl(src: ModelSource, manifest: Pick<BundleManifest, 'name' 
   return new URL(file, src.model.endsWith('/') ? src.model : src.model + '/').toString();
 }
 
-/** Fetches and validates the current manifest. Throws on network or HTTP failure. */
-export async function fetchManifest(src: ModelSource, signal?: AbortSignal): Promise<BundleManifest> {
-  const f = src.fetch ?? fetch;
+/** Fetches and validates the current manifest. Throws an EdgeError on a network or HTTP failure or a timeout. */
+export async function fetchManifest(src: ModelSource): Promise<BundleManifest> {
   const url = isRegistry(src)
     ? `${src.edge!.replace(/\/$/, '')}/v1/models/${encodeURIComponent(src.model)}/latest`
     : new URL('manifest.json', src.model.endsWith('/') ? src.model : src.model + '/').toString();
-  const res = await f(url, { headers: headers(src), cache: 'no-cache', signal });
-  if (!res.ok)
-    throw new Error(
-      `Fetching the manifest ${url} failed with HTTP ` +
-        `${res.status}${res.status === 401 || res.status === 403 ? ': check the token' : ''}.`,
-    );
+  const res = await fetchOrThrow(
+    src.fetch ?? fetch,
+    url,
+    { headers: headers(src), cache: 'no-cache' },
+    `Fetching the manifest ${url}`,
+    src.timeoutMs,
+  );
   return parseBundleManifest(await res.text());
 }
 
@@ -100,7 +106,8 @@ async function readBody(res: Response, onChunk: (loaded: number) => void): Promi
 
 /**
  * Downloads (or reads from the store) every file of `manifest`, verifies each, and caches the
- * verified files. Throws BundleIntegrityError naming the first bad file; nothing is cached then.
+ * verified files. Throws BundleIntegrityError naming the first bad file (a damaged cached copy
+ * too, when it cannot be downloaded again); nothing is cached then. A failed download is an EdgeError.
  */
 export async function loadBundle(
   src: ModelSource,
@@ -118,18 +125,29 @@ export async function loadBundle(
     const key = fileKey(manifest.name, manifest.version, entry.name);
     let bytes = await store.getFile(key);
     let cached = bytes !== undefined;
+    let damaged: Error | null = null;
     if (cached) {
       try {
         await verifyBundleFile(manifest, entry.name, bytes!);
-      } catch {
+      } catch (err) {
         cached = false; // a damaged cache entry: fetch again
+        damaged = err as Error;
       }
     }
     if (!cached) {
       fromCache = false;
       const url = fileUrl(src, manifest, entry.name);
-      const res = await f(url, { headers: headers(src) });
-      if (!res.ok) throw new Error(`Fetching ${url} failed with HTTP ${res.status}.`);
+      let res: Response;
+      try {
+        res = await fetchOrThrow(f, url, { headers: headers(src) }, `Downloading ${url}`, src.timeoutMs);
+      } catch (err) {
+        if (!damaged || !(err instanceof EdgeError)) throw err;
+        throw new BundleIntegrityError(
+          `${damaged.message.replace(/\.$/, '')} (the copy cached on this device), and downloading it again ` +
+            `failed: ${err.message}`,
+          entry.name,
+        );
+      }
       bytes = await readBody(res, (loaded) =>
         onProgress?.({
           version: manifest.version,

@@ -9,6 +9,7 @@ import type {} from '@vireo/testkit/browser-setup'; // the `edge` it provides
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { createEngine, type Engine, type EngineOptions, type RecommendResult } from './engine.ts';
 import { createEngineWorker, type EngineWorker } from './worker.ts';
+import { EdgeError } from './errors.ts';
 
 const edge = inject('edge');
 const [u1, u2, , u4, , , u7] = edge.users;
@@ -165,6 +166,46 @@ describe('Engine in Chromium with a real edge', () => {
       } finally {
         await worker.dispose();
       }
+    },
+  );
+
+  it(
+    "createEngineWorker: the worker's errors are the page's classes (EdgeError with the edge's code, " +
+      'RangeError); a worker script that does not load rejects instead of hanging',
+    async () => {
+      const missing = await createEngineWorker({
+        model: 'no-such-model',
+        edge: edge.url,
+        token: edge.token,
+        dbName: `browser-${run}-worker-errors`,
+      }).catch((err: unknown) => err);
+      expect(missing).toBeInstanceOf(EdgeError);
+      expect(missing).toMatchObject({ code: 'model_not_found', status: 404 });
+      expect((missing as Error).message).toMatch(/failed with HTTP 404 \(model_not_found\): Model 'no-such-model'/);
+      const worker = await createEngineWorker({
+        model: 'fixture',
+        edge: edge.url,
+        token: edge.token,
+        backend: 'cpu',
+        dbName: `browser-${run}-worker-errors`,
+      });
+      try {
+        const k0 = await worker.recommend({ userId: u1, k: 0 }).catch((err: unknown) => err);
+        expect(k0).toBeInstanceOf(RangeError);
+        expect((k0 as Error).message).toBe('recommend: k must be a positive integer (got 0).');
+      } finally {
+        await worker.dispose();
+      }
+      const t0 = performance.now();
+      const broken = await createEngineWorker({
+        model: 'fixture',
+        edge: edge.url,
+        token: edge.token,
+        worker: new Worker('/no-such-worker.js', { type: 'module' }),
+      }).catch((err: unknown) => err);
+      const notStarted = /^The engine's worker did not start \(.*\): bundle @vireo\/runtime-web\//;
+      expect((broken as Error).message).toMatch(notStarted);
+      expect(performance.now() - t0).toBeLessThan(10_000);
     },
   );
 

@@ -27,6 +27,7 @@ import {
   type ModelSource,
 } from './bundle.ts';
 import { LatencyBudget, raceUserFeatures } from './features.ts';
+import { describe, EdgeError, requireEdgeUrl, requireId, tokenUser } from './errors.ts';
 import {
   historyIndices,
   parseModel,
@@ -36,7 +37,7 @@ import {
   type ModelData,
 } from '@vireo/models';
 import { HistoryCache } from './history.ts';
-import { EventUploader, type UploaderOptions } from './queue.ts';
+import { EventUploader, refusesBatch, type UploaderOptions } from './queue.ts';
 import { openEngineStore, type CachedFeatures, type EngineStore, type HistoryEvent } from './store.ts';
 import { fetchUserFeatures } from './features.ts';
 
@@ -45,8 +46,18 @@ export interface EngineOptions {
   model: string;
   /** The edge's base URL: features, events and (for a model name) the registry. */
   edge?: string;
-  /** Bearer token for the edge (features:read, events:write). */
+  /**
+   * Bearer token for the edge (`features:read`: features and models; `events:write`: observe),
+   * acting for one user, its `sub` (docs/tokens.md): recommend() and observe() for another
+   * `userId` throw an EdgeError `forbidden_user` unless the token has the `service` (or `admin`) scope.
+   */
   token?: string;
+  /**
+   * Milliseconds to wait for the edge (or the bundle's server) to answer a request for the
+   * manifest or a bundle file before an EdgeError `timeout`; at start the engine then serves the
+   * bundle cached on this device, if any. Default 10,000.
+   */
+  requestTimeoutMs?: number;
   /**
    * 'auto' (default): WebGPU when available and faster, else CPU (docs/ARCHITECTURE.md,
    * "Backends"); `engine.adapter.reason` says why.
@@ -98,15 +109,23 @@ export interface EngineOptions {
   cpu?: CpuBackendOptions;
   fetch?: typeof fetch;
   onProgress?: (p: BundleProgress) => void;
-  /** Called with errors that do not fail a call: a refused update, a failed upload. */
+  /**
+   * Called with errors that do not fail a call: the manifest not fetched at start (the cached
+   * bundle serves), a refused update, a failed upload, the edge refusing a user's features
+   * (an EdgeError: recommend() then answers from on-device data, `degraded: true`).
+   */
   onError?: (err: Error) => void;
 }
 
 export interface RecommendRequest {
+  /** The user (a non-empty string): with a token, the token's `sub`. */
   userId: string;
   /** Model-ready context values by feature name, e.g. { 'context:hour': 9 }. */
   context?: Record<string, unknown>;
-  /** Items to return. Default 20. */
+  /**
+   * Items to return, a positive integer (else a RangeError). Default 20. Fewer come back when
+   * fewer are left: at most `candidates`, and the catalogue less the excluded and seen items.
+   */
   k?: number;
   /** Item ids never to return. */
   exclude?: readonly string[];
@@ -153,8 +172,14 @@ export interface RecommendResult {
 }
 
 export interface ObserveEvent {
+  /** The user (a non-empty string): with a token, the token's `sub`. */
   userId: string;
+  /**
+   * The item (a non-empty string). An item the model does not know (a new product) is recorded
+   * and uploaded, for the next training; it changes no recommendation before that.
+   */
   itemId: string;
+  /** What the user did: 'view', 'click', 'purchase', … (a non-empty string). */
   type: string;
   value?: number;
   /** Milliseconds since the epoch. Default now. */
@@ -201,6 +226,10 @@ export class Engine {
   private readonly features = new Map<string, CachedFeatures>();
   /** Background refreshes of `featuresMaxAgeMs` in flight, one per user. */
   private readonly refreshing = new Set<string>();
+  /** The user the token acts for (its JWT `sub`), unless it may act for any (`service`, `admin`). */
+  private readonly tokenSub: string | null;
+  /** The last refusal of a features request reported, so that each is reported once. */
+  private lastRefusal = '';
 
   private constructor(
     private backendImpl: Backend,
@@ -210,6 +239,8 @@ export class Engine {
     treatment: ModelState | null,
   ) {
     this.states = { control, treatment };
+    const user = options.edge ? tokenUser(options.token) : null;
+    this.tokenSub = user && !user.anyUser ? user.sub : null;
     this.history = new HistoryCache(store, {
       maxUsers: options.historyUsers,
       channel: store.persistent ? `vireo-history:${options.dbName ?? 'vireo-engine'}` : null,
@@ -223,12 +254,17 @@ export class Engine {
           token: options.token,
           fetch: options.fetch,
           onUpload: (r) => {
-            if (!r.ok)
+            if (!r.ok) {
+              const why = [r.status !== undefined ? `HTTP ${r.status}` : '', r.error ?? ''].filter(Boolean).join(' ');
               this.report(
                 new Error(
-                  `Uploading ${r.sent} events failed (${r.status ?? r.error}); they stay queued and will be retried.`,
+                  `Uploading ${r.sent} events failed (${why.replace(/\.$/, '')}); ` +
+                    (refusesBatch(r.status)
+                      ? `they stay queued and are tried ${options.upload?.maxAttempts ?? 5} times in all, then dropped.`
+                      : 'they stay queued and will be retried.'),
                 ),
               );
+            }
             options.upload?.onUpload?.(r);
           },
         })
@@ -240,6 +276,8 @@ export class Engine {
 
   /** @internal use createEngine */
   static async open(options: EngineOptions): Promise<Engine> {
+    requireId(options?.model, 'model');
+    requireEdgeUrl(options.edge);
     const store = await openEngineStore(options.dbName);
     let backend = await chooseBackend(options);
     let errors: Error[] = [];
@@ -310,12 +348,34 @@ export class Engine {
     this.options.onError?.(err);
   }
 
+  /** Throws a TypeError for a missing user id and an EdgeError when the token acts for another user. */
+  private checkUser(userId: unknown, call: string): asserts userId is string {
+    requireId(userId, `${call}: userId`);
+    if (this.tokenSub !== null && userId !== this.tokenSub)
+      throw new EdgeError(
+        `${call}: the token acts for user '${this.tokenSub}' (its sub), not '${userId}': give the engine ` +
+          `a token whose sub is the userId you pass (docs/tokens.md).`,
+        'forbidden_user',
+        403,
+      );
+  }
+
   /**
    * Recommends `k` items for a user: features, user tower, catalogue search, ranking, blend.
+   * Throws a TypeError without a `userId`, a RangeError when `k` or `candidates` is not a
+   * positive integer, and an EdgeError `forbidden_user` when the token acts for another user.
+   * When the edge fails or refuses the user's features it answers from on-device data
+   * (`degraded: true`); a refusal (HTTP 401 / 403) also goes to `onError`.
    * @example const r = await engine.recommend({ userId: 'u1', context: { 'context:hour': 9 }, k: 10 });
    */
   async recommend(req: RecommendRequest): Promise<RecommendResult> {
     if (this.disposed) throw new Error('This engine was disposed: create a new one.');
+    this.checkUser(req?.userId, 'recommend');
+    for (const key of ['k', 'candidates'] as const) {
+      const v = req[key];
+      if (v !== undefined && !(Number.isInteger(v) && v >= 1))
+        throw new RangeError(`recommend: ${key} must be a positive integer (got ${describe(v)}).`);
+    }
     const { variant, state } = this.servingFor(req.userId);
     state.inflight++;
     try {
@@ -381,6 +441,11 @@ export class Engine {
           budget: this.featureBudget,
           fetch: o.fetch,
           onLate: remember,
+          onRefused: (err) => {
+            if (err.message === this.lastRefusal) return;
+            this.lastRefusal = err.message;
+            this.report(err);
+          },
         });
         if (f) {
           values = f.values;
@@ -492,9 +557,18 @@ export class Engine {
   /**
    * Records what the user did: appended to the on-device history at once (the next recommend()
    * sees it) and queued for the edge (batched, retried, kept across reloads). Returns the event id.
+   * Throws a TypeError when `userId`, `itemId` or `type` is not a non-empty string or `value` /
+   * `ts` not a finite number, and an EdgeError `forbidden_user` when the token acts for another user.
    * @example await engine.observe({ userId: 'u1', itemId: 'i9', type: 'click' });
    */
   async observe(e: ObserveEvent): Promise<string> {
+    if (this.disposed) throw new Error('This engine was disposed: create a new one.');
+    this.checkUser(e?.userId, 'observe');
+    requireId(e.itemId, 'observe: itemId');
+    requireId(e.type, 'observe: type');
+    for (const key of ['value', 'ts'] as const)
+      if (e[key] !== undefined && !Number.isFinite(e[key]))
+        throw new TypeError(`observe: ${key} must be a finite number (got ${describe(e[key])}).`);
     const eventId =
       e.eventId ??
       globalThis.crypto?.randomUUID?.() ??
@@ -606,7 +680,7 @@ export class Engine {
 }
 
 function sourceOf(o: EngineOptions, model: string): ModelSource {
-  return { model, edge: o.edge, token: o.token, fetch: o.fetch };
+  return { model, edge: o.edge, token: o.token, fetch: o.fetch, timeoutMs: o.requestTimeoutMs ?? 10_000 };
 }
 
 function loadOptions(o: EngineOptions) {
@@ -739,7 +813,12 @@ async function loadState(
 
 /**
  * Creates an engine: picks the backend, loads the model (network, else the offline cache) and
- * starts the event uploader.
+ * starts the event uploader. When the manifest cannot be fetched (the edge down or silent for
+ * `requestTimeoutMs`, a refused token) it starts from the bundle cached on this device and tells
+ * `onError`; without one it rejects with that EdgeError: `model_not_found` (a wrong model name),
+ * `unreachable`, `timeout`, `token_expired`, `invalid_token`, `unauthorized` (no token),
+ * `insufficient_scope` (a token without `features:read`). A bundle that fails verification (a
+ * damaged cached copy that cannot be downloaded again too) rejects with a BundleIntegrityError.
  * @example
  * const engine = await createEngine({ model: 'shop', edge: 'http://localhost:8787', token });
  * const { items } = await engine.recommend({ userId: 'u1', k: 10 });

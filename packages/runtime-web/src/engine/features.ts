@@ -3,7 +3,10 @@
 // the edge's recent P90, at least 250 ms and at most 2 s (1 s before it has measured anything).
 // Past the budget the caller answers from the cached features and the on-device history, and the
 // edge's answer, when it comes, still refreshes that cache, so that a slow edge never leaves a
-// user whose history this device has seen with an empty one.
+// user whose history this device has seen with an empty one. An edge that refuses the request
+// (HTTP 401 / 403: an expired token, one for another user) is told to `onRefused`, so that the
+// engine reports it instead of answering degraded without a word.
+import { EdgeError, httpError } from './errors.ts';
 
 /** Model-ready values and the edge's real-time history of one user. */
 export interface EdgeFeatures {
@@ -51,7 +54,7 @@ export class LatencyBudget {
   }
 }
 
-/** Fetches a user's model-ready features; throws on timeout, network or HTTP error. */
+/** Fetches a user's model-ready features; throws on timeout, network or HTTP error (an EdgeError). */
 export async function fetchUserFeatures(
   edge: string,
   userId: string,
@@ -66,11 +69,12 @@ export async function fetchUserFeatures(
   try {
     const q = new URLSearchParams({ transform: '1' });
     if (opts.model) q.set('model', opts.model);
-    const res = await f(`${edge.replace(/\/$/, '')}/v1/users/${encodeURIComponent(userId)}/features?${q}`, {
+    const url = `${edge.replace(/\/$/, '')}/v1/users/${encodeURIComponent(userId)}/features?${q}`;
+    const res = await f(url, {
       headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
       signal: ctl.signal,
     });
-    if (!res.ok) throw new Error(`the edge answered HTTP ${res.status}`);
+    if (!res.ok) throw await httpError(res, url, `Reading the features of user '${userId}'`);
     const body = (await res.json()) as {
       features?: Record<string, unknown>;
       model_ready?: { values?: Record<string, unknown> };
@@ -99,6 +103,8 @@ export async function raceUserFeatures(
     budget: LatencyBudget;
     fetch?: typeof fetch;
     onLate?: (f: EdgeFeatures) => void;
+    /** The edge refused the request (HTTP 401 or 403), in time or late. */
+    onRefused?: (err: EdgeError) => void;
   },
 ): Promise<EdgeFeatures | null> {
   const t0 = performance.now();
@@ -109,7 +115,9 @@ export async function raceUserFeatures(
     if (late) opts.onLate?.(f);
     return f;
   });
-  answer.catch(() => {}); // a late failure has no one to tell
+  answer.catch((err) => {
+    if (err instanceof EdgeError && (err.status === 401 || err.status === 403)) opts.onRefused?.(err);
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const budget = new Promise<null>((resolve) => {
     timer = setTimeout(() => resolve(null), wait);

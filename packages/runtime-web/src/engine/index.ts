@@ -14,6 +14,7 @@ export {
 export { createEngineWorker, type EngineWorker, type WorkerEngineOptions } from './worker.ts';
 export type { Blend, CandidateScores } from './blend.ts';
 export { BundleIntegrityError, type BundleProgress, type ModelSource } from './bundle.ts';
+export { EdgeError } from './errors.ts';
 export { BundleFormatError } from '@vireo/models';
 export { GpuOutOfMemoryError, GpuUnavailableError } from '@vireo/kernels/gpu';
 export type { AdapterSummary, BackendKind } from './backend.ts';

@@ -81,4 +81,35 @@ describe('EventUploader', () => {
     expect(await u.pending()).toBe(0);
     u.dispose();
   });
+
+  it("keeps the events an expired token could not send (401): the next engine's token sends them", async () => {
+    const store = new MemoryStore();
+    const outcomes: { status?: number; error?: string }[] = [];
+    const expired = (async () =>
+      new Response('{"error":{"code":"token_expired","message":"The token has expired."}}', {
+        status: 401,
+      })) as unknown as typeof globalThis.fetch;
+    const u = new EventUploader(store, {
+      edge: 'http://edge',
+      fetch: expired,
+      maxAttempts: 2,
+      flushDelayMs: 1e9,
+      backoffMs: 1e9,
+      onUpload: (r) => outcomes.push({ status: r.status, error: r.error }),
+    });
+    await u.enqueue([ev(1)]);
+    for (let i = 0; i < 4; i++) await u.flush();
+    expect(await u.pending()).toBe(1);
+    expect(outcomes[0]).toEqual({ status: 401, error: 'token_expired: The token has expired.' });
+    u.dispose();
+    const sent: string[] = [];
+    const fresh = (async (_url: string, init: RequestInit) => {
+      sent.push(...(JSON.parse(String(init.body)).events as OutgoingEvent[]).map((e) => e.event_id));
+      return new Response('{}', { status: 202 });
+    }) as unknown as typeof globalThis.fetch;
+    const next = new EventUploader(store, { edge: 'http://edge', fetch: fresh, flushDelayMs: 1e9 });
+    expect(await next.flush()).toBe(1);
+    expect(sent).toEqual(['e1']);
+    next.dispose();
+  });
 });

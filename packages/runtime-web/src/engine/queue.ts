@@ -2,9 +2,10 @@
 // reload or an offline period loses nothing), then the uploader sends the outbox in batches, one
 // user per batch, to POST /v1/events. An event leaves the outbox only once the edge answered 2xx for its batch;
 // the edge is idempotent on event_id, so a batch re-sent after a lost answer counts once.
-// Failures back off exponentially (base · 2^n, capped, with jitter); a 4xx other than 408 / 429
-// means the batch itself is bad: its events are dropped after `maxAttempts` so one bad event
-// cannot block the queue forever.
+// Failures back off exponentially (base · 2^n, capped, with jitter); a 4xx other than 401 / 408 /
+// 429 means the batch itself is bad: its events are dropped after `maxAttempts` so one bad event
+// cannot block the queue forever. A 401 (an expired or invalid token) says nothing against the
+// events: they stay queued, and the next engine (a reload, with a new token) sends them.
 import type { EngineStore, OutgoingEvent } from './store.ts';
 
 export interface UploaderOptions {
@@ -18,7 +19,7 @@ export interface UploaderOptions {
   /** First retry delay; doubles per failure up to maxBackoffMs. Defaults 1,000 and 60,000 ms. */
   backoffMs?: number;
   maxBackoffMs?: number;
-  /** Attempts before a batch the edge rejects as bad (4xx) is dropped. Default 5. */
+  /** Attempts before a batch the edge rejects as bad (4xx but 401, 408, 429) is dropped. Default 5. */
   maxAttempts?: number;
   /** Called on every upload outcome (for tests and dashboards). */
   onUpload?: (r: { sent: number; ok: boolean; status?: number; error?: string }) => void;
@@ -94,6 +95,7 @@ export class EventUploader {
       }
       const body = JSON.stringify({ events: batch.map(({ attempts: _a, ...e }) => e) });
       let status: number | undefined;
+      let said: string | undefined;
       try {
         const res = await f(`${this.opts.edge.replace(/\/$/, '')}/v1/events`, {
           method: 'POST',
@@ -104,7 +106,9 @@ export class EventUploader {
           body,
         });
         status = res.status;
-        await res.arrayBuffer().catch(() => {});
+        // The edge's { error: { code, message } } says why it refused the batch.
+        const text = await res.text().catch(() => '');
+        if (!res.ok) said = edgeSays(text);
       } catch (err) {
         this.fail(batch.length, undefined, (err as Error).message);
         return sent;
@@ -116,7 +120,7 @@ export class EventUploader {
         this.opts.onUpload?.({ sent: batch.length, ok: true, status });
         continue;
       }
-      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      if (refusesBatch(status)) {
         // The edge says the batch is bad: count an attempt on each event, drop the hopeless ones.
         const dead = batch.filter((e) => (e.attempts ?? 0) + 1 >= this.opts.maxAttempts).map((e) => e.event_id);
         await this.store.putOutbox(
@@ -124,7 +128,7 @@ export class EventUploader {
         );
         await this.store.removeOutbox(dead);
       }
-      this.fail(batch.length, status);
+      this.fail(batch.length, status, said);
       return sent;
     }
   }
@@ -146,4 +150,20 @@ export class EventUploader {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+/** Whether the edge's answer says the batch itself is bad (a 4xx but 401, 408, 429): dropped after maxAttempts. */
+export function refusesBatch(status: number | undefined): boolean {
+  return status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 408 && status !== 429;
+}
+
+/** `code: message` from the edge's error body, if it is one. */
+function edgeSays(text: string): string | undefined {
+  try {
+    const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+    if (typeof e?.code === 'string') return typeof e.message === 'string' ? `${e.code}: ${e.message}` : e.code;
+  } catch {
+    // not JSON
+  }
+  return undefined;
 }

@@ -6,6 +6,10 @@
 // worker (`new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' })`, which Vite
 // bundles with the library) it exposes an engine factory.
 import * as Comlink from 'comlink';
+import { BundleIntegrityError } from '@vireo/core';
+import { GpuOutOfMemoryError, GpuUnavailableError } from '@vireo/kernels';
+import { BundleFormatError } from '@vireo/models';
+import { EdgeError } from './errors.ts';
 import {
   createEngine,
   type Engine,
@@ -34,19 +38,65 @@ export interface EngineWorker {
   dispose(): Promise<void>;
 }
 
+/** An error as it crosses from the worker: its class (by name) and fields. */
+interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+  status?: number;
+  url?: string;
+  file?: string;
+}
+/** A call's outcome as it crosses from the worker (comlink would keep only an Error's name and message). */
+type Outcome<T> = { value: T } | { error: WireError };
+
+async function settle<T>(call: () => T | Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { value: await call() };
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    const { code, status, url, file } = e as Partial<WireError>;
+    return { error: { name: e.name, message: e.message, code, status, url, file } };
+  }
+}
+
+/** The error the worker threw, as the same class on the page (EdgeError with its code, …). */
+export function reviveError(w: WireError): Error {
+  const byName: Record<string, () => Error> = {
+    EdgeError: () => new EdgeError(w.message, w.code ?? 'unknown', w.status, w.url),
+    BundleIntegrityError: () => new BundleIntegrityError(w.message, w.file ?? ''),
+    BundleFormatError: () => new BundleFormatError(w.message),
+    GpuOutOfMemoryError: () => new GpuOutOfMemoryError(w.message),
+    GpuUnavailableError: () => new GpuUnavailableError(w.message),
+    TypeError: () => new TypeError(w.message),
+    RangeError: () => new RangeError(w.message),
+  };
+  const err = byName[w.name]?.() ?? new Error(w.message);
+  if (!byName[w.name]) err.name = w.name;
+  return err;
+}
+
+function unwrap<T>(o: Outcome<T>): T {
+  if ('error' in o) throw reviveError(o.error);
+  return o.value;
+}
+
+const engineOf = () => {
+  if (!api.engine) throw new Error('This engine was disposed: create a new one.');
+  return api.engine;
+};
+
 const api = {
   engine: null as Engine | null,
-  async open(
-    options: WorkerEngineOptions,
-    onProgress?: EngineOptions['onProgress'],
-  ): Promise<{ backend: BackendKind; adapter: AdapterSummary }> {
-    api.engine = await createEngine({ ...options, onProgress });
-    return { backend: api.engine.backend, adapter: api.engine.adapter };
-  },
-  recommend: (req: RecommendRequest) => api.engine!.recommend(req),
-  observe: (e: ObserveEvent) => api.engine!.observe(e),
-  checkForUpdate: () => api.engine!.checkForUpdate(),
-  flush: () => api.engine!.flush(),
+  open: (options: WorkerEngineOptions, onProgress?: EngineOptions['onProgress']) =>
+    settle(async (): Promise<{ backend: BackendKind; adapter: AdapterSummary }> => {
+      api.engine = await createEngine({ ...options, onProgress });
+      return { backend: api.engine.backend, adapter: api.engine.adapter };
+    }),
+  recommend: (req: RecommendRequest) => settle(() => engineOf().recommend(req)),
+  observe: (e: ObserveEvent) => settle(() => engineOf().observe(e)),
+  checkForUpdate: () => settle(() => engineOf().checkForUpdate()),
+  flush: () => settle(() => engineOf().flush()),
   dispose: () => {
     api.engine?.dispose();
     api.engine = null;
@@ -60,7 +110,10 @@ const isWorker =
 if (isWorker) Comlink.expose(api);
 
 /**
- * Starts the engine in a Web Worker and returns its API.
+ * Starts the engine in a Web Worker and returns its API. Its calls reject with the same errors
+ * as the Engine's (EdgeError with its `code`, BundleIntegrityError, TypeError, RangeError, …);
+ * it rejects at once when the worker's script does not load (a bundler that left
+ * `@vireo/runtime-web/dist/worker.js` out).
  * @example
  * const engine = await createEngineWorker({ model: 'shop', edge: 'https://edge.example', token });
  * const { items } = await engine.recommend({ userId: 'u1', k: 10 });
@@ -71,13 +124,33 @@ export async function createEngineWorker(
   const { onProgress, worker: given, ...rest } = options;
   const worker = given ?? new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'vireo-engine' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);
-  const info = await remote.open(rest, onProgress ? Comlink.proxy(onProgress) : undefined);
+  let info: { backend: BackendKind; adapter: AdapterSummary };
+  // A worker script that does not load (a bundler that left it out) fires `error` and never answers.
+  let onError: (e: Event) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    onError = (e: Event) =>
+      reject(
+        new Error(
+          `The engine's worker did not start (${(e as ErrorEvent).message || 'its script failed to load'}): ` +
+            'bundle @vireo/runtime-web/dist/worker.js with your app (docs/getting-started.md, "Bundler settings").',
+        ),
+      );
+    worker.addEventListener('error', onError);
+  });
+  try {
+    info = unwrap(await Promise.race([remote.open(rest, onProgress ? Comlink.proxy(onProgress) : undefined), failed]));
+    worker.removeEventListener('error', onError);
+  } catch (err) {
+    remote[Comlink.releaseProxy]();
+    if (!given) worker.terminate();
+    throw err;
+  }
   return {
     ...info,
-    recommend: (req) => remote.recommend(req),
-    observe: (e) => remote.observe(e),
-    checkForUpdate: () => remote.checkForUpdate(),
-    flush: () => remote.flush(),
+    recommend: async (req) => unwrap(await remote.recommend(req)),
+    observe: async (e) => unwrap(await remote.observe(e)),
+    checkForUpdate: async () => unwrap(await remote.checkForUpdate()),
+    flush: async () => unwrap(await remote.flush()),
     dispose: async () => {
       await remote.dispose();
       remote[Comlink.releaseProxy]();

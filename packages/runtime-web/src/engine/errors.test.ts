@@ -71,7 +71,8 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 }
 
 describe('createEngine: the edge refuses or fails', () => {
-  it("a wrong model name, an expired token, a token without features:read: EdgeError with the edge's code and sentence", async () => {
+  // A wrong model name, an expired token, a token without features:read.
+  it("a refused manifest: EdgeError with the edge's code and sentence", async () => {
     const cases = [
       [404, 'model_not_found', "Model 'shoe' has no promoted version.", /has no promoted version\.$/],
       [401, 'token_expired', 'The token has expired.', /The token has expired\. Give the engine a new token/],
@@ -89,7 +90,8 @@ describe('createEngine: the edge refuses or fails', () => {
       expect(err).toMatchObject({ code, status, url: 'https://cdn.test/models/fixture/manifest.json' });
       expect(err.message).toMatch(
         new RegExp(
-          `^Fetching the manifest https://cdn\\.test/models/fixture/manifest\\.json failed with HTTP ${status} \\(${code}\\): `,
+          '^Fetching the manifest https://cdn\\.test/models/fixture/manifest\\.json ' +
+            `failed with HTTP ${status} \\(${code}\\): `,
         ),
       );
       expect(err.message).toMatch(message);
@@ -147,7 +149,7 @@ describe('createEngine: the edge refuses or fails', () => {
     expect(none).toMatchObject({ name: 'EdgeError', code: 'timeout' });
   });
 
-  it('a damaged cached bundle with the edge down: BundleIntegrityError naming the file, not "Failed to fetch"', async () => {
+  it('a damaged cached bundle, the edge down: BundleIntegrityError naming the file, no "Failed to fetch"', async () => {
     const o = origin();
     const first = await open(o.fetch, {}, 'damaged-db');
     first.dispose();
@@ -163,7 +165,12 @@ describe('createEngine: the edge refuses or fails', () => {
     expect(err).toBeInstanceOf(BundleIntegrityError);
     expect((err as BundleIntegrityError).file).toBe('items.safetensors');
     expect(err.message).toMatch(
-      /^bundle fixture@1: "items\.safetensors" .*sha256.* \(the copy cached on this device\), and downloading it again failed: Downloading https:\/\/cdn\.test\/models\/fixture\/items\.safetensors failed: https:\/\/cdn\.test could not be reached/,
+      new RegExp(
+        '^bundle fixture@1: "items\\.safetensors" .*sha256.* \\(the copy cached on this device\\), ' +
+          'and downloading it again failed: ' +
+          'Downloading https://cdn\\.test/models/fixture/items\\.safetensors failed: ' +
+          'https://cdn\\.test could not be reached',
+      ),
     );
     o.down = false; // back online: downloaded again, verified, served
     expect((await (await open(o.fetch, {}, 'damaged-db')).recommend({ userId: 'u1', k: 2 })).items).toHaveLength(2);
@@ -171,7 +178,7 @@ describe('createEngine: the edge refuses or fails', () => {
 });
 
 describe('recommend and observe: what they cannot take', () => {
-  it('a token for another user: EdgeError forbidden_user before any request; a service token acts for anyone', async () => {
+  it('a token for another user: forbidden_user before any request; a service token acts for any', async () => {
     const o = origin();
     const e = await open(o.fetch, { token: jwt({ sub: 'u2', scope: 'features:read events:write' }) });
     o.requests = [];
@@ -194,7 +201,7 @@ describe('recommend and observe: what they cannot take', () => {
     expect(tokenUser(jwt({ sub: 'u1', scope: 'features:read' }))).toEqual({ sub: 'u1', anyUser: false });
   });
 
-  it('recommend: k and candidates must be positive integers (RangeError); a huge k gives the whole catalogue', async () => {
+  it('recommend: k and candidates are positive integers (RangeError); a huge k gives the whole catalogue', async () => {
     const e = await open(origin().fetch);
     for (const k of [0, -1, 2.5, Number.NaN, '5' as unknown as number]) {
       const err = await rejection(e.recommend({ userId: 'u1', k }));
@@ -224,7 +231,7 @@ describe('recommend and observe: what they cannot take', () => {
     expect(await e.pendingEvents()).toBe(0);
   });
 
-  it('the edge refusing the features (an expired token): recommend answers degraded and onError hears it once', async () => {
+  it('the edge refusing the features (an expired token): recommend degrades and onError hears it once', async () => {
     const errors: Error[] = [];
     const o = origin();
     const e = await open(

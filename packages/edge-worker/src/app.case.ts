@@ -51,6 +51,7 @@ export function runAppCases(label: string, factory: AppFactory): void {
         ['PUT', '/v1/models/ranker/1/manifest.json', {}],
         ['POST', '/v1/models/ranker/1/promote'],
         ['POST', '/v1/models/ranker/rollback'],
+        ['DELETE', '/v1/models/ranker/1'],
       ];
 
       it('answers 401 without a token, on every /v1 route, with a Bearer challenge', async () => {
@@ -123,6 +124,7 @@ export function runAppCases(label: string, factory: AppFactory): void {
           ],
           [reader, 'PUT', '/v1/models/ranker/1/manifest.json', {}, 'models:publish'],
           [reader, 'POST', '/v1/models/ranker/1/promote', undefined, 'models:publish'],
+          [reader, 'DELETE', '/v1/models/ranker/1', undefined, 'models:publish'],
           [writer, 'GET', '/v1/models/ranker/latest', undefined, 'features:read'],
           [reader, 'GET', '/v1/events/export', undefined, 'events:export'],
           [reader, 'GET', '/v1/features/export?entity=item', undefined, 'features:export'],
@@ -571,6 +573,81 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect((await api.get('/v1/models/nothing')).status).toBe(404);
         expect((await api.get('/v1/models/nothing/latest')).status).toBe(404);
         expect((await api.post('/v1/models/ranker/7/promote')).status).toBe(404);
+      });
+
+      it('deletes a version neither promoted nor the rollback target: its files go, the others stay', async () => {
+        const weights = safetensorsBytes(50);
+        for (const v of ['1', '2', '3']) await publish(api, await makeBundle('ranker', v));
+        // Not promoted, with the same file bytes as 1: its files are its own.
+        const four = await makeBundle('ranker', '4');
+        await publish(api, four, false);
+        const visitor = client(app, await token('features:read', { sub: 'visitor' }), env);
+        const forbidden = await visitor.call('DELETE', '/v1/models/ranker/1');
+        expect(forbidden.status).toBe(403);
+        expect((await errorOf(forbidden)).code).toBe('insufficient_scope');
+        for (const path of ['/v1/models/Bad_Name/1', '/v1/models/ranker/-1', '/v1/models/ranker/latest'])
+          expect((await api.call('DELETE', path)).status, path).toBe(400);
+        const noModel = await api.call('DELETE', '/v1/models/nothing/1');
+        expect([noModel.status, (await errorOf(noModel)).code]).toEqual([404, 'model_not_found']);
+        const noVersion = await api.call('DELETE', '/v1/models/ranker/9');
+        expect([noVersion.status, (await errorOf(noVersion)).code]).toEqual([404, 'version_not_found']);
+
+        // Promoted: 3; a rollback would return to 2. Both refused, with one sentence.
+        const promoted = await api.call('DELETE', '/v1/models/ranker/3');
+        expect(promoted.status).toBe(409);
+        const p = await errorOf(promoted);
+        expect(p.code).toBe('version_promoted');
+        expect(p.message).toBe(
+          'ranker@3 is the promoted version: promote another one (or roll back) before deleting it.',
+        );
+        const target = await api.call('DELETE', '/v1/models/ranker/2');
+        expect(target.status).toBe(409);
+        const t = await errorOf(target);
+        expect(t.code).toBe('rollback_target');
+        expect(t.message).toBe(
+          'ranker@2 is the version a rollback would return to now: promote another one before deleting it.',
+        );
+
+        const deleted = await api.call('DELETE', '/v1/models/ranker/1');
+        expect(deleted.status).toBe(200);
+        const manifest1 = (await makeBundle('ranker', '1')).manifest;
+        expect(await deleted.json()).toEqual({
+          name: 'ranker',
+          version: '1',
+          files: 2,
+          bytes: manifest1.byteLength + weights.byteLength,
+        });
+        for (const file of ['manifest.json', 'ranking.safetensors'])
+          expect((await api.get(`/v1/models/ranker/1/${file}`)).status, file).toBe(404);
+        expect((await api.call('DELETE', '/v1/models/ranker/1')).status).toBe(404);
+        expect((await api.post('/v1/models/ranker/1/promote')).status).toBe(404);
+        // The others are as they were, the history too.
+        const model = await (await api.get('/v1/models/ranker')).json();
+        expect(model.promoted).toBe('3');
+        expect(model.versions.map((v: { version: string }) => v.version)).toEqual(['2', '3', '4']);
+        expect(model.history.map((h: { action: string; version: string }) => `${h.action}:${h.version}`)).toEqual([
+          'promote:1',
+          'promote:2',
+          'promote:3',
+        ]);
+        const kept = await api.get('/v1/models/ranker/4/ranking.safetensors');
+        expect(new Uint8Array(await kept.arrayBuffer())).toEqual(four.files['ranking.safetensors']);
+        expect((await api.get('/v1/models/ranker/latest')).headers.get('vireo-model-version')).toBe('3');
+        expect(await (await api.call('DELETE', '/v1/models/ranker/4')).json()).toMatchObject({
+          version: '4',
+          files: 2,
+        });
+
+        // Rolled back to 2, a rollback would return to 1, which is gone: refused, 2 stays promoted.
+        expect((await api.post('/v1/models/ranker/rollback')).status).toBe(200);
+        const gone = await api.post('/v1/models/ranker/rollback');
+        expect(gone.status).toBe(409);
+        expect((await errorOf(gone)).message).toBe(
+          'ranker@1, the version a rollback would return to, was deleted: promote a version instead.',
+        );
+        expect((await api.get('/v1/models/ranker/latest')).headers.get('vireo-model-version')).toBe('2');
+        // 3 is neither promoted nor the rollback target any more.
+        expect((await api.call('DELETE', '/v1/models/ranker/3')).status).toBe(200);
       });
 
       it('refuses invalid manifests with the path of the problem', async () => {

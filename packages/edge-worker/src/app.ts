@@ -137,7 +137,7 @@ export function createApp(options: AppOptions, parts: EdgeParts = edgeParts(opti
       cors({
         origin: origins.includes('*') ? '*' : origins,
         allowHeaders: ['Authorization', 'Content-Type', 'Range', 'If-None-Match', 'If-Range', 'X-Request-Id'],
-        allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS'],
+        allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
         exposeHeaders: [
           'ETag',
           'Content-Range',

@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   version_exists: 409,
   incomplete_version: 409,
   nothing_to_roll_back: 409,
+  version_promoted: 409,
+  rollback_target: 409,
   payload_too_large: 413,
   too_much_work: 413,
   unsupported_media_type: 415,

@@ -261,6 +261,15 @@ export const promotionResponseSchema = z
   })
   .openapi('Promotion');
 
+export const deletionResponseSchema = z
+  .object({
+    name: z.string(),
+    version: z.string(),
+    files: z.number().openapi({ description: 'Files removed from storage, manifest.json included' }),
+    bytes: z.number().openapi({ description: 'Their bytes' }),
+  })
+  .openapi('Deletion');
+
 export const uploadResponseSchema = z
   .object({
     name: z.string(),

@@ -1,6 +1,6 @@
 // The model registry: versions per model name, files uploaded one by one against the manifest's
-// sizes and sha256, promote and roll back, `latest` manifest with ETag, and versioned file
-// downloads with ETag, Range and immutable caching.
+// sizes and sha256, promote and roll back, `latest` manifest with ETag, versioned file downloads
+// with ETag, Range and immutable caching, and deletion of versions neither served nor rolled back to.
 import { createRoute, z } from '@hono/zod-openapi';
 import { sha256Hex, type BundleManifest } from '@vireo/core';
 import type { Context } from 'hono';
@@ -8,6 +8,7 @@ import { ApiError } from '../errors.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { jsonDepth, readBodyLimited } from '../middleware/json-body.ts';
 import {
+  deletionResponseSchema,
   errorSchema,
   fileParams,
   modelParams,
@@ -368,6 +369,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     name: string,
     actor: string,
     decide: (stack: string[]) => { action: PromotionRecord['action']; version: string } | null,
+    deleted: (version: string) => ApiError,
   ): Promise<{ previous: string | null; promoted: string | null }> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const history = await storage.models.promotions(name);
@@ -385,6 +387,8 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
         lastSeq,
       );
       if (appended) return { previous, promoted: change.version };
+      // The append also fails when its version is gone (deleted since it was read): no retry brings it back.
+      if (!(await storage.models.getVersion(name, change.version))) throw deleted(change.version);
     }
     throw new ApiError('conflict', `Model '${name}' is being promoted by others right now: try again.`, null, {
       'Retry-After': '1',
@@ -440,8 +444,11 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
         );
       await refuseIncompleteOverComplete(name, v);
       // Read, decide, then append only if nothing changed in between (else read again).
-      const { previous: current } = await changePromotions(name, c.get('principal').sub, (stack) =>
-        stack.at(-1) === version ? null : { action: 'promote', version },
+      const { previous: current } = await changePromotions(
+        name,
+        c.get('principal').sub,
+        (stack) => (stack.at(-1) === version ? null : { action: 'promote', version }),
+        () => new ApiError('version_not_found', `Model '${name}' has no version '${version}'.`, { name, version }),
       );
       deps.specs.invalidate(name);
       return c.json({ name, promoted: version, previous: current }, 200);
@@ -464,15 +471,26 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      const { previous, promoted: target } = await changePromotions(name, c.get('principal').sub, (stack) => {
-        if (stack.length < 2)
-          throw new ApiError(
+      const { previous, promoted: target } = await changePromotions(
+        name,
+        c.get('principal').sub,
+        (stack) => {
+          if (stack.length < 2)
+            throw new ApiError(
+              'nothing_to_roll_back',
+              `Model '${name}' has no earlier promoted version to roll back to.`,
+              { promoted: stack.at(-1) ?? null },
+            );
+          return { action: 'rollback', version: stack[stack.length - 2] };
+        },
+        // Deleting the rollback target is refused, but an older version becomes the target after a roll-back.
+        (target) =>
+          new ApiError(
             'nothing_to_roll_back',
-            `Model '${name}' has no earlier promoted version to roll back to.`,
-            { promoted: stack.at(-1) ?? null },
-          );
-        return { action: 'rollback', version: stack[stack.length - 2] };
-      }).catch(async (err: unknown) => {
+            `${name}@${target}, the version a rollback would return to, was deleted: promote a version instead.`,
+            { target },
+          ),
+      ).catch(async (err: unknown) => {
         // A model that does not exist is a 404, as for the other model routes (a typo in the name, say).
         if (err instanceof ApiError && err.code === 'nothing_to_roll_back') {
           if ((await storage.models.listVersions(name)).length === 0)
@@ -482,6 +500,58 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       });
       deps.specs.invalidate(name);
       return c.json({ name, promoted: target!, previous }, 200);
+    },
+  );
+
+  // --- delete a version ------------------------------------------------------------------------
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/models/{name}/{version}',
+      tags: ['models'],
+      summary:
+        'Delete a version: its manifest, files and registry entry (not the promoted version, nor the one a rollback ' +
+        'would return to); the promotion history is kept',
+      security: bearer('models:publish'),
+      middleware: [requireScope('models:publish')] as const,
+      request: { params: versionParams },
+      responses: {
+        200: { description: 'Deleted', content: { 'application/json': { schema: deletionResponseSchema } } },
+        ...errors(400, 401, 403, 404, 409, 429),
+      },
+    }),
+    async (c) => {
+      const { name, version } = c.req.valid('param');
+      if (RESERVED_VERSIONS.has(version))
+        throw new ApiError('invalid_request', `'${version}' is a reserved word, not a version.`);
+      // Read, check, then delete only if the promotion history has not changed in between (else read again):
+      // a version promoted meanwhile is refused, as promote refuses a version deleted meanwhile.
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const history = await storage.models.promotions(name);
+        if (!(await storage.models.getVersion(name, version))) {
+          if ((await storage.models.listVersions(name)).length === 0)
+            throw new ApiError('model_not_found', `There is no model '${name}'.`);
+          throw new ApiError('version_not_found', `Model '${name}' has no version '${version}'.`, { name, version });
+        }
+        const stack = promotedStack(history);
+        if (stack.at(-1) === version)
+          throw new ApiError(
+            'version_promoted',
+            `${name}@${version} is the promoted version: promote another one (or roll back) before deleting it.`,
+            { promoted: version },
+          );
+        if (stack.length >= 2 && stack[stack.length - 2] === version)
+          throw new ApiError(
+            'rollback_target',
+            `${name}@${version} is the version a rollback would return to now: promote another one before deleting it.`,
+            { promoted: stack.at(-1), rollback: version },
+          );
+        const deleted = await storage.models.deleteVersion(name, version, history.at(-1)?.seq ?? 0);
+        if (deleted) return c.json({ name, version, files: deleted.files, bytes: deleted.bytes }, 200);
+      }
+      throw new ApiError('conflict', `Model '${name}' is being promoted by others right now: try again.`, null, {
+        'Retry-After': '1',
+      });
     },
   );
 }

@@ -437,9 +437,9 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
       const manifest = bytesOf(JSON.stringify({ name: 'ranker', version: '1' }));
       const weights = bytesOf('0123456789'.repeat(10));
 
-      async function create(version = '1', manifestBytes = manifest) {
+      async function create(version = '1', manifestBytes = manifest, name = 'ranker') {
         return storage.models.createVersion({
-          name: 'ranker',
+          name,
           version,
           manifest: manifestBytes,
           manifestSha256: await sha256(manifestBytes),
@@ -564,6 +564,7 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
           [3, 'rollback', '1'],
         ]);
         expect(promotedStack(history)).toEqual(['1']);
+        await create('a', bytesOf('{"v":"a"}'), 'other');
         await storage.models.appendPromotion('other', 'promote', 'a', 'ci', T0 + 3, 0);
         expect((await storage.models.promotions(null)).map((p) => p.name)).toEqual([
           'ranker',
@@ -571,6 +572,72 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
           'ranker',
           'other',
         ]);
+      });
+
+      it("deletes a version's rows, manifest and files, and nothing of a version with the same bytes", async () => {
+        const second = bytesOf('{"v":2}');
+        await create('1');
+        await create('2', second);
+        await create('1', second, 'other');
+        for (const [name, version] of [
+          ['ranker', '1'],
+          ['ranker', '2'],
+          ['other', '1'],
+        ])
+          expect(await storage.models.putFile(name, version, 'ranking.safetensors', weights, T0)).toBe('stored');
+        await storage.models.appendPromotion('ranker', 'promote', '2', 'ci', T0, 0);
+        expect(await storage.models.deleteVersion('ranker', '1', 1)).toEqual({
+          files: 2,
+          bytes: manifest.length + weights.length,
+        });
+        expect(await storage.models.getVersion('ranker', '1')).toBeNull();
+        expect(await storage.models.openFile('ranker', '1', 'manifest.json')).toBeNull();
+        expect(await storage.models.openFile('ranker', '1', 'ranking.safetensors')).toBeNull();
+        expect((await storage.models.listVersions('ranker')).map((v) => v.version)).toEqual(['2']);
+        // The other versions (same file bytes, same version name under another model) keep theirs.
+        for (const [name, version] of [
+          ['ranker', '2'],
+          ['other', '1'],
+        ]) {
+          expect(await readAll((await storage.models.openFile(name, version, 'ranking.safetensors'))!.body)).toBe(
+            new TextDecoder().decode(weights),
+          );
+          expect(await readAll((await storage.models.openFile(name, version, 'manifest.json'))!.body)).toBe('{"v":2}');
+        }
+        // Once only; a version never uploaded (its manifest alone) goes the same way.
+        expect(await storage.models.deleteVersion('ranker', '1', 1)).toBeNull();
+        expect(await storage.models.deleteVersion('ranker', 'never', 1)).toBeNull();
+        await create('3', bytesOf('{"v":3}'));
+        expect(await storage.models.deleteVersion('ranker', '3', 1)).toEqual({ files: 1, bytes: 7 });
+        // The promotion history is a log: kept as it was.
+        expect((await storage.models.promotions('ranker')).map((p) => [p.seq, p.action, p.version])).toEqual([
+          [1, 'promote', '2'],
+        ]);
+        // A deleted version can be neither promoted nor rolled back to.
+        expect(await storage.models.appendPromotion('ranker', 'promote', '1', 'ci', T0, 1)).toBeNull();
+        expect(await storage.models.appendPromotion('ranker', 'rollback', '3', 'ci', T0, 1)).toBeNull();
+      });
+
+      it('deletes a version only while the promotion history is as read: a racing promote wins or loses', async () => {
+        await create('1');
+        await storage.models.appendPromotion('ranker', 'promote', '1', 'ci', T0, 0);
+        await create('2', bytesOf('{"v":2}'));
+        // Read before the promotion of seq 1: refused, nothing deleted.
+        expect(await storage.models.deleteVersion('ranker', '2', 0)).toBeNull();
+        expect(await storage.models.getVersion('ranker', '2')).not.toBeNull();
+        for (let trial = 0; trial < 20; trial++) {
+          const version = `race-${trial}`;
+          await create(version, bytesOf(JSON.stringify({ v: version })));
+          const seq = (await storage.models.promotions('ranker')).at(-1)!.seq;
+          const [deleted, promoted] = await Promise.all([
+            storage.models.deleteVersion('ranker', version, seq),
+            storage.models.appendPromotion('ranker', 'promote', version, 'ci', T0 + trial, seq),
+          ]);
+          expect((deleted === null) !== (promoted === null)).toBe(true);
+          const exists = (await storage.models.getVersion('ranker', version)) !== null;
+          expect(exists).toBe(promoted !== null);
+          expect(promotedStack(await storage.models.promotions('ranker')).at(-1) === version).toBe(exists);
+        }
       });
     });
   });

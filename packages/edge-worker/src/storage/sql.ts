@@ -745,6 +745,7 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
           sql: `INSERT INTO model_promotions (name, seq, action, version, at, by_sub)
                 SELECT ?1, ?6 + 1, ?2, ?3, ?4, ?5
                 WHERE (SELECT coalesce(max(seq), 0) FROM model_promotions WHERE name = ?1) = ?6
+                  AND EXISTS (SELECT 1 FROM model_versions WHERE name = ?1 AND version = ?3)
                 ON CONFLICT (name, seq) DO NOTHING
                 RETURNING name, seq, action, version, at, by_sub`,
           params: [name, action, version, now, by, afterSeq],
@@ -776,6 +777,44 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
               by_sub: string;
             }>('SELECT * FROM model_promotions WHERE name = ?1 ORDER BY seq', [name]);
       return rows.map(toPromotion);
+    },
+
+    async deleteVersion(name, version, afterSeq) {
+      // The rows first, in one transaction, then the bytes. Every read starts from the rows, so a crash
+      // between the two leaves unreferenced blobs (wasted space), never a listed version whose files are
+      // gone. Blob keys are per version (modelKey, manifestKey), not by content: no other version reads
+      // these bytes, even when its files hash the same. Both deletes are conditional on the promotion
+      // history being as the caller read it, and appendPromotion on the version existing: a promotion
+      // racing the deletion of its version makes one of the two fail, never a promoted version with no files.
+      const unchanged = '(SELECT coalesce(max(seq), 0) FROM model_promotions WHERE name = ?1) = ?3';
+      const [files, versions] = (await driver.batch([
+        {
+          sql: `DELETE FROM model_files WHERE name = ?1 AND version = ?2 AND ${unchanged}
+                RETURNING file, size, uploaded_at`,
+          params: [name, version, afterSeq],
+        },
+        {
+          sql: `DELETE FROM model_versions WHERE name = ?1 AND version = ?2 AND ${unchanged}
+                RETURNING manifest_sha256, manifest_size`,
+          params: [name, version, afterSeq],
+        },
+      ])) as [
+        Array<{ file: string; size: number; uploaded_at: number | null }>,
+        Array<{ manifest_sha256: string; manifest_size: number }>,
+      ];
+      const row = versions[0];
+      if (!row) return null;
+      // Files not uploaded yet too (an upload may be storing one right now), and the plain manifest key of
+      // versions created before manifests were stored under their hash.
+      await Promise.all(
+        [
+          manifestKey(name, version, row.manifest_sha256),
+          modelKey(name, version, MANIFEST),
+          ...files.map((f) => modelKey(name, version, f.file)),
+        ].map((key) => blobs.delete(key)),
+      );
+      const uploaded = files.filter((f) => f.uploaded_at !== null);
+      return { files: uploaded.length + 1, bytes: uploaded.reduce((n, f) => n + f.size, row.manifest_size) };
     },
   };
   return store;

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import cluster from 'node:cluster';
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -323,7 +323,12 @@ export function fileBlobStore(root: string, options: { cleanTemp?: boolean } = {
         await fh.sync();
         await fh.close();
         mkdirSync(dirname(final), { recursive: true });
-        await rename(temp, final);
+        // A delete in the same folder may remove it (now empty) between the two: make it again, once.
+        await rename(temp, final).catch(async (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+          await mkdir(dirname(final), { recursive: true });
+          await rename(temp, final);
+        });
       } catch (err) {
         out.destroy();
         await rm(temp, { force: true });
@@ -371,7 +376,17 @@ export function fileBlobStore(root: string, options: { cleanTemp?: boolean } = {
     },
 
     async delete(key) {
-      await rm(pathOf(key), { force: true });
+      const path = pathOf(key);
+      await rm(path, { force: true });
+      // Then the folders it leaves empty (a deleted model version's), up to the blob folder: rmdir
+      // removes only empty ones, and stops at the first that still holds something.
+      for (let dir = dirname(path); dir.startsWith(base + sep); dir = dirname(dir)) {
+        const removed = await rmdir(dir).then(
+          () => true,
+          () => false,
+        );
+        if (!removed) break;
+      }
     },
   };
 }

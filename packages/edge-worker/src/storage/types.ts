@@ -206,7 +206,8 @@ export interface ModelStore {
   openFile(name: string, version: string, file: string, range?: ByteRange): Promise<BlobObject | null>;
   /**
    * Appends a promotion or roll-back to the model's history if its last entry is still `afterSeq`
-   * (0: none), in one conditional write; null when another change came first (read again and retry).
+   * (0: none) and `version` exists, in one conditional write; null when another change came first
+   * (read again and retry) or the version does not exist (deleted meanwhile: see deleteVersion).
    */
   appendPromotion(
     name: string,
@@ -218,6 +219,14 @@ export interface ModelStore {
   ): Promise<PromotionRecord | null>;
   /** The promotion history of one model (or of all models when name is null), oldest first. */
   promotions(name: string | null): Promise<PromotionRecord[]>;
+  /**
+   * Deletes a version if the model's promotion history still ends at `afterSeq` (0: none), as
+   * appendPromotion: its registry rows in one conditional write, then its manifest and files from the
+   * blob store. Returns the files removed (manifest.json included) and their bytes; null when nothing
+   * was deleted: no such version, or another promotion came first (read again and retry). Which
+   * versions may go (not the promoted one) is the caller's rule; the promotion history is kept.
+   */
+  deleteVersion(name: string, version: string, afterSeq: number): Promise<{ files: number; bytes: number } | null>;
 }
 
 /** The whole storage of one edge. */

@@ -4,6 +4,7 @@
 // promoted only when it is not worse (src/refresh/run.ts; docs/ARCHITECTURE.md, section 4).
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { openGpu } from '../node/gpu.ts';
+import { pruneLine, pruneVersions, type PruneResult } from '../refresh/prune.ts';
 import { pullEvents } from '../refresh/pull.ts';
 import { refreshOnce, type RefreshOptions, type RefreshResult } from '../refresh/run.ts';
 
@@ -24,6 +25,7 @@ const FLAGS = {
   'page-size': { type: 'string' },
   'shuffle-labels': { type: 'boolean' },
   'pull-only': { type: 'boolean' },
+  keep: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -58,8 +60,11 @@ flags:
   --min-events N      fewest new events that start a retrain (default 1); new items need none
   --page-size N       events per export request (default 1000)
   --shuffle-labels    train on shuffled labels: a check that the gate refuses a worse model
+  --keep N            after each refresh, delete the model's versions older than its newest N from the
+                      edge and DIR, except the promoted one and the one a rollback would return to (default 20;
+                      0 keeps every version); one line says what was deleted
   --pull-only         pull the new events into DIR/events.ndjson and stop (no training)
-  --json              print { champion, challenger, promoted, metrics, events, items } per refresh
+  --json              print { champion, challenger, promoted, metrics, events, items, pruned } per refresh
   --quiet             no progress lines
 `;
 
@@ -74,6 +79,7 @@ export function parseDuration(text: string, flag: string): number {
 
 /** Parses the flags; every mistake is one sentence. */
 export function parseRefreshFlags(argv: string[]): RefreshOptions & {
+  keep: number;
   everyMs: number | null;
   pullOnly: boolean;
   json: boolean;
@@ -124,6 +130,7 @@ export function parseRefreshFlags(argv: string[]): RefreshOptions & {
     pageSize: int('page-size', 1000, 1, 1000),
     shuffleLabels: Boolean(v['shuffle-labels']),
     pullOnly: Boolean(v['pull-only']),
+    keep: int('keep', 20, 0),
     everyMs: v.once || v.every === undefined ? null : parseDuration(v.every, '--every'),
     json: Boolean(v.json),
     quiet: Boolean(v.quiet),
@@ -186,8 +193,29 @@ export async function run(argv: string[]): Promise<number> {
         gpu.destroy();
       }
       if (result) {
-        if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else process.stdout.write(`${summaryLine(result)}\n`);
+        // After the publish (and promote): the versions beyond the newest --keep. A failure is one line; the
+        // bundle is published all the same, and the next refresh prunes again.
+        let pruned: PruneResult | null = null;
+        if (o.keep > 0) {
+          try {
+            pruned = await pruneVersions({
+              edge: o.edge,
+              token: o.token,
+              model: o.model,
+              keep: o.keep,
+              stateDir: o.state,
+            });
+          } catch (err) {
+            if (!(err instanceof UsageError)) throw err;
+            process.stderr.write(`refresh: pruning failed: ${err.message}\n`);
+          }
+        }
+        if (o.json) process.stdout.write(`${JSON.stringify({ ...result, pruned })}\n`);
+        else {
+          process.stdout.write(`${summaryLine(result)}\n`);
+          const line = pruned && pruneLine(o.model, pruned);
+          if (line) process.stdout.write(`${line}\n`);
+        }
       }
       if (o.everyMs === null || stop) break;
       await new Promise<void>((ok) => {

@@ -1,37 +1,16 @@
 // Pulling events from a real Node edge (loopback) exactly once: a pull killed between pages and
 // a write cut in the middle of a line are followed by a pull that neither repeats nor loses one.
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { signHs256 } from '@vireo/edge-worker';
-import { type RunningServer, startNodeServer } from '@vireo/edge-worker/node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { loopbackEdge } from '../../test/edge.ts';
 import { itemFeedPath, pullItems } from './items.ts';
 import { eventLogPath, pullEvents, readEventLog } from './pull.ts';
 
-const SECRET = 'refresh-pull-test-secret-0123456789-abcd';
-
 describe('pullEvents', () => {
-  let edge: RunningServer;
-  let root: string;
-  let token: string;
-  beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'vireo-pull-'));
-    edge = await startNodeServer({
-      port: 0,
-      dataDir: join(root, 'edge'),
-      log: null,
-      env: { VIREO_JWT_SECRET: SECRET },
-    });
-    const exp = Math.floor(Date.now() / 1000) + 600;
-    token = await signHs256({ sub: 'trainer', scope: 'events:export events:write service', exp }, SECRET);
-  });
-  afterAll(async () => {
-    await edge.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const ctx = loopbackEdge('pull', 'events:export events:write service');
 
   const post = async (ids: string[]) => {
     const now = Date.now();
@@ -42,16 +21,16 @@ describe('pullEvents', () => {
       type: 'click',
       ts: now - i,
     }));
-    const res = await fetch(`${edge.url}/v1/events`, {
+    const res = await fetch(`${ctx.edge.url}/v1/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ctx.token}` },
       body: JSON.stringify({ events }),
     });
     expect(res.status).toBe(202);
   };
 
   it('consumes every event exactly once across a killed pull and a line cut in half', async () => {
-    const state = join(root, 'state');
+    const state = join(ctx.root, 'state');
     const first = Array.from({ length: 250 }, (_, i) => `a${i}`);
     await post(first.slice(0, 100));
     await post(first.slice(100));
@@ -61,9 +40,9 @@ describe('pullEvents', () => {
       if (++calls === 3) throw new Error('killed');
       return fetch(url, init);
     };
-    await expect(pullEvents({ edge: edge.url, token, stateDir: state, pageSize: 40, fetch: dying })).rejects.toThrow(
-      /cannot reach the edge/,
-    );
+    await expect(
+      pullEvents({ edge: ctx.edge.url, token: ctx.token, stateDir: state, pageSize: 40, fetch: dying }),
+    ).rejects.toThrow(/cannot reach the edge/);
     expect(readEventLog(state).events.length).toBe(80);
     // Killed in the middle of writing a line: the partial line is cut off and pulled again.
     const text = readFileSync(eventLogPath(state), 'utf8');
@@ -74,7 +53,7 @@ describe('pullEvents', () => {
     const second = Array.from({ length: 30 }, (_, i) => `b${i}`);
     await post(second);
 
-    const pulled = await pullEvents({ edge: edge.url, token, stateDir: state, pageSize: 40 });
+    const pulled = await pullEvents({ edge: ctx.edge.url, token: ctx.token, stateDir: state, pageSize: 40 });
     const { events, cursor } = readEventLog(state);
     expect(pulled.after).toBe(String(events[78].seq));
     expect(pulled.count).toBe(280 - 79);
@@ -84,18 +63,29 @@ describe('pullEvents', () => {
     expect(ids.slice().sort()).toEqual([...first, ...second].sort());
     for (let k = 1; k < events.length; k++) expect(events[k].seq).toBeGreaterThan(events[k - 1].seq);
     // Nothing new: nothing pulled, the cursor stays.
-    expect(await pullEvents({ edge: edge.url, token, stateDir: state })).toMatchObject({
+    expect(await pullEvents({ edge: ctx.edge.url, token: ctx.token, stateDir: state })).toMatchObject({
       count: 0,
       through: String(cursor),
     });
   });
 
   it('a vireo refresh process killed (SIGKILL) mid-pull, run again, keeps every event once', async () => {
-    const state = join(root, 'killed');
+    const state = join(ctx.root, 'killed');
     const ids = Array.from({ length: 400 }, (_, i) => `k${i}`);
     for (let i = 0; i < ids.length; i += 100) await post(ids.slice(i, i + 100));
     const bin = fileURLToPath(new URL('../../bin/vireo.mjs', import.meta.url));
-    const args = ['refresh', '--edge', edge.url, '--token', token, '--state', state, '--pull-only', '--page-size', '3'];
+    const args = [
+      'refresh',
+      '--edge',
+      ctx.edge.url,
+      '--token',
+      ctx.token,
+      '--state',
+      state,
+      '--pull-only',
+      '--page-size',
+      '3',
+    ];
     const child = spawn(process.execPath, [bin, ...args], { stdio: 'ignore' });
     // Kill it once it has kept some pages, while it is still pulling.
     const log = eventLogPath(state);
@@ -126,9 +116,8 @@ describe('pullEvents', () => {
   }, 120_000);
 
   it('says which scope a token lacks', async () => {
-    const exp = Math.floor(Date.now() / 1000) + 600;
-    const reader = await signHs256({ sub: 'x', scope: 'features:read', exp }, SECRET);
-    await expect(pullEvents({ edge: edge.url, token: reader, stateDir: join(root, 'other') })).rejects.toThrow(
+    const reader = await ctx.sign('x', 'features:read');
+    await expect(pullEvents({ edge: ctx.edge.url, token: reader, stateDir: join(ctx.root, 'other') })).rejects.toThrow(
       /events:export scope/,
     );
   });
@@ -136,18 +125,17 @@ describe('pullEvents', () => {
   // An edge with a new database (a new data folder, a restored backup) numbers its events from 1 again; before,
   // a state folder's cursor past its end skipped every event until the numbers passed it, without a word.
   it('says when the state folder comes from another edge database', async () => {
-    const state = join(root, 'from-elsewhere');
+    const state = join(ctx.root, 'from-elsewhere');
     mkdirSync(state, { recursive: true });
     const far = { seq: 1e9, event_id: 'x', user_id: 'u', item_id: 'i', type: 'click', value: null, ts: 1, context: {} };
     writeFileSync(eventLogPath(state), `${JSON.stringify({ ...far, received_at: 1 })}\n`);
-    await expect(pullEvents({ edge: edge.url, token, stateDir: state })).rejects.toThrow(
+    await expect(pullEvents({ edge: ctx.edge.url, token: ctx.token, stateDir: state })).rejects.toThrow(
       /^the edge's event log ends at \d+, before this state folder's cursor 1000000000: .*start with a new --state/,
     );
     // The pushed items' feed (STATE/items.json) the same way.
     writeFileSync(itemFeedPath(state), JSON.stringify({ cursor: 1e9, items: {} }));
-    const exp = Math.floor(Date.now() / 1000) + 600;
-    const exporter = await signHs256({ sub: 'trainer', scope: 'features:export', exp }, SECRET);
-    await expect(pullItems({ edge: edge.url, token: exporter, stateDir: state })).rejects.toThrow(
+    const exporter = await ctx.sign('trainer', 'features:export');
+    await expect(pullItems({ edge: ctx.edge.url, token: exporter, stateDir: state })).rejects.toThrow(
       /^the edge's feature log ends at 0, before this state folder's cursor 1000000000/,
     );
   });

@@ -1,0 +1,119 @@
+// `vireo refresh --keep N` (refresh/prune.ts) against a real Node edge on loopback: small fake
+// versions published through the HTTP API stand in for the bundles a refresh publishes.
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeBundle } from '@vireo/edge-worker/testing';
+import { describe, expect, it } from 'vitest';
+import { loopbackEdge } from '../../test/edge.ts';
+import { UsageError } from '../cli/args.ts';
+import { parseRefreshFlags } from '../commands/refresh.ts';
+import { pruneLine, pruneVersions } from './prune.ts';
+
+describe('pruneVersions', () => {
+  const ctx = loopbackEdge('prune', 'models:publish features:read');
+
+  const api = (path: string, method = 'GET', body?: Uint8Array) =>
+    fetch(`${ctx.edge.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ctx.token}` },
+      body: body as Uint8Array<ArrayBuffer> | undefined,
+    });
+  /** Publishes versions 1..n of `model` (manifest and file, as a refresh does), one after the other. */
+  async function publishVersions(model: string, n: number) {
+    for (let v = 1; v <= n; v++) {
+      const bundle = await makeBundle(model, String(v));
+      expect((await api(`/v1/models/${model}/${v}/manifest.json`, 'PUT', bundle.manifest)).status).toBe(201);
+      for (const [file, bytes] of Object.entries(bundle.files))
+        expect((await api(`/v1/models/${model}/${v}/${file}`, 'PUT', bytes)).status).toBe(201);
+      // Creation times order the listing: one version per millisecond at least.
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+  const promote = async (model: string, v: string) =>
+    expect((await api(`/v1/models/${model}/${v}/promote`, 'POST')).status).toBe(200);
+  const versionsOf = async (model: string) =>
+    ((await (await api(`/v1/models/${model}`)).json()) as { versions: Array<{ version: string }> }).versions.map(
+      (v) => v.version,
+    );
+
+  it('deletes the versions beyond the newest N, never the promoted one nor the rollback target', async () => {
+    await publishVersions('ranker', 8);
+    await promote('ranker', '2');
+    await promote('ranker', '3');
+    // The refresh's own copies in its state folder: the deleted versions' go, the kept ones' stay.
+    const state = join(ctx.root, 'state');
+    for (const v of ['1', '3', '6'])
+      for (const f of ['bundles', 'models']) mkdirSync(join(state, f, v), { recursive: true });
+    const r = await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'ranker', keep: 3, stateDir: state });
+    expect(r.deleted.map((d) => d.version)).toEqual(['1', '4', '5']);
+    expect(readdirSync(join(state, 'bundles'))).toEqual(['3', '6']);
+    expect(readdirSync(join(state, 'models'))).toEqual(['3', '6']);
+    expect(r.kept).toEqual(['2', '3']);
+    expect(r.versions).toBe(8);
+    for (const d of r.deleted) expect(d.files).toBe(2);
+    expect(r.bytes).toBe(r.deleted.reduce((n, d) => n + d.bytes, 0));
+    expect(await versionsOf('ranker')).toEqual(['2', '3', '6', '7', '8']);
+    expect((await api('/v1/models/ranker/1/ranking.safetensors')).status).toBe(404);
+    expect((await api('/v1/models/ranker/6/ranking.safetensors')).status).toBe(200);
+    expect((await api('/v1/models/ranker/latest')).headers.get('vireo-model-version')).toBe('3');
+    expect(pruneLine('ranker', r)).toMatch(/^pruned ranker: deleted 3 old versions \(1, 4, 5; [\d.]+ kB\); /);
+    expect(pruneLine('ranker', r)).toMatch(
+      /; kept the newest 3 of 8, and the older 2, 3 \(promoted or rollback target\)$/,
+    );
+    // Again: nothing more to delete, and no line.
+    const again = await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'ranker', keep: 3 });
+    expect(again).toMatchObject({ versions: 5, deleted: [], kept: ['2', '3'] });
+    expect(pruneLine('ranker', again)).toBeNull();
+    // --keep 0 deletes nothing; a model the edge does not have has nothing to prune.
+    expect((await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'ranker', keep: 0 })).deleted).toEqual(
+      [],
+    );
+    expect(await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'nothing', keep: 1 })).toMatchObject({
+      versions: 0,
+      deleted: [],
+    });
+  });
+
+  it("counts the edge's 409 (promoted since the listing) as kept, and goes on with the others", async () => {
+    await publishVersions('racer', 5);
+    await promote('racer', '5');
+    // Version 1 is promoted between the listing and its DELETE: the edge refuses it.
+    const racing: typeof fetch = async (url, init) => {
+      if (init?.method === 'DELETE' && String(url).endsWith('/v1/models/racer/1')) await promote('racer', '1');
+      return fetch(url, init);
+    };
+    const r = await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'racer', keep: 2, fetch: racing });
+    expect(r.kept).toEqual(['1']);
+    expect(r.deleted.map((d) => d.version)).toEqual(['2', '3']);
+    expect(await versionsOf('racer')).toEqual(['1', '4', '5']);
+  });
+
+  it('says so when the edge does not delete versions (an older edge), or refuses the token', async () => {
+    await publishVersions('old', 3);
+    const older: typeof fetch = async (url, init) =>
+      init?.method === 'DELETE'
+        ? new Response(JSON.stringify({ error: { code: 'not_found', message: 'No route.', details: null } }), {
+            status: 404,
+          })
+        : fetch(url, init);
+    await expect(
+      pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'old', keep: 1, fetch: older }),
+    ).rejects.toThrow(/does not delete model versions .*--keep 0/);
+    const reader = await ctx.sign('x', 'features:read');
+    const refused = pruneVersions({ edge: ctx.edge.url, token: reader, model: 'old', keep: 1 });
+    await expect(refused).rejects.toBeInstanceOf(UsageError);
+    await expect(refused).rejects.toThrow(/403 to DELETE \/v1\/models\/old\/1/);
+    expect(await versionsOf('old')).toEqual(['1', '2', '3']);
+  });
+});
+
+describe('vireo refresh --keep', () => {
+  const base = ['--edge', 'http://127.0.0.1:1', '--token', 't', '--state', 's', '--data', 'd'];
+  it('keeps 20 versions by default; 0 turns pruning off; anything else is refused in one sentence', () => {
+    expect(parseRefreshFlags(base).keep).toBe(20);
+    expect(parseRefreshFlags([...base, '--keep', '0']).keep).toBe(0);
+    expect(parseRefreshFlags([...base, '--keep', '5']).keep).toBe(5);
+    for (const bad of ['--keep=-1', '--keep=2.5', '--keep=all'])
+      expect(() => parseRefreshFlags([...base, bad])).toThrow(/^--keep must be an integer in \[0, /);
+  });
+});

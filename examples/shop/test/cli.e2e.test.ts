@@ -226,6 +226,36 @@ describe('the vireo CLI installed from its tarball', () => {
     }
   });
 
+  // docs/your-data.md, section 1: a shop's own export and a spec written by hand. An empty order value takes its
+  // label's fill, and the user history the spec leaves out is added (ingest says so on stderr).
+  test('ingest of a shop export with a hand-written spec: a label fill, the history added', () => {
+    const csv = 'user_id,product_id,event_time,clicked,order_value\nu1,p1,1700000000,1,12.5\nu1,p2,1700000100,0,\n';
+    writeFileSync(join(work, 'shop.csv'), csv);
+    const spec = {
+      entities: { user: { key: 'user_id' }, item: { key: 'product_id' } },
+      timestamp: 'event_time',
+      features: [
+        { name: 'user:id', kind: 'categorical' },
+        { name: 'item:id', kind: 'categorical' },
+      ],
+      labels: [
+        { name: 'click', source: 'clicked', kind: 'binary' },
+        { name: 'revenue', source: 'order_value', kind: 'regression', fill: 0 },
+      ],
+    };
+    writeFileSync(join(work, 'shop-spec.json'), JSON.stringify(spec));
+    const out = join(work, 'shop-data');
+    const args = ['--path', join(work, 'shop.csv'), '--spec', join(work, 'shop-spec.json'), '--out', out];
+    const summary = JSON.parse(vireo(['ingest', '--source', 'csv', ...args, '--json', '--quiet'])) as {
+      counts: Record<string, number>;
+      badRows: { count: number };
+    };
+    expect(summary.counts).toMatchObject({ users: 1, items: 2, impressions: 2, positives: 1 });
+    expect(summary.badRows.count).toBe(0);
+    const written = JSON.parse(readFileSync(join(out, 'spec.json'), 'utf8')) as { features: { name: string }[] };
+    expect(written.features.map((f) => f.name)).toEqual(['user:id', 'item:id', 'user:recent_items']);
+  });
+
   test('token: signed with VIREO_JWT_SECRET, for the sub and scopes asked', async () => {
     const secret = randomBytes(32).toString('hex');
     const token = vireo(['token', '--sub', 'alice', '--scope', 'features:read', '--ttl', '10m'], {

@@ -2,7 +2,7 @@
 import { applyD1Migrations, reset } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { expect, it } from 'vitest';
-import { runStorageConformance } from './conformance.case.ts';
+import { runStorageConformance, storeTwoVersions } from './conformance.case.ts';
 import { cloudflareStorage } from './cloudflare.ts';
 
 // env is Cloudflare.Env: wrangler.toml's bindings and the test ones (src/workers-env.d.ts).
@@ -47,27 +47,10 @@ it('serves feature rows from KV once cached, and a push invalidates them', async
 it("leaves no object of a deleted version in R2, and keeps the other versions' objects", async () => {
   await fresh();
   const storage = cloudflareStorage(bindings);
-  const hex = async (b: Uint8Array) =>
-    Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', b as Uint8Array<ArrayBuffer>)), (x) =>
-      x.toString(16).padStart(2, '0'),
-    ).join('');
-  const file = new TextEncoder().encode('weights');
-  for (const version of ['1', '2']) {
-    const manifest = new TextEncoder().encode(`{"v":"${version}"}`);
-    await storage.models.createVersion({
-      name: 'ranker',
-      version,
-      manifest,
-      manifestSha256: await hex(manifest),
-      files: [{ file: 'sub/w.bin', size: file.length, sha256: await hex(file) }],
-      by: 'ci',
-      now: 1,
-    });
-    await storage.models.putFile('ranker', version, 'sub/w.bin', file, 1);
-  }
+  const fileBytes = await storeTwoVersions(storage);
   const keys = async (prefix: string) => (await bindings.MODELS.list({ prefix })).objects.map((o) => o.key);
   expect((await keys('models/ranker/1/')).length).toBe(2);
-  expect(await storage.models.deleteVersion('ranker', '1', 0)).toEqual({ files: 2, bytes: 9 + file.length });
+  expect(await storage.models.deleteVersion('ranker', '1', 0)).toEqual({ files: 2, bytes: 9 + fileBytes });
   expect(await keys('models/ranker/1/')).toEqual([]);
   expect((await keys('models/ranker/2/')).length).toBe(2);
 });

@@ -2,6 +2,7 @@
 // against SQLite + files in Node (sqlite.test.ts) and D1 + KV + R2 inside workerd
 // (cloudflare.workers.test.ts), like Hono's common.case.test.ts runs against every router.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sha256Hex } from '@vireo/core';
 import { promotedStack } from './sql.ts';
 import { BlobMismatchError, type EventRecord, type RealtimeOptions, type Storage } from './types.ts';
 
@@ -47,6 +48,28 @@ function streamOf(bytes: Uint8Array, chunk = 7): ReadableStream<Uint8Array> {
 }
 
 /** Registers the conformance cases for one storage implementation. */
+/**
+ * Stores versions 1 and 2 of model 'ranker', each a manifest and the same file `sub/w.bin` (7 bytes), for the
+ * backends' own deletion tests (which blobs a deleted version leaves); returns the file's size.
+ */
+export async function storeTwoVersions(storage: Storage): Promise<number> {
+  const file = new TextEncoder().encode('weights');
+  for (const version of ['1', '2']) {
+    const manifest = new TextEncoder().encode(`{"v":"${version}"}`);
+    await storage.models.createVersion({
+      name: 'ranker',
+      version,
+      manifest,
+      manifestSha256: await sha256Hex(manifest),
+      files: [{ file: 'sub/w.bin', size: file.length, sha256: await sha256Hex(file) }],
+      by: 'ci',
+      now: 1,
+    });
+    await storage.models.putFile('ranker', version, 'sub/w.bin', file, 1);
+  }
+  return file.length;
+}
+
 export function runStorageConformance(label: string, factory: StorageFactory): void {
   describe(`storage conformance: ${label}`, () => {
     let storage: Storage;

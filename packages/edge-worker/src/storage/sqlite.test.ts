@@ -1,12 +1,10 @@
 // The storage conformance suite on SQLite (WAL) + files, plus what only the Node storage has.
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { runStorageConformance } from './conformance.case.ts';
-import { readdirSync } from 'node:fs';
+import { runStorageConformance, storeTwoVersions } from './conformance.case.ts';
 import { databasePath, MIGRATIONS_DIR, migrate, openSqliteStorage } from './sqlite.ts';
 
 runStorageConformance('sqlite + files', async () => {
@@ -164,24 +162,10 @@ it("removes a deleted version's folder from the blob folder, and keeps its sibli
   const dataDir = mkdtempSync(join(tmpdir(), 'vireo-edge-'));
   const storage = openSqliteStorage({ dataDir });
   try {
-    const file = new TextEncoder().encode('weights');
-    const sha = createHash('sha256').update(file).digest('hex');
-    for (const version of ['1', '2']) {
-      const manifest = new TextEncoder().encode(`{"v":"${version}"}`);
-      await storage.models.createVersion({
-        name: 'ranker',
-        version,
-        manifest,
-        manifestSha256: createHash('sha256').update(manifest).digest('hex'),
-        files: [{ file: 'sub/w.bin', size: file.length, sha256: sha }],
-        by: 'ci',
-        now: 1,
-      });
-      await storage.models.putFile('ranker', version, 'sub/w.bin', file, 1);
-    }
+    const fileBytes = await storeTwoVersions(storage);
     const models = join(dataDir, 'blobs', 'models', 'ranker');
     expect(readdirSync(models).sort()).toEqual(['1', '2']);
-    expect(await storage.models.deleteVersion('ranker', '1', 0)).toEqual({ files: 2, bytes: 9 + file.length });
+    expect(await storage.models.deleteVersion('ranker', '1', 0)).toEqual({ files: 2, bytes: 9 + fileBytes });
     expect(readdirSync(models)).toEqual(['2']);
     expect(readdirSync(join(models, '2')).sort()).toEqual([expect.stringMatching(/^manifest@/), 'sub']);
     // The last version of the model gone, its folder goes too; the blob folder stays.

@@ -19,6 +19,7 @@ type RefreshJson = {
   metrics: { champion: Record<string, number>; challenger: Record<string, number>; margin: number; window: number };
   events: { after: string; through: string; pulled: number };
   seconds: number;
+  pruned: { versions: number; keep: number; deleted: Array<{ version: string }>; kept: string[]; bytes: number } | null;
 };
 
 describe('the training loop: edge events → vireo refresh → a promoted v2 the engine serves', () => {
@@ -132,8 +133,11 @@ describe('the training loop: edge events → vireo refresh → a promoted v2 the
   it('does not promote a challenger trained on shuffled labels, and says why', async () => {
     const burst = categoryBurst(data(), { users: 6, perUser: 10, now: Date.now(), tag: 'again' });
     await postEvents(burst.events);
-    const r = await refresh('--shuffle-labels');
+    const r = await refresh('--shuffle-labels', '--keep', '1');
     expect(r).toMatchObject({ champion: '2', challenger: '3', promoted: false });
+    // --keep 1 after the publish: of versions 1–3 only the newest is kept by count, but 2 is promoted and 1 is the
+    // rollback target, so the refresh's prune deletes nothing and says which it kept.
+    expect(r.pruned).toEqual({ versions: 3, keep: 1, deleted: [], kept: ['1', '2'], bytes: 0 });
     expect(r.reason).toMatch(/^not promoted: .* worse than the champion by more than the margin 0\.01/);
     expect((await world.api('/v1/models/fixture/latest')).headers.get('vireo-model-version')).toBe('2');
     const v3 = parseBundleManifest(await (await world.api('/v1/models/fixture/3/manifest.json')).text());

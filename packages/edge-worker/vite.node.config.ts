@@ -1,5 +1,6 @@
 // `pnpm --filter @vireo/edge-worker build`: the Node edge as an installable package (`vireo-edge`,
-// '@vireo/edge-worker/node', and '@vireo/edge-worker/cli' for `vireo token` of @vireo/trainer), an ESM
+// '@vireo/edge-worker/node', '@vireo/edge-worker/cli' for `vireo token` of @vireo/trainer, and the platform-free
+// '@vireo/edge-worker', whose promotedStack `vireo refresh --keep` replays the registry's history with), an ESM
 // bundle for Node 20 in dist/node/ with @vireo/core (private) inlined and every dependency of package.json
 // left an import. dist/node/ sits two folders below the package root like src/storage/, so the SQLite
 // migrations resolve to the package's migrations/ folder in both (src/storage/sqlite.ts:
@@ -23,7 +24,12 @@ export default defineConfig({
     emptyOutDir: true,
     minify: false,
     rollupOptions: {
-      input: { 'vireo-edge': here('./src/bin.ts'), node: here('./src/node.ts'), cli: here('./src/cli.ts') },
+      input: {
+        'vireo-edge': here('./src/bin.ts'),
+        node: here('./src/node.ts'),
+        cli: here('./src/cli.ts'),
+        index: here('./src/index.ts'),
+      },
       external,
       output: {
         format: 'es',

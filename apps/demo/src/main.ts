@@ -887,10 +887,16 @@ function renderModel(): void {
 
 async function listVersions(): Promise<string[]> {
   try {
-    const info = await edgeJson<{ versions: { version: string; complete: boolean }[]; promoted: string | null }>(
-      `/v1/models/${encodeURIComponent(settings.model)}`,
-    );
-    return info.versions.filter((v) => v.complete).map((v) => v.version);
+    // Every page of the listing (the edge answers at most 1,000 versions a page, oldest first).
+    const out: string[] = [];
+    for (let after: string | null | undefined = '0'; after; ) {
+      const page = await edgeJson<{ versions: { version: string; complete: boolean }[]; next?: string | null }>(
+        `/v1/models/${encodeURIComponent(settings.model)}?limit=1000&after=${encodeURIComponent(after)}`,
+      );
+      for (const v of page.versions) if (v.complete) out.push(v.version);
+      after = page.next;
+    }
+    return out;
   } catch {
     return settings.versions ?? [active.version];
   }

@@ -455,9 +455,97 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect(rt.event_count).toBe(20);
         expect((await (await api.get('/v1/items/i1/features')).json()).realtime.popularity.click).toBeCloseTo(20, 4);
       });
+
+      it("stores a visitor's event whose event_id another visitor already used: ids are unique per user", async () => {
+        const visitor = async (sub: string) => client(app, await token('events:write features:read', { sub }), env);
+        const [alice, bob] = [await visitor('alice'), await visitor('bob')];
+        const post = async (as: Client, events: unknown[]) => (await as.post('/v1/events', { events })).json();
+        expect(await post(alice, [apiEvent('shared', { user_id: 'alice' })])).toMatchObject({ accepted: 1 });
+        // Was 202 { accepted: 0, duplicate: 1 }: Bob's event dropped, and Bob told that the id was taken.
+        expect(await post(bob, [apiEvent('shared', { user_id: 'bob', item_id: 'i2' })])).toMatchObject({
+          accepted: 1,
+          duplicate: 0,
+        });
+        expect(await post(bob, [apiEvent('shared', { user_id: 'bob', item_id: 'i2' })])).toMatchObject({
+          accepted: 0,
+          duplicate: 1,
+        });
+        const history = async (as: Client, user: string) =>
+          (await (await as.get(`/v1/users/${user}/features`)).json()).realtime.history.map(
+            (h: { item_id: string }) => h.item_id,
+          );
+        expect(await history(bob, 'bob')).toEqual(['i2']);
+        expect(await history(alice, 'alice')).toEqual(['i1']);
+        // A service's batch across users: the id once per user, a user's repeat a duplicate.
+        const mixed = ['carol', 'dave', 'carol', 'alice'].map((u) => apiEvent('shared', { user_id: u }));
+        expect(await post(api, mixed)).toMatchObject({ accepted: 2, duplicate: 2 });
+      });
     });
 
     describe('model registry', () => {
+      it('pages through a model with more versions than the limit, each version once, in creation order', async () => {
+        // Created out of name order; manifests alone (versions need not be complete to be listed).
+        const order = ['3', '1', '5', '2', '4'];
+        for (const v of order) {
+          const res = await api.put(`/v1/models/ranker/${v}/manifest.json`, (await makeBundle('ranker', v)).manifest);
+          expect(res.status).toBe(201);
+        }
+        await publish(api, await makeBundle('other', '1'));
+        const seen: string[] = [];
+        const pages: number[] = [];
+        // At most as many pages as versions (an edge that ignores the cursor must not loop here forever).
+        for (let after = '0', n = 0; n < order.length; n++) {
+          const res = await api.get(`/v1/models/ranker?limit=2&after=${after}`);
+          expect(res.status).toBe(200);
+          const page = await res.json();
+          seen.push(...page.versions.map((v: { version: string }) => v.version));
+          pages.push(page.versions.length);
+          if (page.next === null) break;
+          after = page.next;
+        }
+        expect(seen).toEqual(order);
+        expect(pages).toEqual([2, 2, 1]);
+        // One page holds them all: no next page.
+        expect(await (await api.get('/v1/models/ranker')).json()).toMatchObject({ next: null, promoted: null });
+        for (const query of ['limit=0', 'limit=1001', 'limit=x', 'after=-1', 'after=abc']) {
+          const bad = await api.get(`/v1/models/ranker?${query}`);
+          expect(bad.status, query).toBe(400);
+          expect((await errorOf(bad)).code).toBe('invalid_request');
+        }
+        expect((await api.get('/v1/models/nothing?after=5')).status).toBe(404);
+        // Past the last version: an empty page of a model that exists.
+        expect(await (await api.get('/v1/models/ranker?after=999999')).json()).toMatchObject({
+          versions: [],
+          next: null,
+        });
+      });
+
+      it('refuses to publish a deleted version again: its files were served as immutable', async () => {
+        await publish(api, await makeBundle('ranker', '1'), false);
+        await publish(api, await makeBundle('ranker', '2'));
+        expect((await api.call('DELETE', '/v1/models/ranker/1')).status).toBe(200);
+        // Was 201: a new bundle under ranker@1, whose file URLs browsers and CDNs may answer with the old bytes.
+        for (const bundle of [
+          await makeBundle('ranker', '1'),
+          await makeBundle('ranker', '1', { 'x.bin': enc('new') }),
+        ]) {
+          const again = await api.put('/v1/models/ranker/1/manifest.json', bundle.manifest);
+          expect(again.status).toBe(409);
+          const err = await errorOf(again);
+          expect(err.code).toBe('version_deleted');
+          expect(err.message).toBe(
+            'ranker@1 was deleted and browsers or CDNs may still cache its files, so it cannot be published again: ' +
+              'publish it under a new version.',
+          );
+        }
+        expect((await api.get('/v1/models/ranker/1/manifest.json')).status).toBe(404);
+        const model = await (await api.get('/v1/models/ranker')).json();
+        expect(model.versions.map((v: { version: string }) => v.version)).toEqual(['2']);
+        // Another model's version 1, and a new version of this one, are published as ever.
+        await publish(api, await makeBundle('other', '1'));
+        await publish(api, await makeBundle('ranker', '3'));
+      });
+
       it('uploads a bundle file by file, checks sizes and sha256, promotes, serves latest with an ETag', async () => {
         const bundle = await makeBundle('ranker', '1', {
           'ranking.bin': enc('W'.repeat(300)),

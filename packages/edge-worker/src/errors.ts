@@ -21,6 +21,7 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   conflict: 409,
   version_exists: 409,
+  version_deleted: 409,
   incomplete_version: 409,
   nothing_to_roll_back: 409,
   version_promoted: 409,

@@ -161,10 +161,11 @@ describe('group commit of event batches', () => {
     const batches = Array.from({ length: 20 }, (_, b) => batch(`b${b}`, 50));
     batches.push(batches[0].slice(0, 10), [...batch('b1', 5), event('fresh')]);
     const results = await Promise.all(batches.map((b) => storage.events.ingest(b, DEFAULT_REALTIME, NOW)));
-    for (let b = 0; b < 20; b++)
-      expect(results[b]).toEqual({ accepted: batches[b].map((e) => e.eventId), duplicate: [] });
-    expect(results[20]).toEqual({ accepted: [], duplicate: batches[0].slice(0, 10).map((e) => e.eventId) });
-    expect(results[21]).toEqual({ accepted: ['fresh'], duplicate: batch('b1', 5).map((e) => e.eventId) });
+    // Positions in each request's own batch.
+    const positions = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+    for (let b = 0; b < 20; b++) expect(results[b]).toEqual({ accepted: positions(50), duplicate: [] });
+    expect(results[20]).toEqual({ accepted: [], duplicate: positions(10) });
+    expect(results[21]).toEqual({ accepted: [5], duplicate: positions(5) });
     await storage.close();
     // On disk after close: every accepted event once, the real-time tables updated exactly once for each.
     const db = new Database(databasePath(dataDir), { readonly: true });
@@ -176,6 +177,25 @@ describe('group commit of event batches', () => {
     const again = open(dataDir);
     const repeated = await Promise.all(batches.slice(0, 3).map((b) => again.events.ingest(b, DEFAULT_REALTIME, NOW)));
     for (const r of repeated) expect(r.accepted).toEqual([]);
+  });
+
+  it('answers each request for its own events when requests of one group share event ids across users', async () => {
+    const storage = open(tempDir());
+    // One group: ids are unique per user, so the same id from two users is two events, and a user's repeat of
+    // an id is a duplicate of the first, in whichever request it came.
+    const results = await Promise.all(
+      [
+        [event('x', 'alice'), event('y', 'alice')],
+        [event('x', 'bob'), event('x', 'alice')],
+        [event('y', 'bob'), event('y', 'alice'), event('x', 'bob')],
+      ].map((b) => storage.events.ingest(b, DEFAULT_REALTIME, NOW)),
+    );
+    expect(results).toEqual([
+      { accepted: [0, 1], duplicate: [] },
+      { accepted: [0], duplicate: [1] },
+      { accepted: [0], duplicate: [1, 2] },
+    ]);
+    expect((await storage.events.get('bob', 'x'))?.userId).toBe('bob');
   });
 
   it('acknowledges a batch only once it is committed: another connection sees it at once', async () => {
@@ -225,11 +245,15 @@ describe('group commit of event batches', () => {
       transactions++;
       if (events.some((e) => e.eventId === 'poison')) throw new Error('constraint failed');
       const seen = new Set(written.flat());
-      const accepted: string[] = [];
-      const duplicate: string[] = [];
-      for (const e of events) (seen.has(e.eventId) ? duplicate : accepted).push(e.eventId), seen.add(e.eventId);
-      written.push(accepted);
-      return { accepted, duplicate };
+      const result: IngestResult = { accepted: [], duplicate: [] };
+      const stored: string[] = [];
+      events.forEach((e, i) => {
+        if (seen.has(e.eventId)) result.duplicate.push(i);
+        else result.accepted.push(i), stored.push(e.eventId);
+        seen.add(e.eventId);
+      });
+      written.push(stored);
+      return result;
     };
     const ingest = groupCommit(inner);
     const calls = [
@@ -238,16 +262,17 @@ describe('group commit of event batches', () => {
       ingest([event('d'), event('a')], DEFAULT_REALTIME, NOW),
     ];
     const settled = await Promise.allSettled(calls);
-    expect(settled[0]).toEqual({ status: 'fulfilled', value: { accepted: ['a', 'b'], duplicate: [] } });
+    expect(settled[0]).toEqual({ status: 'fulfilled', value: { accepted: [0, 1], duplicate: [] } });
     expect(settled[1]).toMatchObject({ status: 'rejected', reason: { message: 'constraint failed' } });
-    expect(settled[2]).toEqual({ status: 'fulfilled', value: { accepted: ['d'], duplicate: ['a'] } });
+    expect(settled[2]).toEqual({ status: 'fulfilled', value: { accepted: [0], duplicate: [1] } });
     // One shared try, then each batch alone; 'c' was never stored.
     expect(transactions).toBe(4);
     expect(written.flat().sort()).toEqual(['a', 'b', 'd']);
     // Calls in one turn of the event loop share one transaction when nothing fails.
     transactions = 0;
     const ok = await Promise.all([1, 2, 3].map((i) => ingest([event(`ok${i}`)], DEFAULT_REALTIME, NOW)));
-    expect(ok.map((r) => r.accepted)).toEqual([['ok1'], ['ok2'], ['ok3']]);
+    expect(ok.map((r) => r.accepted)).toEqual([[0], [0], [0]]);
+    expect(written.at(-1)).toEqual(['ok1', 'ok2', 'ok3']);
     expect(transactions).toBe(1);
   });
 
@@ -256,7 +281,7 @@ describe('group commit of event batches', () => {
     const ingest = groupCommit(
       async (events: EventRecord[]) => {
         groups.push(events.map((e) => e.eventId));
-        return { accepted: events.map((e) => e.eventId), duplicate: [] };
+        return { accepted: events.map((_, i) => i), duplicate: [] };
       },
       { maxWaitMs: 50 },
     );

@@ -21,5 +21,5 @@ export { jsonBody } from './middleware/json-body.ts';
 export { bindingRateLimiter, rateLimit, tokenBucket, type RateLimiter } from './middleware/rate-limit.ts';
 export { consoleLogger, requestLog, type Logger, type LogRecord } from './middleware/request-log.ts';
 export { cloudflareStorage, d1Driver, kvFeatureCache, r2BlobStore } from './storage/cloudflare.ts';
-export { createSqlStorage } from './storage/sql.ts';
+export { createSqlStorage, promotedStack } from './storage/sql.ts';
 export type * from './storage/types.ts';

@@ -20,7 +20,8 @@ parentPort.on('message', ({ id, text, whole }) => {
     parentPort.postMessage({ id, value: raw });
     return;
   }
-  const sizes = {};
+  // No prototype: a vocabulary named '__proto__' stays a key, for readManifest to refuse.
+  const sizes = Object.create(null);
   const v = raw.vocabularies;
   if (v !== undefined) {
     if (!v || typeof v !== 'object' || Array.isArray(v)) {

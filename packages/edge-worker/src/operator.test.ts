@@ -1,8 +1,11 @@
 // What an operator found driving the installed `vireo-edge` over HTTP, route by route, as the docs
 // describe it (docs/edge-api.md, docs/tokens.md): each test failed before its fix.
 import { afterEach, describe, expect, it } from 'vitest';
-import { client, errorOf, NOW, token } from '../test/helpers.ts';
+import { ALL_SCOPES, client, errorOf, makeBundle, NOW, token } from '../test/helpers.ts';
 import { nodeTestApp } from '../test/node-test-app.ts';
+import { DEFAULT_LIMITS } from './app.ts';
+import { workerManifestParser } from './manifest-parser.ts';
+import { inlineManifestParser, readManifest } from './registry/manifest.ts';
 import { EVENT_RETENTION_MS } from './routes/export.ts';
 
 const DAY = 86_400_000;
@@ -62,13 +65,13 @@ describe('GET /v1/events/export is bounded in bytes, as GET /v1/features/export 
     // Archived (past the retention): archive batches and the pages read from them are bounded the same.
     setNow(NOW + EVENT_RETENTION_MS + DAY);
     for (let i = 0; i < 4; i++) expect((await exporter.get('/v1/events/export?after=0&limit=1')).status).toBe(200);
-    expect(await storage.events.get('fat7-2')).toBeNull();
+    expect(await storage.events.get('alice', 'fat7-2')).toBeNull();
     expect(await readAll()).toEqual(ids);
   });
 });
 
 describe("a '__proto__' key is refused, never dropped without a word", () => {
-  it('in an event context: the event is rejected with a reason, not stored without the key', async () => {
+  it('in an event context: the batch is refused, naming where, and nothing is stored', async () => {
     const { app, storage } = setup();
     const visitor = client(app, await token('events:write', { sub: 'alice' }));
     const body = `{"events":[{"event_id":"p1","user_id":"alice","item_id":"i1","type":"click","ts":${NOW - 1000},
@@ -80,9 +83,13 @@ describe("a '__proto__' key is refused, never dropped without a word", () => {
     // Was 202 accepted, stored with context { hour: 3 }.
     expect(res.status).toBe(400);
     const error = await errorOf(res);
-    expect(error.code).toBe('invalid_events');
-    expect(error.message).toContain("'__proto__' is not a context key");
-    expect(await storage.events.get('p1')).toBeNull();
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toBe(
+      "The JSON body has a '__proto__' key in $.events[0].context, a name JavaScript objects cannot hold as data: " +
+        'rename or remove it (nothing was written).',
+    );
+    expect(error.details).toEqual({ path: '$.events[0].context' });
+    expect(await storage.events.get('alice', 'p1')).toBeNull();
   });
 
   it('in pushed features: the push is refused whole', async () => {
@@ -95,8 +102,58 @@ describe("a '__proto__' key is refused, never dropped without a word", () => {
     });
     // Was 200 { written: 1 }, the '__proto__' value dropped.
     expect(res.status).toBe(400);
-    expect((await errorOf(res)).message).toBe("Row 0: '__proto__' is not a feature name; nothing was written.");
+    expect((await errorOf(res)).message).toMatch(/^The JSON body has a '__proto__' key in \$\.rows\[0\]\.features, /);
     expect((await storage.features.read('user', ['carol'])).get('carol')).toBeUndefined();
+  });
+
+  it('in any JSON body, at any depth, however it is spelled: an online lookup, a manifest', async () => {
+    const { app, storage } = setup();
+    const api = client(app, await token(ALL_SCOPES, { sub: 'ops' }));
+    const raw = (path: string, body: string) =>
+      api.post(path, undefined, { raw: body, headers: { 'content-type': 'application/json' } });
+    // Spelled with escapes (JSON.parse reads "\u005f_proto__" as '__proto__'); strict objects refused it before
+    // as an unknown key, without saying which.
+    const online = await raw(
+      '/v1/features/online',
+      '{"features":["user:age"],"entities":{"user_id":["carol"],"\\u005f_proto__":{"user_id":["x"]}}}',
+    );
+    expect(online.status).toBe(400);
+    expect(await errorOf(online)).toMatchObject({ code: 'invalid_request', details: { path: '$.entities' } });
+    // A manifest is parsed apart from jsonBody (off the event loop on Node): the same check, the same answer.
+    const bundle = await makeBundle('ranker', '1');
+    const text = new TextDecoder()
+      .decode(bundle.manifest)
+      .replace('"ranking":{', '"ranking":{"__proto__":{"embeddingDim":4096},');
+    const manifest = await api.put('/v1/models/ranker/1/manifest.json', text, {
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(manifest.status).toBe(400);
+    expect((await errorOf(manifest)).message).toMatch(
+      /^manifest\.json has a '__proto__' key in \$\.architecture\.ranking, /,
+    );
+    expect(await storage.models.getVersion('ranker', '1')).toBeNull();
+    // The name as a value is data like any other.
+    const visitor = client(app, await token('events:write', { sub: 'alice' }));
+    const event = { event_id: 'v1', user_id: 'alice', item_id: 'i1', type: 'search', ts: NOW - 1000 };
+    const res = await visitor.post('/v1/events', { events: [{ ...event, context: { query: '__proto__' } }] });
+    expect(await res.json()).toMatchObject({ accepted: 1, rejected: 0 });
+  });
+
+  it("in a manifest's vocabulary names, parsed on the worker thread too", async () => {
+    const bundle = await makeBundle('ranker', '1');
+    const text = new TextDecoder()
+      .decode(bundle.manifest)
+      .replace('"vocabularies":{', '"vocabularies":{"__proto__":["a"],');
+    const parser = workerManifestParser();
+    try {
+      for (const parse of [parser.parse, inlineManifestParser])
+        await expect(readManifest(text, DEFAULT_LIMITS, parse)).rejects.toMatchObject({
+          code: 'invalid_request',
+          details: { path: '$.vocabularies' },
+        });
+    } finally {
+      await parser.close();
+    }
   });
 });
 

@@ -240,7 +240,11 @@ export const modelSummarySchema = z
   .object({
     name: z.string(),
     promoted: z.string().nullable(),
-    versions: z.array(versionSummarySchema),
+    versions: z.array(versionSummarySchema).openapi({ description: 'A page of versions, oldest first' }),
+    next: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The cursor to ask `after` for the next page of versions; null after the last page' }),
     history: z.array(
       z.object({
         seq: z.number(),
@@ -280,7 +284,10 @@ export const uploadResponseSchema = z
   })
   .openapi('Upload');
 
-/** The `after` query of the export routes: '0' or the `next` of an earlier page (docs/ARCHITECTURE.md §7). */
+/**
+ * The `after` query of the export routes and of a model's versions: '0' or the `next` of an earlier page
+ * (docs/ARCHITECTURE.md §7).
+ */
 export const exportCursor = (what: string) =>
   z
     .string()
@@ -288,7 +295,7 @@ export const exportCursor = (what: string) =>
     .optional()
     .openapi({ description: `Cursor: ${what} after it. '0' (the default) is the beginning.` });
 
-/** The `limit` query of the export routes: 1 to 1,000 rows a page. */
+/** The `limit` query of the export routes and of a model's versions: 1 to 1,000 rows a page. */
 export const exportLimit = (description: string) =>
   z.coerce
     .number({ error: 'expected an integer from 1 to 1,000' })

@@ -1,7 +1,7 @@
 // Reads a JSON request body defensively before any schema sees it: content type (415), size while
-// streaming (413), strict UTF-8 (400 invalid_utf8) and nesting depth (400 too_deep, so no parser
-// or serializer recursion can be driven by a client). The text is then handed to Hono's body
-// cache, where the route's validator parses it once.
+// streaming (413), strict UTF-8 (400 invalid_utf8), nesting depth (400 too_deep, so no parser
+// or serializer recursion can be driven by a client) and `__proto__` keys (400, see protoKeyPath).
+// It is parsed once, here; the route's validator gets that value.
 import type { MiddlewareHandler } from 'hono';
 import { ApiError } from '../errors.ts';
 
@@ -74,6 +74,67 @@ export function jsonDepth(text: string, limit: number): number {
   return max;
 }
 
+/** JSON text may hold a `__proto__` key: written out, or with \u escapes (none of its characters has another). */
+const mayHoldProtoKey = (text: string) => text.includes('__proto__') || text.includes('\\u');
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+const pathOf = (at: Array<string | number>) =>
+  at.reduce<string>(
+    (path, k) =>
+      typeof k === 'number' ? `${path}[${k}]` : IDENTIFIER.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`,
+    '$',
+  );
+
+/**
+ * Where parsed JSON holds an own `__proto__` key: the path of the object that holds it ('$.events[0].context'), or
+ * null. JSON.parse keeps the key as data, but a copy made by assignment (a zod record or object schema) sets the
+ * copy's prototype instead, so the value would vanish without a word. The walk is as deep as the body (bounded by
+ * jsonBody's maxDepth) and visits each value once.
+ * @example protoKeyPath(JSON.parse('{"a":[{"__proto__":1}]}')); // '$.a[0]'
+ */
+export function protoKeyPath(json: unknown): string | null {
+  const at: Array<string | number> = [];
+  const walk = (value: unknown): boolean => {
+    if (typeof value !== 'object' || value === null) return false;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        at.push(i);
+        if (walk(value[i])) return true;
+        at.pop();
+      }
+      return false;
+    }
+    if (Object.hasOwn(value, '__proto__')) return true;
+    for (const k of Object.keys(value)) {
+      at.push(k);
+      if (walk((value as Record<string, unknown>)[k])) return true;
+      at.pop();
+    }
+    return false;
+  };
+  return walk(json) ? pathOf(at) : null;
+}
+
+/**
+ * Refuses (400) parsed JSON that holds an own `__proto__` key anywhere, naming where; `text` is what was parsed
+ * (the key can only be there when the text spells it: most bodies are not walked at all).
+ * @example refuseProtoKey(text, JSON.parse(text), 'manifest.json');
+ */
+export function refuseProtoKey(text: string, json: unknown, what = 'The JSON body'): void {
+  if (!mayHoldProtoKey(text)) return;
+  const path = protoKeyPath(json);
+  if (path !== null) throw protoKeyError(path, what);
+}
+
+/** The 400 for a `__proto__` key in the object at `path` of a JSON body (`what`: how the answer names the body). */
+export const protoKeyError = (path: string, what = 'The JSON body') =>
+  new ApiError(
+    'invalid_request',
+    `${what} has a '__proto__' key in ${path}, a name JavaScript objects cannot hold as data: rename or remove it ` +
+      '(nothing was written).',
+    { path },
+  );
+
 /**
  * Middleware for routes that take JSON.
  * @example app.post('/v1/events', jsonBody({ maxBytes: 1 << 20 }), handler)
@@ -102,21 +163,20 @@ export function jsonBody(options: JsonBodyOptions = {}): MiddlewareHandler {
       throw new ApiError('too_deep', `The JSON body nests deeper than ${opts.maxDepth} levels.`, {
         max_depth: opts.maxDepth,
       });
-    // Hono keeps body promises in this cache (its type says string).
-    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
-    if (opts.check) {
-      // Bounds checked on the parsed body before the schema walks it (a 413 costs one parse).
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined; // the validator answers invalid_json
-      }
-      if (json !== undefined) {
-        opts.check(json);
-        (c.req.bodyCache as Record<string, unknown>).json = Promise.resolve(json);
-      }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ApiError('invalid_json', 'The request body is not valid JSON.');
     }
+    refuseProtoKey(text, json);
+    // Bounds checked on the parsed body before the schema walks it.
+    opts.check?.(json);
+    // Hono keeps body promises in this cache (its type says string), but its json() parses the cached text
+    // again: the route's validator reads this parse instead.
+    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
+    const parsed = Promise.resolve(json);
+    c.req.json = (() => parsed) as typeof c.req.json;
     await next();
   };
 }

@@ -11,6 +11,7 @@ import {
   type Lookups,
 } from '@vireo/core';
 import { ApiError } from '../errors.ts';
+import { protoKeyError, refuseProtoKey } from '../middleware/json-body.ts';
 import type { Limits } from '../routes/deps.ts';
 
 export type ManifestLimits = Pick<Limits, 'maxSequenceLength' | 'maxVocabulary' | 'maxVocabularyTotal'>;
@@ -67,6 +68,12 @@ export async function readManifest(
   const raw = parsed.value;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('expected a JSON object.');
   const { vocabularies, ...rest } = raw as Record<string, unknown>;
+  // As for every JSON body (jsonBody): the manifest's schema would drop the key without a word. The vocabularies'
+  // values are lists of strings (checked below), so only their names are looked at.
+  refuseProtoKey(text, rest, 'manifest.json');
+  const names = parsed.vocabularySizes ?? vocabularies;
+  if (names && typeof names === 'object' && Object.hasOwn(names, '__proto__'))
+    throw protoKeyError('$.vocabularies', 'manifest.json');
   let manifest: BundleManifest;
   try {
     manifest = parseBundleManifest(rest);

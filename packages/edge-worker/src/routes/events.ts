@@ -1,5 +1,5 @@
 // POST /v1/events: a batch of interactions. Every event is validated on its own; the valid ones
-// are stored and turned into real-time features in one transaction, idempotently on event_id.
+// are stored and turned into real-time features in one transaction, idempotently on (user_id, event_id).
 import { createRoute } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { formatIssues } from '@vireo/core';
@@ -62,7 +62,7 @@ export function isPlainEvent(raw: unknown): raw is PlainEvent {
   const keys = Object.keys(c);
   if (keys.length > CONTEXT_LIMITS.keys) return false;
   for (const k of keys) {
-    // '__proto__' is a valid key by the pattern, but zod's copy of the record treats it otherwise.
+    // '__proto__' is a valid key by the pattern, but zod's copy of the record drops it: not the same record.
     if (!CONTEXT_KEY.test(k) || k === '__proto__') return false;
     const v = (c as Record<string, unknown>)[k];
     if (v === null || typeof v === 'boolean' || isContextScalar(v)) continue;
@@ -77,10 +77,7 @@ export function parseEvent(raw: unknown, now: number, maxFutureMs: number): Even
   let e: Omit<PlainEvent, 'ts'> & { ts: number | string };
   if (isPlainEvent(raw)) e = raw;
   else {
-    // The schema's record would drop this key without a word (the event stored without it).
-    const context = (raw as { context?: unknown } | null)?.context;
-    if (context && typeof context === 'object' && Object.hasOwn(context, '__proto__'))
-      return ["context: '__proto__' is not a context key"];
+    // A '__proto__' key, which the schema's record would drop without a word, was refused with the body (jsonBody).
     const parsed = eventSchema.safeParse(raw);
     if (!parsed.success) return formatIssues(parsed.error);
     e = parsed.data;
@@ -121,10 +118,12 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
       method: 'post',
       path: '/v1/events',
       tags: ['events'],
-      summary: 'Ingest a batch of interactions (≤ 1,000 events, ≤ 1 MiB), idempotent on event_id',
+      summary: 'Ingest a batch of interactions (≤ 1,000 events, ≤ 1 MiB), idempotent on event_id per user',
       description:
         'Valid events are stored and update real-time features (history, decayed counters, last seen) ' +
         'in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400. ' +
+        'An event is a duplicate (not stored again) when its user already sent its `event_id`: ids are unique ' +
+        "per user, and another user's event with the same id is stored. " +
         "Every `user_id` must be the token's own `sub` unless it has the `service` scope (403 `forbidden_user`, " +
         'nothing stored). Counters are bounded: a user keeps its 64 largest categories and an item its 64 ' +
         'largest event types (decayed), the rest dropped once per 32 of its events.',

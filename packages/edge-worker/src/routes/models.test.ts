@@ -1,4 +1,7 @@
+import { sha256Hex } from '@vireo/core';
 import { describe, expect, it } from 'vitest';
+import { client, NOW, token } from '../../test/helpers.ts';
+import { nodeTestApp } from '../../test/node-test-app.ts';
 import { parseRange } from './models.ts';
 
 describe('parseRange', () => {
@@ -17,5 +20,38 @@ describe('parseRange', () => {
     for (const h of ['bytes=100-', 'bytes=100-200', 'bytes=5-1', 'bytes=-0'])
       expect(parseRange(h, 100)).toBe('unsatisfiable');
     expect(parseRange('bytes=0-', 0)).toBe('unsatisfiable');
+  });
+});
+
+describe('GET /v1/models/{name}', () => {
+  it('answers 100 versions a page by default, then the rest after its next cursor', async () => {
+    const { app, storage, cleanup } = nodeTestApp();
+    try {
+      const manifest = new TextEncoder().encode('{}');
+      const manifestSha256 = await sha256Hex(manifest);
+      for (let v = 1; v <= 101; v++)
+        await storage.models.createVersion({
+          name: 'ranker',
+          version: String(v),
+          manifest,
+          manifestSha256,
+          files: [],
+          by: 'ci',
+          now: NOW,
+        });
+      const api = client(app, await token('features:read'));
+      const versions = (page: { versions: Array<{ version: string }> }) => page.versions.map((v) => v.version);
+      const first = await (await api.get('/v1/models/ranker')).json();
+      // Was every version in one answer, however many.
+      expect(versions(first)).toEqual(Array.from({ length: 100 }, (_, i) => String(i + 1)));
+      expect(first.next).toMatch(/^[1-9][0-9]*$/);
+      const rest = await (await api.get(`/v1/models/ranker?after=${first.next}`)).json();
+      expect(versions(rest)).toEqual(['101']);
+      expect(rest.next).toBeNull();
+      const all = await (await api.get('/v1/models/ranker?limit=1000')).json();
+      expect([all.versions.length, all.next]).toEqual([101, null]);
+    } finally {
+      await cleanup();
+    }
   });
 });

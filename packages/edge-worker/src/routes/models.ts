@@ -10,6 +10,8 @@ import { jsonDepth, readBodyLimited } from '../middleware/json-body.ts';
 import {
   deletionResponseSchema,
   errorSchema,
+  exportCursor,
+  exportLimit,
   fileParams,
   modelParams,
   modelSummarySchema,
@@ -30,6 +32,11 @@ const isComplete = (v: ModelVersionRecord) => COMPLETE_FILES.every((f) => v.file
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const RESERVED_VERSIONS = new Set(['latest', 'rollback']);
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+const versionsQuery = z.object({
+  after: exportCursor('versions'),
+  limit: exportLimit('Versions per page, 1 to 1,000 (default 100).'),
+});
 
 const errors = (...codes: Array<400 | 401 | 403 | 404 | 409 | 413 | 416 | 422 | 429>) =>
   Object.fromEntries(
@@ -138,6 +145,14 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       throw new ApiError(
         'version_exists',
         `${name}@${version} already exists with a different manifest: versions are immutable, publish a new version.`,
+      );
+    // Its files were served as immutable: caches would answer a new upload under this name with the old bytes.
+    if (result === 'deleted')
+      throw new ApiError(
+        'version_deleted',
+        `${name}@${version} was deleted and browsers or CDNs may still cache its files, so it cannot be published ` +
+          'again: publish it under a new version.',
+        { name, version },
       );
     const v = await versionOr404(deps, name, version);
     const missing = v.files.filter((f) => f.uploadedAt === null).map((f) => f.file);
@@ -293,16 +308,26 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     },
   });
 
+  /** Throws model_not_found when the model has no version at all. */
+  async function modelOr404(name: string): Promise<void> {
+    if ((await storage.models.listVersions(name, 0, 1)).length === 0)
+      throw new ApiError('model_not_found', `There is no model '${name}'.`);
+  }
+
   // --- read the registry ---------------------------------------------------------------------
   app.openapi(
     createRoute({
       method: 'get',
       path: '/v1/models/{name}',
       tags: ['models'],
-      summary: 'Versions, files, promoted version and promotion history of a model',
+      summary: 'Versions (a page, oldest first), files, promoted version and promotion history of a model',
+      description:
+        'Versions are listed in the order they were created, `limit` a page (default 100, at most 1,000) after ' +
+        'the cursor `after`. `next` is the cursor of the next page, null after the last one: asking after each ' +
+        '`next` in turn lists every version once, versions created meanwhile at the end.',
       security: bearer('features:read'),
       middleware: [requireScope('features:read', 'models:publish')] as const,
-      request: { params: modelParams },
+      request: { params: modelParams, query: versionsQuery },
       responses: {
         200: { description: 'The model', content: { 'application/json': { schema: modelSummarySchema } } },
         ...errors(400, 401, 403, 404, 429),
@@ -310,16 +335,21 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
+      const { after, limit = 100 } = c.req.valid('query');
+      const start = Number(after ?? '0');
+      // One more than the page: whether a next page exists, without an empty last page to ask for.
       const [versions, history] = await Promise.all([
-        storage.models.listVersions(name),
+        storage.models.listVersions(name, start, limit + 1),
         storage.models.promotions(name),
       ]);
-      if (versions.length === 0) throw new ApiError('model_not_found', `There is no model '${name}'.`);
+      if (versions.length === 0) await modelOr404(name);
+      const page = versions.slice(0, limit);
       return c.json(
         {
           name,
           promoted: promotedStack(history).at(-1) ?? null,
-          versions: versions.map(summarize),
+          versions: page.map(summarize),
+          next: versions.length > limit ? String(page.at(-1)!.seq) : null,
           history: history.map((p) => ({ seq: p.seq, action: p.action, version: p.version, at: p.at, by: p.by })),
         },
         200,
@@ -492,10 +522,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
           ),
       ).catch(async (err: unknown) => {
         // A model that does not exist is a 404, as for the other model routes (a typo in the name, say).
-        if (err instanceof ApiError && err.code === 'nothing_to_roll_back') {
-          if ((await storage.models.listVersions(name)).length === 0)
-            throw new ApiError('model_not_found', `There is no model '${name}'.`);
-        }
+        if (err instanceof ApiError && err.code === 'nothing_to_roll_back') await modelOr404(name);
         throw err;
       });
       deps.specs.invalidate(name);
@@ -511,7 +538,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       tags: ['models'],
       summary:
         'Delete a version: its manifest, files and registry entry (not the promoted version, nor the one a rollback ' +
-        'would return to); the promotion history is kept',
+        'would return to); the promotion history is kept, and the version cannot be published again',
       security: bearer('models:publish'),
       middleware: [requireScope('models:publish')] as const,
       request: { params: versionParams },
@@ -529,8 +556,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       for (let attempt = 0; attempt < 20; attempt++) {
         const history = await storage.models.promotions(name);
         if (!(await storage.models.getVersion(name, version))) {
-          if ((await storage.models.listVersions(name)).length === 0)
-            throw new ApiError('model_not_found', `There is no model '${name}'.`);
+          await modelOr404(name);
           throw new ApiError('version_not_found', `Model '${name}' has no version '${version}'.`, { name, version });
         }
         const stack = promotedStack(history);
@@ -546,7 +572,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
             `${name}@${version} is the version a rollback would return to now: promote another one before deleting it.`,
             { promoted: stack.at(-1), rollback: version },
           );
-        const deleted = await storage.models.deleteVersion(name, version, history.at(-1)?.seq ?? 0);
+        const deleted = await storage.models.deleteVersion(name, version, history.at(-1)?.seq ?? 0, deps.now());
         if (deleted) return c.json({ name, version, files: deleted.files, bytes: deleted.bytes }, 200);
       }
       throw new ApiError('conflict', `Model '${name}' is being promoted by others right now: try again.`, null, {

@@ -50,7 +50,7 @@ it("leaves no object of a deleted version in R2, and keeps the other versions' o
   const fileBytes = await storeTwoVersions(storage);
   const keys = async (prefix: string) => (await bindings.MODELS.list({ prefix })).objects.map((o) => o.key);
   expect((await keys('models/ranker/1/')).length).toBe(2);
-  expect(await storage.models.deleteVersion('ranker', '1', 0)).toEqual({ files: 2, bytes: 9 + fileBytes });
+  expect(await storage.models.deleteVersion('ranker', '1', 0, 1)).toEqual({ files: 2, bytes: 9 + fileBytes });
   expect(await keys('models/ranker/1/')).toEqual([]);
   expect((await keys('models/ranker/2/')).length).toBe(2);
 });

@@ -164,17 +164,15 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
     describe('events and real-time features', () => {
       it('is idempotent on event_id: a retried batch, a repeated id, concurrent copies', async () => {
         const batch = [event('e1'), event('e2', { ts: T0 + 1 }), event('e1')];
-        expect(await storage.events.ingest(batch, options, T0)).toEqual({ accepted: ['e1', 'e2'], duplicate: ['e1'] });
-        expect(await storage.events.ingest(batch, options, T0)).toEqual({
-          accepted: [],
-          duplicate: ['e1', 'e2', 'e1'],
-        });
+        // Positions in the batch.
+        expect(await storage.events.ingest(batch, options, T0)).toEqual({ accepted: [0, 1], duplicate: [2] });
+        expect(await storage.events.ingest(batch, options, T0)).toEqual({ accepted: [], duplicate: [0, 1, 2] });
         const copies = [event('e3', { ts: T0 + 2 }), event('e4', { ts: T0 + 3 })];
         const [a, b] = await Promise.all([
           storage.events.ingest(copies, options, T0),
           storage.events.ingest(copies, options, T0),
         ]);
-        expect([...a.accepted, ...b.accepted].sort()).toEqual(['e3', 'e4']);
+        expect([...a.accepted, ...b.accepted].sort()).toEqual([0, 1]);
         const user = (await storage.events.users(['u1'], options, T0 + 3)).get('u1')!;
         expect(user.events).toBe(4);
         expect(user.history.map((h) => h.ts)).toEqual([T0 + 3, T0 + 2, T0 + 1, T0]);
@@ -184,6 +182,32 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
           Math.pow(2, -3 / (24 * HOUR)) + Math.pow(2, -2 / (24 * HOUR)) + Math.pow(2, -1 / (24 * HOUR)) + 1,
           9,
         );
+      });
+
+      it("keys event ids per user: another user's event with a used id is stored, a user's repeat is not", async () => {
+        // Visitor B's first event happens to carry the id visitor A used (ids are the client's).
+        expect(await storage.events.ingest([event('x', { userId: 'a', itemId: 'ia' })], options, T0)).toEqual({
+          accepted: [0],
+          duplicate: [],
+        });
+        const b = event('x', { userId: 'b', itemId: 'ib', ts: T0 + 1, type: 'view' });
+        expect(await storage.events.ingest([b], options, T0)).toEqual({ accepted: [0], duplicate: [] });
+        expect(await storage.events.get('b', 'x')).toEqual(b);
+        expect((await storage.events.get('a', 'x'))?.itemId).toBe('ia');
+        expect(await storage.events.get('c', 'x')).toBeNull();
+        // Retried, both are duplicates; in one batch, the same id of three users is three events and a user's
+        // second use of it a duplicate.
+        const retry = [event('x', { userId: 'a' }), event('x', { userId: 'b' })];
+        expect(await storage.events.ingest(retry, options, T0)).toEqual({ accepted: [], duplicate: [0, 1] });
+        const mixed = ['c', 'd', 'c', 'a', 'e'].map((u, i) => event('y', { userId: u, ts: T0 + i }));
+        expect(await storage.events.ingest(mixed, options, T0)).toEqual({ accepted: [0, 1, 3, 4], duplicate: [2] });
+        // Each stored event counts for its own user's real-time features and enters the log once.
+        const users = await storage.events.users(['a', 'b', 'c'], options, T0 + 10);
+        expect(users.get('b')).toMatchObject({ events: 1, history: [{ itemId: 'ib', type: 'view', ts: T0 + 1 }] });
+        expect(users.get('a')!.events).toBe(2);
+        expect(users.get('c')!.events).toBe(1);
+        const log = await storage.eventLog.read(0, 100);
+        expect(log.events.map((e) => `${e.userId}/${e.eventId}`)).toEqual(['a/x', 'b/x', 'c/y', 'd/y', 'a/y', 'e/y']);
       });
 
       it('stores every field of an event', async () => {
@@ -196,8 +220,8 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
           context: { device: 'ios', hour: 13, tags: ['a', 2], ok: true, none: null },
         });
         await storage.events.ingest([e], options, T0);
-        expect(await storage.events.get('full')).toEqual(e);
-        expect(await storage.events.get('missing')).toBeNull();
+        expect(await storage.events.get('user:42', 'full')).toEqual(e);
+        expect(await storage.events.get('user:42', 'missing')).toBeNull();
       });
 
       it('trims history by (ts, event_id): of events at the same time, the larger ids are the newer', async () => {
@@ -379,8 +403,8 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         expect(await storage.eventLog.archive(T0 + HOUR, 4, T0 + 2 * HOUR)).toBe(4);
         expect(await storage.eventLog.archive(T0 + HOUR, 4, T0 + 2 * HOUR)).toBe(3);
         expect(await storage.eventLog.archive(T0 + HOUR, 4, T0 + 2 * HOUR)).toBe(0);
-        expect(await storage.events.get('e0')).toBeNull();
-        expect(await storage.events.get('e7')).not.toBeNull();
+        expect(await storage.events.get('u0', 'e0')).toBeNull();
+        expect(await storage.events.get('u0', 'e7')).not.toBeNull();
         // Every page size, from every cursor: the same events once each, in the same order.
         for (const limit of [1, 3, 5, 100]) expect(await readAll(0, limit)).toEqual(before);
         for (let i = 0; i < before.seqs.length; i++)
@@ -575,6 +599,9 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         await create('1');
         await create('2', bytesOf('{"v":2}'));
         expect((await storage.models.listVersions('ranker')).map((v) => v.version)).toEqual(['1', '2']);
+        expect((await storage.models.listVersions('ranker'))[0].files).toEqual([
+          { file: 'ranking.safetensors', size: 100, sha256: await sha256(weights), uploadedAt: null },
+        ]);
         expect(await storage.models.listVersions('nothing')).toEqual([]);
         await storage.models.appendPromotion('ranker', 'promote', '1', 'ci', T0, 0);
         await storage.models.appendPromotion('ranker', 'promote', '2', 'ci', T0 + 1, 1);
@@ -597,6 +624,55 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         ]);
       });
 
+      it('pages through versions by seq: each once, in creation order, with versions created meanwhile', async () => {
+        // Created out of version order at the same time: the order is the creation's, not the name's. Another
+        // model's versions take numbers in between.
+        for (const [i, version] of ['b', 'a', 'd', 'c', 'f', 'e', 'g'].entries()) {
+          await create(version, bytesOf(`{"v":"${version}"}`));
+          await create(`${version}${i}`, bytesOf(`{"w":"${version}"}`), 'other');
+        }
+        const pages: string[][] = [];
+        let after = 0;
+        for (let n = 0; n < 10; n++) {
+          const page = await storage.models.listVersions('ranker', after, 3);
+          if (page.length === 0) break;
+          pages.push(page.map((v) => v.version));
+          expect(page.map((v) => v.seq)).toEqual([...page.map((v) => v.seq)].sort((x, y) => x - y));
+          after = page.at(-1)!.seq;
+          // Created while a reader pages through: after every cursor handed out so far.
+          if (pages.length === 1) await create('late', bytesOf('{"v":"late"}'));
+        }
+        expect(pages).toEqual([
+          ['b', 'a', 'd'],
+          ['c', 'f', 'e'],
+          ['g', 'late'],
+        ]);
+        expect((await storage.models.listVersions('ranker', 0, 1)).map((v) => v.version)).toEqual(['b']);
+        expect((await storage.models.getVersion('ranker', 'late'))!.seq).toBe(after);
+        // Files come with each version of a page.
+        expect((await storage.models.listVersions('ranker', 0, 2)).map((v) => v.files.length)).toEqual([1, 1]);
+      });
+
+      it('keeps a tombstone for a deleted version: the same name and version is not created again', async () => {
+        await create('1');
+        expect(await storage.models.putFile('ranker', '1', 'ranking.safetensors', weights, T0)).toBe('stored');
+        await create('2', bytesOf('{"v":2}'));
+        expect(await storage.models.deleteVersion('ranker', '1', 0, T0)).not.toBeNull();
+        // Its files were served as immutable: clients and caches may still hold them under this name.
+        expect(await create('1')).toBe('deleted');
+        expect(await create('1', bytesOf('{"other":true}'))).toBe('deleted');
+        expect(await storage.models.getVersion('ranker', '1')).toBeNull();
+        expect(await storage.models.openFile('ranker', '1', 'manifest.json')).toBeNull();
+        expect((await storage.models.listVersions('ranker')).map((v) => v.version)).toEqual(['2']);
+        // Per model and version: the same version of another model, and other versions, are created as ever.
+        expect(await create('1', manifest, 'other')).toBe('created');
+        expect(await create('3', bytesOf('{"v":3}'))).toBe('created');
+        // A deletion refused (the history moved on) leaves no tombstone.
+        await storage.models.appendPromotion('ranker', 'promote', '2', 'ci', T0, 0);
+        expect(await storage.models.deleteVersion('ranker', '3', 0, T0)).toBeNull();
+        expect(await create('3', bytesOf('{"v":3}'))).toBe('identical');
+      });
+
       it("deletes a version's rows, manifest and files, and nothing of a version with the same bytes", async () => {
         const second = bytesOf('{"v":2}');
         await create('1');
@@ -609,7 +685,7 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         ])
           expect(await storage.models.putFile(name, version, 'ranking.safetensors', weights, T0)).toBe('stored');
         await storage.models.appendPromotion('ranker', 'promote', '2', 'ci', T0, 0);
-        expect(await storage.models.deleteVersion('ranker', '1', 1)).toEqual({
+        expect(await storage.models.deleteVersion('ranker', '1', 1, T0)).toEqual({
           files: 2,
           bytes: manifest.length + weights.length,
         });
@@ -628,10 +704,10 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
           expect(await readAll((await storage.models.openFile(name, version, 'manifest.json'))!.body)).toBe('{"v":2}');
         }
         // Once only; a version never uploaded (its manifest alone) goes the same way.
-        expect(await storage.models.deleteVersion('ranker', '1', 1)).toBeNull();
-        expect(await storage.models.deleteVersion('ranker', 'never', 1)).toBeNull();
+        expect(await storage.models.deleteVersion('ranker', '1', 1, T0)).toBeNull();
+        expect(await storage.models.deleteVersion('ranker', 'never', 1, T0)).toBeNull();
         await create('3', bytesOf('{"v":3}'));
-        expect(await storage.models.deleteVersion('ranker', '3', 1)).toEqual({ files: 1, bytes: 7 });
+        expect(await storage.models.deleteVersion('ranker', '3', 1, T0)).toEqual({ files: 1, bytes: 7 });
         // The promotion history is a log: kept as it was.
         expect((await storage.models.promotions('ranker')).map((p) => [p.seq, p.action, p.version])).toEqual([
           [1, 'promote', '2'],
@@ -646,14 +722,14 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         await storage.models.appendPromotion('ranker', 'promote', '1', 'ci', T0, 0);
         await create('2', bytesOf('{"v":2}'));
         // Read before the promotion of seq 1: refused, nothing deleted.
-        expect(await storage.models.deleteVersion('ranker', '2', 0)).toBeNull();
+        expect(await storage.models.deleteVersion('ranker', '2', 0, T0)).toBeNull();
         expect(await storage.models.getVersion('ranker', '2')).not.toBeNull();
         for (let trial = 0; trial < 20; trial++) {
           const version = `race-${trial}`;
           await create(version, bytesOf(JSON.stringify({ v: version })));
           const seq = (await storage.models.promotions('ranker')).at(-1)!.seq;
           const [deleted, promoted] = await Promise.all([
-            storage.models.deleteVersion('ranker', version, seq),
+            storage.models.deleteVersion('ranker', version, seq, T0),
             storage.models.appendPromotion('ranker', 'promote', version, 'ci', T0 + trial, seq),
           ]);
           expect((deleted === null) !== (promoted === null)).toBe(true);

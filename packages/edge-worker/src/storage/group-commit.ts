@@ -24,22 +24,33 @@ export type GroupCommitOptions = {
 /** An ingest that groups concurrent calls; `expect` announces a call to come (see groupCommit). */
 export type GroupIngest = Ingest & { expect(): () => void };
 
-/** Each request's share of a merged result: the first occurrence of an inserted id is accepted. */
+/**
+ * Each request's share of a merged result. The merged batch is the requests' events one after the other, so a
+ * position in it is a request and a position in that request's batch; within the merged batch the first
+ * occurrence of a (user, event_id) is the one accepted, as if the requests had been written in that order.
+ */
 function split(group: Pending[], merged: IngestResult): IngestResult[] {
-  const inserted = new Set(merged.accepted);
-  return group.map(({ events }) => {
-    const out: IngestResult = { accepted: [], duplicate: [] };
-    for (const e of events) {
-      if (inserted.delete(e.eventId)) out.accepted.push(e.eventId);
-      else out.duplicate.push(e.eventId);
+  const out = group.map((): IngestResult => ({ accepted: [], duplicate: [] }));
+  const ends: number[] = [];
+  let end = 0;
+  for (const p of group) ends.push((end += p.events.length));
+  const share = (positions: number[], into: 'accepted' | 'duplicate') => {
+    let r = 0;
+    let start = 0;
+    // Positions are ascending: one walk over the requests.
+    for (const at of positions) {
+      while (at >= ends[r]) start = ends[r++];
+      out[r][into].push(at - start);
     }
-    return out;
-  });
+  };
+  share(merged.accepted, 'accepted');
+  share(merged.duplicate, 'duplicate');
+  return out;
 }
 
 /**
- * Wraps an ingest so that concurrent calls share transactions. Idempotency is unchanged: an event id
- * seen before, or earlier in the same group, is a duplicate, exactly as when the batches are written
+ * Wraps an ingest so that concurrent calls share transactions. Idempotency is unchanged: a user's event
+ * id seen before, or earlier in the same group, is a duplicate, exactly as when the batches are written
  * one after the other in arrival order. When a shared transaction fails (nothing of it is stored),
  * its batches are written again one by one, so a bad batch fails alone.
  * @example storage.events.ingest = groupCommit(storage.events.ingest.bind(storage.events));

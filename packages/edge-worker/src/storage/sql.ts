@@ -155,14 +155,18 @@ const MARK_SQL =
   'INSERT OR REPLACE INTO ingest_mark (k, after_rowid) VALUES (0, (SELECT coalesce(max(rowid), 0) FROM events))';
 const MARK = '(SELECT after_rowid FROM ingest_mark WHERE k = 0)';
 
-// Duplicates are dropped by the event_id key; RETURNING lists the ids that went in. Rows are numbered
-// (`seq`, the event log's order: migrations/0005_event_seq.sql) in the order they are inserted.
+// Duplicates are dropped by the (event_id, user_id) key (migrations/0006_event_id_per_user.sql: ids are unique per
+// user); RETURNING lists the keys that went in. Rows are numbered (`seq`, the event log's order:
+// migrations/0005_event_seq.sql) in the order they are inserted.
 const INSERT_EVENTS_SQL = `
 INSERT OR IGNORE INTO events (event_id, user_id, item_id, type, value, ts, context, received_at)
 SELECT j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', j.value ->> '$[3]', j.value ->> '$[4]',
   j.value ->> '$[5]', j.value ->> '$[6]', ?2
 FROM json_each(?1) AS j WHERE true
-RETURNING event_id`;
+RETURNING user_id, event_id`;
+
+/** An event's idempotency key, user and id ('\u0000' is in neither: ID_PATTERN). */
+const eventKey = (userId: string, eventId: string) => `${userId}\u0000${eventId}`;
 
 const INSERT_HISTORY_SQL = `
 INSERT OR IGNORE INTO user_history (user_id, ts, event_id, item_id, type)
@@ -331,10 +335,13 @@ function sqlEventStore(driver: SqlDriver): EventStore {
   return {
     async ingest(events, options, now) {
       if (events.length === 0) return { accepted: [], duplicate: [] };
-      // The log's order is time order within a transaction: the first occurrence of each id (the one
-      // the key keeps), sorted by (ts, event_id), inserted in that order.
+      // The log's order is time order within a transaction: the first occurrence of each (user, id) (the
+      // one the key keeps), sorted by (ts, event_id), inserted in that order.
       const first = new Map<string, EventRecord>();
-      for (const e of events) if (!first.has(e.eventId)) first.set(e.eventId, e);
+      for (const e of events) {
+        const key = eventKey(e.userId, e.eventId);
+        if (!first.has(key)) first.set(key, e);
+      }
       const sorted = [...first.values()].sort(
         (a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0),
       );
@@ -367,12 +374,14 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       });
       const inserted = new Set<string>();
       for (const r of results.slice(1, 1 + inserts.length))
-        for (const { event_id } of r as Array<{ event_id: string }>) inserted.add(event_id);
+        for (const row of r as Array<{ user_id: string; event_id: string }>)
+          inserted.add(eventKey(row.user_id, row.event_id));
+      // The first occurrence of an inserted key is accepted; every other one is a duplicate.
       const result: IngestResult = { accepted: [], duplicate: [] };
-      for (const e of events) {
-        if (inserted.delete(e.eventId)) result.accepted.push(e.eventId);
-        else result.duplicate.push(e.eventId);
-      }
+      events.forEach((e, i) => {
+        if (inserted.delete(eventKey(e.userId, e.eventId))) result.accepted.push(i);
+        else result.duplicate.push(i);
+      });
       return result;
     },
 
@@ -422,7 +431,7 @@ function sqlEventStore(driver: SqlDriver): EventStore {
       return out;
     },
 
-    async get(eventId) {
+    async get(userId, eventId) {
       const [row] = await driver.query<{
         event_id: string;
         user_id: string;
@@ -431,7 +440,10 @@ function sqlEventStore(driver: SqlDriver): EventStore {
         value: number | null;
         ts: number;
         context: string;
-      }>('SELECT event_id, user_id, item_id, type, value, ts, context FROM events WHERE event_id = ?1', [eventId]);
+      }>(
+        'SELECT event_id, user_id, item_id, type, value, ts, context FROM events WHERE user_id = ?1 AND event_id = ?2',
+        [userId, eventId],
+      );
       if (!row) return null;
       return {
         eventId: row.event_id,
@@ -601,6 +613,7 @@ export const manifestKey = (name: string, version: string, sha256: string) =>
   `models/${name}/${version}/manifest@${sha256}.json`;
 
 type VersionRow = {
+  seq: number;
   name: string;
   version: string;
   manifest_sha256: string;
@@ -617,8 +630,19 @@ type FileRow = {
   uploaded_at: number | null;
 };
 
+const TOMBSTONE_SQL = 'SELECT 1 AS deleted FROM model_tombstones WHERE name = ?1 AND version = ?2';
+const NOT_TOMBSTONED = 'NOT EXISTS (SELECT 1 FROM model_tombstones WHERE name = ?1 AND version = ?2)';
+// A page of a model's versions by `seq` (migrations/0007_registry_retention.sql), each with its files as one JSON
+// list (sorted in JS: an aggregate's order is not SQL's promise). ?3 < 0: no limit.
+const LIST_VERSIONS_SQL = `
+SELECT v.seq, v.name, v.version, v.manifest_sha256, v.manifest_size, v.created_at, v.created_by,
+  (SELECT json_group_array(json_array(f.file, f.size, f.sha256, f.uploaded_at)) FROM model_files AS f
+    WHERE f.name = v.name AND f.version = v.version) AS files
+FROM model_versions AS v WHERE v.name = ?1 AND v.seq > ?2 ORDER BY v.seq LIMIT ?3`;
+
 function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
   const toVersion = (v: VersionRow, files: FileRow[]): ModelVersionRecord => ({
+    seq: v.seq,
     name: v.name,
     version: v.version,
     manifestSha256: v.manifest_sha256,
@@ -649,23 +673,27 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
     async createVersion(input: NewVersion) {
       const existing = await store.getVersion(input.name, input.version);
       if (existing) return existing.manifestSha256 === input.manifestSha256 ? 'identical' : 'conflict';
+      if ((await driver.query(TOMBSTONE_SQL, [input.name, input.version])).length > 0) return 'deleted';
       // Bytes first, under a key named by their hash: a version row never points at a missing
       // manifest, and a concurrent upload of other bytes for the same version cannot overwrite them.
       const key = manifestKey(input.name, input.version, input.manifestSha256);
       await blobs.put(key, input.manifest, { size: input.manifest.byteLength, sha256: input.manifestSha256 });
       const files = jsonChunks(input.files.map((f) => [f.file, f.size, f.sha256]));
+      let created: unknown[];
       try {
-        await driver.batch([
+        // Both inserts are conditional on no tombstone, in one transaction: a version created by another upload
+        // and deleted since the look above is not created again, and leaves no file rows behind.
+        [created] = await driver.batch([
           {
-            sql:
-              'INSERT INTO model_versions (name, version, manifest_sha256, ' +
-              'manifest_size, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)',
+            sql: `INSERT INTO model_versions (name, version, manifest_sha256, manifest_size, created_at, created_by)
+                  SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE ${NOT_TOMBSTONED}
+                  RETURNING seq`,
             params: [input.name, input.version, input.manifestSha256, input.manifest.byteLength, input.now, input.by],
           },
           ...files.map((json) => ({
             sql: `INSERT INTO model_files (name, version, file, size, sha256, uploaded_at)
                   SELECT ?1, ?2, j.value ->> '$[0]', j.value ->> '$[1]', j.value ->> '$[2]', NULL FROM
-                    json_each(?3) AS j`,
+                    json_each(?3) AS j WHERE ${NOT_TOMBSTONED}`,
             params: [input.name, input.version, json],
           })),
         ]);
@@ -677,6 +705,11 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
         if (raced.manifestSha256 === input.manifestSha256) return 'identical';
         await blobs.delete(key).catch(() => undefined);
         return 'conflict';
+      }
+      if (created.length === 0) {
+        // Created by another upload and deleted since the look above: these bytes belong to no version.
+        await blobs.delete(key).catch(() => undefined);
+        return 'deleted';
       }
       return 'created';
     },
@@ -692,17 +725,24 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
       return versions[0] ? toVersion(versions[0], files) : null;
     },
 
-    async listVersions(name) {
-      const [versions, files] = await Promise.all([
-        driver.query<VersionRow>('SELECT * FROM model_versions WHERE name = ?1 ORDER BY created_at, version', [name]),
-        driver.query<FileRow>('SELECT * FROM model_files WHERE name = ?1 ORDER BY version, file', [name]),
-      ]);
-      return versions.map((v) =>
-        toVersion(
-          v,
-          files.filter((f) => f.version === v.version),
-        ),
-      );
+    async listVersions(name, after = 0, limit = -1) {
+      // One statement, so that a page's versions and their files are read in one snapshot (on D1 too).
+      const rows = await driver.query<VersionRow & { files: string }>(LIST_VERSIONS_SQL, [name, after, limit]);
+      return rows.map((v) => {
+        const files = (JSON.parse(v.files) as Array<[string, number, string, number | null]>)
+          .map(
+            ([file, size, sha256, uploaded_at]): FileRow => ({
+              name,
+              version: v.version,
+              file,
+              size,
+              sha256,
+              uploaded_at,
+            }),
+          )
+          .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+        return toVersion(v, files);
+      });
     },
 
     async putFile(name, version, file, body, now) {
@@ -779,15 +819,22 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
       return rows.map(toPromotion);
     },
 
-    async deleteVersion(name, version, afterSeq) {
+    async deleteVersion(name, version, afterSeq, now) {
       // The rows first, in one transaction, then the bytes. Every read starts from the rows, so a crash
       // between the two leaves unreferenced blobs (wasted space), never a listed version whose files are
       // gone. Blob keys are per version (modelKey, manifestKey), not by content: no other version reads
       // these bytes, even when its files hash the same. Both deletes are conditional on the promotion
       // history being as the caller read it, and appendPromotion on the version existing: a promotion
       // racing the deletion of its version makes one of the two fail, never a promoted version with no files.
+      // The tombstone goes in with them (migrations/0007_registry_retention.sql): the name is not given out again.
       const unchanged = '(SELECT coalesce(max(seq), 0) FROM model_promotions WHERE name = ?1) = ?3';
-      const [files, versions] = (await driver.batch([
+      const [, files, versions] = (await driver.batch([
+        {
+          sql: `INSERT OR IGNORE INTO model_tombstones (name, version, deleted_at)
+                SELECT ?1, ?2, ?4 WHERE ${unchanged}
+                  AND EXISTS (SELECT 1 FROM model_versions WHERE name = ?1 AND version = ?2)`,
+          params: [name, version, afterSeq, now],
+        },
         {
           sql: `DELETE FROM model_files WHERE name = ?1 AND version = ?2 AND ${unchanged}
                 RETURNING file, size, uploaded_at`,
@@ -799,6 +846,7 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
           params: [name, version, afterSeq],
         },
       ])) as [
+        unknown[],
         Array<{ file: string; size: number; uploaded_at: number | null }>,
         Array<{ manifest_sha256: string; manifest_size: number }>,
       ];
@@ -846,8 +894,14 @@ export function createSqlStorage(options: SqlStorageOptions): Storage {
   };
 }
 
-/** The version promoted now, by replaying promotions (promote pushes, roll-back pops). */
-export function promotedStack(history: PromotionRecord[]): string[] {
+/**
+ * The promoted stack of a model by replaying its promotion history, oldest entry first (a promote pushes its
+ * version, a roll-back pops): its last element is the promoted version, the one before it the version a rollback
+ * returns to. Takes any records with `action` and `version`: a PromotionRecord, or the `history` entries of
+ * `GET /v1/models/{name}`.
+ * @example promotedStack([{ action: 'promote', version: '1' }, { action: 'promote', version: '2' }]); // ['1', '2']
+ */
+export function promotedStack(history: ReadonlyArray<{ action: 'promote' | 'rollback'; version: string }>): string[] {
   const stack: string[] = [];
   for (const p of history) {
     if (p.action === 'promote') stack.push(p.version);

@@ -4,6 +4,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { sha256Hex } from '@vireo/core';
 import { runStorageConformance, storeTwoVersions } from './conformance.case.ts';
 import { databasePath, MIGRATIONS_DIR, migrate, openSqliteStorage } from './sqlite.ts';
 
@@ -86,13 +87,125 @@ it('migrates a database with the separate event log (0004) to events numbered by
       realtime,
       Date.UTC(2026, 0, 3),
     );
-    expect(result).toEqual({ accepted: ['e', 'd'], duplicate: ['a'] });
+    expect(result).toEqual({ accepted: [0, 2], duplicate: [1] });
     // New numbers follow the archive's, in time order (a duplicate may use one up: numbers increase, with gaps).
     const after = (await storage.eventLog.read(9, 10)).events;
     expect(after.map((e) => e.eventId)).toEqual(['d', 'e']);
     expect(after[0].seq).toBeGreaterThan(9);
     expect(after[1].seq).toBeGreaterThan(after[0].seq);
     await storage.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(older, { recursive: true, force: true });
+  }
+});
+
+it('migrates a 0005 database to event ids per user and numbered versions with tombstones, numbers kept', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vireo-edge-'));
+  const older = mkdtempSync(join(tmpdir(), 'vireo-migrations-'));
+  try {
+    for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => parseInt(f, 10) <= 5))
+      copyFileSync(join(MIGRATIONS_DIR, f), join(older, f));
+    const db = new Database(databasePath(dataDir));
+    migrate(db, older);
+    // Events numbered 3, 4 and 8 (gaps: duplicates used numbers up) after an archive of 1 and 2.
+    const insert = db.prepare(
+      'INSERT INTO events (seq, event_id, user_id, item_id, type, value, ts, context, received_at) ' +
+        "VALUES (?, ?, ?, 'i', 'view', NULL, ?, '{}', 100)",
+    );
+    for (const [seq, id, user, ts] of [
+      [3, 'x', 'alice', 1],
+      [4, 'y', 'alice', 2],
+      [8, 'z', 'bob', 3],
+    ] as const)
+      insert.run(seq, id, user, ts);
+    db.prepare(
+      'INSERT INTO event_archive (first_seq, last_seq, events, blob, bytes, sha256, archived_at) ' +
+        "VALUES (1, 2, 2, 'x', 1, 'y', 1)",
+    ).run();
+    // Versions listed by creation time ('2' before '1'); '0' was promoted, then deleted, before tombstones.
+    const version = db.prepare(
+      'INSERT INTO model_versions (name, version, manifest_sha256, manifest_size, created_at, created_by) ' +
+        "VALUES ('ranker', ?, 'h', 1, ?, 'ci')",
+    );
+    version.run('1', 20);
+    version.run('2', 10);
+    for (const [seq, v] of [
+      [1, '0'],
+      [2, '2'],
+    ] as const)
+      db.prepare(
+        'INSERT INTO model_promotions (name, seq, action, version, at, by_sub) ' +
+          "VALUES ('ranker', ?, 'promote', ?, 1, 'ci')",
+      ).run(seq, v);
+    db.close();
+
+    const storage = openSqliteStorage({ dataDir });
+    const page = await storage.eventLog.read(2, 10);
+    expect(page.events.map((e) => [e.seq, e.userId, e.eventId])).toEqual([
+      [3, 'alice', 'x'],
+      [4, 'alice', 'y'],
+      [8, 'bob', 'z'],
+    ]);
+    const realtime = { historyLength: 50, itemHalfLifeMs: 1e9, userCategoryHalfLifeMs: 1e9, categoryFeature: 'c' };
+    const event = (userId: string, eventId: string) => ({
+      userId,
+      eventId,
+      itemId: 'i',
+      type: 'view',
+      value: null,
+      ts: Date.UTC(2026, 0, 1),
+      context: {},
+    });
+    // Bob's 'x' is his own event; Alice's 'x' is still a duplicate.
+    const result = await storage.events.ingest(
+      [event('bob', 'x'), event('alice', 'x')],
+      realtime,
+      Date.UTC(2026, 0, 2),
+    );
+    expect(result).toEqual({ accepted: [0], duplicate: [1] });
+    const after = (await storage.eventLog.read(8, 10)).events;
+    expect(after.map((e) => [e.userId, e.eventId])).toEqual([['bob', 'x']]);
+    expect(after[0].seq).toBeGreaterThan(8);
+    // Numbered in listing order; the deleted, once promoted, version is not given out again.
+    const versions = await storage.models.listVersions('ranker');
+    expect(versions.map((v) => v.version)).toEqual(['2', '1']);
+    expect(versions[0].seq).toBeLessThan(versions[1].seq);
+    const manifest = new TextEncoder().encode('{}');
+    const again = async (v: string) =>
+      storage.models.createVersion({
+        name: 'ranker',
+        version: v,
+        manifest,
+        manifestSha256: await sha256Hex(manifest),
+        files: [],
+        by: 'ci',
+        now: 1,
+      });
+    expect(await again('0')).toBe('deleted');
+    expect(await again('3')).toBe('created');
+    expect((await storage.models.listVersions('ranker', versions[1].seq)).map((v) => v.version)).toEqual(['3']);
+    await storage.close();
+
+    // Every event archived: the next number still follows the archive's last.
+    const archivedDir = mkdtempSync(join(tmpdir(), 'vireo-edge-'));
+    try {
+      const archived = new Database(databasePath(archivedDir));
+      migrate(archived, older);
+      archived
+        .prepare(
+          'INSERT INTO event_archive (first_seq, last_seq, events, blob, bytes, sha256, archived_at) ' +
+            "VALUES (1, 12, 12, 'x', 1, 'y', 1)",
+        )
+        .run();
+      archived.close();
+      const reopened = openSqliteStorage({ dataDir: archivedDir });
+      await reopened.events.ingest([event('carol', 'w')], realtime, Date.UTC(2026, 0, 2));
+      expect((await reopened.eventLog.read(12, 10)).events.map((e) => e.seq)).toEqual([13]);
+      await reopened.close();
+    } finally {
+      rmSync(archivedDir, { recursive: true, force: true });
+    }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(older, { recursive: true, force: true });
@@ -165,11 +278,11 @@ it("removes a deleted version's folder from the blob folder, and keeps its sibli
     const fileBytes = await storeTwoVersions(storage);
     const models = join(dataDir, 'blobs', 'models', 'ranker');
     expect(readdirSync(models).sort()).toEqual(['1', '2']);
-    expect(await storage.models.deleteVersion('ranker', '1', 0)).toEqual({ files: 2, bytes: 9 + fileBytes });
+    expect(await storage.models.deleteVersion('ranker', '1', 0, 1)).toEqual({ files: 2, bytes: 9 + fileBytes });
     expect(readdirSync(models)).toEqual(['2']);
     expect(readdirSync(join(models, '2')).sort()).toEqual([expect.stringMatching(/^manifest@/), 'sub']);
     // The last version of the model gone, its folder goes too; the blob folder stays.
-    expect(await storage.models.deleteVersion('ranker', '2', 0)).not.toBeNull();
+    expect(await storage.models.deleteVersion('ranker', '2', 0, 1)).not.toBeNull();
     expect(existsSync(models)).toBe(false);
     expect(existsSync(join(dataDir, 'blobs'))).toBe(true);
   } finally {

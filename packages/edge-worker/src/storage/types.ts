@@ -51,8 +51,12 @@ export type RealtimeOptions = {
   maxCounters?: number;
 };
 
-/** Which events of a batch were new and which had been seen (by event_id). */
-export type IngestResult = { accepted: string[]; duplicate: string[] };
+/**
+ * Which events of a batch were new and which had been seen, by their positions in the batch (ascending). An event
+ * is a duplicate when its user already has an event of that event_id (stored, or earlier in the batch): ids are
+ * the client's, unique per user only, so positions (not ids) tell the events of a batch apart.
+ */
+export type IngestResult = { accepted: number[]; duplicate: number[] };
 
 /** A user's real-time state, counters decayed to the time of the read. */
 export type UserRealtime = {
@@ -81,7 +85,7 @@ export interface FeatureStore {
 }
 
 export interface EventStore {
-  /** Inserts new events (by event_id) and updates real-time features for exactly those, in one transaction. */
+  /** Inserts new events (by user and event_id) and updates real-time features for exactly those, in one transaction. */
   ingest(events: EventRecord[], options: RealtimeOptions, now: number): Promise<IngestResult>;
   /**
    * Optional (Node's group commit): a batch is on its way to `ingest`; the returned function is called
@@ -92,8 +96,8 @@ export interface EventStore {
   users(ids: string[], options: RealtimeOptions, now: number): Promise<Map<string, UserRealtime>>;
   /** Real-time state of items (absent: never seen). */
   items(ids: string[], options: RealtimeOptions, now: number): Promise<Map<string, ItemRealtime>>;
-  /** One stored event, or null. */
-  get(eventId: string): Promise<EventRecord | null>;
+  /** One stored event of a user, or null. */
+  get(userId: string, eventId: string): Promise<EventRecord | null>;
 }
 
 /** An event read back from the log: its sequence number (the cursor) and when the edge stored it. */
@@ -121,7 +125,7 @@ export interface EventLog {
   read(after: number, limit: number, maxBytes?: number): Promise<EventPage>;
   /**
    * Moves the oldest events received before `before` (ms) out of the database into one blob, at most
-   * `max` of them; returns how many moved (0: nothing old enough). Their event_ids stop counting as
+   * `max` of them; returns how many moved (0: nothing old enough). Their event ids stop counting as
    * duplicates: idempotency holds within the retention window.
    */
   archive(before: number, max: number, now: number): Promise<number>;
@@ -150,6 +154,8 @@ export interface FeatureLog {
 
 export type ModelFileRecord = { file: string; size: number; sha256: string; uploadedAt: number | null };
 export type ModelVersionRecord = {
+  /** The version's number in the order versions were created (any model's): the cursor of listVersions. */
+  seq: number;
   name: string;
   version: string;
   manifestSha256: string;
@@ -185,11 +191,18 @@ export type BlobObject = {
 export type ByteRange = { offset: number; length: number };
 
 export interface ModelStore {
-  /** Creates a version from its manifest: 'created', 'identical' (same manifest already there) or 'conflict'. */
-  createVersion(input: NewVersion): Promise<'created' | 'identical' | 'conflict'>;
+  /**
+   * Creates a version from its manifest: 'created', 'identical' (same manifest already there), 'conflict' (another
+   * manifest there) or 'deleted' (the version was deleted: its name is not given out again, see deleteVersion).
+   */
+  createVersion(input: NewVersion): Promise<'created' | 'identical' | 'conflict' | 'deleted'>;
   getVersion(name: string, version: string): Promise<ModelVersionRecord | null>;
-  /** Every version of a model, oldest first. */
-  listVersions(name: string): Promise<ModelVersionRecord[]>;
+  /**
+   * A model's versions with `seq` above `after` (default 0: from the first), oldest first (in the order they
+   * were created), at most `limit` (default: all). A version created while a reader pages through comes after
+   * every cursor handed out before, so a reader that asks after the last `seq` it got sees each version once.
+   */
+  listVersions(name: string, after?: number, limit?: number): Promise<ModelVersionRecord[]>;
   /**
    * Stores one file listed in the version's manifest, checking its size and sha256 while it streams;
    * throws BlobMismatchError (nothing stored). A file already uploaded is compared, not stored again:
@@ -224,9 +237,16 @@ export interface ModelStore {
    * appendPromotion: its registry rows in one conditional write, then its manifest and files from the
    * blob store. Returns the files removed (manifest.json included) and their bytes; null when nothing
    * was deleted: no such version, or another promotion came first (read again and retry). Which
-   * versions may go (not the promoted one) is the caller's rule; the promotion history is kept.
+   * versions may go (not the promoted one) is the caller's rule; the promotion history is kept. A tombstone (with
+   * `now`) stays in the version's place: its files were served as immutable, so createVersion refuses the same
+   * name and version again ('deleted') rather than let caches serve the old bytes for new ones.
    */
-  deleteVersion(name: string, version: string, afterSeq: number): Promise<{ files: number; bytes: number } | null>;
+  deleteVersion(
+    name: string,
+    version: string,
+    afterSeq: number,
+    now: number,
+  ): Promise<{ files: number; bytes: number } | null>;
 }
 
 /** The whole storage of one edge. */

@@ -8,6 +8,7 @@ import { loopbackEdge } from '../../test/edge.ts';
 import { UsageError } from '../cli/args.ts';
 import { parseRefreshFlags } from '../commands/refresh.ts';
 import { pruneLine, pruneVersions } from './prune.ts';
+import { nextVersion } from './run.ts';
 
 describe('pruneVersions', () => {
   const ctx = loopbackEdge('prune', 'models:publish features:read');
@@ -35,6 +36,18 @@ describe('pruneVersions', () => {
     ((await (await api(`/v1/models/${model}`)).json()) as { versions: Array<{ version: string }> }).versions.map(
       (v) => v.version,
     );
+
+  it("the refresh's next version follows every page of the listing, past the first", async () => {
+    await publishVersions('numbered', 3);
+    // Pages of two versions: the listing of versions 1..3 takes two of them.
+    const paged: typeof fetch = (url, init) => {
+      const u = new URL(String(url));
+      if (/^\/v1\/models\/[^/]+$/.test(u.pathname)) u.searchParams.set('limit', '2');
+      return fetch(u, init);
+    };
+    const o = { edge: ctx.edge.url, token: ctx.token, model: 'numbered', fetch: paged };
+    expect(await nextVersion(o)).toBe('4');
+  });
 
   it('deletes the versions beyond the newest N, never the promoted one nor the rollback target', async () => {
     await publishVersions('ranker', 8);
@@ -86,6 +99,23 @@ describe('pruneVersions', () => {
     expect(r.kept).toEqual(['1']);
     expect(r.deleted.map((d) => d.version)).toEqual(['2', '3']);
     expect(await versionsOf('racer')).toEqual(['1', '4', '5']);
+  });
+
+  it("reads every page of the edge's version list before it decides", async () => {
+    await publishVersions('paged', 7);
+    await promote('paged', '1');
+    // Pages of 2 versions instead of 1,000: the newest N are counted over all of them.
+    const pages: string[] = [];
+    const small: typeof fetch = async (url, init) => {
+      const u = String(url).replace('limit=1000', 'limit=2');
+      if (!init?.method || init.method === 'GET') pages.push(new URL(u).search);
+      return fetch(u, init);
+    };
+    const r = await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'paged', keep: 2, fetch: small });
+    expect(pages.length).toBe(4);
+    expect(r).toMatchObject({ versions: 7, kept: ['1'] });
+    expect(r.deleted.map((d) => d.version)).toEqual(['2', '3', '4', '5']);
+    expect(await versionsOf('paged')).toEqual(['1', '6', '7']);
   });
 
   it('says so when the edge does not delete versions (an older edge), or refuses the token', async () => {

@@ -5,6 +5,7 @@
 // them with 409 anyway (a promotion meanwhile): a 409 counts as kept, not as an error.
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { promotedStack } from '@vireo/edge-worker';
 import { UsageError } from '../cli/args.ts';
 
 export interface PruneOptions {
@@ -31,8 +32,10 @@ export interface PruneResult {
   bytes: number;
 }
 
+/** A page of `GET /v1/models/{name}` (an edge without paging answers every version and no `next`). */
 type ModelListing = {
   versions: Array<{ version: string }>;
+  next?: string | null;
   history: Array<{ action: 'promote' | 'rollback'; version: string }>;
 };
 
@@ -60,20 +63,23 @@ export async function pruneVersions(o: PruneOptions): Promise<PruneResult> {
   };
   const result: PruneResult = { versions: 0, keep: o.keep, deleted: [], kept: [], bytes: 0 };
   if (o.keep <= 0) return result;
-  const listed = await call(`/v1/models/${o.model}`);
-  if (listed.status === 404) return result;
-  if (listed.status !== 200) throw new UsageError((await refused(listed, 'GET', `/v1/models/${o.model}`)).message, 1);
-  const model = (await listed.json()) as ModelListing;
-  result.versions = model.versions.length;
-  // The promoted version and the one a rollback returns to, by replaying the history as the edge does.
-  const stack: string[] = [];
-  for (const h of model.history) {
-    if (h.action === 'promote') stack.push(h.version);
-    else stack.pop();
+  // Every version, page after page (the edge lists them oldest first, in the order they were created).
+  const versions: string[] = [];
+  let history: ModelListing['history'] = [];
+  for (let after: string | null | undefined = '0'; after; ) {
+    const path = `/v1/models/${o.model}?limit=1000&after=${after}`;
+    const listed = await call(path);
+    if (listed.status === 404) return result;
+    if (listed.status !== 200) throw new UsageError((await refused(listed, 'GET', path)).message, 1);
+    const page = (await listed.json()) as ModelListing;
+    for (const v of page.versions) versions.push(v.version);
+    history = page.history;
+    after = page.next;
   }
-  const protect = new Set(stack.slice(-2));
-  // The edge lists versions oldest first (by creation time).
-  for (const { version } of model.versions.slice(0, Math.max(0, model.versions.length - o.keep))) {
+  result.versions = versions.length;
+  // The promoted version and the one a rollback returns to, by replaying the history as the edge does.
+  const protect = new Set(promotedStack(history).slice(-2));
+  for (const version of versions.slice(0, Math.max(0, versions.length - o.keep))) {
     if (protect.has(version)) {
       result.kept.push(version);
       continue;

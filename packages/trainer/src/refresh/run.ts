@@ -149,7 +149,7 @@ export function decide(champion: Scores, challenger: Scores, margin: number): { 
 }
 
 /** A tiny registry client: JSON, files, uploads; every failure is one sentence. */
-function registry(o: RefreshOptions) {
+function registry(o: Pick<RefreshOptions, 'edge' | 'token' | 'fetch'>) {
   const f = o.fetch ?? fetch;
   const call = async (path: string, init: RequestInit = {}, ok = [200]) => {
     let res: Response;
@@ -197,11 +197,19 @@ async function fetchChampion(o: RefreshOptions): Promise<{ dir: string; manifest
 }
 
 /** The next version: one more than the largest numeric version of the model, else a time stamp. */
-async function nextVersion(o: RefreshOptions): Promise<string> {
-  const res = await registry(o).call(`/v1/models/${o.model}`);
-  const { versions } = (await res.json()) as { versions: Array<{ version: string } | string> };
-  const numbers = versions.map((v) => Number(typeof v === 'string' ? v : v.version)).filter(Number.isSafeInteger);
-  if (numbers.length > 0) return String(Math.max(...numbers) + 1);
+export async function nextVersion(o: Pick<RefreshOptions, 'edge' | 'token' | 'model' | 'fetch'>): Promise<string> {
+  // Every page of the listing (an edge without paging answers every version and no `next`).
+  const numbers: number[] = [];
+  for (let after: string | null | undefined = '0'; after; ) {
+    const res = await registry(o).call(`/v1/models/${o.model}?limit=1000&after=${after}`);
+    const page = (await res.json()) as { versions: Array<{ version: string } | string>; next?: string | null };
+    for (const v of page.versions) {
+      const n = Number(typeof v === 'string' ? v : v.version);
+      if (Number.isSafeInteger(n)) numbers.push(n);
+    }
+    after = page.next;
+  }
+  if (numbers.length > 0) return String(numbers.reduce((a, b) => Math.max(a, b)) + 1);
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '.').slice(0, 15);
 }
 

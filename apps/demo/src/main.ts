@@ -890,7 +890,8 @@ async function listVersions(): Promise<string[]> {
     // Every page of the listing (the edge answers at most 1,000 versions a page, oldest first).
     const out: string[] = [];
     for (let after: string | null | undefined = '0'; after; ) {
-      const page = await edgeJson<{ versions: { version: string; complete: boolean }[]; next?: string | null }>(
+      type Page = { versions: { version: string; complete: boolean }[]; next?: string | null };
+      const page: Page = await edgeJson<Page>(
         `/v1/models/${encodeURIComponent(settings.model)}?limit=1000&after=${encodeURIComponent(after)}`,
       );
       for (const v of page.versions) if (v.complete) out.push(v.version);

@@ -118,6 +118,8 @@ export async function makeFixtureBundle(
     blocks?: number;
     /** The history's own item:id rows (historyId). */
     historyRows?: boolean;
+    /** A ranker with the wide term (RankingConfig.wide), its weights random like the rest. */
+    wide?: boolean;
   } = {},
 ): Promise<{ manifest: BundleManifest; files: Map<string, Uint8Array> }> {
   const rng = testRng(seed);
@@ -157,7 +159,7 @@ export async function makeFixtureBundle(
     ]),
     { format: 'vireo-items' },
   );
-  const kc = fixtureRankingConfig(N);
+  const kc = { ...fixtureRankingConfig(N), ...(size.wide ? { wide: true } : {}) };
   const rparams = rng.uniform(rankingParameters(kc).total, -0.5, 0.5);
   const tables = kc.sparseFeatures.map((f) => rng.uniform(f.rows * kc.embeddingDim, -0.5, 0.5));
   const { tensors, metadata } = rankingTensors(kc, rparams, tables);

@@ -35,6 +35,7 @@ export function rankingArchitecture(c: RankingConfig): Record<string, unknown> {
     sparseFeatures: c.sparseFeatures.map((f) => f.name),
     tables: c.sparseFeatures.map((f) => ({ feature: f.name, rows: f.rows, width: f.width })),
     outputs: ['pCtr', 'pCvr', 'log1pRevenue'],
+    ...(c.wide ? { wide: true } : {}),
   };
 }
 

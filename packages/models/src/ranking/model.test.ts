@@ -1,7 +1,7 @@
 // The ranker's WGSL forward and training step against the CPU reference (float64), on a tiny model.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeMismatch, maxRelError, testRng, Gpu } from '@vireo/kernels';
-import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from './ranking.ts';
+import { RankingModel, rankingParameters, sparseWidth, WIDE_WEIGHT, wideWidth, type RankingConfig } from './ranking.ts';
 import { rankingForwardReference, rankingLossReference } from './reference.ts';
 import { RankingStep } from './step.ts';
 
@@ -57,6 +57,12 @@ describe('RankingModel forward', () => {
     ['cat interaction', { interaction: 'cat', topMlp: [], towerMlp: [] }, undefined],
     ['tables split over 3 shards (rows 6)', {}, 6],
     ['ctr head only, no dense features', { heads: ['ctr'], denseFeatures: [] }, undefined],
+    ['a wide term, tables over 3 shards', { wide: true }, 6],
+    [
+      'a wide term, no dense features, ctr and revenue',
+      { wide: true, denseFeatures: [], heads: ['ctr', 'revenue'] },
+      undefined,
+    ],
   ];
   it.each(cases)('%s matches the CPU reference (max rel err ≤ 1e-5)', async (_name, over, maxShardRows) => {
     const c = config(over);
@@ -73,6 +79,37 @@ describe('RankingModel forward', () => {
     }
     const back = await model.readWeights();
     expect(maxRelError(back.tables[1], tables[1])).toBe(0);
+    model.destroy();
+  });
+
+  it('adds the wide term to the logit before the activation: zero weights give the model without it', async () => {
+    const c = config({ wide: true });
+    const B = 5;
+    const { params, tables, dense, sparse } = fixture(c, B, 2);
+    const e = rankingParameters(c).entries.find((x) => x.name === WIDE_WEIGHT)!;
+    params.fill(0, e.offset, e.offset + e.size);
+    const model = await RankingModel.create(gpu, c, { maxBatch: B });
+    model.writeWeights(params, tables);
+    const got = await model.score(dense, sparse, B);
+    const plain = config();
+    const want = rankingForwardReference(
+      plain,
+      params.subarray(0, rankingParameters(plain).total),
+      tables,
+      dense,
+      sparse,
+      B,
+    );
+    expect(maxRelError(got, want)).toBeLessThanOrEqual(1e-5);
+    // The bias of head ctr moves only pCtr, through the sigmoid.
+    params[e.offset + wideWidth(c) - 1] = 2;
+    model.writeWeights(params, tables);
+    const moved = await model.score(dense, sparse, B);
+    for (let b = 0; b < B; b++) {
+      const z = Math.log(want[b * 3] / (1 - want[b * 3])) + 2;
+      expect(moved[b * 3]).toBeCloseTo(1 / (1 + Math.exp(-z)), 5);
+      expect(moved[b * 3 + 1]).toBeCloseTo(want[b * 3 + 1], 6);
+    }
     model.destroy();
   });
 

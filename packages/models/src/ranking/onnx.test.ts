@@ -73,6 +73,18 @@ describe('ranking.onnx in onnxruntime-node', () => {
     ['dot interaction, three heads, multi-hot features', base, 1000],
     ['cat interaction, no tower layers', { ...base, interaction: 'cat' as const, towerMlp: [] }, 64],
     ['ctr head only, no dense features', { ...base, denseFeatures: [], heads: ['ctr' as const] }, 37],
+    ['a wide term, three heads, multi-hot features', { ...base, wide: true }, 300],
+    [
+      'a wide term, one feature, no dense features',
+      {
+        ...base,
+        wide: true,
+        denseFeatures: [],
+        sparseFeatures: [base.sparseFeatures[1]],
+        heads: ['cvr' as const, 'revenue' as const],
+      },
+      33,
+    ],
   ])('%s: max abs difference ≤ 1e-5 against the WGSL forward', async (_name, c, B) => {
     const worst = await parity(c, B, 11);
     console.log(`onnx parity (${_name}, B=${B}): max abs diff ${worst.toExponential(2)}`);

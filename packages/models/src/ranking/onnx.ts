@@ -10,9 +10,18 @@
 //          Gathered non-PAD rows (multi-hot) → emb (batch, F, D); dot: MatMul(Z, Zᵀ) of
 //          Z = [z0; emb], its lower triangle by one Gather over the flattened (F+1)² products;
 //          cat: Reshape; then Concat with z0, top Gemm+Relu, one tower per task, Sigmoid on the
-//          ctr and cvr outputs, Concat.
+//          ctr and cvr outputs, Concat. With the wide term (RankingConfig.wide) each head's logit gains,
+//          before its Sigmoid, dense · v + Σ_f (the feature's pooled rows of a (R_f, T) table) + bias.
 import protobuf from 'protobufjs';
-import { RANKING_TASKS, rankingLayerShapes, rankingParameters, type RankingConfig } from './ranking.ts';
+import {
+  RANKING_TASKS,
+  rankingLayerShapes,
+  rankingParameters,
+  tableBases,
+  WIDE_WEIGHT,
+  wideWidth,
+  type RankingConfig,
+} from './ranking.ts';
 import { UsageError } from '@vireo/core';
 
 const ONNX_PROTO = `
@@ -160,29 +169,30 @@ export function rankingOnnx(c: RankingConfig, params: Float32Array, tables: Floa
   const inputs: object[] = [];
   const tensorType = (elem: number, dims: object[]) => ({ tensor_type: { elem_type: elem, shape: { dim: dims } } });
 
+  // A feature's rows of `table` pooled as the model's bags do, (batch, 1, width of the table).
+  const pool = (f: RankingConfig['sparseFeatures'][number], table: string, tag: string): string => {
+    const idx = inputName(f.name);
+    const rows = g.op('Gather', [table, idx], [int('axis', 0)], `gather_${tag}${idx}`); // (batch, L, ·)
+    if (f.width === 1) return rows;
+    // mean of the non-PAD slots: Σ rows·mask / max(Σ mask, 1)
+    const zero = g.int64s(`zero_${tag}${idx}`, [], [0]);
+    const mask = g.op('Cast', [g.op('Not', [g.op('Equal', [idx, zero])])], [int('to', FLOAT)]); // (batch, L)
+    const mask3 = g.op('Unsqueeze', [mask, g.int64s(`axes2_${tag}${idx}`, [1], [2])]); // (batch, L, 1)
+    const axes1 = g.int64s(`axes1_${tag}${idx}`, [1], [1]);
+    const sum = g.op('ReduceSum', [g.op('Mul', [rows, mask3]), axes1], [int('keepdims', 1)]); // (batch, 1, ·)
+    const count = g.op('ReduceSum', [mask3, axes1], [int('keepdims', 1)]); // (batch, 1, 1)
+    return g.op('Div', [sum, g.op('Max', [count, g.floats(`one_${tag}${idx}`, [], new Float32Array([1]))])]);
+  };
+
   // Sparse inputs and their embeddings, (batch, 1, D) each.
   const pooled: string[] = [];
   c.sparseFeatures.forEach((f, k) => {
-    const idx = inputName(f.name);
     inputs.push({
-      name: idx,
+      name: inputName(f.name),
       type: tensorType(INT64, [batch, { dim_value: f.width }]),
       doc_string: `indices of ${f.name} (0 = PAD)`,
     });
-    const table = g.floats(`embedding.${f.name}`, [f.rows, D], tables[k]);
-    const rows = g.op('Gather', [table, idx], [int('axis', 0)], `gather_${idx}`); // (batch, L, D)
-    if (f.width === 1) {
-      pooled.push(rows);
-      return;
-    }
-    // mean of the non-PAD slots: Σ rows·mask / max(Σ mask, 1)
-    const zero = g.int64s(`zero_${idx}`, [], [0]);
-    const mask = g.op('Cast', [g.op('Not', [g.op('Equal', [idx, zero])])], [int('to', FLOAT)]); // (batch, L)
-    const mask3 = g.op('Unsqueeze', [mask, g.int64s(`axes2_${idx}`, [1], [2])]); // (batch, L, 1)
-    const axes1 = g.int64s(`axes1_${idx}`, [1], [1]);
-    const sum = g.op('ReduceSum', [g.op('Mul', [rows, mask3]), axes1], [int('keepdims', 1)]); // (batch, 1, D)
-    const count = g.op('ReduceSum', [mask3, axes1], [int('keepdims', 1)]); // (batch, 1, 1)
-    pooled.push(g.op('Div', [sum, g.op('Max', [count, g.floats(`one_${idx}`, [], new Float32Array([1]))])]));
+    pooled.push(pool(f, g.floats(`embedding.${f.name}`, [f.rows, D], tables[k]), ''));
   });
 
   // Dense input (or a constant 1 per sample) through the bottom MLP.
@@ -204,6 +214,29 @@ export function rankingOnnx(c: RankingConfig, params: Float32Array, tables: Floa
     ]);
     x = g.op('Cast', [g.op('Equal', [col, col])], [int('to', FLOAT)]); // (batch, 1) of ones
   }
+  // The wide term of every head, (batch, T); null without one.
+  let wide: string | null = null;
+  if (c.wide) {
+    const T = c.heads.length;
+    const Nd = c.denseFeatures.length;
+    const Ww = wideWidth(c);
+    const e = entries.get(WIDE_WEIGHT)!;
+    const w = params.subarray(e.offset, e.offset + e.size); // (T, Ww)
+    const columns = (from: number, n: number) => {
+      const out = new Float32Array(n * T); // (n, T): the heads' weights side by side
+      for (let r = 0; r < n; r++) for (let t = 0; t < T; t++) out[r * T + t] = w[t * Ww + from + r];
+      return out;
+    };
+    const { bases } = tableBases(c);
+    const parts = c.sparseFeatures.map((f, k) =>
+      pool(f, g.floats(`wide.${f.name}`, [f.rows, T], columns(Nd + bases[k], f.rows)), 'wide_'),
+    );
+    const all = parts.length === 1 ? parts[0] : g.op('Concat', parts, [int('axis', 1)]); // (batch, F, T)
+    wide = g.op('ReduceSum', [all, g.int64s('wide_axes', [1], [1])], [int('keepdims', 0)]); // (batch, T)
+    wide = g.op('Add', [wide, g.floats('wide.bias', [T], columns(Ww - 1, 1))]);
+    if (Nd > 0) wide = g.op('Add', [wide, g.op('MatMul', ['dense', g.floats('wide.dense', [Nd, T], columns(0, Nd))])]);
+  }
+
   const shapes = rankingLayerShapes(c);
   let li = 0;
   const layer = (input: string, serving = true): string => {
@@ -241,11 +274,23 @@ export function rankingOnnx(c: RankingConfig, params: Float32Array, tables: Floa
   let h = inter;
   for (let i = 0; i < c.topMlp.length; i++) h = layer(h);
   const outs = new Map<string, string>();
-  for (const task of c.heads) {
+  c.heads.forEach((task, head) => {
     let t = h;
-    for (let i = 0; i <= c.towerMlp.length; i++) t = layer(t);
-    outs.set(task, t);
-  }
+    for (let i = 0; i < c.towerMlp.length; i++) t = layer(t);
+    if (!wide) {
+      outs.set(task, layer(t));
+      return;
+    }
+    const serveAct = shapes[li].serveAct;
+    const column = g.op('Slice', [
+      wide,
+      g.int64s(`wide_start_${task}`, [1], [head]),
+      g.int64s(`wide_end_${task}`, [1], [head + 1]),
+      g.int64s(`wide_axis_${task}`, [1], [1]),
+    ]);
+    const z = g.op('Add', [layer(t, false), column]);
+    outs.set(task, serveAct === 'sigmoid' ? g.op('Sigmoid', [z]) : z);
+  });
   const anyOut = outs.get(c.heads[0])!;
   let zeros: string | null = null;
   const columns = RANKING_TASKS.map(

@@ -23,6 +23,13 @@
 // The towers write one column each, (T, B) task-major; the bce loss and callers want (B, 3),
 // so a plain-lookup embedding_bag (D = 1) gathers heads[slot(t)·stride + b] into out[b, t]
 // (tasks without a head read an index past the table and give 0).
+//
+// The wide term (config.wide: a first-order term per head, logistic regression over the same inputs, fitted by the
+// trainer after training and stacked with the head's logit; docs/ARCHITECTURE.md §4) needs no kernel of its own. Its
+// weights (T, Ww) sit in the heads buffer after the towers' outputs, the towers' last layers write logits, and one
+// weighted embedding_bag (D = 1) sums per (head, sample) the tower's logit, the dense weights times the dense values,
+// the rows of the sample's sparse slots (1/count each, as the bags pool) and the bias into `logits`; then a 1×1 linear
+// per head applies the head's activation back into heads, which the gather reads as before.
 import { FIRST_INDEX, OOV_INDEX, PAD_INDEX, readSafetensors, type Tensor } from '@vireo/core';
 import {
   check,
@@ -101,6 +108,12 @@ export interface RankingConfig {
   interaction: InteractionMode;
   /** The tasks with a head (a subset of RANKING_TASKS, in that order). */
   heads: RankingTask[];
+  /**
+   * A first-order (wide) term per head, added to its logit before the activation: the parameter `wide.weight`
+   * (T, wideWidth) holds per head logistic-regression weights over the dense values, every sparse table row and a
+   * bias. The trainer fits it after training (a head it does not help keeps zeros). Absent or false: no term.
+   */
+  wide?: boolean;
 }
 
 /** One dense parameter tensor carved out of the flat parameter buffer. */
@@ -173,6 +186,11 @@ export function denseWidth(c: RankingConfig): number {
   return Math.max(1, c.denseFeatures.length);
 }
 
+/** Values per head of the wide term: Nd dense weights, one weight per table row (Σ R_f), then a bias. */
+export function wideWidth(c: RankingConfig): number {
+  return c.denseFeatures.length + tableBases(c).totalRows + 1;
+}
+
 /** S: index slots per sample over all sparse features. */
 export function sparseWidth(c: RankingConfig): number {
   return c.sparseFeatures.reduce((s, f) => s + f.width, 0);
@@ -228,8 +246,13 @@ export function rankingParameters(c: RankingConfig): { entries: ParamEntry[]; to
     add(`${l.name}.weight`, [l.N, l.K]);
     add(`${l.name}.bias`, [l.N]);
   }
+  // Last, so that a model's layers keep their offsets when the trainer adds the term after training.
+  if (c.wide) add(WIDE_WEIGHT, [c.heads.length, wideWidth(c)]);
   return { entries, total: offset };
 }
+
+/** The wide term's parameter (RankingConfig.wide). */
+export const WIDE_WEIGHT = 'wide.weight';
 
 /** Each sparse feature's first row in the global embedding row space, and the total rows. */
 export function tableBases(c: RankingConfig): { bases: number[]; totalRows: number } {
@@ -289,12 +312,22 @@ export interface RankingModelOptions {
   maxShardRows?: number;
 }
 
+/** The wide term's bag over the heads buffer, its per-head activations and the CPU scratch of its bags. */
+interface WideParts {
+  bag: BoundKernel;
+  acts: LinearOp[];
+  indices: GPUBuffer;
+  offsets: GPUBuffer;
+  weights: GPUBuffer;
+  scratch: { indices: Uint32Array; offsets: Uint32Array; weights: Float32Array };
+}
+
 /** The activation buffers of the forward, each sized for maxBatch. */
 export interface RankingActivations {
   dense: GPUBuffer; //  (maxB, Nd)
   emb: GPUBuffer; //    (maxB, F, D)
   inter: GPUBuffer; //  (maxB, W)
-  heads: GPUBuffer; //  (T, stride): tower t's output at t·stride
+  heads: GPUBuffer; //  (T, stride): tower t's output at t·stride; then the wide weights (T, Ww) if any
   out: GPUBuffer; //    (maxB, 3)
 }
 
@@ -337,6 +370,9 @@ export class RankingModel {
       readback: Readback;
       /** CPU scratch for a batch's bags: global indices (maxB·S), offsets (maxB·F + 1), shard-local indices. */
       scratch: { indices: Uint32Array; offsets: Uint32Array; local: Uint32Array };
+      /** The towers' last layers (their outputs are logits when the wide term is added after them). */
+      lastLayers: Set<number>;
+      wide: WideParts | null;
     },
     layers: RankingLayer[],
     stride: number,
@@ -380,11 +416,18 @@ export class RankingModel {
 
     const W = dlrmInteractionWidth(F, D, config.interaction);
     const stride = align(maxBatch);
+    const Ww = config.wide ? wideWidth(config) : 0;
+    const headsBytes = (T * stride + T * Ww) * 4;
+    check(
+      headsBytes <= Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize),
+      `RankingModel: the wide term's ${T}·${Ww} weights do not fit one storage binding of this device ` +
+        `(${gpu.limits.maxStorageBufferBindingSize} bytes); train with --wide off or fewer hash buckets.`,
+    );
     const acts: RankingActivations = {
       dense: buf('dense', maxBatch * denseWidth(config)),
       emb: buf('emb', maxBatch * F * D),
       inter: buf('inter', maxBatch * W),
-      heads: buf('heads', T * stride),
+      heads: buf('heads', headsBytes / 4),
       out: buf('out', maxBatch * 3),
     };
 
@@ -404,9 +447,11 @@ export class RankingModel {
     x = whole(acts.inter);
     for (const N of config.topMlp) x = push(x, whole(buf(`${shapes[layers.length].name}.out`, maxBatch * N)));
     const shared = x;
+    const lastLayers = new Set<number>();
     config.heads.forEach((_, t) => {
       let h = shared;
       for (const N of config.towerMlp) h = push(h, whole(buf(`${shapes[layers.length].name}.out`, maxBatch * N)));
+      lastLayers.add(layers.length);
       push(h, { buffer: acts.heads, offset: t * stride * 4, size: maxBatch * 4 });
     });
     const region = (e: ParamEntry) => ({ buffer: params, offset: e.offset * 4, size: e.size * 4 });
@@ -480,6 +525,53 @@ export class RankingModel {
 
     const interaction = await gpu.bind(dlrmInteractionForward, { dense: bottomOut, emb: acts.emb, out: acts.inter });
 
+    let wide: WideParts | null = null;
+    if (config.wide) {
+      // Per (head, sample): the tower's logit, Nd dense values, at most S sparse slots and the bias.
+      const maxNnzWide = T * maxBatch * (2 + config.denseFeatures.length + S);
+      const logits = buf('wide.logits', T * stride);
+      const indices = buf('wide.indices', maxNnzWide);
+      const offsetsWide = buf('wide.offsets', T * stride + 1);
+      const weights = buf('wide.weights', maxNnzWide);
+      const one = buf('wide.one', 1);
+      gpu.write(one, new Float32Array([1]));
+      const bag = await gpu.bind(embeddingBagForward, {
+        table: acts.heads,
+        indices,
+        offsets: offsetsWide,
+        weights,
+        out: logits,
+      });
+      const headActs: LinearOp[] = [];
+      for (let t = 0; t < T; t++) {
+        const region = { offset: t * stride * 4, size: maxBatch * 4 };
+        headActs.push(
+          await LinearOp.create(
+            gpu,
+            {
+              x: { buffer: logits, ...region },
+              w: { buffer: one },
+              b: { buffer: one },
+              y: { buffer: acts.heads, ...region },
+            },
+            { M: maxBatch, K: 1, N: 1 },
+          ),
+        );
+      }
+      wide = {
+        bag,
+        acts: headActs,
+        indices,
+        offsets: offsetsWide,
+        weights,
+        scratch: {
+          indices: new Uint32Array(maxNnzWide),
+          offsets: new Uint32Array(T * stride + 1),
+          weights: new Float32Array(maxNnzWide),
+        },
+      };
+    }
+
     // out[b, task] = heads[slot(task)·stride + b] (a missing head reads past the table: 0).
     const gatherIndices = new Uint32Array(maxBatch * 3);
     for (let b = 0; b < maxBatch; b++) {
@@ -524,6 +616,8 @@ export class RankingModel {
           offsets: new Uint32Array(maxBatch * F + 1),
           local: new Uint32Array(shards.length > 1 ? Math.max(1, maxNnz) : 0),
         },
+        lastLayers,
+        wide,
       },
       layers,
       stride,
@@ -583,8 +677,65 @@ export class RankingModel {
     this.shards.forEach((shard, s) =>
       this.parts.bags[s].setParams({ B: B * F, D, R: shard.rows, mean: 1, has_offsets: 1, has_weights: 0 }),
     );
+    if (this.parts.wide) this.setWideInputs(this.parts.wide, dense, indices, offsets, B);
     this.batch = B;
     return { indices, offsets };
+  }
+
+  /**
+   * The wide bags of a batch: bag t·stride + b sums, in the heads buffer, head t's logit of sample b (weight 1), its
+   * dense weights (the sample's values), the rows of its sparse slots (1/count per feature, as the embedding bags
+   * pool; global row r is weight Nd + r) and the bias. Bags of b ≥ B are empty.
+   */
+  private setWideInputs(
+    wide: WideParts,
+    dense: Float32Array | null,
+    indices: Uint32Array,
+    offsets: Uint32Array,
+    B: number,
+  ): void {
+    const c = this.config;
+    const F = c.sparseFeatures.length;
+    const Nd = c.denseFeatures.length;
+    const T = c.heads.length;
+    const Ww = wideWidth(c);
+    const { indices: idx, offsets: off, weights: w } = wide.scratch;
+    let n = 0;
+    for (let t = 0; t < T; t++) {
+      const base = T * this.stride + t * Ww;
+      for (let b = 0; b < this.stride; b++) {
+        off[t * this.stride + b] = n;
+        if (b >= B) continue;
+        idx[n] = t * this.stride + b;
+        w[n++] = 1;
+        for (let j = 0; j < Nd; j++) {
+          idx[n] = base + j;
+          w[n++] = dense![b * Nd + j];
+        }
+        for (let f = 0; f < F; f++) {
+          const from = offsets[b * F + f];
+          const to = offsets[b * F + f + 1];
+          for (let k = from; k < to; k++) {
+            idx[n] = base + Nd + indices[k];
+            w[n++] = 1 / (to - from);
+          }
+        }
+        idx[n] = base + Ww - 1;
+        w[n++] = 1;
+      }
+    }
+    off[T * this.stride] = n;
+    this.gpu.write(wide.indices, idx.subarray(0, n));
+    this.gpu.write(wide.weights, w.subarray(0, n));
+    this.gpu.write(wide.offsets, off);
+    wide.bag.setParams({
+      B: T * this.stride,
+      D: 1,
+      R: T * (this.stride + Ww),
+      mean: 0,
+      has_offsets: 1,
+      has_weights: 1,
+    });
   }
 
   /**
@@ -616,6 +767,15 @@ export class RankingModel {
       mode: INTERACTION_MODES[c.interaction],
     });
     for (let i = nb; i < linears.length; i++) this.encodeLinear(pass, i, options);
+    const { wide } = this.parts;
+    if (wide) {
+      wide.bag.dispatch(pass, embeddingBagWorkgroups(c.heads.length * this.stride));
+      // The heads in order, each with its last layer's serving activation (the sets keep insertion order).
+      [...this.parts.lastLayers].forEach((i, t) => {
+        const act = options.logits ? 'none' : this.layers[i].serveAct;
+        wide.acts[t].encode(pass, { M: B, K: 1, N: 1, act, hasBias: false });
+      });
+    }
     gather.dispatch(pass, embeddingBagWorkgroups(B * 3), {
       B: B * 3,
       D: 1,
@@ -628,7 +788,9 @@ export class RankingModel {
 
   private encodeLinear(pass: GPUComputePassEncoder, i: number, options: { logits?: boolean }): void {
     const l = this.layers[i];
-    this.parts.linears[i].encode(pass, { M: this.batch, K: l.K, N: l.N, act: options.logits ? l.act : l.serveAct });
+    // With the wide term the towers' last layers give logits; the head's activation comes after the sum.
+    const logits = options.logits || (this.parts.wide !== null && this.parts.lastLayers.has(i));
+    this.parts.linears[i].encode(pass, { M: this.batch, K: l.K, N: l.N, act: logits ? l.act : l.serveAct });
   }
 
   /**
@@ -670,6 +832,10 @@ export class RankingModel {
       `RankingModel: ${tables.length} tables given, expected ${c.sparseFeatures.length}.`,
     );
     this.gpu.write(this.params, params);
+    if (c.wide) {
+      const e = this.paramTable.entries.find((x) => x.name === WIDE_WEIGHT)!;
+      this.gpu.write(this.acts.heads, params.subarray(e.offset, e.offset + e.size), c.heads.length * this.stride * 4);
+    }
     tables.forEach((t, f) => {
       check(
         t.length === c.sparseFeatures[f].rows * D,
@@ -715,8 +881,15 @@ export class RankingModel {
   }
 
   destroy(): void {
-    for (const l of this.parts.linears) l.destroy();
-    for (const k of [...this.parts.bags, this.parts.combine, this.parts.interaction, this.parts.gather]) k?.destroy();
+    for (const l of [...this.parts.linears, ...(this.parts.wide?.acts ?? [])]) l.destroy();
+    const kernels = [
+      ...this.parts.bags,
+      this.parts.combine,
+      this.parts.interaction,
+      this.parts.gather,
+      this.parts.wide?.bag,
+    ];
+    for (const k of kernels) k?.destroy();
     for (const b of this.parts.owned) b.destroy();
     this.parts.readback.destroy();
   }

@@ -10,6 +10,8 @@ import {
   sparseWidth,
   tableBases,
   type RankingConfig,
+  WIDE_WEIGHT,
+  wideWidth,
 } from './ranking.ts';
 
 type Floats = Float32Array | Float64Array;
@@ -37,7 +39,7 @@ export function rankingForwardReference(
   };
   const shapes = rankingLayerShapes(c);
   let li = 0;
-  const layer = (x: Float64Array<ArrayBufferLike>): Float64Array<ArrayBufferLike> => {
+  const layer = (x: Float64Array<ArrayBufferLike>, raw = logits): Float64Array<ArrayBufferLike> => {
     const s = shapes[li++];
     return linearReference(
       x,
@@ -46,7 +48,7 @@ export function rankingForwardReference(
       B,
       s.K,
       s.N,
-      logits ? s.act : s.serveAct,
+      raw ? s.act : s.serveAct,
     );
   };
 
@@ -71,13 +73,51 @@ export function rankingForwardReference(
   let h: Float64Array<ArrayBufferLike> = dlrmInteractionReference(x, emb, B, F, D, c.interaction);
   for (let i = 0; i < c.topMlp.length; i++) h = layer(h);
   const out = new Float64Array(B * 3);
-  for (const task of c.heads) {
+  const Ww = c.wide ? wideWidth(c) : 0;
+  const wide = c.wide ? tensor(WIDE_WEIGHT) : null;
+  c.heads.forEach((task, head) => {
     let t: Float64Array<ArrayBufferLike> = h;
-    for (let i = 0; i <= c.towerMlp.length; i++) t = layer(t);
+    for (let i = 0; i < c.towerMlp.length; i++) t = layer(t);
+    const last = shapes[li];
+    t = layer(t, logits || wide !== null);
     const col = ['ctr', 'cvr', 'revenue'].indexOf(task);
-    for (let b = 0; b < B; b++) out[b * 3 + col] = t[b];
-  }
+    for (let b = 0; b < B; b++) {
+      let z = t[b];
+      if (wide) {
+        z += wideLogitReference(c, wide.subarray(head * Ww, (head + 1) * Ww), dense, sparse, b);
+        if (!logits && last.serveAct === 'sigmoid') z = 1 / (1 + Math.exp(-z));
+      }
+      out[b * 3 + col] = z;
+    }
+  });
   return out;
+}
+
+/**
+ * One head's wide term for sample b, as logistic regression reads the inputs: w · [dense values, each sparse feature
+ * one-hot over its rows (a multi-hot feature's non-PAD slots 1/count each), 1].
+ */
+export function wideLogitReference(
+  c: RankingConfig,
+  w: ArrayLike<number>,
+  dense: Floats | null,
+  sparse: ArrayLike<number>,
+  b: number,
+): number {
+  const Nd = c.denseFeatures.length;
+  const { bases } = tableBases(c);
+  let z = w[w.length - 1];
+  for (let j = 0; j < Nd; j++) z += w[j] * dense![b * Nd + j];
+  let slot = b * sparseWidth(c);
+  c.sparseFeatures.forEach((f, k) => {
+    const rows: number[] = [];
+    for (let l = 0; l < f.width; l++, slot++) {
+      const v = Number(sparse[slot]);
+      if (f.width === 1 || v !== 0) rows.push(v);
+    }
+    for (const v of rows) z += w[Nd + bases[k] + v] / rows.length;
+  });
+  return z;
 }
 
 /** Σ_i Σ_t w_t · loss_it of the heads (bce reference), from the forward's logits, in float64. */

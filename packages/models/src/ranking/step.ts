@@ -16,6 +16,7 @@
 //   update    AdamW over every parameter entry (weight decay on weights only);
 //             row-wise Adagrad per table shard on its U_s rows.
 import {
+  check,
   embeddingBagForward,
   embeddingBagWorkgroups,
   type HeadWeights,
@@ -92,6 +93,11 @@ export class RankingStep {
 
   static async create(gpu: Gpu, model: RankingModel, hyper: RankingHyper): Promise<RankingStep> {
     const c = model.config;
+    check(
+      !c.wide,
+      'RankingStep: the model has a wide term, which is fitted after training (logistic regression, stacked on the ' +
+        'calibration rows), not by this step.',
+    );
     const maxB = model.maxBatch;
     const F = c.sparseFeatures.length;
     const D = c.embeddingDim;

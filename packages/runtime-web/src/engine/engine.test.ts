@@ -19,12 +19,14 @@ let v2: Awaited<ReturnType<typeof makeFixtureBundle>>;
 let causal: Awaited<ReturnType<typeof makeFixtureBundle>>;
 let blocks: Awaited<ReturnType<typeof makeFixtureBundle>>;
 let historyRows: Awaited<ReturnType<typeof makeFixtureBundle>>;
+let wide: Awaited<ReturnType<typeof makeFixtureBundle>>;
 beforeAll(async () => {
   v1 = await makeFixtureBundle('1', 1);
   v2 = await makeFixtureBundle('2', 2);
   causal = await makeFixtureBundle('1', 3, 'fixture', { causal: true, lastOutput: true });
   blocks = await makeFixtureBundle('1', 4, 'fixture', { causal: true, lastOutput: true, blocks: 2 });
   historyRows = await makeFixtureBundle('1', 5, 'fixture', { causal: true, lastOutput: true, historyRows: true });
+  wide = await makeFixtureBundle('1', 6, 'fixture', { wide: true });
 });
 
 const engines: Engine[] = [];
@@ -173,6 +175,7 @@ describe('Engine', () => {
     [' (causal self-attention, the last position output)', () => causal],
     [' (2 transformer blocks: layer norms, feed-forward layers)', () => blocks],
     [" (the history's own item:id rows)", () => historyRows],
+    [' (a ranker with the wide term)', () => wide],
   ])('WebGPU and CPU paths give the same top items, scores within 1e-4%s', async (_name, bundle) => {
     const origin = new FakeOrigin();
     origin.add(bundle());

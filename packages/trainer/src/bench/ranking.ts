@@ -24,15 +24,18 @@ const FLAGS = {
   steps: { type: 'string' },
   runs: { type: 'string' },
   'table-rows': { type: 'string' },
+  wide: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const HELP = `usage: vireo bench ranking [--bundle DIR] [--shape dlrm|small] [--candidates 1000] [--batch 512] [--json]
+const HELP = `usage: vireo bench ranking [--bundle DIR] [--shape dlrm|small] [--wide] [--candidates 1000] [--batch 512]
+                          [--json]
 
 Times scoring K candidates with the WGSL forward vs onnxruntime-node (CPU) on the same ranking.onnx,
 and training samples/s, in one run. Without --bundle: a Criteo-shaped ranker with random weights
-(--shape dlrm on a GPU, small on a CPU adapter; --table-rows rows per table, default 10000).
+(--shape dlrm on a GPU, small on a CPU adapter; --table-rows rows per table, default 10000; --wide
+with the wide term). Training steps run without the wide term, which is fitted after training.
 `;
 
 /** A Criteo-shaped config: 13 dense inputs, 26 categorical tables. */
@@ -157,10 +160,12 @@ export async function runRankingBench(
   let maxAbsDiff = 0;
   for (let i = 0; i < ortScores.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(ortScores[i] - wgslScores[i]));
 
-  // Training: full steps on random batches, the GPU drained after each timed step.
+  // Training: full steps on random batches, the GPU drained after each timed step; without the wide term (fitted
+  // after training, the last entry of the parameters).
   const B = opts.batch;
-  const train = await RankingModel.create(gpu, c, { maxBatch: B });
-  train.writeWeights(params, tables);
+  const trained = { ...c, wide: false };
+  const train = await RankingModel.create(gpu, trained, { maxBatch: B });
+  train.writeWeights(params.subarray(0, rankingParameters(trained).total), tables);
   const step = await RankingStep.create(gpu, train, { lr: 1e-3, weightDecay: 0, embLr: 0.02, revenueWeight: 0.1 });
   const batches = [0, 1, 2].map((i) => randomInputs(c, B, 10 + i));
   let k = 0;
@@ -198,6 +203,8 @@ export async function benchRanking(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (values.bundle && values.wide)
+    throw new UsageError("--wide makes the random ranker's wide term: a bundle's ranker has its own (or none).");
   if (values.shape !== undefined && values.shape !== 'dlrm' && values.shape !== 'small')
     throw new UsageError(`--shape must be dlrm or small, got '${values.shape}'.`);
   const candidates = numberFlag(values.candidates, 'candidates', 1000, { integer: true, min: 1, max: 100_000 });
@@ -216,8 +223,9 @@ export async function benchRanking(argv: string[]): Promise<number> {
       shape = `bundle ${values.bundle}`;
     } else {
       shape = values.shape ?? (isCpuAdapter(gpu) ? 'small' : 'dlrm');
-      config = criteoShape(shape as 'dlrm' | 'small', tableRows);
+      config = { ...criteoShape(shape as 'dlrm' | 'small', tableRows), ...(values.wide ? { wide: true } : {}) };
       ({ params, tables } = randomRanker(config));
+      if (values.wide) shape += ' with the wide term';
     }
     const r = await runRankingBench(gpu, { config, params, tables, shape, candidates, batch, steps, runs });
     if (values.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');

@@ -3,12 +3,21 @@
 // The study's other maps (bench/calibration-maps.ts) lower ECE and keep the order.
 import { calibration, createRng, logLoss } from '@vireo/core';
 import { Gpu, testRng } from '@vireo/kernels';
-import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
+import { RankingModel, rankingParameters, sparseWidth, WIDE_WEIGHT, type RankingConfig } from '@vireo/models';
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { rankingOnnx } from '@vireo/models/training';
 import { applyCalibrationMap, fitCalibrationMap } from '../bench/calibration-maps.ts';
-import { calibrationHoldout, fitPlatt, foldPlatt, PLATT_MIN_SLOPE } from './calibrate.ts';
+import {
+  calibrateHeads,
+  calibrationHoldout,
+  fitPlatt,
+  fitStack,
+  foldPlatt,
+  PLATT_MIN_SLOPE,
+  stackTest,
+} from './calibrate.ts';
+import { logisticLogits } from './logistic.ts';
 import type { RankingData, RankingSplits } from './data.ts';
 
 /** A tiny ranker with three heads over user and item ids (and `dense` inputs), for the serving tests below. */
@@ -211,6 +220,112 @@ describe('ranking calibration', () => {
         }
       } finally {
         model.destroy();
+      }
+    } finally {
+      gpu.destroy();
+    }
+  });
+
+  it('fitStack recovers the (a, c, b) the labels were drawn with; stackTest tells a useful logit from noise', () => {
+    const rng = createRng(41);
+    const n = 20_000;
+    const z = Float64Array.from({ length: n }, () => rng.normal());
+    const signal = Float64Array.from({ length: n }, () => rng.normal());
+    const noise = Float64Array.from({ length: n }, () => rng.normal());
+    const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+    const y = Float64Array.from(z, (v, i) => (rng.next() < sigmoid(0.6 * v + 0.8 * signal[i] - 0.5) ? 1 : 0));
+    const fit = fitStack(z, signal, y);
+    // 20k rows: the maximum-likelihood estimates are within ~0.02 (one standard error) of the truth.
+    expect(fit.a).toBeCloseTo(0.6, 1);
+    expect(fit.c).toBeCloseTo(0.8, 1);
+    expect(fit.b).toBeCloseTo(-0.5, 1);
+    expect(stackTest(z, signal, y).t).toBeGreaterThan(10);
+    // A logit that carries nothing: the stack's extra weight only fits noise, so it gains nothing out of fold.
+    const useless = stackTest(z, noise, y);
+    expect(useless.t).toBeLessThan(2);
+    expect(Math.abs(useless.gain)).toBeLessThan(0.001);
+  });
+
+  it('stacks the wide term where it helps (an item effect an untrained DLRM misses); WGSL, ONNX serve it', async () => {
+    // 3,000 rows of (user, item) ids whose click depends on the item only; the DLRM's weights are random, so its
+    // logit carries nothing and logistic regression carries the effect.
+    const c = tinyRanker([]);
+    c.heads = ['ctr'];
+    const n = 3000;
+    const rng = createRng(5);
+    const itemEffect = Float64Array.from({ length: 20 }, () => 1.5 * rng.normal());
+    const sparse = new Int32Array(n * 2);
+    const labels = new Float32Array(n * 3);
+    for (let r = 0; r < n; r++) {
+      sparse[r * 2] = 2 + rng.int(10);
+      sparse[r * 2 + 1] = 2 + rng.int(18);
+      labels[r * 3] = rng.next() < 1 / (1 + Math.exp(-itemEffect[sparse[r * 2 + 1]])) ? 1 : 0;
+    }
+    const data = {
+      features: { dense: [], sparse: c.sparseFeatures },
+      rows: n,
+      dense: new Float32Array(0),
+      sparse,
+      labels,
+      split: new Uint8Array(n),
+      ts: Float64Array.from({ length: n }, (_, i) => i),
+      tasks: ['ctr'],
+      labelOf: { ctr: 'label:click' },
+      oracleClick: null,
+      oracleConversion: null,
+    } as unknown as RankingData;
+    const range = (from: number, to: number) => Uint32Array.from({ length: to - from }, (_, i) => from + i);
+    const train = range(0, 2000);
+    const valid = range(2000, 3000);
+    const gpu = await Gpu.create();
+    try {
+      const t = testRng(3);
+      const params = t.uniform(rankingParameters(c).total, -0.3, 0.3);
+      const tables = c.sparseFeatures.map((f) => t.uniform(f.rows * c.embeddingDim, -0.3, 0.3));
+      const lines: string[] = [];
+      const stacked = await calibrateHeads(gpu, c, params, tables, data, valid, {
+        train,
+        seed: 1,
+        log: (l) => lines.push(l),
+      });
+      const head = stacked.calibration.ctr!;
+      expect(head.wide?.stacked, lines.join('\n')).toBe(true);
+      expect(head.wide!.gain / head.wide!.se).toBeGreaterThanOrEqual(2);
+      expect(stacked.config.wide).toBe(true);
+      expect(head.after.logLoss).toBeLessThan(head.before.logLoss - 0.05);
+      // Without it (or refused), the model and its weights keep their shape.
+      const plain = await calibrateHeads(gpu, c, params, tables, data, valid);
+      expect(plain.config.wide).toBeUndefined();
+      expect(plain.params.length).toBe(params.length);
+
+      // Served: σ(a·z + b + c·z_lr) on the GPU and in ONNX, z the untrained head's logit, z_lr the regression's.
+      const model = await RankingModel.create(gpu, c, { maxBatch: 64 });
+      const rows = valid.subarray(0, 64);
+      const batch = sparse.slice(2000 * 2, 2064 * 2);
+      model.writeWeights(params, tables);
+      const z = await model.score(null, batch, 64, { logits: true });
+      model.destroy();
+      const served = await RankingModel.create(gpu, stacked.config, { maxBatch: 64 });
+      served.writeWeights(stacked.params, tables);
+      const wgsl = await served.score(null, batch, 64);
+      served.destroy();
+      const e = rankingParameters(stacked.config).entries.find((x) => x.name === WIDE_WEIGHT)!;
+      const wide = Float64Array.from(stacked.params.subarray(e.offset, e.offset + e.size));
+      const zWide = logisticLogits(c, data, wide, rows); // c · the regression's logit
+      const session = await ort.InferenceSession.create(rankingOnnx(stacked.config, stacked.params, tables));
+      const ids = (f: number) => new BigInt64Array(Array.from({ length: 64 }, (_, b) => BigInt(batch[b * 2 + f])));
+      const onnx = (
+        await session.run({
+          user_id: new ort.Tensor('int64', ids(0), [64, 1]),
+          item_id: new ort.Tensor('int64', ids(1), [64, 1]),
+        })
+      ).scores.data as Float32Array;
+      await session.release();
+      const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+      for (let i = 0; i < 64; i++) {
+        const want = sigmoid(head.a * z[i * 3] + head.b + zWide[i]);
+        expect(Math.abs(wgsl[i * 3] - want)).toBeLessThan(1e-5);
+        expect(Math.abs(onnx[i * 3] - want)).toBeLessThan(1e-5);
       }
     } finally {
       gpu.destroy();

@@ -9,10 +9,25 @@
 // time slice of a few thousand rows the fitted slope a moves with the slice's make-up by more than the calibration
 // error it corrects; a slice of its own is not chosen on anything else, but it costs training rows
 // (docs/ARCHITECTURE.md §4).
+//
+// The wide term: per head, logistic regression on the same inputs (logistic.ts, fitted on the training rows) is
+// stacked with the head's logit on the calibration rows, p = σ(a·z + c·z_lr + b), when 5-fold cross-fitting on those
+// rows says the stack beats Platt's pair by at least two standard errors of the rows' paired log-loss difference
+// (WIDE_MIN_T). a and b fold into the last layer as Platt's do; c times the regression's weights becomes the head's
+// row of the model's `wide.weight` (RankingConfig.wide), which the GPU forward and the ONNX graph add to the logit.
+// Where the DLRM reaches a per-item effect only through its pairwise dots, the regression carries it directly.
 import { calibration, logLoss } from '@vireo/core';
-import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
+import {
+  RankingModel,
+  rankingParameters,
+  sparseWidth,
+  WIDE_WEIGHT,
+  wideWidth,
+  type RankingConfig,
+} from '@vireo/models';
 import type { Gpu } from '@vireo/kernels';
 import { gatherBatch, type RankingData, type RankingSplits } from './data.ts';
+import { fitLogistic, logisticLogits } from './logistic.ts';
 
 /**
  * Carves the calibration rows out of the training rows: the last `fraction` of them by time (the rows nearest the
@@ -35,13 +50,24 @@ export function calibrationHoldout(
   };
 }
 
-/** One head's Platt pair and what it did to the calibration rows it was fitted on. */
+/** One head's Platt pair (or stack) and what it did to the calibration rows it was fitted on. */
 export interface HeadCalibration {
   a: number;
   b: number;
   rows: number;
   before: { logLoss: number; ece: number };
   after: { logLoss: number; ece: number };
+  /**
+   * The wide term's test on these rows: the stack's cross-fitted log-loss gain over Platt ± its standard error, and
+   * c, the weight of the regression's logit when the stack was taken (`stacked`).
+   */
+  wide?: {
+    stacked: boolean;
+    gain: number;
+    se: number;
+    c: number;
+    logistic: { lr: number; l2: number; epochs: number };
+  };
 }
 
 export type Calibration = Partial<Record<'ctr' | 'cvr', HeadCalibration>>;
@@ -173,7 +199,8 @@ export async function calibrateHeads(
   tables: Float32Array[],
   data: RankingData,
   rows: ArrayLike<number>,
-): Promise<{ params: Float32Array; calibration: Calibration }> {
+  wideOn?: { train: ArrayLike<number>; seed: number; log?: (line: string) => void },
+): Promise<{ config: RankingConfig; params: Float32Array; calibration: Calibration }> {
   const model = await RankingModel.create(gpu, config, { maxBatch: 1000 });
   let logits: Float32Array;
   try {
@@ -182,31 +209,174 @@ export async function calibrateHeads(
   } finally {
     model.destroy();
   }
-  const out = params.slice();
+  // With a wide term the layers keep their offsets (wide.weight comes last), so the layers copy over as they are.
+  const wideConfig: RankingConfig = { ...config, wide: true };
+  const out = new Float32Array(wideOn ? rankingParameters(wideConfig).total : params.length);
+  out.set(params.subarray(0, rankingParameters({ ...config, wide: false }).total));
+  const wideRows: Array<[number, Float64Array]> = [];
   const result: Calibration = {};
   const heads: Array<['ctr' | 'cvr', number]> = [['ctr', 0]];
   if (config.heads.includes('cvr')) heads.push(['cvr', 1]);
+  const isClicked = (r: number) => data.labels[r * 3] > 0.5;
   for (const [task, t] of heads) {
     const z: number[] = [];
     const y: number[] = [];
+    const at: number[] = [];
     for (let i = 0; i < rows.length; i++) {
-      if (task === 'cvr' && data.labels[rows[i] * 3] < 0.5) continue; // cvr: clicked rows only
+      if (task === 'cvr' && !isClicked(rows[i])) continue; // cvr: clicked rows only
       z.push(logits[i * 3 + t]);
       y.push(data.labels[rows[i] * 3 + t] > 0.5 ? 1 : 0);
+      at.push(rows[i]);
     }
     const positives = y.reduce((s, v) => s + v, 0);
     if (positives === 0 || positives === y.length) continue;
-    const { a, b } = fitPlatt(z, y);
+    let { a, b } = fitPlatt(z, y);
+    let zLr: Float64Array | null = null;
+    let wide: HeadCalibration['wide'];
+    if (wideOn) {
+      const started = performance.now();
+      const train = task === 'cvr' ? Array.from(wideOn.train).filter(isClicked) : wideOn.train;
+      const lr = fitLogistic(config, data, train, at, t, wideOn.seed);
+      zLr = logisticLogits(config, data, lr.weights, at);
+      const test = stackTest(z, zLr, y);
+      const stack = test.t >= WIDE_MIN_T ? fitStack(z, zLr, y) : null;
+      const stacked = stack !== null && stack.a >= PLATT_MIN_SLOPE && stack.c >= 0;
+      wide = {
+        stacked,
+        gain: test.gain,
+        se: test.se,
+        c: stacked ? stack.c : 0,
+        logistic: { lr: lr.lr, l2: lr.l2, epochs: lr.epochs },
+      };
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      wideOn.log?.(
+        `wide ${task}: logistic regression on ${train.length} rows (${seconds} s); ` +
+          `stacked on the calibration rows it gains ${test.gain.toFixed(4)} ± ${test.se.toFixed(4)} in cross-fitted ` +
+          `log loss over Platt: ${stacked ? 'stacked' : `not stacked (needs ${WIDE_MIN_T} standard errors)`}`,
+      );
+      if (stacked) {
+        ({ a, b } = stack);
+        wideRows.push([config.heads.indexOf(task), lr.weights.map((w) => stack.c * w)]);
+      } else zLr = null;
+    }
     const before = z.map(sigmoid);
-    const after = z.map((v) => sigmoid(a * v + b));
+    const c = wide?.c ?? 0;
+    const after = z.map((v, i) => sigmoid(a * v + b + (zLr ? c * zLr[i] : 0)));
     result[task] = {
       a,
       b,
       rows: y.length,
       before: { logLoss: logLoss(y, before), ece: calibration(y, before).ece },
       after: { logLoss: logLoss(y, after), ece: calibration(y, after).ece },
+      ...(wide ? { wide } : {}),
     };
     foldPlatt(config, out, task, a, b);
   }
-  return { params: out, calibration: result };
+  if (wideRows.length === 0) return { config, params: out.slice(0, params.length), calibration: result };
+  const e = rankingParameters(wideConfig).entries.find((x) => x.name === WIDE_WEIGHT)!;
+  const Ww = wideWidth(wideConfig);
+  for (const [head, w] of wideRows) out.set(w, e.offset + head * Ww);
+  return { config: wideConfig, params: out, calibration: result };
+}
+
+/** How many standard errors the stack's cross-fitted gain over Platt must reach to be taken (see the top). */
+export const WIDE_MIN_T = 2;
+
+/**
+ * 5-fold cross-fitting of Platt on z against the stack on (z, zLr): the mean per-row log-loss gain of the stack, its
+ * standard error (over rows, paired) and their ratio t. Folds are the rows' positions mod 5.
+ */
+export function stackTest(
+  z: ArrayLike<number>,
+  zLr: ArrayLike<number>,
+  y: ArrayLike<number>,
+): { gain: number; se: number; t: number } {
+  const K = 5;
+  const n = y.length;
+  const gains = new Float64Array(n);
+  const nll = (p: number, label: number) => -Math.log(Math.min(1 - 1e-12, Math.max(1e-12, label ? p : 1 - p)));
+  for (let k = 0; k < K; k++) {
+    const fit: number[] = [];
+    for (let i = 0; i < n; i++) if (i % K !== k) fit.push(i);
+    const pick = (v: ArrayLike<number>) => fit.map((i) => v[i]);
+    const platt = fitPlatt(pick(z), pick(y));
+    const stack = fitStack(pick(z), pick(zLr), pick(y));
+    for (let i = k; i < n; i += K) {
+      const p1 = sigmoid(platt.a * z[i] + platt.b);
+      const p2 = sigmoid(stack.a * z[i] + stack.c * zLr[i] + stack.b);
+      gains[i] = nll(p1, y[i]) - nll(p2, y[i]);
+    }
+  }
+  let mean = 0;
+  for (const g of gains) mean += g / n;
+  let ss = 0;
+  for (const g of gains) ss += (g - mean) ** 2;
+  const se = Math.sqrt(ss / Math.max(1, n - 1) / n);
+  return { gain: mean, se, t: se > 0 ? mean / se : 0 };
+}
+
+/**
+ * Fits p = σ(a·z + c·zLr + b) by Newton's method on the log loss (a tiny ridge on a − 1, c and b), from the identity
+ * on z. The stack of the head's logit with the regression's.
+ * @example fitStack(headLogits, regressionLogits, labels) // { a: 0.6, c: 0.3, b: -0.2 }
+ */
+export function fitStack(
+  z: ArrayLike<number>,
+  zLr: ArrayLike<number>,
+  y: ArrayLike<number>,
+): { a: number; c: number; b: number } {
+  const n = y.length;
+  const ridge = 1e-6 * n;
+  let w = [1, 0, 0]; // a, c, b
+  for (let iter = 0; iter < 100; iter++) {
+    const g = [ridge * (w[0] - 1), ridge * w[1], ridge * w[2]];
+    const H = [
+      [ridge, 0, 0],
+      [0, ridge, 0],
+      [0, 0, ridge],
+    ];
+    for (let i = 0; i < n; i++) {
+      const x = [z[i], zLr[i], 1];
+      const p = sigmoid(w[0] * x[0] + w[1] * x[1] + w[2]);
+      const r = p - y[i];
+      const h = Math.max(p * (1 - p), 1e-12);
+      for (let j = 0; j < 3; j++) {
+        g[j] += r * x[j];
+        for (let k = 0; k < 3; k++) H[j][k] += h * x[j] * x[k];
+      }
+    }
+    const d = solve3(H, g);
+    if (!d?.every(Number.isFinite)) break;
+    w = w.map((v, j) => v - d[j]);
+    if (Math.abs(d[0]) + Math.abs(d[1]) + Math.abs(d[2]) < 1e-10) break;
+  }
+  return { a: w[0], c: w[1], b: w[2] };
+}
+
+/** Solves H d = g for a symmetric positive definite 3×3 H (Cholesky); null when it is not. */
+function solve3(H: number[][], g: number[]): number[] | null {
+  const L = [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = H[i][j];
+      for (let k = 0; k < j; k++) s -= L[i][k] * L[j][k];
+      if (i === j) {
+        if (!(s > 0)) return null;
+        L[i][i] = Math.sqrt(s);
+      } else L[i][j] = s / L[j][j];
+    }
+  }
+  const u = [0, 0, 0];
+  for (let i = 0; i < 3; i++) u[i] = (g[i] - L[i].slice(0, i).reduce((s, l, k) => s + l * u[k], 0)) / L[i][i];
+  const d = [0, 0, 0];
+  for (let i = 2; i >= 0; i--) {
+    let s = u[i];
+    for (let k = i + 1; k < 3; k++) s -= L[k][i] * d[k];
+    d[i] = s / L[i][i];
+  }
+  return d;
 }

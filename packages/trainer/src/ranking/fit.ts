@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auc, createRng, logLoss, readSafetensors, writeSafetensors, type Tensor } from '@vireo/core';
-import { RankingModel, rankingParameters, sparseWidth, type RankingConfig } from '@vireo/models';
+import { RankingModel, rankingParameters, sparseWidth, WIDE_WEIGHT, type RankingConfig } from '@vireo/models';
 import type { Gpu } from '@vireo/kernels';
 import { progress } from '../cli/progress.ts';
 import { UsageError } from '../cli/args.ts';
@@ -127,7 +127,7 @@ export function initialWeights(
   const { entries, total } = rankingParameters(c);
   const params = new Float32Array(total);
   for (const e of entries) {
-    if (e.name.endsWith('.weight')) {
+    if (e.name.endsWith('.weight') && e.name !== WIDE_WEIGHT) {
       const [N, K] = e.shape;
       const std = Math.sqrt(2 / (N + K));
       for (let i = 0; i < e.size; i++) params[e.offset + i] = rng.normal() * std;

@@ -67,6 +67,7 @@ const TRAIN_FLAGS = {
   'checkpoint-every': { type: 'string' },
   holdout: { type: 'string' },
   'calibration-holdout': { type: 'string' },
+  wide: { type: 'string' },
   resume: { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -105,6 +106,8 @@ flags:
   --calibration-holdout F
                         fit the heads' Platt calibration on the last F of train (by time), left out of training
                         and early stopping (default ${DEFAULT_CALIBRATION_HOLDOUT}: on the validation rows)
+  --wide on|off         stack a logistic regression on the same inputs with each probability head, on the
+                        calibration rows, where cross-fitting there says it helps (default on)
   --resume              continue from BUNDLE/checkpoint (the same flags; --epochs may grow)
   --json                print the training and evaluation summary as JSON on stdout
   --quiet               no progress bar
@@ -150,6 +153,7 @@ function trainingChoices(values: Values): {
   shape: (small: boolean) => Parameters<typeof rankingConfigFor>[1];
   opts: FitOptions;
   calibrationShare: number;
+  wide: boolean;
 } {
   const interaction = values.interaction ?? 'dot';
   if (interaction !== 'dot' && interaction !== 'cat')
@@ -187,7 +191,9 @@ function trainingChoices(values: Values): {
     DEFAULT_CALIBRATION_HOLDOUT,
     { min: 0, max: 0.5 },
   );
-  return { shape, opts, calibrationShare };
+  const wide = values.wide ?? 'on';
+  if (wide !== 'on' && wide !== 'off') throw new UsageError(`--wide must be on or off, got '${values.wide}'.`);
+  return { shape, opts, calibrationShare, wide: wide === 'on' };
 }
 
 /** True on a CPU adapter (SwiftShader, llvmpipe), where the small architecture is the default. */
@@ -207,6 +213,7 @@ async function trainCalibrated(
   splits: ReturnType<typeof rankingSplits>,
   opts: FitOptions,
   calibrationShare: number,
+  wide: boolean,
   io: Parameters<typeof fitRanking>[5],
 ) {
   const { fit: fitSplits, calibrate } = calibrationHoldout(data, splits, calibrationShare);
@@ -216,7 +223,15 @@ async function trainCalibrated(
   const fit = await fitRanking(gpu, config, data, fitSplits, opts, { ...io, datasetId });
   // Platt scaling per probability head, folded into the heads' last layers: the bundle, the engine and the ONNX
   // export all carry the calibrated model.
-  const calibrated = await calibrateHeads(gpu, config, fit.params, fit.tables, data, calibrate);
+  const calibrated = await calibrateHeads(
+    gpu,
+    config,
+    fit.params,
+    fit.tables,
+    data,
+    calibrate,
+    wide ? { train: fitSplits.train, seed: opts.seed, log: io.log } : undefined,
+  );
   for (const [task, c] of Object.entries(calibrated.calibration))
     io.log(
       `calibration ${task}: p = σ(${c.a.toFixed(3)}·z ${c.b >= 0 ? '+' : '−'} ${Math.abs(c.b).toFixed(3)}) on ` +
@@ -225,6 +240,7 @@ async function trainCalibrated(
     );
   return {
     fit,
+    config: calibrated.config,
     params: calibrated.params,
     calibration: calibrated.calibration,
     split: { fit: fitSplits.train.length, calibrate: calibrate.length, calibrateFrom: on },
@@ -243,7 +259,7 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
   }
   if (!values.data) throw new UsageError('--data DATASET is required (a folder written by vireo ingest).');
   if (!values.out) throw new UsageError('--out BUNDLE is required (the bundle folder to write the ranker into).');
-  const { shape, opts, calibrationShare } = trainingChoices(values);
+  const { shape, opts, calibrationShare, wide } = trainingChoices(values);
   const holdout = numberFlag(values.holdout, 'holdout', 0.1, { min: 0.01, max: 0.5 });
   const quiet = Boolean(values.quiet || values.json);
   const log = (line: string) => {
@@ -272,10 +288,11 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
     );
     const {
       fit,
+      config: served,
       params,
       calibration: calibrated,
       split,
-    } = await trainCalibrated(gpu, config, data, splits, opts, calibrationShare, {
+    } = await trainCalibrated(gpu, config, data, splits, opts, calibrationShare, wide, {
       checkpointDir: join(values.out, 'checkpoint'),
       resume: Boolean(values.resume),
       quiet,
@@ -283,9 +300,10 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
       log,
       stopAfterSteps: testing.stopAfterSteps,
     });
-    const report = await evaluateRanking(gpu, config, params, fit.tables, data, splits, opts.seed);
+    // The served model: the trained one with the wide term where calibration stacked it.
+    const report = await evaluateRanking(gpu, served, params, fit.tables, data, splits, opts.seed);
     report.split.calibration = split;
-    const onnx = rankingOnnx(config, params, fit.tables);
+    const onnx = rankingOnnx(served, params, fit.tables);
     const training = {
       bestEpoch: fit.bestEpoch,
       bestValidAuc: fit.bestValidAuc,
@@ -296,7 +314,7 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
       adapter: gpu.info,
     };
     const manifest = await writeRankingBundle(values.out, {
-      config,
+      config: served,
       params,
       tables: fit.tables,
       onnx,
@@ -416,7 +434,7 @@ export function formatRankingSeeds(r: RankingSeedsReport): string {
 
 /** `vireo eval ranking --data DATASET --seeds N [training flags]`: N trained seeds, mean ± sd. */
 async function evalRankingSeeds(values: Values & { seeds?: string }, n: number): Promise<number> {
-  const { shape, opts, calibrationShare } = trainingChoices(values);
+  const { shape, opts, calibrationShare, wide } = trainingChoices(values);
   const ds = loadDataset(values.data!);
   const data = rankingData(ds);
   const splits = rankingSplits(data, numberFlag(values.holdout, 'holdout', 0.1, { min: 0.01, max: 0.5 }));
@@ -433,14 +451,19 @@ async function evalRankingSeeds(values: Values & { seeds?: string }, n: number):
     for (const seed of seeds) {
       log(`seed ${seed}:`);
       const run = { ...opts, seed };
-      const { fit, params, split } = await trainCalibrated(gpu, config, data, splits, run, calibrationShare, {
+      const {
+        fit,
+        config: served,
+        params,
+        split,
+      } = await trainCalibrated(gpu, config, data, splits, run, calibrationShare, wide, {
         checkpointDir: join(dir, `seed-${seed}`),
         resume: false,
         quiet,
         datasetId: datasetId({ dir: ds.dir, createdAt: ds.summary.createdAt }),
         log,
       });
-      const report = await evaluateRanking(gpu, config, params, fit.tables, data, splits, seed);
+      const report = await evaluateRanking(gpu, served, params, fit.tables, data, splits, seed);
       report.split.calibration = split;
       log(formatReport(report));
       reports.push(report);

@@ -56,6 +56,16 @@ export function logisticPredict(
   w: Float64Array,
   rows: ArrayLike<number>,
 ): Float64Array {
+  return logisticLogits(c, data, w, rows).map(sigmoid);
+}
+
+/** Logits (w · x) of `rows` under `w`. */
+export function logisticLogits(
+  c: RankingConfig,
+  data: RankingData,
+  w: Float64Array,
+  rows: ArrayLike<number>,
+): Float64Array {
   const { bases } = tableBases(c);
   const width = c.denseFeatures.length + c.sparseFeatures.reduce((s, f) => s + f.width, 0);
   const idx = new Int32Array(width);
@@ -66,7 +76,7 @@ export function logisticPredict(
     const n = rowFeatures(c, data, bases, rows[i], idx, val);
     let z = w[bias];
     for (let j = 0; j < n; j++) z += w[idx[j]] * val[j];
-    out[i] = sigmoid(z);
+    out[i] = z;
   }
   return out;
 }

@@ -16,6 +16,7 @@ import { edgeEvents } from '../../test/ingest-helpers.ts';
 import { carryRetrieval, warmStartRanking } from './warm.ts';
 import { retrievalConfig } from '../retrieval/features.ts';
 import { initialWeights as initialRetrievalWeights, weightTensors } from '@vireo/models/training';
+import { rankingParameters, tableBases, WIDE_WEIGHT, wideWidth, type RankingConfig } from '@vireo/models';
 
 const T = Date.UTC(2026, 0, 1);
 const ev = edgeEvents();
@@ -197,6 +198,37 @@ describe('refresh: the grown dataset and the ranker warm start', () => {
       const last = row(init.tables[f], config.sparseFeatures[f].rows - 1);
       expect(last).toEqual(mode === 'fresh' ? fresh : row(old, OOV_INDEX));
       expect(Array.from(init.params.subarray(0, 16))).toEqual(Array.from(previous.params.subarray(0, 16)));
+    }
+  });
+
+  it("carries a champion's wide term: dense weights, biases as they are; table rows by value, new ones OOV's", () => {
+    const base = loadDataset(join(root, 'base'));
+    const grown = loadDataset(join(root, 'grown'));
+    const arch = { dim: 8, bottom: [8], top: [8], tower: [4], interaction: 'dot' as const };
+    const oldConfig = { ...rankingConfigFor(rankingData(base), arch), wide: true };
+    const config = { ...rankingConfigFor(rankingData(grown), arch), wide: true };
+    const prior = { ctr: 0.3, cvr: 0.1, revenue: 1 };
+    const old = initialWeights(oldConfig, 7, prior);
+    const wideOf = (c: RankingConfig) => rankingParameters(c).entries.find((e) => e.name === WIDE_WEIGHT)!;
+    const eo = wideOf(oldConfig);
+    for (let i = 0; i < eo.size; i++) old.params[eo.offset + i] = Math.sin(i + 1); // distinct weights
+    const previous = { ...old, config: oldConfig, vocabularies: base.vocabularies };
+    const init = initialWeights(config, 1, prior);
+    warmStartRanking(config, grown.spec, grown.vocabularies, init, previous, 'oov');
+    const e = wideOf(config);
+    const [W, Wo] = [wideWidth(config), wideWidth(oldConfig)];
+    const Nd = config.denseFeatures.length;
+    const f = config.sparseFeatures.findIndex((s) => s.name === 'item:id');
+    const [base0, old0] = [tableBases(config).bases[f], tableBases(oldConfig).bases[f]];
+    expect(config.sparseFeatures[f].rows).toBeGreaterThan(oldConfig.sparseFeatures[f].rows);
+    for (let h = 0; h < config.heads.length; h++) {
+      const now = init.params.subarray(e.offset + h * W, e.offset + (h + 1) * W);
+      const then = old.params.subarray(eo.offset + h * Wo, eo.offset + (h + 1) * Wo);
+      expect(Array.from(now.subarray(0, Nd))).toEqual(Array.from(then.subarray(0, Nd)));
+      expect(now[W - 1]).toBe(then[Wo - 1]);
+      for (let r = 0; r < base.vocabularies['item:id'].length + FIRST_INDEX; r++)
+        expect(now[Nd + base0 + r]).toBe(then[Nd + old0 + r]);
+      expect(now[Nd + base0 + config.sparseFeatures[f].rows - 1]).toBe(then[Nd + old0 + OOV_INDEX]);
     }
   });
 });

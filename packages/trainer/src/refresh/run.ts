@@ -477,21 +477,37 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
   // Platt calibration of the challenger's heads on the validation rows, folded into its weights, as `vireo train
   // ranking` does (docs/ARCHITECTURE.md §4): the engine multiplies the heads, so an uncalibrated pCTR would skew
   // the blend of every user the challenger serves.
-  const calibrated = await calibrateHeads(gpu, config, fit.params, fit.tables, rdata, splits.valid);
+  // With the wide term where stacking it helps, as there too.
+  const calibrated = await calibrateHeads(gpu, config, fit.params, fit.tables, rdata, splits.valid, {
+    train: splits.train,
+    seed: o.seed,
+    log: (line) => log(`ranking ${line}`),
+  });
   for (const [task, c] of Object.entries(calibrated.calibration))
     log(`ranking calibration ${task}: ECE ${c.before.ece.toFixed(4)} → ${c.after.ece.toFixed(4)} on ${c.rows} rows`);
   fit.params = calibrated.params;
-  const championTables = rankingInitialWeights(config, o.seed, labelPriors(rdata, splits.train));
-  warmStartRanking(config, ds.spec, ds.vocabularies, championTables, previous, 'oov');
+  const served = calibrated.config;
+  // The champion as it serves the grown catalogue, with its own wide term if it has one.
+  const championConfig = { ...config, wide: Boolean(previous.config.wide) };
+  const championTables = rankingInitialWeights(championConfig, o.seed, labelPriors(rdata, splits.train));
+  warmStartRanking(championConfig, ds.spec, ds.vocabularies, championTables, previous, 'oov');
   const ranking = {
-    challenger: await evaluateRanking(gpu, config, fit.params, fit.tables, rdata, splits, o.seed),
-    champion: await evaluateRanking(gpu, config, championTables.params, championTables.tables, rdata, splits, o.seed),
+    challenger: await evaluateRanking(gpu, served, fit.params, fit.tables, rdata, splits, o.seed),
+    champion: await evaluateRanking(
+      gpu,
+      championConfig,
+      championTables.params,
+      championTables.tables,
+      rdata,
+      splits,
+      o.seed,
+    ),
   };
   await writeRankingBundle(out, {
-    config,
+    config: served,
     params: fit.params,
     tables: fit.tables,
-    onnx: rankingOnnx(config, fit.params, fit.tables),
+    onnx: rankingOnnx(served, fit.params, fit.tables),
     spec: ds.spec,
     vocabularies: ds.vocabularies,
     name: o.model,

@@ -10,7 +10,10 @@
 import { FIRST_INDEX, OOV_INDEX, vocabularyName, type FeatureSpec, type Vocabularies } from '@vireo/core';
 import {
   rankingParameters,
+  tableBases,
   tableFields,
+  WIDE_WEIGHT,
+  wideWidth,
   type RankingConfig,
   type RetrievalConfig,
   type SparseFeatureShape,
@@ -100,6 +103,7 @@ export function warmStartRanking(
   const report: RankingWarmStartReport = { dense: 0, rowsCopied: 0, rowsNew: 0 };
   const old = new Map(rankingParameters(previous.config).entries.map((e) => [e.name, e]));
   for (const e of rankingParameters(config).entries) {
+    if (e.name === WIDE_WEIGHT) continue; // by rows, below
     const o = old.get(e.name);
     if (!o || o.shape.join(',') !== e.shape.join(','))
       throw new UsageError(
@@ -112,6 +116,9 @@ export function warmStartRanking(
   const D = config.embeddingDim;
   if (previous.config.embeddingDim !== D)
     throw new UsageError(`the promoted ranker's embedding width is ${previous.config.embeddingDim}, not ${D}.`);
+  // The wide term (RankingConfig.wide) is a row per head of [dense weights, one weight per table row, bias]: its
+  // dense weights and bias carry over as they are, its table rows as the tables' rows do.
+  const wide = config.wide && previous.config.wide ? wideRows(config, previous, init.params) : null;
   config.sparseFeatures.forEach((f, t) => {
     const j = previous.config.sparseFeatures.findIndex((p) => p.name === f.name);
     const table = init.tables[t];
@@ -123,6 +130,7 @@ export function warmStartRanking(
     const oldRows = previous.config.sparseFeatures[j].rows;
     const copy = (to: number, src: number) => {
       table.set(from.subarray(src * D, (src + 1) * D), to * D);
+      wide?.(t, j, to, src);
       report.rowsCopied++;
     };
     const vocab = tableVocabulary(f, spec);
@@ -140,9 +148,39 @@ export function warmStartRanking(
       if (src !== undefined && src < oldRows) copy(r, src);
       else {
         report.rowsNew++;
-        if (rows === 'oov') table.set(from.subarray(OOV_INDEX * D, (OOV_INDEX + 1) * D), r * D);
+        if (rows === 'oov') {
+          table.set(from.subarray(OOV_INDEX * D, (OOV_INDEX + 1) * D), r * D);
+          wide?.(t, j, r, OOV_INDEX);
+        }
       }
     }
   });
   return report;
+}
+
+/**
+ * Copies the previous wide term's dense weights and biases into `params` and returns the copier of one table row
+ * (feature t's row `to` from the previous feature j's row `src`), for every head.
+ */
+function wideRows(
+  config: RankingConfig,
+  previous: { config: RankingConfig; params: Float32Array },
+  params: Float32Array,
+): (t: number, j: number, to: number, src: number) => void {
+  const entry = (c: RankingConfig) => rankingParameters(c).entries.find((e) => e.name === WIDE_WEIGHT)!;
+  const [e, o] = [entry(config), entry(previous.config)];
+  const [W, Wo] = [wideWidth(config), wideWidth(previous.config)];
+  const Nd = config.denseFeatures.length; // equal to the previous one's: the bottom MLP's shape was checked
+  const [bases, oldBases] = [tableBases(config).bases, tableBases(previous.config).bases];
+  const heads = config.heads.map((h) => previous.config.heads.indexOf(h));
+  heads.forEach((h, k) => {
+    if (h < 0) return;
+    params.set(previous.params.subarray(o.offset + h * Wo, o.offset + h * Wo + Nd), e.offset + k * W);
+    params[e.offset + k * W + W - 1] = previous.params[o.offset + h * Wo + Wo - 1];
+  });
+  return (t, j, to, src) =>
+    heads.forEach((h, k) => {
+      if (h >= 0)
+        params[e.offset + k * W + Nd + bases[t] + to] = previous.params[o.offset + h * Wo + Nd + oldBases[j] + src];
+    });
 }

@@ -7,8 +7,10 @@
 //     (--ffn-hidden 16), each path's ratio to 0 blocks.
 //   --widths (issue #17's bound): the event-log defaults (defaults.ts: --last-item --history-rows --causal
 //     --last-output --next-item-loss 3) at field dim 16 and 32, each time's ratio to the reference at W 16.
-//   node --import ./packages/trainer/bin/register.mjs packages/trainer/src/bench/user-tower.ts [--widths] [--runs 200]
-//     [--gpu-runs 200] (WebGPU's rounds; 0 leaves WebGPU out)
+//   --movielens (issue #17's bound): MovieLens' row before (no order-aware option) and now (--causal --last-output;
+//     the next-item loss trains only), field dim 16, each path's ratio to its own time before.
+//   node --import ./packages/trainer/bin/register.mjs packages/trainer/src/bench/user-tower.ts [--widths|--movielens]
+//     [--runs 200] [--gpu-runs 200] (WebGPU's rounds; 0 leaves WebGPU out)
 import { FIRST_INDEX } from '@vireo/core';
 import { Gpu } from '@vireo/kernels';
 import {
@@ -23,9 +25,11 @@ import { installDawn } from '../node/dawn.ts';
 
 const arg = (name: string) => process.argv.indexOf(name);
 const widths = arg('--widths') >= 0;
-const runs = arg('--runs') >= 0 ? Number(process.argv[arg('--runs') + 1]) : widths ? 2000 : 200;
-const warmup = widths ? 200 : 20;
-const gpuRuns = arg('--gpu-runs') >= 0 ? Number(process.argv[arg('--gpu-runs') + 1]) : widths ? 100 : runs;
+const movielens = arg('--movielens') >= 0;
+const long = widths || movielens;
+const runs = arg('--runs') >= 0 ? Number(process.argv[arg('--runs') + 1]) : long ? 2000 : 200;
+const warmup = long ? 200 : 20;
+const gpuRuns = arg('--gpu-runs') >= 0 ? Number(process.argv[arg('--gpu-runs') + 1]) : long ? 100 : runs;
 const gpuWarmup = Math.min(20, gpuRuns);
 const N = 1000;
 const L = 20;
@@ -35,13 +39,32 @@ interface Case {
   W: number;
   blocks: number;
   historyRows: boolean;
+  /** --last-item, --causal, --last-output: all three unless `order` says otherwise. */
+  order?: { lastItem: boolean; causal: boolean; lastOutput: boolean };
 }
 const cases: Case[] = widths
   ? [16, 32].map((W) => ({ name: `W ${W}`, W, blocks: 0, historyRows: true }))
-  : [0, 1, 2].map((blocks) => ({ name: `blocks ${blocks}`, W: 16, blocks, historyRows: false }));
+  : movielens
+    ? [
+        {
+          name: 'before',
+          W: 16,
+          blocks: 0,
+          historyRows: false,
+          order: { lastItem: false, causal: false, lastOutput: false },
+        },
+        {
+          name: 'now',
+          W: 16,
+          blocks: 0,
+          historyRows: false,
+          order: { lastItem: false, causal: true, lastOutput: true },
+        },
+      ]
+    : [0, 1, 2].map((blocks) => ({ name: `blocks ${blocks}`, W: 16, blocks, historyRows: false }));
 
 /** Item id and category; user id and hour; L recency rows and the label rows; the history's own item:id rows. */
-function config({ W, blocks, historyRows }: Case): RetrievalConfig {
+function config({ W, blocks, historyRows, order }: Case): RetrievalConfig {
   let next = 0;
   const take = (name: string, rows: number, kind: 'categorical' | 'position' | 'label' = 'categorical') => {
     const f = { name, kind, offset: next, rows, width: 1 };
@@ -62,9 +85,7 @@ function config({ W, blocks, historyRows }: Case): RetrievalConfig {
     temperature: 0.05,
     historyLength: L,
     historyItemFields: false,
-    lastItem: true,
-    causal: true,
-    lastOutput: true,
+    ...(order ?? { lastItem: true, causal: true, lastOutput: true }),
     itemFields,
     userFields,
     position,
@@ -132,8 +153,9 @@ for (const [group, n, w] of [
   }
 }
 const load1 = (await import('node:os')).loadavg()[0];
+const shape = widths ? 'event-log defaults' : movielens ? 'MovieLens rows, W 16' : 'W 16';
 console.log(
-  `user tower (L ${L}, heads 2, hidden 64, D 32, ${widths ? 'event-log defaults' : 'W 16'}), ${runs} runs after ` +
+  `user tower (L ${L}, heads 2, hidden 64, D 32, ${shape}), ${runs} runs after ` +
     `${warmup} warm-up (WebGPU ${gpuRuns} after ${gpuWarmup}), load ${load0.toFixed(1)} → ${load1.toFixed(1)}, ` +
     `${gpu.info.description}; ` +
     `max |Δu| CpuUserTower vs reference ${maxDiff.toExponential(2)}`,

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { itemEmbeddings } from '@vireo/models/training';
 import { UsageError, numberFlag } from '../cli/args.ts';
+import { fmtSeconds } from '../cli/progress.ts';
 import { openGpu } from '../node/gpu.ts';
 import { embedItems } from '../retrieval/embed.ts';
 import { parseTrainFlags } from '../retrieval/index.ts';
@@ -109,25 +110,30 @@ export async function evalRetrievalSeeds(argv: string[]): Promise<number> {
   const count = numberFlag(seedsFlag, 'seeds', 1, { integer: true, min: 1, max: 100 });
   if (split !== 'test' && split !== 'valid') throw new UsageError(`--split must be test or valid, got '${split}'.`);
   const scratch = mkdtempSync(join(tmpdir(), 'vireo-seeds-'));
-  const base = parseTrainFlags([...rest, '--out', scratch, '--quiet']);
+  // Each seed's training shows its bar (stderr; --quiet hides it): N seeds on a CPU adapter take many minutes.
+  const base = parseTrainFlags([...rest, '--out', scratch]);
   const ds = openDataset(base.data);
   const seeds = Array.from({ length: count }, (_, i) => base.seed + i);
   const reports: RetrievalReport[] = [];
   const gpu = await openGpu();
   try {
-    for (const seed of seeds) {
+    const started = performance.now();
+    for (const [i, seed] of seeds.entries()) {
       const out = join(scratch, `seed-${seed}`);
-      const run = await trainRetrievalModel(gpu, { ...base, seed, out }, () => {}, ds);
+      const label = `train retrieval, seed ${seed} (${i + 1} of ${count})`;
+      const run = await trainRetrievalModel(gpu, { ...base, seed, out }, () => {}, ds, label);
       try {
         const N = run.data.ds.items!.rows;
         const D = run.data.config.embeddingDim;
         const items = itemEmbeddings(await embedItems(gpu, run.training.item, run.data.reader, N), N, D);
         const report = await evaluateRetrieval(gpu, run.data, run.training.weights, items, split);
         reports.push(report);
-        if (!json)
+        const elapsed = (performance.now() - started) / 1000;
+        const left = i + 1 < count ? `, about ${fmtSeconds((elapsed / (i + 1)) * (count - i - 1))} left` : '';
+        if (!base.quiet)
           process.stderr.write(
-            `seed ${seed}: Recall@10 ${report.metrics.model['recall@10'].toFixed(4)}, ` +
-              `NDCG@10 ${report.metrics.model['ndcg@10'].toFixed(4)}\n`,
+            `seed ${seed} (${i + 1} of ${count}): Recall@10 ${report.metrics.model['recall@10'].toFixed(4)}, ` +
+              `NDCG@10 ${report.metrics.model['ndcg@10'].toFixed(4)} · ${fmtSeconds(elapsed)}${left}\n`,
           );
       } finally {
         run.training.destroy();

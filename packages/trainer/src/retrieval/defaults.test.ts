@@ -45,14 +45,14 @@ describe('retrieval defaults per dataset kind', () => {
     expect(retrievalDefaults(ml)).toBe(MOVIELENS_RETRIEVAL);
     expect(picked(['--data', ml])).toEqual(MOVIELENS_RETRIEVAL);
     expect(MOVIELENS_RETRIEVAL).toEqual({
-      epochs: 2,
+      epochs: 4,
       batch: 128,
       fieldDim: 16,
       lastItem: false,
       historyRows: false,
-      causal: false,
-      lastOutput: false,
-      nextItem: 0,
+      causal: true,
+      lastOutput: true,
+      nextItem: 1,
     });
     for (const source of ['synthetic', 'criteo'])
       expect(picked(['--data', folder(source)])).toEqual(RETRIEVAL_DEFAULTS);
@@ -73,13 +73,14 @@ describe('retrieval defaults per dataset kind', () => {
   });
 
   test('--help prints each kind as the flags by which its row differs from the defaults, read from the rows', () => {
-    expect(kindFlags(MOVIELENS_RETRIEVAL)).toBe('--epochs 2');
+    expect(kindFlags(MOVIELENS_RETRIEVAL)).toBe('--epochs 4 --causal --last-output --next-item-loss 1');
     expect(kindFlags(EVENT_LOG_RETRIEVAL)).toBe(
       '--epochs 4 --field-dim 32 --last-item --history-rows --causal --last-output --next-item-loss 3',
     );
     expect(kindFlags(RETRIEVAL_DEFAULTS)).toBe('');
     const sources = EVENT_LOG_SOURCES.join(', ');
-    expect(TRAIN_HELP).toContain(`MovieLens (source movielens) --epochs 2; event logs (sources ${sources})`);
+    const ml = '--epochs 4 --causal --last-output --next-item-loss 1';
+    expect(TRAIN_HELP).toContain(`MovieLens (source movielens) ${ml};\nevent logs (sources ${sources})\n--epochs 4`);
     expect(TRAIN_HELP).toContain(`${kindFlags(EVENT_LOG_RETRIEVAL)};`);
     expect(TRAIN_HELP).toContain('passes over the training clicks (kind; default 3)');
     expect(TRAIN_HELP).toContain('a multiple of 8 and of --heads (kind; default 16)');

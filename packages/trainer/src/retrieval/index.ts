@@ -160,7 +160,8 @@ every epoch, evaluates on the held-out split, and writes retrieval.safetensors, 
 (float32 and int8) and the manifest into BUNDLE.
 
 Defaults marked "kind" depend on the dataset's kind (its dataset.json source), chosen on its validation split:
-MovieLens (source movielens) ${kindFlags(MOVIELENS_RETRIEVAL)}; event logs (sources ${EVENT_LOG_SOURCES.join(', ')})
+MovieLens (source movielens) ${kindFlags(MOVIELENS_RETRIEVAL)};
+event logs (sources ${EVENT_LOG_SOURCES.join(', ')})
 ${kindFlags(EVENT_LOG_RETRIEVAL)};
 every other kind the value given; a flag wins.
 

@@ -515,6 +515,15 @@ describe('vireo eval retrieval --seeds', () => {
     expect(model.mean).toBeCloseTo((model.values[0] + model.values[1]) / 2, 12);
     expect(model.sd).toBeCloseTo(Math.abs(model.values[0] - model.values[1]) / Math.SQRT2, 12);
     expect(j.rows.itemKnn['recall@10'].sd).toBe(0); // the baselines do not depend on the seed
+    // Progress on stderr beside the JSON (it ran silent: N seeds take many minutes on a CPU adapter): each seed's
+    // bar and, after each seed, its figures and the time left.
+    expect(r.err).toContain('train retrieval, seed 5 (1 of 2)');
+    expect(r.err).toContain('train retrieval, seed 6 (2 of 2)');
+    const time = '(\\d+ min )?[\\d.]+ s';
+    expect(r.err).toMatch(
+      new RegExp(`seed 5 \\(1 of 2\\): Recall@10 [\\d.]+, NDCG@10 [\\d.]+ · ${time}, about ${time} left`),
+    );
+    expect(r.err).toMatch(new RegExp(`seed 6 \\(2 of 2\\): Recall@10 [\\d.]+, NDCG@10 [\\d.]+ · ${time}\n`));
     const bad = await vireo('eval', 'retrieval', '--data', data, '--seeds', '2', '--bundle', dir);
     expect(bad.code).toBe(2);
     expect(bad.err.trim()).toMatch(/--seeds trains its own models: drop --bundle\./);

@@ -156,13 +156,14 @@ export function firstNonFinite(config: RetrievalConfig, params: Float32Array, ta
 
 /**
  * Trains (or resumes) a retrieval model on `gpu` and leaves the trained state on it; the caller
- * exports it (bundle.ts) and destroys `result.training`.
+ * exports it (bundle.ts) and destroys `result.training`. `label` names the progress bar.
  */
 export async function trainRetrievalModel(
   gpu: Gpu,
   o: TrainRetrievalOptions,
   log: (line: string) => void = () => {},
   dataset?: Dataset,
+  label = 'train retrieval',
 ): Promise<TrainRetrievalResult> {
   const data = retrievalData(dataset ?? openDataset(o.data), o.shape);
   const { config, examples, reader, events } = data;
@@ -220,7 +221,7 @@ export async function trainRetrievalModel(
   const epochs: EpochLog[] = [];
   const losses: number[] = [];
   const totalSteps = Math.min(o.maxSteps ?? Infinity, (o.epochs - startEpoch) * stepsPerEpoch);
-  const bar = progress('train retrieval', totalSteps, { quiet: o.quiet });
+  const bar = progress(label, totalSteps, { quiet: o.quiet });
   const logqBatch = new Float32Array(B);
   const idsBatch = new Uint32Array(B);
   let done = 0;

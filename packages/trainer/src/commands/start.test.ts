@@ -81,15 +81,15 @@ describe('vireo start flags', () => {
     expect(START_HELP).toContain('1 on MovieLens');
   });
 
-  test('retrieval epochs × batch by dataset: world 1 × 128, MovieLens 2 × 128 (on validation); a flag wins', () => {
+  test('retrieval epochs × batch by dataset: world 1 × 128, MovieLens 4 × 128 (on validation); a flag wins', () => {
     const world = parseStartFlags([]);
     expect([world.epochs, world.batch]).toEqual([DEFAULT_START.epochs, DEFAULT_START.batch]);
     expect([DEFAULT_START.epochs, DEFAULT_START.batch]).toEqual([1, 128]);
-    expect([MOVIELENS_START.epochs, MOVIELENS_START.batch]).toEqual([2, 128]);
+    expect([MOVIELENS_START.epochs, MOVIELENS_START.batch]).toEqual([4, 128]);
     const dir = mkdtempSync(join(tmpdir(), 'vireo-start-ml-'));
     try {
       const ml = parseStartFlags(['--data', `movielens:${dir}`]);
-      expect([ml.epochs, ml.batch, ml.rankingEpochs]).toEqual([2, 128, 1]);
+      expect([ml.epochs, ml.batch, ml.rankingEpochs]).toEqual([4, 128, 1]);
       const flags = parseStartFlags(['--data', `movielens:${dir}`, '--epochs', '3', '--batch', '256']);
       expect([flags.epochs, flags.batch, flags.rankingEpochs]).toEqual([3, 256, 1]);
       // The synthetic world's flags do not change with MovieLens' defaults.
@@ -97,7 +97,7 @@ describe('vireo start flags', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    expect(START_HELP).toContain('retrieval epochs (default 1; 2 on MovieLens)');
+    expect(START_HELP).toContain('retrieval epochs (default 1; 4 on MovieLens)');
   });
 
   test('refreshes in the background unless --no-refresh', () => {

@@ -245,6 +245,14 @@ export const modelSummarySchema = z
       .string()
       .nullable()
       .openapi({ description: 'The cursor to ask `after` for the next page of versions; null after the last page' }),
+    highestDeleted: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          'The largest whole-number version among deleted ones, null when none: deleted versions cannot be ' +
+          'published again, so a publisher numbering versions goes past it',
+      }),
     history: z.array(
       z.object({
         seq: z.number(),

@@ -338,9 +338,10 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       const { after, limit = 100 } = c.req.valid('query');
       const start = Number(after ?? '0');
       // One more than the page: whether a next page exists, without an empty last page to ask for.
-      const [versions, history] = await Promise.all([
+      const [versions, history, deleted] = await Promise.all([
         storage.models.listVersions(name, start, limit + 1),
         storage.models.promotions(name),
+        storage.models.highestDeletedNumber(name),
       ]);
       if (versions.length === 0) await modelOr404(name);
       const page = versions.slice(0, limit);
@@ -350,6 +351,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
           promoted: promotedStack(history).at(-1) ?? null,
           versions: page.map(summarize),
           next: versions.length > limit ? String(page.at(-1)!.seq) : null,
+          highestDeleted: deleted === null ? null : String(deleted),
           history: history.map((p) => ({ seq: p.seq, action: p.action, version: p.version, at: p.at, by: p.by })),
         },
         200,

@@ -673,6 +673,17 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         expect(await create('3', bytesOf('{"v":3}'))).toBe('identical');
       });
 
+      it('says the largest whole-number version deleted: a publisher numbering versions goes past it', async () => {
+        expect(await storage.models.highestDeletedNumber('ranker')).toBeNull();
+        for (const v of ['9', '10', '2b', '', 'v12', '1e3']) if (v) await create(v, bytesOf(JSON.stringify({ v })));
+        await create('11', bytesOf('{"v":11}'));
+        for (const v of ['9', '10', '2b', 'v12', '1e3'])
+          expect(await storage.models.deleteVersion('ranker', v, 0, T0)).not.toBeNull();
+        // Numerically (10 above 9), whole numbers only ('1e3', 'v12' and '2b' are names), deleted ones only (11 stays).
+        expect(await storage.models.highestDeletedNumber('ranker')).toBe(10);
+        expect(await storage.models.highestDeletedNumber('other')).toBeNull();
+      });
+
       it("deletes a version's rows, manifest and files, and nothing of a version with the same bytes", async () => {
         const second = bytesOf('{"v":2}');
         await create('1');

@@ -631,6 +631,10 @@ type FileRow = {
 };
 
 const TOMBSTONE_SQL = 'SELECT 1 AS deleted FROM model_tombstones WHERE name = ?1 AND version = ?2';
+// Whole numbers only (digits and nothing else); one row, whatever the number of tombstones.
+const HIGHEST_DELETED_SQL =
+  "SELECT MAX(CAST(version AS INTEGER)) AS n FROM model_tombstones WHERE name = ?1 AND version <> '' " +
+  "AND version NOT GLOB '*[^0-9]*'";
 const NOT_TOMBSTONED = 'NOT EXISTS (SELECT 1 FROM model_tombstones WHERE name = ?1 AND version = ?2)';
 // A page of a model's versions by `seq` (migrations/0007_registry_retention.sql), each with its files as one JSON
 // list (sorted in JS: an aggregate's order is not SQL's promise). ?3 < 0: no limit.
@@ -723,6 +727,11 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
         ]),
       ]);
       return versions[0] ? toVersion(versions[0], files) : null;
+    },
+
+    async highestDeletedNumber(name) {
+      const [row] = await driver.query<{ n: number | null }>(HIGHEST_DELETED_SQL, [name]);
+      return row?.n ?? null;
     },
 
     async listVersions(name, after = 0, limit = -1) {

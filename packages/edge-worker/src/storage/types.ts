@@ -204,6 +204,11 @@ export interface ModelStore {
    */
   listVersions(name: string, after?: number, limit?: number): Promise<ModelVersionRecord[]>;
   /**
+   * The largest whole-number version among the model's deleted ones (its tombstones; see deleteVersion), null when
+   * none: a publisher that numbers versions goes past it, since createVersion refuses a deleted version again.
+   */
+  highestDeletedNumber(name: string): Promise<number | null>;
+  /**
    * Stores one file listed in the version's manifest, checking its size and sha256 while it streams;
    * throws BlobMismatchError (nothing stored). A file already uploaded is compared, not stored again:
    * 'identical' when the bytes hash the same, BlobMismatchError when they do not.

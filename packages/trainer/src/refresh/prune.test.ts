@@ -49,6 +49,18 @@ describe('pruneVersions', () => {
     expect(await nextVersion(o)).toBe('4');
   });
 
+  it('the next version goes past a deleted newest one (a deleted version cannot be published again)', async () => {
+    await publishVersions('trimmed', 3);
+    const o = { edge: ctx.edge.url, token: ctx.token, model: 'trimmed' };
+    expect((await api('/v1/models/trimmed/3', 'DELETE')).status).toBe(200);
+    // Before: 3 again, which the edge refuses (409 version_deleted), so every later refresh failed the same way.
+    expect(await nextVersion(o)).toBe('4');
+    const bundle = await makeBundle('trimmed', '3');
+    expect((await api('/v1/models/trimmed/3/manifest.json', 'PUT', bundle.manifest)).status).toBe(409);
+    expect((await api('/v1/models/trimmed/2', 'DELETE')).status).toBe(200);
+    expect(await nextVersion(o)).toBe('4');
+  });
+
   it('deletes the versions beyond the newest N, never the promoted one nor the rollback target', async () => {
     await publishVersions('ranker', 8);
     await promote('ranker', '2');

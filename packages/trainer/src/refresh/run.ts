@@ -196,13 +196,22 @@ async function fetchChampion(o: RefreshOptions): Promise<{ dir: string; manifest
   return { dir, manifest };
 }
 
-/** The next version: one more than the largest numeric version of the model, else a time stamp. */
+/**
+ * The next version: one more than the largest numeric version of the model, deleted ones included (the edge refuses
+ * a deleted version again: `highestDeleted`), else a time stamp.
+ */
 export async function nextVersion(o: Pick<RefreshOptions, 'edge' | 'token' | 'model' | 'fetch'>): Promise<string> {
   // Every page of the listing (an edge without paging answers every version and no `next`).
   const numbers: number[] = [];
   for (let after: string | null | undefined = '0'; after; ) {
     const res = await registry(o).call(`/v1/models/${o.model}?limit=1000&after=${after}`);
-    const page = (await res.json()) as { versions: Array<{ version: string } | string>; next?: string | null };
+    const page = (await res.json()) as {
+      versions: Array<{ version: string } | string>;
+      next?: string | null;
+      highestDeleted?: string | null;
+    };
+    const deleted = Number(page.highestDeleted ?? Number.NaN);
+    if (Number.isSafeInteger(deleted)) numbers.push(deleted);
     for (const v of page.versions) {
       const n = Number(typeof v === 'string' ? v : v.version);
       if (Number.isSafeInteger(n)) numbers.push(n);

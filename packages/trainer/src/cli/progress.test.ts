@@ -36,6 +36,11 @@ describe('progress', () => {
     expect(line).toContain('eta 30 s'); // a quarter done in 10 s: 30 s to go
     expect(barLine({ label: 't', done: 4, total: 4, elapsed: 75, fields: {}, final: true })).not.toContain('eta');
     expect(fmtSeconds(75)).toBe('1 min 15 s');
+    // Rounded before splitting: it printed "27 min 60 s" and "60 s".
+    expect(fmtSeconds(27 * 60 + 59.6)).toBe('28 min 00 s');
+    expect(fmtSeconds(59.7)).toBe('1 min 00 s');
+    expect(fmtSeconds(9.96)).toBe('10 s');
+    expect(fmtSeconds(9.94)).toBe('9.9 s');
   });
 
   test('piped, a bar writes at most a line every few seconds, and always its final line', () => {

@@ -61,9 +61,11 @@ export function fmtBytes(n: number): string {
 /** "42 s", "3 min 05 s". */
 export function fmtSeconds(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '?';
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${String(Math.round(s - 60 * m)).padStart(2, '0')} s`;
+  if (s < 9.95) return `${s.toFixed(1)} s`;
+  const whole = Math.round(s); // rounded first, so that 59.6 s past a minute carries into the next one
+  if (whole < 60) return `${whole} s`;
+  const m = Math.floor(whole / 60);
+  return `${m} min ${String(whole - 60 * m).padStart(2, '0')} s`;
 }
 
 /**

@@ -67,16 +67,19 @@ async function waitForJson(url: string, ms: number): Promise<unknown> {
 }
 
 /**
- * fetch, once more when the server closed the kept-alive connection it was sent on: workerd closes idle connections,
- * and a request sent just then fails with "other side closed" (CI saw it after the seconds `vireo publish` took
- * under load). Only for requests that change nothing, or that the edge takes once (events by their ids).
+ * fetch, again when the server closed the kept-alive connection it was sent on: wrangler's dev server closes idle
+ * connections, and a request sent on one just then fails with "other side closed". CI saw it after the seconds
+ * `vireo publish` took under load, twice; the pool may hold several such sockets, and each failure drops one, so it
+ * tries up to five times. Only for requests that change nothing, or that the edge takes once (events by their ids).
  */
 async function fetchAgain(url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (err) {
-    if ((err as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw err;
-    return fetch(url, init);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      if ((err as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET' || attempt === 5) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }
 

@@ -663,6 +663,45 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect((await api.post('/v1/models/ranker/7/promote')).status).toBe(404);
       });
 
+      it('lists the newest promotions with the model, and pages through the whole history', async () => {
+        for (const v of ['1', '2', '3']) await publish(api, await makeBundle('ranker', v));
+        // 3 promotions by publish, then 22 more by hand and one rollback: 26 entries.
+        for (let i = 0; i < 22; i++)
+          expect((await api.post(`/v1/models/ranker/${1 + (i % 3)}/promote`)).status).toBe(200);
+        expect((await api.post('/v1/models/ranker/rollback')).status).toBe(200);
+        const model = await (await api.get('/v1/models/ranker')).json();
+        // The 22nd promoted 1 over 3 (21st): rolled back to 3, a rollback would return to 2.
+        expect([model.promoted, model.rollbackTo]).toEqual(['3', '2']);
+        expect(model.history.map((h: { seq: number }) => h.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 7 + i));
+        expect(model.historyBefore).toBe('7');
+        const older = await (
+          await api.get(`/v1/models/ranker/promotions?before=${model.historyBefore}&limit=4`)
+        ).json();
+        expect(older.promotions.map((h: { seq: number; action: string }) => h.seq)).toEqual([3, 4, 5, 6]);
+        expect(older.before).toBe('3');
+        const first = await (await api.get('/v1/models/ranker/promotions?before=3')).json();
+        expect(first.promotions.map((h: { action: string; version: string }) => `${h.action}:${h.version}`)).toEqual([
+          'promote:1',
+          'promote:2',
+        ]);
+        expect(first.before).toBeNull();
+        const newest = await (await api.get('/v1/models/ranker/promotions?limit=1')).json();
+        expect(newest.promotions).toEqual([
+          { seq: 26, action: 'rollback', version: '3', at: expect.any(Number), by: 'tester' },
+        ]);
+        for (const query of ['before=0', 'before=x', 'limit=0', 'limit=1001'])
+          expect((await api.get(`/v1/models/ranker/promotions?${query}`)).status, query).toBe(400);
+        const none = await api.get('/v1/models/nothing/promotions');
+        expect([none.status, (await errorOf(none)).code]).toEqual([404, 'model_not_found']);
+        // A model published but never promoted: an empty history, not a 404.
+        await publish(api, await makeBundle('other', '1'), false);
+        expect(await (await api.get('/v1/models/other/promotions')).json()).toEqual({
+          name: 'other',
+          promotions: [],
+          before: null,
+        });
+      });
+
       it('deletes a version neither promoted nor the rollback target: its files go, the others stay', async () => {
         const weights = safetensorsBytes(50);
         for (const v of ['1', '2', '3']) await publish(api, await makeBundle('ranker', v));

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AppOptions } from './app.ts';
 import { hs256Verifier, jwksVerifier, signHs256 } from './auth/jwt.ts';
 import type { EdgeApp } from './routes/deps.ts';
+import { promotedStack } from './storage/sql.ts';
 import {
   ALL_SCOPES,
   apiEvent,
@@ -301,6 +302,9 @@ export function runAttackCases(label: string, factory: AttackAppFactory): Attack
           const model = await (await service.get(`/v1/models/${name}`)).json();
           const seqs = model.history.map((h: { seq: number }) => h.seq);
           expect(seqs).toEqual(seqs.map((_: number, i: number) => i + 1));
+          // The head the edge keeps says what replaying the history says.
+          const stack = promotedStack(model.history);
+          expect([model.promoted, model.rollbackTo]).toEqual([stack.at(-1) ?? null, stack.at(-2) ?? null]);
           const latest = await service.get(`/v1/models/${name}/latest`);
           expect(latest.status).toBe(200);
           expect(latest.headers.get('vireo-model-version')).toBe(model.promoted);

@@ -236,6 +236,16 @@ export const versionSummarySchema = z
   })
   .openapi('ModelVersion');
 
+const promotionEntrySchema = z
+  .object({
+    seq: z.number(),
+    action: z.enum(['promote', 'rollback']),
+    version: z.string(),
+    at: z.number(),
+    by: z.string(),
+  })
+  .openapi('PromotionEntry');
+
 export const modelSummarySchema = z
   .object({
     name: z.string(),
@@ -253,17 +263,28 @@ export const modelSummarySchema = z
           'The largest whole-number version among deleted ones, null when none: deleted versions cannot be ' +
           'published again, so a publisher numbering versions goes past it',
       }),
-    history: z.array(
-      z.object({
-        seq: z.number(),
-        action: z.enum(['promote', 'rollback']),
-        version: z.string(),
-        at: z.number(),
-        by: z.string(),
-      }),
-    ),
+    rollbackTo: z.string().nullable().openapi({
+      description: 'The version a rollback would return to (promoted before the promoted one); null if none',
+    }),
+    history: z
+      .array(promotionEntrySchema)
+      .openapi({ description: 'The newest entries of the promotion history (at most 20), oldest first' }),
+    historyBefore: z.string().nullable().openapi({
+      description: 'The cursor of older entries (`before` at /promotions); null when the history is whole',
+    }),
   })
   .openapi('Model');
+
+export const promotionsPageSchema = z
+  .object({
+    name: z.string(),
+    promotions: z.array(promotionEntrySchema).openapi({ description: 'A page of the promotion history, oldest first' }),
+    before: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The cursor to ask `before` for the page of older entries; null after the first entry' }),
+  })
+  .openapi('PromotionHistory');
 
 export const promotionResponseSchema = z
   .object({

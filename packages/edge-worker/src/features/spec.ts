@@ -14,7 +14,6 @@ import {
 } from '@vireo/core';
 import { ApiError } from '../errors.ts';
 import { inlineManifestParser, type ManifestLimits, type ManifestParser, readManifest } from '../registry/manifest.ts';
-import { promotedStack } from '../storage/sql.ts';
 import type { EntityKind, FeatureValue, Storage } from '../storage/types.ts';
 
 /** A promoted model's spec, ready to validate and transform. */
@@ -53,18 +52,10 @@ export function specResolver(storage: Storage, options: SpecResolverOptions = {}
     let entry = promoted.get(key);
     if (!entry || opts.now() - entry.at > opts.promotedTtlMs) {
       const version = (async () => {
-        if (model !== null) return promotedStack(await storage.models.promotions(model)).at(-1) ?? null;
+        if (model !== null) return (await storage.models.promotionHead(model)).promoted;
         // No model named: the one whose last promotion is the most recent and which still has a promoted version.
-        const all = await storage.models.promotions(null);
-        const byModel = new Map<string, typeof all>();
-        for (const p of all) byModel.set(p.name, [...(byModel.get(p.name) ?? []), p]);
-        let best: { name: string; version: string; at: number } | null = null;
-        for (const [name, history] of byModel) {
-          const version = promotedStack(history).at(-1);
-          const at = history[history.length - 1].at;
-          if (version && (!best || at >= best.at)) best = { name, version, at };
-        }
-        return best ? `${best.name}@${best.version}` : null;
+        const latest = await storage.models.latestPromoted();
+        return latest ? `${latest.name}@${latest.version}` : null;
       })();
       promoted.set(key, (entry = { at: opts.now(), version }));
       version.catch(() => promoted.delete(key));

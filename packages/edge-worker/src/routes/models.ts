@@ -16,13 +16,19 @@ import {
   modelParams,
   modelSummarySchema,
   promotionResponseSchema,
+  promotionsPageSchema,
   uploadResponseSchema,
   versionParams,
 } from '../schemas.ts';
 import { readManifest } from '../registry/manifest.ts';
 import { BundleContentError, checkedSafetensors } from '../registry/safetensors-check.ts';
-import { promotedStack } from '../storage/sql.ts';
-import { BlobMismatchError, type ByteRange, type ModelVersionRecord, type PromotionRecord } from '../storage/types.ts';
+import {
+  BlobMismatchError,
+  type ByteRange,
+  type ModelVersionRecord,
+  type PromotionHead,
+  type PromotionRecord,
+} from '../storage/types.ts';
 import { bearer, type AppEnv, type EdgeApp, type RouteDeps } from './deps.ts';
 
 const MANIFEST = 'manifest.json';
@@ -37,6 +43,17 @@ const versionsQuery = z.object({
   after: exportCursor('versions'),
   limit: exportLimit('Versions per page, 1 to 1,000 (default 100).'),
 });
+const promotionsQuery = z.object({
+  before: z
+    .string()
+    .regex(/^[1-9][0-9]{0,14}$/, { error: "expected a cursor: the 'historyBefore' or 'before' of an earlier answer" })
+    .optional()
+    .openapi({ description: 'Cursor: the entries before it. Absent: the newest entries.' }),
+  limit: exportLimit('Entries per page, 1 to 1,000 (default 100).'),
+});
+/** Entries of the promotion history in a listing of versions: the newest ones; the rest page through /promotions. */
+const LISTED_HISTORY = 20;
+const toEntry = (p: PromotionRecord) => ({ seq: p.seq, action: p.action, version: p.version, at: p.at, by: p.by });
 
 const errors = (...codes: Array<400 | 401 | 403 | 404 | 409 | 413 | 416 | 422 | 429>) =>
   Object.fromEntries(
@@ -320,11 +337,13 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       method: 'get',
       path: '/v1/models/{name}',
       tags: ['models'],
-      summary: 'Versions (a page, oldest first), files, promoted version and promotion history of a model',
+      summary: 'Versions (a page, oldest first), files, promoted version, rollback target and recent promotions',
       description:
         'Versions are listed in the order they were created, `limit` a page (default 100, at most 1,000) after ' +
         'the cursor `after`. `next` is the cursor of the next page, null after the last one: asking after each ' +
-        '`next` in turn lists every version once, versions created meanwhile at the end.',
+        '`next` in turn lists every version once, versions created meanwhile at the end. `history` holds the ' +
+        `${LISTED_HISTORY} newest entries of the promotion history, oldest first; \`historyBefore\` is the cursor ` +
+        'of the entries before them at GET /v1/models/{name}/promotions (null when there are none).',
       security: bearer('features:read'),
       middleware: [requireScope('features:read', 'models:publish')] as const,
       request: { params: modelParams, query: versionsQuery },
@@ -338,24 +357,58 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       const { after, limit = 100 } = c.req.valid('query');
       const start = Number(after ?? '0');
       // One more than the page: whether a next page exists, without an empty last page to ask for.
-      const [versions, history, deleted] = await Promise.all([
+      const [versions, head, history, deleted] = await Promise.all([
         storage.models.listVersions(name, start, limit + 1),
-        storage.models.promotions(name),
+        storage.models.promotionHead(name),
+        storage.models.promotions(name, { limit: LISTED_HISTORY }),
         storage.models.highestDeletedNumber(name),
       ]);
       if (versions.length === 0) await modelOr404(name);
       const page = versions.slice(0, limit);
+      const first = history[0]?.seq ?? 1;
       return c.json(
         {
           name,
-          promoted: promotedStack(history).at(-1) ?? null,
+          promoted: head.promoted,
+          rollbackTo: head.rollbackTo,
           versions: page.map(summarize),
           next: versions.length > limit ? String(page.at(-1)!.seq) : null,
           highestDeleted: deleted === null ? null : String(deleted),
-          history: history.map((p) => ({ seq: p.seq, action: p.action, version: p.version, at: p.at, by: p.by })),
+          history: history.map(toEntry),
+          historyBefore: first > 1 ? String(first) : null,
         },
         200,
       );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/models/{name}/promotions',
+      tags: ['models'],
+      summary: "A page of a model's promotion history (who promoted or rolled back what, and when), oldest first",
+      description:
+        'The `limit` newest entries (default 100, at most 1,000) before the cursor `before` (absent: the newest). ' +
+        '`before` in the answer is the cursor of the page of older entries, null once the first entry is listed.',
+      security: bearer('features:read'),
+      middleware: [requireScope('features:read', 'models:publish')] as const,
+      request: { params: modelParams, query: promotionsQuery },
+      responses: {
+        200: { description: 'The entries', content: { 'application/json': { schema: promotionsPageSchema } } },
+        ...errors(400, 401, 403, 404, 429),
+      },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param');
+      const { before, limit = 100 } = c.req.valid('query');
+      const page = await storage.models.promotions(name, {
+        before: before === undefined ? undefined : Number(before),
+        limit,
+      });
+      if (page.length === 0) await modelOr404(name);
+      const first = page[0]?.seq ?? 1;
+      return c.json({ name, promotions: page.map(toEntry), before: first > 1 ? String(first) : null }, 200);
     },
   );
 
@@ -376,7 +429,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      const version = promotedStack(await storage.models.promotions(name)).at(-1);
+      const version = (await storage.models.promotionHead(name)).promoted;
       if (!version) throw new ApiError('model_not_found', `Model '${name}' has no promoted version.`);
       const v = await versionOr404(deps, name, version);
       return serveFile(c, {
@@ -393,30 +446,28 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
 
   // --- promote and roll back -------------------------------------------------------------------
   /**
-   * Applies one change to a model's promotion history atomically: `decide` sees the promoted stack
-   * and returns the entry to append (or null for none); the append is conditional on the history
+   * Applies one change to a model's promotion history atomically: `decide` sees where the history
+   * stands and returns the entry to append (or null for none); the append is conditional on the history
    * not having changed since it was read, and is retried from a fresh read when it has.
    */
   async function changePromotions(
     name: string,
     actor: string,
-    decide: (stack: string[]) => { action: PromotionRecord['action']; version: string } | null,
+    decide: (head: PromotionHead) => { action: PromotionRecord['action']; version: string } | null,
     deleted: (version: string) => ApiError,
   ): Promise<{ previous: string | null; promoted: string | null }> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const history = await storage.models.promotions(name);
-      const stack = promotedStack(history);
-      const previous = stack.at(-1) ?? null;
-      const change = decide(stack);
+      const head = await storage.models.promotionHead(name);
+      const previous = head.promoted;
+      const change = decide(head);
       if (!change) return { previous, promoted: previous };
-      const lastSeq = history.at(-1)?.seq ?? 0;
       const appended = await storage.models.appendPromotion(
         name,
         change.action,
         change.version,
         actor,
         deps.now(),
-        lastSeq,
+        head.seq,
       );
       if (appended) return { previous, promoted: change.version };
       // The append also fails when its version is gone (deleted since it was read): no retry brings it back.
@@ -434,8 +485,8 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
    */
   async function refuseIncompleteOverComplete(name: string, v: ModelVersionRecord): Promise<void> {
     if (isComplete(v)) return;
-    const promoted = promotedStack(await storage.models.promotions(name)).at(-1);
-    const current = promoted === undefined ? null : await storage.models.getVersion(name, promoted);
+    const promoted = (await storage.models.promotionHead(name)).promoted;
+    const current = promoted === null ? null : await storage.models.getVersion(name, promoted);
     if (!current || !isComplete(current)) return;
     const file = await storage.models.openFile(name, v.version, MANIFEST);
     const manifest =
@@ -479,7 +530,7 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       const { previous: current } = await changePromotions(
         name,
         c.get('principal').sub,
-        (stack) => (stack.at(-1) === version ? null : { action: 'promote', version }),
+        (head) => (head.promoted === version ? null : { action: 'promote', version }),
         () => new ApiError('version_not_found', `Model '${name}' has no version '${version}'.`, { name, version }),
       );
       deps.specs.invalidate(name);
@@ -506,14 +557,14 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       const { previous, promoted: target } = await changePromotions(
         name,
         c.get('principal').sub,
-        (stack) => {
-          if (stack.length < 2)
+        (head) => {
+          if (head.rollbackTo === null)
             throw new ApiError(
               'nothing_to_roll_back',
               `Model '${name}' has no earlier promoted version to roll back to.`,
-              { promoted: stack.at(-1) ?? null },
+              { promoted: head.promoted },
             );
-          return { action: 'rollback', version: stack[stack.length - 2] };
+          return { action: 'rollback', version: head.rollbackTo };
         },
         // Deleting the rollback target is refused, but an older version becomes the target after a roll-back.
         (target) =>
@@ -556,25 +607,24 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       // Read, check, then delete only if the promotion history has not changed in between (else read again):
       // a version promoted meanwhile is refused, as promote refuses a version deleted meanwhile.
       for (let attempt = 0; attempt < 20; attempt++) {
-        const history = await storage.models.promotions(name);
+        const head = await storage.models.promotionHead(name);
         if (!(await storage.models.getVersion(name, version))) {
           await modelOr404(name);
           throw new ApiError('version_not_found', `Model '${name}' has no version '${version}'.`, { name, version });
         }
-        const stack = promotedStack(history);
-        if (stack.at(-1) === version)
+        if (head.promoted === version)
           throw new ApiError(
             'version_promoted',
             `${name}@${version} is the promoted version: promote another one (or roll back) before deleting it.`,
             { promoted: version },
           );
-        if (stack.length >= 2 && stack[stack.length - 2] === version)
+        if (head.rollbackTo === version)
           throw new ApiError(
             'rollback_target',
             `${name}@${version} is the version a rollback would return to now: promote another one before deleting it.`,
-            { promoted: stack.at(-1), rollback: version },
+            { promoted: head.promoted, rollback: version },
           );
-        const deleted = await storage.models.deleteVersion(name, version, history.at(-1)?.seq ?? 0, deps.now());
+        const deleted = await storage.models.deleteVersion(name, version, head.seq, deps.now());
         if (deleted) return c.json({ name, version, files: deleted.files, bytes: deleted.bytes }, 200);
       }
       throw new ApiError('conflict', `Model '${name}' is being promoted by others right now: try again.`, null, {

@@ -614,14 +614,48 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
           [3, 'rollback', '1'],
         ]);
         expect(promotedStack(history)).toEqual(['1']);
+        expect(await storage.models.promotionHead('ranker')).toEqual({
+          seq: 3,
+          promoted: '1',
+          rollbackTo: null,
+          at: T0 + 2,
+        });
+        expect(await storage.models.latestPromoted()).toEqual({ name: 'ranker', version: '1' });
         await create('a', bytesOf('{"v":"a"}'), 'other');
         await storage.models.appendPromotion('other', 'promote', 'a', 'ci', T0 + 3, 0);
-        expect((await storage.models.promotions(null)).map((p) => p.name)).toEqual([
-          'ranker',
-          'ranker',
-          'ranker',
-          'other',
-        ]);
+        expect(await storage.models.latestPromoted()).toEqual({ name: 'other', version: 'a' });
+        expect(await storage.models.promotionHead('nothing')).toEqual({
+          seq: 0,
+          promoted: null,
+          rollbackTo: null,
+          at: null,
+        });
+        // A page: the newest entries before the cursor, oldest first.
+        expect((await storage.models.promotions('ranker', { limit: 2 })).map((p) => p.seq)).toEqual([2, 3]);
+        expect((await storage.models.promotions('ranker', { before: 2, limit: 2 })).map((p) => p.seq)).toEqual([1]);
+        expect(await storage.models.promotions('nothing')).toEqual([]);
+      });
+
+      it('keeps the promoted version and the rollback target as replaying the whole history gives them', async () => {
+        // Random promotes and rollbacks (rollbacks on a stack of one or none too, which pop what there is).
+        const versions = ['1', '2', '3', '4'];
+        for (const v of versions) await create(v, bytesOf(JSON.stringify({ v })));
+        let seed = 7;
+        const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+        const replayed: Array<{ action: 'promote' | 'rollback'; version: string }> = [];
+        for (let i = 0; i < 120; i++) {
+          const action = random() < 0.55 ? 'promote' : 'rollback';
+          const version = versions[Math.floor(random() * versions.length)];
+          expect(await storage.models.appendPromotion('ranker', action, version, 'ci', T0 + i, i)).not.toBeNull();
+          replayed.push({ action, version });
+          const stack = promotedStack(replayed);
+          expect(await storage.models.promotionHead('ranker')).toEqual({
+            seq: i + 1,
+            promoted: stack.at(-1) ?? null,
+            rollbackTo: stack.at(-2) ?? null,
+            at: T0 + i,
+          });
+        }
       });
 
       it('pages through versions by seq: each once, in creation order, with versions created meanwhile', async () => {
@@ -738,7 +772,7 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         for (let trial = 0; trial < 20; trial++) {
           const version = `race-${trial}`;
           await create(version, bytesOf(JSON.stringify({ v: version })));
-          const seq = (await storage.models.promotions('ranker')).at(-1)!.seq;
+          const { seq } = await storage.models.promotionHead('ranker');
           const [deleted, promoted] = await Promise.all([
             storage.models.deleteVersion('ranker', version, seq, T0),
             storage.models.appendPromotion('ranker', 'promote', version, 'ci', T0 + trial, seq),
@@ -746,7 +780,7 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
           expect((deleted === null) !== (promoted === null)).toBe(true);
           const exists = (await storage.models.getVersion('ranker', version)) !== null;
           expect(exists).toBe(promoted !== null);
-          expect(promotedStack(await storage.models.promotions('ranker')).at(-1) === version).toBe(exists);
+          expect((await storage.models.promotionHead('ranker')).promoted === version).toBe(exists);
         }
       });
     });

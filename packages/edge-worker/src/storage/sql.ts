@@ -16,6 +16,7 @@ import type {
   ModelStore,
   ModelVersionRecord,
   NewVersion,
+  PromotionHead,
   PromotionRecord,
   RealtimeOptions,
   SqlDriver,
@@ -630,6 +631,8 @@ type FileRow = {
   uploaded_at: number | null;
 };
 
+// The model ?1's promotion history ends at entry `seq` (0: it has none), read from its head row.
+const HEAD_IS = (seq: string) => `coalesce((SELECT seq FROM model_heads WHERE name = ?1), 0) = ${seq}`;
 const TOMBSTONE_SQL = 'SELECT 1 AS deleted FROM model_tombstones WHERE name = ?1 AND version = ?2';
 // Whole numbers only (digits and nothing else); one row, whatever the number of tombstones.
 const HIGHEST_DELETED_SQL =
@@ -789,15 +792,29 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
     },
 
     async appendPromotion(name, action, version, by, now, afterSeq) {
+      // The entry and the head in one transaction, both on the head being where the caller read it
+      // (migrations/0008_promotion_heads.sql): a promote links to the old top and becomes the top, a rollback
+      // makes the row under the old top the top.
       const [rows] = await driver.batch([
         {
-          sql: `INSERT INTO model_promotions (name, seq, action, version, at, by_sub)
-                SELECT ?1, ?6 + 1, ?2, ?3, ?4, ?5
-                WHERE (SELECT coalesce(max(seq), 0) FROM model_promotions WHERE name = ?1) = ?6
+          sql: `INSERT INTO model_promotions (name, seq, action, version, at, by_sub, below)
+                SELECT ?1, ?6 + 1, ?2, ?3, ?4, ?5,
+                  CASE WHEN ?2 = 'promote' THEN coalesce((SELECT top FROM model_heads WHERE name = ?1), 0) END
+                WHERE ${HEAD_IS('?6')}
                   AND EXISTS (SELECT 1 FROM model_versions WHERE name = ?1 AND version = ?3)
                 ON CONFLICT (name, seq) DO NOTHING
                 RETURNING name, seq, action, version, at, by_sub`,
           params: [name, action, version, now, by, afterSeq],
+        },
+        {
+          sql: `INSERT INTO model_heads (name, seq, top, at)
+                SELECT ?1, ?3 + 1, CASE WHEN ?2 = 'promote' THEN ?3 + 1 ELSE coalesce((
+                  SELECT t.below FROM model_promotions AS t
+                  WHERE t.name = ?1 AND t.seq = (SELECT top FROM model_heads WHERE name = ?1)), 0) END, ?4
+                WHERE ${HEAD_IS('?3')}
+                  AND EXISTS (SELECT 1 FROM model_promotions WHERE name = ?1 AND seq = ?3 + 1)
+                ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, top = excluded.top, at = excluded.at`,
+          params: [name, action, afterSeq, now],
         },
       ]);
       const row = (
@@ -806,26 +823,49 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
       return row ? toPromotion(row) : null;
     },
 
-    async promotions(name) {
-      const rows =
-        name === null
-          ? await driver.query<{
-              name: string;
-              seq: number;
-              action: string;
-              version: string;
-              at: number;
-              by_sub: string;
-            }>('SELECT * FROM model_promotions ORDER BY at, name, seq', [])
-          : await driver.query<{
-              name: string;
-              seq: number;
-              action: string;
-              version: string;
-              at: number;
-              by_sub: string;
-            }>('SELECT * FROM model_promotions WHERE name = ?1 ORDER BY seq', [name]);
+    async promotions(name, page = {}) {
+      const rows = await driver.query<{
+        name: string;
+        seq: number;
+        action: string;
+        version: string;
+        at: number;
+        by_sub: string;
+      }>(
+        `SELECT * FROM (SELECT name, seq, action, version, at, by_sub FROM model_promotions
+           WHERE name = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3) ORDER BY seq`,
+        [name, page.before ?? Number.MAX_SAFE_INTEGER, page.limit ?? 100],
+      );
       return rows.map(toPromotion);
+    },
+
+    async promotionHead(name): Promise<PromotionHead> {
+      const [row] = await driver.query<{
+        seq: number;
+        at: number;
+        promoted: string | null;
+        rollback_to: string | null;
+      }>(
+        `SELECT h.seq, h.at, t.version AS promoted, b.version AS rollback_to FROM model_heads AS h
+         LEFT JOIN model_promotions AS t ON t.name = h.name AND t.seq = h.top
+         LEFT JOIN model_promotions AS b ON b.name = h.name AND b.seq = t.below
+         WHERE h.name = ?1`,
+        [name],
+      );
+      if (!row) return { seq: 0, promoted: null, rollbackTo: null, at: null };
+      return { seq: row.seq, promoted: row.promoted ?? null, rollbackTo: row.rollback_to ?? null, at: row.at };
+    },
+
+    async latestPromoted() {
+      // One row per model: bounded by the number of models, not by their histories (CROSS JOIN: the heads are
+      // read first, each top by key; SQLite would otherwise scan the history).
+      const [row] = await driver.query<{ name: string; version: string }>(
+        `SELECT h.name, t.version FROM model_heads AS h
+         CROSS JOIN model_promotions AS t ON t.name = h.name AND t.seq = h.top
+         ORDER BY h.at DESC, h.name DESC LIMIT 1`,
+        [],
+      );
+      return row ? { name: row.name, version: row.version } : null;
     },
 
     async deleteVersion(name, version, afterSeq, now) {
@@ -836,7 +876,7 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
       // history being as the caller read it, and appendPromotion on the version existing: a promotion
       // racing the deletion of its version makes one of the two fail, never a promoted version with no files.
       // The tombstone goes in with them (migrations/0007_registry_retention.sql): the name is not given out again.
-      const unchanged = '(SELECT coalesce(max(seq), 0) FROM model_promotions WHERE name = ?1) = ?3';
+      const unchanged = HEAD_IS('?3');
       const [, files, versions] = (await driver.batch([
         {
           sql: `INSERT OR IGNORE INTO model_tombstones (name, version, deleted_at)

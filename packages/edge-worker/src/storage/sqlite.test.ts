@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { sha256Hex } from '@vireo/core';
 import { runStorageConformance, storeTwoVersions } from './conformance.case.ts';
+import { promotedStack } from './sql.ts';
 import { databasePath, MIGRATIONS_DIR, migrate, openSqliteStorage } from './sqlite.ts';
 
 runStorageConformance('sqlite + files', async () => {
@@ -206,6 +207,94 @@ it('migrates a 0005 database to event ids per user and numbered versions with to
     } finally {
       rmSync(archivedDir, { recursive: true, force: true });
     }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(older, { recursive: true, force: true });
+  }
+});
+
+it('migrates a 0007 registry to promotion heads that say what replaying each history says', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vireo-edge-'));
+  const older = mkdtempSync(join(tmpdir(), 'vireo-migrations-'));
+  try {
+    for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => parseInt(f, 10) <= 7))
+      copyFileSync(join(MIGRATIONS_DIR, f), join(older, f));
+    const db = new Database(databasePath(dataDir));
+    migrate(db, older);
+    db.prepare(
+      'INSERT INTO model_versions (name, version, manifest_sha256, manifest_size, created_at, created_by) ' +
+        "SELECT m.column1, v.column1, 'h', 1, 1, 'ci' FROM (VALUES ('a'), ('b'), ('c'), ('d')) AS m, " +
+        "(VALUES ('1'), ('2'), ('3'), ('4')) AS v",
+    ).run();
+    const entry = db.prepare(
+      "INSERT INTO model_promotions (name, seq, action, version, at, by_sub) VALUES (?, ?, ?, ?, ?, 'ci')",
+    );
+    // Random histories, rollbacks on a stack of one or none included; model 'c' ends with an empty stack.
+    let seed = 11;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const histories: Record<string, Array<{ action: 'promote' | 'rollback'; version: string }>> = {
+      a: [],
+      b: [],
+      c: [],
+      d: [],
+    };
+    for (const [name, n] of [
+      ['a', 300],
+      ['b', 7],
+    ] as const)
+      for (let seq = 1; seq <= n; seq++) {
+        const action = random() < 0.6 ? 'promote' : 'rollback';
+        const version = String(1 + Math.floor(random() * 4));
+        entry.run(name, seq, action, version, 1000 + seq);
+        histories[name].push({ action, version });
+      }
+    for (const [seq, action] of [
+      [1, 'promote'],
+      [2, 'rollback'],
+    ] as const) {
+      entry.run('c', seq, action, '1', 5000 + seq);
+      histories.c.push({ action, version: '1' });
+    }
+    // Rollbacks of nothing do nothing: 'd' ends with 2 under 3.
+    for (const [seq, action, version] of [
+      [1, 'rollback', '1'],
+      [2, 'rollback', '1'],
+      [3, 'promote', '1'],
+      [4, 'rollback', '1'],
+      [5, 'rollback', '1'],
+      [6, 'promote', '2'],
+      [7, 'promote', '3'],
+    ] as const) {
+      entry.run('d', seq, action, version, 100 + seq);
+      histories.d.push({ action, version });
+    }
+    db.close();
+
+    const storage = openSqliteStorage({ dataDir });
+    const expected = (name: string) => {
+      const stack = promotedStack(histories[name]);
+      return { promoted: stack.at(-1) ?? null, rollbackTo: stack.at(-2) ?? null };
+    };
+    const base: Record<string, number> = { a: 1000, b: 1000, c: 5000, d: 100 };
+    for (const name of ['a', 'b', 'c', 'd'])
+      expect(await storage.models.promotionHead(name)).toEqual({
+        seq: histories[name].length,
+        at: base[name] + histories[name].length,
+        ...expected(name),
+      });
+    expect(expected('d')).toEqual({ promoted: '3', rollbackTo: '2' });
+    // 'c' was promoted last but has nothing promoted now.
+    expect(await storage.models.latestPromoted()).toEqual({ name: 'a', version: expected('a').promoted });
+    // Entries written after the migration link to those before it.
+    for (let i = 0; i < 40; i++) {
+      const action = random() < 0.5 ? 'promote' : 'rollback';
+      const version = String(1 + Math.floor(random() * 4));
+      const { seq } = await storage.models.promotionHead('a');
+      expect(await storage.models.appendPromotion('a', action, version, 'ci', 9000 + i, seq)).not.toBeNull();
+      histories.a.push({ action, version });
+      expect(await storage.models.promotionHead('a')).toMatchObject(expected('a'));
+    }
+    await storage.close();
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(older, { recursive: true, force: true });

@@ -172,6 +172,16 @@ export type PromotionRecord = {
   at: number;
   by: string;
 };
+/** Where a model's promotion history stands (ModelStore.promotionHead). */
+export type PromotionHead = {
+  /** The last entry's number; 0 when there is none. */
+  seq: number;
+  promoted: string | null;
+  /** The version a rollback would return to: the one promoted before the promoted one. */
+  rollbackTo: string | null;
+  /** When the last entry was written (ms); null when there is none. */
+  at: number | null;
+};
 export type NewVersion = {
   name: string;
   version: string;
@@ -235,8 +245,19 @@ export interface ModelStore {
     now: number,
     afterSeq: number,
   ): Promise<PromotionRecord | null>;
-  /** The promotion history of one model (or of all models when name is null), oldest first. */
-  promotions(name: string | null): Promise<PromotionRecord[]>;
+  /**
+   * A page of a model's promotion history, oldest first: the `limit` (default 100) newest entries with `seq` below
+   * `before` (default: all). Entries are numbered 1, 2, … so the page before is the one below its first `seq`.
+   */
+  promotions(name: string, page?: { before?: number; limit?: number }): Promise<PromotionRecord[]>;
+  /**
+   * Where a model's promotion history stands, in a bounded read (migrations/0008_promotion_heads.sql): its last
+   * entry (`seq`, 0 when none: the `afterSeq` of appendPromotion and deleteVersion), the promoted version and the
+   * one a rollback returns to (null when none).
+   */
+  promotionHead(name: string): Promise<PromotionHead>;
+  /** The model whose last promotion is the most recent among those with a promoted version, and that version. */
+  latestPromoted(): Promise<{ name: string; version: string } | null>;
   /**
    * Deletes a version if the model's promotion history still ends at `afterSeq` (0: none), as
    * appendPromotion: its registry rows in one conditional write, then its manifest and files from the

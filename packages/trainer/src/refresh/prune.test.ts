@@ -130,6 +130,32 @@ describe('pruneVersions', () => {
     expect(await versionsOf('paged')).toEqual(['1', '6', '7']);
   });
 
+  it('protects what the edge says is promoted and rolled back to, however long the promotion history', async () => {
+    await publishVersions('long', 6);
+    await promote('long', '1');
+    await promote('long', '2');
+    // 20 more entries: the listing shows the newest 20 alone, whose replay would find nothing promoted.
+    for (let i = 0; i < 10; i++) {
+      await promote('long', '3');
+      expect((await api('/v1/models/long/rollback', 'POST')).status).toBe(200);
+    }
+    const r = await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'long', keep: 1 });
+    expect(r.kept).toEqual(['1', '2']);
+    expect(r.deleted.map((d) => d.version)).toEqual(['3', '4', '5']);
+    // An older edge (no `rollbackTo`, the whole history in every listing): its history is replayed.
+    await publishVersions('older', 4);
+    for (const v of ['2', '1']) await promote('older', v);
+    const whole: typeof fetch = async (url, init) => {
+      const res = await fetch(url, init);
+      if (init?.method === 'DELETE' || !String(url).includes('/v1/models/older?')) return res;
+      const { rollbackTo: _, promoted: __, ...listing } = (await res.json()) as Record<string, unknown>;
+      return new Response(JSON.stringify(listing), { status: res.status });
+    };
+    const old = await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'older', keep: 1, fetch: whole });
+    expect(old.kept).toEqual(['1', '2']);
+    expect(old.deleted.map((d) => d.version)).toEqual(['3']);
+  });
+
   it('says so when the edge does not delete versions (an older edge), or refuses the token', async () => {
     await publishVersions('old', 3);
     const older: typeof fetch = async (url, init) =>

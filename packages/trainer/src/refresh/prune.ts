@@ -32,10 +32,15 @@ export interface PruneResult {
   bytes: number;
 }
 
-/** A page of `GET /v1/models/{name}` (an edge without paging answers every version and no `next`). */
+/**
+ * A page of `GET /v1/models/{name}` (an edge without paging answers every version and no `next`; one without
+ * `rollbackTo` answers the whole promotion history instead).
+ */
 type ModelListing = {
   versions: Array<{ version: string }>;
   next?: string | null;
+  promoted?: string | null;
+  rollbackTo?: string | null;
   history: Array<{ action: 'promote' | 'rollback'; version: string }>;
 };
 
@@ -65,7 +70,7 @@ export async function pruneVersions(o: PruneOptions): Promise<PruneResult> {
   if (o.keep <= 0) return result;
   // Every version, page after page (the edge lists them oldest first, in the order they were created).
   const versions: string[] = [];
-  let history: ModelListing['history'] = [];
+  let last: ModelListing | null = null;
   for (let after: string | null | undefined = '0'; after; ) {
     const path = `/v1/models/${o.model}?limit=1000&after=${after}`;
     const listed = await call(path);
@@ -73,12 +78,17 @@ export async function pruneVersions(o: PruneOptions): Promise<PruneResult> {
     if (listed.status !== 200) throw new UsageError((await refused(listed, 'GET', path)).message, 1);
     const page = (await listed.json()) as ModelListing;
     for (const v of page.versions) versions.push(v.version);
-    history = page.history;
+    last = page;
     after = page.next;
   }
   result.versions = versions.length;
-  // The promoted version and the one a rollback returns to, by replaying the history as the edge does.
-  const protect = new Set(promotedStack(history).slice(-2));
+  // The promoted version and the one a rollback returns to, as the edge says them (an older edge: by replaying the
+  // whole history it answers, as that edge does).
+  const protect = new Set(
+    last && last.rollbackTo !== undefined
+      ? [last.promoted, last.rollbackTo].filter((v): v is string => typeof v === 'string')
+      : promotedStack(last?.history ?? []).slice(-2),
+  );
   for (const version of versions.slice(0, Math.max(0, versions.length - o.keep))) {
     if (protect.has(version)) {
       result.kept.push(version);

@@ -775,6 +775,10 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect((await api.get('/v1/models/ranker/latest')).headers.get('vireo-model-version')).toBe('2');
         // 3 is neither promoted nor the rollback target any more.
         expect((await api.call('DELETE', '/v1/models/ranker/3')).status).toBe(200);
+        // The listing names the largest whole-number version deleted (4, then 3 and 1), and the stack's top two.
+        const after = await (await api.get('/v1/models/ranker')).json();
+        expect([after.highestDeleted, after.promoted, after.rollbackTo]).toEqual(['4', '2', '1']);
+        expect(after.versions.map((v: { version: string }) => v.version)).toEqual(['2']);
       });
 
       it('refuses invalid manifests with the path of the problem', async () => {

@@ -56,6 +56,30 @@ describe('napWhileWaiting', () => {
     expect(spinning).toBeGreaterThan(4 * napping);
   });
 
+  test('back-to-back waits keep one nap per turn: a wait asked for before the loop turns adds no chain', async () => {
+    // mapAsync(n) resolves after n turns of the loop, as Dawn's poll resolves it from an immediate.
+    class GPUBuffer {
+      mapAsync(turns: number): Promise<void> {
+        return new Promise((res) => {
+          const hop = (left: number) => (left === 0 ? res() : setImmediate(() => hop(left - 1)));
+          hop(turns);
+        });
+      }
+    }
+    let naps = 0;
+    napWhileWaiting({ GPUBuffer } as unknown as Record<string, { prototype: Record<string, unknown> }>, () => naps++);
+    const buffer = new GPUBuffer();
+    // 200 waits one after the other, as a training loop awaits each step's readback: each next one is asked for
+    // in the microtasks after the last one settled, before the loop turns again.
+    for (let i = 0; i < 200; i++) await buffer.mapAsync(1);
+    naps = 0;
+    const turns = await turnsUntil(buffer.mapAsync(50));
+    // One chain: a nap per turn (before the fix, every one of the 200 waits had left a chain: ~200 per turn).
+    expect(turns).toBeGreaterThanOrEqual(50);
+    expect(naps).toBeLessThanOrEqual(turns + 2);
+    expect(naps).toBeGreaterThanOrEqual(turns - 2);
+  });
+
   test('once nothing is pending the loop runs freely again', async () => {
     const classes = fakeClasses(5);
     napWhileWaiting(classes);

@@ -41,6 +41,10 @@ export function installDawn(): GPU {
 /** Milliseconds the main thread sleeps between two polls of Dawn's events while a GPU promise is pending. */
 export const NAP_MS = 0.5;
 
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks the thread for `ms` (Atomics.wait on a cell nobody notifies). */
+const sleepMs = (ms: number) => void Atomics.wait(napCell, 0, 0, ms);
+
 /**
  * Dawn's Node binding resolves a pending promise (a buffer map, onSubmittedWorkDone, an async
  * pipeline) by polling its events from setImmediate, as fast as the event loop turns: the main
@@ -49,12 +53,22 @@ export const NAP_MS = 0.5;
  * pending, one more immediate sleeps NAP_MS per turn of the loop, which turns the spin into a poll
  * every half millisecond. Installed once per process, on a machine without a GPU only.
  */
-export function napWhileWaiting(classes: Record<string, { prototype: Record<string, unknown> }>): void {
-  const cell = new Int32Array(new SharedArrayBuffer(4));
+export function napWhileWaiting(
+  classes: Record<string, { prototype: Record<string, unknown> }>,
+  sleep: (ms: number) => void = sleepMs,
+): void {
   let pending = 0;
+  // One chain of naps at a time. A wait that starts while the last one's chain is still queued (its promise
+  // settled and the next was asked for before the loop turned, as a training loop does every step) must not
+  // start another: each extra chain slept NAP_MS more per turn, and they piled up step after step, so a long
+  // run slowed down while its CPU use fell (docs/ARCHITECTURE.md, "Training").
+  let napping = false;
   const nap = () => {
-    if (pending === 0) return;
-    Atomics.wait(cell, 0, 0, NAP_MS);
+    if (pending === 0) {
+      napping = false;
+      return;
+    }
+    sleep(NAP_MS);
     setImmediate(nap);
   };
   const wrap = (cls: string, method: string) => {
@@ -63,7 +77,11 @@ export function napWhileWaiting(classes: Record<string, { prototype: Record<stri
     if (typeof original !== 'function') return;
     proto[method] = function (this: unknown, ...args: unknown[]) {
       const promise = (original as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-      if (pending++ === 0) setImmediate(nap);
+      pending++;
+      if (!napping) {
+        napping = true;
+        setImmediate(nap);
+      }
       return promise.finally(() => pending--);
     };
   };

@@ -631,6 +631,8 @@ type FileRow = {
   uploaded_at: number | null;
 };
 
+/** A row of model_promotions, as the registry reads it. */
+type PromotionRow = { name: string; seq: number; action: string; version: string; at: number; by_sub: string };
 // The model ?1's promotion history ends at entry `seq` (0: it has none), read from its head row.
 const HEAD_IS = (seq: string) => `coalesce((SELECT seq FROM model_heads WHERE name = ?1), 0) = ${seq}`;
 const TOMBSTONE_SQL = 'SELECT 1 AS deleted FROM model_tombstones WHERE name = ?1 AND version = ?2';
@@ -660,14 +662,7 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
       (f): ModelFileRecord => ({ file: f.file, size: f.size, sha256: f.sha256, uploadedAt: f.uploaded_at }),
     ),
   });
-  const toPromotion = (r: {
-    name: string;
-    seq: number;
-    action: string;
-    version: string;
-    at: number;
-    by_sub: string;
-  }): PromotionRecord => ({
+  const toPromotion = (r: PromotionRow): PromotionRecord => ({
     name: r.name,
     seq: r.seq,
     action: r.action as PromotionRecord['action'],
@@ -817,21 +812,12 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
           params: [name, action, afterSeq, now],
         },
       ]);
-      const row = (
-        rows as Array<{ name: string; seq: number; action: string; version: string; at: number; by_sub: string }>
-      )[0];
+      const row = (rows as PromotionRow[])[0];
       return row ? toPromotion(row) : null;
     },
 
     async promotions(name, page = {}) {
-      const rows = await driver.query<{
-        name: string;
-        seq: number;
-        action: string;
-        version: string;
-        at: number;
-        by_sub: string;
-      }>(
+      const rows = await driver.query<PromotionRow>(
         `SELECT * FROM (SELECT name, seq, action, version, at, by_sub FROM model_promotions
            WHERE name = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3) ORDER BY seq`,
         [name, page.before ?? Number.MAX_SAFE_INTEGER, page.limit ?? 100],

@@ -5,7 +5,7 @@
 // a bundle, predict --example and predict on that bundle, the edge's Worker deployed from the installed
 // @vireo/edge-worker with wrangler (init-worker, a dry-run deploy, wrangler dev over HTTP), token, and the
 // repository-only commands.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -150,6 +150,31 @@ describe('the vireo CLI installed from its tarball', () => {
     expect(files()).toEqual(expect.arrayContaining(['items.safetensors', 'ranking.safetensors', 'ranking.onnx']));
     // The same ranker and the same item columns (now read from items.safetensors): the same scores.
     expect(score()).toEqual(alone);
+  });
+
+  // N seeds take many minutes on a CPU adapter: the installed CLI shows each seed's figures and the time left on
+  // stderr as it goes (tested in process before, not through the package).
+  test('eval retrieval --seeds 2: a line per seed with its metrics and the time left, then mean ± sd', () => {
+    const data = join(work, 'seeds-data');
+    const world = ['--users', '30', '--items', '40', '--events', '1500', '--categories', '4'];
+    vireo(['ingest', '--source', 'synthetic', ...world, '--out', data, '--quiet']);
+    const model = ['--dim', '8', '--field-dim', '8', '--hidden', '8', '--batch', '64', '--max-steps', '4'];
+    const r = spawnSync(
+      'npx',
+      ['--no-install', 'vireo', 'eval', 'retrieval', '--data', data, '--seeds', '2', ...model],
+      {
+        cwd: app,
+        env: npmEnv(),
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const time = '(\\d+ min )?[\\d.]+ s';
+    expect(r.stderr).toMatch(
+      new RegExp(`seed 1 \\(1 of 2\\): Recall@10 [\\d.]+, NDCG@10 [\\d.]+ · ${time}, about ${time} left`),
+    );
+    expect(r.stderr).toMatch(new RegExp(`seed 2 \\(2 of 2\\): Recall@10 [\\d.]+, NDCG@10 [\\d.]+ · ${time}\n`));
+    expect(r.stdout).toMatch(/seeds 1, 2: mean ± sd over seeds/);
   });
 
   // Before, the package shipped wrangler.toml with `main = "src/worker.ts"` and no Worker code: a team that installed

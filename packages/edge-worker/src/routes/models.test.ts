@@ -54,4 +54,44 @@ describe('GET /v1/models/{name}', () => {
       await cleanup();
     }
   });
+
+  it('lists the history up to the promoted version it names, when a promotion lands between its reads', async () => {
+    const { app, storage, cleanup } = nodeTestApp();
+    try {
+      const manifest = new TextEncoder().encode('{}');
+      const manifestSha256 = await sha256Hex(manifest);
+      for (const version of ['1', '2'])
+        await storage.models.createVersion({
+          name: 'ranker',
+          version,
+          manifest,
+          manifestSha256,
+          files: [],
+          by: 'ci',
+          now: NOW,
+        });
+      await storage.models.appendPromotion('ranker', 'promote', '1', 'ci', NOW, 0);
+      await storage.models.appendPromotion('ranker', 'promote', '2', 'ci', NOW, 1);
+      // Another publisher promotes 1 again just as the listing reads the history.
+      const read = storage.models.promotions.bind(storage.models);
+      let raced = false;
+      storage.models.promotions = async (name, page) => {
+        if (!raced) {
+          raced = true;
+          await storage.models.appendPromotion('ranker', 'promote', '1', 'other', NOW + 1, 2);
+        }
+        return read(name, page);
+      };
+      const api = client(app, await token('features:read'));
+      const model = await (await api.get('/v1/models/ranker')).json();
+      expect(raced).toBe(true);
+      // Before, the history held the racing entry while `promoted` was read before it: 2 promoted, 1 last promoted.
+      expect([model.promoted, model.rollbackTo]).toEqual(['2', '1']);
+      expect(model.history.map((h: { seq: number }) => h.seq)).toEqual([1, 2]);
+      const again = await (await api.get('/v1/models/ranker')).json();
+      expect([again.promoted, again.rollbackTo, again.history.length]).toEqual(['1', '2', 3]);
+    } finally {
+      await cleanup();
+    }
+  });
 });

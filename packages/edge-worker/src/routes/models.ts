@@ -356,11 +356,13 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       const { name } = c.req.valid('param');
       const { after, limit = 100 } = c.req.valid('query');
       const start = Number(after ?? '0');
+      // The head first, then the history up to its entry: a promotion written between the two reads is in neither,
+      // so the entries listed end where `promoted` and `rollbackTo` stand.
+      const head = await storage.models.promotionHead(name);
       // One more than the page: whether a next page exists, without an empty last page to ask for.
-      const [versions, head, history, deleted] = await Promise.all([
+      const [versions, history, deleted] = await Promise.all([
         storage.models.listVersions(name, start, limit + 1),
-        storage.models.promotionHead(name),
-        storage.models.promotions(name, { limit: LISTED_HISTORY }),
+        storage.models.promotions(name, { before: head.seq + 1, limit: LISTED_HISTORY }),
         storage.models.highestDeletedNumber(name),
       ]);
       if (versions.length === 0) await modelOr404(name);

@@ -2,7 +2,8 @@
 // The README's two commands: `npm start` (the main job) and `npm test` (every test).
 // On a fresh Debian 12 machine with Node 20 and npm, this installs what Vireo needs:
 // the pinned pnpm, the workspace's dependencies and, where no Vulkan driver exists,
-// Debian's `chromium` (whose SwiftShader driver lets WebGPU run without a GPU) and `libvulkan1`.
+// Debian's `chromium` (whose SwiftShader driver lets WebGPU run without a GPU) and `libvulkan1`;
+// for `npm test`, Debian's `python3-torch` too (the gradient check's reference), when it can.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { startFlagsMistake } from '../packages/trainer/bin/start-flags.mjs';
@@ -53,6 +54,28 @@ function ensureSystemPackages() {
   }
 }
 
+/**
+ * For `npm test`: Debian's `python3-torch`, the reference of the gradient check against PyTorch autograd
+ * (packages/trainer/src/retrieval/retrieval.test.ts), which is skipped without it. Optional: a machine that cannot
+ * install it runs every other test, and one sentence says so.
+ */
+function ensureTestPeers() {
+  if (quiet('/usr/bin/python3', ['-c', 'import torch']) !== null) return;
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const skipped = 'the gradient check against PyTorch will be skipped';
+  if (!asRoot || !quiet('which', ['apt-get'])) {
+    say(`no PyTorch for /usr/bin/python3: ${skipped} (\`sudo apt-get install -y python3-torch\` runs it).`);
+    return;
+  }
+  say('installing python3-torch with apt-get (the reference of the gradient check)…');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (
+    sh('apt-get', ['update', '-qq'], { env }) !== 0 ||
+    sh('apt-get', ['install', '-y', '-qq', 'python3-torch'], { env }) !== 0
+  )
+    say(`apt-get could not install python3-torch: ${skipped}.`);
+}
+
 /** The command line that runs pnpm `args`: the installed pnpm when it is the pinned version, else npx's. */
 function pnpmCommand(args) {
   const version = quiet('pnpm', ['--version']);
@@ -78,6 +101,7 @@ if (mistake) {
   process.exit(2);
 }
 ensureSystemPackages();
+if (task === 'test') ensureTestPeers();
 install();
 const rest = process.argv.slice(3);
 let code;

@@ -139,14 +139,23 @@ describe('pruneVersions', () => {
       await promote('long', '3');
       expect((await api('/v1/models/long/rollback', 'POST')).status).toBe(200);
     }
-    const r = await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'long', keep: 1 });
+    // The DELETEs the prune sends: the edge refuses the promoted version and the rollback target with a 409, which
+    // the prune counts as kept, so only the requests show whether the prune knew them itself.
+    const deletes: string[] = [];
+    const watched: typeof fetch = async (url, init) => {
+      if (init?.method === 'DELETE') deletes.push(String(url).split('/').at(-1)!);
+      return fetch(url, init);
+    };
+    const r = await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'long', keep: 1, fetch: watched });
     expect(r.kept).toEqual(['1', '2']);
     expect(r.deleted.map((d) => d.version)).toEqual(['3', '4', '5']);
+    expect(deletes).toEqual(['3', '4', '5']);
     // An older edge (no `rollbackTo`, the whole history in every listing): its history is replayed.
     await publishVersions('older', 4);
     for (const v of ['2', '1']) await promote('older', v);
+    deletes.length = 0;
     const whole: typeof fetch = async (url, init) => {
-      const res = await fetch(url, init);
+      const res = await watched(url, init);
       if (init?.method === 'DELETE' || !String(url).includes('/v1/models/older?')) return res;
       const { rollbackTo: _, promoted: __, ...listing } = (await res.json()) as Record<string, unknown>;
       return new Response(JSON.stringify(listing), { status: res.status });
@@ -154,6 +163,7 @@ describe('pruneVersions', () => {
     const old = await pruneVersions({ edge: ctx.edge.url, token: ctx.token, model: 'older', keep: 1, fetch: whole });
     expect(old.kept).toEqual(['1', '2']);
     expect(old.deleted.map((d) => d.version)).toEqual(['3']);
+    expect(deletes).toEqual(['3']);
   });
 
   it('says so when the edge does not delete versions (an older edge), or refuses the token', async () => {

@@ -27,6 +27,8 @@ const USAGE = `usage:
     --workers N               serve from N processes (node:cluster) sharing the port and the SQLite database
                               (WAL); each takes 1/N of --rate-limit; the primary process writes every
                               worker's event batches (default 1)
+    --keep-alive SECONDS      how long an idle kept-alive connection stays open (default 130: longer than the
+                              idle timeout of the proxy in front: nginx and AWS load balancers 60 s, Caddy 120 s)
     --quiet                   no request logs
     --dev                     without VIREO_JWT_SECRET: generate (or reuse) a development secret in the
                               data folder and print a development token (every scope, service included)
@@ -125,6 +127,7 @@ async function start(argv: string[]): Promise<number | null> {
     quiet: { type: 'boolean' },
     dev: { type: 'boolean' },
     workers: { type: 'string' },
+    'keep-alive': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) {
@@ -136,6 +139,7 @@ async function start(argv: string[]): Promise<number | null> {
   const workers = intFlag(v.workers as string, 'workers', 1, 1, 256);
   const port = intFlag((v.port as string) ?? process.env.PORT, 'port', 8787, 0, 65535);
   const rate = intFlag(v['rate-limit'] as string, 'rate-limit', 1000, 0, 10_000_000);
+  const keepAlive = intFlag(v['keep-alive'] as string, 'keep-alive', 130, 1, 3600);
   const dataDir = (v.data as string) ?? process.env.VIREO_DATA ?? './.vireo';
   if (workers > 1 && cluster.isPrimary) return primary(argv, workers, { dataDir, dev: v.dev === true, sync });
   const edge = await startNodeServer({
@@ -149,6 +153,7 @@ async function start(argv: string[]): Promise<number | null> {
     // Each worker accepts about 1/N of the connections: each limits its share.
     rateLimitPerSecond: cluster.isWorker && rate > 0 ? Math.max(1, Math.ceil(rate / workers)) : rate,
     synchronous: sync,
+    keepAliveTimeoutMs: keepAlive * 1000,
     specModel: (v['spec-model'] as string) ?? null,
     log: v.quiet ? null : undefined,
     dev: v.dev === true,

@@ -2,8 +2,8 @@
 // durability under SIGKILL while event batches are in flight, a clean SIGTERM drain, and the
 // development secret and token printed at start.
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { Agent, request as httpRequest } from 'node:http';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +155,39 @@ describe('the Node server', () => {
     }
     const user = await (await fetch(`${server.url}/v1/users/u0/features`, { headers })).json();
     expect(user.realtime.event_count).toBeGreaterThan(0);
+  });
+
+  it("keeps an idle kept-alive connection open past Node's 5 s, for the proxy in front to close", {
+    timeout: 60_000,
+  }, async () => {
+    // A proxy (nginx's upstream keepalive, a load balancer: 60 s idle) reuses a connection the edge has closed
+    // under it when the edge closes first: a 502. Node closes idle connections after 5 s unless told otherwise.
+    const server = await startServer(tempDir());
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<{ status: number; reused: boolean; socket: object }>((ok, fail) => {
+        const req = httpRequest(`${server.url}/healthz`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => ok({ status: res.statusCode ?? 0, reused: req.reusedSocket, socket: req.socket! }));
+        });
+        req.on('error', fail);
+        req.end();
+      });
+    try {
+      const first = await get();
+      expect(first.status).toBe(200);
+      await new Promise((ok) => setTimeout(ok, 6_000));
+      const second = await get();
+      expect(second.status).toBe(200);
+      expect(second.reused).toBe(true);
+      expect(second.socket).toBe(first.socket);
+    } finally {
+      agent.destroy();
+    }
+    // The flag is checked like every other: one sentence, exit 2.
+    const bad = spawnSync(process.execPath, [BIN, '--keep-alive', '0'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe("vireo-edge: --keep-alive must be an integer in [1, 3600], got '0'.");
   });
 
   it('drains in-flight requests on SIGTERM, closes the database and exits 0', { timeout: 60_000 }, async () => {

@@ -104,6 +104,13 @@ export type NodeServerOptions = {
   synchronous?: 'normal' | 'full';
   /** How long SIGTERM waits for in-flight requests, ms. Default 10,000. */
   drainTimeoutMs?: number;
+  /**
+   * How long an idle kept-alive connection stays open, ms. Default 130,000: longer than the idle timeout of the
+   * proxies put in front (nginx's upstream keepalive and AWS load balancers 60 s, Caddy 2 min), so that the proxy,
+   * never the edge, closes an idle connection. With Node's own 5 s a proxy sent requests on connections the edge
+   * was closing: 502s.
+   */
+  keepAliveTimeoutMs?: number;
   log?: Logger | null;
   specModel?: string | null;
   env?: NodeJS.ProcessEnv;
@@ -209,6 +216,7 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
   // Slow or stuck clients cannot hold a connection forever.
   http.headersTimeout = 30_000;
   http.requestTimeout = 300_000;
+  http.keepAliveTimeout = options.keepAliveTimeoutMs ?? 130_000;
   const { port } = http.address() as AddressInfo;
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

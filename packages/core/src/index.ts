@@ -5,6 +5,7 @@
 //   bundle.ts       bundle manifest schema, sha256 via Web Crypto, file verification
 //   safetensors.ts  tensor file reader / writer
 //   rng.ts          seeded random streams
+//   events.ts       which event types are positives (a user's history) and conversions
 //   metrics.ts      retrieval (Recall/NDCG/HitRate@K, MRR) and ranking (AUC, log loss, calibration)
 export * from './spec.ts';
 export * from './transforms.ts';
@@ -12,4 +13,5 @@ export * from './bundle.ts';
 export * from './safetensors.ts';
 export * from './rng.ts';
 export * from './metrics.ts';
+export * from './events.ts';
 export * from './errors.ts';

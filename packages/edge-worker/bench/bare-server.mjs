@@ -95,6 +95,7 @@ function realtimeIngest(items) {
       'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const history = db.prepare('INSERT OR IGNORE INTO user_history VALUES (?, ?, ?, ?, ?)');
+  const POSITIVE = new Set(['click', 'conversion', 'purchase', 'like', 'add_to_cart']);
   const category = db
     .prepare("SELECT value FROM features WHERE entity = 'item' AND entity_id = ? AND name = 'category'")
     .pluck();
@@ -121,7 +122,9 @@ function realtimeIngest(items) {
         const row = [e.event_id, e.user_id, e.item_id, e.type, e.value ?? null, e.ts];
         if (insert.run(...row, JSON.stringify(e.context ?? {}), now).changes === 0) continue;
         accepted++;
-        history.run(e.user_id, e.ts, e.event_id, e.item_id, e.type);
+        // The history holds positives only, as the edge's does (@vireo/core isPositive).
+        if (POSITIVE.has(e.type) || (e.type === 'rating' && (e.value ?? 0) >= 4))
+          history.run(e.user_id, e.ts, e.event_id, e.item_id, e.type);
         popularity.run(e.item_id, e.type, e.ts);
         const c = category.get(e.item_id);
         if (c !== undefined) categories.run(e.user_id, JSON.parse(c), e.ts);

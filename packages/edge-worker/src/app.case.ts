@@ -1,6 +1,6 @@
 // The app's behaviour through HTTP, as one suite run on Node (SQLite + files, app.test.ts) and
 // inside workerd (D1 + KV + R2, worker.workers.test.ts): auth, features, events, registry, errors.
-import { hashBucket, sha256Hex } from '@vireo/core';
+import { hashBucket, sha256Hex, type FeatureSpecInput } from '@vireo/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signHs256 } from './auth/jwt.ts';
 import type { EdgeApp } from './routes/deps.ts';
@@ -283,7 +283,11 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect(unknown.status).toBe(422);
         const err = await errorOf(unknown);
         expect(err.code).toBe('unknown_feature');
-        expect(err.message).toContain('shoe_size');
+        expect(err.message).toBe(
+          "Row 1: 'shoe_size' is not a user feature source in the spec (known: age, country, recent_items) " +
+            "(spec of ranker@1); nothing was written. To validate against another model's spec, name it: " +
+            '"model": "NAME" in the body.',
+        );
         expect((await (await api.get('/v1/users/u1/features')).json()).found).toBe(false);
         const wrongKind = await api.post('/v1/features/push', {
           rows: [{ entity: 'user', id: 'u1', features: { age: 'old' } }],
@@ -349,6 +353,38 @@ export function runAppCases(label: string, factory: AppFactory): void {
           transform: true,
         });
         expect(notInSpec.status).toBe(422);
+      });
+      it("answers user:id and item:id as the entity key's index in the bundle's vocabulary, not padding", async () => {
+        // The trainer reads `user:id` from the key column (here named `userId`); no pushed row holds it. The edge
+        // answered the padding index 0 for every user, so every visitor's engine got the same user vector.
+        const spec: FeatureSpecInput = {
+          features: [
+            { name: 'user:id', kind: 'categorical', source: 'userId' },
+            { name: 'user:country', kind: 'categorical', buckets: 100 },
+            { name: 'item:id', kind: 'categorical' },
+          ],
+        };
+        const vocab = { 'user:id': ['u0', 'u1', 'u2'], 'item:id': ['i0', 'i1'] };
+        await publish(api, await makeBundle('ranker', '1', undefined, spec, vocab));
+        await api.post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { country: 'FR' } }] });
+        const values = async (path: string) => (await (await api.get(`${path}?transform=1`)).json()).model_ready.values;
+        // PAD 0, OOV 1, then the vocabulary from 2.
+        expect(await values('/v1/users/u1/features')).toEqual({ 'user:id': 3, 'user:country': hashBucket('FR', 100) });
+        expect((await values('/v1/users/u2/features'))['user:id']).toBe(4);
+        expect((await values('/v1/users/stranger/features'))['user:id']).toBe(1);
+        expect(await values('/v1/items/i1/features')).toEqual({ 'item:id': 3 });
+        const online = await (
+          await api.post('/v1/features/online', {
+            features: ['user:id', 'user:country'],
+            entities: { user_id: ['u0', 'u1', 'stranger'] },
+            transform: true,
+          })
+        ).json();
+        expect(online.results[1]).toMatchObject({ values: [2, 3, 1], statuses: ['PRESENT', 'PRESENT', 'PRESENT'] });
+        const raw = await (
+          await api.post('/v1/features/online', { features: ['user:id'], entities: { user_id: ['u1', 'stranger'] } })
+        ).json();
+        expect(raw.results[1].values).toEqual(['u1', 'stranger']);
       });
     });
 
@@ -417,12 +453,16 @@ export function runAppCases(label: string, factory: AppFactory): void {
             apiEvent('r2', { item_id: 'film', type: 'view', ts: NOW - 2000 }),
             apiEvent('r3', { item_id: 'show', ts: NOW - 1000, context: { category: ['comedy', 'drama'] } }),
             apiEvent('r4', { user_id: 'u2', item_id: 'film', type: 'purchase', value: 12, ts: NOW - 4000 }),
+            apiEvent('r5', { user_id: 'u3', item_id: 'doc', type: 'rating', value: 3.5, ts: NOW - 2000 }),
+            apiEvent('r6', { user_id: 'u3', item_id: 'show', type: 'rating', value: 4, ts: NOW - 1000 }),
           ],
         });
+        // The history holds the positives only, as the trainer's does: not u1's view, not u3's rating under 4.
         const user = await (await api.get('/v1/users/u1/features')).json();
-        expect(user.realtime.history.map((h: { item_id: string }) => h.item_id)).toEqual(['show', 'film', 'film']);
-        expect(user.features.recent_items).toEqual(['film', 'film', 'show']);
-        expect(user.features.recent_types).toEqual(['click', 'view', 'click']);
+        expect(user.realtime.history.map((h: { item_id: string }) => h.item_id)).toEqual(['show', 'film']);
+        expect(user.features.recent_items).toEqual(['film', 'show']);
+        expect(user.features.recent_types).toEqual(['click', 'click']);
+        expect((await (await api.get('/v1/users/u3/features')).json()).features.recent_items).toEqual(['show']);
         expect(user.realtime.category_counts.drama).toBeCloseTo(3, 4);
         expect(user.realtime.category_counts.comedy).toBeCloseTo(1, 4);
         expect(user.features.top_categories).toEqual(['drama', 'comedy']);
@@ -440,7 +480,7 @@ export function runAppCases(label: string, factory: AppFactory): void {
             entities: { user_id: ['u1', 'u2'] },
           })
         ).json();
-        expect(online.results[1].values).toEqual([['film', 'film', 'show'], ['film']]);
+        expect(online.results[1].values).toEqual([['film', 'show'], ['film']]);
         expect(online.results[2].values).toEqual([NOW - 1000, NOW - 4000]);
       });
 

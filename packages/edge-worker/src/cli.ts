@@ -49,6 +49,21 @@ scopes: features:read, events:write (a token acts for the user in its sub only),
 /** A mistake in the command line: one sentence, exit 2. */
 export class CliError extends Error {}
 
+/** The data folder, created if missing; a path that cannot be one is the user's mistake (one sentence). */
+function dataFolder(dir: string): string {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR')
+      throw new CliError(`--data ${dir}: a file is in the way, and the data folder must be a folder.`);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+      throw new CliError(`--data ${dir}: cannot create the data folder there (${code}); choose a writable place.`);
+    throw err;
+  }
+  return dir;
+}
+
 function intFlag(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -140,7 +155,7 @@ async function start(argv: string[]): Promise<number | null> {
   const port = intFlag((v.port as string) ?? process.env.PORT, 'port', 8787, 0, 65535);
   const rate = intFlag(v['rate-limit'] as string, 'rate-limit', 1000, 0, 10_000_000);
   const keepAlive = intFlag(v['keep-alive'] as string, 'keep-alive', 130, 1, 3600);
-  const dataDir = (v.data as string) ?? process.env.VIREO_DATA ?? './.vireo';
+  const dataDir = dataFolder((v.data as string) ?? process.env.VIREO_DATA ?? './.vireo');
   if (workers > 1 && cluster.isPrimary) return primary(argv, workers, { dataDir, dev: v.dev === true, sync });
   const edge = await startNodeServer({
     port,

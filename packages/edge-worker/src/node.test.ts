@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,6 +188,18 @@ describe('the Node server', () => {
     const bad = spawnSync(process.execPath, [BIN, '--keep-alive', '0'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim()).toBe("vireo-edge: --keep-alive must be an integer in [1, 3600], got '0'.");
+  });
+
+  it('refuses a --data path that is a file, in one sentence (it was an EEXIST stack trace)', () => {
+    const file = join(tempDir(), 'edge.db');
+    writeFileSync(file, '');
+    for (const data of [file, join(file, 'below')]) {
+      const run = spawnSync(process.execPath, [BIN, '--data', data, '--port', '0'], { encoding: 'utf8' });
+      expect(run.status).toBe(2);
+      expect(run.stderr).toBe(
+        `vireo-edge: --data ${data}: a file is in the way, and the data folder must be a folder.\n`,
+      );
+    }
   });
 
   it('drains in-flight requests on SIGTERM, closes the database and exits 0', { timeout: 60_000 }, async () => {

@@ -52,6 +52,7 @@ export async function makeBundle(
   version = '1',
   files: Record<string, Bytes> = { 'ranking.safetensors': safetensorsBytes(50) },
   spec: FeatureSpecInput = TEST_SPEC,
+  vocabularies: Record<string, string[]> = { genres: ['drama', 'comedy', 'horror'] },
 ): Promise<TestBundle> {
   const manifest: BundleManifestInput = {
     name,
@@ -59,7 +60,7 @@ export async function makeBundle(
     createdAt: new Date(NOW).toISOString(),
     architecture: { ranking: { embeddingDim: 8, bottomMlp: [8], topMlp: [8], interaction: 'dot', heads: ['ctr'] } },
     featureSpec: spec,
-    vocabularies: { genres: ['drama', 'comedy', 'horror'] },
+    vocabularies,
     files: await Promise.all(
       Object.entries(files).map(async ([n, bytes]) => ({
         name: n,

@@ -145,6 +145,16 @@ export function userFieldValues(
   });
 }
 
+/**
+ * Model-ready values with `user:id` from the bundle's own vocabulary (when it has one): the key's index is this
+ * version's, whatever the edge answered (an edge before 2026-12-04 answered the padding index 0 for every user; one
+ * on another version of the model, that version's index).
+ */
+export function withUserKey(m: ModelData, userId: string, values: FeatureValues): FeatureValues {
+  if (m.userIndex.size === 0) return values;
+  return { ...values, 'user:id': m.userIndex.get(userId) ?? OOV_INDEX };
+}
+
 /** The item:id indices of a history of item ids (unknown items are skipped). */
 export function historyIndices(m: ModelData, itemIds: readonly string[]): Uint32Array {
   const out: number[] = [];

@@ -150,7 +150,8 @@ export function specProblems(
     const targets = bySource.get(name);
     if (!targets) {
       problems.push(
-        `'${name}' is not a ${entity} feature source in the spec (known: ${[...bySource.keys()].join(', ') || 'none'})`,
+        `'${name}' is not ${entity === 'item' ? 'an' : 'a'} ${entity} feature source in the spec ` +
+          `(known: ${[...bySource.keys()].join(', ') || 'none'})`,
       );
       continue;
     }
@@ -162,22 +163,30 @@ export function specProblems(
   return problems;
 }
 
-/** Model-ready values of one view from a raw row (Int32Arrays become plain lists for JSON). */
+/**
+ * `user:id` of a user, `item:id` of an item: the entity's own key, as the trainer's ingest reads it (the key column
+ * whatever the feature's `source`), never a pushed column.
+ */
+export const isEntityKey = (feature: Pick<Feature, 'name'>, view: EntityKind): boolean => feature.name === `${view}:id`;
+
+/** Model-ready values of one view from a raw row of entity `id` (Int32Arrays become plain lists for JSON). */
 export function modelReady(
   active: ActiveSpec,
   view: EntityKind,
   raw: Record<string, FeatureValue>,
+  id: string,
 ): Record<string, number | number[]> {
   const out: Record<string, number | number[]> = {};
   const lookups = active.lookups();
   for (const f of active.spec.features) {
     if (featureView(f.name) !== view) continue;
-    out[f.name] = toJson(transformValue(f, raw[featureSource(f)] as RawValue, lookups));
+    const value = isEntityKey(f, view) ? id : raw[featureSource(f)];
+    out[f.name] = toJson(transformValue(f, value as RawValue, lookups));
   }
   return out;
 }
 
-/** One feature's model-ready value. */
+/** One feature's model-ready value (for `user:id` / `item:id`, pass the entity's id: isEntityKey). */
 export function modelReadyOne(active: ActiveSpec, feature: Feature, raw: FeatureValue | undefined): number | number[] {
   return toJson(transformValue(feature, raw as RawValue, active.lookups()));
 }

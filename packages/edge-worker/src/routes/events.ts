@@ -120,7 +120,8 @@ export function eventRoutes(app: EdgeApp, deps: RouteDeps): void {
       tags: ['events'],
       summary: 'Ingest a batch of interactions (≤ 1,000 events, ≤ 1 MiB), idempotent on event_id per user',
       description:
-        'Valid events are stored and update real-time features (history, decayed counters, last seen) ' +
+        'Valid events are stored and update real-time features (the history of positives: click, like, ' +
+        'add_to_cart, conversion, purchase, a rating of 4 or more; decayed counters, last seen) ' +
         'in one transaction; invalid ones are listed with reasons. A batch with no valid event is a 400. ' +
         'An event is a duplicate (not stored again) when its user already sent its `event_id`: ids are unique ' +
         "per user, and another user's event with the same id is stored. " +

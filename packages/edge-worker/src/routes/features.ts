@@ -3,7 +3,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { featureView, type Feature } from '@vireo/core';
 import { ApiError } from '../errors.ts';
-import { featuresBySource, modelReady, modelReadyOne, specProblems, type ActiveSpec } from '../features/spec.ts';
+import {
+  featuresBySource,
+  isEntityKey,
+  modelReady,
+  modelReadyOne,
+  specProblems,
+  type ActiveSpec,
+} from '../features/spec.ts';
 import { assertResponseSize, jsonSize } from '../features/budget.ts';
 import {
   column,
@@ -229,7 +236,7 @@ export async function readEntity(
     body.model_ready = {
       model: active.model,
       version: active.version,
-      values: modelReady(active, entity, rawValues(row)),
+      values: modelReady(active, entity, rawValues(row), id),
     };
   const stale = selected.length - present - notFound;
   return { body, found: found !== undefined, present, notFound, stale, counters: found?.counters };
@@ -342,8 +349,15 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
         const feature = specByName.get(ref);
         const source = feature ? (feature.source ?? ref.slice(ref.indexOf(':') + 1)) : ref.slice(ref.indexOf(':') + 1);
         const cells = new Map<string, Cell>();
+        const key = isEntityKey({ name: ref }, view);
         for (const id of ids) {
           let cell = cells.get(id);
+          if (!cell && key) {
+            // The entity's own id: present for every id, whatever the store holds.
+            const value = active && feature ? modelReadyOne(active, feature, id) : id;
+            cell = { value, status: 'PRESENT', ts: null, bytes: jsonSize(value) + 30 };
+            cells.set(id, cell);
+          }
           if (!cell) {
             const f = column(entityRows.get(id)?.row, source);
             const value = active && feature ? modelReadyOne(active, feature, f?.value) : (f?.value ?? null);
@@ -447,7 +461,8 @@ export function featureRoutes(app: EdgeApp, deps: RouteDeps): void {
         throw new ApiError(
           problems.some((p) => p.problems.some((m) => m.includes('is not a'))) ? 'unknown_feature' : 'spec_violation',
           `Row ${problems[0].row}: ${problems[0].problems[0]} ` +
-            `(spec of ${active!.model}@${active!.version}); nothing was written.`,
+            `(spec of ${active!.model}@${active!.version}); nothing was written.` +
+            (req.model ? '' : ` To validate against another model's spec, name it: "model": "NAME" in the body.`),
           { rows: problems.slice(0, 100) },
         );
       }

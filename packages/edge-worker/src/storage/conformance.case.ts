@@ -190,7 +190,7 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
           accepted: [0],
           duplicate: [],
         });
-        const b = event('x', { userId: 'b', itemId: 'ib', ts: T0 + 1, type: 'view' });
+        const b = event('x', { userId: 'b', itemId: 'ib', ts: T0 + 1, type: 'like' });
         expect(await storage.events.ingest([b], options, T0)).toEqual({ accepted: [0], duplicate: [] });
         expect(await storage.events.get('b', 'x')).toEqual(b);
         expect((await storage.events.get('a', 'x'))?.itemId).toBe('ia');
@@ -203,7 +203,7 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         expect(await storage.events.ingest(mixed, options, T0)).toEqual({ accepted: [0, 1, 3, 4], duplicate: [2] });
         // Each stored event counts for its own user's real-time features and enters the log once.
         const users = await storage.events.users(['a', 'b', 'c'], options, T0 + 10);
-        expect(users.get('b')).toMatchObject({ events: 1, history: [{ itemId: 'ib', type: 'view', ts: T0 + 1 }] });
+        expect(users.get('b')).toMatchObject({ events: 1, history: [{ itemId: 'ib', type: 'like', ts: T0 + 1 }] });
         expect(users.get('a')!.events).toBe(2);
         expect(users.get('c')!.events).toBe(1);
         const log = await storage.eventLog.read(0, 100);

@@ -26,6 +26,7 @@ import type {
   Touched,
   UserRealtime,
 } from './types.ts';
+import { MIN_POSITIVE_RATING, POSITIVE_TYPES, RATING_TYPE } from '@vireo/core';
 import { sqlFeatureLog } from './feature-log.ts';
 
 /** JSON arrays larger than this are split over several statements (D1 caps a bound string at 2 MB). */
@@ -169,9 +170,15 @@ RETURNING user_id, event_id`;
 /** An event's idempotency key, user and id ('\u0000' is in neither: ID_PATTERN). */
 const eventKey = (userId: string, eventId: string) => `${userId}\u0000${eventId}`;
 
+// A user's history holds its positives only (@vireo/core's isPositive), the history the trainer reads: a view or an
+// impression in it was an input the models never saw in training.
+const POSITIVE_SQL =
+  `(type IN (${[...POSITIVE_TYPES].map((t) => `'${t}'`).join(', ')}) OR ` +
+  `(type = '${RATING_TYPE}' AND value >= ${MIN_POSITIVE_RATING}))`;
+
 const INSERT_HISTORY_SQL = `
 INSERT OR IGNORE INTO user_history (user_id, ts, event_id, item_id, type)
-SELECT user_id, ts, event_id, item_id, type FROM events WHERE rowid > ${MARK}`;
+SELECT user_id, ts, event_id, item_id, type FROM events WHERE rowid > ${MARK} AND ${POSITIVE_SQL}`;
 
 // Per user of the batch whose history is due a trim (below), the rows older than its ?1-th newest:
 // found from the key (user_id, ts, event_id) by short walks down the user's newest entries, not by

@@ -321,7 +321,7 @@ it('keeps a history within its length plus the slack, trimmed back once per slac
           eventId: `${user}-${sent + i}`,
           userId: user,
           itemId: 'i',
-          type: 'view',
+          type: 'click',
           value: null,
           ts: 1000 + ((seed >>> 8) % 50) * 10 + i,
           context: {},

@@ -295,6 +295,41 @@ describe('Engine', () => {
     if (common) expect(common.retrievalScore).not.toBeCloseTo(scoreOf(before, common.itemId)!, 6);
   });
 
+  it('enters the positives into the history, as the trainer does: not a view, not a rating under 4', async () => {
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    const e = await open(origin);
+    await e.observe({ userId: 'u3', itemId: 'i1', type: 'view' });
+    await e.observe({ userId: 'u3', itemId: 'i2', type: 'click' });
+    await e.observe({ userId: 'u3', itemId: 'i3', type: 'rating', value: 3 });
+    await e.observe({ userId: 'u3', itemId: 'i4', type: 'rating', value: 4 });
+    await e.observe({ userId: 'u3', itemId: 'i5', type: 'add_to_cart' });
+    expect((await e.recommend({ userId: 'u3', k: 3 })).history).toEqual(['i2', 'i4', 'i5']);
+    const every = await open(origin, { historyTypes: () => true });
+    await every.observe({ userId: 'u4', itemId: 'i1', type: 'view' });
+    expect((await every.recommend({ userId: 'u4', k: 3 })).history).toEqual(['i1']);
+  });
+
+  it("takes user:id from the bundle's vocabulary, whatever index the edge answers for it", async () => {
+    // An edge before 2026-12-04 answered `user:id` 0 (padding) for every user: every visitor got one user vector.
+    const origin = new FakeOrigin();
+    origin.add(v1);
+    let values: Record<string, unknown> = {};
+    const edgeFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (!String(input).includes('/v1/users/')) return origin.fetch(input, init);
+      return new Response(JSON.stringify({ features: { recent_items: [] }, model_ready: { values } }));
+    }) as typeof fetch;
+    const e = await open(origin, { fetch: edgeFetch });
+    const answer = async (userId: string) =>
+      (await e.recommend({ userId, k: 5 })).items.map((i) => [i.itemId, i.retrievalScore, i.score]);
+    const own = { u1: await answer('u1'), u2: await answer('u2') };
+    expect(own.u1).not.toEqual(own.u2);
+    values = { 'user:id': 0 };
+    expect({ u1: await answer('u1'), u2: await answer('u2') }).toEqual(own);
+    values = { 'user:id': 7 }; // another version's index
+    expect(await answer('u1')).toEqual(own.u1);
+  });
+
   it('refuses a corrupted bundle and keeps serving the last good version; a good update swaps', async () => {
     const origin = new FakeOrigin();
     origin.add(v1);

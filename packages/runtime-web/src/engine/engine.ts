@@ -5,7 +5,7 @@
 // checkForUpdate() loads a new version beside it and swaps when it is ready, retiring the old one
 // after its in-flight requests finish. A bundle that fails verification is refused and the last
 // good version keeps serving.
-import type { BundleManifest } from '@vireo/core';
+import { isPositive, type BundleManifest } from '@vireo/core';
 import { GpuOutOfMemoryError, GpuUnavailableError, TOPK_NONE } from '@vireo/kernels';
 import { WebGpuBackend } from '../backends/webgpu.ts';
 import { CpuBackend, type CpuBackendOptions } from '../backends/cpu.ts';
@@ -33,6 +33,7 @@ import {
   parseModel,
   rankingInputs,
   userFieldValues,
+  withUserKey,
   withLocalHistory,
   type ModelData,
 } from '@vireo/models';
@@ -91,7 +92,10 @@ export interface EngineOptions {
   blend?: Blend;
   /** Exclude items already in the user's history. Default true. */
   excludeSeen?: boolean;
-  /** Event types that enter the history. Default: every type except exposure / impression. */
+  /**
+   * Event types that enter the history. Default: the positives (click, like, add_to_cart, conversion, purchase, a
+   * rating of 4 or more: @vireo/core's isPositive), the history the models were trained on; a view is an impression.
+   */
   historyTypes?: (type: string) => boolean;
   /** Poll for a new version every this many ms (0 = never, the default). */
   pollIntervalMs?: number;
@@ -464,11 +468,12 @@ export class Engine {
     }
     const L = m.retrieval.config.historyLength;
     const local = await this.history.recent(req.userId, Math.max(L, 1) * 4);
-    const keep = o.historyTypes ?? ((t: string) => t !== 'exposure' && t !== 'impression');
-    const localIds = local.filter((e) => keep(e.type)).map((e) => e.itemId);
+    const types = o.historyTypes;
+    const localIds = local.filter((e) => (types ? types(e.type) : isPositive(e))).map((e) => e.itemId);
     const localSet = new Set(localIds);
     const history = [...recent.filter((id) => !localSet.has(id)), ...localIds].slice(-L);
-    const fields = userFieldValues(m, req.userId, { ...values, ...req.context });
+    const own = withUserKey(m, req.userId, { ...values, ...req.context });
+    const fields = userFieldValues(m, req.userId, own);
     // 2 user tower → 3 catalogue search, seen and excluded items left out on the device
     const excluded = new Set<number>();
     for (const id of req.exclude ?? []) {
@@ -506,7 +511,7 @@ export class Engine {
       const n = rows.length;
       const dense = new Float32Array(n * Math.max(1, rc.denseFeatures.length));
       const sparse = new Int32Array(n * rc.sparseFeatures.reduce((s, f) => s + f.width, 0));
-      rankingInputs(m, rc, rows, withLocalHistory(m, { ...values, ...req.context }, localIds), dense, sparse);
+      rankingInputs(m, rc, rows, withLocalHistory(m, own, localIds), dense, sparse);
       const ranked = await state.loaded.rank(dense, sparse, n);
       heads = ranked?.heads ?? null;
       rankGpu = ranked?.gpu;

@@ -982,9 +982,9 @@ export function edgeTable(j: EdgeJson, ctx: Pick<Context, 'versions'>): Table {
       "the edge's durability (WAL, synchronous=NORMAL: acknowledged = committed) and nothing else (no " +
       'validation, event log or real-time features: the limit for events; redis SET in runs without it), and ' +
       "again beside the same stack doing the edge's writes the way one would by hand (per event: the event with " +
-      'its event_id key, a history row, the popularity and category counters with the category read from a ' +
-      'features table, both activity rows; a prepared statement per row, the batches of one turn of the event ' +
-      'loop in one transaction; no validation or history trim: the limit for the same work), ' +
+      'its event_id key, a history row for a positive, the popularity and category counters with the category ' +
+      'read from a features table, both activity rows; a prepared statement per row, the batches of one turn of ' +
+      'the event loop in one transaction; no validation or history trim: the limit for the same work), ' +
       'GET features and event batches driven at the same time (16 connections each: "during" rows, no peer; ' +
       "the client and server CPU are the pair's), " +
       'redis-server driven by redis-benchmark in the same run (256-byte values). The ratio is of P50 latencies; ' +

@@ -15,7 +15,8 @@ import { loadRankingBundle } from '@vireo/models/training';
 import { trainRanking } from '../ranking/index.ts';
 import { trainRetrieval } from '../retrieval/index.ts';
 import { run as ingest } from './ingest.ts';
-import { run as predict } from './predict.ts';
+import { main } from '../cli.ts';
+import { inputColumns, run as predict } from './predict.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -137,6 +138,74 @@ describe('vireo predict on bundles with history features', () => {
       expect(r.pCtr).toBeGreaterThan(0);
       expect(r.pCtr).toBeLessThan(1);
     }
+  });
+
+  // Before, a file with none of the bundle's columns scored every row as the same all-missing row (0.490602 each,
+  // exit 0), and `--example` into a folder that does not exist was a Node ENOENT stack trace.
+  it('refuses a file with none of the columns the bundle reads, warns about some missing', async () => {
+    const bundle = await bundleOf('synthetic', false);
+    const { manifest, config } = await loadRankingBundle(bundle);
+    const columns = inputColumns(manifest.featureSpec, config).map((c) => c.column);
+    expect(columns).toEqual([
+      'price',
+      'popularity',
+      'user_id',
+      'age_group',
+      'recent_items',
+      'item_id',
+      'category',
+      'attributes',
+      'title',
+      'hour',
+      'device',
+    ]);
+
+    const wrong = join(bundle, 'wrong.csv');
+    writeFileSync(wrong, 'foo,bar\n1,2\n3,4\n');
+    const refused = await capture(() => main(['predict', '--bundle', bundle, '--input', wrong]));
+    expect({ code: refused.code, out: refused.out, err: refused.err }).toEqual({
+      code: 2,
+      out: '',
+      err:
+        `vireo predict: ${wrong} has none of the columns the bundle reads: it lacks ${columns.join(', ')} and has ` +
+        `foo, bar (\`vireo predict --bundle ${bundle} --help\` lists the columns).\n`,
+    });
+    const wrongJsonl = join(bundle, 'wrong.jsonl');
+    writeFileSync(wrongJsonl, '{"foo": 1}\n{"bar": 2}\n');
+    const refusedJsonl = await capture(() => main(['predict', '--bundle', bundle, '--input', wrongJsonl]));
+    expect(refusedJsonl.code).toBe(2);
+    expect(refusedJsonl.err).toMatch(/wrong\.jsonl has none of the columns the bundle reads: .* and has foo, bar /);
+
+    // Some columns missing: scored (their values are missing on every row), with one line naming them.
+    const example = join(bundle, 'example.csv');
+    expect((await capture(() => predict(['--bundle', bundle, '--example', example]))).code).toBe(0);
+    const [header, ...rows] = readFileSync(example, 'utf8').trim().split('\n');
+    const keep = header.split(',').map((c, j) => (c === 'age_group' || c === 'device' ? -1 : j));
+    const pick = (line: string) => {
+      const fields = line.split(',');
+      return keep
+        .filter((j) => j >= 0)
+        .map((j) => fields[j])
+        .join(',');
+    };
+    const partial = join(bundle, 'partial.csv');
+    writeFileSync(partial, `${[header, ...rows].map(pick).join('\n')}\n`);
+    const warned = await capture(() => main(['predict', '--bundle', bundle, '--input', partial]));
+    expect(warned.code, warned.err).toBe(0);
+    expect(warned.out.trim().split('\n')).toHaveLength(4);
+    expect(warned.err.split('\n')[0]).toBe(
+      `vireo predict: ${partial} has no column age_group, device (read by user:age_group, context:device): ` +
+        'every row takes their fill or OOV value.',
+    );
+
+    const nowhere = join(bundle, 'no', 'such', 'x.csv');
+    const ex = await capture(() => main(['predict', '--bundle', bundle, '--example', nowhere]));
+    expect({ code: ex.code, err: ex.err }).toEqual({
+      code: 2,
+      err:
+        `vireo predict: cannot write --example ${nowhere}: the folder ${join(bundle, 'no', 'such')} ` +
+        'does not exist.\n',
+    });
   });
 
   // Before, training the retrieval model again into a bundle wrote a manifest of its own files alone: the ranker

@@ -23,6 +23,7 @@ import {
 } from '@vireo/core';
 import { historyThrough, RankingModel, sparseWidth, type RankingConfig } from '@vireo/models';
 import { parseFlags, UsageError } from '../cli/args.ts';
+import { outputFile } from '../cli/paths.ts';
 import { CRITEO_COLUMNS, CRITEO_DENSE } from '../ingest/criteo.ts';
 import { fileSize, forEachLine, forEachRecord } from '../ingest/read.ts';
 import { openGpu } from '../node/gpu.ts';
@@ -224,12 +225,15 @@ function pickFormat(flag: string | undefined, path: string, source: unknown): Fo
   throw new UsageError(`cannot tell the layout of ${path} from its extension: pass --format criteo, csv or jsonl.`);
 }
 
-/** Reads every row as raw values keyed by column, or a reason it is malformed. */
+/**
+ * Reads every row as raw values keyed by column, or a reason it is malformed; returns the columns the file has (a
+ * CSV's header, every key of a JSON Lines file), or null for Criteo TSV, whose columns are fixed.
+ */
 async function readRows(
   path: string,
   format: Format,
   onRow: (row: RawRow | string, line: number) => void,
-): Promise<void> {
+): Promise<Set<string> | null> {
   if (format === 'criteo') {
     await forEachRecord(path, 'tsv', (fields, line) => {
       if (!fields || (fields.length === 1 && fields[0] === '')) return;
@@ -255,7 +259,7 @@ async function readRows(
       }
       onRow(row, line);
     });
-    return;
+    return null;
   }
   if (format === 'csv') {
     let header: string[] | null = null;
@@ -274,8 +278,9 @@ async function readRows(
       onRow(row, line);
     });
     if (header === null) throw new UsageError(`${path} is empty: expected a header line.`);
-    return;
+    return new Set<string>(header);
   }
+  const keys = new Set<string>();
   await forEachLine(path, (text, line) => {
     if (text.trim() === '') return;
     let value: unknown;
@@ -286,8 +291,37 @@ async function readRows(
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value))
       return onRow('expected a JSON object', line);
+    for (const key of Object.keys(value)) keys.add(key);
     onRow(value as RawRow, line);
   });
+  return keys;
+}
+
+/** Up to 12 names joined by commas, then how many more. */
+function someOf(names: string[]): string {
+  return names.length > 12 ? `${names.slice(0, 12).join(', ')} … (${names.length - 12} more)` : names.join(', ');
+}
+
+/**
+ * The bundle's input columns the file lacks. None of them there (a file for another model, a wrong header) is a
+ * sentence and exit 2: every row would score as the same all-missing row. Some missing is one warning line: a
+ * missing value is allowed per row (it takes the feature's fill or OOV), but a missing column is almost always a
+ * mistake.
+ * @example checkColumns('rows.csv', 'bundle/', inputColumns(spec, config), new Set(['foo', 'bar'])); // throws
+ */
+export function checkColumns(path: string, bundle: string, needed: InputColumn[], has: ReadonlySet<string>): void {
+  if (has.size === 0) return; // no rows, nothing to judge
+  const missing = needed.filter((c) => !has.has(c.column));
+  if (missing.length === 0) return;
+  if (missing.length === needed.length)
+    throw new UsageError(
+      `${path} has none of the columns the bundle reads: it lacks ${someOf(missing.map((c) => c.column))} and has ` +
+        `${someOf([...has])} (\`vireo predict --bundle ${bundle} --help\` lists the columns).`,
+    );
+  process.stderr.write(
+    `vireo predict: ${path} has no column ${someOf(missing.map((c) => c.column))} (read by ` +
+      `${someOf(missing.flatMap((c) => c.features))}): every row takes their fill or OOV value.\n`,
+  );
 }
 
 /** The raw value a feature reads from a row: entity ids come from the spec's key columns. */
@@ -408,6 +442,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.example !== undefined) {
+    outputFile(values.example, '--example');
     // The layout the file's name (or --format) asks for, as --input reads it back; CSV by default.
     const ext = extname(values.example).toLowerCase();
     const format: Format =
@@ -430,9 +465,10 @@ export async function run(argv: string[]): Promise<number> {
 
   const good: { row: RawRow; line: number }[] = [];
   const bad: PredictedRow[] = [];
-  await readRows(values.input, format, (row, line) =>
+  const columns = await readRows(values.input, format, (row, line) =>
     typeof row === 'string' ? bad.push({ line, error: row }) : good.push({ row, line }),
   );
+  if (columns) checkColumns(values.input, values.bundle, inputColumns(spec, config), columns);
   const encoded = encodeRows(spec, lookups, config, good, throughColumns(values.bundle, manifest, config, through));
   bad.push(...encoded.errors);
   const n = encoded.kept.length;

@@ -107,7 +107,14 @@ describe('vireo publish', () => {
 
   it('exits non-zero with one line: missing flags, no manifest, bad token, an existing version', async () => {
     expect((await run(['--edge', edge.url, '--token', token])).err).toContain('--bundle DIR is required');
-    expect((await run(['--bundle', root, '--edge', edge.url, '--token', token])).err).toContain('has no manifest.json');
+    // Before, the sentence named `vireo export`, a command that does not exist.
+    expect(await run(['--bundle', join(root, 'missing'), '--edge', edge.url, '--token', token])).toEqual({
+      code: 2,
+      out: '',
+      err:
+        `vireo publish: ${join(root, 'missing')} has no manifest.json: pass a bundle folder (vireo train retrieval ` +
+        '--out or vireo train ranking --out writes one).\n',
+    });
     expect((await run(['--bundle', root, '--edge', 'ftp://x', '--token', token])).err).toContain('http(s) URL');
     const dir = writeBundle(root, await makeBundle('ranker', '5'));
     const reader = await signHs256(

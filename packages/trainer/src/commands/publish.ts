@@ -142,7 +142,10 @@ export async function run(argv: string[]): Promise<number> {
   const dir = resolve(bundleDir);
   const manifestPath = join(dir, 'manifest.json');
   if (!existsSync(manifestPath))
-    throw new UsageError(`${dir} has no manifest.json: pass the folder written by vireo export.`);
+    throw new UsageError(
+      `${dir} has no manifest.json: pass a bundle folder (vireo train retrieval --out or vireo train ranking --out ` +
+        'writes one).',
+    );
   const manifestBytes = readFileSync(manifestPath);
   let manifest: BundleManifest;
   try {

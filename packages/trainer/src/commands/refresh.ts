@@ -3,10 +3,11 @@
 // promoted version, compares the two on the latest events and publishes the new version,
 // promoted only when it is not worse (src/refresh/run.ts; docs/ARCHITECTURE.md, section 4).
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
+import { outputFolder } from '../cli/paths.ts';
 import { openGpu } from '../node/gpu.ts';
 import { pruneLine, pruneVersions, type PruneResult } from '../refresh/prune.ts';
 import { pullEvents } from '../refresh/pull.ts';
-import { refreshOnce, type RefreshOptions, type RefreshResult } from '../refresh/run.ts';
+import { checkBeforePull, refreshOnce, type RefreshOptions, type RefreshResult } from '../refresh/run.ts';
 
 const FLAGS = {
   edge: { type: 'string' },
@@ -97,6 +98,7 @@ export function parseRefreshFlags(argv: string[]): RefreshOptions & {
         '--token is required: a token with the events:export, features:export and models:publish scopes.',
       );
     if (!v.state) throw new UsageError('--state DIR is required: the folder the refresh keeps its cursor and data in.');
+    outputFolder(v.state, '--state');
     if (!v.data && !v['pull-only'])
       throw new UsageError('--data DATASET is required: the dataset the first version was trained on.');
   }
@@ -159,6 +161,8 @@ export async function run(argv: string[]): Promise<number> {
   const log = (line: string) => {
     if (!o.quiet) process.stderr.write(`refresh: ${line}\n`);
   };
+  // A --data folder that is not a dataset, or a model the edge lacks, is one sentence before anything is pulled.
+  if (!o.pullOnly) await checkBeforePull(o);
   let stop = false;
   let wake: (() => void) | null = null;
   // A signal between refreshes ends the loop; during one it ends the process at once: the pull is

@@ -120,6 +120,33 @@ describe('vireo ingest', () => {
     }
   });
 
+  // Before, "the spec declares no user history, so it reads user:recent_items…" came first, then the error that
+  // ended the ingest: a note about a dataset that was never written.
+  it('a spec column the file lacks: the sentence alone, without the history note', async () => {
+    const spec = {
+      entities: { user: { key: 'user_id' }, item: { key: 'item_id' } },
+      timestamp: 'ts',
+      features: [{ name: 'item:price', kind: 'numeric' }],
+      labels: [{ name: 'click', source: 'clicked', kind: 'binary' }],
+    };
+    const dir = fixture({
+      'spec.json': JSON.stringify(spec),
+      'logs.csv': 'user_id,item_id,ts,clicked\nu1,i1,1,1\nu2,i1,2,0\n',
+      'good.csv': 'user_id,item_id,ts,price,clicked\nu1,i1,1,3,1\nu2,i1,2,4,0\nu1,i2,3,5,1\n',
+    });
+    const flags = ['--source', 'csv', '--spec', join(dir, 'spec.json'), '--quiet'];
+    const r = await vireo(...flags, '--path', join(dir, 'logs.csv'), '--out', join(dir, 'out'));
+    expect({ code: r.code, stderr: r.stderr }).toEqual({
+      code: 2,
+      stderr:
+        `vireo ingest: ${join(dir, 'logs.csv')} has no column "price" that the spec reads (its columns: user_id, ` +
+        'item_id, ts, clicked).\n',
+    });
+    const ok = await vireo(...flags, '--path', join(dir, 'good.csv'), '--out', join(dir, 'ok'));
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/^vireo ingest: the spec declares no user history, so it reads user:recent_items/m);
+  });
+
   it('fails with exit code 1 past --max-bad-rows, after showing the first bad rows', async () => {
     const dir = fixture({
       'day.tsv': ['1\tx', '0\ty', '1\tz'].join('\n') + '\n' + ['0', ...new Array(39).fill('')].join('\t') + '\n',

@@ -353,6 +353,17 @@ function readJson(dir: string, name: string): unknown {
   }
 }
 
+/**
+ * Checks that `dir` is a dataset folder (its dataset.json) without loading its tables: the cheap check a command
+ * makes before long work that ends in loadDataset, with the sentences loadDataset would say.
+ * @example checkDatasetFolder(values.data); // throws IngestError when it is not a dataset
+ */
+export function checkDatasetFolder(dir: string): void {
+  const summary = readJson(dir, 'dataset.json') as DatasetSummary;
+  if (summary?.format !== 'vireo-dataset' || summary.formatVersion !== 1)
+    throw new IngestError(`${dir}/dataset.json is not a version 1 Vireo dataset summary.`);
+}
+
 /** Reads a column file into a fresh, aligned typed array (files can exceed one read call). */
 function readColumn(dir: string, table: string, name: string, col: ColumnInfo): Tensor {
   const Ctor = CTORS[col.dtype];

@@ -20,16 +20,9 @@ import type { IngestOptions } from './options.ts';
 import { jsonlReader, type RawRow, type RowReader } from './readers.ts';
 import { DEFAULT_HISTORY, ingestTabular } from './tabular.ts';
 
-/** Event types that are positives (a click), and of those the ones that are conversions. */
-export const POSITIVE_TYPES = new Set(['click', 'conversion', 'purchase', 'like', 'add_to_cart']);
-export const CONVERSION_TYPES = new Set(['conversion', 'purchase']);
-/** A `rating` event (value: the rating) is a positive at the dataset's --min-rating or above (MovieLens: 4). */
-export const RATING_TYPE = 'rating';
-
-/** Whether an event is a positive: a positive type, or a rating at `minRating` or above. */
-export function isPositive(e: { type: string; value: number | null }, minRating: number): boolean {
-  return POSITIVE_TYPES.has(e.type) || (e.type === RATING_TYPE && e.value !== null && e.value >= minRating);
-}
+// What an event type means (positives, conversions, ratings) is @vireo/core's, shared with the edge and the engine.
+import { CONVERSION_TYPES, isPositive } from '@vireo/core';
+export { CONVERSION_TYPES, isPositive, POSITIVE_TYPES, RATING_TYPE } from '@vireo/core';
 
 /** The edge's event fields that a line must have. */
 const EVENT_FIELDS = ['seq', 'user_id', 'item_id', 'type', 'ts'];

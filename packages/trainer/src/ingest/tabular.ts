@@ -82,11 +82,6 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
   const started = performance.now();
   const { reader } = src;
   const { spec, added } = withUserHistory(src.spec);
-  if (added)
-    opts.log(
-      `the spec declares no user history, so it reads ${DEFAULT_HISTORY.name}: each user's last 50 positives ` +
-        '(declare a sequence feature over item:id to choose another length).',
-    );
   const userKey = spec.entities.user?.key;
   const itemKey = spec.entities.item?.key;
   const byView = (view: string) => spec.features.filter((f) => featureView(f.name) === view);
@@ -273,7 +268,7 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
   }
 
   const labelStats = Object.fromEntries(spec.labels.map((l) => [l.name, statistics[`label:${l.name}`]]));
-  return out.finish(
+  const summary = out.finish(
     {
       source: src.source,
       name: opts.name ?? src.source,
@@ -303,4 +298,11 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
     vocabularies,
     statistics,
   );
+  // Said once the dataset is written: before, it came ahead of an error (a missing column) that ended the ingest.
+  if (added)
+    opts.log(
+      `the spec declares no user history, so it reads ${DEFAULT_HISTORY.name}: each user's last 50 positives ` +
+        '(declare a sequence feature over item:id to choose another length).',
+    );
+  return summary;
 }

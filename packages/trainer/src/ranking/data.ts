@@ -122,6 +122,8 @@ export interface RankingData {
   tasks: RankingTask[];
   /** The dataset label each task reads. */
   labelOf: Partial<Record<RankingTask, string>>;
+  /** Why a task with a label was left out, one sentence each (the commands print them). */
+  notes: string[];
   /** Synthetic worlds: the true P(click) of every impression. */
   oracleClick: Float32Array | null;
   /** Synthetic worlds: the true P(conversion | click) of every impression. */
@@ -231,6 +233,17 @@ export function rankingData(ds: Dataset): RankingData {
     tasks.push(task);
     labelOf[task] = name;
   });
+  // Revenue is per conversion: its head trains on the converted rows alone, and without a conversion label there
+  // are none (before, the head was trained on zero rows, loss 0, and its test RMSE was NaN).
+  const notes: string[] = [];
+  if (tasks.includes('revenue') && !tasks.includes('cvr')) {
+    tasks.splice(tasks.indexOf('revenue'), 1);
+    delete labelOf.revenue;
+    notes.push(
+      `no revenue head: revenue is learned per conversion and ${ds.dir} has no conversion label ` +
+        `(its labels: ${[...im.labels.keys()].join(', ')}).`,
+    );
+  }
   if (!tasks.includes('ctr')) {
     throw new UsageError(
       `${ds.dir} has no click label for the CTR task (looked for ` +
@@ -248,6 +261,7 @@ export function rankingData(ds: Dataset): RankingData {
     ts: im.ts,
     tasks,
     labelOf,
+    notes,
     oracleClick: oracle('oracle:pClick'),
     oracleConversion: oracle('oracle:pConversion'),
   };

@@ -306,10 +306,13 @@ export function formatReport(r: RankingReport): string {
   block('ctr');
   if (r.model.ctcvr) block('ctcvr');
   if (r.model.cvr) block('cvr', `   (on ${r.model.cvr.rows} clicked impressions)`);
+  // No conversion among the test rows leaves nothing to measure the revenue head on (before: "RMSE log1p NaN").
   if (r.model.revenue)
     lines.push(
-      `revenue model    RMSE log1p ${pm(r.model.revenue.rmseLog1p, r.model.revenue.se)} on ` +
-        `${r.model.revenue.rows} conversions`,
+      r.model.revenue.rows === 0
+        ? 'revenue model    not evaluated: no conversions among the test rows'
+        : `revenue model    RMSE log1p ${pm(r.model.revenue.rmseLog1p, r.model.revenue.se)} on ` +
+            `${r.model.revenue.rows} conversions`,
     );
   return lines.join('\n');
 }

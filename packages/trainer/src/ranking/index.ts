@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { RankingConfig, RankingTask } from '@vireo/models';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
+import { outputFolder } from '../cli/paths.ts';
 import { loadDataset } from '../ingest/index.ts';
 import { openGpu } from '../node/gpu.ts';
 import { loadRankingBundle, writeRankingBundle, rankingOnnx } from '@vireo/models/training';
@@ -259,6 +260,7 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
   }
   if (!values.data) throw new UsageError('--data DATASET is required (a folder written by vireo ingest).');
   if (!values.out) throw new UsageError('--out BUNDLE is required (the bundle folder to write the ranker into).');
+  outputFolder(values.out, '--out');
   const { shape, opts, calibrationShare, wide } = trainingChoices(values);
   const holdout = numberFlag(values.holdout, 'holdout', 0.1, { min: 0.01, max: 0.5 });
   const quiet = Boolean(values.quiet || values.json);
@@ -268,6 +270,7 @@ export async function trainRanking(argv: string[], testing: { stopAfterSteps?: n
 
   const ds = loadDataset(values.data);
   const data = rankingData(ds);
+  for (const note of data.notes) process.stderr.write(`vireo train ranking: ${note}\n`);
   const splits = rankingSplits(data, holdout);
   const gpu = await openGpu();
   try {
@@ -408,7 +411,8 @@ export function combineRankingSeeds(reports: RankingReport[], seeds: number[]): 
           eceDebiased: of('eceDebiased'),
         };
       }
-  const revenue = reports[0].model.revenue ? seedStat(reports.map((r) => r.model.revenue!.rmseLog1p)) : null;
+  // No conversions among the test rows: nothing measured the revenue head (its RMSE is NaN), so no row for it.
+  const revenue = reports[0].model.revenue?.rows ? seedStat(reports.map((r) => r.model.revenue!.rmseLog1p)) : null;
   return { seeds, split: reports[0].split, rows, revenue, reports };
 }
 
@@ -437,6 +441,7 @@ async function evalRankingSeeds(values: Values & { seeds?: string }, n: number):
   const { shape, opts, calibrationShare, wide } = trainingChoices(values);
   const ds = loadDataset(values.data!);
   const data = rankingData(ds);
+  for (const note of data.notes) process.stderr.write(`vireo eval ranking: ${note}\n`);
   const splits = rankingSplits(data, numberFlag(values.holdout, 'holdout', 0.1, { min: 0.01, max: 0.5 }));
   const quiet = Boolean(values.quiet || values.json);
   const log = (line: string) => {

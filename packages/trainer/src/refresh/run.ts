@@ -31,7 +31,7 @@ import {
 import { UsageError } from '../cli/args.ts';
 import { evaluateRetrieval, type RetrievalReport } from '../eval/retrieval-report.ts';
 import { SPLIT_TRAIN } from '../ingest/index.ts';
-import type { Dataset } from '../ingest/dataset.ts';
+import { checkDatasetFolder, type Dataset } from '../ingest/dataset.ts';
 import { rankingData, rankingSplits } from '../ranking/data.ts';
 import { calibrateHeads } from '../ranking/calibrate.ts';
 import { evaluateRanking, type RankingReport } from '../ranking/evaluate.ts';
@@ -171,14 +171,28 @@ function registry(o: Pick<RefreshOptions, 'edge' | 'token' | 'fetch'>) {
   return { call };
 }
 
+/** The sentence for a model the edge has no promoted version of. */
+const noPromotedVersion = (o: RefreshOptions) =>
+  `model '${o.model}' has no promoted version on ${o.edge}: publish and promote a first one (vireo publish).`;
+
+/**
+ * What a refresh can check before it pulls the edge's events into the state folder: --data is a dataset folder,
+ * and the model has a promoted version on the edge (one GET). Before, either mistake was reported only after the
+ * pull.
+ * @example await checkBeforePull(options); // throws a UsageError naming the mistake
+ */
+export async function checkBeforePull(o: RefreshOptions): Promise<void> {
+  checkDatasetFolder(o.data);
+  const res = await registry(o).call(`/v1/models/${o.model}/latest`, {}, [200, 404]);
+  await res.body?.cancel();
+  if (res.status === 404) throw new UsageError(noPromotedVersion(o));
+}
+
 /** Downloads the promoted version into STATE/models/<version> (files checked against the manifest). */
 async function fetchChampion(o: RefreshOptions): Promise<{ dir: string; manifest: BundleManifest }> {
   const { call } = registry(o);
   const res = await call(`/v1/models/${o.model}/latest`, {}, [200, 404]);
-  if (res.status === 404)
-    throw new UsageError(
-      `model '${o.model}' has no promoted version on ${o.edge}: publish and promote a first one (vireo publish).`,
-    );
+  if (res.status === 404) throw new UsageError(noPromotedVersion(o));
   const manifest = parseBundleManifest(await res.text());
   const dir = join(o.state, 'models', manifest.version);
   mkdirSync(dir, { recursive: true });
@@ -446,6 +460,7 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
   // Ranking: the champion's architecture on the grown tables, warm-started, trained, evaluated.
   const ranker = await loadRankingBundle(champion.dir);
   const rdata = rankingData(ds);
+  for (const note of rdata.notes) log(`ranking ${note}`);
   const splits = rankingSplits(rdata, 0.1);
   const pc = ranker.config;
   const config: RankingConfig = rankingConfigFor(rdata, {

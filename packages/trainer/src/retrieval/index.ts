@@ -10,6 +10,7 @@
 // item factors the world was generated from and the interest estimated from the history, the
 // oracle's own formula reaches ~0.45 on the test split (the oracle 0.567).
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
+import { outputFolder } from '../cli/paths.ts';
 import { evaluateRetrieval, formatReport, type RetrievalReport } from '../eval/retrieval-report.ts';
 import { openGpu } from '../node/gpu.ts';
 import { itemEmbeddings, itemsFile, retrievalFile, writeBundle } from '@vireo/models/training';
@@ -82,6 +83,7 @@ export function parseTrainFlags(
   const { values: v } = parseFlags(argv, FLAGS, 'train retrieval');
   if (!v.data) throw new UsageError('--data is required: a dataset folder written by vireo ingest.');
   if (!v.out) throw new UsageError('--out is required: the folder to write the bundle (and checkpoints) into.');
+  outputFolder(v.out, '--out');
   // The dataset kind's defaults (defaults.ts, chosen on validation); a flag wins.
   const kind = retrievalDefaults(v.data);
   const on = (flag: boolean | undefined, off: boolean | undefined, fallback: boolean) =>

@@ -26,6 +26,12 @@ function missingColumns(required: string[], have: readonly string[]): string[] {
 }
 
 function layoutError(path: string, missing: string[], have: readonly string[]): IngestError {
+  // A tab-separated file read as CSV has one column whose name holds every tab.
+  if (have.length === 1 && have[0].includes('\t'))
+    return new IngestError(
+      `${path} looks tab-separated (its header has tabs and no commas): --source csv reads comma-separated ` +
+        'files; convert it, or write it as JSON Lines for --source jsonl.',
+    );
   const shown = have.slice(0, 12).join(', ') + (have.length > 12 ? ', …' : '');
   return new IngestError(
     `${path} has no column${missing.length > 1 ? 's' : ''} ` +

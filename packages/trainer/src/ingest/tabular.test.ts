@@ -120,6 +120,10 @@ describe('logs described by a spec', () => {
       /has no columns "item_id", "ts", "clicked", "price", "device" that the spec reads/,
     );
     await expect(ingest('parquet', Buffer.from('not parquet at all'))).rejects.toThrow(/is not a Parquet file/);
+    // A tab-separated file: one "column" holding every tab, before; now the sentence says what it is.
+    await expect(ingest('csv', 'user_id\titem_id\tts\tdevice\tclicked\nu1\ti1\t1\tmobile\t1\n')).rejects.toThrow(
+      /logs\.csv looks tab-separated \(its header has tabs and no commas\): --source csv reads comma-separated files;/,
+    );
   });
 
   it('skips rows with a bad time, label, key or number, and names their lines', async () => {

@@ -32,9 +32,8 @@ describe('ranking heads', () => {
     for (let r = 0; r < 400; r++) {
       const clicked = rng.next() < 0.3 ? 1 : 0;
       const value = clicked && rng.next() < 0.3 ? (5 + rng.int(50)).toString() : '';
-      rows.push(
-        `u${rng.int(30)},i${rng.int(20)},${1_700_000_000 + r * 60},${rng.next() < 0.5 ? 'web' : 'app'},${clicked},${value}`,
-      );
+      const device = rng.next() < 0.5 ? 'web' : 'app';
+      rows.push(`u${rng.int(30)},i${rng.int(20)},${1_700_000_000 + r * 60},${device},${clicked},${value}`);
     }
     const dir = fixture({ 'spec.json': JSON.stringify(spec), 'shop.csv': `${rows.join('\n')}\n` });
     const data = join(dir, 'data');

@@ -886,7 +886,19 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect(res.headers.get('x-request-id')).toBe('req-123');
         const generated = await api.get('/healthz', { headers: { 'x-request-id': 'bad id with spaces' } });
         expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-        expect((await api.call('DELETE', '/v1/events')).status).toBe(404);
+        // A route's path with a method it does not take: 405 and the methods it does (a 404 "No route" before).
+        const wrong = await api.call('DELETE', '/v1/events');
+        expect(wrong.status).toBe(405);
+        expect(wrong.headers.get('allow')).toBe('POST');
+        expect(await errorOf(wrong)).toMatchObject({
+          code: 'method_not_allowed',
+          message: '/v1/events takes POST, not DELETE.',
+        });
+        const file = await api.call('POST', '/v1/models/m/1/dir/w.safetensors');
+        expect(file.status).toBe(405);
+        expect(file.headers.get('allow')).toBe('PUT, GET');
+        expect((await api.call('PATCH', '/v1/models/m/1')).headers.get('allow')).toBe('DELETE');
+        expect((await api.call('DELETE', '/v1/nothing')).status).toBe(404);
       });
     });
   });

@@ -161,8 +161,29 @@ export function createApp(options: AppOptions, parts: EdgeParts = edgeParts(opti
   featureExportRoutes(app, deps);
   modelRoutes(app, deps);
 
+  // A path the edge serves, asked with a method it does not take, is a 405 naming the ones it does (with `Allow`).
+  let routes: Array<{ pattern: RegExp; method: string }> | null = null;
+  const allowedMethods = (path: string): string[] => {
+    // `:name` is one segment, `:name{.+}` (a model file's path) the rest; other segments are literal.
+    const segment = (s: string) =>
+      s.startsWith(':') ? (s.includes('{') ? '.+' : '[^/]+') : s.replace(/[.+?^${}()|[\]\\*]/g, '\\$&');
+    routes ??= app.routes
+      .filter((r) => r.method !== 'ALL')
+      .map((r) => ({ method: r.method, pattern: new RegExp(`^${r.path.split('/').map(segment).join('/')}$`) }));
+    return [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+  };
   app.notFound((c) => {
     c.set('unmatched', true);
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length > 0)
+      return c.json(
+        errorBody(
+          'method_not_allowed',
+          `${c.req.path.slice(0, 200)} takes ${allowed.join(', ')}, not ${c.req.method.slice(0, 16)}.`,
+        ),
+        405,
+        { allow: allowed.join(', ') },
+      );
     return c.json(
       errorBody('not_found', `No route ${c.req.method} ${c.req.path.slice(0, 200)}: see /openapi.json.`),
       404,

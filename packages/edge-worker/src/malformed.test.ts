@@ -553,7 +553,7 @@ function generate(): Case[] {
       expect: 416,
     });
 
-  // --- methods and paths that do not exist ---------------------------------------------------------
+  // --- methods a route does not take (405), and paths that do not exist (404) ----------------------
   for (const [method, path] of [
     ['DELETE', '/v1/events'],
     ['PATCH', '/v1/features/push'],
@@ -561,12 +561,16 @@ function generate(): Case[] {
     ['GET', '/v1/events'],
     ['GET', '/v1/features/online'],
     ['POST', '/v1/users/u1/features'],
+    ['DELETE', '/v1/models/ranker/1/w.bin'],
+    ['POST', '/v1/models/ranker/latest'],
+  ]) {
+    cases.push({ name: `${method} ${path.slice(0, 40)}`, method, path, expect: 405 });
+  }
+  for (const [method, path] of [
     ['GET', '/v1'],
     ['GET', '/v2/users/u1/features'],
     ['GET', '/v1/users/u1'],
     ['GET', '/' + huge(5000)],
-    ['DELETE', '/v1/models/ranker/1/w.bin'],
-    ['POST', '/v1/models/ranker/latest'],
   ]) {
     cases.push({ name: `${method} ${path.slice(0, 40)}`, method, path, expect: 404 });
   }
@@ -649,6 +653,7 @@ describe('malformed requests', () => {
       'unauthorized',
       'invalid_token',
       'not_found',
+      'method_not_allowed',
       'payload_too_large',
       'unsupported_media_type',
       'checksum_mismatch',

@@ -1,5 +1,7 @@
 // `vireo ingest` end to end through the CLI entry: exit codes, one-line errors, --json output.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatasetWriter, loadDataset } from './dataset.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../cli.ts';
 import { fixture, tempDir } from '../../test/ingest-helpers.ts';
@@ -164,5 +166,38 @@ describe('vireo ingest', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/skipped .*day.tsv line 1: expected 40 tab-separated fields, found 2/);
     expect(r.stderr).toMatch(/more than 2 malformed rows/);
+  });
+
+  // Before, the old dataset was deleted when the new ingest started: a failed re-ingest left no dataset at all.
+  it('keeps the dataset a folder held when an ingest into it fails; a good one replaces it whole', async () => {
+    const spec = {
+      entities: { user: { key: 'user_id' }, item: { key: 'item_id' } },
+      timestamp: 'ts',
+      features: [{ name: 'item:price', kind: 'numeric' }],
+      labels: [{ name: 'click', source: 'clicked', kind: 'binary' }],
+    };
+    const row = (i: number, bad: boolean) => `u${i % 3},i${i % 4},${i + 1},3,${bad ? 'yes' : i % 2}`;
+    const rows = (n: number, bad = false) =>
+      `user_id,item_id,ts,price,clicked\n${Array.from({ length: n }, (_, i) => row(i, bad)).join('\n')}\n`;
+    const dir = fixture({
+      'spec.json': JSON.stringify(spec),
+      'a.csv': rows(6),
+      'b.csv': rows(8),
+      'bad.csv': rows(20, true),
+    });
+    const out = join(dir, 'data');
+    const flags = ['--source', 'csv', '--spec', join(dir, 'spec.json'), '--out', out, '--quiet', '--json'];
+    const first = await vireo(...flags, '--path', join(dir, 'a.csv'));
+    expect(first.code, first.stderr).toBe(0);
+    const failed = await vireo(...flags, '--path', join(dir, 'bad.csv'));
+    expect(failed.code).toBe(1);
+    expect(loadDataset(out).summary.counts.impressions).toBe(6);
+    // An ingest that stops once it has begun writing (a full disk, Ctrl-C, a file changed under it).
+    new DatasetWriter(out).writeColumn('impressions', 'label:click', 'F32', new Float32Array(3));
+    expect(loadDataset(out).summary.counts.impressions).toBe(6);
+    const second = await vireo(...flags, '--path', join(dir, 'b.csv'));
+    expect(second.code, second.stderr).toBe(0);
+    expect(loadDataset(out).summary.counts.impressions).toBe(8);
+    expect(readdirSync(dir).sort()).toEqual(['a.csv', 'b.csv', 'bad.csv', 'data', 'spec.json']);
   });
 });

@@ -21,12 +21,13 @@ import {
   readFileSync,
   readSync,
   readdirSync,
+  renameSync,
   rmSync,
   writeFileSync,
   writeSync,
   fstatSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   parseFeatureSpec,
   type Dtype,
@@ -102,6 +103,15 @@ export interface RankingSplitSummary {
   valid: number;
   test: number;
 }
+
+/** What a dataset folder holds: `vireo ingest` replaces these, and refuses a folder with anything else. */
+const DATASET_ENTRIES: ReadonlySet<string> = new Set([
+  'dataset.json',
+  'spec.json',
+  'vocabularies.json',
+  'statistics.json',
+  ...TABLES,
+]);
 
 /** dataset.json. */
 export interface DatasetSummary {
@@ -195,13 +205,17 @@ export class ColumnWriter {
 
 /**
  * Writes a dataset folder: columns (whole or streamed), then the JSON documents, dataset.json
- * last so that an interrupted run leaves no loadable half-dataset.
+ * last so that an interrupted run leaves no loadable half-dataset. Everything is written into a
+ * sibling work folder (`DIR.partial`) and moved into DIR only once complete, so an ingest that fails
+ * (bad rows, a full disk, Ctrl-C) leaves the dataset DIR held before it as it was.
  */
 export class DatasetWriter {
   private readonly tables: Partial<Record<TableName, TableInfo>> = {};
   private readonly open: Array<{ table: TableName; name: string; writer: ColumnWriter }> = [];
+  /** Where the columns and documents are written until finish() moves them into `dir`. */
+  private readonly work: string;
 
-  /** Creates `dir`; refuses a non-empty folder that is not a dataset, replaces an old dataset. */
+  /** Refuses a non-empty folder that is not a dataset; an old dataset there is replaced by finish(). */
   constructor(readonly dir: string) {
     if (existsSync(dir)) {
       let entries: string[];
@@ -211,17 +225,16 @@ export class DatasetWriter {
         throw new IngestError(`--out ${dir} exists and is not a folder.`);
       }
       // Replace only what ingest writes: an earlier dataset, or what an interrupted run left.
-      const ours = new Set<string>(['dataset.json', 'spec.json', 'vocabularies.json', 'statistics.json', ...TABLES]);
-      if (!entries.every((e) => ours.has(e)))
+      if (!entries.every((e) => DATASET_ENTRIES.has(e)))
         throw new IngestError(
           `--out ${dir} is a non-empty folder that holds no dataset; choose an empty or new folder.`,
         );
-      for (const name of ['dataset.json', 'spec.json', 'vocabularies.json', 'statistics.json'])
-        rmSync(join(dir, name), { force: true });
-      for (const table of TABLES) rmSync(join(dir, table), { recursive: true, force: true });
     }
+    this.work = `${resolve(dir)}.partial`;
+    // What an interrupted run left: ours by name.
+    rmSync(this.work, { recursive: true, force: true });
     try {
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(this.work, { recursive: true });
     } catch (err) {
       throw new IngestError(`cannot create --out ${dir}: ${(err as Error).message}.`);
     }
@@ -232,8 +245,8 @@ export class DatasetWriter {
   }
 
   private path(table: TableName, name: string): string {
-    mkdirSync(join(this.dir, table), { recursive: true });
-    return join(this.dir, columnFile(table, name));
+    mkdirSync(join(this.work, table), { recursive: true });
+    return join(this.work, columnFile(table, name));
   }
 
   /** Writes a whole column; `shape` defaults to [rows] (give [rows, L] for multi-valued columns). */
@@ -276,11 +289,26 @@ export class DatasetWriter {
       }
     }
     const full: DatasetSummary = { format: 'vireo-dataset', formatVersion: 1, ...summary, tables: this.tables };
-    writeFileSync(join(this.dir, 'spec.json'), JSON.stringify(spec, null, 2) + '\n');
-    writeFileSync(join(this.dir, 'vocabularies.json'), JSON.stringify(vocabularies) + '\n');
-    writeFileSync(join(this.dir, 'statistics.json'), JSON.stringify(statistics, null, 2) + '\n');
-    writeFileSync(join(this.dir, 'dataset.json'), JSON.stringify(full, null, 2) + '\n');
+    writeFileSync(join(this.work, 'spec.json'), JSON.stringify(spec, null, 2) + '\n');
+    writeFileSync(join(this.work, 'vocabularies.json'), JSON.stringify(vocabularies) + '\n');
+    writeFileSync(join(this.work, 'statistics.json'), JSON.stringify(statistics, null, 2) + '\n');
+    writeFileSync(join(this.work, 'dataset.json'), JSON.stringify(full, null, 2) + '\n');
+    this.replace();
     return full;
+  }
+
+  /**
+   * Moves the finished dataset into `dir`: the old dataset.json goes first (from then on the folder
+   * holds no loadable dataset), then the old entries, then the new ones, dataset.json last.
+   */
+  private replace(): void {
+    mkdirSync(this.dir, { recursive: true });
+    rmSync(join(this.dir, 'dataset.json'), { force: true });
+    for (const entry of readdirSync(this.dir))
+      if (DATASET_ENTRIES.has(entry)) rmSync(join(this.dir, entry), { recursive: true, force: true });
+    const entries = readdirSync(this.work).sort((a, b) => Number(a === 'dataset.json') - Number(b === 'dataset.json'));
+    for (const entry of entries) renameSync(join(this.work, entry), join(this.dir, entry));
+    rmSync(this.work, { recursive: true, force: true });
   }
 }
 

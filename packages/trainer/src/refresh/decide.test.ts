@@ -27,6 +27,30 @@ describe('refresh gate (decide)', () => {
     expect(decide(scores(0.2, NaN), scores(0.1, NaN), 0.01).promote).toBe(false);
   });
 
+  it('gives each difference with its noise, and says when the window cannot tell the margin from chance', () => {
+    // A new user's refresh on a 19-event window refused on "ranking.auc 0.5476 vs 0.5714 (-0.0238)", a difference
+    // the window measures to about ± 0.1: the reason said nothing of it.
+    const se = (recall: number, auc: number) => ({ 'retrieval.recall@10': recall, 'ranking.auc': auc });
+    const small = decide(scores(0.2, 0.5714), scores(0.2, 0.5476), 0.01, {
+      champion: se(0.003, 0.08),
+      challenger: se(0.003, 0.08),
+    });
+    expect(small.promote).toBe(false);
+    expect(small.reason).toBe(
+      'not promoted: ranking.auc 0.5476 vs 0.5714 (-0.0238 ± 0.2263) — worse than the champion by more than the ' +
+        'margin 0.01; the window measures ranking.auc only to ± 0.2263 (2 standard errors), more than the margin: ' +
+        'the difference may be chance (more events: --min-events)',
+    );
+    const large = decide(scores(0.2, 0.7), scores(0.21, 0.7), 0.01, {
+      champion: se(0.001, 0.002),
+      challenger: se(0.001, 0.002),
+    });
+    expect(large.reason).toBe(
+      'promoted: retrieval.recall@10 0.2100 vs 0.2000 (+0.0100 ± 0.0028), ranking.auc 0.7000 vs 0.7000 ' +
+        '(+0.0000 ± 0.0057), within the margin 0.01',
+    );
+  });
+
   it('keeps the champion when nothing can be measured', () => {
     const d = decide(scores(NaN, NaN), scores(NaN, NaN), 0.01);
     expect(d.promote).toBe(false);

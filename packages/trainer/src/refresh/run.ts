@@ -117,8 +117,22 @@ const scoresOf = (r: RetrievalReport, k: RankingReport): Scores => ({
  * compared, and says so; when none can be measured the champion stays, since nothing shows the challenger is not
  * worse.
  */
-export function decide(champion: Scores, challenger: Scores, margin: number): { promote: boolean; reason: string } {
+export function decide(
+  champion: Scores,
+  challenger: Scores,
+  margin: number,
+  errors?: { champion: Partial<Scores>; challenger: Partial<Scores> },
+): { promote: boolean; reason: string } {
   const keys = ['retrieval.recall@10', 'ranking.auc'] as const;
+  // Two standard errors of a difference (the models' errors taken as independent: an upper bound for two models
+  // scored on the same events), when both are known.
+  const noise = (k: (typeof keys)[number]) => {
+    const a = errors?.champion[k];
+    const b = errors?.challenger[k];
+    return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b)
+      ? 2 * Math.sqrt(a * a + b * b)
+      : null;
+  };
   const measured = keys.filter((k) => Number.isFinite(champion[k]) && Number.isFinite(challenger[k]));
   const unmeasured = keys.filter((k) => !measured.includes(k));
   const skipped =
@@ -137,16 +151,40 @@ export function decide(champion: Scores, challenger: Scores, margin: number): { 
   const worse = measured.filter((k) => challenger[k] < champion[k] - margin);
   const show = (k: (typeof keys)[number]) =>
     `${k} ${challenger[k].toFixed(4)} vs ${champion[k].toFixed(4)} (${challenger[k] - champion[k] >= 0 ? '+' : ''}` +
-    `${(challenger[k] - champion[k]).toFixed(4)})`;
+    `${(challenger[k] - champion[k]).toFixed(4)}${noise(k) === null ? '' : ` ± ${noise(k)!.toFixed(4)}`})`;
+  // A window too small to tell a difference of the margin from chance: said, so that the decision is read as such.
+  const coarse = measured.filter((k) => (noise(k) ?? 0) > margin);
+  const caveat =
+    coarse.length > 0
+      ? `; the window measures ${coarse.join(' and ')} only to ± ` +
+        `${coarse.map((k) => noise(k)!.toFixed(4)).join(' and ')} (2 standard errors), more than the margin: ` +
+        'the difference may be chance (more events: --min-events)'
+      : '';
   if (worse.length > 0)
     return {
       promote: false,
       reason:
         `not promoted: ${worse.map(show).join(', ')} — worse than the champion by more than the margin ${margin}` +
-        skipped,
+        skipped +
+        caveat,
     };
-  return { promote: true, reason: `promoted: ${measured.map(show).join(', ')}, within the margin ${margin}${skipped}` };
+  return {
+    promote: true,
+    reason: `promoted: ${measured.map(show).join(', ')}, within the margin ${margin}${skipped}${caveat}`,
+  };
 }
+
+/**
+ * The standard errors of the compared metrics: Recall@10's binomial one over the held-out users (about: a user may
+ * hold out more than one item), AUC's bootstrap one from the report.
+ */
+const errorsOf = (r: RetrievalReport, k: RankingReport): Partial<Scores> => {
+  const recall = r.metrics.model['recall@10'];
+  return {
+    'retrieval.recall@10': r.users > 0 ? Math.sqrt((recall * (1 - recall)) / r.users) : Number.NaN,
+    'ranking.auc': k.model.ctr.se.auc,
+  };
+};
 
 /** A tiny registry client: JSON, files, uploads; every failure is one sentence. */
 function registry(o: Pick<RefreshOptions, 'edge' | 'token' | 'fetch'>) {
@@ -549,7 +587,10 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     champion: scoresOf(retrieval.champion, ranking.champion),
     challenger: scoresOf(retrieval.challenger, ranking.challenger),
   };
-  const decision = decide(scores.champion, scores.challenger, o.margin);
+  const decision = decide(scores.champion, scores.challenger, o.margin, {
+    champion: errorsOf(retrieval.champion, ranking.champion),
+    challenger: errorsOf(retrieval.challenger, ranking.challenger),
+  });
   const lineage: BundleLineage = {
     parent: champion.manifest.version,
     events: {

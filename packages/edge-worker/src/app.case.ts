@@ -900,6 +900,15 @@ export function runAppCases(label: string, factory: AppFactory): void {
         expect((await api.call('PATCH', '/v1/models/m/1')).headers.get('allow')).toBe('DELETE');
         expect((await api.call('DELETE', '/v1/nothing')).status).toBe(404);
       });
+
+      it('says what is wrong with a body of the wrong shape in plain words', async () => {
+        // Before: "Invalid json: (root): Invalid input: expected object, received array".
+        const array = await api.post('/v1/features/online', [1, 2]);
+        expect(array.status).toBe(400);
+        expect((await errorOf(array)).message).toBe('Invalid body: expected object, received array');
+        const field = await api.post('/v1/features/online', { features: 'user:age', entities: { user_id: ['u1'] } });
+        expect((await errorOf(field)).message).toBe('Invalid body: features: expected array, received string');
+      });
     });
   });
 }

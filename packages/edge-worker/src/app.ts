@@ -107,6 +107,22 @@ export function edgeParts(options: AppOptions): EdgeParts {
   };
 }
 
+/** What a validation target is called in a message: the body, not "json". */
+const TARGET_NAMES: Record<string, string> = { json: 'body', param: 'path', query: 'query', header: 'headers' };
+
+/**
+ * One zod issue ("path: message") as a sentence's end: the body itself is not a "(root)", and zod's "Invalid
+ * input: " prefix says nothing the message does not.
+ * @example plain('(root): Invalid input: expected object, received array') // 'expected object, received array'
+ */
+function plain(issue: string): string {
+  return issue
+    .replace(/^\(root\): /, '')
+    .replace(/: Invalid input: /, ': ')
+    .replace(/^Invalid input: /, '')
+    .replace(/: Invalid input$/, ': not a value it takes');
+}
+
 /**
  * Builds the edge app over a storage.
  * @example
@@ -121,10 +137,14 @@ export function createApp(options: AppOptions, parts: EdgeParts = edgeParts(opti
     defaultHook: (result) => {
       if (!result.success) {
         const issues = formatIssues(result.error).slice(0, 50);
-        throw new ApiError('invalid_request', `Invalid ${result.target}: ${issues[0]}`, {
-          target: result.target,
-          issues,
-        });
+        throw new ApiError(
+          'invalid_request',
+          `Invalid ${TARGET_NAMES[result.target] ?? result.target}: ${plain(issues[0])}`,
+          {
+            target: result.target,
+            issues,
+          },
+        );
       }
     },
   });

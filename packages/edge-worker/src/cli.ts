@@ -233,7 +233,6 @@ async function primary(
 ): Promise<number | null> {
   const say = (line: string) => process.stderr.write(`vireo-edge: ${line}\n`);
   const dataDir = resolve(o.dataDir);
-  mkdirSync(dataDir, { recursive: true });
   const secret = resolveSecret(dataDir, process.env, { dev: o.dev, jwks: Boolean(process.env.VIREO_JWKS_URL) });
   // Migrations run here once, not in N processes at the same time. The primary keeps its connection: it writes the
   // workers' event batches, one group commit for all (storage/cluster-ingest.ts).

@@ -1,5 +1,5 @@
 // `vireo ingest` end to end through the CLI entry: exit codes, one-line errors, --json output.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatasetWriter, loadDataset } from './dataset.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -199,5 +199,14 @@ describe('vireo ingest', () => {
     expect(second.code, second.stderr).toBe(0);
     expect(loadDataset(out).summary.counts.impressions).toBe(8);
     expect(readdirSync(dir).sort()).toEqual(['a.csv', 'b.csv', 'bad.csv', 'data', 'spec.json']);
+    // A `data.partial` that ingest did not leave is someone's: refused in one sentence, kept.
+    writeFileSync(`${out}.partial`, 'notes');
+    const foreign = await vireo(...flags, '--path', join(dir, 'a.csv'));
+    expect({ code: foreign.code, stderr: foreign.stderr }).toEqual({
+      code: 2,
+      stderr: `vireo ingest: ${out}.partial is not what ingest leaves there: move it away, or choose another --out.\n`,
+    });
+    expect(readFileSync(`${out}.partial`, 'utf8')).toBe('notes');
+    expect(loadDataset(out).summary.counts.impressions).toBe(8);
   });
 });

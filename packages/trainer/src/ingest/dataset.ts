@@ -231,8 +231,18 @@ export class DatasetWriter {
         );
     }
     this.work = `${resolve(dir)}.partial`;
-    // What an interrupted run left: ours by name.
-    rmSync(this.work, { recursive: true, force: true });
+    // What an interrupted run left, when it holds only what ingest writes; anything else there is not ours.
+    if (existsSync(this.work)) {
+      let left: string[] | null = null;
+      try {
+        left = readdirSync(this.work);
+      } catch {
+        // a file of that name: not ours
+      }
+      if (!left?.every((e) => DATASET_ENTRIES.has(e)))
+        throw new IngestError(`${this.work} is not what ingest leaves there: move it away, or choose another --out.`);
+      rmSync(this.work, { recursive: true, force: true });
+    }
     try {
       mkdirSync(this.work, { recursive: true });
     } catch (err) {
@@ -386,10 +396,11 @@ function readJson(dir: string, name: string): unknown {
  * makes before long work that ends in loadDataset, with the sentences loadDataset would say.
  * @example checkDatasetFolder(values.data); // throws IngestError when it is not a dataset
  */
-export function checkDatasetFolder(dir: string): void {
+export function checkDatasetFolder(dir: string): DatasetSummary {
   const summary = readJson(dir, 'dataset.json') as DatasetSummary;
   if (summary?.format !== 'vireo-dataset' || summary.formatVersion !== 1)
     throw new IngestError(`${dir}/dataset.json is not a version 1 Vireo dataset summary.`);
+  return summary;
 }
 
 /** Reads a column file into a fresh, aligned typed array (files can exceed one read call). */
@@ -448,9 +459,7 @@ function need<T extends TypedArray>(table: Table, table_: string, name: string):
  * const clicks = ds.impressions!.labels.get('click');             // Float32 (R)
  */
 export function loadDataset(dir: string): Dataset {
-  const summary = readJson(dir, 'dataset.json') as DatasetSummary;
-  if (summary?.format !== 'vireo-dataset' || summary.formatVersion !== 1)
-    throw new IngestError(`${dir}/dataset.json is not a version 1 Vireo dataset summary.`);
+  const summary = checkDatasetFolder(dir);
   const spec = parseFeatureSpec(readJson(dir, 'spec.json'));
   const vocabularies = readJson(dir, 'vocabularies.json') as Vocabularies;
   const statistics = readJson(dir, 'statistics.json') as DatasetStatistics;

@@ -16,7 +16,6 @@
 //   splits         the most recent `holdout` share of the pulled events (by time) is the test
 //                  window both models are compared on; every other row trains (docs/ARCHITECTURE.md,
 //                  section 4, "Refresh")
-import { renameSync, rmSync } from 'node:fs';
 import {
   buildLookups,
   encodeCategorical,
@@ -99,8 +98,8 @@ function encodeContext(f: Feature, raw: RawValue, lookups: ReturnType<typeof bui
 }
 
 /**
- * Writes `out`: the base dataset plus `events`, split as above. Written to a temporary folder and
- * renamed, so a killed refresh never leaves half a dataset.
+ * Writes `out`: the base dataset plus `events`, split as above. DatasetWriter stages it beside `out`
+ * and moves it in once complete, so a killed refresh never leaves half a dataset.
  * @example const { summary } = appendEvents('data/', events, '.vireo/refresh/dataset', 0.25);
  */
 export function appendEvents(
@@ -156,7 +155,7 @@ export function appendEvents(
   const ei = sorted.map((e) => rowOf(itemRow, itemIds, e.item_id));
   for (const id of pushed.keys()) rowOf(itemRow, itemIds, id);
 
-  const writer = new DatasetWriter(`${out}.tmp`);
+  const writer = new DatasetWriter(out);
   const idFill = (r: number, data: TypedArray) => {
     data[r] = r + FIRST_INDEX;
   };
@@ -316,7 +315,5 @@ export function appendEvents(
     vocabularies,
     base.statistics,
   );
-  rmSync(out, { recursive: true, force: true });
-  renameSync(`${out}.tmp`, out);
   return { ds: loadDataset(out), summary };
 }

@@ -77,7 +77,9 @@ async function fetchAgain(url: string, init?: RequestInit): Promise<Response> {
     try {
       return await fetch(url, init);
     } catch (err) {
-      if ((err as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET' || attempt === 5) throw err;
+      // undici names the closed socket UND_ERR_SOCKET, or ECONNRESET when the close lands mid-read (CI on c85ed0e).
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      if ((code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') || attempt === 5) throw err;
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -1,6 +1,7 @@
 // `vireo ingest --source S --out DIR`: raw logs or a synthetic world → a dataset folder that the
 // trainers read with loadDataset. Prints a summary (or, with --json, the dataset.json summary).
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SpecError, parseFeatureSpec } from '@vireo/core';
 import { UsageError, numberFlag, parseFlags } from '../cli/args.ts';
 import type { DatasetSummary } from '../ingest/dataset.ts';
@@ -156,6 +157,7 @@ export async function run(argv: string[]): Promise<number> {
   onlyFor(['spec'], ['csv', 'jsonl', 'parquet']);
   onlyFor(['path'], ['movielens', 'criteo', 'events', 'csv', 'jsonl', 'parquet']);
 
+  const earlier = earlierDataset(v.out);
   let summary: DatasetSummary;
   try {
     switch (source) {
@@ -249,9 +251,28 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
 
+  // Replacing is what a second ingest into one folder is for; a dataset of another source replaced by mistake
+  // is at least said (the new one is complete by now: the old was kept until it was).
+  if (earlier)
+    opts.log(
+      `replaced the earlier ${earlier.source} dataset in ${v.out} ` +
+        `(${earlier.interactions.toLocaleString('en-US')} interactions, ingested ${earlier.createdAt})` +
+        (earlier.source === summary.source ? '.' : ` with this ${summary.source} one.`),
+    );
   if (v.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   else process.stdout.write(describe(summary) + '\n');
   return 0;
+}
+
+/** What dataset `out` holds before this ingest, or null (none, or not readable as one). */
+function earlierDataset(out: string): { source: string; interactions: number; createdAt: string } | null {
+  try {
+    const s = JSON.parse(readFileSync(join(out, 'dataset.json'), 'utf8')) as Partial<DatasetSummary>;
+    if (typeof s.source !== 'string') return null;
+    return { source: s.source, interactions: s.counts?.interactions ?? 0, createdAt: String(s.createdAt ?? 'earlier') };
+  } catch {
+    return null;
+  }
 }
 
 function describe(s: DatasetSummary): string {

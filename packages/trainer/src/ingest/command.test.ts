@@ -46,26 +46,38 @@ describe('vireo ingest', () => {
       source: 'synthetic',
       counts: { users: 50, items: 40, impressions: 2000 },
     });
-    // Running again into the same folder replaces the dataset.
-    expect(
-      (
-        await vireo(
-          '--source',
-          'synthetic',
-          '--users',
-          '50',
-          '--items',
-          '40',
-          '--events',
-          '1000',
-          '--categories',
-          '4',
-          '--out',
-          out,
-          '--quiet',
-        )
-      ).code,
-    ).toBe(0);
+    // Running again into the same folder replaces the dataset, and says so (before, without a word).
+    const again = await vireo(
+      '--source',
+      'synthetic',
+      '--users',
+      '50',
+      '--items',
+      '40',
+      '--events',
+      '1000',
+      '--categories',
+      '4',
+      '--out',
+      out,
+      '--quiet',
+    );
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`vireo ingest: replaced the earlier synthetic dataset in ${out} (`);
+    // A dataset of another source replaced (a wrong --out) is named as such.
+    const sequential = await vireo(
+      '--source',
+      'sequential',
+      '--users',
+      '30',
+      '--items',
+      '100',
+      '--out',
+      out,
+      '--quiet',
+    );
+    expect(sequential.code).toBe(0);
+    expect(sequential.stderr).toMatch(/replaced the earlier synthetic dataset in .* with this sequential one\.\n/);
   });
 
   it('answers user mistakes with one sentence and exit code 2', async () => {

@@ -134,6 +134,8 @@ describe('logs described by a spec', () => {
         'u4,i1,2024-01-02,1,mobile,maybe',
         ',i1,2024-01-02,1,mobile,1',
         'u4,i1,2024-01-02,cheap,mobile,1',
+        // A time of -5 was stored as 1969 (a sign or unit mistake); the edge refuses times before 2000 too.
+        'u4,i1,-5,1,mobile,1',
       ].join('\r\n') +
       '\r\n';
     const { summary } = await ingest('csv', bad);
@@ -143,6 +145,7 @@ describe('logs described by a spec', () => {
       [11, 'label "click" must be 0 or 1, got "maybe"'],
       [12, 'user key "user_id" is missing'],
       [13, 'item:price must be a number, got "cheap"'],
+      [14, 'time "ts" is before 1970: "-5"'],
     ]);
     const badJson = JSONL + '{"user_id": "u9", oops}\n';
     expect((await ingest('jsonl', badJson)).summary.badRows.samples[0]).toMatchObject({

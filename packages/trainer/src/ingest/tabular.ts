@@ -162,8 +162,13 @@ export async function ingestTabular(src: TabularSource, opts: IngestOptions): Pr
   function checkRow(row: RawRow): string | null {
     if (userKey && isMissing(row[userKey])) return `user key "${userKey}" is missing`;
     if (itemKey && isMissing(row[itemKey])) return `item key "${itemKey}" is missing`;
-    if (spec.timestamp && !Number.isFinite(parseTime(row[spec.timestamp])))
-      return `time "${spec.timestamp}" is not a unix time or ISO date: ${JSON.stringify(row[spec.timestamp])}`;
+    if (spec.timestamp) {
+      const t = parseTime(row[spec.timestamp]);
+      if (!Number.isFinite(t))
+        return `time "${spec.timestamp}" is not a unix time or ISO date: ${JSON.stringify(row[spec.timestamp])}`;
+      // Unix time before 1970: a sign or unit mistake (or a sentinel), not an event's time.
+      if (t < 0) return `time "${spec.timestamp}" is before 1970: ${JSON.stringify(row[spec.timestamp])}`;
+    }
     for (let j = 0; j < spec.labels.length; j++) {
       const l = spec.labels[j];
       const raw = row[l.source ?? l.name];

@@ -509,6 +509,10 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       path: '/v1/models/{name}/{version}/promote',
       tags: ['models'],
       summary: 'Make a complete version the one `latest` serves',
+      description:
+        'Promoting the version already promoted changes nothing: no history entry, so the model does not become ' +
+        'the default of feature requests that name none (the most recently promoted model) again; name the ' +
+        'model in the request (`model`), or start the edge with `--spec-model` (`VIREO_SPEC_MODEL`).',
       security: bearer('models:publish'),
       middleware: [requireScope('models:publish')] as const,
       request: { params: versionParams },

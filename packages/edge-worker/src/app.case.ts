@@ -520,6 +520,25 @@ export function runAppCases(label: string, factory: AppFactory): void {
         const mixed = ['carol', 'dave', 'carol', 'alice'].map((u) => apiEvent('shared', { user_id: u }));
         expect(await post(api, mixed)).toMatchObject({ accepted: 2, duplicate: 2 });
       });
+
+      // Auth0's subjects hold a '|' (`auth0|5f3a9b`, `google-oauth2|1234`): refused as ids before, so every
+      // features read and event of such a visitor was a 400 while its token was accepted.
+      it("takes an Auth0 subject as the visitor's id, as is or percent-encoded in a path", async () => {
+        const sub = 'auth0|5f3a9b';
+        const visitor = client(app, await token('events:write features:read', { sub }), env);
+        expect(
+          await (await visitor.post('/v1/events', { events: [apiEvent('a1', { user_id: sub })] })).json(),
+        ).toMatchObject({ accepted: 1, rejected: 0 });
+        for (const path of [`/v1/users/${sub}/features`, `/v1/users/${encodeURIComponent(sub)}/features`]) {
+          const res = await visitor.get(path);
+          expect(res.status, path).toBe(200);
+          const body = await res.json();
+          expect(body.id).toBe(sub);
+          expect(body.realtime.history.map((h: { item_id: string }) => h.item_id)).toEqual(['i1']);
+        }
+        // Still one visitor's: another '|' id is refused to it.
+        expect((await visitor.get('/v1/users/auth0|other/features')).status).toBe(403);
+      });
     });
 
     describe('model registry', () => {

@@ -236,6 +236,15 @@ describe('the Node server under attack', () => {
     expect(run(['--scope', 'features:read']).status).toBe(2);
     expect(run(['--sub', 'u7', '--scope', 'everything']).status).toBe(2);
     expect(run(['--sub', 'u7', '--ttl', 'forever']).status).toBe(2);
+    // A visitor's sub is its user id: one the edge refuses as an id made a token that every route answered 400.
+    const spaced = run(['--sub', 'jane doe']);
+    expect([spaced.status, spaced.stderr]).toEqual([
+      2,
+      "vireo-edge: --sub 'jane doe' is not a user id the edge takes (letters, digits and . _ : @ + - |, at most " +
+        '128 characters, starting with a letter or digit); a token with the service scope may have any sub.\n',
+    ]);
+    expect(run(['--sub', 'auth0|5f3a9b']).status).toBe(0);
+    expect(run(['--sub', 'CI bot', '--scope', 'service features:read']).status).toBe(0);
   });
 
   it('removes the temporary files of killed uploads when the storage opens', async () => {

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { SCOPES, signHs256 } from './auth/jwt.ts';
 import { developmentToken, resolveSecret, SecretError, startNodeServer } from './node.ts';
 import { EDGE_VERSION } from './app.ts';
+import { ID_PATTERN } from './schemas.ts';
 import { openSqliteStorage, SqliteUnavailableError } from './storage/sqlite.ts';
 import { initWorker, InitWorkerError } from './deploy/init-worker.ts';
 import { primaryIngest, serveWorkerIngest } from './storage/cluster-ingest.ts';
@@ -114,6 +115,12 @@ export async function tokenCommand(argv: string[], env: NodeJS.ProcessEnv = proc
   const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s) && s !== 'admin');
   if (unknown.length > 0)
     throw new CliError(`--scope: unknown scope '${unknown[0]}': expected some of ${SCOPES.join(', ')}.`);
+  // A visitor's token acts for the user in its sub: an id the routes refuse would make a token refused everywhere.
+  if (!scopes.includes('service') && !scopes.includes('admin') && !ID_PATTERN.test(sub))
+    throw new CliError(
+      `--sub '${sub}' is not a user id the edge takes (letters, digits and . _ : @ + - |, at most 128 characters, ` +
+        'starting with a letter or digit); a token with the service scope may have any sub.',
+    );
   const ttl = parseTtl((v.ttl as string) ?? '1h');
   const dataDir = resolve((v.data as string) ?? env.VIREO_DATA ?? './.vireo');
   const { secret } = resolveSecret(dataDir, env, { dev: true, generate: false });

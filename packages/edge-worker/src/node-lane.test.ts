@@ -79,6 +79,7 @@ beforeAll(async () => {
   const pushed = await post('/v1/features/push', {
     rows: [
       { entity: 'user', id: 'u1', features: { age: 31, country: 'FR', tags: ['a', 'b'] }, event_ts: NOW - 5000 },
+      { entity: 'user', id: 'auth0|u7', features: { age: 40 }, event_ts: NOW - 5000 },
       { entity: 'item', id: 'i1', features: { category: 'drama' }, event_ts: NOW - 5000 },
       { entity: 'item', id: 'i2', features: { category: 'comedy' }, event_ts: NOW - 5000 },
     ],
@@ -102,6 +103,8 @@ describe('the Node fast lane of GET /v1/users/:id/features', () => {
     const unscoped = await token('events:write', { sub: 'u1' });
     const stranger = await token('features:read', { sub: 'u404' });
     const limited = await token('features:read', { sub: 'u9' });
+    // An Auth0 subject: `|` in the id, sent as is or percent-encoded (encodeURIComponent's way).
+    const auth0 = await token('features:read', { sub: 'auth0|u7' });
     const cases: Array<[string, string, string | null]> = [
       ['first use of a token (verified by the route)', '/v1/users/u1/features', own],
       ['success', '/v1/users/u1/features', own],
@@ -115,6 +118,11 @@ describe('the Node fast lane of GET /v1/users/:id/features', () => {
       ['token without features:read', '/v1/users/u1/features', unscoped],
       ['a query string', '/v1/users/u1/features?features=age,country', own],
       ['an id out of the pattern', '/v1/users/-bad/features', own],
+      ['an Auth0 id (verified by the route)', '/v1/users/auth0|u7/features', auth0],
+      ['an Auth0 id', '/v1/users/auth0|u7/features', auth0],
+      ['an Auth0 id, percent-encoded', '/v1/users/auth0%7Cu7/features', auth0],
+      ['an id with an encoded slash', '/v1/users/u1%2Fx/features', auth0],
+      ['an id with a bad escape', '/v1/users/u1%zz/features', auth0],
       ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n): [string, string, string] => [
         `rate limit ${n}`,
         '/v1/users/u9/features',
@@ -137,6 +145,15 @@ describe('the Node fast lane of GET /v1/users/:id/features', () => {
     const body = JSON.parse(success.slice(success.indexOf('\r\n\r\n') + 4));
     expect(body.features.age).toBe(31);
     expect(body.realtime.event_count).toBe(3);
+    for (const path of ['/v1/users/auth0|u7/features', '/v1/users/auth0%7Cu7/features']) {
+      const answer = await rawGet(lane, path, { Authorization: `Bearer ${auth0}`, 'X-Request-Id': 'req-auth0' });
+      expect(answer).toBe(await rawGet(hono, path, { Authorization: `Bearer ${auth0}`, 'X-Request-Id': 'req-auth0' }));
+      expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({
+        id: 'auth0|u7',
+        features: { age: 40 },
+      });
+    }
     expect(Object.keys(body.realtime.category_counts).sort()).toEqual(['comedy', 'drama']);
     const limitedAnswers = await Promise.all(
       [lane, hono].map((e) => rawGet(e, '/v1/users/u9/features', { Authorization: `Bearer ${limited}` })),
@@ -148,7 +165,7 @@ describe('the Node fast lane of GET /v1/users/:id/features', () => {
     const strip = (logs: LogRecord[]) =>
       logs.filter((r) => r.method === 'GET').map(({ duration_ms: _, request_id: __, ...r }) => r);
     expect(strip(lane.logs)).toEqual(strip(hono.logs));
-    expect(strip(lane.logs).length).toBe(cases.length + 2);
+    expect(strip(lane.logs).length).toBe(cases.length + 4);
     const counters = (m: EdgeMetrics) =>
       m
         .render()

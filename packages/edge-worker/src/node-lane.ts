@@ -20,8 +20,11 @@ import { countEntityRead, readEntity, type EntityCounts, type EntityRead } from 
 import { topCategories } from './features/rows.ts';
 import { decay } from './storage/sql.ts';
 
-/** The path with a well-formed id (schemas.ts ID_PATTERN) and nothing after it. */
-const PATH = /^\/v1\/users\/([A-Za-z0-9][A-Za-z0-9._:@+-]{0,127})\/features$/;
+/**
+ * The path with a well-formed id (schemas.ts ID_PATTERN) as is, and nothing after it. A percent-encoded id
+ * (`auth0%7Cx`) is left to the route, whose path and param decoding this lane does not repeat.
+ */
+const PATH = /^\/v1\/users\/([A-Za-z0-9][A-Za-z0-9._:@+|-]{0,127})\/features$/;
 /** The route's label in metrics and logs, as Hono names it. */
 const ROUTE = '/v1/users/:id/features';
 

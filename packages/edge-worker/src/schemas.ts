@@ -3,10 +3,14 @@
 // cannot slip quotes, spaces, control characters or path separators into keys.
 import { z } from '@hono/zod-openapi';
 
-/** User, item and event identifiers: letters, digits and . _ : @ + - ; at most 128 characters. */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$/;
+/**
+ * User, item and event identifiers: letters, digits and . _ : @ + - | ; at most 128 characters. `|` is in
+ * the subjects of Auth0 and others (`auth0|5f3a9b`, `google-oauth2|1234`), which apps use as user ids.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+|-]{0,127}$/;
 export const idSchema = z.string().regex(ID_PATTERN, {
-  error: 'expected an id of letters, digits and . _ : @ + - (at most 128 characters, starting with a letter or digit)',
+  error:
+    'expected an id of letters, digits and . _ : @ + - | (at most 128 characters, starting with a letter or digit)',
 });
 
 /** Raw feature (column) names; `__proto__` is refused (it cannot be a key of a JSON object in JavaScript). */

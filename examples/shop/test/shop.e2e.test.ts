@@ -168,6 +168,13 @@ describe('examples/shop on the packed packages', () => {
       ].join('\n'),
     );
     run(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-p', scratch], scratch);
+    // TypeScript 6 and 7 declare WebGPU in lib.dom, and @webgpu/types beside it is 150 duplicate identifiers: the
+    // package's `types@<6` entry adds @webgpu/types for TypeScript 5 only (it added them for every version).
+    const versions = { typescript6: '6.0.3', typescript7: '7.0.2' };
+    const aliases = Object.entries(versions).map(([alias, v]) => `${alias}@npm:typescript@${v}`);
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--no-save', ...aliases], scratch);
+    for (const alias of Object.keys(versions))
+      run(process.execPath, [join(scratch, 'node_modules', alias, 'bin/tsc'), '-p', scratch], scratch);
   });
 
   for (const build of ['dist', 'dist-esbuild'] as const) {

@@ -31,9 +31,14 @@ for (const file of walk(types).filter((p) => p.endsWith('.d.ts'))) {
   left += (outJs.match(/['"]@vireo\//g) ?? []).length;
   if (outJs !== text) writeFileSync(file, outJs);
 }
-// The public types name WebGPU's (GPUDevice, GPUAdapterInfo…): @webgpu/types is a dependency.
-const entry = join(types, 'runtime-web/src/index.d.ts');
-writeFileSync(entry, `/// <reference types="@webgpu/types" />\n${readFileSync(entry, 'utf8')}`);
+// The public types name WebGPU's (GPUDevice, GPUBuffer…). TypeScript 6 and later declare them in lib.dom, and
+// @webgpu/types beside that is 150 duplicate identifiers (with skipLibCheck off); TypeScript 5 has none of them.
+// So TypeScript < 6 is given an entry that adds @webgpu/types (a dependency) and 6+ the plain one: package.json's
+// publishConfig picks by version (`types@<6` in exports, typesVersions for the old resolution).
+writeFileSync(
+  join(types, 'runtime-web/src/with-webgpu-types.d.ts'),
+  '/// <reference types="@webgpu/types" />\nexport * from \'./index.js\';\n',
+);
 if (left > 0) {
   console.error(`inline-types: ${left} import(s) of an unlisted @vireo/ package are left in dist/types.`);
   process.exit(1);

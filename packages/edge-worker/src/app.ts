@@ -174,7 +174,11 @@ export function createApp(options: AppOptions, parts: EdgeParts = edgeParts(opti
   if (parts.rateLimiter)
     app.use('/v1/*', rateLimit({ limiter: parts.rateLimiter, onLimited: () => metrics.rateLimited.inc() }));
 
-  systemRoutes(app, deps, { isDraining: options.isDraining ?? (() => false), version: EDGE_VERSION });
+  systemRoutes(app, deps, {
+    isDraining: options.isDraining ?? (() => false),
+    version: EDGE_VERSION,
+    problem: () => parts.verifier.problem ?? null,
+  });
   featureRoutes(app, deps);
   eventRoutes(app, deps);
   exportRoutes(app, deps);

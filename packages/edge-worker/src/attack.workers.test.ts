@@ -33,5 +33,11 @@ it('answers 503 (not 500, not a stack trace) when the Worker has an empty, short
     });
     expect(res.status).toBe(503);
     expect((await errorOf(res)).message).toContain('cannot verify tokens');
+    // The post-deploy check (deploy-cloudflare.md: curl /healthz) said 200 'ok' while every /v1 request was this 503.
+    const health = await app.request('/healthz');
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'misconfigured', error: expect.stringMatching(/JWT secret/) });
   }
+  const configured = await appForEnv({ ...bindings, VIREO_JWT_SECRET: TEST_SECRET }).request('/healthz');
+  expect([configured.status, (await configured.json<{ status: string }>()).status]).toEqual([200, 'ok']);
 });

@@ -19,6 +19,7 @@ export type WorkerEnv = CloudflareBindings & {
 
 /** Refuses every token with a clear reason when the Worker has no usable secret and no JWKS URL. */
 const unconfigured = (problem: string): TokenVerifier => ({
+  problem,
   async verify() {
     throw new KeysUnavailableError(
       `This edge cannot verify tokens: ${problem}; set VIREO_JWT_SECRET (32+ random characters) or VIREO_JWKS_URL.`,

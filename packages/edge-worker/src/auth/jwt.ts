@@ -60,6 +60,8 @@ export interface TokenVerifier {
    * signature): the Node fast lane (node-lane.ts) serves with it and leaves every other token to verify().
    */
   cached?(token: string): Principal | undefined;
+  /** Why no token can be verified (a Worker without a usable secret): /healthz answers 503 with it. */
+  readonly problem?: string;
 }
 
 const encoder = new TextEncoder();

@@ -7,6 +7,8 @@ export type SystemOptions = {
   isDraining: () => boolean;
   /** The edge's version (package.json), shown by /healthz and /openapi.json. */
   version: string;
+  /** Why the edge cannot serve /v1 whatever the storage says (no usable JWT secret), or null. */
+  problem?: () => string | null;
 };
 
 export function systemRoutes(app: EdgeApp, deps: RouteDeps, options: SystemOptions): void {
@@ -15,7 +17,10 @@ export function systemRoutes(app: EdgeApp, deps: RouteDeps, options: SystemOptio
       method: 'get',
       path: '/healthz',
       tags: ['operations'],
-      summary: 'Liveness and storage check',
+      summary: 'Liveness, storage and configuration check',
+      description:
+        'A 503 while draining, when the storage does not answer, or when the edge cannot verify any token ' +
+        '(a Worker without a usable `VIREO_JWT_SECRET` or `VIREO_JWKS_URL`): every `/v1` request would fail.',
       responses: {
         200: {
           description: 'Serving',
@@ -26,7 +31,7 @@ export function systemRoutes(app: EdgeApp, deps: RouteDeps, options: SystemOptio
           },
         },
         503: {
-          description: 'Draining or storage unavailable',
+          description: 'Draining, storage unavailable, or not configured to verify tokens',
           content: {
             'application/json': {
               schema: z.object({
@@ -44,6 +49,13 @@ export function systemRoutes(app: EdgeApp, deps: RouteDeps, options: SystemOptio
       c.header('Cache-Control', 'no-store');
       if (options.isDraining())
         return c.json({ status: 'draining', storage: deps.storage.kind, version: options.version }, 503);
+      // A deploy that missed `wrangler secret put` looked healthy here while every /v1 request was a 503.
+      const problem = options.problem?.();
+      if (problem)
+        return c.json(
+          { status: 'misconfigured', storage: deps.storage.kind, version: options.version, error: problem },
+          503,
+        );
       try {
         await deps.storage.ping();
       } catch (err) {

@@ -2,16 +2,19 @@
 // the training loop. Each refresh pulls the edge's new events, warm-starts both models from the
 // promoted version, compares the two on the latest events and publishes the new version,
 // promoted only when it is not worse (src/refresh/run.ts; docs/ARCHITECTURE.md, section 4).
+import { readFileSync } from 'node:fs';
 import { numberFlag, parseFlags, UsageError } from '../cli/args.ts';
 import { outputFolder } from '../cli/paths.ts';
 import { openGpu } from '../node/gpu.ts';
 import { pruneLine, pruneVersions, type PruneResult } from '../refresh/prune.ts';
+import { lockState } from '../refresh/lock.ts';
 import { pullEvents } from '../refresh/pull.ts';
 import { checkBeforePull, refreshOnce, type RefreshOptions, type RefreshResult } from '../refresh/run.ts';
 
 const FLAGS = {
   edge: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   state: { type: 'string' },
   data: { type: 'string' },
   model: { type: 'string' },
@@ -49,6 +52,7 @@ product is recommendable before the next retrain, with or without new events.
 flags:
   --edge URL          the edge (or $VIREO_EDGE_URL)
   --token T           a token with events:export, features:export and models:publish (or $VIREO_EDGE_TOKEN)
+  --token-file FILE   read the token from FILE before every refresh instead (rotate it there; not in \`ps\`)
   --state DIR         where the event log, the grown dataset and the bundles live
   --data DATASET      the dataset the first version was trained on (vireo ingest)
   --model NAME        the model in the registry (default vireo)
@@ -65,6 +69,8 @@ flags:
                       edge and DIR, except the promoted one and the one a rollback would return to (default 20;
                       0 keeps every version); one line says what was deleted
   --pull-only         pull the new events into DIR/events.ndjson and stop (no training)
+
+One refresh at a time per DIR: a second one exits 2 naming the first (DIR/refresh.lock).
   --json              print { champion, challenger, promoted, metrics, events, items, pruned } per refresh
   --quiet             no progress lines
 `;
@@ -78,8 +84,22 @@ export function parseDuration(text: string, flag: string): number {
   return ms;
 }
 
+/** The token in FILE (surrounding space and newlines dropped), or one sentence. */
+export function readTokenFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read --token-file ${file}: ${code === 'ENOENT' ? 'no such file' : code}.`);
+  }
+  if (!text) throw new UsageError(`--token-file ${file} is empty.`);
+  return text;
+}
+
 /** Parses the flags; every mistake is one sentence. */
 export function parseRefreshFlags(argv: string[]): RefreshOptions & {
+  tokenFile: string | null;
   keep: number;
   everyMs: number | null;
   pullOnly: boolean;
@@ -90,7 +110,9 @@ export function parseRefreshFlags(argv: string[]): RefreshOptions & {
   const { values: v } = parseFlags(argv, FLAGS, 'vireo refresh');
   const help = Boolean(v.help);
   const edge = v.edge ?? process.env.VIREO_EDGE_URL;
-  const token = v.token ?? process.env.VIREO_EDGE_TOKEN;
+  const tokenFile = v['token-file'] ?? null;
+  if (tokenFile !== null && v.token !== undefined) throw new UsageError('give --token or --token-file, not both.');
+  const token = tokenFile !== null ? readTokenFile(tokenFile) : (v.token ?? process.env.VIREO_EDGE_TOKEN);
   if (!help) {
     if (!edge) throw new UsageError('--edge URL is required (e.g. http://127.0.0.1:8787).');
     if (!token)
@@ -120,6 +142,7 @@ export function parseRefreshFlags(argv: string[]): RefreshOptions & {
   return {
     edge: base,
     token: token ?? '',
+    tokenFile,
     state: v.state ?? '',
     data: v.data ?? '',
     model,
@@ -158,11 +181,22 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(REFRESH_HELP);
     return 0;
   }
+  // A --data folder that is not a dataset, or a model the edge lacks, is one sentence before anything is pulled
+  // (and before DIR is created).
+  if (!o.pullOnly) await checkBeforePull(o);
+  // Before anything is read from DIR or pulled into it (docs/ARCHITECTURE.md, section 4, "Refresh").
+  const release = lockState(o.state);
+  try {
+    return await refreshLoop(o);
+  } finally {
+    release();
+  }
+}
+
+async function refreshLoop(o: ReturnType<typeof parseRefreshFlags>): Promise<number> {
   const log = (line: string) => {
     if (!o.quiet) process.stderr.write(`refresh: ${line}\n`);
   };
-  // A --data folder that is not a dataset, or a model the edge lacks, is one sentence before anything is pulled.
-  if (!o.pullOnly) await checkBeforePull(o);
   let stop = false;
   let wake: (() => void) | null = null;
   // A signal between refreshes ends the loop; during one it ends the process at once: the pull is
@@ -183,6 +217,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     do {
+      // A token rotated in the file is used from the next refresh on (an expired one stopped a loop for good).
+      if (o.tokenFile !== null && o.everyMs !== null) {
+        try {
+          o.token = readTokenFile(o.tokenFile);
+        } catch (err) {
+          if (!(err instanceof UsageError)) throw err;
+          log(`${err.message} Keeping the token read before.`);
+        }
+      }
       // A GPU per refresh: between refreshes nothing is held.
       const gpu = await openGpu();
       let result: RefreshResult;
@@ -191,7 +234,10 @@ export async function run(argv: string[]): Promise<number> {
       } catch (err) {
         // In the background loop one failed refresh is logged and the next one tries again.
         if (o.everyMs === null || !(err instanceof UsageError)) throw err;
-        log(`failed: ${err.message}`);
+        const expired = / 401 /.test(err.message) && o.tokenFile === null;
+        log(
+          `failed: ${err.message}${expired ? ' (with --token-file FILE a token rotated there is read each time)' : ''}`,
+        );
         result = null as never;
       } finally {
         gpu.destroy();

@@ -42,6 +42,12 @@ const COMMANDS: Record<string, Command> = {
     summary: "upload a bundle folder to an edge's model registry (--bundle DIR --edge URL --token T [--promote])",
     load: () => import('./commands/publish.ts'),
   },
+  history: {
+    summary:
+      "send a dataset's past positives to an edge, so it knows each user's recent items from the first visit " +
+      '(--data DIR --edge URL --token T)',
+    load: () => import('./commands/history.ts'),
+  },
   refresh: {
     summary:
       "close the loop: the edge's new events → warm-started models → compared on the latest events → " +

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { SpecError, parseBundleManifest, type BundleManifest } from '@vireo/core';
 import { UsageError, numberFlag, parseFlags } from '../cli/args.ts';
+import { edgeBase, edgeClient } from '../cli/edge.ts';
 import { progress } from '../cli/progress.ts';
 
 const FLAGS = {
@@ -32,26 +33,6 @@ Uploads a bundle folder (manifest.json and the files it lists) to an edge's mode
   --quiet           no progress bar
 `;
 
-/** The edge answered with an error: its message, exit code 1. */
-class EdgeError extends UsageError {
-  constructor(message: string) {
-    super(message, 1);
-  }
-}
-
-type EdgeErrorBody = { error?: { code?: string; message?: string } };
-
-async function describeFailure(res: Response, what: string): Promise<string> {
-  let detail = `${res.status} ${res.statusText}`;
-  try {
-    const body = (await res.json()) as EdgeErrorBody;
-    if (body.error?.message) detail = `${res.status} ${body.error.code}: ${body.error.message}`;
-  } catch {
-    // not JSON: keep the status line
-  }
-  return `${what} failed: ${detail}`;
-}
-
 function sha256File(path: string): Promise<string> {
   return new Promise((ok, fail) => {
     const hash = createHash('sha256');
@@ -76,44 +57,6 @@ async function checkLocalFiles(dir: string, manifest: BundleManifest): Promise<v
   }
 }
 
-type Fetcher = (path: string, init: RequestInit, what: string, ok: number[]) => Promise<Response>;
-
-function edgeClient(base: string, token: string, attempts: number): Fetcher {
-  return async (path, init, what, ok) => {
-    let lastError = '';
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      let res: Response;
-      try {
-        // A Blob body is re-readable, so a retry can send it again.
-        res = await fetch(`${base}${path}`, {
-          ...init,
-          headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` },
-        });
-      } catch (err) {
-        lastError =
-          `${what} failed: cannot reach ${base} ` +
-          `(${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message})`;
-        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-        continue;
-      }
-      if (ok.includes(res.status)) return res;
-      if (res.status === 429 || res.status >= 500) {
-        lastError = await describeFailure(res, what);
-        const retryAfter = Number(res.headers.get('retry-after'));
-        await new Promise((r) =>
-          setTimeout(
-            r,
-            Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 30) * 1000 : 250 * 2 ** attempt,
-          ),
-        );
-        continue;
-      }
-      throw new EdgeError(await describeFailure(res, what));
-    }
-    throw new EdgeError(lastError);
-  };
-}
-
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, FLAGS, 'vireo publish');
   if (values.help) {
@@ -121,22 +64,13 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const bundleDir = values.bundle;
-  const edge = values.edge ?? process.env.VIREO_EDGE_URL;
   const token = values.token ?? process.env.VIREO_EDGE_TOKEN;
   if (!bundleDir) throw new UsageError('--bundle DIR is required (the folder holding manifest.json).');
-  if (!edge) throw new UsageError('--edge URL is required (e.g. http://127.0.0.1:8787).');
+  const base = edgeBase(values.edge ?? process.env.VIREO_EDGE_URL);
   if (!token)
     throw new UsageError(
       '--token is required: a token with the models:publish scope (vireo-edge token --scope models:publish).',
     );
-  let base: string;
-  try {
-    const url = new URL(edge);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
-    base = url.href.replace(/\/+$/, '');
-  } catch {
-    throw new UsageError(`--edge must be an http(s) URL, got '${edge}'.`);
-  }
   const attempts = numberFlag(values.retries, 'retries', 4, { integer: true, min: 1, max: 20 });
 
   const dir = resolve(bundleDir);

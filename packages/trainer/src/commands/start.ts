@@ -4,7 +4,7 @@
 //   2 train    retrieval, then ranking, into one bundle (`vireo train retrieval|ranking`)
 //   3 edge     the local edge (Node + SQLite, `vireo-edge`), its development token
 //   4 publish  the bundle into the edge's registry, promoted (`vireo publish`)
-//   5 history  the users' training interactions sent as events, so the edge has real-time history
+//   5 history  the users' past positives sent as events, so the edge has real-time history (`vireo history`)
 //   6 demo     the Vite dashboard (apps/demo), the edge proxied under the same origin; prints the URL
 // A second run reuses the trained bundle (same data and sizes) unless --retrain; a retrain
 // publishes a new version beside the old one, which the dashboard compares. A failure names its
@@ -32,6 +32,8 @@ import { START_WORLD } from '../ingest/synthetic.ts';
 import { MOVIELENS_RETRIEVAL } from '../retrieval/defaults.ts';
 import { fmtSeconds, parseCpuLine, PIPED_EVERY_MS, Stages } from '../cli/progress.ts';
 import { START_FLAGS } from '../../bin/start-flags.mjs';
+import { EdgeError, edgeClient } from '../cli/edge.ts';
+import { historySummary, sendHistory, type HistoryResult } from './history.ts';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const VIREO_BIN = join(ROOT, 'packages/trainer/bin/vireo.mjs');
@@ -535,12 +537,12 @@ export async function run(argv: string[]): Promise<number> {
     else if (st.historyFor === key) stages.end('already sent');
     else {
       const t0 = performance.now();
-      const sent = await sendHistory(dataDir, edge.url, edge.token, (n, total) =>
+      const sent = await sendHistoryStage(dataDir, edge, (n, total) =>
         stages.bar({ label: 'events', done: n, total, elapsed: (performance.now() - t0) / 1000, fields: {} }),
       );
       st.historyFor = key;
       save();
-      stages.end(`${sent.toLocaleString('en-US')} events`);
+      stages.end(historySummary(sent));
     }
 
     // 6 demo
@@ -672,59 +674,20 @@ export function mergeRanker(bundleDir: string, rankerDir: string): void {
 
 // ---------------------------------------------------------------------------------------------
 
-async function sendHistory(
+/** The history stage: `vireo history`'s sendHistory, its failures worded as the stage's. */
+async function sendHistoryStage(
   dataDir: string,
-  edge: string,
-  token: string,
-  progress: (n: number, total: number) => void,
-): Promise<number> {
-  const { loadDataset } = await import('../ingest/index.ts');
-  let ds: ReturnType<typeof loadDataset>;
+  edge: { url: string; token: string },
+  onSent: (done: number, total: number) => void,
+): Promise<HistoryResult> {
   try {
-    ds = loadDataset(dataDir);
+    return await sendHistory(dataDir, edgeClient(edge.url, edge.token, 4), { sent: (n, r) => onSent(n, r.events) });
   } catch (err) {
-    throw new StageError('history', `the dataset could not be read (${(err as Error).message.replace(/\.$/, '')}).`);
+    if (err instanceof EdgeError) throw new StageError('history', err.message);
+    if (err instanceof UsageError)
+      throw new StageError('history', `the dataset could not be read (${err.message.replace(/\.$/, '')}).`);
+    throw err;
   }
-  const it = ds.interactions;
-  const users = ds.users?.ids ?? [];
-  const items = ds.items?.ids ?? [];
-  if (!it) return 0;
-  const events: object[] = [];
-  for (let r = 0; r < it.rows; r++) {
-    if (!it.positive[r]) continue;
-    const user = users[it.user[r]];
-    const item = items[it.item[r]];
-    if (user === undefined || item === undefined) continue;
-    events.push({
-      event_id: `history-${r}`,
-      user_id: String(user),
-      item_id: String(item),
-      type: 'click',
-      ts: Math.round(it.ts[r] * 1000),
-    });
-  }
-  let sent = 0;
-  for (let i = 0; i < events.length; i += 1000) {
-    const batch = events.slice(i, i + 1000);
-    let res: Response;
-    try {
-      res = await fetch(`${edge}/v1/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ events: batch }),
-      });
-    } catch (err) {
-      throw new StageError('history', `the edge did not answer (${(err as Error).message}).`);
-    }
-    if (res.status >= 300)
-      throw new StageError(
-        'history',
-        `the edge refused the events with HTTP ${res.status}: ${(await res.text()).slice(0, 200)}.`,
-      );
-    sent += batch.length;
-    progress(sent, events.length);
-  }
-  return sent;
 }
 
 /** What the dashboard shows for an item beyond what the bundle holds (docs/ARCHITECTURE.md, "Dashboard"). */

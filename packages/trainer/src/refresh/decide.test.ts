@@ -1,8 +1,11 @@
 // The refresh gate. Before, a metric the held-out events could not measure (a ranking AUC of NaN over a window of
 // clicks without the dataset's label) compared as "not worse" (NaN < x is false), so a refresh on such events
 // printed "ranking.auc NaN vs NaN (NaN), within the margin" and promoted; with both metrics NaN it promoted blind.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decide } from './run.ts';
+import { decide, pendingEvents, writeTrainedThrough } from './run.ts';
 
 const scores = (recall: number, auc: number) => ({
   'retrieval.recall@10': recall,
@@ -55,5 +58,35 @@ describe('refresh gate (decide)', () => {
     const d = decide(scores(NaN, NaN), scores(NaN, NaN), 0.01);
     expect(d.promote).toBe(false);
     expect(d.reason).toMatch(/^not promoted: neither retrieval\.recall@10 nor ranking\.auc can be measured/);
+  });
+});
+
+// An operator's walk stopped the edge while a refresh trained: the run failed at publish, its pull had moved the
+// cursor, and every later run said "no retrain: 0 new events" until new traffic came; the model lagged.
+describe('refresh: the events no published retrain has trained on (pendingEvents)', () => {
+  const pull = (after: number, through: number) => ({
+    after: String(after),
+    through: String(through),
+    count: through - after,
+    pages: 1,
+  });
+  const events = Array.from({ length: 30 }, (_, i) => ({ seq: i + 1 }));
+
+  it("counts a failed run's events again until a retrain is published", () => {
+    const state = mkdtempSync(join(tmpdir(), 'vireo-pending-'));
+    try {
+      // Before any retrain of this state: the events of this pull.
+      expect(pendingEvents(state, events.slice(0, 20), pull(10, 20))).toBe(10);
+      // A run pulled 10–20 and failed before publishing; the next pulls nothing new: still 10 to train on.
+      writeTrainedThrough(state, 10);
+      expect(pendingEvents(state, events.slice(0, 20), pull(20, 20))).toBe(10);
+      // Once a retrain through 20 is published, only what came after.
+      writeTrainedThrough(state, 20);
+      expect(pendingEvents(state, events, pull(20, 30))).toBe(10);
+      writeTrainedThrough(state, 30);
+      expect(pendingEvents(state, events, pull(30, 30))).toBe(0);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 });

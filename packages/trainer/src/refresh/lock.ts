@@ -53,9 +53,10 @@ export function lockState(dir: string): () => void {
       rmSync(path, { force: true });
       continue;
     }
+    const orElse = here ? '' : `, or delete ${path} if it is gone`;
     throw new UsageError(
       `another vireo refresh (pid ${held.pid} on ${held.host}, since ${held.since}) is using --state ${dir}: ` +
-        `two at once would pull the same events twice; wait for it to finish${here ? '' : `, or delete ${path} if it is gone`}.`,
+        `two at once would pull the same events twice; wait for it to finish${orElse}.`,
     );
   }
   throw new UsageError(`cannot take ${path}: another refresh keeps taking it.`);

@@ -6,7 +6,7 @@
 // Before that, items pushed to the edge that the promoted bundle lacks get an items-only update
 // (refresh/items.ts): embedded by the promoted item tower, published and promoted in seconds,
 // whether or not enough events came for a retrain, which then starts from it.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   parseBundleManifest,
@@ -71,6 +71,8 @@ export interface RefreshOptions {
   /** Train the challenger on shuffled labels (checks that the gate refuses a worse model). */
   shuffleLabels: boolean;
   pageSize: number;
+  /** No progress lines for the retrieval epochs (they take minutes on a CPU; piped, a line every 5 s with an ETA). */
+  quiet?: boolean;
   fetch?: typeof fetch;
 }
 
@@ -375,6 +377,33 @@ async function updateItems(
  * Runs one refresh against the edge; returns what it decided (and logs each step with its numbers).
  * @example const r = await refreshOnce(gpu, options, (line) => console.error(line));
  */
+/**
+ * How many of the pulled events no published retrain has trained on: those after STATE/trained.json's
+ * `through`, else (before the first retrain of this state) those of this pull.
+ */
+export function pendingEvents(state: string, events: Array<{ seq: number }>, pulled: PullResult): number {
+  const through = readTrainedThrough(state) ?? Number(pulled.after);
+  return Number.isFinite(through) ? events.filter((e) => e.seq > through).length : pulled.count;
+}
+
+/** The last event seq a published retrain was trained on (STATE/trained.json), or null before the first. */
+function readTrainedThrough(state: string): number | null {
+  try {
+    const through = JSON.parse(readFileSync(join(state, 'trained.json'), 'utf8')).through;
+    return Number.isSafeInteger(through) ? through : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Records that a retrain trained on the events through `through` was published. */
+export function writeTrainedThrough(state: string, through: number): void {
+  if (!Number.isSafeInteger(through)) return;
+  const path = join(state, 'trained.json');
+  writeFileSync(`${path}.tmp`, `${JSON.stringify({ through })}\n`);
+  renameSync(`${path}.tmp`, path);
+}
+
 export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: string) => void): Promise<RefreshResult> {
   const t0 = performance.now();
   mkdirSync(o.state, { recursive: true });
@@ -417,8 +446,8 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     newItems: s?.newItems ?? 0,
   });
   // No retrain this time: the result is the items-only update when there was one.
+  // The reason is the command's summary line (stdout); logged here too, a log file held it twice.
   const noRetrain = (reason: string, summary: AppendSummary | null): RefreshResult => {
-    log(reason);
     const decision = updated?.manifest.lineage?.decision as { reason: string } | undefined;
     return {
       champion: updated ? parentOfItems : champion.manifest.version,
@@ -431,8 +460,16 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
       seconds: seconds(),
     };
   };
-  if (pulled.count < o.minEvents)
-    return noRetrain(`no retrain: ${pulled.count} new events, fewer than ${o.minEvents}`, null);
+  // The events no published retrain has trained on yet: those pulled now, and those a failed run pulled and
+  // never published (the edge down at publish, the process killed while training). Counting only this run's pull
+  // left such a run's events waiting for new traffic ("no retrain: 0 new events").
+  const pending = pendingEvents(o.state, events, pulled);
+  if (pending < o.minEvents) {
+    const what = pending === pulled.count ? `${pending} new events` : `${pending} events not trained on yet`;
+    return noRetrain(`no retrain: ${what}, fewer than ${o.minEvents}`, null);
+  }
+  if (pending > pulled.count)
+    log(`retraining on ${pending - pulled.count} events an earlier run pulled and never published`);
 
   // The grown dataset: base + every event pulled so far, the latest `holdout` of them held out.
   const pushed = new Map(Object.values(readItemFeed(o.state).items).map((i) => [i.id, i.features]));
@@ -465,7 +502,7 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     userIdDropout: 0.5,
     resume: false,
     initFrom: champion.dir,
-    quiet: true,
+    quiet: o.quiet ?? true,
   };
   const run = await trainRetrievalModel(gpu, trainOptions, log, ds);
   let retrieval: { challenger: RetrievalReport; champion: RetrievalReport };
@@ -615,6 +652,7 @@ export async function refreshOnce(gpu: Gpu, o: RefreshOptions, log: (line: strin
     throw new Error(`refresh wrote an incomplete bundle in ${out}`);
   writeFileSync(manifestPath, `${JSON.stringify(parseBundleManifest({ ...manifest, lineage }), null, 2)}\n`);
   await publishBundle(o, out, decision.promote);
+  writeTrainedThrough(o.state, Number(pulled.through));
   log(`${o.model}@${version} (parent ${champion.manifest.version}): ${decision.reason}`);
   return {
     champion: champion.manifest.version,

@@ -1,5 +1,6 @@
 // The shop's production build: `vite build` → dist/. The engine's worker is an ES module worker
-// (it shares chunks with the page), so Vite builds workers as ES modules. In `vite` (dev) the
+// (Vite emits it as its own chunk, with its own copy of the engine), so Vite builds workers as ES
+// modules. In `vite` (dev) the
 // runtime must not be pre-bundled, or its worker file would not sit next to it.
 import { defineConfig } from 'vite';
 

@@ -209,6 +209,30 @@ describe('Engine in Chromium with a real edge', () => {
     },
   );
 
+  it(
+    "createEngineWorker: onError runs on the page and hears the worker's errors, an EdgeError with its code; " +
+      "unreachable names CORS and the page's origin",
+    async () => {
+      const dbName = `browser-${run}-worker-on-error`;
+      const options = { model: 'fixture', token: edge.token, backend: 'cpu', dbName } as const;
+      await (await createEngineWorker({ ...options, edge: edge.url })).dispose(); // caches the bundle
+      const errors: Error[] = [];
+      const worker = await createEngineWorker({ ...options, edge: edge.deadUrl, onError: (e) => errors.push(e) });
+      try {
+        expect((await worker.recommend({ userId: u1, k: 3 })).items).toHaveLength(3); // from the cache
+        await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0));
+        expect(errors[0]).toBeInstanceOf(EdgeError);
+        expect(errors[0]).toMatchObject({ code: 'unreachable' });
+        expect(errors[0].message).toContain(
+          `it is down, or it does not allow this page's origin ${location.origin} ` +
+            `(CORS; start the edge with --cors ${location.origin})`,
+        );
+      } finally {
+        await worker.dispose();
+      }
+    },
+  );
+
   it('a click enters the history and changes the next answer', async () => {
     const e = await open({ backend: 'webgpu' });
     const before = await e.recommend({ userId: u2, k: 20 });

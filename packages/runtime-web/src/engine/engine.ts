@@ -38,7 +38,7 @@ import {
   type ModelData,
 } from '@vireo/models';
 import { HistoryCache } from './history.ts';
-import { EventUploader, refusesBatch, type UploaderOptions } from './queue.ts';
+import { EventUploader, refusesBatch, type UploadOutcome, type UploaderOptions } from './queue.ts';
 import { openEngineStore, type CachedFeatures, type EngineStore, type HistoryEvent } from './store.ts';
 import { fetchUserFeatures } from './features.ts';
 
@@ -56,7 +56,8 @@ export interface EngineOptions {
   /**
    * Milliseconds to wait for the edge (or the bundle's server) to answer a request for the
    * manifest or a bundle file before an EdgeError `timeout`; at start the engine then serves the
-   * bundle cached on this device, if any. Default 10,000.
+   * bundle cached on this device, if any. An event upload waits as long, then stays queued for a
+   * retry (`onError` hears the `timeout`). Default 10,000.
    */
   requestTimeoutMs?: number;
   /**
@@ -109,14 +110,15 @@ export interface EngineOptions {
    */
   historyUsers?: number;
   /** Event upload tuning. */
-  upload?: Partial<Omit<UploaderOptions, 'edge' | 'token' | 'fetch'>>;
+  upload?: Partial<Omit<UploaderOptions, 'edge' | 'token' | 'user' | 'fetch' | 'timeoutMs'>>;
   cpu?: CpuBackendOptions;
   fetch?: typeof fetch;
   onProgress?: (p: BundleProgress) => void;
   /**
    * Called with errors that do not fail a call: the manifest not fetched at start (the cached
-   * bundle serves), a refused update, a failed upload, the edge refusing a user's features
-   * (an EdgeError: recommend() then answers from on-device data, `degraded: true`).
+   * bundle serves), a refused update, a failed upload (an EdgeError with the edge's code, e.g.
+   * `token_expired`, or `unreachable` / `timeout`: the events stay queued), the edge refusing a
+   * user's features (an EdgeError: recommend() then answers from on-device data, `degraded: true`).
    */
   onError?: (err: Error) => void;
 }
@@ -251,24 +253,18 @@ export class Engine {
     });
     this.featureBudget =
       options.featuresTimeoutMs !== undefined ? LatencyBudget.fixed(options.featuresTimeoutMs) : new LatencyBudget();
-    this.uploader = options.edge
+    // The uploader sends the events of the token's user only; others stay queued for their own engine.
+    const edge = options.edge;
+    this.uploader = edge
       ? new EventUploader(store, {
           ...options.upload,
-          edge: options.edge,
+          edge,
           token: options.token,
+          ...(this.tokenSub !== null ? { user: this.tokenSub } : {}),
+          timeoutMs: options.requestTimeoutMs ?? 10_000,
           fetch: options.fetch,
           onUpload: (r) => {
-            if (!r.ok) {
-              const why = [r.status !== undefined ? `HTTP ${r.status}` : '', r.error ?? ''].filter(Boolean).join(' ');
-              this.report(
-                new Error(
-                  `Uploading ${r.sent} events failed (${why.replace(/\.$/, '')}); ` +
-                    (refusesBatch(r.status)
-                      ? `they stay queued and are tried ${options.upload?.maxAttempts ?? 5} times in all, then dropped.`
-                      : 'they stay queued and will be retried.'),
-                ),
-              );
-            }
+            if (!r.ok) this.report(uploadError(r, edge, options.upload?.maxAttempts ?? 5));
             options.upload?.onUpload?.(r);
           },
         })
@@ -619,9 +615,9 @@ export class Engine {
     return this.uploader?.flush() ?? Promise.resolve(0);
   }
 
-  /** Events waiting for the edge. */
+  /** Events waiting for the edge that this engine sends (another user's, queued on this device, are not counted). */
   pendingEvents(): Promise<number> {
-    return this.store.outboxSize();
+    return this.uploader?.pending() ?? this.store.outboxSize();
   }
 
   /**
@@ -682,6 +678,23 @@ export class Engine {
     this.history.dispose();
     this.store.close();
   }
+}
+
+/** The EdgeError for a failed upload: the edge's code (`unreachable` / `timeout` without an answer), and what next. */
+function uploadError(r: UploadOutcome, edge: string, maxAttempts: number): EdgeError {
+  const why = [r.status !== undefined ? `HTTP ${r.status}` : '', r.error ?? ''].filter(Boolean).join(' ');
+  const next =
+    r.code === 'forbidden_user'
+      ? "they are another user's than the token's: they stay queued for that user's engine."
+      : refusesBatch(r.status, r.code)
+        ? `they stay queued and are tried ${maxAttempts} times in all, then dropped.`
+        : 'they stay queued and will be retried.';
+  return new EdgeError(
+    `Uploading ${r.sent} events failed (${why.replace(/\.$/, '')}); ${next}`,
+    r.code ?? (r.status !== undefined ? `http_${r.status}` : 'unreachable'),
+    r.status,
+    `${edge.replace(/\/$/, '')}/v1/events`,
+  );
 }
 
 function sourceOf(o: EngineOptions, model: string): ModelSource {

@@ -4,13 +4,14 @@
 // recommend() and observe() cannot take; an EdgeError `forbidden_user` for a token of another user.
 // Never a bare "Failed to fetch", a DOMException from IndexedDB, or a promise that never settles.
 import 'fake-indexeddb/auto';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BundleIntegrityError } from '@vireo/core';
 import { FakeOrigin, FIXTURE_ITEMS, makeFixtureBundle } from '@vireo/testkit/fixture';
 import { createEngine, type Engine, type EngineOptions } from './engine.ts';
 import { EdgeError, tokenUser } from './errors.ts';
 import { openEngineStore, fileKey } from './store.ts';
-import { reviveError } from './worker.ts';
+import * as Comlink from 'comlink';
+import { createEngineWorker, engineWorkerApi, reviveError } from './worker.ts';
 
 let v1: Awaited<ReturnType<typeof makeFixtureBundle>>;
 beforeAll(async () => {
@@ -125,6 +126,23 @@ describe('createEngine: the edge refuses or fails', () => {
       'Fetching the manifest https://cdn.test/models/fixture/manifest.json failed: https://cdn.test could not be ' +
         'reached (fetch failed (origin down)).',
     );
+  });
+
+  it("in a page, unreachable says it may be CORS (fetch fails alike) and names the page's origin", async () => {
+    const o = origin();
+    o.down = true;
+    vi.stubGlobal('location', { origin: 'https://shop.test' });
+    try {
+      const err = await rejection(open(o.fetch));
+      expect(err).toMatchObject({ name: 'EdgeError', code: 'unreachable' });
+      expect(err.message).toBe(
+        'Fetching the manifest https://cdn.test/models/fixture/manifest.json failed: https://cdn.test could not be ' +
+          "reached (fetch failed (origin down)): it is down, or it does not allow this page's origin " +
+          'https://shop.test (CORS; start the edge with --cors https://shop.test).',
+      );
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('an edge that accepts and never answers: a timeout, then the cached bundle serves', async () => {
@@ -250,6 +268,89 @@ describe('recommend and observe: what they cannot take', () => {
   });
 });
 
+describe('the event upload', () => {
+  /** An edge that takes a token acting for one user: events of another user are a 403 forbidden_user. */
+  function perUserEdge(o: FakeOrigin): typeof fetch {
+    return async (input, init) => {
+      if (!String(input).endsWith('/v1/events')) return o.fetch(input, init);
+      const authorization = (init?.headers as Record<string, string> | undefined)?.authorization ?? '';
+      const sub = tokenUser(authorization.replace(/^Bearer /, ''))?.sub;
+      const events = JSON.parse(String(init?.body)).events as { user_id: string }[];
+      if (events.some((e) => e.user_id !== sub)) return edgeError(403, 'forbidden_user', 'Not your events.');
+      return o.fetch(input, init);
+    };
+  }
+
+  it("another user signs in: the earlier user's queued events stay stored, the new user's go at once", async () => {
+    const o = origin();
+    const alice = jwt({ sub: 'alice', scope: 'features:read events:write' });
+    const bob = jwt({ sub: 'bob', scope: 'features:read events:write' });
+    const edge = perUserEdge(o);
+    (await open(edge, { token: alice }, 'two-users')).dispose(); // alice's visit caches the bundle
+    engines.pop();
+    o.down = true; // alice again, the edge unreachable: her click is queued
+    const a = await open(edge, { token: alice }, 'two-users');
+    await a.observe({ userId: 'alice', itemId: 'i1', type: 'click' });
+    expect(await a.flush()).toBe(0); // and no upload of hers still in flight when bob comes
+    a.dispose();
+    engines.pop();
+    o.down = false; // bob, the edge up
+    const errors: Error[] = [];
+    const b = await open(edge, { token: bob, upload: { maxAttempts: 2 }, onError: (x) => errors.push(x) }, 'two-users');
+    await b.observe({ userId: 'bob', itemId: 'i2', type: 'click' });
+    expect(await b.flush()).toBe(1);
+    for (let i = 0; i < 5; i++) expect(await b.flush()).toBe(0);
+    expect(o.events).toMatchObject([{ user_id: 'bob', item_id: 'i2' }]);
+    expect(await b.pendingEvents()).toBe(0); // bob has nothing waiting; alice's event is not his
+    expect(errors).toEqual([]); // alice's event was never sent with bob's token
+    b.dispose();
+    engines.pop();
+    const back = await open(edge, { token: alice }, 'two-users'); // alice returns: her event goes
+    expect(await back.pendingEvents()).toBe(1);
+    expect(await back.flush()).toBe(1);
+    expect(o.events).toMatchObject([{ user_id: 'bob' }, { user_id: 'alice', item_id: 'i1' }]);
+  });
+
+  it('an edge that accepts the upload and never answers: flush() settles within requestTimeoutMs', async () => {
+    const o = origin();
+    const silent: typeof fetch = (input, init) =>
+      String(input).endsWith('/v1/events')
+        ? new Promise((_, reject) => init?.signal?.addEventListener('abort', () => reject(new Error('aborted'))))
+        : o.fetch(input, init);
+    const errors: Error[] = [];
+    const e = await open(silent, { requestTimeoutMs: 200, onError: (x) => errors.push(x) });
+    await e.observe({ userId: 'u1', itemId: 'i1', type: 'click' });
+    const t0 = performance.now();
+    expect(await e.flush()).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(await e.pendingEvents()).toBe(1);
+    expect(errors[0]).toBeInstanceOf(EdgeError);
+    expect(errors[0]).toMatchObject({ code: 'timeout', url: 'https://edge.test/v1/events' });
+    expect(errors[0].message).toBe(
+      'Uploading 1 events failed (no answer from https://edge.test within 200 ms); they stay queued and will be ' +
+        'retried.',
+    );
+  });
+
+  it("a refused upload (an expired token) reaches onError as an EdgeError with the edge's code", async () => {
+    const o = origin();
+    const errors: Error[] = [];
+    const e = await open(
+      answering(o, /\/v1\/events$/, () => edgeError(401, 'token_expired', 'The token has expired.')),
+      { onError: (x) => errors.push(x) },
+    );
+    await e.observe({ userId: 'u1', itemId: 'i1', type: 'click' });
+    expect(await e.flush()).toBe(0);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(EdgeError);
+    expect(errors[0]).toMatchObject({ code: 'token_expired', status: 401, url: 'https://edge.test/v1/events' });
+    expect(errors[0].message).toBe(
+      'Uploading 1 events failed (HTTP 401 token_expired: The token has expired); they stay queued and will be ' +
+        'retried.',
+    );
+  });
+});
+
 describe('createEngineWorker', () => {
   it("an error from the worker is the same class on the page, with the edge's code", () => {
     const edge = reviveError({ name: 'EdgeError', message: 'm', code: 'token_expired', status: 401, url: 'u' });
@@ -259,5 +360,59 @@ describe('createEngineWorker', () => {
     expect(file).toBeInstanceOf(BundleIntegrityError);
     expect(reviveError({ name: 'RangeError', message: 'k' })).toBeInstanceOf(RangeError);
     expect(reviveError({ name: 'Oops', message: 'x' })).toMatchObject({ name: 'Oops', message: 'x' });
+  });
+
+  /** createEngineWorker over a MessageChannel: the worker's side (comlink) runs in this process. */
+  function channelWorker(): Worker {
+    const { port1, port2 } = new MessageChannel();
+    Comlink.expose(engineWorkerApi, port2 as unknown as Comlink.Endpoint);
+    return Object.assign(port1, { terminate: () => (port1.close(), port2.close()) }) as unknown as Worker;
+  }
+
+  it("onError stays on the page: the worker forwards each error, an EdgeError with the edge's code", async () => {
+    const o = origin();
+    vi.stubGlobal(
+      'fetch',
+      answering(o, /\/v1\/events$/, () => edgeError(401, 'token_expired', 'The token has expired.')),
+    );
+    const errors: Error[] = [];
+    const uploads: (number | undefined)[] = [];
+    try {
+      const engine = await createEngineWorker({
+        model: 'https://cdn.test/models/fixture/',
+        edge: 'https://edge.test',
+        backend: 'cpu',
+        dbName: 'worker-on-error',
+        upload: { flushDelayMs: 60_000, onUpload: (r) => uploads.push(r.status) },
+        onError: (err) => errors.push(err),
+        worker: channelWorker(),
+      });
+      await engine.observe({ userId: 'u1', itemId: 'i1', type: 'click' });
+      expect(await engine.flush()).toBe(0);
+      await vi.waitFor(() => expect(errors).toHaveLength(1));
+      expect(errors[0]).toBeInstanceOf(EdgeError);
+      expect(errors[0]).toMatchObject({ code: 'token_expired', status: 401 });
+      expect(errors[0].message).toMatch(/^Uploading 1 events failed \(HTTP 401 token_expired: The token has expired\)/);
+      expect(uploads).toEqual([401]);
+      await engine.dispose();
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it('a callback that cannot work across the worker is refused in one sentence, not a DataCloneError', async () => {
+    const err = await rejection(
+      createEngineWorker({
+        model: 'shop',
+        edge: 'https://edge.test',
+        historyTypes: () => true,
+        worker: channelWorker(),
+      } as never),
+    );
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.message).toBe(
+      "createEngineWorker: the option 'historyTypes' is a function, which cannot be sent to the engine's worker: " +
+        'leave it out (the worker uses the default) or run the engine on the page with createEngine.',
+    );
   });
 });

@@ -80,7 +80,7 @@ export async function fetchOrThrow(
         url,
       );
     throw new EdgeError(
-      `${what} failed: ${originOf(url)} could not be reached (${errorMessage(err)}).`,
+      `${what} failed: ${originOf(url)} could not be reached (${errorMessage(err)})${corsHint(err, url)}.`,
       'unreachable',
       undefined,
       url,
@@ -92,7 +92,21 @@ export async function fetchOrThrow(
   return res;
 }
 
-function originOf(url: string): string {
+/**
+ * In a page (or a worker: `location` is there), fetch rejects a CORS refusal with the same
+ * TypeError as a server that is down, and the console alone says which: name both, and the
+ * page's origin the edge must allow. Nothing for the page's own origin, nor outside a browser
+ * (Node has no CORS).
+ */
+function corsHint(err: unknown, url: string): string {
+  const page = (globalThis as { location?: { origin?: string } }).location?.origin;
+  const crossOrigin = /^https?:\/\//i.test(url) && originOf(url) !== page; // a relative URL is the page's
+  if (!(err instanceof TypeError) || !page || page === 'null' || !crossOrigin) return '';
+  return `: it is down, or it does not allow this page's origin ${page} (CORS; start the edge with --cors ${page})`;
+}
+
+/** The origin of a URL for a message (`https://edge.example`), or the URL itself when it has none. */
+export function originOf(url: string): string {
   try {
     const origin = new URL(url).origin;
     return origin === 'null' ? url : origin;

@@ -1,5 +1,6 @@
 // The event uploader alone: batching, back-off after failures, a bad batch dropped after
-// maxAttempts, nothing removed from the outbox before the edge accepted it.
+// maxAttempts, nothing removed from the outbox before the edge accepted it, another user's events
+// kept for that user's engine, an edge that never answers bounded by the timeout.
 import { describe, expect, it } from 'vitest';
 import { EventUploader } from './queue.ts';
 import { MemoryStore, type OutgoingEvent } from './store.ts';
@@ -111,5 +112,99 @@ describe('EventUploader', () => {
     expect(await next.flush()).toBe(1);
     expect(sent).toEqual(['e1']);
     next.dispose();
+  });
+
+  /** An edge that takes a token acting for one user (its Authorization is the user's name here). */
+  const perUserEdge = (sent: string[]) =>
+    (async (_url: string, init: RequestInit) => {
+      const user = String((init.headers as Record<string, string>).authorization).replace('Bearer ', '');
+      const events = JSON.parse(String(init.body)).events as OutgoingEvent[];
+      if (events.some((e) => e.user_id !== user))
+        return new Response('{"error":{"code":"forbidden_user","message":"Not your events."}}', { status: 403 });
+      sent.push(...events.map((e) => `${e.user_id}:${e.event_id}`));
+      return new Response('{}', { status: 202 });
+    }) as unknown as typeof globalThis.fetch;
+
+  it("sends only its user's events: another user's stay stored for that user's engine, and never block", async () => {
+    const store = new MemoryStore();
+    const sent: string[] = [];
+    await store.enqueue([{ ...ev(1), user_id: 'alice' }]); // queued by alice, offline, before bob signed in
+    const bob = new EventUploader(store, {
+      edge: 'http://edge',
+      token: 'bob',
+      user: 'bob',
+      fetch: perUserEdge(sent),
+      maxAttempts: 2,
+      flushDelayMs: 1e9,
+      backoffMs: 1e9,
+    });
+    await bob.enqueue([{ ...ev(2), user_id: 'bob' }]);
+    expect(await bob.pending()).toBe(1); // bob's own
+    expect(await bob.flush()).toBe(1);
+    for (let i = 0; i < 6; i++) expect(await bob.flush()).toBe(0);
+    expect(sent).toEqual(['bob:e2']);
+    expect(bob.failureCount).toBe(0);
+    expect(await store.outboxSize()).toBe(1); // alice's, kept
+    bob.dispose();
+    const alice = new EventUploader(store, {
+      edge: 'http://edge',
+      token: 'alice',
+      user: 'alice',
+      fetch: perUserEdge(sent),
+    });
+    expect(await alice.flush()).toBe(1);
+    expect(sent).toEqual(['bob:e2', 'alice:e1']);
+    alice.dispose();
+  });
+
+  it("a token of unknown user: a 403 forbidden_user keeps that user's events and sends the others", async () => {
+    const store = new MemoryStore();
+    const sent: string[] = [];
+    const outcomes: (number | undefined)[] = [];
+    await store.enqueue([
+      { ...ev(1), user_id: 'alice' },
+      { ...ev(2), user_id: 'alice' },
+    ]);
+    const u = new EventUploader(store, {
+      edge: 'http://edge',
+      token: 'bob', // opaque to the engine: no `user`
+      fetch: perUserEdge(sent),
+      maxAttempts: 2,
+      flushDelayMs: 1e9,
+      backoffMs: 1e9,
+      onUpload: (r) => outcomes.push(r.status),
+    });
+    await u.enqueue([{ ...ev(3), user_id: 'bob' }]);
+    expect(await u.flush()).toBe(1);
+    for (let i = 0; i < 6; i++) await u.flush();
+    expect(sent).toEqual(['bob:e3']);
+    expect(outcomes).toEqual([403, 202]); // alice's refused once; not asked again with this token
+    expect(await store.outboxSize()).toBe(2); // never dropped
+    u.dispose();
+  });
+
+  it('an edge that accepts and never answers: flush() settles after timeoutMs, the events stay queued', async () => {
+    const store = new MemoryStore();
+    const outcomes: { ok: boolean; code?: string; error?: string }[] = [];
+    const silent = ((_url: string, init: RequestInit) =>
+      new Promise((_, reject) =>
+        init.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))),
+      )) as unknown as typeof globalThis.fetch;
+    const u = new EventUploader(store, {
+      edge: 'http://edge',
+      fetch: silent,
+      timeoutMs: 100,
+      flushDelayMs: 1e9,
+      backoffMs: 1e9,
+      onUpload: (r) => outcomes.push({ ok: r.ok, code: r.code, error: r.error }),
+    });
+    await u.enqueue([ev(1)]);
+    const t0 = performance.now();
+    expect(await u.flush()).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(outcomes).toEqual([{ ok: false, code: 'timeout', error: 'no answer from http://edge within 100 ms' }]);
+    expect(await u.pending()).toBe(1);
+    expect(u.failureCount).toBe(1); // retried with back-off
+    u.dispose();
   });
 });

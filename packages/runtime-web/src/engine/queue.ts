@@ -6,12 +6,23 @@
 // 429 means the batch itself is bad: its events are dropped after `maxAttempts` so one bad event
 // cannot block the queue forever. A 401 (an expired or invalid token) says nothing against the
 // events: they stay queued, and the next engine (a reload, with a new token) sends them.
+// A visitor's token acts for one user (its `sub`, docs/tokens.md), and a browser may hold the events
+// of an earlier visitor (alice queued offline, then bob signed in): the uploader sends only its
+// `user`'s events, and leaves the others stored for that user's engine. Without a known `user` (a
+// `service` token, or one that is not a JWT) it sends every user's; a 403 `forbidden_user` then says
+// this token may not send that user's events, not that they are bad: they stay, and this uploader
+// stops asking for that user. Each request waits at most `timeoutMs`, so flush() always settles.
+import { originOf } from './errors.ts';
 import type { EngineStore, OutgoingEvent } from './store.ts';
 
 export interface UploaderOptions {
   edge: string;
   token?: string;
+  /** The only user whose events this uploader sends (the token's `sub`); absent: any user's. */
+  user?: string;
   fetch?: typeof fetch;
+  /** Milliseconds to wait for the edge's answer to an upload before it counts as failed. Default 10,000. */
+  timeoutMs?: number;
   /** Events per request (the edge takes at most 1,000). Default 100. */
   batchSize?: number;
   /** Delay before a flush after an event, to batch bursts. Default 1,000 ms. */
@@ -22,7 +33,18 @@ export interface UploaderOptions {
   /** Attempts before a batch the edge rejects as bad (4xx but 401, 408, 429) is dropped. Default 5. */
   maxAttempts?: number;
   /** Called on every upload outcome (for tests and dashboards). */
-  onUpload?: (r: { sent: number; ok: boolean; status?: number; error?: string }) => void;
+  onUpload?: (r: UploadOutcome) => void;
+}
+
+/** One upload's outcome. */
+export interface UploadOutcome {
+  sent: number;
+  ok: boolean;
+  status?: number;
+  /** The edge's error code (`token_expired`, `forbidden_user`, …), or `unreachable` / `timeout` without an answer. */
+  code?: string;
+  /** `code: message` from the edge, or why there was no answer. */
+  error?: string;
 }
 
 /** Sends the outbox to the edge; one flush at a time. */
@@ -31,8 +53,10 @@ export class EventUploader {
   private flushing: Promise<number> | null = null;
   private failures = 0;
   private disposed = false;
-  readonly opts: Required<Omit<UploaderOptions, 'token' | 'fetch' | 'onUpload'>> &
-    Pick<UploaderOptions, 'token' | 'fetch' | 'onUpload'>;
+  /** Users whose events the edge refused this token (403 forbidden_user): kept, not asked again. */
+  private readonly refusedUsers = new Set<string>();
+  readonly opts: Required<Omit<UploaderOptions, 'token' | 'user' | 'fetch' | 'onUpload'>> &
+    Pick<UploaderOptions, 'token' | 'user' | 'fetch' | 'onUpload'>;
 
   constructor(
     private readonly store: EngineStore,
@@ -44,6 +68,7 @@ export class EventUploader {
       backoffMs: 1000,
       maxBackoffMs: 60_000,
       maxAttempts: 5,
+      timeoutMs: 10_000,
       ...options,
     };
   }
@@ -63,10 +88,14 @@ export class EventUploader {
     }, ms);
   }
 
-  /** Events still waiting. */
+  /** Events still waiting that this uploader sends (another user's stay stored, uncounted). */
   pending(): Promise<number> {
-    return this.store.outboxSize();
+    return this.store.outboxSize(this.sends);
   }
+
+  /** Whether an event is one this uploader sends: its user's, and not one the edge refused this token. */
+  private readonly sends = (e: OutgoingEvent): boolean =>
+    (this.opts.user === undefined || e.user_id === this.opts.user) && !this.refusedUsers.has(e.user_id);
 
   /**
    * Sends everything queued now, batch by batch; returns the events the edge accepted. On a
@@ -87,31 +116,45 @@ export class EventUploader {
       if (this.disposed) return sent;
       // One user per batch: the edge refuses a batch whole when a visitor's token (which acts for
       // its `sub` only) carries another user's event (docs/tokens.md).
-      const peeked = await this.store.peekOutbox(this.opts.batchSize);
+      const peeked = await this.store.peekOutbox(this.opts.batchSize, this.sends);
       const batch = peeked.filter((e) => e.user_id === peeked[0]?.user_id);
       if (batch.length === 0) {
         this.failures = 0;
         return sent;
       }
       const body = JSON.stringify({ events: batch.map(({ attempts: _a, ...e }) => e) });
-      let status: number | undefined;
-      let said: string | undefined;
+      const url = `${this.opts.edge.replace(/\/$/, '')}/v1/events`;
+      let status: number;
+      let said: { code?: string; error?: string } = {};
+      // The timer covers the answer's body too: an edge may send headers and stall.
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), this.opts.timeoutMs);
       try {
-        const res = await f(`${this.opts.edge.replace(/\/$/, '')}/v1/events`, {
+        const res = await f(url, {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
             ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
           },
           body,
+          signal: ctl.signal,
         });
         status = res.status;
         // The edge's { error: { code, message } } says why it refused the batch.
         const text = await res.text().catch(() => '');
-        if (!res.ok) said = edgeSays(text);
+        if (!res.ok) said = edgeSays(text, status);
       } catch (err) {
-        this.fail(batch.length, undefined, (err as Error).message);
+        if (ctl.signal.aborted)
+          this.fail(
+            batch.length,
+            undefined,
+            'timeout',
+            `no answer from ${originOf(url)} within ${this.opts.timeoutMs} ms`,
+          );
+        else this.fail(batch.length, undefined, 'unreachable', (err as Error).message);
         return sent;
+      } finally {
+        clearTimeout(timer);
       }
       if (status >= 200 && status < 300) {
         await this.store.removeOutbox(batch.map((e) => e.event_id));
@@ -120,7 +163,13 @@ export class EventUploader {
         this.opts.onUpload?.({ sent: batch.length, ok: true, status });
         continue;
       }
-      if (refusesBatch(status)) {
+      if (said.code === 'forbidden_user') {
+        // Not this token's user: keep the events for their own engine, go on with the others.
+        this.refusedUsers.add(batch[0].user_id);
+        this.opts.onUpload?.({ sent: batch.length, ok: false, status, ...said });
+        continue;
+      }
+      if (refusesBatch(status, said.code)) {
         // The edge says the batch is bad: count an attempt on each event, drop the hopeless ones.
         const dead = batch.filter((e) => (e.attempts ?? 0) + 1 >= this.opts.maxAttempts).map((e) => e.event_id);
         await this.store.putOutbox(
@@ -128,14 +177,14 @@ export class EventUploader {
         );
         await this.store.removeOutbox(dead);
       }
-      this.fail(batch.length, status, said);
+      this.fail(batch.length, status, said.code, said.error);
       return sent;
     }
   }
 
-  private fail(n: number, status?: number, error?: string): void {
+  private fail(n: number, status: number | undefined, code: string | undefined, error: string | undefined): void {
     this.failures++;
-    this.opts.onUpload?.({ sent: n, ok: false, status, error });
+    this.opts.onUpload?.({ sent: n, ok: false, status, code, error });
     const delay = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (this.failures - 1));
     this.schedule(delay * (0.75 + Math.random() * 0.5));
   }
@@ -152,18 +201,30 @@ export class EventUploader {
   }
 }
 
-/** Whether the edge's answer says the batch itself is bad (a 4xx but 401, 408, 429): dropped after maxAttempts. */
-export function refusesBatch(status: number | undefined): boolean {
-  return status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 408 && status !== 429;
+/**
+ * Whether the edge's answer says the batch itself is bad (a 4xx but 401, 408, 429, and but a 403
+ * `forbidden_user`, which is about the token): dropped after maxAttempts.
+ */
+export function refusesBatch(status: number | undefined, code?: string): boolean {
+  return (
+    status !== undefined &&
+    status >= 400 &&
+    status < 500 &&
+    status !== 401 &&
+    status !== 408 &&
+    status !== 429 &&
+    code !== 'forbidden_user'
+  );
 }
 
-/** `code: message` from the edge's error body, if it is one. */
-function edgeSays(text: string): string | undefined {
+/** The edge's code and `code: message` from its error body, else `http_<status>` and no message. */
+function edgeSays(text: string, status: number): { code: string; error?: string } {
   try {
     const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
-    if (typeof e?.code === 'string') return typeof e.message === 'string' ? `${e.code}: ${e.message}` : e.code;
+    if (typeof e?.code === 'string')
+      return { code: e.code, error: typeof e.message === 'string' ? `${e.code}: ${e.message}` : e.code };
   } catch {
     // not JSON
   }
-  return undefined;
+  return { code: `http_${status}` };
 }

@@ -64,11 +64,12 @@ export interface EngineStore {
   getFeatures(userId: string): Promise<CachedFeatures | undefined>;
   putFeatures(f: CachedFeatures): Promise<void>;
   enqueue(events: OutgoingEvent[]): Promise<void>;
-  /** Up to `limit` queued events, oldest first. */
-  peekOutbox(limit: number): Promise<OutgoingEvent[]>;
+  /** Up to `limit` queued events, oldest first; only those `accept` takes when given. */
+  peekOutbox(limit: number, accept?: (e: OutgoingEvent) => boolean): Promise<OutgoingEvent[]>;
   removeOutbox(ids: string[]): Promise<void>;
   putOutbox(events: OutgoingEvent[]): Promise<void>;
-  outboxSize(): Promise<number>;
+  /** Queued events; only those `accept` takes when given. */
+  outboxSize(accept?: (e: OutgoingEvent) => boolean): Promise<number>;
   close(): void;
 }
 
@@ -164,16 +165,28 @@ class IdbStore implements EngineStore {
     }
     await tx.done;
   }
-  async peekOutbox(limit: number) {
-    const all = await this.db.getAllFromIndex('outbox', 'by_seq', undefined, limit);
-    return all.map(({ _seq, ...e }) => e as OutgoingEvent);
+  async peekOutbox(limit: number, accept?: (e: OutgoingEvent) => boolean) {
+    if (!accept) {
+      const all = await this.db.getAllFromIndex('outbox', 'by_seq', undefined, limit);
+      return all.map(({ _seq, ...e }) => e as OutgoingEvent);
+    }
+    // A cursor past the events `accept` skips (another user's): the outbox is small, read in one transaction.
+    const out: OutgoingEvent[] = [];
+    let cursor = await this.db.transaction('outbox').store.index('by_seq').openCursor();
+    while (cursor && out.length < limit) {
+      const { _seq, ...e } = cursor.value;
+      if (accept(e)) out.push(e);
+      cursor = await cursor.continue();
+    }
+    return out;
   }
   async removeOutbox(ids: string[]) {
     const tx = this.db.transaction('outbox', 'readwrite');
     await Promise.all([...ids.map((id) => tx.store.delete(id)), tx.done]);
   }
-  outboxSize() {
-    return this.db.count('outbox');
+  async outboxSize(accept?: (e: OutgoingEvent) => boolean) {
+    if (!accept) return this.db.count('outbox');
+    return (await this.db.getAll('outbox')).filter(({ _seq, ...e }) => accept(e)).length;
   }
   close() {
     this.db.close();
@@ -221,14 +234,14 @@ export class MemoryStore implements EngineStore {
   putOutbox(events: OutgoingEvent[]) {
     return this.enqueue(events);
   }
-  async peekOutbox(limit: number) {
-    return [...this.outbox.values()].slice(0, limit); // queue order
+  async peekOutbox(limit: number, accept: (e: OutgoingEvent) => boolean = () => true) {
+    return [...this.outbox.values()].filter(accept).slice(0, limit); // queue order
   }
   async removeOutbox(ids: string[]) {
     for (const id of ids) this.outbox.delete(id);
   }
-  async outboxSize() {
-    return this.outbox.size;
+  async outboxSize(accept: (e: OutgoingEvent) => boolean = () => true) {
+    return [...this.outbox.values()].filter(accept).length;
   }
   close() {}
 }

@@ -682,6 +682,8 @@ export class Engine {
 
 /** The EdgeError for a failed upload: the edge's code (`unreachable` / `timeout` without an answer), and what next. */
 function uploadError(r: UploadOutcome, edge: string, maxAttempts: number): EdgeError {
+  if (r.code === 'outbox_full')
+    return new EdgeError(`Dropped the ${r.sent} oldest queued events: ${r.error}.`, r.code, undefined, edge);
   const why = [r.status !== undefined ? `HTTP ${r.status}` : '', r.error ?? ''].filter(Boolean).join(' ');
   const next =
     r.code === 'forbidden_user'

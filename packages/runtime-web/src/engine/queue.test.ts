@@ -65,6 +65,27 @@ describe('EventUploader', () => {
     },
   );
 
+  // The outbox had no bound: events of users who never came back to a device stayed there without end.
+  it('holds at most maxQueued events, dropping the oldest and saying how many', async () => {
+    const store = new MemoryStore();
+    const outcomes: Array<{ sent: number; code?: string }> = [];
+    const offline = (async () => {
+      throw new TypeError('offline');
+    }) as unknown as typeof globalThis.fetch;
+    const u = new EventUploader(store, {
+      edge: 'http://edge',
+      fetch: offline,
+      maxQueued: 3,
+      flushDelayMs: 1e9,
+      onUpload: (r) => outcomes.push({ sent: r.sent, code: r.code }),
+    });
+    await u.enqueue([ev(1), { ...ev(2), user_id: 'v' }]);
+    await u.enqueue([ev(3), ev(4), ev(5)]);
+    expect((await store.peekOutbox(10)).map((e) => e.event_id)).toEqual(['e3', 'e4', 'e5']);
+    expect(outcomes).toEqual([{ sent: 2, code: 'outbox_full' }]);
+    u.dispose();
+  });
+
   it('drops a batch the edge keeps rejecting as bad after maxAttempts', async () => {
     const store = new MemoryStore();
     const fetch = (async () => new Response('{"error":{}}', { status: 400 })) as unknown as typeof globalThis.fetch;

@@ -32,6 +32,12 @@ export interface UploaderOptions {
   maxBackoffMs?: number;
   /** Attempts before a batch the edge rejects as bad (4xx but 401, 408, 429) is dropped. Default 5. */
   maxAttempts?: number;
+  /**
+   * Most events the outbox holds, every user's together; beyond it the oldest are dropped (an
+   * `outbox_full` outcome says how many). Default 10,000: days of a visitor's clicks offline, while
+   * a device whose users never come back does not keep their events without end.
+   */
+  maxQueued?: number;
   /** Called on every upload outcome (for tests and dashboards). */
   onUpload?: (r: UploadOutcome) => void;
 }
@@ -68,6 +74,7 @@ export class EventUploader {
       backoffMs: 1000,
       maxBackoffMs: 60_000,
       maxAttempts: 5,
+      maxQueued: 10_000,
       timeoutMs: 10_000,
       ...options,
     };
@@ -76,6 +83,17 @@ export class EventUploader {
   /** Queues events durably and schedules a flush. */
   async enqueue(events: OutgoingEvent[]): Promise<void> {
     await this.store.enqueue(events);
+    const over = (await this.store.outboxSize()) - this.opts.maxQueued;
+    if (over > 0) {
+      const oldest = await this.store.peekOutbox(over);
+      await this.store.removeOutbox(oldest.map((e) => e.event_id));
+      this.opts.onUpload?.({
+        sent: oldest.length,
+        ok: false,
+        code: 'outbox_full',
+        error: `the outbox holds at most ${this.opts.maxQueued} events`,
+      });
+    }
     this.schedule(this.opts.flushDelayMs);
   }
 

@@ -79,6 +79,21 @@ describe('edge app on node', () => {
     } finally {
       await t.cleanup();
     }
+    // Without origins a preflight was a 401 'This route needs a token': it is CORS that is not configured.
+    const bare = nodeTestApp();
+    try {
+      const res = await bare.app.request('/v1/events', {
+        method: 'OPTIONS',
+        headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' },
+      });
+      expect(res.status).toBe(403);
+      expect(await errorOf(res)).toMatchObject({
+        code: 'cors_not_allowed',
+        message: expect.stringContaining('--cors ORIGIN (VIREO_CORS_ORIGINS on Workers)'),
+      });
+    } finally {
+      await bare.cleanup();
+    }
   });
 
   it('answers 503 on /healthz while draining', async () => {

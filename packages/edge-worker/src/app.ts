@@ -169,6 +169,17 @@ export function createApp(options: AppOptions, parts: EdgeParts = edgeParts(opti
         maxAge: 600,
       }),
     );
+  } else {
+    // A browser's preflight to an edge without origins met the token check ("This route needs a token"),
+    // which sent whoever read it after tokens; it is the CORS configuration that is missing.
+    app.use('*', async (c, next) => {
+      if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method') !== undefined)
+        throw new ApiError(
+          'cors_not_allowed',
+          'This edge allows no cross-origin requests: start it with --cors ORIGIN (VIREO_CORS_ORIGINS on Workers).',
+        );
+      await next();
+    });
   }
   app.use('/v1/*', bearerAuth({ verifier: parts.verifier }));
   if (parts.rateLimiter)

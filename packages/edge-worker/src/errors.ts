@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   token_expired: 401,
   insufficient_scope: 403,
   forbidden_user: 403,
+  cors_not_allowed: 403,
   not_found: 404,
   model_not_found: 404,
   version_not_found: 404,

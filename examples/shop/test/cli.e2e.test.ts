@@ -239,8 +239,10 @@ describe('the vireo CLI installed from its tarball', () => {
 
       // A site without logs of its own: the events the deployed edge collected become the first dataset.
       const state = join(work, 'refresh-state');
-      const exporter = token('trainer', 'events:export features:export');
-      vireo(['refresh', '--edge', base, '--token', exporter, '--state', state, '--pull-only', '--quiet']);
+      // The trainer's token from a file (docs/your-data.md §3), read before each refresh.
+      const tokenFile = join(work, 'trainer-token');
+      writeFileSync(tokenFile, `${token('trainer', 'events:export features:export')}\n`);
+      vireo(['refresh', '--edge', base, '--token-file', tokenFile, '--state', state, '--pull-only', '--quiet']);
       const events = join(state, 'events.ndjson');
       const collected = JSON.parse(
         vireo([
@@ -257,6 +259,12 @@ describe('the vireo CLI installed from its tarball', () => {
       ) as { source: string; counts: Record<string, number> };
       expect(collected.source).toBe('events');
       expect(collected.counts).toMatchObject({ users: 1, items: 1, impressions: 1, positives: 1 });
+      // The dataset's past positives back to the Worker as history (getting-started §2); a re-run stores none again.
+      const importer = token('importer', 'service events:write');
+      const history = (args: string[]) =>
+        JSON.parse(vireo(['history', '--data', join(work, 'edge-data'), '--edge', base, '--token', importer, ...args]));
+      expect(history(['--json'])).toMatchObject({ events: 1, users: 1, accepted: 1, duplicate: 0, rejected: 0 });
+      expect(history(['--json', '--quiet'])).toMatchObject({ events: 1, accepted: 0, duplicate: 1 });
 
       const publisher = token('ci', 'models:publish');
       vireo(['publish', '--bundle', join(work, 'cli-bundle'), '--edge', base, '--token', publisher, '--promote']);

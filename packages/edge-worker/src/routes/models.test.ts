@@ -1,6 +1,6 @@
 import { sha256Hex } from '@vireo/core';
 import { describe, expect, it } from 'vitest';
-import { client, NOW, token } from '../../test/helpers.ts';
+import { ALL_SCOPES, client, makeBundle, NOW, publish, token } from '../../test/helpers.ts';
 import { nodeTestApp } from '../../test/node-test-app.ts';
 import { parseRange } from './models.ts';
 
@@ -92,6 +92,36 @@ describe('GET /v1/models/{name}', () => {
       expect([again.promoted, again.rollbackTo, again.history.length]).toEqual(['1', '2', 3]);
     } finally {
       await cleanup();
+    }
+  });
+});
+
+// A walk found that promoting the promoted version did not make its model the default spec model again, after
+// another model was promoted: a push without "model" kept validating against the other model's spec.
+describe('POST /v1/models/{name}/{version}/promote of the promoted version', () => {
+  it('writes no history entry, and makes its model the most recently promoted again', async () => {
+    const t = nodeTestApp();
+    try {
+      const api = client(t.app, await token(ALL_SCOPES));
+      await publish(api, await makeBundle('ranker', '1'));
+      t.setNow(NOW + 1000);
+      await publish(api, await makeBundle('shop', '1'));
+      const specOfPush = async () =>
+        (
+          await (
+            await api.post('/v1/features/push', { rows: [{ entity: 'user', id: 'u1', features: { age: 30 } }] })
+          ).json()
+        ).spec;
+      expect(await specOfPush()).toEqual({ model: 'shop', version: '1' });
+      t.setNow(NOW + 2000);
+      const again = await api.post('/v1/models/ranker/1/promote');
+      expect(again.status).toBe(200);
+      expect(await again.json()).toEqual({ name: 'ranker', promoted: '1', previous: '1' });
+      expect(await specOfPush()).toEqual({ model: 'ranker', version: '1' });
+      const listed = await (await api.get('/v1/models/ranker')).json();
+      expect(listed.history.map((p: { action: string }) => p.action)).toEqual(['promote']);
+    } finally {
+      await t.cleanup();
     }
   });
 });

@@ -510,9 +510,9 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
       tags: ['models'],
       summary: 'Make a complete version the one `latest` serves',
       description:
-        'Promoting the version already promoted changes nothing: no history entry, so the model does not become ' +
-        'the default of feature requests that name none (the most recently promoted model) again; name the ' +
-        'model in the request (`model`), or start the edge with `--spec-model` (`VIREO_SPEC_MODEL`).',
+        'Promoting the version already promoted writes no history entry (a rollback is unchanged) but makes the ' +
+        'model the most recently promoted again: the default of feature requests that name no `model` ' +
+        '(unless the edge was started with `--spec-model` / `VIREO_SPEC_MODEL`).',
       security: bearer('models:publish'),
       middleware: [requireScope('models:publish')] as const,
       request: { params: versionParams },
@@ -539,6 +539,12 @@ export function modelRoutes(app: EdgeApp, deps: RouteDeps): void {
         (head) => (head.promoted === version ? null : { action: 'promote', version }),
         () => new ApiError('version_not_found', `Model '${name}' has no version '${version}'.`, { name, version }),
       );
+      // The version promoted already: no history entry, but it is promoted now again, so the model is the
+      // default of feature requests that name none (it stayed another model's, which was promoted since).
+      if (current === version) {
+        const head = await storage.models.promotionHead(name);
+        if (head.promoted === version) await storage.models.touchPromotion(name, head.seq, deps.now());
+      }
       deps.specs.invalidate(name);
       return c.json({ name, promoted: version, previous: current }, 200);
     },

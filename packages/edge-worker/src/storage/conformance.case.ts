@@ -624,6 +624,18 @@ export function runStorageConformance(label: string, factory: StorageFactory): v
         await create('a', bytesOf('{"v":"a"}'), 'other');
         await storage.models.appendPromotion('other', 'promote', 'a', 'ci', T0 + 3, 0);
         expect(await storage.models.latestPromoted()).toEqual({ name: 'other', version: 'a' });
+        // Promoting ranker@1 again: no entry, the same rollback, but the most recently promoted model once more
+        // (before, a re-promote left the default spec model the other one). Only if the head is where it was read.
+        expect(await storage.models.touchPromotion('ranker', 2, T0 + 4)).toBe(false);
+        expect(await storage.models.touchPromotion('ranker', 3, T0 + 4)).toBe(true);
+        expect(await storage.models.latestPromoted()).toEqual({ name: 'ranker', version: '1' });
+        expect(await storage.models.promotionHead('ranker')).toEqual({
+          seq: 3,
+          promoted: '1',
+          rollbackTo: null,
+          at: T0 + 4,
+        });
+        expect(await storage.models.touchPromotion('nothing', 0, T0 + 5)).toBe(false);
         expect(await storage.models.promotionHead('nothing')).toEqual({
           seq: 0,
           promoted: null,

@@ -861,6 +861,14 @@ function sqlModelStore(driver: SqlDriver, blobs: BlobStore): ModelStore {
       return row ? { name: row.name, version: row.version } : null;
     },
 
+    async touchPromotion(name, afterSeq, now) {
+      const rows = await driver.query<{ name: string }>(
+        'UPDATE model_heads SET at = ?3 WHERE name = ?1 AND seq = ?2 AND top > 0 RETURNING name',
+        [name, afterSeq, now],
+      );
+      return rows.length > 0;
+    },
+
     async deleteVersion(name, version, afterSeq, now) {
       // The rows first, in one transaction, then the bytes. Every read starts from the rows, so a crash
       // between the two leaves unreferenced blobs (wasted space), never a listed version whose files are

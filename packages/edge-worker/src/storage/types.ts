@@ -259,6 +259,11 @@ export interface ModelStore {
   /** The model whose last promotion is the most recent among those with a promoted version, and that version. */
   latestPromoted(): Promise<{ name: string; version: string } | null>;
   /**
+   * Promotes the promoted version again: its time becomes `now` (so latestPromoted names this model) and the
+   * history gets no entry (rollback is unchanged), if the history still ends at `afterSeq`. False when not.
+   */
+  touchPromotion(name: string, afterSeq: number, now: number): Promise<boolean>;
+  /**
    * Deletes a version if the model's promotion history still ends at `afterSeq` (0: none), as
    * appendPromotion: its registry rows in one conditional write, then its manifest and files from the
    * blob store. Returns the files removed (manifest.json included) and their bytes; null when nothing

@@ -13,6 +13,11 @@ export const RATING_TYPE = 'rating';
 /** The minimum positive rating unless a dataset says otherwise (`vireo ingest --min-rating`; MovieLens' 4 of 5). */
 export const MIN_POSITIVE_RATING = 4;
 
+/** The earliest event time the edge takes, in ms: earlier is a clock or unit mistake (seconds sent as ms). */
+export const EARLIEST_EVENT_MS = Date.UTC(2000, 0, 1);
+/** How far ahead of the edge's clock an event may be, by default (the edge's `maxEventFutureMs`). */
+export const MAX_EVENT_FUTURE_MS = 86_400_000;
+
 /**
  * Whether an event is a positive: a positive type, or a rating at `minRating` or above.
  * @example isPositive({ type: 'rating', value: 4.5 }) // true

@@ -2,7 +2,7 @@
 // storage and serve it. Every client mistake is a 4xx { error: { code, message, details } };
 // a 500 means a bug in the edge and is logged with its stack.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { formatIssues } from '@vireo/core';
+import { formatIssues, MAX_EVENT_FUTURE_MS } from '@vireo/core';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { TokenVerifier } from './auth/jwt.ts';
@@ -49,7 +49,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxVocabulary: 250_000,
   maxVocabularyTotal: 500_000,
   modelFileBytes: 4 * 1024 ** 3,
-  maxEventFutureMs: DAY,
+  maxEventFutureMs: MAX_EVENT_FUTURE_MS,
 };
 
 export type AppOptions = {

@@ -2,7 +2,7 @@
 // are stored and turned into real-time features in one transaction, idempotently on (user_id, event_id).
 import { createRoute } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { formatIssues } from '@vireo/core';
+import { EARLIEST_EVENT_MS as EARLIEST_EVENT, formatIssues } from '@vireo/core';
 import { ApiError } from '../errors.ts';
 import { requireActsFor, requireScope } from '../middleware/auth.ts';
 import { jsonBody } from '../middleware/json-body.ts';
@@ -19,9 +19,6 @@ import {
 } from '../schemas.ts';
 import type { ContextValue, EventRecord } from '../storage/types.ts';
 import { bearer, toMillis, type EdgeApp, type RouteDeps } from './deps.ts';
-
-/** Events older than this are refused (a clock or unit mistake: seconds sent as milliseconds). */
-const EARLIEST_EVENT = Date.UTC(2000, 0, 1);
 
 type Rejection = { index: number; event_id: string | null; reasons: string[] };
 

@@ -5,6 +5,7 @@
 // Each positive is the event `history-<row>`, and the edge keeps one event per user and event_id
 // (docs/ARCHITECTURE.md §7, "The ingest path"): a re-run, or a retried batch, is stored once.
 import { resolve } from 'node:path';
+import { EARLIEST_EVENT_MS, MAX_EVENT_FUTURE_MS } from '@vireo/core';
 import { UsageError, numberFlag, parseFlags } from '../cli/args.ts';
 import { EdgeError, edgeBase, edgeClient, type Fetcher } from '../cli/edge.ts';
 import { progress, type Progress } from '../cli/progress.ts';
@@ -39,8 +40,6 @@ A re-run sends the same event ids, and the edge keeps each once.
 // times before 2000-01-01 (a unit mistake) or more than a day past its clock.
 const BATCH_EVENTS = 1000;
 const BATCH_BYTES = (1 << 20) - 1024;
-const EARLIEST_MS = Date.UTC(2000, 0, 1);
-const DAY_MS = 86_400_000;
 
 /** What sendHistory sent and what the edge answered. */
 export interface HistoryResult {
@@ -69,7 +68,8 @@ type EventsAnswer = {
 /**
  * Sends the positives of the dataset in `dataDir` as click events through `call`, in batches of at most
  * 1,000 events and 1 MiB. `on.planned` hears the counts before the first batch, `on.sent` after each.
- * Throws an IngestError when the folder is not a dataset, an EdgeError when the edge refuses a batch.
+ * Throws a UsageError when the folder is not a dataset (or has no interactions), an EdgeError when the edge
+ * refuses a batch.
  * @example const r = await sendHistory('data', edgeClient(base, token, 4)); // r.accepted, r.duplicate
  */
 export async function sendHistory(
@@ -98,13 +98,13 @@ export async function sendHistory(
   };
 
   // First pass: the rows to send, so that the bar has its total and the left-out ones are counted up front.
-  const latest = Date.now() + DAY_MS;
+  const latest = Date.now() + MAX_EVENT_FUTURE_MS;
   const rows = new Int32Array(it.rows); // (E) the first r.events hold the rows to send
   const seen = new Uint8Array(userIds.length); // (U)
   for (let row = 0; row < it.rows; row++) {
     if (!it.positive[row] || userIds[it.user[row]] === undefined || itemIds[it.item[row]] === undefined) continue;
     const ts = Math.round(it.ts[row] * 1000);
-    if (!(ts >= EARLIEST_MS)) r.before2000++;
+    if (!(ts >= EARLIEST_EVENT_MS)) r.before2000++;
     else if (ts > latest) r.future++;
     else {
       rows[r.events++] = row;

@@ -23,22 +23,9 @@ afterEach(() => vi.restoreAllMocks());
 describe('vireo ingest', () => {
   it('writes a synthetic dataset and prints its summary as JSON', async () => {
     const out = join(tempDir(), 'world');
-    const r = await vireo(
-      '--source',
-      'synthetic',
-      '--users',
-      '50',
-      '--items',
-      '40',
-      '--events',
-      '2000',
-      '--categories',
-      '4',
-      '--out',
-      out,
-      '--json',
-      '--quiet',
-    );
+    const world = (events: string) =>
+      ['--source', 'synthetic', '--users', '50', '--items', '40', '--events', events, '--categories', '4'] as const;
+    const r = await vireo(...world('2000'), '--out', out, '--json', '--quiet');
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({
@@ -47,21 +34,7 @@ describe('vireo ingest', () => {
       counts: { users: 50, items: 40, impressions: 2000 },
     });
     // Running again into the same folder replaces the dataset, and says so (before, without a word).
-    const again = await vireo(
-      '--source',
-      'synthetic',
-      '--users',
-      '50',
-      '--items',
-      '40',
-      '--events',
-      '1000',
-      '--categories',
-      '4',
-      '--out',
-      out,
-      '--quiet',
-    );
+    const again = await vireo(...world('1000'), '--out', out, '--quiet');
     expect(again.code).toBe(0);
     expect(again.stderr).toContain(`vireo ingest: replaced the earlier synthetic dataset in ${out} (`);
     // A dataset of another source replaced (a wrong --out) is named as such.
